@@ -1,0 +1,33 @@
+//===- Translations.h - moe-translate entry points --------------*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The translations moe-translate offers. Each is a
+// TranslateFromMLIRRegistration; later codegen adds --moe-to-ptx and
+// --moe-to-cubin beside them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_CODEGEN_TRANSLATIONS_H
+#define MOE_CODEGEN_TRANSLATIONS_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::moe {
+
+/// Writes a JSON description of every moe.fused_moe in `module`: its function,
+/// the sizes T/H/I/E/K (-1 when dynamic), the activation, layouts, the
+/// router-weight placement, every rounding point and quantization format.
+/// Fails with a diagnostic if the module holds no moe.fused_moe.
+LogicalResult translateToLayerJson(ModuleOp module, llvm::raw_ostream &os);
+
+/// Registers every moe translation with the global translation registry.
+void registerMoETranslations();
+
+} // namespace mlir::moe
+
+#endif // MOE_CODEGEN_TRANSLATIONS_H
