@@ -141,13 +141,32 @@ FailureOr<Chain> matchChain(CombineOp combine, std::string &why) {
     c.routerWeight = RouterWeight::in_combine;
   }
 
+  // The fused op takes E from the weights and H from x: the chain must agree
+  // on them, or fusing would change which slots are computed.
+  auto dimOf = [](Value v, unsigned i) {
+    return cast<RankedTensorType>(v.getType()).getDimSize(i);
+  };
+  int64_t e = c.dispatch.getNumExperts();
+  if (dimOf(c.matmul1.getWeight(), 0) != e ||
+      dimOf(c.matmul2.getWeight(), 0) != e) {
+    why = "the expert weights do not have num_experts = " + std::to_string(e) +
+          " experts of the dispatch";
+    return failure();
+  }
+  int64_t h = dimOf(c.dispatch.getX(), 1);
+  if (ShapedType::isDynamic(h) || dimOf(c.matmul2.getWeight(), 1) != h ||
+      dimOf(combine.getOut(), 1) != h) {
+    why = "the second matmul does not map back to the hidden size H of x";
+    return failure();
+  }
+
   // Every intermediate must be used by the chain alone: the fused op does
   // not materialize them.
   auto usedOnlyBy = [&](Value v, unsigned uses, StringRef name) {
     if (!v || v.use_empty() || static_cast<unsigned>(std::distance(
                                    v.use_begin(), v.use_end())) == uses)
       return true;
-    why = ("the " + name + " has uses outside the chain").str();
+    why = ("a value of the chain (" + name + ") is used outside it").str();
     return false;
   };
   unsigned rowWeightUses = c.routerWeight == RouterWeight::before_down ? 1 : 0;

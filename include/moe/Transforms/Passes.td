@@ -48,7 +48,7 @@ def MoEFuseExpertsPass : Pass<"moe-fuse-experts", "func::FuncOp"> {
     ```
     After:
     ```mlir
-    %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe.activation<swiglu>, gate_up_layout = #moe.gate_up_layout<concat>, router_weight = #moe.router_weight<in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : ...
+    %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : ...
     ```
   }];
   let dependentDialects = ["::mlir::moe::MoEDialect"];

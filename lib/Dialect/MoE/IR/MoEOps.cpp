@@ -184,6 +184,29 @@ LogicalResult verifyQuantOperand(Operation *op, StringRef name, Value values,
   return success();
 }
 
+/// Offsets are a device-side prefix sum of E+1 i32 entries; E must be known.
+LogicalResult checkOffsets(Operation *op, Value offsets, int64_t numExperts) {
+  RankedTensorType type = tensorOf(offsets);
+  if (type.getRank() != 1 || type.isDynamicDim(0))
+    return op->emitOpError()
+           << "expects offsets of static shape [E+1], got " << type;
+  if (numExperts != kDyn && type.getDimSize(0) != numExperts + 1)
+    return op->emitOpError() << "expects offsets of shape [E+1] = ["
+                             << numExperts + 1 << "], got " << type;
+  return success();
+}
+
+/// Elementwise inputs that carry no scales must not be quantized types.
+LogicalResult checkUnquantized(Operation *op, StringRef name, Value v) {
+  Type elem = tensorOf(v).getElementType();
+  if (!isQuantizedType(elem))
+    return success();
+  return op->emitOpError() << "expects " << name
+                           << " of element type f32 or bf16, got " << elem
+                           << " (quantized values need a format and scales: "
+                              "use moe.dequantize)";
+}
+
 LogicalResult verifyPlacement(Operation *op, PlacementAttr placement,
                               int64_t numExperts) {
   if (!placement || numExperts == kDyn)
@@ -192,7 +215,7 @@ LogicalResult verifyPlacement(Operation *op, PlacementAttr placement,
     return op->emitOpError() << "expects E (" << numExperts
                              << ") to be divisible by the ranks ("
                              << placement.getRanks() << ") of " << placement;
-  if (placement.getRanks() * placement.getExpertsPerRank() != numExperts)
+  if (numExperts / placement.getRanks() != placement.getExpertsPerRank())
     return op->emitOpError()
            << "expects E (" << numExperts << ") to equal ranks * "
            << "experts_per_rank = " << placement.getRanks() << " * "
@@ -235,7 +258,9 @@ LogicalResult GateOp::verify() {
   int64_t e = dim(getWeight(), 0);
   if (failed(checkShape(op, "x", getX(), "[T, H]", {t, h})) ||
       failed(checkShape(op, "weight", getWeight(), "[E, H]", {e, h})) ||
-      failed(checkShape(op, "logits", getLogits(), "[T, E]", {t, e})))
+      failed(checkShape(op, "logits", getLogits(), "[T, E]", {t, e})) ||
+      failed(checkUnquantized(op, "x", getX())) ||
+      failed(checkUnquantized(op, "weight", getWeight())))
     return failure();
   return checkComputeType(op, "logits", getLogits().getType().getElementType());
 }
@@ -247,6 +272,8 @@ LogicalResult GateOp::verify() {
 LogicalResult RouteOp::verify() {
   Operation *op = getOperation();
   if (failed(checkRank(op, "logits", getLogits(), 2, "[T, E]")))
+    return failure();
+  if (failed(checkUnquantized(op, "logits", getLogits())))
     return failure();
   int64_t t = dim(getLogits(), 0), e = dim(getLogits(), 1);
   int64_t k = getTopK();
@@ -292,12 +319,19 @@ LogicalResult DispatchOp::verify() {
   int64_t t = unify(dim(getX(), 0), dim(getIds(), 0));
   int64_t h = dim(getX(), 1), k = dim(getIds(), 1);
   int64_t e = getNumExperts();
+  // Offsets and row indices are i32.
+  if (e >= (int64_t(1) << 31) - 1)
+    return emitOpError() << "expects num_experts < 2^31 - 1 (offsets are "
+                            "i32), got "
+                         << e;
+  if (failed(checkUnquantized(op, "x", getX())))
+    return failure();
   int64_t m = mul(t, k);
   if (failed(checkShape(op, "x", getX(), "[T, H]", {t, h})) ||
       failed(checkShape(op, "ids", getIds(), "[T, K]", {t, k})) ||
       failed(checkShape(op, "weights", getWeights(), "[T, K]", {t, k})) ||
       failed(checkShape(op, "rows", getRows(), "[T*K, H]", {m, h})) ||
-      failed(checkShape(op, "offsets", getOffsets(), "[E+1]", {e + 1})) ||
+      failed(checkOffsets(op, getOffsets(), e)) ||
       failed(checkShape(op, "slot_map", getSlotMap(), "[T, K]", {t, k})) ||
       failed(checkShape(op, "row_weights", getRowWeights(), "[T*K]", {m})))
     return failure();
@@ -315,7 +349,8 @@ LogicalResult DispatchOp::verify() {
 LogicalResult CombineOp::verify() {
   Operation *op = getOperation();
   if (failed(checkRank(op, "rows", getRows(), 2, "[M, H]")) ||
-      failed(checkRank(op, "slot_map", getSlotMap(), 2, "[T, K]")))
+      failed(checkRank(op, "slot_map", getSlotMap(), 2, "[T, K]")) ||
+      failed(checkUnquantized(op, "rows", getRows())))
     return failure();
   int64_t t = unify(dim(getSlotMap(), 0), dim(getOut(), 0));
   int64_t k = dim(getSlotMap(), 1);
@@ -344,8 +379,7 @@ LogicalResult ExpertMatmulOp::verify() {
   int64_t n = unify(dim(getWeight(), 1), dim(getOut(), 1));
   if (failed(checkShape(op, "x", getX(), "[M, K]", {m, kd})) ||
       failed(checkShape(op, "weight", getWeight(), "[E, N, K]", {e, n, kd})) ||
-      failed(checkShape(op, "offsets", getOffsets(), "[E+1]",
-                        {e == kDyn ? kDyn : e + 1})) ||
+      failed(checkOffsets(op, getOffsets(), e)) ||
       failed(checkShape(op, "out", getOut(), "[M, N]", {m, n})))
     return failure();
   if (failed(verifyQuantOperand(op, "x", getX(), getXQuantAttr(), "x_quant",
@@ -366,7 +400,8 @@ LogicalResult ExpertMatmulOp::verify() {
 LogicalResult ActivationOp::verify() {
   Operation *op = getOperation();
   if (failed(checkRank(op, "input", getInput(), 2, "[M, 2*I]")) ||
-      failed(checkRank(op, "out", getOut(), 2, "[M, I]")))
+      failed(checkRank(op, "out", getOut(), 2, "[M, I]")) ||
+      failed(checkUnquantized(op, "input", getInput())))
     return failure();
   int64_t m = unify(dim(getInput(), 0), dim(getOut(), 0));
   int64_t twoI = dim(getInput(), 1), i = dim(getOut(), 1);

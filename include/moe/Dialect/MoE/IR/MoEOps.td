@@ -313,7 +313,7 @@ def MoE_FusedMoEOp : MoE_Op<"fused_moe", [Pure, AttrSizedOperandSegments]> {
     `moe.expert_matmul`) -> `out [T, H]`.
 
     ```mlir
-    %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 {activation = #moe.activation<swiglu>, gate_up_layout = #moe.gate_up_layout<concat>, router_weight = #moe.router_weight<in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x2048xbf16>, tensor<?x8xi32>, tensor<?x8xf32>, tensor<128x1536x2048xbf16>, tensor<128x2048x768xbf16>) -> tensor<?x2048xbf16>
+    %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x2048xbf16>, tensor<?x8xi32>, tensor<?x8xf32>, tensor<128x1536x2048xbf16>, tensor<128x2048x768xbf16>) -> tensor<?x2048xbf16>
     ```
   }];
   let arguments = (ins MoE_FloatTensor:$x, MoE_IndexTensor:$ids,

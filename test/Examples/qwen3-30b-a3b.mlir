@@ -1,0 +1,39 @@
+// Every variant of the qwen3-30b-a3b example evaluates bit-identically before and
+// after the graph pipeline (moe-fuse-experts), on seeded random inputs.
+
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/qwen3-30b-a3b-bf16.mlir -o %t.bf16.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.bf16.fused.mlir
+// RUN: moe-run %examples/qwen3-30b-a3b-bf16.mlir --tokens=3 --seed=7 --print-hash > %t.bf16.before
+// RUN: moe-run %t.bf16.fused.mlir --tokens=3 --seed=7 --print-hash > %t.bf16.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.bf16.after
+// RUN: grep '^result' %t.bf16.before > %t.bf16.before.results
+// RUN: grep '^result' %t.bf16.after > %t.bf16.after.results
+// RUN: diff %t.bf16.before.results %t.bf16.after.results
+
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/qwen3-30b-a3b-fp8.mlir -o %t.fp8.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.fp8.fused.mlir
+// RUN: moe-run %examples/qwen3-30b-a3b-fp8.mlir --tokens=3 --seed=7 --print-hash > %t.fp8.before
+// RUN: moe-run %t.fp8.fused.mlir --tokens=3 --seed=7 --print-hash > %t.fp8.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.fp8.after
+// RUN: grep '^result' %t.fp8.before > %t.fp8.before.results
+// RUN: grep '^result' %t.fp8.after > %t.fp8.after.results
+// RUN: diff %t.fp8.before.results %t.fp8.after.results
+
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/qwen3-30b-a3b-mxfp4.mlir -o %t.mxfp4.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.mxfp4.fused.mlir
+// RUN: moe-run %examples/qwen3-30b-a3b-mxfp4.mlir --tokens=3 --seed=7 --print-hash > %t.mxfp4.before
+// RUN: moe-run %t.mxfp4.fused.mlir --tokens=3 --seed=7 --print-hash > %t.mxfp4.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.mxfp4.after
+// RUN: grep '^result' %t.mxfp4.before > %t.mxfp4.before.results
+// RUN: grep '^result' %t.mxfp4.after > %t.mxfp4.after.results
+// RUN: diff %t.mxfp4.before.results %t.mxfp4.after.results
+
+// IR:      moe.route
+// IR:      moe.fused_moe
+// IR-NOT:  moe.dispatch
+// IR-NOT:  moe.expert_matmul
+// IR-NOT:  moe.combine
+
+// The output is a finite bf16 [T, H] tensor with non-zero values.
+// OUT-LABEL: moe-run: @
+// OUT:       result 0: bf16 [3, [[H:[0-9]+]]]  finite [[N:[0-9]+]]/[[N]]  nonzero {{[1-9][0-9]*}}
