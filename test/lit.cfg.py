@@ -2,6 +2,7 @@
 # lit configuration of the MoE compiler's regression tests.
 
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -12,7 +13,8 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.moe_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "check-each-split.py"]
 
 llvm_config.use_default_substitutions()  # FileCheck, not, count
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
@@ -26,11 +28,12 @@ if os.environ.get("MOE_OPT_CHECK_IR_ROUNDTRIP"):
 tools = [
     ToolSubst("moe-opt", extra_args=moe_opt_args, unresolved="fatal"),
     ToolSubst("moe-translate", unresolved="fatal"),
-    ToolSubst("moe-run", unresolved="ignore"),
+    ToolSubst("moe-run", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
 config.substitutions.append(("%examples", os.path.join(config.moe_src_root, "examples")))
 config.substitutions.append(("%moe_obj_root", config.moe_obj_root))
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
 
 if config.ptxas and os.path.exists(config.ptxas):

@@ -42,7 +42,10 @@ std::string describe(Operation *op) {
   return s;
 }
 
-QuantSpec toSpec(mlir::moe::QuantAttr q) {
+/// The kernel-side format of a quantization attribute (none if `q` is null).
+std::optional<QuantSpec> toSpec(mlir::moe::QuantAttr q) {
+  if (!q)
+    return std::nullopt;
   QuantSpec spec;
   switch (q.getScheme()) {
   case mlir::moe::QuantScheme::fp8_block:
@@ -61,12 +64,6 @@ QuantSpec toSpec(mlir::moe::QuantAttr q) {
   spec.blockRows = q.getBlockRows();
   spec.blockCols = q.getBlockCols();
   return spec;
-}
-
-std::optional<QuantSpec> toSpec(std::optional<mlir::moe::QuantAttr> q) {
-  if (!q || !*q)
-    return std::nullopt;
-  return toSpec(*q);
 }
 
 Activation toActivation(mlir::moe::ActivationKind kind) {
@@ -143,8 +140,8 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg) {
   // Scales of a quantized weight: the values are random codes of the whole
   // range, so the scale brings them to about 1/sqrt(fan-in).
   auto weightScale = [&](Value w, int64_t fanIn) {
-    return scaleAround(2.0 / (maxOf(w) *
-                              std::sqrt(double(std::max<int64_t>(fanIn, 1)))));
+    return scaleAround(
+        2.0 / (maxOf(w) * std::sqrt(double(std::max<int64_t>(fanIn, 1)))));
   };
   auto dimOf = [](Value v, unsigned i) {
     return cast<RankedTensorType>(v.getType()).getDimSize(i);
@@ -291,11 +288,13 @@ Error Interpreter::fusedMoE(mlir::moe::FusedMoEOp op) {
   std::optional<Quantized> xq;
   Operand a{&d->rows, nullptr, nullptr, std::nullopt};
   if (op.getXQuantAttr()) {
-    Expected<Quantized> q = quantize(d->rows, toSpec(op.getXQuantAttr()));
+    Expected<Quantized> q = quantize(d->rows, *toSpec(op.getXQuantAttr()));
     if (!q)
       return withContext(q.takeError());
     xq = std::move(*q);
-    a = Operand{&xq->values, &xq->scales, nullptr, toSpec(op.getXQuantAttr())};
+    a = Operand{&xq->values, &xq->scales,
+                xq->globalScale ? &*xq->globalScale : nullptr,
+                toSpec(op.getXQuantAttr())};
   }
   Operand w13{&get(op.getW13()), getOrNull(op.getW13Scales()),
               getOrNull(op.getW13GlobalScale()), toSpec(op.getW13QuantAttr())};
@@ -305,14 +304,14 @@ Error Interpreter::fusedMoE(mlir::moe::FusedMoEOp op) {
     return withContext(h.takeError());
 
   // Activation, with the router weight if it is applied before GEMM2.
-  const Tensor *rowWeights =
-      op.getRouterWeight() == RouterWeight::before_down ? &d->rowWeights
-                                                        : nullptr;
-  Expected<Tensor> act = activation(
-      *h, rowWeights,
-      toParams(op.getActivation(), op.getGateUpLayout(), op.getAlphaAttr(),
-               op.getLimitAttr()),
-      kindOf(op.getActType()));
+  const Tensor *rowWeights = op.getRouterWeight() == RouterWeight::before_down
+                                 ? &d->rowWeights
+                                 : nullptr;
+  Expected<Tensor> act =
+      activation(*h, rowWeights,
+                 toParams(op.getActivation(), op.getGateUpLayout(),
+                          op.getAlphaAttr(), op.getLimitAttr()),
+                 kindOf(op.getActType()));
   if (!act)
     return withContext(act.takeError());
 
@@ -320,16 +319,18 @@ Error Interpreter::fusedMoE(mlir::moe::FusedMoEOp op) {
   std::optional<Quantized> aq;
   Operand b{&*act, nullptr, nullptr, std::nullopt};
   if (op.getActQuantAttr()) {
-    Expected<Quantized> q = quantize(*act, toSpec(op.getActQuantAttr()));
+    Expected<Quantized> q = quantize(*act, *toSpec(op.getActQuantAttr()));
     if (!q)
       return withContext(q.takeError());
     aq = std::move(*q);
-    b = Operand{&aq->values, &aq->scales, nullptr,
+    b = Operand{&aq->values, &aq->scales,
+                aq->globalScale ? &*aq->globalScale : nullptr,
                 toSpec(op.getActQuantAttr())};
   }
   Operand w2{&get(op.getW2()), getOrNull(op.getW2Scales()),
              getOrNull(op.getW2GlobalScale()), toSpec(op.getW2QuantAttr())};
-  Expected<Tensor> y = expertMatmul(b, w2, d->offsets, kindOf(op.getGemm2Type()));
+  Expected<Tensor> y =
+      expertMatmul(b, w2, d->offsets, kindOf(op.getGemm2Type()));
   if (!y)
     return withContext(y.takeError());
 
@@ -357,9 +358,9 @@ Error Interpreter::step(Operation *op) {
   };
   return llvm::TypeSwitch<Operation *, Error>(op)
       .Case([&](GateOp g) {
-        return check(gate(get(g.getX()), get(g.getWeight()),
-                          kindOf(g.getLogits())),
-                     [&](Tensor &t) { return set(g.getLogits(), std::move(t), op); });
+        return check(
+            gate(get(g.getX()), get(g.getWeight()), kindOf(g.getLogits())),
+            [&](Tensor &t) { return set(g.getLogits(), std::move(t), op); });
       })
       .Case([&](RouteOp r) {
         RouteParams p;
@@ -371,67 +372,74 @@ Error Interpreter::step(Operation *op) {
         p.topkGroups = r.getTopkGroups();
         p.renormalize = r.getRenormalize();
         p.routedScalingFactor = r.getRoutedScalingFactor().convertToFloat();
-        return check(route(get(r.getLogits()), getOrNull(r.getBias()), p,
-                           kindOf(r.getIds())),
-                     [&](Routing &routing) -> Error {
-                       if (Error e = set(r.getIds(), std::move(routing.ids), op))
-                         return e;
-                       return set(r.getWeights(), std::move(routing.weights), op);
-                     });
+        return check(
+            route(get(r.getLogits()), getOrNull(r.getBias()), p,
+                  kindOf(r.getIds())),
+            [&](Routing &routing) -> Error {
+              if (Error e = set(r.getIds(), std::move(routing.ids), op))
+                return e;
+              return set(r.getWeights(), std::move(routing.weights), op);
+            });
       })
       .Case([&](DispatchOp dop) {
-        return check(dispatch(get(dop.getX()), get(dop.getIds()),
-                              get(dop.getWeights()), dop.getNumExperts()),
-                     [&](Dispatched &d) -> Error {
-                       if (Error e = set(dop.getRows(), std::move(d.rows), op))
-                         return e;
-                       if (Error e = set(dop.getOffsets(), std::move(d.offsets), op))
-                         return e;
-                       if (Error e = set(dop.getSlotMap(), std::move(d.slotMap), op))
-                         return e;
-                       return set(dop.getRowWeights(), std::move(d.rowWeights), op);
-                     });
+        return check(
+            dispatch(get(dop.getX()), get(dop.getIds()), get(dop.getWeights()),
+                     dop.getNumExperts()),
+            [&](Dispatched &d) -> Error {
+              if (Error e = set(dop.getRows(), std::move(d.rows), op))
+                return e;
+              if (Error e = set(dop.getOffsets(), std::move(d.offsets), op))
+                return e;
+              if (Error e = set(dop.getSlotMap(), std::move(d.slotMap), op))
+                return e;
+              return set(dop.getRowWeights(), std::move(d.rowWeights), op);
+            });
       })
       .Case([&](ExpertMatmulOp m) {
         Operand x{&get(m.getX()), getOrNull(m.getXScales()),
-                  getOrNull(m.getXGlobalScale()), toSpec(m.getXQuant())};
+                  getOrNull(m.getXGlobalScale()), toSpec(m.getXQuantAttr())};
         Operand w{&get(m.getWeight()), getOrNull(m.getWScales()),
-                  getOrNull(m.getWGlobalScale()), toSpec(m.getWQuant())};
-        return check(expertMatmul(x, w, get(m.getOffsets()), kindOf(m.getOut())),
-                     [&](Tensor &t) { return set(m.getOut(), std::move(t), op); });
+                  getOrNull(m.getWGlobalScale()), toSpec(m.getWQuantAttr())};
+        return check(
+            expertMatmul(x, w, get(m.getOffsets()), kindOf(m.getOut())),
+            [&](Tensor &t) { return set(m.getOut(), std::move(t), op); });
       })
       .Case([&](ActivationOp a) {
-        return check(activation(get(a.getInput()), getOrNull(a.getRowWeights()),
-                                toParams(a.getKind(), a.getLayout(),
-                                         a.getAlphaAttr(), a.getLimitAttr()),
-                                kindOf(a.getOut())),
-                     [&](Tensor &t) { return set(a.getOut(), std::move(t), op); });
+        return check(
+            activation(get(a.getInput()), getOrNull(a.getRowWeights()),
+                       toParams(a.getKind(), a.getLayout(), a.getAlphaAttr(),
+                                a.getLimitAttr()),
+                       kindOf(a.getOut())),
+            [&](Tensor &t) { return set(a.getOut(), std::move(t), op); });
       })
       .Case([&](CombineOp c) {
-        return check(combine(get(c.getRows()), get(c.getSlotMap()),
-                             getOrNull(c.getWeights()), kindOf(c.getOut())),
-                     [&](Tensor &t) { return set(c.getOut(), std::move(t), op); });
+        return check(
+            combine(get(c.getRows()), get(c.getSlotMap()),
+                    getOrNull(c.getWeights()), kindOf(c.getOut())),
+            [&](Tensor &t) { return set(c.getOut(), std::move(t), op); });
       })
       .Case([&](QuantizeOp q) {
-        return check(quantize(get(q.getInput()), toSpec(q.getFormat())),
-                     [&](Quantized &r) -> Error {
-                       if (Error e = set(q.getValues(), std::move(r.values), op))
-                         return e;
-                       if (Error e = set(q.getScales(), std::move(r.scales), op))
-                         return e;
-                       if (!q.getGlobalScale())
-                         return Error::success();
-                       if (!r.globalScale)
-                         return makeError(describe(op) +
-                                          ": the kernel gave no global scale");
-                       return set(q.getGlobalScale(), std::move(*r.globalScale), op);
-                     });
+        return check(
+            quantize(get(q.getInput()), *toSpec(q.getFormat())),
+            [&](Quantized &r) -> Error {
+              if (Error e = set(q.getValues(), std::move(r.values), op))
+                return e;
+              if (Error e = set(q.getScales(), std::move(r.scales), op))
+                return e;
+              if (!q.getGlobalScale())
+                return Error::success();
+              if (!r.globalScale)
+                return makeError(describe(op) +
+                                 ": the kernel gave no global scale");
+              return set(q.getGlobalScale(), std::move(*r.globalScale), op);
+            });
       })
       .Case([&](DequantizeOp dq) {
-        return check(dequantize(get(dq.getValues()), get(dq.getScales()),
-                                getOrNull(dq.getGlobalScale()),
-                                toSpec(dq.getFormat()), kindOf(dq.getOut())),
-                     [&](Tensor &t) { return set(dq.getOut(), std::move(t), op); });
+        return check(
+            dequantize(get(dq.getValues()), get(dq.getScales()),
+                       getOrNull(dq.getGlobalScale()), *toSpec(dq.getFormat()),
+                       kindOf(dq.getOut())),
+            [&](Tensor &t) { return set(dq.getOut(), std::move(t), op); });
       })
       .Case([&](FusedMoEOp f) { return fusedMoE(f); })
       .Default([&](Operation *) {
@@ -524,8 +532,8 @@ Expected<Tensor> makeRandomArgument(func::FuncOp func, unsigned index,
                           index, *spec);
 }
 
-Expected<llvm::SmallVector<Tensor>>
-evaluate(func::FuncOp func, llvm::ArrayRef<Tensor> args) {
+Expected<llvm::SmallVector<Tensor>> evaluate(func::FuncOp func,
+                                             llvm::ArrayRef<Tensor> args) {
   Interpreter interpreter;
   llvm::SmallVector<Tensor> results;
   if (Error e = interpreter.run(func, args, results))

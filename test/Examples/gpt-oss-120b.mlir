@@ -1,6 +1,7 @@
 // Every variant of the gpt-oss-120b example evaluates bit-identically before and
 // after the graph pipeline (moe-fuse-experts), on seeded random inputs.
 
+// RUN: moe-opt --verify-roundtrip %examples/gpt-oss-120b-bf16.mlir -o /dev/null
 // RUN: moe-opt --moe-graph-optimization-pipeline %examples/gpt-oss-120b-bf16.mlir -o %t.bf16.fused.mlir
 // RUN: FileCheck %s --check-prefix=IR < %t.bf16.fused.mlir
 // RUN: moe-run %examples/gpt-oss-120b-bf16.mlir --tokens=3 --seed=7 --print-hash > %t.bf16.before
@@ -10,6 +11,7 @@
 // RUN: grep '^result' %t.bf16.after > %t.bf16.after.results
 // RUN: diff %t.bf16.before.results %t.bf16.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/gpt-oss-120b-fp8.mlir -o /dev/null
 // RUN: moe-opt --moe-graph-optimization-pipeline %examples/gpt-oss-120b-fp8.mlir -o %t.fp8.fused.mlir
 // RUN: FileCheck %s --check-prefix=IR < %t.fp8.fused.mlir
 // RUN: moe-run %examples/gpt-oss-120b-fp8.mlir --tokens=3 --seed=7 --print-hash > %t.fp8.before
@@ -19,6 +21,7 @@
 // RUN: grep '^result' %t.fp8.after > %t.fp8.after.results
 // RUN: diff %t.fp8.before.results %t.fp8.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/gpt-oss-120b-mxfp4.mlir -o /dev/null
 // RUN: moe-opt --moe-graph-optimization-pipeline %examples/gpt-oss-120b-mxfp4.mlir -o %t.mxfp4.fused.mlir
 // RUN: FileCheck %s --check-prefix=IR < %t.mxfp4.fused.mlir
 // RUN: moe-run %examples/gpt-oss-120b-mxfp4.mlir --tokens=3 --seed=7 --print-hash > %t.mxfp4.before

@@ -1,4 +1,6 @@
 // RUN: moe-opt %s -split-input-file -verify-diagnostics
+// RUN: %python %S/../../check-each-split.py moe-opt %s | FileCheck %s --check-prefix=EXIT
+// EXIT: [[N:[0-9]+]] cases, [[N]] rejected cleanly
 
 // Every diagnostic of the moe verifiers (MoEOps.cpp, MoEDialect.cpp) and the
 // ODS-generated ones that matter. Shapes: E = 8, H = 256, I = 128, K = 2.
