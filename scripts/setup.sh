@@ -29,4 +29,4 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 # Two jobs: each MLIR translation unit takes up to 1.7 GB and the machines
 # have 2 cores.
-ninja -C "$build" -j "${MOE_JOBS:-2}"
+ninja -C "$build" -j "${MOE_JOBS:-2}" all mlir-doc
