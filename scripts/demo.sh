@@ -18,13 +18,13 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 echo "== $(basename "$example"): the unfused layer"
-grep -o 'moe\.[a-z_]*' "$example" | sort | uniq -c | sed 's/^/   /'
+ops() { grep -oE '(= |^ *)moe\.[a-z_]+' "$1" | grep -oE 'moe\.[a-z_]+' | sort | uniq -c | sed 's/^ */   /'; }
+ops "$example"
 
 echo "== moe-opt --moe-graph-optimization-pipeline"
-"$bin/moe-opt" --moe-graph-optimization-pipeline --mlir-pass-statistics \
-  "$example" -o "$work/fused.mlir" 2> "$work/stats.txt"
-grep -o 'moe\.[a-z_]*' "$work/fused.mlir" | sort | uniq -c | sed 's/^/   /'
-grep -E 'num-fused|num-rejected' "$work/stats.txt" | sed 's/^ */   /'
+"$bin/moe-opt" --moe-graph-optimization-pipeline "$example" -o "$work/fused.mlir" 2> "$work/remarks.txt"
+ops "$work/fused.mlir"
+sed 's/^/   /' "$work/remarks.txt"
 
 echo "== the fused layer (moe-translate --moe-to-layer-json)"
 "$bin/moe-translate" --moe-to-layer-json "$work/fused.mlir" |

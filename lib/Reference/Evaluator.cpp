@@ -231,7 +231,7 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg) {
   }
   if (isa<IntegerType>(cast<ShapedType>(arg.getType()).getElementType()))
     return makeError(llvm::formatv(
-        "argument #{0} is an integer tensor whose role (expert ids?) cannot "
+        "an integer tensor whose role (expert ids?) cannot "
         "be read from its uses; give it with --input={0}=file.npy",
         arg.getArgNumber()));
   return activation;
