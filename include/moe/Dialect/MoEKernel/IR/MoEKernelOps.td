@@ -1,0 +1,315 @@
+//===- MoEKernelOps.td - The moek kernel-level dialect -----*- tablegen -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECT_MOEKERNEL_IR_MOEKERNELOPS_TD
+#define MOE_DIALECT_MOEKERNEL_IR_MOEKERNELOPS_TD
+
+include "mlir/Dialect/LLVMIR/LLVMOpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def MoEKernel_Dialect : Dialect {
+  let name = "moek";
+  let cppNamespace = "::mlir::moe::kernel";
+  let summary = "Kernel-level MoE: warp roles, smem pipelines, tile copies, MMAs";
+  let description = [{
+    The `moek` dialect describes *how* one persistent GPU kernel computes a
+    MoE layer: which warpgroups play which role (TMA producer, MMA consumer,
+    dispatch, epilogue), the shared-memory pipelines (rings of stages, each
+    with a "full" and an "empty" barrier) that connect them, the tile copies
+    that fill the stages, the matrix multiply-accumulates that drain them, and
+    the epilogue stores.
+
+    It is independent of the instruction family: `moek.mma` lowers to `wgmma`
+    on sm_90a and to `tcgen05.mma` on sm_100a; `moek.tma_load` to the bulk
+    tensor copy engine on both. Control flow and index arithmetic are
+    upstream `scf` and `arith` ops inside an `llvm.func` kernel (the kernel's
+    parameters are already in their ABI form: pointers and TMA descriptors).
+
+    Pipeline protocol (for a ring of `S` stages and a running count `i` of
+    stages produced or consumed): the stage is `i mod S`, its phase parity is
+    `(i / S) mod 2`. A producer `moek.ring_acquire`s the stage (waits until
+    it is empty), `moek.ring_expect`s the bytes its copies bring, and issues
+    `moek.tma_load`s that complete on the stage's full barrier. A consumer
+    `moek.ring_wait`s for the stage to be full, reads it with `moek.mma`, and
+    `moek.ring_release`s it once its MMAs no longer read it.
+  }];
+  let useDefaultTypePrinterParser = 1;
+}
+
+class MoEK_Op<string mnemonic, list<Trait> traits = []>
+    : Op<MoEKernel_Dialect, mnemonic, traits>;
+class MoEK_Type<string name, string typeMnemonic>
+    : TypeDef<MoEKernel_Dialect, name> {
+  let mnemonic = typeMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// Types
+//===----------------------------------------------------------------------===//
+
+def MoEK_RingType : MoEK_Type<"Ring", "ring"> {
+  let summary = "A shared-memory pipeline of stages, each holding fixed tiles";
+  let description = [{
+    `!moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>` is a
+    ring of 4 stages; each stage holds one 128x64 bf16 tile of each operand,
+    laid out with the 128-byte swizzle of TMA (each tile row is one 128-byte
+    swizzle span), every tile 1024-byte aligned. Each stage has a full
+    barrier (one producer arrival plus the copies' bytes) and an empty
+    barrier (`consumers` arrivals).
+  }];
+  let parameters = (ins "int64_t":$stages, ArrayRefParameter<"::mlir::Type">:$tiles);
+  let assemblyFormat = "`<` $stages `,` `[` $tiles `]` `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MemRefType getTile(unsigned i) const {
+      return ::llvm::cast<::mlir::MemRefType>(getTiles()[i]);
+    }
+    /// Bytes of tile `i`, and of one stage (all tiles).
+    int64_t getTileBytes(unsigned i) const;
+    int64_t getStageBytes() const;
+  }];
+}
+
+def MoEK_AccType : MoEK_Type<"Acc", "acc"> {
+  let summary = "An MMA accumulator fragment owned by one warpgroup";
+  let description = [{
+    `!moek.acc<64x128xf32>`: a 64x128 FP32 accumulator held by one
+    warpgroup (registers for wgmma; tensor memory for tcgen05).
+  }];
+  let parameters = (ins "int64_t":$rows, "int64_t":$cols, "::mlir::Type":$elementType);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Warp roles
+//===----------------------------------------------------------------------===//
+
+def MoEK_WarpRoleOp : MoEK_Op<"warp_role", [SingleBlock, NoTerminator]> {
+  let summary = "Code run by a range of warpgroups of the CTA";
+  let description = [{
+    The region runs on warpgroups `[first, first + count)` of the CTA only
+    (128 threads each). `max_regs`, if given, moves the register budget of
+    those warpgroups (`setmaxnreg`: producers give registers up, MMA
+    consumers take them). Inside, `moek.warpgroup_index` is the warpgroup's
+    index within the role and `moek.elect_one` picks one thread of it.
+
+    ```mlir
+    moek.warp_role "producer" warpgroups(0, 1) max_regs(40) {
+      ...
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$role, I64Attr:$first, I64Attr:$count,
+                       OptionalAttr<I64Attr>:$max_regs);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $role `warpgroups` `(` $first `,` $count `)`
+    (`max_regs` `(` $max_regs^ `)`)? attr-dict-with-keyword $body
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_WarpgroupIndexOp : MoEK_Op<"warpgroup_index", [Pure]> {
+  let summary = "Index of the executing warpgroup within its role";
+  let results = (outs Index:$index);
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
+}
+
+def MoEK_ElectOneOp : MoEK_Op<"elect_one", []> {
+  let summary = "True on exactly one thread of the executing warpgroup";
+  let results = (outs I1:$elected);
+  let assemblyFormat = "attr-dict";
+}
+
+def MoEK_BlockIdOp : MoEK_Op<"block_id", [Pure]> {
+  let summary = "The CTA's index in the (one-dimensional) grid";
+  let results = (outs Index:$index);
+  let assemblyFormat = "attr-dict";
+}
+
+def MoEK_GridSizeOp : MoEK_Op<"grid_size", [Pure]> {
+  let summary = "The number of CTAs of the (one-dimensional) grid";
+  let results = (outs Index:$size);
+  let assemblyFormat = "attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// Tile scheduling over expert groups
+//===----------------------------------------------------------------------===//
+
+def MoEK_GroupedTileCountOp : MoEK_Op<"grouped_tile_count", []> {
+  let summary = "Number of output tiles of a grouped matmul";
+  let description = [{
+    With `offsets [E+1]` (i32, device memory: rows of expert `e` are
+    `[offsets[e], offsets[e+1])`), counts the tiles of `tile_rows` rows by
+    one of `col_tiles` column blocks over all experts:
+    `sum_e ceil(rows_e / tile_rows) * col_tiles`. Experts with no rows
+    count nothing.
+
+    ```mlir
+    %n = moek.grouped_tile_count %offsets {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 4 : i64} : !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins LLVM_AnyPointer:$offsets, I64Attr:$num_experts,
+                       I64Attr:$tile_rows, I64Attr:$col_tiles);
+  let results = (outs Index:$count);
+  let assemblyFormat = "$offsets attr-dict `:` qualified(type($offsets))";
+  let hasVerifier = 1;
+}
+
+def MoEK_GroupedTileOp : MoEK_Op<"grouped_tile", []> {
+  let summary = "Decode a linear tile index of a grouped matmul";
+  let description = [{
+    Maps `tile` in `[0, grouped_tile_count)` to its expert, the first row of
+    its row block (`offsets[e] + m * tile_rows`), the end of the expert's
+    rows (`offsets[e+1]`, the masking limit) and its column block. Tiles are
+    ordered by expert, then row block, then column block.
+
+    ```mlir
+    %e, %row, %end, %col = moek.grouped_tile %offsets[%t] {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 4 : i64} : !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins LLVM_AnyPointer:$offsets, Index:$tile,
+                       I64Attr:$num_experts, I64Attr:$tile_rows,
+                       I64Attr:$col_tiles);
+  let results = (outs Index:$expert, Index:$row, Index:$row_end,
+                      Index:$col_tile);
+  let assemblyFormat = "$offsets `[` $tile `]` attr-dict `:` qualified(type($offsets))";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Shared-memory pipelines
+//===----------------------------------------------------------------------===//
+
+def MoEK_RingAllocOp : MoEK_Op<"ring_alloc", []> {
+  let summary = "Allocate and initialize a shared-memory pipeline";
+  let description = [{
+    Reserves the ring's stages in dynamic shared memory and initializes its
+    barriers (full: 1 arrival; empty: `consumers` arrivals) before any role
+    runs. Must be at the top level of the kernel, outside every role.
+
+    ```mlir
+    %ring = moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+    ```
+  }];
+  let arguments = (ins I64Attr:$consumers);
+  let results = (outs MoEK_RingType:$ring);
+  let assemblyFormat = "`consumers` `(` $consumers `)` attr-dict `:` qualified(type($ring))";
+  let hasVerifier = 1;
+}
+
+class MoEK_RingStageOp<string mnemonic, string summaryText>
+    : MoEK_Op<mnemonic, []> {
+  let summary = summaryText;
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter);
+  let assemblyFormat = "$ring `[` $iter `]` attr-dict `:` qualified(type($ring))";
+}
+
+def MoEK_RingAcquireOp : MoEK_RingStageOp<"ring_acquire",
+    "Producer: wait until stage iter mod S is empty">;
+def MoEK_RingExpectOp : MoEK_RingStageOp<"ring_expect",
+    "Producer: arrive on the stage's full barrier, expecting its bytes">;
+def MoEK_RingWaitOp : MoEK_RingStageOp<"ring_wait",
+    "Consumer: wait until stage iter mod S is full">;
+def MoEK_RingReleaseOp : MoEK_RingStageOp<"ring_release",
+    "Consumer: arrive on the stage's empty barrier">;
+
+def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
+  let summary = "Copy one tile from global memory into a ring stage (TMA)";
+  let description = [{
+    Copies the box at coordinates `(coords...)` (innermost first, in
+    elements) of the tensor described by `desc` (a TMA descriptor kernel
+    parameter) into tile `tile` of stage `iter mod S`, completing on that
+    stage's full barrier. Issued by one thread.
+
+    ```mlir
+    moek.tma_load %desc[%k, %row] -> %ring[%i] tile 0 : !llvm.ptr, !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins LLVM_AnyPointer:$desc, Variadic<Index>:$coords,
+                       MoEK_RingType:$ring, Index:$iter, I64Attr:$tile);
+  let assemblyFormat = [{
+    $desc `[` $coords `]` `->` $ring `[` $iter `]` `tile` $tile attr-dict `:`
+    qualified(type($desc)) `,` qualified(type($ring))
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// MMA
+//===----------------------------------------------------------------------===//
+
+def MoEK_MmaZeroOp : MoEK_Op<"mma_zero", [Pure]> {
+  let summary = "A zero accumulator";
+  let results = (outs MoEK_AccType:$acc);
+  let assemblyFormat = "attr-dict `:` qualified(type($acc))";
+}
+
+def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
+  let summary = "acc += A * B^T over one ring stage (asynchronous)";
+  let description = [{
+    Multiplies rows `[a_row, a_row + R)` of tile `a` of stage `iter mod S`
+    (R = the accumulator's rows) by all rows of tile `b` (its rows are the
+    accumulator's columns), both K-major, over the tiles' whole K extent,
+    and adds into `acc`. Issued by the whole warpgroup; asynchronous until
+    `moek.mma_wait`.
+
+    ```mlir
+    %acc1 = moek.mma %ring[%i] a(0, %row) b(1) acc(%acc0) : !moek.ring<...>, !moek.acc<64x128xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$a, Index:$a_row,
+                       I64Attr:$b, MoEK_AccType:$acc);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `a` `(` $a `,` $a_row `)` `b` `(` $b `)` `acc` `(` $acc `)`
+    attr-dict `:` qualified(type($ring)) `,` qualified(type($acc))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaWaitOp : MoEK_Op<"mma_wait", [AllTypesMatch<["acc", "result"]>]> {
+  let summary = "Wait until at most `pending` MMA groups are in flight";
+  let arguments = (ins MoEK_AccType:$acc, I64Attr:$pending);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = "$acc `pending` `(` $pending `)` attr-dict `:` qualified(type($acc))";
+}
+
+//===----------------------------------------------------------------------===//
+// Epilogue
+//===----------------------------------------------------------------------===//
+
+def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
+  let summary = "Round an accumulator and store its rows below a limit";
+  let description = [{
+    Converts `acc` to `element_type` (round to nearest even) and stores it
+    into the row-major global matrix `out` (row stride `ld` elements) at
+    rows `[row, row + R)`, columns `[col, col + C)`; rows at or past
+    `row_limit` are not written (masking for token counts that are not a
+    multiple of the tile).
+
+    ```mlir
+    moek.store_acc %acc, %out[%row, %col] row_limit(%end) {element_type = bf16, ld = 4096 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, LLVM_AnyPointer:$out, Index:$row,
+                       Index:$col, Index:$row_limit, TypeAttr:$element_type,
+                       I64Attr:$ld);
+  let assemblyFormat = [{
+    $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    attr-dict `:` qualified(type($acc)) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MOE_DIALECT_MOEKERNEL_IR_MOEKERNELOPS_TD

@@ -1,0 +1,223 @@
+//===- MoEKernelOps.cpp - The moek dialect ----------------------*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Registration, types and verifiers of the kernel-level dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::moe::kernel;
+
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOpsDialect.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOpsTypes.cpp.inc"
+
+void MoEKernelDialect::initialize() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOpsTypes.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Types
+//===----------------------------------------------------------------------===//
+
+LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t stages, ArrayRef<Type> tiles) {
+  if (stages < 1)
+    return emitError() << "!moek.ring expects at least one stage, got "
+                       << stages;
+  if (tiles.empty())
+    return emitError() << "!moek.ring expects at least one tile per stage";
+  for (Type t : tiles) {
+    auto tile = dyn_cast<MemRefType>(t);
+    if (!tile || tile.getRank() != 2 || !tile.hasStaticShape() ||
+        tile.getMemorySpaceAsInt() != 3)
+      return emitError() << "!moek.ring expects static 2-D tiles in shared "
+                            "memory (memref<RxCxT, 3>), got "
+                         << t;
+    unsigned bits = tile.getElementType().getIntOrFloatBitWidth();
+    // One row of a tile is one 128-byte swizzle span.
+    if (tile.getDimSize(1) * bits != 128 * 8)
+      return emitError() << "!moek.ring expects tile rows of 128 bytes (the "
+                            "TMA swizzle span), got "
+                         << t;
+    if (tile.getDimSize(0) % 8 != 0)
+      return emitError() << "!moek.ring expects tile rows in multiples of 8, "
+                            "got "
+                         << t;
+  }
+  return success();
+}
+
+int64_t RingType::getTileBytes(unsigned i) const {
+  MemRefType tile = getTile(i);
+  return tile.getNumElements() * tile.getElementType().getIntOrFloatBitWidth() /
+         8;
+}
+
+int64_t RingType::getStageBytes() const {
+  int64_t bytes = 0;
+  for (unsigned i = 0, e = getTiles().size(); i < e; ++i)
+    bytes += getTileBytes(i);
+  return bytes;
+}
+
+/// `!moek.acc<64x128xf32>`, spelled like a shaped type.
+Type AccType::parse(AsmParser &parser) {
+  SmallVector<int64_t, 2> dims;
+  Type elementType;
+  if (parser.parseLess() ||
+      parser.parseDimensionList(dims, /*allowDynamic=*/false) ||
+      parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  if (dims.size() != 2) {
+    parser.emitError(parser.getNameLoc(), "!moek.acc expects RxC dimensions");
+    return {};
+  }
+  return AccType::getChecked(
+      [&] { return parser.emitError(parser.getNameLoc()); },
+      parser.getContext(), dims[0], dims[1], elementType);
+}
+
+void AccType::print(AsmPrinter &printer) const {
+  printer << "<" << getRows() << "x" << getCols() << "x" << getElementType()
+          << ">";
+}
+
+LogicalResult AccType::verify(function_ref<InFlightDiagnostic()> emitError,
+                              int64_t rows, int64_t cols, Type elementType) {
+  if (!elementType.isF32())
+    return emitError() << "!moek.acc expects f32 accumulation, got "
+                       << elementType;
+  if (rows != 64)
+    return emitError() << "!moek.acc expects 64 rows (one warpgroup), got "
+                       << rows;
+  if (cols < 8 || cols > 256 || cols % 8 != 0)
+    return emitError() << "!moek.acc expects 8..256 columns in steps of 8, "
+                          "got "
+                       << cols;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult WarpRoleOp::verify() {
+  int64_t first = getFirstAttr().getInt(), count = getCountAttr().getInt();
+  if (count < 1 || first < 0)
+    return emitOpError() << "expects a non-empty warpgroup range, got ("
+                         << first << ", " << count << ")";
+  if (IntegerAttr regsAttr = getMaxRegsAttr()) {
+    int64_t regs = regsAttr.getInt();
+    if (regs < 24 || regs > 256 || regs % 8 != 0)
+      return emitOpError() << "expects max_regs in [24, 256], a multiple of "
+                              "8 (setmaxnreg), got "
+                           << regs;
+  }
+  if ((*this)->getParentOfType<WarpRoleOp>())
+    return emitOpError() << "cannot be nested in another moek.warp_role";
+  return success();
+}
+
+LogicalResult WarpgroupIndexOp::verify() {
+  if (!(*this)->getParentOfType<WarpRoleOp>())
+    return emitOpError() << "must be inside a moek.warp_role";
+  return success();
+}
+
+template <typename OpTy>
+static LogicalResult verifyGroupedTiling(OpTy op) {
+  if (op.getNumExpertsAttr().getInt() < 1 ||
+      op.getTileRowsAttr().getInt() < 1 || op.getColTilesAttr().getInt() < 1)
+    return op.emitOpError() << "expects num_experts, tile_rows and col_tiles "
+                               ">= 1";
+  return success();
+}
+
+LogicalResult GroupedTileCountOp::verify() { return verifyGroupedTiling(*this); }
+LogicalResult GroupedTileOp::verify() { return verifyGroupedTiling(*this); }
+
+LogicalResult RingAllocOp::verify() {
+  if ((*this)->getParentOfType<WarpRoleOp>())
+    return emitOpError() << "must be outside every moek.warp_role (all "
+                            "threads initialize the ring before roles run)";
+  if (getConsumersAttr().getInt() < 1)
+    return emitOpError() << "expects at least one consumer arrival, got "
+                         << getConsumersAttr().getInt();
+  return success();
+}
+
+LogicalResult TmaLoadOp::verify() {
+  RingType ring = getRing().getType();
+  int64_t tile = getTileAttr().getInt();
+  if (tile < 0 || tile >= static_cast<int64_t>(ring.getTiles().size()))
+    return emitOpError() << "expects a tile index in [0, "
+                         << ring.getTiles().size() << "), got " << tile;
+  if (getCoords().empty() || getCoords().size() > 5)
+    return emitOpError() << "expects 1 to 5 coordinates, got "
+                         << getCoords().size();
+  return success();
+}
+
+LogicalResult MmaOp::verify() {
+  RingType ring = getRing().getType();
+  AccType acc = getAcc().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t ia = getAAttr().getInt(), ib = getBAttr().getInt();
+  if (ia < 0 || ia >= numTiles || ib < 0 || ib >= numTiles)
+    return emitOpError() << "expects tile indices in [0, " << numTiles
+                         << "), got a = " << ia << ", b = " << ib;
+  MemRefType a = ring.getTile(ia), b = ring.getTile(ib);
+  if (a.getElementType() != b.getElementType())
+    return emitOpError() << "expects tiles a and b of one element type, got "
+                         << a.getElementType() << " and "
+                         << b.getElementType();
+  if (!a.getElementType().isBF16())
+    return emitOpError() << "supports bf16 tiles for now, got "
+                         << a.getElementType();
+  if (a.getDimSize(1) != b.getDimSize(1))
+    return emitOpError() << "expects tiles a and b of one K extent, got "
+                         << a.getDimSize(1) << " and " << b.getDimSize(1);
+  if (b.getDimSize(0) != acc.getCols())
+    return emitOpError() << "expects tile b to have as many rows ("
+                         << b.getDimSize(0) << ") as the accumulator has "
+                         << "columns (" << acc.getCols() << ")";
+  if (a.getDimSize(0) % acc.getRows() != 0)
+    return emitOpError() << "expects tile a's rows (" << a.getDimSize(0)
+                         << ") to be a multiple of the accumulator's ("
+                         << acc.getRows() << ")";
+  return success();
+}
+
+LogicalResult StoreAccOp::verify() {
+  Type elem = getElementType();
+  if (!elem.isBF16() && !elem.isF32())
+    return emitOpError() << "stores bf16 or f32, got " << elem;
+  if (getLdAttr().getInt() < getAcc().getType().getCols())
+    return emitOpError() << "expects ld (" << getLdAttr().getInt()
+                         << ") >= the accumulator's columns ("
+                         << getAcc().getType().getCols() << ")";
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.cpp.inc"
