@@ -8,6 +8,7 @@
 #ifndef MOE_INITALLPASSES_H
 #define MOE_INITALLPASSES_H
 
+#include "moe/Codegen/Passes.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Transforms/Passes.h"
@@ -18,6 +19,7 @@ namespace mlir::moe {
 /// use (canonicalize, cse, ...).
 inline void registerAllPasses() {
   registerMoEPassesAndPipelines();
+  registerMoECodegenPassesAndPipelines();
   registerTransformsPasses();
 }
 

@@ -1,0 +1,46 @@
+//===- Passes.td - Conversions and codegen pipelines -------*- tablegen -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_CODEGEN_PASSES_TD
+#define MOE_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"> {
+  let summary = "Lower moek ops to the NVVM and LLVM dialects";
+  let description = [{
+    Lowers the kernel-level ops inside `llvm.func` kernels to NVVM and LLVM
+    dialect ops for one chip; `scf`, `arith` and `index` are left for the
+    upstream conversions that follow (see `moek-to-nvvm-pipeline`).
+
+    * `moek.ring_alloc` reserves 1024-byte aligned stages in dynamic shared
+      memory (`@moek_dynamic_smem`, aligned at run time) and static barriers,
+      initialized by thread 0 before a CTA-wide barrier; the kernel gets a
+      `moek.dynamic_smem_bytes` attribute for the launcher.
+    * `moek.warp_role` becomes a guard on the warpgroup index, with
+      `setmaxnreg` when `max_regs` is given (below 128: decrease).
+    * ring ops become `mbarrier` try-wait/arrive/expect-tx on the stage's
+      full and empty barriers; `moek.tma_load` a 128B-swizzled TMA copy.
+    * sm_90a: `moek.mma` becomes `wgmma.fence`, one `wgmma.mma_async
+      m64nNk16` per 16-wide K step with 128B-swizzle shared-memory
+      descriptors, and `wgmma.commit_group`; `moek.mma_wait` a
+      `wgmma.wait_group`. The accumulator is the wgmma register fragment.
+    * `moek.store_acc` rounds pairs of columns (`cvt.rn.bf16x2.f32`) and
+      stores them, masking rows at or past the limit.
+    * `moek.grouped_tile*` scan the device-side expert offsets.
+
+    Other chips are rejected with a diagnostic (sm_100a comes with the
+    Blackwell backend).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"chip", "chip", "std::string", "\"sm_90a\"", "Target chip (sm_90a)">,
+  ];
+}
+
+#endif // MOE_CODEGEN_PASSES_TD

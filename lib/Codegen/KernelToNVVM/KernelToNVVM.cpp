@@ -1,0 +1,720 @@
+//===- KernelToNVVM.cpp - Lower moek to NVVM and LLVM -----------*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// convert-moek-to-nvvm for sm_90a: rings become mbarrier-guarded regions of
+// dynamic shared memory filled by TMA, MMAs become wgmma with 128-byte
+// swizzle descriptors, roles become warpgroup guards with setmaxnreg. The
+// encodings follow the kernel that ran on the H200 (shared/research,
+// wgmma-e2e.md section 3).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Codegen/Passes.h"
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_CONVERTMOEKERNELTONVVMPASS
+#include "moe/Codegen/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe::kernel;
+
+namespace {
+
+constexpr int64_t kWarpgroupThreads = 128;
+constexpr StringLiteral kDynamicSmem = "moek_dynamic_smem";
+constexpr StringLiteral kSmemOffsetAttr = "moek.smem_offset";
+constexpr StringLiteral kBarriersAttr = "moek.barriers";
+
+//===----------------------------------------------------------------------===//
+// Small builders
+//===----------------------------------------------------------------------===//
+
+Value cst(OpBuilder &b, Location loc, Type t, int64_t v) {
+  return LLVM::ConstantOp::create(b, loc, t, b.getIntegerAttr(t, v));
+}
+Value i32c(OpBuilder &b, Location loc, int64_t v) {
+  return cst(b, loc, b.getI32Type(), v);
+}
+Value i64c(OpBuilder &b, Location loc, int64_t v) {
+  return cst(b, loc, b.getI64Type(), v);
+}
+Value toI64(OpBuilder &b, Location loc, Value index) {
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+}
+Value toI32(OpBuilder &b, Location loc, Value index) {
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+}
+Value toIndex(OpBuilder &b, Location loc, Value v) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+Value threadIdX(OpBuilder &b, Location loc) {
+  return NVVM::ThreadIdXOp::create(b, loc, b.getI32Type());
+}
+LLVM::LLVMPointerType ptrTy(MLIRContext *ctx, unsigned space = 0) {
+  return LLVM::LLVMPointerType::get(ctx, space);
+}
+Value gepBytes(OpBuilder &b, Location loc, Value base, Value bytes) {
+  return LLVM::GEPOp::create(b, loc, base.getType(), b.getI8Type(), base,
+                             ValueRange{bytes});
+}
+
+/// The lowered ring: {tiles base, barriers base}, both shared pointers.
+LLVM::LLVMStructType ringStructType(MLIRContext *ctx) {
+  return LLVM::LLVMStructType::getLiteral(ctx, {ptrTy(ctx, 3), ptrTy(ctx, 3)});
+}
+
+/// Per-thread wgmma accumulator fragment: rows*cols/128 f32 values.
+LLVM::LLVMStructType accStructType(AccType acc) {
+  MLIRContext *ctx = acc.getContext();
+  SmallVector<Type> fields(acc.getRows() * acc.getCols() / kWarpgroupThreads,
+                           Float32Type::get(ctx));
+  return LLVM::LLVMStructType::getLiteral(ctx, fields);
+}
+
+struct RingParts {
+  Value tiles, barriers;
+  Value stage;  // i64: iter mod S
+  Value parity; // i32: (iter / S) mod 2
+};
+
+RingParts unpackRing(OpBuilder &b, Location loc, Value ring, RingType type,
+                     Value iter) {
+  RingParts p;
+  p.tiles = LLVM::ExtractValueOp::create(b, loc, ring, ArrayRef<int64_t>{0});
+  p.barriers = LLVM::ExtractValueOp::create(b, loc, ring, ArrayRef<int64_t>{1});
+  Value it = toI64(b, loc, iter);
+  Value stages = i64c(b, loc, type.getStages());
+  p.stage = LLVM::URemOp::create(b, loc, it, stages);
+  Value round = LLVM::UDivOp::create(b, loc, it, stages);
+  Value bit = LLVM::AndOp::create(b, loc, round, i64c(b, loc, 1));
+  p.parity = LLVM::TruncOp::create(b, loc, b.getI32Type(), bit);
+  return p;
+}
+
+/// The full (or empty) barrier of `stage`.
+Value barrierOf(OpBuilder &b, Location loc, RingParts &p, RingType type,
+                bool empty) {
+  Value index = p.stage;
+  if (empty)
+    index = LLVM::AddOp::create(b, loc, index, i64c(b, loc, type.getStages()));
+  return LLVM::GEPOp::create(b, loc, p.barriers.getType(), b.getI64Type(),
+                             p.barriers, ValueRange{index});
+}
+
+/// Byte address of tile `tile` of the current stage.
+Value tileAddress(OpBuilder &b, Location loc, RingParts &p, RingType type,
+                  unsigned tile) {
+  Value stageBytes = LLVM::MulOp::create(
+      b, loc, p.stage, i64c(b, loc, type.getStageBytes()));
+  int64_t tileOffset = 0;
+  for (unsigned i = 0; i < tile; ++i)
+    tileOffset += type.getTileBytes(i);
+  Value offset =
+      LLVM::AddOp::create(b, loc, stageBytes, i64c(b, loc, tileOffset));
+  return gepBytes(b, loc, p.tiles, offset);
+}
+
+void waitParity(OpBuilder &b, Location loc, Value bar, Value parity) {
+  NVVM::MBarrierTryWaitParityOp::create(b, loc, bar, parity,
+                                        i32c(b, loc, 10000000));
+}
+
+//===----------------------------------------------------------------------===//
+// Roles and indices
+//===----------------------------------------------------------------------===//
+
+struct WarpRoleLowering : OpConversionPattern<WarpRoleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(WarpRoleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t first = op.getFirstAttr().getInt();
+    int64_t count = op.getCountAttr().getInt();
+    Value tid = threadIdX(rewriter, loc);
+    Value wg = LLVM::UDivOp::create(rewriter, loc, tid,
+                                    i32c(rewriter, loc, kWarpgroupThreads));
+    Value rel = LLVM::SubOp::create(rewriter, loc, wg, i32c(rewriter, loc, first));
+    // Unsigned compare: warpgroups below `first` wrap around to large values.
+    Value inRole = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult,
+                                        rel, i32c(rewriter, loc, count));
+    Value relIndex = toIndex(rewriter, loc, rel);
+    op.walk([&](WarpgroupIndexOp idx) {
+      rewriter.replaceOp(idx, relIndex);
+    });
+    auto ifOp = scf::IfOp::create(rewriter, loc, inRole, /*withElse=*/false);
+    Block *then = ifOp.thenBlock();
+    rewriter.setInsertionPointToStart(then);
+    if (IntegerAttr regs = op.getMaxRegsAttr()) {
+      auto action = regs.getInt() < 128 ? NVVM::SetMaxRegisterAction::decrease
+                                        : NVVM::SetMaxRegisterAction::increase;
+      NVVM::SetMaxRegisterOp::create(
+          rewriter, loc, rewriter.getI32IntegerAttr(regs.getInt()),
+          NVVM::SetMaxRegisterActionAttr::get(rewriter.getContext(), action));
+    }
+    Block &body = op.getBody().front();
+    rewriter.inlineBlockBefore(&body, then->getTerminator());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct ElectOneLowering : OpConversionPattern<ElectOneOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ElectOneOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value tid = threadIdX(rewriter, loc);
+    Value lane = LLVM::URemOp::create(rewriter, loc, tid,
+                                      i32c(rewriter, loc, kWarpgroupThreads));
+    rewriter.replaceOpWithNewOp<LLVM::ICmpOp>(
+        op, LLVM::ICmpPredicate::eq, lane, i32c(rewriter, loc, 0));
+    return success();
+  }
+};
+
+template <typename OpTy, typename NVVMOpTy>
+struct SregLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value v = NVVMOpTy::create(rewriter, op.getLoc(), rewriter.getI32Type());
+    rewriter.replaceOp(op, toIndex(rewriter, op.getLoc(), v));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Grouped tile scheduling
+//===----------------------------------------------------------------------===//
+
+/// Loads offsets[e] (i32 in global memory) as an index.
+Value loadOffset(OpBuilder &b, Location loc, Value offsets, Value e) {
+  Value addr = LLVM::GEPOp::create(b, loc, offsets.getType(), b.getI32Type(),
+                                   offsets, ValueRange{toI64(b, loc, e)});
+  Value v = LLVM::LoadOp::create(b, loc, b.getI32Type(), addr);
+  return toIndex(b, loc, v);
+}
+
+/// Row blocks of expert e: ceil(max(end - begin, 0) / tileRows).
+Value rowBlocks(OpBuilder &b, Location loc, Value begin, Value end,
+                int64_t tileRows) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value rows = arith::SubIOp::create(b, loc, end, begin);
+  rows = arith::MaxSIOp::create(b, loc, rows, zero);
+  return arith::CeilDivUIOp::create(
+      b, loc, rows, arith::ConstantIndexOp::create(b, loc, tileRows));
+}
+
+struct GroupedTileCountLowering : OpConversionPattern<GroupedTileCountOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GroupedTileCountOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value numE = arith::ConstantIndexOp::create(
+        rewriter, loc, op.getNumExpertsAttr().getInt());
+    Value colTiles = arith::ConstantIndexOp::create(
+        rewriter, loc, op.getColTilesAttr().getInt());
+    int64_t tileRows = op.getTileRowsAttr().getInt();
+    Value offsets = adaptor.getOffsets();
+    auto loop = scf::ForOp::create(
+        rewriter, loc, zero, numE, one, ValueRange{zero},
+        [&](OpBuilder &b, Location l, Value e, ValueRange acc) {
+          Value begin = loadOffset(b, l, offsets, e);
+          Value next = arith::AddIOp::create(b, l, e, one);
+          Value end = loadOffset(b, l, offsets, next);
+          Value tiles = arith::MulIOp::create(
+              b, l, rowBlocks(b, l, begin, end, tileRows), colTiles);
+          scf::YieldOp::create(b, l,
+                               ValueRange{arith::AddIOp::create(b, l, acc[0],
+                                                                tiles)});
+        });
+    rewriter.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
+struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GroupedTileOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Walk the experts, subtracting each one's tile count from the tile
+    // index until it falls inside an expert: results (e, row, end, col).
+    Location loc = op.getLoc();
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value numE = arith::ConstantIndexOp::create(
+        rewriter, loc, op.getNumExpertsAttr().getInt());
+    int64_t tileRows = op.getTileRowsAttr().getInt();
+    Value colTiles = arith::ConstantIndexOp::create(
+        rewriter, loc, op.getColTilesAttr().getInt());
+    Value tileRowsV = arith::ConstantIndexOp::create(rewriter, loc, tileRows);
+    Value offsets = adaptor.getOffsets();
+    Value falseV = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
+    SmallVector<Value> init = {adaptor.getTile(), falseV, zero, zero, zero,
+                               zero};
+    auto loop = scf::ForOp::create(
+        rewriter, loc, zero, numE, one, init,
+        [&](OpBuilder &b, Location l, Value e, ValueRange it) {
+          Value rem = it[0], found = it[1];
+          Value begin = loadOffset(b, l, offsets, e);
+          Value end =
+              loadOffset(b, l, offsets, arith::AddIOp::create(b, l, e, one));
+          Value n = arith::MulIOp::create(
+              b, l, rowBlocks(b, l, begin, end, tileRows), colTiles);
+          Value inside = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                               rem, n);
+          Value notFound = arith::XOrIOp::create(
+              b, l, found, arith::ConstantIntOp::create(b, l, 1, 1));
+          Value hit = arith::AndIOp::create(b, l, inside, notFound);
+          Value mBlock = arith::DivUIOp::create(b, l, rem, colTiles);
+          Value row = arith::AddIOp::create(
+              b, l, begin, arith::MulIOp::create(b, l, mBlock, tileRowsV));
+          Value col = arith::RemUIOp::create(b, l, rem, colTiles);
+          Value newRem = arith::SelectOp::create(
+              b, l, notFound,
+              arith::SelectOp::create(b, l, inside, rem,
+                                      arith::SubIOp::create(b, l, rem, n)),
+              rem);
+          Value newFound = arith::OrIOp::create(b, l, found, hit);
+          auto pick = [&](Value now, Value before) {
+            return arith::SelectOp::create(b, l, hit, now, before).getResult();
+          };
+          scf::YieldOp::create(b, l,
+                               ValueRange{newRem, newFound, pick(e, it[2]),
+                                          pick(row, it[3]), pick(end, it[4]),
+                                          pick(col, it[5])});
+        });
+    rewriter.replaceOp(op, {loop.getResult(2), loop.getResult(3),
+                            loop.getResult(4), loop.getResult(5)});
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Rings
+//===----------------------------------------------------------------------===//
+
+struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RingAllocOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    RingType type = op.getRing().getType();
+    auto offsetAttr = op->getAttrOfType<IntegerAttr>(kSmemOffsetAttr);
+    auto barsAttr = op->getAttrOfType<FlatSymbolRefAttr>(kBarriersAttr);
+    if (!offsetAttr || !barsAttr)
+      return rewriter.notifyMatchFailure(op, "shared memory not planned");
+
+    // Tiles: the dynamic shared memory, its base rounded up to 1024 bytes
+    // at run time (128B swizzle needs 1024-byte aligned tiles).
+    Value dyn = LLVM::AddressOfOp::create(rewriter, loc, ptrTy(ctx, 3),
+                                          kDynamicSmem);
+    Value base = LLVM::PtrToIntOp::create(rewriter, loc, rewriter.getI64Type(),
+                                          dyn);
+    Value aligned = LLVM::AndOp::create(
+        rewriter, loc,
+        LLVM::AddOp::create(rewriter, loc, base, i64c(rewriter, loc, 1023)),
+        i64c(rewriter, loc, ~int64_t(1023)));
+    aligned = LLVM::AddOp::create(rewriter, loc, aligned,
+                                  i64c(rewriter, loc, offsetAttr.getInt()));
+    Value tiles =
+        LLVM::IntToPtrOp::create(rewriter, loc, ptrTy(ctx, 3), aligned);
+    Value bars = LLVM::AddressOfOp::create(rewriter, loc, ptrTy(ctx, 3),
+                                           barsAttr.getValue());
+
+    // Thread 0 initializes the barriers; everyone waits for it.
+    Value tid = threadIdX(rewriter, loc);
+    Value isFirst = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
+                                         tid, i32c(rewriter, loc, 0));
+    auto ifOp = scf::IfOp::create(rewriter, loc, isFirst, false);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      int64_t stages = type.getStages();
+      for (int64_t s = 0; s < 2 * stages; ++s) {
+        Value bar = LLVM::GEPOp::create(rewriter, loc, ptrTy(ctx, 3),
+                                        rewriter.getI64Type(), bars,
+                                        ValueRange{i64c(rewriter, loc, s)});
+        int64_t count = s < stages ? 1 : op.getConsumersAttr().getInt();
+        NVVM::MBarrierInitOp::create(rewriter, loc, bar,
+                                     i32c(rewriter, loc, count), Value());
+      }
+      NVVM::FenceMbarrierInitOp::create(rewriter, loc);
+      NVVM::FenceProxyOp::create(
+          rewriter, loc,
+          NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+          NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    }
+    NVVM::Barrier0Op::create(rewriter, loc);
+
+    Value ring = LLVM::UndefOp::create(rewriter, loc, ringStructType(ctx));
+    ring = LLVM::InsertValueOp::create(rewriter, loc, ring, tiles, ArrayRef<int64_t>{0});
+    ring = LLVM::InsertValueOp::create(rewriter, loc, ring, bars, ArrayRef<int64_t>{1});
+    rewriter.replaceOp(op, ring);
+    return success();
+  }
+};
+
+template <typename OpTy>
+struct RingStageLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    if constexpr (std::is_same_v<OpTy, RingAcquireOp>) {
+      // A fresh barrier is in phase 0, so waiting for parity 1 passes at once.
+      Value parity = LLVM::XOrOp::create(rewriter, loc, p.parity,
+                                         i32c(rewriter, loc, 1));
+      waitParity(rewriter, loc, barrierOf(rewriter, loc, p, type, true),
+                 parity);
+    } else if constexpr (std::is_same_v<OpTy, RingExpectOp>) {
+      NVVM::MBarrierArriveExpectTxOp::create(
+          rewriter, loc, Type(), barrierOf(rewriter, loc, p, type, false),
+          i32c(rewriter, loc, type.getStageBytes()), NVVM::MemScopeKindAttr(),
+          BoolAttr(), Value());
+    } else if constexpr (std::is_same_v<OpTy, RingWaitOp>) {
+      waitParity(rewriter, loc, barrierOf(rewriter, loc, p, type, false),
+                 p.parity);
+    } else {
+      static_assert(std::is_same_v<OpTy, RingReleaseOp>);
+      NVVM::MBarrierArriveOp::create(rewriter, loc, Type(),
+                                     barrierOf(rewriter, loc, p, type, true),
+                                     Value(), NVVM::MemScopeKindAttr());
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TmaLoadOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value dst = tileAddress(rewriter, loc, p, type, op.getTileAttr().getInt());
+    Value dst7 = LLVM::AddrSpaceCastOp::create(rewriter, loc, ptrTy(ctx, 7), dst);
+    SmallVector<Value> coords;
+    for (Value c : adaptor.getCoords())
+      coords.push_back(toI32(rewriter, loc, c));
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        rewriter, loc, dst7, adaptor.getDesc(), coords,
+        barrierOf(rewriter, loc, p, type, false), ValueRange{}, Value(),
+        Value(),
+        NVVM::TMALoadModeAttr::get(ctx, NVVM::TMALoadMode::TILE),
+        BoolAttr(), NVVM::CTAGroupKindAttr(), Value());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// MMA (sm_90a: wgmma)
+//===----------------------------------------------------------------------===//
+
+/// wgmma shared-memory descriptor of a K-major, 128B-swizzled tile at `addr`:
+/// start address >> 4 in bits 0-13, LBO 1, SBO 1024 B >> 4 = 64, swizzle
+/// mode 1 (128B) in bits 62-63.
+Value smemDescriptor(OpBuilder &b, Location loc, Value addr) {
+  Value a = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), addr);
+  Value field = LLVM::AndOp::create(
+      b, loc, LLVM::LShrOp::create(b, loc, a, i64c(b, loc, 4)),
+      i64c(b, loc, 0x3FFF));
+  return LLVM::OrOp::create(b, loc, field,
+                            i64c(b, loc, int64_t(0x4000004000010000ull)));
+}
+
+struct MmaZeroLowering : OpConversionPattern<MmaZeroOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaZeroOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto structTy = accStructType(op.getAcc().getType());
+    Value zero = LLVM::ConstantOp::create(rewriter, loc, rewriter.getF32Type(),
+                                          rewriter.getF32FloatAttr(0.0f));
+    Value acc = LLVM::UndefOp::create(rewriter, loc, structTy);
+    for (unsigned i = 0, e = structTy.getBody().size(); i < e; ++i)
+      acc = LLVM::InsertValueOp::create(rewriter, loc, acc, zero,
+                                        ArrayRef<int64_t>{int64_t(i)});
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+struct MmaLowering : OpConversionPattern<MmaOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    RingType type = op.getRing().getType();
+    AccType accType = op.getAcc().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    unsigned a = op.getAAttr().getInt(), bIdx = op.getBAttr().getInt();
+    MemRefType aTile = type.getTile(a);
+    int64_t rowBytes = 128; // one swizzle span per tile row
+    Value aBase = tileAddress(rewriter, loc, p, type, a);
+    Value aRowBytes = LLVM::MulOp::create(
+        rewriter, loc, toI64(rewriter, loc, adaptor.getARow()),
+        i64c(rewriter, loc, rowBytes));
+    aBase = gepBytes(rewriter, loc, aBase, aRowBytes);
+    Value bBase = tileAddress(rewriter, loc, p, type, bIdx);
+    Value descA = smemDescriptor(rewriter, loc, aBase);
+    Value descB = smemDescriptor(rewriter, loc, bBase);
+
+    auto shape = NVVM::MMAShapeAttr::get(ctx, 64, accType.getCols(), 16);
+    auto bf16 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::bf16);
+    auto f32 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32);
+    auto one = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
+    auto scaleOut = NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one);
+    auto row = NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row);
+    auto col = NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col);
+
+    NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+    Value acc = adaptor.getAcc();
+    // One k16 step advances 32 bytes inside the swizzled rows: +2 on the
+    // descriptor's address field.
+    for (int64_t k = 0, steps = aTile.getDimSize(1) / 16; k < steps; ++k) {
+      Value step = i64c(rewriter, loc, 2 * k);
+      Value dA = LLVM::AddOp::create(rewriter, loc, descA, step);
+      Value dB = LLVM::AddOp::create(rewriter, loc, descB, step);
+      acc = NVVM::WgmmaMmaAsyncOp::create(rewriter, loc, acc.getType(), acc,
+                                          dA, dB, shape, bf16, bf16, f32,
+                                          scaleOut, one, one, row, col,
+                                          NVVM::MMAIntOverflowAttr());
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+struct MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaWaitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    NVVM::WgmmaWaitGroupSyncOp::create(
+        rewriter, op.getLoc(),
+        rewriter.getI64IntegerAttr(op.getPendingAttr().getInt()));
+    rewriter.replaceOp(op, adaptor.getAcc());
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Epilogue
+//===----------------------------------------------------------------------===//
+
+struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreAccOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // wgmma m64nN f32 fragment: thread t of the warpgroup (warp w = t/32,
+    // lane l = t%32) holds d[4j], d[4j+1] at row 16w + l/4, columns
+    // 8j + 2(l%4) and +1, and d[4j+2], d[4j+3] at the same columns, row + 8.
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    AccType accType = op.getAcc().getType();
+    Type elem = op.getElementType();
+    int64_t elemBytes = elem.isBF16() ? 2 : 4;
+    int64_t ld = op.getLdAttr().getInt();
+    Value tid = threadIdX(rewriter, loc);
+    Value t = LLVM::URemOp::create(rewriter, loc, tid,
+                                   i32c(rewriter, loc, kWarpgroupThreads));
+    Value warp = LLVM::UDivOp::create(rewriter, loc, t, i32c(rewriter, loc, 32));
+    Value lane = LLVM::URemOp::create(rewriter, loc, t, i32c(rewriter, loc, 32));
+    Value rowInTile = LLVM::AddOp::create(
+        rewriter, loc,
+        LLVM::MulOp::create(rewriter, loc, warp, i32c(rewriter, loc, 16)),
+        LLVM::UDivOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)));
+    Value colInTile = LLVM::MulOp::create(
+        rewriter, loc,
+        LLVM::URemOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)),
+        i32c(rewriter, loc, 2));
+    Value row0 = arith::AddIOp::create(rewriter, loc, adaptor.getRow(),
+                                       toIndex(rewriter, loc, rowInTile));
+    Value col0 = arith::AddIOp::create(rewriter, loc, adaptor.getCol(),
+                                       toIndex(rewriter, loc, colInTile));
+    Value acc = adaptor.getAcc();
+    auto vec2f32 = VectorType::get({2}, rewriter.getF32Type());
+    auto vec2out = VectorType::get({2}, elem);
+    for (int half = 0; half < 2; ++half) {
+      Value row = arith::AddIOp::create(
+          rewriter, loc, row0,
+          arith::ConstantIndexOp::create(rewriter, loc, 8 * half));
+      Value inside = arith::CmpIOp::create(rewriter, loc,
+                                           arith::CmpIPredicate::slt, row,
+                                           adaptor.getRowLimit());
+      auto ifOp = scf::IfOp::create(rewriter, loc, inside, false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value rowOffset = LLVM::MulOp::create(rewriter, loc,
+                                            toI64(rewriter, loc, row),
+                                            i64c(rewriter, loc, ld));
+      Value col0i = toI64(rewriter, loc, col0);
+      for (int64_t j = 0; j < accType.getCols() / 8; ++j) {
+        Value v = LLVM::UndefOp::create(rewriter, loc, vec2f32);
+        for (int e = 0; e < 2; ++e) {
+          Value x = LLVM::ExtractValueOp::create(
+              rewriter, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
+          v = LLVM::InsertElementOp::create(rewriter, loc, v, x,
+                                            i32c(rewriter, loc, e));
+        }
+        if (elem.isBF16())
+          v = LLVM::FPTruncOp::create(rewriter, loc, vec2out, v);
+        Value index = LLVM::AddOp::create(
+            rewriter, loc, rowOffset,
+            LLVM::AddOp::create(rewriter, loc, col0i, i64c(rewriter, loc, 8 * j)));
+        Value addr = LLVM::GEPOp::create(rewriter, loc, adaptor.getOut().getType(),
+                                         elem, adaptor.getOut(),
+                                         ValueRange{index});
+        LLVM::StoreOp::create(rewriter, loc, v, addr, 2 * elemBytes);
+      }
+    }
+    (void)ctx;
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+/// Lays the rings of each kernel out in dynamic shared memory and creates
+/// their barrier globals; records the dynamic shared memory the kernel needs.
+LogicalResult planSharedMemory(ModuleOp module) {
+  WalkResult result = module.walk([&](LLVM::LLVMFuncOp func) {
+    int64_t offset = 0, index = 0;
+    Operation *symbolTable = SymbolTable::getNearestSymbolTable(func);
+    OpBuilder b(symbolTable->getContext());
+    Region &body = symbolTable->getRegion(0);
+    auto ensureDynamic = [&] {
+      if (SymbolTable::lookupSymbolIn(symbolTable, kDynamicSmem))
+        return;
+      b.setInsertionPointToStart(&body.front());
+      LLVM::GlobalOp::create(
+          b, func.getLoc(), LLVM::LLVMArrayType::get(b.getI8Type(), 0),
+          /*isConstant=*/false, LLVM::Linkage::External, kDynamicSmem,
+          Attribute(), /*alignment=*/16, /*addrSpace=*/3);
+    };
+    WalkResult r = func.walk([&](RingAllocOp ring) {
+      ensureDynamic();
+      RingType type = ring.getRing().getType();
+      std::string name =
+          (func.getSymName() + "_moek_barriers_" + Twine(index++)).str();
+      b.setInsertionPointToStart(&body.front());
+      LLVM::GlobalOp::create(
+          b, ring.getLoc(),
+          LLVM::LLVMArrayType::get(b.getI64Type(), 2 * type.getStages()),
+          /*isConstant=*/false, LLVM::Linkage::Internal, name, Attribute(),
+          /*alignment=*/8, /*addrSpace=*/3);
+      ring->setAttr(kSmemOffsetAttr, b.getI64IntegerAttr(offset));
+      ring->setAttr(kBarriersAttr, FlatSymbolRefAttr::get(b.getContext(), name));
+      offset += llvm::alignTo(type.getStages() * type.getStageBytes(), 1024);
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      return WalkResult::interrupt();
+    if (offset > 0)
+      // The run-time 1024-byte alignment of the base may use up to 1 KiB.
+      func->setAttr("moek.dynamic_smem_bytes", b.getI64IntegerAttr(offset + 1024));
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
+struct ConvertMoEKernelToNVVMPass
+    : public mlir::moe::impl::ConvertMoEKernelToNVVMPassBase<
+          ConvertMoEKernelToNVVMPass> {
+  using Base::Base;
+
+  /// 1. Reject chips other than sm_90a.
+  /// 2. Plan shared memory: ring offsets and barrier globals per kernel.
+  /// 3. Convert the moek ops (and the scf ops whose types carry rings or
+  ///    accumulators) with a partial conversion; scf, arith and index stay.
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (chip != "sm_90a") {
+      module.emitError() << "convert-moek-to-nvvm: chip '" << chip
+                         << "' is not supported yet (supported: sm_90a)";
+      return signalPassFailure();
+    }
+    if (failed(planSharedMemory(module)))
+      return signalPassFailure();
+
+    MLIRContext *ctx = &getContext();
+    TypeConverter converter;
+    converter.addConversion([](Type t) { return t; });
+    converter.addConversion(
+        [ctx](RingType) -> Type { return ringStructType(ctx); });
+    converter.addConversion([](AccType t) -> Type { return accStructType(t); });
+    auto materialize = [](OpBuilder &b, Type type, ValueRange inputs,
+                          Location loc) -> Value {
+      return UnrealizedConversionCastOp::create(b, loc, type, inputs)
+          .getResult(0);
+    };
+    converter.addSourceMaterialization(materialize);
+    converter.addTargetMaterialization(materialize);
+
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<MoEKernelDialect>();
+    target.addLegalDialect<LLVM::LLVMDialect, NVVM::NVVMDialect,
+                           arith::ArithDialect>();
+    target.addLegalOp<UnrealizedConversionCastOp>();
+    RewritePatternSet patterns(ctx);
+    scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
+                                                         target);
+    patterns.add<WarpRoleLowering, ElectOneLowering,
+                 SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
+                 SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+                 GroupedTileCountLowering, GroupedTileLowering,
+                 RingAllocLowering, RingStageLowering<RingAcquireOp>,
+                 RingStageLowering<RingExpectOp>,
+                 RingStageLowering<RingWaitOp>,
+                 RingStageLowering<RingReleaseOp>, TmaLoadLowering,
+                 MmaZeroLowering, MmaLowering, MmaWaitLowering,
+                 StoreAccLowering>(converter, ctx);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
