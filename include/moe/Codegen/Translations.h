@@ -6,8 +6,8 @@
 //===----------------------------------------------------------------------===//
 //
 // The translations moe-translate offers. Each is a
-// TranslateFromMLIRRegistration; later codegen adds --moe-to-ptx and
-// --moe-to-cubin beside them.
+// TranslateFromMLIRRegistration: --moe-to-layer-json here, --moe-to-ptx and
+// --moe-to-cubin on top of moe/Codegen/PTXEmitter.h.
 //
 //===----------------------------------------------------------------------===//
 

@@ -21,13 +21,6 @@ using namespace mlir;
 using namespace mlir::moe;
 using json = nlohmann::json;
 
-static std::string print(Attribute attr) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << attr;
-  return s;
-}
-
 static std::string print(Type type) {
   std::string s;
   llvm::raw_string_ostream os(s);

@@ -4,15 +4,91 @@
 // Exceptions.
 //
 //===----------------------------------------------------------------------===//
+//
+// The translations of moe-translate and their command-line options:
+// --moe-to-layer-json, --moe-to-ptx and --moe-to-cubin.
+//
+//===----------------------------------------------------------------------===//
 
+#include "moe/Codegen/PTXEmitter.h"
 #include "moe/Codegen/Translations.h"
 #include "moe/InitAllDialects.h"
 
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
 
 using namespace mlir;
 
+namespace {
+/// The options of --moe-to-ptx and --moe-to-cubin. Constructed by
+/// registerMoETranslations, before the command line is parsed.
+struct PTXTranslationOptions {
+  llvm::cl::OptionCategory category{"moe-to-ptx and moe-to-cubin options"};
+  llvm::cl::opt<std::string> chip{
+      "chip",
+      llvm::cl::desc("SM to compile for (default: the gpu.module's "
+                     "#nvvm.target chip, else sm_90a)"),
+      llvm::cl::value_desc("sm_XX"), llvm::cl::cat(category)};
+  llvm::cl::opt<std::string> features{
+      "features",
+      llvm::cl::desc("NVPTX target features (default: the #nvvm.target's "
+                     "features, else +ptx88)"),
+      llvm::cl::cat(category)};
+  llvm::cl::opt<unsigned> optLevel{
+      "opt-level", llvm::cl::desc("LLVM optimization level, 0-3"),
+      llvm::cl::init(3), llvm::cl::cat(category)};
+  llvm::cl::opt<std::string> gpuModule{
+      "gpu-module",
+      llvm::cl::desc("the gpu.module to compile when the input holds several"),
+      llvm::cl::value_desc("name"), llvm::cl::cat(category)};
+  llvm::cl::opt<std::string> ptxas{
+      "ptxas",
+      llvm::cl::desc("ptxas to run (default: $MOE_PTXAS, $CUDA_HOME/bin/ptxas, "
+                     "/usr/local/cuda/bin/ptxas, then PATH)"),
+      llvm::cl::value_desc("path"), llvm::cl::cat(category)};
+  llvm::cl::opt<std::string> ptxasOptions{
+      "ptxas-options", llvm::cl::desc("extra ptxas options, space-separated"),
+      llvm::cl::cat(category)};
+  llvm::cl::opt<bool> ptxasVerbose{
+      "ptxas-verbose",
+      llvm::cl::desc("run ptxas with -v and report its output as a remark"),
+      llvm::cl::cat(category)};
+
+  moe::PTXOptions get() const {
+    moe::PTXOptions options;
+    options.chip = chip;
+    options.features = features;
+    options.optLevel = optLevel;
+    options.gpuModule = gpuModule;
+    options.ptxas = ptxas;
+    options.ptxasOptions = ptxasOptions;
+    options.ptxasVerbose = ptxasVerbose;
+    return options;
+  }
+};
+} // namespace
+
+static FailureOr<ModuleOp> expectModule(Operation *op, StringRef flag) {
+  auto module = dyn_cast<ModuleOp>(op);
+  if (!module)
+    return op->emitError() << flag << ": expects a builtin.module";
+  return module;
+}
+
 void moe::registerMoETranslations() {
+  // The kernel translations also need the LLVM IR translation interfaces
+  // (emitPTX adds them to the context as well, for API callers).
+  auto registerDialects = [](DialectRegistry &registry) {
+    registerAllDialects(registry);
+    registerBuiltinDialectTranslation(registry);
+    registerLLVMDialectTranslation(registry);
+    registerNVVMDialectTranslation(registry);
+    registerGPUDialectTranslation(registry);
+  };
   static TranslateFromMLIRRegistration layerJson(
       "moe-to-layer-json",
       "describe every moe.fused_moe (sizes, formats, rounding points) as JSON",
@@ -22,5 +98,34 @@ void moe::registerMoETranslations() {
           return op->emitError("expects a builtin.module");
         return translateToLayerJson(module, os);
       },
-      [](DialectRegistry &registry) { registerAllDialects(registry); });
+      registerDialects);
+
+  static PTXTranslationOptions ptxOptions;
+  static TranslateFromMLIRRegistration toPTX(
+      "moe-to-ptx", "compile LLVM+NVVM kernels (in a gpu.module or not) to PTX",
+      [](Operation *op, raw_ostream &os) -> LogicalResult {
+        FailureOr<ModuleOp> module = expectModule(op, "moe-to-ptx");
+        if (failed(module))
+          return failure();
+        FailureOr<std::string> ptx = emitPTX(*module, ptxOptions.get());
+        if (failed(ptx))
+          return failure();
+        os << *ptx;
+        return success();
+      },
+      registerDialects);
+  static TranslateFromMLIRRegistration toCubin(
+      "moe-to-cubin",
+      "compile LLVM+NVVM kernels to PTX and assemble it with ptxas",
+      [](Operation *op, raw_ostream &os) -> LogicalResult {
+        FailureOr<ModuleOp> module = expectModule(op, "moe-to-cubin");
+        if (failed(module))
+          return failure();
+        FailureOr<std::string> cubin = emitCubin(*module, ptxOptions.get());
+        if (failed(cubin))
+          return failure();
+        os << *cubin;
+        return success();
+      },
+      registerDialects);
 }
