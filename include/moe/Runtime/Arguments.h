@@ -1,0 +1,88 @@
+//===- Arguments.h - Check launch arguments against a manifest --*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The host-side checks of one launch, kept free of CUDA so that they run (and
+// are unit-tested) without a GPU:
+//  - validateArguments: each tensor argument against its manifest entry
+//    (dtype, rank, shape with T bound at call time, row-major strides,
+//    alignment, device, null), then T, the workspace and the call-time
+//    scalars. The first problem gives its moeRtStatus and a message naming
+//    the argument with the expected and the actual value.
+//  - planTensorMap: the exact cuTensorMapEncodeTiled arguments of one TMA
+//    descriptor for a validated argument (innermost dim first, byte strides),
+//    with the driver's rules checked first so that a failure names the
+//    descriptor.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNTIME_ARGUMENTS_H
+#define MOE_RUNTIME_ARGUMENTS_H
+
+#include "moe/Runtime/Manifest.h"
+
+#include <string>
+
+namespace moe::runtime {
+
+/// Checks one launch. On success sets `numTokens` (0 when the kernel has no
+/// T) and returns MOE_RT_SUCCESS; otherwise returns the error code and sets
+/// `error`.
+moeRtStatus validateArguments(const Manifest &manifest, int32_t device,
+                              const moeRtTensorArg *args, int32_t numArgs,
+                              const moeRtLaunchConfig &config,
+                              int64_t &numTokens, std::string &error);
+
+/// TMA element types (values of CUtensorMapDataType).
+enum class TmaDataType : uint32_t {
+  UInt8 = 0,
+  UInt16 = 1,
+  UInt32 = 2,
+  Int32 = 3,
+  UInt64 = 4,
+  Int64 = 5,
+  Float16 = 6,
+  Float32 = 7,
+  Float64 = 8,
+  BFloat16 = 9,
+};
+
+/// The arguments of cuTensorMapEncodeTiled, in its order (innermost first).
+struct TensorMapPlan {
+  TmaDataType dataType = TmaDataType::UInt8;
+  uint32_t rank = 0;
+  uint64_t globalAddress = 0;
+  uint64_t globalDim[kMaxTensorMapRank] = {};
+  uint64_t globalStrides[kMaxTensorMapRank - 1] = {}; ///< bytes, dims 1..
+  uint32_t boxDim[kMaxTensorMapRank] = {};
+  uint32_t elementStrides[kMaxTensorMapRank] = {};
+  // The enums keep the values of the CUDA enums of the same names.
+  uint32_t interleave = 0;
+  uint32_t swizzle = 0;
+  uint32_t l2Promotion = 0;
+  uint32_t oobFill = 0;
+};
+
+/// f4E2M1FN is loaded as bytes (UInt8, the innermost dims halved); f8 types
+/// and i8/ui8 as UInt8.
+TmaDataType tmaDataType(moeRtDType dtype);
+
+/// Plans descriptor `map` of `manifest` for `arg` (an argument that passed
+/// validateArguments). Returns MOE_RT_ERROR_TENSOR_MAP or
+/// MOE_RT_ERROR_ARG_ALIGNMENT with a message on failure.
+moeRtStatus planTensorMap(const Manifest &manifest, const TensorMapSpec &map,
+                          const moeRtTensorArg &arg, TensorMapPlan &plan,
+                          std::string &error);
+
+/// The grid of a launch: the manifest's, or for a persistent grid
+/// min(numSms, maxSms) rounded down to a multiple of the cluster's x dim.
+/// Returns false if no CTA would be launched.
+bool computeGrid(const Manifest &manifest, uint32_t numSms, uint32_t maxSms,
+                 uint32_t grid[3], std::string &error);
+
+} // namespace moe::runtime
+
+#endif // MOE_RUNTIME_ARGUMENTS_H

@@ -1,0 +1,142 @@
+//===- Manifest.h - The artifact manifest of a compiled kernel --*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The in-memory form of manifest.json (schema: docs/Manifest.md) and its
+// parser. The parser checks every field's presence, type and range and the
+// cross references (parameters -> tensors and descriptors, descriptors ->
+// tensors), so the launch path can trust a parsed Manifest. It never throws
+// or aborts: a bad manifest gives `false` and a message naming the field, as
+// `tensors[1].shape[0]: expected a positive integer or "T", got -3`.
+//
+// Needs no CUDA and no JSON header (nlohmann/json stays inside Manifest.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNTIME_MANIFEST_H
+#define MOE_RUNTIME_MANIFEST_H
+
+#include "moe/Runtime/MoERuntime.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moe::runtime {
+
+/// The manifest version this runtime reads.
+inline constexpr int64_t kManifestVersion = 1;
+/// In TensorSpec::shape: the dynamic token dim T.
+inline constexpr int64_t kDimT = MOE_RT_DIM_T;
+/// Limits of what one kernel may declare (the launch keeps its parameters on
+/// the stack).
+inline constexpr size_t kMaxParams = 128;
+inline constexpr size_t kMaxTensorMaps = 32;
+inline constexpr unsigned kMaxTensorMapRank = 5;
+
+/// "T", or a positive integer.
+struct TensorSpec {
+  std::string name;
+  moeRtDType dtype = MOE_RT_DTYPE_INVALID;
+  std::vector<int64_t> shape; ///< kDimT for the dynamic dim
+  uint32_t alignment = 16;    ///< bytes, a power of two
+  int32_t role = MOE_RT_ROLE_INPUT;
+  bool hasTokenDim() const;
+};
+
+enum class Swizzle : uint8_t { None, B32, B64, B128 };
+enum class Interleave : uint8_t { None, B16, B32 };
+enum class L2Promotion : uint8_t { None, B64, B128, B256 };
+enum class OobFill : uint8_t { None, NanRequestZeroFma };
+
+/// Bytes of one swizzle span (0 for None).
+unsigned swizzleBytes(Swizzle s);
+
+/// One TMA descriptor built on the host from a tensor argument.
+struct TensorMapSpec {
+  std::string name;
+  size_t tensor = 0; ///< index into Manifest::tensors
+  /// Rank of the descriptor: the tensor's rank, or less when the leading
+  /// dims are merged (a [E, N, K] weight seen as [E*N, K]).
+  unsigned rank = 0;
+  /// Box, outermost dim first (as the tensor's shape), in elements.
+  std::vector<uint32_t> box;
+  /// Traversal strides, outermost first (1 everywhere by default).
+  std::vector<uint32_t> elementStrides;
+  Swizzle swizzle = Swizzle::None;
+  Interleave interleave = Interleave::None;
+  L2Promotion l2Promotion = L2Promotion::None;
+  OobFill oobFill = OobFill::None;
+};
+
+enum class ParamKind : uint8_t {
+  Tensor,
+  TensorMap,
+  Scalar,
+  TokenCount,
+  Workspace
+};
+enum class ScalarType : uint8_t { I32, I64 };
+
+/// One kernel parameter, in ABI order.
+struct ParamSpec {
+  ParamKind kind = ParamKind::Tensor;
+  std::string name;
+  /// Tensor: index into tensors; TensorMap: into tensorMaps; call-time
+  /// Scalar: its slot in moeRtLaunchConfig::scalars.
+  size_t index = 0;
+  ScalarType type = ScalarType::I64; ///< Scalar and TokenCount
+  bool hasValue = false;             ///< Scalar fixed by the compiler
+  int64_t value = 0;
+  /// Bytes of the parameter in the kernel's parameter buffer.
+  size_t sizeInBytes() const;
+};
+
+struct Manifest {
+  int64_t version = 0;
+  std::string kernel;
+  std::string arch;
+  unsigned archMajor = 0, archMinor = 0;
+  bool archSpecific = false; ///< "a" suffix: this exact compute capability
+  std::string cubin;
+  std::string compiler;
+  std::string contentHash;
+
+  bool persistentGrid = false;
+  std::array<uint32_t, 3> grid{1, 1, 1};
+  std::array<uint32_t, 3> block{1, 1, 1};
+  std::array<uint32_t, 3> cluster{1, 1, 1};
+  uint32_t dynamicSmemBytes = 0;
+  uint64_t workspaceBytes = 0;
+  int64_t maxTokens = MOE_RT_UNBOUNDED_TOKENS;
+
+  std::vector<TensorSpec> tensors;
+  std::vector<TensorMapSpec> tensorMaps;
+  std::vector<ParamSpec> params;
+  size_t numCallScalars = 0;
+  /// Some tensor has a T dim or some parameter is T.
+  bool usesTokens = false;
+};
+
+/// Parses `text`. On failure returns false and sets `error` ("manifest: "
+/// followed by the field path and what is wrong).
+bool parseManifest(std::string_view text, Manifest &manifest,
+                   std::string &error);
+
+/// The MLIR spelling of a dtype and back (MOE_RT_DTYPE_INVALID if unknown).
+const char *dtypeName(moeRtDType dtype);
+moeRtDType dtypeFromName(std::string_view name);
+/// Bits per element; 0 for invalid.
+unsigned dtypeBits(moeRtDType dtype);
+
+/// "[T, 7168]" or "[16, 7168]".
+std::string formatShape(const std::vector<int64_t> &shape);
+
+} // namespace moe::runtime
+
+#endif // MOE_RUNTIME_MANIFEST_H

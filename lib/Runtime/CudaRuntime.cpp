@@ -1,0 +1,840 @@
+//===- CudaRuntime.cpp - The C API: load, validate, launch ----------------===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements include/moe/Runtime/MoERuntime.h on the CUDA driver API.
+//
+// Load: parse the manifest, check the device against its arch, retain the
+// device's primary context (the one PyTorch and the CUDA runtime use), load
+// the cubin, find the kernel, check the manifest's parameter ABI against the
+// kernel (cuFuncGetParamInfo: sizes, the 64-byte alignment of descriptors,
+// the count) and raise the dynamic shared memory limit.
+//
+// Launch: validate (moe::runtime::validateArguments), encode each TMA
+// descriptor into a 64-byte aligned CUtensorMap on the stack, lay out the
+// parameters in ABI order and call cuLaunchKernelEx with the cluster
+// attribute. No allocation on the device, no synchronization: a launch can
+// be captured in a CUDA graph.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Runtime/MoERuntime.h"
+
+#include "CudaDriver.h"
+#include "moe/Runtime/Arguments.h"
+#include "moe/Runtime/Manifest.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace moe::runtime;
+
+struct moeRtKernel_ {
+  Manifest manifest;
+  int32_t device = 0;
+  bool loaded = false;
+  const CudaDriver *driver = nullptr;
+  CUdevice cuDevice = 0;
+  CUcontext context = nullptr;
+  CUmodule module = nullptr;
+  CUfunction function = nullptr;
+  int numSms = 0;
+};
+
+//===----------------------------------------------------------------------===//
+// Errors
+//===----------------------------------------------------------------------===//
+
+static thread_local std::string lastError;
+
+static moeRtStatus setError(moeRtStatus code, std::string message) {
+  lastError = std::move(message);
+  return code;
+}
+
+/// The one driver-call check: returns MOE_RT_ERROR_CUDA (or `code`) from the
+/// enclosing function with the call, its error and `context` in the message.
+#define MOE_RT_CU_CHECK(drv, call, code, context)                              \
+  do {                                                                         \
+    CUresult moeRtResult_ = (drv).call;                                        \
+    if (moeRtResult_ != CUDA_SUCCESS)                                          \
+      return setError((code), std::string(context) +                           \
+                                  (drv).describe(#call, moeRtResult_));        \
+  } while (false)
+
+namespace {
+/// Makes a context current for a scope (push/pop, so the caller's current
+/// context is untouched).
+class ContextScope {
+public:
+  explicit ContextScope(const CudaDriver &d) : d(d) {}
+  ~ContextScope() {
+    if (pushed) {
+      CUcontext popped;
+      d.cuCtxPopCurrent(&popped);
+    }
+  }
+  CUresult push(CUcontext ctx) {
+    CUresult r = d.cuCtxPushCurrent(ctx);
+    pushed = r == CUDA_SUCCESS;
+    return r;
+  }
+
+private:
+  const CudaDriver &d;
+  bool pushed = false;
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Names
+//===----------------------------------------------------------------------===//
+
+extern "C" const char *moeRtGetLastError(void) { return lastError.c_str(); }
+
+extern "C" const char *moeRtStatusName(int32_t status) {
+  switch (status) {
+#define MOE_RT_CASE(x)                                                         \
+  case x:                                                                      \
+    return #x;
+    MOE_RT_CASE(MOE_RT_SUCCESS)
+    MOE_RT_CASE(MOE_RT_ERROR_INVALID_VALUE)
+    MOE_RT_CASE(MOE_RT_ERROR_IO)
+    MOE_RT_CASE(MOE_RT_ERROR_INVALID_MANIFEST)
+    MOE_RT_CASE(MOE_RT_ERROR_DRIVER_UNAVAILABLE)
+    MOE_RT_CASE(MOE_RT_ERROR_CUDA)
+    MOE_RT_CASE(MOE_RT_ERROR_UNSUPPORTED_DEVICE)
+    MOE_RT_CASE(MOE_RT_ERROR_ABI_MISMATCH)
+    MOE_RT_CASE(MOE_RT_ERROR_NOT_LOADED)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_COUNT)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_DTYPE)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_RANK)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_SHAPE)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_STRIDE)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_ALIGNMENT)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_DEVICE)
+    MOE_RT_CASE(MOE_RT_ERROR_ARG_NULL)
+    MOE_RT_CASE(MOE_RT_ERROR_TOKEN_COUNT)
+    MOE_RT_CASE(MOE_RT_ERROR_WORKSPACE)
+    MOE_RT_CASE(MOE_RT_ERROR_SCALAR)
+    MOE_RT_CASE(MOE_RT_ERROR_TENSOR_MAP)
+#undef MOE_RT_CASE
+  }
+  return "unknown";
+}
+
+extern "C" const char *moeRtDTypeName(int32_t dtype) {
+  return dtypeName(static_cast<moeRtDType>(dtype));
+}
+
+extern "C" int32_t moeRtDTypeFromName(const char *name) {
+  return name ? dtypeFromName(name) : MOE_RT_DTYPE_INVALID;
+}
+
+extern "C" int32_t moeRtDTypeBits(int32_t dtype) {
+  return static_cast<int32_t>(dtypeBits(static_cast<moeRtDType>(dtype)));
+}
+
+extern "C" int32_t moeRtGetAbiVersion(void) { return MOE_RT_ABI_VERSION; }
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+static bool readFile(const std::string &path, std::vector<char> &out,
+                     std::string &error) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    error = "cannot open '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  out.clear();
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+    out.insert(out.end(), buf, buf + n);
+  bool bad = std::ferror(f);
+  std::fclose(f);
+  if (bad) {
+    error = "cannot read '" + path + "'";
+    return false;
+  }
+  return true;
+}
+
+/// The manifest's parameter ABI against the kernel's, where the driver can
+/// tell (cuFuncGetParamInfo).
+static moeRtStatus checkParamAbi(const CudaDriver &d, const Manifest &m,
+                                 CUfunction fn) {
+  if (!d.cuFuncGetParamInfo)
+    return MOE_RT_SUCCESS;
+  auto paramName = [&](size_t i) {
+    const ParamSpec &p = m.params[i];
+    const char *kind = "";
+    switch (p.kind) {
+    case ParamKind::Tensor:
+      kind = "tensor";
+      break;
+    case ParamKind::TensorMap:
+      kind = "tma";
+      break;
+    case ParamKind::Scalar:
+      kind = p.type == ScalarType::I32 ? "i32" : "i64";
+      break;
+    case ParamKind::TokenCount:
+      kind = "token_count";
+      break;
+    case ParamKind::Workspace:
+      kind = "workspace";
+      break;
+    }
+    return "parameter #" + std::to_string(i) + " (" + kind + " '" + p.name +
+           "')";
+  };
+  // The driver reports offsets from the start of its parameter bank, which
+  // need not be 64-byte aligned itself (0x30 was seen on an H200): check the
+  // offsets relative to the first parameter.
+  size_t base = 0;
+  for (size_t i = 0; i < m.params.size(); ++i) {
+    size_t offset = 0, size = 0;
+    CUresult r = d.cuFuncGetParamInfo(fn, i, &offset, &size);
+    if (r == CUDA_SUCCESS && i == 0)
+      base = offset;
+    offset -= base;
+    if (r == CUDA_ERROR_NOT_SUPPORTED)
+      return MOE_RT_SUCCESS;
+    if (r == CUDA_ERROR_INVALID_VALUE)
+      return setError(MOE_RT_ERROR_ABI_MISMATCH,
+                      "kernel '" + m.kernel + "' takes " + std::to_string(i) +
+                          " parameters, the manifest lists " +
+                          std::to_string(m.params.size()));
+    if (r != CUDA_SUCCESS)
+      return setError(MOE_RT_ERROR_CUDA, d.describe("cuFuncGetParamInfo", r));
+    size_t want = m.params[i].sizeInBytes();
+    if (size != want)
+      return setError(MOE_RT_ERROR_ABI_MISMATCH,
+                      "kernel '" + m.kernel + "': " + paramName(i) + " is " +
+                          std::to_string(want) + " bytes in the manifest, " +
+                          std::to_string(size) + " bytes in the cubin");
+    if (m.params[i].kind == ParamKind::TensorMap && offset % 64)
+      return setError(MOE_RT_ERROR_ABI_MISMATCH,
+                      "kernel '" + m.kernel + "': " + paramName(i) +
+                          " sits at offset " + std::to_string(offset) +
+                          "; a CUtensorMap parameter must be 64-byte aligned "
+                          "(.param .align 64 .b8 name[128])");
+  }
+  size_t offset = 0, size = 0;
+  if (d.cuFuncGetParamInfo(fn, m.params.size(), &offset, &size) == CUDA_SUCCESS)
+    return setError(
+        MOE_RT_ERROR_ABI_MISMATCH,
+        "kernel '" + m.kernel + "' takes more parameters than the " +
+            std::to_string(m.params.size()) + " that the manifest lists");
+  return MOE_RT_SUCCESS;
+}
+
+static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
+                            size_t imageSize) {
+  const Manifest &m = k.manifest;
+  std::string error;
+  const CudaDriver *drv = getCudaDriver(error);
+  if (!drv)
+    return setError(MOE_RT_ERROR_DRIVER_UNAVAILABLE, error);
+  const CudaDriver &d = *drv;
+  k.driver = drv;
+
+  int count = 0;
+  MOE_RT_CU_CHECK(d, cuDeviceGetCount(&count), MOE_RT_ERROR_CUDA, "");
+  if (k.device < 0 || k.device >= count)
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "device " + std::to_string(k.device) + " does not exist (" +
+                        std::to_string(count) + " devices)");
+  MOE_RT_CU_CHECK(d, cuDeviceGet(&k.cuDevice, k.device), MOE_RT_ERROR_CUDA, "");
+  int major = 0, minor = 0;
+  MOE_RT_CU_CHECK(
+      d,
+      cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                           k.cuDevice),
+      MOE_RT_ERROR_CUDA, "");
+  MOE_RT_CU_CHECK(
+      d,
+      cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                           k.cuDevice),
+      MOE_RT_ERROR_CUDA, "");
+  char devName[256] = {0};
+  d.cuDeviceGetName(devName, sizeof(devName) - 1, k.cuDevice);
+  bool archOk = static_cast<unsigned>(major) == m.archMajor &&
+                (m.archSpecific ? static_cast<unsigned>(minor) == m.archMinor
+                                : static_cast<unsigned>(minor) >= m.archMinor);
+  if (!archOk)
+    return setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+                    "kernel '" + m.kernel + "' is built for " + m.arch +
+                        "; device " + std::to_string(k.device) + " (" +
+                        devName + ") is sm_" + std::to_string(major) +
+                        std::to_string(minor));
+  MOE_RT_CU_CHECK(d,
+                  cuDeviceGetAttribute(&k.numSms,
+                                       CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                                       k.cuDevice),
+                  MOE_RT_ERROR_CUDA, "");
+
+  MOE_RT_CU_CHECK(d, cuDevicePrimaryCtxRetain(&k.context, k.cuDevice),
+                  MOE_RT_ERROR_CUDA, "");
+  ContextScope scope(d);
+  if (CUresult r = scope.push(k.context); r != CUDA_SUCCESS) {
+    d.cuDevicePrimaryCtxRelease(k.cuDevice);
+    k.context = nullptr;
+    return setError(MOE_RT_ERROR_CUDA, d.describe("cuCtxPushCurrent", r));
+  }
+  // From here on, a failure releases what was taken (moeRtUnload does it).
+  auto fail = [&](moeRtStatus code) {
+    if (k.module)
+      d.cuModuleUnload(k.module);
+    k.module = nullptr;
+    d.cuDevicePrimaryCtxRelease(k.cuDevice);
+    k.context = nullptr;
+    return code;
+  };
+
+  // A cubin (ELF) or fatbin goes as is; anything else is taken as PTX text,
+  // which the driver wants NUL-terminated.
+  const unsigned char *bytes = static_cast<const unsigned char *>(image);
+  bool elf = imageSize >= 4 && bytes[0] == 0x7f && bytes[1] == 'E' &&
+             bytes[2] == 'L' && bytes[3] == 'F';
+  bool fatbin = imageSize >= 4 && bytes[0] == 0x50 && bytes[1] == 0xed &&
+                bytes[2] == 0x55 && bytes[3] == 0xba;
+  std::string ptx;
+  const void *loadFrom = image;
+  if (!elf && !fatbin) {
+    ptx.assign(static_cast<const char *>(image), imageSize);
+    loadFrom = ptx.c_str();
+  }
+  if (CUresult r = d.cuModuleLoadData(&k.module, loadFrom); r != CUDA_SUCCESS) {
+    k.module = nullptr;
+    setError(MOE_RT_ERROR_CUDA, "kernel '" + m.kernel + "' (" + m.arch +
+                                    ") on device " + std::to_string(k.device) +
+                                    ": " + d.describe("cuModuleLoadData", r));
+    return fail(MOE_RT_ERROR_CUDA);
+  }
+  if (CUresult r =
+          d.cuModuleGetFunction(&k.function, k.module, m.kernel.c_str());
+      r != CUDA_SUCCESS) {
+    setError(r == CUDA_ERROR_NOT_FOUND ? MOE_RT_ERROR_ABI_MISMATCH
+                                       : MOE_RT_ERROR_CUDA,
+             "the cubin has no kernel named '" + m.kernel +
+                 "': " + d.describe("cuModuleGetFunction", r));
+    return fail(r == CUDA_ERROR_NOT_FOUND ? MOE_RT_ERROR_ABI_MISMATCH
+                                          : MOE_RT_ERROR_CUDA);
+  }
+  if (moeRtStatus st = checkParamAbi(d, m, k.function))
+    return fail(st);
+
+  int maxThreads = 0, staticSmem = 0, optinSmem = 0;
+  d.cuFuncGetAttribute(&maxThreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+                       k.function);
+  d.cuFuncGetAttribute(&staticSmem, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
+                       k.function);
+  d.cuDeviceGetAttribute(&optinSmem,
+                         CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                         k.cuDevice);
+  uint64_t threads = uint64_t(m.block[0]) * m.block[1] * m.block[2];
+  if (maxThreads > 0 && threads > static_cast<uint64_t>(maxThreads)) {
+    setError(MOE_RT_ERROR_ABI_MISMATCH,
+             "kernel '" + m.kernel + "' allows at most " +
+                 std::to_string(maxThreads) +
+                 " threads per block (registers or .maxntid); the "
+                 "manifest's block has " +
+                 std::to_string(threads));
+    return fail(MOE_RT_ERROR_ABI_MISMATCH);
+  }
+  if (optinSmem > 0 &&
+      uint64_t(staticSmem) + m.dynamicSmemBytes > uint64_t(optinSmem)) {
+    setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+             "kernel '" + m.kernel + "' needs " +
+                 std::to_string(m.dynamicSmemBytes) +
+                 " bytes of dynamic shared memory + " +
+                 std::to_string(staticSmem) + " static; device " +
+                 std::to_string(k.device) + " allows " +
+                 std::to_string(optinSmem) + " per block");
+    return fail(MOE_RT_ERROR_UNSUPPORTED_DEVICE);
+  }
+  if (m.dynamicSmemBytes) {
+    if (CUresult r = d.cuFuncSetAttribute(
+            k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            static_cast<int>(m.dynamicSmemBytes));
+        r != CUDA_SUCCESS) {
+      setError(
+          MOE_RT_ERROR_CUDA,
+          d.describe("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", r));
+      return fail(MOE_RT_ERROR_CUDA);
+    }
+  }
+  uint64_t clusterCtas = uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2];
+  if (clusterCtas > 1) {
+    int clusters = 0;
+    d.cuDeviceGetAttribute(&clusters, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH,
+                           k.cuDevice);
+    if (!clusters) {
+      setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+               "kernel '" + m.kernel + "' launches clusters of " +
+                   std::to_string(clusterCtas) + " CTAs; device " +
+                   std::to_string(k.device) + " cannot");
+      return fail(MOE_RT_ERROR_UNSUPPORTED_DEVICE);
+    }
+    if (clusterCtas > 8) {
+      if (CUresult r = d.cuFuncSetAttribute(
+              k.function, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED,
+              1);
+          r != CUDA_SUCCESS) {
+        setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+                 "kernel '" + m.kernel + "' launches clusters of " +
+                     std::to_string(clusterCtas) + " CTAs (over 8): " +
+                     d.describe("cuFuncSetAttribute(NON_PORTABLE_CLUSTER_"
+                                "SIZE_ALLOWED)",
+                                r));
+        return fail(MOE_RT_ERROR_UNSUPPORTED_DEVICE);
+      }
+    }
+  }
+  k.loaded = true;
+  return MOE_RT_SUCCESS;
+}
+
+static moeRtStatus createKernel(const char *manifestJson, size_t manifestSize,
+                                int32_t device, moeRtKernel *out,
+                                moeRtKernel_ *&k) {
+  if (!out)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the kernel output is null");
+  *out = nullptr;
+  if (!manifestJson)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the manifest text is null");
+  if (device < 0)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "device " +
+                                                    std::to_string(device) +
+                                                    " is not a device ordinal");
+  k = new moeRtKernel_();
+  k->device = device;
+  std::string error;
+  if (!parseManifest(std::string_view(manifestJson, manifestSize), k->manifest,
+                     error)) {
+    delete k;
+    k = nullptr;
+    return setError(MOE_RT_ERROR_INVALID_MANIFEST, error);
+  }
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus moeRtKernelCreateUnloaded(const char *manifestJson,
+                                                 size_t manifestSize,
+                                                 int32_t device,
+                                                 moeRtKernel *kernel) {
+  lastError.clear();
+  moeRtKernel_ *k = nullptr;
+  if (moeRtStatus st =
+          createKernel(manifestJson, manifestSize, device, kernel, k))
+    return st;
+  *kernel = k;
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus
+moeRtLoadArtifactFromMemory(const char *manifestJson, size_t manifestSize,
+                            const void *image, size_t imageSize, int32_t device,
+                            moeRtKernel *kernel) {
+  lastError.clear();
+  if (!image || imageSize == 0)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the cubin image is empty");
+  moeRtKernel_ *k = nullptr;
+  if (moeRtStatus st =
+          createKernel(manifestJson, manifestSize, device, kernel, k))
+    return st;
+  if (moeRtStatus st = loadImpl(*k, image, imageSize)) {
+    delete k;
+    return st;
+  }
+  *kernel = k;
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus moeRtLoadArtifact(const char *dir, int32_t device,
+                                         moeRtKernel *kernel) {
+  lastError.clear();
+  if (!kernel)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the kernel output is null");
+  *kernel = nullptr;
+  if (!dir)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the directory is null");
+  std::string base = dir;
+  if (!base.empty() && base.back() != '/')
+    base += '/';
+  std::vector<char> text, image;
+  std::string error;
+  if (!readFile(base + "manifest.json", text, error))
+    return setError(MOE_RT_ERROR_IO, error);
+  moeRtKernel_ *k = nullptr;
+  if (moeRtStatus st =
+          createKernel(text.data(), text.size(), device, kernel, k))
+    return setError(st, base + "manifest.json: " + lastError);
+  const std::string &cubin = k->manifest.cubin;
+  std::string path = cubin[0] == '/' ? cubin : base + cubin;
+  if (!readFile(path, image, error)) {
+    delete k;
+    return setError(MOE_RT_ERROR_IO,
+                    "the cubin of " + base + "manifest.json: " + error);
+  }
+  if (image.empty()) {
+    delete k;
+    return setError(MOE_RT_ERROR_IO, "the cubin '" + path + "' is empty");
+  }
+  if (moeRtStatus st = loadImpl(*k, image.data(), image.size())) {
+    delete k;
+    return st;
+  }
+  *kernel = k;
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus moeRtUnload(moeRtKernel k) {
+  lastError.clear();
+  if (!k)
+    return MOE_RT_SUCCESS;
+  moeRtStatus status = MOE_RT_SUCCESS;
+  if (k->loaded) {
+    const CudaDriver &d = *k->driver;
+    ContextScope scope(d);
+    if (CUresult r = scope.push(k->context); r != CUDA_SUCCESS) {
+      status = setError(MOE_RT_ERROR_CUDA, d.describe("cuCtxPushCurrent", r));
+    } else if (CUresult r = d.cuModuleUnload(k->module); r != CUDA_SUCCESS) {
+      status = setError(MOE_RT_ERROR_CUDA, d.describe("cuModuleUnload", r));
+    }
+  }
+  if (k->context)
+    k->driver->cuDevicePrimaryCtxRelease(k->cuDevice);
+  delete k;
+  return status;
+}
+
+//===----------------------------------------------------------------------===//
+// Queries
+//===----------------------------------------------------------------------===//
+
+extern "C" moeRtStatus moeRtKernelGetInfo(moeRtKernel k,
+                                          moeRtKernelInfo *info) {
+  lastError.clear();
+  if (!k || !info)
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "moeRtKernelGetInfo: null kernel or info");
+  const Manifest &m = k->manifest;
+  std::memset(info, 0, sizeof(*info));
+  info->name = m.kernel.c_str();
+  info->arch = m.arch.c_str();
+  info->compiler = m.compiler.c_str();
+  info->contentHash = m.contentHash.c_str();
+  info->device = k->device;
+  info->loaded = k->loaded;
+  info->numTensors = static_cast<int32_t>(m.tensors.size());
+  info->numParams = static_cast<int32_t>(m.params.size());
+  info->numScalars = static_cast<int32_t>(m.numCallScalars);
+  info->persistentGrid = m.persistentGrid;
+  std::string unused;
+  if (!m.persistentGrid || !k->loaded ||
+      !computeGrid(m, static_cast<uint32_t>(k->numSms), 0, info->grid,
+                   unused)) {
+    for (int i = 0; i < 3; ++i)
+      info->grid[i] = m.persistentGrid ? 0 : m.grid[i];
+  }
+  for (int i = 0; i < 3; ++i) {
+    info->block[i] = m.block[i];
+    info->cluster[i] = m.cluster[i];
+  }
+  info->dynamicSmemBytes = m.dynamicSmemBytes;
+  info->workspaceBytes = m.workspaceBytes;
+  info->maxTokens = m.maxTokens;
+  info->numSms = k->numSms;
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus moeRtKernelGetTensorInfo(moeRtKernel k, int32_t index,
+                                                moeRtTensorInfo *info) {
+  lastError.clear();
+  if (!k || !info)
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "moeRtKernelGetTensorInfo: null kernel or info");
+  const Manifest &m = k->manifest;
+  if (index < 0 || static_cast<size_t>(index) >= m.tensors.size())
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "tensor index " + std::to_string(index) +
+                        " is out of range: kernel '" + m.kernel + "' has " +
+                        std::to_string(m.tensors.size()) + " tensors");
+  const TensorSpec &t = m.tensors[index];
+  std::memset(info, 0, sizeof(*info));
+  info->name = t.name.c_str();
+  info->dtype = t.dtype;
+  info->rank = static_cast<int32_t>(t.shape.size());
+  for (size_t d = 0; d < t.shape.size(); ++d)
+    info->shape[d] = t.shape[d];
+  info->alignment = t.alignment;
+  info->role = t.role;
+  return MOE_RT_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Arguments and launch
+//===----------------------------------------------------------------------===//
+
+extern "C" void moeRtLaunchConfigInit(moeRtLaunchConfig *config) {
+  if (!config)
+    return;
+  std::memset(config, 0, sizeof(*config));
+  config->numTokens = MOE_RT_INFER_TOKENS;
+}
+
+extern "C" moeRtStatus moeRtTensorArgInit(moeRtTensorArg *arg, uint64_t data,
+                                          int32_t dtype, int32_t rank,
+                                          const int64_t *shape,
+                                          int32_t device) {
+  lastError.clear();
+  if (!arg || rank < 0 || rank > MOE_RT_MAX_RANK || (rank > 0 && !shape))
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "moeRtTensorArgInit: null argument or shape, or rank " +
+                        std::to_string(rank) + " outside [0, " +
+                        std::to_string(MOE_RT_MAX_RANK) + "]");
+  std::memset(arg, 0, sizeof(*arg));
+  arg->data = data;
+  arg->dtype = dtype;
+  arg->rank = rank;
+  arg->device = device;
+  int64_t stride = 1;
+  for (int32_t d = rank - 1; d >= 0; --d) {
+    arg->shape[d] = shape[d];
+    arg->strides[d] = stride;
+    stride *= shape[d] > 1 ? shape[d] : 1;
+  }
+  return MOE_RT_SUCCESS;
+}
+
+static moeRtStatus validate(moeRtKernel k, const moeRtTensorArg *args,
+                            int32_t numArgs, const moeRtLaunchConfig *config,
+                            int64_t &numTokens) {
+  if (!k)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the kernel handle is null");
+  moeRtLaunchConfig defaults;
+  moeRtLaunchConfigInit(&defaults);
+  std::string error;
+  moeRtStatus st =
+      validateArguments(k->manifest, k->device, args, numArgs,
+                        config ? *config : defaults, numTokens, error);
+  if (st)
+    return setError(st, "kernel '" + k->manifest.kernel + "': " + error);
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus
+moeRtValidateArgs(moeRtKernel k, const moeRtTensorArg *args, int32_t numArgs,
+                  const moeRtLaunchConfig *config, int64_t *numTokens) {
+  lastError.clear();
+  int64_t T = 0;
+  if (moeRtStatus st = validate(k, args, numArgs, config, T))
+    return st;
+  if (numTokens)
+    *numTokens = T;
+  return MOE_RT_SUCCESS;
+}
+
+/// Where each tensor really is, from the driver (MOE_RT_LAUNCH_CHECK_POINTERS).
+static moeRtStatus checkPointers(const moeRtKernel_ &k,
+                                 const moeRtTensorArg *args) {
+  const CudaDriver &d = *k.driver;
+  const Manifest &m = k.manifest;
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    const moeRtTensorArg &a = args[i];
+    if (a.data == 0)
+      continue; // empty (validation rejects a null with elements)
+    int ordinal = -1;
+    CUresult r =
+        d.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+                                static_cast<CUdeviceptr>(a.data));
+    std::string who = "kernel '" + m.kernel + "': argument '" +
+                      m.tensors[i].name + "' (#" + std::to_string(i) + ")";
+    if (r != CUDA_SUCCESS)
+      return setError(
+          MOE_RT_ERROR_ARG_DEVICE,
+          who + ": the driver does not know address 0x" +
+              [&] {
+                char buf[24];
+                std::snprintf(buf, sizeof(buf), "%llx",
+                              (unsigned long long)a.data);
+                return std::string(buf);
+              }() +
+              " (host memory?): " + d.describe("cuPointerGetAttribute", r));
+    if (ordinal != k.device)
+      return setError(MOE_RT_ERROR_ARG_DEVICE,
+                      who + ": the driver puts it on device " +
+                          std::to_string(ordinal) + ", expected device " +
+                          std::to_string(k.device));
+  }
+  return MOE_RT_SUCCESS;
+}
+
+static CUtensorMapDataType toCu(TmaDataType t) {
+  return static_cast<CUtensorMapDataType>(static_cast<uint32_t>(t));
+}
+
+static std::string describePlan(const TensorMapPlan &p) {
+  auto list = [&](auto *v, unsigned n) {
+    std::string s = "{";
+    for (unsigned i = 0; i < n; ++i)
+      s += (i ? ", " : "") + std::to_string(v[i]);
+    return s + "}";
+  };
+  char addr[24];
+  std::snprintf(addr, sizeof(addr), "0x%llx",
+                (unsigned long long)p.globalAddress);
+  return "dataType=" + std::to_string(static_cast<uint32_t>(p.dataType)) +
+         " rank=" + std::to_string(p.rank) + " address=" + addr +
+         " globalDim=" + list(p.globalDim, p.rank) +
+         " globalStrides=" + list(p.globalStrides, p.rank - 1) +
+         " boxDim=" + list(p.boxDim, p.rank) +
+         " elementStrides=" + list(p.elementStrides, p.rank) +
+         " interleave=" + std::to_string(p.interleave) +
+         " swizzle=" + std::to_string(p.swizzle) +
+         " l2Promotion=" + std::to_string(p.l2Promotion) +
+         " oobFill=" + std::to_string(p.oobFill);
+}
+
+extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
+                                   int32_t numArgs,
+                                   const moeRtLaunchConfig *config,
+                                   moeRtStream stream) {
+  lastError.clear();
+  if (!k)
+    return setError(MOE_RT_ERROR_INVALID_VALUE, "the kernel handle is null");
+  const Manifest &m = k->manifest;
+  if (!k->loaded)
+    return setError(MOE_RT_ERROR_NOT_LOADED,
+                    "kernel '" + m.kernel +
+                        "' was created from a manifest alone; load the "
+                        "artifact to launch it");
+  moeRtLaunchConfig defaults;
+  moeRtLaunchConfigInit(&defaults);
+  const moeRtLaunchConfig &cfg = config ? *config : defaults;
+  int64_t T = 0;
+  if (moeRtStatus st = validate(k, args, numArgs, &cfg, T))
+    return st;
+  // T = 0: every T-sized tensor is empty and the descriptors of those could
+  // not even be encoded. Nothing to do.
+  if (m.usesTokens && T == 0)
+    return MOE_RT_SUCCESS;
+
+  const CudaDriver &d = *k->driver;
+  ContextScope scope(d);
+  if (CUresult r = scope.push(k->context); r != CUDA_SUCCESS)
+    return setError(MOE_RT_ERROR_CUDA, d.describe("cuCtxPushCurrent", r));
+  if (cfg.flags & MOE_RT_LAUNCH_CHECK_POINTERS)
+    if (moeRtStatus st = checkPointers(*k, args))
+      return st;
+
+  uint32_t grid[3];
+  std::string error;
+  if (!computeGrid(m, static_cast<uint32_t>(k->numSms), cfg.maxSms, grid,
+                   error))
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "kernel '" + m.kernel + "': " + error);
+
+  // The parameter buffer, in ABI order. Every value lives in a slot that
+  // outlives the launch call; i32 values sit in the slot's first 4 bytes.
+  CUtensorMap maps[kMaxTensorMaps]; // cuda.h aligns the type (64 or more)
+  uint64_t values[kMaxParams];
+  void *params[kMaxParams];
+  size_t numMaps = 0;
+  for (size_t i = 0; i < m.params.size(); ++i) {
+    const ParamSpec &p = m.params[i];
+    params[i] = &values[i];
+    auto putScalar = [&](int64_t v) {
+      values[i] = 0;
+      if (p.type == ScalarType::I32) {
+        int32_t v32 = static_cast<int32_t>(v);
+        std::memcpy(&values[i], &v32, sizeof(v32));
+      } else {
+        std::memcpy(&values[i], &v, sizeof(v));
+      }
+    };
+    switch (p.kind) {
+    case ParamKind::Tensor:
+      values[i] = args[p.index].data;
+      break;
+    case ParamKind::Workspace:
+      values[i] = cfg.workspace;
+      break;
+    case ParamKind::TokenCount:
+      putScalar(T);
+      break;
+    case ParamKind::Scalar:
+      putScalar(p.hasValue ? p.value : cfg.scalars[p.index]);
+      break;
+    case ParamKind::TensorMap: {
+      const TensorMapSpec &spec = m.tensorMaps[p.index];
+      TensorMapPlan plan;
+      if (moeRtStatus st =
+              planTensorMap(m, spec, args[spec.tensor], plan, error))
+        return setError(st, "kernel '" + m.kernel + "': " + error);
+      CUtensorMap *map = &maps[numMaps++];
+      CUresult r = d.cuTensorMapEncodeTiled(
+          map, toCu(plan.dataType), plan.rank,
+          reinterpret_cast<void *>(static_cast<uintptr_t>(plan.globalAddress)),
+          plan.globalDim, plan.globalStrides, plan.boxDim, plan.elementStrides,
+          static_cast<CUtensorMapInterleave>(plan.interleave),
+          static_cast<CUtensorMapSwizzle>(plan.swizzle),
+          static_cast<CUtensorMapL2promotion>(plan.l2Promotion),
+          static_cast<CUtensorMapFloatOOBfill>(plan.oobFill));
+      if (r != CUDA_SUCCESS)
+        return setError(MOE_RT_ERROR_TENSOR_MAP,
+                        "kernel '" + m.kernel + "': TMA descriptor '" +
+                            spec.name + "' of argument '" +
+                            m.tensors[spec.tensor].name +
+                            "': " + d.describe("cuTensorMapEncodeTiled", r) +
+                            " [" + describePlan(plan) + "]");
+      params[i] = map;
+      break;
+    }
+    }
+  }
+
+  CUlaunchAttribute attrs[2];
+  unsigned numAttrs = 0;
+  if (uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2] > 1) {
+    attrs[numAttrs].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attrs[numAttrs].value.clusterDim.x = m.cluster[0];
+    attrs[numAttrs].value.clusterDim.y = m.cluster[1];
+    attrs[numAttrs].value.clusterDim.z = m.cluster[2];
+    ++numAttrs;
+  }
+  if (cfg.flags & MOE_RT_LAUNCH_PDL) {
+    attrs[numAttrs].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attrs[numAttrs].value.programmaticStreamSerializationAllowed = 1;
+    ++numAttrs;
+  }
+  CUlaunchConfig lc;
+  std::memset(&lc, 0, sizeof(lc));
+  lc.gridDimX = grid[0];
+  lc.gridDimY = grid[1];
+  lc.gridDimZ = grid[2];
+  lc.blockDimX = m.block[0];
+  lc.blockDimY = m.block[1];
+  lc.blockDimZ = m.block[2];
+  lc.sharedMemBytes = m.dynamicSmemBytes;
+  lc.hStream = reinterpret_cast<CUstream>(stream);
+  lc.attrs = numAttrs ? attrs : nullptr;
+  lc.numAttrs = numAttrs;
+  MOE_RT_CU_CHECK(
+      d, cuLaunchKernelEx(&lc, k->function, params, nullptr), MOE_RT_ERROR_CUDA,
+      "kernel '" + m.kernel + "' (grid " + std::to_string(grid[0]) + "x" +
+          std::to_string(grid[1]) + "x" + std::to_string(grid[2]) + ", block " +
+          std::to_string(m.block[0]) + "x" + std::to_string(m.block[1]) + "x" +
+          std::to_string(m.block[2]) + ", T = " + std::to_string(T) + "): ");
+  return MOE_RT_SUCCESS;
+}

@@ -1,0 +1,485 @@
+//===- ManifestTest.cpp - Parsing and checking manifest.json --------------===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// A valid manifest parses into the expected fields; each missing, mistyped
+// or out-of-range field gives an error that names it. No GPU needed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Runtime/Manifest.h"
+
+#include "gtest/gtest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+using namespace moe::runtime;
+using json = nlohmann::json;
+
+namespace {
+
+/// The example of docs/Manifest.md: a fused bf16 MoE layer (T tokens, H =
+/// 256, I = 256, E = 4, K = 2) on a persistent grid of 2-CTA clusters.
+const char *kValidManifest = R"JSON({
+  "version": 1,
+  "kernel": "moe_fused_bf16",
+  "arch": "sm_90a",
+  "cubin": "moe_fused_bf16.cubin",
+  "compiler": "moe-translate 0.1 (LLVM 22.1.8)",
+  "content_hash": "sha256:9f2c",
+  "launch": {
+    "grid": "persistent",
+    "block": [384, 1, 1],
+    "cluster": [2, 1, 1],
+    "dynamic_smem_bytes": 132096
+  },
+  "workspace_bytes": 4096,
+  "max_tokens": 8192,
+  "tensors": [
+    {"name": "x", "dtype": "bf16", "shape": ["T", 256], "layout": "row-major",
+     "alignment": 16, "role": "input"},
+    {"name": "topk_ids", "dtype": "i32", "shape": ["T", 2]},
+    {"name": "topk_weights", "dtype": "f32", "shape": ["T", 2]},
+    {"name": "w13", "dtype": "bf16", "shape": [4, 512, 256]},
+    {"name": "w2", "dtype": "bf16", "shape": [4, 256, 256]},
+    {"name": "out", "dtype": "bf16", "shape": ["T", 256], "role": "output"}
+  ],
+  "tma": [
+    {"name": "x_desc", "tensor": "x", "box": [128, 64], "swizzle": "128B",
+     "interleave": "none", "l2_promotion": "256B", "oob_fill": "none"},
+    {"name": "w13_desc", "tensor": "w13", "rank": 2, "box": [128, 64],
+     "swizzle": "128B", "l2_promotion": "256B"},
+    {"name": "w2_desc", "tensor": "w2", "rank": 2, "box": [128, 64],
+     "swizzle": "128B", "l2_promotion": "256B"}
+  ],
+  "params": [
+    {"kind": "tma", "tma": "x_desc"},
+    {"kind": "tma", "tma": "w13_desc"},
+    {"kind": "tma", "tma": "w2_desc"},
+    {"kind": "tensor", "tensor": "topk_ids"},
+    {"kind": "tensor", "tensor": "topk_weights"},
+    {"kind": "tensor", "tensor": "out"},
+    {"kind": "workspace"},
+    {"kind": "token_count", "type": "i32"},
+    {"kind": "i32", "name": "num_experts", "value": 4},
+    {"kind": "i64", "name": "timeout_cycles"}
+  ],
+  "layer": {"T": -1, "H": 256, "I": 256, "E": 4, "K": 2}
+})JSON";
+
+std::string parseError(const std::string &text) {
+  Manifest m;
+  std::string error;
+  if (parseManifest(text, m, error))
+    return "(parsed)";
+  return error;
+}
+
+TEST(ManifestTest, ParsesValidManifest) {
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(kValidManifest, m, error)) << error;
+  EXPECT_EQ(m.version, 1);
+  EXPECT_EQ(m.kernel, "moe_fused_bf16");
+  EXPECT_EQ(m.arch, "sm_90a");
+  EXPECT_EQ(m.archMajor, 9u);
+  EXPECT_EQ(m.archMinor, 0u);
+  EXPECT_TRUE(m.archSpecific);
+  EXPECT_EQ(m.cubin, "moe_fused_bf16.cubin");
+  EXPECT_EQ(m.compiler, "moe-translate 0.1 (LLVM 22.1.8)");
+  EXPECT_EQ(m.contentHash, "sha256:9f2c");
+  EXPECT_TRUE(m.persistentGrid);
+  EXPECT_EQ(m.block, (std::array<uint32_t, 3>{384, 1, 1}));
+  EXPECT_EQ(m.cluster, (std::array<uint32_t, 3>{2, 1, 1}));
+  EXPECT_EQ(m.dynamicSmemBytes, 132096u);
+  EXPECT_EQ(m.workspaceBytes, 4096u);
+  EXPECT_EQ(m.maxTokens, 8192);
+  EXPECT_TRUE(m.usesTokens);
+
+  ASSERT_EQ(m.tensors.size(), 6u);
+  EXPECT_EQ(m.tensors[0].name, "x");
+  EXPECT_EQ(m.tensors[0].dtype, MOE_RT_DTYPE_BF16);
+  EXPECT_EQ(m.tensors[0].shape, (std::vector<int64_t>{kDimT, 256}));
+  EXPECT_EQ(m.tensors[0].alignment, 16u);
+  EXPECT_EQ(m.tensors[1].dtype, MOE_RT_DTYPE_I32);
+  EXPECT_EQ(m.tensors[3].shape, (std::vector<int64_t>{4, 512, 256}));
+  EXPECT_FALSE(m.tensors[3].hasTokenDim());
+  EXPECT_EQ(m.tensors[5].role, MOE_RT_ROLE_OUTPUT);
+
+  ASSERT_EQ(m.tensorMaps.size(), 3u);
+  const TensorMapSpec &x = m.tensorMaps[0];
+  EXPECT_EQ(x.tensor, 0u);
+  EXPECT_EQ(x.rank, 2u);
+  EXPECT_EQ(x.box, (std::vector<uint32_t>{128, 64}));
+  EXPECT_EQ(x.elementStrides, (std::vector<uint32_t>{1, 1}));
+  EXPECT_EQ(x.swizzle, Swizzle::B128);
+  EXPECT_EQ(x.interleave, Interleave::None);
+  EXPECT_EQ(x.l2Promotion, L2Promotion::B256);
+  EXPECT_EQ(x.oobFill, OobFill::None);
+  EXPECT_EQ(m.tensorMaps[1].tensor, 3u);
+  EXPECT_EQ(m.tensorMaps[1].rank, 2u);
+
+  ASSERT_EQ(m.params.size(), 10u);
+  EXPECT_EQ(m.params[0].kind, ParamKind::TensorMap);
+  EXPECT_EQ(m.params[0].index, 0u);
+  EXPECT_EQ(m.params[2].index, 2u);
+  EXPECT_EQ(m.params[3].kind, ParamKind::Tensor);
+  EXPECT_EQ(m.params[3].index, 1u);
+  EXPECT_EQ(m.params[6].kind, ParamKind::Workspace);
+  EXPECT_EQ(m.params[7].kind, ParamKind::TokenCount);
+  EXPECT_EQ(m.params[7].type, ScalarType::I32);
+  EXPECT_EQ(m.params[8].kind, ParamKind::Scalar);
+  EXPECT_TRUE(m.params[8].hasValue);
+  EXPECT_EQ(m.params[8].value, 4);
+  EXPECT_FALSE(m.params[9].hasValue);
+  EXPECT_EQ(m.params[9].index, 0u);
+  EXPECT_EQ(m.numCallScalars, 1u);
+  EXPECT_EQ(m.params[0].sizeInBytes(), 128u);
+  EXPECT_EQ(m.params[3].sizeInBytes(), 8u);
+  EXPECT_EQ(m.params[7].sizeInBytes(), 4u);
+  EXPECT_EQ(m.params[9].sizeInBytes(), 8u);
+}
+
+TEST(ManifestTest, DefaultsOfOptionalFields) {
+  const char *text = R"JSON({
+    "version": 1, "kernel": "k", "arch": "sm_100a", "cubin": "k.cubin",
+    "compiler": "c", "content_hash": "h",
+    "launch": {"grid": [4], "block": [128], "dynamic_smem_bytes": 0},
+    "tensors": [{"name": "a", "dtype": "f32", "shape": [8]}],
+    "params": [{"kind": "tensor", "tensor": "a"}]
+  })JSON";
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(text, m, error)) << error;
+  EXPECT_EQ(m.archMajor, 10u);
+  EXPECT_FALSE(m.persistentGrid);
+  EXPECT_EQ(m.grid, (std::array<uint32_t, 3>{4, 1, 1}));
+  EXPECT_EQ(m.block, (std::array<uint32_t, 3>{128, 1, 1}));
+  EXPECT_EQ(m.cluster, (std::array<uint32_t, 3>{1, 1, 1}));
+  EXPECT_EQ(m.workspaceBytes, 0u);
+  EXPECT_EQ(m.maxTokens, MOE_RT_UNBOUNDED_TOKENS);
+  EXPECT_EQ(m.tensors[0].alignment, 16u);
+  EXPECT_EQ(m.tensors[0].role, MOE_RT_ROLE_INPUT);
+  EXPECT_FALSE(m.usesTokens);
+  EXPECT_TRUE(m.tensorMaps.empty());
+}
+
+TEST(ManifestTest, InvalidJsonNamesThePosition) {
+  EXPECT_EQ(parseError("{\n  \"version\": 1,\n}"),
+            "manifest: not valid JSON at line 3, column 1: syntax error "
+            "while parsing object key - unexpected '}'; expected string "
+            "literal");
+  EXPECT_NE(parseError("").find("manifest: not valid JSON at line 1"),
+            std::string::npos);
+  EXPECT_EQ(parseError("[1, 2]"),
+            "manifest: (top level): expected an object, got array [1,2]");
+}
+
+//===----------------------------------------------------------------------===//
+// One broken field at a time
+//===----------------------------------------------------------------------===//
+
+struct BrokenField {
+  const char *pointer;  ///< JSON pointer of the field
+  const char *value;    ///< its new JSON value, or null to remove it
+  const char *expected; ///< the whole error message
+};
+
+class ManifestFieldTest : public ::testing::TestWithParam<BrokenField> {};
+
+TEST_P(ManifestFieldTest, NamesTheField) {
+  const BrokenField &c = GetParam();
+  json j = json::parse(kValidManifest);
+  json::json_pointer ptr(c.pointer);
+  if (c.value)
+    j[ptr] = json::parse(c.value);
+  else
+    j[ptr.parent_pointer()].erase(ptr.back());
+  EXPECT_EQ(parseError(j.dump()), c.expected)
+      << "field " << c.pointer << " = " << (c.value ? c.value : "(removed)");
+}
+
+const BrokenField kBrokenFields[] = {
+    // Missing required fields.
+    {"/version", nullptr, "manifest: version: missing required field"},
+    {"/kernel", nullptr, "manifest: kernel: missing required field"},
+    {"/arch", nullptr, "manifest: arch: missing required field"},
+    {"/cubin", nullptr, "manifest: cubin: missing required field"},
+    {"/compiler", nullptr, "manifest: compiler: missing required field"},
+    {"/content_hash", nullptr,
+     "manifest: content_hash: missing required field"},
+    {"/launch", nullptr, "manifest: launch: missing required field"},
+    {"/launch/grid", nullptr, "manifest: launch.grid: missing required field"},
+    {"/launch/block", nullptr,
+     "manifest: launch.block: missing required field"},
+    {"/launch/dynamic_smem_bytes", nullptr,
+     "manifest: launch.dynamic_smem_bytes: missing required field"},
+    {"/tensors", nullptr, "manifest: tensors: missing required field"},
+    {"/params", nullptr, "manifest: params: missing required field"},
+    {"/tensors/0/name", nullptr,
+     "manifest: tensors[0].name: missing required field"},
+    {"/tensors/2/dtype", nullptr,
+     "manifest: tensors[2].dtype: missing required field"},
+    {"/tensors/1/shape", nullptr,
+     "manifest: tensors[1].shape: missing required field"},
+    {"/tma/1/tensor", nullptr,
+     "manifest: tma[1].tensor: missing required "
+     "field"},
+    {"/tma/0/box", nullptr, "manifest: tma[0].box: missing required field"},
+    {"/tma/0/name", nullptr, "manifest: tma[0].name: missing required field"},
+    {"/params/4/kind", nullptr,
+     "manifest: params[4].kind: missing required field"},
+    {"/params/0/tma", nullptr,
+     "manifest: params[0].tma: missing required field"},
+    {"/params/3/tensor", nullptr,
+     "manifest: params[3].tensor: missing required field"},
+    {"/params/9/name", nullptr,
+     "manifest: params[9].name: missing required field"},
+
+    // Wrong types.
+    {"/version", "\"1\"",
+     "manifest: version: expected an integer, got string \"1\""},
+    {"/version", "1.5",
+     "manifest: version: expected an integer, got number "
+     "1.5"},
+    {"/kernel", "5", "manifest: kernel: expected a string, got number 5"},
+    {"/arch", "90", "manifest: arch: expected a string, got number 90"},
+    {"/launch", "[]", "manifest: launch: expected an object, got array []"},
+    {"/launch/grid", "\"all\"",
+     "manifest: launch.grid: expected an array of dims or \"persistent\", "
+     "got string \"all\""},
+    {"/launch/grid", "7",
+     "manifest: launch.grid: expected an array of dims "
+     "or \"persistent\", got number 7"},
+    {"/launch/block", "{\"x\": 1}",
+     "manifest: launch.block: expected an array, got object {\"x\":1}"},
+    {"/launch/block/0", "\"384\"",
+     "manifest: launch.block[0]: expected an integer, got string \"384\""},
+    {"/launch/dynamic_smem_bytes", "true",
+     "manifest: launch.dynamic_smem_bytes: expected an integer, got boolean "
+     "true"},
+    {"/tensors", "{}", "manifest: tensors: expected an array, got object {}"},
+    {"/tensors/0", "\"x\"",
+     "manifest: tensors[0]: expected an object, got string \"x\""},
+    {"/tensors/0/shape", "\"T\"",
+     "manifest: tensors[0].shape: expected an array, got string \"T\""},
+    {"/tensors/0/shape/0", "\"N\"",
+     "manifest: tensors[0].shape[0]: expected a positive integer or \"T\", "
+     "got string \"N\""},
+    {"/tensors/3/alignment", "\"16\"",
+     "manifest: tensors[3].alignment: expected an integer, got string "
+     "\"16\""},
+    {"/tma", "{}", "manifest: tma: expected an array, got object {}"},
+    {"/tma/0/box/0", "64.0",
+     "manifest: tma[0].box[0]: expected an integer, got number 64.0"},
+    {"/tma/0/swizzle", "128",
+     "manifest: tma[0].swizzle: expected a string, got number 128"},
+    {"/params/0", "[]",
+     "manifest: params[0]: expected an object, got array "
+     "[]"},
+    {"/params/8/value", "\"4\"",
+     "manifest: params[8].value: expected an integer, got string \"4\""},
+    {"/workspace_bytes", "\"4K\"",
+     "manifest: workspace_bytes: expected an integer, got string \"4K\""},
+    {"/max_tokens", "[8192]",
+     "manifest: max_tokens: expected an integer, got array [8192]"},
+
+    // Wrong values.
+    {"/version", "2",
+     "manifest: version: unsupported manifest version 2 "
+     "(this runtime reads version 1)"},
+    {"/kernel", "\"\"", "manifest: kernel: must not be empty"},
+    {"/arch", "\"hopper\"",
+     "manifest: arch: expected sm_<version>[a] such as \"sm_90a\" or "
+     "\"sm_100a\", got \"hopper\""},
+    {"/launch/grid", "[0, 1, 1]",
+     "manifest: launch.grid[0]: expected an integer in [1, 2147483647], got "
+     "0"},
+    {"/launch/grid", "[3, 1, 1]",
+     "manifest: launch.grid: grid dim 0 (3) is not a multiple of the cluster "
+     "dim (2)"},
+    {"/launch/block", "[1, 2, 3, 4]",
+     "manifest: launch.block: expected an array of 1 to 3 elements, got 4"},
+    {"/launch/block", "[1024, 2]",
+     "manifest: launch.block: a block has at most 1024 threads, got 2048"},
+    {"/launch/cluster", "[2, 2, 1]",
+     "manifest: launch.cluster: a persistent grid takes clusters along x "
+     "only"},
+    {"/launch/cluster", "[32, 1, 1]",
+     "manifest: launch.cluster: a cluster has at most 16 CTAs, got 32"},
+    {"/launch/dynamic_smem_bytes", "-1",
+     "manifest: launch.dynamic_smem_bytes: expected an integer in [0, "
+     "2147483647], got -1"},
+    {"/max_tokens", "-1",
+     "manifest: max_tokens: expected an integer in [0, "
+     "9223372036854775807], got -1"},
+    {"/tensors/1/name", "\"x\"",
+     "manifest: tensors[1].name: duplicate tensor name \"x\""},
+    {"/tensors/0/dtype", "\"bfloat16\"",
+     "manifest: tensors[0].dtype: unknown dtype \"bfloat16\" (expected bf16, "
+     "f16, f32, f8E4M3FN, f4E2M1FN, f8E8M0FNU, i8, ui8, i32 or i64)"},
+    {"/tensors/0/shape/1", "-3",
+     "manifest: tensors[0].shape[1]: expected a positive integer or \"T\", "
+     "got number -3"},
+    {"/tensors/0/shape/1", "0",
+     "manifest: tensors[0].shape[1]: expected a positive integer or \"T\", "
+     "got number 0"},
+    {"/tensors/0/shape", "[1, 2, 3, 4, 5, 6, 7, 8, 9]",
+     "manifest: tensors[0].shape: expected an array of 0 to 8 elements, got "
+     "9"},
+    {"/tensors/3/shape", "[4, 512, 100]",
+     "manifest: tma[1]: tensor \"w13\" [4, 512, 100] has a stride of 200 "
+     "bytes in dim 1; TMA needs strides that are multiples of 16 bytes"},
+    {"/tensors/0/layout", "\"column-major\"",
+     "manifest: tensors[0].layout: expected \"row-major\", got "
+     "\"column-major\""},
+    {"/tensors/0/alignment", "24",
+     "manifest: tensors[0].alignment: expected a power of two, got 24"},
+    {"/tensors/0/role", "\"scratch\"",
+     "manifest: tensors[0].role: expected one of \"input\", \"output\", "
+     "\"inout\", got \"scratch\""},
+    {"/tma/0/tensor", "\"y\"",
+     "manifest: tma[0].tensor: no tensor named "
+     "\"y\""},
+    {"/tma/1/name", "\"x_desc\"",
+     "manifest: tma[1].name: duplicate descriptor name \"x_desc\""},
+    {"/tma/0/box", "[128]",
+     "manifest: tma[0].box: expected an array of 2 elements, got 1"},
+    {"/tma/0/box/0", "512",
+     "manifest: tma[0].box[0]: expected an integer in [1, 256], got 512"},
+    {"/tma/0/box/1", "4",
+     "manifest: tma[0].box: the innermost box dim spans 8 bytes; TMA needs a "
+     "multiple of 16"},
+    {"/tma/0/box/1", "128",
+     "manifest: tma[0].box: the innermost box dim spans 256 bytes, more than "
+     "the 128-byte swizzle span"},
+    {"/tma/0/swizzle", "\"256B\"",
+     "manifest: tma[0].swizzle: expected one of \"none\", \"32B\", \"64B\", "
+     "\"128B\", got \"256B\""},
+    {"/tma/0/interleave", "\"16B\"",
+     "manifest: tma[0].interleave: an interleaved layout needs a descriptor "
+     "of rank 3 or more"},
+    {"/tma/0/l2_promotion", "\"512B\"",
+     "manifest: tma[0].l2_promotion: expected one of \"none\", \"64B\", "
+     "\"128B\", \"256B\", got \"512B\""},
+    {"/tma/0/oob_fill", "\"zero\"",
+     "manifest: tma[0].oob_fill: expected one of \"none\", "
+     "\"nan_request_zero_fma\", got \"zero\""},
+    {"/tma/0/rank", "3",
+     "manifest: tma[0].rank: expected an integer in [1, 2], got 3"},
+    {"/tma/0/element_strides", "[1, 9]",
+     "manifest: tma[0].element_strides[1]: expected an integer in [1, 8], "
+     "got 9"},
+    {"/params/0/kind", "\"pointer\"",
+     "manifest: params[0].kind: expected one of \"tensor\", \"tma\", "
+     "\"i32\", \"i64\", \"token_count\", \"workspace\", got \"pointer\""},
+    {"/params/0/tma", "\"nope\"",
+     "manifest: params[0].tma: no TMA descriptor named \"nope\""},
+    {"/params/3/tensor", "\"ids\"",
+     "manifest: params[3].tensor: no tensor named \"ids\""},
+    {"/params/7/type", "\"u32\"",
+     "manifest: params[7].type: expected one of \"i32\", \"i64\", got "
+     "\"u32\""},
+    {"/params/8/value", "4294967296",
+     "manifest: params[8].value: expected an integer in [-2147483648, "
+     "2147483647], got 4294967296"},
+    {"/workspace_bytes", "0",
+     "manifest: workspace_bytes: must be positive: a parameter is the "
+     "workspace"},
+    {"/params/6", "{\"kind\": \"tensor\", \"tensor\": \"x\"}",
+     "manifest: params: workspace_bytes is 4096 but no parameter is the "
+     "workspace"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Fields, ManifestFieldTest,
+                         ::testing::ValuesIn(kBrokenFields));
+
+TEST(ManifestTest, TmaStridesAreCheckedWhenStatic) {
+  json j = json::parse(kValidManifest);
+  j["tensors"][0]["shape"] = json::array({"T", 100}); // 200-byte rows
+  j["tma"][0]["box"] = json::array({128, 8});
+  j["tma"][0]["swizzle"] = "none";
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tma[0]: tensor \"x\" [T, 100] has a stride of 200 bytes "
+            "in dim 0; TMA needs strides that are multiples of 16 bytes");
+}
+
+TEST(ManifestTest, Fp4BoxMustBeEven) {
+  json j = json::parse(kValidManifest);
+  j["tensors"][3]["dtype"] = "f4E2M1FN";
+  j["tensors"][3]["shape"] = json::array({4, 512, 7});
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tensors[3].shape: an f4E2M1FN tensor packs two values "
+            "per byte: its innermost dim must be static and even, got [4, "
+            "512, 7]");
+  j["tensors"][3]["shape"] = json::array({4, "T"});
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tensors[3].shape: an f4E2M1FN tensor packs two values "
+            "per byte: its innermost dim must be static and even, got [4, T]");
+  j["tensors"][3]["shape"] = json::array({4, 512, 512});
+  j["tma"][1]["box"] = json::array({128, 33});
+  j["tma"][1]["swizzle"] = "none";
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tma[1].box: the innermost box dim of an f4E2M1FN tensor "
+            "must be even (two values a byte)");
+  j["tma"][1]["box"] = json::array({128, 256}); // 128 bytes
+  j["tma"][1]["swizzle"] = "128B";
+  EXPECT_EQ(parseError(j.dump()), "(parsed)");
+}
+
+TEST(ManifestTest, HighRankTensorNeedsMergedDescriptor) {
+  json j = json::parse(kValidManifest);
+  j["tensors"][3]["shape"] = json::array({2, 2, 2, 2, 128, 256});
+  j["tma"][1].erase("rank");
+  j["tma"][1]["box"] = json::array({1, 1, 1, 128, 64});
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tma[1].rank: tensor \"w13\" has rank 6; TMA takes at "
+            "most 5 dims, so set a rank that merges the leading dims");
+  j["tma"][1]["rank"] = 2;
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tma[1].box: expected an array of 2 elements, got 5");
+  j["tma"][1]["box"] = json::array({128, 64});
+  EXPECT_EQ(parseError(j.dump()), "(parsed)");
+}
+
+TEST(ManifestTest, UnknownFieldsAreIgnored) {
+  json j = json::parse(kValidManifest);
+  j["future_field"] = json::object({{"a", 1}});
+  j["tensors"][0]["scale_format"] = "ue8m0";
+  EXPECT_EQ(parseError(j.dump()), "(parsed)");
+}
+
+TEST(ManifestTest, TooManyParams) {
+  json j = json::parse(kValidManifest);
+  for (int i = 0; i < 130; ++i)
+    j["params"].push_back(json::object(
+        {{"kind", "i32"}, {"name", "p" + std::to_string(i)}, {"value", i}}));
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: params: expected an array of 0 to 128 elements, got "
+            "140");
+}
+
+TEST(ManifestTest, InvalidUtf8DoesNotAbort) {
+  std::string text = kValidManifest;
+  text.replace(text.find("\"sha256:9f2c\""), 13, "\"\xff\xfe\"");
+  // nlohmann rejects invalid UTF-8 in strings while parsing.
+  EXPECT_NE(parseError(text).find("manifest: not valid JSON"),
+            std::string::npos);
+}
+
+TEST(ManifestTest, Names) {
+  EXPECT_STREQ(dtypeName(MOE_RT_DTYPE_F8E4M3FN), "f8E4M3FN");
+  EXPECT_EQ(dtypeFromName("f8E8M0FNU"), MOE_RT_DTYPE_F8E8M0FNU);
+  EXPECT_EQ(dtypeFromName("float8"), MOE_RT_DTYPE_INVALID);
+  EXPECT_EQ(dtypeBits(MOE_RT_DTYPE_F4E2M1FN), 4u);
+  EXPECT_EQ(dtypeBits(MOE_RT_DTYPE_I64), 64u);
+  EXPECT_EQ(formatShape({kDimT, 7168}), "[T, 7168]");
+  EXPECT_EQ(swizzleBytes(Swizzle::B64), 64u);
+}
+
+} // namespace
