@@ -10,7 +10,7 @@ build="${MOE_BUILD_DIR:-$root/build}"
 log="$(mktemp)"
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-count() { grep -Eo "^ *$1: *[0-9]+" "$log" | grep -Eo '[0-9]+$' || echo 0; }
+count() { grep -Eo "^ *$1 *: *[0-9]+" "$log" | grep -Eo '[0-9]+$' || echo 0; }
 passed=$(( $(count Passed) + $(count 'Expectedly Failed') ))
 failed=$(( $(count Failed) + $(count 'Unexpectedly Passed') + $(count Unresolved) + $(count 'Timed Out') ))
 skipped=$(count Unsupported)

@@ -10,6 +10,38 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> {
+  let summary = "Generate warp-specialized moek kernels for moe ops";
+  let description = [{
+    Replaces each supported `moe.expert_matmul` by a `moek.launch` of a
+    kernel generated into the `gpu.module @moe_kernels`: a persistent,
+    warp-specialized grouped matmul. Warpgroup 0 (40 registers) is the TMA
+    producer: one thread walks the output tiles of all experts (device-side
+    offsets, so no host synchronization; experts with no rows have no
+    tiles) and loads `tile-m x tile-k` slices of the rows and `tile-n x
+    tile-k` slices of the expert's weight into a `stages`-deep ring.
+    Warpgroups 1 and 2 (232 registers) each multiply 64 of the tile's rows
+    with wgmma-class MMAs and store their rows, masked at the expert's last
+    row, so token counts that are not a multiple of the tile need no
+    padding.
+
+    Supported now: bf16 rows and weights, f32 accumulation, bf16 or f32
+    output, N a multiple of `tile-n`, K a multiple of `tile-k`. Other
+    matmuls are left unchanged with a remark saying why.
+
+    The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
+    descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
+    weights viewed as `[E*N, K]` (box `[tile-k, tile-n]`), then the offsets
+    and output pointers.
+  }];
+  let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"stages", "stages", "int64_t", "4", "Pipeline stages of the ring">,
+  ];
+}
+
 def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"> {
   let summary = "Lower moek ops to the NVVM and LLVM dialects";
   let description = [{

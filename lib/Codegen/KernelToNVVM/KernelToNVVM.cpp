@@ -698,7 +698,8 @@ struct ConvertMoEKernelToNVVMPass
     target.addIllegalDialect<MoEKernelDialect>();
     target.addLegalDialect<LLVM::LLVMDialect, NVVM::NVVMDialect,
                            arith::ArithDialect>();
-    target.addLegalOp<UnrealizedConversionCastOp>();
+    // The host side (launches) stays for the artifact writer.
+    target.addLegalOp<UnrealizedConversionCastOp, LaunchOp>();
     RewritePatternSet patterns(ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);

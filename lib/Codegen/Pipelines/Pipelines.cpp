@@ -33,6 +33,12 @@ void moe::buildMoEKernelToNVVMPipeline(OpPassManager &pm, StringRef chip) {
   pm.addPass(createCSEPass());
 }
 
+void moe::buildMoEToNVVMPipeline(OpPassManager &pm, StringRef chip) {
+  // Generate a kernel for every moe op the code generator supports.
+  pm.addPass(createConvertMoEToMoEKernelPass());
+  buildMoEKernelToNVVMPipeline(pm, chip);
+}
+
 namespace {
 struct KernelToNVVMPipelineOptions
     : public PassPipelineOptions<KernelToNVVMPipelineOptions> {
@@ -49,5 +55,12 @@ void moe::registerMoECodegenPassesAndPipelines() {
       "moe-translate --moe-to-ptx",
       [](OpPassManager &pm, const KernelToNVVMPipelineOptions &options) {
         buildMoEKernelToNVVMPipeline(pm, options.chip);
+      });
+  PassPipelineRegistration<KernelToNVVMPipelineOptions>(
+      "moe-to-nvvm-pipeline",
+      "Generate kernels for moe ops and lower them to NVVM + LLVM dialect "
+      "ops (convert-moe-to-moek, then moek-to-nvvm-pipeline)",
+      [](OpPassManager &pm, const KernelToNVVMPipelineOptions &options) {
+        buildMoEToNVVMPipeline(pm, options.chip);
       });
 }

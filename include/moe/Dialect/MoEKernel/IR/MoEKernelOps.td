@@ -312,4 +312,28 @@ def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Host side
+//===----------------------------------------------------------------------===//
+
+def MoEK_LaunchOp : MoEK_Op<"launch", []> {
+  let summary = "Run a generated kernel on tensors (the host side of a kernel)";
+  let description = [{
+    Stands for one launch of the kernel `kernel` (a symbol in a
+    `gpu.module`) on the tensor operands, producing the result tensors. The
+    kernel's parameter ABI (which operand becomes which TMA descriptor or
+    pointer) and launch geometry are attributes of the kernel
+    (`moek.abi`, `moek.launch`), read by the artifact writer and the runtime.
+
+    ```mlir
+    %y = moek.launch @kernels::@expert_matmul(%x, %w, %offsets) : (tensor<?x256xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
+    ```
+  }];
+  let arguments = (ins SymbolRefAttr:$kernel, Variadic<AnyRankedTensor>:$args);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $kernel `(` $args `)` attr-dict `:` functional-type($args, $results)
+  }];
+}
+
 #endif // MOE_DIALECT_MOEKERNEL_IR_MOEKERNELOPS_TD

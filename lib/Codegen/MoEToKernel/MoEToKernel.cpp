@@ -1,0 +1,283 @@
+//===- MoEToKernel.cpp - Generate moek kernels for moe ops ------*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// convert-moe-to-moek: builds a warp-specialized, persistent grouped-matmul
+// kernel in the moek dialect for each supported moe.expert_matmul and
+// replaces the op by a moek.launch of it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Codegen/Passes.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_CONVERTMOETOMOEKERNELPASS
+#include "moe/Codegen/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+namespace mk = mlir::moe::kernel;
+
+namespace {
+
+constexpr int64_t kTileM = 128, kTileN = 128, kTileK = 64;
+constexpr int64_t kThreads = 384; // producer warpgroup + 2 MMA warpgroups
+constexpr StringLiteral kKernelModule = "moe_kernels";
+
+/// Why `op` cannot use the generated kernel, or "" if it can.
+std::string unsupportedReason(ExpertMatmulOp op) {
+  if (op.getXQuantAttr() || op.getWQuantAttr())
+    return "quantized operands are not supported by the generated kernel yet";
+  if (!op.getX().getType().getElementType().isBF16() ||
+      !op.getWeight().getType().getElementType().isBF16())
+    return "the generated kernel takes bf16 rows and weights";
+  RankedTensorType w = op.getWeight().getType();
+  if (!w.hasStaticShape())
+    return "the weight shape must be static";
+  if (w.getDimSize(1) % kTileN != 0)
+    return "N (" + std::to_string(w.getDimSize(1)) +
+           ") must be a multiple of the tile (128)";
+  if (w.getDimSize(2) % kTileK != 0)
+    return "K (" + std::to_string(w.getDimSize(2)) +
+           ") must be a multiple of the K slice (64)";
+  return "";
+}
+
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
+  if (auto m = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModule))
+    return m;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
+}
+
+/// The parameter ABI of the generated kernel, for the artifact writer.
+ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k) {
+  auto entry = [&](ArrayRef<NamedAttribute> attrs) {
+    return b.getDictionaryAttr(attrs);
+  };
+  auto i64s = [&](ArrayRef<int64_t> v) { return b.getI64ArrayAttr(v); };
+  return b.getArrayAttr({
+      entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
+             b.getNamedAttr("operand", b.getI64IntegerAttr(0)),
+             b.getNamedAttr("view", b.getStringAttr("[M, K]")),
+             b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
+             b.getNamedAttr("box", i64s({kTileK, kTileM})),
+             b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}),
+      entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
+             b.getNamedAttr("operand", b.getI64IntegerAttr(1)),
+             b.getNamedAttr("view", b.getStringAttr("[E*N, K]")),
+             b.getNamedAttr("rows", b.getI64IntegerAttr(e * n)),
+             b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
+             b.getNamedAttr("box", i64s({kTileK, kTileN})),
+             b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}),
+      entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
+             b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
+      entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
+             b.getNamedAttr("result", b.getI64IntegerAttr(0))}),
+  });
+}
+
+/// Builds the grouped-matmul kernel; see the pass description.
+LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
+                             ExpertMatmulOp op, int64_t stages) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType w = op.getWeight().getType();
+  int64_t e = w.getDimSize(0), n = w.getDimSize(1), k = w.getDimSize(2);
+  Type outElem = op.getOut().getType().getElementType();
+
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  auto fnType =
+      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
+                                  {ptr, ptr, gptr, gptr});
+  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
+  func->setAttr("nvvm.kernel", b.getUnitAttr());
+  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
+  func->setAttr("moek.abi", buildAbi(b, e, n, k));
+  func->setAttr("moek.launch",
+                b.getDictionaryAttr(
+                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
+                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
+  for (unsigned i = 0; i < 2; ++i) {
+    func.setArgAttr(i, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
+                                         b.getI8Type(), 128)));
+    func.setArgAttr(i, "llvm.align", b.getI64IntegerAttr(64));
+    func.setArgAttr(i, "nvvm.grid_constant", b.getUnitAttr());
+  }
+
+  Block *entry = func.addEntryBlock(b);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
+  Value offsets = entry->getArgument(2), out = entry->getArgument(3);
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value c0 = idx(0), c1 = idx(1), c64 = idx(64), cTileN = idx(kTileN);
+  Value cN = idx(n), cKSlices = idx(k / kTileK);
+
+  auto tile = [&](int64_t rows) {
+    return MemRefType::get({rows, kTileK}, b.getBF16Type(), AffineMap(),
+                           b.getI64IntegerAttr(3));
+  };
+  auto ringType = mk::RingType::get(ctx, stages, {tile(kTileM), tile(kTileN)});
+  auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
+  Value ring = mk::RingAllocOp::create(b, loc, ringType,
+                                       b.getI64IntegerAttr(2 * 128));
+  auto tiling = [&](OperationState &) {};
+  (void)tiling;
+  IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
+              colTiles = b.getI64IntegerAttr(n / kTileN);
+  Value numTiles = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
+                                                  offsets, numE, tileRows,
+                                                  colTiles);
+  Value bid = mk::BlockIdOp::create(b, loc, b.getIndexType());
+  Value grid = mk::GridSizeOp::create(b, loc, b.getIndexType());
+  auto decode = [&](OpBuilder &ob, Value t) {
+    SmallVector<Type> types(4, ob.getIndexType());
+    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                     tileRows, colTiles);
+  };
+
+  // Producer: warpgroup 0, one thread issues every copy.
+  auto producer = mk::WarpRoleOp::create(b, loc, b.getStringAttr("producer"),
+                                         b.getI64IntegerAttr(0),
+                                         b.getI64IntegerAttr(1),
+                                         b.getI64IntegerAttr(40));
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&producer.getBody().emplaceBlock());
+    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    auto ifOp = scf::IfOp::create(b, loc, leader, false);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    scf::ForOp::create(
+        b, loc, bid, numTiles, grid, ValueRange{c0},
+        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+          auto d = decode(ob, t);
+          Value wrow = arith::AddIOp::create(
+              ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
+              arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
+          auto inner = scf::ForOp::create(
+              ob, l, c0, cKSlices, c1, ValueRange{it[0]},
+              [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
+                Value i = iit[0];
+                Value kx = arith::MulIOp::create(ib, il, ks, c64);
+                mk::RingAcquireOp::create(ib, il, ring, i);
+                mk::RingExpectOp::create(ib, il, ring, i);
+                mk::TmaLoadOp::create(ib, il, tmapX, ValueRange{kx, d.getRow()},
+                                      ring, i, ib.getI64IntegerAttr(0));
+                mk::TmaLoadOp::create(ib, il, tmapW, ValueRange{kx, wrow},
+                                      ring, i, ib.getI64IntegerAttr(1));
+                scf::YieldOp::create(
+                    ib, il, ValueRange{arith::AddIOp::create(ib, il, i, c1)});
+              });
+          scf::YieldOp::create(ob, l, inner.getResults());
+        });
+  }
+
+  // Consumers: warpgroups 1 and 2, 64 rows of each tile each.
+  auto consumer = mk::WarpRoleOp::create(b, loc, b.getStringAttr("consumer"),
+                                         b.getI64IntegerAttr(1),
+                                         b.getI64IntegerAttr(2),
+                                         b.getI64IntegerAttr(232));
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&consumer.getBody().emplaceBlock());
+    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+    Value aRow = arith::MulIOp::create(b, loc, wg, c64);
+    scf::ForOp::create(
+        b, loc, bid, numTiles, grid, ValueRange{c0},
+        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+          auto d = decode(ob, t);
+          Value zero = mk::MmaZeroOp::create(ob, l, accType);
+          auto inner = scf::ForOp::create(
+              ob, l, c0, cKSlices, c1, ValueRange{zero, it[0]},
+              [&](OpBuilder &ib, Location il, Value, ValueRange iit) {
+                Value acc = iit[0], i = iit[1];
+                mk::RingWaitOp::create(ib, il, ring, i);
+                Value acc1 = mk::MmaOp::create(ib, il, ring, i,
+                                               ib.getI64IntegerAttr(0), aRow,
+                                               ib.getI64IntegerAttr(1), acc);
+                Value acc2 = mk::MmaWaitOp::create(ib, il, acc1,
+                                                   ib.getI64IntegerAttr(0));
+                mk::RingReleaseOp::create(ib, il, ring, i);
+                scf::YieldOp::create(
+                    ib, il,
+                    ValueRange{acc2, arith::AddIOp::create(ib, il, i, c1)});
+              });
+          Value row = arith::AddIOp::create(ob, l, d.getRow(), aRow);
+          Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
+          mk::StoreAccOp::create(ob, l, inner.getResult(0), out, row, col,
+                                 d.getRowEnd(), TypeAttr::get(outElem),
+                                 ob.getI64IntegerAttr(n));
+          scf::YieldOp::create(ob, l, ValueRange{inner.getResult(1)});
+        });
+  }
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+  return func;
+}
+
+struct ConvertMoEToMoEKernelPass
+    : public mlir::moe::impl::ConvertMoEToMoEKernelPassBase<
+          ConvertMoEToMoEKernelPass> {
+  using Base::Base;
+
+  /// 1. Collect the expert matmuls of every function.
+  /// 2. For each supported one, generate its kernel into @moe_kernels and
+  ///    replace it by a moek.launch; remark on the others.
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (stages < 2) {
+      module.emitError() << "convert-moe-to-moek: stages must be >= 2, got "
+                         << stages;
+      return signalPassFailure();
+    }
+    SmallVector<ExpertMatmulOp> matmuls;
+    module.walk([&](ExpertMatmulOp op) { matmuls.push_back(op); });
+    unsigned counter = 0;
+    for (ExpertMatmulOp op : matmuls) {
+      std::string why = unsupportedReason(op);
+      if (!why.empty()) {
+        op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
+        continue;
+      }
+      auto func = op->getParentOfType<func::FuncOp>();
+      std::string name = (func ? func.getSymName().str() : std::string("moe")) +
+                         "_expert_matmul_" + std::to_string(counter++);
+      gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
+      OpBuilder b(kernels.getBodyRegion());
+      b.setInsertionPointToEnd(&kernels.getBodyRegion().front());
+      LLVM::LLVMFuncOp kernel = buildKernel(b, op.getLoc(), name, op, stages);
+      SymbolTable(kernels).insert(kernel);
+      OpBuilder hb(op);
+      auto sym = SymbolRefAttr::get(
+          b.getStringAttr(kKernelModule),
+          {FlatSymbolRefAttr::get(kernel.getSymNameAttr())});
+      auto launch = mk::LaunchOp::create(
+          hb, op.getLoc(), TypeRange{op.getOut().getType()}, sym,
+          ValueRange{op.getX(), op.getWeight(), op.getOffsets()});
+      op.getOut().replaceAllUsesWith(launch.getResult(0));
+      op.erase();
+    }
+  }
+};
+
+} // namespace

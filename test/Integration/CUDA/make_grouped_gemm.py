@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Compiles grouped-matmul kernels from moe IR into artifact folders.
+
+For each shape E,N,K: writes a moe.expert_matmul function, runs
+  moe-opt --moe-to-nvvm-pipeline=chip=sm_90a
+  moe-translate --moe-to-ptx, ptxas -arch=sm_90a
+and writes manifest.json (docs/Manifest.md) next to the cubin. Runs where
+the compiler is built (no GPU needed); run_grouped_gemm.py runs the result.
+
+usage: make_grouped_gemm.py --bin build/bin --out DIR [E,N,K ...]
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+MLIR = """func.func @gg(%x: tensor<?x{K}xbf16>, %w: tensor<{E}x{N}x{K}xbf16>,
+              %offsets: tensor<{E1}xi32>) -> tensor<?x{N}xbf16> {{
+  %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x{K}xbf16>, tensor<{E}x{N}x{K}xbf16>, tensor<{E1}xi32>) -> tensor<?x{N}xbf16>
+  return %y : tensor<?x{N}xbf16>
+}}
+"""
+
+
+def run(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit("failed: %s\n%s" % (" ".join(cmd), p.stderr))
+    return p.stdout
+
+
+def make(bin_dir, out_dir, e, n, k, ptxas):
+    name = "gg_e%d_n%d_k%d" % (e, n, k)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "layer.mlir")
+    with open(src, "w") as f:
+        f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
+    nvvm = run([os.path.join(bin_dir, "moe-opt"),
+                "--moe-to-nvvm-pipeline=chip=sm_90a", src])
+    with open(os.path.join(d, "kernel.nvvm.mlir"), "w") as f:
+        f.write(nvvm)
+    kernel = re.search(r"llvm\.func @(\w+)\(", nvvm).group(1)
+    smem = int(re.search(r"moek\.dynamic_smem_bytes = (\d+)", nvvm).group(1))
+    ptx = os.path.join(d, kernel + ".ptx")
+    run([os.path.join(bin_dir, "moe-translate"), "--moe-to-ptx",
+         "--chip=sm_90a", os.path.join(d, "kernel.nvvm.mlir"), "-o", ptx])
+    cubin = os.path.join(d, kernel + ".cubin")
+    report = subprocess.run([ptxas, "-arch=sm_90a", "-v", ptx, "-o", cubin],
+                            capture_output=True, text=True)
+    if report.returncode != 0:
+        sys.exit(report.stderr)
+    manifest = {
+        "version": 1, "kernel": kernel, "arch": "sm_90a",
+        "cubin": kernel + ".cubin",
+        "compiler": "moe-opt --moe-to-nvvm-pipeline + moe-translate --moe-to-ptx",
+        "content_hash": "none",
+        "launch": {"grid": "persistent", "block": [384, 1, 1],
+                   "dynamic_smem_bytes": smem},
+        "tensors": [
+            {"name": "x", "dtype": "bf16", "shape": ["T", k]},
+            {"name": "w", "dtype": "bf16", "shape": [e, n, k]},
+            {"name": "offsets", "dtype": "i32", "shape": [e + 1]},
+            {"name": "out", "dtype": "bf16", "shape": ["T", n],
+             "role": "output"},
+        ],
+        "tma": [
+            {"name": "x_desc", "tensor": "x", "box": [128, 64],
+             "swizzle": "128B", "l2_promotion": "256B"},
+            {"name": "w_desc", "tensor": "w", "rank": 2, "box": [128, 64],
+             "swizzle": "128B", "l2_promotion": "256B"},
+        ],
+        "params": [
+            {"kind": "tma", "tma": "x_desc"},
+            {"kind": "tma", "tma": "w_desc"},
+            {"kind": "tensor", "tensor": "offsets"},
+            {"kind": "tensor", "tensor": "out"},
+        ],
+    }
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    regs = re.search(r"Used (\d+) registers", report.stderr)
+    spill = re.search(r"(\d+) bytes spill stores", report.stderr)
+    print("%s: kernel %s, %s registers, %s bytes spilled, smem %d" % (
+        name, kernel, regs.group(1) if regs else "?",
+        spill.group(1) if spill else "0", smem))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--ptxas", default="/usr/local/cuda/bin/ptxas")
+    p.add_argument("shapes", nargs="*",
+                   default=["1,128,64", "8,256,512", "256,4096,7168",
+                            "256,7168,2048"])
+    a = p.parse_args()
+    for s in a.shapes:
+        e, n, k = (int(v) for v in s.split(","))
+        make(a.bin, a.out, e, n, k, a.ptxas)
+
+
+if __name__ == "__main__":
+    main()
