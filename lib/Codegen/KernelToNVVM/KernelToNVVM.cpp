@@ -39,6 +39,7 @@ constexpr int64_t kWarpgroupThreads = 128;
 constexpr StringLiteral kDynamicSmem = "moek_dynamic_smem";
 constexpr StringLiteral kSmemOffsetAttr = "moek.smem_offset";
 constexpr StringLiteral kBarriersAttr = "moek.barriers";
+constexpr StringLiteral kTileTableAttr = "moek.tile_table";
 
 //===----------------------------------------------------------------------===//
 // Small builders
@@ -223,6 +224,20 @@ Value rowBlocks(OpBuilder &b, Location loc, Value begin, Value end,
       b, loc, rows, arith::ConstantIndexOp::create(b, loc, tileRows));
 }
 
+/// Entry `i` (index) of an i32 tile table in shared memory.
+Value tableSlot(OpBuilder &b, Location loc, Value table, Value i) {
+  return LLVM::GEPOp::create(b, loc, table.getType(), b.getI32Type(), table,
+                             ValueRange{toI64(b, loc, i)});
+}
+void storeTable(OpBuilder &b, Location loc, Value table, Value i, Value v) {
+  LLVM::StoreOp::create(b, loc, toI32(b, loc, v), tableSlot(b, loc, table, i));
+}
+Value loadTable(OpBuilder &b, Location loc, Value table, Value i) {
+  return toIndex(b, loc,
+                 LLVM::LoadOp::create(b, loc, b.getI32Type(),
+                                      tableSlot(b, loc, table, i)));
+}
+
 struct GroupedTileCountLowering : OpConversionPattern<GroupedTileCountOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -237,19 +252,45 @@ struct GroupedTileCountLowering : OpConversionPattern<GroupedTileCountOp> {
         rewriter, loc, op.getColTilesAttr().getInt());
     int64_t tileRows = op.getTileRowsAttr().getInt();
     Value offsets = adaptor.getOffsets();
-    auto loop = scf::ForOp::create(
-        rewriter, loc, zero, numE, one, ValueRange{zero},
-        [&](OpBuilder &b, Location l, Value e, ValueRange acc) {
-          Value begin = loadOffset(b, l, offsets, e);
-          Value next = arith::AddIOp::create(b, l, e, one);
-          Value end = loadOffset(b, l, offsets, next);
-          Value tiles = arith::MulIOp::create(
-              b, l, rowBlocks(b, l, begin, end, tileRows), colTiles);
-          scf::YieldOp::create(b, l,
-                               ValueRange{arith::AddIOp::create(b, l, acc[0],
-                                                                tiles)});
-        });
-    rewriter.replaceOp(op, loop.getResult(0));
+    auto table = op->getAttrOfType<FlatSymbolRefAttr>(kTileTableAttr);
+    // With a table: thread 0 writes the prefix sums of the experts' tile
+    // counts to shared memory once, so that decoding a tile is a binary
+    // search there instead of a scan of the offsets in global memory.
+    Value tablePtr;
+    if (table)
+      tablePtr = LLVM::AddressOfOp::create(rewriter, loc, ptrTy(getContext(), 3),
+                                           table.getValue());
+    auto scan = [&](OpBuilder &b, Location l) {
+      return scf::ForOp::create(
+          b, l, zero, numE, one, ValueRange{zero},
+          [&](OpBuilder &fb, Location fl, Value e, ValueRange acc) {
+            if (tablePtr)
+              storeTable(fb, fl, tablePtr, e, acc[0]);
+            Value begin = loadOffset(fb, fl, offsets, e);
+            Value next = arith::AddIOp::create(fb, fl, e, one);
+            Value end = loadOffset(fb, fl, offsets, next);
+            Value tiles = arith::MulIOp::create(
+                fb, fl, rowBlocks(fb, fl, begin, end, tileRows), colTiles);
+            scf::YieldOp::create(
+                fb, fl, ValueRange{arith::AddIOp::create(fb, fl, acc[0], tiles)});
+          });
+    };
+    if (!tablePtr) {
+      rewriter.replaceOp(op, scan(rewriter, loc).getResult(0));
+      return success();
+    }
+    Value tid = threadIdX(rewriter, loc);
+    Value isFirst = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
+                                         tid, i32c(rewriter, loc, 0));
+    auto ifOp = scf::IfOp::create(rewriter, loc, isFirst, false);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value total = scan(rewriter, loc).getResult(0);
+      storeTable(rewriter, loc, tablePtr, numE, total);
+    }
+    NVVM::Barrier0Op::create(rewriter, loc);
+    rewriter.replaceOp(op, loadTable(rewriter, loc, tablePtr, numE));
     return success();
   }
 };
@@ -271,6 +312,52 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
         rewriter, loc, op.getColTilesAttr().getInt());
     Value tileRowsV = arith::ConstantIndexOp::create(rewriter, loc, tileRows);
     Value offsets = adaptor.getOffsets();
+    if (auto table = op->getAttrOfType<FlatSymbolRefAttr>(kTileTableAttr)) {
+      // Binary search for the expert e with table[e] <= tile < table[e+1]
+      // (such an e has tiles, so empty experts are skipped for free).
+      Value tablePtr = LLVM::AddressOfOp::create(
+          rewriter, loc, ptrTy(getContext(), 3), table.getValue());
+      int64_t e = op.getNumExpertsAttr().getInt();
+      int64_t steps = llvm::Log2_64_Ceil(e) + 1;
+      Value tile = adaptor.getTile();
+      auto search = scf::ForOp::create(
+          rewriter, loc, zero, arith::ConstantIndexOp::create(rewriter, loc, steps),
+          one, ValueRange{zero, numE},
+          [&](OpBuilder &b, Location l, Value, ValueRange it) {
+            Value lo = it[0], hi = it[1];
+            Value mid = arith::DivUIOp::create(
+                b, l, arith::AddIOp::create(b, l, lo, hi),
+                arith::ConstantIndexOp::create(b, l, 2));
+            Value atMid = loadTable(b, l, tablePtr, mid);
+            Value below = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule,
+                                                atMid, tile);
+            Value open = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::ugt, arith::SubIOp::create(b, l, hi, lo),
+                one);
+            Value moveLo = arith::AndIOp::create(b, l, below, open);
+            Value moveHi = arith::AndIOp::create(
+                b, l, open,
+                arith::XOrIOp::create(b, l, below,
+                                      arith::ConstantIntOp::create(b, l, 1, 1)));
+            scf::YieldOp::create(
+                b, l,
+                ValueRange{arith::SelectOp::create(b, l, moveLo, mid, lo),
+                           arith::SelectOp::create(b, l, moveHi, mid, hi)});
+          });
+      Value expert = search.getResult(0);
+      Value rem = arith::SubIOp::create(rewriter, loc, tile,
+                                        loadTable(rewriter, loc, tablePtr, expert));
+      Value begin = loadOffset(rewriter, loc, offsets, expert);
+      Value end = loadOffset(rewriter, loc, offsets,
+                             arith::AddIOp::create(rewriter, loc, expert, one));
+      Value mBlock = arith::DivUIOp::create(rewriter, loc, rem, colTiles);
+      Value row = arith::AddIOp::create(
+          rewriter, loc, begin,
+          arith::MulIOp::create(rewriter, loc, mBlock, tileRowsV));
+      Value col = arith::RemUIOp::create(rewriter, loc, rem, colTiles);
+      rewriter.replaceOp(op, {expert, row, end, col});
+      return success();
+    }
     Value falseV = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
     SmallVector<Value> init = {adaptor.getTile(), falseV, zero, zero, zero,
                                zero};
@@ -653,6 +740,32 @@ LogicalResult planSharedMemory(ModuleOp module) {
     });
     if (r.wasInterrupted())
       return WalkResult::interrupt();
+    // Tile tables: a grouped_tile_count run by every thread of the kernel
+    // (at its top level) gets a table in shared memory; the grouped_tile ops
+    // on the same offsets and tiling use it.
+    int64_t tables = 0;
+    func.walk([&](GroupedTileCountOp count) {
+      if (count->getBlock() != &func.getBody().front())
+        return;
+      std::string name =
+          (func.getSymName() + "_moek_tiles_" + Twine(tables++)).str();
+      b.setInsertionPointToStart(&body.front());
+      LLVM::GlobalOp::create(
+          b, count.getLoc(),
+          LLVM::LLVMArrayType::get(b.getI32Type(),
+                                   count.getNumExpertsAttr().getInt() + 1),
+          /*isConstant=*/false, LLVM::Linkage::Internal, name, Attribute(),
+          /*alignment=*/4, /*addrSpace=*/3);
+      auto sym = FlatSymbolRefAttr::get(b.getContext(), name);
+      count->setAttr(kTileTableAttr, sym);
+      func.walk([&](GroupedTileOp tile) {
+        if (tile.getOffsets() == count.getOffsets() &&
+            tile.getNumExpertsAttr() == count.getNumExpertsAttr() &&
+            tile.getTileRowsAttr() == count.getTileRowsAttr() &&
+            tile.getColTilesAttr() == count.getColTilesAttr())
+          tile->setAttr(kTileTableAttr, sym);
+      });
+    });
     if (offset > 0)
       // The run-time 1024-byte alignment of the base may use up to 1 KiB.
       func->setAttr("moek.dynamic_smem_bytes", b.getI64IntegerAttr(offset + 1024));

@@ -1,0 +1,22 @@
+// DeepSeek-V3's gate/up grouped matmul, from moe IR to PTX and a cubin: the
+// whole code generation path, checked where no GPU is.
+// RUN: moe-opt --moe-to-nvvm-pipeline=chip=sm_90a %examples/deepseek-v3-expert-matmul.mlir -o %t.nvvm.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.nvvm.mlir -o %t.ptx
+// RUN: FileCheck %s < %t.ptx
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a %t.ptx -o %t.sm90a.cubin %}
+// RUN: %if ptxas %{ moe-translate --moe-to-cubin --chip=sm_90a %t.nvvm.mlir -o %t.cubin %}
+
+// CHECK:     .version 8.8
+// CHECK:     .target sm_90a
+// CHECK:     .entry deepseek_v3_gate_up_expert_matmul_0(
+// CHECK-DAG: setmaxnreg.dec.sync.aligned.u32 40
+// CHECK-DAG: setmaxnreg.inc.sync.aligned.u32 232
+// CHECK-DAG: mbarrier.init.shared.b64
+// CHECK-DAG: mbarrier.try_wait.parity.shared.b64
+// CHECK-DAG: mbarrier.arrive.expect_tx.shared.b64
+// CHECK-DAG: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// CHECK-DAG: wgmma.fence.sync.aligned
+// CHECK-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK-DAG: wgmma.commit_group.sync.aligned
+// CHECK-DAG: wgmma.wait_group.sync.aligned 0
+// CHECK-DAG: cvt.rn.bf16x2.f32
