@@ -36,6 +36,11 @@ config.substitutions.append(("%moe_obj_root", config.moe_obj_root))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
 
+runtime_lib = os.path.join(config.moe_obj_root, "lib", "libmoe_cuda_runtime.so")
+if os.path.exists(runtime_lib):
+    config.available_features.add("moe-runtime")
+    config.substitutions.append(("%moe_runtime_lib", runtime_lib))
+
 if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))

@@ -25,6 +25,16 @@ namespace mlir::moe {
 /// Fails with a diagnostic if the module holds no moe.fused_moe.
 LogicalResult translateToLayerJson(ModuleOp module, llvm::raw_ostream &os);
 
+struct PTXOptions;
+
+/// Writes the manifest (docs/Manifest.md) of the kernel run by the module's
+/// one moek.launch, as produced by --moe-to-nvvm-pipeline. With a non-empty
+/// `artifactDir`, also compiles the kernel and writes manifest.json,
+/// <kernel>.ptx and <kernel>.cubin there.
+LogicalResult translateToManifest(ModuleOp module, llvm::raw_ostream &os,
+                                  const PTXOptions &ptxOptions,
+                                  llvm::StringRef artifactDir);
+
 /// Registers every moe translation with the global translation registry.
 void registerMoETranslations();
 

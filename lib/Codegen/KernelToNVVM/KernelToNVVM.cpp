@@ -792,6 +792,16 @@ struct ConvertMoEKernelToNVVMPass
     }
     if (failed(planSharedMemory(module)))
       return signalPassFailure();
+    // Record the chip on every kernel that has moek ops, for the manifest.
+    module.walk([&](LLVM::LLVMFuncOp func) {
+      if (func->hasAttr("nvvm.kernel") &&
+          func.walk([](Operation *op) {
+                return isa<MoEKernelDialect>(op->getDialect())
+                           ? WalkResult::interrupt()
+                           : WalkResult::advance();
+              }).wasInterrupted())
+        func->setAttr("moek.chip", StringAttr::get(func.getContext(), chip));
+    });
 
     MLIRContext *ctx = &getContext();
     TypeConverter converter;

@@ -58,6 +58,12 @@ struct PTXTranslationOptions {
       llvm::cl::desc("run ptxas with -v and report its output as a remark"),
       llvm::cl::cat(category)};
 
+  llvm::cl::opt<std::string> artifactDir{
+      "artifact-dir",
+      llvm::cl::desc("moe-to-manifest: also compile the kernel and write "
+                     "manifest.json, the PTX and the cubin into this folder"),
+      llvm::cl::value_desc("dir"), llvm::cl::cat(category)};
+
   moe::PTXOptions get() const {
     moe::PTXOptions options;
     options.chip = chip;
@@ -112,6 +118,18 @@ void moe::registerMoETranslations() {
           return failure();
         os << *ptx;
         return success();
+      },
+      registerDialects);
+  static TranslateFromMLIRRegistration toManifest(
+      "moe-to-manifest",
+      "write the artifact manifest of the kernel a moek.launch runs "
+      "(--artifact-dir: with its PTX and cubin)",
+      [](Operation *op, raw_ostream &os) -> LogicalResult {
+        FailureOr<ModuleOp> module = expectModule(op, "moe-to-manifest");
+        if (failed(module))
+          return failure();
+        return translateToManifest(*module, os, ptxOptions.get(),
+                                   ptxOptions.artifactDir);
       },
       registerDialects);
   static TranslateFromMLIRRegistration toCubin(

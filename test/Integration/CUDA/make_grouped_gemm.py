@@ -3,8 +3,9 @@
 
 For each shape E,N,K: writes a moe.expert_matmul function, runs
   moe-opt --moe-to-nvvm-pipeline=chip=sm_90a
-  moe-translate --moe-to-ptx, ptxas -arch=sm_90a
-and writes manifest.json (docs/Manifest.md) next to the cubin. Runs where
+  moe-translate --moe-to-manifest --artifact-dir=<folder>
+which writes manifest.json (docs/Manifest.md), the PTX and the cubin, and
+reports ptxas's register and spill counts. Runs where
 the compiler is built (no GPU needed); run_grouped_gemm.py runs the result.
 
 usage: make_grouped_gemm.py --bin build/bin --out DIR [E,N,K ...]
@@ -39,49 +40,17 @@ def make(bin_dir, out_dir, e, n, k, ptxas):
     src = os.path.join(d, "layer.mlir")
     with open(src, "w") as f:
         f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
-    nvvm = run([os.path.join(bin_dir, "moe-opt"),
-                "--moe-to-nvvm-pipeline=chip=sm_90a", src])
-    with open(os.path.join(d, "kernel.nvvm.mlir"), "w") as f:
-        f.write(nvvm)
-    kernel = re.search(r"llvm\.func @(\w+)\(", nvvm).group(1)
-    smem = int(re.search(r"moek\.dynamic_smem_bytes = (\d+)", nvvm).group(1))
-    ptx = os.path.join(d, kernel + ".ptx")
-    run([os.path.join(bin_dir, "moe-translate"), "--moe-to-ptx",
-         "--chip=sm_90a", os.path.join(d, "kernel.nvvm.mlir"), "-o", ptx])
-    cubin = os.path.join(d, kernel + ".cubin")
-    report = subprocess.run([ptxas, "-arch=sm_90a", "-v", ptx, "-o", cubin],
+    nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
+    run([os.path.join(bin_dir, "moe-opt"), "--moe-to-nvvm-pipeline=chip=sm_90a",
+         src, "-o", nvvm_path])
+    run([os.path.join(bin_dir, "moe-translate"), "--moe-to-manifest",
+         "--artifact-dir=" + d, nvvm_path, "-o", os.devnull])
+    manifest = json.load(open(os.path.join(d, "manifest.json")))
+    kernel = manifest["kernel"]
+    smem = manifest["launch"]["dynamic_smem_bytes"]
+    report = subprocess.run([ptxas, "-arch=sm_90a", "-v",
+                             os.path.join(d, kernel + ".ptx"), "-o", os.devnull],
                             capture_output=True, text=True)
-    if report.returncode != 0:
-        sys.exit(report.stderr)
-    manifest = {
-        "version": 1, "kernel": kernel, "arch": "sm_90a",
-        "cubin": kernel + ".cubin",
-        "compiler": "moe-opt --moe-to-nvvm-pipeline + moe-translate --moe-to-ptx",
-        "content_hash": "none",
-        "launch": {"grid": "persistent", "block": [384, 1, 1],
-                   "dynamic_smem_bytes": smem},
-        "tensors": [
-            {"name": "x", "dtype": "bf16", "shape": ["T", k]},
-            {"name": "w", "dtype": "bf16", "shape": [e, n, k]},
-            {"name": "offsets", "dtype": "i32", "shape": [e + 1]},
-            {"name": "out", "dtype": "bf16", "shape": ["T", n],
-             "role": "output"},
-        ],
-        "tma": [
-            {"name": "x_desc", "tensor": "x", "box": [128, 64],
-             "swizzle": "128B", "l2_promotion": "256B"},
-            {"name": "w_desc", "tensor": "w", "rank": 2, "box": [128, 64],
-             "swizzle": "128B", "l2_promotion": "256B"},
-        ],
-        "params": [
-            {"kind": "tma", "tma": "x_desc"},
-            {"kind": "tma", "tma": "w_desc"},
-            {"kind": "tensor", "tensor": "offsets"},
-            {"kind": "tensor", "tensor": "out"},
-        ],
-    }
-    with open(os.path.join(d, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
     regs = re.search(r"Used (\d+) registers", report.stderr)
     spill = re.search(r"(\d+) bytes spill stores", report.stderr)
     print("%s: kernel %s, %s registers, %s bytes spilled, smem %d" % (

@@ -1,0 +1,198 @@
+//===- Artifact.cpp - Kernel artifacts: manifest, PTX, cubin ----*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Writes the manifest (docs/Manifest.md) of the kernel that a moek.launch
+// runs, from the kernel's moek.abi / moek.launch / moek.dynamic_smem_bytes /
+// moek.chip attributes and the launch's tensor types; optionally the PTX and
+// cubin next to it. The runtime needs nothing else.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Codegen/PTXEmitter.h"
+#include "moe/Codegen/Translations.h"
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+using namespace mlir;
+using json = nlohmann::json;
+
+static std::string printed(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+/// A tensor of the launch in the manifest's form: dtype and shape, "T" for
+/// the dynamic dimension.
+static json tensorJson(StringRef name, Type type, StringRef role) {
+  auto t = cast<RankedTensorType>(type);
+  json shape = json::array();
+  for (int64_t d : t.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? json("T") : json(d));
+  return json{{"name", name.str()},
+              {"dtype", printed(t.getElementType())},
+              {"shape", shape},
+              {"role", role.str()}};
+}
+
+static std::string contentHash(ModuleOp module, StringRef chip) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os, OpPrintingFlags().enableDebugInfo(false));
+  os << chip << LLVM_VERSION_STRING;
+  llvm::SHA256 sha;
+  sha.update(text);
+  std::array<uint8_t, 32> digest = sha.final();
+  return "sha256:" + llvm::toHex(digest, /*LowerCase=*/true);
+}
+
+static FailureOr<std::string> writeFile(Location loc, StringRef dir,
+                                        StringRef name, StringRef data) {
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, name);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return emitError(loc) << "cannot write " << path << ": " << ec.message();
+  os << data;
+  return path.str().str();
+}
+
+LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
+                                       const PTXOptions &ptxOptions,
+                                       StringRef artifactDir) {
+  SmallVector<kernel::LaunchOp> launches;
+  module.walk([&](kernel::LaunchOp op) { launches.push_back(op); });
+  if (launches.size() != 1)
+    return module.emitError()
+           << "moe-to-manifest: expects exactly one moek.launch (run "
+              "--moe-to-nvvm-pipeline first), found "
+           << launches.size();
+  kernel::LaunchOp launch = launches.front();
+  auto func = dyn_cast_or_null<LLVM::LLVMFuncOp>(
+      SymbolTable::lookupNearestSymbolFrom(launch, launch.getKernelAttr()));
+  if (!func)
+    return launch.emitOpError() << "kernel " << launch.getKernelAttr()
+                                << " is not an llvm.func";
+  auto abi = func->getAttrOfType<ArrayAttr>("moek.abi");
+  auto geometry = func->getAttrOfType<DictionaryAttr>("moek.launch");
+  auto smem = func->getAttrOfType<IntegerAttr>("moek.dynamic_smem_bytes");
+  auto chipAttr = func->getAttrOfType<StringAttr>("moek.chip");
+  if (!abi || !geometry || !smem || !chipAttr)
+    return func.emitError() << "moe-to-manifest: the kernel lacks moek.abi, "
+                               "moek.launch, moek.dynamic_smem_bytes or "
+                               "moek.chip (was it lowered by "
+                               "--moe-to-nvvm-pipeline?)";
+  std::string chip = chipAttr.getValue().str();
+  if (!ptxOptions.chip.empty() && ptxOptions.chip != chip)
+    return func.emitError() << "moe-to-manifest: the kernel was lowered for "
+                            << chip << ", not " << ptxOptions.chip;
+
+  // Tensors: the launch's operands, then its results.
+  json tensors = json::array();
+  auto argName = [](unsigned i) { return "arg" + std::to_string(i); };
+  auto resultName = [](unsigned i) { return "result" + std::to_string(i); };
+  for (auto [i, v] : llvm::enumerate(launch.getArgs()))
+    tensors.push_back(tensorJson(argName(i), v.getType(), "input"));
+  for (auto [i, v] : llvm::enumerate(launch.getResults()))
+    tensors.push_back(tensorJson(resultName(i), v.getType(), "output"));
+
+  // Parameters in ABI order, and the TMA descriptors they use.
+  json tma = json::array(), params = json::array();
+  for (Attribute entryAttr : abi) {
+    auto entry = dyn_cast<DictionaryAttr>(entryAttr);
+    auto kind = entry ? entry.getAs<StringAttr>("kind") : StringAttr();
+    if (!kind)
+      return func.emitError() << "moe-to-manifest: malformed moek.abi entry "
+                              << entryAttr;
+    std::string tensor;
+    if (auto operand = entry.getAs<IntegerAttr>("operand"))
+      tensor = argName(operand.getInt());
+    else if (auto result = entry.getAs<IntegerAttr>("result"))
+      tensor = resultName(result.getInt());
+    if (kind.getValue() == "tma") {
+      auto box = entry.getAs<ArrayAttr>("box");
+      auto swizzle = entry.getAs<IntegerAttr>("swizzle");
+      if (!box || box.size() != 2 || !swizzle || tensor.empty())
+        return func.emitError() << "moe-to-manifest: malformed TMA entry "
+                                << entry;
+      // moek.abi boxes are innermost first; the manifest's outermost first.
+      json jbox = json::array();
+      for (Attribute d : llvm::reverse(box.getValue()))
+        jbox.push_back(cast<IntegerAttr>(d).getInt());
+      std::string name = tensor + "_desc";
+      tma.push_back(json{{"name", name},
+                         {"tensor", tensor},
+                         {"rank", 2},
+                         {"box", jbox},
+                         {"swizzle", std::to_string(swizzle.getInt()) + "B"},
+                         {"l2_promotion", "256B"}});
+      params.push_back(json{{"kind", "tma"}, {"tma", name}});
+    } else if (kind.getValue() == "ptr" && !tensor.empty()) {
+      params.push_back(json{{"kind", "tensor"}, {"tensor", tensor}});
+    } else {
+      return func.emitError() << "moe-to-manifest: unknown moek.abi entry "
+                              << entry;
+    }
+  }
+  auto block = geometry.getAs<IntegerAttr>("block");
+  auto grid = geometry.getAs<StringAttr>("grid");
+  if (!block || !grid || grid.getValue() != "persistent")
+    return func.emitError() << "moe-to-manifest: unsupported moek.launch "
+                            << geometry;
+
+  std::string kernelName = func.getSymName().str();
+  json manifest{
+      {"version", 1},
+      {"kernel", kernelName},
+      {"arch", chip},
+      {"cubin", kernelName + ".cubin"},
+      {"compiler", std::string("moe-translate (LLVM ") + LLVM_VERSION_STRING +
+                       ")"},
+      {"content_hash", contentHash(module, chip)},
+      {"launch",
+       {{"grid", "persistent"},
+        {"block", {block.getInt(), 1, 1}},
+        {"dynamic_smem_bytes", smem.getInt()}}},
+      {"tensors", tensors},
+      {"tma", tma},
+      {"params", params},
+  };
+  std::string text = manifest.dump(2) + "\n";
+
+  if (!artifactDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(artifactDir))
+      return module.emitError() << "cannot create " << artifactDir << ": "
+                                << ec.message();
+    PTXOptions options = ptxOptions;
+    options.chip = chip;
+    FailureOr<std::string> ptx = emitPTX(module, options);
+    if (failed(ptx))
+      return failure();
+    FailureOr<std::string> cubin = assembleCubin(*ptx, options, func.getLoc());
+    if (failed(cubin))
+      return failure();
+    Location loc = func.getLoc();
+    if (failed(writeFile(loc, artifactDir, kernelName + ".ptx", *ptx)) ||
+        failed(writeFile(loc, artifactDir, kernelName + ".cubin", *cubin)) ||
+        failed(writeFile(loc, artifactDir, "manifest.json", text)))
+      return failure();
+  }
+  os << text;
+  return success();
+}

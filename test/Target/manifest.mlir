@@ -1,0 +1,23 @@
+// The artifact manifest of a generated kernel: written by moe-translate from
+// the kernel's ABI attributes and the launch's tensor types, and accepted by
+// the runtime's manifest parser (no GPU needed for that).
+// RUN: moe-opt --moe-to-nvvm-pipeline=chip=sm_90a %examples/deepseek-v3-expert-matmul.mlir -o %t.nvvm.mlir
+// RUN: moe-translate --moe-to-manifest %t.nvvm.mlir -o %t.json
+// RUN: FileCheck %s < %t.json
+// RUN: %if moe-runtime %{ %python %S/Inputs/check_manifest.py %moe_runtime_lib %t.json | FileCheck %s --check-prefix=RT %}
+// RUN: %if ptxas %{ moe-translate --moe-to-manifest --artifact-dir=%t.art %t.nvvm.mlir -o /dev/null %}
+// RUN: %if ptxas %{ test -s %t.art/deepseek_v3_gate_up_expert_matmul_0.cubin %}
+// RUN: %if ptxas %{ diff %t.json %t.art/manifest.json %}
+// RUN: not moe-translate --moe-to-manifest %examples/deepseek-v3-expert-matmul.mlir 2>&1 | FileCheck %s --check-prefix=NOLAUNCH
+
+// CHECK-DAG: "arch": "sm_90a"
+// CHECK-DAG: "kernel": "deepseek_v3_gate_up_expert_matmul_0"
+// CHECK-DAG: "cubin": "deepseek_v3_gate_up_expert_matmul_0.cubin"
+// CHECK-DAG: "dynamic_smem_bytes": 132096
+// CHECK-DAG: "grid": "persistent"
+// CHECK-DAG: "content_hash": "sha256:{{[0-9a-f]+}}"
+// CHECK-DAG: "swizzle": "128B"
+
+// RT: kernel deepseek_v3_gate_up_expert_matmul_0: 4 params, 3 tensors in, 1 out
+
+// NOLAUNCH: error: moe-to-manifest: expects exactly one moek.launch (run --moe-to-nvvm-pipeline first), found 0
