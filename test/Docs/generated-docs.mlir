@@ -2,3 +2,5 @@
 // they are stale. Fix: scripts/update-docs.sh.
 // RUN: diff %moe_obj_root/docs/Dialects/MoE.md %moe_src_root/docs/Dialects/MoE.md
 // RUN: diff %moe_obj_root/docs/MoEPasses.md %moe_src_root/docs/Passes.md
+// RUN: diff %moe_obj_root/docs/Dialects/MoEKernel.md %moe_src_root/docs/Dialects/MoEKernel.md
+// RUN: diff %moe_obj_root/docs/MoECodegenPasses.md %moe_src_root/docs/CodegenPasses.md
