@@ -20,3 +20,7 @@
 // CHECK-DAG: wgmma.commit_group.sync.aligned
 // CHECK-DAG: wgmma.wait_group.sync.aligned 0
 // CHECK-DAG: cvt.rn.bf16x2.f32
+
+// ptxas accepts the kernel with no spills.
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.v.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS %}
+// PTXAS: 0 bytes spill stores, 0 bytes spill loads

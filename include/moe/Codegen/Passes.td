@@ -26,7 +26,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     padding.
 
     Supported now: bf16 rows and weights, f32 accumulation, bf16 or f32
-    output, N a multiple of `tile-n`, K a multiple of `tile-k`. Other
+    output, N a multiple of 8 (the last, partial column block is masked),
+    K a multiple of `tile-k`. Other
     matmuls are left unchanged with a remark saying why.
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA

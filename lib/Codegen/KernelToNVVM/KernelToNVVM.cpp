@@ -692,6 +692,20 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
         Value addr = LLVM::GEPOp::create(rewriter, loc, adaptor.getOut().getType(),
                                          elem, adaptor.getOut(),
                                          ValueRange{index});
+        if (ld % accType.getCols() == 0) {
+          LLVM::StoreOp::create(rewriter, loc, v, addr, 2 * elemBytes);
+          continue;
+        }
+        // The last column block of a matrix whose width is not a multiple
+        // of the tile: columns at or past ld are not stored.
+        Value colJ = LLVM::AddOp::create(rewriter, loc, col0i,
+                                         i64c(rewriter, loc, 8 * j));
+        Value inCols = LLVM::ICmpOp::create(rewriter, loc,
+                                            LLVM::ICmpPredicate::slt, colJ,
+                                            i64c(rewriter, loc, ld));
+        auto colIf = scf::IfOp::create(rewriter, loc, inCols, false);
+        OpBuilder::InsertionGuard colGuard(rewriter);
+        rewriter.setInsertionPoint(colIf.thenBlock()->getTerminator());
         LLVM::StoreOp::create(rewriter, loc, v, addr, 2 * elemBytes);
       }
     }

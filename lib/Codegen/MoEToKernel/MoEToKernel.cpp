@@ -48,9 +48,10 @@ std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
   if (!w.hasStaticShape())
     return "the weight shape must be static";
-  if (w.getDimSize(1) % kTileN != 0)
+  if (w.getDimSize(1) % 8 != 0)
     return "N (" + std::to_string(w.getDimSize(1)) +
-           ") must be a multiple of the tile (128)";
+           ") must be a multiple of 8 (the epilogue stores column pairs of "
+           "8-column groups)";
   if (w.getDimSize(2) % kTileK != 0)
     return "K (" + std::to_string(w.getDimSize(2)) +
            ") must be a multiple of the K slice (64)";
@@ -145,7 +146,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto tiling = [&](OperationState &) {};
   (void)tiling;
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
-              colTiles = b.getI64IntegerAttr(n / kTileN);
+              colTiles = b.getI64IntegerAttr(llvm::divideCeil(n, kTileN));
   Value numTiles = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
                                                   offsets, numE, tileRows,
                                                   colTiles);

@@ -37,11 +37,24 @@ func.func @negative_lower_fp8(%x: tensor<?x256xf8E4M3FN>, %w: tensor<8x256x256xf
 
 // -----
 
-// N must be a multiple of the 128-wide tile.
-// CHECK-LABEL: func.func @negative_lower_ragged_n
-// CHECK:         moe.expert_matmul
-func.func @negative_lower_ragged_n(%x: tensor<?x512xbf16>, %w: tensor<8x200x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x200xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: N (200) must be a multiple of the tile (128)}}
+// N = 200 is not a multiple of the 128-wide tile: two column blocks, the
+// second one masked at column 200 by the epilogue (ld = 200).
+// CHECK-LABEL: func.func @lower_partial_column_block
+// CHECK:         moek.launch
+// CHECK:         moek.grouped_tile_count {{.*}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
+// CHECK:         moek.store_acc {{.*}} {element_type = bf16, ld = 200 : i64}
+func.func @lower_partial_column_block(%x: tensor<?x512xbf16>, %w: tensor<8x200x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x200xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x200x512xbf16>, tensor<9xi32>) -> tensor<?x200xbf16>
   return %y : tensor<?x200xbf16>
+}
+
+// -----
+
+// N must be a multiple of 8: the epilogue stores 8-column groups.
+// CHECK-LABEL: func.func @negative_lower_ragged_n
+// CHECK:         moe.expert_matmul
+func.func @negative_lower_ragged_n(%x: tensor<?x512xbf16>, %w: tensor<8x196x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x196xbf16> {
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: N (196) must be a multiple of 8 (the epilogue stores column pairs of 8-column groups)}}
+  %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x196x512xbf16>, tensor<9xi32>) -> tensor<?x196xbf16>
+  return %y : tensor<?x196xbf16>
 }

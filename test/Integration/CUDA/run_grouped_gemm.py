@@ -121,7 +121,11 @@ def main():
     p.add_argument("--lib", required=True)
     p.add_argument("--art", required=True)
     p.add_argument("--out", default=os.environ.get("OUT"))
+    p.add_argument("--filter", default="",
+                   help="comma-separated prefixes of the artifact folders to run")
+    p.add_argument("--no-bench", action="store_true")
     a = p.parse_args()
+    prefixes = [f for f in a.filter.split(",") if f]
     gen = torch.Generator(device="cuda")
     gen.manual_seed(1234)
     moe_runtime.load_library(a.lib)
@@ -130,6 +134,8 @@ def main():
     for name in sorted(os.listdir(a.art)):
         d = os.path.join(a.art, name)
         if not os.path.exists(os.path.join(d, "manifest.json")):
+            continue
+        if prefixes and not any(name.startswith(f) for f in prefixes):
             continue
         e, n, k = (int(v[1:]) for v in name.split("_")[1:])
         kernel = moe_runtime.Kernel.load(d)
@@ -155,7 +161,7 @@ def main():
                              False, False))
                 print("error:", ex)
                 all_ok = False
-        if e >= 256:
+        if e >= 256 and not a.no_bench:
             res, flops = bench(kernel, e, n, k, 2048, gen)
             bench_rows.append((name, 2048, res, flops))
         kernel.close()

@@ -296,7 +296,8 @@ def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
     into the row-major global matrix `out` (row stride `ld` elements) at
     rows `[row, row + R)`, columns `[col, col + C)`; rows at or past
     `row_limit` are not written (masking for token counts that are not a
-    multiple of the tile).
+    multiple of the tile), nor columns at or past `ld` (a last, partial
+    column block).
 
     ```mlir
     moek.store_acc %acc, %out[%row, %col] row_limit(%end) {element_type = bf16, ld = 4096 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
