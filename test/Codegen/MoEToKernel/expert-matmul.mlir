@@ -1,8 +1,10 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 pipeline-mma=false" -verify-diagnostics | FileCheck %s --check-prefix=NOPIPE
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
-// warpgroups, tiles decoded from the device-side offsets.
+// warpgroups, tiles decoded from the device-side offsets. N = 256 takes
+// 256-wide tiles (tile-n = 0: automatic).
 // CHECK-LABEL: func.func @lower_bf16_expert_matmul
 // CHECK:         %[[Y:.+]] = moek.launch @moe_kernels::@lower_bf16_expert_matmul_expert_matmul_0(%{{.+}}, %{{.+}}, %{{.+}}) : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
 // CHECK:         return %[[Y]]
@@ -11,13 +13,24 @@
 // CHECK-SAME:      moek.abi = [{{.*}}kind = "tma"{{.*}}kind = "tma"{{.*}}kind = "ptr"{{.*}}kind = "ptr"
 // CHECK-SAME:      moek.launch = {block = 384 : i64, grid = "persistent"}
 // CHECK-SAME:      nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>
-// CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
-// CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
+// CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
+// CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // CHECK:           moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
 // CHECK:             moek.tma_load
 // CHECK:           moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
+// CHECK:             moek.mma_zero : !moek.acc<64x256xf32>
+// CHECK:             moek.ring_wait
 // CHECK:             moek.mma
+// CHECK:             moek.mma_wait {{.*}} pending(1)
+// CHECK:             scf.if
+// CHECK:               moek.ring_release
+// CHECK:             moek.mma_wait {{.*}} pending(0)
+// CHECK:             moek.ring_release
 // CHECK:             moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64}
+// NOPIPE-LABEL: func.func @lower_bf16_expert_matmul
+// NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// NOPIPE:         moek.mma_wait {{.*}} pending(0)
+// NOPIPE-NEXT:    moek.ring_release
 func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>

@@ -33,7 +33,7 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def make(bin_dir, out_dir, e, n, k, ptxas):
+def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options=""):
     name = "gg_e%d_n%d_k%d" % (e, n, k)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
@@ -41,8 +41,12 @@ def make(bin_dir, out_dir, e, n, k, ptxas):
     with open(src, "w") as f:
         f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
-    run([os.path.join(bin_dir, "moe-opt"), "--moe-to-nvvm-pipeline=chip=sm_90a",
-         src, "-o", nvvm_path])
+    if kernel_options:
+        passes = ["--convert-moe-to-moek=" + kernel_options,
+                  "--moek-to-nvvm-pipeline=chip=sm_90a"]
+    else:
+        passes = ["--moe-to-nvvm-pipeline=chip=sm_90a"]
+    run([os.path.join(bin_dir, "moe-opt"), *passes, src, "-o", nvvm_path])
     run([os.path.join(bin_dir, "moe-translate"), "--moe-to-manifest",
          "--artifact-dir=" + d, nvvm_path, "-o", os.devnull])
     manifest = json.load(open(os.path.join(d, "manifest.json")))
@@ -63,13 +67,15 @@ def main():
     p.add_argument("--bin", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--ptxas", default="/usr/local/cuda/bin/ptxas")
+    p.add_argument("--kernel-options", default="",
+                   help="options of convert-moe-to-moek, e.g. 'tile-n=256'")
     p.add_argument("shapes", nargs="*",
                    default=["1,128,64", "8,256,512", "256,4096,7168",
                             "256,7168,2048"])
     a = p.parse_args()
     for s in a.shapes:
         e, n, k = (int(v) for v in s.split(","))
-        make(a.bin, a.out, e, n, k, a.ptxas)
+        make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options)
 
 
 if __name__ == "__main__":

@@ -212,10 +212,11 @@ LogicalResult StoreAccOp::verify() {
   Type elem = getElementType();
   if (!elem.isBF16() && !elem.isF32())
     return emitOpError() << "stores bf16 or f32, got " << elem;
-  if (getLdAttr().getInt() < getAcc().getType().getCols())
-    return emitOpError() << "expects ld (" << getLdAttr().getInt()
-                         << ") >= the accumulator's columns ("
-                         << getAcc().getType().getCols() << ")";
+  // Columns at or past ld are masked, so ld may be below the tile's width.
+  if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
+    return emitOpError() << "expects ld a positive multiple of 8 (column "
+                            "pairs of 8-column groups), got "
+                         << getLdAttr().getInt();
   return success();
 }
 
