@@ -45,6 +45,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "when it divides N, else 128">,
     Option<"pipelineMma", "pipeline-mma", "bool", "true",
            "Keep one wgmma group in flight and release the previous stage">,
+    Option<"schedule", "schedule", "std::string", "\"cooperative\"",
+           "cooperative: both MMA warpgroups split each tile; pingpong: they "
+           "alternate whole tiles so one's epilogue overlaps the other's MMAs "
+           "(128-wide tiles)">,
   ];
 }
 

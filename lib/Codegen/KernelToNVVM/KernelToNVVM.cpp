@@ -154,9 +154,18 @@ struct WarpRoleLowering : OpConversionPattern<WarpRoleOp> {
     // Unsigned compare: warpgroups below `first` wrap around to large values.
     Value inRole = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult,
                                         rel, i32c(rewriter, loc, count));
-    Value relIndex = toIndex(rewriter, loc, rel);
     op.walk([&](WarpgroupIndexOp idx) {
-      rewriter.replaceOp(idx, relIndex);
+      // Broadcast from lane 0 so that ptxas sees a warp-uniform value:
+      // control flow on a value it thinks divergent makes it serialize the
+      // wgmmas behind it (C7520).
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(idx);
+      Value uniform = NVVM::ShflOp::create(
+          rewriter, loc, rewriter.getI32Type(), i32c(rewriter, loc, -1), rel,
+          i32c(rewriter, loc, 0), i32c(rewriter, loc, 0x1f),
+          NVVM::ShflKindAttr::get(rewriter.getContext(), NVVM::ShflKind::idx),
+          UnitAttr());
+      rewriter.replaceOp(idx, toIndex(rewriter, loc, uniform));
     });
     auto ifOp = scf::IfOp::create(rewriter, loc, inRole, /*withElse=*/false);
     Block *then = ifOp.thenBlock();
@@ -462,6 +471,18 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
     ring = LLVM::InsertValueOp::create(rewriter, loc, ring, tiles, ArrayRef<int64_t>{0});
     ring = LLVM::InsertValueOp::create(rewriter, loc, ring, bars, ArrayRef<int64_t>{1});
     rewriter.replaceOp(op, ring);
+    return success();
+  }
+};
+
+struct RingSelectLowering : OpConversionPattern<RingSelectOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RingSelectOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<LLVM::SelectOp>(op, adaptor.getCondition(),
+                                                adaptor.getTrueRing(),
+                                                adaptor.getFalseRing());
     return success();
   }
 };
@@ -844,7 +865,8 @@ struct ConvertMoEKernelToNVVMPass
                  SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
                  SregLowering<GridSizeOp, NVVM::GridDimXOp>,
                  GroupedTileCountLowering, GroupedTileLowering,
-                 RingAllocLowering, RingStageLowering<RingAcquireOp>,
+                 RingAllocLowering, RingSelectLowering,
+                 RingStageLowering<RingAcquireOp>,
                  RingStageLowering<RingExpectOp>,
                  RingStageLowering<RingWaitOp>,
                  RingStageLowering<RingReleaseOp>, TmaLoadLowering,

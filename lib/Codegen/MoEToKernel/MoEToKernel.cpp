@@ -96,6 +96,94 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
   });
 }
 
+/// The MMA warpgroups of the pingpong schedule: warpgroup w takes the
+/// CTA's tiles j = w, w+2, ... from ring w, computes all 128 rows with two
+/// 64-row accumulators and stores them while the other warpgroup runs its
+/// MMAs.
+template <typename DecodeFn>
+void buildPingpongConsumers(OpBuilder &b, Location loc, ArrayRef<Value> rings,
+                            mk::AccType accType, Value out, Type outElem,
+                            int64_t n, Value numTiles, Value bid, Value grid,
+                            Value cKSlices, Value cTileN, DecodeFn decode,
+                            bool pipelineMma) {
+  auto role = mk::WarpRoleOp::create(b, loc, b.getStringAttr("consumer"),
+                                     b.getI64IntegerAttr(1),
+                                     b.getI64IntegerAttr(2),
+                                     b.getI64IntegerAttr(232));
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(&role.getBody().emplaceBlock());
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value c0 = idx(0), c1 = idx(1), c64 = idx(64), c2 = idx(2);
+  Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+  Value first = arith::AddIOp::create(b, loc, bid,
+                                      arith::MulIOp::create(b, loc, wg, grid));
+  Value step = arith::MulIOp::create(b, loc, grid, c2);
+  int64_t pending = pipelineMma ? 2 : 0; // two commit groups per stage
+  auto consume = [&](OpBuilder &rb, Value ring) {  // NOLINT
+    scf::ForOp::create(
+        rb, loc, first, numTiles, step, ValueRange{c0},
+        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+          auto d = decode(ob, t);
+          Value zero = mk::MmaZeroOp::create(ob, l, accType);
+          auto inner = scf::ForOp::create(
+              ob, l, c0, cKSlices, c1, ValueRange{zero, zero, it[0]},
+              [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
+                Value i = iit[2];
+                mk::RingWaitOp::create(ib, il, ring, i);
+                Value top = mk::MmaOp::create(ib, il, ring, i,
+                                              ib.getI64IntegerAttr(0), c0,
+                                              ib.getI64IntegerAttr(1), iit[0]);
+                Value bottom = mk::MmaOp::create(
+                    ib, il, ring, i, ib.getI64IntegerAttr(0), c64,
+                    ib.getI64IntegerAttr(1), iit[1]);
+                top = mk::MmaWaitOp::create(ib, il, top,
+                                            ib.getI64IntegerAttr(pending));
+                bottom = mk::MmaWaitOp::create(ib, il, bottom,
+                                               ib.getI64IntegerAttr(pending));
+                if (pipelineMma) {
+                  Value notFirst = arith::CmpIOp::create(
+                      ib, il, arith::CmpIPredicate::ugt, ks, c0);
+                  auto ifOp = scf::IfOp::create(ib, il, notFirst, false);
+                  OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+                  mk::RingReleaseOp::create(
+                      tb, il, ring, arith::SubIOp::create(tb, il, i, c1));
+                } else {
+                  mk::RingReleaseOp::create(ib, il, ring, i);
+                }
+                scf::YieldOp::create(
+                    ib, il,
+                    ValueRange{top, bottom,
+                               arith::AddIOp::create(ib, il, i, c1)});
+              });
+          Value top = inner.getResult(0), bottom = inner.getResult(1);
+          Value end = inner.getResult(2);
+          if (pipelineMma) {
+            top = mk::MmaWaitOp::create(ob, l, top, ob.getI64IntegerAttr(0));
+            bottom =
+                mk::MmaWaitOp::create(ob, l, bottom, ob.getI64IntegerAttr(0));
+            mk::RingReleaseOp::create(ob, l, ring,
+                                      arith::SubIOp::create(ob, l, end, c1));
+          }
+          Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
+          for (auto [acc, rowOffset] :
+               {std::pair(top, c0), std::pair(bottom, c64)})
+            mk::StoreAccOp::create(
+                ob, l, acc, out,
+                arith::AddIOp::create(ob, l, d.getRow(), rowOffset), col,
+                d.getRowEnd(), TypeAttr::get(outElem),
+                ob.getI64IntegerAttr(n));
+          scf::YieldOp::create(ob, l, ValueRange{end});
+        });
+  };
+  // One code path for both warpgroups: a branch around the wgmma loop would
+  // make ptxas serialize the wgmmas (C7520).
+  Value isFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
+  consume(b, mk::RingSelectOp::create(b, loc, isFirst, rings[0], rings[1]));
+}
+
 /// Builds the grouped-matmul kernel; see the pass description.
 /// Kernel-shape choices (pass options).
 struct KernelConfig {
@@ -104,6 +192,10 @@ struct KernelConfig {
   /// Keep one wgmma group in flight: release stage i-1 after issuing the
   /// MMAs of stage i (wait_group 1), instead of waiting for stage i's MMAs.
   bool pipelineMma = true;
+  /// Pingpong: each MMA warpgroup computes whole 128-row tiles, alternating
+  /// tiles with the other, so one's epilogue overlaps the other's MMAs.
+  /// Otherwise (cooperative) both split every tile's rows.
+  bool pingpong = false;
 };
 
 LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
@@ -152,8 +244,22 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   };
   auto ringType = mk::RingType::get(ctx, stages, {tile(kTileM), tile(kTileN)});
   auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
-  Value ring = mk::RingAllocOp::create(b, loc, ringType,
-                                       b.getI64IntegerAttr(2 * 128));
+  // Cooperative: one ring whose stages both MMA warpgroups read and
+  // release. Pingpong: one ring per MMA warpgroup (each released by its 128
+  // threads), so that a warpgroup never waits on a stage more than one phase
+  // ahead of it (mbarrier waits only see a phase's parity).
+  SmallVector<Value, 2> rings;
+  if (config.pingpong) {
+    auto pingType = mk::RingType::get(ctx, std::min<int64_t>(stages, 3),
+                                      {tile(kTileM), tile(kTileN)});
+    for (int r = 0; r < 2; ++r)
+      rings.push_back(mk::RingAllocOp::create(b, loc, pingType,
+                                              b.getI64IntegerAttr(128)));
+  } else {
+    rings.push_back(mk::RingAllocOp::create(b, loc, ringType,
+                                            b.getI64IntegerAttr(256)));
+  }
+  Value ring = rings.front();
   auto tiling = [&](OperationState &) {};
   (void)tiling;
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
@@ -180,31 +286,73 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    scf::ForOp::create(
-        b, loc, bid, numTiles, grid, ValueRange{c0},
-        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
-          auto d = decode(ob, t);
-          Value wrow = arith::AddIOp::create(
-              ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
-              arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
-          auto inner = scf::ForOp::create(
-              ob, l, c0, cKSlices, c1, ValueRange{it[0]},
-              [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
-                Value i = iit[0];
-                Value kx = arith::MulIOp::create(ib, il, ks, c64);
-                mk::RingAcquireOp::create(ib, il, ring, i);
-                mk::RingExpectOp::create(ib, il, ring, i);
-                mk::TmaLoadOp::create(ib, il, tmapX, ValueRange{kx, d.getRow()},
-                                      ring, i, ib.getI64IntegerAttr(0));
-                mk::TmaLoadOp::create(ib, il, tmapW, ValueRange{kx, wrow},
-                                      ring, i, ib.getI64IntegerAttr(1));
-                scf::YieldOp::create(
-                    ib, il, ValueRange{arith::AddIOp::create(ib, il, i, c1)});
-              });
-          scf::YieldOp::create(ob, l, inner.getResults());
-        });
+    // Loads the K slices of one tile into `r` from iteration `i0`; returns
+    // the iteration after the last.
+    auto loadTile = [&](OpBuilder &ob, Location l, Value r, Value i0,
+                        mk::GroupedTileOp d) -> Value {
+      Value wrow = arith::AddIOp::create(
+          ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
+          arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
+      auto inner = scf::ForOp::create(
+          ob, l, c0, cKSlices, c1, ValueRange{i0},
+          [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
+            Value i = iit[0];
+            Value kx = arith::MulIOp::create(ib, il, ks, c64);
+            mk::RingAcquireOp::create(ib, il, r, i);
+            mk::RingExpectOp::create(ib, il, r, i);
+            mk::TmaLoadOp::create(ib, il, tmapX, ValueRange{kx, d.getRow()},
+                                  r, i, ib.getI64IntegerAttr(0));
+            mk::TmaLoadOp::create(ib, il, tmapW, ValueRange{kx, wrow}, r, i,
+                                  ib.getI64IntegerAttr(1));
+            scf::YieldOp::create(
+                ib, il, ValueRange{arith::AddIOp::create(ib, il, i, c1)});
+          });
+      return inner.getResult(0);
+    };
+    if (!config.pingpong) {
+      scf::ForOp::create(
+          b, loc, bid, numTiles, grid, ValueRange{c0},
+          [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+            Value end = loadTile(ob, l, ring, it[0], decode(ob, t));
+            scf::YieldOp::create(ob, l, ValueRange{end});
+          });
+    } else {
+      // Tiles alternate between the two rings: (iteration of ring 0,
+      // iteration of ring 1, whether the next tile goes to ring 1).
+      Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
+      Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+      scf::ForOp::create(
+          b, loc, bid, numTiles, grid, ValueRange{c0, c0, no},
+          [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+            auto d = decode(ob, t);
+            auto ifOp = scf::IfOp::create(
+                ob, l, TypeRange{ob.getIndexType(), ob.getIndexType()}, it[2],
+                /*withElse=*/true);
+            {
+              OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+              Value e1 = loadTile(tb, l, rings[1], it[1], d);
+              scf::YieldOp::create(tb, l, ValueRange{it[0], e1});
+            }
+            {
+              OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+              Value e0 = loadTile(eb, l, rings[0], it[0], d);
+              scf::YieldOp::create(eb, l, ValueRange{e0, it[1]});
+            }
+            Value flip = arith::XOrIOp::create(ob, l, it[2], yes);
+            scf::YieldOp::create(ob, l,
+                                 ValueRange{ifOp.getResult(0),
+                                            ifOp.getResult(1), flip});
+          });
+    }
   }
 
+  if (config.pingpong) {
+    buildPingpongConsumers(b, loc, rings, accType, out, outElem, n, numTiles,
+                           bid, grid, cKSlices, cTileN, decode,
+                           config.pipelineMma);
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
+    return func;
+  }
   // Consumers: warpgroups 1 and 2, 64 rows of each tile each.
   auto consumer = mk::WarpRoleOp::create(b, loc, b.getStringAttr("consumer"),
                                          b.getI64IntegerAttr(1),
@@ -282,6 +430,18 @@ struct ConvertMoEToMoEKernelPass
                          << stages;
       return signalPassFailure();
     }
+    if (schedule != "cooperative" && schedule != "pingpong") {
+      module.emitError() << "convert-moe-to-moek: schedule must be "
+                            "'cooperative' or 'pingpong', got '"
+                         << schedule << "'";
+      return signalPassFailure();
+    }
+    if (schedule == "pingpong" && tileN == 256) {
+      module.emitError() << "convert-moe-to-moek: the pingpong schedule "
+                            "holds two 64-row accumulators per warpgroup, "
+                            "so it takes tile-n = 128";
+      return signalPassFailure();
+    }
     if (tileN != 0 && tileN != 128 && tileN != 256) {
       module.emitError() << "convert-moe-to-moek: tile-n must be 0 (auto), "
                             "128 or 256, got "
@@ -303,10 +463,12 @@ struct ConvertMoEToMoEKernelPass
       KernelConfig config;
       config.stages = stages;
       config.pipelineMma = pipelineMma;
+      config.pingpong = schedule == "pingpong";
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on
       // the six cases' GEMMs, bench/results/), else 128 (less masked waste).
       int64_t n = op.getWeight().getType().getDimSize(1);
-      config.tileN = tileN ? tileN : (n % 256 == 0 ? 256 : 128);
+      config.tileN = tileN ? tileN
+                           : (config.pingpong || n % 256 != 0 ? 128 : 256);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
       b.setInsertionPointToEnd(&kernels.getBodyRegion().front());

@@ -1,5 +1,7 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 pipeline-mma=false" -verify-diagnostics | FileCheck %s --check-prefix=NOPIPE
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="schedule=pingpong" -verify-diagnostics | FileCheck %s --check-prefix=PING
+// RUN: not moe-opt %s --convert-moe-to-moek="schedule=pingpong tile-n=256" 2>&1 | FileCheck %s --check-prefix=PINGERR
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
@@ -31,6 +33,17 @@
 // NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE:         moek.mma_wait {{.*}} pending(0)
 // NOPIPE-NEXT:    moek.ring_release
+// Pingpong: one 3-stage ring per MMA warpgroup, picked without a branch;
+// each warpgroup computes whole tiles with two 64-row accumulators.
+// PING-LABEL: func.func @lower_bf16_expert_matmul
+// PING:         %[[R0:.+]] = moek.ring_alloc consumers(128) : !moek.ring<3, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// PING:         %[[R1:.+]] = moek.ring_alloc consumers(128)
+// PING:         moek.warp_role "consumer" warpgroups(1, 2)
+// PING:           %[[R:.+]] = moek.ring_select %{{.+}}, %[[R0]], %[[R1]]
+// PING:           moek.mma %[[R]][%{{.+}}] a(0, %{{.+}}) b(1)
+// PING:           moek.mma %[[R]][%{{.+}}] a(0, %{{.+}}) b(1)
+// PING-COUNT-2:   moek.store_acc
+// PINGERR: error: convert-moe-to-moek: the pingpong schedule holds two 64-row accumulators per warpgroup, so it takes tile-n = 128
 func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
