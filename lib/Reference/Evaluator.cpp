@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Support.h"
 #include "moe/Reference/Evaluator.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Reference/Kernels.h"
@@ -26,14 +27,11 @@
 
 using namespace mlir;
 using namespace ::moe::ref;
+using ::moe::ref::detail::makeError;
 using llvm::Error;
 using llvm::Expected;
 
 namespace {
-
-Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 std::string describe(Operation *op) {
   std::string s;

@@ -28,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Support.h"
 #include "moe/Reference/Kernels.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -46,39 +47,13 @@
 #endif
 
 using namespace moe::ref;
+using namespace moe::ref::detail;
 
 namespace {
 
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
-
-std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << '[';
-  llvm::interleaveComma(shape, os);
-  os << ']';
-  return s;
-}
-
-llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
-llvm::StringRef schemeName(QuantScheme scheme) {
-  switch (scheme) {
-  case QuantScheme::FP8Block:
-    return "fp8_block";
-  case QuantScheme::MXFP8:
-    return "mxfp8";
-  case QuantScheme::MXFP4:
-    return "mxfp4";
-  case QuantScheme::NVFP4:
-    return "nvfp4";
-  }
-  return "?";
-}
 
 /// Runs fn(item, worker) for item in [0, numItems) on up to `numThreads`
 /// workers. Items are taken dynamically; callers make items independent.

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Support.h"
 #include "moe/Reference/Kernels.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -27,35 +28,9 @@
 #include <vector>
 
 using namespace moe::ref;
+using namespace moe::ref::detail;
 
 namespace {
-
-std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << '[';
-  llvm::interleaveComma(shape, os);
-  os << ']';
-  return s;
-}
-
-llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
-llvm::StringRef schemeName(QuantScheme scheme) {
-  switch (scheme) {
-  case QuantScheme::FP8Block:
-    return "fp8_block";
-  case QuantScheme::MXFP8:
-    return "mxfp8";
-  case QuantScheme::MXFP4:
-    return "mxfp4";
-  case QuantScheme::NVFP4:
-    return "nvfp4";
-  }
-  return "?";
-}
 
 /// The values of a float tensor: its storage if materialized, else a copy.
 const float *floatsOf(const Tensor &t, std::vector<float> &storage) {
@@ -361,6 +336,15 @@ llvm::Expected<Dispatched> moe::ref::dispatch(const Tensor &x,
   if (numExperts < 1)
     return makeError("dispatch: num_experts is " + llvm::Twine(numExperts) +
                      ", expected >= 1");
+  // Rows and offsets are indexed by i32 (the verifier's bound, for dynamic T).
+  const int64_t kMaxRows = std::numeric_limits<int32_t>::max();
+  if (numExperts >= kMaxRows)
+    return makeError("dispatch: num_experts is " + llvm::Twine(numExperts) +
+                     ", expected < 2^31 - 1 (offsets are i32)");
+  if (K > 0 && T > kMaxRows / K)
+    return makeError("dispatch: T*K rows (T = " + llvm::Twine(T) + ", K = " +
+                     llvm::Twine(K) +
+                     ") do not fit i32 row indices (slot_map is i32)");
 
   std::vector<int64_t> idStorage;
   std::vector<float> wStorage;

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Support.h"
 #include "moe/Reference/Npy.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -22,22 +23,10 @@
 #include <optional>
 
 using namespace moe::ref;
+using namespace moe::ref::detail;
 using llvm::StringRef;
 
 namespace {
-
-std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << '[';
-  llvm::interleaveComma(shape, os);
-  os << ']';
-  return s;
-}
-
-llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicLen = 6;

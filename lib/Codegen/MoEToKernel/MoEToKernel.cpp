@@ -96,6 +96,26 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
   });
 }
 
+/// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
+/// the stage that is no longer read. Pipelined: stage i-1 (its MMAs are done
+/// once at most one slice's groups are pending), none for the first slice;
+/// otherwise stage i itself (its MMAs were waited for).
+void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
+                       Value ks, bool pipelined) {
+  if (!pipelined) {
+    mk::RingReleaseOp::create(b, loc, ring, i);
+    return;
+  }
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value notFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, ks, c0);
+  auto ifOp = scf::IfOp::create(b, loc, notFirst, false);
+  OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+  mk::RingReleaseOp::create(tb, loc, ring,
+                            arith::SubIOp::create(tb, loc, i, c1));
+}
+
 /// The MMA warpgroups of the pingpong schedule: warpgroup w takes the
 /// CTA's tiles j = w, w+2, ... from ring w, computes all 128 rows with two
 /// 64-row accumulators and stores them while the other warpgroup runs its
@@ -142,16 +162,7 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, ArrayRef<Value> rings,
                                             ib.getI64IntegerAttr(pending));
                 bottom = mk::MmaWaitOp::create(ib, il, bottom,
                                                ib.getI64IntegerAttr(pending));
-                if (pipelineMma) {
-                  Value notFirst = arith::CmpIOp::create(
-                      ib, il, arith::CmpIPredicate::ugt, ks, c0);
-                  auto ifOp = scf::IfOp::create(ib, il, notFirst, false);
-                  OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-                  mk::RingReleaseOp::create(
-                      tb, il, ring, arith::SubIOp::create(tb, il, i, c1));
-                } else {
-                  mk::RingReleaseOp::create(ib, il, ring, i);
-                }
+                releaseAfterIssue(ib, il, ring, i, ks, pipelineMma);
                 scf::YieldOp::create(
                     ib, il,
                     ValueRange{top, bottom,
@@ -379,17 +390,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                                                ib.getI64IntegerAttr(1), acc);
                 Value acc2 = mk::MmaWaitOp::create(
                     ib, il, acc1, ib.getI64IntegerAttr(pending));
-                if (config.pipelineMma) {
-                  // The MMAs of stage i-1 are done: release it.
-                  Value notFirst = arith::CmpIOp::create(
-                      ib, il, arith::CmpIPredicate::ugt, ks, c0);
-                  auto ifOp = scf::IfOp::create(ib, il, notFirst, false);
-                  OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-                  mk::RingReleaseOp::create(
-                      tb, il, ring, arith::SubIOp::create(tb, il, i, c1));
-                } else {
-                  mk::RingReleaseOp::create(ib, il, ring, i);
-                }
+                releaseAfterIssue(ib, il, ring, i, ks, config.pipelineMma);
                 scf::YieldOp::create(
                     ib, il,
                     ValueRange{acc2, arith::AddIOp::create(ib, il, i, c1)});

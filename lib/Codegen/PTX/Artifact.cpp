@@ -25,17 +25,12 @@
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include "llvm/Support/ScopedPrinter.h"
+
 #include <nlohmann/json.hpp>
 
 using namespace mlir;
 using json = nlohmann::json;
-
-static std::string printed(Type type) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << type;
-  return s;
-}
 
 /// A tensor of the launch in the manifest's form: dtype and shape, "T" for
 /// the dynamic dimension.
@@ -45,7 +40,7 @@ static json tensorJson(StringRef name, Type type, StringRef role) {
   for (int64_t d : t.getShape())
     shape.push_back(ShapedType::isDynamic(d) ? json("T") : json(d));
   return json{{"name", name.str()},
-              {"dtype", printed(t.getElementType())},
+              {"dtype", llvm::to_string(t.getElementType())},
               {"shape", shape},
               {"role", role.str()}};
 }

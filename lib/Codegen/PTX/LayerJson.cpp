@@ -15,26 +15,21 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include "llvm/Support/ScopedPrinter.h"
+
 #include <nlohmann/json.hpp>
 
 using namespace mlir;
 using namespace mlir::moe;
 using json = nlohmann::json;
 
-static std::string print(Type type) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << type;
-  return s;
-}
-
 static json quantJson(QuantAttr q) {
   if (!q)
     return nullptr;
   return json{{"scheme", stringifyQuantScheme(q.getScheme()).str()},
               {"block", {q.getBlockRows(), q.getBlockCols()}},
-              {"value_type", print(q.getValueType())},
-              {"scale_type", print(q.getScaleType())}};
+              {"value_type", llvm::to_string(q.getValueType())},
+              {"scale_type", llvm::to_string(q.getScaleType())}};
 }
 
 static int64_t size(int64_t d) { return ShapedType::isDynamic(d) ? -1 : d; }
@@ -51,17 +46,17 @@ LogicalResult moe::translateToLayerJson(ModuleOp module, raw_ostream &os) {
         {"I", size(op.getW2().getType().getDimSize(2))},
         {"E", size(w13.getDimSize(0))},
         {"K", size(op.getIds().getType().getDimSize(1))},
-        {"x_type", print(op.getX().getType().getElementType())},
-        {"ids_type", print(op.getIds().getType().getElementType())},
-        {"w13_type", print(w13.getElementType())},
-        {"w2_type", print(op.getW2().getType().getElementType())},
+        {"x_type", llvm::to_string(op.getX().getType().getElementType())},
+        {"ids_type", llvm::to_string(op.getIds().getType().getElementType())},
+        {"w13_type", llvm::to_string(w13.getElementType())},
+        {"w2_type", llvm::to_string(op.getW2().getType().getElementType())},
         {"activation", stringifyActivationKind(op.getActivation()).str()},
         {"gate_up_layout", stringifyGateUpLayout(op.getGateUpLayout()).str()},
         {"router_weight", stringifyRouterWeight(op.getRouterWeight()).str()},
-        {"gemm1_type", print(op.getGemm1Type())},
-        {"act_type", print(op.getActType())},
-        {"gemm2_type", print(op.getGemm2Type())},
-        {"out_type", print(op.getOut().getType().getElementType())},
+        {"gemm1_type", llvm::to_string(op.getGemm1Type())},
+        {"act_type", llvm::to_string(op.getActType())},
+        {"gemm2_type", llvm::to_string(op.getGemm2Type())},
+        {"out_type", llvm::to_string(op.getOut().getType().getElementType())},
         {"x_quant", quantJson(op.getXQuantAttr())},
         {"w13_quant", quantJson(op.getW13QuantAttr())},
         {"act_quant", quantJson(op.getActQuantAttr())},
