@@ -17,9 +17,11 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -55,8 +57,47 @@ int64_t dim(Value v, unsigned i) { return tensorOf(v).getDimSize(i); }
 /// The static one of two sizes that must agree (kDyn if both are dynamic).
 int64_t unify(int64_t a, int64_t b) { return a != kDyn ? a : b; }
 
+/// a * b, kDyn when either is dynamic or the product does not fit int64_t
+/// (a size no tensor can have; callers that index rows with i32 reject such
+/// sizes through checkRowCount).
 int64_t mul(int64_t a, int64_t b) {
-  return (a == kDyn || b == kDyn) ? kDyn : a * b;
+  int64_t product;
+  if (a == kDyn || b == kDyn || llvm::MulOverflow(a, b, product))
+    return kDyn;
+  return product;
+}
+
+/// moe tensors are dense and row-major: a tensor encoding (a layout, strides,
+/// sparsity) would be silently ignored by every lowering and the evaluator.
+LogicalResult checkDenseTensors(Operation *op) {
+  auto check = [&](Type t, StringRef what, unsigned i) -> LogicalResult {
+    auto ranked = dyn_cast<RankedTensorType>(t);
+    if (!ranked || !ranked.getEncoding())
+      return success();
+    return op->emitOpError()
+           << "expects " << what << " #" << i
+           << " without a tensor encoding (moe tensors are dense and "
+              "row-major), got "
+           << t;
+  };
+  for (auto [i, t] : llvm::enumerate(op->getOperandTypes()))
+    if (failed(check(t, "operand", i)))
+      return failure();
+  for (auto [i, t] : llvm::enumerate(op->getResultTypes()))
+    if (failed(check(t, "result", i)))
+      return failure();
+  return success();
+}
+
+/// Rows [M = T*K] are indexed by i32 (slot_map, offsets): T*K must fit.
+LogicalResult checkRowCount(Operation *op, int64_t t, int64_t k) {
+  int64_t m;
+  if (t == kDyn || k == kDyn ||
+      (!llvm::MulOverflow(t, k, m) && m <= std::numeric_limits<int32_t>::max()))
+    return success();
+  return op->emitOpError() << "expects T*K rows to fit i32 row indices "
+                              "(slot_map and offsets are i32), got T = "
+                           << t << ", K = " << k;
 }
 
 /// Checks the rank and the static sizes of `v` against `expected` (kDyn
@@ -190,6 +231,9 @@ LogicalResult checkOffsets(Operation *op, Value offsets, int64_t numExperts) {
   if (type.getRank() != 1 || type.isDynamicDim(0))
     return op->emitOpError()
            << "expects offsets of static shape [E+1], got " << type;
+  if (numExperts != kDyn && numExperts >= (int64_t(1) << 31) - 1)
+    return op->emitOpError()
+           << "expects E < 2^31 - 1 (offsets are i32), got " << numExperts;
   if (numExperts != kDyn && type.getDimSize(0) != numExperts + 1)
     return op->emitOpError() << "expects offsets of shape [E+1] = ["
                              << numExperts + 1 << "], got " << type;
@@ -251,6 +295,8 @@ LogicalResult verifyActivationAttrs(Operation *op, ActivationKind kind,
 
 LogicalResult GateOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "x", getX(), 2, "[T, H]")) ||
       failed(checkRank(op, "weight", getWeight(), 2, "[E, H]")))
     return failure();
@@ -271,6 +317,8 @@ LogicalResult GateOp::verify() {
 
 LogicalResult RouteOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "logits", getLogits(), 2, "[T, E]")))
     return failure();
   if (failed(checkUnquantized(op, "logits", getLogits())))
@@ -313,6 +361,8 @@ LogicalResult RouteOp::verify() {
 
 LogicalResult DispatchOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "x", getX(), 2, "[T, H]")) ||
       failed(checkRank(op, "ids", getIds(), 2, "[T, K]")))
     return failure();
@@ -325,6 +375,8 @@ LogicalResult DispatchOp::verify() {
                             "i32), got "
                          << e;
   if (failed(checkUnquantized(op, "x", getX())))
+    return failure();
+  if (failed(checkRowCount(op, t, k)))
     return failure();
   int64_t m = mul(t, k);
   if (failed(checkShape(op, "x", getX(), "[T, H]", {t, h})) ||
@@ -348,6 +400,8 @@ LogicalResult DispatchOp::verify() {
 
 LogicalResult CombineOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "rows", getRows(), 2, "[M, H]")) ||
       failed(checkRank(op, "slot_map", getSlotMap(), 2, "[T, K]")) ||
       failed(checkUnquantized(op, "rows", getRows())))
@@ -355,6 +409,8 @@ LogicalResult CombineOp::verify() {
   int64_t t = unify(dim(getSlotMap(), 0), dim(getOut(), 0));
   int64_t k = dim(getSlotMap(), 1);
   int64_t h = unify(dim(getRows(), 1), dim(getOut(), 1));
+  if (failed(checkRowCount(op, t, k)))
+    return failure();
   if (failed(checkShape(op, "rows", getRows(), "[M = T*K, H]", {mul(t, k), h})) ||
       failed(checkShape(op, "slot_map", getSlotMap(), "[T, K]", {t, k})) ||
       (getWeights() &&
@@ -370,6 +426,8 @@ LogicalResult CombineOp::verify() {
 
 LogicalResult ExpertMatmulOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "x", getX(), 2, "[M, K]")) ||
       failed(checkRank(op, "weight", getWeight(), 3, "[E, N, K]")))
     return failure();
@@ -399,6 +457,8 @@ LogicalResult ExpertMatmulOp::verify() {
 
 LogicalResult ActivationOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "input", getInput(), 2, "[M, 2*I]")) ||
       failed(checkRank(op, "out", getOut(), 2, "[M, I]")) ||
       failed(checkUnquantized(op, "input", getInput())))
@@ -432,6 +492,8 @@ LogicalResult ActivationOp::verify() {
 
 LogicalResult QuantizeOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   RankedTensorType in = getInput().getType();
   if (in.getRank() < 2)
     return emitOpError() << "expects input of rank >= 2 (blocks cover the last "
@@ -450,6 +512,8 @@ LogicalResult QuantizeOp::verify() {
 
 LogicalResult DequantizeOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   RankedTensorType in = getValues().getType();
   if (in.getRank() < 2)
     return emitOpError() << "expects values of rank >= 2, got " << in;
@@ -470,6 +534,8 @@ LogicalResult DequantizeOp::verify() {
 
 LogicalResult FusedMoEOp::verify() {
   Operation *op = getOperation();
+  if (failed(checkDenseTensors(op)))
+    return failure();
   if (failed(checkRank(op, "x", getX(), 2, "[T, H]")) ||
       failed(checkRank(op, "ids", getIds(), 2, "[T, K]")) ||
       failed(checkRank(op, "w13", getW13(), 3, "[E, 2*I, H]")) ||
@@ -485,6 +551,11 @@ LogicalResult FusedMoEOp::verify() {
                             "dimension 1 (gate and up halves), got "
                          << twoI;
   int64_t i = unify(twoI == kDyn ? kDyn : twoI / 2, dim(getW2(), 2));
+  if (failed(checkRowCount(op, t, k)))
+    return failure();
+  if (e != kDyn && e >= (int64_t(1) << 31) - 1)
+    return emitOpError() << "expects E < 2^31 - 1 (offsets are i32), got "
+                         << e;
   if (failed(checkShape(op, "x", getX(), "[T, H]", {t, h})) ||
       failed(checkShape(op, "ids", getIds(), "[T, K]", {t, k})) ||
       failed(checkShape(op, "weights", getWeights(), "[T, K]", {t, k})) ||
