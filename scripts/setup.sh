@@ -7,7 +7,7 @@ build="${MOE_BUILD_DIR:-$root/build}"
 
 packages=(llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools libzstd-dev
           nlohmann-json3-dev libgtest-dev ninja-build cmake clang-22 lld-22
-          ccache python3)
+          ccache python3 libclang-rt-22-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -404,6 +404,7 @@ LogicalResult CombineOp::verify() {
     return failure();
   if (failed(checkRank(op, "rows", getRows(), 2, "[M, H]")) ||
       failed(checkRank(op, "slot_map", getSlotMap(), 2, "[T, K]")) ||
+      failed(checkRank(op, "out", getOut(), 2, "[T, H]")) ||
       failed(checkUnquantized(op, "rows", getRows())))
     return failure();
   int64_t t = unify(dim(getSlotMap(), 0), dim(getOut(), 0));
@@ -429,7 +430,8 @@ LogicalResult ExpertMatmulOp::verify() {
   if (failed(checkDenseTensors(op)))
     return failure();
   if (failed(checkRank(op, "x", getX(), 2, "[M, K]")) ||
-      failed(checkRank(op, "weight", getWeight(), 3, "[E, N, K]")))
+      failed(checkRank(op, "weight", getWeight(), 3, "[E, N, K]")) ||
+      failed(checkRank(op, "out", getOut(), 2, "[M, N]")))
     return failure();
   int64_t m = unify(dim(getX(), 0), dim(getOut(), 0));
   int64_t kd = unify(dim(getX(), 1), dim(getWeight(), 2));

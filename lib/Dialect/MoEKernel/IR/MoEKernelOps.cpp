@@ -48,8 +48,12 @@ LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "!moek.ring expects at least one tile per stage";
   for (Type t : tiles) {
     auto tile = dyn_cast<MemRefType>(t);
-    if (!tile || tile.getRank() != 2 || !tile.hasStaticShape() ||
-        tile.getMemorySpaceAsInt() != 3)
+    // The memory space may be any attribute: check its kind before reading it
+    // as an integer (getMemorySpaceAsInt would assert or read garbage).
+    auto space = tile ? dyn_cast_or_null<IntegerAttr>(tile.getMemorySpace())
+                      : IntegerAttr();
+    if (!tile || tile.getRank() != 2 || !tile.hasStaticShape() || !space ||
+        space.getInt() != 3)
       return emitError() << "!moek.ring expects static 2-D tiles in shared "
                             "memory (memref<RxCxT, 3>), got "
                          << t;
