@@ -608,3 +608,26 @@ TEST_F(PlanTest, FixedGrid) {
 }
 
 } // namespace
+
+// Bad-input checklist item 6 (users.md §3.1): a kernel handle reused with a
+// changed configuration is rejected even when the new buffers are larger
+// than the old ones: more experts (w13 [8, 512, 256] for a kernel compiled
+// for E = 4), a larger hidden size, a larger top-k. The configuration is the
+// manifest's, never inferred from the caller's buffers.
+TEST_F(ValidationTest, Item06ReusedHandleWithChangedConfigurationIsRejected) {
+  makeArgs(16);
+  args[2] = tensor(kBase + 0x200000, MOE_RT_DTYPE_BF16, {8, 512, 256});
+  EXPECT_EQ(validate(), MOE_RT_ERROR_ARG_SHAPE);
+  EXPECT_NE(message.find("argument 'w13' (#2)"), std::string::npos) << message;
+
+  makeArgs(16);
+  args[0] = tensor(kBase, MOE_RT_DTYPE_BF16, {16, 512});
+  EXPECT_EQ(validate(), MOE_RT_ERROR_ARG_SHAPE);
+  EXPECT_NE(message.find("argument 'x' (#0)"), std::string::npos) << message;
+
+  makeArgs(16);
+  args[1] = tensor(kBase + 0x100000, MOE_RT_DTYPE_I32, {16, 4});
+  EXPECT_EQ(validate(), MOE_RT_ERROR_ARG_SHAPE);
+  EXPECT_NE(message.find("argument 'topk_ids' (#1)"), std::string::npos)
+      << message;
+}
