@@ -3,21 +3,28 @@
 every case fails cleanly: a non-zero exit status (not a signal, so no crash)
 and an `error:` diagnostic on stderr.
 
-usage: check-each-split.py <tool> <file.mlir> [tool args...]
+usage: check-each-split.py <tool> [tool options...] <file.mlir> [tool args...]
+(lit may substitute the tool with options, e.g. "moe-opt --verify-roundtrip":
+everything before the first existing .mlir file is the tool's command.)
 """
 
+import os
 import subprocess
 import sys
 
 
 def main():
-    tool, path, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    argv = sys.argv[1:]
+    at = next(i for i, a in enumerate(argv)
+              if a.endswith(".mlir") and os.path.isfile(a))
+    tool, path, args = argv[:at], argv[at], argv[at + 1:]
     cases = open(path).read().split("// -----")
     bad = []
     for i, case in enumerate(cases):
         if "func.func" not in case:
             continue
-        p = subprocess.run([tool, "-", *args], input=case, text=True,
+        p = subprocess.run([*tool, "-", *args], input=case,
+                           text=True,
                            capture_output=True)
         if p.returncode <= 0 or "error:" not in p.stderr:
             bad.append((i, p.returncode, p.stderr.strip()[-300:]))
