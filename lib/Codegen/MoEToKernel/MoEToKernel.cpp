@@ -96,6 +96,16 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
   });
 }
 
+/// Creates a moek.warp_role over warpgroups [first, first + count) with the
+/// register budget `maxRegs` and moves `b` into its body.
+void beginRole(OpBuilder &b, Location loc, StringRef name, int64_t first,
+               int64_t count, int64_t maxRegs) {
+  auto role = mk::WarpRoleOp::create(
+      b, loc, b.getStringAttr(name), b.getI64IntegerAttr(first),
+      b.getI64IntegerAttr(count), b.getI64IntegerAttr(maxRegs));
+  b.setInsertionPointToStart(&role.getBody().emplaceBlock());
+}
+
 /// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
 /// the stage that is no longer read. Pipelined: stage i-1 (its MMAs are done
 /// once at most one slice's groups are pending), none for the first slice;
@@ -126,12 +136,8 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, ArrayRef<Value> rings,
                             int64_t n, Value numTiles, Value bid, Value grid,
                             Value cKSlices, Value cTileN, DecodeFn decode,
                             bool pipelineMma) {
-  auto role = mk::WarpRoleOp::create(b, loc, b.getStringAttr("consumer"),
-                                     b.getI64IntegerAttr(1),
-                                     b.getI64IntegerAttr(2),
-                                     b.getI64IntegerAttr(232));
   OpBuilder::InsertionGuard g(b);
-  b.setInsertionPointToStart(&role.getBody().emplaceBlock());
+  beginRole(b, loc, "consumer", 1, 2, 232);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -271,8 +277,6 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                                             b.getI64IntegerAttr(256)));
   }
   Value ring = rings.front();
-  auto tiling = [&](OperationState &) {};
-  (void)tiling;
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
               colTiles = b.getI64IntegerAttr(llvm::divideCeil(n, kTileN));
   Value numTiles = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
@@ -287,13 +291,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   };
 
   // Producer: warpgroup 0, one thread issues every copy.
-  auto producer = mk::WarpRoleOp::create(b, loc, b.getStringAttr("producer"),
-                                         b.getI64IntegerAttr(0),
-                                         b.getI64IntegerAttr(1),
-                                         b.getI64IntegerAttr(40));
   {
     OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&producer.getBody().emplaceBlock());
+    beginRole(b, loc, "producer", 0, 1, 40);
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -365,13 +365,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     return func;
   }
   // Consumers: warpgroups 1 and 2, 64 rows of each tile each.
-  auto consumer = mk::WarpRoleOp::create(b, loc, b.getStringAttr("consumer"),
-                                         b.getI64IntegerAttr(1),
-                                         b.getI64IntegerAttr(2),
-                                         b.getI64IntegerAttr(232));
   {
     OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&consumer.getBody().emplaceBlock());
+    beginRole(b, loc, "consumer", 1, 2, 232);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value aRow = arith::MulIOp::create(b, loc, wg, c64);
     scf::ForOp::create(
