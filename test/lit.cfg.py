@@ -44,3 +44,12 @@ if os.path.exists(runtime_lib):
 if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))
+
+# mlir-runner with the C runner utilities: executes lowered index arithmetic
+# on the CPU (e.g. the grouped tile order).
+runner_utils = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib",
+                            "libmlir_c_runner_utils.so")
+if (os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner"))
+        and os.path.exists(runner_utils)):
+    config.available_features.add("mlir-runner")
+    config.substitutions.append(("%mlir_c_runner_utils", runner_utils))

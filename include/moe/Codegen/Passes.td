@@ -45,6 +45,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "when it divides N, else 128">,
     Option<"pipelineMma", "pipeline-mma", "bool", "true",
            "Keep one wgmma group in flight and release the previous stage">,
+    Option<"rowGroup", "row-group", "int64_t", "0",
+           "Tile order: row blocks of one expert that take each column block "
+           "in turn (moek.grouped_tile row_group); 0: up to 8, as many as "
+           "keep the group's rows within 16 MiB">,
     Option<"schedule", "schedule", "std::string", "\"cooperative\"",
            "cooperative: both MMA warpgroups split each tile; pingpong: they "
            "alternate whole tiles so one's epilogue overlaps the other's MMAs "

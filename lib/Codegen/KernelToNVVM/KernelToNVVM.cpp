@@ -247,6 +247,40 @@ Value loadTable(OpBuilder &b, Location loc, Value table, Value i) {
                                       tableSlot(b, loc, table, i)));
 }
 
+/// The first row and the column block of tile `rem` of one expert, whose
+/// rows are [begin, end): see moek.grouped_tile for the order.
+std::pair<Value, Value> decodeInExpert(OpBuilder &b, Location l, Value rem,
+                                       Value begin, Value end, int64_t tileRows,
+                                       Value colTiles, int64_t rowGroup) {
+  Value tileRowsV = arith::ConstantIndexOp::create(b, l, tileRows);
+  Value mBlock, col;
+  if (rowGroup == 1) {
+    mBlock = arith::DivUIOp::create(b, l, rem, colTiles);
+    col = arith::RemUIOp::create(b, l, rem, colTiles);
+  } else {
+    // Group g holds row blocks [g*G, g*G + rows_g) by every column block,
+    // rows_g = min(G, row blocks - g*G); the row block runs fastest.
+    Value groupV = arith::ConstantIndexOp::create(b, l, rowGroup);
+    Value span = arith::MulIOp::create(b, l, groupV, colTiles);
+    Value g = arith::DivUIOp::create(b, l, rem, span);
+    Value local = arith::RemUIOp::create(b, l, rem, span);
+    Value first = arith::MulIOp::create(b, l, g, groupV);
+    Value left = arith::SubIOp::create(
+        b, l, rowBlocks(b, l, begin, end, tileRows), first);
+    // At least 1, so that decoding for an expert without rows (done, and
+    // discarded, by the scan without a tile table) never divides by zero.
+    Value rows = arith::MaxUIOp::create(
+        b, l, arith::MinUIOp::create(b, l, left, groupV),
+        arith::ConstantIndexOp::create(b, l, 1));
+    mBlock = arith::AddIOp::create(b, l, first,
+                                   arith::RemUIOp::create(b, l, local, rows));
+    col = arith::DivUIOp::create(b, l, local, rows);
+  }
+  Value row = arith::AddIOp::create(
+      b, l, begin, arith::MulIOp::create(b, l, mBlock, tileRowsV));
+  return {row, col};
+}
+
 struct GroupedTileCountLowering : OpConversionPattern<GroupedTileCountOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -319,7 +353,7 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
     int64_t tileRows = op.getTileRowsAttr().getInt();
     Value colTiles = arith::ConstantIndexOp::create(
         rewriter, loc, op.getColTilesAttr().getInt());
-    Value tileRowsV = arith::ConstantIndexOp::create(rewriter, loc, tileRows);
+    int64_t rowGroup = op.getRowGroup();
     Value offsets = adaptor.getOffsets();
     if (auto table = op->getAttrOfType<FlatSymbolRefAttr>(kTileTableAttr)) {
       // Binary search for the expert e with table[e] <= tile < table[e+1]
@@ -359,11 +393,8 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
       Value begin = loadOffset(rewriter, loc, offsets, expert);
       Value end = loadOffset(rewriter, loc, offsets,
                              arith::AddIOp::create(rewriter, loc, expert, one));
-      Value mBlock = arith::DivUIOp::create(rewriter, loc, rem, colTiles);
-      Value row = arith::AddIOp::create(
-          rewriter, loc, begin,
-          arith::MulIOp::create(rewriter, loc, mBlock, tileRowsV));
-      Value col = arith::RemUIOp::create(rewriter, loc, rem, colTiles);
+      auto [row, col] = decodeInExpert(rewriter, loc, rem, begin, end,
+                                       tileRows, colTiles, rowGroup);
       rewriter.replaceOp(op, {expert, row, end, col});
       return success();
     }
@@ -384,10 +415,10 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
           Value notFound = arith::XOrIOp::create(
               b, l, found, arith::ConstantIntOp::create(b, l, 1, 1));
           Value hit = arith::AndIOp::create(b, l, inside, notFound);
-          Value mBlock = arith::DivUIOp::create(b, l, rem, colTiles);
-          Value row = arith::AddIOp::create(
-              b, l, begin, arith::MulIOp::create(b, l, mBlock, tileRowsV));
-          Value col = arith::RemUIOp::create(b, l, rem, colTiles);
+          // Decoded whether or not the tile is in this expert (selected
+          // below).
+          auto [row, col] = decodeInExpert(b, l, rem, begin, end, tileRows,
+                                           colTiles, rowGroup);
           Value newRem = arith::SelectOp::create(
               b, l, notFound,
               arith::SelectOp::create(b, l, inside, rem,

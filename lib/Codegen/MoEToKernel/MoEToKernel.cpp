@@ -23,6 +23,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include <algorithm>
+
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOETOMOEKERNELPASS
 #include "moe/Codegen/Passes.h.inc"
@@ -213,7 +215,20 @@ struct KernelConfig {
   /// tiles with the other, so one's epilogue overlaps the other's MMAs.
   /// Otherwise (cooperative) both split every tile's rows.
   bool pingpong = false;
+  /// Row blocks per group of the tile order (moek.grouped_tile row_group).
+  int64_t rowGroup = 1;
 };
+
+/// Auto row_group: the row blocks that share a weight column panel while it
+/// is in L2. Up to 8 (Triton's GROUP_M), fewer when the group's activation
+/// rows would take more than 16 MiB of the 50 MiB L2.
+int64_t autoRowGroup(ExpertMatmulOp op, int64_t tileRows) {
+  RankedTensorType x = op.getX().getType();
+  int64_t rowBytes =
+      x.getDimSize(1) * std::max<int64_t>(1, x.getElementTypeBitWidth() / 8);
+  int64_t fit = (int64_t(16) << 20) / std::max<int64_t>(1, tileRows * rowBytes);
+  return std::clamp<int64_t>(fit, 1, 8);
+}
 
 LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                              ExpertMatmulOp op, const KernelConfig &config) {
@@ -287,7 +302,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto decode = [&](OpBuilder &ob, Value t) {
     SmallVector<Type> types(4, ob.getIndexType());
     return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
-                                     tileRows, colTiles);
+                                     tileRows, colTiles,
+                                     ob.getI64IntegerAttr(config.rowGroup));
   };
 
   // Producer: warpgroup 0, one thread issues every copy.
@@ -424,7 +440,7 @@ struct ConvertMoEToMoEKernelPass
     ModuleOp module = getOperation();
     if (stages < 2) {
       module.emitError() << "convert-moe-to-moek: stages must be >= 2, got "
-                         << stages;
+                         << static_cast<int64_t>(stages);
       return signalPassFailure();
     }
     if (schedule != "cooperative" && schedule != "pingpong") {
@@ -439,10 +455,16 @@ struct ConvertMoEToMoEKernelPass
                             "so it takes tile-n = 128";
       return signalPassFailure();
     }
+    if (rowGroup < 0) {
+      module.emitError() << "convert-moe-to-moek: row-group must be >= 0 "
+                            "(0: auto), got "
+                         << static_cast<int64_t>(rowGroup);
+      return signalPassFailure();
+    }
     if (tileN != 0 && tileN != 128 && tileN != 256) {
       module.emitError() << "convert-moe-to-moek: tile-n must be 0 (auto), "
                             "128 or 256, got "
-                         << tileN;
+                         << static_cast<int64_t>(tileN);
       return signalPassFailure();
     }
     SmallVector<ExpertMatmulOp> matmuls;
@@ -466,6 +488,7 @@ struct ConvertMoEToMoEKernelPass
       int64_t n = op.getWeight().getType().getDimSize(1);
       config.tileN = tileN ? tileN
                            : (config.pingpong || n % 256 != 0 ? 128 : 256);
+      config.rowGroup = rowGroup ? rowGroup : autoRowGroup(op, kTileM);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
       b.setInsertionPointToEnd(&kernels.getBodyRegion().front());

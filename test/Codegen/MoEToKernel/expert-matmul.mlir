@@ -2,6 +2,10 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 pipeline-mma=false" -verify-diagnostics | FileCheck %s --check-prefix=NOPIPE
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="schedule=pingpong" -verify-diagnostics | FileCheck %s --check-prefix=PING
 // RUN: not moe-opt %s --convert-moe-to-moek="schedule=pingpong tile-n=256" 2>&1 | FileCheck %s --check-prefix=PINGERR
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="row-group=1" -verify-diagnostics | FileCheck %s --check-prefix=ROW1
+// RUN: not moe-opt %s --convert-moe-to-moek="row-group=-1" 2>&1 | FileCheck %s --check-prefix=ROWERR
+// RUN: not moe-opt %s --convert-moe-to-moek="tile-n=96" 2>&1 | FileCheck %s --check-prefix=TILEERR
+// RUN: not moe-opt %s --convert-moe-to-moek="stages=1" 2>&1 | FileCheck %s --check-prefix=STAGEERR
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
@@ -18,6 +22,7 @@
 // CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // CHECK:           moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
+// CHECK:             moek.grouped_tile {{.*}}row_group = 8 : i64
 // CHECK:             moek.tma_load
 // CHECK:           moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
 // CHECK:             moek.mma_zero : !moek.acc<64x256xf32>
@@ -44,6 +49,12 @@
 // PING:           moek.mma %[[R]][%{{.+}}] a(0, %{{.+}}) b(1)
 // PING-COUNT-2:   moek.store_acc
 // PINGERR: error: convert-moe-to-moek: the pingpong schedule holds two 64-row accumulators per warpgroup, so it takes tile-n = 128
+// ROW1-LABEL:  func.func @lower_bf16_expert_matmul
+// ROW1-NOT:    row_group
+// ROW1:        moek.grouped_tile {{.*}}{col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
+// ROWERR: error: convert-moe-to-moek: row-group must be >= 0 (0: auto), got -1
+// TILEERR: error: convert-moe-to-moek: tile-n must be 0 (auto), 128 or 256, got 96
+// STAGEERR: error: convert-moe-to-moek: stages must be >= 2, got 1
 func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
@@ -83,4 +94,15 @@ func.func @negative_lower_ragged_n(%x: tensor<?x512xbf16>, %w: tensor<8x196x512x
   // expected-remark @+1 {{convert-moe-to-moek: not lowered: N (196) must be a multiple of 8 (the epilogue stores column pairs of 8-column groups)}}
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x196x512xbf16>, tensor<9xi32>) -> tensor<?x196xbf16>
   return %y : tensor<?x196xbf16>
+}
+
+// -----
+
+// Auto tile order: row blocks of 128 x 16384 bf16 take 4 MiB each, so groups
+// of 4 keep a group's rows within 16 MiB of L2.
+// CHECK-LABEL: func.func @lower_long_rows
+// CHECK:         moek.grouped_tile {{.*}}row_group = 4 : i64
+func.func @lower_long_rows(%x: tensor<?x16384xbf16>, %w: tensor<8x128x16384xbf16>, %offsets: tensor<9xi32>) -> tensor<?x128xbf16> {
+  %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x16384xbf16>, tensor<8x128x16384xbf16>, tensor<9xi32>) -> tensor<?x128xbf16>
+  return %y : tensor<?x128xbf16>
 }

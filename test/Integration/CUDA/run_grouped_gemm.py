@@ -145,12 +145,17 @@ def main():
         elif e == 8:
             cases = [([0, 1, 63, 65, 128, 129, 7, 300], "0,1,63,65,..."),
                      ([0] * 7 + [333], "all on the last expert"),
-                     ([1000, 0, 0, 0, 0, 0, 0, 0], "all on expert 0")]
+                     ([1000, 0, 0, 0, 0, 0, 0, 0], "all on expert 0"),
+                     ([1300, 0, 17, 0, 0, 0, 0, 1100],
+                      "11 and 9 row blocks: a full group of 8 and a rest")]
         else:
             g = torch.Generator().manual_seed(e * 7 + n)
             c = torch.randint(0, 17, (e,), generator=g)
             c[::5] = 0
+            big = c.clone()
+            big[1] = 2100  # 17 row blocks: two groups of 8 and a rest
             cases = [(c.tolist(), "random 0..16 per expert, some 0"),
+                     (big.tolist(), "one expert with 17 row blocks"),
                      ([0] * (e - 1) + [300], "all on one expert")]
         for counts, label in cases:
             try:

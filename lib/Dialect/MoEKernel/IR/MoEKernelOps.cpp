@@ -158,7 +158,11 @@ static LogicalResult verifyGroupedTiling(OpTy op) {
 }
 
 LogicalResult GroupedTileCountOp::verify() { return verifyGroupedTiling(*this); }
-LogicalResult GroupedTileOp::verify() { return verifyGroupedTiling(*this); }
+LogicalResult GroupedTileOp::verify() {
+  if (getRowGroup() < 1)
+    return emitOpError() << "expects row_group >= 1, got " << getRowGroup();
+  return verifyGroupedTiling(*this);
+}
 
 LogicalResult RingAllocOp::verify() {
   if ((*this)->getParentOfType<WarpRoleOp>())

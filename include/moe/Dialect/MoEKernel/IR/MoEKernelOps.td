@@ -171,16 +171,23 @@ def MoEK_GroupedTileOp : MoEK_Op<"grouped_tile", []> {
   let description = [{
     Maps `tile` in `[0, grouped_tile_count)` to its expert, the first row of
     its row block (`offsets[e] + m * tile_rows`), the end of the expert's
-    rows (`offsets[e+1]`, the masking limit) and its column block. Tiles are
-    ordered by expert, then row block, then column block.
+    rows (`offsets[e+1]`, the masking limit) and its column block.
+
+    Tiles are ordered by expert; inside an expert, by groups of `row_group`
+    row blocks (the last group may be smaller), and inside a group by column
+    block, then row block. Consecutive tiles, which run at the same time on
+    a persistent grid, then read the same weight column panel, so it comes
+    from DRAM once per group and from L2 for the other row blocks.
+    `row_group = 1` (the default) is plain row-block-major order.
 
     ```mlir
-    %e, %row, %end, %col = moek.grouped_tile %offsets[%t] {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 4 : i64} : !llvm.ptr<1>
+    %e, %row, %end, %col = moek.grouped_tile %offsets[%t] {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 4 : i64, row_group = 8 : i64} : !llvm.ptr<1>
     ```
   }];
   let arguments = (ins LLVM_AnyPointer:$offsets, Index:$tile,
                        I64Attr:$num_experts, I64Attr:$tile_rows,
-                       I64Attr:$col_tiles);
+                       I64Attr:$col_tiles,
+                       DefaultValuedAttr<I64Attr, "1">:$row_group);
   let results = (outs Index:$expert, Index:$row, Index:$row_end,
                       Index:$col_tile);
   let assemblyFormat = "$offsets `[` $tile `]` attr-dict `:` qualified(type($offsets))";
