@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace moe::runtime {
 
@@ -27,6 +28,17 @@ std::string CudaDriver::describe(const char *call, CUresult result) const {
   if (text)
     s += std::string(" (") + text + ")";
   return s;
+}
+
+/// The CUDA version whose signature of `name` cuda.h declares, to ask
+/// cuGetProcAddress for. Normally CUDA_VERSION; but CUDA 13 gave the plain
+/// name cuCtxSynchronize a new signature (cuCtxSynchronize_v2(CUcontext))
+/// while cuda.h still declares cuCtxSynchronize(void), so that one is asked
+/// for at the version of the old signature.
+static int procVersion(const char *name) {
+  if (std::strcmp(name, "cuCtxSynchronize") == 0)
+    return 2000;
+  return CUDA_VERSION;
 }
 
 namespace {
@@ -60,7 +72,7 @@ static LoadedDriver *loadDriver() {
     if (getProc) {
       void *fn = nullptr;
       CUdriverProcAddressQueryResult found = CU_GET_PROC_ADDRESS_SUCCESS;
-      if (getProc(base, &fn, CUDA_VERSION, CU_GET_PROC_ADDRESS_DEFAULT,
+      if (getProc(base, &fn, procVersion(base), CU_GET_PROC_ADDRESS_DEFAULT,
                   &found) == CUDA_SUCCESS &&
           found == CU_GET_PROC_ADDRESS_SUCCESS && fn)
         return fn;

@@ -44,7 +44,13 @@ namespace moe::runtime {
   X(cuFuncSetAttribute)                                                        \
   X(cuLaunchKernelEx)                                                          \
   X(cuTensorMapEncodeTiled)                                                    \
-  X(cuPointerGetAttribute)
+  X(cuPointerGetAttribute)                                                     \
+  X(cuCtxSynchronize)                                                          \
+  X(cuMemAlloc)                                                                \
+  X(cuMemFree)                                                                 \
+  X(cuMemcpyHtoD)                                                              \
+  X(cuMemcpyDtoH)                                                              \
+  X(cuMemsetD16)
 
 // Used when present (cuFuncGetParamInfo: CUDA 12.4 and later).
 #define MOE_CUDA_OPTIONAL_FUNCTIONS(X) X(cuFuncGetParamInfo)

@@ -19,6 +19,10 @@
 // attribute. No allocation on the device, no synchronization: a launch can
 // be captured in a CUDA graph.
 //
+// Device memory: allocation, copies, a 16-bit memset and a synchronize, in the
+// primary context of the device (retained once per process), for callers
+// without a framework.
+//
 //===----------------------------------------------------------------------===//
 
 #include "moe/Runtime/MoERuntime.h"
@@ -29,6 +33,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -837,4 +843,205 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
           std::to_string(m.block[0]) + "x" + std::to_string(m.block[1]) + "x" +
           std::to_string(m.block[2]) + ", T = " + std::to_string(T) + "): ");
   return MOE_RT_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Device memory
+//===----------------------------------------------------------------------===//
+
+static std::string hexAddress(uint64_t address) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)address);
+  return buf;
+}
+
+/// The primary context of `device`, retained by the first device-memory call
+/// on it and kept until the process ends, so that memory allocated through
+/// this API outlives every kernel handle.
+static moeRtStatus getDeviceContext(const std::string &what, int32_t device,
+                                    const CudaDriver *&driver,
+                                    CUcontext &context) {
+  std::string error;
+  driver = getCudaDriver(error);
+  if (!driver)
+    return setError(MOE_RT_ERROR_DRIVER_UNAVAILABLE, what + ": " + error);
+  const CudaDriver &d = *driver;
+  static std::mutex mutex;
+  static std::vector<CUcontext> contexts; // by ordinal; null until retained
+  std::lock_guard<std::mutex> lock(mutex);
+  if (static_cast<size_t>(device) < contexts.size() && contexts[device]) {
+    context = contexts[device];
+    return MOE_RT_SUCCESS;
+  }
+  int count = 0;
+  MOE_RT_CU_CHECK(d, cuDeviceGetCount(&count), MOE_RT_ERROR_CUDA, what + ": ");
+  if (device >= count)
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    what + ": device " + std::to_string(device) +
+                        " does not exist (" + std::to_string(count) +
+                        " devices)");
+  CUdevice cuDevice = 0;
+  MOE_RT_CU_CHECK(d, cuDeviceGet(&cuDevice, device), MOE_RT_ERROR_CUDA,
+                  what + ": ");
+  MOE_RT_CU_CHECK(d, cuDevicePrimaryCtxRetain(&context, cuDevice),
+                  MOE_RT_ERROR_CUDA, what + ": ");
+  if (contexts.size() <= static_cast<size_t>(device))
+    contexts.resize(device + 1, nullptr);
+  contexts[device] = context;
+  return MOE_RT_SUCCESS;
+}
+
+namespace {
+/// One device-memory call: its description for messages ("moeRtDeviceAlloc
+/// (device 0, 4096 bytes)") and, once entered, the primary context of its
+/// device made current until the call returns.
+class DeviceCall {
+public:
+  explicit DeviceCall(std::string what) : what(std::move(what)) {}
+
+  /// Rejects a negative ordinal; the driver checks the rest.
+  moeRtStatus checkOrdinal(int32_t device) const {
+    if (device < 0)
+      return setError(MOE_RT_ERROR_INVALID_VALUE,
+                      what + ": device " + std::to_string(device) +
+                          " is not a device ordinal");
+    return MOE_RT_SUCCESS;
+  }
+  moeRtStatus invalid(const std::string &why) const {
+    return setError(MOE_RT_ERROR_INVALID_VALUE, what + ": " + why);
+  }
+  /// Loads the driver, checks `device` and pushes its primary context.
+  moeRtStatus enter(int32_t device) {
+    CUcontext context = nullptr;
+    if (moeRtStatus st = getDeviceContext(what, device, driver, context))
+      return st;
+    scope.emplace(*driver);
+    if (CUresult r = scope->push(context); r != CUDA_SUCCESS)
+      return check("cuCtxPushCurrent", r);
+    return MOE_RT_SUCCESS;
+  }
+  const CudaDriver &d() const { return *driver; }
+  /// MOE_RT_ERROR_CUDA with the call and its error if `r` is an error.
+  moeRtStatus check(const char *call, CUresult r) const {
+    if (r == CUDA_SUCCESS)
+      return MOE_RT_SUCCESS;
+    return setError(MOE_RT_ERROR_CUDA, what + ": " + driver->describe(call, r));
+  }
+
+private:
+  std::string what;
+  const CudaDriver *driver = nullptr;
+  std::optional<ContextScope> scope;
+};
+} // namespace
+
+extern "C" moeRtStatus moeRtDeviceAlloc(int32_t device, uint64_t bytes,
+                                        uint64_t *ptr) {
+  lastError.clear();
+  DeviceCall call("moeRtDeviceAlloc(device " + std::to_string(device) + ", " +
+                  std::to_string(bytes) + " bytes)");
+  if (moeRtStatus st = call.checkOrdinal(device))
+    return st;
+  if (!ptr)
+    return call.invalid("the address output is null");
+  *ptr = 0;
+  if (bytes == 0)
+    return MOE_RT_SUCCESS;
+  if (moeRtStatus st = call.enter(device))
+    return st;
+  CUdeviceptr p = 0;
+  if (moeRtStatus st = call.check("cuMemAlloc", call.d().cuMemAlloc(&p, bytes)))
+    return st;
+  *ptr = static_cast<uint64_t>(p);
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus moeRtDeviceFree(int32_t device, uint64_t ptr) {
+  lastError.clear();
+  DeviceCall call("moeRtDeviceFree(device " + std::to_string(device) + ", " +
+                  hexAddress(ptr) + ")");
+  if (moeRtStatus st = call.checkOrdinal(device))
+    return st;
+  if (ptr == 0)
+    return MOE_RT_SUCCESS;
+  if (moeRtStatus st = call.enter(device))
+    return st;
+  return call.check("cuMemFree",
+                    call.d().cuMemFree(static_cast<CUdeviceptr>(ptr)));
+}
+
+extern "C" moeRtStatus moeRtCopyToDevice(int32_t device, uint64_t dst,
+                                         const void *src, uint64_t bytes) {
+  lastError.clear();
+  DeviceCall call("moeRtCopyToDevice(device " + std::to_string(device) +
+                  ", to " + hexAddress(dst) + ", " + std::to_string(bytes) +
+                  " bytes)");
+  if (moeRtStatus st = call.checkOrdinal(device))
+    return st;
+  if (bytes == 0)
+    return MOE_RT_SUCCESS;
+  if (!src)
+    return call.invalid("the host source is null");
+  if (dst == 0)
+    return call.invalid("the device address is null");
+  if (moeRtStatus st = call.enter(device))
+    return st;
+  return call.check("cuMemcpyHtoD",
+                    call.d().cuMemcpyHtoD(static_cast<CUdeviceptr>(dst), src,
+                                          static_cast<size_t>(bytes)));
+}
+
+extern "C" moeRtStatus moeRtCopyFromDevice(int32_t device, void *dst,
+                                           uint64_t src, uint64_t bytes) {
+  lastError.clear();
+  DeviceCall call("moeRtCopyFromDevice(device " + std::to_string(device) +
+                  ", from " + hexAddress(src) + ", " + std::to_string(bytes) +
+                  " bytes)");
+  if (moeRtStatus st = call.checkOrdinal(device))
+    return st;
+  if (bytes == 0)
+    return MOE_RT_SUCCESS;
+  if (!dst)
+    return call.invalid("the host destination is null");
+  if (src == 0)
+    return call.invalid("the device address is null");
+  if (moeRtStatus st = call.enter(device))
+    return st;
+  // cuMemcpyDtoH waits for the work queued before it on the legacy default
+  // stream, and returns when the data has arrived.
+  return call.check("cuMemcpyDtoH",
+                    call.d().cuMemcpyDtoH(dst, static_cast<CUdeviceptr>(src),
+                                          static_cast<size_t>(bytes)));
+}
+
+extern "C" moeRtStatus moeRtDeviceMemsetD16(int32_t device, uint64_t dst,
+                                            uint16_t value, uint64_t count) {
+  lastError.clear();
+  DeviceCall call("moeRtDeviceMemsetD16(device " + std::to_string(device) +
+                  ", " + hexAddress(dst) + ", " + std::to_string(count) +
+                  " values = " + std::to_string(2 * count) + " bytes)");
+  if (moeRtStatus st = call.checkOrdinal(device))
+    return st;
+  if (count == 0)
+    return MOE_RT_SUCCESS;
+  if (dst == 0)
+    return call.invalid("the device address is null");
+  if (dst % 2)
+    return call.invalid("the device address is not 2-byte aligned");
+  if (moeRtStatus st = call.enter(device))
+    return st;
+  return call.check("cuMemsetD16",
+                    call.d().cuMemsetD16(static_cast<CUdeviceptr>(dst), value,
+                                         static_cast<size_t>(count)));
+}
+
+extern "C" moeRtStatus moeRtDeviceSynchronize(int32_t device) {
+  lastError.clear();
+  DeviceCall call("moeRtDeviceSynchronize(device " + std::to_string(device) +
+                  ")");
+  if (moeRtStatus st = call.checkOrdinal(device))
+    return st;
+  if (moeRtStatus st = call.enter(device))
+    return st;
+  return call.check("cuCtxSynchronize", call.d().cuCtxSynchronize());
 }

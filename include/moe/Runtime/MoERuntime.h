@@ -25,6 +25,8 @@
  *    f4E2M1FN tensor is even and its byte strides are strides / 2.
  *  - A launch does no host synchronization and allocates nothing, so it can
  *    be captured in a CUDA graph; T is then fixed at capture.
+ *  - A few device-memory calls (moeRtDeviceAlloc, moeRtCopyToDevice, ...)
+ *    let programs without a framework allocate, fill and read tensors.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -281,6 +283,48 @@ MOE_RT_API moeRtStatus moeRtLaunch(moeRtKernel kernel,
                                    const moeRtTensorArg *args, int32_t numArgs,
                                    const moeRtLaunchConfig *config,
                                    moeRtStream stream);
+
+//===----------------------------------------------------------------------===//
+// Device memory
+//===----------------------------------------------------------------------===//
+//
+// Enough to run a kernel from C or C++ without a framework (moe-run --gpu
+// does). Each call works in the primary context of `device`, which the first
+// of these calls on a device retains and which stays retained until the
+// process ends (so the memory outlives any kernel handle); the caller's
+// current context is left as it was. Copies and the memset use the legacy
+// default stream, as moeRtLaunch(..., stream = NULL) does, so they are
+// ordered with such launches. Sizes are in bytes unless stated; a call with
+// nothing to do (0 bytes) succeeds without touching the driver.
+
+/// Allocates `bytes` of device memory (cuMemAlloc: 256-byte aligned) and
+/// stores its address in *ptr (0 if bytes is 0).
+MOE_RT_API moeRtStatus moeRtDeviceAlloc(int32_t device, uint64_t bytes,
+                                        uint64_t *ptr);
+
+/// Frees memory of moeRtDeviceAlloc. Accepts 0.
+MOE_RT_API moeRtStatus moeRtDeviceFree(int32_t device, uint64_t ptr);
+
+/// Copies `bytes` from host memory `src` to device address `dst`. Returns
+/// once `src` may be reused.
+MOE_RT_API moeRtStatus moeRtCopyToDevice(int32_t device, uint64_t dst,
+                                         const void *src, uint64_t bytes);
+
+/// Copies `bytes` from device address `src` to host memory `dst`, after the
+/// work queued before it on the default stream (launches included) is done.
+/// Synchronous: the data is in `dst` when it returns.
+MOE_RT_API moeRtStatus moeRtCopyFromDevice(int32_t device, void *dst,
+                                           uint64_t src, uint64_t bytes);
+
+/// Sets `count` 16-bit values at `dst` (2-byte aligned) to `value`, e.g.
+/// 0xFFFF, a bf16 NaN, to poison an output. Asynchronous on the default
+/// stream.
+MOE_RT_API moeRtStatus moeRtDeviceMemsetD16(int32_t device, uint64_t dst,
+                                            uint16_t value, uint64_t count);
+
+/// Waits for all work on `device` (cuCtxSynchronize in its primary
+/// context); a failed launch reports its error here.
+MOE_RT_API moeRtStatus moeRtDeviceSynchronize(int32_t device);
 
 #ifdef __cplusplus
 } // extern "C"
