@@ -98,8 +98,8 @@ float powerOfTwoNear(double x) {
 }
 
 /// The random distribution of a function argument, from its first use that
-/// tells its role.
-Expected<RandomSpec> inferRandomSpec(BlockArgument arg) {
+/// tells its role. `tokens` is the size of every dynamic dim.
+Expected<RandomSpec> inferRandomSpec(BlockArgument arg, int64_t tokens) {
   using namespace mlir::moe;
   RandomSpec activation; // values in [-1, 1]
   // Plain weights: values of about 1/sqrt(fan-in) keep outputs near 1.
@@ -144,6 +144,14 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg) {
   auto dimOf = [](Value v, unsigned i) {
     return cast<RankedTensorType>(v.getType()).getDimSize(i);
   };
+  // Row offsets of the rows of `x` grouped by expert (moe.expert_matmul).
+  auto groupOffsets = [&](Value x) {
+    RandomSpec s;
+    s.distribution = Distribution::GroupOffsets;
+    int64_t rows = dimOf(x, 0);
+    s.numRows = ShapedType::isDynamic(rows) ? tokens : rows;
+    return s;
+  };
 
   for (OpOperand &use : arg.getUses()) {
     Operation *user = use.getOwner();
@@ -181,6 +189,8 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg) {
                 return scaleAround(1.0);
               if (v == op.getX())
                 return activation;
+              if (v == op.getOffsets())
+                return groupOffsets(op.getX());
               return std::nullopt;
             })
             .Case([&](FusedMoEOp op) -> std::optional<RandomSpec> {
@@ -229,7 +239,7 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg) {
   }
   if (isa<IntegerType>(cast<ShapedType>(arg.getType()).getElementType()))
     return makeError(llvm::formatv(
-        "an integer tensor whose role (expert ids?) cannot "
+        "an integer tensor whose role (expert ids? group offsets?) cannot "
         "be read from its uses; give it with --input={0}=file.npy",
         arg.getArgNumber()));
   return activation;
@@ -523,7 +533,7 @@ Expected<Tensor> makeRandomArgument(func::FuncOp func, unsigned index,
   if (!kind)
     return kind.takeError();
   Expected<RandomSpec> spec =
-      inferRandomSpec(func.getBody().front().getArgument(index));
+      inferRandomSpec(func.getBody().front().getArgument(index), tokens);
   if (!spec)
     return spec.takeError();
   return makeRandomTensor(*kind, getArgumentShape(func, index, tokens), seed,

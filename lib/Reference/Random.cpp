@@ -17,6 +17,9 @@
 // (only the K swapped positions are stored), then one draw per slot decides
 // the mask.
 //
+// GroupOffsets are small ([E+1]) and made whole: row r goes to the expert
+// that hash(key, r) picks, and the offsets are the prefix sums of the counts.
+//
 //===----------------------------------------------------------------------===//
 
 #include "moe/Reference/Random.h"
@@ -359,13 +362,42 @@ std::vector<float> makeTable(ElemKind kind, const RandomSpec &spec) {
     }
     break;
   case Distribution::Probability:
-  case Distribution::ExpertIds: // float kinds only reach here for Probability
+  case Distribution::ExpertIds:    // float kinds only reach here for
+  case Distribution::GroupOffsets: // Probability
     for (int n = 0; n < 256; ++n)
       table.push_back(isFloatKind(kind) ? toKind(kind, float(n + 1) / 256.0f)
                                         : float(n + 1));
     break;
   }
   return table;
+}
+
+/// GroupOffsets: `numRows` rows, each to an expert in [0, E) drawn alone,
+/// as prefix sums over E = numElements - 1 experts.
+Tensor makeGroupOffsets(ElemKind kind, llvm::ArrayRef<int64_t> shape,
+                        uint64_t key, int64_t numRows) {
+  Tensor t(kind, shape);
+  int64_t n = t.getNumElements();
+  int64_t numExperts = n - 1;
+  if (numExperts < 1)
+    return t; // [0] or [1]: no expert to give rows to
+  std::vector<int64_t> counts(static_cast<size_t>(numExperts), 0);
+  for (int64_t r = 0; r < numRows; ++r) {
+    uint64_t bits =
+        mix64(key ^ mix64(uint64_t(r) * kGolden + 0x2545F4914F6CDD1DULL));
+    uint64_t e = uint64_t(
+        (static_cast<unsigned __int128>(bits) * uint64_t(numExperts)) >> 64);
+    ++counts[e];
+  }
+  std::vector<int64_t> offsets(static_cast<size_t>(n), 0);
+  for (int64_t e = 0; e < numExperts; ++e)
+    offsets[e + 1] = offsets[e] + counts[e];
+  if (t.isFloat())
+    for (int64_t i = 0; i < n; ++i)
+      t.floats()[i] = static_cast<float>(offsets[i]);
+  else
+    t.ints() = std::move(offsets);
+  return t;
 }
 
 } // namespace
@@ -380,6 +412,8 @@ Tensor moe::ref::makeRandomTensor(ElemKind kind, llvm::ArrayRef<int64_t> shape,
                   std::make_shared<ExpertIdsGenerator>(
                       key, rowLength, spec.numExperts, spec.maskFraction));
   }
+  if (spec.distribution == Distribution::GroupOffsets)
+    return makeGroupOffsets(kind, shape, key, spec.numRows);
   return Tensor(kind, shape,
                 std::make_shared<TableGenerator>(key, makeTable(kind, spec)));
 }

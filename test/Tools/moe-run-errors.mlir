@@ -15,7 +15,7 @@
 // INDEX: moe-run: error: --input 7: @combine_rows has 3 arguments
 // SPEC: moe-run: error: --input expects <index>=<file.npy>, got 'zero'
 // MISSING: moe-run: error: argument #0: {{.*}}missing.npy
-// ROLE: moe-run: error: argument #0: an integer tensor whose role (expert ids?) cannot be read from its uses; give it with --input=0=file.npy
+// ROLE: moe-run: error: argument #0: an integer tensor whose role (expert ids? group offsets?) cannot be read from its uses; give it with --input=0=file.npy
 // OK: moe-run: @combine_rows, T = 2
 // OK: result 0: f32 [2, 16]  finite 32/32
 

@@ -32,7 +32,10 @@ llvm::SmallVector<int64_t> getArgumentShape(mlir::func::FuncOp func,
 /// the argument's role, read from its uses: expert weights are scaled by
 /// 1/sqrt(fan-in), block scales are positive, expert ids are K distinct
 /// experts per token with about 1 slot in 16 masked (-1), router weights are
-/// in (0, 1]. The same (seed, index, role) gives the same values, so a
+/// in (0, 1], group offsets (the [E+1] offsets operand of moe.expert_matmul)
+/// give each of the rows (`tokens` if the row dim is dynamic) to a random
+/// expert: nondecreasing, offsets[0] = 0, offsets[E] = the row count, some
+/// experts empty. The same (seed, index, role) gives the same values, so a
 /// function and its fused form see the same inputs.
 llvm::Expected<Tensor> makeRandomArgument(mlir::func::FuncOp func,
                                           unsigned index, int64_t tokens,

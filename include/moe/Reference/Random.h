@@ -35,6 +35,12 @@ enum class Distribution : uint8_t {
   ExpertIds,
   /// F32 in (0, 1]: (n + 1) / 256, n in [0, 255].
   Probability,
+  /// Integer kinds, shape [E+1]: the row offsets of numRows rows grouped by
+  /// expert. Each row goes to an expert drawn uniformly from [0, E), alone
+  /// (a multinomial: experts without rows are common, counts are arbitrary);
+  /// offsets[0] = 0, offsets[e+1] = offsets[e] + rows of expert e, so
+  /// offsets[E] = numRows.
+  GroupOffsets,
 };
 
 struct RandomSpec {
@@ -42,6 +48,7 @@ struct RandomSpec {
   float scale = 1.0f;
   int64_t numExperts = 0;
   double maskFraction = 0.0;
+  int64_t numRows = 0; ///< GroupOffsets
 };
 
 /// A generated tensor of `kind` and `shape` whose values follow `spec`,
