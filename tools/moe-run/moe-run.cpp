@@ -8,14 +8,17 @@
 // Runs the reference evaluator on one function of a .mlir file:
 //
 //   moe-run layer.mlir --tokens=16 --seed=1 [--entry=f] [--input=0=x.npy]
-//           [--output-dir=out] [--print-hash]
+//           [--output-dir=out] [--print-hash] [--gpu=<artifact dir>]
 //
 // Arguments not given with --input are seeded random tensors (see
 // makeRandomArgument). Prints one summary line per result; --output-dir
-// writes result<i>.npy (and --save-inputs arg<i>.npy).
+// writes result<i>.npy (and --save-inputs arg<i>.npy). --gpu then runs the
+// compiled kernel of the function on the same inputs and compares its
+// outputs with the reference's (GpuCheck.h).
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuCheck.h"
 #include "moe/InitAllDialects.h"
 #include "moe/Reference/Evaluator.h"
 #include "moe/Reference/Npy.h"
@@ -66,6 +69,27 @@ static cl::opt<bool>
     printHash("print-hash",
               cl::desc("Print a hash of each result's exact values"),
               cl::init(false));
+
+static cl::OptionCategory gpuCategory("GPU check (--gpu)");
+static cl::opt<std::string> gpuArtifact(
+    "gpu",
+    cl::desc("After the reference, run this artifact (a directory with "
+             "manifest.json, from moe-translate --moe-to-manifest "
+             "--artifact-dir) on the same inputs and compare its outputs; "
+             "prints 'gpu: not run: <why>' if there is no driver or GPU"),
+    cl::value_desc("artifact dir"), cl::init(""), cl::cat(gpuCategory));
+static cl::opt<int32_t> gpuDevice("gpu-device",
+                                  cl::desc("CUDA device ordinal for --gpu"),
+                                  cl::init(0), cl::cat(gpuCategory));
+static cl::opt<double>
+    gpuTolerance("gpu-tolerance",
+                 cl::desc("Largest relative Frobenius error of a GPU output "
+                          "(||gpu - ref|| / ||ref||) that passes"),
+                 cl::init(2e-2), cl::cat(gpuCategory));
+static cl::opt<bool> gpuRequired(
+    "gpu-required",
+    cl::desc("Exit with 2 if --gpu cannot run (no driver or GPU) instead of 0"),
+    cl::init(false), cl::cat(gpuCategory));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "moe-run: error: " << message << "\n";
@@ -232,6 +256,28 @@ int main(int argc, char **argv) {
       for (auto [i, t] : llvm::enumerate(args))
         if (!write("arg" + llvm::Twine(i) + ".npy", t))
           return 1;
+  }
+
+  if (!gpuArtifact.empty()) {
+    auto typeShape = [](Type type) {
+      llvm::SmallVector<int64_t, 4> shape(cast<ShapedType>(type).getShape());
+      for (int64_t &d : shape)
+        if (ShapedType::isDynamic(d))
+          d = -1;
+      return shape;
+    };
+    llvm::SmallVector<::moe::run::GpuOperand> gpuArgs, gpuResults;
+    for (auto [t, type] : llvm::zip(args, func.getArgumentTypes()))
+      gpuArgs.push_back({&t, typeShape(type)});
+    for (auto [t, type] : llvm::zip(*results, func.getResultTypes()))
+      gpuResults.push_back({&t, typeShape(type)});
+    ::moe::run::GpuCheckOptions options;
+    options.artifactDir = gpuArtifact;
+    options.device = gpuDevice;
+    options.tolerance = gpuTolerance;
+    options.required = gpuRequired;
+    llvm::outs().flush();
+    return ::moe::run::runGpuCheck(options, gpuArgs, gpuResults);
   }
   return 0;
 }
