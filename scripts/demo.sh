@@ -62,7 +62,7 @@ if ! "$bin/moe-run" "$gg" --tokens="$gpu_tokens" --seed=1 --gpu="$work/artifact"
 fi
 grep '^gpu:' "$work/gpu.txt" | sed 's/^/   /'
 if grep -q '^gpu: not run: moe-run was built without' "$work/gpu.txt"; then
-  echo "== no CUDA runtime in this build (cuda.h was not found): the kernel was compiled, not run"
+  echo "== no CUDA runtime in this build (see the gpu: line): the kernel was compiled, not run"
 elif grep -q '^gpu: not run' "$work/gpu.txt"; then
   echo "== no GPU here: the kernel was compiled, not run"
 else

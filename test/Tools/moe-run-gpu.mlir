@@ -25,7 +25,7 @@
 // NODRIVER-NEXT: gpu: not run: cannot load the CUDA driver /nonexistent/libcuda.so.1: {{.*}} (is an NVIDIA driver installed?)
 // NODRIVER-NOT: gpu:
 
-// NORUNTIME: gpu: not run: moe-run was built without the CUDA runtime (cuda.h not found)
+// NORUNTIME: gpu: not run: moe-run was built without the CUDA runtime (cuda.h not found, or MOE_ENABLE_CUDA_RUNTIME=OFF)
 
 // MISMATCH: moe-run: error: gpu: {{.*}}manifest.json: manifest tensor 'arg1' (#1): bf16 [8, 256, 128], but argument #1 of the function is bf16 [8, 128, 128]
 // MISSING: moe-run: error: gpu: cannot read {{.*}}.missing/manifest.json: No such file or directory

@@ -18,6 +18,6 @@ int moe::run::runGpuCheck(const GpuCheckOptions &options,
                           llvm::ArrayRef<GpuOperand>,
                           llvm::ArrayRef<GpuOperand>) {
   llvm::outs() << "gpu: not run: moe-run was built without the CUDA runtime "
-                  "(cuda.h not found)\n";
+                  "(cuda.h not found, or MOE_ENABLE_CUDA_RUNTIME=OFF)\n";
   return options.required ? 2 : 0;
 }
