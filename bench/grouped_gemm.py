@@ -19,6 +19,12 @@ Artifacts come from test/Integration/CUDA/make_grouped_gemm.py, one folder
 per (E, N, K): gg_e<E>_n<N>_k<K>.
 
 usage: grouped_gemm.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
+                       [--compare NAME=DIR ...]
+
+--compare times other builds of the same kernels (e.g. made with other
+--kernel-options) on the same inputs in the same run, for before/after
+measurements of an optimization: each is checked like the main one and gets
+a column "NAME ms" in the table.
 """
 
 import argparse
@@ -91,7 +97,12 @@ def main():
     p.add_argument("--lib", required=True)
     p.add_argument("--art", required=True)
     p.add_argument("--out", default=os.environ.get("OUT", "."))
+    p.add_argument("--compare", action="append", default=[],
+                   metavar="NAME=DIR", help="another artifact folder to time")
     a = p.parse_args()
+    compare = [c.split("=", 1) for c in a.compare]
+    if any(len(c) != 2 or not c[0] for c in compare):
+        p.error("--compare takes NAME=DIR")
     moe_runtime.load_library(a.lib)
     torch.manual_seed(0)
     ceil = ceilings()
@@ -127,6 +138,17 @@ def main():
             cd = calc_diff(out, ref)
             ok = bool(torch.isfinite(out.float()).all()) and fro < 1e-2
             ours_ms = timed(lambda: kernel.launch(x, w, offsets, out))
+            compare_ms = {}
+            for cname, cdir in compare:
+                other = moe_runtime.Kernel.load(
+                    os.path.join(cdir, os.path.basename(art)))
+                out.fill_(float("nan"))
+                other.launch(x, w, offsets, out)
+                torch.cuda.synchronize()
+                cfro = float((out.double() - ref.double()).norm() / ref.double().norm())
+                ok = ok and bool(torch.isfinite(out.float()).all()) and cfro < 1e-2
+                compare_ms[cname] = timed(lambda: other.launch(x, w, offsets, out))
+                other.close()
             peer_ms = timed(lambda: torch._grouped_mm(x, wt, offs=ends, out_dtype=torch.bfloat16))
             flops = 2.0 * m * n * kk
             bytes_ = active * n * kk * 2 + m * kk * 2 + m * n * 2
@@ -139,12 +161,13 @@ def main():
                      ours_TFLOPs=flops / ours_ms / 1e9,
                      ours_GBps=bytes_ / ours_ms / 1e6,
                      rel_fro=fro, rel_fro_torch=fro_peer, calc_diff=cd,
-                     correct=ok)
+                     correct=ok, compare_ms=compare_ms)
             rows.append(r)
             print("%-17s %-7s %6.3f ms  torch %6.3f ms  floor %6.3f ms  "
-                  "%.2fx torch  %.2fx floor  err %.1e %s" % (
+                  "%.2fx torch  %.2fx floor  err %.1e %s%s" % (
                       name, gemm, ours_ms, peer_ms, floor_ms, r["speedup"],
-                      r["vs_floor"], fro, "ok" if ok else "WRONG"))
+                      r["vs_floor"], fro, "ok" if ok else "WRONG",
+                      "".join("  %s %.3f ms" % kv for kv in compare_ms.items())))
             kernel.close()
             del x, w, out, ref, peer
             torch.cuda.empty_cache()
@@ -157,14 +180,17 @@ def main():
              "bf16 matmul %.0f TFLOP/s (%s, torch %s)." % (
                  ceil["read_GBps"], ceil["copy_GBps"], ceil["bf16_TFLOPs"],
                  meta["device"], meta["torch"]), "",
-             "| case | GEMM | E | N | K | rows | ours ms | torch._grouped_mm ms | floor ms | vs torch | vs floor | ours TFLOP/s | rel. err (ours / torch) | correct |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | GEMM | E | N | K | rows | ours ms | torch._grouped_mm ms | floor ms | vs torch | vs floor | ours TFLOP/s | rel. err (ours / torch) | correct |"
+             + "".join(" %s ms |" % c[0] for c in compare),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+             + "---|" * len(compare)]
     for r in rows:
         lines.append("| %s | %s | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.0f | %.1e / %.1e | %s |" % (
             r["case"], r["gemm"], r["E"], r["N"], r["K"], r["rows"],
             r["ours_ms"], r["torch_ms"], r["floor_ms"], r["speedup"],
             r["vs_floor"], r["ours_TFLOPs"], r["rel_fro"], r["rel_fro_torch"],
-            "yes" if r["correct"] else "NO"))
+            "yes" if r["correct"] else "NO")
+            + "".join(" %.3f |" % r["compare_ms"][c[0]] for c in compare))
     with open(os.path.join(a.out, "grouped_gemm.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -24,3 +24,13 @@
 // ptxas accepts the kernel with no spills.
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.v.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS %}
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads
+
+// The 256-row tile (two 64x128 accumulators per MMA warpgroup, MMAs skipped
+// per accumulator): m64n128k16 wgmmas, and ptxas keeps them asynchronous
+// (no serialization warning) with no spills.
+// RUN: moe-opt --convert-moe-to-moek=tile-m=256 --moek-to-nvvm-pipeline=chip=sm_90a %examples/deepseek-v3-expert-matmul.mlir -o %t.m256.nvvm.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.m256.nvvm.mlir -o %t.m256.ptx
+// RUN: FileCheck %s --check-prefix=M256 < %t.m256.ptx
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.m256.ptx -o %t.m256.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not=warning %}
+// M256: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// M256-NOT: m64n256k16

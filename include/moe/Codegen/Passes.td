@@ -40,9 +40,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
                            "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
   let options = [
     Option<"stages", "stages", "int64_t", "4", "Pipeline stages of the ring">,
+    Option<"tileM", "tile-m", "int64_t", "0",
+           "Rows per tile: 128 (64 per MMA warpgroup), 256 (two 64-row "
+           "accumulators per MMA warpgroup, with tile-n = 128), or 0: 128">,
     Option<"tileN", "tile-n", "int64_t", "0",
            "Output columns per tile: 128, 256 (wgmma m64n256k16), or 0: 256 "
-           "when it divides N, else 128">,
+           "when it divides N and tile-m is 128, else 128">,
     Option<"pipelineMma", "pipeline-mma", "bool", "true",
            "Keep one wgmma group in flight and release the previous stage">,
     Option<"rowGroup", "row-group", "int64_t", "0",

@@ -24,6 +24,7 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOETOMOEKERNELPASS
@@ -36,7 +37,7 @@ namespace mk = mlir::moe::kernel;
 
 namespace {
 
-constexpr int64_t kTileM = 128, kTileK = 64;
+constexpr int64_t kTileK = 64;
 constexpr int64_t kThreads = 384; // producer warpgroup + 2 MMA warpgroups
 constexpr StringLiteral kKernelModule = "moe_kernels";
 
@@ -72,7 +73,7 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
 
 /// The parameter ABI of the generated kernel, for the artifact writer.
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
-                   int64_t kTileN) {
+                   int64_t kTileM, int64_t kTileN) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -126,6 +127,132 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
   OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
   mk::RingReleaseOp::create(tb, loc, ring,
                             arith::SubIOp::create(tb, loc, i, c1));
+}
+
+/// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
+/// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
+/// iterations from `i0`. Returns the finished accumulators and the ring
+/// iteration after the tile.
+std::pair<SmallVector<Value>, Value>
+buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
+             ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  SmallVector<Value> init(aRows.size(), mk::MmaZeroOp::create(b, loc, accType));
+  init.push_back(i0);
+  // One commit group per accumulator and stage.
+  int64_t pending = pipelined ? aRows.size() : 0;
+  auto inner = scf::ForOp::create(
+      b, loc, c0, cKSlices, c1, init,
+      [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
+        Value i = iit.back();
+        mk::RingWaitOp::create(ib, il, ring, i);
+        SmallVector<Value> next;
+        for (auto [acc, aRow] : llvm::zip(iit.drop_back(), aRows))
+          next.push_back(mk::MmaOp::create(ib, il, ring, i,
+                                           ib.getI64IntegerAttr(0), aRow,
+                                           ib.getI64IntegerAttr(1), acc));
+        for (Value &acc : next)
+          acc = mk::MmaWaitOp::create(ib, il, acc,
+                                      ib.getI64IntegerAttr(pending));
+        releaseAfterIssue(ib, il, ring, i, ks, pipelined);
+        next.push_back(arith::AddIOp::create(ib, il, i, c1));
+        scf::YieldOp::create(ib, il, next);
+      });
+  SmallVector<Value> accs(inner.getResults().drop_back());
+  Value next = inner.getResults().back();
+  if (pipelined) {
+    // Drain the last groups and release the last stage.
+    for (Value &acc : accs)
+      acc = mk::MmaWaitOp::create(b, loc, acc, b.getI64IntegerAttr(0));
+    mk::RingReleaseOp::create(b, loc, ring,
+                              arith::SubIOp::create(b, loc, next, c1));
+  }
+  return {accs, next};
+}
+
+/// The stages of one tile, for a warpgroup without rows in it: waited for
+/// (so that each release ends the right phase) and released.
+Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
+                    Value i0) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  auto pass = scf::ForOp::create(
+      b, loc, c0, cKSlices, c1, ValueRange{i0},
+      [&](OpBuilder &ib, Location il, Value, ValueRange iit) {
+        mk::RingWaitOp::create(ib, il, ring, iit[0]);
+        mk::RingReleaseOp::create(ib, il, ring, iit[0]);
+        scf::YieldOp::create(
+            ib, il, ValueRange{arith::AddIOp::create(ib, il, iit[0], c1)});
+      });
+  return pass.getResult(0);
+}
+
+/// The cooperative MMA warpgroup's work on one tile whose rows from `row`
+/// (its first accumulator's) end at `rowEnd`: accumulators whose 64 rows all
+/// lie past the end issue no MMAs (the active ones are a prefix, so this is
+/// one loop per count, chosen per tile: a branch inside the K loop would
+/// serialize the wgmmas). Returns the accumulators (zero when skipped) and
+/// the next ring iteration.
+std::pair<SmallVector<Value>, Value>
+buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
+              Value aRow, Value row, Value rowEnd, unsigned numAccs,
+              Value cKSlices, Value i0, bool pipelined) {
+  auto idx = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  // Builds the choice for accumulators [first, numAccs) when the ones
+  // before are active.
+  std::function<std::pair<SmallVector<Value>, Value>(OpBuilder &, unsigned)>
+      build = [&](OpBuilder &ob, unsigned first)
+      -> std::pair<SmallVector<Value>, Value> {
+    Value firstRow = arith::AddIOp::create(ob, loc, row, idx(ob, 64 * first));
+    Value active = arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult,
+                                         firstRow, rowEnd);
+    SmallVector<Type> types(numAccs, accType);
+    types.push_back(ob.getIndexType());
+    auto ifOp = scf::IfOp::create(ob, loc, types, active, /*withElse=*/true);
+    {
+      OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+      std::pair<SmallVector<Value>, Value> r;
+      if (first + 1 == numAccs) {
+        SmallVector<Value> aRows;
+        for (unsigned a = 0; a < numAccs; ++a)
+          aRows.push_back(arith::AddIOp::create(tb, loc, aRow, idx(tb, 64 * a)));
+        r = buildMmaLoop(tb, loc, ring, accType, aRows, cKSlices, i0,
+                         pipelined);
+      } else {
+        r = build(tb, first + 1);
+      }
+      SmallVector<Value> yield(r.first);
+      yield.push_back(r.second);
+      scf::YieldOp::create(tb, loc, yield);
+    }
+    {
+      // Accumulators [0, first) active, the rest skipped.
+      OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+      SmallVector<Value> yield;
+      Value next;
+      if (first == 0) {
+        next = buildPassLoop(eb, loc, ring, cKSlices, i0);
+      } else {
+        SmallVector<Value> aRows;
+        for (unsigned a = 0; a < first; ++a)
+          aRows.push_back(arith::AddIOp::create(eb, loc, aRow, idx(eb, 64 * a)));
+        auto r = buildMmaLoop(eb, loc, ring, accType, aRows, cKSlices, i0,
+                              pipelined);
+        yield = r.first;
+        next = r.second;
+      }
+      Value zero = mk::MmaZeroOp::create(eb, loc, accType);
+      yield.resize(numAccs, zero);
+      yield.push_back(next);
+      scf::YieldOp::create(eb, loc, yield);
+    }
+    SmallVector<Value> accs(ifOp.getResults().drop_back());
+    return {accs, ifOp.getResults().back()};
+  };
+  return build(b, 0);
 }
 
 /// The MMA warpgroups of the pingpong schedule: warpgroup w takes the
@@ -208,6 +335,9 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, ArrayRef<Value> rings,
 struct KernelConfig {
   int64_t stages = 4;
   int64_t tileN = 128;
+  /// Rows per tile: 128 (64 per MMA warpgroup) or 256 (128 per MMA
+  /// warpgroup, as two 64-row accumulators).
+  int64_t tileM = 128;
   /// Keep one wgmma group in flight: release stage i-1 after issuing the
   /// MMAs of stage i (wait_group 1), instead of waiting for stage i's MMAs.
   bool pipelineMma = true;
@@ -232,7 +362,8 @@ int64_t autoRowGroup(ExpertMatmulOp op, int64_t tileRows) {
 
 LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                              ExpertMatmulOp op, const KernelConfig &config) {
-  int64_t stages = config.stages, kTileN = config.tileN;
+  int64_t stages = config.stages, kTileN = config.tileN,
+          kTileM = config.tileM;
   MLIRContext *ctx = b.getContext();
   RankedTensorType w = op.getWeight().getType();
   int64_t e = w.getDimSize(0), n = w.getDimSize(1), k = w.getDimSize(2);
@@ -247,7 +378,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   func->setAttr("nvvm.kernel", b.getUnitAttr());
   func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
   func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  func->setAttr("moek.abi", buildAbi(b, e, n, k, kTileN));
+  func->setAttr("moek.abi", buildAbi(b, e, n, k, kTileM, kTileN));
   func->setAttr("moek.launch",
                 b.getDictionaryAttr(
                     {b.getNamedAttr("grid", b.getStringAttr("persistent")),
@@ -380,48 +511,34 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     LLVM::ReturnOp::create(b, loc, ValueRange{});
     return func;
   }
-  // Consumers: warpgroups 1 and 2, 64 rows of each tile each.
+  // Consumers: warpgroups 1 and 2, half of each tile's rows each.
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "consumer", 1, 2, 232);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
-    Value aRow = arith::MulIOp::create(b, loc, wg, c64);
+    unsigned numAccs = kTileM / 128;
+    Value aRow = arith::MulIOp::create(b, loc, wg, idx(kTileM / 2));
     scf::ForOp::create(
         b, loc, bid, numTiles, grid, ValueRange{c0},
         [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
           auto d = decode(ob, t);
-          Value zero = mk::MmaZeroOp::create(ob, l, accType);
-          int64_t pending = config.pipelineMma ? 1 : 0;
-          auto inner = scf::ForOp::create(
-              ob, l, c0, cKSlices, c1, ValueRange{zero, it[0]},
-              [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
-                Value acc = iit[0], i = iit[1];
-                mk::RingWaitOp::create(ib, il, ring, i);
-                Value acc1 = mk::MmaOp::create(ib, il, ring, i,
-                                               ib.getI64IntegerAttr(0), aRow,
-                                               ib.getI64IntegerAttr(1), acc);
-                Value acc2 = mk::MmaWaitOp::create(
-                    ib, il, acc1, ib.getI64IntegerAttr(pending));
-                releaseAfterIssue(ib, il, ring, i, ks, config.pipelineMma);
-                scf::YieldOp::create(
-                    ib, il,
-                    ValueRange{acc2, arith::AddIOp::create(ib, il, i, c1)});
-              });
-          Value accDone = inner.getResult(0);
-          if (config.pipelineMma) {
-            // Drain the last group and release the last stage.
-            accDone = mk::MmaWaitOp::create(ob, l, accDone,
-                                            ob.getI64IntegerAttr(0));
-            mk::RingReleaseOp::create(
-                ob, l, ring,
-                arith::SubIOp::create(ob, l, inner.getResult(1), c1));
-          }
           Value row = arith::AddIOp::create(ob, l, d.getRow(), aRow);
+          // 64-row accumulators past the expert's last row issue no MMAs
+          // (in the last row block of an expert), so the other warpgroup
+          // gets the tensor cores to itself.
+          auto [accs, next] = buildTileMmas(
+              ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
+              cKSlices, it[0], config.pipelineMma);
           Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
-          mk::StoreAccOp::create(ob, l, accDone, out, row, col,
-                                 d.getRowEnd(), TypeAttr::get(outElem),
-                                 ob.getI64IntegerAttr(n));
-          scf::YieldOp::create(ob, l, ValueRange{inner.getResult(1)});
+          for (auto [a, acc] : llvm::enumerate(accs))
+            mk::StoreAccOp::create(
+                ob, l, acc, out,
+                arith::AddIOp::create(
+                    ob, l, row, arith::ConstantIndexOp::create(ob, l, 64 * a)),
+                col,
+                d.getRowEnd(), TypeAttr::get(outElem),
+                ob.getI64IntegerAttr(n));
+          scf::YieldOp::create(ob, l, ValueRange{next});
         });
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
@@ -461,6 +578,18 @@ struct ConvertMoEToMoEKernelPass
                          << static_cast<int64_t>(rowGroup);
       return signalPassFailure();
     }
+    if (tileM != 0 && tileM != 128 && tileM != 256) {
+      module.emitError() << "convert-moe-to-moek: tile-m must be 0 (auto), "
+                            "128 or 256, got "
+                         << static_cast<int64_t>(tileM);
+      return signalPassFailure();
+    }
+    if (tileM == 256 && (tileN == 256 || schedule == "pingpong")) {
+      module.emitError() << "convert-moe-to-moek: tile-m = 256 holds two "
+                            "64-row accumulators per warpgroup, so it takes "
+                            "tile-n = 128 and the cooperative schedule";
+      return signalPassFailure();
+    }
     if (tileN != 0 && tileN != 128 && tileN != 256) {
       module.emitError() << "convert-moe-to-moek: tile-n must be 0 (auto), "
                             "128 or 256, got "
@@ -486,9 +615,13 @@ struct ConvertMoEToMoEKernelPass
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on
       // the six cases' GEMMs, bench/results/), else 128 (less masked waste).
       int64_t n = op.getWeight().getType().getDimSize(1);
+      config.tileM = tileM ? tileM : 128;
       config.tileN = tileN ? tileN
-                           : (config.pingpong || n % 256 != 0 ? 128 : 256);
-      config.rowGroup = rowGroup ? rowGroup : autoRowGroup(op, kTileM);
+                           : (config.pingpong || config.tileM == 256 ||
+                                      n % 256 != 0
+                                  ? 128
+                                  : 256);
+      config.rowGroup = rowGroup ? rowGroup : autoRowGroup(op, config.tileM);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
       b.setInsertionPointToEnd(&kernels.getBodyRegion().front());

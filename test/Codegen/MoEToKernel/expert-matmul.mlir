@@ -6,6 +6,8 @@
 // RUN: not moe-opt %s --convert-moe-to-moek="row-group=-1" 2>&1 | FileCheck %s --check-prefix=ROWERR
 // RUN: not moe-opt %s --convert-moe-to-moek="tile-n=96" 2>&1 | FileCheck %s --check-prefix=TILEERR
 // RUN: not moe-opt %s --convert-moe-to-moek="stages=1" 2>&1 | FileCheck %s --check-prefix=STAGEERR
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-m=256" -verify-diagnostics | FileCheck %s --check-prefix=M256
+// RUN: not moe-opt %s --convert-moe-to-moek="tile-m=256 tile-n=256" 2>&1 | FileCheck %s --check-prefix=M256ERR
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
@@ -25,6 +27,10 @@
 // CHECK:             moek.grouped_tile {{.*}}row_group = 8 : i64
 // CHECK:             moek.tma_load
 // CHECK:           moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
+// A warpgroup whose rows all lie past the expert's end skips the MMAs and
+// only passes the stages on.
+// CHECK:             %[[ACTIVE:.+]] = arith.cmpi ult, %{{.+}}, %{{.+}} : index
+// CHECK:             scf.if %[[ACTIVE]] -> (!moek.acc<64x256xf32>, index)
 // CHECK:             moek.mma_zero : !moek.acc<64x256xf32>
 // CHECK:             moek.ring_wait
 // CHECK:             moek.mma
@@ -33,7 +39,32 @@
 // CHECK:               moek.ring_release
 // CHECK:             moek.mma_wait {{.*}} pending(0)
 // CHECK:             moek.ring_release
+// CHECK:             } else {
+// CHECK-NOT:           moek.mma
+// CHECK:               moek.ring_wait
+// CHECK-NEXT:          moek.ring_release
 // CHECK:             moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64}
+// tile-m = 256: each MMA warpgroup owns 128 rows as two 64-row accumulators
+// by 128 columns; per tile it runs the loop for both, for the first only (the
+// second's rows past the end), or none.
+// M256-LABEL: func.func @lower_bf16_expert_matmul
+// M256:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// M256:         moek.grouped_tile_count {{.*}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 256 : i64}
+// M256:         moek.warp_role "consumer"
+// M256:           scf.if {{.*}} -> (!moek.acc<64x128xf32>, !moek.acc<64x128xf32>, index)
+// M256:             scf.if {{.*}} -> (!moek.acc<64x128xf32>, !moek.acc<64x128xf32>, index)
+// M256:               moek.mma {{.*}} a(0, %{{.+}}) b(1)
+// M256-NEXT:          moek.mma {{.*}} a(0, %{{.+}}) b(1)
+// M256-NEXT:          moek.mma_wait {{.*}} pending(2)
+// M256:             } else {
+// M256:               moek.mma {{.*}} a(0, %{{.+}}) b(1)
+// M256-NOT:           moek.mma
+// M256:               moek.mma_wait {{.*}} pending(1)
+// M256:           } else {
+// M256-NOT:         moek.mma
+// M256:             moek.ring_release
+// M256-COUNT-2:   moek.store_acc
+// M256ERR: error: convert-moe-to-moek: tile-m = 256 holds two 64-row accumulators per warpgroup, so it takes tile-n = 128 and the cooperative schedule
 // NOPIPE-LABEL: func.func @lower_bf16_expert_matmul
 // NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE:         moek.mma_wait {{.*}} pending(0)
