@@ -8,7 +8,9 @@
 // RUN: %python %S/Inputs/check_offsets.py %t.few/arg2.npy 3 | FileCheck %s --check-prefix=FEW
 // RUN: moe-run %S/Inputs/expert-matmul-small.mlir --tokens=100 --seed=1 --print-hash > %t.a
 // RUN: moe-run %S/Inputs/expert-matmul-small.mlir --tokens=100 --seed=1 --print-hash > %t.b
-// RUN: diff %t.a %t.b
+// RUN: grep '^result' %t.a > %t.ra
+// RUN: grep '^result' %t.b > %t.rb
+// RUN: diff %t.ra %t.rb
 // The example the code generator compiles (256 experts of 4096 x 7168).
 // RUN: moe-run %examples/deepseek-v3-expert-matmul.mlir --tokens=8 | FileCheck %s --check-prefix=DSV3
 
