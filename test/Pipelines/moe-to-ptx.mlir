@@ -34,3 +34,15 @@
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.m256.ptx -o %t.m256.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not=warning %}
 // M256: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // M256-NOT: m64n256k16
+
+// The pingpong schedule: the two MMA warpgroups take turns on named
+// barriers 1 and 2; ptxas accepts it with no spills and no warning.
+// RUN: moe-opt --convert-moe-to-moek=schedule=pingpong --moek-to-nvvm-pipeline=chip=sm_90a %examples/deepseek-v3-expert-matmul.mlir -o %t.pp.nvvm.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.pp.nvvm.mlir -o %t.pp.ptx
+// RUN: FileCheck %s --check-prefix=PP < %t.pp.ptx
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.pp.ptx -o %t.pp.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not=warning %}
+// PP-DAG: bar.sync {{.*}}1, 256;
+// PP-DAG: bar.sync {{.*}}2, 256;
+// PP-DAG: bar.arrive 1, 256;
+// PP-DAG: bar.arrive 2, 256;
+// PP-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16

@@ -184,6 +184,27 @@ struct WarpRoleLowering : OpConversionPattern<WarpRoleOp> {
   }
 };
 
+/// moek.barrier_arrive / moek.barrier_sync: bar.arrive / bar.sync with an
+/// id and a thread count.
+template <typename OpTy, bool Wait>
+struct NamedBarrierLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value id = i32c(rewriter, loc, op.getIdAttr().getInt());
+    Value threads = i32c(rewriter, loc, op.getThreadsAttr().getInt());
+    if constexpr (Wait)
+      NVVM::BarrierOp::create(rewriter, loc, TypeRange{}, id, threads,
+                              NVVM::BarrierReductionAttr{}, Value{});
+    else
+      NVVM::BarrierArriveOp::create(rewriter, loc, id, threads);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct ElectOneLowering : OpConversionPattern<ElectOneOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -896,6 +917,8 @@ struct ConvertMoEKernelToNVVMPass
                  SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
                  SregLowering<GridSizeOp, NVVM::GridDimXOp>,
                  GroupedTileCountLowering, GroupedTileLowering,
+                 NamedBarrierLowering<BarrierArriveOp, false>,
+                 NamedBarrierLowering<BarrierSyncOp, true>,
                  RingAllocLowering, RingSelectLowering,
                  RingStageLowering<RingAcquireOp>,
                  RingStageLowering<RingExpectOp>,

@@ -256,11 +256,16 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
 }
 
 /// The MMA warpgroups of the pingpong schedule: warpgroup w takes the
-/// CTA's tiles j = w, w+2, ... from ring w, computes all 128 rows with two
-/// 64-row accumulators and stores them while the other warpgroup runs its
-/// MMAs.
+/// CTA's tiles j = w, w+2, ... and computes all 128 rows of each with two
+/// 64-row accumulators, so that one stores a tile while the other runs its
+/// MMAs. Both read the one ring, whose stages come in tile order: tile j
+/// holds ring iterations [j * slices, (j+1) * slices). A warpgroup starts
+/// waiting on its tile's stages only after the other one has waited on all
+/// of the previous tile's (named barriers 1 and 2), so that no stage it
+/// waits on is more than one phase ahead: mbarrier waits see only a phase's
+/// parity.
 template <typename DecodeFn>
-void buildPingpongConsumers(OpBuilder &b, Location loc, ArrayRef<Value> rings,
+void buildPingpongConsumers(OpBuilder &b, Location loc, Value ring,
                             mk::AccType accType, Value out, Type outElem,
                             int64_t n, Value numTiles, Value bid, Value grid,
                             Value cKSlices, Value cTileN, DecodeFn decode,
@@ -270,64 +275,69 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, ArrayRef<Value> rings,
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  Value c0 = idx(0), c1 = idx(1), c64 = idx(64), c2 = idx(2);
+  Value c0 = idx(0), c1 = idx(1), c2 = idx(2);
   Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
-  Value first = arith::AddIOp::create(b, loc, bid,
-                                      arith::MulIOp::create(b, loc, wg, grid));
-  Value step = arith::MulIOp::create(b, loc, grid, c2);
-  int64_t pending = pipelineMma ? 2 : 0; // two commit groups per stage
-  auto consume = [&](OpBuilder &rb, Value ring) {  // NOLINT
-    scf::ForOp::create(
-        rb, loc, first, numTiles, step, ValueRange{c0},
-        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
-          auto d = decode(ob, t);
-          Value zero = mk::MmaZeroOp::create(ob, l, accType);
-          auto inner = scf::ForOp::create(
-              ob, l, c0, cKSlices, c1, ValueRange{zero, zero, it[0]},
-              [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
-                Value i = iit[2];
-                mk::RingWaitOp::create(ib, il, ring, i);
-                Value top = mk::MmaOp::create(ib, il, ring, i,
-                                              ib.getI64IntegerAttr(0), c0,
-                                              ib.getI64IntegerAttr(1), iit[0]);
-                Value bottom = mk::MmaOp::create(
-                    ib, il, ring, i, ib.getI64IntegerAttr(0), c64,
-                    ib.getI64IntegerAttr(1), iit[1]);
-                top = mk::MmaWaitOp::create(ib, il, top,
-                                            ib.getI64IntegerAttr(pending));
-                bottom = mk::MmaWaitOp::create(ib, il, bottom,
-                                               ib.getI64IntegerAttr(pending));
-                releaseAfterIssue(ib, il, ring, i, ks, pipelineMma);
-                scf::YieldOp::create(
-                    ib, il,
-                    ValueRange{top, bottom,
-                               arith::AddIOp::create(ib, il, i, c1)});
-              });
-          Value top = inner.getResult(0), bottom = inner.getResult(1);
-          Value end = inner.getResult(2);
-          if (pipelineMma) {
-            top = mk::MmaWaitOp::create(ob, l, top, ob.getI64IntegerAttr(0));
-            bottom =
-                mk::MmaWaitOp::create(ob, l, bottom, ob.getI64IntegerAttr(0));
-            mk::RingReleaseOp::create(ob, l, ring,
-                                      arith::SubIOp::create(ob, l, end, c1));
+  // This CTA's tile count: ceil((numTiles - bid) / grid), 0 if negative.
+  Value left = arith::SubIOp::create(
+      b, loc, arith::MaxUIOp::create(b, loc, numTiles, bid), bid);
+  Value local = arith::CeilDivUIOp::create(b, loc, left, grid);
+  Value isSecond =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
+  scf::ForOp::create(
+      b, loc, wg, local, c2, ValueRange{},
+      [&](OpBuilder &ob, Location l, Value j, ValueRange) {
+        // Wait for the other warpgroup to be past the previous tile's
+        // stages (the first tile has none before it). Warpgroup 0 waits at
+        // barrier 2 and signals at 1; warpgroup 1 the other way round.
+        auto onBarriers = [&](OpBuilder &bb, bool wait) {
+          auto ifOp = scf::IfOp::create(bb, l, isSecond, /*withElse=*/true);
+          for (auto [block, id] : {std::pair(ifOp.thenBlock(), wait ? 1 : 2),
+                                   std::pair(ifOp.elseBlock(), wait ? 2 : 1)}) {
+            OpBuilder ib = OpBuilder::atBlockTerminator(block);
+            if (wait)
+              mk::BarrierSyncOp::create(ib, l, ib.getI64IntegerAttr(id),
+                                        ib.getI64IntegerAttr(256));
+            else
+              mk::BarrierArriveOp::create(ib, l, ib.getI64IntegerAttr(id),
+                                          ib.getI64IntegerAttr(256));
           }
-          Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
-          for (auto [acc, rowOffset] :
-               {std::pair(top, c0), std::pair(bottom, c64)})
-            mk::StoreAccOp::create(
-                ob, l, acc, out,
-                arith::AddIOp::create(ob, l, d.getRow(), rowOffset), col,
-                d.getRowEnd(), TypeAttr::get(outElem),
-                ob.getI64IntegerAttr(n));
-          scf::YieldOp::create(ob, l, ValueRange{end});
-        });
-  };
-  // One code path for both warpgroups: a branch around the wgmma loop would
-  // make ptxas serialize the wgmmas (C7520).
-  Value isFirst =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
-  consume(b, mk::RingSelectOp::create(b, loc, isFirst, rings[0], rings[1]));
+        };
+        Value notFirst =
+            arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ugt, j, c0);
+        {
+          auto ifOp = scf::IfOp::create(ob, l, notFirst, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          onBarriers(tb, /*wait=*/true);
+        }
+        Value t = arith::AddIOp::create(ob, l, bid,
+                                        arith::MulIOp::create(ob, l, j, grid));
+        auto d = decode(ob, t);
+        Value i0 = arith::MulIOp::create(ob, l, j, cKSlices);
+        auto [accs, next] =
+            buildTileMmas(ob, l, ring, accType, c0, d.getRow(), d.getRowEnd(),
+                          /*numAccs=*/2, cKSlices, i0, pipelineMma);
+        (void)next;
+        // Past this tile's stages (the MMAs drained): let the other
+        // warpgroup start on the next tile, if there is one.
+        Value hasNext = arith::CmpIOp::create(
+            ob, l, arith::CmpIPredicate::ult,
+            arith::AddIOp::create(ob, l, j, c1), local);
+        {
+          auto ifOp = scf::IfOp::create(ob, l, hasNext, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          onBarriers(tb, /*wait=*/false);
+        }
+        Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
+        for (auto [a, acc] : llvm::enumerate(accs))
+          mk::StoreAccOp::create(
+              ob, l, acc, out,
+              arith::AddIOp::create(
+                  ob, l, d.getRow(),
+                  arith::ConstantIndexOp::create(ob, l, 64 * a)),
+              col, d.getRowEnd(), TypeAttr::get(outElem),
+              ob.getI64IntegerAttr(n));
+        scf::YieldOp::create(ob, l, ValueRange{});
+      });
 }
 
 /// Builds the grouped-matmul kernel; see the pass description.
@@ -407,22 +417,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   };
   auto ringType = mk::RingType::get(ctx, stages, {tile(kTileM), tile(kTileN)});
   auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
-  // Cooperative: one ring whose stages both MMA warpgroups read and
-  // release. Pingpong: one ring per MMA warpgroup (each released by its 128
-  // threads), so that a warpgroup never waits on a stage more than one phase
-  // ahead of it (mbarrier waits only see a phase's parity).
-  SmallVector<Value, 2> rings;
-  if (config.pingpong) {
-    auto pingType = mk::RingType::get(ctx, std::min<int64_t>(stages, 3),
-                                      {tile(kTileM), tile(kTileN)});
-    for (int r = 0; r < 2; ++r)
-      rings.push_back(mk::RingAllocOp::create(b, loc, pingType,
-                                              b.getI64IntegerAttr(128)));
-  } else {
-    rings.push_back(mk::RingAllocOp::create(b, loc, ringType,
-                                            b.getI64IntegerAttr(256)));
-  }
-  Value ring = rings.front();
+  // One ring. Cooperative: both MMA warpgroups read and release every
+  // stage (256 arrivals); pingpong: the warpgroup of the stage's tile (128).
+  Value ring = mk::RingAllocOp::create(
+      b, loc, ringType, b.getI64IntegerAttr(config.pingpong ? 128 : 256));
+
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
               colTiles = b.getI64IntegerAttr(llvm::divideCeil(n, kTileN));
   Value numTiles = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
@@ -467,45 +466,17 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           });
       return inner.getResult(0);
     };
-    if (!config.pingpong) {
-      scf::ForOp::create(
-          b, loc, bid, numTiles, grid, ValueRange{c0},
-          [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
-            Value end = loadTile(ob, l, ring, it[0], decode(ob, t));
-            scf::YieldOp::create(ob, l, ValueRange{end});
-          });
-    } else {
-      // Tiles alternate between the two rings: (iteration of ring 0,
-      // iteration of ring 1, whether the next tile goes to ring 1).
-      Value no = arith::ConstantIntOp::create(b, loc, 0, 1);
-      Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
-      scf::ForOp::create(
-          b, loc, bid, numTiles, grid, ValueRange{c0, c0, no},
-          [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
-            auto d = decode(ob, t);
-            auto ifOp = scf::IfOp::create(
-                ob, l, TypeRange{ob.getIndexType(), ob.getIndexType()}, it[2],
-                /*withElse=*/true);
-            {
-              OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-              Value e1 = loadTile(tb, l, rings[1], it[1], d);
-              scf::YieldOp::create(tb, l, ValueRange{it[0], e1});
-            }
-            {
-              OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-              Value e0 = loadTile(eb, l, rings[0], it[0], d);
-              scf::YieldOp::create(eb, l, ValueRange{e0, it[1]});
-            }
-            Value flip = arith::XOrIOp::create(ob, l, it[2], yes);
-            scf::YieldOp::create(ob, l,
-                                 ValueRange{ifOp.getResult(0),
-                                            ifOp.getResult(1), flip});
-          });
-    }
+    // Every tile's K slices, in tile order, into the one ring.
+    scf::ForOp::create(
+        b, loc, bid, numTiles, grid, ValueRange{c0},
+        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+          Value end = loadTile(ob, l, ring, it[0], decode(ob, t));
+          scf::YieldOp::create(ob, l, ValueRange{end});
+        });
   }
 
   if (config.pingpong) {
-    buildPingpongConsumers(b, loc, rings, accType, out, outElem, n, numTiles,
+    buildPingpongConsumers(b, loc, ring, accType, out, outElem, n, numTiles,
                            bid, grid, cKSlices, cTileN, decode,
                            config.pipelineMma);
     LLVM::ReturnOp::create(b, loc, ValueRange{});

@@ -69,15 +69,19 @@
 // NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE:         moek.mma_wait {{.*}} pending(0)
 // NOPIPE-NEXT:    moek.ring_release
-// Pingpong: one 3-stage ring per MMA warpgroup, picked without a branch;
-// each warpgroup computes whole tiles with two 64-row accumulators.
+// Pingpong: one ring whose stages each MMA warpgroup releases for its own
+// tiles (128 arrivals); each warpgroup computes whole tiles with two 64-row
+// accumulators, and named barriers 1 and 2 order the two warpgroups' turns.
 // PING-LABEL: func.func @lower_bf16_expert_matmul
-// PING:         %[[R0:.+]] = moek.ring_alloc consumers(128) : !moek.ring<3, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
-// PING:         %[[R1:.+]] = moek.ring_alloc consumers(128)
+// PING:         %[[R:.+]] = moek.ring_alloc consumers(128) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// PING-NOT:     moek.ring_alloc
 // PING:         moek.warp_role "consumer" warpgroups(1, 2)
-// PING:           %[[R:.+]] = moek.ring_select %{{.+}}, %[[R0]], %[[R1]]
+// PING:           moek.barrier_sync id(1) threads(256)
+// PING:           moek.barrier_sync id(2) threads(256)
 // PING:           moek.mma %[[R]][%{{.+}}] a(0, %{{.+}}) b(1)
-// PING:           moek.mma %[[R]][%{{.+}}] a(0, %{{.+}}) b(1)
+// PING-NEXT:      moek.mma %[[R]][%{{.+}}] a(0, %{{.+}}) b(1)
+// PING:           moek.barrier_arrive id(2) threads(256)
+// PING:           moek.barrier_arrive id(1) threads(256)
 // PING-COUNT-2:   moek.store_acc
 // PINGERR: error: convert-moe-to-moek: the pingpong schedule holds two 64-row accumulators per warpgroup, so it takes tile-n = 128
 // ROW1-LABEL:  func.func @lower_bf16_expert_matmul

@@ -100,3 +100,19 @@ func.func @negative_acc_rows(%a: !moek.acc<128x128xf32>) {
 func.func @negative_acc_type(%a: !moek.acc<64x128xbf16>) {
   return
 }
+
+// -----
+
+func.func @negative_barrier_id_zero() {
+  // expected-error @+1 {{'moek.barrier_sync' op expects a barrier id in [1, 15] (0 is the CTA-wide barrier), got 0}}
+  moek.barrier_sync id(0) threads(256)
+  return
+}
+
+// -----
+
+func.func @negative_barrier_threads() {
+  // expected-error @+1 {{'moek.barrier_arrive' op expects a thread count in [32, 1024], a multiple of 32 (whole warps), got 100}}
+  moek.barrier_arrive id(1) threads(100)
+  return
+}

@@ -85,3 +85,15 @@ gpu.module @kernels {
     llvm.return
   }
 }
+
+// Named barriers order two warpgroups: one signals, the other waits.
+// CHECK-LABEL: func.func @turns
+// CHECK:         moek.barrier_arrive id(1) threads(256)
+// CHECK:         moek.barrier_sync id(2) threads(256)
+func.func @turns() {
+  moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+    moek.barrier_arrive id(1) threads(256)
+    moek.barrier_sync id(2) threads(256)
+  }
+  return
+}

@@ -149,6 +149,23 @@ LogicalResult WarpgroupIndexOp::verify() {
 }
 
 template <typename OpTy>
+static LogicalResult verifyNamedBarrier(OpTy op) {
+  int64_t id = op.getIdAttr().getInt(), threads = op.getThreadsAttr().getInt();
+  if (id < 1 || id > 15)
+    return op.emitOpError() << "expects a barrier id in [1, 15] (0 is the "
+                               "CTA-wide barrier), got "
+                            << id;
+  if (threads < 32 || threads > 1024 || threads % 32 != 0)
+    return op.emitOpError() << "expects a thread count in [32, 1024], a "
+                               "multiple of 32 (whole warps), got "
+                            << threads;
+  return success();
+}
+
+LogicalResult BarrierArriveOp::verify() { return verifyNamedBarrier(*this); }
+LogicalResult BarrierSyncOp::verify() { return verifyNamedBarrier(*this); }
+
+template <typename OpTy>
 static LogicalResult verifyGroupedTiling(OpTy op) {
   if (op.getNumExpertsAttr().getInt() < 1 ||
       op.getTileRowsAttr().getInt() < 1 || op.getColTilesAttr().getInt() < 1)

@@ -142,6 +142,39 @@ def MoEK_GridSizeOp : MoEK_Op<"grid_size", [Pure]> {
   let assemblyFormat = "attr-dict";
 }
 
+def MoEK_BarrierArriveOp : MoEK_Op<"barrier_arrive", []> {
+  let summary = "Arrive at a named barrier without waiting";
+  let description = [{
+    The executing threads (whole warps) arrive at hardware barrier `id` of
+    the CTA, which completes when `threads` threads have arrived or synced
+    at it; they go on without waiting. With `moek.barrier_sync` on the other
+    side it orders two warpgroups: one signals, the other waits. Barrier 0
+    is the CTA-wide one and is not available.
+
+    ```mlir
+    moek.barrier_arrive id(1) threads(256)
+    ```
+  }];
+  let arguments = (ins I64Attr:$id, I64Attr:$threads);
+  let assemblyFormat = "`id` `(` $id `)` `threads` `(` $threads `)` attr-dict";
+  let hasVerifier = 1;
+}
+
+def MoEK_BarrierSyncOp : MoEK_Op<"barrier_sync", []> {
+  let summary = "Wait at a named barrier";
+  let description = [{
+    The executing threads (whole warps) arrive at hardware barrier `id` and
+    wait until `threads` threads have arrived (see `moek.barrier_arrive`).
+
+    ```mlir
+    moek.barrier_sync id(1) threads(256)
+    ```
+  }];
+  let arguments = (ins I64Attr:$id, I64Attr:$threads);
+  let assemblyFormat = "`id` `(` $id `)` `threads` `(` $threads `)` attr-dict";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Tile scheduling over expert groups
 //===----------------------------------------------------------------------===//
