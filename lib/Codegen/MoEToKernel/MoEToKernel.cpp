@@ -159,6 +159,24 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
         next.push_back(arith::AddIOp::create(ib, il, i, c1));
         scf::YieldOp::create(ib, il, next);
       });
+  // Not unrolled by LLVM: with two accumulators and a short K loop (e.g. 12
+  // slices), an unrolled copy made ptxas serialize the wgmmas (C7520).
+  inner->setAttr("loop_annotation",
+                 LLVM::LoopAnnotationAttr::get(
+                     b.getContext(), /*disableNonforced=*/nullptr,
+                     /*vectorize=*/nullptr, /*interleave=*/nullptr,
+                     LLVM::LoopUnrollAttr::get(
+                         b.getContext(), /*disable=*/b.getBoolAttr(true),
+                         /*count=*/nullptr, /*runtimeDisable=*/nullptr,
+                         /*full=*/nullptr, /*followupUnrolled=*/nullptr,
+                         /*followupRemainder=*/nullptr,
+                         /*followupAll=*/nullptr),
+                     /*unrollAndJam=*/nullptr, /*licm=*/nullptr,
+                     /*distribute=*/nullptr, /*pipeline=*/nullptr,
+                     /*peeled=*/nullptr, /*unswitch=*/nullptr,
+                     /*mustProgress=*/nullptr, /*isVectorized=*/nullptr,
+                     /*startLoc=*/nullptr, /*endLoc=*/nullptr,
+                     /*parallelAccesses=*/{}));
   SmallVector<Value> accs(inner.getResults().drop_back());
   Value next = inner.getResults().back();
   if (pipelined) {
@@ -283,9 +301,14 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, Value ring,
   Value local = arith::CeilDivUIOp::create(b, loc, left, grid);
   Value isSecond =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
+  // Ring iterations are carried from tile to tile (this one's end plus the
+  // other warpgroup's tile) rather than computed as j * slices: with the
+  // product, ptxas serialized the wgmmas for want of registers (C7511) at
+  // power-of-two stage counts.
   scf::ForOp::create(
-      b, loc, wg, local, c2, ValueRange{},
-      [&](OpBuilder &ob, Location l, Value j, ValueRange) {
+      b, loc, wg, local, c2,
+      ValueRange{arith::MulIOp::create(b, loc, wg, cKSlices)},
+      [&](OpBuilder &ob, Location l, Value j, ValueRange it) {
         // Wait for the other warpgroup to be past the previous tile's
         // stages (the first tile has none before it). Warpgroup 0 waits at
         // barrier 2 and signals at 1; warpgroup 1 the other way round.
@@ -312,11 +335,9 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, Value ring,
         Value t = arith::AddIOp::create(ob, l, bid,
                                         arith::MulIOp::create(ob, l, j, grid));
         auto d = decode(ob, t);
-        Value i0 = arith::MulIOp::create(ob, l, j, cKSlices);
         auto [accs, next] =
             buildTileMmas(ob, l, ring, accType, c0, d.getRow(), d.getRowEnd(),
-                          /*numAccs=*/2, cKSlices, i0, pipelineMma);
-        (void)next;
+                          /*numAccs=*/2, cKSlices, it[0], pipelineMma);
         // Past this tile's stages (the MMAs drained): let the other
         // warpgroup start on the next tile, if there is one.
         Value hasNext = arith::CmpIOp::create(
@@ -336,7 +357,8 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, Value ring,
                   arith::ConstantIndexOp::create(ob, l, 64 * a)),
               col, d.getRowEnd(), TypeAttr::get(outElem),
               ob.getI64IntegerAttr(n));
-        scf::YieldOp::create(ob, l, ValueRange{});
+        scf::YieldOp::create(
+            ob, l, ValueRange{arith::AddIOp::create(ob, l, next, cKSlices)});
       });
 }
 

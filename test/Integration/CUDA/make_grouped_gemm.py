@@ -33,7 +33,8 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options=""):
+def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
+         translate_options=""):
     name = "gg_e%d_n%d_k%d" % (e, n, k)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
@@ -48,7 +49,8 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options=""):
         passes = ["--moe-to-nvvm-pipeline=chip=sm_90a"]
     run([os.path.join(bin_dir, "moe-opt"), *passes, src, "-o", nvvm_path])
     run([os.path.join(bin_dir, "moe-translate"), "--moe-to-manifest",
-         "--artifact-dir=" + d, nvvm_path, "-o", os.devnull])
+         "--artifact-dir=" + d, *translate_options.split(), nvvm_path, "-o",
+         os.devnull])
     manifest = json.load(open(os.path.join(d, "manifest.json")))
     kernel = manifest["kernel"]
     smem = manifest["launch"]["dynamic_smem_bytes"]
@@ -57,9 +59,13 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options=""):
                             capture_output=True, text=True)
     regs = re.search(r"Used (\d+) registers", report.stderr)
     spill = re.search(r"(\d+) bytes spill stores", report.stderr)
-    print("%s: kernel %s, %s registers, %s bytes spilled, smem %d" % (
+    # ptxas reports serialized wgmmas as "info", not as a warning.
+    loss = sorted(set(re.findall(r"\((C\d+)\) Potential Performance Loss",
+                                 report.stderr)))
+    print("%s: kernel %s, %s registers, %s bytes spilled, smem %d%s" % (
         name, kernel, regs.group(1) if regs else "?",
-        spill.group(1) if spill else "0", smem))
+        spill.group(1) if spill else "0", smem,
+        ", wgmma SERIALIZED (%s)" % " ".join(loss) if loss else ""))
 
 
 def main():
@@ -69,13 +75,16 @@ def main():
     p.add_argument("--ptxas", default="/usr/local/cuda/bin/ptxas")
     p.add_argument("--kernel-options", default="",
                    help="options of convert-moe-to-moek, e.g. 'tile-n=256'")
+    p.add_argument("--translate-options", default="",
+                   help="options of moe-translate, e.g. '--opt-level=2'")
     p.add_argument("shapes", nargs="*",
                    default=["1,128,64", "8,256,512", "256,4096,7168",
                             "256,7168,2048"])
     a = p.parse_args()
     for s in a.shapes:
         e, n, k = (int(v) for v in s.split(","))
-        make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options)
+        make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
+             a.translate_options)
 
 
 if __name__ == "__main__":
