@@ -20,10 +20,15 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     offsets, so no host synchronization; experts with no rows have no
     tiles) and loads `tile-m x tile-k` slices of the rows and `tile-n x
     tile-k` slices of the expert's weight into a `stages`-deep ring.
-    Warpgroups 1 and 2 (232 registers) each multiply 64 of the tile's rows
-    with wgmma-class MMAs and store their rows, masked at the expert's last
-    row, so token counts that are not a multiple of the tile need no
-    padding.
+    Warpgroups 1 and 2 (232 registers) multiply with wgmma-class MMAs and
+    store their rows, masked at the expert's last row, so token counts that
+    are not a multiple of the tile need no padding; 64-row accumulators that
+    lie wholly past that row issue no MMAs. Cooperative schedule: each
+    warpgroup takes half of every tile's rows. Pingpong: each takes whole
+    tiles in turn (named barriers order the turns), so one stores while the
+    other multiplies. Inside an expert, tiles are ordered by groups of
+    `row-group` row blocks that take each column block in turn, so tiles
+    running at the same time share a weight panel in L2.
 
     Supported now: bf16 rows and weights, f32 accumulation, bf16 or f32
     output, N a multiple of 8 (the last, partial column block is masked),
