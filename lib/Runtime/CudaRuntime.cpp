@@ -49,6 +49,8 @@ struct moeRtKernel_ {
   CUcontext context = nullptr;
   CUmodule module = nullptr;
   CUfunction function = nullptr;
+  /// One per Manifest::variants entry.
+  std::vector<CUfunction> variantFunctions;
   int numSms = 0;
 };
 
@@ -326,86 +328,87 @@ static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
                                     ": " + d.describe("cuModuleLoadData", r));
     return fail(MOE_RT_ERROR_CUDA);
   }
-  if (CUresult r =
-          d.cuModuleGetFunction(&k.function, k.module, m.kernel.c_str());
-      r != CUDA_SUCCESS) {
-    setError(r == CUDA_ERROR_NOT_FOUND ? MOE_RT_ERROR_ABI_MISMATCH
-                                       : MOE_RT_ERROR_CUDA,
-             "the cubin has no kernel named '" + m.kernel +
-                 "': " + d.describe("cuModuleGetFunction", r));
-    return fail(r == CUDA_ERROR_NOT_FOUND ? MOE_RT_ERROR_ABI_MISMATCH
-                                          : MOE_RT_ERROR_CUDA);
-  }
-  if (moeRtStatus st = checkParamAbi(d, m, k.function))
-    return fail(st);
-
-  int maxThreads = 0, staticSmem = 0, optinSmem = 0;
-  d.cuFuncGetAttribute(&maxThreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
-                       k.function);
-  d.cuFuncGetAttribute(&staticSmem, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
-                       k.function);
-  d.cuDeviceGetAttribute(&optinSmem,
-                         CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-                         k.cuDevice);
-  uint64_t threads = uint64_t(m.block[0]) * m.block[1] * m.block[2];
-  if (maxThreads > 0 && threads > static_cast<uint64_t>(maxThreads)) {
-    setError(MOE_RT_ERROR_ABI_MISMATCH,
-             "kernel '" + m.kernel + "' allows at most " +
-                 std::to_string(maxThreads) +
-                 " threads per block (registers or .maxntid); the "
-                 "manifest's block has " +
-                 std::to_string(threads));
-    return fail(MOE_RT_ERROR_ABI_MISMATCH);
-  }
-  if (optinSmem > 0 &&
-      uint64_t(staticSmem) + m.dynamicSmemBytes > uint64_t(optinSmem)) {
-    setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
-             "kernel '" + m.kernel + "' needs " +
-                 std::to_string(m.dynamicSmemBytes) +
-                 " bytes of dynamic shared memory + " +
-                 std::to_string(staticSmem) + " static; device " +
-                 std::to_string(k.device) + " allows " +
-                 std::to_string(optinSmem) + " per block");
-    return fail(MOE_RT_ERROR_UNSUPPORTED_DEVICE);
-  }
-  if (m.dynamicSmemBytes) {
-    if (CUresult r = d.cuFuncSetAttribute(
-            k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            static_cast<int>(m.dynamicSmemBytes));
+  // The kernel and its variants: same parameters and geometry, each with
+  // its own dynamic shared memory.
+  auto prepare = [&](const std::string &name, uint32_t dynamicSmemBytes,
+                     CUfunction &fn) -> moeRtStatus {
+    if (CUresult r = d.cuModuleGetFunction(&fn, k.module, name.c_str());
         r != CUDA_SUCCESS) {
-      setError(
-          MOE_RT_ERROR_CUDA,
-          d.describe("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", r));
-      return fail(MOE_RT_ERROR_CUDA);
+      return setError(r == CUDA_ERROR_NOT_FOUND ? MOE_RT_ERROR_ABI_MISMATCH
+                                                : MOE_RT_ERROR_CUDA,
+                      "the cubin has no kernel named '" + name +
+                          "': " + d.describe("cuModuleGetFunction", r));
     }
-  }
-  uint64_t clusterCtas = uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2];
-  if (clusterCtas > 1) {
-    int clusters = 0;
-    d.cuDeviceGetAttribute(&clusters, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH,
-                           k.cuDevice);
-    if (!clusters) {
-      setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
-               "kernel '" + m.kernel + "' launches clusters of " +
-                   std::to_string(clusterCtas) + " CTAs; device " +
-                   std::to_string(k.device) + " cannot");
-      return fail(MOE_RT_ERROR_UNSUPPORTED_DEVICE);
-    }
-    if (clusterCtas > 8) {
+    if (moeRtStatus st = checkParamAbi(d, m, fn))
+      return st;
+    int maxThreads = 0, staticSmem = 0, optinSmem = 0;
+    d.cuFuncGetAttribute(&maxThreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+                         fn);
+    d.cuFuncGetAttribute(&staticSmem, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, fn);
+    d.cuDeviceGetAttribute(
+        &optinSmem, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+        k.cuDevice);
+    uint64_t threads = uint64_t(m.block[0]) * m.block[1] * m.block[2];
+    if (maxThreads > 0 && threads > static_cast<uint64_t>(maxThreads))
+      return setError(MOE_RT_ERROR_ABI_MISMATCH,
+                      "kernel '" + name + "' allows at most " +
+                          std::to_string(maxThreads) +
+                          " threads per block (registers or .maxntid); the "
+                          "manifest's block has " +
+                          std::to_string(threads));
+    if (optinSmem > 0 &&
+        uint64_t(staticSmem) + dynamicSmemBytes > uint64_t(optinSmem))
+      return setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+                      "kernel '" + name + "' needs " +
+                          std::to_string(dynamicSmemBytes) +
+                          " bytes of dynamic shared memory + " +
+                          std::to_string(staticSmem) + " static; device " +
+                          std::to_string(k.device) + " allows " +
+                          std::to_string(optinSmem) + " per block");
+    if (dynamicSmemBytes) {
       if (CUresult r = d.cuFuncSetAttribute(
-              k.function, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED,
-              1);
-          r != CUDA_SUCCESS) {
-        setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
-                 "kernel '" + m.kernel + "' launches clusters of " +
-                     std::to_string(clusterCtas) + " CTAs (over 8): " +
-                     d.describe("cuFuncSetAttribute(NON_PORTABLE_CLUSTER_"
-                                "SIZE_ALLOWED)",
-                                r));
-        return fail(MOE_RT_ERROR_UNSUPPORTED_DEVICE);
+              fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+              static_cast<int>(dynamicSmemBytes));
+          r != CUDA_SUCCESS)
+        return setError(MOE_RT_ERROR_CUDA,
+                        "kernel '" + name + "': " +
+                            d.describe("cuFuncSetAttribute(MAX_DYNAMIC_"
+                                       "SHARED_SIZE_BYTES)",
+                                       r));
+    }
+    uint64_t clusterCtas = uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2];
+    if (clusterCtas > 1) {
+      int clusters = 0;
+      d.cuDeviceGetAttribute(&clusters, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH,
+                             k.cuDevice);
+      if (!clusters)
+        return setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+                        "kernel '" + name + "' launches clusters of " +
+                            std::to_string(clusterCtas) + " CTAs; device " +
+                            std::to_string(k.device) + " cannot");
+      if (clusterCtas > 8) {
+        if (CUresult r = d.cuFuncSetAttribute(
+                fn, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1);
+            r != CUDA_SUCCESS)
+          return setError(
+              MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+              "kernel '" + name + "' launches clusters of " +
+                  std::to_string(clusterCtas) + " CTAs (over 8): " +
+                  d.describe("cuFuncSetAttribute(NON_PORTABLE_CLUSTER_"
+                             "SIZE_ALLOWED)",
+                             r));
       }
     }
-  }
+    return MOE_RT_SUCCESS;
+  };
+  if (moeRtStatus st = prepare(m.kernel, m.dynamicSmemBytes, k.function))
+    return fail(st);
+  k.variantFunctions.assign(m.variants.size(), nullptr);
+  for (size_t i = 0; i < m.variants.size(); ++i)
+    if (moeRtStatus st = prepare(m.variants[i].kernel,
+                                 m.variants[i].dynamicSmemBytes,
+                                 k.variantFunctions[i]))
+      return fail(st);
   k.loaded = true;
   return MOE_RT_SUCCESS;
 }
@@ -585,6 +588,23 @@ extern "C" moeRtStatus moeRtKernelGetTensorInfo(moeRtKernel k, int32_t index,
     info->shape[d] = t.shape[d];
   info->alignment = t.alignment;
   info->role = t.role;
+  return MOE_RT_SUCCESS;
+}
+
+extern "C" moeRtStatus moeRtKernelSelect(moeRtKernel k, int64_t numTokens,
+                                         const char **kernelName) {
+  lastError.clear();
+  if (!k || !kernelName)
+    return setError(MOE_RT_ERROR_INVALID_VALUE,
+                    "moeRtKernelSelect: null kernel or name");
+  const Manifest &m = k->manifest;
+  if (numTokens < 0)
+    return setError(MOE_RT_ERROR_TOKEN_COUNT,
+                    "kernel '" + m.kernel + "': T = " +
+                        std::to_string(numTokens) + " is negative");
+  size_t choice = selectKernel(m, numTokens);
+  *kernelName =
+      choice ? m.variants[choice - 1].kernel.c_str() : m.kernel.c_str();
   return MOE_RT_SUCCESS;
 }
 
@@ -824,6 +844,13 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
     attrs[numAttrs].value.programmaticStreamSerializationAllowed = 1;
     ++numAttrs;
   }
+  // The kernel for this T: a variant whose token range holds it, if any.
+  size_t choice = selectKernel(m, T);
+  CUfunction function = choice ? k->variantFunctions[choice - 1] : k->function;
+  const std::string &kernelName =
+      choice ? m.variants[choice - 1].kernel : m.kernel;
+  uint32_t smemBytes =
+      choice ? m.variants[choice - 1].dynamicSmemBytes : m.dynamicSmemBytes;
   CUlaunchConfig lc;
   std::memset(&lc, 0, sizeof(lc));
   lc.gridDimX = grid[0];
@@ -832,13 +859,13 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
   lc.blockDimX = m.block[0];
   lc.blockDimY = m.block[1];
   lc.blockDimZ = m.block[2];
-  lc.sharedMemBytes = m.dynamicSmemBytes;
+  lc.sharedMemBytes = smemBytes;
   lc.hStream = reinterpret_cast<CUstream>(stream);
   lc.attrs = numAttrs ? attrs : nullptr;
   lc.numAttrs = numAttrs;
   MOE_RT_CU_CHECK(
-      d, cuLaunchKernelEx(&lc, k->function, params, nullptr), MOE_RT_ERROR_CUDA,
-      "kernel '" + m.kernel + "' (grid " + std::to_string(grid[0]) + "x" +
+      d, cuLaunchKernelEx(&lc, function, params, nullptr), MOE_RT_ERROR_CUDA,
+      "kernel '" + kernelName + "' (grid " + std::to_string(grid[0]) + "x" +
           std::to_string(grid[1]) + "x" + std::to_string(grid[2]) + ", block " +
           std::to_string(m.block[0]) + "x" + std::to_string(m.block[1]) + "x" +
           std::to_string(m.block[2]) + ", T = " + std::to_string(T) + "): ");

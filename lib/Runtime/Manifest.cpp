@@ -685,6 +685,65 @@ parseParams(Reader &r, const json &root, Manifest &m,
   return true;
 }
 
+static bool parseVariants(Reader &r, const json &root, Manifest &m) {
+  const json *list;
+  if (!r.member(root, "variants", "", false, list))
+    return false;
+  if (!list)
+    return true;
+  if (!list->is_array())
+    return r.fail("variants", "expected an array, got " +
+                                  Reader::describe(*list));
+  if (list->size() > 8)
+    return r.fail("variants", "at most 8 variants, got " +
+                                  std::to_string(list->size()));
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json &v = (*list)[i];
+    std::string path = "variants[" + std::to_string(i) + "]";
+    if (!r.expectObject(v, path))
+      return false;
+    KernelVariant variant;
+    int64_t smem = m.dynamicSmemBytes;
+    if (!r.string(v, "kernel", path, true, variant.kernel) ||
+        !r.integer(v, "min_tokens", path, true, 0,
+                   std::numeric_limits<int64_t>::max(), variant.minTokens) ||
+        !r.integer(v, "dynamic_smem_bytes", path, false, 0,
+                   std::numeric_limits<int32_t>::max(), smem))
+      return false;
+    if (variant.kernel.empty() || variant.kernel == m.kernel)
+      return r.fail(path + ".kernel",
+                    "must name another kernel than \"kernel\", got \"" +
+                        variant.kernel + "\"");
+    for (const KernelVariant &other : m.variants)
+      if (other.kernel == variant.kernel)
+        return r.fail(path + ".kernel",
+                      "duplicate variant \"" + variant.kernel + "\"");
+    const json *maxTokens;
+    if (!r.member(v, "max_tokens", path, false, maxTokens))
+      return false;
+    if (maxTokens && !maxTokens->is_null() &&
+        !r.integer(*maxTokens, path + ".max_tokens",
+                   std::min(variant.minTokens,
+                            std::numeric_limits<int64_t>::max() - 1) +
+                       1,
+                   std::numeric_limits<int64_t>::max(), variant.maxTokens))
+      return false;
+    variant.dynamicSmemBytes = static_cast<uint32_t>(smem);
+    m.variants.push_back(std::move(variant));
+  }
+  return true;
+}
+
+size_t selectKernel(const Manifest &m, int64_t numTokens) {
+  for (size_t i = 0; i < m.variants.size(); ++i) {
+    const KernelVariant &v = m.variants[i];
+    if (numTokens >= v.minTokens &&
+        (v.maxTokens == MOE_RT_UNBOUNDED_TOKENS || numTokens < v.maxTokens))
+      return i + 1;
+  }
+  return 0;
+}
+
 //===----------------------------------------------------------------------===//
 // Entry point
 //===----------------------------------------------------------------------===//
@@ -719,7 +778,8 @@ bool parseManifest(std::string_view text, Manifest &m, std::string &error) {
     return r.fail("kernel", "must not be empty");
   if (m.cubin.empty())
     return r.fail("cubin", "must not be empty");
-  if (!parseArch(r, m.arch, m) || !parseLaunch(r, root, m))
+  if (!parseArch(r, m.arch, m) || !parseLaunch(r, root, m) ||
+      !parseVariants(r, root, m))
     return false;
   int64_t workspace = 0;
   if (!r.integer(root, "workspace_bytes", "", false, 0,

@@ -238,6 +238,8 @@ def load_library(path=None):
         "moeRtKernelGetInfo": (c.c_int, [c.c_void_p, c.POINTER(KernelInfo)]),
         "moeRtKernelGetTensorInfo": (c.c_int, [c.c_void_p, c.c_int32,
                                                c.POINTER(TensorInfo)]),
+        "moeRtKernelSelect": (c.c_int, [c.c_void_p, c.c_int64,
+                                        c.POINTER(c.c_char_p)]),
         "moeRtLaunchConfigInit": (None, [c.POINTER(LaunchConfig)]),
         "moeRtValidateArgs": (c.c_int, [
             c.c_void_p, c.POINTER(TensorArg), c.c_int32,
@@ -413,6 +415,14 @@ class Kernel:
         return "<moe_runtime.Kernel %s (%s) on device %d%s>" % (
             self.name, self.arch, self.device,
             "" if self.loaded else ", unloaded")
+
+    def select(self, num_tokens):
+        """The kernel (the manifest's, or a variant's) that a launch with
+        `num_tokens` tokens runs."""
+        name = ctypes.c_char_p()
+        _check(self._lib, self._lib.moeRtKernelSelect(
+            self._handle, int(num_tokens), ctypes.byref(name)))
+        return name.value.decode()
 
     # -- calls -----------------------------------------------------------
 

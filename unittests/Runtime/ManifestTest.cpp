@@ -394,10 +394,70 @@ const BrokenField kBrokenFields[] = {
     {"/params/6", "{\"kind\": \"tensor\", \"tensor\": \"x\"}",
      "manifest: params: workspace_bytes is 4096 but no parameter is the "
      "workspace"},
+    // Variants.
+    {"/variants", R"("k2")",
+     "manifest: variants: expected an array, got string \"k2\""},
+    {"/variants", R"([{"min_tokens": 0}])",
+     "manifest: variants[0].kernel: missing required field"},
+    {"/variants", R"([{"kernel": "moe_fused_bf16", "min_tokens": 0}])",
+     "manifest: variants[0].kernel: must name another kernel than "
+     "\"kernel\", got \"moe_fused_bf16\""},
+    {"/variants", R"([{"kernel": "k2"}])",
+     "manifest: variants[0].min_tokens: missing required field"},
+    {"/variants", R"([{"kernel": "k2", "min_tokens": -1}])",
+     "manifest: variants[0].min_tokens: expected an integer in [0, "
+     "9223372036854775807], got -1"},
+    {"/variants", R"([{"kernel": "k2", "min_tokens": 64, "max_tokens": 64}])",
+     "manifest: variants[0].max_tokens: expected an integer in [65, "
+     "9223372036854775807], got 64"},
+    {"/variants",
+     R"([{"kernel": "k2", "min_tokens": 0}, {"kernel": "k2", "min_tokens": 9}])",
+     "manifest: variants[1].kernel: duplicate variant \"k2\""},
 };
 
 INSTANTIATE_TEST_SUITE_P(Fields, ManifestFieldTest,
                          ::testing::ValuesIn(kBrokenFields));
+
+TEST(ManifestTest, VariantsAreSelectedByTokenCount) {
+  json j = json::parse(kValidManifest);
+  j["variants"] = json::parse(R"([
+    {"kernel": "wide", "min_tokens": 512, "max_tokens": 1536,
+     "dynamic_smem_bytes": 200000},
+    {"kernel": "huge", "min_tokens": 4096}
+  ])");
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  ASSERT_EQ(m.variants.size(), 2u);
+  EXPECT_EQ(m.variants[0].dynamicSmemBytes, 200000u);
+  EXPECT_EQ(m.variants[1].dynamicSmemBytes, m.dynamicSmemBytes);
+  EXPECT_EQ(m.variants[1].maxTokens, MOE_RT_UNBOUNDED_TOKENS);
+  EXPECT_EQ(selectKernel(m, 0), 0u);
+  EXPECT_EQ(selectKernel(m, 511), 0u);
+  EXPECT_EQ(selectKernel(m, 512), 1u);
+  EXPECT_EQ(selectKernel(m, 1535), 1u);
+  EXPECT_EQ(selectKernel(m, 1536), 0u);
+  EXPECT_EQ(selectKernel(m, 4096), 2u);
+  EXPECT_EQ(selectKernel(m, int64_t(1) << 40), 2u);
+
+  // The C API gives the same answer without a driver.
+  std::string text = j.dump();
+  moeRtKernel k = nullptr;
+  ASSERT_EQ(moeRtKernelCreateUnloaded(text.data(), text.size(), 0, &k),
+            MOE_RT_SUCCESS)
+      << moeRtGetLastError();
+  const char *name = nullptr;
+  ASSERT_EQ(moeRtKernelSelect(k, 100, &name), MOE_RT_SUCCESS);
+  EXPECT_STREQ(name, "moe_fused_bf16");
+  ASSERT_EQ(moeRtKernelSelect(k, 1000, &name), MOE_RT_SUCCESS);
+  EXPECT_STREQ(name, "wide");
+  ASSERT_EQ(moeRtKernelSelect(k, 5000, &name), MOE_RT_SUCCESS);
+  EXPECT_STREQ(name, "huge");
+  EXPECT_EQ(moeRtKernelSelect(k, -1, &name), MOE_RT_ERROR_TOKEN_COUNT);
+  EXPECT_EQ(moeRtKernelSelect(k, 1, nullptr), MOE_RT_ERROR_INVALID_VALUE);
+  EXPECT_EQ(moeRtKernelSelect(nullptr, 1, &name), MOE_RT_ERROR_INVALID_VALUE);
+  moeRtUnload(k);
+}
 
 TEST(ManifestTest, TmaStridesAreCheckedWhenStatic) {
   json j = json::parse(kValidManifest);

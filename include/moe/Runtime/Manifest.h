@@ -97,6 +97,15 @@ struct ParamSpec {
   size_t sizeInBytes() const;
 };
 
+/// Another kernel of the same cubin, parameters and launch geometry, that
+/// the runtime launches instead when T is in [minTokens, maxTokens).
+struct KernelVariant {
+  std::string kernel;
+  int64_t minTokens = 0;
+  int64_t maxTokens = MOE_RT_UNBOUNDED_TOKENS; ///< exclusive; unbounded
+  uint32_t dynamicSmemBytes = 0;
+};
+
 struct Manifest {
   int64_t version = 0;
   std::string kernel;
@@ -118,6 +127,9 @@ struct Manifest {
   std::vector<TensorSpec> tensors;
   std::vector<TensorMapSpec> tensorMaps;
   std::vector<ParamSpec> params;
+  /// Tried in order; the first whose range holds T is launched, else
+  /// `kernel`.
+  std::vector<KernelVariant> variants;
   size_t numCallScalars = 0;
   /// Some tensor has a T dim or some parameter is T.
   bool usesTokens = false;
@@ -127,6 +139,10 @@ struct Manifest {
 /// followed by the field path and what is wrong).
 bool parseManifest(std::string_view text, Manifest &manifest,
                    std::string &error);
+
+/// The kernel to launch for `numTokens`: 0 for Manifest::kernel, i + 1 for
+/// variants[i].
+size_t selectKernel(const Manifest &manifest, int64_t numTokens);
 
 /// The MLIR spelling of a dtype and back (MOE_RT_DTYPE_INVALID if unknown).
 const char *dtypeName(moeRtDType dtype);

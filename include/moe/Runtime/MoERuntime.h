@@ -254,6 +254,13 @@ MOE_RT_API moeRtStatus moeRtKernelGetTensorInfo(moeRtKernel kernel,
                                                 int32_t index,
                                                 moeRtTensorInfo *info);
 
+/// The kernel that a launch with `numTokens` tokens runs: the manifest's
+/// "kernel", or the first of its "variants" whose token range holds T
+/// (docs/Manifest.md). The string lives as long as the kernel handle. Needs
+/// no driver.
+MOE_RT_API moeRtStatus moeRtKernelSelect(moeRtKernel kernel, int64_t numTokens,
+                                         const char **kernelName);
+
 //===----------------------------------------------------------------------===//
 // Arguments and launch
 //===----------------------------------------------------------------------===//

@@ -556,10 +556,12 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
       waitParity(rewriter, loc, barrierOf(rewriter, loc, p, type, true),
                  parity);
     } else if constexpr (std::is_same_v<OpTy, RingExpectOp>) {
+      Value bytes = adaptor.getBytes()
+                        ? toI32(rewriter, loc, adaptor.getBytes())
+                        : i32c(rewriter, loc, type.getStageBytes());
       NVVM::MBarrierArriveExpectTxOp::create(
           rewriter, loc, Type(), barrierOf(rewriter, loc, p, type, false),
-          i32c(rewriter, loc, type.getStageBytes()), NVVM::MemScopeKindAttr(),
-          BoolAttr(), Value());
+          bytes, NVVM::MemScopeKindAttr(), BoolAttr(), Value());
     } else if constexpr (std::is_same_v<OpTy, RingWaitOp>) {
       waitParity(rewriter, loc, barrierOf(rewriter, loc, p, type, false),
                  p.parity);
@@ -585,6 +587,14 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
     RingParts p =
         unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
     Value dst = tileAddress(rewriter, loc, p, type, op.getTileAttr().getInt());
+    if (int64_t rowOffset = op.getRowOffset()) {
+      MemRefType tile = type.getTile(op.getTileAttr().getInt());
+      int64_t rowBytes =
+          tile.getDimSize(1) * tile.getElementTypeBitWidth() / 8;
+      dst = LLVM::GEPOp::create(rewriter, loc, dst.getType(),
+                                rewriter.getI8Type(), dst,
+                                ArrayRef<LLVM::GEPArg>{rowOffset * rowBytes});
+    }
     Value dst7 = LLVM::AddrSpaceCastOp::create(rewriter, loc, ptrTy(ctx, 7), dst);
     SmallVector<Value> coords;
     for (Value c : adaptor.getCoords())

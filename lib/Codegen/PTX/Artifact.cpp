@@ -151,6 +151,42 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     return func.emitError() << "moe-to-manifest: unsupported moek.launch "
                             << geometry;
 
+  // Variants: other kernels of the same ABI that the runtime launches
+  // instead for some token counts (moek.variants).
+  json variants = json::array();
+  if (auto list = func->getAttrOfType<ArrayAttr>("moek.variants")) {
+    for (Attribute a : list) {
+      auto entry = dyn_cast<DictionaryAttr>(a);
+      auto sym = entry ? entry.getAs<FlatSymbolRefAttr>("kernel")
+                       : FlatSymbolRefAttr();
+      auto minTokens = entry ? entry.getAs<IntegerAttr>("min_tokens")
+                             : IntegerAttr();
+      auto maxTokens = entry ? entry.getAs<IntegerAttr>("max_tokens")
+                             : IntegerAttr();
+      auto other = sym ? dyn_cast_or_null<LLVM::LLVMFuncOp>(
+                             SymbolTable::lookupNearestSymbolFrom(func, sym))
+                       : LLVM::LLVMFuncOp();
+      if (!other || !minTokens)
+        return func.emitError() << "moe-to-manifest: malformed moek.variants "
+                                   "entry "
+                                << a;
+      auto otherSmem =
+          other->getAttrOfType<IntegerAttr>("moek.dynamic_smem_bytes");
+      if (other->getAttr("moek.abi") != abi ||
+          other->getAttr("moek.launch") != geometry || !otherSmem)
+        return other.emitError()
+               << "moe-to-manifest: variant " << sym
+               << " must have the parameter ABI and launch geometry of "
+               << func.getSymName();
+      json v{{"kernel", other.getSymName().str()},
+             {"min_tokens", minTokens.getInt()},
+             {"dynamic_smem_bytes", otherSmem.getInt()}};
+      if (maxTokens)
+        v["max_tokens"] = maxTokens.getInt();
+      variants.push_back(v);
+    }
+  }
+
   std::string kernelName = func.getSymName().str();
   json manifest{
       {"version", 1},
@@ -168,6 +204,8 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
       {"tma", tma},
       {"params", params},
   };
+  if (!variants.empty())
+    manifest["variants"] = variants;
   std::string text = manifest.dump(2) + "\n";
 
   if (!artifactDir.empty()) {

@@ -20,12 +20,21 @@
 // CHECK:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0
 // CHECK-SAME:      moek.abi = [{{.*}}kind = "tma"{{.*}}kind = "tma"{{.*}}kind = "ptr"{{.*}}kind = "ptr"
 // CHECK-SAME:      moek.launch = {block = 384 : i64, grid = "persistent"}
+// CHECK-SAME:      moek.variants = [{kernel = @lower_bf16_expert_matmul_expert_matmul_0_m256, max_tokens = 1536 : i64, min_tokens = 512 : i64}]
 // CHECK-SAME:      nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>
 // CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // CHECK:           moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
 // CHECK:             moek.grouped_tile {{.*}}row_group = 8 : i64
-// CHECK:             moek.tma_load
+// The rows come in 64-row boxes; the second only if the tile has rows
+// there, and the stage expects the bytes of the boxes loaded.
+// CHECK:             %[[BOXES:.+]] = arith.minui
+// CHECK:             moek.ring_expect {{.*}} bytes(%{{.+}})
+// CHECK:             moek.tma_load {{.*}} tile 0 :
+// CHECK:             %[[HAS:.+]] = arith.cmpi ugt, %[[BOXES]], %{{.+}} : index
+// CHECK-NEXT:        scf.if %[[HAS]] {
+// CHECK:               moek.tma_load {{.*}} tile 0 {row_offset = 64 : i64}
+// CHECK:             moek.tma_load {{.*}} tile 1 :
 // CHECK:           moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
 // A warpgroup whose rows all lie past the expert's end skips the MMAs and
 // only passes the stages on.
@@ -48,6 +57,7 @@
 // by 128 columns; per tile it runs the loop for both, for the first only (the
 // second's rows past the end), or none.
 // M256-LABEL: func.func @lower_bf16_expert_matmul
+// M256-NOT:     moek.variants
 // M256:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // M256:         moek.grouped_tile_count {{.*}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 256 : i64}
 // M256:         moek.warp_role "consumer"
@@ -65,6 +75,11 @@
 // M256:             moek.ring_release
 // M256-COUNT-2:   moek.store_acc
 // M256ERR: error: convert-moe-to-moek: tile-m = 256 holds two 64-row accumulators per warpgroup, so it takes tile-n = 128 and the cooperative schedule
+// Auto tile-m: a second kernel of 256-row tiles with the same ABI, which
+// the runtime launches for 64 to 192 rows per expert on average (8 experts:
+// T in [512, 1536)).
+// CHECK:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256
+// CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE-LABEL: func.func @lower_bf16_expert_matmul
 // NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE:         moek.mma_wait {{.*}} pending(0)

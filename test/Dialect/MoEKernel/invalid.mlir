@@ -116,3 +116,12 @@ func.func @negative_barrier_threads() {
   moek.barrier_arrive id(1) threads(100)
   return
 }
+
+// -----
+
+func.func @negative_tma_load_row_offset(%tmap: !llvm.ptr, %i: index, %x: index) {
+  %ring = moek.ring_alloc consumers(1) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  // expected-error @+1 {{'moek.tma_load' op expects row_offset a multiple of 8 in [0, 128), got 130}}
+  moek.tma_load %tmap[%x, %x] -> %ring[%i] tile 0 {row_offset = 130 : i64} : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  return
+}

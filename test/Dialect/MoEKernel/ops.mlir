@@ -97,3 +97,4 @@ func.func @turns() {
   }
   return
 }
+

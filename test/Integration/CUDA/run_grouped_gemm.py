@@ -71,8 +71,12 @@ def check(kernel, e, n, k, counts, label, gen):
     poison = bool(torch.isnan(out[m:].float()).all())
     fro, cd = rel_fro(got, ref), calc_diff(got, ref)
     ok = finite and poison and fro < 1e-2 and cd < 1e-4
-    ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label), m, fro, cd,
-                 finite, poison, ok))
+    # Which kernel of the artifact ran (a variant is chosen by T).
+    ran = kernel.select(rows)
+    variant = ran[len(kernel.name):] if ran != kernel.name else ""
+    ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
+                                          " [%s]" % variant if variant else ""),
+                 m, fro, cd, finite, poison, ok))
     return ok
 
 
@@ -154,7 +158,10 @@ def main():
             c[::5] = 0
             big = c.clone()
             big[1] = 2100  # 17 row blocks: two groups of 8 and a rest
+            mid = torch.randint(50, 150, (e,), generator=g)
+            mid[::7] = 0
             cases = [(c.tolist(), "random 0..16 per expert, some 0"),
+                     (mid.tolist(), "random 50..149 per expert, some 0"),
                      (big.tolist(), "one expert with 17 row blocks"),
                      ([0] * (e - 1) + [300], "all on one expert")]
         for counts, label in cases:

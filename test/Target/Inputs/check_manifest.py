@@ -20,4 +20,8 @@ ins = sum(t.get("role", "input") == "input" for t in m["tensors"])
 outs = sum(t.get("role") == "output" for t in m["tensors"])
 print("kernel %s: %d params, %d tensors in, %d out" % (
     kernel.name, len(m["params"]), ins, outs))
+for v in m.get("variants", []):
+    lo, hi = v["min_tokens"], v.get("max_tokens")
+    for t in [lo - 1, lo] + ([hi - 1, hi] if hi is not None else []):
+        print("T = %d runs %s" % (t, kernel.select(t)))
 kernel.close()

@@ -277,8 +277,25 @@ class MoEK_RingStageOp<string mnemonic, string summaryText>
 
 def MoEK_RingAcquireOp : MoEK_RingStageOp<"ring_acquire",
     "Producer: wait until stage iter mod S is empty">;
-def MoEK_RingExpectOp : MoEK_RingStageOp<"ring_expect",
-    "Producer: arrive on the stage's full barrier, expecting its bytes">;
+def MoEK_RingExpectOp : MoEK_Op<"ring_expect", []> {
+  let summary = "Producer: arrive on the stage's full barrier, expecting its bytes";
+  let description = [{
+    Arrives on the full barrier of stage `iter mod S` and sets the bytes the
+    stage's TMA loads will deliver: all of its tiles by default, or `bytes`
+    when the loads fill only part of them (e.g. only the row boxes of a tile
+    that hold rows).
+
+    ```mlir
+    moek.ring_expect %ring[%i] : !moek.ring<...>
+    moek.ring_expect %ring[%i] bytes(%n) : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter,
+                       Optional<Index>:$bytes);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` (`bytes` `(` $bytes^ `)`)? attr-dict `:` qualified(type($ring))
+  }];
+}
 def MoEK_RingWaitOp : MoEK_RingStageOp<"ring_wait",
     "Consumer: wait until stage iter mod S is full">;
 def MoEK_RingReleaseOp : MoEK_RingStageOp<"ring_release",
@@ -289,15 +306,19 @@ def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
   let description = [{
     Copies the box at coordinates `(coords...)` (innermost first, in
     elements) of the tensor described by `desc` (a TMA descriptor kernel
-    parameter) into tile `tile` of stage `iter mod S`, completing on that
-    stage's full barrier. Issued by one thread.
+    parameter) into tile `tile` of stage `iter mod S`, from its row
+    `row_offset` (0 by default; a multiple of 8, the 128B swizzle atom, when
+    the box fills only part of the tile), completing on that stage's full
+    barrier. Issued by one thread.
 
     ```mlir
     moek.tma_load %desc[%k, %row] -> %ring[%i] tile 0 : !llvm.ptr, !moek.ring<...>
+    moek.tma_load %desc[%k, %row64] -> %ring[%i] tile 0 {row_offset = 64 : i64} : !llvm.ptr, !moek.ring<...>
     ```
   }];
   let arguments = (ins LLVM_AnyPointer:$desc, Variadic<Index>:$coords,
-                       MoEK_RingType:$ring, Index:$iter, I64Attr:$tile);
+                       MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
+                       DefaultValuedAttr<I64Attr, "0">:$row_offset);
   let assemblyFormat = [{
     $desc `[` $coords `]` `->` $ring `[` $iter `]` `tile` $tile attr-dict `:`
     qualified(type($desc)) `,` qualified(type($ring))
