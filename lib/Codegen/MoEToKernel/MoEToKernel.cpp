@@ -275,6 +275,18 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   return build(b, 0);
 }
 
+/// Stores 64-row accumulators `accs` at rows `row`, `row` + 64, ... and
+/// column `col` of the n-column output, rows at or past `rowEnd` masked.
+void storeAccs(OpBuilder &b, Location loc, ArrayRef<Value> accs, Value out,
+               Value row, Value col, Value rowEnd, Type outElem, int64_t n) {
+  for (auto [a, acc] : llvm::enumerate(accs))
+    mk::StoreAccOp::create(
+        b, loc, acc, out,
+        arith::AddIOp::create(b, loc, row,
+                              arith::ConstantIndexOp::create(b, loc, 64 * a)),
+        col, rowEnd, TypeAttr::get(outElem), b.getI64IntegerAttr(n));
+}
+
 /// The MMA warpgroups of the pingpong schedule: warpgroup w takes the
 /// CTA's tiles j = w, w+2, ... and computes all 128 rows of each with two
 /// 64-row accumulators, so that one stores a tile while the other runs its
@@ -350,15 +362,9 @@ void buildPingpongConsumers(OpBuilder &b, Location loc, Value ring,
           OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
           onBarriers(tb, /*wait=*/false);
         }
-        Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
-        for (auto [a, acc] : llvm::enumerate(accs))
-          mk::StoreAccOp::create(
-              ob, l, acc, out,
-              arith::AddIOp::create(
-                  ob, l, d.getRow(),
-                  arith::ConstantIndexOp::create(ob, l, 64 * a)),
-              col, d.getRowEnd(), TypeAttr::get(outElem),
-              ob.getI64IntegerAttr(n));
+        storeAccs(ob, l, accs, out, d.getRow(),
+                  arith::MulIOp::create(ob, l, d.getColTile(), cTileN),
+                  d.getRowEnd(), outElem, n);
         scf::YieldOp::create(
             ob, l, ValueRange{arith::AddIOp::create(ob, l, next, cKSlices)});
       });
@@ -566,15 +572,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
               cKSlices, it[0], config.pipelineMma);
-          Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
-          for (auto [a, acc] : llvm::enumerate(accs))
-            mk::StoreAccOp::create(
-                ob, l, acc, out,
-                arith::AddIOp::create(
-                    ob, l, row, arith::ConstantIndexOp::create(ob, l, 64 * a)),
-                col,
-                d.getRowEnd(), TypeAttr::get(outElem),
-                ob.getI64IntegerAttr(n));
+          storeAccs(ob, l, accs, out, row,
+                    arith::MulIOp::create(ob, l, d.getColTile(), cTileN),
+                    d.getRowEnd(), outElem, n);
           scf::YieldOp::create(ob, l, ValueRange{next});
         });
   }
