@@ -32,3 +32,9 @@
 // RT-NEXT: T = 49152 runs deepseek_v3_gate_up_expert_matmul_0
 
 // NOLAUNCH: error: moe-to-manifest: expects exactly one moek.launch (run --moe-to-nvvm-pipeline first), found 0
+
+// A variant that names no kernel of the module, or one with another ABI.
+// RUN: sed 's/kernel = @deepseek_v3_gate_up_expert_matmul_0_m256/kernel = @missing/' %t.nvvm.mlir | not moe-translate --moe-to-manifest -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADVARIANT
+// BADVARIANT: error: moe-to-manifest: malformed moek.variants entry {kernel = @missing, max_tokens = 49152 : i64, min_tokens = 16384 : i64}
+// RUN: sed 's/kernel = @deepseek_v3_gate_up_expert_matmul_0_m256/kernel = @deepseek_v3_gate_up_expert_matmul_0/' %t.nvvm.mlir | not moe-translate --moe-to-manifest -o /dev/null 2>&1 | FileCheck %s --check-prefix=SELFVARIANT
+// SELFVARIANT: error: moe-to-manifest: a variant must be another kernel than deepseek_v3_gate_up_expert_matmul_0

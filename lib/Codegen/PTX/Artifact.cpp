@@ -170,6 +170,10 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
         return func.emitError() << "moe-to-manifest: malformed moek.variants "
                                    "entry "
                                 << a;
+      if (other == func)
+        return func.emitError() << "moe-to-manifest: a variant must be "
+                                   "another kernel than "
+                                << func.getSymName();
       auto otherSmem =
           other->getAttrOfType<IntegerAttr>("moek.dynamic_smem_bytes");
       if (other->getAttr("moek.abi") != abi ||
