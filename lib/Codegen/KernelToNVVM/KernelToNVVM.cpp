@@ -527,18 +527,6 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
   }
 };
 
-struct RingSelectLowering : OpConversionPattern<RingSelectOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(RingSelectOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOpWithNewOp<LLVM::SelectOp>(op, adaptor.getCondition(),
-                                                adaptor.getTrueRing(),
-                                                adaptor.getFalseRing());
-    return success();
-  }
-};
-
 template <typename OpTy>
 struct RingStageLowering : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
@@ -929,7 +917,7 @@ struct ConvertMoEKernelToNVVMPass
                  GroupedTileCountLowering, GroupedTileLowering,
                  NamedBarrierLowering<BarrierArriveOp, false>,
                  NamedBarrierLowering<BarrierSyncOp, true>,
-                 RingAllocLowering, RingSelectLowering,
+                 RingAllocLowering,
                  RingStageLowering<RingAcquireOp>,
                  RingStageLowering<RingExpectOp>,
                  RingStageLowering<RingWaitOp>,

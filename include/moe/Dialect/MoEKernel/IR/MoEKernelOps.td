@@ -248,26 +248,6 @@ def MoEK_RingAllocOp : MoEK_Op<"ring_alloc", []> {
   let hasVerifier = 1;
 }
 
-def MoEK_RingSelectOp : MoEK_Op<"ring_select",
-    [Pure, AllTypesMatch<["true_ring", "false_ring", "result"]>]> {
-  let summary = "Pick one of two rings of the same shape";
-  let description = [{
-    Lets warpgroups run the same code on different rings (the pingpong
-    schedule gives each MMA warpgroup its own ring) without a divergent
-    branch around their MMAs.
-
-    ```mlir
-    %r = moek.ring_select %is_first, %ring0, %ring1 : !moek.ring<3, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
-    ```
-  }];
-  let arguments = (ins I1:$condition, MoEK_RingType:$true_ring,
-                       MoEK_RingType:$false_ring);
-  let results = (outs MoEK_RingType:$result);
-  let assemblyFormat = [{
-    $condition `,` $true_ring `,` $false_ring attr-dict `:` qualified(type($result))
-  }];
-}
-
 class MoEK_RingStageOp<string mnemonic, string summaryText>
     : MoEK_Op<mnemonic, []> {
   let summary = summaryText;
