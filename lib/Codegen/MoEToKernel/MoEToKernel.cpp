@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <tuple>
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOETOMOEKERNELPASS
@@ -208,7 +209,7 @@ Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
   return pass.getResult(0);
 }
 
-/// The cooperative MMA warpgroup's work on one tile whose rows from `row`
+/// One MMA warpgroup's work on one tile whose rows from `row`
 /// (its first accumulator's) end at `rowEnd`: accumulators whose 64 rows all
 /// lie past the end issue no MMAs (the active ones are a prefix, so this is
 /// one loop per count, chosen per tile: a branch inside the K loop would
@@ -220,6 +221,14 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
               Value cKSlices, Value i0, bool pipelined) {
   auto idx = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  // The MMA loop of the first `count` accumulators.
+  auto mmaLoop = [&](OpBuilder &ib, unsigned count) {
+    SmallVector<Value> aRows;
+    for (unsigned a = 0; a < count; ++a)
+      aRows.push_back(arith::AddIOp::create(ib, loc, aRow, idx(ib, 64 * a)));
+    return buildMmaLoop(ib, loc, ring, accType, aRows, cKSlices, i0,
+                        pipelined);
   };
   // Builds the choice for accumulators [first, numAccs) when the ones
   // before are active.
@@ -234,16 +243,8 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
     auto ifOp = scf::IfOp::create(ob, loc, types, active, /*withElse=*/true);
     {
       OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-      std::pair<SmallVector<Value>, Value> r;
-      if (first + 1 == numAccs) {
-        SmallVector<Value> aRows;
-        for (unsigned a = 0; a < numAccs; ++a)
-          aRows.push_back(arith::AddIOp::create(tb, loc, aRow, idx(tb, 64 * a)));
-        r = buildMmaLoop(tb, loc, ring, accType, aRows, cKSlices, i0,
-                         pipelined);
-      } else {
-        r = build(tb, first + 1);
-      }
+      auto r = first + 1 == numAccs ? mmaLoop(tb, numAccs)
+                                    : build(tb, first + 1);
       SmallVector<Value> yield(r.first);
       yield.push_back(r.second);
       scf::YieldOp::create(tb, loc, yield);
@@ -256,13 +257,7 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
       if (first == 0) {
         next = buildPassLoop(eb, loc, ring, cKSlices, i0);
       } else {
-        SmallVector<Value> aRows;
-        for (unsigned a = 0; a < first; ++a)
-          aRows.push_back(arith::AddIOp::create(eb, loc, aRow, idx(eb, 64 * a)));
-        auto r = buildMmaLoop(eb, loc, ring, accType, aRows, cKSlices, i0,
-                              pipelined);
-        yield = r.first;
-        next = r.second;
+        std::tie(yield, next) = mmaLoop(eb, first);
       }
       Value zero = mk::MmaZeroOp::create(eb, loc, accType);
       yield.resize(numAccs, zero);
