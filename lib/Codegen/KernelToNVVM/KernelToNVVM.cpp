@@ -587,10 +587,17 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
     SmallVector<Value> coords;
     for (Value c : adaptor.getCoords())
       coords.push_back(toI32(rewriter, loc, c));
+    // L2 cache policies of the hint (the encodings of createpolicy's
+    // fractional evict_first / evict_last policies with fraction 1.0).
+    Value policy;
+    if (std::optional<StringRef> hint = op.getL2Hint())
+      policy = i64c(rewriter, loc,
+                    int64_t(*hint == "evict_first" ? 0x12F0000000000000ull
+                                                   : 0x14F0000000000000ull));
     NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
         rewriter, loc, dst7, adaptor.getDesc(), coords,
         barrierOf(rewriter, loc, p, type, false), ValueRange{}, Value(),
-        Value(),
+        policy,
         NVVM::TMALoadModeAttr::get(ctx, NVVM::TMALoadMode::TILE),
         BoolAttr(), NVVM::CTAGroupKindAttr(), Value());
     rewriter.eraseOp(op);

@@ -382,6 +382,9 @@ struct KernelConfig {
   bool pingpong = false;
   /// Row blocks per group of the tile order (moek.grouped_tile row_group).
   int64_t rowGroup = 1;
+  /// L2 hints: weights evict-first, rows evict-last. For tiles that cover
+  /// an expert's rows, so that each weight panel is read by one tile.
+  bool streamWeights = false;
 };
 
 /// Auto row_group: the row blocks that share a weight column panel while it
@@ -500,10 +503,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                 Value row = arith::AddIOp::create(
                     lb, il, d.getRow(),
                     arith::ConstantIndexOp::create(lb, il, 64 * box));
-                auto tma = mk::TmaLoadOp::create(
+                mk::TmaLoadOp::create(
                     lb, il, tmapX, ValueRange{kx, row}, r, i,
-                    lb.getI64IntegerAttr(0));
-                tma.setRowOffset(64 * box);
+                    lb.getI64IntegerAttr(0), lb.getI64IntegerAttr(64 * box),
+                    config.streamWeights ? lb.getStringAttr("evict_last")
+                                         : StringAttr());
               };
               if (box == 0) { // every tile has rows in its first box
                 load(ib);
@@ -519,14 +523,16 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             // The weights in boxes of 128 rows (two for 256-wide tiles), so
             // that every tile shape uses the same TMA descriptors.
             for (int64_t box = 0; box < kTileN / kWBoxRows; ++box) {
-              auto tma = mk::TmaLoadOp::create(
+              mk::TmaLoadOp::create(
                   ib, il, tmapW,
                   ValueRange{kx, arith::AddIOp::create(
                                      ib, il, wrow,
                                      arith::ConstantIndexOp::create(
                                          ib, il, box * kWBoxRows))},
-                  r, i, ib.getI64IntegerAttr(1));
-              tma.setRowOffset(box * kWBoxRows);
+                  r, i, ib.getI64IntegerAttr(1),
+                  ib.getI64IntegerAttr(box * kWBoxRows),
+                  config.streamWeights ? ib.getStringAttr("evict_first")
+                                       : StringAttr());
             }
             scf::YieldOp::create(
                 ib, il, ValueRange{arith::AddIOp::create(ib, il, i, c1)});
@@ -668,8 +674,10 @@ struct ConvertMoEToMoEKernelPass
       // 0-9% slower with 4, 256 or 1024 rows per expert; bench/results/).
       if (!tileM && !config.pingpong && tileN != 256) {
         int64_t e = op.getWeight().getType().getDimSize(0);
+        KernelConfig wideConfig = configure(256);
+        wideConfig.streamWeights = true;
         LLVM::LLVMFuncOp wide = buildKernel(b, op.getLoc(), name + "_m256",
-                                            op, configure(256));
+                                            op, wideConfig);
         SymbolTable(kernels).insert(wide);
         kernel->setAttr(
             "moek.variants",

@@ -78,8 +78,12 @@
 // Auto tile-m: a second kernel of 256-row tiles with the same ABI, which
 // the runtime launches for 64 to 192 rows per expert on average (8 experts:
 // T in [512, 1536)).
+// Its experts' rows fit one tile, so each weight panel is read once: the
+// weights are loaded evict-first and the rows evict-last in L2.
 // CHECK:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256
 // CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// CHECK:             moek.tma_load {{.*}} tile 0 {l2_hint = "evict_last"}
+// CHECK:             moek.tma_load {{.*}} tile 1 {l2_hint = "evict_first"}
 // NOPIPE-LABEL: func.func @lower_bf16_expert_matmul
 // NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE:         moek.mma_wait {{.*}} pending(0)

@@ -125,3 +125,12 @@ func.func @negative_tma_load_row_offset(%tmap: !llvm.ptr, %i: index, %x: index) 
   moek.tma_load %tmap[%x, %x] -> %ring[%i] tile 0 {row_offset = 130 : i64} : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
   return
 }
+
+// -----
+
+func.func @negative_tma_load_l2_hint(%tmap: !llvm.ptr, %i: index, %x: index) {
+  %ring = moek.ring_alloc consumers(1) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  // expected-error @+1 {{'moek.tma_load' op expects l2_hint "evict_first" or "evict_last", got "evict_normal"}}
+  moek.tma_load %tmap[%x, %x] -> %ring[%i] tile 1 {l2_hint = "evict_normal"} : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  return
+}

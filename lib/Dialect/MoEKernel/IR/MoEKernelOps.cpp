@@ -200,6 +200,11 @@ LogicalResult TmaLoadOp::verify() {
   if (getCoords().empty() || getCoords().size() > 5)
     return emitOpError() << "expects 1 to 5 coordinates, got "
                          << getCoords().size();
+  if (std::optional<StringRef> hint = getL2Hint();
+      hint && *hint != "evict_first" && *hint != "evict_last")
+    return emitOpError() << "expects l2_hint \"evict_first\" or "
+                            "\"evict_last\", got \""
+                         << *hint << "\"";
   int64_t rowOffset = getRowOffset(), rows = ring.getTile(tile).getDimSize(0);
   if (rowOffset < 0 || rowOffset >= rows || rowOffset % 8 != 0)
     return emitOpError() << "expects row_offset a multiple of 8 in [0, "

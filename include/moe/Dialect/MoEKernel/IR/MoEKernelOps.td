@@ -289,16 +289,20 @@ def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
     parameter) into tile `tile` of stage `iter mod S`, from its row
     `row_offset` (0 by default; a multiple of 8, the 128B swizzle atom, when
     the box fills only part of the tile), completing on that stage's full
-    barrier. Issued by one thread.
+    barrier. Issued by one thread. `l2_hint` ("evict_first" for data read
+    once, "evict_last" for data read again soon) sets the L2 eviction
+    priority of the lines the copy reads.
 
     ```mlir
     moek.tma_load %desc[%k, %row] -> %ring[%i] tile 0 : !llvm.ptr, !moek.ring<...>
     moek.tma_load %desc[%k, %row64] -> %ring[%i] tile 0 {row_offset = 64 : i64} : !llvm.ptr, !moek.ring<...>
+    moek.tma_load %desc[%k, %n] -> %ring[%i] tile 1 {l2_hint = "evict_first"} : !llvm.ptr, !moek.ring<...>
     ```
   }];
   let arguments = (ins LLVM_AnyPointer:$desc, Variadic<Index>:$coords,
                        MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
-                       DefaultValuedAttr<I64Attr, "0">:$row_offset);
+                       DefaultValuedAttr<I64Attr, "0">:$row_offset,
+                       OptionalAttr<StrAttr>:$l2_hint);
   let assemblyFormat = [{
     $desc `[` $coords `]` `->` $ring `[` $iter `]` `tile` $tile attr-dict `:`
     qualified(type($desc)) `,` qualified(type($ring))
