@@ -155,6 +155,7 @@ def main():
             floor_ms = max(flops / ceil["bf16_TFLOPs"] / 1e9,
                            bytes_ / ceil["read_GBps"] / 1e6)
             r = dict(case=name, gemm=gemm, E=e, N=n, K=kk, rows=m,
+                     kernel=kernel.select(m),
                      active_experts=active, ours_ms=ours_ms, torch_ms=peer_ms,
                      floor_ms=floor_ms, speedup=peer_ms / ours_ms,
                      vs_floor=ours_ms / floor_ms,
@@ -180,14 +181,14 @@ def main():
              "bf16 matmul %.0f TFLOP/s (%s, torch %s)." % (
                  ceil["read_GBps"], ceil["copy_GBps"], ceil["bf16_TFLOPs"],
                  meta["device"], meta["torch"]), "",
-             "| case | GEMM | E | N | K | rows | ours ms | torch._grouped_mm ms | floor ms | vs torch | vs floor | ours TFLOP/s | rel. err (ours / torch) | correct |"
+             "| case | GEMM | E | N | K | rows | kernel run | ours ms | torch._grouped_mm ms | floor ms | vs torch | vs floor | ours TFLOP/s | rel. err (ours / torch) | correct |"
              + "".join(" %s ms |" % c[0] for c in compare),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
              + "---|" * len(compare)]
     for r in rows:
-        lines.append("| %s | %s | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.0f | %.1e / %.1e | %s |" % (
+        lines.append("| %s | %s | %d | %d | %d | %d | %s | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.0f | %.1e / %.1e | %s |" % (
             r["case"], r["gemm"], r["E"], r["N"], r["K"], r["rows"],
-            r["ours_ms"], r["torch_ms"], r["floor_ms"], r["speedup"],
+            r["kernel"], r["ours_ms"], r["torch_ms"], r["floor_ms"], r["speedup"],
             r["vs_floor"], r["ours_TFLOPs"], r["rel_fro"], r["rel_fro_torch"],
             "yes" if r["correct"] else "NO")
             + "".join(" %.3f |" % r["compare_ms"][c[0]] for c in compare))
