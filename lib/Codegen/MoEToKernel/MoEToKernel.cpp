@@ -75,8 +75,7 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
 }
 
 /// The parameter ABI of the generated kernel, for the artifact writer.
-ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
-                   int64_t kTileM, int64_t kTileN) {
+ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -416,7 +415,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   func->setAttr("nvvm.kernel", b.getUnitAttr());
   func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
   func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  func->setAttr("moek.abi", buildAbi(b, e, n, k, kTileM, kTileN));
+  func->setAttr("moek.abi", buildAbi(b, e, n, k));
   func->setAttr("moek.launch",
                 b.getDictionaryAttr(
                     {b.getNamedAttr("grid", b.getStringAttr("persistent")),
@@ -471,25 +470,29 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    // Loads the K slices of one tile into `r` from iteration `i0`; returns
-    // the iteration after the last.
-    auto loadTile = [&](OpBuilder &ob, Location l, Value r, Value i0,
+    // Loads the K slices of one tile into the ring from iteration `i0`;
+    // returns the iteration after the last.
+    auto loadTile = [&](OpBuilder &ob, Location l, Value i0,
                         mk::GroupedTileOp d) -> Value {
+      Value r = ring;
       Value wrow = arith::AddIOp::create(
           ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
           arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
-      // The rows come in boxes of 64, and only the boxes that hold rows of
-      // the expert are loaded (the MMAs of the others are skipped): an
-      // expert with 4 rows costs one 8 KB box per stage, not a whole tile.
+      // The rows come in boxes of kXBoxRows (the rows of one accumulator),
+      // and only the boxes that hold rows of the expert are loaded (the
+      // MMAs of the others are skipped): an expert with 4 rows costs one
+      // 8 KB box per stage, not a whole tile.
       Value rowsLeft = arith::SubIOp::create(ob, l, d.getRowEnd(), d.getRow());
       Value boxes = arith::MinUIOp::create(
-          ob, l, arith::CeilDivUIOp::create(ob, l, rowsLeft, c64),
-          arith::ConstantIndexOp::create(ob, l, kTileM / 64));
+          ob, l,
+          arith::CeilDivUIOp::create(
+              ob, l, rowsLeft, arith::ConstantIndexOp::create(ob, l, kXBoxRows)),
+          arith::ConstantIndexOp::create(ob, l, kTileM / kXBoxRows));
       Value bytes = arith::AddIOp::create(
           ob, l,
           arith::MulIOp::create(
               ob, l, boxes,
-              arith::ConstantIndexOp::create(ob, l, 64 * kTileK * 2)),
+              arith::ConstantIndexOp::create(ob, l, kXBoxRows * kTileK * 2)),
           arith::ConstantIndexOp::create(ob, l, kTileN * kTileK * 2));
       auto inner = scf::ForOp::create(
           ob, l, c0, cKSlices, c1, ValueRange{i0},
@@ -498,14 +501,15 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             Value kx = arith::MulIOp::create(ib, il, ks, c64);
             mk::RingAcquireOp::create(ib, il, r, i);
             mk::RingExpectOp::create(ib, il, r, i, bytes);
-            for (int64_t box = 0; box < kTileM / 64; ++box) {
+            for (int64_t box = 0; box < kTileM / kXBoxRows; ++box) {
               auto load = [&](OpBuilder &lb) {
                 Value row = arith::AddIOp::create(
                     lb, il, d.getRow(),
-                    arith::ConstantIndexOp::create(lb, il, 64 * box));
+                    arith::ConstantIndexOp::create(lb, il, box * kXBoxRows));
                 mk::TmaLoadOp::create(
                     lb, il, tmapX, ValueRange{kx, row}, r, i,
-                    lb.getI64IntegerAttr(0), lb.getI64IntegerAttr(64 * box),
+                    lb.getI64IntegerAttr(0),
+                    lb.getI64IntegerAttr(box * kXBoxRows),
                     config.streamWeights ? lb.getStringAttr("evict_last")
                                          : StringAttr());
               };
@@ -543,7 +547,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     scf::ForOp::create(
         b, loc, bid, numTiles, grid, ValueRange{c0},
         [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
-          Value end = loadTile(ob, l, ring, it[0], decode(ob, t));
+          Value end = loadTile(ob, l, it[0], decode(ob, t));
           scf::YieldOp::create(ob, l, ValueRange{end});
         });
   }
