@@ -359,22 +359,33 @@ moeRtStatus planTensorMap(const Manifest &m, const TensorMapSpec &map,
 }
 
 bool computeGrid(const Manifest &m, uint32_t numSms, uint32_t maxSms,
+                 uint32_t clusterX, std::optional<uint32_t> maxCtas,
                  uint32_t grid[3], std::string &error) {
   if (!m.persistentGrid) {
     for (int i = 0; i < 3; ++i)
       grid[i] = m.grid[i];
     return true;
   }
+  if (clusterX == 0)
+    clusterX = 1;
   uint32_t n = numSms;
   if (maxSms && maxSms < n)
     n = maxSms;
-  n -= n % m.cluster[0];
+  // No more CTAs than can run at once: clusters beyond would wait for a
+  // second wave, which in a persistent kernel starts when the work is done.
+  bool limitedByOccupancy = maxCtas && *maxCtas < n;
+  if (limitedByOccupancy)
+    n = *maxCtas;
+  n -= n % clusterX;
   if (n == 0) {
     error = "a persistent grid of " + std::to_string(numSms) + " SMs" +
             (maxSms ? " capped at maxSms = " + std::to_string(maxSms)
                     : std::string()) +
-            " holds no whole cluster of " + std::to_string(m.cluster[0]) +
-            " CTAs";
+            " holds no whole cluster of " + std::to_string(clusterX) + " CTAs" +
+            (limitedByOccupancy
+                 ? ": the device runs at most " + std::to_string(*maxCtas) +
+                       " CTAs of such clusters at once"
+                 : std::string());
     return false;
   }
   grid[0] = n;

@@ -52,8 +52,12 @@ namespace moe::runtime {
   X(cuMemcpyDtoH)                                                              \
   X(cuMemsetD16)
 
-// Used when present (cuFuncGetParamInfo: CUDA 12.4 and later).
-#define MOE_CUDA_OPTIONAL_FUNCTIONS(X) X(cuFuncGetParamInfo)
+// Used when present: cuFuncGetParamInfo (CUDA 12.4 and later) checks the
+// ABI; cuOccupancyMaxActiveClusters narrows the persistent grid of a
+// clustered kernel, which launches without it (on the SM count).
+#define MOE_CUDA_OPTIONAL_FUNCTIONS(X)                                         \
+  X(cuFuncGetParamInfo)                                                        \
+  X(cuOccupancyMaxActiveClusters)
 
 struct CudaDriver {
 #define MOE_CUDA_MEMBER(name) decltype(&::name) name = nullptr;

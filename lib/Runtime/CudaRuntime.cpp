@@ -9,15 +9,19 @@
 //
 // Load: parse the manifest, check the device against its arch, retain the
 // device's primary context (the one PyTorch and the CUDA runtime use), load
-// the cubin, find the kernel, check the manifest's parameter ABI against the
-// kernel (cuFuncGetParamInfo: sizes, the 64-byte alignment of descriptors,
-// the count) and raise the dynamic shared memory limit.
+// the cubin, and for the kernel and each variant: find it, check the
+// manifest's parameter ABI against it (cuFuncGetParamInfo: sizes, the
+// 64-byte alignment of descriptors, the count), raise its dynamic shared
+// memory limit and, if it runs in clusters, check that the device can and
+// ask how many of its clusters are co-resident
+// (cuOccupancyMaxActiveClusters).
 //
-// Launch: validate (moe::runtime::validateArguments), encode each TMA
-// descriptor into a 64-byte aligned CUtensorMap on the stack, lay out the
-// parameters in ABI order and call cuLaunchKernelEx with the cluster
-// attribute. No allocation on the device, no synchronization: a launch can
-// be captured in a CUDA graph.
+// Launch: validate (moe::runtime::validateArguments), select the kernel for
+// T, encode each TMA descriptor into a 64-byte aligned CUtensorMap on the
+// stack, lay out the parameters in ABI order and call cuLaunchKernelEx with
+// the selected kernel's cluster attribute and persistent grid. No allocation
+// on the device, no synchronization: a launch can be captured in a CUDA
+// graph.
 //
 // Device memory: allocation, copies, a 16-bit memset and a synchronize, in the
 // primary context of the device (retained once per process), for callers
@@ -31,6 +35,9 @@
 #include "moe/Runtime/Arguments.h"
 #include "moe/Runtime/Manifest.h"
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -40,6 +47,18 @@
 
 using namespace moe::runtime;
 
+namespace {
+/// One kernel of the module: the manifest's `kernel` or a variant.
+struct LoadedFunction {
+  CUfunction function = nullptr;
+  /// How many of its clusters the device holds at once
+  /// (cuOccupancyMaxActiveClusters), for a persistent grid of clusters
+  /// (computeGrid); unknown without clusters, for a fixed grid, or if the
+  /// driver cannot tell.
+  std::optional<uint32_t> maxActiveClusters;
+};
+} // namespace
+
 struct moeRtKernel_ {
   Manifest manifest;
   int32_t device = 0;
@@ -48,9 +67,9 @@ struct moeRtKernel_ {
   CUdevice cuDevice = 0;
   CUcontext context = nullptr;
   CUmodule module = nullptr;
-  CUfunction function = nullptr;
-  /// One per Manifest::variants entry.
-  std::vector<CUfunction> variantFunctions;
+  /// Numbered as selectKernel does: 0 is Manifest::kernel, i + 1 is
+  /// Manifest::variants[i].
+  std::vector<LoadedFunction> functions;
   int numSms = 0;
 };
 
@@ -328,10 +347,12 @@ static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
                                     ": " + d.describe("cuModuleLoadData", r));
     return fail(MOE_RT_ERROR_CUDA);
   }
-  // The kernel and its variants: same parameters and geometry, each with
-  // its own dynamic shared memory.
+  // The kernel and its variants: same parameters, grid and block, each with
+  // its own dynamic shared memory and cluster.
   auto prepare = [&](const std::string &name, uint32_t dynamicSmemBytes,
-                     CUfunction &fn) -> moeRtStatus {
+                     const std::array<uint32_t, 3> &cluster,
+                     LoadedFunction &loaded) -> moeRtStatus {
+    CUfunction &fn = loaded.function;
     if (CUresult r = d.cuModuleGetFunction(&fn, k.module, name.c_str());
         r != CUDA_SUCCESS) {
       return setError(r == CUDA_ERROR_NOT_FOUND ? MOE_RT_ERROR_ABI_MISMATCH
@@ -376,12 +397,12 @@ static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
                                        "SHARED_SIZE_BYTES)",
                                        r));
     }
-    uint64_t clusterCtas = uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2];
+    uint64_t clusterCtas = uint64_t(cluster[0]) * cluster[1] * cluster[2];
     if (clusterCtas > 1) {
-      int clusters = 0;
-      d.cuDeviceGetAttribute(&clusters, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH,
+      int clusterLaunch = 0;
+      d.cuDeviceGetAttribute(&clusterLaunch, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH,
                              k.cuDevice);
-      if (!clusters)
+      if (!clusterLaunch)
         return setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
                         "kernel '" + name + "' launches clusters of " +
                             std::to_string(clusterCtas) + " CTAs; device " +
@@ -398,16 +419,48 @@ static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
                              "SIZE_ALLOWED)",
                              r));
       }
+      // How many of its clusters are co-resident, to size the persistent
+      // grid: a cluster sits in one GPC, so with one CTA per SM not every
+      // group of SMs takes one (an H200 holds all 66 2-CTA clusters of such
+      // a kernel, but only 30 4-CTA ones: 120 CTAs, not 132), and clusters
+      // beyond would wait for a second wave. The query takes the launch's
+      // block, shared memory and cluster; its grid only has to be whole
+      // clusters. Unknown when it fails: the grid is then the SM count. A
+      // fixed grid is launched as it is.
+      if (m.persistentGrid && d.cuOccupancyMaxActiveClusters) {
+        CUlaunchAttribute attr;
+        std::memset(&attr, 0, sizeof(attr));
+        attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+        attr.value.clusterDim.x = cluster[0];
+        attr.value.clusterDim.y = cluster[1];
+        attr.value.clusterDim.z = cluster[2];
+        uint32_t sms = static_cast<uint32_t>(k.numSms);
+        CUlaunchConfig lc;
+        std::memset(&lc, 0, sizeof(lc));
+        lc.gridDimX = sms >= cluster[0] ? sms - sms % cluster[0] : cluster[0];
+        lc.gridDimY = lc.gridDimZ = 1;
+        lc.blockDimX = m.block[0];
+        lc.blockDimY = m.block[1];
+        lc.blockDimZ = m.block[2];
+        lc.sharedMemBytes = dynamicSmemBytes;
+        lc.attrs = &attr;
+        lc.numAttrs = 1;
+        int active = 0;
+        if (d.cuOccupancyMaxActiveClusters(&active, fn, &lc) == CUDA_SUCCESS &&
+            active >= 0)
+          loaded.maxActiveClusters = static_cast<uint32_t>(active);
+      }
     }
     return MOE_RT_SUCCESS;
   };
-  if (moeRtStatus st = prepare(m.kernel, m.dynamicSmemBytes, k.function))
+  k.functions.assign(m.variants.size() + 1, LoadedFunction());
+  if (moeRtStatus st =
+          prepare(m.kernel, m.dynamicSmemBytes, m.cluster, k.functions[0]))
     return fail(st);
-  k.variantFunctions.assign(m.variants.size(), nullptr);
   for (size_t i = 0; i < m.variants.size(); ++i)
-    if (moeRtStatus st = prepare(m.variants[i].kernel,
-                                 m.variants[i].dynamicSmemBytes,
-                                 k.variantFunctions[i]))
+    if (moeRtStatus st =
+            prepare(m.variants[i].kernel, m.variants[i].dynamicSmemBytes,
+                    m.variants[i].cluster, k.functions[i + 1]))
       return fail(st);
   k.loaded = true;
   return MOE_RT_SUCCESS;
@@ -527,6 +580,23 @@ extern "C" moeRtStatus moeRtUnload(moeRtKernel k) {
   return status;
 }
 
+/// The grid that kernel `choice` (selectKernel's numbering) of a loaded
+/// `k` launches on: computeGrid with that kernel's cluster and, for a
+/// persistent grid of clusters, no more CTAs than are co-resident.
+static bool kernelGrid(const moeRtKernel_ &k, size_t choice, uint32_t maxSms,
+                       uint32_t grid[3], std::string &error) {
+  const Manifest &m = k.manifest;
+  uint32_t clusterX = kernelCluster(m, choice)[0];
+  std::optional<uint32_t> maxCtas;
+  if (choice < k.functions.size())
+    if (std::optional<uint32_t> clusters =
+            k.functions[choice].maxActiveClusters)
+      maxCtas = static_cast<uint32_t>(
+          std::min<uint64_t>(uint64_t(*clusters) * clusterX, UINT32_MAX));
+  return computeGrid(m, static_cast<uint32_t>(k.numSms), maxSms, clusterX,
+                     maxCtas, grid, error);
+}
+
 //===----------------------------------------------------------------------===//
 // Queries
 //===----------------------------------------------------------------------===//
@@ -549,10 +619,11 @@ extern "C" moeRtStatus moeRtKernelGetInfo(moeRtKernel k,
   info->numParams = static_cast<int32_t>(m.params.size());
   info->numScalars = static_cast<int32_t>(m.numCallScalars);
   info->persistentGrid = m.persistentGrid;
+  // The primary kernel's (a variant may have another cluster, hence another
+  // persistent grid; moeRtKernelSelect names the kernel a launch runs).
   std::string unused;
   if (!m.persistentGrid || !k->loaded ||
-      !computeGrid(m, static_cast<uint32_t>(k->numSms), 0, info->grid,
-                   unused)) {
+      !kernelGrid(*k, 0, 0, info->grid, unused)) {
     for (int i = 0; i < 3; ++i)
       info->grid[i] = m.persistentGrid ? 0 : m.grid[i];
   }
@@ -764,12 +835,20 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
     if (moeRtStatus st = checkPointers(*k, args))
       return st;
 
+  // The kernel for this T: a variant whose token range holds it, if any.
+  // Its cluster sizes the persistent grid and the launch.
+  size_t choice = selectKernel(m, T);
+  CUfunction function = k->functions[choice].function;
+  const std::string &kernelName =
+      choice ? m.variants[choice - 1].kernel : m.kernel;
+  uint32_t smemBytes =
+      choice ? m.variants[choice - 1].dynamicSmemBytes : m.dynamicSmemBytes;
+  const std::array<uint32_t, 3> &cluster = kernelCluster(m, choice);
   uint32_t grid[3];
   std::string error;
-  if (!computeGrid(m, static_cast<uint32_t>(k->numSms), cfg.maxSms, grid,
-                   error))
+  if (!kernelGrid(*k, choice, cfg.maxSms, grid, error))
     return setError(MOE_RT_ERROR_INVALID_VALUE,
-                    "kernel '" + m.kernel + "': " + error);
+                    "kernel '" + kernelName + "': " + error);
 
   // The parameter buffer, in ABI order. Every value lives in a slot that
   // outlives the launch call; i32 values sit in the slot's first 4 bytes.
@@ -832,11 +911,12 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
 
   CUlaunchAttribute attrs[2];
   unsigned numAttrs = 0;
-  if (uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2] > 1) {
+  bool clustered = uint64_t(cluster[0]) * cluster[1] * cluster[2] > 1;
+  if (clustered) {
     attrs[numAttrs].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attrs[numAttrs].value.clusterDim.x = m.cluster[0];
-    attrs[numAttrs].value.clusterDim.y = m.cluster[1];
-    attrs[numAttrs].value.clusterDim.z = m.cluster[2];
+    attrs[numAttrs].value.clusterDim.x = cluster[0];
+    attrs[numAttrs].value.clusterDim.y = cluster[1];
+    attrs[numAttrs].value.clusterDim.z = cluster[2];
     ++numAttrs;
   }
   if (cfg.flags & MOE_RT_LAUNCH_PDL) {
@@ -844,13 +924,6 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
     attrs[numAttrs].value.programmaticStreamSerializationAllowed = 1;
     ++numAttrs;
   }
-  // The kernel for this T: a variant whose token range holds it, if any.
-  size_t choice = selectKernel(m, T);
-  CUfunction function = choice ? k->variantFunctions[choice - 1] : k->function;
-  const std::string &kernelName =
-      choice ? m.variants[choice - 1].kernel : m.kernel;
-  uint32_t smemBytes =
-      choice ? m.variants[choice - 1].dynamicSmemBytes : m.dynamicSmemBytes;
   CUlaunchConfig lc;
   std::memset(&lc, 0, sizeof(lc));
   lc.gridDimX = grid[0];
@@ -866,9 +939,14 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
   MOE_RT_CU_CHECK(
       d, cuLaunchKernelEx(&lc, function, params, nullptr), MOE_RT_ERROR_CUDA,
       "kernel '" + kernelName + "' (grid " + std::to_string(grid[0]) + "x" +
-          std::to_string(grid[1]) + "x" + std::to_string(grid[2]) + ", block " +
-          std::to_string(m.block[0]) + "x" + std::to_string(m.block[1]) + "x" +
-          std::to_string(m.block[2]) + ", T = " + std::to_string(T) + "): ");
+          std::to_string(grid[1]) + "x" + std::to_string(grid[2]) +
+          (clustered ? ", cluster " + std::to_string(cluster[0]) + "x" +
+                           std::to_string(cluster[1]) + "x" +
+                           std::to_string(cluster[2])
+                     : std::string()) +
+          ", block " + std::to_string(m.block[0]) + "x" +
+          std::to_string(m.block[1]) + "x" + std::to_string(m.block[2]) +
+          ", T = " + std::to_string(T) + "): ");
   return MOE_RT_SUCCESS;
 }
 

@@ -355,6 +355,27 @@ static bool parseArch(Reader &r, const std::string &arch, Manifest &m) {
   return true;
 }
 
+/// The rules of a cluster (`launch.cluster` or `variants[i].cluster`, at
+/// `path`) against the grid of `launch`, parsed before. A fixed grid that
+/// the cluster does not divide is reported at `gridPath`.
+static bool checkCluster(Reader &r, const Manifest &m,
+                         const std::array<uint32_t, 3> &cluster,
+                         const std::string &path, const std::string &gridPath) {
+  uint64_t ctas = uint64_t(cluster[0]) * cluster[1] * cluster[2];
+  if (ctas > 16)
+    return r.fail(path,
+                  "a cluster has at most 16 CTAs, got " + std::to_string(ctas));
+  if (m.persistentGrid && (cluster[1] != 1 || cluster[2] != 1))
+    return r.fail(path, "a persistent grid takes clusters along x only");
+  for (int i = 0; i < 3 && !m.persistentGrid; ++i)
+    if (m.grid[i] % cluster[i])
+      return r.fail(gridPath, "grid dim " + std::to_string(i) + " (" +
+                                  std::to_string(m.grid[i]) +
+                                  ") is not a multiple of the cluster dim (" +
+                                  std::to_string(cluster[i]) + ")");
+  return true;
+}
+
 static bool parseLaunch(Reader &r, const json &root, Manifest &m) {
   const json *launch;
   if (!r.member(root, "launch", "", true, launch) ||
@@ -383,20 +404,8 @@ static bool parseLaunch(Reader &r, const json &root, Manifest &m) {
   if (threads > 1024)
     return r.fail("launch.block", "a block has at most 1024 threads, got " +
                                       std::to_string(threads));
-  uint64_t ctas = uint64_t(m.cluster[0]) * m.cluster[1] * m.cluster[2];
-  if (ctas > 16)
-    return r.fail("launch.cluster",
-                  "a cluster has at most 16 CTAs, got " + std::to_string(ctas));
-  if (m.persistentGrid && (m.cluster[1] != 1 || m.cluster[2] != 1))
-    return r.fail("launch.cluster", "a persistent grid takes clusters "
-                                    "along x only");
-  for (int i = 0; i < 3 && !m.persistentGrid; ++i)
-    if (m.grid[i] % m.cluster[i])
-      return r.fail("launch.grid", "grid dim " + std::to_string(i) + " (" +
-                                       std::to_string(m.grid[i]) +
-                                       ") is not a multiple of the cluster "
-                                       "dim (" +
-                                       std::to_string(m.cluster[i]) + ")");
+  if (!checkCluster(r, m, m.cluster, "launch.cluster", "launch.grid"))
+    return false;
   int64_t smem = 0;
   if (!r.integer(*launch, "dynamic_smem_bytes", "launch", true, 0,
                  std::numeric_limits<int32_t>::max(), smem))
@@ -729,6 +738,13 @@ static bool parseVariants(Reader &r, const json &root, Manifest &m) {
                    std::numeric_limits<int64_t>::max(), variant.maxTokens))
       return false;
     variant.dynamicSmemBytes = static_cast<uint32_t>(smem);
+    // Its own cluster, checked like launch.cluster. Absent means [1, 1, 1],
+    // not the primary's: the cluster is compiled into the kernel (TMA
+    // multicast, distributed shared memory), so a variant states its own.
+    std::string clusterPath = path + ".cluster";
+    if (!r.dim3(v, "cluster", path, false, variant.cluster) ||
+        !checkCluster(r, m, variant.cluster, clusterPath, clusterPath))
+      return false;
     m.variants.push_back(std::move(variant));
   }
   return true;
@@ -742,6 +758,10 @@ size_t selectKernel(const Manifest &m, int64_t numTokens) {
       return i + 1;
   }
   return 0;
+}
+
+const std::array<uint32_t, 3> &kernelCluster(const Manifest &m, size_t choice) {
+  return choice ? m.variants[choice - 1].cluster : m.cluster;
 }
 
 //===----------------------------------------------------------------------===//

@@ -38,3 +38,33 @@
 // BADVARIANT: error: moe-to-manifest: malformed moek.variants entry {kernel = @missing, max_tokens = 49152 : i64, min_tokens = 16384 : i64}
 // RUN: sed 's/kernel = @deepseek_v3_gate_up_expert_matmul_0_m256/kernel = @deepseek_v3_gate_up_expert_matmul_0/' %t.nvvm.mlir | not moe-translate --moe-to-manifest -o /dev/null 2>&1 | FileCheck %s --check-prefix=SELFVARIANT
 // SELFVARIANT: error: moe-to-manifest: a variant must be another kernel than deepseek_v3_gate_up_expert_matmul_0
+
+// Each kernel has its own cluster (moek.launch's optional `cluster`, along
+// x): the manifest writes [c, 1, 1] for the primary (launch.cluster) and for
+// each variant (variants[i].cluster) when c > 1, and nothing for c = 1 (a
+// variant without it runs unclustered, whatever the primary's). Every
+// cluster is removed from the input first, so that the cases do not depend
+// on which kernels the pipeline makes clustered.
+// RUN: sed -E 's/cluster = [0-9]+ : i64, //' %t.nvvm.mlir > %t.nocluster.mlir
+// RUN: sed -E '/llvm.func @deepseek_v3_gate_up_expert_matmul_0_m256\(/s/grid = "persistent"/cluster = 2 : i64, grid = "persistent"/' %t.nocluster.mlir | moe-translate --moe-to-manifest -o %t.varcluster.json
+// RUN: %python -c "import json, sys; m = json.load(open(sys.argv[1])); print('launch:', json.dumps(m['launch'], sort_keys=True)); [print(json.dumps(v, sort_keys=True)) for v in m['variants']]" %t.varcluster.json | FileCheck %s --check-prefix=VARCLUSTER
+// RUN: %if moe-runtime %{ %python %S/Inputs/check_manifest.py %moe_runtime_lib %t.varcluster.json | FileCheck %s --check-prefix=RTCLUSTER %}
+// VARCLUSTER: launch: {"block": [384, 1, 1], "dynamic_smem_bytes": {{[0-9]+}}, "grid": "persistent"}
+// VARCLUSTER-NEXT: {"cluster": [2, 1, 1], "dynamic_smem_bytes": {{[0-9]+}}, "kernel": "deepseek_v3_gate_up_expert_matmul_0_m256", "max_tokens": 49152, "min_tokens": 16384}
+// RTCLUSTER: T = 16384 runs deepseek_v3_gate_up_expert_matmul_0_m256
+
+// A primary in 2-CTA clusters; its unclustered variant gets no "cluster".
+// RUN: sed -E '/llvm.func @deepseek_v3_gate_up_expert_matmul_0\(/s/grid = "persistent"/cluster = 2 : i64, grid = "persistent"/' %t.nocluster.mlir | moe-translate --moe-to-manifest -o %t.primarycluster.json
+// RUN: %python -c "import json, sys; m = json.load(open(sys.argv[1])); print('launch:', json.dumps(m['launch'], sort_keys=True)); [print(json.dumps(v, sort_keys=True)) for v in m['variants']]" %t.primarycluster.json | FileCheck %s --check-prefix=PRIMARYCLUSTER
+// PRIMARYCLUSTER: launch: {"block": [384, 1, 1], "cluster": [2, 1, 1], "dynamic_smem_bytes": {{[0-9]+}}, "grid": "persistent"}
+// PRIMARYCLUSTER-NEXT: {"dynamic_smem_bytes": {{[0-9]+}}, "kernel": "deepseek_v3_gate_up_expert_matmul_0_m256", "max_tokens": 49152, "min_tokens": 16384}
+
+// A cluster of 0 or of more than 16 CTAs is an error naming the kernel.
+// RUN: sed -E '/llvm.func @deepseek_v3_gate_up_expert_matmul_0_m256\(/s/grid = "persistent"/cluster = 0 : i64, grid = "persistent"/' %t.nocluster.mlir | not moe-translate --moe-to-manifest -o /dev/null 2>&1 | FileCheck %s --check-prefix=CLUSTER0
+// CLUSTER0: error: moe-to-manifest: kernel deepseek_v3_gate_up_expert_matmul_0_m256: moek.launch cluster must be an integer from 1 to 16 (CTAs along x), got 0 : i64
+// RUN: sed -E '/llvm.func @deepseek_v3_gate_up_expert_matmul_0\(/s/grid = "persistent"/cluster = 17 : i64, grid = "persistent"/' %t.nocluster.mlir | not moe-translate --moe-to-manifest -o /dev/null 2>&1 | FileCheck %s --check-prefix=CLUSTER17
+// CLUSTER17: error: moe-to-manifest: kernel deepseek_v3_gate_up_expert_matmul_0: moek.launch cluster must be an integer from 1 to 16 (CTAs along x), got 17 : i64
+
+// Only the cluster may differ: a variant with another block is an error.
+// RUN: sed -E '/llvm.func @deepseek_v3_gate_up_expert_matmul_0_m256\(/s/block = 384 : i64/block = 256 : i64/' %t.nocluster.mlir | not moe-translate --moe-to-manifest -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADGEOMETRY
+// BADGEOMETRY: error: moe-to-manifest: variant @deepseek_v3_gate_up_expert_matmul_0_m256 must have the parameter ABI and launch geometry (block, grid) of deepseek_v3_gate_up_expert_matmul_0; only its cluster may differ

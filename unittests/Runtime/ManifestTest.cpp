@@ -413,6 +413,23 @@ const BrokenField kBrokenFields[] = {
     {"/variants",
      R"([{"kernel": "k2", "min_tokens": 0}, {"kernel": "k2", "min_tokens": 9}])",
      "manifest: variants[1].kernel: duplicate variant \"k2\""},
+    // A variant's cluster follows the rules of launch.cluster.
+    {"/variants", R"([{"kernel": "k2", "min_tokens": 0, "cluster": [32]}])",
+     "manifest: variants[0].cluster: a cluster has at most 16 CTAs, got 32"},
+    {"/variants",
+     R"([{"kernel": "k2", "min_tokens": 0}, {"kernel": "k3", "min_tokens": 9,
+         "cluster": [2, 2, 1]}])",
+     "manifest: variants[1].cluster: a persistent grid takes clusters along x "
+     "only"},
+    {"/variants", R"([{"kernel": "k2", "min_tokens": 0, "cluster": [0]}])",
+     "manifest: variants[0].cluster[0]: expected an integer in [1, "
+     "2147483647], got 0"},
+    {"/variants", R"([{"kernel": "k2", "min_tokens": 0, "cluster": 2}])",
+     "manifest: variants[0].cluster: expected an array, got number 2"},
+    {"/variants",
+     R"([{"kernel": "k2", "min_tokens": 0, "cluster": [1, 1, 1, 1]}])",
+     "manifest: variants[0].cluster: expected an array of 1 to 3 elements, "
+     "got 4"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Fields, ManifestFieldTest,
@@ -457,6 +474,68 @@ TEST(ManifestTest, VariantsAreSelectedByTokenCount) {
   EXPECT_EQ(moeRtKernelSelect(k, 1, nullptr), MOE_RT_ERROR_INVALID_VALUE);
   EXPECT_EQ(moeRtKernelSelect(nullptr, 1, &name), MOE_RT_ERROR_INVALID_VALUE);
   moeRtUnload(k);
+}
+
+// Each variant has its own cluster: the 2-CTA primary of kValidManifest
+// may have a variant that runs alone, and an unclustered primary one that
+// runs in pairs. A variant without "cluster" runs unclustered; it does not
+// inherit the primary's.
+TEST(ManifestTest, VariantsHaveTheirOwnCluster) {
+  json j = json::parse(kValidManifest);
+  j["variants"] = json::parse(R"([
+    {"kernel": "pairs", "min_tokens": 512, "max_tokens": 1536,
+     "cluster": [4]},
+    {"kernel": "alone", "min_tokens": 4096},
+    {"kernel": "explicit", "min_tokens": 2048, "max_tokens": 4096,
+     "cluster": [2, 1, 1]}
+  ])");
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  ASSERT_EQ(m.variants.size(), 3u);
+  EXPECT_EQ(m.cluster, (std::array<uint32_t, 3>{2, 1, 1}));
+  EXPECT_EQ(m.variants[0].cluster, (std::array<uint32_t, 3>{4, 1, 1}));
+  EXPECT_EQ(m.variants[1].cluster, (std::array<uint32_t, 3>{1, 1, 1}));
+  EXPECT_EQ(m.variants[2].cluster, (std::array<uint32_t, 3>{2, 1, 1}));
+  EXPECT_EQ(kernelCluster(m, selectKernel(m, 100)), m.cluster);
+  EXPECT_EQ(kernelCluster(m, selectKernel(m, 1000)), m.variants[0].cluster);
+  EXPECT_EQ(kernelCluster(m, selectKernel(m, 5000)), m.variants[1].cluster);
+
+  // An unclustered primary with a 2-CTA variant.
+  j["launch"].erase("cluster");
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  EXPECT_EQ(m.cluster, (std::array<uint32_t, 3>{1, 1, 1}));
+  EXPECT_EQ(m.variants[0].cluster, (std::array<uint32_t, 3>{4, 1, 1}));
+
+  // The C API reports the primary's cluster, whatever the variants have.
+  std::string text = j.dump();
+  moeRtKernel k = nullptr;
+  ASSERT_EQ(moeRtKernelCreateUnloaded(text.data(), text.size(), 0, &k),
+            MOE_RT_SUCCESS)
+      << moeRtGetLastError();
+  moeRtKernelInfo info;
+  ASSERT_EQ(moeRtKernelGetInfo(k, &info), MOE_RT_SUCCESS);
+  EXPECT_EQ(info.cluster[0], 1u);
+  EXPECT_EQ(info.cluster[1], 1u);
+  EXPECT_EQ(info.cluster[2], 1u);
+  moeRtUnload(k);
+}
+
+// A fixed grid must be whole clusters of every kernel that it launches.
+TEST(ManifestTest, FixedGridIsAMultipleOfEachVariantsCluster) {
+  json j = json::parse(kValidManifest);
+  j["launch"]["grid"] = json::array({8, 3});
+  j["variants"] = json::parse(R"([
+    {"kernel": "k2", "min_tokens": 64, "cluster": [4, 3]}
+  ])");
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  EXPECT_EQ(m.variants[0].cluster, (std::array<uint32_t, 3>{4, 3, 1}));
+  j["variants"][0]["cluster"] = json::array({3});
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: variants[0].cluster: grid dim 0 (8) is not a multiple "
+            "of the cluster dim (3)");
 }
 
 TEST(ManifestTest, TmaStridesAreCheckedWhenStatic) {

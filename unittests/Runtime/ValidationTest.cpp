@@ -21,6 +21,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -583,16 +584,63 @@ TEST_F(PlanTest, Fp8IsLoadedAsBytes) {
 TEST_F(PlanTest, PersistentGrid) {
   uint32_t grid[3];
   std::string error;
-  ASSERT_TRUE(computeGrid(m, 132, 0, grid, error));
+  ASSERT_TRUE(computeGrid(m, 132, 0, 2, std::nullopt, grid, error));
   EXPECT_EQ(grid[0], 132u);
   EXPECT_EQ(grid[1], 1u);
-  ASSERT_TRUE(computeGrid(m, 132, 7, grid, error)); // whole 2-CTA clusters
+  EXPECT_EQ(grid[2], 1u);
+  // maxSms caps the grid, in whole 2-CTA clusters.
+  ASSERT_TRUE(computeGrid(m, 132, 7, 2, std::nullopt, grid, error));
   EXPECT_EQ(grid[0], 6u);
-  ASSERT_TRUE(computeGrid(m, 131, 0, grid, error));
+  ASSERT_TRUE(computeGrid(m, 132, 200, 2, std::nullopt, grid, error));
+  EXPECT_EQ(grid[0], 132u);
+  // An odd SM count leaves one SM idle.
+  ASSERT_TRUE(computeGrid(m, 131, 0, 2, std::nullopt, grid, error));
   EXPECT_EQ(grid[0], 130u);
-  EXPECT_FALSE(computeGrid(m, 132, 1, grid, error));
+  EXPECT_FALSE(computeGrid(m, 132, 1, 2, std::nullopt, grid, error));
   EXPECT_EQ(error, "a persistent grid of 132 SMs capped at maxSms = 1 holds "
                    "no whole cluster of 2 CTAs");
+}
+
+// The cluster is the launched kernel's, not the manifest's: a variant may
+// run unclustered under a clustered primary, or the other way round.
+TEST_F(PlanTest, PersistentGridTakesTheKernelsCluster) {
+  uint32_t grid[3];
+  std::string error;
+  ASSERT_TRUE(computeGrid(m, 131, 0, 1, std::nullopt, grid, error));
+  EXPECT_EQ(grid[0], 131u);
+  ASSERT_TRUE(computeGrid(m, 131, 0, 4, std::nullopt, grid, error));
+  EXPECT_EQ(grid[0], 128u);
+  ASSERT_TRUE(computeGrid(m, 132, 63, 4, std::nullopt, grid, error));
+  EXPECT_EQ(grid[0], 60u);
+  // 0 is taken as no cluster.
+  ASSERT_TRUE(computeGrid(m, 131, 0, 0, std::nullopt, grid, error));
+  EXPECT_EQ(grid[0], 131u);
+}
+
+// No more CTAs than the co-resident clusters hold: on a 132-SM H200 where
+// only 60 pairs of SMs take a 2-CTA cluster of a one-CTA-per-SM kernel, the
+// grid is 120 CTAs, not 132 (the last 6 clusters would wait for a second
+// wave).
+TEST_F(PlanTest, PersistentGridIsLimitedToCoresidentClusters) {
+  uint32_t grid[3];
+  std::string error;
+  ASSERT_TRUE(computeGrid(m, 132, 0, 2, 120u, grid, error));
+  EXPECT_EQ(grid[0], 120u);
+  // The smallest of the three limits wins.
+  ASSERT_TRUE(computeGrid(m, 132, 100, 2, 120u, grid, error));
+  EXPECT_EQ(grid[0], 100u);
+  ASSERT_TRUE(computeGrid(m, 131, 0, 2, 200u, grid, error));
+  EXPECT_EQ(grid[0], 130u);
+  // A limit that is not whole clusters is rounded down too.
+  ASSERT_TRUE(computeGrid(m, 132, 0, 2, 121u, grid, error));
+  EXPECT_EQ(grid[0], 120u);
+  ASSERT_TRUE(computeGrid(m, 132, 0, 1, 7u, grid, error));
+  EXPECT_EQ(grid[0], 7u);
+  // No co-resident cluster at all: nothing can run.
+  EXPECT_FALSE(computeGrid(m, 132, 0, 2, 0u, grid, error));
+  EXPECT_EQ(error, "a persistent grid of 132 SMs holds no whole cluster of 2 "
+                   "CTAs: the device runs at most 0 CTAs of such clusters at "
+                   "once");
 }
 
 TEST_F(PlanTest, FixedGrid) {
@@ -601,7 +649,8 @@ TEST_F(PlanTest, FixedGrid) {
   std::string error;
   ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
   uint32_t grid[3];
-  ASSERT_TRUE(computeGrid(m, 132, 2, grid, error));
+  // Launched as it is: neither the SMs nor the occupancy resize it.
+  ASSERT_TRUE(computeGrid(m, 132, 2, 2, 4u, grid, error));
   EXPECT_EQ(grid[0], 8u);
   EXPECT_EQ(grid[1], 3u);
   EXPECT_EQ(grid[2], 1u);

@@ -24,6 +24,7 @@
 
 #include "moe/Runtime/Manifest.h"
 
+#include <optional>
 #include <string>
 
 namespace moe::runtime {
@@ -77,10 +78,18 @@ moeRtStatus planTensorMap(const Manifest &manifest, const TensorMapSpec &map,
                           const moeRtTensorArg &arg, TensorMapPlan &plan,
                           std::string &error);
 
-/// The grid of a launch: the manifest's, or for a persistent grid
-/// min(numSms, maxSms) rounded down to a multiple of the cluster's x dim.
-/// Returns false if no CTA would be launched.
+/// The grid of a launch: the manifest's fixed grid, or for a persistent grid
+/// min(numSms, maxSms, maxCtas) rounded down to a multiple of `clusterX`, the
+/// x dim of the launched kernel's cluster (a variant's may differ from the
+/// primary's; kernelCluster). `maxSms` 0 is no cap. `maxCtas` is how many
+/// CTAs of that kernel, in its clusters, the device holds at once
+/// (cuOccupancyMaxActiveClusters times the cluster size), std::nullopt if
+/// unknown: a cluster sits in one GPC, so not every group of SMs takes one
+/// (an H200 holds 30 4-CTA clusters of a kernel of one CTA per SM, not 33),
+/// and a persistent grid larger than what is co-resident leaves clusters
+/// waiting for a second wave. Returns false if no CTA would be launched.
 bool computeGrid(const Manifest &manifest, uint32_t numSms, uint32_t maxSms,
+                 uint32_t clusterX, std::optional<uint32_t> maxCtas,
                  uint32_t grid[3], std::string &error);
 
 } // namespace moe::runtime

@@ -97,13 +97,17 @@ struct ParamSpec {
   size_t sizeInBytes() const;
 };
 
-/// Another kernel of the same cubin, parameters and launch geometry, that
-/// the runtime launches instead when T is in [minTokens, maxTokens).
+/// Another kernel of the same cubin, parameters, grid and block, that the
+/// runtime launches instead when T is in [minTokens, maxTokens).
 struct KernelVariant {
   std::string kernel;
   int64_t minTokens = 0;
   int64_t maxTokens = MOE_RT_UNBOUNDED_TOKENS; ///< exclusive; unbounded
   uint32_t dynamicSmemBytes = 0;
+  /// Its own cluster: a variant without "cluster" runs unclustered, whatever
+  /// the primary kernel's cluster is (the cluster is compiled into a kernel:
+  /// one that multicasts to its partner CTA cannot run alone).
+  std::array<uint32_t, 3> cluster{1, 1, 1};
 };
 
 struct Manifest {
@@ -143,6 +147,10 @@ bool parseManifest(std::string_view text, Manifest &manifest,
 /// The kernel to launch for `numTokens`: 0 for Manifest::kernel, i + 1 for
 /// variants[i].
 size_t selectKernel(const Manifest &manifest, int64_t numTokens);
+
+/// The cluster of kernel `choice` (as selectKernel numbers them).
+const std::array<uint32_t, 3> &kernelCluster(const Manifest &manifest,
+                                             size_t choice);
 
 /// The MLIR spelling of a dtype and back (MOE_RT_DTYPE_INVALID if unknown).
 const char *dtypeName(moeRtDType dtype);

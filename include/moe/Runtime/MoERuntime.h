@@ -177,10 +177,13 @@ typedef struct moeRtKernelInfo {
   int32_t numParams;  /* kernel parameters (the ABI) */
   int32_t numScalars; /* call-time scalars of moeRtLaunchConfig */
   int32_t persistentGrid;
-  uint32_t grid[3]; /* fixed grid; persistent: the SM count if loaded */
+  /* Fixed grid; persistent: if loaded, the primary kernel's grid (the SM
+     count in whole clusters, at most the CTAs of its co-resident clusters),
+     else 0. */
+  uint32_t grid[3];
   uint32_t block[3];
-  uint32_t cluster[3];
-  uint32_t dynamicSmemBytes;
+  uint32_t cluster[3];       /* the primary kernel's; variants have their own */
+  uint32_t dynamicSmemBytes; /* the primary kernel's */
   uint64_t workspaceBytes;
   int64_t maxTokens; /* MOE_RT_UNBOUNDED_TOKENS if unbounded */
   int32_t numSms;    /* of the device, if loaded; else 0 */

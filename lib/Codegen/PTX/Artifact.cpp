@@ -45,6 +45,38 @@ static json tensorJson(StringRef name, Type type, StringRef role) {
               {"role", role.str()}};
 }
 
+/// The CTAs per cluster of a kernel: moek.launch's optional `cluster` (along
+/// x; y and z are 1), 1 without it. The runtime launches up to 16.
+static FailureOr<int64_t> clusterSize(LLVM::LLVMFuncOp func,
+                                      DictionaryAttr geometry) {
+  Attribute attr = geometry.get("cluster");
+  if (!attr)
+    return 1;
+  // Read through the APInt: getInt() asserts on signed, unsigned and wide
+  // types, and this is user input.
+  auto size = dyn_cast<IntegerAttr>(attr);
+  int64_t n = 0;
+  if (size &&
+      (size.getType().isSignlessInteger() || size.getType().isIndex()) &&
+      size.getValue().getSignificantBits() <= 64)
+    n = size.getValue().getSExtValue();
+  if (n < 1 || n > 16)
+    return func.emitError() << "moe-to-manifest: kernel " << func.getSymName()
+                            << ": moek.launch cluster must be an integer from "
+                               "1 to 16 (CTAs along x), got "
+                            << attr;
+  return n;
+}
+
+/// The moek.launch entries other than `cluster`: what a variant must share
+/// with the primary kernel (the grid is sized by the runtime for each
+/// kernel's cluster, so only the cluster may differ).
+static DictionaryAttr withoutCluster(DictionaryAttr geometry) {
+  NamedAttrList entries(geometry);
+  entries.erase("cluster");
+  return entries.getDictionary(geometry.getContext());
+}
+
 static std::string contentHash(ModuleOp module, StringRef chip) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -150,9 +182,13 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
   if (!block || !grid || grid.getValue() != "persistent")
     return func.emitError() << "moe-to-manifest: unsupported moek.launch "
                             << geometry;
+  FailureOr<int64_t> cluster = clusterSize(func, geometry);
+  if (failed(cluster))
+    return failure();
 
-  // Variants: other kernels of the same ABI that the runtime launches
-  // instead for some token counts (moek.variants).
+  // Variants: other kernels of the same ABI, block and grid that the runtime
+  // launches instead for some token counts (moek.variants), each with its
+  // own cluster.
   json variants = json::array();
   if (auto list = func->getAttrOfType<ArrayAttr>("moek.variants")) {
     for (Attribute a : list) {
@@ -176,17 +212,27 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
                                 << func.getSymName();
       auto otherSmem =
           other->getAttrOfType<IntegerAttr>("moek.dynamic_smem_bytes");
-      if (other->getAttr("moek.abi") != abi ||
-          other->getAttr("moek.launch") != geometry || !otherSmem)
+      auto otherGeometry = other->getAttrOfType<DictionaryAttr>("moek.launch");
+      if (other->getAttr("moek.abi") != abi || !otherGeometry ||
+          withoutCluster(otherGeometry) != withoutCluster(geometry) ||
+          !otherSmem)
         return other.emitError()
                << "moe-to-manifest: variant " << sym
-               << " must have the parameter ABI and launch geometry of "
-               << func.getSymName();
+               << " must have the parameter ABI and launch geometry (block, "
+                  "grid) of "
+               << func.getSymName() << "; only its cluster may differ";
+      FailureOr<int64_t> otherCluster = clusterSize(other, otherGeometry);
+      if (failed(otherCluster))
+        return failure();
       json v{{"kernel", other.getSymName().str()},
              {"min_tokens", minTokens.getInt()},
              {"dynamic_smem_bytes", otherSmem.getInt()}};
       if (maxTokens)
         v["max_tokens"] = maxTokens.getInt();
+      // Written even when the primary has the same: a variant without it
+      // runs unclustered (docs/Manifest.md).
+      if (*otherCluster > 1)
+        v["cluster"] = {*otherCluster, 1, 1};
       variants.push_back(v);
     }
   }
@@ -208,6 +254,8 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
       {"tma", tma},
       {"params", params},
   };
+  if (*cluster > 1)
+    manifest["launch"]["cluster"] = {*cluster, 1, 1};
   if (!variants.empty())
     manifest["variants"] = variants;
   std::string text = manifest.dump(2) + "\n";
