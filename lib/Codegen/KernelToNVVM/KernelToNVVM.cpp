@@ -40,6 +40,15 @@ constexpr StringLiteral kDynamicSmem = "moek_dynamic_smem";
 constexpr StringLiteral kSmemOffsetAttr = "moek.smem_offset";
 constexpr StringLiteral kBarriersAttr = "moek.barriers";
 constexpr StringLiteral kTileTableAttr = "moek.tile_table";
+/// The cluster size of the ring a release or a load uses (planned before
+/// the conversion, which replaces the ring's allocation).
+constexpr StringLiteral kRingClusterAttr = "moek.ring_cluster";
+
+/// The cluster size recorded on a ring op by planSharedMemory (1 if none).
+int64_t ringCluster(Operation *op) {
+  auto attr = op->getAttrOfType<IntegerAttr>(kRingClusterAttr);
+  return attr ? attr.getInt() : 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Small builders
@@ -200,6 +209,24 @@ struct NamedBarrierLowering : OpConversionPattern<OpTy> {
                               NVVM::BarrierReductionAttr{}, Value{});
     else
       NVVM::BarrierArriveOp::create(rewriter, loc, id, threads);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct ClusterSyncLowering : OpConversionPattern<ClusterSyncOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ClusterSyncOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Reconverge the warp first: the producer's elected lane may still be
+    // in its loop while the warp's other lanes are here, and a cluster
+    // barrier wait on the other lanes' path hung the H200 (the elected
+    // lane, suspended in an mbarrier wait, never ran again).
+    NVVM::SyncWarpOp::create(rewriter, op.getLoc(),
+                             i32c(rewriter, op.getLoc(), -1));
+    NVVM::ClusterArriveOp::create(rewriter, op.getLoc(), UnitAttr());
+    NVVM::ClusterWaitOp::create(rewriter, op.getLoc(), UnitAttr());
     rewriter.eraseOp(op);
     return success();
   }
@@ -507,7 +534,14 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
         Value bar = LLVM::GEPOp::create(rewriter, loc, ptrTy(ctx, 3),
                                         rewriter.getI64Type(), bars,
                                         ValueRange{i64c(rewriter, loc, s)});
-        int64_t count = s < stages ? 1 : op.getConsumersAttr().getInt();
+        // A ring shared by a cluster: one arrival per consumer warpgroup of
+        // every CTA (see RingStageLowering's release).
+        int64_t consumers = op.getConsumersAttr().getInt();
+        int64_t cluster = op.getCluster();
+        int64_t count = s < stages ? 1
+                        : cluster > 1
+                            ? consumers / kWarpgroupThreads * cluster
+                            : consumers;
         NVVM::MBarrierInitOp::create(rewriter, loc, bar,
                                      i32c(rewriter, loc, count), Value());
       }
@@ -517,7 +551,15 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
           NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
           NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
     }
-    NVVM::Barrier0Op::create(rewriter, loc);
+    if (op.getCluster() > 1) {
+      // Every CTA's barriers exist before any peer signals them (thread 0
+      // has just left its own branch: reconverge its warp first).
+      NVVM::SyncWarpOp::create(rewriter, loc, i32c(rewriter, loc, -1));
+      NVVM::ClusterArriveOp::create(rewriter, loc, UnitAttr());
+      NVVM::ClusterWaitOp::create(rewriter, loc, UnitAttr());
+    } else {
+      NVVM::Barrier0Op::create(rewriter, loc);
+    }
 
     Value ring = LLVM::UndefOp::create(rewriter, loc, ringStructType(ctx));
     ring = LLVM::InsertValueOp::create(rewriter, loc, ring, tiles, ArrayRef<int64_t>{0});
@@ -555,9 +597,31 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
                  p.parity);
     } else {
       static_assert(std::is_same_v<OpTy, RingReleaseOp>);
-      NVVM::MBarrierArriveOp::create(rewriter, loc, Type(),
-                                     barrierOf(rewriter, loc, p, type, true),
-                                     Value(), NVVM::MemScopeKindAttr());
+      Value bar = barrierOf(rewriter, loc, p, type, true);
+      int64_t cluster = ringCluster(op);
+      if (cluster == 1) {
+        NVVM::MBarrierArriveOp::create(rewriter, loc, Type(), bar, Value(),
+                                       NVVM::MemScopeKindAttr());
+      } else {
+        // Thread r of each consumer warpgroup arrives for the warpgroup on
+        // the barrier of CTA r: its wgmma wait covers the whole
+        // warpgroup's reads of the stage.
+        MLIRContext *ctx = rewriter.getContext();
+        Value lane = LLVM::URemOp::create(
+            rewriter, loc, threadIdX(rewriter, loc),
+            i32c(rewriter, loc, kWarpgroupThreads));
+        Value signals = LLVM::ICmpOp::create(rewriter, loc,
+                                             LLVM::ICmpPredicate::ult, lane,
+                                             i32c(rewriter, loc, cluster));
+        auto ifOp = scf::IfOp::create(rewriter, loc, signals, false);
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value remote = NVVM::MapaOp::create(rewriter, loc, ptrTy(ctx, 7), bar,
+                                            lane);
+        NVVM::MBarrierArriveOp::create(
+            rewriter, loc, Type(), remote, Value(),
+            NVVM::MemScopeKindAttr::get(ctx, NVVM::MemScopeKind::CLUSTER));
+      }
     }
     rewriter.eraseOp(op);
     return success();
@@ -594,9 +658,14 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
       policy = i64c(rewriter, loc,
                     int64_t(*hint == "evict_first" ? 0x12F0000000000000ull
                                                    : 0x14F0000000000000ull));
+    // Multicast: the same offset of every CTA of the cluster.
+    Value mask;
+    if (op.getMulticast())
+      mask = cst(rewriter, loc, rewriter.getI16Type(),
+                 (int64_t(1) << ringCluster(op)) - 1);
     NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
         rewriter, loc, dst7, adaptor.getDesc(), coords,
-        barrierOf(rewriter, loc, p, type, false), ValueRange{}, Value(),
+        barrierOf(rewriter, loc, p, type, false), ValueRange{}, mask,
         policy,
         NVVM::TMALoadModeAttr::get(ctx, NVVM::TMALoadMode::TILE),
         BoolAttr(), NVVM::CTAGroupKindAttr(), Value());
@@ -814,6 +883,16 @@ LogicalResult planSharedMemory(ModuleOp module) {
           /*isConstant=*/false, LLVM::Linkage::External, kDynamicSmem,
           Attribute(), /*alignment=*/16, /*addrSpace=*/3);
     };
+    // The ring's cluster size, on the ops whose lowering depends on it.
+    func.walk([&](Operation *op) {
+      Value ring;
+      if (auto release = dyn_cast<RingReleaseOp>(op))
+        ring = release.getRing();
+      else if (auto load = dyn_cast<TmaLoadOp>(op))
+        ring = load.getRing();
+      if (auto alloc = ring ? ring.getDefiningOp<RingAllocOp>() : nullptr)
+        op->setAttr(kRingClusterAttr, b.getI64IntegerAttr(alloc.getCluster()));
+    });
     WalkResult r = func.walk([&](RingAllocOp ring) {
       ensureDynamic();
       RingType type = ring.getRing().getType();
@@ -921,6 +1000,8 @@ struct ConvertMoEKernelToNVVMPass
     patterns.add<WarpRoleLowering, ElectOneLowering,
                  SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
                  SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+                 SregLowering<ClusterRankOp, NVVM::ClusterId>,
+                 ClusterSyncLowering,
                  GroupedTileCountLowering, GroupedTileLowering,
                  NamedBarrierLowering<BarrierArriveOp, false>,
                  NamedBarrierLowering<BarrierSyncOp, true>,

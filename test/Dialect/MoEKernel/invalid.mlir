@@ -134,3 +134,38 @@ func.func @negative_tma_load_l2_hint(%tmap: !llvm.ptr, %i: index, %x: index) {
   moek.tma_load %tmap[%x, %x] -> %ring[%i] tile 1 {l2_hint = "evict_normal"} : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
   return
 }
+
+// -----
+
+func.func @negative_ring_alloc_cluster_size() {
+  // expected-error @+1 {{'moek.ring_alloc' op expects a cluster of 1 to 16 CTAs, got 17}}
+  %ring = moek.ring_alloc consumers(256) {cluster = 17 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  return
+}
+
+// -----
+
+func.func @negative_ring_alloc_cluster_consumers() {
+  // expected-error @+1 {{'moek.ring_alloc' op with cluster = 2 expects consumers to be whole warpgroups (a multiple of 128), got 100}}
+  %ring = moek.ring_alloc consumers(100) {cluster = 2 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  return
+}
+
+// -----
+
+func.func @negative_tma_load_multicast_one_cta(%tmap: !llvm.ptr, %i: index, %x: index) {
+  %ring = moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  // expected-error @+1 {{'moek.tma_load' op multicasts into a ring of one CTA (its moek.ring_alloc has no cluster > 1)}}
+  moek.tma_load %tmap[%x, %x] -> %ring[%i] tile 1 {multicast} : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+  return
+}
+
+// -----
+
+func.func @negative_cluster_sync_in_role() {
+  moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+    // expected-error @+1 {{'moek.cluster_sync' op must be outside every moek.warp_role (every thread of the cluster takes part)}}
+    moek.cluster_sync
+  }
+  return
+}

@@ -188,6 +188,22 @@ LogicalResult RingAllocOp::verify() {
   if (getConsumersAttr().getInt() < 1)
     return emitOpError() << "expects at least one consumer arrival, got "
                          << getConsumersAttr().getInt();
+  int64_t cluster = getCluster();
+  if (cluster < 1 || cluster > 16)
+    return emitOpError() << "expects a cluster of 1 to 16 CTAs, got "
+                         << cluster;
+  if (cluster > 1 && getConsumersAttr().getInt() % 128 != 0)
+    return emitOpError() << "with cluster = " << cluster
+                         << " expects consumers to be whole warpgroups (a "
+                            "multiple of 128), got "
+                         << getConsumersAttr().getInt();
+  return success();
+}
+
+LogicalResult ClusterSyncOp::verify() {
+  if ((*this)->getParentOfType<WarpRoleOp>())
+    return emitOpError() << "must be outside every moek.warp_role (every "
+                            "thread of the cluster takes part)";
   return success();
 }
 
@@ -205,6 +221,12 @@ LogicalResult TmaLoadOp::verify() {
     return emitOpError() << "expects l2_hint \"evict_first\" or "
                             "\"evict_last\", got \""
                          << *hint << "\"";
+  if (getMulticast()) {
+    auto alloc = getRing().getDefiningOp<RingAllocOp>();
+    if (alloc && alloc.getCluster() < 2)
+      return emitOpError() << "multicasts into a ring of one CTA (its "
+                              "moek.ring_alloc has no cluster > 1)";
+  }
   int64_t rowOffset = getRowOffset(), rows = ring.getTile(tile).getDimSize(0);
   if (rowOffset < 0 || rowOffset >= rows || rowOffset % 8 != 0)
     return emitOpError() << "expects row_offset a multiple of 8 in [0, "

@@ -142,6 +142,28 @@ def MoEK_GridSizeOp : MoEK_Op<"grid_size", [Pure]> {
   let assemblyFormat = "attr-dict";
 }
 
+def MoEK_ClusterRankOp : MoEK_Op<"cluster_rank", [Pure]> {
+  let summary = "The CTA's rank in its cluster (0 without clusters)";
+  let results = (outs Index:$rank);
+  let assemblyFormat = "attr-dict";
+}
+
+def MoEK_ClusterSyncOp : MoEK_Op<"cluster_sync", []> {
+  let summary = "Wait for every thread of every CTA of the cluster";
+  let description = [{
+    A barrier across the cluster, run by all threads of the kernel at its
+    top level. At the end of a kernel whose CTAs write into each other's
+    shared memory (a ring with `cluster` > 1), it keeps a CTA from exiting
+    while a peer may still signal its barriers or multicast into its ring.
+
+    ```mlir
+    moek.cluster_sync
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
+}
+
 def MoEK_BarrierArriveOp : MoEK_Op<"barrier_arrive", []> {
   let summary = "Arrive at a named barrier without waiting";
   let description = [{
@@ -238,11 +260,23 @@ def MoEK_RingAllocOp : MoEK_Op<"ring_alloc", []> {
     barriers (full: 1 arrival; empty: `consumers` arrivals) before any role
     runs. Must be at the top level of the kernel, outside every role.
 
+    With `cluster = C` (> 1; the kernel then runs as clusters of C CTAs),
+    the ring is shared by the C CTAs of a cluster: a `multicast`
+    `moek.tma_load` writes a box into the same stage of every CTA's ring, so
+    a stage may be refilled only when the consumers of every CTA are done
+    with it. Each `moek.ring_release` then arrives on the empty barrier of
+    every CTA of the cluster (once per consumer warpgroup: one thread per
+    destination CTA), and the initialization ends with a cluster-wide
+    barrier, so that no CTA signals a peer's barriers before they exist.
+    The kernel must end with `moek.cluster_sync`.
+
     ```mlir
     %ring = moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+    %shared = moek.ring_alloc consumers(256) {cluster = 2 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
     ```
   }];
-  let arguments = (ins I64Attr:$consumers);
+  let arguments = (ins I64Attr:$consumers,
+                       DefaultValuedAttr<I64Attr, "1">:$cluster);
   let results = (outs MoEK_RingType:$ring);
   let assemblyFormat = "`consumers` `(` $consumers `)` attr-dict `:` qualified(type($ring))";
   let hasVerifier = 1;
@@ -291,18 +325,23 @@ def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
     the box fills only part of the tile), completing on that stage's full
     barrier. Issued by one thread. `l2_hint` ("evict_first" for data read
     once, "evict_last" for data read again soon) sets the L2 eviction
-    priority of the lines the copy reads.
+    priority of the lines the copy reads. `multicast` (only on a ring
+    allocated with `cluster` > 1) writes the box into the same place of
+    every CTA's ring in the cluster and completes on each one's full
+    barrier: one L2 read feeds all of them.
 
     ```mlir
     moek.tma_load %desc[%k, %row] -> %ring[%i] tile 0 : !llvm.ptr, !moek.ring<...>
     moek.tma_load %desc[%k, %row64] -> %ring[%i] tile 0 {row_offset = 64 : i64} : !llvm.ptr, !moek.ring<...>
     moek.tma_load %desc[%k, %n] -> %ring[%i] tile 1 {l2_hint = "evict_first"} : !llvm.ptr, !moek.ring<...>
+    moek.tma_load %desc[%k, %n] -> %ring[%i] tile 1 {multicast, row_offset = 128 : i64} : !llvm.ptr, !moek.ring<...>
     ```
   }];
   let arguments = (ins LLVM_AnyPointer:$desc, Variadic<Index>:$coords,
                        MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
                        DefaultValuedAttr<I64Attr, "0">:$row_offset,
-                       OptionalAttr<StrAttr>:$l2_hint);
+                       OptionalAttr<StrAttr>:$l2_hint,
+                       UnitAttr:$multicast);
   let assemblyFormat = [{
     $desc `[` $coords `]` `->` $ring `[` $iter `]` `tile` $tile attr-dict `:`
     qualified(type($desc)) `,` qualified(type($ring))
