@@ -111,6 +111,28 @@ void beginRole(OpBuilder &b, Location loc, StringRef name, int64_t first,
   b.setInsertionPointToStart(&role.getBody().emplaceBlock());
 }
 
+/// Marks `loop` not to be unrolled by LLVM. MMA K loops: with two
+/// accumulators and a short K loop (e.g. 12 slices), an unrolled copy made
+/// ptxas serialize the wgmmas (C7520). Producer and pass loops: a fully
+/// unrolled 8-slice loop made ptxas spill in the producer's 40 registers.
+void disableUnroll(scf::ForOp loop) {
+  MLIRContext *ctx = loop.getContext();
+  loop->setAttr(
+      "loop_annotation",
+      LLVM::LoopAnnotationAttr::get(
+          ctx, /*disableNonforced=*/nullptr, /*vectorize=*/nullptr,
+          /*interleave=*/nullptr,
+          LLVM::LoopUnrollAttr::get(
+              ctx, /*disable=*/BoolAttr::get(ctx, true), /*count=*/nullptr,
+              /*runtimeDisable=*/nullptr, /*full=*/nullptr,
+              /*followupUnrolled=*/nullptr, /*followupRemainder=*/nullptr,
+              /*followupAll=*/nullptr),
+          /*unrollAndJam=*/nullptr, /*licm=*/nullptr, /*distribute=*/nullptr,
+          /*pipeline=*/nullptr, /*peeled=*/nullptr, /*unswitch=*/nullptr,
+          /*mustProgress=*/nullptr, /*isVectorized=*/nullptr,
+          /*startLoc=*/nullptr, /*endLoc=*/nullptr, /*parallelAccesses=*/{}));
+}
+
 /// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
 /// the stage that is no longer read. Pipelined: stage i-1 (its MMAs are done
 /// once at most one slice's groups are pending), none for the first slice;
@@ -161,24 +183,7 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
         next.push_back(arith::AddIOp::create(ib, il, i, c1));
         scf::YieldOp::create(ib, il, next);
       });
-  // Not unrolled by LLVM: with two accumulators and a short K loop (e.g. 12
-  // slices), an unrolled copy made ptxas serialize the wgmmas (C7520).
-  inner->setAttr("loop_annotation",
-                 LLVM::LoopAnnotationAttr::get(
-                     b.getContext(), /*disableNonforced=*/nullptr,
-                     /*vectorize=*/nullptr, /*interleave=*/nullptr,
-                     LLVM::LoopUnrollAttr::get(
-                         b.getContext(), /*disable=*/b.getBoolAttr(true),
-                         /*count=*/nullptr, /*runtimeDisable=*/nullptr,
-                         /*full=*/nullptr, /*followupUnrolled=*/nullptr,
-                         /*followupRemainder=*/nullptr,
-                         /*followupAll=*/nullptr),
-                     /*unrollAndJam=*/nullptr, /*licm=*/nullptr,
-                     /*distribute=*/nullptr, /*pipeline=*/nullptr,
-                     /*peeled=*/nullptr, /*unswitch=*/nullptr,
-                     /*mustProgress=*/nullptr, /*isVectorized=*/nullptr,
-                     /*startLoc=*/nullptr, /*endLoc=*/nullptr,
-                     /*parallelAccesses=*/{}));
+  disableUnroll(inner);
   SmallVector<Value> accs(inner.getResults().drop_back());
   Value next = inner.getResults().back();
   if (pipelined) {
@@ -205,6 +210,7 @@ Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
         scf::YieldOp::create(
             ib, il, ValueRange{arith::AddIOp::create(ib, il, iit[0], c1)});
       });
+  disableUnroll(pass);
   return pass.getResult(0);
 }
 
@@ -541,6 +547,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             scf::YieldOp::create(
                 ib, il, ValueRange{arith::AddIOp::create(ib, il, i, c1)});
           });
+      disableUnroll(inner);
       return inner.getResult(0);
     };
     // Every tile's K slices, in tile order, into the one ring.
