@@ -97,6 +97,8 @@ def main():
     p.add_argument("--lib", required=True)
     p.add_argument("--art", required=True)
     p.add_argument("--out", default=os.environ.get("OUT", "."))
+    p.add_argument("--cases", default="",
+                   help="comma-separated case names to run (default: all)")
     p.add_argument("--compare", action="append", default=[],
                    metavar="NAME=DIR", help="another artifact folder to time")
     a = p.parse_args()
@@ -109,7 +111,10 @@ def main():
     print("ceilings: read %.0f GB/s, copy %.0f GB/s, bf16 matmul %.0f TFLOP/s"
           % (ceil["read_GBps"], ceil["copy_GBps"], ceil["bf16_TFLOPs"]))
     rows = []
+    only = [c for c in a.cases.split(",") if c]
     for name, t, h, i, e, k in CASES:
+        if only and name not in only:
+            continue
         scores = torch.rand(t, e, device="cuda")
         ids = scores.topk(k, dim=1).indices.flatten()
         counts = torch.bincount(ids, minlength=e).to(torch.int32)

@@ -77,6 +77,7 @@ def check(kernel, e, n, k, counts, label, gen):
     ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
                                           " [%s]" % variant if variant else ""),
                  m, fro, cd, finite, poison, ok))
+    print("%s %s" % ("PASS" if ok else "FAIL", ROWS[-1][0]), flush=True)
     return ok
 
 
@@ -145,7 +146,9 @@ def main():
         kernel = moe_runtime.Kernel.load(d)
         cases = []
         if e == 1:
-            cases = [([1], "T=1"), ([64], "T=64"), ([200], "T=200")]
+            cases = [([1], "T=1"), ([64], "T=64"), ([200], "T=200"),
+                     ([300], "T=300: a row-block pair and a half-empty one"),
+                     ([1000], "T=1000")]
         elif e == 8:
             cases = [([0, 1, 63, 65, 128, 129, 7, 300], "0,1,63,65,..."),
                      ([0] * 7 + [333], "all on the last expert"),
@@ -160,8 +163,15 @@ def main():
             big[1] = 2100  # 17 row blocks: two groups of 8 and a rest
             mid = torch.randint(50, 150, (e,), generator=g)
             mid[::7] = 0
+            # 192 rows per expert and more on average (the clustered
+            # variant): 1, 128 and 257 rows (a pair whose second row block
+            # is empty, a full pair, a pair and a lone block).
+            many = torch.randint(180, 420, (e,), generator=g)
+            many[::7] = 0
+            many[1], many[2], many[3] = 1, 128, 257
             cases = [(c.tolist(), "random 0..16 per expert, some 0"),
                      (mid.tolist(), "random 50..149 per expert, some 0"),
+                     (many.tolist(), "random 180..419 per expert, some 0"),
                      (big.tolist(), "one expert with 17 row blocks"),
                      ([0] * (e - 1) + [300], "all on one expert")]
         for counts, label in cases:
