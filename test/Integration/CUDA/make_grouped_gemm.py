@@ -8,7 +8,7 @@ which writes manifest.json (docs/Manifest.md), the PTX and the cubin, and
 reports ptxas's register and spill counts. Runs where
 the compiler is built (no GPU needed); run_grouped_gemm.py runs the result.
 
-usage: make_grouped_gemm.py --bin build/bin --out DIR [E,N,K ...]
+usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [E,N,K ...]
 """
 
 import argparse
@@ -57,15 +57,20 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
     report = subprocess.run([ptxas, "-arch=sm_90a", "-v",
                              os.path.join(d, kernel + ".ptx"), "-o", os.devnull],
                             capture_output=True, text=True)
-    regs = re.search(r"Used (\d+) registers", report.stderr)
-    spill = re.search(r"(\d+) bytes spill stores", report.stderr)
-    # ptxas reports serialized wgmmas as "info", not as a warning.
+    # One entry per kernel of the module (the 128-row kernel and its
+    # variants): its registers and spill bytes. ptxas reports serialized
+    # wgmmas as "info", not as a warning.
+    kernels = re.findall(
+        r"Function properties for (\w+)\n.*?(\d+) bytes spill stores.*?"
+        r"Used (\d+) registers", report.stderr, re.S)
     loss = sorted(set(re.findall(r"\((C\d+)\) Potential Performance Loss",
                                  report.stderr)))
+    spilled = [(f, int(b)) for f, b, _ in kernels if int(b)]
     print("%s: kernel %s, %s registers, %s bytes spilled, smem %d%s" % (
-        name, kernel, regs.group(1) if regs else "?",
-        spill.group(1) if spill else "0", smem,
+        name, kernel, "/".join(r for _, _, r in kernels) or "?",
+        " ".join("%s: %d" % fb for fb in spilled) if spilled else "0", smem,
         ", wgmma SERIALIZED (%s)" % " ".join(loss) if loss else ""))
+    return not spilled and not loss and bool(kernels)
 
 
 def main():
@@ -80,11 +85,18 @@ def main():
     p.add_argument("shapes", nargs="*",
                    default=["1,128,64", "8,256,512", "256,4096,7168",
                             "256,7168,2048"])
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 if any kernel spills or has serialized "
+                        "wgmmas")
     a = p.parse_args()
+    clean = True
     for s in a.shapes:
         e, n, k = (int(v) for v in s.split(","))
-        make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
-             a.translate_options)
+        clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
+                      a.translate_options)
+    if a.strict and not clean:
+        sys.exit("make_grouped_gemm: a kernel spills or has serialized "
+                 "wgmmas (see above)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,9 @@
+// The kernels the GPU tests and benchmarks run (test/Integration/CUDA,
+// bench/), compiled here as make_grouped_gemm.py compiles them for the H200:
+// ptxas must accept every kernel of every artifact (the 128-row kernel and
+// its variants) with no spill and no serialized wgmma (--strict). The
+// shapes: E = 1 and 8 with short K and a partial column block, and the two
+// expert GEMMs of the six layers of ../shared/DESIGN.md section 9.
+// REQUIRES: ptxas
+// RUN: rm -rf %t && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t --ptxas %ptxas --strict 1,128,64 1,256,128 8,256,512 8,200,512 256,4096,7168 256,7168,2048 32,4096,7168 32,7168,2048 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 128,5760,2880 128,2880,2880 | FileCheck %s
+// CHECK-COUNT-14: registers, 0 bytes spilled, smem {{[0-9]+$}}
