@@ -605,22 +605,33 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
       } else {
         // Thread r of each consumer warpgroup arrives for the warpgroup on
         // the barrier of CTA r: its wgmma wait covers the whole
-        // warpgroup's reads of the stage.
+        // warpgroup's reads of the stage. A predicated arrive, not a
+        // branch: a branch made the warp diverge around the mbarrier waits
+        // that follow (each with its own bra.uni spin loop), and the
+        // kernel hung for K >= 2048 where LLVM kept those in a loop.
         MLIRContext *ctx = rewriter.getContext();
         Value lane = LLVM::URemOp::create(
             rewriter, loc, threadIdX(rewriter, loc),
             i32c(rewriter, loc, kWarpgroupThreads));
-        Value signals = LLVM::ICmpOp::create(rewriter, loc,
-                                             LLVM::ICmpPredicate::ult, lane,
-                                             i32c(rewriter, loc, cluster));
-        auto ifOp = scf::IfOp::create(rewriter, loc, signals, false);
-        OpBuilder::InsertionGuard guard(rewriter);
-        rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value signals = LLVM::ZExtOp::create(
+            rewriter, loc, rewriter.getI32Type(),
+            LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult,
+                                 lane, i32c(rewriter, loc, cluster)));
+        Value target = LLVM::URemOp::create(rewriter, loc, lane,
+                                            i32c(rewriter, loc, cluster));
         Value remote = NVVM::MapaOp::create(rewriter, loc, ptrTy(ctx, 7), bar,
-                                            lane);
-        NVVM::MBarrierArriveOp::create(
-            rewriter, loc, Type(), remote, Value(),
-            NVVM::MemScopeKindAttr::get(ctx, NVVM::MemScopeKind::CLUSTER));
+                                            target);
+        LLVM::InlineAsmOp::create(
+            rewriter, loc, TypeRange{},
+            ValueRange{LLVM::PtrToIntOp::create(
+                           rewriter, loc, rewriter.getI64Type(), remote),
+                       signals},
+            "{\n.reg .pred p;\nsetp.ne.b32 p, $1, 0;\n"
+            "@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, "
+            "[$0];\n}",
+            /*constraints=*/"l,r", /*has_side_effects=*/true,
+            /*is_align_stack=*/false, LLVM::TailCallKind::None,
+            LLVM::AsmDialectAttr(), ArrayAttr());
       }
     }
     rewriter.eraseOp(op);

@@ -2,7 +2,8 @@
 // barriers wait for one arrival per consumer warpgroup of each CTA (2 x 2),
 // the init ends on a cluster barrier, multicast loads carry the CTA mask,
 // a release is one thread per destination CTA arriving on that CTA's
-// barrier (mapa, cluster scope), and moek.cluster_sync is a cluster barrier.
+// barrier (mapa, cluster scope; predicated, so that the warp does not
+// diverge around the waits), and moek.cluster_sync is a cluster barrier.
 // RUN: moe-opt %s | moe-opt | FileCheck %s --check-prefix=ROUNDTRIP
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %s | FileCheck %s
 
@@ -25,9 +26,11 @@
 // CHECK:         nvvm.cp.async.bulk.tensor.shared.cluster.global {{.*}} multicast_mask = %[[MASK]]
 // CHECK:         %[[LANE:.+]] = llvm.urem %{{.+}}, %{{.+}} : i32
 // CHECK-NEXT:    %[[SIGNALS:.+]] = llvm.icmp "ult" %[[LANE]]
-// CHECK-NEXT:    llvm.cond_br %[[SIGNALS]]
-// CHECK:         %[[REMOTE:.+]] = nvvm.mapa %{{.+}}, %[[LANE]] : !llvm.ptr<3> -> !llvm.ptr<7>
-// CHECK-NEXT:    nvvm.mbarrier.arrive %[[REMOTE]] {scope = #nvvm.mem_scope<cluster>} : !llvm.ptr<7>
+// CHECK-NEXT:    %[[FLAG:.+]] = llvm.zext %[[SIGNALS]] : i1 to i32
+// CHECK-NEXT:    %[[TARGET:.+]] = llvm.urem %[[LANE]]
+// CHECK-NEXT:    %[[REMOTE:.+]] = nvvm.mapa %{{.+}}, %[[TARGET]] : !llvm.ptr<3> -> !llvm.ptr<7>
+// CHECK-NEXT:    %[[ADDR:.+]] = llvm.ptrtoint %[[REMOTE]]
+// CHECK-NEXT:    llvm.inline_asm has_side_effects "{{.*}}@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, [$0];{{.*}}", "l,r" %[[ADDR]], %[[FLAG]]
 // CHECK:         nvvm.bar.warp.sync
 // CHECK-NEXT:    nvvm.cluster.arrive{{$}}
 // CHECK-NEXT:    nvvm.cluster.wait{{$}}
