@@ -220,9 +220,8 @@ struct ClusterSyncLowering : OpConversionPattern<ClusterSyncOp> {
   matchAndRewrite(ClusterSyncOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     // Reconverge the warp first: the producer's elected lane may still be
-    // in its loop while the warp's other lanes are here, and a cluster
-    // barrier wait on the other lanes' path hung the H200 (the elected
-    // lane, suspended in an mbarrier wait, never ran again).
+    // in its loop while the warp's other lanes are here. (The barrier is
+    // not .aligned either, which would need the whole warp at once.)
     NVVM::SyncWarpOp::create(rewriter, op.getLoc(),
                              i32c(rewriter, op.getLoc(), -1));
     NVVM::ClusterArriveOp::create(rewriter, op.getLoc(), UnitAttr());
@@ -607,8 +606,8 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
         // the barrier of CTA r: its wgmma wait covers the whole
         // warpgroup's reads of the stage. A predicated arrive, not a
         // branch: a branch made the warp diverge around the mbarrier waits
-        // that follow (each with its own bra.uni spin loop), and the
-        // kernel hung for K >= 2048 where LLVM kept those in a loop.
+        // that follow (each a bra.uni spin loop), the suspected cause of a
+        // hang on the H200 (bench/results/, cluster multicast).
         MLIRContext *ctx = rewriter.getContext();
         Value lane = LLVM::URemOp::create(
             rewriter, loc, threadIdX(rewriter, loc),
