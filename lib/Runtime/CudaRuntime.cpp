@@ -674,8 +674,7 @@ extern "C" moeRtStatus moeRtKernelSelect(moeRtKernel k, int64_t numTokens,
                     "kernel '" + m.kernel + "': T = " +
                         std::to_string(numTokens) + " is negative");
   size_t choice = selectKernel(m, numTokens);
-  *kernelName =
-      choice ? m.variants[choice - 1].kernel.c_str() : m.kernel.c_str();
+  *kernelName = moe::runtime::kernelName(m, choice).c_str();
   return MOE_RT_SUCCESS;
 }
 
@@ -839,10 +838,8 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
   // Its cluster sizes the persistent grid and the launch.
   size_t choice = selectKernel(m, T);
   CUfunction function = k->functions[choice].function;
-  const std::string &kernelName =
-      choice ? m.variants[choice - 1].kernel : m.kernel;
-  uint32_t smemBytes =
-      choice ? m.variants[choice - 1].dynamicSmemBytes : m.dynamicSmemBytes;
+  const std::string &kernelName = moe::runtime::kernelName(m, choice);
+  uint32_t smemBytes = kernelDynamicSmemBytes(m, choice);
   const std::array<uint32_t, 3> &cluster = kernelCluster(m, choice);
   uint32_t grid[3];
   std::string error;

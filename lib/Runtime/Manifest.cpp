@@ -760,6 +760,14 @@ size_t selectKernel(const Manifest &m, int64_t numTokens) {
   return 0;
 }
 
+const std::string &kernelName(const Manifest &m, size_t choice) {
+  return choice ? m.variants[choice - 1].kernel : m.kernel;
+}
+
+uint32_t kernelDynamicSmemBytes(const Manifest &m, size_t choice) {
+  return choice ? m.variants[choice - 1].dynamicSmemBytes : m.dynamicSmemBytes;
+}
+
 const std::array<uint32_t, 3> &kernelCluster(const Manifest &m, size_t choice) {
   return choice ? m.variants[choice - 1].cluster : m.cluster;
 }

@@ -148,7 +148,10 @@ bool parseManifest(std::string_view text, Manifest &manifest,
 /// variants[i].
 size_t selectKernel(const Manifest &manifest, int64_t numTokens);
 
-/// The cluster of kernel `choice` (as selectKernel numbers them).
+/// The name, dynamic shared memory and cluster of kernel `choice` (as
+/// selectKernel numbers them).
+const std::string &kernelName(const Manifest &manifest, size_t choice);
+uint32_t kernelDynamicSmemBytes(const Manifest &manifest, size_t choice);
 const std::array<uint32_t, 3> &kernelCluster(const Manifest &manifest,
                                              size_t choice);
 

@@ -214,18 +214,22 @@ struct NamedBarrierLowering : OpConversionPattern<OpTy> {
   }
 };
 
+/// A barrier across the cluster for every thread, each warp reconverged
+/// first: a warp's lanes may arrive from different paths (e.g. the
+/// producer's elected lane still in its loop), and the barrier is not
+/// .aligned either, which would need the whole warp at once.
+void clusterBarrier(OpBuilder &b, Location loc) {
+  NVVM::SyncWarpOp::create(b, loc, i32c(b, loc, -1));
+  NVVM::ClusterArriveOp::create(b, loc, UnitAttr());
+  NVVM::ClusterWaitOp::create(b, loc, UnitAttr());
+}
+
 struct ClusterSyncLowering : OpConversionPattern<ClusterSyncOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(ClusterSyncOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    // Reconverge the warp first: the producer's elected lane may still be
-    // in its loop while the warp's other lanes are here. (The barrier is
-    // not .aligned either, which would need the whole warp at once.)
-    NVVM::SyncWarpOp::create(rewriter, op.getLoc(),
-                             i32c(rewriter, op.getLoc(), -1));
-    NVVM::ClusterArriveOp::create(rewriter, op.getLoc(), UnitAttr());
-    NVVM::ClusterWaitOp::create(rewriter, op.getLoc(), UnitAttr());
+    clusterBarrier(rewriter, op.getLoc());
     rewriter.eraseOp(op);
     return success();
   }
@@ -551,11 +555,8 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
           NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
     }
     if (op.getCluster() > 1) {
-      // Every CTA's barriers exist before any peer signals them (thread 0
-      // has just left its own branch: reconverge its warp first).
-      NVVM::SyncWarpOp::create(rewriter, loc, i32c(rewriter, loc, -1));
-      NVVM::ClusterArriveOp::create(rewriter, loc, UnitAttr());
-      NVVM::ClusterWaitOp::create(rewriter, loc, UnitAttr());
+      // Every CTA's barriers exist before any peer signals them.
+      clusterBarrier(rewriter, loc);
     } else {
       NVVM::Barrier0Op::create(rewriter, loc);
     }
