@@ -241,7 +241,16 @@ moeRtStatus validateArguments(const Manifest &m, int32_t device,
   }
 
   // The descriptors: base and stride alignment, dims within TMA's range.
+  // Those over the workspace come after its checks above (present, large
+  // enough, 16-byte aligned), which they rely on.
   for (const TensorMapSpec &map : m.tensorMaps) {
+    if (map.overWorkspace) {
+      TensorMapPlan plan;
+      if (moeRtStatus st =
+              planWorkspaceTensorMap(m, map, config.workspace, plan, error))
+        return st;
+      continue;
+    }
     const moeRtTensorArg &a = args[map.tensor];
     bool empty = false;
     for (int32_t d = 0; d < a.rank; ++d)
@@ -273,33 +282,32 @@ TmaDataType tmaDataType(moeRtDType dtype) {
   }
 }
 
-moeRtStatus planTensorMap(const Manifest &m, const TensorMapSpec &map,
-                          const moeRtTensorArg &arg, TensorMapPlan &plan,
-                          std::string &error) {
-  const TensorSpec &tensor = m.tensors[map.tensor];
-  std::string who =
-      argName(tensor, map.tensor) + ", TMA descriptor '" + map.name + "'";
+/// The plan of descriptor `map` over `n` row-major dims `shape` of `dtype`
+/// at `address`; a failure's message starts with `who`.
+static moeRtStatus planDescriptor(const TensorMapSpec &map, moeRtDType dtype,
+                                  const int64_t *shape, int32_t n,
+                                  uint64_t address, const std::string &who,
+                                  TensorMapPlan &plan, std::string &error) {
   auto fail = [&](moeRtStatus code, std::string msg) {
     error = who + ": " + msg;
     return code;
   };
-  const int32_t n = arg.rank;
   const unsigned r = map.rank;
-  const bool fp4 = tensor.dtype == MOE_RT_DTYPE_F4E2M1FN;
+  const bool fp4 = dtype == MOE_RT_DTYPE_F4E2M1FN;
   // Bytes per element, counting an fp4 byte (two values) as one element:
   // the dims and the box of the innermost dim are halved below.
-  const uint64_t elemBytes = fp4 ? 1 : dtypeBits(tensor.dtype) / 8;
+  const uint64_t elemBytes = fp4 ? 1 : dtypeBits(dtype) / 8;
 
   plan = TensorMapPlan();
-  plan.dataType = tmaDataType(tensor.dtype);
+  plan.dataType = tmaDataType(dtype);
   plan.rank = r;
-  plan.globalAddress = arg.data;
+  plan.globalAddress = address;
 
   // Row-major dims in the order TMA wants (innermost first); the leading
   // n - r + 1 dims of the tensor merge into the outermost one.
   int64_t dims[MOE_RT_MAX_RANK];
   for (int32_t d = 0; d < n; ++d)
-    dims[d] = arg.shape[d];
+    dims[d] = shape[d];
   if (fp4)
     dims[n - 1] /= 2;
   for (unsigned k = 0; k + 1 < r; ++k)
@@ -356,6 +364,46 @@ moeRtStatus planTensorMap(const Manifest &m, const TensorMapSpec &map,
                       "; TMA takes less than 2^40");
   }
   return MOE_RT_SUCCESS;
+}
+
+moeRtStatus planTensorMap(const Manifest &m, const TensorMapSpec &map,
+                          const moeRtTensorArg &arg, TensorMapPlan &plan,
+                          std::string &error) {
+  if (map.overWorkspace) {
+    plan = TensorMapPlan();
+    error = "TMA descriptor '" + map.name +
+            "' is over the workspace, not over a tensor argument";
+    return MOE_RT_ERROR_TENSOR_MAP;
+  }
+  const TensorSpec &tensor = m.tensors[map.tensor];
+  std::string who =
+      argName(tensor, map.tensor) + ", TMA descriptor '" + map.name + "'";
+  return planDescriptor(map, tensor.dtype, arg.shape, arg.rank, arg.data, who,
+                        plan, error);
+}
+
+moeRtStatus planWorkspaceTensorMap(const Manifest &m, const TensorMapSpec &map,
+                                   uint64_t workspace, TensorMapPlan &plan,
+                                   std::string &error) {
+  std::string who = "TMA descriptor '" + map.name +
+                    "' over the workspace (offset " +
+                    std::to_string(map.workspaceOffset) + ")";
+  if (!map.overWorkspace) {
+    plan = TensorMapPlan();
+    error = who + ": it is over a tensor argument";
+    return MOE_RT_ERROR_TENSOR_MAP;
+  }
+  return planDescriptor(map, map.view.dtype, map.view.shape.data(),
+                        static_cast<int32_t>(map.view.shape.size()),
+                        workspace + map.workspaceOffset, who, plan, error);
+}
+
+moeRtStatus planTensorMap(const Manifest &m, const TensorMapSpec &map,
+                          const moeRtTensorArg *args, uint64_t workspace,
+                          TensorMapPlan &plan, std::string &error) {
+  if (map.overWorkspace)
+    return planWorkspaceTensorMap(m, map, workspace, plan, error);
+  return planTensorMap(m, map, args[map.tensor], plan, error);
 }
 
 bool computeGrid(const Manifest &m, uint32_t numSms, uint32_t maxSms,

@@ -50,7 +50,8 @@ namespace moe::runtime {
   X(cuMemFree)                                                                 \
   X(cuMemcpyHtoD)                                                              \
   X(cuMemcpyDtoH)                                                              \
-  X(cuMemsetD16)
+  X(cuMemsetD16)                                                               \
+  X(cuMemsetD32Async)
 
 // Used when present: cuFuncGetParamInfo (CUDA 12.4 and later) checks the
 // ABI; cuOccupancyMaxActiveClusters narrows the persistent grid of a

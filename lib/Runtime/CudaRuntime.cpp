@@ -17,11 +17,13 @@
 // (cuOccupancyMaxActiveClusters).
 //
 // Launch: validate (moe::runtime::validateArguments), select the kernel for
-// T, encode each TMA descriptor into a 64-byte aligned CUtensorMap on the
-// stack, lay out the parameters in ABI order and call cuLaunchKernelEx with
-// the selected kernel's cluster attribute and persistent grid. No allocation
-// on the device, no synchronization: a launch can be captured in a CUDA
-// graph.
+// T, encode each TMA descriptor (over a tensor argument or over the
+// workspace) into a 64-byte aligned CUtensorMap on the stack, lay out the
+// parameters in ABI order, zero the manifest's workspace_zero_bytes prefix of
+// the workspace (cuMemsetD32Async on the launch's stream) and call
+// cuLaunchKernelEx with the selected kernel's cluster attribute and
+// persistent grid. No allocation on the device, no synchronization: a launch
+// (the memset included) can be captured in a CUDA graph.
 //
 // Device memory: allocation, copies, a 16-bit memset and a synchronize, in the
 // primary context of the device (retained once per process), for callers
@@ -633,6 +635,7 @@ extern "C" moeRtStatus moeRtKernelGetInfo(moeRtKernel k,
   }
   info->dynamicSmemBytes = m.dynamicSmemBytes;
   info->workspaceBytes = m.workspaceBytes;
+  info->workspaceZeroBytes = static_cast<uint32_t>(m.workspaceZeroBytes);
   info->maxTokens = m.maxTokens;
   info->numSms = k->numSms;
   return MOE_RT_SUCCESS;
@@ -882,7 +885,7 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
       const TensorMapSpec &spec = m.tensorMaps[p.index];
       TensorMapPlan plan;
       if (moeRtStatus st =
-              planTensorMap(m, spec, args[spec.tensor], plan, error))
+              planTensorMap(m, spec, args, cfg.workspace, plan, error))
         return setError(st, "kernel '" + m.kernel + "': " + error);
       CUtensorMap *map = &maps[numMaps++];
       CUresult r = d.cuTensorMapEncodeTiled(
@@ -894,12 +897,15 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
           static_cast<CUtensorMapL2promotion>(plan.l2Promotion),
           static_cast<CUtensorMapFloatOOBfill>(plan.oobFill));
       if (r != CUDA_SUCCESS)
-        return setError(MOE_RT_ERROR_TENSOR_MAP,
-                        "kernel '" + m.kernel + "': TMA descriptor '" +
-                            spec.name + "' of argument '" +
-                            m.tensors[spec.tensor].name +
-                            "': " + d.describe("cuTensorMapEncodeTiled", r) +
-                            " [" + describePlan(plan) + "]");
+        return setError(
+            MOE_RT_ERROR_TENSOR_MAP,
+            "kernel '" + m.kernel + "': TMA descriptor '" + spec.name +
+                (spec.overWorkspace
+                     ? "' over the workspace (offset " +
+                           std::to_string(spec.workspaceOffset) + ")"
+                     : "' of argument '" + m.tensors[spec.tensor].name + "'") +
+                ": " + d.describe("cuTensorMapEncodeTiled", r) + " [" +
+                describePlan(plan) + "]");
       params[i] = map;
       break;
     }
@@ -921,6 +927,20 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
     attrs[numAttrs].value.programmaticStreamSerializationAllowed = 1;
     ++numAttrs;
   }
+  // The prefix of the workspace that the kernel expects zeroed (counters,
+  // flags), on the launch's stream just before it: stream-ordered, so it is
+  // captured with the launch in a CUDA graph. Everything that can reject
+  // the call has run by now, so a rejected call zeroes nothing.
+  if (m.workspaceZeroBytes)
+    MOE_RT_CU_CHECK(d,
+                    cuMemsetD32Async(static_cast<CUdeviceptr>(cfg.workspace), 0,
+                                     m.workspaceZeroBytes / 4,
+                                     reinterpret_cast<CUstream>(stream)),
+                    MOE_RT_ERROR_CUDA,
+                    "kernel '" + kernelName + "': zeroing the first " +
+                        std::to_string(m.workspaceZeroBytes) +
+                        " bytes of the workspace: ");
+
   CUlaunchConfig lc;
   std::memset(&lc, 0, sizeof(lc));
   lc.gridDimX = grid[0];

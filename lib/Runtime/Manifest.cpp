@@ -414,6 +414,30 @@ static bool parseLaunch(Reader &r, const json &root, Manifest &m) {
   return true;
 }
 
+/// `name` as a dtype, or an error at `path`.
+static bool knownDType(Reader &r, const std::string &name,
+                       const std::string &path, moeRtDType &out) {
+  out = dtypeFromName(name);
+  if (out != MOE_RT_DTYPE_INVALID)
+    return true;
+  return r.fail(path, "unknown dtype \"" + name +
+                          "\" (expected bf16, f16, f32, f8E4M3FN, f4E2M1FN, "
+                          "f8E8M0FNU, i8, ui8, i32 or i64)");
+}
+
+/// The rule of packed f4E2M1FN (two values a byte) for `shape` at `path`.
+static bool checkFp4Shape(Reader &r, const TensorSpec &spec,
+                          const std::string &path, const char *what) {
+  if (spec.dtype == MOE_RT_DTYPE_F4E2M1FN &&
+      (spec.shape.empty() || spec.shape.back() == kDimT ||
+       spec.shape.back() % 2))
+    return r.fail(path, std::string("an f4E2M1FN ") + what +
+                            " packs two values per byte: its innermost dim "
+                            "must be static and even, got " +
+                            formatShape(spec.shape));
+  return true;
+}
+
 static bool parseTensors(Reader &r, const json &root, Manifest &m,
                          std::unordered_map<std::string, size_t> &byName) {
   const json *tensors;
@@ -432,12 +456,8 @@ static bool parseTensors(Reader &r, const json &root, Manifest &m,
       return r.fail(p + ".name", "must not be empty");
     if (!byName.emplace(spec.name, i).second)
       return r.fail(p + ".name", "duplicate tensor name \"" + spec.name + "\"");
-    spec.dtype = dtypeFromName(dtype);
-    if (spec.dtype == MOE_RT_DTYPE_INVALID)
-      return r.fail(p + ".dtype",
-                    "unknown dtype \"" + dtype +
-                        "\" (expected bf16, f16, f32, f8E4M3FN, f4E2M1FN, "
-                        "f8E8M0FNU, i8, ui8, i32 or i64)");
+    if (!knownDType(r, dtype, p + ".dtype", spec.dtype))
+      return false;
     const json *shape;
     if (!r.member(t, "shape", p, true, shape) ||
         !r.array(*shape, p + ".shape", 0, MOE_RT_MAX_RANK))
@@ -460,13 +480,8 @@ static bool parseTensors(Reader &r, const json &root, Manifest &m,
         return false;
       spec.shape.push_back(x);
     }
-    if (spec.dtype == MOE_RT_DTYPE_F4E2M1FN &&
-        (spec.shape.empty() || spec.shape.back() == kDimT ||
-         spec.shape.back() % 2))
-      return r.fail(p + ".shape",
-                    "an f4E2M1FN tensor packs two values per byte: its "
-                    "innermost dim must be static and even, got " +
-                        formatShape(spec.shape));
+    if (!checkFp4Shape(r, spec, p + ".shape", "tensor"))
+      return false;
     std::string layout = "row-major";
     if (!r.string(t, "layout", p, false, layout))
       return false;
@@ -501,6 +516,72 @@ static int64_t staticByteStride(const TensorSpec &t, size_t d) {
   return elems * dtypeBits(t.dtype) / 8;
 }
 
+/// The "workspace" object `w` of a descriptor (at `path`): a static view of
+/// the caller's workspace, within its workspace_bytes.
+static bool parseWorkspaceView(Reader &r, const json &w,
+                               const std::string &path, const Manifest &m,
+                               const std::string &entry, TensorMapSpec &spec) {
+  if (!r.expectObject(w, path))
+    return false;
+  int64_t offset = 0;
+  std::string dtype;
+  if (!r.integer(w, "offset", path, true, 0,
+                 std::numeric_limits<int64_t>::max(), offset) ||
+      !r.string(w, "dtype", path, true, dtype) ||
+      !knownDType(r, dtype, path + ".dtype", spec.view.dtype))
+    return false;
+  if (offset % 16)
+    return r.fail(path + ".offset",
+                  "expected a multiple of 16 (TMA needs a 16-byte aligned "
+                  "base), got " +
+                      std::to_string(offset));
+  spec.workspaceOffset = static_cast<uint64_t>(offset);
+  const json *shape;
+  if (!r.member(w, "shape", path, true, shape) ||
+      !r.array(*shape, path + ".shape", 1, kMaxTensorMapRank))
+    return false;
+  for (size_t d = 0; d < shape->size(); ++d) {
+    const json &dim = (*shape)[d];
+    std::string dp = Reader::index(path + ".shape", d);
+    bool positive = dim.is_number_unsigned()
+                        ? dim.get<uint64_t>() > 0
+                        : dim.is_number_integer() && dim.get<int64_t>() > 0;
+    if (!positive)
+      return r.fail(dp, "expected a positive integer (a view of the "
+                        "workspace is static), got " +
+                            Reader::describe(dim));
+    int64_t x;
+    if (!r.integer(dim, dp, 1, int64_t(1) << 40, x))
+      return false;
+    spec.view.shape.push_back(x);
+  }
+  spec.view.name = "workspace";
+  if (!checkFp4Shape(r, spec.view, path + ".shape", "view"))
+    return false;
+
+  // Its bytes must lie within the workspace the caller is asked for.
+  if (m.workspaceBytes == 0)
+    return r.fail("workspace_bytes", "must be positive: TMA descriptor \"" +
+                                         spec.name + "\" (" + entry +
+                                         ") is over the workspace");
+  uint64_t bits = dtypeBits(spec.view.dtype), elems = 1, bytes = 0, end = 0;
+  bool overflow = false;
+  for (int64_t d : spec.view.shape)
+    overflow |= __builtin_mul_overflow(elems, static_cast<uint64_t>(d), &elems);
+  overflow |= __builtin_mul_overflow(elems, bits, &bytes);
+  bytes /= 8; // a packed f4E2M1FN view has an even innermost dim
+  overflow |= __builtin_add_overflow(spec.workspaceOffset, bytes, &end);
+  if (overflow || end > m.workspaceBytes)
+    return r.fail(
+        path,
+        "the view " + formatShape(spec.view.shape) + " of " + dtype +
+            " at offset " + std::to_string(spec.workspaceOffset) +
+            (overflow ? std::string(" spans 2^64 bytes or more")
+                      : " ends at byte " + std::to_string(end)) +
+            ", beyond workspace_bytes = " + std::to_string(m.workspaceBytes));
+  return true;
+}
+
 static bool
 parseTensorMaps(Reader &r, const json &root, Manifest &m,
                 const std::unordered_map<std::string, size_t> &tensorByName,
@@ -516,31 +597,50 @@ parseTensorMaps(Reader &r, const json &root, Manifest &m,
     const json &t = (*maps)[i];
     std::string p = Reader::index("tma", i);
     TensorMapSpec spec;
-    std::string tensorName;
-    if (!r.expectObject(t, p) || !r.string(t, "name", p, true, spec.name) ||
-        !r.string(t, "tensor", p, true, tensorName))
+    if (!r.expectObject(t, p) || !r.string(t, "name", p, true, spec.name))
       return false;
     if (spec.name.empty())
       return r.fail(p + ".name", "must not be empty");
     if (!byName.emplace(spec.name, i).second)
       return r.fail(p + ".name",
                     "duplicate descriptor name \"" + spec.name + "\"");
-    auto it = tensorByName.find(tensorName);
-    if (it == tensorByName.end())
-      return r.fail(p + ".tensor", "no tensor named \"" + tensorName + "\"");
-    spec.tensor = it->second;
-    const TensorSpec &tensor = m.tensors[spec.tensor];
-    if (tensor.shape.empty())
-      return r.fail(p + ".tensor", "tensor \"" + tensorName +
-                                       "\" has rank 0; a TMA descriptor "
-                                       "needs rank 1 to 5");
+    // Over a tensor argument or over a static view of the workspace.
+    auto tensorIt = t.find("tensor");
+    auto workspaceIt = t.find("workspace");
+    bool hasTensor = tensorIt != t.end();
+    if (hasTensor && workspaceIt != t.end())
+      return r.fail(p, "has both \"tensor\" and \"workspace\"; a descriptor "
+                       "is over one of them");
+    if (!hasTensor && workspaceIt == t.end())
+      return r.fail(p, "needs \"tensor\" (a tensor argument) or "
+                       "\"workspace\" (a view of the workspace)");
+    std::string tensorName, source;
+    if (hasTensor) {
+      if (!r.string(t, "tensor", p, true, tensorName))
+        return false;
+      auto it = tensorByName.find(tensorName);
+      if (it == tensorByName.end())
+        return r.fail(p + ".tensor", "no tensor named \"" + tensorName + "\"");
+      spec.tensor = it->second;
+      source = "tensor \"" + tensorName + "\"";
+      if (m.tensors[spec.tensor].shape.empty())
+        return r.fail(p + ".tensor", source + " has rank 0; a TMA descriptor "
+                                              "needs rank 1 to 5");
+    } else {
+      spec.overWorkspace = true;
+      if (!parseWorkspaceView(r, *workspaceIt, p + ".workspace", m, p, spec))
+        return false;
+      source = "the workspace view";
+    }
+    // Read only: spec.view is not moved before the push_back below.
+    const TensorSpec &tensor = tensorMapSource(m, spec);
     int64_t rank = static_cast<int64_t>(
         std::min<size_t>(tensor.shape.size(), kMaxTensorMapRank));
     if (!r.integer(t, "rank", p, false, 1, rank, rank))
       return false;
     if (tensor.shape.size() > kMaxTensorMapRank && !t.contains("rank"))
       return r.fail(p + ".rank",
-                    "tensor \"" + tensorName + "\" has rank " +
+                    source + " has rank " +
                         std::to_string(tensor.shape.size()) +
                         "; TMA takes at most 5 dims, so set a rank that "
                         "merges the leading dims");
@@ -608,10 +708,9 @@ parseTensorMaps(Reader &r, const json &root, Manifest &m,
     for (size_t d = merged; d + 1 < tensor.shape.size(); ++d) {
       int64_t stride = staticByteStride(tensor, d);
       if (stride >= 0 && stride % 16)
-        return r.fail(p, "tensor \"" + tensorName + "\" " +
-                             formatShape(tensor.shape) + " has a stride of " +
-                             std::to_string(stride) + " bytes in dim " +
-                             std::to_string(d) +
+        return r.fail(p, source + " " + formatShape(tensor.shape) +
+                             " has a stride of " + std::to_string(stride) +
+                             " bytes in dim " + std::to_string(d) +
                              "; TMA needs strides that are multiples of 16 "
                              "bytes");
     }
@@ -750,6 +849,10 @@ static bool parseVariants(Reader &r, const json &root, Manifest &m) {
   return true;
 }
 
+const TensorSpec &tensorMapSource(const Manifest &m, const TensorMapSpec &map) {
+  return map.overWorkspace ? map.view : m.tensors[map.tensor];
+}
+
 size_t selectKernel(const Manifest &m, int64_t numTokens) {
   for (size_t i = 0; i < m.variants.size(); ++i) {
     const KernelVariant &v = m.variants[i];
@@ -814,6 +917,21 @@ bool parseManifest(std::string_view text, Manifest &m, std::string &error) {
                  std::numeric_limits<int64_t>::max(), workspace))
     return false;
   m.workspaceBytes = static_cast<uint64_t>(workspace);
+  int64_t zeroBytes = 0;
+  if (!r.integer(root, "workspace_zero_bytes", "", false, 0,
+                 static_cast<int64_t>(kMaxWorkspaceZeroBytes), zeroBytes))
+    return false;
+  if (zeroBytes % 4)
+    return r.fail("workspace_zero_bytes",
+                  "expected a multiple of 4 (it is zeroed in 32-bit words), "
+                  "got " +
+                      std::to_string(zeroBytes));
+  if (static_cast<uint64_t>(zeroBytes) > m.workspaceBytes)
+    return r.fail("workspace_zero_bytes",
+                  std::to_string(zeroBytes) +
+                      " bytes is more than workspace_bytes = " +
+                      std::to_string(m.workspaceBytes));
+  m.workspaceZeroBytes = static_cast<uint64_t>(zeroBytes);
   const json *maxTokens;
   if (!r.member(root, "max_tokens", "", false, maxTokens))
     return false;
@@ -841,10 +959,14 @@ bool parseManifest(std::string_view text, Manifest &m, std::string &error) {
   if (workspaces && m.workspaceBytes == 0)
     return r.fail("workspace_bytes", "must be positive: a parameter is the "
                                      "workspace");
-  if (!workspaces && m.workspaceBytes)
+  bool workspaceMaps = false;
+  for (const TensorMapSpec &map : m.tensorMaps)
+    workspaceMaps |= map.overWorkspace;
+  if (!workspaces && !workspaceMaps && m.workspaceBytes)
     return r.fail("params", "workspace_bytes is " +
                                 std::to_string(m.workspaceBytes) +
-                                " but no parameter is the workspace");
+                                " but no parameter or TMA descriptor uses "
+                                "the workspace");
   return true;
 }
 

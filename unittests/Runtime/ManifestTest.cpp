@@ -162,6 +162,7 @@ TEST(ManifestTest, DefaultsOfOptionalFields) {
   EXPECT_EQ(m.block, (std::array<uint32_t, 3>{128, 1, 1}));
   EXPECT_EQ(m.cluster, (std::array<uint32_t, 3>{1, 1, 1}));
   EXPECT_EQ(m.workspaceBytes, 0u);
+  EXPECT_EQ(m.workspaceZeroBytes, 0u);
   EXPECT_EQ(m.maxTokens, MOE_RT_UNBOUNDED_TOKENS);
   EXPECT_EQ(m.tensors[0].alignment, 16u);
   EXPECT_EQ(m.tensors[0].role, MOE_RT_ROLE_INPUT);
@@ -228,8 +229,8 @@ const BrokenField kBrokenFields[] = {
     {"/tensors/1/shape", nullptr,
      "manifest: tensors[1].shape: missing required field"},
     {"/tma/1/tensor", nullptr,
-     "manifest: tma[1].tensor: missing required "
-     "field"},
+     "manifest: tma[1]: needs \"tensor\" (a tensor argument) or "
+     "\"workspace\" (a view of the workspace)"},
     {"/tma/0/box", nullptr, "manifest: tma[0].box: missing required field"},
     {"/tma/0/name", nullptr, "manifest: tma[0].name: missing required field"},
     {"/params/4/kind", nullptr,
@@ -392,8 +393,25 @@ const BrokenField kBrokenFields[] = {
      "manifest: workspace_bytes: must be positive: a parameter is the "
      "workspace"},
     {"/params/6", "{\"kind\": \"tensor\", \"tensor\": \"x\"}",
-     "manifest: params: workspace_bytes is 4096 but no parameter is the "
-     "workspace"},
+     "manifest: params: workspace_bytes is 4096 but no parameter or TMA "
+     "descriptor uses the workspace"},
+    // The zeroed prefix of the workspace.
+    {"/workspace_zero_bytes", "\"64\"",
+     "manifest: workspace_zero_bytes: expected an integer, got string "
+     "\"64\""},
+    {"/workspace_zero_bytes", "-4",
+     "manifest: workspace_zero_bytes: expected an integer in [0, "
+     "4294967292], got -4"},
+    {"/workspace_zero_bytes", "6",
+     "manifest: workspace_zero_bytes: expected a multiple of 4 (it is "
+     "zeroed in 32-bit words), got 6"},
+    {"/workspace_zero_bytes", "4100",
+     "manifest: workspace_zero_bytes: 4100 bytes is more than "
+     "workspace_bytes = 4096"},
+    // A descriptor is over a tensor or over the workspace, not both.
+    {"/tma/1/workspace", R"({"offset": 0, "dtype": "bf16", "shape": [8, 64]})",
+     "manifest: tma[1]: has both \"tensor\" and \"workspace\"; a "
+     "descriptor is over one of them"},
     // Variants.
     {"/variants", R"("k2")",
      "manifest: variants: expected an array, got string \"k2\""},
@@ -434,6 +452,190 @@ const BrokenField kBrokenFields[] = {
 
 INSTANTIATE_TEST_SUITE_P(Fields, ManifestFieldTest,
                          ::testing::ValuesIn(kBrokenFields));
+
+//===----------------------------------------------------------------------===//
+// The workspace: its zeroed prefix and TMA descriptors over it
+//===----------------------------------------------------------------------===//
+
+/// kValidManifest with the first 64 bytes of the workspace zeroed at each
+/// launch and a fourth descriptor, tma[3], over a [16, 64] bf16 view at
+/// byte 1024 of the 4096-byte workspace (bytes [1024, 3072)).
+json withWorkspaceDescriptor() {
+  json j = json::parse(kValidManifest);
+  j["workspace_zero_bytes"] = 64;
+  j["tma"].push_back(json::parse(R"({
+    "name": "h_desc",
+    "workspace": {"offset": 1024, "dtype": "bf16", "shape": [16, 64]},
+    "box": [16, 64], "swizzle": "128B", "l2_promotion": "256B"})"));
+  j["params"].push_back(json::parse(R"({"kind": "tma", "tma": "h_desc"})"));
+  return j;
+}
+
+TEST(ManifestTest, WorkspaceDescriptor) {
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(withWorkspaceDescriptor().dump(), m, error))
+      << error;
+  EXPECT_EQ(m.workspaceBytes, 4096u);
+  EXPECT_EQ(m.workspaceZeroBytes, 64u);
+  ASSERT_EQ(m.tensorMaps.size(), 4u);
+  EXPECT_FALSE(m.tensorMaps[0].overWorkspace);
+  const TensorMapSpec &h = m.tensorMaps[3];
+  EXPECT_EQ(h.name, "h_desc");
+  EXPECT_TRUE(h.overWorkspace);
+  EXPECT_EQ(h.workspaceOffset, 1024u);
+  EXPECT_EQ(h.view.dtype, MOE_RT_DTYPE_BF16);
+  EXPECT_EQ(h.view.shape, (std::vector<int64_t>{16, 64}));
+  EXPECT_EQ(h.rank, 2u);
+  EXPECT_EQ(h.box, (std::vector<uint32_t>{16, 64}));
+  EXPECT_EQ(h.swizzle, Swizzle::B128);
+  EXPECT_EQ(h.l2Promotion, L2Promotion::B256);
+  EXPECT_EQ(&tensorMapSource(m, h), &h.view);
+  EXPECT_EQ(&tensorMapSource(m, m.tensorMaps[1]), &m.tensors[3]);
+  ASSERT_EQ(m.params.size(), 11u);
+  EXPECT_EQ(m.params[10].kind, ParamKind::TensorMap);
+  EXPECT_EQ(m.params[10].index, 3u);
+
+  // The view may end exactly at workspace_bytes, and merge leading dims.
+  json j = withWorkspaceDescriptor();
+  j["tma"][3]["workspace"]["offset"] = 2048;
+  j["tma"][3]["workspace"]["shape"] = json::array({2, 8, 64});
+  j["tma"][3]["rank"] = 2;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  EXPECT_EQ(m.tensorMaps[3].view.shape, (std::vector<int64_t>{2, 8, 64}));
+  EXPECT_EQ(m.tensorMaps[3].rank, 2u);
+
+  // A kernel that reaches its workspace through descriptors only needs no
+  // workspace parameter.
+  j = withWorkspaceDescriptor();
+  j["params"].erase(6);
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  EXPECT_EQ(m.workspaceBytes, 4096u);
+}
+
+class WorkspaceDescriptorFieldTest
+    : public ::testing::TestWithParam<BrokenField> {};
+
+TEST_P(WorkspaceDescriptorFieldTest, NamesTheField) {
+  const BrokenField &c = GetParam();
+  json j = withWorkspaceDescriptor();
+  json::json_pointer ptr(c.pointer);
+  if (c.value)
+    j[ptr] = json::parse(c.value);
+  else
+    j[ptr.parent_pointer()].erase(ptr.back());
+  EXPECT_EQ(parseError(j.dump()), c.expected)
+      << "field " << c.pointer << " = " << (c.value ? c.value : "(removed)");
+}
+
+const BrokenField kBrokenWorkspaceFields[] = {
+    {"/tma/3/workspace", nullptr,
+     "manifest: tma[3]: needs \"tensor\" (a tensor argument) or "
+     "\"workspace\" (a view of the workspace)"},
+    {"/tma/3/tensor", "\"x\"",
+     "manifest: tma[3]: has both \"tensor\" and \"workspace\"; a "
+     "descriptor is over one of them"},
+    {"/tma/3/workspace", "\"ws\"",
+     "manifest: tma[3].workspace: expected an object, got string \"ws\""},
+    {"/tma/3/workspace/offset", nullptr,
+     "manifest: tma[3].workspace.offset: missing required field"},
+    {"/tma/3/workspace/offset", "8",
+     "manifest: tma[3].workspace.offset: expected a multiple of 16 (TMA "
+     "needs a 16-byte aligned base), got 8"},
+    {"/tma/3/workspace/offset", "-16",
+     "manifest: tma[3].workspace.offset: expected an integer in [0, "
+     "9223372036854775807], got -16"},
+    {"/tma/3/workspace/offset", "\"1024\"",
+     "manifest: tma[3].workspace.offset: expected an integer, got string "
+     "\"1024\""},
+    {"/tma/3/workspace/dtype", nullptr,
+     "manifest: tma[3].workspace.dtype: missing required field"},
+    {"/tma/3/workspace/dtype", "\"bfloat16\"",
+     "manifest: tma[3].workspace.dtype: unknown dtype \"bfloat16\" "
+     "(expected bf16, f16, f32, f8E4M3FN, f4E2M1FN, f8E8M0FNU, i8, ui8, i32 "
+     "or i64)"},
+    {"/tma/3/workspace/shape", nullptr,
+     "manifest: tma[3].workspace.shape: missing required field"},
+    {"/tma/3/workspace/shape", "[]",
+     "manifest: tma[3].workspace.shape: expected an array of 1 to 5 "
+     "elements, got 0"},
+    {"/tma/3/workspace/shape", "[1, 1, 1, 1, 16, 64]",
+     "manifest: tma[3].workspace.shape: expected an array of 1 to 5 "
+     "elements, got 6"},
+    {"/tma/3/workspace/shape/0", "\"T\"",
+     "manifest: tma[3].workspace.shape[0]: expected a positive integer (a "
+     "view of the workspace is static), got string \"T\""},
+    {"/tma/3/workspace/shape/1", "0",
+     "manifest: tma[3].workspace.shape[1]: expected a positive integer (a "
+     "view of the workspace is static), got number 0"},
+    // Out of the workspace: 16 x 64 bf16 = 2048 bytes from byte 2064.
+    {"/tma/3/workspace/offset", "2064",
+     "manifest: tma[3].workspace: the view [16, 64] of bf16 at offset 2064 "
+     "ends at byte 4112, beyond workspace_bytes = 4096"},
+    {"/tma/3/workspace/shape", "[1099511627776, 1099511627776, 64]",
+     "manifest: tma[3].workspace: the view [1099511627776, 1099511627776, "
+     "64] of bf16 at offset 1024 spans 2^64 bytes or more, beyond "
+     "workspace_bytes = 4096"},
+    // The zeroed prefix is checked first (workspace_bytes = 0 without it:
+    // WorkspaceDescriptorNeedsAWorkspace).
+    {"/workspace_bytes", "0",
+     "manifest: workspace_zero_bytes: 64 bytes is more than workspace_bytes "
+     "= 0"},
+    // The rules of tensor descriptors, on the view.
+    {"/tma/3/rank", "3",
+     "manifest: tma[3].rank: expected an integer in [1, 2], got 3"},
+    {"/tma/3/box", "[16]",
+     "manifest: tma[3].box: expected an array of 2 elements, got 1"},
+    {"/tma/3/box/1", "128",
+     "manifest: tma[3].box: the innermost box dim spans 256 bytes, more "
+     "than the 128-byte swizzle span"},
+    {"/tma/3/box/1", "4",
+     "manifest: tma[3].box: the innermost box dim spans 8 bytes; TMA needs "
+     "a multiple of 16"},
+    {"/tma/3/workspace/shape", "[16, 60]",
+     "manifest: tma[3]: the workspace view [16, 60] has a stride of 120 "
+     "bytes in dim 0; TMA needs strides that are multiples of 16 bytes"},
+    {"/tma/3/interleave", "\"32B\"",
+     "manifest: tma[3].interleave: an interleaved layout needs a descriptor "
+     "of rank 3 or more"},
+    {"/tma/3/workspace/dtype", "\"f4E2M1FN\"", "(parsed)"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Fields, WorkspaceDescriptorFieldTest,
+                         ::testing::ValuesIn(kBrokenWorkspaceFields));
+
+TEST(ManifestTest, WorkspaceDescriptorNeedsAWorkspace) {
+  json j = withWorkspaceDescriptor();
+  j.erase("workspace_zero_bytes");
+  j["workspace_bytes"] = 0;
+  // The descriptor is reported before the workspace parameter.
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: workspace_bytes: must be positive: TMA descriptor "
+            "\"h_desc\" (tma[3]) is over the workspace");
+  j.erase("workspace_bytes");
+  j["params"].erase(6);
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: workspace_bytes: must be positive: TMA descriptor "
+            "\"h_desc\" (tma[3]) is over the workspace");
+}
+
+TEST(ManifestTest, WorkspaceViewOfFp4) {
+  json j = withWorkspaceDescriptor();
+  j["tma"][3]["workspace"]["dtype"] = "f4E2M1FN";
+  j["tma"][3]["workspace"]["shape"] = json::array({16, 63});
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tma[3].workspace.shape: an f4E2M1FN view packs two "
+            "values per byte: its innermost dim must be static and even, got "
+            "[16, 63]");
+  // 16 x 6144 fp4 = 49152 bytes: counted in bytes, not in values.
+  j["tma"][3]["workspace"]["shape"] = json::array({16, 6144});
+  j["workspace_bytes"] = 1024 + 49152;
+  EXPECT_EQ(parseError(j.dump()), "(parsed)");
+  j["workspace_bytes"] = 1024 + 49152 - 16;
+  EXPECT_EQ(parseError(j.dump()),
+            "manifest: tma[3].workspace: the view [16, 6144] of f4E2M1FN at "
+            "offset 1024 ends at byte 50176, beyond workspace_bytes = 50160");
+}
 
 TEST(ManifestTest, VariantsAreSelectedByTokenCount) {
   json j = json::parse(kValidManifest);

@@ -357,6 +357,54 @@ TEST_F(ValidationTest, Workspace) {
                      "0x7f0000600004 is not 16-byte aligned");
 }
 
+// A descriptor over the workspace is planned from the workspace's address
+// (validated first: present, large enough, aligned) and the view's static
+// shape; its errors name the descriptor and the offset.
+TEST_F(ValidationTest, WorkspaceDescriptor) {
+  json j = json::parse(kManifest);
+  j["workspace_zero_bytes"] = 64;
+  j["tma"].push_back(json::parse(R"({
+    "name": "h_desc",
+    "workspace": {"offset": 1024, "dtype": "bf16", "shape": [2, 8, 64]},
+    "box": [1, 8, 64], "swizzle": "128B"})"));
+  j["params"].push_back(json::parse(R"({"kind": "tma", "tma": "h_desc"})"));
+  create(j.dump());
+  makeArgs(16);
+  EXPECT_EQ(validate(), MOE_RT_SUCCESS) << message;
+  // The workspace's own checks come first.
+  config.workspaceBytes = 2048;
+  EXPECT_EQ(validate(), MOE_RT_ERROR_WORKSPACE);
+  EXPECT_EQ(message, "kernel 'moe_fused_bf16': the kernel needs a workspace "
+                     "of 4096 bytes, got 2048");
+  makeArgs(16);
+  config.workspace += 8;
+  EXPECT_EQ(validate(), MOE_RT_ERROR_WORKSPACE);
+  EXPECT_EQ(message, "kernel 'moe_fused_bf16': workspace address "
+                     "0x7f0000600008 is not 16-byte aligned");
+  // T = 0 launches nothing; the static view still plans.
+  makeArgs(0);
+  EXPECT_EQ(validate(), MOE_RT_SUCCESS) << message;
+
+  // Interleaved 32B: the base must be 32-byte aligned, which a 16-byte
+  // aligned workspace need not be.
+  j["tma"][2]["interleave"] = "32B";
+  j["tma"][2]["swizzle"] = "none";
+  create(j.dump());
+  makeArgs(16);
+  config.workspace += 16;
+  EXPECT_EQ(validate(), MOE_RT_ERROR_ARG_ALIGNMENT);
+  EXPECT_EQ(message, "kernel 'moe_fused_bf16': TMA descriptor 'h_desc' over "
+                     "the workspace (offset 1024): base address "
+                     "0x7f0000600410 is not 32-byte aligned, as TMA requires");
+  config.workspace += 16;
+  EXPECT_EQ(validate(), MOE_RT_SUCCESS) << message;
+
+  moeRtKernelInfo info;
+  ASSERT_EQ(moeRtKernelGetInfo(kernel, &info), MOE_RT_SUCCESS);
+  EXPECT_EQ(info.workspaceBytes, 4096u);
+  EXPECT_EQ(info.workspaceZeroBytes, 64u);
+}
+
 TEST_F(ValidationTest, Scalars) {
   makeArgs(16);
   config.numScalars = 0;
@@ -434,6 +482,7 @@ TEST_F(ValidationTest, KernelInfo) {
   EXPECT_EQ(info.cluster[0], 2u);
   EXPECT_EQ(info.dynamicSmemBytes, 132096u);
   EXPECT_EQ(info.workspaceBytes, 4096u);
+  EXPECT_EQ(info.workspaceZeroBytes, 0u);
   EXPECT_EQ(info.maxTokens, 8192);
 
   moeRtTensorInfo t;
@@ -572,6 +621,54 @@ TEST_F(PlanTest, Fp4IsLoadedAsBytes) {
   EXPECT_EQ(p.globalStrides[0], 128u);
   EXPECT_EQ(p.boxDim[0], 128u);
   EXPECT_EQ(p.boxDim[1], 128u);
+}
+
+// A view of the workspace: base = workspace + offset, dims and strides from
+// the static shape (innermost first), leading dims merged like a tensor's.
+TEST_F(PlanTest, WorkspaceView) {
+  json j = json::parse(kManifest);
+  j["tma"].push_back(json::parse(R"({
+    "name": "h_desc",
+    "workspace": {"offset": 1024, "dtype": "bf16", "shape": [2, 8, 64]},
+    "rank": 2, "box": [8, 64], "swizzle": "128B", "l2_promotion": "128B"})"));
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  const TensorMapSpec &h = m.tensorMaps[2];
+  TensorMapPlan p;
+  const uint64_t ws = kBase + 0x600000;
+  ASSERT_EQ(planWorkspaceTensorMap(m, h, ws, p, error), MOE_RT_SUCCESS)
+      << error;
+  EXPECT_EQ(p.dataType, TmaDataType::BFloat16);
+  EXPECT_EQ(p.rank, 2u);
+  EXPECT_EQ(p.globalAddress, ws + 1024);
+  EXPECT_EQ(p.globalDim[0], 64u);
+  EXPECT_EQ(p.globalDim[1], 16u); // 2 x 8 rows
+  EXPECT_EQ(p.globalStrides[0], 128u);
+  EXPECT_EQ(p.boxDim[0], 64u);
+  EXPECT_EQ(p.boxDim[1], 8u);
+  EXPECT_EQ(p.swizzle, 3u);
+  EXPECT_EQ(p.l2Promotion, 2u); // CU_TENSOR_MAP_L2_PROMOTION_L2_128B
+
+  // The dispatching overload takes the workspace for it, the argument for
+  // a tensor descriptor.
+  TensorMapPlan q;
+  ASSERT_EQ(planTensorMap(m, h, nullptr, ws, q, error), MOE_RT_SUCCESS)
+      << error;
+  EXPECT_EQ(q.globalAddress, ws + 1024);
+  moeRtTensorArg a;
+  int64_t shape[] = {200, 256};
+  moeRtTensorArgInit(&a, kBase, MOE_RT_DTYPE_BF16, 2, shape, 0);
+  moeRtTensorArg args[1] = {a};
+  ASSERT_EQ(planTensorMap(m, m.tensorMaps[0], args, ws, q, error),
+            MOE_RT_SUCCESS)
+      << error;
+  EXPECT_EQ(q.globalAddress, kBase);
+  // Each single-source planner refuses the other kind.
+  EXPECT_EQ(planTensorMap(m, h, a, q, error), MOE_RT_ERROR_TENSOR_MAP);
+  EXPECT_EQ(error, "TMA descriptor 'h_desc' is over the workspace, not over "
+                   "a tensor argument");
+  EXPECT_EQ(planWorkspaceTensorMap(m, m.tensorMaps[0], ws, q, error),
+            MOE_RT_ERROR_TENSOR_MAP);
 }
 
 TEST_F(PlanTest, Fp8IsLoadedAsBytes) {

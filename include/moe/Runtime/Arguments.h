@@ -13,9 +13,9 @@
 //    scalars. The first problem gives its moeRtStatus and a message naming
 //    the argument with the expected and the actual value.
 //  - planTensorMap: the exact cuTensorMapEncodeTiled arguments of one TMA
-//    descriptor for a validated argument (innermost dim first, byte strides),
-//    with the driver's rules checked first so that a failure names the
-//    descriptor.
+//    descriptor for a validated argument, or for a view of a validated
+//    workspace (innermost dim first, byte strides), with the driver's rules
+//    checked first so that a failure names the descriptor.
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,12 +71,25 @@ struct TensorMapPlan {
 /// and i8/ui8 as UInt8.
 TmaDataType tmaDataType(moeRtDType dtype);
 
-/// Plans descriptor `map` of `manifest` for `arg` (an argument that passed
-/// validateArguments). Returns MOE_RT_ERROR_TENSOR_MAP or
-/// MOE_RT_ERROR_ARG_ALIGNMENT with a message on failure.
+/// Plans tensor descriptor `map` of `manifest` for `arg` (an argument that
+/// passed validateArguments). Returns MOE_RT_ERROR_TENSOR_MAP or
+/// MOE_RT_ERROR_ARG_ALIGNMENT with a message on failure (TENSOR_MAP for a
+/// descriptor over the workspace: plan those with planWorkspaceTensorMap).
 moeRtStatus planTensorMap(const Manifest &manifest, const TensorMapSpec &map,
                           const moeRtTensorArg &arg, TensorMapPlan &plan,
                           std::string &error);
+
+/// Plans descriptor `map` over the workspace: base `workspace` (the caller's
+/// workspace address, validated) + map.workspaceOffset, dims and strides
+/// from map.view's static row-major shape. Fails as planTensorMap does.
+moeRtStatus planWorkspaceTensorMap(const Manifest &manifest,
+                                   const TensorMapSpec &map, uint64_t workspace,
+                                   TensorMapPlan &plan, std::string &error);
+
+/// Either one, as `map` says: over args[map.tensor] or over `workspace`.
+moeRtStatus planTensorMap(const Manifest &manifest, const TensorMapSpec &map,
+                          const moeRtTensorArg *args, uint64_t workspace,
+                          TensorMapPlan &plan, std::string &error);
 
 /// The grid of a launch: the manifest's fixed grid, or for a persistent grid
 /// min(numSms, maxSms, maxCtas) rounded down to a multiple of `clusterX`, the

@@ -8,9 +8,10 @@
 // The in-memory form of manifest.json (schema: docs/Manifest.md) and its
 // parser. The parser checks every field's presence, type and range and the
 // cross references (parameters -> tensors and descriptors, descriptors ->
-// tensors), so the launch path can trust a parsed Manifest. It never throws
-// or aborts: a bad manifest gives `false` and a message naming the field, as
-// `tensors[1].shape[0]: expected a positive integer or "T", got -3`.
+// tensors or the workspace), so the launch path can trust a parsed Manifest.
+// It never throws or aborts: a bad manifest gives `false` and a message
+// naming the field, as `tensors[1].shape[0]: expected a positive integer or
+// "T", got -3`.
 //
 // Needs no CUDA and no JSON header (nlohmann/json stays inside Manifest.cpp).
 //
@@ -57,12 +58,22 @@ enum class OobFill : uint8_t { None, NanRequestZeroFma };
 /// Bytes of one swizzle span (0 for None).
 unsigned swizzleBytes(Swizzle s);
 
-/// One TMA descriptor built on the host from a tensor argument.
+/// One TMA descriptor built on the host, over a tensor argument ("tensor")
+/// or over a static view of the workspace ("workspace").
 struct TensorMapSpec {
   std::string name;
-  size_t tensor = 0; ///< index into Manifest::tensors
-  /// Rank of the descriptor: the tensor's rank, or less when the leading
-  /// dims are merged (a [E, N, K] weight seen as [E*N, K]).
+  /// Over the workspace: the view of `view`, at byte `workspaceOffset` of
+  /// the caller's workspace. Else over tensor argument `tensor`.
+  bool overWorkspace = false;
+  size_t tensor = 0; ///< index into Manifest::tensors (tensor descriptors)
+  /// Workspace descriptors: where the view starts in the workspace (a
+  /// multiple of 16 bytes).
+  uint64_t workspaceOffset = 0;
+  /// Workspace descriptors: the view's dtype and static row-major shape
+  /// (rank 1 to 5), named "workspace".
+  TensorSpec view;
+  /// Rank of the descriptor: the tensor's (or view's) rank, or less when the
+  /// leading dims are merged (a [E, N, K] weight seen as [E*N, K]).
   unsigned rank = 0;
   /// Box, outermost dim first (as the tensor's shape), in elements.
   std::vector<uint32_t> box;
@@ -110,6 +121,9 @@ struct KernelVariant {
   std::array<uint32_t, 3> cluster{1, 1, 1};
 };
 
+/// The largest workspace_zero_bytes: moeRtKernelInfo reports it in 32 bits.
+inline constexpr uint64_t kMaxWorkspaceZeroBytes = 0xFFFFFFFCull;
+
 struct Manifest {
   int64_t version = 0;
   std::string kernel;
@@ -126,6 +140,9 @@ struct Manifest {
   std::array<uint32_t, 3> cluster{1, 1, 1};
   uint32_t dynamicSmemBytes = 0;
   uint64_t workspaceBytes = 0;
+  /// Bytes at the start of the workspace that each launch zeroes before the
+  /// kernel runs (a multiple of 4, at most workspaceBytes).
+  uint64_t workspaceZeroBytes = 0;
   int64_t maxTokens = MOE_RT_UNBOUNDED_TOKENS;
 
   std::vector<TensorSpec> tensors;
@@ -143,6 +160,11 @@ struct Manifest {
 /// followed by the field path and what is wrong).
 bool parseManifest(std::string_view text, Manifest &manifest,
                    std::string &error);
+
+/// The tensor (or, for a descriptor over the workspace, the view) that
+/// descriptor `map` describes.
+const TensorSpec &tensorMapSource(const Manifest &manifest,
+                                  const TensorMapSpec &map);
 
 /// The kernel to launch for `numTokens`: 0 for Manifest::kernel, i + 1 for
 /// variants[i].

@@ -187,7 +187,11 @@ typedef struct moeRtKernelInfo {
   uint64_t workspaceBytes;
   int64_t maxTokens; /* MOE_RT_UNBOUNDED_TOKENS if unbounded */
   int32_t numSms;    /* of the device, if loaded; else 0 */
-  int32_t reserved;
+  /* Bytes at the start of the workspace that each launch zeroes (the
+     manifest's workspace_zero_bytes). Was the padding field `reserved`,
+     always 0: the layout is unchanged, and a library older than this field
+     reports 0 and zeroes nothing. */
+  uint32_t workspaceZeroBytes;
 } moeRtKernelInfo;
 
 /// Tensor roles (moeRtTensorInfo::role).
@@ -277,18 +281,22 @@ MOE_RT_API moeRtStatus moeRtTensorArgInit(moeRtTensorArg *arg, uint64_t data,
                                           const int64_t *shape, int32_t device);
 
 /// Checks `args` (and the config: T, workspace, scalars) against the
-/// manifest without launching. On success stores T in *numTokens (if not
-/// null; 0 if the kernel has no T). `config` may be null (the defaults).
+/// manifest without launching (nor zeroing the workspace). On success stores T
+/// in *numTokens (if not null; 0 if the kernel has no T). `config` may be null
+/// (the defaults).
 MOE_RT_API moeRtStatus moeRtValidateArgs(moeRtKernel kernel,
                                          const moeRtTensorArg *args,
                                          int32_t numArgs,
                                          const moeRtLaunchConfig *config,
                                          int64_t *numTokens);
 
-/// Validates, encodes the TMA descriptors and launches on `stream` (the
-/// kernel's device must own it). Launches nothing if validation fails, and
-/// nothing if T = 0 (every T-sized tensor is then empty). `config` may be
-/// null. Asynchronous: returns once the launch is queued.
+/// Validates, encodes the TMA descriptors, zeroes the first
+/// workspace_zero_bytes bytes of config->workspace (manifest; a memset on
+/// `stream`, before the kernel) and launches on `stream` (the kernel's
+/// device must own it). Launches and zeroes nothing if a check fails (the
+/// arguments, the grid, a descriptor), and nothing if T = 0 (every T-sized
+/// tensor is then empty). `config` may be null. Asynchronous: returns once
+/// the memset and the launch are queued.
 MOE_RT_API moeRtStatus moeRtLaunch(moeRtKernel kernel,
                                    const moeRtTensorArg *args, int32_t numArgs,
                                    const moeRtLaunchConfig *config,

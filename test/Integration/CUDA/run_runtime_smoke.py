@@ -9,7 +9,9 @@ PyTorch; needs no LLVM. It
   4. runs them through python/moe_runtime on torch tensors, poisoning the
      outputs first, and checks the results, that bad arguments are rejected
      without a launch, the TMA descriptor path (one 2D box, with and without
-     the 128B swizzle), CUDA-graph capture and load-time checks;
+     the 128B swizzle; over a tensor and over the workspace), the zeroed
+     workspace prefix (workspace_zero_bytes), CUDA-graph capture and
+     load-time checks;
   5. prints a PASS/FAIL table; exit status 0 only if every row passed.
 
 Usage (from the repository root):
@@ -198,6 +200,39 @@ def tma_manifest(swizzle, swizzled_flag, name="tma_copy"):
             {"kind": "tensor", "tensor": "out"},
             {"kind": "token_count", "type": "i32"},
             {"kind": "i32", "name": "swizzled", "value": swizzled_flag},
+        ],
+    })
+    return m
+
+
+def add_t_zero_manifest():
+    # add_t with a 256-byte workspace whose first 64 bytes each launch
+    # zeroes before the kernel (which then writes T to its first 4).
+    m = add_t_manifest()
+    m["workspace_bytes"] = 256
+    m["workspace_zero_bytes"] = 64
+    return m
+
+
+# tma_copy reading x [rows, 32] f32 from the workspace at this offset.
+WS_OFFSET = 256
+WS_ROWS = 128
+
+
+def tma_workspace_manifest():
+    m = tma_manifest("none", 0)
+    m.update({
+        "workspace_bytes": WS_OFFSET + WS_ROWS * 32 * 4,
+        "workspace_zero_bytes": 64,
+        "tensors": [
+            {"name": "out", "dtype": "f32", "shape": ["T", 32],
+             "role": "output"},
+        ],
+        "tma": [
+            {"name": "x_desc",
+             "workspace": {"offset": WS_OFFSET, "dtype": "f32",
+                           "shape": [WS_ROWS, 32]},
+             "box": [8, 32], "swizzle": "none", "l2_promotion": "256B"},
         ],
     })
     return m
@@ -419,6 +454,101 @@ def run_tests(rt, torch, work):
     for kern in (tk, sk, mk):
         kern.close()
 
+    # The workspace: a zeroed prefix and a TMA descriptor over it.
+    zk = rt.Kernel.load(os.path.join(work, "add_t_zero"), 0)
+
+    def zero_check(ws, T):
+        """ws[0:4] = T (the kernel's write, after the memset), ws[4:64]
+        zeroed, ws[64:] untouched (0xFF)."""
+        torch.cuda.synchronize()
+        head = int(ws[:4].view(torch.int32)[0])
+        zeroed = bool((ws[4:64] == 0).all())
+        kept = bool((ws[64:] == 0xFF).all())
+        return head == T and zeroed and kept, \
+            "ws[0:4] %d (want %d), ws[4:64] %s, ws[64:] %s" % (
+                head, T, "zero" if zeroed else "NOT ZEROED",
+                "kept" if kept else "CHANGED")
+
+    @case("workspace_zero_bytes=64: prefix zeroed before the kernel")
+    def _():
+        T = 300
+        a, out_buf, info, _ = inputs(T)
+        ws = torch.full((256,), 0xFF, dtype=torch.uint8, device=dev)
+        zk(a, out_buf[:T], info, workspace=ws, scalars=(2,))
+        ok, detail = expect_add(a, out_buf, T, 2)
+        zok, zdetail = zero_check(ws, T)
+        return ok and zok, "%s; %s" % (detail, zdetail)
+
+    @case("workspace_zero_bytes: the memset is captured in a CUDA graph")
+    def _():
+        T = 77
+        a, out_buf, info, _ = inputs(T)
+        ws = torch.full((256,), 0xFF, dtype=torch.uint8, device=dev)
+        torch.cuda.synchronize()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            zk(a, out_buf[:T], info, workspace=ws, scalars=(0,))
+        ws.fill_(0xFF)
+        out_buf.fill_(nan)
+        g.replay()
+        ok, detail = expect_add(a, out_buf, T, 0)
+        zok, zdetail = zero_check(ws, T)
+        return ok and zok, "%s; %s" % (detail, zdetail)
+
+    @case("workspace_zero_bytes: validate() zeroes nothing")
+    def _():
+        T = 8
+        a, out_buf, info, _ = inputs(T)
+        ws = torch.full((256,), 0xFF, dtype=torch.uint8, device=dev)
+        got = zk.validate(a, out_buf[:T], info, workspace=ws, scalars=(0,))
+        torch.cuda.synchronize()
+        kept = bool((ws == 0xFF).all())
+        return got == T and kept, "T %d, workspace %s" % (
+            got, "untouched" if kept else "CHANGED")
+    zk.close()
+
+    wk = rt.Kernel.load(os.path.join(work, "tma_workspace"), 0)
+    for T in (1, 13, 128):
+        @case("tma_copy over the workspace (offset %d) T=%d: out = x"
+              % (WS_OFFSET, T))
+        def _(T=T):
+            ws = torch.full((wk.workspace_bytes,), 0xFF, dtype=torch.uint8,
+                            device=dev)
+            x = torch.randn(T, 32, device=dev)
+            ws[WS_OFFSET:WS_OFFSET + T * 32 * 4].view(torch.float32).view(
+                T, 32).copy_(x)
+            out_buf = torch.full((T + 16, 32), nan, device=dev)
+            wk(out_buf[:T], workspace=ws)
+            torch.cuda.synchronize()
+            same = bool(torch.equal(out_buf[:T], x))
+            tail = bool(torch.isnan(out_buf[T:]).all())
+            zeroed = bool((ws[:64] == 0).all())
+            kept = bool((ws[64:WS_OFFSET] == 0xFF).all())
+            return same and tail and zeroed and kept, \
+                "rows %s, tail %s, ws[0:64] %s, ws[64:%d] %s" % (
+                    "equal" if same else "DIFFER",
+                    "poisoned" if tail else "OVERWRITTEN",
+                    "zero" if zeroed else "NOT ZEROED", WS_OFFSET,
+                    "kept" if kept else "CHANGED")
+
+    @case("tma over the workspace rejected without launch: workspace too "
+          "small")
+    def _():
+        ws = torch.full((wk.workspace_bytes - 16,), 0xFF, dtype=torch.uint8,
+                        device=dev)
+        out_buf = torch.full((8, 32), nan, device=dev)
+        torch.cuda.synchronize()
+        try:
+            wk(out_buf, workspace=ws)
+        except MoeArgumentError as e:
+            torch.cuda.synchronize()
+            untouched = bool(torch.isnan(out_buf).all()) and bool(
+                (ws == 0xFF).all())
+            ok = e.status_name == "MOE_RT_ERROR_WORKSPACE" and untouched
+            return ok, "%s%s" % ("" if untouched else "MEMORY CHANGED; ", e)
+        return False, "accepted"
+    wk.close()
+
     # Load-time checks against the cubin and the device.
     def load_error(name, manifest, code):
         @case("load rejected: " + name)
@@ -514,6 +644,9 @@ def main():
         add_cubin = assemble(ptxas, "add_t", work)
         tma_cubin = assemble(ptxas, "tma_copy", work)
         write_artifact(work, "add_t", add_t_manifest(), add_cubin)
+        write_artifact(work, "add_t_zero", add_t_zero_manifest(), add_cubin)
+        write_artifact(work, "tma_workspace", tma_workspace_manifest(),
+                       tma_cubin)
         write_artifact(work, "tma_plain", tma_manifest("none", 0), tma_cubin)
         write_artifact(work, "tma_swizzled", tma_manifest("128B", 1),
                        tma_cubin)
