@@ -39,6 +39,25 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
     weights viewed as `[E*N, K]` (box `[tile-k, tile-n]`), then the offsets
     and output pointers.
+
+    Each supported `moe.fused_moe` becomes one persistent kernel for the
+    whole layer (docs/FusedKernel.md): `moek.dispatch` (expert counts,
+    offsets, the routed token rows copied expert by expert into the
+    workspace, behind two grid barriers); then one list of tiles, GEMM1's
+    before GEMM2's, on the same producer and MMA warpgroups as the grouped
+    matmul. A GEMM1 tile covers 128 output columns: a 256-wide weight tile of
+    the gate's 128 rows and the up projection's 128 rows, so its epilogue
+    (`moek.store_act`) applies SwiGLU in registers and stores the
+    activation, then `moek.signal`s its row block's readiness counter; the
+    producer of a GEMM2 tile `moek.wait_counter`s for every GEMM1 tile of
+    its row block, not for a global phase. GEMM2 tiles store their rows;
+    after a third grid barrier the MMA warpgroups run `moek.combine` (each
+    token's top-k rows summed in f32 in slot order). The workspace (counters
+    first, zeroed by the runtime before each launch; offsets, routed rows,
+    activations, GEMM2 rows) is sized for `max-tokens`. Supported now: bf16
+    tokens and weights, i32 topk_ids, SwiGLU or clamped SwiGLU with gate/up
+    concatenated, every router-weight placement, GEMM1/GEMM2 outputs rounded
+    to bf16 or f32, H and I multiples of 64, one GPU.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",
@@ -57,6 +76,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "Tile order: row blocks of one expert that take each column block "
            "in turn (moek.grouped_tile row_group); 0: up to 8, as many as "
            "keep the group's rows within 16 MiB">,
+    Option<"maxTokens", "max-tokens", "int64_t", "4096",
+           "Fused layers: the largest token count T a launch accepts (the "
+           "workspace holds T * top_k routed rows)">,
     Option<"schedule", "schedule", "std::string", "\"cooperative\"",
            "cooperative: both MMA warpgroups split each tile; pingpong: they "
            "alternate whole tiles so one's epilogue overlaps the other's MMAs "

@@ -25,6 +25,8 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <map>
+
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOEKERNELTONVVMPASS
 #include "moe/Codegen/Passes.h.inc"
@@ -40,6 +42,8 @@ constexpr StringLiteral kDynamicSmem = "moek_dynamic_smem";
 constexpr StringLiteral kSmemOffsetAttr = "moek.smem_offset";
 constexpr StringLiteral kBarriersAttr = "moek.barriers";
 constexpr StringLiteral kTileTableAttr = "moek.tile_table";
+/// The shared-memory table of a moek.dispatch (its CTA's expert offsets).
+constexpr StringLiteral kDispatchTableAttr = "moek.dispatch_table";
 /// The cluster size of the ring a release or a load uses (planned before
 /// the conversion, which replaces the ring's allocation).
 constexpr StringLiteral kRingClusterAttr = "moek.ring_cluster";
@@ -874,6 +878,599 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Grid-wide synchronization, counters and the MoE phases
+//===----------------------------------------------------------------------===//
+
+/// Inline PTX with side effects (never hoisted or merged), no result.
+void ptxVoid(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
+             ValueRange operands) {
+  LLVM::InlineAsmOp::create(b, loc, TypeRange{}, operands, text, constraints,
+                            /*has_side_effects=*/true, /*is_align_stack=*/false,
+                            LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                            ArrayAttr());
+}
+
+/// Inline PTX with side effects and one i32 result.
+Value ptxI32(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
+             ValueRange operands) {
+  return LLVM::InlineAsmOp::create(
+             b, loc, TypeRange{b.getI32Type()}, operands, text, constraints,
+             /*has_side_effects=*/true, /*is_align_stack=*/false,
+             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+Value ptrAsI64(OpBuilder &b, Location loc, Value ptr) {
+  return LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), ptr);
+}
+
+/// `base + index * elemBytes` for a global pointer and an index value.
+Value elementAddress(OpBuilder &b, Location loc, Value base, Type elem,
+                     Value index) {
+  return LLVM::GEPOp::create(b, loc, base.getType(), elem, base,
+                             ValueRange{toI64(b, loc, index)});
+}
+
+/// Adds 1 to the u32 at `ptr` with release semantics at GPU scope, after a
+/// fence that orders this thread's (and, through a preceding bar.sync, its
+/// CTA's) earlier writes before it.
+void releaseAdd(OpBuilder &b, Location loc, Value ptr) {
+  ptxVoid(b, loc,
+          "fence.acq_rel.gpu;\nred.release.gpu.global.add.u32 [$0], 1;", "l",
+          ValueRange{ptrAsI64(b, loc, ptr)});
+}
+
+/// Spins until the u32 at `ptr` (acquire, GPU scope) is >= `target` (i32).
+void spinUntilAtLeast(OpBuilder &b, Location loc, Value ptr, Value target) {
+  Value addr = ptrAsI64(b, loc, ptr);
+  auto loop = scf::WhileOp::create(b, loc, TypeRange{}, ValueRange{});
+  {
+    OpBuilder::InsertionGuard g(b);
+    Block *before = b.createBlock(&loop.getBefore());
+    b.setInsertionPointToStart(before);
+    Value v = ptxI32(b, loc, "ld.acquire.gpu.global.u32 $0, [$1];", "=r,l",
+                     ValueRange{addr});
+    Value below = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, v,
+                                       target);
+    scf::ConditionOp::create(b, loc, below, ValueRange{});
+    Block *after = b.createBlock(&loop.getAfter());
+    b.setInsertionPointToStart(after);
+    scf::YieldOp::create(b, loc, ValueRange{});
+  }
+}
+
+/// bar.sync 0 (every thread of the CTA) or named barrier `id` of `threads`.
+void ctaBarrier(OpBuilder &b, Location loc, int64_t id, int64_t threads) {
+  if (id == 0) {
+    NVVM::Barrier0Op::create(b, loc);
+    return;
+  }
+  NVVM::BarrierOp::create(b, loc, TypeRange{}, i32c(b, loc, id),
+                          i32c(b, loc, threads), NVVM::BarrierReductionAttr{},
+                          Value{});
+}
+
+/// The grid barrier: see moek.grid_barrier. The participating threads are
+/// `threads` consecutive ones, so exactly one of them has tid % threads == 0
+/// and is the CTA's leader (with id 0, `threads` is the block size).
+void gridBarrier(OpBuilder &b, Location loc, Value counter, int64_t phase,
+                 int64_t id, Value threads, int64_t threadsConst) {
+  ctaBarrier(b, loc, id, threadsConst);
+  Value tid = threadIdX(b, loc);
+  Value leader = LLVM::ICmpOp::create(
+      b, loc, LLVM::ICmpPredicate::eq, LLVM::URemOp::create(b, loc, tid, threads),
+      i32c(b, loc, 0));
+  auto ifOp = scf::IfOp::create(b, loc, leader, false);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    releaseAdd(b, loc, counter);
+    Value grid = NVVM::GridDimXOp::create(b, loc, b.getI32Type());
+    spinUntilAtLeast(b, loc, counter,
+                     LLVM::MulOp::create(b, loc, grid, i32c(b, loc, phase)));
+  }
+  ctaBarrier(b, loc, id, threadsConst);
+}
+
+struct GridBarrierLowering : OpConversionPattern<GridBarrierOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GridBarrierOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t id = op.getIdAttr().getInt();
+    // With id 0 the whole block takes part: its size is the leader's modulus.
+    Value threads = id == 0
+                        ? NVVM::BlockDimXOp::create(rewriter, loc,
+                                                    rewriter.getI32Type())
+                              .getResult()
+                        : i32c(rewriter, loc, op.getThreadsAttr().getInt());
+    gridBarrier(rewriter, loc, adaptor.getCounter(),
+                op.getPhaseAttr().getInt(), id, threads,
+                op.getThreadsAttr().getInt());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct SignalLowering : OpConversionPattern<SignalOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SignalOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    // Each thread's generic-proxy stores, ordered before later async-proxy
+    // (TMA) reads of them.
+    NVVM::FenceProxyOp::create(
+        rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+        NVVM::SharedSpaceAttr());
+    Value tid = threadIdX(rewriter, loc);
+    Value wg = LLVM::UDivOp::create(rewriter, loc, tid,
+                                    i32c(rewriter, loc, kWarpgroupThreads));
+    NVVM::BarrierOp::create(
+        rewriter, loc, TypeRange{},
+        LLVM::AddOp::create(rewriter, loc, wg, i32c(rewriter, loc, 8)),
+        i32c(rewriter, loc, kWarpgroupThreads), NVVM::BarrierReductionAttr{},
+        Value{});
+    Value first = LLVM::ICmpOp::create(
+        rewriter, loc, LLVM::ICmpPredicate::eq,
+        LLVM::URemOp::create(rewriter, loc, tid,
+                             i32c(rewriter, loc, kWarpgroupThreads)),
+        i32c(rewriter, loc, 0));
+    auto ifOp = scf::IfOp::create(rewriter, loc, first, false);
+    OpBuilder::InsertionGuard g(rewriter);
+    rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    releaseAdd(rewriter, loc,
+               elementAddress(rewriter, loc, adaptor.getCounters(),
+                              rewriter.getI32Type(), adaptor.getIndex()));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct WaitCounterLowering : OpConversionPattern<WaitCounterOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(WaitCounterOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    spinUntilAtLeast(rewriter, loc,
+                     elementAddress(rewriter, loc, adaptor.getCounters(),
+                                    rewriter.getI32Type(), adaptor.getIndex()),
+                     toI32(rewriter, loc, adaptor.getTarget()));
+    NVVM::FenceProxyOp::create(
+        rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+        NVVM::SharedSpaceAttr());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Lane 0's i32 `v`, broadcast to the warp.
+Value broadcastLane0(OpBuilder &b, Location loc, Value v) {
+  return NVVM::ShflOp::create(
+      b, loc, b.getI32Type(), i32c(b, loc, -1), v, i32c(b, loc, 0),
+      i32c(b, loc, 0x1f),
+      NVVM::ShflKindAttr::get(b.getContext(), NVVM::ShflKind::idx), UnitAttr());
+}
+
+/// A volatile i32 load (reads device memory written by other CTAs in this
+/// launch, past the L1).
+Value loadI32Volatile(OpBuilder &b, Location loc, Value ptr) {
+  return LLVM::LoadOp::create(b, loc, b.getI32Type(), ptr, /*alignment=*/4,
+                              /*isVolatile=*/true);
+}
+
+struct DispatchLowering : OpConversionPattern<DispatchOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DispatchOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto tableAttr = op->getAttrOfType<FlatSymbolRefAttr>(kDispatchTableAttr);
+    if (!tableAttr)
+      return rewriter.notifyMatchFailure(op, "shared memory not planned");
+    Type i32 = b.getI32Type();
+    int64_t e = op.getNumExpertsAttr().getInt(), k = op.getTopKAttr().getInt(),
+            h = op.getHiddenAttr().getInt(), phase = op.getPhaseAttr().getInt();
+    // Every constant up front: ops that `b` creates while a nested builder
+    // fills a loop would land after that loop.
+    std::map<int64_t, Value> constants;
+    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(32),
+                      int64_t(256), k, h, e})
+      constants[v] = arith::ConstantIndexOp::create(b, loc, v);
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Value tid = toIndex(b, loc, threadIdX(b, loc));
+    Value ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
+    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
+    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
+    Value slots = arith::MulIOp::create(b, loc, a.getTokens(), idx(k));
+    Value gtid = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, ntid), tid);
+    Value gthreads = arith::MulIOp::create(b, loc, grid, ntid);
+    // ids[s] as an i32, and whether it names an expert (unsigned < E also
+    // rejects negative ids).
+    auto expertOf = [&](OpBuilder &ib, Value s) -> std::pair<Value, Value> {
+      Value id = LLVM::LoadOp::create(
+          ib, loc, i32, elementAddress(ib, loc, a.getIds(), i32, s));
+      Value valid = LLVM::ICmpOp::create(ib, loc, LLVM::ICmpPredicate::ult, id,
+                                         i32c(ib, loc, e));
+      return {id, valid};
+    };
+
+    // 1. Count the slots of each expert.
+    scf::ForOp::create(
+        b, loc, gtid, slots, gthreads, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+          auto [id, valid] = expertOf(fb, s);
+          auto ifOp = scf::IfOp::create(fb, l, valid, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          Value counter = LLVM::GEPOp::create(tb, l, a.getCounts().getType(),
+                                              i32, a.getCounts(),
+                                              ValueRange{id});
+          LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add, counter,
+                                    i32c(tb, l, 1),
+                                    LLVM::AtomicOrdering::monotonic);
+          scf::YieldOp::create(fb, l);
+        });
+    Value ntid32 = NVVM::BlockDimXOp::create(b, loc, i32);
+    gridBarrier(b, loc, a.getBarrier(), phase, 0, ntid32, 0);
+
+    // 2. Thread 0: the prefix sums into this CTA's shared table (CTA 0 also
+    // into `offsets` for the tile scheduler).
+    Value table = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3),
+                                            tableAttr.getValue());
+    {
+      Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            tid, idx(0));
+      auto ifOp = scf::IfOp::create(b, loc, isFirst, false);
+      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      Value isCta0 = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq,
+                                           bid, idx(0));
+      auto writeBoth = [&](OpBuilder &wb, Value i, Value v) {
+        storeTable(wb, loc, table, i, v);
+        auto w = scf::IfOp::create(wb, loc, isCta0, false);
+        OpBuilder gb = OpBuilder::atBlockTerminator(w.thenBlock());
+        LLVM::StoreOp::create(gb, loc, toI32(gb, loc, v),
+                              elementAddress(gb, loc, a.getOffsets(), i32, i));
+      };
+      auto scan = scf::ForOp::create(
+          tb, loc, idx(0), idx(e), idx(1), ValueRange{idx(0)},
+          [&](OpBuilder &fb, Location l, Value ex, ValueRange acc) {
+            writeBoth(fb, ex, acc[0]);
+            Value count = loadI32Volatile(
+                fb, l, elementAddress(fb, l, a.getCounts(), i32, ex));
+            scf::YieldOp::create(
+                fb, l,
+                ValueRange{arith::AddIOp::create(fb, l, acc[0],
+                                                 toIndex(fb, l, count))});
+          });
+      writeBoth(tb, idx(e), scan.getResult(0));
+    }
+    NVVM::Barrier0Op::create(b, loc);
+
+    // 3. One slot per warp: lane 0 takes a row of the expert, every lane
+    // copies 16-byte pieces of the token's row into it.
+    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
+    Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
+    Value isLane0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    auto vec = VectorType::get({4}, i32);
+    scf::ForOp::create(
+        b, loc, gwarp, slots, nwarps, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+          auto [id, valid] = expertOf(fb, s);
+          Value take = arith::AndIOp::create(fb, l, isLane0, valid);
+          auto ifOp = scf::IfOp::create(fb, l, TypeRange{i32}, take, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+            Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
+                                            a.getCursor(), ValueRange{id});
+            Value n = LLVM::AtomicRMWOp::create(
+                tb, l, LLVM::AtomicBinOp::add, cur, i32c(tb, l, 1),
+                LLVM::AtomicOrdering::monotonic);
+            Value begin = LLVM::LoadOp::create(
+                tb, l, i32,
+                LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
+                                    ValueRange{id}));
+            Value row = LLVM::AddOp::create(tb, l, begin, n);
+            LLVM::StoreOp::create(tb, l, row,
+                                  elementAddress(tb, l, a.getSlotRows(), i32, s));
+            Value w = LLVM::LoadOp::create(
+                tb, l, tb.getF32Type(),
+                elementAddress(tb, l, a.getWeights(), tb.getF32Type(), s));
+            LLVM::StoreOp::create(
+                tb, l, w,
+                elementAddress(tb, l, a.getRowWeights(), tb.getF32Type(),
+                               toIndex(tb, l, row)));
+            scf::YieldOp::create(tb, l, ValueRange{row});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+            Value masked = i32c(eb, l, -1);
+            auto m = scf::IfOp::create(
+                eb, l, arith::CmpIOp::create(eb, l, arith::CmpIPredicate::eq,
+                                             lane, idx(0)),
+                false);
+            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
+            LLVM::StoreOp::create(mb, l, masked,
+                                  elementAddress(mb, l, a.getSlotRows(), i32, s));
+            scf::YieldOp::create(eb, l, ValueRange{masked});
+          }
+          Value row = broadcastLane0(fb, l, ifOp.getResult(0));
+          auto copy = scf::IfOp::create(fb, l, valid, false);
+          OpBuilder cb = OpBuilder::atBlockTerminator(copy.thenBlock());
+          Value token = arith::DivUIOp::create(cb, l, s, idx(k));
+          Value src = elementAddress(
+              cb, l, a.getX(), cb.getBF16Type(),
+              arith::MulIOp::create(cb, l, token, idx(h)));
+          Value dst = elementAddress(
+              cb, l, a.getRows(), cb.getBF16Type(),
+              arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
+          scf::ForOp::create(
+              cb, l, arith::MulIOp::create(cb, l, lane, idx(8)), idx(h),
+              idx(256), ValueRange{},
+              [&](OpBuilder &pb, Location pl, Value c, ValueRange) {
+                Value v = LLVM::LoadOp::create(
+                    pb, pl, vec,
+                    elementAddress(pb, pl, src, pb.getBF16Type(), c), 16);
+                LLVM::StoreOp::create(
+                    pb, pl, v, elementAddress(pb, pl, dst, pb.getBF16Type(), c),
+                    16);
+                scf::YieldOp::create(pb, pl);
+              });
+          scf::YieldOp::create(fb, l);
+        });
+    gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Element `i` of an f32 vector.
+Value extractF32(OpBuilder &b, Location loc, Value v, int64_t i) {
+  return LLVM::ExtractElementOp::create(b, loc, v, i32c(b, loc, i));
+}
+
+struct CombineLowering : OpConversionPattern<CombineOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CombineOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type i32 = b.getI32Type(), f32 = b.getF32Type();
+    int64_t k = op.getTopKAttr().getInt(), h = op.getHiddenAttr().getInt();
+    int64_t first = op.getFirstThreadAttr().getInt(),
+            threads = op.getThreadsAttr().getInt();
+    Type yElem = op.getYType(), outElem = op.getElementType();
+    // Every constant up front (see DispatchLowering).
+    std::map<int64_t, Value> constants;
+    for (int64_t v : {int64_t(8), int64_t(32), int64_t(256), k, h, first,
+                      threads / 32})
+      constants[v] = arith::ConstantIndexOp::create(b, loc, v);
+    for (int64_t s = 0; s < k; ++s)
+      constants.try_emplace(s, arith::ConstantIndexOp::create(b, loc, s));
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Value tid = toIndex(b, loc, threadIdX(b, loc));
+    Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
+    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
+    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
+    Value warps = idx(threads / 32);
+    Value gwarp = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, warps),
+        arith::DivUIOp::create(b, loc, rel, idx(32)));
+    Value nwarps = arith::MulIOp::create(b, loc, grid, warps);
+    auto v8f32 = VectorType::get({8}, f32);
+    auto v8y = VectorType::get({8}, yElem);
+    auto v8out = VectorType::get({8}, outElem);
+    scf::ForOp::create(
+        b, loc, gwarp, a.getTokens(), nwarps, ValueRange{},
+        [&](OpBuilder &tb, Location l, Value t, ValueRange) {
+          // This token's rows and weights, read once per token.
+          SmallVector<Value> rows, ws;
+          for (int64_t s = 0; s < k; ++s) {
+            Value slot = arith::AddIOp::create(
+                tb, l, arith::MulIOp::create(tb, l, t, idx(k)), idx(s));
+            rows.push_back(LLVM::LoadOp::create(
+                tb, l, i32, elementAddress(tb, l, a.getSlotRows(), i32, slot)));
+            if (a.getWeights())
+              ws.push_back(LLVM::LoadOp::create(
+                  tb, l, f32, elementAddress(tb, l, a.getWeights(), f32, slot)));
+          }
+          scf::ForOp::create(
+              tb, l, arith::MulIOp::create(tb, l, lane, idx(8)), idx(h),
+              idx(256), ValueRange{},
+              [&](OpBuilder &cb, Location cl, Value c, ValueRange) {
+                Value zero = LLVM::ConstantOp::create(
+                    cb, cl, v8f32,
+                    DenseElementsAttr::get(v8f32, cb.getF32FloatAttr(0.0f)));
+                Value acc = zero;
+                for (int64_t s = 0; s < k; ++s) {
+                  // In slot order; a masked slot (row < 0) adds nothing.
+                  Value has = LLVM::ICmpOp::create(
+                      cb, cl, LLVM::ICmpPredicate::sge, rows[s], i32c(cb, cl, 0));
+                  auto ifOp = scf::IfOp::create(cb, cl, TypeRange{v8f32}, has,
+                                                true);
+                  {
+                    OpBuilder ib = OpBuilder::atBlockEnd(ifOp.thenBlock());
+                    Value at = arith::AddIOp::create(
+                        ib, cl,
+                        arith::MulIOp::create(ib, cl, toIndex(ib, cl, rows[s]),
+                                              idx(h)),
+                        c);
+                    Value y = LLVM::LoadOp::create(
+                        ib, cl, v8y, elementAddress(ib, cl, a.getY(), yElem, at),
+                        16);
+                    if (yElem != f32)
+                      y = LLVM::FPExtOp::create(ib, cl, v8f32, y);
+                    Value term = y;
+                    if (!ws.empty()) {
+                      Value w = LLVM::UndefOp::create(ib, cl, v8f32);
+                      for (int64_t i = 0; i < 8; ++i)
+                        w = LLVM::InsertElementOp::create(ib, cl, w, ws[s],
+                                                          i32c(ib, cl, i));
+                      term = LLVM::FMulOp::create(ib, cl, w, y);
+                    }
+                    scf::YieldOp::create(
+                        ib, cl,
+                        ValueRange{LLVM::FAddOp::create(ib, cl, acc, term)});
+                  }
+                  {
+                    OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+                    scf::YieldOp::create(eb, cl, ValueRange{acc});
+                  }
+                  acc = ifOp.getResult(0);
+                }
+                Value out = acc;
+                if (outElem != f32)
+                  out = LLVM::FPTruncOp::create(cb, cl, v8out, acc);
+                Value at = arith::AddIOp::create(
+                    cb, cl, arith::MulIOp::create(cb, cl, t, idx(h)), c);
+                LLVM::StoreOp::create(
+                    cb, cl, out, elementAddress(cb, cl, a.getOut(), outElem, at),
+                    16);
+                scf::YieldOp::create(cb, cl);
+              });
+          scf::YieldOp::create(tb, l);
+        });
+    (void)extractF32;
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// ex2.approx of an f32.
+Value ex2(OpBuilder &b, Location loc, Value x) {
+  return LLVM::InlineAsmOp::create(
+             b, loc, TypeRange{b.getF32Type()}, ValueRange{x},
+             "ex2.approx.f32 $0, $1;", "=f,f", /*has_side_effects=*/false,
+             /*is_align_stack=*/false, LLVM::TailCallKind::None,
+             LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+struct StoreActLowering : OpConversionPattern<StoreActOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreActOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    // The fragment layout of moek.store_acc: thread t holds d[4j + 2h + e]
+    // at row 16w + l/4 + 8h, column 8j + 2(l%4) + e. Gate column c < 128
+    // is block j < 16; its up column c + 128 is block j + 16, in the same
+    // thread.
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    Type elem = op.getElementType(), g1 = op.getGemm1Type();
+    int64_t elemBytes = elem.isBF16() ? 2 : 4;
+    int64_t ld = op.getLdAttr().getInt();
+    bool clamped = op.getActivation() == "clamped_swiglu";
+    float alpha = op.getAlpha().convertToFloat(),
+          limit = op.getLimit().convertToFloat();
+    auto f32c = [&](float v) -> Value {
+      return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+    };
+    Value tid = threadIdX(b, loc);
+    Value t = LLVM::URemOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads));
+    Value warp = LLVM::UDivOp::create(b, loc, t, i32c(b, loc, 32));
+    Value lane = LLVM::URemOp::create(b, loc, t, i32c(b, loc, 32));
+    Value rowInTile = LLVM::AddOp::create(
+        b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 16)),
+        LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 4)));
+    Value colInTile = LLVM::MulOp::create(
+        b, loc, LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4)),
+        i32c(b, loc, 2));
+    Value row0 = arith::AddIOp::create(b, loc, a.getRow(),
+                                       toIndex(b, loc, rowInTile));
+    Value col0 = toI64(b, loc,
+                       arith::AddIOp::create(b, loc, a.getCol(),
+                                             toIndex(b, loc, colInTile)));
+    auto round = [&](Value x) -> Value {
+      if (!g1.isBF16())
+        return x;
+      return LLVM::FPExtOp::create(
+          b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
+    };
+    // 1 / (1 + 2^(-s * log2(e) * x)): the logistic function of s * x.
+    auto sigmoid = [&](Value x, float s) -> Value {
+      Value e = ex2(b, loc, LLVM::FMulOp::create(b, loc, x,
+                                                 f32c(-s * 1.4426950408889634f)));
+      return LLVM::FDivOp::create(b, loc, f32c(1.0f),
+                                  LLVM::FAddOp::create(b, loc, f32c(1.0f), e));
+    };
+    Value acc = a.getAcc();
+    auto vec2f32 = VectorType::get({2}, f32);
+    auto vec2out = VectorType::get({2}, elem);
+    for (int half = 0; half < 2; ++half) {
+      Value row = arith::AddIOp::create(
+          b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
+      Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                           row, a.getRowLimit());
+      auto ifOp = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value rw;
+      if (a.getRowWeights())
+        rw = LLVM::LoadOp::create(
+            b, loc, f32, elementAddress(b, loc, a.getRowWeights(), f32, row));
+      Value rowOffset = LLVM::MulOp::create(b, loc, toI64(b, loc, row),
+                                            i64c(b, loc, ld));
+      for (int64_t j = 0; j < 16; ++j) {
+        Value v = LLVM::UndefOp::create(b, loc, vec2f32);
+        for (int e = 0; e < 2; ++e) {
+          Value g = round(LLVM::ExtractValueOp::create(
+              b, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e}));
+          Value u = round(LLVM::ExtractValueOp::create(
+              b, loc, acc, ArrayRef<int64_t>{4 * (j + 16) + 2 * half + e}));
+          Value act;
+          if (clamped) {
+            g = LLVM::MinNumOp::create(b, loc, g, f32c(limit));
+            u = LLVM::MinNumOp::create(
+                b, loc, LLVM::MaxNumOp::create(b, loc, u, f32c(-limit)),
+                f32c(limit));
+            act = LLVM::FMulOp::create(
+                b, loc, LLVM::FMulOp::create(b, loc, g, sigmoid(g, alpha)),
+                LLVM::FAddOp::create(b, loc, u, f32c(1.0f)));
+          } else {
+            // g / (1 + exp(-g)) * u, as the reference evaluates it.
+            Value e1 = ex2(b, loc, LLVM::FMulOp::create(
+                                       b, loc, g, f32c(-1.4426950408889634f)));
+            act = LLVM::FMulOp::create(
+                b, loc,
+                LLVM::FDivOp::create(b, loc, g,
+                                     LLVM::FAddOp::create(b, loc, f32c(1.0f), e1)),
+                u);
+          }
+          if (rw)
+            act = LLVM::FMulOp::create(b, loc, act, rw);
+          v = LLVM::InsertElementOp::create(b, loc, v, act, i32c(b, loc, e));
+        }
+        if (!elem.isF32())
+          v = LLVM::FPTruncOp::create(b, loc, vec2out, v);
+        Value colJ = LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 8 * j));
+        Value addr = LLVM::GEPOp::create(
+            b, loc, a.getOut().getType(), elem, a.getOut(),
+            ValueRange{LLVM::AddOp::create(b, loc, rowOffset, colJ)});
+        Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
+                                            colJ, i64c(b, loc, ld));
+        auto colIf = scf::IfOp::create(b, loc, inCols, false);
+        OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
+        LLVM::StoreOp::create(cb, loc, v, addr, 2 * elemBytes);
+      }
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // The pass
 //===----------------------------------------------------------------------===//
 
@@ -947,6 +1544,21 @@ LogicalResult planSharedMemory(ModuleOp module) {
             tile.getColTilesAttr() == count.getColTilesAttr())
           tile->setAttr(kTileTableAttr, sym);
       });
+    });
+    // Dispatches: each CTA's expert offsets, in shared memory.
+    int64_t dispatches = 0;
+    func.walk([&](DispatchOp dispatch) {
+      std::string name =
+          (func.getSymName() + "_moek_dispatch_" + Twine(dispatches++)).str();
+      b.setInsertionPointToStart(&body.front());
+      LLVM::GlobalOp::create(
+          b, dispatch.getLoc(),
+          LLVM::LLVMArrayType::get(b.getI32Type(),
+                                   dispatch.getNumExpertsAttr().getInt() + 1),
+          /*isConstant=*/false, LLVM::Linkage::Internal, name, Attribute(),
+          /*alignment=*/4, /*addrSpace=*/3);
+      dispatch->setAttr(kDispatchTableAttr,
+                        FlatSymbolRefAttr::get(b.getContext(), name));
     });
     if (offset > 0)
       // The run-time 1024-byte alignment of the base may use up to 1 KiB.
@@ -1022,7 +1634,9 @@ struct ConvertMoEKernelToNVVMPass
                  RingStageLowering<RingWaitOp>,
                  RingStageLowering<RingReleaseOp>, TmaLoadLowering,
                  MmaZeroLowering, MmaLowering, MmaWaitLowering,
-                 StoreAccLowering>(converter, ctx);
+                 StoreAccLowering, StoreActLowering, GridBarrierLowering,
+                 SignalLowering, WaitCounterLowering, DispatchLowering,
+                 CombineLowering>(converter, ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
   }

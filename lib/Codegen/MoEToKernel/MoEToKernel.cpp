@@ -133,6 +133,69 @@ void disableUnroll(scf::ForOp loop) {
           /*startLoc=*/nullptr, /*endLoc=*/nullptr, /*parallelAccesses=*/{}));
 }
 
+/// The producer's copies of one tile, K slice by K slice, into the ring
+/// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`) from row
+/// `aRow` that hold rows below `rowEnd` (at most tileM / 64 of them), and
+/// one 128-row box of B (`tmapB`) at each row of `bRows`, all at the
+/// slice's column. Returns the iteration after the last.
+Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
+                     Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
+                     ArrayRef<Value> bRows, Value cKSlices, Value i0,
+                     bool streamWeights) {
+  auto idx = [&](OpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, l, v);
+  };
+  // The rows come in boxes of kXBoxRows (the rows of one accumulator), and
+  // only the boxes that hold rows of the expert are loaded (the MMAs of the
+  // others are skipped): an expert with 4 rows costs one 8 KB box per
+  // stage, not a whole tile.
+  Value rowsLeft = arith::SubIOp::create(ob, l, rowEnd, aRow);
+  Value boxes = arith::MinUIOp::create(
+      ob, l, arith::CeilDivUIOp::create(ob, l, rowsLeft, idx(ob, kXBoxRows)),
+      idx(ob, tileM / kXBoxRows));
+  Value bytes = arith::AddIOp::create(
+      ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * kTileK * 2)),
+      idx(ob, int64_t(bRows.size()) * kWBoxRows * kTileK * 2));
+  auto inner = scf::ForOp::create(
+      ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
+      [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
+        Value i = iit[0];
+        Value kx = arith::MulIOp::create(ib, il, ks, idx(ib, kTileK));
+        mk::RingAcquireOp::create(ib, il, ring, i);
+        mk::RingExpectOp::create(ib, il, ring, i, bytes);
+        for (int64_t box = 0; box < tileM / kXBoxRows; ++box) {
+          auto load = [&](OpBuilder &lb) {
+            Value row = arith::AddIOp::create(lb, il, aRow,
+                                              idx(lb, box * kXBoxRows));
+            mk::TmaLoadOp::create(
+                lb, il, tmapA, ValueRange{kx, row}, ring, i,
+                lb.getI64IntegerAttr(0), lb.getI64IntegerAttr(box * kXBoxRows),
+                streamWeights ? lb.getStringAttr("evict_last") : StringAttr());
+          };
+          if (box == 0) { // every tile has rows in its first box
+            load(ib);
+            continue;
+          }
+          Value has = arith::CmpIOp::create(ib, il, arith::CmpIPredicate::ugt,
+                                            boxes, idx(ib, box));
+          auto ifOp = scf::IfOp::create(ib, il, has, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          load(tb);
+        }
+        for (auto [box, bRow] : llvm::enumerate(bRows))
+          mk::TmaLoadOp::create(
+              ib, il, tmapB, ValueRange{kx, bRow}, ring, i,
+              ib.getI64IntegerAttr(1),
+              ib.getI64IntegerAttr(int64_t(box) * kWBoxRows),
+              streamWeights ? ib.getStringAttr("evict_first") : StringAttr());
+        scf::YieldOp::create(ib, il,
+                             ValueRange{arith::AddIOp::create(ib, il, i,
+                                                              idx(ib, 1))});
+      });
+  disableUnroll(inner);
+  return inner.getResult(0);
+}
+
 /// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
 /// the stage that is no longer read. Pipelined: stage i-1 (its MMAs are done
 /// once at most one slice's groups are pending), none for the first slice;
@@ -441,7 +504,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  Value c0 = idx(0), c1 = idx(1), c64 = idx(64), cTileN = idx(kTileN);
+  Value c0 = idx(0), cTileN = idx(kTileN);
   Value cN = idx(n), cKSlices = idx(k / kTileK);
 
   auto tile = [&](int64_t rows) {
@@ -480,75 +543,18 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     // returns the iteration after the last.
     auto loadTile = [&](OpBuilder &ob, Location l, Value i0,
                         mk::GroupedTileOp d) -> Value {
-      Value r = ring;
       Value wrow = arith::AddIOp::create(
           ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
           arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
-      // The rows come in boxes of kXBoxRows (the rows of one accumulator),
-      // and only the boxes that hold rows of the expert are loaded (the
-      // MMAs of the others are skipped): an expert with 4 rows costs one
-      // 8 KB box per stage, not a whole tile.
-      Value rowsLeft = arith::SubIOp::create(ob, l, d.getRowEnd(), d.getRow());
-      Value boxes = arith::MinUIOp::create(
-          ob, l,
-          arith::CeilDivUIOp::create(
-              ob, l, rowsLeft, arith::ConstantIndexOp::create(ob, l, kXBoxRows)),
-          arith::ConstantIndexOp::create(ob, l, kTileM / kXBoxRows));
-      Value bytes = arith::AddIOp::create(
-          ob, l,
-          arith::MulIOp::create(
-              ob, l, boxes,
-              arith::ConstantIndexOp::create(ob, l, kXBoxRows * kTileK * 2)),
-          arith::ConstantIndexOp::create(ob, l, kTileN * kTileK * 2));
-      auto inner = scf::ForOp::create(
-          ob, l, c0, cKSlices, c1, ValueRange{i0},
-          [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
-            Value i = iit[0];
-            Value kx = arith::MulIOp::create(ib, il, ks, c64);
-            mk::RingAcquireOp::create(ib, il, r, i);
-            mk::RingExpectOp::create(ib, il, r, i, bytes);
-            for (int64_t box = 0; box < kTileM / kXBoxRows; ++box) {
-              auto load = [&](OpBuilder &lb) {
-                Value row = arith::AddIOp::create(
-                    lb, il, d.getRow(),
-                    arith::ConstantIndexOp::create(lb, il, box * kXBoxRows));
-                mk::TmaLoadOp::create(
-                    lb, il, tmapX, ValueRange{kx, row}, r, i,
-                    lb.getI64IntegerAttr(0),
-                    lb.getI64IntegerAttr(box * kXBoxRows),
-                    config.streamWeights ? lb.getStringAttr("evict_last")
-                                         : StringAttr());
-              };
-              if (box == 0) { // every tile has rows in its first box
-                load(ib);
-                continue;
-              }
-              Value has = arith::CmpIOp::create(
-                  ib, il, arith::CmpIPredicate::ugt, boxes,
-                  arith::ConstantIndexOp::create(ib, il, box));
-              auto ifOp = scf::IfOp::create(ib, il, has, false);
-              OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-              load(tb);
-            }
-            // The weights in boxes of 128 rows (two for 256-wide tiles), so
-            // that every tile shape uses the same TMA descriptors.
-            for (int64_t box = 0; box < kTileN / kWBoxRows; ++box) {
-              mk::TmaLoadOp::create(
-                  ib, il, tmapW,
-                  ValueRange{kx, arith::AddIOp::create(
-                                     ib, il, wrow,
-                                     arith::ConstantIndexOp::create(
-                                         ib, il, box * kWBoxRows))},
-                  r, i, ib.getI64IntegerAttr(1),
-                  ib.getI64IntegerAttr(box * kWBoxRows),
-                  config.streamWeights ? ib.getStringAttr("evict_first")
-                                       : StringAttr());
-            }
-            scf::YieldOp::create(
-                ib, il, ValueRange{arith::AddIOp::create(ib, il, i, c1)});
-          });
-      disableUnroll(inner);
-      return inner.getResult(0);
+      // The weights in boxes of 128 rows (two for 256-wide tiles), so that
+      // every tile shape uses the same TMA descriptors.
+      SmallVector<Value> wRows;
+      for (int64_t box = 0; box < kTileN / kWBoxRows; ++box)
+        wRows.push_back(arith::AddIOp::create(
+            ob, l, wrow, arith::ConstantIndexOp::create(ob, l, box * kWBoxRows)));
+      return buildTileLoads(ob, l, ring, tmapX, d.getRow(), d.getRowEnd(),
+                            kTileM, tmapW, wRows, cKSlices, i0,
+                            config.streamWeights);
     };
     // Every tile's K slices, in tile order, into the one ring.
     scf::ForOp::create(
@@ -589,6 +595,345 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                     d.getRowEnd(), outElem, n);
           scf::YieldOp::create(ob, l, ValueRange{next});
         });
+  }
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+  return func;
+}
+
+//===----------------------------------------------------------------------===//
+// The fused MoE layer
+//===----------------------------------------------------------------------===//
+
+/// Why `op` cannot use the generated fused kernel, or "" if it can.
+std::string unsupportedReason(FusedMoEOp op) {
+  if (op.getPlacementAttr())
+    return "expert-parallel placement is not supported by the generated "
+           "kernel yet";
+  if (op.getXQuantAttr() || op.getW13QuantAttr() || op.getActQuantAttr() ||
+      op.getW2QuantAttr())
+    return "quantized operands are not supported by the generated fused "
+           "kernel yet";
+  RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
+                   w2 = op.getW2().getType();
+  if (!x.getElementType().isBF16() || !w13.getElementType().isBF16() ||
+      !w2.getElementType().isBF16())
+    return "the generated fused kernel takes bf16 tokens and weights";
+  if (!op.getIds().getType().getElementType().isInteger(32))
+    return "the generated fused kernel takes i32 topk_ids";
+  if (op.getActivation() != ActivationKind::swiglu &&
+      op.getActivation() != ActivationKind::clamped_swiglu)
+    return "the generated fused kernel supports the swiglu and "
+           "clamped_swiglu activations";
+  if (op.getGateUpLayout() != GateUpLayout::concat)
+    return "the generated fused kernel takes gate/up concatenated weights";
+  if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
+      ShapedType::isDynamic(op.getIds().getType().getDimSize(1)))
+    return "the weight shapes and top_k must be static";
+  int64_t h = w13.getDimSize(2), i = w2.getDimSize(2);
+  if (h % kTileK != 0 || i % kTileK != 0)
+    return "H (" + std::to_string(h) + ") and I (" + std::to_string(i) +
+           ") must be multiples of the K slice (64)";
+  auto f = [](Type t) { return t.isBF16() || t.isF32(); };
+  if (!f(op.getGemm1Type()) || !op.getActType().isBF16() ||
+      !f(op.getGemm2Type()) || !f(op.getOut().getType().getElementType()))
+    return "the generated fused kernel rounds GEMM1 and GEMM2 outputs to bf16 "
+           "or f32, the activation to bf16, and writes bf16 or f32";
+  return "";
+}
+
+/// Byte layout of the fused kernel's workspace, sized for `maxRows` =
+/// max_tokens * top_k routed rows. The counters come first: the runtime
+/// zeroes [0, zeroBytes) before each launch.
+struct FusedWorkspace {
+  int64_t barrier = 0, counts, cursor, ready, zeroBytes, offsets, slotRows,
+          rowWeights, rows, act, y, bytes;
+  int64_t readyCount;
+  FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
+                 int64_t yBytes) {
+    auto take = [&](int64_t &at, int64_t size, int64_t align) {
+      at = llvm::alignTo(end, align);
+      end = at + size;
+    };
+    end = 64; // the grid barrier's counter
+    take(counts, 4 * e, 16);
+    take(cursor, 4 * e, 16);
+    // One counter per row block of every expert: block m of expert e is
+    // counter offsets[e] / 128 + m + e, which stays below this.
+    readyCount = maxRows / 128 + e + 1;
+    take(ready, 4 * readyCount, 16);
+    zeroBytes = llvm::alignTo(end, 16);
+    take(offsets, 4 * (e + 1), 16);
+    take(slotRows, 4 * maxRows, 16);
+    take(rowWeights, 4 * maxRows, 16);
+    take(rows, 2 * maxRows * h, 1024);
+    take(act, 2 * maxRows * i, 1024);
+    take(y, yBytes * maxRows * h, 1024);
+    bytes = llvm::alignTo(end, 1024);
+  }
+
+private:
+  int64_t end = 0;
+};
+
+/// The fused kernel's parameter ABI (see the pass description).
+ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
+                        int64_t maxRows, const FusedWorkspace &ws) {
+  auto entry = [&](ArrayRef<NamedAttribute> attrs) {
+    return b.getDictionaryAttr(attrs);
+  };
+  auto na = [&](StringRef name, Attribute a) { return b.getNamedAttr(name, a); };
+  auto s = [&](StringRef v) { return b.getStringAttr(v); };
+  auto n = [&](int64_t v) { return b.getI64IntegerAttr(v); };
+  auto i64s = [&](ArrayRef<int64_t> v) { return b.getI64ArrayAttr(v); };
+  auto weights = [&](int64_t operand, StringRef view, int64_t rows,
+                     int64_t inner) {
+    return entry({na("kind", s("tma")), na("operand", n(operand)),
+                  na("view", s(view)), na("rows", n(rows)),
+                  na("inner", n(inner)), na("box", i64s({kTileK, kWBoxRows})),
+                  na("swizzle", n(128))});
+  };
+  auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
+    return entry({na("kind", s("tma")), na("workspace", s(name)),
+                  na("workspace_offset", n(offset)), na("dtype", s("bf16")),
+                  na("shape", i64s({maxRows, inner})),
+                  na("box", i64s({kTileK, kXBoxRows})), na("swizzle", n(128))});
+  };
+  auto ptr = [&](StringRef key, int64_t index) {
+    return entry({na("kind", s("ptr")), na(key, n(index))});
+  };
+  return b.getArrayAttr({
+      weights(3, "[E*2I, H]", e * 2 * i, h),
+      weights(4, "[E*H, I]", e * h, i),
+      scratch("rows", ws.rows, h),
+      scratch("act", ws.act, i),
+      ptr("operand", 0),
+      ptr("operand", 1),
+      ptr("operand", 2),
+      ptr("result", 0),
+      entry({na("kind", s("workspace"))}),
+      entry({na("kind", s("token_count"))}),
+  });
+}
+
+LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
+                                  FusedMoEOp op, int64_t stages,
+                                  int64_t maxTokens) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
+  int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
+  int64_t k = op.getIds().getType().getDimSize(1);
+  int64_t maxRows = maxTokens * k;
+  Type yElem = op.getGemm2Type();
+  Type outElem = op.getOut().getType().getElementType();
+  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4);
+  // GEMM1 tiles: 128 output columns (a gate and an up box of 128 weight
+  // rows); GEMM2 tiles: 256 columns.
+  int64_t cols1 = llvm::divideCeil(i, 128), cols2 = llvm::divideCeil(h, 256);
+
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  auto fnType = LLVM::LLVMFunctionType::get(
+      LLVM::LLVMVoidType::get(ctx),
+      {ptr, ptr, ptr, ptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()});
+  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
+  func->setAttr("nvvm.kernel", b.getUnitAttr());
+  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
+  func->setAttr("moek.abi", buildFusedAbi(b, e, h, i, maxRows, ws));
+  func->setAttr("moek.launch",
+                b.getDictionaryAttr(
+                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
+                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
+  func->setAttr("moek.workspace",
+                b.getDictionaryAttr(
+                    {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+                     b.getNamedAttr("zero_bytes",
+                                    b.getI64IntegerAttr(ws.zeroBytes)),
+                     b.getNamedAttr("max_tokens",
+                                    b.getI64IntegerAttr(maxTokens))}));
+  for (unsigned a = 0; a < 4; ++a) {
+    func.setArgAttr(a, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
+                                         b.getI8Type(), 128)));
+    func.setArgAttr(a, "llvm.align", b.getI64IntegerAttr(64));
+    func.setArgAttr(a, "nvvm.grid_constant", b.getUnitAttr());
+  }
+
+  Block *entry = func.addEntryBlock(b);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
+        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
+  Value x = entry->getArgument(4), ids = entry->getArgument(5),
+        weights = entry->getArgument(6), out = entry->getArgument(7),
+        wsBase = entry->getArgument(8);
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
+                                              entry->getArgument(9));
+  auto at = [&](int64_t offset) -> Value {
+    return LLVM::GEPOp::create(b, loc, gptr, b.getI8Type(), wsBase,
+                               ArrayRef<LLVM::GEPArg>{offset});
+  };
+  Value barrier = at(ws.barrier), counts = at(ws.counts),
+        cursor = at(ws.cursor), ready = at(ws.ready), offsets = at(ws.offsets),
+        slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
+        rows = at(ws.rows), act = at(ws.act), y = at(ws.y);
+
+  auto tile = [&](int64_t r) {
+    return MemRefType::get({r, kTileK}, b.getBF16Type(), AffineMap(),
+                           b.getI64IntegerAttr(3));
+  };
+  auto ringType = mk::RingType::get(ctx, stages, {tile(128), tile(256)});
+  auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
+  Value ring = mk::RingAllocOp::create(b, loc, ringType,
+                                       b.getI64IntegerAttr(256));
+
+  // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2).
+  mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
+                         offsets, slotRows, rowWeights, rows, barrier,
+                         b.getI64IntegerAttr(e), b.getI64IntegerAttr(k),
+                         b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+
+  // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
+  IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(128);
+  Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
+                                            numE, tileRows,
+                                            b.getI64IntegerAttr(cols1));
+  Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
+                                            numE, tileRows,
+                                            b.getI64IntegerAttr(cols2));
+  Value total = arith::AddIOp::create(b, loc, n1, n2);
+  Value bid = mk::BlockIdOp::create(b, loc, b.getIndexType());
+  Value grid = mk::GridSizeOp::create(b, loc, b.getIndexType());
+  int64_t rowGroup = std::clamp<int64_t>(
+      (int64_t(16) << 20) / std::max<int64_t>(1, 128 * h * 2), 1, 8);
+  auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
+    SmallVector<Type> types(4, ob.getIndexType());
+    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                     tileRows, ob.getI64IntegerAttr(cols),
+                                     ob.getI64IntegerAttr(rowGroup));
+  };
+  // The readiness counter of a tile's row block (see FusedWorkspace), and
+  // its target: every GEMM1 tile of the block, once per MMA warpgroup.
+  auto readyIndex = [&](OpBuilder &ob, mk::GroupedTileOp d) -> Value {
+    return arith::AddIOp::create(
+        ob, loc, arith::DivUIOp::create(ob, loc, d.getRow(), idx(ob, 128)),
+        d.getExpert());
+  };
+  Value cH = idx(b, h), cI = idx(b, i);
+  Value slices1 = idx(b, h / kTileK), slices2 = idx(b, i / kTileK);
+
+  // Producer: warpgroup 0, one thread issues every copy; a GEMM2 tile waits
+  // until the GEMM1 tiles of its row block have stored their activations.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "producer", 0, 1, 40);
+    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    auto ifOp = scf::IfOp::create(b, loc, leader, false);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    scf::ForOp::create(
+        b, loc, bid, total, grid, ValueRange{idx(b, 0)},
+        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+          Value isGemm1 =
+              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
+          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
+                                          isGemm1, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
+            auto d = decode(tb, t, cols1);
+            Value base = arith::AddIOp::create(
+                tb, l, arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
+                arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)));
+            Value up = arith::AddIOp::create(tb, l, base, cI);
+            Value next = buildTileLoads(tb, l, ring, tmapRows, d.getRow(),
+                                        d.getRowEnd(), 128, tmapW13,
+                                        {base, up}, slices1, it[0], false);
+            scf::YieldOp::create(tb, l, ValueRange{next});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
+            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
+            mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
+                                      idx(eb, 2 * cols1));
+            Value base = arith::AddIOp::create(
+                eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)));
+            Value second = arith::AddIOp::create(eb, l, base, idx(eb, 128));
+            Value next = buildTileLoads(eb, l, ring, tmapAct, d.getRow(),
+                                        d.getRowEnd(), 128, tmapW2,
+                                        {base, second}, slices2, it[0], false);
+            scf::YieldOp::create(eb, l, ValueRange{next});
+          }
+          scf::YieldOp::create(ob, l, branch.getResults());
+        });
+  }
+
+  // Consumers: warpgroups 1 and 2, half of each tile's rows each. GEMM1
+  // tiles end with the activation and a signal; GEMM2 tiles store rows of
+  // y. Then, after every CTA's last tile, the combine.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "consumer", 1, 2, 232);
+    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+    Value aRow = arith::MulIOp::create(b, loc, wg, idx(b, 64));
+    Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
+                                                                  : Value();
+    Type g1 = op.getGemm1Type();
+    StringRef actName = op.getActivation() == ActivationKind::swiglu
+                            ? "swiglu"
+                            : "clamped_swiglu";
+    FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
+    scf::ForOp::create(
+        b, loc, bid, total, grid, ValueRange{idx(b, 0)},
+        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+          Value isGemm1 =
+              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
+          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
+                                          isGemm1, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
+            auto d = decode(tb, t, cols1);
+            Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
+            auto [accs, next] =
+                buildTileMmas(tb, l, ring, accType, aRow, row, d.getRowEnd(),
+                              1, slices1, it[0], /*pipelined=*/true);
+            auto store = mk::StoreActOp::create(
+                tb, l, accs[0], act, row,
+                arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
+                d.getRowEnd(), rw, tb.getStringAttr(actName),
+                TypeAttr::get(g1), TypeAttr::get(tb.getBF16Type()),
+                tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+            if (alpha)
+              store.setAlphaAttr(alpha);
+            if (limit)
+              store.setLimitAttr(limit);
+            mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
+            scf::YieldOp::create(tb, l, ValueRange{next});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
+            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
+            Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
+            auto [accs, next] =
+                buildTileMmas(eb, l, ring, accType, aRow, row, d.getRowEnd(),
+                              1, slices2, it[0], /*pipelined=*/true);
+            storeAccs(eb, l, accs, y, row,
+                      arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
+                      d.getRowEnd(), yElem, h);
+            scf::YieldOp::create(eb, l, ValueRange{next});
+          }
+          scf::YieldOp::create(ob, l, branch.getResults());
+        });
+    // Phase 3: every row of y is stored (grid barrier 3, consumers only).
+    mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+                              b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+    Value combineWeights =
+        op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
+    mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
+                          b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+                          TypeAttr::get(yElem), TypeAttr::get(outElem),
+                          b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
@@ -644,6 +989,42 @@ struct ConvertMoEToMoEKernelPass
                             "128 or 256, got "
                          << static_cast<int64_t>(tileN);
       return signalPassFailure();
+    }
+    if (maxTokens < 1) {
+      module.emitError() << "convert-moe-to-moek: max-tokens must be >= 1, "
+                            "got "
+                         << static_cast<int64_t>(maxTokens);
+      return signalPassFailure();
+    }
+    // Fused layers first: each becomes one kernel.
+    SmallVector<FusedMoEOp> layers;
+    module.walk([&](FusedMoEOp op) { layers.push_back(op); });
+    unsigned fusedCounter = 0;
+    for (FusedMoEOp op : layers) {
+      std::string why = unsupportedReason(op);
+      if (!why.empty()) {
+        op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
+        continue;
+      }
+      auto func = op->getParentOfType<func::FuncOp>();
+      std::string name = (func ? func.getSymName().str() : std::string("moe")) +
+                         "_fused_moe_" + std::to_string(fusedCounter++);
+      gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
+      OpBuilder b(kernels.getBodyRegion());
+      b.setInsertionPointToEnd(&kernels.getBodyRegion().front());
+      LLVM::LLVMFuncOp kernel =
+          buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens);
+      SymbolTable(kernels).insert(kernel);
+      OpBuilder hb(op);
+      auto sym = SymbolRefAttr::get(
+          b.getStringAttr(kKernelModule),
+          {FlatSymbolRefAttr::get(kernel.getSymNameAttr())});
+      auto launch = mk::LaunchOp::create(
+          hb, op.getLoc(), TypeRange{op.getOut().getType()}, sym,
+          ValueRange{op.getX(), op.getIds(), op.getWeights(), op.getW13(),
+                     op.getW2()});
+      op.getOut().replaceAllUsesWith(launch.getResult(0));
+      op.erase();
     }
     SmallVector<ExpertMatmulOp> matmuls;
     module.walk([&](ExpertMatmulOp op) { matmuls.push_back(op); });

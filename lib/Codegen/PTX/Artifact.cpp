@@ -155,23 +155,47 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     if (kind.getValue() == "tma") {
       auto box = entry.getAs<ArrayAttr>("box");
       auto swizzle = entry.getAs<IntegerAttr>("swizzle");
-      if (!box || box.size() != 2 || !swizzle || tensor.empty())
+      // A descriptor over the workspace: a static row-major matrix at a
+      // byte offset of it, named by `workspace`.
+      auto scratch = entry.getAs<StringAttr>("workspace");
+      auto offset = entry.getAs<IntegerAttr>("workspace_offset");
+      auto dtype = entry.getAs<StringAttr>("dtype");
+      auto shape = entry.getAs<ArrayAttr>("shape");
+      bool overWorkspace = scratch && offset && dtype && shape;
+      if (!box || box.size() != 2 || !swizzle ||
+          (tensor.empty() && !overWorkspace))
         return func.emitError() << "moe-to-manifest: malformed TMA entry "
                                 << entry;
       // moek.abi boxes are innermost first; the manifest's outermost first.
       json jbox = json::array();
       for (Attribute d : llvm::reverse(box.getValue()))
         jbox.push_back(cast<IntegerAttr>(d).getInt());
-      std::string name = tensor + "_desc";
-      tma.push_back(json{{"name", name},
-                         {"tensor", tensor},
-                         {"rank", 2},
-                         {"box", jbox},
-                         {"swizzle", std::to_string(swizzle.getInt()) + "B"},
-                         {"l2_promotion", "256B"}});
+      json desc{{"box", jbox},
+                {"swizzle", std::to_string(swizzle.getInt()) + "B"},
+                {"l2_promotion", "256B"}};
+      std::string name;
+      if (overWorkspace) {
+        name = scratch.getValue().str() + "_desc";
+        json jshape = json::array();
+        for (Attribute d : shape)
+          jshape.push_back(cast<IntegerAttr>(d).getInt());
+        desc["workspace"] = {{"offset", offset.getInt()},
+                             {"dtype", dtype.getValue().str()},
+                             {"shape", jshape}};
+      } else {
+        name = tensor + "_desc";
+        desc["tensor"] = tensor;
+        desc["rank"] = 2;
+      }
+      desc["name"] = name;
+      tma.push_back(desc);
       params.push_back(json{{"kind", "tma"}, {"tma", name}});
     } else if (kind.getValue() == "ptr" && !tensor.empty()) {
       params.push_back(json{{"kind", "tensor"}, {"tensor", tensor}});
+    } else if (kind.getValue() == "workspace") {
+      params.push_back(json{{"kind", "workspace"}});
+    } else if (kind.getValue() == "token_count") {
+      params.push_back(json{{"kind", "token_count"}, {"type", "i32"}});
     } else {
       return func.emitError() << "moe-to-manifest: unknown moek.abi entry "
                               << entry;
@@ -256,6 +280,19 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
   };
   if (*cluster > 1)
     manifest["launch"]["cluster"] = {*cluster, 1, 1};
+  // Scratch memory the caller passes (moek.workspace): its size, the prefix
+  // the runtime zeroes before each launch, and the largest T it holds.
+  if (auto ws = func->getAttrOfType<DictionaryAttr>("moek.workspace")) {
+    auto bytes = ws.getAs<IntegerAttr>("bytes");
+    auto zero = ws.getAs<IntegerAttr>("zero_bytes");
+    auto maxTokens = ws.getAs<IntegerAttr>("max_tokens");
+    if (!bytes || !zero || !maxTokens)
+      return func.emitError() << "moe-to-manifest: malformed moek.workspace "
+                              << ws;
+    manifest["workspace_bytes"] = bytes.getInt();
+    manifest["workspace_zero_bytes"] = zero.getInt();
+    manifest["max_tokens"] = maxTokens.getInt();
+  }
   if (!variants.empty())
     manifest["variants"] = variants;
   std::string text = manifest.dump(2) + "\n";

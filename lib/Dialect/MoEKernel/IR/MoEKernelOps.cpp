@@ -276,5 +276,73 @@ LogicalResult StoreAccOp::verify() {
   return success();
 }
 
+LogicalResult GridBarrierOp::verify() {
+  int64_t id = getIdAttr().getInt(), threads = getThreadsAttr().getInt();
+  if (getPhaseAttr().getInt() < 1)
+    return emitOpError() << "expects a phase >= 1 (the barrier's number in "
+                            "the kernel), got "
+                         << getPhaseAttr().getInt();
+  if (id < 0 || id > 15)
+    return emitOpError() << "expects a barrier id in [0, 15], got " << id;
+  if (threads < 32 || threads > 1024 || threads % 32 != 0)
+    return emitOpError() << "expects a thread count in [32, 1024], a "
+                            "multiple of 32 (whole warps), got "
+                         << threads;
+  return success();
+}
+
+LogicalResult DispatchOp::verify() {
+  if (getNumExpertsAttr().getInt() < 1 || getTopKAttr().getInt() < 1)
+    return emitOpError() << "expects num_experts and top_k >= 1";
+  if (getHiddenAttr().getInt() < 8 || getHiddenAttr().getInt() % 8 != 0)
+    return emitOpError() << "expects hidden a positive multiple of 8 (rows "
+                            "are copied in 16-byte pieces), got "
+                         << getHiddenAttr().getInt();
+  if (getPhaseAttr().getInt() < 1)
+    return emitOpError() << "expects a phase >= 1, got "
+                         << getPhaseAttr().getInt();
+  return success();
+}
+
+LogicalResult CombineOp::verify() {
+  if (getTopKAttr().getInt() < 1)
+    return emitOpError() << "expects top_k >= 1";
+  if (getHiddenAttr().getInt() < 8 || getHiddenAttr().getInt() % 8 != 0)
+    return emitOpError() << "expects hidden a positive multiple of 8, got "
+                         << getHiddenAttr().getInt();
+  for (Type t : {getYType(), getElementType()})
+    if (!t.isBF16() && !t.isF32())
+      return emitOpError() << "expects bf16 or f32 rows, got " << t;
+  int64_t first = getFirstThreadAttr().getInt(),
+          threads = getThreadsAttr().getInt();
+  if (first < 0 || first % 32 != 0 || threads < 32 || threads % 32 != 0 ||
+      first + threads > 1024)
+    return emitOpError() << "expects whole warps: first_thread and threads "
+                            "multiples of 32, threads >= 32, within 1024; "
+                            "got "
+                         << first << " and " << threads;
+  return success();
+}
+
+LogicalResult StoreActOp::verify() {
+  AccType acc = getAcc().getType();
+  if (acc.getCols() != 256)
+    return emitOpError() << "expects a 64x256 accumulator (a gate and an up "
+                            "block of 128 columns), got "
+                         << acc;
+  StringRef act = getActivation();
+  if (act != "swiglu" && act != "clamped_swiglu")
+    return emitOpError() << "expects activation 'swiglu' or "
+                            "'clamped_swiglu', got '"
+                         << act << "'";
+  for (Type t : {getGemm1Type(), getElementType()})
+    if (!t.isBF16() && !t.isF32())
+      return emitOpError() << "expects bf16 or f32 rounding, got " << t;
+  if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
+    return emitOpError() << "expects ld a positive multiple of 8, got "
+                         << getLdAttr().getInt();
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "moe/Dialect/MoEKernel/IR/MoEKernelOps.cpp.inc"

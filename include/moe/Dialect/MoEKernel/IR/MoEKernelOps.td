@@ -198,6 +198,146 @@ def MoEK_BarrierSyncOp : MoEK_Op<"barrier_sync", []> {
 }
 
 //===----------------------------------------------------------------------===//
+// Grid-wide synchronization and counters (device memory)
+//===----------------------------------------------------------------------===//
+
+def MoEK_GlobalPtr : LLVM_PointerInAddressSpace<1>;
+
+def MoEK_GridBarrierOp : MoEK_Op<"grid_barrier", []> {
+  let summary = "Wait until every CTA of the persistent grid got here";
+  let description = [{
+    A barrier across the whole grid, for the `threads` executing threads of
+    every CTA (named barrier `id` of the CTA; `id = 0` is every thread of
+    the CTA). `counter` is a u32 in device memory that is 0 when the kernel
+    starts and only grows: the `phase`-th barrier of a kernel (1, 2, ...)
+    adds 1 per CTA and waits until it reaches `phase * gridDim.x`, so no
+    counter is ever reset during a launch. Writes to device memory before
+    the barrier are visible to every thread of the grid after it (a GPU-scope
+    release and acquire). Every CTA must be resident at once: the kernel
+    runs on a persistent grid of at most one CTA per SM.
+
+    ```mlir
+    moek.grid_barrier %counter phase(1) id(0) threads(384)
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counter, I64Attr:$phase, I64Attr:$id,
+                       I64Attr:$threads);
+  let assemblyFormat = [{
+    $counter `phase` `(` $phase `)` `id` `(` $id `)` `threads` `(` $threads `)`
+    attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_SignalOp : MoEK_Op<"signal", []> {
+  let summary = "A warpgroup publishes its stores: add 1 to a counter (release)";
+  let description = [{
+    Run by all 128 threads of a warpgroup after their stores to device
+    memory: once every one of them has got here, one thread adds 1 to the
+    u32 `counters[index]` with release semantics at GPU scope. A
+    `moek.wait_counter` that sees the new value then sees the stores, also
+    through the TMA engine (the stores are fenced to the async proxy).
+    Uses named barrier 8 + the warpgroup's index in the CTA.
+
+    ```mlir
+    moek.signal %ready[%i]
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index);
+  let assemblyFormat = "$counters `[` $index `]` attr-dict";
+}
+
+def MoEK_WaitCounterOp : MoEK_Op<"wait_counter", []> {
+  let summary = "One thread waits until a counter reaches a target (acquire)";
+  let description = [{
+    Spins until the u32 `counters[index]` is at least `target` (acquire at
+    GPU scope), then fences the async proxy, so that TMA loads issued after
+    it read what the signalling warpgroups stored. Run by a single thread
+    (e.g. the TMA producer's).
+
+    ```mlir
+    moek.wait_counter %ready[%i] geq(%target)
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index, Index:$target);
+  let assemblyFormat = [{
+    $counters `[` $index `]` `geq` `(` $target `)` attr-dict
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// MoE phases run by the whole grid
+//===----------------------------------------------------------------------===//
+
+def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
+  let summary = "Gather each expert's token rows into an expert-contiguous buffer";
+  let description = [{
+    Run by every thread of every CTA (it contains two `moek.grid_barrier`s,
+    phases `phase` and `phase + 1`, on `barrier`). With `tokens` = T and the
+    routing `ids [T, top_k]` (i32; a slot whose id is outside
+    `[0, num_experts)`, such as -1, is masked) and `weights [T, top_k]`
+    (f32):
+
+    1. counts the slots of each expert into `counts [E]` (u32, zero at
+       entry);
+    2. after a grid barrier, writes the exclusive prefix sums to
+       `offsets [E+1]` (i32: expert `e` owns rows `[offsets[e],
+       offsets[e+1])`);
+    3. gives each unmasked slot `s = t * top_k + k` a row `r` of its expert
+       (`cursor [E]`, u32, zero at entry, hands them out; the order of the
+       rows inside an expert is not fixed), records `slot_rows[s] = r`
+       (`-1` for a masked slot) and `row_weights[r] = weights[s]`, and
+       copies token row `x[t, 0:hidden]` (bf16) to `rows[r, 0:hidden]`;
+    4. ends with a grid barrier, after which all of it is visible.
+
+    ```mlir
+    moek.dispatch %x, %ids, %weights tokens(%T) counts(%c) cursor(%cur) offsets(%off) slot_rows(%sr) row_weights(%rw) rows(%rows) barrier(%bar) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$x, MoEK_GlobalPtr:$ids,
+                       MoEK_GlobalPtr:$weights, Index:$tokens,
+                       MoEK_GlobalPtr:$counts, MoEK_GlobalPtr:$cursor,
+                       MoEK_GlobalPtr:$offsets, MoEK_GlobalPtr:$slot_rows,
+                       MoEK_GlobalPtr:$row_weights, MoEK_GlobalPtr:$rows,
+                       MoEK_GlobalPtr:$barrier, I64Attr:$num_experts,
+                       I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase);
+  let assemblyFormat = [{
+    $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
+    `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
+    `slot_rows` `(` $slot_rows `)` `row_weights` `(` $row_weights `)`
+    `rows` `(` $rows `)` `barrier` `(` $barrier `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_CombineOp : MoEK_Op<"combine", []> {
+  let summary = "Sum each token's expert rows in slot order";
+  let description = [{
+    For every token `t < tokens`:
+    `out[t, :] = round(sum over k = 0..top_k-1 in ascending order of
+    w[t, k] * y[slot_rows[t * top_k + k], :])` in f32, where masked slots
+    (`slot_rows < 0`) add nothing and `w` is `weights` if given, else 1.
+    `y` holds `y_type` (bf16 or f32) rows of `hidden` elements, `out` gets
+    `element_type`. Deterministic: no atomics. Run by threads
+    `[first_thread, first_thread + threads)` of every CTA, one token per warp.
+
+    ```mlir
+    moek.combine %y, %slot_rows weights(%w) out(%out) tokens(%T) {top_k = 2 : i64, hidden = 512 : i64, y_type = bf16, element_type = bf16, first_thread = 128 : i64, threads = 256 : i64}
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$y, MoEK_GlobalPtr:$slot_rows,
+                       Optional<MoEK_GlobalPtr>:$weights, MoEK_GlobalPtr:$out,
+                       Index:$tokens, I64Attr:$top_k, I64Attr:$hidden,
+                       TypeAttr:$y_type, TypeAttr:$element_type,
+                       I64Attr:$first_thread, I64Attr:$threads);
+  let assemblyFormat = [{
+    $y `,` $slot_rows (`weights` `(` $weights^ `)`)? `out` `(` $out `)`
+    `tokens` `(` $tokens `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Tile scheduling over expert groups
 //===----------------------------------------------------------------------===//
 
@@ -412,6 +552,38 @@ def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
                        I64Attr:$ld);
   let assemblyFormat = [{
     $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    attr-dict `:` qualified(type($acc)) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
+  let summary = "Apply a gated activation to an accumulator and store it";
+  let description = [{
+    `acc` (64 x 256) holds a gate/up pair of 128-column blocks: columns
+    `[0, 128)` are the gate `g`, `[128, 256)` the up projection `u` of the
+    same 128 output columns. Each is first rounded to `gemm1_type` (bf16 or
+    f32), then `a = silu(g) * u` (`swiglu`: `g / (1 + exp(-g)) * u`) or the
+    clamped form (`clamped_swiglu`: `g = min(g, limit)`,
+    `u = clamp(u, -limit, limit)`, `a = g * sigmoid(alpha * g) * (u + 1)`),
+    times `row_weights[r]` (f32) when given, rounded to `element_type` and
+    stored at `out[r, col + c]` (row stride `ld`), for rows below
+    `row_limit` and columns below `ld`.
+
+    ```mlir
+    moek.store_act %acc, %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, LLVM_AnyPointer:$out, Index:$row,
+                       Index:$col, Index:$row_limit,
+                       Optional<MoEK_GlobalPtr>:$row_weights,
+                       StrAttr:$activation, TypeAttr:$gemm1_type,
+                       TypeAttr:$element_type, I64Attr:$ld,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$limit);
+  let assemblyFormat = [{
+    $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    (`row_weights` `(` $row_weights^ `)`)?
     attr-dict `:` qualified(type($acc)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;

@@ -1,0 +1,100 @@
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=16" -verify-diagnostics | FileCheck %s --check-prefix=SMALL
+// RUN: not moe-opt %s --convert-moe-to-moek="max-tokens=0" 2>&1 | FileCheck %s --check-prefix=MAXERR
+
+// A bf16 layer becomes one launch of one persistent kernel: dispatch (two
+// grid barriers), the tiles of GEMM1 then GEMM2 in one list, GEMM1 tiles
+// ending with SwiGLU and a signal per row block that GEMM2's producer waits
+// for, then a third grid barrier and the combine in slot order.
+// CHECK-LABEL: func.func @layer
+// CHECK:         %[[OUT:.+]] = moek.launch @moe_kernels::@layer_fused_moe_0(%arg0, %arg1, %arg2, %arg3, %arg4) : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x384x256xbf16>, tensor<4x256x192xbf16>) -> tensor<?x256xbf16>
+// CHECK:         return %[[OUT]]
+// CHECK:       llvm.func @layer_fused_moe_0(
+// The weights' descriptors, two over the workspace (routed rows and
+// activations, sized for max-tokens * top_k = 8192 rows), the pointers, the
+// workspace and T.
+// CHECK-SAME:    moek.abi = [{box = [64, 128], inner = 256 : i64, kind = "tma", operand = 3 : i64, rows = 1536 : i64, swizzle = 128 : i64, view = "[E*2I, H]"}, {box = [64, 128], inner = 192 : i64, kind = "tma", operand = 4 : i64, rows = 1024 : i64, swizzle = 128 : i64, view = "[E*H, I]"}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 256], swizzle = 128 : i64, workspace = "rows", workspace_offset = [[ROWSOFF:[0-9]+]] : i64}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 192], swizzle = 128 : i64, workspace = "act", workspace_offset = {{[0-9]+}} : i64}, {kind = "ptr", operand = 0 : i64}, {kind = "ptr", operand = 1 : i64}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}, {kind = "workspace"}, {kind = "token_count"}]
+// CHECK-SAME:    moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 4096 : i64, zero_bytes = 384 : i64}
+// CHECK:         %[[BAR:.+]] = llvm.getelementptr %arg8[0]
+// CHECK:         %[[READY:.+]] = llvm.getelementptr %arg8[96]
+// CHECK:         %[[OFFS:.+]] = llvm.getelementptr %arg8[384]
+// CHECK:         %[[ROWS:.+]] = llvm.getelementptr %arg8{{\[}}[[ROWSOFF]]]
+// CHECK:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
+// CHECK:         moek.dispatch %arg4, %arg5, %arg6 tokens(%{{.+}}) counts(%{{.+}}) cursor(%{{.+}}) offsets(%[[OFFS]]) slot_rows(%{{.+}}) row_weights(%{{.+}}) rows(%[[ROWS]]) barrier(%[[BAR]]) {hidden = 256 : i64, num_experts = 4 : i64, phase = 1 : i64, top_k = 2 : i64}
+// I = 192: two GEMM1 column blocks of 128 (the second half masked); H =
+// 256: one GEMM2 column block of 256.
+// CHECK:         %[[N1:.+]] = moek.grouped_tile_count %[[OFFS]] {col_tiles = 2 : i64, num_experts = 4 : i64, tile_rows = 128 : i64}
+// CHECK:         %[[N2:.+]] = moek.grouped_tile_count %[[OFFS]] {col_tiles = 1 : i64, num_experts = 4 : i64, tile_rows = 128 : i64}
+// CHECK:         arith.addi %[[N1]], %[[N2]]
+// CHECK:         moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
+// CHECK:           arith.cmpi ult, %{{.+}}, %[[N1]]
+// GEMM1: the rows, and the gate and up boxes of the weights.
+// CHECK:           moek.tma_load %arg2[{{.+}}] {{.*}} tile 0 :
+// CHECK:           moek.tma_load %arg0[{{.+}}] {{.*}} tile 1 :
+// CHECK:           moek.tma_load %arg0[{{.+}}] {{.*}} tile 1 {row_offset = 128 : i64}
+// GEMM2: all 4 GEMM1 signals of the row block (2 column blocks x 2
+// warpgroups) first, then the activations and w2.
+// CHECK:           moek.wait_counter %[[READY]][%{{.+}}] geq(%c4
+// CHECK:           moek.tma_load %arg3[{{.+}}] {{.*}} tile 0 :
+// CHECK:           moek.tma_load %arg1[{{.+}}] {{.*}} tile 1 :
+// CHECK:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
+// CHECK:           moek.store_act %{{.+}}, %{{.+}} row_limit(%{{.+}}) {activation = "swiglu", element_type = bf16, gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+// CHECK:           moek.signal %[[READY]][%{{.+}}]
+// CHECK:           moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>
+// CHECK:         moek.grid_barrier %[[BAR]] phase(3) id(4) threads(256)
+// CHECK-NEXT:    moek.combine %{{.+}}, %{{.+}} weights(%arg6) out(%arg7) tokens(%{{.+}}) {element_type = bf16, first_thread = 128 : i64, hidden = 256 : i64, threads = 256 : i64, top_k = 2 : i64, y_type = bf16}
+// SMALL:         moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 16 : i64
+// MAXERR: error: convert-moe-to-moek: max-tokens must be >= 1, got 0
+func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x384x256xbf16>, %w2: tensor<4x256x192xbf16>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x384x256xbf16>, tensor<4x256x192xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+// The router weight before the down projection: applied to the activation
+// rows (row_weights, from the dispatch), not in the combine. Clamped SwiGLU
+// keeps its alpha and limit; GEMM1 rounded to f32, GEMM2 to f32.
+// CHECK-LABEL: func.func @before_down
+// CHECK:         moek.store_act {{.*}} row_weights(%{{.+}}) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = f32, ld = 128 : i64, limit = 7.000000e+00 : f32}
+// CHECK:         moek.store_acc {{.*}} {element_type = f32, ld = 256 : i64}
+// CHECK:         moek.combine %{{.+}}, %{{.+}} out(%arg7)
+// CHECK-SAME:      y_type = f32
+func.func @before_down(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation clamped_swiglu>, alpha = 1.702 : f32, limit = 7.0 : f32, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight before_down>, gemm1_type = f32, act_type = bf16, gemm2_type = f32} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+// What the generated kernel does not do yet stays a moe.fused_moe, with a
+// remark that says why.
+func.func @interleaved(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated fused kernel takes gate/up concatenated weights}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout interleaved>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+func.func @gelu(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated fused kernel supports the swiglu and clamped_swiglu activations}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_mul>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+func.func @i64_ids(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated fused kernel takes i32 topk_ids}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+func.func @odd_hidden(%x: tensor<?x200xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x200xbf16>, %w2: tensor<4x200x128xbf16>) -> tensor<?x200xbf16> {
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: H (200) and I (128) must be multiples of the K slice (64)}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x200xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x200xbf16>, tensor<4x200x128xbf16>) -> tensor<?x200xbf16>
+  return %out : tensor<?x200xbf16>
+}
