@@ -5,6 +5,12 @@
 // RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.nvvm.mlir -o %t.ptx
 // RUN: FileCheck %s < %t.ptx
 // RUN: moe-translate --moe-to-manifest %t.nvvm.mlir | FileCheck %s --check-prefix=MANIFEST
+// A workspace of gigabytes: its parts' byte offsets must survive (a GEP's
+// constant indices hold only 29 bits; GEMM2's rows once wrapped to a
+// negative offset and were stored before the workspace).
+// RUN: moe-opt --convert-moe-to-moek=max-tokens=16384 --moek-to-nvvm-pipeline=chip=sm_90a %s | FileCheck %s --check-prefix=BIG --implicit-check-not="getelementptr %arg8[-"
+// BIG:     %[[Y:.+]] = llvm.mlir.constant(739253248 : i64) : i64
+// BIG:     llvm.getelementptr %arg8[%[[Y]]]
 
 // CHECK:     .target sm_90a
 // CHECK:     .entry qwen3_fused_moe_0(

@@ -955,6 +955,16 @@ void ctaBarrier(OpBuilder &b, Location loc, int64_t id, int64_t threads) {
 /// and is the CTA's leader (with id 0, `threads` is the block size).
 void gridBarrier(OpBuilder &b, Location loc, Value counter, int64_t phase,
                  int64_t id, Value threads, int64_t threadsConst) {
+  // Every thread's stores before the barrier, ordered for TMA (async proxy)
+  // reads after it, in any CTA; and the same fence after it, on the side of
+  // the readers.
+  auto proxyFence = [&] {
+    NVVM::FenceProxyOp::create(
+        b, loc,
+        NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_global),
+        NVVM::SharedSpaceAttr());
+  };
+  proxyFence();
   ctaBarrier(b, loc, id, threadsConst);
   Value tid = threadIdX(b, loc);
   Value leader = LLVM::ICmpOp::create(
@@ -970,6 +980,7 @@ void gridBarrier(OpBuilder &b, Location loc, Value counter, int64_t phase,
                      LLVM::MulOp::create(b, loc, grid, i32c(b, loc, phase)));
   }
   ctaBarrier(b, loc, id, threadsConst);
+  proxyFence();
 }
 
 struct GridBarrierLowering : OpConversionPattern<GridBarrierOp> {

@@ -771,9 +771,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   };
   Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
                                               entry->getArgument(9));
+  // The offset as an i64 value: a GEP's constant indices hold only 29 bits
+  // (offsets of a few hundred MB would wrap).
   auto at = [&](int64_t offset) -> Value {
+    Value bytes = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
+                                           b.getI64IntegerAttr(offset));
     return LLVM::GEPOp::create(b, loc, gptr, b.getI8Type(), wsBase,
-                               ArrayRef<LLVM::GEPArg>{offset});
+                               ValueRange{bytes});
   };
   Value barrier = at(ws.barrier), counts = at(ws.counts),
         cursor = at(ws.cursor), ready = at(ws.ready), offsets = at(ws.offsets),

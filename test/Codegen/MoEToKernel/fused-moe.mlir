@@ -15,10 +15,15 @@
 // workspace and T.
 // CHECK-SAME:    moek.abi = [{box = [64, 128], inner = 256 : i64, kind = "tma", operand = 3 : i64, rows = 1536 : i64, swizzle = 128 : i64, view = "[E*2I, H]"}, {box = [64, 128], inner = 192 : i64, kind = "tma", operand = 4 : i64, rows = 1024 : i64, swizzle = 128 : i64, view = "[E*H, I]"}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 256], swizzle = 128 : i64, workspace = "rows", workspace_offset = [[ROWSOFF:[0-9]+]] : i64}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 192], swizzle = 128 : i64, workspace = "act", workspace_offset = {{[0-9]+}} : i64}, {kind = "ptr", operand = 0 : i64}, {kind = "ptr", operand = 1 : i64}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}, {kind = "workspace"}, {kind = "token_count"}]
 // CHECK-SAME:    moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 4096 : i64, zero_bytes = 384 : i64}
-// CHECK:         %[[BAR:.+]] = llvm.getelementptr %arg8[0]
-// CHECK:         %[[READY:.+]] = llvm.getelementptr %arg8[96]
-// CHECK:         %[[OFFS:.+]] = llvm.getelementptr %arg8[384]
-// CHECK:         %[[ROWS:.+]] = llvm.getelementptr %arg8{{\[}}[[ROWSOFF]]]
+// Workspace parts at i64 offsets (a GEP's constant indices hold 29 bits).
+// CHECK:         %[[C0:.+]] = llvm.mlir.constant(0 : i64) : i64
+// CHECK-NEXT:    %[[BAR:.+]] = llvm.getelementptr %arg8[%[[C0]]]
+// CHECK:         %[[C96:.+]] = llvm.mlir.constant(96 : i64) : i64
+// CHECK-NEXT:    %[[READY:.+]] = llvm.getelementptr %arg8[%[[C96]]]
+// CHECK:         %[[C384:.+]] = llvm.mlir.constant(384 : i64) : i64
+// CHECK-NEXT:    %[[OFFS:.+]] = llvm.getelementptr %arg8[%[[C384]]]
+// CHECK:         %[[CROWS:.+]] = llvm.mlir.constant([[ROWSOFF]] : i64) : i64
+// CHECK-NEXT:    %[[ROWS:.+]] = llvm.getelementptr %arg8[%[[CROWS]]]
 // CHECK:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:         moek.dispatch %arg4, %arg5, %arg6 tokens(%{{.+}}) counts(%{{.+}}) cursor(%{{.+}}) offsets(%[[OFFS]]) slot_rows(%{{.+}}) row_weights(%{{.+}}) rows(%[[ROWS]]) barrier(%[[BAR]]) {hidden = 256 : i64, num_experts = 4 : i64, phase = 1 : i64, top_k = 2 : i64}
 // I = 192: two GEMM1 column blocks of 128 (the second half masked); H =
