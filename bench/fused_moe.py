@@ -21,7 +21,12 @@ Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case
 (fm_e<E>_h<H>_i<I>_k<K>).
 
 usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
-                    [--cases NAME,...]
+                    [--cases NAME,...] [--compare NAME=DIR ...]
+
+--compare times other builds of the same layers (e.g. made with other
+--kernel-options) on the same inputs in the same run, for before/after
+measurements of an optimization: each is checked like the main one and gets
+a column "NAME ms" in the table.
 """
 
 import argparse
@@ -79,7 +84,10 @@ def main():
     ap.add_argument("--art", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--cases", default="")
+    ap.add_argument("--compare", action="append", default=[],
+                    metavar="NAME=DIR")
     a = ap.parse_args()
+    others = [tuple(c.split("=", 1)) for c in a.compare]
     moe_runtime.load_library(a.lib)
     os.makedirs(a.out, exist_ok=True)
     res = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
@@ -105,6 +113,17 @@ def main():
         row["correct"] = bool(torch.isfinite(out.float()).all()) and \
             row["rel_fro"] <= 1e-2 and row["calc_diff"] <= 1e-4
         row["ours_ms"] = timed(lambda: kernel.launch(x, ids, w, w13, w2, out))
+        for cname, cdir in others:
+            other = moe_runtime.Kernel.load(
+                os.path.join(cdir, os.path.basename(d)))
+            o = torch.full_like(out, float("nan"))
+            other.launch(x, ids, w, w13, w2, o)
+            ok = bool(torch.isfinite(o.float()).all()) and \
+                rel_fro(o.float(), ref.float()) <= 1e-2
+            row[cname + "_correct"] = ok
+            row[cname + "_ms"] = timed(
+                lambda: other.launch(x, ids, w, w13, w2, o))
+            del other, o
         row["torch_ms"] = timed(lambda: torch_pipeline(x, w13, w2, ids, w))
         flops = 6 * T * K * H * I
         touched = int(torch.unique(ids).numel())
@@ -126,14 +145,19 @@ def main():
         res["geomean_speedup"] = prod ** (1.0 / len(rows))
     with open(os.path.join(a.out, "fused_moe.json"), "w") as f:
         json.dump(res, f, indent=1)
-    lines = ["| case | T | E | K | H | I | ours ms | torch ms | floor ms | "
-             "vs torch | vs floor | rel. err | correct |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    extra = "".join(" %s ms |" % n for n, _ in others)
+    lines = ["| case | T | E | K | H | I | ours ms |" + extra +
+             " torch ms | floor ms | vs torch | vs floor | rel. err | correct |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(others) +
+             "---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %d | %d | %d | %d | %d | %.3f | %.3f | %.3f | "
+        cols = "".join(" %.3f%s |" % (r[n + "_ms"],
+                                      "" if r[n + "_correct"] else " (WRONG)")
+                       for n, _ in others)
+        lines.append("| %s | %d | %d | %d | %d | %d | %.3f |%s %.3f | %.3f | "
                      "%.2fx | %.2fx | %.1e | %s |" % (
                          r["case"], r["T"], r["E"], r["K"], r["H"], r["I"],
-                         r["ours_ms"], r["torch_ms"], r["floor_ms"],
+                         r["ours_ms"], cols, r["torch_ms"], r["floor_ms"],
                          r["speedup"], r["vs_floor"], r["rel_fro"],
                          "yes" if r["correct"] else "NO"))
     if rows:

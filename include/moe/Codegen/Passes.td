@@ -79,6 +79,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"maxTokens", "max-tokens", "int64_t", "4096",
            "Fused layers: the largest token count T a launch accepts (the "
            "workspace holds T * top_k routed rows)">,
+    Option<"streamWeights", "stream-weights", "bool", "false",
+           "Fused layers: L2 hints on the tile loads, weights evict-first "
+           "and token rows evict-last">,
+    Option<"phaseTimers", "phase-timers", "bool", "false",
+           "Fused layers: record each CTA's nanosecond clock at the phase "
+           "boundaries into the workspace (manifest "
+           "workspace_timers_offset), for profiling">,
     Option<"schedule", "schedule", "std::string", "\"cooperative\"",
            "cooperative: both MMA warpgroups split each tile; pingpong: they "
            "alternate whole tiles so one's epilogue overlaps the other's MMAs "

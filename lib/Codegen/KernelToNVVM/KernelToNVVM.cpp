@@ -643,6 +643,50 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
   }
 };
 
+/// The tag word of the stage (see moek.ring_set_tag): an i64 slot after the
+/// stage's full and empty barriers.
+Value tagOf(OpBuilder &b, Location loc, RingParts &p, RingType type) {
+  Value index = LLVM::AddOp::create(b, loc, p.stage,
+                                    i64c(b, loc, 2 * type.getStages()));
+  return LLVM::GEPOp::create(b, loc, p.barriers.getType(), b.getI64Type(),
+                             p.barriers, ValueRange{index});
+}
+
+struct RingSetTagLowering : OpConversionPattern<RingSetTagOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RingSetTagOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    LLVM::StoreOp::create(rewriter, loc, toI64(rewriter, loc, adaptor.getValue()),
+                          tagOf(rewriter, loc, p, type), 8);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct RingTagLowering : OpConversionPattern<RingTagOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RingTagOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    // Volatile: the producer rewrites the word each time it fills the
+    // stage, and the read must not be merged with an earlier one.
+    Value v = LLVM::LoadOp::create(rewriter, loc, rewriter.getI64Type(),
+                                   tagOf(rewriter, loc, p, type), 8,
+                                   /*isVolatile=*/true);
+    rewriter.replaceOp(op, toIndex(rewriter, loc, v));
+    return success();
+  }
+};
+
 struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1059,6 +1103,41 @@ struct WaitCounterLowering : OpConversionPattern<WaitCounterOp> {
   }
 };
 
+struct FetchAddLowering : OpConversionPattern<FetchAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FetchAddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value old = LLVM::AtomicRMWOp::create(
+        rewriter, loc, LLVM::AtomicBinOp::add,
+        elementAddress(rewriter, loc, adaptor.getCounters(),
+                       rewriter.getI32Type(), adaptor.getIndex()),
+        i32c(rewriter, loc, 1), LLVM::AtomicOrdering::monotonic);
+    rewriter.replaceOp(
+        op, arith::IndexCastUIOp::create(rewriter, loc,
+                                         rewriter.getIndexType(), old));
+    return success();
+  }
+};
+
+struct TimestampLowering : OpConversionPattern<TimestampOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TimestampOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value now = NVVM::GlobalTimerOp::create(rewriter, loc, rewriter.getI64Type());
+    LLVM::StoreOp::create(rewriter, loc, now,
+                          elementAddress(rewriter, loc, adaptor.getBuffer(),
+                                         rewriter.getI64Type(),
+                                         adaptor.getIndex()),
+                          8, /*isVolatile=*/true);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// Lane 0's i32 `v`, broadcast to the warp.
 Value broadcastLane0(OpBuilder &b, Location loc, Value v) {
   return NVVM::ShflOp::create(
@@ -1073,6 +1152,10 @@ Value loadI32Volatile(OpBuilder &b, Location loc, Value ptr) {
   return LLVM::LoadOp::create(b, loc, b.getI32Type(), ptr, /*alignment=*/4,
                               /*isVolatile=*/true);
 }
+
+/// 16-byte pieces each lane of a warp loads before it stores them, when a
+/// dispatch copies a token row.
+constexpr int64_t kCopyUnroll = 4;
 
 struct DispatchLowering : OpConversionPattern<DispatchOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1092,8 +1175,10 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     // fills a loop would land after that loop.
     std::map<int64_t, Value> constants;
     for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(32),
-                      int64_t(256), k, h, e})
+                      int64_t(256), k, h, e, h - 8})
       constants[v] = arith::ConstantIndexOp::create(b, loc, v);
+    for (int64_t u = 1; u <= kCopyUnroll; ++u)
+      constants.try_emplace(256 * u, arith::ConstantIndexOp::create(b, loc, 256 * u));
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Value tid = toIndex(b, loc, threadIdX(b, loc));
     Value ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
@@ -1223,16 +1308,32 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
           Value dst = elementAddress(
               cb, l, a.getRows(), cb.getBF16Type(),
               arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
+          // kCopyUnroll pieces per lane and step, all loaded before any is
+          // stored (a load's latency is paid once per step, not per piece);
+          // a piece past the row end loads the row's last piece again and
+          // is not stored.
           scf::ForOp::create(
               cb, l, arith::MulIOp::create(cb, l, lane, idx(8)), idx(h),
-              idx(256), ValueRange{},
+              idx(256 * kCopyUnroll), ValueRange{},
               [&](OpBuilder &pb, Location pl, Value c, ValueRange) {
-                Value v = LLVM::LoadOp::create(
-                    pb, pl, vec,
-                    elementAddress(pb, pl, src, pb.getBF16Type(), c), 16);
-                LLVM::StoreOp::create(
-                    pb, pl, v, elementAddress(pb, pl, dst, pb.getBF16Type(), c),
-                    16);
+                SmallVector<Value> at, vals, inRow;
+                for (int64_t u = 0; u < kCopyUnroll; ++u) {
+                  Value cu = arith::AddIOp::create(pb, pl, c, idx(256 * u));
+                  inRow.push_back(arith::CmpIOp::create(
+                      pb, pl, arith::CmpIPredicate::ult, cu, idx(h)));
+                  at.push_back(cu);
+                  Value safe = arith::MinUIOp::create(pb, pl, cu, idx(h - 8));
+                  vals.push_back(LLVM::LoadOp::create(
+                      pb, pl, vec,
+                      elementAddress(pb, pl, src, pb.getBF16Type(), safe), 16));
+                }
+                for (int64_t u = 0; u < kCopyUnroll; ++u) {
+                  auto st = scf::IfOp::create(pb, pl, inRow[u], false);
+                  OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+                  LLVM::StoreOp::create(
+                      sb, pl, vals[u],
+                      elementAddress(sb, pl, dst, sb.getBF16Type(), at[u]), 16);
+                }
                 scf::YieldOp::create(pb, pl);
               });
           scf::YieldOp::create(fb, l);
@@ -1242,11 +1343,6 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     return success();
   }
 };
-
-/// Element `i` of an f32 vector.
-Value extractF32(OpBuilder &b, Location loc, Value v, int64_t i) {
-  return LLVM::ExtractElementOp::create(b, loc, v, i32c(b, loc, i));
-}
 
 struct CombineLowering : OpConversionPattern<CombineOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1302,42 +1398,39 @@ struct CombineLowering : OpConversionPattern<CombineOp> {
                 Value zero = LLVM::ConstantOp::create(
                     cb, cl, v8f32,
                     DenseElementsAttr::get(v8f32, cb.getF32FloatAttr(0.0f)));
+                // Every slot's row is loaded before any is added (masked
+                // slots load row 0 and are dropped by a select, so no NaN of
+                // theirs enters), then added in slot order.
+                SmallVector<Value> ys;
+                for (int64_t s = 0; s < k; ++s) {
+                  Value row = LLVM::SMaxOp::create(cb, cl, rows[s],
+                                                   i32c(cb, cl, 0));
+                  Value at = arith::AddIOp::create(
+                      cb, cl,
+                      arith::MulIOp::create(cb, cl, toIndex(cb, cl, row),
+                                            idx(h)),
+                      c);
+                  ys.push_back(LLVM::LoadOp::create(
+                      cb, cl, v8y, elementAddress(cb, cl, a.getY(), yElem, at),
+                      16));
+                }
                 Value acc = zero;
                 for (int64_t s = 0; s < k; ++s) {
-                  // In slot order; a masked slot (row < 0) adds nothing.
                   Value has = LLVM::ICmpOp::create(
                       cb, cl, LLVM::ICmpPredicate::sge, rows[s], i32c(cb, cl, 0));
-                  auto ifOp = scf::IfOp::create(cb, cl, TypeRange{v8f32}, has,
-                                                true);
-                  {
-                    OpBuilder ib = OpBuilder::atBlockEnd(ifOp.thenBlock());
-                    Value at = arith::AddIOp::create(
-                        ib, cl,
-                        arith::MulIOp::create(ib, cl, toIndex(ib, cl, rows[s]),
-                                              idx(h)),
-                        c);
-                    Value y = LLVM::LoadOp::create(
-                        ib, cl, v8y, elementAddress(ib, cl, a.getY(), yElem, at),
-                        16);
-                    if (yElem != f32)
-                      y = LLVM::FPExtOp::create(ib, cl, v8f32, y);
-                    Value term = y;
-                    if (!ws.empty()) {
-                      Value w = LLVM::UndefOp::create(ib, cl, v8f32);
-                      for (int64_t i = 0; i < 8; ++i)
-                        w = LLVM::InsertElementOp::create(ib, cl, w, ws[s],
-                                                          i32c(ib, cl, i));
-                      term = LLVM::FMulOp::create(ib, cl, w, y);
-                    }
-                    scf::YieldOp::create(
-                        ib, cl,
-                        ValueRange{LLVM::FAddOp::create(ib, cl, acc, term)});
+                  Value y = ys[s];
+                  if (yElem != f32)
+                    y = LLVM::FPExtOp::create(cb, cl, v8f32, y);
+                  Value term = y;
+                  if (!ws.empty()) {
+                    Value w = LLVM::UndefOp::create(cb, cl, v8f32);
+                    for (int64_t i = 0; i < 8; ++i)
+                      w = LLVM::InsertElementOp::create(cb, cl, w, ws[s],
+                                                        i32c(cb, cl, i));
+                    term = LLVM::FMulOp::create(cb, cl, w, y);
                   }
-                  {
-                    OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-                    scf::YieldOp::create(eb, cl, ValueRange{acc});
-                  }
-                  acc = ifOp.getResult(0);
+                  acc = LLVM::SelectOp::create(
+                      cb, cl, has, LLVM::FAddOp::create(cb, cl, acc, term), acc);
                 }
                 Value out = acc;
                 if (outElem != f32)
@@ -1351,7 +1444,6 @@ struct CombineLowering : OpConversionPattern<CombineOp> {
               });
           scf::YieldOp::create(tb, l);
         });
-    (void)extractF32;
     rewriter.eraseOp(op);
     return success();
   }
@@ -1520,7 +1612,8 @@ LogicalResult planSharedMemory(ModuleOp module) {
       b.setInsertionPointToStart(&body.front());
       LLVM::GlobalOp::create(
           b, ring.getLoc(),
-          LLVM::LLVMArrayType::get(b.getI64Type(), 2 * type.getStages()),
+          // Full and empty barriers, then one tag word per stage.
+          LLVM::LLVMArrayType::get(b.getI64Type(), 3 * type.getStages()),
           /*isConstant=*/false, LLVM::Linkage::Internal, name, Attribute(),
           /*alignment=*/8, /*addrSpace=*/3);
       ring->setAttr(kSmemOffsetAttr, b.getI64IntegerAttr(offset));
@@ -1646,7 +1739,9 @@ struct ConvertMoEKernelToNVVMPass
                  RingStageLowering<RingReleaseOp>, TmaLoadLowering,
                  MmaZeroLowering, MmaLowering, MmaWaitLowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
-                 SignalLowering, WaitCounterLowering, DispatchLowering,
+                 SignalLowering, WaitCounterLowering, TimestampLowering,
+                 FetchAddLowering, RingSetTagLowering, RingTagLowering,
+                 DispatchLowering,
                  CombineLowering>(converter, ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();

@@ -137,11 +137,13 @@ void disableUnroll(scf::ForOp loop) {
 /// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`) from row
 /// `aRow` that hold rows below `rowEnd` (at most tileM / 64 of them), and
 /// one 128-row box of B (`tmapB`) at each row of `bRows`, all at the
-/// slice's column. Returns the iteration after the last.
+/// slice's column; with `tag`, each stage is tagged with it (the tile
+/// index, for consumers of a dynamic scheduler). Returns the iteration after
+/// the last.
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
                      ArrayRef<Value> bRows, Value cKSlices, Value i0,
-                     bool streamWeights) {
+                     bool streamWeights, Value tag = Value()) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -162,6 +164,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
         Value i = iit[0];
         Value kx = arith::MulIOp::create(ib, il, ks, idx(ib, kTileK));
         mk::RingAcquireOp::create(ib, il, ring, i);
+        if (tag)
+          mk::RingSetTagOp::create(ib, il, ring, i, tag);
         mk::RingExpectOp::create(ib, il, ring, i, bytes);
         for (int64_t box = 0; box < tileM / kXBoxRows; ++box) {
           auto load = [&](OpBuilder &lb) {
@@ -645,11 +649,13 @@ std::string unsupportedReason(FusedMoEOp op) {
 /// max_tokens * top_k routed rows. The counters come first: the runtime
 /// zeroes [0, zeroBytes) before each launch.
 struct FusedWorkspace {
-  int64_t barrier = 0, counts, cursor, ready, zeroBytes, offsets, slotRows,
-          rowWeights, rows, act, y, bytes;
+  /// The grid barrier's counter and the dynamic scheduler's next tile share
+  /// the first 64 bytes.
+  int64_t barrier = 0, nextTile = 32, counts, cursor, ready, zeroBytes,
+          offsets, slotRows, rowWeights, rows, act, y, bytes;
   int64_t readyCount;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
-                 int64_t yBytes) {
+                 int64_t yBytes, bool withTimers) {
     auto take = [&](int64_t &at, int64_t size, int64_t align) {
       at = llvm::alignTo(end, align);
       end = at + size;
@@ -668,8 +674,14 @@ struct FusedWorkspace {
     take(rows, 2 * maxRows * h, 1024);
     take(act, 2 * maxRows * i, 1024);
     take(y, yBytes * maxRows * h, 1024);
+    if (withTimers)
+      take(timers, 8 * kTimerSlots * kMaxTimedCtas, 1024);
     bytes = llvm::alignTo(end, 1024);
   }
+  /// Phase timers (pass option phase-timers): u64 nanoseconds at
+  /// timers[cta * kTimerSlots + slot]; see buildFusedKernel.
+  static constexpr int64_t kTimerSlots = 8, kMaxTimedCtas = 1024;
+  int64_t timers = -1;
 
 private:
   int64_t end = 0;
@@ -717,7 +729,8 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
 
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
-                                  int64_t maxTokens) {
+                                  int64_t maxTokens, bool streamWeights,
+                                  bool phaseTimers) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -725,7 +738,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   int64_t maxRows = maxTokens * k;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
-  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4);
+  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4, phaseTimers);
   // GEMM1 tiles: 128 output columns (a gate and an up box of 128 weight
   // rows); GEMM2 tiles: 256 columns.
   int64_t cols1 = llvm::divideCeil(i, 128), cols2 = llvm::divideCeil(h, 256);
@@ -744,13 +757,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 b.getDictionaryAttr(
                     {b.getNamedAttr("grid", b.getStringAttr("persistent")),
                      b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
-  func->setAttr("moek.workspace",
-                b.getDictionaryAttr(
-                    {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
-                     b.getNamedAttr("zero_bytes",
-                                    b.getI64IntegerAttr(ws.zeroBytes)),
-                     b.getNamedAttr("max_tokens",
-                                    b.getI64IntegerAttr(maxTokens))}));
+  SmallVector<NamedAttribute> wsAttrs = {
+      b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+      b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
+      b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))};
+  if (phaseTimers)
+    wsAttrs.push_back(
+        b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
+  func->setAttr("moek.workspace", b.getDictionaryAttr(wsAttrs));
   for (unsigned a = 0; a < 4; ++a) {
     func.setArgAttr(a, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
                                          b.getI8Type(), 128)));
@@ -779,10 +793,31 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     return LLVM::GEPOp::create(b, loc, gptr, b.getI8Type(), wsBase,
                                ValueRange{bytes});
   };
+  Value nextTile = at(ws.nextTile);
   Value barrier = at(ws.barrier), counts = at(ws.counts),
         cursor = at(ws.cursor), ready = at(ws.ready), offsets = at(ws.offsets),
         slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
         rows = at(ws.rows), act = at(ws.act), y = at(ws.y);
+  // Phase timers: slot `slot` of this CTA, written by lane 0 of the first
+  // warpgroup that runs it (0 start, 1 dispatch done, 2 producer done,
+  // 3 MMA tiles done, 4 past the last grid barrier, 5 combine done).
+  Value timers = phaseTimers ? at(ws.timers) : Value();
+  Value ctaId = mk::BlockIdOp::create(b, loc, b.getIndexType());
+  auto stamp = [&](OpBuilder &ob, int64_t slot, Value extra = Value()) {
+    if (!timers)
+      return;
+    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
+    if (extra)
+      cond = arith::AndIOp::create(ob, loc, cond, extra);
+    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    Value index = arith::AddIOp::create(
+        tb, loc,
+        arith::MulIOp::create(tb, loc, ctaId,
+                              idx(tb, FusedWorkspace::kTimerSlots)),
+        idx(tb, slot));
+    mk::TimestampOp::create(tb, loc, timers, index);
+  };
 
   auto tile = [&](int64_t r) {
     return MemRefType::get({r, kTileK}, b.getBF16Type(), AffineMap(),
@@ -794,10 +829,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                        b.getI64IntegerAttr(256));
 
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2).
+  stamp(b, 0);
   mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
                          offsets, slotRows, rowWeights, rows, barrier,
                          b.getI64IntegerAttr(e), b.getI64IntegerAttr(k),
                          b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+  stamp(b, 1);
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(128);
@@ -808,8 +845,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                             numE, tileRows,
                                             b.getI64IntegerAttr(cols2));
   Value total = arith::AddIOp::create(b, loc, n1, n2);
-  Value bid = mk::BlockIdOp::create(b, loc, b.getIndexType());
-  Value grid = mk::GridSizeOp::create(b, loc, b.getIndexType());
   int64_t rowGroup = std::clamp<int64_t>(
       (int64_t(16) << 20) / std::max<int64_t>(1, 128 * h * 2), 1, 8);
   auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
@@ -828,6 +863,45 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   Value cH = idx(b, h), cI = idx(b, i);
   Value slices1 = idx(b, h / kTileK), slices2 = idx(b, i / kTileK);
 
+  // A dynamic tile scheduler: the producer fetches the next tile index
+  // from a device counter (0, 1, 2, ... across the grid, so a CTA that runs
+  // ahead takes more tiles) and tags the tile's stages with it; the MMA
+  // warpgroups read the tag of each tile's first stage. The index past the
+  // last tile, on one stage without loads, tells them to stop. Indices are
+  // handed out in order, so every GEMM1 tile is taken by a running CTA
+  // before any GEMM2 tile that waits for it.
+  auto tileLoop = [&](OpBuilder &ob, Location l, bool producer,
+                      function_ref<Value(OpBuilder &, Value, Value)> body)
+      -> Value {
+    SmallVector<Type> types = {ob.getIndexType(), ob.getIndexType()};
+    auto loop = scf::WhileOp::create(ob, l, types, ValueRange{idx(ob, 0)});
+    {
+      Block *before = ob.createBlock(&loop.getBefore(), {}, {ob.getIndexType()},
+                                     {l});
+      OpBuilder bb = OpBuilder::atBlockEnd(before);
+      Value i = before->getArgument(0);
+      Value t;
+      if (producer) {
+        t = mk::FetchAddOp::create(bb, l, bb.getIndexType(), nextTile,
+                                   idx(bb, 0));
+      } else {
+        mk::RingWaitOp::create(bb, l, ring, i);
+        t = mk::RingTagOp::create(bb, l, bb.getIndexType(), ring, i);
+      }
+      Value more = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, t,
+                                         total);
+      scf::ConditionOp::create(bb, l, more, ValueRange{i, t});
+    }
+    {
+      Block *after = ob.createBlock(&loop.getAfter(), {}, types, {l, l});
+      OpBuilder ab = OpBuilder::atBlockEnd(after);
+      Value next = body(ab, after->getArgument(1), after->getArgument(0));
+      scf::YieldOp::create(ab, l, ValueRange{next});
+    }
+    ob.setInsertionPointAfter(loop);
+    return loop.getResult(0);
+  };
+
   // Producer: warpgroup 0, one thread issues every copy; a GEMM2 tile waits
   // until the GEMM1 tiles of its row block have stored their activations.
   {
@@ -836,9 +910,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    scf::ForOp::create(
-        b, loc, bid, total, grid, ValueRange{idx(b, 0)},
-        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+    Value last = tileLoop(b, loc, /*producer=*/true,
+                          [&](OpBuilder &ob, Value t, Value iter) -> Value {
+          Location l = loc;
           Value isGemm1 =
               arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
           auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
@@ -852,7 +926,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
             Value up = arith::AddIOp::create(tb, l, base, cI);
             Value next = buildTileLoads(tb, l, ring, tmapRows, d.getRow(),
                                         d.getRowEnd(), 128, tmapW13,
-                                        {base, up}, slices1, it[0], false);
+                                        {base, up}, slices1, iter, streamWeights,
+                                        t);
             scf::YieldOp::create(tb, l, ValueRange{next});
           }
           {
@@ -866,11 +941,17 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
             Value second = arith::AddIOp::create(eb, l, base, idx(eb, 128));
             Value next = buildTileLoads(eb, l, ring, tmapAct, d.getRow(),
                                         d.getRowEnd(), 128, tmapW2,
-                                        {base, second}, slices2, it[0], false);
+                                        {base, second}, slices2, iter,
+                                        streamWeights, t);
             scf::YieldOp::create(eb, l, ValueRange{next});
           }
-          scf::YieldOp::create(ob, l, branch.getResults());
+          return branch.getResult(0);
         });
+    // The stop mark: one more stage, tagged past the last tile, no loads.
+    mk::RingAcquireOp::create(b, loc, ring, last);
+    mk::RingSetTagOp::create(b, loc, ring, last, total);
+    mk::RingExpectOp::create(b, loc, ring, last, idx(b, 0));
+    stamp(b, 2);
   }
 
   // Consumers: warpgroups 1 and 2, half of each tile's rows each. GEMM1
@@ -888,9 +969,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                             ? "swiglu"
                             : "clamped_swiglu";
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
-    scf::ForOp::create(
-        b, loc, bid, total, grid, ValueRange{idx(b, 0)},
-        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+    Value last = tileLoop(b, loc, /*producer=*/false,
+                          [&](OpBuilder &ob, Value t, Value iter) -> Value {
+          Location l = loc;
           Value isGemm1 =
               arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
           auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
@@ -901,7 +982,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
             Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
             auto [accs, next] =
                 buildTileMmas(tb, l, ring, accType, aRow, row, d.getRowEnd(),
-                              1, slices1, it[0], /*pipelined=*/true);
+                              1, slices1, iter, /*pipelined=*/true);
             auto store = mk::StoreActOp::create(
                 tb, l, accs[0], act, row,
                 arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
@@ -921,23 +1002,30 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
             Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
             auto [accs, next] =
                 buildTileMmas(eb, l, ring, accType, aRow, row, d.getRowEnd(),
-                              1, slices2, it[0], /*pipelined=*/true);
+                              1, slices2, iter, /*pipelined=*/true);
             storeAccs(eb, l, accs, y, row,
                       arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
                       d.getRowEnd(), yElem, h);
             scf::YieldOp::create(eb, l, ValueRange{next});
           }
-          scf::YieldOp::create(ob, l, branch.getResults());
+          return branch.getResult(0);
         });
+    // The stop mark's stage.
+    mk::RingReleaseOp::create(b, loc, ring, last);
+    Value firstWg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          wg, idx(b, 0));
+    stamp(b, 3, firstWg);
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+    stamp(b, 4, firstWg);
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
     mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
                           b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
                           TypeAttr::get(yElem), TypeAttr::get(outElem),
                           b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
+    stamp(b, 5, firstWg);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
@@ -1017,7 +1105,8 @@ struct ConvertMoEToMoEKernelPass
       OpBuilder b(kernels.getBodyRegion());
       b.setInsertionPointToEnd(&kernels.getBodyRegion().front());
       LLVM::LLVMFuncOp kernel =
-          buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens);
+          buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
+                           streamWeights, phaseTimers);
       SymbolTable(kernels).insert(kernel);
       OpBuilder hb(op);
       auto sym = SymbolRefAttr::get(

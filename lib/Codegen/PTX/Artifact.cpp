@@ -292,6 +292,9 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     manifest["workspace_bytes"] = bytes.getInt();
     manifest["workspace_zero_bytes"] = zero.getInt();
     manifest["max_tokens"] = maxTokens.getInt();
+    // Profiling builds: where the phase timers are (the runtime ignores it).
+    if (auto timers = ws.getAs<IntegerAttr>("timers"))
+      manifest["workspace_timers_offset"] = timers.getInt();
   }
   if (!variants.empty())
     manifest["variants"] = variants;

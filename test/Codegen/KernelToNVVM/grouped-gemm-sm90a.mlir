@@ -1,11 +1,12 @@
 // The warp-specialized grouped matmul of test/Dialect/MoEKernel/ops.mlir,
 // lowered for sm_90a: no moek op and no cast is left; roles are warpgroup
 // guards with setmaxnreg; rings are mbarrier rings in 1024-aligned dynamic
-// shared memory; MMAs are four wgmma m64n128k16 per 64-wide stage.
+// shared memory (barriers: full, empty, then the stages' tag words); MMAs
+// are four wgmma m64n128k16 per 64-wide stage.
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %S/../../Dialect/MoEKernel/ops.mlir | FileCheck %s
 // RUN: not moe-opt --convert-moek-to-nvvm=chip=sm_100a %S/../../Dialect/MoEKernel/ops.mlir 2>&1 | FileCheck %s --check-prefix=CHIP
 
-// CHECK-DAG:   llvm.mlir.global internal @grouped_gemm_moek_barriers_0() {addr_space = 3 : i32, alignment = 8 : i64} : !llvm.array<8 x i64>
+// CHECK-DAG:   llvm.mlir.global internal @grouped_gemm_moek_barriers_0() {addr_space = 3 : i32, alignment = 8 : i64} : !llvm.array<12 x i64>
 // CHECK-DAG:   llvm.mlir.global external @moek_dynamic_smem() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
 // CHECK-LABEL: llvm.func @grouped_gemm
 // CHECK-SAME:    moek.dynamic_smem_bytes = 132096 : i64

@@ -16,6 +16,8 @@
 // CHECK-SAME:    moek.abi = [{box = [64, 128], inner = 256 : i64, kind = "tma", operand = 3 : i64, rows = 1536 : i64, swizzle = 128 : i64, view = "[E*2I, H]"}, {box = [64, 128], inner = 192 : i64, kind = "tma", operand = 4 : i64, rows = 1024 : i64, swizzle = 128 : i64, view = "[E*H, I]"}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 256], swizzle = 128 : i64, workspace = "rows", workspace_offset = [[ROWSOFF:[0-9]+]] : i64}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 192], swizzle = 128 : i64, workspace = "act", workspace_offset = {{[0-9]+}} : i64}, {kind = "ptr", operand = 0 : i64}, {kind = "ptr", operand = 1 : i64}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}, {kind = "workspace"}, {kind = "token_count"}]
 // CHECK-SAME:    moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 4096 : i64, zero_bytes = 384 : i64}
 // Workspace parts at i64 offsets (a GEP's constant indices hold 29 bits).
+// CHECK:         %[[C32:.+]] = llvm.mlir.constant(32 : i64) : i64
+// CHECK-NEXT:    %[[NEXT:.+]] = llvm.getelementptr %arg8[%[[C32]]]
 // CHECK:         %[[C0:.+]] = llvm.mlir.constant(0 : i64) : i64
 // CHECK-NEXT:    %[[BAR:.+]] = llvm.getelementptr %arg8[%[[C0]]]
 // CHECK:         %[[C96:.+]] = llvm.mlir.constant(96 : i64) : i64
@@ -30,10 +32,18 @@
 // 256: one GEMM2 column block of 256.
 // CHECK:         %[[N1:.+]] = moek.grouped_tile_count %[[OFFS]] {col_tiles = 2 : i64, num_experts = 4 : i64, tile_rows = 128 : i64}
 // CHECK:         %[[N2:.+]] = moek.grouped_tile_count %[[OFFS]] {col_tiles = 1 : i64, num_experts = 4 : i64, tile_rows = 128 : i64}
-// CHECK:         arith.addi %[[N1]], %[[N2]]
+// CHECK:         %[[TOTAL:.+]] = arith.addi %[[N1]], %[[N2]]
+// A dynamic scheduler: the producer fetches tile indices from a device
+// counter and tags each stage with its tile; past the last tile, one more
+// stage tagged TOTAL, with no loads, stops the MMA warpgroups.
 // CHECK:         moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
+// CHECK:           %[[LAST:.+]]:2 = scf.while
+// CHECK:             %[[T:.+]] = moek.fetch_add %[[NEXT]][%{{.+}}]
+// CHECK:             %[[MORE:.+]] = arith.cmpi ult, %[[T]], %[[TOTAL]]
+// CHECK:             scf.condition(%[[MORE]])
 // CHECK:           arith.cmpi ult, %{{.+}}, %[[N1]]
 // GEMM1: the rows, and the gate and up boxes of the weights.
+// CHECK:           moek.ring_set_tag
 // CHECK:           moek.tma_load %arg2[{{.+}}] {{.*}} tile 0 :
 // CHECK:           moek.tma_load %arg0[{{.+}}] {{.*}} tile 1 :
 // CHECK:           moek.tma_load %arg0[{{.+}}] {{.*}} tile 1 {row_offset = 128 : i64}
@@ -42,10 +52,18 @@
 // CHECK:           moek.wait_counter %[[READY]][%{{.+}}] geq(%c4
 // CHECK:           moek.tma_load %arg3[{{.+}}] {{.*}} tile 0 :
 // CHECK:           moek.tma_load %arg1[{{.+}}] {{.*}} tile 1 :
+// CHECK:           moek.ring_acquire %{{.+}}[%[[LAST]]#0]
+// CHECK-NEXT:      moek.ring_set_tag %{{.+}}[%[[LAST]]#0], %[[TOTAL]]
+// CHECK:           moek.ring_expect %{{.+}}[%[[LAST]]#0] bytes(%c0
 // CHECK:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
+// CHECK:           %[[END:.+]]:2 = scf.while
+// CHECK:             moek.ring_wait
+// CHECK-NEXT:        %[[TILE:.+]] = moek.ring_tag
+// CHECK-NEXT:        arith.cmpi ult, %[[TILE]], %[[TOTAL]]
 // CHECK:           moek.store_act %{{.+}}, %{{.+}} row_limit(%{{.+}}) {activation = "swiglu", element_type = bf16, gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
 // CHECK:           moek.signal %[[READY]][%{{.+}}]
 // CHECK:           moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>
+// CHECK:         moek.ring_release %{{.+}}[%[[END]]#0]
 // CHECK:         moek.grid_barrier %[[BAR]] phase(3) id(4) threads(256)
 // CHECK-NEXT:    moek.combine %{{.+}}, %{{.+}} weights(%arg6) out(%arg7) tokens(%{{.+}}) {element_type = bf16, first_thread = 128 : i64, hidden = 256 : i64, threads = 256 : i64, top_k = 2 : i64, y_type = bf16}
 // SMALL:         moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 16 : i64

@@ -265,6 +265,38 @@ def MoEK_WaitCounterOp : MoEK_Op<"wait_counter", []> {
   }];
 }
 
+def MoEK_FetchAddOp : MoEK_Op<"fetch_add", []> {
+  let summary = "Atomically add 1 to a u32 counter; return its old value";
+  let description = [{
+    A relaxed atomic increment of `counters[index]` at GPU scope by the
+    executing thread; the result is the value before it. Increments by one
+    thread at a time hand out 0, 1, 2, ... in order, e.g. the tiles of a
+    dynamic tile scheduler.
+
+    ```mlir
+    %t = moek.fetch_add %next[%c0]
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index);
+  let results = (outs Index:$old);
+  let assemblyFormat = "$counters `[` $index `]` attr-dict";
+}
+
+def MoEK_TimestampOp : MoEK_Op<"timestamp", []> {
+  let summary = "Record the GPU's nanosecond clock (profiling)";
+  let description = [{
+    The thread that runs it stores `%globaltimer` (u64, nanoseconds, one
+    clock for the whole GPU) into `buffer[index]`. For phase timers: guard
+    it so that one thread per CTA runs it.
+
+    ```mlir
+    moek.timestamp %timers[%i]
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$buffer, Index:$index);
+  let assemblyFormat = "$buffer `[` $index `]` attr-dict";
+}
+
 //===----------------------------------------------------------------------===//
 // MoE phases run by the whole grid
 //===----------------------------------------------------------------------===//
@@ -454,6 +486,42 @@ def MoEK_RingWaitOp : MoEK_RingStageOp<"ring_wait",
     "Consumer: wait until stage iter mod S is full">;
 def MoEK_RingReleaseOp : MoEK_RingStageOp<"ring_release",
     "Consumer: arrive on the stage's empty barrier">;
+
+def MoEK_RingSetTagOp : MoEK_Op<"ring_set_tag", []> {
+  let summary = "Producer: attach a word to a stage (e.g. its tile index)";
+  let description = [{
+    Stores `value` (below 2^31) into the tag word of stage `iter mod S`, in
+    shared memory beside the stage's barriers. Written after
+    `moek.ring_acquire` and before `moek.ring_expect` of the stage, it is
+    visible to every consumer once its `moek.ring_wait` of the stage
+    returns (the full barrier's completion orders it), and stays until the
+    stage is acquired again. A dynamic tile scheduler uses it to tell the
+    consumers which tile the producer fetched.
+
+    ```mlir
+    moek.ring_set_tag %ring[%i], %tile : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, Index:$value);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `,` $value attr-dict `:` qualified(type($ring))
+  }];
+}
+
+def MoEK_RingTagOp : MoEK_Op<"ring_tag", []> {
+  let summary = "Consumer: the word attached to a full stage";
+  let description = [{
+    Reads the tag of stage `iter mod S` (see `moek.ring_set_tag`); only
+    after `moek.ring_wait` of that stage.
+
+    ```mlir
+    %tile = moek.ring_tag %ring[%i] : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter);
+  let results = (outs Index:$value);
+  let assemblyFormat = "$ring `[` $iter `]` attr-dict `:` qualified(type($ring))";
+}
 
 def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
   let summary = "Copy one tile from global memory into a ring stage (TMA)";

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Phase times of a fused MoE kernel built with phase timers.
+
+Build the layers with `make_fused_moe.py --kernel-options phase-timers=true`:
+each CTA then writes the GPU's nanosecond clock into the workspace at the
+phase boundaries (start, dispatch done, producer done, MMA tiles done, past
+the last grid barrier, combine done). This runs each case of
+bench/fused_moe.py once (after a warm-up) and prints, in microseconds from
+the earliest start: when the dispatch ended (slowest CTA), when the first
+and the last CTA finished their tiles, the end of the last grid barrier and
+of the combine.
+
+usage: fused_phases.py --lib libmoe_cuda_runtime.so --art DIR [--cases ...]
+"""
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
+
+import torch  # noqa: E402
+import moe_runtime  # noqa: E402
+from grouped_gemm import CASES  # noqa: E402
+from fused_moe import make_case  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--art", required=True)
+    ap.add_argument("--cases", default="")
+    a = ap.parse_args()
+    moe_runtime.load_library(a.lib)
+    print("%-18s %9s %9s %9s %9s %9s %9s" % (
+        "case (us)", "dispatch", "tiles 1st", "tiles all", "producer",
+        "barrier", "combine"))
+    for name, T, H, I, E, K in CASES:
+        if a.cases and name not in a.cases.split(","):
+            continue
+        d = os.path.join(a.art, "fm_e%d_h%d_i%d_k%d" % (E, H, I, K))
+        manifest = json.load(open(os.path.join(d, "manifest.json")))
+        off = manifest["workspace_timers_offset"]
+        kernel = moe_runtime.Kernel.load(d)
+        ws = torch.zeros(manifest["workspace_bytes"], dtype=torch.uint8,
+                         device="cuda")
+        x, w13, w2, ids, w = make_case(T, H, I, E, K)
+        out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
+        for _ in range(2):
+            ws[off:].zero_()
+            kernel.launch(x, ids, w, w13, w2, out, workspace=ws)
+        torch.cuda.synchronize()
+        t = ws[off:off + 8 * 8 * 1024].view(torch.int64).view(1024, 8)
+        t = t[t[:, 0] > 0].double()
+        t0 = t[:, 0].min()
+        us = (t - t0) / 1e3
+        print("%-18s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f" % (
+            name, us[:, 1].max(), us[:, 3].min(), us[:, 3].max(),
+            us[:, 2].max(), us[:, 4].max(), us[:, 5].max()), flush=True)
+        del kernel, ws, x, w13, w2, ids, w, out
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
