@@ -25,7 +25,7 @@
 // VAR: {{\[}}[64, 64], [128, 64]]
 // VAR-NEXT: [{"dynamic_smem_bytes": 197632, "kernel": "deepseek_v3_gate_up_expert_matmul_0_m256", "max_tokens": 49152, "min_tokens": 16384}]
 
-// RT: kernel deepseek_v3_gate_up_expert_matmul_0: 4 params, 3 tensors in, 1 out
+// RT: kernel deepseek_v3_gate_up_expert_matmul_0: 5 params, 3 tensors in, 1 out
 // RT-NEXT: T = 16383 runs deepseek_v3_gate_up_expert_matmul_0
 // RT-NEXT: T = 16384 runs deepseek_v3_gate_up_expert_matmul_0_m256
 // RT-NEXT: T = 49151 runs deepseek_v3_gate_up_expert_matmul_0_m256

@@ -98,6 +98,8 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k) {
              b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
              b.getNamedAttr("result", b.getI64IntegerAttr(0))}),
+      // The dynamic tile scheduler's counter (zeroed by the runtime).
+      entry({b.getNamedAttr("kind", b.getStringAttr("workspace"))}),
   });
 }
 
@@ -198,6 +200,59 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
       });
   disableUnroll(inner);
   return inner.getResult(0);
+}
+
+/// The tile loop of a dynamic tile scheduler: the producer fetches tile
+/// indices from the device counter `nextTile` (0, 1, 2, ... across the
+/// grid, so a CTA that runs ahead takes more tiles) and tags the stages it
+/// fills with them (buildTileLoads' `tag`); the MMA warpgroups wait for the
+/// next stage and read its tag. Both stop at the first index >= `total`
+/// (buildStopMark). `body(tile, iter)` builds one tile from ring iteration
+/// `iter` and returns the iteration after it. Returns the ring iteration
+/// after the last tile.
+Value buildScheduledTiles(
+    OpBuilder &ob, Location l, Value ring, Value nextTile, Value total,
+    bool producer, function_ref<Value(OpBuilder &, Value, Value)> body) {
+  OpBuilder::InsertionGuard guard(ob);
+  Type indexTy = ob.getIndexType();
+  Value zero = arith::ConstantIndexOp::create(ob, l, 0);
+  auto loop = scf::WhileOp::create(ob, l, TypeRange{indexTy, indexTy},
+                                   ValueRange{zero});
+  {
+    Block *before = ob.createBlock(&loop.getBefore(), {}, {indexTy}, {l});
+    OpBuilder bb = OpBuilder::atBlockEnd(before);
+    Value i = before->getArgument(0);
+    Value t;
+    if (producer) {
+      t = mk::FetchAddOp::create(bb, l, indexTy, nextTile,
+                                 arith::ConstantIndexOp::create(bb, l, 0));
+    } else {
+      mk::RingWaitOp::create(bb, l, ring, i);
+      t = mk::RingTagOp::create(bb, l, indexTy, ring, i);
+    }
+    Value more =
+        arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, t, total);
+    scf::ConditionOp::create(bb, l, more, ValueRange{i, t});
+  }
+  {
+    Block *after =
+        ob.createBlock(&loop.getAfter(), {}, {indexTy, indexTy}, {l, l});
+    OpBuilder ab = OpBuilder::atBlockEnd(after);
+    Value next = body(ab, after->getArgument(1), after->getArgument(0));
+    scf::YieldOp::create(ab, l, ValueRange{next});
+  }
+  return loop.getResult(0);
+}
+
+/// The producer's stop mark after its last tile: one more stage, tagged
+/// `total`, with no loads (an arrival expecting 0 bytes completes it). The
+/// MMA warpgroups release it after their loop.
+void buildStopMark(OpBuilder &b, Location l, Value ring, Value last,
+                   Value total) {
+  mk::RingAcquireOp::create(b, l, ring, last);
+  mk::RingSetTagOp::create(b, l, ring, last, total);
+  mk::RingExpectOp::create(b, l, ring, last,
+                           arith::ConstantIndexOp::create(b, l, 0));
 }
 
 /// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
@@ -483,7 +538,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   auto fnType =
       LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                  {ptr, ptr, gptr, gptr});
+                                  {ptr, ptr, gptr, gptr, gptr});
   auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
   func->setAttr("nvvm.kernel", b.getUnitAttr());
   func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
@@ -493,6 +548,12 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                 b.getDictionaryAttr(
                     {b.getNamedAttr("grid", b.getStringAttr("persistent")),
                      b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
+  // Workspace: the tile counter in its first 16 bytes, zeroed before each
+  // launch.
+  func->setAttr("moek.workspace",
+                b.getDictionaryAttr(
+                    {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
+                     b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))}));
   for (unsigned i = 0; i < 2; ++i) {
     func.setArgAttr(i, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
                                          b.getI8Type(), 128)));
@@ -505,6 +566,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
   Value offsets = entry->getArgument(2), out = entry->getArgument(3);
+  Value nextTile = entry->getArgument(4);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -546,7 +608,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     // Loads the K slices of one tile into the ring from iteration `i0`;
     // returns the iteration after the last.
     auto loadTile = [&](OpBuilder &ob, Location l, Value i0,
-                        mk::GroupedTileOp d) -> Value {
+                        mk::GroupedTileOp d, Value tag) -> Value {
       Value wrow = arith::AddIOp::create(
           ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
           arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
@@ -558,15 +620,26 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             ob, l, wrow, arith::ConstantIndexOp::create(ob, l, box * kWBoxRows)));
       return buildTileLoads(ob, l, ring, tmapX, d.getRow(), d.getRowEnd(),
                             kTileM, tmapW, wRows, cKSlices, i0,
-                            config.streamWeights);
+                            config.streamWeights, tag);
     };
-    // Every tile's K slices, in tile order, into the one ring.
-    scf::ForOp::create(
-        b, loc, bid, numTiles, grid, ValueRange{c0},
-        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
-          Value end = loadTile(ob, l, it[0], decode(ob, t));
-          scf::YieldOp::create(ob, l, ValueRange{end});
-        });
+    if (config.pingpong) {
+      // Every tile's K slices, in the CTA's static tile order (the MMA
+      // warpgroups alternate tiles), into the one ring.
+      scf::ForOp::create(
+          b, loc, bid, numTiles, grid, ValueRange{c0},
+          [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+            Value end = loadTile(ob, l, it[0], decode(ob, t), Value());
+            scf::YieldOp::create(ob, l, ValueRange{end});
+          });
+    } else {
+      // Tiles from the dynamic scheduler, each stage tagged with its tile.
+      Value last = buildScheduledTiles(
+          b, loc, ring, nextTile, numTiles, /*producer=*/true,
+          [&](OpBuilder &ob, Value t, Value iter) {
+            return loadTile(ob, loc, iter, decode(ob, t), t);
+          });
+      buildStopMark(b, loc, ring, last, numTiles);
+    }
   }
 
   if (config.pingpong) {
@@ -583,9 +656,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     unsigned numAccs = kTileM / 128;
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(kTileM / 2));
-    scf::ForOp::create(
-        b, loc, bid, numTiles, grid, ValueRange{c0},
-        [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, numTiles, /*producer=*/false,
+        [&](OpBuilder &ob, Value t, Value iter) {
+          Location l = loc;
           auto d = decode(ob, t);
           Value row = arith::AddIOp::create(ob, l, d.getRow(), aRow);
           // 64-row accumulators past the expert's last row issue no MMAs
@@ -593,12 +667,14 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           // gets the tensor cores to itself.
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
-              cKSlices, it[0], config.pipelineMma);
+              cKSlices, iter, config.pipelineMma);
           storeAccs(ob, l, accs, out, row,
                     arith::MulIOp::create(ob, l, d.getColTile(), cTileN),
                     d.getRowEnd(), outElem, n);
-          scf::YieldOp::create(ob, l, ValueRange{next});
+          return next;
         });
+    // The stop mark's stage.
+    mk::RingReleaseOp::create(b, loc, ring, last);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
@@ -870,38 +946,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // last tile, on one stage without loads, tells them to stop. Indices are
   // handed out in order, so every GEMM1 tile is taken by a running CTA
   // before any GEMM2 tile that waits for it.
-  auto tileLoop = [&](OpBuilder &ob, Location l, bool producer,
-                      function_ref<Value(OpBuilder &, Value, Value)> body)
-      -> Value {
-    SmallVector<Type> types = {ob.getIndexType(), ob.getIndexType()};
-    auto loop = scf::WhileOp::create(ob, l, types, ValueRange{idx(ob, 0)});
-    {
-      Block *before = ob.createBlock(&loop.getBefore(), {}, {ob.getIndexType()},
-                                     {l});
-      OpBuilder bb = OpBuilder::atBlockEnd(before);
-      Value i = before->getArgument(0);
-      Value t;
-      if (producer) {
-        t = mk::FetchAddOp::create(bb, l, bb.getIndexType(), nextTile,
-                                   idx(bb, 0));
-      } else {
-        mk::RingWaitOp::create(bb, l, ring, i);
-        t = mk::RingTagOp::create(bb, l, bb.getIndexType(), ring, i);
-      }
-      Value more = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, t,
-                                         total);
-      scf::ConditionOp::create(bb, l, more, ValueRange{i, t});
-    }
-    {
-      Block *after = ob.createBlock(&loop.getAfter(), {}, types, {l, l});
-      OpBuilder ab = OpBuilder::atBlockEnd(after);
-      Value next = body(ab, after->getArgument(1), after->getArgument(0));
-      scf::YieldOp::create(ab, l, ValueRange{next});
-    }
-    ob.setInsertionPointAfter(loop);
-    return loop.getResult(0);
-  };
-
   // Producer: warpgroup 0, one thread issues every copy; a GEMM2 tile waits
   // until the GEMM1 tiles of its row block have stored their activations.
   {
@@ -910,8 +954,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    Value last = tileLoop(b, loc, /*producer=*/true,
-                          [&](OpBuilder &ob, Value t, Value iter) -> Value {
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, total, /*producer=*/true,
+        [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
           Value isGemm1 =
               arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
@@ -947,10 +992,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
           }
           return branch.getResult(0);
         });
-    // The stop mark: one more stage, tagged past the last tile, no loads.
-    mk::RingAcquireOp::create(b, loc, ring, last);
-    mk::RingSetTagOp::create(b, loc, ring, last, total);
-    mk::RingExpectOp::create(b, loc, ring, last, idx(b, 0));
+    buildStopMark(b, loc, ring, last, total);
     stamp(b, 2);
   }
 
@@ -969,8 +1011,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                             ? "swiglu"
                             : "clamped_swiglu";
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
-    Value last = tileLoop(b, loc, /*producer=*/false,
-                          [&](OpBuilder &ob, Value t, Value iter) -> Value {
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, total, /*producer=*/false,
+        [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
           Value isGemm1 =
               arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);

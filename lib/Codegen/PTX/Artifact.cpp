@@ -286,12 +286,13 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     auto bytes = ws.getAs<IntegerAttr>("bytes");
     auto zero = ws.getAs<IntegerAttr>("zero_bytes");
     auto maxTokens = ws.getAs<IntegerAttr>("max_tokens");
-    if (!bytes || !zero || !maxTokens)
+    if (!bytes || !zero)
       return func.emitError() << "moe-to-manifest: malformed moek.workspace "
                               << ws;
     manifest["workspace_bytes"] = bytes.getInt();
     manifest["workspace_zero_bytes"] = zero.getInt();
-    manifest["max_tokens"] = maxTokens.getInt();
+    if (maxTokens)
+      manifest["max_tokens"] = maxTokens.getInt();
     // Profiling builds: where the phase timers are (the runtime ignores it).
     if (auto timers = ws.getAs<IntegerAttr>("timers"))
       manifest["workspace_timers_offset"] = timers.getInt();

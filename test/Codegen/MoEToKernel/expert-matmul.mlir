@@ -25,17 +25,31 @@
 // CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // CHECK:           moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
+// The producer takes tiles from a device counter in the workspace (the
+// dynamic tile scheduler) and tags their stages with them.
+// CHECK:             moek.fetch_add %arg4[
 // CHECK:             moek.grouped_tile {{.*}}row_group = 8 : i64
 // The rows come in 64-row boxes; the second only if the tile has rows
 // there, and the stage expects the bytes of the boxes loaded.
 // CHECK:             %[[BOXES:.+]] = arith.minui
-// CHECK:             moek.ring_expect {{.*}} bytes(%{{.+}})
+// CHECK:             moek.ring_set_tag
+// CHECK-NEXT:        moek.ring_expect {{.*}} bytes(%{{.+}})
 // CHECK:             moek.tma_load {{.*}} tile 0 :
 // CHECK:             %[[HAS:.+]] = arith.cmpi ugt, %[[BOXES]], %{{.+}} : index
 // CHECK-NEXT:        scf.if %[[HAS]] {
 // CHECK:               moek.tma_load {{.*}} tile 0 {row_offset = 64 : i64}
 // CHECK:             moek.tma_load {{.*}} tile 1 :
+// After its last tile the producer fills one more stage, tagged past the
+// last tile, with no loads: the stop mark.
+// CHECK:           moek.ring_set_tag %{{.+}}[%[[LAST:.+]]#0], %[[NUM:.+]] :
+// CHECK:           moek.ring_expect %{{.+}}[%[[LAST]]#0] bytes(%c0
 // CHECK:           moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
+// Tiles come from the dynamic scheduler: the MMA warpgroups read the tile
+// index from the tag of each tile's first stage, until the stop mark.
+// CHECK:             %[[END:.+]]:2 = scf.while
+// CHECK:               moek.ring_wait
+// CHECK-NEXT:          %[[TILE:.+]] = moek.ring_tag
+// CHECK-NEXT:          arith.cmpi ult, %[[TILE]], %[[NUM]] : index
 // A warpgroup whose rows all lie past the expert's end skips the MMAs and
 // only passes the stages on.
 // CHECK:             %[[ACTIVE:.+]] = arith.cmpi ult, %{{.+}}, %{{.+}} : index
