@@ -167,6 +167,38 @@ def main():
     with open(os.path.join(a.out, "fused_moe.md"), "w") as f:
         f.write(text)
     print(text)
+    plot(rows, others, os.path.join(a.out, "fused_moe.png"))
+
+
+def plot(rows, others, path):
+    """Bar chart of the times (ours, the compared builds, torch) with the
+    floor marked, if matplotlib is there."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no matplotlib: %s not written" % path)
+        return
+    if not rows:
+        return
+    series = [("ours", "ours_ms")] + [(n, n + "_ms") for n, _ in others] + \
+        [("torch _grouped_mm pipeline", "torch_ms")]
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for j, (label, key) in enumerate(series):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(rows))]
+        ax.bar(xs, [r[key] / r["floor_ms"] for r in rows], width, label=label)
+    ax.axhline(1.0, color="black", linewidth=1, linestyle="--",
+               label="roofline floor")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r["case"] for r in rows])
+    ax.set_ylabel("time / roofline floor (lower is better)")
+    ax.set_title("Fused MoE layer, bf16, H200")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print("wrote", path)
 
 
 if __name__ == "__main__":

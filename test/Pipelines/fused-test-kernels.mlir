@@ -2,9 +2,9 @@
 // (test/Integration/CUDA/run_fused_moe.py, bench/fused_moe.py), compiled
 // here as make_fused_moe.py compiles them for the H200: ptxas must accept
 // every one with no spill (--strict). The layers: small ones with each
-// router-weight placement, GEMM1 rounded to f32, clamped SwiGLU, I not a
-// multiple of 128, E = 1; and the six layers of ../shared/DESIGN.md
-// section 9.
+// router-weight placement, GEMM1 rounded to f32, every activation, gate/up
+// interleaved, I not a multiple of 128, E = 1; and the six layers of
+// ../shared/DESIGN.md section 9.
 // REQUIRES: ptxas
-// RUN: rm -rf %t && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t --ptxas %ptxas --strict 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s
-// CHECK-COUNT-10: registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: rm -rf %t && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t --ptxas %ptxas --strict 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 8,512,256,2,before_down,bf16,gelu_tanh_mul 8,256,384,2,in_combine,bf16,swiglu,interleaved 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s
+// CHECK-COUNT-13: registers {{[0-9]+}}, spill stores 0 B, workspace

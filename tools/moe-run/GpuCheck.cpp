@@ -450,6 +450,13 @@ int moe::run::runGpuCheck(const GpuCheckOptions &options,
 
   moeRtLaunchConfig config;
   moeRtLaunchConfigInit(&config);
+  // The kernel's scratch memory (e.g. its tile counter), if it has any; the
+  // runtime zeroes what the kernel needs zeroed before the launch.
+  if (kinfo.workspaceBytes) {
+    if (buffers.alloc(kinfo.workspaceBytes, config.workspace))
+      return fail(llvm::Twine("workspace: ") + moeRtGetLastError());
+    config.workspaceBytes = kinfo.workspaceBytes;
+  }
   int64_t tokens = 0;
   if (moeRtValidateArgs(kernel.get(), launchArgs.data(),
                         static_cast<int32_t>(launchArgs.size()), &config,

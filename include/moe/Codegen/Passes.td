@@ -55,8 +55,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     token's top-k rows summed in f32 in slot order). The workspace (counters
     first, zeroed by the runtime before each launch; offsets, routed rows,
     activations, GEMM2 rows) is sized for `max-tokens`. Supported now: bf16
-    tokens and weights, i32 topk_ids, SwiGLU or clamped SwiGLU with gate/up
-    concatenated, every router-weight placement, GEMM1/GEMM2 outputs rounded
+    tokens and weights, i32 topk_ids, every activation (SwiGLU, clamped
+    SwiGLU, GELU-mul, GELU-tanh-mul) with gate/up concatenated or
+    interleaved, every router-weight placement, GEMM1/GEMM2 outputs rounded
     to bf16 or f32, H and I multiples of 64, one GPU.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",

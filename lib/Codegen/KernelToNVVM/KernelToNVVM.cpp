@@ -1465,31 +1465,41 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
   matchAndRewrite(StoreActOp op, OpAdaptor a,
                   ConversionPatternRewriter &rewriter) const override {
     // The fragment layout of moek.store_acc: thread t holds d[4j + 2h + e]
-    // at row 16w + l/4 + 8h, column 8j + 2(l%4) + e. Gate column c < 128
-    // is block j < 16; its up column c + 128 is block j + 16, in the same
-    // thread.
+    // at row 16w + l/4 + 8h, column 8j + 2(l%4) + e. Concatenated: gate
+    // column c < 128 is block j < 16 and its up column c + 128 block j + 16,
+    // in the same thread, so each thread makes output columns 8j + 2(l%4)
+    // and +1 (j < 16). Interleaved: columns 2p and 2p + 1 are the gate and
+    // up of output column p, i.e. e = 0 and 1 of one block j, so each thread
+    // makes output column 4j + l%4 (j < 32).
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
     Type f32 = b.getF32Type();
     Type elem = op.getElementType(), g1 = op.getGemm1Type();
     int64_t elemBytes = elem.isBF16() ? 2 : 4;
     int64_t ld = op.getLdAttr().getInt();
-    bool clamped = op.getActivation() == "clamped_swiglu";
+    StringRef kind = op.getActivation();
+    bool interleaved = op.getLayout() == "interleaved";
     float alpha = op.getAlpha().convertToFloat(),
           limit = op.getLimit().convertToFloat();
     auto f32c = [&](float v) -> Value {
       return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
     };
+    auto mul = [&](Value x, Value y) -> Value {
+      return LLVM::FMulOp::create(b, loc, x, y);
+    };
+    auto add = [&](Value x, Value y) -> Value {
+      return LLVM::FAddOp::create(b, loc, x, y);
+    };
     Value tid = threadIdX(b, loc);
     Value t = LLVM::URemOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads));
     Value warp = LLVM::UDivOp::create(b, loc, t, i32c(b, loc, 32));
     Value lane = LLVM::URemOp::create(b, loc, t, i32c(b, loc, 32));
+    Value quad = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4));
     Value rowInTile = LLVM::AddOp::create(
         b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 16)),
         LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 4)));
-    Value colInTile = LLVM::MulOp::create(
-        b, loc, LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4)),
-        i32c(b, loc, 2));
+    Value colInTile =
+        interleaved ? quad : LLVM::MulOp::create(b, loc, quad, i32c(b, loc, 2));
     Value row0 = arith::AddIOp::create(b, loc, a.getRow(),
                                        toIndex(b, loc, rowInTile));
     Value col0 = toI64(b, loc,
@@ -1501,16 +1511,70 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       return LLVM::FPExtOp::create(
           b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
     };
-    // 1 / (1 + 2^(-s * log2(e) * x)): the logistic function of s * x.
+    // 2^(s * log2(e) * x) = exp(s * x).
+    auto exp = [&](Value x, float s) -> Value {
+      return ex2(b, loc, mul(x, f32c(s * 1.4426950408889634f)));
+    };
+    // 1 / (1 + exp(-s * x)).
     auto sigmoid = [&](Value x, float s) -> Value {
-      Value e = ex2(b, loc, LLVM::FMulOp::create(b, loc, x,
-                                                 f32c(-s * 1.4426950408889634f)));
       return LLVM::FDivOp::create(b, loc, f32c(1.0f),
-                                  LLVM::FAddOp::create(b, loc, f32c(1.0f), e));
+                                  add(f32c(1.0f), exp(x, -s)));
+    };
+    // erf (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
+    auto erf = [&](Value x) -> Value {
+      Value ax = LLVM::FAbsOp::create(b, loc, x);
+      Value tt = LLVM::FDivOp::create(
+          b, loc, f32c(1.0f), add(f32c(1.0f), mul(f32c(0.3275911f), ax)));
+      Value poly = f32c(1.061405429f);
+      for (float c : {-1.453152027f, 1.421413741f, -0.284496736f,
+                      0.254829592f})
+        poly = add(mul(poly, tt), f32c(c));
+      poly = mul(poly, tt);
+      Value y = LLVM::FSubOp::create(
+          b, loc, f32c(1.0f), mul(poly, exp(mul(ax, ax), -1.0f)));
+      return LLVM::CopySignOp::create(b, loc, y, x);
+    };
+    // tanh(x) = 1 - 2 / (exp(2x) + 1).
+    auto tanh = [&](Value x) -> Value {
+      return LLVM::FSubOp::create(
+          b, loc, f32c(1.0f),
+          LLVM::FDivOp::create(b, loc, f32c(2.0f), add(exp(x, 2.0f), f32c(1.0f))));
+    };
+    // The reference's formulas (lib/Reference/Kernels.cpp), in its order.
+    auto activate = [&](Value g, Value u) -> Value {
+      if (kind == "clamped_swiglu") {
+        g = LLVM::MinNumOp::create(b, loc, g, f32c(limit));
+        u = LLVM::MinNumOp::create(
+            b, loc, LLVM::MaxNumOp::create(b, loc, u, f32c(-limit)),
+            f32c(limit));
+        return mul(mul(g, sigmoid(g, alpha)), add(u, f32c(1.0f)));
+      }
+      if (kind == "gelu_mul") {
+        Value half = mul(f32c(0.5f), g);
+        return mul(mul(half, add(f32c(1.0f), erf(mul(g, f32c(0.70710678f))))),
+                   u);
+      }
+      if (kind == "gelu_tanh_mul") {
+        Value cube = mul(mul(mul(f32c(0.044715f), g), g), g);
+        Value inner = mul(f32c(0.7978845608f), add(g, cube));
+        Value half = mul(f32c(0.5f), g);
+        return mul(mul(half, add(f32c(1.0f), tanh(inner))), u);
+      }
+      // swiglu: g / (1 + exp(-g)) * u.
+      return mul(LLVM::FDivOp::create(b, loc, g, add(f32c(1.0f), exp(g, -1.0f))),
+                 u);
     };
     Value acc = a.getAcc();
-    auto vec2f32 = VectorType::get({2}, f32);
-    auto vec2out = VectorType::get({2}, elem);
+    auto field = [&](int64_t i) -> Value {
+      return round(
+          LLVM::ExtractValueOp::create(b, loc, acc, ArrayRef<int64_t>{i}));
+    };
+    // Per output group: (fragment index of each gate value, of its up
+    // value, column offset of the group): concatenated, pairs of columns;
+    // interleaved, single columns.
+    int64_t perGroup = interleaved ? 1 : 2;
+    auto vecOut = VectorType::get({perGroup}, elem);
+    auto vecF32 = VectorType::get({perGroup}, f32);
     for (int half = 0; half < 2; ++half) {
       Value row = arith::AddIOp::create(
           b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
@@ -1525,39 +1589,26 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
             b, loc, f32, elementAddress(b, loc, a.getRowWeights(), f32, row));
       Value rowOffset = LLVM::MulOp::create(b, loc, toI64(b, loc, row),
                                             i64c(b, loc, ld));
-      for (int64_t j = 0; j < 16; ++j) {
-        Value v = LLVM::UndefOp::create(b, loc, vec2f32);
-        for (int e = 0; e < 2; ++e) {
-          Value g = round(LLVM::ExtractValueOp::create(
-              b, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e}));
-          Value u = round(LLVM::ExtractValueOp::create(
-              b, loc, acc, ArrayRef<int64_t>{4 * (j + 16) + 2 * half + e}));
-          Value act;
-          if (clamped) {
-            g = LLVM::MinNumOp::create(b, loc, g, f32c(limit));
-            u = LLVM::MinNumOp::create(
-                b, loc, LLVM::MaxNumOp::create(b, loc, u, f32c(-limit)),
-                f32c(limit));
-            act = LLVM::FMulOp::create(
-                b, loc, LLVM::FMulOp::create(b, loc, g, sigmoid(g, alpha)),
-                LLVM::FAddOp::create(b, loc, u, f32c(1.0f)));
-          } else {
-            // g / (1 + exp(-g)) * u, as the reference evaluates it.
-            Value e1 = ex2(b, loc, LLVM::FMulOp::create(
-                                       b, loc, g, f32c(-1.4426950408889634f)));
-            act = LLVM::FMulOp::create(
-                b, loc,
-                LLVM::FDivOp::create(b, loc, g,
-                                     LLVM::FAddOp::create(b, loc, f32c(1.0f), e1)),
-                u);
-          }
+      for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j) {
+        Value v = LLVM::UndefOp::create(b, loc, vecF32);
+        for (int64_t e = 0; e < perGroup; ++e) {
+          Value gate = interleaved ? field(4 * j + 2 * half)
+                                   : field(4 * j + 2 * half + e);
+          Value up = interleaved ? field(4 * j + 2 * half + 1)
+                                 : field(4 * (j + 16) + 2 * half + e);
+          Value out = activate(gate, up);
           if (rw)
-            act = LLVM::FMulOp::create(b, loc, act, rw);
-          v = LLVM::InsertElementOp::create(b, loc, v, act, i32c(b, loc, e));
+            out = mul(out, rw);
+          v = LLVM::InsertElementOp::create(b, loc, v, out, i32c(b, loc, e));
         }
+        Value stored = v;
         if (!elem.isF32())
-          v = LLVM::FPTruncOp::create(b, loc, vec2out, v);
-        Value colJ = LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 8 * j));
+          stored = LLVM::FPTruncOp::create(b, loc, vecOut, v);
+        if (perGroup == 1)
+          stored = LLVM::ExtractElementOp::create(b, loc, stored,
+                                                  i32c(b, loc, 0));
+        Value colJ = LLVM::AddOp::create(
+            b, loc, col0, i64c(b, loc, interleaved ? 4 * j : 8 * j));
         Value addr = LLVM::GEPOp::create(
             b, loc, a.getOut().getType(), elem, a.getOut(),
             ValueRange{LLVM::AddOp::create(b, loc, rowOffset, colJ)});
@@ -1565,7 +1616,7 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
                                             colJ, i64c(b, loc, ld));
         auto colIf = scf::IfOp::create(b, loc, inCols, false);
         OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
-        LLVM::StoreOp::create(cb, loc, v, addr, 2 * elemBytes);
+        LLVM::StoreOp::create(cb, loc, stored, addr, perGroup * elemBytes);
       }
     }
     rewriter.eraseOp(op);

@@ -700,12 +700,6 @@ std::string unsupportedReason(FusedMoEOp op) {
     return "the generated fused kernel takes bf16 tokens and weights";
   if (!op.getIds().getType().getElementType().isInteger(32))
     return "the generated fused kernel takes i32 topk_ids";
-  if (op.getActivation() != ActivationKind::swiglu &&
-      op.getActivation() != ActivationKind::clamped_swiglu)
-    return "the generated fused kernel supports the swiglu and "
-           "clamped_swiglu activations";
-  if (op.getGateUpLayout() != GateUpLayout::concat)
-    return "the generated fused kernel takes gate/up concatenated weights";
   if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
       ShapedType::isDynamic(op.getIds().getType().getDimSize(1)))
     return "the weight shapes and top_k must be static";
@@ -937,6 +931,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         d.getExpert());
   };
   Value cH = idx(b, h), cI = idx(b, i);
+  bool interleaved = op.getGateUpLayout() == GateUpLayout::interleaved;
   Value slices1 = idx(b, h / kTileK), slices2 = idx(b, i / kTileK);
 
   // A dynamic tile scheduler: the producer fetches the next tile index
@@ -965,10 +960,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
           {
             OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
             auto d = decode(tb, t, cols1);
+            // Concatenated: the gate's 128 rows of the column block, then
+            // the up's; interleaved: 256 consecutive rows (128 gate/up
+            // pairs).
             Value base = arith::AddIOp::create(
                 tb, l, arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
-                arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)));
-            Value up = arith::AddIOp::create(tb, l, base, cI);
+                arith::MulIOp::create(tb, l, d.getColTile(),
+                                      idx(tb, interleaved ? 256 : 128)));
+            Value up = arith::AddIOp::create(tb, l, base,
+                                             interleaved ? idx(tb, 128) : cI);
             Value next = buildTileLoads(tb, l, ring, tmapRows, d.getRow(),
                                         d.getRowEnd(), 128, tmapW13,
                                         {base, up}, slices1, iter, streamWeights,
@@ -1007,9 +1007,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
                                                                   : Value();
     Type g1 = op.getGemm1Type();
-    StringRef actName = op.getActivation() == ActivationKind::swiglu
-                            ? "swiglu"
-                            : "clamped_swiglu";
+    StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/false,
@@ -1030,6 +1028,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 tb, l, accs[0], act, row,
                 arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
                 d.getRowEnd(), rw, tb.getStringAttr(actName),
+                tb.getStringAttr(interleaved ? "interleaved" : "concat"),
                 TypeAttr::get(g1), TypeAttr::get(tb.getBF16Type()),
                 tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
             if (alpha)

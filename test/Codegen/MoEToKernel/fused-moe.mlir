@@ -90,24 +90,35 @@ func.func @before_down(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor
 
 // -----
 
+// Gate/up interleaved: a GEMM1 tile's weights are 256 consecutive rows
+// (128 gate/up pairs), in two boxes; GELU-mul in the epilogue.
+// CHECK-LABEL: func.func @interleaved
+// CHECK:         moek.warp_role "producer"
+// CHECK:           %[[COL:.+]] = arith.muli %col_tile, %c256
+// CHECK-NEXT:      %[[BASE:.+]] = arith.addi %{{.+}}, %[[COL]]
+// CHECK-NEXT:      %c128{{.*}} = arith.constant 128 : index
+// CHECK-NEXT:      %[[SECOND:.+]] = arith.addi %[[BASE]], %c128
+// CHECK:           moek.tma_load %arg0[%{{.+}}, %[[BASE]]]
+// CHECK:           moek.tma_load %arg0[%{{.+}}, %[[SECOND]]]
+// CHECK:         moek.store_act {{.*}} {activation = "gelu_mul", element_type = bf16, gemm1_type = bf16, layout = "interleaved", ld = 128 : i64}
+func.func @interleaved(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_mul>, gate_up_layout = #moe<gate_up_layout interleaved>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gelu_tanh
+// CHECK:         moek.store_act {{.*}} {activation = "gelu_tanh_mul", element_type = bf16, gemm1_type = bf16, ld = 128 : i64}
+func.func @gelu_tanh(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_tanh_mul>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
 // What the generated kernel does not do yet stays a moe.fused_moe, with a
 // remark that says why.
-func.func @interleaved(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated fused kernel takes gate/up concatenated weights}}
-  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout interleaved>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
-  return %out : tensor<?x256xbf16>
-}
-
-// -----
-
-func.func @gelu(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated fused kernel supports the swiglu and clamped_swiglu activations}}
-  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_mul>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
-  return %out : tensor<?x256xbf16>
-}
-
-// -----
-
 func.func @i64_ids(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi64>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
   // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated fused kernel takes i32 topk_ids}}
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compiles fused MoE layers (moe.fused_moe) into artifact folders.
 
-For each case E,H,I,K[,router[,gemm1[,act]]]: writes a moe.fused_moe
+For each case E,H,I,K[,router[,gemm1[,act[,layout]]]]: writes a moe.fused_moe
 function, runs
   moe-opt --convert-moe-to-moek[=<options>] --moek-to-nvvm-pipeline=chip=sm_90a
   moe-translate --moe-to-manifest --artifact-dir=<folder>
@@ -11,7 +11,9 @@ compiler is built (no GPU needed).
 
   router: in_combine (default), before_down or none
   gemm1:  bf16 (default) or f32: the precision of GEMM1's output
-  act:    swiglu (default) or clamped_swiglu (alpha 1.702, limit 7)
+  act:    swiglu (default), clamped_swiglu (alpha 1.702, limit 7),
+          gelu_mul or gelu_tanh_mul
+  layout: concat (default) or interleaved: gate/up rows of w13
 
 usage: make_fused_moe.py --bin build/bin --out DIR [--strict]
            [--kernel-options OPTS] CASE...
@@ -27,7 +29,7 @@ import sys
 MLIR = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
               %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xbf16>,
               %w2: tensor<{E}x{H}x{I}xbf16>) -> tensor<?x{H}xbf16> {{
-  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = bf16{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xbf16>, tensor<{E}x{H}x{I}xbf16>) -> tensor<?x{H}xbf16>
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = bf16{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xbf16>, tensor<{E}x{H}x{I}xbf16>) -> tensor<?x{H}xbf16>
   return %out : tensor<?x{H}xbf16>
 }}
 """
@@ -46,7 +48,9 @@ def parse_case(spec):
     router = parts[4] if len(parts) > 4 else "in_combine"
     gemm1 = parts[5] if len(parts) > 5 else "bf16"
     act = parts[6] if len(parts) > 6 else "swiglu"
-    return dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1, act=act)
+    layout = parts[7] if len(parts) > 7 else "concat"
+    return dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1, act=act,
+                layout=layout)
 
 
 def case_name(c):
@@ -56,7 +60,10 @@ def case_name(c):
     if c["gemm1"] != "bf16":
         name += "_g" + c["gemm1"]
     if c["act"] != "swiglu":
-        name += "_clamped"
+        name += "_" + {"clamped_swiglu": "clamped", "gelu_mul": "gelu",
+                       "gelu_tanh_mul": "gelutanh"}[c["act"]]
+    if c["layout"] != "concat":
+        name += "_" + c["layout"]
     return name
 
 
@@ -72,7 +79,7 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options=""):
     with open(src, "w") as f:
         f.write(MLIR.format(E=c["E"], H=c["H"], I=c["I"], I2=2 * c["I"],
                             K=c["K"], ROUTER=c["router"], G1=c["gemm1"],
-                            ACT=c["act"], EXTRA=extra))
+                            ACT=c["act"], LAYOUT=c["layout"], EXTRA=extra))
     nvvm = os.path.join(d, "kernel.nvvm.mlir")
     convert = "--convert-moe-to-moek"
     if kernel_options:

@@ -57,7 +57,10 @@ def reference(c, x, ids, w, w13, w2):
         if tok.numel() == 0:
             continue
         h = rnd(x[tok].float() @ w13[e].float().t(), c["gemm1"])
-        g, u = h[:, :I], h[:, I:]
+        if c.get("layout", "concat") == "interleaved":
+            g, u = h[:, 0::2], h[:, 1::2]
+        else:
+            g, u = h[:, :I], h[:, I:]
         if c["act"] == "clamped_swiglu":
             # fmin/fmax as the reference evaluator: a NaN operand yields the
             # other one.
@@ -65,6 +68,11 @@ def reference(c, x, ids, w, w13, w2):
             g = torch.fmin(g, lim)
             u = torch.fmin(torch.fmax(u, -lim), lim)
             a = g * torch.sigmoid(c["alpha"] * g) * (u + 1)
+        elif c["act"] == "gelu_mul":
+            a = (0.5 * g) * (1 + torch.erf(g * 0.70710678)) * u
+        elif c["act"] == "gelu_tanh_mul":
+            inner = 0.7978845608 * (g + 0.044715 * g * g * g)
+            a = (0.5 * g) * (1 + torch.tanh(inner)) * u
         else:
             a = g / (1 + torch.exp(-g)) * u
         if c["router"] == "before_down":

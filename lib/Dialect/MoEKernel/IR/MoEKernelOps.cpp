@@ -331,10 +331,14 @@ LogicalResult StoreActOp::verify() {
                             "block of 128 columns), got "
                          << acc;
   StringRef act = getActivation();
-  if (act != "swiglu" && act != "clamped_swiglu")
-    return emitOpError() << "expects activation 'swiglu' or "
-                            "'clamped_swiglu', got '"
+  if (act != "swiglu" && act != "clamped_swiglu" && act != "gelu_mul" &&
+      act != "gelu_tanh_mul")
+    return emitOpError() << "expects activation 'swiglu', 'clamped_swiglu', "
+                            "'gelu_mul' or 'gelu_tanh_mul', got '"
                          << act << "'";
+  if (getLayout() != "concat" && getLayout() != "interleaved")
+    return emitOpError() << "expects layout 'concat' or 'interleaved', got '"
+                         << getLayout() << "'";
   for (Type t : {getGemm1Type(), getElementType()})
     if (!t.isBF16() && !t.isF32())
       return emitOpError() << "expects bf16 or f32 rounding, got " << t;

@@ -628,15 +628,19 @@ def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
 def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
   let summary = "Apply a gated activation to an accumulator and store it";
   let description = [{
-    `acc` (64 x 256) holds a gate/up pair of 128-column blocks: columns
-    `[0, 128)` are the gate `g`, `[128, 256)` the up projection `u` of the
-    same 128 output columns. Each is first rounded to `gemm1_type` (bf16 or
-    f32), then `a = silu(g) * u` (`swiglu`: `g / (1 + exp(-g)) * u`) or the
-    clamped form (`clamped_swiglu`: `g = min(g, limit)`,
-    `u = clamp(u, -limit, limit)`, `a = g * sigmoid(alpha * g) * (u + 1)`),
-    times `row_weights[r]` (f32) when given, rounded to `element_type` and
-    stored at `out[r, col + c]` (row stride `ld`), for rows below
-    `row_limit` and columns below `ld`.
+    `acc` (64 x 256) holds the gate `g` and the up projection `u` of 128
+    output columns: with `layout = "concat"`, columns `[0, 128)` are the
+    gates and `[128, 256)` the ups; with `"interleaved"`, columns `2c` and
+    `2c + 1` are the gate and the up of output column `c`. Each is first
+    rounded to `gemm1_type` (bf16 or f32), then combined as the reference
+    evaluator does (in f32): `swiglu` `g / (1 + exp(-g)) * u`;
+    `clamped_swiglu` `g = min(g, limit)`, `u = clamp(u, -limit, limit)`,
+    `g * sigmoid(alpha * g) * (u + 1)`; `gelu_mul` `0.5 g (1 + erf(g /
+    sqrt 2)) * u`; `gelu_tanh_mul` `0.5 g (1 + tanh(0.79788456 (g +
+    0.044715 g^3))) * u` (exp as `ex2.approx`, erf by a polynomial of
+    absolute error below 1.5e-7); times `row_weights[r]` (f32) when given,
+    rounded to `element_type` and stored at `out[r, col + c]` (row stride
+    `ld`), for rows below `row_limit` and columns below `ld`.
 
     ```mlir
     moek.store_act %acc, %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
@@ -645,7 +649,9 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
   let arguments = (ins MoEK_AccType:$acc, LLVM_AnyPointer:$out, Index:$row,
                        Index:$col, Index:$row_limit,
                        Optional<MoEK_GlobalPtr>:$row_weights,
-                       StrAttr:$activation, TypeAttr:$gemm1_type,
+                       StrAttr:$activation,
+                       DefaultValuedStrAttr<StrAttr, "concat">:$layout,
+                       TypeAttr:$gemm1_type,
                        TypeAttr:$element_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
                        DefaultValuedAttr<F32Attr, "0.0f">:$limit);
