@@ -169,3 +169,70 @@ func.func @negative_cluster_sync_in_role() {
   }
   return
 }
+
+// -----
+
+func.func @negative_grid_barrier_phase(%c: !llvm.ptr<1>) {
+  // expected-error @+1 {{'moek.grid_barrier' op expects a phase >= 1 (the barrier's number in the kernel), got 0}}
+  moek.grid_barrier %c phase(0) id(0) threads(384)
+  return
+}
+
+// -----
+
+func.func @negative_grid_barrier_threads(%c: !llvm.ptr<1>) {
+  // expected-error @+1 {{'moek.grid_barrier' op expects a thread count in [32, 1024], a multiple of 32 (whole warps), got 100}}
+  moek.grid_barrier %c phase(1) id(4) threads(100)
+  return
+}
+
+// -----
+
+func.func @negative_dispatch_hidden(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.dispatch' op expects hidden a positive multiple of 8 (rows are copied in 16-byte pieces), got 100}}
+  moek.dispatch %p, %p, %p tokens(%t) counts(%p) cursor(%p) offsets(%p) slot_rows(%p) row_weights(%p) rows(%p) barrier(%p) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 100 : i64, phase = 1 : i64}
+  return
+}
+
+// -----
+
+func.func @negative_combine_type(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.combine' op expects bf16 or f32 rows, got 'f16'}}
+  moek.combine %p, %p out(%p) tokens(%t) {top_k = 2 : i64, hidden = 512 : i64, y_type = f16, element_type = bf16, first_thread = 128 : i64, threads = 256 : i64}
+  return
+}
+
+// -----
+
+func.func @negative_combine_threads(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.combine' op expects whole warps: first_thread and threads multiples of 32, threads >= 32, within 1024; got 100 and 256}}
+  moek.combine %p, %p out(%p) tokens(%t) {top_k = 2 : i64, hidden = 512 : i64, y_type = bf16, element_type = bf16, first_thread = 100 : i64, threads = 256 : i64}
+  return
+}
+
+// -----
+
+func.func @negative_store_act_width(%p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x128xf32>
+  // expected-error @+1 {{'moek.store_act' op expects a 64x256 accumulator (a gate and an up block of 128 columns), got '!moek.acc<64x128xf32>'}}
+  moek.store_act %acc, %p[%t, %t] row_limit(%t) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @negative_store_act_kind(%p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x256xf32>
+  // expected-error @+1 {{'moek.store_act' op expects activation 'swiglu', 'clamped_swiglu', 'gelu_mul' or 'gelu_tanh_mul', got 'relu'}}
+  moek.store_act %acc, %p[%t, %t] row_limit(%t) {activation = "relu", gemm1_type = bf16, element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @negative_store_act_layout(%p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x256xf32>
+  // expected-error @+1 {{'moek.store_act' op expects layout 'concat' or 'interleaved', got 'blocked'}}
+  moek.store_act %acc, %p[%t, %t] row_limit(%t) {activation = "swiglu", layout = "blocked", gemm1_type = bf16, element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+  return
+}
