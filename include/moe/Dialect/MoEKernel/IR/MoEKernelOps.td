@@ -41,6 +41,9 @@ def MoEKernel_Dialect : Dialect {
     `moek.ring_release`s it once its MMAs no longer read it.
   }];
   let useDefaultTypePrinterParser = 1;
+  // Kernels are llvm.func ops, and the parser builds the global pointer
+  // type of ops such as moek.combine, so the LLVM dialect must be loaded.
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 class MoEK_Op<string mnemonic, list<Trait> traits = []>
