@@ -102,6 +102,7 @@ def main():
     p.add_argument("--compare", action="append", default=[],
                    metavar="NAME=DIR", help="another artifact folder to time")
     a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
     compare = [c.split("=", 1) for c in a.compare]
     if any(len(c) != 2 or not c[0] for c in compare):
         p.error("--compare takes NAME=DIR")
