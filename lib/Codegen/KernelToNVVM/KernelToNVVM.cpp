@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Codegen/Descriptors.h"
 #include "moe/Codegen/Passes.h"
 #include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
 
@@ -738,15 +739,22 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
 //===----------------------------------------------------------------------===//
 
 /// wgmma shared-memory descriptor of a K-major, 128B-swizzled tile at `addr`:
-/// start address >> 4 in bits 0-13, LBO 1, SBO 1024 B >> 4 = 64, swizzle
-/// mode 1 (128B) in bits 62-63.
+/// the run-time start address >> 4 in bits 0-13, ORed into the constant
+/// fields (leading byte offset 16, stride byte offset 1024 between 8-row
+/// groups, 128B swizzle; moe/Codegen/Descriptors.h).
 Value smemDescriptor(OpBuilder &b, Location loc, Value addr) {
+  moe::desc::SmemMatrix tile;
+  tile.leadingByteOffset = 16;
+  tile.strideByteOffset = 1024;
+  tile.swizzle = moe::desc::Swizzle::B128;
+  static const uint64_t constant =
+      llvm::cantFail(moe::desc::wgmmaSmemDescriptorConstant(tile));
   Value a = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), addr);
   Value field = LLVM::AndOp::create(
       b, loc, LLVM::LShrOp::create(b, loc, a, i64c(b, loc, 4)),
       i64c(b, loc, 0x3FFF));
   return LLVM::OrOp::create(b, loc, field,
-                            i64c(b, loc, int64_t(0x4000004000010000ull)));
+                            i64c(b, loc, static_cast<int64_t>(constant)));
 }
 
 struct MmaZeroLowering : OpConversionPattern<MmaZeroOp> {
