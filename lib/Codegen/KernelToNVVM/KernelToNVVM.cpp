@@ -88,6 +88,22 @@ Value gepBytes(OpBuilder &b, Location loc, Value base, Value bytes) {
                              ValueRange{bytes});
 }
 
+/// `base + index * elemBytes` for a pointer and an index value.
+Value elementAddress(OpBuilder &b, Location loc, Value base, Type elem,
+                     Value index) {
+  return LLVM::GEPOp::create(b, loc, base.getType(), elem, base,
+                             ValueRange{toI64(b, loc, index)});
+}
+
+/// Inline PTX with side effects (never hoisted or merged), no result.
+void ptxVoid(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
+             ValueRange operands) {
+  LLVM::InlineAsmOp::create(b, loc, TypeRange{}, operands, text, constraints,
+                            /*has_side_effects=*/true, /*is_align_stack=*/false,
+                            LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                            ArrayAttr());
+}
+
 /// The lowered ring: {tiles base, barriers base}, both shared pointers.
 LLVM::LLVMStructType ringStructType(MLIRContext *ctx) {
   return LLVM::LLVMStructType::getLiteral(ctx, {ptrTy(ctx, 3), ptrTy(ctx, 3)});
@@ -273,8 +289,7 @@ struct SregLowering : OpConversionPattern<OpTy> {
 
 /// Loads offsets[e] (i32 in global memory) as an index.
 Value loadOffset(OpBuilder &b, Location loc, Value offsets, Value e) {
-  Value addr = LLVM::GEPOp::create(b, loc, offsets.getType(), b.getI32Type(),
-                                   offsets, ValueRange{toI64(b, loc, e)});
+  Value addr = elementAddress(b, loc, offsets, b.getI32Type(), e);
   Value v = LLVM::LoadOp::create(b, loc, b.getI32Type(), addr);
   return toIndex(b, loc, v);
 }
@@ -291,8 +306,7 @@ Value rowBlocks(OpBuilder &b, Location loc, Value begin, Value end,
 
 /// Entry `i` (index) of an i32 tile table in shared memory.
 Value tableSlot(OpBuilder &b, Location loc, Value table, Value i) {
-  return LLVM::GEPOp::create(b, loc, table.getType(), b.getI32Type(), table,
-                             ValueRange{toI64(b, loc, i)});
+  return elementAddress(b, loc, table, b.getI32Type(), i);
 }
 void storeTable(OpBuilder &b, Location loc, Value table, Value i, Value v) {
   LLVM::StoreOp::create(b, loc, toI32(b, loc, v), tableSlot(b, loc, table, i));
@@ -626,17 +640,14 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
                                             i32c(rewriter, loc, cluster));
         Value remote = NVVM::MapaOp::create(rewriter, loc, ptrTy(ctx, 7), bar,
                                             target);
-        LLVM::InlineAsmOp::create(
-            rewriter, loc, TypeRange{},
-            ValueRange{LLVM::PtrToIntOp::create(
-                           rewriter, loc, rewriter.getI64Type(), remote),
-                       signals},
-            "{\n.reg .pred p;\nsetp.ne.b32 p, $1, 0;\n"
-            "@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, "
-            "[$0];\n}",
-            /*constraints=*/"l,r", /*has_side_effects=*/true,
-            /*is_align_stack=*/false, LLVM::TailCallKind::None,
-            LLVM::AsmDialectAttr(), ArrayAttr());
+        ptxVoid(rewriter, loc,
+                "{\n.reg .pred p;\nsetp.ne.b32 p, $1, 0;\n"
+                "@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, "
+                "[$0];\n}",
+                "l,r",
+                ValueRange{LLVM::PtrToIntOp::create(
+                               rewriter, loc, rewriter.getI64Type(), remote),
+                           signals});
       }
     }
     rewriter.eraseOp(op);
@@ -933,15 +944,6 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
 // Grid-wide synchronization, counters and the MoE phases
 //===----------------------------------------------------------------------===//
 
-/// Inline PTX with side effects (never hoisted or merged), no result.
-void ptxVoid(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
-             ValueRange operands) {
-  LLVM::InlineAsmOp::create(b, loc, TypeRange{}, operands, text, constraints,
-                            /*has_side_effects=*/true, /*is_align_stack=*/false,
-                            LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                            ArrayAttr());
-}
-
 /// Inline PTX with side effects and one i32 result.
 Value ptxI32(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
              ValueRange operands) {
@@ -954,13 +956,6 @@ Value ptxI32(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
 
 Value ptrAsI64(OpBuilder &b, Location loc, Value ptr) {
   return LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), ptr);
-}
-
-/// `base + index * elemBytes` for a global pointer and an index value.
-Value elementAddress(OpBuilder &b, Location loc, Value base, Type elem,
-                     Value index) {
-  return LLVM::GEPOp::create(b, loc, base.getType(), elem, base,
-                             ValueRange{toI64(b, loc, index)});
 }
 
 /// Adds 1 to the u32 at `ptr` with release semantics at GPU scope, after a

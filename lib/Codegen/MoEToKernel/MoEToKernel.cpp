@@ -1073,6 +1073,28 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   return func;
 }
 
+/// The kernel name for the `index`-th op of its kind: the enclosing
+/// function's name (or "moe"), `what`, and the index.
+std::string kernelNameFor(Operation *op, StringRef what, unsigned index) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  return (func ? func.getSymName().str() : std::string("moe")) + "_" +
+         what.str() + "_" + std::to_string(index);
+}
+
+/// Replaces `op`'s single result `out` by a moek.launch of `kernel` (in the
+/// kernel module) on `args`, and erases `op`.
+void replaceByLaunch(Operation *op, Value out, LLVM::LLVMFuncOp kernel,
+                     ValueRange args) {
+  OpBuilder hb(op);
+  auto sym = SymbolRefAttr::get(
+      hb.getStringAttr(kKernelModule),
+      {FlatSymbolRefAttr::get(kernel.getSymNameAttr())});
+  auto launch =
+      mk::LaunchOp::create(hb, op->getLoc(), TypeRange{out.getType()}, sym, args);
+  out.replaceAllUsesWith(launch.getResult(0));
+  op->erase();
+}
+
 struct ConvertMoEToMoEKernelPass
     : public mlir::moe::impl::ConvertMoEToMoEKernelPassBase<
           ConvertMoEToMoEKernelPass> {
@@ -1140,9 +1162,7 @@ struct ConvertMoEToMoEKernelPass
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
       }
-      auto func = op->getParentOfType<func::FuncOp>();
-      std::string name = (func ? func.getSymName().str() : std::string("moe")) +
-                         "_fused_moe_" + std::to_string(fusedCounter++);
+      std::string name = kernelNameFor(op, "fused_moe", fusedCounter++);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
       b.setInsertionPointToEnd(&kernels.getBodyRegion().front());
@@ -1150,16 +1170,9 @@ struct ConvertMoEToMoEKernelPass
           buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
                            streamWeights, phaseTimers);
       SymbolTable(kernels).insert(kernel);
-      OpBuilder hb(op);
-      auto sym = SymbolRefAttr::get(
-          b.getStringAttr(kKernelModule),
-          {FlatSymbolRefAttr::get(kernel.getSymNameAttr())});
-      auto launch = mk::LaunchOp::create(
-          hb, op.getLoc(), TypeRange{op.getOut().getType()}, sym,
-          ValueRange{op.getX(), op.getIds(), op.getWeights(), op.getW13(),
-                     op.getW2()});
-      op.getOut().replaceAllUsesWith(launch.getResult(0));
-      op.erase();
+      replaceByLaunch(op, op.getOut(), kernel,
+                      ValueRange{op.getX(), op.getIds(), op.getWeights(),
+                                 op.getW13(), op.getW2()});
     }
     SmallVector<ExpertMatmulOp> matmuls;
     module.walk([&](ExpertMatmulOp op) { matmuls.push_back(op); });
@@ -1170,9 +1183,7 @@ struct ConvertMoEToMoEKernelPass
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
       }
-      auto func = op->getParentOfType<func::FuncOp>();
-      std::string name = (func ? func.getSymName().str() : std::string("moe")) +
-                         "_expert_matmul_" + std::to_string(counter++);
+      std::string name = kernelNameFor(op, "expert_matmul", counter++);
       KernelConfig config;
       config.stages = stages;
       config.pipelineMma = pipelineMma;
@@ -1215,15 +1226,8 @@ struct ConvertMoEToMoEKernelPass
                  b.getNamedAttr("max_tokens",
                                 b.getI64IntegerAttr(192 * e))})}));
       }
-      OpBuilder hb(op);
-      auto sym = SymbolRefAttr::get(
-          b.getStringAttr(kKernelModule),
-          {FlatSymbolRefAttr::get(kernel.getSymNameAttr())});
-      auto launch = mk::LaunchOp::create(
-          hb, op.getLoc(), TypeRange{op.getOut().getType()}, sym,
-          ValueRange{op.getX(), op.getWeight(), op.getOffsets()});
-      op.getOut().replaceAllUsesWith(launch.getResult(0));
-      op.erase();
+      replaceByLaunch(op, op.getOut(), kernel,
+                      ValueRange{op.getX(), op.getWeight(), op.getOffsets()});
     }
   }
 };

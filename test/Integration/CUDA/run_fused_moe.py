@@ -26,19 +26,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
+from run_grouped_gemm import calc_diff, rel_fro  # noqa: E402,F401
 
 ROWS = []
-
-
-def calc_diff(x, y):
-    x, y = x.double(), y.double()
-    denom = (x * x + y * y).sum()
-    return float(1 - 2 * (x * y).sum() / denom) if denom > 0 else 0.0
-
-
-def rel_fro(out, ref):
-    n = ref.double().norm()
-    return float((out.double() - ref.double()).norm() / n) if n > 0 else 0.0
 
 
 def rnd(t, name):
