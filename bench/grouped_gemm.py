@@ -8,6 +8,9 @@ six cases of DESIGN.md section 9, on the same inputs in one process:
   * ceilings measured in this run: read bandwidth (the best of four full
     reductions over 4 GiB), copy
     bandwidth (a 4 GiB clone), bf16 matmul peak (8192^3 torch.matmul);
+    with fp8, also the fp8 matmul peak (8192^3 torch._scaled_mm, e4m3,
+    bf16 out, fast accumulation: the better of tensorwise and rowwise
+    scales);
   * roofline floor = max(FLOPs / matmul peak, bytes / read bandwidth), bytes
     = the weights of experts that got rows + the rows + the output;
   * correctness of both against a float32 reference of the same inputs
@@ -15,10 +18,25 @@ six cases of DESIGN.md section 9, on the same inputs in one process:
   * median of 20 timed launches (CUDA events) after 3 warm-ups.
 Writes grouped_gemm.json and grouped_gemm.md into --out.
 
+--dtypes picks the kernels (default bf16):
+  bf16: bf16 x and w, against torch._grouped_mm; correct if rel. Frobenius
+        error < 1e-2.
+  fp8:  DeepSeek-V3's block-scaled FP8 (e4m3 x with f32 scales per 1x128
+        block, e4m3 w with f32 scales per 128x128 block, bf16 out; inputs
+        and float32 reference as test/Integration/CUDA/run_grouped_gemm.py
+        makes them), against torch._scaled_grouped_mm on the same float32
+        values cast to e4m3 with rowwise scales (use_fast_accum; n/a where
+        this torch cannot run it; its error is against the float32 product
+        of its own operands); floor with the fp8 matmul peak and 1 byte per
+        e4m3 value + the f32 scales + the bf16 output; correct if
+        calc_diff <= 1e-3. GEMMs whose N or K is not a multiple of 128
+        (gpt-oss-120b) are skipped.
+
 Artifacts come from test/Integration/CUDA/make_grouped_gemm.py, one folder
-per (E, N, K): gg_e<E>_n<N>_k<K>.
+per (E, N, K): gg_e<E>_n<N>_k<K>, and gg_fp8_e<E>_n<N>_k<K> (--fp8).
 
 usage: grouped_gemm.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
+                       [--cases NAME,...] [--dtypes bf16,fp8]
                        [--compare NAME=DIR ...]
 
 --compare times other builds of the same kernels (e.g. made with other
@@ -35,9 +53,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
+from run_grouped_gemm import (FP8_BLOCK, fp8_inputs,  # noqa: E402
+                              reference_fp8)
 
 CASES = [  # name, T, H, I, E, K
     ("dsv3-decode", 128, 7168, 2048, 256, 8),
@@ -65,7 +86,36 @@ def timed(fn, reps=20, warm=3):
     return ts[len(ts) // 2]
 
 
-def ceilings():
+def fp8_peak(a):
+    """The fp8 matmul peak on the square bf16 matrix `a` cast to e4m3:
+    torch._scaled_mm with bf16 out and fast accumulation, with tensorwise
+    and with rowwise (unit) scales; the better of the two."""
+    n = a.shape[0]
+    a8 = a.to(torch.float8_e4m3fn)
+    # _scaled_mm takes its second operand column-major.
+    b8 = a.t().contiguous().to(torch.float8_e4m3fn).t()
+    scales = {
+        "tensorwise": (torch.ones((), device="cuda"),
+                       torch.ones((), device="cuda")),
+        "rowwise": (torch.ones(n, 1, device="cuda"),
+                    torch.ones(1, n, device="cuda")),
+    }
+    ms, errors = {}, {}
+    for kind, (sa, sb) in scales.items():
+        try:
+            ms[kind] = timed(lambda: torch._scaled_mm(
+                a8, b8, sa, sb, out_dtype=torch.bfloat16,
+                use_fast_accum=True), reps=10)
+        except Exception as ex:  # a torch or GPU without this FP8 path
+            errors[kind] = str(ex).split("\n")[0][:200]
+    r = {"fp8_TFLOPs": 2 * n ** 3 / min(ms.values()) / 1e9 if ms else None,
+         "fp8_TFLOPs_each": {k: 2 * n ** 3 / v / 1e9 for k, v in ms.items()}}
+    if errors:
+        r["fp8_errors"] = errors
+    return r
+
+
+def ceilings(fp8=False):
     n = 2 << 30  # 2 Gi bf16 = 4 GiB
     buf = torch.empty(n, dtype=torch.bfloat16, device="cuda").uniform_()
     # Read bandwidth: the best of several full reductions over the same
@@ -80,16 +130,154 @@ def ceilings():
     a = torch.randn(8192, 8192, dtype=torch.bfloat16, device="cuda")
     mm_ms = timed(lambda: a @ a, reps=10)
     best = min(read_ms.values())
-    return {"read_GBps": 2 * n / best / 1e6,
-            "read_GBps_each": {k: 2 * n / v / 1e6 for k, v in read_ms.items()},
-            "copy_GBps": 2 * 2 * n / copy_ms / 1e6,
-            "bf16_TFLOPs": 2 * 8192 ** 3 / mm_ms / 1e9}
+    r = {"read_GBps": 2 * n / best / 1e6,
+         "read_GBps_each": {k: 2 * n / v / 1e6 for k, v in read_ms.items()},
+         "copy_GBps": 2 * 2 * n / copy_ms / 1e6,
+         "bf16_TFLOPs": 2 * 8192 ** 3 / mm_ms / 1e9}
+    if fp8:
+        r.update(fp8_peak(a))
+    return r
 
 
 def calc_diff(x, y):
     x, y = x.double(), y.double()
     d = (x * x + y * y).sum()
     return float(1 - 2 * (x * y).sum() / d) if d > 0 else 0.0
+
+
+def rel(out, ref):
+    return float((out.double() - ref.double()).norm() / ref.double().norm())
+
+
+def reference_rowwise(xq, xs, wq, ws, offsets):
+    """torch._scaled_grouped_mm's problem in float32: e4m3 x and w times
+    their row scales (xs [M], ws [E, N])."""
+    ref = torch.empty(xq.shape[0], wq.shape[1], dtype=torch.float32,
+                      device="cuda")
+    x = xq.float() * xs[:, None]
+    off = offsets.tolist()
+    for ex in range(wq.shape[0]):
+        if off[ex + 1] > off[ex]:
+            ref[off[ex]:off[ex + 1]] = x[off[ex]:off[ex + 1]] @ (
+                wq[ex].float() * ws[ex][:, None]).t()
+    return ref
+
+
+def measure(a, compare, ceil, name, gemm, dtype, e, n, kk, offsets, m,
+            active):
+    """Checks and times one GEMM (ours, torch, each --compare build) in
+    one dtype; returns its row."""
+    fp8 = dtype == "fp8"
+    art = os.path.join(a.art, "gg_%se%d_n%d_k%d" % (
+        "fp8_" if fp8 else "", e, n, kk))
+    ends = offsets[1:].contiguous()
+    if fp8:
+        xq, xs, wq, ws, (pxq, pxs, pwq, pws) = fp8_inputs(
+            m, e, n, kk, None, "cuda", rowwise=True)
+        args = (xq, wq, offsets, xs, ws)
+        pwt = pwq.transpose(1, 2)
+        peer_op = "torch._scaled_grouped_mm"
+
+        def peer_fn():
+            return torch._scaled_grouped_mm(
+                pxq, pwt, pxs, pws, offs=ends, out_dtype=torch.bfloat16,
+                use_fast_accum=True)
+    else:
+        x = (torch.rand(m, kk, device="cuda") * 2 - 1).bfloat16()
+        w = ((torch.rand(e, n, kk, device="cuda") * 2 - 1) / kk ** 0.5).bfloat16()
+        args = (x, w, offsets)
+        wt = w.transpose(1, 2)
+        peer_op = "torch._grouped_mm"
+
+        def peer_fn():
+            return torch._grouped_mm(x, wt, offs=ends,
+                                     out_dtype=torch.bfloat16)
+    out = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device="cuda")
+    kernel = moe_runtime.Kernel.load(art)
+    kernel.launch(*args, out)
+    try:
+        peer = peer_fn()
+        torch.cuda.synchronize()
+        peer_err = None
+    except Exception as ex:  # e.g. a torch without this FP8 path
+        peer, peer_err = None, str(ex).split("\n")[0][:200]
+        print("%-17s %-7s %-4s %s: n/a: %s" % (name, gemm, dtype, peer_op,
+                                               peer_err))
+    torch.cuda.synchronize()
+    if fp8:
+        ref = reference_fp8(xq, xs, wq, ws, offsets)
+        peer_ref = (reference_rowwise(pxq, pxs, pwq, pws, offsets)
+                    if peer is not None else None)
+    else:
+        ref = torch.empty(m, n, dtype=torch.float32, device="cuda")
+        off = offsets.tolist()
+        for ex in range(e):
+            if off[ex + 1] > off[ex]:
+                ref[off[ex]:off[ex + 1]] = x[off[ex]:off[ex + 1]].float() @ w[ex].float().t()
+        peer_ref = ref
+
+    def correct(o):
+        if not bool(torch.isfinite(o.float()).all()):
+            return False
+        return calc_diff(o, ref) <= 1e-3 if fp8 else rel(o, ref) < 1e-2
+
+    fro = rel(out, ref)
+    fro_peer = rel(peer, peer_ref) if peer is not None else None
+    cd = calc_diff(out, ref)
+    ok = correct(out)
+    ours_ms = timed(lambda: kernel.launch(*args, out))
+    compare_ms = {}
+    for cname, cdir in compare:
+        other = moe_runtime.Kernel.load(
+            os.path.join(cdir, os.path.basename(art)))
+        out.fill_(float("nan"))
+        other.launch(*args, out)
+        torch.cuda.synchronize()
+        ok = ok and correct(out)
+        compare_ms[cname] = timed(lambda: other.launch(*args, out))
+        other.close()
+    peer_ms = timed(peer_fn) if peer is not None else None
+    flops = 2.0 * m * n * kk
+    if fp8:
+        kb, nb = kk // FP8_BLOCK, n // FP8_BLOCK
+        bytes_ = (active * (n * kk + nb * kb * 4) + m * (kk + kb * 4) +
+                  m * n * 2)
+        peak = ceil.get("fp8_TFLOPs")
+    else:
+        bytes_ = active * n * kk * 2 + m * kk * 2 + m * n * 2
+        peak = ceil["bf16_TFLOPs"]
+    floor_ms = max(flops / peak / 1e9 if peak else 0.0,
+                   bytes_ / ceil["read_GBps"] / 1e6)
+    r = dict(case=name, gemm=gemm, dtype=dtype, E=e, N=n, K=kk, rows=m,
+             kernel=kernel.select(m),
+             active_experts=active, ours_ms=ours_ms, torch_ms=peer_ms,
+             torch_op=peer_op, floor_ms=floor_ms,
+             speedup=peer_ms / ours_ms if peer_ms is not None else None,
+             vs_floor=ours_ms / floor_ms,
+             ours_TFLOPs=flops / ours_ms / 1e9,
+             ours_GBps=bytes_ / ours_ms / 1e6,
+             rel_fro=fro, rel_fro_torch=fro_peer, calc_diff=cd,
+             correct=ok, compare_ms=compare_ms)
+    if peer_err:
+        r["torch_error"] = peer_err
+    print("%-17s %-7s %-4s %6.3f ms  torch %s  floor %6.3f ms  "
+          "%s torch  %.2fx floor  err %.1e %s%s" % (
+              name, gemm, dtype, ours_ms,
+              "%6.3f ms" % peer_ms if peer_ms is not None else "   n/a   ",
+              floor_ms,
+              "%.2fx" % r["speedup"] if peer_ms is not None else "n/a",
+              r["vs_floor"], fro, "ok" if ok else "WRONG",
+              "".join("  %s %.3f ms" % kv for kv in compare_ms.items())))
+    kernel.close()
+    return r
+
+
+def fp8_text(ceil):
+    if "fp8_TFLOPs" not in ceil:
+        return ""
+    if ceil["fp8_TFLOPs"] is None:
+        return ", fp8 matmul n/a"
+    return ", fp8 matmul %.0f TFLOP/s" % ceil["fp8_TFLOPs"]
 
 
 def main():
@@ -99,6 +287,10 @@ def main():
     p.add_argument("--out", default=os.environ.get("OUT", "."))
     p.add_argument("--cases", default="",
                    help="comma-separated case names to run (default: all)")
+    p.add_argument("--dtypes", default="bf16",
+                   help="comma-separated kernels to run: bf16 "
+                        "(gg_e<E>_n<N>_k<K>), fp8 (gg_fp8_e<E>_n<N>_k<K>); "
+                        "default bf16")
     p.add_argument("--compare", action="append", default=[],
                    metavar="NAME=DIR", help="another artifact folder to time")
     a = p.parse_args()
@@ -106,11 +298,15 @@ def main():
     compare = [c.split("=", 1) for c in a.compare]
     if any(len(c) != 2 or not c[0] for c in compare):
         p.error("--compare takes NAME=DIR")
+    dtypes = [d for d in a.dtypes.split(",") if d]
+    if not dtypes or any(d not in ("bf16", "fp8") for d in dtypes):
+        p.error("--dtypes takes bf16, fp8 or bf16,fp8")
     moe_runtime.load_library(a.lib)
     torch.manual_seed(0)
-    ceil = ceilings()
-    print("ceilings: read %.0f GB/s, copy %.0f GB/s, bf16 matmul %.0f TFLOP/s"
-          % (ceil["read_GBps"], ceil["copy_GBps"], ceil["bf16_TFLOPs"]))
+    ceil = ceilings(fp8="fp8" in dtypes)
+    print("ceilings: read %.0f GB/s, copy %.0f GB/s, bf16 matmul %.0f TFLOP/s%s"
+          % (ceil["read_GBps"], ceil["copy_GBps"], ceil["bf16_TFLOPs"],
+             fp8_text(ceil)))
     rows = []
     only = [c for c in a.cases.split(",") if c]
     for name, t, h, i, e, k in CASES:
@@ -124,78 +320,40 @@ def main():
         offsets[1:] = counts.cumsum(0)
         active = int((counts > 0).sum())
         for gemm, n, kk in (("gate/up", 2 * i, h), ("down", h, i)):
-            art = os.path.join(a.art, "gg_e%d_n%d_k%d" % (e, n, kk))
-            x = (torch.rand(m, kk, device="cuda") * 2 - 1).bfloat16()
-            w = ((torch.rand(e, n, kk, device="cuda") * 2 - 1) / kk ** 0.5).bfloat16()
-            out = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device="cuda")
-            kernel = moe_runtime.Kernel.load(art)
-            kernel.launch(x, w, offsets, out)
-            wt = w.transpose(1, 2)
-            ends = offsets[1:].contiguous()
-            peer = torch._grouped_mm(x, wt, offs=ends, out_dtype=torch.bfloat16)
-            torch.cuda.synchronize()
-            ref = torch.empty(m, n, dtype=torch.float32, device="cuda")
-            off = offsets.tolist()
-            for ex in range(e):
-                if off[ex + 1] > off[ex]:
-                    ref[off[ex]:off[ex + 1]] = x[off[ex]:off[ex + 1]].float() @ w[ex].float().t()
-            fro = float((out.double() - ref.double()).norm() / ref.double().norm())
-            fro_peer = float((peer.double() - ref.double()).norm() / ref.double().norm())
-            cd = calc_diff(out, ref)
-            ok = bool(torch.isfinite(out.float()).all()) and fro < 1e-2
-            ours_ms = timed(lambda: kernel.launch(x, w, offsets, out))
-            compare_ms = {}
-            for cname, cdir in compare:
-                other = moe_runtime.Kernel.load(
-                    os.path.join(cdir, os.path.basename(art)))
-                out.fill_(float("nan"))
-                other.launch(x, w, offsets, out)
-                torch.cuda.synchronize()
-                cfro = float((out.double() - ref.double()).norm() / ref.double().norm())
-                ok = ok and bool(torch.isfinite(out.float()).all()) and cfro < 1e-2
-                compare_ms[cname] = timed(lambda: other.launch(x, w, offsets, out))
-                other.close()
-            peer_ms = timed(lambda: torch._grouped_mm(x, wt, offs=ends, out_dtype=torch.bfloat16))
-            flops = 2.0 * m * n * kk
-            bytes_ = active * n * kk * 2 + m * kk * 2 + m * n * 2
-            floor_ms = max(flops / ceil["bf16_TFLOPs"] / 1e9,
-                           bytes_ / ceil["read_GBps"] / 1e6)
-            r = dict(case=name, gemm=gemm, E=e, N=n, K=kk, rows=m,
-                     kernel=kernel.select(m),
-                     active_experts=active, ours_ms=ours_ms, torch_ms=peer_ms,
-                     floor_ms=floor_ms, speedup=peer_ms / ours_ms,
-                     vs_floor=ours_ms / floor_ms,
-                     ours_TFLOPs=flops / ours_ms / 1e9,
-                     ours_GBps=bytes_ / ours_ms / 1e6,
-                     rel_fro=fro, rel_fro_torch=fro_peer, calc_diff=cd,
-                     correct=ok, compare_ms=compare_ms)
-            rows.append(r)
-            print("%-17s %-7s %6.3f ms  torch %6.3f ms  floor %6.3f ms  "
-                  "%.2fx torch  %.2fx floor  err %.1e %s%s" % (
-                      name, gemm, ours_ms, peer_ms, floor_ms, r["speedup"],
-                      r["vs_floor"], fro, "ok" if ok else "WRONG",
-                      "".join("  %s %.3f ms" % kv for kv in compare_ms.items())))
-            kernel.close()
-            del x, w, out, ref, peer
-            torch.cuda.empty_cache()
+            for dtype in dtypes:
+                if dtype == "fp8" and (n % FP8_BLOCK or kk % FP8_BLOCK):
+                    print("%-17s %-7s fp8  skipped: N = %d and K = %d must be "
+                          "multiples of %d" % (name, gemm, n, kk, FP8_BLOCK))
+                    continue
+                rows.append(measure(a, compare, ceil, name, gemm, dtype, e,
+                                    n, kk, offsets, m, active))
+                torch.cuda.empty_cache()
     meta = {"date": time.strftime("%Y-%m-%d"),
             "device": torch.cuda.get_device_name(),
             "torch": torch.__version__, "ceilings": ceil}
     with open(os.path.join(a.out, "grouped_gemm.json"), "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
+
+    def num(v, fmt):
+        return "n/a" if v is None else fmt % v
+
     lines = ["Ceilings measured in this run: read %.0f GB/s, copy %.0f GB/s, "
-             "bf16 matmul %.0f TFLOP/s (%s, torch %s)." % (
+             "bf16 matmul %.0f TFLOP/s%s (%s, torch %s)." % (
                  ceil["read_GBps"], ceil["copy_GBps"], ceil["bf16_TFLOPs"],
-                 meta["device"], meta["torch"]), "",
-             "| case | GEMM | E | N | K | rows | kernel run | ours ms | torch._grouped_mm ms | floor ms | vs torch | vs floor | ours TFLOP/s | rel. err (ours / torch) | correct |"
+                 fp8_text(ceil), meta["device"], meta["torch"]), "",
+             "torch: torch._grouped_mm for bf16, torch._scaled_grouped_mm "
+             "(rowwise scales) for fp8.", "",
+             "| case | GEMM | dtype | E | N | K | rows | kernel run | ours ms | torch ms | floor ms | vs torch | vs floor | ours TFLOP/s | rel. err (ours / torch) | correct |"
              + "".join(" %s ms |" % c[0] for c in compare),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
              + "---|" * len(compare)]
     for r in rows:
-        lines.append("| %s | %s | %d | %d | %d | %d | %s | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.0f | %.1e / %.1e | %s |" % (
-            r["case"], r["gemm"], r["E"], r["N"], r["K"], r["rows"],
-            r["kernel"], r["ours_ms"], r["torch_ms"], r["floor_ms"], r["speedup"],
-            r["vs_floor"], r["ours_TFLOPs"], r["rel_fro"], r["rel_fro_torch"],
+        lines.append("| %s | %s | %s | %d | %d | %d | %d | %s | %.3f | %s | %.3f | %s | %.2fx | %.0f | %.1e / %s | %s |" % (
+            r["case"], r["gemm"], r["dtype"], r["E"], r["N"], r["K"], r["rows"],
+            r["kernel"], r["ours_ms"], num(r["torch_ms"], "%.3f"),
+            r["floor_ms"], num(r["speedup"], "%.2fx"),
+            r["vs_floor"], r["ours_TFLOPs"], r["rel_fro"],
+            num(r["rel_fro_torch"], "%.1e"),
             "yes" if r["correct"] else "NO")
             + "".join(" %.3f |" % r["compare_ms"][c[0]] for c in compare))
     with open(os.path.join(a.out, "grouped_gemm.md"), "w") as f:

@@ -32,13 +32,20 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
 
     Supported now: bf16 rows and weights, f32 accumulation, bf16 or f32
     output, N a multiple of 8 (the last, partial column block is masked),
-    K a multiple of `tile-k`. Other
-    matmuls are left unchanged with a remark saying why.
+    K a multiple of `tile-k`; and FP8 with DeepSeek-V3's block scales
+    (`fp8_block` e4m3 rows with 1x128 f32 scales by e4m3 weights with
+    128x128 f32 scales, bf16 output, N and K multiples of 128): 128 x 128
+    tiles of one 128-wide K block per stage, the cooperative schedule; each
+    block's product goes into a partial accumulator that is added to the
+    main one times the block's two scales (`moek.load_rows`,
+    `moek.mma_promote`), the scales of the next block loaded while the
+    MMAs run. Other matmuls are left unchanged with a remark saying why.
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
-    weights viewed as `[E*N, K]` (box `[tile-k, tile-n]`), then the offsets
-    and output pointers.
+    weights viewed as `[E*N, K]` (box `[tile-k, tile-n]`), then the offsets,
+    for FP8 the row and weight scales, the output pointer and the
+    workspace (the tile scheduler's counter).
 
     Each supported `moe.fused_moe` becomes one persistent kernel for the
     whole layer (docs/FusedKernel.md): `moek.dispatch` (expert counts,
@@ -109,10 +116,13 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       `setmaxnreg` when `max_regs` is given (below 128: decrease).
     * ring ops become `mbarrier` try-wait/arrive/expect-tx on the stage's
       full and empty barriers; `moek.tma_load` a 128B-swizzled TMA copy.
-    * sm_90a: `moek.mma` becomes `wgmma.fence`, one `wgmma.mma_async
-      m64nNk16` per 16-wide K step with 128B-swizzle shared-memory
+    * sm_90a: `moek.mma` becomes `wgmma.fence`, one `wgmma.mma_async`
+      per 32-byte K step (m64nNk16 bf16, m64nNk32 e4m3; with `zero_init`
+      the first has scale-d 0) with 128B-swizzle shared-memory
       descriptors, and `wgmma.commit_group`; `moek.mma_wait` a
       `wgmma.wait_group`. The accumulator is the wgmma register fragment.
+      `moek.load_rows` loads the two rows a thread holds (branch-free),
+      `moek.mma_promote` is one `fma.rn.f32` per fragment value.
     * `moek.store_acc` rounds pairs of columns (`cvt.rn.bf16x2.f32`) and
       stores them, masking rows at or past the limit.
     * `moek.grouped_tile*` scan the device-side expert offsets.

@@ -117,6 +117,26 @@ LLVM::LLVMStructType accStructType(AccType acc) {
   return LLVM::LLVMStructType::getLiteral(ctx, fields);
 }
 
+/// Per-thread fragment of per-row values of a 64-row accumulator: the
+/// thread's two rows (fragmentRow and + 8).
+LLVM::LLVMStructType rowsStructType(RowsType rows) {
+  MLIRContext *ctx = rows.getContext();
+  return LLVM::LLVMStructType::getLiteral(
+      ctx, {Float32Type::get(ctx), Float32Type::get(ctx)});
+}
+
+/// The first row of a 64-row wgmma fragment that this thread holds (i32):
+/// 16 * warp + lane / 4 within its warpgroup; it also holds that row + 8.
+Value fragmentRow(OpBuilder &b, Location loc) {
+  Value t = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                 i32c(b, loc, kWarpgroupThreads));
+  Value warp = LLVM::UDivOp::create(b, loc, t, i32c(b, loc, 32));
+  Value lane = LLVM::URemOp::create(b, loc, t, i32c(b, loc, 32));
+  return LLVM::AddOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 16)),
+      LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 4)));
+}
+
 struct RingParts {
   Value tiles, barriers;
   Value stage;  // i64: iter mod S
@@ -809,24 +829,31 @@ struct MmaLowering : OpConversionPattern<MmaOp> {
     Value descA = smemDescriptor(rewriter, loc, aBase);
     Value descB = smemDescriptor(rewriter, loc, bBase);
 
-    auto shape = NVVM::MMAShapeAttr::get(ctx, 64, accType.getCols(), 16);
-    auto bf16 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::bf16);
+    // One wgmma step covers 32 bytes of K (k16 of bf16, k32 of e4m3).
+    bool fp8 = isa<Float8E4M3FNType>(aTile.getElementType());
+    int64_t stepK = fp8 ? 32 : 16;
+    auto shape = NVVM::MMAShapeAttr::get(ctx, 64, accType.getCols(), stepK);
+    auto in = NVVM::WGMMATypesAttr::get(
+        ctx, fp8 ? NVVM::WGMMATypes::e4m3 : NVVM::WGMMATypes::bf16);
     auto f32 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32);
     auto one = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
-    auto scaleOut = NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one);
     auto row = NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row);
     auto col = NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col);
 
     NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
     Value acc = adaptor.getAcc();
-    // One k16 step advances 32 bytes inside the swizzled rows: +2 on the
+    // Each step advances 32 bytes inside the swizzled rows: +2 on the
     // descriptor's address field.
-    for (int64_t k = 0, steps = aTile.getDimSize(1) / 16; k < steps; ++k) {
+    for (int64_t k = 0, steps = aTile.getDimSize(1) / stepK; k < steps; ++k) {
       Value step = i64c(rewriter, loc, 2 * k);
       Value dA = LLVM::AddOp::create(rewriter, loc, descA, step);
       Value dB = LLVM::AddOp::create(rewriter, loc, descB, step);
+      // zero_init: the first step ignores the accumulator's registers.
+      auto scaleOut = NVVM::WGMMAScaleOutAttr::get(
+          ctx, k == 0 && op.getZeroInit() ? NVVM::WGMMAScaleOut::zero
+                                          : NVVM::WGMMAScaleOut::one);
       acc = NVVM::WgmmaMmaAsyncOp::create(rewriter, loc, acc.getType(), acc,
-                                          dA, dB, shape, bf16, bf16, f32,
+                                          dA, dB, shape, in, in, f32,
                                           scaleOut, one, one, row, col,
                                           NVVM::MMAIntOverflowAttr());
     }
@@ -849,6 +876,83 @@ struct MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
   }
 };
 
+struct LoadRowsLowering : OpConversionPattern<LoadRowsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LoadRowsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Branch-free (a branch between a wgmma and its wait makes ptxas
+    // serialize the wgmmas): rows at or past the limit load row_limit - 1
+    // (in bounds, as row < row_limit) and select 0.
+    Location loc = op.getLoc();
+    auto structTy = rowsStructType(op.getResult().getType());
+    Type f32 = rewriter.getF32Type();
+    Value row0 = arith::AddIOp::create(
+        rewriter, loc, adaptor.getRow(),
+        toIndex(rewriter, loc, fragmentRow(rewriter, loc)));
+    Value last = arith::SubIOp::create(
+        rewriter, loc, adaptor.getRowLimit(),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
+    Value zero = LLVM::ConstantOp::create(rewriter, loc, f32,
+                                          rewriter.getF32FloatAttr(0.0f));
+    Value result = LLVM::UndefOp::create(rewriter, loc, structTy);
+    for (int half = 0; half < 2; ++half) {
+      Value row = arith::AddIOp::create(
+          rewriter, loc, row0,
+          arith::ConstantIndexOp::create(rewriter, loc, 8 * half));
+      Value inside = arith::CmpIOp::create(rewriter, loc,
+                                           arith::CmpIPredicate::slt, row,
+                                           adaptor.getRowLimit());
+      Value safeRow = arith::MinSIOp::create(rewriter, loc, row, last);
+      Value index = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(rewriter, loc, toI64(rewriter, loc, safeRow),
+                              i64c(rewriter, loc, op.getLdAttr().getInt())),
+          toI64(rewriter, loc, adaptor.getCol()));
+      Value addr = LLVM::GEPOp::create(rewriter, loc,
+                                       adaptor.getPtr().getType(), f32,
+                                       adaptor.getPtr(), ValueRange{index});
+      Value v = LLVM::LoadOp::create(rewriter, loc, f32, addr, 4);
+      v = LLVM::SelectOp::create(rewriter, loc, inside, v, zero);
+      result = LLVM::InsertValueOp::create(rewriter, loc, result, v,
+                                           ArrayRef<int64_t>{half});
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaPromoteOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Fragment value 4j + 2h + e is at row fragmentRow + 8h (see
+    // StoreAccLowering), so it takes row scale h.
+    Location loc = op.getLoc();
+    Value acc = adaptor.getAcc(), partial = adaptor.getPartial();
+    Value scales[2];
+    for (int h = 0; h < 2; ++h)
+      scales[h] = LLVM::FMulOp::create(
+          rewriter, loc,
+          LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getRowScales(),
+                                       ArrayRef<int64_t>{h}),
+          adaptor.getScale());
+    int64_t n = accStructType(op.getAcc().getType()).getBody().size();
+    for (int64_t i = 0; i < n; ++i) {
+      Value a = LLVM::ExtractValueOp::create(rewriter, loc, acc,
+                                             ArrayRef<int64_t>{i});
+      Value p = LLVM::ExtractValueOp::create(rewriter, loc, partial,
+                                             ArrayRef<int64_t>{i});
+      Value r = LLVM::FMAOp::create(rewriter, loc, p, scales[(i / 2) % 2], a);
+      acc = LLVM::InsertValueOp::create(rewriter, loc, acc, r,
+                                        ArrayRef<int64_t>{i});
+    }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Epilogue
 //===----------------------------------------------------------------------===//
@@ -867,15 +971,9 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
     Type elem = op.getElementType();
     int64_t elemBytes = elem.isBF16() ? 2 : 4;
     int64_t ld = op.getLdAttr().getInt();
-    Value tid = threadIdX(rewriter, loc);
-    Value t = LLVM::URemOp::create(rewriter, loc, tid,
-                                   i32c(rewriter, loc, kWarpgroupThreads));
-    Value warp = LLVM::UDivOp::create(rewriter, loc, t, i32c(rewriter, loc, 32));
-    Value lane = LLVM::URemOp::create(rewriter, loc, t, i32c(rewriter, loc, 32));
-    Value rowInTile = LLVM::AddOp::create(
-        rewriter, loc,
-        LLVM::MulOp::create(rewriter, loc, warp, i32c(rewriter, loc, 16)),
-        LLVM::UDivOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)));
+    Value lane = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                      i32c(rewriter, loc, 32));
+    Value rowInTile = fragmentRow(rewriter, loc);
     Value colInTile = LLVM::MulOp::create(
         rewriter, loc,
         LLVM::URemOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)),
@@ -1493,14 +1591,10 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     auto add = [&](Value x, Value y) -> Value {
       return LLVM::FAddOp::create(b, loc, x, y);
     };
-    Value tid = threadIdX(b, loc);
-    Value t = LLVM::URemOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads));
-    Value warp = LLVM::UDivOp::create(b, loc, t, i32c(b, loc, 32));
-    Value lane = LLVM::URemOp::create(b, loc, t, i32c(b, loc, 32));
+    Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                      i32c(b, loc, 32));
     Value quad = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4));
-    Value rowInTile = LLVM::AddOp::create(
-        b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 16)),
-        LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 4)));
+    Value rowInTile = fragmentRow(b, loc);
     Value colInTile =
         interleaved ? quad : LLVM::MulOp::create(b, loc, quad, i32c(b, loc, 2));
     Value row0 = arith::AddIOp::create(b, loc, a.getRow(),
@@ -1761,6 +1855,8 @@ struct ConvertMoEKernelToNVVMPass
     converter.addConversion(
         [ctx](RingType) -> Type { return ringStructType(ctx); });
     converter.addConversion([](AccType t) -> Type { return accStructType(t); });
+    converter.addConversion(
+        [](RowsType t) -> Type { return rowsStructType(t); });
     auto materialize = [](OpBuilder &b, Type type, ValueRange inputs,
                           Location loc) -> Value {
       return UnrealizedConversionCastOp::create(b, loc, type, inputs)
@@ -1792,6 +1888,7 @@ struct ConvertMoEKernelToNVVMPass
                  RingStageLowering<RingWaitOp>,
                  RingStageLowering<RingReleaseOp>, TmaLoadLowering,
                  MmaZeroLowering, MmaLowering, MmaWaitLowering,
+                 LoadRowsLowering, MmaPromoteLowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,

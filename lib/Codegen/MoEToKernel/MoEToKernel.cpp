@@ -38,20 +38,44 @@ namespace mk = mlir::moe::kernel;
 
 namespace {
 
-constexpr int64_t kTileK = 64;
+/// K elements per ring stage (one 128-byte swizzle span per tile row): 64
+/// of bf16, 128 of e4m3.
+constexpr int64_t kTileK = 64, kTileKFp8 = 128, kSliceBytes = 128;
 /// Rows per TMA box: 64 of the token rows, 128 of the weights.
 constexpr int64_t kXBoxRows = 64, kWBoxRows = 128;
 constexpr int64_t kThreads = 384; // producer warpgroup + 2 MMA warpgroups
 constexpr StringLiteral kKernelModule = "moe_kernels";
 
+/// True if `op` multiplies FP8 rows and weights with DeepSeek-V3's block
+/// scales (1x128 rows, 128x128 weights).
+bool isFp8Block(ExpertMatmulOp op) {
+  QuantAttr xq = op.getXQuantAttr(), wq = op.getWQuantAttr();
+  return xq && wq && xq.getScheme() == QuantScheme::fp8_block &&
+         wq.getScheme() == QuantScheme::fp8_block && xq.getBlockRows() == 1 &&
+         xq.getBlockCols() == 128 && wq.getBlockRows() == 128 &&
+         wq.getBlockCols() == 128;
+}
+
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op) {
-  if (op.getXQuantAttr() || op.getWQuantAttr())
-    return "quantized operands are not supported by the generated kernel yet";
+  RankedTensorType w = op.getWeight().getType();
+  if (op.getXQuantAttr() || op.getWQuantAttr()) {
+    if (!isFp8Block(op) || op.getXGlobalScale() || op.getWGlobalScale())
+      return "the generated kernel takes bf16 operands, or fp8_block rows "
+             "(block [1, 128]) by fp8_block weights (block [128, 128])";
+    if (!w.hasStaticShape())
+      return "the weight shape must be static";
+    if (w.getDimSize(1) % 128 != 0 || w.getDimSize(2) % 128 != 0)
+      return "with fp8_block operands, N (" + std::to_string(w.getDimSize(1)) +
+             ") and K (" + std::to_string(w.getDimSize(2)) +
+             ") must be multiples of the 128-wide scale blocks";
+    if (!op.getOut().getType().getElementType().isBF16())
+      return "with fp8_block operands, the generated kernel writes bf16";
+    return "";
+  }
   if (!op.getX().getType().getElementType().isBF16() ||
       !op.getWeight().getType().getElementType().isBF16())
     return "the generated kernel takes bf16 rows and weights";
-  RankedTensorType w = op.getWeight().getType();
   if (!w.hasStaticShape())
     return "the weight shape must be static";
   if (w.getDimSize(1) % 8 != 0)
@@ -74,33 +98,45 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
 }
 
-/// The parameter ABI of the generated kernel, for the artifact writer.
-ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k) {
+/// The parameter ABI of the generated kernel, for the artifact writer: the
+/// two TMA descriptors (`sliceK` elements wide boxes), the offsets, with
+/// `scaled` the row and weight block scales, the output and the workspace.
+ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
+                   int64_t sliceK, bool scaled) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
   auto i64s = [&](ArrayRef<int64_t> v) { return b.getI64ArrayAttr(v); };
-  return b.getArrayAttr({
+  ArrayAttr abi = b.getArrayAttr({
       entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(0)),
              b.getNamedAttr("view", b.getStringAttr("[M, K]")),
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
-             b.getNamedAttr("box", i64s({kTileK, kXBoxRows})),
+             b.getNamedAttr("box", i64s({sliceK, kXBoxRows})),
              b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(1)),
              b.getNamedAttr("view", b.getStringAttr("[E*N, K]")),
              b.getNamedAttr("rows", b.getI64IntegerAttr(e * n)),
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
-             b.getNamedAttr("box", i64s({kTileK, kWBoxRows})),
+             b.getNamedAttr("box", i64s({sliceK, kWBoxRows})),
              b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
-      entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
-             b.getNamedAttr("result", b.getI64IntegerAttr(0))}),
-      // The dynamic tile scheduler's counter (zeroed by the runtime).
-      entry({b.getNamedAttr("kind", b.getStringAttr("workspace"))}),
   });
+  SmallVector<Attribute> entries(abi.begin(), abi.end());
+  auto ptrTo = [&](StringRef what, int64_t i) {
+    entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
+                             b.getNamedAttr(what, b.getI64IntegerAttr(i))}));
+  };
+  if (scaled) {
+    ptrTo("operand", 3); // x_scales [M, K/128]
+    ptrTo("operand", 4); // w_scales [E, N/128, K/128]
+  }
+  ptrTo("result", 0);
+  // The dynamic tile scheduler's counter (zeroed by the runtime).
+  entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("workspace"))}));
+  return b.getArrayAttr(entries);
 }
 
 /// Creates a moek.warp_role over warpgroups [first, first + count) with the
@@ -145,7 +181,8 @@ void disableUnroll(scf::ForOp loop) {
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
                      ArrayRef<Value> bRows, Value cKSlices, Value i0,
-                     bool streamWeights, Value tag = Value()) {
+                     bool streamWeights, Value tag = Value(),
+                     int64_t sliceK = kTileK) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -158,13 +195,13 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
       ob, l, arith::CeilDivUIOp::create(ob, l, rowsLeft, idx(ob, kXBoxRows)),
       idx(ob, tileM / kXBoxRows));
   Value bytes = arith::AddIOp::create(
-      ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * kTileK * 2)),
-      idx(ob, int64_t(bRows.size()) * kWBoxRows * kTileK * 2));
+      ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * kSliceBytes)),
+      idx(ob, int64_t(bRows.size()) * kWBoxRows * kSliceBytes));
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
       [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
         Value i = iit[0];
-        Value kx = arith::MulIOp::create(ib, il, ks, idx(ib, kTileK));
+        Value kx = arith::MulIOp::create(ib, il, ks, idx(ib, sliceK));
         mk::RingAcquireOp::create(ib, il, ring, i);
         if (tag)
           mk::RingSetTagOp::create(ib, il, ring, i, tag);
@@ -316,6 +353,74 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
                               arith::SubIOp::create(b, loc, next, c1));
   }
   return {accs, next};
+}
+
+/// The block scales of a block-scaled (fp8_block) tile: row scales `xs`
+/// ([M, kBlocks] f32) and weight scales `ws` from element `wsBase` (one per
+/// K block of the tile's 128 columns).
+struct TileScales {
+  Value xs, ws, wsBase;
+  int64_t kBlocks;
+};
+
+/// The K loop of one MMA warpgroup over one block-scaled tile, one K block
+/// (128) per stage. Each block's product goes into a fresh partial
+/// accumulator (zero_init), is waited for, and is added to the main one
+/// times the product of the block's row and weight scales (DeepGEMM's
+/// promotion, in the reference evaluator's order). The scales are global
+/// loads of a whole L2 round trip, so those of block kb + 1 are loaded
+/// while block kb's MMAs run and carried to the next iteration. (Keeping
+/// block kb + 1's MMAs in flight while block kb is promoted needs a second
+/// partial accumulator, and ptxas then serializes the wgmmas: C7514.)
+/// `aRow`: the accumulator's first row in the tile; `row`, `rowEnd`: its
+/// first row and the expert's end in the rows. Returns the main accumulator
+/// and the ring iteration after the tile.
+std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
+                                           Value ring, mk::AccType accType,
+                                           Value aRow, Value row, Value rowEnd,
+                                           const TileScales &scales,
+                                           Value cKSlices, Value i0) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value lastBlock = arith::ConstantIndexOp::create(b, loc, scales.kBlocks - 1);
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  auto rowsType = mk::RowsType::get(b.getContext(), 64, f32);
+  // The row scales and the weight scale of K block `kb`.
+  auto loadScales = [&](OpBuilder &ib, Value kb) -> std::pair<Value, Value> {
+    Value rowScales = mk::LoadRowsOp::create(
+        ib, loc, rowsType, scales.xs, row, kb, rowEnd,
+        ib.getI64IntegerAttr(scales.kBlocks));
+    Value wsIndex = arith::IndexCastOp::create(
+        ib, loc, i64, arith::AddIOp::create(ib, loc, scales.wsBase, kb));
+    Value wsAddr = LLVM::GEPOp::create(ib, loc, scales.ws.getType(), f32,
+                                       scales.ws, ValueRange{wsIndex});
+    return {rowScales, LLVM::LoadOp::create(ib, loc, f32, wsAddr, 4)};
+  };
+  Value zero = mk::MmaZeroOp::create(b, loc, accType);
+  auto [rows0, w0] = loadScales(b, c0);
+  auto loop = scf::ForOp::create(
+      b, loc, c0, cKSlices, c1, ValueRange{zero, zero, rows0, w0, i0},
+      [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
+        Value i = it[4];
+        mk::RingWaitOp::create(ib, il, ring, i);
+        Value partial = mk::MmaOp::create(
+            ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
+            ib.getI64IntegerAttr(1), it[1], /*zero_init=*/ib.getUnitAttr());
+        // The next block's scales (the last block's again after it).
+        auto [nextRows, nextW] = loadScales(
+            ib, arith::MinUIOp::create(
+                    ib, il, arith::AddIOp::create(ib, il, kb, c1), lastBlock));
+        partial = mk::MmaWaitOp::create(ib, il, partial,
+                                        ib.getI64IntegerAttr(0));
+        mk::RingReleaseOp::create(ib, il, ring, i);
+        Value acc =
+            mk::MmaPromoteOp::create(ib, il, it[0], partial, it[2], it[3]);
+        scf::YieldOp::create(ib, il,
+                             ValueRange{acc, partial, nextRows, nextW,
+                                        arith::AddIOp::create(ib, il, i, c1)});
+      });
+  disableUnroll(loop);
+  return {loop.getResult(0), loop.getResult(4)};
 }
 
 /// The stages of one tile, for a warpgroup without rows in it: waited for
@@ -536,14 +641,20 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
 
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  // TMA descriptors of the rows and weights, offsets, [row scales, weight
+  // scales,] output, workspace.
+  SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr};
+  if (isFp8Block(op))
+    params.append({gptr, gptr});
   auto fnType =
-      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                  {ptr, ptr, gptr, gptr, gptr});
+      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), params);
   auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
   func->setAttr("nvvm.kernel", b.getUnitAttr());
   func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
   func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  func->setAttr("moek.abi", buildAbi(b, e, n, k));
+  bool scaled = isFp8Block(op);
+  int64_t sliceK = scaled ? kTileKFp8 : kTileK;
+  func->setAttr("moek.abi", buildAbi(b, e, n, k, sliceK, scaled));
   func->setAttr("moek.launch",
                 b.getDictionaryAttr(
                     {b.getNamedAttr("grid", b.getStringAttr("persistent")),
@@ -565,16 +676,21 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(entry);
   Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
-  Value offsets = entry->getArgument(2), out = entry->getArgument(3);
-  Value nextTile = entry->getArgument(4);
+  Value offsets = entry->getArgument(2);
+  unsigned outArg = scaled ? 5 : 3;
+  Value out = entry->getArgument(outArg);
+  Value nextTile = entry->getArgument(outArg + 1);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   Value c0 = idx(0), cTileN = idx(kTileN);
-  Value cN = idx(n), cKSlices = idx(k / kTileK);
+  Value cN = idx(n), cKSlices = idx(k / sliceK);
+  // Block-scaled: N and K blocks of the weight scales.
+  Value cNBlocks = idx(n / 128), cKBlocks = idx(k / 128);
 
+  Type tileElem = scaled ? Type(b.getType<Float8E4M3FNType>()) : b.getBF16Type();
   auto tile = [&](int64_t rows) {
-    return MemRefType::get({rows, kTileK}, b.getBF16Type(), AffineMap(),
+    return MemRefType::get({rows, sliceK}, tileElem, AffineMap(),
                            b.getI64IntegerAttr(3));
   };
   auto ringType = mk::RingType::get(ctx, stages, {tile(kTileM), tile(kTileN)});
@@ -620,7 +736,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             ob, l, wrow, arith::ConstantIndexOp::create(ob, l, box * kWBoxRows)));
       return buildTileLoads(ob, l, ring, tmapX, d.getRow(), d.getRowEnd(),
                             kTileM, tmapW, wRows, cKSlices, i0,
-                            config.streamWeights, tag);
+                            config.streamWeights, tag, sliceK);
     };
     if (config.pingpong) {
       // Every tile's K slices, in the CTA's static tile order (the MMA
@@ -662,15 +778,51 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           Location l = loc;
           auto d = decode(ob, t);
           Value row = arith::AddIOp::create(ob, l, d.getRow(), aRow);
+          Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
+          if (scaled) {
+            // One 64-row accumulator per warpgroup (128 x 128 tiles); a
+            // warpgroup without rows only passes the stages.
+            TileScales ts;
+            ts.xs = entry->getArgument(3);
+            ts.ws = entry->getArgument(4);
+            ts.kBlocks = k / kTileKFp8;
+            // ws[e][col / 128][0]: the tile's 128 columns are one N block.
+            ts.wsBase = arith::MulIOp::create(
+                ob, l,
+                arith::AddIOp::create(
+                    ob, l,
+                    arith::MulIOp::create(ob, l, d.getExpert(), cNBlocks),
+                    d.getColTile()),
+                cKBlocks);
+            Value active = arith::CmpIOp::create(
+                ob, l, arith::CmpIPredicate::ult, row, d.getRowEnd());
+            auto ifOp = scf::IfOp::create(
+                ob, l, TypeRange{accType, ob.getIndexType()}, active, true);
+            {
+              OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+              auto [acc, next] =
+                  buildScaledMmaLoop(tb, l, ring, accType, aRow, row,
+                                     d.getRowEnd(), ts, cKSlices, iter);
+              scf::YieldOp::create(tb, l, ValueRange{acc, next});
+            }
+            {
+              OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+              Value next = buildPassLoop(eb, l, ring, cKSlices, iter);
+              scf::YieldOp::create(
+                  eb, l,
+                  ValueRange{mk::MmaZeroOp::create(eb, l, accType), next});
+            }
+            storeAccs(ob, l, {ifOp.getResult(0)}, out, row, col,
+                      d.getRowEnd(), outElem, n);
+            return ifOp.getResult(1);
+          }
           // 64-row accumulators past the expert's last row issue no MMAs
           // (in the last row block of an expert), so the other warpgroup
           // gets the tensor cores to itself.
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
               cKSlices, iter, config.pipelineMma);
-          storeAccs(ob, l, accs, out, row,
-                    arith::MulIOp::create(ob, l, d.getColTile(), cTileN),
-                    d.getRowEnd(), outElem, n);
+          storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
           return next;
         });
     // The stop mark's stage.
@@ -1183,6 +1335,17 @@ struct ConvertMoEToMoEKernelPass
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
       }
+      bool scaled = isFp8Block(op);
+      if (scaled && (tileM == 256 || tileN == 256 || schedule == "pingpong")) {
+        // A block-scaled tile holds a main and a partial accumulator per
+        // warpgroup (128 registers for 64 x 128).
+        op.emitError() << "convert-moe-to-moek: fp8_block kernels use 128 x "
+                          "128 tiles and the cooperative schedule (tile-m = "
+                       << static_cast<int64_t>(tileM)
+                       << ", tile-n = " << static_cast<int64_t>(tileN)
+                       << ", schedule = " << schedule << " given)";
+        return signalPassFailure();
+      }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
       KernelConfig config;
       config.stages = stages;
@@ -1195,7 +1358,9 @@ struct ConvertMoEToMoEKernelPass
         KernelConfig c = config;
         c.tileM = m;
         c.tileN = tileN ? tileN
-                        : (c.pingpong || m == 256 || n % 256 != 0 ? 128 : 256);
+                        : (scaled || c.pingpong || m == 256 || n % 256 != 0
+                               ? 128
+                               : 256);
         c.rowGroup = rowGroup ? rowGroup : autoRowGroup(op, m);
         return c;
       };
@@ -1210,7 +1375,7 @@ struct ConvertMoEToMoEKernelPass
       // per expert on average (one tile then covers most experts, whose
       // weights are read once: 16-21% faster on DeepSeek-V3 prefill's GEMMs,
       // 0-9% slower with 4, 256 or 1024 rows per expert; bench/results/).
-      if (!tileM && !config.pingpong && tileN != 256) {
+      if (!tileM && !config.pingpong && tileN != 256 && !scaled) {
         int64_t e = op.getWeight().getType().getDimSize(0);
         KernelConfig wideConfig = configure(256);
         wideConfig.streamWeights = true;
@@ -1226,8 +1391,10 @@ struct ConvertMoEToMoEKernelPass
                  b.getNamedAttr("max_tokens",
                                 b.getI64IntegerAttr(192 * e))})}));
       }
-      replaceByLaunch(op, op.getOut(), kernel,
-                      ValueRange{op.getX(), op.getWeight(), op.getOffsets()});
+      SmallVector<Value> args{op.getX(), op.getWeight(), op.getOffsets()};
+      if (scaled)
+        args.append({op.getXScales(), op.getWScales()});
+      replaceByLaunch(op, op.getOut(), kernel, args);
     }
   }
 };

@@ -130,18 +130,6 @@ func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512
 
 // -----
 
-// FP8 operands are not generated yet: the op stays, with a remark.
-// CHECK-LABEL: func.func @negative_lower_fp8
-// CHECK:         moe.expert_matmul
-// CHECK-NOT:     moek.launch
-func.func @negative_lower_fp8(%x: tensor<?x256xf8E4M3FN>, %w: tensor<8x256x256xf8E4M3FN>, %offsets: tensor<9xi32>, %xs: tensor<?x2xf32>, %ws: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: quantized operands are not supported by the generated kernel yet}}
-  %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) w_scales(%ws) {x_quant = #moe.quant<fp8_block, block = [1, 128]>, w_quant = #moe.quant<fp8_block, block = [128, 128]>} : (tensor<?x256xf8E4M3FN>, tensor<8x256x256xf8E4M3FN>, tensor<9xi32>, tensor<?x2xf32>, tensor<8x2x2xf32>) -> tensor<?x256xbf16>
-  return %y : tensor<?x256xbf16>
-}
-
-// -----
-
 // N = 200 is not a multiple of the 128-wide tile: two column blocks, the
 // second one masked at column 200 by the epilogue (ld = 200).
 // CHECK-LABEL: func.func @lower_partial_column_block

@@ -236,3 +236,29 @@ func.func @negative_store_act_layout(%p: !llvm.ptr<1>, %t: index) {
   moek.store_act %acc, %p[%t, %t] row_limit(%t) {activation = "swiglu", layout = "blocked", gemm1_type = bf16, element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
   return
 }
+
+// -----
+
+func.func @negative_load_rows_ld(%xs: !llvm.ptr<1>, %r: index) -> !moek.rows<64xf32> {
+  // expected-error @+1 {{'moek.load_rows' op expects a positive ld, got 0}}
+  %s = moek.load_rows %xs[%r, %r] row_limit(%r) {ld = 0 : i64} : !llvm.ptr<1> -> !moek.rows<64xf32>
+  return %s : !moek.rows<64xf32>
+}
+
+// -----
+
+// expected-error @+1 {{!moek.rows expects 64 rows (one accumulator), got 32}}
+func.func private @negative_rows_count(!moek.rows<32xf32>)
+
+// -----
+
+// expected-error @+1 {{!moek.rows expects f32 values, got 'bf16'}}
+func.func private @negative_rows_type(!moek.rows<64xbf16>)
+
+// -----
+
+func.func @negative_mma_f16(%ring: !moek.ring<4, [memref<128x64xf16, 3>, memref<128x64xf16, 3>]>, %i: index, %acc: !moek.acc<64x128xf32>) -> !moek.acc<64x128xf32> {
+  // expected-error @+1 {{'moek.mma' op supports bf16 and f8E4M3FN tiles, got 'f16'}}
+  %a = moek.mma %ring[%i] a(0, %i) b(1) acc(%acc) : !moek.ring<4, [memref<128x64xf16, 3>, memref<128x64xf16, 3>]>, !moek.acc<64x128xf32>
+  return %a : !moek.acc<64x128xf32>
+}

@@ -8,7 +8,14 @@ which writes manifest.json (docs/Manifest.md), the PTX and the cubin, and
 reports ptxas's register and spill counts. Runs where
 the compiler is built (no GPU needed); run_grouped_gemm.py runs the result.
 
-usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [E,N,K ...]
+Folders: gg_e<E>_n<N>_k<K> (bf16 x and w, bf16 out), or with --fp8
+gg_fp8_e<E>_n<N>_k<K>: DeepSeek-V3's FP8 block-scaled recipe, e4m3 x with
+f32 scales per 1x128 block (x_scales [T, K/128]) and e4m3 w with f32 scales
+per 128x128 block (w_scales [E, N/128, K/128]), bf16 out; N and K must be
+multiples of 128.
+
+usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8]
+                            [E,N,K ...]
 """
 
 import argparse
@@ -25,6 +32,20 @@ MLIR = """func.func @gg(%x: tensor<?x{K}xbf16>, %w: tensor<{E}x{N}x{K}xbf16>,
 }}
 """
 
+# FP8 block-scaled (DeepSeek-V3): KB = K/128, NB = N/128.
+MLIR_FP8 = """func.func @gg(%x: tensor<?x{K}xf8E4M3FN>, %w: tensor<{E}x{N}x{K}xf8E4M3FN>,
+              %offsets: tensor<{E1}xi32>, %xs: tensor<?x{KB}xf32>,
+              %ws: tensor<{E}x{NB}x{KB}xf32>) -> tensor<?x{N}xbf16> {{
+  %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) w_scales(%ws) {{x_quant = #moe.quant<fp8_block, block = [1, 128]>, w_quant = #moe.quant<fp8_block, block = [128, 128]>}} : (tensor<?x{K}xf8E4M3FN>, tensor<{E}x{N}x{K}xf8E4M3FN>, tensor<{E1}xi32>, tensor<?x{KB}xf32>, tensor<{E}x{NB}x{KB}xf32>) -> tensor<?x{N}xbf16>
+  return %y : tensor<?x{N}xbf16>
+}}
+"""
+FP8_BLOCK = 128
+
+DEFAULT_SHAPES = ["1,128,64", "8,256,512", "256,4096,7168", "256,7168,2048"]
+DEFAULT_SHAPES_FP8 = ["1,128,128", "8,256,512", "256,4096,7168",
+                      "256,7168,2048"]
+
 
 def run(cmd, **kw):
     p = subprocess.run(cmd, capture_output=True, text=True, **kw)
@@ -33,14 +54,22 @@ def run(cmd, **kw):
     return p.stdout
 
 
+def artifact_name(e, n, k, fp8=False):
+    return "gg_%se%d_n%d_k%d" % ("fp8_" if fp8 else "", e, n, k)
+
+
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
-         translate_options=""):
-    name = "gg_e%d_n%d_k%d" % (e, n, k)
+         translate_options="", fp8=False):
+    name = artifact_name(e, n, k, fp8)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
     src = os.path.join(d, "layer.mlir")
     with open(src, "w") as f:
-        f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
+        if fp8:
+            f.write(MLIR_FP8.format(E=e, N=n, K=k, E1=e + 1,
+                                    NB=n // FP8_BLOCK, KB=k // FP8_BLOCK))
+        else:
+            f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
     if kernel_options:
         passes = ["--convert-moe-to-moek=" + kernel_options,
@@ -83,17 +112,27 @@ def main():
     p.add_argument("--translate-options", default="",
                    help="options of moe-translate, e.g. '--opt-level=2'")
     p.add_argument("shapes", nargs="*",
-                   default=["1,128,64", "8,256,512", "256,4096,7168",
-                            "256,7168,2048"])
+                   help="E,N,K (default: %s; with --fp8: %s)" % (
+                       " ".join(DEFAULT_SHAPES), " ".join(DEFAULT_SHAPES_FP8)))
+    p.add_argument("--fp8", action="store_true",
+                   help="FP8 block-scaled kernels (e4m3 x and w, f32 scales "
+                        "per 1x128 and 128x128 block) in gg_fp8_e<E>_n<N>_k<K>")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 if any kernel spills or has serialized "
                         "wgmmas")
     a = p.parse_args()
+    shapes = [[int(v) for v in s.split(",")] for s in (
+        a.shapes or (DEFAULT_SHAPES_FP8 if a.fp8 else DEFAULT_SHAPES))]
+    if a.fp8:
+        bad = ["%d,%d,%d" % tuple(s) for s in shapes
+               if s[1] % FP8_BLOCK or s[2] % FP8_BLOCK]
+        if bad:
+            p.error("--fp8: N and K must be multiples of %d: %s" % (
+                FP8_BLOCK, " ".join(bad)))
     clean = True
-    for s in a.shapes:
-        e, n, k = (int(v) for v in s.split(","))
+    for e, n, k in shapes:
         clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
-                      a.translate_options)
+                      a.translate_options, a.fp8)
     if a.strict and not clean:
         sys.exit("make_grouped_gemm: a kernel spills or has serialized "
                  "wgmmas (see above)")

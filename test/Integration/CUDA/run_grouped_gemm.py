@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
 """Runs generated grouped-matmul kernels on the GPU and checks them.
 
-For each artifact folder made by make_grouped_gemm.py (gg_e<E>_n<N>_k<K>),
-launches the kernel through python/moe_runtime on random bf16 inputs for
-several per-expert token counts (0, 1, 63, 65, not multiples of the tile,
-all rows on one expert), with the output poisoned (NaN) first, and compares
-the rows of every expert with a float32 torch reference of the same bf16
-inputs: relative Frobenius error and DeepGEMM's calc_diff, both reported.
-Rows past offsets[E] must keep the poison. Then times the big shapes
-against torch._grouped_mm on the same inputs. Prints a table; exit status 0
-only if every check passed.
+For each artifact folder made by make_grouped_gemm.py (gg_e<E>_n<N>_k<K>,
+and gg_fp8_e<E>_n<N>_k<K> from --fp8; a kernel is FP8 if its manifest's
+arg0 is f8E4M3FN), launches the kernel through python/moe_runtime on
+random inputs for several per-expert token counts (0, 1, 63, 65, not
+multiples of the tile, all rows on one expert), with the output poisoned
+(NaN) first, and compares the rows of every expert with a float32 torch
+reference of the same inputs: relative Frobenius error and DeepGEMM's
+calc_diff, both reported. Rows past offsets[E] must keep the poison.
+  bf16: x in [-1, 1] and w in [-1, 1] / sqrt(K), rounded to bf16; passes
+        with rel. Frobenius < 1e-2 and calc_diff < 1e-4.
+  fp8:  the same values in float32, cast to e4m3 as DeepGEMM's tests do:
+        per 1x128 block of x and 128x128 block of w, scale = amax / 448
+        (amax clamped to 1e-4), e4m3 = value / scale; launched as
+        (x, w, offsets, x_scales [T, K/128], w_scales [E, N/128, K/128],
+        out). The reference adds each 128-wide k-block's float32 partial
+        sum times x_scale * w_scale in ascending block order
+        (docs/Evaluator.md); passes with calc_diff <= 1e-3.
+Then times the big shapes against torch._grouped_mm (bf16) or
+torch._scaled_grouped_mm (fp8: rowwise scales of the same float32 values;
+n/a where this torch lacks it) on the same problem. Prints a table; exit
+status 0 only if every check passed.
 
 usage: run_grouped_gemm.py --lib libmoe_cuda_runtime.so --art DIR [--out DIR]
+                           [--filter PREFIX,...] [--no-bench]
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +40,9 @@ import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 
 ROWS = []
+
+FP8_BLOCK = 128  # DeepSeek-V3: 1x128 blocks of x, 128x128 blocks of w
+FP8_MAX = 448.0  # the largest finite e4m3 value
 
 
 def calc_diff(x, y):
@@ -50,62 +67,180 @@ def reference(x, w, offsets):
     return ref
 
 
-def check(kernel, e, n, k, counts, label, gen):
+def quant_block(t, bm, bk):
+    """Casts float32 t [..., M, K] to e4m3 per bm x bk block as DeepGEMM's
+    tests do: scale = amax / 448, amax clamped to 1e-4, e4m3 = t / scale.
+    Returns (e4m3 [..., M, K], float32 scales [..., M/bm, K/bk])."""
+    *lead, m, k = t.shape
+    v = t.reshape(*lead, m // bm, bm, k // bk, bk)
+    s = v.abs().amax(dim=(-3, -1)).clamp(min=1e-4) / FP8_MAX
+    q = (v / s[..., :, None, :, None]).to(torch.float8_e4m3fn)
+    return q.reshape(*lead, m, k), s.contiguous()
+
+
+def quant_rowwise(t):
+    """Casts t [..., R, K] to e4m3 with one float32 scale per row (amax /
+    448): the operands of torch._scaled_grouped_mm, as
+    ../shared/bench/peer_baselines.py makes them."""
+    amax = t.abs().amax(dim=-1, keepdim=True).float().clamp(min=1e-12)
+    s = amax / FP8_MAX
+    return (t.float() / s).to(torch.float8_e4m3fn), s.squeeze(-1)
+
+
+def fp8_inputs(rows, e, n, k, gen, dev, rowwise=False):
+    """Random FP8 block-scaled operands: x uniform in [-1, 1] [rows, K] and
+    w uniform in [-1, 1] / sqrt(K) [E, N, K] in float32, cast per 1x128 and
+    128x128 block. Returns (xq, xs [rows, K/128], wq, ws [E, N/128, K/128]);
+    with rowwise also the same float32 values cast per row for
+    torch._scaled_grouped_mm: (xq, xs [rows], wq, ws [E, N])."""
+    x = torch.rand(rows, k, generator=gen, device=dev) * 2 - 1
+    xq, xs = quant_block(x, 1, FP8_BLOCK)
+    wq = torch.empty(e, n, k, dtype=torch.float8_e4m3fn, device=dev)
+    ws = torch.empty(e, n // FP8_BLOCK, k // FP8_BLOCK, dtype=torch.float32,
+                     device=dev)
+    if rowwise:
+        pxq, pxs = quant_rowwise(x)
+        pwq = torch.empty_like(wq)
+        pws = torch.empty(e, n, dtype=torch.float32, device=dev)
+    del x
+    # One expert at a time: the float32 weights of all would take 4x the
+    # memory of the e4m3 ones.
+    for i in range(e):
+        wf = (torch.rand(n, k, generator=gen, device=dev) * 2 - 1) / k ** 0.5
+        wq[i], ws[i] = quant_block(wf, FP8_BLOCK, FP8_BLOCK)
+        if rowwise:
+            pwq[i], pws[i] = quant_rowwise(wf)
+    if rowwise:
+        return xq, xs, wq, ws, (pxq, pxs, pwq, pws)
+    return xq, xs, wq, ws
+
+
+def reference_fp8(xq, xs, wq, ws, offsets):
+    """The FP8 block-scaled grouped matmul in float32, as the reference
+    evaluator computes it (docs/Evaluator.md): for the rows r of expert e,
+    out[r][n] = the sum over k-blocks kb, ascending, of
+    p_kb * (xs[r][kb] * ws[e][n / 128][kb]), p_kb the float32 sum of the
+    block's 128 products x[r][k] * w[e][n][k] (exact: e4m3 values)."""
+    num_experts, n, k = wq.shape
+    ref = torch.zeros(xq.shape[0], n, dtype=torch.float32, device=xq.device)
+    off = offsets.tolist()
+    for e in range(num_experts):
+        a, b = off[e], off[e + 1]
+        if b <= a:
+            continue
+        x = xq[a:b].float()
+        w = wq[e].float()
+        wse = ws[e].repeat_interleave(FP8_BLOCK, dim=0)  # [N, K/128]
+        acc = torch.zeros(b - a, n, dtype=torch.float32, device=xq.device)
+        for kb in range(k // FP8_BLOCK):
+            blk = slice(kb * FP8_BLOCK, (kb + 1) * FP8_BLOCK)
+            p = x[:, blk] @ w[:, blk].t()
+            acc += p * (xs[a:b, kb:kb + 1] * wse[:, kb])
+        ref[a:b] = acc
+    return ref
+
+
+def is_fp8(kernel):
+    """An FP8 block-scaled grouped matmul: its manifest's arg0 (x) is e4m3."""
+    return kernel.tensors[0]["dtype"] == "f8E4M3FN"
+
+
+def check(kernel, e, n, k, counts, label, gen, fp8=False):
     dev = torch.device("cuda")
     m = sum(counts)
     tail = 17  # rows past offsets[E]: must stay poisoned
     rows = max(m + tail, 1)
-    x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
-    w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
-         k ** 0.5).bfloat16()
+    if fp8:
+        xq, xs, wq, ws = fp8_inputs(rows, e, n, k, gen, dev)
+    else:
+        x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
+        w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
+             k ** 0.5).bfloat16()
     offsets = torch.zeros(e + 1, dtype=torch.int32)
     offsets[1:] = torch.tensor(counts, dtype=torch.int32).cumsum(0)
     offsets = offsets.to(dev)
     out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16,
                      device=dev)
-    kernel.launch(x, w, offsets, out)
+    if fp8:
+        kernel.launch(xq, wq, offsets, xs, ws, out)
+    else:
+        kernel.launch(x, w, offsets, out)
     torch.cuda.synchronize()
-    ref = reference(x, w, offsets)[:m]
+    if fp8:
+        ref = reference_fp8(xq, xs, wq, ws, offsets)[:m]
+    else:
+        ref = reference(x, w, offsets)[:m]
     got = out[:m].float()
     finite = bool(torch.isfinite(got).all()) if m else True
     poison = bool(torch.isnan(out[m:].float()).all())
     fro, cd = rel_fro(got, ref), calc_diff(got, ref)
-    ok = finite and poison and fro < 1e-2 and cd < 1e-4
+    if fp8:
+        ok = finite and poison and cd <= 1e-3
+    else:
+        ok = finite and poison and fro < 1e-2 and cd < 1e-4
     # Which kernel of the artifact ran (a variant is chosen by T).
     ran = kernel.select(rows)
     variant = ran[len(kernel.name):] if ran != kernel.name else ""
     ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
                                           " [%s]" % variant if variant else ""),
-                 m, fro, cd, finite, poison, ok))
-    print("%s %s" % ("PASS" if ok else "FAIL", ROWS[-1][0]), flush=True)
+                 "fp8" if fp8 else "bf16", m, fro, cd, finite, poison, ok))
+    print("%s %s%s" % ("PASS" if ok else "FAIL", "fp8 " if fp8 else "",
+                       ROWS[-1][0]), flush=True)
     return ok
 
 
-def bench(kernel, e, n, k, m, gen):
+def bench(kernel, e, n, k, m, gen, fp8=False):
+    """Median ms of ours and of torch (None where torch cannot run it) on
+    one problem of m rows spread evenly over the experts."""
     dev = torch.device("cuda")
     counts = torch.full((e,), m // e, dtype=torch.int32)
     counts[: m % e] += 1
-    x = (torch.rand(m, k, generator=gen, device=dev) * 2 - 1).bfloat16()
-    w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
-         k ** 0.5).bfloat16()
+    if fp8:
+        xq, xs, wq, ws, (pxq, pxs, pwq, pws) = fp8_inputs(
+            m, e, n, k, gen, dev, rowwise=True)
+    else:
+        x = (torch.rand(m, k, generator=gen, device=dev) * 2 - 1).bfloat16()
+        w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
+             k ** 0.5).bfloat16()
     offsets = torch.zeros(e + 1, dtype=torch.int32)
     offsets[1:] = counts.cumsum(0)
     offsets = offsets.to(dev)
     out = torch.empty(m, n, dtype=torch.bfloat16, device=dev)
     offs_end = offsets[1:].contiguous()
-    wt = w.transpose(1, 2)
 
-    def ours():
-        kernel.launch(x, w, offsets, out)
+    if fp8:
+        pwt = pwq.transpose(1, 2)
+        peer_name = "torch._scaled_grouped_mm"
 
-    def peer():
-        torch._grouped_mm(x, wt, offs=offs_end, out_dtype=torch.bfloat16)
+        def ours():
+            kernel.launch(xq, wq, offsets, xs, ws, out)
+
+        def peer():
+            torch._scaled_grouped_mm(pxq, pwt, pxs, pws, offs=offs_end,
+                                     out_dtype=torch.bfloat16,
+                                     use_fast_accum=True)
+    else:
+        wt = w.transpose(1, 2)
+        peer_name = "torch._grouped_mm"
+
+        def ours():
+            kernel.launch(x, w, offsets, out)
+
+        def peer():
+            torch._grouped_mm(x, wt, offs=offs_end, out_dtype=torch.bfloat16)
 
     res = {}
-    for name, fn in (("ours", ours), ("torch._grouped_mm", peer)):
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
+    for name, fn in (("ours", ours), ("torch", peer)):
+        try:
+            for _ in range(3):
+                fn()
+            torch.cuda.synchronize()
+        except Exception as ex:  # e.g. a torch without this FP8 path
+            if name == "ours":
+                raise
+            print("%s: n/a: %s" % (peer_name, str(ex).split("\n")[0]))
+            res[name] = None
+            continue
         times = []
         for _ in range(20):
             s, t = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
@@ -118,7 +253,7 @@ def bench(kernel, e, n, k, m, gen):
         times.sort()
         res[name] = times[len(times) // 2]
     flops = 2.0 * m * n * k
-    return res, flops
+    return res, flops, peer_name
 
 
 def main():
@@ -142,8 +277,12 @@ def main():
             continue
         if prefixes and not any(name.startswith(f) for f in prefixes):
             continue
-        e, n, k = (int(v[1:]) for v in name.split("_")[1:])
+        shape = re.match(r"gg_(?:fp8_)?e(\d+)_n(\d+)_k(\d+)$", name)
+        if not shape:
+            continue
+        e, n, k = (int(v) for v in shape.groups())
         kernel = moe_runtime.Kernel.load(d)
+        fp8 = is_fp8(kernel)
         cases = []
         if e == 1:
             cases = [([1], "T=1"), ([64], "T=64"), ([200], "T=200"),
@@ -176,37 +315,41 @@ def main():
                      ([0] * (e - 1) + [300], "all on one expert")]
         for counts, label in cases:
             try:
-                all_ok &= check(kernel, e, n, k, counts, label, gen)
+                all_ok &= check(kernel, e, n, k, counts, label, gen, fp8)
             except Exception as ex:  # a failed launch is a failed row
                 ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label),
-                             sum(counts), float("nan"), float("nan"), False,
-                             False, False))
+                             "fp8" if fp8 else "bf16", sum(counts),
+                             float("nan"), float("nan"), False, False, False))
                 print("error:", ex)
                 all_ok = False
         if e >= 256 and not a.no_bench:
-            res, flops = bench(kernel, e, n, k, 2048, gen)
-            bench_rows.append((name, 2048, res, flops))
+            res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8)
+            bench_rows.append((name, "fp8" if fp8 else "bf16", 2048, res,
+                               flops, peer))
         kernel.close()
 
-    lines = ["| case | rows | rel. Frobenius | calc_diff | finite | poison kept | result |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| case | dtype | rows | rel. Frobenius | calc_diff | finite | poison kept | result |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in ROWS:
-        lines.append("| %s | %d | %.2e | %.2e | %s | %s | %s |" % (
-            r[0], r[1], r[2], r[3], r[4], r[5], "PASS" if r[6] else "FAIL"))
+        lines.append("| %s | %s | %d | %.2e | %.2e | %s | %s | %s |" % (
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+            "PASS" if r[7] else "FAIL"))
     lines.append("")
-    lines.append("| shape | rows | ours ms | torch._grouped_mm ms | ours TFLOP/s | torch TFLOP/s |")
-    lines.append("|---|---|---|---|---|---|")
-    for name, m, res, flops in bench_rows:
-        lines.append("| %s | %d | %.4f | %.4f | %.1f | %.1f |" % (
-            name, m, res["ours"], res["torch._grouped_mm"],
-            flops / res["ours"] / 1e9, flops / res["torch._grouped_mm"] / 1e9))
+    lines.append("| shape | dtype | rows | ours ms | torch ms | ours TFLOP/s | torch TFLOP/s | torch op |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for name, dtype, m, res, flops, peer in bench_rows:
+        t = res["torch"]
+        lines.append("| %s | %s | %d | %.4f | %s | %.1f | %s | %s |" % (
+            name, dtype, m, res["ours"], "n/a" if t is None else "%.4f" % t,
+            flops / res["ours"] / 1e9,
+            "n/a" if t is None else "%.1f" % (flops / t / 1e9), peer))
     text = "\n".join(lines)
     print(text)
     if a.out:
         with open(os.path.join(a.out, "grouped_gemm.md"), "w") as f:
             f.write(text + "\n")
     print("grouped gemm: %d passed, %d failed" % (
-        sum(r[6] for r in ROWS), sum(not r[6] for r in ROWS)))
+        sum(r[7] for r in ROWS), sum(not r[7] for r in ROWS)))
     return 0 if all_ok else 1
 
 

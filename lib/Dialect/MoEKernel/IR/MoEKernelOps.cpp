@@ -121,6 +121,36 @@ LogicalResult AccType::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+Type RowsType::parse(AsmParser &parser) {
+  SmallVector<int64_t, 1> dims;
+  Type elementType;
+  if (parser.parseLess() ||
+      parser.parseDimensionList(dims, /*allowDynamic=*/false) ||
+      parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  if (dims.size() != 1) {
+    parser.emitError(parser.getNameLoc(), "!moek.rows expects one dimension");
+    return {};
+  }
+  return RowsType::getChecked(
+      [&] { return parser.emitError(parser.getNameLoc()); },
+      parser.getContext(), dims[0], elementType);
+}
+
+void RowsType::print(AsmPrinter &printer) const {
+  printer << "<" << getRows() << "x" << getElementType() << ">";
+}
+
+LogicalResult RowsType::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t rows, Type elementType) {
+  if (!elementType.isF32())
+    return emitError() << "!moek.rows expects f32 values, got " << elementType;
+  if (rows != 64)
+    return emitError() << "!moek.rows expects 64 rows (one accumulator), got "
+                       << rows;
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Ops
 //===----------------------------------------------------------------------===//
@@ -247,8 +277,8 @@ LogicalResult MmaOp::verify() {
     return emitOpError() << "expects tiles a and b of one element type, got "
                          << a.getElementType() << " and "
                          << b.getElementType();
-  if (!a.getElementType().isBF16())
-    return emitOpError() << "supports bf16 tiles for now, got "
+  if (!a.getElementType().isBF16() && !isa<Float8E4M3FNType>(a.getElementType()))
+    return emitOpError() << "supports bf16 and f8E4M3FN tiles, got "
                          << a.getElementType();
   if (a.getDimSize(1) != b.getDimSize(1))
     return emitOpError() << "expects tiles a and b of one K extent, got "
@@ -261,6 +291,21 @@ LogicalResult MmaOp::verify() {
     return emitOpError() << "expects tile a's rows (" << a.getDimSize(0)
                          << ") to be a multiple of the accumulator's ("
                          << acc.getRows() << ")";
+  return success();
+}
+
+LogicalResult LoadRowsOp::verify() {
+  if (getLdAttr().getInt() < 1)
+    return emitOpError() << "expects a positive ld, got "
+                         << getLdAttr().getInt();
+  return success();
+}
+
+LogicalResult MmaPromoteOp::verify() {
+  if (getRowScales().getType().getRows() != getAcc().getType().getRows())
+    return emitOpError() << "expects one row scale per accumulator row, got "
+                         << getRowScales().getType().getRows() << " for "
+                         << getAcc().getType().getRows() << " rows";
   return success();
 }
 

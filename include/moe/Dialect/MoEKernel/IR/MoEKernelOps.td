@@ -91,6 +91,19 @@ def MoEK_AccType : MoEK_Type<"Acc", "acc"> {
   let genVerifyDecl = 1;
 }
 
+def MoEK_RowsType : MoEK_Type<"Rows", "rows"> {
+  let summary = "One value per accumulator row, held like the accumulator";
+  let description = [{
+    `!moek.rows<64xf32>`: one f32 per row of a 64-row accumulator (a block
+    scale of each row, say), held by the warpgroup that holds the
+    accumulator, each thread the values of the rows it holds (two for a
+    wgmma fragment).
+  }];
+  let parameters = (ins "int64_t":$rows, "::mlir::Type":$elementType);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Warp roles
 //===----------------------------------------------------------------------===//
@@ -576,15 +589,17 @@ def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
     Multiplies rows `[a_row, a_row + R)` of tile `a` of stage `iter mod S`
     (R = the accumulator's rows) by all rows of tile `b` (its rows are the
     accumulator's columns), both K-major, over the tiles' whole K extent,
-    and adds into `acc`. Issued by the whole warpgroup; asynchronous until
-    `moek.mma_wait`.
+    and adds into `acc`; with `zero_init`, the result is the product alone
+    (`acc` only gives the registers). Tiles are bf16 or f8E4M3FN (FP32
+    accumulation either way). Issued by the whole warpgroup; asynchronous
+    until `moek.mma_wait`.
 
     ```mlir
     %acc1 = moek.mma %ring[%i] a(0, %row) b(1) acc(%acc0) : !moek.ring<...>, !moek.acc<64x128xf32>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$a, Index:$a_row,
-                       I64Attr:$b, MoEK_AccType:$acc);
+                       I64Attr:$b, MoEK_AccType:$acc, UnitAttr:$zero_init);
   let results = (outs MoEK_AccType:$result);
   let assemblyFormat = [{
     $ring `[` $iter `]` `a` `(` $a `,` $a_row `)` `b` `(` $b `)` `acc` `(` $acc `)`
@@ -598,6 +613,54 @@ def MoEK_MmaWaitOp : MoEK_Op<"mma_wait", [AllTypesMatch<["acc", "result"]>]> {
   let arguments = (ins MoEK_AccType:$acc, I64Attr:$pending);
   let results = (outs MoEK_AccType:$result);
   let assemblyFormat = "$acc `pending` `(` $pending `)` attr-dict `:` qualified(type($acc))";
+}
+
+def MoEK_LoadRowsOp : MoEK_Op<"load_rows", []> {
+  let summary = "Load one value per accumulator row from a global matrix";
+  let description = [{
+    Loads `ptr[(row + r) * ld + col]` for each row `r` of a 64-row
+    accumulator held by the calling warpgroup, into the threads that hold
+    the row. Rows at or past `row_limit` hold 0 (they read row
+    `row_limit - 1` instead: `row_limit` must exceed `row`). For block
+    scales of the rows of an MMA (one f32 per row and K block).
+
+    ```mlir
+    %s = moek.load_rows %xs[%row, %kb] row_limit(%end) {ld = 56 : i64} : !llvm.ptr<1> -> !moek.rows<64xf32>
+    ```
+  }];
+  let arguments = (ins LLVM_AnyPointer:$ptr, Index:$row, Index:$col,
+                       Index:$row_limit, I64Attr:$ld);
+  let results = (outs MoEK_RowsType:$result);
+  let assemblyFormat = [{
+    $ptr `[` $row `,` $col `]` `row_limit` `(` $row_limit `)` attr-dict `:`
+    qualified(type($ptr)) `->` qualified(type($result))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaPromoteOp : MoEK_Op<"mma_promote",
+    [Pure, AllTypesMatch<["acc", "partial", "result"]>]> {
+  let summary = "acc + partial * (row_scales[row] * scale)";
+  let description = [{
+    Adds a scaled partial product to an accumulator, element by element:
+    `acc[r][c] + partial[r][c] * (row_scales[r] * scale)` in f32 (the
+    product of the scales is rounded first, then one fused multiply-add).
+    DeepGEMM's promotion of a block-scaled FP8 MMA: `partial` is the product
+    over one K block, `row_scales` the block scales of the rows and `scale`
+    the weight block's. `partial` must be complete (`moek.mma_wait`).
+
+    ```mlir
+    %acc1 = moek.mma_promote %acc0, %partial scales(%s, %ws) : !moek.acc<64x128xf32>, !moek.rows<64xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, MoEK_AccType:$partial,
+                       MoEK_RowsType:$row_scales, F32:$scale);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $acc `,` $partial `scales` `(` $row_scales `,` $scale `)` attr-dict `:`
+    qualified(type($acc)) `,` qualified(type($row_scales))
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
