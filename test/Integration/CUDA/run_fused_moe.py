@@ -8,8 +8,20 @@ without tokens, masked (-1) slots, a NaN in one token's row), with the
 output poisoned (NaN) first, and compares it with a float32 torch reference
 that rounds where the IR says (GEMM1 output, activation, GEMM2 output,
 combine in ascending slot order): relative Frobenius error and DeepGEMM's
-calc_diff. A NaN token must not reach other tokens. Prints a PASS/FAIL
-table; exit status 0 only if every check passed.
+calc_diff. A NaN token must not reach other tokens.
+
+Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
+included, passed explicitly); one launch runs eagerly on a side stream
+(torch's warm-up before a capture) with torch's sync debug mode set to
+"error" and the stream kept busy by a sleep kernel queued before it: the
+call must return before the GPU gets to the kernel (a host synchronization
+of any kind, the driver's included, would wait for the sleep); that launch
+is captured in a torch.cuda.CUDAGraph (a capture fails on any synchronizing
+call) and replayed on three new routings (masked slots, every token on
+expert 0, random) and new x values, copied into the captured tensors in
+place, with the output poisoned in place before each replay.
+
+Prints a PASS/FAIL table; exit status 0 only if every check passed.
 
 usage: run_fused_moe.py --lib libmoe_cuda_runtime.so --art DIR [--filter S]
                         [--out DIR]
@@ -20,6 +32,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
@@ -98,14 +111,33 @@ def routing(kind, T, E, K, gen, dev):
     return ids.contiguous(), w.contiguous()
 
 
-def check(kernel, c, T, kind, gen, nan_token=None):
-    dev = "cuda"
-    E, H, I, K = c["E"], c["H"], c["I"], c["K"]
-    x = torch.randn(T, H, generator=gen, device=dev).to(torch.bfloat16)
+def weights(c, gen, dev):
+    E, H, I = c["E"], c["H"], c["I"]
     w13 = (torch.randn(E, 2 * I, H, generator=gen, device=dev) /
            H ** 0.5).to(torch.bfloat16)
     w2 = (torch.randn(E, H, I, generator=gen, device=dev) /
           I ** 0.5).to(torch.bfloat16)
+    return w13, w2
+
+
+def compare(label, o, r, extra_ok=True, note=""):
+    """Records and prints one check: output o against reference r."""
+    finite = bool(torch.isfinite(o).all())
+    rel, cd = rel_fro(o, r), calc_diff(o, r)
+    ok = finite and rel <= 1e-2 and cd <= 1e-4 and extra_ok
+    ROWS.append(dict(case=label, ok=ok, finite=finite, rel_fro=rel,
+                     calc_diff=cd))
+    print("%-4s %-60s rel %.2e calc_diff %.2e%s%s" % (
+        "PASS" if ok else "FAIL", label, rel, cd,
+        "" if finite else " (non-finite outputs)", note), flush=True)
+    return ok
+
+
+def check(kernel, c, T, kind, gen, nan_token=None):
+    dev = "cuda"
+    E, H, K = c["E"], c["H"], c["K"]
+    x = torch.randn(T, H, generator=gen, device=dev).to(torch.bfloat16)
+    w13, w2 = weights(c, gen, dev)
     ids, w = routing(kind, T, E, K, gen, dev)
     if nan_token is not None:
         x[nan_token, 3] = float("nan")
@@ -118,20 +150,126 @@ def check(kernel, c, T, kind, gen, nan_token=None):
     if nan_token is not None:
         keep[nan_token] = False
         label += " nan@%d" % nan_token
-    o, r = out[keep].float(), ref[keep].float()
-    finite = bool(torch.isfinite(o).all())
-    rel, cd = rel_fro(o, r), calc_diff(o, r)
-    ok = finite and rel <= 1e-2 and cd <= 1e-4
+    nan_ok = True
     if nan_token is not None and c["act"] != "clamped_swiglu":
         # The token whose row holds a NaN: its output is NaN (as in the
         # reference), and no other token's is. (Clamped SwiGLU's fmin/fmax
         # turn a NaN into the limit, in the reference too.)
-        ok = ok and bool(torch.isnan(out[nan_token].float()).any())
-    ROWS.append(dict(case=label, ok=ok, finite=finite, rel_fro=rel,
-                     calc_diff=cd))
-    print("%-4s %-60s rel %.2e calc_diff %.2e%s" % (
-        "PASS" if ok else "FAIL", label, rel, cd,
-        "" if finite else " (non-finite outputs)"), flush=True)
+        nan_ok = bool(torch.isnan(out[nan_token].float()).any())
+    return compare(label, out[keep].float(), ref[keep].float(), nan_ok)
+
+
+# GPU cycles of the sleep kernel queued before the eager launch of
+# check_graph (about 0.1 s at the H200's 1.98 GHz): far longer than a
+# launch call takes on the host.
+SLEEP_CYCLES = 200_000_000
+
+
+def fail_row(label, error):
+    ROWS.append(dict(case=label, ok=False, finite=False, rel_fro=None,
+                     calc_diff=None, error=error))
+    print("FAIL %-60s %s" % (label, error), flush=True)
+    return False
+
+
+def check_graph(kernel, c, T, gen,
+                replays=("masked", "one_expert", "random")):
+    """One launch, captured in a CUDA graph and replayed on new routings.
+
+    The inputs, the output and the workspace are allocated once; the graph
+    holds their addresses (and T, in the launch's TMA descriptors), so a
+    replay reads whatever they hold then. Each replay gets a new routing and
+    new x values, copied in place, and a poisoned output."""
+    dev = "cuda"
+    E, H, K = c["E"], c["H"], c["K"]
+    w13, w2 = weights(c, gen, dev)
+    x = torch.empty(T, H, dtype=torch.bfloat16, device=dev)
+    ids = torch.empty(T, K, dtype=torch.int32, device=dev)
+    w = torch.empty(T, K, dtype=torch.float32, device=dev)
+    out = torch.empty(T, H, dtype=torch.bfloat16, device=dev)
+    ws = torch.zeros(kernel.workspace_bytes, dtype=torch.uint8, device=dev)
+
+    def refill(kind):
+        new_ids, new_w = routing(kind, T, E, K, gen, dev)
+        ids.copy_(new_ids)
+        w.copy_(new_w)
+        x.copy_(torch.randn(T, H, generator=gen, device=dev).to(
+            torch.bfloat16))
+        out.fill_(float("nan"))
+
+    def launch():
+        kernel.launch(x, ids, w, w13, w2, out, workspace=ws)
+
+    def compare_now(label, extra_ok=True, note=""):
+        ref = reference(c, x, ids, w, w13, w2)
+        return compare(label, out.float(), ref.float(), extra_ok, note)
+
+    base = "%s T=%d graph" % (c["name"], T)
+
+    # 1. Eager, on a side stream (torch's warm-up before a capture). The
+    # stream is kept busy by a sleep kernel queued first: a launch call
+    # that synchronized the host with the GPU in any way (torch's or the
+    # driver's: a stream or context synchronize, a synchronous copy or
+    # memset) would return only after the sleep, and the event recorded
+    # after the launch would then be complete. torch's sync debug mode
+    # ("error") raises on torch-level synchronizations in the call.
+    label = base + " warm-up: eager, no host sync"
+    refill("random")
+    torch.cuda.synchronize()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    sleep = getattr(torch.cuda, "_sleep", None)
+    mode = torch.cuda.get_sync_debug_mode()
+
+    def set_sync_debug_mode(m):
+        with warnings.catch_warnings():  # "a prototype feature"
+            warnings.simplefilter("ignore", UserWarning)
+            torch.cuda.set_sync_debug_mode(m)
+
+    try:
+        with torch.cuda.stream(side):
+            if sleep is not None:
+                sleep(SLEEP_CYCLES)
+            set_sync_debug_mode("error")
+            try:
+                launch()
+            finally:
+                set_sync_debug_mode(mode)
+            done = torch.cuda.Event()
+            done.record()
+            busy = not done.query()
+    except Exception as e:  # noqa: BLE001 - a failed launch is a row
+        torch.cuda.synchronize()
+        return fail_row(label, "%s: %s" % (type(e).__name__, e))
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    async_ok = busy or sleep is None
+    note = "" if sleep is not None else " (no torch.cuda._sleep: the " \
+        "asynchrony was not checked)"
+    if not async_ok:
+        note = " (the launch call waited for the GPU: a host sync)"
+    compare_now(label, async_ok, note)
+
+    # 2. Capture. torch.cuda.graph captures in global mode: a synchronizing
+    # or otherwise capture-unsafe call, from this thread or another, fails.
+    g = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(g):
+            launch()
+    except Exception as e:  # noqa: BLE001
+        torch.cuda.synchronize()
+        return fail_row(base + " capture", "%s: %s" % (type(e).__name__, e))
+
+    # 3. Replays on new routings, new x, a poisoned output: the memset of
+    # the workspace's counters is a node of the graph, before the kernel.
+    ok = True
+    for i, kind in enumerate(replays):
+        refill(kind)
+        g.replay()
+        torch.cuda.synchronize()
+        ok &= compare_now("%s replay %d/%d %s" % (base, i + 1, len(replays),
+                                                  kind))
+    del g
     return ok
 
 
@@ -160,6 +298,8 @@ def main():
         check(kernel, c, 64, "random", gen, nan_token=5)
         # Launch again on the same workspace: the counters are reset.
         check(kernel, c, 300, "random", gen)
+        # No host synchronization; captured once, replayed on new routings.
+        check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
     passed = sum(r["ok"] for r in ROWS)
     print("\n%d of %d checks passed" % (passed, len(ROWS)))
