@@ -1,27 +1,46 @@
 #!/usr/bin/env python3
 """Benchmark: the generated fused MoE kernel against the PyTorch pipeline.
 
-For the six cases of DESIGN.md section 9 (bf16, SwiGLU, gate/up
-concatenated, router weight in the combine), on the same inputs in one
-process:
+For the six cases of DESIGN.md section 9 (SwiGLU, gate/up concatenated,
+router weight in the combine), on the same inputs in one process:
   * routing: softmax top-K of random logits, renormalized (as
     ../shared/bench/peer_baselines.py makes it);
-  * peer: the PyTorch `_grouped_mm` pipeline of peer_baselines.py (sort by
-    expert, gather, GEMM1, SwiGLU, GEMM2, weighted index_add);
+  * peer: the PyTorch pipeline of peer_baselines.py (sort by expert,
+    gather, GEMM1, SwiGLU, GEMM2, weighted index_add) in the layer's dtype;
   * ceilings measured in this run (bench/grouped_gemm.py's: read bandwidth,
-    bf16 matmul peak); roofline floor = max(FLOPs / matmul peak,
-    bytes / read bandwidth), FLOPs = 6 T K H I, bytes = the weights of the
-    experts that got tokens + x + out;
-  * correctness of both against a float32 reference with the IR's rounding
-    points (test/Integration/CUDA/run_fused_moe.py's), before timing;
+    bf16 matmul peak, and with fp8 the fp8 matmul peak); roofline floor =
+    max(FLOPs / matmul peak, bytes / read bandwidth), FLOPs = 6 T K H I,
+    bytes = the weights of the experts that got tokens + x + out;
+  * correctness of ours (and the peer's error) against a float32 reference
+    with the IR's rounding points (test/Integration/CUDA/run_fused_moe.py's),
+    before timing;
   * median of 20 timed launches (CUDA events) after 3 warm-ups.
-Writes fused_moe.json and fused_moe.md into --out.
+Writes fused_moe.json, fused_moe.md and fused_moe.png (with matplotlib)
+into --out.
 
-Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case
-(fm_e<E>_h<H>_i<I>_k<K>).
+--dtypes picks the layers (default bf16; bf16,fp8 runs both in one run):
+  bf16: bf16 x, w13 and w2; peer: torch._grouped_mm; floor with the bf16
+        matmul peak and 2 bytes per weight; correct if rel. Frobenius error
+        <= 1e-2 and calc_diff <= 1e-4.
+  fp8:  DeepSeek-V3's FP8 layer (bf16 x, quantized by the kernel per 1x128
+        block; e4m3 w13, w2 with f32 scales per 128x128 block, cast from
+        the same bf16 weights as the bf16 row's); peer: peer_baselines.py's
+        moe_grouped_fp8, torch._scaled_grouped_mm on the same bf16 weights
+        cast to e4m3 with rowwise scales, and the activations cast per row
+        (use_fast_accum; n/a where this torch cannot run it), timed with
+        the bf16 torch pipeline beside it (column "torch bf16 ms"); floor
+        with the fp8 matmul peak and 1 byte per e4m3 weight + the f32
+        scales; correct if calc_diff <= 1e-3. "rel. err vs bf16" (ours) and
+        the peer's error are against the bf16 layer's float32 reference: what
+        FP8 costs in accuracy, for both. Cases whose H or I is not a
+        multiple of 128 (gpt-oss-120b) are skipped.
+
+Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case:
+fm_e<E>_h<H>_i<I>_k<K> (bf16), fm_fp8_e<E>_h<H>_i<I>_k<K> (--fp8).
 
 usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
-                    [--cases NAME,...] [--compare NAME=DIR ...]
+                    [--cases NAME,...] [--dtypes bf16,fp8]
+                    [--compare NAME=DIR ...]
 
 --compare times other builds of the same layers (e.g. made with other
 --kernel-options) on the same inputs in the same run, for before/after
@@ -33,6 +52,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
@@ -42,8 +62,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
-from grouped_gemm import CASES, calc_diff, ceilings, timed  # noqa: E402
-from run_fused_moe import reference, rel_fro  # noqa: E402
+from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
+                          fp8_text, timed)
+from run_fused_moe import is_fp8, reference, rel_fro  # noqa: E402
+from run_grouped_gemm import (FP8_BLOCK, quant_block,  # noqa: E402
+                              quant_rowwise)
 
 
 def make_case(T, H, I, E, K, seed=0):
@@ -59,14 +82,19 @@ def make_case(T, H, I, E, K, seed=0):
     return x, w13, w2, topi.to(torch.int32).contiguous(), topw.contiguous()
 
 
+def route(topi, E):
+    flat = topi.flatten().long()
+    order = torch.argsort(flat, stable=True)
+    offs = torch.cumsum(torch.bincount(flat, minlength=E), 0).to(torch.int32)
+    return order, offs
+
+
 def torch_pipeline(x, w13, w2, topi, topw):
     T, H = x.shape
     E, I2, _ = w13.shape
     I = I2 // 2
     K = topi.shape[1]
-    flat = topi.flatten().long()
-    order = torch.argsort(flat, stable=True)
-    offs = torch.cumsum(torch.bincount(flat, minlength=E), 0).to(torch.int32)
+    order, offs = route(topi, E)
     tok = order // K
     h = torch._grouped_mm(x[tok], w13.transpose(1, 2), offs=offs,
                           out_dtype=torch.bfloat16)
@@ -78,101 +106,326 @@ def torch_pipeline(x, w13, w2, topi, topw):
     return out.index_add_(0, tok, y).to(torch.bfloat16)
 
 
+def torch_pipeline_fp8(x, wq, topi, topw):
+    """peer_baselines.py's moe_grouped_fp8: the pipeline above with
+    torch._scaled_grouped_mm on e4m3 operands with rowwise scales (the
+    weights' cast beforehand by fp8_weights, the rows' and the
+    activation's here)."""
+    q13, s13, q2, s2 = wq
+    T, H = x.shape
+    E, I2, _ = q13.shape
+    I = I2 // 2
+    K = topi.shape[1]
+    order, offs = route(topi, E)
+    tok = order // K
+    xq, xs = quant_rowwise(x[tok])
+    h = torch._scaled_grouped_mm(xq, q13.transpose(1, 2), xs, s13, offs=offs,
+                                 out_dtype=torch.bfloat16, use_fast_accum=True)
+    a = F.silu(h[:, :I]) * h[:, I:]
+    aq, as_ = quant_rowwise(a)
+    y = torch._scaled_grouped_mm(aq, q2.transpose(1, 2), as_, s2, offs=offs,
+                                 out_dtype=torch.bfloat16, use_fast_accum=True)
+    y = y.float() * topw.flatten()[order, None]
+    out = torch.zeros(T, H, device="cuda", dtype=torch.float32)
+    return out.index_add_(0, tok, y).to(torch.bfloat16)
+
+
+def fp8_weights(w13, w2):
+    """The bf16 weights cast to e4m3, one expert at a time: ours per
+    128x128 block, (w13, w2, w13_scales [E, 2I/128, H/128], w2_scales
+    [E, H/128, I/128]); the peer's per row (peer_baselines.py's
+    moe_grouped_fp8_prep), (q13, s13 [E, 2I], q2, s2 [E, H])."""
+    ours, peer = [], []
+    for w in (w13, w2):
+        e, n, k = w.shape
+        wq = torch.empty(e, n, k, dtype=torch.float8_e4m3fn, device="cuda")
+        ws = torch.empty(e, n // FP8_BLOCK, k // FP8_BLOCK,
+                         dtype=torch.float32, device="cuda")
+        pq = torch.empty_like(wq)
+        ps = torch.empty(e, n, dtype=torch.float32, device="cuda")
+        for i in range(e):
+            wq[i], ws[i] = quant_block(w[i].float(), FP8_BLOCK, FP8_BLOCK)
+            pq[i], ps[i] = quant_rowwise(w[i])
+        ours.append((wq, ws))
+        peer += [pq, ps]
+    (w13q, w13s), (w2q, w2s) = ours
+    return (w13q, w2q, w13s, w2s), tuple(peer)
+
+
+def artifact(art, E, H, I, K, dtype):
+    return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (
+        "fp8_" if dtype == "fp8" else "", E, H, I, K))
+
+
+def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
+    """Checks and times one layer in one dtype: ours, each --compare build,
+    the torch pipeline of that dtype (and for fp8 the bf16 one, whose time
+    bf16_ms caches per case). Returns its row."""
+    x, w13, w2, ids, w = data
+    T, H = x.shape
+    E, I2, _ = w13.shape
+    I, K = I2 // 2, ids.shape[1]
+    fp8 = dtype == "fp8"
+    layer = dict(E=E, H=H, I=I, K=K, router="in_combine", gemm1="bf16",
+                 gemm2="bf16", act="swiglu", layout="concat", fp8=fp8)
+    built = os.path.join(d, "case.json")
+    if os.path.exists(built):
+        built = json.load(open(built))
+        diff = {k: built[k] for k in layer if built.get(k, layer[k]) !=
+                layer[k]}
+        if diff:
+            sys.exit("%s was built with %s: the benchmark runs the default "
+                     "layer (make_fused_moe.py's E,H,I,K)" % (d, diff))
+    kernel = moe_runtime.Kernel.load(d)
+    if is_fp8(kernel) != fp8:
+        sys.exit("%s: its manifest's w13 is %s, expected %s" % (
+            d, kernel.tensors[3]["dtype"], "f8E4M3FN" if fp8 else "bf16"))
+
+    def bf16_pipeline():
+        return torch_pipeline(x, w13, w2, ids, w)
+
+    if fp8:
+        ours_w, peer_w = fp8_weights(w13, w2)
+        args = (x, ids, w) + ours_w
+        ref = reference(layer, *args)
+        peer_op = "torch._scaled_grouped_mm pipeline (rowwise scales)"
+
+        def peer_fn():
+            return torch_pipeline_fp8(x, peer_w, ids, w)
+    else:
+        args = (x, ids, w, w13, w2)
+        ref = ref_bf16
+        peer_op = "torch._grouped_mm pipeline"
+        peer_fn = bf16_pipeline
+
+    def correct(o):
+        o = o.float()
+        if not bool(torch.isfinite(o).all()):
+            return False
+        cd = calc_diff(o, ref.float())
+        return cd <= 1e-3 if fp8 else (
+            rel_fro(o, ref.float()) <= 1e-2 and cd <= 1e-4)
+
+    out = torch.full((T, H), float("nan"), device="cuda",
+                     dtype=torch.bfloat16)
+    kernel.launch(*args, out)
+    try:
+        peer = peer_fn()
+        torch.cuda.synchronize()
+        peer_err = None
+    except Exception as ex:  # e.g. a torch without _scaled_grouped_mm
+        peer, peer_err = None, str(ex).split("\n")[0][:200]
+        print("%-17s %-4s %s: n/a: %s" % (name, dtype, peer_op, peer_err),
+              flush=True)
+    torch.cuda.synchronize()
+    row = {"case": name, "dtype": dtype, "T": T, "H": H, "I": I, "E": E,
+           "K": K,
+           "rel_fro": rel_fro(out.float(), ref.float()),
+           "calc_diff": calc_diff(out.float(), ref.float()),
+           # Ours and the peer against the bf16 layer's reference.
+           "rel_fro_vs_bf16": rel_fro(out.float(), ref_bf16.float()),
+           "peer_rel_fro": (rel_fro(peer.float(), ref_bf16.float())
+                            if peer is not None else None),
+           "correct": correct(out)}
+    row["ours_ms"] = timed(lambda: kernel.launch(*args, out))
+    for cname, cdir in others:
+        other = moe_runtime.Kernel.load(os.path.join(cdir,
+                                                     os.path.basename(d)))
+        o = torch.full_like(out, float("nan"))
+        other.launch(*args, o)
+        torch.cuda.synchronize()
+        row[cname + "_correct"] = correct(o)
+        row[cname + "_ms"] = timed(lambda: other.launch(*args, o))
+        other.close()
+    row["torch_op"] = peer_op
+    row["torch_ms"] = timed(peer_fn) if peer is not None else None
+    if peer_err:
+        row["torch_error"] = peer_err
+    if not fp8:
+        bf16_ms.setdefault("ms", row["torch_ms"])
+    elif "ms" not in bf16_ms:
+        try:
+            bf16_ms["ms"] = timed(bf16_pipeline)
+        except Exception as ex:  # noqa: BLE001
+            print("%-17s torch bf16 pipeline: n/a: %s" % (
+                name, str(ex).split("\n")[0][:200]), flush=True)
+            bf16_ms["ms"] = None
+    row["torch_bf16_ms"] = bf16_ms["ms"]
+
+    flops = 6 * T * K * H * I
+    touched = int(torch.unique(ids).numel())
+    io_bytes = 2 * T * H * 2  # x and out, bf16
+    if fp8:
+        # 1 byte per e4m3 weight + the f32 scales of its 128x128 blocks.
+        scale_bytes = (2 * I // FP8_BLOCK * (H // FP8_BLOCK) +
+                       H // FP8_BLOCK * (I // FP8_BLOCK)) * 4
+        nbytes = touched * (3 * H * I + scale_bytes) + io_bytes
+        peak = ceil.get("fp8_TFLOPs")
+    else:
+        nbytes = touched * 3 * H * I * 2 + io_bytes
+        peak = ceil["bf16_TFLOPs"]
+    row["floor_ms"] = max(flops / (peak * 1e9) if peak else 0.0,
+                          nbytes / (ceil["read_GBps"] * 1e6))
+    row["speedup"] = (row["torch_ms"] / row["ours_ms"]
+                      if row["torch_ms"] is not None else None)
+    row["speedup_vs_torch_bf16"] = (
+        row["torch_bf16_ms"] / row["ours_ms"]
+        if row["torch_bf16_ms"] is not None else None)
+    row["vs_floor"] = row["ours_ms"] / row["floor_ms"]
+    kernel.close()
+    return row
+
+
+def geomean(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    prod = 1.0
+    for v in values:
+        prod *= v
+    return prod ** (1.0 / len(values))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", required=True)
     ap.add_argument("--art", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--cases", default="")
+    ap.add_argument("--dtypes", default="bf16",
+                    help="comma-separated layers to run: bf16 "
+                         "(fm_e<E>_...), fp8 (fm_fp8_e<E>_...); default bf16")
     ap.add_argument("--compare", action="append", default=[],
                     metavar="NAME=DIR")
     a = ap.parse_args()
     others = [tuple(c.split("=", 1)) for c in a.compare]
+    if any(len(c) != 2 or not c[0] for c in others):
+        ap.error("--compare takes NAME=DIR")
+    dtypes = [d for d in a.dtypes.split(",") if d]
+    if not dtypes or any(d not in ("bf16", "fp8") for d in dtypes):
+        ap.error("--dtypes takes bf16, fp8 or bf16,fp8")
     moe_runtime.load_library(a.lib)
     os.makedirs(a.out, exist_ok=True)
-    res = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
-           "ceilings": ceilings(), "cases": []}
+    res = {"date": time.strftime("%Y-%m-%d"),
+           "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+           "dtypes": dtypes, "ceilings": ceilings(fp8="fp8" in dtypes),
+           "cases": [], "skipped": []}
     c = res["ceilings"]
     print("ceilings", json.dumps(c), flush=True)
+    only = [n for n in a.cases.split(",") if n]
     for name, T, H, I, E, K in CASES:
-        if a.cases and name not in a.cases.split(","):
+        if only and name not in only:
             continue
-        d = os.path.join(a.art, "fm_e%d_h%d_i%d_k%d" % (E, H, I, K))
-        kernel = moe_runtime.Kernel.load(d)
-        case = json.load(open(os.path.join(d, "case.json")))
-        x, w13, w2, ids, w = make_case(T, H, I, E, K)
-        out = torch.full((T, H), float("nan"), device="cuda",
-                         dtype=torch.bfloat16)
-        kernel.launch(x, ids, w, w13, w2, out)
-        peer = torch_pipeline(x, w13, w2, ids, w)
-        ref = reference(case, x, ids, w, w13, w2)
-        row = {"case": name, "T": T, "H": H, "I": I, "E": E, "K": K,
-               "rel_fro": rel_fro(out.float(), ref.float()),
-               "calc_diff": calc_diff(out.float(), ref.float()),
-               "peer_rel_fro": rel_fro(peer.float(), ref.float())}
-        row["correct"] = bool(torch.isfinite(out.float()).all()) and \
-            row["rel_fro"] <= 1e-2 and row["calc_diff"] <= 1e-4
-        row["ours_ms"] = timed(lambda: kernel.launch(x, ids, w, w13, w2, out))
-        for cname, cdir in others:
-            other = moe_runtime.Kernel.load(
-                os.path.join(cdir, os.path.basename(d)))
-            o = torch.full_like(out, float("nan"))
-            other.launch(x, ids, w, w13, w2, o)
-            ok = bool(torch.isfinite(o.float()).all()) and \
-                rel_fro(o.float(), ref.float()) <= 1e-2
-            row[cname + "_correct"] = ok
-            row[cname + "_ms"] = timed(
-                lambda: other.launch(x, ids, w, w13, w2, o))
-            del other, o
-        row["torch_ms"] = timed(lambda: torch_pipeline(x, w13, w2, ids, w))
-        flops = 6 * T * K * H * I
-        touched = int(torch.unique(ids).numel())
-        nbytes = touched * 3 * H * I * 2 + 2 * T * H * 2
-        row["floor_ms"] = max(flops / (c["bf16_TFLOPs"] * 1e9),
-                              nbytes / (c["read_GBps"] * 1e6))
-        row["speedup"] = row["torch_ms"] / row["ours_ms"]
-        row["vs_floor"] = row["ours_ms"] / row["floor_ms"]
-        res["cases"].append(row)
-        print(json.dumps(row), flush=True)
-        del x, w13, w2, ids, w, out, peer, ref
-        kernel.close() if hasattr(kernel, "close") else None
+        todo = []
+        for dtype in dtypes:
+            d = artifact(a.art, E, H, I, K, dtype)
+            why = None
+            if dtype == "fp8" and (H % FP8_BLOCK or I % FP8_BLOCK):
+                why = "H = %d and I = %d must be multiples of %d" % (
+                    H, I, FP8_BLOCK)
+            elif not os.path.exists(os.path.join(d, "manifest.json")):
+                why = "no artifact %s" % d
+            if why:
+                print("%-17s %-4s skipped: %s" % (name, dtype, why),
+                      flush=True)
+                res["skipped"].append({"case": name, "dtype": dtype,
+                                       "why": why})
+            else:
+                todo.append((dtype, d))
+        if not todo:
+            continue
+        data = make_case(T, H, I, E, K)
+        x, w13, w2, ids, w = data
+        layer = dict(E=E, H=H, I=I, K=K, router="in_combine", gemm1="bf16",
+                     gemm2="bf16", act="swiglu", layout="concat")
+        ref_bf16 = reference(layer, x, ids, w, w13, w2)
+        bf16_ms = {}
+        for dtype, d in todo:
+            row = measure(others, c, name, d, dtype, data, ref_bf16,
+                          bf16_ms)
+            res["cases"].append(row)
+            print(json.dumps(row), flush=True)
+            torch.cuda.empty_cache()
+        del data, x, w13, w2, ids, w, ref_bf16
         torch.cuda.empty_cache()
     rows = res["cases"]
-    if rows:
-        prod = 1.0
-        for r in rows:
-            prod *= r["speedup"]
-        res["geomean_speedup"] = prod ** (1.0 / len(rows))
+    res["geomean_speedup_by_dtype"] = {
+        dt: geomean([r["speedup"] for r in rows if r["dtype"] == dt])
+        for dt in dtypes}
+    res["geomean_speedup_vs_torch_bf16_by_dtype"] = {
+        dt: geomean([r["speedup_vs_torch_bf16"] for r in rows
+                     if r["dtype"] == dt]) for dt in dtypes}
+    if len(dtypes) == 1 and rows:
+        res["geomean_speedup"] = res["geomean_speedup_by_dtype"][dtypes[0]]
     with open(os.path.join(a.out, "fused_moe.json"), "w") as f:
         json.dump(res, f, indent=1)
+
+    def num(v, fmt):
+        return "n/a" if v is None else fmt % v
+
     extra = "".join(" %s ms |" % n for n, _ in others)
-    lines = ["| case | T | E | K | H | I | ours ms |" + extra +
-             " torch ms | floor ms | vs torch | vs floor | rel. err | correct |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(others) +
-             "---|---|---|---|---|---|"]
+    lines = ["Ceilings measured in this run: read %.0f GB/s, bf16 matmul "
+             "%.0f TFLOP/s%s (%s, torch %s)." % (
+                 c["read_GBps"], c["bf16_TFLOPs"], fp8_text(c), res["gpu"],
+                 res["torch"]), "",
+             "torch: the `_grouped_mm` pipeline for bf16; for fp8 the "
+             "`_scaled_grouped_mm` pipeline with rowwise scales "
+             "(peer_baselines.py's moe_grouped_fp8), with the bf16 one "
+             "beside it (torch bf16 ms). Error vs bf16: against the bf16 "
+             "layer's float32 reference (ours / torch).", "",
+             "| case | dtype | T | E | K | H | I | ours ms |" + extra +
+             " torch ms | torch bf16 ms | floor ms | vs torch |"
+             " vs torch bf16 | vs floor | rel. err | calc_diff |"
+             " error vs bf16 | correct |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(others) +
+             "---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cols = "".join(" %.3f%s |" % (r[n + "_ms"],
                                       "" if r[n + "_correct"] else " (WRONG)")
                        for n, _ in others)
-        lines.append("| %s | %d | %d | %d | %d | %d | %.3f |%s %.3f | %.3f | "
-                     "%.2fx | %.2fx | %.1e | %s |" % (
-                         r["case"], r["T"], r["E"], r["K"], r["H"], r["I"],
-                         r["ours_ms"], cols, r["torch_ms"], r["floor_ms"],
-                         r["speedup"], r["vs_floor"], r["rel_fro"],
-                         "yes" if r["correct"] else "NO"))
+        lines.append(
+            "| %s | %s | %d | %d | %d | %d | %d | %.3f |%s %s | %s | "
+            "%.3f | %s | %s | %.2fx | %.1e | %.1e | %.1e / %s | %s |" % (
+                r["case"], r["dtype"], r["T"], r["E"], r["K"], r["H"],
+                r["I"], r["ours_ms"], cols, num(r["torch_ms"], "%.3f"),
+                num(r["torch_bf16_ms"], "%.3f"), r["floor_ms"],
+                num(r["speedup"], "%.2fx"),
+                num(r["speedup_vs_torch_bf16"], "%.2fx"), r["vs_floor"],
+                r["rel_fro"], r["calc_diff"],
+                r["rel_fro_vs_bf16"], num(r["peer_rel_fro"], "%.1e"),
+                "yes" if r["correct"] else "NO"))
+    if res["skipped"]:
+        lines.append("")
+    for s in res["skipped"]:
+        lines.append("- %s %s: skipped (%s)" % (s["case"], s["dtype"],
+                                                  s["why"]))
     if rows:
-        lines.append("\nGeometric-mean speedup over torch: %.2fx" %
-                     res["geomean_speedup"])
+        lines.append("")
+    for dt in dtypes:
+        g = res["geomean_speedup_by_dtype"][dt]
+        gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]
+        if g is None and gb is None:
+            continue
+        if dt == "bf16":
+            lines.append("Geometric-mean speedup over torch (bf16): %s" %
+                         num(g, "%.2fx"))
+        else:
+            lines.append("Geometric-mean speedup of the fp8 layers over the "
+                         "torch fp8 pipeline: %s; over the torch bf16 "
+                         "pipeline: %s" % (num(g, "%.2fx"),
+                                           num(gb, "%.2fx")))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "fused_moe.md"), "w") as f:
         f.write(text)
     print(text)
-    plot(rows, others, os.path.join(a.out, "fused_moe.png"))
+    plot(rows, others, res["gpu"], os.path.join(a.out, "fused_moe.png"))
+    return 0 if rows and all(r["correct"] for r in rows) else 1
 
 
-def plot(rows, others, path):
-    """Bar chart of the times (ours, the compared builds, torch) with the
-    floor marked, if matplotlib is there."""
+def plot(rows, others, gpu, path):
+    """Bar chart of the times (ours, the compared builds, torch in the
+    layer's dtype, and for fp8 layers torch bf16) over the floor, if
+    matplotlib is there."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -182,19 +435,30 @@ def plot(rows, others, path):
         return
     if not rows:
         return
+    fp8 = any(r["dtype"] == "fp8" for r in rows)
     series = [("ours", "ours_ms")] + [(n, n + "_ms") for n, _ in others] + \
-        [("torch _grouped_mm pipeline", "torch_ms")]
+        [("torch pipeline (the layer's dtype)" if fp8 else
+          "torch _grouped_mm pipeline", "torch_ms")]
+    if fp8:
+        series.append(("torch bf16 pipeline (fp8 layers)", "torch_bf16_ms"))
     width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = plt.subplots(figsize=(max(10, 1.4 * len(rows)), 4.5))
     for j, (label, key) in enumerate(series):
-        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(rows))]
-        ax.bar(xs, [r[key] / r["floor_ms"] for r in rows], width, label=label)
+        xs, ys = [], []
+        for i, r in enumerate(rows):
+            v = r.get(key)
+            if v is None or (key == "torch_bf16_ms" and r["dtype"] != "fp8"):
+                continue
+            xs.append(i + (j - (len(series) - 1) / 2) * width)
+            ys.append(v / r["floor_ms"])
+        ax.bar(xs, ys, width, label=label)
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--",
-               label="roofline floor")
+               label="roofline floor (the layer's dtype)")
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([r["case"] for r in rows])
+    ax.set_xticklabels(["%s\n%s" % (r["case"], r["dtype"]) for r in rows])
     ax.set_ylabel("time / roofline floor (lower is better)")
-    ax.set_title("Fused MoE layer, bf16, H200")
+    ax.set_title("Fused MoE layer, %s, %s" % (
+        ", ".join(sorted({r["dtype"] for r in rows})), gpu))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -202,4 +466,4 @@ def plot(rows, others, path):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,3 +8,10 @@
 // REQUIRES: ptxas
 // RUN: rm -rf %t && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t --ptxas %ptxas --strict 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 8,512,256,2,before_down,bf16,gelu_tanh_mul 8,256,384,2,in_combine,bf16,swiglu,interleaved 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s
 // CHECK-COUNT-13: registers {{[0-9]+}}, spill stores 0 B, workspace
+
+// The FP8 layers (DeepSeek-V3's recipe; H and I multiples of 128, gate/up
+// concatenated): the small ones with each router placement, every
+// activation, f32 GEMM outputs, H an odd multiple of 128, E = 1, and the
+// five layers of section 9 that FP8 blocks fit.
+// RUN: rm -rf %t.fp8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8 --ptxas %ptxas --strict --fp8 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,512,256,2,in_combine,bf16,gelu_mul 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 8,256,384,2,in_combine,bf16/f32 4,384,256,2 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8
+// FP8-COUNT-13: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace

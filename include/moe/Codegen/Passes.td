@@ -65,7 +65,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     tokens and weights, i32 topk_ids, every activation (SwiGLU, clamped
     SwiGLU, GELU-mul, GELU-tanh-mul) with gate/up concatenated or
     interleaved, every router-weight placement, GEMM1/GEMM2 outputs rounded
-    to bf16 or f32, H and I multiples of 64, one GPU.
+    to bf16 or f32, H and I multiples of 64, one GPU. FP8 layers with
+    DeepSeek-V3's recipe (fp8_block rows and activations in 1x128 blocks,
+    weights in 128x128 blocks, gate/up concatenated, H and I multiples of
+    128) get a kernel of 64-row tiles whose columns the two MMA warpgroups
+    split, block-scaled MMAs, a dispatch that quantizes the routed rows and
+    a GEMM1 epilogue (`moek.store_act_fp8`) that requantizes the activation
+    (docs/FusedKernel.md, "FP8"); `phase-timers` is not supported there.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",

@@ -26,6 +26,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <limits>
 #include <map>
 
 namespace mlir::moe {
@@ -533,6 +534,81 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
 // Rings
 //===----------------------------------------------------------------------===//
 
+/// Byte `offset` of the dynamic shared memory, whose base is rounded up to
+/// 1024 bytes at run time (128B swizzle needs 1024-byte aligned tiles).
+Value dynamicSmemAt(OpBuilder &b, Location loc, int64_t offset) {
+  MLIRContext *ctx = b.getContext();
+  Value dyn = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), kDynamicSmem);
+  Value base = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), dyn);
+  Value aligned = LLVM::AndOp::create(
+      b, loc, LLVM::AddOp::create(b, loc, base, i64c(b, loc, 1023)),
+      i64c(b, loc, ~int64_t(1023)));
+  aligned = LLVM::AddOp::create(b, loc, aligned, i64c(b, loc, offset));
+  return LLVM::IntToPtrOp::create(b, loc, ptrTy(ctx, 3), aligned);
+}
+
+struct SmemAllocLowering : OpConversionPattern<SmemAllocOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SmemAllocOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto offsetAttr = op->getAttrOfType<IntegerAttr>(kSmemOffsetAttr);
+    if (!offsetAttr)
+      return rewriter.notifyMatchFailure(op, "shared memory not planned");
+    rewriter.replaceOp(op,
+                       dynamicSmemAt(rewriter, op.getLoc(), offsetAttr.getInt()));
+    return success();
+  }
+};
+
+/// Float `v * 128 + t` of `ptr` for fragment value `v` of warpgroup thread
+/// `t` (moek.acc_store_smem): consecutive threads, consecutive words.
+Value fragmentSlot(OpBuilder &b, Location loc, Value ptr, int64_t v) {
+  Value t = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                 i32c(b, loc, kWarpgroupThreads));
+  Value index = LLVM::AddOp::create(b, loc, t, i32c(b, loc, v * 128));
+  return LLVM::GEPOp::create(b, loc, ptr.getType(), b.getF32Type(), ptr,
+                             ValueRange{index});
+}
+
+struct AccStoreSmemLowering : OpConversionPattern<AccStoreSmemOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccStoreSmemOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t n = accStructType(op.getAcc().getType()).getBody().size();
+    for (int64_t v = 0; v < n; ++v)
+      LLVM::StoreOp::create(
+          rewriter, loc,
+          LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
+                                       ArrayRef<int64_t>{v}),
+          fragmentSlot(rewriter, loc, adaptor.getPtr(), v), 4);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct AccLoadSmemLowering : OpConversionPattern<AccLoadSmemOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccLoadSmemOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto structTy = accStructType(op.getAcc().getType());
+    Value acc = LLVM::UndefOp::create(rewriter, loc, structTy);
+    for (int64_t v = 0, n = structTy.getBody().size(); v < n; ++v)
+      acc = LLVM::InsertValueOp::create(
+          rewriter, loc, acc,
+          LLVM::LoadOp::create(rewriter, loc, rewriter.getF32Type(),
+                               fragmentSlot(rewriter, loc, adaptor.getPtr(), v),
+                               4),
+          ArrayRef<int64_t>{v});
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
 struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -546,20 +622,7 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
     if (!offsetAttr || !barsAttr)
       return rewriter.notifyMatchFailure(op, "shared memory not planned");
 
-    // Tiles: the dynamic shared memory, its base rounded up to 1024 bytes
-    // at run time (128B swizzle needs 1024-byte aligned tiles).
-    Value dyn = LLVM::AddressOfOp::create(rewriter, loc, ptrTy(ctx, 3),
-                                          kDynamicSmem);
-    Value base = LLVM::PtrToIntOp::create(rewriter, loc, rewriter.getI64Type(),
-                                          dyn);
-    Value aligned = LLVM::AndOp::create(
-        rewriter, loc,
-        LLVM::AddOp::create(rewriter, loc, base, i64c(rewriter, loc, 1023)),
-        i64c(rewriter, loc, ~int64_t(1023)));
-    aligned = LLVM::AddOp::create(rewriter, loc, aligned,
-                                  i64c(rewriter, loc, offsetAttr.getInt()));
-    Value tiles =
-        LLVM::IntToPtrOp::create(rewriter, loc, ptrTy(ctx, 3), aligned);
+    Value tiles = dynamicSmemAt(rewriter, loc, offsetAttr.getInt());
     Value bars = LLVM::AddressOfOp::create(rewriter, loc, ptrTy(ctx, 3),
                                            barsAttr.getValue());
 
@@ -1258,6 +1321,132 @@ Value loadI32Volatile(OpBuilder &b, Location loc, Value ptr) {
 /// dispatch copies a token row.
 constexpr int64_t kCopyUnroll = 4;
 
+/// The maximum of f32 `v` over the lanes of each group of `width` lanes
+/// (a power of two up to 32) of the warp.
+Value maxOverLanes(OpBuilder &b, Location loc, Value v, int64_t width) {
+  for (int64_t d = 1; d < width; d *= 2) {
+    Value other = NVVM::ShflOp::create(
+        b, loc, b.getF32Type(), i32c(b, loc, -1), v, i32c(b, loc, d),
+        i32c(b, loc, 0x1f),
+        NVVM::ShflKindAttr::get(b.getContext(), NVVM::ShflKind::bfly),
+        UnitAttr());
+    v = LLVM::MaxNumOp::create(b, loc, v, other);
+  }
+  return v;
+}
+
+/// |v| if finite, else 0: the values an fp8_block amax is taken over.
+Value finiteAbs(OpBuilder &b, Location loc, Value v) {
+  Type f32 = b.getF32Type();
+  Value a = LLVM::FAbsOp::create(b, loc, v);
+  Value inf = LLVM::ConstantOp::create(
+      b, loc, f32, b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+  Value finite =
+      LLVM::FCmpOp::create(b, loc, LLVM::FCmpPredicate::olt, a, inf);
+  return LLVM::SelectOp::create(
+      b, loc, finite, a,
+      LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f)));
+}
+
+/// The fp8_block scale of a block whose amax is `amax` and the factor its
+/// values are multiplied by: a = max(amax, 1e-4), {a / 448, 448 / a}, as
+/// the reference's quantize computes them.
+std::pair<Value, Value> fp8BlockScale(OpBuilder &b, Location loc, Value amax) {
+  Type f32 = b.getF32Type();
+  auto f32c = [&](float v) -> Value {
+    return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+  Value a = LLVM::MaxNumOp::create(b, loc, amax, f32c(1e-4f));
+  return {LLVM::FDivOp::create(b, loc, a, f32c(448.0f)),
+          LLVM::FDivOp::create(b, loc, f32c(448.0f), a)};
+}
+
+/// Two f32 values rounded to e4m3 with saturation (NaN stays NaN), `lo` in
+/// the low byte of the i16.
+Value toE4m3x2(OpBuilder &b, Location loc, Value lo, Value hi) {
+  return LLVM::InlineAsmOp::create(
+             b, loc, TypeRange{b.getI16Type()}, ValueRange{hi, lo},
+             "cvt.rn.satfinite.e4m3x2.f32 $0, $1, $2;", "=h,f,f",
+             /*has_side_effects=*/false, /*is_align_stack=*/false,
+             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+/// moek.dispatch's quantizing copy of one token row `src` (bf16, `h`
+/// values, a multiple of 128) into row `row` of `rows` (e4m3) and
+/// `scales` (f32, h / 128 per row), by one warp: each lane takes 8 values
+/// (16 bytes) of a 256-value step (two 1x128 blocks, one per half-warp),
+/// kCopyUnroll steps at a time. The trip count is the same for every lane
+/// (the block amax is a shuffle over the half-warp); a block past the row
+/// end (h an odd multiple of 128) reads the row's last 8 values and stores
+/// nothing.
+void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
+                   Value scales, Value row, Value lane, int64_t h,
+                   const std::map<int64_t, Value> &constants) {
+  auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+  Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
+  auto vec8 = VectorType::get({8}, bf16);
+  Value dstRow = elementAddress(b, loc, rows, b.getI8Type(),
+                                arith::MulIOp::create(b, loc, row, idx(h)));
+  Value scaleRow =
+      elementAddress(b, loc, scales, f32,
+                     arith::MulIOp::create(b, loc, row, idx(h / 128)));
+  Value laneCol = arith::MulIOp::create(b, loc, lane, idx(8));
+  Value firstOfBlock = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq,
+      arith::RemUIOp::create(b, loc, lane, constants.at(16)), idx(0));
+  scf::ForOp::create(
+      b, loc, idx(0), idx(h), constants.at(256 * kCopyUnroll), ValueRange{},
+      [&](OpBuilder &pb, Location pl, Value c0, ValueRange) {
+        SmallVector<Value> cols, vals, inRow;
+        for (int64_t u = 0; u < kCopyUnroll; ++u) {
+          Value c = arith::AddIOp::create(
+              pb, pl, arith::AddIOp::create(pb, pl, c0, idx(256 * u)), laneCol);
+          cols.push_back(c);
+          inRow.push_back(
+              arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::ult, c, idx(h)));
+          Value safe = arith::MinUIOp::create(pb, pl, c, idx(h - 8));
+          vals.push_back(LLVM::LoadOp::create(
+              pb, pl, vec8, elementAddress(pb, pl, src, bf16, safe), 16));
+        }
+        for (int64_t u = 0; u < kCopyUnroll; ++u) {
+          SmallVector<Value> v;
+          Value amax =
+              LLVM::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0f));
+          for (int64_t i = 0; i < 8; ++i) {
+            v.push_back(LLVM::FPExtOp::create(
+                pb, pl, f32,
+                LLVM::ExtractElementOp::create(pb, pl, vals[u],
+                                               i32c(pb, pl, i))));
+            amax = LLVM::MaxNumOp::create(pb, pl, amax, finiteAbs(pb, pl, v[i]));
+          }
+          amax = maxOverLanes(pb, pl, amax, 16);
+          auto [scale, inv] = fp8BlockScale(pb, pl, amax);
+          auto vec4 = VectorType::get({4}, pb.getI16Type());
+          Value packed = LLVM::UndefOp::create(pb, pl, vec4);
+          for (int64_t i = 0; i < 4; ++i)
+            packed = LLVM::InsertElementOp::create(
+                pb, pl, packed,
+                toE4m3x2(pb, pl, LLVM::FMulOp::create(pb, pl, v[2 * i], inv),
+                         LLVM::FMulOp::create(pb, pl, v[2 * i + 1], inv)),
+                i32c(pb, pl, i));
+          auto st = scf::IfOp::create(pb, pl, inRow[u], false);
+          OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+          LLVM::StoreOp::create(
+              sb, pl, packed,
+              elementAddress(sb, pl, dstRow, sb.getI8Type(), cols[u]), 8);
+          auto sc = scf::IfOp::create(sb, pl, firstOfBlock, false);
+          OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
+          LLVM::StoreOp::create(
+              scb, pl, scale,
+              elementAddress(scb, pl, scaleRow, f32,
+                             arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
+              4);
+        }
+        scf::YieldOp::create(pb, pl);
+      });
+}
+
 struct DispatchLowering : OpConversionPattern<DispatchOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1275,8 +1464,9 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     // Every constant up front: ops that `b` creates while a nested builder
     // fills a loop would land after that loop.
     std::map<int64_t, Value> constants;
-    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(32),
-                      int64_t(256), k, h, e, h - 8})
+    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(16),
+                      int64_t(32), int64_t(128), int64_t(256), k, h, e, h - 8,
+                      h / 128})
       constants[v] = arith::ConstantIndexOp::create(b, loc, v);
     for (int64_t u = 1; u <= kCopyUnroll; ++u)
       constants.try_emplace(256 * u, arith::ConstantIndexOp::create(b, loc, 256 * u));
@@ -1406,9 +1596,16 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
           Value src = elementAddress(
               cb, l, a.getX(), cb.getBF16Type(),
               arith::MulIOp::create(cb, l, token, idx(h)));
+          Value rows = a.getRows();
           Value dst = elementAddress(
-              cb, l, a.getRows(), cb.getBF16Type(),
+              cb, l, rows, cb.getBF16Type(),
               arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
+          if (Value scales = a.getRowScales()) {
+            copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
+                          h, constants);
+            scf::YieldOp::create(fb, l);
+            return;
+          }
           // kCopyUnroll pieces per lane and step, all loaded before any is
           // stored (a load's latency is paid once per step, not per piece);
           // a piece past the row end loads the row's last piece again and
@@ -1560,6 +1757,175 @@ Value ex2(OpBuilder &b, Location loc, Value x) {
       .getResult(0);
 }
 
+/// The gated activation `kind` of the f32 values `g` and `u`, with the
+/// reference's formulas in its order (lib/Reference/Kernels.cpp; exp as
+/// ex2.approx, erf by a polynomial of absolute error below 1.5e-7).
+Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
+                   float limit, Value g, Value u) {
+  Type f32 = b.getF32Type();
+  auto f32c = [&](float v) -> Value {
+    return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+  auto mul = [&](Value x, Value y) -> Value {
+    return LLVM::FMulOp::create(b, loc, x, y);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return LLVM::FAddOp::create(b, loc, x, y);
+  };
+  // 2^(s * log2(e) * x) = exp(s * x).
+  auto exp = [&](Value x, float s) -> Value {
+    return ex2(b, loc, mul(x, f32c(s * 1.4426950408889634f)));
+  };
+  // 1 / (1 + exp(-s * x)).
+  auto sigmoid = [&](Value x, float s) -> Value {
+    return LLVM::FDivOp::create(b, loc, f32c(1.0f),
+                                add(f32c(1.0f), exp(x, -s)));
+  };
+  // erf (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
+  auto erf = [&](Value x) -> Value {
+    Value ax = LLVM::FAbsOp::create(b, loc, x);
+    Value tt = LLVM::FDivOp::create(
+        b, loc, f32c(1.0f), add(f32c(1.0f), mul(f32c(0.3275911f), ax)));
+    Value poly = f32c(1.061405429f);
+    for (float c : {-1.453152027f, 1.421413741f, -0.284496736f,
+                    0.254829592f})
+      poly = add(mul(poly, tt), f32c(c));
+    poly = mul(poly, tt);
+    Value y = LLVM::FSubOp::create(
+        b, loc, f32c(1.0f), mul(poly, exp(mul(ax, ax), -1.0f)));
+    return LLVM::CopySignOp::create(b, loc, y, x);
+  };
+  // tanh(x) = 1 - 2 / (exp(2x) + 1).
+  auto tanh = [&](Value x) -> Value {
+    return LLVM::FSubOp::create(
+        b, loc, f32c(1.0f),
+        LLVM::FDivOp::create(b, loc, f32c(2.0f), add(exp(x, 2.0f), f32c(1.0f))));
+  };
+  if (kind == "clamped_swiglu") {
+    g = LLVM::MinNumOp::create(b, loc, g, f32c(limit));
+    u = LLVM::MinNumOp::create(
+        b, loc, LLVM::MaxNumOp::create(b, loc, u, f32c(-limit)), f32c(limit));
+    return mul(mul(g, sigmoid(g, alpha)), add(u, f32c(1.0f)));
+  }
+  if (kind == "gelu_mul") {
+    Value half = mul(f32c(0.5f), g);
+    return mul(mul(half, add(f32c(1.0f), erf(mul(g, f32c(0.70710678f))))), u);
+  }
+  if (kind == "gelu_tanh_mul") {
+    Value cube = mul(mul(mul(f32c(0.044715f), g), g), g);
+    Value inner = mul(f32c(0.7978845608f), add(g, cube));
+    Value half = mul(f32c(0.5f), g);
+    return mul(mul(half, add(f32c(1.0f), tanh(inner))), u);
+  }
+  // swiglu: g / (1 + exp(-g)) * u.
+  return mul(LLVM::FDivOp::create(b, loc, g, add(f32c(1.0f), exp(g, -1.0f))),
+             u);
+}
+
+struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreActFp8Op op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Fragment value 4j + 2h + e of both accumulators is at row
+    // fragmentRow + 8h, column 8j + 2(l%4) + e: a row's 128 columns are in
+    // the 4 lanes of a quad, so its amax is the quad's maximum.
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    Type g1 = op.getGemm1Type();
+    int64_t ld = op.getLdAttr().getInt();
+    float alpha = op.getAlpha().convertToFloat(),
+          limit = op.getLimit().convertToFloat();
+    auto toBF16 = [&](Value x) -> Value {
+      return LLVM::FPExtOp::create(
+          b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
+    };
+    Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                      i32c(b, loc, 32));
+    Value quad = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4));
+    Value row0 = arith::AddIOp::create(b, loc, a.getRow(),
+                                       toIndex(b, loc, fragmentRow(b, loc)));
+    Value col0 = toI64(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc, a.getCol(),
+            toIndex(b, loc, LLVM::MulOp::create(b, loc, quad, i32c(b, loc, 2)))));
+    Value lastRow = arith::SubIOp::create(
+        b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
+    Value zero = LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f));
+    for (int half = 0; half < 2; ++half) {
+      Value row = arith::AddIOp::create(
+          b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
+      Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                           row, a.getRowLimit());
+      // Every lane computes (the quad's shuffles need all of them); rows
+      // past the limit read the last row's weight and store nothing.
+      Value rw;
+      if (a.getRowWeights())
+        rw = LLVM::LoadOp::create(
+            b, loc, f32,
+            elementAddress(b, loc, a.getRowWeights(), f32,
+                           arith::MinSIOp::create(b, loc, row, lastRow)));
+      SmallVector<Value> vals;
+      Value amax = zero;
+      for (int64_t j = 0; j < 16; ++j)
+        for (int64_t e = 0; e < 2; ++e) {
+          auto field = [&](Value acc) -> Value {
+            Value x = LLVM::ExtractValueOp::create(
+                b, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
+            return g1.isBF16() ? toBF16(x) : x;
+          };
+          Value v = activationOf(b, loc, op.getActivation(), alpha, limit,
+                                 field(a.getGate()), field(a.getUp()));
+          if (rw)
+            v = LLVM::FMulOp::create(b, loc, v, rw);
+          v = toBF16(v);
+          vals.push_back(v);
+          amax = LLVM::MaxNumOp::create(b, loc, amax, finiteAbs(b, loc, v));
+        }
+      amax = maxOverLanes(b, loc, amax, 4);
+      auto [scale, inv] = fp8BlockScale(b, loc, amax);
+      SmallVector<Value> packed;
+      for (int64_t j = 0; j < 16; ++j)
+        packed.push_back(toE4m3x2(
+            b, loc, LLVM::FMulOp::create(b, loc, vals[2 * j], inv),
+            LLVM::FMulOp::create(b, loc, vals[2 * j + 1], inv)));
+      auto ifOp = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      Value rowOffset =
+          LLVM::MulOp::create(tb, loc, toI64(tb, loc, row), i64c(tb, loc, ld));
+      for (int64_t j = 0; j < 16; ++j) {
+        Value index = LLVM::AddOp::create(
+            tb, loc, rowOffset,
+            LLVM::AddOp::create(tb, loc, col0, i64c(tb, loc, 8 * j)));
+        Value addr = LLVM::GEPOp::create(tb, loc, a.getOut().getType(),
+                                         tb.getI8Type(), a.getOut(),
+                                         ValueRange{index});
+        LLVM::StoreOp::create(tb, loc, packed[j], addr, 2);
+      }
+      // The scale, once per row (lane 0 of the quad).
+      Value first = LLVM::ICmpOp::create(tb, loc, LLVM::ICmpPredicate::eq,
+                                         quad, i32c(tb, loc, 0));
+      auto sIf = scf::IfOp::create(tb, loc, first, false);
+      OpBuilder sb = OpBuilder::atBlockTerminator(sIf.thenBlock());
+      Value sIndex = LLVM::AddOp::create(
+          sb, loc,
+          LLVM::MulOp::create(sb, loc, toI64(sb, loc, row),
+                              i64c(sb, loc, ld / 128)),
+          LLVM::UDivOp::create(sb, loc, toI64(sb, loc, a.getCol()),
+                               i64c(sb, loc, 128)));
+      LLVM::StoreOp::create(
+          sb, loc, scale,
+          LLVM::GEPOp::create(sb, loc, a.getScales().getType(), f32,
+                              a.getScales(), ValueRange{sIndex}),
+          4);
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct StoreActLowering : OpConversionPattern<StoreActOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1582,15 +1948,6 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     bool interleaved = op.getLayout() == "interleaved";
     float alpha = op.getAlpha().convertToFloat(),
           limit = op.getLimit().convertToFloat();
-    auto f32c = [&](float v) -> Value {
-      return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
-    };
-    auto mul = [&](Value x, Value y) -> Value {
-      return LLVM::FMulOp::create(b, loc, x, y);
-    };
-    auto add = [&](Value x, Value y) -> Value {
-      return LLVM::FAddOp::create(b, loc, x, y);
-    };
     Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
                                       i32c(b, loc, 32));
     Value quad = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4));
@@ -1608,58 +1965,11 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       return LLVM::FPExtOp::create(
           b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
     };
-    // 2^(s * log2(e) * x) = exp(s * x).
-    auto exp = [&](Value x, float s) -> Value {
-      return ex2(b, loc, mul(x, f32c(s * 1.4426950408889634f)));
+    auto mul = [&](Value x, Value y) -> Value {
+      return LLVM::FMulOp::create(b, loc, x, y);
     };
-    // 1 / (1 + exp(-s * x)).
-    auto sigmoid = [&](Value x, float s) -> Value {
-      return LLVM::FDivOp::create(b, loc, f32c(1.0f),
-                                  add(f32c(1.0f), exp(x, -s)));
-    };
-    // erf (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
-    auto erf = [&](Value x) -> Value {
-      Value ax = LLVM::FAbsOp::create(b, loc, x);
-      Value tt = LLVM::FDivOp::create(
-          b, loc, f32c(1.0f), add(f32c(1.0f), mul(f32c(0.3275911f), ax)));
-      Value poly = f32c(1.061405429f);
-      for (float c : {-1.453152027f, 1.421413741f, -0.284496736f,
-                      0.254829592f})
-        poly = add(mul(poly, tt), f32c(c));
-      poly = mul(poly, tt);
-      Value y = LLVM::FSubOp::create(
-          b, loc, f32c(1.0f), mul(poly, exp(mul(ax, ax), -1.0f)));
-      return LLVM::CopySignOp::create(b, loc, y, x);
-    };
-    // tanh(x) = 1 - 2 / (exp(2x) + 1).
-    auto tanh = [&](Value x) -> Value {
-      return LLVM::FSubOp::create(
-          b, loc, f32c(1.0f),
-          LLVM::FDivOp::create(b, loc, f32c(2.0f), add(exp(x, 2.0f), f32c(1.0f))));
-    };
-    // The reference's formulas (lib/Reference/Kernels.cpp), in its order.
     auto activate = [&](Value g, Value u) -> Value {
-      if (kind == "clamped_swiglu") {
-        g = LLVM::MinNumOp::create(b, loc, g, f32c(limit));
-        u = LLVM::MinNumOp::create(
-            b, loc, LLVM::MaxNumOp::create(b, loc, u, f32c(-limit)),
-            f32c(limit));
-        return mul(mul(g, sigmoid(g, alpha)), add(u, f32c(1.0f)));
-      }
-      if (kind == "gelu_mul") {
-        Value half = mul(f32c(0.5f), g);
-        return mul(mul(half, add(f32c(1.0f), erf(mul(g, f32c(0.70710678f))))),
-                   u);
-      }
-      if (kind == "gelu_tanh_mul") {
-        Value cube = mul(mul(mul(f32c(0.044715f), g), g), g);
-        Value inner = mul(f32c(0.7978845608f), add(g, cube));
-        Value half = mul(f32c(0.5f), g);
-        return mul(mul(half, add(f32c(1.0f), tanh(inner))), u);
-      }
-      // swiglu: g / (1 + exp(-g)) * u.
-      return mul(LLVM::FDivOp::create(b, loc, g, add(f32c(1.0f), exp(g, -1.0f))),
-                 u);
+      return activationOf(b, loc, kind, alpha, limit, g, u);
     };
     Value acc = a.getAcc();
     auto field = [&](int64_t i) -> Value {
@@ -1771,6 +2081,12 @@ LogicalResult planSharedMemory(ModuleOp module) {
     });
     if (r.wasInterrupted())
       return WalkResult::interrupt();
+    // Blocks handed between warpgroups, after the rings.
+    func.walk([&](SmemAllocOp alloc) {
+      ensureDynamic();
+      alloc->setAttr(kSmemOffsetAttr, b.getI64IntegerAttr(offset));
+      offset += llvm::alignTo(alloc.getBytesAttr().getInt(), 1024);
+    });
     // Tile tables: a grouped_tile_count run by every thread of the kernel
     // (at its top level) gets a table in shared memory; the grouped_tile ops
     // on the same offsets and tiling use it.
@@ -1888,7 +2204,8 @@ struct ConvertMoEKernelToNVVMPass
                  RingStageLowering<RingWaitOp>,
                  RingStageLowering<RingReleaseOp>, TmaLoadLowering,
                  MmaZeroLowering, MmaLowering, MmaWaitLowering,
-                 LoadRowsLowering, MmaPromoteLowering,
+                 LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
+                 AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,

@@ -175,14 +175,15 @@ void disableUnroll(scf::ForOp loop) {
 /// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`) from row
 /// `aRow` that hold rows below `rowEnd` (at most tileM / 64 of them), and
 /// one 128-row box of B (`tmapB`) at each row of `bRows`, all at the
-/// slice's column; with `tag`, each stage is tagged with it (the tile
-/// index, for consumers of a dynamic scheduler). Returns the iteration after
-/// the last.
+/// slice's column, one after the other in tile 1 (`boxPerTile`: box b in
+/// tile 1 + b); with `tag`, each stage is tagged with it (the tile index,
+/// for consumers of a dynamic scheduler). `sliceK`: elements per slice.
+/// Returns the iteration after the last.
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
                      ArrayRef<Value> bRows, Value cKSlices, Value i0,
                      bool streamWeights, Value tag = Value(),
-                     int64_t sliceK = kTileK) {
+                     int64_t sliceK = kTileK, bool boxPerTile = false) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -228,8 +229,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
         for (auto [box, bRow] : llvm::enumerate(bRows))
           mk::TmaLoadOp::create(
               ib, il, tmapB, ValueRange{kx, bRow}, ring, i,
-              ib.getI64IntegerAttr(1),
-              ib.getI64IntegerAttr(int64_t(box) * kWBoxRows),
+              ib.getI64IntegerAttr(boxPerTile ? 1 + int64_t(box) : 1),
+              ib.getI64IntegerAttr(boxPerTile ? 0 : int64_t(box) * kWBoxRows),
               streamWeights ? ib.getStringAttr("evict_first") : StringAttr());
         scf::YieldOp::create(ib, il,
                              ValueRange{arith::AddIOp::create(ib, il, i,
@@ -373,13 +374,14 @@ struct TileScales {
 /// block kb + 1's MMAs in flight while block kb is promoted needs a second
 /// partial accumulator, and ptxas then serializes the wgmmas: C7514.)
 /// `aRow`: the accumulator's first row in the tile; `row`, `rowEnd`: its
-/// first row and the expert's end in the rows. Returns the main accumulator
-/// and the ring iteration after the tile.
+/// first row and the expert's end in the rows; `bTile`: the ring's weight
+/// tile. Returns the main accumulator and the ring iteration after the tile.
 std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
                                            Value ring, mk::AccType accType,
                                            Value aRow, Value row, Value rowEnd,
                                            const TileScales &scales,
-                                           Value cKSlices, Value i0) {
+                                           Value cKSlices, Value i0,
+                                           int64_t bTile = 1) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastBlock = arith::ConstantIndexOp::create(b, loc, scales.kBlocks - 1);
@@ -405,7 +407,8 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
         mk::RingWaitOp::create(ib, il, ring, i);
         Value partial = mk::MmaOp::create(
             ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
-            ib.getI64IntegerAttr(1), it[1], /*zero_init=*/ib.getUnitAttr());
+            ib.getI64IntegerAttr(bTile), it[1],
+            /*zero_init=*/ib.getUnitAttr());
         // The next block's scales (the last block's again after it).
         auto [nextRows, nextW] = loadScales(
             ib, arith::MinUIOp::create(
@@ -836,17 +839,48 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
 // The fused MoE layer
 //===----------------------------------------------------------------------===//
 
+/// True if `op` quantizes as DeepSeek-V3 does: fp8_block rows and
+/// activations in 1x128 blocks, weights in 128x128 blocks.
+bool isFp8BlockLayer(FusedMoEOp op) {
+  auto is = [](QuantAttr q, int64_t rows) {
+    return q && q.getScheme() == QuantScheme::fp8_block &&
+           q.getBlockRows() == rows && q.getBlockCols() == 128;
+  };
+  return is(op.getXQuantAttr(), 1) && is(op.getW13QuantAttr(), 128) &&
+         is(op.getActQuantAttr(), 1) && is(op.getW2QuantAttr(), 128);
+}
+
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
 std::string unsupportedReason(FusedMoEOp op) {
   if (op.getPlacementAttr())
     return "expert-parallel placement is not supported by the generated "
            "kernel yet";
-  if (op.getXQuantAttr() || op.getW13QuantAttr() || op.getActQuantAttr() ||
-      op.getW2QuantAttr())
-    return "quantized operands are not supported by the generated fused "
-           "kernel yet";
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
+  if (op.getXQuantAttr() || op.getW13QuantAttr() || op.getActQuantAttr() ||
+      op.getW2QuantAttr()) {
+    if (!isFp8BlockLayer(op) || op.getW13GlobalScale() ||
+        op.getW2GlobalScale())
+      return "a quantized layer must follow DeepSeek-V3's FP8 recipe "
+             "(fp8_block rows and activations in [1, 128] blocks, weights in "
+             "[128, 128] blocks) for the generated fused kernel";
+    if (!x.getElementType().isBF16())
+      return "the generated fused kernel takes bf16 tokens";
+    if (!op.getIds().getType().getElementType().isInteger(32))
+      return "the generated fused kernel takes i32 topk_ids";
+    if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
+        ShapedType::isDynamic(op.getIds().getType().getDimSize(1)))
+      return "the weight shapes and top_k must be static";
+    if (op.getGateUpLayout() != GateUpLayout::concat)
+      return "the FP8 fused kernel takes gate/up concatenated (an "
+             "interleaved 128-row box would mix gates and ups)";
+    auto f = [](Type t) { return t.isBF16() || t.isF32(); };
+    if (!f(op.getGemm1Type()) || !op.getActType().isBF16() ||
+        !f(op.getGemm2Type()) || !f(op.getOut().getType().getElementType()))
+      return "the generated fused kernel rounds GEMM1 and GEMM2 outputs to "
+             "bf16 or f32, the activation to bf16, and writes bf16 or f32";
+    return "";
+  }
   if (!x.getElementType().isBF16() || !w13.getElementType().isBF16() ||
       !w2.getElementType().isBF16())
     return "the generated fused kernel takes bf16 tokens and weights";
@@ -876,8 +910,11 @@ struct FusedWorkspace {
   int64_t barrier = 0, nextTile = 32, counts, cursor, ready, zeroBytes,
           offsets, slotRows, rowWeights, rows, act, y, bytes;
   int64_t readyCount;
+  /// fp8: routed rows and activations in e4m3 with their 1x128 scales,
+  /// readiness counters per 64-row block (the FP8 kernel's tiles).
+  int64_t rowScales = -1, actScales = -1;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
-                 int64_t yBytes, bool withTimers) {
+                 int64_t yBytes, bool withTimers, bool fp8 = false) {
     auto take = [&](int64_t &at, int64_t size, int64_t align) {
       at = llvm::alignTo(end, align);
       end = at + size;
@@ -886,15 +923,21 @@ struct FusedWorkspace {
     take(counts, 4 * e, 16);
     take(cursor, 4 * e, 16);
     // One counter per row block of every expert: block m of expert e is
-    // counter offsets[e] / 128 + m + e, which stays below this.
-    readyCount = maxRows / 128 + e + 1;
+    // counter offsets[e] / R + m + e (R = 128 rows, 64 for fp8), which
+    // stays below this.
+    readyCount = maxRows / (fp8 ? 64 : 128) + e + 1;
     take(ready, 4 * readyCount, 16);
     zeroBytes = llvm::alignTo(end, 16);
     take(offsets, 4 * (e + 1), 16);
     take(slotRows, 4 * maxRows, 16);
     take(rowWeights, 4 * maxRows, 16);
-    take(rows, 2 * maxRows * h, 1024);
-    take(act, 2 * maxRows * i, 1024);
+    int64_t elemBytes = fp8 ? 1 : 2;
+    take(rows, elemBytes * maxRows * h, 1024);
+    take(act, elemBytes * maxRows * i, 1024);
+    if (fp8) {
+      take(rowScales, 4 * maxRows * (h / 128), 16);
+      take(actScales, 4 * maxRows * (i / 128), 16);
+    }
     take(y, yBytes * maxRows * h, 1024);
     if (withTimers)
       take(timers, 8 * kTimerSlots * kMaxTimedCtas, 1024);
@@ -1053,7 +1096,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2).
   stamp(b, 0);
   mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
-                         offsets, slotRows, rowWeights, rows, barrier,
+                         offsets, slotRows, rowWeights, rows, barrier, Value(),
                          b.getI64IntegerAttr(e), b.getI64IntegerAttr(k),
                          b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
   stamp(b, 1);
@@ -1225,6 +1268,390 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   return func;
 }
 
+/// The FP8 fused kernel's parameter ABI: as buildFusedAbi's, with e4m3
+/// boxes 128 elements (128 bytes) wide, the routed rows and activations in
+/// e4m3, and the weight scales (operands 5 and 6) after the tensors.
+ArrayAttr buildFusedFp8Abi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
+                           int64_t maxRows, const FusedWorkspace &ws) {
+  auto entry = [&](ArrayRef<NamedAttribute> attrs) {
+    return b.getDictionaryAttr(attrs);
+  };
+  auto na = [&](StringRef name, Attribute a) { return b.getNamedAttr(name, a); };
+  auto s = [&](StringRef v) { return b.getStringAttr(v); };
+  auto n = [&](int64_t v) { return b.getI64IntegerAttr(v); };
+  auto i64s = [&](ArrayRef<int64_t> v) { return b.getI64ArrayAttr(v); };
+  auto weights = [&](int64_t operand, StringRef view, int64_t rows,
+                     int64_t inner) {
+    return entry({na("kind", s("tma")), na("operand", n(operand)),
+                  na("view", s(view)), na("rows", n(rows)),
+                  na("inner", n(inner)),
+                  na("box", i64s({kTileKFp8, kWBoxRows})),
+                  na("swizzle", n(128))});
+  };
+  auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
+    return entry({na("kind", s("tma")), na("workspace", s(name)),
+                  na("workspace_offset", n(offset)),
+                  na("dtype", s("f8E4M3FN")),
+                  na("shape", i64s({maxRows, inner})),
+                  na("box", i64s({kTileKFp8, kXBoxRows})),
+                  na("swizzle", n(128))});
+  };
+  auto ptr = [&](StringRef key, int64_t index) {
+    return entry({na("kind", s("ptr")), na(key, n(index))});
+  };
+  return b.getArrayAttr({
+      weights(3, "[E*2I, H]", e * 2 * i, h),
+      weights(4, "[E*H, I]", e * h, i),
+      scratch("rows", ws.rows, h),
+      scratch("act", ws.act, i),
+      ptr("operand", 0),
+      ptr("operand", 1),
+      ptr("operand", 2),
+      ptr("operand", 5),
+      ptr("operand", 6),
+      ptr("result", 0),
+      entry({na("kind", s("workspace"))}),
+      entry({na("kind", s("token_count"))}),
+  });
+}
+
+/// The fused layer with DeepSeek-V3's FP8 recipe (docs/FusedKernel.md):
+/// the dispatch quantizes the routed rows (1x128 blocks); every tile has 64
+/// rows and splits its columns between the MMA warpgroups, each holding a
+/// 64 x 128 main and partial accumulator (block-scaled MMAs). GEMM1: the
+/// first warpgroup multiplies by the gate's 128 weight rows, the second by
+/// the up's, hands its accumulator over through shared memory, and the
+/// first applies the activation, quantizes it per row (one 1x128 block)
+/// and signals the 64-row block. GEMM2: 256 columns, 128 per warpgroup,
+/// after the block's GEMM1 tiles. Then the combine, as in the bf16 kernel.
+LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
+                                     StringRef name, FusedMoEOp op,
+                                     int64_t stages, int64_t maxTokens,
+                                     bool streamWeights) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
+  int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
+  int64_t k = op.getIds().getType().getDimSize(1);
+  int64_t maxRows = maxTokens * k;
+  Type yElem = op.getGemm2Type();
+  Type outElem = op.getOut().getType().getElementType();
+  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
+                    /*withTimers=*/false, /*fp8=*/true);
+  int64_t hBlocks = h / 128, iBlocks = i / 128;
+  // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
+  int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
+
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  auto fnType = LLVM::LLVMFunctionType::get(
+      LLVM::LLVMVoidType::get(ctx), {ptr, ptr, ptr, ptr, gptr, gptr, gptr,
+                                     gptr, gptr, gptr, gptr, b.getI32Type()});
+  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
+  func->setAttr("nvvm.kernel", b.getUnitAttr());
+  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
+  func->setAttr("moek.abi", buildFusedFp8Abi(b, e, h, i, maxRows, ws));
+  func->setAttr("moek.launch",
+                b.getDictionaryAttr(
+                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
+                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
+  func->setAttr(
+      "moek.workspace",
+      b.getDictionaryAttr(
+          {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+           b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
+           b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))}));
+  for (unsigned a = 0; a < 4; ++a) {
+    func.setArgAttr(a, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
+                                         b.getI8Type(), 128)));
+    func.setArgAttr(a, "llvm.align", b.getI64IntegerAttr(64));
+    func.setArgAttr(a, "nvvm.grid_constant", b.getUnitAttr());
+  }
+
+  Block *entry = func.addEntryBlock(b);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
+        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
+  Value x = entry->getArgument(4), ids = entry->getArgument(5),
+        weights = entry->getArgument(6), w13Scales = entry->getArgument(7),
+        w2Scales = entry->getArgument(8), out = entry->getArgument(9),
+        wsBase = entry->getArgument(10);
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
+                                              entry->getArgument(11));
+  auto at = [&](int64_t offset) -> Value {
+    Value bytes = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
+                                           b.getI64IntegerAttr(offset));
+    return LLVM::GEPOp::create(b, loc, gptr, b.getI8Type(), wsBase,
+                               ValueRange{bytes});
+  };
+  Value nextTile = at(ws.nextTile);
+  Value barrier = at(ws.barrier), counts = at(ws.counts),
+        cursor = at(ws.cursor), ready = at(ws.ready), offsets = at(ws.offsets),
+        slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
+        rows = at(ws.rows), rowScales = at(ws.rowScales), act = at(ws.act),
+        actScales = at(ws.actScales), y = at(ws.y);
+
+  auto tile = [&](int64_t r) {
+    return MemRefType::get({r, kTileKFp8}, b.getType<Float8E4M3FNType>(),
+                           AffineMap(), b.getI64IntegerAttr(3));
+  };
+  // Tile 0: the 64 rows; tiles 1 and 2: the two warpgroups' 128 weight
+  // rows.
+  auto ringType =
+      mk::RingType::get(ctx, stages, {tile(64), tile(128), tile(128)});
+  auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
+  Value ring = mk::RingAllocOp::create(b, loc, ringType,
+                                       b.getI64IntegerAttr(256));
+  // The up projection's accumulator, from the second MMA warpgroup to the
+  // first (named barriers 5: full, 6: empty).
+  Value exchange = mk::SmemAllocOp::create(
+      b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+      b.getI64IntegerAttr(64 * 128 * 4));
+  constexpr int64_t kFull = 5, kEmpty = 6;
+
+  // Phase 1: the routed rows, quantized, expert by expert.
+  mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
+                         offsets, slotRows, rowWeights, rows, barrier,
+                         rowScales, b.getI64IntegerAttr(e),
+                         b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+                         b.getI64IntegerAttr(1));
+
+  // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 rows each.
+  IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(64);
+  Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
+                                            numE, tileRows,
+                                            b.getI64IntegerAttr(cols1));
+  Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
+                                            numE, tileRows,
+                                            b.getI64IntegerAttr(cols2));
+  Value total = arith::AddIOp::create(b, loc, n1, n2);
+  int64_t rowGroup = std::clamp<int64_t>(
+      (int64_t(16) << 20) / std::max<int64_t>(1, 64 * h), 1, 8);
+  auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
+    SmallVector<Type> types(4, ob.getIndexType());
+    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                     tileRows, ob.getI64IntegerAttr(cols),
+                                     ob.getI64IntegerAttr(rowGroup));
+  };
+  // The readiness counter of a 64-row block (see FusedWorkspace).
+  auto readyIndex = [&](OpBuilder &ob, mk::GroupedTileOp d) -> Value {
+    return arith::AddIOp::create(
+        ob, loc, arith::DivUIOp::create(ob, loc, d.getRow(), idx(ob, 64)),
+        d.getExpert());
+  };
+  Value cH = idx(b, h), cI = idx(b, i), c0 = idx(b, 0);
+  Value c128 = idx(b, 128), c256 = idx(b, 256);
+  Value cHBlocks = idx(b, hBlocks), cIBlocks = idx(b, iBlocks);
+  Value c2IBlocks = idx(b, 2 * iBlocks), cLastHBlock = idx(b, hBlocks - 1);
+  Value slices1 = cHBlocks, slices2 = cIBlocks;
+
+  // Producer: warpgroup 0, one thread issues every copy.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "producer", 0, 1, 40);
+    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    auto ifOp = scf::IfOp::create(b, loc, leader, false);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, total, /*producer=*/true,
+        [&](OpBuilder &ob, Value t, Value iter) -> Value {
+          Location l = loc;
+          Value isGemm1 =
+              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
+          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
+                                          isGemm1, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
+            auto d = decode(tb, t, cols1);
+            // The gate's 128 rows of the column block, then the up's.
+            Value gate = arith::AddIOp::create(
+                tb, l, arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
+                arith::MulIOp::create(tb, l, d.getColTile(), c128));
+            Value up = arith::AddIOp::create(tb, l, gate, cI);
+            Value next = buildTileLoads(tb, l, ring, tmapRows, d.getRow(),
+                                        d.getRowEnd(), 64, tmapW13, {gate, up},
+                                        slices1, iter, streamWeights, t,
+                                        kTileKFp8, /*boxPerTile=*/true);
+            scf::YieldOp::create(tb, l, ValueRange{next});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
+            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
+            mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
+                                      idx(eb, cols1));
+            Value first = arith::AddIOp::create(
+                eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                arith::MulIOp::create(eb, l, d.getColTile(), c256));
+            Value second = arith::AddIOp::create(eb, l, first, c128);
+            Value next = buildTileLoads(eb, l, ring, tmapAct, d.getRow(),
+                                        d.getRowEnd(), 64, tmapW2,
+                                        {first, second}, slices2, iter,
+                                        streamWeights, t, kTileKFp8,
+                                        /*boxPerTile=*/true);
+            scf::YieldOp::create(eb, l, ValueRange{next});
+          }
+          return branch.getResult(0);
+        });
+    buildStopMark(b, loc, ring, last, total);
+  }
+
+  // Consumers: warpgroups 1 and 2 (MMA warpgroups 0 and 1), each 128
+  // columns of every tile.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "consumer", 1, 2, 232);
+    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+    Value isFirst =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
+    // The exchange buffer starts empty.
+    {
+      auto pre = scf::IfOp::create(b, loc, isFirst, false);
+      OpBuilder tb = OpBuilder::atBlockTerminator(pre.thenBlock());
+      mk::BarrierArriveOp::create(tb, loc, tb.getI64IntegerAttr(kEmpty),
+                                  tb.getI64IntegerAttr(256));
+    }
+    Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
+                                                                  : Value();
+    Type g1 = op.getGemm1Type();
+    StringRef actName = stringifyActivationKind(op.getActivation());
+    FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
+    // One warpgroup's block-scaled MMAs of a tile, on weight tile 1 + wg.
+    auto mmas = [&](OpBuilder &ob, mk::GroupedTileOp d, TileScales ts,
+                    Value slices, Value iter) -> std::pair<Value, Value> {
+      Location l = loc;
+      auto branch = scf::IfOp::create(
+          ob, l, TypeRange{accType, ob.getIndexType()}, isFirst, true);
+      for (int64_t w = 0; w < 2; ++w) {
+        OpBuilder bb = OpBuilder::atBlockEnd(w == 0 ? branch.thenBlock()
+                                                    : branch.elseBlock());
+        auto [acc, next] = buildScaledMmaLoop(
+            bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), ts, slices,
+            iter, /*bTile=*/1 + w);
+        scf::YieldOp::create(bb, l, ValueRange{acc, next});
+      }
+      return {branch.getResult(0), branch.getResult(1)};
+    };
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, total, /*producer=*/false,
+        [&](OpBuilder &ob, Value t, Value iter) -> Value {
+          Location l = loc;
+          Value isGemm1 =
+              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
+          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
+                                          isGemm1, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
+            auto d = decode(tb, t, cols1);
+            // w13_scales[e][nb][0]: the gate's block is the column tile,
+            // the up's I / 128 further.
+            Value nb = arith::AddIOp::create(
+                tb, l, d.getColTile(),
+                arith::SelectOp::create(tb, l, isFirst, c0, cIBlocks));
+            TileScales ts{rowScales, w13Scales,
+                          arith::MulIOp::create(
+                              tb, l,
+                              arith::AddIOp::create(
+                                  tb, l,
+                                  arith::MulIOp::create(tb, l, d.getExpert(),
+                                                        c2IBlocks),
+                                  nb),
+                              cHBlocks),
+                          hBlocks};
+            auto [acc, next] = mmas(tb, d, ts, slices1, iter);
+            // The up's accumulator to the first warpgroup, which applies
+            // the activation, quantizes and signals the block.
+            auto who = scf::IfOp::create(tb, l, isFirst, true);
+            {
+              OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
+              mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
+                                        fb.getI64IntegerAttr(256));
+              Value up = mk::AccLoadSmemOp::create(fb, l, accType, exchange);
+              mk::BarrierArriveOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
+                                          fb.getI64IntegerAttr(256));
+              auto store = mk::StoreActFp8Op::create(
+                  fb, l, acc, up, act, d.getRow(),
+                  arith::MulIOp::create(fb, l, d.getColTile(), c128),
+                  actScales, d.getRowEnd(), rw, fb.getStringAttr(actName),
+                  TypeAttr::get(g1), fb.getI64IntegerAttr(i), FloatAttr(),
+                  FloatAttr());
+              if (alpha)
+                store.setAlphaAttr(alpha);
+              if (limit)
+                store.setLimitAttr(limit);
+              mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
+            }
+            {
+              OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
+              mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
+                                        sb.getI64IntegerAttr(256));
+              mk::AccStoreSmemOp::create(sb, l, acc, exchange);
+              mk::BarrierArriveOp::create(sb, l, sb.getI64IntegerAttr(kFull),
+                                          sb.getI64IntegerAttr(256));
+            }
+            scf::YieldOp::create(tb, l, ValueRange{next});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
+            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
+            // Columns colTile * 256 + 128 * wg; a block past H (H an odd
+            // multiple of 128) reads the last block's scale and stores
+            // nothing.
+            Value col = arith::AddIOp::create(
+                eb, l, arith::MulIOp::create(eb, l, d.getColTile(), c256),
+                arith::MulIOp::create(eb, l, wg, c128));
+            Value nb = arith::MinUIOp::create(
+                eb, l, arith::DivUIOp::create(eb, l, col, c128), cLastHBlock);
+            TileScales ts{actScales, w2Scales,
+                          arith::MulIOp::create(
+                              eb, l,
+                              arith::AddIOp::create(
+                                  eb, l,
+                                  arith::MulIOp::create(eb, l, d.getExpert(),
+                                                        cHBlocks),
+                                  nb),
+                              cIBlocks),
+                          iBlocks};
+            auto [acc, next] = mmas(eb, d, ts, slices2, iter);
+            // (moek.store_acc masks no column when ld is a multiple of the
+            // accumulator's width.)
+            auto inside = scf::IfOp::create(
+                eb, l,
+                arith::CmpIOp::create(eb, l, arith::CmpIPredicate::ult, col, cH),
+                false);
+            OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
+            storeAccs(ib, l, {acc}, y, d.getRow(), col, d.getRowEnd(), yElem,
+                      h);
+            scf::YieldOp::create(eb, l, ValueRange{next});
+          }
+          return branch.getResult(0);
+        });
+    // The stop mark's stage.
+    mk::RingReleaseOp::create(b, loc, ring, last);
+    // The first warpgroup's last "empty" arrival.
+    {
+      auto drain = scf::IfOp::create(b, loc, isFirst, true);
+      OpBuilder sb = OpBuilder::atBlockTerminator(drain.elseBlock());
+      mk::BarrierSyncOp::create(sb, loc, sb.getI64IntegerAttr(kEmpty),
+                                sb.getI64IntegerAttr(256));
+    }
+    // Phase 3: every row of y is stored (grid barrier 3, consumers only).
+    mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+                              b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+    Value combineWeights =
+        op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
+    mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
+                          b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+                          TypeAttr::get(yElem), TypeAttr::get(outElem),
+                          b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
+  }
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+  return func;
+}
+
 /// The kernel name for the `index`-th op of its kind: the enclosing
 /// function's name (or "moe"), `what`, and the index.
 std::string kernelNameFor(Operation *op, StringRef what, unsigned index) {
@@ -1318,13 +1745,24 @@ struct ConvertMoEToMoEKernelPass
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
       b.setInsertionPointToEnd(&kernels.getBodyRegion().front());
-      LLVM::LLVMFuncOp kernel =
-          buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
-                           streamWeights, phaseTimers);
+      SmallVector<Value> args{op.getX(), op.getIds(), op.getWeights(),
+                              op.getW13(), op.getW2()};
+      LLVM::LLVMFuncOp kernel;
+      if (isFp8BlockLayer(op)) {
+        if (phaseTimers) {
+          op.emitError() << "convert-moe-to-moek: phase-timers is not "
+                            "supported by the FP8 fused kernel yet";
+          return signalPassFailure();
+        }
+        kernel = buildFusedFp8Kernel(b, op.getLoc(), name, op, stages,
+                                     maxTokens, streamWeights);
+        args.append({op.getW13Scales(), op.getW2Scales()});
+      } else {
+        kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
+                                  streamWeights, phaseTimers);
+      }
       SymbolTable(kernels).insert(kernel);
-      replaceByLaunch(op, op.getOut(), kernel,
-                      ValueRange{op.getX(), op.getIds(), op.getWeights(),
-                                 op.getW13(), op.getW2()});
+      replaceByLaunch(op, op.getOut(), kernel, args);
     }
     SmallVector<ExpertMatmulOp> matmuls;
     module.walk([&](ExpertMatmulOp op) { matmuls.push_back(op); });

@@ -16,3 +16,21 @@ func.func @fp8_block_step(%ring: !moek.ring<4, [memref<128x128xf8E4M3FN, 3>, mem
   %a = moek.mma_promote %acc, %w scales(%s, %ws) : !moek.acc<64x128xf32>, !moek.rows<64xf32>
   return %a : !moek.acc<64x128xf32>
 }
+
+// The FP8 fused layer's ops: a quantizing dispatch, the up projection's
+// accumulator handed over through shared memory, and the activation
+// quantized per 1x128 block.
+// CHECK-LABEL: func.func @fp8_layer_ops
+// CHECK:         moek.dispatch %{{.+}}, %{{.+}}, %{{.+}} tokens(%{{.+}}) counts(%{{.+}}) cursor(%{{.+}}) offsets(%{{.+}}) slot_rows(%{{.+}}) row_weights(%{{.+}}) rows(%{{.+}}) row_scales(%{{.+}}) barrier(%{{.+}}) {hidden = 256 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64}
+// CHECK:         %[[BUF:.+]] = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
+// CHECK:         moek.acc_store_smem %{{.+}}, %[[BUF]] : !moek.acc<64x128xf32>, !llvm.ptr<3>
+// CHECK:         %[[UP:.+]] = moek.acc_load_smem %[[BUF]] : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+// CHECK:         moek.store_act_fp8 %{{.+}}, %[[UP]], %{{.+}}[%{{.+}}, %{{.+}}] scales(%{{.+}}) row_limit(%{{.+}}) row_weights(%{{.+}}) {activation = "swiglu", gemm1_type = bf16, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+func.func @fp8_layer_ops(%p: !llvm.ptr<1>, %t: index, %gate: !moek.acc<64x128xf32>, %up: !moek.acc<64x128xf32>) {
+  moek.dispatch %p, %p, %p tokens(%t) counts(%p) cursor(%p) offsets(%p) slot_rows(%p) row_weights(%p) rows(%p) row_scales(%p) barrier(%p) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 256 : i64, phase = 1 : i64}
+  %buf = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
+  moek.acc_store_smem %up, %buf : !moek.acc<64x128xf32>, !llvm.ptr<3>
+  %u = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+  moek.store_act_fp8 %gate, %u, %p[%t, %t] scales(%p) row_limit(%t) row_weights(%p) {activation = "swiglu", gemm1_type = bf16, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+  return
+}

@@ -262,3 +262,35 @@ func.func @negative_mma_f16(%ring: !moek.ring<4, [memref<128x64xf16, 3>, memref<
   %a = moek.mma %ring[%i] a(0, %i) b(1) acc(%acc) : !moek.ring<4, [memref<128x64xf16, 3>, memref<128x64xf16, 3>]>, !moek.acc<64x128xf32>
   return %a : !moek.acc<64x128xf32>
 }
+
+// -----
+
+func.func @negative_store_act_fp8_ld(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<64x128xf32>) {
+  // expected-error @+1 {{'moek.store_act_fp8' op expects ld a positive multiple of 128 (whole 1x128 blocks), got 192}}
+  moek.store_act_fp8 %g, %g, %p[%t, %t] scales(%p) row_limit(%t) {activation = "swiglu", gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @negative_store_act_fp8_width(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<64x256xf32>) {
+  // expected-error @+1 {{'moek.store_act_fp8' op expects 64x128 gate and up accumulators}}
+  moek.store_act_fp8 %g, %g, %p[%t, %t] scales(%p) row_limit(%t) {activation = "swiglu", gemm1_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @negative_dispatch_quantized_hidden(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.dispatch' op expects hidden a multiple of 128 (1x128 blocks) with row_scales, got 200}}
+  moek.dispatch %p, %p, %p tokens(%t) counts(%p) cursor(%p) offsets(%p) slot_rows(%p) row_weights(%p) rows(%p) row_scales(%p) barrier(%p) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 200 : i64, phase = 1 : i64}
+  return
+}
+
+// -----
+
+func.func @negative_smem_alloc() {
+  // expected-error @+1 {{'moek.smem_alloc' op expects a positive size, got 0}}
+  %b = moek.smem_alloc {bytes = 0 : i64} : !llvm.ptr<3>
+  return
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Compiles fused MoE layers (moe.fused_moe) into artifact folders.
 
-For each case E,H,I,K[,router[,gemm1[,act[,layout]]]]: writes a moe.fused_moe
-function, runs
+For each case E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8]: writes a
+moe.fused_moe function, runs
   moe-opt --convert-moe-to-moek[=<options>] --moek-to-nvvm-pipeline=chip=sm_90a
   moe-translate --moe-to-manifest --artifact-dir=<folder>
 and reports ptxas's registers and spills; --strict fails on a spill. Writes
@@ -10,13 +10,30 @@ case.json beside the manifest for run_fused_moe.py. Runs where the
 compiler is built (no GPU needed).
 
   router: in_combine (default), before_down or none
-  gemm1:  bf16 (default) or f32: the precision of GEMM1's output
+  gemm:   G1 or G1/G2, each bf16 (default) or f32: the precision of GEMM1's
+          (and GEMM2's) output, e.g. f32 or bf16/f32
   act:    swiglu (default), clamped_swiglu (alpha 1.702, limit 7),
           gelu_mul or gelu_tanh_mul
   layout: concat (default) or interleaved: gate/up rows of w13
+  fp8:    a last field "fp8" (or --fp8 for every case): DeepSeek-V3's FP8
+          layer. bf16 x quantized by the kernel to e4m3 per 1x128 block
+          (x_quant), e4m3 w13 [E, 2I, H] and w2 [E, H, I] with f32 scales
+          per 128x128 block (w13_scales [E, 2I/128, H/128], w2_scales
+          [E, H/128, I/128]), the activation requantized per 1x128 block
+          (act_quant), bf16 out. H and I must be multiples of 128, gate/up
+          concatenated. The kernel takes (x, ids, weights, w13, w2,
+          w13_scales, w2_scales, out).
 
-usage: make_fused_moe.py --bin build/bin --out DIR [--strict]
-           [--kernel-options OPTS] CASE...
+Folders: fm_e<E>_h<H>_i<I>_k<K>[_<router>][_g<G1>][_y<G2>][_<act>][_<layout>],
+and fm_fp8_e<E>_... for FP8 layers.
+
+--ir-only writes each case's layer.mlir and checks that moe-opt parses and
+verifies it, without generating a kernel (no case.json, so run_fused_moe.py
+skips the folder): the layers the GPU tests would run, for a lowering
+that is not there yet.
+
+usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8]
+           [--ir-only] [--kernel-options OPTS] CASE...
 """
 
 import argparse
@@ -29,65 +46,136 @@ import sys
 MLIR = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
               %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xbf16>,
               %w2: tensor<{E}x{H}x{I}xbf16>) -> tensor<?x{H}xbf16> {{
-  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = bf16{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xbf16>, tensor<{E}x{H}x{I}xbf16>) -> tensor<?x{H}xbf16>
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xbf16>, tensor<{E}x{H}x{I}xbf16>) -> tensor<?x{H}xbf16>
   return %out : tensor<?x{H}xbf16>
 }}
 """
 
+# FP8 (DeepSeek-V3): e4m3 weights with f32 scales per 128x128 block; x and
+# the activation quantized per 1x128 block inside the layer. I2 = 2I,
+# I2B = 2I/128, HB = H/128, IB = I/128.
+MLIR_FP8 = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
+              %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xf8E4M3FN>,
+              %w2: tensor<{E}x{H}x{I}xf8E4M3FN>,
+              %w13s: tensor<{E}x{I2B}x{HB}xf32>,
+              %w2s: tensor<{E}x{HB}x{IB}xf32>) -> tensor<?x{H}xbf16> {{
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}, x_quant = #moe.quant<fp8_block, block = [1, 128]>, w13_quant = #moe.quant<fp8_block, block = [128, 128]>, act_quant = #moe.quant<fp8_block, block = [1, 128]>, w2_quant = #moe.quant<fp8_block, block = [128, 128]>{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xf8E4M3FN>, tensor<{E}x{H}x{I}xf8E4M3FN>, tensor<{E}x{I2B}x{HB}xf32>, tensor<{E}x{HB}x{IB}xf32>) -> tensor<?x{H}xbf16>
+  return %out : tensor<?x{H}xbf16>
+}}
+"""
+FP8_BLOCK = 128
 
-def run(cmd):
+ROUTERS = ("in_combine", "before_down", "none")
+GEMM_TYPES = ("bf16", "f32")
+ACTS = {"swiglu": None, "clamped_swiglu": "clamped", "gelu_mul": "gelu",
+        "gelu_tanh_mul": "gelutanh"}
+LAYOUTS = ("concat", "interleaved")
+
+
+def run(cmd, note=""):
+    """Runs cmd; exits with its stderr (and `note`) if it fails. Returns
+    (stdout, stderr)."""
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
-        sys.exit("failed: %s\n%s" % (" ".join(cmd), p.stderr))
-    return p.stdout
+        sys.exit("failed: %s\n%s%s" % (" ".join(cmd), p.stderr, note))
+    return p.stdout, p.stderr
 
 
-def parse_case(spec):
+def parse_case(spec, fp8=False):
+    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8] -> the case's dict;
+    raises ValueError on a bad spec."""
     parts = spec.split(",")
+    if len(parts) > 4 and parts[-1] == "fp8":
+        fp8 = True
+        parts = parts[:-1]
+    if not 4 <= len(parts) <= 8:
+        raise ValueError("expected E,H,I,K[,router[,gemm[,act[,layout]]]]"
+                         "[,fp8]")
     e, h, i, k = (int(v) for v in parts[:4])
     router = parts[4] if len(parts) > 4 else "in_combine"
-    gemm1 = parts[5] if len(parts) > 5 else "bf16"
+    gemm = (parts[5] if len(parts) > 5 else "bf16").split("/")
     act = parts[6] if len(parts) > 6 else "swiglu"
     layout = parts[7] if len(parts) > 7 else "concat"
-    return dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1, act=act,
-                layout=layout)
+    if router not in ROUTERS:
+        raise ValueError("router %r: expected one of %s" % (
+            router, ", ".join(ROUTERS)))
+    if len(gemm) > 2 or any(g not in GEMM_TYPES for g in gemm):
+        raise ValueError("gemm %r: expected G1 or G1/G2, each bf16 or f32"
+                         % parts[5])
+    if act not in ACTS:
+        raise ValueError("act %r: expected one of %s" % (
+            act, ", ".join(ACTS)))
+    if layout not in LAYOUTS:
+        raise ValueError("layout %r: expected one of %s" % (
+            layout, ", ".join(LAYOUTS)))
+    gemm1, gemm2 = gemm[0], gemm[-1] if len(gemm) > 1 else "bf16"
+    if fp8:
+        if h % FP8_BLOCK or i % FP8_BLOCK:
+            raise ValueError("fp8: H = %d and I = %d must be multiples of "
+                             "%d" % (h, i, FP8_BLOCK))
+        if layout != "concat":
+            raise ValueError("fp8: gate/up must be concatenated (layout "
+                             "concat)")
+    return dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1,
+                gemm2=gemm2, act=act, layout=layout, fp8=fp8)
 
 
 def case_name(c):
-    name = "fm_e%d_h%d_i%d_k%d" % (c["E"], c["H"], c["I"], c["K"])
+    name = "fm_%se%d_h%d_i%d_k%d" % ("fp8_" if c.get("fp8") else "", c["E"],
+                                     c["H"], c["I"], c["K"])
     if c["router"] != "in_combine":
         name += "_" + c["router"]
     if c["gemm1"] != "bf16":
         name += "_g" + c["gemm1"]
+    if c.get("gemm2", "bf16") != "bf16":
+        name += "_y" + c["gemm2"]
     if c["act"] != "swiglu":
-        name += "_" + {"clamped_swiglu": "clamped", "gelu_mul": "gelu",
-                       "gelu_tanh_mul": "gelutanh"}[c["act"]]
+        name += "_" + ACTS[c["act"]]
     if c["layout"] != "concat":
         name += "_" + c["layout"]
     return name
 
 
-def make(bin_dir, out_dir, c, ptxas, kernel_options=""):
-    name = case_name(c)
-    d = os.path.join(out_dir, name)
-    os.makedirs(d, exist_ok=True)
+def layer_ir(c):
+    """The moe.fused_moe function @fm of case c."""
     extra = ""
     if c["act"] == "clamped_swiglu":
         c["alpha"], c["limit"] = 1.702, 7.0
         extra = ", alpha = 1.702 : f32, limit = 7.0 : f32"
+    fields = dict(E=c["E"], H=c["H"], I=c["I"], I2=2 * c["I"], K=c["K"],
+                  ROUTER=c["router"], G1=c["gemm1"],
+                  G2=c.get("gemm2", "bf16"), ACT=c["act"],
+                  LAYOUT=c["layout"], EXTRA=extra)
+    if c.get("fp8"):
+        return MLIR_FP8.format(I2B=2 * c["I"] // FP8_BLOCK,
+                               HB=c["H"] // FP8_BLOCK,
+                               IB=c["I"] // FP8_BLOCK, **fields)
+    return MLIR.format(**fields)
+
+
+def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False):
+    name = case_name(c)
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
     src = os.path.join(d, "layer.mlir")
     with open(src, "w") as f:
-        f.write(MLIR.format(E=c["E"], H=c["H"], I=c["I"], I2=2 * c["I"],
-                            K=c["K"], ROUTER=c["router"], G1=c["gemm1"],
-                            ACT=c["act"], LAYOUT=c["layout"], EXTRA=extra))
+        f.write(layer_ir(c))
+    c["name"] = name
+    if ir_only:
+        run([os.path.join(bin_dir, "moe-opt"), src, "-o", os.devnull])
+        return c
     nvvm = os.path.join(d, "kernel.nvvm.mlir")
     convert = "--convert-moe-to-moek"
     if kernel_options:
         convert += "=" + kernel_options
-    run([os.path.join(bin_dir, "moe-opt"), convert,
-         "--moek-to-nvvm-pipeline=chip=sm_90a", src, "-o", nvvm])
+    _, log = run([os.path.join(bin_dir, "moe-opt"), convert,
+                  "--moek-to-nvvm-pipeline=chip=sm_90a", src, "-o", nvvm])
+    # A layer that convert-moe-to-moek does not lower stays a moe.fused_moe
+    # with a remark saying why, and moe-translate then finds no moek.launch.
+    remarks = [l for l in log.splitlines() if "remark:" in l]
     run([os.path.join(bin_dir, "moe-translate"), "--moe-to-manifest",
-         "--artifact-dir=" + d, nvvm, "-o", os.devnull])
+         "--artifact-dir=" + d, nvvm, "-o", os.devnull],
+        "".join("moe-opt: %s\n" % r for r in remarks))
     manifest = json.load(open(os.path.join(d, "manifest.json")))
     kernel = manifest["kernel"]
     report = subprocess.run([ptxas, "-arch=sm_90a", "-v",
@@ -101,7 +189,6 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options=""):
     c["spill_bytes"] = int(spills.group(1)) if spills else None
     c["workspace_bytes"] = manifest.get("workspace_bytes")
     c["max_tokens"] = manifest.get("max_tokens")
-    c["name"] = name
     with open(os.path.join(d, "case.json"), "w") as f:
         json.dump(c, f, indent=1)
     return c
@@ -115,11 +202,25 @@ def main():
     ap.add_argument("--kernel-options", default="")
     ap.add_argument("--strict", action="store_true",
                     help="fail if a kernel spills")
+    ap.add_argument("--fp8", action="store_true",
+                    help="every case an FP8 layer (as a last field fp8)")
+    ap.add_argument("--ir-only", action="store_true",
+                    help="write and verify layer.mlir only, no kernel")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
-    bad = []
+    cases = []
     for spec in a.cases:
-        c = make(a.bin, a.out, parse_case(spec), a.ptxas, a.kernel_options)
+        try:
+            cases.append(parse_case(spec, a.fp8))
+        except ValueError as e:
+            ap.error("case %s: %s" % (spec, e))
+    bad = []
+    for c in cases:
+        c = make(a.bin, a.out, c, a.ptxas, a.kernel_options, a.ir_only)
+        if a.ir_only:
+            print("%-40s %s: verified by moe-opt" % (
+                c["name"], os.path.join(a.out, c["name"], "layer.mlir")))
+            continue
         print("%-40s registers %s, spill stores %s B, workspace %.1f MB" % (
             c["name"], c["registers"], c["spill_bytes"],
             (c["workspace_bytes"] or 0) / 1e6))

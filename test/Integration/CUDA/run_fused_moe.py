@@ -2,13 +2,29 @@
 """Runs generated fused MoE kernels on the GPU and checks them.
 
 For each artifact folder made by make_fused_moe.py, launches the kernel
-through python/moe_runtime on fresh random bf16 inputs and routings (T = 1,
+through python/moe_runtime on fresh random inputs and routings (T = 1,
 T not a multiple of anything, every token on expert 0, half the experts
 without tokens, masked (-1) slots, a NaN in one token's row), with the
 output poisoned (NaN) first, and compares it with a float32 torch reference
 that rounds where the IR says (GEMM1 output, activation, GEMM2 output,
 combine in ascending slot order): relative Frobenius error and DeepGEMM's
 calc_diff. A NaN token must not reach other tokens.
+  bf16 layers: x ~ N(0, 1) and w13, w2 ~ N(0, 1) / sqrt(fan-in), rounded
+        to bf16; pass with rel. Frobenius <= 1e-2 and calc_diff <= 1e-4.
+  FP8 layers (make_fused_moe.py --fp8; told by the manifest: arg3, w13, is
+        f8E4M3FN): x uniform in [-1, 1] in bf16; w13, w2 uniform in
+        [-1, 1] / sqrt(fan-in) in float32, cast to e4m3 per 128x128 block
+        (run_grouped_gemm.py's quant_block); launched as (x, ids, weights,
+        w13, w2, w13_scales, w2_scales, out). The reference quantizes as
+        the reference evaluator does (lib/Reference/Kernels.cpp, quantize
+        fp8_block): the dispatched rows per 1x128 block, GEMM1 block-scaled
+        (the float32 partial sum of each 128-wide k block times
+        x_scale * w_scale, added in ascending block order), rounded to
+        gemm1_type, the activation rounded to bf16 and quantized per 1x128
+        block, GEMM2 block-scaled, rounded to gemm2_type, then the combine;
+        pass with calc_diff <= 1e-3 (rel. Frobenius reported). A NaN in x
+        is left out of its block's amax and quantizes to NaN, so only its
+        token's output is NaN.
 
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
@@ -39,7 +55,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
-from run_grouped_gemm import calc_diff, rel_fro  # noqa: E402,F401
+from run_grouped_gemm import (FP8_BLOCK, FP8_MAX, calc_diff,  # noqa: E402,F401
+                              quant_block, reference_fp8, rel_fro)
 
 ROWS = []
 
@@ -48,18 +65,63 @@ def rnd(t, name):
     return t.to(torch.bfloat16).float() if name == "bf16" else t
 
 
-def reference(c, x, ids, w, w13, w2):
+def is_fp8(kernel):
+    """An FP8 layer: its manifest's arg3 (w13) is e4m3."""
+    return kernel.tensors[3]["dtype"] == "f8E4M3FN"
+
+
+def to_e4m3(t):
+    """float32 -> e4m3 as the reference evaluator rounds (nearest even,
+    saturating to +-448, NaN stays NaN). torch's cast does not saturate
+    (values past 448 may become NaN), hence the clamp, which keeps NaN."""
+    return t.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
+
+
+def quant_rows_fp8(t):
+    """moe.quantize fp8_block with 1x128 blocks of float32 t [R, C], as
+    lib/Reference/Kernels.cpp computes it: amax over the block's finite |v|,
+    a = max(amax, 1e-4), scale = a / 448 and inv = 448 / a (float32
+    divisions: a tensor divisor, since torch turns a division by a scalar
+    into a product with its reciprocal), q = e4m3(v * inv). Returns (q
+    [R, C] e4m3, scales [R, C/128] float32)."""
+    r, cols = t.shape
+    v = t.float().reshape(r, cols // FP8_BLOCK, FP8_BLOCK)
+    amax = torch.where(torch.isfinite(v), v.abs(),
+                       torch.zeros_like(v)).amax(dim=-1)
+    a = torch.maximum(amax, torch.full_like(amax, 1e-4))
+    m = torch.full_like(a, FP8_MAX)
+    scale, inv = a / m, m / a
+    return to_e4m3(v * inv[..., None]).reshape(r, cols), scale
+
+
+def gemm_fp8(xq, xs, wq, ws):
+    """Rows xq [M, K] (e4m3, scales xs [M, K/128]) times one expert's wq
+    [N, K] (e4m3, scales ws [N/128, K/128]), block-scaled in float32 as
+    the reference evaluator adds it (run_grouped_gemm.py's reference_fp8)."""
+    offsets = torch.tensor([0, xq.shape[0]], dtype=torch.int32)
+    return reference_fp8(xq, xs, wq.unsqueeze(0), ws.unsqueeze(0), offsets)
+
+
+def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
     """The chain dispatch -> GEMM1 -> activation -> GEMM2 -> combine, in
-    float32 with the IR's rounding points."""
+    float32 with the IR's rounding points; with weight scales (an FP8
+    layer), the rows and the activation are quantized per 1x128 block
+    before each GEMM and both GEMMs are block-scaled."""
     T, K = ids.shape
     H, I = c["H"], c["I"]
+    fp8 = w13_scales is not None
     out = torch.zeros(T, H, dtype=torch.float32, device=x.device)
     ys = torch.zeros(T, K, H, dtype=torch.float32, device=x.device)
     for e in range(c["E"]):
         tok, slot = torch.where(ids == e)
         if tok.numel() == 0:
             continue
-        h = rnd(x[tok].float() @ w13[e].float().t(), c["gemm1"])
+        if fp8:
+            h = gemm_fp8(*quant_rows_fp8(x[tok].float()), w13[e],
+                         w13_scales[e])
+        else:
+            h = x[tok].float() @ w13[e].float().t()
+        h = rnd(h, c["gemm1"])
         if c.get("layout", "concat") == "interleaved":
             g, u = h[:, 0::2], h[:, 1::2]
         else:
@@ -81,7 +143,11 @@ def reference(c, x, ids, w, w13, w2):
         if c["router"] == "before_down":
             a = a * w[tok, slot, None]
         a = rnd(a, "bf16")
-        ys[tok, slot] = rnd(a @ w2[e].float().t(), "bf16")
+        if fp8:
+            y = gemm_fp8(*quant_rows_fp8(a), w2[e], w2_scales[e])
+        else:
+            y = a @ w2[e].float().t()
+        ys[tok, slot] = rnd(y, c.get("gemm2", "bf16"))
     for k in range(K):
         valid = (ids[:, k] >= 0) & (ids[:, k] < c["E"])
         term = ys[:, k]
@@ -111,8 +177,27 @@ def routing(kind, T, E, K, gen, dev):
     return ids.contiguous(), w.contiguous()
 
 
+def fp8_weight(e, n, k, gen, dev):
+    """e4m3 [E, N, K] and its float32 scales [E, N/128, K/128]: values
+    uniform in [-1, 1] / sqrt(K) in float32, cast per 128x128 block, one
+    expert at a time."""
+    wq = torch.empty(e, n, k, dtype=torch.float8_e4m3fn, device=dev)
+    ws = torch.empty(e, n // FP8_BLOCK, k // FP8_BLOCK, dtype=torch.float32,
+                     device=dev)
+    for i in range(e):
+        wf = (torch.rand(n, k, generator=gen, device=dev) * 2 - 1) / k ** 0.5
+        wq[i], ws[i] = quant_block(wf, FP8_BLOCK, FP8_BLOCK)
+    return wq, ws
+
+
 def weights(c, gen, dev):
+    """The layer's weight tensors in launch order: (w13, w2), and for an
+    FP8 layer (w13, w2, w13_scales, w2_scales)."""
     E, H, I = c["E"], c["H"], c["I"]
+    if c.get("fp8"):
+        w13, w13s = fp8_weight(E, 2 * I, H, gen, dev)
+        w2, w2s = fp8_weight(E, H, I, gen, dev)
+        return w13, w2, w13s, w2s
     w13 = (torch.randn(E, 2 * I, H, generator=gen, device=dev) /
            H ** 0.5).to(torch.bfloat16)
     w2 = (torch.randn(E, H, I, generator=gen, device=dev) /
@@ -120,13 +205,25 @@ def weights(c, gen, dev):
     return w13, w2
 
 
-def compare(label, o, r, extra_ok=True, note=""):
+def tokens(c, T, gen, dev):
+    """x [T, H] bf16: N(0, 1), or uniform in [-1, 1] for an FP8 layer."""
+    if c.get("fp8"):
+        x = torch.rand(T, c["H"], generator=gen, device=dev) * 2 - 1
+    else:
+        x = torch.randn(T, c["H"], generator=gen, device=dev)
+    return x.to(torch.bfloat16)
+
+
+def compare(label, o, r, extra_ok=True, note="", fp8=False):
     """Records and prints one check: output o against reference r."""
     finite = bool(torch.isfinite(o).all())
     rel, cd = rel_fro(o, r), calc_diff(o, r)
-    ok = finite and rel <= 1e-2 and cd <= 1e-4 and extra_ok
-    ROWS.append(dict(case=label, ok=ok, finite=finite, rel_fro=rel,
-                     calc_diff=cd))
+    if fp8:
+        ok = finite and cd <= 1e-3 and extra_ok
+    else:
+        ok = finite and rel <= 1e-2 and cd <= 1e-4 and extra_ok
+    ROWS.append(dict(case=label, dtype="fp8" if fp8 else "bf16", ok=ok,
+                     finite=finite, rel_fro=rel, calc_diff=cd))
     print("%-4s %-60s rel %.2e calc_diff %.2e%s%s" % (
         "PASS" if ok else "FAIL", label, rel, cd,
         "" if finite else " (non-finite outputs)", note), flush=True)
@@ -136,15 +233,15 @@ def compare(label, o, r, extra_ok=True, note=""):
 def check(kernel, c, T, kind, gen, nan_token=None):
     dev = "cuda"
     E, H, K = c["E"], c["H"], c["K"]
-    x = torch.randn(T, H, generator=gen, device=dev).to(torch.bfloat16)
-    w13, w2 = weights(c, gen, dev)
+    x = tokens(c, T, gen, dev)
+    wts = weights(c, gen, dev)
     ids, w = routing(kind, T, E, K, gen, dev)
     if nan_token is not None:
         x[nan_token, 3] = float("nan")
     out = torch.full((T, H), float("nan"), dtype=torch.bfloat16, device=dev)
-    kernel.launch(x, ids, w, w13, w2, out)
+    kernel.launch(x, ids, w, *wts, out)
     torch.cuda.synchronize()
-    ref = reference(c, x, ids, w, w13, w2)
+    ref = reference(c, x, ids, w, *wts)
     label = "%s T=%d %s" % (c["name"], T, kind)
     keep = torch.ones(T, dtype=torch.bool, device=dev)
     if nan_token is not None:
@@ -156,7 +253,8 @@ def check(kernel, c, T, kind, gen, nan_token=None):
         # reference), and no other token's is. (Clamped SwiGLU's fmin/fmax
         # turn a NaN into the limit, in the reference too.)
         nan_ok = bool(torch.isnan(out[nan_token].float()).any())
-    return compare(label, out[keep].float(), ref[keep].float(), nan_ok)
+    return compare(label, out[keep].float(), ref[keep].float(), nan_ok,
+                   fp8=c.get("fp8", False))
 
 
 # GPU cycles of the sleep kernel queued before the eager launch of
@@ -165,9 +263,9 @@ def check(kernel, c, T, kind, gen, nan_token=None):
 SLEEP_CYCLES = 200_000_000
 
 
-def fail_row(label, error):
-    ROWS.append(dict(case=label, ok=False, finite=False, rel_fro=None,
-                     calc_diff=None, error=error))
+def fail_row(label, error, fp8=False):
+    ROWS.append(dict(case=label, dtype="fp8" if fp8 else "bf16", ok=False,
+                     finite=False, rel_fro=None, calc_diff=None, error=error))
     print("FAIL %-60s %s" % (label, error), flush=True)
     return False
 
@@ -182,7 +280,7 @@ def check_graph(kernel, c, T, gen,
     new x values, copied in place, and a poisoned output."""
     dev = "cuda"
     E, H, K = c["E"], c["H"], c["K"]
-    w13, w2 = weights(c, gen, dev)
+    wts = weights(c, gen, dev)
     x = torch.empty(T, H, dtype=torch.bfloat16, device=dev)
     ids = torch.empty(T, K, dtype=torch.int32, device=dev)
     w = torch.empty(T, K, dtype=torch.float32, device=dev)
@@ -193,16 +291,16 @@ def check_graph(kernel, c, T, gen,
         new_ids, new_w = routing(kind, T, E, K, gen, dev)
         ids.copy_(new_ids)
         w.copy_(new_w)
-        x.copy_(torch.randn(T, H, generator=gen, device=dev).to(
-            torch.bfloat16))
+        x.copy_(tokens(c, T, gen, dev))
         out.fill_(float("nan"))
 
     def launch():
-        kernel.launch(x, ids, w, w13, w2, out, workspace=ws)
+        kernel.launch(x, ids, w, *wts, out, workspace=ws)
 
     def compare_now(label, extra_ok=True, note=""):
-        ref = reference(c, x, ids, w, w13, w2)
-        return compare(label, out.float(), ref.float(), extra_ok, note)
+        ref = reference(c, x, ids, w, *wts)
+        return compare(label, out.float(), ref.float(), extra_ok, note,
+                       fp8=c.get("fp8", False))
 
     base = "%s T=%d graph" % (c["name"], T)
 
@@ -240,7 +338,8 @@ def check_graph(kernel, c, T, gen,
             busy = not done.query()
     except Exception as e:  # noqa: BLE001 - a failed launch is a row
         torch.cuda.synchronize()
-        return fail_row(label, "%s: %s" % (type(e).__name__, e))
+        return fail_row(label, "%s: %s" % (type(e).__name__, e),
+                        c.get("fp8", False))
     torch.cuda.current_stream().wait_stream(side)
     torch.cuda.synchronize()
     async_ok = busy or sleep is None
@@ -258,7 +357,8 @@ def check_graph(kernel, c, T, gen,
             launch()
     except Exception as e:  # noqa: BLE001
         torch.cuda.synchronize()
-        return fail_row(base + " capture", "%s: %s" % (type(e).__name__, e))
+        return fail_row(base + " capture", "%s: %s" % (type(e).__name__, e),
+                        c.get("fp8", False))
 
     # 3. Replays on new routings, new x, a poisoned output: the memset of
     # the workspace's counters is a node of the graph, before the kernel.
@@ -290,18 +390,31 @@ def main():
             continue
         c = json.load(open(os.path.join(d, "case.json")))
         kernel = moe_runtime.Kernel.load(d)
+        c["fp8"] = is_fp8(kernel)
         t0 = time.time()
-        for T, kind in [(1, "random"), (37, "random"), (300, "masked"),
-                        (300, "one_expert"), (257, "half_experts"),
-                        (1000, "random")]:
-            check(kernel, c, T, kind, gen)
-        check(kernel, c, 64, "random", gen, nan_token=5)
-        # Launch again on the same workspace: the counters are reset.
-        check(kernel, c, 300, "random", gen)
+        for T, kind, nan_token in [
+                (1, "random", None), (37, "random", None),
+                (300, "masked", None), (300, "one_expert", None),
+                (257, "half_experts", None), (1000, "random", None),
+                (64, "random", 5),
+                # Launch again on the same workspace: the counters are reset.
+                (300, "random", None)]:
+            try:
+                check(kernel, c, T, kind, gen, nan_token)
+            except Exception as e:  # noqa: BLE001 - a failed launch is a row
+                fail_row("%s T=%d %s%s" % (
+                    c["name"], T, kind,
+                    "" if nan_token is None else " nan@%d" % nan_token),
+                         "%s: %s" % (type(e).__name__, e), c["fp8"])
         # No host synchronization; captured once, replayed on new routings.
         check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
     passed = sum(r["ok"] for r in ROWS)
+    for dtype in ("bf16", "fp8"):
+        rows = [r for r in ROWS if r["dtype"] == dtype]
+        if rows:
+            print("%s: %d of %d passed" % (dtype, sum(r["ok"] for r in rows),
+                                           len(rows)))
     print("\n%d of %d checks passed" % (passed, len(ROWS)))
     if a.out:
         os.makedirs(a.out, exist_ok=True)

@@ -346,6 +346,10 @@ LogicalResult DispatchOp::verify() {
   if (getPhaseAttr().getInt() < 1)
     return emitOpError() << "expects a phase >= 1, got "
                          << getPhaseAttr().getInt();
+  if (getRowScales() && getHiddenAttr().getInt() % 128 != 0)
+    return emitOpError() << "expects hidden a multiple of 128 (1x128 "
+                            "blocks) with row_scales, got "
+                         << getHiddenAttr().getInt();
   return success();
 }
 
@@ -390,6 +394,35 @@ LogicalResult StoreActOp::verify() {
   if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
     return emitOpError() << "expects ld a positive multiple of 8, got "
                          << getLdAttr().getInt();
+  return success();
+}
+
+LogicalResult StoreActFp8Op::verify() {
+  if (getGate().getType() != getUp().getType() ||
+      getGate().getType().getCols() != 128)
+    return emitOpError() << "expects 64x128 gate and up accumulators, got "
+                         << getGate().getType() << " and "
+                         << getUp().getType();
+  StringRef act = getActivation();
+  if (act != "swiglu" && act != "clamped_swiglu" && act != "gelu_mul" &&
+      act != "gelu_tanh_mul")
+    return emitOpError() << "expects activation 'swiglu', 'clamped_swiglu', "
+                            "'gelu_mul' or 'gelu_tanh_mul', got '"
+                         << act << "'";
+  if (!getGemm1Type().isBF16() && !getGemm1Type().isF32())
+    return emitOpError() << "expects bf16 or f32 rounding, got "
+                         << getGemm1Type();
+  if (getLdAttr().getInt() < 128 || getLdAttr().getInt() % 128 != 0)
+    return emitOpError() << "expects ld a positive multiple of 128 (whole "
+                            "1x128 blocks), got "
+                         << getLdAttr().getInt();
+  return success();
+}
+
+LogicalResult SmemAllocOp::verify() {
+  if (getBytesAttr().getInt() < 1)
+    return emitOpError() << "expects a positive size, got "
+                         << getBytesAttr().getInt();
   return success();
 }
 

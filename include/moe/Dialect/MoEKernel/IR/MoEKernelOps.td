@@ -336,6 +336,12 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
        rows inside an expert is not fixed), records `slot_rows[s] = r`
        (`-1` for a masked slot) and `row_weights[r] = weights[s]`, and
        copies token row `x[t, 0:hidden]` (bf16) to `rows[r, 0:hidden]`;
+       with `row_scales`, quantizes it instead (DeepSeek-V3's 1x128 blocks,
+       `hidden` a multiple of 128): per block of 128 values, `amax` over
+       the finite `|v|`, `a = max(amax, 1e-4)`, the scale `a / 448` (f32)
+       goes to `row_scales[r, block]` (row stride `hidden / 128`) and the
+       values `v * (448 / a)`, rounded to e4m3 with saturation, to `rows`
+       (one byte each);
     4. ends with a grid barrier, after which all of it is visible.
 
     ```mlir
@@ -347,13 +353,16 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
                        MoEK_GlobalPtr:$counts, MoEK_GlobalPtr:$cursor,
                        MoEK_GlobalPtr:$offsets, MoEK_GlobalPtr:$slot_rows,
                        MoEK_GlobalPtr:$row_weights, MoEK_GlobalPtr:$rows,
-                       MoEK_GlobalPtr:$barrier, I64Attr:$num_experts,
+                       MoEK_GlobalPtr:$barrier,
+                       Optional<MoEK_GlobalPtr>:$row_scales,
+                       I64Attr:$num_experts,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase);
   let assemblyFormat = [{
     $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
     `slot_rows` `(` $slot_rows `)` `row_weights` `(` $row_weights `)`
-    `rows` `(` $rows `)` `barrier` `(` $barrier `)` attr-dict
+    `rows` `(` $rows `)` (`row_scales` `(` $row_scales^ `)`)?
+    `barrier` `(` $barrier `)` attr-dict
   }];
   let hasVerifier = 1;
 }
@@ -727,6 +736,84 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
     attr-dict `:` qualified(type($acc)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;
+}
+
+def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
+    [AllTypesMatch<["gate", "up"]>]> {
+  let summary = "Gated activation of two accumulators, quantized to e4m3";
+  let description = [{
+    `gate` and `up` (64 x 128 each, held in the same fragment layout) hold
+    the gate and the up projection of 128 output columns. As
+    `moek.store_act` with the concatenated layout: each value rounded to
+    `gemm1_type`, the activation in f32, times `row_weights[r]` when given,
+    rounded to bf16; then quantized per row over the 128 columns (one
+    DeepSeek-V3 1x128 block): `amax` over the finite `|v|`, `a = max(amax,
+    1e-4)`, the scale `a / 448` stored at `scales[r, col / 128]` (row
+    stride `ld / 128`), the values `v * (448 / a)` rounded to e4m3 with
+    saturation at `out[r, col + c]` (row stride `ld`, one byte each), for
+    rows below `row_limit`.
+
+    ```mlir
+    moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) {activation = "swiglu", gemm1_type = bf16, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$gate, MoEK_AccType:$up,
+                       MoEK_GlobalPtr:$out, Index:$row, Index:$col,
+                       MoEK_GlobalPtr:$scales, Index:$row_limit,
+                       Optional<MoEK_GlobalPtr>:$row_weights,
+                       StrAttr:$activation, TypeAttr:$gemm1_type, I64Attr:$ld,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$limit);
+  let assemblyFormat = [{
+    $gate `,` $up `,` $out `[` $row `,` $col `]` `scales` `(` $scales `)`
+    `row_limit` `(` $row_limit `)` (`row_weights` `(` $row_weights^ `)`)?
+    attr-dict `:` qualified(type($gate)) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_SmemAllocOp : MoEK_Op<"smem_alloc", []> {
+  let summary = "A block of dynamic shared memory";
+  let description = [{
+    `bytes` of the kernel's dynamic shared memory (1024-byte aligned, after
+    the rings), for data that warpgroups hand to each other.
+
+    ```mlir
+    %buf = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
+    ```
+  }];
+  let arguments = (ins I64Attr:$bytes);
+  let results = (outs LLVM_PointerInAddressSpace<3>:$ptr);
+  let assemblyFormat = "attr-dict `:` qualified(type($ptr))";
+  let hasVerifier = 1;
+}
+
+def MoEK_AccStoreSmemOp : MoEK_Op<"acc_store_smem", []> {
+  let summary = "Store a warpgroup's accumulator to shared memory";
+  let description = [{
+    Each thread of the warpgroup stores its fragment at `ptr` (value `v` of
+    thread `t` at float `v * 128 + t`), so that `moek.acc_load_smem` in
+    another warpgroup gives its thread `t` the same fragment. `ptr` holds
+    `rows * cols * 4` bytes. Ordering with the reader is the caller's
+    (named barriers).
+
+    ```mlir
+    moek.acc_store_smem %acc, %buf : !moek.acc<64x128xf32>, !llvm.ptr<3>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<3>:$ptr);
+  let assemblyFormat = [{
+    $acc `,` $ptr attr-dict `:` qualified(type($acc)) `,` qualified(type($ptr))
+  }];
+}
+
+def MoEK_AccLoadSmemOp : MoEK_Op<"acc_load_smem", []> {
+  let summary = "Load an accumulator stored by moek.acc_store_smem";
+  let arguments = (ins LLVM_PointerInAddressSpace<3>:$ptr);
+  let results = (outs MoEK_AccType:$acc);
+  let assemblyFormat = [{
+    $ptr attr-dict `:` qualified(type($ptr)) `->` qualified(type($acc))
+  }];
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,0 +1,30 @@
+// DeepSeek-V3's FP8 layer (examples/deepseek-v3-fp8.mlir: the experts part
+// fused by the graph pipeline), from moe IR to PTX: one kernel with the
+// quantizing dispatch, both block-scaled GEMMs, SwiGLU with the 1x128
+// requantization, and the combine, checked where no GPU is.
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/deepseek-v3-fp8.mlir | moe-opt --moe-to-nvvm-pipeline=chip=sm_90a -o %t.nvvm.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.nvvm.mlir -o %t.ptx
+// RUN: FileCheck %s < %t.ptx
+// RUN: moe-translate --moe-to-manifest %t.nvvm.mlir | FileCheck %s --check-prefix=MANIFEST
+
+// CHECK:     .entry deepseek_v3_fp8_fused_moe_0(
+// The dispatch's block amax over a half-warp, and both quantizations.
+// CHECK-DAG: shfl.sync.bfly.b32 {{.*}}, 8, 31, -1;
+// CHECK-DAG: cvt.rn.satfinite.e4m3x2.f32
+// The block-scaled MMAs and their promotion.
+// CHECK-DAG: wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3
+// CHECK-DAG: fma.rn.f32
+// The up projection's accumulator handed over (named barriers 5 and 6).
+// CHECK-DAG: bar.arrive 6, 256;
+// CHECK-DAG: bar.sync 5, 256;
+// CHECK-DAG: bar.arrive 5, 256;
+// CHECK-DAG: bar.sync 6, 256;
+// The activation's row amax over a quad.
+// CHECK-DAG: shfl.sync.bfly.b32 {{.*}}, 2, 31, -1;
+
+// MANIFEST: "kernel": "deepseek_v3_fp8_fused_moe_0"
+// MANIFEST: "dtype": "f8E4M3FN"
+
+// ptxas accepts it with no spills and keeps the wgmmas asynchronous.
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
+// PTXAS: 0 bytes spill stores, 0 bytes spill loads
