@@ -39,7 +39,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     block's product goes into a partial accumulator that is added to the
     main one times the block's two scales (`moek.load_rows`,
     `moek.mma_promote`), the scales of the next block loaded while the
-    MMAs run. Other matmuls are left unchanged with a remark saying why.
+    MMAs run; the two MMA warpgroups take turns issuing K blocks (named
+    barriers 11 and 12), so one promotes while the other's MMAs run. Other
+    matmuls are left unchanged with a remark saying why.
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the

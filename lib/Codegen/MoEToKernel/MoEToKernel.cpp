@@ -356,6 +356,47 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   return {accs, next};
 }
 
+/// Turns of the two MMA warpgroups of a block-scaled kernel: before
+/// issuing a K block's MMAs a warpgroup waits on named barrier `wait`, and
+/// after it arrives on `signal` (the other's `wait`), so the two alternate
+/// block by block. Each then promotes its block while the other's MMAs run,
+/// instead of both promoting at once with the tensor cores idle. The
+/// barriers count both warpgroups (256 threads); the second warpgroup
+/// arrives once on the first's barrier before its first block and the
+/// first waits once more after its last (beginTurns, endTurns).
+struct Turns {
+  int64_t wait = -1, signal = -1;
+  explicit operator bool() const { return wait >= 0; }
+};
+constexpr int64_t kTurnBarrier0 = 11, kTurnBarrier1 = 12;
+Turns turnsOf(int64_t warpgroup) {
+  return warpgroup == 0 ? Turns{kTurnBarrier0, kTurnBarrier1}
+                        : Turns{kTurnBarrier1, kTurnBarrier0};
+}
+void waitTurn(OpBuilder &b, Location loc, Turns turns) {
+  if (turns)
+    mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(turns.wait),
+                              b.getI64IntegerAttr(256));
+}
+void passTurn(OpBuilder &b, Location loc, Turns turns) {
+  if (turns)
+    mk::BarrierArriveOp::create(b, loc, b.getI64IntegerAttr(turns.signal),
+                                b.getI64IntegerAttr(256));
+}
+/// Before the MMA warpgroups' tile loop (`second`: the warpgroup index is
+/// 1): the second warpgroup gives the first its first turn.
+void beginTurns(OpBuilder &b, Location loc, Value second) {
+  auto ifOp = scf::IfOp::create(b, loc, second, false);
+  OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+  passTurn(tb, loc, turnsOf(1));
+}
+/// After the loop: the first warpgroup takes the turn left over.
+void endTurns(OpBuilder &b, Location loc, Value second) {
+  auto ifOp = scf::IfOp::create(b, loc, second, true);
+  OpBuilder eb = OpBuilder::atBlockTerminator(ifOp.elseBlock());
+  waitTurn(eb, loc, turnsOf(0));
+}
+
 /// The block scales of a block-scaled (fp8_block) tile: row scales `xs`
 /// ([M, kBlocks] f32) and weight scales `ws` from element `wsBase` (one per
 /// K block of the tile's 128 columns).
@@ -375,13 +416,15 @@ struct TileScales {
 /// partial accumulator, and ptxas then serializes the wgmmas: C7514.)
 /// `aRow`: the accumulator's first row in the tile; `row`, `rowEnd`: its
 /// first row and the expert's end in the rows; `bTile`: the ring's weight
-/// tile. Returns the main accumulator and the ring iteration after the tile.
+/// tile; `turns`: this warpgroup's (see Turns). Returns the main
+/// accumulator and the ring iteration after the tile.
 std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
                                            Value ring, mk::AccType accType,
                                            Value aRow, Value row, Value rowEnd,
                                            const TileScales &scales,
                                            Value cKSlices, Value i0,
-                                           int64_t bTile = 1) {
+                                           int64_t bTile = 1,
+                                           Turns turns = Turns()) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastBlock = arith::ConstantIndexOp::create(b, loc, scales.kBlocks - 1);
@@ -405,10 +448,12 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
       [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
         Value i = it[4];
         mk::RingWaitOp::create(ib, il, ring, i);
+        waitTurn(ib, il, turns);
         Value partial = mk::MmaOp::create(
             ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
             ib.getI64IntegerAttr(bTile), it[1],
             /*zero_init=*/ib.getUnitAttr());
+        passTurn(ib, il, turns);
         // The next block's scales (the last block's again after it).
         auto [nextRows, nextW] = loadScales(
             ib, arith::MinUIOp::create(
@@ -427,15 +472,19 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
 }
 
 /// The stages of one tile, for a warpgroup without rows in it: waited for
-/// (so that each release ends the right phase) and released.
+/// (so that each release ends the right phase) and released; with `turns`,
+/// its turns taken and passed on.
 Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
-                    Value i0) {
+                    Value i0, Turns turns = Turns()) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   auto pass = scf::ForOp::create(
       b, loc, c0, cKSlices, c1, ValueRange{i0},
       [&](OpBuilder &ib, Location il, Value, ValueRange iit) {
         mk::RingWaitOp::create(ib, il, ring, iit[0]);
+        // Its turns are taken (and given back) all the same.
+        waitTurn(ib, il, turns);
+        passTurn(ib, il, turns);
         mk::RingReleaseOp::create(ib, il, ring, iit[0]);
         scf::YieldOp::create(
             ib, il, ValueRange{arith::AddIOp::create(ib, il, iit[0], c1)});
@@ -775,6 +824,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     unsigned numAccs = kTileM / 128;
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(kTileM / 2));
+    Value second =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(1));
+    if (scaled)
+      beginTurns(b, loc, second);
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, numTiles, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) {
@@ -799,25 +852,33 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                 cKBlocks);
             Value active = arith::CmpIOp::create(
                 ob, l, arith::CmpIPredicate::ult, row, d.getRowEnd());
-            auto ifOp = scf::IfOp::create(
-                ob, l, TypeRange{accType, ob.getIndexType()}, active, true);
-            {
-              OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-              auto [acc, next] =
-                  buildScaledMmaLoop(tb, l, ring, accType, aRow, row,
-                                     d.getRowEnd(), ts, cKSlices, iter);
-              scf::YieldOp::create(tb, l, ValueRange{acc, next});
+            SmallVector<Type> types{accType, ob.getIndexType()};
+            // One copy per warpgroup: the turns' barriers are constants.
+            auto perWg = scf::IfOp::create(ob, l, types, second, true);
+            for (int64_t w = 0; w < 2; ++w) {
+              OpBuilder wb = OpBuilder::atBlockEnd(w == 0 ? perWg.elseBlock()
+                                                          : perWg.thenBlock());
+              auto ifOp = scf::IfOp::create(wb, l, types, active, true);
+              {
+                OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+                auto [acc, next] = buildScaledMmaLoop(
+                    tb, l, ring, accType, aRow, row, d.getRowEnd(), ts,
+                    cKSlices, iter, /*bTile=*/1, turnsOf(w));
+                scf::YieldOp::create(tb, l, ValueRange{acc, next});
+              }
+              {
+                OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+                Value next =
+                    buildPassLoop(eb, l, ring, cKSlices, iter, turnsOf(w));
+                scf::YieldOp::create(
+                    eb, l,
+                    ValueRange{mk::MmaZeroOp::create(eb, l, accType), next});
+              }
+              scf::YieldOp::create(wb, l, ifOp.getResults());
             }
-            {
-              OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-              Value next = buildPassLoop(eb, l, ring, cKSlices, iter);
-              scf::YieldOp::create(
-                  eb, l,
-                  ValueRange{mk::MmaZeroOp::create(eb, l, accType), next});
-            }
-            storeAccs(ob, l, {ifOp.getResult(0)}, out, row, col,
+            storeAccs(ob, l, {perWg.getResult(0)}, out, row, col,
                       d.getRowEnd(), outElem, n);
-            return ifOp.getResult(1);
+            return perWg.getResult(1);
           }
           // 64-row accumulators past the expert's last row issue no MMAs
           // (in the last row block of an expert), so the other warpgroup
@@ -830,6 +891,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
         });
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
+    if (scaled)
+      endTurns(b, loc, second);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
@@ -1443,7 +1506,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
         ob, loc, arith::DivUIOp::create(ob, loc, d.getRow(), idx(ob, 64)),
         d.getExpert());
   };
-  Value cH = idx(b, h), cI = idx(b, i), c0 = idx(b, 0);
+  Value cH = idx(b, h), cI = idx(b, i), c0 = idx(b, 0), c1 = idx(b, 1);
   Value c128 = idx(b, 128), c256 = idx(b, 256);
   Value cHBlocks = idx(b, hBlocks), cIBlocks = idx(b, iBlocks);
   Value c2IBlocks = idx(b, 2 * iBlocks), cLastHBlock = idx(b, hBlocks - 1);
@@ -1514,6 +1577,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
       mk::BarrierArriveOp::create(tb, loc, tb.getI64IntegerAttr(kEmpty),
                                   tb.getI64IntegerAttr(256));
     }
+    Value second =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
+    beginTurns(b, loc, second);
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
                                                                   : Value();
     Type g1 = op.getGemm1Type();
@@ -1530,7 +1596,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
                                                     : branch.elseBlock());
         auto [acc, next] = buildScaledMmaLoop(
             bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), ts, slices,
-            iter, /*bTile=*/1 + w);
+            iter, /*bTile=*/1 + w, turnsOf(w));
         scf::YieldOp::create(bb, l, ValueRange{acc, next});
       }
       return {branch.getResult(0), branch.getResult(1)};
@@ -1631,6 +1697,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
         });
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
+    endTurns(b, loc, second);
     // The first warpgroup's last "empty" arrival.
     {
       auto drain = scf::IfOp::create(b, loc, isFirst, true);

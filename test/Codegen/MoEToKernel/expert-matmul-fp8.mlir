@@ -17,14 +17,23 @@
 // CHECK:         %[[C128:.*]] = arith.constant 128 : index
 // CHECK:         arith.muli %{{.*}}, %[[C128]] : index
 // CHECK:         moek.tma_load
-// The MMA warpgroups: the first block's scales before the loop; then per
+// The MMA warpgroups take turns issuing their K blocks (named barriers 11
+// and 12; the second one gives the first its first turn, the first takes
+// the turn left over at the end), so one promotes while the other's MMAs
+// run; one copy of the tile per warpgroup (the barriers are constants),
+// the second's first. The first block's scales before the loop; then per
 // block a fresh partial product, the next block's scales loaded while it
 // runs, the wait, the release and the promotion with this block's scales.
+// CHECK:         moek.warp_role "consumer"
+// CHECK:           scf.if
+// CHECK-NEXT:        moek.barrier_arrive id(11) threads(256)
 // CHECK:         %[[S0:.*]] = moek.load_rows %[[XS]][%{{.*}}, %c0{{.*}}] row_limit(%{{.*}}) {ld = 4 : i64}
 // CHECK:         %[[W0:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> f32
 // CHECK:         scf.for %[[KB:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}, %[[PART:.*]] = %{{.*}}, %[[S:.*]] = %[[S0]], %[[W:.*]] = %[[W0]], %[[IT:.*]] = %{{.*}})
 // CHECK:           moek.ring_wait
-// CHECK:           %[[P:.*]] = moek.mma %{{.*}}[%[[IT]]] a(0, %{{.*}}) b(1) acc(%[[PART]]) {zero_init}
+// CHECK-NEXT:      moek.barrier_sync id(12) threads(256)
+// CHECK-NEXT:      %[[P:.*]] = moek.mma %{{.*}}[%[[IT]]] a(0, %{{.*}}) b(1) acc(%[[PART]]) {zero_init}
+// CHECK-NEXT:      moek.barrier_arrive id(11) threads(256)
 // CHECK:           %[[NEXT:.*]] = arith.addi %[[KB]], %c1
 // CHECK:           %[[KB1:.*]] = arith.minui %[[NEXT]], %c3
 // CHECK:           %[[S1:.*]] = moek.load_rows %[[XS]][%{{.*}}, %[[KB1]]] row_limit(%{{.*}}) {ld = 4 : i64}
@@ -33,7 +42,19 @@
 // CHECK:           moek.ring_release %{{.*}}[%[[IT]]]
 // CHECK:           %[[A:.*]] = moek.mma_promote %[[ACC]], %[[PW]] scales(%[[S]], %[[W]])
 // CHECK:           scf.yield %[[A]], %[[PW]], %[[S1]], %[[W1]]
+// The second warpgroup's pass loop (no rows) takes its turns too.
+// CHECK:           moek.ring_wait
+// CHECK-NEXT:      moek.barrier_sync id(12) threads(256)
+// CHECK-NEXT:      moek.barrier_arrive id(11) threads(256)
+// CHECK-NEXT:      moek.ring_release
+// The first warpgroup's copy.
+// CHECK:           moek.barrier_sync id(11) threads(256)
+// CHECK-NEXT:      moek.mma {{.*}} {zero_init}
+// CHECK-NEXT:      moek.barrier_arrive id(12) threads(256)
 // CHECK:         moek.store_acc {{.*}}, %[[OUT]][{{.*}}] row_limit({{.*}}) {element_type = bf16, ld = 256 : i64}
+// CHECK:         scf.if
+// CHECK-NEXT:    } else {
+// CHECK-NEXT:      moek.barrier_sync id(11) threads(256)
 func.func @lower_fp8_block(%x: tensor<?x512xf8E4M3FN>, %w: tensor<8x256x512xf8E4M3FN>, %offsets: tensor<9xi32>, %xs: tensor<?x4xf32>, %ws: tensor<8x2x4xf32>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) w_scales(%ws) {x_quant = #moe.quant<fp8_block, block = [1, 128]>, w_quant = #moe.quant<fp8_block, block = [128, 128]>} : (tensor<?x512xf8E4M3FN>, tensor<8x256x512xf8E4M3FN>, tensor<9xi32>, tensor<?x4xf32>, tensor<8x2x4xf32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>

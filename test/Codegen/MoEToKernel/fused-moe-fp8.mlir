@@ -26,9 +26,15 @@
 // CHECK:           moek.wait_counter %{{.+}}[%{{.+}}] geq(%{{.+}})
 // CHECK:         moek.warp_role "consumer"
 // CHECK:           moek.barrier_arrive id(6) threads(256)
-// CHECK:           moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(1) acc(%{{.+}}) {zero_init}
+// The warpgroups take turns issuing K blocks (named barriers 11, 12).
+// CHECK:           moek.barrier_arrive id(11) threads(256)
+// CHECK:           moek.barrier_sync id(11) threads(256)
+// CHECK-NEXT:      moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(1) acc(%{{.+}}) {zero_init}
+// CHECK-NEXT:      moek.barrier_arrive id(12) threads(256)
 // CHECK:           moek.mma_promote
-// CHECK:           moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(2) acc(%{{.+}}) {zero_init}
+// CHECK:           moek.barrier_sync id(12) threads(256)
+// CHECK-NEXT:      moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(2) acc(%{{.+}}) {zero_init}
+// CHECK-NEXT:      moek.barrier_arrive id(11) threads(256)
 // CHECK:           moek.barrier_sync id(5) threads(256)
 // CHECK-NEXT:      %[[UP:.+]] = moek.acc_load_smem %[[BUF]]
 // CHECK-NEXT:      moek.barrier_arrive id(6) threads(256)
@@ -38,6 +44,7 @@
 // CHECK-NEXT:      moek.acc_store_smem %{{.+}}, %[[BUF]]
 // CHECK-NEXT:      moek.barrier_arrive id(5) threads(256)
 // CHECK:           moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64}
+// CHECK:           moek.barrier_sync id(11) threads(256)
 // CHECK:           moek.barrier_sync id(6) threads(256)
 // CHECK:           moek.grid_barrier
 // CHECK:           moek.combine
