@@ -14,11 +14,12 @@
 // The block-scaled MMAs and their promotion.
 // CHECK-DAG: wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3
 // CHECK-DAG: fma.rn.f32
-// The up projection's accumulator handed over (named barriers 5 and 6).
-// CHECK-DAG: bar.arrive 6, 256;
+// The up projection's accumulator handed over (named barriers 5 and 6),
+// and the warpgroups' turns (11 and 12).
 // CHECK-DAG: bar.sync 5, 256;
-// CHECK-DAG: bar.arrive 5, 256;
 // CHECK-DAG: bar.sync 6, 256;
+// CHECK-DAG: bar.arrive 11, 256;
+// CHECK-DAG: bar.sync 12, 256;
 // The activation's row amax over a quad.
 // CHECK-DAG: shfl.sync.bfly.b32 {{.*}}, 2, 31, -1;
 

@@ -1470,7 +1470,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
   // The up projection's accumulator, from the second MMA warpgroup to the
-  // first (named barriers 5: full, 6: empty).
+  // first: stored, both wait on named barrier 5 ("full"), loaded, both wait
+  // on 6 ("empty": the buffer may be written again). bar.sync on both
+  // sides, not arrive/sync, so that racecheck sees the order.
   Value exchange = mk::SmemAllocOp::create(
       b, loc, LLVM::LLVMPointerType::get(ctx, 3),
       b.getI64IntegerAttr(64 * 128 * 4));
@@ -1570,13 +1572,6 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value isFirst =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
-    // The exchange buffer starts empty.
-    {
-      auto pre = scf::IfOp::create(b, loc, isFirst, false);
-      OpBuilder tb = OpBuilder::atBlockTerminator(pre.thenBlock());
-      mk::BarrierArriveOp::create(tb, loc, tb.getI64IntegerAttr(kEmpty),
-                                  tb.getI64IntegerAttr(256));
-    }
     Value second =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
     beginTurns(b, loc, second);
@@ -1636,8 +1631,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
               mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
                                         fb.getI64IntegerAttr(256));
               Value up = mk::AccLoadSmemOp::create(fb, l, accType, exchange);
-              mk::BarrierArriveOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
-                                          fb.getI64IntegerAttr(256));
+              mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
+                                        fb.getI64IntegerAttr(256));
               auto store = mk::StoreActFp8Op::create(
                   fb, l, acc, up, act, d.getRow(),
                   arith::MulIOp::create(fb, l, d.getColTile(), c128),
@@ -1652,11 +1647,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
             }
             {
               OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
+              mk::AccStoreSmemOp::create(sb, l, acc, exchange);
+              mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
+                                        sb.getI64IntegerAttr(256));
               mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
                                         sb.getI64IntegerAttr(256));
-              mk::AccStoreSmemOp::create(sb, l, acc, exchange);
-              mk::BarrierArriveOp::create(sb, l, sb.getI64IntegerAttr(kFull),
-                                          sb.getI64IntegerAttr(256));
             }
             scf::YieldOp::create(tb, l, ValueRange{next});
           }
@@ -1698,13 +1693,6 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
     endTurns(b, loc, second);
-    // The first warpgroup's last "empty" arrival.
-    {
-      auto drain = scf::IfOp::create(b, loc, isFirst, true);
-      OpBuilder sb = OpBuilder::atBlockTerminator(drain.elseBlock());
-      mk::BarrierSyncOp::create(sb, loc, sb.getI64IntegerAttr(kEmpty),
-                                sb.getI64IntegerAttr(256));
-    }
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));

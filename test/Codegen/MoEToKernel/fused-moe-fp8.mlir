@@ -5,8 +5,8 @@
 // kernel: the dispatch quantizes the routed rows; 64-row tiles whose columns
 // the two MMA warpgroups split (GEMM1: the gate's 128 weight rows and the
 // up's; GEMM2: 2 x 128 columns), block-scaled MMAs; the up's accumulator
-// handed to the first warpgroup through shared memory (named barriers 5:
-// full, 6: empty), which applies SwiGLU, quantizes per 1x128 block and
+// handed to the first warpgroup through shared memory (both wait on named
+// barrier 5 after the store, 6 after the load), which applies SwiGLU, quantizes per 1x128 block and
 // signals the 64-row block that GEMM2's producer waits for.
 // CHECK-LABEL: func.func @layer
 // CHECK:         moek.launch @moe_kernels::@layer_fused_moe_0(%arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6)
@@ -25,7 +25,6 @@
 // CHECK:           moek.tma_load {{.*}} tile 2
 // CHECK:           moek.wait_counter %{{.+}}[%{{.+}}] geq(%{{.+}})
 // CHECK:         moek.warp_role "consumer"
-// CHECK:           moek.barrier_arrive id(6) threads(256)
 // The warpgroups take turns issuing K blocks (named barriers 11, 12).
 // CHECK:           moek.barrier_arrive id(11) threads(256)
 // CHECK:           moek.barrier_sync id(11) threads(256)
@@ -37,15 +36,14 @@
 // CHECK-NEXT:      moek.barrier_arrive id(11) threads(256)
 // CHECK:           moek.barrier_sync id(5) threads(256)
 // CHECK-NEXT:      %[[UP:.+]] = moek.acc_load_smem %[[BUF]]
-// CHECK-NEXT:      moek.barrier_arrive id(6) threads(256)
+// CHECK-NEXT:      moek.barrier_sync id(6) threads(256)
 // CHECK:           moek.store_act_fp8 %{{.+}}, %[[UP]], %{{.+}} scales(%{{.+}}) row_limit(%{{.+}}) row_weights(%{{.+}}) {activation = "swiglu", gemm1_type = bf16, ld = 256 : i64}
 // CHECK:           moek.signal
-// CHECK:           moek.barrier_sync id(6) threads(256)
-// CHECK-NEXT:      moek.acc_store_smem %{{.+}}, %[[BUF]]
-// CHECK-NEXT:      moek.barrier_arrive id(5) threads(256)
+// CHECK:           moek.acc_store_smem %{{.+}}, %[[BUF]]
+// CHECK-NEXT:      moek.barrier_sync id(5) threads(256)
+// CHECK-NEXT:      moek.barrier_sync id(6) threads(256)
 // CHECK:           moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64}
 // CHECK:           moek.barrier_sync id(11) threads(256)
-// CHECK:           moek.barrier_sync id(6) threads(256)
 // CHECK:           moek.grid_barrier
 // CHECK:           moek.combine
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor<?x2xf32>, %w13: tensor<8x512x256xf8E4M3FN>, %w2: tensor<8x256x256xf8E4M3FN>, %w13s: tensor<8x4x2xf32>, %w2s: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
