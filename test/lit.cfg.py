@@ -29,6 +29,7 @@ tools = [
     ToolSubst("moe-opt", extra_args=moe_opt_args, unresolved="fatal"),
     ToolSubst("moe-translate", unresolved="fatal"),
     ToolSubst("moe-run", unresolved="fatal"),
+    ToolSubst("moe-jit", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
 config.substitutions.append(("%examples", os.path.join(config.moe_src_root, "examples")))

@@ -1,0 +1,94 @@
+//===- moe-jit.cpp - Compile a MoE layer through the cache ------*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The C++ API of moe/JIT/Compiler.h on the command line: compiles a layer
+// (or finds it in the cache) and prints where its artifact is.
+//
+//   moe-jit layer.mlir [--chip=sm_90a] [--kernel-options="max-tokens=8192"]
+//           [--cache-dir=DIR | --no-cache] [--key-only]
+//
+// prints "artifact: DIR", "kernel: NAME", "key: KEY", "cache: hit|miss|off"
+// and a "warning: ..." line per warning; exit status 1 with the error on
+// failure.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/JIT/Compiler.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> input(cl::Positional, cl::desc("<layer.mlir>"),
+                                  cl::init("-"));
+static cl::opt<std::string> chip("chip", cl::desc("the SM to compile for"),
+                                 cl::init("sm_90a"));
+static cl::opt<std::string>
+    kernelOptions("kernel-options",
+                  cl::desc("options of convert-moe-to-moek, space separated"),
+                  cl::init(""));
+static cl::opt<std::string>
+    cacheDir("cache-dir",
+             cl::desc("the cache directory (default: $MOE_CACHE_DIR, "
+                      "$XDG_CACHE_HOME/moe-compiler, ~/.cache/moe-compiler)"),
+             cl::init(""));
+static cl::opt<bool> noCache("no-cache",
+                             cl::desc("compile into a temporary directory"),
+                             cl::init(false));
+static cl::opt<bool> keyOnly("key-only",
+                             cl::desc("print the cache key and stop"),
+                             cl::init(false));
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "MoE compiler: compile a layer through the "
+                              "artifact cache\n");
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(input);
+  if (!buffer) {
+    llvm::WithColor::error() << "cannot read '" << input
+                             << "': " << buffer.getError().message() << "\n";
+    return 1;
+  }
+  mlir::moe::jit::CompileRequest request;
+  request.source = (*buffer)->getBuffer().str();
+  request.chip = chip;
+  request.kernelOptions = kernelOptions;
+  if (keyOnly) {
+    llvm::Expected<std::string> key = mlir::moe::jit::cacheKey(request);
+    if (!key) {
+      llvm::WithColor::error() << llvm::toString(key.takeError()) << "\n";
+      return 1;
+    }
+    llvm::outs() << "key: " << *key << "\n";
+    return 0;
+  }
+  mlir::moe::jit::CacheOptions cache;
+  cache.directory = cacheDir;
+  cache.enabled = !noCache;
+  llvm::Expected<mlir::moe::jit::Artifact> artifact =
+      mlir::moe::jit::compile(request, cache);
+  if (!artifact) {
+    llvm::WithColor::error() << llvm::toString(artifact.takeError()) << "\n";
+    return 1;
+  }
+  for (const std::string &w : artifact->warnings)
+    llvm::outs() << "warning: " << w << "\n";
+  llvm::outs() << "artifact: " << artifact->directory << "\n"
+               << "kernel: " << artifact->kernel << "\n"
+               << "key: " << artifact->key << "\n"
+               << "cache: "
+               << (!artifact->cached      ? "off"
+                   : artifact->cacheHit ? "hit"
+                                        : "miss")
+               << "\n";
+  return 0;
+}
