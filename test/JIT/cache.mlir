@@ -23,6 +23,10 @@
 // The same layer written differently: the same key.
 // RUN: sed -e 's/%%x/%%tokens/g' -e 's/^  /      /' %s | grep -v '^//' > %t/renamed.mlir
 // RUN: env MOE_PTXAS=%ptxas moe-jit %t/renamed.mlir --cache-dir=%t/cache | FileCheck %s --check-prefix=HIT
+// Repeated calls in one process: the cache, timed.
+// RUN: env MOE_PTXAS=%ptxas moe-jit %s --cache-dir=%t/cache --repeat=2 | FileCheck %s --check-prefix=REPEAT
+// REPEAT: call 1: {{[0-9.]+}} ms, cache hit
+// REPEAT: call 2: {{[0-9.]+}} ms, cache hit
 // Other kernel options: another key.
 // RUN: env MOE_PTXAS=%ptxas moe-jit %s --cache-dir=%t/cache --kernel-options=max-tokens=64 | FileCheck %s --check-prefix=MISS2
 // MISS2: cache: miss

@@ -9,7 +9,7 @@
 // (or finds it in the cache) and prints where its artifact is.
 //
 //   moe-jit layer.mlir [--chip=sm_90a] [--kernel-options="max-tokens=8192"]
-//           [--cache-dir=DIR | --no-cache] [--key-only]
+//           [--cache-dir=DIR | --no-cache] [--key-only] [--repeat=N]
 //
 // prints "artifact: DIR", "kernel: NAME", "key: KEY", "cache: hit|miss|off"
 // and a "warning: ..." line per warning; exit status 1 with the error on
@@ -20,10 +20,14 @@
 #include "moe/JIT/Compiler.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
 
 namespace cl = llvm::cl;
 
@@ -46,6 +50,12 @@ static cl::opt<bool> noCache("no-cache",
 static cl::opt<bool> keyOnly("key-only",
                              cl::desc("print the cache key and stop"),
                              cl::init(false));
+static cl::opt<unsigned>
+    repeat("repeat",
+           cl::desc("call compile() this many times in this process and "
+                    "print each call's wall time (the first may compile, "
+                    "the others hit the cache)"),
+           cl::init(1));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -75,10 +85,22 @@ int main(int argc, char **argv) {
   cache.directory = cacheDir;
   cache.enabled = !noCache;
   llvm::Expected<mlir::moe::jit::Artifact> artifact =
-      mlir::moe::jit::compile(request, cache);
-  if (!artifact) {
-    llvm::WithColor::error() << llvm::toString(artifact.takeError()) << "\n";
-    return 1;
+      llvm::createStringError(llvm::inconvertibleErrorCode(), "not run");
+  for (unsigned r = 0; r < std::max(1u, unsigned(repeat)); ++r) {
+    llvm::consumeError(artifact.takeError());
+    auto start = std::chrono::steady_clock::now();
+    artifact = mlir::moe::jit::compile(request, cache);
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+    if (!artifact) {
+      llvm::WithColor::error() << llvm::toString(artifact.takeError()) << "\n";
+      return 1;
+    }
+    if (repeat > 1)
+      llvm::outs() << "call " << r + 1 << ": "
+                   << llvm::format("%.2f", ms) << " ms, cache "
+                   << (artifact->cacheHit ? "hit" : "miss") << "\n";
   }
   for (const std::string &w : artifact->warnings)
     llvm::outs() << "warning: " << w << "\n";
