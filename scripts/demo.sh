@@ -54,8 +54,16 @@ fi
 ls -l "$work/artifact" | awk 'NR > 1 { printf "   %8d  %s\n", $5, $9 }'
 grep -oE '"(kernel|arch|dynamic_smem_bytes)": [^,]*' "$work/artifact/manifest.json" | paste -sd' ' | sed 's/^/   /'
 
+echo "== code generation: the fused layer's experts (dispatch, GEMM1, activation, GEMM2, combine) -> one sm_90a kernel, through the JIT cache (moe-jit)"
+if "$bin/moe-jit" "$work/fused.mlir" --cache-dir="$work/cache" > "$work/jit.txt" 2>&1; then
+  grep -E '^(kernel|cache|warning):' "$work/jit.txt" | sed 's/^/   /'
+  "$bin/moe-jit" "$work/fused.mlir" --cache-dir="$work/cache" | grep '^cache:' | sed 's/^/   again: /'
+else
+  sed 's/^/   not compiled: /' "$work/jit.txt" | head -3
+fi
+
 gpu_tokens=512
-echo "== the kernel on the GPU against the CPU reference (moe-run --gpu, T = $gpu_tokens)"
+echo "== the grouped matmul on the GPU against the CPU reference (moe-run --gpu, T = $gpu_tokens)"
 if ! "$bin/moe-run" "$gg" --tokens="$gpu_tokens" --seed=1 --gpu="$work/artifact" > "$work/gpu.txt" 2>&1; then
   sed 's/^/   /' "$work/gpu.txt"
   echo "== moe-run --gpu failed (above)"; exit 1
