@@ -259,4 +259,108 @@ TEST(Tcgen05InstrDescriptor, RejectsWhatThePtxIsaDoesNotHave) {
   EXPECT_EQ(error(m), "the sparsity selector is 0-3, and 0 for a dense MMA");
 }
 
+// Block-scaled kinds: the fields of CUTLASS's
+// UMMA::InstrDescriptorBlockScaled, written out by hand. FP8 x MXFP4
+// (DeepGEMM's Mega MoE on Blackwell): A E4M3 (0), B E2M1 (5 in the f8f6f4
+// table), UE8M0 scales (bit 23), M = 128 (8 << 24), N = 256 (32 << 17).
+TEST(Tcgen05BlockScaledInstrDescriptor, Fp8TimesMxfp4) {
+  Tcgen05BlockScaledMma m;
+  llvm::Expected<uint32_t> d = encodeTcgen05BlockScaledInstrDescriptor(m);
+  ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+  EXPECT_EQ(*d, (5u << 10) | (32u << 17) | (1u << 23) | (8u << 24));
+  EXPECT_EQ(*d, 0x08C01400u);
+}
+
+// NVFP4 x NVFP4: .kind::mxf4nvf4, E2M1 is 1 in the FP4 kinds, UE4M3 scales
+// per 16 values (bit 23 clear), M = 128, N = 128.
+TEST(Tcgen05BlockScaledInstrDescriptor, Nvfp4) {
+  Tcgen05BlockScaledMma m;
+  m.kind = BlockScaledKind::MXF4NVF4;
+  m.a = m.b = ElemType::E2M1;
+  m.scale = ScaleType::UE4M3;
+  m.vectorSize = 16;
+  m.n = 128;
+  llvm::Expected<uint32_t> d = encodeTcgen05BlockScaledInstrDescriptor(m);
+  ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+  EXPECT_EQ(*d, (1u << 7) | (1u << 10) | (16u << 17) | (8u << 24));
+  m.scale = ScaleType::UE8M0;
+  m.vectorSize = 32;
+  d = encodeTcgen05BlockScaledInstrDescriptor(m);
+  ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+  EXPECT_EQ(bitsOf(*d, 23, 1), 1u);
+}
+
+// Every field in its place: scale-factor ids (B in 4-5, A in 29-30),
+// negate, transpose, sparsity, the 2-CTA shapes.
+TEST(Tcgen05BlockScaledInstrDescriptor, FieldPlacement) {
+  Tcgen05BlockScaledMma m;
+  m.a = ElemType::E5M2;
+  m.b = ElemType::E3M2;
+  m.scaleIdA = 3;
+  m.scaleIdB = 2;
+  m.negateA = m.negateB = true;
+  m.transposeA = true;
+  m.sparse = true;
+  m.sparsitySelector = 1;
+  m.ctaGroup = 2;
+  m.m = 256;
+  m.n = 48;
+  llvm::Expected<uint32_t> d = encodeTcgen05BlockScaledInstrDescriptor(m);
+  ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+  EXPECT_EQ(bitsOf(*d, 0, 2), 1u);
+  EXPECT_EQ(bitsOf(*d, 2, 1), 1u);
+  EXPECT_EQ(bitsOf(*d, 3, 1), 0u);
+  EXPECT_EQ(bitsOf(*d, 4, 2), 2u);
+  EXPECT_EQ(bitsOf(*d, 6, 1), 0u);
+  EXPECT_EQ(bitsOf(*d, 7, 3), 1u);  // E5M2
+  EXPECT_EQ(bitsOf(*d, 10, 3), 4u); // E3M2
+  EXPECT_EQ(bitsOf(*d, 13, 1), 1u);
+  EXPECT_EQ(bitsOf(*d, 14, 1), 1u);
+  EXPECT_EQ(bitsOf(*d, 15, 1), 1u);
+  EXPECT_EQ(bitsOf(*d, 16, 1), 0u);
+  EXPECT_EQ(bitsOf(*d, 17, 6), 6u);  // 48 >> 3
+  EXPECT_EQ(bitsOf(*d, 23, 1), 1u);  // UE8M0
+  EXPECT_EQ(bitsOf(*d, 24, 5), 16u); // 256 >> 4
+  EXPECT_EQ(bitsOf(*d, 29, 2), 3u);
+  EXPECT_EQ(bitsOf(*d, 31, 1), 0u);
+}
+
+TEST(Tcgen05BlockScaledInstrDescriptor, RejectsWhatThePtxIsaDoesNotHave) {
+  auto error = [](Tcgen05BlockScaledMma mma) {
+    return errorOf(encodeTcgen05BlockScaledInstrDescriptor(mma).takeError());
+  };
+  Tcgen05BlockScaledMma m;
+  m.m = 64;
+  EXPECT_EQ(error(m),
+            "M must be 128 for a block-scaled MMA with cta_group::1, got 64");
+  m = Tcgen05BlockScaledMma();
+  m.scale = ScaleType::UE4M3;
+  EXPECT_EQ(error(m),
+            ".kind::mxf8f6f4 takes UE8M0 scales per 32 values, got UE4M3 per "
+            "32");
+  m = Tcgen05BlockScaledMma();
+  m.kind = BlockScaledKind::MXF4NVF4;
+  m.a = m.b = ElemType::E2M1;
+  m.scale = ScaleType::UE4M3;
+  EXPECT_EQ(error(m), ".kind::mxf4nvf4 takes UE8M0 scales per 32 values or "
+                      "UE4M3 scales per 16, got UE4M3 per 32");
+  m = Tcgen05BlockScaledMma();
+  m.kind = BlockScaledKind::MXF4;
+  EXPECT_EQ(error(m), "atype is not a type of .kind::mxf4");
+  m.a = m.b = ElemType::E2M1;
+  m.negateB = true;
+  EXPECT_EQ(error(m), ".kind::mxf4 cannot negate its operands");
+  m = Tcgen05BlockScaledMma();
+  m.transposeB = true; // B is E2M1
+  EXPECT_EQ(error(m),
+            "only E4M3 and E5M2 operands can be MN-major (transposed)");
+  m = Tcgen05BlockScaledMma();
+  m.scaleIdA = 4;
+  EXPECT_EQ(error(m),
+            "the scale-factor ids are 0-3 (a byte of a 32-bit column)");
+  m = Tcgen05BlockScaledMma();
+  m.b = ElemType::BF16;
+  EXPECT_EQ(error(m), "btype is not a type of .kind::mxf8f6f4");
+}
+
 } // namespace

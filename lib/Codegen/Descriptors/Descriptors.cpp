@@ -212,3 +212,85 @@ mlir::moe::desc::encodeTcgen05InstrDescriptor(const Tcgen05Mma &mma) {
                   (uint32_t(mma.n >> 3) << 17) | (uint32_t(mma.m >> 4) << 24);
   return bits;
 }
+
+static const char *kindName(BlockScaledKind k) {
+  switch (k) {
+  case BlockScaledKind::MXF8F6F4:
+    return ".kind::mxf8f6f4";
+  case BlockScaledKind::MXF4:
+    return ".kind::mxf4";
+  case BlockScaledKind::MXF4NVF4:
+    return ".kind::mxf4nvf4";
+  }
+  return "?";
+}
+
+llvm::Expected<uint32_t> mlir::moe::desc::encodeTcgen05BlockScaledInstrDescriptor(
+    const Tcgen05BlockScaledMma &mma) {
+  const char *kind = kindName(mma.kind);
+  bool fp4Kind = mma.kind != BlockScaledKind::MXF8F6F4;
+  // Operand codes: the f8f6f4 table for mxf8f6f4, E2M1 = 1 for the FP4
+  // kinds.
+  auto code = [&](ElemType t) -> int {
+    if (fp4Kind)
+      return t == ElemType::E2M1 ? 1 : -1;
+    return operandCode(MmaKind::F8F6F4, t);
+  };
+  int a = code(mma.a), b = code(mma.b);
+  if (a < 0)
+    return fail(llvm::Twine("atype is not a type of ") + kind);
+  if (b < 0)
+    return fail(llvm::Twine("btype is not a type of ") + kind);
+  bool ue8m0 = mma.scale == ScaleType::UE8M0;
+  if (mma.kind == BlockScaledKind::MXF4NVF4) {
+    if (!((ue8m0 && mma.vectorSize == 32) ||
+          (!ue8m0 && mma.vectorSize == 16)))
+      return fail(".kind::mxf4nvf4 takes UE8M0 scales per 32 values or "
+                  "UE4M3 scales per 16, got " +
+                  llvm::Twine(ue8m0 ? "UE8M0" : "UE4M3") + " per " +
+                  llvm::Twine(mma.vectorSize));
+  } else if (!ue8m0 || mma.vectorSize != 32) {
+    return fail(llvm::Twine(kind) + " takes UE8M0 scales per 32 values, got " +
+                (ue8m0 ? "UE8M0" : "UE4M3") + " per " +
+                llvm::Twine(mma.vectorSize));
+  }
+  auto transposable = [](ElemType t) {
+    return t == ElemType::E4M3 || t == ElemType::E5M2;
+  };
+  if ((mma.transposeA && !transposable(mma.a)) ||
+      (mma.transposeB && !transposable(mma.b)))
+    return fail("only E4M3 and E5M2 operands can be MN-major (transposed)");
+  if (fp4Kind && (mma.negateA || mma.negateB))
+    return fail(llvm::Twine(kind) + " cannot negate its operands");
+  if (mma.sparsitySelector > 3 || (!mma.sparse && mma.sparsitySelector))
+    return fail("the sparsity selector is 0-3, and 0 for a dense MMA");
+  if (mma.scaleIdA > 3 || mma.scaleIdB > 3)
+    return fail("the scale-factor ids are 0-3 (a byte of a 32-bit column)");
+  if (mma.ctaGroup == 1) {
+    if (mma.m != 128)
+      return fail("M must be 128 for a block-scaled MMA with cta_group::1, "
+                  "got " +
+                  llvm::Twine(mma.m));
+    if (mma.n < 8 || mma.n > 256 || mma.n % 8 != 0)
+      return fail("N must be a multiple of 8 from 8 to 256 with "
+                  "cta_group::1, got " +
+                  llvm::Twine(mma.n));
+  } else if (mma.ctaGroup == 2) {
+    if (mma.m != 128 && mma.m != 256)
+      return fail("M must be 128 or 256 with cta_group::2, got " +
+                  llvm::Twine(mma.m));
+    if (mma.n < 16 || mma.n > 256 || mma.n % 16 != 0)
+      return fail("N must be a multiple of 16 from 16 to 256 with "
+                  "cta_group::2, got " +
+                  llvm::Twine(mma.n));
+  } else {
+    return fail("the CTA group is 1 or 2, got " + llvm::Twine(mma.ctaGroup));
+  }
+  return mma.sparsitySelector | (uint32_t(mma.sparse) << 2) |
+         (uint32_t(mma.scaleIdB) << 4) | (uint32_t(a) << 7) |
+         (uint32_t(b) << 10) | (uint32_t(mma.negateA) << 13) |
+         (uint32_t(mma.negateB) << 14) | (uint32_t(mma.transposeA) << 15) |
+         (uint32_t(mma.transposeB) << 16) | (uint32_t(mma.n >> 3) << 17) |
+         (uint32_t(ue8m0) << 23) | (uint32_t(mma.m >> 4) << 24) |
+         (uint32_t(mma.scaleIdA) << 29);
+}
