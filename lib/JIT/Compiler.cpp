@@ -15,6 +15,7 @@
 
 #include "moe/Codegen/PTXEmitter.h"
 #include "moe/Codegen/Translations.h"
+#include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
 #include "moe/InitAllDialects.h"
 #include "moe/InitAllPasses.h"
 
@@ -117,7 +118,8 @@ Expected<OwningOpRef<ModuleOp>> parse(const jit::CompileRequest &request,
                                       MLIRContext &ctx) {
   CollectedDiagnostics diags(ctx);
   OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(request.source, ParserConfig(&ctx));
+      parseSourceString<ModuleOp>(request.source, ParserConfig(&ctx),
+                                  request.sourceName);
   if (!module)
     return jitError("moe-jit: the layer does not parse:\n" + diags.text);
   return std::move(module);
@@ -130,6 +132,9 @@ void configure(MLIRContext &ctx) {
   ctx.loadAllAvailableDialects();
   // The compiler runs inside a host program: no threads of its own.
   ctx.disableMultithreading();
+  // Diagnostics name the op's location; the op itself (a whole module for
+  // the manifest's) would bury the message.
+  ctx.printOpOnDiagnostic(false);
 }
 
 std::string keyOf(ModuleOp module, const jit::CompileRequest &request) {
@@ -190,6 +195,12 @@ llvm::Error compileInto(ModuleOp module, MLIRContext &ctx,
                    "': " + parseErrors);
   if (failed(pm.run(module)))
     return jitError("moe-jit: code generation failed:\n" + diags.text);
+  bool launched = false;
+  module.walk([&](moe::kernel::LaunchOp) { launched = true; });
+  if (!launched)
+    return jitError("moe-jit: no kernel was generated (the remarks say "
+                    "why):\n" +
+                    diags.text);
   PTXOptions options;
   options.chip = request.chip;
   std::string manifest;

@@ -48,6 +48,12 @@
 // BADOPT: convert-moe-to-moek: tile-n must be 0 (auto), 128 or 256, got 96
 // RUN: echo 'func.func @f(' | not moe-jit --cache-dir=%t/cache 2>&1 | FileCheck %s --check-prefix=PARSE
 // PARSE: error: moe-jit: the layer does not parse:
+// PARSE-NEXT: loc("<stdin>":1:14): expected non-function type
+// A layer the code generator does not lower: the remark says why, with the
+// layer's location and without a dump of the module.
+// RUN: not moe-jit %examples/deepseek-v3-mxfp4.mlir --cache-dir=%t/cache 2>&1 | FileCheck %s --check-prefix=NOKERNEL --implicit-check-not=builtin.module
+// NOKERNEL: error: moe-jit: no kernel was generated (the remarks say why):
+// NOKERNEL-NEXT: deepseek-v3-mxfp4.mlir":19:10): convert-moe-to-moek: not lowered: a quantized layer must follow DeepSeek-V3's FP8 recipe
 
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor<?x2xf32>, %w13: tensor<4x512x256xbf16>, %w2: tensor<4x256x256xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 {act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight in_combine>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x512x256xbf16>, tensor<4x256x256xbf16>) -> tensor<?x256xbf16>

@@ -70,6 +70,7 @@ int main(int argc, char **argv) {
   }
   mlir::moe::jit::CompileRequest request;
   request.source = (*buffer)->getBuffer().str();
+  request.sourceName = input == "-" ? "<stdin>" : input.getValue();
   request.chip = chip;
   request.kernelOptions = kernelOptions;
   if (keyOnly) {

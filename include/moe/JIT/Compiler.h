@@ -45,6 +45,8 @@ struct CompileRequest {
   /// kernel's worth of work (a moe.fused_moe, the chain that
   /// moe-fuse-experts forms into one, or a moe.expert_matmul).
   std::string source;
+  /// The name diagnostics give the source (a file name, say).
+  std::string sourceName = "layer";
   /// The SM to compile for ("sm_90a").
   std::string chip = "sm_90a";
   /// Options of convert-moe-to-moek, space separated ("max-tokens=8192").
