@@ -161,6 +161,37 @@ static int accumulatorCode(MmaKind kind, ElemType t) {
   return -1;
 }
 
+/// The (M, N) shapes of tcgen05.mma per CTA group: cta_group::1 M = 64 or
+/// 128 (128 only for the block-scaled kinds), N a multiple of 8 from 8 to
+/// 256; cta_group::2 M = 128 or 256, N a multiple of 16 from 16 to 256.
+static llvm::Error checkShape(unsigned ctaGroup, unsigned m, unsigned n,
+                              bool blockScaled) {
+  if (ctaGroup == 1) {
+    if (blockScaled && m != 128)
+      return fail("M must be 128 for a block-scaled MMA with cta_group::1, "
+                  "got " +
+                  llvm::Twine(m));
+    if (m != 64 && m != 128)
+      return fail("M must be 64 or 128 with cta_group::1, got " +
+                  llvm::Twine(m));
+    if (n < 8 || n > 256 || n % 8 != 0)
+      return fail("N must be a multiple of 8 from 8 to 256 with "
+                  "cta_group::1, got " +
+                  llvm::Twine(n));
+  } else if (ctaGroup == 2) {
+    if (m != 128 && m != 256)
+      return fail("M must be 128 or 256 with cta_group::2, got " +
+                  llvm::Twine(m));
+    if (n < 16 || n > 256 || n % 16 != 0)
+      return fail("N must be a multiple of 16 from 16 to 256 with "
+                  "cta_group::2, got " +
+                  llvm::Twine(n));
+  } else {
+    return fail("the CTA group is 1 or 2, got " + llvm::Twine(ctaGroup));
+  }
+  return llvm::Error::success();
+}
+
 llvm::Expected<uint32_t>
 mlir::moe::desc::encodeTcgen05InstrDescriptor(const Tcgen05Mma &mma) {
   const char *kind = kindName(mma.kind);
@@ -182,25 +213,9 @@ mlir::moe::desc::encodeTcgen05InstrDescriptor(const Tcgen05Mma &mma) {
   if (mma.sparsitySelector > 3 || (!mma.sparse && mma.sparsitySelector))
     return fail("the sparsity selector is 0-3, and 0 for a dense MMA");
   // Shapes (dense and sparse alike: sparsity changes K, not M and N).
-  if (mma.ctaGroup == 1) {
-    if (mma.m != 64 && mma.m != 128)
-      return fail("M must be 64 or 128 with cta_group::1, got " +
-                  llvm::Twine(mma.m));
-    if (mma.n < 8 || mma.n > 256 || mma.n % 8 != 0)
-      return fail("N must be a multiple of 8 from 8 to 256 with "
-                  "cta_group::1, got " +
-                  llvm::Twine(mma.n));
-  } else if (mma.ctaGroup == 2) {
-    if (mma.m != 128 && mma.m != 256)
-      return fail("M must be 128 or 256 with cta_group::2, got " +
-                  llvm::Twine(mma.m));
-    if (mma.n < 16 || mma.n > 256 || mma.n % 16 != 0)
-      return fail("N must be a multiple of 16 from 16 to 256 with "
-                  "cta_group::2, got " +
-                  llvm::Twine(mma.n));
-  } else {
-    return fail("the CTA group is 1 or 2, got " + llvm::Twine(mma.ctaGroup));
-  }
+  if (llvm::Error e = checkShape(mma.ctaGroup, mma.m, mma.n,
+                                 /*blockScaled=*/false))
+    return std::move(e);
   // M and N as in the PTX ISA's shape table of the kind and CTA group.
   uint32_t bits = mma.sparsitySelector | (uint32_t(mma.sparse) << 2) |
                   (uint32_t(mma.saturate) << 3) | (uint32_t(d) << 4) |
@@ -266,26 +281,9 @@ llvm::Expected<uint32_t> mlir::moe::desc::encodeTcgen05BlockScaledInstrDescripto
     return fail("the sparsity selector is 0-3, and 0 for a dense MMA");
   if (mma.scaleIdA > 3 || mma.scaleIdB > 3)
     return fail("the scale-factor ids are 0-3 (a byte of a 32-bit column)");
-  if (mma.ctaGroup == 1) {
-    if (mma.m != 128)
-      return fail("M must be 128 for a block-scaled MMA with cta_group::1, "
-                  "got " +
-                  llvm::Twine(mma.m));
-    if (mma.n < 8 || mma.n > 256 || mma.n % 8 != 0)
-      return fail("N must be a multiple of 8 from 8 to 256 with "
-                  "cta_group::1, got " +
-                  llvm::Twine(mma.n));
-  } else if (mma.ctaGroup == 2) {
-    if (mma.m != 128 && mma.m != 256)
-      return fail("M must be 128 or 256 with cta_group::2, got " +
-                  llvm::Twine(mma.m));
-    if (mma.n < 16 || mma.n > 256 || mma.n % 16 != 0)
-      return fail("N must be a multiple of 16 from 16 to 256 with "
-                  "cta_group::2, got " +
-                  llvm::Twine(mma.n));
-  } else {
-    return fail("the CTA group is 1 or 2, got " + llvm::Twine(mma.ctaGroup));
-  }
+  if (llvm::Error e = checkShape(mma.ctaGroup, mma.m, mma.n,
+                                 /*blockScaled=*/true))
+    return std::move(e);
   return mma.sparsitySelector | (uint32_t(mma.sparse) << 2) |
          (uint32_t(mma.scaleIdB) << 4) | (uint32_t(a) << 7) |
          (uint32_t(b) << 10) | (uint32_t(mma.negateA) << 13) |

@@ -98,6 +98,36 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
 }
 
+/// A persistent kernel of kThreads threads named `name` taking `params`,
+/// whose first `numTma` parameters are TMA descriptors (128-byte
+/// __grid_constant__ values), with its parameter ABI `abi` and its
+/// workspace (moek.workspace) `workspace` recorded for the artifact writer.
+LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
+                                  ArrayRef<Type> params, unsigned numTma,
+                                  ArrayAttr abi,
+                                  ArrayRef<NamedAttribute> workspace) {
+  MLIRContext *ctx = b.getContext();
+  auto fnType =
+      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), params);
+  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
+  func->setAttr("nvvm.kernel", b.getUnitAttr());
+  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
+  func->setAttr("moek.abi", abi);
+  func->setAttr("moek.launch",
+                b.getDictionaryAttr(
+                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
+                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
+  func->setAttr("moek.workspace", b.getDictionaryAttr(workspace));
+  for (unsigned a = 0; a < numTma; ++a) {
+    func.setArgAttr(a, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
+                                         b.getI8Type(), 128)));
+    func.setArgAttr(a, "llvm.align", b.getI64IntegerAttr(64));
+    func.setArgAttr(a, "nvvm.grid_constant", b.getUnitAttr());
+  }
+  return func;
+}
+
 /// The parameter ABI of the generated kernel, for the artifact writer: the
 /// two TMA descriptors (`sliceK` elements wide boxes), the offsets, with
 /// `scaled` the row and weight block scales, the output and the workspace.
@@ -693,36 +723,20 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
 
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  bool scaled = isFp8Block(op);
+  int64_t sliceK = scaled ? kTileKFp8 : kTileK;
   // TMA descriptors of the rows and weights, offsets, [row scales, weight
   // scales,] output, workspace.
   SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr};
-  if (isFp8Block(op))
+  if (scaled)
     params.append({gptr, gptr});
-  auto fnType =
-      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), params);
-  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
-  func->setAttr("nvvm.kernel", b.getUnitAttr());
-  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
-  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  bool scaled = isFp8Block(op);
-  int64_t sliceK = scaled ? kTileKFp8 : kTileK;
-  func->setAttr("moek.abi", buildAbi(b, e, n, k, sliceK, scaled));
-  func->setAttr("moek.launch",
-                b.getDictionaryAttr(
-                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
-                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
   // Workspace: the tile counter in its first 16 bytes, zeroed before each
   // launch.
-  func->setAttr("moek.workspace",
-                b.getDictionaryAttr(
-                    {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
-                     b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))}));
-  for (unsigned i = 0; i < 2; ++i) {
-    func.setArgAttr(i, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
-                                         b.getI8Type(), 128)));
-    func.setArgAttr(i, "llvm.align", b.getI64IntegerAttr(64));
-    func.setArgAttr(i, "nvvm.grid_constant", b.getUnitAttr());
-  }
+  auto func = createKernelFunc(
+      b, loc, name, params, /*numTma=*/2,
+      buildAbi(b, e, n, k, sliceK, scaled),
+      {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
+       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
@@ -1015,9 +1029,13 @@ private:
   int64_t end = 0;
 };
 
-/// The fused kernel's parameter ABI (see the pass description).
+/// The fused kernel's parameter ABI (see the pass description). `fp8`: the
+/// FP8 kernel's, with e4m3 boxes 128 elements (128 bytes) wide, the routed
+/// rows and activations in e4m3, and the weight scales (operands 5 and 6)
+/// after the tensors.
 ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
-                        int64_t maxRows, const FusedWorkspace &ws) {
+                        int64_t maxRows, const FusedWorkspace &ws, bool fp8) {
+  int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -1029,30 +1047,41 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                      int64_t inner) {
     return entry({na("kind", s("tma")), na("operand", n(operand)),
                   na("view", s(view)), na("rows", n(rows)),
-                  na("inner", n(inner)), na("box", i64s({kTileK, kWBoxRows})),
+                  na("inner", n(inner)), na("box", i64s({sliceK, kWBoxRows})),
                   na("swizzle", n(128))});
   };
   auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
     return entry({na("kind", s("tma")), na("workspace", s(name)),
-                  na("workspace_offset", n(offset)), na("dtype", s("bf16")),
+                  na("workspace_offset", n(offset)),
+                  na("dtype", s(fp8 ? "f8E4M3FN" : "bf16")),
                   na("shape", i64s({maxRows, inner})),
-                  na("box", i64s({kTileK, kXBoxRows})), na("swizzle", n(128))});
+                  na("box", i64s({sliceK, kXBoxRows})), na("swizzle", n(128))});
   };
   auto ptr = [&](StringRef key, int64_t index) {
     return entry({na("kind", s("ptr")), na(key, n(index))});
   };
-  return b.getArrayAttr({
+  SmallVector<Attribute> abi{
       weights(3, "[E*2I, H]", e * 2 * i, h),
       weights(4, "[E*H, I]", e * h, i),
       scratch("rows", ws.rows, h),
       scratch("act", ws.act, i),
       ptr("operand", 0),
       ptr("operand", 1),
-      ptr("operand", 2),
-      ptr("result", 0),
-      entry({na("kind", s("workspace"))}),
-      entry({na("kind", s("token_count"))}),
-  });
+      ptr("operand", 2)};
+  if (fp8)
+    abi.append({ptr("operand", 5), ptr("operand", 6)});
+  abi.append({ptr("result", 0), entry({na("kind", s("workspace"))}),
+              entry({na("kind", s("token_count"))})});
+  return b.getArrayAttr(abi);
+}
+
+/// Part `offset` of the workspace `base`, as an i64 value: a GEP's constant
+/// indices hold only 29 bits (offsets of a few hundred MB would wrap).
+Value workspacePart(OpBuilder &b, Location loc, Value base, int64_t offset) {
+  Value bytes = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
+                                         b.getI64IntegerAttr(offset));
+  return LLVM::GEPOp::create(b, loc, base.getType(), b.getI8Type(), base,
+                             ValueRange{bytes});
 }
 
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
@@ -1073,18 +1102,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
-  auto fnType = LLVM::LLVMFunctionType::get(
-      LLVM::LLVMVoidType::get(ctx),
-      {ptr, ptr, ptr, ptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()});
-  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
-  func->setAttr("nvvm.kernel", b.getUnitAttr());
-  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
-  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  func->setAttr("moek.abi", buildFusedAbi(b, e, h, i, maxRows, ws));
-  func->setAttr("moek.launch",
-                b.getDictionaryAttr(
-                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
-                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
   SmallVector<NamedAttribute> wsAttrs = {
       b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
@@ -1092,13 +1109,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   if (phaseTimers)
     wsAttrs.push_back(
         b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
-  func->setAttr("moek.workspace", b.getDictionaryAttr(wsAttrs));
-  for (unsigned a = 0; a < 4; ++a) {
-    func.setArgAttr(a, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
-                                         b.getI8Type(), 128)));
-    func.setArgAttr(a, "llvm.align", b.getI64IntegerAttr(64));
-    func.setArgAttr(a, "nvvm.grid_constant", b.getUnitAttr());
-  }
+  auto func = createKernelFunc(
+      b, loc, name,
+      {ptr, ptr, ptr, ptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()},
+      /*numTma=*/4, buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false),
+      wsAttrs);
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
@@ -1113,13 +1128,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   };
   Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
                                               entry->getArgument(9));
-  // The offset as an i64 value: a GEP's constant indices hold only 29 bits
-  // (offsets of a few hundred MB would wrap).
-  auto at = [&](int64_t offset) -> Value {
-    Value bytes = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
-                                           b.getI64IntegerAttr(offset));
-    return LLVM::GEPOp::create(b, loc, gptr, b.getI8Type(), wsBase,
-                               ValueRange{bytes});
+  auto at = [&](int64_t offset) {
+    return workspacePart(b, loc, wsBase, offset);
   };
   Value nextTile = at(ws.nextTile);
   Value barrier = at(ws.barrier), counts = at(ws.counts),
@@ -1331,53 +1341,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   return func;
 }
 
-/// The FP8 fused kernel's parameter ABI: as buildFusedAbi's, with e4m3
-/// boxes 128 elements (128 bytes) wide, the routed rows and activations in
-/// e4m3, and the weight scales (operands 5 and 6) after the tensors.
-ArrayAttr buildFusedFp8Abi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
-                           int64_t maxRows, const FusedWorkspace &ws) {
-  auto entry = [&](ArrayRef<NamedAttribute> attrs) {
-    return b.getDictionaryAttr(attrs);
-  };
-  auto na = [&](StringRef name, Attribute a) { return b.getNamedAttr(name, a); };
-  auto s = [&](StringRef v) { return b.getStringAttr(v); };
-  auto n = [&](int64_t v) { return b.getI64IntegerAttr(v); };
-  auto i64s = [&](ArrayRef<int64_t> v) { return b.getI64ArrayAttr(v); };
-  auto weights = [&](int64_t operand, StringRef view, int64_t rows,
-                     int64_t inner) {
-    return entry({na("kind", s("tma")), na("operand", n(operand)),
-                  na("view", s(view)), na("rows", n(rows)),
-                  na("inner", n(inner)),
-                  na("box", i64s({kTileKFp8, kWBoxRows})),
-                  na("swizzle", n(128))});
-  };
-  auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
-    return entry({na("kind", s("tma")), na("workspace", s(name)),
-                  na("workspace_offset", n(offset)),
-                  na("dtype", s("f8E4M3FN")),
-                  na("shape", i64s({maxRows, inner})),
-                  na("box", i64s({kTileKFp8, kXBoxRows})),
-                  na("swizzle", n(128))});
-  };
-  auto ptr = [&](StringRef key, int64_t index) {
-    return entry({na("kind", s("ptr")), na(key, n(index))});
-  };
-  return b.getArrayAttr({
-      weights(3, "[E*2I, H]", e * 2 * i, h),
-      weights(4, "[E*H, I]", e * h, i),
-      scratch("rows", ws.rows, h),
-      scratch("act", ws.act, i),
-      ptr("operand", 0),
-      ptr("operand", 1),
-      ptr("operand", 2),
-      ptr("operand", 5),
-      ptr("operand", 6),
-      ptr("result", 0),
-      entry({na("kind", s("workspace"))}),
-      entry({na("kind", s("token_count"))}),
-  });
-}
-
 /// The fused layer with DeepSeek-V3's FP8 recipe (docs/FusedKernel.md):
 /// the dispatch quantizes the routed rows (1x128 blocks); every tile has 64
 /// rows and splits its columns between the MMA warpgroups, each holding a
@@ -1406,30 +1369,14 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
 
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
-  auto fnType = LLVM::LLVMFunctionType::get(
-      LLVM::LLVMVoidType::get(ctx), {ptr, ptr, ptr, ptr, gptr, gptr, gptr,
-                                     gptr, gptr, gptr, gptr, b.getI32Type()});
-  auto func = LLVM::LLVMFuncOp::create(b, loc, name, fnType);
-  func->setAttr("nvvm.kernel", b.getUnitAttr());
-  func->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
-  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  func->setAttr("moek.abi", buildFusedFp8Abi(b, e, h, i, maxRows, ws));
-  func->setAttr("moek.launch",
-                b.getDictionaryAttr(
-                    {b.getNamedAttr("grid", b.getStringAttr("persistent")),
-                     b.getNamedAttr("block", b.getI64IntegerAttr(kThreads))}));
-  func->setAttr(
-      "moek.workspace",
-      b.getDictionaryAttr(
-          {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
-           b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
-           b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))}));
-  for (unsigned a = 0; a < 4; ++a) {
-    func.setArgAttr(a, "llvm.byval", TypeAttr::get(LLVM::LLVMArrayType::get(
-                                         b.getI8Type(), 128)));
-    func.setArgAttr(a, "llvm.align", b.getI64IntegerAttr(64));
-    func.setArgAttr(a, "nvvm.grid_constant", b.getUnitAttr());
-  }
+  auto func = createKernelFunc(
+      b, loc, name,
+      {ptr, ptr, ptr, ptr, gptr, gptr, gptr, gptr, gptr, gptr, gptr,
+       b.getI32Type()},
+      /*numTma=*/4, buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true),
+      {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
+       b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
@@ -1445,11 +1392,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
   };
   Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
                                               entry->getArgument(11));
-  auto at = [&](int64_t offset) -> Value {
-    Value bytes = LLVM::ConstantOp::create(b, loc, b.getI64Type(),
-                                           b.getI64IntegerAttr(offset));
-    return LLVM::GEPOp::create(b, loc, gptr, b.getI8Type(), wsBase,
-                               ValueRange{bytes});
+  auto at = [&](int64_t offset) {
+    return workspacePart(b, loc, wsBase, offset);
   };
   Value nextTile = at(ws.nextTile);
   Value barrier = at(ws.barrier), counts = at(ws.counts),

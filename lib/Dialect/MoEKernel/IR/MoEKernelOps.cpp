@@ -85,12 +85,19 @@ int64_t RingType::getStageBytes() const {
 }
 
 /// `!moek.acc<64x128xf32>`, spelled like a shaped type.
+/// `<` dims `x` element type `>`, the body of !moek.acc and !moek.rows.
+static ParseResult parseShapeAndElement(AsmParser &parser,
+                                        SmallVectorImpl<int64_t> &dims,
+                                        Type &elementType) {
+  return failure(parser.parseLess() ||
+                 parser.parseDimensionList(dims, /*allowDynamic=*/false) ||
+                 parser.parseType(elementType) || parser.parseGreater());
+}
+
 Type AccType::parse(AsmParser &parser) {
   SmallVector<int64_t, 2> dims;
   Type elementType;
-  if (parser.parseLess() ||
-      parser.parseDimensionList(dims, /*allowDynamic=*/false) ||
-      parser.parseType(elementType) || parser.parseGreater())
+  if (parseShapeAndElement(parser, dims, elementType))
     return {};
   if (dims.size() != 2) {
     parser.emitError(parser.getNameLoc(), "!moek.acc expects RxC dimensions");
@@ -124,9 +131,7 @@ LogicalResult AccType::verify(function_ref<InFlightDiagnostic()> emitError,
 Type RowsType::parse(AsmParser &parser) {
   SmallVector<int64_t, 1> dims;
   Type elementType;
-  if (parser.parseLess() ||
-      parser.parseDimensionList(dims, /*allowDynamic=*/false) ||
-      parser.parseType(elementType) || parser.parseGreater())
+  if (parseShapeAndElement(parser, dims, elementType))
     return {};
   if (dims.size() != 1) {
     parser.emitError(parser.getNameLoc(), "!moek.rows expects one dimension");
