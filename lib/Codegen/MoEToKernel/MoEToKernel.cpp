@@ -1029,6 +1029,28 @@ private:
   int64_t end = 0;
 };
 
+/// A fused kernel's tile `t` of the one list: GEMM1's tile `t` if
+/// t < n1, else GEMM2's tile t - n1, built by `gemm1` or `gemm2` in the
+/// branches of an scf.if that yields the ring iteration they return.
+Value buildPerGemm(OpBuilder &ob, Location l, Value t, Value n1,
+                   function_ref<Value(OpBuilder &, Value)> gemm1,
+                   function_ref<Value(OpBuilder &, Value)> gemm2) {
+  Value isGemm1 =
+      arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
+  auto branch =
+      scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()}, isGemm1, true);
+  {
+    OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
+    scf::YieldOp::create(tb, l, ValueRange{gemm1(tb, t)});
+  }
+  {
+    OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
+    Value next = gemm2(eb, arith::SubIOp::create(eb, l, t, n1));
+    scf::YieldOp::create(eb, l, ValueRange{next});
+  }
+  return branch.getResult(0);
+}
+
 /// The fused kernel's parameter ABI (see the pass description). `fp8`: the
 /// FP8 kernel's, with e4m3 boxes 128 elements (128 bytes) wide, the routed
 /// rows and activations in e4m3, and the weight scales (operands 5 and 6)
@@ -1221,44 +1243,38 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
-          Value isGemm1 =
-              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
-          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
-                                          isGemm1, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
-            auto d = decode(tb, t, cols1);
-            // Concatenated: the gate's 128 rows of the column block, then
-            // the up's; interleaved: 256 consecutive rows (128 gate/up
-            // pairs).
-            Value base = arith::AddIOp::create(
-                tb, l, arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
-                arith::MulIOp::create(tb, l, d.getColTile(),
-                                      idx(tb, interleaved ? 256 : 128)));
-            Value up = arith::AddIOp::create(tb, l, base,
-                                             interleaved ? idx(tb, 128) : cI);
-            Value next = buildTileLoads(tb, l, ring, tmapRows, d.getRow(),
-                                        d.getRowEnd(), 128, tmapW13,
-                                        {base, up}, slices1, iter, streamWeights,
-                                        t);
-            scf::YieldOp::create(tb, l, ValueRange{next});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
-            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
-            mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
-                                      idx(eb, 2 * cols1));
-            Value base = arith::AddIOp::create(
-                eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
-                arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)));
-            Value second = arith::AddIOp::create(eb, l, base, idx(eb, 128));
-            Value next = buildTileLoads(eb, l, ring, tmapAct, d.getRow(),
-                                        d.getRowEnd(), 128, tmapW2,
-                                        {base, second}, slices2, iter,
-                                        streamWeights, t);
-            scf::YieldOp::create(eb, l, ValueRange{next});
-          }
-          return branch.getResult(0);
+          return buildPerGemm(
+              ob, l, t, n1,
+              [&](OpBuilder &tb, Value t1) -> Value {
+                auto d = decode(tb, t1, cols1);
+                // Concatenated: the gate's 128 rows of the column block, then
+                // the up's; interleaved: 256 consecutive rows (128 gate/up
+                // pairs).
+                Value base = arith::AddIOp::create(
+                    tb, l,
+                    arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
+                    arith::MulIOp::create(tb, l, d.getColTile(),
+                                          idx(tb, interleaved ? 256 : 128)));
+                Value up = arith::AddIOp::create(
+                    tb, l, base, interleaved ? idx(tb, 128) : cI);
+                Value next = buildTileLoads(
+                    tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
+                    tmapW13, {base, up}, slices1, iter, streamWeights, t);
+                return next;
+              },
+              [&](OpBuilder &eb, Value t2) -> Value {
+                auto d = decode(eb, t2, cols2);
+                mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
+                                          idx(eb, 2 * cols1));
+                Value base = arith::AddIOp::create(
+                    eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)));
+                Value second = arith::AddIOp::create(eb, l, base, idx(eb, 128));
+                Value next = buildTileLoads(
+                    eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
+                    tmapW2, {base, second}, slices2, iter, streamWeights, t);
+                return next;
+              });
         });
     buildStopMark(b, loc, ring, last, total);
     stamp(b, 2);
@@ -1273,7 +1289,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(b, 64));
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
-                                                                  : Value();
+                                                                 : Value();
     Type g1 = op.getGemm1Type();
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
@@ -1281,49 +1297,45 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         b, loc, ring, nextTile, total, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
-          Value isGemm1 =
-              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
-          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
-                                          isGemm1, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
-            auto d = decode(tb, t, cols1);
-            Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
-            auto [accs, next] =
-                buildTileMmas(tb, l, ring, accType, aRow, row, d.getRowEnd(),
-                              1, slices1, iter, /*pipelined=*/true);
-            auto store = mk::StoreActOp::create(
-                tb, l, accs[0], act, row,
-                arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
-                d.getRowEnd(), rw, tb.getStringAttr(actName),
-                tb.getStringAttr(interleaved ? "interleaved" : "concat"),
-                TypeAttr::get(g1), TypeAttr::get(tb.getBF16Type()),
-                tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
-            if (alpha)
-              store.setAlphaAttr(alpha);
-            if (limit)
-              store.setLimitAttr(limit);
-            mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
-            scf::YieldOp::create(tb, l, ValueRange{next});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
-            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
-            Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
-            auto [accs, next] =
-                buildTileMmas(eb, l, ring, accType, aRow, row, d.getRowEnd(),
-                              1, slices2, iter, /*pipelined=*/true);
-            storeAccs(eb, l, accs, y, row,
-                      arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
-                      d.getRowEnd(), yElem, h);
-            scf::YieldOp::create(eb, l, ValueRange{next});
-          }
-          return branch.getResult(0);
+          return buildPerGemm(
+              ob, l, t, n1,
+              [&](OpBuilder &tb, Value t1) -> Value {
+                auto d = decode(tb, t1, cols1);
+                Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
+                auto [accs, next] = buildTileMmas(
+                    tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
+                    iter, /*pipelined=*/true);
+                auto store = mk::StoreActOp::create(
+                    tb, l, accs[0], act, row,
+                    arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
+                    d.getRowEnd(), rw, tb.getStringAttr(actName),
+                    tb.getStringAttr(interleaved ? "interleaved" : "concat"),
+                    TypeAttr::get(g1), TypeAttr::get(tb.getBF16Type()),
+                    tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+                if (alpha)
+                  store.setAlphaAttr(alpha);
+                if (limit)
+                  store.setLimitAttr(limit);
+                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
+                return next;
+              },
+              [&](OpBuilder &eb, Value t2) -> Value {
+                auto d = decode(eb, t2, cols2);
+                Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
+                auto [accs, next] = buildTileMmas(
+                    eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
+                    iter, /*pipelined=*/true);
+                storeAccs(
+                    eb, l, accs, y, row,
+                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
+                    d.getRowEnd(), yElem, h);
+                return next;
+              });
         });
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
-    Value firstWg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          wg, idx(b, 0));
+    Value firstWg =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(b, 0));
     stamp(b, 3, firstWg);
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
@@ -1350,10 +1362,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 /// first applies the activation, quantizes it per row (one 1x128 block)
 /// and signals the 64-row block. GEMM2: 256 columns, 128 per warpgroup,
 /// after the block's GEMM1 tiles. Then the combine, as in the bf16 kernel.
-LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
-                                     StringRef name, FusedMoEOp op,
-                                     int64_t stages, int64_t maxTokens,
-                                     bool streamWeights) {
+LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
+                                     FusedMoEOp op, int64_t stages,
+                                     int64_t maxTokens, bool streamWeights) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -1469,41 +1480,36 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
-          Value isGemm1 =
-              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
-          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
-                                          isGemm1, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
-            auto d = decode(tb, t, cols1);
-            // The gate's 128 rows of the column block, then the up's.
-            Value gate = arith::AddIOp::create(
-                tb, l, arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
-                arith::MulIOp::create(tb, l, d.getColTile(), c128));
-            Value up = arith::AddIOp::create(tb, l, gate, cI);
-            Value next = buildTileLoads(tb, l, ring, tmapRows, d.getRow(),
-                                        d.getRowEnd(), 64, tmapW13, {gate, up},
-                                        slices1, iter, streamWeights, t,
-                                        kTileKFp8, /*boxPerTile=*/true);
-            scf::YieldOp::create(tb, l, ValueRange{next});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
-            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
-            mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
-                                      idx(eb, cols1));
-            Value first = arith::AddIOp::create(
-                eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
-                arith::MulIOp::create(eb, l, d.getColTile(), c256));
-            Value second = arith::AddIOp::create(eb, l, first, c128);
-            Value next = buildTileLoads(eb, l, ring, tmapAct, d.getRow(),
-                                        d.getRowEnd(), 64, tmapW2,
-                                        {first, second}, slices2, iter,
-                                        streamWeights, t, kTileKFp8,
-                                        /*boxPerTile=*/true);
-            scf::YieldOp::create(eb, l, ValueRange{next});
-          }
-          return branch.getResult(0);
+          return buildPerGemm(
+              ob, l, t, n1,
+              [&](OpBuilder &tb, Value t1) -> Value {
+                auto d = decode(tb, t1, cols1);
+                // The gate's 128 rows of the column block, then the up's.
+                Value gate = arith::AddIOp::create(
+                    tb, l,
+                    arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
+                    arith::MulIOp::create(tb, l, d.getColTile(), c128));
+                Value up = arith::AddIOp::create(tb, l, gate, cI);
+                Value next = buildTileLoads(
+                    tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 64,
+                    tmapW13, {gate, up}, slices1, iter, streamWeights, t,
+                    kTileKFp8, /*boxPerTile=*/true);
+                return next;
+              },
+              [&](OpBuilder &eb, Value t2) -> Value {
+                auto d = decode(eb, t2, cols2);
+                mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
+                                          idx(eb, cols1));
+                Value first = arith::AddIOp::create(
+                    eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                    arith::MulIOp::create(eb, l, d.getColTile(), c256));
+                Value second = arith::AddIOp::create(eb, l, first, c128);
+                Value next = buildTileLoads(
+                    eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 64, tmapW2,
+                    {first, second}, slices2, iter, streamWeights, t, kTileKFp8,
+                    /*boxPerTile=*/true);
+                return next;
+              });
         });
     buildStopMark(b, loc, ring, last, total);
   }
@@ -1520,7 +1526,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
     beginTurns(b, loc, second);
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
-                                                                  : Value();
+                                                                 : Value();
     Type g1 = op.getGemm1Type();
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
@@ -1544,95 +1550,93 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc,
         b, loc, ring, nextTile, total, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
-          Value isGemm1 =
-              arith::CmpIOp::create(ob, l, arith::CmpIPredicate::ult, t, n1);
-          auto branch = scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()},
-                                          isGemm1, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(branch.thenBlock());
-            auto d = decode(tb, t, cols1);
-            // w13_scales[e][nb][0]: the gate's block is the column tile,
-            // the up's I / 128 further.
-            Value nb = arith::AddIOp::create(
-                tb, l, d.getColTile(),
-                arith::SelectOp::create(tb, l, isFirst, c0, cIBlocks));
-            TileScales ts{rowScales, w13Scales,
-                          arith::MulIOp::create(
-                              tb, l,
-                              arith::AddIOp::create(
+          return buildPerGemm(
+              ob, l, t, n1,
+              [&](OpBuilder &tb, Value t1) -> Value {
+                auto d = decode(tb, t1, cols1);
+                // w13_scales[e][nb][0]: the gate's block is the column tile,
+                // the up's I / 128 further.
+                Value nb = arith::AddIOp::create(
+                    tb, l, d.getColTile(),
+                    arith::SelectOp::create(tb, l, isFirst, c0, cIBlocks));
+                TileScales ts{rowScales, w13Scales,
+                              arith::MulIOp::create(
                                   tb, l,
-                                  arith::MulIOp::create(tb, l, d.getExpert(),
-                                                        c2IBlocks),
-                                  nb),
-                              cHBlocks),
-                          hBlocks};
-            auto [acc, next] = mmas(tb, d, ts, slices1, iter);
-            // The up's accumulator to the first warpgroup, which applies
-            // the activation, quantizes and signals the block.
-            auto who = scf::IfOp::create(tb, l, isFirst, true);
-            {
-              OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
-              mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
-                                        fb.getI64IntegerAttr(256));
-              Value up = mk::AccLoadSmemOp::create(fb, l, accType, exchange);
-              mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
-                                        fb.getI64IntegerAttr(256));
-              auto store = mk::StoreActFp8Op::create(
-                  fb, l, acc, up, act, d.getRow(),
-                  arith::MulIOp::create(fb, l, d.getColTile(), c128),
-                  actScales, d.getRowEnd(), rw, fb.getStringAttr(actName),
-                  TypeAttr::get(g1), fb.getI64IntegerAttr(i), FloatAttr(),
-                  FloatAttr());
-              if (alpha)
-                store.setAlphaAttr(alpha);
-              if (limit)
-                store.setLimitAttr(limit);
-              mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
-            }
-            {
-              OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
-              mk::AccStoreSmemOp::create(sb, l, acc, exchange);
-              mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
-                                        sb.getI64IntegerAttr(256));
-              mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
-                                        sb.getI64IntegerAttr(256));
-            }
-            scf::YieldOp::create(tb, l, ValueRange{next});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(branch.elseBlock());
-            auto d = decode(eb, arith::SubIOp::create(eb, l, t, n1), cols2);
-            // Columns colTile * 256 + 128 * wg; a block past H (H an odd
-            // multiple of 128) reads the last block's scale and stores
-            // nothing.
-            Value col = arith::AddIOp::create(
-                eb, l, arith::MulIOp::create(eb, l, d.getColTile(), c256),
-                arith::MulIOp::create(eb, l, wg, c128));
-            Value nb = arith::MinUIOp::create(
-                eb, l, arith::DivUIOp::create(eb, l, col, c128), cLastHBlock);
-            TileScales ts{actScales, w2Scales,
-                          arith::MulIOp::create(
-                              eb, l,
-                              arith::AddIOp::create(
+                                  arith::AddIOp::create(
+                                      tb, l,
+                                      arith::MulIOp::create(
+                                          tb, l, d.getExpert(), c2IBlocks),
+                                      nb),
+                                  cHBlocks),
+                              hBlocks};
+                auto [acc, next] = mmas(tb, d, ts, slices1, iter);
+                // The up's accumulator to the first warpgroup, which applies
+                // the activation, quantizes and signals the block.
+                auto who = scf::IfOp::create(tb, l, isFirst, true);
+                {
+                  OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
+                  mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
+                                            fb.getI64IntegerAttr(256));
+                  Value up =
+                      mk::AccLoadSmemOp::create(fb, l, accType, exchange);
+                  mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
+                                            fb.getI64IntegerAttr(256));
+                  auto store = mk::StoreActFp8Op::create(
+                      fb, l, acc, up, act, d.getRow(),
+                      arith::MulIOp::create(fb, l, d.getColTile(), c128),
+                      actScales, d.getRowEnd(), rw, fb.getStringAttr(actName),
+                      TypeAttr::get(g1), fb.getI64IntegerAttr(i), FloatAttr(),
+                      FloatAttr());
+                  if (alpha)
+                    store.setAlphaAttr(alpha);
+                  if (limit)
+                    store.setLimitAttr(limit);
+                  mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
+                }
+                {
+                  OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
+                  mk::AccStoreSmemOp::create(sb, l, acc, exchange);
+                  mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
+                                            sb.getI64IntegerAttr(256));
+                  mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
+                                            sb.getI64IntegerAttr(256));
+                }
+                return next;
+              },
+              [&](OpBuilder &eb, Value t2) -> Value {
+                auto d = decode(eb, t2, cols2);
+                // Columns colTile * 256 + 128 * wg; a block past H (H an odd
+                // multiple of 128) reads the last block's scale and stores
+                // nothing.
+                Value col = arith::AddIOp::create(
+                    eb, l, arith::MulIOp::create(eb, l, d.getColTile(), c256),
+                    arith::MulIOp::create(eb, l, wg, c128));
+                Value nb = arith::MinUIOp::create(
+                    eb, l, arith::DivUIOp::create(eb, l, col, c128),
+                    cLastHBlock);
+                TileScales ts{actScales, w2Scales,
+                              arith::MulIOp::create(
                                   eb, l,
-                                  arith::MulIOp::create(eb, l, d.getExpert(),
-                                                        cHBlocks),
-                                  nb),
-                              cIBlocks),
-                          iBlocks};
-            auto [acc, next] = mmas(eb, d, ts, slices2, iter);
-            // (moek.store_acc masks no column when ld is a multiple of the
-            // accumulator's width.)
-            auto inside = scf::IfOp::create(
-                eb, l,
-                arith::CmpIOp::create(eb, l, arith::CmpIPredicate::ult, col, cH),
-                false);
-            OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
-            storeAccs(ib, l, {acc}, y, d.getRow(), col, d.getRowEnd(), yElem,
-                      h);
-            scf::YieldOp::create(eb, l, ValueRange{next});
-          }
-          return branch.getResult(0);
+                                  arith::AddIOp::create(
+                                      eb, l,
+                                      arith::MulIOp::create(
+                                          eb, l, d.getExpert(), cHBlocks),
+                                      nb),
+                                  cIBlocks),
+                              iBlocks};
+                auto [acc, next] = mmas(eb, d, ts, slices2, iter);
+                // (moek.store_acc masks no column when ld is a multiple of the
+                // accumulator's width.)
+                auto inside = scf::IfOp::create(
+                    eb, l,
+                    arith::CmpIOp::create(eb, l, arith::CmpIPredicate::ult, col,
+                                          cH),
+                    false);
+                OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
+                storeAccs(ib, l, {acc}, y, d.getRow(), col, d.getRowEnd(),
+                          yElem, h);
+                return next;
+              });
         });
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
