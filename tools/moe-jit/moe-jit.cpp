@@ -10,6 +10,11 @@
 //
 //   moe-jit layer.mlir [--chip=sm_90a] [--kernel-options="max-tokens=8192"]
 //           [--cache-dir=DIR | --no-cache] [--key-only] [--repeat=N]
+//   moe-jit --layer="E=256,H=7168,I=2048,K=8,precision=fp8" [options]
+//   moe-jit --layer=... --print-source
+//
+// --layer builds the layer programmatically (moe/JIT/Layer.h) instead of
+// reading a file; --print-source prints its `moe` text and stops.
 //
 // prints "artifact: DIR", "kernel: NAME", "key: KEY", "cache: hit|miss|off"
 // and a "warning: ..." line per warning; exit status 1 with the error on
@@ -18,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/JIT/Compiler.h"
+#include "moe/JIT/Layer.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -50,6 +56,17 @@ static cl::opt<bool> noCache("no-cache",
 static cl::opt<bool> keyOnly("key-only",
                              cl::desc("print the cache key and stop"),
                              cl::init(false));
+static cl::opt<std::string>
+    layerSpec("layer",
+              cl::desc("build the layer from its numbers instead of a file: "
+                       "E=..,H=..,I=..,K=..[,precision=bf16|fp8]"
+                       "[,activation=..][,layout=..][,router=..]"
+                       "[,gemm1=..][,gemm2=..] (docs/JIT.md)"),
+              cl::init(""));
+static cl::opt<bool>
+    printSource("print-source",
+                cl::desc("print the layer's moe dialect text and stop"),
+                cl::init(false));
 static cl::opt<unsigned>
     repeat("repeat",
            cl::desc("call compile() this many times in this process and "
@@ -62,15 +79,34 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "MoE compiler: compile a layer through the "
                               "artifact cache\n");
-  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(input);
-  if (!buffer) {
-    llvm::WithColor::error() << "cannot read '" << input
-                             << "': " << buffer.getError().message() << "\n";
-    return 1;
-  }
   mlir::moe::jit::CompileRequest request;
-  request.source = (*buffer)->getBuffer().str();
-  request.sourceName = input == "-" ? "<stdin>" : input.getValue();
+  if (!layerSpec.empty()) {
+    auto source = [&]() -> llvm::Expected<std::string> {
+      auto layer = mlir::moe::jit::parseFusedMoeLayer(layerSpec);
+      if (!layer)
+        return layer.takeError();
+      return mlir::moe::jit::fusedMoeLayerSource(*layer);
+    }();
+    if (!source) {
+      llvm::WithColor::error() << llvm::toString(source.takeError()) << "\n";
+      return 1;
+    }
+    request.source = *source;
+    request.sourceName = "layer(" + layerSpec + ")";
+  } else {
+    auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(input);
+    if (!buffer) {
+      llvm::WithColor::error() << "cannot read '" << input << "': "
+                               << buffer.getError().message() << "\n";
+      return 1;
+    }
+    request.source = (*buffer)->getBuffer().str();
+    request.sourceName = input == "-" ? "<stdin>" : input.getValue();
+  }
+  if (printSource) {
+    llvm::outs() << request.source;
+    return 0;
+  }
   request.chip = chip;
   request.kernelOptions = kernelOptions;
   if (keyOnly) {

@@ -1,0 +1,68 @@
+//===- Layer.h - A fused MoE layer described by its numbers ------*- C++ -*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// A MoE layer built programmatically: a framework knows its layer as numbers
+// (experts, hidden size, ...) and names (activation, precision), not as
+// `moe` dialect text. `FusedMoeLayer` holds them, `fusedMoeLayerSource`
+// builds the layer's module (one function with one verified moe.fused_moe)
+// and prints it as the `source` of a jit::CompileRequest. The same layer as
+// text, for command lines and Python ("E=256,H=7168,I=2048,K=8,precision=
+// fp8"), is read by `parseFusedMoeLayer` and written by `formatFusedMoeLayer`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_JIT_LAYER_H
+#define MOE_JIT_LAYER_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mlir::moe::jit {
+
+/// One moe.fused_moe layer. The function it becomes takes x [T, H] bf16,
+/// ids [T, K] i32, weights [T, K] f32, w13 [E, 2I, H], w2 [E, H, I] (bf16,
+/// or e4m3 for fp8, then also w13_scales [E, 2I/128, H/128] and w2_scales
+/// [E, H/128, I/128] f32) and returns out [T, H] bf16; T is dynamic.
+struct FusedMoeLayer {
+  int64_t experts = 0;      // E
+  int64_t hidden = 0;       // H
+  int64_t intermediate = 0; // I
+  int64_t topK = 0;         // K
+  /// "bf16", or "fp8": DeepSeek-V3's recipe (x and the activation quantized
+  /// per 1x128 block inside the layer, e4m3 weights with f32 scales per
+  /// 128x128 block).
+  std::string precision = "bf16";
+  /// swiglu, clamped_swiglu (with alpha and limit), gelu_mul, gelu_tanh_mul.
+  std::string activation = "swiglu";
+  double alpha = 1.702, limit = 7.0; // clamped_swiglu only
+  /// concat or interleaved: the order of w13's gate and up rows.
+  std::string gateUpLayout = "concat";
+  /// in_combine, before_down or none: where the router weight is applied.
+  std::string routerWeight = "in_combine";
+  /// bf16 or f32: where GEMM1's and GEMM2's outputs are rounded.
+  std::string gemm1Type = "bf16", gemm2Type = "bf16";
+};
+
+/// Reads "E=..,H=..,I=..,K=..[,precision=..][,activation=..][,alpha=..]
+/// [,limit=..][,layout=..][,router=..][,gemm1=..][,gemm2=..]". Errors name
+/// the field and the value.
+llvm::Expected<FusedMoeLayer> parseFusedMoeLayer(llvm::StringRef spec);
+
+/// The layer in parseFusedMoeLayer's syntax (every field written).
+std::string formatFusedMoeLayer(const FusedMoeLayer &layer);
+
+/// The layer as `moe` dialect text: a module with `func.func @fused_moe`
+/// holding one moe.fused_moe. Errors (an unknown name, a shape the op's
+/// verifier rejects) say which field and why.
+llvm::Expected<std::string> fusedMoeLayerSource(const FusedMoeLayer &layer);
+
+} // namespace mlir::moe::jit
+
+#endif // MOE_JIT_LAYER_H

@@ -1,0 +1,389 @@
+#!/usr/bin/env python3
+"""The PyTorch custom op moe_compiler::fused_experts on the GPU (issue 8).
+
+With a fresh compiler cache ($MOE_CACHE_DIR = --cache-dir):
+ 1. DeepSeek-V3-shaped layers (E=256, H=7168, I=2048, K=8), BF16 and FP8
+    (w1/w2 e4m3 with 128x128 scales), random weights: the op on fresh
+    random inputs and routings (T = 1, 37, 300 with masked slots, 300 on
+    one expert, 700 > the first kernel's max_tokens), each against
+    run_fused_moe.py's float32 reference (bf16: rel. Frobenius <= 1e-2 and
+    calc_diff <= 1e-4; fp8: calc_diff <= 1e-3). The op's output buffer is
+    poisoned first (a NaN-filled block of the same size is freed just
+    before the call, so the caching allocator hands it to the op). The
+    first call compiles (cache miss), later ones do not; vLLM's calling
+    conventions (int64 topk_ids, inplace=True) give the same bits.
+ 2. Times: the cold compile of each layer (moe-jit on an empty cache), a
+    cache hit through the index (a fresh process's path: no moe-jit run),
+    a cache hit through moe-jit (index removed), and the in-process memo.
+ 3. torch.library.opcheck on small BF16, FP8 and gpt-oss-style
+    (swigluoai: clamped SwiGLU, gate/up interleaved) layers.
+ 4. CUDA graphs: warm_up(), one capture of the op, three replays on new
+    routings and inputs copied in place, each checked; a capture of a
+    layer that was not warmed up fails with the error that says so.
+ 5. Two processes compiling the same new layer at once on an empty cache:
+    both succeed, one cache entry.
+Prints a PASS/FAIL table and the times; writes them as JSON with --out.
+
+usage: run_torch_op.py --lib libmoe_cuda_runtime.so --moe-jit moe-jit
+                       --cache-dir DIR [--out FILE] [--small]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = os.path.join(HERE, "..", "..", "..", "python")
+sys.path.insert(0, PYTHON)
+
+import torch  # noqa: E402
+import moe_runtime  # noqa: E402
+from moe_runtime import jit  # noqa: E402
+from run_fused_moe import (calc_diff, reference, rel_fro, routing,  # noqa: E402
+                           tokens, weights)
+
+ROWS = []
+TIMES = {}
+
+
+def record(label, ok, note=""):
+    ROWS.append(dict(check=label, ok=bool(ok), note=note))
+    print("%-4s %-66s %s" % ("PASS" if ok else "FAIL", label, note),
+          flush=True)
+    return ok
+
+
+def compare(label, out, ref, fp8):
+    finite = bool(torch.isfinite(out).all())
+    rel, cd = rel_fro(out.float(), ref.float()), calc_diff(out.float(),
+                                                           ref.float())
+    ok = finite and (cd <= 1e-3 if fp8 else rel <= 1e-2 and cd <= 1e-4)
+    return record(label, ok, "rel %.2e calc_diff %.2e%s" % (
+        rel, cd, "" if finite else " non-finite"))
+
+
+def poison_pool(T, H, dev):
+    """Frees a NaN-filled [T, H] bf16 block: the caching allocator returns
+    it to the next allocation of that size (the op's output)."""
+    p = torch.full((T, H), float("nan"), dtype=torch.bfloat16, device=dev)
+    del p
+
+
+def op_args(c, wts):
+    w1, w2 = wts[0], wts[1]
+    kw = {}
+    if c["fp8"]:
+        kw = dict(w1_scale=wts[2], w2_scale=wts[3])
+    act = {"swiglu": "silu", "clamped_swiglu": "swigluoai"}[c["act"]]
+    return w1, w2, act, kw
+
+
+def call(c, x, ids, w, wts):
+    w1, w2, act, kw = op_args(c, wts)
+    return torch.ops.moe_compiler.fused_experts(x, w1, w2, w, ids, act,
+                                                **kw)
+
+
+def check_layer(c, gen, dev, ops):
+    """Part 1 and 2 for one DeepSeek-V3-shaped layer."""
+    name = "%s E=%d H=%d I=%d K=%d" % ("fp8" if c["fp8"] else "bf16",
+                                       c["E"], c["H"], c["I"], c["K"])
+    wts = weights(c, gen, dev)
+    w1, w2, act, kw = op_args(c, wts)
+    spec = ops.layer_spec(w1, w2, c["K"], act, kw.get("w1_scale"),
+                          kw.get("w2_scale"))
+    torch.cuda.synchronize()  # the weights' generation, not the op's time
+    # The first call's parts: the compiler, the kernel's load (and its
+    # workspace's allocation), the rest (the launch, the sync).
+    parts = {}
+
+    def timed(fn, part):
+        def wrapper(*args, **kwargs):
+            t = time.time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                parts[part] = parts.get(part, 0) + time.time() - t
+        return wrapper
+
+    real_compile, real_load = ops.jit.compile_layer, ops._load
+    ops.jit.compile_layer = timed(real_compile, "compile")
+    ops._load = timed(real_load, "load")
+    first = True
+    for T, kind in [(1, "random"), (37, "random"), (300, "masked"),
+                    (300, "one_expert"), (700, "random")]:
+        x = tokens(c, T, gen, dev)
+        ids, w = routing(kind, T, c["E"], c["K"], gen, dev)
+        poison_pool(T, c["H"], dev)
+        t0 = time.time()
+        out = call(c, x, ids, w, wts)
+        torch.cuda.synchronize()
+        dt = time.time() - t0
+        if first:
+            arts = [v for k, v in jit._MEMO.items() if k[0][1] == spec]
+            ops.jit.compile_layer, ops._load = real_compile, real_load
+            TIMES[name + ": first call (compile, load, workspace, run)"] = dt
+            TIMES[name + ": first call: the compiler (moe-jit process)"] = \
+                parts["compile"]
+            TIMES[name + ": first call: load and workspace"] = \
+                parts["load"] - parts["compile"]
+            record("%s: the first call compiled (cache %s)" % (
+                name, arts[0].cache if arts else "?"),
+                arts and arts[0].cache == "miss")
+            first = False
+        compare("%s T=%d %s" % (name, T, kind), out,
+                reference(c, x, ids, w, *wts), c["fp8"])
+        if T == 300 and kind == "masked":
+            # vLLM's conventions: int64 ids, the fused_experts wrapper,
+            # inplace=True: the same bits.
+            ref_out = out.clone()
+            again = ops.fused_experts(x.clone(), w1, w2, w, ids.long(),
+                                      activation=act,
+                                      use_fp8_w8a8=c["fp8"], **kw)
+            record("%s T=%d: int64 topk_ids through fused_experts(): same "
+                   "bits" % (name, T), torch.equal(again, ref_out))
+            xin = x.clone()
+            res = ops.fused_experts(xin, w1, w2, w, ids, inplace=True,
+                                    activation=act, use_fp8_w8a8=c["fp8"],
+                                    **kw)
+            record("%s T=%d: inplace=True writes hidden_states" % (name, T),
+                   res.data_ptr() == xin.data_ptr() and torch.equal(
+                       xin, ref_out))
+    # A kernel per power of two that T outgrew: 256 (T = 1, 37), 512 (300),
+    # 1024 (700).
+    loaded = ops.loaded_kernels().get((spec, torch.cuda.current_device()))
+    record("%s: kernels by max_tokens after T = 1, 37, 300, 700: %s"
+           % (name, loaded), loaded == [256, 512, 1024])
+
+    # Times of the compiler's cache paths for this layer (max_tokens 256).
+    options = "max-tokens=256"
+    cold_dir = os.path.join(os.environ["MOE_CACHE_DIR"], "..", "cold-" +
+                            ("fp8" if c["fp8"] else "bf16"))
+    colds = []
+    for _ in range(3):
+        shutil.rmtree(cold_dir, ignore_errors=True)
+        jit._MEMO.clear()
+        t0 = time.time()
+        a = jit.compile_layer(spec, kernel_options=options,
+                              cache_dir=cold_dir)
+        colds.append(time.time() - t0)
+    TIMES[name + ": cold compile (moe-jit, empty cache, median of 3)"] = \
+        sorted(colds)[1]
+    record("%s: cold compile on an empty cache: %s" % (name, a.cache),
+           a.cache == "miss", "%s s" % ", ".join("%.2f" % t for t in colds))
+    hits = []
+    for _ in range(20):
+        jit._MEMO.clear()
+        t0 = time.perf_counter()
+        a = jit.compile_layer(spec, kernel_options=options,
+                              cache_dir=cold_dir)
+        hits.append(time.perf_counter() - t0)
+    TIMES[name + ": cache hit, fresh process path (index, median of 20)"] = \
+        sorted(hits)[10]
+    record("%s: cache hit through the index: %s" % (name, a.cache),
+           a.cache == "index")
+    shutil.rmtree(os.path.join(cold_dir, "index"))
+    jit._MEMO.clear()
+    t0 = time.time()
+    a = jit.compile_layer(spec, kernel_options=options, cache_dir=cold_dir)
+    TIMES[name + ": cache hit through a moe-jit process"] = time.time() - t0
+    record("%s: cache hit through moe-jit: %s" % (name, a.cache),
+           a.cache == "hit")
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        jit.compile_layer(spec, kernel_options=options, cache_dir=cold_dir)
+    TIMES[name + ": in-process memo"] = (time.perf_counter() - t0) / 1000
+    return spec, wts
+
+
+def check_opcheck(ops, gen, dev):
+    for c in [dict(E=8, H=256, I=256, K=2, fp8=False, act="swiglu",
+                   router="in_combine", gemm1="bf16", gemm2="bf16",
+                   layout="concat"),
+              dict(E=8, H=256, I=256, K=2, fp8=True, act="swiglu",
+                   router="in_combine", gemm1="bf16", gemm2="bf16",
+                   layout="concat"),
+              dict(E=8, H=256, I=192, K=2, fp8=False, act="clamped_swiglu",
+                   alpha=1.702, limit=7.0, router="in_combine",
+                   gemm1="bf16", gemm2="bf16", layout="interleaved")]:
+        wts = weights(c, gen, dev)
+        w1, w2, act, kw = op_args(c, wts)
+        x = tokens(c, 50, gen, dev)
+        ids, w = routing("masked", 50, c["E"], c["K"], gen, dev)
+        label = "opcheck %s %s" % ("fp8" if c["fp8"] else "bf16", act)
+        # opcheck's test_schema compares the inputs before and after with
+        # arithmetic that torch does not have for float8_e4m3fn ("mul_cuda"
+        # not implemented): for FP8 weights it is left out, and the inputs'
+        # bytes are compared here instead.
+        tests = ("test_schema", "test_autograd_registration",
+                 "test_faketensor", "test_aot_dispatch_dynamic")
+        if c["fp8"]:
+            tests = tests[1:]
+            label += " (without test_schema)"
+        inputs = (x, w1, w2, w, ids) + tuple(kw.values())
+        before = [t.clone() for t in inputs]
+        try:
+            torch.library.opcheck(torch.ops.moe_compiler.fused_experts.default,
+                                  (x, w1, w2, w, ids, act), kw,
+                                  test_utils=tests)
+            ok, note = True, ""
+        except Exception as e:  # noqa: BLE001 - a failure is a row
+            ok, note = False, "%s: %s" % (type(e).__name__, str(e)[:300])
+        same = all(torch.equal(a.view(torch.uint8), b.view(torch.uint8))
+                   for a, b in zip(inputs, before))
+        record(label + ": inputs unchanged", same)
+        record(label, ok, note)
+        out = call(c, x, ids, w, wts)
+        compare(label + ": result", out, reference(c, x, ids, w, *wts),
+                c["fp8"])
+
+
+def check_graph(ops, c, spec, wts, gen, dev, T=200):
+    name = "%s graph T=%d" % ("fp8" if c["fp8"] else "bf16", T)
+    ops.warm_up([spec], max_tokens=512, progress=False)
+    x = tokens(c, T, gen, dev)
+    ids, w = routing("random", T, c["E"], c["K"], gen, dev)
+    g = torch.cuda.CUDAGraph()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):  # torch's eager warm-up before a capture
+        call(c, x, ids, w, wts)
+    torch.cuda.current_stream().wait_stream(s)
+    try:
+        with torch.cuda.graph(g):
+            out = call(c, x, ids, w, wts)
+    except Exception as e:  # noqa: BLE001
+        return record(name + " capture", False, "%s: %s" % (
+            type(e).__name__, e))
+    record(name + " capture", True)
+    for i, kind in enumerate(("masked", "one_expert", "random")):
+        new_ids, new_w = routing(kind, T, c["E"], c["K"], gen, dev)
+        ids.copy_(new_ids)
+        w.copy_(new_w)
+        x.copy_(tokens(c, T, gen, dev))
+        out.fill_(float("nan"))
+        g.replay()
+        torch.cuda.synchronize()
+        compare("%s replay %d %s" % (name, i + 1, kind), out,
+                reference(c, x, ids, w, *wts), c["fp8"])
+    del g
+
+
+def check_parallel_warm_up(ops):
+    """warm_up() of four new layers (and one twice): compiled in parallel,
+    loaded once each."""
+    specs = ["E=%d,H=512,I=256,K=2,precision=fp8,activation=swiglu,"
+             "layout=concat,router=in_combine" % e for e in (4, 5, 6, 7)]
+    calls = []
+    t0 = time.time()
+    kernels = ops.warm_up(specs + specs[:1], max_tokens=128,
+                          progress=lambda i, n: calls.append((i, n)))
+    TIMES["warm_up(): 4 new FP8 layers, compiled in parallel, loaded"] = \
+        time.time() - t0
+    dev = torch.cuda.current_device()
+    loaded = [ops.loaded_kernels()[(s, dev)] for s in specs]
+    record("warm_up() of 4 layers (one twice): 5 kernels returned, each "
+           "layer loaded once, progress to 4/4",
+           len(kernels) == 5 and kernels[4] is kernels[0] and
+           loaded == [[128]] * 4 and calls[-1] == (4, 4),
+           "loaded %s, progress %s" % (loaded, calls[-1:]))
+
+
+def check_capture_without_warm_up(ops, gen, dev):
+    c = dict(E=4, H=128, I=128, K=1, fp8=False, act="swiglu",
+             router="in_combine", gemm1="bf16", gemm2="bf16",
+             layout="concat")
+    wts = weights(c, gen, dev)
+    x = tokens(c, 8, gen, dev)
+    ids, w = routing("random", 8, c["E"], c["K"], gen, dev)
+    g = torch.cuda.CUDAGraph()
+    message = ""
+    try:
+        with torch.cuda.graph(g):
+            call(c, x, ids, w, wts)
+    except RuntimeError as e:
+        message = str(e)
+    torch.cuda.synchronize()
+    record("capture of a layer not warmed up: an error naming warm_up",
+           "warm_up" in message and "E=4,H=128" in message,
+           message.splitlines()[0][:120] if message else "no error")
+
+
+RACE = """import sys
+sys.path.insert(0, %r)
+from moe_runtime import jit
+a = jit.compile_layer(%r, kernel_options="max-tokens=2048", cache_dir=%r)
+print(a.cache, a.directory)
+"""
+
+
+def check_two_processes(spec, root):
+    d = os.path.join(root, "race")
+    shutil.rmtree(d, ignore_errors=True)
+    code = RACE % (PYTHON, spec, d)
+    procs = [subprocess.Popen([sys.executable, "-c", code],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    results = [p.communicate() + (p.returncode,) for p in procs]
+    entries = [e for e in os.listdir(d) if e != "index"]
+    dirs = {r[0].split()[-1] for r in results if r[2] == 0 and r[0]}
+    ok = all(r[2] == 0 for r in results) and len(entries) == 1 and \
+        len(dirs) == 1
+    record("two processes compile one layer at once: both succeed, one "
+           "entry", ok, "; ".join(r[0].strip() or r[1].strip()[-200:]
+                                  for r in results) + "; entries %s"
+           % entries)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--moe-jit", required=True)
+    ap.add_argument("--cache-dir", required=True)
+    ap.add_argument("--out", default="")
+    ap.add_argument("--small", action="store_true",
+                    help="a small layer instead of DeepSeek-V3's (quick)")
+    a = ap.parse_args()
+    root = os.path.abspath(a.cache_dir)
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["MOE_CACHE_DIR"] = os.path.join(root, "cache")
+    os.environ["MOE_JIT"] = os.path.abspath(a.moe_jit)
+    moe_runtime.load_library(a.lib)
+    import moe_runtime.torch_ops as ops
+    gen = torch.Generator(device="cuda").manual_seed(4321)
+    dev = "cuda"
+    E, H, I, K = (8, 512, 256, 2) if a.small else (256, 7168, 2048, 8)
+    for fp8 in (False, True):
+        c = dict(E=E, H=H, I=I, K=K, fp8=fp8, act="swiglu",
+                 router="in_combine", gemm1="bf16", gemm2="bf16",
+                 layout="concat")
+        try:
+            spec, wts = check_layer(c, gen, dev, ops)
+            check_graph(ops, c, spec, wts, gen, dev)
+            if fp8:
+                check_two_processes(spec, root)
+        except Exception as e:  # noqa: BLE001 - a failure is a row
+            record("%s layer" % ("fp8" if fp8 else "bf16"), False,
+                   "%s: %s" % (type(e).__name__, e))
+        wts = None
+        torch.cuda.empty_cache()
+    check_opcheck(ops, gen, dev)
+    check_parallel_warm_up(ops)
+    check_capture_without_warm_up(ops, gen, dev)
+    print("\ntimes:")
+    for k, v in TIMES.items():
+        print("  %-70s %9.3f ms" % (k, v * 1e3))
+    passed = sum(r["ok"] for r in ROWS)
+    print("\n%d of %d checks passed" % (passed, len(ROWS)))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(dict(rows=ROWS, times_s=TIMES), f, indent=1)
+    sys.exit(0 if ROWS and passed == len(ROWS) else 1)
+
+
+if __name__ == "__main__":
+    main()
