@@ -32,11 +32,13 @@ std::string CudaDriver::describe(const char *call, CUresult result) const {
 
 /// The CUDA version whose signature of `name` cuda.h declares, to ask
 /// cuGetProcAddress for. Normally CUDA_VERSION; but CUDA 13 gave the plain
-/// name cuCtxSynchronize a new signature (cuCtxSynchronize_v2(CUcontext))
-/// while cuda.h still declares cuCtxSynchronize(void), so that one is asked
+/// names cuCtxSynchronize and cuCtxGetDevice new signatures
+/// (cuCtxSynchronize_v2(CUcontext), cuCtxGetDevice_v2(CUdevice *,
+/// CUcontext)) while cuda.h still declares the old ones, so those are asked
 /// for at the version of the old signature.
 static int procVersion(const char *name) {
-  if (std::strcmp(name, "cuCtxSynchronize") == 0)
+  if (std::strcmp(name, "cuCtxSynchronize") == 0 ||
+      std::strcmp(name, "cuCtxGetDevice") == 0)
     return 2000;
   return CUDA_VERSION;
 }

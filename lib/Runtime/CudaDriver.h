@@ -51,7 +51,21 @@ namespace moe::runtime {
   X(cuMemcpyHtoD)                                                              \
   X(cuMemcpyDtoH)                                                              \
   X(cuMemsetD16)                                                               \
-  X(cuMemsetD32Async)
+  X(cuMemsetD32Async)                                                          \
+  X(cuMemsetD8)                                                                \
+  X(cuCtxGetDevice)                                                            \
+  X(cuDeviceCanAccessPeer)                                                     \
+  X(cuMemGetAllocationGranularity)                                             \
+  X(cuMemCreate)                                                               \
+  X(cuMemRelease)                                                              \
+  X(cuMemAddressReserve)                                                       \
+  X(cuMemAddressFree)                                                          \
+  X(cuMemMap)                                                                  \
+  X(cuMemUnmap)                                                                \
+  X(cuMemSetAccess)                                                            \
+  X(cuMemHostAlloc)                                                            \
+  X(cuMemHostGetDevicePointer)                                                 \
+  X(cuMemFreeHost)
 
 // Used when present: cuFuncGetParamInfo (CUDA 12.4 and later) checks the
 // ABI; cuOccupancyMaxActiveClusters narrows the persistent grid of a

@@ -33,6 +33,7 @@
 
 #include "moe/Runtime/MoERuntime.h"
 
+#include "ApiSupport.h"
 #include "CudaDriver.h"
 #include "moe/Runtime/Arguments.h"
 #include "moe/Runtime/Manifest.h"
@@ -79,46 +80,13 @@ struct moeRtKernel_ {
 // Errors
 //===----------------------------------------------------------------------===//
 
-static thread_local std::string lastError;
+// ApiSupport.h declares these for the other sources of the API.
+thread_local std::string moe::runtime::lastError;
 
-static moeRtStatus setError(moeRtStatus code, std::string message) {
+moeRtStatus moe::runtime::setError(moeRtStatus code, std::string message) {
   lastError = std::move(message);
   return code;
 }
-
-/// The one driver-call check: returns MOE_RT_ERROR_CUDA (or `code`) from the
-/// enclosing function with the call, its error and `context` in the message.
-#define MOE_RT_CU_CHECK(drv, call, code, context)                              \
-  do {                                                                         \
-    CUresult moeRtResult_ = (drv).call;                                        \
-    if (moeRtResult_ != CUDA_SUCCESS)                                          \
-      return setError((code), std::string(context) +                           \
-                                  (drv).describe(#call, moeRtResult_));        \
-  } while (false)
-
-namespace {
-/// Makes a context current for a scope (push/pop, so the caller's current
-/// context is untouched).
-class ContextScope {
-public:
-  explicit ContextScope(const CudaDriver &d) : d(d) {}
-  ~ContextScope() {
-    if (pushed) {
-      CUcontext popped;
-      d.cuCtxPopCurrent(&popped);
-    }
-  }
-  CUresult push(CUcontext ctx) {
-    CUresult r = d.cuCtxPushCurrent(ctx);
-    pushed = r == CUDA_SUCCESS;
-    return r;
-  }
-
-private:
-  const CudaDriver &d;
-  bool pushed = false;
-};
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // Names
@@ -971,7 +939,7 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
 // Device memory
 //===----------------------------------------------------------------------===//
 
-static std::string hexAddress(uint64_t address) {
+std::string moe::runtime::hexAddress(uint64_t address) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)address);
   return buf;
@@ -980,9 +948,10 @@ static std::string hexAddress(uint64_t address) {
 /// The primary context of `device`, retained by the first device-memory call
 /// on it and kept until the process ends, so that memory allocated through
 /// this API outlives every kernel handle.
-static moeRtStatus getDeviceContext(const std::string &what, int32_t device,
-                                    const CudaDriver *&driver,
-                                    CUcontext &context) {
+moeRtStatus moe::runtime::getDeviceContext(const std::string &what,
+                                           int32_t device,
+                                           const CudaDriver *&driver,
+                                           CUcontext &context) {
   std::string error;
   driver = getCudaDriver(error);
   if (!driver)

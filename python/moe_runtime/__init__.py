@@ -16,6 +16,13 @@ torch.uint8 -> f4E2M1FN (two values per byte) where the manifest expects
 f4E2M1FN, ... A bad argument raises MoeArgumentError (a ValueError) with the
 runtime's message, and nothing is launched.
 
+Expert parallelism (several GPUs on NVLink): Symmetric is a buffer per
+rank, each mapped on every rank's GPU (Symmetric.create for one process
+driving several GPUs, Symmetric.from_pointers for buffers that
+torch.distributed._symmetric_memory or NVSHMEM mapped); WaitRecord is the
+host-mapped record in which a kernel that timed out waiting for another GPU
+says why before it traps (docs/ExpertParallelRuntime.md).
+
 The library is found through, in order: the `path` given to load_library(),
 $MOE_RUNTIME_LIB, the build folders of this checkout (build*/lib/,
 build*/ for a standalone build), then the dynamic loader's search path.
@@ -30,6 +37,9 @@ __all__ = [
     "MoeRuntimeError",
     "MoeArgumentError",
     "Kernel",
+    "Symmetric",
+    "WaitRecord",
+    "describe_wait_record",
     "load_library",
     "STATUS",
     "DTYPES",
@@ -41,6 +51,8 @@ DEVICE_HOST = -1
 INFER_TOKENS = -1
 LAUNCH_CHECK_POINTERS = 1
 LAUNCH_PDL = 2
+MAX_RANKS = 8
+WAIT_RECORD_MAGIC = 0x4D4F4557  # 'MOEW'
 
 STATUS = {
     0: "MOE_RT_SUCCESS",
@@ -178,6 +190,30 @@ class TensorInfo(ctypes.Structure):
     ]
 
 
+class SymmetricInfo(ctypes.Structure):
+    _fields_ = [
+        ("numRanks", ctypes.c_int32),
+        ("owned", ctypes.c_int32),
+        ("bytes", ctypes.c_uint64),
+        ("ptrs", ctypes.c_uint64 * MAX_RANKS),
+        ("devices", ctypes.c_int32 * MAX_RANKS),
+    ]
+
+
+class WaitRecordData(ctypes.Structure):
+    """moeRtWaitRecord: what a kernel writes when a wait times out."""
+    _fields_ = [
+        ("magic", ctypes.c_uint32),
+        ("rank", ctypes.c_uint32),
+        ("phase", ctypes.c_uint32),
+        ("block", ctypes.c_uint32),
+        ("counter", ctypes.c_uint64),
+        ("value", ctypes.c_uint64),
+        ("target", ctypes.c_uint64),
+        ("elapsedNs", ctypes.c_uint64),
+    ]
+
+
 #===-------------------------------------------------------------------===#
 # The library
 #===-------------------------------------------------------------------===#
@@ -246,6 +282,21 @@ def load_library(path=None):
             c.POINTER(LaunchConfig), c.POINTER(c.c_int64)]),
         "moeRtLaunch": (c.c_int, [c.c_void_p, c.POINTER(TensorArg), c.c_int32,
                                   c.POINTER(LaunchConfig), c.c_void_p]),
+        "moeRtSymmetricCreate": (c.c_int, [
+            c.POINTER(c.c_int32), c.c_int32, c.c_uint64,
+            c.POINTER(c.c_void_p)]),
+        "moeRtSymmetricFromPointers": (c.c_int, [
+            c.POINTER(c.c_uint64), c.POINTER(c.c_int32), c.c_int32,
+            c.c_uint64, c.POINTER(c.c_void_p)]),
+        "moeRtSymmetricGetInfo": (c.c_int, [c.c_void_p,
+                                            c.POINTER(SymmetricInfo)]),
+        "moeRtSymmetricDestroy": (c.c_int, [c.c_void_p]),
+        "moeRtWaitRecordCreate": (c.c_int, [
+            c.POINTER(c.POINTER(WaitRecordData)), c.POINTER(c.c_uint64)]),
+        "moeRtWaitRecordDestroy": (c.c_int, [c.POINTER(WaitRecordData)]),
+        "moeRtWaitRecordDescribe": (c.c_int, [
+            c.POINTER(WaitRecordData), c.POINTER(c.c_char_p), c.c_int32,
+            c.c_char_p, c.c_uint64]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -532,6 +583,180 @@ class Kernel:
                 self.workspace_bytes, dtype=torch.uint8,
                 device="cuda:%d" % self.device)
         return self._workspace
+
+
+#===-------------------------------------------------------------------===#
+# Expert parallelism: symmetric buffers and wait records
+#===-------------------------------------------------------------------===#
+
+
+class Symmetric:
+    """A buffer of `bytes` bytes per rank, rank r's on GPU devices[r], each
+    mapped on every rank's GPU: a kernel on any of them reads and writes
+    rank r's buffer at ptrs[r] (a device address). The runtime's buffers
+    (create) are zeroed and freed by close(); those of from_pointers belong
+    to whoever mapped them."""
+
+    def __init__(self, handle, lib):
+        self._handle = ctypes.c_void_p(handle)
+        self._lib = lib
+        info = SymmetricInfo()
+        _check(lib, lib.moeRtSymmetricGetInfo(self._handle,
+                                              ctypes.byref(info)))
+        n = info.numRanks
+        self.num_ranks = n
+        self.owned = bool(info.owned)
+        self.bytes = info.bytes
+        self.ptrs = tuple(int(p) for p in info.ptrs[:n])
+        self.devices = tuple(int(d) for d in info.devices[:n])
+
+    @classmethod
+    def create(cls, devices, bytes, library=None):
+        """Allocates on each of `devices` (ordinals, one rank each, in rank
+        order) with the driver's virtual memory management and maps every
+        buffer on every device (one process driving several GPUs)."""
+        lib = load_library(library)
+        devs = [_ordinal(d) for d in devices]
+        array = (ctypes.c_int32 * max(1, len(devs)))(*devs)
+        handle = ctypes.c_void_p()
+        _check(lib, lib.moeRtSymmetricCreate(array, len(devs), int(bytes),
+                                             ctypes.byref(handle)))
+        return cls(handle.value, lib)
+
+    @classmethod
+    def from_pointers(cls, ptrs, devices, bytes, library=None):
+        """Describes buffers that another engine mapped: ptrs[r] on
+        devices[r] (e.g. torch.distributed._symmetric_memory's
+        rendezvous(...).buffer_ptrs). Allocates and frees nothing; needs no
+        GPU."""
+        lib = load_library(library)
+        ptrs = [int(p) for p in ptrs]
+        devs = [_ordinal(d) for d in devices]
+        if len(ptrs) != len(devs):
+            raise MoeRuntimeError(
+                1, "%d pointers for %d devices" % (len(ptrs), len(devs)))
+        p_array = (ctypes.c_uint64 * max(1, len(ptrs)))(*ptrs)
+        d_array = (ctypes.c_int32 * max(1, len(devs)))(*devs)
+        handle = ctypes.c_void_p()
+        _check(lib, lib.moeRtSymmetricFromPointers(
+            p_array, d_array, len(devs), int(bytes), ctypes.byref(handle)))
+        return cls(handle.value, lib)
+
+    def close(self):
+        """Frees the handle (and the buffers if the runtime allocated them,
+        after the work on their devices is done)."""
+        if self._handle is not None and self._handle.value:
+            handle, self._handle = self._handle, None
+            _check(self._lib, self._lib.moeRtSymmetricDestroy(handle))
+        self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<moe_runtime.Symmetric %d rank%s on devices %s, %d bytes%s>" % (
+            self.num_ranks, "" if self.num_ranks == 1 else "s",
+            list(self.devices), self.bytes,
+            "" if self.owned else ", not owned")
+
+
+def describe_wait_record(record, phase_names=(), library=None):
+    """What a WaitRecordData says ("" if no kernel wrote it), e.g. "rank 1
+    timed out in phase 2 ('dispatch: counts') after 30.0 s: counter
+    0x7f... = 3, waited for >= 4 (block 17)". phase_names[i] names phase i.
+    Needs no GPU."""
+    return _describe_wait_record(load_library(library), record, phase_names)
+
+
+def _describe_wait_record(lib, record, phase_names):
+    names = [n if isinstance(n, bytes) else str(n).encode("utf-8")
+             for n in phase_names]
+    array = (ctypes.c_char_p * max(1, len(names)))(*names)
+    message = ctypes.create_string_buffer(1024)
+    _check(lib, lib.moeRtWaitRecordDescribe(
+        ctypes.byref(record), array, len(names), message, len(message)))
+    return message.value.decode("utf-8", "replace")
+
+
+class WaitRecord:
+    """A moeRtWaitRecord in pinned host memory mapped into every device:
+    pass .device_ptr to a kernel that waits on another GPU; if its wait
+    times out it fills the record and traps, and describe() says what it
+    waited for (readable after the trap, without the driver)."""
+
+    def __init__(self, record, device_ptr, lib):
+        self._record = record  # ctypes.POINTER(WaitRecordData)
+        self._lib = lib
+        self.device_ptr = int(device_ptr)
+
+    @classmethod
+    def create(cls, library=None):
+        """A zero-filled record, allocated in the primary context of the
+        current device (torch's, if torch made one current; else 0)."""
+        lib = load_library(library)
+        record = ctypes.POINTER(WaitRecordData)()
+        device_ptr = ctypes.c_uint64()
+        _check(lib, lib.moeRtWaitRecordCreate(ctypes.byref(record),
+                                              ctypes.byref(device_ptr)))
+        return cls(record, device_ptr.value, lib)
+
+    @property
+    def record(self):
+        """A copy of the record's fields (a WaitRecordData: .magic, .rank,
+        .phase, .block, .counter, .value, .target, .elapsedNs)."""
+        self._require_open()
+        copy = WaitRecordData()
+        ctypes.memmove(ctypes.byref(copy), self._record,
+                       ctypes.sizeof(WaitRecordData))
+        return copy
+
+    @property
+    def written(self):
+        """True once a kernel wrote the record."""
+        self._require_open()
+        return self._record.contents.magic == WAIT_RECORD_MAGIC
+
+    def describe(self, phase_names=()):
+        """The record as a sentence, or "" if no kernel wrote it."""
+        self._require_open()
+        return _describe_wait_record(self._lib, self._record.contents,
+                                     phase_names)
+
+    def _require_open(self):
+        if self._record is None:
+            raise MoeRuntimeError(1, "the wait record is closed")
+
+    def close(self):
+        if self._record is not None:
+            record, self._record = self._record, None
+            _check(self._lib, self._lib.moeRtWaitRecordDestroy(record))
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<moe_runtime.WaitRecord at device address 0x%x%s>" % (
+            self.device_ptr,
+            "" if self._record is None else
+            (", written" if self.written else ""))
 
 
 def _ordinal(device):

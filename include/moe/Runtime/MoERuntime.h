@@ -27,6 +27,10 @@
  *    be captured in a CUDA graph; T is then fixed at capture.
  *  - A few device-memory calls (moeRtDeviceAlloc, moeRtCopyToDevice, ...)
  *    let programs without a framework allocate, fill and read tensors.
+ *  - Expert parallelism over NVLink: symmetric buffers (one buffer per rank,
+ *    each mapped on every rank's GPU) and wait records, in which a kernel
+ *    that gave up waiting for another GPU says why before it traps
+ *    (docs/ExpertParallelRuntime.md).
  *
  *===----------------------------------------------------------------------===*/
 
@@ -63,6 +67,12 @@ extern "C" {
 
 /// In moeRtKernelInfo::maxTokens: the manifest sets no bound.
 #define MOE_RT_UNBOUNDED_TOKENS (-1)
+
+/// The most ranks (GPUs) of a symmetric buffer.
+#define MOE_RT_MAX_RANKS 8
+
+/// moeRtWaitRecord::magic once a kernel has written the record ('MOEW').
+#define MOE_RT_WAIT_RECORD_MAGIC 0x4d4f4557u
 
 /// CUstream without including cuda.h (the same type).
 typedef struct CUstream_st *moeRtStream;
@@ -343,6 +353,126 @@ MOE_RT_API moeRtStatus moeRtDeviceMemsetD16(int32_t device, uint64_t dst,
 /// Waits for all work on `device` (cuCtxSynchronize in its primary
 /// context); a failed launch reports its error here.
 MOE_RT_API moeRtStatus moeRtDeviceSynchronize(int32_t device);
+
+//===----------------------------------------------------------------------===//
+// Expert parallelism: symmetric buffers
+//===----------------------------------------------------------------------===//
+//
+// A symmetric buffer is one buffer of the same size per rank, rank r's in
+// the memory of GPU devices[r], each mapped into every rank's GPU so that a
+// kernel on any of them loads and stores any rank's buffer through ptrs[r]
+// (NVLink peer access). ptrs[r] is a device address: the same on every
+// device of the buffer, not one that the host can dereference.
+//
+// moeRtSymmetricCreate serves one process that drives several GPUs: it
+// allocates with the driver's virtual memory management (cuMemCreate,
+// cuMemAddressReserve, cuMemMap, cuMemSetAccess for every device). With one
+// process per GPU each process only sees its own allocation: map the
+// buffers with another engine (torch.distributed._symmetric_memory's
+// rendezvous gives buffer_ptrs, NVSHMEM gives nvshmem_ptr) and describe
+// them with moeRtSymmetricFromPointers. The runtime never creates NVLink
+// multicast objects.
+
+/// A symmetric buffer over 1 .. MOE_RT_MAX_RANKS ranks.
+typedef struct moeRtSymmetric_ *moeRtSymmetric;
+
+/// What moeRtSymmetricGetInfo reports. Entries at and above numRanks are 0.
+typedef struct moeRtSymmetricInfo {
+  int32_t numRanks;
+  int32_t owned;  /* 1 if moeRtSymmetricCreate allocated the buffers */
+  uint64_t bytes; /* of each rank's buffer, as requested */
+  uint64_t ptrs[MOE_RT_MAX_RANKS];   /* rank r's buffer (device address) */
+  int32_t devices[MOE_RT_MAX_RANKS]; /* the device ordinal that holds it */
+} moeRtSymmetricInfo;
+
+/// Allocates `bytes` on each of devices[0 .. numRanks) (rounded up to the
+/// driver's recommended allocation granularity, 2 MiB on an H200), maps every
+/// rank's buffer with read/write access for every device of `devices`, and
+/// zeroes them all (synchronously: set-up time, not launch time). Each
+/// allocation asks to be exportable as a POSIX file descriptor and falls
+/// back to a plain one where the driver refuses.
+///
+/// Rejected before the driver is loaded (MOE_RT_ERROR_INVALID_VALUE): a null
+/// `out` or `devices`, numRanks outside [1, MOE_RT_MAX_RANKS], a negative or
+/// repeated device, bytes = 0. Then, with the driver: a device that does not
+/// exist (INVALID_VALUE), one without virtual memory management, or a pair of
+/// devices that cannot access each other's memory (cuDeviceCanAccessPeer;
+/// MOE_RT_ERROR_UNSUPPORTED_DEVICE, the message names the pair). On failure
+/// nothing stays allocated and *out is null. Works in the primary context of
+/// each device (retained as moeRtDeviceAlloc does).
+MOE_RT_API moeRtStatus moeRtSymmetricCreate(const int32_t *devices,
+                                            int32_t numRanks, uint64_t bytes,
+                                            moeRtSymmetric *out);
+
+/// Describes buffers that another engine mapped (ptrs[r] on devices[r], each
+/// `bytes` long and reachable from every device); nothing is allocated, and
+/// moeRtSymmetricDestroy frees nothing but the handle. Checks the arguments
+/// as moeRtSymmetricCreate does before the driver, and each pointer: not 0,
+/// 16-byte aligned, distinct. Needs no driver.
+MOE_RT_API moeRtStatus moeRtSymmetricFromPointers(const uint64_t *ptrs,
+                                                  const int32_t *devices,
+                                                  int32_t numRanks,
+                                                  uint64_t bytes,
+                                                  moeRtSymmetric *out);
+
+/// The ranks, devices and addresses of a symmetric buffer. Needs no driver.
+MOE_RT_API moeRtStatus moeRtSymmetricGetInfo(moeRtSymmetric symmetric,
+                                             moeRtSymmetricInfo *out);
+
+/// Frees the handle; for a buffer of moeRtSymmetricCreate it first waits for
+/// the work on every device of the buffer (cuCtxSynchronize), then unmaps,
+/// releases and frees the address ranges. Accepts null. The handle is freed
+/// even when a driver call fails (the first failure is reported).
+MOE_RT_API moeRtStatus moeRtSymmetricDestroy(moeRtSymmetric symmetric);
+
+//===----------------------------------------------------------------------===//
+// Expert parallelism: wait records
+//===----------------------------------------------------------------------===//
+//
+// A kernel that waits for another GPU (a counter in a symmetric buffer)
+// spins with a bounded timeout. When it expires, one thread fills a wait
+// record (the fields, then __threadfence_system(), then magic) and executes
+// `trap`. A trap leaves the CUDA context unusable, so the record lives in
+// host memory mapped into the device (pinned, portable, device-mapped):
+// the host reads it after the failure, with no driver call.
+
+/// Written by the kernel; all zero until then. 48 bytes, no padding.
+typedef struct moeRtWaitRecord {
+  uint32_t magic;     /* MOE_RT_WAIT_RECORD_MAGIC once written */
+  uint32_t rank;      /* the rank whose wait expired */
+  uint32_t phase;     /* which wait: a code the kernel's manifest names */
+  uint32_t block;     /* blockIdx.x of the waiting thread */
+  uint64_t counter;   /* device address of the counter */
+  uint64_t value;     /* the counter's last value seen */
+  uint64_t target;    /* the value waited for */
+  uint64_t elapsedNs; /* %globaltimer difference when it gave up */
+} moeRtWaitRecord;
+
+/// Allocates a zero-filled record (cuMemHostAlloc with DEVICEMAP and
+/// PORTABLE: usable from every device) and stores its host address in
+/// *hostRecord and the address for kernels in *devicePtr. Works in the
+/// primary context of the calling thread's current device (device 0 if no
+/// context is current), which stays retained as moeRtDeviceAlloc's does.
+MOE_RT_API moeRtStatus moeRtWaitRecordCreate(moeRtWaitRecord **hostRecord,
+                                             uint64_t *devicePtr);
+
+/// Frees a record of moeRtWaitRecordCreate. Accepts null; rejects a pointer
+/// that moeRtWaitRecordCreate did not return (or that was freed).
+MOE_RT_API moeRtStatus moeRtWaitRecordDestroy(moeRtWaitRecord *hostRecord);
+
+/// Writes what `record` says into `message` (NUL-terminated, truncated to
+/// messageBytes - 1 characters): "" if the kernel did not write it (magic
+/// unset), else e.g. "rank 1 timed out in phase 2 ('dispatch: counts') after
+/// 30.0 s: counter 0x7f0000001000 = 3, waited for >= 4 (block 17)". The
+/// phase is named by phaseNames[phase] if phase < numPhaseNames and that
+/// name is not null (phaseNames may be null with numPhaseNames = 0). The
+/// time is in s from 1 s on, else in ms or ns. Pure host code: works on any
+/// record (one read back after a failure, or a copy), with no driver.
+MOE_RT_API moeRtStatus moeRtWaitRecordDescribe(const moeRtWaitRecord *record,
+                                               const char *const *phaseNames,
+                                               int32_t numPhaseNames,
+                                               char *message,
+                                               uint64_t messageBytes);
 
 #ifdef __cplusplus
 } // extern "C"

@@ -1267,6 +1267,137 @@ struct WaitCounterLowering : OpConversionPattern<WaitCounterOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Other GPUs
+//===----------------------------------------------------------------------===//
+
+/// The place in rank `rank`'s symmetric buffer of `ptr` in `self`'s.
+struct MapPeerLowering : OpConversionPattern<MapPeerOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MapPeerOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i64 = rewriter.getI64Type();
+    auto base = [&](Value rank) -> Value {
+      Value at = LLVM::GEPOp::create(
+          rewriter, loc, adaptor.getBases().getType(), i64, adaptor.getBases(),
+          ValueRange{LLVM::ZExtOp::create(rewriter, loc, i64, rank)});
+      return LLVM::LoadOp::create(rewriter, loc, i64, at, /*alignment=*/8);
+    };
+    Value shift = LLVM::SubOp::create(rewriter, loc, base(adaptor.getRank()),
+                                      base(adaptor.getSelf()));
+    rewriter.replaceOp(op, gepBytes(rewriter, loc, adaptor.getPtr(), shift));
+    return success();
+  }
+};
+
+struct RemoteAddLowering : OpConversionPattern<RemoteAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RemoteAddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    // The fence, as in releaseAdd: the writes this thread observed through a
+    // barrier with its CTA are ordered before the add too.
+    ptxVoid(rewriter, loc,
+            "fence.acq_rel.sys;\nred.release.sys.global.add.u64 [$0], $1;",
+            "l,l",
+            ValueRange{ptrAsI64(rewriter, loc, adaptor.getCounter()),
+                       adaptor.getValue()});
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// moeRtWaitRecord (include/moe/Runtime/MoERuntime.h): its magic once filled.
+constexpr uint32_t kWaitRecordMagic = 0x4d4f4557;
+
+/// The bounded wait of moek.remote_wait.
+struct RemoteWaitLowering : OpConversionPattern<RemoteWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RemoteWaitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type i64 = rewriter.getI64Type();
+    Value addr = ptrAsI64(rewriter, loc, adaptor.getCounter());
+    Value target = adaptor.getTarget();
+    Value timeout = adaptor.getTimeoutNs();
+    Value start = NVVM::GlobalTimerOp::create(rewriter, loc, i64);
+    Value zero = i64c(rewriter, loc, 0);
+    // while (value < target && waited < timeout): reload.
+    auto loop = scf::WhileOp::create(rewriter, loc, TypeRange{i64, i64},
+                                     ValueRange{zero, zero});
+    {
+      OpBuilder::InsertionGuard g(rewriter);
+      Block *before = rewriter.createBlock(&loop.getBefore(), {}, {i64, i64},
+                                           {loc, loc});
+      rewriter.setInsertionPointToStart(before);
+      Value v = LLVM::InlineAsmOp::create(
+                    rewriter, loc, TypeRange{i64}, ValueRange{addr},
+                    "ld.acquire.sys.global.u64 $0, [$1];", "=l,l",
+                    /*has_side_effects=*/true, /*is_align_stack=*/false,
+                    LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                    ArrayAttr())
+                    .getResult(0);
+      Value now = NVVM::GlobalTimerOp::create(rewriter, loc, i64);
+      Value waited = LLVM::SubOp::create(rewriter, loc, now, start);
+      Value below =
+          LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult, v, target);
+      Value inTime = LLVM::ICmpOp::create(rewriter, loc,
+                                          LLVM::ICmpPredicate::ult, waited,
+                                          timeout);
+      Value again = LLVM::AndOp::create(rewriter, loc, below, inTime);
+      scf::ConditionOp::create(rewriter, loc, again, ValueRange{v, waited});
+      Block *after = rewriter.createBlock(&loop.getAfter(), {}, {i64, i64},
+                                          {loc, loc});
+      rewriter.setInsertionPointToStart(after);
+      scf::YieldOp::create(rewriter, loc, after->getArguments());
+    }
+    Value last = loop.getResult(0);
+    Value expired = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult,
+                                         last, target);
+    auto ifOp = scf::IfOp::create(rewriter, loc, expired, false);
+    {
+      OpBuilder::InsertionGuard g(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      // The first thread to claim the record (cas 0 -> 1 on its magic) fills
+      // it and publishes the magic; the others give it a millisecond. Then
+      // every one of them traps.
+      Value block = NVVM::BlockIdXOp::create(rewriter, loc, rewriter.getI32Type());
+      std::string text =
+          "{\n.reg .pred %claimed;\n.reg .b32 %old;\n"
+          "atom.relaxed.sys.global.cas.b32 %old, [$0], 0, 1;\n"
+          "setp.eq.b32 %claimed, %old, 0;\n"
+          "@%claimed st.relaxed.sys.global.u32 [$0+4], $1;\n"
+          "@%claimed st.relaxed.sys.global.u32 [$0+8], $2;\n"
+          "@%claimed st.relaxed.sys.global.u32 [$0+12], $3;\n"
+          "@%claimed st.relaxed.sys.global.u64 [$0+16], $4;\n"
+          "@%claimed st.relaxed.sys.global.u64 [$0+24], $5;\n"
+          "@%claimed st.relaxed.sys.global.u64 [$0+32], $6;\n"
+          "@%claimed st.relaxed.sys.global.u64 [$0+40], $7;\n"
+          "@%claimed fence.sc.sys;\n"
+          "@%claimed st.release.sys.global.u32 [$0], " +
+          std::to_string(kWaitRecordMagic) +
+          ";\n@%claimed fence.sc.sys;\n"
+          "@!%claimed nanosleep.u32 1000000;\n"
+          "trap;\n}";
+      ptxVoid(rewriter, loc, text, "l,r,r,r,l,l,l,l",
+              ValueRange{ptrAsI64(rewriter, loc, adaptor.getRecord()),
+                         adaptor.getRank(),
+                         i32c(rewriter, loc, op.getPhaseAttr().getInt()), block,
+                         addr, last, target, loop.getResult(1)});
+    }
+    NVVM::FenceProxyOp::create(
+        rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+        NVVM::SharedSpaceAttr());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct FetchAddLowering : OpConversionPattern<FetchAddOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2208,6 +2339,7 @@ struct ConvertMoEKernelToNVVMPass
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
+                 MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  DispatchLowering,
                  CombineLowering>(converter, ctx);

@@ -196,6 +196,14 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
       params.push_back(json{{"kind", "workspace"}});
     } else if (kind.getValue() == "token_count") {
       params.push_back(json{{"kind", "token_count"}, {"type", "i32"}});
+    } else if ((kind.getValue() == "i32" || kind.getValue() == "i64") &&
+               entry.getAs<StringAttr>("name")) {
+      // A scalar: the compiler's value, or the caller's at launch.
+      json scalar{{"kind", kind.getValue().str()},
+                  {"name", entry.getAs<StringAttr>("name").getValue().str()}};
+      if (auto value = entry.getAs<IntegerAttr>("value"))
+        scalar["value"] = value.getInt();
+      params.push_back(scalar);
     } else {
       return func.emitError() << "moe-to-manifest: unknown moek.abi entry "
                               << entry;

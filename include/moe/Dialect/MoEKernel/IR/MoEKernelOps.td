@@ -281,6 +281,79 @@ def MoEK_WaitCounterOp : MoEK_Op<"wait_counter", []> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Other GPUs: symmetric buffers, counters at system scope, bounded waits
+//===----------------------------------------------------------------------===//
+
+def MoEK_MapPeerOp : MoEK_Op<"map_peer", [Pure]> {
+  let summary = "The address of the same place in another rank's symmetric buffer";
+  let description = [{
+    Symmetric buffers have the same layout on every rank; rank `r`'s buffer
+    starts at `bases[r]` (a u64 per rank, as mapped in this process: CUDA
+    VMM peer mappings or torch's symmetric memory). For `ptr` inside this
+    rank's (`self`'s) buffer, the result is the address of the same offset
+    in rank `rank`'s buffer: `bases[rank] + (ptr - bases[self])`. Loads and
+    stores through it cross NVLink.
+
+    ```mlir
+    %p = moek.map_peer %slot to %r bases(%bases) self(%me)
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$ptr, I32:$rank, MoEK_GlobalPtr:$bases,
+                       I32:$self);
+  let results = (outs MoEK_GlobalPtr:$peer);
+  let assemblyFormat = [{
+    $ptr `to` $rank `bases` `(` $bases `)` `self` `(` $self `)` attr-dict
+  }];
+}
+
+def MoEK_RemoteAddOp : MoEK_Op<"remote_add", []> {
+  let summary = "Add to a u64 counter at system scope, releasing earlier writes";
+  let description = [{
+    The executing thread adds `value` to the u64 at `counter` (here or, from
+    moek.map_peer, on another GPU) with release semantics at system scope
+    (`red.release.sys.global.add.u64`, written as inline PTX: LLVM 22 drops
+    the ordering and scope of atomicrmw on NVPTX). A moek.remote_wait on
+    any GPU that sees the new value also sees this thread's earlier writes;
+    writes of other threads need a barrier with them first.
+
+    ```mlir
+    moek.remote_add %counter, %one
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counter, I64:$value);
+  let assemblyFormat = "$counter `,` $value attr-dict";
+}
+
+def MoEK_RemoteWaitOp : MoEK_Op<"remote_wait", []> {
+  let summary = "Wait, bounded in time, until a u64 counter reaches a target";
+  let description = [{
+    The executing thread spins until the u64 at `counter` is at least
+    `target`, reading it with acquire semantics at system scope
+    (`ld.acquire.sys`), so that it then sees what the adding threads wrote
+    before their moek.remote_add, on any GPU (TMA loads too: the async proxy
+    is fenced after the wait). The wait gives up after `timeout_ns`
+    nanoseconds of `%globaltimer`: it then fills the wait record at `record`
+    (moeRtWaitRecord of include/moe/Runtime/MoERuntime.h, in host memory
+    mapped for the device, so that the host can read it after the kernel
+    failed) with `rank`, `phase`, the block, the counter's address, its last
+    value, the target and the time waited, if no other thread filled it
+    first, and executes `trap`. A peer that never comes therefore ends the
+    launch with an error the runtime can explain, never a hang.
+
+    ```mlir
+    moek.remote_wait %counter geq(%target) timeout_ns(%ns) record(%rec) rank(%me) phase(1)
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counter, I64:$target, I64:$timeout_ns,
+                       MoEK_GlobalPtr:$record, I32:$rank, I64Attr:$phase);
+  let assemblyFormat = [{
+    $counter `geq` `(` $target `)` `timeout_ns` `(` $timeout_ns `)`
+    `record` `(` $record `)` `rank` `(` $rank `)` `phase` `(` $phase `)`
+    attr-dict
+  }];
+}
+
 def MoEK_FetchAddOp : MoEK_Op<"fetch_add", []> {
   let summary = "Atomically add 1 to a u32 counter; return its old value";
   let description = [{
