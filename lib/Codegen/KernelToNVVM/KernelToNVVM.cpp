@@ -1020,82 +1020,128 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
 // Epilogue
 //===----------------------------------------------------------------------===//
 
+/// Stores the wgmma m64nN f32 fragment `acc`, converted to `elem`: thread t
+/// of the warpgroup (warp w = t/32, lane l = t%32) holds d[4j], d[4j+1] at
+/// row 16w + l/4, columns 8j + 2(l%4) and +1, and d[4j+2], d[4j+3] at the
+/// same columns, row + 8. Rows `row + r` at or past `rowLimit` are not
+/// stored, nor columns at or past `ld`. `rowStart(b, row)` gives the
+/// pointer and the element offset of a row's first element.
+void storeAccFragment(
+    OpBuilder &b, Location loc, Value acc, AccType accType, Type elem,
+    int64_t ld, Value tileRow, Value tileCol, Value rowLimit,
+    function_ref<std::pair<Value, Value>(OpBuilder &, Value)> rowStart) {
+  int64_t elemBytes = elem.isBF16() ? 2 : 4;
+  Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32));
+  Value rowInTile = fragmentRow(b, loc);
+  Value colInTile = LLVM::MulOp::create(
+      b, loc, LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4)),
+      i32c(b, loc, 2));
+  Value row0 =
+      arith::AddIOp::create(b, loc, tileRow, toIndex(b, loc, rowInTile));
+  Value col0 =
+      arith::AddIOp::create(b, loc, tileCol, toIndex(b, loc, colInTile));
+  auto vec2f32 = VectorType::get({2}, b.getF32Type());
+  auto vec2out = VectorType::get({2}, elem);
+  for (int half = 0; half < 2; ++half) {
+    Value row = arith::AddIOp::create(
+        b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
+    Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                         row, rowLimit);
+    auto ifOp = scf::IfOp::create(b, loc, inside, false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    auto [base, rowOffset] = rowStart(b, row);
+    Value col0i = toI64(b, loc, col0);
+    for (int64_t j = 0; j < accType.getCols() / 8; ++j) {
+      Value v = LLVM::UndefOp::create(b, loc, vec2f32);
+      for (int e = 0; e < 2; ++e) {
+        Value x = LLVM::ExtractValueOp::create(
+            b, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
+        v = LLVM::InsertElementOp::create(b, loc, v, x, i32c(b, loc, e));
+      }
+      if (elem.isBF16())
+        v = LLVM::FPTruncOp::create(b, loc, vec2out, v);
+      Value index = LLVM::AddOp::create(
+          b, loc, rowOffset,
+          LLVM::AddOp::create(b, loc, col0i, i64c(b, loc, 8 * j)));
+      Value addr = LLVM::GEPOp::create(b, loc, base.getType(), elem, base,
+                                       ValueRange{index});
+      if (ld % accType.getCols() == 0) {
+        LLVM::StoreOp::create(b, loc, v, addr, 2 * elemBytes);
+        continue;
+      }
+      // The last column block of a matrix whose width is not a multiple
+      // of the tile: columns at or past ld are not stored.
+      Value colJ =
+          LLVM::AddOp::create(b, loc, col0i, i64c(b, loc, 8 * j));
+      Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
+                                          colJ, i64c(b, loc, ld));
+      auto colIf = scf::IfOp::create(b, loc, inCols, false);
+      OpBuilder::InsertionGuard colGuard(b);
+      b.setInsertionPoint(colIf.thenBlock()->getTerminator());
+      LLVM::StoreOp::create(b, loc, v, addr, 2 * elemBytes);
+    }
+  }
+}
+
 struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(StoreAccOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    // wgmma m64nN f32 fragment: thread t of the warpgroup (warp w = t/32,
-    // lane l = t%32) holds d[4j], d[4j+1] at row 16w + l/4, columns
-    // 8j + 2(l%4) and +1, and d[4j+2], d[4j+3] at the same columns, row + 8.
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    AccType accType = op.getAcc().getType();
-    Type elem = op.getElementType();
-    int64_t elemBytes = elem.isBF16() ? 2 : 4;
     int64_t ld = op.getLdAttr().getInt();
-    Value lane = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
-                                      i32c(rewriter, loc, 32));
-    Value rowInTile = fragmentRow(rewriter, loc);
-    Value colInTile = LLVM::MulOp::create(
-        rewriter, loc,
-        LLVM::URemOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)),
-        i32c(rewriter, loc, 2));
-    Value row0 = arith::AddIOp::create(rewriter, loc, adaptor.getRow(),
-                                       toIndex(rewriter, loc, rowInTile));
-    Value col0 = arith::AddIOp::create(rewriter, loc, adaptor.getCol(),
-                                       toIndex(rewriter, loc, colInTile));
-    Value acc = adaptor.getAcc();
-    auto vec2f32 = VectorType::get({2}, rewriter.getF32Type());
-    auto vec2out = VectorType::get({2}, elem);
-    for (int half = 0; half < 2; ++half) {
-      Value row = arith::AddIOp::create(
-          rewriter, loc, row0,
-          arith::ConstantIndexOp::create(rewriter, loc, 8 * half));
-      Value inside = arith::CmpIOp::create(rewriter, loc,
-                                           arith::CmpIPredicate::slt, row,
-                                           adaptor.getRowLimit());
-      auto ifOp = scf::IfOp::create(rewriter, loc, inside, false);
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      Value rowOffset = LLVM::MulOp::create(rewriter, loc,
-                                            toI64(rewriter, loc, row),
-                                            i64c(rewriter, loc, ld));
-      Value col0i = toI64(rewriter, loc, col0);
-      for (int64_t j = 0; j < accType.getCols() / 8; ++j) {
-        Value v = LLVM::UndefOp::create(rewriter, loc, vec2f32);
-        for (int e = 0; e < 2; ++e) {
-          Value x = LLVM::ExtractValueOp::create(
-              rewriter, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
-          v = LLVM::InsertElementOp::create(rewriter, loc, v, x,
-                                            i32c(rewriter, loc, e));
-        }
-        if (elem.isBF16())
-          v = LLVM::FPTruncOp::create(rewriter, loc, vec2out, v);
-        Value index = LLVM::AddOp::create(
-            rewriter, loc, rowOffset,
-            LLVM::AddOp::create(rewriter, loc, col0i, i64c(rewriter, loc, 8 * j)));
-        Value addr = LLVM::GEPOp::create(rewriter, loc, adaptor.getOut().getType(),
-                                         elem, adaptor.getOut(),
-                                         ValueRange{index});
-        if (ld % accType.getCols() == 0) {
-          LLVM::StoreOp::create(rewriter, loc, v, addr, 2 * elemBytes);
-          continue;
-        }
-        // The last column block of a matrix whose width is not a multiple
-        // of the tile: columns at or past ld are not stored.
-        Value colJ = LLVM::AddOp::create(rewriter, loc, col0i,
-                                         i64c(rewriter, loc, 8 * j));
-        Value inCols = LLVM::ICmpOp::create(rewriter, loc,
-                                            LLVM::ICmpPredicate::slt, colJ,
-                                            i64c(rewriter, loc, ld));
-        auto colIf = scf::IfOp::create(rewriter, loc, inCols, false);
-        OpBuilder::InsertionGuard colGuard(rewriter);
-        rewriter.setInsertionPoint(colIf.thenBlock()->getTerminator());
-        LLVM::StoreOp::create(rewriter, loc, v, addr, 2 * elemBytes);
-      }
-    }
-    (void)ctx;
+    Value out = adaptor.getOut();
+    storeAccFragment(
+        rewriter, loc, adaptor.getAcc(), op.getAcc().getType(),
+        op.getElementType(), ld, adaptor.getRow(), adaptor.getCol(),
+        adaptor.getRowLimit(),
+        [&](OpBuilder &b, Value row) -> std::pair<Value, Value> {
+          return {out, LLVM::MulOp::create(b, loc, toI64(b, loc, row),
+                                           i64c(b, loc, ld))};
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// bases[rank] - bases[self] + ptr: moek.map_peer.
+Value mapPeer(OpBuilder &b, Location loc, Value ptr, Value rank, Value bases,
+              Value self) {
+  Type i64 = b.getI64Type();
+  auto base = [&](Value r) -> Value {
+    Value at = LLVM::GEPOp::create(b, loc, bases.getType(), i64, bases,
+                                   ValueRange{LLVM::ZExtOp::create(b, loc, i64, r)});
+    return LLVM::LoadOp::create(b, loc, i64, at, /*alignment=*/8);
+  };
+  Value shift = LLVM::SubOp::create(b, loc, base(rank), base(self));
+  return gepBytes(b, loc, ptr, shift);
+}
+
+struct StoreAccRemoteLowering : OpConversionPattern<StoreAccRemoteOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreAccRemoteOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t ld = op.getLdAttr().getInt();
+    Type i32 = rewriter.getI32Type();
+    storeAccFragment(
+        rewriter, loc, a.getAcc(), op.getAcc().getType(), op.getElementType(),
+        ld, a.getRow(), a.getCol(), a.getRowLimit(),
+        [&](OpBuilder &b, Value row) -> std::pair<Value, Value> {
+          Value slot = LLVM::LoadOp::create(
+              b, loc, i32, elementAddress(b, loc, a.getSlots(), i32, row));
+          Value rank = LLVM::LoadOp::create(
+              b, loc, i32, elementAddress(b, loc, a.getRanks(), i32, row));
+          Value local = LLVM::GEPOp::create(
+              b, loc, a.getOut().getType(), op.getElementType(), a.getOut(),
+              ValueRange{LLVM::MulOp::create(
+                  b, loc, LLVM::ZExtOp::create(b, loc, b.getI64Type(), slot),
+                  i64c(b, loc, ld))});
+          return {mapPeer(b, loc, local, rank, a.getBases(), a.getSelf()),
+                  i64c(b, loc, 0)};
+        });
     rewriter.eraseOp(op);
     return success();
   }
@@ -1277,122 +1323,114 @@ struct MapPeerLowering : OpConversionPattern<MapPeerOp> {
   LogicalResult
   matchAndRewrite(MapPeerOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Type i64 = rewriter.getI64Type();
-    auto base = [&](Value rank) -> Value {
-      Value at = LLVM::GEPOp::create(
-          rewriter, loc, adaptor.getBases().getType(), i64, adaptor.getBases(),
-          ValueRange{LLVM::ZExtOp::create(rewriter, loc, i64, rank)});
-      return LLVM::LoadOp::create(rewriter, loc, i64, at, /*alignment=*/8);
-    };
-    Value shift = LLVM::SubOp::create(rewriter, loc, base(adaptor.getRank()),
-                                      base(adaptor.getSelf()));
-    rewriter.replaceOp(op, gepBytes(rewriter, loc, adaptor.getPtr(), shift));
+    rewriter.replaceOp(op, mapPeer(rewriter, op.getLoc(), adaptor.getPtr(),
+                                   adaptor.getRank(), adaptor.getBases(),
+                                   adaptor.getSelf()));
     return success();
   }
 };
+
+/// moek.remote_add: `value` added to the u64 at `ptr`, release, system scope.
+/// The fence, as in releaseAdd: the writes this thread observed through a
+/// barrier with its CTA are ordered before the add too.
+void remoteAdd(OpBuilder &b, Location loc, Value ptr, Value value) {
+  ptxVoid(b, loc, "fence.acq_rel.sys;\nred.release.sys.global.add.u64 [$0], $1;",
+          "l,l", ValueRange{ptrAsI64(b, loc, ptr), value});
+}
+
+/// moeRtWaitRecord (include/moe/Runtime/MoERuntime.h): its magic once filled.
+constexpr uint32_t kWaitRecordMagic = 0x4d4f4557;
+
+/// moek.remote_wait: the bounded wait.
+void remoteWait(OpBuilder &b, Location loc, Value counter, Value target,
+                Value timeout, Value record, Value rank, int64_t phase) {
+  MLIRContext *ctx = b.getContext();
+  Type i64 = b.getI64Type();
+  Value addr = ptrAsI64(b, loc, counter);
+  Value start = NVVM::GlobalTimerOp::create(b, loc, i64);
+  Value zero = i64c(b, loc, 0);
+  // while (value < target && waited < timeout): reload.
+  auto loop =
+      scf::WhileOp::create(b, loc, TypeRange{i64, i64}, ValueRange{zero, zero});
+  {
+    OpBuilder::InsertionGuard g(b);
+    Block *before =
+        b.createBlock(&loop.getBefore(), {}, {i64, i64}, {loc, loc});
+    b.setInsertionPointToStart(before);
+    Value v = LLVM::InlineAsmOp::create(
+                  b, loc, TypeRange{i64}, ValueRange{addr},
+                  "ld.acquire.sys.global.u64 $0, [$1];", "=l,l",
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+                  .getResult(0);
+    Value now = NVVM::GlobalTimerOp::create(b, loc, i64);
+    Value waited = LLVM::SubOp::create(b, loc, now, start);
+    Value below =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, v, target);
+    Value inTime =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, waited, timeout);
+    Value again = LLVM::AndOp::create(b, loc, below, inTime);
+    scf::ConditionOp::create(b, loc, again, ValueRange{v, waited});
+    Block *after = b.createBlock(&loop.getAfter(), {}, {i64, i64}, {loc, loc});
+    b.setInsertionPointToStart(after);
+    scf::YieldOp::create(b, loc, after->getArguments());
+  }
+  Value last = loop.getResult(0);
+  Value expired =
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, last, target);
+  auto ifOp = scf::IfOp::create(b, loc, expired, false);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    // The first thread to claim the record (cas 0 -> 1 on its magic) fills
+    // it and publishes the magic; the others give it a millisecond. Then
+    // every one of them traps.
+    Value block = NVVM::BlockIdXOp::create(b, loc, b.getI32Type());
+    std::string text =
+        "{\n.reg .pred %claimed;\n.reg .b32 %old;\n"
+        "atom.relaxed.sys.global.cas.b32 %old, [$0], 0, 1;\n"
+        "setp.eq.b32 %claimed, %old, 0;\n"
+        "@%claimed st.relaxed.sys.global.u32 [$0+4], $1;\n"
+        "@%claimed st.relaxed.sys.global.u32 [$0+8], $2;\n"
+        "@%claimed st.relaxed.sys.global.u32 [$0+12], $3;\n"
+        "@%claimed st.relaxed.sys.global.u64 [$0+16], $4;\n"
+        "@%claimed st.relaxed.sys.global.u64 [$0+24], $5;\n"
+        "@%claimed st.relaxed.sys.global.u64 [$0+32], $6;\n"
+        "@%claimed st.relaxed.sys.global.u64 [$0+40], $7;\n"
+        "@%claimed fence.sc.sys;\n"
+        "@%claimed st.release.sys.global.u32 [$0], " +
+        std::to_string(kWaitRecordMagic) +
+        ";\n@%claimed fence.sc.sys;\n"
+        "@!%claimed nanosleep.u32 1000000;\n"
+        "trap;\n}";
+    ptxVoid(b, loc, text, "l,r,r,r,l,l,l,l",
+            ValueRange{ptrAsI64(b, loc, record), rank, i32c(b, loc, phase),
+                       block, addr, last, target, loop.getResult(1)});
+  }
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+      NVVM::SharedSpaceAttr());
+}
 
 struct RemoteAddLowering : OpConversionPattern<RemoteAddOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(RemoteAddOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    // The fence, as in releaseAdd: the writes this thread observed through a
-    // barrier with its CTA are ordered before the add too.
-    ptxVoid(rewriter, loc,
-            "fence.acq_rel.sys;\nred.release.sys.global.add.u64 [$0], $1;",
-            "l,l",
-            ValueRange{ptrAsI64(rewriter, loc, adaptor.getCounter()),
-                       adaptor.getValue()});
+    remoteAdd(rewriter, op.getLoc(), adaptor.getCounter(), adaptor.getValue());
     rewriter.eraseOp(op);
     return success();
   }
 };
 
-/// moeRtWaitRecord (include/moe/Runtime/MoERuntime.h): its magic once filled.
-constexpr uint32_t kWaitRecordMagic = 0x4d4f4557;
-
-/// The bounded wait of moek.remote_wait.
 struct RemoteWaitLowering : OpConversionPattern<RemoteWaitOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
-  matchAndRewrite(RemoteWaitOp op, OpAdaptor adaptor,
+  matchAndRewrite(RemoteWaitOp op, OpAdaptor a,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    Type i64 = rewriter.getI64Type();
-    Value addr = ptrAsI64(rewriter, loc, adaptor.getCounter());
-    Value target = adaptor.getTarget();
-    Value timeout = adaptor.getTimeoutNs();
-    Value start = NVVM::GlobalTimerOp::create(rewriter, loc, i64);
-    Value zero = i64c(rewriter, loc, 0);
-    // while (value < target && waited < timeout): reload.
-    auto loop = scf::WhileOp::create(rewriter, loc, TypeRange{i64, i64},
-                                     ValueRange{zero, zero});
-    {
-      OpBuilder::InsertionGuard g(rewriter);
-      Block *before = rewriter.createBlock(&loop.getBefore(), {}, {i64, i64},
-                                           {loc, loc});
-      rewriter.setInsertionPointToStart(before);
-      Value v = LLVM::InlineAsmOp::create(
-                    rewriter, loc, TypeRange{i64}, ValueRange{addr},
-                    "ld.acquire.sys.global.u64 $0, [$1];", "=l,l",
-                    /*has_side_effects=*/true, /*is_align_stack=*/false,
-                    LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                    ArrayAttr())
-                    .getResult(0);
-      Value now = NVVM::GlobalTimerOp::create(rewriter, loc, i64);
-      Value waited = LLVM::SubOp::create(rewriter, loc, now, start);
-      Value below =
-          LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult, v, target);
-      Value inTime = LLVM::ICmpOp::create(rewriter, loc,
-                                          LLVM::ICmpPredicate::ult, waited,
-                                          timeout);
-      Value again = LLVM::AndOp::create(rewriter, loc, below, inTime);
-      scf::ConditionOp::create(rewriter, loc, again, ValueRange{v, waited});
-      Block *after = rewriter.createBlock(&loop.getAfter(), {}, {i64, i64},
-                                          {loc, loc});
-      rewriter.setInsertionPointToStart(after);
-      scf::YieldOp::create(rewriter, loc, after->getArguments());
-    }
-    Value last = loop.getResult(0);
-    Value expired = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult,
-                                         last, target);
-    auto ifOp = scf::IfOp::create(rewriter, loc, expired, false);
-    {
-      OpBuilder::InsertionGuard g(rewriter);
-      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      // The first thread to claim the record (cas 0 -> 1 on its magic) fills
-      // it and publishes the magic; the others give it a millisecond. Then
-      // every one of them traps.
-      Value block = NVVM::BlockIdXOp::create(rewriter, loc, rewriter.getI32Type());
-      std::string text =
-          "{\n.reg .pred %claimed;\n.reg .b32 %old;\n"
-          "atom.relaxed.sys.global.cas.b32 %old, [$0], 0, 1;\n"
-          "setp.eq.b32 %claimed, %old, 0;\n"
-          "@%claimed st.relaxed.sys.global.u32 [$0+4], $1;\n"
-          "@%claimed st.relaxed.sys.global.u32 [$0+8], $2;\n"
-          "@%claimed st.relaxed.sys.global.u32 [$0+12], $3;\n"
-          "@%claimed st.relaxed.sys.global.u64 [$0+16], $4;\n"
-          "@%claimed st.relaxed.sys.global.u64 [$0+24], $5;\n"
-          "@%claimed st.relaxed.sys.global.u64 [$0+32], $6;\n"
-          "@%claimed st.relaxed.sys.global.u64 [$0+40], $7;\n"
-          "@%claimed fence.sc.sys;\n"
-          "@%claimed st.release.sys.global.u32 [$0], " +
-          std::to_string(kWaitRecordMagic) +
-          ";\n@%claimed fence.sc.sys;\n"
-          "@!%claimed nanosleep.u32 1000000;\n"
-          "trap;\n}";
-      ptxVoid(rewriter, loc, text, "l,r,r,r,l,l,l,l",
-              ValueRange{ptrAsI64(rewriter, loc, adaptor.getRecord()),
-                         adaptor.getRank(),
-                         i32c(rewriter, loc, op.getPhaseAttr().getInt()), block,
-                         addr, last, target, loop.getResult(1)});
-    }
-    NVVM::FenceProxyOp::create(
-        rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
-        NVVM::SharedSpaceAttr());
+    remoteWait(rewriter, op.getLoc(), a.getCounter(), a.getTarget(),
+               a.getTimeoutNs(), a.getRecord(), a.getRank(),
+               op.getPhaseAttr().getInt());
     rewriter.eraseOp(op);
     return success();
   }
@@ -1578,6 +1616,40 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
       });
 }
 
+/// Copies the bf16 row `src` (h elements) to `dst` with the warp: 16-byte
+/// pieces, kCopyUnroll per lane and step, all loaded before any is stored
+/// (a load's latency is paid once per step, not per piece); a piece past
+/// the row end loads the row's last piece again and is not stored.
+void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
+                 int64_t h, const std::map<int64_t, Value> &constants) {
+  auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+  auto vec = VectorType::get({4}, b.getI32Type());
+  scf::ForOp::create(
+      b, l, arith::MulIOp::create(b, l, lane, idx(8)), idx(h),
+      idx(256 * kCopyUnroll), ValueRange{},
+      [&](OpBuilder &pb, Location pl, Value c, ValueRange) {
+        SmallVector<Value> at, vals, inRow;
+        for (int64_t u = 0; u < kCopyUnroll; ++u) {
+          Value cu = arith::AddIOp::create(pb, pl, c, idx(256 * u));
+          inRow.push_back(arith::CmpIOp::create(
+              pb, pl, arith::CmpIPredicate::ult, cu, idx(h)));
+          at.push_back(cu);
+          Value safe = arith::MinUIOp::create(pb, pl, cu, idx(h - 8));
+          vals.push_back(LLVM::LoadOp::create(
+              pb, pl, vec, elementAddress(pb, pl, src, pb.getBF16Type(), safe),
+              16));
+        }
+        for (int64_t u = 0; u < kCopyUnroll; ++u) {
+          auto st = scf::IfOp::create(pb, pl, inRow[u], false);
+          OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+          LLVM::StoreOp::create(
+              sb, pl, vals[u],
+              elementAddress(sb, pl, dst, sb.getBF16Type(), at[u]), 16);
+        }
+        scf::YieldOp::create(pb, pl);
+      });
+}
+
 struct DispatchLowering : OpConversionPattern<DispatchOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1678,7 +1750,6 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
     Value isLane0 =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
-    auto vec = VectorType::get({4}, i32);
     scf::ForOp::create(
         b, loc, gwarp, slots, nwarps, ValueRange{},
         [&](OpBuilder &fb, Location l, Value s, ValueRange) {
@@ -1737,37 +1808,275 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
             scf::YieldOp::create(fb, l);
             return;
           }
-          // kCopyUnroll pieces per lane and step, all loaded before any is
-          // stored (a load's latency is paid once per step, not per piece);
-          // a piece past the row end loads the row's last piece again and
-          // is not stored.
-          scf::ForOp::create(
-              cb, l, arith::MulIOp::create(cb, l, lane, idx(8)), idx(h),
-              idx(256 * kCopyUnroll), ValueRange{},
-              [&](OpBuilder &pb, Location pl, Value c, ValueRange) {
-                SmallVector<Value> at, vals, inRow;
-                for (int64_t u = 0; u < kCopyUnroll; ++u) {
-                  Value cu = arith::AddIOp::create(pb, pl, c, idx(256 * u));
-                  inRow.push_back(arith::CmpIOp::create(
-                      pb, pl, arith::CmpIPredicate::ult, cu, idx(h)));
-                  at.push_back(cu);
-                  Value safe = arith::MinUIOp::create(pb, pl, cu, idx(h - 8));
-                  vals.push_back(LLVM::LoadOp::create(
-                      pb, pl, vec,
-                      elementAddress(pb, pl, src, pb.getBF16Type(), safe), 16));
-                }
-                for (int64_t u = 0; u < kCopyUnroll; ++u) {
-                  auto st = scf::IfOp::create(pb, pl, inRow[u], false);
-                  OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
-                  LLVM::StoreOp::create(
-                      sb, pl, vals[u],
-                      elementAddress(sb, pl, dst, sb.getBF16Type(), at[u]), 16);
-                }
-                scf::YieldOp::create(pb, pl);
-              });
+          copyRowWarp(cb, l, src, dst, lane, h, constants);
           scf::YieldOp::create(fb, l);
         });
     gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// moek.ep_dispatch (see its description): count, exchange the counts,
+/// place, push the rows to their owners, and wait for everyone's rows.
+struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(EpDispatchOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto tableAttr = op->getAttrOfType<FlatSymbolRefAttr>(kDispatchTableAttr);
+    if (!tableAttr)
+      return rewriter.notifyMatchFailure(op, "shared memory not planned");
+    Type i32 = b.getI32Type(), f32 = b.getF32Type();
+    int64_t ranks = op.getRanksAttr().getInt(),
+            el = op.getExpertsPerRankAttr().getInt(), e = ranks * el,
+            k = op.getTopKAttr().getInt(), h = op.getHiddenAttr().getInt(),
+            phase = op.getPhaseAttr().getInt();
+    // Every constant up front (see DispatchLowering).
+    std::map<int64_t, Value> constants;
+    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(32),
+                      int64_t(256), k, h, e, el, ranks, ranks * e, h - 8})
+      constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+    for (int64_t u = 1; u <= kCopyUnroll; ++u)
+      constants.try_emplace(256 * u,
+                            arith::ConstantIndexOp::create(b, loc, 256 * u));
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Value self = a.getSelf();
+    Value selfIdx = toIndex(b, loc, self);
+    Value bases = a.getBases();
+    Value target = LLVM::MulOp::create(b, loc, a.getEpoch(), i64c(b, loc, ranks));
+    Value one64 = i64c(b, loc, 1);
+    Value tid = toIndex(b, loc, threadIdX(b, loc));
+    Value ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
+    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
+    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
+    Value slots = arith::MulIOp::create(b, loc, a.getTokens(), idx(k));
+    Value gtid = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, ntid), tid);
+    Value gthreads = arith::MulIOp::create(b, loc, grid, ntid);
+    Value isThread0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, idx(0));
+    Value isCta0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, bid, idx(0));
+    auto expertOf = [&](OpBuilder &ib, Value s) -> std::pair<Value, Value> {
+      Value id = LLVM::LoadOp::create(
+          ib, loc, i32, elementAddress(ib, loc, a.getIds(), i32, s));
+      Value valid = LLVM::ICmpOp::create(ib, loc, LLVM::ICmpPredicate::ult, id,
+                                         i32c(ib, loc, e));
+      return {id, valid};
+    };
+    // Thread 0 of every CTA waits for `counter` to reach epoch * ranks, then
+    // the CTA goes on.
+    auto waitAll = [&](Value counter, int64_t waitPhase) {
+      auto w = scf::IfOp::create(b, loc, isThread0, false);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(w.thenBlock()->getTerminator());
+        remoteWait(b, loc, counter, target, a.getTimeoutNs(), a.getRecord(),
+                   self, waitPhase);
+      }
+      NVVM::Barrier0Op::create(b, loc);
+    };
+    // Thread 0 of CTA 0 adds 1 to `counter` on every rank.
+    auto signalAll = [&](Value counter) {
+      Value lead = arith::AndIOp::create(b, loc, isThread0, isCta0);
+      auto w = scf::IfOp::create(b, loc, lead, false);
+      OpBuilder tb = OpBuilder::atBlockTerminator(w.thenBlock());
+      scf::ForOp::create(tb, loc, idx(0), idx(ranks), idx(1), ValueRange{},
+                         [&](OpBuilder &fb, Location l, Value r, ValueRange) {
+                           remoteAdd(fb, l,
+                                     mapPeer(fb, l, counter, toI32(fb, l, r),
+                                             bases, self),
+                                     one64);
+                           scf::YieldOp::create(fb, l);
+                         });
+    };
+
+    // 1. Count this rank's slots of each global expert.
+    scf::ForOp::create(
+        b, loc, gtid, slots, gthreads, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+          auto [id, valid] = expertOf(fb, s);
+          auto ifOp = scf::IfOp::create(fb, l, valid, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          Value counter = LLVM::GEPOp::create(tb, l, a.getCounts().getType(),
+                                              i32, a.getCounts(),
+                                              ValueRange{id});
+          LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add, counter,
+                                    i32c(tb, l, 1),
+                                    LLVM::AtomicOrdering::monotonic);
+          scf::YieldOp::create(fb, l);
+        });
+    Value ntid32 = NVVM::BlockDimXOp::create(b, loc, i32);
+    gridBarrier(b, loc, a.getBarrier(), phase, 0, ntid32, 0);
+
+    // 2. CTA 0: this rank's counts into row `self` of every rank's matrix,
+    // then `counted` on every rank; every CTA waits for all ranks' counts.
+    {
+      auto w = scf::IfOp::create(b, loc, isCta0, false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(w.thenBlock()->getTerminator());
+      scf::ForOp::create(
+          b, loc, tid, idx(ranks * e), ntid, ValueRange{},
+          [&](OpBuilder &fb, Location l, Value j, ValueRange) {
+            Value r = arith::DivUIOp::create(fb, l, j, idx(e));
+            Value ex = arith::RemUIOp::create(fb, l, j, idx(e));
+            Value count = loadI32Volatile(
+                fb, l, elementAddress(fb, l, a.getCounts(), i32, ex));
+            Value local = elementAddress(
+                fb, l, a.getCountMatrix(), i32,
+                arith::AddIOp::create(
+                    fb, l, arith::MulIOp::create(fb, l, selfIdx, idx(e)), ex));
+            LLVM::StoreOp::create(
+                fb, l, count,
+                mapPeer(fb, l, local, toI32(fb, l, r), bases, self));
+            scf::YieldOp::create(fb, l);
+          });
+      NVVM::Barrier0Op::create(b, loc);
+    }
+    signalAll(a.getCounted());
+    waitAll(a.getCounted(), 1);
+
+    // 3. Thread 0 of each CTA: where this rank's rows of each expert start
+    // on its owner (the expert's place among the owner's experts, then the
+    // rows of the ranks before this one), in the shared table; CTA 0 also
+    // writes the local experts' offsets for the tile scheduler.
+    Value table = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3),
+                                            tableAttr.getValue());
+    {
+      auto w = scf::IfOp::create(b, loc, isThread0, false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(w.thenBlock()->getTerminator());
+      scf::ForOp::create(
+          b, loc, idx(0), idx(e), idx(1), ValueRange{idx(0)},
+          [&](OpBuilder &fb, Location l, Value ex, ValueRange acc) {
+            Value owner = arith::DivUIOp::create(fb, l, ex, idx(el));
+            Value local = arith::RemUIOp::create(fb, l, ex, idx(el));
+            Value first = arith::CmpIOp::create(
+                fb, l, arith::CmpIPredicate::eq, local, idx(0));
+            Value run =
+                arith::SelectOp::create(fb, l, first, idx(0), acc[0]);
+            // before: the rows of ranks < self; total: all ranks'.
+            auto sum = scf::ForOp::create(
+                fb, l, idx(0), idx(ranks), idx(1),
+                ValueRange{idx(0), idx(0)},
+                [&](OpBuilder &sb, Location sl, Value r, ValueRange sums) {
+                  Value c = toIndex(
+                      sb, sl,
+                      loadI32Volatile(
+                          sb, sl,
+                          elementAddress(
+                              sb, sl, a.getCountMatrix(), i32,
+                              arith::AddIOp::create(
+                                  sb, sl,
+                                  arith::MulIOp::create(sb, sl, r, idx(e)),
+                                  ex))));
+                  Value below = arith::CmpIOp::create(
+                      sb, sl, arith::CmpIPredicate::ult, r, selfIdx);
+                  Value before = arith::AddIOp::create(
+                      sb, sl, sums[0],
+                      arith::SelectOp::create(sb, sl, below, c, idx(0)));
+                  Value total = arith::AddIOp::create(sb, sl, sums[1], c);
+                  scf::YieldOp::create(sb, sl, ValueRange{before, total});
+                });
+            storeTable(fb, l, table, ex,
+                       arith::AddIOp::create(fb, l, run, sum.getResult(0)));
+            Value next = arith::AddIOp::create(fb, l, run, sum.getResult(1));
+            Value mine = arith::AndIOp::create(
+                fb, l, isCta0,
+                arith::CmpIOp::create(fb, l, arith::CmpIPredicate::eq, owner,
+                                      selfIdx));
+            auto wr = scf::IfOp::create(fb, l, mine, false);
+            OpBuilder tb = OpBuilder::atBlockTerminator(wr.thenBlock());
+            LLVM::StoreOp::create(
+                tb, l, toI32(tb, l, run),
+                elementAddress(tb, l, a.getOffsets(), i32, local));
+            LLVM::StoreOp::create(
+                tb, l, toI32(tb, l, next),
+                elementAddress(tb, l, a.getOffsets(), i32,
+                               arith::AddIOp::create(tb, l, local, idx(1))));
+            scf::YieldOp::create(fb, l, ValueRange{next});
+          });
+    }
+    NVVM::Barrier0Op::create(b, loc);
+
+    // 4. One slot per warp: lane 0 places the slot on its owner and writes
+    // its row's weight, slot and source rank there; every lane copies
+    // 16-byte pieces of the token's row.
+    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
+    Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
+    Value isLane0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    scf::ForOp::create(
+        b, loc, gwarp, slots, nwarps, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+          auto [id, valid] = expertOf(fb, s);
+          Value take = arith::AndIOp::create(fb, l, isLane0, valid);
+          Value s32 = toI32(fb, l, s);
+          auto ifOp =
+              scf::IfOp::create(fb, l, TypeRange{i32, i32}, take, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+            Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
+                                            a.getCursor(), ValueRange{id});
+            Value n = LLVM::AtomicRMWOp::create(
+                tb, l, LLVM::AtomicBinOp::add, cur, i32c(tb, l, 1),
+                LLVM::AtomicOrdering::monotonic);
+            Value begin = LLVM::LoadOp::create(
+                tb, l, i32,
+                LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
+                                    ValueRange{id}));
+            Value row = LLVM::AddOp::create(tb, l, begin, n);
+            Value owner = LLVM::UDivOp::create(tb, l, id, i32c(tb, l, el));
+            Value rowIdx = toIndex(tb, l, row);
+            LLVM::StoreOp::create(tb, l, s32,
+                                  elementAddress(tb, l, a.getSlotRows(), i32, s));
+            auto remote = [&](Value base, Type elem) {
+              return mapPeer(tb, l, elementAddress(tb, l, base, elem, rowIdx),
+                             owner, bases, self);
+            };
+            Value w = LLVM::LoadOp::create(
+                tb, l, f32, elementAddress(tb, l, a.getWeights(), f32, s));
+            LLVM::StoreOp::create(tb, l, w, remote(a.getRowWeights(), f32));
+            LLVM::StoreOp::create(tb, l, s32, remote(a.getRowSlots(), i32));
+            LLVM::StoreOp::create(tb, l, self, remote(a.getRowRanks(), i32));
+            scf::YieldOp::create(tb, l, ValueRange{row, owner});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+            Value masked = i32c(eb, l, -1);
+            auto m = scf::IfOp::create(eb, l, isLane0, false);
+            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
+            LLVM::StoreOp::create(mb, l, masked,
+                                  elementAddress(mb, l, a.getSlotRows(), i32, s));
+            scf::YieldOp::create(eb, l, ValueRange{masked, i32c(eb, l, 0)});
+          }
+          Value row = broadcastLane0(fb, l, ifOp.getResult(0));
+          Value owner = broadcastLane0(fb, l, ifOp.getResult(1));
+          auto copy = scf::IfOp::create(fb, l, valid, false);
+          OpBuilder cb = OpBuilder::atBlockTerminator(copy.thenBlock());
+          Value token = arith::DivUIOp::create(cb, l, s, idx(k));
+          Value src = elementAddress(cb, l, a.getX(), cb.getBF16Type(),
+                                     arith::MulIOp::create(cb, l, token, idx(h)));
+          Value dst = mapPeer(
+              cb, l,
+              elementAddress(
+                  cb, l, a.getRows(), cb.getBF16Type(),
+                  arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h))),
+              owner, bases, self);
+          copyRowWarp(cb, l, src, dst, lane, h, constants);
+          scf::YieldOp::create(fb, l);
+        });
+
+    // 5. Every CTA's rows are out: `rows_done` on every rank, then wait for
+    // every rank's rows.
+    gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
+    signalAll(a.getRowsDone());
+    waitAll(a.getRowsDone(), 2);
     rewriter.eraseOp(op);
     return success();
   }
@@ -2246,18 +2555,24 @@ LogicalResult planSharedMemory(ModuleOp module) {
     });
     // Dispatches: each CTA's expert offsets, in shared memory.
     int64_t dispatches = 0;
-    func.walk([&](DispatchOp dispatch) {
+    auto planTable = [&](Operation *dispatch, int64_t experts) {
       std::string name =
           (func.getSymName() + "_moek_dispatch_" + Twine(dispatches++)).str();
       b.setInsertionPointToStart(&body.front());
       LLVM::GlobalOp::create(
-          b, dispatch.getLoc(),
-          LLVM::LLVMArrayType::get(b.getI32Type(),
-                                   dispatch.getNumExpertsAttr().getInt() + 1),
+          b, dispatch->getLoc(),
+          LLVM::LLVMArrayType::get(b.getI32Type(), experts + 1),
           /*isConstant=*/false, LLVM::Linkage::Internal, name, Attribute(),
           /*alignment=*/4, /*addrSpace=*/3);
       dispatch->setAttr(kDispatchTableAttr,
                         FlatSymbolRefAttr::get(b.getContext(), name));
+    };
+    func.walk([&](DispatchOp dispatch) {
+      planTable(dispatch, dispatch.getNumExpertsAttr().getInt());
+    });
+    func.walk([&](EpDispatchOp dispatch) {
+      planTable(dispatch, dispatch.getRanksAttr().getInt() *
+                              dispatch.getExpertsPerRankAttr().getInt());
     });
     if (offset > 0)
       // The run-time 1024-byte alignment of the base may use up to 1 KiB.
@@ -2340,6 +2655,7 @@ struct ConvertMoEKernelToNVVMPass
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
+                 StoreAccRemoteLowering, EpDispatchLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  DispatchLowering,
                  CombineLowering>(converter, ctx);

@@ -358,6 +358,31 @@ LogicalResult DispatchOp::verify() {
   return success();
 }
 
+LogicalResult EpDispatchOp::verify() {
+  if (getRanksAttr().getInt() < 1 || getExpertsPerRankAttr().getInt() < 1 ||
+      getTopKAttr().getInt() < 1)
+    return emitOpError() << "expects ranks, experts_per_rank and top_k >= 1";
+  if (getHiddenAttr().getInt() < 8 || getHiddenAttr().getInt() % 8 != 0)
+    return emitOpError() << "expects hidden a positive multiple of 8 (rows "
+                            "are copied in 16-byte pieces), got "
+                         << getHiddenAttr().getInt();
+  if (getPhaseAttr().getInt() < 1)
+    return emitOpError() << "expects a phase >= 1, got "
+                         << getPhaseAttr().getInt();
+  return success();
+}
+
+LogicalResult StoreAccRemoteOp::verify() {
+  Type elem = getElementType();
+  if (!elem.isBF16() && !elem.isF32())
+    return emitOpError() << "stores bf16 or f32, got " << elem;
+  if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
+    return emitOpError() << "expects ld a positive multiple of 8 (column "
+                            "pairs of 8-column groups), got "
+                         << getLdAttr().getInt();
+  return success();
+}
+
 LogicalResult CombineOp::verify() {
   if (getTopKAttr().getInt() < 1)
     return emitOpError() << "expects top_k >= 1";

@@ -440,6 +440,73 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
+  let summary = "Send each routed token row to the rank that owns its expert";
+  let description = [{
+    The dispatch of an expert-parallel layer: `ranks` ranks, rank `r` owning
+    global experts `[r * experts_per_rank, (r + 1) * experts_per_rank)`; this
+    rank is `self`. Run by every thread of every CTA. The operands that
+    other ranks write are in this rank's symmetric buffer (the same offsets
+    on every rank; `bases` holds every rank's buffer address, as
+    moek.map_peer takes it): `count_matrix`, `counted`, `rows_done`,
+    `rows`, `row_weights`, `row_slots`, `row_ranks`. With `tokens` = T and
+    the routing `ids [T, top_k]` (global expert ids; an id outside
+    `[0, ranks * experts_per_rank)` masks its slot) and `weights [T, top_k]`:
+
+    1. counts this rank's slots of each global expert into `counts [E]`
+       (u32, zero at entry), then a grid barrier (phase `phase`);
+    2. CTA 0 writes `counts` into row `self` of `count_matrix [ranks, E]`
+       (i32) on every rank and adds 1 to every rank's `counted` (u64,
+       moek.remote_add); every CTA waits until its own `counted` reaches
+       `epoch * ranks` (moek.remote_wait, wait phase 1). Every rank now has
+       the whole matrix;
+    3. from it, each CTA computes where this rank's rows of each expert go
+       on the owner (expert by expert, source rank by source rank, in
+       ascending order), and CTA 0 writes the local experts' offsets
+       `offsets [experts_per_rank + 1]` (i32) for the tile scheduler;
+    4. one slot per warp: the slot gets a row of its expert on the owner
+       rank (`cursor [E]`, u32, zero at entry), the token's bf16 row is
+       stored there (`rows [*, hidden]`), with the slot's router weight
+       (`row_weights`, f32), its index `t * top_k + k` (`row_slots`, i32)
+       and this rank (`row_ranks`, i32); locally `slot_rows[s] = s`, or -1
+       for a masked slot (for the combine, which reads row `s` of the
+       results sent back);
+    5. a grid barrier (phase `phase + 1`); CTA 0 adds 1 to every rank's
+       `rows_done`; every CTA waits until its own reaches `epoch * ranks`
+       (wait phase 2). Then every row this rank's experts get is in `rows`.
+
+    Waits give up after `timeout_ns` and record in `record` (moek.remote_wait).
+
+    ```mlir
+    moek.ep_dispatch %x, %ids, %weights tokens(%T) counts(%c) cursor(%cur) offsets(%off) slot_rows(%sr) barrier(%bar) count_matrix(%cm) counted(%cd) rows_done(%rd) rows(%rows) row_weights(%rw) row_slots(%rs) row_ranks(%rr) bases(%b) self(%me) epoch(%ep) timeout_ns(%ns) record(%rec) {ranks = 2 : i64, experts_per_rank = 4 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$x, MoEK_GlobalPtr:$ids,
+                       MoEK_GlobalPtr:$weights, Index:$tokens,
+                       MoEK_GlobalPtr:$counts, MoEK_GlobalPtr:$cursor,
+                       MoEK_GlobalPtr:$offsets, MoEK_GlobalPtr:$slot_rows,
+                       MoEK_GlobalPtr:$barrier, MoEK_GlobalPtr:$count_matrix,
+                       MoEK_GlobalPtr:$counted, MoEK_GlobalPtr:$rows_done,
+                       MoEK_GlobalPtr:$rows, MoEK_GlobalPtr:$row_weights,
+                       MoEK_GlobalPtr:$row_slots, MoEK_GlobalPtr:$row_ranks,
+                       MoEK_GlobalPtr:$bases, I32:$self, I64:$epoch,
+                       I64:$timeout_ns, MoEK_GlobalPtr:$record,
+                       I64Attr:$ranks, I64Attr:$experts_per_rank,
+                       I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase);
+  let assemblyFormat = [{
+    $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
+    `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
+    `slot_rows` `(` $slot_rows `)` `barrier` `(` $barrier `)`
+    `count_matrix` `(` $count_matrix `)` `counted` `(` $counted `)`
+    `rows_done` `(` $rows_done `)` `rows` `(` $rows `)`
+    `row_weights` `(` $row_weights `)` `row_slots` `(` $row_slots `)`
+    `row_ranks` `(` $row_ranks `)` `bases` `(` $bases `)` `self` `(` $self `)`
+    `epoch` `(` $epoch `)` `timeout_ns` `(` $timeout_ns `)`
+    `record` `(` $record `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_CombineOp : MoEK_Op<"combine", []> {
   let summary = "Sum each token's expert rows in slot order";
   let description = [{
@@ -769,6 +836,32 @@ def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
   let assemblyFormat = [{
     $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
     attr-dict `:` qualified(type($acc)) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_StoreAccRemoteOp : MoEK_Op<"store_acc_remote", []> {
+  let summary = "Store an accumulator's rows into the ranks and rows they came from";
+  let description = [{
+    moek.store_acc for rows that go back where they came from (the GEMM2
+    epilogue of an expert-parallel layer): tile row `r` (below `row_limit`)
+    is stored as row `slots[r]` (i32) of the row-major matrix `out` (row
+    stride `ld` elements) in the symmetric buffer of rank `ranks[r]` (i32),
+    reached as moek.map_peer does (`bases`, `self`); over NVLink for another
+    rank. Columns at or past `ld` are not written.
+
+    ```mlir
+    moek.store_acc_remote %acc, %y[%row, %col] row_limit(%end) slots(%s) ranks(%r) bases(%b) self(%me) {element_type = bf16, ld = 7168 : i64} : !moek.acc<64x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, MoEK_GlobalPtr:$out, Index:$row,
+                       Index:$col, Index:$row_limit, MoEK_GlobalPtr:$slots,
+                       MoEK_GlobalPtr:$ranks, MoEK_GlobalPtr:$bases,
+                       I32:$self, TypeAttr:$element_type, I64Attr:$ld);
+  let assemblyFormat = [{
+    $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    `slots` `(` $slots `)` `ranks` `(` $ranks `)` `bases` `(` $bases `)`
+    `self` `(` $self `)` attr-dict `:` qualified(type($acc))
   }];
   let hasVerifier = 1;
 }
