@@ -285,6 +285,11 @@ Error Interpreter::fusedMoE(mlir::moe::FusedMoEOp op) {
   auto withContext = [&](Error e) {
     return makeError(describe(op) + ": " + llvm::toString(std::move(e)));
   };
+  if (op.isPerRank())
+    return makeError(describe(op) +
+                     ": the per-rank form of an expert-parallel layer (w13 "
+                     "holds one rank's experts) is not evaluated alone: "
+                     "evaluate the layer before moe-expert-parallel");
   const Tensor &x = get(op.getX());
   const Tensor &weights = get(op.getWeights());
   Expected<Dispatched> d =

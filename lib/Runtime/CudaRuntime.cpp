@@ -793,8 +793,9 @@ extern "C" moeRtStatus moeRtLaunch(moeRtKernel k, const moeRtTensorArg *args,
   if (moeRtStatus st = validate(k, args, numArgs, &cfg, T))
     return st;
   // T = 0: every T-sized tensor is empty and the descriptors of those could
-  // not even be encoded. Nothing to do.
-  if (m.usesTokens && T == 0)
+  // not even be encoded. Nothing to do, unless other ranks wait for this
+  // one (an expert-parallel kernel takes part with no tokens of its own).
+  if (m.usesTokens && T == 0 && !m.expertParallel)
     return MOE_RT_SUCCESS;
 
   const CudaDriver &d = *k->driver;

@@ -932,6 +932,10 @@ bool parseManifest(std::string_view text, Manifest &m, std::string &error) {
                       " bytes is more than workspace_bytes = " +
                       std::to_string(m.workspaceBytes));
   m.workspaceZeroBytes = static_cast<uint64_t>(zeroBytes);
+  const json *expertParallel;
+  if (!r.member(root, "expert_parallel", "", false, expertParallel))
+    return false;
+  m.expertParallel = expertParallel && expertParallel->is_object();
   const json *maxTokens;
   if (!r.member(root, "max_tokens", "", false, maxTokens))
     return false;

@@ -77,7 +77,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",
-                           "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+                           "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::NVVM::NVVMDialect"];
   let options = [
     Option<"stages", "stages", "int64_t", "4", "Pipeline stages of the ring">,
     Option<"tileM", "tile-m", "int64_t", "0",

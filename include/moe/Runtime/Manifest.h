@@ -154,6 +154,9 @@ struct Manifest {
   size_t numCallScalars = 0;
   /// Some tensor has a T dim or some parameter is T.
   bool usesTokens = false;
+  /// An expert-parallel kernel ("expert_parallel"): it is launched at T = 0
+  /// too, since the other ranks wait for it.
+  bool expertParallel = false;
 };
 
 /// Parses `text`. On failure returns false and sets `error` ("manifest: "

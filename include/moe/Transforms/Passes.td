@@ -58,4 +58,43 @@ def MoEFuseExpertsPass : Pass<"moe-fuse-experts", "func::FuncOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Expert parallelism
+//===----------------------------------------------------------------------===//
+
+def MoEExpertParallelPass : Pass<"moe-expert-parallel", "func::FuncOp"> {
+  let summary = "Split an expert-parallel layer into the program of one rank";
+  let description = [{
+    A `moe.fused_moe` with `placement = #moe.placement<ranks = R,
+    experts_per_rank = E_l>` (R > 1) describes the whole layer: its weights
+    hold all `R * E_l` experts. This pass rewrites it into the program every
+    rank runs (docs/ExpertParallel.md): the weights (`w13`, `w2` and their
+    block scales) become the rank's `E_l` experts, so the function's weight
+    arguments change type from `[R * E_l, ...]` to `[E_l, ...]` (each rank
+    passes its own shard: experts `[r * E_l, (r + 1) * E_l)`); the tokens,
+    the routing (global expert ids) and the result keep theirs. The code
+    generator turns the per-rank form into one kernel that sends each row
+    to its expert's rank and the results back.
+
+    Preconditions (otherwise the op is left unchanged and a remark says
+    why): the weights and scales are arguments of the function, used by this
+    op only.
+
+    Before:
+    ```mlir
+    func.func @layer(%x: tensor<?x7168xbf16>, %ids: tensor<?x8xi32>, %w: tensor<?x8xf32>, %w13: tensor<256x4096x7168xbf16>, %w2: tensor<256x7168x2048xbf16>) -> tensor<?x7168xbf16> {
+      %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {..., placement = #moe.placement<ranks = 2, experts_per_rank = 128>} : ...
+    ```
+    After:
+    ```mlir
+    func.func @layer(%x: tensor<?x7168xbf16>, %ids: tensor<?x8xi32>, %w: tensor<?x8xf32>, %w13: tensor<128x4096x7168xbf16>, %w2: tensor<128x7168x2048xbf16>) -> tensor<?x7168xbf16> {
+      %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {..., placement = #moe.placement<ranks = 2, experts_per_rank = 128>} : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect"];
+  let statistics = [
+    Statistic<"numSplit", "num-split", "Layers split into their per-rank form">,
+  ];
+}
+
 #endif // MOE_TRANSFORMS_PASSES_TD

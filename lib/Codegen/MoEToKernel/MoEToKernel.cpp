@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
@@ -929,9 +930,16 @@ bool isFp8BlockLayer(FusedMoEOp op) {
 
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
 std::string unsupportedReason(FusedMoEOp op) {
-  if (op.getPlacementAttr())
-    return "expert-parallel placement is not supported by the generated "
-           "kernel yet";
+  if (PlacementAttr p = op.getPlacementAttr()) {
+    if (p.getRanks() > 1 && !op.isPerRank())
+      return "an expert-parallel layer is lowered in its per-rank form (run "
+             "moe-expert-parallel first)";
+    if (op.isPerRank() && op.getXQuantAttr())
+      return "the expert-parallel fused kernel takes bf16 layers (FP8 not "
+             "yet)";
+    if (op.isPerRank() && p.getRanks() > 8)
+      return "the expert-parallel fused kernel takes at most 8 ranks";
+  }
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
   if (op.getXQuantAttr() || op.getW13QuantAttr() || op.getActQuantAttr() ||
@@ -990,23 +998,44 @@ struct FusedWorkspace {
   /// fp8: routed rows and activations in e4m3 with their 1x128 scales,
   /// readiness counters per 64-row block (the FP8 kernel's tiles).
   int64_t rowScales = -1, actScales = -1;
+  /// Expert parallelism over `ranks` > 1 (docs/ExpertParallel.md): `e` is
+  /// the global expert count, `localExperts` this rank's; `maxRows` the
+  /// rows this rank may receive (ranks * max_tokens * top_k), of which
+  /// maxRows / ranks are its own slots. The part from `symmetric` on is the
+  /// rank's share of the symmetric buffer, which the runtime never zeroes:
+  /// the other ranks write its counters, count matrix and rows.
+  int64_t bases = -1, counted = -1, rowsDone = -1, combined = -1,
+          countMatrix = -1, rowSlots = -1, rowRanks = -1, symmetric = -1;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
-                 int64_t yBytes, bool withTimers, bool fp8 = false) {
+                 int64_t yBytes, bool withTimers, bool fp8 = false,
+                 int64_t ranks = 1, int64_t localExperts = 0) {
     auto take = [&](int64_t &at, int64_t size, int64_t align) {
       at = llvm::alignTo(end, align);
       end = at + size;
     };
+    bool ep = ranks > 1;
+    int64_t el = ep ? localExperts : e, slots = maxRows / ranks;
     end = 64; // the grid barrier's counter
     take(counts, 4 * e, 16);
     take(cursor, 4 * e, 16);
     // One counter per row block of every expert: block m of expert e is
     // counter offsets[e] / R + m + e (R = 128 rows, 64 for fp8), which
     // stays below this.
-    readyCount = maxRows / (fp8 ? 64 : 128) + e + 1;
+    readyCount = maxRows / (fp8 ? 64 : 128) + el + 1;
     take(ready, 4 * readyCount, 16);
     zeroBytes = llvm::alignTo(end, 16);
-    take(offsets, 4 * (e + 1), 16);
-    take(slotRows, 4 * maxRows, 16);
+    take(offsets, 4 * (el + 1), 16);
+    take(slotRows, 4 * slots, 16);
+    if (ep) {
+      take(bases, 8 * 8, 64);
+      symmetric = bases;
+      take(counted, 64, 64);
+      rowsDone = counted + 8;
+      combined = counted + 16;
+      take(countMatrix, 4 * ranks * e, 16);
+      take(rowSlots, 4 * maxRows, 16);
+      take(rowRanks, 4 * maxRows, 16);
+    }
     take(rowWeights, 4 * maxRows, 16);
     int64_t elemBytes = fp8 ? 1 : 2;
     take(rows, elemBytes * maxRows * h, 1024);
@@ -1015,7 +1044,7 @@ struct FusedWorkspace {
       take(rowScales, 4 * maxRows * (h / 128), 16);
       take(actScales, 4 * maxRows * (i / 128), 16);
     }
-    take(y, yBytes * maxRows * h, 1024);
+    take(y, yBytes * slots * h, 1024);
     if (withTimers)
       take(timers, 8 * kTimerSlots * kMaxTimedCtas, 1024);
     bytes = llvm::alignTo(end, 1024);
@@ -1114,10 +1143,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
   int64_t k = op.getIds().getType().getDimSize(1);
-  int64_t maxRows = maxTokens * k;
+  // Expert parallelism (the per-rank form): `e` experts here, out of
+  // ranks * e; this rank may receive every rank's max_tokens * k slots.
+  bool ep = op.isPerRank();
+  int64_t ranks = ep ? op.getPlacementAttr().getRanks() : 1;
+  int64_t maxRows = maxTokens * k * ranks;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
-  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4, phaseTimers);
+  FusedWorkspace ws(ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
+                    phaseTimers, /*fp8=*/false, ranks, e);
   // GEMM1 tiles: 128 output columns (a gate and an up box of 128 weight
   // rows); GEMM2 tiles: 256 columns.
   int64_t cols1 = llvm::divideCeil(i, 128), cols2 = llvm::divideCeil(h, 256);
@@ -1131,11 +1165,36 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   if (phaseTimers)
     wsAttrs.push_back(
         b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
-  auto func = createKernelFunc(
-      b, loc, name,
-      {ptr, ptr, ptr, ptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()},
-      /*numTma=*/4, buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false),
-      wsAttrs);
+  SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr,
+                           gptr, gptr, gptr, gptr, b.getI32Type()};
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false);
+  if (ep) {
+    // This rank, the launch's epoch (1, 2, ...), the waits' timeout and
+    // the wait record (docs/ExpertParallel.md), from the caller.
+    params.append({b.getI32Type(), b.getI64Type(), b.getI64Type(),
+                   b.getI64Type()});
+    SmallVector<Attribute> entries(abi.getValue());
+    for (auto [kind, scalar] :
+         {std::pair<StringRef, StringRef>{"i32", "rank"},
+          {"i64", "epoch"},
+          {"i64", "timeout_ns"},
+          {"i64", "wait_record"}})
+      entries.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("kind", b.getStringAttr(kind)),
+           b.getNamedAttr("name", b.getStringAttr(scalar))}));
+    abi = b.getArrayAttr(entries);
+  }
+  auto func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
+                               wsAttrs);
+  if (ep)
+    func->setAttr(
+        "moek.expert_parallel",
+        b.getDictionaryAttr(
+            {b.getNamedAttr("ranks", b.getI64IntegerAttr(ranks)),
+             b.getNamedAttr("experts_per_rank", b.getI64IntegerAttr(e)),
+             b.getNamedAttr("symmetric_offset",
+                            b.getI64IntegerAttr(ws.symmetric)),
+             b.getNamedAttr("bases_offset", b.getI64IntegerAttr(ws.bases))}));
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
@@ -1188,12 +1247,37 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
 
-  // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2).
+  // Expert parallelism: this rank, the epoch, the waits' bound and record,
+  // and the symmetric part of the workspace.
+  Value rank, epoch, timeoutNs, record, bases, combined, rowSlots, rowRanks;
+  if (ep) {
+    rowSlots = at(ws.rowSlots);
+    rowRanks = at(ws.rowRanks);
+    rank = entry->getArgument(10);
+    epoch = entry->getArgument(11);
+    timeoutNs = entry->getArgument(12);
+    record = LLVM::IntToPtrOp::create(b, loc, gptr, entry->getArgument(13));
+    bases = at(ws.bases);
+    combined = at(ws.combined);
+  }
+
+  // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
+  // expert parallelism, to the ranks that own the experts.
   stamp(b, 0);
-  mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
-                         offsets, slotRows, rowWeights, rows, barrier, Value(),
-                         b.getI64IntegerAttr(e), b.getI64IntegerAttr(k),
-                         b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+  if (ep)
+    mk::EpDispatchOp::create(
+        b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
+        barrier, at(ws.countMatrix), at(ws.counted), at(ws.rowsDone), rows,
+        rowWeights, rowSlots, rowRanks, bases, rank, epoch,
+        timeoutNs, record, b.getI64IntegerAttr(ranks), b.getI64IntegerAttr(e),
+        b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+        b.getI64IntegerAttr(1));
+  else
+    mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
+                           offsets, slotRows, rowWeights, rows, barrier,
+                           Value(), b.getI64IntegerAttr(e),
+                           b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+                           b.getI64IntegerAttr(1));
   stamp(b, 1);
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
@@ -1325,10 +1409,18 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
                     iter, /*pipelined=*/true);
-                storeAccs(
-                    eb, l, accs, y, row,
-                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
-                    d.getRowEnd(), yElem, h);
+                Value col =
+                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
+                if (ep) {
+                  // Each row back to its source rank's slot.
+                  for (Value acc : accs)
+                    mk::StoreAccRemoteOp::create(
+                        eb, l, acc, y, row, col, d.getRowEnd(), rowSlots,
+                        rowRanks, bases, rank,
+                        TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+                  return next;
+                }
+                storeAccs(eb, l, accs, y, row, col, d.getRowEnd(), yElem, h);
                 return next;
               });
         });
@@ -1340,6 +1432,41 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+    if (ep) {
+      // Every row this rank computed is back with its source: tell every
+      // rank (one thread of CTA 0), then wait until every rank has sent
+      // this rank's rows (one thread per CTA), for the combine.
+      Value firstThread = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq,
+          NVVM::ThreadIdXOp::create(b, loc, b.getI32Type()),
+          arith::ConstantIntOp::create(b, loc, kThreads / 3, 32));
+      Value lead = arith::AndIOp::create(
+          b, loc, firstThread,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, ctaId,
+                                idx(b, 0)));
+      Value one = arith::ConstantIntOp::create(b, loc, 1, 64);
+      auto signal = scf::IfOp::create(b, loc, lead, false);
+      {
+        OpBuilder tb = OpBuilder::atBlockTerminator(signal.thenBlock());
+        for (int64_t r = 0; r < ranks; ++r)
+          mk::RemoteAddOp::create(
+              tb, loc,
+              mk::MapPeerOp::create(
+                  tb, loc, gptr, combined,
+                  arith::ConstantIntOp::create(tb, loc, r, 32), bases, rank),
+              one);
+      }
+      auto wait = scf::IfOp::create(b, loc, firstThread, false);
+      {
+        OpBuilder tb = OpBuilder::atBlockTerminator(wait.thenBlock());
+        Value target = arith::MulIOp::create(
+            tb, loc, epoch, arith::ConstantIntOp::create(tb, loc, ranks, 64));
+        mk::RemoteWaitOp::create(tb, loc, combined, target, timeoutNs, record,
+                                 rank, tb.getI64IntegerAttr(3));
+      }
+      mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(4),
+                                b.getI64IntegerAttr(256));
+    }
     stamp(b, 4, firstWg);
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();

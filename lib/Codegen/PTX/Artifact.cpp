@@ -305,6 +305,16 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     if (auto timers = ws.getAs<IntegerAttr>("timers"))
       manifest["workspace_timers_offset"] = timers.getInt();
   }
+  // Expert parallelism (docs/ExpertParallel.md): the workspace must be the
+  // rank's share of a symmetric buffer; the runtime ignores this, the
+  // caller lays out the buffers and the bases table by it.
+  if (auto ep = func->getAttrOfType<DictionaryAttr>("moek.expert_parallel")) {
+    json jep = json::object();
+    for (NamedAttribute a : ep)
+      if (auto v = dyn_cast<IntegerAttr>(a.getValue()))
+        jep[a.getName().str()] = v.getInt();
+    manifest["expert_parallel"] = jep;
+  }
   if (!variants.empty())
     manifest["variants"] = variants;
   std::string text = manifest.dump(2) + "\n";

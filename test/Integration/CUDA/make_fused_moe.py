@@ -15,6 +15,10 @@ compiler is built (no GPU needed).
   act:    swiglu (default), clamped_swiglu (alpha 1.702, limit 7),
           gelu_mul or gelu_tanh_mul
   layout: concat (default) or interleaved: gate/up rows of w13
+  epR:    a last field "ep2", "ep4", ...: the layer's E experts spread over
+          R ranks (#moe.placement; E a multiple of R), compiled in its
+          per-rank form (moe-opt --moe-expert-parallel): the kernel of every
+          rank, run by run_ep_fused_moe.py. bf16 only.
   fp8:    a last field "fp8" (or --fp8 for every case): DeepSeek-V3's FP8
           layer. bf16 x quantized by the kernel to e4m3 per 1x128 block
           (x_quant), e4m3 w13 [E, 2I, H] and w2 [E, H, I] with f32 scales
@@ -85,6 +89,10 @@ def parse_case(spec, fp8=False):
     """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8] -> the case's dict;
     raises ValueError on a bad spec."""
     parts = spec.split(",")
+    ranks = 1
+    if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
+        ranks = int(parts[-1][2:])
+        parts = parts[:-1]
     if len(parts) > 4 and parts[-1] == "fp8":
         fp8 = True
         parts = parts[:-1]
@@ -116,8 +124,14 @@ def parse_case(spec, fp8=False):
         if layout != "concat":
             raise ValueError("fp8: gate/up must be concatenated (layout "
                              "concat)")
-    return dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1,
-                gemm2=gemm2, act=act, layout=layout, fp8=fp8)
+    if ranks > 1 and (fp8 or e % ranks):
+        raise ValueError("ep%d: a bf16 layer whose E is a multiple of the "
+                         "ranks" % ranks)
+    c = dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1,
+             gemm2=gemm2, act=act, layout=layout, fp8=fp8)
+    if ranks > 1:
+        c["ranks"] = ranks
+    return c
 
 
 def case_name(c):
@@ -133,6 +147,8 @@ def case_name(c):
         name += "_" + ACTS[c["act"]]
     if c["layout"] != "concat":
         name += "_" + c["layout"]
+    if c.get("ranks", 1) > 1:
+        name += "_ep%d" % c["ranks"]
     return name
 
 
@@ -142,6 +158,9 @@ def layer_ir(c):
     if c["act"] == "clamped_swiglu":
         c["alpha"], c["limit"] = 1.702, 7.0
         extra = ", alpha = 1.702 : f32, limit = 7.0 : f32"
+    if c.get("ranks", 1) > 1:
+        extra += ", placement = #moe.placement<ranks = %d, " \
+                 "experts_per_rank = %d>" % (c["ranks"], c["E"] // c["ranks"])
     fields = dict(E=c["E"], H=c["H"], I=c["I"], I2=2 * c["I"], K=c["K"],
                   ROUTER=c["router"], G1=c["gemm1"],
                   G2=c.get("gemm2", "bf16"), ACT=c["act"],
@@ -168,8 +187,10 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False):
     convert = "--convert-moe-to-moek"
     if kernel_options:
         convert += "=" + kernel_options
-    _, log = run([os.path.join(bin_dir, "moe-opt"), convert,
-                  "--moek-to-nvvm-pipeline=chip=sm_90a", src, "-o", nvvm])
+    split = ["--moe-expert-parallel"] if c.get("ranks", 1) > 1 else []
+    _, log = run([os.path.join(bin_dir, "moe-opt")] + split +
+                 [convert, "--moek-to-nvvm-pipeline=chip=sm_90a", src, "-o",
+                  nvvm])
     # A layer that convert-moe-to-moek does not lower stays a moe.fused_moe
     # with a remark saying why, and moe-translate then finds no moek.launch.
     remarks = [l for l in log.splitlines() if "remark:" in l]

@@ -252,8 +252,12 @@ LogicalResult checkUnquantized(Operation *op, StringRef name, Value v) {
 }
 
 LogicalResult verifyPlacement(Operation *op, PlacementAttr placement,
-                              int64_t numExperts) {
+                              int64_t numExperts, bool perRankForm = false) {
   if (!placement || numExperts == kDyn)
+    return success();
+  // A moe.fused_moe may hold only its rank's experts (the per-rank form
+  // that moe-expert-parallel makes).
+  if (perRankForm && numExperts == placement.getExpertsPerRank())
     return success();
   if (numExperts % placement.getRanks() != 0)
     return op->emitOpError() << "expects E (" << numExperts
@@ -613,7 +617,7 @@ LogicalResult FusedMoEOp::verify() {
     limit = getLimitAttr().getValueAsDouble();
   if (failed(verifyActivationAttrs(op, getActivation(), alpha, limit)))
     return failure();
-  return verifyPlacement(op, getPlacementAttr(), e);
+  return verifyPlacement(op, getPlacementAttr(), e, /*perRankForm=*/true);
 }
 
 #define GET_OP_CLASSES

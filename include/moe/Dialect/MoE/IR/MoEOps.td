@@ -312,6 +312,14 @@ def MoE_FusedMoEOp : MoE_Op<"fused_moe", [Pure, AttrSizedOperandSegments]> {
     `w13 [E, 2*I, H]`, `w2 [E, H, I]` (+ block scales as for
     `moe.expert_matmul`) -> `out [T, H]`.
 
+    With `placement = #moe.placement<ranks = R, experts_per_rank = E_l>` the
+    experts are spread over R ranks (GPUs). `w13` and `w2` then hold either
+    all `R * E_l` experts (the whole layer, as the reference evaluator
+    computes it), or only one rank's `E_l` experts: the per-rank form that
+    `moe-expert-parallel` makes, which runs once on every rank, each with
+    its own tokens, the ids naming global experts `[0, R * E_l)`; the result
+    on each rank is the whole layer's value for that rank's tokens.
+
     ```mlir
     %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x2048xbf16>, tensor<?x8xi32>, tensor<?x8xf32>, tensor<128x1536x2048xbf16>, tensor<128x2048x768xbf16>) -> tensor<?x2048xbf16>
     ```
@@ -346,6 +354,14 @@ def MoE_FusedMoEOp : MoE_Op<"fused_moe", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     int64_t getNumExperts() { return getW13().getType().getDimSize(0); }
+    /// The per-rank form of an expert-parallel layer: w13 and w2 hold the
+    /// `experts_per_rank` experts of one rank, while the ids name global
+    /// experts in [0, ranks * experts_per_rank).
+    bool isPerRank() {
+      auto p = getPlacementAttr();
+      return p && p.getRanks() > 1 &&
+             getNumExperts() == p.getExpertsPerRank();
+    }
   }];
 }
 

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Runs expert-parallel fused MoE kernels (make_fused_moe.py cases with a
+last field epR) on R ranks and checks them against the whole layer.
+
+One process drives the R ranks: R GPUs (rank r on GPU r), or with
+--same-device R kernels on GPU 0, each on its own stream with SMs / R CTAs
+(so that all of them are resident at once), for a machine with one GPU.
+Every rank's workspace is its share of one symmetric buffer
+(moe_runtime.Symmetric), with the table of every rank's workspace address
+at the manifest's expert_parallel.bases_offset. Rank r holds experts
+[r E/R, (r + 1) E/R) of the layer's weights (w13 [E, 2I, H], w2 [E, H, I],
+N(0, 1) / sqrt(fan-in) in bf16) and its own tokens: T_r differs per rank.
+
+Checks, each on fresh random inputs with every output poisoned (NaN):
+every rank's output against the float32 reference of the whole layer
+(run_fused_moe.py's, with all E experts) for that rank's tokens (rel.
+Frobenius <= 1e-2, calc_diff <= 1e-4), with routings: random, masked (-1)
+slots, every token on expert 0 (all rows to rank 0), one rank with T = 0,
+T = 1 on every rank; the same launch 20 times (epochs) bitwise identical;
+and a dead peer (in a child process only rank 0 launches, with a 1 s
+timeout): the launch fails with the wait record naming rank 0 and its
+phase, instead of hanging.
+
+usage: run_ep_fused_moe.py --lib libmoe_cuda_runtime.so --art DIR
+                           [--same-device] [--filter S]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
+
+import torch  # noqa: E402
+import moe_runtime  # noqa: E402
+from run_fused_moe import (calc_diff, reference, rel_fro,  # noqa: E402
+                           routing)
+from run_symmetric import tensor_at  # noqa: E402
+
+PHASES = ["", "dispatch: counts", "dispatch: rows", "combine: results"]
+ROWS = []
+
+
+def record(label, ok, note=""):
+    ROWS.append(dict(check=label, ok=bool(ok), note=note))
+    print("%-4s %-64s %s" % ("PASS" if ok else "FAIL", label, note),
+          flush=True)
+    return ok
+
+
+class Ranks:
+    """The R ranks of one artifact: kernels, workspaces, weights, streams."""
+
+    def __init__(self, art, c, same_device, gen):
+        self.c = c
+        self.R = R = c["ranks"]
+        self.E = c["E"]
+        self.el = self.E // R
+        self.devices = [0] * R if same_device else list(range(R))
+        self.kernels = [moe_runtime.Kernel.load(art, device=d)
+                        for d in self.devices]
+        k0 = self.kernels[0]
+        manifest = json.load(open(os.path.join(art, "manifest.json")))
+        self.ep = manifest["expert_parallel"]
+        self.ws_bytes = (k0.workspace_bytes + (1 << 20) - 1) >> 20 << 20
+        if same_device:
+            self.sym = moe_runtime.Symmetric.create([0], R * self.ws_bytes)
+            self.ptrs = [self.sym.ptrs[0] + r * self.ws_bytes
+                         for r in range(R)]
+            self.max_sms = torch.cuda.get_device_properties(
+                0).multi_processor_count // R
+        else:
+            self.sym = moe_runtime.Symmetric.create(self.devices,
+                                                    self.ws_bytes)
+            self.ptrs = list(self.sym.ptrs[:R])
+            self.max_sms = 0
+        table = self.ptrs + [0] * (8 - R)
+        for r, d in enumerate(self.devices):
+            t = tensor_at(torch, self.ptrs[r] + self.ep["bases_offset"], 8,
+                          d, torch.int64)
+            t.copy_(torch.tensor(table, dtype=torch.int64))
+        E, H, I = self.E, c["H"], c["I"]
+        self.w13 = (torch.randn(E, 2 * I, H, generator=gen, device="cuda:0")
+                    / H ** 0.5).to(torch.bfloat16)
+        self.w2 = (torch.randn(E, H, I, generator=gen, device="cuda:0")
+                   / I ** 0.5).to(torch.bfloat16)
+        self.shards = [(self.w13[r * self.el:(r + 1) * self.el].to(
+            "cuda:%d" % d).contiguous(),
+            self.w2[r * self.el:(r + 1) * self.el].to(
+            "cuda:%d" % d).contiguous()) for r, d in enumerate(self.devices)]
+        self.streams = [torch.cuda.Stream(device=d) for d in self.devices]
+        self.wait = moe_runtime.WaitRecord.create()
+        self.epoch = 0
+        for d in set(self.devices):
+            torch.cuda.synchronize(d)
+
+    def launch(self, xs, ids, ws, outs, timeout_ns=int(30e9), only=None):
+        self.epoch += 1
+        for d in set(self.devices):
+            torch.cuda.synchronize(d)
+        for r, d in enumerate(self.devices):
+            if only is not None and r not in only:
+                continue
+            with torch.cuda.device(d):
+                self.kernels[r].launch(
+                    xs[r], ids[r], ws[r], *self.shards[r], outs[r],
+                    workspace=(self.ptrs[r], self.ws_bytes),
+                    scalars=(r, self.epoch, timeout_ns,
+                             self.wait.device_ptr),
+                    max_sms=self.max_sms, stream=self.streams[r])
+        for d in set(self.devices):
+            torch.cuda.synchronize(d)
+
+
+def inputs(rk, tokens, kind, gen):
+    c = rk.c
+    xs, ids, ws, outs = [], [], [], []
+    for r, d in enumerate(rk.devices):
+        dev = "cuda:%d" % d
+        T = tokens[r]
+        xs.append(torch.randn(T, c["H"], generator=gen, device="cuda:0").to(
+            torch.bfloat16).to(dev))
+        i, w = routing(kind, T, rk.E, c["K"], gen, "cuda:0")
+        ids.append(i.to(dev))
+        ws.append(w.to(dev))
+        outs.append(torch.full((T, c["H"]), float("nan"),
+                               dtype=torch.bfloat16, device=dev))
+    return xs, ids, ws, outs
+
+
+def check(rk, name, tokens, kind, gen):
+    xs, ids, ws, outs = inputs(rk, tokens, kind, gen)
+    rk.launch(xs, ids, ws, outs)
+    ok = True
+    notes = []
+    for r in range(rk.R):
+        if tokens[r] == 0:
+            continue
+        ref = reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
+                        ws[r].to("cuda:0"), rk.w13, rk.w2)
+        o = outs[r].to("cuda:0").float()
+        finite = bool(torch.isfinite(o).all())
+        rel, cd = rel_fro(o, ref.float()), calc_diff(o, ref.float())
+        ok &= finite and rel <= 1e-2 and cd <= 1e-4
+        notes.append("r%d rel %.1e cd %.1e%s" % (r, rel, cd,
+                                                  "" if finite else " NaN"))
+    return record("%s T=%s %s" % (name, tokens, kind), ok, "; ".join(notes))
+
+
+def dead_peer(args, name):
+    """Child: only rank 0 launches; prints one JSON line."""
+    moe_runtime.load_library(args.lib)
+    c = json.load(open(os.path.join(args.art, name, "case.json")))
+    gen = torch.Generator(device="cuda").manual_seed(7)
+    rk = Ranks(os.path.join(args.art, name), c, args.same_device, gen)
+    xs, ids, ws, outs = inputs(rk, [16] * rk.R, "random", gen)
+    t0 = time.time()
+    result = dict(failed=False)
+    try:
+        rk.launch(xs, ids, ws, outs, timeout_ns=int(1e9), only=[0])
+    except Exception as e:  # noqa: BLE001 - the expected failure
+        result = dict(failed=True, error=str(e).splitlines()[0][:200])
+    result["seconds"] = time.time() - t0
+    result["message"] = rk.wait.describe(PHASES)
+    rec = rk.wait.record
+    result["rank"], result["phase"] = rec.rank, rec.phase
+    print(json.dumps(result), flush=True)
+    os._exit(0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--art", required=True)
+    ap.add_argument("--same-device", action="store_true")
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--dead-peer-child", default="")
+    args = ap.parse_args()
+    if args.dead_peer_child:
+        dead_peer(args, args.dead_peer_child)
+    moe_runtime.load_library(args.lib)
+    gen = torch.Generator(device="cuda").manual_seed(1234)
+    names = sorted(n for n in os.listdir(args.art)
+                   if os.path.exists(os.path.join(args.art, n, "case.json")))
+    for name in names:
+        c = json.load(open(os.path.join(args.art, name, "case.json")))
+        if c.get("ranks", 1) < 2 or (args.filter and args.filter not in name):
+            continue
+        R = c["ranks"]
+        if not args.same_device and torch.cuda.device_count() < R:
+            record(name, False, "needs %d GPUs (or --same-device)" % R)
+            continue
+        rk = Ranks(os.path.join(args.art, name), c, args.same_device, gen)
+        where = " (same device)" if args.same_device else ""
+        label = name + where
+        try:
+            check(rk, label, [37 + 50 * r for r in range(R)], "random", gen)
+            check(rk, label, [1] * R, "random", gen)
+            check(rk, label, [300] * R, "masked", gen)
+            check(rk, label, [200 + r for r in range(R)], "one_expert", gen)
+            check(rk, label, [0] + [64] * (R - 1), "random", gen)
+            # 20 launches of the same inputs: bitwise identical outputs.
+            xs, ids, ws, outs = inputs(rk, [129] * R, "random", gen)
+            rk.launch(xs, ids, ws, outs)
+            first = [o.clone() for o in outs]
+            same = True
+            for _ in range(19):
+                for o in outs:
+                    o.fill_(float("nan"))
+                rk.launch(xs, ids, ws, outs)
+                same &= all(torch.equal(a.view(torch.int16),
+                                        b.view(torch.int16))
+                            for a, b in zip(outs, first))
+            record("%s: 20 launches bitwise identical" % label, same)
+        except Exception as e:  # noqa: BLE001 - a failure is a row
+            record(label, False, "%s: %s" % (type(e).__name__, e))
+            continue
+        rk.wait.close()
+        # A peer that never launches: the timeout error, not a hang.
+        t0 = time.time()
+        p = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--lib", args.lib,
+             "--art", args.art, "--dead-peer-child", name] +
+            (["--same-device"] if args.same_device else []),
+            capture_output=True, text=True, timeout=120)
+        try:
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            res = dict(error=p.stderr[-300:])
+        record("%s: dead peer -> timeout error in %.1f s" % (
+            label, time.time() - t0),
+            res.get("failed") is True and res.get("rank") == 0 and
+            res.get("phase") == 1, res.get("message") or res.get("error"))
+    passed = sum(r["ok"] for r in ROWS)
+    print("\n%d of %d checks passed" % (passed, len(ROWS)))
+    sys.exit(0 if ROWS and passed == len(ROWS) else 1)
+
+
+if __name__ == "__main__":
+    main()
