@@ -47,7 +47,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
     weights viewed as `[E*N, K]` (box `[tile-k, tile-n]`), then the offsets,
     for FP8 the row and weight scales, the output pointer and the
-    workspace (the tile scheduler's counter).
+    workspace (the tile scheduler's counter). `moe-translate
+    --moe-to-manifest` reads its entries: `tma`, `ptr` (a tensor operand or
+    result), `workspace`, `token_count`, and scalars `{kind = "i32" | "i64",
+    name = ..., value = ...}` whose value, when not given, the caller passes
+    at launch (`moeRtLaunchConfig.scalars`).
 
     Each supported `moe.fused_moe` becomes one persistent kernel for the
     whole layer (docs/FusedKernel.md): `moek.dispatch` (expert counts,
@@ -67,7 +71,14 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     tokens and weights, i32 topk_ids, every activation (SwiGLU, clamped
     SwiGLU, GELU-mul, GELU-tanh-mul) with gate/up concatenated or
     interleaved, every router-weight placement, GEMM1/GEMM2 outputs rounded
-    to bf16 or f32, H and I multiples of 64, one GPU. FP8 layers with
+    to bf16 or f32, H and I multiples of 64. An expert-parallel bf16 layer
+    in its per-rank form (`moe-expert-parallel`) becomes one kernel per rank
+    (docs/ExpertParallel.md): `moek.ep_dispatch` (counts exchanged with
+    every rank, rows pushed to their experts' owners), the same tiles on the
+    local experts, GEMM2 rows stored back into their source ranks
+    (`moek.store_acc_remote`), a bounded wait, the combine; it takes the
+    rank, the epoch, the waits' timeout and the wait record as scalars, and
+    its workspace must be the rank's share of a symmetric buffer. FP8 layers with
     DeepSeek-V3's recipe (fp8_block rows and activations in 1x128 blocks,
     weights in 128x128 blocks, gate/up concatenated, H and I multiples of
     128) get a kernel of 64-row tiles whose columns the two MMA warpgroups

@@ -1091,9 +1091,9 @@ func.func @negative_fused_alpha_on_swiglu(%x: tensor<?x256xbf16>, %ids: tensor<?
 
 // -----
 
-// E not divisible by ranks of the placement, on the fused op.
+// E neither the whole layer's experts nor one rank's, on the fused op.
 func.func @negative_fused_placement_ranks_do_not_divide(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>) {
-  // expected-error @+1 {{'moe.fused_moe' op expects E (8) to be divisible by the ranks (16) of #moe.placement<ranks = 16, experts_per_rank = 1>}}
+  // expected-error @+1 {{'moe.fused_moe' op expects E (8, the experts of w13 and w2) to be ranks * experts_per_rank = 16 * 1 (the whole layer) or experts_per_rank = 1 (one rank's experts)}}
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16, placement = #moe.placement<ranks = 16, experts_per_rank = 1>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>) -> tensor<?x256xbf16>
   return
 }
@@ -1102,7 +1102,7 @@ func.func @negative_fused_placement_ranks_do_not_divide(%x: tensor<?x256xbf16>, 
 
 // A placement that does not cover exactly the E experts, on the fused op.
 func.func @negative_fused_placement_wrong_total(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>) {
-  // expected-error @+1 {{'moe.fused_moe' op expects E (8) to equal ranks * experts_per_rank = 4 * 4}}
+  // expected-error @+1 {{'moe.fused_moe' op expects E (8, the experts of w13 and w2) to be ranks * experts_per_rank = 4 * 4 (the whole layer) or experts_per_rank = 4 (one rank's experts)}}
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16, placement = #moe.placement<ranks = 4, experts_per_rank = 4>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>) -> tensor<?x256xbf16>
   return
 }

@@ -257,8 +257,18 @@ LogicalResult verifyPlacement(Operation *op, PlacementAttr placement,
     return success();
   // A moe.fused_moe may hold only its rank's experts (the per-rank form
   // that moe-expert-parallel makes).
-  if (perRankForm && numExperts == placement.getExpertsPerRank())
-    return success();
+  if (perRankForm) {
+    int64_t perRank = placement.getExpertsPerRank();
+    if (numExperts == perRank ||
+        numExperts == placement.getRanks() * perRank)
+      return success();
+    return op->emitOpError()
+           << "expects E (" << numExperts
+           << ", the experts of w13 and w2) to be ranks * experts_per_rank = "
+           << placement.getRanks() << " * " << perRank
+           << " (the whole layer) or experts_per_rank = " << perRank
+           << " (one rank's experts)";
+  }
   if (numExperts % placement.getRanks() != 0)
     return op->emitOpError() << "expects E (" << numExperts
                              << ") to be divisible by the ranks ("
