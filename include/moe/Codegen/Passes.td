@@ -71,8 +71,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     tokens and weights, i32 topk_ids, every activation (SwiGLU, clamped
     SwiGLU, GELU-mul, GELU-tanh-mul) with gate/up concatenated or
     interleaved, every router-weight placement, GEMM1/GEMM2 outputs rounded
-    to bf16 or f32, H and I multiples of 64. An expert-parallel bf16 layer
-    in its per-rank form (`moe-expert-parallel`) becomes one kernel per rank
+    to bf16 or f32, H and I multiples of 64. An expert-parallel layer (bf16
+    or FP8) in its per-rank form (`moe-expert-parallel`) becomes one kernel per rank
     (docs/ExpertParallel.md): `moek.ep_dispatch` (counts exchanged with
     every rank, rows pushed to their experts' owners), the same tiles on the
     local experts, GEMM2 rows stored back into their source ranks

@@ -1837,8 +1837,9 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
             phase = op.getPhaseAttr().getInt();
     // Every constant up front (see DispatchLowering).
     std::map<int64_t, Value> constants;
-    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(32),
-                      int64_t(256), k, h, e, el, ranks, ranks * e, h - 8})
+    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(16),
+                      int64_t(32), int64_t(128), int64_t(256), k, h, e, el,
+                      ranks, ranks * e, h - 8, h / 128})
       constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
     for (int64_t u = 1; u <= kCopyUnroll; ++u)
       constants.try_emplace(256 * u,
@@ -2062,6 +2063,14 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
           Value token = arith::DivUIOp::create(cb, l, s, idx(k));
           Value src = elementAddress(cb, l, a.getX(), cb.getBF16Type(),
                                      arith::MulIOp::create(cb, l, token, idx(h)));
+          if (Value scales = a.getRowScales()) {
+            copyQuantized(cb, l, src,
+                          mapPeer(cb, l, a.getRows(), owner, bases, self),
+                          mapPeer(cb, l, scales, owner, bases, self),
+                          toIndex(cb, l, row), lane, h, constants);
+            scf::YieldOp::create(fb, l);
+            return;
+          }
           Value dst = mapPeer(
               cb, l,
               elementAddress(

@@ -934,9 +934,6 @@ std::string unsupportedReason(FusedMoEOp op) {
     if (p.getRanks() > 1 && !op.isPerRank())
       return "an expert-parallel layer is lowered in its per-rank form (run "
              "moe-expert-parallel first)";
-    if (op.isPerRank() && op.getXQuantAttr())
-      return "the expert-parallel fused kernel takes bf16 layers (FP8 not "
-             "yet)";
     if (op.isPerRank() && p.getRanks() > 8)
       return "the expert-parallel fused kernel takes at most 8 ranks";
   }
@@ -1135,6 +1132,155 @@ Value workspacePart(OpBuilder &b, Location loc, Value base, int64_t offset) {
                              ValueRange{bytes});
 }
 
+/// What expert parallelism adds to a fused kernel (docs/ExpertParallel.md):
+/// four scalar parameters after the single-GPU ones (this rank, the epoch,
+/// the waits' timeout and the wait record), the symmetric part of the
+/// workspace, the dispatch to the experts' owners, GEMM2 rows stored back
+/// into their source ranks, and the wait for every rank's results before
+/// the combine. With one rank, all of it is the single-GPU kernel's.
+struct ExpertParallel {
+  int64_t ranks = 1, localExperts = 0;
+  Value rank, epoch, timeoutNs, record, bases, combined, rowSlots, rowRanks,
+      countMatrix, counted, rowsDone;
+
+  explicit ExpertParallel(FusedMoEOp op)
+      : ranks(op.isPerRank() ? op.getPlacementAttr().getRanks() : 1),
+        localExperts(op.getNumExperts()) {}
+  bool enabled() const { return ranks > 1; }
+
+  /// The parameters and ABI entries after the single-GPU ones.
+  void extend(OpBuilder &b, SmallVectorImpl<Type> &params,
+              ArrayAttr &abi) const {
+    if (!enabled())
+      return;
+    params.append({b.getI32Type(), b.getI64Type(), b.getI64Type(),
+                   b.getI64Type()});
+    SmallVector<Attribute> entries(abi.getValue());
+    for (auto [kind, scalar] :
+         {std::pair<StringRef, StringRef>{"i32", "rank"},
+          {"i64", "epoch"},
+          {"i64", "timeout_ns"},
+          {"i64", "wait_record"}})
+      entries.push_back(b.getDictionaryAttr(
+          {b.getNamedAttr("kind", b.getStringAttr(kind)),
+           b.getNamedAttr("name", b.getStringAttr(scalar))}));
+    abi = b.getArrayAttr(entries);
+  }
+
+  /// Records the workspace's symmetric layout for the artifact writer, and
+  /// binds the parameters from `firstArg` on and the workspace parts.
+  void bind(OpBuilder &b, Location loc, LLVM::LLVMFuncOp func,
+            unsigned firstArg, const FusedWorkspace &ws,
+            function_ref<Value(int64_t)> at) {
+    if (!enabled())
+      return;
+    func->setAttr(
+        "moek.expert_parallel",
+        b.getDictionaryAttr(
+            {b.getNamedAttr("ranks", b.getI64IntegerAttr(ranks)),
+             b.getNamedAttr("experts_per_rank",
+                            b.getI64IntegerAttr(localExperts)),
+             b.getNamedAttr("symmetric_offset",
+                            b.getI64IntegerAttr(ws.symmetric)),
+             b.getNamedAttr("bases_offset", b.getI64IntegerAttr(ws.bases))}));
+    Block &entry = func.getBody().front();
+    rank = entry.getArgument(firstArg);
+    epoch = entry.getArgument(firstArg + 1);
+    timeoutNs = entry.getArgument(firstArg + 2);
+    record = LLVM::IntToPtrOp::create(
+        b, loc, LLVM::LLVMPointerType::get(b.getContext(), 1),
+        entry.getArgument(firstArg + 3));
+    bases = at(ws.bases);
+    combined = at(ws.combined);
+    counted = at(ws.counted);
+    rowsDone = at(ws.rowsDone);
+    countMatrix = at(ws.countMatrix);
+    rowSlots = at(ws.rowSlots);
+    rowRanks = at(ws.rowRanks);
+  }
+
+  /// The dispatch (grid barriers 1 and 2): to the experts' owners, or the
+  /// single-GPU one. `rowScales`: quantize the rows (FP8).
+  void dispatch(OpBuilder &b, Location loc, Value x, Value ids, Value weights,
+                Value tokens, Value counts, Value cursor, Value offsets,
+                Value slotRows, Value rowWeights, Value rows, Value barrier,
+                Value rowScales, int64_t k, int64_t h) const {
+    if (!enabled()) {
+      mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
+                             offsets, slotRows, rowWeights, rows, barrier,
+                             rowScales, b.getI64IntegerAttr(localExperts),
+                             b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+                             b.getI64IntegerAttr(1));
+      return;
+    }
+    mk::EpDispatchOp::create(
+        b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
+        barrier, countMatrix, counted, rowsDone, rows, rowWeights, rowSlots,
+        rowRanks, bases, rank, epoch, timeoutNs, record, rowScales,
+        b.getI64IntegerAttr(ranks), b.getI64IntegerAttr(localExperts),
+        b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+        b.getI64IntegerAttr(1));
+  }
+
+  /// GEMM2 rows of `accs` at `row`, `col`: into y, or back to their
+  /// source ranks' slots.
+  void storeRows(OpBuilder &b, Location loc, ArrayRef<Value> accs, Value y,
+                 Value row, Value col, Value rowEnd, Type yElem,
+                 int64_t h) const {
+    if (!enabled()) {
+      storeAccs(b, loc, accs, y, row, col, rowEnd, yElem, h);
+      return;
+    }
+    for (auto [a, acc] : llvm::enumerate(accs))
+      mk::StoreAccRemoteOp::create(
+          b, loc, acc, y,
+          arith::AddIOp::create(b, loc, row,
+                                arith::ConstantIndexOp::create(b, loc, 64 * a)),
+          col, rowEnd, rowSlots, rowRanks, bases, rank, TypeAttr::get(yElem),
+          b.getI64IntegerAttr(h));
+  }
+
+  /// After the MMA warpgroups' grid barrier: every row this rank computed
+  /// is back with its source; one thread of CTA 0 tells every rank, one
+  /// thread per CTA waits until every rank has sent this rank's rows (wait
+  /// phase 3), then the MMA warpgroups (named barrier 4) go on to combine.
+  void awaitResults(OpBuilder &b, Location loc, Value cta) const {
+    if (!enabled())
+      return;
+    Value firstThread = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        NVVM::ThreadIdXOp::create(b, loc, b.getI32Type()),
+        arith::ConstantIntOp::create(b, loc, kThreads / 3, 32));
+    Value lead = arith::AndIOp::create(
+        b, loc, firstThread,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, cta,
+                              arith::ConstantIndexOp::create(b, loc, 0)));
+    Value one = arith::ConstantIntOp::create(b, loc, 1, 64);
+    auto gptr = LLVM::LLVMPointerType::get(b.getContext(), 1);
+    auto signal = scf::IfOp::create(b, loc, lead, false);
+    {
+      OpBuilder tb = OpBuilder::atBlockTerminator(signal.thenBlock());
+      for (int64_t r = 0; r < ranks; ++r)
+        mk::RemoteAddOp::create(
+            tb, loc,
+            mk::MapPeerOp::create(tb, loc, gptr, combined,
+                                  arith::ConstantIntOp::create(tb, loc, r, 32),
+                                  bases, rank),
+            one);
+    }
+    auto wait = scf::IfOp::create(b, loc, firstThread, false);
+    {
+      OpBuilder tb = OpBuilder::atBlockTerminator(wait.thenBlock());
+      Value target = arith::MulIOp::create(
+          tb, loc, epoch, arith::ConstantIntOp::create(tb, loc, ranks, 64));
+      mk::RemoteWaitOp::create(tb, loc, combined, target, timeoutNs, record,
+                               rank, tb.getI64IntegerAttr(3));
+    }
+    mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(4),
+                              b.getI64IntegerAttr(256));
+  }
+};
+
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
@@ -1145,8 +1291,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   int64_t k = op.getIds().getType().getDimSize(1);
   // Expert parallelism (the per-rank form): `e` experts here, out of
   // ranks * e; this rank may receive every rank's max_tokens * k slots.
-  bool ep = op.isPerRank();
-  int64_t ranks = ep ? op.getPlacementAttr().getRanks() : 1;
+  ExpertParallel ep(op);
+  int64_t ranks = ep.ranks;
   int64_t maxRows = maxTokens * k * ranks;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
@@ -1168,33 +1314,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr,
                            gptr, gptr, gptr, gptr, b.getI32Type()};
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false);
-  if (ep) {
-    // This rank, the launch's epoch (1, 2, ...), the waits' timeout and
-    // the wait record (docs/ExpertParallel.md), from the caller.
-    params.append({b.getI32Type(), b.getI64Type(), b.getI64Type(),
-                   b.getI64Type()});
-    SmallVector<Attribute> entries(abi.getValue());
-    for (auto [kind, scalar] :
-         {std::pair<StringRef, StringRef>{"i32", "rank"},
-          {"i64", "epoch"},
-          {"i64", "timeout_ns"},
-          {"i64", "wait_record"}})
-      entries.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr("kind", b.getStringAttr(kind)),
-           b.getNamedAttr("name", b.getStringAttr(scalar))}));
-    abi = b.getArrayAttr(entries);
-  }
+  ep.extend(b, params, abi);
   auto func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
                                wsAttrs);
-  if (ep)
-    func->setAttr(
-        "moek.expert_parallel",
-        b.getDictionaryAttr(
-            {b.getNamedAttr("ranks", b.getI64IntegerAttr(ranks)),
-             b.getNamedAttr("experts_per_rank", b.getI64IntegerAttr(e)),
-             b.getNamedAttr("symmetric_offset",
-                            b.getI64IntegerAttr(ws.symmetric)),
-             b.getNamedAttr("bases_offset", b.getI64IntegerAttr(ws.bases))}));
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
@@ -1247,37 +1369,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
 
-  // Expert parallelism: this rank, the epoch, the waits' bound and record,
-  // and the symmetric part of the workspace.
-  Value rank, epoch, timeoutNs, record, bases, combined, rowSlots, rowRanks;
-  if (ep) {
-    rowSlots = at(ws.rowSlots);
-    rowRanks = at(ws.rowRanks);
-    rank = entry->getArgument(10);
-    epoch = entry->getArgument(11);
-    timeoutNs = entry->getArgument(12);
-    record = LLVM::IntToPtrOp::create(b, loc, gptr, entry->getArgument(13));
-    bases = at(ws.bases);
-    combined = at(ws.combined);
-  }
+  ep.bind(b, loc, func, /*firstArg=*/10, ws, at);
 
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
   // expert parallelism, to the ranks that own the experts.
   stamp(b, 0);
-  if (ep)
-    mk::EpDispatchOp::create(
-        b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
-        barrier, at(ws.countMatrix), at(ws.counted), at(ws.rowsDone), rows,
-        rowWeights, rowSlots, rowRanks, bases, rank, epoch,
-        timeoutNs, record, b.getI64IntegerAttr(ranks), b.getI64IntegerAttr(e),
-        b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-        b.getI64IntegerAttr(1));
-  else
-    mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
-                           offsets, slotRows, rowWeights, rows, barrier,
-                           Value(), b.getI64IntegerAttr(e),
-                           b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-                           b.getI64IntegerAttr(1));
+  ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
+              slotRows, rowWeights, rows, barrier, Value(), k, h);
   stamp(b, 1);
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
@@ -1409,18 +1507,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
                     iter, /*pipelined=*/true);
-                Value col =
-                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
-                if (ep) {
-                  // Each row back to its source rank's slot.
-                  for (Value acc : accs)
-                    mk::StoreAccRemoteOp::create(
-                        eb, l, acc, y, row, col, d.getRowEnd(), rowSlots,
-                        rowRanks, bases, rank,
-                        TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
-                  return next;
-                }
-                storeAccs(eb, l, accs, y, row, col, d.getRowEnd(), yElem, h);
+                ep.storeRows(
+                    eb, l, accs, y, row,
+                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
+                    d.getRowEnd(), yElem, h);
                 return next;
               });
         });
@@ -1432,41 +1522,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
-    if (ep) {
-      // Every row this rank computed is back with its source: tell every
-      // rank (one thread of CTA 0), then wait until every rank has sent
-      // this rank's rows (one thread per CTA), for the combine.
-      Value firstThread = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq,
-          NVVM::ThreadIdXOp::create(b, loc, b.getI32Type()),
-          arith::ConstantIntOp::create(b, loc, kThreads / 3, 32));
-      Value lead = arith::AndIOp::create(
-          b, loc, firstThread,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, ctaId,
-                                idx(b, 0)));
-      Value one = arith::ConstantIntOp::create(b, loc, 1, 64);
-      auto signal = scf::IfOp::create(b, loc, lead, false);
-      {
-        OpBuilder tb = OpBuilder::atBlockTerminator(signal.thenBlock());
-        for (int64_t r = 0; r < ranks; ++r)
-          mk::RemoteAddOp::create(
-              tb, loc,
-              mk::MapPeerOp::create(
-                  tb, loc, gptr, combined,
-                  arith::ConstantIntOp::create(tb, loc, r, 32), bases, rank),
-              one);
-      }
-      auto wait = scf::IfOp::create(b, loc, firstThread, false);
-      {
-        OpBuilder tb = OpBuilder::atBlockTerminator(wait.thenBlock());
-        Value target = arith::MulIOp::create(
-            tb, loc, epoch, arith::ConstantIntOp::create(tb, loc, ranks, 64));
-        mk::RemoteWaitOp::create(tb, loc, combined, target, timeoutNs, record,
-                                 rank, tb.getI64IntegerAttr(3));
-      }
-      mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(4),
-                                b.getI64IntegerAttr(256));
-    }
+    ep.awaitResults(b, loc, ctaId);
     stamp(b, 4, firstWg);
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
@@ -1496,22 +1552,25 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
   int64_t k = op.getIds().getType().getDimSize(1);
-  int64_t maxRows = maxTokens * k;
+  // Expert parallelism: as in buildFusedKernel.
+  ExpertParallel ep(op);
+  int64_t maxRows = maxTokens * k * ep.ranks;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
-  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
-                    /*withTimers=*/false, /*fp8=*/true);
+  FusedWorkspace ws(ep.ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
+                    /*withTimers=*/false, /*fp8=*/true, ep.ranks, e);
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr, gptr,
+                           gptr, gptr, gptr, gptr, gptr, b.getI32Type()};
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true);
+  ep.extend(b, params, abi);
   auto func = createKernelFunc(
-      b, loc, name,
-      {ptr, ptr, ptr, ptr, gptr, gptr, gptr, gptr, gptr, gptr, gptr,
-       b.getI32Type()},
-      /*numTma=*/4, buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true),
+      b, loc, name, params, /*numTma=*/4, abi,
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
        b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
@@ -1539,6 +1598,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
         rows = at(ws.rows), rowScales = at(ws.rowScales), act = at(ws.act),
         actScales = at(ws.actScales), y = at(ws.y);
+  ep.bind(b, loc, func, /*firstArg=*/12, ws, at);
 
   auto tile = [&](int64_t r) {
     return MemRefType::get({r, kTileKFp8}, b.getType<Float8E4M3FNType>(),
@@ -1560,12 +1620,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       b.getI64IntegerAttr(64 * 128 * 4));
   constexpr int64_t kFull = 5, kEmpty = 6;
 
-  // Phase 1: the routed rows, quantized, expert by expert.
-  mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
-                         offsets, slotRows, rowWeights, rows, barrier,
-                         rowScales, b.getI64IntegerAttr(e),
-                         b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-                         b.getI64IntegerAttr(1));
+  // Phase 1: the routed rows, quantized, expert by expert (with expert
+  // parallelism, to the experts' owners).
+  ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
+              slotRows, rowWeights, rows, barrier, rowScales, k, h);
 
   // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 rows each.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(64);
@@ -1760,8 +1818,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                           cH),
                     false);
                 OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
-                storeAccs(ib, l, {acc}, y, d.getRow(), col, d.getRowEnd(),
-                          yElem, h);
+                ep.storeRows(ib, l, {acc}, y, d.getRow(), col,
+                             d.getRowEnd(), yElem, h);
                 return next;
               });
         });
@@ -1771,6 +1829,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+    ep.awaitResults(b, loc, mk::BlockIdOp::create(b, loc, b.getIndexType()));
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
     mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,

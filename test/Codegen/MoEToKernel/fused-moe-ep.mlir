@@ -2,7 +2,7 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -o /dev/null 2>&1 | FileCheck %s --check-prefix=UNSPLIT
 // RUN: %if ptxas %{ rm -rf %t && mkdir -p %t && moe-opt %s --moe-expert-parallel --convert-moe-to-moek --moek-to-nvvm-pipeline=chip=sm_90a 2>/dev/null | moe-translate --moe-to-ptx -o %t/ep.ptx && %ptxas -arch=sm_90a -v %t/ep.ptx -o %t/ep.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS %}
 
-// The per-rank form of an expert-parallel bf16 layer (R = 2 ranks of 4
+// The per-rank form of an expert-parallel layer (bf16 here, FP8 below; R = 2 ranks of 4
 // experts; moe-expert-parallel made it) becomes one kernel per rank: the
 // single-GPU fused kernel's parameters plus this rank, the epoch, the
 // waits' timeout and the wait record; moek.ep_dispatch instead of
@@ -32,7 +32,7 @@
 // CHECK:         moek.remote_wait %[[COMBINED]] geq(%{{.+}}) timeout_ns(%arg12) record(%[[REC]]) rank(%arg10) phase(3)
 // CHECK:         moek.barrier_sync id(4) threads(256)
 // CHECK-NEXT:    moek.combine %[[Y]], %[[SLOTS]] weights(%arg6) out(%arg7)
-// PTXAS: 0 bytes spill stores, 0 bytes spill loads
+// PTXAS-COUNT-2: 0 bytes spill stores, 0 bytes spill loads
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x512x256xbf16>, %w2: tensor<8x256x256xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight in_combine>, placement = #moe.placement<ranks = 2, experts_per_rank = 4>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x512x256xbf16>, tensor<8x256x256xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
@@ -42,9 +42,18 @@ func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf
 
 // -----
 
-// FP8 expert-parallel layers are not lowered yet: the remark says so.
+// An FP8 layer (DeepSeek-V3's recipe): the dispatch quantizes the rows on
+// the way to their owners (row_scales), and the FP8 kernel's GEMM2 stores
+// its 64 x 128 accumulators back into the source ranks.
+// CHECK-LABEL: func.func @fp8
+// CHECK:       llvm.func @fp8_fused_moe_0(
+// CHECK-SAME:    %arg11: i32, %arg12: i32, %arg13: i64, %arg14: i64, %arg15: i64)
+// CHECK-SAME:    moek.expert_parallel = {bases_offset = {{[0-9]+}} : i64, experts_per_rank = 4 : i64, ranks = 2 : i64
+// CHECK:         moek.ep_dispatch {{.*}} self(%arg12) epoch(%arg13) timeout_ns(%arg14) record(%{{.+}}) row_scales(%{{.+}}) {experts_per_rank = 4 : i64, hidden = 256 : i64, phase = 1 : i64, ranks = 2 : i64, top_k = 2 : i64}
+// CHECK:         moek.store_acc_remote {{.*}} : !moek.acc<64x128xf32>
+// CHECK:         moek.remote_wait {{.*}} phase(3)
+// CHECK:         moek.combine
 func.func @fp8(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x512x256xf8E4M3FN>, %w2: tensor<8x256x256xf8E4M3FN>, %w13s: tensor<8x4x2xf32>, %w2s: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the expert-parallel fused kernel takes bf16 layers (FP8 not yet)}}
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {act_quant = #moe.quant<fp8_block, block = [1, 128]>, act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight in_combine>, w13_quant = #moe.quant<fp8_block, block = [128, 128]>, w2_quant = #moe.quant<fp8_block, block = [128, 128]>, x_quant = #moe.quant<fp8_block, block = [1, 128]>, placement = #moe.placement<ranks = 2, experts_per_rank = 4>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x512x256xf8E4M3FN>, tensor<8x256x256xf8E4M3FN>, tensor<8x4x2xf32>, tensor<8x2x2xf32>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }

@@ -18,7 +18,8 @@ compiler is built (no GPU needed).
   epR:    a last field "ep2", "ep4", ...: the layer's E experts spread over
           R ranks (#moe.placement; E a multiple of R), compiled in its
           per-rank form (moe-opt --moe-expert-parallel): the kernel of every
-          rank, run by run_ep_fused_moe.py. bf16 only.
+          rank, run by run_ep_fused_moe.py (after fp8 for an FP8 layer:
+          8,512,256,2,fp8,ep2).
   fp8:    a last field "fp8" (or --fp8 for every case): DeepSeek-V3's FP8
           layer. bf16 x quantized by the kernel to e4m3 per 1x128 block
           (x_quant), e4m3 w13 [E, 2I, H] and w2 [E, H, I] with f32 scales
@@ -124,9 +125,9 @@ def parse_case(spec, fp8=False):
         if layout != "concat":
             raise ValueError("fp8: gate/up must be concatenated (layout "
                              "concat)")
-    if ranks > 1 and (fp8 or e % ranks):
-        raise ValueError("ep%d: a bf16 layer whose E is a multiple of the "
-                         "ranks" % ranks)
+    if ranks > 1 and e % ranks:
+        raise ValueError("ep%d: E = %d is not a multiple of the ranks"
+                         % (ranks, e))
     c = dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1,
              gemm2=gemm2, act=act, layout=layout, fp8=fp8)
     if ranks > 1:

@@ -8,13 +8,15 @@ One process drives the R ranks: R GPUs (rank r on GPU r), or with
 Every rank's workspace is its share of one symmetric buffer
 (moe_runtime.Symmetric), with the table of every rank's workspace address
 at the manifest's expert_parallel.bases_offset. Rank r holds experts
-[r E/R, (r + 1) E/R) of the layer's weights (w13 [E, 2I, H], w2 [E, H, I],
-N(0, 1) / sqrt(fan-in) in bf16) and its own tokens: T_r differs per rank.
+[r E/R, (r + 1) E/R) of the layer's weights (run_fused_moe.py's weights():
+bf16, or e4m3 with 128x128 scales for FP8) and its own tokens: T_r
+differs per rank.
 
 Checks, each on fresh random inputs with every output poisoned (NaN):
 every rank's output against the float32 reference of the whole layer
 (run_fused_moe.py's, with all E experts) for that rank's tokens (rel.
-Frobenius <= 1e-2, calc_diff <= 1e-4), with routings: random, masked (-1)
+Frobenius <= 1e-2, calc_diff <= 1e-4; FP8 layers, with run_fused_moe.py's
+FP8 weights, inputs and reference: calc_diff <= 1e-3), with routings: random, masked (-1)
 slots, every token on expert 0 (all rows to rank 0), one rank with T = 0,
 T = 1 on every rank; the same launch 20 times (epochs) bitwise identical;
 and a dead peer (in a child process only rank 0 launches, with a 1 s
@@ -38,7 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from run_fused_moe import (calc_diff, reference, rel_fro,  # noqa: E402
-                           routing)
+                           routing, tokens, weights)
 from run_symmetric import tensor_at  # noqa: E402
 
 PHASES = ["", "dispatch: counts", "dispatch: rows", "combine: results"]
@@ -83,15 +85,12 @@ class Ranks:
             t = tensor_at(torch, self.ptrs[r] + self.ep["bases_offset"], 8,
                           d, torch.int64)
             t.copy_(torch.tensor(table, dtype=torch.int64))
-        E, H, I = self.E, c["H"], c["I"]
-        self.w13 = (torch.randn(E, 2 * I, H, generator=gen, device="cuda:0")
-                    / H ** 0.5).to(torch.bfloat16)
-        self.w2 = (torch.randn(E, H, I, generator=gen, device="cuda:0")
-                   / I ** 0.5).to(torch.bfloat16)
-        self.shards = [(self.w13[r * self.el:(r + 1) * self.el].to(
-            "cuda:%d" % d).contiguous(),
-            self.w2[r * self.el:(r + 1) * self.el].to(
-            "cuda:%d" % d).contiguous()) for r, d in enumerate(self.devices)]
+        # The whole layer's weights (w13, w2, and for FP8 their scales), and
+        # each rank's experts of each on its GPU.
+        self.weights = weights(c, gen, "cuda:0")
+        self.shards = [tuple(w[r * self.el:(r + 1) * self.el].to(
+            "cuda:%d" % d).contiguous() for w in self.weights)
+            for r, d in enumerate(self.devices)]
         self.streams = [torch.cuda.Stream(device=d) for d in self.devices]
         self.wait = moe_runtime.WaitRecord.create()
         self.epoch = 0
@@ -116,14 +115,13 @@ class Ranks:
             torch.cuda.synchronize(d)
 
 
-def inputs(rk, tokens, kind, gen):
+def inputs(rk, counts, kind, gen):
     c = rk.c
     xs, ids, ws, outs = [], [], [], []
     for r, d in enumerate(rk.devices):
         dev = "cuda:%d" % d
-        T = tokens[r]
-        xs.append(torch.randn(T, c["H"], generator=gen, device="cuda:0").to(
-            torch.bfloat16).to(dev))
+        T = counts[r]
+        xs.append(tokens(c, T, gen, "cuda:0").to(dev))
         i, w = routing(kind, T, rk.E, c["K"], gen, "cuda:0")
         ids.append(i.to(dev))
         ws.append(w.to(dev))
@@ -141,11 +139,14 @@ def check(rk, name, tokens, kind, gen):
         if tokens[r] == 0:
             continue
         ref = reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
-                        ws[r].to("cuda:0"), rk.w13, rk.w2)
+                        ws[r].to("cuda:0"), *rk.weights)
         o = outs[r].to("cuda:0").float()
         finite = bool(torch.isfinite(o).all())
         rel, cd = rel_fro(o, ref.float()), calc_diff(o, ref.float())
-        ok &= finite and rel <= 1e-2 and cd <= 1e-4
+        if rk.c.get("fp8"):
+            ok &= finite and cd <= 1e-3
+        else:
+            ok &= finite and rel <= 1e-2 and cd <= 1e-4
         notes.append("r%d rel %.1e cd %.1e%s" % (r, rel, cd,
                                                   "" if finite else " NaN"))
     return record("%s T=%s %s" % (name, tokens, kind), ok, "; ".join(notes))

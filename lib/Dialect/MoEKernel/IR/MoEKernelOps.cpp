@@ -369,6 +369,10 @@ LogicalResult EpDispatchOp::verify() {
   if (getPhaseAttr().getInt() < 1)
     return emitOpError() << "expects a phase >= 1, got "
                          << getPhaseAttr().getInt();
+  if (getRowScales() && getHiddenAttr().getInt() % 128 != 0)
+    return emitOpError() << "expects hidden a multiple of 128 (1x128 "
+                            "blocks) with row_scales, got "
+                         << getHiddenAttr().getInt();
   return success();
 }
 

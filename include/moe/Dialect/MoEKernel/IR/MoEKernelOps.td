@@ -470,7 +470,9 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
        (`row_weights`, f32), its index `t * top_k + k` (`row_slots`, i32)
        and this rank (`row_ranks`, i32); locally `slot_rows[s] = s`, or -1
        for a masked slot (for the combine, which reads row `s` of the
-       results sent back);
+       results sent back); with `row_scales` the row is quantized on the
+       way as moek.dispatch quantizes it (e4m3 values in `rows`, the 1x128
+       blocks' f32 scales in `row_scales` of the owner);
     5. a grid barrier (phase `phase + 1`); CTA 0 adds 1 to every rank's
        `rows_done`; every CTA waits until its own reaches `epoch * ranks`
        (wait phase 2). Then every row this rank's experts get is in `rows`.
@@ -491,6 +493,7 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
                        MoEK_GlobalPtr:$row_slots, MoEK_GlobalPtr:$row_ranks,
                        MoEK_GlobalPtr:$bases, I32:$self, I64:$epoch,
                        I64:$timeout_ns, MoEK_GlobalPtr:$record,
+                       Optional<MoEK_GlobalPtr>:$row_scales,
                        I64Attr:$ranks, I64Attr:$experts_per_rank,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase);
   let assemblyFormat = [{
@@ -502,7 +505,7 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
     `row_weights` `(` $row_weights `)` `row_slots` `(` $row_slots `)`
     `row_ranks` `(` $row_ranks `)` `bases` `(` $bases `)` `self` `(` $self `)`
     `epoch` `(` $epoch `)` `timeout_ns` `(` $timeout_ns `)`
-    `record` `(` $record `)` attr-dict
+    `record` `(` $record `)` (`row_scales` `(` $row_scales^ `)`)? attr-dict
   }];
   let hasVerifier = 1;
 }
