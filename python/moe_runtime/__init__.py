@@ -282,6 +282,8 @@ def load_library(path=None):
             c.POINTER(LaunchConfig), c.POINTER(c.c_int64)]),
         "moeRtLaunch": (c.c_int, [c.c_void_p, c.POINTER(TensorArg), c.c_int32,
                                   c.POINTER(LaunchConfig), c.c_void_p]),
+        "moeRtCopyToDevice": (c.c_int, [c.c_int32, c.c_uint64, c.c_void_p,
+                                        c.c_uint64]),
         "moeRtSymmetricCreate": (c.c_int, [
             c.POINTER(c.c_int32), c.c_int32, c.c_uint64,
             c.POINTER(c.c_void_p)]),

@@ -2,12 +2,10 @@
 """Runs expert-parallel fused MoE kernels (make_fused_moe.py cases with a
 last field epR) on R ranks and checks them against the whole layer.
 
-One process drives the R ranks: R GPUs (rank r on GPU r), or with
---same-device R kernels on GPU 0, each on its own stream with SMs / R CTAs
-(so that all of them are resident at once), for a machine with one GPU.
-Every rank's workspace is its share of one symmetric buffer
-(moe_runtime.Symmetric), with the table of every rank's workspace address
-at the manifest's expert_parallel.bases_offset. Rank r holds experts
+One process drives the R ranks through moe_runtime.ep.ExpertParallelLayer:
+R GPUs (rank r on GPU r), or with --same-device R kernels on GPU 0, each on
+its own stream with SMs / R CTAs (so that all of them are resident at
+once), for a machine with one GPU. Rank r holds experts
 [r E/R, (r + 1) E/R) of the layer's weights (run_fused_moe.py's weights():
 bf16, or e4m3 with 128x128 scales for FP8) and its own tokens: T_r
 differs per rank.
@@ -41,9 +39,8 @@ import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from run_fused_moe import (calc_diff, reference, rel_fro,  # noqa: E402
                            routing, tokens, weights)
-from run_symmetric import tensor_at  # noqa: E402
+from moe_runtime.ep import ExpertParallelLayer  # noqa: E402
 
-PHASES = ["", "dispatch: counts", "dispatch: rows", "combine: results"]
 ROWS = []
 
 
@@ -55,7 +52,8 @@ def record(label, ok, note=""):
 
 
 class Ranks:
-    """The R ranks of one artifact: kernels, workspaces, weights, streams."""
+    """The R ranks of one artifact (moe_runtime.ep.ExpertParallelLayer) with
+    the whole layer's weights and each rank's shard."""
 
     def __init__(self, art, c, same_device, gen):
         self.c = c
@@ -63,54 +61,30 @@ class Ranks:
         self.E = c["E"]
         self.el = self.E // R
         self.devices = [0] * R if same_device else list(range(R))
-        self.kernels = [moe_runtime.Kernel.load(art, device=d)
-                        for d in self.devices]
-        k0 = self.kernels[0]
-        manifest = json.load(open(os.path.join(art, "manifest.json")))
-        self.ep = manifest["expert_parallel"]
-        self.ws_bytes = (k0.workspace_bytes + (1 << 20) - 1) >> 20 << 20
-        if same_device:
-            self.sym = moe_runtime.Symmetric.create([0], R * self.ws_bytes)
-            self.ptrs = [self.sym.ptrs[0] + r * self.ws_bytes
-                         for r in range(R)]
-            self.max_sms = torch.cuda.get_device_properties(
-                0).multi_processor_count // R
-        else:
-            self.sym = moe_runtime.Symmetric.create(self.devices,
-                                                    self.ws_bytes)
-            self.ptrs = list(self.sym.ptrs[:R])
-            self.max_sms = 0
-        table = self.ptrs + [0] * (8 - R)
-        for r, d in enumerate(self.devices):
-            t = tensor_at(torch, self.ptrs[r] + self.ep["bases_offset"], 8,
-                          d, torch.int64)
-            t.copy_(torch.tensor(table, dtype=torch.int64))
+        self.layer = ExpertParallelLayer(art, devices=self.devices)
         # The whole layer's weights (w13, w2, and for FP8 their scales), and
         # each rank's experts of each on its GPU.
         self.weights = weights(c, gen, "cuda:0")
         self.shards = [tuple(w[r * self.el:(r + 1) * self.el].to(
             "cuda:%d" % d).contiguous() for w in self.weights)
             for r, d in enumerate(self.devices)]
-        self.streams = [torch.cuda.Stream(device=d) for d in self.devices]
-        self.wait = moe_runtime.WaitRecord.create()
-        self.epoch = 0
         for d in set(self.devices):
             torch.cuda.synchronize(d)
 
-    def launch(self, xs, ids, ws, outs, timeout_ns=int(30e9), only=None):
-        self.epoch += 1
+    def launch(self, xs, ids, ws, outs, timeout_s=30.0, only=None):
+        """Every rank (or those in `only`) once; then waits for them."""
         for d in set(self.devices):
             torch.cuda.synchronize(d)
-        for r, d in enumerate(self.devices):
-            if only is not None and r not in only:
-                continue
-            with torch.cuda.device(d):
-                self.kernels[r].launch(
-                    xs[r], ids[r], ws[r], *self.shards[r], outs[r],
-                    workspace=(self.ptrs[r], self.ws_bytes),
-                    scalars=(r, self.epoch, timeout_ns,
-                             self.wait.device_ptr),
-                    max_sms=self.max_sms, stream=self.streams[r])
+        self.layer.timeout_s = timeout_s
+        per_rank = [(xs[r], ids[r], ws[r]) + self.shards[r] + (outs[r],)
+                    for r in range(self.R)]
+        if only is None:
+            self.layer.launch(per_rank)
+        else:  # a dead peer: the others never launch
+            self.layer.epoch += 1
+            streams = self.layer._own_streams()
+            for r in only:
+                self.layer._launch(r, r, per_rank[r], streams[r])
         for d in set(self.devices):
             torch.cuda.synchronize(d)
 
@@ -162,12 +136,12 @@ def dead_peer(args, name):
     t0 = time.time()
     result = dict(failed=False)
     try:
-        rk.launch(xs, ids, ws, outs, timeout_ns=int(1e9), only=[0])
+        rk.launch(xs, ids, ws, outs, timeout_s=1.0, only=[0])
     except Exception as e:  # noqa: BLE001 - the expected failure
         result = dict(failed=True, error=str(e).splitlines()[0][:200])
     result["seconds"] = time.time() - t0
-    result["message"] = rk.wait.describe(PHASES)
-    rec = rk.wait.record
+    result["message"] = rk.layer.timeout_message()
+    rec = rk.layer.wait.record
     result["rank"], result["phase"] = rec.rank, rec.phase
     print(json.dumps(result), flush=True)
     os._exit(0)
@@ -220,7 +194,7 @@ def main():
         except Exception as e:  # noqa: BLE001 - a failure is a row
             record(label, False, "%s: %s" % (type(e).__name__, e))
             continue
-        rk.wait.close()
+        rk.layer.close()
         # A peer that never launches: the timeout error, not a hang.
         t0 = time.time()
         p = subprocess.run(
