@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Benchmark: the expert-parallel fused kernel against NCCL all-to-all +
+torch._grouped_mm, one process per GPU, the same inputs in the same run.
+
+  torchrun --nproc_per_node=R bench/ep_fused_moe.py \
+      --lib build-rt-standalone/libmoe_cuda_runtime.so --art DIR --out OUT
+
+DIR holds the artifacts of make_fused_moe.py for the cases below, each
+compiled with `epR` for this R (and max-tokens at least T):
+  fm_e256_h7168_i2048_k8_epR        DeepSeek-V3, T = 512 and 4096 per rank
+  fm_e256_h4096_i2048_k6_epR        DeepSeek-V4-Flash, T = 8192 per rank
+  (fm_fp8_... the same in FP8, with --dtypes bf16,fp8)
+
+Per case and rank: x ~ N(0, 1) bf16, a softmax top-K routing of random
+logits (as ../shared/bench/ep_baseline.py), the rank's E / R experts' bf16
+weights. Timed (CUDA events, median of 20 after 5 warm-ups, every rank
+launching each iteration; the table reports the slowest rank):
+  ours          one launch of the expert-parallel kernel (dispatch over
+                NVLink, GEMMs, results pushed back, combine);
+  ours local    the same kernel with every token routed to its own rank's
+                experts (the same rows per rank, no NVLink traffic): the
+                compute-side time;
+  nccl full     all_to_all_single dispatch, _grouped_mm GEMM1, SwiGLU,
+                GEMM2, all_to_all_single combine, weighted index_add;
+  nccl comm     the two all-to-alls alone; nccl compute: the rest.
+Writes OUT/ep_fused_moe_w<R>.json and a Markdown table (rank 0).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("NCCL_NVLS_ENABLE", "0")
+os.environ.setdefault("TORCH_SYMM_MEM_DISABLE_MULTICAST", "1")
+os.environ.setdefault("NVSHMEM_DISABLE_NVLS", "1")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+import torch.distributed._symmetric_memory as symm_mem  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import moe_runtime  # noqa: E402
+from moe_runtime.ep import ExpertParallelLayer, workspace_bytes  # noqa: E402
+
+CASES = [("dsv3", 512, 7168, 2048, 256, 8), ("dsv3", 4096, 7168, 2048, 256, 8),
+         ("v4-flash", 8192, 4096, 2048, 256, 6)]
+
+
+def timeit(fn, iters=20, warm=5):
+    for _ in range(warm):
+        fn()
+    torch.cuda.synchronize()
+    dist.barrier()
+    ts = []
+    for _ in range(iters):
+        s, e = torch.cuda.Event(True), torch.cuda.Event(True)
+        s.record()
+        fn()
+        e.record()
+        torch.cuda.synchronize()
+        ts.append(s.elapsed_time(e))
+    ts.sort()
+    t = torch.tensor([ts[len(ts) // 2]], device="cuda")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)  # the slowest rank
+    return float(t)
+
+
+def nccl_pipeline(x, topi, topw, w13, w2, I, El, world):
+    """../shared/bench/ep_baseline.py's pipeline on these inputs."""
+    T, K = topi.shape
+    H = x.shape[1]
+    dev = x.device
+    flat = topi.flatten()
+    order = torch.argsort(flat, stable=True)
+    dest = flat[order] // El
+    send = torch.bincount(dest, minlength=world)
+    recv = torch.empty_like(send)
+    dist.all_to_all_single(recv, send)
+    sc, rc = send.tolist(), recv.tolist()
+    tok = order // K
+    send_x = x[tok]
+    send_e = (flat[order] % El).to(torch.int32)
+    recv_x = torch.empty(sum(rc), H, device=dev, dtype=torch.bfloat16)
+    recv_e = torch.empty(sum(rc), device=dev, dtype=torch.int32)
+    dist.all_to_all_single(recv_e, send_e, rc, sc)
+    lorder = torch.argsort(recv_e, stable=True)
+    loffs = torch.cumsum(torch.bincount(recv_e, minlength=El),
+                         0).to(torch.int32)
+    back = torch.empty(sum(rc), H, device=dev, dtype=torch.bfloat16)
+    ret = torch.empty(sum(sc), H, device=dev, dtype=torch.bfloat16)
+    wsorted = topw.flatten()[order, None]
+
+    def dispatch():
+        dist.all_to_all_single(recv_x, send_x, rc, sc)
+
+    def compute():
+        xs = recv_x[lorder]
+        h = torch._grouped_mm(xs, w13.transpose(1, 2), offs=loffs,
+                              out_dtype=torch.bfloat16)
+        a = F.silu(h[:, :I]) * h[:, I:]
+        back[lorder] = torch._grouped_mm(a, w2.transpose(1, 2), offs=loffs,
+                                         out_dtype=torch.bfloat16)
+
+    def combine():
+        dist.all_to_all_single(ret, back, sc, rc)
+
+    def reduce():
+        return torch.zeros(T, H, device=dev, dtype=torch.float32).index_add_(
+            0, tok, ret.float() * wsorted)
+
+    return dict(
+        full=lambda: (dispatch(), compute(), combine(), reduce()),
+        comm=lambda: (dispatch(), combine()),
+        compute=lambda: (compute(), reduce()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--art", required=True)
+    ap.add_argument("--out", default=".")
+    ap.add_argument("--cases", default="", help="names like dsv3-4096")
+    a = ap.parse_args()
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    torch.cuda.set_device(rank)
+    dev = torch.device("cuda", rank)
+    dist.init_process_group("nccl", device_id=dev)
+    moe_runtime.load_library(a.lib)
+    rows = []
+    for name, T, H, I, E, K in CASES:
+        label = "%s-%d" % (name, T)
+        if a.cases and label not in a.cases.split(","):
+            continue
+        art = os.path.join(a.art, "fm_e%d_h%d_i%d_k%d_ep%d" % (E, H, I, K,
+                                                               world))
+        if not os.path.isdir(art):
+            if rank == 0:
+                print("skip %s: no artifact %s" % (label, art), flush=True)
+            continue
+        El = E // world
+        g = torch.Generator(device=dev).manual_seed(1234 + rank)
+        x = torch.randn(T, H, device=dev, dtype=torch.bfloat16, generator=g)
+        wg = torch.Generator(device=dev).manual_seed(77 + rank)
+        w13 = (torch.randn(El, 2 * I, H, device=dev, generator=wg) /
+               H ** 0.5).to(torch.bfloat16)
+        w2 = (torch.randn(El, H, I, device=dev, generator=wg) /
+              I ** 0.5).to(torch.bfloat16)
+        logits = torch.randn(T, E, device=dev, generator=g)
+        topw, topi = torch.topk(torch.softmax(logits, -1), K, dim=-1)
+        topw = (topw / topw.sum(-1, keepdim=True)).float().contiguous()
+        ids = topi.to(torch.int32).contiguous()
+        # The same rows per rank, all on this rank's experts.
+        local = (ids % El + rank * El).to(torch.int32)
+
+        buf = symm_mem.empty(workspace_bytes(art), dtype=torch.uint8,
+                             device=dev)
+        buf.zero_()
+        torch.cuda.synchronize()
+        handle = symm_mem.rendezvous(buf, dist.group.WORLD)
+        layer = ExpertParallelLayer.for_rank(art, rank,
+                                             list(handle.buffer_ptrs))
+        out = torch.empty(T, H, device=dev, dtype=torch.bfloat16)
+        t_ours = timeit(lambda: layer.launch_rank(x, ids, topw, w13, w2, out))
+        t_local = timeit(lambda: layer.launch_rank(x, local, topw, w13, w2,
+                                                   out))
+        nccl = nccl_pipeline(x, topi, topw, w13, w2, I, El, world)
+        t_full = timeit(nccl["full"])
+        t_comm = timeit(nccl["comm"])
+        t_comp = timeit(nccl["compute"])
+        layer.close()
+        del handle, buf
+        torch.cuda.empty_cache()
+        r = dict(case=label, T=T, H=H, I=I, E=E, K=K, world=world,
+                 ours_ms=t_ours, ours_local_ms=t_local, nccl_full_ms=t_full,
+                 nccl_comm_ms=t_comm, nccl_compute_ms=t_comp,
+                 speedup=t_full / t_ours,
+                 ours_vs_bound=t_ours / max(t_local, t_comm))
+        rows.append(r)
+        if rank == 0:
+            print(json.dumps(r), flush=True)
+    if rank == 0:
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "ep_fused_moe_w%d.json" % world),
+                  "w") as f:
+            json.dump(dict(gpu=torch.cuda.get_device_name(dev),
+                           world=world, rows=rows), f, indent=1)
+        print("\n| case | R | ours ms | ours local ms | nccl full ms | nccl "
+              "comm ms | speedup | ours / max(local, nccl comm) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.2fx | %.2f |" % (
+                r["case"], r["world"], r["ours_ms"], r["ours_local_ms"],
+                r["nccl_full_ms"], r["nccl_comm_ms"], r["speedup"],
+                r["ours_vs_bound"]))
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
