@@ -1650,6 +1650,61 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
       });
 }
 
+/// The start both dispatches share: each thread's place in the grid, the
+/// slots (T * top_k), and step 1, counting each expert's slots.
+struct SlotWalk {
+  Value tid, ntid, bid, grid, slots, gtid, gthreads, ids;
+  int64_t experts;
+
+  SlotWalk(OpBuilder &b, Location loc, Value tokens, Value topK, Value ids,
+           int64_t experts)
+      : ids(ids), experts(experts) {
+    Type i32 = b.getI32Type();
+    tid = toIndex(b, loc, threadIdX(b, loc));
+    ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
+    bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
+    grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
+    slots = arith::MulIOp::create(b, loc, tokens, topK);
+    gtid = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, bid, ntid),
+                                 tid);
+    gthreads = arith::MulIOp::create(b, loc, grid, ntid);
+  }
+
+  /// ids[s] as an i32, and whether it names an expert (unsigned < E also
+  /// rejects negative ids).
+  std::pair<Value, Value> expertOf(OpBuilder &b, Location loc, Value s) const {
+    Type i32 = b.getI32Type();
+    Value id =
+        LLVM::LoadOp::create(b, loc, i32, elementAddress(b, loc, ids, i32, s));
+    Value valid = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, id,
+                                       i32c(b, loc, experts));
+    return {id, valid};
+  }
+
+  /// 1. Each expert's slots counted into `counts` (u32 atomics), then grid
+  /// barrier `phase`. Returns the block size (i32) for later barriers.
+  Value count(OpBuilder &b, Location loc, Value counts, Value barrier,
+              int64_t phase) const {
+    Type i32 = b.getI32Type();
+    scf::ForOp::create(
+        b, loc, gtid, slots, gthreads, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+          auto [id, valid] = expertOf(fb, l, s);
+          auto ifOp = scf::IfOp::create(fb, l, valid, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          Value counter = LLVM::GEPOp::create(tb, l, counts.getType(), i32,
+                                              counts, ValueRange{id});
+          LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add, counter,
+                                    i32c(tb, l, 1),
+                                    LLVM::AtomicOrdering::monotonic);
+          scf::YieldOp::create(fb, l);
+        });
+    Value ntid32 = NVVM::BlockDimXOp::create(b, loc, i32);
+    gridBarrier(b, loc, barrier, phase, 0, ntid32, 0);
+    return ntid32;
+  }
+};
+
 struct DispatchLowering : OpConversionPattern<DispatchOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1674,41 +1729,13 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     for (int64_t u = 1; u <= kCopyUnroll; ++u)
       constants.try_emplace(256 * u, arith::ConstantIndexOp::create(b, loc, 256 * u));
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
-    Value tid = toIndex(b, loc, threadIdX(b, loc));
-    Value ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
-    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
-    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
-    Value slots = arith::MulIOp::create(b, loc, a.getTokens(), idx(k));
-    Value gtid = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bid, ntid), tid);
-    Value gthreads = arith::MulIOp::create(b, loc, grid, ntid);
-    // ids[s] as an i32, and whether it names an expert (unsigned < E also
-    // rejects negative ids).
-    auto expertOf = [&](OpBuilder &ib, Value s) -> std::pair<Value, Value> {
-      Value id = LLVM::LoadOp::create(
-          ib, loc, i32, elementAddress(ib, loc, a.getIds(), i32, s));
-      Value valid = LLVM::ICmpOp::create(ib, loc, LLVM::ICmpPredicate::ult, id,
-                                         i32c(ib, loc, e));
-      return {id, valid};
+    SlotWalk walk(b, loc, a.getTokens(), idx(k), a.getIds(), e);
+    Value tid = walk.tid, bid = walk.bid, slots = walk.slots,
+          gtid = walk.gtid, gthreads = walk.gthreads;
+    auto expertOf = [&](OpBuilder &ib, Value s) {
+      return walk.expertOf(ib, loc, s);
     };
-
-    // 1. Count the slots of each expert.
-    scf::ForOp::create(
-        b, loc, gtid, slots, gthreads, ValueRange{},
-        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
-          auto [id, valid] = expertOf(fb, s);
-          auto ifOp = scf::IfOp::create(fb, l, valid, false);
-          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-          Value counter = LLVM::GEPOp::create(tb, l, a.getCounts().getType(),
-                                              i32, a.getCounts(),
-                                              ValueRange{id});
-          LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add, counter,
-                                    i32c(tb, l, 1),
-                                    LLVM::AtomicOrdering::monotonic);
-          scf::YieldOp::create(fb, l);
-        });
-    Value ntid32 = NVVM::BlockDimXOp::create(b, loc, i32);
-    gridBarrier(b, loc, a.getBarrier(), phase, 0, ntid32, 0);
+    Value ntid32 = walk.count(b, loc, a.getCounts(), a.getBarrier(), phase);
 
     // 2. Thread 0: the prefix sums into this CTA's shared table (CTA 0 also
     // into `offsets` for the tile scheduler).
@@ -1850,24 +1877,15 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
     Value bases = a.getBases();
     Value target = LLVM::MulOp::create(b, loc, a.getEpoch(), i64c(b, loc, ranks));
     Value one64 = i64c(b, loc, 1);
-    Value tid = toIndex(b, loc, threadIdX(b, loc));
-    Value ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
-    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
-    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
-    Value slots = arith::MulIOp::create(b, loc, a.getTokens(), idx(k));
-    Value gtid = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bid, ntid), tid);
-    Value gthreads = arith::MulIOp::create(b, loc, grid, ntid);
+    SlotWalk walk(b, loc, a.getTokens(), idx(k), a.getIds(), e);
+    Value tid = walk.tid, ntid = walk.ntid, bid = walk.bid,
+          slots = walk.slots, gtid = walk.gtid, gthreads = walk.gthreads;
     Value isThread0 =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, idx(0));
     Value isCta0 =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, bid, idx(0));
-    auto expertOf = [&](OpBuilder &ib, Value s) -> std::pair<Value, Value> {
-      Value id = LLVM::LoadOp::create(
-          ib, loc, i32, elementAddress(ib, loc, a.getIds(), i32, s));
-      Value valid = LLVM::ICmpOp::create(ib, loc, LLVM::ICmpPredicate::ult, id,
-                                         i32c(ib, loc, e));
-      return {id, valid};
+    auto expertOf = [&](OpBuilder &ib, Value s) {
+      return walk.expertOf(ib, loc, s);
     };
     // Thread 0 of every CTA waits for `counter` to reach epoch * ranks, then
     // the CTA goes on.
@@ -1897,22 +1915,7 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
     };
 
     // 1. Count this rank's slots of each global expert.
-    scf::ForOp::create(
-        b, loc, gtid, slots, gthreads, ValueRange{},
-        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
-          auto [id, valid] = expertOf(fb, s);
-          auto ifOp = scf::IfOp::create(fb, l, valid, false);
-          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-          Value counter = LLVM::GEPOp::create(tb, l, a.getCounts().getType(),
-                                              i32, a.getCounts(),
-                                              ValueRange{id});
-          LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add, counter,
-                                    i32c(tb, l, 1),
-                                    LLVM::AtomicOrdering::monotonic);
-          scf::YieldOp::create(fb, l);
-        });
-    Value ntid32 = NVVM::BlockDimXOp::create(b, loc, i32);
-    gridBarrier(b, loc, a.getBarrier(), phase, 0, ntid32, 0);
+    Value ntid32 = walk.count(b, loc, a.getCounts(), a.getBarrier(), phase);
 
     // 2. CTA 0: this rank's counts into row `self` of every rank's matrix,
     // then `counted` on every rank; every CTA waits for all ranks' counts.

@@ -314,17 +314,22 @@ LogicalResult MmaPromoteOp::verify() {
   return success();
 }
 
-LogicalResult StoreAccOp::verify() {
-  Type elem = getElementType();
+/// The element type and row stride of moek.store_acc and store_acc_remote.
+template <typename Op>
+static LogicalResult verifyAccStore(Op op) {
+  Type elem = op.getElementType();
   if (!elem.isBF16() && !elem.isF32())
-    return emitOpError() << "stores bf16 or f32, got " << elem;
+    return op.emitOpError() << "stores bf16 or f32, got " << elem;
   // Columns at or past ld are masked, so ld may be below the tile's width.
-  if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
-    return emitOpError() << "expects ld a positive multiple of 8 (column "
-                            "pairs of 8-column groups), got "
-                         << getLdAttr().getInt();
+  int64_t ld = op.getLdAttr().getInt();
+  if (ld < 8 || ld % 8 != 0)
+    return op.emitOpError() << "expects ld a positive multiple of 8 (column "
+                               "pairs of 8-column groups), got "
+                            << ld;
   return success();
 }
+
+LogicalResult StoreAccOp::verify() { return verifyAccStore(*this); }
 
 LogicalResult GridBarrierOp::verify() {
   int64_t id = getIdAttr().getInt(), threads = getThreadsAttr().getInt();
@@ -341,51 +346,38 @@ LogicalResult GridBarrierOp::verify() {
   return success();
 }
 
+/// The row copy and the phases of moek.dispatch and moek.ep_dispatch.
+template <typename Op>
+static LogicalResult verifyDispatchRows(Op op) {
+  int64_t hidden = op.getHiddenAttr().getInt();
+  if (hidden < 8 || hidden % 8 != 0)
+    return op.emitOpError() << "expects hidden a positive multiple of 8 "
+                               "(rows are copied in 16-byte pieces), got "
+                            << hidden;
+  if (op.getPhaseAttr().getInt() < 1)
+    return op.emitOpError() << "expects a phase >= 1, got "
+                            << op.getPhaseAttr().getInt();
+  if (op.getRowScales() && hidden % 128 != 0)
+    return op.emitOpError() << "expects hidden a multiple of 128 (1x128 "
+                               "blocks) with row_scales, got "
+                            << hidden;
+  return success();
+}
+
 LogicalResult DispatchOp::verify() {
   if (getNumExpertsAttr().getInt() < 1 || getTopKAttr().getInt() < 1)
     return emitOpError() << "expects num_experts and top_k >= 1";
-  if (getHiddenAttr().getInt() < 8 || getHiddenAttr().getInt() % 8 != 0)
-    return emitOpError() << "expects hidden a positive multiple of 8 (rows "
-                            "are copied in 16-byte pieces), got "
-                         << getHiddenAttr().getInt();
-  if (getPhaseAttr().getInt() < 1)
-    return emitOpError() << "expects a phase >= 1, got "
-                         << getPhaseAttr().getInt();
-  if (getRowScales() && getHiddenAttr().getInt() % 128 != 0)
-    return emitOpError() << "expects hidden a multiple of 128 (1x128 "
-                            "blocks) with row_scales, got "
-                         << getHiddenAttr().getInt();
-  return success();
+  return verifyDispatchRows(*this);
 }
 
 LogicalResult EpDispatchOp::verify() {
   if (getRanksAttr().getInt() < 1 || getExpertsPerRankAttr().getInt() < 1 ||
       getTopKAttr().getInt() < 1)
     return emitOpError() << "expects ranks, experts_per_rank and top_k >= 1";
-  if (getHiddenAttr().getInt() < 8 || getHiddenAttr().getInt() % 8 != 0)
-    return emitOpError() << "expects hidden a positive multiple of 8 (rows "
-                            "are copied in 16-byte pieces), got "
-                         << getHiddenAttr().getInt();
-  if (getPhaseAttr().getInt() < 1)
-    return emitOpError() << "expects a phase >= 1, got "
-                         << getPhaseAttr().getInt();
-  if (getRowScales() && getHiddenAttr().getInt() % 128 != 0)
-    return emitOpError() << "expects hidden a multiple of 128 (1x128 "
-                            "blocks) with row_scales, got "
-                         << getHiddenAttr().getInt();
-  return success();
+  return verifyDispatchRows(*this);
 }
 
-LogicalResult StoreAccRemoteOp::verify() {
-  Type elem = getElementType();
-  if (!elem.isBF16() && !elem.isF32())
-    return emitOpError() << "stores bf16 or f32, got " << elem;
-  if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
-    return emitOpError() << "expects ld a positive multiple of 8 (column "
-                            "pairs of 8-column groups), got "
-                         << getLdAttr().getInt();
-  return success();
-}
+LogicalResult StoreAccRemoteOp::verify() { return verifyAccStore(*this); }
 
 LogicalResult CombineOp::verify() {
   if (getTopKAttr().getInt() < 1)
