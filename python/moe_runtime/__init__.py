@@ -369,7 +369,24 @@ def describe_tensor(t, expected_dtype=None):
 #===-------------------------------------------------------------------===#
 
 
-class Kernel:
+class _Closing:
+    """close() when garbage-collected (errors ignored) or when a `with`
+    block ends."""
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Kernel(_Closing):
     """A compiled kernel loaded onto one device (or, from unloaded(), its
     manifest alone: validate() works, launch() does not)."""
 
@@ -452,17 +469,6 @@ class Kernel:
             _check(self._lib, self._lib.moeRtUnload(handle))
         self._handle = None
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<moe_runtime.Kernel %s (%s) on device %d%s>" % (
@@ -592,7 +598,7 @@ class Kernel:
 #===-------------------------------------------------------------------===#
 
 
-class Symmetric:
+class Symmetric(_Closing):
     """A buffer of `bytes` bytes per rank, rank r's on GPU devices[r], each
     mapped on every rank's GPU: a kernel on any of them reads and writes
     rank r's buffer at ptrs[r] (a device address). The runtime's buffers
@@ -652,17 +658,6 @@ class Symmetric:
             _check(self._lib, self._lib.moeRtSymmetricDestroy(handle))
         self._handle = None
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<moe_runtime.Symmetric %d rank%s on devices %s, %d bytes%s>" % (
@@ -689,7 +684,7 @@ def _describe_wait_record(lib, record, phase_names):
     return message.value.decode("utf-8", "replace")
 
 
-class WaitRecord:
+class WaitRecord(_Closing):
     """A moeRtWaitRecord in pinned host memory mapped into every device:
     pass .device_ptr to a kernel that waits on another GPU; if its wait
     times out it fills the record and traps, and describe() says what it
@@ -742,17 +737,6 @@ class WaitRecord:
             record, self._record = self._record, None
             _check(self._lib, self._lib.moeRtWaitRecordDestroy(record))
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<moe_runtime.WaitRecord at device address 0x%x%s>" % (

@@ -31,7 +31,8 @@ import ctypes
 import json
 import os
 
-from . import Kernel, MoeRuntimeError, Symmetric, WaitRecord, load_library
+from . import (Kernel, MoeRuntimeError, Symmetric, WaitRecord, _Closing,
+               load_library)
 
 __all__ = ["ExpertParallelLayer", "PHASES", "workspace_bytes"]
 
@@ -58,7 +59,7 @@ def workspace_bytes(artifact):
     return (m["workspace_bytes"] + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-class ExpertParallelLayer:
+class ExpertParallelLayer(_Closing):
     """The ranks of one expert-parallel artifact driven from this process.
 
     `devices[r]` is rank r's GPU (default: 0 .. R-1). A device listed more
