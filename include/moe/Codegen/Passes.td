@@ -110,6 +110,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,
+    Option<"commOnly", "comm-only", "bool", "false",
+           "Expert-parallel layers: a kernel that only communicates (no "
+           "GEMMs: each received row goes back as its result), to time the "
+           "transfers alone; bf16 layers with bf16 GEMM2 output">,
     Option<"phaseTimers", "phase-timers", "bool", "false",
            "Fused layers: record each CTA's nanosecond clock at the phase "
            "boundaries into the workspace (manifest "

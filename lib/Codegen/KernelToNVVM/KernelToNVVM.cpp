@@ -2094,6 +2094,66 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
   }
 };
 
+/// moek.return_rows: one received row per warp, back to its source slot.
+struct ReturnRowsLowering : OpConversionPattern<ReturnRowsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReturnRowsOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type i32 = b.getI32Type();
+    int64_t h = op.getHiddenAttr().getInt(),
+            first = op.getFirstThreadAttr().getInt(),
+            warps = op.getThreadsAttr().getInt() / 32;
+    std::map<int64_t, Value> constants;
+    for (int64_t v : {int64_t(0), int64_t(8), int64_t(32), h, h - 8, first,
+                      warps})
+      constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+    for (int64_t u = 1; u <= kCopyUnroll; ++u)
+      constants.try_emplace(256 * u,
+                            arith::ConstantIndexOp::create(b, loc, 256 * u));
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Value tid = toIndex(b, loc, threadIdX(b, loc));
+    Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
+    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
+    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
+    Value gwarp = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, idx(warps)),
+        arith::DivUIOp::create(b, loc, rel, idx(32)));
+    Value nwarps = arith::MulIOp::create(b, loc, grid, idx(warps));
+    Value count = toIndex(
+        b, loc,
+        loadI32Volatile(b, loc,
+                        elementAddress(b, loc, a.getOffsets(), i32,
+                                       arith::ConstantIndexOp::create(
+                                           b, loc,
+                                           op.getExpertsAttr().getInt()))));
+    scf::ForOp::create(
+        b, loc, gwarp, count, nwarps, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value r, ValueRange) {
+          Value slot = LLVM::LoadOp::create(
+              fb, l, i32, elementAddress(fb, l, a.getSlots(), i32, r));
+          Value rank = LLVM::LoadOp::create(
+              fb, l, i32, elementAddress(fb, l, a.getRanks(), i32, r));
+          Value src =
+              elementAddress(fb, l, a.getRows(), fb.getBF16Type(),
+                             arith::MulIOp::create(fb, l, r, idx(h)));
+          Value dst = mapPeer(
+              fb, l,
+              elementAddress(fb, l, a.getOut(), fb.getBF16Type(),
+                             arith::MulIOp::create(fb, l, toIndex(fb, l, slot),
+                                                   idx(h))),
+              rank, a.getBases(), a.getSelf());
+          copyRowWarp(fb, l, src, dst, lane, h, constants);
+          scf::YieldOp::create(fb, l);
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct CombineLowering : OpConversionPattern<CombineOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2668,6 +2728,7 @@ struct ConvertMoEKernelToNVVMPass
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
                  StoreAccRemoteLowering, EpDispatchLowering,
+                 ReturnRowsLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  DispatchLowering,
                  CombineLowering>(converter, ctx);

@@ -1284,7 +1284,7 @@ struct ExpertParallel {
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
-                                  bool phaseTimers) {
+                                  bool phaseTimers, bool commOnly = false) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -1386,7 +1386,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
                                             numE, tileRows,
                                             b.getI64IntegerAttr(cols2));
-  Value total = arith::AddIOp::create(b, loc, n1, n2);
+  // comm-only (expert parallelism, to time the transfers): no tiles; the
+  // MMA warpgroups send the received rows back instead.
+  Value total = commOnly ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
+                         : arith::AddIOp::create(b, loc, n1, n2).getResult();
   int64_t rowGroup = std::clamp<int64_t>(
       (int64_t(16) << 20) / std::max<int64_t>(1, 128 * h * 2), 1, 8);
   auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
@@ -1519,6 +1522,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value firstWg =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(b, 0));
     stamp(b, 3, firstWg);
+    if (commOnly)
+      mk::ReturnRowsOp::create(
+          b, loc, rows, offsets, ep.rowSlots, ep.rowRanks, ep.bases, ep.rank,
+          y, b.getI64IntegerAttr(e), b.getI64IntegerAttr(h),
+          b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
@@ -1930,6 +1938,13 @@ struct ConvertMoEToMoEKernelPass
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
       }
+      if (commOnly && (!op.isPerRank() || isFp8BlockLayer(op) ||
+                       !op.getGemm2Type().isBF16())) {
+        op.emitError() << "convert-moe-to-moek: comm-only takes the per-rank "
+                          "form of a bf16 expert-parallel layer with bf16 "
+                          "GEMM2 output (its rows go back as the results)";
+        return signalPassFailure();
+      }
       std::string name = kernelNameFor(op, "fused_moe", fusedCounter++);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
@@ -1948,7 +1963,7 @@ struct ConvertMoEToMoEKernelPass
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
-                                  streamWeights, phaseTimers);
+                                  streamWeights, phaseTimers, commOnly);
       }
       SymbolTable(kernels).insert(kernel);
       replaceByLaunch(op, op.getOut(), kernel, args);

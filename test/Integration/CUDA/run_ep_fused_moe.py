@@ -19,7 +19,10 @@ slots, every token on expert 0 (all rows to rank 0), one rank with T = 0,
 T = 1 on every rank; the same launch 20 times (epochs) bitwise identical;
 and a dead peer (in a child process only rank 0 launches, with a 1 s
 timeout): the launch fails with the wait record naming rank 0 and its
-phase, instead of hanging.
+phase, instead of hanging. --comm-only: the artifacts only communicate
+(each received row comes back as its result); the reference is then each
+token's row summed over its valid slots (times the router weights if
+in_combine).
 
 usage: run_ep_fused_moe.py --lib libmoe_cuda_runtime.so --art DIR
                            [--same-device] [--filter S]
@@ -104,7 +107,17 @@ def inputs(rk, counts, kind, gen):
     return xs, ids, ws, outs
 
 
-def check(rk, name, tokens, kind, gen):
+def comm_reference(c, x, ids, w):
+    """What a comm-only kernel computes: each routed row comes back
+    unchanged, so the combine sums the token's own row once per valid slot
+    (times the router weight if in_combine), in f32, rounded to bf16."""
+    valid = ((ids >= 0) & (ids < c["E"])).float()
+    if c["router"] == "in_combine":
+        valid = valid * w
+    return (x.float() * valid.sum(1, keepdim=True)).to(torch.bfloat16)
+
+
+def check(rk, name, tokens, kind, gen, comm_only=False):
     xs, ids, ws, outs = inputs(rk, tokens, kind, gen)
     rk.launch(xs, ids, ws, outs)
     ok = True
@@ -112,8 +125,12 @@ def check(rk, name, tokens, kind, gen):
     for r in range(rk.R):
         if tokens[r] == 0:
             continue
-        ref = reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
-                        ws[r].to("cuda:0"), *rk.weights)
+        if comm_only:
+            ref = comm_reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
+                                 ws[r].to("cuda:0"))
+        else:
+            ref = reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
+                            ws[r].to("cuda:0"), *rk.weights)
         o = outs[r].to("cuda:0").float()
         finite = bool(torch.isfinite(o).all())
         rel, cd = rel_fro(o, ref.float()), calc_diff(o, ref.float())
@@ -153,6 +170,9 @@ def main():
     ap.add_argument("--art", required=True)
     ap.add_argument("--same-device", action="store_true")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--comm-only", action="store_true",
+                    help="the artifacts are comm-only kernels (convert-moe-"
+                    "to-moek{comm-only}): rows come back unchanged")
     ap.add_argument("--dead-peer-child", default="")
     args = ap.parse_args()
     if args.dead_peer_child:
@@ -172,12 +192,17 @@ def main():
         rk = Ranks(os.path.join(args.art, name), c, args.same_device, gen)
         where = " (same device)" if args.same_device else ""
         label = name + where
+        if args.comm_only:
+            label += " comm-only"
+        co = args.comm_only
         try:
-            check(rk, label, [37 + 50 * r for r in range(R)], "random", gen)
-            check(rk, label, [1] * R, "random", gen)
-            check(rk, label, [300] * R, "masked", gen)
-            check(rk, label, [200 + r for r in range(R)], "one_expert", gen)
-            check(rk, label, [0] + [64] * (R - 1), "random", gen)
+            check(rk, label, [37 + 50 * r for r in range(R)], "random", gen,
+                  co)
+            check(rk, label, [1] * R, "random", gen, co)
+            check(rk, label, [300] * R, "masked", gen, co)
+            check(rk, label, [200 + r for r in range(R)], "one_expert", gen,
+                  co)
+            check(rk, label, [0] + [64] * (R - 1), "random", gen, co)
             # 20 launches of the same inputs: bitwise identical outputs.
             xs, ids, ws, outs = inputs(rk, [129] * R, "random", gen)
             rk.launch(xs, ids, ws, outs)

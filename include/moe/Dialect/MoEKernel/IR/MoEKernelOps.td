@@ -510,6 +510,32 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_ReturnRowsOp : MoEK_Op<"return_rows", []> {
+  let summary = "Send every received row back to its source, as its result";
+  let description = [{
+    The communication of an expert-parallel layer without its compute (the
+    kernel that `convert-moe-to-moek{comm-only}` makes, to time the
+    transfers alone): each of the `offsets[experts]` rows this rank received
+    (`rows`, bf16, `hidden` wide) is stored as row `row_slots[r]` of `out`
+    on rank `row_ranks[r]` (moek.map_peer with `bases`, `self`), where the
+    GEMM2 epilogue would store its result. Run by threads
+    `[first_thread, first_thread + threads)` of every CTA, one row per warp.
+
+    ```mlir
+    moek.return_rows %rows, %offsets slots(%s) ranks(%r) bases(%b) self(%me) out(%y) {experts = 4 : i64, hidden = 512 : i64, first_thread = 128 : i64, threads = 256 : i64}
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$rows, MoEK_GlobalPtr:$offsets,
+                       MoEK_GlobalPtr:$slots, MoEK_GlobalPtr:$ranks,
+                       MoEK_GlobalPtr:$bases, I32:$self, MoEK_GlobalPtr:$out,
+                       I64Attr:$experts, I64Attr:$hidden,
+                       I64Attr:$first_thread, I64Attr:$threads);
+  let assemblyFormat = [{
+    $rows `,` $offsets `slots` `(` $slots `)` `ranks` `(` $ranks `)`
+    `bases` `(` $bases `)` `self` `(` $self `)` `out` `(` $out `)` attr-dict
+  }];
+}
+
 def MoEK_CombineOp : MoEK_Op<"combine", []> {
   let summary = "Sum each token's expert rows in slot order";
   let description = [{
