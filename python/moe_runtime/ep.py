@@ -34,7 +34,8 @@ import os
 from . import (Kernel, MoeRuntimeError, Symmetric, WaitRecord, _Closing,
                load_library)
 
-__all__ = ["ExpertParallelLayer", "PHASES", "workspace_bytes"]
+__all__ = ["ExpertParallelLayer", "PHASES", "check_agreement", "config",
+           "disagreements", "workspace_bytes"]
 
 # The phases of the kernel's bounded waits (moek.ep_dispatch: 1, 2; the
 # combine: 3).
@@ -51,6 +52,44 @@ def _manifest(artifact):
                          "has no expert_parallel; compile the layer with "
                          "moe-expert-parallel)" % artifact)
     return m
+
+
+def config(artifact):
+    """What every rank's artifact must agree on: the layer's numbers and
+    precision, the ranks and the capacity (max_tokens), the workspace, and
+    the kernel's content hash."""
+    m = _manifest(artifact)
+    tensors = ["%s %s%s" % (t.get("name"), t.get("dtype"), t.get("shape"))
+               for t in m.get("tensors", [])]
+    return dict(kernel=m["kernel"], content_hash=m.get("content_hash"),
+                ranks=m["expert_parallel"]["ranks"],
+                experts_per_rank=m["expert_parallel"]["experts_per_rank"],
+                tensors=tensors, max_tokens=m.get("max_tokens"),
+                workspace_bytes=m["workspace_bytes"])
+
+
+def disagreements(configs):
+    """What configs[r] (config() of rank r) differ in from rank 0's, as
+    sentences; [] if they all agree."""
+    problems = []
+    for r, c in enumerate(configs):
+        for key in sorted(configs[0]):
+            if c.get(key) != configs[0].get(key):
+                problems.append("rank %d has %s = %r, rank 0 has %r"
+                                % (r, key, c.get(key), configs[0].get(key)))
+    return problems
+
+
+def check_agreement(mine, rank, group):
+    """Gathers every rank's config() over `group` (torch.distributed) and
+    raises ValueError on every rank if any differs from rank 0's."""
+    import torch.distributed as dist
+    configs = [None] * dist.get_world_size(group)
+    dist.all_gather_object(configs, mine, group=group)
+    problems = disagreements(configs)
+    if problems:
+        raise ValueError("expert-parallel ranks disagree on their layer (seen "
+                         "by rank %d): %s" % (rank, "; ".join(problems)))
 
 
 def workspace_bytes(artifact):
@@ -109,13 +148,18 @@ class ExpertParallelLayer(_Closing):
 
     @classmethod
     def for_rank(cls, artifact, rank, ptrs, device=None, timeout_s=30.0,
-                 library=None):
+                 library=None, group=None):
         """Rank `rank` alone, in a process of its own: `ptrs[r]` is rank
         r's symmetric buffer as mapped in this process (e.g. torch's
-        rendezvous(...).buffer_ptrs), each of workspace_bytes(artifact)."""
+        rendezvous(...).buffer_ptrs), each of workspace_bytes(artifact).
+        With `group` (a torch.distributed process group of the ranks), the
+        ranks compare their layers first (config()) and all raise
+        ValueError, naming what differs, if they do not agree."""
+        m = _manifest(artifact)
+        if group is not None:
+            check_agreement(config(artifact), rank, group)
         self = cls.__new__(cls)
         lib = load_library(library)
-        m = _manifest(artifact)
         ep = m["expert_parallel"]
         self.ranks = int(ep["ranks"])
         self.experts_per_rank = int(ep["experts_per_rank"])

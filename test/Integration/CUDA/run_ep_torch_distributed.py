@@ -10,7 +10,9 @@ Every process builds the same whole-layer weights (same seed), keeps its
 experts' shard, routes its own tokens (T differs per rank), launches its
 rank, and checks its output against the float32 reference of the whole
 layer (run_fused_moe.py's; bf16: rel. Frobenius <= 1e-2 and calc_diff <=
-1e-4, FP8: calc_diff <= 1e-3), over 5 launches with new routings. Rank 0
+1e-4, FP8: calc_diff <= 1e-3), over 5 launches with new routings. With
+--other-art, rank 1 first brings another layer's artifact and every rank
+must refuse it at set-up (ExpertParallelLayer.for_rank(group=...)). Rank 0
 prints the table; the exit status is 0 only if every rank passed.
 """
 
@@ -39,6 +41,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", required=True)
     ap.add_argument("--art", required=True)
+    ap.add_argument("--other-art", default="",
+                    help="another layer's artifact: rank 1 tries it first, "
+                    "and every rank must refuse the disagreement")
     a = ap.parse_args()
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     torch.cuda.set_device(rank)
@@ -55,8 +60,24 @@ def main():
     torch.cuda.synchronize()
     handle = symm_mem.rendezvous(buf, dist.group.WORLD)
     dist.barrier()
+    # Ranks that disagree on the layer are refused at set-up, on every rank
+    # (here rank 1 brings another artifact, when one is given).
+    if a.other_art:
+        mine = a.other_art if rank == 1 else a.art
+        try:
+            ExpertParallelLayer.for_rank(mine, rank, list(handle.buffer_ptrs),
+                                         group=dist.group.WORLD)
+            refused = ""
+        except ValueError as e:
+            refused = str(e)
+        ok = "disagree" in refused
+        print("%s rank %d: a disagreeing layer refused at set-up: %s" % (
+            "PASS" if ok else "FAIL", rank, refused[:160]), flush=True)
+        if not ok:
+            raise SystemExit(1)
     layer = ExpertParallelLayer.for_rank(a.art, rank,
-                                         list(handle.buffer_ptrs))
+                                         list(handle.buffer_ptrs),
+                                         group=dist.group.WORLD)
     gen = torch.Generator(device=dev).manual_seed(99)
     full = weights(c, gen, dev)  # the same on every rank
     el = c["E"] // world
