@@ -1703,6 +1703,65 @@ struct SlotWalk {
     gridBarrier(b, loc, barrier, phase, 0, ntid32, 0);
     return ntid32;
   }
+
+  /// One slot per warp: lane 0 runs `place` for a slot of an expert (it
+  /// returns `numPlaced` i32 values, then broadcast to the warp), or stores
+  /// -1 into `slotRows[s]` for a masked slot; then, for a routed slot,
+  /// every lane runs `copy` with the token's bf16 row in `x` and the placed
+  /// values.
+  void eachSlot(
+      OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k,
+      int64_t h, const std::map<int64_t, Value> &constants, unsigned numPlaced,
+      function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value)>
+          place,
+      function_ref<void(OpBuilder &, Location, Value, Value, ArrayRef<Value>)>
+          copy) const {
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Type i32 = b.getI32Type();
+    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
+    Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
+    Value isLane0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    SmallVector<Type> types(numPlaced, i32);
+    scf::ForOp::create(
+        b, loc, gwarp, slots, nwarps, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+          auto [id, valid] = expertOf(fb, l, s);
+          Value take = arith::AndIOp::create(fb, l, isLane0, valid);
+          auto ifOp = scf::IfOp::create(fb, l, types, take, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+            scf::YieldOp::create(tb, l, place(tb, l, s, id));
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+            Value masked = i32c(eb, l, -1);
+            auto m = scf::IfOp::create(
+                eb, l, arith::CmpIOp::create(eb, l, arith::CmpIPredicate::eq,
+                                             lane, idx(0)),
+                false);
+            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
+            LLVM::StoreOp::create(mb, l, masked,
+                                  elementAddress(mb, l, slotRows, i32, s));
+            SmallVector<Value> none{masked};
+            for (unsigned i = 1; i < numPlaced; ++i)
+              none.push_back(i32c(eb, l, 0));
+            scf::YieldOp::create(eb, l, none);
+          }
+          SmallVector<Value> placed;
+          for (Value v : ifOp.getResults())
+            placed.push_back(broadcastLane0(fb, l, v));
+          auto copyIf = scf::IfOp::create(fb, l, valid, false);
+          OpBuilder cb = OpBuilder::atBlockTerminator(copyIf.thenBlock());
+          Value token = arith::DivUIOp::create(cb, l, s, idx(k));
+          Value src = elementAddress(
+              cb, l, x, cb.getBF16Type(),
+              arith::MulIOp::create(cb, l, token, idx(h)));
+          copy(cb, l, lane, src, placed);
+          scf::YieldOp::create(fb, l);
+        });
+  }
 };
 
 struct DispatchLowering : OpConversionPattern<DispatchOp> {
@@ -1730,11 +1789,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
       constants.try_emplace(256 * u, arith::ConstantIndexOp::create(b, loc, 256 * u));
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     SlotWalk walk(b, loc, a.getTokens(), idx(k), a.getIds(), e);
-    Value tid = walk.tid, bid = walk.bid, slots = walk.slots,
-          gtid = walk.gtid, gthreads = walk.gthreads;
-    auto expertOf = [&](OpBuilder &ib, Value s) {
-      return walk.expertOf(ib, loc, s);
-    };
+    Value tid = walk.tid, bid = walk.bid;
     Value ntid32 = walk.count(b, loc, a.getCounts(), a.getBarrier(), phase);
 
     // 2. Thread 0: the prefix sums into this CTA's shared table (CTA 0 also
@@ -1772,59 +1827,34 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
 
     // 3. One slot per warp: lane 0 takes a row of the expert, every lane
     // copies 16-byte pieces of the token's row into it.
-    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
-    Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
-    Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
-    Value isLane0 =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
-    scf::ForOp::create(
-        b, loc, gwarp, slots, nwarps, ValueRange{},
-        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
-          auto [id, valid] = expertOf(fb, s);
-          Value take = arith::AndIOp::create(fb, l, isLane0, valid);
-          auto ifOp = scf::IfOp::create(fb, l, TypeRange{i32}, take, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-            Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
-                                            a.getCursor(), ValueRange{id});
-            Value n = LLVM::AtomicRMWOp::create(
-                tb, l, LLVM::AtomicBinOp::add, cur, i32c(tb, l, 1),
-                LLVM::AtomicOrdering::monotonic);
-            Value begin = LLVM::LoadOp::create(
-                tb, l, i32,
-                LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
-                                    ValueRange{id}));
-            Value row = LLVM::AddOp::create(tb, l, begin, n);
-            LLVM::StoreOp::create(tb, l, row,
-                                  elementAddress(tb, l, a.getSlotRows(), i32, s));
-            Value w = LLVM::LoadOp::create(
-                tb, l, tb.getF32Type(),
-                elementAddress(tb, l, a.getWeights(), tb.getF32Type(), s));
-            LLVM::StoreOp::create(
-                tb, l, w,
-                elementAddress(tb, l, a.getRowWeights(), tb.getF32Type(),
-                               toIndex(tb, l, row)));
-            scf::YieldOp::create(tb, l, ValueRange{row});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-            Value masked = i32c(eb, l, -1);
-            auto m = scf::IfOp::create(
-                eb, l, arith::CmpIOp::create(eb, l, arith::CmpIPredicate::eq,
-                                             lane, idx(0)),
-                false);
-            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
-            LLVM::StoreOp::create(mb, l, masked,
-                                  elementAddress(mb, l, a.getSlotRows(), i32, s));
-            scf::YieldOp::create(eb, l, ValueRange{masked});
-          }
-          Value row = broadcastLane0(fb, l, ifOp.getResult(0));
-          auto copy = scf::IfOp::create(fb, l, valid, false);
-          OpBuilder cb = OpBuilder::atBlockTerminator(copy.thenBlock());
-          Value token = arith::DivUIOp::create(cb, l, s, idx(k));
-          Value src = elementAddress(
-              cb, l, a.getX(), cb.getBF16Type(),
-              arith::MulIOp::create(cb, l, token, idx(h)));
+    walk.eachSlot(
+        b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1,
+        [&](OpBuilder &tb, Location l, Value s,
+            Value id) -> SmallVector<Value> {
+          Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
+                                          a.getCursor(), ValueRange{id});
+          Value n = LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add,
+                                              cur, i32c(tb, l, 1),
+                                              LLVM::AtomicOrdering::monotonic);
+          Value begin = LLVM::LoadOp::create(
+              tb, l, i32,
+              LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
+                                  ValueRange{id}));
+          Value row = LLVM::AddOp::create(tb, l, begin, n);
+          LLVM::StoreOp::create(tb, l, row,
+                                elementAddress(tb, l, a.getSlotRows(), i32, s));
+          Value w = LLVM::LoadOp::create(
+              tb, l, tb.getF32Type(),
+              elementAddress(tb, l, a.getWeights(), tb.getF32Type(), s));
+          LLVM::StoreOp::create(
+              tb, l, w,
+              elementAddress(tb, l, a.getRowWeights(), tb.getF32Type(),
+                             toIndex(tb, l, row)));
+          return {row};
+        },
+        [&](OpBuilder &cb, Location l, Value lane, Value src,
+            ArrayRef<Value> placed) {
+          Value row = placed[0];
           Value rows = a.getRows();
           Value dst = elementAddress(
               cb, l, rows, cb.getBF16Type(),
@@ -1832,11 +1862,9 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
           if (Value scales = a.getRowScales()) {
             copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
                           h, constants);
-            scf::YieldOp::create(fb, l);
             return;
           }
           copyRowWarp(cb, l, src, dst, lane, h, constants);
-          scf::YieldOp::create(fb, l);
         });
     gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
     rewriter.eraseOp(op);
@@ -1878,15 +1906,11 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
     Value target = LLVM::MulOp::create(b, loc, a.getEpoch(), i64c(b, loc, ranks));
     Value one64 = i64c(b, loc, 1);
     SlotWalk walk(b, loc, a.getTokens(), idx(k), a.getIds(), e);
-    Value tid = walk.tid, ntid = walk.ntid, bid = walk.bid,
-          slots = walk.slots, gtid = walk.gtid, gthreads = walk.gthreads;
+    Value tid = walk.tid, ntid = walk.ntid, bid = walk.bid;
     Value isThread0 =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, idx(0));
     Value isCta0 =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, bid, idx(0));
-    auto expertOf = [&](OpBuilder &ib, Value s) {
-      return walk.expertOf(ib, loc, s);
-    };
     // Thread 0 of every CTA waits for `counter` to reach epoch * ranks, then
     // the CTA goes on.
     auto waitAll = [&](Value counter, int64_t waitPhase) {
@@ -2010,68 +2034,44 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
     // 4. One slot per warp: lane 0 places the slot on its owner and writes
     // its row's weight, slot and source rank there; every lane copies
     // 16-byte pieces of the token's row.
-    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
-    Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
-    Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
-    Value isLane0 =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
-    scf::ForOp::create(
-        b, loc, gwarp, slots, nwarps, ValueRange{},
-        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
-          auto [id, valid] = expertOf(fb, s);
-          Value take = arith::AndIOp::create(fb, l, isLane0, valid);
-          Value s32 = toI32(fb, l, s);
-          auto ifOp =
-              scf::IfOp::create(fb, l, TypeRange{i32, i32}, take, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-            Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
-                                            a.getCursor(), ValueRange{id});
-            Value n = LLVM::AtomicRMWOp::create(
-                tb, l, LLVM::AtomicBinOp::add, cur, i32c(tb, l, 1),
-                LLVM::AtomicOrdering::monotonic);
-            Value begin = LLVM::LoadOp::create(
-                tb, l, i32,
-                LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
-                                    ValueRange{id}));
-            Value row = LLVM::AddOp::create(tb, l, begin, n);
-            Value owner = LLVM::UDivOp::create(tb, l, id, i32c(tb, l, el));
-            Value rowIdx = toIndex(tb, l, row);
-            LLVM::StoreOp::create(tb, l, s32,
-                                  elementAddress(tb, l, a.getSlotRows(), i32, s));
-            auto remote = [&](Value base, Type elem) {
-              return mapPeer(tb, l, elementAddress(tb, l, base, elem, rowIdx),
-                             owner, bases, self);
-            };
-            Value w = LLVM::LoadOp::create(
-                tb, l, f32, elementAddress(tb, l, a.getWeights(), f32, s));
-            LLVM::StoreOp::create(tb, l, w, remote(a.getRowWeights(), f32));
-            LLVM::StoreOp::create(tb, l, s32, remote(a.getRowSlots(), i32));
-            LLVM::StoreOp::create(tb, l, self, remote(a.getRowRanks(), i32));
-            scf::YieldOp::create(tb, l, ValueRange{row, owner});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-            Value masked = i32c(eb, l, -1);
-            auto m = scf::IfOp::create(eb, l, isLane0, false);
-            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
-            LLVM::StoreOp::create(mb, l, masked,
-                                  elementAddress(mb, l, a.getSlotRows(), i32, s));
-            scf::YieldOp::create(eb, l, ValueRange{masked, i32c(eb, l, 0)});
-          }
-          Value row = broadcastLane0(fb, l, ifOp.getResult(0));
-          Value owner = broadcastLane0(fb, l, ifOp.getResult(1));
-          auto copy = scf::IfOp::create(fb, l, valid, false);
-          OpBuilder cb = OpBuilder::atBlockTerminator(copy.thenBlock());
-          Value token = arith::DivUIOp::create(cb, l, s, idx(k));
-          Value src = elementAddress(cb, l, a.getX(), cb.getBF16Type(),
-                                     arith::MulIOp::create(cb, l, token, idx(h)));
+    walk.eachSlot(
+        b, loc, a.getSlotRows(), a.getX(), k, h, constants, 2,
+        [&](OpBuilder &tb, Location l, Value s,
+            Value id) -> SmallVector<Value> {
+          Value s32 = toI32(tb, l, s);
+          Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
+                                          a.getCursor(), ValueRange{id});
+          Value n = LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add,
+                                              cur, i32c(tb, l, 1),
+                                              LLVM::AtomicOrdering::monotonic);
+          Value begin = LLVM::LoadOp::create(
+              tb, l, i32,
+              LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
+                                  ValueRange{id}));
+          Value row = LLVM::AddOp::create(tb, l, begin, n);
+          Value owner = LLVM::UDivOp::create(tb, l, id, i32c(tb, l, el));
+          Value rowIdx = toIndex(tb, l, row);
+          LLVM::StoreOp::create(tb, l, s32,
+                                elementAddress(tb, l, a.getSlotRows(), i32, s));
+          auto remote = [&](Value base, Type elem) {
+            return mapPeer(tb, l, elementAddress(tb, l, base, elem, rowIdx),
+                           owner, bases, self);
+          };
+          Value w = LLVM::LoadOp::create(
+              tb, l, f32, elementAddress(tb, l, a.getWeights(), f32, s));
+          LLVM::StoreOp::create(tb, l, w, remote(a.getRowWeights(), f32));
+          LLVM::StoreOp::create(tb, l, s32, remote(a.getRowSlots(), i32));
+          LLVM::StoreOp::create(tb, l, self, remote(a.getRowRanks(), i32));
+          return {row, owner};
+        },
+        [&](OpBuilder &cb, Location l, Value lane, Value src,
+            ArrayRef<Value> placed) {
+          Value row = placed[0], owner = placed[1];
           if (Value scales = a.getRowScales()) {
             copyQuantized(cb, l, src,
                           mapPeer(cb, l, a.getRows(), owner, bases, self),
                           mapPeer(cb, l, scales, owner, bases, self),
                           toIndex(cb, l, row), lane, h, constants);
-            scf::YieldOp::create(fb, l);
             return;
           }
           Value dst = mapPeer(
@@ -2081,7 +2081,6 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
                   arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h))),
               owner, bases, self);
           copyRowWarp(cb, l, src, dst, lane, h, constants);
-          scf::YieldOp::create(fb, l);
         });
 
     // 5. Every CTA's rows are out: `rows_done` on every rank, then wait for
