@@ -1650,6 +1650,23 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
       });
 }
 
+/// The next row of expert `id` (i32): its start in the shared `table` plus
+/// the expert's `cursor`, which counts the rows handed out (an atomic).
+Value takeRow(OpBuilder &b, Location loc, Value cursor, Value table,
+              Value id) {
+  Type i32 = b.getI32Type();
+  Value cur = LLVM::GEPOp::create(b, loc, cursor.getType(), i32, cursor,
+                                  ValueRange{id});
+  Value n = LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, cur,
+                                      i32c(b, loc, 1),
+                                      LLVM::AtomicOrdering::monotonic);
+  Value begin = LLVM::LoadOp::create(
+      b, loc, i32,
+      LLVM::GEPOp::create(b, loc, table.getType(), i32, table,
+                          ValueRange{id}));
+  return LLVM::AddOp::create(b, loc, begin, n);
+}
+
 /// The start both dispatches share: each thread's place in the grid, the
 /// slots (T * top_k), and step 1, counting each expert's slots.
 struct SlotWalk {
@@ -1831,16 +1848,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
         b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1,
         [&](OpBuilder &tb, Location l, Value s,
             Value id) -> SmallVector<Value> {
-          Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
-                                          a.getCursor(), ValueRange{id});
-          Value n = LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add,
-                                              cur, i32c(tb, l, 1),
-                                              LLVM::AtomicOrdering::monotonic);
-          Value begin = LLVM::LoadOp::create(
-              tb, l, i32,
-              LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
-                                  ValueRange{id}));
-          Value row = LLVM::AddOp::create(tb, l, begin, n);
+          Value row = takeRow(tb, l, a.getCursor(), table, id);
           LLVM::StoreOp::create(tb, l, row,
                                 elementAddress(tb, l, a.getSlotRows(), i32, s));
           Value w = LLVM::LoadOp::create(
@@ -2038,17 +2046,8 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
         b, loc, a.getSlotRows(), a.getX(), k, h, constants, 2,
         [&](OpBuilder &tb, Location l, Value s,
             Value id) -> SmallVector<Value> {
+          Value row = takeRow(tb, l, a.getCursor(), table, id);
           Value s32 = toI32(tb, l, s);
-          Value cur = LLVM::GEPOp::create(tb, l, a.getCursor().getType(), i32,
-                                          a.getCursor(), ValueRange{id});
-          Value n = LLVM::AtomicRMWOp::create(tb, l, LLVM::AtomicBinOp::add,
-                                              cur, i32c(tb, l, 1),
-                                              LLVM::AtomicOrdering::monotonic);
-          Value begin = LLVM::LoadOp::create(
-              tb, l, i32,
-              LLVM::GEPOp::create(tb, l, table.getType(), i32, table,
-                                  ValueRange{id}));
-          Value row = LLVM::AddOp::create(tb, l, begin, n);
           Value owner = LLVM::UDivOp::create(tb, l, id, i32c(tb, l, el));
           Value rowIdx = toIndex(tb, l, row);
           LLVM::StoreOp::create(tb, l, s32,
