@@ -9,6 +9,9 @@ DIR holds the artifacts of make_fused_moe.py for the cases below, each
 compiled with `epR` for this R (and max-tokens at least T):
   fm_e256_h7168_i2048_k8_epR        DeepSeek-V3, T = 512 and 4096 per rank
   fm_e256_h4096_i2048_k6_epR        DeepSeek-V4-Flash, T = 8192 per rank
+(--tokens 8,512,1024,2048,4096,8192 runs both shapes at each T: issue 9's
+table at R = 8, whose published DeepGEMM/DeepEP figures are in
+docs/ExpertParallel.md)
   (fm_fp8_... the same in FP8, with --dtypes bf16,fp8)
 
 Per case and rank: x ~ N(0, 1) bf16, a softmax top-K routing of random
@@ -49,8 +52,12 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from moe_runtime.ep import ExpertParallelLayer, workspace_bytes  # noqa: E402
 
-CASES = [("dsv3", 512, 7168, 2048, 256, 8), ("dsv3", 4096, 7168, 2048, 256, 8),
-         ("v4-flash", 8192, 4096, 2048, 256, 6)]
+sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
+from run_fused_moe import fp8_weight  # noqa: E402
+
+# (name, H, I, E, K) of the shapes, and issue 5's cases: (shape, T).
+SHAPES = {"dsv3": (7168, 2048, 256, 8), "v4-flash": (4096, 2048, 256, 6)}
+CASES = [("dsv3", 512), ("dsv3", 4096), ("v4-flash", 8192)]
 
 
 def timeit(fn, iters=20, warm=5):
@@ -127,6 +134,12 @@ def main():
     ap.add_argument("--art", required=True)
     ap.add_argument("--out", default=".")
     ap.add_argument("--cases", default="", help="names like dsv3-4096")
+    ap.add_argument("--dtypes", default="bf16",
+                    help="bf16 and/or fp8 (our kernel; the NCCL pipeline "
+                    "stays bf16)")
+    ap.add_argument("--tokens", default="",
+                    help="tokens per rank for every shape instead of the "
+                    "default cases (issue 9: 8,512,1024,2048,4096,8192)")
     ap.add_argument("--art-comm", default="",
                     help="the comm-only artifacts of the same cases")
     a = ap.parse_args()
@@ -136,12 +149,19 @@ def main():
     dist.init_process_group("nccl", device_id=dev)
     moe_runtime.load_library(a.lib)
     rows = []
-    for name, T, H, I, E, K in CASES:
+    cases = CASES
+    if a.tokens:
+        cases = [(shape, int(t)) for shape in SHAPES
+                 for t in a.tokens.split(",")]
+    for (name, T), dtype in [(c, d) for c in cases
+                             for d in a.dtypes.split(",")]:
+        H, I, E, K = SHAPES[name]
         label = "%s-%d" % (name, T)
         if a.cases and label not in a.cases.split(","):
             continue
-        art = os.path.join(a.art, "fm_e%d_h%d_i%d_k%d_ep%d" % (E, H, I, K,
-                                                               world))
+        label += "" if dtype == "bf16" else " " + dtype
+        art = os.path.join(a.art, "fm_%se%d_h%d_i%d_k%d_ep%d" % (
+            "fp8_" if dtype == "fp8" else "", E, H, I, K, world))
         if not os.path.isdir(art):
             if rank == 0:
                 print("skip %s: no artifact %s" % (label, art), flush=True)
@@ -154,6 +174,12 @@ def main():
                H ** 0.5).to(torch.bfloat16)
         w2 = (torch.randn(El, H, I, device=dev, generator=wg) /
               I ** 0.5).to(torch.bfloat16)
+        # Our kernel's weights: these, or e4m3 with 128x128 scales.
+        ours_w = (w13, w2)
+        if dtype == "fp8":
+            q13, s13 = fp8_weight(El, 2 * I, H, wg, dev)
+            q2, s2 = fp8_weight(El, H, I, wg, dev)
+            ours_w = (q13, q2, s13, s2)
         logits = torch.randn(T, E, device=dev, generator=g)
         topw, topi = torch.topk(torch.softmax(logits, -1), K, dim=-1)
         topw = (topw / topw.sum(-1, keepdim=True)).float().contiguous()
@@ -169,17 +195,17 @@ def main():
         layer = ExpertParallelLayer.for_rank(art, rank,
                                              list(handle.buffer_ptrs))
         out = torch.empty(T, H, device=dev, dtype=torch.bfloat16)
-        t_ours = timeit(lambda: layer.launch_rank(x, ids, topw, w13, w2, out))
-        t_local = timeit(lambda: layer.launch_rank(x, local, topw, w13, w2,
+        t_ours = timeit(lambda: layer.launch_rank(x, ids, topw, *ours_w, out))
+        t_local = timeit(lambda: layer.launch_rank(x, local, topw, *ours_w,
                                                    out))
         t_comm_ours = None
         comm_art = os.path.join(a.art_comm, os.path.basename(art)) \
-            if a.art_comm else ""
+            if a.art_comm and dtype == "bf16" else ""
         if comm_art and os.path.isdir(comm_art):
             comm_layer = ExpertParallelLayer.for_rank(
                 comm_art, rank, list(handle.buffer_ptrs))
             t_comm_ours = timeit(lambda: comm_layer.launch_rank(
-                x, ids, topw, w13, w2, out))
+                x, ids, topw, w13, w2, out))  # comm-only: bf16 layers
             comm_layer.close()
         nccl = nccl_pipeline(x, topi, topw, w13, w2, I, El, world)
         t_full = timeit(nccl["full"])
@@ -188,7 +214,8 @@ def main():
         layer.close()
         del handle, buf
         torch.cuda.empty_cache()
-        r = dict(case=label, T=T, H=H, I=I, E=E, K=K, world=world,
+        r = dict(case=label, dtype=dtype, T=T, H=H, I=I, E=E, K=K,
+                 world=world,
                  ours_ms=t_ours, ours_local_ms=t_local,
                  ours_comm_ms=t_comm_ours, nccl_full_ms=t_full,
                  nccl_comm_ms=t_comm, nccl_compute_ms=t_comp,
