@@ -52,7 +52,9 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from moe_runtime.ep import ExpertParallelLayer, workspace_bytes  # noqa: E402
 
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
+from grouped_gemm import timed  # noqa: E402
 from run_fused_moe import fp8_weight  # noqa: E402
 
 # (name, H, I, E, K) of the shapes, and issue 5's cases: (shape, T).
@@ -60,22 +62,12 @@ SHAPES = {"dsv3": (7168, 2048, 256, 8), "v4-flash": (4096, 2048, 256, 6)}
 CASES = [("dsv3", 512), ("dsv3", 4096), ("v4-flash", 8192)]
 
 
-def timeit(fn, iters=20, warm=5):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    dist.barrier()
-    ts = []
-    for _ in range(iters):
-        s, e = torch.cuda.Event(True), torch.cuda.Event(True)
-        s.record()
-        fn()
-        e.record()
-        torch.cuda.synchronize()
-        ts.append(s.elapsed_time(e))
-    ts.sort()
-    t = torch.tensor([ts[len(ts) // 2]], device="cuda")
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)  # the slowest rank
+def timeit(fn):
+    """grouped_gemm.timed's median of 20 (5 warm-ups, then a barrier of all
+    ranks), of the slowest rank."""
+    t = torch.tensor([timed(fn, reps=20, warm=5, after_warm_up=dist.barrier)],
+                     device="cuda")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return float(t)
 
 

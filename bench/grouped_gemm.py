@@ -70,10 +70,14 @@ CASES = [  # name, T, H, I, E, K
 ]
 
 
-def timed(fn, reps=20, warm=3):
+def timed(fn, reps=20, warm=3, after_warm_up=None):
+    """The median of `reps` timings (CUDA events) of fn, after `warm` calls
+    and then `after_warm_up()` if given (e.g. a barrier of all ranks)."""
     for _ in range(warm):
         fn()
     torch.cuda.synchronize()
+    if after_warm_up is not None:
+        after_warm_up()
     ts = []
     for _ in range(reps):
         s, e = (torch.cuda.Event(enable_timing=True) for _ in range(2))

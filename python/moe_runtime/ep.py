@@ -105,21 +105,25 @@ class ExpertParallelLayer(_Closing):
     than once runs several ranks as concurrent kernels, each with SMs / n
     CTAs so that all of them are resident (a test mode for one GPU)."""
 
-    def __init__(self, artifact, devices=None, timeout_s=30.0, library=None):
-        lib = load_library(library)
-        m = _manifest(artifact)
-        ep = m["expert_parallel"]
-        self.ranks = R = int(ep["ranks"])
+    def _setup(self, artifact, timeout_s, library):
+        """What every layer reads from its artifact, before its buffers."""
+        self._lib = load_library(library)
+        ep = _manifest(artifact)["expert_parallel"]
+        self.ranks = int(ep["ranks"])
         self.experts_per_rank = int(ep["experts_per_rank"])
         self.bases_offset = int(ep["bases_offset"])
+        self.timeout_s = float(timeout_s)
+        self.bytes = workspace_bytes(artifact)
+        self.epoch = 0
+
+    def __init__(self, artifact, devices=None, timeout_s=30.0, library=None):
+        self._setup(artifact, timeout_s, library)
+        R = self.ranks
         self.devices = list(devices) if devices is not None else list(
             range(R))
         if len(self.devices) != R:
             raise ValueError("the artifact has %d ranks, %d devices given"
                              % (R, len(self.devices)))
-        self.timeout_s = float(timeout_s)
-        self.bytes = workspace_bytes(artifact)
-        self._lib = lib
         self.kernels = [Kernel.load(artifact, device=d, library=library)
                         for d in self.devices]
         per_device = {d: self.devices.count(d) for d in self.devices}
@@ -143,7 +147,6 @@ class ExpertParallelLayer(_Closing):
         for r, d in enumerate(self.devices):
             self._write_bases(d, self.ptrs[r], self.ptrs)
         self.wait = WaitRecord.create(library=library)
-        self.epoch = 0
         self.rank = None
 
     @classmethod
@@ -155,21 +158,13 @@ class ExpertParallelLayer(_Closing):
         With `group` (a torch.distributed process group of the ranks), the
         ranks compare their layers first (config()) and all raise
         ValueError, naming what differs, if they do not agree."""
-        m = _manifest(artifact)
         if group is not None:
             check_agreement(config(artifact), rank, group)
         self = cls.__new__(cls)
-        lib = load_library(library)
-        ep = m["expert_parallel"]
-        self.ranks = int(ep["ranks"])
-        self.experts_per_rank = int(ep["experts_per_rank"])
-        self.bases_offset = int(ep["bases_offset"])
+        self._setup(artifact, timeout_s, library)
         if len(ptrs) != self.ranks or not 0 <= rank < self.ranks:
             raise ValueError("rank %d with %d buffers for an artifact of %d "
                              "ranks" % (rank, len(ptrs), self.ranks))
-        self.timeout_s = float(timeout_s)
-        self.bytes = workspace_bytes(artifact)
-        self._lib = lib
         self.rank = rank
         device = rank if device is None else device
         self.devices = [device]
@@ -179,7 +174,6 @@ class ExpertParallelLayer(_Closing):
         self.max_sms = [0]
         self._write_bases(device, self.ptrs[rank], self.ptrs)
         self.wait = WaitRecord.create(library=library)
-        self.epoch = 0
         return self
 
     def _write_bases(self, device, workspace, ptrs):
@@ -199,12 +193,13 @@ class ExpertParallelLayer(_Closing):
                      self.wait.device_ptr),
             max_sms=self.max_sms[index])
 
-    def launch(self, per_rank, streams=None):
+    def launch(self, per_rank, streams=None, only=None):
         """One launch of every rank (asynchronous): per_rank[r] = (x, ids,
         weights, w13, w2[, w13_scales, w2_scales], out) of rank r, its
         tensors on devices[r]; streams[r] (default: the current stream of
         devices[r], or a stream per rank when ranks share a GPU, which they
-        must to run at once)."""
+        must to run at once). `only`: launch these ranks alone (the others
+        never come: a test of the timeout)."""
         if self.rank is not None:
             raise RuntimeError("a for_rank() layer launches with launch_rank")
         if len(per_rank) != self.ranks:
@@ -213,7 +208,7 @@ class ExpertParallelLayer(_Closing):
         if streams is None and len(set(self.devices)) < self.ranks:
             streams = self._own_streams()
         self.epoch += 1
-        for r in range(self.ranks):
+        for r in range(self.ranks) if only is None else only:
             self._launch(r, r, per_rank[r],
                          None if streams is None else streams[r])
 

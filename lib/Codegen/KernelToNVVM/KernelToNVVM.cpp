@@ -1105,17 +1105,23 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
   }
 };
 
-/// bases[rank] - bases[self] + ptr: moek.map_peer.
-Value mapPeer(OpBuilder &b, Location loc, Value ptr, Value rank, Value bases,
-              Value self) {
+/// bases[rank] - bases[self]: how far rank `rank`'s symmetric buffer is from
+/// this rank's, in bytes (i64).
+Value peerShift(OpBuilder &b, Location loc, Value rank, Value bases,
+                Value self) {
   Type i64 = b.getI64Type();
   auto base = [&](Value r) -> Value {
     Value at = LLVM::GEPOp::create(b, loc, bases.getType(), i64, bases,
                                    ValueRange{LLVM::ZExtOp::create(b, loc, i64, r)});
     return LLVM::LoadOp::create(b, loc, i64, at, /*alignment=*/8);
   };
-  Value shift = LLVM::SubOp::create(b, loc, base(rank), base(self));
-  return gepBytes(b, loc, ptr, shift);
+  return LLVM::SubOp::create(b, loc, base(rank), base(self));
+}
+
+/// bases[rank] - bases[self] + ptr: moek.map_peer.
+Value mapPeer(OpBuilder &b, Location loc, Value ptr, Value rank, Value bases,
+              Value self) {
+  return gepBytes(b, loc, ptr, peerShift(b, loc, rank, bases, self));
 }
 
 struct StoreAccRemoteLowering : OpConversionPattern<StoreAccRemoteOp> {
@@ -2052,9 +2058,11 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
           Value rowIdx = toIndex(tb, l, row);
           LLVM::StoreOp::create(tb, l, s32,
                                 elementAddress(tb, l, a.getSlotRows(), i32, s));
+          // The owner's row metadata: one shift for the three stores.
+          Value shift = peerShift(tb, l, owner, bases, self);
           auto remote = [&](Value base, Type elem) {
-            return mapPeer(tb, l, elementAddress(tb, l, base, elem, rowIdx),
-                           owner, bases, self);
+            return gepBytes(tb, l, elementAddress(tb, l, base, elem, rowIdx),
+                            shift);
           };
           Value w = LLVM::LoadOp::create(
               tb, l, f32, elementAddress(tb, l, a.getWeights(), f32, s));
@@ -2066,19 +2074,19 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
         [&](OpBuilder &cb, Location l, Value lane, Value src,
             ArrayRef<Value> placed) {
           Value row = placed[0], owner = placed[1];
+          Value shift = peerShift(cb, l, owner, bases, self);
           if (Value scales = a.getRowScales()) {
-            copyQuantized(cb, l, src,
-                          mapPeer(cb, l, a.getRows(), owner, bases, self),
-                          mapPeer(cb, l, scales, owner, bases, self),
-                          toIndex(cb, l, row), lane, h, constants);
+            copyQuantized(cb, l, src, gepBytes(cb, l, a.getRows(), shift),
+                          gepBytes(cb, l, scales, shift), toIndex(cb, l, row),
+                          lane, h, constants);
             return;
           }
-          Value dst = mapPeer(
+          Value dst = gepBytes(
               cb, l,
               elementAddress(
                   cb, l, a.getRows(), cb.getBF16Type(),
                   arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h))),
-              owner, bases, self);
+              shift);
           copyRowWarp(cb, l, src, dst, lane, h, constants);
         });
 

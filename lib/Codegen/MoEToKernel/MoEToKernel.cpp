@@ -998,11 +998,12 @@ struct FusedWorkspace {
   /// Expert parallelism over `ranks` > 1 (docs/ExpertParallel.md): `e` is
   /// the global expert count, `localExperts` this rank's; `maxRows` the
   /// rows this rank may receive (ranks * max_tokens * top_k), of which
-  /// maxRows / ranks are its own slots. The part from `symmetric` on is the
-  /// rank's share of the symmetric buffer, which the runtime never zeroes:
+  /// maxRows / ranks are its own slots. The part from `bases` (the table of
+  /// every rank's buffer) on is the rank's share of the symmetric buffer,
+  /// which the runtime never zeroes:
   /// the other ranks write its counters, count matrix and rows.
   int64_t bases = -1, counted = -1, rowsDone = -1, combined = -1,
-          countMatrix = -1, rowSlots = -1, rowRanks = -1, symmetric = -1;
+          countMatrix = -1, rowSlots = -1, rowRanks = -1;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
                  int64_t yBytes, bool withTimers, bool fp8 = false,
                  int64_t ranks = 1, int64_t localExperts = 0) {
@@ -1025,7 +1026,6 @@ struct FusedWorkspace {
     take(slotRows, 4 * slots, 16);
     if (ep) {
       take(bases, 8 * 8, 64);
-      symmetric = bases;
       take(counted, 64, 64);
       rowsDone = counted + 8;
       combined = counted + 16;
@@ -1180,8 +1180,9 @@ struct ExpertParallel {
             {b.getNamedAttr("ranks", b.getI64IntegerAttr(ranks)),
              b.getNamedAttr("experts_per_rank",
                             b.getI64IntegerAttr(localExperts)),
+             // The symmetric part starts with the bases table.
              b.getNamedAttr("symmetric_offset",
-                            b.getI64IntegerAttr(ws.symmetric)),
+                            b.getI64IntegerAttr(ws.bases)),
              b.getNamedAttr("bases_offset", b.getI64IntegerAttr(ws.bases))}));
     Block &entry = func.getBody().front();
     rank = entry.getArgument(firstArg);

@@ -81,13 +81,7 @@ class Ranks:
         self.layer.timeout_s = timeout_s
         per_rank = [(xs[r], ids[r], ws[r]) + self.shards[r] + (outs[r],)
                     for r in range(self.R)]
-        if only is None:
-            self.layer.launch(per_rank)
-        else:  # a dead peer: the others never launch
-            self.layer.epoch += 1
-            streams = self.layer._own_streams()
-            for r in only:
-                self.layer._launch(r, r, per_rank[r], streams[r])
+        self.layer.launch(per_rank, only=only)
         for d in set(self.devices):
             torch.cuda.synchronize(d)
 
