@@ -12,3 +12,13 @@
 // GEMMs where N and K are multiples of 128 (not gpt-oss's).
 // RUN: rm -rf %t.fp8 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.fp8 --ptxas %ptxas --strict --fp8 1,128,128 8,256,512 256,4096,7168 256,7168,2048 32,4096,7168 32,7168,2048 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 | FileCheck %s --check-prefix=FP8
 // FP8-COUNT-10: gg_fp8_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+
+// The same kernels for sm_100a (tcgen05, accumulators in tensor memory):
+// ptxas -arch=sm_100a accepts every one with no spill.
+// RUN: rm -rf %t.sm100 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.sm100 --ptxas %ptxas --strict --chip sm_100a 1,128,64 1,256,128 8,256,512 8,200,512 256,4096,7168 256,7168,2048 32,4096,7168 32,7168,2048 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 128,5760,2880 128,2880,2880 | FileCheck %s --check-prefix=SM100
+// SM100-COUNT-14: registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: rm -rf %t.sm100.fp8 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.sm100.fp8 --ptxas %ptxas --strict --chip sm_100a --fp8 1,128,128 8,256,512 256,4096,7168 256,7168,2048 32,4096,7168 32,7168,2048 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 | FileCheck %s --check-prefix=SM100-FP8
+// SM100-FP8-COUNT-10: gg_fp8_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: grep -l "tcgen05.mma" %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-TC
+// SM100-TC: 24
+// RUN: not grep -l wgmma %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx

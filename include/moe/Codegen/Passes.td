@@ -150,14 +150,33 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
     * `moek.store_acc` rounds pairs of columns (`cvt.rn.bf16x2.f32`) and
       stores them, masking rows at or past the limit.
     * `moek.grouped_tile*` scan the device-side expert offsets.
+    * sm_100a: everything above but the MMAs is the same code. Each MMA
+      warpgroup's accumulator lives in tensor memory: warp 0 allocates the
+      kernel's columns at entry (`tcgen05.alloc`) and frees them at every
+      return; MMA warpgroup r uses lane half 16 (r % 2) of each warp's slab
+      (M = 64, data path layout F) and the `moek.mma` ops of one block take
+      consecutive column ranges. The warpgroup's thread 0 issues a
+      `moek.mma` as one `tcgen05.mma` (.kind::f16 or ::f8f6f4,
+      cta_group::1, M = 64) per 32-byte K step and a `tcgen05.commit` to
+      the next of the warpgroup's 8 mbarriers; `moek.mma_wait pending(p)`
+      waits, in order, for the commits of all but the last p MMAs, and
+      with p = 0 reads the accumulator into the wgmma fragment
+      (`tcgen05.ld.16x256b.x1`: the same register layout) and syncs the
+      warpgroup (named barrier 13 + r) before its next MMA may overwrite
+      it. So `moek.store_acc`, `moek.mma_promote` and the other epilogue
+      ops are shared. Rejected with a diagnostic: an MMA outside a
+      `moek.warp_role` or in a second MMA role, more than 3 MMA
+      warpgroups, more than 512 columns, `pending` of 8 or more, an MMA
+      accumulating into a register accumulator (`moek.acc_load_smem`,
+      `moek.mma_promote`).
 
-    Other chips are rejected with a diagnostic (sm_100a comes with the
-    Blackwell backend).
+    Other chips are rejected with a diagnostic.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
   let options = [
-    Option<"chip", "chip", "std::string", "\"sm_90a\"", "Target chip (sm_90a)">,
+    Option<"chip", "chip", "std::string", "\"sm_90a\"",
+           "Target chip (sm_90a, sm_100a)">,
   ];
 }
 

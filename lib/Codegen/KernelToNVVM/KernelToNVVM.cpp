@@ -110,12 +110,41 @@ LLVM::LLVMStructType ringStructType(MLIRContext *ctx) {
   return LLVM::LLVMStructType::getLiteral(ctx, {ptrTy(ctx, 3), ptrTy(ctx, 3)});
 }
 
-/// Per-thread wgmma accumulator fragment: rows*cols/128 f32 values.
-LLVM::LLVMStructType accStructType(AccType acc) {
+/// f32 values of a warpgroup thread's accumulator fragment: rows*cols/128.
+int64_t fragmentSize(AccType acc) {
+  return acc.getRows() * acc.getCols() / kWarpgroupThreads;
+}
+
+/// Per-thread accumulator: the wgmma fragment (fragmentSize f32 values);
+/// on sm_100a (`tensorMemory`) followed by the accumulator's tensor-memory
+/// address (i32) and whether an MMA has written it (i1): see the tcgen05
+/// section.
+LLVM::LLVMStructType accStructType(AccType acc, bool tensorMemory = false) {
   MLIRContext *ctx = acc.getContext();
-  SmallVector<Type> fields(acc.getRows() * acc.getCols() / kWarpgroupThreads,
-                           Float32Type::get(ctx));
+  SmallVector<Type> fields(fragmentSize(acc), Float32Type::get(ctx));
+  if (tensorMemory) {
+    fields.push_back(IntegerType::get(ctx, 32));
+    fields.push_back(IntegerType::get(ctx, 1));
+  }
   return LLVM::LLVMStructType::getLiteral(ctx, fields);
+}
+
+/// A new accumulator struct of type `structTy` whose fragment is `value(v)`
+/// for each value v; a tensor-memory accumulator's address is 0 and it is
+/// not written (a register value: see the tcgen05 section).
+Value buildAcc(OpBuilder &b, Location loc, LLVM::LLVMStructType structTy,
+               int64_t n, function_ref<Value(int64_t)> value) {
+  Value acc = LLVM::UndefOp::create(b, loc, structTy);
+  for (int64_t v = 0; v < n; ++v)
+    acc = LLVM::InsertValueOp::create(b, loc, acc, value(v),
+                                      ArrayRef<int64_t>{v});
+  if (int64_t(structTy.getBody().size()) > n) {
+    acc = LLVM::InsertValueOp::create(b, loc, acc, i32c(b, loc, 0),
+                                      ArrayRef<int64_t>{n});
+    acc = LLVM::InsertValueOp::create(
+        b, loc, acc, cst(b, loc, b.getI1Type(), 0), ArrayRef<int64_t>{n + 1});
+  }
+  return acc;
 }
 
 /// Per-thread fragment of per-row values of a 64-row accumulator: the
@@ -577,7 +606,7 @@ struct AccStoreSmemLowering : OpConversionPattern<AccStoreSmemOp> {
   matchAndRewrite(AccStoreSmemOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    int64_t n = accStructType(op.getAcc().getType()).getBody().size();
+    int64_t n = fragmentSize(op.getAcc().getType());
     for (int64_t v = 0; v < n; ++v)
       LLVM::StoreOp::create(
           rewriter, loc,
@@ -595,15 +624,15 @@ struct AccLoadSmemLowering : OpConversionPattern<AccLoadSmemOp> {
   matchAndRewrite(AccLoadSmemOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto structTy = accStructType(op.getAcc().getType());
-    Value acc = LLVM::UndefOp::create(rewriter, loc, structTy);
-    for (int64_t v = 0, n = structTy.getBody().size(); v < n; ++v)
-      acc = LLVM::InsertValueOp::create(
-          rewriter, loc, acc,
-          LLVM::LoadOp::create(rewriter, loc, rewriter.getF32Type(),
-                               fragmentSlot(rewriter, loc, adaptor.getPtr(), v),
-                               4),
-          ArrayRef<int64_t>{v});
+    auto structTy = cast<LLVM::LLVMStructType>(
+        getTypeConverter()->convertType(op.getAcc().getType()));
+    Value acc = buildAcc(
+        rewriter, loc, structTy, fragmentSize(op.getAcc().getType()),
+        [&](int64_t v) -> Value {
+          return LLVM::LoadOp::create(
+              rewriter, loc, rewriter.getF32Type(),
+              fragmentSlot(rewriter, loc, adaptor.getPtr(), v), 4);
+        });
     rewriter.replaceOp(op, acc);
     return success();
   }
@@ -857,17 +886,37 @@ struct MmaZeroLowering : OpConversionPattern<MmaZeroOp> {
   matchAndRewrite(MmaZeroOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto structTy = accStructType(op.getAcc().getType());
+    auto structTy = cast<LLVM::LLVMStructType>(
+        getTypeConverter()->convertType(op.getAcc().getType()));
     Value zero = LLVM::ConstantOp::create(rewriter, loc, rewriter.getF32Type(),
                                           rewriter.getF32FloatAttr(0.0f));
-    Value acc = LLVM::UndefOp::create(rewriter, loc, structTy);
-    for (unsigned i = 0, e = structTy.getBody().size(); i < e; ++i)
-      acc = LLVM::InsertValueOp::create(rewriter, loc, acc, zero,
-                                        ArrayRef<int64_t>{int64_t(i)});
+    Value acc = buildAcc(rewriter, loc, structTy,
+                         fragmentSize(op.getAcc().getType()),
+                         [&](int64_t) { return zero; });
     rewriter.replaceOp(op, acc);
     return success();
   }
 };
+
+/// The shared addresses of a moek.mma's operands in the stage: A's first
+/// row (`a_row` rows into tile `a`; 128 bytes, one swizzle span, per row)
+/// and tile `b`.
+std::pair<Value, Value> mmaOperands(OpBuilder &b, Location loc, MmaOp op,
+                                    MmaOp::Adaptor adaptor) {
+  RingType type = op.getRing().getType();
+  RingParts p = unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
+  Value aBase = tileAddress(b, loc, p, type, op.getAAttr().getInt());
+  Value aRowBytes = LLVM::MulOp::create(
+      b, loc, toI64(b, loc, adaptor.getARow()), i64c(b, loc, 128));
+  return {gepBytes(b, loc, aBase, aRowBytes),
+          tileAddress(b, loc, p, type, op.getBAttr().getInt())};
+}
+
+/// Whether a moek.mma multiplies e4m3 tiles (else bf16).
+bool isFp8Mma(MmaOp op) {
+  return isa<Float8E4M3FNType>(
+      op.getRing().getType().getTile(op.getAAttr().getInt()).getElementType());
+}
 
 struct MmaLowering : OpConversionPattern<MmaOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -876,24 +925,14 @@ struct MmaLowering : OpConversionPattern<MmaOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
-    RingType type = op.getRing().getType();
     AccType accType = op.getAcc().getType();
-    RingParts p =
-        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
-    unsigned a = op.getAAttr().getInt(), bIdx = op.getBAttr().getInt();
-    MemRefType aTile = type.getTile(a);
-    int64_t rowBytes = 128; // one swizzle span per tile row
-    Value aBase = tileAddress(rewriter, loc, p, type, a);
-    Value aRowBytes = LLVM::MulOp::create(
-        rewriter, loc, toI64(rewriter, loc, adaptor.getARow()),
-        i64c(rewriter, loc, rowBytes));
-    aBase = gepBytes(rewriter, loc, aBase, aRowBytes);
-    Value bBase = tileAddress(rewriter, loc, p, type, bIdx);
+    MemRefType aTile = op.getRing().getType().getTile(op.getAAttr().getInt());
+    auto [aBase, bBase] = mmaOperands(rewriter, loc, op, adaptor);
     Value descA = smemDescriptor(rewriter, loc, aBase);
     Value descB = smemDescriptor(rewriter, loc, bBase);
 
     // One wgmma step covers 32 bytes of K (k16 of bf16, k32 of e4m3).
-    bool fp8 = isa<Float8E4M3FNType>(aTile.getElementType());
+    bool fp8 = isFp8Mma(op);
     int64_t stepK = fp8 ? 32 : 16;
     auto shape = NVVM::MMAShapeAttr::get(ctx, 64, accType.getCols(), stepK);
     auto in = NVVM::WGMMATypesAttr::get(
@@ -1001,7 +1040,7 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
           LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getRowScales(),
                                        ArrayRef<int64_t>{h}),
           adaptor.getScale());
-    int64_t n = accStructType(op.getAcc().getType()).getBody().size();
+    int64_t n = fragmentSize(op.getAcc().getType());
     for (int64_t i = 0; i < n; ++i) {
       Value a = LLVM::ExtractValueOp::create(rewriter, loc, acc,
                                              ArrayRef<int64_t>{i});
@@ -1011,6 +1050,335 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
       acc = LLVM::InsertValueOp::create(rewriter, loc, acc, r,
                                         ArrayRef<int64_t>{i});
     }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// MMA (sm_100a: tcgen05)
+//===----------------------------------------------------------------------===//
+//
+// The same kernels on Blackwell's tensor cores, with the moek ops' meaning
+// kept: each MMA warpgroup's accumulator lives in tensor memory instead of
+// registers and comes back into the wgmma register fragment when its last
+// MMA is waited for, so the epilogue ops (store_acc, store_act, mma_promote,
+// acc_store_smem, ...) are the same code on both chips.
+//
+//  * Tensor memory: warp 0 allocates the kernel's columns at entry
+//    (planTensorMemory) and frees them at exit. An M = 64 tcgen05.mma with
+//    cta_group::1 writes its 64 rows to lanes 16w..16w+15 of each warp w's
+//    32-lane slab, or to lanes 16..31 of each slab with the address's lane
+//    16 (PTX ISA, data path layout F): MMA warpgroup r (0-based) uses lane
+//    16 (r % 2) and columns from (r / 2) * the columns one warpgroup needs;
+//    the moek.mma ops of one block take consecutive column ranges.
+//  * Issue: the warpgroup's thread 0 issues the K steps of a moek.mma
+//    (32 bytes of K each, as wgmma) and commits them to one of the
+//    warpgroup's kMmaBarriers mbarriers, in turn. Every thread of the
+//    warpgroup counts the MMAs issued (`issued`) and waited for
+//    (`waited`) in two local variables that LLVM keeps in registers.
+//  * moek.mma_wait pending(p) waits, in order, for the commits of MMAs
+//    waited .. issued - p - 1: commit j is phase j / kMmaBarriers of
+//    barrier j % kMmaBarriers, whose parity cannot alias while fewer than
+//    kMmaBarriers MMAs are outstanding (pending(p) needs p < kMmaBarriers;
+//    the kernels moe-to-moek generates keep at most 4 outstanding).
+//  * pending(0) also reads the accumulator into the fragment (tcgen05.ld
+//    .16x256b: register r of repetition j holds row l/4 + 8 (r/2 % 2),
+//    column 8j + 2 (l%4) + r%2, exactly the wgmma fragment's value 4j + r),
+//    then the warpgroup synchronizes (named barrier 13 + r) so that its
+//    next MMA cannot overwrite columns a thread is still reading.
+// An accumulator struct carries, after the fragment, its tensor-memory
+// address and whether an MMA has written it; mma_zero, acc_load_smem and
+// mma_promote give register values (not written), which a moek.mma may
+// only take with zero_init or from mma_zero (planTensorMemory checks).
+
+constexpr int64_t kMmaBarriers = 8;
+constexpr int64_t kMmaSyncBarrier0 = 13;
+/// On a kernel: {slot, bars, columns, per_warpgroup}: the tensor-memory
+/// slot and the MMA barriers (shared globals), the columns allocated and
+/// the columns of one warpgroup.
+constexpr StringLiteral kTmemAttr = "moek.tmem";
+/// On a moek.mma: its first column within its warpgroup's columns.
+constexpr StringLiteral kTmemColAttr = "moek.tmem_col";
+/// On moek.mma and moek.mma_wait: the first warpgroup of their role.
+constexpr StringLiteral kMmaFirstAttr = "moek.mma_first";
+/// On the two local variables: the MMAs issued and waited for.
+constexpr StringLiteral kIssuedAttr = "moek.mma_issued";
+constexpr StringLiteral kWaitedAttr = "moek.mma_waited";
+
+struct TensorMemory {
+  Value base;     // i32: the allocated columns' address
+  Value bars;     // ptr<3>: this warpgroup's kMmaBarriers barriers
+  Value rel;      // i32: the warpgroup's index in its role
+  Value issued, waited; // ptr: the counters
+  int64_t perWarpgroup = 0;
+};
+
+/// The tensor-memory state seen from `op` (a moek.mma or moek.mma_wait).
+TensorMemory tensorMemoryOf(OpBuilder &b, Location loc, Operation *op) {
+  MLIRContext *ctx = b.getContext();
+  auto func = op->getParentOfType<LLVM::LLVMFuncOp>();
+  auto info = func->getAttrOfType<DictionaryAttr>(kTmemAttr);
+  TensorMemory tm;
+  Value slot = LLVM::AddressOfOp::create(
+      b, loc, ptrTy(ctx, 3),
+      cast<FlatSymbolRefAttr>(info.get("slot")).getValue());
+  tm.base = LLVM::LoadOp::create(b, loc, b.getI32Type(), slot, 4);
+  tm.perWarpgroup = cast<IntegerAttr>(info.get("per_warpgroup")).getInt();
+  int64_t first = op->getAttrOfType<IntegerAttr>(kMmaFirstAttr).getInt();
+  Value wg = LLVM::UDivOp::create(b, loc, threadIdX(b, loc),
+                                  i32c(b, loc, kWarpgroupThreads));
+  tm.rel = LLVM::SubOp::create(b, loc, wg, i32c(b, loc, first));
+  Value bars = LLVM::AddressOfOp::create(
+      b, loc, ptrTy(ctx, 3),
+      cast<FlatSymbolRefAttr>(info.get("bars")).getValue());
+  tm.bars = LLVM::GEPOp::create(
+      b, loc, ptrTy(ctx, 3), b.getI64Type(), bars,
+      ValueRange{LLVM::MulOp::create(b, loc, tm.rel,
+                                     i32c(b, loc, kMmaBarriers))});
+  for (Operation &local : func.getBody().front()) {
+    if (local.hasAttr(kIssuedAttr))
+      tm.issued = local.getResult(0);
+    if (local.hasAttr(kWaitedAttr))
+      tm.waited = local.getResult(0);
+  }
+  return tm;
+}
+
+/// i32 `v` as a tensor-memory pointer.
+Value tmemPtr(OpBuilder &b, Location loc, Value v) {
+  return LLVM::IntToPtrOp::create(b, loc, ptrTy(b.getContext(), 6), v);
+}
+
+/// tcgen05's shared-memory descriptor of a K-major, 128B-swizzled tile at
+/// `addr` (the same tile geometry as smemDescriptor's).
+Value tcgen05SmemDescriptor(OpBuilder &b, Location loc, Value addr) {
+  moe::desc::SmemMatrix tile;
+  tile.leadingByteOffset = 16;
+  tile.strideByteOffset = 1024;
+  tile.swizzle = moe::desc::Swizzle::B128;
+  static const uint64_t constant =
+      llvm::cantFail(moe::desc::encodeTcgen05SmemDescriptor(tile));
+  Value a = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), addr);
+  Value field = LLVM::AndOp::create(
+      b, loc, LLVM::LShrOp::create(b, loc, a, i64c(b, loc, 4)),
+      i64c(b, loc, 0x3FFF));
+  return LLVM::OrOp::create(b, loc, field,
+                            i64c(b, loc, static_cast<int64_t>(constant)));
+}
+
+struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    AccType accType = op.getAcc().getType();
+    int64_t n = fragmentSize(accType);
+    bool fp8 = isFp8Mma(op);
+    MemRefType aTile = op.getRing().getType().getTile(op.getAAttr().getInt());
+    moe::desc::Tcgen05Mma shape;
+    shape.kind = fp8 ? moe::desc::MmaKind::F8F6F4 : moe::desc::MmaKind::F16;
+    shape.a = shape.b =
+        fp8 ? moe::desc::ElemType::E4M3 : moe::desc::ElemType::BF16;
+    shape.m = accType.getRows();
+    shape.n = accType.getCols();
+    llvm::Expected<uint32_t> idesc =
+        moe::desc::encodeTcgen05InstrDescriptor(shape);
+    if (!idesc)
+      return op.emitOpError() << "has no tcgen05.mma: "
+                              << llvm::toString(idesc.takeError());
+
+    auto [aBase, bBase] = mmaOperands(rewriter, loc, op, adaptor);
+    TensorMemory tm = tensorMemoryOf(rewriter, loc, op);
+    // This warpgroup's lane half and column range, and the op's columns.
+    Value lane = LLVM::ShlOp::create(
+        rewriter, loc,
+        LLVM::MulOp::create(
+            rewriter, loc,
+            LLVM::URemOp::create(rewriter, loc, tm.rel, i32c(rewriter, loc, 2)),
+            i32c(rewriter, loc, 16)),
+        i32c(rewriter, loc, 16));
+    Value col = LLVM::AddOp::create(
+        rewriter, loc,
+        LLVM::MulOp::create(
+            rewriter, loc,
+            LLVM::UDivOp::create(rewriter, loc, tm.rel, i32c(rewriter, loc, 2)),
+            i32c(rewriter, loc, tm.perWarpgroup)),
+        i32c(rewriter, loc,
+             op->getAttrOfType<IntegerAttr>(kTmemColAttr).getInt()));
+    Value taddr = LLVM::AddOp::create(
+        rewriter, loc, tm.base, LLVM::AddOp::create(rewriter, loc, lane, col));
+    Value issued =
+        LLVM::LoadOp::create(rewriter, loc, rewriter.getI32Type(), tm.issued);
+    Value accumulate =
+        op.getZeroInit()
+            ? cst(rewriter, loc, rewriter.getI1Type(), 0)
+            : LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
+                                           ArrayRef<int64_t>{n + 1});
+    Value bar = LLVM::GEPOp::create(
+        rewriter, loc, ptrTy(ctx, 3), rewriter.getI64Type(), tm.bars,
+        ValueRange{LLVM::URemOp::create(rewriter, loc, issued,
+                                        i32c(rewriter, loc, kMmaBarriers))});
+
+    // The warpgroup's thread 0 issues the K steps and the commit.
+    Value t = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                   i32c(rewriter, loc, kWarpgroupThreads));
+    Value isIssuer = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
+                                          t, i32c(rewriter, loc, 0));
+    auto ifOp = scf::IfOp::create(rewriter, loc, isIssuer, false);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      NVVM::Tcgen05FenceOp::create(
+          rewriter, loc,
+          NVVM::Tcgen05FenceKindAttr::get(
+              ctx, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+      Value descA = tcgen05SmemDescriptor(rewriter, loc, aBase);
+      Value descB = tcgen05SmemDescriptor(rewriter, loc, bBase);
+      Value d = tmemPtr(rewriter, loc, taddr);
+      Value idescV = i32c(rewriter, loc, static_cast<int64_t>(*idesc));
+      Value on = cst(rewriter, loc, rewriter.getI1Type(), 1);
+      int64_t stepK = fp8 ? 32 : 16;
+      for (int64_t k = 0, steps = aTile.getDimSize(1) / stepK; k < steps;
+           ++k) {
+        Value step = i64c(rewriter, loc, 2 * k);
+        NVVM::Tcgen05MMAOp::create(
+            rewriter, loc,
+            fp8 ? NVVM::Tcgen05MMAKind::F8F6F4 : NVVM::Tcgen05MMAKind::F16,
+            NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05MMACollectorOp::DISCARD,
+            /*aShift=*/false, d,
+            LLVM::AddOp::create(rewriter, loc, descA, step),
+            LLVM::AddOp::create(rewriter, loc, descB, step), idescV,
+            k == 0 ? accumulate : on, Value(), Value());
+      }
+      NVVM::Tcgen05CommitOp::create(
+          rewriter, loc, bar, Value(),
+          NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1));
+    }
+    LLVM::StoreOp::create(
+        rewriter, loc,
+        LLVM::AddOp::create(rewriter, loc, issued, i32c(rewriter, loc, 1)),
+        tm.issued, 4);
+    Value acc = LLVM::InsertValueOp::create(rewriter, loc, adaptor.getAcc(),
+                                            taddr, ArrayRef<int64_t>{n});
+    acc = LLVM::InsertValueOp::create(rewriter, loc, acc,
+                                      cst(rewriter, loc, rewriter.getI1Type(), 1),
+                                      ArrayRef<int64_t>{n + 1});
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+struct Tcgen05MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaWaitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type i32 = rewriter.getI32Type();
+    int64_t pending = op.getPendingAttr().getInt();
+    TensorMemory tm = tensorMemoryOf(rewriter, loc, op);
+    Value issued = LLVM::LoadOp::create(rewriter, loc, i32, tm.issued);
+    Value waited = LLVM::LoadOp::create(rewriter, loc, i32, tm.waited);
+    Value target =
+        LLVM::SubOp::create(rewriter, loc, issued, i32c(rewriter, loc, pending));
+    // Commits waited .. target - 1, in order (none if target <= waited).
+    auto loop = scf::ForOp::create(
+        rewriter, loc, toIndex(rewriter, loc, waited),
+        arith::MaxSIOp::create(rewriter, loc, toIndex(rewriter, loc, waited),
+                               toIndex(rewriter, loc, target)),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(loop.getBody()->getTerminator());
+      Value j = toI32(rewriter, loc, loop.getInductionVar());
+      Value bar = LLVM::GEPOp::create(
+          rewriter, loc, ptrTy(ctx, 3), rewriter.getI64Type(), tm.bars,
+          ValueRange{LLVM::URemOp::create(rewriter, loc, j,
+                                          i32c(rewriter, loc, kMmaBarriers))});
+      Value phase =
+          LLVM::UDivOp::create(rewriter, loc, j, i32c(rewriter, loc, kMmaBarriers));
+      waitParity(rewriter, loc, bar,
+                 LLVM::AndOp::create(rewriter, loc, phase, i32c(rewriter, loc, 1)));
+    }
+    LLVM::StoreOp::create(
+        rewriter, loc,
+        LLVM::SMaxOp::create(rewriter, loc, waited, target), tm.waited, 4);
+    if (pending != 0) {
+      rewriter.replaceOp(op, adaptor.getAcc());
+      return success();
+    }
+
+    // All of this warpgroup's MMAs are done: read the accumulator (if an
+    // MMA wrote it) into the fragment. Warp w reads its 16 rows from its
+    // slab: lane 32 w (+ the accumulator's lane half).
+    AccType accType = op.getAcc().getType();
+    int64_t n = fragmentSize(accType);
+    Value acc = adaptor.getAcc();
+    NVVM::Tcgen05FenceOp::create(
+        rewriter, loc,
+        NVVM::Tcgen05FenceKindAttr::get(ctx,
+                                        NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+    Value taddr =
+        LLVM::ExtractValueOp::create(rewriter, loc, acc, ArrayRef<int64_t>{n});
+    Value written = LLVM::ExtractValueOp::create(rewriter, loc, acc,
+                                                 ArrayRef<int64_t>{n + 1});
+    Value warp = LLVM::UDivOp::create(
+        rewriter, loc,
+        LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                             i32c(rewriter, loc, kWarpgroupThreads)),
+        i32c(rewriter, loc, 32));
+    Value rowAddr = LLVM::AddOp::create(
+        rewriter, loc, taddr,
+        LLVM::ShlOp::create(
+            rewriter, loc,
+            LLVM::MulOp::create(rewriter, loc, warp, i32c(rewriter, loc, 32)),
+            i32c(rewriter, loc, 16)));
+    // One .x1 load (8 columns, 4 registers) per fragment quad, all in
+    // flight before one wait: wider loads make ptxas spill at the kernels'
+    // 168-register budget (measured on every example).
+    auto shape = NVVM::Tcgen05LdStShapeAttr::get(
+        ctx, NVVM::Tcgen05LdStShape::SHAPE_16X256B);
+    auto quadTy = VectorType::get({4}, i32);
+    for (int64_t j = 0, cols = accType.getCols(); j < cols / 8; ++j) {
+      Value v = NVVM::Tcgen05LdOp::create(
+          rewriter, loc, quadTy, UnitAttr(), shape,
+          tmemPtr(rewriter, loc,
+                  LLVM::AddOp::create(rewriter, loc, rowAddr,
+                                      i32c(rewriter, loc, 8 * j))),
+          Value());
+      // Register r of load j is fragment value 4 j + r.
+      for (int64_t r = 0; r < 4; ++r) {
+        Value x = LLVM::BitcastOp::create(
+            rewriter, loc, rewriter.getF32Type(),
+            LLVM::ExtractElementOp::create(rewriter, loc, v,
+                                           i32c(rewriter, loc, r)));
+        Value old = LLVM::ExtractValueOp::create(rewriter, loc, acc,
+                                                 ArrayRef<int64_t>{4 * j + r});
+        acc = LLVM::InsertValueOp::create(
+            rewriter, loc, acc,
+            LLVM::SelectOp::create(rewriter, loc, written, x, old),
+            ArrayRef<int64_t>{4 * j + r});
+      }
+    }
+    NVVM::Tcgen05WaitOp::create(
+        rewriter, loc,
+        NVVM::Tcgen05WaitKindAttr::get(ctx, NVVM::Tcgen05WaitKind::LOAD));
+    NVVM::Tcgen05FenceOp::create(
+        rewriter, loc,
+        NVVM::Tcgen05FenceKindAttr::get(
+            ctx, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC));
+    // Named barrier 13 + r over the warpgroup: no thread's next MMA before
+    // every thread has read the columns.
+    NVVM::BarrierOp::create(
+        rewriter, loc, TypeRange{},
+        LLVM::AddOp::create(rewriter, loc, tm.rel,
+                            i32c(rewriter, loc, kMmaSyncBarrier0)),
+        i32c(rewriter, loc, kWarpgroupThreads), NVVM::BarrierReductionAttr{},
+        Value{});
     rewriter.replaceOp(op, acc);
     return success();
   }
@@ -2660,23 +3028,191 @@ LogicalResult planSharedMemory(ModuleOp module) {
   return failure(result.wasInterrupted());
 }
 
+/// sm_100a: the tensor memory of every kernel with moek.mma ops (see the
+/// tcgen05 section): the columns each MMA op writes, the shared slot and
+/// barriers, the two counters, the allocation at entry and the release at
+/// every return. Errors name what the tcgen05 lowering cannot map.
+LogicalResult planTensorMemory(ModuleOp module) {
+  auto result = module.walk([&](LLVM::LLVMFuncOp func) -> WalkResult {
+    if (!func->hasAttr("nvvm.kernel") || func.getBody().empty())
+      return WalkResult::advance();
+    SmallVector<Operation *> mmaOps;
+    func.walk([&](Operation *op) {
+      if (isa<MmaOp, MmaWaitOp>(op))
+        mmaOps.push_back(op);
+    });
+    if (mmaOps.empty())
+      return WalkResult::advance();
+    MLIRContext *ctx = func.getContext();
+    int64_t first = -1, count = 0;
+    llvm::DenseMap<Block *, int64_t> used;
+    int64_t perWarpgroup = 0;
+    for (Operation *op : mmaOps) {
+      auto role = op->getParentOfType<WarpRoleOp>();
+      if (!role)
+        return op->emitOpError()
+               << "outside a moek.warp_role has no warpgroup on sm_100a";
+      int64_t roleFirst = role.getFirstAttr().getInt();
+      if (first >= 0 && roleFirst != first)
+        return op->emitOpError()
+               << "is in a second MMA role (warpgroups from " << roleFirst
+               << "; the first from " << first
+               << "): sm_100a supports one";
+      first = roleFirst;
+      count = role.getCountAttr().getInt();
+      op->setAttr(kMmaFirstAttr, IntegerAttr::get(IntegerType::get(ctx, 64),
+                                                  first));
+      if (auto wait = dyn_cast<MmaWaitOp>(op)) {
+        if (wait.getPendingAttr().getInt() >= kMmaBarriers)
+          return op->emitOpError()
+                 << "waits with " << wait.getPendingAttr().getInt()
+                 << " MMAs pending; sm_100a allows fewer than "
+                 << kMmaBarriers;
+        continue;
+      }
+      auto mma = cast<MmaOp>(op);
+      Operation *accDef = mma.getAcc().getDefiningOp();
+      if (!mma.getZeroInit() && isa_and_nonnull<AccLoadSmemOp, MmaPromoteOp>(accDef))
+        return op->emitOpError()
+               << "accumulates into a register accumulator (from "
+               << accDef->getName()
+               << "): on sm_100a an MMA's accumulator starts at mma_zero or "
+                  "zero_init";
+      int64_t &col = used[op->getBlock()];
+      op->setAttr(kTmemColAttr,
+                  IntegerAttr::get(IntegerType::get(ctx, 64), col));
+      col += mma.getAcc().getType().getCols();
+      perWarpgroup = std::max(perWarpgroup, col);
+    }
+    if (count > 3)
+      return func.emitOpError()
+             << "has " << count
+             << " MMA warpgroups; the sm_100a lowering supports up to 3";
+    int64_t columns = static_cast<int64_t>(llvm::bit_ceil(static_cast<uint64_t>(
+        std::max<int64_t>(32, (count + 1) / 2 * perWarpgroup))));
+    if (columns > 512)
+      return func.emitOpError()
+             << "needs " << (count + 1) / 2 * perWarpgroup
+             << " tensor-memory columns (" << count
+             << " MMA warpgroups, " << perWarpgroup
+             << " columns each); a CTA has 512";
+
+    // The slot tcgen05.alloc writes and the warpgroups' barriers.
+    OpBuilder b(ctx);
+    Operation *symbolTable = SymbolTable::getNearestSymbolTable(func);
+    b.setInsertionPointToStart(&symbolTable->getRegion(0).front());
+    Location loc = func.getLoc();
+    std::string slotName = (func.getSymName() + "_moek_tmem").str();
+    std::string barsName = (func.getSymName() + "_moek_mma_bars").str();
+    LLVM::GlobalOp::create(b, loc, LLVM::LLVMArrayType::get(b.getI32Type(), 1),
+                           false, LLVM::Linkage::Internal, slotName,
+                           Attribute(), 4, 3);
+    LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getI64Type(), count * kMmaBarriers),
+        false, LLVM::Linkage::Internal, barsName, Attribute(), 8, 3);
+    NamedAttrList info;
+    info.append("slot", FlatSymbolRefAttr::get(ctx, slotName));
+    info.append("bars", FlatSymbolRefAttr::get(ctx, barsName));
+    info.append("columns", b.getI64IntegerAttr(columns));
+    info.append("per_warpgroup", b.getI64IntegerAttr(perWarpgroup));
+    func->setAttr(kTmemAttr, info.getDictionary(ctx));
+
+    // Entry: the counters; warp 0 allocates, thread 0 initializes the
+    // barriers; then everyone sees both.
+    Block &entry = func.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    Value one = i32c(b, loc, 1);
+    for (StringLiteral name : {kIssuedAttr, kWaitedAttr}) {
+      auto local = LLVM::AllocaOp::create(b, loc, ptrTy(ctx), b.getI32Type(),
+                                          one, 4);
+      local->setAttr(name, UnitAttr::get(ctx));
+      LLVM::StoreOp::create(b, loc, i32c(b, loc, 0), local, 4);
+    }
+    Value slot = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), slotName);
+    Value tid = threadIdX(b, loc);
+    Value warp = LLVM::UDivOp::create(b, loc, tid, i32c(b, loc, 32));
+    Value isWarp0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, warp,
+                                         i32c(b, loc, 0));
+    auto group = NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1);
+    {
+      auto ifOp = scf::IfOp::create(b, loc, isWarp0, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      NVVM::Tcgen05AllocOp::create(b, loc, slot, i32c(b, loc, columns), group);
+      NVVM::Tcgen05RelinquishAllocPermitOp::create(b, loc, group);
+    }
+    {
+      Value isThread0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq,
+                                             tid, i32c(b, loc, 0));
+      auto ifOp = scf::IfOp::create(b, loc, isThread0, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value bars = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), barsName);
+      for (int64_t i = 0; i < count * kMmaBarriers; ++i)
+        NVVM::MBarrierInitOp::create(
+            b, loc,
+            LLVM::GEPOp::create(b, loc, ptrTy(ctx, 3), b.getI64Type(), bars,
+                                ValueRange{i64c(b, loc, i)}),
+            one, Value());
+      NVVM::FenceMbarrierInitOp::create(b, loc);
+    }
+    auto fence = [&](NVVM::Tcgen05FenceKind kind) {
+      NVVM::Tcgen05FenceOp::create(b, loc,
+                                   NVVM::Tcgen05FenceKindAttr::get(ctx, kind));
+    };
+    fence(NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
+    NVVM::Barrier0Op::create(b, loc);
+    fence(NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
+
+    // Every return: all threads done with tensor memory, then warp 0 frees
+    // it. Each warp reconverges first (a producer's lanes arrive from
+    // different paths).
+    SmallVector<LLVM::ReturnOp> returns;
+    func.walk([&](LLVM::ReturnOp ret) { returns.push_back(ret); });
+    for (LLVM::ReturnOp ret : returns) {
+      Location l = ret.getLoc();
+      b.setInsertionPoint(ret);
+      fence(NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
+      NVVM::SyncWarpOp::create(b, l, i32c(b, l, -1));
+      NVVM::Barrier0Op::create(b, l);
+      Value w = LLVM::UDivOp::create(b, l, threadIdX(b, l), i32c(b, l, 32));
+      Value w0 = LLVM::ICmpOp::create(b, l, LLVM::ICmpPredicate::eq, w,
+                                      i32c(b, l, 0));
+      auto ifOp = scf::IfOp::create(b, l, w0, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      fence(NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
+      Value base = LLVM::LoadOp::create(
+          b, l, b.getI32Type(),
+          LLVM::AddressOfOp::create(b, l, ptrTy(ctx, 3), slotName), 4);
+      NVVM::Tcgen05DeallocOp::create(b, l, tmemPtr(b, l, base),
+                                     i32c(b, l, columns), group);
+    }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
 struct ConvertMoEKernelToNVVMPass
     : public mlir::moe::impl::ConvertMoEKernelToNVVMPassBase<
           ConvertMoEKernelToNVVMPass> {
   using Base::Base;
 
-  /// 1. Reject chips other than sm_90a.
-  /// 2. Plan shared memory: ring offsets and barrier globals per kernel.
+  /// 1. Reject chips other than sm_90a and sm_100a.
+  /// 2. Plan shared memory: ring offsets and barrier globals per kernel;
+  ///    on sm_100a also tensor memory.
   /// 3. Convert the moek ops (and the scf ops whose types carry rings or
   ///    accumulators) with a partial conversion; scf, arith and index stay.
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (chip != "sm_90a") {
+    if (chip != "sm_90a" && chip != "sm_100a") {
       module.emitError() << "convert-moek-to-nvvm: chip '" << chip
-                         << "' is not supported yet (supported: sm_90a)";
+                         << "' is not supported (supported: sm_90a, sm_100a)";
       return signalPassFailure();
     }
-    if (failed(planSharedMemory(module)))
+    bool tensorMemory = chip == "sm_100a";
+    if (failed(planSharedMemory(module)) ||
+        (tensorMemory && failed(planTensorMemory(module))))
       return signalPassFailure();
     // Record the chip on every kernel that has moek ops, for the manifest.
     module.walk([&](LLVM::LLVMFuncOp func) {
@@ -2694,7 +3230,9 @@ struct ConvertMoEKernelToNVVMPass
     converter.addConversion([](Type t) { return t; });
     converter.addConversion(
         [ctx](RingType) -> Type { return ringStructType(ctx); });
-    converter.addConversion([](AccType t) -> Type { return accStructType(t); });
+    converter.addConversion([tensorMemory](AccType t) -> Type {
+      return accStructType(t, tensorMemory);
+    });
     converter.addConversion(
         [](RowsType t) -> Type { return rowsStructType(t); });
     auto materialize = [](OpBuilder &b, Type type, ValueRange inputs,
@@ -2727,7 +3265,7 @@ struct ConvertMoEKernelToNVVMPass
                  RingStageLowering<RingExpectOp>,
                  RingStageLowering<RingWaitOp>,
                  RingStageLowering<RingReleaseOp>, TmaLoadLowering,
-                 MmaZeroLowering, MmaLowering, MmaWaitLowering,
+                 MmaZeroLowering,
                  LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
@@ -2738,6 +3276,10 @@ struct ConvertMoEKernelToNVVMPass
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  DispatchLowering,
                  CombineLowering>(converter, ctx);
+    if (tensorMemory)
+      patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering>(converter, ctx);
+    else
+      patterns.add<MmaLowering, MmaWaitLowering>(converter, ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
   }

@@ -4,7 +4,7 @@
 // shared memory (barriers: full, empty, then the stages' tag words); MMAs
 // are four wgmma m64n128k16 per 64-wide stage.
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %S/../../Dialect/MoEKernel/ops.mlir | FileCheck %s
-// RUN: not moe-opt --convert-moek-to-nvvm=chip=sm_100a %S/../../Dialect/MoEKernel/ops.mlir 2>&1 | FileCheck %s --check-prefix=CHIP
+// RUN: not moe-opt --convert-moek-to-nvvm=chip=sm_120a %S/../../Dialect/MoEKernel/ops.mlir 2>&1 | FileCheck %s --check-prefix=CHIP
 
 // CHECK-DAG:   llvm.mlir.global internal @grouped_gemm_moek_barriers_0() {addr_space = 3 : i32, alignment = 8 : i64} : !llvm.array<12 x i64>
 // CHECK-DAG:   llvm.mlir.global external @moek_dynamic_smem() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
@@ -28,4 +28,4 @@
 // CHECK-NOT:     moek.
 // CHECK-NOT:     unrealized_conversion_cast
 
-// CHIP: error: convert-moek-to-nvvm: chip 'sm_100a' is not supported yet (supported: sm_90a)
+// CHIP: error: convert-moek-to-nvvm: chip 'sm_120a' is not supported (supported: sm_90a, sm_100a)

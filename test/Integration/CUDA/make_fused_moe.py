@@ -3,7 +3,8 @@
 
 For each case E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8]: writes a
 moe.fused_moe function, runs
-  moe-opt --convert-moe-to-moek[=<options>] --moek-to-nvvm-pipeline=chip=sm_90a
+  moe-opt --convert-moe-to-moek[=<options>] --moek-to-nvvm-pipeline=chip=<chip>
+  (--chip, default sm_90a)
   moe-translate --moe-to-manifest --artifact-dir=<folder>
 and reports ptxas's registers and spills; --strict fails on a spill. Writes
 case.json beside the manifest for run_fused_moe.py. Runs where the
@@ -37,7 +38,7 @@ verifies it, without generating a kernel (no case.json, so run_fused_moe.py
 skips the folder): the layers the GPU tests would run, for a lowering
 that is not there yet.
 
-usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8]
+usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8] [--chip C]
            [--ir-only] [--kernel-options OPTS] CASE...
 """
 
@@ -173,7 +174,8 @@ def layer_ir(c):
     return MLIR.format(**fields)
 
 
-def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False):
+def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
+         chip="sm_90a"):
     name = case_name(c)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
@@ -190,7 +192,7 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False):
         convert += "=" + kernel_options
     split = ["--moe-expert-parallel"] if c.get("ranks", 1) > 1 else []
     _, log = run([os.path.join(bin_dir, "moe-opt")] + split +
-                 [convert, "--moek-to-nvvm-pipeline=chip=sm_90a", src, "-o",
+                 [convert, "--moek-to-nvvm-pipeline=chip=" + chip, src, "-o",
                   nvvm])
     # A layer that convert-moe-to-moek does not lower stays a moe.fused_moe
     # with a remark saying why, and moe-translate then finds no moek.launch.
@@ -200,15 +202,17 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False):
         "".join("moe-opt: %s\n" % r for r in remarks))
     manifest = json.load(open(os.path.join(d, "manifest.json")))
     kernel = manifest["kernel"]
-    report = subprocess.run([ptxas, "-arch=sm_90a", "-v",
+    report = subprocess.run([ptxas, "-arch=" + chip, "-v",
                              os.path.join(d, kernel + ".ptx"), "-o",
                              os.devnull], capture_output=True, text=True)
     if report.returncode != 0:
         sys.exit("ptxas failed on %s:\n%s" % (name, report.stderr))
-    regs = re.search(r"Used (\d+) registers", report.stderr)
-    spills = re.search(r"(\d+) bytes spill stores", report.stderr)
-    c["registers"] = int(regs.group(1)) if regs else None
-    c["spill_bytes"] = int(spills.group(1)) if spills else None
+    # Every kernel of the module (the kernel and its variants): the most
+    # registers and spill bytes of any.
+    regs = re.findall(r"Used (\d+) registers", report.stderr)
+    spills = re.findall(r"(\d+) bytes spill stores", report.stderr)
+    c["registers"] = max(map(int, regs)) if regs else None
+    c["spill_bytes"] = max(map(int, spills)) if spills else None
     c["workspace_bytes"] = manifest.get("workspace_bytes")
     c["max_tokens"] = manifest.get("max_tokens")
     with open(os.path.join(d, "case.json"), "w") as f:
@@ -222,6 +226,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--ptxas", default="ptxas")
     ap.add_argument("--kernel-options", default="")
+    ap.add_argument("--chip", default="sm_90a",
+                    help="the SM to compile for (sm_90a, sm_100a)")
     ap.add_argument("--strict", action="store_true",
                     help="fail if a kernel spills")
     ap.add_argument("--fp8", action="store_true",
@@ -238,7 +244,8 @@ def main():
             ap.error("case %s: %s" % (spec, e))
     bad = []
     for c in cases:
-        c = make(a.bin, a.out, c, a.ptxas, a.kernel_options, a.ir_only)
+        c = make(a.bin, a.out, c, a.ptxas, a.kernel_options, a.ir_only,
+                 a.chip)
         if a.ir_only:
             print("%-40s %s: verified by moe-opt" % (
                 c["name"], os.path.join(a.out, c["name"], "layer.mlir")))

@@ -2,7 +2,7 @@
 """Compiles grouped-matmul kernels from moe IR into artifact folders.
 
 For each shape E,N,K: writes a moe.expert_matmul function, runs
-  moe-opt --moe-to-nvvm-pipeline=chip=sm_90a
+  moe-opt --moe-to-nvvm-pipeline=chip=<chip> (--chip, default sm_90a)
   moe-translate --moe-to-manifest --artifact-dir=<folder>
 which writes manifest.json (docs/Manifest.md), the PTX and the cubin, and
 reports ptxas's register and spill counts. Runs where
@@ -14,7 +14,7 @@ f32 scales per 1x128 block (x_scales [T, K/128]) and e4m3 w with f32 scales
 per 128x128 block (w_scales [E, N/128, K/128]), bf16 out; N and K must be
 multiples of 128.
 
-usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8]
+usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8] [--chip C]
                             [E,N,K ...]
 """
 
@@ -59,7 +59,7 @@ def artifact_name(e, n, k, fp8=False):
 
 
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
-         translate_options="", fp8=False):
+         translate_options="", fp8=False, chip="sm_90a"):
     name = artifact_name(e, n, k, fp8)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
@@ -73,9 +73,9 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
     if kernel_options:
         passes = ["--convert-moe-to-moek=" + kernel_options,
-                  "--moek-to-nvvm-pipeline=chip=sm_90a"]
+                  "--moek-to-nvvm-pipeline=chip=" + chip]
     else:
-        passes = ["--moe-to-nvvm-pipeline=chip=sm_90a"]
+        passes = ["--moe-to-nvvm-pipeline=chip=" + chip]
     run([os.path.join(bin_dir, "moe-opt"), *passes, src, "-o", nvvm_path])
     run([os.path.join(bin_dir, "moe-translate"), "--moe-to-manifest",
          "--artifact-dir=" + d, *translate_options.split(), nvvm_path, "-o",
@@ -83,7 +83,7 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
     manifest = json.load(open(os.path.join(d, "manifest.json")))
     kernel = manifest["kernel"]
     smem = manifest["launch"]["dynamic_smem_bytes"]
-    report = subprocess.run([ptxas, "-arch=sm_90a", "-v",
+    report = subprocess.run([ptxas, "-arch=" + chip, "-v",
                              os.path.join(d, kernel + ".ptx"), "-o", os.devnull],
                             capture_output=True, text=True)
     # One entry per kernel of the module (the 128-row kernel and its
@@ -120,6 +120,8 @@ def main():
     p.add_argument("--strict", action="store_true",
                    help="exit 1 if any kernel spills or has serialized "
                         "wgmmas")
+    p.add_argument("--chip", default="sm_90a",
+                   help="the SM to compile for (sm_90a, sm_100a)")
     a = p.parse_args()
     shapes = [[int(v) for v in s.split(",")] for s in (
         a.shapes or (DEFAULT_SHAPES_FP8 if a.fp8 else DEFAULT_SHAPES))]
@@ -132,7 +134,7 @@ def main():
     clean = True
     for e, n, k in shapes:
         clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
-                      a.translate_options, a.fp8)
+                      a.translate_options, a.fp8, a.chip)
     if a.strict and not clean:
         sys.exit("make_grouped_gemm: a kernel spills or has serialized "
                  "wgmmas (see above)")
