@@ -176,9 +176,11 @@ std::string completeArtifact(StringRef dir) {
   return kernel;
 }
 
-/// Runs the pipeline on `module` and writes the artifact into `dir`.
-llvm::Error compileInto(ModuleOp module, MLIRContext &ctx,
-                        const jit::CompileRequest &request, StringRef dir) {
+/// Runs the pipeline for `chip` on `module` and writes the artifact into
+/// `dir`.
+llvm::Error compileFor(ModuleOp module, MLIRContext &ctx,
+                       const jit::CompileRequest &request, StringRef chip,
+                       StringRef dir) {
   registerOnce();
   CollectedDiagnostics diags(ctx);
   PassManager pm(&ctx);
@@ -187,7 +189,7 @@ llvm::Error compileInto(ModuleOp module, MLIRContext &ctx,
   std::string pipeline = "moe-graph-optimization-pipeline, "
                          "convert-moe-to-moek{" +
                          request.kernelOptions +
-                         "}, moek-to-nvvm-pipeline{chip=" + request.chip + "}";
+                         "}, moek-to-nvvm-pipeline{chip=" + chip.str() + "}";
   std::string parseErrors;
   llvm::raw_string_ostream errs(parseErrors);
   if (failed(parsePassPipeline(pipeline, pm, errs)))
@@ -202,12 +204,42 @@ llvm::Error compileInto(ModuleOp module, MLIRContext &ctx,
                     "why):\n" +
                     diags.text);
   PTXOptions options;
-  options.chip = request.chip;
+  options.chip = chip.str();
   std::string manifest;
   llvm::raw_string_ostream os(manifest);
   if (failed(translateToManifest(module, os, options, dir)))
     return jitError("moe-jit: the artifact could not be written:\n" +
                    diags.text);
+  return llvm::Error::success();
+}
+
+/// Compiles `module` for every chip of request.chip ("sm_90a" or a list
+/// such as "sm_90a,sm_100a") into one artifact in `dir`: the first chip's
+/// build at the top level, the others as images (docs/Manifest.md).
+llvm::Error compileInto(ModuleOp module, MLIRContext &ctx,
+                        const jit::CompileRequest &request, StringRef dir) {
+  SmallVector<StringRef> chips;
+  StringRef(request.chip).split(chips, ',');
+  if (chips.size() == 1)
+    return compileFor(module, ctx, request, chips[0], dir);
+  for (auto [i, chip] : llvm::enumerate(chips)) {
+    OwningOpRef<ModuleOp> copy(module.clone());
+    if (i == 0) {
+      if (llvm::Error e = compileFor(*copy, ctx, request, chip, dir))
+        return e;
+      continue;
+    }
+    llvm::SmallString<256> other(dir);
+    llvm::sys::path::append(other, ".image-" + chip.str());
+    CollectedDiagnostics diags(ctx);
+    if (llvm::Error e = compileFor(*copy, ctx, request, chip, other))
+      return e;
+    LogicalResult added = addArtifactImage(module.getLoc(), dir, other);
+    llvm::sys::fs::remove_directories(other);
+    if (failed(added))
+      return jitError("moe-jit: the " + chip.str() +
+                      " build could not be added:\n" + diags.text);
+  }
   return llvm::Error::success();
 }
 

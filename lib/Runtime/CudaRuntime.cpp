@@ -234,9 +234,11 @@ static moeRtStatus checkParamAbi(const CudaDriver &d, const Manifest &m,
   return MOE_RT_SUCCESS;
 }
 
-static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
-                            size_t imageSize) {
-  const Manifest &m = k.manifest;
+/// Finds k's device and the first build in the manifest (the top-level
+/// one, then "images") that it runs; makes that build the manifest's arch
+/// and cubin. Idempotent.
+static moeRtStatus selectImage(moeRtKernel_ &k) {
+  Manifest &m = k.manifest;
   std::string error;
   const CudaDriver *drv = getCudaDriver(error);
   if (!drv)
@@ -262,17 +264,36 @@ static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
       cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
                            k.cuDevice),
       MOE_RT_ERROR_CUDA, "");
+  std::vector<KernelImage> images = kernelImages(m);
+  for (const KernelImage &image : images) {
+    if (!image.runsOn(static_cast<unsigned>(major),
+                      static_cast<unsigned>(minor)))
+      continue;
+    m.arch = image.arch;
+    m.archMajor = image.archMajor;
+    m.archMinor = image.archMinor;
+    m.archSpecific = image.archSpecific;
+    m.cubin = image.cubin;
+    return MOE_RT_SUCCESS;
+  }
   char devName[256] = {0};
   d.cuDeviceGetName(devName, sizeof(devName) - 1, k.cuDevice);
-  bool archOk = static_cast<unsigned>(major) == m.archMajor &&
-                (m.archSpecific ? static_cast<unsigned>(minor) == m.archMinor
-                                : static_cast<unsigned>(minor) >= m.archMinor);
-  if (!archOk)
-    return setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
-                    "kernel '" + m.kernel + "' is built for " + m.arch +
-                        "; device " + std::to_string(k.device) + " (" +
-                        devName + ") is sm_" + std::to_string(major) +
-                        std::to_string(minor));
+  std::string built;
+  for (const KernelImage &image : images)
+    built += (built.empty() ? "" : ", ") + image.arch;
+  return setError(MOE_RT_ERROR_UNSUPPORTED_DEVICE,
+                  "kernel '" + m.kernel + "' is built for " + built +
+                      "; device " + std::to_string(k.device) + " (" + devName +
+                      ") is sm_" + std::to_string(major) +
+                      std::to_string(minor));
+}
+
+static moeRtStatus loadImpl(moeRtKernel_ &k, const void *image,
+                            size_t imageSize) {
+  if (moeRtStatus st = selectImage(k))
+    return st;
+  const Manifest &m = k.manifest;
+  const CudaDriver &d = *k.driver;
   MOE_RT_CU_CHECK(d,
                   cuDeviceGetAttribute(&k.numSms,
                                        CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
@@ -511,6 +532,11 @@ extern "C" moeRtStatus moeRtLoadArtifact(const char *dir, int32_t device,
   if (moeRtStatus st =
           createKernel(text.data(), text.size(), device, kernel, k))
     return setError(st, base + "manifest.json: " + lastError);
+  // The build the device runs, of those the manifest lists.
+  if (moeRtStatus st = selectImage(*k)) {
+    delete k;
+    return st;
+  }
   const std::string &cubin = k->manifest.cubin;
   std::string path = cubin[0] == '/' ? cubin : base + cubin;
   if (!readFile(path, image, error)) {

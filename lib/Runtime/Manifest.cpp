@@ -327,19 +327,21 @@ private:
 // Sections
 //===----------------------------------------------------------------------===//
 
-static bool parseArch(Reader &r, const std::string &arch, Manifest &m) {
+static bool parseArch(Reader &r, const std::string &path,
+                      KernelImage &image) {
   // sm_<major><minor>[a|f]: sm_90a, sm_100a, sm_120f.
+  const std::string &arch = image.arch;
   std::string_view s = arch;
   auto bad = [&] {
-    return r.fail("arch", "expected sm_<version>[a] such as \"sm_90a\" or "
-                          "\"sm_100a\", got \"" +
-                              arch + "\"");
+    return r.fail(path, "expected sm_<version>[a] such as \"sm_90a\" or "
+                        "\"sm_100a\", got \"" +
+                            arch + "\"");
   };
   if (s.substr(0, 3) != "sm_")
     return bad();
   s.remove_prefix(3);
   if (!s.empty() && (s.back() == 'a' || s.back() == 'f')) {
-    m.archSpecific = true;
+    image.archSpecific = true;
     s.remove_suffix(1);
   }
   if (s.size() < 2 || s.size() > 3)
@@ -350,9 +352,55 @@ static bool parseArch(Reader &r, const std::string &arch, Manifest &m) {
       return bad();
     v = v * 10 + static_cast<unsigned>(c - '0');
   }
-  m.archMajor = v / 10;
-  m.archMinor = v % 10;
+  image.archMajor = v / 10;
+  image.archMinor = v % 10;
   return true;
+}
+
+/// "images": builds of the kernel for other chips, each {arch, cubin}, at
+/// most one per arch (the top-level one included).
+static bool parseImages(Reader &r, const json &root, Manifest &m) {
+  const json *list;
+  if (!r.member(root, "images", "", false, list))
+    return false;
+  if (!list)
+    return true;
+  if (!r.array(*list, "images", 0, 8))
+    return false;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json &v = (*list)[i];
+    std::string path = "images[" + std::to_string(i) + "]";
+    if (!r.expectObject(v, path))
+      return false;
+    KernelImage image;
+    if (!r.string(v, "arch", path, true, image.arch) ||
+        !r.string(v, "cubin", path, true, image.cubin) ||
+        !parseArch(r, path + ".arch", image))
+      return false;
+    if (image.cubin.empty())
+      return r.fail(path + ".cubin", "must not be empty");
+    if (image.arch == m.arch)
+      return r.fail(path + ".arch", "\"" + image.arch +
+                                        "\" is already the top-level arch");
+    for (const KernelImage &other : m.images)
+      if (other.arch == image.arch)
+        return r.fail(path + ".arch",
+                      "duplicate image for \"" + image.arch + "\"");
+    m.images.push_back(std::move(image));
+  }
+  return true;
+}
+
+std::vector<KernelImage> kernelImages(const Manifest &m) {
+  KernelImage top;
+  top.arch = m.arch;
+  top.archMajor = m.archMajor;
+  top.archMinor = m.archMinor;
+  top.archSpecific = m.archSpecific;
+  top.cubin = m.cubin;
+  std::vector<KernelImage> all{top};
+  all.insert(all.end(), m.images.begin(), m.images.end());
+  return all;
 }
 
 /// The rules of a cluster (`launch.cluster` or `variants[i].cluster`, at
@@ -909,7 +957,14 @@ bool parseManifest(std::string_view text, Manifest &m, std::string &error) {
     return r.fail("kernel", "must not be empty");
   if (m.cubin.empty())
     return r.fail("cubin", "must not be empty");
-  if (!parseArch(r, m.arch, m) || !parseLaunch(r, root, m) ||
+  KernelImage top;
+  top.arch = m.arch;
+  if (!parseArch(r, "arch", top))
+    return false;
+  m.archMajor = top.archMajor;
+  m.archMinor = top.archMinor;
+  m.archSpecific = top.archSpecific;
+  if (!parseImages(r, root, m) || !parseLaunch(r, root, m) ||
       !parseVariants(r, root, m))
     return false;
   int64_t workspace = 0;

@@ -31,6 +31,11 @@ device. A kernel accepts up to `max_tokens` tokens (its workspace is sized
 for them); a call with more tokens than any loaded kernel of its layer
 takes compiles one for the next power of two (at least 256).
 
+Chips: a kernel is compiled for the chip of the device it runs on (sm_90a
+on Hopper, sm_100a on Blackwell), or, with $MOE_COMPILER_CHIPS set (e.g.
+"sm_90a,sm_100a"), for each listed chip into one artifact whose build for
+the device the runtime loads (a cache shared by both kinds of machine).
+
 CUDA graphs: the op never synchronizes the host, and a capture neither
 compiles, loads nor allocates a workspace: call warm_up() for every layer
 and the largest T a capture will use first; a capture that would need a
@@ -39,6 +44,7 @@ Each kernel has one workspace: launches of one layer on streams that run
 at the same time must not overlap.
 """
 
+import os
 import threading
 from typing import Optional
 
@@ -46,7 +52,7 @@ import torch
 
 from . import Kernel, jit
 
-__all__ = ["fused_experts", "layer_spec", "warm_up", "loaded_kernels",
+__all__ = ["fused_experts", "layer_spec", "warm_up", "loaded_kernels", "chips_for",
            "MIN_MAX_TOKENS"]
 
 FP8_BLOCK = 128
@@ -152,10 +158,22 @@ def loaded_kernels():
         return {k: [x.max_tokens for x in v] for k, v in _KERNELS.items()}
 
 
+def chips_for(device):
+    """The chips kernels for `device` are compiled for: $MOE_COMPILER_CHIPS
+    if set, else the device's own ("sm_90a" for compute capability 9.0,
+    "sm_100a" for 10.0; moe-jit says which chips it has a lowering for)."""
+    chips = os.environ.get("MOE_COMPILER_CHIPS", "").strip()
+    if chips:
+        return chips
+    major, minor = torch.cuda.get_device_capability(device)
+    return "sm_%d%da" % (major, minor)
+
+
 def _load(spec, device, max_tokens, progress=None):
     """Compiles (through the cache), loads and gives a workspace to the
     kernel of `spec` for `max_tokens` on `device`; returns it."""
-    art = jit.compile_layer(spec, kernel_options="max-tokens=%d" % max_tokens,
+    art = jit.compile_layer(spec, chip=chips_for(device),
+                            kernel_options="max-tokens=%d" % max_tokens,
                             progress=progress)
     kernel = Kernel.load(art.directory, device=device)
     with torch.cuda.device(device):
@@ -203,7 +221,8 @@ def warm_up(specs, max_tokens=4096, device=None, progress=True, jobs=None):
                     for k in _KERNELS.get((spec, device), ())):
                 missing.append(spec)
     # Compile what is missing in parallel (a bar on a terminal), then load.
-    jit.warm_up(missing, kernel_options=options, progress=progress, jobs=jobs)
+    jit.warm_up(missing, chip=chips_for(device), kernel_options=options,
+                progress=progress, jobs=jobs)
     for spec in missing:
         _load(spec, device, max_tokens)
     with _LOCK:

@@ -8,7 +8,7 @@
 // The C++ API of moe/JIT/Compiler.h on the command line: compiles a layer
 // (or finds it in the cache) and prints where its artifact is.
 //
-//   moe-jit layer.mlir [--chip=sm_90a] [--kernel-options="max-tokens=8192"]
+//   moe-jit layer.mlir [--chip=sm_90a[,sm_100a]] [--kernel-options="max-tokens=8192"]
 //           [--cache-dir=DIR | --no-cache] [--key-only] [--repeat=N]
 //   moe-jit --layer="E=256,H=7168,I=2048,K=8,precision=fp8" [options]
 //   moe-jit --layer=... --print-source
@@ -39,8 +39,11 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> input(cl::Positional, cl::desc("<layer.mlir>"),
                                   cl::init("-"));
-static cl::opt<std::string> chip("chip", cl::desc("the SM to compile for"),
-                                 cl::init("sm_90a"));
+static cl::opt<std::string> chip(
+    "chip",
+    cl::desc("the SM to compile for, or several (sm_90a,sm_100a): one "
+             "artifact with a build per chip"),
+    cl::init("sm_90a"));
 static cl::opt<std::string>
     kernelOptions("kernel-options",
                   cl::desc("options of convert-moe-to-moek, space separated"),

@@ -637,6 +637,54 @@ TEST(ManifestTest, WorkspaceViewOfFp4) {
             "offset 1024 ends at byte 50176, beyond workspace_bytes = 50160");
 }
 
+// One artifact, builds for several chips: the top-level arch and cubin,
+// then "images"; a device runs the first build whose arch it has (an "a"
+// arch exactly its compute capability).
+TEST(ManifestTest, ImagesForOtherChips) {
+  json j = json::parse(kValidManifest);
+  j["images"] = json::parse(R"([
+    {"arch": "sm_100a", "cubin": "moe_fused_bf16.sm_100a.cubin"}
+  ])");
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  std::vector<KernelImage> images = kernelImages(m);
+  ASSERT_EQ(images.size(), 2u);
+  EXPECT_EQ(images[0].arch, "sm_90a");
+  EXPECT_EQ(images[0].cubin, "moe_fused_bf16.cubin");
+  EXPECT_EQ(images[1].arch, "sm_100a");
+  EXPECT_EQ(images[1].cubin, "moe_fused_bf16.sm_100a.cubin");
+  EXPECT_TRUE(images[0].runsOn(9, 0));
+  EXPECT_FALSE(images[0].runsOn(10, 0));
+  EXPECT_TRUE(images[1].runsOn(10, 0));
+  EXPECT_FALSE(images[1].runsOn(10, 3)); // sm_100a is exactly 10.0
+  EXPECT_FALSE(images[1].runsOn(12, 0));
+
+  auto broken = [&](const char *images) {
+    json k = json::parse(kValidManifest);
+    k["images"] = json::parse(images);
+    return parseError(k.dump());
+  };
+  EXPECT_EQ(broken(R"({"arch": "sm_100a"})"),
+            "manifest: images: expected an array, got object "
+            "{\"arch\":\"sm_100a\"}");
+  EXPECT_EQ(broken(R"([{"cubin": "k.cubin"}])"),
+            "manifest: images[0].arch: missing required field");
+  EXPECT_EQ(broken(R"([{"arch": "sm_100a"}])"),
+            "manifest: images[0].cubin: missing required field");
+  EXPECT_EQ(broken(R"([{"arch": "sm_100a", "cubin": ""}])"),
+            "manifest: images[0].cubin: must not be empty");
+  EXPECT_EQ(broken(R"([{"arch": "blackwell", "cubin": "k.cubin"}])"),
+            "manifest: images[0].arch: expected sm_<version>[a] such as "
+            "\"sm_90a\" or \"sm_100a\", got \"blackwell\"");
+  EXPECT_EQ(broken(R"([{"arch": "sm_90a", "cubin": "k.cubin"}])"),
+            "manifest: images[0].arch: \"sm_90a\" is already the top-level "
+            "arch");
+  EXPECT_EQ(broken(R"([{"arch": "sm_100a", "cubin": "a.cubin"},
+                       {"arch": "sm_100a", "cubin": "b.cubin"}])"),
+            "manifest: images[1].arch: duplicate image for \"sm_100a\"");
+}
+
 TEST(ManifestTest, VariantsAreSelectedByTokenCount) {
   json j = json::parse(kValidManifest);
   j["variants"] = json::parse(R"([

@@ -35,6 +35,15 @@ LogicalResult translateToManifest(ModuleOp module, llvm::raw_ostream &os,
                                   const PTXOptions &ptxOptions,
                                   llvm::StringRef artifactDir);
 
+/// Adds the artifact in `otherDir` (the same kernel compiled for another
+/// chip by translateToManifest) to the one in `dir` as an image
+/// (docs/Manifest.md, "images"): its PTX and cubin become
+/// <kernel>.<arch>.ptx / .cubin in `dir`. Fails if the two manifests differ
+/// in anything but arch, cubin and content_hash, or if `dir` already has
+/// that arch.
+LogicalResult addArtifactImage(Location loc, llvm::StringRef dir,
+                               llvm::StringRef otherDir);
+
 /// Registers every moe translation with the global translation registry.
 void registerMoETranslations();
 

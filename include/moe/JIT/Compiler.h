@@ -47,7 +47,9 @@ struct CompileRequest {
   std::string source;
   /// The name diagnostics give the source (a file name, say).
   std::string sourceName = "layer";
-  /// The SM to compile for ("sm_90a").
+  /// The SM to compile for ("sm_90a"), or several ("sm_90a,sm_100a"): one
+  /// artifact whose manifest lists the first chip's build and the others
+  /// as images; the runtime loads the one the device runs.
   std::string chip = "sm_90a";
   /// Options of convert-moe-to-moek, space separated ("max-tokens=8192").
   std::string kernelOptions;

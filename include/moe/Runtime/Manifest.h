@@ -121,6 +121,22 @@ struct KernelVariant {
   std::array<uint32_t, 3> cluster{1, 1, 1};
 };
 
+/// A build of the kernel for one chip: the top-level "arch" and "cubin", or
+/// an entry of "images" (the same kernel, parameters and launch for
+/// another chip).
+struct KernelImage {
+  std::string arch;
+  unsigned archMajor = 0, archMinor = 0;
+  bool archSpecific = false; ///< "a"/"f" suffix: this exact compute capability
+  std::string cubin;
+
+  /// Whether a device of compute capability major.minor runs it.
+  bool runsOn(unsigned major, unsigned minor) const {
+    return major == archMajor &&
+           (archSpecific ? minor == archMinor : minor >= archMinor);
+  }
+};
+
 /// The largest workspace_zero_bytes: moeRtKernelInfo reports it in 32 bits.
 inline constexpr uint64_t kMaxWorkspaceZeroBytes = 0xFFFFFFFCull;
 
@@ -131,6 +147,9 @@ struct Manifest {
   unsigned archMajor = 0, archMinor = 0;
   bool archSpecific = false; ///< "a" suffix: this exact compute capability
   std::string cubin;
+  /// Builds for other chips ("images"); the runtime loads the first build,
+  /// the top-level one included, that the device runs.
+  std::vector<KernelImage> images;
   std::string compiler;
   std::string contentHash;
 
@@ -168,6 +187,9 @@ bool parseManifest(std::string_view text, Manifest &manifest,
 /// descriptor `map` describes.
 const TensorSpec &tensorMapSource(const Manifest &manifest,
                                   const TensorMapSpec &map);
+
+/// The builds of the kernel, the top-level one first.
+std::vector<KernelImage> kernelImages(const Manifest &manifest);
 
 /// The kernel to launch for `numTokens`: 0 for Manifest::kernel, i + 1 for
 /// variants[i].

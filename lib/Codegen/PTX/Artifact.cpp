@@ -21,6 +21,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
@@ -339,4 +340,60 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
   }
   os << text;
   return success();
+}
+
+static FailureOr<json> readManifest(Location loc, StringRef dir) {
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, "manifest.json");
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return emitError(loc) << "cannot read " << path << ": "
+                          << buffer.getError().message();
+  json j = json::parse((*buffer)->getBuffer().begin(),
+                       (*buffer)->getBuffer().end(), nullptr,
+                       /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("kernel") ||
+      !j.contains("arch"))
+    return emitError(loc) << path << " is not a manifest";
+  return j;
+}
+
+LogicalResult moe::addArtifactImage(Location loc, StringRef dir,
+                                    StringRef otherDir) {
+  FailureOr<json> primary = readManifest(loc, dir);
+  FailureOr<json> other = readManifest(loc, otherDir);
+  if (failed(primary) || failed(other))
+    return failure();
+  std::string kernel = (*primary)["kernel"].get<std::string>();
+  std::string arch = (*other)["arch"].get<std::string>();
+  // The same kernel, parameters and launch: only the build differs.
+  auto comparable = [](json m) {
+    for (const char *key : {"arch", "cubin", "content_hash", "images"})
+      m.erase(key);
+    return m;
+  };
+  if (comparable(*primary) != comparable(*other))
+    return emitError(loc) << "the " << arch << " build of '" << kernel
+                          << "' has another ABI or launch than the "
+                          << (*primary)["arch"].get<std::string>()
+                          << " build: it cannot be an image of the same "
+                             "artifact";
+  json images = primary->value("images", json::array());
+  if ((*primary)["arch"] == arch)
+    return emitError(loc) << "the artifact is already built for " << arch;
+  for (const json &image : images)
+    if (image.value("arch", "") == arch)
+      return emitError(loc) << "the artifact is already built for " << arch;
+  for (StringRef ext : {".ptx", ".cubin"}) {
+    llvm::SmallString<256> from(otherDir), to(dir);
+    llvm::sys::path::append(from, kernel + ext.str());
+    llvm::sys::path::append(to, kernel + "." + arch + ext.str());
+    if (std::error_code ec = llvm::sys::fs::rename(from, to))
+      return emitError(loc) << "cannot move " << from << " to " << to << ": "
+                            << ec.message();
+  }
+  images.push_back({{"arch", arch}, {"cubin", kernel + "." + arch + ".cubin"}});
+  (*primary)["images"] = images;
+  return success(succeeded(
+      writeFile(loc, dir, "manifest.json", primary->dump(2) + "\n")));
 }

@@ -579,6 +579,39 @@ def run_tests(rt, torch, work):
     m["launch"]["dynamic_smem_bytes"] = 1 << 20
     load_error("1 MiB of dynamic shared memory", m, "UNSUPPORTED_DEVICE")
 
+    # One artifact with builds for several chips ("images"): the runtime
+    # loads the one the device runs and never reads the others.
+    @case("images: the sm_90a build of an sm_100a + sm_90a artifact")
+    def _():
+        m = add_t_manifest()
+        m["arch"], m["cubin"] = "sm_100a", "add_t.sm_100a.cubin"
+        m["images"] = [{"arch": "sm_90a", "cubin": "add_t.cubin"}]
+        d = os.path.join(work, "add_t_images")
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(os.path.join(work, "add_t", "add_t.cubin"), d)
+        with open(os.path.join(d, "add_t.sm_100a.cubin"), "wb") as f:
+            f.write(b"not a cubin: never read on an sm_90 device")
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump(m, f, indent=1)
+        k = rt.Kernel.load(d, 0)
+        arch = k.arch
+        k.close()
+        return arch == "sm_90a", "loaded the %s build" % arch
+
+    @case("images: no build for the device says which it has")
+    def _():
+        m = add_t_manifest()
+        m["arch"], m["cubin"] = "sm_100a", "add_t.cubin"
+        m["images"] = [{"arch": "sm_120a", "cubin": "add_t.cubin"}]
+        d = write_artifact(work, "add_t_no_image", m,
+                           os.path.join(work, "add_t", "add_t.cubin"))
+        try:
+            rt.Kernel.load(d, 0)
+        except rt.MoeRuntimeError as e:
+            return (e.status_name == "MOE_RT_ERROR_UNSUPPORTED_DEVICE" and
+                    "built for sm_100a, sm_120a" in str(e)), str(e)
+        return False, "loaded"
+
     @case("load from memory + unload, 100 times")
     def _():
         with open(os.path.join(work, "add_t.cubin"), "rb") as f:

@@ -22,6 +22,8 @@ With a fresh compiler cache ($MOE_CACHE_DIR = --cache-dir):
     layer that was not warmed up fails with the error that says so.
  5. Two processes compiling the same new layer at once on an empty cache:
     both succeed, one cache entry.
+ 6. $MOE_COMPILER_CHIPS=sm_90a,sm_100a: small BF16 and FP8 layers compiled
+    into artifacts with both builds; the sm_90a one is loaded and right.
 Prints a PASS/FAIL table and the times; writes them as JSON with --out.
 
 usage: run_torch_op.py --lib libmoe_cuda_runtime.so --moe-jit moe-jit
@@ -242,6 +244,45 @@ def check_opcheck(ops, gen, dev):
                 c["fp8"])
 
 
+def check_multi_chip(ops, gen, dev):
+    """$MOE_COMPILER_CHIPS=sm_90a,sm_100a: one artifact with both builds
+    (docs/Manifest.md, "images"); the runtime loads the device's and the
+    result matches the reference."""
+    os.environ["MOE_COMPILER_CHIPS"] = "sm_90a,sm_100a"
+    try:
+        for fp8 in (False, True):
+            c = dict(E=4, H=384, I=256, K=2, fp8=fp8, act="swiglu",
+                     router="in_combine", gemm1="bf16", gemm2="bf16",
+                     layout="concat")
+            label = "sm_90a+sm_100a artifact, %s" % ("fp8" if fp8 else "bf16")
+            wts = weights(c, gen, dev)
+            x = tokens(c, 77, gen, dev)
+            ids, w = routing("masked", 77, c["E"], c["K"], gen, dev)
+            poison_pool(77, c["H"], dev)
+            out = call(c, x, ids, w, wts)
+            compare(label + ": result", out, reference(c, x, ids, w, *wts),
+                    fp8)
+            w1, w2, act, kw = op_args(c, wts)
+            spec = ops.layer_spec(w1, w2, c["K"], act, kw.get("w1_scale"),
+                                  kw.get("w2_scale"))
+            kernel = ops._KERNELS[(spec, torch.cuda.current_device())][0]
+            # The artifact (a cache hit): both builds, the sm_100a one as
+            # an image.
+            art = ops.jit.compile_layer(
+                spec, chip="sm_90a,sm_100a",
+                kernel_options="max-tokens=%d" % ops._bucket(77))
+            with open(os.path.join(art.directory, "manifest.json")) as f:
+                images = json.load(f).get("images", [])
+            both = [i["arch"] for i in images] == ["sm_100a"] and \
+                os.path.exists(os.path.join(art.directory, images[0]["cubin"]))
+            record(label + ": the device's build loaded",
+                   kernel.arch == "sm_90a" and both,
+                   "loaded %s; images %s" % (
+                       kernel.arch, [i["arch"] for i in images]))
+    finally:
+        del os.environ["MOE_COMPILER_CHIPS"]
+
+
 def check_graph(ops, c, spec, wts, gen, dev, T=200):
     name = "%s graph T=%d" % ("fp8" if c["fp8"] else "bf16", T)
     ops.warm_up([spec], max_tokens=512, progress=False)
@@ -372,6 +413,7 @@ def main():
         wts = None
         torch.cuda.empty_cache()
     check_opcheck(ops, gen, dev)
+    check_multi_chip(ops, gen, dev)
     check_parallel_warm_up(ops)
     check_capture_without_warm_up(ops, gen, dev)
     print("\ntimes:")
