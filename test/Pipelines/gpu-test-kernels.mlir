@@ -22,3 +22,9 @@
 // RUN: grep -l "tcgen05.mma" %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-TC
 // SM100-TC: 24
 // RUN: not grep -l wgmma %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx
+
+// bf16 rows by MXFP4 weights (make_grouped_gemm.py --mxfp4) for both chips.
+// RUN: rm -rf %t.mxfp4 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.mxfp4 --ptxas %ptxas --strict --mxfp4 1,128,64 1,256,128 8,256,512 8,200,512 256,4096,7168 256,7168,2048 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 128,5760,2880 128,2880,2880 | FileCheck %s --check-prefix=MXFP4
+// MXFP4-COUNT-12: gg_mxfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: rm -rf %t.mxfp4.sm100 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.mxfp4.sm100 --ptxas %ptxas --strict --mxfp4 --chip sm_100a 8,256,512 8,200,512 256,4096,7168 128,2880,2880 | FileCheck %s --check-prefix=MXFP4-SM100
+// MXFP4-SM100-COUNT-4: gg_mxfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}

@@ -40,13 +40,22 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     main one times the block's two scales (`moek.load_rows`,
     `moek.mma_promote`), the scales of the next block loaded while the
     MMAs run; the two MMA warpgroups take turns issuing K blocks (named
-    barriers 11 and 12), so one promotes while the other's MMAs run. Other
-    matmuls are left unchanged with a remark saying why.
+    barriers 11 and 12), so one promotes while the other's MMAs run; and
+    bf16 rows by MXFP4 weights (`mxfp4` e2m1 with a UE8M0 scale per 1x32
+    block, bf16 output, K a multiple of 64): the bf16 kernel with 128-wide
+    tiles and the cooperative schedule, whose stages hold a third tile,
+    the packed weights as TMA copied them (32 bytes a row, unswizzled);
+    once a stage is full both MMA warpgroups expand it into the bf16 B
+    tile (`moek.dequant_fp4`: each value times its scale, exact in bf16,
+    half the 16-byte chunks each, then named barrier 7) before their
+    MMAs. Other matmuls (NVFP4 among them) are left unchanged with a
+    remark saying why.
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
     weights viewed as `[E*N, K]` (box `[tile-k, tile-n]`), then the offsets,
-    for FP8 the row and weight scales, the output pointer and the
+    for FP8 the row and weight scales (MXFP4: the weight scales), the
+    output pointer and the
     workspace (the tile scheduler's counter). `moe-translate
     --moe-to-manifest` reads its entries: `tma`, `ptr` (a tensor operand or
     result), `workspace`, `token_count`, and scalars `{kind = "i32" | "i64",

@@ -3028,6 +3028,161 @@ LogicalResult planSharedMemory(ModuleOp module) {
   return failure(result.wasInterrupted());
 }
 
+//===----------------------------------------------------------------------===//
+// FP4 weights (moek.dequant_fp4)
+//===----------------------------------------------------------------------===//
+
+/// Two e2m1 values as bf16x2, exactly: `byte` (i32) holds them packed
+/// (the first in the low nibble), `scale` is the bf16x2 pair 2^(s - 127).
+/// A nibble's magnitude bits x placed at bf16 bits 6-8 read as a value
+/// 2^-126 times the e2m1 one (exponent field x >> 1, mantissa top bit
+/// x & 1; x < 2 the subnormals 0 and 2^-127), so with its sign at bit 15
+/// and two multiplications, by 2^126 and by the scale, it is the product
+/// (both exact: powers of two, in bf16's range). Per pair: the nibbles to
+/// the bottom of each 16-bit lane, magnitude and sign moved, two bf16x2
+/// multiplications.
+Value e2m1PairTimesScale(OpBuilder &b, Location loc, Value byte,
+                         Value scale) {
+  auto i32 = [&](int64_t v) { return i32c(b, loc, v); };
+  // Lane 0 gets the low nibble, lane 1 the high one.
+  Value lanes = LLVM::AndOp::create(
+      b, loc,
+      LLVM::OrOp::create(b, loc, byte, LLVM::ShlOp::create(b, loc, byte, i32(12))),
+      i32(0x000F000F));
+  Value magnitude = LLVM::ShlOp::create(
+      b, loc, LLVM::AndOp::create(b, loc, lanes, i32(0x00070007)), i32(6));
+  Value sign = LLVM::ShlOp::create(
+      b, loc, LLVM::AndOp::create(b, loc, lanes, i32(0x00080008)), i32(12));
+  auto pairTy = VectorType::get({2}, b.getBF16Type());
+  Value tiny = LLVM::BitcastOp::create(
+      b, loc, pairTy, LLVM::OrOp::create(b, loc, magnitude, sign));
+  // 2^126 in bf16: exponent field 253.
+  Value twoTo126 = LLVM::BitcastOp::create(b, loc, pairTy, i32(0x7E807E80));
+  Value value = LLVM::FMulOp::create(b, loc, tiny, twoTo126);
+  return LLVM::BitcastOp::create(b, loc, b.getI32Type(),
+                                 LLVM::FMulOp::create(b, loc, value, scale));
+}
+
+/// The bf16x2 pair 2^(byte - 127), 2^(byte - 127) of a UE8M0 scale byte
+/// (i32): byte << 7 in each lane, except 0 (2^-127, a bf16 subnormal) and
+/// 255 (NaN).
+Value ue8m0ScalePair(OpBuilder &b, Location loc, Value byte) {
+  Value bits = LLVM::ShlOp::create(b, loc, byte, i32c(b, loc, 7));
+  Value isZero =
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, byte, i32c(b, loc, 0));
+  Value isNan = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, byte,
+                                     i32c(b, loc, 255));
+  bits = LLVM::SelectOp::create(b, loc, isZero, i32c(b, loc, 0x0040), bits);
+  bits = LLVM::SelectOp::create(b, loc, isNan, i32c(b, loc, 0x7FC0), bits);
+  Value pair = LLVM::OrOp::create(
+      b, loc, bits, LLVM::ShlOp::create(b, loc, bits, i32c(b, loc, 16)));
+  return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
+                                 pair);
+}
+
+struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantFp4Op op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value src = tileAddress(rewriter, loc, p, type, op.getFromAttr().getInt());
+    Value dst = tileAddress(rewriter, loc, p, type, op.getToAttr().getInt());
+    int64_t rows = type.getTile(op.getToAttr().getInt()).getDimSize(0);
+    int64_t threads = op.getThreadsAttr().getInt();
+    int64_t scaleCols = op.getScaleColsAttr().getInt();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    Value t = LLVM::SubOp::create(
+        rewriter, loc, threadIdX(rewriter, loc),
+        i32c(rewriter, loc, op.getFirstThreadAttr().getInt()));
+    Value row0 = toI64(rewriter, loc, adaptor.getRow());
+    Value kBlock = toI64(rewriter, loc, adaptor.getKBlock());
+    auto chunkTy = VectorType::get({4}, i32);
+    // Chunk c = t + j * threads: row c / 8, 16-byte chunk c % 8 (values
+    // 8 (c % 8) .. + 7, from 4 bytes of the packed row).
+    for (int64_t j = 0; j < rows * 8 / threads; ++j) {
+      Value c = LLVM::AddOp::create(rewriter, loc, t,
+                                    i32c(rewriter, loc, j * threads));
+      Value r = LLVM::LShrOp::create(rewriter, loc, c, i32c(rewriter, loc, 3));
+      Value kc = LLVM::AndOp::create(rewriter, loc, c, i32c(rewriter, loc, 7));
+      Value srcOff = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(rewriter, loc, r, i32c(rewriter, loc, 32)),
+          LLVM::MulOp::create(rewriter, loc, kc, i32c(rewriter, loc, 4)));
+      Value word = LLVM::LoadOp::create(
+          rewriter, loc, i32,
+          gepBytes(rewriter, loc, src,
+                   LLVM::ZExtOp::create(rewriter, loc, i64, srcOff)),
+          4);
+      // The scale of the chunk's 32-value block.
+      // Rows past the scales' last (a partial last tile) read the last.
+      Value scaleRow = LLVM::UMinOp::create(
+          rewriter, loc,
+          LLVM::AddOp::create(rewriter, loc, row0,
+                              LLVM::ZExtOp::create(rewriter, loc, i64, r)),
+          i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
+      Value scaleIndex = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(rewriter, loc, scaleRow,
+                              i64c(rewriter, loc, scaleCols)),
+          LLVM::AddOp::create(
+              rewriter, loc, kBlock,
+              LLVM::ZExtOp::create(
+                  rewriter, loc, i64,
+                  LLVM::LShrOp::create(rewriter, loc, kc,
+                                       i32c(rewriter, loc, 2)))));
+      Value byte = LLVM::LoadOp::create(
+          rewriter, loc, rewriter.getI8Type(),
+          LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
+                              rewriter.getI8Type(), adaptor.getScales(),
+                              ValueRange{scaleIndex}),
+          1);
+      Value scale = ue8m0ScalePair(
+          rewriter, loc, LLVM::ZExtOp::create(rewriter, loc, i32, byte));
+      // Byte q of the word: values 2q and 2q + 1 of the chunk.
+      Value chunk = LLVM::UndefOp::create(rewriter, loc, chunkTy);
+      for (int64_t q = 0; q < 4; ++q) {
+        Value pairByte = LLVM::AndOp::create(
+            rewriter, loc,
+            LLVM::LShrOp::create(rewriter, loc, word,
+                                 i32c(rewriter, loc, 8 * q)),
+            i32c(rewriter, loc, 0xFF));
+        chunk = LLVM::InsertElementOp::create(
+            rewriter, loc, chunk,
+            e2m1PairTimesScale(rewriter, loc, pairByte, scale),
+            i32c(rewriter, loc, q));
+      }
+      // Row r of the bf16 tile: 128 bytes, 16-byte chunk kc at kc ^ (r % 8)
+      // (128B swizzle).
+      Value swz = LLVM::XOrOp::create(
+          rewriter, loc, kc,
+          LLVM::AndOp::create(rewriter, loc, r, i32c(rewriter, loc, 7)));
+      Value dstOff = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(rewriter, loc, r, i32c(rewriter, loc, 128)),
+          LLVM::MulOp::create(rewriter, loc, swz, i32c(rewriter, loc, 16)));
+      LLVM::StoreOp::create(
+          rewriter, loc, chunk,
+          gepBytes(rewriter, loc, dst,
+                   LLVM::ZExtOp::create(rewriter, loc, i64, dstOff)),
+          16);
+    }
+    // The generic-proxy writes, then visible to the tensor cores (async
+    // proxy) of every thread past the barrier.
+    NVVM::FenceProxyOp::create(
+        rewriter, loc,
+        NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    ctaBarrier(rewriter, loc, op.getBarrierAttr().getInt(), threads);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// sm_100a: the tensor memory of every kernel with moek.mma ops (see the
 /// tcgen05 section): the columns each MMA op writes, the shared slot and
 /// barriers, the two counters, the allocation at entry and the release at
@@ -3269,6 +3424,7 @@ struct ConvertMoEKernelToNVVMPass
                  LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
+                 DequantFp4Lowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
                  StoreAccRemoteLowering, EpDispatchLowering,

@@ -57,13 +57,38 @@ bool isFp8Block(ExpertMatmulOp op) {
          wq.getBlockCols() == 128;
 }
 
+/// True if `op` multiplies bf16 rows by MXFP4 weights (e2m1 values with a
+/// UE8M0 scale per 1x32 block), which the kernel expands to bf16 in
+/// shared memory (moek.dequant_fp4).
+bool isMxfp4Weights(ExpertMatmulOp op) {
+  QuantAttr wq = op.getWQuantAttr();
+  return !op.getXQuantAttr() && wq && wq.getScheme() == QuantScheme::mxfp4 &&
+         wq.getBlockRows() == 1 && wq.getBlockCols() == 32 &&
+         op.getX().getType().getElementType().isBF16() &&
+         isa<Float4E2M1FNType>(op.getWeight().getType().getElementType());
+}
+
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
+  if (isMxfp4Weights(op)) {
+    if (op.getWGlobalScale())
+      return "MXFP4 weights take no global scale";
+    if (!w.hasStaticShape())
+      return "the weight shape must be static";
+    if (w.getDimSize(1) % 8 != 0 || w.getDimSize(2) % kTileK != 0)
+      return "with MXFP4 weights, N (" + std::to_string(w.getDimSize(1)) +
+             ") must be a multiple of 8 and K (" +
+             std::to_string(w.getDimSize(2)) + ") of the K slice (64)";
+    if (!op.getOut().getType().getElementType().isBF16())
+      return "with MXFP4 weights, the generated kernel writes bf16";
+    return "";
+  }
   if (op.getXQuantAttr() || op.getWQuantAttr()) {
     if (!isFp8Block(op) || op.getXGlobalScale() || op.getWGlobalScale())
-      return "the generated kernel takes bf16 operands, or fp8_block rows "
-             "(block [1, 128]) by fp8_block weights (block [128, 128])";
+      return "the generated kernel takes bf16 operands, fp8_block rows "
+             "(block [1, 128]) by fp8_block weights (block [128, 128]), or "
+             "bf16 rows by mxfp4 weights (block [1, 32])";
     if (!w.hasStaticShape())
       return "the weight shape must be static";
     if (w.getDimSize(1) % 128 != 0 || w.getDimSize(2) % 128 != 0)
@@ -133,7 +158,7 @@ LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
 /// two TMA descriptors (`sliceK` elements wide boxes), the offsets, with
 /// `scaled` the row and weight block scales, the output and the workspace.
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
-                   int64_t sliceK, bool scaled) {
+                   int64_t sliceK, bool scaled, bool fp4 = false) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -151,7 +176,8 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
              b.getNamedAttr("rows", b.getI64IntegerAttr(e * n)),
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
              b.getNamedAttr("box", i64s({sliceK, kWBoxRows})),
-             b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}),
+             // Packed e2m1 rows are 32 bytes a slice: copied unswizzled.
+             b.getNamedAttr("swizzle", b.getI64IntegerAttr(fp4 ? 0 : 128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
   });
@@ -164,6 +190,8 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
     ptrTo("operand", 3); // x_scales [M, K/128]
     ptrTo("operand", 4); // w_scales [E, N/128, K/128]
   }
+  if (fp4)
+    ptrTo("operand", 3); // w_scales [E, N, K/32], UE8M0
   ptrTo("result", 0);
   // The dynamic tile scheduler's counter (zeroed by the runtime).
   entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("workspace"))}));
@@ -209,12 +237,16 @@ void disableUnroll(scf::ForOp loop) {
 /// slice's column, one after the other in tile 1 (`boxPerTile`: box b in
 /// tile 1 + b); with `tag`, each stage is tagged with it (the tile index,
 /// for consumers of a dynamic scheduler). `sliceK`: elements per slice.
+/// B's boxes go to tile `bTile`, `bRowBytes` a row; `bPacked`: B is packed
+/// FP4, whose descriptor's innermost coordinate counts bytes.
 /// Returns the iteration after the last.
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
                      ArrayRef<Value> bRows, Value cKSlices, Value i0,
                      bool streamWeights, Value tag = Value(),
-                     int64_t sliceK = kTileK, bool boxPerTile = false) {
+                     int64_t sliceK = kTileK, bool boxPerTile = false,
+                     int64_t bTile = 1, int64_t bRowBytes = kSliceBytes,
+                     bool bPacked = false) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -228,7 +260,7 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
       idx(ob, tileM / kXBoxRows));
   Value bytes = arith::AddIOp::create(
       ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * kSliceBytes)),
-      idx(ob, int64_t(bRows.size()) * kWBoxRows * kSliceBytes));
+      idx(ob, int64_t(bRows.size()) * kWBoxRows * bRowBytes));
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
       [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
@@ -257,10 +289,14 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
           OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
           load(tb);
         }
+        // Packed FP4 weights: their descriptor counts bytes (two values).
+        Value kxB = bPacked ? arith::MulIOp::create(ib, il, ks,
+                                                   idx(ib, sliceK / 2))
+                            : kx;
         for (auto [box, bRow] : llvm::enumerate(bRows))
           mk::TmaLoadOp::create(
-              ib, il, tmapB, ValueRange{kx, bRow}, ring, i,
-              ib.getI64IntegerAttr(boxPerTile ? 1 + int64_t(box) : 1),
+              ib, il, tmapB, ValueRange{kxB, bRow}, ring, i,
+              ib.getI64IntegerAttr(boxPerTile ? bTile + int64_t(box) : bTile),
               ib.getI64IntegerAttr(boxPerTile ? 0 : int64_t(box) * kWBoxRows),
               streamWeights ? ib.getStringAttr("evict_first") : StringAttr());
         scf::YieldOp::create(ib, il,
@@ -348,9 +384,15 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
 /// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
 /// iterations from `i0`. Returns the finished accumulators and the ring
 /// iteration after the tile.
+/// What an MMA warpgroup does with a stage once it is full, before its
+/// MMAs (moek.dequant_fp4 of FP4 weights), given the ring iteration and the
+/// K slice; null for nothing.
+using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
+
 std::pair<SmallVector<Value>, Value>
 buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
-             ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined) {
+             ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined,
+             StageHook onFull = nullptr) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   SmallVector<Value> init(aRows.size(), mk::MmaZeroOp::create(b, loc, accType));
@@ -362,6 +404,8 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
       [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
         Value i = iit.back();
         mk::RingWaitOp::create(ib, il, ring, i);
+        if (onFull)
+          onFull(ib, il, i, ks);
         SmallVector<Value> next;
         for (auto [acc, aRow] : llvm::zip(iit.drop_back(), aRows))
           next.push_back(mk::MmaOp::create(ib, il, ring, i,
@@ -506,13 +550,17 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
 /// (so that each release ends the right phase) and released; with `turns`,
 /// its turns taken and passed on.
 Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
-                    Value i0, Turns turns = Turns()) {
+                    Value i0, Turns turns = Turns(),
+                    StageHook onFull = nullptr) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   auto pass = scf::ForOp::create(
       b, loc, c0, cKSlices, c1, ValueRange{i0},
-      [&](OpBuilder &ib, Location il, Value, ValueRange iit) {
+      [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
         mk::RingWaitOp::create(ib, il, ring, iit[0]);
+        // Its share of the stage's work all the same.
+        if (onFull)
+          onFull(ib, il, iit[0], ks);
         // Its turns are taken (and given back) all the same.
         waitTurn(ib, il, turns);
         passTurn(ib, il, turns);
@@ -533,7 +581,8 @@ Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
 std::pair<SmallVector<Value>, Value>
 buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
               Value aRow, Value row, Value rowEnd, unsigned numAccs,
-              Value cKSlices, Value i0, bool pipelined) {
+              Value cKSlices, Value i0, bool pipelined,
+              StageHook onFull = nullptr) {
   auto idx = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, loc, v);
   };
@@ -543,7 +592,7 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
     for (unsigned a = 0; a < count; ++a)
       aRows.push_back(arith::AddIOp::create(ib, loc, aRow, idx(ib, 64 * a)));
     return buildMmaLoop(ib, loc, ring, accType, aRows, cKSlices, i0,
-                        pipelined);
+                        pipelined, onFull);
   };
   // Builds the choice for accumulators [first, numAccs) when the ones
   // before are active.
@@ -570,7 +619,7 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
       SmallVector<Value> yield;
       Value next;
       if (first == 0) {
-        next = buildPassLoop(eb, loc, ring, cKSlices, i0);
+        next = buildPassLoop(eb, loc, ring, cKSlices, i0, Turns(), onFull);
       } else {
         std::tie(yield, next) = mmaLoop(eb, first);
       }
@@ -725,17 +774,22 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   bool scaled = isFp8Block(op);
+  // MXFP4 weights: copied packed into tile 2 of each stage, expanded into
+  // tile 1 by the MMA warpgroups (moek.dequant_fp4) before their MMAs.
+  bool fp4 = isMxfp4Weights(op);
   int64_t sliceK = scaled ? kTileKFp8 : kTileK;
   // TMA descriptors of the rows and weights, offsets, [row scales, weight
-  // scales,] output, workspace.
+  // scales | MXFP4 weight scales,] output, workspace.
   SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr};
   if (scaled)
     params.append({gptr, gptr});
+  if (fp4)
+    params.push_back(gptr);
   // Workspace: the tile counter in its first 16 bytes, zeroed before each
   // launch.
   auto func = createKernelFunc(
       b, loc, name, params, /*numTma=*/2,
-      buildAbi(b, e, n, k, sliceK, scaled),
+      buildAbi(b, e, n, k, sliceK, scaled, fp4),
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
@@ -744,7 +798,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
   Value offsets = entry->getArgument(2);
-  unsigned outArg = scaled ? 5 : 3;
+  unsigned outArg = scaled ? 5 : fp4 ? 4 : 3;
   Value out = entry->getArgument(outArg);
   Value nextTile = entry->getArgument(outArg + 1);
   auto idx = [&](int64_t v) -> Value {
@@ -760,7 +814,12 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     return MemRefType::get({rows, sliceK}, tileElem, AffineMap(),
                            b.getI64IntegerAttr(3));
   };
-  auto ringType = mk::RingType::get(ctx, stages, {tile(kTileM), tile(kTileN)});
+  SmallVector<Type> tiles{tile(kTileM), tile(kTileN)};
+  if (fp4)
+    tiles.push_back(MemRefType::get({kTileN, sliceK},
+                                    b.getType<Float4E2M1FNType>(), AffineMap(),
+                                    b.getI64IntegerAttr(3)));
+  auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
   // One ring. Cooperative: both MMA warpgroups read and release every
   // stage (256 arrivals); pingpong: the warpgroup of the stage's tile (128).
@@ -803,7 +862,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             ob, l, wrow, arith::ConstantIndexOp::create(ob, l, box * kWBoxRows)));
       return buildTileLoads(ob, l, ring, tmapX, d.getRow(), d.getRowEnd(),
                             kTileM, tmapW, wRows, cKSlices, i0,
-                            config.streamWeights, tag, sliceK);
+                            config.streamWeights, tag, sliceK,
+                            /*boxPerTile=*/false, fp4 ? 2 : 1,
+                            fp4 ? sliceK / 2 : kSliceBytes, fp4);
     };
     if (config.pingpong) {
       // Every tile's K slices, in the CTA's static tile order (the MMA
@@ -895,12 +956,32 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                       d.getRowEnd(), outElem, n);
             return perWg.getResult(1);
           }
+          // MXFP4: both warpgroups expand each stage's weights (tile 2 into
+          // tile 1, half the chunks each) before either's MMAs; named
+          // barrier 7 joins them.
+          Value wRow = fp4 ? arith::AddIOp::create(
+                                 ob, l,
+                                 arith::MulIOp::create(ob, l, d.getExpert(), cN),
+                                 col)
+                           : Value();
+          Value scales = fp4 ? entry->getArgument(3) : Value();
+          auto dequant = [&](OpBuilder &hb, Location hl, Value i, Value ks) {
+            mk::DequantFp4Op::create(
+                hb, hl, ring, i, hb.getI64IntegerAttr(2),
+                hb.getI64IntegerAttr(1), scales, wRow,
+                arith::MulIOp::create(hb, hl, ks,
+                                      arith::ConstantIndexOp::create(hb, hl, 2)),
+                hb.getI64IntegerAttr(e * n), hb.getI64IntegerAttr(k / 32),
+                hb.getI64IntegerAttr(256),
+                hb.getI64IntegerAttr(128), hb.getI64IntegerAttr(7));
+          };
           // 64-row accumulators past the expert's last row issue no MMAs
           // (in the last row block of an expert), so the other warpgroup
           // gets the tensor cores to itself.
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
-              cKSlices, iter, config.pipelineMma);
+              cKSlices, iter, config.pipelineMma,
+              fp4 ? StageHook(dequant) : StageHook());
           storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
           return next;
         });
@@ -1989,6 +2070,16 @@ struct ConvertMoEToMoEKernelPass
                        << ", schedule = " << schedule << " given)";
         return signalPassFailure();
       }
+      bool fp4 = isMxfp4Weights(op);
+      if (fp4 && (tileN == 256 || schedule == "pingpong")) {
+        // Both MMA warpgroups expand every stage's weights together.
+        op.emitError() << "convert-moe-to-moek: kernels of MXFP4 weights "
+                          "use 128-wide tiles and the cooperative schedule "
+                          "(tile-n = "
+                       << static_cast<int64_t>(tileN)
+                       << ", schedule = " << schedule << " given)";
+        return signalPassFailure();
+      }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
       KernelConfig config;
       config.stages = stages;
@@ -2001,7 +2092,8 @@ struct ConvertMoEToMoEKernelPass
         KernelConfig c = config;
         c.tileM = m;
         c.tileN = tileN ? tileN
-                        : (scaled || c.pingpong || m == 256 || n % 256 != 0
+                        : (scaled || fp4 || c.pingpong || m == 256 ||
+                                   n % 256 != 0
                                ? 128
                                : 256);
         c.rowGroup = rowGroup ? rowGroup : autoRowGroup(op, m);
@@ -2037,6 +2129,8 @@ struct ConvertMoEToMoEKernelPass
       SmallVector<Value> args{op.getX(), op.getWeight(), op.getOffsets()};
       if (scaled)
         args.append({op.getXScales(), op.getWScales()});
+      if (fp4)
+        args.push_back(op.getWScales());
       replaceByLaunch(op, op.getOut(), kernel, args);
     }
   }

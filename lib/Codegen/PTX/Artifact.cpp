@@ -172,7 +172,8 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
       for (Attribute d : llvm::reverse(box.getValue()))
         jbox.push_back(cast<IntegerAttr>(d).getInt());
       json desc{{"box", jbox},
-                {"swizzle", std::to_string(swizzle.getInt()) + "B"},
+                {"swizzle", swizzle.getInt() ? std::to_string(swizzle.getInt()) + "B"
+                                           : std::string("none")},
                 {"l2_promotion", "256B"}};
       std::string name;
       if (overWorkspace) {

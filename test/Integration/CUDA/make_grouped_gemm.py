@@ -8,7 +8,9 @@ which writes manifest.json (docs/Manifest.md), the PTX and the cubin, and
 reports ptxas's register and spill counts. Runs where
 the compiler is built (no GPU needed); run_grouped_gemm.py runs the result.
 
-Folders: gg_e<E>_n<N>_k<K> (bf16 x and w, bf16 out), or with --fp8
+Folders: gg_e<E>_n<N>_k<K> (bf16 x and w, bf16 out), with --mxfp4
+gg_mxfp4_e<E>_n<N>_k<K> (bf16 x, MXFP4 w: e2m1 with a UE8M0 scale per 1x32
+block, w_scales [E, N, K/32]), or with --fp8
 gg_fp8_e<E>_n<N>_k<K>: DeepSeek-V3's FP8 block-scaled recipe, e4m3 x with
 f32 scales per 1x128 block (x_scales [T, K/128]) and e4m3 w with f32 scales
 per 128x128 block (w_scales [E, N/128, K/128]), bf16 out; N and K must be
@@ -42,6 +44,15 @@ MLIR_FP8 = """func.func @gg(%x: tensor<?x{K}xf8E4M3FN>, %w: tensor<{E}x{N}x{K}xf
 """
 FP8_BLOCK = 128
 
+# MXFP4 weights (e2m1, a UE8M0 scale per 1x32 block) with bf16 rows:
+# KS = K/32.
+MLIR_MXFP4 = """func.func @gg(%x: tensor<?x{K}xbf16>, %w: tensor<{E}x{N}x{K}xf4E2M1FN>,
+              %offsets: tensor<{E1}xi32>, %ws: tensor<{E}x{N}x{KS}xf8E8M0FNU>) -> tensor<?x{N}xbf16> {{
+  %y = moe.expert_matmul %x, %w, %offsets w_scales(%ws) {{w_quant = #moe.quant<mxfp4, block = [1, 32]>}} : (tensor<?x{K}xbf16>, tensor<{E}x{N}x{K}xf4E2M1FN>, tensor<{E1}xi32>, tensor<{E}x{N}x{KS}xf8E8M0FNU>) -> tensor<?x{N}xbf16>
+  return %y : tensor<?x{N}xbf16>
+}}
+"""
+
 DEFAULT_SHAPES = ["1,128,64", "8,256,512", "256,4096,7168", "256,7168,2048"]
 DEFAULT_SHAPES_FP8 = ["1,128,128", "8,256,512", "256,4096,7168",
                       "256,7168,2048"]
@@ -54,13 +65,14 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def artifact_name(e, n, k, fp8=False):
-    return "gg_%se%d_n%d_k%d" % ("fp8_" if fp8 else "", e, n, k)
+def artifact_name(e, n, k, fp8=False, mxfp4=False):
+    return "gg_%se%d_n%d_k%d" % ("fp8_" if fp8 else "mxfp4_" if mxfp4 else "",
+                                 e, n, k)
 
 
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
-         translate_options="", fp8=False, chip="sm_90a"):
-    name = artifact_name(e, n, k, fp8)
+         translate_options="", fp8=False, chip="sm_90a", mxfp4=False):
+    name = artifact_name(e, n, k, fp8, mxfp4)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
     src = os.path.join(d, "layer.mlir")
@@ -68,6 +80,8 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
         if fp8:
             f.write(MLIR_FP8.format(E=e, N=n, K=k, E1=e + 1,
                                     NB=n // FP8_BLOCK, KB=k // FP8_BLOCK))
+        elif mxfp4:
+            f.write(MLIR_MXFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32))
         else:
             f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
@@ -120,6 +134,8 @@ def main():
     p.add_argument("--strict", action="store_true",
                    help="exit 1 if any kernel spills or has serialized "
                         "wgmmas")
+    p.add_argument("--mxfp4", action="store_true",
+                   help="bf16 rows by MXFP4 weights (K a multiple of 64)")
     p.add_argument("--chip", default="sm_90a",
                    help="the SM to compile for (sm_90a, sm_100a)")
     a = p.parse_args()
@@ -134,7 +150,7 @@ def main():
     clean = True
     for e, n, k in shapes:
         clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
-                      a.translate_options, a.fp8, a.chip)
+                      a.translate_options, a.fp8, a.chip, a.mxfp4)
     if a.strict and not clean:
         sys.exit("make_grouped_gemm: a kernel spills or has serialized "
                  "wgmmas (see above)")

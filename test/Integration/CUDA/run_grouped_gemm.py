@@ -2,8 +2,9 @@
 """Runs generated grouped-matmul kernels on the GPU and checks them.
 
 For each artifact folder made by make_grouped_gemm.py (gg_e<E>_n<N>_k<K>,
-and gg_fp8_e<E>_n<N>_k<K> from --fp8; a kernel is FP8 if its manifest's
-arg0 is f8E4M3FN), launches the kernel through python/moe_runtime on
+gg_fp8_e<E>_n<N>_k<K> from --fp8 and gg_mxfp4_e<E>_n<N>_k<K> from --mxfp4;
+a kernel is FP8 if its manifest's arg0 is f8E4M3FN, MXFP4 if its arg1 is
+f4E2M1FN), launches the kernel through python/moe_runtime on
 random inputs for several per-expert token counts (0, 1, 63, 65, not
 multiples of the tile, all rows on one expert), with the output poisoned
 (NaN) first, and compares the rows of every expert with a float32 torch
@@ -18,6 +19,10 @@ calc_diff, both reported. Rows past offsets[E] must keep the poison.
         out). The reference adds each 128-wide k-block's float32 partial
         sum times x_scale * w_scale in ascending block order
         (docs/Evaluator.md); passes with calc_diff <= 1e-3.
+  mxfp4: x as bf16; every e2m1 code (packed, low nibble first) with UE8M0
+        scales 2^-9 .. 2^-5 per 1x32 block (w_scales [E, N, K/32]); the
+        reference multiplies by the dequantized weights (exact in bf16), so
+        it passes as bf16 does.
 Then times the big shapes against torch._grouped_mm (bf16) or
 torch._scaled_grouped_mm (fp8: rowwise scales of the same float32 values;
 n/a where this torch lacks it) on the same problem. Prints a table; exit
@@ -140,18 +145,46 @@ def reference_fp8(xq, xs, wq, ws, offsets):
     return ref
 
 
+E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+        -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+
+
+def mxfp4_inputs(rows, e, n, k, gen, dev):
+    """Random MXFP4 weights: every e2m1 code (packed two a byte, the first
+    in the low nibble) with UE8M0 scales 2^-9 .. 2^-5 (bytes 118..122); x
+    uniform in [-1, 1] as bf16. Returns (x, w packed uint8 [E, N, K/2],
+    scales float8_e8m0fnu [E, N, K/32], w dequantized in float32)."""
+    x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
+    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
+                          dtype=torch.uint8)
+    packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+    sbytes = torch.randint(118, 123, (e, n, k // 32), generator=gen,
+                           device=dev, dtype=torch.uint8)
+    table = torch.tensor(E2M1, device=dev)
+    wf = table[codes.long()] * torch.pow(
+        2.0, sbytes.float() - 127).repeat_interleave(32, dim=2)
+    return x, packed, sbytes.view(torch.float8_e8m0fnu), wf
+
+
+def is_mxfp4(kernel):
+    """bf16 rows by MXFP4 weights: its manifest's arg1 (w) is f4E2M1FN."""
+    return kernel.tensors[1]["dtype"] == "f4E2M1FN"
+
+
 def is_fp8(kernel):
     """An FP8 block-scaled grouped matmul: its manifest's arg0 (x) is e4m3."""
     return kernel.tensors[0]["dtype"] == "f8E4M3FN"
 
 
-def check(kernel, e, n, k, counts, label, gen, fp8=False):
+def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False):
     dev = torch.device("cuda")
     m = sum(counts)
     tail = 17  # rows past offsets[E]: must stay poisoned
     rows = max(m + tail, 1)
     if fp8:
         xq, xs, wq, ws = fp8_inputs(rows, e, n, k, gen, dev)
+    elif mxfp4:
+        x, wp, wsc, wf = mxfp4_inputs(rows, e, n, k, gen, dev)
     else:
         x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
         w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
@@ -163,11 +196,17 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False):
                      device=dev)
     if fp8:
         kernel.launch(xq, wq, offsets, xs, ws, out)
+    elif mxfp4:
+        kernel.launch(x, wp, offsets, wsc, out)
     else:
         kernel.launch(x, w, offsets, out)
     torch.cuda.synchronize()
     if fp8:
         ref = reference_fp8(xq, xs, wq, ws, offsets)[:m]
+    elif mxfp4:
+        # The dequantized weights are exact in bf16 (and f32): the products
+        # are the bf16 kernel's.
+        ref = reference(x, wf, offsets)[:m]
     else:
         ref = reference(x, w, offsets)[:m]
     got = out[:m].float()
@@ -181,23 +220,29 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False):
     # Which kernel of the artifact ran (a variant is chosen by T).
     ran = kernel.select(rows)
     variant = ran[len(kernel.name):] if ran != kernel.name else ""
+    dtype = "fp8" if fp8 else "bf16 x mxfp4" if mxfp4 else "bf16"
     ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
                                           " [%s]" % variant if variant else ""),
-                 "fp8" if fp8 else "bf16", m, fro, cd, finite, poison, ok))
-    print("%s %s%s" % ("PASS" if ok else "FAIL", "fp8 " if fp8 else "",
-                       ROWS[-1][0]), flush=True)
+                 dtype, m, fro, cd, finite, poison, ok))
+    print("%s %s %s" % ("PASS" if ok else "FAIL", dtype, ROWS[-1][0]),
+          flush=True)
     return ok
 
 
-def bench(kernel, e, n, k, m, gen, fp8=False):
+def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False):
     """Median ms of ours and of torch (None where torch cannot run it) on
-    one problem of m rows spread evenly over the experts."""
+    one problem of m rows spread evenly over the experts. MXFP4: torch's
+    peer is _grouped_mm on the dequantized weights in bf16 (4x the bytes)."""
     dev = torch.device("cuda")
     counts = torch.full((e,), m // e, dtype=torch.int32)
     counts[: m % e] += 1
     if fp8:
         xq, xs, wq, ws, (pxq, pxs, pwq, pws) = fp8_inputs(
             m, e, n, k, gen, dev, rowwise=True)
+    elif mxfp4:
+        x, wp, wsc, wf = mxfp4_inputs(m, e, n, k, gen, dev)
+        w = wf.bfloat16()
+        del wf
     else:
         x = (torch.rand(m, k, generator=gen, device=dev) * 2 - 1).bfloat16()
         w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
@@ -221,10 +266,13 @@ def bench(kernel, e, n, k, m, gen, fp8=False):
                                      use_fast_accum=True)
     else:
         wt = w.transpose(1, 2)
-        peer_name = "torch._grouped_mm"
+        peer_name = "torch._grouped_mm" + (" (bf16 weights)" if mxfp4 else "")
 
         def ours():
-            kernel.launch(x, w, offsets, out)
+            if mxfp4:
+                kernel.launch(x, wp, offsets, wsc, out)
+            else:
+                kernel.launch(x, w, offsets, out)
 
         def peer():
             torch._grouped_mm(x, wt, offs=offs_end, out_dtype=torch.bfloat16)
@@ -277,12 +325,14 @@ def main():
             continue
         if prefixes and not any(name.startswith(f) for f in prefixes):
             continue
-        shape = re.match(r"gg_(?:fp8_)?e(\d+)_n(\d+)_k(\d+)$", name)
+        shape = re.match(r"gg_(?:fp8_|mxfp4_)?e(\d+)_n(\d+)_k(\d+)$", name)
         if not shape:
             continue
         e, n, k = (int(v) for v in shape.groups())
         kernel = moe_runtime.Kernel.load(d)
         fp8 = is_fp8(kernel)
+        mxfp4 = is_mxfp4(kernel)
+        dtype = "fp8" if fp8 else "bf16 x mxfp4" if mxfp4 else "bf16"
         cases = []
         if e == 1:
             cases = [([1], "T=1"), ([64], "T=64"), ([200], "T=200"),
@@ -315,17 +365,17 @@ def main():
                      ([0] * (e - 1) + [300], "all on one expert")]
         for counts, label in cases:
             try:
-                all_ok &= check(kernel, e, n, k, counts, label, gen, fp8)
+                all_ok &= check(kernel, e, n, k, counts, label, gen, fp8,
+                                mxfp4)
             except Exception as ex:  # a failed launch is a failed row
                 ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label),
-                             "fp8" if fp8 else "bf16", sum(counts),
+                             dtype, sum(counts),
                              float("nan"), float("nan"), False, False, False))
                 print("error:", ex)
                 all_ok = False
         if e >= 256 and not a.no_bench:
-            res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8)
-            bench_rows.append((name, "fp8" if fp8 else "bf16", 2048, res,
-                               flops, peer))
+            res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8, mxfp4)
+            bench_rows.append((name, dtype, 2048, res, flops, peer))
         kernel.close()
 
     lines = ["| case | dtype | rows | rel. Frobenius | calc_diff | finite | poison kept | result |",

@@ -58,10 +58,14 @@ LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
                             "memory (memref<RxCxT, 3>), got "
                          << t;
     unsigned bits = tile.getElementType().getIntOrFloatBitWidth();
-    // One row of a tile is one 128-byte swizzle span.
-    if (tile.getDimSize(1) * bits != 128 * 8)
+    // One row of a tile is one 128-byte swizzle span; a packed FP4 tile
+    // (moek.dequant_fp4's source, copied unswizzled) is 64 values, 32
+    // bytes, a row.
+    bool packedFp4 = isa<Float4E2M1FNType>(tile.getElementType()) &&
+                     tile.getDimSize(1) == 64;
+    if (tile.getDimSize(1) * bits != 128 * 8 && !packedFp4)
       return emitError() << "!moek.ring expects tile rows of 128 bytes (the "
-                            "TMA swizzle span), got "
+                            "TMA swizzle span), or 64 f4E2M1FN values, got "
                          << t;
     if (tile.getDimSize(0) % 8 != 0)
       return emitError() << "!moek.ring expects tile rows in multiples of 8, "
@@ -266,6 +270,48 @@ LogicalResult TmaLoadOp::verify() {
   if (rowOffset < 0 || rowOffset >= rows || rowOffset % 8 != 0)
     return emitOpError() << "expects row_offset a multiple of 8 in [0, "
                          << rows << "), got " << rowOffset;
+  return success();
+}
+
+LogicalResult DequantFp4Op::verify() {
+  RingType ring = getRing().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t from = getFromAttr().getInt(), to = getToAttr().getInt();
+  if (from < 0 || from >= numTiles || to < 0 || to >= numTiles || from == to)
+    return emitOpError() << "expects two tile indices in [0, " << numTiles
+                         << "), got from = " << from << ", to = " << to;
+  MemRefType src = ring.getTile(from), dst = ring.getTile(to);
+  if (!isa<Float4E2M1FNType>(src.getElementType()) ||
+      !dst.getElementType().isBF16())
+    return emitOpError() << "expands an f4E2M1FN tile into a bf16 tile, got "
+                         << src.getElementType() << " into "
+                         << dst.getElementType();
+  if (src.getShape() != dst.getShape() || src.getDimSize(1) != 64)
+    return emitOpError() << "expects tiles of one shape R x 64, got "
+                         << src.getDimSize(0) << "x" << src.getDimSize(1)
+                         << " and " << dst.getDimSize(0) << "x"
+                         << dst.getDimSize(1);
+  int64_t threads = getThreadsAttr().getInt();
+  int64_t chunks = dst.getDimSize(0) * 8;
+  if (threads <= 0 || threads % 32 != 0 || chunks % threads != 0)
+    return emitOpError() << "expects whole warps that divide the tile's "
+                         << chunks << " 16-byte chunks, got " << threads
+                         << " threads";
+  if (getFirstThreadAttr().getInt() < 0 ||
+      getFirstThreadAttr().getInt() % 32 != 0)
+    return emitOpError() << "expects first_thread a multiple of 32, got "
+                         << getFirstThreadAttr().getInt();
+  int64_t barrier = getBarrierAttr().getInt();
+  if (barrier < 1 || barrier > 15)
+    return emitOpError() << "expects a named barrier in [1, 15], got "
+                         << barrier;
+  if (getScaleRowsAttr().getInt() < 1)
+    return emitOpError() << "expects scale_rows >= 1, got "
+                         << getScaleRowsAttr().getInt();
+  if (getScaleColsAttr().getInt() < 2)
+    return emitOpError() << "expects scale_cols >= 2 (a 64-wide K slice "
+                            "spans two 32-value blocks), got "
+                         << getScaleColsAttr().getInt();
   return success();
 }
 

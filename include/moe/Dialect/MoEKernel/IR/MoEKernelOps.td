@@ -751,6 +751,40 @@ def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
+  let summary = "Expand an MXFP4 tile of a ring stage into a bf16 tile";
+  let description = [{
+    Tile `from` of stage `iter mod S` holds R rows of 64 packed e2m1 values
+    (32 bytes a row, as TMA copied them without swizzle: two values a byte,
+    the first in the low nibble); this writes each value times its UE8M0
+    scale, exactly, as bf16 into tile `to` (R rows of 64 bf16 in the 128B
+    swizzle that `moek.mma` reads). The scale of row r, K block c (32
+    values) is the byte `scales[(row + r) * scale_cols + k_block + c]` in
+    global memory (2^(byte - 127); 255 is NaN), for rows below
+    `scale_rows`; rows at or past it (a tile past the weights' last row,
+    which TMA filled with zeros) read the last row's scales instead. Run by the `threads`
+    consecutive threads from `first_thread` together (each expands a share
+    of the 16-byte chunks), ending with a proxy fence and named barrier
+    `barrier` over those threads: afterwards the tile is complete for all of
+    them and for the tensor cores.
+
+    ```mlir
+    moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%ws[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64, threads = 256 : i64} : !moek.ring<...>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
+                       I64Attr:$to, MoEK_GlobalPtr:$scales, Index:$row,
+                       Index:$k_block, I64Attr:$scale_rows,
+                       I64Attr:$scale_cols, I64Attr:$threads,
+                       I64Attr:$first_thread, I64Attr:$barrier);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `[` $row `,`
+    $k_block `]` `)` attr-dict `:` qualified(type($ring)) `,`
+    qualified(type($scales))
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // MMA
 //===----------------------------------------------------------------------===//

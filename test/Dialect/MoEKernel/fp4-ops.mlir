@@ -1,0 +1,72 @@
+// moek.dequant_fp4: round trip and every verifier error.
+// RUN: moe-opt %s -split-input-file -verify-diagnostics | FileCheck %s
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+
+// CHECK-LABEL: func.func @roundtrip
+// CHECK:         moek.dequant_fp4 %{{.+}}[%{{.+}}] from 2 to 1 scales(%{{.+}}[%{{.+}}, %{{.+}}]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>, !llvm.ptr<1>
+func.func @roundtrip(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @same_tile(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expects two tile indices in [0, 3), got from = 2, to = 2}}
+  moek.dequant_fp4 %ring[%i] from 2 to 2 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @wrong_types(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expands an f4E2M1FN tile into a bf16 tile, got 'bf16' into 'bf16'}}
+  moek.dequant_fp4 %ring[%i] from 0 to 1 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<64x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @shapes(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expects tiles of one shape R x 64, got 128x64 and 64x64}}
+  moek.dequant_fp4 %ring[%i] from 2 to 0 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @threads(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expects whole warps that divide the tile's 1024 16-byte chunks, got 96 threads}}
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 96 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @barrier(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expects a named barrier in [1, 15], got 0}}
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%i, %i]) {barrier = 0 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @scale_cols(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expects scale_cols >= 2 (a 64-wide K slice spans two 32-value blocks), got 1}}
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 1 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
