@@ -861,23 +861,33 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
 // MMA (sm_90a: wgmma)
 //===----------------------------------------------------------------------===//
 
-/// wgmma shared-memory descriptor of a K-major, 128B-swizzled tile at `addr`:
-/// the run-time start address >> 4 in bits 0-13, ORed into the constant
-/// fields (leading byte offset 16, stride byte offset 1024 between 8-row
-/// groups, 128B swizzle; moe/Codegen/Descriptors.h).
-Value smemDescriptor(OpBuilder &b, Location loc, Value addr) {
+/// The K-major, 128B-swizzled tile every MMA operand is: leading byte
+/// offset 16, stride byte offset 1024 between 8-row groups.
+moe::desc::SmemMatrix swizzledTile() {
   moe::desc::SmemMatrix tile;
   tile.leadingByteOffset = 16;
   tile.strideByteOffset = 1024;
   tile.swizzle = moe::desc::Swizzle::B128;
-  static const uint64_t constant =
-      llvm::cantFail(moe::desc::wgmmaSmemDescriptorConstant(tile));
+  return tile;
+}
+
+/// A shared-memory descriptor of the tile at `addr`: the run-time start
+/// address >> 4 in bits 0-13, ORed into `constant` (the other fields;
+/// moe/Codegen/Descriptors.h).
+Value descriptorAt(OpBuilder &b, Location loc, Value addr, uint64_t constant) {
   Value a = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), addr);
   Value field = LLVM::AndOp::create(
       b, loc, LLVM::LShrOp::create(b, loc, a, i64c(b, loc, 4)),
       i64c(b, loc, 0x3FFF));
   return LLVM::OrOp::create(b, loc, field,
                             i64c(b, loc, static_cast<int64_t>(constant)));
+}
+
+/// wgmma's descriptor of the tile at `addr` (swizzledTile).
+Value smemDescriptor(OpBuilder &b, Location loc, Value addr) {
+  static const uint64_t constant =
+      llvm::cantFail(moe::desc::wgmmaSmemDescriptorConstant(swizzledTile()));
+  return descriptorAt(b, loc, addr, constant);
 }
 
 struct MmaZeroLowering : OpConversionPattern<MmaZeroOp> {
@@ -1150,21 +1160,12 @@ Value tmemPtr(OpBuilder &b, Location loc, Value v) {
   return LLVM::IntToPtrOp::create(b, loc, ptrTy(b.getContext(), 6), v);
 }
 
-/// tcgen05's shared-memory descriptor of a K-major, 128B-swizzled tile at
-/// `addr` (the same tile geometry as smemDescriptor's).
+/// tcgen05's descriptor of the tile at `addr` (swizzledTile; the start
+/// address field is 0 in the constant).
 Value tcgen05SmemDescriptor(OpBuilder &b, Location loc, Value addr) {
-  moe::desc::SmemMatrix tile;
-  tile.leadingByteOffset = 16;
-  tile.strideByteOffset = 1024;
-  tile.swizzle = moe::desc::Swizzle::B128;
   static const uint64_t constant =
-      llvm::cantFail(moe::desc::encodeTcgen05SmemDescriptor(tile));
-  Value a = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), addr);
-  Value field = LLVM::AndOp::create(
-      b, loc, LLVM::LShrOp::create(b, loc, a, i64c(b, loc, 4)),
-      i64c(b, loc, 0x3FFF));
-  return LLVM::OrOp::create(b, loc, field,
-                            i64c(b, loc, static_cast<int64_t>(constant)));
+      llvm::cantFail(moe::desc::encodeTcgen05SmemDescriptor(swizzledTile()));
+  return descriptorAt(b, loc, addr, constant);
 }
 
 struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
