@@ -47,7 +47,7 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     the packed weights as TMA copied them (32 bytes a row, unswizzled);
     once a stage is full both MMA warpgroups expand it into the bf16 B
     tile (`moek.dequant_fp4`: each value times its scale, exact in bf16,
-    half the 16-byte chunks each, then named barrier 7) before their
+    half the 32-value blocks each, then named barrier 7) before their
     MMAs. Other matmuls (NVFP4 among them) are left unchanged with a
     remark saying why.
 

@@ -3103,23 +3103,23 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
     Value row0 = toI64(rewriter, loc, adaptor.getRow());
     Value kBlock = toI64(rewriter, loc, adaptor.getKBlock());
     auto chunkTy = VectorType::get({4}, i32);
-    // Chunk c = t + j * threads: row c / 8, 16-byte chunk c % 8 (values
-    // 8 (c % 8) .. + 7, from 4 bytes of the packed row).
-    for (int64_t j = 0; j < rows * 8 / threads; ++j) {
-      Value c = LLVM::AddOp::create(rewriter, loc, t,
+    // Block u = t + j * threads: row u / 2, 32-value block u % 2 (16 packed
+    // bytes, one scale, four 16-byte chunks of the bf16 row): one load,
+    // one scale and four stores per 32 values.
+    auto quadTy = VectorType::get({4}, i32);
+    for (int64_t j = 0; j < rows * 2 / threads; ++j) {
+      Value u = LLVM::AddOp::create(rewriter, loc, t,
                                     i32c(rewriter, loc, j * threads));
-      Value r = LLVM::LShrOp::create(rewriter, loc, c, i32c(rewriter, loc, 3));
-      Value kc = LLVM::AndOp::create(rewriter, loc, c, i32c(rewriter, loc, 7));
-      Value srcOff = LLVM::AddOp::create(
-          rewriter, loc,
-          LLVM::MulOp::create(rewriter, loc, r, i32c(rewriter, loc, 32)),
-          LLVM::MulOp::create(rewriter, loc, kc, i32c(rewriter, loc, 4)));
-      Value word = LLVM::LoadOp::create(
-          rewriter, loc, i32,
+      Value r = LLVM::LShrOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
+      Value blk = LLVM::AndOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
+      Value packed = LLVM::LoadOp::create(
+          rewriter, loc, quadTy,
           gepBytes(rewriter, loc, src,
-                   LLVM::ZExtOp::create(rewriter, loc, i64, srcOff)),
-          4);
-      // The scale of the chunk's 32-value block.
+                   LLVM::ZExtOp::create(
+                       rewriter, loc, i64,
+                       LLVM::MulOp::create(rewriter, loc, u,
+                                           i32c(rewriter, loc, 16)))),
+          16);
       // Rows past the scales' last (a partial last tile) read the last.
       Value scaleRow = LLVM::UMinOp::create(
           rewriter, loc,
@@ -3130,12 +3130,8 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
           rewriter, loc,
           LLVM::MulOp::create(rewriter, loc, scaleRow,
                               i64c(rewriter, loc, scaleCols)),
-          LLVM::AddOp::create(
-              rewriter, loc, kBlock,
-              LLVM::ZExtOp::create(
-                  rewriter, loc, i64,
-                  LLVM::LShrOp::create(rewriter, loc, kc,
-                                       i32c(rewriter, loc, 2)))));
+          LLVM::AddOp::create(rewriter, loc, kBlock,
+                              LLVM::ZExtOp::create(rewriter, loc, i64, blk)));
       Value byte = LLVM::LoadOp::create(
           rewriter, loc, rewriter.getI8Type(),
           LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
@@ -3144,33 +3140,41 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
           1);
       Value scale = ue8m0ScalePair(
           rewriter, loc, LLVM::ZExtOp::create(rewriter, loc, i32, byte));
-      // Byte q of the word: values 2q and 2q + 1 of the chunk.
-      Value chunk = LLVM::UndefOp::create(rewriter, loc, chunkTy);
-      for (int64_t q = 0; q < 4; ++q) {
-        Value pairByte = LLVM::AndOp::create(
+      // Word w of the block is 16-byte chunk kc = 4 blk + w of the row; its
+      // byte q holds values 2q and 2q + 1 of the chunk.
+      Value swzRow = LLVM::AndOp::create(rewriter, loc, r, i32c(rewriter, loc, 7));
+      Value rowBase = LLVM::MulOp::create(rewriter, loc, r, i32c(rewriter, loc, 128));
+      for (int64_t w = 0; w < 4; ++w) {
+        Value word = LLVM::ExtractElementOp::create(rewriter, loc, packed,
+                                                    i32c(rewriter, loc, w));
+        Value chunk = LLVM::UndefOp::create(rewriter, loc, chunkTy);
+        for (int64_t q = 0; q < 4; ++q) {
+          Value pairByte = LLVM::AndOp::create(
+              rewriter, loc,
+              LLVM::LShrOp::create(rewriter, loc, word,
+                                   i32c(rewriter, loc, 8 * q)),
+              i32c(rewriter, loc, 0xFF));
+          chunk = LLVM::InsertElementOp::create(
+              rewriter, loc, chunk,
+              e2m1PairTimesScale(rewriter, loc, pairByte, scale),
+              i32c(rewriter, loc, q));
+        }
+        // Row r of the bf16 tile: 128 bytes, 16-byte chunk kc at
+        // kc ^ (r % 8) (128B swizzle).
+        Value kc = LLVM::AddOp::create(
             rewriter, loc,
-            LLVM::LShrOp::create(rewriter, loc, word,
-                                 i32c(rewriter, loc, 8 * q)),
-            i32c(rewriter, loc, 0xFF));
-        chunk = LLVM::InsertElementOp::create(
+            LLVM::MulOp::create(rewriter, loc, blk, i32c(rewriter, loc, 4)),
+            i32c(rewriter, loc, w));
+        Value swz = LLVM::XOrOp::create(rewriter, loc, kc, swzRow);
+        Value dstOff = LLVM::AddOp::create(
+            rewriter, loc, rowBase,
+            LLVM::MulOp::create(rewriter, loc, swz, i32c(rewriter, loc, 16)));
+        LLVM::StoreOp::create(
             rewriter, loc, chunk,
-            e2m1PairTimesScale(rewriter, loc, pairByte, scale),
-            i32c(rewriter, loc, q));
+            gepBytes(rewriter, loc, dst,
+                     LLVM::ZExtOp::create(rewriter, loc, i64, dstOff)),
+            16);
       }
-      // Row r of the bf16 tile: 128 bytes, 16-byte chunk kc at kc ^ (r % 8)
-      // (128B swizzle).
-      Value swz = LLVM::XOrOp::create(
-          rewriter, loc, kc,
-          LLVM::AndOp::create(rewriter, loc, r, i32c(rewriter, loc, 7)));
-      Value dstOff = LLVM::AddOp::create(
-          rewriter, loc,
-          LLVM::MulOp::create(rewriter, loc, r, i32c(rewriter, loc, 128)),
-          LLVM::MulOp::create(rewriter, loc, swz, i32c(rewriter, loc, 16)));
-      LLVM::StoreOp::create(
-          rewriter, loc, chunk,
-          gepBytes(rewriter, loc, dst,
-                   LLVM::ZExtOp::create(rewriter, loc, i64, dstOff)),
-          16);
     }
     // The generic-proxy writes, then visible to the tensor cores (async
     // proxy) of every thread past the barrier.

@@ -46,7 +46,7 @@ func.func @shapes(%scales: !llvm.ptr<1>, %i: index) {
 !ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
 func.func @threads(%scales: !llvm.ptr<1>, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
-  // expected-error @+1 {{'moek.dequant_fp4' op expects whole warps that divide the tile's 1024 16-byte chunks, got 96 threads}}
+  // expected-error @+1 {{'moek.dequant_fp4' op expects whole warps that divide the tile's 256 32-value blocks, got 96 threads}}
   moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 96 : i64} : !ring, !llvm.ptr<1>
   return
 }

@@ -292,10 +292,10 @@ LogicalResult DequantFp4Op::verify() {
                          << " and " << dst.getDimSize(0) << "x"
                          << dst.getDimSize(1);
   int64_t threads = getThreadsAttr().getInt();
-  int64_t chunks = dst.getDimSize(0) * 8;
-  if (threads <= 0 || threads % 32 != 0 || chunks % threads != 0)
+  int64_t blocks = dst.getDimSize(0) * 2;
+  if (threads <= 0 || threads % 32 != 0 || blocks % threads != 0)
     return emitOpError() << "expects whole warps that divide the tile's "
-                         << chunks << " 16-byte chunks, got " << threads
+                         << blocks << " 32-value blocks, got " << threads
                          << " threads";
   if (getFirstThreadAttr().getInt() < 0 ||
       getFirstThreadAttr().getInt() % 32 != 0)

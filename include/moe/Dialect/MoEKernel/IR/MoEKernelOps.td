@@ -762,11 +762,12 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
     values) is the byte `scales[(row + r) * scale_cols + k_block + c]` in
     global memory (2^(byte - 127); 255 is NaN), for rows below
     `scale_rows`; rows at or past it (a tile past the weights' last row,
-    which TMA filled with zeros) read the last row's scales instead. Run by the `threads`
-    consecutive threads from `first_thread` together (each expands a share
-    of the 16-byte chunks), ending with a proxy fence and named barrier
-    `barrier` over those threads: afterwards the tile is complete for all of
-    them and for the tensor cores.
+    which TMA filled with zeros) read the last row's scales instead. Run
+    by the `threads` consecutive threads from `first_thread` together (each
+    expands whole 32-value blocks: 16 packed bytes, one scale, four 16-byte
+    bf16 chunks), ending with a proxy fence and named barrier `barrier`
+    over those threads: afterwards the tile is complete for all of them and
+    for the tensor cores.
 
     ```mlir
     moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%ws[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64, threads = 256 : i64} : !moek.ring<...>, !llvm.ptr<1>
