@@ -380,15 +380,15 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
                             arith::SubIOp::create(tb, loc, i, c1));
 }
 
-/// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
-/// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
-/// iterations from `i0`. Returns the finished accumulators and the ring
-/// iteration after the tile.
 /// What an MMA warpgroup does with a stage once it is full, before its
 /// MMAs (moek.dequant_fp4 of FP4 weights), given the ring iteration and the
 /// K slice; null for nothing.
 using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 
+/// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
+/// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
+/// iterations from `i0`. Returns the finished accumulators and the ring
+/// iteration after the tile.
 std::pair<SmallVector<Value>, Value>
 buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
              ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined,
