@@ -47,10 +47,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "python"))
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-import torch.distributed._symmetric_memory as symm_mem  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-import moe_runtime  # noqa: E402
-from moe_runtime.ep import ExpertParallelLayer, workspace_bytes  # noqa: E402
+from moe_runtime.ep import (ExpertParallelLayer, symmetric_workspace,  # noqa: E402
+                            torchrun_init)
 
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
@@ -135,11 +134,7 @@ def main():
     ap.add_argument("--art-comm", default="",
                     help="the comm-only artifacts of the same cases")
     a = ap.parse_args()
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    torch.cuda.set_device(rank)
-    dev = torch.device("cuda", rank)
-    dist.init_process_group("nccl", device_id=dev)
-    moe_runtime.load_library(a.lib)
+    rank, world, dev = torchrun_init(a.lib)
     rows = []
     cases = CASES
     if a.tokens:
@@ -179,11 +174,7 @@ def main():
         # The same rows per rank, all on this rank's experts.
         local = (ids % El + rank * El).to(torch.int32)
 
-        buf = symm_mem.empty(workspace_bytes(art), dtype=torch.uint8,
-                             device=dev)
-        buf.zero_()
-        torch.cuda.synchronize()
-        handle = symm_mem.rendezvous(buf, dist.group.WORLD)
+        buf, handle = symmetric_workspace(art, dev, dist.group.WORLD)
         layer = ExpertParallelLayer.for_rank(art, rank,
                                              list(handle.buffer_ptrs))
         out = torch.empty(T, H, device=dev, dtype=torch.bfloat16)

@@ -34,7 +34,7 @@ import os
 from . import (Kernel, MoeRuntimeError, Symmetric, WaitRecord, _Closing,
                load_library)
 
-__all__ = ["ExpertParallelLayer", "PHASES", "check_agreement", "config",
+__all__ = ["ExpertParallelLayer", "PHASES", "check_agreement", "config", "symmetric_workspace", "torchrun_init",
            "disagreements", "workspace_bytes"]
 
 # The phases of the kernel's bounded waits (moek.ep_dispatch: 1, 2; the
@@ -96,6 +96,34 @@ def workspace_bytes(artifact):
     """The bytes of symmetric buffer one rank of `artifact` needs."""
     m = _manifest(artifact)
     return (m["workspace_bytes"] + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+def torchrun_init(library):
+    """In a process torchrun started: this rank's GPU (device RANK), the
+    NCCL process group and the runtime library `library`. Returns (rank,
+    world size, torch device)."""
+    import torch
+    import torch.distributed as dist
+    from . import load_library
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    torch.cuda.set_device(rank)
+    dev = torch.device("cuda", rank)
+    dist.init_process_group("nccl", device_id=dev)
+    load_library(library)
+    return rank, world, dev
+
+
+def symmetric_workspace(artifact, device, group):
+    """A zeroed torch symmetric-memory buffer of workspace_bytes(artifact)
+    on `device`, rendezvoused over `group`: the buffer and the handle whose
+    buffer_ptrs ExpertParallelLayer.for_rank takes."""
+    import torch
+    import torch.distributed._symmetric_memory as symm_mem
+    buf = symm_mem.empty(workspace_bytes(artifact), dtype=torch.uint8,
+                         device=device)
+    buf.zero_()
+    torch.cuda.synchronize()
+    return buf, symm_mem.rendezvous(buf, group)
 
 
 class ExpertParallelLayer(_Closing):

@@ -30,9 +30,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-import torch.distributed._symmetric_memory as symm_mem  # noqa: E402
-import moe_runtime  # noqa: E402
-from moe_runtime.ep import ExpertParallelLayer, workspace_bytes  # noqa: E402
+from moe_runtime.ep import (ExpertParallelLayer, symmetric_workspace,  # noqa: E402
+                            torchrun_init)
 from run_fused_moe import (calc_diff, reference, rel_fro,  # noqa: E402
                            routing, tokens, weights)
 
@@ -45,20 +44,12 @@ def main():
                     help="another layer's artifact: rank 1 tries it first, "
                     "and every rank must refuse the disagreement")
     a = ap.parse_args()
-    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    torch.cuda.set_device(rank)
-    dev = torch.device("cuda", rank)
-    dist.init_process_group("nccl", device_id=dev)
-    moe_runtime.load_library(a.lib)
+    rank, world, dev = torchrun_init(a.lib)
     c = json.load(open(os.path.join(a.art, "case.json")))
     if c["ranks"] != world:
         raise SystemExit("the artifact has %d ranks, torchrun started %d"
                          % (c["ranks"], world))
-    buf = symm_mem.empty(workspace_bytes(a.art), dtype=torch.uint8,
-                         device=dev)
-    buf.zero_()
-    torch.cuda.synchronize()
-    handle = symm_mem.rendezvous(buf, dist.group.WORLD)
+    buf, handle = symmetric_workspace(a.art, dev, dist.group.WORLD)
     dist.barrier()
     # Ranks that disagree on the layer are refused at set-up, on every rank
     # (here rank 1 brings another artifact, when one is given).
