@@ -34,12 +34,18 @@ into --out.
         the peer's error are against the bf16 layer's float32 reference: what
         FP8 costs in accuracy, for both. Cases whose H or I is not a
         multiple of 128 (gpt-oss-120b) are skipped.
+  fp8-mxfp4: the FP8 layer with MXFP4 weights (e2m1, UE8M0 scales per 1x32
+        block: DeepGEMM's Mega MoE formats), quantized from the same bf16
+        weights (scale: the power of two rounded up so that no value
+        saturates, values rounded to the nearest e2m1, ties to even); peer
+        and floor as fp8's, with half a byte per weight + a byte per 32.
 
 Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case:
-fm_e<E>_h<H>_i<I>_k<K> (bf16), fm_fp8_e<E>_h<H>_i<I>_k<K> (--fp8).
+fm_e<E>_h<H>_i<I>_k<K> (bf16), fm_fp8_e<E>_h<H>_i<I>_k<K> (--fp8),
+fm_fp8mx_e<E>_h<H>_i<I>_k<K> (--fp8-mxfp4).
 
 usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
-                    [--cases NAME,...] [--dtypes bf16,fp8]
+                    [--cases NAME,...] [--dtypes bf16,fp8,fp8-mxfp4]
                     [--compare NAME=DIR ...]
 
 --compare times other builds of the same layers (e.g. made with other
@@ -64,7 +70,8 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
                           fp8_text, timed)
-from run_fused_moe import is_fp8, reference, rel_fro  # noqa: E402
+from run_fused_moe import (E2M1, is_fp8, is_mxfp4,  # noqa: E402
+                           reference, rel_fro)
 from run_grouped_gemm import (FP8_BLOCK, quant_block,  # noqa: E402
                               quant_rowwise)
 
@@ -152,9 +159,39 @@ def fp8_weights(w13, w2):
     return (w13q, w2q, w13s, w2s), tuple(peer)
 
 
+def mxfp4_weights(w13, w2):
+    """The bf16 weights as MXFP4, one expert at a time: per 1x32 block the
+    scale 2^ceil(log2(amax / 6)) (no value saturates), the values rounded
+    to the nearest e2m1 (ties to the even code); (w13, w2 packed uint8
+    [E, N, K/2], w13_scales, w2_scales float8_e8m0fnu [E, N, K/32])."""
+    grid = torch.tensor(E2M1[:8], device="cuda")
+    odd = torch.arange(8, device="cuda") % 2
+    out = []
+    for w in (w13, w2):
+        e, n, k = w.shape
+        packed = torch.empty(e, n, k // 2, dtype=torch.uint8, device="cuda")
+        sbytes = torch.empty(e, n, k // 32, dtype=torch.uint8, device="cuda")
+        for i in range(e):
+            v = w[i].float().reshape(n, k // 32, 32)
+            amax = v.abs().amax(-1)
+            exp = torch.ceil(torch.log2(torch.clamp(amax / 6, min=2.0**-127)))
+            exp = torch.clamp(exp, -127, 127)
+            q = v / torch.pow(2.0, exp)[..., None]
+            dist = (q.abs()[..., None] - grid).abs()
+            # Ties to the even code: a tiny penalty on the odd ones.
+            code = torch.argmin(dist + odd * 1e-6, dim=-1).to(torch.uint8)
+            code |= (q < 0).to(torch.uint8) << 3
+            code = code.reshape(n, k)
+            packed[i] = code[:, 0::2] | (code[:, 1::2] << 4)
+            sbytes[i] = (exp + 127).to(torch.uint8)
+        out.append((packed, sbytes.view(torch.float8_e8m0fnu)))
+    (p13, s13), (p2, s2) = out
+    return p13, p2, s13, s2
+
+
 def artifact(art, E, H, I, K, dtype):
-    return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (
-        "fp8_" if dtype == "fp8" else "", E, H, I, K))
+    prefix = {"fp8": "fp8_", "fp8-mxfp4": "fp8mx_"}.get(dtype, "")
+    return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
 
 
 def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
@@ -165,9 +202,12 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     T, H = x.shape
     E, I2, _ = w13.shape
     I, K = I2 // 2, ids.shape[1]
-    fp8 = dtype == "fp8"
+    mx = dtype == "fp8-mxfp4"
+    fp8 = dtype in ("fp8", "fp8-mxfp4")
     layer = dict(E=E, H=H, I=I, K=K, router="in_combine", gemm1="bf16",
                  gemm2="bf16", act="swiglu", layout="concat", fp8=fp8)
+    if mx:
+        layer["mxfp4"] = True
     built = os.path.join(d, "case.json")
     if os.path.exists(built):
         built = json.load(open(built))
@@ -177,15 +217,20 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
             sys.exit("%s was built with %s: the benchmark runs the default "
                      "layer (make_fused_moe.py's E,H,I,K)" % (d, diff))
     kernel = moe_runtime.Kernel.load(d)
-    if is_fp8(kernel) != fp8:
+    if is_fp8(kernel) != fp8 or is_mxfp4(kernel) != mx:
         sys.exit("%s: its manifest's w13 is %s, expected %s" % (
-            d, kernel.tensors[3]["dtype"], "f8E4M3FN" if fp8 else "bf16"))
+            d, kernel.tensors[3]["dtype"],
+            "f4E2M1FN" if mx else "f8E4M3FN" if fp8 else "bf16"))
 
     def bf16_pipeline():
         return torch_pipeline(x, w13, w2, ids, w)
 
     if fp8:
         ours_w, peer_w = fp8_weights(w13, w2)
+        if mx:
+            del ours_w
+            torch.cuda.empty_cache()
+            ours_w = mxfp4_weights(w13, w2)
         args = (x, ids, w) + ours_w
         ref = reference(layer, *args)
         peer_op = "torch._scaled_grouped_mm pipeline (rowwise scales)"
@@ -255,7 +300,11 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     flops = 6 * T * K * H * I
     touched = int(torch.unique(ids).numel())
     io_bytes = 2 * T * H * 2  # x and out, bf16
-    if fp8:
+    if mx:
+        # Half a byte per e2m1 weight + a UE8M0 byte per 32.
+        nbytes = touched * (3 * H * I // 2 + 3 * H * I // 32) + io_bytes
+        peak = ceil.get("fp8_TFLOPs")
+    elif fp8:
         # 1 byte per e4m3 weight + the f32 scales of its 128x128 blocks.
         scale_bytes = (2 * I // FP8_BLOCK * (H // FP8_BLOCK) +
                        H // FP8_BLOCK * (I // FP8_BLOCK)) * 4
@@ -302,13 +351,15 @@ def main():
     if any(len(c) != 2 or not c[0] for c in others):
         ap.error("--compare takes NAME=DIR")
     dtypes = [d for d in a.dtypes.split(",") if d]
-    if not dtypes or any(d not in ("bf16", "fp8") for d in dtypes):
-        ap.error("--dtypes takes bf16, fp8 or bf16,fp8")
+    if not dtypes or any(d not in ("bf16", "fp8", "fp8-mxfp4")
+                         for d in dtypes):
+        ap.error("--dtypes takes bf16, fp8, fp8-mxfp4 or a list of them")
     moe_runtime.load_library(a.lib)
     os.makedirs(a.out, exist_ok=True)
     res = {"date": time.strftime("%Y-%m-%d"),
            "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
-           "dtypes": dtypes, "ceilings": ceilings(fp8="fp8" in dtypes),
+           "dtypes": dtypes,
+           "ceilings": ceilings(fp8=any(d != "bf16" for d in dtypes)),
            "cases": [], "skipped": []}
     c = res["ceilings"]
     print("ceilings", json.dumps(c), flush=True)
@@ -320,7 +371,7 @@ def main():
         for dtype in dtypes:
             d = artifact(a.art, E, H, I, K, dtype)
             why = None
-            if dtype == "fp8" and (H % FP8_BLOCK or I % FP8_BLOCK):
+            if dtype != "bf16" and (H % FP8_BLOCK or I % FP8_BLOCK):
                 why = "H = %d and I = %d must be multiples of %d" % (
                     H, I, FP8_BLOCK)
             elif not os.path.exists(os.path.join(d, "manifest.json")):
@@ -410,9 +461,9 @@ def main():
             lines.append("Geometric-mean speedup over torch (bf16): %s" %
                          num(g, "%.2fx"))
         else:
-            lines.append("Geometric-mean speedup of the fp8 layers over the "
+            lines.append("Geometric-mean speedup of the %s layers over the "
                          "torch fp8 pipeline: %s; over the torch bf16 "
-                         "pipeline: %s" % (num(g, "%.2fx"),
+                         "pipeline: %s" % (dt, num(g, "%.2fx"),
                                            num(gb, "%.2fx")))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "fused_moe.md"), "w") as f:
@@ -435,7 +486,7 @@ def plot(rows, others, gpu, path):
         return
     if not rows:
         return
-    fp8 = any(r["dtype"] == "fp8" for r in rows)
+    fp8 = any(r["dtype"] != "bf16" for r in rows)
     series = [("ours", "ours_ms")] + [(n, n + "_ms") for n, _ in others] + \
         [("torch pipeline (the layer's dtype)" if fp8 else
           "torch _grouped_mm pipeline", "torch_ms")]
@@ -447,7 +498,7 @@ def plot(rows, others, gpu, path):
         xs, ys = [], []
         for i, r in enumerate(rows):
             v = r.get(key)
-            if v is None or (key == "torch_bf16_ms" and r["dtype"] != "fp8"):
+            if v is None or (key == "torch_bf16_ms" and r["dtype"] == "bf16"):
                 continue
             xs.append(i + (j - (len(series) - 1) / 2) * width)
             ys.append(v / r["floor_ms"])

@@ -480,6 +480,21 @@ struct TileScales {
   int64_t kBlocks;
 };
 
+/// MXFP4 weights of a block-scaled tile, expanded to e4m3 by the MMA
+/// warpgroup before its MMAs (moek.dequant_fp4_fp8): the packed tile
+/// `packedTile` of the ring; the UE8M0 scales `scales` ([scaleRows,
+/// scaleCols]) of the weight rows from `row`; `colScales`, two buffers of
+/// the 128 column scales in shared memory (kColScaleFloats each, the layout
+/// of moek.dequant_fp4_fp8; by ring iteration parity: a warpgroup may
+/// expand the next stage while a slower thread still promotes with this
+/// one's); the warpgroup's first thread and named barrier.
+constexpr int64_t kColScaleFloats = 4 * (128 / 4 + 4);
+struct Fp4Tile {
+  Value scales, row, colScales;
+  int64_t scaleRows = 0, scaleCols = 0, packedTile = 0, firstThread = 0,
+          barrier = 0;
+};
+
 /// The K loop of one MMA warpgroup over one block-scaled tile, one K block
 /// (128) per stage. Each block's product goes into a fresh partial
 /// accumulator (zero_init), is waited for, and is added to the main one
@@ -499,17 +514,25 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
                                            const TileScales &scales,
                                            Value cKSlices, Value i0,
                                            int64_t bTile = 1,
-                                           Turns turns = Turns()) {
+                                           Turns turns = Turns(),
+                                           const Fp4Tile *fp4 = nullptr) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastBlock = arith::ConstantIndexOp::create(b, loc, scales.kBlocks - 1);
   Type f32 = b.getF32Type(), i64 = b.getI64Type();
   auto rowsType = mk::RowsType::get(b.getContext(), 64, f32);
-  // The row scales and the weight scale of K block `kb`.
+  // The row scales and the weight scale of K block `kb` (MXFP4: 1, and
+  // the row's four block scales).
   auto loadScales = [&](OpBuilder &ib, Value kb) -> std::pair<Value, Value> {
     Value rowScales = mk::LoadRowsOp::create(
         ib, loc, rowsType, scales.xs, row, kb, rowEnd,
         ib.getI64IntegerAttr(scales.kBlocks));
+    if (fp4)
+      return {rowScales, mk::LoadFp4ScalesOp::create(
+                             ib, loc, ib.getI32Type(), fp4->scales, fp4->row,
+                             kb, ib.getI64IntegerAttr(fp4->scaleRows),
+                             ib.getI64IntegerAttr(fp4->scaleCols),
+                             ib.getI64IntegerAttr(fp4->firstThread))};
     Value wsIndex = arith::IndexCastOp::create(
         ib, loc, i64, arith::AddIOp::create(ib, loc, scales.wsBase, kb));
     Value wsAddr = LLVM::GEPOp::create(ib, loc, scales.ws.getType(), f32,
@@ -523,6 +546,24 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
       [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
         Value i = it[4];
         mk::RingWaitOp::create(ib, il, ring, i);
+        Value colScales;
+        if (fp4) {
+          // Expanded outside the turn: while the other warpgroup's MMAs run.
+          Value parity = arith::AndIOp::create(
+              ib, il, arith::IndexCastOp::create(ib, il, i64, i),
+              LLVM::ConstantOp::create(ib, il, i64, ib.getI64IntegerAttr(1)));
+          colScales = LLVM::GEPOp::create(
+              ib, il, fp4->colScales.getType(), f32, fp4->colScales,
+              ValueRange{arith::MulIOp::create(
+                  ib, il, parity,
+                  LLVM::ConstantOp::create(
+                      ib, il, i64, ib.getI64IntegerAttr(kColScaleFloats)))});
+          mk::DequantFp4Fp8Op::create(
+              ib, il, ring, i, ib.getI64IntegerAttr(fp4->packedTile),
+              ib.getI64IntegerAttr(bTile), it[3], colScales,
+              ib.getI64IntegerAttr(fp4->firstThread),
+              ib.getI64IntegerAttr(fp4->barrier));
+        }
         waitTurn(ib, il, turns);
         Value partial = mk::MmaOp::create(
             ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
@@ -537,7 +578,13 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
                                         ib.getI64IntegerAttr(0));
         mk::RingReleaseOp::create(ib, il, ring, i);
         Value acc =
-            mk::MmaPromoteOp::create(ib, il, it[0], partial, it[2], it[3]);
+            fp4 ? mk::MmaPromoteOp::create(
+                      ib, il, it[0], partial, it[2],
+                      LLVM::ConstantOp::create(ib, il, f32,
+                                               ib.getF32FloatAttr(1.0f)),
+                      colScales)
+                : mk::MmaPromoteOp::create(ib, il, it[0], partial, it[2],
+                                           it[3], Value());
         scf::YieldOp::create(ib, il,
                              ValueRange{acc, partial, nextRows, nextW,
                                         arith::AddIOp::create(ib, il, i, c1)});
@@ -1009,6 +1056,20 @@ bool isFp8BlockLayer(FusedMoEOp op) {
          is(op.getActQuantAttr(), 1) && is(op.getW2QuantAttr(), 128);
 }
 
+/// True if `op` has FP8 rows and activations as in DeepSeek-V3 (fp8_block,
+/// 1x128) and MXFP4 weights (e2m1, UE8M0 scales per 1x32 block), which the
+/// FP8 kernel expands to e4m3 in shared memory (moek.dequant_fp4_fp8).
+bool isFp8Mxfp4Layer(FusedMoEOp op) {
+  auto is = [](QuantAttr q, QuantScheme scheme, int64_t cols) {
+    return q && q.getScheme() == scheme && q.getBlockRows() == 1 &&
+           q.getBlockCols() == cols;
+  };
+  return is(op.getXQuantAttr(), QuantScheme::fp8_block, 128) &&
+         is(op.getActQuantAttr(), QuantScheme::fp8_block, 128) &&
+         is(op.getW13QuantAttr(), QuantScheme::mxfp4, 32) &&
+         is(op.getW2QuantAttr(), QuantScheme::mxfp4, 32);
+}
+
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
 std::string unsupportedReason(FusedMoEOp op) {
   if (PlacementAttr p = op.getPlacementAttr()) {
@@ -1022,11 +1083,12 @@ std::string unsupportedReason(FusedMoEOp op) {
                    w2 = op.getW2().getType();
   if (op.getXQuantAttr() || op.getW13QuantAttr() || op.getActQuantAttr() ||
       op.getW2QuantAttr()) {
-    if (!isFp8BlockLayer(op) || op.getW13GlobalScale() ||
-        op.getW2GlobalScale())
+    if ((!isFp8BlockLayer(op) && !isFp8Mxfp4Layer(op)) ||
+        op.getW13GlobalScale() || op.getW2GlobalScale())
       return "a quantized layer must follow DeepSeek-V3's FP8 recipe "
              "(fp8_block rows and activations in [1, 128] blocks, weights in "
-             "[128, 128] blocks) for the generated fused kernel";
+             "[128, 128] blocks, or mxfp4 weights in [1, 32] blocks) for the "
+             "generated fused kernel";
     if (!x.getElementType().isBF16())
       return "the generated fused kernel takes bf16 tokens";
     if (!op.getIds().getType().getElementType().isInteger(32))
@@ -1163,7 +1225,8 @@ Value buildPerGemm(OpBuilder &ob, Location l, Value t, Value n1,
 /// rows and activations in e4m3, and the weight scales (operands 5 and 6)
 /// after the tensors.
 ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
-                        int64_t maxRows, const FusedWorkspace &ws, bool fp8) {
+                        int64_t maxRows, const FusedWorkspace &ws, bool fp8,
+                        bool fp4 = false) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -1177,7 +1240,8 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
     return entry({na("kind", s("tma")), na("operand", n(operand)),
                   na("view", s(view)), na("rows", n(rows)),
                   na("inner", n(inner)), na("box", i64s({sliceK, kWBoxRows})),
-                  na("swizzle", n(128))});
+                  // Packed e2m1 rows (64 bytes): the 64-byte swizzle.
+                  na("swizzle", n(fp4 ? 64 : 128))});
   };
   auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
     return entry({na("kind", s("tma")), na("workspace", s(name)),
@@ -1635,6 +1699,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 /// first applies the activation, quantizes it per row (one 1x128 block)
 /// and signals the 64-row block. GEMM2: 256 columns, 128 per warpgroup,
 /// after the block's GEMM1 tiles. Then the combine, as in the bf16 kernel.
+/// MXFP4 weights (isFp8Mxfp4Layer): TMA copies them packed into tiles 3
+/// and 4, and each MMA warpgroup expands its tile to e4m3 (one weight row
+/// per thread) before its MMAs, with the 32-block scales folded into the
+/// values relative to the largest of each row's 128-wide K block, which
+/// the promotion applies per column.
 LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      FusedMoEOp op, int64_t stages,
                                      int64_t maxTokens, bool streamWeights) {
@@ -1650,6 +1719,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   FusedWorkspace ws(ep.ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
                     /*withTimers=*/false, /*fp8=*/true, ep.ranks, e);
   int64_t hBlocks = h / 128, iBlocks = i / 128;
+  bool fp4 = isFp8Mxfp4Layer(op);
+  // Stages of 56 KB with the packed tiles: 3 fit beside the exchange.
+  if (fp4)
+    stages = std::min<int64_t>(stages, 3);
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
@@ -1657,7 +1730,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr, gptr,
                            gptr, gptr, gptr, gptr, gptr, b.getI32Type()};
-  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true);
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4);
   ep.extend(b, params, abi);
   auto func = createKernelFunc(
       b, loc, name, params, /*numTma=*/4, abi,
@@ -1695,9 +1768,13 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                            AffineMap(), b.getI64IntegerAttr(3));
   };
   // Tile 0: the 64 rows; tiles 1 and 2: the two warpgroups' 128 weight
-  // rows.
-  auto ringType =
-      mk::RingType::get(ctx, stages, {tile(64), tile(128), tile(128)});
+  // rows (MXFP4: expanded from packed tiles 3 and 4).
+  SmallVector<Type> tiles{tile(64), tile(128), tile(128)};
+  if (fp4)
+    tiles.append(2, MemRefType::get({128, kTileKFp8},
+                                    b.getType<Float4E2M1FNType>(), AffineMap(),
+                                    b.getI64IntegerAttr(3)));
+  auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
@@ -1709,6 +1786,13 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       b, loc, LLVM::LLVMPointerType::get(ctx, 3),
       b.getI64IntegerAttr(64 * 128 * 4));
   constexpr int64_t kFull = 5, kEmpty = 6;
+  // MXFP4: each warpgroup's two buffers of 128 column scales, and its named
+  // barrier for the expansion (8 + warpgroup).
+  Value colScales =
+      fp4 ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                                    b.getI64IntegerAttr(2 * 2 * kColScaleFloats * 4))
+          : Value();
+  constexpr int64_t kExpandBarrier = 8;
 
   // Phase 1: the routed rows, quantized, expert by expert (with expert
   // parallelism, to the experts' owners).
@@ -1744,7 +1828,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   Value c2IBlocks = idx(b, 2 * iBlocks), cLastHBlock = idx(b, hBlocks - 1);
   Value slices1 = cHBlocks, slices2 = cIBlocks;
 
-  // Producer: warpgroup 0, one thread issues every copy.
+  // Producer: warpgroup 0, one thread issues every copy (MXFP4: the packed
+  // weights into tiles 3 and 4, 64 bytes a row).
+  int64_t bTile = fp4 ? 3 : 1, bRowBytes = fp4 ? kTileKFp8 / 2 : kSliceBytes;
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, 40);
@@ -1768,7 +1854,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 64,
                     tmapW13, {gate, up}, slices1, iter, streamWeights, t,
-                    kTileKFp8, /*boxPerTile=*/true);
+                    kTileKFp8, /*boxPerTile=*/true, bTile, bRowBytes, fp4);
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -1782,7 +1868,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 64, tmapW2,
                     {first, second}, slices2, iter, streamWeights, t, kTileKFp8,
-                    /*boxPerTile=*/true);
+                    /*boxPerTile=*/true, bTile, bRowBytes, fp4);
                 return next;
               });
         });
@@ -1806,17 +1892,38 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
     // One warpgroup's block-scaled MMAs of a tile, on weight tile 1 + wg.
+    // MXFP4: the UE8M0 scales `scales` ([rows, cols]) of the weight rows
+    // from `row` (+ `step` for the second warpgroup).
+    struct Fp4Rows {
+      Value scales, row, step;
+      int64_t rows = 0, cols = 0;
+    };
     auto mmas = [&](OpBuilder &ob, mk::GroupedTileOp d, TileScales ts,
-                    Value slices, Value iter) -> std::pair<Value, Value> {
+                    Value slices, Value iter,
+                    const Fp4Rows &fr) -> std::pair<Value, Value> {
       Location l = loc;
       auto branch = scf::IfOp::create(
           ob, l, TypeRange{accType, ob.getIndexType()}, isFirst, true);
       for (int64_t w = 0; w < 2; ++w) {
         OpBuilder bb = OpBuilder::atBlockEnd(w == 0 ? branch.thenBlock()
                                                     : branch.elseBlock());
+        Fp4Tile ft;
+        if (fp4) {
+          ft.scales = fr.scales;
+          ft.row =
+              w == 0 ? fr.row : arith::AddIOp::create(bb, l, fr.row, fr.step);
+          ft.colScales = LLVM::GEPOp::create(
+              bb, l, colScales.getType(), bb.getF32Type(), colScales,
+              ArrayRef<LLVM::GEPArg>{int32_t(w * 2 * kColScaleFloats)});
+          ft.scaleRows = fr.rows;
+          ft.scaleCols = fr.cols;
+          ft.packedTile = 3 + w;
+          ft.firstThread = 128 * (1 + w);
+          ft.barrier = kExpandBarrier + w;
+        }
         auto [acc, next] = buildScaledMmaLoop(
             bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), ts, slices,
-            iter, /*bTile=*/1 + w, turnsOf(w));
+            iter, /*bTile=*/1 + w, turnsOf(w), fp4 ? &ft : nullptr);
         scf::YieldOp::create(bb, l, ValueRange{acc, next});
       }
       return {branch.getResult(0), branch.getResult(1)};
@@ -1844,7 +1951,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                       nb),
                                   cHBlocks),
                               hBlocks};
-                auto [acc, next] = mmas(tb, d, ts, slices1, iter);
+                // MXFP4: the gate's weight rows, then the up's (I further).
+                Fp4Rows fr;
+                if (fp4)
+                  fr = {w13Scales,
+                        arith::AddIOp::create(
+                            tb, l,
+                            arith::MulIOp::create(tb, l, d.getExpert(),
+                                                  idx(tb, 2 * i)),
+                            arith::MulIOp::create(tb, l, d.getColTile(), c128)),
+                        cI, e * 2 * i, h / 32};
+                auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
                 // The up's accumulator to the first warpgroup, which applies
                 // the activation, quantizes and signals the block.
                 auto who = scf::IfOp::create(tb, l, isFirst, true);
@@ -1899,7 +2016,15 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                       nb),
                                   cIBlocks),
                               iBlocks};
-                auto [acc, next] = mmas(eb, d, ts, slices2, iter);
+                Fp4Rows fr;
+                if (fp4)
+                  fr = {w2Scales,
+                        arith::AddIOp::create(
+                            eb, l,
+                            arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                            arith::MulIOp::create(eb, l, d.getColTile(), c256)),
+                        c128, e * h, i / 32};
+                auto [acc, next] = mmas(eb, d, ts, slices2, iter, fr);
                 // (moek.store_acc masks no column when ld is a multiple of the
                 // accumulator's width.)
                 auto inside = scf::IfOp::create(
@@ -2021,6 +2146,7 @@ struct ConvertMoEToMoEKernelPass
         continue;
       }
       if (commOnly && (!op.isPerRank() || isFp8BlockLayer(op) ||
+                       isFp8Mxfp4Layer(op) ||
                        !op.getGemm2Type().isBF16())) {
         op.emitError() << "convert-moe-to-moek: comm-only takes the per-rank "
                           "form of a bf16 expert-parallel layer with bf16 "
@@ -2034,7 +2160,7 @@ struct ConvertMoEToMoEKernelPass
       SmallVector<Value> args{op.getX(), op.getIds(), op.getWeights(),
                               op.getW13(), op.getW2()};
       LLVM::LLVMFuncOp kernel;
-      if (isFp8BlockLayer(op)) {
+      if (isFp8BlockLayer(op) || isFp8Mxfp4Layer(op)) {
         if (phaseTimers) {
           op.emitError() << "convert-moe-to-moek: phase-timers is not "
                             "supported by the FP8 fused kernel yet";

@@ -29,16 +29,22 @@ compiler is built (no GPU needed).
           (act_quant), bf16 out. H and I must be multiples of 128, gate/up
           concatenated. The kernel takes (x, ids, weights, w13, w2,
           w13_scales, w2_scales, out).
+  fp8mx:  a last field "fp8mx" (or --fp8-mxfp4): the FP8 layer with MXFP4
+          weights (DeepGEMM's Mega MoE formats): w13 [E, 2I, H] and w2
+          [E, H, I] f4E2M1FN (packed, two values a byte, the first in the
+          low nibble), UE8M0 scales per 1x32 block (w13_scales
+          [E, 2I, H/32], w2_scales [E, H, I/32]); same launch order.
 
 Folders: fm_e<E>_h<H>_i<I>_k<K>[_<router>][_g<G1>][_y<G2>][_<act>][_<layout>],
-and fm_fp8_e<E>_... for FP8 layers.
+fm_fp8_e<E>_... for FP8 layers and fm_fp8mx_e<E>_... for FP8 x MXFP4.
 
 --ir-only writes each case's layer.mlir and checks that moe-opt parses and
 verifies it, without generating a kernel (no case.json, so run_fused_moe.py
 skips the folder): the layers the GPU tests would run, for a lowering
 that is not there yet.
 
-usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8] [--chip C]
+usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8]
+           [--fp8-mxfp4] [--chip C]
            [--ir-only] [--kernel-options OPTS] CASE...
 """
 
@@ -60,12 +66,15 @@ MLIR = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
 # FP8 (DeepSeek-V3): e4m3 weights with f32 scales per 128x128 block; x and
 # the activation quantized per 1x128 block inside the layer. I2 = 2I,
 # I2B = 2I/128, HB = H/128, IB = I/128.
+# FP8 x MXFP4 (fp8mx): the same with e2m1 weights and UE8M0 scales per
+# 1x32 block: W = f4E2M1FN, WQ = mxfp4 [1, 32], S13 = 2I x H/32, S2 = H x
+# I/32, ST = f8E8M0FNU.
 MLIR_FP8 = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
-              %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xf8E4M3FN>,
-              %w2: tensor<{E}x{H}x{I}xf8E4M3FN>,
-              %w13s: tensor<{E}x{I2B}x{HB}xf32>,
-              %w2s: tensor<{E}x{HB}x{IB}xf32>) -> tensor<?x{H}xbf16> {{
-  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}, x_quant = #moe.quant<fp8_block, block = [1, 128]>, w13_quant = #moe.quant<fp8_block, block = [128, 128]>, act_quant = #moe.quant<fp8_block, block = [1, 128]>, w2_quant = #moe.quant<fp8_block, block = [128, 128]>{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xf8E4M3FN>, tensor<{E}x{H}x{I}xf8E4M3FN>, tensor<{E}x{I2B}x{HB}xf32>, tensor<{E}x{HB}x{IB}xf32>) -> tensor<?x{H}xbf16>
+              %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}x{W}>,
+              %w2: tensor<{E}x{H}x{I}x{W}>,
+              %w13s: tensor<{E}x{S13}x{ST}>,
+              %w2s: tensor<{E}x{S2}x{ST}>) -> tensor<?x{H}xbf16> {{
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}, x_quant = #moe.quant<fp8_block, block = [1, 128]>, w13_quant = {WQ}, act_quant = #moe.quant<fp8_block, block = [1, 128]>, w2_quant = {WQ}{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}x{W}>, tensor<{E}x{H}x{I}x{W}>, tensor<{E}x{S13}x{ST}>, tensor<{E}x{S2}x{ST}>) -> tensor<?x{H}xbf16>
   return %out : tensor<?x{H}xbf16>
 }}
 """
@@ -87,17 +96,18 @@ def run(cmd, note=""):
     return p.stdout, p.stderr
 
 
-def parse_case(spec, fp8=False):
-    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8] -> the case's dict;
-    raises ValueError on a bad spec."""
+def parse_case(spec, fp8=False, mxfp4=False):
+    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8|fp8mx] -> the case's
+    dict; raises ValueError on a bad spec."""
     parts = spec.split(",")
     ranks = 1
     if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
         ranks = int(parts[-1][2:])
         parts = parts[:-1]
-    if len(parts) > 4 and parts[-1] == "fp8":
-        fp8 = True
+    if len(parts) > 4 and parts[-1] in ("fp8", "fp8mx"):
+        fp8, mxfp4 = True, mxfp4 or parts[-1] == "fp8mx"
         parts = parts[:-1]
+    fp8 = fp8 or mxfp4
     if not 4 <= len(parts) <= 8:
         raise ValueError("expected E,H,I,K[,router[,gemm[,act[,layout]]]]"
                          "[,fp8]")
@@ -131,14 +141,16 @@ def parse_case(spec, fp8=False):
                          % (ranks, e))
     c = dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1,
              gemm2=gemm2, act=act, layout=layout, fp8=fp8)
+    if mxfp4:
+        c["mxfp4"] = True
     if ranks > 1:
         c["ranks"] = ranks
     return c
 
 
 def case_name(c):
-    name = "fm_%se%d_h%d_i%d_k%d" % ("fp8_" if c.get("fp8") else "", c["E"],
-                                     c["H"], c["I"], c["K"])
+    prefix = "fp8mx_" if c.get("mxfp4") else "fp8_" if c.get("fp8") else ""
+    name = "fm_%se%d_h%d_i%d_k%d" % (prefix, c["E"], c["H"], c["I"], c["K"])
     if c["router"] != "in_combine":
         name += "_" + c["router"]
     if c["gemm1"] != "bf16":
@@ -167,10 +179,19 @@ def layer_ir(c):
                   ROUTER=c["router"], G1=c["gemm1"],
                   G2=c.get("gemm2", "bf16"), ACT=c["act"],
                   LAYOUT=c["layout"], EXTRA=extra)
+    if c.get("mxfp4"):
+        return MLIR_FP8.format(
+            W="f4E2M1FN", ST="f8E8M0FNU",
+            WQ="#moe.quant<mxfp4, block = [1, 32]>",
+            S13="%dx%d" % (2 * c["I"], c["H"] // 32),
+            S2="%dx%d" % (c["H"], c["I"] // 32), **fields)
     if c.get("fp8"):
-        return MLIR_FP8.format(I2B=2 * c["I"] // FP8_BLOCK,
-                               HB=c["H"] // FP8_BLOCK,
-                               IB=c["I"] // FP8_BLOCK, **fields)
+        return MLIR_FP8.format(
+            W="f8E4M3FN", ST="f32",
+            WQ="#moe.quant<fp8_block, block = [128, 128]>",
+            S13="%dx%d" % (2 * c["I"] // FP8_BLOCK, c["H"] // FP8_BLOCK),
+            S2="%dx%d" % (c["H"] // FP8_BLOCK, c["I"] // FP8_BLOCK),
+            **fields)
     return MLIR.format(**fields)
 
 
@@ -232,6 +253,9 @@ def main():
                     help="fail if a kernel spills")
     ap.add_argument("--fp8", action="store_true",
                     help="every case an FP8 layer (as a last field fp8)")
+    ap.add_argument("--fp8-mxfp4", action="store_true",
+                    help="every case an FP8 x MXFP4 layer (as a last field "
+                         "fp8mx)")
     ap.add_argument("--ir-only", action="store_true",
                     help="write and verify layer.mlir only, no kernel")
     ap.add_argument("cases", nargs="+")
@@ -239,7 +263,7 @@ def main():
     cases = []
     for spec in a.cases:
         try:
-            cases.append(parse_case(spec, a.fp8))
+            cases.append(parse_case(spec, a.fp8, a.fp8_mxfp4))
         except ValueError as e:
             ap.error("case %s: %s" % (spec, e))
     bad = []

@@ -25,6 +25,14 @@ calc_diff. A NaN token must not reach other tokens.
         pass with calc_diff <= 1e-3 (rel. Frobenius reported). A NaN in x
         is left out of its block's amax and quantizes to NaN, so only its
         token's output is NaN.
+  FP8 x MXFP4 layers (make_fused_moe.py --fp8-mxfp4; the manifest's arg3
+        is f4E2M1FN): as FP8, with w13, w2 every e2m1 code, packed two a
+        byte (uint8 [E, N, K/2], the first value in the low nibble), and
+        UE8M0 scales per 1x32 block (float8_e8m0fnu [E, N, K/32]) drawn
+        from 7 consecutive powers of two around 1 / (2.5 sqrt(fan-in)) (and
+        once from 25, for blocks far below their row's largest: the kernel
+        rounds those, docs/FusedKernel.md); the reference multiplies by the
+        exactly dequantized weights in 128-wide k blocks. Same bar.
 
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
@@ -66,8 +74,19 @@ def rnd(t, name):
 
 
 def is_fp8(kernel):
-    """An FP8 layer: its manifest's arg3 (w13) is e4m3."""
-    return kernel.tensors[3]["dtype"] == "f8E4M3FN"
+    """An FP8 layer: its manifest's arg3 (w13) is e4m3 (or e2m1: FP8 x
+    MXFP4, whose x is quantized as FP8's)."""
+    return kernel.tensors[3]["dtype"] in ("f8E4M3FN", "f4E2M1FN")
+
+
+def is_mxfp4(kernel):
+    """An FP8 x MXFP4 layer: its manifest's arg3 (w13) is e2m1."""
+    return kernel.tensors[3]["dtype"] == "f4E2M1FN"
+
+
+def dtype_of(c):
+    return "fp8-mxfp4" if c.get("mxfp4") else "fp8" if c.get("fp8") \
+        else "bf16"
 
 
 def to_e4m3(t):
@@ -110,13 +129,19 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
     T, K = ids.shape
     H, I = c["H"], c["I"]
     fp8 = w13_scales is not None
+    mx = c.get("mxfp4")
     out = torch.zeros(T, H, dtype=torch.float32, device=x.device)
     ys = torch.zeros(T, K, H, dtype=torch.float32, device=x.device)
     for e in range(c["E"]):
         tok, slot = torch.where(ids == e)
         if tok.numel() == 0:
             continue
-        if fp8:
+        if mx:
+            # The exactly dequantized weights (one expert at a time), in
+            # 128-wide k blocks with unit weight scales.
+            h = gemm_fp8(*quant_rows_fp8(x[tok].float()),
+                         *dequant_unit(w13[e], w13_scales[e]))
+        elif fp8:
             h = gemm_fp8(*quant_rows_fp8(x[tok].float()), w13[e],
                          w13_scales[e])
         else:
@@ -143,7 +168,9 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
         if c["router"] == "before_down":
             a = a * w[tok, slot, None]
         a = rnd(a, "bf16")
-        if fp8:
+        if mx:
+            y = gemm_fp8(*quant_rows_fp8(a), *dequant_unit(w2[e], w2_scales[e]))
+        elif fp8:
             y = gemm_fp8(*quant_rows_fp8(a), w2[e], w2_scales[e])
         else:
             y = a @ w2[e].float().t()
@@ -190,10 +217,51 @@ def fp8_weight(e, n, k, gen, dev):
     return wq, ws
 
 
-def weights(c, gen, dev):
+E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+        -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+
+
+def mxfp4_weight(e, n, k, gen, dev, spread):
+    """Packed e2m1 [E, N, K/2] (uint8, every code, the first value in the
+    low nibble) and UE8M0 scales [E, N, K/32] (float8_e8m0fnu) drawn from
+    `spread` consecutive powers of two whose largest is near
+    2 / (2.5 sqrt(K))."""
+    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
+                          dtype=torch.uint8)
+    packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+    top = 127 + round(-torch.log2(torch.tensor(2.5 * k ** 0.5)).item()) + 1
+    sbytes = torch.randint(top - spread + 1, top + 1, (e, n, k // 32),
+                           generator=gen, device=dev, dtype=torch.uint8)
+    return packed, sbytes.view(torch.float8_e8m0fnu)
+
+
+def dequant_mxfp4(packed, scales):
+    """float32 [E, N, K] of packed e2m1 [E, N, K/2] and UE8M0 [E, N, K/32]
+    (exact)."""
+    codes = torch.stack([packed & 15, packed >> 4], dim=-1).flatten(-2)
+    table = torch.tensor(E2M1, device=packed.device)
+    exps = scales.view(torch.uint8).float() - 127
+    return table[codes.long()] * torch.pow(2.0, exps).repeat_interleave(
+        32, dim=-1)
+
+
+def dequant_unit(packed, scales):
+    """One expert's MXFP4 weights as gemm_fp8 takes them: float32 [N, K]
+    and unit scales [N/128, K/128]."""
+    wf = dequant_mxfp4(packed, scales)
+    n, k = wf.shape
+    return wf, torch.ones(n // FP8_BLOCK, k // FP8_BLOCK, device=wf.device)
+
+
+def weights(c, gen, dev, spread=7):
     """The layer's weight tensors in launch order: (w13, w2), and for an
-    FP8 layer (w13, w2, w13_scales, w2_scales)."""
+    FP8 layer (w13, w2, w13_scales, w2_scales); MXFP4 scales from
+    `spread` powers of two."""
     E, H, I = c["E"], c["H"], c["I"]
+    if c.get("mxfp4"):
+        w13, w13s = mxfp4_weight(E, 2 * I, H, gen, dev, spread)
+        w2, w2s = mxfp4_weight(E, H, I, gen, dev, spread)
+        return w13, w2, w13s, w2s
     if c.get("fp8"):
         w13, w13s = fp8_weight(E, 2 * I, H, gen, dev)
         w2, w2s = fp8_weight(E, H, I, gen, dev)
@@ -214,7 +282,7 @@ def tokens(c, T, gen, dev):
     return x.to(torch.bfloat16)
 
 
-def compare(label, o, r, extra_ok=True, note="", fp8=False):
+def compare(label, o, r, extra_ok=True, note="", fp8=False, dtype=None):
     """Records and prints one check: output o against reference r."""
     finite = bool(torch.isfinite(o).all())
     rel, cd = rel_fro(o, r), calc_diff(o, r)
@@ -222,19 +290,19 @@ def compare(label, o, r, extra_ok=True, note="", fp8=False):
         ok = finite and cd <= 1e-3 and extra_ok
     else:
         ok = finite and rel <= 1e-2 and cd <= 1e-4 and extra_ok
-    ROWS.append(dict(case=label, dtype="fp8" if fp8 else "bf16", ok=ok,
-                     finite=finite, rel_fro=rel, calc_diff=cd))
+    ROWS.append(dict(case=label, dtype=dtype or ("fp8" if fp8 else "bf16"),
+                     ok=ok, finite=finite, rel_fro=rel, calc_diff=cd))
     print("%-4s %-60s rel %.2e calc_diff %.2e%s%s" % (
         "PASS" if ok else "FAIL", label, rel, cd,
         "" if finite else " (non-finite outputs)", note), flush=True)
     return ok
 
 
-def check(kernel, c, T, kind, gen, nan_token=None):
+def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
     dev = "cuda"
     E, H, K = c["E"], c["H"], c["K"]
     x = tokens(c, T, gen, dev)
-    wts = weights(c, gen, dev)
+    wts = weights(c, gen, dev, spread)
     ids, w = routing(kind, T, E, K, gen, dev)
     if nan_token is not None:
         x[nan_token, 3] = float("nan")
@@ -247,6 +315,8 @@ def check(kernel, c, T, kind, gen, nan_token=None):
     if nan_token is not None:
         keep[nan_token] = False
         label += " nan@%d" % nan_token
+    if spread != 7 and c.get("mxfp4"):
+        label += " scales 2^%d" % spread
     nan_ok = True
     if nan_token is not None and c["act"] != "clamped_swiglu":
         # The token whose row holds a NaN: its output is NaN (as in the
@@ -254,7 +324,7 @@ def check(kernel, c, T, kind, gen, nan_token=None):
         # turn a NaN into the limit, in the reference too.)
         nan_ok = bool(torch.isnan(out[nan_token].float()).any())
     return compare(label, out[keep].float(), ref[keep].float(), nan_ok,
-                   fp8=c.get("fp8", False))
+                   fp8=c.get("fp8", False), dtype=dtype_of(c))
 
 
 # GPU cycles of the sleep kernel queued before the eager launch of
@@ -263,8 +333,9 @@ def check(kernel, c, T, kind, gen, nan_token=None):
 SLEEP_CYCLES = 200_000_000
 
 
-def fail_row(label, error, fp8=False):
-    ROWS.append(dict(case=label, dtype="fp8" if fp8 else "bf16", ok=False,
+def fail_row(label, error, fp8=False, dtype=None):
+    ROWS.append(dict(case=label, dtype=dtype or ("fp8" if fp8 else "bf16"),
+                     ok=False,
                      finite=False, rel_fro=None, calc_diff=None, error=error))
     print("FAIL %-60s %s" % (label, error), flush=True)
     return False
@@ -300,7 +371,7 @@ def check_graph(kernel, c, T, gen,
     def compare_now(label, extra_ok=True, note=""):
         ref = reference(c, x, ids, w, *wts)
         return compare(label, out.float(), ref.float(), extra_ok, note,
-                       fp8=c.get("fp8", False))
+                       fp8=c.get("fp8", False), dtype=dtype_of(c))
 
     base = "%s T=%d graph" % (c["name"], T)
 
@@ -339,7 +410,7 @@ def check_graph(kernel, c, T, gen,
     except Exception as e:  # noqa: BLE001 - a failed launch is a row
         torch.cuda.synchronize()
         return fail_row(label, "%s: %s" % (type(e).__name__, e),
-                        c.get("fp8", False))
+                        c.get("fp8", False), dtype_of(c))
     torch.cuda.current_stream().wait_stream(side)
     torch.cuda.synchronize()
     async_ok = busy or sleep is None
@@ -358,7 +429,7 @@ def check_graph(kernel, c, T, gen,
     except Exception as e:  # noqa: BLE001
         torch.cuda.synchronize()
         return fail_row(base + " capture", "%s: %s" % (type(e).__name__, e),
-                        c.get("fp8", False))
+                        c.get("fp8", False), dtype_of(c))
 
     # 3. Replays on new routings, new x, a poisoned output: the memset of
     # the workspace's counters is a node of the graph, before the kernel.
@@ -391,26 +462,34 @@ def main():
         c = json.load(open(os.path.join(d, "case.json")))
         kernel = moe_runtime.Kernel.load(d)
         c["fp8"] = is_fp8(kernel)
+        c["mxfp4"] = is_mxfp4(kernel)
         t0 = time.time()
-        for T, kind, nan_token in [
+        for T, kind, nan_token, *extra in [
                 (1, "random", None), (37, "random", None),
                 (300, "masked", None), (300, "one_expert", None),
                 (257, "half_experts", None), (1000, "random", None),
                 (64, "random", 5),
+                # MXFP4: scales over 25 powers of two (blocks that the
+                # kernel rounds to e4m3 subnormals or zero).
+                (257, "random", None, 25),
                 # Launch again on the same workspace: the counters are reset.
                 (300, "random", None)]:
+            spread = extra[0] if extra else 7
+            if spread != 7 and not c["mxfp4"]:
+                continue
             try:
-                check(kernel, c, T, kind, gen, nan_token)
+                check(kernel, c, T, kind, gen, nan_token, spread)
             except Exception as e:  # noqa: BLE001 - a failed launch is a row
                 fail_row("%s T=%d %s%s" % (
                     c["name"], T, kind,
                     "" if nan_token is None else " nan@%d" % nan_token),
-                         "%s: %s" % (type(e).__name__, e), c["fp8"])
+                         "%s: %s" % (type(e).__name__, e), c["fp8"],
+                         dtype_of(c))
         # No host synchronization; captured once, replayed on new routings.
         check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
     passed = sum(r["ok"] for r in ROWS)
-    for dtype in ("bf16", "fp8"):
+    for dtype in ("bf16", "fp8", "fp8-mxfp4"):
         rows = [r for r in ROWS if r["dtype"] == dtype]
         if rows:
             print("%s: %d of %d passed" % (dtype, sum(r["ok"] for r in rows),

@@ -59,13 +59,15 @@ LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
                          << t;
     unsigned bits = tile.getElementType().getIntOrFloatBitWidth();
     // One row of a tile is one 128-byte swizzle span; a packed FP4 tile
-    // (moek.dequant_fp4's source, copied unswizzled) is 64 values, 32
-    // bytes, a row.
+    // is 64 values, 32 bytes, a row (moek.dequant_fp4's source, copied
+    // unswizzled) or 128 values, 64 bytes (moek.dequant_fp4_fp8's, in the
+    // 64-byte swizzle).
     bool packedFp4 = isa<Float4E2M1FNType>(tile.getElementType()) &&
-                     tile.getDimSize(1) == 64;
+                     (tile.getDimSize(1) == 64 || tile.getDimSize(1) == 128);
     if (tile.getDimSize(1) * bits != 128 * 8 && !packedFp4)
       return emitError() << "!moek.ring expects tile rows of 128 bytes (the "
-                            "TMA swizzle span), or 64 f4E2M1FN values, got "
+                            "TMA swizzle span), or 64 or 128 f4E2M1FN "
+                            "values, got "
                          << t;
     if (tile.getDimSize(0) % 8 != 0)
       return emitError() << "!moek.ring expects tile rows in multiples of 8, "
@@ -349,6 +351,56 @@ LogicalResult LoadRowsOp::verify() {
   if (getLdAttr().getInt() < 1)
     return emitOpError() << "expects a positive ld, got "
                          << getLdAttr().getInt();
+  return success();
+}
+
+LogicalResult LoadFp4ScalesOp::verify() {
+  if (getScaleRowsAttr().getInt() < 1)
+    return emitOpError() << "expects scale_rows >= 1, got "
+                         << getScaleRowsAttr().getInt();
+  int64_t cols = getScaleColsAttr().getInt();
+  if (cols < 4 || cols % 4 != 0)
+    return emitOpError() << "expects scale_cols a positive multiple of 4 "
+                            "(four 32-value blocks a 128-wide K block, "
+                            "loaded as one aligned word), got "
+                         << cols;
+  if (getFirstThreadAttr().getInt() < 0 ||
+      getFirstThreadAttr().getInt() % 32 != 0)
+    return emitOpError() << "expects first_thread a multiple of 32, got "
+                         << getFirstThreadAttr().getInt();
+  return success();
+}
+
+LogicalResult DequantFp4Fp8Op::verify() {
+  RingType ring = getRing().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t from = getFromAttr().getInt(), to = getToAttr().getInt();
+  if (from < 0 || from >= numTiles || to < 0 || to >= numTiles || from == to)
+    return emitOpError() << "expects two tile indices in [0, " << numTiles
+                         << "), got from = " << from << ", to = " << to;
+  MemRefType src = ring.getTile(from), dst = ring.getTile(to);
+  if (!isa<Float4E2M1FNType>(src.getElementType()) ||
+      !isa<Float8E4M3FNType>(dst.getElementType()))
+    return emitOpError() << "expands an f4E2M1FN tile into an f8E4M3FN "
+                            "tile, got "
+                         << src.getElementType() << " into "
+                         << dst.getElementType();
+  if (src.getShape() != dst.getShape() || src.getDimSize(1) != 128)
+    return emitOpError() << "expects tiles of one shape R x 128, got "
+                         << src.getDimSize(0) << "x" << src.getDimSize(1)
+                         << " and " << dst.getDimSize(0) << "x"
+                         << dst.getDimSize(1);
+  if (dst.getDimSize(0) % 32 != 0)
+    return emitOpError() << "expects whole warps (one thread a row), got "
+                         << dst.getDimSize(0) << " rows";
+  if (getFirstThreadAttr().getInt() < 0 ||
+      getFirstThreadAttr().getInt() % 32 != 0)
+    return emitOpError() << "expects first_thread a multiple of 32, got "
+                         << getFirstThreadAttr().getInt();
+  int64_t barrier = getBarrierAttr().getInt();
+  if (barrier < 1 || barrier > 15)
+    return emitOpError() << "expects a named barrier in [1, 15], got "
+                         << barrier;
   return success();
 }
 

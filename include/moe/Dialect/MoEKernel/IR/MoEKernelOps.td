@@ -786,6 +786,70 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_LoadFp4ScalesOp : MoEK_Op<"load_fp4_scales", []> {
+  let summary = "Load each thread's row of four UE8M0 block scales";
+  let description = [{
+    Thread `t` (counted from `first_thread`) loads the four bytes
+    `scales[min(row + t, scale_rows - 1) * scale_cols + 4 * k_block + c]`,
+    c = 0..3, from global memory: the UE8M0 scales of the four 32-value
+    blocks of one 128-wide K block of weight row `row + t`, byte c in bits
+    8c..8c+7 of the result, for moek.dequant_fp4_fp8. Rows at or past
+    `scale_rows` (a tile past the weights' last row) read the last row's.
+    A separate op so that a loop can load the next stage's scales while
+    the tensor cores work on the current one.
+
+    ```mlir
+    %w = moek.load_fp4_scales %ws[%row, %kb] {first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64} : !llvm.ptr<1> -> i32
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row, Index:$k_block,
+                       I64Attr:$scale_rows, I64Attr:$scale_cols,
+                       I64Attr:$first_thread);
+  let results = (outs I32:$word);
+  let assemblyFormat = [{
+    $scales `[` $row `,` $k_block `]` attr-dict `:` qualified(type($scales))
+    `->` type($word)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_DequantFp4Fp8Op : MoEK_Op<"dequant_fp4_fp8", []> {
+  let summary = "Expand an MXFP4 tile of a ring stage into an e4m3 tile";
+  let description = [{
+    Tile `from` of stage `iter mod S` holds R rows of 128 packed e2m1
+    values (64 bytes a row, the first value of a byte in its low nibble, in
+    the 64-byte swizzle of TMA: 16-byte chunk q of row r at
+    `(q ^ (r / 2 % 4)) * 16`); tile `to` gets them as f8E4M3FN (R rows
+    of 128 bytes in the 128B swizzle that `moek.mma` reads), one row per
+    thread: the R threads from `first_thread` run it together, thread `t`
+    row `t`. `scales` is the thread's row of four UE8M0 block scales
+    (moek.load_fp4_scales: byte c scales values 32c..32c+31). With `m` the
+    largest of the four, value v of block c is written as
+    `v * 2^(s_c - m + 6)` and `col_scales[t]` (R f32 in shared memory) gets
+    `2^(m - 133)`, so that value times column scale is `v * 2^(s_c - 127)`
+    exactly while `m - s_c <= 14` (e4m3 subnormals end there; blocks
+    smaller still are rounded to nearest even, and those below
+    `2^(m - 146)` vanish). A scale byte 255 (NaN) makes the column scale
+    NaN. The expansion is a byte table per block (`prmt`), chosen by
+    `min(m - s_c, 19)` from a 20-entry table in global memory. Ends with a
+    proxy fence and named barrier `barrier` over the R threads.
+
+    ```mlir
+    moek.dequant_fp4_fp8 %ring[%i] from 3 to 1 scales(%w) col_scales(%cs) {barrier = 8 : i64, first_thread = 128 : i64} : !moek.ring<...>, !llvm.ptr<3>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
+                       I64Attr:$to, I32:$scales,
+                       LLVM_PointerInAddressSpace<3>:$col_scales,
+                       I64Attr:$first_thread, I64Attr:$barrier);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `)`
+    `col_scales` `(` $col_scales `)` attr-dict `:` qualified(type($ring)) `,`
+    qualified(type($col_scales))
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // MMA
 //===----------------------------------------------------------------------===//
@@ -853,25 +917,32 @@ def MoEK_LoadRowsOp : MoEK_Op<"load_rows", []> {
 
 def MoEK_MmaPromoteOp : MoEK_Op<"mma_promote",
     [Pure, AllTypesMatch<["acc", "partial", "result"]>]> {
-  let summary = "acc + partial * (row_scales[row] * scale)";
+  let summary = "acc + partial * (row_scales[row] * scale [* col_scales[col]])";
   let description = [{
     Adds a scaled partial product to an accumulator, element by element:
     `acc[r][c] + partial[r][c] * (row_scales[r] * scale)` in f32 (the
     product of the scales is rounded first, then one fused multiply-add).
     DeepGEMM's promotion of a block-scaled FP8 MMA: `partial` is the product
     over one K block, `row_scales` the block scales of the rows and `scale`
-    the weight block's. `partial` must be complete (`moek.mma_wait`).
+    the weight block's. With `col_scales` (C f32 in shared memory, one per
+    accumulator column: moek.dequant_fp4_fp8's), the factor is
+    `(row_scales[r] * scale) * col_scales[c]`. `partial` must be complete
+    (`moek.mma_wait`).
 
     ```mlir
     %acc1 = moek.mma_promote %acc0, %partial scales(%s, %ws) : !moek.acc<64x128xf32>, !moek.rows<64xf32>
+    %acc2 = moek.mma_promote %acc0, %partial scales(%s, %one) col_scales(%cs) : !moek.acc<64x128xf32>, !moek.rows<64xf32>, !llvm.ptr<3>
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, MoEK_AccType:$partial,
-                       MoEK_RowsType:$row_scales, F32:$scale);
+                       MoEK_RowsType:$row_scales, F32:$scale,
+                       Optional<LLVM_PointerInAddressSpace<3>>:$col_scales);
   let results = (outs MoEK_AccType:$result);
   let assemblyFormat = [{
-    $acc `,` $partial `scales` `(` $row_scales `,` $scale `)` attr-dict `:`
+    $acc `,` $partial `scales` `(` $row_scales `,` $scale `)`
+    (`col_scales` `(` $col_scales^ `)`)? attr-dict `:`
     qualified(type($acc)) `,` qualified(type($row_scales))
+    (`,` qualified(type($col_scales))^)?
   }];
   let hasVerifier = 1;
 }
