@@ -31,6 +31,16 @@
 // RUN: grep '^result' %t.mxfp4.after > %t.mxfp4.after.results
 // RUN: diff %t.mxfp4.before.results %t.mxfp4.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/qwen3-30b-a3b-fp8-mxfp4.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/qwen3-30b-a3b-fp8-mxfp4.mlir -o %t.fp8mx.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.fp8mx.fused.mlir
+// RUN: moe-run %examples/qwen3-30b-a3b-fp8-mxfp4.mlir --tokens=3 --seed=7 --print-hash > %t.fp8mx.before
+// RUN: moe-run %t.fp8mx.fused.mlir --tokens=3 --seed=7 --print-hash > %t.fp8mx.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.fp8mx.after
+// RUN: grep '^result' %t.fp8mx.before > %t.fp8mx.before.results
+// RUN: grep '^result' %t.fp8mx.after > %t.fp8mx.after.results
+// RUN: diff %t.fp8mx.before.results %t.fp8mx.after.results
+
 // IR:      moe.route
 // IR:      moe.fused_moe
 // IR-NOT:  moe.dispatch

@@ -49,7 +49,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     tile (`moek.dequant_fp4`: each value times its scale, exact in bf16,
     half the 32-value blocks each, then named barrier 7) before their
     MMAs. Other matmuls (NVFP4 among them) are left unchanged with a
-    remark saying why.
+    remark saying why. A `moe.fused_moe` with FP8 rows and activations and
+    MXFP4 weights gets the FP8 fused kernel with its weights expanded to
+    e4m3 in shared memory (`moek.fp4_row_scale`, `moek.load_fp4_scales`,
+    `moek.dequant_fp4_fp8`, `moek.acc_scale_cols`: docs/FusedKernel.md,
+    "FP8 x MXFP4").
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the

@@ -178,7 +178,7 @@ Value fragmentRow(OpBuilder &b, Location loc) {
       LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 4)));
 }
 
-/// Where moek.dequant_fp4_fp8 stores the scale of column `c` (i32) of an
+/// Where moek.fp4_row_scale stores the scale of column `c` (i32) of an
 /// `n`-column tile: in the order of the wgmma fragment, so that lane l's
 /// columns 8j + 2 (l % 4) + e are contiguous, j-major: slot
 /// g * (n / 4 + 4) + 2 j + e with g = (c % 8) / 2; the 4-float pad puts the
@@ -1086,45 +1086,12 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
                                        ArrayRef<int64_t>{h}),
           adaptor.getScale());
     int64_t n = fragmentSize(op.getAcc().getType());
-    // With column scales: value 4j + 2h + e is at column 8j + 2 (lane % 4)
-    // + e, whose scale is at slot 2j + e of the lane's group (colScaleSlot):
-    // those of j and j + 1 come in one 16-byte load.
-    Value colQuad;
-    Value colBase;
-    if (Value cs = adaptor.getColScales()) {
-      Value lane = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
-                                        i32c(rewriter, loc, 32));
-      int64_t cols = op.getAcc().getType().getCols();
-      colBase = LLVM::GEPOp::create(
-          rewriter, loc, cs.getType(), rewriter.getF32Type(), cs,
-          ValueRange{LLVM::ZExtOp::create(
-              rewriter, loc, rewriter.getI64Type(),
-              LLVM::MulOp::create(
-                  rewriter, loc,
-                  LLVM::URemOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)),
-                  i32c(rewriter, loc, colScaleStride(cols))))});
-    }
-    auto quadTy = VectorType::get({4}, rewriter.getF32Type());
     for (int64_t i = 0; i < n; ++i) {
       Value a = LLVM::ExtractValueOp::create(rewriter, loc, acc,
                                              ArrayRef<int64_t>{i});
       Value p = LLVM::ExtractValueOp::create(rewriter, loc, partial,
                                              ArrayRef<int64_t>{i});
-      Value factor = scales[(i / 2) % 2];
-      if (colBase) {
-        int64_t j = i / 4;
-        if (i % 8 == 0)
-          colQuad = LLVM::LoadOp::create(
-              rewriter, loc, quadTy,
-              LLVM::GEPOp::create(rewriter, loc, colBase.getType(),
-                                  rewriter.getF32Type(), colBase,
-                                  ArrayRef<LLVM::GEPArg>{int32_t(2 * j)}),
-              16);
-        Value cs = LLVM::ExtractElementOp::create(
-            rewriter, loc, colQuad, i32c(rewriter, loc, 2 * (j % 2) + i % 2));
-        factor = LLVM::FMulOp::create(rewriter, loc, factor, cs);
-      }
-      Value r = LLVM::FMAOp::create(rewriter, loc, p, factor, a);
+      Value r = LLVM::FMAOp::create(rewriter, loc, p, scales[(i / 2) % 2], a);
       acc = LLVM::InsertValueOp::create(rewriter, loc, acc, r,
                                         ArrayRef<int64_t>{i});
     }
@@ -3306,9 +3273,6 @@ uint8_t e4m3Byte(double x) {
 /// (0..7) is e4m3(e2m1 magnitude m * 2^(6 - d)), one i8 array in global
 /// memory of the kernel module, created once.
 constexpr int64_t kFp4TableEntries = 20;
-/// Blocks per iteration of moek.dequant_fp4_fp8's loop: 2 measured no
-/// faster than 1 on the H200 (DeepSeek-V3 decode, 3.89 vs 3.88 ms).
-constexpr int64_t kFp4BlocksPerStep = 1;
 Value fp4ExpansionTables(OpBuilder &b, Location loc, Operation *inside) {
   constexpr StringLiteral name = "__moe_e2m1_to_e4m3";
   Operation *table = SymbolTable::getNearestSymbolTable(inside);
@@ -3361,6 +3325,156 @@ std::pair<Value, Value> e2m1ToE4m3(OpBuilder &b, Location loc, Value w,
   return {lo, hi};
 }
 
+/// The column scale 2^(m - 133) of a UE8M0 row maximum `m` (i32): 2^(m -
+/// 127) from its f32 bits (0: 2^-127, a subnormal; 255: NaN), times 2^-6.
+Value fp4ColumnScale(OpBuilder &b, Location loc, Value m) {
+  auto c32 = [&](int64_t v) { return i32c(b, loc, v); };
+  Value bits = LLVM::ShlOp::create(b, loc, m, c32(23));
+  bits = LLVM::SelectOp::create(
+      b, loc, LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, m, c32(0)),
+      c32(0x00400000), bits);
+  bits = LLVM::SelectOp::create(
+      b, loc,
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, m, c32(255)),
+      c32(0x7FC00000), bits);
+  Type f32 = b.getF32Type();
+  return LLVM::FMulOp::create(
+      b, loc, LLVM::BitcastOp::create(b, loc, f32, bits),
+      LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.015625f)));
+}
+
+/// The largest of the four bytes of `word` (i32).
+Value maxByte(OpBuilder &b, Location loc, Value word) {
+  Value s[4];
+  for (int64_t c = 0; c < 4; ++c)
+    s[c] = LLVM::AndOp::create(
+        b, loc, LLVM::LShrOp::create(b, loc, word, i32c(b, loc, 8 * c)),
+        i32c(b, loc, 0xFF));
+  return LLVM::UMaxOp::create(b, loc, LLVM::UMaxOp::create(b, loc, s[0], s[1]),
+                              LLVM::UMaxOp::create(b, loc, s[2], s[3]));
+}
+
+struct Fp4RowScaleLowering : OpConversionPattern<Fp4RowScaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Fp4RowScaleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    int64_t cols = op.getScaleColsAttr().getInt();
+    int64_t threads = op.getThreadsAttr().getInt();
+    Value t = LLVM::SubOp::create(
+        rewriter, loc, threadIdX(rewriter, loc),
+        i32c(rewriter, loc, op.getFirstThreadAttr().getInt()));
+    Value row = LLVM::UMinOp::create(
+        rewriter, loc,
+        LLVM::AddOp::create(rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
+                            LLVM::ZExtOp::create(rewriter, loc, i64, t)),
+        i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
+    Value base = gepBytes(
+        rewriter, loc, adaptor.getScales(),
+        LLVM::MulOp::create(rewriter, loc, row, i64c(rewriter, loc, cols)));
+    // 16-byte loads where the rows allow (H / 32 and I / 32 bytes are
+    // multiples of 16 for H, I multiples of 512), eight in flight an
+    // iteration of a loop LLVM does not unroll.
+    int64_t width = cols % 16 == 0 ? 4 : 1, perIter = 8;
+    int64_t loads = cols / (4 * width);
+    auto vecTy = VectorType::get({width}, i32);
+    auto loop = scf::ForOp::create(
+        rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, 0),
+        arith::ConstantIndexOp::create(rewriter, loc, loads),
+        arith::ConstantIndexOp::create(rewriter, loc, perIter),
+        ValueRange{i32c(rewriter, loc, 0)},
+        [&](OpBuilder &lb, Location ll, Value j0, ValueRange it) {
+          Value m = it[0];
+          for (int64_t u = 0; u < perIter; ++u) {
+            Value j = arith::AddIOp::create(
+                lb, ll, j0, arith::ConstantIndexOp::create(lb, ll, u));
+            // Past the row's last load: the first one again.
+            Value inside = arith::CmpIOp::create(
+                lb, ll, arith::CmpIPredicate::ult, j,
+                arith::ConstantIndexOp::create(lb, ll, loads));
+            Value jj = arith::SelectOp::create(
+                lb, ll, inside, j, arith::ConstantIndexOp::create(lb, ll, 0));
+            Value v = LLVM::LoadOp::create(
+                lb, ll, vecTy,
+                gepBytes(lb, ll, base,
+                         LLVM::MulOp::create(lb, ll, toI64(lb, ll, jj),
+                                             i64c(lb, ll, 4 * width))),
+                4 * width);
+            for (int64_t e = 0; e < width; ++e)
+              m = LLVM::UMaxOp::create(
+                  lb, ll, m,
+                  maxByte(lb, ll,
+                          LLVM::ExtractElementOp::create(lb, ll, v,
+                                                         i32c(lb, ll, e))));
+          }
+          scf::YieldOp::create(lb, ll, ValueRange{m});
+        });
+    loop->setAttr("loop_annotation", noUnrollAnnotation(rewriter.getContext()));
+    Value m = loop.getResult(0);
+    // The previous tile's column scales are read (moek.acc_scale_cols)
+    // before each thread gets here.
+    ctaBarrier(rewriter, loc, op.getBarrierAttr().getInt(), threads);
+    Type f32 = rewriter.getF32Type();
+    LLVM::StoreOp::create(
+        rewriter, loc, fp4ColumnScale(rewriter, loc, m),
+        LLVM::GEPOp::create(
+            rewriter, loc, adaptor.getColScales().getType(), f32,
+            adaptor.getColScales(),
+            ValueRange{LLVM::ZExtOp::create(
+                rewriter, loc, i64, colScaleSlot(rewriter, loc, t, threads))}),
+        4);
+    rewriter.replaceOp(op, m);
+    return success();
+  }
+};
+
+struct AccScaleColsLowering : OpConversionPattern<AccScaleColsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccScaleColsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Value 4j + 2h + e is at column 8j + 2 (lane % 4) + e, whose scale is
+    // at slot 2j + e of the lane's group (colScaleSlot): those of j and
+    // j + 1 come in one 16-byte load.
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type();
+    Value cs = adaptor.getColScales();
+    Value lane = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                      i32c(rewriter, loc, 32));
+    int64_t cols = op.getAcc().getType().getCols();
+    Value colBase = LLVM::GEPOp::create(
+        rewriter, loc, cs.getType(), f32, cs,
+        ValueRange{LLVM::ZExtOp::create(
+            rewriter, loc, rewriter.getI64Type(),
+            LLVM::MulOp::create(
+                rewriter, loc,
+                LLVM::URemOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)),
+                i32c(rewriter, loc, colScaleStride(cols))))});
+    auto quadTy = VectorType::get({4}, f32);
+    Value acc = adaptor.getAcc(), quad;
+    for (int64_t i = 0, n = fragmentSize(op.getAcc().getType()); i < n; ++i) {
+      int64_t j = i / 4;
+      if (i % 8 == 0)
+        quad = LLVM::LoadOp::create(
+            rewriter, loc, quadTy,
+            LLVM::GEPOp::create(rewriter, loc, colBase.getType(), f32, colBase,
+                                ArrayRef<LLVM::GEPArg>{int32_t(2 * j)}),
+            16);
+      Value v = LLVM::FMulOp::create(
+          rewriter, loc,
+          LLVM::ExtractValueOp::create(rewriter, loc, acc, ArrayRef<int64_t>{i}),
+          LLVM::ExtractElementOp::create(
+              rewriter, loc, quad, i32c(rewriter, loc, 2 * (j % 2) + i % 2)));
+      acc = LLVM::InsertValueOp::create(rewriter, loc, acc, v,
+                                        ArrayRef<int64_t>{i});
+    }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
 struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3382,42 +3496,7 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
     };
     Value t = LLVM::SubOp::create(rewriter, loc, threadIdX(rewriter, loc),
                                   c32(op.getFirstThreadAttr().getInt()));
-    Value word = adaptor.getScales();
-    Value s[4];
-    for (int64_t c = 0; c < 4; ++c)
-      s[c] = LLVM::AndOp::create(
-          rewriter, loc, LLVM::LShrOp::create(rewriter, loc, word, c32(8 * c)),
-          c32(0xFF));
-    Value m = LLVM::UMaxOp::create(rewriter, loc,
-                                   LLVM::UMaxOp::create(rewriter, loc, s[0], s[1]),
-                                   LLVM::UMaxOp::create(rewriter, loc, s[2], s[3]));
-    // The column scale 2^(m - 133): 2^(m - 127) from its f32 bits (0:
-    // 2^-127, a subnormal; 255: NaN), times 2^-6.
-    Value bits = LLVM::ShlOp::create(rewriter, loc, m, c32(23));
-    bits = LLVM::SelectOp::create(
-        rewriter, loc,
-        LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, m, c32(0)),
-        c32(0x00400000), bits);
-    bits = LLVM::SelectOp::create(
-        rewriter, loc,
-        LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, m,
-                             c32(255)),
-        c32(0x7FC00000), bits);
-    Type f32 = rewriter.getF32Type();
-    Value colScale = LLVM::FMulOp::create(
-        rewriter, loc, LLVM::BitcastOp::create(rewriter, loc, f32, bits),
-        LLVM::ConstantOp::create(rewriter, loc, f32,
-                                 rewriter.getF32FloatAttr(0.015625f)));
-    LLVM::StoreOp::create(
-        rewriter, loc, colScale,
-        LLVM::GEPOp::create(rewriter, loc, adaptor.getColScales().getType(),
-                            f32, adaptor.getColScales(),
-                            ValueRange{LLVM::ZExtOp::create(
-                                rewriter, loc, i64,
-                                colScaleSlot(rewriter, loc, t, rows))}),
-        4);
-
-
+    Value word = adaptor.getScales(), m = adaptor.getRowMax();
     Value tables = fp4ExpansionTables(rewriter, loc, op);
     Value rowSrc = bytesAt(src, LLVM::MulOp::create(rewriter, loc, t, c32(64)));
     Value rowDst = bytesAt(dst, LLVM::MulOp::create(rewriter, loc, t, c32(128)));
@@ -3429,23 +3508,14 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
     Value loadSwz = LLVM::AndOp::create(
         rewriter, loc, LLVM::LShrOp::create(rewriter, loc, t, c32(1)), c32(3));
     auto quadTy = VectorType::get({4}, i32), pairTy = VectorType::get({2}, i32);
-    // kFp4BlocksPerStep blocks an iteration of a loop that LLVM does not
-    // unroll: all four at once kept too many registers live beside the
-    // accumulators (ptxas spilled).
-    auto loop = scf::ForOp::create(
-        rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, 0),
-        arith::ConstantIndexOp::create(rewriter, loc, 4 / kFp4BlocksPerStep),
-        arith::ConstantIndexOp::create(rewriter, loc, 1), ValueRange{},
-        [&](OpBuilder &lb, Location ll, Value step, ValueRange) {
-      Value step32 = toI32(lb, ll, step);
-      for (int64_t sub = 0; sub < kFp4BlocksPerStep; ++sub) {
-      Value blk = LLVM::AddOp::create(
-          lb, ll, LLVM::MulOp::create(lb, ll, step32, i32c(lb, ll, kFp4BlocksPerStep)),
-          i32c(lb, ll, sub));
+    // Block `blk`'s 16 packed bytes and its byte table {t0, t1}.
+    auto loadBlock = [&](OpBuilder &lb, Location ll,
+                         Value blk) -> SmallVector<Value> {
       Value packed = LLVM::LoadOp::create(
           lb, ll, quadTy,
           gepBytes(lb, ll, rowSrc,
-                   LLVM::ZExtOp::create(lb, ll, i64,
+                   LLVM::ZExtOp::create(
+                       lb, ll, i64,
                        LLVM::MulOp::create(
                            lb, ll, LLVM::XOrOp::create(lb, ll, loadSwz, blk),
                            i32c(lb, ll, 16)))),
@@ -3455,44 +3525,66 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
           LLVM::LShrOp::create(lb, ll, word,
                                LLVM::MulOp::create(lb, ll, blk, i32c(lb, ll, 8))),
           i32c(lb, ll, 0xFF));
-      Value d = LLVM::UMinOp::create(
-          lb, ll, LLVM::SubOp::create(lb, ll, m, sc),
-          i32c(lb, ll, kFp4TableEntries - 1));
-      auto tabLoad = LLVM::LoadOp::create(
+      Value d = LLVM::UMinOp::create(lb, ll, LLVM::SubOp::create(lb, ll, m, sc),
+                                     i32c(lb, ll, kFp4TableEntries - 1));
+      auto tab = LLVM::LoadOp::create(
           lb, ll, pairTy,
           gepBytes(lb, ll, tables,
                    LLVM::ZExtOp::create(
-                       lb, ll, i64, LLVM::MulOp::create(lb, ll, d, i32c(lb, ll, 8)))),
+                       lb, ll, i64,
+                       LLVM::MulOp::create(lb, ll, d, i32c(lb, ll, 8)))),
           8);
-      tabLoad.setInvariant(true);
-      Value t0 = LLVM::ExtractElementOp::create(lb, ll, tabLoad, i32c(lb, ll, 0));
-      Value t1 = LLVM::ExtractElementOp::create(lb, ll, tabLoad, i32c(lb, ll, 1));
-      // 32 values -> two 16-byte chunks of the e4m3 row, chunks 2 blk and
-      // 2 blk + 1, at (chunk ^ (t % 8)) * 16 (128B swizzle).
-      for (int64_t half = 0; half < 2; ++half) {
-        Value chunk = LLVM::UndefOp::create(lb, ll, quadTy);
-        for (int64_t j = 0; j < 2; ++j) {
-          Value w = LLVM::ExtractElementOp::create(lb, ll, packed,
-                                                   i32c(lb, ll, 2 * half + j));
-          auto [lo, hi] = e2m1ToE4m3(lb, ll, w, t0, t1);
-          chunk = LLVM::InsertElementOp::create(lb, ll, chunk, lo,
-                                                i32c(lb, ll, 2 * j));
-          chunk = LLVM::InsertElementOp::create(lb, ll, chunk, hi,
-                                                i32c(lb, ll, 2 * j + 1));
-        }
-        Value kc = LLVM::AddOp::create(
-            lb, ll, LLVM::MulOp::create(lb, ll, blk, i32c(lb, ll, 2)),
-            i32c(lb, ll, half));
-        Value off = LLVM::MulOp::create(
-            lb, ll, LLVM::XOrOp::create(lb, ll, swz, kc), i32c(lb, ll, 16));
-        LLVM::StoreOp::create(
-            lb, ll, chunk,
-            gepBytes(lb, ll, rowDst, LLVM::ZExtOp::create(lb, ll, i64, off)),
-            16);
-      }
-      }
-      scf::YieldOp::create(lb, ll);
-    });
+      tab.setInvariant(true);
+      return {packed, tab};
+    };
+    // One 32-value block an iteration of a loop that LLVM does not unroll
+    // (all four at once kept too many registers live beside the
+    // accumulators: ptxas spilled), the next block's loads issued before
+    // this one's expansion (software pipelining; the last iteration loads
+    // block 3 again).
+    SmallVector<Value> first = loadBlock(rewriter, loc, c32(0));
+    auto loop = scf::ForOp::create(
+        rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, 0),
+        arith::ConstantIndexOp::create(rewriter, loc, 4),
+        arith::ConstantIndexOp::create(rewriter, loc, 1), first,
+        [&](OpBuilder &lb, Location ll, Value step, ValueRange it) {
+          Value blk = toI32(lb, ll, step);
+          SmallVector<Value> next = loadBlock(
+              lb, ll,
+              LLVM::UMinOp::create(lb, ll,
+                                   LLVM::AddOp::create(lb, ll, blk,
+                                                       i32c(lb, ll, 1)),
+                                   i32c(lb, ll, 3)));
+          Value packed = it[0];
+          Value t0 = LLVM::ExtractElementOp::create(lb, ll, it[1],
+                                                    i32c(lb, ll, 0));
+          Value t1 = LLVM::ExtractElementOp::create(lb, ll, it[1],
+                                                    i32c(lb, ll, 1));
+          // 32 values -> two 16-byte chunks of the e4m3 row, chunks 2 blk
+          // and 2 blk + 1, at (chunk ^ (t % 8)) * 16 (128B swizzle).
+          for (int64_t half = 0; half < 2; ++half) {
+            Value chunk = LLVM::UndefOp::create(lb, ll, quadTy);
+            for (int64_t j = 0; j < 2; ++j) {
+              Value w = LLVM::ExtractElementOp::create(
+                  lb, ll, packed, i32c(lb, ll, 2 * half + j));
+              auto [lo, hi] = e2m1ToE4m3(lb, ll, w, t0, t1);
+              chunk = LLVM::InsertElementOp::create(lb, ll, chunk, lo,
+                                                    i32c(lb, ll, 2 * j));
+              chunk = LLVM::InsertElementOp::create(lb, ll, chunk, hi,
+                                                    i32c(lb, ll, 2 * j + 1));
+            }
+            Value kc = LLVM::AddOp::create(
+                lb, ll, LLVM::MulOp::create(lb, ll, blk, i32c(lb, ll, 2)),
+                i32c(lb, ll, half));
+            Value off = LLVM::MulOp::create(
+                lb, ll, LLVM::XOrOp::create(lb, ll, swz, kc), i32c(lb, ll, 16));
+            LLVM::StoreOp::create(
+                lb, ll, chunk,
+                gepBytes(lb, ll, rowDst, LLVM::ZExtOp::create(lb, ll, i64, off)),
+                16);
+          }
+          scf::YieldOp::create(lb, ll, next);
+        });
     loop->setAttr("loop_annotation", noUnrollAnnotation(ctx));
     NVVM::FenceProxyOp::create(
         rewriter, loc,
@@ -3548,7 +3640,8 @@ LogicalResult planTensorMemory(ModuleOp module) {
       }
       auto mma = cast<MmaOp>(op);
       Operation *accDef = mma.getAcc().getDefiningOp();
-      if (!mma.getZeroInit() && isa_and_nonnull<AccLoadSmemOp, MmaPromoteOp>(accDef))
+      if (!mma.getZeroInit() &&
+          isa_and_nonnull<AccLoadSmemOp, MmaPromoteOp, AccScaleColsOp>(accDef))
         return op->emitOpError()
                << "accumulates into a register accumulator (from "
                << accDef->getName()
@@ -3746,7 +3839,8 @@ struct ConvertMoEKernelToNVVMPass
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
                  DequantFp4Lowering, DequantFp4Fp8Lowering,
-                 LoadFp4ScalesLowering,
+                 LoadFp4ScalesLowering, Fp4RowScaleLowering,
+                 AccScaleColsLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
                  StoreAccRemoteLowering, EpDispatchLowering,

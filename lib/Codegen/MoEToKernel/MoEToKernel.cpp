@@ -480,17 +480,18 @@ struct TileScales {
   int64_t kBlocks;
 };
 
+/// The column scales of one warpgroup's 128 MXFP4 weight rows, in the
+/// layout of moek.fp4_row_scale.
+constexpr int64_t kColScaleFloats = 4 * (128 / 4 + 4);
+
 /// MXFP4 weights of a block-scaled tile, expanded to e4m3 by the MMA
 /// warpgroup before its MMAs (moek.dequant_fp4_fp8): the packed tile
 /// `packedTile` of the ring; the UE8M0 scales `scales` ([scaleRows,
-/// scaleCols]) of the weight rows from `row`; `colScales`, two buffers of
-/// the 128 column scales in shared memory (kColScaleFloats each, the layout
-/// of moek.dequant_fp4_fp8; by ring iteration parity: a warpgroup may
-/// expand the next stage while a slower thread still promotes with this
-/// one's); the warpgroup's first thread and named barrier.
-constexpr int64_t kColScaleFloats = 4 * (128 / 4 + 4);
+/// scaleCols]) of the weight rows from `row`, and `rowMax`, each thread's
+/// row's largest (moek.fp4_row_scale); the warpgroup's first thread and
+/// named barrier.
 struct Fp4Tile {
-  Value scales, row, colScales;
+  Value scales, row, rowMax;
   int64_t scaleRows = 0, scaleCols = 0, packedTile = 0, firstThread = 0,
           barrier = 0;
 };
@@ -546,21 +547,11 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
       [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
         Value i = it[4];
         mk::RingWaitOp::create(ib, il, ring, i);
-        Value colScales;
         if (fp4) {
           // Expanded outside the turn: while the other warpgroup's MMAs run.
-          Value parity = arith::AndIOp::create(
-              ib, il, arith::IndexCastOp::create(ib, il, i64, i),
-              LLVM::ConstantOp::create(ib, il, i64, ib.getI64IntegerAttr(1)));
-          colScales = LLVM::GEPOp::create(
-              ib, il, fp4->colScales.getType(), f32, fp4->colScales,
-              ValueRange{arith::MulIOp::create(
-                  ib, il, parity,
-                  LLVM::ConstantOp::create(
-                      ib, il, i64, ib.getI64IntegerAttr(kColScaleFloats)))});
           mk::DequantFp4Fp8Op::create(
               ib, il, ring, i, ib.getI64IntegerAttr(fp4->packedTile),
-              ib.getI64IntegerAttr(bTile), it[3], colScales,
+              ib.getI64IntegerAttr(bTile), it[3], fp4->rowMax,
               ib.getI64IntegerAttr(fp4->firstThread),
               ib.getI64IntegerAttr(fp4->barrier));
         }
@@ -577,14 +568,13 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
         partial = mk::MmaWaitOp::create(ib, il, partial,
                                         ib.getI64IntegerAttr(0));
         mk::RingReleaseOp::create(ib, il, ring, i);
-        Value acc =
-            fp4 ? mk::MmaPromoteOp::create(
-                      ib, il, it[0], partial, it[2],
-                      LLVM::ConstantOp::create(ib, il, f32,
-                                               ib.getF32FloatAttr(1.0f)),
-                      colScales)
-                : mk::MmaPromoteOp::create(ib, il, it[0], partial, it[2],
-                                           it[3], Value());
+        // MXFP4: the weight scales are in the values and the column
+        // scales (applied after the loop).
+        Value acc = mk::MmaPromoteOp::create(
+            ib, il, it[0], partial, it[2],
+            fp4 ? Value(LLVM::ConstantOp::create(ib, il, f32,
+                                                 ib.getF32FloatAttr(1.0f)))
+                : it[3]);
         scf::YieldOp::create(ib, il,
                              ValueRange{acc, partial, nextRows, nextW,
                                         arith::AddIOp::create(ib, il, i, c1)});
@@ -1786,11 +1776,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       b, loc, LLVM::LLVMPointerType::get(ctx, 3),
       b.getI64IntegerAttr(64 * 128 * 4));
   constexpr int64_t kFull = 5, kEmpty = 6;
-  // MXFP4: each warpgroup's two buffers of 128 column scales, and its named
-  // barrier for the expansion (8 + warpgroup).
+  // MXFP4: each warpgroup's column scales and its named barrier for the
+  // expansion (8 + warpgroup).
   Value colScales =
       fp4 ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-                                    b.getI64IntegerAttr(2 * 2 * kColScaleFloats * 4))
+                                    b.getI64IntegerAttr(2 * kColScaleFloats * 4))
           : Value();
   constexpr int64_t kExpandBarrier = 8;
 
@@ -1908,13 +1898,21 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         OpBuilder bb = OpBuilder::atBlockEnd(w == 0 ? branch.thenBlock()
                                                     : branch.elseBlock());
         Fp4Tile ft;
+        Value cs;
         if (fp4) {
           ft.scales = fr.scales;
           ft.row =
               w == 0 ? fr.row : arith::AddIOp::create(bb, l, fr.row, fr.step);
-          ft.colScales = LLVM::GEPOp::create(
+          cs = LLVM::GEPOp::create(
               bb, l, colScales.getType(), bb.getF32Type(), colScales,
-              ArrayRef<LLVM::GEPArg>{int32_t(w * 2 * kColScaleFloats)});
+              ArrayRef<LLVM::GEPArg>{int32_t(w * kColScaleFloats)});
+          // The tile prologue: each row's largest block scale, and the
+          // column scales.
+          ft.rowMax = mk::Fp4RowScaleOp::create(
+              bb, l, bb.getI32Type(), fr.scales, ft.row, cs,
+              bb.getI64IntegerAttr(fr.rows), bb.getI64IntegerAttr(fr.cols),
+              bb.getI64IntegerAttr(128), bb.getI64IntegerAttr(128 * (1 + w)),
+              bb.getI64IntegerAttr(kExpandBarrier + w));
           ft.scaleRows = fr.rows;
           ft.scaleCols = fr.cols;
           ft.packedTile = 3 + w;
@@ -1924,6 +1922,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         auto [acc, next] = buildScaledMmaLoop(
             bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), ts, slices,
             iter, /*bTile=*/1 + w, turnsOf(w), fp4 ? &ft : nullptr);
+        if (fp4)
+          acc = mk::AccScaleColsOp::create(bb, l, acc, cs);
         scf::YieldOp::create(bb, l, ValueRange{acc, next});
       }
       return {branch.getResult(0), branch.getResult(1)};

@@ -53,6 +53,29 @@ gpu.module @kernels {
 
 // -----
 
+// Nor one whose columns were scaled in registers (moek.acc_scale_cols): the
+// MMA would add to the unscaled tensor memory.
+!ring = !moek.ring<2, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+
+gpu.module @kernels {
+  llvm.func @scaled_accumulator() attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %ring = moek.ring_alloc consumers(256) : !ring
+    %cs = moek.smem_alloc {bytes = 576 : i64} : !llvm.ptr<3>
+    moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+      %zero = moek.mma_zero : !moek.acc<64x128xf32>
+      %a = moek.mma %ring[%c0] a(0, %c0) b(1) acc(%zero) : !ring, !moek.acc<64x128xf32>
+      %b = moek.mma_wait %a pending(0) : !moek.acc<64x128xf32>
+      %s = moek.acc_scale_cols %b col_scales(%cs) : !moek.acc<64x128xf32>, !llvm.ptr<3>
+      // expected-error @+1 {{'moek.mma' op accumulates into a register accumulator (from moek.acc_scale_cols): on sm_100a an MMA's accumulator starts at mma_zero or zero_init}}
+      %c = moek.mma %ring[%c0] a(0, %c0) b(1) acc(%s) : !ring, !moek.acc<64x128xf32>
+    }
+    llvm.return
+  }
+}
+
+// -----
+
 !ring = !moek.ring<2, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 
 gpu.module @kernels {

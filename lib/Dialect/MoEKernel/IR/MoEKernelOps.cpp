@@ -354,6 +354,34 @@ LogicalResult LoadRowsOp::verify() {
   return success();
 }
 
+LogicalResult Fp4RowScaleOp::verify() {
+  if (getScaleRowsAttr().getInt() < 1)
+    return emitOpError() << "expects scale_rows >= 1, got "
+                         << getScaleRowsAttr().getInt();
+  int64_t cols = getScaleColsAttr().getInt();
+  if (cols < 4 || cols % 4 != 0)
+    return emitOpError() << "expects scale_cols a positive multiple of 4 "
+                            "(whole 128-wide K blocks), got "
+                         << cols;
+  int64_t threads = getThreadsAttr().getInt();
+  if (threads < 32 || threads > 1024 || threads % 32 != 0)
+    return emitOpError() << "expects whole warps, got " << threads
+                         << " threads";
+  int64_t first = getFirstThreadAttr().getInt();
+  if (first < 0 || first % 32 != 0)
+    return emitOpError() << "expects first_thread a multiple of 32, got "
+                         << first;
+  if (first + threads > 1024)
+    return emitOpError() << "expects its threads within a block of 1024, "
+                            "got first_thread "
+                         << first << " + " << threads << " threads";
+  int64_t barrier = getBarrierAttr().getInt();
+  if (barrier < 1 || barrier > 15)
+    return emitOpError() << "expects a named barrier in [1, 15], got "
+                         << barrier;
+  return success();
+}
+
 LogicalResult LoadFp4ScalesOp::verify() {
   if (getScaleRowsAttr().getInt() < 1)
     return emitOpError() << "expects scale_rows >= 1, got "

@@ -813,39 +813,72 @@ def MoEK_LoadFp4ScalesOp : MoEK_Op<"load_fp4_scales", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_Fp4RowScaleOp : MoEK_Op<"fp4_row_scale", []> {
+  let summary = "The largest UE8M0 block scale of each thread's weight row";
+  let description = [{
+    Thread `t` of the `threads` threads from `first_thread` reads the
+    `scale_cols` UE8M0 scale bytes of weight row `min(row + t, scale_rows -
+    1)` of `scales` (global memory, `[scale_rows, scale_cols]`) and returns
+    the largest, `m` (i32). After named barrier `barrier` over the threads
+    (so that no thread still reads the previous tile's column scales), it
+    stores the column scale `2^(m - 133)` of column `t` (NaN if `m` is 255,
+    a NaN scale) into `col_scales`, in the order in which
+    moek.acc_scale_cols reads them (4 * (threads / 4 + 4) f32; column c at
+    slot ((c % 8) / 2) * (threads / 4 + 4) + 2 (c / 8) + c % 2). Readers
+    must wait for a later barrier of the same threads: in the kernels
+    `convert-moe-to-moek` builds, the closing barrier of the tile's first
+    moek.dequant_fp4_fp8 (same barrier, `threads` = its R rows; every tile
+    has at least one K block). The tile prologue of MXFP4 weights expanded
+    by moek.dequant_fp4_fp8.
+
+    ```mlir
+    %m = moek.fp4_row_scale %ws[%row] col_scales(%cs) {barrier = 8 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64, threads = 128 : i64} : !llvm.ptr<1>, !llvm.ptr<3> -> i32
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row,
+                       LLVM_PointerInAddressSpace<3>:$col_scales,
+                       I64Attr:$scale_rows, I64Attr:$scale_cols,
+                       I64Attr:$threads, I64Attr:$first_thread,
+                       I64Attr:$barrier);
+  let results = (outs I32:$row_max);
+  let assemblyFormat = [{
+    $scales `[` $row `]` `col_scales` `(` $col_scales `)` attr-dict `:`
+    qualified(type($scales)) `,` qualified(type($col_scales)) `->`
+    type($row_max)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_DequantFp4Fp8Op : MoEK_Op<"dequant_fp4_fp8", []> {
   let summary = "Expand an MXFP4 tile of a ring stage into an e4m3 tile";
   let description = [{
     Tile `from` of stage `iter mod S` holds R rows of 128 packed e2m1
     values (64 bytes a row, the first value of a byte in its low nibble, in
     the 64-byte swizzle of TMA: 16-byte chunk q of row r at
-    `(q ^ (r / 2 % 4)) * 16`); tile `to` gets them as f8E4M3FN (R rows
-    of 128 bytes in the 128B swizzle that `moek.mma` reads), one row per
+    `(q ^ (r / 2 % 4)) * 16`); tile `to` gets them as f8E4M3FN (R rows of
+    128 bytes in the 128B swizzle that `moek.mma` reads), one row per
     thread: the R threads from `first_thread` run it together, thread `t`
     row `t`. `scales` is the thread's row of four UE8M0 block scales
-    (moek.load_fp4_scales: byte c scales values 32c..32c+31). With `m` the
-    largest of the four, value v of block c is written as
-    `v * 2^(s_c - m + 6)` and `col_scales[t]` (R f32 in shared memory) gets
-    `2^(m - 133)`, so that value times column scale is `v * 2^(s_c - 127)`
-    exactly while `m - s_c <= 14` (e4m3 subnormals end there; blocks
-    smaller still are rounded to nearest even, and those below
-    `2^(m - 146)` vanish). A scale byte 255 (NaN) makes the column scale
-    NaN. The expansion is a byte table per block (`prmt`), chosen by
-    `min(m - s_c, 19)` from a 20-entry table in global memory. Ends with a
-    proxy fence and named barrier `barrier` over the R threads.
+    (moek.load_fp4_scales: byte c scales values 32c..32c+31) and `row_max`
+    the largest block scale of the whole row (moek.fp4_row_scale): value v
+    of block c is written as `v * 2^(s_c - row_max + 6)`, which times the
+    column scale `2^(row_max - 133)` is `v * 2^(s_c - 127)` exactly while
+    `row_max - s_c <= 14` (e4m3 subnormals end there; blocks smaller still
+    are rounded to nearest even, and those below `2^(row_max - 146)`
+    vanish). The expansion is a byte table per block (`prmt`), chosen by
+    `min(row_max - s_c, 19)` from a 20-entry table in global memory. Ends
+    with a proxy fence and named barrier `barrier` over the R threads.
 
     ```mlir
-    moek.dequant_fp4_fp8 %ring[%i] from 3 to 1 scales(%w) col_scales(%cs) {barrier = 8 : i64, first_thread = 128 : i64} : !moek.ring<...>, !llvm.ptr<3>
+    moek.dequant_fp4_fp8 %ring[%i] from 3 to 1 scales(%w) row_max(%m) {barrier = 8 : i64, first_thread = 128 : i64} : !moek.ring<...>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
-                       I64Attr:$to, I32:$scales,
-                       LLVM_PointerInAddressSpace<3>:$col_scales,
+                       I64Attr:$to, I32:$scales, I32:$row_max,
                        I64Attr:$first_thread, I64Attr:$barrier);
   let assemblyFormat = [{
     $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `)`
-    `col_scales` `(` $col_scales `)` attr-dict `:` qualified(type($ring)) `,`
-    qualified(type($col_scales))
+    `row_max` `(` $row_max `)` attr-dict `:` qualified(type($ring))
   }];
   let hasVerifier = 1;
 }
@@ -917,34 +950,50 @@ def MoEK_LoadRowsOp : MoEK_Op<"load_rows", []> {
 
 def MoEK_MmaPromoteOp : MoEK_Op<"mma_promote",
     [Pure, AllTypesMatch<["acc", "partial", "result"]>]> {
-  let summary = "acc + partial * (row_scales[row] * scale [* col_scales[col]])";
+  let summary = "acc + partial * (row_scales[row] * scale)";
   let description = [{
     Adds a scaled partial product to an accumulator, element by element:
     `acc[r][c] + partial[r][c] * (row_scales[r] * scale)` in f32 (the
     product of the scales is rounded first, then one fused multiply-add).
     DeepGEMM's promotion of a block-scaled FP8 MMA: `partial` is the product
     over one K block, `row_scales` the block scales of the rows and `scale`
-    the weight block's. With `col_scales` (C f32 in shared memory, one per
-    accumulator column: moek.dequant_fp4_fp8's), the factor is
-    `(row_scales[r] * scale) * col_scales[c]`. `partial` must be complete
-    (`moek.mma_wait`).
+    the weight block's. `partial` must be complete (`moek.mma_wait`).
 
     ```mlir
     %acc1 = moek.mma_promote %acc0, %partial scales(%s, %ws) : !moek.acc<64x128xf32>, !moek.rows<64xf32>
-    %acc2 = moek.mma_promote %acc0, %partial scales(%s, %one) col_scales(%cs) : !moek.acc<64x128xf32>, !moek.rows<64xf32>, !llvm.ptr<3>
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, MoEK_AccType:$partial,
-                       MoEK_RowsType:$row_scales, F32:$scale,
-                       Optional<LLVM_PointerInAddressSpace<3>>:$col_scales);
+                       MoEK_RowsType:$row_scales, F32:$scale);
   let results = (outs MoEK_AccType:$result);
   let assemblyFormat = [{
-    $acc `,` $partial `scales` `(` $row_scales `,` $scale `)`
-    (`col_scales` `(` $col_scales^ `)`)? attr-dict `:`
+    $acc `,` $partial `scales` `(` $row_scales `,` $scale `)` attr-dict `:`
     qualified(type($acc)) `,` qualified(type($row_scales))
-    (`,` qualified(type($col_scales))^)?
   }];
   let hasVerifier = 1;
+}
+
+def MoEK_AccScaleColsOp : MoEK_Op<"acc_scale_cols",
+    [Pure, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "acc[r][c] * col_scales[c]";
+  let description = [{
+    Multiplies each accumulator column by its scale in shared memory, laid
+    out as moek.fp4_row_scale stores them (C = the accumulator's columns:
+    4 * (C / 4 + 4) f32, column c at slot ((c % 8) / 2) * (C / 4 + 4) +
+    2 (c / 8) + c % 2, so that a thread's columns are contiguous): the
+    column scales of MXFP4 weights, once per tile.
+
+    ```mlir
+    %acc1 = moek.acc_scale_cols %acc0 col_scales(%cs) : !moek.acc<64x128xf32>, !llvm.ptr<3>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc,
+                       LLVM_PointerInAddressSpace<3>:$col_scales);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $acc `col_scales` `(` $col_scales `)` attr-dict `:` qualified(type($acc))
+    `,` qualified(type($col_scales))
+  }];
 }
 
 //===----------------------------------------------------------------------===//
