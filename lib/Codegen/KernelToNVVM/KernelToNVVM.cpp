@@ -3116,19 +3116,38 @@ Value ue8m0ScalePair(OpBuilder &b, Location loc, Value byte) {
                                  pair);
 }
 
+/// The source and destination tiles of an FP4 expansion (moek.dequant_fp4,
+/// moek.dequant_fp4_fp8) in the stage of its iteration, and the rows of
+/// the destination.
+template <typename Op, typename Adaptor>
+std::tuple<Value, Value, int64_t> expansionTiles(OpBuilder &b, Location loc,
+                                                 Op op, Adaptor adaptor) {
+  RingType type = op.getRing().getType();
+  RingParts p = unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
+  return {tileAddress(b, loc, p, type, op.getFromAttr().getInt()),
+          tileAddress(b, loc, p, type, op.getToAttr().getInt()),
+          type.getTile(op.getToAttr().getInt()).getDimSize(0)};
+}
+
+/// After generic-proxy stores into shared memory: a proxy fence, then named
+/// barrier `id` over `threads` threads, so that the tensor cores (async
+/// proxy) of every one of them see the stores.
+void publishToTensorCores(OpBuilder &b, Location loc, int64_t id,
+                          int64_t threads) {
+  MLIRContext *ctx = b.getContext();
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+  ctaBarrier(b, loc, id, threads);
+}
+
 struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(DequantFp4Op op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    RingType type = op.getRing().getType();
-    RingParts p =
-        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
-    Value src = tileAddress(rewriter, loc, p, type, op.getFromAttr().getInt());
-    Value dst = tileAddress(rewriter, loc, p, type, op.getToAttr().getInt());
-    int64_t rows = type.getTile(op.getToAttr().getInt()).getDimSize(0);
+    auto [src, dst, rows] = expansionTiles(rewriter, loc, op, adaptor);
     int64_t threads = op.getThreadsAttr().getInt();
     int64_t scaleCols = op.getScaleColsAttr().getInt();
     Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
@@ -3213,11 +3232,7 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
     }
     // The generic-proxy writes, then visible to the tensor cores (async
     // proxy) of every thread past the barrier.
-    NVVM::FenceProxyOp::create(
-        rewriter, loc,
-        NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-    ctaBarrier(rewriter, loc, op.getBarrierAttr().getInt(), threads);
+    publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), threads);
     rewriter.eraseOp(op);
     return success();
   }
@@ -3481,13 +3496,7 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
   matchAndRewrite(DequantFp4Fp8Op op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    RingType type = op.getRing().getType();
-    RingParts p =
-        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
-    Value src = tileAddress(rewriter, loc, p, type, op.getFromAttr().getInt());
-    Value dst = tileAddress(rewriter, loc, p, type, op.getToAttr().getInt());
-    int64_t rows = type.getTile(op.getToAttr().getInt()).getDimSize(0);
+    auto [src, dst, rows] = expansionTiles(rewriter, loc, op, adaptor);
     Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     auto bytesAt = [&](Value base, Value off) {
@@ -3585,12 +3594,8 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
           }
           scf::YieldOp::create(lb, ll, next);
         });
-    loop->setAttr("loop_annotation", noUnrollAnnotation(ctx));
-    NVVM::FenceProxyOp::create(
-        rewriter, loc,
-        NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-    ctaBarrier(rewriter, loc, op.getBarrierAttr().getInt(), rows);
+    loop->setAttr("loop_annotation", noUnrollAnnotation(rewriter.getContext()));
+    publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), rows);
     rewriter.eraseOp(op);
     return success();
   }

@@ -275,38 +275,59 @@ LogicalResult TmaLoadOp::verify() {
   return success();
 }
 
-LogicalResult DequantFp4Op::verify() {
-  RingType ring = getRing().getType();
+/// The tiles of an FP4 expansion (moek.dequant_fp4, moek.dequant_fp4_fp8):
+/// `from` an f4E2M1FN tile, `to` one of `dstType` (`dstName`, with its
+/// article), both R x `cols`.
+template <typename Op>
+static LogicalResult verifyFp4Tiles(Op op, Type dstType, StringRef dstName,
+                                    int64_t cols) {
+  RingType ring = op.getRing().getType();
   int64_t numTiles = ring.getTiles().size();
-  int64_t from = getFromAttr().getInt(), to = getToAttr().getInt();
+  int64_t from = op.getFromAttr().getInt(), to = op.getToAttr().getInt();
   if (from < 0 || from >= numTiles || to < 0 || to >= numTiles || from == to)
-    return emitOpError() << "expects two tile indices in [0, " << numTiles
-                         << "), got from = " << from << ", to = " << to;
+    return op.emitOpError() << "expects two tile indices in [0, " << numTiles
+                            << "), got from = " << from << ", to = " << to;
   MemRefType src = ring.getTile(from), dst = ring.getTile(to);
   if (!isa<Float4E2M1FNType>(src.getElementType()) ||
-      !dst.getElementType().isBF16())
-    return emitOpError() << "expands an f4E2M1FN tile into a bf16 tile, got "
-                         << src.getElementType() << " into "
-                         << dst.getElementType();
-  if (src.getShape() != dst.getShape() || src.getDimSize(1) != 64)
-    return emitOpError() << "expects tiles of one shape R x 64, got "
-                         << src.getDimSize(0) << "x" << src.getDimSize(1)
-                         << " and " << dst.getDimSize(0) << "x"
-                         << dst.getDimSize(1);
+      dst.getElementType() != dstType)
+    return op.emitOpError() << "expands an f4E2M1FN tile into " << dstName
+                            << " tile, got " << src.getElementType()
+                            << " into " << dst.getElementType();
+  if (src.getShape() != dst.getShape() || src.getDimSize(1) != cols)
+    return op.emitOpError() << "expects tiles of one shape R x " << cols
+                            << ", got " << src.getDimSize(0) << "x"
+                            << src.getDimSize(1) << " and "
+                            << dst.getDimSize(0) << "x" << dst.getDimSize(1);
+  return success();
+}
+
+/// first_thread a multiple of 32 and a named barrier in [1, 15].
+template <typename Op>
+static LogicalResult verifyFirstThreadAndBarrier(Op op) {
+  int64_t first = op.getFirstThreadAttr().getInt();
+  if (first < 0 || first % 32 != 0)
+    return op.emitOpError() << "expects first_thread a multiple of 32, got "
+                            << first;
+  int64_t barrier = op.getBarrierAttr().getInt();
+  if (barrier < 1 || barrier > 15)
+    return op.emitOpError() << "expects a named barrier in [1, 15], got "
+                            << barrier;
+  return success();
+}
+
+LogicalResult DequantFp4Op::verify() {
+  if (failed(verifyFp4Tiles(*this, BFloat16Type::get(getContext()), "a bf16",
+                            64)))
+    return failure();
   int64_t threads = getThreadsAttr().getInt();
-  int64_t blocks = dst.getDimSize(0) * 2;
+  int64_t blocks =
+      getRing().getType().getTile(getToAttr().getInt()).getDimSize(0) * 2;
   if (threads <= 0 || threads % 32 != 0 || blocks % threads != 0)
     return emitOpError() << "expects whole warps that divide the tile's "
                          << blocks << " 32-value blocks, got " << threads
                          << " threads";
-  if (getFirstThreadAttr().getInt() < 0 ||
-      getFirstThreadAttr().getInt() % 32 != 0)
-    return emitOpError() << "expects first_thread a multiple of 32, got "
-                         << getFirstThreadAttr().getInt();
-  int64_t barrier = getBarrierAttr().getInt();
-  if (barrier < 1 || barrier > 15)
-    return emitOpError() << "expects a named barrier in [1, 15], got "
-                         << barrier;
+  if (failed(verifyFirstThreadAndBarrier(*this)))
+    return failure();
   if (getScaleRowsAttr().getInt() < 1)
     return emitOpError() << "expects scale_rows >= 1, got "
                          << getScaleRowsAttr().getInt();
@@ -400,36 +421,15 @@ LogicalResult LoadFp4ScalesOp::verify() {
 }
 
 LogicalResult DequantFp4Fp8Op::verify() {
-  RingType ring = getRing().getType();
-  int64_t numTiles = ring.getTiles().size();
-  int64_t from = getFromAttr().getInt(), to = getToAttr().getInt();
-  if (from < 0 || from >= numTiles || to < 0 || to >= numTiles || from == to)
-    return emitOpError() << "expects two tile indices in [0, " << numTiles
-                         << "), got from = " << from << ", to = " << to;
-  MemRefType src = ring.getTile(from), dst = ring.getTile(to);
-  if (!isa<Float4E2M1FNType>(src.getElementType()) ||
-      !isa<Float8E4M3FNType>(dst.getElementType()))
-    return emitOpError() << "expands an f4E2M1FN tile into an f8E4M3FN "
-                            "tile, got "
-                         << src.getElementType() << " into "
-                         << dst.getElementType();
-  if (src.getShape() != dst.getShape() || src.getDimSize(1) != 128)
-    return emitOpError() << "expects tiles of one shape R x 128, got "
-                         << src.getDimSize(0) << "x" << src.getDimSize(1)
-                         << " and " << dst.getDimSize(0) << "x"
-                         << dst.getDimSize(1);
-  if (dst.getDimSize(0) % 32 != 0)
+  if (failed(verifyFp4Tiles(*this, Float8E4M3FNType::get(getContext()),
+                            "an f8E4M3FN", 128)))
+    return failure();
+  int64_t rows =
+      getRing().getType().getTile(getToAttr().getInt()).getDimSize(0);
+  if (rows % 32 != 0)
     return emitOpError() << "expects whole warps (one thread a row), got "
-                         << dst.getDimSize(0) << " rows";
-  if (getFirstThreadAttr().getInt() < 0 ||
-      getFirstThreadAttr().getInt() % 32 != 0)
-    return emitOpError() << "expects first_thread a multiple of 32, got "
-                         << getFirstThreadAttr().getInt();
-  int64_t barrier = getBarrierAttr().getInt();
-  if (barrier < 1 || barrier > 15)
-    return emitOpError() << "expects a named barrier in [1, 15], got "
-                         << barrier;
-  return success();
+                         << rows << " rows";
+  return verifyFirstThreadAndBarrier(*this);
 }
 
 LogicalResult MmaPromoteOp::verify() {
