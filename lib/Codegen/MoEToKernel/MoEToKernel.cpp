@@ -1692,8 +1692,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 /// MXFP4 weights (isFp8Mxfp4Layer): TMA copies them packed into tiles 3
 /// and 4, and each MMA warpgroup expands its tile to e4m3 (one weight row
 /// per thread) before its MMAs, with the 32-block scales folded into the
-/// values relative to the largest of each row's 128-wide K block, which
-/// the promotion applies per column.
+/// values relative to the row's largest (read once per tile), which is
+/// applied to each column after the K loop.
 LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      FusedMoEOp op, int64_t stages,
                                      int64_t maxTokens, bool streamWeights) {
