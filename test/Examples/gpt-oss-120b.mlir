@@ -31,6 +31,16 @@
 // RUN: grep '^result' %t.mxfp4.after > %t.mxfp4.after.results
 // RUN: diff %t.mxfp4.before.results %t.mxfp4.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/gpt-oss-120b-nvfp4.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/gpt-oss-120b-nvfp4.mlir -o %t.nvfp4.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.nvfp4.fused.mlir
+// RUN: moe-run %examples/gpt-oss-120b-nvfp4.mlir --tokens=3 --seed=7 --print-hash > %t.nvfp4.before
+// RUN: moe-run %t.nvfp4.fused.mlir --tokens=3 --seed=7 --print-hash > %t.nvfp4.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.nvfp4.after
+// RUN: grep '^result' %t.nvfp4.before > %t.nvfp4.before.results
+// RUN: grep '^result' %t.nvfp4.after > %t.nvfp4.after.results
+// RUN: diff %t.nvfp4.before.results %t.nvfp4.after.results
+
 // IR:      moe.route
 // IR:      moe.fused_moe
 // IR-NOT:  moe.dispatch

@@ -41,6 +41,16 @@
 // RUN: grep '^result' %t.fp8mx.after > %t.fp8mx.after.results
 // RUN: diff %t.fp8mx.before.results %t.fp8mx.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/qwen3-30b-a3b-nvfp4.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/qwen3-30b-a3b-nvfp4.mlir -o %t.nvfp4.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.nvfp4.fused.mlir
+// RUN: moe-run %examples/qwen3-30b-a3b-nvfp4.mlir --tokens=3 --seed=7 --print-hash > %t.nvfp4.before
+// RUN: moe-run %t.nvfp4.fused.mlir --tokens=3 --seed=7 --print-hash > %t.nvfp4.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.nvfp4.after
+// RUN: grep '^result' %t.nvfp4.before > %t.nvfp4.before.results
+// RUN: grep '^result' %t.nvfp4.after > %t.nvfp4.after.results
+// RUN: diff %t.nvfp4.before.results %t.nvfp4.after.results
+
 // IR:      moe.route
 // IR:      moe.fused_moe
 // IR-NOT:  moe.dispatch

@@ -28,3 +28,8 @@
 // MXFP4-COUNT-12: gg_mxfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
 // RUN: rm -rf %t.mxfp4.sm100 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.mxfp4.sm100 --ptxas %ptxas --strict --mxfp4 --chip sm_100a 8,256,512 8,200,512 256,4096,7168 128,2880,2880 | FileCheck %s --check-prefix=MXFP4-SM100
 // MXFP4-SM100-COUNT-4: gg_mxfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// bf16 rows by NVFP4 weights (make_grouped_gemm.py --nvfp4) for both chips.
+// RUN: rm -rf %t.nvfp4 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.nvfp4 --ptxas %ptxas --strict --nvfp4 1,128,64 8,256,512 8,200,512 256,4096,7168 256,7168,2048 128,2048,768 8,4096,14336 | FileCheck %s --check-prefix=NVFP4
+// NVFP4-COUNT-7: gg_nvfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: rm -rf %t.nvfp4.sm100 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.nvfp4.sm100 --ptxas %ptxas --strict --nvfp4 --chip sm_100a 8,256,512 8,200,512 256,4096,7168 | FileCheck %s --check-prefix=NVFP4-SM100
+// NVFP4-SM100-COUNT-3: gg_nvfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}

@@ -48,8 +48,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     once a stage is full both MMA warpgroups expand it into the bf16 B
     tile (`moek.dequant_fp4`: each value times its scale, exact in bf16,
     half the 32-value blocks each, then named barrier 7) before their
-    MMAs. Other matmuls (NVFP4 among them) are left unchanged with a
-    remark saying why. A `moe.fused_moe` with FP8 rows and activations and
+    MMAs; and bf16 rows by NVFP4 weights (`nvfp4` e2m1 with an e4m3 scale
+    per 1x16 block and an optional f32 scale per expert): the same kernel,
+    two e4m3 scales a 32-value block (exact in bf16), the expert's scale
+    multiplying the accumulators before the store (`moek.acc_scale`).
+    Other matmuls are left unchanged with a remark saying why. A `moe.fused_moe` with FP8 rows and activations and
     MXFP4 weights gets the FP8 fused kernel with its weights expanded to
     e4m3 in shared memory (`moek.fp4_row_scale`, `moek.load_fp4_scales`,
     `moek.dequant_fp4_fp8`, `moek.acc_scale_cols`: docs/FusedKernel.md,

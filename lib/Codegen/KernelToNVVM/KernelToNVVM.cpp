@@ -3141,6 +3141,30 @@ void publishToTensorCores(OpBuilder &b, Location loc, int64_t id,
   ctaBarrier(b, loc, id, threads);
 }
 
+/// The bf16x2 pair s, s of an e4m3 scale byte (i32), exactly: the byte's
+/// sign, exponent and mantissa at bf16 bits 15 and 4-14 are s * 2^-120
+/// (e4m3 subnormals included, as bf16 subnormals), times 2^120; 0x7F and
+/// 0xFF (NaN) give NaN.
+Value e4m3ScalePair(OpBuilder &b, Location loc, Value byte) {
+  auto c = [&](int64_t v) { return i32c(b, loc, v); };
+  Value mag = LLVM::AndOp::create(b, loc, byte, c(0x7F));
+  Value bits = LLVM::OrOp::create(
+      b, loc,
+      LLVM::ShlOp::create(b, loc, LLVM::AndOp::create(b, loc, byte, c(0x80)),
+                          c(8)),
+      LLVM::ShlOp::create(b, loc, mag, c(4)));
+  bits = LLVM::SelectOp::create(
+      b, loc, LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, mag, c(0x7F)),
+      c(0x7FC0), bits);
+  auto pairTy = VectorType::get({2}, b.getBF16Type());
+  Value tiny = LLVM::BitcastOp::create(
+      b, loc, pairTy,
+      LLVM::OrOp::create(b, loc, bits, LLVM::ShlOp::create(b, loc, bits, c(16))));
+  // 2^120 in bf16: exponent field 247.
+  Value twoTo120 = LLVM::BitcastOp::create(b, loc, pairTy, c(0x7B807B80));
+  return LLVM::FMulOp::create(b, loc, tiny, twoTo120);
+}
+
 struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3180,20 +3204,39 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
           LLVM::AddOp::create(rewriter, loc, row0,
                               LLVM::ZExtOp::create(rewriter, loc, i64, r)),
           i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
+      // NVFP4: two e4m3 scales a 32-value block (one 16-bit load).
+      bool nvfp4 = op.getNvfp4();
       Value scaleIndex = LLVM::AddOp::create(
           rewriter, loc,
           LLVM::MulOp::create(rewriter, loc, scaleRow,
                               i64c(rewriter, loc, scaleCols)),
-          LLVM::AddOp::create(rewriter, loc, kBlock,
-                              LLVM::ZExtOp::create(rewriter, loc, i64, blk)));
-      Value byte = LLVM::LoadOp::create(
-          rewriter, loc, rewriter.getI8Type(),
-          LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
-                              rewriter.getI8Type(), adaptor.getScales(),
-                              ValueRange{scaleIndex}),
-          1);
-      Value scale = ue8m0ScalePair(
-          rewriter, loc, LLVM::ZExtOp::create(rewriter, loc, i32, byte));
+          LLVM::AddOp::create(
+              rewriter, loc, kBlock,
+              LLVM::MulOp::create(rewriter, loc,
+                                  LLVM::ZExtOp::create(rewriter, loc, i64, blk),
+                                  i64c(rewriter, loc, nvfp4 ? 2 : 1))));
+      Type scaleTy = nvfp4 ? rewriter.getI16Type() : rewriter.getI8Type();
+      Value bytes = LLVM::ZExtOp::create(
+          rewriter, loc, i32,
+          LLVM::LoadOp::create(
+              rewriter, loc, scaleTy,
+              LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
+                                  rewriter.getI8Type(), adaptor.getScales(),
+                                  ValueRange{scaleIndex}),
+              nvfp4 ? 2 : 1));
+      Value scales[2];
+      if (nvfp4) {
+        for (int64_t h = 0; h < 2; ++h)
+          scales[h] = e4m3ScalePair(
+              rewriter, loc,
+              LLVM::AndOp::create(
+                  rewriter, loc,
+                  LLVM::LShrOp::create(rewriter, loc, bytes,
+                                       i32c(rewriter, loc, 8 * h)),
+                  i32c(rewriter, loc, 0xFF)));
+      } else {
+        scales[0] = scales[1] = ue8m0ScalePair(rewriter, loc, bytes);
+      }
       // Word w of the block is 16-byte chunk kc = 4 blk + w of the row; its
       // byte q holds values 2q and 2q + 1 of the chunk.
       Value swzRow = LLVM::AndOp::create(rewriter, loc, r, i32c(rewriter, loc, 7));
@@ -3210,7 +3253,7 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
               i32c(rewriter, loc, 0xFF));
           chunk = LLVM::InsertElementOp::create(
               rewriter, loc, chunk,
-              e2m1PairTimesScale(rewriter, loc, pairByte, scale),
+              e2m1PairTimesScale(rewriter, loc, pairByte, scales[w / 2]),
               i32c(rewriter, loc, q));
         }
         // Row r of the bf16 tile: 128 bytes, 16-byte chunk kc at
@@ -3445,6 +3488,26 @@ struct Fp4RowScaleLowering : OpConversionPattern<Fp4RowScaleOp> {
   }
 };
 
+struct AccScaleLowering : OpConversionPattern<AccScaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccScaleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value acc = adaptor.getAcc();
+    for (int64_t i = 0, n = fragmentSize(op.getAcc().getType()); i < n; ++i)
+      acc = LLVM::InsertValueOp::create(
+          rewriter, loc, acc,
+          LLVM::FMulOp::create(rewriter, loc,
+                               LLVM::ExtractValueOp::create(
+                                   rewriter, loc, acc, ArrayRef<int64_t>{i}),
+                               adaptor.getScale()),
+          ArrayRef<int64_t>{i});
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
 struct AccScaleColsLowering : OpConversionPattern<AccScaleColsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3646,7 +3709,8 @@ LogicalResult planTensorMemory(ModuleOp module) {
       auto mma = cast<MmaOp>(op);
       Operation *accDef = mma.getAcc().getDefiningOp();
       if (!mma.getZeroInit() &&
-          isa_and_nonnull<AccLoadSmemOp, MmaPromoteOp, AccScaleColsOp>(accDef))
+          isa_and_nonnull<AccLoadSmemOp, MmaPromoteOp, AccScaleColsOp,
+                          AccScaleOp>(accDef))
         return op->emitOpError()
                << "accumulates into a register accumulator (from "
                << accDef->getName()
@@ -3845,7 +3909,7 @@ struct ConvertMoEKernelToNVVMPass
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
                  DequantFp4Lowering, DequantFp4Fp8Lowering,
                  LoadFp4ScalesLowering, Fp4RowScaleLowering,
-                 AccScaleColsLowering,
+                 AccScaleColsLowering, AccScaleLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
                  StoreAccRemoteLowering, EpDispatchLowering,

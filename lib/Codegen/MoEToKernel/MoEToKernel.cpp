@@ -57,22 +57,34 @@ bool isFp8Block(ExpertMatmulOp op) {
          wq.getBlockCols() == 128;
 }
 
-/// True if `op` multiplies bf16 rows by MXFP4 weights (e2m1 values with a
-/// UE8M0 scale per 1x32 block), which the kernel expands to bf16 in
-/// shared memory (moek.dequant_fp4).
-bool isMxfp4Weights(ExpertMatmulOp op) {
+/// True if `op` multiplies bf16 rows by NVFP4 weights (e2m1 values with an
+/// e4m3 scale per 1x16 block, under an optional f32 scale per expert).
+bool isNvfp4Weights(ExpertMatmulOp op) {
   QuantAttr wq = op.getWQuantAttr();
-  return !op.getXQuantAttr() && wq && wq.getScheme() == QuantScheme::mxfp4 &&
-         wq.getBlockRows() == 1 && wq.getBlockCols() == 32 &&
+  return !op.getXQuantAttr() && wq && wq.getScheme() == QuantScheme::nvfp4 &&
+         wq.getBlockRows() == 1 && wq.getBlockCols() == 16 &&
          op.getX().getType().getElementType().isBF16() &&
          isa<Float4E2M1FNType>(op.getWeight().getType().getElementType());
+}
+
+/// True if `op` multiplies bf16 rows by MXFP4 weights (e2m1 values with a
+/// UE8M0 scale per 1x32 block) or NVFP4 ones (isNvfp4Weights), which the
+/// kernel expands to bf16 in shared memory (moek.dequant_fp4; NVFP4's
+/// global scale multiplies the accumulator before the store).
+bool isMxfp4Weights(ExpertMatmulOp op) {
+  QuantAttr wq = op.getWQuantAttr();
+  return isNvfp4Weights(op) ||
+         (!op.getXQuantAttr() && wq && wq.getScheme() == QuantScheme::mxfp4 &&
+          wq.getBlockRows() == 1 && wq.getBlockCols() == 32 &&
+          op.getX().getType().getElementType().isBF16() &&
+          isa<Float4E2M1FNType>(op.getWeight().getType().getElementType()));
 }
 
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
   if (isMxfp4Weights(op)) {
-    if (op.getWGlobalScale())
+    if (op.getWGlobalScale() && !isNvfp4Weights(op))
       return "MXFP4 weights take no global scale";
     if (!w.hasStaticShape())
       return "the weight shape must be static";
@@ -88,7 +100,8 @@ std::string unsupportedReason(ExpertMatmulOp op) {
     if (!isFp8Block(op) || op.getXGlobalScale() || op.getWGlobalScale())
       return "the generated kernel takes bf16 operands, fp8_block rows "
              "(block [1, 128]) by fp8_block weights (block [128, 128]), or "
-             "bf16 rows by mxfp4 weights (block [1, 32])";
+             "bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) "
+             "weights";
     if (!w.hasStaticShape())
       return "the weight shape must be static";
     if (w.getDimSize(1) % 128 != 0 || w.getDimSize(2) % 128 != 0)
@@ -158,7 +171,8 @@ LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
 /// two TMA descriptors (`sliceK` elements wide boxes), the offsets, with
 /// `scaled` the row and weight block scales, the output and the workspace.
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
-                   int64_t sliceK, bool scaled, bool fp4 = false) {
+                   int64_t sliceK, bool scaled, bool fp4 = false,
+                   bool globalScale = false) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -191,7 +205,9 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
     ptrTo("operand", 4); // w_scales [E, N/128, K/128]
   }
   if (fp4)
-    ptrTo("operand", 3); // w_scales [E, N, K/32], UE8M0
+    ptrTo("operand", 3); // w_scales [E, N, K/32] UE8M0 or [E, N, K/16] e4m3
+  if (globalScale)
+    ptrTo("operand", 4); // NVFP4: w_global_scale [E], f32
   ptrTo("result", 0);
   // The dynamic tile scheduler's counter (zeroed by the runtime).
   entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("workspace"))}));
@@ -813,20 +829,23 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   bool scaled = isFp8Block(op);
   // MXFP4 weights: copied packed into tile 2 of each stage, expanded into
   // tile 1 by the MMA warpgroups (moek.dequant_fp4) before their MMAs.
-  bool fp4 = isMxfp4Weights(op);
+  bool fp4 = isMxfp4Weights(op), nvfp4 = isNvfp4Weights(op);
+  bool globalScale = nvfp4 && op.getWGlobalScale();
   int64_t sliceK = scaled ? kTileKFp8 : kTileK;
   // TMA descriptors of the rows and weights, offsets, [row scales, weight
-  // scales | MXFP4 weight scales,] output, workspace.
+  // scales | FP4 weight scales[, NVFP4 global scales],] output, workspace.
   SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr};
   if (scaled)
     params.append({gptr, gptr});
   if (fp4)
     params.push_back(gptr);
+  if (globalScale)
+    params.push_back(gptr);
   // Workspace: the tile counter in its first 16 bytes, zeroed before each
   // launch.
   auto func = createKernelFunc(
       b, loc, name, params, /*numTma=*/2,
-      buildAbi(b, e, n, k, sliceK, scaled, fp4),
+      buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale),
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
@@ -835,7 +854,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
   Value offsets = entry->getArgument(2);
-  unsigned outArg = scaled ? 5 : fp4 ? 4 : 3;
+  unsigned outArg = scaled ? 5 : globalScale ? 5 : fp4 ? 4 : 3;
   Value out = entry->getArgument(outArg);
   Value nextTile = entry->getArgument(outArg + 1);
   auto idx = [&](int64_t v) -> Value {
@@ -993,9 +1012,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                       d.getRowEnd(), outElem, n);
             return perWg.getResult(1);
           }
-          // MXFP4: both warpgroups expand each stage's weights (tile 2 into
+          // FP4: both warpgroups expand each stage's weights (tile 2 into
           // tile 1, half the chunks each) before either's MMAs; named
-          // barrier 7 joins them.
+          // barrier 7 joins them. NVFP4: 16-value blocks of e4m3 scales.
           Value wRow = fp4 ? arith::AddIOp::create(
                                  ob, l,
                                  arith::MulIOp::create(ob, l, d.getExpert(), cN),
@@ -1006,11 +1025,13 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             mk::DequantFp4Op::create(
                 hb, hl, ring, i, hb.getI64IntegerAttr(2),
                 hb.getI64IntegerAttr(1), scales, wRow,
-                arith::MulIOp::create(hb, hl, ks,
-                                      arith::ConstantIndexOp::create(hb, hl, 2)),
-                hb.getI64IntegerAttr(e * n), hb.getI64IntegerAttr(k / 32),
-                hb.getI64IntegerAttr(256),
-                hb.getI64IntegerAttr(128), hb.getI64IntegerAttr(7));
+                arith::MulIOp::create(
+                    hb, hl, ks,
+                    arith::ConstantIndexOp::create(hb, hl, nvfp4 ? 4 : 2)),
+                hb.getI64IntegerAttr(e * n),
+                hb.getI64IntegerAttr(k / (nvfp4 ? 16 : 32)),
+                hb.getI64IntegerAttr(256), hb.getI64IntegerAttr(128),
+                hb.getI64IntegerAttr(7), nvfp4 ? hb.getUnitAttr() : UnitAttr());
           };
           // 64-row accumulators past the expert's last row issue no MMAs
           // (in the last row block of an expert), so the other warpgroup
@@ -1019,6 +1040,19 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
               cKSlices, iter, config.pipelineMma,
               fp4 ? StageHook(dequant) : StageHook());
+          if (globalScale) {
+            // NVFP4: the expert's global scale, once per tile.
+            Value g = LLVM::LoadOp::create(
+                ob, l, ob.getF32Type(),
+                LLVM::GEPOp::create(
+                    ob, l, entry->getArgument(4).getType(), ob.getF32Type(),
+                    entry->getArgument(4),
+                    ValueRange{arith::IndexCastOp::create(
+                        ob, l, ob.getI64Type(), d.getExpert())}),
+                4);
+            for (Value &acc : accs)
+              acc = mk::AccScaleOp::create(ob, l, acc, g);
+          }
           storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
           return next;
         });
@@ -2199,7 +2233,7 @@ struct ConvertMoEToMoEKernelPass
       bool fp4 = isMxfp4Weights(op);
       if (fp4 && (tileN == 256 || schedule == "pingpong")) {
         // Both MMA warpgroups expand every stage's weights together.
-        op.emitError() << "convert-moe-to-moek: kernels of MXFP4 weights "
+        op.emitError() << "convert-moe-to-moek: kernels of FP4 weights "
                           "use 128-wide tiles and the cooperative schedule "
                           "(tile-n = "
                        << static_cast<int64_t>(tileN)
@@ -2257,6 +2291,8 @@ struct ConvertMoEToMoEKernelPass
         args.append({op.getXScales(), op.getWScales()});
       if (fp4)
         args.push_back(op.getWScales());
+      if (isNvfp4Weights(op) && op.getWGlobalScale())
+        args.push_back(op.getWGlobalScale());
       replaceByLaunch(op, op.getOut(), kernel, args);
     }
   }

@@ -35,7 +35,7 @@
 // CHECK-NEXT:      moek.ring_release
 // CHECK:       llvm.func @mxfp4_expert_matmul_0_m256(
 
-// PINGERR: error: convert-moe-to-moek: kernels of MXFP4 weights use 128-wide tiles and the cooperative schedule
+// PINGERR: error: convert-moe-to-moek: kernels of FP4 weights use 128-wide tiles and the cooperative schedule
 
 // Expanding a value: magnitude to bf16 bits 6-8, sign to 15, times 2^126
 // and times the scale, two values at a time; the tile for the tensor cores
@@ -47,14 +47,5 @@
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads
 func.func @mxfp4(%x: tensor<?x256xbf16>, %w: tensor<8x256x256xf4E2M1FN>, %offsets: tensor<9xi32>, %ws: tensor<8x256x8xf8E8M0FNU>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets w_scales(%ws) {w_quant = #moe.quant<mxfp4, block = [1, 32]>} : (tensor<?x256xbf16>, tensor<8x256x256xf4E2M1FN>, tensor<9xi32>, tensor<8x256x8xf8E8M0FNU>) -> tensor<?x256xbf16>
-  return %y : tensor<?x256xbf16>
-}
-
-// -----
-
-// NVFP4 (e4m3 scales per 1x16) is not lowered yet: a remark says so.
-func.func @nvfp4(%x: tensor<?x256xbf16>, %w: tensor<8x256x256xf4E2M1FN>, %offsets: tensor<9xi32>, %ws: tensor<8x256x16xf8E4M3FN>, %wg: tensor<8xf32>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated kernel takes bf16 operands, fp8_block rows (block [1, 128]) by fp8_block weights (block [128, 128]), or bf16 rows by mxfp4 weights (block [1, 32])}}
-  %y = moe.expert_matmul %x, %w, %offsets w_scales(%ws) w_global_scale(%wg) {w_quant = #moe.quant<nvfp4, block = [1, 16]>} : (tensor<?x256xbf16>, tensor<8x256x256xf4E2M1FN>, tensor<9xi32>, tensor<8x256x16xf8E4M3FN>, tensor<8xf32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }

@@ -1,4 +1,5 @@
-// moek.dequant_fp4: round trip and every verifier error.
+// moek.dequant_fp4 (MXFP4 and NVFP4 scales) and moek.acc_scale: round trip
+// and every verifier error.
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | FileCheck %s
 
 !ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
@@ -8,6 +9,31 @@
 func.func @roundtrip(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+// NVFP4: e4m3 scales, one per 16 values (4 a 64-wide slice); acc_scale.
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+
+// CHECK-LABEL: func.func @roundtrip_nvfp4
+// CHECK:         moek.dequant_fp4 %{{.+}}[%{{.+}}] from 2 to 1 scales(%{{.+}}[%{{.+}}, %{{.+}}]) {barrier = 7 : i64, first_thread = 128 : i64, nvfp4, scale_cols = 4 : i64, scale_rows = 2048 : i64, threads = 256 : i64}
+// CHECK:         moek.acc_scale %{{.+}}, %{{.+}} : !moek.acc<64x128xf32>
+func.func @roundtrip_nvfp4(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index, %acc: !moek.acc<64x128xf32>, %g: f32) -> !moek.acc<64x128xf32> {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, nvfp4, scale_cols = 4 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  %a = moek.acc_scale %acc, %g : !moek.acc<64x128xf32>
+  return %a : !moek.acc<64x128xf32>
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
+func.func @nvfp4_scale_cols(%scales: !llvm.ptr<1>, %i: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  // expected-error @+1 {{'moek.dequant_fp4' op expects scale_cols >= 4 (a 64-wide K slice spans four 16-value blocks), got 2}}
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%i, %i]) {barrier = 7 : i64, first_thread = 128 : i64, nvfp4, scale_cols = 2 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
   return
 }
 

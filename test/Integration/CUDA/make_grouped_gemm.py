@@ -10,13 +10,16 @@ the compiler is built (no GPU needed); run_grouped_gemm.py runs the result.
 
 Folders: gg_e<E>_n<N>_k<K> (bf16 x and w, bf16 out), with --mxfp4
 gg_mxfp4_e<E>_n<N>_k<K> (bf16 x, MXFP4 w: e2m1 with a UE8M0 scale per 1x32
-block, w_scales [E, N, K/32]), or with --fp8
+block, w_scales [E, N, K/32]), with --nvfp4 gg_nvfp4_e<E>_n<N>_k<K> (bf16
+x, NVFP4 w: e2m1 with an e4m3 scale per 1x16 block, w_scales [E, N, K/16],
+and an f32 global scale per expert, w_global_scale [E]), or with --fp8
 gg_fp8_e<E>_n<N>_k<K>: DeepSeek-V3's FP8 block-scaled recipe, e4m3 x with
 f32 scales per 1x128 block (x_scales [T, K/128]) and e4m3 w with f32 scales
 per 128x128 block (w_scales [E, N/128, K/128]), bf16 out; N and K must be
 multiples of 128.
 
-usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8] [--chip C]
+usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8]
+                            [--mxfp4 | --nvfp4] [--chip C]
                             [E,N,K ...]
 """
 
@@ -53,6 +56,16 @@ MLIR_MXFP4 = """func.func @gg(%x: tensor<?x{K}xbf16>, %w: tensor<{E}x{N}x{K}xf4E
 }}
 """
 
+# NVFP4 weights (e2m1, an e4m3 scale per 1x16 block, an f32 scale per
+# expert) with bf16 rows: KS = K/16.
+MLIR_NVFP4 = """func.func @gg(%x: tensor<?x{K}xbf16>, %w: tensor<{E}x{N}x{K}xf4E2M1FN>,
+              %offsets: tensor<{E1}xi32>, %ws: tensor<{E}x{N}x{KS}xf8E4M3FN>,
+              %wg: tensor<{E}xf32>) -> tensor<?x{N}xbf16> {{
+  %y = moe.expert_matmul %x, %w, %offsets w_scales(%ws) w_global_scale(%wg) {{w_quant = #moe.quant<nvfp4, block = [1, 16]>}} : (tensor<?x{K}xbf16>, tensor<{E}x{N}x{K}xf4E2M1FN>, tensor<{E1}xi32>, tensor<{E}x{N}x{KS}xf8E4M3FN>, tensor<{E}xf32>) -> tensor<?x{N}xbf16>
+  return %y : tensor<?x{N}xbf16>
+}}
+"""
+
 DEFAULT_SHAPES = ["1,128,64", "8,256,512", "256,4096,7168", "256,7168,2048"]
 DEFAULT_SHAPES_FP8 = ["1,128,128", "8,256,512", "256,4096,7168",
                       "256,7168,2048"]
@@ -65,14 +78,15 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def artifact_name(e, n, k, fp8=False, mxfp4=False):
-    return "gg_%se%d_n%d_k%d" % ("fp8_" if fp8 else "mxfp4_" if mxfp4 else "",
-                                 e, n, k)
+def artifact_name(e, n, k, fp8=False, mxfp4=False, nvfp4=False):
+    return "gg_%se%d_n%d_k%d" % ("fp8_" if fp8 else "mxfp4_" if mxfp4 else
+                                 "nvfp4_" if nvfp4 else "", e, n, k)
 
 
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
-         translate_options="", fp8=False, chip="sm_90a", mxfp4=False):
-    name = artifact_name(e, n, k, fp8, mxfp4)
+         translate_options="", fp8=False, chip="sm_90a", mxfp4=False,
+         nvfp4=False):
+    name = artifact_name(e, n, k, fp8, mxfp4, nvfp4)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
     src = os.path.join(d, "layer.mlir")
@@ -82,6 +96,8 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
                                     NB=n // FP8_BLOCK, KB=k // FP8_BLOCK))
         elif mxfp4:
             f.write(MLIR_MXFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32))
+        elif nvfp4:
+            f.write(MLIR_NVFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 16))
         else:
             f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
@@ -136,6 +152,8 @@ def main():
                         "wgmmas")
     p.add_argument("--mxfp4", action="store_true",
                    help="bf16 rows by MXFP4 weights (K a multiple of 64)")
+    p.add_argument("--nvfp4", action="store_true",
+                   help="bf16 rows by NVFP4 weights (K a multiple of 64)")
     p.add_argument("--chip", default="sm_90a",
                    help="the SM to compile for (sm_90a, sm_100a)")
     a = p.parse_args()
@@ -150,7 +168,7 @@ def main():
     clean = True
     for e, n, k in shapes:
         clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
-                      a.translate_options, a.fp8, a.chip, a.mxfp4)
+                      a.translate_options, a.fp8, a.chip, a.mxfp4, a.nvfp4)
     if a.strict and not clean:
         sys.exit("make_grouped_gemm: a kernel spills or has serialized "
                  "wgmmas (see above)")

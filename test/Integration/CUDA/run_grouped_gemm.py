@@ -2,7 +2,8 @@
 """Runs generated grouped-matmul kernels on the GPU and checks them.
 
 For each artifact folder made by make_grouped_gemm.py (gg_e<E>_n<N>_k<K>,
-gg_fp8_e<E>_n<N>_k<K> from --fp8 and gg_mxfp4_e<E>_n<N>_k<K> from --mxfp4;
+gg_fp8_e<E>_n<N>_k<K> from --fp8, gg_mxfp4_e<E>_n<N>_k<K> from --mxfp4 and
+gg_nvfp4_e<E>_n<N>_k<K> from --nvfp4;
 a kernel is FP8 if its manifest's arg0 is f8E4M3FN, MXFP4 if its arg1 is
 f4E2M1FN), launches the kernel through python/moe_runtime on
 random inputs for several per-expert token counts (0, 1, 63, 65, not
@@ -23,6 +24,11 @@ calc_diff, both reported. Rows past offsets[E] must keep the poison.
         scales 2^-9 .. 2^-5 per 1x32 block (w_scales [E, N, K/32]); the
         reference multiplies by the dequantized weights (exact in bf16), so
         it passes as bf16 does.
+  nvfp4: the same with an e4m3 scale per 1x16 block (w_scales [E, N, K/16],
+        bytes 0x01..0x4F, subnormal scales included) and an f32 global scale
+        per expert (w_global_scale [E]); the reference multiplies by the
+        dequantized weights times the global scale (the kernel applies it
+        after the sum: a rounding apart); passes as bf16 does.
 Then times the big shapes against torch._grouped_mm (bf16) or
 torch._scaled_grouped_mm (fp8: rowwise scales of the same float32 values;
 n/a where this torch lacks it) on the same problem. Prints a table; exit
@@ -166,6 +172,33 @@ def mxfp4_inputs(rows, e, n, k, gen, dev):
     return x, packed, sbytes.view(torch.float8_e8m0fnu), wf
 
 
+def nvfp4_inputs(rows, e, n, k, gen, dev):
+    """Random NVFP4 weights: every e2m1 code (packed, low nibble first), an
+    e4m3 scale per 1x16 block (bytes 0x01..0x4F: subnormal scales
+    included, no NaN) and an f32 global scale per expert around
+    1 / (16 sqrt(K)); x uniform in [-1, 1] as bf16. Returns (x, w packed
+    uint8 [E, N, K/2], scales float8_e4m3fn [E, N, K/16], global scales
+    float32 [E], w dequantized (times the global scale) in float32)."""
+    x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
+    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
+                          dtype=torch.uint8)
+    packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+    sbytes = torch.randint(0x01, 0x50, (e, n, k // 16), generator=gen,
+                           device=dev, dtype=torch.uint8)
+    scales = sbytes.view(torch.float8_e4m3fn)
+    g = (torch.rand(e, generator=gen, device=dev) + 0.5) / (16 * k ** 0.5)
+    table = torch.tensor(E2M1, device=dev)
+    wf = table[codes.long()] * scales.float().repeat_interleave(16, dim=2)
+    return x, packed, scales, g.float(), wf * g[:, None, None]
+
+
+def is_nvfp4(kernel):
+    """bf16 rows by NVFP4 weights: arg1 (w) is f4E2M1FN, arg3 (its scales)
+    e4m3."""
+    return (kernel.tensors[1]["dtype"] == "f4E2M1FN" and
+            kernel.tensors[3]["dtype"] == "f8E4M3FN")
+
+
 def is_mxfp4(kernel):
     """bf16 rows by MXFP4 weights: its manifest's arg1 (w) is f4E2M1FN."""
     return kernel.tensors[1]["dtype"] == "f4E2M1FN"
@@ -176,13 +209,16 @@ def is_fp8(kernel):
     return kernel.tensors[0]["dtype"] == "f8E4M3FN"
 
 
-def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False):
+def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
+          nvfp4=False):
     dev = torch.device("cuda")
     m = sum(counts)
     tail = 17  # rows past offsets[E]: must stay poisoned
     rows = max(m + tail, 1)
     if fp8:
         xq, xs, wq, ws = fp8_inputs(rows, e, n, k, gen, dev)
+    elif nvfp4:
+        x, wp, wsc, g, wf = nvfp4_inputs(rows, e, n, k, gen, dev)
     elif mxfp4:
         x, wp, wsc, wf = mxfp4_inputs(rows, e, n, k, gen, dev)
     else:
@@ -196,6 +232,8 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False):
                      device=dev)
     if fp8:
         kernel.launch(xq, wq, offsets, xs, ws, out)
+    elif nvfp4:
+        kernel.launch(x, wp, offsets, wsc, g, out)
     elif mxfp4:
         kernel.launch(x, wp, offsets, wsc, out)
     else:
@@ -203,6 +241,10 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False):
     torch.cuda.synchronize()
     if fp8:
         ref = reference_fp8(xq, xs, wq, ws, offsets)[:m]
+    elif nvfp4:
+        # e2m1 times e4m3 is exact; the kernel applies the global scale
+        # after the sum, the reference before it: a rounding apart.
+        ref = reference(x, wf, offsets)[:m]
     elif mxfp4:
         # The dequantized weights are exact in bf16 (and f32): the products
         # are the bf16 kernel's.
@@ -220,7 +262,8 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False):
     # Which kernel of the artifact ran (a variant is chosen by T).
     ran = kernel.select(rows)
     variant = ran[len(kernel.name):] if ran != kernel.name else ""
-    dtype = "fp8" if fp8 else "bf16 x mxfp4" if mxfp4 else "bf16"
+    dtype = ("fp8" if fp8 else "bf16 x nvfp4" if nvfp4 else
+             "bf16 x mxfp4" if mxfp4 else "bf16")
     ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
                                           " [%s]" % variant if variant else ""),
                  dtype, m, fro, cd, finite, poison, ok))
@@ -229,7 +272,7 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False):
     return ok
 
 
-def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False):
+def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False, nvfp4=False):
     """Median ms of ours and of torch (None where torch cannot run it) on
     one problem of m rows spread evenly over the experts. MXFP4: torch's
     peer is _grouped_mm on the dequantized weights in bf16 (4x the bytes)."""
@@ -239,6 +282,10 @@ def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False):
     if fp8:
         xq, xs, wq, ws, (pxq, pxs, pwq, pws) = fp8_inputs(
             m, e, n, k, gen, dev, rowwise=True)
+    elif nvfp4:
+        x, wp, wsc, g, wf = nvfp4_inputs(m, e, n, k, gen, dev)
+        w = wf.bfloat16()
+        del wf
     elif mxfp4:
         x, wp, wsc, wf = mxfp4_inputs(m, e, n, k, gen, dev)
         w = wf.bfloat16()
@@ -266,10 +313,13 @@ def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False):
                                      use_fast_accum=True)
     else:
         wt = w.transpose(1, 2)
-        peer_name = "torch._grouped_mm" + (" (bf16 weights)" if mxfp4 else "")
+        peer_name = "torch._grouped_mm" + (" (bf16 weights)"
+                                           if mxfp4 or nvfp4 else "")
 
         def ours():
-            if mxfp4:
+            if nvfp4:
+                kernel.launch(x, wp, offsets, wsc, g, out)
+            elif mxfp4:
                 kernel.launch(x, wp, offsets, wsc, out)
             else:
                 kernel.launch(x, w, offsets, out)
@@ -325,14 +375,17 @@ def main():
             continue
         if prefixes and not any(name.startswith(f) for f in prefixes):
             continue
-        shape = re.match(r"gg_(?:fp8_|mxfp4_)?e(\d+)_n(\d+)_k(\d+)$", name)
+        shape = re.match(r"gg_(?:fp8_|mxfp4_|nvfp4_)?e(\d+)_n(\d+)_k(\d+)$",
+                         name)
         if not shape:
             continue
         e, n, k = (int(v) for v in shape.groups())
         kernel = moe_runtime.Kernel.load(d)
         fp8 = is_fp8(kernel)
-        mxfp4 = is_mxfp4(kernel)
-        dtype = "fp8" if fp8 else "bf16 x mxfp4" if mxfp4 else "bf16"
+        nvfp4 = is_nvfp4(kernel)
+        mxfp4 = is_mxfp4(kernel) and not nvfp4
+        dtype = ("fp8" if fp8 else "bf16 x nvfp4" if nvfp4 else
+                 "bf16 x mxfp4" if mxfp4 else "bf16")
         cases = []
         if e == 1:
             cases = [([1], "T=1"), ([64], "T=64"), ([200], "T=200"),
@@ -366,7 +419,7 @@ def main():
         for counts, label in cases:
             try:
                 all_ok &= check(kernel, e, n, k, counts, label, gen, fp8,
-                                mxfp4)
+                                mxfp4, nvfp4)
             except Exception as ex:  # a failed launch is a failed row
                 ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label),
                              dtype, sum(counts),
@@ -374,7 +427,8 @@ def main():
                 print("error:", ex)
                 all_ok = False
         if e >= 256 and not a.no_bench:
-            res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8, mxfp4)
+            res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8, mxfp4,
+                                     nvfp4)
             bench_rows.append((name, dtype, 2048, res, flops, peer))
         kernel.close()
 
@@ -396,6 +450,7 @@ def main():
     text = "\n".join(lines)
     print(text)
     if a.out:
+        os.makedirs(a.out, exist_ok=True)
         with open(os.path.join(a.out, "grouped_gemm.md"), "w") as f:
             f.write(text + "\n")
     print("grouped gemm: %d passed, %d failed" % (

@@ -331,9 +331,12 @@ LogicalResult DequantFp4Op::verify() {
   if (getScaleRowsAttr().getInt() < 1)
     return emitOpError() << "expects scale_rows >= 1, got "
                          << getScaleRowsAttr().getInt();
-  if (getScaleColsAttr().getInt() < 2)
-    return emitOpError() << "expects scale_cols >= 2 (a 64-wide K slice "
-                            "spans two 32-value blocks), got "
+  int64_t perSlice = getNvfp4() ? 4 : 2;
+  if (getScaleColsAttr().getInt() < perSlice)
+    return emitOpError() << "expects scale_cols >= " << perSlice
+                         << " (a 64-wide K slice spans "
+                         << (getNvfp4() ? "four 16" : "two 32")
+                         << "-value blocks), got "
                          << getScaleColsAttr().getInt();
   return success();
 }

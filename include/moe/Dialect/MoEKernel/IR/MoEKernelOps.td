@@ -767,7 +767,10 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
     expands whole 32-value blocks: 16 packed bytes, one scale, four 16-byte
     bf16 chunks), ending with a proxy fence and named barrier `barrier`
     over those threads: afterwards the tile is complete for all of them and
-    for the tensor cores.
+    for the tensor cores. With `nvfp4`, the scales are e4m3 (NVFP4), one
+    per 16 values: block c's scale is byte `k_block + c` of the row's
+    `scale_cols` (16-value blocks); e4m3 times e2m1 is exact in bf16 (an
+    e4m3 NaN gives NaN). NVFP4's global scale is not applied here.
 
     ```mlir
     moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%ws[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64, threads = 256 : i64} : !moek.ring<...>, !llvm.ptr<1>
@@ -777,7 +780,8 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
                        I64Attr:$to, MoEK_GlobalPtr:$scales, Index:$row,
                        Index:$k_block, I64Attr:$scale_rows,
                        I64Attr:$scale_cols, I64Attr:$threads,
-                       I64Attr:$first_thread, I64Attr:$barrier);
+                       I64Attr:$first_thread, I64Attr:$barrier,
+                       UnitAttr:$nvfp4);
   let assemblyFormat = [{
     $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `[` $row `,`
     $k_block `]` `)` attr-dict `:` qualified(type($ring)) `,`
@@ -971,6 +975,24 @@ def MoEK_MmaPromoteOp : MoEK_Op<"mma_promote",
     qualified(type($acc)) `,` qualified(type($row_scales))
   }];
   let hasVerifier = 1;
+}
+
+def MoEK_AccScaleOp : MoEK_Op<"acc_scale",
+    [Pure, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "acc * scale";
+  let description = [{
+    Multiplies every accumulator value by the f32 `scale` (round to
+    nearest): NVFP4's per-expert global scale, once per tile.
+
+    ```mlir
+    %acc1 = moek.acc_scale %acc0, %g : !moek.acc<64x128xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, F32:$scale);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $acc `,` $scale attr-dict `:` qualified(type($acc))
+  }];
 }
 
 def MoEK_AccScaleColsOp : MoEK_Op<"acc_scale_cols",
