@@ -70,9 +70,9 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
                           fp8_text, timed)
-from run_fused_moe import (E2M1, is_fp8, is_mxfp4,  # noqa: E402
-                           reference, rel_fro)
-from run_grouped_gemm import (FP8_BLOCK, quant_block,  # noqa: E402
+from run_fused_moe import (is_fp8, is_mxfp4, reference,  # noqa: E402
+                           rel_fro)
+from run_grouped_gemm import (E2M1, FP8_BLOCK, quant_block,  # noqa: E402
                               quant_rowwise)
 
 

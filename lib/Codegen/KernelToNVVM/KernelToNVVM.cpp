@@ -158,6 +158,20 @@ Value buildAcc(OpBuilder &b, Location loc, LLVM::LLVMStructType structTy,
   return acc;
 }
 
+/// `acc` with each of its `n` fragment values v (index i) replaced by
+/// `value(i, v)`; the rest of the struct (a tensor-memory accumulator's
+/// address and flag) kept.
+Value mapFragment(OpBuilder &b, Location loc, Value acc, int64_t n,
+                  function_ref<Value(int64_t, Value)> value) {
+  for (int64_t i = 0; i < n; ++i)
+    acc = LLVM::InsertValueOp::create(
+        b, loc, acc,
+        value(i, LLVM::ExtractValueOp::create(b, loc, acc,
+                                              ArrayRef<int64_t>{i})),
+        ArrayRef<int64_t>{i});
+  return acc;
+}
+
 /// Per-thread fragment of per-row values of a 64-row accumulator: the
 /// thread's two rows (fragmentRow and + 8).
 LLVM::LLVMStructType rowsStructType(RowsType rows) {
@@ -1077,7 +1091,7 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
     // Fragment value 4j + 2h + e is at row fragmentRow + 8h (see
     // StoreAccLowering), so it takes row scale h.
     Location loc = op.getLoc();
-    Value acc = adaptor.getAcc(), partial = adaptor.getPartial();
+    Value partial = adaptor.getPartial();
     Value scales[2];
     for (int h = 0; h < 2; ++h)
       scales[h] = LLVM::FMulOp::create(
@@ -1085,17 +1099,15 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
           LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getRowScales(),
                                        ArrayRef<int64_t>{h}),
           adaptor.getScale());
-    int64_t n = fragmentSize(op.getAcc().getType());
-    for (int64_t i = 0; i < n; ++i) {
-      Value a = LLVM::ExtractValueOp::create(rewriter, loc, acc,
-                                             ArrayRef<int64_t>{i});
-      Value p = LLVM::ExtractValueOp::create(rewriter, loc, partial,
-                                             ArrayRef<int64_t>{i});
-      Value r = LLVM::FMAOp::create(rewriter, loc, p, scales[(i / 2) % 2], a);
-      acc = LLVM::InsertValueOp::create(rewriter, loc, acc, r,
-                                        ArrayRef<int64_t>{i});
-    }
-    rewriter.replaceOp(op, acc);
+    rewriter.replaceOp(
+        op, mapFragment(rewriter, loc, adaptor.getAcc(),
+                        fragmentSize(op.getAcc().getType()),
+                        [&](int64_t i, Value a) -> Value {
+                          Value p = LLVM::ExtractValueOp::create(
+                              rewriter, loc, partial, ArrayRef<int64_t>{i});
+                          return LLVM::FMAOp::create(rewriter, loc, p,
+                                                     scales[(i / 2) % 2], a);
+                        }));
     return success();
   }
 };
@@ -3099,17 +3111,29 @@ Value e2m1PairTimesScale(OpBuilder &b, Location loc, Value byte,
                                  LLVM::FMulOp::create(b, loc, value, scale));
 }
 
+/// The bits (i32) of 2^(byte - 127) for a UE8M0 scale byte (i32) in a
+/// float format whose exponent field starts at bit `exponentShift` (23:
+/// f32, 7: bf16): byte << exponentShift, except 0 (2^-127, a subnormal: the
+/// mantissa's top bit) and 255 (NaN: all exponent bits and the top
+/// mantissa bit).
+Value ue8m0Bits(OpBuilder &b, Location loc, Value byte, int64_t exponentShift) {
+  auto c32 = [&](int64_t v) { return i32c(b, loc, v); };
+  int64_t half = int64_t(1) << (exponentShift - 1);
+  Value bits = LLVM::ShlOp::create(b, loc, byte, c32(exponentShift));
+  bits = LLVM::SelectOp::create(
+      b, loc, LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, byte, c32(0)),
+      c32(half), bits);
+  return LLVM::SelectOp::create(
+      b, loc,
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, byte, c32(255)),
+      c32((int64_t(0xFF) << exponentShift) | half), bits);
+}
+
 /// The bf16x2 pair 2^(byte - 127), 2^(byte - 127) of a UE8M0 scale byte
 /// (i32): byte << 7 in each lane, except 0 (2^-127, a bf16 subnormal) and
 /// 255 (NaN).
 Value ue8m0ScalePair(OpBuilder &b, Location loc, Value byte) {
-  Value bits = LLVM::ShlOp::create(b, loc, byte, i32c(b, loc, 7));
-  Value isZero =
-      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, byte, i32c(b, loc, 0));
-  Value isNan = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, byte,
-                                     i32c(b, loc, 255));
-  bits = LLVM::SelectOp::create(b, loc, isZero, i32c(b, loc, 0x0040), bits);
-  bits = LLVM::SelectOp::create(b, loc, isNan, i32c(b, loc, 0x7FC0), bits);
+  Value bits = ue8m0Bits(b, loc, byte, /*exponentShift=*/7);
   Value pair = LLVM::OrOp::create(
       b, loc, bits, LLVM::ShlOp::create(b, loc, bits, i32c(b, loc, 16)));
   return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
@@ -3309,22 +3333,13 @@ struct LoadFp4ScalesLowering : OpConversionPattern<LoadFp4ScalesOp> {
   }
 };
 
-/// e4m3 byte of a non-negative float, rounded to nearest even (no
-/// saturation: the table's values stay below 448).
+/// e4m3 byte of a float, rounded to nearest even (APFloat's conversion;
+/// the table's values stay below 448).
 uint8_t e4m3Byte(double x) {
-  if (x == 0)
-    return 0;
-  int e = static_cast<int>(std::floor(std::log2(x)));
-  if (e >= -6) {
-    double m = std::nearbyint((x / std::ldexp(1.0, e) - 1.0) * 8.0);
-    if (m == 8) {
-      m = 0;
-      ++e;
-    }
-    return static_cast<uint8_t>(((e + 7) << 3) | static_cast<int>(m));
-  }
-  // Subnormal: a multiple of 2^-9 (8 * 2^-9 is the smallest normal, 0x08).
-  return static_cast<uint8_t>(std::nearbyint(x / std::ldexp(1.0, -9)));
+  APFloat v(x);
+  bool lost;
+  v.convert(APFloat::Float8E4M3FN(), APFloat::rmNearestTiesToEven, &lost);
+  return static_cast<uint8_t>(v.bitcastToAPInt().getZExtValue());
 }
 
 /// The expansion tables of moek.dequant_fp4_fp8: entry d (0..19), byte m
@@ -3386,15 +3401,7 @@ std::pair<Value, Value> e2m1ToE4m3(OpBuilder &b, Location loc, Value w,
 /// The column scale 2^(m - 133) of a UE8M0 row maximum `m` (i32): 2^(m -
 /// 127) from its f32 bits (0: 2^-127, a subnormal; 255: NaN), times 2^-6.
 Value fp4ColumnScale(OpBuilder &b, Location loc, Value m) {
-  auto c32 = [&](int64_t v) { return i32c(b, loc, v); };
-  Value bits = LLVM::ShlOp::create(b, loc, m, c32(23));
-  bits = LLVM::SelectOp::create(
-      b, loc, LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, m, c32(0)),
-      c32(0x00400000), bits);
-  bits = LLVM::SelectOp::create(
-      b, loc,
-      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, m, c32(255)),
-      c32(0x7FC00000), bits);
+  Value bits = ue8m0Bits(b, loc, m, /*exponentShift=*/23);
   Type f32 = b.getF32Type();
   return LLVM::FMulOp::create(
       b, loc, LLVM::BitcastOp::create(b, loc, f32, bits),
@@ -3494,16 +3501,13 @@ struct AccScaleLowering : OpConversionPattern<AccScaleOp> {
   matchAndRewrite(AccScaleOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value acc = adaptor.getAcc();
-    for (int64_t i = 0, n = fragmentSize(op.getAcc().getType()); i < n; ++i)
-      acc = LLVM::InsertValueOp::create(
-          rewriter, loc, acc,
-          LLVM::FMulOp::create(rewriter, loc,
-                               LLVM::ExtractValueOp::create(
-                                   rewriter, loc, acc, ArrayRef<int64_t>{i}),
-                               adaptor.getScale()),
-          ArrayRef<int64_t>{i});
-    rewriter.replaceOp(op, acc);
+    rewriter.replaceOp(
+        op, mapFragment(rewriter, loc, adaptor.getAcc(),
+                        fragmentSize(op.getAcc().getType()),
+                        [&](int64_t, Value v) -> Value {
+                          return LLVM::FMulOp::create(rewriter, loc, v,
+                                                      adaptor.getScale());
+                        }));
     return success();
   }
 };
@@ -3530,6 +3534,8 @@ struct AccScaleColsLowering : OpConversionPattern<AccScaleColsOp> {
                 rewriter, loc,
                 LLVM::URemOp::create(rewriter, loc, lane, i32c(rewriter, loc, 4)),
                 i32c(rewriter, loc, colScaleStride(cols))))});
+    // (Each 16-byte load before the values it scales: not mapFragment,
+    // which extracts a value first.)
     auto quadTy = VectorType::get({4}, f32);
     Value acc = adaptor.getAcc(), quad;
     for (int64_t i = 0, n = fragmentSize(op.getAcc().getType()); i < n; ++i) {

@@ -63,8 +63,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
-from run_grouped_gemm import (FP8_BLOCK, FP8_MAX, calc_diff,  # noqa: E402,F401
-                              quant_block, reference_fp8, rel_fro)
+from run_grouped_gemm import (E2M1, FP8_BLOCK, FP8_MAX,  # noqa: E402,F401
+                              calc_diff, quant_block, random_e2m1,
+                              reference_fp8, rel_fro)
 
 ROWS = []
 
@@ -217,18 +218,12 @@ def fp8_weight(e, n, k, gen, dev):
     return wq, ws
 
 
-E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
-        -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
-
-
 def mxfp4_weight(e, n, k, gen, dev, spread):
     """Packed e2m1 [E, N, K/2] (uint8, every code, the first value in the
     low nibble) and UE8M0 scales [E, N, K/32] (float8_e8m0fnu) drawn from
     `spread` consecutive powers of two whose largest is near
     2 / (2.5 sqrt(K))."""
-    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
-                          dtype=torch.uint8)
-    packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+    _, packed = random_e2m1(e, n, k, gen, dev)
     top = 127 + round(-torch.log2(torch.tensor(2.5 * k ** 0.5)).item()) + 1
     sbytes = torch.randint(top - spread + 1, top + 1, (e, n, k // 32),
                            generator=gen, device=dev, dtype=torch.uint8)

@@ -155,15 +155,21 @@ E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
         -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
 
 
+def random_e2m1(e, n, k, gen, dev):
+    """Every e2m1 code at random: the codes (uint8 [E, N, K]) and the same
+    packed two a byte, the first in the low nibble (uint8 [E, N, K/2])."""
+    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
+                          dtype=torch.uint8)
+    return codes, (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+
+
 def mxfp4_inputs(rows, e, n, k, gen, dev):
     """Random MXFP4 weights: every e2m1 code (packed two a byte, the first
     in the low nibble) with UE8M0 scales 2^-9 .. 2^-5 (bytes 118..122); x
     uniform in [-1, 1] as bf16. Returns (x, w packed uint8 [E, N, K/2],
     scales float8_e8m0fnu [E, N, K/32], w dequantized in float32)."""
     x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
-    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
-                          dtype=torch.uint8)
-    packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+    codes, packed = random_e2m1(e, n, k, gen, dev)
     sbytes = torch.randint(118, 123, (e, n, k // 32), generator=gen,
                            device=dev, dtype=torch.uint8)
     table = torch.tensor(E2M1, device=dev)
@@ -180,9 +186,7 @@ def nvfp4_inputs(rows, e, n, k, gen, dev):
     uint8 [E, N, K/2], scales float8_e4m3fn [E, N, K/16], global scales
     float32 [E], w dequantized (times the global scale) in float32)."""
     x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
-    codes = torch.randint(0, 16, (e, n, k), generator=gen, device=dev,
-                          dtype=torch.uint8)
-    packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
+    codes, packed = random_e2m1(e, n, k, gen, dev)
     sbytes = torch.randint(0x01, 0x50, (e, n, k // 16), generator=gen,
                            device=dev, dtype=torch.uint8)
     scales = sbytes.view(torch.float8_e4m3fn)

@@ -301,17 +301,33 @@ static LogicalResult verifyFp4Tiles(Op op, Type dstType, StringRef dstName,
   return success();
 }
 
-/// first_thread a multiple of 32 and a named barrier in [1, 15].
+/// first_thread a multiple of 32 (whole warps).
 template <typename Op>
-static LogicalResult verifyFirstThreadAndBarrier(Op op) {
+static LogicalResult verifyFirstThread(Op op) {
   int64_t first = op.getFirstThreadAttr().getInt();
   if (first < 0 || first % 32 != 0)
     return op.emitOpError() << "expects first_thread a multiple of 32, got "
                             << first;
+  return success();
+}
+
+/// A `barrier` attribute naming a named barrier, in [1, 15] (0 is the
+/// CTA-wide one; the barrier ops' own ids: verifyNamedBarrier).
+template <typename Op>
+static LogicalResult verifyBarrierAttr(Op op) {
   int64_t barrier = op.getBarrierAttr().getInt();
   if (barrier < 1 || barrier > 15)
     return op.emitOpError() << "expects a named barrier in [1, 15], got "
                             << barrier;
+  return success();
+}
+
+/// scale_rows >= 1 (rows past it read the last one).
+template <typename Op>
+static LogicalResult verifyScaleRows(Op op) {
+  if (op.getScaleRowsAttr().getInt() < 1)
+    return op.emitOpError() << "expects scale_rows >= 1, got "
+                            << op.getScaleRowsAttr().getInt();
   return success();
 }
 
@@ -326,11 +342,9 @@ LogicalResult DequantFp4Op::verify() {
     return emitOpError() << "expects whole warps that divide the tile's "
                          << blocks << " 32-value blocks, got " << threads
                          << " threads";
-  if (failed(verifyFirstThreadAndBarrier(*this)))
+  if (failed(verifyFirstThread(*this)) || failed(verifyBarrierAttr(*this)) ||
+      failed(verifyScaleRows(*this)))
     return failure();
-  if (getScaleRowsAttr().getInt() < 1)
-    return emitOpError() << "expects scale_rows >= 1, got "
-                         << getScaleRowsAttr().getInt();
   int64_t perSlice = getNvfp4() ? 4 : 2;
   if (getScaleColsAttr().getInt() < perSlice)
     return emitOpError() << "expects scale_cols >= " << perSlice
@@ -379,9 +393,8 @@ LogicalResult LoadRowsOp::verify() {
 }
 
 LogicalResult Fp4RowScaleOp::verify() {
-  if (getScaleRowsAttr().getInt() < 1)
-    return emitOpError() << "expects scale_rows >= 1, got "
-                         << getScaleRowsAttr().getInt();
+  if (failed(verifyScaleRows(*this)))
+    return failure();
   int64_t cols = getScaleColsAttr().getInt();
   if (cols < 4 || cols % 4 != 0)
     return emitOpError() << "expects scale_cols a positive multiple of 4 "
@@ -391,36 +404,26 @@ LogicalResult Fp4RowScaleOp::verify() {
   if (threads < 32 || threads > 1024 || threads % 32 != 0)
     return emitOpError() << "expects whole warps, got " << threads
                          << " threads";
+  if (failed(verifyFirstThread(*this)))
+    return failure();
   int64_t first = getFirstThreadAttr().getInt();
-  if (first < 0 || first % 32 != 0)
-    return emitOpError() << "expects first_thread a multiple of 32, got "
-                         << first;
   if (first + threads > 1024)
     return emitOpError() << "expects its threads within a block of 1024, "
                             "got first_thread "
                          << first << " + " << threads << " threads";
-  int64_t barrier = getBarrierAttr().getInt();
-  if (barrier < 1 || barrier > 15)
-    return emitOpError() << "expects a named barrier in [1, 15], got "
-                         << barrier;
-  return success();
+  return verifyBarrierAttr(*this);
 }
 
 LogicalResult LoadFp4ScalesOp::verify() {
-  if (getScaleRowsAttr().getInt() < 1)
-    return emitOpError() << "expects scale_rows >= 1, got "
-                         << getScaleRowsAttr().getInt();
+  if (failed(verifyScaleRows(*this)))
+    return failure();
   int64_t cols = getScaleColsAttr().getInt();
   if (cols < 4 || cols % 4 != 0)
     return emitOpError() << "expects scale_cols a positive multiple of 4 "
                             "(four 32-value blocks a 128-wide K block, "
                             "loaded as one aligned word), got "
                          << cols;
-  if (getFirstThreadAttr().getInt() < 0 ||
-      getFirstThreadAttr().getInt() % 32 != 0)
-    return emitOpError() << "expects first_thread a multiple of 32, got "
-                         << getFirstThreadAttr().getInt();
-  return success();
+  return verifyFirstThread(*this);
 }
 
 LogicalResult DequantFp4Fp8Op::verify() {
@@ -432,7 +435,9 @@ LogicalResult DequantFp4Fp8Op::verify() {
   if (rows % 32 != 0)
     return emitOpError() << "expects whole warps (one thread a row), got "
                          << rows << " rows";
-  return verifyFirstThreadAndBarrier(*this);
+  if (failed(verifyFirstThread(*this)))
+    return failure();
+  return verifyBarrierAttr(*this);
 }
 
 LogicalResult MmaPromoteOp::verify() {
