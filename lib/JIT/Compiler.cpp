@@ -187,7 +187,7 @@ llvm::Error compileFor(ModuleOp module, MLIRContext &ctx,
   // The passes of the module-anchored manager (no builtin.module(...)
   // wrapper: that would nest them under the module).
   std::string pipeline = "moe-graph-optimization-pipeline, "
-                         "convert-moe-to-moek{" +
+                         "convert-moe-to-moek{chip=" + chip.str() + " " +
                          request.kernelOptions +
                          "}, moek-to-nvvm-pipeline{chip=" + chip.str() + "}";
   std::string parseErrors;

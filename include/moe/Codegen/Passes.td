@@ -138,6 +138,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "cooperative: both MMA warpgroups split each tile; pingpong: they "
            "alternate whole tiles so one's epilogue overlaps the other's MMAs "
            "(128-wide tiles)">,
+    Option<"chip", "chip", "std::string", "\"sm_90a\"",
+           "Target chip (sm_90a, sm_100a): on sm_90a the FP8 x MXFP4 fused "
+           "kernel multiplies tiles of at most 16 rows transposed, the "
+           "weights expanded in registers (moek.mma_fp4)">,
   ];
 }
 

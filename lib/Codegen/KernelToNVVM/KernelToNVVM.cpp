@@ -26,6 +26,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -669,12 +670,41 @@ struct AccLoadSmemLowering : OpConversionPattern<AccLoadSmemOp> {
     Location loc = op.getLoc();
     auto structTy = cast<LLVM::LLVMStructType>(
         getTypeConverter()->convertType(op.getAcc().getType()));
+    int64_t rows = op.getRowsAttr().getInt();
+    if (rows == 64) {
+      Value acc = buildAcc(
+          rewriter, loc, structTy, fragmentSize(op.getAcc().getType()),
+          [&](int64_t v) -> Value {
+            return LLVM::LoadOp::create(
+                rewriter, loc, rewriter.getF32Type(),
+                fragmentSlot(rewriter, loc, adaptor.getPtr(), v), 4);
+          });
+      rewriter.replaceOp(op, acc);
+      return success();
+    }
+    // The compact layout of the first `rows` rows (threads t < 2 rows):
+    // float v * 2 rows + t; the other threads' rows are 0 (they read a
+    // valid slot and drop it: no branch).
+    Type f32 = rewriter.getF32Type();
+    Value t = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                   i32c(rewriter, loc, kWarpgroupThreads));
+    Value inside = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ult,
+                                        t, i32c(rewriter, loc, 2 * rows));
+    Value tt = LLVM::UMinOp::create(rewriter, loc, t,
+                                    i32c(rewriter, loc, 2 * rows - 1));
+    Value zero = LLVM::ConstantOp::create(rewriter, loc, f32,
+                                          rewriter.getF32FloatAttr(0.0f));
     Value acc = buildAcc(
         rewriter, loc, structTy, fragmentSize(op.getAcc().getType()),
         [&](int64_t v) -> Value {
-          return LLVM::LoadOp::create(
-              rewriter, loc, rewriter.getF32Type(),
-              fragmentSlot(rewriter, loc, adaptor.getPtr(), v), 4);
+          Value index = LLVM::AddOp::create(rewriter, loc, tt,
+                                            i32c(rewriter, loc, v * 2 * rows));
+          Value x = LLVM::LoadOp::create(
+              rewriter, loc, f32,
+              LLVM::GEPOp::create(rewriter, loc, adaptor.getPtr().getType(),
+                                  f32, adaptor.getPtr(), ValueRange{index}),
+              4);
+          return LLVM::SelectOp::create(rewriter, loc, inside, x, zero);
         });
     rewriter.replaceOp(op, acc);
     return success();
@@ -1963,6 +1993,23 @@ Value toE4m3x2(OpBuilder &b, Location loc, Value lo, Value hi) {
       .getResult(0);
 }
 
+/// moek.mma_fp4's K order (`permute_k`): the stored 4-byte word of logical
+/// word L (i32, 0..31) of a 128-value block, L = 8q + 2s + e -> 8s + 4e + q:
+/// the values thread q of a quad feeds K step s come from one 32-value
+/// block, so it expands them from one 16-byte load.
+Value permutedKWord(OpBuilder &b, Location loc, Value l) {
+  auto c = [&](int64_t v) { return i32c(b, loc, v); };
+  Value q = LLVM::LShrOp::create(b, loc, l, c(3));
+  Value s = LLVM::AndOp::create(b, loc, LLVM::LShrOp::create(b, loc, l, c(1)),
+                                c(3));
+  Value e = LLVM::AndOp::create(b, loc, l, c(1));
+  return LLVM::AddOp::create(
+      b, loc,
+      LLVM::AddOp::create(b, loc, LLVM::ShlOp::create(b, loc, s, c(3)),
+                          LLVM::ShlOp::create(b, loc, e, c(2))),
+      q);
+}
+
 /// moek.dispatch's quantizing copy of one token row `src` (bf16, `h`
 /// values, a multiple of 128) into row `row` of `rows` (e4m3) and
 /// `scales` (f32, h / 128 per row), by one warp: each lane takes 8 values
@@ -1973,7 +2020,7 @@ Value toE4m3x2(OpBuilder &b, Location loc, Value lo, Value hi) {
 /// nothing.
 void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                    Value scales, Value row, Value lane, int64_t h,
-                   const std::map<int64_t, Value> &constants) {
+                   const std::map<int64_t, Value> &constants, bool permuteK) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
   auto vec8 = VectorType::get({8}, bf16);
@@ -2023,9 +2070,36 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                 i32c(pb, pl, i));
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
           OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
-          LLVM::StoreOp::create(
-              sb, pl, packed,
-              elementAddress(sb, pl, dstRow, sb.getI8Type(), cols[u]), 8);
+          if (!permuteK) {
+            LLVM::StoreOp::create(
+                sb, pl, packed,
+                elementAddress(sb, pl, dstRow, sb.getI8Type(), cols[u]), 8);
+          } else {
+            // Logical words 2p and 2p + 1 of the 128-value block, p =
+            // (c % 128) / 8: stored words permutedKWord(2p), + 4.
+            Value pair = LLVM::BitcastOp::create(
+                sb, pl, VectorType::get({2}, sb.getI32Type()), packed);
+            Value c = toI32(sb, pl, cols[u]);
+            Value base = LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, ~127));
+            Value word = permutedKWord(
+                sb, pl, LLVM::LShrOp::create(
+                            sb, pl, LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, 127)),
+                            i32c(sb, pl, 2)));
+            for (int64_t e = 0; e < 2; ++e) {
+              Value off = LLVM::AddOp::create(
+                  sb, pl, base,
+                  LLVM::ShlOp::create(
+                      sb, pl,
+                      LLVM::AddOp::create(sb, pl, word, i32c(sb, pl, 4 * e)),
+                      i32c(sb, pl, 2)));
+              LLVM::StoreOp::create(
+                  sb, pl,
+                  LLVM::ExtractElementOp::create(sb, pl, pair, i32c(sb, pl, e)),
+                  gepBytes(sb, pl, dstRow,
+                           LLVM::ZExtOp::create(sb, pl, sb.getI64Type(), off)),
+                  4);
+            }
+          }
           auto sc = scf::IfOp::create(sb, pl, firstOfBlock, false);
           OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
           LLVM::StoreOp::create(
@@ -2291,7 +2365,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
               arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
           if (Value scales = a.getRowScales()) {
             copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
-                          h, constants);
+                          h, constants, op.getPermuteK());
             return;
           }
           copyRowWarp(cb, l, src, dst, lane, h, constants);
@@ -2494,7 +2568,7 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
           if (Value scales = a.getRowScales()) {
             copyQuantized(cb, l, src, gepBytes(cb, l, a.getRows(), shift),
                           gepBytes(cb, l, scales, shift), toIndex(cb, l, row),
-                          lane, h, constants);
+                          lane, h, constants, /*permuteK=*/false);
             return;
           }
           Value dst = gepBytes(
@@ -2830,9 +2904,31 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
       Value rowOffset =
           LLVM::MulOp::create(tb, loc, toI64(tb, loc, row), i64c(tb, loc, ld));
       for (int64_t j = 0; j < 16; ++j) {
-        Value index = LLVM::AddOp::create(
-            tb, loc, rowOffset,
-            LLVM::AddOp::create(tb, loc, col0, i64c(tb, loc, 8 * j)));
+        // Column 8j + 2q (+ 1): logical word 2j + q / 2 of the block; with
+        // permute_k stored word 8 (j % 4) + 4 (q / 2) + j / 4.
+        Value colJ =
+            op.getPermuteK()
+                ? LLVM::AddOp::create(
+                      tb, loc, toI64(tb, loc, a.getCol()),
+                      LLVM::ZExtOp::create(
+                          tb, loc, tb.getI64Type(),
+                          LLVM::AddOp::create(
+                              tb, loc,
+                              i32c(tb, loc, 32 * (j % 4) + 4 * (j / 4)),
+                              LLVM::AddOp::create(
+                                  tb, loc,
+                                  LLVM::ShlOp::create(
+                                      tb, loc,
+                                      LLVM::LShrOp::create(tb, loc, quad,
+                                                           i32c(tb, loc, 1)),
+                                      i32c(tb, loc, 4)),
+                                  LLVM::ShlOp::create(
+                                      tb, loc,
+                                      LLVM::AndOp::create(tb, loc, quad,
+                                                          i32c(tb, loc, 1)),
+                                      i32c(tb, loc, 1))))))
+                : LLVM::AddOp::create(tb, loc, col0, i64c(tb, loc, 8 * j));
+        Value index = LLVM::AddOp::create(tb, loc, rowOffset, colJ);
         Value addr = LLVM::GEPOp::create(tb, loc, a.getOut().getType(),
                                          tb.getI8Type(), a.getOut(),
                                          ValueRange{index});
@@ -3615,6 +3711,63 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
       tab.setInvariant(true);
       return {packed, tab};
     };
+    if (op.getPermuteK()) {
+      // moek.mma_fp4's K order: stored 16-byte chunk k = 2j + e holds, at
+      // word q, values 8j + 4e .. + 3 of block q (packed word j of block q
+      // expanded: e = 0 its low half, e = 1 its high). One packed word j
+      // of every block an iteration (the four blocks' tables loaded
+      // first), two chunks stored.
+      SmallVector<Value> tabs;
+      for (int64_t blk = 0; blk < 4; ++blk)
+        tabs.push_back(loadBlock(rewriter, loc, c32(blk))[1]);
+      auto loop = scf::ForOp::create(
+          rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, 0),
+          arith::ConstantIndexOp::create(rewriter, loc, 4),
+          arith::ConstantIndexOp::create(rewriter, loc, 1), ValueRange{},
+          [&](OpBuilder &lb, Location ll, Value step, ValueRange) {
+            Value j = toI32(lb, ll, step);
+            Value chunks[2] = {LLVM::UndefOp::create(lb, ll, quadTy),
+                               LLVM::UndefOp::create(lb, ll, quadTy)};
+            for (int64_t blk = 0; blk < 4; ++blk) {
+              Value off = LLVM::AddOp::create(
+                  lb, ll,
+                  LLVM::ShlOp::create(
+                      lb, ll,
+                      LLVM::XOrOp::create(lb, ll, loadSwz, i32c(lb, ll, blk)),
+                      i32c(lb, ll, 4)),
+                  LLVM::ShlOp::create(lb, ll, j, i32c(lb, ll, 2)));
+              Value w = LLVM::LoadOp::create(
+                  lb, ll, i32,
+                  gepBytes(lb, ll, rowSrc, LLVM::ZExtOp::create(lb, ll, i64, off)),
+                  4);
+              auto [lo, hi] = e2m1ToE4m3(
+                  lb, ll, w,
+                  LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 0)),
+                  LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 1)));
+              chunks[0] = LLVM::InsertElementOp::create(lb, ll, chunks[0], lo,
+                                                        i32c(lb, ll, blk));
+              chunks[1] = LLVM::InsertElementOp::create(lb, ll, chunks[1], hi,
+                                                        i32c(lb, ll, blk));
+            }
+            for (int64_t e = 0; e < 2; ++e) {
+              Value kc = LLVM::AddOp::create(
+                  lb, ll, LLVM::ShlOp::create(lb, ll, j, i32c(lb, ll, 1)),
+                  i32c(lb, ll, e));
+              Value off = LLVM::ShlOp::create(
+                  lb, ll, LLVM::XOrOp::create(lb, ll, swz, kc), i32c(lb, ll, 4));
+              LLVM::StoreOp::create(
+                  lb, ll, chunks[e],
+                  gepBytes(lb, ll, rowDst, LLVM::ZExtOp::create(lb, ll, i64, off)),
+                  16);
+            }
+            scf::YieldOp::create(lb, ll);
+          });
+      loop->setAttr("loop_annotation",
+                    noUnrollAnnotation(rewriter.getContext()));
+      publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), rows);
+      rewriter.eraseOp(op);
+      return success();
+    }
     // One 32-value block an iteration of a loop that LLVM does not unroll
     // (all four at once kept too many registers live beside the
     // accumulators: ptxas spilled), the next block's loads issued before
@@ -3665,6 +3818,422 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
         });
     loop->setAttr("loop_annotation", noUnrollAnnotation(rewriter.getContext()));
     publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), rows);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Transposed MXFP4 products for small tiles (sm_90a: A from registers)
+//===----------------------------------------------------------------------===//
+//
+// A tile of few tokens (moe-to-moek: at most 16) multiplies the expert's
+// weights as wgmma's A operand, expanded to e4m3 in each thread's own
+// registers, by the tokens as B (m64n16k32): the weights need no
+// shared-memory round trip, fence or barrier, and the tensor cores work on
+// 16 token columns instead of 64 rows. Each warpgroup thread holds rows
+// `16 * warp + lane / 4` and + 8 of the 64-row fragment, and in K step s
+// of a 128-wide block (32 values, one UE8M0 block) values 4q..4q+3 and
+// 16+4q..16+4q+3 of block s (q = lane % 4): packed bytes 2q, 2q+1 and
+// 8+2q, 8+2q+1 of the block's 16.
+
+/// Lane `lane % 4` of the calling thread (i32).
+Value quadLane(OpBuilder &b, Location loc) {
+  return LLVM::AndOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 3));
+}
+
+/// The two weight rows (i64, clamped to `scaleRows - 1`) of the calling
+/// thread's A fragment rows from `row` (index).
+std::array<Value, 2> fragmentWeightRows(OpBuilder &b, Location loc, Value row,
+                                        int64_t scaleRows) {
+  Value r0 = LLVM::AddOp::create(
+      b, loc, toI64(b, loc, row),
+      LLVM::ZExtOp::create(b, loc, b.getI64Type(), fragmentRow(b, loc)));
+  std::array<Value, 2> rows;
+  for (int64_t h = 0; h < 2; ++h)
+    rows[h] = LLVM::UMinOp::create(
+        b, loc, LLVM::AddOp::create(b, loc, r0, i64c(b, loc, 8 * h)),
+        i64c(b, loc, scaleRows - 1));
+  return rows;
+}
+
+Value pairOf(OpBuilder &b, Location loc, Value v0, Value v1) {
+  auto ty = VectorType::get({2}, v0.getType());
+  Value v = LLVM::UndefOp::create(b, loc, ty);
+  v = LLVM::InsertElementOp::create(b, loc, v, v0, i32c(b, loc, 0));
+  return LLVM::InsertElementOp::create(b, loc, v, v1, i32c(b, loc, 1));
+}
+
+struct Fp4FragmentRowMaxLowering : OpConversionPattern<Fp4FragmentRowMaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Fp4FragmentRowMaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type();
+    int64_t cols = op.getScaleColsAttr().getInt();
+    auto rows = fragmentWeightRows(rewriter, loc, adaptor.getRow(),
+                                   op.getScaleRowsAttr().getInt());
+    Value bases[2];
+    for (int64_t h = 0; h < 2; ++h)
+      bases[h] = gepBytes(
+          rewriter, loc, adaptor.getScales(),
+          LLVM::MulOp::create(rewriter, loc, rows[h], i64c(rewriter, loc, cols)));
+    // Words quad, quad + 4, ... of each row, then the quad's maximum.
+    Value start = toIndex(rewriter, loc, quadLane(rewriter, loc));
+    auto loop = scf::ForOp::create(
+        rewriter, loc, start,
+        arith::ConstantIndexOp::create(rewriter, loc, cols / 4),
+        arith::ConstantIndexOp::create(rewriter, loc, 4),
+        ValueRange{i32c(rewriter, loc, 0), i32c(rewriter, loc, 0)},
+        [&](OpBuilder &lb, Location ll, Value j, ValueRange it) {
+          SmallVector<Value> next;
+          Value off = LLVM::MulOp::create(lb, ll, toI64(lb, ll, j),
+                                          i64c(lb, ll, 4));
+          for (int64_t h = 0; h < 2; ++h)
+            next.push_back(LLVM::UMaxOp::create(
+                lb, ll, it[h],
+                maxByte(lb, ll,
+                        LLVM::LoadOp::create(lb, ll, i32,
+                                             gepBytes(lb, ll, bases[h], off),
+                                             4))));
+          scf::YieldOp::create(lb, ll, next);
+        });
+    loop->setAttr("loop_annotation", noUnrollAnnotation(rewriter.getContext()));
+    Value m[2];
+    for (int64_t h = 0; h < 2; ++h) {
+      m[h] = loop.getResult(h);
+      for (int64_t d = 1; d < 4; d *= 2)
+        m[h] = LLVM::UMaxOp::create(
+            rewriter, loc, m[h],
+            NVVM::ShflOp::create(
+                rewriter, loc, i32, i32c(rewriter, loc, -1), m[h],
+                i32c(rewriter, loc, d), i32c(rewriter, loc, 0x1f),
+                NVVM::ShflKindAttr::get(rewriter.getContext(),
+                                        NVVM::ShflKind::bfly),
+                UnitAttr()));
+    }
+    rewriter.replaceOp(op, pairOf(rewriter, loc, m[0], m[1]));
+    return success();
+  }
+};
+
+struct LoadFp4FragmentScalesLowering
+    : OpConversionPattern<LoadFp4FragmentScalesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LoadFp4FragmentScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type();
+    auto rows = fragmentWeightRows(rewriter, loc, adaptor.getRow(),
+                                   op.getScaleRowsAttr().getInt());
+    Value words[2];
+    for (int64_t h = 0; h < 2; ++h) {
+      // Word (row * scale_cols + 4 * k_block) / 4.
+      Value word = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(
+              rewriter, loc, rows[h],
+              i64c(rewriter, loc, op.getScaleColsAttr().getInt() / 4)),
+          toI64(rewriter, loc, adaptor.getKBlock()));
+      words[h] = LLVM::LoadOp::create(
+          rewriter, loc, i32,
+          LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
+                              i32, adaptor.getScales(), ValueRange{word}),
+          4);
+    }
+    rewriter.replaceOp(op, pairOf(rewriter, loc, words[0], words[1]));
+    return success();
+  }
+};
+
+/// wgmma.mma_async m64nNk32 e4m3 with A from the four registers `a` and B
+/// from descriptor `descB`, into `acc` (struct of N/2 f32) or, when
+/// `acc` is null, a fresh product (scale-d false).
+Value wgmmaFp8RegA(OpBuilder &b, Location loc, LLVM::LLVMStructType accTy,
+                   Value acc, ArrayRef<Value> a, Value descB, int64_t n) {
+  int64_t nd = n / 2;
+  std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, $" +
+                     std::to_string(nd + (acc ? nd : 0) + 5) +
+                     ", 0;\nwgmma.mma_async.sync.aligned.m64n" +
+                     std::to_string(n) + "k32.f32.e4m3.e4m3 {";
+  std::string constraints;
+  for (int64_t i = 0; i < nd; ++i) {
+    text += (i ? ", $" : "$") + std::to_string(i);
+    constraints += (i ? ",=f" : "=f");
+  }
+  SmallVector<Value> operands;
+  if (acc)
+    for (int64_t i = 0; i < nd; ++i) {
+      operands.push_back(
+          LLVM::ExtractValueOp::create(b, loc, acc, ArrayRef<int64_t>{i}));
+      constraints += "," + std::to_string(i);
+    }
+  int64_t a0 = nd + (acc ? nd : 0);
+  text += "}, {";
+  for (int64_t i = 0; i < 4; ++i) {
+    text += (i ? ", $" : "$") + std::to_string(a0 + i);
+    operands.push_back(a[i]);
+    constraints += ",r";
+  }
+  text += "}, $" + std::to_string(a0 + 4) + ", p, 1, 1;\n}";
+  operands.push_back(descB);
+  constraints += ",l,r";
+  operands.push_back(i32c(b, loc, acc ? 1 : 0));
+  return LLVM::InlineAsmOp::create(
+             b, loc, TypeRange{accTy}, operands, text, constraints,
+             /*has_side_effects=*/true, /*is_align_stack=*/false,
+             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaFp4Op op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value packed = tileAddress(rewriter, loc, p, type, op.getPackedAttr().getInt());
+    Value descB = smemDescriptor(
+        rewriter, loc, tileAddress(rewriter, loc, p, type, op.getBAttr().getInt()));
+    Value tables = fp4ExpansionTables(rewriter, loc, op);
+    Value q = quadLane(rewriter, loc);
+    Value r0 = LLVM::AddOp::create(rewriter, loc, toI32(rewriter, loc, adaptor.getARow()),
+                                   fragmentRow(rewriter, loc));
+    auto pairTy = VectorType::get({2}, i32);
+    Value rowBase[2], m[2], packedBlock[2], tab[2];
+    auto quadTy = VectorType::get({4}, i32);
+    for (int64_t h = 0; h < 2; ++h) {
+      Value r = LLVM::AddOp::create(rewriter, loc, r0, c32(8 * h));
+      // Block q of the row: 16-byte chunk q at (q ^ (r / 2 % 4)) * 16 (the
+      // 64-byte swizzle).
+      Value chunk = LLVM::XOrOp::create(
+          rewriter, loc, q,
+          LLVM::AndOp::create(rewriter, loc,
+                              LLVM::LShrOp::create(rewriter, loc, r, c32(1)),
+                              c32(3)));
+      rowBase[h] = gepBytes(
+          rewriter, loc, packed,
+          LLVM::ZExtOp::create(
+              rewriter, loc, i64,
+              LLVM::AddOp::create(rewriter, loc,
+                                  LLVM::MulOp::create(rewriter, loc, r, c32(64)),
+                                  LLVM::ShlOp::create(rewriter, loc, chunk, c32(4)))));
+      packedBlock[h] = LLVM::LoadOp::create(rewriter, loc, quadTy, rowBase[h], 16);
+      m[h] = LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
+                                            c32(h));
+      // Block q's scale: byte q of the row's word.
+      Value sc = LLVM::AndOp::create(
+          rewriter, loc,
+          LLVM::LShrOp::create(
+              rewriter, loc,
+              LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getScales(),
+                                             c32(h)),
+              LLVM::ShlOp::create(rewriter, loc, q, c32(3))),
+          c32(0xFF));
+      Value d = LLVM::UMinOp::create(
+          rewriter, loc, LLVM::SubOp::create(rewriter, loc, m[h], sc),
+          c32(kFp4TableEntries - 1));
+      auto t = LLVM::LoadOp::create(
+          rewriter, loc, pairTy,
+          gepBytes(rewriter, loc, tables,
+                   LLVM::ZExtOp::create(rewriter, loc, i64,
+                                        LLVM::ShlOp::create(rewriter, loc, d, c32(3)))),
+          8);
+      t.setInvariant(true);
+      tab[h] = t;
+    }
+    int64_t n = op.getResult().getType().getCols();
+    auto accTy = cast<LLVM::LLVMStructType>(
+        getTypeConverter()->convertType(op.getResult().getType()));
+    Value acc;
+    for (int64_t s = 0; s < 4; ++s) {
+      // Registers: (row r, K positions 4q..), (row r + 8, 4q..), (row r,
+      // 16 + 4q..), (row r + 8, 16 + 4q..): values 8s..8s+3 and
+      // 8s+4..8s+7 of block q (packed word s), where the permuted tile b
+      // holds those K indices.
+      std::array<Value, 4> regs;
+      for (int64_t h = 0; h < 2; ++h) {
+        auto [lo, hi] = e2m1ToE4m3(
+            rewriter, loc,
+            LLVM::ExtractElementOp::create(rewriter, loc, packedBlock[h], c32(s)),
+            LLVM::ExtractElementOp::create(rewriter, loc, tab[h], c32(0)),
+            LLVM::ExtractElementOp::create(rewriter, loc, tab[h], c32(1)));
+        regs[h] = lo;
+        regs[2 + h] = hi;
+      }
+      NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+      acc = wgmmaFp8RegA(
+          rewriter, loc, accTy, acc, regs,
+          LLVM::AddOp::create(rewriter, loc, descB, i64c(rewriter, loc, 2 * s)),
+          n);
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+/// sm_100a: tcgen05 takes A from shared or tensor memory, not registers.
+struct MmaFp4Unsupported : OpConversionPattern<MmaFp4Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaFp4Op op, OpAdaptor,
+                  ConversionPatternRewriter &) const override {
+    return op.emitOpError()
+           << "takes its A operand from registers (wgmma): sm_90a only";
+  }
+};
+
+struct LoadColScalesLowering : OpConversionPattern<LoadColScalesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LoadColScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Branch-free, as moek.load_rows.
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type();
+    auto vecTy = cast<VectorType>(op.getScales().getType());
+    Value c0 = toI64(rewriter, loc, adaptor.getRow());
+    Value q2 = LLVM::ZExtOp::create(
+        rewriter, loc, rewriter.getI64Type(),
+        LLVM::ShlOp::create(rewriter, loc, quadLane(rewriter, loc),
+                            i32c(rewriter, loc, 1)));
+    Value limit = toI64(rewriter, loc, adaptor.getRowLimit());
+    Value last = LLVM::SubOp::create(rewriter, loc, limit, i64c(rewriter, loc, 1));
+    Value zero = LLVM::ConstantOp::create(rewriter, loc, f32,
+                                          rewriter.getF32FloatAttr(0.0f));
+    Value result = LLVM::UndefOp::create(rewriter, loc, vecTy);
+    for (int64_t i = 0, n = vecTy.getNumElements(); i < n; ++i) {
+      // Element 2j + e: column 8j + 2q + e.
+      Value row = LLVM::AddOp::create(
+          rewriter, loc, LLVM::AddOp::create(rewriter, loc, c0, q2),
+          i64c(rewriter, loc, 8 * (i / 2) + i % 2));
+      Value inside = LLVM::ICmpOp::create(rewriter, loc,
+                                          LLVM::ICmpPredicate::slt, row, limit);
+      Value index = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(rewriter, loc,
+                              LLVM::SMinOp::create(rewriter, loc, row, last),
+                              i64c(rewriter, loc, op.getLdAttr().getInt())),
+          toI64(rewriter, loc, adaptor.getCol()));
+      Value v = LLVM::LoadOp::create(
+          rewriter, loc, f32,
+          LLVM::GEPOp::create(rewriter, loc, adaptor.getPtr().getType(), f32,
+                              adaptor.getPtr(), ValueRange{index}),
+          4);
+      result = LLVM::InsertElementOp::create(
+          rewriter, loc, result,
+          LLVM::SelectOp::create(rewriter, loc, inside, v, zero),
+          i32c(rewriter, loc, i));
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct MmaPromoteColsLowering : OpConversionPattern<MmaPromoteColsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaPromoteColsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Value 4j + 2h + e is at column 8j + 2q + e: scale 2j + e.
+    Location loc = op.getLoc();
+    Value partial = adaptor.getPartial(), cs = adaptor.getColScales();
+    rewriter.replaceOp(
+        op, mapFragment(rewriter, loc, adaptor.getAcc(),
+                        fragmentSize(op.getAcc().getType()),
+                        [&](int64_t i, Value a) -> Value {
+                          Value p = LLVM::ExtractValueOp::create(
+                              rewriter, loc, partial, ArrayRef<int64_t>{i});
+                          Value s = LLVM::ExtractElementOp::create(
+                              rewriter, loc, cs,
+                              i32c(rewriter, loc, 2 * (i / 4) + i % 2));
+                          return LLVM::FMAOp::create(rewriter, loc, p, s, a);
+                        }));
+    return success();
+  }
+};
+
+struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccStoreTransposedOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Value 4j + 2h + e of this thread: row r = fragmentRow + 8h, column
+    // c = 8j + 2q + e; it becomes row c, column w = col + r of the target
+    // fragment: thread 32 (c / 16) + 4 (c % 8) + (w % 8) / 2, value
+    // 4 (w / 8) + 2 ((c % 16) / 8) + w % 2, at float v * 2N + thread
+    // (moek.acc_load_smem {rows = N}).
+    Location loc = op.getLoc();
+    auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
+    Type f32 = rewriter.getF32Type();
+    int64_t n = op.getAcc().getType().getCols();
+    Value q = quadLane(rewriter, loc);
+    Value r0 = fragmentRow(rewriter, loc);
+    Value scale[2];
+    for (int64_t h = 0; h < 2; ++h)
+      scale[h] = fp4ColumnScale(
+          rewriter, loc,
+          LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
+                                         c32(h)));
+    for (int64_t i = 0, size = fragmentSize(op.getAcc().getType()); i < size;
+         ++i) {
+      int64_t j = i / 4, h = (i / 2) % 2, e = i % 2;
+      Value w = LLVM::AddOp::create(rewriter, loc, r0,
+                                    c32(op.getColAttr().getInt() + 8 * h));
+      Value c = LLVM::AddOp::create(
+          rewriter, loc, LLVM::ShlOp::create(rewriter, loc, q, c32(1)),
+          c32(8 * j + e));
+      Value thread = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::AddOp::create(
+              rewriter, loc,
+              LLVM::ShlOp::create(rewriter, loc,
+                                  LLVM::LShrOp::create(rewriter, loc, c, c32(4)),
+                                  c32(5)),
+              LLVM::ShlOp::create(rewriter, loc,
+                                  LLVM::AndOp::create(rewriter, loc, c, c32(7)),
+                                  c32(2))),
+          LLVM::LShrOp::create(rewriter, loc,
+                               LLVM::AndOp::create(rewriter, loc, w, c32(7)),
+                               c32(1)));
+      Value value = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::AddOp::create(
+              rewriter, loc,
+              LLVM::ShlOp::create(rewriter, loc,
+                                  LLVM::LShrOp::create(rewriter, loc, w, c32(3)),
+                                  c32(2)),
+              LLVM::ShlOp::create(
+                  rewriter, loc,
+                  LLVM::AndOp::create(
+                      rewriter, loc, LLVM::LShrOp::create(rewriter, loc, c, c32(3)),
+                      c32(1)),
+                  c32(1))),
+          LLVM::AndOp::create(rewriter, loc, w, c32(1)));
+      Value slot = LLVM::AddOp::create(
+          rewriter, loc, LLVM::MulOp::create(rewriter, loc, value, c32(2 * n)),
+          thread);
+      Value v = LLVM::FMulOp::create(
+          rewriter, loc,
+          LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
+                                       ArrayRef<int64_t>{i}),
+          scale[h]);
+      LLVM::StoreOp::create(
+          rewriter, loc, v,
+          LLVM::GEPOp::create(rewriter, loc, adaptor.getPtr().getType(), f32,
+                              adaptor.getPtr(),
+                              ValueRange{LLVM::ZExtOp::create(
+                                  rewriter, loc, rewriter.getI64Type(), slot)}),
+          4);
+    }
     rewriter.eraseOp(op);
     return success();
   }
@@ -3923,10 +4492,15 @@ struct ConvertMoEKernelToNVVMPass
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  DispatchLowering,
                  CombineLowering>(converter, ctx);
+    patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
+                 LoadColScalesLowering, MmaPromoteColsLowering,
+                 AccStoreTransposedLowering>(converter, ctx);
     if (tensorMemory)
-      patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering>(converter, ctx);
+      patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering,
+                   MmaFp4Unsupported>(converter, ctx);
     else
-      patterns.add<MmaLowering, MmaWaitLowering>(converter, ctx);
+      patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering>(converter,
+                                                                 ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
   }

@@ -510,6 +510,7 @@ struct Fp4Tile {
   Value scales, row, rowMax;
   int64_t scaleRows = 0, scaleCols = 0, packedTile = 0, firstThread = 0,
           barrier = 0;
+  bool permuteK = false; // the expanded tile in moek.mma_fp4's K order
 };
 
 /// The K loop of one MMA warpgroup over one block-scaled tile, one K block
@@ -565,11 +566,12 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
         mk::RingWaitOp::create(ib, il, ring, i);
         if (fp4) {
           // Expanded outside the turn: while the other warpgroup's MMAs run.
-          mk::DequantFp4Fp8Op::create(
+          auto expand = mk::DequantFp4Fp8Op::create(
               ib, il, ring, i, ib.getI64IntegerAttr(fp4->packedTile),
               ib.getI64IntegerAttr(bTile), it[3], fp4->rowMax,
               ib.getI64IntegerAttr(fp4->firstThread),
               ib.getI64IntegerAttr(fp4->barrier));
+          expand.setPermuteK(fp4->permuteK);
         }
         waitTurn(ib, il, turns);
         Value partial = mk::MmaOp::create(
@@ -1374,15 +1376,18 @@ struct ExpertParallel {
   void dispatch(OpBuilder &b, Location loc, Value x, Value ids, Value weights,
                 Value tokens, Value counts, Value cursor, Value offsets,
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
-                Value rowScales, int64_t k, int64_t h) const {
+                Value rowScales, int64_t k, int64_t h,
+                bool permuteK = false) const {
     if (!enabled()) {
-      mk::DispatchOp::create(b, loc, x, ids, weights, tokens, counts, cursor,
-                             offsets, slotRows, rowWeights, rows, barrier,
-                             rowScales, b.getI64IntegerAttr(localExperts),
-                             b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-                             b.getI64IntegerAttr(1));
+      auto op = mk::DispatchOp::create(
+          b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
+          rowWeights, rows, barrier, rowScales,
+          b.getI64IntegerAttr(localExperts), b.getI64IntegerAttr(k),
+          b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+      op.setPermuteK(permuteK);
       return;
     }
+    assert(!permuteK && "the expert-parallel dispatch keeps the K order");
     mk::EpDispatchOp::create(
         b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
         barrier, countMatrix, counted, rowsDone, rows, rowWeights, rowSlots,
@@ -1730,7 +1735,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 /// applied to each column after the K loop.
 LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      FusedMoEOp op, int64_t stages,
-                                     int64_t maxTokens, bool streamWeights) {
+                                     int64_t maxTokens, bool streamWeights,
+                                     bool transposedSmallTiles) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -1817,11 +1823,24 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                     b.getI64IntegerAttr(2 * kColScaleFloats * 4))
           : Value();
   constexpr int64_t kExpandBarrier = 8;
+  // MXFP4 on sm_90a: tiles of at most kSmallRows rows are multiplied
+  // transposed (weights x tokens, moek.mma_fp4, weights expanded in
+  // registers), and each warpgroup turns its product back through its own
+  // 8 KB here (acc_store_transposed / acc_load_smem {rows}).
+  constexpr int64_t kSmallRows = 16;
+  // (Single GPU: the expert-parallel dispatch stores rows in K order.)
+  bool smallTiles = fp4 && transposedSmallTiles && ep.ranks == 1;
+  Value transposeBuf =
+      smallTiles
+          ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                                    b.getI64IntegerAttr(2 * kSmallRows * 128 * 4))
+          : Value();
 
   // Phase 1: the routed rows, quantized, expert by expert (with expert
   // parallelism, to the experts' owners).
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
-              slotRows, rowWeights, rows, barrier, rowScales, k, h);
+              slotRows, rowWeights, rows, barrier, rowScales, k, h,
+              /*permuteK=*/smallTiles);
 
   // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 rows each.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(64);
@@ -1922,15 +1941,143 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       Value scales, row, step;
       int64_t rows = 0, cols = 0;
     };
+    // A small tile (MXFP4, sm_90a): warpgroup w's 128 weight rows (two
+    // 64-row A fragments) times the tile's first kSmallRows token rows,
+    // promoted per K block with the tokens' scales; then transposed back
+    // into a 64 x 128 accumulator (rows past kSmallRows 0) with each
+    // column's scale applied. No turns: both warpgroups skip them alike.
+    auto smallTileMmas = [&](OpBuilder &bb, int64_t w, mk::GroupedTileOp d,
+                             TileScales ts, Value slices, Value iter,
+                             const Fp4Rows &fr) -> std::pair<Value, Value> {
+      Location l = loc;
+      Value c64 = idx(bb, 64);
+      auto small = mk::AccType::get(ctx, 64, kSmallRows, bb.getF32Type());
+      Value first =
+          w == 0 ? fr.row : arith::AddIOp::create(bb, l, fr.row, fr.step);
+      Value rows[2] = {first, arith::AddIOp::create(bb, l, first, c64)};
+      auto rowsAttr = bb.getI64IntegerAttr(fr.rows);
+      auto colsAttr = bb.getI64IntegerAttr(fr.cols);
+      auto i32x2 = VectorType::get({2}, bb.getI32Type());
+      Value m[2];
+      for (int64_t h = 0; h < 2; ++h)
+        m[h] = mk::Fp4FragmentRowMaxOp::create(bb, l, i32x2, fr.scales, rows[h],
+                                               rowsAttr, colsAttr);
+      // The weight rows' block scales of K block kb (two words), the
+      // tokens' scales of K block kb.
+      auto weightScales = [&](OpBuilder &ib, Value kb) {
+        SmallVector<Value> v;
+        for (int64_t h = 0; h < 2; ++h)
+          v.push_back(mk::LoadFp4FragmentScalesOp::create(
+              ib, l, i32x2, fr.scales, rows[h], kb, rowsAttr, colsAttr));
+        return v;
+      };
+      auto tokenScales = [&](OpBuilder &ib, Value kb) -> Value {
+        return mk::LoadColScalesOp::create(
+            ib, l, VectorType::get({kSmallRows / 4}, ib.getF32Type()), ts.xs,
+            d.getRow(), kb, d.getRowEnd(), ib.getI64IntegerAttr(ts.kBlocks),
+            TypeAttr::get(small));
+      };
+      auto issue = [&](OpBuilder &ib, Value i, ValueRange ws) {
+        SmallVector<Value> p;
+        mk::RingWaitOp::create(ib, l, ring, i);
+        for (int64_t h = 0; h < 2; ++h)
+          p.push_back(mk::MmaFp4Op::create(
+              ib, l, small, ring, i, ib.getI64IntegerAttr(3 + w),
+              idx(ib, 64 * h), ib.getI64IntegerAttr(0), ws[h], m[h]));
+        return p;
+      };
+      // Stage i's products wait (at most `pending` groups of the next stage
+      // still in flight), the stage is released and they are promoted.
+      auto retire = [&](OpBuilder &ib, ValueRange accs, ValueRange p, Value cs,
+                        Value i, int64_t pending) {
+        SmallVector<Value> out;
+        SmallVector<Value> done;
+        for (int64_t h = 0; h < 2; ++h)
+          done.push_back(mk::MmaWaitOp::create(ib, l, p[h],
+                                               ib.getI64IntegerAttr(pending)));
+        mk::RingReleaseOp::create(ib, l, ring, i);
+        for (int64_t h = 0; h < 2; ++h)
+          out.push_back(
+              mk::MmaPromoteColsOp::create(ib, l, accs[h], done[h], cs));
+        return out;
+      };
+      Value lastBlock = idx(bb, ts.kBlocks - 1);
+      auto clampBlock = [&](OpBuilder &ib, Value kb) -> Value {
+        return arith::MinUIOp::create(ib, l, kb, lastBlock);
+      };
+      // The products transposed back through warpgroup w's buffer, each
+      // column's scale applied.
+      auto finish = [&](ArrayRef<Value> accs,
+                        Value next) -> std::pair<Value, Value> {
+        Value buf = LLVM::GEPOp::create(
+            bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
+            ArrayRef<LLVM::GEPArg>{int32_t(w * kSmallRows * 128)});
+        for (int64_t h = 0; h < 2; ++h)
+          mk::AccStoreTransposedOp::create(bb, l, accs[h], buf, m[h],
+                                           bb.getI64IntegerAttr(64 * h),
+                                           bb.getI64IntegerAttr(128));
+        mk::BarrierSyncOp::create(bb, l,
+                                  bb.getI64IntegerAttr(kExpandBarrier + w),
+                                  bb.getI64IntegerAttr(128));
+        Value acc = mk::AccLoadSmemOp::create(bb, l, accType, buf,
+                                              bb.getI64IntegerAttr(kSmallRows));
+        // The buffer may be written again (the next small tile).
+        mk::BarrierSyncOp::create(bb, l,
+                                  bb.getI64IntegerAttr(kExpandBarrier + w),
+                                  bb.getI64IntegerAttr(128));
+        return {acc, next};
+      };
+      Value zero = mk::MmaZeroOp::create(bb, l, small);
+      // One stage at a time: its MMAs, then the wait and promotion (issuing
+      // the next stage's MMAs first measured slower: ptxas serializes the
+      // kernel's wgmmas, C7518; bench/results/).
+      SmallVector<Value> init{zero, zero};
+      llvm::append_range(init, weightScales(bb, c0));
+      init.push_back(tokenScales(bb, c0));
+      init.push_back(iter);
+      auto loop = scf::ForOp::create(
+          bb, l, c0, slices, c1, init,
+          [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
+            Value i = it[5];
+            SmallVector<Value> p = issue(ib, i, it.slice(2, 2));
+            Value kb1 = clampBlock(ib, arith::AddIOp::create(ib, il, kb, c1));
+            SmallVector<Value> ws = weightScales(ib, kb1);
+            Value cs = tokenScales(ib, kb1);
+            SmallVector<Value> results =
+                retire(ib, it.take_front(2), p, it[4], i, 0);
+            llvm::append_range(results, ws);
+            results.push_back(cs);
+            results.push_back(arith::AddIOp::create(ib, il, i, c1));
+            scf::YieldOp::create(ib, il, results);
+          });
+      disableUnroll(loop);
+      return finish({loop.getResult(0), loop.getResult(1)}, loop.getResult(5));
+    };
+
     auto mmas = [&](OpBuilder &ob, mk::GroupedTileOp d, TileScales ts,
                     Value slices, Value iter,
                     const Fp4Rows &fr) -> std::pair<Value, Value> {
       Location l = loc;
+      Value few;
+      if (smallTiles)
+        few = arith::CmpIOp::create(
+            ob, l, arith::CmpIPredicate::ule, d.getRowEnd(),
+            arith::AddIOp::create(ob, l, d.getRow(), idx(ob, kSmallRows)));
       auto branch = scf::IfOp::create(
           ob, l, TypeRange{accType, ob.getIndexType()}, isFirst, true);
       for (int64_t w = 0; w < 2; ++w) {
-        OpBuilder bb = OpBuilder::atBlockEnd(w == 0 ? branch.thenBlock()
-                                                    : branch.elseBlock());
+        OpBuilder outer = OpBuilder::atBlockEnd(w == 0 ? branch.thenBlock()
+                                                       : branch.elseBlock());
+        OpBuilder bb = outer;
+        scf::IfOp sizeBranch;
+        if (smallTiles) {
+          sizeBranch = scf::IfOp::create(
+              outer, l, TypeRange{accType, outer.getIndexType()}, few, true);
+          OpBuilder sb = OpBuilder::atBlockEnd(sizeBranch.thenBlock());
+          auto [acc, next] = smallTileMmas(sb, w, d, ts, slices, iter, fr);
+          scf::YieldOp::create(sb, l, ValueRange{acc, next});
+          bb = OpBuilder::atBlockEnd(sizeBranch.elseBlock());
+        }
         Fp4Tile ft;
         Value cs;
         if (fp4) {
@@ -1952,6 +2099,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
           ft.packedTile = 3 + w;
           ft.firstThread = 128 * (1 + w);
           ft.barrier = kExpandBarrier + w;
+          ft.permuteK = smallTiles;
         }
         auto [acc, next] = buildScaledMmaLoop(
             bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), ts, slices,
@@ -1959,6 +2107,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         if (fp4)
           acc = mk::AccScaleColsOp::create(bb, l, acc, cs);
         scf::YieldOp::create(bb, l, ValueRange{acc, next});
+        if (sizeBranch)
+          scf::YieldOp::create(outer, l, sizeBranch.getResults());
       }
       return {branch.getResult(0), branch.getResult(1)};
     };
@@ -2017,6 +2167,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                     store.setAlphaAttr(alpha);
                   if (limit)
                     store.setLimitAttr(limit);
+                  store.setPermuteK(smallTiles);
                   mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
                 }
                 {
@@ -2163,6 +2314,11 @@ struct ConvertMoEToMoEKernelPass
                          << static_cast<int64_t>(tileN);
       return signalPassFailure();
     }
+    if (chip != "sm_90a" && chip != "sm_100a") {
+      module.emitError() << "convert-moe-to-moek: chip '" << chip
+                         << "' is not supported (supported: sm_90a, sm_100a)";
+      return signalPassFailure();
+    }
     if (maxTokens < 1) {
       module.emitError() << "convert-moe-to-moek: max-tokens must be >= 1, "
                             "got "
@@ -2201,7 +2357,8 @@ struct ConvertMoEToMoEKernelPass
           return signalPassFailure();
         }
         kernel = buildFusedFp8Kernel(b, op.getLoc(), name, op, stages,
-                                     maxTokens, streamWeights);
+                                     maxTokens, streamWeights,
+                                     /*transposedSmallTiles=*/chip == "sm_90a");
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,

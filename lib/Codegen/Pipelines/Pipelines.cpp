@@ -35,7 +35,9 @@ void moe::buildMoEKernelToNVVMPipeline(OpPassManager &pm, StringRef chip) {
 
 void moe::buildMoEToNVVMPipeline(OpPassManager &pm, StringRef chip) {
   // Generate a kernel for every moe op the code generator supports.
-  pm.addPass(createConvertMoEToMoEKernelPass());
+  ConvertMoEToMoEKernelPassOptions options;
+  options.chip = chip.str();
+  pm.addPass(createConvertMoEToMoEKernelPass(options));
   buildMoEKernelToNVVMPipeline(pm, chip);
 }
 

@@ -1,5 +1,8 @@
 // moek.load_fp4_scales, moek.fp4_row_scale, moek.dequant_fp4_fp8,
-// moek.mma_promote and moek.acc_scale_cols: round trip and every verifier
+// moek.mma_promote and moek.acc_scale_cols, and the small-tile ops
+// (moek.fp4_fragment_row_max, load_fp4_fragment_scales, mma_fp4,
+// load_col_scales, mma_promote_cols, acc_store_transposed, acc_load_smem
+// {rows}): round trip and every verifier
 // error.
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | moe-opt -split-input-file | FileCheck %s
@@ -392,5 +395,150 @@ func.func @scale_cols_global(%acc: !moek.acc<64x128xf32>, %cs: !llvm.ptr<1>) {
 func.func @scale_cols_result_type(%acc: !moek.acc<64x128xf32>, %cs: !llvm.ptr<3>) {
   // expected-error @+1 {{'moek.acc_scale_cols' op failed to verify that all of {acc, result} have same type}}
   %a = "moek.acc_scale_cols"(%acc, %cs) : (!moek.acc<64x128xf32>, !llvm.ptr<3>) -> !moek.acc<64x64xf32>
+  return
+}
+
+// -----
+
+// The transposed small-tile ops (moek.mma_fp4 and its companions): round
+// trip.
+// CHECK-LABEL: func.func @small_tile
+// CHECK:         %[[M:.+]] = moek.fp4_fragment_row_max %{{.+}}[%{{.+}}] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// CHECK:         %[[W:.+]] = moek.load_fp4_fragment_scales %{{.+}}[%{{.+}}, %{{.+}}] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// CHECK:         %[[P:.+]] = moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) scales(%[[W]], %[[M]] : vector<2xi32>) : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>, !moek.acc<64x16xf32>
+// CHECK:         %[[S:.+]] = moek.load_col_scales %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) {acc = !moek.acc<64x16xf32>, ld = 56 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// CHECK:         %[[A:.+]] = moek.mma_promote_cols %{{.+}}, %[[P]] scales(%[[S]]) : !moek.acc<64x16xf32>, vector<4xf32>
+// CHECK:         moek.acc_store_transposed %[[A]], %{{.+}} row_max(%[[M]] : vector<2xi32>) {col = 64 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
+// CHECK:         moek.acc_load_smem %{{.+}} {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @small_tile(%ws: !llvm.ptr<1>, %xs: !llvm.ptr<1>, %buf: !llvm.ptr<3>, %i: index, %row: index, %acc: !moek.acc<64x16xf32>) -> !moek.acc<64x128xf32> {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  %m = moek.fp4_fragment_row_max %ws[%row] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
+  %w = moek.load_fp4_fragment_scales %ws[%row, %i] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
+  %p = moek.mma_fp4 %ring[%i] packed(3, %i) b(0) scales(%w, %m : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  %s = moek.load_col_scales %xs[%row, %i] row_limit(%i) {acc = !moek.acc<64x16xf32>, ld = 56 : i64} : !llvm.ptr<1> -> vector<4xf32>
+  %a = moek.mma_promote_cols %acc, %p scales(%s) : !moek.acc<64x16xf32>, vector<4xf32>
+  moek.acc_store_transposed %a, %buf row_max(%m : vector<2xi32>) {col = 64 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
+  %b = moek.acc_load_smem %buf {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+  return %b : !moek.acc<64x128xf32>
+}
+
+// -----
+
+func.func @fragment_row_max_cols(%ws: !llvm.ptr<1>, %i: index) {
+  // expected-error @+1 {{'moek.fp4_fragment_row_max' op expects scale_cols a positive multiple of 4 (whole 128-wide K blocks), got 6}}
+  %m = moek.fp4_fragment_row_max %ws[%i] {scale_cols = 6 : i64, scale_rows = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+  return
+}
+
+// -----
+
+func.func @fragment_scales_rows(%ws: !llvm.ptr<1>, %i: index) {
+  // expected-error @+1 {{'moek.load_fp4_fragment_scales' op expects scale_rows >= 1, got 0}}
+  %w = moek.load_fp4_fragment_scales %ws[%i, %i] {scale_cols = 4 : i64, scale_rows = 0 : i64} : !llvm.ptr<1> -> vector<2xi32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_tile_index(%w: vector<2xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects tile indices in [0, 2), got packed = 2, b = 0}}
+  %p = moek.mma_fp4 %ring[%i] packed(2, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>
+func.func @mma_fp4_packed_type(%w: vector<2xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects tile packed of f4E2M1FN, 64-row blocks by 128 columns, got 'memref<128x128xf8E4M3FN, 3>'}}
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_b_type(%w: vector<2xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects tile b of f8E4M3FN, 128 columns, got 'memref<64x128xf4E2M1FN, 3>'}}
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_columns(%w: vector<2xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects 16, 32, 48 or 64 accumulator columns, at most tile b's 64 rows, got 8}}
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x8xf32>
+  return
+}
+
+// -----
+
+func.func @col_scales_ld(%xs: !llvm.ptr<1>, %i: index) {
+  // expected-error @+1 {{'moek.load_col_scales' op expects a positive ld, got 0}}
+  %s = moek.load_col_scales %xs[%i, %i] row_limit(%i) {acc = !moek.acc<64x16xf32>, ld = 0 : i64} : !llvm.ptr<1> -> vector<4xf32>
+  return
+}
+
+// -----
+
+func.func @col_scales_acc(%xs: !llvm.ptr<1>, %i: index) {
+  // expected-error @+1 {{'moek.load_col_scales' op expects acc an accumulator type, got 'f32'}}
+  %s = moek.load_col_scales %xs[%i, %i] row_limit(%i) {acc = f32, ld = 2 : i64} : !llvm.ptr<1> -> vector<4xf32>
+  return
+}
+
+// -----
+
+func.func @col_scales_count(%xs: !llvm.ptr<1>, %i: index) {
+  // expected-error @+1 {{'moek.load_col_scales' op expects 8 scales a thread for 32 columns, got 4}}
+  %s = moek.load_col_scales %xs[%i, %i] row_limit(%i) {acc = !moek.acc<64x32xf32>, ld = 2 : i64} : !llvm.ptr<1> -> vector<4xf32>
+  return
+}
+
+// -----
+
+func.func @promote_cols_count(%a: !moek.acc<64x16xf32>, %s: vector<8xf32>) {
+  // expected-error @+1 {{'moek.mma_promote_cols' op expects 4 column scales a thread for 16 columns, got 8}}
+  %b = moek.mma_promote_cols %a, %a scales(%s) : !moek.acc<64x16xf32>, vector<8xf32>
+  return
+}
+
+// -----
+
+func.func @transposed_columns(%a: !moek.acc<64x8xf32>, %buf: !llvm.ptr<3>, %m: vector<2xi32>) {
+  // expected-error @+1 {{'moek.acc_store_transposed' op expects 16, 32, 48 or 64 columns (the rows of the transposed accumulator), got 8}}
+  moek.acc_store_transposed %a, %buf row_max(%m : vector<2xi32>) {col = 0 : i64, cols = 128 : i64} : !moek.acc<64x8xf32>, !llvm.ptr<3>
+  return
+}
+
+// -----
+
+func.func @transposed_cols(%a: !moek.acc<64x16xf32>, %buf: !llvm.ptr<3>, %m: vector<2xi32>) {
+  // expected-error @+1 {{'moek.acc_store_transposed' op expects cols in 8..256 in steps of 8, got 260}}
+  moek.acc_store_transposed %a, %buf row_max(%m : vector<2xi32>) {col = 0 : i64, cols = 260 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
+  return
+}
+
+// -----
+
+func.func @transposed_col(%a: !moek.acc<64x16xf32>, %buf: !llvm.ptr<3>, %m: vector<2xi32>) {
+  // expected-error @+1 {{'moek.acc_store_transposed' op expects col a multiple of 8 with col + 64 <= 128, got 72}}
+  moek.acc_store_transposed %a, %buf row_max(%m : vector<2xi32>) {col = 72 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
+  return
+}
+
+// -----
+
+func.func @load_smem_rows(%buf: !llvm.ptr<3>) {
+  // expected-error @+1 {{'moek.acc_load_smem' op expects rows 16, 32, 48 or 64, got 8}}
+  %b = moek.acc_load_smem %buf {rows = 8 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
   return
 }

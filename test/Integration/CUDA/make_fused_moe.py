@@ -3,7 +3,7 @@
 
 For each case E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8]: writes a
 moe.fused_moe function, runs
-  moe-opt --convert-moe-to-moek[=<options>] --moek-to-nvvm-pipeline=chip=<chip>
+  moe-opt --convert-moe-to-moek="chip=<chip> [<options>]" --moek-to-nvvm-pipeline=chip=<chip>
   (--chip, default sm_90a)
   moe-translate --moe-to-manifest --artifact-dir=<folder>
 and reports ptxas's registers and spills; --strict fails on a spill. Writes
@@ -208,9 +208,9 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
         run([os.path.join(bin_dir, "moe-opt"), src, "-o", os.devnull])
         return c
     nvvm = os.path.join(d, "kernel.nvvm.mlir")
-    convert = "--convert-moe-to-moek"
+    convert = "--convert-moe-to-moek=chip=" + chip
     if kernel_options:
-        convert += "=" + kernel_options
+        convert += " " + kernel_options
     split = ["--moe-expert-parallel"] if c.get("ranks", 1) > 1 else []
     _, log = run([os.path.join(bin_dir, "moe-opt")] + split +
                  [convert, "--moek-to-nvvm-pipeline=chip=" + chip, src, "-o",

@@ -440,6 +440,100 @@ LogicalResult DequantFp4Fp8Op::verify() {
   return verifyBarrierAttr(*this);
 }
 
+/// scale_cols a positive multiple of 4: whole 128-wide K blocks, four
+/// 32-value blocks each (one aligned word).
+template <typename Op>
+static LogicalResult verifyScaleCols(Op op) {
+  if (failed(verifyScaleRows(op)))
+    return failure();
+  int64_t cols = op.getScaleColsAttr().getInt();
+  if (cols < 4 || cols % 4 != 0)
+    return op.emitOpError() << "expects scale_cols a positive multiple of 4 "
+                               "(whole 128-wide K blocks), got "
+                            << cols;
+  return success();
+}
+
+LogicalResult Fp4FragmentRowMaxOp::verify() { return verifyScaleCols(*this); }
+
+LogicalResult LoadFp4FragmentScalesOp::verify() {
+  return verifyScaleCols(*this);
+}
+
+LogicalResult MmaFp4Op::verify() {
+  RingType ring = getRing().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t ip = getPackedAttr().getInt(), ib = getBAttr().getInt();
+  if (ip < 0 || ip >= numTiles || ib < 0 || ib >= numTiles)
+    return emitOpError() << "expects tile indices in [0, " << numTiles
+                         << "), got packed = " << ip << ", b = " << ib;
+  MemRefType packed = ring.getTile(ip), b = ring.getTile(ib);
+  if (!isa<Float4E2M1FNType>(packed.getElementType()) ||
+      packed.getDimSize(1) != 128 || packed.getDimSize(0) % 64 != 0)
+    return emitOpError() << "expects tile packed of f4E2M1FN, 64-row blocks "
+                            "by 128 columns, got "
+                         << packed;
+  if (!isa<Float8E4M3FNType>(b.getElementType()) || b.getDimSize(1) != 128)
+    return emitOpError() << "expects tile b of f8E4M3FN, 128 columns, got "
+                         << b;
+  AccType acc = getResult().getType();
+  int64_t n = acc.getCols();
+  if (n % 16 != 0 || n > 64 || n > b.getDimSize(0))
+    return emitOpError() << "expects 16, 32, 48 or 64 accumulator columns, "
+                            "at most tile b's "
+                         << b.getDimSize(0) << " rows, got " << n;
+  return success();
+}
+
+LogicalResult LoadColScalesOp::verify() {
+  if (getLdAttr().getInt() < 1)
+    return emitOpError() << "expects a positive ld, got "
+                         << getLdAttr().getInt();
+  auto acc = dyn_cast<AccType>(getAccAttr().getValue());
+  if (!acc)
+    return emitOpError() << "expects acc an accumulator type, got "
+                         << getAccAttr().getValue();
+  int64_t n = getScales().getType().getNumElements();
+  if (n * 4 != acc.getCols())
+    return emitOpError() << "expects " << acc.getCols() / 4
+                         << " scales a thread for " << acc.getCols()
+                         << " columns, got " << n;
+  return success();
+}
+
+LogicalResult MmaPromoteColsOp::verify() {
+  int64_t n = getColScales().getType().getNumElements();
+  if (n * 4 != getAcc().getType().getCols())
+    return emitOpError() << "expects " << getAcc().getType().getCols() / 4
+                         << " column scales a thread for "
+                         << getAcc().getType().getCols() << " columns, got "
+                         << n;
+  return success();
+}
+
+LogicalResult AccStoreTransposedOp::verify() {
+  int64_t n = getAcc().getType().getCols();
+  if (n % 16 != 0 || n > 64)
+    return emitOpError() << "expects 16, 32, 48 or 64 columns (the rows of "
+                            "the transposed accumulator), got "
+                         << n;
+  int64_t col = getColAttr().getInt(), cols = getColsAttr().getInt();
+  if (cols < 8 || cols > 256 || cols % 8 != 0)
+    return emitOpError() << "expects cols in 8..256 in steps of 8, got "
+                         << cols;
+  if (col < 0 || col % 8 != 0 || col + 64 > cols)
+    return emitOpError() << "expects col a multiple of 8 with col + 64 <= "
+                         << cols << ", got " << col;
+  return success();
+}
+
+LogicalResult AccLoadSmemOp::verify() {
+  int64_t rows = getRowsAttr().getInt();
+  if (rows < 16 || rows > 64 || rows % 16 != 0)
+    return emitOpError() << "expects rows 16, 32, 48 or 64, got " << rows;
+  return success();
+}
+
 LogicalResult MmaPromoteOp::verify() {
   if (getRowScales().getType().getRows() != getAcc().getType().getRows())
     return emitOpError() << "expects one row scale per accumulator row, got "

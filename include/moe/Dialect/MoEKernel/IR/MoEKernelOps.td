@@ -417,6 +417,10 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
        (one byte each);
     4. ends with a grid barrier, after which all of it is visible.
 
+    With `permute_k` the e4m3 rows (`row_scales` given) are stored with
+    each 128-value K block in moek.mma_fp4's K order (see
+    moek.dequant_fp4_fp8).
+
     ```mlir
     moek.dispatch %x, %ids, %weights tokens(%T) counts(%c) cursor(%cur) offsets(%off) slot_rows(%sr) row_weights(%rw) rows(%rows) barrier(%bar) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
     ```
@@ -429,7 +433,8 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
                        MoEK_GlobalPtr:$barrier,
                        Optional<MoEK_GlobalPtr>:$row_scales,
                        I64Attr:$num_experts,
-                       I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase);
+                       I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase,
+                       UnitAttr:$permute_k);
   let assemblyFormat = [{
     $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
@@ -873,16 +878,72 @@ def MoEK_DequantFp4Fp8Op : MoEK_Op<"dequant_fp4_fp8", []> {
     `min(row_max - s_c, 19)` from a 20-entry table in global memory. Ends
     with a proxy fence and named barrier `barrier` over the R threads.
 
+    With `permute_k` the e4m3 values of each 128-value K block are stored
+    in moek.mma_fp4's K order (docs/FusedKernel.md): 4-byte word
+    `8s + 4e + q` of the block holds values `32q + 8s + 4e .. + 3` (s, q in
+    0..3, e in 0..1).
+
     ```mlir
     moek.dequant_fp4_fp8 %ring[%i] from 3 to 1 scales(%w) row_max(%m) {barrier = 8 : i64, first_thread = 128 : i64} : !moek.ring<...>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
                        I64Attr:$to, I32:$scales, I32:$row_max,
-                       I64Attr:$first_thread, I64Attr:$barrier);
+                       I64Attr:$first_thread, I64Attr:$barrier,
+                       UnitAttr:$permute_k);
   let assemblyFormat = [{
     $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `)`
     `row_max` `(` $row_max `)` attr-dict `:` qualified(type($ring))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_Fp4FragmentRowMaxOp : MoEK_Op<"fp4_fragment_row_max", []> {
+  let summary = "The largest UE8M0 block scale of the weight rows of a wgmma A fragment";
+  let description = [{
+    For moek.mma_fp4: weight rows `row + r` (r < 64) are the rows of a
+    64-row wgmma A fragment, and the calling warpgroup's thread holds rows
+    `r = 16 * warp + lane / 4` and `r + 8`. Element h of the result is the
+    largest of the `scale_cols` UE8M0 scale bytes of weight row
+    `min(row + r + 8h, scale_rows - 1)` of `scales` (global memory,
+    `[scale_rows, scale_cols]`); the four threads of a quad (which hold the
+    same rows) each read a quarter and combine theirs with shuffles.
+
+    ```mlir
+    %m = moek.fp4_fragment_row_max %ws[%row] {scale_cols = 224 : i64, scale_rows = 1048576 : i64} : !llvm.ptr<1> -> vector<2xi32>
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row, I64Attr:$scale_rows,
+                       I64Attr:$scale_cols);
+  let results = (outs VectorOfLengthAndType<[2], [I32]>:$row_max);
+  let assemblyFormat = [{
+    $scales `[` $row `]` attr-dict `:` qualified(type($scales)) `->`
+    type($row_max)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_LoadFp4FragmentScalesOp : MoEK_Op<"load_fp4_fragment_scales", []> {
+  let summary = "Load the block scales of the weight rows of a wgmma A fragment";
+  let description = [{
+    Element h of the result holds the four bytes
+    `scales[min(row + r + 8h, scale_rows - 1) * scale_cols + 4 * k_block + c]`
+    (c = 0..3, byte c in bits 8c..8c+7), with `r = 16 * warp + lane / 4` of
+    the calling warpgroup's thread: the UE8M0 scales of the four 32-value
+    blocks of one 128-wide K block of the two weight rows the thread holds
+    in moek.mma_fp4's A fragment. A separate op so that a loop can load the
+    next stage's scales while the tensor cores work on the current one.
+
+    ```mlir
+    %w = moek.load_fp4_fragment_scales %ws[%row, %kb] {scale_cols = 224 : i64, scale_rows = 1048576 : i64} : !llvm.ptr<1> -> vector<2xi32>
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row, Index:$k_block,
+                       I64Attr:$scale_rows, I64Attr:$scale_cols);
+  let results = (outs VectorOfLengthAndType<[2], [I32]>:$words);
+  let assemblyFormat = [{
+    $scales `[` $row `,` $k_block `]` attr-dict `:` qualified(type($scales))
+    `->` type($words)
   }];
   let hasVerifier = 1;
 }
@@ -918,6 +979,91 @@ def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
   let assemblyFormat = [{
     $ring `[` $iter `]` `a` `(` $a `,` $a_row `)` `b` `(` $b `)` `acc` `(` $acc `)`
     attr-dict `:` qualified(type($ring)) `,` qualified(type($acc))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaFp4Op : MoEK_Op<"mma_fp4", [AllTypesMatch<["scales", "row_max"]>]> {
+  let summary = "MXFP4 weights from registers times a token tile (asynchronous)";
+  let description = [{
+    The transposed product of a small tile, for rows of few tokens: the
+    weights are the MMA's A operand, expanded to e4m3 in registers, and the
+    tokens its B operand. Rows `[a_row, a_row + 64)` of the packed MXFP4
+    tile `packed` of stage `iter mod S` (128 e2m1 values a row, 64 bytes,
+    the 64-byte swizzle of moek.dequant_fp4_fp8) times the first N rows of
+    the f8E4M3FN tile `b` (N = the accumulator's columns, K-major, 128B
+    swizzle), over the tile's K extent (128): result[r][c] = sum over k of
+    w[r][k] * b[c][k], a fresh product (not added to anything). Each thread
+    expands exactly the values of its own A fragment (rows `16 * warp +
+    lane / 4` and + 8): value v of 32-value block c of a row becomes
+    `e4m3(v * 2^(s_c - row_max + 6))`, as in moek.dequant_fp4_fp8, with
+    `scales` (moek.load_fp4_fragment_scales) and `row_max`
+    (moek.fp4_fragment_row_max) the thread's two rows'. No shared-memory
+    round trip, fence or barrier: the expanded weights go to
+    `wgmma.mma_async` (m64nNk32, A from registers). Issued by the whole
+    warpgroup; asynchronous until `moek.mma_wait`. sm_90a only.
+
+    ```mlir
+    %p = moek.mma_fp4 %ring[%i] packed(3, %c0) b(0) scales(%w, %m : vector<2xi32>) : !moek.ring<...>, !moek.acc<64x16xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$packed,
+                       Index:$a_row, I64Attr:$b,
+                       VectorOfLengthAndType<[2], [I32]>:$scales,
+                       VectorOfLengthAndType<[2], [I32]>:$row_max);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `packed` `(` $packed `,` $a_row `)` `b` `(` $b `)`
+    `scales` `(` $scales `,` $row_max `:` type($scales) `)` attr-dict `:`
+    qualified(type($ring)) `,` qualified(type($result))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_LoadColScalesOp : MoEK_Op<"load_col_scales", []> {
+  let summary = "Load one value per accumulator column from a global matrix";
+  let description = [{
+    Loads `ptr[(row + c) * ld + col]` for each column `c` of the
+    accumulator type `acc` that the calling thread holds (columns
+    `8j + 2 (lane % 4) + e`, element `2j + e` of the result): the block
+    scales of the tokens of a transposed product (moek.mma_fp4). Columns
+    with `row + c` at or past `row_limit` hold 0 (they read row
+    `row_limit - 1`: `row_limit` must exceed `row`).
+
+    ```mlir
+    %s = moek.load_col_scales %xs[%row, %kb] row_limit(%end) {acc = !moek.acc<64x16xf32>, ld = 56 : i64} : !llvm.ptr<1> -> vector<4xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$ptr, Index:$row, Index:$col,
+                       Index:$row_limit, I64Attr:$ld, TypeAttr:$acc);
+  let results = (outs VectorOfRankAndType<[1], [F32]>:$scales);
+  let assemblyFormat = [{
+    $ptr `[` $row `,` $col `]` `row_limit` `(` $row_limit `)` attr-dict `:`
+    qualified(type($ptr)) `->` type($scales)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaPromoteColsOp : MoEK_Op<"mma_promote_cols",
+    [Pure, AllTypesMatch<["acc", "partial", "result"]>]> {
+  let summary = "acc + partial * col_scales[col]";
+  let description = [{
+    `acc[r][c] + partial[r][c] * col_scales[c]` in f32 (one fused
+    multiply-add), with `col_scales` the thread's columns'
+    (moek.load_col_scales): the promotion of a transposed block-scaled
+    product, whose columns are tokens. `partial` must be complete
+    (`moek.mma_wait`).
+
+    ```mlir
+    %acc1 = moek.mma_promote_cols %acc0, %partial scales(%s) : !moek.acc<64x16xf32>, vector<4xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, MoEK_AccType:$partial,
+                       VectorOfRankAndType<[1], [F32]>:$col_scales);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $acc `,` $partial `scales` `(` $col_scales `)` attr-dict `:`
+    qualified(type($acc)) `,` type($col_scales)
   }];
   let hasVerifier = 1;
 }
@@ -1125,6 +1271,9 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
     saturation at `out[r, col + c]` (row stride `ld`, one byte each), for
     rows below `row_limit`.
 
+    With `permute_k` each 128-value K block is stored in moek.mma_fp4's
+    K order (see moek.dequant_fp4_fp8).
+
     ```mlir
     moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) {activation = "swiglu", gemm1_type = bf16, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
     ```
@@ -1135,7 +1284,8 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
                        Optional<MoEK_GlobalPtr>:$row_weights,
                        StrAttr:$activation, TypeAttr:$gemm1_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
-                       DefaultValuedAttr<F32Attr, "0.0f">:$limit);
+                       DefaultValuedAttr<F32Attr, "0.0f">:$limit,
+                       UnitAttr:$permute_k);
   let assemblyFormat = [{
     $gate `,` $up `,` $out `[` $row `,` $col `]` `scales` `(` $scales `)`
     `row_limit` `(` $row_limit `)` (`row_weights` `(` $row_weights^ `)`)?
@@ -1179,13 +1329,51 @@ def MoEK_AccStoreSmemOp : MoEK_Op<"acc_store_smem", []> {
   }];
 }
 
+def MoEK_AccStoreTransposedOp : MoEK_Op<"acc_store_transposed", []> {
+  let summary = "Store a transposed product, its rows scaled, for moek.acc_load_smem";
+  let description = [{
+    For a 64 x N accumulator `acc` (weight rows x tokens, moek.mma_fp4),
+    stores `acc[r][c] * 2^(m_r - 133)` (`m_r` the row's element of
+    `row_max`, moek.fp4_fragment_row_max: MXFP4's column scale) as element
+    `[c][col + r]` of an N x `cols` matrix at `ptr`, in the layout in which
+    `moek.acc_load_smem {rows = N}` loads it as a 64 x `cols` accumulator
+    (tokens x weight columns). Ordering with the loads is the caller's
+    (named barriers).
+
+    ```mlir
+    moek.acc_store_transposed %acc, %buf row_max(%m : vector<2xi32>) {col = 64 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<3>:$ptr,
+                       VectorOfLengthAndType<[2], [I32]>:$row_max,
+                       I64Attr:$col, I64Attr:$cols);
+  let assemblyFormat = [{
+    $acc `,` $ptr `row_max` `(` $row_max `:` type($row_max) `)` attr-dict
+    `:` qualified(type($acc)) `,` qualified(type($ptr))
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_AccLoadSmemOp : MoEK_Op<"acc_load_smem", []> {
   let summary = "Load an accumulator stored by moek.acc_store_smem";
-  let arguments = (ins LLVM_PointerInAddressSpace<3>:$ptr);
+  let description = [{
+    Thread `t` of the warpgroup loads value `v` of its fragment from float
+    `v * 128 + t` of `ptr` (moek.acc_store_smem). With `rows` = R below 64
+    only the first R rows are loaded, from the compact layout of
+    moek.acc_store_transposed (value `v` of thread `t` at float
+    `v * 2R + t`, `R / 16` warps); the other rows are 0.
+
+    ```mlir
+    %acc = moek.acc_load_smem %buf {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+    ```
+  }];
+  let arguments = (ins LLVM_PointerInAddressSpace<3>:$ptr,
+                       DefaultValuedAttr<I64Attr, "64">:$rows);
   let results = (outs MoEK_AccType:$acc);
   let assemblyFormat = [{
     $ptr attr-dict `:` qualified(type($ptr)) `->` qualified(type($acc))
   }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
