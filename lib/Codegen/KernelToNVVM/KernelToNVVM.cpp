@@ -3879,24 +3879,54 @@ struct Fp4FragmentRowMaxLowering : OpConversionPattern<Fp4FragmentRowMaxOp> {
       bases[h] = gepBytes(
           rewriter, loc, adaptor.getScales(),
           LLVM::MulOp::create(rewriter, loc, rows[h], i64c(rewriter, loc, cols)));
-    // Words quad, quad + 4, ... of each row, then the quad's maximum.
-    Value start = toIndex(rewriter, loc, quadLane(rewriter, loc));
+    // Pieces q, q + 4, ... of each row (16 bytes when the row is a multiple
+    // of 16, else 4), kPerIter of a row an iteration all in flight (a
+    // piece past the row rereads the first), then the quad's maximum.
+    constexpr int64_t kPerIter = 4;
+    int64_t width = cols % 16 == 0 ? 4 : 1;
+    int64_t pieces = cols / (4 * width);
+    int64_t perLane = llvm::divideCeil(pieces, 4);
+    auto vecTy = VectorType::get({width}, i32);
+    Value q4 = quadLane(rewriter, loc);
     auto loop = scf::ForOp::create(
-        rewriter, loc, start,
-        arith::ConstantIndexOp::create(rewriter, loc, cols / 4),
-        arith::ConstantIndexOp::create(rewriter, loc, 4),
+        rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, 0),
+        arith::ConstantIndexOp::create(rewriter, loc, perLane),
+        arith::ConstantIndexOp::create(rewriter, loc, kPerIter),
         ValueRange{i32c(rewriter, loc, 0), i32c(rewriter, loc, 0)},
-        [&](OpBuilder &lb, Location ll, Value j, ValueRange it) {
+        [&](OpBuilder &lb, Location ll, Value i0, ValueRange it) {
+          SmallVector<Value> vals[2];
+          for (int64_t u = 0; u < kPerIter; ++u) {
+            // Piece 4 (i0 + u) + q.
+            Value j = LLVM::AddOp::create(
+                lb, ll,
+                LLVM::ShlOp::create(
+                    lb, ll,
+                    LLVM::AddOp::create(lb, ll, toI32(lb, ll, i0),
+                                        i32c(lb, ll, u)),
+                    i32c(lb, ll, 2)),
+                q4);
+            Value inside = LLVM::ICmpOp::create(lb, ll, LLVM::ICmpPredicate::ult,
+                                                j, i32c(lb, ll, pieces));
+            Value jj = LLVM::SelectOp::create(lb, ll, inside, j, i32c(lb, ll, 0));
+            Value off = LLVM::ZExtOp::create(
+                lb, ll, lb.getI64Type(),
+                LLVM::MulOp::create(lb, ll, jj, i32c(lb, ll, 4 * width)));
+            for (int64_t h = 0; h < 2; ++h)
+              vals[h].push_back(LLVM::LoadOp::create(
+                  lb, ll, vecTy, gepBytes(lb, ll, bases[h], off), 4 * width));
+          }
           SmallVector<Value> next;
-          Value off = LLVM::MulOp::create(lb, ll, toI64(lb, ll, j),
-                                          i64c(lb, ll, 4));
-          for (int64_t h = 0; h < 2; ++h)
-            next.push_back(LLVM::UMaxOp::create(
-                lb, ll, it[h],
-                maxByte(lb, ll,
-                        LLVM::LoadOp::create(lb, ll, i32,
-                                             gepBytes(lb, ll, bases[h], off),
-                                             4))));
+          for (int64_t h = 0; h < 2; ++h) {
+            Value mh = it[h];
+            for (Value v : vals[h])
+              for (int64_t e = 0; e < width; ++e)
+                mh = LLVM::UMaxOp::create(
+                    lb, ll, mh,
+                    maxByte(lb, ll,
+                            LLVM::ExtractElementOp::create(lb, ll, v,
+                                                           i32c(lb, ll, e))));
+            next.push_back(mh);
+          }
           scf::YieldOp::create(lb, ll, next);
         });
     loop->setAttr("loop_annotation", noUnrollAnnotation(rewriter.getContext()));

@@ -1959,9 +1959,6 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       auto colsAttr = bb.getI64IntegerAttr(fr.cols);
       auto i32x2 = VectorType::get({2}, bb.getI32Type());
       Value m[2];
-      for (int64_t h = 0; h < 2; ++h)
-        m[h] = mk::Fp4FragmentRowMaxOp::create(bb, l, i32x2, fr.scales, rows[h],
-                                               rowsAttr, colsAttr);
       // The weight rows' block scales of K block kb (two words), the
       // tokens' scales of K block kb.
       auto weightScales = [&](OpBuilder &ib, Value kb) {
@@ -2031,10 +2028,15 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       // One stage at a time: its MMAs, then the wait and promotion (issuing
       // the next stage's MMAs first measured slower: ptxas serializes the
       // kernel's wgmmas, C7518; bench/results/).
+      // The first K block's scales loaded before the rows' maxima (their
+      // latencies overlap).
       SmallVector<Value> init{zero, zero};
       llvm::append_range(init, weightScales(bb, c0));
       init.push_back(tokenScales(bb, c0));
       init.push_back(iter);
+      for (int64_t h = 0; h < 2; ++h)
+        m[h] = mk::Fp4FragmentRowMaxOp::create(bb, l, i32x2, fr.scales, rows[h],
+                                               rowsAttr, colsAttr);
       auto loop = scf::ForOp::create(
           bb, l, c0, slices, c1, init,
           [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {

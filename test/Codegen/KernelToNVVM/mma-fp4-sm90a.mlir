@@ -10,8 +10,9 @@
 // zero), which it stores.
 // Lowered for sm_90a:
 //  * moek.fp4_fragment_row_max: rows row + 16 warp + lane / 4 (+ 8), the
-//    quad's four lanes each every fourth word of the 224 scale bytes (a
-//    loop LLVM does not unroll), then shfl.bfly 1 and 2 for the maximum
+//    quad's four lanes each every fourth 16-byte piece of the 224 scale
+//    bytes, four a row in flight (one iteration of a loop LLVM does not
+//    unroll), then shfl.bfly 1 and 2 for the maximum
 //    (two ops x two rows: 8 shuffles);
 //  * moek.mma_fp4: one 16-byte shared load per row (block lane % 4, chunk
 //    q ^ (r / 2 % 4)), one table per row (entry min(m - s_q, 19)), each
@@ -30,7 +31,7 @@
 // RUN: FileCheck %s --input-file=%t.90.ptx
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.90.ptx -o %t.90.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // RUN: not moe-opt --moek-to-nvvm-pipeline=chip=sm_100a %s -o /dev/null 2>&1 | FileCheck %s --check-prefix=SM100
-// RUN: awk '/wgmma[.]mma_async[.]sync[.]aligned[.]m64n16k32[.]f32[.]e4m3[.]e4m3/ {w++} /wgmma[.]fence/ {f++} /wgmma[.]commit_group/ {c++} /shfl[.]sync[.]bfly/ {s++} /prmt[.]b32/ {p++} /ld[.]shared[.]v4[.]b32/ {q++} /fma[.]rn[.]f32/ {fm++} /ld[.]global[.]nc[.](v2[.]b32|b64)/ {t++} END {print "wgmma", w+0; print "fence", f+0; print "commit", c+0; print "shfl", s+0; print "prmt", p+0; print "packed-loads", q+0; print "fma", fm+0; print "tables", t+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/wgmma[.]mma_async[.]sync[.]aligned[.]m64n16k32[.]f32[.]e4m3[.]e4m3/ {w++} /wgmma[.]fence/ {f++} /wgmma[.]commit_group/ {c++} /shfl[.]sync[.]bfly/ {s++} /prmt[.]b32/ {p++} /ld[.]shared[.]v4[.]b32/ {q++} /fma[.]rn[.]f32/ {fm++} /ld[.]global[.]nc[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]v4[.]b32/ {g++} END {print "wgmma", w+0; print "fence", f+0; print "commit", c+0; print "shfl", s+0; print "prmt", p+0; print "packed-loads", q+0; print "fma", fm+0; print "tables", t+0; print "scale-pieces", g+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
 // COUNTS:      wgmma 8{{$}}
 // COUNTS-NEXT: fence 8{{$}}
 // COUNTS-NEXT: commit 2{{$}}
@@ -39,6 +40,7 @@
 // COUNTS-NEXT: packed-loads 4{{$}}
 // COUNTS-NEXT: fma 16{{$}}
 // COUNTS-NEXT: tables 4{{$}}
+// COUNTS-NEXT: scale-pieces 16{{$}}
 
 // CHECK-LABEL: .entry mma_fp4
 // CHECK:       shfl.sync.bfly.b32 {{.+}}, 1, 31, -1;
