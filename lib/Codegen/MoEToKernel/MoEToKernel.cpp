@@ -1983,15 +1983,15 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               idx(ib, 64 * h), ib.getI64IntegerAttr(0), ws[h], m[h]));
         return p;
       };
-      // Stage i's products wait (at most `pending` groups of the next stage
-      // still in flight), the stage is released and they are promoted.
+      // Stage i's products waited for, the stage released, the products
+      // promoted.
       auto retire = [&](OpBuilder &ib, ValueRange accs, ValueRange p, Value cs,
-                        Value i, int64_t pending) {
+                        Value i) {
         SmallVector<Value> out;
         SmallVector<Value> done;
         for (int64_t h = 0; h < 2; ++h)
-          done.push_back(mk::MmaWaitOp::create(ib, l, p[h],
-                                               ib.getI64IntegerAttr(pending)));
+          done.push_back(
+              mk::MmaWaitOp::create(ib, l, p[h], ib.getI64IntegerAttr(0)));
         mk::RingReleaseOp::create(ib, l, ring, i);
         for (int64_t h = 0; h < 2; ++h)
           out.push_back(
@@ -2026,10 +2026,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       };
       Value zero = mk::MmaZeroOp::create(bb, l, small);
       // One stage at a time: its MMAs, then the wait and promotion (issuing
-      // the next stage's MMAs first measured slower: ptxas serializes the
-      // kernel's wgmmas, C7518; bench/results/).
-      // The first K block's scales loaded before the rows' maxima (their
-      // latencies overlap).
+      // the next stage's MMAs first measured slower, across the loop's back
+      // edge or within a two-stage iteration: bench/results/). The first K
+      // block's scales are loaded before the rows' maxima (their latencies
+      // overlap).
       SmallVector<Value> init{zero, zero};
       llvm::append_range(init, weightScales(bb, c0));
       init.push_back(tokenScales(bb, c0));
@@ -2046,7 +2046,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
             SmallVector<Value> ws = weightScales(ib, kb1);
             Value cs = tokenScales(ib, kb1);
             SmallVector<Value> results =
-                retire(ib, it.take_front(2), p, it[4], i, 0);
+                retire(ib, it.take_front(2), p, it[4], i);
             llvm::append_range(results, ws);
             results.push_back(cs);
             results.push_back(arith::AddIOp::create(ib, il, i, c1));

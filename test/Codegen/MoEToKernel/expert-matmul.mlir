@@ -6,6 +6,7 @@
 // RUN: not moe-opt %s --convert-moe-to-moek="row-group=-1" 2>&1 | FileCheck %s --check-prefix=ROWERR
 // RUN: not moe-opt %s --convert-moe-to-moek="tile-n=96" 2>&1 | FileCheck %s --check-prefix=TILEERR
 // RUN: not moe-opt %s --convert-moe-to-moek="stages=1" 2>&1 | FileCheck %s --check-prefix=STAGEERR
+// RUN: not moe-opt %s --convert-moe-to-moek="chip=sm_80" 2>&1 | FileCheck %s --check-prefix=CHIPERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-m=256" -verify-diagnostics | FileCheck %s --check-prefix=M256
 // RUN: not moe-opt %s --convert-moe-to-moek="tile-m=256 tile-n=256" 2>&1 | FileCheck %s --check-prefix=M256ERR
 
@@ -123,6 +124,7 @@
 // ROWERR: error: convert-moe-to-moek: row-group must be >= 0 (0: auto), got -1
 // TILEERR: error: convert-moe-to-moek: tile-n must be 0 (auto), 128 or 256, got 96
 // STAGEERR: error: convert-moe-to-moek: stages must be >= 2, got 1
+// CHIPERR: error: convert-moe-to-moek: chip 'sm_80' is not supported (supported: sm_90a, sm_100a)
 func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
