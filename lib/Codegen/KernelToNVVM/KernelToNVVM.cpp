@@ -670,21 +670,11 @@ struct AccLoadSmemLowering : OpConversionPattern<AccLoadSmemOp> {
     Location loc = op.getLoc();
     auto structTy = cast<LLVM::LLVMStructType>(
         getTypeConverter()->convertType(op.getAcc().getType()));
+    // The first `rows` rows are held by threads t < 2 rows: float
+    // v * 2 rows + t (64 rows: moek.acc_store_smem's v * 128 + t); the
+    // other threads' rows are 0 (they read a valid slot and drop it: no
+    // branch; for 64 rows the clamp and the select fold away).
     int64_t rows = op.getRowsAttr().getInt();
-    if (rows == 64) {
-      Value acc = buildAcc(
-          rewriter, loc, structTy, fragmentSize(op.getAcc().getType()),
-          [&](int64_t v) -> Value {
-            return LLVM::LoadOp::create(
-                rewriter, loc, rewriter.getF32Type(),
-                fragmentSlot(rewriter, loc, adaptor.getPtr(), v), 4);
-          });
-      rewriter.replaceOp(op, acc);
-      return success();
-    }
-    // The compact layout of the first `rows` rows (threads t < 2 rows):
-    // float v * 2 rows + t; the other threads' rows are 0 (they read a
-    // valid slot and drop it: no branch).
     Type f32 = rewriter.getF32Type();
     Value t = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
                                    i32c(rewriter, loc, kWarpgroupThreads));
@@ -1067,44 +1057,51 @@ struct MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
   }
 };
 
+/// `ptr[min(row, last) * ld + col]` (f32), or 0 when `row` (index) is not
+/// below `limit` (last = limit - 1): branch-free (a branch between a wgmma
+/// and its wait makes ptxas serialize the wgmmas); the row clamped so the
+/// load stays in bounds.
+Value loadRowValue(OpBuilder &b, Location loc, Value ptr, Value row,
+                   Value limit, Value last, int64_t ld, Value col) {
+  Type f32 = b.getF32Type();
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, row, limit);
+  Value safeRow = arith::MinSIOp::create(b, loc, row, last);
+  Value index = LLVM::AddOp::create(
+      b, loc,
+      LLVM::MulOp::create(b, loc, toI64(b, loc, safeRow), i64c(b, loc, ld)),
+      toI64(b, loc, col));
+  Value v = LLVM::LoadOp::create(
+      b, loc, f32,
+      LLVM::GEPOp::create(b, loc, ptr.getType(), f32, ptr, ValueRange{index}),
+      4);
+  return LLVM::SelectOp::create(
+      b, loc, inside, v,
+      LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f)));
+}
+
 struct LoadRowsLowering : OpConversionPattern<LoadRowsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(LoadRowsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    // Branch-free (a branch between a wgmma and its wait makes ptxas
-    // serialize the wgmmas): rows at or past the limit load row_limit - 1
-    // (in bounds, as row < row_limit) and select 0.
+    // Rows fragmentRow and + 8; those at or past the limit hold 0.
     Location loc = op.getLoc();
     auto structTy = rowsStructType(op.getResult().getType());
-    Type f32 = rewriter.getF32Type();
     Value row0 = arith::AddIOp::create(
         rewriter, loc, adaptor.getRow(),
         toIndex(rewriter, loc, fragmentRow(rewriter, loc)));
     Value last = arith::SubIOp::create(
         rewriter, loc, adaptor.getRowLimit(),
         arith::ConstantIndexOp::create(rewriter, loc, 1));
-    Value zero = LLVM::ConstantOp::create(rewriter, loc, f32,
-                                          rewriter.getF32FloatAttr(0.0f));
     Value result = LLVM::UndefOp::create(rewriter, loc, structTy);
     for (int half = 0; half < 2; ++half) {
       Value row = arith::AddIOp::create(
           rewriter, loc, row0,
           arith::ConstantIndexOp::create(rewriter, loc, 8 * half));
-      Value inside = arith::CmpIOp::create(rewriter, loc,
-                                           arith::CmpIPredicate::slt, row,
-                                           adaptor.getRowLimit());
-      Value safeRow = arith::MinSIOp::create(rewriter, loc, row, last);
-      Value index = LLVM::AddOp::create(
-          rewriter, loc,
-          LLVM::MulOp::create(rewriter, loc, toI64(rewriter, loc, safeRow),
-                              i64c(rewriter, loc, op.getLdAttr().getInt())),
-          toI64(rewriter, loc, adaptor.getCol()));
-      Value addr = LLVM::GEPOp::create(rewriter, loc,
-                                       adaptor.getPtr().getType(), f32,
-                                       adaptor.getPtr(), ValueRange{index});
-      Value v = LLVM::LoadOp::create(rewriter, loc, f32, addr, 4);
-      v = LLVM::SelectOp::create(rewriter, loc, inside, v, zero);
+      Value v = loadRowValue(rewriter, loc, adaptor.getPtr(), row,
+                             adaptor.getRowLimit(), last,
+                             op.getLdAttr().getInt(), adaptor.getCol());
       result = LLVM::InsertValueOp::create(rewriter, loc, result, v,
                                            ArrayRef<int64_t>{half});
     }
@@ -2903,30 +2900,31 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
       OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
       Value rowOffset =
           LLVM::MulOp::create(tb, loc, toI64(tb, loc, row), i64c(tb, loc, ld));
+      // Column 8j + 2q (+ 1) is logical word 2j + q / 2 of the block; with
+      // permute_k its byte is 4 (8 (j % 4) + 4 (q / 2) + j / 4) + 2 (q % 2):
+      // the lane's part, col + 16 (q / 2) + 2 (q % 2), plus a constant.
+      Value permutedCol;
+      if (op.getPermuteK())
+        permutedCol = LLVM::AddOp::create(
+            tb, loc, toI64(tb, loc, a.getCol()),
+            LLVM::ZExtOp::create(
+                tb, loc, tb.getI64Type(),
+                LLVM::AddOp::create(
+                    tb, loc,
+                    LLVM::ShlOp::create(
+                        tb, loc,
+                        LLVM::LShrOp::create(tb, loc, quad, i32c(tb, loc, 1)),
+                        i32c(tb, loc, 4)),
+                    LLVM::ShlOp::create(
+                        tb, loc,
+                        LLVM::AndOp::create(tb, loc, quad, i32c(tb, loc, 1)),
+                        i32c(tb, loc, 1)))));
       for (int64_t j = 0; j < 16; ++j) {
-        // Column 8j + 2q (+ 1): logical word 2j + q / 2 of the block; with
-        // permute_k stored word 8 (j % 4) + 4 (q / 2) + j / 4.
         Value colJ =
-            op.getPermuteK()
+            permutedCol
                 ? LLVM::AddOp::create(
-                      tb, loc, toI64(tb, loc, a.getCol()),
-                      LLVM::ZExtOp::create(
-                          tb, loc, tb.getI64Type(),
-                          LLVM::AddOp::create(
-                              tb, loc,
-                              i32c(tb, loc, 32 * (j % 4) + 4 * (j / 4)),
-                              LLVM::AddOp::create(
-                                  tb, loc,
-                                  LLVM::ShlOp::create(
-                                      tb, loc,
-                                      LLVM::LShrOp::create(tb, loc, quad,
-                                                           i32c(tb, loc, 1)),
-                                      i32c(tb, loc, 4)),
-                                  LLVM::ShlOp::create(
-                                      tb, loc,
-                                      LLVM::AndOp::create(tb, loc, quad,
-                                                          i32c(tb, loc, 1)),
-                                      i32c(tb, loc, 1))))))
+                      tb, loc, permutedCol,
+                      i64c(tb, loc, 32 * (j % 4) + 4 * (j / 4)))
                 : LLVM::AddOp::create(tb, loc, col0, i64c(tb, loc, 8 * j));
         Value index = LLVM::AddOp::create(tb, loc, rowOffset, colJ);
         Value addr = LLVM::GEPOp::create(tb, loc, a.getOut().getType(),
@@ -3466,6 +3464,29 @@ Value fp4ExpansionTables(OpBuilder &b, Location loc, Operation *inside) {
   return LLVM::AddressOfOp::create(b, loc, ptrTy(b.getContext(), 1), name);
 }
 
+/// The byte table (2 x i32) of the 32-value block whose UE8M0 scale is byte
+/// `blk` (i32) of `word`, in a row whose largest scale is `m`: entry
+/// min(m - s, 19) of `tables` (fp4ExpansionTables).
+Value fp4BlockTable(OpBuilder &b, Location loc, Value tables, Value word,
+                    Value blk, Value m) {
+  Value sc = LLVM::AndOp::create(
+      b, loc,
+      LLVM::LShrOp::create(b, loc, word,
+                           LLVM::MulOp::create(b, loc, blk, i32c(b, loc, 8))),
+      i32c(b, loc, 0xFF));
+  Value d = LLVM::UMinOp::create(b, loc, LLVM::SubOp::create(b, loc, m, sc),
+                                 i32c(b, loc, kFp4TableEntries - 1));
+  auto tab = LLVM::LoadOp::create(
+      b, loc, VectorType::get({2}, b.getI32Type()),
+      gepBytes(b, loc, tables,
+               LLVM::ZExtOp::create(
+                   b, loc, b.getI64Type(),
+                   LLVM::MulOp::create(b, loc, d, i32c(b, loc, 8)))),
+      8);
+  tab.setInvariant(true);
+  return tab;
+}
+
 /// Eight packed e2m1 values (`w`, value i in nibble i) as eight e4m3 bytes
 /// (two words) through the byte table {t0, t1} of their magnitudes: one
 /// prmt looks up four magnitudes, a second replicates the four sign bits
@@ -3681,7 +3702,7 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
     // stores of the 128-byte swizzle are conflict-free in order too.
     Value loadSwz = LLVM::AndOp::create(
         rewriter, loc, LLVM::LShrOp::create(rewriter, loc, t, c32(1)), c32(3));
-    auto quadTy = VectorType::get({4}, i32), pairTy = VectorType::get({2}, i32);
+    auto quadTy = VectorType::get({4}, i32);
     // Block `blk`'s 16 packed bytes and its byte table {t0, t1}.
     auto loadBlock = [&](OpBuilder &lb, Location ll,
                          Value blk) -> SmallVector<Value> {
@@ -3694,22 +3715,7 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
                            lb, ll, LLVM::XOrOp::create(lb, ll, loadSwz, blk),
                            i32c(lb, ll, 16)))),
           16);
-      Value sc = LLVM::AndOp::create(
-          lb, ll,
-          LLVM::LShrOp::create(lb, ll, word,
-                               LLVM::MulOp::create(lb, ll, blk, i32c(lb, ll, 8))),
-          i32c(lb, ll, 0xFF));
-      Value d = LLVM::UMinOp::create(lb, ll, LLVM::SubOp::create(lb, ll, m, sc),
-                                     i32c(lb, ll, kFp4TableEntries - 1));
-      auto tab = LLVM::LoadOp::create(
-          lb, ll, pairTy,
-          gepBytes(lb, ll, tables,
-                   LLVM::ZExtOp::create(
-                       lb, ll, i64,
-                       LLVM::MulOp::create(lb, ll, d, i32c(lb, ll, 8)))),
-          8);
-      tab.setInvariant(true);
-      return {packed, tab};
+      return {packed, fp4BlockTable(lb, ll, tables, word, blk, m)};
     };
     if (op.getPermuteK()) {
       // moek.mma_fp4's K order: stored 16-byte chunk k = 2j + e holds, at
@@ -3833,9 +3839,11 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
 // shared-memory round trip, fence or barrier, and the tensor cores work on
 // 16 token columns instead of 64 rows. Each warpgroup thread holds rows
 // `16 * warp + lane / 4` and + 8 of the 64-row fragment, and in K step s
-// of a 128-wide block (32 values, one UE8M0 block) values 4q..4q+3 and
-// 16+4q..16+4q+3 of block s (q = lane % 4): packed bytes 2q, 2q+1 and
-// 8+2q, 8+2q+1 of the block's 16.
+// of a 128-wide block the K positions 4q..4q+3 and 16+4q..16+4q+3 (q =
+// lane % 4). The token rows are stored in the matching K order
+// (`permute_k`, permutedKWord): those positions hold values 8s..8s+7 of
+// 32-value block q, so over the four steps each thread expands block q of
+// its two rows (one UE8M0 scale, one 16-byte load a row).
 
 /// Lane `lane % 4` of the calling thread (i32).
 Value quadLane(OpBuilder &b, Location loc) {
@@ -4036,7 +4044,6 @@ struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
     Value q = quadLane(rewriter, loc);
     Value r0 = LLVM::AddOp::create(rewriter, loc, toI32(rewriter, loc, adaptor.getARow()),
                                    fragmentRow(rewriter, loc));
-    auto pairTy = VectorType::get({2}, i32);
     Value rowBase[2], m[2], packedBlock[2], tab[2];
     auto quadTy = VectorType::get({4}, i32);
     for (int64_t h = 0; h < 2; ++h) {
@@ -4058,26 +4065,12 @@ struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
       packedBlock[h] = LLVM::LoadOp::create(rewriter, loc, quadTy, rowBase[h], 16);
       m[h] = LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
                                             c32(h));
-      // Block q's scale: byte q of the row's word.
-      Value sc = LLVM::AndOp::create(
-          rewriter, loc,
-          LLVM::LShrOp::create(
-              rewriter, loc,
-              LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getScales(),
-                                             c32(h)),
-              LLVM::ShlOp::create(rewriter, loc, q, c32(3))),
-          c32(0xFF));
-      Value d = LLVM::UMinOp::create(
-          rewriter, loc, LLVM::SubOp::create(rewriter, loc, m[h], sc),
-          c32(kFp4TableEntries - 1));
-      auto t = LLVM::LoadOp::create(
-          rewriter, loc, pairTy,
-          gepBytes(rewriter, loc, tables,
-                   LLVM::ZExtOp::create(rewriter, loc, i64,
-                                        LLVM::ShlOp::create(rewriter, loc, d, c32(3)))),
-          8);
-      t.setInvariant(true);
-      tab[h] = t;
+      // Block q's table: its scale is byte q of the row's word.
+      tab[h] = fp4BlockTable(
+          rewriter, loc, tables,
+          LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getScales(),
+                                         c32(h)),
+          q, m[h]);
     }
     int64_t n = op.getResult().getType().getCols();
     auto accTy = cast<LLVM::LLVMStructType>(
@@ -4126,42 +4119,27 @@ struct LoadColScalesLowering : OpConversionPattern<LoadColScalesOp> {
   LogicalResult
   matchAndRewrite(LoadColScalesOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    // Branch-free, as moek.load_rows.
+    // Element 2j + e: column 8j + 2q + e, as moek.load_rows does rows.
     Location loc = op.getLoc();
-    Type f32 = rewriter.getF32Type();
     auto vecTy = cast<VectorType>(op.getScales().getType());
-    Value c0 = toI64(rewriter, loc, adaptor.getRow());
-    Value q2 = LLVM::ZExtOp::create(
-        rewriter, loc, rewriter.getI64Type(),
-        LLVM::ShlOp::create(rewriter, loc, quadLane(rewriter, loc),
-                            i32c(rewriter, loc, 1)));
-    Value limit = toI64(rewriter, loc, adaptor.getRowLimit());
-    Value last = LLVM::SubOp::create(rewriter, loc, limit, i64c(rewriter, loc, 1));
-    Value zero = LLVM::ConstantOp::create(rewriter, loc, f32,
-                                          rewriter.getF32FloatAttr(0.0f));
+    Value last = arith::SubIOp::create(
+        rewriter, loc, adaptor.getRowLimit(),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
+    Value row0 = arith::AddIOp::create(
+        rewriter, loc, adaptor.getRow(),
+        toIndex(rewriter, loc,
+                LLVM::ShlOp::create(rewriter, loc, quadLane(rewriter, loc),
+                                    i32c(rewriter, loc, 1))));
     Value result = LLVM::UndefOp::create(rewriter, loc, vecTy);
     for (int64_t i = 0, n = vecTy.getNumElements(); i < n; ++i) {
-      // Element 2j + e: column 8j + 2q + e.
-      Value row = LLVM::AddOp::create(
-          rewriter, loc, LLVM::AddOp::create(rewriter, loc, c0, q2),
-          i64c(rewriter, loc, 8 * (i / 2) + i % 2));
-      Value inside = LLVM::ICmpOp::create(rewriter, loc,
-                                          LLVM::ICmpPredicate::slt, row, limit);
-      Value index = LLVM::AddOp::create(
-          rewriter, loc,
-          LLVM::MulOp::create(rewriter, loc,
-                              LLVM::SMinOp::create(rewriter, loc, row, last),
-                              i64c(rewriter, loc, op.getLdAttr().getInt())),
-          toI64(rewriter, loc, adaptor.getCol()));
-      Value v = LLVM::LoadOp::create(
-          rewriter, loc, f32,
-          LLVM::GEPOp::create(rewriter, loc, adaptor.getPtr().getType(), f32,
-                              adaptor.getPtr(), ValueRange{index}),
-          4);
-      result = LLVM::InsertElementOp::create(
-          rewriter, loc, result,
-          LLVM::SelectOp::create(rewriter, loc, inside, v, zero),
-          i32c(rewriter, loc, i));
+      Value row = arith::AddIOp::create(
+          rewriter, loc, row0,
+          arith::ConstantIndexOp::create(rewriter, loc, 8 * (i / 2) + i % 2));
+      Value v = loadRowValue(rewriter, loc, adaptor.getPtr(), row,
+                             adaptor.getRowLimit(), last,
+                             op.getLdAttr().getInt(), adaptor.getCol());
+      result = LLVM::InsertElementOp::create(rewriter, loc, result, v,
+                                             i32c(rewriter, loc, i));
     }
     rewriter.replaceOp(op, result);
     return success();

@@ -1974,56 +1974,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
             d.getRow(), kb, d.getRowEnd(), ib.getI64IntegerAttr(ts.kBlocks),
             TypeAttr::get(small));
       };
-      auto issue = [&](OpBuilder &ib, Value i, ValueRange ws) {
-        SmallVector<Value> p;
-        mk::RingWaitOp::create(ib, l, ring, i);
-        for (int64_t h = 0; h < 2; ++h)
-          p.push_back(mk::MmaFp4Op::create(
-              ib, l, small, ring, i, ib.getI64IntegerAttr(3 + w),
-              idx(ib, 64 * h), ib.getI64IntegerAttr(0), ws[h], m[h]));
-        return p;
-      };
-      // Stage i's products waited for, the stage released, the products
-      // promoted.
-      auto retire = [&](OpBuilder &ib, ValueRange accs, ValueRange p, Value cs,
-                        Value i) {
-        SmallVector<Value> out;
-        SmallVector<Value> done;
-        for (int64_t h = 0; h < 2; ++h)
-          done.push_back(
-              mk::MmaWaitOp::create(ib, l, p[h], ib.getI64IntegerAttr(0)));
-        mk::RingReleaseOp::create(ib, l, ring, i);
-        for (int64_t h = 0; h < 2; ++h)
-          out.push_back(
-              mk::MmaPromoteColsOp::create(ib, l, accs[h], done[h], cs));
-        return out;
-      };
       Value lastBlock = idx(bb, ts.kBlocks - 1);
-      auto clampBlock = [&](OpBuilder &ib, Value kb) -> Value {
-        return arith::MinUIOp::create(ib, l, kb, lastBlock);
-      };
-      // The products transposed back through warpgroup w's buffer, each
-      // column's scale applied.
-      auto finish = [&](ArrayRef<Value> accs,
-                        Value next) -> std::pair<Value, Value> {
-        Value buf = LLVM::GEPOp::create(
-            bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
-            ArrayRef<LLVM::GEPArg>{int32_t(w * kSmallRows * 128)});
-        for (int64_t h = 0; h < 2; ++h)
-          mk::AccStoreTransposedOp::create(bb, l, accs[h], buf, m[h],
-                                           bb.getI64IntegerAttr(64 * h),
-                                           bb.getI64IntegerAttr(128));
-        mk::BarrierSyncOp::create(bb, l,
-                                  bb.getI64IntegerAttr(kExpandBarrier + w),
-                                  bb.getI64IntegerAttr(128));
-        Value acc = mk::AccLoadSmemOp::create(bb, l, accType, buf,
-                                              bb.getI64IntegerAttr(kSmallRows));
-        // The buffer may be written again (the next small tile).
-        mk::BarrierSyncOp::create(bb, l,
-                                  bb.getI64IntegerAttr(kExpandBarrier + w),
-                                  bb.getI64IntegerAttr(128));
-        return {acc, next};
-      };
       Value zero = mk::MmaZeroOp::create(bb, l, small);
       // One stage at a time: its MMAs, then the wait and promotion (issuing
       // the next stage's MMAs first measured slower, across the loop's back
@@ -2041,19 +1992,48 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
           bb, l, c0, slices, c1, init,
           [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
             Value i = it[5];
-            SmallVector<Value> p = issue(ib, i, it.slice(2, 2));
-            Value kb1 = clampBlock(ib, arith::AddIOp::create(ib, il, kb, c1));
+            mk::RingWaitOp::create(ib, il, ring, i);
+            Value partial[2];
+            for (int64_t h = 0; h < 2; ++h)
+              partial[h] = mk::MmaFp4Op::create(
+                  ib, il, small, ring, i, ib.getI64IntegerAttr(3 + w),
+                  idx(ib, 64 * h), ib.getI64IntegerAttr(0), it[2 + h], m[h]);
+            // The next block's scales (the last block's again after it).
+            Value kb1 = arith::MinUIOp::create(
+                ib, il, arith::AddIOp::create(ib, il, kb, c1), lastBlock);
             SmallVector<Value> ws = weightScales(ib, kb1);
             Value cs = tokenScales(ib, kb1);
-            SmallVector<Value> results =
-                retire(ib, it.take_front(2), p, it[4], i);
+            for (int64_t h = 0; h < 2; ++h)
+              partial[h] = mk::MmaWaitOp::create(ib, il, partial[h],
+                                                 ib.getI64IntegerAttr(0));
+            mk::RingReleaseOp::create(ib, il, ring, i);
+            SmallVector<Value> results;
+            for (int64_t h = 0; h < 2; ++h)
+              results.push_back(mk::MmaPromoteColsOp::create(
+                  ib, il, it[h], partial[h], it[4]));
             llvm::append_range(results, ws);
             results.push_back(cs);
             results.push_back(arith::AddIOp::create(ib, il, i, c1));
             scf::YieldOp::create(ib, il, results);
           });
       disableUnroll(loop);
-      return finish({loop.getResult(0), loop.getResult(1)}, loop.getResult(5));
+      // The products transposed back through warpgroup w's buffer, each
+      // column's scale applied.
+      Value buf = LLVM::GEPOp::create(
+          bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
+          ArrayRef<LLVM::GEPArg>{int32_t(w * kSmallRows * 128)});
+      for (int64_t h = 0; h < 2; ++h)
+        mk::AccStoreTransposedOp::create(bb, l, loop.getResult(h), buf, m[h],
+                                         bb.getI64IntegerAttr(64 * h),
+                                         bb.getI64IntegerAttr(128));
+      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kExpandBarrier + w),
+                                bb.getI64IntegerAttr(128));
+      Value acc = mk::AccLoadSmemOp::create(bb, l, accType, buf,
+                                            bb.getI64IntegerAttr(kSmallRows));
+      // The buffer may be written again (the next small tile).
+      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kExpandBarrier + w),
+                                bb.getI64IntegerAttr(128));
+      return {acc, loop.getResult(5)};
     };
 
     auto mmas = [&](OpBuilder &ob, mk::GroupedTileOp d, TileScales ts,

@@ -998,7 +998,10 @@ def MoEK_MmaFp4Op : MoEK_Op<"mma_fp4", [AllTypesMatch<["scales", "row_max"]>]> {
     lane / 4` and + 8): value v of 32-value block c of a row becomes
     `e4m3(v * 2^(s_c - row_max + 6))`, as in moek.dequant_fp4_fp8, with
     `scales` (moek.load_fp4_fragment_scales) and `row_max`
-    (moek.fp4_fragment_row_max) the thread's two rows'. No shared-memory
+    (moek.fp4_fragment_row_max) the thread's two rows'. Lane q of a quad
+    expands block q of its rows, so tile b must hold its K values in the
+    order `permute_k` stores them (moek.dequant_fp4_fp8): K step s takes
+    values 8s..8s+7 of each block. No shared-memory
     round trip, fence or barrier: the expanded weights go to
     `wgmma.mma_async` (m64nNk32, A from registers). Issued by the whole
     warpgroup; asynchronous until `moek.mma_wait`. sm_90a only.
