@@ -123,6 +123,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"maxTokens", "max-tokens", "int64_t", "4096",
            "Fused layers: the largest token count T a launch accepts (the "
            "workspace holds T * top_k routed rows)">,
+    Option<"fp4StepsPerFence", "fp4-steps-per-fence", "int64_t", "4",
+           "FP8 x MXFP4 fused layers on sm_90a: the K steps of a small "
+           "tile's moek.mma_fp4 expanded before each wgmma.fence (1, 2 or 4)">,
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,

@@ -83,6 +83,17 @@ Value toIndex(OpBuilder &b, Location loc, Value v) {
 Value threadIdX(OpBuilder &b, Location loc) {
   return NVVM::ThreadIdXOp::create(b, loc, b.getI32Type());
 }
+/// A %tid.x read that LLVM does not merge with the kernel's earlier ones,
+/// for code at the end of a long kernel: an earlier read reused there
+/// keeps it, or a predicate derived from it, live across the whole kernel,
+/// which ptxas then spills.
+Value freshThreadIdX(OpBuilder &b, Location loc) {
+  return LLVM::InlineAsmOp::create(
+             b, loc, b.getI32Type(), ValueRange{}, "mov.u32 $0, %tid.x;", "=r",
+             /*has_side_effects=*/true, /*is_align_stack=*/false,
+             LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
 LLVM::LLVMPointerType ptrTy(MLIRContext *ctx, unsigned space = 0) {
   return LLVM::LLVMPointerType::get(ctx, space);
 }
@@ -2609,7 +2620,9 @@ struct ReturnRowsLowering : OpConversionPattern<ReturnRowsOp> {
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Value tid = toIndex(b, loc, threadIdX(b, loc));
     Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
-    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    // %laneid, not tid % 32: the combine runs last, and a lane index shared
+    // with the kernel's first phase would stay live (spilled) in between.
+    Value lane = toIndex(b, loc, NVVM::LaneIdOp::create(b, loc, i32));
     Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
     Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
     Value gwarp = arith::AddIOp::create(
@@ -2669,7 +2682,9 @@ struct CombineLowering : OpConversionPattern<CombineOp> {
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Value tid = toIndex(b, loc, threadIdX(b, loc));
     Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
-    Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+    // %laneid, not tid % 32: the combine runs last, and a lane index shared
+    // with the kernel's first phase would stay live (spilled) in between.
+    Value lane = toIndex(b, loc, NVVM::LaneIdOp::create(b, loc, i32));
     Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
     Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
     Value warps = idx(threads / 32);
@@ -4026,13 +4041,45 @@ Value wgmmaFp8RegA(OpBuilder &b, Location loc, LLVM::LLVMStructType accTy,
       .getResult(0);
 }
 
+struct Fp4FragmentTablesLowering
+    : OpConversionPattern<Fp4FragmentTablesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Fp4FragmentTablesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value tables = fp4ExpansionTables(rewriter, loc, op);
+    Value q = quadLane(rewriter, loc);
+    SmallVector<Value> words;
+    for (int64_t h = 0; h < 2; ++h) {
+      // Block q's table: its scale is byte q of the row's word.
+      Value tab = fp4BlockTable(
+          rewriter, loc, tables,
+          LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getScales(),
+                                         i32c(rewriter, loc, h)),
+          q,
+          LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
+                                         i32c(rewriter, loc, h)));
+      for (int64_t w = 0; w < 2; ++w)
+        words.push_back(LLVM::ExtractElementOp::create(rewriter, loc, tab,
+                                                       i32c(rewriter, loc, w)));
+    }
+    Value result = LLVM::UndefOp::create(rewriter, loc, op.getType());
+    for (auto [i, w] : llvm::enumerate(words))
+      result = LLVM::InsertElementOp::create(rewriter, loc, result, w,
+                                             i32c(rewriter, loc, i));
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MmaFp4Op op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    Type i64 = rewriter.getI64Type();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     RingType type = op.getRing().getType();
     RingParts p =
@@ -4040,62 +4087,67 @@ struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
     Value packed = tileAddress(rewriter, loc, p, type, op.getPackedAttr().getInt());
     Value descB = smemDescriptor(
         rewriter, loc, tileAddress(rewriter, loc, p, type, op.getBAttr().getInt()));
-    Value tables = fp4ExpansionTables(rewriter, loc, op);
     Value q = quadLane(rewriter, loc);
     Value r0 = LLVM::AddOp::create(rewriter, loc, toI32(rewriter, loc, adaptor.getARow()),
                                    fragmentRow(rewriter, loc));
-    Value rowBase[2], m[2], packedBlock[2], tab[2];
-    auto quadTy = VectorType::get({4}, i32);
-    for (int64_t h = 0; h < 2; ++h) {
-      Value r = LLVM::AddOp::create(rewriter, loc, r0, c32(8 * h));
-      // Block q of the row: 16-byte chunk q at (q ^ (r / 2 % 4)) * 16 (the
-      // 64-byte swizzle).
-      Value chunk = LLVM::XOrOp::create(
-          rewriter, loc, q,
-          LLVM::AndOp::create(rewriter, loc,
-                              LLVM::LShrOp::create(rewriter, loc, r, c32(1)),
-                              c32(3)));
-      rowBase[h] = gepBytes(
-          rewriter, loc, packed,
-          LLVM::ZExtOp::create(
-              rewriter, loc, i64,
-              LLVM::AddOp::create(rewriter, loc,
-                                  LLVM::MulOp::create(rewriter, loc, r, c32(64)),
-                                  LLVM::ShlOp::create(rewriter, loc, chunk, c32(4)))));
-      packedBlock[h] = LLVM::LoadOp::create(rewriter, loc, quadTy, rowBase[h], 16);
-      m[h] = LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
-                                            c32(h));
-      // Block q's table: its scale is byte q of the row's word.
-      tab[h] = fp4BlockTable(
-          rewriter, loc, tables,
-          LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getScales(),
-                                         c32(h)),
-          q, m[h]);
-    }
-    int64_t n = op.getResult().getType().getCols();
-    auto accTy = cast<LLVM::LLVMStructType>(
-        getTypeConverter()->convertType(op.getResult().getType()));
-    Value acc;
-    for (int64_t s = 0; s < 4; ++s) {
-      // Registers: (row r, K positions 4q..), (row r + 8, 4q..), (row r,
-      // 16 + 4q..), (row r + 8, 16 + 4q..): values 8s..8s+3 and
-      // 8s+4..8s+7 of block q (packed word s), where the permuted tile b
-      // holds those K indices.
-      std::array<Value, 4> regs;
+    int64_t blocks = op.getResults().size();
+    // Per block f and fragment row h (r and r + 8): the row's packed block
+    // q (16 bytes).
+    SmallVector<std::array<Value, 2>> packedBlock(blocks);
+    auto quadTy = VectorType::get({4}, rewriter.getI32Type());
+    for (int64_t f = 0; f < blocks; ++f)
       for (int64_t h = 0; h < 2; ++h) {
-        auto [lo, hi] = e2m1ToE4m3(
-            rewriter, loc,
-            LLVM::ExtractElementOp::create(rewriter, loc, packedBlock[h], c32(s)),
-            LLVM::ExtractElementOp::create(rewriter, loc, tab[h], c32(0)),
-            LLVM::ExtractElementOp::create(rewriter, loc, tab[h], c32(1)));
-        regs[h] = lo;
-        regs[2 + h] = hi;
+        Value r = LLVM::AddOp::create(rewriter, loc, r0, c32(64 * f + 8 * h));
+        // Block q of the row: 16-byte chunk q at (q ^ (r / 2 % 4)) * 16 (the
+        // 64-byte swizzle).
+        Value chunk = LLVM::XOrOp::create(
+            rewriter, loc, q,
+            LLVM::AndOp::create(rewriter, loc,
+                                LLVM::LShrOp::create(rewriter, loc, r, c32(1)),
+                                c32(3)));
+        Value rowBase = gepBytes(
+            rewriter, loc, packed,
+            LLVM::ZExtOp::create(
+                rewriter, loc, i64,
+                LLVM::AddOp::create(
+                    rewriter, loc, LLVM::MulOp::create(rewriter, loc, r, c32(64)),
+                    LLVM::ShlOp::create(rewriter, loc, chunk, c32(4)))));
+        packedBlock[f][h] =
+            LLVM::LoadOp::create(rewriter, loc, quadTy, rowBase, 16);
       }
+    int64_t n = cast<AccType>(op.getResults().front().getType()).getCols();
+    auto accTy = cast<LLVM::LLVMStructType>(
+        getTypeConverter()->convertType(op.getResults().front().getType()));
+    SmallVector<Value> acc(blocks);
+    int64_t group = op.getStepsPerFence();
+    for (int64_t s0 = 0; s0 < 4; s0 += group) {
+      // Registers of step s: (row r, K positions 4q..), (row r + 8, 4q..),
+      // (row r, 16 + 4q..), (row r + 8, 16 + 4q..): values 8s..8s+3 and
+      // 8s+4..8s+7 of block q (packed word s), where the permuted tile b
+      // holds those K indices. The group's registers of every block first,
+      // then one fence, then its MMAs.
+      SmallVector<std::array<Value, 4>> regs(group * blocks);
+      for (int64_t s = s0; s < s0 + group; ++s)
+        for (int64_t f = 0; f < blocks; ++f)
+          for (int64_t h = 0; h < 2; ++h) {
+            auto [lo, hi] = e2m1ToE4m3(
+                rewriter, loc,
+                LLVM::ExtractElementOp::create(rewriter, loc, packedBlock[f][h],
+                                               c32(s)),
+                LLVM::ExtractElementOp::create(
+                    rewriter, loc, adaptor.getTables()[f], c32(2 * h)),
+                LLVM::ExtractElementOp::create(
+                    rewriter, loc, adaptor.getTables()[f], c32(2 * h + 1)));
+            regs[(s - s0) * blocks + f][h] = lo;
+            regs[(s - s0) * blocks + f][2 + h] = hi;
+          }
       NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
-      acc = wgmmaFp8RegA(
-          rewriter, loc, accTy, acc, regs,
-          LLVM::AddOp::create(rewriter, loc, descB, i64c(rewriter, loc, 2 * s)),
-          n);
+      for (int64_t s = s0; s < s0 + group; ++s)
+        for (int64_t f = 0; f < blocks; ++f)
+          acc[f] = wgmmaFp8RegA(
+              rewriter, loc, accTy, acc[f], regs[(s - s0) * blocks + f],
+              LLVM::AddOp::create(rewriter, loc, descB, i64c(rewriter, loc, 2 * s)),
+              n);
     }
     NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
     rewriter.replaceOp(op, acc);
@@ -4396,7 +4448,7 @@ LogicalResult planTensorMemory(ModuleOp module) {
       fence(NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
       NVVM::SyncWarpOp::create(b, l, i32c(b, l, -1));
       NVVM::Barrier0Op::create(b, l);
-      Value w = LLVM::UDivOp::create(b, l, threadIdX(b, l), i32c(b, l, 32));
+      Value w = LLVM::UDivOp::create(b, l, freshThreadIdX(b, l), i32c(b, l, 32));
       Value w0 = LLVM::ICmpOp::create(b, l, LLVM::ICmpPredicate::eq, w,
                                       i32c(b, l, 0));
       auto ifOp = scf::IfOp::create(b, l, w0, false);
@@ -4501,8 +4553,9 @@ struct ConvertMoEKernelToNVVMPass
                  DispatchLowering,
                  CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
-                 LoadColScalesLowering, MmaPromoteColsLowering,
-                 AccStoreTransposedLowering>(converter, ctx);
+                 Fp4FragmentTablesLowering, LoadColScalesLowering,
+                 MmaPromoteColsLowering, AccStoreTransposedLowering>(converter,
+                                                                     ctx);
     if (tensorMemory)
       patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering,
                    MmaFp4Unsupported>(converter, ctx);

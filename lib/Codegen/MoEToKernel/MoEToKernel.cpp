@@ -1736,7 +1736,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      FusedMoEOp op, int64_t stages,
                                      int64_t maxTokens, bool streamWeights,
-                                     bool transposedSmallTiles) {
+                                     bool transposedSmallTiles,
+                                     int64_t fp4StepsPerFence) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -1975,34 +1976,53 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
             TypeAttr::get(small));
       };
       Value lastBlock = idx(bb, ts.kBlocks - 1);
+      auto nextBlock = [&](OpBuilder &ib, Value kb, int64_t ahead) -> Value {
+        return arith::MinUIOp::create(
+            ib, l, arith::AddIOp::create(ib, l, kb, idx(ib, ahead)), lastBlock);
+      };
+      auto tables = [&](OpBuilder &ib, ValueRange words) {
+        SmallVector<Value> t;
+        for (int64_t h = 0; h < 2; ++h)
+          t.push_back(mk::Fp4FragmentTablesOp::create(ib, l, words[h], m[h]));
+        return t;
+      };
       Value zero = mk::MmaZeroOp::create(bb, l, small);
       // One stage at a time: its MMAs, then the wait and promotion (issuing
       // the next stage's MMAs first measured slower, across the loop's back
-      // edge or within a two-stage iteration: bench/results/). The first K
-      // block's scales are loaded before the rows' maxima (their latencies
-      // overlap).
-      SmallVector<Value> init{zero, zero};
-      llvm::append_range(init, weightScales(bb, c0));
-      init.push_back(tokenScales(bb, c0));
-      init.push_back(iter);
+      // edge or within a two-stage iteration: bench/results/). The byte
+      // tables of the next stage are looked up during this one's MMAs, from
+      // scale words loaded a stage earlier, so that neither load's latency
+      // is waited for at the top of an iteration. The first K blocks'
+      // scales are loaded before the rows' maxima (their latencies overlap).
+      SmallVector<Value> firstWords = weightScales(bb, c0);
+      SmallVector<Value> secondWords = weightScales(bb, nextBlock(bb, c0, 1));
+      Value firstCols = tokenScales(bb, c0);
       for (int64_t h = 0; h < 2; ++h)
         m[h] = mk::Fp4FragmentRowMaxOp::create(bb, l, i32x2, fr.scales, rows[h],
                                                rowsAttr, colsAttr);
+      // Iteration values: the two products, this stage's tables, the next
+      // stage's scale words, this stage's token scales, the ring iteration.
+      SmallVector<Value> init{zero, zero};
+      llvm::append_range(init, tables(bb, firstWords));
+      llvm::append_range(init, secondWords);
+      init.push_back(firstCols);
+      init.push_back(iter);
       auto loop = scf::ForOp::create(
           bb, l, c0, slices, c1, init,
           [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
-            Value i = it[5];
+            Value i = it[7];
             mk::RingWaitOp::create(ib, il, ring, i);
-            Value partial[2];
-            for (int64_t h = 0; h < 2; ++h)
-              partial[h] = mk::MmaFp4Op::create(
-                  ib, il, small, ring, i, ib.getI64IntegerAttr(3 + w),
-                  idx(ib, 64 * h), ib.getI64IntegerAttr(0), it[2 + h], m[h]);
-            // The next block's scales (the last block's again after it).
-            Value kb1 = arith::MinUIOp::create(
-                ib, il, arith::AddIOp::create(ib, il, kb, c1), lastBlock);
-            SmallVector<Value> ws = weightScales(ib, kb1);
-            Value cs = tokenScales(ib, kb1);
+            auto mma = mk::MmaFp4Op::create(
+                ib, il, TypeRange{small, small}, ring, i,
+                ib.getI64IntegerAttr(3 + w), c0, ib.getI64IntegerAttr(0),
+                ValueRange{it[2], it[3]},
+                ib.getI64IntegerAttr(fp4StepsPerFence));
+            Value partial[2] = {mma.getResult(0), mma.getResult(1)};
+            // The next stage's tables and token scales, the scale words of
+            // the one after (the last block's again past the end).
+            SmallVector<Value> nextTables = tables(ib, it.slice(4, 2));
+            SmallVector<Value> ws = weightScales(ib, nextBlock(ib, kb, 2));
+            Value cs = tokenScales(ib, nextBlock(ib, kb, 1));
             for (int64_t h = 0; h < 2; ++h)
               partial[h] = mk::MmaWaitOp::create(ib, il, partial[h],
                                                  ib.getI64IntegerAttr(0));
@@ -2010,7 +2030,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
             SmallVector<Value> results;
             for (int64_t h = 0; h < 2; ++h)
               results.push_back(mk::MmaPromoteColsOp::create(
-                  ib, il, it[h], partial[h], it[4]));
+                  ib, il, it[h], partial[h], it[6]));
+            llvm::append_range(results, nextTables);
             llvm::append_range(results, ws);
             results.push_back(cs);
             results.push_back(arith::AddIOp::create(ib, il, i, c1));
@@ -2033,7 +2054,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       // The buffer may be written again (the next small tile).
       mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kExpandBarrier + w),
                                 bb.getI64IntegerAttr(128));
-      return {acc, loop.getResult(5)};
+      return {acc, loop.getResult(7)};
     };
 
     auto mmas = [&](OpBuilder &ob, mk::GroupedTileOp d, TileScales ts,
@@ -2301,6 +2322,13 @@ struct ConvertMoEToMoEKernelPass
                          << "' is not supported (supported: sm_90a, sm_100a)";
       return signalPassFailure();
     }
+    if (fp4StepsPerFence != 1 && fp4StepsPerFence != 2 &&
+        fp4StepsPerFence != 4) {
+      module.emitError() << "convert-moe-to-moek: fp4-steps-per-fence must be "
+                            "1, 2 or 4, got "
+                         << static_cast<int64_t>(fp4StepsPerFence);
+      return signalPassFailure();
+    }
     if (maxTokens < 1) {
       module.emitError() << "convert-moe-to-moek: max-tokens must be >= 1, "
                             "got "
@@ -2340,7 +2368,8 @@ struct ConvertMoEToMoEKernelPass
         }
         kernel = buildFusedFp8Kernel(b, op.getLoc(), name, op, stages,
                                      maxTokens, streamWeights,
-                                     /*transposedSmallTiles=*/chip == "sm_90a");
+                                     /*transposedSmallTiles=*/chip == "sm_90a",
+                                     fp4StepsPerFence);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,

@@ -14,12 +14,14 @@
 //    bytes, four a row in flight (one iteration of a loop LLVM does not
 //    unroll), then shfl.bfly 1 and 2 for the maximum
 //    (two ops x two rows: 8 shuffles);
+//  * moek.fp4_fragment_tables: per row the table of block q (entry
+//    min(m - s_q, 19), 8 bytes);
 //  * moek.mma_fp4: one 16-byte shared load per row (block lane % 4, chunk
-//    q ^ (r / 2 % 4)), one table per row (entry min(m - s_q, 19)), each
-//    packed word expanded by the four prmt of moek.dequant_fp4_fp8, and per
-//    K step a wgmma.fence and wgmma m64n16k32 e4m3 with four A registers and
-//    tile 0's descriptor (+2 a step), the first step with scale-d false;
-//    one commit a block;
+//    q ^ (r / 2 % 4)), each packed word expanded by the four prmt of
+//    moek.dequant_fp4_fp8; per K step both blocks' registers, one
+//    wgmma.fence (steps_per_fence = 1; with 4, one fence for all), and
+//    wgmma m64n16k32 e4m3 per block with four A registers and tile 0's
+//    descriptor (+2 a step), the first step with scale-d false; one commit;
 //  * moek.load_col_scales: columns 8j + 2 (lane % 4) + e, masked past the
 //    row limit; moek.mma_promote_cols: 8 fma a block;
 //  * moek.acc_store_transposed: 16 stores, times 2^(m - 133);
@@ -33,14 +35,19 @@
 // RUN: not moe-opt --moek-to-nvvm-pipeline=chip=sm_100a %s -o /dev/null 2>&1 | FileCheck %s --check-prefix=SM100
 // RUN: awk '/wgmma[.]mma_async[.]sync[.]aligned[.]m64n16k32[.]f32[.]e4m3[.]e4m3/ {w++} /wgmma[.]fence/ {f++} /wgmma[.]commit_group/ {c++} /shfl[.]sync[.]bfly/ {s++} /prmt[.]b32/ {p++} /ld[.]shared[.]v4[.]b32/ {q++} /fma[.]rn[.]f32/ {fm++} /ld[.]global[.]nc[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]v4[.]b32/ {g++} END {print "wgmma", w+0; print "fence", f+0; print "commit", c+0; print "shfl", s+0; print "prmt", p+0; print "packed-loads", q+0; print "fma", fm+0; print "tables", t+0; print "scale-pieces", g+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
 // COUNTS:      wgmma 8{{$}}
-// COUNTS-NEXT: fence 8{{$}}
-// COUNTS-NEXT: commit 2{{$}}
+// COUNTS-NEXT: fence 4{{$}}
+// COUNTS-NEXT: commit 1{{$}}
 // COUNTS-NEXT: shfl 8{{$}}
 // COUNTS-NEXT: prmt 64{{$}}
 // COUNTS-NEXT: packed-loads 4{{$}}
 // COUNTS-NEXT: fma 16{{$}}
 // COUNTS-NEXT: tables 4{{$}}
 // COUNTS-NEXT: scale-pieces 16{{$}}
+// With steps_per_fence = 4: one fence before all eight wgmma.
+// RUN: sed 's/steps_per_fence = 1/steps_per_fence = 4/' %s | moe-opt --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx -o %t.90.f4.ptx
+// RUN: grep -c "wgmma.fence" %t.90.f4.ptx | FileCheck %s --check-prefix=FENCE4
+// FENCE4: {{^}}1{{$}}
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.90.f4.ptx -o %t.90.f4.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
 // CHECK-LABEL: .entry mma_fp4
 // CHECK:       shfl.sync.bfly.b32 {{.+}}, 1, 31, -1;
@@ -92,12 +99,13 @@ gpu.module @kernels {
       %accs:2 = scf.for %kb = %c0 to %c2 step %c1 iter_args(%a0 = %zero, %a1 = %zero) -> (!moek.acc<64x16xf32>, !moek.acc<64x16xf32>) {
         %w0 = moek.load_fp4_fragment_scales %ws[%c0, %kb] {scale_cols = 224 : i64, scale_rows = 128 : i64} : !llvm.ptr<1> -> vector<2xi32>
         %w1 = moek.load_fp4_fragment_scales %ws[%c64, %kb] {scale_cols = 224 : i64, scale_rows = 128 : i64} : !llvm.ptr<1> -> vector<2xi32>
+        %t0 = moek.fp4_fragment_tables %w0, %m0 : vector<4xi32>
+        %t1 = moek.fp4_fragment_tables %w1, %m1 : vector<4xi32>
         %s = moek.load_col_scales %xs[%c0, %kb] row_limit(%c11) {acc = !moek.acc<64x16xf32>, ld = 2 : i64} : !llvm.ptr<1> -> vector<4xf32>
         moek.ring_wait %ring[%kb] : !ring
-        %p0 = moek.mma_fp4 %ring[%kb] packed(1, %c0) b(0) scales(%w0, %m0 : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
-        %p1 = moek.mma_fp4 %ring[%kb] packed(1, %c64) b(0) scales(%w1, %m1 : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
-        %q0 = moek.mma_wait %p0 pending(0) : !moek.acc<64x16xf32>
-        %q1 = moek.mma_wait %p1 pending(0) : !moek.acc<64x16xf32>
+        %p:2 = moek.mma_fp4 %ring[%kb] packed(1, %c0) b(0) tables(%t0, %t1) {steps_per_fence = 1 : i64} : !ring, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+        %q0 = moek.mma_wait %p#0 pending(0) : !moek.acc<64x16xf32>
+        %q1 = moek.mma_wait %p#1 pending(0) : !moek.acc<64x16xf32>
         moek.ring_release %ring[%kb] : !ring
         %b0 = moek.mma_promote_cols %a0, %q0 scales(%s) : !moek.acc<64x16xf32>, vector<4xf32>
         %b1 = moek.mma_promote_cols %a1, %q1 scales(%s) : !moek.acc<64x16xf32>, vector<4xf32>

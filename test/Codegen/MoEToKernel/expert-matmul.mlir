@@ -7,6 +7,7 @@
 // RUN: not moe-opt %s --convert-moe-to-moek="tile-n=96" 2>&1 | FileCheck %s --check-prefix=TILEERR
 // RUN: not moe-opt %s --convert-moe-to-moek="stages=1" 2>&1 | FileCheck %s --check-prefix=STAGEERR
 // RUN: not moe-opt %s --convert-moe-to-moek="chip=sm_80" 2>&1 | FileCheck %s --check-prefix=CHIPERR
+// RUN: not moe-opt %s --convert-moe-to-moek="fp4-steps-per-fence=3" 2>&1 | FileCheck %s --check-prefix=FENCEERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-m=256" -verify-diagnostics | FileCheck %s --check-prefix=M256
 // RUN: not moe-opt %s --convert-moe-to-moek="tile-m=256 tile-n=256" 2>&1 | FileCheck %s --check-prefix=M256ERR
 
@@ -125,6 +126,7 @@
 // TILEERR: error: convert-moe-to-moek: tile-n must be 0 (auto), 128 or 256, got 96
 // STAGEERR: error: convert-moe-to-moek: stages must be >= 2, got 1
 // CHIPERR: error: convert-moe-to-moek: chip 'sm_80' is not supported (supported: sm_90a, sm_100a)
+// FENCEERR: error: convert-moe-to-moek: fp4-steps-per-fence must be 1, 2 or 4, got 3
 func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>

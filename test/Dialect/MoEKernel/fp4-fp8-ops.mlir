@@ -405,9 +405,11 @@ func.func @scale_cols_result_type(%acc: !moek.acc<64x128xf32>, %cs: !llvm.ptr<3>
 // CHECK-LABEL: func.func @small_tile
 // CHECK:         %[[M:.+]] = moek.fp4_fragment_row_max %{{.+}}[%{{.+}}] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
 // CHECK:         %[[W:.+]] = moek.load_fp4_fragment_scales %{{.+}}[%{{.+}}, %{{.+}}] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
-// CHECK:         %[[P:.+]] = moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) scales(%[[W]], %[[M]] : vector<2xi32>) : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>, !moek.acc<64x16xf32>
+// CHECK:         %[[T:.+]] = moek.fp4_fragment_tables %[[W]], %[[M]] : vector<4xi32>
+// CHECK:         %[[P:.+]]:2 = moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) tables(%[[T]], %[[T]]) {steps_per_fence = 2 : i64} : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+// CHECK:         moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) tables(%[[T]]) : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>, !moek.acc<64x16xf32>
 // CHECK:         %[[S:.+]] = moek.load_col_scales %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) {acc = !moek.acc<64x16xf32>, ld = 56 : i64} : !llvm.ptr<1> -> vector<4xf32>
-// CHECK:         %[[A:.+]] = moek.mma_promote_cols %{{.+}}, %[[P]] scales(%[[S]]) : !moek.acc<64x16xf32>, vector<4xf32>
+// CHECK:         %[[A:.+]] = moek.mma_promote_cols %{{.+}}, %[[P]]#1 scales(%[[S]]) : !moek.acc<64x16xf32>, vector<4xf32>
 // CHECK:         moek.acc_store_transposed %[[A]], %{{.+}} row_max(%[[M]] : vector<2xi32>) {col = 64 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
 // CHECK:         moek.acc_load_smem %{{.+}} {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
 !ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
@@ -415,9 +417,11 @@ func.func @small_tile(%ws: !llvm.ptr<1>, %xs: !llvm.ptr<1>, %buf: !llvm.ptr<3>, 
   %ring = moek.ring_alloc consumers(256) : !ring
   %m = moek.fp4_fragment_row_max %ws[%row] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
   %w = moek.load_fp4_fragment_scales %ws[%row, %i] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
-  %p = moek.mma_fp4 %ring[%i] packed(3, %i) b(0) scales(%w, %m : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  %t = moek.fp4_fragment_tables %w, %m : vector<4xi32>
+  %p:2 = moek.mma_fp4 %ring[%i] packed(3, %i) b(0) tables(%t, %t) {steps_per_fence = 2 : i64} : !ring, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+  %q = moek.mma_fp4 %ring[%i] packed(3, %i) b(0) tables(%t) {steps_per_fence = 1 : i64} : !ring, !moek.acc<64x16xf32>
   %s = moek.load_col_scales %xs[%row, %i] row_limit(%i) {acc = !moek.acc<64x16xf32>, ld = 56 : i64} : !llvm.ptr<1> -> vector<4xf32>
-  %a = moek.mma_promote_cols %acc, %p scales(%s) : !moek.acc<64x16xf32>, vector<4xf32>
+  %a = moek.mma_promote_cols %acc, %p#1 scales(%s) : !moek.acc<64x16xf32>, vector<4xf32>
   moek.acc_store_transposed %a, %buf row_max(%m : vector<2xi32>) {col = 64 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
   %b = moek.acc_load_smem %buf {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
   return %b : !moek.acc<64x128xf32>
@@ -442,40 +446,88 @@ func.func @fragment_scales_rows(%ws: !llvm.ptr<1>, %i: index) {
 // -----
 
 !ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
-func.func @mma_fp4_tile_index(%w: vector<2xi32>, %i: index) {
+func.func @mma_fp4_tile_index(%w: vector<4xi32>, %i: index) {
   %ring = moek.ring_alloc consumers(128) : !ring
   // expected-error @+1 {{'moek.mma_fp4' op expects tile indices in [0, 2), got packed = 2, b = 0}}
-  %p = moek.mma_fp4 %ring[%i] packed(2, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  %p = moek.mma_fp4 %ring[%i] packed(2, %i) b(0) tables(%w) : !ring, !moek.acc<64x16xf32>
   return
 }
 
 // -----
 
 !ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>
-func.func @mma_fp4_packed_type(%w: vector<2xi32>, %i: index) {
+func.func @mma_fp4_packed_type(%w: vector<4xi32>, %i: index) {
   %ring = moek.ring_alloc consumers(128) : !ring
   // expected-error @+1 {{'moek.mma_fp4' op expects tile packed of f4E2M1FN, 64-row blocks by 128 columns, got 'memref<128x128xf8E4M3FN, 3>'}}
-  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w) : !ring, !moek.acc<64x16xf32>
   return
 }
 
 // -----
 
 !ring = !moek.ring<2, [memref<64x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
-func.func @mma_fp4_b_type(%w: vector<2xi32>, %i: index) {
+func.func @mma_fp4_b_type(%w: vector<4xi32>, %i: index) {
   %ring = moek.ring_alloc consumers(128) : !ring
   // expected-error @+1 {{'moek.mma_fp4' op expects tile b of f8E4M3FN, 128 columns, got 'memref<64x128xf4E2M1FN, 3>'}}
-  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x16xf32>
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w) : !ring, !moek.acc<64x16xf32>
   return
 }
 
 // -----
 
 !ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
-func.func @mma_fp4_columns(%w: vector<2xi32>, %i: index) {
+func.func @mma_fp4_columns(%w: vector<4xi32>, %i: index) {
   %ring = moek.ring_alloc consumers(128) : !ring
-  // expected-error @+1 {{'moek.mma_fp4' op expects 16, 32, 48 or 64 accumulator columns, at most tile b's 64 rows, got 8}}
-  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) scales(%w, %w : vector<2xi32>) : !ring, !moek.acc<64x8xf32>
+  // expected-error @+1 {{'moek.mma_fp4' op expects 64-row accumulators of 16, 32, 48 or 64 columns, at most tile b's 64 rows, got '!moek.acc<64x8xf32>'}}
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w) : !ring, !moek.acc<64x8xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_blocks(%w: vector<4xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects one to 2 results (64-row blocks of tile packed), got 3}}
+  %p:3 = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w, %w, %w) : !ring, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_tables(%w: vector<4xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects tables for each of its 2 blocks, got 1}}
+  %p:2 = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w) : !ring, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_result_types(%w: vector<4xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects results of one accumulator type}}
+  %p:2 = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w, %w) : !ring, !moek.acc<64x16xf32>, !moek.acc<64x32xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+func.func @mma_fp4_fence_steps(%w: vector<4xi32>, %i: index) {
+  %ring = moek.ring_alloc consumers(128) : !ring
+  // expected-error @+1 {{'moek.mma_fp4' op expects steps_per_fence 1, 2 or 4, got 3}}
+  %p = moek.mma_fp4 %ring[%i] packed(1, %i) b(0) tables(%w) {steps_per_fence = 3 : i64} : !ring, !moek.acc<64x16xf32>
+  return
+}
+
+// -----
+
+func.func @fragment_tables_type(%w: vector<2xi32>) {
+  // expected-error @+1 {{'moek.fp4_fragment_tables' op result #0 must be vector of 32-bit signless integer values of length 4, but got 'vector<2xi32>'}}
+  %t = moek.fp4_fragment_tables %w, %w : vector<2xi32>
   return
 }
 

@@ -476,12 +476,25 @@ LogicalResult MmaFp4Op::verify() {
   if (!isa<Float8E4M3FNType>(b.getElementType()) || b.getDimSize(1) != 128)
     return emitOpError() << "expects tile b of f8E4M3FN, 128 columns, got "
                          << b;
-  AccType acc = getResult().getType();
+  int64_t blocks = getResults().size();
+  if (blocks < 1 || blocks * 64 > packed.getDimSize(0))
+    return emitOpError() << "expects one to " << packed.getDimSize(0) / 64
+                         << " results (64-row blocks of tile packed), got "
+                         << blocks;
+  if (int64_t(getTables().size()) != blocks)
+    return emitOpError() << "expects tables for each of its " << blocks
+                         << " blocks, got " << getTables().size();
+  AccType acc = cast<AccType>(getResults().front().getType());
+  if (!llvm::all_equal(getResults().getTypes()))
+    return emitOpError() << "expects results of one accumulator type";
   int64_t n = acc.getCols();
-  if (n % 16 != 0 || n > 64 || n > b.getDimSize(0))
-    return emitOpError() << "expects 16, 32, 48 or 64 accumulator columns, "
-                            "at most tile b's "
-                         << b.getDimSize(0) << " rows, got " << n;
+  if (acc.getRows() != 64 || n % 16 != 0 || n > 64 || n > b.getDimSize(0))
+    return emitOpError() << "expects 64-row accumulators of 16, 32, 48 or 64 "
+                            "columns, at most tile b's "
+                         << b.getDimSize(0) << " rows, got " << acc;
+  int64_t group = getStepsPerFence();
+  if (group != 1 && group != 2 && group != 4)
+    return emitOpError() << "expects steps_per_fence 1, 2 or 4, got " << group;
   return success();
 }
 

@@ -983,42 +983,76 @@ def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
   let hasVerifier = 1;
 }
 
-def MoEK_MmaFp4Op : MoEK_Op<"mma_fp4", [AllTypesMatch<["scales", "row_max"]>]> {
+// Two i32 (a thread's two fragment rows' scale words or maxima); four
+// (their two byte tables).
+def MoEK_I32Pair : VectorOfLengthAndType<[2], [I32]>,
+    BuildableType<"::mlir::VectorType::get({2}, $_builder.getI32Type())">;
+def MoEK_I32Quad : VectorOfLengthAndType<[4], [I32]>,
+    BuildableType<"::mlir::VectorType::get({4}, $_builder.getI32Type())">;
+
+def MoEK_Fp4FragmentTablesOp : MoEK_Op<"fp4_fragment_tables", [Pure]> {
+  let summary = "The byte tables that expand a thread's MXFP4 fragment blocks";
+  let description = [{
+    For the two weight rows h = 0, 1 of the calling thread's A fragment
+    (moek.mma_fp4), the eight bytes that expand block q = lane % 4 of the
+    K block whose scale words are `scales` (moek.load_fp4_fragment_scales):
+    byte c (c = 0..7, words 2h and 2h + 1) is
+    `e4m3(e2m1 magnitude c * 2^(6 - min(row_max[h] - s, 19)))` with s the
+    block's UE8M0 scale (byte q of `scales[h]`) and `row_max`
+    (moek.fp4_fragment_row_max) the row's largest; read from a constant
+    table in global memory. A separate op so that a loop can look the next
+    K block's tables up while the tensor cores work on the current one.
+
+    ```mlir
+    %t = moek.fp4_fragment_tables %w, %m : vector<4xi32>
+    ```
+  }];
+  let arguments = (ins MoEK_I32Pair:$scales, MoEK_I32Pair:$row_max);
+  let results = (outs MoEK_I32Quad:$tables);
+  let assemblyFormat = "$scales `,` $row_max attr-dict `:` type($tables)";
+}
+
+def MoEK_MmaFp4Op : MoEK_Op<"mma_fp4", []> {
   let summary = "MXFP4 weights from registers times a token tile (asynchronous)";
   let description = [{
     The transposed product of a small tile, for rows of few tokens: the
     weights are the MMA's A operand, expanded to e4m3 in registers, and the
-    tokens its B operand. Rows `[a_row, a_row + 64)` of the packed MXFP4
-    tile `packed` of stage `iter mod S` (128 e2m1 values a row, 64 bytes,
-    the 64-byte swizzle of moek.dequant_fp4_fp8) times the first N rows of
-    the f8E4M3FN tile `b` (N = the accumulator's columns, K-major, 128B
+    tokens its B operand. One result per 64-row block: result f is rows
+    `[a_row + 64 f, a_row + 64 f + 64)` of the packed MXFP4 tile `packed`
+    of stage `iter mod S` (128 e2m1 values a row, 64 bytes, the 64-byte
+    swizzle of moek.dequant_fp4_fp8) times the first N rows of the
+    f8E4M3FN tile `b` (N = the accumulator's columns, K-major, 128B
     swizzle), over the tile's K extent (128): result[r][c] = sum over k of
     w[r][k] * b[c][k], a fresh product (not added to anything). Each thread
-    expands exactly the values of its own A fragment (rows `16 * warp +
-    lane / 4` and + 8): value v of 32-value block c of a row becomes
-    `e4m3(v * 2^(s_c - row_max + 6))`, as in moek.dequant_fp4_fp8, with
-    `scales` (moek.load_fp4_fragment_scales) and `row_max`
-    (moek.fp4_fragment_row_max) the thread's two rows'. Lane q of a quad
-    expands block q of its rows, so tile b must hold its K values in the
-    order `permute_k` stores them (moek.dequant_fp4_fp8): K step s takes
-    values 8s..8s+7 of each block. No shared-memory
-    round trip, fence or barrier: the expanded weights go to
-    `wgmma.mma_async` (m64nNk32, A from registers). Issued by the whole
-    warpgroup; asynchronous until `moek.mma_wait`. sm_90a only.
+    expands exactly the values of its own A fragments (rows `16 * warp +
+    lane / 4` and + 8 of each block): value v of 32-value block c of a row
+    becomes `e4m3(v * 2^(s_c - row_max + 6))`, as in moek.dequant_fp4_fp8,
+    through `tables[f]` (moek.fp4_fragment_tables), the byte tables of the
+    thread's two rows of block f for this K block. Lane q
+    of a quad expands block q of its rows, so tile b must hold its K values
+    in the order `permute_k` stores them (moek.dequant_fp4_fp8): K step s
+    takes values 8s..8s+7 of each block.
+
+    The four K steps are issued in groups of `steps_per_fence` (1, 2 or 4):
+    a group's A registers of every block are expanded, then one
+    `wgmma.fence`, then the group's `wgmma.mma_async` (m64nNk32, A from
+    registers), step by step, block by block. No shared-memory round trip
+    or barrier. Issued by the whole warpgroup; one commit group,
+    asynchronous until `moek.mma_wait`. sm_90a only.
 
     ```mlir
-    %p = moek.mma_fp4 %ring[%i] packed(3, %c0) b(0) scales(%w, %m : vector<2xi32>) : !moek.ring<...>, !moek.acc<64x16xf32>
+    %p:2 = moek.mma_fp4 %ring[%i] packed(3, %c0) b(0) tables(%t0, %t1) {steps_per_fence = 1 : i64} : !moek.ring<...>, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$packed,
                        Index:$a_row, I64Attr:$b,
-                       VectorOfLengthAndType<[2], [I32]>:$scales,
-                       VectorOfLengthAndType<[2], [I32]>:$row_max);
-  let results = (outs MoEK_AccType:$result);
+                       Variadic<MoEK_I32Quad>:$tables,
+                       DefaultValuedAttr<I64Attr, "1">:$steps_per_fence);
+  let results = (outs Variadic<MoEK_AccType>:$results);
   let assemblyFormat = [{
     $ring `[` $iter `]` `packed` `(` $packed `,` $a_row `)` `b` `(` $b `)`
-    `scales` `(` $scales `,` $row_max `:` type($scales) `)` attr-dict `:`
-    qualified(type($ring)) `,` qualified(type($result))
+    `tables` `(` $tables `)` attr-dict `:`
+    qualified(type($ring)) `,` qualified(type($results))
   }];
   let hasVerifier = 1;
 }
