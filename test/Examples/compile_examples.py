@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Compiles every example in examples/ for one chip and runs ptxas on it.
+
+For each examples/*.mlir (sorted): the graph pipeline, then
+--moe-to-nvvm-pipeline=chip=CHIP; where that leaves no kernel (a fused
+layer the code generator does not take), the unfused example through
+--moe-to-nvvm-pipeline (its expert matmuls as grouped matmul kernels).
+Then moe-translate --moe-to-ptx and ptxas -arch=CHIP -v. Prints one line
+an example:
+
+  NAME: graph-optimized|unfused, kernels=N, S B spilled, MMA
+                                  (MMA: tcgen05 or wgmma)
+  NAME: not lowered: REASON                          (no kernel either way)
+
+and exits 1 if a step fails (other than "no kernel").
+
+usage: compile_examples.py --bin DIR --ptxas PTXAS --chip sm_90a|sm_100a
+                           --examples DIR --out DIR
+"""
+
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+
+
+def run(cmd, stdin=None):
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True)
+
+
+def kernels_of(nvvm):
+    return len(re.findall(r"llvm\.func @\w+\(.*\).*nvvm\.kernel", nvvm))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--ptxas", required=True)
+    ap.add_argument("--chip", required=True)
+    ap.add_argument("--examples", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    opt = os.path.join(a.bin, "moe-opt")
+    translate = os.path.join(a.bin, "moe-translate")
+    pipeline = "--moe-to-nvvm-pipeline=chip=" + a.chip
+    os.makedirs(a.out, exist_ok=True)
+    status = 0
+    for path in sorted(glob.glob(os.path.join(a.examples, "*.mlir"))):
+        name = os.path.basename(path)[:-len(".mlir")]
+        fused = run([opt, "--moe-graph-optimization-pipeline", path])
+        if fused.returncode != 0:
+            print("%s: FAILED: graph pipeline: %s" % (name, fused.stderr[:300]))
+            status = 1
+            continue
+        kind, lowered = "graph-optimized", run([opt, pipeline],
+                                               stdin=fused.stdout)
+        if lowered.returncode == 0 and kernels_of(lowered.stdout) == 0:
+            kind, lowered = "unfused", run([opt, pipeline, path])
+        if lowered.returncode != 0:
+            print("%s: FAILED: %s: %s" % (name, pipeline, lowered.stderr[:300]))
+            status = 1
+            continue
+        kernels = kernels_of(lowered.stdout)
+        if kernels == 0:
+            why = re.search(r"not lowered: ([^\n]*)", lowered.stderr)
+            print("%s: not lowered: %s" % (name, why.group(1) if why else "?"))
+            continue
+        nvvm = os.path.join(a.out, name + ".nvvm.mlir")
+        ptx = os.path.join(a.out, name + ".ptx")
+        with open(nvvm, "w") as f:
+            f.write(lowered.stdout)
+        res = run([translate, "--chip=" + a.chip, "--moe-to-ptx", nvvm,
+                   "-o", ptx])
+        if res.returncode != 0:
+            print("%s: FAILED: moe-to-ptx: %s" % (name, res.stderr[:300]))
+            status = 1
+            continue
+        res = run([a.ptxas, "-arch=" + a.chip, "-v", ptx, "-o",
+                   os.path.join(a.out, name + ".cubin")])
+        if res.returncode != 0:
+            print("%s: FAILED: ptxas: %s" % (name, res.stderr[:300]))
+            status = 1
+            continue
+        spilled = sum(int(b) for b in
+                      re.findall(r"(\d+) bytes spill stores", res.stderr))
+        with open(ptx) as f:
+            text = f.read()
+        mma = ("tcgen05" if "tcgen05.mma" in text else
+               "wgmma" if "wgmma.mma_async" in text else "none")
+        warned = " (ptxas: %s)" % re.search(r"C75\d\d", res.stderr).group(0) \
+            if re.search(r"C75\d\d", res.stderr) else ""
+        print("%s: %s, kernels=%d, %d B spilled, %s%s" % (
+            name, kind, kernels, spilled, mma, warned))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
