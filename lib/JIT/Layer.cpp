@@ -34,6 +34,7 @@ using llvm::StringRef;
 namespace {
 
 constexpr int64_t kFp8Block = 128;
+constexpr int64_t kMxBlock = 32;
 
 llvm::Error layerError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -140,27 +141,40 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   if (!gemm1 || !gemm2)
     return layerError("gemm1 = '" + layer.gemm1Type + "', gemm2 = '" +
                       layer.gemm2Type + "': each must be bf16 or f32");
-  bool fp8 = layer.precision == "fp8";
+  // fp8: DeepSeek-V3's recipe; fp8-mxfp4: the same rows and activation,
+  // e2m1 weights with UE8M0 scales per 1x32 block.
+  bool mxfp4 = layer.precision == "fp8-mxfp4";
+  bool fp8 = mxfp4 || layer.precision == "fp8";
   if (!fp8 && layer.precision != "bf16")
     return layerError("unknown precision '" + layer.precision +
-                      "' (expected bf16 or fp8)");
+                      "' (expected bf16, fp8 or fp8-mxfp4)");
   if (fp8 && (layer.hidden % kFp8Block || layer.intermediate % kFp8Block))
-    return layerError("precision fp8 needs H and I that are multiples of 128 "
-                      "(its scales cover 128x128 weight blocks): H = " +
-                      llvm::Twine(layer.hidden) +
+    return layerError("precision " + layer.precision +
+                      " needs H and I that are multiples of 128 (" +
+                      (mxfp4 ? "its rows and activation are quantized in "
+                               "1x128 blocks"
+                             : "its scales cover 128x128 weight blocks") +
+                      "): H = " + llvm::Twine(layer.hidden) +
                       ", I = " + llvm::Twine(layer.intermediate));
 
   int64_t E = layer.experts, H = layer.hidden, I = layer.intermediate,
           K = layer.topK, dyn = ShapedType::kDynamic;
   Type bf16 = BFloat16Type::get(&ctx), f32 = Float32Type::get(&ctx);
-  Type weight = fp8 ? Type(Float8E4M3FNType::get(&ctx)) : bf16;
+  Type weight = mxfp4 ? Type(Float4E2M1FNType::get(&ctx))
+                : fp8  ? Type(Float8E4M3FNType::get(&ctx))
+                       : bf16;
   SmallVector<Type> inputs = {
       RankedTensorType::get({dyn, H}, bf16),
       RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)),
       RankedTensorType::get({dyn, K}, f32),
       RankedTensorType::get({E, 2 * I, H}, weight),
       RankedTensorType::get({E, H, I}, weight)};
-  if (fp8) {
+  if (mxfp4) {
+    Type ue8m0 = Float8E8M0FNUType::get(&ctx);
+    inputs.push_back(
+        RankedTensorType::get({E, 2 * I, H / kMxBlock}, ue8m0));
+    inputs.push_back(RankedTensorType::get({E, H, I / kMxBlock}, ue8m0));
+  } else if (fp8) {
     inputs.push_back(RankedTensorType::get(
         {E, 2 * I / kFp8Block, H / kFp8Block}, f32));
     inputs.push_back(
@@ -180,8 +194,9 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   QuantAttr rows, blocks;
   if (fp8) {
     rows = QuantAttr::get(&ctx, QuantScheme::fp8_block, 1, kFp8Block);
-    blocks = QuantAttr::get(&ctx, QuantScheme::fp8_block, kFp8Block,
-                            kFp8Block);
+    blocks = mxfp4 ? QuantAttr::get(&ctx, QuantScheme::mxfp4, 1, kMxBlock)
+                   : QuantAttr::get(&ctx, QuantScheme::fp8_block, kFp8Block,
+                                    kFp8Block);
   }
   FloatAttr alpha, limit;
   if (*activation == ActivationKind::clamped_swiglu) {

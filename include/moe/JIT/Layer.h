@@ -27,17 +27,20 @@
 namespace mlir::moe::jit {
 
 /// One moe.fused_moe layer. The function it becomes takes x [T, H] bf16,
-/// ids [T, K] i32, weights [T, K] f32, w13 [E, 2I, H], w2 [E, H, I] (bf16,
-/// or e4m3 for fp8, then also w13_scales [E, 2I/128, H/128] and w2_scales
-/// [E, H/128, I/128] f32) and returns out [T, H] bf16; T is dynamic.
+/// ids [T, K] i32, weights [T, K] f32, w13 [E, 2I, H], w2 [E, H, I] (bf16;
+/// e4m3 for fp8, then also w13_scales [E, 2I/128, H/128] and w2_scales
+/// [E, H/128, I/128] f32; e2m1 for fp8-mxfp4, then w13_scales [E, 2I, H/32]
+/// and w2_scales [E, H, I/32] UE8M0) and returns out [T, H] bf16; T is
+/// dynamic.
 struct FusedMoeLayer {
   int64_t experts = 0;      // E
   int64_t hidden = 0;       // H
   int64_t intermediate = 0; // I
   int64_t topK = 0;         // K
-  /// "bf16", or "fp8": DeepSeek-V3's recipe (x and the activation quantized
+  /// "bf16", "fp8": DeepSeek-V3's recipe (x and the activation quantized
   /// per 1x128 block inside the layer, e4m3 weights with f32 scales per
-  /// 128x128 block).
+  /// 128x128 block), or "fp8-mxfp4": the same x and activation, e2m1
+  /// weights (packed two a byte) with UE8M0 scales per 1x32 block.
   std::string precision = "bf16";
   /// swiglu, clamped_swiglu (with alpha and limit), gelu_mul, gelu_tanh_mul.
   std::string activation = "swiglu";
