@@ -3479,6 +3479,57 @@ Value fp4ExpansionTables(OpBuilder &b, Location loc, Operation *inside) {
   return LLVM::AddressOfOp::create(b, loc, ptrTy(b.getContext(), 1), name);
 }
 
+/// The K loop of a small tile reads the expansion tables from shared memory:
+/// from global memory they shared L1 (what 227 KB of shared memory leave of
+/// it) with the weight rows' scale words, a new line per row and stage, and
+/// missed. A kernel with moek.fp4_fragment_tables gets this copy of them,
+/// written by its first threads at entry, before a CTA barrier.
+constexpr StringLiteral kFp4SharedTables = "__moe_e2m1_to_e4m3_shared";
+void planFp4SharedTables(ModuleOp module) {
+  module.walk([&](LLVM::LLVMFuncOp func) {
+    if (!func->hasAttr("nvvm.kernel") ||
+        !func.walk([](Fp4FragmentTablesOp) { return WalkResult::interrupt(); })
+             .wasInterrupted())
+      return;
+    MLIRContext *ctx = func.getContext();
+    Location loc = func.getLoc();
+    OpBuilder b(ctx);
+    Operation *symbols = SymbolTable::getNearestSymbolTable(func);
+    int64_t words = kFp4TableEntries * 2;
+    if (!SymbolTable::lookupSymbolIn(symbols, kFp4SharedTables)) {
+      b.setInsertionPointToStart(&symbols->getRegion(0).front());
+      LLVM::GlobalOp::create(
+          b, loc, LLVM::LLVMArrayType::get(b.getI32Type(), words),
+          /*isConstant=*/false, LLVM::Linkage::Internal, kFp4SharedTables,
+          Attribute(), /*alignment=*/8, /*addrSpace=*/3);
+    }
+    b.setInsertionPointToStart(&func.getBody().front());
+    Value global = fp4ExpansionTables(b, loc, func);
+    Value shared = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3),
+                                             kFp4SharedTables);
+    Value tid = threadIdX(b, loc);
+    auto ifOp = scf::IfOp::create(
+        b, loc,
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, tid,
+                             i32c(b, loc, words)),
+        false);
+    {
+      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      Value word = LLVM::LoadOp::create(
+          tb, loc, tb.getI32Type(),
+          LLVM::GEPOp::create(tb, loc, global.getType(), tb.getI32Type(),
+                              global, ValueRange{tid}),
+          4);
+      LLVM::StoreOp::create(
+          tb, loc, word,
+          LLVM::GEPOp::create(tb, loc, shared.getType(), tb.getI32Type(),
+                              shared, ValueRange{tid}),
+          4);
+    }
+    NVVM::Barrier0Op::create(b, loc);
+  });
+}
+
 /// The byte table (2 x i32) of the 32-value block whose UE8M0 scale is byte
 /// `blk` (i32) of `word`, in a row whose largest scale is `m`: entry
 /// min(m - s, 19) of `tables` (fp4ExpansionTables).
@@ -3498,7 +3549,8 @@ Value fp4BlockTable(OpBuilder &b, Location loc, Value tables, Value word,
                    b, loc, b.getI64Type(),
                    LLVM::MulOp::create(b, loc, d, i32c(b, loc, 8)))),
       8);
-  tab.setInvariant(true);
+  if (cast<LLVM::LLVMPointerType>(tables.getType()).getAddressSpace() == 1)
+    tab.setInvariant(true);
   return tab;
 }
 
@@ -4048,7 +4100,9 @@ struct Fp4FragmentTablesLowering
   matchAndRewrite(Fp4FragmentTablesOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value tables = fp4ExpansionTables(rewriter, loc, op);
+    // The shared copy (planFp4SharedTables).
+    Value tables = LLVM::AddressOfOp::create(
+        rewriter, loc, ptrTy(rewriter.getContext(), 3), kFp4SharedTables);
     Value q = quadLane(rewriter, loc);
     SmallVector<Value> words;
     for (int64_t h = 0; h < 2; ++h) {
@@ -4487,6 +4541,7 @@ struct ConvertMoEKernelToNVVMPass
     if (failed(planSharedMemory(module)) ||
         (tensorMemory && failed(planTensorMemory(module))))
       return signalPassFailure();
+    planFp4SharedTables(module);
     // Record the chip on every kernel that has moek ops, for the manifest.
     module.walk([&](LLVM::LLVMFuncOp func) {
       if (func->hasAttr("nvvm.kernel") &&

@@ -15,7 +15,9 @@
 //    unroll), then shfl.bfly 1 and 2 for the maximum
 //    (two ops x two rows: 8 shuffles);
 //  * moek.fp4_fragment_tables: per row the table of block q (entry
-//    min(m - s_q, 19), 8 bytes);
+//    min(m - s_q, 19), 8 bytes) from the tables' copy in shared memory
+//    (160 bytes, written by threads 0-39 at the kernel's entry, then
+//    bar.sync 0);
 //  * moek.mma_fp4: one 16-byte shared load per row (block lane % 4, chunk
 //    q ^ (r / 2 % 4)), each packed word expanded by the four prmt of
 //    moek.dequant_fp4_fp8; per K step both blocks' registers, one
@@ -33,7 +35,7 @@
 // RUN: FileCheck %s --input-file=%t.90.ptx
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.90.ptx -o %t.90.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // RUN: not moe-opt --moek-to-nvvm-pipeline=chip=sm_100a %s -o /dev/null 2>&1 | FileCheck %s --check-prefix=SM100
-// RUN: awk '/wgmma[.]mma_async[.]sync[.]aligned[.]m64n16k32[.]f32[.]e4m3[.]e4m3/ {w++} /wgmma[.]fence/ {f++} /wgmma[.]commit_group/ {c++} /shfl[.]sync[.]bfly/ {s++} /prmt[.]b32/ {p++} /ld[.]shared[.]v4[.]b32/ {q++} /fma[.]rn[.]f32/ {fm++} /ld[.]global[.]nc[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]v4[.]b32/ {g++} END {print "wgmma", w+0; print "fence", f+0; print "commit", c+0; print "shfl", s+0; print "prmt", p+0; print "packed-loads", q+0; print "fma", fm+0; print "tables", t+0; print "scale-pieces", g+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/wgmma[.]mma_async[.]sync[.]aligned[.]m64n16k32[.]f32[.]e4m3[.]e4m3/ {w++} /wgmma[.]fence/ {f++} /wgmma[.]commit_group/ {c++} /shfl[.]sync[.]bfly/ {s++} /prmt[.]b32/ {p++} /ld[.]shared[.]v4[.]b32/ {q++} /fma[.]rn[.]f32/ {fm++} /ld[.]shared[.]v2[.]b32/ {t++} /__moe_e2m1_to_e4m3_shared[[]160[]]/ {st++} /ld[.]global[.]v4[.]b32/ {g++} END {print "wgmma", w+0; print "fence", f+0; print "commit", c+0; print "shfl", s+0; print "prmt", p+0; print "packed-loads", q+0; print "fma", fm+0; print "tables", t+0; print "shared-table", st+0; print "scale-pieces", g+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
 // COUNTS:      wgmma 8{{$}}
 // COUNTS-NEXT: fence 4{{$}}
 // COUNTS-NEXT: commit 1{{$}}
@@ -42,6 +44,7 @@
 // COUNTS-NEXT: packed-loads 4{{$}}
 // COUNTS-NEXT: fma 16{{$}}
 // COUNTS-NEXT: tables 4{{$}}
+// COUNTS-NEXT: shared-table 1{{$}}
 // COUNTS-NEXT: scale-pieces 16{{$}}
 // With steps_per_fence = 4: one fence before all eight wgmma.
 // RUN: sed 's/steps_per_fence = 1/steps_per_fence = 4/' %s | moe-opt --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx -o %t.90.f4.ptx
@@ -50,6 +53,12 @@
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.90.f4.ptx -o %t.90.f4.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
 // CHECK-LABEL: .entry mma_fp4
+// The tables' shared copy first: threads below 40 copy a word each.
+// CHECK:       mov.u32 {{%r[0-9]+}}, %tid.x;
+// CHECK:       setp.gt.u32 {{%p[0-9]+}}, {{%r[0-9]+}}, 39;
+// CHECK:       ld.global{{(.nc)?}}.b32
+// CHECK:       st.shared.b32
+// CHECK:       bar.sync 0;
 // CHECK:       shfl.sync.bfly.b32 {{.+}}, 1, 31, -1;
 // CHECK:       shfl.sync.bfly.b32 {{.+}}, 2, 31, -1;
 // The first K step: a fresh product (scale-d false), A from four registers.
