@@ -2598,6 +2598,31 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
   }
 };
 
+/// The calling thread's lane, its warp's index over the grid (warps
+/// `warps` a CTA, from thread `first`) and the grid's warp count, as index
+/// values: the warp-per-row loops of the ops that end a kernel
+/// (moek.combine, moek.return_rows). The lane is %laneid, not tid % 32: a
+/// lane index shared with the kernel's first phase would stay live
+/// (spilled) in between.
+struct GridWarps {
+  Value lane, warp, count;
+};
+GridWarps gridWarps(OpBuilder &b, Location loc, int64_t first, int64_t warps) {
+  Type i32 = b.getI32Type();
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value tid = toIndex(b, loc, threadIdX(b, loc));
+  Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
+  Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
+  Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
+  return {toIndex(b, loc, NVVM::LaneIdOp::create(b, loc, i32)),
+          arith::AddIOp::create(b, loc,
+                                arith::MulIOp::create(b, loc, bid, idx(warps)),
+                                arith::DivUIOp::create(b, loc, rel, idx(32))),
+          arith::MulIOp::create(b, loc, grid, idx(warps))};
+}
+
 /// moek.return_rows: one received row per warp, back to its source slot.
 struct ReturnRowsLowering : OpConversionPattern<ReturnRowsOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -2618,17 +2643,8 @@ struct ReturnRowsLowering : OpConversionPattern<ReturnRowsOp> {
       constants.try_emplace(256 * u,
                             arith::ConstantIndexOp::create(b, loc, 256 * u));
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
-    Value tid = toIndex(b, loc, threadIdX(b, loc));
-    Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
-    // %laneid, not tid % 32: the combine runs last, and a lane index shared
-    // with the kernel's first phase would stay live (spilled) in between.
-    Value lane = toIndex(b, loc, NVVM::LaneIdOp::create(b, loc, i32));
-    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
-    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
-    Value gwarp = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bid, idx(warps)),
-        arith::DivUIOp::create(b, loc, rel, idx(32)));
-    Value nwarps = arith::MulIOp::create(b, loc, grid, idx(warps));
+    GridWarps g = gridWarps(b, loc, first, warps);
+    Value lane = g.lane, gwarp = g.warp, nwarps = g.count;
     Value count = toIndex(
         b, loc,
         loadI32Volatile(b, loc,
@@ -2680,18 +2696,8 @@ struct CombineLowering : OpConversionPattern<CombineOp> {
     for (int64_t s = 0; s < k; ++s)
       constants.try_emplace(s, arith::ConstantIndexOp::create(b, loc, s));
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
-    Value tid = toIndex(b, loc, threadIdX(b, loc));
-    Value rel = arith::SubIOp::create(b, loc, tid, idx(first));
-    // %laneid, not tid % 32: the combine runs last, and a lane index shared
-    // with the kernel's first phase would stay live (spilled) in between.
-    Value lane = toIndex(b, loc, NVVM::LaneIdOp::create(b, loc, i32));
-    Value bid = toIndex(b, loc, NVVM::BlockIdXOp::create(b, loc, i32));
-    Value grid = toIndex(b, loc, NVVM::GridDimXOp::create(b, loc, i32));
-    Value warps = idx(threads / 32);
-    Value gwarp = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bid, warps),
-        arith::DivUIOp::create(b, loc, rel, idx(32)));
-    Value nwarps = arith::MulIOp::create(b, loc, grid, warps);
+    GridWarps g = gridWarps(b, loc, first, threads / 32);
+    Value lane = g.lane, gwarp = g.warp, nwarps = g.count;
     auto v8f32 = VectorType::get({8}, f32);
     auto v8y = VectorType::get({8}, yElem);
     auto v8out = VectorType::get({8}, outElem);
@@ -4104,25 +4110,20 @@ struct Fp4FragmentTablesLowering
     Value tables = LLVM::AddressOfOp::create(
         rewriter, loc, ptrTy(rewriter.getContext(), 3), kFp4SharedTables);
     Value q = quadLane(rewriter, loc);
-    SmallVector<Value> words;
-    for (int64_t h = 0; h < 2; ++h) {
+    Value tab[2];
+    for (int64_t h = 0; h < 2; ++h)
       // Block q's table: its scale is byte q of the row's word.
-      Value tab = fp4BlockTable(
+      tab[h] = fp4BlockTable(
           rewriter, loc, tables,
           LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getScales(),
                                          i32c(rewriter, loc, h)),
           q,
           LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
                                          i32c(rewriter, loc, h)));
-      for (int64_t w = 0; w < 2; ++w)
-        words.push_back(LLVM::ExtractElementOp::create(rewriter, loc, tab,
-                                                       i32c(rewriter, loc, w)));
-    }
-    Value result = LLVM::UndefOp::create(rewriter, loc, op.getType());
-    for (auto [i, w] : llvm::enumerate(words))
-      result = LLVM::InsertElementOp::create(rewriter, loc, result, w,
-                                             i32c(rewriter, loc, i));
-    rewriter.replaceOp(op, result);
+    // Row r's two words, then row r + 8's.
+    rewriter.replaceOp(op, LLVM::ShuffleVectorOp::create(
+                               rewriter, loc, tab[0], tab[1],
+                               ArrayRef<int32_t>{0, 1, 2, 3}));
     return success();
   }
 };

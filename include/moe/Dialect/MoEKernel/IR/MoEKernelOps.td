@@ -898,6 +898,13 @@ def MoEK_DequantFp4Fp8Op : MoEK_Op<"dequant_fp4_fp8", []> {
   let hasVerifier = 1;
 }
 
+// Two i32 (a thread's two fragment rows' scale words or maxima); four
+// (their two byte tables).
+def MoEK_I32Pair : VectorOfLengthAndType<[2], [I32]>,
+    BuildableType<"::mlir::VectorType::get({2}, $_builder.getI32Type())">;
+def MoEK_I32Quad : VectorOfLengthAndType<[4], [I32]>,
+    BuildableType<"::mlir::VectorType::get({4}, $_builder.getI32Type())">;
+
 def MoEK_Fp4FragmentRowMaxOp : MoEK_Op<"fp4_fragment_row_max", []> {
   let summary = "The largest UE8M0 block scale of the weight rows of a wgmma A fragment";
   let description = [{
@@ -915,7 +922,7 @@ def MoEK_Fp4FragmentRowMaxOp : MoEK_Op<"fp4_fragment_row_max", []> {
   }];
   let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row, I64Attr:$scale_rows,
                        I64Attr:$scale_cols);
-  let results = (outs VectorOfLengthAndType<[2], [I32]>:$row_max);
+  let results = (outs MoEK_I32Pair:$row_max);
   let assemblyFormat = [{
     $scales `[` $row `]` attr-dict `:` qualified(type($scales)) `->`
     type($row_max)
@@ -940,7 +947,7 @@ def MoEK_LoadFp4FragmentScalesOp : MoEK_Op<"load_fp4_fragment_scales", []> {
   }];
   let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row, Index:$k_block,
                        I64Attr:$scale_rows, I64Attr:$scale_cols);
-  let results = (outs VectorOfLengthAndType<[2], [I32]>:$words);
+  let results = (outs MoEK_I32Pair:$words);
   let assemblyFormat = [{
     $scales `[` $row `,` $k_block `]` attr-dict `:` qualified(type($scales))
     `->` type($words)
@@ -983,13 +990,6 @@ def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
   let hasVerifier = 1;
 }
 
-// Two i32 (a thread's two fragment rows' scale words or maxima); four
-// (their two byte tables).
-def MoEK_I32Pair : VectorOfLengthAndType<[2], [I32]>,
-    BuildableType<"::mlir::VectorType::get({2}, $_builder.getI32Type())">;
-def MoEK_I32Quad : VectorOfLengthAndType<[4], [I32]>,
-    BuildableType<"::mlir::VectorType::get({4}, $_builder.getI32Type())">;
-
 def MoEK_Fp4FragmentTablesOp : MoEK_Op<"fp4_fragment_tables", [Pure]> {
   let summary = "The byte tables that expand a thread's MXFP4 fragment blocks";
   let description = [{
@@ -999,9 +999,10 @@ def MoEK_Fp4FragmentTablesOp : MoEK_Op<"fp4_fragment_tables", [Pure]> {
     byte c (c = 0..7, words 2h and 2h + 1) is
     `e4m3(e2m1 magnitude c * 2^(6 - min(row_max[h] - s, 19)))` with s the
     block's UE8M0 scale (byte q of `scales[h]`) and `row_max`
-    (moek.fp4_fragment_row_max) the row's largest; read from a constant
-    table in global memory. A separate op so that a loop can look the next
-    K block's tables up while the tensor cores work on the current one.
+    (moek.fp4_fragment_row_max) the row's largest; read from the kernel's
+    copy of the constant table in shared memory (made at its entry). A
+    separate op so that a loop can look the next K block's tables up while
+    the tensor cores work on the current one.
 
     ```mlir
     %t = moek.fp4_fragment_tables %w, %m : vector<4xi32>
@@ -1382,7 +1383,7 @@ def MoEK_AccStoreTransposedOp : MoEK_Op<"acc_store_transposed", []> {
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<3>:$ptr,
-                       VectorOfLengthAndType<[2], [I32]>:$row_max,
+                       MoEK_I32Pair:$row_max,
                        I64Attr:$col, I64Attr:$cols);
   let assemblyFormat = [{
     $acc `,` $ptr `row_max` `(` $row_max `:` type($row_max) `)` attr-dict
