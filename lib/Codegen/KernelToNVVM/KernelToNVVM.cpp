@@ -3488,14 +3488,25 @@ Value fp4ExpansionTables(OpBuilder &b, Location loc, Operation *inside) {
 /// The K loop of a small tile reads the expansion tables from shared memory:
 /// from global memory they shared L1 (what 227 KB of shared memory leave of
 /// it) with the weight rows' scale words, a new line per row and stage, and
-/// missed. A kernel with moek.fp4_fragment_tables gets this copy of them,
-/// written by its first threads at entry, before a CTA barrier.
+/// missed; so did the large tiles' expansion (moek.dequant_fp4_fp8). A
+/// kernel with either op gets this copy of them, written by its first threads
+/// at entry, before a CTA barrier.
 constexpr StringLiteral kFp4SharedTables = "__moe_e2m1_to_e4m3_shared";
+/// The address of the kernel's shared copy of the tables
+/// (planFp4SharedTables, below).
+Value fp4SharedTables(OpBuilder &b, Location loc) {
+  return LLVM::AddressOfOp::create(b, loc, ptrTy(b.getContext(), 3),
+                                   kFp4SharedTables);
+}
+
 void planFp4SharedTables(ModuleOp module) {
   module.walk([&](LLVM::LLVMFuncOp func) {
     if (!func->hasAttr("nvvm.kernel") ||
-        !func.walk([](Fp4FragmentTablesOp) { return WalkResult::interrupt(); })
-             .wasInterrupted())
+        !func.walk([](Operation *op) {
+               return isa<Fp4FragmentTablesOp, DequantFp4Fp8Op>(op)
+                          ? WalkResult::interrupt()
+                          : WalkResult::advance();
+             }).wasInterrupted())
       return;
     MLIRContext *ctx = func.getContext();
     Location loc = func.getLoc();
@@ -3511,8 +3522,7 @@ void planFp4SharedTables(ModuleOp module) {
     }
     b.setInsertionPointToStart(&func.getBody().front());
     Value global = fp4ExpansionTables(b, loc, func);
-    Value shared = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3),
-                                             kFp4SharedTables);
+    Value shared = fp4SharedTables(b, loc);
     Value tid = threadIdX(b, loc);
     auto ifOp = scf::IfOp::create(
         b, loc,
@@ -3765,7 +3775,7 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
     Value t = LLVM::SubOp::create(rewriter, loc, threadIdX(rewriter, loc),
                                   c32(op.getFirstThreadAttr().getInt()));
     Value word = adaptor.getScales(), m = adaptor.getRowMax();
-    Value tables = fp4ExpansionTables(rewriter, loc, op);
+    Value tables = fp4SharedTables(rewriter, loc);
     Value rowSrc = bytesAt(src, LLVM::MulOp::create(rewriter, loc, t, c32(64)));
     Value rowDst = bytesAt(dst, LLVM::MulOp::create(rewriter, loc, t, c32(128)));
     Value swz = LLVM::AndOp::create(rewriter, loc, t, c32(7));
@@ -4106,9 +4116,7 @@ struct Fp4FragmentTablesLowering
   matchAndRewrite(Fp4FragmentTablesOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    // The shared copy (planFp4SharedTables).
-    Value tables = LLVM::AddressOfOp::create(
-        rewriter, loc, ptrTy(rewriter.getContext(), 3), kFp4SharedTables);
+    Value tables = fp4SharedTables(rewriter, loc);
     Value q = quadLane(rewriter, loc);
     Value tab[2];
     for (int64_t h = 0; h < 2; ++h)

@@ -43,16 +43,18 @@
 // RUN: %if ptxas %{ %ptxas -arch=sm_100a -v %t.100.ptx -o %t.100.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS100 --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // What the loops leave in the PTX of either chip (no loop unrolled): 8
 // 16-byte scale loads and 4 x 4 x 8 byte maxima (the row-max loop's body),
-// 1 + 1 table loads (block 0's before the expansion loop, the next block's
-// in it), 16 prmt (4 with each sign selector) and two 16-byte stores (the
+// one 4-byte load of the global table (each of threads 0-39 copies a word to
+// the kernel's shared copy at entry), 1 + 1 loads of the shared table (block
+// 0's before the expansion loop, the next block's in it), 16 prmt (4 with each sign selector) and two 16-byte stores (the
 // expansion's body), the two named barriers 8 (before the column scales,
 // after the expansion), 1 + 1 + 8 16-byte shared loads (the packed blocks
 // as the table loads, acc_scale_cols), 1 + 64 mul (the column scale,
 // acc_scale_cols) and 64 fma (mma_promote).
-// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]global[.]nc[.](v2[.]b32|b64)/ {t++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /bar[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
-// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]global[.]nc[.](v2[.]b32|b64)/ {t++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /bar[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.100.ptx | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]shared[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]nc[.]b32/ {c++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /bar[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "table-copy", c+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]shared[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]nc[.]b32/ {c++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /bar[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "table-copy", c+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.100.ptx | FileCheck %s --check-prefix=COUNTS
 // COUNTS:      scale-loads 8{{$}}
 // COUNTS-NEXT: byte-max 128{{$}}
+// COUNTS-NEXT: table-copy 1{{$}}
 // COUNTS-NEXT: tables 2{{$}}
 // COUNTS-NEXT: prmt 16{{$}}
 // COUNTS-NEXT: sign-lo 4{{$}}
@@ -104,7 +106,7 @@
 // CHECK-DAG:   %[[NIBBLES:.+]] = llvm.mlir.constant(30583 : i32) : i32
 // CHECK-DAG:   %[[SIGN_MASK:.+]] = llvm.mlir.constant(-2139062144 : i32) : i32
 // CHECK-DAG:   %[[LAST_ENTRY:.+]] = llvm.mlir.constant(19 : i32) : i32
-// CHECK-DAG:   %[[TABLE_ADDR:.+]] = llvm.mlir.addressof @__moe_e2m1_to_e4m3 : !llvm.ptr<1>
+// CHECK-DAG:   %[[TABLE_ADDR:.+]] = llvm.mlir.addressof @__moe_e2m1_to_e4m3_shared : !llvm.ptr<3>
 // CHECK-DAG:   %[[STRIDE:.+]] = llvm.mlir.constant(36 : i32) : i32
 // CHECK-DAG:   %[[TWO_M6:.+]] = llvm.mlir.constant(1.562500e-02 : f32) : f32
 // CHECK-DAG:   %[[NAN:.+]] = llvm.mlir.constant(2143289344 : i32) : i32
@@ -237,8 +239,8 @@
 // CHECK-NEXT:  %[[D_0:.+]] = llvm.intr.umin(%[[DIFF_0]], %[[LAST_ENTRY]]) : (i32, i32) -> i32
 // CHECK-NEXT:  %[[ENTRY_0_AT:.+]] = llvm.mul %[[D_0]], %[[C8]] : i32
 // CHECK-NEXT:  %[[ENTRY_0_AT64:.+]] = llvm.zext %[[ENTRY_0_AT]] : i32 to i64
-// CHECK-NEXT:  %[[ENTRY_0_PTR:.+]] = llvm.getelementptr %[[TABLE_ADDR]][%[[ENTRY_0_AT64]]] : (!llvm.ptr<1>, i64) -> !llvm.ptr<1>, i8
-// CHECK-NEXT:  %[[ENTRY_0:.+]] = llvm.load %[[ENTRY_0_PTR]] invariant {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// CHECK-NEXT:  %[[ENTRY_0_PTR:.+]] = llvm.getelementptr %[[TABLE_ADDR]][%[[ENTRY_0_AT64]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
+// CHECK-NEXT:  %[[ENTRY_0:.+]] = llvm.load %[[ENTRY_0_PTR]] {alignment = 8 : i64} : !llvm.ptr<3> -> vector<2xi32>
 // CHECK-NEXT:  llvm.br ^[[X_HEAD:bb[0-9]+]](%{{.+}}, %[[PACKED_0]], %[[ENTRY_0]] : i64, vector<4xi32>, vector<2xi32>)
 // CHECK-NEXT:  ^[[X_HEAD]](%[[STEP:.+]]: i64, %[[PACKED:.+]]: vector<4xi32>, %[[ENTRY_WORDS:.+]]: vector<2xi32>):
 // CHECK-NEXT:  %[[MORE_BLOCKS:.+]] = llvm.icmp "slt" %[[STEP]], %[[BLOCKS]] : i64
@@ -261,8 +263,8 @@
 // CHECK-NEXT:  %[[D:.+]] = llvm.intr.umin(%[[DIFF]], %[[LAST_ENTRY]]) : (i32, i32) -> i32
 // CHECK-NEXT:  %[[ENTRY_AT:.+]] = llvm.mul %[[D]], %[[C8]] : i32
 // CHECK-NEXT:  %[[ENTRY_AT64:.+]] = llvm.zext %[[ENTRY_AT]] : i32 to i64
-// CHECK-NEXT:  %[[NEXT_ENTRY_PTR:.+]] = llvm.getelementptr %[[TABLE_ADDR]][%[[ENTRY_AT64]]] : (!llvm.ptr<1>, i64) -> !llvm.ptr<1>, i8
-// CHECK-NEXT:  %[[NEXT_ENTRY:.+]] = llvm.load %[[NEXT_ENTRY_PTR]] invariant {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// CHECK-NEXT:  %[[NEXT_ENTRY_PTR:.+]] = llvm.getelementptr %[[TABLE_ADDR]][%[[ENTRY_AT64]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
+// CHECK-NEXT:  %[[NEXT_ENTRY:.+]] = llvm.load %[[NEXT_ENTRY_PTR]] {alignment = 8 : i64} : !llvm.ptr<3> -> vector<2xi32>
 // ... then this block's expansion, the first word's eight values.
 // CHECK-NEXT:  %[[T0:.+]] = llvm.extractelement %[[ENTRY_WORDS]][%[[C0]] : i32] : vector<2xi32>
 // CHECK-NEXT:  %[[T1:.+]] = llvm.extractelement %[[ENTRY_WORDS]][%[[C1]] : i32] : vector<2xi32>
@@ -387,6 +389,13 @@
 
 // PTX:         .global .align 8 .b8 __moe_e2m1_to_e4m3[160] = {0, 96, 104, 108, 112, 116, 120, 124, 0, 88, 96, 100, 104, 108, 112, 116, 0, 80,
 // PTX-LABEL:   .entry fp4_fp8(
+// The shared copy of the table, written by threads 0-39 before any role.
+// PTX:         setp.gt.u32 [[NOT_COPIER:%p[0-9]+]], %r{{[0-9]+}}, 39;
+// PTX-NEXT:    mov.b64 [[TABLE:%rd[0-9]+]], __moe_e2m1_to_e4m3_shared;
+// PTX-NEXT:    @[[NOT_COPIER]] bra
+// PTX:         ld.global.nc.b32 [[TABLE_WORD:%r[0-9]+]], [%rd{{[0-9]+}}];
+// PTX-NEXT:    st.shared.b32 [%rd{{[0-9]+}}], [[TABLE_WORD]];
+// PTX:         bar.sync 0;
 // moek.fp4_row_scale: the loop's first 16-byte load and its bytes, the
 // eighth 112 bytes on, the largest, the barrier and the column scale.
 // PTX:         .pragma "nounroll";
@@ -423,10 +432,9 @@
 // PTX-NEXT:    sub.s32 [[DIFF_0:%r[0-9]+]], [[M]], [[S_0]];
 // PTX-NEXT:    min.u32 [[D_0:%r[0-9]+]], [[DIFF_0]], 19;
 // PTX-NEXT:    mul.wide.u32 [[ENTRY_0_AT:%rd[0-9]+]], [[D_0]], 8;
-// PTX-NEXT:    mov.b64 [[TABLE:%rd[0-9]+]], __moe_e2m1_to_e4m3;
 // PTX-NEXT:    add.s64 [[ENTRY_0:%rd[0-9]+]], [[TABLE]], [[ENTRY_0_AT]];
-// PTX90-NEXT:  ld.global.nc.v2.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}}, [[[ENTRY_0]]];
-// PTX100-NEXT: ld.global.nc.b64 %rd{{[0-9]+}}, [[[ENTRY_0]]];
+// PTX90-NEXT:  ld.shared.v2.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}}, [[[ENTRY_0]]];
+// PTX100-NEXT: ld.shared.b64 %rd{{[0-9]+}}, [[[ENTRY_0]]];
 // PTX:         .pragma "nounroll";
 // PTX-NEXT:    cvt.u32.u64 [[BLK:%r[0-9]+]], %rd{{[0-9]+}};
 // PTX-NEXT:    min.u32 [[BLK_MIN:%r[0-9]+]], [[BLK]], 2;
@@ -443,8 +451,8 @@
 // PTX-NEXT:    min.u32 [[D:%r[0-9]+]], [[DIFF]], 19;
 // PTX-NEXT:    mul.wide.u32 [[ENTRY_AT:%rd[0-9]+]], [[D]], 8;
 // PTX-NEXT:    add.s64 [[ENTRY:%rd[0-9]+]], [[TABLE]], [[ENTRY_AT]];
-// PTX90-NEXT:  ld.global.nc.v2.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}}, [[[ENTRY]]];
-// PTX100-NEXT: ld.global.nc.b64 %rd{{[0-9]+}}, [[[ENTRY]]];
+// PTX90-NEXT:  ld.shared.v2.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}}, [[[ENTRY]]];
+// PTX100-NEXT: ld.shared.b64 %rd{{[0-9]+}}, [[[ENTRY]]];
 // PTX:         shl.b32 [[UP:%r[0-9]+]], [[P0:%r[0-9]+]], 4;
 // PTX-NEXT:    and.b32 [[NIBBLES:%r[0-9]+]], [[P0]], 30583;
 // PTX-NEXT:    prmt.b32 %r{{[0-9]+}}, [[T0:%r[0-9]+]], [[T1:%r[0-9]+]], [[NIBBLES]];
