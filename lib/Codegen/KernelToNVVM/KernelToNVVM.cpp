@@ -233,12 +233,15 @@ RingParts unpackRing(OpBuilder &b, Location loc, Value ring, RingType type,
   RingParts p;
   p.tiles = LLVM::ExtractValueOp::create(b, loc, ring, ArrayRef<int64_t>{0});
   p.barriers = LLVM::ExtractValueOp::create(b, loc, ring, ArrayRef<int64_t>{1});
-  Value it = toI64(b, loc, iter);
-  Value stages = i64c(b, loc, type.getStages());
-  p.stage = LLVM::URemOp::create(b, loc, it, stages);
+  // In 32 bits (a CTA's ring iterations, its tiles times their K blocks,
+  // stay far below 2^32): a 64-bit division by a stage count that is not a
+  // power of two took ~25 instructions, in every K block of every warp.
+  Value it = toI32(b, loc, iter);
+  Value stages = i32c(b, loc, type.getStages());
+  p.stage = LLVM::ZExtOp::create(b, loc, b.getI64Type(),
+                                 LLVM::URemOp::create(b, loc, it, stages));
   Value round = LLVM::UDivOp::create(b, loc, it, stages);
-  Value bit = LLVM::AndOp::create(b, loc, round, i64c(b, loc, 1));
-  p.parity = LLVM::TruncOp::create(b, loc, b.getI32Type(), bit);
+  p.parity = LLVM::AndOp::create(b, loc, round, i32c(b, loc, 1));
   return p;
 }
 
@@ -3583,9 +3586,11 @@ std::pair<Value, Value> e2m1ToE4m3(OpBuilder &b, Location loc, Value w,
   };
   Value up = LLVM::ShlOp::create(b, loc, w, i32c(b, loc, 4));
   Value mask = i32c(b, loc, 0x80808080);
-  auto half = [&](Value nibbles, int64_t signSel) -> Value {
-    Value mag = prmt(t0, t1,
-                     LLVM::AndOp::create(b, loc, nibbles, i32c(b, loc, 0x7777)));
+  // The magnitudes' selectors: all eight nibbles masked at once (prmt reads
+  // the low 16 bits of its selector).
+  Value mags = LLVM::AndOp::create(b, loc, w, i32c(b, loc, 0x77777777));
+  auto half = [&](Value selectors, int64_t signSel) -> Value {
+    Value mag = prmt(t0, t1, selectors);
     Value signs = prmt(up, w, i32c(b, loc, signSel));
     return LLVM::OrOp::create(b, loc, mag,
                               LLVM::AndOp::create(b, loc, signs, mask));
@@ -3593,8 +3598,8 @@ std::pair<Value, Value> e2m1ToE4m3(OpBuilder &b, Location loc, Value w,
   // Output byte i of the low word: value i's sign is w bit 4i + 3, i.e.
   // bit 7 of byte i/2 of (w << 4) for even i (selector 8 | i/2) and of w
   // for odd i (selector 8 | 4 + i/2).
-  Value lo = half(w, 0xD9C8);
-  Value hi = half(LLVM::LShrOp::create(b, loc, w, i32c(b, loc, 16)), 0xFBEA);
+  Value lo = half(mags, 0xD9C8);
+  Value hi = half(LLVM::LShrOp::create(b, loc, mags, i32c(b, loc, 16)), 0xFBEA);
   return {lo, hi};
 }
 
@@ -3772,7 +3777,9 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
       return gepBytes(rewriter, loc, base,
                       LLVM::ZExtOp::create(rewriter, loc, i64, off));
     };
-    Value t = LLVM::SubOp::create(rewriter, loc, threadIdX(rewriter, loc),
+    // A fresh %tid.x: from the plain one LLVM hoisted the row addresses to
+    // the kernel's entry, live through the dispatch (ptxas spilled there).
+    Value t = LLVM::SubOp::create(rewriter, loc, freshThreadIdX(rewriter, loc),
                                   c32(op.getFirstThreadAttr().getInt()));
     Value word = adaptor.getScales(), m = adaptor.getRowMax();
     Value tables = fp4SharedTables(rewriter, loc);
@@ -3803,56 +3810,45 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
     if (op.getPermuteK()) {
       // moek.mma_fp4's K order: stored 16-byte chunk k = 2j + e holds, at
       // word q, values 8j + 4e .. + 3 of block q (packed word j of block q
-      // expanded: e = 0 its low half, e = 1 its high). One packed word j
-      // of every block an iteration (the four blocks' tables loaded
-      // first), two chunks stored.
-      SmallVector<Value> tabs;
-      for (int64_t blk = 0; blk < 4; ++blk)
-        tabs.push_back(loadBlock(rewriter, loc, c32(blk))[1]);
-      auto loop = scf::ForOp::create(
-          rewriter, loc, arith::ConstantIndexOp::create(rewriter, loc, 0),
-          arith::ConstantIndexOp::create(rewriter, loc, 4),
-          arith::ConstantIndexOp::create(rewriter, loc, 1), ValueRange{},
-          [&](OpBuilder &lb, Location ll, Value step, ValueRange) {
-            Value j = toI32(lb, ll, step);
-            Value chunks[2] = {LLVM::UndefOp::create(lb, ll, quadTy),
-                               LLVM::UndefOp::create(lb, ll, quadTy)};
-            for (int64_t blk = 0; blk < 4; ++blk) {
-              Value off = LLVM::AddOp::create(
-                  lb, ll,
-                  LLVM::ShlOp::create(
-                      lb, ll,
-                      LLVM::XOrOp::create(lb, ll, loadSwz, i32c(lb, ll, blk)),
-                      i32c(lb, ll, 4)),
-                  LLVM::ShlOp::create(lb, ll, j, i32c(lb, ll, 2)));
-              Value w = LLVM::LoadOp::create(
-                  lb, ll, i32,
-                  gepBytes(lb, ll, rowSrc, LLVM::ZExtOp::create(lb, ll, i64, off)),
-                  4);
-              auto [lo, hi] = e2m1ToE4m3(
-                  lb, ll, w,
-                  LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 0)),
-                  LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 1)));
-              chunks[0] = LLVM::InsertElementOp::create(lb, ll, chunks[0], lo,
-                                                        i32c(lb, ll, blk));
-              chunks[1] = LLVM::InsertElementOp::create(lb, ll, chunks[1], hi,
-                                                        i32c(lb, ll, blk));
-            }
-            for (int64_t e = 0; e < 2; ++e) {
-              Value kc = LLVM::AddOp::create(
-                  lb, ll, LLVM::ShlOp::create(lb, ll, j, i32c(lb, ll, 1)),
-                  i32c(lb, ll, e));
-              Value off = LLVM::ShlOp::create(
-                  lb, ll, LLVM::XOrOp::create(lb, ll, swz, kc), i32c(lb, ll, 4));
-              LLVM::StoreOp::create(
-                  lb, ll, chunks[e],
-                  gepBytes(lb, ll, rowDst, LLVM::ZExtOp::create(lb, ll, i64, off)),
-                  16);
-            }
-            scf::YieldOp::create(lb, ll);
-          });
-      loop->setAttr("loop_annotation",
-                    noUnrollAnnotation(rewriter.getContext()));
+      // expanded: e = 0 its low half, e = 1 its high). The four blocks'
+      // 16 packed bytes and tables loaded first (16-byte loads: 4-byte
+      // loads of word j of each block met 4-way bank conflicts in the
+      // 64-byte swizzle), then, unrolled, word j of every block expanded
+      // and two chunks stored. (A loop over j, with its 4-byte loads, was
+      // 8-10% slower on the H200: bench/results/2026-12-02-fused-moe-fp8-mxfp4-prefill-h200.md.)
+      SmallVector<Value> packed, tabs;
+      for (int64_t blk = 0; blk < 4; ++blk) {
+        SmallVector<Value> loaded = loadBlock(rewriter, loc, c32(blk));
+        packed.push_back(loaded[0]);
+        tabs.push_back(loaded[1]);
+      }
+      OpBuilder &lb = rewriter;
+      Location ll = loc;
+      for (int64_t j = 0; j < 4; ++j) {
+        Value chunks[2] = {LLVM::UndefOp::create(lb, ll, quadTy),
+                           LLVM::UndefOp::create(lb, ll, quadTy)};
+        for (int64_t blk = 0; blk < 4; ++blk) {
+          Value w = LLVM::ExtractElementOp::create(lb, ll, packed[blk],
+                                                   i32c(lb, ll, j));
+          auto [lo, hi] = e2m1ToE4m3(
+              lb, ll, w,
+              LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 0)),
+              LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 1)));
+          chunks[0] = LLVM::InsertElementOp::create(lb, ll, chunks[0], lo,
+                                                    i32c(lb, ll, blk));
+          chunks[1] = LLVM::InsertElementOp::create(lb, ll, chunks[1], hi,
+                                                    i32c(lb, ll, blk));
+        }
+        for (int64_t e = 0; e < 2; ++e) {
+          Value off = LLVM::ShlOp::create(
+              lb, ll, LLVM::XOrOp::create(lb, ll, swz, i32c(lb, ll, 2 * j + e)),
+              i32c(lb, ll, 4));
+          LLVM::StoreOp::create(
+              lb, ll, chunks[e],
+              gepBytes(lb, ll, rowDst, LLVM::ZExtOp::create(lb, ll, i64, off)),
+              16);
+        }
+      }
       publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), rows);
       rewriter.eraseOp(op);
       return success();

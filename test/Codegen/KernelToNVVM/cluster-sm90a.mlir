@@ -15,6 +15,7 @@
 // CHECK-LABEL:   llvm.func @pair
 // CHECK-DAG:     %[[MASK:.+]] = llvm.mlir.constant(3 : i16) : i16
 // CHECK-DAG:     %[[FOUR:.+]] = llvm.mlir.constant(4 : i32) : i32
+// CHECK:         %[[TID:.+]] = nvvm.read.ptx.sreg.tid.x : i32
 // CHECK-COUNT-2: nvvm.mbarrier.init %{{.+}}, %{{.+}} : !llvm.ptr<3>, i32
 // CHECK-COUNT-2: nvvm.mbarrier.init %{{.+}}, %[[FOUR]] : !llvm.ptr<3>, i32
 // CHECK:         nvvm.fence.mbarrier.init
@@ -24,7 +25,7 @@
 // CHECK-NEXT:    nvvm.cluster.wait{{$}}
 // CHECK:         nvvm.read.ptx.sreg.cluster.ctarank
 // CHECK:         nvvm.cp.async.bulk.tensor.shared.cluster.global {{.*}} multicast_mask = %[[MASK]]
-// CHECK:         %[[LANE:.+]] = llvm.urem %{{.+}}, %{{.+}} : i32
+// CHECK:         %[[LANE:.+]] = llvm.urem %[[TID]], %{{.+}} : i32
 // CHECK-NEXT:    %[[SIGNALS:.+]] = llvm.icmp "ult" %[[LANE]]
 // CHECK-NEXT:    %[[FLAG:.+]] = llvm.zext %[[SIGNALS]] : i1 to i32
 // CHECK-NEXT:    %[[TARGET:.+]] = llvm.urem %[[LANE]]

@@ -21,7 +21,7 @@
 //    block min(blk + 1, 3)'s in iteration blk): 16 packed bytes from chunk
 //    blk ^ ((t >> 1) & 3) of the row (64-byte swizzle), 8 e4m3 bytes of the
 //    20-entry table (entry min(m - s_blk, 19)); each packed word of the
-//    block expanded with two prmt pairs: the magnitudes (nibbles & 0x7777
+//    block expanded with two prmt pairs: the magnitudes (w & 0x77777777,
 //    into the table's two words) and the signs (selectors 0xD9C8 / 0xFBEA:
 //    bit 7 of bytes of w << 4 and w, masked with 0x80808080), stored as
 //    chunks (2 blk + h) ^ (t & 7), h = 0, 1 (128B swizzle); then a proxy
@@ -103,7 +103,7 @@
 // CHECK-LABEL: llvm.func @fp4_fp8
 // CHECK-DAG:   %[[SEL_LO:.+]] = llvm.mlir.constant(55752 : i32) : i32
 // CHECK-DAG:   %[[SEL_HI:.+]] = llvm.mlir.constant(64490 : i32) : i32
-// CHECK-DAG:   %[[NIBBLES:.+]] = llvm.mlir.constant(30583 : i32) : i32
+// CHECK-DAG:   %[[NIBBLES:.+]] = llvm.mlir.constant(2004318071 : i32) : i32
 // CHECK-DAG:   %[[SIGN_MASK:.+]] = llvm.mlir.constant(-2139062144 : i32) : i32
 // CHECK-DAG:   %[[LAST_ENTRY:.+]] = llvm.mlir.constant(19 : i32) : i32
 // CHECK-DAG:   %[[TABLE_ADDR:.+]] = llvm.mlir.addressof @__moe_e2m1_to_e4m3_shared : !llvm.ptr<3>
@@ -217,13 +217,17 @@
 // CHECK-NEXT:  %[[SRC:.+]] = llvm.getelementptr %{{.+}}[%[[SRC_AT]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
 // CHECK-NEXT:  %[[DST_AT:.+]] = llvm.add %[[STAGE]], %[[TILE1]] : i64
 // CHECK-NEXT:  %[[DST:.+]] = llvm.getelementptr %{{.+}}[%[[DST_AT]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
-// CHECK-NEXT:  %[[SRC_OFF:.+]] = llvm.mul %[[T]], %[[C64]] : i32
+// A fresh %tid.x (an asm LLVM cannot hoist to the kernel entry).
+// CHECK-NEXT:  %[[FRESH_TID:.+]] = llvm.inline_asm has_side_effects "mov.u32 $0, %tid.x;", "=r"  : () -> i32
+// CHECK-NEXT:  %[[ET:.+]] = llvm.sub %[[FRESH_TID]], %[[C128]] : i32
+// CHECK-NEXT:  %[[SRC_OFF:.+]] = llvm.mul %[[ET]], %[[C64]] : i32
 // CHECK-NEXT:  %[[SRC_OFF64:.+]] = llvm.zext %[[SRC_OFF]] : i32 to i64
 // CHECK-NEXT:  %[[SRC_ROW:.+]] = llvm.getelementptr %[[SRC]][%[[SRC_OFF64]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
-// CHECK-NEXT:  %[[DST_OFF:.+]] = llvm.mul %[[T]], %[[C128]] : i32
+// CHECK-NEXT:  %[[DST_OFF:.+]] = llvm.mul %[[ET]], %[[C128]] : i32
 // CHECK-NEXT:  %[[DST_OFF64:.+]] = llvm.zext %[[DST_OFF]] : i32 to i64
 // CHECK-NEXT:  %[[DST_ROW:.+]] = llvm.getelementptr %[[DST]][%[[DST_OFF64]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
-// CHECK-NEXT:  %[[HALF_T:.+]] = llvm.lshr %[[T]], %[[C1]] : i32
+// CHECK-NEXT:  %[[ET_MOD8:.+]] = llvm.and %[[ET]], %[[C7]] : i32
+// CHECK-NEXT:  %[[HALF_T:.+]] = llvm.lshr %[[ET]], %[[C1]] : i32
 // CHECK-NEXT:  %[[LOAD_SWZ:.+]] = llvm.and %[[HALF_T]], %[[C3]] : i32
 // Block 0's 16 packed bytes (chunk 0 ^ swizzle) and table entry
 // min(m - s_0, 19), before the loop...
@@ -270,13 +274,12 @@
 // CHECK-NEXT:  %[[T1:.+]] = llvm.extractelement %[[ENTRY_WORDS]][%[[C1]] : i32] : vector<2xi32>
 // CHECK-NEXT:  %[[W0:.+]] = llvm.extractelement %[[PACKED]][%[[C0]] : i32] : vector<4xi32>
 // CHECK-NEXT:  %[[UP:.+]] = llvm.shl %[[W0]], %[[C4]] : i32
-// CHECK-NEXT:  %[[LO_NIBBLES:.+]] = llvm.and %[[W0]], %[[NIBBLES]] : i32
-// CHECK-NEXT:  %[[LO_MAG:.+]] = nvvm.prmt <default> %[[LO_NIBBLES]], %[[T0]], %[[T1]] : i32
+// CHECK-NEXT:  %[[MAGS:.+]] = llvm.and %[[W0]], %[[NIBBLES]] : i32
+// CHECK-NEXT:  %[[LO_MAG:.+]] = nvvm.prmt <default> %[[MAGS]], %[[T0]], %[[T1]] : i32
 // CHECK-NEXT:  %[[LO_SIGN:.+]] = nvvm.prmt <default> %[[SEL_LO]], %[[UP]], %[[W0]] : i32
 // CHECK-NEXT:  %[[LO_SIGN_BITS:.+]] = llvm.and %[[LO_SIGN]], %[[SIGN_MASK]] : i32
 // CHECK-NEXT:  %[[LO:.+]] = llvm.or %[[LO_MAG]], %[[LO_SIGN_BITS]] : i32
-// CHECK-NEXT:  %[[W0_HI:.+]] = llvm.lshr %[[W0]], %[[C16]] : i32
-// CHECK-NEXT:  %[[HI_NIBBLES:.+]] = llvm.and %[[W0_HI]], %[[NIBBLES]] : i32
+// CHECK-NEXT:  %[[HI_NIBBLES:.+]] = llvm.lshr %[[MAGS]], %[[C16]] : i32
 // CHECK-NEXT:  %[[HI_MAG:.+]] = nvvm.prmt <default> %[[HI_NIBBLES]], %[[T0]], %[[T1]] : i32
 // CHECK-NEXT:  %[[HI_SIGN:.+]] = nvvm.prmt <default> %[[SEL_HI]], %[[UP]], %[[W0]] : i32
 // CHECK-NEXT:  %[[HI_SIGN_BITS:.+]] = llvm.and %[[HI_SIGN]], %[[SIGN_MASK]] : i32
@@ -288,14 +291,14 @@
 // CHECK-NOT:   llvm.load
 // CHECK:       %[[KC0:.+]] = llvm.mul %[[BLK]], %[[C2]] : i32
 // CHECK-NEXT:  %[[KC:.+]] = llvm.add %[[KC0]], %[[C0]] : i32
-// CHECK-NEXT:  %[[SWZ0:.+]] = llvm.xor %[[T_MOD8]], %[[KC]] : i32
+// CHECK-NEXT:  %[[SWZ0:.+]] = llvm.xor %[[ET_MOD8]], %[[KC]] : i32
 // CHECK-NEXT:  %[[OUT0:.+]] = llvm.mul %[[SWZ0]], %[[C16]] : i32
 // CHECK-NEXT:  %[[OUT0_64:.+]] = llvm.zext %[[OUT0]] : i32 to i64
 // CHECK-NEXT:  %[[CHUNK0:.+]] = llvm.getelementptr %[[DST_ROW]][%[[OUT0_64]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
 // CHECK-NEXT:  llvm.store %{{.+}}, %[[CHUNK0]] {alignment = 16 : i64} : vector<4xi32>, !llvm.ptr<3>
 // CHECK-NOT:   llvm.load
 // CHECK:       %[[KC1:.+]] = llvm.add %[[KC0]], %[[C1]] : i32
-// CHECK-NEXT:  %[[SWZ1:.+]] = llvm.xor %[[T_MOD8]], %[[KC1]] : i32
+// CHECK-NEXT:  %[[SWZ1:.+]] = llvm.xor %[[ET_MOD8]], %[[KC1]] : i32
 // CHECK-NEXT:  %[[OUT1:.+]] = llvm.mul %[[SWZ1]], %[[C16]] : i32
 // CHECK-NEXT:  %[[OUT1_64:.+]] = llvm.zext %[[OUT1]] : i32 to i64
 // CHECK-NEXT:  %[[CHUNK1:.+]] = llvm.getelementptr %[[DST_ROW]][%[[OUT1_64]]] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
@@ -414,7 +417,7 @@
 // PTX-NEXT:    setp.eq.b32 [[IS_NAN:%p[0-9]+]], [[M]], 255;
 // PTX-NEXT:    selp.b32 [[BITS1:%r[0-9]+]], 2143289344, [[BITS0]], [[IS_NAN]];
 // PTX-NEXT:    mul.rn.f32 [[COL_SCALE:%r[0-9]+]], [[BITS1]], 0f3C800000;
-// PTX-NEXT:    and.b32 [[T_MOD8:%r[0-9]+]], [[TID:%r[0-9]+]], 7;
+// PTX-NEXT:    shr.u32 %r{{[0-9]+}}, [[TID:%r[0-9]+]], 1;
 // PTX-NEXT:    bfe.u32 [[SWZ:%r[0-9]+]], [[TID]], 1, 2;
 // PTX:         mad.lo.s32 %r{{[0-9]+}}, [[SWZ]], 36, %r{{[0-9]+}};
 // PTX:         add.s64 [[SLOT:%rd[0-9]+]], [[CS:%rd[0-9]+]], %rd{{[0-9]+}};
@@ -423,9 +426,12 @@
 // (the bits of the column scale's lane group) and its table entry, then the
 // loop (64-bit loads on sm_100a, where LLVM carries the vectors as i64):
 // block min(blk, 2) + 1's loads, and this block's expansion.
-// PTX:         mul.wide.u32 [[SWZ_AT:%rd[0-9]+]], [[SWZ]], 16;
 // PTX:         ld.global.b32 [[W:%r[0-9]+]], [%rd{{[0-9]+}}];
-// PTX:         add.s64 [[PACKED_0_AT:%rd[0-9]+]], %rd{{[0-9]+}}, [[SWZ_AT]];
+// PTX:         mov.u32 [[FRESH:%r[0-9]+]], %tid.x;
+// PTX:         and.b32 [[T_MOD8:%r[0-9]+]], [[FRESH]], 7;
+// PTX-NEXT:    bfe.u32 [[ESWZ:%r[0-9]+]], [[FRESH]], 1, 2;
+// PTX-NEXT:    mul.wide.u32 [[SWZ_AT:%rd[0-9]+]], [[ESWZ]], 16;
+// PTX-NEXT:    add.s64 [[PACKED_0_AT:%rd[0-9]+]], %rd{{[0-9]+}}, [[SWZ_AT]];
 // PTX90-NEXT:  ld.shared.v4.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [[[PACKED_0_AT]]+24576];
 // PTX100-NEXT: ld.shared.v2.b64 {%rd{{[0-9]+}}, %rd{{[0-9]+}}}, [[[PACKED_0_AT]]+24576];
 // PTX-NEXT:    and.b32 [[S_0:%r[0-9]+]], [[W]], 255;
@@ -439,7 +445,7 @@
 // PTX-NEXT:    cvt.u32.u64 [[BLK:%r[0-9]+]], %rd{{[0-9]+}};
 // PTX-NEXT:    min.u32 [[BLK_MIN:%r[0-9]+]], [[BLK]], 2;
 // PTX-NEXT:    add.s32 [[NEXT_BLK:%r[0-9]+]], [[BLK_MIN]], 1;
-// PTX-NEXT:    xor.b32 [[CHUNK:%r[0-9]+]], [[NEXT_BLK]], [[SWZ]];
+// PTX-NEXT:    xor.b32 [[CHUNK:%r[0-9]+]], [[NEXT_BLK]], [[ESWZ]];
 // PTX-NEXT:    mul.wide.u32 [[CHUNK_AT:%rd[0-9]+]], [[CHUNK]], 16;
 // PTX-NEXT:    add.s64 [[PACKED_AT:%rd[0-9]+]], %rd{{[0-9]+}}, [[CHUNK_AT]];
 // PTX90-NEXT:  ld.shared.v4.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [[[PACKED_AT]]+24576];
@@ -454,13 +460,12 @@
 // PTX90-NEXT:  ld.shared.v2.b32 {%r{{[0-9]+}}, %r{{[0-9]+}}}, [[[ENTRY]]];
 // PTX100-NEXT: ld.shared.b64 %rd{{[0-9]+}}, [[[ENTRY]]];
 // PTX:         shl.b32 [[UP:%r[0-9]+]], [[P0:%r[0-9]+]], 4;
-// PTX-NEXT:    and.b32 [[NIBBLES:%r[0-9]+]], [[P0]], 30583;
+// PTX-NEXT:    and.b32 [[NIBBLES:%r[0-9]+]], [[P0]], 2004318071;
 // PTX-NEXT:    prmt.b32 %r{{[0-9]+}}, [[T0:%r[0-9]+]], [[T1:%r[0-9]+]], [[NIBBLES]];
 // PTX-NEXT:    prmt.b32 [[SIGN_LO:%r[0-9]+]], [[UP]], [[P0]], 0xd9c8U;
 // PTX-NEXT:    and.b32 %r{{[0-9]+}}, [[SIGN_LO]], -2139062144;
 // PTX-NEXT:    or.b32
-// PTX-NEXT:    shr.u32 [[P0_HI:%r[0-9]+]], [[P0]], 16;
-// PTX-NEXT:    and.b32 [[NIBBLES_HI:%r[0-9]+]], [[P0_HI]], 30583;
+// PTX-NEXT:    shr.u32 [[NIBBLES_HI:%r[0-9]+]], [[NIBBLES]], 16;
 // PTX-NEXT:    prmt.b32 %r{{[0-9]+}}, [[T0]], [[T1]], [[NIBBLES_HI]];
 // PTX-NEXT:    prmt.b32 [[SIGN_HI:%r[0-9]+]], [[UP]], [[P0]], 0xfbeaU;
 // PTX-NEXT:    and.b32 %r{{[0-9]+}}, [[SIGN_HI]], -2139062144;
