@@ -51,7 +51,14 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     MMAs; and bf16 rows by NVFP4 weights (`nvfp4` e2m1 with an e4m3 scale
     per 1x16 block and an optional f32 scale per expert): the same kernel,
     two e4m3 scales a 32-value block (exact in bf16), the expert's scale
-    multiplying the accumulators before the store (`moek.acc_scale`).
+    multiplying the accumulators before the store (`moek.acc_scale`); and
+    MXFP8 rows by MXFP8 weights (`mxfp8` e4m3 with a UE8M0 scale per 1x32
+    block on both sides, bf16 output, K a multiple of 64): the same kernel
+    with 128 x 128 tiles only, whose stages hold the rows and the weights
+    as e4m3 (64 bytes a row, unswizzled) beside the bf16 tiles; both MMA
+    warpgroups expand both (`moek.dequant_mxfp8`: each value times its
+    scale, exact in bf16, the rows' scales of rows past the expert's end
+    clamped to its last row) before their MMAs.
     Other matmuls are left unchanged with a remark saying why. A `moe.fused_moe` with FP8 rows and activations and
     MXFP4 weights gets the FP8 fused kernel with its weights expanded to
     e4m3 in shared memory (`moek.fp4_row_scale`, `moek.load_fp4_scales`,

@@ -3307,6 +3307,127 @@ Value e4m3ScalePair(OpBuilder &b, Location loc, Value byte) {
   return LLVM::FMulOp::create(b, loc, tiny, twoTo120);
 }
 
+/// Two e4m3 values (the low and high bytes of `pair`, i16) times the f32
+/// `scale`, as a bf16x2 pair (i32): cvt.rn.f16x2.e4m3x2 (exact, NaN kept),
+/// then in f32 the product (exact: a power of two), rounded to bf16 (exact
+/// but for bf16 subnormals: e4m3 has 4 significant bits).
+Value e4m3PairTimesScale(OpBuilder &b, Location loc, Value pair, Value scale) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  Value halves = LLVM::InlineAsmOp::create(
+                     b, loc, TypeRange{i32}, ValueRange{pair},
+                     "cvt.rn.f16x2.e4m3x2 $0, $1;", "=r,h",
+                     /*has_side_effects=*/false, /*is_align_stack=*/false,
+                     LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                     ArrayAttr())
+                     .getResult(0);
+  auto f32x2 = VectorType::get({2}, f32);
+  Value wide = LLVM::FPExtOp::create(
+      b, loc, f32x2,
+      LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getF16Type()),
+                              halves));
+  Value scales = LLVM::InsertElementOp::create(
+      b, loc,
+      LLVM::InsertElementOp::create(b, loc, LLVM::UndefOp::create(b, loc, f32x2),
+                                    scale, i32c(b, loc, 0)),
+      scale, i32c(b, loc, 1));
+  return LLVM::BitcastOp::create(
+      b, loc, i32,
+      LLVM::FPTruncOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
+                              LLVM::FMulOp::create(b, loc, wide, scales)));
+}
+
+struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantMxfp8Op op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto [src, dst, rows] = expansionTiles(rewriter, loc, op, adaptor);
+    int64_t threads = op.getThreadsAttr().getInt();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
+    auto at = [&](Value base, Value bytes) {
+      return gepBytes(rewriter, loc, base,
+                      LLVM::ZExtOp::create(rewriter, loc, i64, bytes));
+    };
+    Value t = LLVM::SubOp::create(rewriter, loc, freshThreadIdX(rewriter, loc),
+                                  c32(op.getFirstThreadAttr().getInt()));
+    Value row0 = toI64(rewriter, loc, adaptor.getRow());
+    Value lastRow = LLVM::SubOp::create(
+        rewriter, loc, toI64(rewriter, loc, adaptor.getRowLimit()),
+        i64c(rewriter, loc, 1));
+    Value kBlock = toI64(rewriter, loc, adaptor.getKBlock());
+    auto quadTy = VectorType::get({4}, i32);
+    // Block u = t + j * threads: row u / 2, 32-value block u % 2 (32 e4m3
+    // bytes at u * 32, one scale, four 16-byte chunks of the bf16 row).
+    for (int64_t j = 0; j < rows * 2 / threads; ++j) {
+      Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
+      Value r = LLVM::LShrOp::create(rewriter, loc, u, c32(1));
+      Value blk = LLVM::AndOp::create(rewriter, loc, u, c32(1));
+      Value scaleRow = LLVM::UMinOp::create(
+          rewriter, loc,
+          LLVM::AddOp::create(rewriter, loc, row0,
+                              LLVM::ZExtOp::create(rewriter, loc, i64, r)),
+          lastRow);
+      Value scaleIndex = LLVM::AddOp::create(
+          rewriter, loc,
+          LLVM::MulOp::create(rewriter, loc, scaleRow,
+                              i64c(rewriter, loc, op.getScaleColsAttr().getInt())),
+          LLVM::AddOp::create(rewriter, loc, kBlock,
+                              LLVM::ZExtOp::create(rewriter, loc, i64, blk)));
+      Value byte = LLVM::ZExtOp::create(
+          rewriter, loc, i32,
+          LLVM::LoadOp::create(
+              rewriter, loc, rewriter.getI8Type(),
+              LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
+                                  rewriter.getI8Type(), adaptor.getScales(),
+                                  ValueRange{scaleIndex}),
+              1));
+      Value scale = LLVM::BitcastOp::create(
+          rewriter, loc, rewriter.getF32Type(),
+          ue8m0Bits(rewriter, loc, byte, /*exponentShift=*/23));
+      Value swzRow = LLVM::AndOp::create(rewriter, loc, r, c32(7));
+      Value rowBase = LLVM::MulOp::create(rewriter, loc, r, c32(128));
+      for (int64_t h = 0; h < 2; ++h) {
+        Value values = LLVM::LoadOp::create(
+            rewriter, loc, quadTy,
+            at(src, LLVM::AddOp::create(
+                        rewriter, loc,
+                        LLVM::MulOp::create(rewriter, loc, u, c32(32)),
+                        c32(16 * h))),
+            16);
+        // Words 2c and 2c + 1 (8 values) fill 16-byte chunk 4 blk + 2h + c
+        // of the bf16 row, at chunk ^ (r % 8) (128B swizzle).
+        for (int64_t c = 0; c < 2; ++c) {
+          Value chunk = LLVM::UndefOp::create(rewriter, loc, quadTy);
+          for (int64_t q = 0; q < 4; ++q) {
+            Value word = LLVM::ExtractElementOp::create(
+                rewriter, loc, values, c32(2 * c + q / 2));
+            Value pair = LLVM::TruncOp::create(
+                rewriter, loc, rewriter.getI16Type(),
+                LLVM::LShrOp::create(rewriter, loc, word, c32(16 * (q % 2))));
+            chunk = LLVM::InsertElementOp::create(
+                rewriter, loc, chunk,
+                e4m3PairTimesScale(rewriter, loc, pair, scale), c32(q));
+          }
+          Value kc = LLVM::AddOp::create(
+              rewriter, loc, LLVM::MulOp::create(rewriter, loc, blk, c32(4)),
+              c32(2 * h + c));
+          Value dstOff = LLVM::AddOp::create(
+              rewriter, loc, rowBase,
+              LLVM::MulOp::create(rewriter, loc,
+                                  LLVM::XOrOp::create(rewriter, loc, kc, swzRow),
+                                  c32(16)));
+          LLVM::StoreOp::create(rewriter, loc, chunk, at(dst, dstOff), 16);
+        }
+      }
+    }
+    publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), threads);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -4602,7 +4723,7 @@ struct ConvertMoEKernelToNVVMPass
                  LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
                  StoreAccLowering, StoreActLowering, GridBarrierLowering,
-                 DequantFp4Lowering, DequantFp4Fp8Lowering,
+                 DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
                  LoadFp4ScalesLowering, Fp4RowScaleLowering,
                  AccScaleColsLowering, AccScaleLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,

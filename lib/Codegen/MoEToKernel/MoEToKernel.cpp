@@ -80,9 +80,35 @@ bool isMxfp4Weights(ExpertMatmulOp op) {
           isa<Float4E2M1FNType>(op.getWeight().getType().getElementType()));
 }
 
+/// True if `op` multiplies MXFP8 rows by MXFP8 weights (e4m3 values with a
+/// UE8M0 scale per 1x32 block on both sides), which the kernel expands to
+/// bf16 in shared memory (moek.dequant_mxfp8, both operands) for bf16 MMAs.
+bool isMxfp8(ExpertMatmulOp op) {
+  auto is = [](QuantAttr q) {
+    return q && q.getScheme() == QuantScheme::mxfp8 && q.getBlockRows() == 1 &&
+           q.getBlockCols() == 32;
+  };
+  return is(op.getXQuantAttr()) && is(op.getWQuantAttr()) &&
+         isa<Float8E4M3FNType>(op.getX().getType().getElementType()) &&
+         isa<Float8E4M3FNType>(op.getWeight().getType().getElementType());
+}
+
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
+  if (isMxfp8(op)) {
+    if (op.getXGlobalScale() || op.getWGlobalScale())
+      return "MXFP8 operands take no global scale";
+    if (!w.hasStaticShape())
+      return "the weight shape must be static";
+    if (w.getDimSize(1) % 8 != 0 || w.getDimSize(2) % kTileK != 0)
+      return "with MXFP8 operands, N (" + std::to_string(w.getDimSize(1)) +
+             ") must be a multiple of 8 and K (" +
+             std::to_string(w.getDimSize(2)) + ") of the K slice (64)";
+    if (!op.getOut().getType().getElementType().isBF16())
+      return "with MXFP8 operands, the generated kernel writes bf16";
+    return "";
+  }
   if (isMxfp4Weights(op)) {
     if (op.getWGlobalScale() && !isNvfp4Weights(op))
       return "MXFP4 weights take no global scale";
@@ -99,9 +125,9 @@ std::string unsupportedReason(ExpertMatmulOp op) {
   if (op.getXQuantAttr() || op.getWQuantAttr()) {
     if (!isFp8Block(op) || op.getXGlobalScale() || op.getWGlobalScale())
       return "the generated kernel takes bf16 operands, fp8_block rows "
-             "(block [1, 128]) by fp8_block weights (block [128, 128]), or "
-             "bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) "
-             "weights";
+             "(block [1, 128]) by fp8_block weights (block [128, 128]), "
+             "mxfp8 rows by mxfp8 weights (block [1, 32]), or bf16 rows by "
+             "mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights";
     if (!w.hasStaticShape())
       return "the weight shape must be static";
     if (w.getDimSize(1) % 128 != 0 || w.getDimSize(2) % 128 != 0)
@@ -172,7 +198,7 @@ LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
 /// `scaled` the row and weight block scales, the output and the workspace.
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
                    int64_t sliceK, bool scaled, bool fp4 = false,
-                   bool globalScale = false) {
+                   bool globalScale = false, bool mxfp8 = false) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -183,15 +209,18 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
              b.getNamedAttr("view", b.getStringAttr("[M, K]")),
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
              b.getNamedAttr("box", i64s({sliceK, kXBoxRows})),
-             b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}),
+             // MXFP8 rows: 64 bytes a slice, copied unswizzled.
+             b.getNamedAttr("swizzle", b.getI64IntegerAttr(mxfp8 ? 0 : 128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(1)),
              b.getNamedAttr("view", b.getStringAttr("[E*N, K]")),
              b.getNamedAttr("rows", b.getI64IntegerAttr(e * n)),
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
              b.getNamedAttr("box", i64s({sliceK, kWBoxRows})),
-             // Packed e2m1 rows are 32 bytes a slice: copied unswizzled.
-             b.getNamedAttr("swizzle", b.getI64IntegerAttr(fp4 ? 0 : 128))}),
+             // Packed e2m1 rows are 32 bytes a slice, MXFP8 ones 64:
+             // copied unswizzled.
+             b.getNamedAttr("swizzle",
+                            b.getI64IntegerAttr(fp4 || mxfp8 ? 0 : 128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
   });
@@ -203,6 +232,10 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
   if (scaled) {
     ptrTo("operand", 3); // x_scales [M, K/128]
     ptrTo("operand", 4); // w_scales [E, N/128, K/128]
+  }
+  if (mxfp8) {
+    ptrTo("operand", 3); // x_scales [M, K/32] UE8M0
+    ptrTo("operand", 4); // w_scales [E, N, K/32] UE8M0
   }
   if (fp4)
     ptrTo("operand", 3); // w_scales [E, N, K/32] UE8M0 or [E, N, K/16] e4m3
@@ -262,7 +295,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      bool streamWeights, Value tag = Value(),
                      int64_t sliceK = kTileK, bool boxPerTile = false,
                      int64_t bTile = 1, int64_t bRowBytes = kSliceBytes,
-                     bool bPacked = false) {
+                     bool bPacked = false, int64_t aTile = 0,
+                     int64_t aRowBytes = kSliceBytes) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -275,7 +309,7 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
       ob, l, arith::CeilDivUIOp::create(ob, l, rowsLeft, idx(ob, kXBoxRows)),
       idx(ob, tileM / kXBoxRows));
   Value bytes = arith::AddIOp::create(
-      ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * kSliceBytes)),
+      ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * aRowBytes)),
       idx(ob, int64_t(bRows.size()) * kWBoxRows * bRowBytes));
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
@@ -292,7 +326,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                                               idx(lb, box * kXBoxRows));
             mk::TmaLoadOp::create(
                 lb, il, tmapA, ValueRange{kx, row}, ring, i,
-                lb.getI64IntegerAttr(0), lb.getI64IntegerAttr(box * kXBoxRows),
+                lb.getI64IntegerAttr(aTile),
+                lb.getI64IntegerAttr(box * kXBoxRows),
                 streamWeights ? lb.getStringAttr("evict_last") : StringAttr());
           };
           if (box == 0) { // every tile has rows in its first box
@@ -833,11 +868,15 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // tile 1 by the MMA warpgroups (moek.dequant_fp4) before their MMAs.
   bool fp4 = isMxfp4Weights(op), nvfp4 = isNvfp4Weights(op);
   bool globalScale = nvfp4 && op.getWGlobalScale();
+  // MXFP8 rows and weights: copied as e4m3 into tiles 3 and 2, both
+  // expanded to bf16 (tiles 0 and 1) by the MMA warpgroups
+  // (moek.dequant_mxfp8) before their MMAs.
+  bool mxfp8 = isMxfp8(op);
   int64_t sliceK = scaled ? kTileKFp8 : kTileK;
   // TMA descriptors of the rows and weights, offsets, [row scales, weight
   // scales | FP4 weight scales[, NVFP4 global scales],] output, workspace.
   SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr};
-  if (scaled)
+  if (scaled || mxfp8)
     params.append({gptr, gptr});
   if (fp4)
     params.push_back(gptr);
@@ -847,7 +886,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // launch.
   auto func = createKernelFunc(
       b, loc, name, params, /*numTma=*/2,
-      buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale),
+      buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale, mxfp8),
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
@@ -856,7 +895,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
   Value offsets = entry->getArgument(2);
-  unsigned outArg = scaled ? 5 : globalScale ? 5 : fp4 ? 4 : 3;
+  unsigned outArg = scaled || mxfp8 || globalScale ? 5 : fp4 ? 4 : 3;
   Value out = entry->getArgument(outArg);
   Value nextTile = entry->getArgument(outArg + 1);
   auto idx = [&](int64_t v) -> Value {
@@ -877,6 +916,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     tiles.push_back(MemRefType::get({kTileN, sliceK},
                                     b.getType<Float4E2M1FNType>(), AffineMap(),
                                     b.getI64IntegerAttr(3)));
+  if (mxfp8)
+    for (int64_t rows : {kTileN, kTileM})
+      tiles.push_back(MemRefType::get({rows, sliceK},
+                                      b.getType<Float8E4M3FNType>(),
+                                      AffineMap(), b.getI64IntegerAttr(3)));
   auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
   // One ring. Cooperative: both MMA warpgroups read and release every
@@ -921,8 +965,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       return buildTileLoads(ob, l, ring, tmapX, d.getRow(), d.getRowEnd(),
                             kTileM, tmapW, wRows, cKSlices, i0,
                             config.streamWeights, tag, sliceK,
-                            /*boxPerTile=*/false, fp4 ? 2 : 1,
-                            fp4 ? sliceK / 2 : kSliceBytes, fp4);
+                            /*boxPerTile=*/false, fp4 || mxfp8 ? 2 : 1,
+                            fp4 ? sliceK / 2 : mxfp8 ? sliceK : kSliceBytes,
+                            fp4, /*aTile=*/mxfp8 ? 3 : 0,
+                            /*aRowBytes=*/mxfp8 ? sliceK : kSliceBytes);
     };
     if (config.pingpong) {
       // Every tile's K slices, in the CTA's static tile order (the MMA
@@ -1017,7 +1063,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           // FP4: both warpgroups expand each stage's weights (tile 2 into
           // tile 1, half the chunks each) before either's MMAs; named
           // barrier 7 joins them. NVFP4: 16-value blocks of e4m3 scales.
-          Value wRow = fp4 ? arith::AddIOp::create(
+          Value wRow = fp4 || mxfp8
+                           ? arith::AddIOp::create(
                                  ob, l,
                                  arith::MulIOp::create(ob, l, d.getExpert(), cN),
                                  col)
@@ -1035,13 +1082,38 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                 hb.getI64IntegerAttr(256), hb.getI64IntegerAttr(128),
                 hb.getI64IntegerAttr(7), nvfp4 ? hb.getUnitAttr() : UnitAttr());
           };
+          // MXFP8: both warpgroups expand the stage's rows (tile 3 into 0,
+          // scales from the tile's first row, those of rows past the
+          // expert's end clamped to its last) and weights (tile 2 into 1),
+          // each followed by named barrier 7 over both.
+          Value rowEnd = d.getRowEnd();
+          auto dequantMxfp8 = [&](OpBuilder &hb, Location hl, Value i,
+                                  Value ks) {
+            Value kb = arith::MulIOp::create(
+                hb, hl, ks, arith::ConstantIndexOp::create(hb, hl, 2));
+            auto expand = [&](int64_t from, int64_t to, Value scalesArg,
+                              Value first, Value limit) {
+              mk::DequantMxfp8Op::create(
+                  hb, hl, ring, i, hb.getI64IntegerAttr(from),
+                  hb.getI64IntegerAttr(to), scalesArg, first, kb, limit,
+                  hb.getI64IntegerAttr(k / 32), hb.getI64IntegerAttr(256),
+                  hb.getI64IntegerAttr(128), hb.getI64IntegerAttr(7));
+            };
+            expand(3, 0, entry->getArgument(3), d.getRow(), rowEnd);
+            expand(2, 1, entry->getArgument(4), wRow,
+                   arith::ConstantIndexOp::create(hb, hl, e * n));
+          };
+          StageHook hook;
+          if (fp4)
+            hook = dequant;
+          if (mxfp8)
+            hook = dequantMxfp8;
           // 64-row accumulators past the expert's last row issue no MMAs
           // (in the last row block of an expert), so the other warpgroup
           // gets the tensor cores to itself.
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
-              cKSlices, iter, config.pipelineMma,
-              fp4 ? StageHook(dequant) : StageHook());
+              cKSlices, iter, config.pipelineMma, hook);
           if (globalScale) {
             // NVFP4: the expert's global scale, once per tile.
             Value g = LLVM::LoadOp::create(
@@ -2398,14 +2470,22 @@ struct ConvertMoEToMoEKernelPass
                        << ", schedule = " << schedule << " given)";
         return signalPassFailure();
       }
-      bool fp4 = isMxfp4Weights(op);
-      if (fp4 && (tileN == 256 || schedule == "pingpong")) {
+      bool fp4 = isMxfp4Weights(op), mxfp8 = isMxfp8(op);
+      if ((fp4 || mxfp8) && (tileN == 256 || schedule == "pingpong")) {
         // Both MMA warpgroups expand every stage's weights together.
-        op.emitError() << "convert-moe-to-moek: kernels of FP4 weights "
-                          "use 128-wide tiles and the cooperative schedule "
+        op.emitError() << "convert-moe-to-moek: kernels of FP4 weights or "
+                          "MXFP8 operands use 128-wide tiles and the "
+                          "cooperative schedule "
                           "(tile-n = "
                        << static_cast<int64_t>(tileN)
                        << ", schedule = " << schedule << " given)";
+        return signalPassFailure();
+      }
+      if (mxfp8 && tileM == 256) {
+        op.emitError() << "convert-moe-to-moek: kernels of MXFP8 operands use "
+                          "128-row tiles (a 256-row stage with its e4m3 and "
+                          "bf16 tiles does not fit four times in shared "
+                          "memory; tile-m = 256 given)";
         return signalPassFailure();
       }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
@@ -2420,7 +2500,7 @@ struct ConvertMoEToMoEKernelPass
         KernelConfig c = config;
         c.tileM = m;
         c.tileN = tileN ? tileN
-                        : (scaled || fp4 || c.pingpong || m == 256 ||
+                        : (scaled || fp4 || mxfp8 || c.pingpong || m == 256 ||
                                    n % 256 != 0
                                ? 128
                                : 256);
@@ -2438,7 +2518,9 @@ struct ConvertMoEToMoEKernelPass
       // per expert on average (one tile then covers most experts, whose
       // weights are read once: 16-21% faster on DeepSeek-V3 prefill's GEMMs,
       // 0-9% slower with 4, 256 or 1024 rows per expert; bench/results/).
-      if (!tileM && !config.pingpong && tileN != 256 && !scaled) {
+      // (Not for MXFP8: two e4m3 tiles beside the bf16 ones make a 256-row
+      // stage 72 KB, four of which do not fit.)
+      if (!tileM && !config.pingpong && tileN != 256 && !scaled && !mxfp8) {
         int64_t e = op.getWeight().getType().getDimSize(0);
         KernelConfig wideConfig = configure(256);
         wideConfig.streamWeights = true;
@@ -2455,7 +2537,7 @@ struct ConvertMoEToMoEKernelPass
                                 b.getI64IntegerAttr(192 * e))})}));
       }
       SmallVector<Value> args{op.getX(), op.getWeight(), op.getOffsets()};
-      if (scaled)
+      if (scaled || mxfp8)
         args.append({op.getXScales(), op.getWScales()});
       if (fp4)
         args.push_back(op.getWScales());

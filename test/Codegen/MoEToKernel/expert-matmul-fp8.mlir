@@ -65,13 +65,15 @@ func.func @lower_fp8_block(%x: tensor<?x512xf8E4M3FN>, %w: tensor<8x256x512xf8E4
 
 // -----
 
-// MX formats are not generated: the op stays, with a remark.
+// MXFP8 with a K that is not a multiple of the 64-wide K slice: the op
+// stays, with a remark (test/Codegen/MoEToKernel/expert-matmul-mxfp8.mlir
+// has the generated kernel).
 // CHECK-LABEL: func.func @negative_lower_mxfp8
 // CHECK:         moe.expert_matmul
 // CHECK-NOT:     moek.launch
-func.func @negative_lower_mxfp8(%x: tensor<?x256xf8E4M3FN>, %w: tensor<8x256x256xf8E4M3FN>, %offsets: tensor<9xi32>, %xs: tensor<?x8xf8E8M0FNU>, %ws: tensor<8x256x8xf8E8M0FNU>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated kernel takes bf16 operands, fp8_block rows (block [1, 128]) by fp8_block weights (block [128, 128]), or bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights}}
-  %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) w_scales(%ws) {x_quant = #moe.quant<mxfp8, block = [1, 32]>, w_quant = #moe.quant<mxfp8, block = [1, 32]>} : (tensor<?x256xf8E4M3FN>, tensor<8x256x256xf8E4M3FN>, tensor<9xi32>, tensor<?x8xf8E8M0FNU>, tensor<8x256x8xf8E8M0FNU>) -> tensor<?x256xbf16>
+func.func @negative_lower_mxfp8(%x: tensor<?x96xf8E4M3FN>, %w: tensor<8x256x96xf8E4M3FN>, %offsets: tensor<9xi32>, %xs: tensor<?x3xf8E8M0FNU>, %ws: tensor<8x256x3xf8E8M0FNU>) -> tensor<?x256xbf16> {
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: with MXFP8 operands, N (256) must be a multiple of 8 and K (96) of the K slice (64)}}
+  %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) w_scales(%ws) {x_quant = #moe.quant<mxfp8, block = [1, 32]>, w_quant = #moe.quant<mxfp8, block = [1, 32]>} : (tensor<?x96xf8E4M3FN>, tensor<8x256x96xf8E4M3FN>, tensor<9xi32>, tensor<?x3xf8E8M0FNU>, tensor<8x256x3xf8E8M0FNU>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }
 
@@ -81,7 +83,7 @@ func.func @negative_lower_mxfp8(%x: tensor<?x256xf8E4M3FN>, %w: tensor<8x256x256
 // CHECK-LABEL: func.func @negative_lower_fp8_rows_bf16_weights
 // CHECK:         moe.expert_matmul
 func.func @negative_lower_fp8_rows_bf16_weights(%x: tensor<?x256xf8E4M3FN>, %w: tensor<8x256x256xbf16>, %offsets: tensor<9xi32>, %xs: tensor<?x2xf32>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated kernel takes bf16 operands, fp8_block rows (block [1, 128]) by fp8_block weights (block [128, 128]), or bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights}}
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated kernel takes bf16 operands, fp8_block rows (block [1, 128]) by fp8_block weights (block [128, 128]), mxfp8 rows by mxfp8 weights (block [1, 32]), or bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights}}
   %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) {x_quant = #moe.quant<fp8_block, block = [1, 128]>} : (tensor<?x256xf8E4M3FN>, tensor<8x256x256xbf16>, tensor<9xi32>, tensor<?x2xf32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }

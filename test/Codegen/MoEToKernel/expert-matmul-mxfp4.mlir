@@ -35,7 +35,7 @@
 // CHECK-NEXT:      moek.ring_release
 // CHECK:       llvm.func @mxfp4_expert_matmul_0_m256(
 
-// PINGERR: error: convert-moe-to-moek: kernels of FP4 weights use 128-wide tiles and the cooperative schedule
+// PINGERR: error: convert-moe-to-moek: kernels of FP4 weights or MXFP8 operands use 128-wide tiles and the cooperative schedule
 
 // Expanding a value: magnitude to bf16 bits 6-8, sign to 15, times 2^126
 // and times the scale, two values at a time; the tile for the tensor cores

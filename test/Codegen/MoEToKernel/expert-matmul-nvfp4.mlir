@@ -28,7 +28,7 @@
 // CHECK:           %[[A:.+]] = moek.acc_scale %{{.+}}, %[[G]] : !moek.acc<64x128xf32>
 // CHECK:           moek.store_acc %[[A]]
 
-// PINGERR: error: convert-moe-to-moek: kernels of FP4 weights use 128-wide tiles and the cooperative schedule
+// PINGERR: error: convert-moe-to-moek: kernels of FP4 weights or MXFP8 operands use 128-wide tiles and the cooperative schedule
 
 // Two scales a 32-value block in one 16-bit load; an e4m3 scale to bf16 as
 // its bits at 4-15 times 2^120 (0x7B80 a lane: 2072017792 for the pair),

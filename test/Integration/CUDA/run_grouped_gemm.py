@@ -3,9 +3,10 @@
 
 For each artifact folder made by make_grouped_gemm.py (gg_e<E>_n<N>_k<K>,
 gg_fp8_e<E>_n<N>_k<K> from --fp8, gg_mxfp4_e<E>_n<N>_k<K> from --mxfp4 and
-gg_nvfp4_e<E>_n<N>_k<K> from --nvfp4;
-a kernel is FP8 if its manifest's arg0 is f8E4M3FN, MXFP4 if its arg1 is
-f4E2M1FN), launches the kernel through python/moe_runtime on
+gg_nvfp4_e<E>_n<N>_k<K> from --nvfp4, gg_mxfp8_e<E>_n<N>_k<K> from --mxfp8;
+a kernel is FP8 if its manifest's arg0 is f8E4M3FN and arg3 f32, MXFP8 if
+arg0 is f8E4M3FN and arg3 f8E8M0FNU, MXFP4 if its arg1 is f4E2M1FN),
+launches the kernel through python/moe_runtime on
 random inputs for several per-expert token counts (0, 1, 63, 65, not
 multiples of the tile, all rows on one expert), with the output poisoned
 (NaN) first, and compares the rows of every expert with a float32 torch
@@ -29,6 +30,10 @@ calc_diff, both reported. Rows past offsets[E] must keep the poison.
         per expert (w_global_scale [E]); the reference multiplies by the
         dequantized weights times the global scale (the kernel applies it
         after the sum: a rounding apart); passes as bf16 does.
+  mxfp8: every e4m3 code but NaN for x and w, with UE8M0 scales per 1x32
+        block (x_scales [T, K/32] 2^-7 .. 2^-3, w_scales [E, N, K/32]
+        2^-10 .. 2^-6); the reference multiplies the dequantized values
+        (exact in bf16), so it passes as bf16 does.
 Then times the big shapes against torch._grouped_mm (bf16) or
 torch._scaled_grouped_mm (fp8: rowwise scales of the same float32 values;
 n/a where this torch lacks it) on the same problem. Prints a table; exit
@@ -196,6 +201,38 @@ def nvfp4_inputs(rows, e, n, k, gen, dev):
     return x, packed, scales, g.float(), wf * g[:, None, None]
 
 
+def random_e4m3(shape, gen, dev):
+    """Every e4m3 code but the two NaNs (0x7F, 0xFF), at random."""
+    codes = torch.randint(0, 254, shape, generator=gen, device=dev,
+                          dtype=torch.int32)
+    codes = codes + (codes >= 0x7F).int()  # skip 0x7F; 0xFE is the last
+    return codes.to(torch.uint8).view(torch.float8_e4m3fn)
+
+
+def mxfp8_inputs(rows, e, n, k, gen, dev):
+    """Random MXFP8 rows and weights: every e4m3 code but NaN, UE8M0 scales
+    per 1x32 block (x: bytes 120..124, w: 117..121). Returns (x e4m3,
+    x scales float8_e8m0fnu [rows, K/32], w e4m3, w scales [E, N, K/32],
+    x and w dequantized in float32)."""
+    x = random_e4m3((rows, k), gen, dev)
+    w = random_e4m3((e, n, k), gen, dev)
+    xb = torch.randint(120, 125, (rows, k // 32), generator=gen, device=dev,
+                       dtype=torch.uint8)
+    wb = torch.randint(117, 122, (e, n, k // 32), generator=gen, device=dev,
+                       dtype=torch.uint8)
+    xf = x.float() * torch.pow(2.0, xb.float() - 127).repeat_interleave(32, -1)
+    wf = w.float() * torch.pow(2.0, wb.float() - 127).repeat_interleave(32, -1)
+    return (x, xb.view(torch.float8_e8m0fnu), w,
+            wb.view(torch.float8_e8m0fnu), xf, wf)
+
+
+def is_mxfp8(kernel):
+    """MXFP8 rows by MXFP8 weights: arg0 (x) is e4m3 and arg3 (its scales)
+    UE8M0."""
+    return (kernel.tensors[0]["dtype"] == "f8E4M3FN" and
+            kernel.tensors[3]["dtype"] == "f8E8M0FNU")
+
+
 def is_nvfp4(kernel):
     """bf16 rows by NVFP4 weights: arg1 (w) is f4E2M1FN, arg3 (its scales)
     e4m3."""
@@ -214,13 +251,15 @@ def is_fp8(kernel):
 
 
 def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
-          nvfp4=False):
+          nvfp4=False, mxfp8=False):
     dev = torch.device("cuda")
     m = sum(counts)
     tail = 17  # rows past offsets[E]: must stay poisoned
     rows = max(m + tail, 1)
     if fp8:
         xq, xs, wq, ws = fp8_inputs(rows, e, n, k, gen, dev)
+    elif mxfp8:
+        xq, xs, wq, ws, xf, wf = mxfp8_inputs(rows, e, n, k, gen, dev)
     elif nvfp4:
         x, wp, wsc, g, wf = nvfp4_inputs(rows, e, n, k, gen, dev)
     elif mxfp4:
@@ -234,7 +273,7 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     offsets = offsets.to(dev)
     out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16,
                      device=dev)
-    if fp8:
+    if fp8 or mxfp8:
         kernel.launch(xq, wq, offsets, xs, ws, out)
     elif nvfp4:
         kernel.launch(x, wp, offsets, wsc, g, out)
@@ -245,6 +284,9 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     torch.cuda.synchronize()
     if fp8:
         ref = reference_fp8(xq, xs, wq, ws, offsets)[:m]
+    elif mxfp8:
+        # Both operands' dequantized values are exact in bf16 (and f32).
+        ref = reference(xf, wf, offsets)[:m]
     elif nvfp4:
         # e2m1 times e4m3 is exact; the kernel applies the global scale
         # after the sum, the reference before it: a rounding apart.
@@ -266,7 +308,8 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     # Which kernel of the artifact ran (a variant is chosen by T).
     ran = kernel.select(rows)
     variant = ran[len(kernel.name):] if ran != kernel.name else ""
-    dtype = ("fp8" if fp8 else "bf16 x nvfp4" if nvfp4 else
+    dtype = ("fp8" if fp8 else "mxfp8" if mxfp8 else
+             "bf16 x nvfp4" if nvfp4 else
              "bf16 x mxfp4" if mxfp4 else "bf16")
     ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
                                           " [%s]" % variant if variant else ""),
@@ -379,16 +422,19 @@ def main():
             continue
         if prefixes and not any(name.startswith(f) for f in prefixes):
             continue
-        shape = re.match(r"gg_(?:fp8_|mxfp4_|nvfp4_)?e(\d+)_n(\d+)_k(\d+)$",
+        shape = re.match(
+            r"gg_(?:fp8_|mxfp4_|nvfp4_|mxfp8_)?e(\d+)_n(\d+)_k(\d+)$",
                          name)
         if not shape:
             continue
         e, n, k = (int(v) for v in shape.groups())
         kernel = moe_runtime.Kernel.load(d)
-        fp8 = is_fp8(kernel)
+        mxfp8 = is_mxfp8(kernel)
+        fp8 = is_fp8(kernel) and not mxfp8
         nvfp4 = is_nvfp4(kernel)
         mxfp4 = is_mxfp4(kernel) and not nvfp4
-        dtype = ("fp8" if fp8 else "bf16 x nvfp4" if nvfp4 else
+        dtype = ("fp8" if fp8 else "mxfp8" if mxfp8 else
+                 "bf16 x nvfp4" if nvfp4 else
                  "bf16 x mxfp4" if mxfp4 else "bf16")
         cases = []
         if e == 1:
@@ -423,14 +469,14 @@ def main():
         for counts, label in cases:
             try:
                 all_ok &= check(kernel, e, n, k, counts, label, gen, fp8,
-                                mxfp4, nvfp4)
+                                mxfp4, nvfp4, mxfp8)
             except Exception as ex:  # a failed launch is a failed row
                 ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label),
                              dtype, sum(counts),
                              float("nan"), float("nan"), False, False, False))
                 print("error:", ex)
                 all_ok = False
-        if e >= 256 and not a.no_bench:
+        if e >= 256 and not a.no_bench and not mxfp8:
             res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8, mxfp4,
                                      nvfp4)
             bench_rows.append((name, dtype, 2048, res, flops, peer))

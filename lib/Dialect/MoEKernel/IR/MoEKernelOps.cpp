@@ -61,13 +61,16 @@ LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
     // One row of a tile is one 128-byte swizzle span; a packed FP4 tile
     // is 64 values, 32 bytes, a row (moek.dequant_fp4's source, copied
     // unswizzled) or 128 values, 64 bytes (moek.dequant_fp4_fp8's, in the
-    // 64-byte swizzle).
+    // 64-byte swizzle); an MXFP8 tile 64 e4m3 values, 64 bytes
+    // (moek.dequant_mxfp8's source, copied unswizzled).
     bool packedFp4 = isa<Float4E2M1FNType>(tile.getElementType()) &&
                      (tile.getDimSize(1) == 64 || tile.getDimSize(1) == 128);
-    if (tile.getDimSize(1) * bits != 128 * 8 && !packedFp4)
+    bool mxfp8 = isa<Float8E4M3FNType>(tile.getElementType()) &&
+                 tile.getDimSize(1) == 64;
+    if (tile.getDimSize(1) * bits != 128 * 8 && !packedFp4 && !mxfp8)
       return emitError() << "!moek.ring expects tile rows of 128 bytes (the "
-                            "TMA swizzle span), or 64 or 128 f4E2M1FN "
-                            "values, got "
+                            "TMA swizzle span), 64 or 128 f4E2M1FN values, "
+                            "or 64 f8E4M3FN values, got "
                          << t;
     if (tile.getDimSize(0) % 8 != 0)
       return emitError() << "!moek.ring expects tile rows in multiples of 8, "
@@ -351,6 +354,38 @@ LogicalResult DequantFp4Op::verify() {
                          << " (a 64-wide K slice spans "
                          << (getNvfp4() ? "four 16" : "two 32")
                          << "-value blocks), got "
+                         << getScaleColsAttr().getInt();
+  return success();
+}
+
+LogicalResult DequantMxfp8Op::verify() {
+  RingType ring = getRing().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t from = getFromAttr().getInt(), to = getToAttr().getInt();
+  if (from < 0 || from >= numTiles || to < 0 || to >= numTiles || from == to)
+    return emitOpError() << "expects two tile indices in [0, " << numTiles
+                         << "), got from = " << from << ", to = " << to;
+  MemRefType src = ring.getTile(from), dst = ring.getTile(to);
+  if (!isa<Float8E4M3FNType>(src.getElementType()) ||
+      !dst.getElementType().isBF16())
+    return emitOpError() << "expands an f8E4M3FN tile into a bf16 tile, got "
+                         << src.getElementType() << " into "
+                         << dst.getElementType();
+  if (src.getShape() != dst.getShape() || src.getDimSize(1) != 64)
+    return emitOpError() << "expects tiles of one shape R x 64, got "
+                         << src.getDimSize(0) << "x" << src.getDimSize(1)
+                         << " and " << dst.getDimSize(0) << "x"
+                         << dst.getDimSize(1);
+  int64_t threads = getThreadsAttr().getInt(), blocks = src.getDimSize(0) * 2;
+  if (threads <= 0 || threads % 32 != 0 || blocks % threads != 0)
+    return emitOpError() << "expects whole warps that divide the tile's "
+                         << blocks << " 32-value blocks, got " << threads
+                         << " threads";
+  if (failed(verifyFirstThread(*this)) || failed(verifyBarrierAttr(*this)))
+    return failure();
+  if (getScaleColsAttr().getInt() < 2)
+    return emitOpError() << "expects scale_cols >= 2 (a 64-wide K slice spans "
+                            "two 32-value blocks), got "
                          << getScaleColsAttr().getInt();
   return success();
 }

@@ -795,6 +795,43 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_DequantMxfp8Op : MoEK_Op<"dequant_mxfp8", []> {
+  let summary = "Expand an MXFP8 tile of a ring stage into a bf16 tile";
+  let description = [{
+    Tile `from` of stage `iter mod S` holds R rows of 64 e4m3 values (64
+    bytes a row, as TMA copied them without swizzle); this writes each value
+    times its UE8M0 scale, exactly, as bf16 into tile `to` (R rows of 64
+    bf16 in the 128B swizzle that `moek.mma` reads). The scale of row r, K
+    block c (32 values) is the byte `scales[min(row + r, row_limit - 1) *
+    scale_cols + k_block + c]` in global memory (2^(byte - 127); 255 is
+    NaN): rows at or past `row_limit` (the rows of a tile past the
+    operand's last, whose values TMA did not load or filled with zeros)
+    read the last row's scales. An e4m3 NaN gives NaN; a product below
+    bf16's smallest subnormal (a scale under 2^-124) is rounded. Run by the
+    `threads` consecutive threads from `first_thread` together (each
+    expands whole 32-value blocks: two 16-byte loads, one scale, four
+    16-byte bf16 chunks), ending with a proxy fence and named barrier
+    `barrier` over those threads: afterwards the tile is complete for all
+    of them and for the tensor cores. Both operands of an MXFP8 grouped
+    matmul (rows and weights) are expanded this way.
+
+    ```mlir
+    moek.dequant_mxfp8 %ring[%i] from 3 to 0 scales(%xs[%row, %kb]) row_limit(%end) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 90 : i64, threads = 256 : i64} : !moek.ring<...>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
+                       I64Attr:$to, MoEK_GlobalPtr:$scales, Index:$row,
+                       Index:$k_block, Index:$row_limit,
+                       I64Attr:$scale_cols, I64Attr:$threads,
+                       I64Attr:$first_thread, I64Attr:$barrier);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `[` $row `,`
+    $k_block `]` `)` `row_limit` `(` $row_limit `)` attr-dict `:`
+    qualified(type($ring)) `,` qualified(type($scales))
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_LoadFp4ScalesOp : MoEK_Op<"load_fp4_scales", []> {
   let summary = "Load each thread's row of four UE8M0 block scales";
   let description = [{
