@@ -34,9 +34,11 @@ calc_diff, both reported. Rows past offsets[E] must keep the poison.
         block (x_scales [T, K/32] 2^-7 .. 2^-3, w_scales [E, N, K/32]
         2^-10 .. 2^-6); the reference multiplies the dequantized values
         (exact in bf16), so it passes as bf16 does.
-Then times the big shapes against torch._grouped_mm (bf16) or
-torch._scaled_grouped_mm (fp8: rowwise scales of the same float32 values;
-n/a where this torch lacks it) on the same problem. Prints a table; exit
+Then times the big shapes (E >= 256; MXFP8 also E = 128 with K >= 2048,
+gpt-oss-120b's) against torch._grouped_mm (bf16; FP4 and MXFP8 on the
+dequantized operands in bf16) or torch._scaled_grouped_mm (fp8: rowwise
+scales of the same float32 values; n/a where this torch lacks it) on the
+same problem. Prints a table; exit
 status 0 only if every check passed.
 
 usage: run_grouped_gemm.py --lib libmoe_cuda_runtime.so --art DIR [--out DIR]
@@ -319,10 +321,12 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     return ok
 
 
-def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False, nvfp4=False):
+def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False, nvfp4=False,
+          mxfp8=False):
     """Median ms of ours and of torch (None where torch cannot run it) on
     one problem of m rows spread evenly over the experts. MXFP4: torch's
-    peer is _grouped_mm on the dequantized weights in bf16 (4x the bytes)."""
+    peer is _grouped_mm on the dequantized weights in bf16 (4x the bytes);
+    MXFP8: on both dequantized operands in bf16 (2x the bytes)."""
     dev = torch.device("cuda")
     counts = torch.full((e,), m // e, dtype=torch.int32)
     counts[: m % e] += 1
@@ -337,6 +341,10 @@ def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False, nvfp4=False):
         x, wp, wsc, wf = mxfp4_inputs(m, e, n, k, gen, dev)
         w = wf.bfloat16()
         del wf
+    elif mxfp8:
+        xq, xs, wq, ws, xf, wf = mxfp8_inputs(m, e, n, k, gen, dev)
+        x, w = xf.bfloat16(), wf.bfloat16()
+        del xf, wf
     else:
         x = (torch.rand(m, k, generator=gen, device=dev) * 2 - 1).bfloat16()
         w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
@@ -360,11 +368,14 @@ def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False, nvfp4=False):
                                      use_fast_accum=True)
     else:
         wt = w.transpose(1, 2)
-        peer_name = "torch._grouped_mm" + (" (bf16 weights)"
-                                           if mxfp4 or nvfp4 else "")
+        peer_name = "torch._grouped_mm" + (
+            " (bf16 weights)" if mxfp4 or nvfp4 else
+            " (bf16 rows and weights)" if mxfp8 else "")
 
         def ours():
-            if nvfp4:
+            if mxfp8:
+                kernel.launch(xq, wq, offsets, xs, ws, out)
+            elif nvfp4:
                 kernel.launch(x, wp, offsets, wsc, g, out)
             elif mxfp4:
                 kernel.launch(x, wp, offsets, wsc, out)
@@ -476,9 +487,11 @@ def main():
                              float("nan"), float("nan"), False, False, False))
                 print("error:", ex)
                 all_ok = False
-        if e >= 256 and not a.no_bench and not mxfp8:
+        # (MXFP8: gpt-oss-120b's 128 experts too.)
+        if (e >= 256 or (mxfp8 and e >= 128 and k >= 2048)) and \
+                not a.no_bench:
             res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8, mxfp4,
-                                     nvfp4)
+                                     nvfp4, mxfp8)
             bench_rows.append((name, dtype, 2048, res, flops, peer))
         kernel.close()
 
