@@ -65,6 +65,23 @@
 // COUNTS-NEXT: mul 65{{$}}
 // COUNTS-NEXT: fma 64{{$}}
 
+// With permute_k (moek.mma_fp4's K order: the large tiles of the sm_90a
+// fused kernel), the expansion is unrolled, no loop of its own: the four
+// blocks' 16 packed bytes in four 16-byte shared loads and their four
+// tables first (no 4-byte shared load: those met 4-way bank conflicts in
+// the 64-byte swizzle), then word j of every block, 16 prmt and two
+// 16-byte stores for each j = 0..3. The counts are the kernel's: 4 + 8
+// 16-byte shared loads (acc_scale_cols' 8), one loop (the K loop).
+// RUN: sed 's/{barrier = 8 : i64, first_thread = 128 : i64} : !ring/{barrier = 8 : i64, first_thread = 128 : i64, permute_k} : !ring/' %s | moe-opt --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx -o %t.perm.ptx
+// RUN: awk '/ld[.]shared[.]v4[.]b32/ {q++} /ld[.]shared[.](b32|u32)/ {w++} /ld[.]shared[.]v2[.]b32/ {t++} /prmt[.]b32/ {p++} /st[.]shared[.]v4[.]b32/ {st++} /pragma "nounroll"/ {nu++} END {print "quads", q+0; print "words", w+0; print "tables", t+0; print "prmt", p+0; print "stores", st+0; print "loops", nu+0}' %t.perm.ptx | FileCheck %s --check-prefix=PERM
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.perm.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS90 --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
+// PERM:      quads 12{{$}}
+// PERM-NEXT: words 0{{$}}
+// PERM-NEXT: tables 4{{$}}
+// PERM-NEXT: prmt 64{{$}}
+// PERM-NEXT: stores 8{{$}}
+// PERM-NEXT: loops 1{{$}}
+
 // A row of scales not a multiple of 16 bytes (scale_cols = 8: the kernel's
 // K of 256): fp4_row_scale reads it in 4-byte loads, 2 of them, still 8 an
 // iteration (the 6 past the row reread its first word).
