@@ -3258,9 +3258,24 @@ Value ue8m0ScalePair(OpBuilder &b, Location loc, Value byte) {
                                  pair);
 }
 
-/// The source and destination tiles of an FP4 expansion (moek.dequant_fp4,
-/// moek.dequant_fp4_fp8) in the stage of its iteration, and the rows of
-/// the destination.
+/// `base` plus the i32 byte offset `off`.
+Value gepBytesU32(OpBuilder &b, Location loc, Value base, Value off) {
+  return gepBytes(b, loc, base,
+                  LLVM::ZExtOp::create(b, loc, b.getI64Type(), off));
+}
+
+/// The thread's index among the expansion's threads from `firstThread`,
+/// from a fresh %tid.x: from the plain one LLVM hoisted the expansion's row
+/// addresses to the kernel's entry, live through the dispatch (ptxas
+/// spilled there).
+Value expansionThread(OpBuilder &b, Location loc, int64_t firstThread) {
+  return LLVM::SubOp::create(b, loc, freshThreadIdX(b, loc),
+                             i32c(b, loc, firstThread));
+}
+
+/// The source and destination tiles of an expansion (moek.dequant_fp4,
+/// moek.dequant_fp4_fp8, moek.dequant_mxfp8) in the stage of its
+/// iteration, and the rows of the destination.
 template <typename Op, typename Adaptor>
 std::tuple<Value, Value, int64_t> expansionTiles(OpBuilder &b, Location loc,
                                                  Op op, Adaptor adaptor) {
@@ -3347,11 +3362,9 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
     Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     auto at = [&](Value base, Value bytes) {
-      return gepBytes(rewriter, loc, base,
-                      LLVM::ZExtOp::create(rewriter, loc, i64, bytes));
+      return gepBytesU32(rewriter, loc, base, bytes);
     };
-    Value t = LLVM::SubOp::create(rewriter, loc, freshThreadIdX(rewriter, loc),
-                                  c32(op.getFirstThreadAttr().getInt()));
+    Value t = expansionThread(rewriter, loc, op.getFirstThreadAttr().getInt());
     Value row0 = toI64(rewriter, loc, adaptor.getRow());
     Value lastRow = LLVM::SubOp::create(
         rewriter, loc, toI64(rewriter, loc, adaptor.getRowLimit()),
@@ -3895,13 +3908,9 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
     Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     auto bytesAt = [&](Value base, Value off) {
-      return gepBytes(rewriter, loc, base,
-                      LLVM::ZExtOp::create(rewriter, loc, i64, off));
+      return gepBytesU32(rewriter, loc, base, off);
     };
-    // A fresh %tid.x: from the plain one LLVM hoisted the row addresses to
-    // the kernel's entry, live through the dispatch (ptxas spilled there).
-    Value t = LLVM::SubOp::create(rewriter, loc, freshThreadIdX(rewriter, loc),
-                                  c32(op.getFirstThreadAttr().getInt()));
+    Value t = expansionThread(rewriter, loc, op.getFirstThreadAttr().getInt());
     Value word = adaptor.getScales(), m = adaptor.getRowMax();
     Value tables = fp4SharedTables(rewriter, loc);
     Value rowSrc = bytesAt(src, LLVM::MulOp::create(rewriter, loc, t, c32(64)));

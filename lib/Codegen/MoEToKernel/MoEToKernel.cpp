@@ -93,34 +93,34 @@ bool isMxfp8(ExpertMatmulOp op) {
          isa<Float8E4M3FNType>(op.getWeight().getType().getElementType());
 }
 
+/// Why `op`, whose block-scaled operands (`what`: MXFP4 or NVFP4 weights,
+/// MXFP8 operands) the kernel expands to bf16 in shared memory, cannot use
+/// the generated kernel, or "" if it can.
+std::string expandedOperandsReason(ExpertMatmulOp op, StringRef what) {
+  RankedTensorType w = op.getWeight().getType();
+  if (!w.hasStaticShape())
+    return "the weight shape must be static";
+  if (w.getDimSize(1) % 8 != 0 || w.getDimSize(2) % kTileK != 0)
+    return "with " + what.str() + ", N (" + std::to_string(w.getDimSize(1)) +
+           ") must be a multiple of 8 and K (" +
+           std::to_string(w.getDimSize(2)) + ") of the K slice (64)";
+  if (!op.getOut().getType().getElementType().isBF16())
+    return "with " + what.str() + ", the generated kernel writes bf16";
+  return "";
+}
+
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
   if (isMxfp8(op)) {
     if (op.getXGlobalScale() || op.getWGlobalScale())
       return "MXFP8 operands take no global scale";
-    if (!w.hasStaticShape())
-      return "the weight shape must be static";
-    if (w.getDimSize(1) % 8 != 0 || w.getDimSize(2) % kTileK != 0)
-      return "with MXFP8 operands, N (" + std::to_string(w.getDimSize(1)) +
-             ") must be a multiple of 8 and K (" +
-             std::to_string(w.getDimSize(2)) + ") of the K slice (64)";
-    if (!op.getOut().getType().getElementType().isBF16())
-      return "with MXFP8 operands, the generated kernel writes bf16";
-    return "";
+    return expandedOperandsReason(op, "MXFP8 operands");
   }
   if (isMxfp4Weights(op)) {
     if (op.getWGlobalScale() && !isNvfp4Weights(op))
       return "MXFP4 weights take no global scale";
-    if (!w.hasStaticShape())
-      return "the weight shape must be static";
-    if (w.getDimSize(1) % 8 != 0 || w.getDimSize(2) % kTileK != 0)
-      return "with MXFP4 weights, N (" + std::to_string(w.getDimSize(1)) +
-             ") must be a multiple of 8 and K (" +
-             std::to_string(w.getDimSize(2)) + ") of the K slice (64)";
-    if (!op.getOut().getType().getElementType().isBF16())
-      return "with MXFP4 weights, the generated kernel writes bf16";
-    return "";
+    return expandedOperandsReason(op, "MXFP4 weights");
   }
   if (op.getXQuantAttr() || op.getWQuantAttr()) {
     if (!isFp8Block(op) || op.getXGlobalScale() || op.getWGlobalScale())
