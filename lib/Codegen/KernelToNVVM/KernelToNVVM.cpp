@@ -3945,39 +3945,39 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
       // loads of word j of each block met 4-way bank conflicts in the
       // 64-byte swizzle), then, unrolled, word j of every block expanded
       // and two chunks stored. (A loop over j, with its 4-byte loads, was
-      // 8-10% slower on the H200: bench/results/2026-12-02-fused-moe-fp8-mxfp4-prefill-h200.md.)
+      // 8-10% slower on the H200: bench/results/2026-12-02-fused-moe-fp8-
+      // mxfp4-prefill-h200.md.)
       SmallVector<Value> packed, tabs;
       for (int64_t blk = 0; blk < 4; ++blk) {
         SmallVector<Value> loaded = loadBlock(rewriter, loc, c32(blk));
         packed.push_back(loaded[0]);
         tabs.push_back(loaded[1]);
       }
-      OpBuilder &lb = rewriter;
-      Location ll = loc;
+      auto element = [&](Value vec, int64_t i) -> Value {
+        return LLVM::ExtractElementOp::create(rewriter, loc, vec, c32(i));
+      };
       for (int64_t j = 0; j < 4; ++j) {
-        Value chunks[2] = {LLVM::UndefOp::create(lb, ll, quadTy),
-                           LLVM::UndefOp::create(lb, ll, quadTy)};
+        Value chunks[2] = {LLVM::UndefOp::create(rewriter, loc, quadTy),
+                           LLVM::UndefOp::create(rewriter, loc, quadTy)};
         for (int64_t blk = 0; blk < 4; ++blk) {
-          Value w = LLVM::ExtractElementOp::create(lb, ll, packed[blk],
-                                                   i32c(lb, ll, j));
-          auto [lo, hi] = e2m1ToE4m3(
-              lb, ll, w,
-              LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 0)),
-              LLVM::ExtractElementOp::create(lb, ll, tabs[blk], i32c(lb, ll, 1)));
-          chunks[0] = LLVM::InsertElementOp::create(lb, ll, chunks[0], lo,
-                                                    i32c(lb, ll, blk));
-          chunks[1] = LLVM::InsertElementOp::create(lb, ll, chunks[1], hi,
-                                                    i32c(lb, ll, blk));
+          auto [lo, hi] =
+              e2m1ToE4m3(rewriter, loc, element(packed[blk], j),
+                         element(tabs[blk], 0), element(tabs[blk], 1));
+          chunks[0] = LLVM::InsertElementOp::create(rewriter, loc, chunks[0],
+                                                    lo, c32(blk));
+          chunks[1] = LLVM::InsertElementOp::create(rewriter, loc, chunks[1],
+                                                    hi, c32(blk));
         }
-        for (int64_t e = 0; e < 2; ++e) {
-          Value off = LLVM::ShlOp::create(
-              lb, ll, LLVM::XOrOp::create(lb, ll, swz, i32c(lb, ll, 2 * j + e)),
-              i32c(lb, ll, 4));
+        for (int64_t e = 0; e < 2; ++e)
           LLVM::StoreOp::create(
-              lb, ll, chunks[e],
-              gepBytes(lb, ll, rowDst, LLVM::ZExtOp::create(lb, ll, i64, off)),
+              rewriter, loc, chunks[e],
+              bytesAt(rowDst,
+                      LLVM::ShlOp::create(
+                          rewriter, loc,
+                          LLVM::XOrOp::create(rewriter, loc, swz,
+                                              c32(2 * j + e)),
+                          c32(4))),
               16);
-        }
       }
       publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), rows);
       rewriter.eraseOp(op);

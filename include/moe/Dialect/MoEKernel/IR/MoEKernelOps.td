@@ -912,8 +912,9 @@ def MoEK_DequantFp4Fp8Op : MoEK_Op<"dequant_fp4_fp8", []> {
     `row_max - s_c <= 14` (e4m3 subnormals end there; blocks smaller still
     are rounded to nearest even, and those below `2^(row_max - 146)`
     vanish). The expansion is a byte table per block (`prmt`), chosen by
-    `min(row_max - s_c, 19)` from a 20-entry table in global memory. Ends
-    with a proxy fence and named barrier `barrier` over the R threads.
+    `min(row_max - s_c, 19)` from a 20-entry table (the kernel's copy in
+    shared memory, written at its entry). Ends with a proxy fence and named
+    barrier `barrier` over the R threads.
 
     With `permute_k` the e4m3 values of each 128-value K block are stored
     in moek.mma_fp4's K order (docs/FusedKernel.md): 4-byte word
