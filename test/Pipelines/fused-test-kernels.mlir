@@ -28,6 +28,19 @@
 // RUN: grep -c "prmt.b32" %t.fp8mx/fm_fp8mx_e256_h7168_i2048_k8/*.ptx | FileCheck %s --check-prefix=FP8MX-PRMT
 // FP8MX-PRMT: {{[1-9][0-9]*}}
 
+// The bf16 x MXFP4 layers (bf16 rows, e2m1 weights with UE8M0 scales per
+// 1x32 block expanded to bf16 in shared memory by moek.dequant_fp4): the
+// bf16 layers' shapes, for both chips, with no spill, in three stages
+// (173056 bytes of dynamic shared memory).
+// RUN: rm -rf %t.mx && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.mx --ptxas %ptxas --strict --mxfp4 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 8,512,256,2,before_down,bf16,gelu_tanh_mul 8,256,384,2,in_combine,bf16,swiglu,interleaved 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s --check-prefix=MX
+// MX-COUNT-13: fm_mx_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: cat %t.mx/*/manifest.json | grep -c '"dynamic_smem_bytes": 173056' | FileCheck %s --check-prefix=MX-SMEM
+// MX-SMEM: {{^13$}}
+// RUN: rm -rf %t.sm100.mx && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.mx --ptxas %ptxas --strict --chip sm_100a --mxfp4 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 8,512,256,2,before_down,bf16,gelu_tanh_mul 8,256,384,2,in_combine,bf16,swiglu,interleaved 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s --check-prefix=SM100-MX
+// SM100-MX-COUNT-13: fm_mx_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: grep -l "tcgen05.mma" %t.sm100.mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-MX-TC
+// SM100-MX-TC: 13
+
 // The same layers for sm_100a (tcgen05, accumulators in tensor memory), and
 // expert-parallel ones (2 ranks, bf16 and FP8): ptxas -arch=sm_100a accepts
 // every kernel with no spill.

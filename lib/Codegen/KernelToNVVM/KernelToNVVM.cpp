@@ -3475,10 +3475,24 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
                                            i32c(rewriter, loc, 16)))),
           16);
       // Rows past the scales' last (a partial last tile) read the last.
+      // With upper_row, the tile's upper half from there.
+      Value scaleBase = row0, rowOff = r;
+      if (adaptor.getUpperRow()) {
+        Value upper = LLVM::ICmpOp::create(rewriter, loc,
+                                           LLVM::ICmpPredicate::uge, r,
+                                           i32c(rewriter, loc, rows / 2));
+        scaleBase = LLVM::SelectOp::create(
+            rewriter, loc, upper, toI64(rewriter, loc, adaptor.getUpperRow()),
+            row0);
+        rowOff = LLVM::SelectOp::create(
+            rewriter, loc, upper,
+            LLVM::SubOp::create(rewriter, loc, r, i32c(rewriter, loc, rows / 2)),
+            r);
+      }
       Value scaleRow = LLVM::UMinOp::create(
           rewriter, loc,
-          LLVM::AddOp::create(rewriter, loc, row0,
-                              LLVM::ZExtOp::create(rewriter, loc, i64, r)),
+          LLVM::AddOp::create(rewriter, loc, scaleBase,
+                              LLVM::ZExtOp::create(rewriter, loc, i64, rowOff)),
           i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
       // NVFP4: two e4m3 scales a 32-value block (one 16-bit load).
       bool nvfp4 = op.getNvfp4();

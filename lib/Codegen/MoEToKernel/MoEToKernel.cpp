@@ -1077,7 +1077,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                 arith::MulIOp::create(
                     hb, hl, ks,
                     arith::ConstantIndexOp::create(hb, hl, nvfp4 ? 4 : 2)),
-                hb.getI64IntegerAttr(e * n),
+                /*upper_row=*/Value(), hb.getI64IntegerAttr(e * n),
                 hb.getI64IntegerAttr(k / (nvfp4 ? 16 : 32)),
                 hb.getI64IntegerAttr(256), hb.getI64IntegerAttr(128),
                 hb.getI64IntegerAttr(7), nvfp4 ? hb.getUnitAttr() : UnitAttr());
@@ -1168,8 +1168,21 @@ bool isFp8Mxfp4Layer(FusedMoEOp op) {
          is(op.getW2QuantAttr(), QuantScheme::mxfp4, 32);
 }
 
+/// True if `op` has bf16 rows and activations and MXFP4 weights (e2m1,
+/// UE8M0 scales per 1x32 block), which the bf16 kernel expands to bf16 in
+/// shared memory (moek.dequant_fp4), as the grouped matmul does.
+bool isBf16Mxfp4Layer(FusedMoEOp op) {
+  auto mx = [](QuantAttr q) {
+    return q && q.getScheme() == QuantScheme::mxfp4 && q.getBlockRows() == 1 &&
+           q.getBlockCols() == 32;
+  };
+  return !op.getXQuantAttr() && !op.getActQuantAttr() &&
+         mx(op.getW13QuantAttr()) && mx(op.getW2QuantAttr());
+}
+
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
-std::string unsupportedReason(FusedMoEOp op) {
+/// `bf16Mxfp4Enabled`: convert-moe-to-moek's fused-bf16-mxfp4.
+std::string unsupportedReason(FusedMoEOp op, bool bf16Mxfp4Enabled) {
   if (PlacementAttr p = op.getPlacementAttr()) {
     if (p.getRanks() > 1 && !op.isPerRank())
       return "an expert-parallel layer is lowered in its per-rank form (run "
@@ -1179,14 +1192,29 @@ std::string unsupportedReason(FusedMoEOp op) {
   }
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
-  if (op.getXQuantAttr() || op.getW13QuantAttr() || op.getActQuantAttr() ||
-      op.getW2QuantAttr()) {
+  bool bf16Mxfp4 = isBf16Mxfp4Layer(op);
+  if (bf16Mxfp4 && !bf16Mxfp4Enabled)
+    return "the fused kernel of bf16 rows and MXFP4 weights has not run on a "
+           "GPU yet: convert-moe-to-moek{fused-bf16-mxfp4=true} generates it "
+           "(unfused, its expert matmuls are generated as grouped matmuls)";
+  if (bf16Mxfp4) {
+    if (op.getW13GlobalScale() || op.getW2GlobalScale())
+      return "MXFP4 weights take no global scale";
+    if (op.isPerRank())
+      return "the bf16 x MXFP4 fused kernel is single-GPU (no expert "
+             "parallelism yet)";
+    if (!isa<Float4E2M1FNType>(w13.getElementType()) ||
+        !isa<Float4E2M1FNType>(w2.getElementType()))
+      return "mxfp4 weights must be f4E2M1FN";
+  }
+  if (!bf16Mxfp4 && (op.getXQuantAttr() || op.getW13QuantAttr() ||
+                     op.getActQuantAttr() || op.getW2QuantAttr())) {
     if ((!isFp8BlockLayer(op) && !isFp8Mxfp4Layer(op)) ||
         op.getW13GlobalScale() || op.getW2GlobalScale())
       return "a quantized layer must follow DeepSeek-V3's FP8 recipe "
              "(fp8_block rows and activations in [1, 128] blocks, weights in "
-             "[128, 128] blocks, or mxfp4 weights in [1, 32] blocks) for the "
-             "generated fused kernel";
+             "[128, 128] blocks, or mxfp4 weights in [1, 32] blocks), or have "
+             "bf16 rows and mxfp4 weights, for the generated fused kernel";
     if (!x.getElementType().isBF16())
       return "the generated fused kernel takes bf16 tokens";
     if (!op.getIds().getType().getElementType().isInteger(32))
@@ -1204,9 +1232,11 @@ std::string unsupportedReason(FusedMoEOp op) {
              "bf16 or f32, the activation to bf16, and writes bf16 or f32";
     return "";
   }
-  if (!x.getElementType().isBF16() || !w13.getElementType().isBF16() ||
-      !w2.getElementType().isBF16())
-    return "the generated fused kernel takes bf16 tokens and weights";
+  if (!x.getElementType().isBF16() ||
+      (!bf16Mxfp4 && (!w13.getElementType().isBF16() ||
+                      !w2.getElementType().isBF16())))
+    return "the generated fused kernel takes bf16 tokens and weights (or "
+           "mxfp4 weights)";
   if (!op.getIds().getType().getElementType().isInteger(32))
     return "the generated fused kernel takes i32 topk_ids";
   if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
@@ -1338,8 +1368,10 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
     return entry({na("kind", s("tma")), na("operand", n(operand)),
                   na("view", s(view)), na("rows", n(rows)),
                   na("inner", n(inner)), na("box", i64s({sliceK, kWBoxRows})),
-                  // Packed e2m1 rows (64 bytes): the 64-byte swizzle.
-                  na("swizzle", n(fp4 ? 64 : 128))});
+                  // Packed e2m1 rows: 64 bytes (FP8 kernel, 128-wide K
+                  // slices) in the 64-byte swizzle, 32 bytes (bf16 kernel)
+                  // unswizzled.
+                  na("swizzle", n(fp4 ? (fp8 ? 64 : 0) : 128))});
   };
   auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
     return entry({na("kind", s("tma")), na("workspace", s(name)),
@@ -1359,7 +1391,7 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
       ptr("operand", 0),
       ptr("operand", 1),
       ptr("operand", 2)};
-  if (fp8)
+  if (fp8 || fp4)
     abi.append({ptr("operand", 5), ptr("operand", 6)});
   abi.append({ptr("result", 0), entry({na("kind", s("workspace"))}),
               entry({na("kind", s("token_count"))})});
@@ -1532,6 +1564,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
                                   bool phaseTimers, bool commOnly = false) {
+  // MXFP4 weights: copied packed into tile 2 of each stage, expanded into
+  // tile 1 by both MMA warpgroups (moek.dequant_fp4) before their MMAs.
+  bool mxfp4 = isBf16Mxfp4Layer(op);
+  // Its 56 KB stages: four with the kernel's static shared memory exceed
+  // the 227 KB a CTA may have (DeepSeek-V3: 230400 + 3184 bytes).
+  if (mxfp4)
+    stages = std::min<int64_t>(stages, 3);
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -1558,9 +1597,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   if (phaseTimers)
     wsAttrs.push_back(
         b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
-  SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr,
-                           gptr, gptr, gptr, gptr, b.getI32Type()};
-  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false);
+  SmallVector<Type> params{ptr, ptr, ptr, ptr, gptr, gptr, gptr};
+  if (mxfp4)
+    params.append({gptr, gptr}); // w13_scales, w2_scales
+  params.append({gptr, gptr, b.getI32Type()});
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, mxfp4);
   ep.extend(b, params, abi);
   auto func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
                                wsAttrs);
@@ -1570,14 +1611,18 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
         tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
+  unsigned scaleArgs = mxfp4 ? 2 : 0;
   Value x = entry->getArgument(4), ids = entry->getArgument(5),
-        weights = entry->getArgument(6), out = entry->getArgument(7),
-        wsBase = entry->getArgument(8);
+        weights = entry->getArgument(6),
+        out = entry->getArgument(7 + scaleArgs),
+        wsBase = entry->getArgument(8 + scaleArgs);
+  Value w13Scales = mxfp4 ? entry->getArgument(7) : Value(),
+        w2Scales = mxfp4 ? entry->getArgument(8) : Value();
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
-                                              entry->getArgument(9));
+                                              entry->getArgument(9 + scaleArgs));
   auto at = [&](int64_t offset) {
     return workspacePart(b, loc, wsBase, offset);
   };
@@ -1611,12 +1656,17 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     return MemRefType::get({r, kTileK}, b.getBF16Type(), AffineMap(),
                            b.getI64IntegerAttr(3));
   };
-  auto ringType = mk::RingType::get(ctx, stages, {tile(128), tile(256)});
+  SmallVector<Type> tiles{tile(128), tile(256)};
+  if (mxfp4)
+    tiles.push_back(MemRefType::get({256, kTileK},
+                                    b.getType<Float4E2M1FNType>(), AffineMap(),
+                                    b.getI64IntegerAttr(3)));
+  auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
 
-  ep.bind(b, loc, func, /*firstArg=*/10, ws, at);
+  ep.bind(b, loc, func, /*firstArg=*/10 + scaleArgs, ws, at);
 
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
   // expert parallelism, to the ranks that own the experts.
@@ -1655,6 +1705,32 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   Value cH = idx(b, h), cI = idx(b, i);
   bool interleaved = op.getGateUpLayout() == GateUpLayout::interleaved;
   Value slices1 = idx(b, h / kTileK), slices2 = idx(b, i / kTileK);
+  // The first weight rows of a GEMM1 tile's two 128-row boxes.
+  // Concatenated: the gate's 128 rows of the column block, then the up's;
+  // interleaved: 256 consecutive rows (128 gate/up pairs).
+  auto gemm1Boxes = [&](OpBuilder &ob,
+                        mk::GroupedTileOp d) -> std::pair<Value, Value> {
+    Value base = arith::AddIOp::create(
+        ob, loc, arith::MulIOp::create(ob, loc, d.getExpert(), idx(ob, 2 * i)),
+        arith::MulIOp::create(ob, loc, d.getColTile(),
+                              idx(ob, interleaved ? 256 : 128)));
+    return {base, arith::AddIOp::create(ob, loc, base,
+                                        interleaved ? idx(ob, 128) : cI)};
+  };
+  // MXFP4: both MMA warpgroups expand stage `st`'s packed weights (K slice
+  // `ks`; the tile's rows from `lower`, its upper 128 from `upper`; the
+  // scales [scaleRows, k / 32]) into the bf16 tile, named barrier 7 over
+  // their 256 threads after.
+  auto expandFp4 = [&](OpBuilder &hb, Location hl, Value st, Value ks,
+                       Value scales, Value lower, Value upper,
+                       int64_t scaleRows, int64_t k) {
+    mk::DequantFp4Op::create(
+        hb, hl, ring, st, hb.getI64IntegerAttr(2), hb.getI64IntegerAttr(1),
+        scales, lower, arith::MulIOp::create(hb, hl, ks, idx(hb, 2)), upper,
+        hb.getI64IntegerAttr(scaleRows), hb.getI64IntegerAttr(k / 32),
+        hb.getI64IntegerAttr(256), hb.getI64IntegerAttr(128),
+        hb.getI64IntegerAttr(7), UnitAttr());
+  };
 
   // A dynamic tile scheduler: the producer fetches the next tile index
   // from a device counter (0, 1, 2, ... across the grid, so a CTA that runs
@@ -1679,19 +1755,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
-                // Concatenated: the gate's 128 rows of the column block, then
-                // the up's; interleaved: 256 consecutive rows (128 gate/up
-                // pairs).
-                Value base = arith::AddIOp::create(
-                    tb, l,
-                    arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
-                    arith::MulIOp::create(tb, l, d.getColTile(),
-                                          idx(tb, interleaved ? 256 : 128)));
-                Value up = arith::AddIOp::create(
-                    tb, l, base, interleaved ? idx(tb, 128) : cI);
+                auto [base, up] = gemm1Boxes(tb, d);
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
-                    tmapW13, {base, up}, slices1, iter, streamWeights, t);
+                    tmapW13, {base, up}, slices1, iter, streamWeights, t,
+                    kTileK, /*boxPerTile=*/false, mxfp4 ? 2 : 1,
+                    mxfp4 ? kTileK / 2 : kSliceBytes, /*bPacked=*/mxfp4);
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -1704,7 +1773,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value second = arith::AddIOp::create(eb, l, base, idx(eb, 128));
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
-                    tmapW2, {base, second}, slices2, iter, streamWeights, t);
+                    tmapW2, {base, second}, slices2, iter, streamWeights, t,
+                    kTileK, /*boxPerTile=*/false, mxfp4 ? 2 : 1,
+                    mxfp4 ? kTileK / 2 : kSliceBytes, /*bPacked=*/mxfp4);
                 return next;
               });
         });
@@ -1734,9 +1805,16 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
                 Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
+                // MXFP4: the scales of the rows the producer loaded.
+                auto [base, up] = gemm1Boxes(tb, d);
+                auto dequant = [&](OpBuilder &hb, Location hl, Value st,
+                                   Value ks) {
+                  expandFp4(hb, hl, st, ks, w13Scales, base, up, e * 2 * i, h);
+                };
                 auto [accs, next] = buildTileMmas(
                     tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
-                    iter, /*pipelined=*/true);
+                    iter, /*pipelined=*/true,
+                    mxfp4 ? StageHook(dequant) : StageHook());
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
                     arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
@@ -1754,9 +1832,19 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &eb, Value t2) -> Value {
                 auto d = decode(eb, t2, cols2);
                 Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
+                Value base = arith::AddIOp::create(
+                    eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)));
+                auto dequant = [&](OpBuilder &hb, Location hl, Value st,
+                                   Value ks) {
+                  expandFp4(hb, hl, st, ks, w2Scales, base,
+                            arith::AddIOp::create(hb, hl, base, idx(hb, 128)),
+                            e * h, i);
+                };
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
-                    iter, /*pipelined=*/true);
+                    iter, /*pipelined=*/true,
+                    mxfp4 ? StageHook(dequant) : StageHook());
                 ep.storeRows(
                     eb, l, accs, y, row,
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
@@ -2412,7 +2500,7 @@ struct ConvertMoEToMoEKernelPass
     module.walk([&](FusedMoEOp op) { layers.push_back(op); });
     unsigned fusedCounter = 0;
     for (FusedMoEOp op : layers) {
-      std::string why = unsupportedReason(op);
+      std::string why = unsupportedReason(op, fusedBf16Mxfp4);
       if (!why.empty()) {
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
@@ -2446,6 +2534,8 @@ struct ConvertMoEToMoEKernelPass
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
                                   streamWeights, phaseTimers, commOnly);
+        if (isBf16Mxfp4Layer(op))
+          args.append({op.getW13Scales(), op.getW2Scales()});
       }
       SymbolTable(kernels).insert(kernel);
       replaceByLaunch(op, op.getOut(), kernel, args);

@@ -14,6 +14,19 @@ func.func @roundtrip(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index) 
 
 // -----
 
+// The tile's upper half's scales from another row (a fused layer's up rows).
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>, memref<256x64xf4E2M1FN, 3>]>
+
+// CHECK-LABEL: func.func @roundtrip_upper
+// CHECK:         moek.dequant_fp4 %{{.+}}[%{{.+}}] from 2 to 1 scales(%{{.+}}[%{{.+}}, %{{.+}}]) upper(%{{.+}}) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64}
+func.func @roundtrip_upper(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index, %up: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%scales[%row, %kb]) upper(%up) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 2048 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
 // NVFP4: e4m3 scales, one per 16 values (4 a 64-wide slice); acc_scale.
 !ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf4E2M1FN, 3>]>
 

@@ -33,6 +33,10 @@ calc_diff. A NaN token must not reach other tokens.
         once from 25, for blocks far below their row's largest: the kernel
         rounds those, docs/FusedKernel.md); the reference multiplies by the
         exactly dequantized weights in 128-wide k blocks. Same bar.
+  bf16 x MXFP4 layers (make_fused_moe.py --mxfp4; case.json's fp8 is
+        false): bf16 rows as the bf16 layer's, those MXFP4 weights expanded
+        to bf16 in the kernel (exact); the reference is the bf16 layer's on
+        the exactly dequantized weights, with the bf16 bar.
 
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
@@ -86,8 +90,9 @@ def is_mxfp4(kernel):
 
 
 def dtype_of(c):
-    return "fp8-mxfp4" if c.get("mxfp4") else "fp8" if c.get("fp8") \
-        else "bf16"
+    if c.get("mxfp4"):
+        return "fp8-mxfp4" if c.get("fp8") else "bf16-mxfp4"
+    return "fp8" if c.get("fp8") else "bf16"
 
 
 def to_e4m3(t):
@@ -129,7 +134,7 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
     before each GEMM and both GEMMs are block-scaled."""
     T, K = ids.shape
     H, I = c["H"], c["I"]
-    fp8 = w13_scales is not None
+    fp8 = c.get("fp8", w13_scales is not None)
     mx = c.get("mxfp4")
     out = torch.zeros(T, H, dtype=torch.float32, device=x.device)
     ys = torch.zeros(T, K, H, dtype=torch.float32, device=x.device)
@@ -137,7 +142,10 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
         tok, slot = torch.where(ids == e)
         if tok.numel() == 0:
             continue
-        if mx:
+        if mx and not fp8:
+            # bf16 x MXFP4: the exactly dequantized weights.
+            h = x[tok].float() @ dequant_mxfp4(w13[e], w13_scales[e]).t()
+        elif mx:
             # The exactly dequantized weights (one expert at a time), in
             # 128-wide k blocks with unit weight scales.
             h = gemm_fp8(*quant_rows_fp8(x[tok].float()),
@@ -169,7 +177,9 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
         if c["router"] == "before_down":
             a = a * w[tok, slot, None]
         a = rnd(a, "bf16")
-        if mx:
+        if mx and not fp8:
+            y = a @ dequant_mxfp4(w2[e], w2_scales[e]).t()
+        elif mx:
             y = gemm_fp8(*quant_rows_fp8(a), *dequant_unit(w2[e], w2_scales[e]))
         elif fp8:
             y = gemm_fp8(*quant_rows_fp8(a), w2[e], w2_scales[e])
@@ -456,7 +466,8 @@ def main():
             continue
         c = json.load(open(os.path.join(d, "case.json")))
         kernel = moe_runtime.Kernel.load(d)
-        c["fp8"] = is_fp8(kernel)
+        # (bf16 x MXFP4: e2m1 weights too, but bf16 rows; case.json says.)
+        c["fp8"] = is_fp8(kernel) and c.get("fp8", True)
         c["mxfp4"] = is_mxfp4(kernel)
         t0 = time.time()
         for T, kind, nan_token, *extra in [
@@ -484,7 +495,7 @@ def main():
         check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
     passed = sum(r["ok"] for r in ROWS)
-    for dtype in ("bf16", "fp8", "fp8-mxfp4"):
+    for dtype in ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4"):
         rows = [r for r in ROWS if r["dtype"] == dtype]
         if rows:
             print("%s: %d of %d passed" % (dtype, sum(r["ok"] for r in rows),

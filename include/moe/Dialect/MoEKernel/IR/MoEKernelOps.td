@@ -775,7 +775,10 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
     for the tensor cores. With `nvfp4`, the scales are e4m3 (NVFP4), one
     per 16 values: block c's scale is byte `k_block + c` of the row's
     `scale_cols` (16-value blocks); e4m3 times e2m1 is exact in bf16 (an
-    e4m3 NaN gives NaN). NVFP4's global scale is not applied here.
+    e4m3 NaN gives NaN). NVFP4's global scale is not applied here. With
+    `upper(%u)`, the tile's upper R/2 rows come from elsewhere (a fused
+    layer's up rows beside its gate rows): row r >= R/2 reads the scales
+    of row `u + r - R/2`.
 
     ```mlir
     moek.dequant_fp4 %ring[%i] from 2 to 1 scales(%ws[%row, %kb]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64, threads = 256 : i64} : !moek.ring<...>, !llvm.ptr<1>
@@ -783,14 +786,14 @@ def MoEK_DequantFp4Op : MoEK_Op<"dequant_fp4", []> {
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
                        I64Attr:$to, MoEK_GlobalPtr:$scales, Index:$row,
-                       Index:$k_block, I64Attr:$scale_rows,
-                       I64Attr:$scale_cols, I64Attr:$threads,
-                       I64Attr:$first_thread, I64Attr:$barrier,
-                       UnitAttr:$nvfp4);
+                       Index:$k_block, Optional<Index>:$upper_row,
+                       I64Attr:$scale_rows, I64Attr:$scale_cols,
+                       I64Attr:$threads, I64Attr:$first_thread,
+                       I64Attr:$barrier, UnitAttr:$nvfp4);
   let assemblyFormat = [{
     $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `[` $row `,`
-    $k_block `]` `)` attr-dict `:` qualified(type($ring)) `,`
-    qualified(type($scales))
+    $k_block `]` `)` (`upper` `(` $upper_row^ `)`)? attr-dict `:`
+    qualified(type($ring)) `,` qualified(type($scales))
   }];
   let hasVerifier = 1;
 }
