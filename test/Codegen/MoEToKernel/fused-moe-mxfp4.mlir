@@ -16,6 +16,9 @@
 // RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a fused-bf16-mxfp4=true" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx --chip=sm_90a -o %t.sm90a.ptx
 // RUN: moe-opt %s --convert-moe-to-moek="chip=sm_100a fused-bf16-mxfp4=true" --moek-to-nvvm-pipeline=chip=sm_100a | moe-translate --moe-to-ptx --chip=sm_100a -o %t.sm100a.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.sm90a.ptx
+// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a fused-bf16-mxfp4=true" --convert-moek-to-nvvm="chip=sm_90a" -o %t.nvvm.mlir
+// RUN: FileCheck %s --check-prefix=NVVM < %t.nvvm.mlir
+// RUN: grep -A1 'llvm.icmp "uge"' %t.nvvm.mlir | grep -c arith.index_cast | FileCheck %s --check-prefix=NVVM-COUNT
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.sm90a.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // RUN: %if ptxas %{ %ptxas -arch=sm_100a -v %t.sm100a.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
@@ -41,6 +44,23 @@
 // GEMM2: w2's (arg 8, [E * H, I / 32]).
 // CHECK:           moek.dequant_fp4 %{{.+}} from 2 to 1 scales(%arg8[%{{.+}}, %{{.+}}]) upper(%{{.+}}) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, scale_rows = 4096 : i64, threads = 256 : i64}
 // CHECK:           moek.mma
+
+// moek.dequant_fp4 upper(%u): row r of the 256-row tile reads the scales
+// of row (r < 128 ? row + r : u + r - 128), clamped to the last of E * 2I
+// (GEMM1) or E * H (GEMM2) = 4096 rows: 8 times (GEMM1 and GEMM2, each in
+// the MMA loop and the pass loop of a warpgroup without rows, two 32-value
+// blocks a thread).
+// NVVM-COUNT: {{^8$}}
+// NVVM:         %[[UPPER:[0-9]+]] = llvm.icmp "uge" %[[R:[0-9]+]], %[[HALF:[0-9]+]] : i32
+// NVVM-NEXT:    %[[U:[0-9]+]] = arith.index_cast %{{[0-9]+}} : index to i64
+// NVVM-NEXT:    %[[BASE:[0-9]+]] = llvm.select %[[UPPER]], %[[U]], %{{[0-9]+}} : i1, i64
+// NVVM-NEXT:    %[[HALF2:[0-9]+]] = llvm.mlir.constant(128 : i32) : i32
+// NVVM-NEXT:    %[[R_UP:[0-9]+]] = llvm.sub %[[R]], %[[HALF2]] : i32
+// NVVM-NEXT:    %[[IDX:[0-9]+]] = llvm.select %[[UPPER]], %[[R_UP]], %[[R]] : i1, i32
+// NVVM-NEXT:    %[[IDX64:[0-9]+]] = llvm.zext %[[IDX]] : i32 to i64
+// NVVM-NEXT:    %[[SROW:[0-9]+]] = llvm.add %[[BASE]], %[[IDX64]] : i64
+// NVVM-NEXT:    %[[LAST:[0-9]+]] = llvm.mlir.constant(4095 : i64) : i64
+// NVVM-NEXT:    llvm.intr.umin(%[[SROW]], %[[LAST]]) : (i64, i64) -> i64
 
 // The expansion: the row's scale chosen by its half of the tile (selp),
 // times 2^126 and the scale, the proxy fence and barrier 7.
