@@ -3264,6 +3264,17 @@ Value gepBytesU32(OpBuilder &b, Location loc, Value base, Value off) {
                   LLVM::ZExtOp::create(b, loc, b.getI64Type(), off));
 }
 
+/// The byte offset (i32) of 16-byte chunk `kc` of row `r` of a bf16 tile
+/// of 64-value rows in the 128B swizzle that moek.mma reads: 128 bytes a
+/// row, the chunk at kc ^ (r % 8).
+Value bf16SwizzledChunk(OpBuilder &b, Location loc, Value r, Value kc) {
+  Value swz = LLVM::XOrOp::create(
+      b, loc, kc, LLVM::AndOp::create(b, loc, r, i32c(b, loc, 7)));
+  return LLVM::AddOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, r, i32c(b, loc, 128)),
+      LLVM::MulOp::create(b, loc, swz, i32c(b, loc, 16)));
+}
+
 /// The thread's index among the expansion's threads from `firstThread`,
 /// from a fresh %tid.x: from the plain one LLVM hoisted the expansion's row
 /// addresses to the kernel's entry, live through the dispatch (ptxas
@@ -3399,8 +3410,6 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
       Value scale = LLVM::BitcastOp::create(
           rewriter, loc, rewriter.getF32Type(),
           ue8m0Bits(rewriter, loc, byte, /*exponentShift=*/23));
-      Value swzRow = LLVM::AndOp::create(rewriter, loc, r, c32(7));
-      Value rowBase = LLVM::MulOp::create(rewriter, loc, r, c32(128));
       for (int64_t h = 0; h < 2; ++h) {
         Value values = LLVM::LoadOp::create(
             rewriter, loc, quadTy,
@@ -3410,7 +3419,7 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
                         c32(16 * h))),
             16);
         // Words 2c and 2c + 1 (8 values) fill 16-byte chunk 4 blk + 2h + c
-        // of the bf16 row, at chunk ^ (r % 8) (128B swizzle).
+        // of the bf16 row.
         for (int64_t c = 0; c < 2; ++c) {
           Value chunk = LLVM::UndefOp::create(rewriter, loc, quadTy);
           for (int64_t q = 0; q < 4; ++q) {
@@ -3426,12 +3435,9 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
           Value kc = LLVM::AddOp::create(
               rewriter, loc, LLVM::MulOp::create(rewriter, loc, blk, c32(4)),
               c32(2 * h + c));
-          Value dstOff = LLVM::AddOp::create(
-              rewriter, loc, rowBase,
-              LLVM::MulOp::create(rewriter, loc,
-                                  LLVM::XOrOp::create(rewriter, loc, kc, swzRow),
-                                  c32(16)));
-          LLVM::StoreOp::create(rewriter, loc, chunk, at(dst, dstOff), 16);
+          LLVM::StoreOp::create(rewriter, loc, chunk,
+                                at(dst, bf16SwizzledChunk(rewriter, loc, r, kc)),
+                                16);
         }
       }
     }
@@ -3529,8 +3535,6 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
       }
       // Word w of the block is 16-byte chunk kc = 4 blk + w of the row; its
       // byte q holds values 2q and 2q + 1 of the chunk.
-      Value swzRow = LLVM::AndOp::create(rewriter, loc, r, i32c(rewriter, loc, 7));
-      Value rowBase = LLVM::MulOp::create(rewriter, loc, r, i32c(rewriter, loc, 128));
       for (int64_t w = 0; w < 4; ++w) {
         Value word = LLVM::ExtractElementOp::create(rewriter, loc, packed,
                                                     i32c(rewriter, loc, w));
@@ -3546,20 +3550,14 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
               e2m1PairTimesScale(rewriter, loc, pairByte, scales[w / 2]),
               i32c(rewriter, loc, q));
         }
-        // Row r of the bf16 tile: 128 bytes, 16-byte chunk kc at
-        // kc ^ (r % 8) (128B swizzle).
         Value kc = LLVM::AddOp::create(
             rewriter, loc,
             LLVM::MulOp::create(rewriter, loc, blk, i32c(rewriter, loc, 4)),
             i32c(rewriter, loc, w));
-        Value swz = LLVM::XOrOp::create(rewriter, loc, kc, swzRow);
-        Value dstOff = LLVM::AddOp::create(
-            rewriter, loc, rowBase,
-            LLVM::MulOp::create(rewriter, loc, swz, i32c(rewriter, loc, 16)));
         LLVM::StoreOp::create(
             rewriter, loc, chunk,
-            gepBytes(rewriter, loc, dst,
-                     LLVM::ZExtOp::create(rewriter, loc, i64, dstOff)),
+            gepBytesU32(rewriter, loc, dst,
+                        bf16SwizzledChunk(rewriter, loc, r, kc)),
             16);
       }
     }

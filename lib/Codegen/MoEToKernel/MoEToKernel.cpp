@@ -47,22 +47,25 @@ constexpr int64_t kXBoxRows = 64, kWBoxRows = 128;
 constexpr int64_t kThreads = 384; // producer warpgroup + 2 MMA warpgroups
 constexpr StringLiteral kKernelModule = "moe_kernels";
 
+/// True if `q` quantizes with `scheme` in [rows, cols] blocks.
+bool isBlockQuant(QuantAttr q, QuantScheme scheme, int64_t rows,
+                  int64_t cols) {
+  return q && q.getScheme() == scheme && q.getBlockRows() == rows &&
+         q.getBlockCols() == cols;
+}
+
 /// True if `op` multiplies FP8 rows and weights with DeepSeek-V3's block
 /// scales (1x128 rows, 128x128 weights).
 bool isFp8Block(ExpertMatmulOp op) {
-  QuantAttr xq = op.getXQuantAttr(), wq = op.getWQuantAttr();
-  return xq && wq && xq.getScheme() == QuantScheme::fp8_block &&
-         wq.getScheme() == QuantScheme::fp8_block && xq.getBlockRows() == 1 &&
-         xq.getBlockCols() == 128 && wq.getBlockRows() == 128 &&
-         wq.getBlockCols() == 128;
+  return isBlockQuant(op.getXQuantAttr(), QuantScheme::fp8_block, 1, 128) &&
+         isBlockQuant(op.getWQuantAttr(), QuantScheme::fp8_block, 128, 128);
 }
 
 /// True if `op` multiplies bf16 rows by NVFP4 weights (e2m1 values with an
 /// e4m3 scale per 1x16 block, under an optional f32 scale per expert).
 bool isNvfp4Weights(ExpertMatmulOp op) {
-  QuantAttr wq = op.getWQuantAttr();
-  return !op.getXQuantAttr() && wq && wq.getScheme() == QuantScheme::nvfp4 &&
-         wq.getBlockRows() == 1 && wq.getBlockCols() == 16 &&
+  return !op.getXQuantAttr() &&
+         isBlockQuant(op.getWQuantAttr(), QuantScheme::nvfp4, 1, 16) &&
          op.getX().getType().getElementType().isBF16() &&
          isa<Float4E2M1FNType>(op.getWeight().getType().getElementType());
 }
@@ -72,10 +75,9 @@ bool isNvfp4Weights(ExpertMatmulOp op) {
 /// kernel expands to bf16 in shared memory (moek.dequant_fp4; NVFP4's
 /// global scale multiplies the accumulator before the store).
 bool isMxfp4Weights(ExpertMatmulOp op) {
-  QuantAttr wq = op.getWQuantAttr();
   return isNvfp4Weights(op) ||
-         (!op.getXQuantAttr() && wq && wq.getScheme() == QuantScheme::mxfp4 &&
-          wq.getBlockRows() == 1 && wq.getBlockCols() == 32 &&
+         (!op.getXQuantAttr() &&
+          isBlockQuant(op.getWQuantAttr(), QuantScheme::mxfp4, 1, 32) &&
           op.getX().getType().getElementType().isBF16() &&
           isa<Float4E2M1FNType>(op.getWeight().getType().getElementType()));
 }
@@ -84,13 +86,29 @@ bool isMxfp4Weights(ExpertMatmulOp op) {
 /// UE8M0 scale per 1x32 block on both sides), which the kernel expands to
 /// bf16 in shared memory (moek.dequant_mxfp8, both operands) for bf16 MMAs.
 bool isMxfp8(ExpertMatmulOp op) {
-  auto is = [](QuantAttr q) {
-    return q && q.getScheme() == QuantScheme::mxfp8 && q.getBlockRows() == 1 &&
-           q.getBlockCols() == 32;
-  };
-  return is(op.getXQuantAttr()) && is(op.getWQuantAttr()) &&
+  return isBlockQuant(op.getXQuantAttr(), QuantScheme::mxfp8, 1, 32) &&
+         isBlockQuant(op.getWQuantAttr(), QuantScheme::mxfp8, 1, 32) &&
          isa<Float8E4M3FNType>(op.getX().getType().getElementType()) &&
          isa<Float8E4M3FNType>(op.getWeight().getType().getElementType());
+}
+
+/// Both MMA warpgroups (threads 128-383) expand stage `iter`'s packed FP4
+/// weights (tile 2) into its bf16 weight tile (tile 1), K slice `slice` of
+/// 64 values; the scales ([scaleRows, k / 32] UE8M0, NVFP4 [scaleRows,
+/// k / 16] e4m3) of the tile's rows from `row` (its upper half from `upper`
+/// if given); named barrier 7 over their 256 threads after.
+void expandFp4Weights(OpBuilder &b, Location loc, Value ring, Value iter,
+                      Value slice, Value scales, Value row, Value upper,
+                      int64_t scaleRows, int64_t k, bool nvfp4) {
+  int64_t block = nvfp4 ? 16 : 32;
+  mk::DequantFp4Op::create(
+      b, loc, ring, iter, b.getI64IntegerAttr(2), b.getI64IntegerAttr(1),
+      scales, row,
+      arith::MulIOp::create(
+          b, loc, slice, arith::ConstantIndexOp::create(b, loc, kTileK / block)),
+      upper, b.getI64IntegerAttr(scaleRows), b.getI64IntegerAttr(k / block),
+      b.getI64IntegerAttr(256), b.getI64IntegerAttr(128),
+      b.getI64IntegerAttr(7), nvfp4 ? b.getUnitAttr() : UnitAttr());
 }
 
 /// Why `op`, whose block-scaled operands (`what`: MXFP4 or NVFP4 weights,
@@ -1071,16 +1089,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                            : Value();
           Value scales = fp4 ? entry->getArgument(3) : Value();
           auto dequant = [&](OpBuilder &hb, Location hl, Value i, Value ks) {
-            mk::DequantFp4Op::create(
-                hb, hl, ring, i, hb.getI64IntegerAttr(2),
-                hb.getI64IntegerAttr(1), scales, wRow,
-                arith::MulIOp::create(
-                    hb, hl, ks,
-                    arith::ConstantIndexOp::create(hb, hl, nvfp4 ? 4 : 2)),
-                /*upper_row=*/Value(), hb.getI64IntegerAttr(e * n),
-                hb.getI64IntegerAttr(k / (nvfp4 ? 16 : 32)),
-                hb.getI64IntegerAttr(256), hb.getI64IntegerAttr(128),
-                hb.getI64IntegerAttr(7), nvfp4 ? hb.getUnitAttr() : UnitAttr());
+            expandFp4Weights(hb, hl, ring, i, ks, scales, wRow, Value(), e * n,
+                             k, nvfp4);
           };
           // MXFP8: both warpgroups expand the stage's rows (tile 3 into 0,
           // scales from the tile's first row, those of rows past the
@@ -1147,8 +1157,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
 /// activations in 1x128 blocks, weights in 128x128 blocks.
 bool isFp8BlockLayer(FusedMoEOp op) {
   auto is = [](QuantAttr q, int64_t rows) {
-    return q && q.getScheme() == QuantScheme::fp8_block &&
-           q.getBlockRows() == rows && q.getBlockCols() == 128;
+    return isBlockQuant(q, QuantScheme::fp8_block, rows, 128);
   };
   return is(op.getXQuantAttr(), 1) && is(op.getW13QuantAttr(), 128) &&
          is(op.getActQuantAttr(), 1) && is(op.getW2QuantAttr(), 128);
@@ -1159,8 +1168,7 @@ bool isFp8BlockLayer(FusedMoEOp op) {
 /// FP8 kernel expands to e4m3 in shared memory (moek.dequant_fp4_fp8).
 bool isFp8Mxfp4Layer(FusedMoEOp op) {
   auto is = [](QuantAttr q, QuantScheme scheme, int64_t cols) {
-    return q && q.getScheme() == scheme && q.getBlockRows() == 1 &&
-           q.getBlockCols() == cols;
+    return isBlockQuant(q, scheme, 1, cols);
   };
   return is(op.getXQuantAttr(), QuantScheme::fp8_block, 128) &&
          is(op.getActQuantAttr(), QuantScheme::fp8_block, 128) &&
@@ -1172,12 +1180,9 @@ bool isFp8Mxfp4Layer(FusedMoEOp op) {
 /// UE8M0 scales per 1x32 block), which the bf16 kernel expands to bf16 in
 /// shared memory (moek.dequant_fp4), as the grouped matmul does.
 bool isBf16Mxfp4Layer(FusedMoEOp op) {
-  auto mx = [](QuantAttr q) {
-    return q && q.getScheme() == QuantScheme::mxfp4 && q.getBlockRows() == 1 &&
-           q.getBlockCols() == 32;
-  };
   return !op.getXQuantAttr() && !op.getActQuantAttr() &&
-         mx(op.getW13QuantAttr()) && mx(op.getW2QuantAttr());
+         isBlockQuant(op.getW13QuantAttr(), QuantScheme::mxfp4, 1, 32) &&
+         isBlockQuant(op.getW2QuantAttr(), QuantScheme::mxfp4, 1, 32);
 }
 
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
@@ -1717,19 +1722,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     return {base, arith::AddIOp::create(ob, loc, base,
                                         interleaved ? idx(ob, 128) : cI)};
   };
-  // MXFP4: both MMA warpgroups expand stage `st`'s packed weights (K slice
-  // `ks`; the tile's rows from `lower`, its upper 128 from `upper`; the
-  // scales [scaleRows, k / 32]) into the bf16 tile, named barrier 7 over
-  // their 256 threads after.
-  auto expandFp4 = [&](OpBuilder &hb, Location hl, Value st, Value ks,
-                       Value scales, Value lower, Value upper,
-                       int64_t scaleRows, int64_t k) {
-    mk::DequantFp4Op::create(
-        hb, hl, ring, st, hb.getI64IntegerAttr(2), hb.getI64IntegerAttr(1),
-        scales, lower, arith::MulIOp::create(hb, hl, ks, idx(hb, 2)), upper,
-        hb.getI64IntegerAttr(scaleRows), hb.getI64IntegerAttr(k / 32),
-        hb.getI64IntegerAttr(256), hb.getI64IntegerAttr(128),
-        hb.getI64IntegerAttr(7), UnitAttr());
+  // The first weight rows of a GEMM2 tile's two 128-row boxes: 256
+  // consecutive rows of w2.
+  auto gemm2Boxes = [&](OpBuilder &ob,
+                        mk::GroupedTileOp d) -> std::pair<Value, Value> {
+    Value base = arith::AddIOp::create(
+        ob, loc, arith::MulIOp::create(ob, loc, d.getExpert(), cH),
+        arith::MulIOp::create(ob, loc, d.getColTile(), idx(ob, 256)));
+    return {base, arith::AddIOp::create(ob, loc, base, idx(ob, 128))};
   };
 
   // A dynamic tile scheduler: the producer fetches the next tile index
@@ -1767,10 +1767,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto d = decode(eb, t2, cols2);
                 mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
                                           idx(eb, 2 * cols1));
-                Value base = arith::AddIOp::create(
-                    eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
-                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)));
-                Value second = arith::AddIOp::create(eb, l, base, idx(eb, 128));
+                auto [base, second] = gemm2Boxes(eb, d);
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
@@ -1805,11 +1802,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
                 Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
-                // MXFP4: the scales of the rows the producer loaded.
-                auto [base, up] = gemm1Boxes(tb, d);
+                // MXFP4: the scales of the rows the producer loaded (named
+                // values: the lambda below captures them).
+                std::pair<Value, Value> boxes = gemm1Boxes(tb, d);
+                Value base = boxes.first, up = boxes.second;
                 auto dequant = [&](OpBuilder &hb, Location hl, Value st,
                                    Value ks) {
-                  expandFp4(hb, hl, st, ks, w13Scales, base, up, e * 2 * i, h);
+                  expandFp4Weights(hb, hl, ring, st, ks, w13Scales, base, up,
+                                   e * 2 * i, h, /*nvfp4=*/false);
                 };
                 auto [accs, next] = buildTileMmas(
                     tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
@@ -1832,14 +1832,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &eb, Value t2) -> Value {
                 auto d = decode(eb, t2, cols2);
                 Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
-                Value base = arith::AddIOp::create(
-                    eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
-                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)));
+                std::pair<Value, Value> boxes = gemm2Boxes(eb, d);
+                Value base = boxes.first, second = boxes.second;
                 auto dequant = [&](OpBuilder &hb, Location hl, Value st,
                                    Value ks) {
-                  expandFp4(hb, hl, st, ks, w2Scales, base,
-                            arith::AddIOp::create(hb, hl, base, idx(hb, 128)),
-                            e * h, i);
+                  expandFp4Weights(hb, hl, ring, st, ks, w2Scales, base, second,
+                                   e * h, i, /*nvfp4=*/false);
                 };
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,

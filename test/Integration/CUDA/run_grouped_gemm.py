@@ -235,6 +235,12 @@ def is_mxfp8(kernel):
             kernel.tensors[3]["dtype"] == "f8E8M0FNU")
 
 
+def dtype_name(fp8, mxfp4, nvfp4, mxfp8):
+    """The table's name of a kernel's operand formats."""
+    return ("fp8" if fp8 else "mxfp8" if mxfp8 else
+            "bf16 x nvfp4" if nvfp4 else "bf16 x mxfp4" if mxfp4 else "bf16")
+
+
 def is_nvfp4(kernel):
     """bf16 rows by NVFP4 weights: arg1 (w) is f4E2M1FN, arg3 (its scales)
     e4m3."""
@@ -310,9 +316,7 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     # Which kernel of the artifact ran (a variant is chosen by T).
     ran = kernel.select(rows)
     variant = ran[len(kernel.name):] if ran != kernel.name else ""
-    dtype = ("fp8" if fp8 else "mxfp8" if mxfp8 else
-             "bf16 x nvfp4" if nvfp4 else
-             "bf16 x mxfp4" if mxfp4 else "bf16")
+    dtype = dtype_name(fp8, mxfp4, nvfp4, mxfp8)
     ROWS.append(("E=%d N=%d K=%d %s%s" % (e, n, k, label,
                                           " [%s]" % variant if variant else ""),
                  dtype, m, fro, cd, finite, poison, ok))
@@ -444,9 +448,7 @@ def main():
         fp8 = is_fp8(kernel) and not mxfp8
         nvfp4 = is_nvfp4(kernel)
         mxfp4 = is_mxfp4(kernel) and not nvfp4
-        dtype = ("fp8" if fp8 else "mxfp8" if mxfp8 else
-                 "bf16 x nvfp4" if nvfp4 else
-                 "bf16 x mxfp4" if mxfp4 else "bf16")
+        dtype = dtype_name(fp8, mxfp4, nvfp4, mxfp8)
         cases = []
         if e == 1:
             cases = [([1], "T=1"), ([64], "T=64"), ([200], "T=200"),
