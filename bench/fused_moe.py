@@ -39,13 +39,21 @@ into --out.
         weights (scale: the power of two rounded up so that no value
         saturates, values rounded to the nearest e2m1, ties to even); peer
         and floor as fp8's, with half a byte per weight + a byte per 32.
+  bf16-mxfp4: bf16 rows and activation with those MXFP4 weights (gpt-oss's
+        recipe), expanded to bf16 in shared memory; peer: the torch bf16
+        pipeline on the dequantized weights (exact in bf16; the
+        dequantization not timed); reference: the bf16 one on those
+        weights, the bf16 bar; floor with the bf16 matmul peak and half a
+        byte per weight + a byte per 32. H and I must be multiples of 64
+        (gpt-oss-120b runs).
 
 Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case:
 fm_e<E>_h<H>_i<I>_k<K> (bf16), fm_fp8_e<E>_h<H>_i<I>_k<K> (--fp8),
-fm_fp8mx_e<E>_h<H>_i<I>_k<K> (--fp8-mxfp4).
+fm_fp8mx_e<E>_h<H>_i<I>_k<K> (--fp8-mxfp4), fm_mx_e<E>_h<H>_i<I>_k<K>
+(--mxfp4).
 
 usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
-                    [--cases NAME,...] [--dtypes bf16,fp8,fp8-mxfp4]
+                    [--cases NAME,...] [--dtypes bf16,fp8,fp8-mxfp4,bf16-mxfp4]
                     [--compare NAME=DIR ...]
 
 --compare times other builds of the same layers (e.g. made with other
@@ -72,8 +80,8 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
                           fp8_text, timed)
-from run_fused_moe import (is_fp8, is_mxfp4, reference,  # noqa: E402
-                           rel_fro)
+from run_fused_moe import (dequant_mxfp4, is_fp8, is_mxfp4,  # noqa: E402
+                           reference, rel_fro)
 from run_grouped_gemm import (E2M1, FP8_BLOCK, quant_block,  # noqa: E402
                               quant_rowwise)
 
@@ -192,7 +200,8 @@ def mxfp4_weights(w13, w2):
 
 
 def artifact(art, E, H, I, K, dtype):
-    prefix = {"fp8": "fp8_", "fp8-mxfp4": "fp8mx_"}.get(dtype, "")
+    prefix = {"fp8": "fp8_", "fp8-mxfp4": "fp8mx_",
+              "bf16-mxfp4": "mx_"}.get(dtype, "")
     return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
 
 
@@ -230,7 +239,7 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     T, H = x.shape
     E, I2, _ = w13.shape
     I, K = I2 // 2, ids.shape[1]
-    mx = dtype == "fp8-mxfp4"
+    mx = dtype in ("fp8-mxfp4", "bf16-mxfp4")
     fp8 = dtype in ("fp8", "fp8-mxfp4")
     layer = dict(E=E, H=H, I=I, K=K, router="in_combine", gemm1="bf16",
                  gemm2="bf16", act="swiglu", layout="concat", fp8=fp8)
@@ -245,7 +254,8 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
             sys.exit("%s was built with %s: the benchmark runs the default "
                      "layer (make_fused_moe.py's E,H,I,K)" % (d, diff))
     kernel = moe_runtime.Kernel.load(d)
-    if is_fp8(kernel) != fp8 or is_mxfp4(kernel) != mx:
+    # (bf16 x MXFP4 has e2m1 weights too: is_fp8 says yes, case.json no.)
+    if (is_fp8(kernel) != (fp8 or mx)) or is_mxfp4(kernel) != mx:
         sys.exit("%s: its manifest's w13 is %s, expected %s" % (
             d, kernel.tensors[3]["dtype"],
             "f4E2M1FN" if mx else "f8E4M3FN" if fp8 else "bf16"))
@@ -253,7 +263,18 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     def bf16_pipeline():
         return torch_pipeline(x, w13, w2, ids, w)
 
-    if fp8:
+    if mx and not fp8:
+        ours_w = mxfp4_weights(w13, w2)
+        args = (x, ids, w) + ours_w
+        ref = reference(layer, *args)
+        p13, p2, s13, s2 = ours_w
+        dq13 = dequant_mxfp4(p13, s13).to(torch.bfloat16)
+        dq2 = dequant_mxfp4(p2, s2).to(torch.bfloat16)
+        peer_op = "torch._grouped_mm pipeline on the dequantized weights"
+
+        def peer_fn():
+            return torch_pipeline(x, dq13, dq2, ids, w)
+    elif fp8:
         ours_w, peer_w = fp8_weights(w13, w2)
         if mx:
             del ours_w
@@ -323,7 +344,7 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     row["torch_ms"] = timed(peer_fn) if peer is not None else None
     if peer_err:
         row["torch_error"] = peer_err
-    if not fp8:
+    if dtype == "bf16":
         bf16_ms.setdefault("ms", row["torch_ms"])
     elif "ms" not in bf16_ms:
         try:
@@ -340,7 +361,7 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     if mx:
         # Half a byte per e2m1 weight + a UE8M0 byte per 32.
         nbytes = touched * (3 * H * I // 2 + 3 * H * I // 32) + io_bytes
-        peak = ceil.get("fp8_TFLOPs")
+        peak = ceil.get("fp8_TFLOPs") if fp8 else ceil["bf16_TFLOPs"]
     elif fp8:
         # 1 byte per e4m3 weight + the f32 scales of its 128x128 blocks.
         scale_bytes = (2 * I // FP8_BLOCK * (H // FP8_BLOCK) +
@@ -380,7 +401,9 @@ def main():
     ap.add_argument("--cases", default="")
     ap.add_argument("--dtypes", default="bf16",
                     help="comma-separated layers to run: bf16 "
-                         "(fm_e<E>_...), fp8 (fm_fp8_e<E>_...); default bf16")
+                         "(fm_e<E>_...), fp8 (fm_fp8_e<E>_...), fp8-mxfp4 "
+                         "(fm_fp8mx_...), bf16-mxfp4 (fm_mx_...); default "
+                         "bf16")
     ap.add_argument("--compare", action="append", default=[],
                     metavar="NAME=DIR")
     a = ap.parse_args()
@@ -388,15 +411,16 @@ def main():
     if any(len(c) != 2 or not c[0] for c in others):
         ap.error("--compare takes NAME=DIR")
     dtypes = [d for d in a.dtypes.split(",") if d]
-    if not dtypes or any(d not in ("bf16", "fp8", "fp8-mxfp4")
-                         for d in dtypes):
-        ap.error("--dtypes takes bf16, fp8, fp8-mxfp4 or a list of them")
+    known = ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4")
+    if not dtypes or any(d not in known for d in dtypes):
+        ap.error("--dtypes takes %s or a list of them" % ", ".join(known))
     moe_runtime.load_library(a.lib)
     os.makedirs(a.out, exist_ok=True)
     res = {"date": time.strftime("%Y-%m-%d"),
            "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
            "dtypes": dtypes,
-           "ceilings": ceilings(fp8=any(d != "bf16" for d in dtypes)),
+           "ceilings": ceilings(fp8=any(d in ("fp8", "fp8-mxfp4")
+                                        for d in dtypes)),
            "cases": [], "skipped": []}
     c = res["ceilings"]
     print("ceilings", json.dumps(c), flush=True)
@@ -408,9 +432,10 @@ def main():
         for dtype in dtypes:
             d = artifact(a.art, E, H, I, K, dtype)
             why = None
-            if dtype != "bf16" and (H % FP8_BLOCK or I % FP8_BLOCK):
+            block = 64 if dtype == "bf16-mxfp4" else FP8_BLOCK
+            if dtype != "bf16" and (H % block or I % block):
                 why = "H = %d and I = %d must be multiples of %d" % (
-                    H, I, FP8_BLOCK)
+                    H, I, block)
             elif not os.path.exists(os.path.join(d, "manifest.json")):
                 why = "no artifact %s" % d
             if why:
@@ -459,7 +484,8 @@ def main():
              "torch: the `_grouped_mm` pipeline for bf16; for fp8 the "
              "`_scaled_grouped_mm` pipeline with rowwise scales "
              "(peer_baselines.py's moe_grouped_fp8), with the bf16 one "
-             "beside it (torch bf16 ms). Error vs bf16: against the bf16 "
+             "beside it (torch bf16 ms); for bf16-mxfp4 the bf16 pipeline "
+             "on the dequantized weights. Error vs bf16: against the bf16 "
              "layer's float32 reference (ours / torch).", "",
              "| case | dtype | T | E | K | H | I | ours ms |" + extra +
              " torch ms | torch bf16 ms | floor ms | vs torch |"
@@ -494,7 +520,11 @@ def main():
         gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]
         if g is None and gb is None:
             continue
-        if dt == "bf16":
+        if dt == "bf16-mxfp4":
+            lines.append("Geometric-mean speedup of the bf16-mxfp4 layers "
+                         "over the torch bf16 pipeline on the dequantized "
+                         "weights: %s" % num(g, "%.2fx"))
+        elif dt == "bf16":
             lines.append("Geometric-mean speedup over torch (bf16): %s" %
                          num(g, "%.2fx"))
         else:

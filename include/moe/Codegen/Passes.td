@@ -65,8 +65,7 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     `moek.dequant_fp4_fp8`, `moek.acc_scale_cols`: docs/FusedKernel.md,
     "FP8 x MXFP4"); one with bf16 rows and MXFP4 weights the bf16 fused
     kernel with a packed weight tile per stage expanded to bf16 by both MMA
-    warpgroups (`moek.dequant_fp4`, three stages; single GPU), with
-    `fused-bf16-mxfp4` (off by default until it has run on a GPU).
+    warpgroups (`moek.dequant_fp4`, three stages; single GPU).
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
@@ -136,10 +135,6 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"fp4StepsPerFence", "fp4-steps-per-fence", "int64_t", "4",
            "FP8 x MXFP4 fused layers on sm_90a: the K steps of a small "
            "tile's moek.mma_fp4 expanded before each wgmma.fence (1, 2 or 4)">,
-    Option<"fusedBf16Mxfp4", "fused-bf16-mxfp4", "bool", "false",
-           "Fused layers of bf16 rows and MXFP4 weights: generate the fused "
-           "kernel (it compiles for both chips but has not run on a GPU "
-           "yet); false: leave them with a remark">,
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,

@@ -1186,8 +1186,7 @@ bool isBf16Mxfp4Layer(FusedMoEOp op) {
 }
 
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
-/// `bf16Mxfp4Enabled`: convert-moe-to-moek's fused-bf16-mxfp4.
-std::string unsupportedReason(FusedMoEOp op, bool bf16Mxfp4Enabled) {
+std::string unsupportedReason(FusedMoEOp op) {
   if (PlacementAttr p = op.getPlacementAttr()) {
     if (p.getRanks() > 1 && !op.isPerRank())
       return "an expert-parallel layer is lowered in its per-rank form (run "
@@ -1198,10 +1197,6 @@ std::string unsupportedReason(FusedMoEOp op, bool bf16Mxfp4Enabled) {
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
   bool bf16Mxfp4 = isBf16Mxfp4Layer(op);
-  if (bf16Mxfp4 && !bf16Mxfp4Enabled)
-    return "the fused kernel of bf16 rows and MXFP4 weights has not run on a "
-           "GPU yet: convert-moe-to-moek{fused-bf16-mxfp4=true} generates it "
-           "(unfused, its expert matmuls are generated as grouped matmuls)";
   if (bf16Mxfp4) {
     if (op.getW13GlobalScale() || op.getW2GlobalScale())
       return "MXFP4 weights take no global scale";
@@ -2498,7 +2493,7 @@ struct ConvertMoEToMoEKernelPass
     module.walk([&](FusedMoEOp op) { layers.push_back(op); });
     unsigned fusedCounter = 0;
     for (FusedMoEOp op : layers) {
-      std::string why = unsupportedReason(op, fusedBf16Mxfp4);
+      std::string why = unsupportedReason(op);
       if (!why.empty()) {
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;

@@ -8,22 +8,16 @@
 // up's 128 (I rows further, concatenated): the expansion reads the up
 // rows' scales from there (`upper`). The kernel takes the two scale
 // tensors after the router weights.
-// Off by default (convert-moe-to-moek{fused-bf16-mxfp4}) until the kernel
-// has run on a GPU: the layer stays, with a remark.
-// RUN: moe-opt %s --convert-moe-to-moek 2>&1 | FileCheck %s --check-prefix=OFF
-// RUN: moe-opt %s --convert-moe-to-moek="fused-bf16-mxfp4=true" | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-moek="fused-bf16-mxfp4=true" | moe-opt -o /dev/null
-// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a fused-bf16-mxfp4=true" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx --chip=sm_90a -o %t.sm90a.ptx
-// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_100a fused-bf16-mxfp4=true" --moek-to-nvvm-pipeline=chip=sm_100a | moe-translate --moe-to-ptx --chip=sm_100a -o %t.sm100a.ptx
+// RUN: moe-opt %s --convert-moe-to-moek | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-moek | moe-opt -o /dev/null
+// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx --chip=sm_90a -o %t.sm90a.ptx
+// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_100a" --moek-to-nvvm-pipeline=chip=sm_100a | moe-translate --moe-to-ptx --chip=sm_100a -o %t.sm100a.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.sm90a.ptx
-// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a fused-bf16-mxfp4=true" --convert-moek-to-nvvm="chip=sm_90a" -o %t.nvvm.mlir
+// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a" --convert-moek-to-nvvm="chip=sm_90a" -o %t.nvvm.mlir
 // RUN: FileCheck %s --check-prefix=NVVM < %t.nvvm.mlir
 // RUN: grep -A1 'llvm.icmp "uge"' %t.nvvm.mlir | grep -c arith.index_cast | FileCheck %s --check-prefix=NVVM-COUNT
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.sm90a.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // RUN: %if ptxas %{ %ptxas -arch=sm_100a -v %t.sm100a.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
-
-// OFF: remark: convert-moe-to-moek: not lowered: the fused kernel of bf16 rows and MXFP4 weights has not run on a GPU yet: convert-moe-to-moek{fused-bf16-mxfp4=true} generates it (unfused, its expert matmuls are generated as grouped matmuls)
-// OFF: moe.fused_moe
 
 // CHECK-LABEL: func.func @fm
 // CHECK:         moek.launch @moe_kernels::@fm_fused_moe_0(%arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6)

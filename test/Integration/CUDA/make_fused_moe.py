@@ -36,9 +36,7 @@ compiler is built (no GPU needed).
           [E, 2I, H/32], w2_scales [E, H, I/32]); same launch order.
   mx:     a last field "mx" (or --mxfp4): bf16 rows and activation with
           those MXFP4 weights (expanded to bf16 in the kernel), bf16 out;
-          H and I multiples of 64; same launch order. Compiled with
-          convert-moe-to-moek{fused-bf16-mxfp4=true} (off by default until
-          this kernel has run on a GPU).
+          H and I multiples of 64; same launch order.
 
 Folders: fm_e<E>_h<H>_i<I>_k<K>[_<router>][_g<G1>][_y<G2>][_<act>][_<layout>],
 fm_fp8_e<E>_... for FP8 layers, fm_fp8mx_e<E>_... for FP8 x MXFP4 and
@@ -237,8 +235,6 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
         return c
     nvvm = os.path.join(d, "kernel.nvvm.mlir")
     convert = "--convert-moe-to-moek=chip=" + chip
-    if c.get("mxfp4") and not c.get("fp8"):
-        convert += " fused-bf16-mxfp4=true"  # not yet on by default
     if kernel_options:
         convert += " " + kernel_options
     split = ["--moe-expert-parallel"] if c.get("ranks", 1) > 1 else []
