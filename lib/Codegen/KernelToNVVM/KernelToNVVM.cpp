@@ -3198,35 +3198,38 @@ LogicalResult planSharedMemory(ModuleOp module) {
 // FP4 weights (moek.dequant_fp4)
 //===----------------------------------------------------------------------===//
 
-/// Two e2m1 values as bf16x2, exactly: `byte` (i32) holds them packed
-/// (the first in the low nibble), `scale` is the bf16x2 pair 2^(s - 127).
-/// A nibble's magnitude bits x placed at bf16 bits 6-8 read as a value
-/// 2^-126 times the e2m1 one (exponent field x >> 1, mantissa top bit
-/// x & 1; x < 2 the subnormals 0 and 2^-127), so with its sign at bit 15
-/// and two multiplications, by 2^126 and by the scale, it is the product
-/// (both exact: powers of two, in bf16's range). Per pair: the nibbles to
-/// the bottom of each 16-bit lane, magnitude and sign moved, two bf16x2
-/// multiplications.
-Value e2m1PairTimesScale(OpBuilder &b, Location loc, Value byte,
-                         Value scale) {
+/// Two e2m1 values as a bf16x2 pair 2^-126 times theirs, exactly: `byte`
+/// (i32, only its low 8 bits set) holds them packed (the first in the low
+/// nibble). A nibble's magnitude bits x placed at bf16 bits 6-8 read as a
+/// value 2^-126 times the e2m1 one (exponent field x >> 1, mantissa top bit
+/// x & 1; x < 2 the subnormals 0 and 2^-127), its sign at bit 15. Both
+/// nibbles are placed at once: byte * 0x40040 puts the low one at bit 6
+/// and the high one at bit 22, byte * 0x1001000 their signs at bits 15 and
+/// 31.
+Value e2m1PairTiny(OpBuilder &b, Location loc, Value byte) {
   auto i32 = [&](int64_t v) { return i32c(b, loc, v); };
-  // Lane 0 gets the low nibble, lane 1 the high one.
-  Value lanes = LLVM::AndOp::create(
-      b, loc,
-      LLVM::OrOp::create(b, loc, byte, LLVM::ShlOp::create(b, loc, byte, i32(12))),
-      i32(0x000F000F));
-  Value magnitude = LLVM::ShlOp::create(
-      b, loc, LLVM::AndOp::create(b, loc, lanes, i32(0x00070007)), i32(6));
-  Value sign = LLVM::ShlOp::create(
-      b, loc, LLVM::AndOp::create(b, loc, lanes, i32(0x00080008)), i32(12));
-  auto pairTy = VectorType::get({2}, b.getBF16Type());
-  Value tiny = LLVM::BitcastOp::create(
-      b, loc, pairTy, LLVM::OrOp::create(b, loc, magnitude, sign));
-  // 2^126 in bf16: exponent field 253.
-  Value twoTo126 = LLVM::BitcastOp::create(b, loc, pairTy, i32(0x7E807E80));
-  Value value = LLVM::FMulOp::create(b, loc, tiny, twoTo126);
+  Value magnitude = LLVM::AndOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, byte, i32(0x00040040)),
+      i32(0x01C001C0));
+  Value sign = LLVM::AndOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, byte, i32(0x01001000)),
+      i32(int32_t(0x80008000u)));
+  return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
+                                 LLVM::OrOp::create(b, loc, magnitude, sign));
+}
+
+/// Byte `q` of `word` (i32) alone in the low byte (one prmt: LLVM turned
+/// some of the shift-and-mask forms into longer sequences).
+Value byteOf(OpBuilder &b, Location loc, Value word, int64_t q) {
+  return NVVM::PermuteOp::create(b, loc, b.getI32Type(), word,
+                                 i32c(b, loc, 0), i32c(b, loc, 0x4440 | q),
+                                 NVVM::PermuteMode::DEFAULT);
+}
+
+/// `pair` (bf16x2) times the bf16x2 `factor`, as i32.
+Value bf16PairTimes(OpBuilder &b, Location loc, Value pair, Value factor) {
   return LLVM::BitcastOp::create(b, loc, b.getI32Type(),
-                                 LLVM::FMulOp::create(b, loc, value, scale));
+                                 LLVM::FMulOp::create(b, loc, pair, factor));
 }
 
 /// The bits (i32) of 2^(byte - 127) for a UE8M0 scale byte (i32) in a
@@ -3520,8 +3523,44 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
                                   rewriter.getI8Type(), adaptor.getScales(),
                                   ValueRange{scaleIndex}),
               nvfp4 ? 2 : 1));
-      Value scales[2];
+      // The block's 16 pairs 2^-126 times their values (tinyPairs), then
+      // as bf16 chunks, word w of the block (16-byte chunk kc = 4 blk + w of
+      // the row; its byte q values 2q and 2q + 1) times factors[w / 2].
+      auto pairTy = VectorType::get({2}, rewriter.getBF16Type());
+      SmallVector<Value> tinyPairs;
+      for (int64_t w = 0; w < 4; ++w) {
+        Value word = LLVM::ExtractElementOp::create(rewriter, loc, packed,
+                                                    i32c(rewriter, loc, w));
+        for (int64_t q = 0; q < 4; ++q)
+          tinyPairs.push_back(
+              e2m1PairTiny(rewriter, loc, byteOf(rewriter, loc, word, q)));
+      }
+      auto chunksTimes = [&](OpBuilder &cb, ArrayRef<Value> first,
+                             ArrayRef<Value> factors) {
+        SmallVector<Value> chunks;
+        for (int64_t w = 0; w < 4; ++w) {
+          Value chunk = LLVM::UndefOp::create(cb, loc, chunkTy);
+          for (int64_t q = 0; q < 4; ++q) {
+            Value v = first.empty() ? tinyPairs[4 * w + q]
+                                    : LLVM::FMulOp::create(
+                                          cb, loc, tinyPairs[4 * w + q],
+                                          first[w / 2]);
+            chunk = LLVM::InsertElementOp::create(
+                cb, loc, chunk, bf16PairTimes(cb, loc, v, factors[w / 2]),
+                i32c(cb, loc, q));
+          }
+          chunks.push_back(chunk);
+        }
+        return chunks;
+      };
+      // 2^126 in bf16: exponent field 253.
+      Value twoTo126 = LLVM::BitcastOp::create(
+          rewriter, loc, pairTy, i32c(rewriter, loc, 0x7E807E80));
+      SmallVector<Value> chunks;
       if (nvfp4) {
+        // Times 2^126, then the e4m3 scales (two multiplications: a scale
+        // times 2^126 overflows bf16).
+        Value scales[2];
         for (int64_t h = 0; h < 2; ++h)
           scales[h] = e4m3ScalePair(
               rewriter, loc,
@@ -3530,26 +3569,36 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
                   LLVM::LShrOp::create(rewriter, loc, bytes,
                                        i32c(rewriter, loc, 8 * h)),
                   i32c(rewriter, loc, 0xFF)));
+        chunks = chunksTimes(rewriter, {twoTo126, twoTo126}, scales);
       } else {
-        scales[0] = scales[1] = ue8m0ScalePair(rewriter, loc, bytes);
-      }
-      // Word w of the block is 16-byte chunk kc = 4 blk + w of the row; its
-      // byte q holds values 2q and 2q + 1 of the chunk.
-      for (int64_t w = 0; w < 4; ++w) {
-        Value word = LLVM::ExtractElementOp::create(rewriter, loc, packed,
-                                                    i32c(rewriter, loc, w));
-        Value chunk = LLVM::UndefOp::create(rewriter, loc, chunkTy);
-        for (int64_t q = 0; q < 4; ++q) {
-          Value pairByte = LLVM::AndOp::create(
-              rewriter, loc,
-              LLVM::LShrOp::create(rewriter, loc, word,
-                                   i32c(rewriter, loc, 8 * q)),
-              i32c(rewriter, loc, 0xFF));
-          chunk = LLVM::InsertElementOp::create(
-              rewriter, loc, chunk,
-              e2m1PairTimesScale(rewriter, loc, pairByte, scales[w / 2]),
-              i32c(rewriter, loc, q));
+        // MXFP4, scale 2^(s - 127): for s <= 128 one multiplication by
+        // 2^(s - 1) (bf16 exponent field s + 126: a normal number, exact);
+        // above, 2^(s - 1) overflows bf16, so by 2^126 then by the scale.
+        // The branch is taken by the whole warp unless a block's scale
+        // exceeds 2 (weights above 12).
+        Value small = LLVM::ICmpOp::create(rewriter, loc,
+                                           LLVM::ICmpPredicate::ule, bytes,
+                                           i32c(rewriter, loc, 128));
+        auto ifOp = scf::IfOp::create(rewriter, loc,
+                                      SmallVector<Type>(4, chunkTy), small,
+                                      /*withElse=*/true);
+        {
+          OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+          Value e = LLVM::AddOp::create(tb, loc, bytes, i32c(tb, loc, 126));
+          Value bits = LLVM::MulOp::create(tb, loc, e, i32c(tb, loc, 0x800080));
+          Value factor = LLVM::BitcastOp::create(tb, loc, pairTy, bits);
+          scf::YieldOp::create(tb, loc, chunksTimes(tb, {}, {factor, factor}));
         }
+        {
+          OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+          Value scale = ue8m0ScalePair(eb, loc, bytes);
+          scf::YieldOp::create(
+              eb, loc, chunksTimes(eb, {twoTo126, twoTo126}, {scale, scale}));
+        }
+        chunks.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+      }
+      for (int64_t w = 0; w < 4; ++w) {
+        Value chunk = chunks[w];
         Value kc = LLVM::AddOp::create(
             rewriter, loc,
             LLVM::MulOp::create(rewriter, loc, blk, i32c(rewriter, loc, 4)),

@@ -37,10 +37,22 @@
 
 // PINGERR: error: convert-moe-to-moek: kernels of FP4 weights or MXFP8 operands use 128-wide tiles and the cooperative schedule
 
-// Expanding a value: magnitude to bf16 bits 6-8, sign to 15, times 2^126
-// and times the scale, two values at a time; the tile for the tensor cores
-// after a proxy fence and the 256-thread barrier.
-// PTX:     mul.rn.bf16x2
+// Expanding a value: each packed byte alone (prmt), its two magnitudes to
+// bf16 bits 6-8 and 22-24 and signs to 15 and 31 (2^-126 times the values),
+// then for a block scale 2^(s - 127) with s <= 128 one multiplication by
+// 2^(s - 1) (bf16 bits (s + 126) << 7 in both lanes), above by 2^126 and
+// then the scale; the tile for the tensor cores after a proxy fence and
+// the 256-thread barrier.
+// PTX:     prmt.b32 [[BYTE:%r[0-9]+]], {{%r[0-9]+}}, 0, 0x4440U;
+// PTX:     mul.lo.s32 {{%r[0-9]+}}, [[BYTE]], 262208;
+// PTX:     setp.gt.u16 [[BIG:%p[0-9]+]], {{%rs[0-9]+}}, 128;
+// PTX-NEXT: @[[BIG]] bra [[SLOW:\$L__BB[0-9_]+]];
+// PTX-NEXT: mad.lo.s32 [[FACTOR:%r[0-9]+]], {{%r[0-9]+}}, 8388736, 1056980736;
+// PTX-COUNT-16: mul.rn.bf16x2 {{%r[0-9]+}}, [[FACTOR]], {{%r[0-9]+}};
+// PTX:     [[SLOW]]:
+// PTX:     mov.b32 [[TWO126:%r[0-9]+]], 2122350208;
+// PTX-NEXT: mul.rn.bf16x2 [[T:%r[0-9]+]], {{%r[0-9]+}}, [[TWO126]];
+// PTX-NEXT: mul.rn.bf16x2 {{%r[0-9]+}}, [[T]], {{%r[0-9]+}};
 // PTX:     fence.proxy.async.shared::cta
 // PTX:     bar.sync 7, 256
 

@@ -170,15 +170,23 @@ def random_e2m1(e, n, k, gen, dev):
     return codes, (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
 
 
-def mxfp4_inputs(rows, e, n, k, gen, dev):
+def mxfp4_inputs(rows, e, n, k, gen, dev, wide=False):
     """Random MXFP4 weights: every e2m1 code (packed two a byte, the first
-    in the low nibble) with UE8M0 scales 2^-9 .. 2^-5 (bytes 118..122); x
-    uniform in [-1, 1] as bf16. Returns (x, w packed uint8 [E, N, K/2],
-    scales float8_e8m0fnu [E, N, K/32], w dequantized in float32)."""
+    in the low nibble) with UE8M0 scales 2^-9 .. 2^-5 (bytes 118..122), or
+    with `wide` each weight row's from three powers of two at random in
+    2^-119 .. 2^13 (bytes 8..140: both of the kernel's expansions, scales
+    above 2 and below); x uniform in [-1, 1] as bf16. Returns (x, w packed
+    uint8 [E, N, K/2], scales float8_e8m0fnu [E, N, K/32], w dequantized
+    in float32)."""
     x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
     codes, packed = random_e2m1(e, n, k, gen, dev)
-    sbytes = torch.randint(118, 123, (e, n, k // 32), generator=gen,
-                           device=dev, dtype=torch.uint8)
+    if wide:
+        top = torch.randint(10, 141, (e, n, 1), generator=gen, device=dev)
+        sbytes = (top - torch.randint(0, 3, (e, n, k // 32), generator=gen,
+                                      device=dev)).to(torch.uint8)
+    else:
+        sbytes = torch.randint(118, 123, (e, n, k // 32), generator=gen,
+                               device=dev, dtype=torch.uint8)
     table = torch.tensor(E2M1, device=dev)
     wf = table[codes.long()] * torch.pow(
         2.0, sbytes.float() - 127).repeat_interleave(32, dim=2)
@@ -259,7 +267,7 @@ def is_fp8(kernel):
 
 
 def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
-          nvfp4=False, mxfp8=False):
+          nvfp4=False, mxfp8=False, wide=False):
     dev = torch.device("cuda")
     m = sum(counts)
     tail = 17  # rows past offsets[E]: must stay poisoned
@@ -271,7 +279,7 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     elif nvfp4:
         x, wp, wsc, g, wf = nvfp4_inputs(rows, e, n, k, gen, dev)
     elif mxfp4:
-        x, wp, wsc, wf = mxfp4_inputs(rows, e, n, k, gen, dev)
+        x, wp, wsc, wf = mxfp4_inputs(rows, e, n, k, gen, dev, wide)
     else:
         x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
         w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
@@ -309,6 +317,13 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     finite = bool(torch.isfinite(got).all()) if m else True
     poison = bool(torch.isnan(out[m:].float()).all())
     fro, cd = rel_fro(got, ref), calc_diff(got, ref)
+    if wide and m:
+        # Output columns 2^250 apart: the worst column's error, so that the
+        # small ones count.
+        g, r = got.double(), ref.double()
+        fro = float(((g - r).norm(dim=0) / r.norm(dim=0).clamp_min(1e-300))
+                    .max())
+        cd = max(calc_diff(got[:, c], ref[:, c]) for c in range(n))
     if fp8:
         ok = finite and poison and cd <= 1e-3
     else:
@@ -479,10 +494,14 @@ def main():
                      (many.tolist(), "random 180..419 per expert, some 0"),
                      (big.tolist(), "one expert with 17 row blocks"),
                      ([0] * (e - 1) + [300], "all on one expert")]
+        if mxfp4 and e == 8:
+            cases.append(([0, 1, 63, 65, 128, 129, 7, 300],
+                          "scales 2^-119..2^13, per column"))
         for counts, label in cases:
             try:
                 all_ok &= check(kernel, e, n, k, counts, label, gen, fp8,
-                                mxfp4, nvfp4, mxfp8)
+                                mxfp4, nvfp4, mxfp8,
+                                wide=label.startswith("scales 2^"))
             except Exception as ex:  # a failed launch is a failed row
                 ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label),
                              dtype, sum(counts),
