@@ -3387,7 +3387,21 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
     auto quadTy = VectorType::get({4}, i32);
     // Block u = t + j * threads: row u / 2, 32-value block u % 2 (32 e4m3
     // bytes at u * 32, one scale, four 16-byte chunks of the bf16 row).
-    for (int64_t j = 0; j < rows * 2 / threads; ++j) {
+    // Every block's e4m3 bytes loaded first (as moek.dequant_fp4's).
+    int64_t blocksPerThread = rows * 2 / threads;
+    SmallVector<Value> blockValues;
+    for (int64_t j = 0; j < blocksPerThread; ++j) {
+      Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
+      for (int64_t h = 0; h < 2; ++h)
+        blockValues.push_back(LLVM::LoadOp::create(
+            rewriter, loc, quadTy,
+            at(src, LLVM::AddOp::create(
+                        rewriter, loc,
+                        LLVM::MulOp::create(rewriter, loc, u, c32(32)),
+                        c32(16 * h))),
+            16));
+    }
+    for (int64_t j = 0; j < blocksPerThread; ++j) {
       Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
       Value r = LLVM::LShrOp::create(rewriter, loc, u, c32(1));
       Value blk = LLVM::AndOp::create(rewriter, loc, u, c32(1));
@@ -3414,13 +3428,7 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
           rewriter, loc, rewriter.getF32Type(),
           ue8m0Bits(rewriter, loc, byte, /*exponentShift=*/23));
       for (int64_t h = 0; h < 2; ++h) {
-        Value values = LLVM::LoadOp::create(
-            rewriter, loc, quadTy,
-            at(src, LLVM::AddOp::create(
-                        rewriter, loc,
-                        LLVM::MulOp::create(rewriter, loc, u, c32(32)),
-                        c32(16 * h))),
-            16);
+        Value values = blockValues[2 * j + h];
         // Words 2c and 2c + 1 (8 values) fill 16-byte chunk 4 blk + 2h + c
         // of the bf16 row.
         for (int64_t c = 0; c < 2; ++c) {
@@ -3470,19 +3478,29 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
     // bytes, one scale, four 16-byte chunks of the bf16 row): one load,
     // one scale and four stores per 32 values.
     auto quadTy = VectorType::get({4}, i32);
-    for (int64_t j = 0; j < rows * 2 / threads; ++j) {
+    // Every block's packed bytes loaded first: ptxas does not move a shared
+    // load above the previous block's shared stores (it cannot tell the
+    // tiles apart), so the second load's latency was waited for in full.
+    int64_t blocksPerThread = rows * 2 / threads;
+    SmallVector<Value> packedBlocks;
+    for (int64_t j = 0; j < blocksPerThread; ++j) {
       Value u = LLVM::AddOp::create(rewriter, loc, t,
                                     i32c(rewriter, loc, j * threads));
-      Value r = LLVM::LShrOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
-      Value blk = LLVM::AndOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
-      Value packed = LLVM::LoadOp::create(
+      packedBlocks.push_back(LLVM::LoadOp::create(
           rewriter, loc, quadTy,
           gepBytes(rewriter, loc, src,
                    LLVM::ZExtOp::create(
                        rewriter, loc, i64,
                        LLVM::MulOp::create(rewriter, loc, u,
                                            i32c(rewriter, loc, 16)))),
-          16);
+          16));
+    }
+    for (int64_t j = 0; j < blocksPerThread; ++j) {
+      Value u = LLVM::AddOp::create(rewriter, loc, t,
+                                    i32c(rewriter, loc, j * threads));
+      Value r = LLVM::LShrOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
+      Value blk = LLVM::AndOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
+      Value packed = packedBlocks[j];
       // Rows past the scales' last (a partial last tile) read the last.
       // With upper_row, the tile's upper half from there.
       Value scaleBase = row0, rowOff = r;
