@@ -542,8 +542,8 @@ def main():
 
 def plot(rows, others, gpu, path):
     """Bar chart of the times (ours, the compared builds, torch in the
-    layer's dtype, and for fp8 layers torch bf16) over the floor, if
-    matplotlib is there."""
+    layer's dtype, and for quantized layers torch bf16 on the bf16
+    weights) over the floor, if matplotlib is there."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -553,12 +553,13 @@ def plot(rows, others, gpu, path):
         return
     if not rows:
         return
-    fp8 = any(r["dtype"] != "bf16" for r in rows)
+    quantized = any(r["dtype"] != "bf16" for r in rows)
     series = [("ours", "ours_ms")] + [(n, n + "_ms") for n, _ in others] + \
-        [("torch pipeline (the layer's dtype)" if fp8 else
+        [("torch pipeline (the layer's dtype)" if quantized else
           "torch _grouped_mm pipeline", "torch_ms")]
-    if fp8:
-        series.append(("torch bf16 pipeline (fp8 layers)", "torch_bf16_ms"))
+    if quantized:
+        series.append(("torch bf16 pipeline, bf16 weights (quantized "
+                       "layers)", "torch_bf16_ms"))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(10, 1.4 * len(rows)), 4.5))
     for j, (label, key) in enumerate(series):
