@@ -4,9 +4,9 @@
 
 // moe-expert-parallel: a moe.fused_moe whose placement spreads its experts
 // over R > 1 ranks becomes the program of one rank: the weight arguments
-// (and their block scales) take the rank's E / R experts; the tokens, the
-// global expert ids and the result keep their types. The output verifies
-// (VERIFIED). The reference evaluator refuses the per-rank form (EVAL).
+// (and their block and global scales) take the rank's E / R experts; the
+// tokens, the global expert ids and the result keep their types. The output
+// verifies (VERIFIED). The reference evaluator refuses the per-rank form (EVAL).
 
 // CHECK-LABEL: func.func @layer(
 // CHECK-SAME:    %{{.+}}: tensor<?x256xbf16>, %{{.+}}: tensor<?x2xi32>, %{{.+}}: tensor<?x2xf32>, %{{.+}}: tensor<4x512x256xbf16>, %{{.+}}: tensor<4x256x256xbf16>) -> tensor<?x256xbf16>
@@ -24,6 +24,17 @@ func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf
 // CHECK-SAME:    tensor<2x512x256xf8E4M3FN>, %{{.+}}: tensor<2x256x256xf8E4M3FN>, %{{.+}}: tensor<2x4x2xf32>, %{{.+}}: tensor<2x2x2xf32>)
 func.func @fp8(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x512x256xf8E4M3FN>, %w2: tensor<8x256x256xf8E4M3FN>, %w13s: tensor<8x4x2xf32>, %w2s: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {act_quant = #moe.quant<fp8_block, block = [1, 128]>, act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight in_combine>, w13_quant = #moe.quant<fp8_block, block = [128, 128]>, w2_quant = #moe.quant<fp8_block, block = [128, 128]>, x_quant = #moe.quant<fp8_block, block = [1, 128]>, placement = #moe.placement<ranks = 4, experts_per_rank = 2>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x512x256xf8E4M3FN>, tensor<8x256x256xf8E4M3FN>, tensor<8x4x2xf32>, tensor<8x2x2xf32>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+// NVFP4: the e4m3 block scales and the f32 global scales per expert ([E])
+// are split with the weights.
+// CHECK-LABEL: func.func @nvfp4(
+// CHECK-SAME:    tensor<4x512x256xf4E2M1FN>, %{{.+}}: tensor<4x256x256xf4E2M1FN>, %{{.+}}: tensor<4x512x16xf8E4M3FN>, %{{.+}}: tensor<4x256x16xf8E4M3FN>, %{{.+}}: tensor<4xf32>, %{{.+}}: tensor<4xf32>)
+func.func @nvfp4(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x512x256xf4E2M1FN>, %w2: tensor<8x256x256xf4E2M1FN>, %w13s: tensor<8x512x16xf8E4M3FN>, %w2s: tensor<8x256x16xf8E4M3FN>, %w13g: tensor<8xf32>, %w2g: tensor<8xf32>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) w13_global_scale(%w13g) w2_global_scale(%w2g) {act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight in_combine>, w13_quant = #moe.quant<nvfp4, block = [1, 16]>, w2_quant = #moe.quant<nvfp4, block = [1, 16]>, placement = #moe.placement<ranks = 2, experts_per_rank = 4>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x512x256xf4E2M1FN>, tensor<8x256x256xf4E2M1FN>, tensor<8x512x16xf8E4M3FN>, tensor<8x256x16xf8E4M3FN>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }
 
