@@ -46,14 +46,21 @@ into --out.
         weights, the bf16 bar; floor with the bf16 matmul peak and half a
         byte per weight + a byte per 32. H and I must be multiples of 64
         (gpt-oss-120b runs).
+  bf16-nvfp4: as bf16-mxfp4 with NVFP4 weights quantized from the same
+        bf16 weights: per expert the f32 global scale amax / (448 * 6), per
+        1x16 block the e4m3 scale amax / (6 * global) rounded to nearest,
+        the values rounded to the nearest e2m1 (ties to even, saturating);
+        the peer runs on those weights dequantized and rounded to bf16; the
+        floor counts half a byte per weight + a byte per 16.
 
 Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case:
 fm_e<E>_h<H>_i<I>_k<K> (bf16), fm_fp8_e<E>_h<H>_i<I>_k<K> (--fp8),
 fm_fp8mx_e<E>_h<H>_i<I>_k<K> (--fp8-mxfp4), fm_mx_e<E>_h<H>_i<I>_k<K>
-(--mxfp4).
+(--mxfp4), fm_nv_e<E>_h<H>_i<I>_k<K> (--nvfp4).
 
 usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
-                    [--cases NAME,...] [--dtypes bf16,fp8,fp8-mxfp4,bf16-mxfp4]
+                    [--cases NAME,...]
+                    [--dtypes bf16,fp8,fp8-mxfp4,bf16-mxfp4,bf16-nvfp4]
                     [--compare NAME=DIR ...]
 
 --compare times other builds of the same layers (e.g. made with other
@@ -80,8 +87,8 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
                           fp8_text, timed)
-from run_fused_moe import (dequant_mxfp4, is_fp8, is_mxfp4,  # noqa: E402
-                           reference, rel_fro)
+from run_fused_moe import (dequant_mxfp4, dequant_nvfp4,  # noqa: E402
+                           is_fp8, is_mxfp4, is_nvfp4, reference, rel_fro)
 from run_grouped_gemm import (E2M1, FP8_BLOCK, quant_block,  # noqa: E402
                               quant_rowwise)
 
@@ -169,13 +176,51 @@ def fp8_weights(w13, w2):
     return (w13q, w2q, w13s, w2s), tuple(peer)
 
 
+def e2m1_packed(q):
+    """float32 [N, K] to the nearest e2m1 codes (ties to the even code,
+    magnitudes past 6 to 6), packed two a byte (uint8 [N, K/2], the first
+    in the low nibble)."""
+    grid = torch.tensor(E2M1[:8], device=q.device)
+    odd = torch.arange(8, device=q.device) % 2
+    dist = (q.abs()[..., None] - grid).abs()
+    # Ties to the even code: a tiny penalty on the odd ones.
+    code = torch.argmin(dist + odd * 1e-6, dim=-1).to(torch.uint8)
+    code |= (q < 0).to(torch.uint8) << 3
+    return code[:, 0::2] | (code[:, 1::2] << 4)
+
+
+def nvfp4_weights(w13, w2):
+    """The bf16 weights as NVFP4, one expert at a time: the f32 global
+    scale g = amax / (448 * 6), per 1x16 block the e4m3 scale of
+    amax / (6 g), the values rounded to e2m1 (e2m1_packed); (w13, w2 packed
+    uint8 [E, N, K/2], w13_scales, w2_scales float8_e4m3fn [E, N, K/16],
+    w13_global, w2_global float32 [E])."""
+    out = []
+    for w in (w13, w2):
+        e, n, k = w.shape
+        packed = torch.empty(e, n, k // 2, dtype=torch.uint8, device="cuda")
+        scales = torch.empty(e, n, k // 16, dtype=torch.float8_e4m3fn,
+                             device="cuda")
+        g = torch.empty(e, dtype=torch.float32, device="cuda")
+        for i in range(e):
+            v = w[i].float().reshape(n, k // 16, 16)
+            g[i] = torch.clamp(v.abs().amax() / (448 * 6), min=2.0**-120)
+            s = (v.abs().amax(-1) / (6 * g[i])).to(torch.float8_e4m3fn)
+            sf = s.float() * g[i]
+            q = torch.where(sf[..., None] > 0, v / sf[..., None],
+                            torch.zeros_like(v))
+            packed[i] = e2m1_packed(q.reshape(n, k))
+            scales[i] = s
+        out.append((packed, scales, g))
+    (p13, s13, g13), (p2, s2, g2) = out
+    return p13, p2, s13, s2, g13, g2
+
+
 def mxfp4_weights(w13, w2):
     """The bf16 weights as MXFP4, one expert at a time: per 1x32 block the
     scale 2^ceil(log2(amax / 6)) (no value saturates), the values rounded
-    to the nearest e2m1 (ties to the even code); (w13, w2 packed uint8
-    [E, N, K/2], w13_scales, w2_scales float8_e8m0fnu [E, N, K/32])."""
-    grid = torch.tensor(E2M1[:8], device="cuda")
-    odd = torch.arange(8, device="cuda") % 2
+    to the nearest e2m1 (e2m1_packed); (w13, w2 packed uint8 [E, N, K/2],
+    w13_scales, w2_scales float8_e8m0fnu [E, N, K/32])."""
     out = []
     for w in (w13, w2):
         e, n, k = w.shape
@@ -187,12 +232,7 @@ def mxfp4_weights(w13, w2):
             exp = torch.ceil(torch.log2(torch.clamp(amax / 6, min=2.0**-127)))
             exp = torch.clamp(exp, -127, 127)
             q = v / torch.pow(2.0, exp)[..., None]
-            dist = (q.abs()[..., None] - grid).abs()
-            # Ties to the even code: a tiny penalty on the odd ones.
-            code = torch.argmin(dist + odd * 1e-6, dim=-1).to(torch.uint8)
-            code |= (q < 0).to(torch.uint8) << 3
-            code = code.reshape(n, k)
-            packed[i] = code[:, 0::2] | (code[:, 1::2] << 4)
+            packed[i] = e2m1_packed(q.reshape(n, k))
             sbytes[i] = (exp + 127).to(torch.uint8)
         out.append((packed, sbytes.view(torch.float8_e8m0fnu)))
     (p13, s13), (p2, s2) = out
@@ -201,7 +241,7 @@ def mxfp4_weights(w13, w2):
 
 def artifact(art, E, H, I, K, dtype):
     prefix = {"fp8": "fp8_", "fp8-mxfp4": "fp8mx_",
-              "bf16-mxfp4": "mx_"}.get(dtype, "")
+              "bf16-mxfp4": "mx_", "bf16-nvfp4": "nv_"}.get(dtype, "")
     return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
 
 
@@ -239,12 +279,15 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     T, H = x.shape
     E, I2, _ = w13.shape
     I, K = I2 // 2, ids.shape[1]
+    nv = dtype == "bf16-nvfp4"
     mx = dtype in ("fp8-mxfp4", "bf16-mxfp4")
     fp8 = dtype in ("fp8", "fp8-mxfp4")
     layer = dict(E=E, H=H, I=I, K=K, router="in_combine", gemm1="bf16",
                  gemm2="bf16", act="swiglu", layout="concat", fp8=fp8)
     if mx:
         layer["mxfp4"] = True
+    if nv:
+        layer["nvfp4"] = True
     built = os.path.join(d, "case.json")
     if os.path.exists(built):
         built = json.load(open(built))
@@ -254,16 +297,31 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
             sys.exit("%s was built with %s: the benchmark runs the default "
                      "layer (make_fused_moe.py's E,H,I,K)" % (d, diff))
     kernel = moe_runtime.Kernel.load(d)
-    # (bf16 x MXFP4 has e2m1 weights too: is_fp8 says yes, case.json no.)
-    if (is_fp8(kernel) != (fp8 or mx)) or is_mxfp4(kernel) != mx:
+    # (bf16 x FP4 has e2m1 weights too: is_fp8 says yes, case.json no.)
+    fp4 = mx or nv
+    if (is_fp8(kernel) != (fp8 or fp4) or is_mxfp4(kernel) != fp4 or
+            is_nvfp4(kernel) != nv):
         sys.exit("%s: its manifest's w13 is %s, expected %s" % (
             d, kernel.tensors[3]["dtype"],
-            "f4E2M1FN" if mx else "f8E4M3FN" if fp8 else "bf16"))
+            "f4E2M1FN" if fp4 else "f8E4M3FN" if fp8 else "bf16"))
 
     def bf16_pipeline():
         return torch_pipeline(x, w13, w2, ids, w)
 
-    if mx and not fp8:
+    if nv:
+        ours_w = nvfp4_weights(w13, w2)
+        args = (x, ids, w) + ours_w
+        ref = reference(layer, *args)
+        p13, p2, s13, s2, g13, g2 = ours_w
+        dq13 = torch.stack([dequant_nvfp4(p13[i], s13[i], g13[i])
+                            for i in range(E)]).to(torch.bfloat16)
+        dq2 = torch.stack([dequant_nvfp4(p2[i], s2[i], g2[i])
+                           for i in range(E)]).to(torch.bfloat16)
+        peer_op = "torch._grouped_mm pipeline on the dequantized weights"
+
+        def peer_fn():
+            return torch_pipeline(x, dq13, dq2, ids, w)
+    elif mx and not fp8:
         ours_w = mxfp4_weights(w13, w2)
         args = (x, ids, w) + ours_w
         ref = reference(layer, *args)
@@ -358,7 +416,11 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     flops = 6 * T * K * H * I
     touched = int(torch.unique(ids).numel())
     io_bytes = 2 * T * H * 2  # x and out, bf16
-    if mx:
+    if nv:
+        # Half a byte per e2m1 weight + an e4m3 byte per 16.
+        nbytes = touched * (3 * H * I // 2 + 3 * H * I // 16) + io_bytes
+        peak = ceil["bf16_TFLOPs"]
+    elif mx:
         # Half a byte per e2m1 weight + a UE8M0 byte per 32.
         nbytes = touched * (3 * H * I // 2 + 3 * H * I // 32) + io_bytes
         peak = ceil.get("fp8_TFLOPs") if fp8 else ceil["bf16_TFLOPs"]
@@ -402,8 +464,8 @@ def main():
     ap.add_argument("--dtypes", default="bf16",
                     help="comma-separated layers to run: bf16 "
                          "(fm_e<E>_...), fp8 (fm_fp8_e<E>_...), fp8-mxfp4 "
-                         "(fm_fp8mx_...), bf16-mxfp4 (fm_mx_...); default "
-                         "bf16")
+                         "(fm_fp8mx_...), bf16-mxfp4 (fm_mx_...), "
+                         "bf16-nvfp4 (fm_nv_...); default bf16")
     ap.add_argument("--compare", action="append", default=[],
                     metavar="NAME=DIR")
     a = ap.parse_args()
@@ -411,7 +473,7 @@ def main():
     if any(len(c) != 2 or not c[0] for c in others):
         ap.error("--compare takes NAME=DIR")
     dtypes = [d for d in a.dtypes.split(",") if d]
-    known = ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4")
+    known = ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4", "bf16-nvfp4")
     if not dtypes or any(d not in known for d in dtypes):
         ap.error("--dtypes takes %s or a list of them" % ", ".join(known))
     moe_runtime.load_library(a.lib)
@@ -432,7 +494,8 @@ def main():
         for dtype in dtypes:
             d = artifact(a.art, E, H, I, K, dtype)
             why = None
-            block = 64 if dtype == "bf16-mxfp4" else FP8_BLOCK
+            block = 64 if dtype in ("bf16-mxfp4", "bf16-nvfp4") else \
+                FP8_BLOCK
             if dtype != "bf16" and (H % block or I % block):
                 why = "H = %d and I = %d must be multiples of %d" % (
                     H, I, block)
@@ -484,8 +547,8 @@ def main():
              "torch: the `_grouped_mm` pipeline for bf16; for fp8 the "
              "`_scaled_grouped_mm` pipeline with rowwise scales "
              "(peer_baselines.py's moe_grouped_fp8), with the bf16 one "
-             "beside it (torch bf16 ms); for bf16-mxfp4 the bf16 pipeline "
-             "on the dequantized weights. Error vs bf16: against the bf16 "
+             "beside it (torch bf16 ms); for bf16-mxfp4 and bf16-nvfp4 the "
+             "bf16 pipeline on the dequantized weights. Error vs bf16: against the bf16 "
              "layer's float32 reference (ours / torch).", "",
              "| case | dtype | T | E | K | H | I | ours ms |" + extra +
              " torch ms | torch bf16 ms | floor ms | vs torch |"
@@ -520,10 +583,10 @@ def main():
         gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]
         if g is None and gb is None:
             continue
-        if dt == "bf16-mxfp4":
-            lines.append("Geometric-mean speedup of the bf16-mxfp4 layers "
-                         "over the torch bf16 pipeline on the dequantized "
-                         "weights: %s" % num(g, "%.2fx"))
+        if dt in ("bf16-mxfp4", "bf16-nvfp4"):
+            lines.append("Geometric-mean speedup of the %s layers over the "
+                         "torch bf16 pipeline on the dequantized weights: %s"
+                         % (dt, num(g, "%.2fx")))
         elif dt == "bf16":
             lines.append("Geometric-mean speedup over torch (bf16): %s" %
                          num(g, "%.2fx"))

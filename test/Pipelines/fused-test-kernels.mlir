@@ -41,6 +41,16 @@
 // RUN: grep -l "tcgen05.mma" %t.sm100.mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-MX-TC
 // SM100-MX-TC: 13
 
+// The bf16 x NVFP4 layers (e2m1 weights with e4m3 scales per 1x16 block
+// under an f32 scale per expert: moek.dequant_fp4 {nvfp4}, the global
+// scales on the accumulators): the same kernel, both chips, no spill.
+// RUN: rm -rf %t.nv && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.nv --ptxas %ptxas --strict --nvfp4 8,512,256,2 4,256,256,2,before_down 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 1,128,128,1 256,7168,2048,8 128,2048,768,8 128,2880,2880,4 | FileCheck %s --check-prefix=NV
+// NV-COUNT-7: fm_nv_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: rm -rf %t.sm100.nv && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.nv --ptxas %ptxas --strict --chip sm_100a --nvfp4 8,512,256,2 4,256,256,2,before_down 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 1,128,128,1 256,7168,2048,8 128,2048,768,8 128,2880,2880,4 | FileCheck %s --check-prefix=SM100-NV
+// SM100-NV-COUNT-7: fm_nv_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: grep -l "tcgen05.mma" %t.sm100.nv/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-NV-TC
+// SM100-NV-TC: 7
+
 // The same layers for sm_100a (tcgen05, accumulators in tensor memory), and
 // expert-parallel ones (2 ranks, bf16 and FP8): ptxas -arch=sm_100a accepts
 // every kernel with no spill.

@@ -65,7 +65,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     `moek.dequant_fp4_fp8`, `moek.acc_scale_cols`: docs/FusedKernel.md,
     "FP8 x MXFP4"); one with bf16 rows and MXFP4 weights the bf16 fused
     kernel with a packed weight tile per stage expanded to bf16 by both MMA
-    warpgroups (`moek.dequant_fp4`, three stages; single GPU).
+    warpgroups (`moek.dequant_fp4`, three stages; single GPU); one with
+    bf16 rows and NVFP4 weights the same kernel with e4m3 block scales
+    (`moek.dequant_fp4 {nvfp4}`) and each expert's global scales
+    multiplying GEMM1's and GEMM2's accumulators before their epilogues
+    (`moek.acc_scale`).
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the

@@ -92,6 +92,23 @@ bool isMxfp8(ExpertMatmulOp op) {
          isa<Float8E4M3FNType>(op.getWeight().getType().getElementType());
 }
 
+/// NVFP4: multiplies each accumulator of `accs` by the f32 scale of expert
+/// `expert` in `globalScales` ([E] f32), once per tile; nothing without.
+void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
+                   Value globalScales, Value expert) {
+  if (!globalScales)
+    return;
+  Value g = LLVM::LoadOp::create(
+      b, loc, b.getF32Type(),
+      LLVM::GEPOp::create(b, loc, globalScales.getType(), b.getF32Type(),
+                          globalScales,
+                          ValueRange{arith::IndexCastOp::create(
+                              b, loc, b.getI64Type(), expert)}),
+      4);
+  for (Value &acc : accs)
+    acc = mk::AccScaleOp::create(b, loc, acc, g);
+}
+
 /// Both MMA warpgroups (threads 128-383) expand stage `iter`'s packed FP4
 /// weights (tile 2) into its bf16 weight tile (tile 1), K slice `slice` of
 /// 64 values; the scales ([scaleRows, k / 32] UE8M0, NVFP4 [scaleRows,
@@ -1124,19 +1141,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
               cKSlices, iter, config.pipelineMma, hook);
-          if (globalScale) {
-            // NVFP4: the expert's global scale, once per tile.
-            Value g = LLVM::LoadOp::create(
-                ob, l, ob.getF32Type(),
-                LLVM::GEPOp::create(
-                    ob, l, entry->getArgument(4).getType(), ob.getF32Type(),
-                    entry->getArgument(4),
-                    ValueRange{arith::IndexCastOp::create(
-                        ob, l, ob.getI64Type(), d.getExpert())}),
-                4);
-            for (Value &acc : accs)
-              acc = mk::AccScaleOp::create(ob, l, acc, g);
-          }
+          // NVFP4: the expert's global scale, once per tile.
+          scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
+                                                 : Value(),
+                        d.getExpert());
           storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
           return next;
         });
@@ -1176,14 +1184,22 @@ bool isFp8Mxfp4Layer(FusedMoEOp op) {
          is(op.getW2QuantAttr(), QuantScheme::mxfp4, 32);
 }
 
-/// True if `op` has bf16 rows and activations and MXFP4 weights (e2m1,
-/// UE8M0 scales per 1x32 block), which the bf16 kernel expands to bf16 in
-/// shared memory (moek.dequant_fp4), as the grouped matmul does.
-bool isBf16Mxfp4Layer(FusedMoEOp op) {
+/// True if `op` has bf16 rows and activations and FP4 weights, which the
+/// bf16 kernel expands to bf16 in shared memory (moek.dequant_fp4), as the
+/// grouped matmul does: MXFP4 (e2m1, UE8M0 scales per 1x32 block) or, with
+/// `nvfp4`, NVFP4 (e2m1, e4m3 scales per 1x16 block; isBf16Nvfp4Layer).
+bool isBf16Fp4Layer(FusedMoEOp op, bool nvfp4) {
+  QuantScheme scheme = nvfp4 ? QuantScheme::nvfp4 : QuantScheme::mxfp4;
+  int64_t block = nvfp4 ? 16 : 32;
   return !op.getXQuantAttr() && !op.getActQuantAttr() &&
-         isBlockQuant(op.getW13QuantAttr(), QuantScheme::mxfp4, 1, 32) &&
-         isBlockQuant(op.getW2QuantAttr(), QuantScheme::mxfp4, 1, 32);
+         isBlockQuant(op.getW13QuantAttr(), scheme, 1, block) &&
+         isBlockQuant(op.getW2QuantAttr(), scheme, 1, block);
 }
+bool isBf16Mxfp4Layer(FusedMoEOp op) { return isBf16Fp4Layer(op, false); }
+/// NVFP4 weights, each under an optional f32 scale per expert (the w13 and
+/// w2 global scales), which multiplies the GEMM's accumulator before its
+/// epilogue.
+bool isBf16Nvfp4Layer(FusedMoEOp op) { return isBf16Fp4Layer(op, true); }
 
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
 std::string unsupportedReason(FusedMoEOp op) {
@@ -1196,16 +1212,19 @@ std::string unsupportedReason(FusedMoEOp op) {
   }
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
-  bool bf16Mxfp4 = isBf16Mxfp4Layer(op);
+  bool nvfp4 = isBf16Nvfp4Layer(op);
+  bool bf16Mxfp4 = isBf16Mxfp4Layer(op) || nvfp4;
   if (bf16Mxfp4) {
-    if (op.getW13GlobalScale() || op.getW2GlobalScale())
+    StringRef what = nvfp4 ? "NVFP4" : "MXFP4";
+    if (!nvfp4 && (op.getW13GlobalScale() || op.getW2GlobalScale()))
       return "MXFP4 weights take no global scale";
     if (op.isPerRank())
-      return "the bf16 x MXFP4 fused kernel is single-GPU (no expert "
-             "parallelism yet)";
+      return ("the bf16 x " + what +
+              " fused kernel is single-GPU (no expert parallelism yet)")
+          .str();
     if (!isa<Float4E2M1FNType>(w13.getElementType()) ||
         !isa<Float4E2M1FNType>(w2.getElementType()))
-      return "mxfp4 weights must be f4E2M1FN";
+      return (what.lower() + " weights must be f4E2M1FN");
   }
   if (!bf16Mxfp4 && (op.getXQuantAttr() || op.getW13QuantAttr() ||
                      op.getActQuantAttr() || op.getW2QuantAttr())) {
@@ -1214,7 +1233,8 @@ std::string unsupportedReason(FusedMoEOp op) {
       return "a quantized layer must follow DeepSeek-V3's FP8 recipe "
              "(fp8_block rows and activations in [1, 128] blocks, weights in "
              "[128, 128] blocks, or mxfp4 weights in [1, 32] blocks), or have "
-             "bf16 rows and mxfp4 weights, for the generated fused kernel";
+             "bf16 rows and mxfp4 ([1, 32]) or nvfp4 ([1, 16]) weights, for "
+             "the generated fused kernel";
     if (!x.getElementType().isBF16())
       return "the generated fused kernel takes bf16 tokens";
     if (!op.getIds().getType().getElementType().isInteger(32))
@@ -1236,7 +1256,7 @@ std::string unsupportedReason(FusedMoEOp op) {
       (!bf16Mxfp4 && (!w13.getElementType().isBF16() ||
                       !w2.getElementType().isBF16())))
     return "the generated fused kernel takes bf16 tokens and weights (or "
-           "mxfp4 weights)";
+           "mxfp4 or nvfp4 weights)";
   if (!op.getIds().getType().getElementType().isInteger(32))
     return "the generated fused kernel takes i32 topk_ids";
   if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
@@ -1354,7 +1374,7 @@ Value buildPerGemm(OpBuilder &ob, Location l, Value t, Value n1,
 /// after the tensors.
 ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                         int64_t maxRows, const FusedWorkspace &ws, bool fp8,
-                        bool fp4 = false) {
+                        bool fp4 = false, int64_t globalScales = 0) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -1393,6 +1413,9 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
       ptr("operand", 2)};
   if (fp8 || fp4)
     abi.append({ptr("operand", 5), ptr("operand", 6)});
+  // NVFP4: the w13 and w2 global scales ([E] f32) present, in that order.
+  for (int64_t g = 0; g < globalScales; ++g)
+    abi.push_back(ptr("operand", 7 + g));
   abi.append({ptr("result", 0), entry({na("kind", s("workspace"))}),
               entry({na("kind", s("token_count"))})});
   return b.getArrayAttr(abi);
@@ -1564,9 +1587,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
                                   bool phaseTimers, bool commOnly = false) {
-  // MXFP4 weights: copied packed into tile 2 of each stage, expanded into
-  // tile 1 by both MMA warpgroups (moek.dequant_fp4) before their MMAs.
-  bool mxfp4 = isBf16Mxfp4Layer(op);
+  // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
+  // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
+  // their MMAs; NVFP4's global scales multiply the accumulators.
+  bool nvfp4 = isBf16Nvfp4Layer(op);
+  bool mxfp4 = isBf16Mxfp4Layer(op) || nvfp4;
+  bool g13 = nvfp4 && op.getW13GlobalScale(), g2 = nvfp4 && op.getW2GlobalScale();
   // Its 56 KB stages: four with the kernel's static shared memory exceed
   // the 227 KB a CTA may have (DeepSeek-V3: 230400 + 3184 bytes).
   if (mxfp4)
@@ -1600,8 +1626,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   SmallVector<Type> params{ptr, ptr, ptr, ptr, gptr, gptr, gptr};
   if (mxfp4)
     params.append({gptr, gptr}); // w13_scales, w2_scales
+  params.append(int64_t(g13) + g2, gptr); // NVFP4: w13, w2 global scales
   params.append({gptr, gptr, b.getI32Type()});
-  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, mxfp4);
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, mxfp4,
+                                int64_t(g13) + g2);
   ep.extend(b, params, abi);
   auto func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
                                wsAttrs);
@@ -1611,13 +1639,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
         tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
-  unsigned scaleArgs = mxfp4 ? 2 : 0;
+  unsigned scaleArgs = (mxfp4 ? 2 : 0) + g13 + g2;
   Value x = entry->getArgument(4), ids = entry->getArgument(5),
         weights = entry->getArgument(6),
         out = entry->getArgument(7 + scaleArgs),
         wsBase = entry->getArgument(8 + scaleArgs);
   Value w13Scales = mxfp4 ? entry->getArgument(7) : Value(),
         w2Scales = mxfp4 ? entry->getArgument(8) : Value();
+  Value w13Global = g13 ? entry->getArgument(9) : Value(),
+        w2Global = g2 ? entry->getArgument(9 + g13) : Value();
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
@@ -1804,12 +1834,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto dequant = [&](OpBuilder &hb, Location hl, Value st,
                                    Value ks) {
                   expandFp4Weights(hb, hl, ring, st, ks, w13Scales, base, up,
-                                   e * 2 * i, h, /*nvfp4=*/false);
+                                   e * 2 * i, h, nvfp4);
                 };
                 auto [accs, next] = buildTileMmas(
                     tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
                     iter, /*pipelined=*/true,
                     mxfp4 ? StageHook(dequant) : StageHook());
+                scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
                     arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
@@ -1832,12 +1863,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto dequant = [&](OpBuilder &hb, Location hl, Value st,
                                    Value ks) {
                   expandFp4Weights(hb, hl, ring, st, ks, w2Scales, base, second,
-                                   e * h, i, /*nvfp4=*/false);
+                                   e * h, i, nvfp4);
                 };
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
                     iter, /*pipelined=*/true,
                     mxfp4 ? StageHook(dequant) : StageHook());
+                scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 ep.storeRows(
                     eb, l, accs, y, row,
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
@@ -2527,8 +2559,14 @@ struct ConvertMoEToMoEKernelPass
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
                                   streamWeights, phaseTimers, commOnly);
-        if (isBf16Mxfp4Layer(op))
+        if (isBf16Mxfp4Layer(op) || isBf16Nvfp4Layer(op))
           args.append({op.getW13Scales(), op.getW2Scales()});
+        if (isBf16Nvfp4Layer(op)) {
+          if (Value g = op.getW13GlobalScale())
+            args.push_back(g);
+          if (Value g = op.getW2GlobalScale())
+            args.push_back(g);
+        }
       }
       SymbolTable(kernels).insert(kernel);
       replaceByLaunch(op, op.getOut(), kernel, args);

@@ -37,10 +37,15 @@ compiler is built (no GPU needed).
   mx:     a last field "mx" (or --mxfp4): bf16 rows and activation with
           those MXFP4 weights (expanded to bf16 in the kernel), bf16 out;
           H and I multiples of 64; same launch order.
+  nv:     a last field "nv" (or --nvfp4): as mx with NVFP4 weights (e2m1,
+          e4m3 scales per 1x16 block: w13_scales [E, 2I, H/16], w2_scales
+          [E, H, I/16]) under an f32 scale per expert (w13_global [E],
+          w2_global [E]); launched as (x, ids, weights, w13, w2, w13_scales,
+          w2_scales, w13_global, w2_global, out).
 
 Folders: fm_e<E>_h<H>_i<I>_k<K>[_<router>][_g<G1>][_y<G2>][_<act>][_<layout>],
-fm_fp8_e<E>_... for FP8 layers, fm_fp8mx_e<E>_... for FP8 x MXFP4 and
-fm_mx_e<E>_... for bf16 x MXFP4.
+fm_fp8_e<E>_... for FP8 layers, fm_fp8mx_e<E>_... for FP8 x MXFP4,
+fm_mx_e<E>_... for bf16 x MXFP4 and fm_nv_e<E>_... for bf16 x NVFP4.
 
 --ir-only writes each case's layer.mlir and checks that moe-opt parses and
 verifies it, without generating a kernel (no case.json, so run_fused_moe.py
@@ -48,7 +53,7 @@ skips the folder): the layers the GPU tests would run, for a lowering
 that is not there yet.
 
 usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8]
-           [--fp8-mxfp4 | --mxfp4] [--chip C]
+           [--fp8-mxfp4 | --mxfp4 | --nvfp4] [--chip C]
            [--ir-only] [--kernel-options OPTS] CASE...
 """
 
@@ -96,6 +101,19 @@ MLIR_MX = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
 }}
 """
 
+# bf16 x NVFP4 (nv): e2m1 weights with e4m3 scales per 1x16 block under an
+# f32 scale per expert. S13 = 2I x H/16, S2 = H x I/16.
+MLIR_NV = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
+              %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xf4E2M1FN>,
+              %w2: tensor<{E}x{H}x{I}xf4E2M1FN>,
+              %w13s: tensor<{E}x{S13}xf8E4M3FN>,
+              %w2s: tensor<{E}x{S2}xf8E4M3FN>, %w13g: tensor<{E}xf32>,
+              %w2g: tensor<{E}xf32>) -> tensor<?x{H}xbf16> {{
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) w13_global_scale(%w13g) w2_global_scale(%w2g) {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}, w13_quant = #moe.quant<nvfp4, block = [1, 16]>, w2_quant = #moe.quant<nvfp4, block = [1, 16]>{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xf4E2M1FN>, tensor<{E}x{H}x{I}xf4E2M1FN>, tensor<{E}x{S13}xf8E4M3FN>, tensor<{E}x{S2}xf8E4M3FN>, tensor<{E}xf32>, tensor<{E}xf32>) -> tensor<?x{H}xbf16>
+  return %out : tensor<?x{H}xbf16>
+}}
+"""
+
 ROUTERS = ("in_combine", "before_down", "none")
 GEMM_TYPES = ("bf16", "f32")
 ACTS = {"swiglu": None, "clamped_swiglu": "clamped", "gelu_mul": "gelu",
@@ -112,21 +130,22 @@ def run(cmd, note=""):
     return p.stdout, p.stderr
 
 
-def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False):
-    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8|fp8mx|mx] -> the case's
-    dict; raises ValueError on a bad spec."""
+def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
+               nvfp4=False):
+    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8|fp8mx|mx|nv] -> the
+    case's dict; raises ValueError on a bad spec."""
     parts = spec.split(",")
     ranks = 1
     if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
         ranks = int(parts[-1][2:])
         parts = parts[:-1]
-    if len(parts) > 4 and parts[-1] == "mx":
-        bf16_mxfp4 = True
+    if len(parts) > 4 and parts[-1] in ("mx", "nv"):
+        bf16_mxfp4, nvfp4 = parts[-1] == "mx", parts[-1] == "nv"
         parts = parts[:-1]
     elif len(parts) > 4 and parts[-1] in ("fp8", "fp8mx"):
         fp8, mxfp4 = True, mxfp4 or parts[-1] == "fp8mx"
         parts = parts[:-1]
-    fp8 = (fp8 or mxfp4) and not bf16_mxfp4
+    fp8 = (fp8 or mxfp4) and not bf16_mxfp4 and not nvfp4
     if not 4 <= len(parts) <= 8:
         raise ValueError("expected E,H,I,K[,router[,gemm[,act[,layout]]]]"
                          "[,fp8]")
@@ -160,11 +179,13 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False):
                          % (ranks, e))
     c = dict(E=e, H=h, I=i, K=k, router=router, gemm1=gemm1,
              gemm2=gemm2, act=act, layout=layout, fp8=fp8)
-    if mxfp4 or bf16_mxfp4:
+    if nvfp4:
+        c["nvfp4"] = True
+    elif mxfp4 or bf16_mxfp4:
         c["mxfp4"] = True
-    if bf16_mxfp4 and (h % 64 or i % 64):
-        raise ValueError("mx: H = %d and I = %d must be multiples of 64"
-                         % (h, i))
+    if (bf16_mxfp4 or nvfp4) and (h % 64 or i % 64):
+        raise ValueError("%s: H = %d and I = %d must be multiples of 64"
+                         % ("nv" if nvfp4 else "mx", h, i))
     if ranks > 1:
         c["ranks"] = ranks
     return c
@@ -172,7 +193,7 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False):
 
 def case_name(c):
     prefix = ("fp8mx_" if c.get("fp8") else "mx_") if c.get("mxfp4") else \
-        "fp8_" if c.get("fp8") else ""
+        "nv_" if c.get("nvfp4") else "fp8_" if c.get("fp8") else ""
     name = "fm_%se%d_h%d_i%d_k%d" % (prefix, c["E"], c["H"], c["I"], c["K"])
     if c["router"] != "in_combine":
         name += "_" + c["router"]
@@ -202,6 +223,9 @@ def layer_ir(c):
                   ROUTER=c["router"], G1=c["gemm1"],
                   G2=c.get("gemm2", "bf16"), ACT=c["act"],
                   LAYOUT=c["layout"], EXTRA=extra)
+    if c.get("nvfp4"):
+        return MLIR_NV.format(S13="%dx%d" % (2 * c["I"], c["H"] // 16),
+                              S2="%dx%d" % (c["H"], c["I"] // 16), **fields)
     if c.get("mxfp4") and not c.get("fp8"):
         return MLIR_MX.format(S13="%dx%d" % (2 * c["I"], c["H"] // 32),
                               S2="%dx%d" % (c["H"], c["I"] // 32), **fields)
@@ -285,6 +309,9 @@ def main():
     ap.add_argument("--mxfp4", action="store_true",
                     help="every case a bf16 x MXFP4 layer (as a last field "
                          "mx)")
+    ap.add_argument("--nvfp4", action="store_true",
+                    help="every case a bf16 x NVFP4 layer (as a last field "
+                         "nv)")
     ap.add_argument("--ir-only", action="store_true",
                     help="write and verify layer.mlir only, no kernel")
     ap.add_argument("cases", nargs="+")
@@ -292,7 +319,8 @@ def main():
     cases = []
     for spec in a.cases:
         try:
-            cases.append(parse_case(spec, a.fp8, a.fp8_mxfp4, a.mxfp4))
+            cases.append(parse_case(spec, a.fp8, a.fp8_mxfp4, a.mxfp4,
+                                    a.nvfp4))
         except ValueError as e:
             ap.error("case %s: %s" % (spec, e))
     bad = []

@@ -37,6 +37,14 @@ calc_diff. A NaN token must not reach other tokens.
         false): bf16 rows as the bf16 layer's, those MXFP4 weights expanded
         to bf16 in the kernel (exact); the reference is the bf16 layer's on
         the exactly dequantized weights, with the bf16 bar.
+  bf16 x NVFP4 layers (make_fused_moe.py --nvfp4; the manifest's arg5 is
+        f8E4M3FN): as bf16 x MXFP4 with NVFP4 weights: every e2m1 code, an
+        e4m3 scale per 1x16 block (float8_e4m3fn [E, N, K/16], bytes 0x01
+        to 0x4F: subnormal scales included) and an f32 scale per expert
+        around 1 / (16 sqrt(fan-in)) ([E]); launched as (x, ids, weights,
+        w13, w2, w13_scales, w2_scales, w13_global, w2_global, out). The
+        reference multiplies by the exactly dequantized weights times the
+        global scale; the bf16 bar.
 
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
@@ -68,8 +76,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from run_grouped_gemm import (E2M1, FP8_BLOCK, FP8_MAX,  # noqa: E402,F401
-                              calc_diff, quant_block, random_e2m1,
-                              reference_fp8, rel_fro)
+                              calc_diff, nvfp4_weights, quant_block,
+                              random_e2m1, reference_fp8, rel_fro)
 
 ROWS = []
 
@@ -89,7 +97,14 @@ def is_mxfp4(kernel):
     return kernel.tensors[3]["dtype"] == "f4E2M1FN"
 
 
+def is_nvfp4(kernel):
+    """A bf16 x NVFP4 layer: e2m1 w13 (arg3) with e4m3 scales (arg5)."""
+    return is_mxfp4(kernel) and kernel.tensors[5]["dtype"] == "f8E4M3FN"
+
+
 def dtype_of(c):
+    if c.get("nvfp4"):
+        return "bf16-nvfp4"
     if c.get("mxfp4"):
         return "fp8-mxfp4" if c.get("fp8") else "bf16-mxfp4"
     return "fp8" if c.get("fp8") else "bf16"
@@ -127,7 +142,8 @@ def gemm_fp8(xq, xs, wq, ws):
     return reference_fp8(xq, xs, wq.unsqueeze(0), ws.unsqueeze(0), offsets)
 
 
-def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
+def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None,
+              w13_global=None, w2_global=None):
     """The chain dispatch -> GEMM1 -> activation -> GEMM2 -> combine, in
     float32 with the IR's rounding points; with weight scales (an FP8
     layer), the rows and the activation are quantized per 1x128 block
@@ -142,7 +158,10 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
         tok, slot = torch.where(ids == e)
         if tok.numel() == 0:
             continue
-        if mx and not fp8:
+        if c.get("nvfp4"):
+            h = x[tok].float() @ dequant_nvfp4(w13[e], w13_scales[e],
+                                               w13_global[e]).t()
+        elif mx and not fp8:
             # bf16 x MXFP4: the exactly dequantized weights.
             h = x[tok].float() @ dequant_mxfp4(w13[e], w13_scales[e]).t()
         elif mx:
@@ -177,7 +196,9 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None):
         if c["router"] == "before_down":
             a = a * w[tok, slot, None]
         a = rnd(a, "bf16")
-        if mx and not fp8:
+        if c.get("nvfp4"):
+            y = a @ dequant_nvfp4(w2[e], w2_scales[e], w2_global[e]).t()
+        elif mx and not fp8:
             y = a @ dequant_mxfp4(w2[e], w2_scales[e]).t()
         elif mx:
             y = gemm_fp8(*quant_rows_fp8(a), *dequant_unit(w2[e], w2_scales[e]))
@@ -250,6 +271,16 @@ def dequant_mxfp4(packed, scales):
         32, dim=-1)
 
 
+def dequant_nvfp4(packed, scales, g):
+    """float32 [N, K] of one expert's packed e2m1 [N, K/2], e4m3 scales
+    [N, K/16] and f32 global scale g (the product rounded once, in
+    float32)."""
+    codes = torch.stack([packed & 15, packed >> 4], dim=-1).flatten(-2)
+    table = torch.tensor(E2M1, device=packed.device)
+    return (table[codes.long()] *
+            scales.float().repeat_interleave(16, dim=-1)) * g
+
+
 def dequant_unit(packed, scales):
     """One expert's MXFP4 weights as gemm_fp8 takes them: float32 [N, K]
     and unit scales [N/128, K/128]."""
@@ -263,6 +294,10 @@ def weights(c, gen, dev, spread=7):
     FP8 layer (w13, w2, w13_scales, w2_scales); MXFP4 scales from
     `spread` powers of two."""
     E, H, I = c["E"], c["H"], c["I"]
+    if c.get("nvfp4"):
+        _, w13, w13s, g13 = nvfp4_weights(E, 2 * I, H, gen, dev)
+        _, w2, w2s, g2 = nvfp4_weights(E, H, I, gen, dev)
+        return w13, w2, w13s, w2s, g13, g2
     if c.get("mxfp4"):
         w13, w13s = mxfp4_weight(E, 2 * I, H, gen, dev, spread)
         w2, w2s = mxfp4_weight(E, H, I, gen, dev, spread)
@@ -320,7 +355,7 @@ def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
     if nan_token is not None:
         keep[nan_token] = False
         label += " nan@%d" % nan_token
-    if spread != 7 and c.get("mxfp4"):
+    if spread != 7 and c.get("mxfp4") and not c.get("nvfp4"):
         label += " scales 2^%d" % spread
     nan_ok = True
     if nan_token is not None and c["act"] != "clamped_swiglu":
@@ -469,6 +504,7 @@ def main():
         # (bf16 x MXFP4: e2m1 weights too, but bf16 rows; case.json says.)
         c["fp8"] = is_fp8(kernel) and c.get("fp8", True)
         c["mxfp4"] = is_mxfp4(kernel)
+        c["nvfp4"] = is_nvfp4(kernel)
         t0 = time.time()
         for T, kind, nan_token, *extra in [
                 (1, "random", None), (37, "random", None),
@@ -481,7 +517,7 @@ def main():
                 # Launch again on the same workspace: the counters are reset.
                 (300, "random", None)]:
             spread = extra[0] if extra else 7
-            if spread != 7 and not c["mxfp4"]:
+            if spread != 7 and (not c["mxfp4"] or c["nvfp4"]):
                 continue
             try:
                 check(kernel, c, T, kind, gen, nan_token, spread)
@@ -495,7 +531,7 @@ def main():
         check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
     passed = sum(r["ok"] for r in ROWS)
-    for dtype in ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4"):
+    for dtype in ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4", "bf16-nvfp4"):
         rows = [r for r in ROWS if r["dtype"] == dtype]
         if rows:
             print("%s: %d of %d passed" % (dtype, sum(r["ok"] for r in rows),

@@ -193,19 +193,27 @@ def mxfp4_inputs(rows, e, n, k, gen, dev, wide=False):
     return x, packed, sbytes.view(torch.float8_e8m0fnu), wf
 
 
-def nvfp4_inputs(rows, e, n, k, gen, dev):
+def nvfp4_weights(e, n, k, gen, dev):
     """Random NVFP4 weights: every e2m1 code (packed, low nibble first), an
     e4m3 scale per 1x16 block (bytes 0x01..0x4F: subnormal scales
     included, no NaN) and an f32 global scale per expert around
-    1 / (16 sqrt(K)); x uniform in [-1, 1] as bf16. Returns (x, w packed
-    uint8 [E, N, K/2], scales float8_e4m3fn [E, N, K/16], global scales
-    float32 [E], w dequantized (times the global scale) in float32)."""
-    x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
+    1 / (16 sqrt(K)). Returns (codes uint8 [E, N, K], w packed uint8
+    [E, N, K/2], scales float8_e4m3fn [E, N, K/16], global scales float32
+    [E])."""
     codes, packed = random_e2m1(e, n, k, gen, dev)
     sbytes = torch.randint(0x01, 0x50, (e, n, k // 16), generator=gen,
                            device=dev, dtype=torch.uint8)
-    scales = sbytes.view(torch.float8_e4m3fn)
     g = (torch.rand(e, generator=gen, device=dev) + 0.5) / (16 * k ** 0.5)
+    return codes, packed, sbytes.view(torch.float8_e4m3fn), g.float()
+
+
+def nvfp4_inputs(rows, e, n, k, gen, dev):
+    """x uniform in [-1, 1] as bf16 and NVFP4 weights (nvfp4_weights).
+    Returns (x, w packed uint8 [E, N, K/2], scales float8_e4m3fn
+    [E, N, K/16], global scales float32 [E], w dequantized (times the
+    global scale) in float32)."""
+    x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
+    codes, packed, scales, g = nvfp4_weights(e, n, k, gen, dev)
     table = torch.tensor(E2M1, device=dev)
     wf = table[codes.long()] * scales.float().repeat_interleave(16, dim=2)
     return x, packed, scales, g.float(), wf * g[:, None, None]
