@@ -52,15 +52,25 @@ into --out.
         the values rounded to the nearest e2m1 (ties to even, saturating);
         the peer runs on those weights dequantized and rounded to bf16; the
         floor counts half a byte per weight + a byte per 16.
+  mxfp8-mxfp4, mxfp8-nvfp4: as bf16-mxfp4 and bf16-nvfp4 with the rows and
+        the activation quantized to MXFP8 (e4m3, a UE8M0 scale per 1x32
+        block) inside the layer; correct if calc_diff <= 1e-3 against the
+        reference that rounds them as the evaluator does.
+  mxfp8: gpt-oss-120b-fp8's recipe: those MXFP8 rows and activation by
+        MXFP8 weights quantized from the same bf16 weights (per 1x32 block
+        the scale 2^ceil(log2(amax / 448)), the values to e4m3); peer as
+        bf16-mxfp4's; floor with a byte per weight + a byte per 32.
 
 Artifacts: test/Integration/CUDA/make_fused_moe.py, one folder per case:
 fm_e<E>_h<H>_i<I>_k<K> (bf16), fm_fp8_e<E>_h<H>_i<I>_k<K> (--fp8),
 fm_fp8mx_e<E>_h<H>_i<I>_k<K> (--fp8-mxfp4), fm_mx_e<E>_h<H>_i<I>_k<K>
-(--mxfp4), fm_nv_e<E>_h<H>_i<I>_k<K> (--nvfp4).
+(--mxfp4), fm_nv_e<E>_h<H>_i<I>_k<K> (--nvfp4), fm_mx8mx_... and
+fm_mx8nv_... (--mxfp8-mxfp4, --mxfp8-nvfp4), fm_mx8_... (--mxfp8).
 
 usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
                     [--cases NAME,...]
-                    [--dtypes bf16,fp8,fp8-mxfp4,bf16-mxfp4,bf16-nvfp4]
+                    [--dtypes bf16,fp8,fp8-mxfp4,bf16-mxfp4,bf16-nvfp4,
+                              mxfp8-mxfp4,mxfp8-nvfp4,mxfp8]
                     [--compare NAME=DIR ...]
 
 --compare times other builds of the same layers (e.g. made with other
@@ -87,8 +97,9 @@ import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
                           fp8_text, timed)
-from run_fused_moe import (dequant_mxfp4, dequant_nvfp4,  # noqa: E402
-                           is_fp8, is_mxfp4, is_nvfp4, reference, rel_fro)
+from run_fused_moe import (dequant_mxfp4, dequant_mxfp8,  # noqa: E402
+                           dequant_nvfp4, is_fp8, is_mxfp4, is_nvfp4,
+                           reference, rel_fro, to_e4m3)
 from run_grouped_gemm import (E2M1, FP8_BLOCK, quant_block,  # noqa: E402
                               quant_rowwise)
 
@@ -216,6 +227,29 @@ def nvfp4_weights(w13, w2):
     return p13, p2, s13, s2, g13, g2
 
 
+def mxfp8_weights(w13, w2):
+    """The bf16 weights as MXFP8, one expert at a time: per 1x32 block the
+    scale 2^ceil(log2(amax / 448)) (mx_round's), the values to e4m3; (w13,
+    w2 e4m3 [E, N, K], w13_scales, w2_scales float8_e8m0fnu [E, N, K/32])."""
+    out = []
+    for w in (w13, w2):
+        e, n, k = w.shape
+        q = torch.empty(e, n, k, dtype=torch.float8_e4m3fn, device="cuda")
+        sbytes = torch.empty(e, n, k // 32, dtype=torch.uint8, device="cuda")
+        for i in range(e):
+            v = w[i].float().reshape(n, k // 32, 32)
+            m, ex = torch.frexp(v.abs().amax(-1) / 448.0)
+            exp = torch.where(m == 0.5, ex - 1, ex)
+            exp = torch.where(m == 0, torch.full_like(exp, -127),
+                              exp).clamp(-127, 127)
+            q[i] = to_e4m3(v * torch.ldexp(torch.ones_like(m), -exp)[..., None]
+                           ).reshape(n, k)
+            sbytes[i] = (exp + 127).to(torch.uint8)
+        out.append((q, sbytes.view(torch.float8_e8m0fnu)))
+    (q13, s13), (q2, s2) = out
+    return q13, q2, s13, s2
+
+
 def mxfp4_weights(w13, w2):
     """The bf16 weights as MXFP4, one expert at a time: per 1x32 block the
     scale 2^ceil(log2(amax / 6)) (no value saturates), the values rounded
@@ -241,7 +275,9 @@ def mxfp4_weights(w13, w2):
 
 def artifact(art, E, H, I, K, dtype):
     prefix = {"fp8": "fp8_", "fp8-mxfp4": "fp8mx_",
-              "bf16-mxfp4": "mx_", "bf16-nvfp4": "nv_"}.get(dtype, "")
+              "bf16-mxfp4": "mx_", "bf16-nvfp4": "nv_",
+              "mxfp8-mxfp4": "mx8mx_", "mxfp8-nvfp4": "mx8nv_",
+              "mxfp8": "mx8_"}.get(dtype, "")
     return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
 
 
@@ -279,15 +315,21 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     T, H = x.shape
     E, I2, _ = w13.shape
     I, K = I2 // 2, ids.shape[1]
-    nv = dtype == "bf16-nvfp4"
-    mx = dtype in ("fp8-mxfp4", "bf16-mxfp4")
+    nv = dtype in ("bf16-nvfp4", "mxfp8-nvfp4")
+    mx = dtype in ("fp8-mxfp4", "bf16-mxfp4", "mxfp8-mxfp4")
     fp8 = dtype in ("fp8", "fp8-mxfp4")
+    mx8 = dtype.startswith("mxfp8")
+    mx8w = dtype == "mxfp8"
     layer = dict(E=E, H=H, I=I, K=K, router="in_combine", gemm1="bf16",
                  gemm2="bf16", act="swiglu", layout="concat", fp8=fp8)
     if mx:
         layer["mxfp4"] = True
     if nv:
         layer["nvfp4"] = True
+    if mx8:
+        layer["mx8"] = True
+    if mx8w:
+        layer["mxfp8"] = True
     built = os.path.join(d, "case.json")
     if os.path.exists(built):
         built = json.load(open(built))
@@ -299,7 +341,7 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     kernel = moe_runtime.Kernel.load(d)
     # (bf16 x FP4 has e2m1 weights too: is_fp8 says yes, case.json no.)
     fp4 = mx or nv
-    if (is_fp8(kernel) != (fp8 or fp4) or is_mxfp4(kernel) != fp4 or
+    if (is_fp8(kernel) != (fp8 or fp4 or mx8w) or is_mxfp4(kernel) != fp4 or
             is_nvfp4(kernel) != nv):
         sys.exit("%s: its manifest's w13 is %s, expected %s" % (
             d, kernel.tensors[3]["dtype"],
@@ -308,7 +350,20 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     def bf16_pipeline():
         return torch_pipeline(x, w13, w2, ids, w)
 
-    if nv:
+    if mx8w:
+        ours_w = mxfp8_weights(w13, w2)
+        args = (x, ids, w) + ours_w
+        ref = reference(layer, *args)
+        q13, q2, s13, s2 = ours_w
+        dq13 = torch.stack([dequant_mxfp8(q13[i], s13[i])
+                            for i in range(E)]).to(torch.bfloat16)
+        dq2 = torch.stack([dequant_mxfp8(q2[i], s2[i])
+                           for i in range(E)]).to(torch.bfloat16)
+        peer_op = "torch._grouped_mm pipeline on the dequantized weights"
+
+        def peer_fn():
+            return torch_pipeline(x, dq13, dq2, ids, w)
+    elif nv:
         ours_w = nvfp4_weights(w13, w2)
         args = (x, ids, w) + ours_w
         ref = reference(layer, *args)
@@ -355,7 +410,7 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
         if not bool(torch.isfinite(o).all()):
             return False
         cd = calc_diff(o, ref.float())
-        return cd <= 1e-3 if fp8 else (
+        return cd <= 1e-3 if fp8 or mx8 else (
             rel_fro(o, ref.float()) <= 1e-2 and cd <= 1e-4)
 
     out = torch.full((T, H), float("nan"), device="cuda",
@@ -416,7 +471,11 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     flops = 6 * T * K * H * I
     touched = int(torch.unique(ids).numel())
     io_bytes = 2 * T * H * 2  # x and out, bf16
-    if nv:
+    if mx8w:
+        # A byte per e4m3 weight + a UE8M0 byte per 32.
+        nbytes = touched * (3 * H * I + 3 * H * I // 32) + io_bytes
+        peak = ceil["bf16_TFLOPs"]
+    elif nv:
         # Half a byte per e2m1 weight + an e4m3 byte per 16.
         nbytes = touched * (3 * H * I // 2 + 3 * H * I // 16) + io_bytes
         peak = ceil["bf16_TFLOPs"]
@@ -465,7 +524,9 @@ def main():
                     help="comma-separated layers to run: bf16 "
                          "(fm_e<E>_...), fp8 (fm_fp8_e<E>_...), fp8-mxfp4 "
                          "(fm_fp8mx_...), bf16-mxfp4 (fm_mx_...), "
-                         "bf16-nvfp4 (fm_nv_...); default bf16")
+                         "bf16-nvfp4 (fm_nv_...), mxfp8-mxfp4 (fm_mx8mx_...), "
+                         "mxfp8-nvfp4 (fm_mx8nv_...), mxfp8 (fm_mx8_...); "
+                         "default bf16")
     ap.add_argument("--compare", action="append", default=[],
                     metavar="NAME=DIR")
     a = ap.parse_args()
@@ -473,7 +534,8 @@ def main():
     if any(len(c) != 2 or not c[0] for c in others):
         ap.error("--compare takes NAME=DIR")
     dtypes = [d for d in a.dtypes.split(",") if d]
-    known = ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4", "bf16-nvfp4")
+    known = ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4", "bf16-nvfp4",
+             "mxfp8-mxfp4", "mxfp8-nvfp4", "mxfp8")
     if not dtypes or any(d not in known for d in dtypes):
         ap.error("--dtypes takes %s or a list of them" % ", ".join(known))
     moe_runtime.load_library(a.lib)
@@ -494,8 +556,8 @@ def main():
         for dtype in dtypes:
             d = artifact(a.art, E, H, I, K, dtype)
             why = None
-            block = 64 if dtype in ("bf16-mxfp4", "bf16-nvfp4") else \
-                FP8_BLOCK
+            block = 64 if dtype in ("bf16-mxfp4", "bf16-nvfp4", "mxfp8-mxfp4",
+                                    "mxfp8-nvfp4", "mxfp8") else FP8_BLOCK
             if dtype != "bf16" and (H % block or I % block):
                 why = "H = %d and I = %d must be multiples of %d" % (
                     H, I, block)
@@ -583,7 +645,8 @@ def main():
         gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]
         if g is None and gb is None:
             continue
-        if dt in ("bf16-mxfp4", "bf16-nvfp4"):
+        if dt in ("bf16-mxfp4", "bf16-nvfp4", "mxfp8-mxfp4", "mxfp8-nvfp4",
+                  "mxfp8"):
             lines.append("Geometric-mean speedup of the %s layers over the "
                          "torch bf16 pipeline on the dequantized weights: %s"
                          % (dt, num(g, "%.2fx")))

@@ -4,9 +4,10 @@
 // example, its expert matmuls as grouped matmul kernels), moe-translate
 // --moe-to-ptx, ptxas -arch=CHIP -v (test/Examples/compile_examples.py).
 // Each kernel is accepted with no spill, tcgen05 on sm_100a and wgmma on
-// sm_90a: every example (gpt-oss-120b-fp8's MXFP8 expert matmuls, e4m3
-// rows and weights with 1x32 UE8M0 scales, as grouped matmuls that expand
-// both operands to bf16: moek.dequant_mxfp8).
+// sm_90a, and every example is one fused kernel (gpt-oss-120b-fp8's MXFP8
+// rows, activation and weights included: the bf16 kernel with the rows and
+// the activation rounded to MXFP8 values and the e4m3 weights expanded,
+// moek.dequant_mxfp8).
 // REQUIRES: ptxas
 // RUN: %python %S/compile_examples.py --bin %moe_obj_root/bin --ptxas %ptxas --chip sm_100a --examples %examples --out %t.sm100 | FileCheck %s --check-prefix=SM100 --match-full-lines
 // RUN: %python %S/compile_examples.py --bin %moe_obj_root/bin --ptxas %ptxas --chip sm_90a --examples %examples --out %t.sm90 | FileCheck %s --check-prefix=SM90 --match-full-lines
@@ -17,7 +18,7 @@
 // SM100-NEXT: deepseek-v3-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
-// SM100-NEXT: gpt-oss-120b-fp8: unfused, kernels=2, 0 B spilled, tcgen05
+// SM100-NEXT: gpt-oss-120b-fp8: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: mixtral-8x7b-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
@@ -37,7 +38,7 @@
 // SM90-NEXT: deepseek-v3-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma
-// SM90-NEXT: gpt-oss-120b-fp8: unfused, kernels=2, 0 B spilled, wgmma
+// SM90-NEXT: gpt-oss-120b-fp8: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: mixtral-8x7b-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma

@@ -51,9 +51,9 @@
 // PARSE-NEXT: loc("<stdin>":1:14): expected non-function type
 // A layer the code generator does not lower: the remark says why, with the
 // layer's location and without a dump of the module.
-// RUN: not moe-jit %examples/gpt-oss-120b-fp8.mlir --cache-dir=%t/cache 2>&1 | FileCheck %s --check-prefix=NOKERNEL --implicit-check-not=builtin.module
+// RUN: not moe-jit %S/Inputs/fp8-block-nvfp4.mlir --cache-dir=%t/cache 2>&1 | FileCheck %s --check-prefix=NOKERNEL --implicit-check-not=builtin.module
 // NOKERNEL: error: moe-jit: no kernel was generated (the remarks say why):
-// NOKERNEL-NEXT: gpt-oss-120b-fp8.mlir":20:10): convert-moe-to-moek: not lowered: a quantized layer must follow DeepSeek-V3's FP8 recipe (fp8_block rows and activations in [1, 128] blocks, weights in [128, 128] blocks, or mxfp4 weights in [1, 32] blocks), or have bf16 rows and mxfp4 ([1, 32]) or nvfp4 ([1, 16]) weights, for the generated fused kernel
+// NOKERNEL-NEXT: fp8-block-nvfp4.mlir":9:10): convert-moe-to-moek: not lowered: a quantized layer must follow DeepSeek-V3's FP8 recipe (fp8_block rows and activations in [1, 128] blocks, weights in [128, 128] blocks, or mxfp4 weights in [1, 32] blocks), or have bf16 or mxfp8 ([1, 32]) rows and activations and mxfp4 ([1, 32]), nvfp4 ([1, 16]) or mxfp8 ([1, 32]) weights, for the generated fused kernel
 
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor<?x2xf32>, %w13: tensor<4x512x256xbf16>, %w2: tensor<4x256x256xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 {act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight in_combine>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x512x256xbf16>, tensor<4x256x256xbf16>) -> tensor<?x256xbf16>

@@ -50,6 +50,13 @@
 // SM100-NV-COUNT-7: fm_nv_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
 // RUN: grep -l "tcgen05.mma" %t.sm100.nv/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-NV-TC
 // SM100-NV-TC: 7
+// With the rows and the activation quantized to MXFP8 (x_quant, act_quant
+// mxfp8 [1, 32]: moek.dispatch and moek.store_act {mx_round}), by NVFP4, by
+// MXFP4 and by MXFP8 weights (moek.dequant_mxfp8, three stages of 64 KB),
+// both chips.
+// RUN: rm -rf %t.mx8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.mx8 --ptxas %ptxas --strict 8,512,256,2,mx8nv 8,256,192,2,before_down,bf16,clamped_swiglu,interleaved,mx8nv 256,7168,2048,8,mx8nv 128,2880,2880,4,mx8nv 8,512,256,2,mx8mx 8,256,192,2,in_combine,bf16,gelu_mul,interleaved,mx8mx 128,2048,768,8,mx8mx 8,512,256,2,mx8 256,7168,2048,8,mx8 128,2880,2880,4,before_down,bf16,clamped_swiglu,interleaved,mx8 | FileCheck %s --check-prefix=MX8
+// MX8-COUNT-10: fm_mx8{{(nv|mx)?}}_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: rm -rf %t.sm100.mx8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.mx8 --ptxas %ptxas --strict --chip sm_100a 8,512,256,2,mx8nv 8,256,192,2,before_down,bf16,clamped_swiglu,interleaved,mx8nv 256,7168,2048,8,mx8nv 128,2880,2880,4,mx8nv 8,512,256,2,mx8mx 8,256,192,2,in_combine,bf16,gelu_mul,interleaved,mx8mx 128,2048,768,8,mx8mx 8,512,256,2,mx8 256,7168,2048,8,mx8 128,2880,2880,4,before_down,bf16,clamped_swiglu,interleaved,mx8 | FileCheck %s --check-prefix=MX8
 
 // The same layers for sm_100a (tcgen05, accumulators in tensor memory), and
 // expert-parallel ones (2 ranks, bf16 and FP8): ptxas -arch=sm_100a accepts

@@ -69,7 +69,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     bf16 rows and NVFP4 weights the same kernel with e4m3 block scales
     (`moek.dequant_fp4 {nvfp4}`) and each expert's global scales
     multiplying GEMM1's and GEMM2's accumulators before their epilogues
-    (`moek.acc_scale`).
+    (`moek.acc_scale`); with rows and activations quantized to MXFP8
+    (`x_quant`, `act_quant` mxfp8 [1, 32]) the same kernels, whose dispatch
+    and GEMM1 epilogue round each 1x32 block to its MXFP8 value, kept in
+    bf16 (exact; `moek.dispatch` and `moek.store_act` {mx_round}); and with
+    MXFP8 weights (e4m3, UE8M0 scales per 1x32 block) the same kernel with
+    an e4m3 weight tile per stage expanded by `moek.dequant_mxfp8`.
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the

@@ -2004,6 +2004,94 @@ Value toE4m3x2(OpBuilder &b, Location loc, Value lo, Value hi) {
       .getResult(0);
 }
 
+/// Two e4m3 values (the low and high bytes of `pair`, i16) times the f32
+/// `scale`, as a bf16x2 pair (i32): cvt.rn.f16x2.e4m3x2 (exact, NaN kept),
+/// then in f32 the product (exact: a power of two), rounded to bf16 (exact
+/// but for bf16 subnormals: e4m3 has 4 significant bits).
+Value e4m3PairTimesScale(OpBuilder &b, Location loc, Value pair, Value scale) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  Value halves = LLVM::InlineAsmOp::create(
+                     b, loc, TypeRange{i32}, ValueRange{pair},
+                     "cvt.rn.f16x2.e4m3x2 $0, $1;", "=r,h",
+                     /*has_side_effects=*/false, /*is_align_stack=*/false,
+                     LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                     ArrayAttr())
+                     .getResult(0);
+  auto f32x2 = VectorType::get({2}, f32);
+  Value wide = LLVM::FPExtOp::create(
+      b, loc, f32x2,
+      LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getF16Type()),
+                              halves));
+  Value scales = LLVM::InsertElementOp::create(
+      b, loc,
+      LLVM::InsertElementOp::create(b, loc, LLVM::UndefOp::create(b, loc, f32x2),
+                                    scale, i32c(b, loc, 0)),
+      scale, i32c(b, loc, 1));
+  return LLVM::BitcastOp::create(
+      b, loc, i32,
+      LLVM::FPTruncOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
+                              LLVM::FMulOp::create(b, loc, wide, scales)));
+}
+
+/// The MXFP8 values of a 1x32 block that `width` lanes of each group hold,
+/// `vals` (8 f32 a lane, the lanes of a group in one row), as moe.quantize
+/// mxfp8 then moe.dequantize compute them: e = ceil(log2(amax / 448)) over
+/// the block's finite |v| (the f32 quotient; -127 for a zero block; in
+/// [-127, 127]: computeUE8M0Exponent), each value times 2^-e rounded to
+/// e4m3 with saturation (NaN stays NaN), times 2^e. Returns them as four
+/// bf16 pairs (i32; exact but for bf16 subnormals). Every lane of the warp
+/// must run it (shuffles).
+SmallVector<Value> mxfp8RoundPairs(OpBuilder &b, Location loc,
+                                   ArrayRef<Value> vals, int64_t width) {
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  auto c = [&](int64_t v) { return i32c(b, loc, v); };
+  Value amax = LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f));
+  for (Value v : vals)
+    amax = LLVM::MaxNumOp::create(b, loc, amax, finiteAbs(b, loc, v));
+  amax = maxOverLanes(b, loc, amax, width);
+  // ceil(log2(q)) from the bits of q = amax / 448 (q >= 0, finite): a
+  // normal q = 1.f * 2^(E - 127) gives E - 127, plus 1 unless f = 0; a
+  // subnormal (E = 0) at most 2^-126, which clamps to -126 above 2^-127,
+  // else to -127 (and q = 0 to -127).
+  Value q = LLVM::FDivOp::create(
+      b, loc, amax, LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(448.0f)));
+  Value bits = LLVM::BitcastOp::create(b, loc, i32, q);
+  Value exp = LLVM::LShrOp::create(b, loc, bits, c(23));
+  Value frac = LLVM::AndOp::create(b, loc, bits, c(0x7FFFFF));
+  auto cmp = [&](LLVM::ICmpPredicate p, Value x, Value y) {
+    return LLVM::ICmpOp::create(b, loc, p, x, y);
+  };
+  Value normal = LLVM::AddOp::create(
+      b, loc, LLVM::SubOp::create(b, loc, exp, c(127)),
+      LLVM::ZExtOp::create(b, loc, i32,
+                           cmp(LLVM::ICmpPredicate::ne, frac, c(0))));
+  Value sub = LLVM::SelectOp::create(
+      b, loc, cmp(LLVM::ICmpPredicate::ugt, frac, c(0x400000)), c(-126),
+      c(-127));
+  Value e = LLVM::SelectOp::create(b, loc, cmp(LLVM::ICmpPredicate::eq, exp, c(0)),
+                                   sub, normal);
+  e = LLVM::SMinOp::create(b, loc, e, c(127));
+  // 2^e and 2^-e in f32 (2^-127 is the subnormal 0x00400000).
+  auto powerOfTwo = [&](Value x) {
+    Value field = LLVM::ShlOp::create(b, loc, LLVM::AddOp::create(b, loc, x, c(127)),
+                                      c(23));
+    return LLVM::BitcastOp::create(
+        b, loc, f32,
+        LLVM::SelectOp::create(b, loc, cmp(LLVM::ICmpPredicate::eq, x, c(-127)),
+                               c(0x00400000), field));
+  };
+  Value scale = powerOfTwo(e);
+  Value inv = powerOfTwo(LLVM::SubOp::create(b, loc, c(0), e));
+  SmallVector<Value> pairs;
+  for (size_t i = 0; i + 1 < vals.size(); i += 2)
+    pairs.push_back(e4m3PairTimesScale(
+        b, loc,
+        toE4m3x2(b, loc, LLVM::FMulOp::create(b, loc, vals[i], inv),
+                 LLVM::FMulOp::create(b, loc, vals[i + 1], inv)),
+        scale));
+  return pairs;
+}
+
 /// moek.mma_fp4's K order (`permute_k`): the stored 4-byte word of logical
 /// word L (i32, 0..31) of a 128-value block, L = 8q + 2s + e -> 8s + 4e + q:
 /// the values thread q of a quad feeds K step s come from one 32-value
@@ -2127,8 +2215,12 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
 /// pieces, kCopyUnroll per lane and step, all loaded before any is stored
 /// (a load's latency is paid once per step, not per piece); a piece past
 /// the row end loads the row's last piece again and is not stored.
+/// With `mxRound` (h a multiple of 32), each 1x32 block (a group of four
+/// lanes' pieces) rounded to its MXFP8 value (mxfp8RoundPairs); pieces past
+/// the row end take part in the shuffles and are not stored.
 void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
-                 int64_t h, const std::map<int64_t, Value> &constants) {
+                 int64_t h, const std::map<int64_t, Value> &constants,
+                 bool mxRound = false) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   auto vec = VectorType::get({4}, b.getI32Type());
   scf::ForOp::create(
@@ -2147,10 +2239,25 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
               16));
         }
         for (int64_t u = 0; u < kCopyUnroll; ++u) {
+          Value piece = vals[u];
+          if (mxRound) {
+            Value halves = LLVM::BitcastOp::create(
+                pb, pl, VectorType::get({8}, pb.getBF16Type()), piece);
+            SmallVector<Value> wide;
+            for (int64_t i = 0; i < 8; ++i)
+              wide.push_back(LLVM::FPExtOp::create(
+                  pb, pl, pb.getF32Type(),
+                  LLVM::ExtractElementOp::create(pb, pl, halves,
+                                                 i32c(pb, pl, i))));
+            piece = LLVM::UndefOp::create(pb, pl, vec);
+            for (auto [i, pair] : llvm::enumerate(mxfp8RoundPairs(pb, pl, wide, 4)))
+              piece = LLVM::InsertElementOp::create(pb, pl, piece, pair,
+                                                    i32c(pb, pl, i));
+          }
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
           OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
           LLVM::StoreOp::create(
-              sb, pl, vals[u],
+              sb, pl, piece,
               elementAddress(sb, pl, dst, sb.getBF16Type(), at[u]), 16);
         }
         scf::YieldOp::create(pb, pl);
@@ -2379,7 +2486,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                           h, constants, op.getPermuteK());
             return;
           }
-          copyRowWarp(cb, l, src, dst, lane, h, constants);
+          copyRowWarp(cb, l, src, dst, lane, h, constants, op.getMxRound());
         });
     gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
     rewriter.eraseOp(op);
@@ -3034,6 +3141,71 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     int64_t perGroup = interleaved ? 1 : 2;
     auto vecOut = VectorType::get({perGroup}, elem);
     auto vecF32 = VectorType::get({perGroup}, f32);
+    if (op.getMxRound()) {
+      // Each 1x32 block of a row is 8 values of each lane of a quad (groups
+      // 4b..4b+3 concatenated, 8b..8b+7 interleaved): every lane computes
+      // its values and the blocks' MXFP8 rounding (shuffles need the whole
+      // warp), then stores under the row test; rows past the limit read
+      // the last row's router weight.
+      auto bf16Pair = VectorType::get({2}, b.getBF16Type());
+      Value lastRow = arith::SubIOp::create(
+          b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
+      for (int half = 0; half < 2; ++half) {
+        Value row = arith::AddIOp::create(
+            b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
+        Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                             row, a.getRowLimit());
+        Value rw;
+        if (a.getRowWeights())
+          rw = LLVM::LoadOp::create(
+              b, loc, f32,
+              elementAddress(b, loc, a.getRowWeights(), f32,
+                             arith::MinSIOp::create(b, loc, row, lastRow)));
+        SmallVector<Value> outs;
+        for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j)
+          for (int64_t e = 0; e < perGroup; ++e) {
+            Value gate = interleaved ? field(4 * j + 2 * half)
+                                     : field(4 * j + 2 * half + e);
+            Value up = interleaved ? field(4 * j + 2 * half + 1)
+                                   : field(4 * (j + 16) + 2 * half + e);
+            Value out = activate(gate, up);
+            if (rw)
+              out = mul(out, rw);
+            outs.push_back(LLVM::FPExtOp::create(
+                b, loc, f32,
+                LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), out)));
+          }
+        SmallVector<Value> pairs;
+        for (int64_t blk = 0; blk < 4; ++blk)
+          llvm::append_range(pairs, mxfp8RoundPairs(
+                                        b, loc, ArrayRef(outs).slice(8 * blk, 8),
+                                        4));
+        auto ifOp = scf::IfOp::create(b, loc, inside, false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value rowOffset = LLVM::MulOp::create(b, loc, toI64(b, loc, row),
+                                              i64c(b, loc, ld));
+        for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j) {
+          Value stored = LLVM::BitcastOp::create(
+              b, loc, bf16Pair, pairs[interleaved ? j / 2 : j]);
+          if (interleaved)
+            stored = LLVM::ExtractElementOp::create(b, loc, stored,
+                                                    i32c(b, loc, j % 2));
+          Value colJ = LLVM::AddOp::create(
+              b, loc, col0, i64c(b, loc, interleaved ? 4 * j : 8 * j));
+          Value addr = LLVM::GEPOp::create(
+              b, loc, a.getOut().getType(), elem, a.getOut(),
+              ValueRange{LLVM::AddOp::create(b, loc, rowOffset, colJ)});
+          Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
+                                              colJ, i64c(b, loc, ld));
+          auto colIf = scf::IfOp::create(b, loc, inCols, false);
+          OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
+          LLVM::StoreOp::create(cb, loc, stored, addr, perGroup * 2);
+        }
+      }
+      rewriter.eraseOp(op);
+      return success();
+    }
     for (int half = 0; half < 2; ++half) {
       Value row = arith::AddIOp::create(
           b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
@@ -3336,35 +3508,6 @@ Value e4m3ScalePair(OpBuilder &b, Location loc, Value byte) {
   return LLVM::FMulOp::create(b, loc, tiny, twoTo120);
 }
 
-/// Two e4m3 values (the low and high bytes of `pair`, i16) times the f32
-/// `scale`, as a bf16x2 pair (i32): cvt.rn.f16x2.e4m3x2 (exact, NaN kept),
-/// then in f32 the product (exact: a power of two), rounded to bf16 (exact
-/// but for bf16 subnormals: e4m3 has 4 significant bits).
-Value e4m3PairTimesScale(OpBuilder &b, Location loc, Value pair, Value scale) {
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  Value halves = LLVM::InlineAsmOp::create(
-                     b, loc, TypeRange{i32}, ValueRange{pair},
-                     "cvt.rn.f16x2.e4m3x2 $0, $1;", "=r,h",
-                     /*has_side_effects=*/false, /*is_align_stack=*/false,
-                     LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                     ArrayAttr())
-                     .getResult(0);
-  auto f32x2 = VectorType::get({2}, f32);
-  Value wide = LLVM::FPExtOp::create(
-      b, loc, f32x2,
-      LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getF16Type()),
-                              halves));
-  Value scales = LLVM::InsertElementOp::create(
-      b, loc,
-      LLVM::InsertElementOp::create(b, loc, LLVM::UndefOp::create(b, loc, f32x2),
-                                    scale, i32c(b, loc, 0)),
-      scale, i32c(b, loc, 1));
-  return LLVM::BitcastOp::create(
-      b, loc, i32,
-      LLVM::FPTruncOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
-                              LLVM::FMulOp::create(b, loc, wide, scales)));
-}
-
 struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3387,10 +3530,12 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
     auto quadTy = VectorType::get({4}, i32);
     // Block u = t + j * threads: row u / 2, 32-value block u % 2 (32 e4m3
     // bytes at u * 32, one scale, four 16-byte chunks of the bf16 row).
-    // Every block's e4m3 bytes loaded first (as moek.dequant_fp4's).
+    // Each block's bytes are loaded before its expansion (not all blocks'
+    // first, as moek.dequant_fp4 does: a thread's two blocks of a fused
+    // layer's 256-row tile are 16 registers, which spilled).
     int64_t blocksPerThread = rows * 2 / threads;
     SmallVector<Value> blockValues;
-    for (int64_t j = 0; j < blocksPerThread; ++j) {
+    auto loadBlock = [&](int64_t j) {
       Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
       for (int64_t h = 0; h < 2; ++h)
         blockValues.push_back(LLVM::LoadOp::create(
@@ -3400,15 +3545,29 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
                         LLVM::MulOp::create(rewriter, loc, u, c32(32)),
                         c32(16 * h))),
             16));
-    }
+    };
     for (int64_t j = 0; j < blocksPerThread; ++j) {
+      loadBlock(j);
       Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
       Value r = LLVM::LShrOp::create(rewriter, loc, u, c32(1));
       Value blk = LLVM::AndOp::create(rewriter, loc, u, c32(1));
+      // With upper_row, the tile's upper half from there.
+      Value scaleBase = row0, rowOff = r;
+      if (adaptor.getUpperRow()) {
+        Value upper = LLVM::ICmpOp::create(rewriter, loc,
+                                           LLVM::ICmpPredicate::uge, r,
+                                           c32(rows / 2));
+        scaleBase = LLVM::SelectOp::create(
+            rewriter, loc, upper, toI64(rewriter, loc, adaptor.getUpperRow()),
+            row0);
+        rowOff = LLVM::SelectOp::create(
+            rewriter, loc, upper,
+            LLVM::SubOp::create(rewriter, loc, r, c32(rows / 2)), r);
+      }
       Value scaleRow = LLVM::UMinOp::create(
           rewriter, loc,
-          LLVM::AddOp::create(rewriter, loc, row0,
-                              LLVM::ZExtOp::create(rewriter, loc, i64, r)),
+          LLVM::AddOp::create(rewriter, loc, scaleBase,
+                              LLVM::ZExtOp::create(rewriter, loc, i64, rowOff)),
           lastRow);
       Value scaleIndex = LLVM::AddOp::create(
           rewriter, loc,

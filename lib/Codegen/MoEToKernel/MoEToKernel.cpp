@@ -128,6 +128,24 @@ void expandFp4Weights(OpBuilder &b, Location loc, Value ring, Value iter,
       b.getI64IntegerAttr(7), nvfp4 ? b.getUnitAttr() : UnitAttr());
 }
 
+/// The fused kernel's weight expansion of stage `iter`: expandFp4Weights,
+/// or with `mxfp8` the e4m3 tile (2) into the bf16 one (1) with UE8M0
+/// scales per 1x32 block (moek.dequant_mxfp8, `upper` as dequant_fp4's).
+void expandWeights(OpBuilder &b, Location loc, Value ring, Value iter,
+                   Value slice, Value scales, Value row, Value upper,
+                   int64_t scaleRows, int64_t k, bool nvfp4, bool mxfp8) {
+  if (!mxfp8)
+    return expandFp4Weights(b, loc, ring, iter, slice, scales, row, upper,
+                            scaleRows, k, nvfp4);
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  mk::DequantMxfp8Op::create(
+      b, loc, ring, iter, b.getI64IntegerAttr(2), b.getI64IntegerAttr(1),
+      scales, row, arith::MulIOp::create(b, loc, slice, c(kTileK / 32)),
+      c(scaleRows), upper, b.getI64IntegerAttr(k / 32),
+      b.getI64IntegerAttr(256), b.getI64IntegerAttr(128),
+      b.getI64IntegerAttr(7));
+}
+
 /// Why `op`, whose block-scaled operands (`what`: MXFP4 or NVFP4 weights,
 /// MXFP8 operands) the kernel expands to bf16 in shared memory, cannot use
 /// the generated kernel, or "" if it can.
@@ -1123,7 +1141,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
               mk::DequantMxfp8Op::create(
                   hb, hl, ring, i, hb.getI64IntegerAttr(from),
                   hb.getI64IntegerAttr(to), scalesArg, first, kb, limit,
-                  hb.getI64IntegerAttr(k / 32), hb.getI64IntegerAttr(256),
+                  /*upper_row=*/Value(), hb.getI64IntegerAttr(k / 32),
+                  hb.getI64IntegerAttr(256),
                   hb.getI64IntegerAttr(128), hb.getI64IntegerAttr(7));
             };
             expand(3, 0, entry->getArgument(3), d.getRow(), rowEnd);
@@ -1184,18 +1203,37 @@ bool isFp8Mxfp4Layer(FusedMoEOp op) {
          is(op.getW2QuantAttr(), QuantScheme::mxfp4, 32);
 }
 
-/// True if `op` has bf16 rows and activations and FP4 weights, which the
-/// bf16 kernel expands to bf16 in shared memory (moek.dequant_fp4), as the
-/// grouped matmul does: MXFP4 (e2m1, UE8M0 scales per 1x32 block) or, with
-/// `nvfp4`, NVFP4 (e2m1, e4m3 scales per 1x16 block; isBf16Nvfp4Layer).
+/// True if rows or activations quantized as `q` keep their exact values in
+/// bf16: none, or MXFP8 in 1x32 blocks (e4m3 times a power of two), which
+/// the bf16 kernel rounds to (moek.dispatch and moek.store_act
+/// {mx_round}).
+bool isBf16OrMxfp8(QuantAttr q) {
+  return !q || isBlockQuant(q, QuantScheme::mxfp8, 1, 32);
+}
+
+/// True if `op` has bf16 (or MXFP8: isBf16OrMxfp8) rows and activations
+/// and FP4 weights, which the bf16 kernel expands to bf16 in shared memory
+/// (moek.dequant_fp4), as the grouped matmul does: MXFP4 (e2m1, UE8M0
+/// scales per 1x32 block) or, with `nvfp4`, NVFP4 (e2m1, e4m3 scales per
+/// 1x16 block; isBf16Nvfp4Layer).
 bool isBf16Fp4Layer(FusedMoEOp op, bool nvfp4) {
   QuantScheme scheme = nvfp4 ? QuantScheme::nvfp4 : QuantScheme::mxfp4;
   int64_t block = nvfp4 ? 16 : 32;
-  return !op.getXQuantAttr() && !op.getActQuantAttr() &&
+  return isBf16OrMxfp8(op.getXQuantAttr()) &&
+         isBf16OrMxfp8(op.getActQuantAttr()) &&
          isBlockQuant(op.getW13QuantAttr(), scheme, 1, block) &&
          isBlockQuant(op.getW2QuantAttr(), scheme, 1, block);
 }
 bool isBf16Mxfp4Layer(FusedMoEOp op) { return isBf16Fp4Layer(op, false); }
+/// True if `op` has bf16 (or MXFP8: isBf16OrMxfp8) rows and activations
+/// and MXFP8 weights (e4m3, UE8M0 scales per 1x32 block), which the bf16
+/// kernel expands to bf16 in shared memory (moek.dequant_mxfp8).
+bool isBf16Mxfp8WeightsLayer(FusedMoEOp op) {
+  return isBf16OrMxfp8(op.getXQuantAttr()) &&
+         isBf16OrMxfp8(op.getActQuantAttr()) &&
+         isBlockQuant(op.getW13QuantAttr(), QuantScheme::mxfp8, 1, 32) &&
+         isBlockQuant(op.getW2QuantAttr(), QuantScheme::mxfp8, 1, 32);
+}
 /// NVFP4 weights, each under an optional f32 scale per expert (the w13 and
 /// w2 global scales), which multiplies the GEMM's accumulator before its
 /// epilogue.
@@ -1212,18 +1250,18 @@ std::string unsupportedReason(FusedMoEOp op) {
   }
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
-  bool nvfp4 = isBf16Nvfp4Layer(op);
-  bool bf16Mxfp4 = isBf16Mxfp4Layer(op) || nvfp4;
+  bool nvfp4 = isBf16Nvfp4Layer(op), mxfp8 = isBf16Mxfp8WeightsLayer(op);
+  bool bf16Mxfp4 = isBf16Mxfp4Layer(op) || nvfp4 || mxfp8;
   if (bf16Mxfp4) {
-    StringRef what = nvfp4 ? "NVFP4" : "MXFP4";
+    StringRef what = nvfp4 ? "NVFP4" : mxfp8 ? "MXFP8" : "MXFP4";
     if (!nvfp4 && (op.getW13GlobalScale() || op.getW2GlobalScale()))
       return "MXFP4 weights take no global scale";
     if (op.isPerRank())
       return ("the bf16 x " + what +
               " fused kernel is single-GPU (no expert parallelism yet)")
           .str();
-    if (!isa<Float4E2M1FNType>(w13.getElementType()) ||
-        !isa<Float4E2M1FNType>(w2.getElementType()))
+    if (!mxfp8 && (!isa<Float4E2M1FNType>(w13.getElementType()) ||
+                   !isa<Float4E2M1FNType>(w2.getElementType())))
       return (what.lower() + " weights must be f4E2M1FN");
   }
   if (!bf16Mxfp4 && (op.getXQuantAttr() || op.getW13QuantAttr() ||
@@ -1233,8 +1271,9 @@ std::string unsupportedReason(FusedMoEOp op) {
       return "a quantized layer must follow DeepSeek-V3's FP8 recipe "
              "(fp8_block rows and activations in [1, 128] blocks, weights in "
              "[128, 128] blocks, or mxfp4 weights in [1, 32] blocks), or have "
-             "bf16 rows and mxfp4 ([1, 32]) or nvfp4 ([1, 16]) weights, for "
-             "the generated fused kernel";
+             "bf16 or mxfp8 ([1, 32]) rows and activations and mxfp4 "
+             "([1, 32]), nvfp4 ([1, 16]) or mxfp8 ([1, 32]) weights, for the "
+             "generated fused kernel";
     if (!x.getElementType().isBF16())
       return "the generated fused kernel takes bf16 tokens";
     if (!op.getIds().getType().getElementType().isInteger(32))
@@ -1256,7 +1295,7 @@ std::string unsupportedReason(FusedMoEOp op) {
       (!bf16Mxfp4 && (!w13.getElementType().isBF16() ||
                       !w2.getElementType().isBF16())))
     return "the generated fused kernel takes bf16 tokens and weights (or "
-           "mxfp4 or nvfp4 weights)";
+           "mxfp4, nvfp4 or mxfp8 weights)";
   if (!op.getIds().getType().getElementType().isInteger(32))
     return "the generated fused kernel takes i32 topk_ids";
   if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
@@ -1504,7 +1543,7 @@ struct ExpertParallel {
                 Value tokens, Value counts, Value cursor, Value offsets,
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
                 Value rowScales, int64_t k, int64_t h,
-                bool permuteK = false) const {
+                bool permuteK = false, bool mxRound = false) const {
     if (!enabled()) {
       auto op = mk::DispatchOp::create(
           b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
@@ -1512,8 +1551,10 @@ struct ExpertParallel {
           b.getI64IntegerAttr(localExperts), b.getI64IntegerAttr(k),
           b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
       op.setPermuteK(permuteK);
+      op.setMxRound(mxRound);
       return;
     }
+    assert(!mxRound && "the expert-parallel dispatch copies bf16 rows");
     assert(!permuteK && "the expert-parallel dispatch keeps the K order");
     mk::EpDispatchOp::create(
         b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
@@ -1590,8 +1631,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
-  bool nvfp4 = isBf16Nvfp4Layer(op);
-  bool mxfp4 = isBf16Mxfp4Layer(op) || nvfp4;
+  // MXFP8 weights: the same with e4m3 tiles (64 bytes a row) expanded by
+  // moek.dequant_mxfp8.
+  bool nvfp4 = isBf16Nvfp4Layer(op), mxfp8W = isBf16Mxfp8WeightsLayer(op);
+  bool mxfp4 = isBf16Mxfp4Layer(op) || nvfp4 || mxfp8W;
   bool g13 = nvfp4 && op.getW13GlobalScale(), g2 = nvfp4 && op.getW2GlobalScale();
   // Its 56 KB stages: four with the kernel's static shared memory exceed
   // the 227 KB a CTA may have (DeepSeek-V3: 230400 + 3184 bytes).
@@ -1688,9 +1731,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   };
   SmallVector<Type> tiles{tile(128), tile(256)};
   if (mxfp4)
-    tiles.push_back(MemRefType::get({256, kTileK},
-                                    b.getType<Float4E2M1FNType>(), AffineMap(),
-                                    b.getI64IntegerAttr(3)));
+    tiles.push_back(MemRefType::get(
+        {256, kTileK},
+        mxfp8W ? Type(b.getType<Float8E4M3FNType>())
+               : Type(b.getType<Float4E2M1FNType>()),
+        AffineMap(), b.getI64IntegerAttr(3)));
   auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
@@ -1701,8 +1746,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
   // expert parallelism, to the ranks that own the experts.
   stamp(b, 0);
+  // MXFP8 rows (x_quant): each 1x32 block rounded to its MXFP8 value in
+  // bf16 (exact).
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
-              slotRows, rowWeights, rows, barrier, Value(), k, h);
+              slotRows, rowWeights, rows, barrier, Value(), k, h,
+              /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()));
   stamp(b, 1);
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
@@ -1785,7 +1833,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
                     tmapW13, {base, up}, slices1, iter, streamWeights, t,
                     kTileK, /*boxPerTile=*/false, mxfp4 ? 2 : 1,
-                    mxfp4 ? kTileK / 2 : kSliceBytes, /*bPacked=*/mxfp4);
+                    mxfp8W ? kTileK : mxfp4 ? kTileK / 2 : kSliceBytes,
+                    /*bPacked=*/mxfp4 && !mxfp8W);
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -1797,7 +1846,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
                     kTileK, /*boxPerTile=*/false, mxfp4 ? 2 : 1,
-                    mxfp4 ? kTileK / 2 : kSliceBytes, /*bPacked=*/mxfp4);
+                    mxfp8W ? kTileK : mxfp4 ? kTileK / 2 : kSliceBytes,
+                    /*bPacked=*/mxfp4 && !mxfp8W);
                 return next;
               });
         });
@@ -1833,8 +1883,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value base = boxes.first, up = boxes.second;
                 auto dequant = [&](OpBuilder &hb, Location hl, Value st,
                                    Value ks) {
-                  expandFp4Weights(hb, hl, ring, st, ks, w13Scales, base, up,
-                                   e * 2 * i, h, nvfp4);
+                  expandWeights(hb, hl, ring, st, ks, w13Scales, base, up,
+                                e * 2 * i, h, nvfp4, mxfp8W);
                 };
                 auto [accs, next] = buildTileMmas(
                     tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
@@ -1852,6 +1902,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   store.setAlphaAttr(alpha);
                 if (limit)
                   store.setLimitAttr(limit);
+                // MXFP8 activations (act_quant): rounded per 1x32 block.
+                store.setMxRound(bool(op.getActQuantAttr()));
                 mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
                 return next;
               },
@@ -1862,8 +1914,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value base = boxes.first, second = boxes.second;
                 auto dequant = [&](OpBuilder &hb, Location hl, Value st,
                                    Value ks) {
-                  expandFp4Weights(hb, hl, ring, st, ks, w2Scales, base, second,
-                                   e * h, i, nvfp4);
+                  expandWeights(hb, hl, ring, st, ks, w2Scales, base, second,
+                                e * h, i, nvfp4, mxfp8W);
                 };
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
@@ -2559,7 +2611,8 @@ struct ConvertMoEToMoEKernelPass
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
                                   streamWeights, phaseTimers, commOnly);
-        if (isBf16Mxfp4Layer(op) || isBf16Nvfp4Layer(op))
+        if (isBf16Mxfp4Layer(op) || isBf16Nvfp4Layer(op) ||
+            isBf16Mxfp8WeightsLayer(op))
           args.append({op.getW13Scales(), op.getW2Scales()});
         if (isBf16Nvfp4Layer(op)) {
           if (Value g = op.getW13GlobalScale())

@@ -14,6 +14,18 @@ func.func @roundtrip(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index, 
 
 // -----
 
+// upper(%u): a fused GEMM1 tile's up rows read their scales from there.
+!ring = !moek.ring<3, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>, memref<256x64xf8E4M3FN, 3>]>
+// CHECK-LABEL: func.func @upper
+// CHECK:         moek.dequant_mxfp8 %{{.+}}[%{{.+}}] from 2 to 1 scales(%{{.+}}[%{{.+}}, %{{.+}}]) row_limit(%{{.+}}) upper(%{{.+}}) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 90 : i64, threads = 256 : i64}
+func.func @upper(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index, %end: index, %u: index) {
+  %ring = moek.ring_alloc consumers(256) : !ring
+  moek.dequant_mxfp8 %ring[%i] from 2 to 1 scales(%scales[%row, %kb]) row_limit(%end) upper(%u) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 90 : i64, threads = 256 : i64} : !ring, !llvm.ptr<1>
+  return
+}
+
+// -----
+
 !ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xf8E4M3FN, 3>, memref<128x64xf8E4M3FN, 3>]>
 func.func @same_tile(%scales: !llvm.ptr<1>, %i: index, %row: index, %kb: index, %end: index) {
   %ring = moek.ring_alloc consumers(256) : !ring

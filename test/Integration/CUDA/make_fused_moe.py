@@ -42,10 +42,21 @@ compiler is built (no GPU needed).
           [E, H, I/16]) under an f32 scale per expert (w13_global [E],
           w2_global [E]); launched as (x, ids, weights, w13, w2, w13_scales,
           w2_scales, w13_global, w2_global, out).
+  mx8mx, mx8nv: a last field (or --mxfp8-mxfp4, --mxfp8-nvfp4): as mx and
+          nv with the rows and the activation quantized to MXFP8 inside
+          the layer (x_quant and act_quant mxfp8 [1, 32]: e4m3 with a
+          UE8M0 scale per 1x32 block); the kernel keeps their exact values
+          in bf16. Same launch orders as mx and nv.
+  mx8:    a last field "mx8" (or --mxfp8): gpt-oss-120b-fp8's recipe, the
+          rows, the activation and the weights MXFP8 (w13 [E, 2I, H] and
+          w2 [E, H, I] f8E4M3FN, UE8M0 scales per 1x32 block as mx's);
+          same launch order as mx.
 
 Folders: fm_e<E>_h<H>_i<I>_k<K>[_<router>][_g<G1>][_y<G2>][_<act>][_<layout>],
 fm_fp8_e<E>_... for FP8 layers, fm_fp8mx_e<E>_... for FP8 x MXFP4,
-fm_mx_e<E>_... for bf16 x MXFP4 and fm_nv_e<E>_... for bf16 x NVFP4.
+fm_mx_e<E>_... for bf16 x MXFP4, fm_nv_e<E>_... for bf16 x NVFP4,
+fm_mx8mx_e<E>_... and fm_mx8nv_e<E>_... for their MXFP8-activation forms,
+fm_mx8_e<E>_... for MXFP8.
 
 --ir-only writes each case's layer.mlir and checks that moe-opt parses and
 verifies it, without generating a kernel (no case.json, so run_fused_moe.py
@@ -53,7 +64,8 @@ skips the folder): the layers the GPU tests would run, for a lowering
 that is not there yet.
 
 usage: make_fused_moe.py --bin build/bin --out DIR [--strict] [--fp8]
-           [--fp8-mxfp4 | --mxfp4 | --nvfp4] [--chip C]
+           [--fp8-mxfp4 | --mxfp4 | --nvfp4 | --mxfp8-mxfp4 |
+            --mxfp8-nvfp4 | --mxfp8] [--chip C]
            [--ir-only] [--kernel-options OPTS] CASE...
 """
 
@@ -89,14 +101,15 @@ MLIR_FP8 = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
 """
 FP8_BLOCK = 128
 
-# bf16 x MXFP4 (mx): bf16 rows, e2m1 weights with UE8M0 scales per 1x32
-# block, no quantized activation. S13 = 2I x H/32, S2 = H x I/32.
+# bf16 x MXFP4 (mx): bf16 rows, e2m1 weights (W = f4E2M1FN, WQ = mxfp4;
+# MXFP8: f8E4M3FN, mxfp8) with UE8M0 scales per 1x32 block, no quantized
+# activation. S13 = 2I x H/32, S2 = H x I/32.
 MLIR_MX = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
-              %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xf4E2M1FN>,
-              %w2: tensor<{E}x{H}x{I}xf4E2M1FN>,
+              %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}x{W}>,
+              %w2: tensor<{E}x{H}x{I}x{W}>,
               %w13s: tensor<{E}x{S13}xf8E8M0FNU>,
               %w2s: tensor<{E}x{S2}xf8E8M0FNU>) -> tensor<?x{H}xbf16> {{
-  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}, w13_quant = #moe.quant<mxfp4, block = [1, 32]>, w2_quant = #moe.quant<mxfp4, block = [1, 32]>{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}xf4E2M1FN>, tensor<{E}x{H}x{I}xf4E2M1FN>, tensor<{E}x{S13}xf8E8M0FNU>, tensor<{E}x{S2}xf8E8M0FNU>) -> tensor<?x{H}xbf16>
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {{activation = #moe<activation {ACT}>, gate_up_layout = #moe<gate_up_layout {LAYOUT}>, router_weight = #moe<router_weight {ROUTER}>, gemm1_type = {G1}, act_type = bf16, gemm2_type = {G2}, w13_quant = #moe.quant<{WQ}, block = [1, 32]>, w2_quant = #moe.quant<{WQ}, block = [1, 32]>{EXTRA}}} : (tensor<?x{H}xbf16>, tensor<?x{K}xi32>, tensor<?x{K}xf32>, tensor<{E}x{I2}x{H}x{W}>, tensor<{E}x{H}x{I}x{W}>, tensor<{E}x{S13}xf8E8M0FNU>, tensor<{E}x{S2}xf8E8M0FNU>) -> tensor<?x{H}xbf16>
   return %out : tensor<?x{H}xbf16>
 }}
 """
@@ -131,16 +144,20 @@ def run(cmd, note=""):
 
 
 def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
-               nvfp4=False):
-    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8|fp8mx|mx|nv] -> the
-    case's dict; raises ValueError on a bad spec."""
+               nvfp4=False, mx8=False, mxfp8=False):
+    """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8|fp8mx|mx|nv|mx8mx|mx8nv|
+    mx8] -> the case's dict; raises ValueError on a bad spec."""
     parts = spec.split(",")
     ranks = 1
     if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
         ranks = int(parts[-1][2:])
         parts = parts[:-1]
-    if len(parts) > 4 and parts[-1] in ("mx", "nv"):
-        bf16_mxfp4, nvfp4 = parts[-1] == "mx", parts[-1] == "nv"
+    if len(parts) > 4 and parts[-1] == "mx8":
+        mxfp8 = True
+        parts = parts[:-1]
+    elif len(parts) > 4 and parts[-1] in ("mx", "nv", "mx8mx", "mx8nv"):
+        bf16_mxfp4, nvfp4 = parts[-1].endswith("mx"), parts[-1].endswith("nv")
+        mx8 = parts[-1].startswith("mx8")
         parts = parts[:-1]
     elif len(parts) > 4 and parts[-1] in ("fp8", "fp8mx"):
         fp8, mxfp4 = True, mxfp4 or parts[-1] == "fp8mx"
@@ -183,9 +200,17 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
         c["nvfp4"] = True
     elif mxfp4 or bf16_mxfp4:
         c["mxfp4"] = True
-    if (bf16_mxfp4 or nvfp4) and (h % 64 or i % 64):
+    if mxfp8:
+        c["mxfp8"] = c["mx8"] = True
+    elif mx8:
+        if not (nvfp4 or bf16_mxfp4):
+            raise ValueError("MXFP8 rows and activations go with FP4 "
+                             "weights (mx8mx, mx8nv)")
+        c["mx8"] = True
+    if (bf16_mxfp4 or nvfp4 or mxfp8) and (h % 64 or i % 64):
         raise ValueError("%s: H = %d and I = %d must be multiples of 64"
-                         % ("nv" if nvfp4 else "mx", h, i))
+                         % ("nv" if nvfp4 else "mx8" if mxfp8 else "mx", h,
+                            i))
     if ranks > 1:
         c["ranks"] = ranks
     return c
@@ -194,6 +219,10 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
 def case_name(c):
     prefix = ("fp8mx_" if c.get("fp8") else "mx_") if c.get("mxfp4") else \
         "nv_" if c.get("nvfp4") else "fp8_" if c.get("fp8") else ""
+    if c.get("mxfp8"):
+        prefix = "mx8_"
+    elif c.get("mx8"):
+        prefix = "mx8" + prefix
     name = "fm_%se%d_h%d_i%d_k%d" % (prefix, c["E"], c["H"], c["I"], c["K"])
     if c["router"] != "in_combine":
         name += "_" + c["router"]
@@ -216,6 +245,9 @@ def layer_ir(c):
     if c["act"] == "clamped_swiglu":
         c["alpha"], c["limit"] = 1.702, 7.0
         extra = ", alpha = 1.702 : f32, limit = 7.0 : f32"
+    if c.get("mx8"):
+        extra += ", x_quant = #moe.quant<mxfp8, block = [1, 32]>, " \
+                 "act_quant = #moe.quant<mxfp8, block = [1, 32]>"
     if c.get("ranks", 1) > 1:
         extra += ", placement = #moe.placement<ranks = %d, " \
                  "experts_per_rank = %d>" % (c["ranks"], c["E"] // c["ranks"])
@@ -226,9 +258,12 @@ def layer_ir(c):
     if c.get("nvfp4"):
         return MLIR_NV.format(S13="%dx%d" % (2 * c["I"], c["H"] // 16),
                               S2="%dx%d" % (c["H"], c["I"] // 16), **fields)
-    if c.get("mxfp4") and not c.get("fp8"):
+    if c.get("mxfp8") or (c.get("mxfp4") and not c.get("fp8")):
         return MLIR_MX.format(S13="%dx%d" % (2 * c["I"], c["H"] // 32),
-                              S2="%dx%d" % (c["H"], c["I"] // 32), **fields)
+                              S2="%dx%d" % (c["H"], c["I"] // 32),
+                              W="f8E4M3FN" if c.get("mxfp8") else "f4E2M1FN",
+                              WQ="mxfp8" if c.get("mxfp8") else "mxfp4",
+                              **fields)
     if c.get("mxfp4"):
         return MLIR_FP8.format(
             W="f4E2M1FN", ST="f8E8M0FNU",
@@ -312,6 +347,14 @@ def main():
     ap.add_argument("--nvfp4", action="store_true",
                     help="every case a bf16 x NVFP4 layer (as a last field "
                          "nv)")
+    ap.add_argument("--mxfp8-mxfp4", action="store_true",
+                    help="every case an MXFP8 x MXFP4 layer (as a last "
+                         "field mx8mx)")
+    ap.add_argument("--mxfp8-nvfp4", action="store_true",
+                    help="every case an MXFP8 x NVFP4 layer (as a last "
+                         "field mx8nv)")
+    ap.add_argument("--mxfp8", action="store_true",
+                    help="every case an MXFP8 layer (as a last field mx8)")
     ap.add_argument("--ir-only", action="store_true",
                     help="write and verify layer.mlir only, no kernel")
     ap.add_argument("cases", nargs="+")
@@ -319,8 +362,11 @@ def main():
     cases = []
     for spec in a.cases:
         try:
-            cases.append(parse_case(spec, a.fp8, a.fp8_mxfp4, a.mxfp4,
-                                    a.nvfp4))
+            cases.append(parse_case(spec, a.fp8, a.fp8_mxfp4,
+                                    a.mxfp4 or a.mxfp8_mxfp4,
+                                    a.nvfp4 or a.mxfp8_nvfp4,
+                                    a.mxfp8_mxfp4 or a.mxfp8_nvfp4,
+                                    a.mxfp8))
         except ValueError as e:
             ap.error("case %s: %s" % (spec, e))
     bad = []

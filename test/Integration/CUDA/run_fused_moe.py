@@ -45,6 +45,18 @@ calc_diff. A NaN token must not reach other tokens.
         w13, w2, w13_scales, w2_scales, w13_global, w2_global, out). The
         reference multiplies by the exactly dequantized weights times the
         global scale; the bf16 bar.
+  MXFP8 x MXFP4 and MXFP8 x NVFP4 layers (--mxfp8-mxfp4, --mxfp8-nvfp4;
+        case.json's mx8): as bf16 x MXFP4 and bf16 x NVFP4 with the
+        dispatched rows and the activation (after its bf16 rounding)
+        quantized to MXFP8 and dequantized in the reference as the
+        reference evaluator does (mx_round: per 1x32 block e =
+        ceil(log2(amax / 448)) over the finite values, e4m3 values with
+        saturation); the FP8 bar (calc_diff <= 1e-3).
+  MXFP8 layers (--mxfp8; case.json's mxfp8): those MXFP8 rows and
+        activation by MXFP8 weights: every e4m3 code but NaN, UE8M0 scales
+        per 1x32 block from 3 consecutive powers of two around
+        1 / (200 sqrt(fan-in)); the reference multiplies by the exactly
+        dequantized weights; the FP8 bar.
 
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
@@ -77,7 +89,8 @@ import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from run_grouped_gemm import (E2M1, FP8_BLOCK, FP8_MAX,  # noqa: E402,F401
                               calc_diff, nvfp4_weights, quant_block,
-                              random_e2m1, reference_fp8, rel_fro)
+                              random_e2m1, random_e4m3, reference_fp8,
+                              rel_fro)
 
 ROWS = []
 
@@ -103,6 +116,10 @@ def is_nvfp4(kernel):
 
 
 def dtype_of(c):
+    if c.get("mxfp8"):
+        return "mxfp8"
+    if c.get("mx8"):
+        return "mxfp8-nvfp4" if c.get("nvfp4") else "mxfp8-mxfp4"
     if c.get("nvfp4"):
         return "bf16-nvfp4"
     if c.get("mxfp4"):
@@ -115,6 +132,26 @@ def to_e4m3(t):
     saturating to +-448, NaN stays NaN). torch's cast does not saturate
     (values past 448 may become NaN), hence the clamp, which keeps NaN."""
     return t.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
+
+
+def mx_round(t):
+    """float32 [R, C] (C a multiple of 32) rounded per 1x32 block to its
+    MXFP8 value as moe.quantize mxfp8 and moe.dequantize compute it
+    (lib/Reference: computeUE8M0Exponent): e = ceil(log2(amax / 448)) of
+    the f32 quotient, amax over the finite |v| (-127 for a zero block,
+    clamped to [-127, 127]), the values times 2^-e rounded to e4m3 with
+    saturation (NaN stays NaN), times 2^e."""
+    r, c = t.shape
+    b = t.float().reshape(r, c // 32, 32)
+    amax = torch.where(torch.isfinite(b), b.abs(),
+                       torch.zeros_like(b)).amax(-1)
+    q = amax / 448.0
+    m, ex = torch.frexp(q)
+    e = torch.where(m == 0.5, ex - 1, ex)
+    e = torch.where(q == 0, torch.full_like(e, -127), e).clamp(-127, 127)
+    one = torch.ones_like(q)
+    v = to_e4m3(b * torch.ldexp(one, -e)[..., None]).float()
+    return (v * torch.ldexp(one, e)[..., None]).reshape(r, c)
 
 
 def quant_rows_fp8(t):
@@ -158,12 +195,15 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None,
         tok, slot = torch.where(ids == e)
         if tok.numel() == 0:
             continue
-        if c.get("nvfp4"):
-            h = x[tok].float() @ dequant_nvfp4(w13[e], w13_scales[e],
-                                               w13_global[e]).t()
+        rows = mx_round(x[tok].float()) if c.get("mx8") else x[tok].float()
+        if c.get("mxfp8"):
+            h = rows @ dequant_mxfp8(w13[e], w13_scales[e]).t()
+        elif c.get("nvfp4"):
+            h = rows @ dequant_nvfp4(w13[e], w13_scales[e],
+                                     w13_global[e]).t()
         elif mx and not fp8:
             # bf16 x MXFP4: the exactly dequantized weights.
-            h = x[tok].float() @ dequant_mxfp4(w13[e], w13_scales[e]).t()
+            h = rows @ dequant_mxfp4(w13[e], w13_scales[e]).t()
         elif mx:
             # The exactly dequantized weights (one expert at a time), in
             # 128-wide k blocks with unit weight scales.
@@ -196,7 +236,11 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None,
         if c["router"] == "before_down":
             a = a * w[tok, slot, None]
         a = rnd(a, "bf16")
-        if c.get("nvfp4"):
+        if c.get("mx8"):
+            a = mx_round(a)
+        if c.get("mxfp8"):
+            y = a @ dequant_mxfp8(w2[e], w2_scales[e]).t()
+        elif c.get("nvfp4"):
             y = a @ dequant_nvfp4(w2[e], w2_scales[e], w2_global[e]).t()
         elif mx and not fp8:
             y = a @ dequant_mxfp4(w2[e], w2_scales[e]).t()
@@ -271,6 +315,24 @@ def dequant_mxfp4(packed, scales):
         32, dim=-1)
 
 
+def mxfp8_weight(e, n, k, gen, dev):
+    """e4m3 [E, N, K] (every code but NaN) and UE8M0 scales [E, N, K/32]
+    (float8_e8m0fnu) from 3 consecutive powers of two whose largest is
+    near 1 / (200 sqrt(K)) (random e4m3 codes have an RMS near 200)."""
+    w = random_e4m3((e, n, k), gen, dev)
+    top = 127 + round(-torch.log2(torch.tensor(200 * k ** 0.5)).item())
+    sbytes = torch.randint(top - 2, top + 1, (e, n, k // 32), generator=gen,
+                           device=dev, dtype=torch.uint8)
+    return w, sbytes.view(torch.float8_e8m0fnu)
+
+
+def dequant_mxfp8(w, scales):
+    """float32 [N, K] of one expert's e4m3 [N, K] and UE8M0 [N, K/32]
+    (exact)."""
+    exps = scales.view(torch.uint8).float() - 127
+    return w.float() * torch.pow(2.0, exps).repeat_interleave(32, dim=-1)
+
+
 def dequant_nvfp4(packed, scales, g):
     """float32 [N, K] of one expert's packed e2m1 [N, K/2], e4m3 scales
     [N, K/16] and f32 global scale g (the product rounded once, in
@@ -294,6 +356,10 @@ def weights(c, gen, dev, spread=7):
     FP8 layer (w13, w2, w13_scales, w2_scales); MXFP4 scales from
     `spread` powers of two."""
     E, H, I = c["E"], c["H"], c["I"]
+    if c.get("mxfp8"):
+        w13, w13s = mxfp8_weight(E, 2 * I, H, gen, dev)
+        w2, w2s = mxfp8_weight(E, H, I, gen, dev)
+        return w13, w2, w13s, w2s
     if c.get("nvfp4"):
         _, w13, w13s, g13 = nvfp4_weights(E, 2 * I, H, gen, dev)
         _, w2, w2s, g2 = nvfp4_weights(E, H, I, gen, dev)
@@ -364,7 +430,8 @@ def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
         # turn a NaN into the limit, in the reference too.)
         nan_ok = bool(torch.isnan(out[nan_token].float()).any())
     return compare(label, out[keep].float(), ref[keep].float(), nan_ok,
-                   fp8=c.get("fp8", False), dtype=dtype_of(c))
+                   fp8=c.get("fp8", False) or c.get("mx8", False),
+                   dtype=dtype_of(c))
 
 
 # GPU cycles of the sleep kernel queued before the eager launch of
@@ -411,7 +478,8 @@ def check_graph(kernel, c, T, gen,
     def compare_now(label, extra_ok=True, note=""):
         ref = reference(c, x, ids, w, *wts)
         return compare(label, out.float(), ref.float(), extra_ok, note,
-                       fp8=c.get("fp8", False), dtype=dtype_of(c))
+                       fp8=c.get("fp8", False) or c.get("mx8", False),
+                       dtype=dtype_of(c))
 
     base = "%s T=%d graph" % (c["name"], T)
 
@@ -531,7 +599,8 @@ def main():
         check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
     passed = sum(r["ok"] for r in ROWS)
-    for dtype in ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4", "bf16-nvfp4"):
+    for dtype in ("bf16", "fp8", "fp8-mxfp4", "bf16-mxfp4", "bf16-nvfp4",
+                  "mxfp8-mxfp4", "mxfp8-nvfp4", "mxfp8"):
         rows = [r for r in ROWS if r["dtype"] == dtype]
         if rows:
             print("%s: %d of %d passed" % (dtype, sum(r["ok"] for r in rows),

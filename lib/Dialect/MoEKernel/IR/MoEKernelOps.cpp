@@ -643,6 +643,13 @@ static LogicalResult verifyDispatchRows(Op op) {
 LogicalResult DispatchOp::verify() {
   if (getNumExpertsAttr().getInt() < 1 || getTopKAttr().getInt() < 1)
     return emitOpError() << "expects num_experts and top_k >= 1";
+  if (getMxRound() && getRowScales())
+    return emitOpError() << "expects mx_round (bf16 rows rounded to MXFP8) "
+                            "or row_scales (e4m3 rows), not both";
+  if (getMxRound() && getHiddenAttr().getInt() % 32 != 0)
+    return emitOpError() << "expects hidden a multiple of 32 (1x32 blocks) "
+                            "with mx_round, got "
+                         << getHiddenAttr().getInt();
   return verifyDispatchRows(*this);
 }
 
@@ -695,6 +702,12 @@ LogicalResult StoreActOp::verify() {
       return emitOpError() << "expects bf16 or f32 rounding, got " << t;
   if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
     return emitOpError() << "expects ld a positive multiple of 8, got "
+                         << getLdAttr().getInt();
+  if (getMxRound() &&
+      (!getElementType().isBF16() || getLdAttr().getInt() % 32 != 0))
+    return emitOpError() << "expects bf16 elements and ld a multiple of 32 "
+                            "(1x32 blocks) with mx_round, got "
+                         << getElementType() << " and "
                          << getLdAttr().getInt();
   return success();
 }

@@ -421,6 +421,14 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
     each 128-value K block in moek.mma_fp4's K order (see
     moek.dequant_fp4_fp8).
 
+    With `mx_round` (no `row_scales`; `hidden` a multiple of 32) each 1x32
+    block of a copied row is rounded to its MXFP8 value, as `moe.quantize`
+    with `mxfp8` then `moe.dequantize` compute it, and stored in bf16:
+    `e = ceil(log2(amax / 448))` (`amax` over the finite `|v|`, the f32
+    quotient; -127 for a zero block; clamped to [-127, 127]), each value
+    times `2^-e` rounded to e4m3 with saturation (NaN stays NaN), times
+    `2^e`: exact in bf16 unless that is a bf16 subnormal (below 2^-126).
+
     ```mlir
     moek.dispatch %x, %ids, %weights tokens(%T) counts(%c) cursor(%cur) offsets(%off) slot_rows(%sr) row_weights(%rw) rows(%rows) barrier(%bar) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
     ```
@@ -434,7 +442,7 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
                        Optional<MoEK_GlobalPtr>:$row_scales,
                        I64Attr:$num_experts,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase,
-                       UnitAttr:$permute_k);
+                       UnitAttr:$permute_k, UnitAttr:$mx_round);
   let assemblyFormat = [{
     $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
@@ -816,7 +824,9 @@ def MoEK_DequantMxfp8Op : MoEK_Op<"dequant_mxfp8", []> {
     16-byte bf16 chunks), ending with a proxy fence and named barrier
     `barrier` over those threads: afterwards the tile is complete for all
     of them and for the tensor cores. Both operands of an MXFP8 grouped
-    matmul (rows and weights) are expanded this way.
+    matmul (rows and weights) are expanded this way. With `upper(%u)`, the
+    tile's upper R/2 rows read the scales of rows `u + r - R/2` (a fused
+    GEMM1 tile's up box, I rows past its gate box), clamped the same way.
 
     ```mlir
     moek.dequant_mxfp8 %ring[%i] from 3 to 0 scales(%xs[%row, %kb]) row_limit(%end) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 90 : i64, threads = 256 : i64} : !moek.ring<...>, !llvm.ptr<1>
@@ -825,11 +835,13 @@ def MoEK_DequantMxfp8Op : MoEK_Op<"dequant_mxfp8", []> {
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
                        I64Attr:$to, MoEK_GlobalPtr:$scales, Index:$row,
                        Index:$k_block, Index:$row_limit,
+                       Optional<Index>:$upper_row,
                        I64Attr:$scale_cols, I64Attr:$threads,
                        I64Attr:$first_thread, I64Attr:$barrier);
   let assemblyFormat = [{
     $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `[` $row `,`
-    $k_block `]` `)` `row_limit` `(` $row_limit `)` attr-dict `:`
+    $k_block `]` `)` `row_limit` `(` $row_limit `)`
+    (`upper` `(` $upper_row^ `)`)? attr-dict `:`
     qualified(type($ring)) `,` qualified(type($scales))
   }];
   let hasVerifier = 1;
@@ -1312,7 +1324,10 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
     0.044715 g^3))) * u` (exp as `ex2.approx`, erf by a polynomial of
     absolute error below 1.5e-7); times `row_weights[r]` (f32) when given,
     rounded to `element_type` and stored at `out[r, col + c]` (row stride
-    `ld`), for rows below `row_limit` and columns below `ld`.
+    `ld`), for rows below `row_limit` and columns below `ld`. With
+    `mx_round` (`element_type` bf16, `ld` a multiple of 32), after that
+    rounding each 1x32 block of a row (`col` a multiple of 32) is rounded to
+    its MXFP8 value as `moek.dispatch {mx_round}` rounds rows, kept in bf16.
 
     ```mlir
     moek.store_act %acc, %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
@@ -1326,7 +1341,8 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
                        TypeAttr:$gemm1_type,
                        TypeAttr:$element_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
-                       DefaultValuedAttr<F32Attr, "0.0f">:$limit);
+                       DefaultValuedAttr<F32Attr, "0.0f">:$limit,
+                       UnitAttr:$mx_round);
   let assemblyFormat = [{
     $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
     (`row_weights` `(` $row_weights^ `)`)?
