@@ -35,6 +35,7 @@ namespace {
 
 constexpr int64_t kFp8Block = 128;
 constexpr int64_t kMxBlock = 32;
+constexpr int64_t kNvBlock = 16;
 
 llvm::Error layerError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -141,44 +142,95 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   if (!gemm1 || !gemm2)
     return layerError("gemm1 = '" + layer.gemm1Type + "', gemm2 = '" +
                       layer.gemm2Type + "': each must be bf16 or f32");
-  // fp8: DeepSeek-V3's recipe; fp8-mxfp4: the same rows and activation,
-  // e2m1 weights with UE8M0 scales per 1x32 block.
-  bool mxfp4 = layer.precision == "fp8-mxfp4";
-  bool fp8 = mxfp4 || layer.precision == "fp8";
-  if (!fp8 && layer.precision != "bf16")
+  // The precision: how the rows and the activation are quantized inside
+  // the layer (none, DeepSeek-V3's fp8_block 1x128, or MXFP8 1x32) and the
+  // weights' format (bf16; fp8_block 128x128 with f32 scales; MXFP4, NVFP4
+  // or MXFP8 with their block scales, NVFP4 with an f32 scale per expert).
+  enum class Weights { bf16, fp8, mxfp4, nvfp4, mxfp8 };
+  struct Precision {
+    StringRef name;
+    std::optional<QuantScheme> rows;
+    Weights weights;
+  };
+  static const Precision kPrecisions[] = {
+      {"bf16", std::nullopt, Weights::bf16},
+      {"fp8", QuantScheme::fp8_block, Weights::fp8},
+      {"fp8-mxfp4", QuantScheme::fp8_block, Weights::mxfp4},
+      {"bf16-mxfp4", std::nullopt, Weights::mxfp4},
+      {"bf16-nvfp4", std::nullopt, Weights::nvfp4},
+      {"mxfp8-mxfp4", QuantScheme::mxfp8, Weights::mxfp4},
+      {"mxfp8-nvfp4", QuantScheme::mxfp8, Weights::nvfp4},
+      {"mxfp8", QuantScheme::mxfp8, Weights::mxfp8}};
+  const Precision *prec = nullptr;
+  for (const Precision &p : kPrecisions)
+    if (p.name == layer.precision)
+      prec = &p;
+  if (!prec)
     return layerError("unknown precision '" + layer.precision +
-                      "' (expected bf16, fp8 or fp8-mxfp4)");
-  if (fp8 && (layer.hidden % kFp8Block || layer.intermediate % kFp8Block))
+                      "' (expected bf16, fp8, fp8-mxfp4, bf16-mxfp4, "
+                      "bf16-nvfp4, mxfp8-mxfp4, mxfp8-nvfp4 or mxfp8)");
+  bool fp8Rows = prec->rows == QuantScheme::fp8_block;
+  if ((fp8Rows || prec->weights == Weights::fp8) &&
+      (layer.hidden % kFp8Block || layer.intermediate % kFp8Block))
     return layerError("precision " + layer.precision +
                       " needs H and I that are multiples of 128 (" +
-                      (mxfp4 ? "its rows and activation are quantized in "
-                               "1x128 blocks"
-                             : "its scales cover 128x128 weight blocks") +
+                      (prec->weights == Weights::fp8
+                           ? "its scales cover 128x128 weight blocks"
+                           : "its rows and activation are quantized in "
+                             "1x128 blocks") +
                       "): H = " + llvm::Twine(layer.hidden) +
                       ", I = " + llvm::Twine(layer.intermediate));
 
   int64_t E = layer.experts, H = layer.hidden, I = layer.intermediate,
           K = layer.topK, dyn = ShapedType::kDynamic;
   Type bf16 = BFloat16Type::get(&ctx), f32 = Float32Type::get(&ctx);
-  Type weight = mxfp4 ? Type(Float4E2M1FNType::get(&ctx))
-                : fp8  ? Type(Float8E4M3FNType::get(&ctx))
-                       : bf16;
+  Type e2m1 = Float4E2M1FNType::get(&ctx), e4m3 = Float8E4M3FNType::get(&ctx),
+       ue8m0 = Float8E8M0FNUType::get(&ctx);
+  Type weight = bf16, scale;
+  // Scale blocks of a weight row: rows x cols.
+  int64_t blockRows = 1, blockCols = 1;
+  QuantScheme wScheme = QuantScheme::fp8_block;
+  switch (prec->weights) {
+  case Weights::bf16:
+    break;
+  case Weights::fp8:
+    weight = e4m3, scale = f32, blockRows = blockCols = kFp8Block;
+    break;
+  case Weights::mxfp4:
+    weight = e2m1, scale = ue8m0, blockCols = kMxBlock;
+    wScheme = QuantScheme::mxfp4;
+    break;
+  case Weights::nvfp4:
+    weight = e2m1, scale = e4m3, blockCols = kNvBlock;
+    wScheme = QuantScheme::nvfp4;
+    break;
+  case Weights::mxfp8:
+    weight = e4m3, scale = ue8m0, blockCols = kMxBlock;
+    wScheme = QuantScheme::mxfp8;
+    break;
+  }
+  if (scale && (H % blockCols || I % blockCols))
+    return layerError("precision " + layer.precision +
+                      " needs H and I that are multiples of its weight "
+                      "blocks (" + llvm::Twine(blockCols) + "): H = " +
+                      llvm::Twine(layer.hidden) + ", I = " +
+                      llvm::Twine(layer.intermediate));
   SmallVector<Type> inputs = {
       RankedTensorType::get({dyn, H}, bf16),
       RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)),
       RankedTensorType::get({dyn, K}, f32),
       RankedTensorType::get({E, 2 * I, H}, weight),
       RankedTensorType::get({E, H, I}, weight)};
-  if (mxfp4) {
-    Type ue8m0 = Float8E8M0FNUType::get(&ctx);
-    inputs.push_back(
-        RankedTensorType::get({E, 2 * I, H / kMxBlock}, ue8m0));
-    inputs.push_back(RankedTensorType::get({E, H, I / kMxBlock}, ue8m0));
-  } else if (fp8) {
+  if (scale) {
     inputs.push_back(RankedTensorType::get(
-        {E, 2 * I / kFp8Block, H / kFp8Block}, f32));
+        {E, 2 * I / blockRows, H / blockCols}, scale));
     inputs.push_back(
-        RankedTensorType::get({E, H / kFp8Block, I / kFp8Block}, f32));
+        RankedTensorType::get({E, H / blockRows, I / blockCols}, scale));
+  }
+  bool global = prec->weights == Weights::nvfp4;
+  if (global) {
+    inputs.push_back(RankedTensorType::get({E}, f32));
+    inputs.push_back(RankedTensorType::get({E}, f32));
   }
   Type out = RankedTensorType::get({dyn, H}, bf16);
 
@@ -192,12 +244,10 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   b.setInsertionPointToEnd(body);
   auto args = body->getArguments();
   QuantAttr rows, blocks;
-  if (fp8) {
-    rows = QuantAttr::get(&ctx, QuantScheme::fp8_block, 1, kFp8Block);
-    blocks = mxfp4 ? QuantAttr::get(&ctx, QuantScheme::mxfp4, 1, kMxBlock)
-                   : QuantAttr::get(&ctx, QuantScheme::fp8_block, kFp8Block,
-                                    kFp8Block);
-  }
+  if (prec->rows)
+    rows = QuantAttr::get(&ctx, *prec->rows, 1, fp8Rows ? kFp8Block : kMxBlock);
+  if (scale)
+    blocks = QuantAttr::get(&ctx, wScheme, blockRows, blockCols);
   FloatAttr alpha, limit;
   if (*activation == ActivationKind::clamped_swiglu) {
     alpha = b.getF32FloatAttr(layer.alpha);
@@ -205,7 +255,8 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   }
   auto op = FusedMoEOp::create(
       b, loc, out, args[0], args[1], args[2], args[3], args[4],
-      fp8 ? args[5] : Value(), fp8 ? args[6] : Value(), Value(), Value(),
+      scale ? args[5] : Value(), scale ? args[6] : Value(),
+      global ? args[7] : Value(), global ? args[8] : Value(),
       *activation, *layout, alpha, limit, *router, gemm1, bf16, gemm2, rows,
       blocks, rows, blocks, PlacementAttr());
   func::ReturnOp::create(b, loc, op.getResult());

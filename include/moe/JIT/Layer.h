@@ -39,8 +39,11 @@ struct FusedMoeLayer {
   int64_t topK = 0;         // K
   /// "bf16", "fp8": DeepSeek-V3's recipe (x and the activation quantized
   /// per 1x128 block inside the layer, e4m3 weights with f32 scales per
-  /// 128x128 block), or "fp8-mxfp4": the same x and activation, e2m1
-  /// weights (packed two a byte) with UE8M0 scales per 1x32 block.
+  /// 128x128 block), "fp8-mxfp4": the same x and activation, e2m1
+  /// weights (packed two a byte) with UE8M0 scales per 1x32 block;
+  /// "bf16-mxfp4", "bf16-nvfp4" (e4m3 scales per 1x16 block and an f32
+  /// scale per expert), "mxfp8-mxfp4", "mxfp8-nvfp4" (x and the activation
+  /// quantized to MXFP8 per 1x32 block) and "mxfp8" (MXFP8 weights too).
   std::string precision = "bf16";
   /// swiglu, clamped_swiglu (with alpha and limit), gelu_mul, gelu_tanh_mul.
   std::string activation = "swiglu";
