@@ -350,28 +350,28 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     def bf16_pipeline():
         return torch_pipeline(x, w13, w2, ids, w)
 
-    if mx8w:
-        ours_w = mxfp8_weights(w13, w2)
-        args = (x, ids, w) + ours_w
-        ref = reference(layer, *args)
-        q13, q2, s13, s2 = ours_w
-        dq13 = torch.stack([dequant_mxfp8(q13[i], s13[i])
-                            for i in range(E)]).to(torch.bfloat16)
-        dq2 = torch.stack([dequant_mxfp8(q2[i], s2[i])
-                           for i in range(E)]).to(torch.bfloat16)
-        peer_op = "torch._grouped_mm pipeline on the dequantized weights"
+    if mx8w or nv:
+        # Per expert: its weights dequantized and rounded to bf16 (w13, w2).
+        if mx8w:
+            ours_w = mxfp8_weights(w13, w2)
+            q13, q2, s13, s2 = ours_w
 
-        def peer_fn():
-            return torch_pipeline(x, dq13, dq2, ids, w)
-    elif nv:
-        ours_w = nvfp4_weights(w13, w2)
+            def dequant(i):
+                return (dequant_mxfp8(q13[i], s13[i]).to(torch.bfloat16),
+                        dequant_mxfp8(q2[i], s2[i]).to(torch.bfloat16))
+        else:
+            ours_w = nvfp4_weights(w13, w2)
+            p13, p2, s13, s2, g13, g2 = ours_w
+
+            def dequant(i):
+                return (dequant_nvfp4(p13[i], s13[i], g13[i]).to(torch.bfloat16),
+                        dequant_nvfp4(p2[i], s2[i], g2[i]).to(torch.bfloat16))
         args = (x, ids, w) + ours_w
         ref = reference(layer, *args)
-        p13, p2, s13, s2, g13, g2 = ours_w
-        dq13 = torch.stack([dequant_nvfp4(p13[i], s13[i], g13[i])
-                            for i in range(E)]).to(torch.bfloat16)
-        dq2 = torch.stack([dequant_nvfp4(p2[i], s2[i], g2[i])
-                           for i in range(E)]).to(torch.bfloat16)
+        pairs = [dequant(i) for i in range(E)]
+        dq13 = torch.stack([p[0] for p in pairs])
+        dq2 = torch.stack([p[1] for p in pairs])
+        del pairs
         peer_op = "torch._grouped_mm pipeline on the dequantized weights"
 
         def peer_fn():

@@ -2958,6 +2958,28 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
              u);
 }
 
+/// Row `row0 + 8 * half` of an epilogue that every lane runs (its quad's
+/// shuffles need all of them): the row, whether it lies below `rowLimit`,
+/// and its router weight from `rowWeights` (null without), read at
+/// min(row, lastRow) so that rows past the limit read the last row's.
+std::tuple<Value, Value, Value> epilogueRow(OpBuilder &b, Location loc,
+                                            Value row0, int half,
+                                            Value rowLimit, Value lastRow,
+                                            Value rowWeights) {
+  Type f32 = b.getF32Type();
+  Value row = arith::AddIOp::create(
+      b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
+  Value inside =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, row, rowLimit);
+  Value rw;
+  if (rowWeights)
+    rw = LLVM::LoadOp::create(
+        b, loc, f32,
+        elementAddress(b, loc, rowWeights, f32,
+                       arith::MinSIOp::create(b, loc, row, lastRow)));
+  return {row, inside, rw};
+}
+
 struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2991,18 +3013,10 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
         b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
     Value zero = LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f));
     for (int half = 0; half < 2; ++half) {
-      Value row = arith::AddIOp::create(
-          b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
-      Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                           row, a.getRowLimit());
       // Every lane computes (the quad's shuffles need all of them); rows
       // past the limit read the last row's weight and store nothing.
-      Value rw;
-      if (a.getRowWeights())
-        rw = LLVM::LoadOp::create(
-            b, loc, f32,
-            elementAddress(b, loc, a.getRowWeights(), f32,
-                           arith::MinSIOp::create(b, loc, row, lastRow)));
+      auto [row, inside, rw] = epilogueRow(b, loc, row0, half, a.getRowLimit(),
+                                           lastRow, a.getRowWeights());
       SmallVector<Value> vals;
       Value amax = zero;
       for (int64_t j = 0; j < 16; ++j)
@@ -3151,16 +3165,8 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       Value lastRow = arith::SubIOp::create(
           b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
       for (int half = 0; half < 2; ++half) {
-        Value row = arith::AddIOp::create(
-            b, loc, row0, arith::ConstantIndexOp::create(b, loc, 8 * half));
-        Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                             row, a.getRowLimit());
-        Value rw;
-        if (a.getRowWeights())
-          rw = LLVM::LoadOp::create(
-              b, loc, f32,
-              elementAddress(b, loc, a.getRowWeights(), f32,
-                             arith::MinSIOp::create(b, loc, row, lastRow)));
+        auto [row, inside, rw] = epilogueRow(
+            b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
         SmallVector<Value> outs;
         for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j)
           for (int64_t e = 0; e < perGroup; ++e) {
