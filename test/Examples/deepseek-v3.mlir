@@ -51,6 +51,16 @@
 // RUN: grep '^result' %t.nvfp4.after > %t.nvfp4.after.results
 // RUN: diff %t.nvfp4.before.results %t.nvfp4.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/deepseek-v3-mxfp8-nvfp4.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/deepseek-v3-mxfp8-nvfp4.mlir -o %t.mx8nv.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.mx8nv.fused.mlir
+// RUN: moe-run %examples/deepseek-v3-mxfp8-nvfp4.mlir --tokens=3 --seed=7 --print-hash > %t.mx8nv.before
+// RUN: moe-run %t.mx8nv.fused.mlir --tokens=3 --seed=7 --print-hash > %t.mx8nv.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.mx8nv.after
+// RUN: grep '^result' %t.mx8nv.before > %t.mx8nv.before.results
+// RUN: grep '^result' %t.mx8nv.after > %t.mx8nv.after.results
+// RUN: diff %t.mx8nv.before.results %t.mx8nv.after.results
+
 // IR:      moe.route
 // IR:      moe.fused_moe
 // IR-NOT:  moe.dispatch
