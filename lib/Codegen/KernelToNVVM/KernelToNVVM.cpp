@@ -2223,10 +2223,16 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
                  bool mxRound = false) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   auto vec = VectorType::get({4}, b.getI32Type());
+  // With mxRound every lane runs every step (the shuffles need the whole
+  // warp: a lane whose first piece lies past a short row, h < 256, would
+  // skip the loop), its column added inside.
+  Value laneCol = arith::MulIOp::create(b, l, lane, idx(8));
   scf::ForOp::create(
-      b, l, arith::MulIOp::create(b, l, lane, idx(8)), idx(h),
-      idx(256 * kCopyUnroll), ValueRange{},
+      b, l, mxRound ? idx(0) : laneCol, idx(h), idx(256 * kCopyUnroll),
+      ValueRange{},
       [&](OpBuilder &pb, Location pl, Value c, ValueRange) {
+        if (mxRound)
+          c = arith::AddIOp::create(pb, pl, c, laneCol);
         SmallVector<Value> at, vals, inRow;
         for (int64_t u = 0; u < kCopyUnroll; ++u) {
           Value cu = arith::AddIOp::create(pb, pl, c, idx(256 * u));
