@@ -3161,6 +3161,21 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     int64_t perGroup = interleaved ? 1 : 2;
     auto vecOut = VectorType::get({perGroup}, elem);
     auto vecF32 = VectorType::get({perGroup}, f32);
+    // Output group j's value (or pair) `stored` of the row at `rowOffset`
+    // (elements), unless its column lies past `ld`.
+    auto storeGroup = [&](Value rowOffset, int64_t j, Value stored,
+                          int64_t bytes) {
+      Value colJ = LLVM::AddOp::create(
+          b, loc, col0, i64c(b, loc, interleaved ? 4 * j : 8 * j));
+      Value addr = LLVM::GEPOp::create(
+          b, loc, a.getOut().getType(), elem, a.getOut(),
+          ValueRange{LLVM::AddOp::create(b, loc, rowOffset, colJ)});
+      Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
+                                          colJ, i64c(b, loc, ld));
+      auto colIf = scf::IfOp::create(b, loc, inCols, false);
+      OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
+      LLVM::StoreOp::create(cb, loc, stored, addr, bytes);
+    };
     if (op.getMxRound()) {
       // Each 1x32 block of a row is 8 values of each lane of a quad (groups
       // 4b..4b+3 concatenated, 8b..8b+7 interleaved): every lane computes
@@ -3203,16 +3218,7 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
           if (interleaved)
             stored = LLVM::ExtractElementOp::create(b, loc, stored,
                                                     i32c(b, loc, j % 2));
-          Value colJ = LLVM::AddOp::create(
-              b, loc, col0, i64c(b, loc, interleaved ? 4 * j : 8 * j));
-          Value addr = LLVM::GEPOp::create(
-              b, loc, a.getOut().getType(), elem, a.getOut(),
-              ValueRange{LLVM::AddOp::create(b, loc, rowOffset, colJ)});
-          Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
-                                              colJ, i64c(b, loc, ld));
-          auto colIf = scf::IfOp::create(b, loc, inCols, false);
-          OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
-          LLVM::StoreOp::create(cb, loc, stored, addr, perGroup * 2);
+          storeGroup(rowOffset, j, stored, perGroup * 2);
         }
       }
       rewriter.eraseOp(op);
@@ -3250,16 +3256,7 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
         if (perGroup == 1)
           stored = LLVM::ExtractElementOp::create(b, loc, stored,
                                                   i32c(b, loc, 0));
-        Value colJ = LLVM::AddOp::create(
-            b, loc, col0, i64c(b, loc, interleaved ? 4 * j : 8 * j));
-        Value addr = LLVM::GEPOp::create(
-            b, loc, a.getOut().getType(), elem, a.getOut(),
-            ValueRange{LLVM::AddOp::create(b, loc, rowOffset, colJ)});
-        Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
-                                            colJ, i64c(b, loc, ld));
-        auto colIf = scf::IfOp::create(b, loc, inCols, false);
-        OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
-        LLVM::StoreOp::create(cb, loc, stored, addr, perGroup * elemBytes);
+        storeGroup(rowOffset, j, stored, perGroup * elemBytes);
       }
     }
     rewriter.eraseOp(op);
