@@ -144,23 +144,23 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
                       layer.gemm2Type + "': each must be bf16 or f32");
   // The precision: how the rows and the activation are quantized inside
   // the layer (none, DeepSeek-V3's fp8_block 1x128, or MXFP8 1x32) and the
-  // weights' format (bf16; fp8_block 128x128 with f32 scales; MXFP4, NVFP4
-  // or MXFP8 with their block scales, NVFP4 with an f32 scale per expert).
-  enum class Weights { bf16, fp8, mxfp4, nvfp4, mxfp8 };
+  // weights' format (none: bf16; fp8_block 128x128 with f32 scales; MXFP4,
+  // NVFP4 or MXFP8 with their block scales, NVFP4 with an f32 scale per
+  // expert).
   struct Precision {
     StringRef name;
-    std::optional<QuantScheme> rows;
-    Weights weights;
+    std::optional<QuantScheme> rows, weights;
   };
+  using QS = QuantScheme;
   static const Precision kPrecisions[] = {
-      {"bf16", std::nullopt, Weights::bf16},
-      {"fp8", QuantScheme::fp8_block, Weights::fp8},
-      {"fp8-mxfp4", QuantScheme::fp8_block, Weights::mxfp4},
-      {"bf16-mxfp4", std::nullopt, Weights::mxfp4},
-      {"bf16-nvfp4", std::nullopt, Weights::nvfp4},
-      {"mxfp8-mxfp4", QuantScheme::mxfp8, Weights::mxfp4},
-      {"mxfp8-nvfp4", QuantScheme::mxfp8, Weights::nvfp4},
-      {"mxfp8", QuantScheme::mxfp8, Weights::mxfp8}};
+      {"bf16", std::nullopt, std::nullopt},
+      {"fp8", QS::fp8_block, QS::fp8_block},
+      {"fp8-mxfp4", QS::fp8_block, QS::mxfp4},
+      {"bf16-mxfp4", std::nullopt, QS::mxfp4},
+      {"bf16-nvfp4", std::nullopt, QS::nvfp4},
+      {"mxfp8-mxfp4", QS::mxfp8, QS::mxfp4},
+      {"mxfp8-nvfp4", QS::mxfp8, QS::nvfp4},
+      {"mxfp8", QS::mxfp8, QS::mxfp8}};
   const Precision *prec = nullptr;
   for (const Precision &p : kPrecisions)
     if (p.name == layer.precision)
@@ -169,12 +169,13 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
     return layerError("unknown precision '" + layer.precision +
                       "' (expected bf16, fp8, fp8-mxfp4, bf16-mxfp4, "
                       "bf16-nvfp4, mxfp8-mxfp4, mxfp8-nvfp4 or mxfp8)");
-  bool fp8Rows = prec->rows == QuantScheme::fp8_block;
-  if ((fp8Rows || prec->weights == Weights::fp8) &&
+  bool fp8Rows = prec->rows == QuantScheme::fp8_block,
+       fp8Weights = prec->weights == QuantScheme::fp8_block;
+  if ((fp8Rows || fp8Weights) &&
       (layer.hidden % kFp8Block || layer.intermediate % kFp8Block))
     return layerError("precision " + layer.precision +
                       " needs H and I that are multiples of 128 (" +
-                      (prec->weights == Weights::fp8
+                      (fp8Weights
                            ? "its scales cover 128x128 weight blocks"
                            : "its rows and activation are quantized in "
                              "1x128 blocks") +
@@ -189,25 +190,21 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   Type weight = bf16, scale;
   // Scale blocks of a weight row: rows x cols.
   int64_t blockRows = 1, blockCols = 1;
-  QuantScheme wScheme = QuantScheme::fp8_block;
-  switch (prec->weights) {
-  case Weights::bf16:
-    break;
-  case Weights::fp8:
-    weight = e4m3, scale = f32, blockRows = blockCols = kFp8Block;
-    break;
-  case Weights::mxfp4:
-    weight = e2m1, scale = ue8m0, blockCols = kMxBlock;
-    wScheme = QuantScheme::mxfp4;
-    break;
-  case Weights::nvfp4:
-    weight = e2m1, scale = e4m3, blockCols = kNvBlock;
-    wScheme = QuantScheme::nvfp4;
-    break;
-  case Weights::mxfp8:
-    weight = e4m3, scale = ue8m0, blockCols = kMxBlock;
-    wScheme = QuantScheme::mxfp8;
-    break;
+  if (prec->weights) {
+    switch (*prec->weights) {
+    case QuantScheme::fp8_block:
+      weight = e4m3, scale = f32, blockRows = blockCols = kFp8Block;
+      break;
+    case QuantScheme::mxfp4:
+      weight = e2m1, scale = ue8m0, blockCols = kMxBlock;
+      break;
+    case QuantScheme::nvfp4:
+      weight = e2m1, scale = e4m3, blockCols = kNvBlock;
+      break;
+    case QuantScheme::mxfp8:
+      weight = e4m3, scale = ue8m0, blockCols = kMxBlock;
+      break;
+    }
   }
   if (scale && (H % blockCols || I % blockCols))
     return layerError("precision " + layer.precision +
@@ -227,7 +224,7 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
     inputs.push_back(
         RankedTensorType::get({E, H / blockRows, I / blockCols}, scale));
   }
-  bool global = prec->weights == Weights::nvfp4;
+  bool global = prec->weights == QuantScheme::nvfp4;
   if (global) {
     inputs.push_back(RankedTensorType::get({E}, f32));
     inputs.push_back(RankedTensorType::get({E}, f32));
@@ -246,8 +243,8 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   QuantAttr rows, blocks;
   if (prec->rows)
     rows = QuantAttr::get(&ctx, *prec->rows, 1, fp8Rows ? kFp8Block : kMxBlock);
-  if (scale)
-    blocks = QuantAttr::get(&ctx, wScheme, blockRows, blockCols);
+  if (prec->weights)
+    blocks = QuantAttr::get(&ctx, *prec->weights, blockRows, blockCols);
   FloatAttr alpha, limit;
   if (*activation == ActivationKind::clamped_swiglu) {
     alpha = b.getF32FloatAttr(layer.alpha);

@@ -3161,6 +3161,16 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     int64_t perGroup = interleaved ? 1 : 2;
     auto vecOut = VectorType::get({perGroup}, elem);
     auto vecF32 = VectorType::get({perGroup}, f32);
+    // Element e of output group j in row half `half`: the activation of its
+    // gate and up values, times the router weight `rw` if given.
+    auto groupValue = [&](int half, int64_t j, int64_t e, Value rw) {
+      Value gate = interleaved ? field(4 * j + 2 * half)
+                               : field(4 * j + 2 * half + e);
+      Value up = interleaved ? field(4 * j + 2 * half + 1)
+                             : field(4 * (j + 16) + 2 * half + e);
+      Value out = activate(gate, up);
+      return rw ? mul(out, rw) : out;
+    };
     // Output group j's value (or pair) `stored` of the row at `rowOffset`
     // (elements), unless its column lies past `ld`.
     auto storeGroup = [&](Value rowOffset, int64_t j, Value stored,
@@ -3190,18 +3200,11 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
             b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
         SmallVector<Value> outs;
         for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j)
-          for (int64_t e = 0; e < perGroup; ++e) {
-            Value gate = interleaved ? field(4 * j + 2 * half)
-                                     : field(4 * j + 2 * half + e);
-            Value up = interleaved ? field(4 * j + 2 * half + 1)
-                                   : field(4 * (j + 16) + 2 * half + e);
-            Value out = activate(gate, up);
-            if (rw)
-              out = mul(out, rw);
+          for (int64_t e = 0; e < perGroup; ++e)
             outs.push_back(LLVM::FPExtOp::create(
                 b, loc, f32,
-                LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), out)));
-          }
+                LLVM::FPTruncOp::create(b, loc, b.getBF16Type(),
+                                        groupValue(half, j, e, rw))));
         SmallVector<Value> pairs;
         for (int64_t blk = 0; blk < 4; ++blk)
           llvm::append_range(pairs, mxfp8RoundPairs(
@@ -3240,16 +3243,9 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
                                             i64c(b, loc, ld));
       for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j) {
         Value v = LLVM::UndefOp::create(b, loc, vecF32);
-        for (int64_t e = 0; e < perGroup; ++e) {
-          Value gate = interleaved ? field(4 * j + 2 * half)
-                                   : field(4 * j + 2 * half + e);
-          Value up = interleaved ? field(4 * j + 2 * half + 1)
-                                 : field(4 * (j + 16) + 2 * half + e);
-          Value out = activate(gate, up);
-          if (rw)
-            out = mul(out, rw);
-          v = LLVM::InsertElementOp::create(b, loc, v, out, i32c(b, loc, e));
-        }
+        for (int64_t e = 0; e < perGroup; ++e)
+          v = LLVM::InsertElementOp::create(
+              b, loc, v, groupValue(half, j, e, rw), i32c(b, loc, e));
         Value stored = v;
         if (!elem.isF32())
           stored = LLVM::FPTruncOp::create(b, loc, vecOut, v);
@@ -3543,21 +3539,17 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
     // first, as moek.dequant_fp4 does: a thread's two blocks of a fused
     // layer's 256-row tile are 16 registers, which spilled).
     int64_t blocksPerThread = rows * 2 / threads;
-    SmallVector<Value> blockValues;
-    auto loadBlock = [&](int64_t j) {
+    for (int64_t j = 0; j < blocksPerThread; ++j) {
       Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
+      Value blockValues[2];
       for (int64_t h = 0; h < 2; ++h)
-        blockValues.push_back(LLVM::LoadOp::create(
+        blockValues[h] = LLVM::LoadOp::create(
             rewriter, loc, quadTy,
             at(src, LLVM::AddOp::create(
                         rewriter, loc,
                         LLVM::MulOp::create(rewriter, loc, u, c32(32)),
                         c32(16 * h))),
-            16));
-    };
-    for (int64_t j = 0; j < blocksPerThread; ++j) {
-      loadBlock(j);
-      Value u = LLVM::AddOp::create(rewriter, loc, t, c32(j * threads));
+            16);
       Value r = LLVM::LShrOp::create(rewriter, loc, u, c32(1));
       Value blk = LLVM::AndOp::create(rewriter, loc, u, c32(1));
       // With upper_row, the tile's upper half from there.
@@ -3596,7 +3588,7 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
           rewriter, loc, rewriter.getF32Type(),
           ue8m0Bits(rewriter, loc, byte, /*exponentShift=*/23));
       for (int64_t h = 0; h < 2; ++h) {
-        Value values = blockValues[2 * j + h];
+        Value values = blockValues[h];
         // Words 2c and 2c + 1 (8 values) fill 16-byte chunk 4 blk + 2h + c
         // of the bf16 row.
         for (int64_t c = 0; c < 2; ++c) {

@@ -1211,33 +1211,25 @@ bool isBf16OrMxfp8(QuantAttr q) {
   return !q || isBlockQuant(q, QuantScheme::mxfp8, 1, 32);
 }
 
-/// True if `op` has bf16 (or MXFP8: isBf16OrMxfp8) rows and activations
-/// and FP4 weights, which the bf16 kernel expands to bf16 in shared memory
-/// (moek.dequant_fp4), as the grouped matmul does: MXFP4 (e2m1, UE8M0
-/// scales per 1x32 block) or, with `nvfp4`, NVFP4 (e2m1, e4m3 scales per
-/// 1x16 block; isBf16Nvfp4Layer).
-bool isBf16Fp4Layer(FusedMoEOp op, bool nvfp4) {
-  QuantScheme scheme = nvfp4 ? QuantScheme::nvfp4 : QuantScheme::mxfp4;
-  int64_t block = nvfp4 ? 16 : 32;
-  return isBf16OrMxfp8(op.getXQuantAttr()) &&
-         isBf16OrMxfp8(op.getActQuantAttr()) &&
-         isBlockQuant(op.getW13QuantAttr(), scheme, 1, block) &&
-         isBlockQuant(op.getW2QuantAttr(), scheme, 1, block);
+/// The format of `op`'s weights if the bf16 kernel expands them to bf16 in
+/// shared memory, as the grouped matmul does, for bf16 (or MXFP8:
+/// isBf16OrMxfp8) rows and activations: MXFP4 (e2m1, UE8M0 scales per
+/// 1x32 block) or NVFP4 (e2m1, e4m3 scales per 1x16 block, under optional
+/// f32 scales per expert that multiply each GEMM's accumulator before its
+/// epilogue), both by moek.dequant_fp4, or MXFP8 (e4m3, UE8M0 scales per
+/// 1x32 block) by moek.dequant_mxfp8; none otherwise.
+std::optional<QuantScheme> expandedWeights(FusedMoEOp op) {
+  if (!isBf16OrMxfp8(op.getXQuantAttr()) ||
+      !isBf16OrMxfp8(op.getActQuantAttr()))
+    return std::nullopt;
+  for (auto [scheme, block] : {std::pair(QuantScheme::mxfp4, 32),
+                               std::pair(QuantScheme::nvfp4, 16),
+                               std::pair(QuantScheme::mxfp8, 32)})
+    if (isBlockQuant(op.getW13QuantAttr(), scheme, 1, block) &&
+        isBlockQuant(op.getW2QuantAttr(), scheme, 1, block))
+      return scheme;
+  return std::nullopt;
 }
-bool isBf16Mxfp4Layer(FusedMoEOp op) { return isBf16Fp4Layer(op, false); }
-/// True if `op` has bf16 (or MXFP8: isBf16OrMxfp8) rows and activations
-/// and MXFP8 weights (e4m3, UE8M0 scales per 1x32 block), which the bf16
-/// kernel expands to bf16 in shared memory (moek.dequant_mxfp8).
-bool isBf16Mxfp8WeightsLayer(FusedMoEOp op) {
-  return isBf16OrMxfp8(op.getXQuantAttr()) &&
-         isBf16OrMxfp8(op.getActQuantAttr()) &&
-         isBlockQuant(op.getW13QuantAttr(), QuantScheme::mxfp8, 1, 32) &&
-         isBlockQuant(op.getW2QuantAttr(), QuantScheme::mxfp8, 1, 32);
-}
-/// NVFP4 weights, each under an optional f32 scale per expert (the w13 and
-/// w2 global scales), which multiplies the GEMM's accumulator before its
-/// epilogue.
-bool isBf16Nvfp4Layer(FusedMoEOp op) { return isBf16Fp4Layer(op, true); }
 
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
 std::string unsupportedReason(FusedMoEOp op) {
@@ -1250,9 +1242,10 @@ std::string unsupportedReason(FusedMoEOp op) {
   }
   RankedTensorType x = op.getX().getType(), w13 = op.getW13().getType(),
                    w2 = op.getW2().getType();
-  bool nvfp4 = isBf16Nvfp4Layer(op), mxfp8 = isBf16Mxfp8WeightsLayer(op);
-  bool bf16Mxfp4 = isBf16Mxfp4Layer(op) || nvfp4 || mxfp8;
-  if (bf16Mxfp4) {
+  std::optional<QuantScheme> expanded = expandedWeights(op);
+  bool nvfp4 = expanded == QuantScheme::nvfp4,
+       mxfp8 = expanded == QuantScheme::mxfp8;
+  if (expanded) {
     StringRef what = nvfp4 ? "NVFP4" : mxfp8 ? "MXFP8" : "MXFP4";
     if (!nvfp4 && (op.getW13GlobalScale() || op.getW2GlobalScale()))
       return "MXFP4 weights take no global scale";
@@ -1264,7 +1257,7 @@ std::string unsupportedReason(FusedMoEOp op) {
                    !isa<Float4E2M1FNType>(w2.getElementType())))
       return (what.lower() + " weights must be f4E2M1FN");
   }
-  if (!bf16Mxfp4 && (op.getXQuantAttr() || op.getW13QuantAttr() ||
+  if (!expanded && (op.getXQuantAttr() || op.getW13QuantAttr() ||
                      op.getActQuantAttr() || op.getW2QuantAttr())) {
     if ((!isFp8BlockLayer(op) && !isFp8Mxfp4Layer(op)) ||
         op.getW13GlobalScale() || op.getW2GlobalScale())
@@ -1292,7 +1285,7 @@ std::string unsupportedReason(FusedMoEOp op) {
     return "";
   }
   if (!x.getElementType().isBF16() ||
-      (!bf16Mxfp4 && (!w13.getElementType().isBF16() ||
+      (!expanded && (!w13.getElementType().isBF16() ||
                       !w2.getElementType().isBF16())))
     return "the generated fused kernel takes bf16 tokens and weights (or "
            "mxfp4, nvfp4 or mxfp8 weights)";
@@ -1633,12 +1626,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // their MMAs; NVFP4's global scales multiply the accumulators.
   // MXFP8 weights: the same with e4m3 tiles (64 bytes a row) expanded by
   // moek.dequant_mxfp8.
-  bool nvfp4 = isBf16Nvfp4Layer(op), mxfp8W = isBf16Mxfp8WeightsLayer(op);
-  bool mxfp4 = isBf16Mxfp4Layer(op) || nvfp4 || mxfp8W;
+  std::optional<QuantScheme> expanded = expandedWeights(op);
+  bool nvfp4 = expanded == QuantScheme::nvfp4,
+       mxfp8W = expanded == QuantScheme::mxfp8;
+  bool packed = expanded.has_value(); // a packed weight tile per stage
   bool g13 = nvfp4 && op.getW13GlobalScale(), g2 = nvfp4 && op.getW2GlobalScale();
-  // Its 56 KB stages: four with the kernel's static shared memory exceed
-  // the 227 KB a CTA may have (DeepSeek-V3: 230400 + 3184 bytes).
-  if (mxfp4)
+  // Its 56 KB stages (MXFP8: 64 KB): four with the kernel's static shared
+  // memory exceed the 227 KB a CTA may have (DeepSeek-V3: 230400 + 3184
+  // bytes).
+  if (packed)
     stages = std::min<int64_t>(stages, 3);
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
@@ -1667,11 +1663,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     wsAttrs.push_back(
         b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
   SmallVector<Type> params{ptr, ptr, ptr, ptr, gptr, gptr, gptr};
-  if (mxfp4)
+  if (packed)
     params.append({gptr, gptr}); // w13_scales, w2_scales
   params.append(int64_t(g13) + g2, gptr); // NVFP4: w13, w2 global scales
   params.append({gptr, gptr, b.getI32Type()});
-  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, mxfp4,
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, packed,
                                 int64_t(g13) + g2);
   ep.extend(b, params, abi);
   auto func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
@@ -1682,13 +1678,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   b.setInsertionPointToStart(entry);
   Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
         tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
-  unsigned scaleArgs = (mxfp4 ? 2 : 0) + g13 + g2;
+  unsigned scaleArgs = (packed ? 2 : 0) + g13 + g2;
   Value x = entry->getArgument(4), ids = entry->getArgument(5),
         weights = entry->getArgument(6),
         out = entry->getArgument(7 + scaleArgs),
         wsBase = entry->getArgument(8 + scaleArgs);
-  Value w13Scales = mxfp4 ? entry->getArgument(7) : Value(),
-        w2Scales = mxfp4 ? entry->getArgument(8) : Value();
+  Value w13Scales = packed ? entry->getArgument(7) : Value(),
+        w2Scales = packed ? entry->getArgument(8) : Value();
   Value w13Global = g13 ? entry->getArgument(9) : Value(),
         w2Global = g2 ? entry->getArgument(9 + g13) : Value();
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
@@ -1730,7 +1726,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                            b.getI64IntegerAttr(3));
   };
   SmallVector<Type> tiles{tile(128), tile(256)};
-  if (mxfp4)
+  if (packed)
     tiles.push_back(MemRefType::get(
         {256, kTileK},
         mxfp8W ? Type(b.getType<Float8E4M3FNType>())
@@ -1832,9 +1828,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
                     tmapW13, {base, up}, slices1, iter, streamWeights, t,
-                    kTileK, /*boxPerTile=*/false, mxfp4 ? 2 : 1,
-                    mxfp8W ? kTileK : mxfp4 ? kTileK / 2 : kSliceBytes,
-                    /*bPacked=*/mxfp4 && !mxfp8W);
+                    kTileK, /*boxPerTile=*/false, packed ? 2 : 1,
+                    mxfp8W ? kTileK : packed ? kTileK / 2 : kSliceBytes,
+                    /*bPacked=*/packed && !mxfp8W);
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -1845,9 +1841,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
-                    kTileK, /*boxPerTile=*/false, mxfp4 ? 2 : 1,
-                    mxfp8W ? kTileK : mxfp4 ? kTileK / 2 : kSliceBytes,
-                    /*bPacked=*/mxfp4 && !mxfp8W);
+                    kTileK, /*boxPerTile=*/false, packed ? 2 : 1,
+                    mxfp8W ? kTileK : packed ? kTileK / 2 : kSliceBytes,
+                    /*bPacked=*/packed && !mxfp8W);
                 return next;
               });
         });
@@ -1889,7 +1885,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto [accs, next] = buildTileMmas(
                     tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
                     iter, /*pipelined=*/true,
-                    mxfp4 ? StageHook(dequant) : StageHook());
+                    packed ? StageHook(dequant) : StageHook());
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
@@ -1920,7 +1916,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto [accs, next] = buildTileMmas(
                     eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
                     iter, /*pipelined=*/true,
-                    mxfp4 ? StageHook(dequant) : StageHook());
+                    packed ? StageHook(dequant) : StageHook());
                 scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 ep.storeRows(
                     eb, l, accs, y, row,
@@ -2611,10 +2607,10 @@ struct ConvertMoEToMoEKernelPass
       } else {
         kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
                                   streamWeights, phaseTimers, commOnly);
-        if (isBf16Mxfp4Layer(op) || isBf16Nvfp4Layer(op) ||
-            isBf16Mxfp8WeightsLayer(op))
+        std::optional<QuantScheme> expanded = expandedWeights(op);
+        if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});
-        if (isBf16Nvfp4Layer(op)) {
+        if (expanded == QuantScheme::nvfp4) {
           if (Value g = op.getW13GlobalScale())
             args.push_back(g);
           if (Value g = op.getW2GlobalScale())

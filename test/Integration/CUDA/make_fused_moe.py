@@ -127,6 +127,15 @@ MLIR_NV = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
 }}
 """
 
+# The flags that make every case a quantized layer: (flag, the case's last
+# field that does the same, the layer).
+FORMAT_FLAGS = (("fp8", "fp8", "an FP8"),
+                ("fp8-mxfp4", "fp8mx", "an FP8 x MXFP4"),
+                ("mxfp4", "mx", "a bf16 x MXFP4"),
+                ("nvfp4", "nv", "a bf16 x NVFP4"),
+                ("mxfp8-mxfp4", "mx8mx", "an MXFP8 x MXFP4"),
+                ("mxfp8-nvfp4", "mx8nv", "an MXFP8 x NVFP4"),
+                ("mxfp8", "mx8", "an MXFP8"))
 ROUTERS = ("in_combine", "before_down", "none")
 GEMM_TYPES = ("bf16", "f32")
 ACTS = {"swiglu": None, "clamped_swiglu": "clamped", "gelu_mul": "gelu",
@@ -336,25 +345,10 @@ def main():
                     help="the SM to compile for (sm_90a, sm_100a)")
     ap.add_argument("--strict", action="store_true",
                     help="fail if a kernel spills")
-    ap.add_argument("--fp8", action="store_true",
-                    help="every case an FP8 layer (as a last field fp8)")
-    ap.add_argument("--fp8-mxfp4", action="store_true",
-                    help="every case an FP8 x MXFP4 layer (as a last field "
-                         "fp8mx)")
-    ap.add_argument("--mxfp4", action="store_true",
-                    help="every case a bf16 x MXFP4 layer (as a last field "
-                         "mx)")
-    ap.add_argument("--nvfp4", action="store_true",
-                    help="every case a bf16 x NVFP4 layer (as a last field "
-                         "nv)")
-    ap.add_argument("--mxfp8-mxfp4", action="store_true",
-                    help="every case an MXFP8 x MXFP4 layer (as a last "
-                         "field mx8mx)")
-    ap.add_argument("--mxfp8-nvfp4", action="store_true",
-                    help="every case an MXFP8 x NVFP4 layer (as a last "
-                         "field mx8nv)")
-    ap.add_argument("--mxfp8", action="store_true",
-                    help="every case an MXFP8 layer (as a last field mx8)")
+    for flag, field, what in FORMAT_FLAGS:
+        ap.add_argument("--" + flag, action="store_true",
+                        help="every case %s layer (as a last field %s)"
+                        % (what, field))
     ap.add_argument("--ir-only", action="store_true",
                     help="write and verify layer.mlir only, no kernel")
     ap.add_argument("cases", nargs="+")
