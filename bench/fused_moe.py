@@ -2,7 +2,8 @@
 """Benchmark: the generated fused MoE kernel against the PyTorch pipeline.
 
 For the six cases of DESIGN.md section 9 (SwiGLU, gate/up concatenated,
-router weight in the combine), on the same inputs in one process:
+router weight in the combine), and the decode shapes of DECODE_CASES when
+--cases names them, on the same inputs in one process:
   * routing: softmax top-K of random logits, renormalized (as
     ../shared/bench/peer_baselines.py makes it);
   * peer: the PyTorch pipeline of peer_baselines.py (sort by expert,
@@ -103,6 +104,14 @@ from run_fused_moe import (dequant_mxfp4, dequant_mxfp8,  # noqa: E402
 from run_grouped_gemm import (E2M1, FP8_BLOCK, quant_block,  # noqa: E402
                               quant_rowwise)
 
+
+
+# Decode shapes beyond DESIGN.md's six, run only when --cases names them:
+# a few rows per expert (the FP4 kernels' small tiles).
+DECODE_CASES = [  # name, T, H, I, E, K
+    ("qwen3-30b-a3b-decode", 128, 2048, 768, 128, 8),
+    ("gpt-oss-120b-decode", 128, 2880, 2880, 128, 4),
+]
 
 def make_case(T, H, I, E, K, seed=0):
     g = torch.Generator(device="cuda").manual_seed(seed)
@@ -549,7 +558,8 @@ def main():
     c = res["ceilings"]
     print("ceilings", json.dumps(c), flush=True)
     only = [n for n in a.cases.split(",") if n]
-    for name, T, H, I, E, K in CASES:
+    for name, T, H, I, E, K in CASES + [c for c in DECODE_CASES
+                                         if c[0] in only]:
         if only and name not in only:
             continue
         todo = []

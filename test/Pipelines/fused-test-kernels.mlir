@@ -29,13 +29,22 @@
 // FP8MX-PRMT: {{[1-9][0-9]*}}
 
 // The bf16 x MXFP4 layers (bf16 rows, e2m1 weights with UE8M0 scales per
-// 1x32 block expanded to bf16 in shared memory by moek.dequant_fp4): the
-// bf16 layers' shapes, for both chips, with no spill, in three stages
-// (173056 bytes of dynamic shared memory).
+// 1x32 block expanded to bf16 in shared memory by moek.dequant_fp4, or in
+// registers for tiles of at most 16 rows, moek.mma_fp4_bf16): the bf16
+// layers' shapes, for both chips, with no spill, in three stages (173056
+// bytes of dynamic shared memory, and the small tiles' 16 KB on sm_90a).
 // RUN: rm -rf %t.mx && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.mx --ptxas %ptxas --strict --mxfp4 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 8,512,256,2,before_down,bf16,gelu_tanh_mul 8,256,384,2,in_combine,bf16,swiglu,interleaved 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s --check-prefix=MX
 // MX-COUNT-13: fm_mx_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
-// RUN: cat %t.mx/*/manifest.json | grep -c '"dynamic_smem_bytes": 173056' | FileCheck %s --check-prefix=MX-SMEM
+// RUN: cat %t.mx/*/manifest.json | grep -c '"dynamic_smem_bytes": 189440' | FileCheck %s --check-prefix=MX-SMEM
 // MX-SMEM: {{^13$}}
+// (4 K steps x 2 weight blocks x GEMM1 and GEMM2; none with small-tiles=false.)
+// RUN: grep -c "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16" %t.mx/fm_mx_e256_h7168_i2048_k8/*.ptx | FileCheck %s --check-prefix=MX-SMALL
+// MX-SMALL: {{^16$}}
+// RUN: rm -rf %t.mx.large && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.mx.large --ptxas %ptxas --strict --mxfp4 --kernel-options small-tiles=false 256,7168,2048,8 | FileCheck %s --check-prefix=MX-LARGE
+// MX-LARGE: fm_mx_e256_h7168_i2048_k8 registers {{[0-9]+}}, spill stores 0 B
+// RUN: not grep -q "m64n16k16" %t.mx.large/fm_mx_e256_h7168_i2048_k8/fm_fused_moe_0.ptx
+// RUN: cat %t.mx.large/*/manifest.json | grep -c '"dynamic_smem_bytes": 173056' | FileCheck %s --check-prefix=MX-LARGE-SMEM
+// MX-LARGE-SMEM: {{^1$}}
 // RUN: rm -rf %t.sm100.mx && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.mx --ptxas %ptxas --strict --chip sm_100a --mxfp4 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,256,192,2,in_combine,bf16,gelu_mul,interleaved 8,512,256,2,before_down,bf16,gelu_tanh_mul 8,256,384,2,in_combine,bf16,swiglu,interleaved 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s --check-prefix=SM100-MX
 // SM100-MX-COUNT-13: fm_mx_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
 // RUN: grep -l "tcgen05.mma" %t.sm100.mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-MX-TC
@@ -50,6 +59,9 @@
 // SM100-NV-COUNT-7: fm_nv_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
 // RUN: grep -l "tcgen05.mma" %t.sm100.nv/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-NV-TC
 // SM100-NV-TC: 7
+// RUN: grep -c "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16" %t.nv/fm_nv_e256_h7168_i2048_k8/*.ptx | FileCheck %s --check-prefix=MX-SMALL
+// RUN: cat %t.sm100.mx/*/*.ptx %t.sm100.nv/*/*.ptx > %t.sm100.fp4.ptx
+// RUN: not grep -q "wgmma" %t.sm100.fp4.ptx
 // With the rows and the activation quantized to MXFP8 (x_quant, act_quant
 // mxfp8 [1, 32]: moek.dispatch and moek.store_act {mx_round}), by NVFP4, by
 // MXFP4 and by MXFP8 weights (moek.dequant_mxfp8, three stages of 64 KB),

@@ -144,6 +144,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"fp4StepsPerFence", "fp4-steps-per-fence", "int64_t", "4",
            "FP8 x MXFP4 fused layers on sm_90a: the K steps of a small "
            "tile's moek.mma_fp4 expanded before each wgmma.fence (1, 2 or 4)">,
+    Option<"smallTiles", "small-tiles", "bool", "true",
+           "Fused layers with FP4 weights on sm_90a (FP8 x MXFP4, bf16 or "
+           "MXFP8 rows by MXFP4 or NVFP4): a tile of at most 16 rows "
+           "multiplies transposed, the weights wgmma's A operand expanded in "
+           "registers (moek.mma_fp4, moek.mma_fp4_bf16); false: every tile "
+           "the large way, for comparisons">,
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,

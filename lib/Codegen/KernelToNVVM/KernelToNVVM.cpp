@@ -4434,16 +4434,19 @@ struct LoadFp4FragmentScalesLowering
   }
 };
 
-/// wgmma.mma_async m64nNk32 e4m3 with A from the four registers `a` and B
-/// from descriptor `descB`, into `acc` (struct of N/2 f32) or, when
-/// `acc` is null, a fresh product (scale-d false).
-Value wgmmaFp8RegA(OpBuilder &b, Location loc, LLVM::LLVMStructType accTy,
-                   Value acc, ArrayRef<Value> a, Value descB, int64_t n) {
+/// wgmma.mma_async m64nNk32 e4m3 (with `bf16`: m64nNk16 bf16, B not
+/// transposed) with A from the four registers `a` and B from descriptor
+/// `descB`, into `acc` (struct of N/2 f32) or, when `acc` is null, a fresh
+/// product (scale-d false).
+Value wgmmaRegA(OpBuilder &b, Location loc, LLVM::LLVMStructType accTy,
+                Value acc, ArrayRef<Value> a, Value descB, int64_t n,
+                bool bf16 = false) {
   int64_t nd = n / 2;
   std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, $" +
                      std::to_string(nd + (acc ? nd : 0) + 5) +
                      ", 0;\nwgmma.mma_async.sync.aligned.m64n" +
-                     std::to_string(n) + "k32.f32.e4m3.e4m3 {";
+                     std::to_string(n) +
+                     (bf16 ? "k16.f32.bf16.bf16 {" : "k32.f32.e4m3.e4m3 {");
   std::string constraints;
   for (int64_t i = 0; i < nd; ++i) {
     text += (i ? ", $" : "$") + std::to_string(i);
@@ -4463,7 +4466,8 @@ Value wgmmaFp8RegA(OpBuilder &b, Location loc, LLVM::LLVMStructType accTy,
     operands.push_back(a[i]);
     constraints += ",r";
   }
-  text += "}, $" + std::to_string(a0 + 4) + ", p, 1, 1;\n}";
+  text += "}, $" + std::to_string(a0 + 4) +
+          (bf16 ? ", p, 1, 1, 0;\n}" : ", p, 1, 1;\n}");
   operands.push_back(descB);
   constraints += ",l,r";
   operands.push_back(i32c(b, loc, acc ? 1 : 0));
@@ -4572,7 +4576,7 @@ struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
       NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
       for (int64_t s = s0; s < s0 + group; ++s)
         for (int64_t f = 0; f < blocks; ++f)
-          acc[f] = wgmmaFp8RegA(
+          acc[f] = wgmmaRegA(
               rewriter, loc, accTy, acc[f], regs[(s - s0) * blocks + f],
               LLVM::AddOp::create(rewriter, loc, descB, i64c(rewriter, loc, 2 * s)),
               n);
@@ -4588,6 +4592,235 @@ struct MmaFp4Unsupported : OpConversionPattern<MmaFp4Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MmaFp4Op op, OpAdaptor,
+                  ConversionPatternRewriter &) const override {
+    return op.emitOpError()
+           << "takes its A operand from registers (wgmma): sm_90a only";
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Transposed FP4 products for small tiles of the bf16 kernel (sm_90a)
+//===----------------------------------------------------------------------===//
+//
+// As moek.mma_fp4, with bf16: a tile of few tokens multiplies the weights
+// as wgmma's A operand, expanded to bf16 in each thread's registers, by the
+// tokens as B (m64n16k16). In K step s of a 64-wide slice a thread holds,
+// for rows r and r + 8 of a 64-row block, K positions 16s + 2q, + 1 and
+// 16s + 8 + 2q, + 1 (q = lane % 4): bytes 8s + q and 8s + 4 + q of the
+// row's 32 packed bytes, byte q of words 2s and 2s + 1. No K order is
+// permuted: the token rows are the kernel's usual tile.
+
+struct LoadFp4SliceScalesLowering : OpConversionPattern<LoadFp4SliceScalesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LoadFp4SliceScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type();
+    bool nvfp4 = op.getNvfp4();
+    int64_t per = nvfp4 ? 4 : 2;
+    Type word = nvfp4 ? i32 : rewriter.getI16Type();
+    Value r0 = LLVM::AddOp::create(
+        rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
+        LLVM::ZExtOp::create(rewriter, loc, rewriter.getI64Type(),
+                             fragmentRow(rewriter, loc)));
+    Value slice = toI64(rewriter, loc, adaptor.getSlice());
+    Value result = LLVM::UndefOp::create(rewriter, loc,
+                                         VectorType::get({4}, i32));
+    for (int64_t f = 0; f < 2; ++f)
+      for (int64_t h = 0; h < 2; ++h) {
+        Value r = LLVM::UMinOp::create(
+            rewriter, loc,
+            LLVM::AddOp::create(rewriter, loc, r0,
+                                i64c(rewriter, loc, 64 * f + 8 * h)),
+            i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
+        // Element (r * scale_cols + per * slice) / per of per-byte words.
+        Value index = LLVM::AddOp::create(
+            rewriter, loc,
+            LLVM::MulOp::create(
+                rewriter, loc, r,
+                i64c(rewriter, loc, op.getScaleColsAttr().getInt() / per)),
+            slice);
+        Value v = LLVM::LoadOp::create(
+            rewriter, loc, word,
+            LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
+                                word, adaptor.getScales(), ValueRange{index}),
+            per);
+        if (!nvfp4)
+          v = LLVM::ZExtOp::create(rewriter, loc, i32, v);
+        result = LLVM::InsertElementOp::create(rewriter, loc, result, v,
+                                               i32c(rewriter, loc, 2 * f + h));
+      }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct MmaFp4Bf16Lowering : OpConversionPattern<MmaFp4Bf16Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaFp4Bf16Op op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value packed =
+        tileAddress(rewriter, loc, p, type, op.getPackedAttr().getInt());
+    Value descB = smemDescriptor(
+        rewriter, loc,
+        tileAddress(rewriter, loc, p, type, op.getBAttr().getInt()));
+    // prmt's selector of byte q alone in the low byte.
+    Value select = LLVM::OrOp::create(rewriter, loc, quadLane(rewriter, loc),
+                                      c32(0x4440));
+    Value r0 = LLVM::AddOp::create(rewriter, loc,
+                                   toI32(rewriter, loc, adaptor.getARow()),
+                                   fragmentRow(rewriter, loc));
+    int64_t blocks = op.getResults().size();
+    bool nvfp4 = op.getNvfp4();
+    // Per block f and fragment row h: the row's 32 packed bytes (words
+    // 0..7) and its scales.
+    auto quadTy = VectorType::get({4}, i32);
+    SmallVector<std::array<SmallVector<Value>, 2>> words(blocks);
+    SmallVector<std::array<Value, 2>> scales(blocks);
+    for (int64_t f = 0; f < blocks; ++f)
+      for (int64_t h = 0; h < 2; ++h) {
+        Value r = LLVM::AddOp::create(rewriter, loc, r0, c32(64 * f + 8 * h));
+        Value off = LLVM::MulOp::create(rewriter, loc, r, c32(32));
+        for (int64_t half = 0; half < 2; ++half) {
+          Value v = LLVM::LoadOp::create(
+              rewriter, loc, quadTy,
+              gepBytes(rewriter, loc, packed,
+                       LLVM::ZExtOp::create(
+                           rewriter, loc, i64,
+                           LLVM::AddOp::create(rewriter, loc, off,
+                                               c32(16 * half)))),
+              16);
+          for (int64_t w = 0; w < 4; ++w)
+            words[f][h].push_back(
+                LLVM::ExtractElementOp::create(rewriter, loc, v, c32(w)));
+        }
+        scales[f][h] = LLVM::ExtractElementOp::create(
+            rewriter, loc, adaptor.getScales(), c32(2 * f + h));
+      }
+    auto scaleByte = [&](OpBuilder &b, Value word, int64_t c) -> Value {
+      return LLVM::AndOp::create(
+          b, loc, LLVM::LShrOp::create(b, loc, word, i32c(b, loc, 8 * c)),
+          i32c(b, loc, 0xFF));
+    };
+    // The pairs 2^-126 times their e2m1 values (e2m1PairTiny), register
+    // (s, f, j) with j = h (K 16s + 2q) or 2 + h (K 16s + 8 + 2q).
+    auto at = [&](int64_t s, int64_t f, int64_t j) {
+      return (s * blocks + f) * 4 + j;
+    };
+    SmallVector<Value> tiny(4 * blocks * 4);
+    for (int64_t s = 0; s < 4; ++s)
+      for (int64_t f = 0; f < blocks; ++f)
+        for (int64_t h = 0; h < 2; ++h)
+          for (int64_t half = 0; half < 2; ++half) {
+            Value byte = NVVM::PermuteOp::create(
+                rewriter, loc, i32, words[f][h][2 * s + half], c32(0), select,
+                NVVM::PermuteMode::DEFAULT);
+            tiny[at(s, f, 2 * half + h)] = e2m1PairTiny(rewriter, loc, byte);
+          }
+    auto pairTy = VectorType::get({2}, rewriter.getBF16Type());
+    // 2^126 in bf16: exponent field 253.
+    auto twoTo126 = [&](OpBuilder &b) -> Value {
+      return LLVM::BitcastOp::create(b, loc, pairTy, i32c(b, loc, 0x7E807E80));
+    };
+    // Register (s, f, j) times its block's factor(s).
+    auto expand = [&](OpBuilder &b, bool twoSteps,
+                      function_ref<Value(OpBuilder &, int64_t, int64_t,
+                                         int64_t)>
+                          factor) {
+      SmallVector<Value> regs(tiny.size());
+      for (int64_t s = 0; s < 4; ++s)
+        for (int64_t f = 0; f < blocks; ++f)
+          for (int64_t j = 0; j < 4; ++j) {
+            Value v = tiny[at(s, f, j)];
+            if (twoSteps)
+              v = LLVM::FMulOp::create(b, loc, v, twoTo126(b));
+            regs[at(s, f, j)] =
+                bf16PairTimes(b, loc, v, factor(b, s, f, j % 2));
+          }
+      return regs;
+    };
+    SmallVector<Value> regs;
+    if (nvfp4) {
+      // Step s is 16-value block s: e4m3 scale byte s (two
+      // multiplications: a scale times 2^126 overflows bf16).
+      regs = expand(rewriter, true,
+                    [&](OpBuilder &b, int64_t s, int64_t f, int64_t h) {
+                      return e4m3ScalePair(b, loc,
+                                           scaleByte(b, scales[f][h], s));
+                    });
+    } else {
+      // MXFP4: steps 2c and 2c + 1 are 32-value block c, UE8M0 byte c. As
+      // moek.dequant_fp4: scales up to 128 (values up to 12) one
+      // multiplication by 2^(s - 1) (bf16 exponent field s + 126), larger
+      // ones by 2^126 and then the scale; the branch is taken alike by a
+      // thread's every register.
+      Value largest = c32(0);
+      for (int64_t f = 0; f < blocks; ++f)
+        for (int64_t h = 0; h < 2; ++h)
+          for (int64_t c = 0; c < 2; ++c)
+            largest = LLVM::UMaxOp::create(rewriter, loc, largest,
+                                           scaleByte(rewriter, scales[f][h], c));
+      Value small = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ule,
+                                         largest, c32(128));
+      auto ifOp = scf::IfOp::create(rewriter, loc,
+                                    SmallVector<Type>(tiny.size(), i32), small,
+                                    /*withElse=*/true);
+      {
+        OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+        scf::YieldOp::create(
+            tb, loc,
+            expand(tb, false, [&](OpBuilder &b, int64_t s, int64_t f,
+                                  int64_t h) -> Value {
+              Value e = LLVM::AddOp::create(
+                  b, loc, scaleByte(b, scales[f][h], s / 2), i32c(b, loc, 126));
+              return LLVM::BitcastOp::create(
+                  b, loc, pairTy,
+                  LLVM::MulOp::create(b, loc, e, i32c(b, loc, 0x800080)));
+            }));
+      }
+      {
+        OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+        scf::YieldOp::create(
+            eb, loc,
+            expand(eb, true, [&](OpBuilder &b, int64_t s, int64_t f,
+                                 int64_t h) -> Value {
+              return ue8m0ScalePair(b, loc, scaleByte(b, scales[f][h], s / 2));
+            }));
+      }
+      regs.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    }
+    int64_t n = cast<AccType>(op.getResults().front().getType()).getCols();
+    auto accTy = cast<LLVM::LLVMStructType>(
+        getTypeConverter()->convertType(op.getResults().front().getType()));
+    SmallVector<Value> acc(adaptor.getAccs());
+    NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+    for (int64_t s = 0; s < 4; ++s)
+      for (int64_t f = 0; f < blocks; ++f)
+        acc[f] = wgmmaRegA(
+            rewriter, loc, accTy, acc[f],
+            ArrayRef<Value>(regs).slice(at(s, f, 0), 4),
+            LLVM::AddOp::create(rewriter, loc, descB,
+                                i64c(rewriter, loc, 2 * s)),
+            n, /*bf16=*/true);
+    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+/// sm_100a: tcgen05 takes A from shared or tensor memory, not registers.
+struct MmaFp4Bf16Unsupported : OpConversionPattern<MmaFp4Bf16Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaFp4Bf16Op op, OpAdaptor,
                   ConversionPatternRewriter &) const override {
     return op.emitOpError()
            << "takes its A operand from registers (wgmma): sm_90a only";
@@ -4665,12 +4898,14 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
     int64_t n = op.getAcc().getType().getCols();
     Value q = quadLane(rewriter, loc);
     Value r0 = fragmentRow(rewriter, loc);
+    // Without row_max (moek.mma_fp4_bf16's products) the values as they are.
     Value scale[2];
-    for (int64_t h = 0; h < 2; ++h)
-      scale[h] = fp4ColumnScale(
-          rewriter, loc,
-          LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
-                                         c32(h)));
+    if (adaptor.getRowMax())
+      for (int64_t h = 0; h < 2; ++h)
+        scale[h] = fp4ColumnScale(
+            rewriter, loc,
+            LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
+                                           c32(h)));
     for (int64_t i = 0, size = fragmentSize(op.getAcc().getType()); i < size;
          ++i) {
       int64_t j = i / 4, h = (i / 2) % 2, e = i % 2;
@@ -4709,11 +4944,10 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
       Value slot = LLVM::AddOp::create(
           rewriter, loc, LLVM::MulOp::create(rewriter, loc, value, c32(2 * n)),
           thread);
-      Value v = LLVM::FMulOp::create(
-          rewriter, loc,
-          LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
-                                       ArrayRef<int64_t>{i}),
-          scale[h]);
+      Value v = LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
+                                             ArrayRef<int64_t>{i});
+      if (scale[h])
+        v = LLVM::FMulOp::create(rewriter, loc, v, scale[h]);
       LLVM::StoreOp::create(
           rewriter, loc, v,
           LLVM::GEPOp::create(rewriter, loc, adaptor.getPtr().getType(), f32,
@@ -4983,14 +5217,14 @@ struct ConvertMoEKernelToNVVMPass
                  CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
-                 MmaPromoteColsLowering, AccStoreTransposedLowering>(converter,
-                                                                     ctx);
+                 MmaPromoteColsLowering, AccStoreTransposedLowering,
+                 LoadFp4SliceScalesLowering>(converter, ctx);
     if (tensorMemory)
       patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering,
-                   MmaFp4Unsupported>(converter, ctx);
+                   MmaFp4Unsupported, MmaFp4Bf16Unsupported>(converter, ctx);
     else
-      patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering>(converter,
-                                                                 ctx);
+      patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering,
+                   MmaFp4Bf16Lowering>(converter, ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
   }

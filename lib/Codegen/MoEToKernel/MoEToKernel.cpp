@@ -1620,7 +1620,8 @@ struct ExpertParallel {
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
-                                  bool phaseTimers, bool commOnly = false) {
+                                  bool phaseTimers, bool commOnly = false,
+                                  bool transposedSmallTiles = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -1736,6 +1737,18 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
+  // FP4 weights on sm_90a: a tile of at most kSmallRows rows is multiplied
+  // transposed (moek.mma_fp4_bf16: each MMA warpgroup's 128 weight rows,
+  // expanded in registers, times the tile's first kSmallRows token rows),
+  // and the two products go back through this 16 KB buffer into the first
+  // warpgroup's accumulator (acc_store_transposed / acc_load_smem {rows}).
+  constexpr int64_t kSmallRows = 16, kTransposeBarrier = 10;
+  bool smallTiles = transposedSmallTiles && packed && !mxfp8W;
+  Value transposeBuf =
+      smallTiles
+          ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                                    b.getI64IntegerAttr(kSmallRows * 256 * 4))
+          : Value();
 
   ep.bind(b, loc, func, /*firstArg=*/10 + scaleArgs, ws, at);
 
@@ -1864,6 +1877,116 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Type g1 = op.getGemm1Type();
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
+    // A small tile (smallTiles): this warpgroup's 128 weight rows (tile 2
+    // rows from 128 wg, the box from `firstRow` in the scales' rows) times
+    // the tile's first kSmallRows token rows, accumulated over the K
+    // slices; then transposed back into a 64 x 256 accumulator (rows past
+    // kSmallRows 0), the first warpgroup's rows. Both warpgroups take this
+    // path for the same tiles (the row count decides).
+    auto smallTileMmas = [&](OpBuilder &bb, Value scales, Value firstRow,
+                             int64_t scaleRows, int64_t kDim, Value slices,
+                             Value iter) -> std::pair<Value, Value> {
+      Location l = loc;
+      auto small = mk::AccType::get(ctx, 64, kSmallRows, bb.getF32Type());
+      auto quad = VectorType::get({4}, bb.getI32Type());
+      Value c0 = idx(bb, 0), c1 = idx(bb, 1);
+      Value lastSlice = arith::SubIOp::create(bb, l, slices, c1);
+      auto sliceScales = [&](OpBuilder &ib, Value slice) -> Value {
+        auto load = mk::LoadFp4SliceScalesOp::create(
+            ib, l, quad, scales, firstRow, slice,
+            ib.getI64IntegerAttr(scaleRows),
+            ib.getI64IntegerAttr(kDim / (nvfp4 ? 16 : 32)));
+        load.setNvfp4(nvfp4);
+        return load;
+      };
+      Value zero = mk::MmaZeroOp::create(bb, l, small);
+      Value aRowPacked = arith::MulIOp::create(bb, l, wg, idx(bb, 128));
+      // One stage at a time: its MMAs, the next stage's scales loaded
+      // meanwhile, the wait, the release.
+      auto loop = scf::ForOp::create(
+          bb, l, c0, slices, c1,
+          ValueRange{zero, zero, sliceScales(bb, c0), iter},
+          [&](OpBuilder &ib, Location il, Value ks, ValueRange it) {
+            Value i = it[3];
+            mk::RingWaitOp::create(ib, il, ring, i);
+            auto mma = mk::MmaFp4Bf16Op::create(
+                ib, il, TypeRange{small, small}, ring, i,
+                ib.getI64IntegerAttr(2), aRowPacked, ib.getI64IntegerAttr(0),
+                ValueRange{it[0], it[1]}, it[2]);
+            mma.setNvfp4(nvfp4);
+            Value next = sliceScales(
+                ib, arith::MinUIOp::create(
+                        ib, il, arith::AddIOp::create(ib, il, ks, c1),
+                        lastSlice));
+            SmallVector<Value> results;
+            for (int64_t f = 0; f < 2; ++f)
+              results.push_back(mk::MmaWaitOp::create(
+                  ib, il, mma.getResult(f), ib.getI64IntegerAttr(0)));
+            mk::RingReleaseOp::create(ib, il, ring, i);
+            results.push_back(next);
+            results.push_back(arith::AddIOp::create(ib, il, i, c1));
+            scf::YieldOp::create(ib, il, results);
+          });
+      disableUnroll(loop);
+      // Warpgroup w's products are columns 128 w + 64 f: 64 values a
+      // thread of the target fragment further (2048 floats).
+      Value buf = LLVM::GEPOp::create(
+          bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
+          ValueRange{arith::IndexCastUIOp::create(
+              bb, l, bb.getI64Type(),
+              arith::MulIOp::create(bb, l, wg, idx(bb, 64 * 2 * kSmallRows)))});
+      for (int64_t f = 0; f < 2; ++f)
+        mk::AccStoreTransposedOp::create(bb, l, loop.getResult(f), buf,
+                                         Value(), bb.getI64IntegerAttr(64 * f),
+                                         bb.getI64IntegerAttr(128));
+      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
+                                bb.getI64IntegerAttr(256));
+      Value acc = mk::AccLoadSmemOp::create(bb, l, accType, transposeBuf,
+                                            bb.getI64IntegerAttr(kSmallRows));
+      // The buffer may be written again (the next small tile).
+      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
+                                bb.getI64IntegerAttr(256));
+      return {acc, loop.getResult(3)};
+    };
+    // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
+    // product when the tile has at most kSmallRows rows. `boxes` are the
+    // first weight rows of tile 2's two 128-row halves.
+    auto tileMmas = [&](OpBuilder &tb, mk::GroupedTileOp d, Value row,
+                        Value slices, Value iter, StageHook dequant,
+                        Value scales, std::pair<Value, Value> boxes,
+                        int64_t scaleRows,
+                        int64_t kDim) -> std::pair<SmallVector<Value>, Value> {
+      Location l = loc;
+      auto big = [&](OpBuilder &ob) {
+        return buildTileMmas(ob, l, ring, accType, aRow, row, d.getRowEnd(), 1,
+                             slices, iter, /*pipelined=*/true,
+                             packed ? dequant : StageHook());
+      };
+      if (!smallTiles)
+        return big(tb);
+      Value few = arith::CmpIOp::create(
+          tb, l, arith::CmpIPredicate::ule, d.getRowEnd(),
+          arith::AddIOp::create(tb, l, d.getRow(), idx(tb, kSmallRows)));
+      auto ifOp = scf::IfOp::create(
+          tb, l, TypeRange{accType, tb.getIndexType()}, few, true);
+      {
+        OpBuilder sb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+        Value firstRow = arith::SelectOp::create(
+            sb, l,
+            arith::CmpIOp::create(sb, l, arith::CmpIPredicate::eq, wg,
+                                  idx(sb, 0)),
+            boxes.first, boxes.second);
+        auto [acc, next] = smallTileMmas(sb, scales, firstRow, scaleRows, kDim,
+                                         slices, iter);
+        scf::YieldOp::create(sb, l, ValueRange{acc, next});
+      }
+      {
+        OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+        auto [accs, next] = big(eb);
+        scf::YieldOp::create(eb, l, ValueRange{accs[0], next});
+      }
+      return {{ifOp.getResult(0)}, ifOp.getResult(1)};
+    };
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
@@ -1882,10 +2005,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   expandWeights(hb, hl, ring, st, ks, w13Scales, base, up,
                                 e * 2 * i, h, nvfp4, mxfp8W);
                 };
-                auto [accs, next] = buildTileMmas(
-                    tb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices1,
-                    iter, /*pipelined=*/true,
-                    packed ? StageHook(dequant) : StageHook());
+                auto [accs, next] =
+                    tileMmas(tb, d, row, slices1, iter, dequant, w13Scales,
+                             boxes, e * 2 * i, h);
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
@@ -1913,10 +2035,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   expandWeights(hb, hl, ring, st, ks, w2Scales, base, second,
                                 e * h, i, nvfp4, mxfp8W);
                 };
-                auto [accs, next] = buildTileMmas(
-                    eb, l, ring, accType, aRow, row, d.getRowEnd(), 1, slices2,
-                    iter, /*pipelined=*/true,
-                    packed ? StageHook(dequant) : StageHook());
+                auto [accs, next] =
+                    tileMmas(eb, d, row, slices2, iter, dequant, w2Scales,
+                             boxes, e * h, i);
                 scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 ep.storeRows(
                     eb, l, accs, y, row,
@@ -2601,12 +2722,15 @@ struct ConvertMoEToMoEKernelPass
         }
         kernel = buildFusedFp8Kernel(b, op.getLoc(), name, op, stages,
                                      maxTokens, streamWeights,
-                                     /*transposedSmallTiles=*/chip == "sm_90a",
+                                     /*transposedSmallTiles=*/chip == "sm_90a" &&
+                                         smallTiles,
                                      fp4StepsPerFence);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
-        kernel = buildFusedKernel(b, op.getLoc(), name, op, stages, maxTokens,
-                                  streamWeights, phaseTimers, commOnly);
+        kernel = buildFusedKernel(
+            b, op.getLoc(), name, op, stages, maxTokens, streamWeights,
+            phaseTimers, commOnly,
+            /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

@@ -22,9 +22,20 @@
 // CHECK:       llvm.func @fm_fused_moe_0(
 // CHECK-SAME:    {kind = "ptr", operand = 5 : i64}, {kind = "ptr", operand = 6 : i64}, {kind = "ptr", operand = 7 : i64}, {kind = "ptr", operand = 8 : i64}, {kind = "ptr", result = 0 : i64}
 // CHECK:         moek.ring_alloc consumers(256) : !moek.ring<3, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>, memref<256x64xf4E2M1FN, 3>]>
+// CHECK:         moek.smem_alloc {bytes = 16384 : i64} : !llvm.ptr<3>
 // CHECK:         moek.warp_role "consumer"
 // GEMM1: w13's e4m3 scales (arg 7, [E * 2I, H / 16]), then w13's global
 // scale of the tile's expert (arg 9) on the accumulator, then the activation.
+// A tile of at most 16 rows first (sm_90a): each warpgroup's 128 weight
+// rows from registers (moek.mma_fp4_bf16 {nvfp4}, four e4m3 scales a row
+// and slice) times the first 16 token rows, transposed back through the
+// 16 KB buffer into a 64 x 256 accumulator.
+// CHECK:           moek.load_fp4_slice_scales %arg7[%{{.+}}, %{{.+}}] {nvfp4, scale_cols = 32 : i64, scale_rows = 4096 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK:           moek.mma_fp4_bf16 %{{.+}}[%{{.+}}] packed(2, %{{.+}}) b(0) acc(%{{.+}}, %{{.+}}) scales(%{{.+}}) {nvfp4}
+// CHECK:           moek.acc_store_transposed
+// CHECK:           moek.barrier_sync id(10) threads(256)
+// CHECK:           moek.acc_load_smem %{{.+}} {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x256xf32>
+// Larger tiles: the expansion into shared memory.
 // CHECK:           moek.dequant_fp4 %{{.+}} from 2 to 1 scales(%arg7[%{{.+}}, %{{.+}}]) upper(%{{.+}}) {barrier = 7 : i64, first_thread = 128 : i64, nvfp4, scale_cols = 32 : i64, scale_rows = 4096 : i64, threads = 256 : i64}
 // CHECK:           %[[E1:.+]] = arith.index_cast %expert : index to i64
 // CHECK-NEXT:      %[[P1:.+]] = llvm.getelementptr %arg9[%[[E1]]] : (!llvm.ptr<1>, i64) -> !llvm.ptr<1>, f32

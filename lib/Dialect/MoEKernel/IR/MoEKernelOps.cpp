@@ -533,6 +533,55 @@ LogicalResult MmaFp4Op::verify() {
   return success();
 }
 
+LogicalResult LoadFp4SliceScalesOp::verify() {
+  if (failed(verifyScaleRows(*this)))
+    return failure();
+  // Two UE8M0 bytes (MXFP4) or four e4m3 bytes (NVFP4) a slice, aligned.
+  int64_t cols = getScaleColsAttr().getInt(), per = getNvfp4() ? 4 : 2;
+  if (cols < per || cols % per != 0)
+    return emitOpError() << "expects scale_cols a positive multiple of "
+                         << per << " (whole 64-wide K slices of "
+                         << (getNvfp4() ? "16" : "32") << "-value blocks), got "
+                         << cols;
+  return success();
+}
+
+LogicalResult MmaFp4Bf16Op::verify() {
+  RingType ring = getRing().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t ip = getPackedAttr().getInt(), ib = getBAttr().getInt();
+  if (ip < 0 || ip >= numTiles || ib < 0 || ib >= numTiles)
+    return emitOpError() << "expects tile indices in [0, " << numTiles
+                         << "), got packed = " << ip << ", b = " << ib;
+  MemRefType packed = ring.getTile(ip), b = ring.getTile(ib);
+  if (!isa<Float4E2M1FNType>(packed.getElementType()) ||
+      packed.getDimSize(1) != 64 || packed.getDimSize(0) % 64 != 0)
+    return emitOpError() << "expects tile packed of f4E2M1FN, 64-row blocks "
+                            "by 64 columns, got "
+                         << packed;
+  if (!b.getElementType().isBF16() || b.getDimSize(1) != 64)
+    return emitOpError() << "expects tile b of bf16, 64 columns, got " << b;
+  int64_t blocks = getResults().size();
+  if (blocks < 1 || blocks * 64 > packed.getDimSize(0))
+    return emitOpError() << "expects one to " << packed.getDimSize(0) / 64
+                         << " results (64-row blocks of tile packed), got "
+                         << blocks;
+  if (int64_t(getAccs().size()) != blocks ||
+      !llvm::equal(getAccs().getTypes(), getResults().getTypes()))
+    return emitOpError() << "expects an accumulator of its result type for "
+                            "each of its "
+                         << blocks << " results, got " << getAccs().size();
+  AccType acc = cast<AccType>(getResults().front().getType());
+  if (!llvm::all_equal(getResults().getTypes()))
+    return emitOpError() << "expects results of one accumulator type";
+  int64_t n = acc.getCols();
+  if (acc.getRows() != 64 || n % 16 != 0 || n > 64 || n > b.getDimSize(0))
+    return emitOpError() << "expects 64-row accumulators of 16, 32, 48 or 64 "
+                            "columns, at most tile b's "
+                         << b.getDimSize(0) << " rows, got " << acc;
+  return success();
+}
+
 LogicalResult LoadColScalesOp::verify() {
   if (getLdAttr().getInt() < 1)
     return emitOpError() << "expects a positive ld, got "

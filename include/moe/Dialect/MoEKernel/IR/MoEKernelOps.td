@@ -1111,6 +1111,76 @@ def MoEK_MmaFp4Op : MoEK_Op<"mma_fp4", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_LoadFp4SliceScalesOp : MoEK_Op<"load_fp4_slice_scales", []> {
+  let summary = "Load the block scales of a thread's four weight rows for one 64-wide K slice";
+  let description = [{
+    For moek.mma_fp4_bf16: element `2f + h` of the result holds the scales
+    of K slice `slice` (64 values) of weight row
+    `min(row + 64f + r + 8h, scale_rows - 1)`, `r = 16 * warp + lane / 4`
+    of the calling warpgroup's thread (the rows it holds in the A
+    fragments of two 64-row blocks): MXFP4, the two UE8M0 bytes
+    `scales[row * scale_cols + 2 * slice + c]` (c = 0, 1); NVFP4
+    (`nvfp4`), the four e4m3 bytes at `4 * slice + c` (c = 0..3); byte c in
+    bits 8c..8c+7. A separate op so that a loop can load the next stage's
+    scales while the tensor cores work on the current one.
+
+    ```mlir
+    %w = moek.load_fp4_slice_scales %ws[%row, %slice] {scale_cols = 224 : i64, scale_rows = 1048576 : i64} : !llvm.ptr<1> -> vector<4xi32>
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$scales, Index:$row, Index:$slice,
+                       I64Attr:$scale_rows, I64Attr:$scale_cols,
+                       UnitAttr:$nvfp4);
+  let results = (outs MoEK_I32Quad:$words);
+  let assemblyFormat = [{
+    $scales `[` $row `,` $slice `]` attr-dict `:` qualified(type($scales))
+    `->` type($words)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaFp4Bf16Op : MoEK_Op<"mma_fp4_bf16", []> {
+  let summary = "FP4 weights from registers, expanded to bf16, times a bf16 token tile (asynchronous)";
+  let description = [{
+    The transposed product of a small tile in the bf16 x FP4 kernel: the
+    weights are the MMA's A operand, expanded to bf16 in registers, and the
+    tokens its B operand. Result f is `accs[f]` plus rows
+    `[a_row + 64 f, a_row + 64 f + 64)` of the packed FP4 tile `packed` of
+    stage `iter mod S` (64 e2m1 values a row, 32 bytes, unswizzled, as
+    moek.dequant_fp4 reads it) times the first N rows of the bf16 tile `b`
+    (N = the accumulators' columns; 64 values a row, K-major, 128B swizzle),
+    over the slice's 64 K values: result[r][c] = accs[f][r][c] + sum over k
+    of w[r][k] * b[c][k], w the exactly dequantized weight (MXFP4:
+    e2m1 * 2^(s - 127); NVFP4 (`nvfp4`): e2m1 * the e4m3 block scale; the
+    per-expert global scale is the caller's). `scales` are the thread's
+    rows' scale bytes of this slice (moek.load_fp4_slice_scales). Each
+    thread expands exactly the values of its own A fragments: in K step s
+    (16 values), register (row r, K 16s + 2q, + 1) is byte 8s + q of the
+    row and (row r, K 16s + 8 + 2q, + 1) byte 8s + 4 + q (q = lane % 4):
+    the row's 32 bytes are loaded once (two 16-byte loads) and byte q of
+    each word picked out. Per K step: that step's registers of every block,
+    one `wgmma.fence`, the blocks' `wgmma.mma_async` m64nNk16 (A from
+    registers). No shared-memory round trip or barrier. Issued by the whole
+    warpgroup; one commit group, asynchronous until `moek.mma_wait`.
+    sm_90a only.
+
+    ```mlir
+    %p:2 = moek.mma_fp4_bf16 %ring[%i] packed(2, %c0) b(0) acc(%a0, %a1) scales(%w) : !moek.ring<...>, !moek.acc<64x16xf32>, !moek.acc<64x16xf32> -> !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$packed,
+                       Index:$a_row, I64Attr:$b, Variadic<MoEK_AccType>:$accs,
+                       MoEK_I32Quad:$scales, UnitAttr:$nvfp4);
+  let results = (outs Variadic<MoEK_AccType>:$results);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `packed` `(` $packed `,` $a_row `)` `b` `(` $b `)`
+    `acc` `(` $accs `)` `scales` `(` $scales `)` attr-dict `:`
+    qualified(type($ring)) `,` qualified(type($accs)) `->`
+    qualified(type($results))
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_LoadColScalesOp : MoEK_Op<"load_col_scales", []> {
   let summary = "Load one value per accumulator column from a global matrix";
   let description = [{
@@ -1429,7 +1499,8 @@ def MoEK_AccStoreTransposedOp : MoEK_Op<"acc_store_transposed", []> {
   let description = [{
     For a 64 x N accumulator `acc` (weight rows x tokens, moek.mma_fp4),
     stores `acc[r][c] * 2^(m_r - 133)` (`m_r` the row's element of
-    `row_max`, moek.fp4_fragment_row_max: MXFP4's column scale) as element
+    `row_max`, moek.fp4_fragment_row_max: MXFP4's column scale; without
+    `row_max`, `acc[r][c]`; moek.mma_fp4_bf16's products) as element
     `[c][col + r]` of an N x `cols` matrix at `ptr`, in the layout in which
     `moek.acc_load_smem {rows = N}` loads it as a 64 x `cols` accumulator
     (tokens x weight columns). Ordering with the loads is the caller's
@@ -1440,10 +1511,10 @@ def MoEK_AccStoreTransposedOp : MoEK_Op<"acc_store_transposed", []> {
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<3>:$ptr,
-                       MoEK_I32Pair:$row_max,
+                       Optional<MoEK_I32Pair>:$row_max,
                        I64Attr:$col, I64Attr:$cols);
   let assemblyFormat = [{
-    $acc `,` $ptr `row_max` `(` $row_max `:` type($row_max) `)` attr-dict
+    $acc `,` $ptr (`row_max` `(` $row_max^ `:` type($row_max) `)`)? attr-dict
     `:` qualified(type($acc)) `,` qualified(type($ptr))
   }];
   let hasVerifier = 1;
