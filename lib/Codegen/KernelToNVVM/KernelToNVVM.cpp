@@ -4749,12 +4749,40 @@ struct MmaFp4Bf16Lowering : OpConversionPattern<MmaFp4Bf16Op> {
     };
     SmallVector<Value> regs;
     if (nvfp4) {
-      // Step s is 16-value block s: e4m3 scale byte s (two
-      // multiplications: a scale times 2^126 overflows bf16).
-      regs = expand(rewriter, true,
-                    [&](OpBuilder &b, int64_t s, int64_t f, int64_t h) {
-                      return e4m3ScalePair(b, loc,
-                                           scaleByte(b, scales[f][h], s));
+      // Step s is 16-value block s, e4m3 scale byte s. The quad's four
+      // lanes hold the same rows: lane q converts block q's scale of each
+      // (byte q, picked as its packed bytes), times 2^117, and the four
+      // exchange them (shfl.sync.idx within the quad). One multiplication
+      // a pair then gives v * s * 2^-9 (2^-126 * 2^117), exact in bf16
+      // (at most 6 significant bits, 2^-19 to 5.25); the caller scales the
+      // sums by 2^9.
+      // 2^117 in bf16: exponent field 244.
+      Value twoTo117 = LLVM::BitcastOp::create(rewriter, loc, pairTy,
+                                               c32(0x7A007A00));
+      SmallVector<std::array<std::array<Value, 4>, 2>> factors(blocks);
+      for (int64_t f = 0; f < blocks; ++f)
+        for (int64_t h = 0; h < 2; ++h) {
+          Value own = LLVM::FMulOp::create(
+              rewriter, loc,
+              e4m3ScalePair(rewriter, loc,
+                            NVVM::PermuteOp::create(
+                                rewriter, loc, i32, scales[f][h], c32(0),
+                                select, NVVM::PermuteMode::DEFAULT)),
+              twoTo117);
+          Value bits = LLVM::BitcastOp::create(rewriter, loc, i32, own);
+          for (int64_t q = 0; q < 4; ++q)
+            factors[f][h][q] = LLVM::BitcastOp::create(
+                rewriter, loc, pairTy,
+                NVVM::ShflOp::create(
+                    rewriter, loc, i32, c32(-1), bits, c32(q),
+                    c32((28 << 8) | 0x1f),
+                    NVVM::ShflKindAttr::get(rewriter.getContext(),
+                                            NVVM::ShflKind::idx),
+                    UnitAttr()));
+        }
+      regs = expand(rewriter, false,
+                    [&](OpBuilder &, int64_t s, int64_t f, int64_t h) {
+                      return factors[f][h][s];
                     });
     } else {
       // MXFP4: steps 2c and 2c + 1 are 32-value block c, UE8M0 byte c. As

@@ -1902,7 +1902,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
       Value zero = mk::MmaZeroOp::create(bb, l, small);
       Value aRowPacked = arith::MulIOp::create(bb, l, wg, idx(bb, 128));
       // One stage at a time: its MMAs, the next stage's scales loaded
-      // meanwhile, the wait, the release.
+      // meanwhile, the wait, the release. (Keeping one stage's MMAs in
+      // flight while the next is expanded gave wrong results: the A
+      // registers are read asynchronously and ptxas reused them;
+      // bench/results/2026-12-03-fused-moe-fp4-small-tiles-h200.md.)
       auto loop = scf::ForOp::create(
           bb, l, c0, slices, c1,
           ValueRange{zero, zero, sliceScales(bb, c0), iter},
@@ -1928,6 +1931,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
             scf::YieldOp::create(ib, il, results);
           });
       disableUnroll(loop);
+      SmallVector<Value> products{loop.getResult(0), loop.getResult(1)};
+      // NVFP4: the products were 2^-9 times the exact ones.
+      if (nvfp4) {
+        Value twoTo9 = arith::ConstantOp::create(
+            bb, l, bb.getF32FloatAttr(512.0f));
+        for (Value &p : products)
+          p = mk::AccScaleOp::create(bb, l, p, twoTo9);
+      }
       // Warpgroup w's products are columns 128 w + 64 f: 64 values a
       // thread of the target fragment further (2048 floats).
       Value buf = LLVM::GEPOp::create(
@@ -1936,7 +1947,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               bb, l, bb.getI64Type(),
               arith::MulIOp::create(bb, l, wg, idx(bb, 64 * 2 * kSmallRows)))});
       for (int64_t f = 0; f < 2; ++f)
-        mk::AccStoreTransposedOp::create(bb, l, loop.getResult(f), buf,
+        mk::AccStoreTransposedOp::create(bb, l, products[f], buf,
                                          Value(), bb.getI64IntegerAttr(64 * f),
                                          bb.getI64IntegerAttr(128));
       mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),

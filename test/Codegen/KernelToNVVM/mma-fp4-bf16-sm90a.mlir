@@ -12,6 +12,10 @@
 //  * moek.load_fp4_slice_scales: four 16-bit loads (MXFP4: two UE8M0 bytes
 //    a row and slice), rows row + 64 f + 16 warp + lane / 4 (+ 8);
 //    NVFP4 (the second kernel): four 32-bit loads;
+//  * NVFP4: lane q converts block q's e4m3 scale of each of its four rows
+//    (times 2^117) and the quad exchanges them (shfl.sync.idx, width 4),
+//    so each pair takes one multiplication (32, and two for each of the
+//    four scales);
 //  * moek.mma_fp4_bf16: two 16-byte shared loads per row (its 32 bytes),
 //    byte lane % 4 of each word by one prmt (its selector 0x4440 | lane % 4
 //    in a register), each pair placed by e2m1PairTiny; MXFP4: a branch on
@@ -65,6 +69,12 @@
 // NV:          ld.global{{(.nc)?}}.{{u|b}}32
 // NV-NOT:      setp.gt.u32 {{%p[0-9]+}}, {{%r[0-9]+}}, 128;
 // NV:          wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16
+// Each lane's block scale of its four rows, times 2^117, exchanged within
+// the quad (width 4: c = 0x1c1f): 16 shuffles; one multiplication a pair.
+// RUN: grep -c "shfl.sync.idx.b32 .*, 7199, -1;" %t.90.nv.ptx | FileCheck %s --check-prefix=NV-SHFL
+// NV-SHFL: {{^16$}}
+// RUN: grep -c "mul.rn.bf16x2" %t.90.nv.ptx | FileCheck %s --check-prefix=NV-MUL
+// NV-MUL: {{^40$}}
 // PTXAS: Compiling entry function 'mma_fp4_bf16' for 'sm_90a'
 // SM100: error: 'moek.mma_fp4_bf16' op takes its A operand from registers (wgmma): sm_90a only
 

@@ -32,6 +32,13 @@
 // 16 KB buffer into a 64 x 256 accumulator.
 // CHECK:           moek.load_fp4_slice_scales %arg7[%{{.+}}, %{{.+}}] {nvfp4, scale_cols = 32 : i64, scale_rows = 4096 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // CHECK:           moek.mma_fp4_bf16 %{{.+}}[%{{.+}}] packed(2, %{{.+}}) b(0) acc(%{{.+}}, %{{.+}}) scales(%{{.+}}) {nvfp4}
+// Each stage's MMAs waited for before the next is expanded (the A
+// registers are read asynchronously):
+// CHECK:           moek.mma_wait %{{.+}} pending(0) : !moek.acc<64x16xf32>
+// After the loop the products times 2^9 (NVFP4's products are 2^-9 times
+// the exact ones):
+// CHECK:           %[[TWO9:.+]] = arith.constant 5.120000e+02 : f32
+// CHECK:           moek.acc_scale %{{.+}}, %[[TWO9]] : !moek.acc<64x16xf32>
 // CHECK:           moek.acc_store_transposed
 // CHECK:           moek.barrier_sync id(10) threads(256)
 // CHECK:           moek.acc_load_smem %{{.+}} {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x256xf32>

@@ -1151,8 +1151,10 @@ def MoEK_MmaFp4Bf16Op : MoEK_Op<"mma_fp4_bf16", []> {
     (N = the accumulators' columns; 64 values a row, K-major, 128B swizzle),
     over the slice's 64 K values: result[r][c] = accs[f][r][c] + sum over k
     of w[r][k] * b[c][k], w the exactly dequantized weight (MXFP4:
-    e2m1 * 2^(s - 127); NVFP4 (`nvfp4`): e2m1 * the e4m3 block scale; the
-    per-expert global scale is the caller's). `scales` are the thread's
+    e2m1 * 2^(s - 127); NVFP4 (`nvfp4`): e2m1 * the e4m3 block scale *
+    2^-9, each pair's one multiplication by its scale times 2^117, so the
+    caller multiplies the sums by 2^9; the per-expert global scale is the
+    caller's too). `scales` are the thread's
     rows' scale bytes of this slice (moek.load_fp4_slice_scales). Each
     thread expands exactly the values of its own A fragments: in K step s
     (16 values), register (row r, K 16s + 2q, + 1) is byte 8s + q of the
