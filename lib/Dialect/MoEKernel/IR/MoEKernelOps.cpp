@@ -495,38 +495,60 @@ LogicalResult LoadFp4FragmentScalesOp::verify() {
   return verifyScaleCols(*this);
 }
 
-LogicalResult MmaFp4Op::verify() {
-  RingType ring = getRing().getType();
+/// The tiles and results of a transposed small-tile product (moek.mma_fp4,
+/// moek.mma_fp4_bf16): tile packed of f4E2M1FN, 64-row blocks by `k`
+/// columns; tile b of `bType`, `k` columns; one result a 64-row block (at
+/// most the packed tile's), all one 64 x N accumulator type with N a
+/// multiple of 16 up to 64 and tile b's rows. `perBlock(blocks)` checks the
+/// op's operands of each block.
+template <typename Op>
+static LogicalResult
+verifyTransposedMma(Op op, int64_t k, Type bType, StringRef bName,
+                    function_ref<LogicalResult(int64_t)> perBlock) {
+  RingType ring = op.getRing().getType();
   int64_t numTiles = ring.getTiles().size();
-  int64_t ip = getPackedAttr().getInt(), ib = getBAttr().getInt();
+  int64_t ip = op.getPackedAttr().getInt(), ib = op.getBAttr().getInt();
   if (ip < 0 || ip >= numTiles || ib < 0 || ib >= numTiles)
-    return emitOpError() << "expects tile indices in [0, " << numTiles
-                         << "), got packed = " << ip << ", b = " << ib;
+    return op.emitOpError() << "expects tile indices in [0, " << numTiles
+                            << "), got packed = " << ip << ", b = " << ib;
   MemRefType packed = ring.getTile(ip), b = ring.getTile(ib);
   if (!isa<Float4E2M1FNType>(packed.getElementType()) ||
-      packed.getDimSize(1) != 128 || packed.getDimSize(0) % 64 != 0)
-    return emitOpError() << "expects tile packed of f4E2M1FN, 64-row blocks "
-                            "by 128 columns, got "
-                         << packed;
-  if (!isa<Float8E4M3FNType>(b.getElementType()) || b.getDimSize(1) != 128)
-    return emitOpError() << "expects tile b of f8E4M3FN, 128 columns, got "
-                         << b;
-  int64_t blocks = getResults().size();
+      packed.getDimSize(1) != k || packed.getDimSize(0) % 64 != 0)
+    return op.emitOpError() << "expects tile packed of f4E2M1FN, 64-row "
+                               "blocks by "
+                            << k << " columns, got " << packed;
+  if (b.getElementType() != bType || b.getDimSize(1) != k)
+    return op.emitOpError() << "expects tile b of " << bName << ", " << k
+                            << " columns, got " << b;
+  int64_t blocks = op.getResults().size();
   if (blocks < 1 || blocks * 64 > packed.getDimSize(0))
-    return emitOpError() << "expects one to " << packed.getDimSize(0) / 64
-                         << " results (64-row blocks of tile packed), got "
-                         << blocks;
-  if (int64_t(getTables().size()) != blocks)
-    return emitOpError() << "expects tables for each of its " << blocks
-                         << " blocks, got " << getTables().size();
-  AccType acc = cast<AccType>(getResults().front().getType());
-  if (!llvm::all_equal(getResults().getTypes()))
-    return emitOpError() << "expects results of one accumulator type";
+    return op.emitOpError() << "expects one to " << packed.getDimSize(0) / 64
+                            << " results (64-row blocks of tile packed), got "
+                            << blocks;
+  if (failed(perBlock(blocks)))
+    return failure();
+  AccType acc = cast<AccType>(op.getResults().front().getType());
+  if (!llvm::all_equal(op.getResults().getTypes()))
+    return op.emitOpError() << "expects results of one accumulator type";
   int64_t n = acc.getCols();
   if (acc.getRows() != 64 || n % 16 != 0 || n > 64 || n > b.getDimSize(0))
-    return emitOpError() << "expects 64-row accumulators of 16, 32, 48 or 64 "
-                            "columns, at most tile b's "
-                         << b.getDimSize(0) << " rows, got " << acc;
+    return op.emitOpError() << "expects 64-row accumulators of 16, 32, 48 or "
+                               "64 columns, at most tile b's "
+                            << b.getDimSize(0) << " rows, got " << acc;
+  return success();
+}
+
+LogicalResult MmaFp4Op::verify() {
+  auto tables = [&](int64_t blocks) -> LogicalResult {
+    if (int64_t(getTables().size()) != blocks)
+      return emitOpError() << "expects tables for each of its " << blocks
+                           << " blocks, got " << getTables().size();
+    return success();
+  };
+  if (failed(verifyTransposedMma(*this, 128,
+                                 Float8E4M3FNType::get(getContext()),
+                                 "f8E4M3FN", tables)))
+    return failure();
   int64_t group = getStepsPerFence();
   if (group != 1 && group != 2 && group != 4)
     return emitOpError() << "expects steps_per_fence 1, 2 or 4, got " << group;
@@ -547,39 +569,16 @@ LogicalResult LoadFp4SliceScalesOp::verify() {
 }
 
 LogicalResult MmaFp4Bf16Op::verify() {
-  RingType ring = getRing().getType();
-  int64_t numTiles = ring.getTiles().size();
-  int64_t ip = getPackedAttr().getInt(), ib = getBAttr().getInt();
-  if (ip < 0 || ip >= numTiles || ib < 0 || ib >= numTiles)
-    return emitOpError() << "expects tile indices in [0, " << numTiles
-                         << "), got packed = " << ip << ", b = " << ib;
-  MemRefType packed = ring.getTile(ip), b = ring.getTile(ib);
-  if (!isa<Float4E2M1FNType>(packed.getElementType()) ||
-      packed.getDimSize(1) != 64 || packed.getDimSize(0) % 64 != 0)
-    return emitOpError() << "expects tile packed of f4E2M1FN, 64-row blocks "
-                            "by 64 columns, got "
-                         << packed;
-  if (!b.getElementType().isBF16() || b.getDimSize(1) != 64)
-    return emitOpError() << "expects tile b of bf16, 64 columns, got " << b;
-  int64_t blocks = getResults().size();
-  if (blocks < 1 || blocks * 64 > packed.getDimSize(0))
-    return emitOpError() << "expects one to " << packed.getDimSize(0) / 64
-                         << " results (64-row blocks of tile packed), got "
-                         << blocks;
-  if (int64_t(getAccs().size()) != blocks ||
-      !llvm::equal(getAccs().getTypes(), getResults().getTypes()))
-    return emitOpError() << "expects an accumulator of its result type for "
-                            "each of its "
-                         << blocks << " results, got " << getAccs().size();
-  AccType acc = cast<AccType>(getResults().front().getType());
-  if (!llvm::all_equal(getResults().getTypes()))
-    return emitOpError() << "expects results of one accumulator type";
-  int64_t n = acc.getCols();
-  if (acc.getRows() != 64 || n % 16 != 0 || n > 64 || n > b.getDimSize(0))
-    return emitOpError() << "expects 64-row accumulators of 16, 32, 48 or 64 "
-                            "columns, at most tile b's "
-                         << b.getDimSize(0) << " rows, got " << acc;
-  return success();
+  auto accs = [&](int64_t blocks) -> LogicalResult {
+    if (int64_t(getAccs().size()) != blocks ||
+        !llvm::equal(getAccs().getTypes(), getResults().getTypes()))
+      return emitOpError() << "expects an accumulator of its result type for "
+                              "each of its "
+                           << blocks << " results, got " << getAccs().size();
+    return success();
+  };
+  return verifyTransposedMma(*this, 64, BFloat16Type::get(getContext()), "bf16",
+                             accs);
 }
 
 LogicalResult LoadColScalesOp::verify() {
