@@ -27,6 +27,10 @@
 // FP8MX-SMALL: {{^32$}}
 // RUN: grep -c "prmt.b32" %t.fp8mx/fm_fp8mx_e256_h7168_i2048_k8/*.ptx | FileCheck %s --check-prefix=FP8MX-PRMT
 // FP8MX-PRMT: {{[1-9][0-9]*}}
+// small-tiles=false: the large tiles only.
+// RUN: rm -rf %t.fp8mx.large && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8mx.large --ptxas %ptxas --strict --fp8-mxfp4 --kernel-options small-tiles=false 256,7168,2048,8 | FileCheck %s --check-prefix=FP8MX-LARGE
+// FP8MX-LARGE: fm_fp8mx_e256_h7168_i2048_k8 registers {{[0-9]+}}, spill stores 0 B
+// RUN: not grep -q "m64n16k32" %t.fp8mx.large/fm_fp8mx_e256_h7168_i2048_k8/fm_fused_moe_0.ptx
 
 // The bf16 x MXFP4 layers (bf16 rows, e2m1 weights with UE8M0 scales per
 // 1x32 block expanded to bf16 in shared memory by moek.dequant_fp4, or in
