@@ -1903,8 +1903,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
       Value aRowPacked = arith::MulIOp::create(bb, l, wg, idx(bb, 128));
       // One stage at a time: its MMAs, the next stage's scales loaded
       // meanwhile, the wait, the release. (Keeping one stage's MMAs in
-      // flight while the next is expanded gave wrong results: the A
-      // registers are read asynchronously and ptxas reused them;
+      // flight while the next is expanded gave wrong results on the H200,
+      // most likely because wgmma reads its A registers asynchronously and
+      // nothing kept the next expansion out of them;
       // bench/results/2026-12-03-fused-moe-fp4-small-tiles-h200.md.)
       auto loop = scf::ForOp::create(
           bb, l, c0, slices, c1,
