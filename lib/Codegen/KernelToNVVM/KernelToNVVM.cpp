@@ -3513,6 +3513,27 @@ Value e4m3ScalePair(OpBuilder &b, Location loc, Value byte) {
   return LLVM::FMulOp::create(b, loc, tiny, twoTo120);
 }
 
+/// The scale row (i64) of row `r` (i32) of an expansion's `rows`-row tile
+/// whose rows start at `row0` (i64): with `upperRow` (index), the tile's
+/// upper half from there instead (moek.dequant_fp4 and dequant_mxfp8
+/// `upper`). Not clamped: the callers take the minimum with the scales'
+/// last row, so that rows past it (a partial last tile) read the last.
+Value expansionScaleRow(OpBuilder &b, Location loc, Value r, int64_t rows,
+                        Value row0, Value upperRow) {
+  Value scaleBase = row0, rowOff = r;
+  if (upperRow) {
+    Value upper = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::uge, r,
+                                       i32c(b, loc, rows / 2));
+    scaleBase =
+        LLVM::SelectOp::create(b, loc, upper, toI64(b, loc, upperRow), row0);
+    rowOff = LLVM::SelectOp::create(
+        b, loc, upper, LLVM::SubOp::create(b, loc, r, i32c(b, loc, rows / 2)),
+        r);
+  }
+  return LLVM::AddOp::create(
+      b, loc, scaleBase, LLVM::ZExtOp::create(b, loc, b.getI64Type(), rowOff));
+}
+
 struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3552,23 +3573,10 @@ struct DequantMxfp8Lowering : OpConversionPattern<DequantMxfp8Op> {
             16);
       Value r = LLVM::LShrOp::create(rewriter, loc, u, c32(1));
       Value blk = LLVM::AndOp::create(rewriter, loc, u, c32(1));
-      // With upper_row, the tile's upper half from there.
-      Value scaleBase = row0, rowOff = r;
-      if (adaptor.getUpperRow()) {
-        Value upper = LLVM::ICmpOp::create(rewriter, loc,
-                                           LLVM::ICmpPredicate::uge, r,
-                                           c32(rows / 2));
-        scaleBase = LLVM::SelectOp::create(
-            rewriter, loc, upper, toI64(rewriter, loc, adaptor.getUpperRow()),
-            row0);
-        rowOff = LLVM::SelectOp::create(
-            rewriter, loc, upper,
-            LLVM::SubOp::create(rewriter, loc, r, c32(rows / 2)), r);
-      }
       Value scaleRow = LLVM::UMinOp::create(
           rewriter, loc,
-          LLVM::AddOp::create(rewriter, loc, scaleBase,
-                              LLVM::ZExtOp::create(rewriter, loc, i64, rowOff)),
+          expansionScaleRow(rewriter, loc, r, rows, row0,
+                            adaptor.getUpperRow()),
           lastRow);
       Value scaleIndex = LLVM::AddOp::create(
           rewriter, loc,
@@ -3662,24 +3670,10 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
       Value blk = LLVM::AndOp::create(rewriter, loc, u, i32c(rewriter, loc, 1));
       Value packed = packedBlocks[j];
       // Rows past the scales' last (a partial last tile) read the last.
-      // With upper_row, the tile's upper half from there.
-      Value scaleBase = row0, rowOff = r;
-      if (adaptor.getUpperRow()) {
-        Value upper = LLVM::ICmpOp::create(rewriter, loc,
-                                           LLVM::ICmpPredicate::uge, r,
-                                           i32c(rewriter, loc, rows / 2));
-        scaleBase = LLVM::SelectOp::create(
-            rewriter, loc, upper, toI64(rewriter, loc, adaptor.getUpperRow()),
-            row0);
-        rowOff = LLVM::SelectOp::create(
-            rewriter, loc, upper,
-            LLVM::SubOp::create(rewriter, loc, r, i32c(rewriter, loc, rows / 2)),
-            r);
-      }
       Value scaleRow = LLVM::UMinOp::create(
           rewriter, loc,
-          LLVM::AddOp::create(rewriter, loc, scaleBase,
-                              LLVM::ZExtOp::create(rewriter, loc, i64, rowOff)),
+          expansionScaleRow(rewriter, loc, r, rows, row0,
+                            adaptor.getUpperRow()),
           i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
       // NVFP4: two e4m3 scales a 32-value block (one 16-bit load).
       bool nvfp4 = op.getNvfp4();
@@ -4298,18 +4292,21 @@ Value quadLane(OpBuilder &b, Location loc) {
   return LLVM::AndOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 3));
 }
 
-/// The two weight rows (i64, clamped to `scaleRows - 1`) of the calling
-/// thread's A fragment rows from `row` (index).
-std::array<Value, 2> fragmentWeightRows(OpBuilder &b, Location loc, Value row,
-                                        int64_t scaleRows) {
+/// The weight rows (i64, clamped to `scaleRows - 1`) of the calling
+/// thread's A fragment rows of `blocks` 64-row blocks from `row` (index):
+/// element 2f + h is row r + 8h of block f.
+SmallVector<Value, 4> fragmentWeightRows(OpBuilder &b, Location loc, Value row,
+                                         int64_t scaleRows,
+                                         int64_t blocks = 1) {
   Value r0 = LLVM::AddOp::create(
       b, loc, toI64(b, loc, row),
       LLVM::ZExtOp::create(b, loc, b.getI64Type(), fragmentRow(b, loc)));
-  std::array<Value, 2> rows;
-  for (int64_t h = 0; h < 2; ++h)
-    rows[h] = LLVM::UMinOp::create(
-        b, loc, LLVM::AddOp::create(b, loc, r0, i64c(b, loc, 8 * h)),
-        i64c(b, loc, scaleRows - 1));
+  SmallVector<Value, 4> rows;
+  for (int64_t f = 0; f < blocks; ++f)
+    for (int64_t h = 0; h < 2; ++h)
+      rows.push_back(LLVM::UMinOp::create(
+          b, loc, LLVM::AddOp::create(b, loc, r0, i64c(b, loc, 64 * f + 8 * h)),
+          i64c(b, loc, scaleRows - 1)));
   return rows;
 }
 
@@ -4620,20 +4617,15 @@ struct LoadFp4SliceScalesLowering : OpConversionPattern<LoadFp4SliceScalesOp> {
     bool nvfp4 = op.getNvfp4();
     int64_t per = nvfp4 ? 4 : 2;
     Type word = nvfp4 ? i32 : rewriter.getI16Type();
-    Value r0 = LLVM::AddOp::create(
-        rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
-        LLVM::ZExtOp::create(rewriter, loc, rewriter.getI64Type(),
-                             fragmentRow(rewriter, loc)));
     Value slice = toI64(rewriter, loc, adaptor.getSlice());
     Value result = LLVM::UndefOp::create(rewriter, loc,
                                          VectorType::get({4}, i32));
-    for (int64_t f = 0; f < 2; ++f)
+    SmallVector<Value, 4> rows =
+        fragmentWeightRows(rewriter, loc, adaptor.getRow(),
+                           op.getScaleRowsAttr().getInt(), /*blocks=*/2);
+    for (int64_t f = 0; f < 2; ++f) {
       for (int64_t h = 0; h < 2; ++h) {
-        Value r = LLVM::UMinOp::create(
-            rewriter, loc,
-            LLVM::AddOp::create(rewriter, loc, r0,
-                                i64c(rewriter, loc, 64 * f + 8 * h)),
-            i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
+        Value r = rows[2 * f + h];
         // Element (r * scale_cols + per * slice) / per of per-byte words.
         Value index = LLVM::AddOp::create(
             rewriter, loc,
@@ -4651,6 +4643,7 @@ struct LoadFp4SliceScalesLowering : OpConversionPattern<LoadFp4SliceScalesOp> {
         result = LLVM::InsertElementOp::create(rewriter, loc, result, v,
                                                i32c(rewriter, loc, 2 * f + h));
       }
+    }
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -1617,6 +1617,30 @@ struct ExpertParallel {
   }
 };
 
+/// The end of a small tile: its two transposed 64 x R products (weight
+/// rows x tokens) stored at columns 0 and 64 of `storeBuf`
+/// (moek.acc_store_transposed, each row's column scale from `rowMax` if
+/// given), named barrier `barrier` over `threads` threads, the first R rows
+/// of an `accType` accumulator loaded from `loadBuf` (moek.acc_load_smem
+/// {rows = R}), and the barrier again so that the buffer may be written by
+/// the next small tile.
+Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
+                    ArrayRef<Value> rowMax, Value storeBuf, Value loadBuf,
+                    int64_t barrier, int64_t threads, mk::AccType accType) {
+  int64_t rows = cast<mk::AccType>(products.front().getType()).getCols();
+  for (auto [f, product] : llvm::enumerate(products))
+    mk::AccStoreTransposedOp::create(
+        b, loc, product, storeBuf, rowMax.empty() ? Value() : rowMax[f],
+        b.getI64IntegerAttr(64 * int64_t(f)), b.getI64IntegerAttr(128));
+  mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(barrier),
+                            b.getI64IntegerAttr(threads));
+  Value acc = mk::AccLoadSmemOp::create(b, loc, accType, loadBuf,
+                                        b.getI64IntegerAttr(rows));
+  mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(barrier),
+                            b.getI64IntegerAttr(threads));
+  return acc;
+}
+
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
@@ -1823,6 +1847,11 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // before any GEMM2 tile that waits for it.
   // Producer: warpgroup 0, one thread issues every copy; a GEMM2 tile waits
   // until the GEMM1 tiles of its row block have stored their activations.
+  // The weights go to tile 1 (bf16, 128-byte rows) or, expanded weights,
+  // tile 2: packed FP4 (32 bytes a row, counted in bytes) or e4m3 (64).
+  int64_t bTile = packed ? 2 : 1,
+          bRowBytes = mxfp8W ? kTileK : packed ? kTileK / 2 : kSliceBytes;
+  bool bPacked = packed && !mxfp8W;
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, 40);
@@ -1841,9 +1870,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
                     tmapW13, {base, up}, slices1, iter, streamWeights, t,
-                    kTileK, /*boxPerTile=*/false, packed ? 2 : 1,
-                    mxfp8W ? kTileK : packed ? kTileK / 2 : kSliceBytes,
-                    /*bPacked=*/packed && !mxfp8W);
+                    kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked);
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -1854,9 +1881,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
-                    kTileK, /*boxPerTile=*/false, packed ? 2 : 1,
-                    mxfp8W ? kTileK : packed ? kTileK / 2 : kSliceBytes,
-                    /*bPacked=*/packed && !mxfp8W);
+                    kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked);
                 return next;
               });
         });
@@ -1947,17 +1972,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
           ValueRange{arith::IndexCastUIOp::create(
               bb, l, bb.getI64Type(),
               arith::MulIOp::create(bb, l, wg, idx(bb, 64 * 2 * kSmallRows)))});
-      for (int64_t f = 0; f < 2; ++f)
-        mk::AccStoreTransposedOp::create(bb, l, products[f], buf,
-                                         Value(), bb.getI64IntegerAttr(64 * f),
-                                         bb.getI64IntegerAttr(128));
-      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
-                                bb.getI64IntegerAttr(256));
-      Value acc = mk::AccLoadSmemOp::create(bb, l, accType, transposeBuf,
-                                            bb.getI64IntegerAttr(kSmallRows));
-      // The buffer may be written again (the next small tile).
-      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
-                                bb.getI64IntegerAttr(256));
+      // Both warpgroups store, then the first one's rows are loaded.
+      Value acc = transposeBack(bb, l, products, {}, buf, transposeBuf,
+                                kTransposeBarrier, 256, accType);
       return {acc, loop.getResult(3)};
     };
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
@@ -2409,17 +2426,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       Value buf = LLVM::GEPOp::create(
           bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
           ArrayRef<LLVM::GEPArg>{int32_t(w * kSmallRows * 128)});
-      for (int64_t h = 0; h < 2; ++h)
-        mk::AccStoreTransposedOp::create(bb, l, loop.getResult(h), buf, m[h],
-                                         bb.getI64IntegerAttr(64 * h),
-                                         bb.getI64IntegerAttr(128));
-      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kExpandBarrier + w),
-                                bb.getI64IntegerAttr(128));
-      Value acc = mk::AccLoadSmemOp::create(bb, l, accType, buf,
-                                            bb.getI64IntegerAttr(kSmallRows));
-      // The buffer may be written again (the next small tile).
-      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kExpandBarrier + w),
-                                bb.getI64IntegerAttr(128));
+      Value acc = transposeBack(bb, l, {loop.getResult(0), loop.getResult(1)},
+                                m, buf, buf, kExpandBarrier + w, 128, accType);
       return {acc, loop.getResult(7)};
     };
 
