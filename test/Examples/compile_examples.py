@@ -83,8 +83,10 @@ def main():
             print("%s: FAILED: ptxas: %s" % (name, res.stderr[:300]))
             status = 1
             continue
+        # Spill stores and loads (ptxas may report loads alone).
         spilled = sum(int(b) for b in
-                      re.findall(r"(\d+) bytes spill stores", res.stderr))
+                      re.findall(r"(\d+) bytes spill (?:stores|loads)",
+                                 res.stderr))
         with open(ptx) as f:
             text = f.read()
         mma = ("tcgen05" if "tcgen05.mma" in text else

@@ -86,11 +86,19 @@
 // RUN: not grep -l wgmma %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx
 
 // FP8 x MXFP4 for sm_100a, the same layers: ptxas accepts every kernel with
-// no spill, tcgen05 and no wgmma (the weights expanded in shared memory; on
-// Blackwell the native block-scaled tcgen05 MMA, which reads FP4 directly,
-// is the kernel to build, not this expansion).
+// no spill (stores or loads: --strict), tcgen05 and no wgmma; every MMA is
+// the block-scaled one (.kind::mxf8f6f4, the FP4 weights as A with their
+// UE8M0 scales copied into tensor memory), none .kind::f8f6f4; with
+// block-scaled=false the weights are expanded to e4m3 instead.
 // RUN: rm -rf %t.sm100.fp8mx && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.fp8mx --ptxas %ptxas --strict --chip sm_100a --fp8-mxfp4 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,512,256,2,in_combine,bf16,gelu_mul 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 8,256,384,2,in_combine,bf16/f32 4,384,256,2 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=SM100-FP8MX
 // SM100-FP8MX-COUNT-13: fm_fp8mx_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
 // RUN: grep -l "tcgen05.mma" %t.sm100.fp8mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-FP8MX-TC
 // SM100-FP8MX-TC: 13
 // RUN: not grep -l wgmma %t.sm100.fp8mx/*/*.ptx
+// RUN: grep -l "tcgen05.mma.cta_group::1.kind::mxf8f6f4.block_scale.block32" %t.sm100.fp8mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-FP8MX-TC
+// RUN: grep -l "tcgen05.cp.cta_group::1.32x128b.warpx4" %t.sm100.fp8mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-FP8MX-TC
+// RUN: not grep -l "kind::f8f6f4" %t.sm100.fp8mx/*/*.ptx
+// RUN: rm -rf %t.sm100.fp8mx.exp && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.fp8mx.exp --ptxas %ptxas --strict --chip sm_100a --fp8-mxfp4 --kernel-options block-scaled=false 256,7168,2048,8 | FileCheck %s --check-prefix=SM100-FP8MX-EXP
+// SM100-FP8MX-EXP: fm_fp8mx_e256_h7168_i2048_k8 registers {{[0-9]+}}, spill stores 0 B
+// RUN: grep -q "kind::f8f6f4" %t.sm100.fp8mx.exp/fm_fp8mx_e256_h7168_i2048_k8/fm_fused_moe_0.ptx
+// RUN: not grep -q "block_scale" %t.sm100.fp8mx.exp/fm_fp8mx_e256_h7168_i2048_k8/fm_fused_moe_0.ptx

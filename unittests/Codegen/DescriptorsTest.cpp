@@ -271,6 +271,28 @@ TEST(Tcgen05BlockScaledInstrDescriptor, Fp8TimesMxfp4) {
   EXPECT_EQ(*d, 0x08C01400u);
 }
 
+// The weights as A (the fused FP8 x MXFP4 kernel on sm_100a,
+// moek.mma_block_scaled): A E2M1 (5 << 7), B E4M3 (0), UE8M0 (bit 23),
+// M = 128, N = 64 (8 << 17), and K step k's scale ids in 29-30 (A) and 4-5
+// (B): the four constants the kernel's PTX carries.
+TEST(Tcgen05BlockScaledInstrDescriptor, Mxfp4WeightsAsA) {
+  Tcgen05BlockScaledMma m;
+  m.a = ElemType::E2M1;
+  m.b = ElemType::E4M3;
+  m.n = 64;
+  for (unsigned k = 0; k < 4; ++k) {
+    m.scaleIdA = m.scaleIdB = k;
+    llvm::Expected<uint32_t> d = encodeTcgen05BlockScaledInstrDescriptor(m);
+    ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+    EXPECT_EQ(*d, (5u << 7) | (8u << 17) | (1u << 23) | (8u << 24) |
+                      (k << 29) | (k << 4));
+  }
+  m.scaleIdA = m.scaleIdB = 0;
+  llvm::Expected<uint32_t> d = encodeTcgen05BlockScaledInstrDescriptor(m);
+  ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+  EXPECT_EQ(*d, 0x08900280u);
+}
+
 // NVFP4 x NVFP4: .kind::mxf4nvf4, E2M1 is 1 in the FP4 kinds, UE4M3 scales
 // per 16 values (bit 23 clear), M = 128, N = 128.
 TEST(Tcgen05BlockScaledInstrDescriptor, Nvfp4) {

@@ -150,6 +150,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "multiplies transposed, the weights wgmma's A operand expanded in "
            "registers (moek.mma_fp4, moek.mma_fp4_bf16); false: every tile "
            "the large way, for comparisons">,
+    Option<"blockScaled", "block-scaled", "bool", "true",
+           "FP8 x MXFP4 fused layers on sm_100a: the packed weights "
+           "multiplied as tcgen05's block-scaled A operand (moek.unpack_fp4, "
+           "moek.mma_block_scaled, .kind::mxf8f6f4); false: expanded to e4m3 "
+           "in shared memory (moek.dequant_fp4_fp8, .kind::f8f6f4)">,
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,
@@ -211,7 +216,16 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       (`tcgen05.ld.16x256b.x1`: the same register layout) and syncs the
       warpgroup (named barrier 13 + r) before its next MMA may overwrite
       it. So `moek.store_acc`, `moek.mma_promote` and the other epilogue
-      ops are shared. Rejected with a diagnostic: an MMA outside a
+      ops are shared. `moek.mma_block_scaled` (the FP8 x MXFP4 fused
+      kernel's) is one M = 128 product over all 128 lanes instead: each MMA
+      warpgroup its own columns (N of D, then 4 for A's scale factors and 4
+      for B's, the range rounded up to 32 columns); thread 0 copies the scale blocks that `moek.unpack_fp4`
+      staged (`tcgen05.cp .32x128b.warpx4`), issues four
+      `tcgen05.mma .kind::mxf8f6f4.block_scale.block32` (scale id = K step)
+      and commits; `moek.unpack_fp4` stores the weight rows permuted so that
+      each 64-row half reads back (`moek.mma_wait`) as a wgmma fragment from
+      lane 16 (half). Rejected with a diagnostic: both kinds in one kernel,
+      an MMA outside a
       `moek.warp_role` or in a second MMA role, more than 3 MMA
       warpgroups, more than 512 columns, `pending` of 8 or more, an MMA
       accumulating into a register accumulator (`moek.acc_load_smem`,

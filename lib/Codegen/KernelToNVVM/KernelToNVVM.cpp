@@ -450,9 +450,37 @@ std::pair<Value, Value> decodeInExpert(OpBuilder &b, Location l, Value rem,
     Value rows = arith::MaxUIOp::create(
         b, l, arith::MinUIOp::create(b, l, left, groupV),
         arith::ConstantIndexOp::create(b, l, 1));
-    mBlock = arith::AddIOp::create(b, l, first,
-                                   arith::RemUIOp::create(b, l, local, rows));
-    col = arith::DivUIOp::create(b, l, local, rows);
+    // local / rows and local % rows without a division when they are
+    // exact that way: rows <= G, so q = (local * ceil(2^32 / rows)) >> 32
+    // (exact for local < 2^32 / G: local < G * colTiles). LLVM made the
+    // divisions 16-bit (both operands are small), which ptxas compiles to
+    // a subroutine returning through the stack: a spill in the kernels
+    // with the most registers live.
+    std::optional<int64_t> cols = getConstantIntValue(colTiles);
+    if (rowGroup <= 16 && cols && *cols > 0 &&
+        rowGroup * rowGroup * *cols < (int64_t(1) << 32)) {
+      auto c = [&](int64_t v) -> Value {
+        return arith::ConstantIndexOp::create(b, l, v);
+      };
+      Value m = c((int64_t(1) << 32) / rowGroup +
+                  ((int64_t(1) << 32) % rowGroup != 0));
+      for (int64_t d = rowGroup - 1; d >= 1; --d)
+        m = arith::SelectOp::create(
+            b, l,
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, rows, c(d)),
+            c((int64_t(1) << 32) / d + ((int64_t(1) << 32) % d != 0)), m);
+      Value q = arith::ShRUIOp::create(
+          b, l, arith::MulIOp::create(b, l, local, m), c(32));
+      mBlock = arith::AddIOp::create(
+          b, l, first,
+          arith::SubIOp::create(b, l, local,
+                                arith::MulIOp::create(b, l, q, rows)));
+      col = q;
+    } else {
+      mBlock = arith::AddIOp::create(
+          b, l, first, arith::RemUIOp::create(b, l, local, rows));
+      col = arith::DivUIOp::create(b, l, local, rows);
+    }
   }
   Value row = arith::AddIOp::create(
       b, l, begin, arith::MulIOp::create(b, l, mBlock, tileRowsV));
@@ -1470,6 +1498,149 @@ struct Tcgen05MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
         Value{});
     rewriter.replaceOp(op, acc);
     return success();
+  }
+};
+
+/// moek.mma_block_scaled (sm_100a): one M = 128 product over all 128
+/// lanes of the warpgroup's columns (planTensorMemory's full-lane layout):
+/// D in the op's N columns, A's scale factors in the next 4, B's in the 4
+/// after. Stored row L of tile a (moek.unpack_fp4) is lane L, and row
+/// 64 s + 16 w + r of the weights is stored row 32 w + 16 s + r, so result
+/// s is the accumulator at lane 16 s that moek.mma_wait reads as warp w's
+/// 16 fragment rows from lane 32 w + 16 s.
+struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaBlockScaledOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    AccType accType = op.getLow().getType();
+    int64_t n = fragmentSize(accType), cols = accType.getCols();
+    // K step k (32 values) takes byte k of each scale word: the scale
+    // ids of its instruction descriptor.
+    moe::desc::Tcgen05BlockScaledMma shape;
+    shape.kind = moe::desc::BlockScaledKind::MXF8F6F4;
+    shape.a = moe::desc::ElemType::E2M1;
+    shape.b = moe::desc::ElemType::E4M3;
+    shape.scale = moe::desc::ScaleType::UE8M0;
+    shape.vectorSize = 32;
+    shape.m = 128;
+    shape.n = cols;
+    SmallVector<uint32_t, 4> idescs;
+    for (unsigned k = 0; k < 4; ++k) {
+      shape.scaleIdA = shape.scaleIdB = k;
+      llvm::Expected<uint32_t> idesc =
+          moe::desc::encodeTcgen05BlockScaledInstrDescriptor(shape);
+      if (!idesc)
+        return op.emitOpError() << "has no block-scaled tcgen05.mma: "
+                                << llvm::toString(idesc.takeError());
+      idescs.push_back(*idesc);
+    }
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value aBase = tileAddress(rewriter, loc, p, type, op.getAAttr().getInt());
+    Value bBase = tileAddress(rewriter, loc, p, type, op.getBAttr().getInt());
+    TensorMemory tm = tensorMemoryOf(rewriter, loc, op);
+    Value col = LLVM::AddOp::create(
+        rewriter, loc,
+        LLVM::MulOp::create(rewriter, loc, tm.rel,
+                            i32c(rewriter, loc, tm.perWarpgroup)),
+        i32c(rewriter, loc,
+             op->getAttrOfType<IntegerAttr>(kTmemColAttr).getInt()));
+    Value taddr = LLVM::AddOp::create(rewriter, loc, tm.base, col);
+    auto at = [&](int64_t offset) {
+      return LLVM::AddOp::create(rewriter, loc, taddr,
+                                 i32c(rewriter, loc, offset));
+    };
+    Value sfa = at(cols), sfb = at(cols + 4);
+    Value issued =
+        LLVM::LoadOp::create(rewriter, loc, rewriter.getI32Type(), tm.issued);
+    Value bar = LLVM::GEPOp::create(
+        rewriter, loc, ptrTy(ctx, 3), rewriter.getI64Type(), tm.bars,
+        ValueRange{LLVM::URemOp::create(rewriter, loc, issued,
+                                        i32c(rewriter, loc, kMmaBarriers))});
+    Value t = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                   i32c(rewriter, loc, kWarpgroupThreads));
+    Value isIssuer = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
+                                          t, i32c(rewriter, loc, 0));
+    auto ifOp = scf::IfOp::create(rewriter, loc, isIssuer, false);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      NVVM::Tcgen05FenceOp::create(
+          rewriter, loc,
+          NVVM::Tcgen05FenceKindAttr::get(
+              ctx, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+      // The scale blocks (32 rows of 16 bytes, no swizzle: 8-row groups
+      // 128 bytes apart) into all four lane quadrants.
+      static const uint64_t sfConstant = [] {
+        moe::desc::SmemMatrix m;
+        m.strideByteOffset = 128;
+        return llvm::cantFail(moe::desc::encodeTcgen05SmemDescriptor(m));
+      }();
+      for (auto [dst, offset] : {std::pair{sfa, 0}, std::pair{sfb, 512}})
+        NVVM::Tcgen05CpOp::create(
+            rewriter, loc, NVVM::Tcgen05CpShape::SHAPE_32x128b,
+            NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05CpMulticast::WARPX4,
+            NVVM::Tcgen05CpSrcFormatAttr(), tmemPtr(rewriter, loc, dst),
+            descriptorAt(rewriter, loc,
+                         gepBytes(rewriter, loc, adaptor.getSf(),
+                                  i64c(rewriter, loc, offset)),
+                         sfConstant));
+      Value descA = tcgen05SmemDescriptor(rewriter, loc, aBase);
+      Value descB = tcgen05SmemDescriptor(rewriter, loc, bBase);
+      for (int64_t k = 0; k < 4; ++k) {
+        Value step = i64c(rewriter, loc, 2 * k);
+        NVVM::Tcgen05MMABlockScaleOp::create(
+            rewriter, loc, NVVM::MMABlockScaleKind::MXF8F6F4,
+            NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05MMABlockScale::BLOCK32,
+            NVVM::Tcgen05MMACollectorOp::DISCARD, tmemPtr(rewriter, loc, taddr),
+            LLVM::AddOp::create(rewriter, loc, descA, step),
+            LLVM::AddOp::create(rewriter, loc, descB, step),
+            i32c(rewriter, loc, static_cast<int64_t>(idescs[k])),
+            cst(rewriter, loc, rewriter.getI1Type(), k != 0),
+            tmemPtr(rewriter, loc, sfa), tmemPtr(rewriter, loc, sfb));
+      }
+      NVVM::Tcgen05CommitOp::create(
+          rewriter, loc, bar, Value(),
+          NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1));
+    }
+    LLVM::StoreOp::create(
+        rewriter, loc,
+        LLVM::AddOp::create(rewriter, loc, issued, i32c(rewriter, loc, 1)),
+        tm.issued, 4);
+    auto structTy = cast<LLVM::LLVMStructType>(
+        getTypeConverter()->convertType(accType));
+    Value zero = LLVM::ConstantOp::create(rewriter, loc, rewriter.getF32Type(),
+                                          rewriter.getF32FloatAttr(0.0f));
+    SmallVector<Value, 2> results;
+    for (int64_t s = 0; s < 2; ++s) {
+      Value acc = buildAcc(rewriter, loc, structTy, n,
+                           [&](int64_t) { return zero; });
+      acc = LLVM::InsertValueOp::create(
+          rewriter, loc, acc,
+          LLVM::AddOp::create(rewriter, loc, taddr,
+                              i32c(rewriter, loc, (16 * s) << 16)),
+          ArrayRef<int64_t>{n});
+      results.push_back(LLVM::InsertValueOp::create(
+          rewriter, loc, acc, cst(rewriter, loc, rewriter.getI1Type(), 1),
+          ArrayRef<int64_t>{n + 1}));
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+struct MmaBlockScaledUnsupported : OpConversionPattern<MmaBlockScaledOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaBlockScaledOp op, OpAdaptor,
+                  ConversionPatternRewriter &) const override {
+    return op.emitOpError()
+           << "is a block-scaled tcgen05.mma: sm_100a only (sm_90a expands "
+              "MXFP4 weights: moek.dequant_fp4_fp8)";
   }
 };
 
@@ -4271,6 +4442,99 @@ struct DequantFp4Fp8Lowering : OpConversionPattern<DequantFp4Fp8Op> {
   }
 };
 
+/// moek.unpack_fp4: thread t copies packed row t (64 bytes, 64-byte
+/// swizzle) into stored row L = 32 (t / 16 % 4) + 16 (t / 64) + t % 16 of
+/// the i8 tile, each 16-value group's 8 bytes into the low half of a
+/// 16-byte chunk (upper half zero: tcgen05's 4-bit operand form), chunk c
+/// at (c ^ L % 8) * 16 (128B swizzle); its row's four scale bytes of the K
+/// block into the .32x128b block at 16 (L % 32) + 4 (L / 32), and 127 x 4
+/// into the B operand's block.
+struct UnpackFp4Lowering : OpConversionPattern<UnpackFp4Op> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(UnpackFp4Op op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto [src, dst, rows] = expansionTiles(rewriter, loc, op, adaptor);
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
+    auto shr = [&](Value v, int64_t n) {
+      return LLVM::LShrOp::create(rewriter, loc, v, c32(n));
+    };
+    auto andc = [&](Value v, int64_t m) {
+      return LLVM::AndOp::create(rewriter, loc, v, c32(m));
+    };
+    auto add = [&](Value x, Value y) {
+      return LLVM::AddOp::create(rewriter, loc, x, y);
+    };
+    auto mul = [&](Value v, int64_t m) {
+      return LLVM::MulOp::create(rewriter, loc, v, c32(m));
+    };
+    Value t = expansionThread(rewriter, loc, op.getFirstThreadAttr().getInt());
+    Value stored = add(add(mul(andc(shr(t, 4), 3), 32), mul(shr(t, 6), 16)),
+                       andc(t, 15));
+    Value rowSrc = gepBytesU32(rewriter, loc, src, mul(t, 64));
+    Value rowDst = gepBytesU32(rewriter, loc, dst, mul(stored, 128));
+    Value loadSwz = andc(shr(t, 1), 3), storeSwz = andc(stored, 7);
+    auto quadTy = VectorType::get({4}, i32);
+    Value zero = c32(0);
+    for (int64_t blk = 0; blk < 4; ++blk) {
+      Value packed = LLVM::LoadOp::create(
+          rewriter, loc, quadTy,
+          gepBytesU32(rewriter, loc, rowSrc,
+                      mul(LLVM::XOrOp::create(rewriter, loc, loadSwz, c32(blk)),
+                          16)),
+          16);
+      for (int64_t g = 0; g < 2; ++g) {
+        Value chunk = LLVM::UndefOp::create(rewriter, loc, quadTy);
+        for (int64_t w = 0; w < 4; ++w)
+          chunk = LLVM::InsertElementOp::create(
+              rewriter, loc, chunk,
+              w < 2 ? Value(LLVM::ExtractElementOp::create(rewriter, loc,
+                                                           packed,
+                                                           c32(2 * g + w)))
+                    : zero,
+              c32(w));
+        LLVM::StoreOp::create(
+            rewriter, loc, chunk,
+            gepBytesU32(rewriter, loc, rowDst,
+                        mul(LLVM::XOrOp::create(rewriter, loc, storeSwz,
+                                                c32(2 * blk + g)),
+                            16)),
+            16);
+      }
+    }
+    // The row's four scale bytes of K block kb: word row * cols / 4 + kb.
+    Value row = LLVM::UMinOp::create(
+        rewriter, loc,
+        LLVM::AddOp::create(rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
+                            LLVM::ZExtOp::create(rewriter, loc, i64, t)),
+        i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
+    Value wordIndex = LLVM::AddOp::create(
+        rewriter, loc,
+        LLVM::MulOp::create(
+            rewriter, loc, row,
+            i64c(rewriter, loc, op.getScaleColsAttr().getInt() / 4)),
+        toI64(rewriter, loc, adaptor.getKb()));
+    Value word = LLVM::LoadOp::create(
+        rewriter, loc, i32,
+        LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(), i32,
+                            adaptor.getScales(), ValueRange{wordIndex}),
+        4);
+    Value sfOffset = add(mul(andc(stored, 31), 16), mul(shr(stored, 5), 4));
+    LLVM::StoreOp::create(rewriter, loc, word,
+                          gepBytesU32(rewriter, loc, adaptor.getSf(), sfOffset),
+                          4);
+    LLVM::StoreOp::create(
+        rewriter, loc, c32(0x7F7F7F7F),
+        gepBytesU32(rewriter, loc, adaptor.getSf(), add(mul(t, 4), c32(512))),
+        4);
+    publishToTensorCores(rewriter, loc, op.getBarrierAttr().getInt(), rows);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Transposed MXFP4 products for small tiles (sm_90a: A from registers)
 //===----------------------------------------------------------------------===//
@@ -4854,16 +5118,26 @@ struct LoadColScalesLowering : OpConversionPattern<LoadColScalesOp> {
   matchAndRewrite(LoadColScalesOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     // Element 2j + e: column 8j + 2q + e, as moek.load_rows does rows.
+    // More than 4 a thread (64 columns: moek.mma_block_scaled's products):
+    // the lane from a fresh %tid.x, else LLVM hoists the rows' addresses
+    // out of the K loop, a register pair per element live across it (ptxas
+    // spilled with 16). With 4 the hoisted addresses are cheap, and the
+    // fresh read (an asm with side effects, which the loads may not cross)
+    // made the FP8 x MXFP4 small tiles 6% slower on the H200.
     Location loc = op.getLoc();
     auto vecTy = cast<VectorType>(op.getScales().getType());
     Value last = arith::SubIOp::create(
         rewriter, loc, adaptor.getRowLimit(),
         arith::ConstantIndexOp::create(rewriter, loc, 1));
+    Value q = vecTy.getNumElements() > 4
+                  ? Value(LLVM::AndOp::create(rewriter, loc,
+                                              freshThreadIdX(rewriter, loc),
+                                              i32c(rewriter, loc, 3)))
+                  : quadLane(rewriter, loc);
     Value row0 = arith::AddIOp::create(
         rewriter, loc, adaptor.getRow(),
         toIndex(rewriter, loc,
-                LLVM::ShlOp::create(rewriter, loc, quadLane(rewriter, loc),
-                                    i32c(rewriter, loc, 1))));
+                LLVM::ShlOp::create(rewriter, loc, q, i32c(rewriter, loc, 1))));
     Value result = LLVM::UndefOp::create(rewriter, loc, vecTy);
     for (int64_t i = 0, n = vecTy.getNumElements(); i < n; ++i) {
       Value row = arith::AddIOp::create(
@@ -4912,7 +5186,10 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
     // c = 8j + 2q + e; it becomes row c, column w = col + r of the target
     // fragment: thread 32 (c / 16) + 4 (c % 8) + (w % 8) / 2, value
     // 4 (w / 8) + 2 ((c % 16) / 8) + w % 2, at float v * 2N + thread
-    // (moek.acc_load_smem {rows = N}).
+    // (moek.acc_load_smem {rows = N}). With c % 8 = 2q + e, c / 16 = j / 2
+    // and (c % 16) / 8 = j % 2, the float is base(h, e) + 4N (j % 2) +
+    // 32 (j / 2): four run-time bases, constant offsets (per value, the
+    // addresses of 64-column products kept ptxas spilling).
     Location loc = op.getLoc();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     Type f32 = rewriter.getF32Type();
@@ -4927,44 +5204,34 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
             rewriter, loc,
             LLVM::ExtractElementOp::create(rewriter, loc, adaptor.getRowMax(),
                                            c32(h)));
-    for (int64_t i = 0, size = fragmentSize(op.getAcc().getType()); i < size;
-         ++i) {
-      int64_t j = i / 4, h = (i / 2) % 2, e = i % 2;
+    Value base[2][2];
+    for (int64_t h = 0; h < 2; ++h) {
       Value w = LLVM::AddOp::create(rewriter, loc, r0,
                                     c32(op.getColAttr().getInt() + 8 * h));
-      Value c = LLVM::AddOp::create(
-          rewriter, loc, LLVM::ShlOp::create(rewriter, loc, q, c32(1)),
-          c32(8 * j + e));
-      Value thread = LLVM::AddOp::create(
+      // (4 (w / 8) + w % 2) * 2N + (w % 8) / 2.
+      Value v = LLVM::AddOp::create(
           rewriter, loc,
-          LLVM::AddOp::create(
-              rewriter, loc,
-              LLVM::ShlOp::create(rewriter, loc,
-                                  LLVM::LShrOp::create(rewriter, loc, c, c32(4)),
-                                  c32(5)),
-              LLVM::ShlOp::create(rewriter, loc,
-                                  LLVM::AndOp::create(rewriter, loc, c, c32(7)),
-                                  c32(2))),
+          LLVM::ShlOp::create(rewriter, loc,
+                              LLVM::LShrOp::create(rewriter, loc, w, c32(3)),
+                              c32(2)),
+          LLVM::AndOp::create(rewriter, loc, w, c32(1)));
+      Value wPart = LLVM::AddOp::create(
+          rewriter, loc, LLVM::MulOp::create(rewriter, loc, v, c32(2 * n)),
           LLVM::LShrOp::create(rewriter, loc,
                                LLVM::AndOp::create(rewriter, loc, w, c32(7)),
                                c32(1)));
-      Value value = LLVM::AddOp::create(
-          rewriter, loc,
-          LLVM::AddOp::create(
-              rewriter, loc,
-              LLVM::ShlOp::create(rewriter, loc,
-                                  LLVM::LShrOp::create(rewriter, loc, w, c32(3)),
-                                  c32(2)),
-              LLVM::ShlOp::create(
-                  rewriter, loc,
-                  LLVM::AndOp::create(
-                      rewriter, loc, LLVM::LShrOp::create(rewriter, loc, c, c32(3)),
-                      c32(1)),
-                  c32(1))),
-          LLVM::AndOp::create(rewriter, loc, w, c32(1)));
-      Value slot = LLVM::AddOp::create(
-          rewriter, loc, LLVM::MulOp::create(rewriter, loc, value, c32(2 * n)),
-          thread);
+      for (int64_t e = 0; e < 2; ++e)
+        base[h][e] = LLVM::AddOp::create(
+            rewriter, loc, wPart,
+            LLVM::AddOp::create(
+                rewriter, loc, LLVM::ShlOp::create(rewriter, loc, q, c32(3)),
+                c32(4 * e)));
+    }
+    for (int64_t i = 0, size = fragmentSize(op.getAcc().getType()); i < size;
+         ++i) {
+      int64_t j = i / 4, h = (i / 2) % 2, e = i % 2;
+      Value slot = LLVM::AddOp::create(rewriter, loc, base[h][e],
+                                       c32(4 * n * (j % 2) + 32 * (j / 2)));
       Value v = LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
                                              ArrayRef<int64_t>{i});
       if (scale[h])
@@ -4992,7 +5259,7 @@ LogicalResult planTensorMemory(ModuleOp module) {
       return WalkResult::advance();
     SmallVector<Operation *> mmaOps;
     func.walk([&](Operation *op) {
-      if (isa<MmaOp, MmaWaitOp>(op))
+      if (isa<MmaOp, MmaBlockScaledOp, MmaWaitOp>(op))
         mmaOps.push_back(op);
     });
     if (mmaOps.empty())
@@ -5001,6 +5268,9 @@ LogicalResult planTensorMemory(ModuleOp module) {
     int64_t first = -1, count = 0;
     llvm::DenseMap<Block *, int64_t> used;
     int64_t perWarpgroup = 0;
+    // moek.mma: M = 64, two warpgroups a column range (lane halves);
+    // moek.mma_block_scaled: M = 128, all lanes, a range each.
+    Operation *halfLanes = nullptr, *fullLanes = nullptr;
     for (Operation *op : mmaOps) {
       auto role = op->getParentOfType<WarpRoleOp>();
       if (!role)
@@ -5024,6 +5294,17 @@ LogicalResult planTensorMemory(ModuleOp module) {
                  << kMmaBarriers;
         continue;
       }
+      int64_t &col = used[op->getBlock()];
+      if (auto scaled = dyn_cast<MmaBlockScaledOp>(op)) {
+        fullLanes = op;
+        op->setAttr(kTmemColAttr,
+                    IntegerAttr::get(IntegerType::get(ctx, 64), col));
+        // D, then A's and B's scale factors (4 columns each).
+        col += scaled.getLow().getType().getCols() + 8;
+        perWarpgroup = std::max(perWarpgroup, col);
+        continue;
+      }
+      halfLanes = op;
       auto mma = cast<MmaOp>(op);
       Operation *accDef = mma.getAcc().getDefiningOp();
       if (!mma.getZeroInit() &&
@@ -5034,7 +5315,6 @@ LogicalResult planTensorMemory(ModuleOp module) {
                << accDef->getName()
                << "): on sm_100a an MMA's accumulator starts at mma_zero or "
                   "zero_init";
-      int64_t &col = used[op->getBlock()];
       op->setAttr(kTmemColAttr,
                   IntegerAttr::get(IntegerType::get(ctx, 64), col));
       col += mma.getAcc().getType().getCols();
@@ -5044,11 +5324,20 @@ LogicalResult planTensorMemory(ModuleOp module) {
       return func.emitOpError()
              << "has " << count
              << " MMA warpgroups; the sm_100a lowering supports up to 3";
+    if (halfLanes && fullLanes)
+      return fullLanes->emitOpError()
+             << "shares its kernel with a moek.mma (M = 64, lane halves): "
+                "the sm_100a lowering lays tensor memory out for one kind";
+    int64_t ranges = fullLanes ? count : (count + 1) / 2;
+    // Full lanes: each warpgroup's range from a multiple of 32 columns (the
+    // allocation granule), so that no D starts at an odd column offset.
+    if (fullLanes)
+      perWarpgroup = llvm::alignTo(perWarpgroup, 32);
     int64_t columns = static_cast<int64_t>(llvm::bit_ceil(static_cast<uint64_t>(
-        std::max<int64_t>(32, (count + 1) / 2 * perWarpgroup))));
+        std::max<int64_t>(32, ranges * perWarpgroup))));
     if (columns > 512)
       return func.emitOpError()
-             << "needs " << (count + 1) / 2 * perWarpgroup
+             << "needs " << ranges * perWarpgroup
              << " tensor-memory columns (" << count
              << " MMA warpgroups, " << perWarpgroup
              << " columns each); a CTA has 512";
@@ -5239,13 +5528,16 @@ struct ConvertMoEKernelToNVVMPass
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,
-                 LoadFp4SliceScalesLowering>(converter, ctx);
+                 LoadFp4SliceScalesLowering, UnpackFp4Lowering>(converter,
+                                                                ctx);
     if (tensorMemory)
       patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering,
-                   MmaFp4Unsupported, MmaFp4Bf16Unsupported>(converter, ctx);
+                   Tcgen05MmaBlockScaledLowering, MmaFp4Unsupported,
+                   MmaFp4Bf16Unsupported>(converter, ctx);
     else
       patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering,
-                   MmaFp4Bf16Lowering>(converter, ctx);
+                   MmaFp4Bf16Lowering, MmaBlockScaledUnsupported>(converter,
+                                                                 ctx);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
   }

@@ -2115,12 +2115,18 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 /// and 4, and each MMA warpgroup expands its tile to e4m3 (one weight row
 /// per thread) before its MMAs, with the 32-block scales folded into the
 /// values relative to the row's largest (read once per tile), which is
-/// applied to each column after the K loop.
+/// applied to each column after the K loop. With `blockScaled` (sm_100a)
+/// each MMA warpgroup instead stages its packed tile unexpanded with its
+/// block scales (moek.unpack_fp4) for tcgen05's block-scaled MMA, the
+/// weights as A (M = 128) and the 64 rows as B (moek.mma_block_scaled),
+/// promotes each K block's product by the rows' scales per column and
+/// turns the product back through shared memory after the K loop.
 LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      FusedMoEOp op, int64_t stages,
                                      int64_t maxTokens, bool streamWeights,
                                      bool transposedSmallTiles,
-                                     int64_t fp4StepsPerFence) {
+                                     int64_t fp4StepsPerFence,
+                                     bool blockScaled) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -2134,9 +2140,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                     /*withTimers=*/false, /*fp8=*/true, ep.ranks, e);
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   bool fp4 = isFp8Mxfp4Layer(op);
-  // Stages of 56 KB with the packed tiles: 3 fit beside the exchange.
+  bool scaled = fp4 && blockScaled;
+  // Stages of 56 KB with the packed tiles: 3 fit beside the exchange; 2
+  // beside the block-scaled kernel's 64 KB of transposition buffers.
   if (fp4)
-    stages = std::min<int64_t>(stages, 3);
+    stages = std::min<int64_t>(stages, scaled ? 2 : 3);
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
@@ -2184,6 +2192,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // Tile 0: the 64 rows; tiles 1 and 2: the two warpgroups' 128 weight
   // rows (MXFP4: expanded from packed tiles 3 and 4).
   SmallVector<Type> tiles{tile(64), tile(128), tile(128)};
+  // Block-scaled: tiles 1 and 2 hold the e2m1 values in byte containers.
+  if (scaled)
+    tiles[1] = tiles[2] =
+        MemRefType::get({128, kTileKFp8}, b.getI8Type(), AffineMap(),
+                        b.getI64IntegerAttr(3));
   if (fp4)
     tiles.append(2, MemRefType::get({128, kTileKFp8},
                                     b.getType<Float4E2M1FNType>(), AffineMap(),
@@ -2203,7 +2216,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // MXFP4: each warpgroup's column scales and its named barrier for the
   // expansion (8 + warpgroup).
   Value colScales =
-      fp4 ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+      fp4 && !scaled ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
                                     b.getI64IntegerAttr(2 * kColScaleFloats * 4))
           : Value();
   constexpr int64_t kExpandBarrier = 8;
@@ -2219,6 +2232,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
           ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
                                     b.getI64IntegerAttr(2 * kSmallRows * 128 * 4))
           : Value();
+  // Block-scaled (sm_100a): each warpgroup's 64 x 128 product transposed
+  // back through its own 32 KB, and its 1 KB of staged scale factors
+  // (moek.unpack_fp4).
+  Value scaledBuf, scaleFactors;
+  if (scaled) {
+    scaledBuf = mk::SmemAllocOp::create(b, loc,
+                                        LLVM::LLVMPointerType::get(ctx, 3),
+                                        b.getI64IntegerAttr(2 * 64 * 128 * 4));
+    scaleFactors = mk::SmemAllocOp::create(
+        b, loc, LLVM::LLVMPointerType::get(ctx, 3), b.getI64IntegerAttr(2048));
+  }
 
   // Phase 1: the routed rows, quantized, expert by expert (with expert
   // parallelism, to the experts' owners).
@@ -2431,10 +2455,88 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       return {acc, loop.getResult(7)};
     };
 
+    // Block-scaled (sm_100a): warpgroup w's 128 weight rows times the
+    // tile's 64 rows per K block (moek.unpack_fp4, moek.mma_block_scaled:
+    // the block scales in the MMA), each block's two 64-row products
+    // promoted by the rows' scales per column; then transposed back into
+    // the 64 x 128 accumulator the epilogue takes. No turns (tcgen05's
+    // issue is one thread's): both warpgroups skip them alike.
+    auto blockScaledMmas = [&](OpBuilder &bb, int64_t w, mk::GroupedTileOp d,
+                               TileScales ts, Value slices, Value iter,
+                               const Fp4Rows &fr) -> std::pair<Value, Value> {
+      Location l = loc;
+      auto half = mk::AccType::get(ctx, 64, 64, bb.getF32Type());
+      Value first =
+          w == 0 ? fr.row : arith::AddIOp::create(bb, l, fr.row, fr.step);
+      Value sf = LLVM::GEPOp::create(bb, l, scaleFactors.getType(),
+                                     bb.getI8Type(), scaleFactors,
+                                     ArrayRef<LLVM::GEPArg>{int32_t(w * 1024)});
+      auto tokenScales = [&](OpBuilder &ib, Value kb) -> Value {
+        return mk::LoadColScalesOp::create(
+            ib, l, VectorType::get({16}, ib.getF32Type()), ts.xs, d.getRow(),
+            kb, d.getRowEnd(), ib.getI64IntegerAttr(ts.kBlocks),
+            TypeAttr::get(half));
+      };
+      Value lastBlock = idx(bb, ts.kBlocks - 1);
+      Value zero = mk::MmaZeroOp::create(bb, l, half);
+      auto loop = scf::ForOp::create(
+          bb, l, c0, slices, c1,
+          ValueRange{zero, zero, tokenScales(bb, c0), iter},
+          [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
+            Value i = it[3];
+            mk::RingWaitOp::create(ib, il, ring, i);
+            mk::UnpackFp4Op::create(
+                ib, il, ring, i, ib.getI64IntegerAttr(3 + w),
+                ib.getI64IntegerAttr(1 + w), fr.scales, first, kb, sf,
+                ib.getI64IntegerAttr(fr.rows), ib.getI64IntegerAttr(fr.cols),
+                ib.getI64IntegerAttr(128 * (1 + w)),
+                ib.getI64IntegerAttr(kExpandBarrier + w));
+            auto mma = mk::MmaBlockScaledOp::create(
+                ib, il, half, half, ring, i, ib.getI64IntegerAttr(1 + w),
+                ib.getI64IntegerAttr(0), sf);
+            // The next block's row scales (the last block's again).
+            Value cs = tokenScales(
+                ib, arith::MinUIOp::create(
+                        ib, il, arith::AddIOp::create(ib, il, kb, c1),
+                        lastBlock));
+            // Each half read back and promoted before the next is read
+            // (32 values a thread live, not 64: ptxas spilled otherwise).
+            SmallVector<Value> results;
+            for (Value partial : {mma.getLow(), mma.getHigh()}) {
+              Value p = mk::MmaWaitOp::create(ib, il, partial,
+                                              ib.getI64IntegerAttr(0));
+              results.push_back(mk::MmaPromoteColsOp::create(
+                  ib, il, it[results.size()], p, it[2]));
+            }
+            mk::RingReleaseOp::create(ib, il, ring, i);
+            results.push_back(cs);
+            results.push_back(arith::AddIOp::create(ib, il, i, c1));
+            scf::YieldOp::create(ib, il, results);
+          });
+      disableUnroll(loop);
+      Value buf = LLVM::GEPOp::create(
+          bb, l, scaledBuf.getType(), bb.getF32Type(), scaledBuf,
+          ArrayRef<LLVM::GEPArg>{int32_t(w * 64 * 128)});
+      Value acc = transposeBack(bb, l, {loop.getResult(0), loop.getResult(1)},
+                                {}, buf, buf, kExpandBarrier + w, 128, accType);
+      return {acc, loop.getResult(3)};
+    };
+
     auto mmas = [&](OpBuilder &ob, mk::GroupedTileOp d, TileScales ts,
                     Value slices, Value iter,
                     const Fp4Rows &fr) -> std::pair<Value, Value> {
       Location l = loc;
+      if (scaled) {
+        auto branch = scf::IfOp::create(
+            ob, l, TypeRange{accType, ob.getIndexType()}, isFirst, true);
+        for (int64_t w = 0; w < 2; ++w) {
+          OpBuilder bb = OpBuilder::atBlockEnd(w == 0 ? branch.thenBlock()
+                                                      : branch.elseBlock());
+          auto [acc, next] = blockScaledMmas(bb, w, d, ts, slices, iter, fr);
+          scf::YieldOp::create(bb, l, ValueRange{acc, next});
+        }
+        return {branch.getResult(0), branch.getResult(1)};
+      }
       Value few;
       if (smallTiles)
         few = arith::CmpIOp::create(
@@ -2744,7 +2846,9 @@ struct ConvertMoEToMoEKernelPass
                                      maxTokens, streamWeights,
                                      /*transposedSmallTiles=*/chip == "sm_90a" &&
                                          smallTiles,
-                                     fp4StepsPerFence);
+                                     fp4StepsPerFence,
+                                     /*blockScaled=*/chip == "sm_100a" &&
+                                         blockScaled);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
         kernel = buildFusedKernel(

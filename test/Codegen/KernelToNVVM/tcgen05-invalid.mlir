@@ -109,3 +109,25 @@ gpu.module @kernels {
     llvm.return
   }
 }
+
+// -----
+
+// A block-scaled MMA (M = 128, all lanes, a column range per warpgroup)
+// beside a moek.mma (M = 64, two warpgroups in lane halves): one kernel
+// lays tensor memory out for one kind.
+!ring = !moek.ring<2, [memref<64x128xf8E4M3FN, 3>, memref<128x128xi8, 3>, memref<128x128xf8E4M3FN, 3>]>
+
+gpu.module @kernels {
+  llvm.func @mixed_kinds() attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %ring = moek.ring_alloc consumers(256) : !ring
+    %sf = moek.smem_alloc {bytes = 1024 : i64} : !llvm.ptr<3>
+    moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+      %zero = moek.mma_zero : !moek.acc<64x128xf32>
+      %a = moek.mma %ring[%c0] a(0, %c0) b(2) acc(%zero) {zero_init} : !ring, !moek.acc<64x128xf32>
+      // expected-error @+1 {{'moek.mma_block_scaled' op shares its kernel with a moek.mma (M = 64, lane halves): the sm_100a lowering lays tensor memory out for one kind}}
+      %p:2 = moek.mma_block_scaled %ring[%c0] a(1) b(0) sf(%sf) : !ring, !moek.acc<64x64xf32>, !moek.acc<64x64xf32>
+    }
+    llvm.return
+  }
+}

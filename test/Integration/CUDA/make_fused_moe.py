@@ -6,7 +6,8 @@ moe.fused_moe function, runs
   moe-opt --convert-moe-to-moek="chip=<chip> [<options>]" --moek-to-nvvm-pipeline=chip=<chip>
   (--chip, default sm_90a)
   moe-translate --moe-to-manifest --artifact-dir=<folder>
-and reports ptxas's registers and spills; --strict fails on a spill. Writes
+and reports ptxas's registers and spills; --strict fails on a spill
+(stores or loads). Writes
 case.json beside the manifest for run_fused_moe.py. Runs where the
 compiler is built (no GPU needed).
 
@@ -326,8 +327,11 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
     # registers and spill bytes of any.
     regs = re.findall(r"Used (\d+) registers", report.stderr)
     spills = re.findall(r"(\d+) bytes spill stores", report.stderr)
+    loads = re.findall(r"(\d+) bytes spill loads", report.stderr)
     c["registers"] = max(map(int, regs)) if regs else None
     c["spill_bytes"] = max(map(int, spills)) if spills else None
+    # (ptxas may report spill loads without stores: a spill all the same.)
+    c["spill_load_bytes"] = max(map(int, loads)) if loads else None
     c["workspace_bytes"] = manifest.get("workspace_bytes")
     c["max_tokens"] = manifest.get("max_tokens")
     with open(os.path.join(d, "case.json"), "w") as f:
@@ -374,7 +378,7 @@ def main():
         print("%-40s registers %s, spill stores %s B, workspace %.1f MB" % (
             c["name"], c["registers"], c["spill_bytes"],
             (c["workspace_bytes"] or 0) / 1e6))
-        if c["spill_bytes"]:
+        if c["spill_bytes"] or c["spill_load_bytes"]:
             bad.append(c["name"])
     if a.strict and bad:
         sys.exit("spills in: " + ", ".join(bad))

@@ -555,6 +555,48 @@ LogicalResult MmaFp4Op::verify() {
   return success();
 }
 
+LogicalResult UnpackFp4Op::verify() {
+  if (failed(verifyFp4Tiles(*this, IntegerType::get(getContext(), 8), "an i8",
+                            128)))
+    return failure();
+  int64_t rows =
+      getRing().getType().getTile(getFromAttr().getInt()).getDimSize(0);
+  if (rows != 128)
+    return emitOpError() << "expects 128-row tiles (tcgen05's M), got "
+                         << rows << " rows";
+  if (failed(verifyScaleCols(*this)) || failed(verifyFirstThread(*this)))
+    return failure();
+  return verifyBarrierAttr(*this);
+}
+
+LogicalResult MmaBlockScaledOp::verify() {
+  RingType ring = getRing().getType();
+  int64_t numTiles = ring.getTiles().size();
+  int64_t ia = getAAttr().getInt(), ib = getBAttr().getInt();
+  if (ia < 0 || ia >= numTiles || ib < 0 || ib >= numTiles)
+    return emitOpError() << "expects tile indices in [0, " << numTiles
+                         << "), got a = " << ia << ", b = " << ib;
+  MemRefType a = ring.getTile(ia), b = ring.getTile(ib);
+  if (!a.getElementType().isInteger(8) || a.getDimSize(0) != 128 ||
+      a.getDimSize(1) != 128)
+    return emitOpError() << "expects tile a of 128 x 128 i8 (moek.unpack_fp4's "
+                            "e2m1 values), got "
+                         << a;
+  if (!isa<Float8E4M3FNType>(b.getElementType()) || b.getDimSize(1) != 128)
+    return emitOpError() << "expects tile b of f8E4M3FN, 128 columns, got "
+                         << b;
+  AccType acc = getLow().getType();
+  int64_t n = acc.getCols();
+  if (getHigh().getType() != acc || acc.getRows() != 64 ||
+      !acc.getElementType().isF32() || n % 16 != 0 || n > 256 ||
+      n > b.getDimSize(0))
+    return emitOpError() << "expects two f32 accumulators of 64 rows and a "
+                            "multiple of 16 columns, at most tile b's "
+                         << b.getDimSize(0) << " rows, got " << acc << " and "
+                         << getHigh().getType();
+  return success();
+}
+
 LogicalResult LoadFp4SliceScalesOp::verify() {
   if (failed(verifyScaleRows(*this)))
     return failure();

@@ -1183,6 +1183,79 @@ def MoEK_MmaFp4Bf16Op : MoEK_Op<"mma_fp4_bf16", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_UnpackFp4Op : MoEK_Op<"unpack_fp4", []> {
+  let summary = "Stage an MXFP4 tile and its block scales for a block-scaled tcgen05 MMA";
+  let description = [{
+    For moek.mma_block_scaled (sm_100a). Tile `from` of stage `iter mod S`
+    holds 128 rows of 128 packed e2m1 values (64 bytes a row, the first
+    value of a byte in its low nibble, in the 64-byte swizzle of
+    moek.dequant_fp4_fp8); tile `to` (128 x 128 i8) gets them in the form
+    tcgen05.mma `.kind::mxf8f6f4` reads 4-bit operands from shared memory
+    (each 16-value group's 8 packed bytes followed by 8 bytes of padding:
+    128 values a 128-byte row, in the 128B swizzle), with the rows
+    permuted: row `t = 64 s + 16 w + r` (r < 16) is stored as row
+    `32 w + 16 s + r`, so that the product's tensor-memory lanes read back
+    as two wgmma fragments (moek.mma_block_scaled). The 128 threads from
+    `first_thread` run it together, thread `t` row `t`. `sf` (1024 bytes of
+    shared memory): bytes `[0, 512)` get the four UE8M0 scales of K block
+    `kb` (bytes `4 kb .. 4 kb + 3`) of weight row
+    `min(row + t, scale_rows - 1)` of `scales` (global memory,
+    `[scale_rows, scale_cols]`), those of stored row L at
+    `16 (L % 32) + 4 (L / 32)`, the layout that `tcgen05.cp .32x128b.warpx4`
+    copies into tensor memory; bytes `[512, 1024)` get 127 (scale 1, for
+    the B operand). Ends with a proxy fence and named barrier `barrier` over
+    the 128 threads.
+
+    ```mlir
+    moek.unpack_fp4 %ring[%i] from 3 to 1 scales(%ws[%row, %kb]) sf(%sf) {barrier = 8 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 1048576 : i64} : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$from,
+                       I64Attr:$to, MoEK_GlobalPtr:$scales, Index:$row,
+                       Index:$kb, LLVM_PointerInAddressSpace<3>:$sf,
+                       I64Attr:$scale_rows, I64Attr:$scale_cols,
+                       I64Attr:$first_thread, I64Attr:$barrier);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `from` $from `to` $to `scales` `(` $scales `[` $row
+    `,` $kb `]` `)` `sf` `(` $sf `)` attr-dict `:` qualified(type($ring))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaBlockScaledOp : MoEK_Op<"mma_block_scaled", []> {
+  let summary = "Block-scaled MXFP4 weights times an e4m3 token tile on tcgen05 (asynchronous)";
+  let description = [{
+    The transposed product of sm_100a's FP8 x MXFP4 tiles: tile `a` of
+    stage `iter mod S` (moek.unpack_fp4's: 128 weight rows of 128 e2m1
+    values, rows permuted) is tcgen05.mma's A operand (M = 128) and the
+    first N rows of the f8E4M3FN tile `b` (K-major, 128B swizzle; N = the
+    results' columns) its B operand, with the UE8M0 block scales that
+    moek.unpack_fp4 staged at `sf`. Result `s` (s = 0, 1) is weight rows
+    `[64 s, 64 s + 64)` of the unpermuted tile:
+    `result[r][c] = sum over k of w[r][k] * 2^(scale(r, k / 32) - 127) * b[c][k]`,
+    a fresh product. Thread 0 of the warpgroup copies both operands' scales
+    into the warpgroup's tensor memory (`tcgen05.cp .32x128b.warpx4`),
+    issues four `tcgen05.mma.cta_group::1.kind::mxf8f6f4.block_scale`
+    (M = 128, N, K = 32 each, scale id = the K step) and commits them to an
+    mbarrier; moek.mma_wait with pending(0) on each result reads it back as
+    a 64 x N wgmma fragment (tensor-memory lanes `16 s + 32 w ..`). sm_100a
+    only.
+
+    ```mlir
+    %p:2 = moek.mma_block_scaled %ring[%i] a(1) b(0) sf(%sf) : !moek.ring<...>, !moek.acc<64x64xf32>, !moek.acc<64x64xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$a,
+                       I64Attr:$b, LLVM_PointerInAddressSpace<3>:$sf);
+  let results = (outs MoEK_AccType:$low, MoEK_AccType:$high);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `a` `(` $a `)` `b` `(` $b `)` `sf` `(` $sf `)`
+    attr-dict `:` qualified(type($ring)) `,` qualified(type($low)) `,`
+    qualified(type($high))
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_LoadColScalesOp : MoEK_Op<"load_col_scales", []> {
   let summary = "Load one value per accumulator column from a global matrix";
   let description = [{
