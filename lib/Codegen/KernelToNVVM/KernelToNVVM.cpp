@@ -1284,13 +1284,56 @@ Value tcgen05SmemDescriptor(OpBuilder &b, Location loc, Value addr) {
   return descriptorAt(b, loc, addr, constant);
 }
 
+/// The first column (i32) of `op`'s accumulator within its warpgroup's
+/// range: `rangeIndex` ranges of the warpgroup's columns, plus the op's
+/// planned column (planTensorMemory).
+Value tmemColumn(OpBuilder &b, Location loc, const TensorMemory &tm,
+                 Value rangeIndex, Operation *op) {
+  return LLVM::AddOp::create(
+      b, loc,
+      LLVM::MulOp::create(b, loc, rangeIndex, i32c(b, loc, tm.perWarpgroup)),
+      i32c(b, loc, op->getAttrOfType<IntegerAttr>(kTmemColAttr).getInt()));
+}
+
+/// The warpgroup's thread 0 issues what `issue` builds (after a tcgen05
+/// fence) and commits it to the next of the warpgroup's barriers; every
+/// thread counts the MMA as issued.
+void issueTcgen05(OpBuilder &b, Location loc, const TensorMemory &tm,
+                  function_ref<void()> issue) {
+  MLIRContext *ctx = b.getContext();
+  Value issued = LLVM::LoadOp::create(b, loc, b.getI32Type(), tm.issued);
+  Value bar = LLVM::GEPOp::create(
+      b, loc, ptrTy(ctx, 3), b.getI64Type(), tm.bars,
+      ValueRange{LLVM::URemOp::create(b, loc, issued,
+                                      i32c(b, loc, kMmaBarriers))});
+  Value t = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                 i32c(b, loc, kWarpgroupThreads));
+  Value isIssuer = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, t,
+                                        i32c(b, loc, 0));
+  auto ifOp = scf::IfOp::create(b, loc, isIssuer, false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    NVVM::Tcgen05FenceOp::create(
+        b, loc,
+        NVVM::Tcgen05FenceKindAttr::get(
+            ctx, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+    issue();
+    NVVM::Tcgen05CommitOp::create(
+        b, loc, bar, Value(),
+        NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1));
+  }
+  LLVM::StoreOp::create(b, loc,
+                        LLVM::AddOp::create(b, loc, issued, i32c(b, loc, 1)),
+                        tm.issued, 4);
+}
+
 struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(MmaOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     AccType accType = op.getAcc().getType();
     int64_t n = fragmentSize(accType);
     bool fp8 = isFp8Mma(op);
@@ -1307,7 +1350,8 @@ struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
       return op.emitOpError() << "has no tcgen05.mma: "
                               << llvm::toString(idesc.takeError());
 
-    auto [aBase, bBase] = mmaOperands(rewriter, loc, op, adaptor);
+    Value aBase, bBase;
+    std::tie(aBase, bBase) = mmaOperands(rewriter, loc, op, adaptor);
     TensorMemory tm = tensorMemoryOf(rewriter, loc, op);
     // This warpgroup's lane half and column range, and the op's columns.
     Value lane = LLVM::ShlOp::create(
@@ -1317,41 +1361,19 @@ struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
             LLVM::URemOp::create(rewriter, loc, tm.rel, i32c(rewriter, loc, 2)),
             i32c(rewriter, loc, 16)),
         i32c(rewriter, loc, 16));
-    Value col = LLVM::AddOp::create(
-        rewriter, loc,
-        LLVM::MulOp::create(
-            rewriter, loc,
-            LLVM::UDivOp::create(rewriter, loc, tm.rel, i32c(rewriter, loc, 2)),
-            i32c(rewriter, loc, tm.perWarpgroup)),
-        i32c(rewriter, loc,
-             op->getAttrOfType<IntegerAttr>(kTmemColAttr).getInt()));
+    Value col = tmemColumn(
+        rewriter, loc, tm,
+        LLVM::UDivOp::create(rewriter, loc, tm.rel, i32c(rewriter, loc, 2)),
+        op);
     Value taddr = LLVM::AddOp::create(
         rewriter, loc, tm.base, LLVM::AddOp::create(rewriter, loc, lane, col));
-    Value issued =
-        LLVM::LoadOp::create(rewriter, loc, rewriter.getI32Type(), tm.issued);
     Value accumulate =
         op.getZeroInit()
             ? cst(rewriter, loc, rewriter.getI1Type(), 0)
             : LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
                                            ArrayRef<int64_t>{n + 1});
-    Value bar = LLVM::GEPOp::create(
-        rewriter, loc, ptrTy(ctx, 3), rewriter.getI64Type(), tm.bars,
-        ValueRange{LLVM::URemOp::create(rewriter, loc, issued,
-                                        i32c(rewriter, loc, kMmaBarriers))});
-
-    // The warpgroup's thread 0 issues the K steps and the commit.
-    Value t = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
-                                   i32c(rewriter, loc, kWarpgroupThreads));
-    Value isIssuer = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
-                                          t, i32c(rewriter, loc, 0));
-    auto ifOp = scf::IfOp::create(rewriter, loc, isIssuer, false);
-    {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      NVVM::Tcgen05FenceOp::create(
-          rewriter, loc,
-          NVVM::Tcgen05FenceKindAttr::get(
-              ctx, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+    // The K steps of the stage.
+    issueTcgen05(rewriter, loc, tm, [&] {
       Value descA = tcgen05SmemDescriptor(rewriter, loc, aBase);
       Value descB = tcgen05SmemDescriptor(rewriter, loc, bBase);
       Value d = tmemPtr(rewriter, loc, taddr);
@@ -1370,14 +1392,7 @@ struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
             LLVM::AddOp::create(rewriter, loc, descB, step), idescV,
             k == 0 ? accumulate : on, Value(), Value());
       }
-      NVVM::Tcgen05CommitOp::create(
-          rewriter, loc, bar, Value(),
-          NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1));
-    }
-    LLVM::StoreOp::create(
-        rewriter, loc,
-        LLVM::AddOp::create(rewriter, loc, issued, i32c(rewriter, loc, 1)),
-        tm.issued, 4);
+    });
     Value acc = LLVM::InsertValueOp::create(rewriter, loc, adaptor.getAcc(),
                                             taddr, ArrayRef<int64_t>{n});
     acc = LLVM::InsertValueOp::create(rewriter, loc, acc,
@@ -1514,7 +1529,6 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
   matchAndRewrite(MmaBlockScaledOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     AccType accType = op.getLow().getType();
     int64_t n = fragmentSize(accType), cols = accType.getCols();
     // K step k (32 values) takes byte k of each scale word: the scale
@@ -1543,36 +1557,14 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
     Value aBase = tileAddress(rewriter, loc, p, type, op.getAAttr().getInt());
     Value bBase = tileAddress(rewriter, loc, p, type, op.getBAttr().getInt());
     TensorMemory tm = tensorMemoryOf(rewriter, loc, op);
-    Value col = LLVM::AddOp::create(
-        rewriter, loc,
-        LLVM::MulOp::create(rewriter, loc, tm.rel,
-                            i32c(rewriter, loc, tm.perWarpgroup)),
-        i32c(rewriter, loc,
-             op->getAttrOfType<IntegerAttr>(kTmemColAttr).getInt()));
-    Value taddr = LLVM::AddOp::create(rewriter, loc, tm.base, col);
+    Value taddr = LLVM::AddOp::create(rewriter, loc, tm.base,
+                                      tmemColumn(rewriter, loc, tm, tm.rel, op));
     auto at = [&](int64_t offset) {
       return LLVM::AddOp::create(rewriter, loc, taddr,
                                  i32c(rewriter, loc, offset));
     };
     Value sfa = at(cols), sfb = at(cols + 4);
-    Value issued =
-        LLVM::LoadOp::create(rewriter, loc, rewriter.getI32Type(), tm.issued);
-    Value bar = LLVM::GEPOp::create(
-        rewriter, loc, ptrTy(ctx, 3), rewriter.getI64Type(), tm.bars,
-        ValueRange{LLVM::URemOp::create(rewriter, loc, issued,
-                                        i32c(rewriter, loc, kMmaBarriers))});
-    Value t = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
-                                   i32c(rewriter, loc, kWarpgroupThreads));
-    Value isIssuer = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
-                                          t, i32c(rewriter, loc, 0));
-    auto ifOp = scf::IfOp::create(rewriter, loc, isIssuer, false);
-    {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      NVVM::Tcgen05FenceOp::create(
-          rewriter, loc,
-          NVVM::Tcgen05FenceKindAttr::get(
-              ctx, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+    issueTcgen05(rewriter, loc, tm, [&] {
       // The scale blocks (32 rows of 16 bytes, no swizzle: 8-row groups
       // 128 bytes apart) into all four lane quadrants.
       static const uint64_t sfConstant = [] {
@@ -1603,14 +1595,7 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
             cst(rewriter, loc, rewriter.getI1Type(), k != 0),
             tmemPtr(rewriter, loc, sfa), tmemPtr(rewriter, loc, sfb));
       }
-      NVVM::Tcgen05CommitOp::create(
-          rewriter, loc, bar, Value(),
-          NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1));
-    }
-    LLVM::StoreOp::create(
-        rewriter, loc,
-        LLVM::AddOp::create(rewriter, loc, issued, i32c(rewriter, loc, 1)),
-        tm.issued, 4);
+    });
     auto structTy = cast<LLVM::LLVMStructType>(
         getTypeConverter()->convertType(accType));
     Value zero = LLVM::ConstantOp::create(rewriter, loc, rewriter.getF32Type(),

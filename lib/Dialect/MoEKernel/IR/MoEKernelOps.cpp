@@ -390,15 +390,25 @@ LogicalResult DequantMxfp8Op::verify() {
   return success();
 }
 
-LogicalResult MmaOp::verify() {
-  RingType ring = getRing().getType();
-  AccType acc = getAcc().getType();
+/// Tiles `a` and `b` of an MMA's ring (moek.mma, moek.mma_block_scaled), or
+/// an error naming both indices.
+template <typename Op>
+static FailureOr<std::pair<MemRefType, MemRefType>> mmaTiles(Op op) {
+  RingType ring = op.getRing().getType();
   int64_t numTiles = ring.getTiles().size();
-  int64_t ia = getAAttr().getInt(), ib = getBAttr().getInt();
+  int64_t ia = op.getAAttr().getInt(), ib = op.getBAttr().getInt();
   if (ia < 0 || ia >= numTiles || ib < 0 || ib >= numTiles)
-    return emitOpError() << "expects tile indices in [0, " << numTiles
-                         << "), got a = " << ia << ", b = " << ib;
-  MemRefType a = ring.getTile(ia), b = ring.getTile(ib);
+    return op.emitOpError() << "expects tile indices in [0, " << numTiles
+                            << "), got a = " << ia << ", b = " << ib;
+  return std::make_pair(ring.getTile(ia), ring.getTile(ib));
+}
+
+LogicalResult MmaOp::verify() {
+  AccType acc = getAcc().getType();
+  FailureOr<std::pair<MemRefType, MemRefType>> tiles = mmaTiles(*this);
+  if (failed(tiles))
+    return failure();
+  auto [a, b] = *tiles;
   if (a.getElementType() != b.getElementType())
     return emitOpError() << "expects tiles a and b of one element type, got "
                          << a.getElementType() << " and "
@@ -570,13 +580,10 @@ LogicalResult UnpackFp4Op::verify() {
 }
 
 LogicalResult MmaBlockScaledOp::verify() {
-  RingType ring = getRing().getType();
-  int64_t numTiles = ring.getTiles().size();
-  int64_t ia = getAAttr().getInt(), ib = getBAttr().getInt();
-  if (ia < 0 || ia >= numTiles || ib < 0 || ib >= numTiles)
-    return emitOpError() << "expects tile indices in [0, " << numTiles
-                         << "), got a = " << ia << ", b = " << ib;
-  MemRefType a = ring.getTile(ia), b = ring.getTile(ib);
+  FailureOr<std::pair<MemRefType, MemRefType>> tiles = mmaTiles(*this);
+  if (failed(tiles))
+    return failure();
+  auto [a, b] = *tiles;
   if (!a.getElementType().isInteger(8) || a.getDimSize(0) != 128 ||
       a.getDimSize(1) != 128)
     return emitOpError() << "expects tile a of 128 x 128 i8 (moek.unpack_fp4's "
