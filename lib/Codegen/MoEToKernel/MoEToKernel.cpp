@@ -2216,7 +2216,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // MXFP4: each warpgroup's column scales and its named barrier for the
   // expansion (8 + warpgroup).
   Value colScales =
-      fp4 && !scaled ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+      fp4 && !scaled
+          ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
                                     b.getI64IntegerAttr(2 * kColScaleFloats * 4))
           : Value();
   constexpr int64_t kExpandBarrier = 8;
@@ -2499,8 +2500,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                 ib, arith::MinUIOp::create(
                         ib, il, arith::AddIOp::create(ib, il, kb, c1),
                         lastBlock));
-            // Each half read back and promoted before the next is read
-            // (32 values a thread live, not 64: ptxas spilled otherwise).
+            // Each half read back and promoted before the next is read.
             SmallVector<Value> results;
             for (Value partial : {mma.getLow(), mma.getHigh()}) {
               Value p = mk::MmaWaitOp::create(ib, il, partial,
