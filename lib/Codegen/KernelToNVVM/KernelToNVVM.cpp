@@ -1181,6 +1181,21 @@ struct MmaPromoteLowering : OpConversionPattern<MmaPromoteOp> {
   }
 };
 
+/// An MMA op the target chip has no instruction for: an error that names
+/// the op and says why (`why`), never a kernel.
+template <typename OpTy>
+struct UnsupportedMma : OpConversionPattern<OpTy> {
+  UnsupportedMma(const TypeConverter &converter, MLIRContext *ctx,
+                 StringRef why)
+      : OpConversionPattern<OpTy>(converter, ctx), why(why.str()) {}
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor,
+                  ConversionPatternRewriter &) const override {
+    return op.emitOpError() << why;
+  }
+  std::string why;
+};
+
 //===----------------------------------------------------------------------===//
 // MMA (sm_100a: tcgen05)
 //===----------------------------------------------------------------------===//
@@ -1615,17 +1630,6 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
     }
     rewriter.replaceOp(op, results);
     return success();
-  }
-};
-
-struct MmaBlockScaledUnsupported : OpConversionPattern<MmaBlockScaledOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(MmaBlockScaledOp op, OpAdaptor,
-                  ConversionPatternRewriter &) const override {
-    return op.emitOpError()
-           << "is a block-scaled tcgen05.mma: sm_100a only (sm_90a expands "
-              "MXFP4 weights: moek.dequant_fp4_fp8)";
   }
 };
 
@@ -4833,17 +4837,6 @@ struct MmaFp4Lowering : OpConversionPattern<MmaFp4Op> {
   }
 };
 
-/// sm_100a: tcgen05 takes A from shared or tensor memory, not registers.
-struct MmaFp4Unsupported : OpConversionPattern<MmaFp4Op> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(MmaFp4Op op, OpAdaptor,
-                  ConversionPatternRewriter &) const override {
-    return op.emitOpError()
-           << "takes its A operand from registers (wgmma): sm_90a only";
-  }
-};
-
 //===----------------------------------------------------------------------===//
 // Transposed FP4 products for small tiles of the bf16 kernel (sm_90a)
 //===----------------------------------------------------------------------===//
@@ -5087,16 +5080,6 @@ struct MmaFp4Bf16Lowering : OpConversionPattern<MmaFp4Bf16Op> {
 };
 
 /// sm_100a: tcgen05 takes A from shared or tensor memory, not registers.
-struct MmaFp4Bf16Unsupported : OpConversionPattern<MmaFp4Bf16Op> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(MmaFp4Bf16Op op, OpAdaptor,
-                  ConversionPatternRewriter &) const override {
-    return op.emitOpError()
-           << "takes its A operand from registers (wgmma): sm_90a only";
-  }
-};
-
 struct LoadColScalesLowering : OpConversionPattern<LoadColScalesOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -5515,14 +5498,23 @@ struct ConvertMoEKernelToNVVMPass
                  MmaPromoteColsLowering, AccStoreTransposedLowering,
                  LoadFp4SliceScalesLowering, UnpackFp4Lowering>(converter,
                                                                 ctx);
-    if (tensorMemory)
+    // tcgen05 takes A from shared or tensor memory, wgmma has no block
+    // scales.
+    constexpr StringLiteral kRegisterA =
+        "takes its A operand from registers (wgmma): sm_90a only";
+    if (tensorMemory) {
       patterns.add<Tcgen05MmaLowering, Tcgen05MmaWaitLowering,
-                   Tcgen05MmaBlockScaledLowering, MmaFp4Unsupported,
-                   MmaFp4Bf16Unsupported>(converter, ctx);
-    else
+                   Tcgen05MmaBlockScaledLowering>(converter, ctx);
+      patterns.add<UnsupportedMma<MmaFp4Op>, UnsupportedMma<MmaFp4Bf16Op>>(
+          converter, ctx, kRegisterA);
+    } else {
       patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering,
-                   MmaFp4Bf16Lowering, MmaBlockScaledUnsupported>(converter,
-                                                                 ctx);
+                   MmaFp4Bf16Lowering>(converter, ctx);
+      patterns.add<UnsupportedMma<MmaBlockScaledOp>>(
+          converter, ctx,
+          "is a block-scaled tcgen05.mma: sm_100a only (sm_90a expands "
+          "MXFP4 weights: moek.dequant_fp4_fp8)");
+    }
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
   }
