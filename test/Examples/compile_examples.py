@@ -12,7 +12,9 @@ an example:
                                   (MMA: tcgen05 or wgmma)
   NAME: not lowered: REASON                          (no kernel either way)
 
-and exits 1 if a step fails (other than "no kernel").
+and exits 1 if a step fails (other than "no kernel") or a kernel's shared
+memory (its dynamic bytes and ptxas's static ones) exceeds the 227 KB a
+CTA may have.
 
 usage: compile_examples.py --bin DIR --ptxas PTXAS --chip sm_90a|sm_100a
                            --examples DIR --out DIR
@@ -24,6 +26,11 @@ import os
 import re
 import subprocess
 import sys
+
+
+# The most shared memory a CTA may have (dynamic and static), sm_90a and
+# sm_100a alike.
+SMEM_LIMIT = 232448
 
 
 def run(cmd, stdin=None):
@@ -81,6 +88,23 @@ def main():
                    os.path.join(a.out, name + ".cubin")])
         if res.returncode != 0:
             print("%s: FAILED: ptxas: %s" % (name, res.stderr[:300]))
+            status = 1
+            continue
+        # Shared memory: each kernel's dynamic bytes (its moek attribute)
+        # and ptxas's static bytes within the 227 KB a CTA may have on
+        # both chips.
+        dynamic = dict(re.findall(
+            r"llvm\.func @(\w+)\([^\n]*moek\.dynamic_smem_bytes = (\d+)",
+            lowered.stdout))
+        static = dict(re.findall(
+            r"Compiling entry function '(\w+)'.*?(\d+) bytes smem",
+            res.stderr, re.S))
+        over = ["%s: %d + %d B" % (k, int(dynamic[k]), int(static.get(k, 0)))
+                for k in sorted(dynamic)
+                if int(dynamic[k]) + int(static.get(k, 0)) > SMEM_LIMIT]
+        if not dynamic or over:
+            print("%s: FAILED: shared memory over %d B (or not found): %s" % (
+                name, SMEM_LIMIT, ", ".join(over)))
             status = 1
             continue
         # Spill stores and loads (ptxas may report loads alone).

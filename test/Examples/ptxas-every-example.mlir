@@ -3,8 +3,9 @@
 // (where the fused layer is not one the code generator takes, the unfused
 // example, its expert matmuls as grouped matmul kernels), moe-translate
 // --moe-to-ptx, ptxas -arch=CHIP -v (test/Examples/compile_examples.py).
-// Each kernel is accepted with no spill, tcgen05 on sm_100a and wgmma on
-// sm_90a, and every example is one fused kernel (gpt-oss-120b-fp8's MXFP8
+// Each kernel is accepted with no spill (stores or loads), its shared
+// memory (dynamic and static) within the 227 KB a CTA may have, tcgen05 on
+// sm_100a and wgmma on sm_90a, and every example is one fused kernel (gpt-oss-120b-fp8's MXFP8
 // rows, activation and weights included: the bf16 kernel with the rows and
 // the activation rounded to MXFP8 values and the e4m3 weights expanded,
 // moek.dequant_mxfp8).
