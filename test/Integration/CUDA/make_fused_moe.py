@@ -7,7 +7,8 @@ moe.fused_moe function, runs
   (--chip, default sm_90a)
   moe-translate --moe-to-manifest --artifact-dir=<folder>
 and reports ptxas's registers and spills; --strict fails on a spill
-(stores or loads). Writes
+(stores or loads) or a kernel whose shared memory (dynamic and static)
+exceeds the 227 KB a CTA may have. Writes
 case.json beside the manifest for run_fused_moe.py. Runs where the
 compiler is built (no GPU needed).
 
@@ -76,6 +77,10 @@ import os
 import re
 import subprocess
 import sys
+
+# The most shared memory a CTA may have (dynamic and static), sm_90a and
+# sm_100a alike.
+SMEM_LIMIT = 232448
 
 MLIR = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
               %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xbf16>,
@@ -332,6 +337,11 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
     c["spill_bytes"] = max(map(int, spills)) if spills else None
     # (ptxas may report spill loads without stores: a spill all the same.)
     c["spill_load_bytes"] = max(map(int, loads)) if loads else None
+    # Shared memory: the launch's dynamic bytes and the most static bytes
+    # of any of the module's kernels.
+    static = re.findall(r"(\d+) bytes smem", report.stderr)
+    c["smem_bytes"] = manifest["launch"]["dynamic_smem_bytes"] + (
+        max(map(int, static)) if static else 0)
     c["workspace_bytes"] = manifest.get("workspace_bytes")
     c["max_tokens"] = manifest.get("max_tokens")
     with open(os.path.join(d, "case.json"), "w") as f:
@@ -380,8 +390,11 @@ def main():
             (c["workspace_bytes"] or 0) / 1e6))
         if c["spill_bytes"] or c["spill_load_bytes"]:
             bad.append(c["name"])
+        if c["smem_bytes"] > SMEM_LIMIT:
+            bad.append("%s (shared memory %d B > %d B)" % (
+                c["name"], c["smem_bytes"], SMEM_LIMIT))
     if a.strict and bad:
-        sys.exit("spills in: " + ", ".join(bad))
+        sys.exit("spills or too much shared memory in: " + ", ".join(bad))
 
 
 if __name__ == "__main__":
