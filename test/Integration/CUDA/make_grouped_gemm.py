@@ -132,16 +132,19 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
                              os.path.join(d, kernel + ".ptx"), "-o", os.devnull],
                             capture_output=True, text=True)
     # One entry per kernel of the module (the 128-row kernel and its
-    # variants): its registers and spill bytes. ptxas reports serialized
-    # wgmmas as "info", not as a warning.
+    # variants): its registers and spill bytes (stores and loads: ptxas may
+    # report loads alone). ptxas reports serialized wgmmas as "info", not as
+    # a warning.
     kernels = re.findall(
-        r"Function properties for (\w+)\n.*?(\d+) bytes spill stores.*?"
-        r"Used (\d+) registers", report.stderr, re.S)
+        r"Function properties for (\w+)\n.*?(\d+) bytes spill stores, "
+        r"(\d+) bytes spill loads.*?Used (\d+) registers", report.stderr,
+        re.S)
     loss = sorted(set(re.findall(r"\((C\d+)\) Potential Performance Loss",
                                  report.stderr)))
-    spilled = [(f, int(b)) for f, b, _ in kernels if int(b)]
+    spilled = [(f, int(st) + int(ld)) for f, st, ld, _ in kernels
+               if int(st) + int(ld)]
     print("%s: kernel %s, %s registers, %s bytes spilled, smem %d%s" % (
-        name, kernel, "/".join(r for _, _, r in kernels) or "?",
+        name, kernel, "/".join(r for _, _, _, r in kernels) or "?",
         " ".join("%s: %d" % fb for fb in spilled) if spilled else "0", smem,
         ", wgmma SERIALIZED (%s)" % " ".join(loss) if loss else ""))
     return not spilled and not loss and bool(kernels)
