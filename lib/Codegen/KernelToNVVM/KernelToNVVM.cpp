@@ -3950,30 +3950,42 @@ struct DequantFp4Lowering : OpConversionPattern<DequantFp4Op> {
   }
 };
 
+/// The four UE8M0 block scales of 128-wide K block `kBlock` (index) of
+/// weight row `min(row + t, scaleRows - 1)` of `scales` (`[scaleRows,
+/// scaleCols]` bytes, scaleCols a multiple of 4) as one aligned word: byte c
+/// scales values 32c..32c+31 of the block. `t` (i32) is the thread's row.
+Value loadBlockScaleWord(OpBuilder &b, Location loc, Value scales, Value row,
+                         Value t, Value kBlock, int64_t scaleRows,
+                         int64_t scaleCols) {
+  Type i32 = b.getI32Type();
+  Value r = LLVM::UMinOp::create(
+      b, loc,
+      LLVM::AddOp::create(b, loc, toI64(b, loc, row),
+                          LLVM::ZExtOp::create(b, loc, b.getI64Type(), t)),
+      i64c(b, loc, scaleRows - 1));
+  // Word index: (r * scale_cols + 4 * k_block) / 4.
+  Value word = LLVM::AddOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, r, i64c(b, loc, scaleCols / 4)),
+      toI64(b, loc, kBlock));
+  Value addr = LLVM::GEPOp::create(b, loc, scales.getType(), i32, scales,
+                                   ValueRange{word});
+  return LLVM::LoadOp::create(b, loc, i32, addr, 4);
+}
+
 struct LoadFp4ScalesLowering : OpConversionPattern<LoadFp4ScalesOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(LoadFp4ScalesOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
     Value t = LLVM::SubOp::create(
         rewriter, loc, threadIdX(rewriter, loc),
         i32c(rewriter, loc, op.getFirstThreadAttr().getInt()));
-    Value row = LLVM::UMinOp::create(
-        rewriter, loc,
-        LLVM::AddOp::create(rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
-                            LLVM::ZExtOp::create(rewriter, loc, i64, t)),
-        i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
-    // Word index: (row * scale_cols + 4 * k_block) / 4.
-    Value word = LLVM::AddOp::create(
-        rewriter, loc,
-        LLVM::MulOp::create(rewriter, loc, row,
-                            i64c(rewriter, loc, op.getScaleColsAttr().getInt() / 4)),
-        toI64(rewriter, loc, adaptor.getKBlock()));
-    Value addr = LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(),
-                                     i32, adaptor.getScales(), ValueRange{word});
-    rewriter.replaceOp(op, LLVM::LoadOp::create(rewriter, loc, i32, addr, 4));
+    rewriter.replaceOp(
+        op, loadBlockScaleWord(rewriter, loc, adaptor.getScales(),
+                               adaptor.getRow(), t, adaptor.getKBlock(),
+                               op.getScaleRowsAttr().getInt(),
+                               op.getScaleColsAttr().getInt()));
     return success();
   }
 };
@@ -4445,7 +4457,7 @@ struct UnpackFp4Lowering : OpConversionPattern<UnpackFp4Op> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto [src, dst, rows] = expansionTiles(rewriter, loc, op, adaptor);
-    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    Type i32 = rewriter.getI32Type();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     auto shr = [&](Value v, int64_t n) {
       return LLVM::LShrOp::create(rewriter, loc, v, c32(n));
@@ -4493,23 +4505,11 @@ struct UnpackFp4Lowering : OpConversionPattern<UnpackFp4Op> {
             16);
       }
     }
-    // The row's four scale bytes of K block kb: word row * cols / 4 + kb.
-    Value row = LLVM::UMinOp::create(
-        rewriter, loc,
-        LLVM::AddOp::create(rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
-                            LLVM::ZExtOp::create(rewriter, loc, i64, t)),
-        i64c(rewriter, loc, op.getScaleRowsAttr().getInt() - 1));
-    Value wordIndex = LLVM::AddOp::create(
-        rewriter, loc,
-        LLVM::MulOp::create(
-            rewriter, loc, row,
-            i64c(rewriter, loc, op.getScaleColsAttr().getInt() / 4)),
-        toI64(rewriter, loc, adaptor.getKb()));
-    Value word = LLVM::LoadOp::create(
-        rewriter, loc, i32,
-        LLVM::GEPOp::create(rewriter, loc, adaptor.getScales().getType(), i32,
-                            adaptor.getScales(), ValueRange{wordIndex}),
-        4);
+    // The row's four scale bytes of K block kb.
+    Value word = loadBlockScaleWord(rewriter, loc, adaptor.getScales(),
+                                    adaptor.getRow(), t, adaptor.getKb(),
+                                    op.getScaleRowsAttr().getInt(),
+                                    op.getScaleColsAttr().getInt());
     Value sfOffset = add(mul(andc(stored, 31), 16), mul(shr(stored, 5), 4));
     LLVM::StoreOp::create(rewriter, loc, word,
                           gepBytesU32(rewriter, loc, adaptor.getSf(), sfOffset),
@@ -5079,7 +5079,6 @@ struct MmaFp4Bf16Lowering : OpConversionPattern<MmaFp4Bf16Op> {
   }
 };
 
-/// sm_100a: tcgen05 takes A from shared or tensor memory, not registers.
 struct LoadColScalesLowering : OpConversionPattern<LoadColScalesOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -5156,8 +5155,8 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
     // 4 (w / 8) + 2 ((c % 16) / 8) + w % 2, at float v * 2N + thread
     // (moek.acc_load_smem {rows = N}). With c % 8 = 2q + e, c / 16 = j / 2
     // and (c % 16) / 8 = j % 2, the float is base(h, e) + 4N (j % 2) +
-    // 32 (j / 2): four run-time bases, constant offsets (per value, the
-    // addresses of 64-column products kept ptxas spilling).
+    // 32 (j / 2): four run-time bases and constant offsets instead of each
+    // value's address computed from scratch.
     Location loc = op.getLoc();
     auto c32 = [&](int64_t v) { return i32c(rewriter, loc, v); };
     Type f32 = rewriter.getF32Type();
