@@ -155,6 +155,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "multiplied as tcgen05's block-scaled A operand (moek.unpack_fp4, "
            "moek.mma_block_scaled, .kind::mxf8f6f4); false: expanded to e4m3 "
            "in shared memory (moek.dequant_fp4_fp8, .kind::f8f6f4)">,
+    Option<"singleIssuer", "single-issuer", "bool", "true",
+           "bf16 grouped matmuls on sm_100a: one thread issues every MMA "
+           "into two tensor-memory accumulators that epilogue warpgroups "
+           "drain (moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); "
+           "false: the sm_90a shape, each MMA warpgroup issuing its own">,
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,

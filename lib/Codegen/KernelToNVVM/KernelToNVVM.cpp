@@ -374,7 +374,8 @@ struct ElectOneLowering : OpConversionPattern<ElectOneOp> {
     Value lane = LLVM::URemOp::create(rewriter, loc, tid,
                                       i32c(rewriter, loc, kWarpgroupThreads));
     rewriter.replaceOpWithNewOp<LLVM::ICmpOp>(
-        op, LLVM::ICmpPredicate::eq, lane, i32c(rewriter, loc, 0));
+        op, LLVM::ICmpPredicate::eq, lane,
+        i32c(rewriter, loc, 32 * op.getWarpAttr().getInt()));
     return success();
   }
 };
@@ -1629,6 +1630,306 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
           ArrayRef<int64_t>{n + 1}));
     }
     rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Tensor-memory accumulators (sm_100a): one MMA issuer, epilogue warpgroups
+//===----------------------------------------------------------------------===//
+//
+// The Blackwell shape of a kernel: one thread issues every MMA of the CTA
+// into a !moek.acc_ring in tensor memory (M = 128: row r in lane r), and
+// epilogue warpgroups drain accumulator j while the MMAs of j + 1 run.
+// planTensorMemory allocates the columns and the ring's barriers: a global
+// of 3 S i64 words (full barriers, empty barriers, tags), initialized at
+// kernel entry (full: 2 arrivals, empty: the consumers); a !moek.acc_ring
+// value is that global's address.
+
+/// On a moek.acc_ring_alloc: the symbol of its barriers and tags.
+constexpr StringLiteral kAccBarsAttr = "moek.acc_bars";
+
+/// Word `which` (0: full barrier, 1: empty barrier, 2: tag) of accumulator
+/// `index mod S`, and the phase parity (index / S) mod 2.
+std::pair<Value, Value> accSlot(OpBuilder &b, Location loc, Value accs,
+                                AccRingType type, Value index, int64_t which) {
+  Value j = toI32(b, loc, index);
+  Value stages = i32c(b, loc, type.getStages());
+  Value slot = LLVM::AddOp::create(b, loc, LLVM::URemOp::create(b, loc, j, stages),
+                                   i32c(b, loc, which * type.getStages()));
+  Value word = LLVM::GEPOp::create(b, loc, accs.getType(), b.getI64Type(), accs,
+                                   ValueRange{slot});
+  Value parity = LLVM::AndOp::create(b, loc,
+                                     LLVM::UDivOp::create(b, loc, j, stages),
+                                     i32c(b, loc, 1));
+  return {word, parity};
+}
+
+/// The tensor-memory address (i32) of column 0, lane 0 of accumulator
+/// `index mod S`.
+Value accColumns(OpBuilder &b, Location loc, Operation *op, AccRingType type,
+                 Value index) {
+  auto func = op->getParentOfType<LLVM::LLVMFuncOp>();
+  auto info = func->getAttrOfType<DictionaryAttr>(kTmemAttr);
+  Value slot = LLVM::AddressOfOp::create(
+      b, loc, ptrTy(b.getContext(), 3),
+      cast<FlatSymbolRefAttr>(info.get("slot")).getValue());
+  Value base = LLVM::LoadOp::create(b, loc, b.getI32Type(), slot, 4);
+  Value stage = LLVM::URemOp::create(b, loc, toI32(b, loc, index),
+                                     i32c(b, loc, type.getStages()));
+  return LLVM::AddOp::create(
+      b, loc, base,
+      LLVM::MulOp::create(b, loc, stage, i32c(b, loc, type.getCols())));
+}
+
+void tcgen05Fence(OpBuilder &b, Location loc, NVVM::Tcgen05FenceKind kind) {
+  NVVM::Tcgen05FenceOp::create(
+      b, loc, NVVM::Tcgen05FenceKindAttr::get(b.getContext(), kind));
+}
+
+struct AccRingAllocLowering : OpConversionPattern<AccRingAllocOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccRingAllocOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto bars = op->getAttrOfType<FlatSymbolRefAttr>(kAccBarsAttr);
+    if (!bars)
+      return rewriter.notifyMatchFailure(op, "tensor memory not planned");
+    rewriter.replaceOpWithNewOp<LLVM::AddressOfOp>(
+        op, ptrTy(rewriter.getContext(), 3), bars.getValue());
+    return success();
+  }
+};
+
+/// moek.acc_acquire, moek.acc_wait, moek.acc_release, moek.acc_commit.
+template <typename OpTy>
+struct AccStageLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    AccRingType type = op.getAccs().getType();
+    auto slot = [&](int64_t which) {
+      return accSlot(rewriter, loc, adaptor.getAccs(), type, adaptor.getIndex(),
+                     which);
+    };
+    auto arrive = [&](Value bar) {
+      NVVM::MBarrierArriveOp::create(rewriter, loc, Type(), bar, Value(),
+                                     NVVM::MemScopeKindAttr());
+    };
+    if constexpr (std::is_same_v<OpTy, AccAcquireOp>) {
+      // A fresh accumulator's empty barrier is in phase 0: parity 1 passes.
+      auto [bar, parity] = slot(1);
+      waitParity(rewriter, loc, bar,
+                 LLVM::XOrOp::create(rewriter, loc, parity,
+                                     i32c(rewriter, loc, 1)));
+      tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
+      rewriter.eraseOp(op);
+    } else if constexpr (std::is_same_v<OpTy, AccWaitOp>) {
+      auto [bar, parity] = slot(0);
+      waitParity(rewriter, loc, bar, parity);
+      tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
+      Value tag = LLVM::LoadOp::create(rewriter, loc, rewriter.getI64Type(),
+                                       slot(2).first, 8, /*isVolatile=*/true);
+      rewriter.replaceOp(op, toIndex(rewriter, loc, tag));
+    } else if constexpr (std::is_same_v<OpTy, AccReleaseOp>) {
+      tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
+      arrive(slot(1).first);
+      rewriter.eraseOp(op);
+    } else {
+      static_assert(std::is_same_v<OpTy, AccCommitOp>);
+      // The tag, released by an arrival; the MMAs' completion is the other.
+      Value full = slot(0).first;
+      LLVM::StoreOp::create(rewriter, loc,
+                            toI64(rewriter, loc, adaptor.getTag()),
+                            slot(2).first, 8);
+      arrive(full);
+      NVVM::Tcgen05CommitOp::create(
+          rewriter, loc, full, Value(),
+          NVVM::CTAGroupKindAttr::get(rewriter.getContext(),
+                                      NVVM::CTAGroupKind::CTA_1));
+      rewriter.eraseOp(op);
+    }
+    return success();
+  }
+};
+
+struct MmaReleaseLowering : OpConversionPattern<MmaReleaseOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaReleaseOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    NVVM::Tcgen05CommitOp::create(
+        rewriter, loc, barrierOf(rewriter, loc, p, type, /*empty=*/true),
+        Value(),
+        NVVM::CTAGroupKindAttr::get(rewriter.getContext(),
+                                    NVVM::CTAGroupKind::CTA_1));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct MmaTmemLowering : OpConversionPattern<MmaTmemOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MmaTmemOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType ringType = op.getRing().getType();
+    AccRingType accType = op.getAccs().getType();
+    MemRefType aTile = ringType.getTile(op.getAAttr().getInt());
+    bool fp8 = isa<Float8E4M3FNType>(aTile.getElementType());
+    moe::desc::Tcgen05Mma shape;
+    shape.kind = fp8 ? moe::desc::MmaKind::F8F6F4 : moe::desc::MmaKind::F16;
+    shape.a = shape.b =
+        fp8 ? moe::desc::ElemType::E4M3 : moe::desc::ElemType::BF16;
+    shape.m = accType.getRows();
+    shape.n = accType.getCols();
+    llvm::Expected<uint32_t> idesc =
+        moe::desc::encodeTcgen05InstrDescriptor(shape);
+    if (!idesc)
+      return op.emitOpError() << "has no tcgen05.mma: "
+                              << llvm::toString(idesc.takeError());
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), ringType, adaptor.getIter());
+    Value descA = tcgen05SmemDescriptor(
+        rewriter, loc, tileAddress(rewriter, loc, p, ringType,
+                                   op.getAAttr().getInt()));
+    Value descB = tcgen05SmemDescriptor(
+        rewriter, loc, tileAddress(rewriter, loc, p, ringType,
+                                   op.getBAttr().getInt()));
+    Value d = tmemPtr(rewriter, loc,
+                      accColumns(rewriter, loc, op, accType, adaptor.getIndex()));
+    Value idescV = i32c(rewriter, loc, static_cast<int64_t>(*idesc));
+    Value on = cst(rewriter, loc, rewriter.getI1Type(), 1);
+    // One MMA per 32 bytes of K: the descriptors' start address (16-byte
+    // units) advances by 2 within the 128-byte swizzled rows.
+    int64_t steps = aTile.getDimSize(1) * aTile.getElementTypeBitWidth() / 256;
+    for (int64_t k = 0; k < steps; ++k) {
+      Value step = i64c(rewriter, loc, 2 * k);
+      NVVM::Tcgen05MMAOp::create(
+          rewriter, loc,
+          fp8 ? NVVM::Tcgen05MMAKind::F8F6F4 : NVVM::Tcgen05MMAKind::F16,
+          NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05MMACollectorOp::DISCARD,
+          /*aShift=*/false, d, LLVM::AddOp::create(rewriter, loc, descA, step),
+          LLVM::AddOp::create(rewriter, loc, descB, step), idescV,
+          k == 0 ? adaptor.getAccumulate() : on, Value(), Value());
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Each thread's row of an accumulator, 32 columns per tcgen05.ld (thread
+/// t's 32 registers are lane t's columns), stored in 16-byte pieces.
+struct AccStoreRowsLowering : OpConversionPattern<AccStoreRowsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccStoreRowsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Type i32 = rewriter.getI32Type();
+    AccRingType accType = op.getAccs().getType();
+    Type elem = op.getElementType();
+    int64_t ld = op.getLdAttr().getInt(), cols = op.getColsAttr().getInt();
+    bool bf16 = elem.isBF16();
+    int64_t perPiece = bf16 ? 8 : 4; // columns per 16 bytes
+    Value r = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                   i32c(rewriter, loc, kWarpgroupThreads));
+    // Warp w mod 4 reads lanes 32 (w mod 4) ..: lane r is row r.
+    Value warpLanes = LLVM::AndOp::create(rewriter, loc, r,
+                                          i32c(rewriter, loc, ~31));
+    Value taddr = LLVM::AddOp::create(
+        rewriter, loc,
+        accColumns(rewriter, loc, op, accType, adaptor.getIndex()),
+        LLVM::AddOp::create(
+            rewriter, loc,
+            LLVM::ShlOp::create(rewriter, loc, warpLanes,
+                                i32c(rewriter, loc, 16)),
+            toI32(rewriter, loc, adaptor.getFirstCol())));
+    Value row = arith::AddIOp::create(rewriter, loc, adaptor.getRow(),
+                                      toIndex(rewriter, loc, r));
+    Value inside = arith::CmpIOp::create(
+        rewriter, loc, arith::CmpIPredicate::slt, row, adaptor.getRowLimit());
+    Value rowBase = LLVM::GEPOp::create(
+        rewriter, loc, adaptor.getOut().getType(), elem, adaptor.getOut(),
+        ValueRange{LLVM::MulOp::create(rewriter, loc, toI64(rewriter, loc, row),
+                                       i64c(rewriter, loc, ld))});
+    Value col0 = toI64(rewriter, loc, adaptor.getCol());
+    auto shape = NVVM::Tcgen05LdStShapeAttr::get(
+        ctx, NVVM::Tcgen05LdStShape::SHAPE_32X32B);
+    auto vec32 = VectorType::get({32}, i32);
+    auto vec4 = VectorType::get({4}, i32);
+    auto vec2f32 = VectorType::get({2}, rewriter.getF32Type());
+    auto vec2bf16 = VectorType::get({2}, rewriter.getBF16Type());
+    for (int64_t chunk = 0; chunk < cols / 32; ++chunk) {
+      // Every lane loads (.sync.aligned); only rows inside are stored.
+      Value v = NVVM::Tcgen05LdOp::create(
+          rewriter, loc, vec32, UnitAttr(), shape,
+          tmemPtr(rewriter, loc,
+                  LLVM::AddOp::create(rewriter, loc, taddr,
+                                      i32c(rewriter, loc, 32 * chunk))),
+          Value());
+      NVVM::Tcgen05WaitOp::create(
+          rewriter, loc,
+          NVVM::Tcgen05WaitKindAttr::get(ctx, NVVM::Tcgen05WaitKind::LOAD));
+      auto ifOp = scf::IfOp::create(rewriter, loc, inside, false);
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      auto word = [&](int64_t c) {
+        return LLVM::ExtractElementOp::create(rewriter, loc, v,
+                                              i32c(rewriter, loc, c));
+      };
+      for (int64_t piece = 0; piece < 32 / perPiece; ++piece) {
+        Value data = LLVM::UndefOp::create(rewriter, loc, vec4);
+        for (int64_t q = 0; q < 4; ++q) {
+          Value x;
+          if (bf16) {
+            // Columns c, c + 1 as one bf16 pair (cvt.rn.bf16x2.f32).
+            int64_t c = piece * perPiece + 2 * q;
+            Value pair = LLVM::UndefOp::create(rewriter, loc, vec2f32);
+            for (int64_t e = 0; e < 2; ++e)
+              pair = LLVM::InsertElementOp::create(
+                  rewriter, loc, pair,
+                  LLVM::BitcastOp::create(rewriter, loc, rewriter.getF32Type(),
+                                          word(c + e)),
+                  i32c(rewriter, loc, e));
+            x = LLVM::BitcastOp::create(
+                rewriter, loc, i32,
+                LLVM::FPTruncOp::create(rewriter, loc, vec2bf16, pair));
+          } else {
+            x = word(piece * perPiece + q);
+          }
+          data = LLVM::InsertElementOp::create(rewriter, loc, data, x,
+                                               i32c(rewriter, loc, q));
+        }
+        Value colOffset = LLVM::AddOp::create(
+            rewriter, loc, col0,
+            i64c(rewriter, loc, 32 * chunk + piece * perPiece));
+        Value addr = LLVM::GEPOp::create(rewriter, loc, rowBase.getType(), elem,
+                                         rowBase, ValueRange{colOffset});
+        if (ld % accType.getCols() == 0) {
+          LLVM::StoreOp::create(rewriter, loc, data, addr, 16);
+          continue;
+        }
+        // The last column block of a matrix whose width is not a multiple
+        // of the tile: pieces at or past ld are not stored.
+        Value inCols =
+            LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::slt,
+                                 colOffset, i64c(rewriter, loc, ld));
+        auto colIf = scf::IfOp::create(rewriter, loc, inCols, false);
+        OpBuilder::InsertionGuard colGuard(rewriter);
+        rewriter.setInsertionPoint(colIf.thenBlock()->getTerminator());
+        LLVM::StoreOp::create(rewriter, loc, data, addr, 16);
+      }
+    }
+    rewriter.eraseOp(op);
     return success();
   }
 };
@@ -5220,10 +5521,143 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
 /// tcgen05 section): the columns each MMA op writes, the shared slot and
 /// barriers, the two counters, the allocation at entry and the release at
 /// every return. Errors name what the tcgen05 lowering cannot map.
+/// Kernel `func`'s tensor memory: the slot tcgen05.alloc writes (an i32
+/// global), `columns` allocated by warp 0 at entry and freed at every
+/// return once all threads are done; `barriers` i64 words of shared memory
+/// named `barsName` (none if 0), of which thread 0 initializes barrier i
+/// to `arrivals(i)` arrivals (0: a plain word) at entry. Records {slot,
+/// bars, columns} and `extra` on the kernel (kTmemAttr).
+void allocateTensorMemory(LLVM::LLVMFuncOp func, int64_t columns,
+                          StringRef barsName, int64_t barriers,
+                          function_ref<int64_t(int64_t)> arrivals,
+                          ArrayRef<NamedAttribute> extra) {
+  MLIRContext *ctx = func.getContext();
+  OpBuilder b(ctx);
+  Operation *symbolTable = SymbolTable::getNearestSymbolTable(func);
+  b.setInsertionPointToStart(&symbolTable->getRegion(0).front());
+  Location loc = func.getLoc();
+  std::string slotName = (func.getSymName() + "_moek_tmem").str();
+  LLVM::GlobalOp::create(b, loc, LLVM::LLVMArrayType::get(b.getI32Type(), 1),
+                         false, LLVM::Linkage::Internal, slotName, Attribute(),
+                         4, 3);
+  if (barriers > 0)
+    LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getI64Type(), barriers), false,
+        LLVM::Linkage::Internal, barsName, Attribute(), 8, 3);
+  NamedAttrList info(extra);
+  info.append("slot", FlatSymbolRefAttr::get(ctx, slotName));
+  if (barriers > 0)
+    info.append("bars", FlatSymbolRefAttr::get(ctx, barsName));
+  info.append("columns", b.getI64IntegerAttr(columns));
+  func->setAttr(kTmemAttr, info.getDictionary(ctx));
+
+  // Entry: warp 0 allocates, thread 0 initializes the barriers; then
+  // everyone sees both.
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value slot = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), slotName);
+  Value tid = threadIdX(b, loc);
+  Value warp = LLVM::UDivOp::create(b, loc, tid, i32c(b, loc, 32));
+  Value isWarp0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, warp,
+                                       i32c(b, loc, 0));
+  auto group = NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1);
+  {
+    auto ifOp = scf::IfOp::create(b, loc, isWarp0, false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    NVVM::Tcgen05AllocOp::create(b, loc, slot, i32c(b, loc, columns), group);
+    NVVM::Tcgen05RelinquishAllocPermitOp::create(b, loc, group);
+  }
+  if (barriers > 0) {
+    Value isThread0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq,
+                                           tid, i32c(b, loc, 0));
+    auto ifOp = scf::IfOp::create(b, loc, isThread0, false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value bars = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), barsName);
+    for (int64_t i = 0; i < barriers; ++i)
+      if (int64_t count = arrivals(i))
+        NVVM::MBarrierInitOp::create(
+            b, loc,
+            LLVM::GEPOp::create(b, loc, ptrTy(ctx, 3), b.getI64Type(), bars,
+                                ValueRange{i64c(b, loc, i)}),
+            i32c(b, loc, count), Value());
+    NVVM::FenceMbarrierInitOp::create(b, loc);
+  }
+  tcgen05Fence(b, loc, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
+  NVVM::Barrier0Op::create(b, loc);
+  tcgen05Fence(b, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
+
+  // Every return: all threads done with tensor memory, then warp 0 frees
+  // it. Each warp reconverges first (a producer's lanes arrive from
+  // different paths).
+  SmallVector<LLVM::ReturnOp> returns;
+  func.walk([&](LLVM::ReturnOp ret) { returns.push_back(ret); });
+  for (LLVM::ReturnOp ret : returns) {
+    Location l = ret.getLoc();
+    b.setInsertionPoint(ret);
+    tcgen05Fence(b, l, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
+    NVVM::SyncWarpOp::create(b, l, i32c(b, l, -1));
+    NVVM::Barrier0Op::create(b, l);
+    Value w = LLVM::UDivOp::create(b, l, freshThreadIdX(b, l), i32c(b, l, 32));
+    Value w0 = LLVM::ICmpOp::create(b, l, LLVM::ICmpPredicate::eq, w,
+                                    i32c(b, l, 0));
+    auto ifOp = scf::IfOp::create(b, l, w0, false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    tcgen05Fence(b, l, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
+    Value base = LLVM::LoadOp::create(
+        b, l, b.getI32Type(),
+        LLVM::AddressOfOp::create(b, l, ptrTy(ctx, 3), slotName), 4);
+    NVVM::Tcgen05DeallocOp::create(b, l, tmemPtr(b, l, base),
+                                   i32c(b, l, columns), group);
+  }
+}
+
+/// The tensor memory of a kernel with a !moek.acc_ring (at most one, and no
+/// moek.mma beside it): S accumulators of C columns, then the ring's
+/// words (full barriers: 2 arrivals, empty: the consumers, tags).
+LogicalResult planAccRing(LLVM::LLVMFuncOp func, AccRingAllocOp alloc) {
+  Operation *other = nullptr;
+  func.walk([&](Operation *op) {
+    if ((isa<AccRingAllocOp>(op) && op != alloc) ||
+        isa<MmaOp, MmaBlockScaledOp, MmaWaitOp>(op))
+      other = op;
+  });
+  if (other)
+    return other->emitOpError()
+           << "shares its kernel with a moek.acc_ring_alloc: the sm_100a "
+              "lowering gives tensor memory to one accumulator ring";
+  AccRingType type = alloc.getAccs().getType();
+  int64_t stages = type.getStages();
+  int64_t columns = static_cast<int64_t>(
+      llvm::bit_ceil(static_cast<uint64_t>(stages * type.getCols())));
+  std::string barsName = (func.getSymName() + "_moek_acc_bars").str();
+  int64_t consumers = alloc.getConsumersAttr().getInt();
+  allocateTensorMemory(func, columns, barsName, 3 * stages,
+                       [&](int64_t i) -> int64_t {
+                         return i < stages       ? 2
+                                : i < 2 * stages ? consumers
+                                                 : 0;
+                       },
+                       {});
+  alloc->setAttr(kAccBarsAttr, FlatSymbolRefAttr::get(func.getContext(),
+                                                      barsName));
+  return success();
+}
+
 LogicalResult planTensorMemory(ModuleOp module) {
   auto result = module.walk([&](LLVM::LLVMFuncOp func) -> WalkResult {
     if (!func->hasAttr("nvvm.kernel") || func.getBody().empty())
       return WalkResult::advance();
+    AccRingAllocOp accRing;
+    func.walk([&](AccRingAllocOp op) {
+      if (!accRing)
+        accRing = op;
+    });
+    if (accRing)
+      return failed(planAccRing(func, accRing)) ? WalkResult::interrupt()
+                                                : WalkResult::advance();
     SmallVector<Operation *> mmaOps;
     func.walk([&](Operation *op) {
       if (isa<MmaOp, MmaBlockScaledOp, MmaWaitOp>(op))
@@ -5309,96 +5743,21 @@ LogicalResult planTensorMemory(ModuleOp module) {
              << " MMA warpgroups, " << perWarpgroup
              << " columns each); a CTA has 512";
 
-    // The slot tcgen05.alloc writes and the warpgroups' barriers.
+    // The warpgroups' MMA barriers (one arrival each: the commit) and the
+    // MMAs' counters.
     OpBuilder b(ctx);
-    Operation *symbolTable = SymbolTable::getNearestSymbolTable(func);
-    b.setInsertionPointToStart(&symbolTable->getRegion(0).front());
-    Location loc = func.getLoc();
-    std::string slotName = (func.getSymName() + "_moek_tmem").str();
     std::string barsName = (func.getSymName() + "_moek_mma_bars").str();
-    LLVM::GlobalOp::create(b, loc, LLVM::LLVMArrayType::get(b.getI32Type(), 1),
-                           false, LLVM::Linkage::Internal, slotName,
-                           Attribute(), 4, 3);
-    LLVM::GlobalOp::create(
-        b, loc, LLVM::LLVMArrayType::get(b.getI64Type(), count * kMmaBarriers),
-        false, LLVM::Linkage::Internal, barsName, Attribute(), 8, 3);
-    NamedAttrList info;
-    info.append("slot", FlatSymbolRefAttr::get(ctx, slotName));
-    info.append("bars", FlatSymbolRefAttr::get(ctx, barsName));
-    info.append("columns", b.getI64IntegerAttr(columns));
-    info.append("per_warpgroup", b.getI64IntegerAttr(perWarpgroup));
-    func->setAttr(kTmemAttr, info.getDictionary(ctx));
-
-    // Entry: the counters; warp 0 allocates, thread 0 initializes the
-    // barriers; then everyone sees both.
-    Block &entry = func.getBody().front();
-    b.setInsertionPointToStart(&entry);
-    Value one = i32c(b, loc, 1);
+    allocateTensorMemory(
+        func, columns, barsName, count * kMmaBarriers,
+        [](int64_t) -> int64_t { return 1; },
+        {b.getNamedAttr("per_warpgroup", b.getI64IntegerAttr(perWarpgroup))});
+    b.setInsertionPointToStart(&func.getBody().front());
+    Location loc = func.getLoc();
     for (StringLiteral name : {kIssuedAttr, kWaitedAttr}) {
       auto local = LLVM::AllocaOp::create(b, loc, ptrTy(ctx), b.getI32Type(),
-                                          one, 4);
+                                          i32c(b, loc, 1), 4);
       local->setAttr(name, UnitAttr::get(ctx));
       LLVM::StoreOp::create(b, loc, i32c(b, loc, 0), local, 4);
-    }
-    Value slot = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), slotName);
-    Value tid = threadIdX(b, loc);
-    Value warp = LLVM::UDivOp::create(b, loc, tid, i32c(b, loc, 32));
-    Value isWarp0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, warp,
-                                         i32c(b, loc, 0));
-    auto group = NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1);
-    {
-      auto ifOp = scf::IfOp::create(b, loc, isWarp0, false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      NVVM::Tcgen05AllocOp::create(b, loc, slot, i32c(b, loc, columns), group);
-      NVVM::Tcgen05RelinquishAllocPermitOp::create(b, loc, group);
-    }
-    {
-      Value isThread0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq,
-                                             tid, i32c(b, loc, 0));
-      auto ifOp = scf::IfOp::create(b, loc, isThread0, false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      Value bars = LLVM::AddressOfOp::create(b, loc, ptrTy(ctx, 3), barsName);
-      for (int64_t i = 0; i < count * kMmaBarriers; ++i)
-        NVVM::MBarrierInitOp::create(
-            b, loc,
-            LLVM::GEPOp::create(b, loc, ptrTy(ctx, 3), b.getI64Type(), bars,
-                                ValueRange{i64c(b, loc, i)}),
-            one, Value());
-      NVVM::FenceMbarrierInitOp::create(b, loc);
-    }
-    auto fence = [&](NVVM::Tcgen05FenceKind kind) {
-      NVVM::Tcgen05FenceOp::create(b, loc,
-                                   NVVM::Tcgen05FenceKindAttr::get(ctx, kind));
-    };
-    fence(NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
-    NVVM::Barrier0Op::create(b, loc);
-    fence(NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
-
-    // Every return: all threads done with tensor memory, then warp 0 frees
-    // it. Each warp reconverges first (a producer's lanes arrive from
-    // different paths).
-    SmallVector<LLVM::ReturnOp> returns;
-    func.walk([&](LLVM::ReturnOp ret) { returns.push_back(ret); });
-    for (LLVM::ReturnOp ret : returns) {
-      Location l = ret.getLoc();
-      b.setInsertionPoint(ret);
-      fence(NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
-      NVVM::SyncWarpOp::create(b, l, i32c(b, l, -1));
-      NVVM::Barrier0Op::create(b, l);
-      Value w = LLVM::UDivOp::create(b, l, freshThreadIdX(b, l), i32c(b, l, 32));
-      Value w0 = LLVM::ICmpOp::create(b, l, LLVM::ICmpPredicate::eq, w,
-                                      i32c(b, l, 0));
-      auto ifOp = scf::IfOp::create(b, l, w0, false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      fence(NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
-      Value base = LLVM::LoadOp::create(
-          b, l, b.getI32Type(),
-          LLVM::AddressOfOp::create(b, l, ptrTy(ctx, 3), slotName), 4);
-      NVVM::Tcgen05DeallocOp::create(b, l, tmemPtr(b, l, base),
-                                     i32c(b, l, columns), group);
     }
     return WalkResult::advance();
   });
@@ -5448,6 +5807,8 @@ struct ConvertMoEKernelToNVVMPass
     });
     converter.addConversion(
         [](RowsType t) -> Type { return rowsStructType(t); });
+    converter.addConversion(
+        [ctx](AccRingType) -> Type { return ptrTy(ctx, 3); });
     auto materialize = [](OpBuilder &b, Type type, ValueRange inputs,
                           Location loc) -> Value {
       return UnrealizedConversionCastOp::create(b, loc, type, inputs)
@@ -5506,6 +5867,10 @@ struct ConvertMoEKernelToNVVMPass
                    Tcgen05MmaBlockScaledLowering>(converter, ctx);
       patterns.add<UnsupportedMma<MmaFp4Op>, UnsupportedMma<MmaFp4Bf16Op>>(
           converter, ctx, kRegisterA);
+      patterns.add<AccRingAllocLowering, AccStageLowering<AccAcquireOp>,
+                   AccStageLowering<AccWaitOp>, AccStageLowering<AccReleaseOp>,
+                   AccStageLowering<AccCommitOp>, MmaReleaseLowering,
+                   MmaTmemLowering, AccStoreRowsLowering>(converter, ctx);
     } else {
       patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering,
                    MmaFp4Bf16Lowering>(converter, ctx);
@@ -5513,6 +5878,11 @@ struct ConvertMoEKernelToNVVMPass
           converter, ctx,
           "is a block-scaled tcgen05.mma: sm_100a only (sm_90a expands "
           "MXFP4 weights: moek.dequant_fp4_fp8)");
+      // Tensor-memory accumulators: the first op of such a kernel.
+      patterns.add<UnsupportedMma<AccRingAllocOp>, UnsupportedMma<MmaTmemOp>>(
+          converter, ctx,
+          "keeps accumulators in tensor memory: sm_100a only (sm_90a "
+          "kernels hold them in registers: moek.mma)");
     }
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();

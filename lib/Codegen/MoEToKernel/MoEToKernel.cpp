@@ -892,7 +892,120 @@ struct KernelConfig {
   /// L2 hints: weights evict-first, rows evict-last. For tiles that cover
   /// an expert's rows, so that each weight panel is read by one tile.
   bool streamWeights = false;
+  /// sm_100a: one thread issues every MMA into tensor-memory accumulators
+  /// that epilogue warpgroups drain (buildSingleIssuerRoles).
+  bool singleIssuer = false;
 };
+
+/// Tensor-memory accumulators of the single-issuer kernel: two, so that the
+/// MMAs of one tile run while the epilogue stores the previous one.
+constexpr int64_t kTmemAccs = 2;
+
+/// The single-issuer roles of the grouped matmul on sm_100a (Blackwell's
+/// kernel shape), beside the producer of warpgroup 0:
+///  * the MMA issuer, lane 0 of warp 1 (in the producer's warpgroup):
+///    per tile, waits for a free accumulator (moek.acc_acquire), issues
+///    each stage's 128 x tileN MMAs (moek.mma_tmem) and frees the stage
+///    when they complete (moek.mma_release: no wait), then commits the
+///    accumulator with the tile index (moek.acc_commit). After the stop
+///    mark it commits one more accumulator tagged `total`;
+///  * the epilogue, warpgroups 1 and 2 (half of the tile's columns each):
+///    waits for the next accumulator (moek.acc_wait), stores its rows
+///    (moek.acc_store_rows: thread r stores row r) and frees it
+///    (moek.acc_release), until the tag `total`.
+/// Every tile takes `cKSlices` stages, so tile j of the CTA starts at ring
+/// iteration j * cKSlices.
+template <typename DecodeFn>
+void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
+                            Value nextTile, Value numTiles, Value cKSlices,
+                            int64_t tileN, Value out, Type outElem, int64_t n,
+                            DecodeFn decode) {
+  MLIRContext *ctx = b.getContext();
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  auto accsType =
+      mk::AccRingType::get(ctx, kTmemAccs, 128, tileN, b.getF32Type());
+  Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
+                                          b.getI64IntegerAttr(256));
+  {
+    OpBuilder::InsertionGuard g(b);
+    // Warpgroup 0 again, whose budget the producer's role already set.
+    auto role = mk::WarpRoleOp::create(
+        b, loc, b.getStringAttr("mma"), b.getI64IntegerAttr(0),
+        b.getI64IntegerAttr(1), IntegerAttr());
+    b.setInsertionPointToStart(&role.getBody().emplaceBlock());
+    Value issuer =
+        mk::ElectOneOp::create(b, loc, b.getI1Type(), b.getI64IntegerAttr(1));
+    auto ifOp = scf::IfOp::create(b, loc, issuer, false);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, numTiles, /*producer=*/false,
+        [&](OpBuilder &ob, Value t, Value i0) {
+          Value j = arith::DivUIOp::create(ob, loc, i0, cKSlices);
+          mk::AccAcquireOp::create(ob, loc, accs, j);
+          auto kLoop = scf::ForOp::create(
+              ob, loc, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{},
+              [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
+                Value i = arith::AddIOp::create(ib, il, i0, ks);
+                mk::RingWaitOp::create(ib, il, ring, i);
+                Value accumulate = arith::CmpIOp::create(
+                    ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
+                mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
+                                      ib.getI64IntegerAttr(1), accs, j,
+                                      accumulate);
+                mk::MmaReleaseOp::create(ib, il, ring, i);
+                scf::YieldOp::create(ib, il);
+              });
+          disableUnroll(kLoop);
+          mk::AccCommitOp::create(ob, loc, accs, j, t);
+          return arith::AddIOp::create(ob, loc, i0, cKSlices);
+        });
+    // The stop mark: its stage, and an accumulator that tells the epilogue.
+    mk::RingReleaseOp::create(b, loc, ring, last);
+    Value j = arith::DivUIOp::create(b, loc, last, cKSlices);
+    mk::AccAcquireOp::create(b, loc, accs, j);
+    mk::AccCommitOp::create(b, loc, accs, j, numTiles);
+  }
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "epilogue", 1, 2, 232);
+    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+    Value firstCol = arith::MulIOp::create(b, loc, wg, idx(b, tileN / 2));
+    Type indexTy = b.getIndexType();
+    auto loop = scf::WhileOp::create(b, loc, TypeRange{indexTy, indexTy},
+                                     ValueRange{idx(b, 0)});
+    {
+      Block *before =
+          b.createBlock(&loop.getBefore(), {}, {indexTy}, {loc});
+      OpBuilder bb = OpBuilder::atBlockEnd(before);
+      Value j = before->getArgument(0);
+      Value t = mk::AccWaitOp::create(bb, loc, indexTy, accs, j);
+      Value more =
+          arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ult, t, numTiles);
+      scf::ConditionOp::create(bb, loc, more, ValueRange{j, t});
+    }
+    {
+      Block *after =
+          b.createBlock(&loop.getAfter(), {}, {indexTy, indexTy}, {loc, loc});
+      OpBuilder ab = OpBuilder::atBlockEnd(after);
+      Value j = after->getArgument(0);
+      auto d = decode(ab, after->getArgument(1));
+      Value col = arith::AddIOp::create(
+          ab, loc, arith::MulIOp::create(ab, loc, d.getColTile(), idx(ab, tileN)),
+          firstCol);
+      mk::AccStoreRowsOp::create(ab, loc, accs, j, firstCol,
+                                 ab.getI64IntegerAttr(tileN / 2), out,
+                                 d.getRow(), col, d.getRowEnd(),
+                                 TypeAttr::get(outElem),
+                                 ab.getI64IntegerAttr(n));
+      mk::AccReleaseOp::create(ab, loc, accs, j);
+      scf::YieldOp::create(ab, loc,
+                           ValueRange{arith::AddIOp::create(ab, loc, j,
+                                                            idx(ab, 1))});
+    }
+  }
+}
 
 /// Auto row_group: the row blocks that share a weight column panel while it
 /// is in L2. Up to 8 (Triton's GROUP_M), fewer when the group's activation
@@ -978,8 +1091,12 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
   // One ring. Cooperative: both MMA warpgroups read and release every
   // stage (256 arrivals); pingpong: the warpgroup of the stage's tile (128).
+  // Single issuer: the MMAs' commit frees each stage (1).
   Value ring = mk::RingAllocOp::create(
-      b, loc, ringType, b.getI64IntegerAttr(config.pingpong ? 128 : 256));
+      b, loc, ringType,
+      b.getI64IntegerAttr(config.singleIssuer ? 1
+                          : config.pingpong   ? 128
+                                              : 256));
 
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
               colTiles = b.getI64IntegerAttr(llvm::divideCeil(n, kTileN));
@@ -1043,6 +1160,12 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     }
   }
 
+  if (config.singleIssuer) {
+    buildSingleIssuerRoles(b, loc, ring, nextTile, numTiles, cKSlices, kTileN,
+                           out, outElem, n, decode);
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
+    return func;
+  }
   if (config.pingpong) {
     buildPingpongConsumers(b, loc, ring, accType, out, outElem, n, numTiles,
                            bid, grid, cKSlices, cTileN, decode,
@@ -2906,8 +3029,23 @@ struct ConvertMoEToMoEKernelPass
                           "memory; tile-m = 256 given)";
         return signalPassFailure();
       }
+      // sm_100a, bf16: Blackwell's shape (one MMA issuer, tensor-memory
+      // accumulators drained by epilogue warpgroups), 128-row tiles.
+      bool single = chip == "sm_100a" && singleIssuer && !scaled && !fp4 &&
+                    !mxfp8 && !op.getXQuantAttr() && !op.getWQuantAttr();
+      if (single && (tileM == 256 || schedule == "pingpong")) {
+        op.emitError() << "convert-moe-to-moek: the sm_100a single-issuer "
+                          "kernel uses 128-row tiles and its own schedule "
+                          "(tile-m = "
+                       << static_cast<int64_t>(tileM)
+                       << ", schedule = " << schedule
+                       << " given; single-issuer=false keeps the sm_90a "
+                          "shape)";
+        return signalPassFailure();
+      }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
       KernelConfig config;
+      config.singleIssuer = single;
       config.stages = stages;
       config.pipelineMma = pipelineMma;
       config.pingpong = schedule == "pingpong";
@@ -2938,7 +3076,8 @@ struct ConvertMoEToMoEKernelPass
       // 0-9% slower with 4, 256 or 1024 rows per expert; bench/results/).
       // (Not for MXFP8: two e4m3 tiles beside the bf16 ones make a 256-row
       // stage 72 KB, four of which do not fit.)
-      if (!tileM && !config.pingpong && tileN != 256 && !scaled && !mxfp8) {
+      if (!tileM && !config.pingpong && tileN != 256 && !scaled && !mxfp8 &&
+          !single) {
         int64_t e = op.getWeight().getType().getDimSize(0);
         KernelConfig wideConfig = configure(256);
         wideConfig.streamWeights = true;

@@ -131,3 +131,34 @@ gpu.module @kernels {
     llvm.return
   }
 }
+
+// -----
+
+// A tensor-memory accumulator ring beside a moek.mma: the ring takes the
+// kernel's tensor memory.
+!ring = !moek.ring<2, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+
+gpu.module @kernels {
+  llvm.func @acc_ring_and_mma() attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %ring = moek.ring_alloc consumers(256) : !ring
+    %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+    moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+      %zero = moek.mma_zero : !moek.acc<64x128xf32>
+      // expected-error @+1 {{'moek.mma' op shares its kernel with a moek.acc_ring_alloc: the sm_100a lowering gives tensor memory to one accumulator ring}}
+      %a = moek.mma %ring[%c0] a(0, %c0) b(1) acc(%zero) {zero_init} : !ring, !moek.acc<64x128xf32>
+    }
+    llvm.return
+  }
+}
+
+// -----
+
+gpu.module @kernels {
+  llvm.func @two_acc_rings() attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>} {
+    %a = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+    // expected-error @+1 {{'moek.acc_ring_alloc' op shares its kernel with a moek.acc_ring_alloc: the sm_100a lowering gives tensor memory to one accumulator ring}}
+    %b = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+    llvm.return
+  }
+}

@@ -10,6 +10,9 @@
 // RUN: not moe-opt %s --convert-moe-to-moek="fp4-steps-per-fence=3" 2>&1 | FileCheck %s --check-prefix=FENCEERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-m=256" -verify-diagnostics | FileCheck %s --check-prefix=M256
 // RUN: not moe-opt %s --convert-moe-to-moek="tile-m=256 tile-n=256" 2>&1 | FileCheck %s --check-prefix=M256ERR
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a" -verify-diagnostics | FileCheck %s --check-prefix=SM100
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a single-issuer=false" -verify-diagnostics | FileCheck %s --check-prefix=SM100-WG
+// RUN: not moe-opt %s --convert-moe-to-moek="chip=sm_100a tile-m=256" 2>&1 | FileCheck %s --check-prefix=SM100ERR
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
@@ -119,6 +122,47 @@
 // PING:           moek.barrier_arrive id(1) threads(256)
 // PING-COUNT-2:   moek.store_acc
 // PINGERR: error: convert-moe-to-moek: the pingpong schedule holds two 64-row accumulators per warpgroup, so it takes tile-n = 128
+// sm_100a (single-issuer): the producer's ring is freed by the MMAs' commits
+// (1 arrival); lane 0 of the producer warpgroup's warp 1 issues every tile's
+// 128 x 256 MMAs into one of two tensor-memory accumulators and commits it
+// with the tile index; warpgroups 1 and 2 store 128 columns each of the
+// accumulator's rows. No 256-row variant.
+// SM100-LABEL: func.func @lower_bf16_expert_matmul
+// SM100-NOT:     moek.variants
+// SM100:         %[[R:.+]] = moek.ring_alloc consumers(1) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
+// SM100:         moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
+// SM100:           moek.fetch_add
+// SM100:         %[[ACCS:.+]] = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
+// SM100:         moek.warp_role "mma" warpgroups(0, 1) {
+// SM100:           moek.elect_one {warp = 1 : i64}
+// SM100:           scf.while
+// SM100:             moek.ring_wait %[[R]]
+// SM100-NEXT:        %[[TILE:.+]] = moek.ring_tag %[[R]]
+// SM100:             %[[J:.+]] = arith.divui
+// SM100-NEXT:        moek.acc_acquire %[[ACCS]][%[[J]]]
+// SM100:             scf.for
+// SM100:               moek.ring_wait %[[R]][%[[I:.+]]] :
+// SM100:               %[[ON:.+]] = arith.cmpi ugt
+// SM100-NEXT:          moek.mma_tmem %[[R]][%[[I]]] a(0) b(1), %[[ACCS]][%[[J]]] accumulate(%[[ON]])
+// SM100-NEXT:          moek.mma_release %[[R]][%[[I]]]
+// SM100:             moek.acc_commit %[[ACCS]][%[[J]]], %{{.+}} :
+// The stop mark: its stage released, an accumulator tagged past the last tile.
+// SM100:           moek.ring_release %[[R]]
+// SM100:           moek.acc_acquire %[[ACCS]]
+// SM100-NEXT:      moek.acc_commit %[[ACCS]][%{{.+}}], %{{.+}} :
+// SM100:         moek.warp_role "epilogue" warpgroups(1, 2) max_regs(232)
+// SM100:           scf.while
+// SM100:             moek.acc_wait %[[ACCS]]
+// SM100:             moek.grouped_tile
+// SM100:             moek.acc_store_rows %[[ACCS]][%{{.+}}] cols(%{{.+}}, 128), %{{.+}} row_limit(%{{.+}}) {element_type = bf16, ld = 256 : i64}
+// SM100-NEXT:        moek.acc_release %[[ACCS]]
+// SM100-NOT:     moek.mma {{.*}}acc(
+// SM100-WG-LABEL: func.func @lower_bf16_expert_matmul
+// SM100-WG:       moek.variants
+// SM100-WG:       moek.ring_alloc consumers(256)
+// SM100-WG-NOT:   moek.acc_ring_alloc
+// SM100-WG:       moek.mma {{.*}}acc(
+// SM100ERR: error: convert-moe-to-moek: the sm_100a single-issuer kernel uses 128-row tiles and its own schedule (tile-m = 256, schedule = cooperative given; single-issuer=false keeps the sm_90a shape)
 // ROW1-LABEL:  func.func @lower_bf16_expert_matmul
 // ROW1-NOT:    row_group
 // ROW1:        moek.grouped_tile {{.*}}{col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}

@@ -137,6 +137,53 @@ LogicalResult AccType::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+/// `!moek.acc_ring<2, 128x256xf32>`.
+Type AccRingType::parse(AsmParser &parser) {
+  int64_t stages = 0;
+  SmallVector<int64_t, 2> dims;
+  Type elementType;
+  if (parser.parseLess() || parser.parseInteger(stages) ||
+      parser.parseComma() ||
+      parser.parseDimensionList(dims, /*allowDynamic=*/false) ||
+      parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  if (dims.size() != 2) {
+    parser.emitError(parser.getNameLoc(),
+                     "!moek.acc_ring expects RxC dimensions");
+    return {};
+  }
+  return AccRingType::getChecked(
+      [&] { return parser.emitError(parser.getNameLoc()); },
+      parser.getContext(), stages, dims[0], dims[1], elementType);
+}
+
+void AccRingType::print(AsmPrinter &printer) const {
+  printer << "<" << getStages() << ", " << getRows() << "x" << getCols()
+          << "x" << getElementType() << ">";
+}
+
+LogicalResult AccRingType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t stages, int64_t rows, int64_t cols,
+                                  Type elementType) {
+  if (!elementType.isF32())
+    return emitError() << "!moek.acc_ring expects f32 accumulation, got "
+                       << elementType;
+  // tcgen05.mma.cta_group::1 with M = 128: N a multiple of 16 up to 256.
+  if (rows != 128)
+    return emitError() << "!moek.acc_ring expects 128 rows (one per "
+                          "tensor-memory lane), got "
+                       << rows;
+  if (cols < 32 || cols > 256 || cols % 32 != 0)
+    return emitError() << "!moek.acc_ring expects 32..256 columns in steps of "
+                          "32 (tcgen05.ld reads 32 at a time), got "
+                       << cols;
+  if (stages < 1 || stages * cols > 512)
+    return emitError() << "!moek.acc_ring expects at least one accumulator "
+                          "and at most 512 tensor-memory columns in all, got "
+                       << stages << " x " << cols;
+  return success();
+}
+
 Type RowsType::parse(AsmParser &parser) {
   SmallVector<int64_t, 1> dims;
   Type elementType;
@@ -430,6 +477,47 @@ LogicalResult MmaOp::verify() {
   return success();
 }
 
+LogicalResult AccRingAllocOp::verify() {
+  int64_t consumers = getConsumersAttr().getInt();
+  if (consumers < 1)
+    return emitOpError() << "expects at least one consumer thread, got "
+                         << consumers;
+  return success();
+}
+
+LogicalResult MmaTmemOp::verify() {
+  FailureOr<std::pair<MemRefType, MemRefType>> tiles = mmaTiles(*this);
+  if (failed(tiles))
+    return failure();
+  auto [a, b] = *tiles;
+  AccRingType accs = getAccs().getType();
+  if (a.getElementType() != b.getElementType() ||
+      (!a.getElementType().isBF16() &&
+       !isa<Float8E4M3FNType>(a.getElementType())))
+    return emitOpError() << "expects tiles a and b both bf16 or both "
+                            "f8E4M3FN, got "
+                         << a.getElementType() << " and "
+                         << b.getElementType();
+  if (a.getDimSize(1) != b.getDimSize(1))
+    return emitOpError() << "expects tiles a and b of one K extent, got "
+                         << a.getDimSize(1) << " and " << b.getDimSize(1);
+  if (a.getDimSize(0) != accs.getRows() || b.getDimSize(0) < accs.getCols())
+    return emitOpError() << "expects tile a of the accumulators' "
+                         << accs.getRows()
+                         << " rows and tile b of at least their "
+                         << accs.getCols() << " columns, got " << a << " and "
+                         << b;
+  return success();
+}
+
+LogicalResult ElectOneOp::verify() {
+  int64_t warp = getWarpAttr().getInt();
+  if (warp < 0 || warp > 3)
+    return emitOpError() << "expects a warp of the warpgroup (0 to 3), got "
+                         << warp;
+  return success();
+}
+
 LogicalResult LoadRowsOp::verify() {
   if (getLdAttr().getInt() < 1)
     return emitOpError() << "expects a positive ld, got "
@@ -703,6 +791,18 @@ static LogicalResult verifyAccStore(Op op) {
 }
 
 LogicalResult StoreAccOp::verify() { return verifyAccStore(*this); }
+
+LogicalResult AccStoreRowsOp::verify() {
+  if (failed(verifyAccStore(*this)))
+    return failure();
+  int64_t cols = getColsAttr().getInt();
+  int64_t accCols = getAccs().getType().getCols();
+  if (cols < 32 || cols % 32 != 0 || cols > accCols)
+    return emitOpError() << "expects cols a positive multiple of 32 (one "
+                            "tcgen05.ld), at most the accumulator's "
+                         << accCols << ", got " << cols;
+  return success();
+}
 
 LogicalResult GridBarrierOp::verify() {
   int64_t id = getIdAttr().getInt(), threads = getThreadsAttr().getInt();

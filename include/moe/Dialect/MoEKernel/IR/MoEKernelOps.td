@@ -104,6 +104,31 @@ def MoEK_RowsType : MoEK_Type<"Rows", "rows"> {
   let genVerifyDecl = 1;
 }
 
+def MoEK_AccRingType : MoEK_Type<"AccRing", "acc_ring"> {
+  let summary = "Accumulators in tensor memory, handed from an MMA issuer to an epilogue";
+  let description = [{
+    `!moek.acc_ring<2, 128x256xf32>`: 2 accumulators of 128 x 256 f32 in
+    the CTA's tensor memory (sm_100a), accumulator `j mod S` at columns
+    `[(j mod S) * C, (j mod S + 1) * C)`, row `r` in lane `r`. Like a
+    `!moek.ring`, each has a full barrier (its MMAs complete, its tag is
+    written) and an empty barrier (`consumers` epilogue threads are done
+    reading it), so the MMAs of tile `j + 1` run while the epilogue drains
+    tile `j`. The protocol, for a running count `j` of tiles:
+
+    ```
+    MMA issuer (one thread)          epilogue warpgroups
+    acc_acquire %accs[j]             %t = acc_wait %accs[j]
+    mma_tmem ... into %accs[j]       acc_store_rows %accs[j] ... (tile %t)
+    mma_release (each ring stage)    acc_release %accs[j]
+    acc_commit %accs[j], %tile
+    ```
+  }];
+  let parameters = (ins "int64_t":$stages, "int64_t":$rows, "int64_t":$cols,
+                        "::mlir::Type":$elementType);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Warp roles
 //===----------------------------------------------------------------------===//
@@ -142,8 +167,16 @@ def MoEK_WarpgroupIndexOp : MoEK_Op<"warpgroup_index", [Pure]> {
 
 def MoEK_ElectOneOp : MoEK_Op<"elect_one", []> {
   let summary = "True on exactly one thread of the executing warpgroup";
+  let description = [{
+    True on lane 0 of warp `warp` (0 to 3, 0 by default) of the executing
+    warpgroup: `moek.elect_one {warp = 1}` picks a second thread, in
+    another warp, for a second single-thread role (the MMA issuer beside
+    the producer).
+  }];
+  let arguments = (ins DefaultValuedAttr<I64Attr, "0">:$warp);
   let results = (outs I1:$elected);
   let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
 }
 
 def MoEK_BlockIdOp : MoEK_Op<"block_id", [Pure]> {
@@ -1254,6 +1287,165 @@ def MoEK_MmaBlockScaledOp : MoEK_Op<"mma_block_scaled", []> {
     qualified(type($high))
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor-memory accumulators (sm_100a): one MMA issuer, epilogue warpgroups
+//===----------------------------------------------------------------------===//
+
+def MoEK_AccRingAllocOp : MoEK_Op<"acc_ring_alloc", []> {
+  let summary = "The kernel's tensor-memory accumulators and their barriers";
+  let description = [{
+    Allocates the accumulators of `!moek.acc_ring` in tensor memory at
+    kernel entry (warp 0: `tcgen05.alloc`, freed at exit) with a full
+    barrier (two arrivals: the MMAs' commit and the issuer's tag) and an
+    empty barrier (`consumers` arrivals) per accumulator; at most one per
+    kernel, not beside moek.mma. sm_100a only.
+
+    ```mlir
+    %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
+    ```
+  }];
+  let arguments = (ins I64Attr:$consumers);
+  let results = (outs MoEK_AccRingType:$accs);
+  let assemblyFormat = "attr-dict `:` qualified(type($accs))";
+  let hasVerifier = 1;
+}
+
+def MoEK_AccAcquireOp : MoEK_Op<"acc_acquire", []> {
+  let summary = "MMA issuer: wait until accumulator `j mod S` is drained";
+  let description = [{
+    Waits on the empty barrier of accumulator `j mod S` for its phase
+    `(j / S) mod 2` (a fresh accumulator passes at once), then orders the
+    epilogue's reads before the MMAs that follow (`tcgen05.fence`).
+
+    ```mlir
+    moek.acc_acquire %accs[%j] : !moek.acc_ring<2, 128x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index);
+  let assemblyFormat = "$accs `[` $index `]` attr-dict `:` qualified(type($accs))";
+}
+
+def MoEK_MmaTmemOp : MoEK_Op<"mma_tmem", []> {
+  let summary = "One thread issues a stage's MMAs into a tensor-memory accumulator";
+  let description = [{
+    `acc[j mod S] (+)= a * b^T` over the K slice of stage `iter mod S`:
+    tile `a` (the accumulator's 128 rows, K-major, 128B swizzle) is
+    tcgen05.mma's A operand (M = 128), the first C rows of tile `b` its B
+    operand (N = C), bf16 (`.kind::f16`) or f8E4M3FN (`.kind::f8f6f4`)
+    tiles, f32 accumulation, one `tcgen05.mma.cta_group::1` per 32 bytes of
+    K. The first K step overwrites the accumulator unless `accumulate` is
+    true (false for a tile's first stage). Asynchronous: issued by the one
+    thread that executes it (the MMA issuer); moek.mma_release and
+    moek.acc_commit track its completion. sm_100a only.
+
+    ```mlir
+    moek.mma_tmem %ring[%i] a(0) b(1), %accs[%j] accumulate(%acc) : !moek.ring<...>, !moek.acc_ring<2, 128x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$a,
+                       I64Attr:$b, MoEK_AccRingType:$accs, Index:$index,
+                       I1:$accumulate);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `a` `(` $a `)` `b` `(` $b `)` `,` $accs `[` $index `]`
+    `accumulate` `(` $accumulate `)` attr-dict `:` qualified(type($ring)) `,`
+    qualified(type($accs))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_MmaReleaseOp : MoEK_Op<"mma_release", []> {
+  let summary = "MMA issuer: free a ring stage once the MMAs issued so far complete";
+  let description = [{
+    Commits the calling thread's MMAs so far (`tcgen05.commit`) to the
+    empty barrier of stage `iter mod S`: the stage is released, with no
+    wait, when the MMAs that read it are done. The ring's `consumers` must
+    be 1 (this arrival). sm_100a only.
+
+    ```mlir
+    moek.mma_release %ring[%i] : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter);
+  let assemblyFormat = "$ring `[` $iter `]` attr-dict `:` qualified(type($ring))";
+}
+
+def MoEK_AccCommitOp : MoEK_Op<"acc_commit", []> {
+  let summary = "MMA issuer: accumulator `j mod S` holds tile `tag` once its MMAs complete";
+  let description = [{
+    Writes `tag` (the tile index, below 2^31) beside accumulator `j mod S`
+    and arrives on its full barrier twice: once now (releasing the tag) and
+    once by `tcgen05.commit` when the calling thread's MMAs complete. A tag
+    the epilogue takes for the end (past the last tile) may be committed
+    with no MMAs.
+
+    ```mlir
+    moek.acc_commit %accs[%j], %tile : !moek.acc_ring<2, 128x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index, Index:$tag);
+  let assemblyFormat = [{
+    $accs `[` $index `]` `,` $tag attr-dict `:` qualified(type($accs))
+  }];
+}
+
+def MoEK_AccWaitOp : MoEK_Op<"acc_wait", []> {
+  let summary = "Epilogue: wait until accumulator `j mod S` is full; its tag";
+  let description = [{
+    Waits on the full barrier of accumulator `j mod S` for phase
+    `(j / S) mod 2` and returns the tag moek.acc_commit wrote.
+
+    ```mlir
+    %tile = moek.acc_wait %accs[%j] : !moek.acc_ring<2, 128x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index);
+  let results = (outs Index:$tag);
+  let assemblyFormat = "$accs `[` $index `]` attr-dict `:` qualified(type($accs))";
+}
+
+def MoEK_AccStoreRowsOp : MoEK_Op<"acc_store_rows", []> {
+  let summary = "Epilogue: each thread stores its row of a tensor-memory accumulator";
+  let description = [{
+    Thread `t` of the executing warpgroup reads row `r = t mod 128` of
+    accumulator `j mod S` (tensor-memory lane `r`: warp `w` reaches lanes
+    `32 (w mod 4) ..`), columns `[first_col, first_col + cols)`, 32 at a
+    time (`tcgen05.ld .32x32b.x32`), converts them to `element_type` (round
+    to nearest even) and stores them into the row-major global matrix `out`
+    (row stride `ld` elements) at row `row + r`, columns from `col`, in
+    16-byte pieces. Rows at or past `row_limit` are not written, nor
+    columns at or past `ld`. `first_col` is a multiple of 32 (a dynamic
+    value: warpgroups split the columns). sm_100a only.
+
+    ```mlir
+    moek.acc_store_rows %accs[%j] cols(%c0, 128), %out[%row, %col] row_limit(%end) {element_type = bf16, ld = 4096 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index, Index:$first_col,
+                       I64Attr:$cols, LLVM_AnyPointer:$out, Index:$row,
+                       Index:$col, Index:$row_limit, TypeAttr:$element_type,
+                       I64Attr:$ld);
+  let assemblyFormat = [{
+    $accs `[` $index `]` `cols` `(` $first_col `,` $cols `)` `,` $out `[`
+    $row `,` $col `]` `row_limit` `(` $row_limit `)` attr-dict `:`
+    qualified(type($accs)) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_AccReleaseOp : MoEK_Op<"acc_release", []> {
+  let summary = "Epilogue: done reading accumulator `j mod S`";
+  let description = [{
+    Orders the calling thread's tensor-memory reads (`tcgen05.fence`) and
+    arrives on the accumulator's empty barrier (one of its `consumers`).
+
+    ```mlir
+    moek.acc_release %accs[%j] : !moek.acc_ring<2, 128x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index);
+  let assemblyFormat = "$accs `[` $index `]` attr-dict `:` qualified(type($accs))";
 }
 
 def MoEK_LoadColScalesOp : MoEK_Op<"load_col_scales", []> {
