@@ -22,6 +22,16 @@
 // RUN: grep -l "tcgen05.mma" %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-TC
 // SM100-TC: 24
 // RUN: not grep -l wgmma %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx
+// The bf16 kernels above are the single-issuer ones (one thread issues
+// M = 128 MMAs into tensor-memory accumulators); in CTA pairs
+// (cta-pair=true, N a multiple of 256), every tcgen05 op cta_group::2.
+// RUN: grep -l "tcgen05.mma.cta_group::1.kind::f16" %t.sm100/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-SINGLE
+// SM100-SINGLE: 14
+// RUN: rm -rf %t.pair && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.pair --ptxas %ptxas --strict --chip sm_100a --kernel-options "chip=sm_100a cta-pair=true" 1,256,128 8,256,512 256,4096,7168 256,7168,2048 32,4096,7168 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 | FileCheck %s --check-prefix=PAIR
+// PAIR-COUNT-9: registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: grep -l "tcgen05.mma.cta_group::2" %t.pair/*/*.ptx | wc -l | FileCheck %s --check-prefix=PAIR-TC
+// PAIR-TC: 9
+// RUN: not grep -l "cta_group::1\|wgmma" %t.pair/*/*.ptx
 
 // bf16 rows by MXFP4 weights (make_grouped_gemm.py --mxfp4) for both chips.
 // RUN: rm -rf %t.mxfp4 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.mxfp4 --ptxas %ptxas --strict --mxfp4 1,128,64 1,256,128 8,256,512 8,200,512 256,4096,7168 256,7168,2048 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 128,5760,2880 128,2880,2880 | FileCheck %s --check-prefix=MXFP4

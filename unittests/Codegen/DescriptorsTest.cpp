@@ -123,6 +123,18 @@ TEST(Tcgen05InstrDescriptor, Bf16IntoF32) {
   EXPECT_EQ(d, 0x08400490u);
 }
 
+// The CTA pair's MMA (convert-moe-to-moek cta-pair): M = 256 over two CTAs,
+// N = 256; only M's field differs from the single CTA's 128 x 256.
+TEST(Tcgen05InstrDescriptor, CtaPairBf16) {
+  Tcgen05Mma mma;
+  mma.ctaGroup = 2;
+  mma.m = 256;
+  uint32_t d = llvm::cantFail(encodeTcgen05InstrDescriptor(mma));
+  EXPECT_EQ(bitsOf(d, 24, 5), 16u); // M >> 4
+  EXPECT_EQ(bitsOf(d, 17, 6), 32u); // N >> 3
+  EXPECT_EQ(d, 0x10400490u);
+}
+
 TEST(Tcgen05InstrDescriptor, EveryKindsTypes) {
   Tcgen05Mma f16;
   f16.d = f16.a = f16.b = ElemType::F16;

@@ -30,6 +30,24 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     `row-group` row blocks that take each column block in turn, so tiles
     running at the same time share a weight panel in L2.
 
+    On sm_100a (`chip=sm_100a`, `single-issuer`, the default) the bf16
+    grouped matmul takes Blackwell's shape instead: the producer's ring is
+    freed by the MMAs themselves; lane 0 of warp 1 (the producer's
+    warpgroup) issues every tile's 128 x `tile-n` MMAs into one of two
+    tensor-memory accumulators (`moek.acc_ring_alloc`, `moek.mma_tmem`,
+    `moek.mma_release`) and hands it over with the tile index
+    (`moek.acc_commit`); warpgroups 1 and 2 store half of its columns each,
+    one row per thread (`moek.acc_wait`, `moek.acc_store_rows`,
+    `moek.acc_release`), while the next tile's MMAs run. 128-row tiles, no
+    pingpong; `single-issuer=false` keeps the sm_90a shape. `cta-pair`
+    (N a multiple of 256) runs it in clusters of two CTAs that share each
+    256 x 256 tile: CTA r loads its 128 rows and weight rows [128 r,
+    128 r + 128) of the tile into its ring, completing on the even CTA's
+    barrier (`moek.tma_load {leader_barrier}`); the even CTA's issuer runs
+    one `tcgen05.mma.cta_group::2` (M = 256) per K step over both rings;
+    each CTA's epilogue stores its 128 rows. Pairs take tiles in a static
+    order (pair p: p, p + P, ...), so the CTAs need not exchange indices.
+
     Supported now: bf16 rows and weights, f32 accumulation, bf16 or f32
     output, N a multiple of 8 (the last, partial column block is masked),
     K a multiple of `tile-k`; and FP8 with DeepSeek-V3's block scales
@@ -160,6 +178,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "into two tensor-memory accumulators that epilogue warpgroups "
            "drain (moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); "
            "false: the sm_90a shape, each MMA warpgroup issuing its own">,
+    Option<"ctaPair", "cta-pair", "bool", "false",
+           "sm_100a single-issuer grouped matmuls (bf16, N a multiple of "
+           "256): clusters of two CTAs share each 256 x 256 tile, one "
+           "tcgen05.mma.cta_group::2 (M = 256) reading both CTAs' stages; "
+           "static tile order">,
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,
@@ -235,6 +258,31 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       warpgroups, more than 512 columns, `pending` of 8 or more, an MMA
       accumulating into a register accumulator (`moek.acc_load_smem`,
       `moek.mma_promote`).
+    * sm_100a, single issuer: a `moek.acc_ring_alloc` takes the kernel's
+      tensor memory (S x C columns, rounded to a power of two) and a
+      shared global of 3 S words: per accumulator a full barrier (2
+      arrivals), an empty barrier (`consumers`) and a tag. `moek.mma_tmem`
+      is one `tcgen05.mma.cta_group::1` (M = 128, N = C) per 32-byte K
+      step from the executing thread, the first with the `accumulate`
+      predicate; `moek.mma_release` a `tcgen05.commit` to the stage's
+      empty barrier; `moek.acc_commit` stores the tag, arrives, and
+      commits to the full barrier; `moek.acc_acquire` / `moek.acc_wait`
+      wait on the empty / full barrier (then `tcgen05.fence::after`);
+      `moek.acc_store_rows` is `tcgen05.ld.32x32b.x32` per 32 columns
+      (thread t: lane t), `cvt.rn.bf16x2.f32` and 16-byte stores;
+      `moek.acc_release` `tcgen05.fence::before` and an arrival. Rejected:
+      a second accumulator ring or a `moek.mma` beside one; on sm_90a, the
+      ring and `moek.mma_tmem`. A `cta_pair` ring makes every tcgen05 op
+      `cta_group::2`: warp 0 of both CTAs allocates (after a cluster
+      barrier at entry, and one before the free); `moek.mma_tmem` has
+      M = 256; `moek.mma_release` and `moek.acc_commit` commit with
+      multicast mask 0b11 (both CTAs' barriers), the latter also storing
+      the tag into the peer (`mapa`, `st.shared::cluster`) and arriving
+      there (`mbarrier.arrive.release.cluster`); `moek.acc_release`
+      arrives on the even CTA's empty barrier (2 x `consumers` arrivals);
+      `moek.tma_load {leader_barrier}` is `cp.async.bulk.tensor
+      ... .cta_group::2` on the even CTA's full barrier (inline PTX: NVVM's
+      op takes no shared::cluster barrier).
 
     Other chips are rejected with a diagnostic.
   }];

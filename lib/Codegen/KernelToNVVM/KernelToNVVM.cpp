@@ -947,6 +947,44 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
       policy = i64c(rewriter, loc,
                     int64_t(*hint == "evict_first" ? 0x12F0000000000000ull
                                                    : 0x14F0000000000000ull));
+    if (op.getLeaderBarrier()) {
+      // A CTA pair: this CTA's copy completes on the even CTA's barrier
+      // (a shared::cluster address, which NVVM's op does not take).
+      Value bar = NVVM::MapaOp::create(
+          rewriter, loc, ptrTy(ctx, 7),
+          barrierOf(rewriter, loc, p, type, false),
+          LLVM::AndOp::create(
+              rewriter, loc,
+              NVVM::ClusterId::create(rewriter, loc, rewriter.getI32Type()),
+              i32c(rewriter, loc, ~1)));
+      Type i64 = rewriter.getI64Type();
+      SmallVector<Value> operands{
+          LLVM::PtrToIntOp::create(rewriter, loc, i64, dst),
+          LLVM::PtrToIntOp::create(rewriter, loc, i64, adaptor.getDesc()),
+          LLVM::PtrToIntOp::create(rewriter, loc, i64, bar)};
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << "cp.async.bulk.tensor." << coords.size()
+         << "d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+            ".cta_group::2"
+         << (policy ? ".L2::cache_hint" : "") << " [$0], [$1, {";
+      std::string constraints = "l,l,l";
+      for (auto [i, c] : llvm::enumerate(coords)) {
+        os << (i ? ", " : "") << "$" << (3 + i);
+        operands.push_back(c);
+        constraints += ",r";
+      }
+      os << "}], [$2]";
+      if (policy) {
+        os << ", $" << operands.size();
+        operands.push_back(policy);
+        constraints += ",l";
+      }
+      os << ";";
+      ptxVoid(rewriter, loc, text, constraints, operands);
+      rewriter.eraseOp(op);
+      return success();
+    }
     // Multicast: the same offset of every CTA of the cluster.
     Value mask;
     if (op.getMulticast())
@@ -1687,6 +1725,52 @@ void tcgen05Fence(OpBuilder &b, Location loc, NVVM::Tcgen05FenceKind kind) {
       b, loc, NVVM::Tcgen05FenceKindAttr::get(b.getContext(), kind));
 }
 
+/// True if `op`'s kernel runs its tensor-memory accumulators as a CTA pair
+/// (moek.acc_ring_alloc {cta_pair}, recorded by planAccRing).
+bool inCtaPair(Operation *op) {
+  auto func = op->getParentOfType<LLVM::LLVMFuncOp>();
+  auto info = func->getAttrOfType<DictionaryAttr>(kTmemAttr);
+  return info && info.get("cta_pair");
+}
+
+NVVM::CTAGroupKindAttr ctaGroupOf(MLIRContext *ctx, bool pair) {
+  return NVVM::CTAGroupKindAttr::get(ctx, pair ? NVVM::CTAGroupKind::CTA_2
+                                               : NVVM::CTAGroupKind::CTA_1);
+}
+
+/// tcgen05.commit of the executing thread's MMAs to `bar`; in a CTA pair,
+/// to the barrier at the same place in both CTAs (multicast mask 0b11).
+void commitMmas(OpBuilder &b, Location loc, Value bar, bool pair) {
+  Value mask =
+      pair ? cst(b, loc, b.getI16Type(), 3) : Value();
+  NVVM::Tcgen05CommitOp::create(b, loc, bar, mask,
+                                ctaGroupOf(b.getContext(), pair));
+}
+
+/// `ptr` (shared memory) in the CTA of cluster rank `rank` (i32).
+Value inClusterCta(OpBuilder &b, Location loc, Value ptr, Value rank) {
+  return NVVM::MapaOp::create(b, loc, ptrTy(b.getContext(), 7), ptr, rank);
+}
+
+/// The cluster rank (i32) of the other CTA of this CTA's pair, and of the
+/// pair's even CTA.
+Value peerRank(OpBuilder &b, Location loc) {
+  return LLVM::XOrOp::create(b, loc, NVVM::ClusterId::create(b, loc, b.getI32Type()),
+                             i32c(b, loc, 1));
+}
+Value leaderRank(OpBuilder &b, Location loc) {
+  return LLVM::AndOp::create(b, loc,
+                             NVVM::ClusterId::create(b, loc, b.getI32Type()),
+                             i32c(b, loc, ~1));
+}
+
+/// An arrival with release semantics at cluster scope on the mbarrier at
+/// `remote` (a shared::cluster address).
+void arriveRemote(OpBuilder &b, Location loc, Value remote) {
+  ptxVoid(b, loc, "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [$0];",
+          "l", ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), remote)});
+}
+
 struct AccRingAllocLowering : OpConversionPattern<AccRingAllocOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1735,20 +1819,30 @@ struct AccStageLowering : OpConversionPattern<OpTy> {
       rewriter.replaceOp(op, toIndex(rewriter, loc, tag));
     } else if constexpr (std::is_same_v<OpTy, AccReleaseOp>) {
       tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
-      arrive(slot(1).first);
+      // A pair: the even CTA's issuer acquires the accumulator.
+      if (inCtaPair(op))
+        arriveRemote(rewriter, loc,
+                     inClusterCta(rewriter, loc, slot(1).first,
+                                  leaderRank(rewriter, loc)));
+      else
+        arrive(slot(1).first);
       rewriter.eraseOp(op);
     } else {
       static_assert(std::is_same_v<OpTy, AccCommitOp>);
       // The tag, released by an arrival; the MMAs' completion is the other.
-      Value full = slot(0).first;
-      LLVM::StoreOp::create(rewriter, loc,
-                            toI64(rewriter, loc, adaptor.getTag()),
-                            slot(2).first, 8);
+      // A pair: both, in both CTAs.
+      bool pair = inCtaPair(op);
+      Value full = slot(0).first, tagWord = slot(2).first;
+      Value tag = toI64(rewriter, loc, adaptor.getTag());
+      LLVM::StoreOp::create(rewriter, loc, tag, tagWord, 8);
       arrive(full);
-      NVVM::Tcgen05CommitOp::create(
-          rewriter, loc, full, Value(),
-          NVVM::CTAGroupKindAttr::get(rewriter.getContext(),
-                                      NVVM::CTAGroupKind::CTA_1));
+      if (pair) {
+        Value peer = peerRank(rewriter, loc);
+        LLVM::StoreOp::create(rewriter, loc, tag,
+                              inClusterCta(rewriter, loc, tagWord, peer), 8);
+        arriveRemote(rewriter, loc, inClusterCta(rewriter, loc, full, peer));
+      }
+      commitMmas(rewriter, loc, full, pair);
       rewriter.eraseOp(op);
     }
     return success();
@@ -1764,11 +1858,8 @@ struct MmaReleaseLowering : OpConversionPattern<MmaReleaseOp> {
     RingType type = op.getRing().getType();
     RingParts p =
         unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
-    NVVM::Tcgen05CommitOp::create(
-        rewriter, loc, barrierOf(rewriter, loc, p, type, /*empty=*/true),
-        Value(),
-        NVVM::CTAGroupKindAttr::get(rewriter.getContext(),
-                                    NVVM::CTAGroupKind::CTA_1));
+    commitMmas(rewriter, loc, barrierOf(rewriter, loc, p, type, /*empty=*/true),
+               inCtaPair(op));
     rewriter.eraseOp(op);
     return success();
   }
@@ -1788,7 +1879,10 @@ struct MmaTmemLowering : OpConversionPattern<MmaTmemOp> {
     shape.kind = fp8 ? moe::desc::MmaKind::F8F6F4 : moe::desc::MmaKind::F16;
     shape.a = shape.b =
         fp8 ? moe::desc::ElemType::E4M3 : moe::desc::ElemType::BF16;
-    shape.m = accType.getRows();
+    // A pair: M = 256 over both CTAs' 128 rows.
+    bool pair = inCtaPair(op);
+    shape.ctaGroup = pair ? 2 : 1;
+    shape.m = shape.ctaGroup * accType.getRows();
     shape.n = accType.getCols();
     llvm::Expected<uint32_t> idesc =
         moe::desc::encodeTcgen05InstrDescriptor(shape);
@@ -1815,7 +1909,8 @@ struct MmaTmemLowering : OpConversionPattern<MmaTmemOp> {
       NVVM::Tcgen05MMAOp::create(
           rewriter, loc,
           fp8 ? NVVM::Tcgen05MMAKind::F8F6F4 : NVVM::Tcgen05MMAKind::F16,
-          NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05MMACollectorOp::DISCARD,
+          pair ? NVVM::CTAGroupKind::CTA_2 : NVVM::CTAGroupKind::CTA_1,
+          NVVM::Tcgen05MMACollectorOp::DISCARD,
           /*aShift=*/false, d, LLVM::AddOp::create(rewriter, loc, descA, step),
           LLVM::AddOp::create(rewriter, loc, descB, step), idescV,
           k == 0 ? adaptor.getAccumulate() : on, Value(), Value());
@@ -5530,7 +5625,8 @@ struct AccStoreTransposedLowering : OpConversionPattern<AccStoreTransposedOp> {
 void allocateTensorMemory(LLVM::LLVMFuncOp func, int64_t columns,
                           StringRef barsName, int64_t barriers,
                           function_ref<int64_t(int64_t)> arrivals,
-                          ArrayRef<NamedAttribute> extra) {
+                          ArrayRef<NamedAttribute> extra,
+                          bool ctaPair = false) {
   MLIRContext *ctx = func.getContext();
   OpBuilder b(ctx);
   Operation *symbolTable = SymbolTable::getNearestSymbolTable(func);
@@ -5560,7 +5656,8 @@ void allocateTensorMemory(LLVM::LLVMFuncOp func, int64_t columns,
   Value warp = LLVM::UDivOp::create(b, loc, tid, i32c(b, loc, 32));
   Value isWarp0 = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, warp,
                                        i32c(b, loc, 0));
-  auto group = NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1);
+  // A pair: warp 0 of both CTAs allocates (and frees) together.
+  auto group = ctaGroupOf(ctx, ctaPair);
   {
     auto ifOp = scf::IfOp::create(b, loc, isWarp0, false);
     OpBuilder::InsertionGuard guard(b);
@@ -5584,21 +5681,29 @@ void allocateTensorMemory(LLVM::LLVMFuncOp func, int64_t columns,
             i32c(b, loc, count), Value());
     NVVM::FenceMbarrierInitOp::create(b, loc);
   }
+  // A pair: the peer's barriers exist before this CTA signals them.
   tcgen05Fence(b, loc, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
-  NVVM::Barrier0Op::create(b, loc);
+  if (ctaPair)
+    clusterBarrier(b, loc);
+  else
+    NVVM::Barrier0Op::create(b, loc);
   tcgen05Fence(b, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
 
-  // Every return: all threads done with tensor memory, then warp 0 frees
-  // it. Each warp reconverges first (a producer's lanes arrive from
-  // different paths).
+  // Every return: all threads done with tensor memory (a pair: in both
+  // CTAs), then warp 0 frees it. Each warp reconverges first (a
+  // producer's lanes arrive from different paths).
   SmallVector<LLVM::ReturnOp> returns;
   func.walk([&](LLVM::ReturnOp ret) { returns.push_back(ret); });
   for (LLVM::ReturnOp ret : returns) {
     Location l = ret.getLoc();
     b.setInsertionPoint(ret);
     tcgen05Fence(b, l, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
-    NVVM::SyncWarpOp::create(b, l, i32c(b, l, -1));
-    NVVM::Barrier0Op::create(b, l);
+    if (ctaPair) {
+      clusterBarrier(b, l);
+    } else {
+      NVVM::SyncWarpOp::create(b, l, i32c(b, l, -1));
+      NVVM::Barrier0Op::create(b, l);
+    }
     Value w = LLVM::UDivOp::create(b, l, freshThreadIdX(b, l), i32c(b, l, 32));
     Value w0 = LLVM::ICmpOp::create(b, l, LLVM::ICmpPredicate::eq, w,
                                     i32c(b, l, 0));
@@ -5633,14 +5738,20 @@ LogicalResult planAccRing(LLVM::LLVMFuncOp func, AccRingAllocOp alloc) {
   int64_t columns = static_cast<int64_t>(
       llvm::bit_ceil(static_cast<uint64_t>(stages * type.getCols())));
   std::string barsName = (func.getSymName() + "_moek_acc_bars").str();
-  int64_t consumers = alloc.getConsumersAttr().getInt();
+  // A pair: both CTAs' epilogues release the even CTA's accumulators.
+  bool pair = alloc.getCtaPair();
+  int64_t consumers = alloc.getConsumersAttr().getInt() * (pair ? 2 : 1);
+  SmallVector<NamedAttribute, 1> extra;
+  if (pair)
+    extra.push_back(NamedAttribute(StringAttr::get(func.getContext(), "cta_pair"),
+                                   UnitAttr::get(func.getContext())));
   allocateTensorMemory(func, columns, barsName, 3 * stages,
                        [&](int64_t i) -> int64_t {
                          return i < stages       ? 2
                                 : i < 2 * stages ? consumers
                                                  : 0;
                        },
-                       {});
+                       extra, pair);
   alloc->setAttr(kAccBarsAttr, FlatSymbolRefAttr::get(func.getContext(),
                                                       barsName));
   return success();

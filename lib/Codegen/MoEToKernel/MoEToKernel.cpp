@@ -895,11 +895,222 @@ struct KernelConfig {
   /// sm_100a: one thread issues every MMA into tensor-memory accumulators
   /// that epilogue warpgroups drain (buildSingleIssuerRoles).
   bool singleIssuer = false;
+  /// With singleIssuer: clusters of two CTAs share each 256 x 256 tile
+  /// (buildCtaPairRoles).
+  bool ctaPair = false;
 };
 
 /// Tensor-memory accumulators of the single-issuer kernel: two, so that the
 /// MMAs of one tile run while the epilogue stores the previous one.
 constexpr int64_t kTmemAccs = 2;
+
+/// The CTA-pair variant of the single-issuer grouped matmul (sm_100a,
+/// cta-pair): clusters of two CTAs share each 256 x 256 tile, CTA r holding
+/// its rows [128 r, 128 r + 128) and the weight rows [128 r, 128 r + 128)
+/// of the tile in its ring, and its 128 rows of the product in its tensor
+/// memory; one `tcgen05.mma.cta_group::2` (M = 256) per K step reads both
+/// rings. Pairs take tiles in a static order (pair p: tiles p, p + P, ...,
+/// P pairs), so both CTAs know every tile without exchanging indices:
+///  * producer (thread 0 of each CTA): its boxes of each stage, completing
+///    on the even CTA's full barrier (`leader_barrier`), whose producer
+///    expects both CTAs' bytes;
+///  * MMA issuer (lane 0 of warp 1, even CTA only): as in
+///    buildSingleIssuerRoles, its commits reaching both CTAs;
+///  * epilogue (warpgroups 1 and 2 of each CTA): its CTA's 128 rows, half
+///    of the columns each, released to the even CTA.
+void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
+                       Value offsets, Value out, Type outElem, int64_t e,
+                       int64_t n, int64_t k, int64_t stages, int64_t rowGroup,
+                       bool streamWeights) {
+  MLIRContext *ctx = b.getContext();
+  constexpr int64_t kPairRows = 256, kPairCols = 256, kHalf = 128;
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  auto tile = MemRefType::get({kHalf, kTileK}, b.getBF16Type(), AffineMap(),
+                              b.getI64IntegerAttr(3));
+  auto ringType = mk::RingType::get(ctx, stages, {tile, tile});
+  // Each CTA's stages are freed by the MMAs' commit (1 arrival).
+  Value ring =
+      mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
+  auto accsType =
+      mk::AccRingType::get(ctx, kTmemAccs, kHalf, kPairCols, b.getF32Type());
+  auto accsAlloc = mk::AccRingAllocOp::create(b, loc, accsType,
+                                              b.getI64IntegerAttr(256));
+  accsAlloc.setCtaPair(true);
+  Value accs = accsAlloc;
+  // Both CTAs' barriers exist before either signals the other's.
+  mk::ClusterSyncOp::create(b, loc);
+  IntegerAttr numE = b.getI64IntegerAttr(e),
+              tileRows = b.getI64IntegerAttr(kPairRows),
+              colTiles = b.getI64IntegerAttr(n / kPairCols);
+  Value numTiles = mk::GroupedTileCountOp::create(
+      b, loc, b.getIndexType(), offsets, numE, tileRows, colTiles);
+  Value rank = mk::ClusterRankOp::create(b, loc, b.getIndexType());
+  Value pair = arith::DivUIOp::create(
+      b, loc, mk::BlockIdOp::create(b, loc, b.getIndexType()), idx(b, 2));
+  Value pairs = arith::DivUIOp::create(
+      b, loc, mk::GridSizeOp::create(b, loc, b.getIndexType()), idx(b, 2));
+  Value leader =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rank, idx(b, 0));
+  Value cKSlices = idx(b, k / kTileK);
+  auto decode = [&](OpBuilder &ob, Value t) {
+    SmallVector<Type> types(4, ob.getIndexType());
+    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                     tileRows, colTiles,
+                                     ob.getI64IntegerAttr(rowGroup));
+  };
+  // The pair's tiles, in order; `body(tile, args)` returns the next args.
+  auto forPairTiles =
+      [&](OpBuilder &ob, ValueRange init,
+          function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)>
+              body) {
+        return scf::ForOp::create(
+            ob, loc, pair, numTiles, pairs, init,
+            [&](OpBuilder &fb, Location, Value t, ValueRange args) {
+              scf::YieldOp::create(fb, loc, body(fb, t, args));
+            });
+      };
+  // The 64-row boxes of rows that CTA `r` loads: those holding rows of
+  // the expert (at most 2; none when its half lies past the expert's end).
+  auto boxesOf = [&](OpBuilder &ob, mk::GroupedTileOp d, Value r) -> Value {
+    Value first = arith::AddIOp::create(
+        ob, loc, d.getRow(), arith::MulIOp::create(ob, loc, r, idx(ob, kHalf)));
+    Value left = arith::MaxSIOp::create(
+        ob, loc, arith::SubIOp::create(ob, loc, d.getRowEnd(), first),
+        idx(ob, 0));
+    return arith::MinUIOp::create(
+        ob, loc, arith::CeilDivUIOp::create(ob, loc, left, idx(ob, kXBoxRows)),
+        idx(ob, kHalf / kXBoxRows));
+  };
+
+  // Producer: thread 0 of each CTA.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "producer", 0, 1, 40);
+    Value elected = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    auto ifOp = scf::IfOp::create(b, loc, elected, false);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    forPairTiles(b, ValueRange{idx(b, 0)}, [&](OpBuilder &ob, Value t,
+                                                ValueRange args) {
+      auto d = decode(ob, t);
+      Value row = arith::AddIOp::create(
+          ob, loc, d.getRow(), arith::MulIOp::create(ob, loc, rank, idx(ob, kHalf)));
+      Value wRow = arith::AddIOp::create(
+          ob, loc,
+          arith::AddIOp::create(
+              ob, loc, arith::MulIOp::create(ob, loc, d.getExpert(), idx(ob, n)),
+              arith::MulIOp::create(ob, loc, d.getColTile(), idx(ob, kPairCols))),
+          arith::MulIOp::create(ob, loc, rank, idx(ob, kHalf)));
+      Value boxes = boxesOf(ob, d, rank);
+      // Both CTAs' bytes, which the even CTA's barrier counts.
+      Value bytes = arith::AddIOp::create(
+          ob, loc,
+          arith::MulIOp::create(
+              ob, loc,
+              arith::AddIOp::create(ob, loc, boxesOf(ob, d, idx(ob, 0)),
+                                    boxesOf(ob, d, idx(ob, 1))),
+              idx(ob, kXBoxRows * kSliceBytes)),
+          idx(ob, 2 * kHalf * kSliceBytes));
+      auto kLoop = scf::ForOp::create(
+          ob, loc, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{args[0]},
+          [&](OpBuilder &ib, Location il, Value ks, ValueRange it) {
+            Value i = it[0];
+            Value kx = arith::MulIOp::create(ib, il, ks, idx(ib, kTileK));
+            mk::RingAcquireOp::create(ib, il, ring, i);
+            auto expect = scf::IfOp::create(ib, il, leader, false);
+            {
+              OpBuilder eb = OpBuilder::atBlockTerminator(expect.thenBlock());
+              mk::RingExpectOp::create(eb, il, ring, i, bytes);
+            }
+            auto load = [&](OpBuilder &lb, Value desc, Value r, int64_t tileIdx,
+                            int64_t rowOffset, StringRef hint) {
+              auto op = mk::TmaLoadOp::create(
+                  lb, il, desc, ValueRange{kx, r}, ring, i,
+                  lb.getI64IntegerAttr(tileIdx),
+                  lb.getI64IntegerAttr(rowOffset),
+                  streamWeights ? lb.getStringAttr(hint) : StringAttr());
+              op.setLeaderBarrier(true);
+            };
+            for (int64_t box = 0; box < kHalf / kXBoxRows; ++box) {
+              Value has = arith::CmpIOp::create(ib, il, arith::CmpIPredicate::ugt,
+                                                boxes, idx(ib, box));
+              auto hasIf = scf::IfOp::create(ib, il, has, false);
+              OpBuilder tb = OpBuilder::atBlockTerminator(hasIf.thenBlock());
+              load(tb, tmapX,
+                   arith::AddIOp::create(tb, il, row, idx(tb, box * kXBoxRows)),
+                   0, box * kXBoxRows, "evict_last");
+            }
+            load(ib, tmapW, wRow, 1, 0, "evict_first");
+            scf::YieldOp::create(
+                ib, il, ValueRange{arith::AddIOp::create(ib, il, i, idx(ib, 1))});
+          });
+      disableUnroll(kLoop);
+      return SmallVector<Value>{kLoop.getResult(0)};
+    });
+  }
+  // MMA issuer: lane 0 of warp 1 of the even CTA.
+  {
+    OpBuilder::InsertionGuard g(b);
+    auto role = mk::WarpRoleOp::create(
+        b, loc, b.getStringAttr("mma"), b.getI64IntegerAttr(0),
+        b.getI64IntegerAttr(1), IntegerAttr());
+    b.setInsertionPointToStart(&role.getBody().emplaceBlock());
+    Value issuer = arith::AndIOp::create(
+        b, loc,
+        mk::ElectOneOp::create(b, loc, b.getI1Type(), b.getI64IntegerAttr(1)),
+        leader);
+    auto ifOp = scf::IfOp::create(b, loc, issuer, false);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    forPairTiles(b, ValueRange{idx(b, 0), idx(b, 0)},
+                 [&](OpBuilder &ob, Value t, ValueRange args) {
+      Value i0 = args[0], j = args[1];
+      mk::AccAcquireOp::create(ob, loc, accs, j);
+      auto kLoop = scf::ForOp::create(
+          ob, loc, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{},
+          [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
+            Value i = arith::AddIOp::create(ib, il, i0, ks);
+            mk::RingWaitOp::create(ib, il, ring, i);
+            Value accumulate = arith::CmpIOp::create(
+                ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
+            mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
+                                  ib.getI64IntegerAttr(1), accs, j, accumulate);
+            mk::MmaReleaseOp::create(ib, il, ring, i);
+            scf::YieldOp::create(ib, il);
+          });
+      disableUnroll(kLoop);
+      mk::AccCommitOp::create(ob, loc, accs, j, t);
+      return SmallVector<Value>{arith::AddIOp::create(ob, loc, i0, cKSlices),
+                                arith::AddIOp::create(ob, loc, j, idx(ob, 1))};
+    });
+  }
+  // Epilogue: warpgroups 1 and 2 of each CTA.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "epilogue", 1, 2, 232);
+    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+    Value firstCol = arith::MulIOp::create(b, loc, wg, idx(b, kPairCols / 2));
+    forPairTiles(b, ValueRange{idx(b, 0)}, [&](OpBuilder &ob, Value t,
+                                                ValueRange args) {
+      Value j = args[0];
+      mk::AccWaitOp::create(ob, loc, ob.getIndexType(), accs, j);
+      auto d = decode(ob, t);
+      Value row = arith::AddIOp::create(
+          ob, loc, d.getRow(), arith::MulIOp::create(ob, loc, rank, idx(ob, kHalf)));
+      Value col = arith::AddIOp::create(
+          ob, loc, arith::MulIOp::create(ob, loc, d.getColTile(), idx(ob, kPairCols)),
+          firstCol);
+      mk::AccStoreRowsOp::create(ob, loc, accs, j, firstCol,
+                                 ob.getI64IntegerAttr(kPairCols / 2), out, row,
+                                 col, d.getRowEnd(), TypeAttr::get(outElem),
+                                 ob.getI64IntegerAttr(n));
+      mk::AccReleaseOp::create(ob, loc, accs, j);
+      return SmallVector<Value>{arith::AddIOp::create(ob, loc, j, idx(ob, 1))};
+    });
+  }
+  // No CTA leaves while its peer may still signal it.
+  mk::ClusterSyncOp::create(b, loc);
+}
 
 /// The single-issuer roles of the grouped matmul on sm_100a (Blackwell's
 /// kernel shape), beside the producer of warpgroup 0:
@@ -1072,6 +1283,15 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // Block-scaled: N and K blocks of the weight scales.
   Value cNBlocks = idx(n / 128), cKBlocks = idx(k / 128);
 
+  if (config.ctaPair) {
+    NamedAttrList launch(func->getAttrOfType<DictionaryAttr>("moek.launch"));
+    launch.set("cluster", b.getI64IntegerAttr(2));
+    func->setAttr("moek.launch", launch.getDictionary(ctx));
+    buildCtaPairRoles(b, loc, tmapX, tmapW, offsets, out, outElem, e, n, k,
+                      stages, config.rowGroup, config.streamWeights);
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
+    return func;
+  }
   Type tileElem = scaled ? Type(b.getType<Float8E4M3FNType>()) : b.getBF16Type();
   auto tile = [&](int64_t rows) {
     return MemRefType::get({rows, sliceK}, tileElem, AffineMap(),
@@ -3043,15 +3263,23 @@ struct ConvertMoEToMoEKernelPass
                           "shape)";
         return signalPassFailure();
       }
+      int64_t n = op.getWeight().getType().getDimSize(1);
+      if (ctaPair && (!single || n % 256 != 0)) {
+        op.emitError() << "convert-moe-to-moek: cta-pair takes bf16 grouped "
+                          "matmuls on sm_100a with single-issuer and N a "
+                          "multiple of 256 (256 x 256 tiles; chip = "
+                       << chip << ", N = " << n << ")";
+        return signalPassFailure();
+      }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
       KernelConfig config;
       config.singleIssuer = single;
+      config.ctaPair = ctaPair;
       config.stages = stages;
       config.pipelineMma = pipelineMma;
       config.pingpong = schedule == "pingpong";
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on
       // the six cases' GEMMs, bench/results/), else 128 (less masked waste).
-      int64_t n = op.getWeight().getType().getDimSize(1);
       auto configure = [&](int64_t m) {
         KernelConfig c = config;
         c.tileM = m;

@@ -74,7 +74,7 @@ func.func @warp() {
 func.func @narrow_b(%i: index, %on: i1) {
   %ring = moek.ring_alloc consumers(1) : !ring
   %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
-  // expected-error @+1 {{'moek.mma_tmem' op expects tile a of the accumulators' 128 rows and tile b of at least their 256 columns, got 'memref<128x64xbf16, 3>' and 'memref<128x64xbf16, 3>'}}
+  // expected-error @+1 {{'moek.mma_tmem' op expects tile a of the accumulators' 128 rows and tile b of at least 256 rows, got 'memref<128x64xbf16, 3>' and 'memref<128x64xbf16, 3>'}}
   moek.mma_tmem %ring[%i] a(0) b(1), %accs[%i] accumulate(%on) : !ring, !moek.acc_ring<2, 128x256xf32>
   return
 }
@@ -116,5 +116,43 @@ func.func @store_type(%out: !llvm.ptr<1>, %i: index) {
   %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
   // expected-error @+1 {{'moek.acc_store_rows' op stores bf16 or f32, got 'f16'}}
   moek.acc_store_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) {element_type = f16, ld = 4096 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+// A CTA pair: each CTA's tile b holds half of B's rows; its copies complete
+// on the even CTA's barrier.
+// CHECK-LABEL: func.func @pair
+// CHECK:         moek.acc_ring_alloc {consumers = 256 : i64, cta_pair} : !moek.acc_ring<2, 128x256xf32>
+// CHECK:         moek.tma_load %{{.+}}[%{{.+}}, %{{.+}}] -> %{{.+}}[%{{.+}}] tile 1 {leader_barrier} : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// CHECK:         moek.mma_tmem
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+func.func @pair(%desc: !llvm.ptr, %i: index, %on: i1) {
+  %ring = moek.ring_alloc consumers(1) : !ring
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64, cta_pair} : !moek.acc_ring<2, 128x256xf32>
+  moek.tma_load %desc[%i, %i] -> %ring[%i] tile 1 {leader_barrier} : !llvm.ptr, !ring
+  moek.mma_tmem %ring[%i] a(0) b(1), %accs[%i] accumulate(%on) : !ring, !moek.acc_ring<2, 128x256xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<64x64xbf16, 3>]>
+func.func @pair_half_b(%i: index, %on: i1) {
+  %ring = moek.ring_alloc consumers(1) : !ring
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64, cta_pair} : !moek.acc_ring<2, 128x256xf32>
+  // expected-error @+1 {{'moek.mma_tmem' op expects tile a of the accumulators' 128 rows and tile b of at least 128 rows, got 'memref<128x64xbf16, 3>' and 'memref<64x64xbf16, 3>'}}
+  moek.mma_tmem %ring[%i] a(0) b(1), %accs[%i] accumulate(%on) : !ring, !moek.acc_ring<2, 128x256xf32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+func.func @leader_multicast(%desc: !llvm.ptr, %i: index) {
+  %ring = moek.ring_alloc consumers(256) {cluster = 2 : i64} : !ring
+  // expected-error @+1 {{'moek.tma_load' op completes on the CTA pair's even barrier (leader_barrier), so it cannot multicast}}
+  moek.tma_load %desc[%i, %i] -> %ring[%i] tile 1 {leader_barrier, multicast} : !llvm.ptr, !ring
   return
 }

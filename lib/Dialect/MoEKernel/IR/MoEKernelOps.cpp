@@ -318,6 +318,9 @@ LogicalResult TmaLoadOp::verify() {
       return emitOpError() << "multicasts into a ring of one CTA (its "
                               "moek.ring_alloc has no cluster > 1)";
   }
+  if (getLeaderBarrier() && getMulticast())
+    return emitOpError() << "completes on the CTA pair's even barrier "
+                            "(leader_barrier), so it cannot multicast";
   int64_t rowOffset = getRowOffset(), rows = ring.getTile(tile).getDimSize(0);
   if (rowOffset < 0 || rowOffset >= rows || rowOffset % 8 != 0)
     return emitOpError() << "expects row_offset a multiple of 8 in [0, "
@@ -501,12 +504,14 @@ LogicalResult MmaTmemOp::verify() {
   if (a.getDimSize(1) != b.getDimSize(1))
     return emitOpError() << "expects tiles a and b of one K extent, got "
                          << a.getDimSize(1) << " and " << b.getDimSize(1);
-  if (a.getDimSize(0) != accs.getRows() || b.getDimSize(0) < accs.getCols())
+  // A CTA pair: each CTA's tile b holds half of B's rows.
+  auto alloc = getAccs().getDefiningOp<AccRingAllocOp>();
+  int64_t bRows = alloc && alloc.getCtaPair() ? accs.getCols() / 2
+                                              : accs.getCols();
+  if (a.getDimSize(0) != accs.getRows() || b.getDimSize(0) < bRows)
     return emitOpError() << "expects tile a of the accumulators' "
-                         << accs.getRows()
-                         << " rows and tile b of at least their "
-                         << accs.getCols() << " columns, got " << a << " and "
-                         << b;
+                         << accs.getRows() << " rows and tile b of at least "
+                         << bRows << " rows, got " << a << " and " << b;
   return success();
 }
 

@@ -776,7 +776,13 @@ def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
     priority of the lines the copy reads. `multicast` (only on a ring
     allocated with `cluster` > 1) writes the box into the same place of
     every CTA's ring in the cluster and completes on each one's full
-    barrier: one L2 read feeds all of them.
+    barrier: one L2 read feeds all of them. `leader_barrier` (sm_100a CTA
+    pairs, beside a `cta_pair` moek.acc_ring_alloc; no `multicast`)
+    completes the copy into this CTA's ring on the full barrier of the
+    pair's even CTA instead (`.cta_group::2`), whose MMA issuer reads both
+    CTAs' stages; that CTA's `moek.ring_expect` counts both CTAs' bytes,
+    and a `moek.cluster_sync` after the rings' allocation keeps the copies
+    from reaching a barrier not yet initialized.
 
     ```mlir
     moek.tma_load %desc[%k, %row] -> %ring[%i] tile 0 : !llvm.ptr, !moek.ring<...>
@@ -789,7 +795,7 @@ def MoEK_TmaLoadOp : MoEK_Op<"tma_load", []> {
                        MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
                        DefaultValuedAttr<I64Attr, "0">:$row_offset,
                        OptionalAttr<StrAttr>:$l2_hint,
-                       UnitAttr:$multicast);
+                       UnitAttr:$multicast, UnitAttr:$leader_barrier);
   let assemblyFormat = [{
     $desc `[` $coords `]` `->` $ring `[` $iter `]` `tile` $tile attr-dict `:`
     qualified(type($desc)) `,` qualified(type($ring))
@@ -1302,11 +1308,21 @@ def MoEK_AccRingAllocOp : MoEK_Op<"acc_ring_alloc", []> {
     empty barrier (`consumers` arrivals) per accumulator; at most one per
     kernel, not beside moek.mma. sm_100a only.
 
+    `cta_pair`: the kernel runs in clusters of two CTAs that share each
+    MMA (`tcgen05.mma.cta_group::2`, M = 256: each CTA's ring holds its
+    128 rows of A and half of B's rows, each CTA's accumulators its 128
+    rows of the product). Every tcgen05 op of the kernel is then
+    `cta_group::2`; only the even CTA's MMA issuer issues; the
+    accumulators' commits and tags reach both CTAs, and both CTAs'
+    epilogues release the even CTA's accumulators (its empty barriers
+    count 2 x `consumers`).
+
     ```mlir
     %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
+    %pair = moek.acc_ring_alloc {consumers = 256 : i64, cta_pair} : !moek.acc_ring<2, 128x256xf32>
     ```
   }];
-  let arguments = (ins I64Attr:$consumers);
+  let arguments = (ins I64Attr:$consumers, UnitAttr:$cta_pair);
   let results = (outs MoEK_AccRingType:$accs);
   let assemblyFormat = "attr-dict `:` qualified(type($accs))";
   let hasVerifier = 1;
@@ -1338,7 +1354,10 @@ def MoEK_MmaTmemOp : MoEK_Op<"mma_tmem", []> {
     K. The first K step overwrites the accumulator unless `accumulate` is
     true (false for a tile's first stage). Asynchronous: issued by the one
     thread that executes it (the MMA issuer); moek.mma_release and
-    moek.acc_commit track its completion. sm_100a only.
+    moek.acc_commit track its completion. With a `cta_pair` ring, one
+    `cta_group::2` MMA of M = 256 over both CTAs' stages: tile `b` holds
+    C / 2 of B's rows in each CTA (the even CTA the first half), and the
+    issuer must be in the even CTA. sm_100a only.
 
     ```mlir
     moek.mma_tmem %ring[%i] a(0) b(1), %accs[%j] accumulate(%acc) : !moek.ring<...>, !moek.acc_ring<2, 128x256xf32>
@@ -1361,7 +1380,9 @@ def MoEK_MmaReleaseOp : MoEK_Op<"mma_release", []> {
     Commits the calling thread's MMAs so far (`tcgen05.commit`) to the
     empty barrier of stage `iter mod S`: the stage is released, with no
     wait, when the MMAs that read it are done. The ring's `consumers` must
-    be 1 (this arrival). sm_100a only.
+    be 1 (this arrival). With a `cta_pair` accumulator ring, the commit
+    reaches the stage's empty barrier in both CTAs of the pair. sm_100a
+    only.
 
     ```mlir
     moek.mma_release %ring[%i] : !moek.ring<...>
@@ -1378,7 +1399,8 @@ def MoEK_AccCommitOp : MoEK_Op<"acc_commit", []> {
     and arrives on its full barrier twice: once now (releasing the tag) and
     once by `tcgen05.commit` when the calling thread's MMAs complete. A tag
     the epilogue takes for the end (past the last tile) may be committed
-    with no MMAs.
+    with no MMAs. With `cta_pair`, the tag, the arrival and the commit
+    reach the accumulator in both CTAs.
 
     ```mlir
     moek.acc_commit %accs[%j], %tile : !moek.acc_ring<2, 128x256xf32>
@@ -1438,7 +1460,8 @@ def MoEK_AccReleaseOp : MoEK_Op<"acc_release", []> {
   let summary = "Epilogue: done reading accumulator `j mod S`";
   let description = [{
     Orders the calling thread's tensor-memory reads (`tcgen05.fence`) and
-    arrives on the accumulator's empty barrier (one of its `consumers`).
+    arrives on the accumulator's empty barrier (one of its `consumers`);
+    with `cta_pair`, on the even CTA's (whose issuer acquires it).
 
     ```mlir
     moek.acc_release %accs[%j] : !moek.acc_ring<2, 128x256xf32>
