@@ -279,7 +279,9 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       multicast mask 0b11 (both CTAs' barriers), the latter also storing
       the tag into the peer (`mapa`, `st.shared::cluster`) and arriving
       there (`mbarrier.arrive.release.cluster`); `moek.acc_release`
-      arrives on the even CTA's empty barrier (2 x `consumers` arrivals);
+      arrives on the even CTA's empty barrier (2 x `consumers` arrivals),
+      and `moek.acc_acquire` / `moek.acc_wait` wait with acquire semantics
+      at cluster scope (`mbarrier.try_wait.parity.acquire.cluster`);
       `moek.tma_load {leader_barrier}` is `cp.async.bulk.tensor
       ... .cta_group::2` on the even CTA's full barrier (inline PTX: NVVM's
       op takes no shared::cluster barrier).

@@ -1771,6 +1771,19 @@ void arriveRemote(OpBuilder &b, Location loc, Value remote) {
           "l", ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), remote)});
 }
 
+/// waitParity with acquire semantics at cluster scope: the arrival it
+/// waits for may come from the other CTA of a pair, with data (the tag)
+/// written there before it.
+void waitParityCluster(OpBuilder &b, Location loc, Value bar, Value parity) {
+  ptxVoid(b, loc,
+          "{\n.reg .pred P1;\nLAB_WAIT:\n"
+          "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 P1, [$0], "
+          "$1, 10000000;\n@P1 bra.uni DONE;\nbra.uni LAB_WAIT;\nDONE:\n}",
+          "r,r",
+          ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI32Type(), bar),
+                     parity});
+}
+
 struct AccRingAllocLowering : OpConversionPattern<AccRingAllocOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1802,17 +1815,18 @@ struct AccStageLowering : OpConversionPattern<OpTy> {
       NVVM::MBarrierArriveOp::create(rewriter, loc, Type(), bar, Value(),
                                      NVVM::MemScopeKindAttr());
     };
+    // A pair: the arrivals may come from the other CTA.
+    auto wait = inCtaPair(op) ? waitParityCluster : waitParity;
     if constexpr (std::is_same_v<OpTy, AccAcquireOp>) {
       // A fresh accumulator's empty barrier is in phase 0: parity 1 passes.
       auto [bar, parity] = slot(1);
-      waitParity(rewriter, loc, bar,
-                 LLVM::XOrOp::create(rewriter, loc, parity,
-                                     i32c(rewriter, loc, 1)));
+      wait(rewriter, loc, bar,
+           LLVM::XOrOp::create(rewriter, loc, parity, i32c(rewriter, loc, 1)));
       tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
       rewriter.eraseOp(op);
     } else if constexpr (std::is_same_v<OpTy, AccWaitOp>) {
       auto [bar, parity] = slot(0);
-      waitParity(rewriter, loc, bar, parity);
+      wait(rewriter, loc, bar, parity);
       tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
       Value tag = LLVM::LoadOp::create(rewriter, loc, rewriter.getI64Type(),
                                        slot(2).first, 8, /*isVolatile=*/true);

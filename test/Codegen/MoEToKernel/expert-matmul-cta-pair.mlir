@@ -50,6 +50,9 @@
 // The copies: this CTA's boxes, completing on the even CTA's barrier.
 // PTX:         mapa.shared::cluster.u64
 // PTX:         cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.cta_group::2 [%rd{{[0-9]+}}], [%rd{{[0-9]+}}, {%r{{[0-9]+}}, %r{{[0-9]+}}}], [%rd{{[0-9]+}}];
+// The issuer waits for a drained accumulator with acquire at cluster scope
+// (the other CTA's epilogue releases it too).
+// PTX:         mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64
 // The issuer: M >> 4 = 16 (0x10400490), its stage commits to both CTAs.
 // PTX:         mov.b32 [[IDESC:%r[0-9]+]], 272630928;
 // PTX-COUNT-4: tcgen05.mma.cta_group::2.kind::f16{{.*}} [[IDESC]], %p{{[0-9]+}};
