@@ -84,6 +84,11 @@
 // RUN: grep -l "tcgen05.mma" %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-TC
 // SM100-TC: 28
 // RUN: not grep -l wgmma %t.sm100/*/*.ptx %t.sm100.fp8/*/*.ptx
+// The 13 single-GPU bf16 layers take the single-issuer shape (their
+// epilogue reads tensor memory row by row: .32x32b), the 2-rank one the
+// warpgroup shape.
+// RUN: grep -l "tcgen05.ld.sync.aligned.32x32b" %t.sm100/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-SINGLE
+// SM100-SINGLE: 13
 
 // FP8 x MXFP4 for sm_100a, the same layers: ptxas accepts every kernel with
 // no spill (stores or loads: --strict), tcgen05 and no wgmma; every MMA is

@@ -47,6 +47,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     one `tcgen05.mma.cta_group::2` (M = 256) per K step over both rings;
     each CTA's epilogue stores its 128 rows. Pairs take tiles in a static
     order (pair p: p, p + P, ...), so the CTAs need not exchange indices.
+    The bf16 fused layer (bf16 weights, one GPU) takes the same shape on
+    sm_100a: the producer as on sm_90a, the MMA issuer over GEMM1 and GEMM2
+    tiles, and an epilogue that applies the activation row by row
+    (`moek.acc_store_act_rows`) and signals, or stores GEMM2's rows, then
+    the combine (docs/FusedKernel.md, "The single-issuer shape").
 
     Supported now: bf16 rows and weights, f32 accumulation, bf16 or f32
     output, N a multiple of 8 (the last, partial column block is masked),
@@ -174,10 +179,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "moek.mma_block_scaled, .kind::mxf8f6f4); false: expanded to e4m3 "
            "in shared memory (moek.dequant_fp4_fp8, .kind::f8f6f4)">,
     Option<"singleIssuer", "single-issuer", "bool", "true",
-           "bf16 grouped matmuls on sm_100a: one thread issues every MMA "
-           "into two tensor-memory accumulators that epilogue warpgroups "
-           "drain (moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); "
-           "false: the sm_90a shape, each MMA warpgroup issuing its own">,
+           "bf16 grouped matmuls and bf16 fused layers (bf16 weights, one "
+           "GPU) on sm_100a: one thread issues every MMA into two "
+           "tensor-memory accumulators that epilogue warpgroups drain "
+           "(moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); false: the "
+           "sm_90a shape, each MMA warpgroup issuing its own">,
     Option<"ctaPair", "cta-pair", "bool", "false",
            "sm_100a single-issuer grouped matmuls (bf16, N a multiple of "
            "256): clusters of two CTAs share each 256 x 256 tile, one "

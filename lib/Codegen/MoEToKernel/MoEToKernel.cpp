@@ -1112,110 +1112,149 @@ void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
   mk::ClusterSyncOp::create(b, loc);
 }
 
-/// The single-issuer roles of the grouped matmul on sm_100a (Blackwell's
-/// kernel shape), beside the producer of warpgroup 0:
-///  * the MMA issuer, lane 0 of warp 1 (in the producer's warpgroup):
-///    per tile, waits for a free accumulator (moek.acc_acquire), issues
-///    each stage's 128 x tileN MMAs (moek.mma_tmem) and frees the stage
-///    when they complete (moek.mma_release: no wait), then commits the
-///    accumulator with the tile index (moek.acc_commit). After the stop
-///    mark it commits one more accumulator tagged `total`;
-///  * the epilogue, warpgroups 1 and 2 (half of the tile's columns each):
-///    waits for the next accumulator (moek.acc_wait), stores its rows
-///    (moek.acc_store_rows: thread r stores row r) and frees it
-///    (moek.acc_release), until the tag `total`.
-/// Every tile takes `cKSlices` stages, so tile j of the CTA starts at ring
-/// iteration j * cKSlices.
-template <typename DecodeFn>
-void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
-                            Value nextTile, Value numTiles, Value cKSlices,
-                            int64_t tileN, Value out, Type outElem, int64_t n,
-                            DecodeFn decode) {
-  MLIRContext *ctx = b.getContext();
+/// The MMA issuer of a single-issuer kernel (sm_100a), lane 0 of warp 1 of
+/// the producer's warpgroup: per tile of the producer's stages (tagged with
+/// the tile index, until the stop mark's `total`), waits for a free
+/// accumulator (moek.acc_acquire), issues each of the tile's
+/// `slicesOf(tile)` stages' MMAs (moek.mma_tmem, tile 0 by tile 1) and frees
+/// the stage when they complete (moek.mma_release: no wait), then commits
+/// the accumulator with the tile index (moek.acc_commit). After the stop
+/// mark (released) it commits one more accumulator tagged `total`.
+void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
+                     Value total,
+                     function_ref<Value(OpBuilder &, Value)> slicesOf) {
+  OpBuilder::InsertionGuard g(b);
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
+  // Warpgroup 0 again, whose budget the producer's role already set.
+  auto role = mk::WarpRoleOp::create(
+      b, loc, b.getStringAttr("mma"), b.getI64IntegerAttr(0),
+      b.getI64IntegerAttr(1), IntegerAttr());
+  b.setInsertionPointToStart(&role.getBody().emplaceBlock());
+  Value issuer =
+      mk::ElectOneOp::create(b, loc, b.getI1Type(), b.getI64IntegerAttr(1));
+  auto ifOp = scf::IfOp::create(b, loc, issuer, false);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  Type indexTy = b.getIndexType();
+  auto loop =
+      scf::WhileOp::create(b, loc, TypeRange{indexTy, indexTy, indexTy},
+                           ValueRange{idx(b, 0), idx(b, 0)});
+  {
+    Block *before =
+        b.createBlock(&loop.getBefore(), {}, {indexTy, indexTy}, {loc, loc});
+    OpBuilder bb = OpBuilder::atBlockEnd(before);
+    Value i = before->getArgument(0);
+    mk::RingWaitOp::create(bb, loc, ring, i);
+    Value t = mk::RingTagOp::create(bb, loc, indexTy, ring, i);
+    Value more =
+        arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ult, t, total);
+    scf::ConditionOp::create(bb, loc, more,
+                             ValueRange{i, before->getArgument(1), t});
+  }
+  {
+    Block *after = b.createBlock(&loop.getAfter(), {},
+                                 {indexTy, indexTy, indexTy}, {loc, loc, loc});
+    OpBuilder ab = OpBuilder::atBlockEnd(after);
+    Value i0 = after->getArgument(0), j = after->getArgument(1),
+          t = after->getArgument(2);
+    mk::AccAcquireOp::create(ab, loc, accs, j);
+    Value slices = slicesOf(ab, t);
+    auto kLoop = scf::ForOp::create(
+        ab, loc, idx(ab, 0), slices, idx(ab, 1), ValueRange{},
+        [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
+          Value i = arith::AddIOp::create(ib, il, i0, ks);
+          mk::RingWaitOp::create(ib, il, ring, i);
+          Value accumulate = arith::CmpIOp::create(
+              ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
+          mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
+                                ib.getI64IntegerAttr(1), accs, j, accumulate);
+          mk::MmaReleaseOp::create(ib, il, ring, i);
+          scf::YieldOp::create(ib, il);
+        });
+    disableUnroll(kLoop);
+    mk::AccCommitOp::create(ab, loc, accs, j, t);
+    scf::YieldOp::create(
+        ab, loc,
+        ValueRange{arith::AddIOp::create(ab, loc, i0, slices),
+                   arith::AddIOp::create(ab, loc, j, idx(ab, 1))});
+  }
+  b.setInsertionPointAfter(loop);
+  // The stop mark: its stage, and an accumulator that tells the epilogue.
+  mk::RingReleaseOp::create(b, loc, ring, loop.getResult(0));
+  mk::AccAcquireOp::create(b, loc, accs, loop.getResult(1));
+  mk::AccCommitOp::create(b, loc, accs, loop.getResult(1), total);
+}
+
+/// The epilogue loop of a single-issuer kernel, in the current role: waits
+/// for each accumulator j (moek.acc_wait), runs `body(tile, j)` and frees
+/// it (moek.acc_release), until the tag `total`.
+void buildTmemEpilogue(OpBuilder &b, Location loc, Value accs, Value total,
+                       function_ref<void(OpBuilder &, Value, Value)> body) {
+  OpBuilder::InsertionGuard g(b);
+  Type indexTy = b.getIndexType();
+  auto loop = scf::WhileOp::create(
+      b, loc, TypeRange{indexTy, indexTy},
+      ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
+  {
+    Block *before = b.createBlock(&loop.getBefore(), {}, {indexTy}, {loc});
+    OpBuilder bb = OpBuilder::atBlockEnd(before);
+    Value j = before->getArgument(0);
+    Value t = mk::AccWaitOp::create(bb, loc, indexTy, accs, j);
+    Value more =
+        arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ult, t, total);
+    scf::ConditionOp::create(bb, loc, more, ValueRange{j, t});
+  }
+  {
+    Block *after =
+        b.createBlock(&loop.getAfter(), {}, {indexTy, indexTy}, {loc, loc});
+    OpBuilder ab = OpBuilder::atBlockEnd(after);
+    Value j = after->getArgument(0);
+    body(ab, after->getArgument(1), j);
+    mk::AccReleaseOp::create(ab, loc, accs, j);
+    scf::YieldOp::create(
+        ab, loc,
+        ValueRange{arith::AddIOp::create(
+            ab, loc, j, arith::ConstantIndexOp::create(ab, loc, 1))});
+  }
+}
+
+/// The single-issuer roles of the grouped matmul on sm_100a (Blackwell's
+/// kernel shape), beside the producer of warpgroup 0: the MMA issuer
+/// (buildTmemIssuer: 128 x tileN MMAs, `cKSlices` stages a tile) and the
+/// epilogue, warpgroups 1 and 2, half of the tile's columns each
+/// (moek.acc_store_rows: thread r stores row r), while the next tile's
+/// MMAs run.
+template <typename DecodeFn>
+void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
+                            Value numTiles, Value cKSlices, int64_t tileN,
+                            Value out, Type outElem, int64_t n,
+                            DecodeFn decode) {
+  MLIRContext *ctx = b.getContext();
   auto accsType =
       mk::AccRingType::get(ctx, kTmemAccs, 128, tileN, b.getF32Type());
   Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
                                           b.getI64IntegerAttr(256));
-  {
-    OpBuilder::InsertionGuard g(b);
-    // Warpgroup 0 again, whose budget the producer's role already set.
-    auto role = mk::WarpRoleOp::create(
-        b, loc, b.getStringAttr("mma"), b.getI64IntegerAttr(0),
-        b.getI64IntegerAttr(1), IntegerAttr());
-    b.setInsertionPointToStart(&role.getBody().emplaceBlock());
-    Value issuer =
-        mk::ElectOneOp::create(b, loc, b.getI1Type(), b.getI64IntegerAttr(1));
-    auto ifOp = scf::IfOp::create(b, loc, issuer, false);
-    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    Value last = buildScheduledTiles(
-        b, loc, ring, nextTile, numTiles, /*producer=*/false,
-        [&](OpBuilder &ob, Value t, Value i0) {
-          Value j = arith::DivUIOp::create(ob, loc, i0, cKSlices);
-          mk::AccAcquireOp::create(ob, loc, accs, j);
-          auto kLoop = scf::ForOp::create(
-              ob, loc, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{},
-              [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
-                Value i = arith::AddIOp::create(ib, il, i0, ks);
-                mk::RingWaitOp::create(ib, il, ring, i);
-                Value accumulate = arith::CmpIOp::create(
-                    ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
-                mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
-                                      ib.getI64IntegerAttr(1), accs, j,
-                                      accumulate);
-                mk::MmaReleaseOp::create(ib, il, ring, i);
-                scf::YieldOp::create(ib, il);
-              });
-          disableUnroll(kLoop);
-          mk::AccCommitOp::create(ob, loc, accs, j, t);
-          return arith::AddIOp::create(ob, loc, i0, cKSlices);
-        });
-    // The stop mark: its stage, and an accumulator that tells the epilogue.
-    mk::RingReleaseOp::create(b, loc, ring, last);
-    Value j = arith::DivUIOp::create(b, loc, last, cKSlices);
-    mk::AccAcquireOp::create(b, loc, accs, j);
-    mk::AccCommitOp::create(b, loc, accs, j, numTiles);
-  }
-  {
-    OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "epilogue", 1, 2, 232);
-    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
-    Value firstCol = arith::MulIOp::create(b, loc, wg, idx(b, tileN / 2));
-    Type indexTy = b.getIndexType();
-    auto loop = scf::WhileOp::create(b, loc, TypeRange{indexTy, indexTy},
-                                     ValueRange{idx(b, 0)});
-    {
-      Block *before =
-          b.createBlock(&loop.getBefore(), {}, {indexTy}, {loc});
-      OpBuilder bb = OpBuilder::atBlockEnd(before);
-      Value j = before->getArgument(0);
-      Value t = mk::AccWaitOp::create(bb, loc, indexTy, accs, j);
-      Value more =
-          arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ult, t, numTiles);
-      scf::ConditionOp::create(bb, loc, more, ValueRange{j, t});
-    }
-    {
-      Block *after =
-          b.createBlock(&loop.getAfter(), {}, {indexTy, indexTy}, {loc, loc});
-      OpBuilder ab = OpBuilder::atBlockEnd(after);
-      Value j = after->getArgument(0);
-      auto d = decode(ab, after->getArgument(1));
-      Value col = arith::AddIOp::create(
-          ab, loc, arith::MulIOp::create(ab, loc, d.getColTile(), idx(ab, tileN)),
-          firstCol);
-      mk::AccStoreRowsOp::create(ab, loc, accs, j, firstCol,
-                                 ab.getI64IntegerAttr(tileN / 2), out,
-                                 d.getRow(), col, d.getRowEnd(),
-                                 TypeAttr::get(outElem),
-                                 ab.getI64IntegerAttr(n));
-      mk::AccReleaseOp::create(ab, loc, accs, j);
-      scf::YieldOp::create(ab, loc,
-                           ValueRange{arith::AddIOp::create(ab, loc, j,
-                                                            idx(ab, 1))});
-    }
-  }
+  buildTmemIssuer(b, loc, ring, accs, numTiles,
+                  [&](OpBuilder &, Value) { return cKSlices; });
+  OpBuilder::InsertionGuard g(b);
+  beginRole(b, loc, "epilogue", 1, 2, 232);
+  Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+  Value firstCol = arith::MulIOp::create(
+      b, loc, wg, arith::ConstantIndexOp::create(b, loc, tileN / 2));
+  buildTmemEpilogue(b, loc, accs, numTiles,
+                    [&](OpBuilder &ob, Value t, Value j) {
+    auto d = decode(ob, t);
+    Value col = arith::AddIOp::create(
+        ob, loc,
+        arith::MulIOp::create(ob, loc, d.getColTile(),
+                              arith::ConstantIndexOp::create(ob, loc, tileN)),
+        firstCol);
+    mk::AccStoreRowsOp::create(ob, loc, accs, j, firstCol,
+                               ob.getI64IntegerAttr(tileN / 2), out,
+                               d.getRow(), col, d.getRowEnd(),
+                               TypeAttr::get(outElem), ob.getI64IntegerAttr(n));
+  });
 }
 
 /// Auto row_group: the row blocks that share a weight column panel while it
@@ -1381,8 +1420,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   }
 
   if (config.singleIssuer) {
-    buildSingleIssuerRoles(b, loc, ring, nextTile, numTiles, cKSlices, kTileN,
-                           out, outElem, n, decode);
+    buildSingleIssuerRoles(b, loc, ring, numTiles, cKSlices, kTileN, out,
+                           outElem, n, decode);
     LLVM::ReturnOp::create(b, loc, ValueRange{});
     return func;
   }
@@ -1988,7 +2027,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
                                   bool phaseTimers, bool commOnly = false,
-                                  bool transposedSmallTiles = false) {
+                                  bool transposedSmallTiles = false,
+                                  bool singleIssuer = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -2102,8 +2142,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         AffineMap(), b.getI64IntegerAttr(3)));
   auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
+  // sm_100a's single-issuer shape (buildFusedSingleIssuerRoles) for bf16
+  // weights on one GPU: the MMAs' commits free the stages (1 arrival).
+  bool single = singleIssuer && !packed && ranks == 1 && !commOnly &&
+                !phaseTimers && !op.getActQuantAttr();
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
-                                       b.getI64IntegerAttr(256));
+                                       b.getI64IntegerAttr(single ? 1 : 256));
   // FP4 weights on sm_90a: a tile of at most kSmallRows rows is multiplied
   // transposed (moek.mma_fp4_bf16: each MMA warpgroup's 128 weight rows,
   // expanded in registers, times the tile's first kSmallRows token rows),
@@ -2195,9 +2239,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   int64_t bTile = packed ? 2 : 1,
           bRowBytes = mxfp8W ? kTileK : packed ? kTileK / 2 : kSliceBytes;
   bool bPacked = packed && !mxfp8W;
+  // Single issuer: the MMA issuer shares the producer's warpgroup, whose
+  // 40 registers made ptxas spill (DeepSeek-V3: 156 bytes); 56 and 216 for
+  // the epilogue fit (128 x 56 + 256 x 216 <= 64K).
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "producer", 0, 1, 40);
+    beginRole(b, loc, "producer", 0, 1, single ? 56 : 40);
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -2230,6 +2277,81 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         });
     buildStopMark(b, loc, ring, last, total);
     stamp(b, 2);
+  }
+
+  if (single) {
+    // The MMA issuer (128 x 256 MMAs, a GEMM1 or GEMM2 tile's stages) and
+    // the epilogue, warpgroups 1 and 2, half of each tile's columns each:
+    // GEMM1 tiles end with the activation (64 of the 128 output columns a
+    // warpgroup) and a signal, GEMM2 tiles store rows of y (128 columns a
+    // warpgroup). Then, after every CTA's last tile, the combine.
+    auto accsType =
+        mk::AccRingType::get(ctx, kTmemAccs, 128, 256, b.getF32Type());
+    Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
+                                            b.getI64IntegerAttr(256));
+    buildTmemIssuer(b, loc, ring, accs, total, [&](OpBuilder &ob, Value t) {
+      return arith::SelectOp::create(
+          ob, loc,
+          arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1),
+          slices1, slices2);
+    });
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "epilogue", 1, 2, 216);
+    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+    Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
+                                                                 : Value();
+    buildTmemEpilogue(b, loc, accs, total, [&](OpBuilder &ob, Value t,
+                                               Value j) {
+      Value isGemm1 =
+          arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1);
+      auto branch = scf::IfOp::create(ob, loc, isGemm1, true);
+      {
+        OpBuilder tb = OpBuilder::atBlockTerminator(branch.thenBlock());
+        auto d = decode(tb, t, cols1);
+        Value first = arith::MulIOp::create(tb, loc, wg, idx(tb, 64));
+        auto store = mk::AccStoreActRowsOp::create(
+            tb, loc, accs, j, first, tb.getI64IntegerAttr(64), act,
+            d.getRow(),
+            arith::AddIOp::create(
+                tb, loc,
+                arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, 128)),
+                first),
+            d.getRowEnd(), rw,
+            tb.getStringAttr(stringifyActivationKind(op.getActivation())),
+            tb.getStringAttr(interleaved ? "interleaved" : "concat"),
+            TypeAttr::get(op.getGemm1Type()), TypeAttr::get(tb.getBF16Type()),
+            tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+        if (FloatAttr alpha = op.getAlphaAttr())
+          store.setAlphaAttr(alpha);
+        if (FloatAttr limit = op.getLimitAttr())
+          store.setLimitAttr(limit);
+        mk::SignalOp::create(tb, loc, ready, readyIndex(tb, d));
+      }
+      {
+        OpBuilder eb = OpBuilder::atBlockTerminator(branch.elseBlock());
+        auto d = decode(eb, arith::SubIOp::create(eb, loc, t, n1), cols2);
+        Value first = arith::MulIOp::create(eb, loc, wg, idx(eb, 128));
+        mk::AccStoreRowsOp::create(
+            eb, loc, accs, j, first, eb.getI64IntegerAttr(128), y, d.getRow(),
+            arith::AddIOp::create(
+                eb, loc,
+                arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, 256)),
+                first),
+            d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+      }
+    });
+    // Phase 3: every row of y is stored (grid barrier 3, epilogue only).
+    mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+                              b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+    Value combineWeights =
+        op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
+    mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
+                          b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+                          TypeAttr::get(yElem), TypeAttr::get(outElem),
+                          b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
+    b.setInsertionPointAfter(b.getInsertionBlock()->getParentOp());
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
+    return func;
   }
 
   // Consumers: warpgroups 1 and 2, half of each tile's rows each. GEMM1
@@ -3197,7 +3319,8 @@ struct ConvertMoEToMoEKernelPass
         kernel = buildFusedKernel(
             b, op.getLoc(), name, op, stages, maxTokens, streamWeights,
             phaseTimers, commOnly,
-            /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles);
+            /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
+            /*singleIssuer=*/chip == "sm_100a" && singleIssuer);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

@@ -7,7 +7,8 @@
 // CTAs; each CTA's epilogue stores its 128 rows and releases the even
 // CTA's accumulator.
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a cta-pair=true" -verify-diagnostics | FileCheck %s
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a cta-pair=true" -verify-diagnostics | awk '/^\/\/ -----/{exit} {print}' | moe-opt --moek-to-nvvm-pipeline=chip=sm_100a | moe-translate --moe-to-ptx --chip=sm_100a -o %t.ptx
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a cta-pair=true" -verify-diagnostics -o %t.all.mlir
+// RUN: awk '/^\/\/ -----/{exit} {print}' %t.all.mlir | moe-opt --moek-to-nvvm-pipeline=chip=sm_100a | moe-translate --moe-to-ptx --chip=sm_100a -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX --implicit-check-not=wgmma --implicit-check-not=cta_group::1 < %t.ptx
 // RUN: %if ptxas %{ %ptxas -arch=sm_100a -v %t.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // RUN: not moe-opt %s --convert-moe-to-moek="cta-pair=true" 2>&1 | FileCheck %s --check-prefix=SM90

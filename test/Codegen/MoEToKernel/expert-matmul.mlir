@@ -135,10 +135,11 @@
 // SM100:         %[[ACCS:.+]] = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
 // SM100:         moek.warp_role "mma" warpgroups(0, 1) {
 // SM100:           moek.elect_one {warp = 1 : i64}
+// The issuer's loop carries the ring iteration and the accumulator index.
 // SM100:           scf.while
 // SM100:             moek.ring_wait %[[R]]
 // SM100-NEXT:        %[[TILE:.+]] = moek.ring_tag %[[R]]
-// SM100:             %[[J:.+]] = arith.divui
+// SM100:           ^bb0(%{{.+}}: index, %[[J:.+]]: index, %{{.+}}: index):
 // SM100-NEXT:        moek.acc_acquire %[[ACCS]][%[[J]]]
 // SM100:             scf.for
 // SM100:               moek.ring_wait %[[R]][%[[I:.+]]] :

@@ -156,3 +156,40 @@ func.func @leader_multicast(%desc: !llvm.ptr, %i: index) {
   moek.tma_load %desc[%i, %i] -> %ring[%i] tile 1 {leader_barrier, multicast} : !llvm.ptr, !ring
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @act_rows
+// CHECK:         moek.acc_store_act_rows %{{.+}}[%{{.+}}] cols(%{{.+}}, 64), %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) row_weights(%{{.+}}) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = f32, layout = "interleaved", ld = 2880 : i64, limit = 7.000000e+00 : f32} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+func.func @act_rows(%out: !llvm.ptr<1>, %rw: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
+  moek.acc_store_act_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) row_weights(%rw) {activation = "clamped_swiglu", alpha = 1.702 : f32, limit = 7.0 : f32, layout = "interleaved", gemm1_type = f32, element_type = bf16, ld = 2880 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @act_rows_narrow(%out: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op expects accumulators of 256 columns (a gate and an up block of 128), got '!moek.acc_ring<2, 128x128xf32>'}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @act_rows_cols(%out: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op expects cols a multiple of 32 up to the 128 output columns, got 256}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 256), %out[%i, %i] row_limit(%i) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @act_rows_kind(%out: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op expects activation 'swiglu', 'clamped_swiglu', 'gelu_mul' or 'gelu_tanh_mul', got 'relu'}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) {activation = "relu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+  return
+}

@@ -884,27 +884,52 @@ LogicalResult CombineOp::verify() {
   return success();
 }
 
+/// The activation, layout and rounding types of moek.store_act and
+/// moek.acc_store_act_rows.
+template <typename Op>
+static LogicalResult verifyActivationStore(Op op) {
+  StringRef act = op.getActivation();
+  if (act != "swiglu" && act != "clamped_swiglu" && act != "gelu_mul" &&
+      act != "gelu_tanh_mul")
+    return op.emitOpError() << "expects activation 'swiglu', "
+                               "'clamped_swiglu', 'gelu_mul' or "
+                               "'gelu_tanh_mul', got '"
+                            << act << "'";
+  if (op.getLayout() != "concat" && op.getLayout() != "interleaved")
+    return op.emitOpError() << "expects layout 'concat' or 'interleaved', "
+                               "got '"
+                            << op.getLayout() << "'";
+  for (Type t : {op.getGemm1Type(), op.getElementType()})
+    if (!t.isBF16() && !t.isF32())
+      return op.emitOpError() << "expects bf16 or f32 rounding, got " << t;
+  if (op.getLdAttr().getInt() < 8 || op.getLdAttr().getInt() % 8 != 0)
+    return op.emitOpError() << "expects ld a positive multiple of 8, got "
+                            << op.getLdAttr().getInt();
+  return success();
+}
+
+LogicalResult AccStoreActRowsOp::verify() {
+  AccRingType accs = getAccs().getType();
+  if (accs.getCols() != 256)
+    return emitOpError() << "expects accumulators of 256 columns (a gate and "
+                            "an up block of 128), got "
+                         << accs;
+  int64_t cols = getColsAttr().getInt();
+  if (cols < 32 || cols > 128 || cols % 32 != 0)
+    return emitOpError() << "expects cols a multiple of 32 up to the 128 "
+                            "output columns, got "
+                         << cols;
+  return verifyActivationStore(*this);
+}
+
 LogicalResult StoreActOp::verify() {
   AccType acc = getAcc().getType();
   if (acc.getCols() != 256)
     return emitOpError() << "expects a 64x256 accumulator (a gate and an up "
                             "block of 128 columns), got "
                          << acc;
-  StringRef act = getActivation();
-  if (act != "swiglu" && act != "clamped_swiglu" && act != "gelu_mul" &&
-      act != "gelu_tanh_mul")
-    return emitOpError() << "expects activation 'swiglu', 'clamped_swiglu', "
-                            "'gelu_mul' or 'gelu_tanh_mul', got '"
-                         << act << "'";
-  if (getLayout() != "concat" && getLayout() != "interleaved")
-    return emitOpError() << "expects layout 'concat' or 'interleaved', got '"
-                         << getLayout() << "'";
-  for (Type t : {getGemm1Type(), getElementType()})
-    if (!t.isBF16() && !t.isF32())
-      return emitOpError() << "expects bf16 or f32 rounding, got " << t;
-  if (getLdAttr().getInt() < 8 || getLdAttr().getInt() % 8 != 0)
-    return emitOpError() << "expects ld a positive multiple of 8, got "
-                         << getLdAttr().getInt();
+  if (failed(verifyActivationStore(*this)))
+    return failure();
   if (getMxRound() &&
       (!getElementType().isBF16() || getLdAttr().getInt() % 32 != 0))
     return emitOpError() << "expects bf16 elements and ld a multiple of 32 "

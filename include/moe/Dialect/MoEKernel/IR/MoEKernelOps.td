@@ -1456,6 +1456,44 @@ def MoEK_AccStoreRowsOp : MoEK_Op<"acc_store_rows", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows", []> {
+  let summary = "Epilogue: each thread applies the gated activation to its accumulator row and stores it";
+  let description = [{
+    moek.store_act for a tensor-memory accumulator of 128 x 256 (the gate
+    and the up projection of 128 output columns, `layout` "concat" or
+    "interleaved" as there), one row per thread: thread `t` of the
+    executing warpgroup makes output columns `[first_col, first_col +
+    cols)` of row `r = t mod 128` (`first_col` a multiple of 32, dynamic:
+    warpgroups split the columns; `cols` a multiple of 32), reading the
+    gate and up values 32 outputs at a time (`tcgen05.ld .32x32b`), with
+    the rounding points, activations, `alpha`, `limit` and `row_weights` of
+    moek.store_act, and stores them at `out[row + r, col + c]` (row stride
+    `ld`) in 16-byte pieces, for rows below `row_limit` and columns below
+    `ld`. sm_100a only.
+
+    ```mlir
+    moek.acc_store_act_rows %accs[%j] cols(%c64, 64), %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index, Index:$first_col,
+                       I64Attr:$cols, LLVM_AnyPointer:$out, Index:$row,
+                       Index:$col, Index:$row_limit,
+                       Optional<MoEK_GlobalPtr>:$row_weights,
+                       StrAttr:$activation,
+                       DefaultValuedStrAttr<StrAttr, "concat">:$layout,
+                       TypeAttr:$gemm1_type,
+                       TypeAttr:$element_type, I64Attr:$ld,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
+                       DefaultValuedAttr<F32Attr, "0.0f">:$limit);
+  let assemblyFormat = [{
+    $accs `[` $index `]` `cols` `(` $first_col `,` $cols `)` `,` $out `[`
+    $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    (`row_weights` `(` $row_weights^ `)`)?
+    attr-dict `:` qualified(type($accs)) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_AccReleaseOp : MoEK_Op<"acc_release", []> {
   let summary = "Epilogue: done reading accumulator `j mod S`";
   let description = [{
