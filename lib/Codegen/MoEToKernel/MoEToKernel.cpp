@@ -904,6 +904,35 @@ struct KernelConfig {
 /// MMAs of one tile run while the epilogue stores the previous one.
 constexpr int64_t kTmemAccs = 2;
 
+/// The MMA issuer's work on one tile of a single-issuer kernel, from ring
+/// iteration `i0`: waits for accumulator `j` to be free (moek.acc_acquire),
+/// issues each of the tile's `slices` stages' MMAs (moek.mma_tmem, tile 0
+/// by tile 1, the first overwriting) and frees the stage when they
+/// complete (moek.mma_release: no wait), then commits the accumulator with
+/// the tile index `tile` (moek.acc_commit). Returns the iteration after.
+Value buildTileMmasTmem(OpBuilder &ob, Location loc, Value ring, Value accs,
+                        Value i0, Value j, Value tile, Value slices) {
+  auto idx = [&](OpBuilder &b, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  mk::AccAcquireOp::create(ob, loc, accs, j);
+  auto kLoop = scf::ForOp::create(
+      ob, loc, idx(ob, 0), slices, idx(ob, 1), ValueRange{},
+      [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
+        Value i = arith::AddIOp::create(ib, il, i0, ks);
+        mk::RingWaitOp::create(ib, il, ring, i);
+        Value accumulate = arith::CmpIOp::create(
+            ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
+        mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
+                              ib.getI64IntegerAttr(1), accs, j, accumulate);
+        mk::MmaReleaseOp::create(ib, il, ring, i);
+        scf::YieldOp::create(ib, il);
+      });
+  disableUnroll(kLoop);
+  mk::AccCommitOp::create(ob, loc, accs, j, tile);
+  return arith::AddIOp::create(ob, loc, i0, slices);
+}
+
 /// The CTA-pair variant of the single-issuer grouped matmul (sm_100a,
 /// cta-pair): clusters of two CTAs share each 256 x 256 tile, CTA r holding
 /// its rows [128 r, 128 r + 128) and the weight rows [128 r, 128 r + 128)
@@ -1064,24 +1093,10 @@ void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     forPairTiles(b, ValueRange{idx(b, 0), idx(b, 0)},
                  [&](OpBuilder &ob, Value t, ValueRange args) {
-      Value i0 = args[0], j = args[1];
-      mk::AccAcquireOp::create(ob, loc, accs, j);
-      auto kLoop = scf::ForOp::create(
-          ob, loc, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{},
-          [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
-            Value i = arith::AddIOp::create(ib, il, i0, ks);
-            mk::RingWaitOp::create(ib, il, ring, i);
-            Value accumulate = arith::CmpIOp::create(
-                ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
-            mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
-                                  ib.getI64IntegerAttr(1), accs, j, accumulate);
-            mk::MmaReleaseOp::create(ib, il, ring, i);
-            scf::YieldOp::create(ib, il);
-          });
-      disableUnroll(kLoop);
-      mk::AccCommitOp::create(ob, loc, accs, j, t);
-      return SmallVector<Value>{arith::AddIOp::create(ob, loc, i0, cKSlices),
-                                arith::AddIOp::create(ob, loc, j, idx(ob, 1))};
+      Value j = args[1];
+      return SmallVector<Value>{
+          buildTileMmasTmem(ob, loc, ring, accs, args[0], j, t, cKSlices),
+          arith::AddIOp::create(ob, loc, j, idx(ob, 1))};
     });
   }
   // Epilogue: warpgroups 1 and 2 of each CTA.
@@ -1114,11 +1129,8 @@ void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
 
 /// The MMA issuer of a single-issuer kernel (sm_100a), lane 0 of warp 1 of
 /// the producer's warpgroup: per tile of the producer's stages (tagged with
-/// the tile index, until the stop mark's `total`), waits for a free
-/// accumulator (moek.acc_acquire), issues each of the tile's
-/// `slicesOf(tile)` stages' MMAs (moek.mma_tmem, tile 0 by tile 1) and frees
-/// the stage when they complete (moek.mma_release: no wait), then commits
-/// the accumulator with the tile index (moek.acc_commit). After the stop
+/// the tile index, until the stop mark's `total`), buildTileMmasTmem over
+/// its `slicesOf(tile)` stages into the next accumulator. After the stop
 /// mark (released) it commits one more accumulator tagged `total`.
 void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
                      Value total,
@@ -1156,28 +1168,11 @@ void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
     Block *after = b.createBlock(&loop.getAfter(), {},
                                  {indexTy, indexTy, indexTy}, {loc, loc, loc});
     OpBuilder ab = OpBuilder::atBlockEnd(after);
-    Value i0 = after->getArgument(0), j = after->getArgument(1),
-          t = after->getArgument(2);
-    mk::AccAcquireOp::create(ab, loc, accs, j);
-    Value slices = slicesOf(ab, t);
-    auto kLoop = scf::ForOp::create(
-        ab, loc, idx(ab, 0), slices, idx(ab, 1), ValueRange{},
-        [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
-          Value i = arith::AddIOp::create(ib, il, i0, ks);
-          mk::RingWaitOp::create(ib, il, ring, i);
-          Value accumulate = arith::CmpIOp::create(
-              ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
-          mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
-                                ib.getI64IntegerAttr(1), accs, j, accumulate);
-          mk::MmaReleaseOp::create(ib, il, ring, i);
-          scf::YieldOp::create(ib, il);
-        });
-    disableUnroll(kLoop);
-    mk::AccCommitOp::create(ab, loc, accs, j, t);
+    Value j = after->getArgument(1), t = after->getArgument(2);
+    Value next = buildTileMmasTmem(ab, loc, ring, accs, after->getArgument(0),
+                                   j, t, slicesOf(ab, t));
     scf::YieldOp::create(
-        ab, loc,
-        ValueRange{arith::AddIOp::create(ab, loc, i0, slices),
-                   arith::AddIOp::create(ab, loc, j, idx(ab, 1))});
+        ab, loc, ValueRange{next, arith::AddIOp::create(ab, loc, j, idx(ab, 1))});
   }
   b.setInsertionPointAfter(loop);
   // The stop mark: its stage, and an accumulator that tells the epilogue.
