@@ -42,6 +42,8 @@ using namespace mlir::moe::kernel;
 namespace {
 
 constexpr int64_t kWarpgroupThreads = 128;
+/// The shared memory a CTA may have on sm_90a and sm_100a (227 KB).
+constexpr int64_t kMaxSharedMemory = 232448;
 constexpr StringLiteral kDynamicSmem = "moek_dynamic_smem";
 constexpr StringLiteral kSmemOffsetAttr = "moek.smem_offset";
 constexpr StringLiteral kBarriersAttr = "moek.barriers";
@@ -4057,9 +4059,22 @@ LogicalResult planSharedMemory(ModuleOp module) {
       planTable(dispatch, dispatch.getRanksAttr().getInt() *
                               dispatch.getExpertsPerRankAttr().getInt());
     });
-    if (offset > 0)
+    if (offset > 0) {
       // The run-time 1024-byte alignment of the base may use up to 1 KiB.
-      func->setAttr("moek.dynamic_smem_bytes", b.getI64IntegerAttr(offset + 1024));
+      int64_t bytes = offset + 1024;
+      // A CTA may have 227 KB of shared memory on sm_90a and sm_100a: a
+      // kernel that needs more could never launch.
+      if (bytes > kMaxSharedMemory) {
+        // At the kernel's location, without the kernel printed after it.
+        emitError(func.getLoc())
+            << "kernel '" << func.getSymName() << "' needs " << bytes
+            << " bytes of dynamic shared memory (its rings and buffers); a "
+               "CTA may have "
+            << kMaxSharedMemory << " (227 KB): fewer stages or smaller tiles";
+        return WalkResult::interrupt();
+      }
+      func->setAttr("moek.dynamic_smem_bytes", b.getI64IntegerAttr(bytes));
+    }
     return WalkResult::advance();
   });
   return failure(result.wasInterrupted());

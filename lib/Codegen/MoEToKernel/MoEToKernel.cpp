@@ -3427,6 +3427,8 @@ struct ConvertMoEToMoEKernelPass
         int64_t e = op.getWeight().getType().getDimSize(0);
         KernelConfig wideConfig = configure(256);
         wideConfig.streamWeights = true;
+        // Its 48 KB stages: at most 4 within a CTA's 227 KB.
+        wideConfig.stages = std::min<int64_t>(wideConfig.stages, 4);
         LLVM::LLVMFuncOp wide = buildKernel(b, op.getLoc(), name + "_m256",
                                             op, wideConfig);
         SymbolTable(kernels).insert(wide);

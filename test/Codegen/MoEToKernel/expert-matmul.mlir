@@ -13,6 +13,8 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a" -verify-diagnostics | FileCheck %s --check-prefix=SM100
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a single-issuer=false" -verify-diagnostics | FileCheck %s --check-prefix=SM100-WG
 // RUN: not moe-opt %s --convert-moe-to-moek="chip=sm_100a tile-m=256" 2>&1 | FileCheck %s --check-prefix=SM100ERR
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 stages=6" | FileCheck %s --check-prefix=STAGES6
+// RUN: not moe-opt %s -split-input-file --convert-moe-to-moek="stages=6" --moek-to-nvvm-pipeline=chip=sm_90a -o /dev/null 2>&1 | FileCheck %s --check-prefix=SMEMERR
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
@@ -164,6 +166,14 @@
 // SM100-WG-NOT:   moek.acc_ring_alloc
 // SM100-WG:       moek.mma {{.*}}acc(
 // SM100ERR: error: convert-moe-to-moek: the sm_100a single-issuer kernel uses 128-row tiles and its own schedule (tile-m = 256, schedule = cooperative given; single-issuer=false keeps the sm_90a shape)
+// Six 32 KB stages of 128 x 128 tiles fit; the 256-row variant's 48 KB
+// stages only four times (227 KB a CTA). Six 48 KB stages of 128 x 256
+// tiles do not fit: an error, not a kernel that cannot launch.
+// STAGES6-LABEL: func.func @lower_bf16_expert_matmul
+// STAGES6:         moek.ring_alloc consumers(256) : !moek.ring<6, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// STAGES6:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256
+// STAGES6:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// SMEMERR: error: kernel 'lower_bf16_expert_matmul_expert_matmul_0' needs 295936 bytes of dynamic shared memory (its rings and buffers); a CTA may have 232448 (227 KB): fewer stages or smaller tiles
 // ROW1-LABEL:  func.func @lower_bf16_expert_matmul
 // ROW1-NOT:    row_group
 // ROW1:        moek.grouped_tile {{.*}}{col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}

@@ -96,6 +96,10 @@ def artifact_name(e, n, k, fp8=False, mxfp4=False, nvfp4=False,
                                  "mxfp8_" if mxfp8 else "", e, n, k)
 
 
+# The shared memory a CTA may have (dynamic + static) on sm_90a and sm_100a.
+SMEM_LIMIT = 232448
+
+
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
          translate_options="", fp8=False, chip="sm_90a", mxfp4=False,
          nvfp4=False, mxfp8=False):
@@ -128,6 +132,10 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
     manifest = json.load(open(os.path.join(d, "manifest.json")))
     kernel = manifest["kernel"]
     smem = manifest["launch"]["dynamic_smem_bytes"]
+    # Every kernel's dynamic shared memory (the variants' too).
+    dynamic = {kernel: smem}
+    for v in manifest.get("variants", []):
+        dynamic[v["kernel"]] = v.get("dynamic_smem_bytes", smem)
     report = subprocess.run([ptxas, "-arch=" + chip, "-v",
                              os.path.join(d, kernel + ".ptx"), "-o", os.devnull],
                             capture_output=True, text=True)
@@ -143,11 +151,20 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
                                  report.stderr)))
     spilled = [(f, int(st) + int(ld)) for f, st, ld, _ in kernels
                if int(st) + int(ld)]
-    print("%s: kernel %s, %s registers, %s bytes spilled, smem %d%s" % (
+    # Dynamic + static shared memory within the 227 KB a CTA may have.
+    static = dict(re.findall(
+        r"Compiling entry function '(\w+)'.*?(\d+) bytes smem",
+        report.stderr, re.S))
+    over = ["%s: %d + %s B" % (k, v, static.get(k, "?"))
+            for k, v in sorted(dynamic.items())
+            if v + int(static.get(k, 0)) > SMEM_LIMIT]
+    print("%s: kernel %s, %s registers, %s bytes spilled, smem %d%s%s" % (
         name, kernel, "/".join(r for _, _, _, r in kernels) or "?",
         " ".join("%s: %d" % fb for fb in spilled) if spilled else "0", smem,
-        ", wgmma SERIALIZED (%s)" % " ".join(loss) if loss else ""))
-    return not spilled and not loss and bool(kernels)
+        ", wgmma SERIALIZED (%s)" % " ".join(loss) if loss else "",
+        ", shared memory over %d B: %s" % (SMEM_LIMIT, ", ".join(over))
+        if over else ""))
+    return not spilled and not loss and not over and bool(kernels)
 
 
 def main():
@@ -166,8 +183,8 @@ def main():
                    help="FP8 block-scaled kernels (e4m3 x and w, f32 scales "
                         "per 1x128 and 128x128 block) in gg_fp8_e<E>_n<N>_k<K>")
     p.add_argument("--strict", action="store_true",
-                   help="exit 1 if any kernel spills or has serialized "
-                        "wgmmas")
+                   help="exit 1 if any kernel spills, has serialized "
+                        "wgmmas or needs more than 227 KB of shared memory")
     p.add_argument("--mxfp4", action="store_true",
                    help="bf16 rows by MXFP4 weights (K a multiple of 64)")
     p.add_argument("--nvfp4", action="store_true",
