@@ -276,6 +276,9 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       wait on the empty / full barrier (then `tcgen05.fence::after`);
       `moek.acc_store_rows` is `tcgen05.ld.32x32b.x32` per 32 columns
       (thread t: lane t), `cvt.rn.bf16x2.f32` and 16-byte stores;
+      `moek.acc_store_act_rows` the same per 16 outputs (`.x16` loads of
+      the gates and the ups, or one `.x32` of interleaved pairs), with
+      `moek.store_act`'s activation code;
       `moek.acc_release` `tcgen05.fence::before` and an arrival. Rejected:
       a second accumulator ring or a `moek.mma` beside one; on sm_90a, the
       ring and `moek.mma_tmem`. A `cta_pair` ring makes every tcgen05 op
