@@ -411,17 +411,14 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
   return inner.getResult(0);
 }
 
-/// The tile loop of a dynamic tile scheduler: the producer fetches tile
-/// indices from the device counter `nextTile` (0, 1, 2, ... across the
-/// grid, so a CTA that runs ahead takes more tiles) and tags the stages it
-/// fills with them (buildTileLoads' `tag`); the MMA warpgroups wait for the
-/// next stage and read its tag. Both stop at the first index >= `total`
-/// (buildStopMark). `body(tile, iter)` builds one tile from ring iteration
-/// `iter` and returns the iteration after it. Returns the ring iteration
-/// after the last tile.
-Value buildScheduledTiles(
-    OpBuilder &ob, Location l, Value ring, Value nextTile, Value total,
-    bool producer, function_ref<Value(OpBuilder &, Value, Value)> body) {
+/// A loop over tile indices: from a counter 0, `fetch(counter)` gives the
+/// next tile index; while it is below `total`, `body(tile, counter)` builds
+/// the tile and returns the next counter. Returns the counter at the index
+/// that stopped it.
+Value buildTileIndexLoop(
+    OpBuilder &ob, Location l, Value total,
+    function_ref<Value(OpBuilder &, Value)> fetch,
+    function_ref<Value(OpBuilder &, Value, Value)> body) {
   OpBuilder::InsertionGuard guard(ob);
   Type indexTy = ob.getIndexType();
   Value zero = arith::ConstantIndexOp::create(ob, l, 0);
@@ -431,14 +428,7 @@ Value buildScheduledTiles(
     Block *before = ob.createBlock(&loop.getBefore(), {}, {indexTy}, {l});
     OpBuilder bb = OpBuilder::atBlockEnd(before);
     Value i = before->getArgument(0);
-    Value t;
-    if (producer) {
-      t = mk::FetchAddOp::create(bb, l, indexTy, nextTile,
-                                 arith::ConstantIndexOp::create(bb, l, 0));
-    } else {
-      mk::RingWaitOp::create(bb, l, ring, i);
-      t = mk::RingTagOp::create(bb, l, indexTy, ring, i);
-    }
+    Value t = fetch(bb, i);
     Value more =
         arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, t, total);
     scf::ConditionOp::create(bb, l, more, ValueRange{i, t});
@@ -451,6 +441,31 @@ Value buildScheduledTiles(
     scf::YieldOp::create(ab, l, ValueRange{next});
   }
   return loop.getResult(0);
+}
+
+/// The tile loop of a dynamic tile scheduler: the producer fetches tile
+/// indices from the device counter `nextTile` (0, 1, 2, ... across the
+/// grid, so a CTA that runs ahead takes more tiles) and tags the stages it
+/// fills with them (buildTileLoads' `tag`); the MMA warpgroups wait for the
+/// next stage and read its tag. Both stop at the first index >= `total`
+/// (buildStopMark). `body(tile, iter)` builds one tile from ring iteration
+/// `iter` and returns the iteration after it. Returns the ring iteration
+/// after the last tile.
+Value buildScheduledTiles(
+    OpBuilder &ob, Location l, Value ring, Value nextTile, Value total,
+    bool producer, function_ref<Value(OpBuilder &, Value, Value)> body) {
+  Type indexTy = ob.getIndexType();
+  return buildTileIndexLoop(
+      ob, l, total,
+      [&](OpBuilder &bb, Value i) -> Value {
+        if (producer)
+          return mk::FetchAddOp::create(
+              bb, l, indexTy, nextTile,
+              arith::ConstantIndexOp::create(bb, l, 0));
+        mk::RingWaitOp::create(bb, l, ring, i);
+        return mk::RingTagOp::create(bb, l, indexTy, ring, i);
+      },
+      body);
 }
 
 /// The producer's stop mark after its last tile: one more stage, tagged
@@ -1186,32 +1201,17 @@ void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
 /// it (moek.acc_release), until the tag `total`.
 void buildTmemEpilogue(OpBuilder &b, Location loc, Value accs, Value total,
                        function_ref<void(OpBuilder &, Value, Value)> body) {
-  OpBuilder::InsertionGuard g(b);
-  Type indexTy = b.getIndexType();
-  auto loop = scf::WhileOp::create(
-      b, loc, TypeRange{indexTy, indexTy},
-      ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
-  {
-    Block *before = b.createBlock(&loop.getBefore(), {}, {indexTy}, {loc});
-    OpBuilder bb = OpBuilder::atBlockEnd(before);
-    Value j = before->getArgument(0);
-    Value t = mk::AccWaitOp::create(bb, loc, indexTy, accs, j);
-    Value more =
-        arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ult, t, total);
-    scf::ConditionOp::create(bb, loc, more, ValueRange{j, t});
-  }
-  {
-    Block *after =
-        b.createBlock(&loop.getAfter(), {}, {indexTy, indexTy}, {loc, loc});
-    OpBuilder ab = OpBuilder::atBlockEnd(after);
-    Value j = after->getArgument(0);
-    body(ab, after->getArgument(1), j);
-    mk::AccReleaseOp::create(ab, loc, accs, j);
-    scf::YieldOp::create(
-        ab, loc,
-        ValueRange{arith::AddIOp::create(
-            ab, loc, j, arith::ConstantIndexOp::create(ab, loc, 1))});
-  }
+  buildTileIndexLoop(
+      b, loc, total,
+      [&](OpBuilder &bb, Value j) -> Value {
+        return mk::AccWaitOp::create(bb, loc, bb.getIndexType(), accs, j);
+      },
+      [&](OpBuilder &ab, Value t, Value j) -> Value {
+        body(ab, t, j);
+        mk::AccReleaseOp::create(ab, loc, accs, j);
+        return arith::AddIOp::create(
+            ab, loc, j, arith::ConstantIndexOp::create(ab, loc, 1));
+      });
 }
 
 /// The single-issuer roles of the grouped matmul on sm_100a (Blackwell's
