@@ -27,6 +27,10 @@
 // (cta-pair=true, N a multiple of 256), every tcgen05 op cta_group::2.
 // RUN: grep -l "tcgen05.mma.cta_group::1.kind::f16" %t.sm100/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-SINGLE
 // SM100-SINGLE: 14
+// The FP8 ones too: the epilogue promotes each K block's product read row
+// by row (.32x32b).
+// RUN: grep -l "tcgen05.ld.sync.aligned.32x32b" %t.sm100.fp8/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-FP8-SINGLE
+// SM100-FP8-SINGLE: 10
 // RUN: rm -rf %t.pair && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.pair --ptxas %ptxas --strict --chip sm_100a --kernel-options "chip=sm_100a cta-pair=true" 1,256,128 8,256,512 256,4096,7168 256,7168,2048 32,4096,7168 128,1536,2048 128,2048,768 8,28672,4096 8,4096,14336 | FileCheck %s --check-prefix=PAIR
 // PAIR-COUNT-9: registers, 0 bytes spilled, smem {{[0-9]+$}}
 // RUN: grep -l "tcgen05.mma.cta_group::2" %t.pair/*/*.ptx | wc -l | FileCheck %s --check-prefix=PAIR-TC

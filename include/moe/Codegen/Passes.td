@@ -39,7 +39,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     (`moek.acc_commit`); warpgroups 1 and 2 store half of its columns each,
     one row per thread (`moek.acc_wait`, `moek.acc_store_rows`,
     `moek.acc_release`), while the next tile's MMAs run. 128-row tiles, no
-    pingpong; `single-issuer=false` keeps the sm_90a shape. `cta-pair`
+    pingpong; `single-issuer=false` keeps the sm_90a shape. The FP8
+    (`fp8_block`) grouped matmul takes it too: each 128-wide K block's
+    product goes into an accumulator of its own (four of 128 x 128), which
+    the epilogue warpgroups promote in order into registers by the row's
+    and the weight block's scales (`moek.acc_promote_rows`: DeepGEMM's
+    promotion, one row per thread) before storing the sum
+    (`moek.store_thread_row`). `cta-pair`
     (N a multiple of 256) runs it in clusters of two CTAs that share each
     256 x 256 tile: CTA r loads its 128 rows and weight rows [128 r,
     128 r + 128) of the tile into its ring, completing on the even CTA's
@@ -179,8 +185,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "moek.mma_block_scaled, .kind::mxf8f6f4); false: expanded to e4m3 "
            "in shared memory (moek.dequant_fp4_fp8, .kind::f8f6f4)">,
     Option<"singleIssuer", "single-issuer", "bool", "true",
-           "bf16 grouped matmuls and bf16 fused layers (bf16 weights, one "
-           "GPU) on sm_100a: one thread issues every MMA into two "
+           "bf16 and fp8_block grouped matmuls and bf16 fused layers (bf16 "
+           "weights, one GPU) on sm_100a: one thread issues every MMA into "
            "tensor-memory accumulators that epilogue warpgroups drain "
            "(moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); false: the "
            "sm_90a shape, each MMA warpgroup issuing its own">,
@@ -278,7 +284,9 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       (thread t: lane t), `cvt.rn.bf16x2.f32` and 16-byte stores;
       `moek.acc_store_act_rows` the same per 16 outputs (`.x16` loads of
       the gates and the ups, or one `.x32` of interleaved pairs), with
-      `moek.store_act`'s activation code;
+      `moek.store_act`'s activation code; `moek.acc_promote_rows` `.x32`
+      loads, the row's scale (`moek.load_rows`' clamped read) times the
+      block's, and one `fma.rn.f32` per value;
       `moek.acc_release` `tcgen05.fence::before` and an arrival. Rejected:
       a second accumulator ring or a `moek.mma` beside one; on sm_90a, the
       ring and `moek.mma_tmem`. A `cta_pair` ring makes every tcgen05 op

@@ -1936,6 +1936,105 @@ struct MmaTmemLowering : OpConversionPattern<MmaTmemOp> {
   }
 };
 
+/// The executing thread's row of a tensor-memory accumulator ring (M = 128:
+/// thread t of its warpgroup is row and lane r = t mod 128; warp w mod 4
+/// reaches lanes 32 (w mod 4) ..): the row index r (i32) and the address
+/// (i32) of lane r, column `firstCol` (index) of accumulator `index mod S`.
+std::pair<Value, Value> threadRowLane(OpBuilder &b, Location loc, Operation *op,
+                                      AccRingType type, Value index,
+                                      Value firstCol) {
+  Value r = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                 i32c(b, loc, kWarpgroupThreads));
+  Value lanes = LLVM::ShlOp::create(
+      b, loc, LLVM::AndOp::create(b, loc, r, i32c(b, loc, ~31)),
+      i32c(b, loc, 16));
+  Value addr = LLVM::AddOp::create(
+      b, loc, accColumns(b, loc, op, type, index),
+      LLVM::AddOp::create(b, loc, lanes, toI32(b, loc, firstCol)));
+  return {r, addr};
+}
+
+/// `count` columns (i32 vector) of the executing thread's lane from tensor
+/// memory address `taddr` (tcgen05.ld .32x32b: every lane of the warp must
+/// run it).
+Value loadLaneColumns(OpBuilder &b, Location loc, Value taddr, int64_t count) {
+  return NVVM::Tcgen05LdOp::create(
+      b, loc, VectorType::get({count}, b.getI32Type()), UnitAttr(),
+      NVVM::Tcgen05LdStShapeAttr::get(b.getContext(),
+                                      NVVM::Tcgen05LdStShape::SHAPE_32X32B),
+      tmemPtr(b, loc, taddr), Value());
+}
+
+void waitLaneLoads(OpBuilder &b, Location loc) {
+  NVVM::Tcgen05WaitOp::create(
+      b, loc,
+      NVVM::Tcgen05WaitKindAttr::get(b.getContext(),
+                                     NVVM::Tcgen05WaitKind::LOAD));
+}
+
+/// Stores `count` f32 values of one row (`value(c)`, c < count, a multiple
+/// of 16 bytes' worth) converted to `elem` at `rowBase[col + c]`, in 16-byte
+/// pieces; with `maskCols`, pieces at or past column `ld` are not stored.
+void storeRowValues(OpBuilder &b, Location loc, Type elem, Value rowBase,
+                    Value col, int64_t count, int64_t ld, bool maskCols,
+                    function_ref<Value(int64_t)> value) {
+  Type i32 = b.getI32Type();
+  bool bf16 = elem.isBF16();
+  int64_t perPiece = bf16 ? 8 : 4; // values per 16 bytes
+  auto vec4 = VectorType::get({4}, i32);
+  auto vec2f32 = VectorType::get({2}, b.getF32Type());
+  auto vec2bf16 = VectorType::get({2}, b.getBF16Type());
+  for (int64_t piece = 0; piece < count / perPiece; ++piece) {
+    Value data = LLVM::UndefOp::create(b, loc, vec4);
+    for (int64_t q = 0; q < 4; ++q) {
+      Value x;
+      if (bf16) {
+        // Columns c, c + 1 as one bf16 pair (cvt.rn.bf16x2.f32).
+        int64_t c = piece * perPiece + 2 * q;
+        Value pair = LLVM::UndefOp::create(b, loc, vec2f32);
+        for (int64_t e = 0; e < 2; ++e)
+          pair = LLVM::InsertElementOp::create(b, loc, pair, value(c + e),
+                                               i32c(b, loc, e));
+        x = LLVM::BitcastOp::create(
+            b, loc, i32, LLVM::FPTruncOp::create(b, loc, vec2bf16, pair));
+      } else {
+        x = LLVM::BitcastOp::create(b, loc, i32, value(piece * perPiece + q));
+      }
+      data = LLVM::InsertElementOp::create(b, loc, data, x, i32c(b, loc, q));
+    }
+    Value colOffset =
+        LLVM::AddOp::create(b, loc, col, i64c(b, loc, piece * perPiece));
+    Value addr = LLVM::GEPOp::create(b, loc, rowBase.getType(), elem, rowBase,
+                                     ValueRange{colOffset});
+    if (!maskCols) {
+      LLVM::StoreOp::create(b, loc, data, addr, 16);
+      continue;
+    }
+    // The last column block of a matrix whose width is not a multiple of
+    // the tile: pieces at or past ld are not stored.
+    Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
+                                        colOffset, i64c(b, loc, ld));
+    auto colIf = scf::IfOp::create(b, loc, inCols, false);
+    OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
+    LLVM::StoreOp::create(cb, loc, data, addr, 16);
+  }
+}
+
+/// The executing thread's row `row + r` of the row-major matrix `out`
+/// (`ld` elements a row) and whether it lies below `rowLimit`.
+std::pair<Value, Value> threadRowBase(OpBuilder &b, Location loc, Value out,
+                                      Type elem, Value row, Value r,
+                                      Value rowLimit, int64_t ld) {
+  Value rowIndex = arith::AddIOp::create(b, loc, row, toIndex(b, loc, r));
+  Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                       rowIndex, rowLimit);
+  Value base = LLVM::GEPOp::create(
+      b, loc, out.getType(), elem, out,
+      ValueRange{LLVM::MulOp::create(b, loc, toI64(b, loc, rowIndex),
+                                     i64c(b, loc, ld))});
+  return {base, inside};
+}
+
 /// Each thread's row of an accumulator, 32 columns per tcgen05.ld (thread
 /// t's 32 registers are lane t's columns), stored in 16-byte pieces.
 struct AccStoreRowsLowering : OpConversionPattern<AccStoreRowsOp> {
@@ -1943,103 +2042,109 @@ struct AccStoreRowsLowering : OpConversionPattern<AccStoreRowsOp> {
   LogicalResult
   matchAndRewrite(AccStoreRowsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    Type i32 = rewriter.getI32Type();
     AccRingType accType = op.getAccs().getType();
     Type elem = op.getElementType();
     int64_t ld = op.getLdAttr().getInt(), cols = op.getColsAttr().getInt();
-    bool bf16 = elem.isBF16();
-    int64_t perPiece = bf16 ? 8 : 4; // columns per 16 bytes
-    Value r = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
-                                   i32c(rewriter, loc, kWarpgroupThreads));
-    // Warp w mod 4 reads lanes 32 (w mod 4) ..: lane r is row r.
-    Value warpLanes = LLVM::AndOp::create(rewriter, loc, r,
-                                          i32c(rewriter, loc, ~31));
-    Value taddr = LLVM::AddOp::create(
-        rewriter, loc,
-        accColumns(rewriter, loc, op, accType, adaptor.getIndex()),
-        LLVM::AddOp::create(
-            rewriter, loc,
-            LLVM::ShlOp::create(rewriter, loc, warpLanes,
-                                i32c(rewriter, loc, 16)),
-            toI32(rewriter, loc, adaptor.getFirstCol())));
-    Value row = arith::AddIOp::create(rewriter, loc, adaptor.getRow(),
-                                      toIndex(rewriter, loc, r));
-    Value inside = arith::CmpIOp::create(
-        rewriter, loc, arith::CmpIPredicate::slt, row, adaptor.getRowLimit());
-    Value rowBase = LLVM::GEPOp::create(
-        rewriter, loc, adaptor.getOut().getType(), elem, adaptor.getOut(),
-        ValueRange{LLVM::MulOp::create(rewriter, loc, toI64(rewriter, loc, row),
-                                       i64c(rewriter, loc, ld))});
-    Value col0 = toI64(rewriter, loc, adaptor.getCol());
-    auto shape = NVVM::Tcgen05LdStShapeAttr::get(
-        ctx, NVVM::Tcgen05LdStShape::SHAPE_32X32B);
-    auto vec32 = VectorType::get({32}, i32);
-    auto vec4 = VectorType::get({4}, i32);
-    auto vec2f32 = VectorType::get({2}, rewriter.getF32Type());
-    auto vec2bf16 = VectorType::get({2}, rewriter.getBF16Type());
+    auto [r, taddr] = threadRowLane(b, loc, op, accType, adaptor.getIndex(),
+                                    adaptor.getFirstCol());
+    auto [rowBase, inside] =
+        threadRowBase(b, loc, adaptor.getOut(), elem, adaptor.getRow(), r,
+                      adaptor.getRowLimit(), ld);
+    Value col0 = toI64(b, loc, adaptor.getCol());
     for (int64_t chunk = 0; chunk < cols / 32; ++chunk) {
       // Every lane loads (.sync.aligned); only rows inside are stored.
-      Value v = NVVM::Tcgen05LdOp::create(
-          rewriter, loc, vec32, UnitAttr(), shape,
-          tmemPtr(rewriter, loc,
-                  LLVM::AddOp::create(rewriter, loc, taddr,
-                                      i32c(rewriter, loc, 32 * chunk))),
-          Value());
-      NVVM::Tcgen05WaitOp::create(
-          rewriter, loc,
-          NVVM::Tcgen05WaitKindAttr::get(ctx, NVVM::Tcgen05WaitKind::LOAD));
-      auto ifOp = scf::IfOp::create(rewriter, loc, inside, false);
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      auto word = [&](int64_t c) {
-        return LLVM::ExtractElementOp::create(rewriter, loc, v,
-                                              i32c(rewriter, loc, c));
-      };
-      for (int64_t piece = 0; piece < 32 / perPiece; ++piece) {
-        Value data = LLVM::UndefOp::create(rewriter, loc, vec4);
-        for (int64_t q = 0; q < 4; ++q) {
-          Value x;
-          if (bf16) {
-            // Columns c, c + 1 as one bf16 pair (cvt.rn.bf16x2.f32).
-            int64_t c = piece * perPiece + 2 * q;
-            Value pair = LLVM::UndefOp::create(rewriter, loc, vec2f32);
-            for (int64_t e = 0; e < 2; ++e)
-              pair = LLVM::InsertElementOp::create(
-                  rewriter, loc, pair,
-                  LLVM::BitcastOp::create(rewriter, loc, rewriter.getF32Type(),
-                                          word(c + e)),
-                  i32c(rewriter, loc, e));
-            x = LLVM::BitcastOp::create(
-                rewriter, loc, i32,
-                LLVM::FPTruncOp::create(rewriter, loc, vec2bf16, pair));
-          } else {
-            x = word(piece * perPiece + q);
-          }
-          data = LLVM::InsertElementOp::create(rewriter, loc, data, x,
-                                               i32c(rewriter, loc, q));
-        }
-        Value colOffset = LLVM::AddOp::create(
-            rewriter, loc, col0,
-            i64c(rewriter, loc, 32 * chunk + piece * perPiece));
-        Value addr = LLVM::GEPOp::create(rewriter, loc, rowBase.getType(), elem,
-                                         rowBase, ValueRange{colOffset});
-        if (ld % accType.getCols() == 0) {
-          LLVM::StoreOp::create(rewriter, loc, data, addr, 16);
-          continue;
-        }
-        // The last column block of a matrix whose width is not a multiple
-        // of the tile: pieces at or past ld are not stored.
-        Value inCols =
-            LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::slt,
-                                 colOffset, i64c(rewriter, loc, ld));
-        auto colIf = scf::IfOp::create(rewriter, loc, inCols, false);
-        OpBuilder::InsertionGuard colGuard(rewriter);
-        rewriter.setInsertionPoint(colIf.thenBlock()->getTerminator());
-        LLVM::StoreOp::create(rewriter, loc, data, addr, 16);
-      }
+      Value v = loadLaneColumns(
+          b, loc, LLVM::AddOp::create(b, loc, taddr, i32c(b, loc, 32 * chunk)),
+          32);
+      waitLaneLoads(b, loc);
+      auto ifOp = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      storeRowValues(
+          b, loc, elem, rowBase,
+          LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 32 * chunk)), 32, ld,
+          ld % accType.getCols() != 0, [&](int64_t c) -> Value {
+            return LLVM::BitcastOp::create(
+                b, loc, b.getF32Type(),
+                LLVM::ExtractElementOp::create(b, loc, v, i32c(b, loc, c)));
+          });
     }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// moek.acc_promote_rows: the block's product, 32 columns per tcgen05.ld,
+/// times the row's and the weight block's scales, added to each value.
+struct AccPromoteRowsLowering : OpConversionPattern<AccPromoteRowsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccPromoteRowsOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    int64_t cols = op.getAcc().getType().getDimSize(0);
+    auto [r, taddr] = threadRowLane(b, loc, op, op.getAccs().getType(),
+                                    a.getIndex(), a.getFirstCol());
+    SmallVector<Value> parts;
+    for (int64_t chunk = 0; chunk < cols / 32; ++chunk)
+      parts.push_back(loadLaneColumns(
+          b, loc, LLVM::AddOp::create(b, loc, taddr, i32c(b, loc, 32 * chunk)),
+          32));
+    // The row's scale (0 past the limit) while the loads are in flight.
+    Value row = arith::AddIOp::create(b, loc, a.getRow(), toIndex(b, loc, r));
+    Value last = arith::SubIOp::create(
+        b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
+    Value xs = loadRowValue(b, loc, a.getXs(), row, a.getRowLimit(), last,
+                            op.getLdAttr().getInt(), a.getKb());
+    Value ws = LLVM::LoadOp::create(b, loc, f32,
+                                    elementAddress(b, loc, a.getWs(), f32,
+                                                   a.getW()));
+    Value scale = LLVM::FMulOp::create(b, loc, xs, ws);
+    waitLaneLoads(b, loc);
+    Value acc = a.getAcc();
+    for (int64_t c = 0; c < cols; ++c) {
+      Value p = LLVM::BitcastOp::create(
+          b, loc, f32,
+          LLVM::ExtractElementOp::create(b, loc, parts[c / 32],
+                                         i32c(b, loc, c % 32)));
+      Value old = LLVM::ExtractElementOp::create(b, loc, acc, i32c(b, loc, c));
+      acc = LLVM::InsertElementOp::create(
+          b, loc, acc, LLVM::FMAOp::create(b, loc, p, scale, old),
+          i32c(b, loc, c));
+    }
+    rewriter.replaceOp(op, acc);
+    return success();
+  }
+};
+
+struct StoreThreadRowLowering : OpConversionPattern<StoreThreadRowOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreThreadRowOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type elem = op.getElementType();
+    int64_t ld = op.getLdAttr().getInt();
+    int64_t cols = op.getValues().getType().getDimSize(0);
+    Value r = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                   i32c(b, loc, kWarpgroupThreads));
+    auto [rowBase, inside] = threadRowBase(b, loc, a.getOut(), elem, a.getRow(),
+                                           r, a.getRowLimit(), ld);
+    auto ifOp = scf::IfOp::create(b, loc, inside, false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    // Where the row's columns lie in the matrix is dynamic: every piece is
+    // tested against ld.
+    storeRowValues(b, loc, elem, rowBase, toI64(b, loc, a.getCol()), cols, ld,
+                   /*maskCols=*/true, [&](int64_t c) -> Value {
+                     return LLVM::ExtractElementOp::create(
+                         b, loc, a.getValues(), i32c(b, loc, c));
+                   });
     rewriter.eraseOp(op);
     return success();
   }
@@ -6120,8 +6225,8 @@ struct ConvertMoEKernelToNVVMPass
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,
-                 LoadFp4SliceScalesLowering, UnpackFp4Lowering>(converter,
-                                                                ctx);
+                 LoadFp4SliceScalesLowering, UnpackFp4Lowering,
+                 StoreThreadRowLowering>(converter, ctx);
     // tcgen05 takes A from shared or tensor memory, wgmma has no block
     // scales.
     constexpr StringLiteral kRegisterA =
@@ -6135,7 +6240,8 @@ struct ConvertMoEKernelToNVVMPass
                    AccStageLowering<AccWaitOp>, AccStageLowering<AccReleaseOp>,
                    AccStageLowering<AccCommitOp>, MmaReleaseLowering,
                    MmaTmemLowering, AccStoreRowsLowering,
-                   AccStoreActRowsLowering>(converter, ctx);
+                   AccStoreActRowsLowering, AccPromoteRowsLowering>(converter,
+                                                                    ctx);
     } else {
       patterns.add<MmaLowering, MmaWaitLowering, MmaFp4Lowering,
                    MmaFp4Bf16Lowering>(converter, ctx);

@@ -924,27 +924,41 @@ constexpr int64_t kTmemAccs = 2;
 /// issues each of the tile's `slices` stages' MMAs (moek.mma_tmem, tile 0
 /// by tile 1, the first overwriting) and frees the stage when they
 /// complete (moek.mma_release: no wait), then commits the accumulator with
-/// the tile index `tile` (moek.acc_commit). Returns the iteration after.
+/// the tile index `tile` (moek.acc_commit). With `perStage`, each stage's
+/// product goes into an accumulator of its own (j, j + 1, ...: the K blocks
+/// of a block-scaled tile, promoted by the epilogue). Returns the iteration
+/// after the tile.
 Value buildTileMmasTmem(OpBuilder &ob, Location loc, Value ring, Value accs,
-                        Value i0, Value j, Value tile, Value slices) {
+                        Value i0, Value j, Value tile, Value slices,
+                        bool perStage = false) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  mk::AccAcquireOp::create(ob, loc, accs, j);
+  if (!perStage)
+    mk::AccAcquireOp::create(ob, loc, accs, j);
   auto kLoop = scf::ForOp::create(
       ob, loc, idx(ob, 0), slices, idx(ob, 1), ValueRange{},
       [&](OpBuilder &ib, Location il, Value ks, ValueRange) {
         Value i = arith::AddIOp::create(ib, il, i0, ks);
+        Value acc = perStage ? arith::AddIOp::create(ib, il, j, ks) : j;
+        if (perStage)
+          mk::AccAcquireOp::create(ib, il, accs, acc);
         mk::RingWaitOp::create(ib, il, ring, i);
-        Value accumulate = arith::CmpIOp::create(
-            ib, il, arith::CmpIPredicate::ugt, ks, idx(ib, 0));
+        Value accumulate =
+            perStage ? arith::ConstantIntOp::create(ib, il, 0, 1).getResult()
+                     : arith::CmpIOp::create(ib, il, arith::CmpIPredicate::ugt,
+                                             ks, idx(ib, 0))
+                           .getResult();
         mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
-                              ib.getI64IntegerAttr(1), accs, j, accumulate);
+                              ib.getI64IntegerAttr(1), accs, acc, accumulate);
         mk::MmaReleaseOp::create(ib, il, ring, i);
+        if (perStage)
+          mk::AccCommitOp::create(ib, il, accs, acc, tile);
         scf::YieldOp::create(ib, il);
       });
   disableUnroll(kLoop);
-  mk::AccCommitOp::create(ob, loc, accs, j, tile);
+  if (!perStage)
+    mk::AccCommitOp::create(ob, loc, accs, j, tile);
   return arith::AddIOp::create(ob, loc, i0, slices);
 }
 
@@ -1145,11 +1159,13 @@ void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
 /// The MMA issuer of a single-issuer kernel (sm_100a), lane 0 of warp 1 of
 /// the producer's warpgroup: per tile of the producer's stages (tagged with
 /// the tile index, until the stop mark's `total`), buildTileMmasTmem over
-/// its `slicesOf(tile)` stages into the next accumulator. After the stop
+/// its `slicesOf(tile)` stages into the next accumulator (`perStage`: one
+/// accumulator per stage). After the stop
 /// mark (released) it commits one more accumulator tagged `total`.
 void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
                      Value total,
-                     function_ref<Value(OpBuilder &, Value)> slicesOf) {
+                     function_ref<Value(OpBuilder &, Value)> slicesOf,
+                     bool perStage = false) {
   OpBuilder::InsertionGuard g(b);
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
@@ -1184,10 +1200,13 @@ void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
                                  {indexTy, indexTy, indexTy}, {loc, loc, loc});
     OpBuilder ab = OpBuilder::atBlockEnd(after);
     Value j = after->getArgument(1), t = after->getArgument(2);
+    Value slices = slicesOf(ab, t);
     Value next = buildTileMmasTmem(ab, loc, ring, accs, after->getArgument(0),
-                                   j, t, slicesOf(ab, t));
+                                   j, t, slices, perStage);
     scf::YieldOp::create(
-        ab, loc, ValueRange{next, arith::AddIOp::create(ab, loc, j, idx(ab, 1))});
+        ab, loc,
+        ValueRange{next, arith::AddIOp::create(ab, loc, j,
+                                               perStage ? slices : idx(ab, 1))});
   }
   b.setInsertionPointAfter(loop);
   // The stop mark: its stage, and an accumulator that tells the epilogue.
@@ -1250,6 +1269,78 @@ void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
                                d.getRow(), col, d.getRowEnd(),
                                TypeAttr::get(outElem), ob.getI64IntegerAttr(n));
   });
+}
+
+/// The single-issuer roles of the block-scaled FP8 grouped matmul on
+/// sm_100a (128 x 128 tiles, one 128-wide K block a stage): the MMA issuer
+/// puts each K block's product into an accumulator of its own (four, so
+/// that the MMAs run up to three blocks ahead of the epilogue), and the
+/// epilogue warpgroups, 64 of the tile's columns each, promote them in
+/// order into registers (moek.acc_promote_rows: DeepGEMM's promotion by
+/// the row's and the weight block's scales, one row per thread) and store
+/// the sum (moek.store_thread_row).
+template <typename DecodeFn>
+void buildScaledSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
+                                  Value numTiles, Value cKBlocks, Value xs,
+                                  Value ws, int64_t nBlocks, int64_t kBlocks,
+                                  Value out, Type outElem, int64_t n,
+                                  DecodeFn decode) {
+  MLIRContext *ctx = b.getContext();
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  auto accsType = mk::AccRingType::get(ctx, 4, 128, 128, b.getF32Type());
+  Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
+                                          b.getI64IntegerAttr(256));
+  buildTmemIssuer(
+      b, loc, ring, accs, numTiles,
+      [&](OpBuilder &, Value) { return cKBlocks; }, /*perStage=*/true);
+  OpBuilder::InsertionGuard g(b);
+  beginRole(b, loc, "epilogue", 1, 2, 192);
+  Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+  Value first = arith::MulIOp::create(b, loc, wg, idx(b, 64));
+  auto vecTy = VectorType::get({64}, b.getF32Type());
+  buildTileIndexLoop(
+      b, loc, numTiles,
+      [&](OpBuilder &bb, Value j) -> Value {
+        return mk::AccWaitOp::create(bb, loc, bb.getIndexType(), accs, j);
+      },
+      [&](OpBuilder &ob, Value t, Value j) -> Value {
+        auto d = decode(ob, t);
+        // ws[e][col / 128][kb]: the tile's 128 columns are one N block.
+        Value wsBase = arith::MulIOp::create(
+            ob, loc,
+            arith::AddIOp::create(
+                ob, loc,
+                arith::MulIOp::create(ob, loc, d.getExpert(), idx(ob, nBlocks)),
+                d.getColTile()),
+            idx(ob, kBlocks));
+        Value zero = arith::ConstantOp::create(
+            ob, loc, DenseElementsAttr::get(vecTy, ob.getF32FloatAttr(0.0f)));
+        // Block kb's product is accumulator j + kb (its first one waited
+        // for by the loop: the wait passes again).
+        auto blocks = scf::ForOp::create(
+            ob, loc, idx(ob, 0), cKBlocks, idx(ob, 1), ValueRange{zero},
+            [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
+              Value jj = arith::AddIOp::create(ib, il, j, kb);
+              mk::AccWaitOp::create(ib, il, ib.getIndexType(), accs, jj);
+              Value v = mk::AccPromoteRowsOp::create(
+                  ib, il, vecTy, accs, jj, first, it[0], xs, d.getRow(), kb,
+                  ws, arith::AddIOp::create(ib, il, wsBase, kb),
+                  d.getRowEnd(), ib.getI64IntegerAttr(kBlocks));
+              mk::AccReleaseOp::create(ib, il, accs, jj);
+              scf::YieldOp::create(ib, il, ValueRange{v});
+            });
+        disableUnroll(blocks);
+        mk::StoreThreadRowOp::create(
+            ob, loc, blocks.getResult(0), out, d.getRow(),
+            arith::AddIOp::create(
+                ob, loc, arith::MulIOp::create(ob, loc, d.getColTile(),
+                                               idx(ob, 128)),
+                first),
+            d.getRowEnd(), TypeAttr::get(outElem), ob.getI64IntegerAttr(n));
+        return arith::AddIOp::create(ob, loc, j, cKBlocks);
+      });
 }
 
 /// Auto row_group: the row blocks that share a weight column panel while it
@@ -1366,10 +1457,14 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                                      ob.getI64IntegerAttr(config.rowGroup));
   };
 
-  // Producer: warpgroup 0, one thread issues every copy.
+  // Producer: warpgroup 0, one thread issues every copy. The block-scaled
+  // single-issuer kernel's MMA issuer shares the warpgroup: with 40 to 64
+  // registers ptxas spilled (64 bytes; K = 128 with 64), with 72 not; 80
+  // (and 192 for the epilogue: 128 x 80 + 256 x 192 <= 64K) for a margin.
+  bool wideProducer = config.singleIssuer && scaled;
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "producer", 0, 1, 40);
+    beginRole(b, loc, "producer", 0, 1, wideProducer ? 80 : 40);
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -1414,6 +1509,14 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     }
   }
 
+  if (config.singleIssuer && scaled) {
+    buildScaledSingleIssuerRoles(b, loc, ring, numTiles, cKSlices,
+                                 entry->getArgument(3), entry->getArgument(4),
+                                 n / 128, k / kTileKFp8, out, outElem, n,
+                                 decode);
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
+    return func;
+  }
   if (config.singleIssuer) {
     buildSingleIssuerRoles(b, loc, ring, numTiles, cKSlices, kTileN, out,
                            outElem, n, decode);
@@ -3369,8 +3472,8 @@ struct ConvertMoEToMoEKernelPass
       }
       // sm_100a, bf16: Blackwell's shape (one MMA issuer, tensor-memory
       // accumulators drained by epilogue warpgroups), 128-row tiles.
-      bool single = chip == "sm_100a" && singleIssuer && !scaled && !fp4 &&
-                    !mxfp8 && !op.getXQuantAttr() && !op.getWQuantAttr();
+      bool single = chip == "sm_100a" && singleIssuer && !fp4 && !mxfp8 &&
+                    (scaled || (!op.getXQuantAttr() && !op.getWQuantAttr()));
       if (single && (tileM == 256 || schedule == "pingpong")) {
         op.emitError() << "convert-moe-to-moek: the sm_100a single-issuer "
                           "kernel uses 128-row tiles and its own schedule "
@@ -3382,7 +3485,7 @@ struct ConvertMoEToMoEKernelPass
         return signalPassFailure();
       }
       int64_t n = op.getWeight().getType().getDimSize(1);
-      if (ctaPair && (!single || n % 256 != 0)) {
+      if (ctaPair && (!single || scaled || n % 256 != 0)) {
         op.emitError() << "convert-moe-to-moek: cta-pair takes bf16 grouped "
                           "matmuls on sm_100a with single-issuer and N a "
                           "multiple of 256 (256 x 256 tiles; chip = "

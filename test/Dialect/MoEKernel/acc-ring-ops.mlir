@@ -193,3 +193,32 @@ func.func @act_rows_kind(%out: !llvm.ptr<1>, %i: index) {
   moek.acc_store_act_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) {activation = "relu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @promote
+// CHECK:         %{{.+}} = moek.acc_promote_rows %{{.+}}[%{{.+}}] cols(%{{.+}}, %{{.+}}), %{{.+}}[%{{.+}}, %{{.+}}] ws(%{{.+}}[%{{.+}}]) row_limit(%{{.+}}) {ld = 56 : i64} : !moek.acc_ring<4, 128x128xf32>, vector<64xf32>
+// CHECK:         moek.store_thread_row %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) {element_type = bf16, ld = 4096 : i64} : vector<64xf32>, !llvm.ptr<1>
+func.func @promote(%xs: !llvm.ptr<1>, %ws: !llvm.ptr<1>, %out: !llvm.ptr<1>, %v: vector<64xf32>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<4, 128x128xf32>
+  %p = moek.acc_promote_rows %accs[%i] cols(%i, %v), %xs[%i, %i] ws(%ws[%i]) row_limit(%i) {ld = 56 : i64} : !moek.acc_ring<4, 128x128xf32>, vector<64xf32>
+  moek.store_thread_row %p, %out[%i, %i] row_limit(%i) {element_type = bf16, ld = 4096 : i64} : vector<64xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @promote_wide(%xs: !llvm.ptr<1>, %ws: !llvm.ptr<1>, %v: vector<256xf32>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<4, 128x128xf32>
+  // expected-error @+1 {{'moek.acc_promote_rows' op expects a vector of a multiple of 32 values (one tcgen05.ld), at most the accumulator's 128 columns, got 256}}
+  %p = moek.acc_promote_rows %accs[%i] cols(%i, %v), %xs[%i, %i] ws(%ws[%i]) row_limit(%i) {ld = 56 : i64} : !moek.acc_ring<4, 128x128xf32>, vector<256xf32>
+  return
+}
+
+// -----
+
+func.func @store_row_count(%out: !llvm.ptr<1>, %v: vector<48xf32>, %i: index) {
+  // expected-error @+1 {{'moek.store_thread_row' op expects a multiple of 32 values, got 48}}
+  moek.store_thread_row %v, %out[%i, %i] row_limit(%i) {element_type = bf16, ld = 4096 : i64} : vector<48xf32>, !llvm.ptr<1>
+  return
+}

@@ -809,6 +809,29 @@ LogicalResult AccStoreRowsOp::verify() {
   return success();
 }
 
+LogicalResult AccPromoteRowsOp::verify() {
+  int64_t cols = getAcc().getType().getDimSize(0);
+  int64_t accCols = getAccs().getType().getCols();
+  if (cols < 32 || cols % 32 != 0 || cols > accCols)
+    return emitOpError() << "expects a vector of a multiple of 32 values (one "
+                            "tcgen05.ld), at most the accumulator's "
+                         << accCols << " columns, got " << cols;
+  if (getLdAttr().getInt() < 1)
+    return emitOpError() << "expects a positive ld, got "
+                         << getLdAttr().getInt();
+  return success();
+}
+
+LogicalResult StoreThreadRowOp::verify() {
+  if (failed(verifyAccStore(*this)))
+    return failure();
+  int64_t cols = getValues().getType().getDimSize(0);
+  if (cols < 32 || cols % 32 != 0)
+    return emitOpError() << "expects a multiple of 32 values, got " << cols;
+  return success();
+}
+
+
 LogicalResult GridBarrierOp::verify() {
   int64_t id = getIdAttr().getInt(), threads = getThreadsAttr().getInt();
   if (getPhaseAttr().getInt() < 1)

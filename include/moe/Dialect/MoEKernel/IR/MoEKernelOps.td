@@ -1494,6 +1494,61 @@ def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_AccPromoteRowsOp : MoEK_Op<"acc_promote_rows",
+    [AllTypesMatch<["acc", "result"]>]> {
+  let summary = "Epilogue: add a block's tensor-memory product to each thread's row, times its block scales";
+  let description = [{
+    DeepGEMM's promotion, one row per thread: thread `t` of the executing
+    warpgroup (row `r = t mod 128`, tensor-memory lane `r`) reads columns
+    `[first_col, first_col + C)` of accumulator `j mod S` (the product of
+    one K block; C = the vector's length, a multiple of 32) and returns
+    `acc[c] + partial[r][first_col + c] * (xs[(row + r) * ld + kb] *
+    ws[w])` in f32 (the product of the scales rounded first, then one fused
+    multiply-add: moek.mma_promote's order). Rows at or past `row_limit`
+    take scale 0 (they read row `row_limit - 1`). sm_100a only.
+
+    ```mlir
+    %v2 = moek.acc_promote_rows %accs[%j] cols(%c0, %v), %xs[%row, %kb] ws(%ws[%w]) row_limit(%end) {ld = 56 : i64} : !moek.acc_ring<4, 128x128xf32>, vector<64xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccRingType:$accs, Index:$index, Index:$first_col,
+                       VectorOfRankAndType<[1], [F32]>:$acc,
+                       MoEK_GlobalPtr:$xs, Index:$row, Index:$kb,
+                       MoEK_GlobalPtr:$ws, Index:$w, Index:$row_limit,
+                       I64Attr:$ld);
+  let results = (outs VectorOfRankAndType<[1], [F32]>:$result);
+  let assemblyFormat = [{
+    $accs `[` $index `]` `cols` `(` $first_col `,` $acc `)` `,` $xs `[` $row
+    `,` $kb `]` `ws` `(` $ws `[` $w `]` `)` `row_limit` `(` $row_limit `)`
+    attr-dict `:` qualified(type($accs)) `,` type($acc)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_StoreThreadRowOp : MoEK_Op<"store_thread_row", []> {
+  let summary = "Epilogue: each thread stores its row of values";
+  let description = [{
+    Thread `t` of the executing warpgroup stores its vector (C values, a
+    multiple of 32) converted to `element_type` (round to nearest even) at
+    `out[(row + t mod 128) * ld + col + c]`, in 16-byte pieces; rows at or
+    past `row_limit` are not written, nor columns at or past `ld`. The
+    store of moek.acc_store_rows for values in registers (a promoted
+    accumulator, moek.acc_promote_rows).
+
+    ```mlir
+    moek.store_thread_row %v, %out[%row, %col] row_limit(%end) {element_type = bf16, ld = 4096 : i64} : vector<64xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins VectorOfRankAndType<[1], [F32]>:$values,
+                       LLVM_AnyPointer:$out, Index:$row, Index:$col,
+                       Index:$row_limit, TypeAttr:$element_type, I64Attr:$ld);
+  let assemblyFormat = [{
+    $values `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    attr-dict `:` type($values) `,` qualified(type($out))
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_AccReleaseOp : MoEK_Op<"acc_release", []> {
   let summary = "Epilogue: done reading accumulator `j mod S`";
   let description = [{
