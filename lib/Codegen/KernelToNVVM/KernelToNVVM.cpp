@@ -3950,38 +3950,22 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
                   ConversionPatternRewriter &rewriter) const override {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    MLIRContext *ctx = b.getContext();
-    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    Type f32 = b.getF32Type();
     Type elem = op.getElementType(), g1 = op.getGemm1Type();
     int64_t ld = op.getLdAttr().getInt(), cols = op.getColsAttr().getInt();
     bool interleaved = op.getLayout() == "interleaved";
-    bool bf16 = elem.isBF16();
-    int64_t perPiece = bf16 ? 8 : 4; // outputs per 16 bytes
-    // Outputs per step: 16 (32 loaded values live at a time).
-    constexpr int64_t kChunk = 16;
     float alpha = op.getAlpha().convertToFloat(),
           limit = op.getLimit().convertToFloat();
-    Value r = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
-                                   i32c(b, loc, kWarpgroupThreads));
-    Value lanes = LLVM::ShlOp::create(
-        b, loc, LLVM::AndOp::create(b, loc, r, i32c(b, loc, ~31)),
-        i32c(b, loc, 16));
-    Value base = LLVM::AddOp::create(
-        b, loc, accColumns(b, loc, op, op.getAccs().getType(), a.getIndex()),
-        lanes);
-    Value first = toI32(b, loc, a.getFirstCol());
+    // Outputs per step: 16 (32 loaded values live at a time).
+    constexpr int64_t kChunk = 16;
+    auto [r, base] = threadRowLane(b, loc, op, op.getAccs().getType(),
+                                   a.getIndex(),
+                                   arith::ConstantIndexOp::create(b, loc, 0));
+    auto [rowBase, inside] = threadRowBase(b, loc, a.getOut(), elem, a.getRow(),
+                                           r, a.getRowLimit(), ld);
     Value row = arith::AddIOp::create(b, loc, a.getRow(), toIndex(b, loc, r));
-    Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, row,
-                                         a.getRowLimit());
+    Value first = toI32(b, loc, a.getFirstCol());
     Value col0 = toI64(b, loc, a.getCol());
-    auto shape = NVVM::Tcgen05LdStShapeAttr::get(
-        ctx, NVVM::Tcgen05LdStShape::SHAPE_32X32B);
-    // kChunk columns from column `column` (i32) of the accumulator.
-    auto load = [&](Value column, int64_t count) -> Value {
-      return NVVM::Tcgen05LdOp::create(
-          b, loc, VectorType::get({count}, i32), UnitAttr(), shape,
-          tmemPtr(b, loc, LLVM::AddOp::create(b, loc, base, column)), Value());
-    };
     auto value = [&](Value v, int64_t c) -> Value {
       Value x = LLVM::BitcastOp::create(
           b, loc, f32,
@@ -3998,15 +3982,23 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
                                        i32c(b, loc, kChunk * chunk));
       Value lo, hi;
       if (interleaved) {
-        lo = hi = load(LLVM::MulOp::create(b, loc, out0, i32c(b, loc, 2)),
-                       2 * kChunk);
+        lo = hi = loadLaneColumns(
+            b, loc,
+            LLVM::AddOp::create(
+                b, loc, base,
+                LLVM::MulOp::create(b, loc, out0, i32c(b, loc, 2))),
+            2 * kChunk);
       } else {
-        lo = load(out0, kChunk);
-        hi = load(LLVM::AddOp::create(b, loc, out0, i32c(b, loc, 128)),
-                  kChunk);
+        lo = loadLaneColumns(b, loc, LLVM::AddOp::create(b, loc, base, out0),
+                             kChunk);
+        hi = loadLaneColumns(
+            b, loc,
+            LLVM::AddOp::create(
+                b, loc, base,
+                LLVM::AddOp::create(b, loc, out0, i32c(b, loc, 128))),
+            kChunk);
       }
-      NVVM::Tcgen05WaitOp::create(
-          b, loc, NVVM::Tcgen05WaitKindAttr::get(ctx, NVVM::Tcgen05WaitKind::LOAD));
+      waitLaneLoads(b, loc);
       auto ifOp = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -4014,47 +4006,16 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       if (a.getRowWeights())
         rw = LLVM::LoadOp::create(
             b, loc, f32, elementAddress(b, loc, a.getRowWeights(), f32, row));
-      Value rowBase = LLVM::GEPOp::create(
-          b, loc, a.getOut().getType(), elem, a.getOut(),
-          ValueRange{LLVM::MulOp::create(b, loc, toI64(b, loc, row),
-                                         i64c(b, loc, ld))});
-      auto output = [&](int64_t c) -> Value {
-        Value g = value(lo, interleaved ? 2 * c : c);
-        Value u = value(hi, interleaved ? 2 * c + 1 : c);
-        Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g, u);
-        return rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult() : o;
-      };
-      auto vec4 = VectorType::get({4}, i32);
-      auto vec2f32 = VectorType::get({2}, f32);
-      auto vec2bf16 = VectorType::get({2}, b.getBF16Type());
-      for (int64_t piece = 0; piece < kChunk / perPiece; ++piece) {
-        Value data = LLVM::UndefOp::create(b, loc, vec4);
-        for (int64_t q = 0; q < 4; ++q) {
-          Value x;
-          if (bf16) {
-            int64_t c = piece * perPiece + 2 * q;
-            Value pair = LLVM::UndefOp::create(b, loc, vec2f32);
-            for (int64_t e = 0; e < 2; ++e)
-              pair = LLVM::InsertElementOp::create(b, loc, pair, output(c + e),
-                                                   i32c(b, loc, e));
-            x = LLVM::BitcastOp::create(
-                b, loc, i32, LLVM::FPTruncOp::create(b, loc, vec2bf16, pair));
-          } else {
-            x = LLVM::BitcastOp::create(b, loc, i32,
-                                        output(piece * perPiece + q));
-          }
-          data = LLVM::InsertElementOp::create(b, loc, data, x, i32c(b, loc, q));
-        }
-        Value colOffset = LLVM::AddOp::create(
-            b, loc, col0, i64c(b, loc, kChunk * chunk + piece * perPiece));
-        Value addr = LLVM::GEPOp::create(b, loc, rowBase.getType(), elem,
-                                         rowBase, ValueRange{colOffset});
-        Value inCols = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt,
-                                            colOffset, i64c(b, loc, ld));
-        auto colIf = scf::IfOp::create(b, loc, inCols, false);
-        OpBuilder cb = OpBuilder::atBlockTerminator(colIf.thenBlock());
-        LLVM::StoreOp::create(cb, loc, data, addr, 16);
-      }
+      storeRowValues(
+          b, loc, elem, rowBase,
+          LLVM::AddOp::create(b, loc, col0, i64c(b, loc, kChunk * chunk)),
+          kChunk, ld, /*maskCols=*/true, [&](int64_t c) -> Value {
+            Value g = value(lo, interleaved ? 2 * c : c);
+            Value u = value(hi, interleaved ? 2 * c + 1 : c);
+            Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g,
+                                   u);
+            return rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult() : o;
+          });
     }
     rewriter.eraseOp(op);
     return success();

@@ -2377,6 +2377,16 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     stamp(b, 2);
   }
 
+  // Phase 4: each token's rows of y summed (the threads of warpgroups 1
+  // and 2).
+  auto combine = [&](OpBuilder &ob) {
+    Value combineWeights =
+        op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
+    mk::CombineOp::create(ob, loc, y, slotRows, combineWeights, out, tokens,
+                          ob.getI64IntegerAttr(k), ob.getI64IntegerAttr(h),
+                          TypeAttr::get(yElem), TypeAttr::get(outElem),
+                          ob.getI64IntegerAttr(128), ob.getI64IntegerAttr(256));
+  };
   if (single) {
     // The MMA issuer (128 x 256 MMAs, a GEMM1 or GEMM2 tile's stages) and
     // the epilogue, warpgroups 1 and 2, half of each tile's columns each:
@@ -2441,12 +2451,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     // Phase 3: every row of y is stored (grid barrier 3, epilogue only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
-    Value combineWeights =
-        op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
-    mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
-                          b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-                          TypeAttr::get(yElem), TypeAttr::get(outElem),
-                          b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
+    combine(b);
     b.setInsertionPointAfter(b.getInsertionBlock()->getParentOp());
     LLVM::ReturnOp::create(b, loc, ValueRange{});
     return func;
@@ -2653,12 +2658,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     ep.awaitResults(b, loc, ctaId);
     stamp(b, 4, firstWg);
-    Value combineWeights =
-        op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
-    mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
-                          b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-                          TypeAttr::get(yElem), TypeAttr::get(outElem),
-                          b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
+    combine(b);
     stamp(b, 5, firstWg);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
