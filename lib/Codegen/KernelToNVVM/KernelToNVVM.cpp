@@ -230,20 +230,29 @@ struct RingParts {
   Value parity; // i32: (iter / S) mod 2
 };
 
+/// Of a running count `iter` (index) over `stages` slots (a ring's stages,
+/// an accumulator ring's accumulators): the slot iter mod S and the phase
+/// parity (iter / S) mod 2, both i32. In 32 bits (a CTA's counts, its
+/// tiles times their K blocks, stay far below 2^32): a 64-bit division by a
+/// count that is not a power of two took ~25 instructions, in every K block
+/// of every warp.
+std::pair<Value, Value> slotAndParity(OpBuilder &b, Location loc, Value iter,
+                                      int64_t stages) {
+  Value it = toI32(b, loc, iter);
+  Value s = i32c(b, loc, stages);
+  Value round = LLVM::UDivOp::create(b, loc, it, s);
+  return {LLVM::URemOp::create(b, loc, it, s),
+          LLVM::AndOp::create(b, loc, round, i32c(b, loc, 1))};
+}
+
 RingParts unpackRing(OpBuilder &b, Location loc, Value ring, RingType type,
                      Value iter) {
   RingParts p;
   p.tiles = LLVM::ExtractValueOp::create(b, loc, ring, ArrayRef<int64_t>{0});
   p.barriers = LLVM::ExtractValueOp::create(b, loc, ring, ArrayRef<int64_t>{1});
-  // In 32 bits (a CTA's ring iterations, its tiles times their K blocks,
-  // stay far below 2^32): a 64-bit division by a stage count that is not a
-  // power of two took ~25 instructions, in every K block of every warp.
-  Value it = toI32(b, loc, iter);
-  Value stages = i32c(b, loc, type.getStages());
-  p.stage = LLVM::ZExtOp::create(b, loc, b.getI64Type(),
-                                 LLVM::URemOp::create(b, loc, it, stages));
-  Value round = LLVM::UDivOp::create(b, loc, it, stages);
-  p.parity = LLVM::AndOp::create(b, loc, round, i32c(b, loc, 1));
+  auto [stage, parity] = slotAndParity(b, loc, iter, type.getStages());
+  p.stage = LLVM::ZExtOp::create(b, loc, b.getI64Type(), stage);
+  p.parity = parity;
   return p;
 }
 
@@ -274,6 +283,47 @@ void waitParity(OpBuilder &b, Location loc, Value bar, Value parity) {
   NVVM::MBarrierTryWaitParityOp::create(b, loc, bar, parity,
                                         i32c(b, loc, 10000000));
 }
+
+//===----------------------------------------------------------------------===//
+// tcgen05 and CTA-pair helpers (sm_100a)
+//===----------------------------------------------------------------------===//
+
+void tcgen05Fence(OpBuilder &b, Location loc, NVVM::Tcgen05FenceKind kind) {
+  NVVM::Tcgen05FenceOp::create(
+      b, loc, NVVM::Tcgen05FenceKindAttr::get(b.getContext(), kind));
+}
+
+NVVM::CTAGroupKindAttr ctaGroupOf(MLIRContext *ctx, bool pair) {
+  return NVVM::CTAGroupKindAttr::get(ctx, pair ? NVVM::CTAGroupKind::CTA_2
+                                               : NVVM::CTAGroupKind::CTA_1);
+}
+
+/// tcgen05.commit of the executing thread's MMAs to `bar`; in a CTA pair,
+/// to the barrier at the same place in both CTAs (multicast mask 0b11).
+void commitMmas(OpBuilder &b, Location loc, Value bar, bool pair) {
+  Value mask =
+      pair ? cst(b, loc, b.getI16Type(), 3) : Value();
+  NVVM::Tcgen05CommitOp::create(b, loc, bar, mask,
+                                ctaGroupOf(b.getContext(), pair));
+}
+
+/// `ptr` (shared memory) in the CTA of cluster rank `rank` (i32).
+Value inClusterCta(OpBuilder &b, Location loc, Value ptr, Value rank) {
+  return NVVM::MapaOp::create(b, loc, ptrTy(b.getContext(), 7), ptr, rank);
+}
+
+/// The cluster rank (i32) of the other CTA of this CTA's pair, and of the
+/// pair's even CTA.
+Value peerRank(OpBuilder &b, Location loc) {
+  return LLVM::XOrOp::create(b, loc, NVVM::ClusterId::create(b, loc, b.getI32Type()),
+                             i32c(b, loc, 1));
+}
+Value leaderRank(OpBuilder &b, Location loc) {
+  return LLVM::AndOp::create(b, loc,
+                             NVVM::ClusterId::create(b, loc, b.getI32Type()),
+                             i32c(b, loc, ~1));
+}
+
 
 //===----------------------------------------------------------------------===//
 // Roles and indices
@@ -848,7 +898,6 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
         // branch: a branch made the warp diverge around the mbarrier waits
         // that follow (each a bra.uni spin loop), the suspected cause of a
         // hang on the H200 (bench/results/, cluster multicast).
-        MLIRContext *ctx = rewriter.getContext();
         Value lane = LLVM::URemOp::create(
             rewriter, loc, threadIdX(rewriter, loc),
             i32c(rewriter, loc, kWarpgroupThreads));
@@ -858,8 +907,7 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
                                  lane, i32c(rewriter, loc, cluster)));
         Value target = LLVM::URemOp::create(rewriter, loc, lane,
                                             i32c(rewriter, loc, cluster));
-        Value remote = NVVM::MapaOp::create(rewriter, loc, ptrTy(ctx, 7), bar,
-                                            target);
+        Value remote = inClusterCta(rewriter, loc, bar, target);
         ptxVoid(rewriter, loc,
                 "{\n.reg .pred p;\nsetp.ne.b32 p, $1, 0;\n"
                 "@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, "
@@ -952,13 +1000,9 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
     if (op.getLeaderBarrier()) {
       // A CTA pair: this CTA's copy completes on the even CTA's barrier
       // (a shared::cluster address, which NVVM's op does not take).
-      Value bar = NVVM::MapaOp::create(
-          rewriter, loc, ptrTy(ctx, 7),
-          barrierOf(rewriter, loc, p, type, false),
-          LLVM::AndOp::create(
-              rewriter, loc,
-              NVVM::ClusterId::create(rewriter, loc, rewriter.getI32Type()),
-              i32c(rewriter, loc, ~1)));
+      Value bar = inClusterCta(rewriter, loc,
+                               barrierOf(rewriter, loc, p, type, false),
+                               leaderRank(rewriter, loc));
       Type i64 = rewriter.getI64Type();
       SmallVector<Value> operands{
           LLVM::PtrToIntOp::create(rewriter, loc, i64, dst),
@@ -1370,14 +1414,9 @@ void issueTcgen05(OpBuilder &b, Location loc, const TensorMemory &tm,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    NVVM::Tcgen05FenceOp::create(
-        b, loc,
-        NVVM::Tcgen05FenceKindAttr::get(
-            ctx, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+    tcgen05Fence(b, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
     issue();
-    NVVM::Tcgen05CommitOp::create(
-        b, loc, bar, Value(),
-        NVVM::CTAGroupKindAttr::get(ctx, NVVM::CTAGroupKind::CTA_1));
+    commitMmas(b, loc, bar, /*pair=*/false);
   }
   LLVM::StoreOp::create(b, loc,
                         LLVM::AddOp::create(b, loc, issued, i32c(b, loc, 1)),
@@ -1506,10 +1545,7 @@ struct Tcgen05MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
     AccType accType = op.getAcc().getType();
     int64_t n = fragmentSize(accType);
     Value acc = adaptor.getAcc();
-    NVVM::Tcgen05FenceOp::create(
-        rewriter, loc,
-        NVVM::Tcgen05FenceKindAttr::get(ctx,
-                                        NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC));
+    tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::AFTER_THREAD_SYNC);
     Value taddr =
         LLVM::ExtractValueOp::create(rewriter, loc, acc, ArrayRef<int64_t>{n});
     Value written = LLVM::ExtractValueOp::create(rewriter, loc, acc,
@@ -1555,10 +1591,7 @@ struct Tcgen05MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
     NVVM::Tcgen05WaitOp::create(
         rewriter, loc,
         NVVM::Tcgen05WaitKindAttr::get(ctx, NVVM::Tcgen05WaitKind::LOAD));
-    NVVM::Tcgen05FenceOp::create(
-        rewriter, loc,
-        NVVM::Tcgen05FenceKindAttr::get(
-            ctx, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC));
+    tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
     // Named barrier 13 + r over the warpgroup: no thread's next MMA before
     // every thread has read the columns.
     NVVM::BarrierOp::create(
@@ -1693,15 +1726,11 @@ constexpr StringLiteral kAccBarsAttr = "moek.acc_bars";
 /// `index mod S`, and the phase parity (index / S) mod 2.
 std::pair<Value, Value> accSlot(OpBuilder &b, Location loc, Value accs,
                                 AccRingType type, Value index, int64_t which) {
-  Value j = toI32(b, loc, index);
-  Value stages = i32c(b, loc, type.getStages());
-  Value slot = LLVM::AddOp::create(b, loc, LLVM::URemOp::create(b, loc, j, stages),
+  auto [stage, parity] = slotAndParity(b, loc, index, type.getStages());
+  Value slot = LLVM::AddOp::create(b, loc, stage,
                                    i32c(b, loc, which * type.getStages()));
   Value word = LLVM::GEPOp::create(b, loc, accs.getType(), b.getI64Type(), accs,
                                    ValueRange{slot});
-  Value parity = LLVM::AndOp::create(b, loc,
-                                     LLVM::UDivOp::create(b, loc, j, stages),
-                                     i32c(b, loc, 1));
   return {word, parity};
 }
 
@@ -1715,16 +1744,10 @@ Value accColumns(OpBuilder &b, Location loc, Operation *op, AccRingType type,
       b, loc, ptrTy(b.getContext(), 3),
       cast<FlatSymbolRefAttr>(info.get("slot")).getValue());
   Value base = LLVM::LoadOp::create(b, loc, b.getI32Type(), slot, 4);
-  Value stage = LLVM::URemOp::create(b, loc, toI32(b, loc, index),
-                                     i32c(b, loc, type.getStages()));
+  Value stage = slotAndParity(b, loc, index, type.getStages()).first;
   return LLVM::AddOp::create(
       b, loc, base,
       LLVM::MulOp::create(b, loc, stage, i32c(b, loc, type.getCols())));
-}
-
-void tcgen05Fence(OpBuilder &b, Location loc, NVVM::Tcgen05FenceKind kind) {
-  NVVM::Tcgen05FenceOp::create(
-      b, loc, NVVM::Tcgen05FenceKindAttr::get(b.getContext(), kind));
 }
 
 /// True if `op`'s kernel runs its tensor-memory accumulators as a CTA pair
@@ -1733,37 +1756,6 @@ bool inCtaPair(Operation *op) {
   auto func = op->getParentOfType<LLVM::LLVMFuncOp>();
   auto info = func->getAttrOfType<DictionaryAttr>(kTmemAttr);
   return info && info.get("cta_pair");
-}
-
-NVVM::CTAGroupKindAttr ctaGroupOf(MLIRContext *ctx, bool pair) {
-  return NVVM::CTAGroupKindAttr::get(ctx, pair ? NVVM::CTAGroupKind::CTA_2
-                                               : NVVM::CTAGroupKind::CTA_1);
-}
-
-/// tcgen05.commit of the executing thread's MMAs to `bar`; in a CTA pair,
-/// to the barrier at the same place in both CTAs (multicast mask 0b11).
-void commitMmas(OpBuilder &b, Location loc, Value bar, bool pair) {
-  Value mask =
-      pair ? cst(b, loc, b.getI16Type(), 3) : Value();
-  NVVM::Tcgen05CommitOp::create(b, loc, bar, mask,
-                                ctaGroupOf(b.getContext(), pair));
-}
-
-/// `ptr` (shared memory) in the CTA of cluster rank `rank` (i32).
-Value inClusterCta(OpBuilder &b, Location loc, Value ptr, Value rank) {
-  return NVVM::MapaOp::create(b, loc, ptrTy(b.getContext(), 7), ptr, rank);
-}
-
-/// The cluster rank (i32) of the other CTA of this CTA's pair, and of the
-/// pair's even CTA.
-Value peerRank(OpBuilder &b, Location loc) {
-  return LLVM::XOrOp::create(b, loc, NVVM::ClusterId::create(b, loc, b.getI32Type()),
-                             i32c(b, loc, 1));
-}
-Value leaderRank(OpBuilder &b, Location loc) {
-  return LLVM::AndOp::create(b, loc,
-                             NVVM::ClusterId::create(b, loc, b.getI32Type()),
-                             i32c(b, loc, ~1));
 }
 
 /// An arrival with release semantics at cluster scope on the mbarrier at
