@@ -299,7 +299,8 @@ static moeRtStatus planDescriptor(const TensorMapSpec &map, moeRtDType dtype,
   const uint64_t elemBytes = fp4 ? 1 : dtypeBits(dtype) / 8;
 
   plan = TensorMapPlan();
-  plan.dataType = tmaDataType(dtype);
+  plan.dataType =
+      map.fp4Padded ? TmaDataType::U4x16Align16B : tmaDataType(dtype);
   plan.rank = r;
   plan.globalAddress = address;
 
@@ -328,7 +329,10 @@ static moeRtStatus planDescriptor(const TensorMapSpec &map, moeRtDType dtype,
     plan.boxDim[k] = map.box[r - 1 - k];
     plan.elementStrides[k] = map.elementStrides[r - 1 - k];
   }
-  if (fp4)
+  // 16U4_ALIGN16B counts values (the strides stay in bytes).
+  if (fp4 && map.fp4Padded)
+    plan.globalDim[0] *= 2;
+  else if (fp4)
     plan.boxDim[0] /= 2;
   plan.interleave = static_cast<uint32_t>(map.interleave);
   plan.swizzle = static_cast<uint32_t>(map.swizzle);
@@ -336,7 +340,14 @@ static moeRtStatus planDescriptor(const TensorMapSpec &map, moeRtDType dtype,
   plan.oobFill = static_cast<uint32_t>(map.oobFill);
 
   // cuTensorMapEncodeTiled's rules, checked here to name the culprit.
-  uint64_t addrAlign = map.interleave == Interleave::B32 ? 32 : 16;
+  // 16U4_ALIGN16B: 32-byte aligned address and strides, the innermost dim
+  // a multiple of 128 values.
+  uint64_t addrAlign =
+      map.interleave == Interleave::B32 || map.fp4Padded ? 32 : 16;
+  if (map.fp4Padded && plan.globalDim[0] % 128)
+    return fail(MOE_RT_ERROR_TENSOR_MAP,
+                "the innermost dim is " + std::to_string(plan.globalDim[0]) +
+                    " values; TMA's padded FP4 type needs a multiple of 128");
   if (plan.globalAddress % addrAlign)
     return fail(MOE_RT_ERROR_ARG_ALIGNMENT,
                 "base address " + hex(plan.globalAddress) + " is not " +
@@ -348,7 +359,8 @@ static moeRtStatus planDescriptor(const TensorMapSpec &map, moeRtDType dtype,
                   "dim " + std::to_string(k) + " (innermost first) is " +
                       std::to_string(plan.globalDim[k]) +
                       "; TMA takes 1 to 2^32");
-  uint64_t strideAlign = map.interleave == Interleave::B32 ? 32 : 16;
+  uint64_t strideAlign =
+      map.interleave == Interleave::B32 || map.fp4Padded ? 32 : 16;
   for (unsigned k = 0; k + 1 < r; ++k) {
     if (plan.globalStrides[k] % strideAlign)
       return fail(MOE_RT_ERROR_ARG_ALIGNMENT,

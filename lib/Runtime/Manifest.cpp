@@ -224,6 +224,20 @@ public:
     return true;
   }
 
+  bool boolean(const json &obj, const char *key, const std::string &path,
+               bool required, bool &out) {
+    const json *v;
+    if (!member(obj, key, path, required, v))
+      return false;
+    if (!v)
+      return true;
+    if (!v->is_boolean())
+      return fail(join(path, key), "expected true or false, got " +
+                                       describe(*v));
+    out = v->get<bool>();
+    return true;
+  }
+
   bool integer(const json &v, const std::string &path, int64_t min, int64_t max,
                int64_t &out) {
     if (!v.is_number_integer())
@@ -729,6 +743,8 @@ parseTensorMaps(Reader &r, const json &root, Manifest &m,
     spec.interleave = static_cast<Interleave>(il);
     spec.l2Promotion = static_cast<L2Promotion>(l2);
     spec.oobFill = static_cast<OobFill>(oob);
+    if (!r.boolean(t, "fp4_padded", p, false, spec.fp4Padded))
+      return false;
 
     // What the driver would reject for any T (cuTensorMapEncodeTiled's
     // rules), reported here against the manifest field.
@@ -740,6 +756,22 @@ parseTensorMaps(Reader &r, const json &root, Manifest &m,
     if (innerBits % 8)
       return r.fail(p + ".box", "the innermost box dim of an f4E2M1FN "
                                 "tensor must be even (two values a byte)");
+    if (spec.fp4Padded) {
+      // cuTensorMapEncodeTiled's rules for 16U4_ALIGN16B.
+      if (tensor.dtype != MOE_RT_DTYPE_F4E2M1FN)
+        return r.fail(p + ".fp4_padded", "takes an f4E2M1FN tensor, not " +
+                                             std::string(dtypeName(tensor.dtype)));
+      if (spec.box.back() != 128)
+        return r.fail(p + ".box", "with fp4_padded the innermost box dim must "
+                                  "be 128 values, got " +
+                                      std::to_string(spec.box.back()));
+      if (spec.swizzle != Swizzle::None && spec.swizzle != Swizzle::B128)
+        return r.fail(p + ".swizzle", "with fp4_padded TMA loads only "
+                                      "unswizzled or with the 128B swizzle");
+      if (spec.interleave != Interleave::None)
+        return r.fail(p + ".interleave", "with fp4_padded TMA takes no "
+                                         "interleave");
+    }
     uint64_t innerBytes = innerBits / 8;
     if (spec.interleave == Interleave::None && innerBytes % 16)
       return r.fail(p + ".box", "the innermost box dim spans " +

@@ -47,3 +47,11 @@
 // NVFP4-COUNT-7: gg_nvfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
 // RUN: rm -rf %t.nvfp4.sm100 && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.nvfp4.sm100 --ptxas %ptxas --strict --nvfp4 --chip sm_100a 8,256,512 8,200,512 256,4096,7168 | FileCheck %s --check-prefix=NVFP4-SM100
 // NVFP4-SM100-COUNT-3: gg_nvfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// MXFP8 rows by MXFP4 weights (make_grouped_gemm.py --mxfp8-mxfp4), sm_100a
+// only: both operands' UE8M0 scales applied by block-scaled tcgen05.mma in
+// the single-issuer shape, every kernel (N and K multiples of 128).
+// RUN: rm -rf %t.mx && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.mx --ptxas %ptxas --strict --mxfp8-mxfp4 --chip sm_100a 1,128,128 8,256,512 256,4096,7168 256,7168,2048 128,2048,768 8,4096,14336 | FileCheck %s --check-prefix=MX
+// MX-COUNT-6: gg_mxfp8_mxfp4_{{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: grep -l "tcgen05.mma.cta_group::1.kind::mxf8f6f4.block_scale.block32" %t.mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=MX-TC
+// MX-TC: 6
+// RUN: not grep -l wgmma %t.mx/*/*.ptx

@@ -283,6 +283,25 @@ TEST(Tcgen05BlockScaledInstrDescriptor, Fp8TimesMxfp4) {
   EXPECT_EQ(*d, 0x08C01400u);
 }
 
+// MXFP8 rows as A by MXFP4 weights as B, N = 128 (the sm_100a MXFP8 x
+// MXFP4 grouped matmul, moek.mma_tmem {a_scales, b_scales}): K step k's
+// scale ids in 29-30 (A) and 4-5 (B), the four constants its PTX carries
+// (test/Codegen/MoEToKernel/expert-matmul-mxfp8-mxfp4.mlir).
+TEST(Tcgen05BlockScaledInstrDescriptor, Mxfp8TimesMxfp4N128) {
+  Tcgen05BlockScaledMma m;
+  m.n = 128;
+  const uint32_t expected[] = {0x08A01400u, 0x28A01410u, 0x48A01420u,
+                               0x68A01430u};
+  for (unsigned k = 0; k < 4; ++k) {
+    m.scaleIdA = m.scaleIdB = k;
+    llvm::Expected<uint32_t> d = encodeTcgen05BlockScaledInstrDescriptor(m);
+    ASSERT_TRUE(bool(d)) << errorOf(d.takeError());
+    EXPECT_EQ(*d, (5u << 10) | (16u << 17) | (1u << 23) | (8u << 24) |
+                      (k << 29) | (k << 4));
+    EXPECT_EQ(*d, expected[k]);
+  }
+}
+
 // The weights as A (the fused FP8 x MXFP4 kernel on sm_100a,
 // moek.mma_block_scaled): A E2M1 (5 << 7), B E4M3 (0), UE8M0 (bit 23),
 // M = 128, N = 64 (8 << 17), and K step k's scale ids in 29-30 (A) and 4-5

@@ -623,6 +623,59 @@ TEST_F(PlanTest, Fp4IsLoadedAsBytes) {
   EXPECT_EQ(p.boxDim[1], 128u);
 }
 
+// fp4_padded: TMA's 16U4_ALIGN16B type, dims and box in values, strides in
+// bytes; its own alignment rules.
+TEST_F(PlanTest, Fp4Padded) {
+  json j = json::parse(kManifest);
+  j["tensors"][2]["dtype"] = "f4E2M1FN";
+  j["tma"][1]["box"] = json::array({128, 128});
+  j["tma"][1]["fp4_padded"] = true;
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  EXPECT_TRUE(m.tensorMaps[1].fp4Padded);
+  moeRtTensorArg a;
+  int64_t shape[] = {4, 512, 256};
+  moeRtTensorArgInit(&a, kBase, MOE_RT_DTYPE_F4E2M1FN, 3, shape, 0);
+  TensorMapPlan p;
+  ASSERT_EQ(planTensorMap(m, m.tensorMaps[1], a, p, error), MOE_RT_SUCCESS)
+      << error;
+  EXPECT_EQ(p.dataType, TmaDataType::U4x16Align16B);
+  EXPECT_EQ(static_cast<uint32_t>(p.dataType), 14u); // CUDA's enum value
+  EXPECT_EQ(p.globalDim[0], 256u); // values
+  EXPECT_EQ(p.globalDim[1], 2048u);
+  EXPECT_EQ(p.globalStrides[0], 128u); // bytes
+  EXPECT_EQ(p.boxDim[0], 128u);
+  EXPECT_EQ(p.boxDim[1], 128u);
+
+  // 32-byte alignment of the address, 128-value rows.
+  moeRtTensorArgInit(&a, kBase + 16, MOE_RT_DTYPE_F4E2M1FN, 3, shape, 0);
+  EXPECT_EQ(planTensorMap(m, m.tensorMaps[1], a, p, error),
+            MOE_RT_ERROR_ARG_ALIGNMENT);
+  EXPECT_NE(error.find("is not 32-byte aligned"), std::string::npos) << error;
+  int64_t narrow[] = {4, 512, 192};
+  moeRtTensorArgInit(&a, kBase, MOE_RT_DTYPE_F4E2M1FN, 3, narrow, 0);
+  EXPECT_EQ(planTensorMap(m, m.tensorMaps[1], a, p, error),
+            MOE_RT_ERROR_TENSOR_MAP);
+  EXPECT_NE(error.find("needs a multiple of 128"), std::string::npos) << error;
+
+  // Parse-time rules: f4E2M1FN only, a 128-value box, no 64B swizzle.
+  j["tma"][1]["box"] = json::array({128, 64});
+  EXPECT_FALSE(parseManifest(j.dump(), m, error));
+  EXPECT_NE(error.find("must be 128 values"), std::string::npos) << error;
+  j["tma"][1]["box"] = json::array({128, 128});
+  j["tma"][1]["swizzle"] = "64B";
+  EXPECT_FALSE(parseManifest(j.dump(), m, error));
+  EXPECT_NE(error.find("128B swizzle"), std::string::npos) << error;
+  j["tma"][1]["swizzle"] = "128B";
+  j["tensors"][2]["dtype"] = "bf16";
+  EXPECT_FALSE(parseManifest(j.dump(), m, error));
+  EXPECT_NE(error.find("takes an f4E2M1FN tensor"), std::string::npos) << error;
+  j["tensors"][2]["dtype"] = "f4E2M1FN";
+  j["tma"][1]["fp4_padded"] = 1;
+  EXPECT_FALSE(parseManifest(j.dump(), m, error));
+  EXPECT_NE(error.find("expected true or false"), std::string::npos) << error;
+}
+
 // A view of the workspace: base = workspace + offset, dims and strides from
 // the static shape (innermost first), leading dims merged like a tensor's.
 TEST_F(PlanTest, WorkspaceView) {

@@ -45,7 +45,25 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     the epilogue warpgroups promote in order into registers by the row's
     and the weight block's scales (`moek.acc_promote_rows`: DeepGEMM's
     promotion, one row per thread) before storing the sum
-    (`moek.store_thread_row`). `cta-pair`
+    (`moek.store_thread_row`). MXFP8 rows by MXFP4 weights (`mxfp8` e4m3
+    rows and `mxfp4` e2m1 weights, a UE8M0 scale per 1x32 block on both
+    sides: DeepGEMM's Blackwell formats; bf16 output, N and K multiples of
+    128) are multiplied by sm_100a's block-scaled MMA only, in this shape
+    with 128 x 128 tiles: each stage holds a 128-wide K block of the rows
+    (e4m3, 128B swizzle), of the weights in tcgen05's padded 4-bit form
+    (TMA's `16U4_ALIGN16B` type: `fp4_padded` in the manifest) and both
+    operands' scales, which the 32 lanes of the producer warp copy with
+    `cp.async` into `tcgen05.cp`'s layout (`moek.stage_scales`,
+    `moek.ring_arrive_copies`; the full barrier counts lane 0's expectation
+    and the 32 copy arrivals) while lane 0 issues the TMA copies; tiles
+    come from the dynamic scheduler through lane 0 (`moek.fetch_add
+    {warp}`). The issuer copies each stage's scale blocks into that stage's
+    tensor-memory columns and issues four
+    `tcgen05.mma .kind::mxf8f6f4.block_scale.block32`
+    (`moek.mma_tmem {a_scales, b_scales}`): the accumulator holds the
+    product of the dequantized operands, stored by the epilogue as in the
+    bf16 kernel. Elsewhere (sm_90a, `single-issuer=false`) such a matmul is
+    left with a remark. `cta-pair`
     (N a multiple of 256) runs it in clusters of two CTAs that share each
     256 x 256 tile: CTA r loads its 128 rows and weight rows [128 r,
     128 r + 128) of the tile into its ring, completing on the even CTA's
@@ -185,11 +203,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "moek.mma_block_scaled, .kind::mxf8f6f4); false: expanded to e4m3 "
            "in shared memory (moek.dequant_fp4_fp8, .kind::f8f6f4)">,
     Option<"singleIssuer", "single-issuer", "bool", "true",
-           "bf16 and fp8_block grouped matmuls and bf16 fused layers (bf16 "
-           "weights, one GPU) on sm_100a: one thread issues every MMA into "
+           "bf16, fp8_block and MXFP8 x MXFP4 grouped matmuls and bf16 "
+           "fused layers (bf16 weights, one GPU) on sm_100a: one thread "
+           "issues every MMA into "
            "tensor-memory accumulators that epilogue warpgroups drain "
            "(moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); false: the "
-           "sm_90a shape, each MMA warpgroup issuing its own">,
+           "sm_90a shape, each MMA warpgroup issuing its own (MXFP8 x MXFP4: "
+           "not lowered)">,
     Option<"ctaPair", "cta-pair", "bool", "false",
            "sm_100a single-issuer grouped matmuls (bf16, N a multiple of "
            "256): clusters of two CTAs share each 256 x 256 tile, one "
@@ -287,9 +307,21 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       `moek.store_act`'s activation code; `moek.acc_promote_rows` `.x32`
       loads, the row's scale (`moek.load_rows`' clamped read) times the
       block's, and one `fma.rn.f32` per value;
-      `moek.acc_release` `tcgen05.fence::before` and an arrival. Rejected:
-      a second accumulator ring or a `moek.mma` beside one; on sm_90a, the
-      ring and `moek.mma_tmem`. A `cta_pair` ring makes every tcgen05 op
+      `moek.acc_release` `tcgen05.fence::before` and an arrival. A
+      block-scaled `moek.mma_tmem` (`a_scales`, `b_scales`) gets 4 + 4 N /
+      128 tensor-memory columns per ring stage after the accumulators
+      (`scale_columns`, `scale_stride` on the kernel's `moek.tmem`; more
+      than 512 columns in all is an error) and is a
+      `fence.proxy.async.shared::cta`, one `tcgen05.cp .32x128b.warpx4` per
+      512-byte scale block into the stage's columns and four
+      `tcgen05.mma.cta_group::1.kind::mxf8f6f4.block_scale.block32` (scale
+      ids 0-3); `moek.stage_scales` is one 4-byte
+      `cp.async.ca.shared.global` per lane and 32 rows;
+      `moek.ring_arrive_copies` `cp.async.mbarrier.arrive.noinc` on the
+      stage's full barrier (initialized for the ring's `producers`
+      arrivals); `moek.fetch_add {warp}` lane 0's atomic and a
+      `shfl.sync.idx`. Rejected: a second accumulator ring or a `moek.mma`
+      beside one; on sm_90a, the ring and `moek.mma_tmem`. A `cta_pair` ring makes every tcgen05 op
       `cta_group::2`: warp 0 of both CTAs allocates (after a cluster
       barrier at entry, and one before the free); `moek.mma_tmem` has
       M = 256; `moek.mma_release` and `moek.acc_commit` commit with

@@ -49,6 +49,8 @@ enum class TmaDataType : uint32_t {
   Float32 = 7,
   Float64 = 8,
   BFloat16 = 9,
+  /// CU_TENSOR_MAP_DATA_TYPE_16U4_ALIGN16B (sm_100 and later).
+  U4x16Align16B = 14,
 };
 
 /// The arguments of cuTensorMapEncodeTiled, in its order (innermost first).

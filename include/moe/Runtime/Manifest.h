@@ -83,6 +83,10 @@ struct TensorMapSpec {
   Interleave interleave = Interleave::None;
   L2Promotion l2Promotion = L2Promotion::None;
   OobFill oobFill = OobFill::None;
+  /// f4E2M1FN only: TMA's 16U4_ALIGN16B type, which writes each 16 values'
+  /// 8 packed bytes followed by 8 bytes of padding (tcgen05's 4-bit operand
+  /// form); dims and box count values.
+  bool fp4Padded = false;
 };
 
 enum class ParamKind : uint8_t {

@@ -432,6 +432,22 @@ struct ElectOneLowering : OpConversionPattern<ElectOneOp> {
   }
 };
 
+struct InWarpLowering : OpConversionPattern<InWarpOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(InWarpOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lane = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                      i32c(rewriter, loc, kWarpgroupThreads));
+    rewriter.replaceOpWithNewOp<LLVM::ICmpOp>(
+        op, LLVM::ICmpPredicate::eq,
+        LLVM::UDivOp::create(rewriter, loc, lane, i32c(rewriter, loc, 32)),
+        i32c(rewriter, loc, op.getWarpAttr().getInt()));
+    return success();
+  }
+};
+
 template <typename OpTy, typename NVVMOpTy>
 struct SregLowering : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
@@ -830,7 +846,7 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
         // every CTA (see RingStageLowering's release).
         int64_t consumers = op.getConsumersAttr().getInt();
         int64_t cluster = op.getCluster();
-        int64_t count = s < stages ? 1
+        int64_t count = s < stages ? op.getProducers()
                         : cluster > 1
                             ? consumers / kWarpgroupThreads * cluster
                             : consumers;
@@ -931,6 +947,83 @@ Value tagOf(OpBuilder &b, Location loc, RingParts &p, RingType type) {
   return LLVM::GEPOp::create(b, loc, p.barriers.getType(), b.getI64Type(),
                              p.barriers, ValueRange{index});
 }
+
+/// cp.async.mbarrier.arrive.noinc on the stage's full barrier: an arrival
+/// the ring's `producers` counts, made when the thread's copies complete.
+struct RingArriveCopiesLowering : OpConversionPattern<RingArriveCopiesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RingArriveCopiesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    NVVM::CpAsyncMBarrierArriveOp::create(
+        rewriter, loc, barrierOf(rewriter, loc, p, type, /*empty=*/false),
+        /*noinc=*/true);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Lane l of the warp copies rows 32 j + l of the tile's scale words, one
+/// 4-byte cp.async each, to byte 512 (j / 4) + 16 l + 4 (j % 4): the
+/// 512-byte blocks of tcgen05.cp .32x128b (rows r % 32 = l in bytes
+/// 16 l .. 16 l + 15, column (r % 128) / 32 in each 4-byte word).
+struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StageScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    int64_t index = op.getTileAttr().getInt();
+    int64_t rows = type.getTile(index).getDimSize(0);
+    int64_t cols = op.getScaleColsAttr().getInt();
+    RingParts p =
+        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value tile = tileAddress(rewriter, loc, p, type, index);
+    Value lane = LLVM::ZExtOp::create(
+        rewriter, loc, rewriter.getI64Type(),
+        LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                             i32c(rewriter, loc, 32)));
+    Value row = toI64(rewriter, loc, adaptor.getRow());
+    Value last = toI64(rewriter, loc, adaptor.getLast());
+    Value column = LLVM::MulOp::create(
+        rewriter, loc, toI64(rewriter, loc, adaptor.getKb()),
+        i64c(rewriter, loc, 4));
+    Value laneBytes =
+        LLVM::MulOp::create(rewriter, loc, lane, i64c(rewriter, loc, 16));
+    for (int64_t j = 0; j < rows / 32; ++j) {
+      Value r = LLVM::AddOp::create(
+          rewriter, loc, row,
+          LLVM::AddOp::create(rewriter, loc, lane,
+                              i64c(rewriter, loc, 32 * j)));
+      Value srcRow = LLVM::UMinOp::create(rewriter, loc, r, last);
+      Value src = gepBytes(
+          rewriter, loc, adaptor.getScales(),
+          LLVM::AddOp::create(
+              rewriter, loc,
+              LLVM::MulOp::create(rewriter, loc, srcRow,
+                                  i64c(rewriter, loc, cols)),
+              column));
+      Value dst = gepBytes(
+          rewriter, loc, tile,
+          LLVM::AddOp::create(
+              rewriter, loc, laneBytes,
+              i64c(rewriter, loc, 512 * (j / 4) + 4 * (j % 4))));
+      NVVM::CpAsyncOp::create(rewriter, loc, dst, src,
+                              rewriter.getI32IntegerAttr(4),
+                              NVVM::LoadCacheModifierKindAttr::get(
+                                  rewriter.getContext(),
+                                  NVVM::LoadCacheModifierKind::CA),
+                              Value());
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
 
 struct RingSetTagLowering : OpConversionPattern<RingSetTagOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1384,6 +1477,69 @@ Value tcgen05SmemDescriptor(OpBuilder &b, Location loc, Value addr) {
   return descriptorAt(b, loc, addr, constant);
 }
 
+/// tcgen05.cp .32x128b.warpx4 of the 512-byte block of UE8M0 scales at
+/// `block` (32 rows of 16 bytes, no swizzle: 8-row groups 128 bytes apart;
+/// moek.stage_scales' layout) into tensor-memory columns `taddr` .. + 3 of
+/// all four lane quadrants.
+void copyScaleBlock(OpBuilder &b, Location loc, Value taddr, Value block) {
+  static const uint64_t constant = [] {
+    moe::desc::SmemMatrix m;
+    m.strideByteOffset = 128;
+    return llvm::cantFail(moe::desc::encodeTcgen05SmemDescriptor(m));
+  }();
+  NVVM::Tcgen05CpOp::create(
+      b, loc, NVVM::Tcgen05CpShape::SHAPE_32x128b, NVVM::CTAGroupKind::CTA_1,
+      NVVM::Tcgen05CpMulticast::WARPX4, NVVM::Tcgen05CpSrcFormatAttr(),
+      tmemPtr(b, loc, taddr), descriptorAt(b, loc, block, constant));
+}
+
+/// The four instruction descriptors of `.kind::mxf8f6f4` with UE8M0 scales
+/// per 32 values (M = 128, N = `n`), K step k taking byte k of each scale
+/// word (scale ids k), or the encoder's error.
+llvm::Expected<SmallVector<uint32_t, 4>>
+mxf8f6f4Descriptors(moe::desc::ElemType a, moe::desc::ElemType b, int64_t n) {
+  moe::desc::Tcgen05BlockScaledMma shape;
+  shape.kind = moe::desc::BlockScaledKind::MXF8F6F4;
+  shape.a = a;
+  shape.b = b;
+  shape.scale = moe::desc::ScaleType::UE8M0;
+  shape.vectorSize = 32;
+  shape.m = 128;
+  shape.n = n;
+  SmallVector<uint32_t, 4> idescs;
+  for (unsigned k = 0; k < 4; ++k) {
+    shape.scaleIdA = shape.scaleIdB = k;
+    llvm::Expected<uint32_t> idesc =
+        moe::desc::encodeTcgen05BlockScaledInstrDescriptor(shape);
+    if (!idesc)
+      return idesc.takeError();
+    idescs.push_back(*idesc);
+  }
+  return idescs;
+}
+
+/// Four tcgen05.mma .kind::mxf8f6f4.block_scale.block32 (K = 32 each) of
+/// the 128-byte-wide K-major tiles at descriptors `descA`, `descB` into
+/// `d`, the scales at `sfa`, `sfb`; the first accumulates if `accumulate`.
+void blockScaledMmas(OpBuilder &b, Location loc, Value d, Value descA,
+                     Value descB, ArrayRef<uint32_t> idescs, Value accumulate,
+                     Value sfa, Value sfb) {
+  for (int64_t k = 0; k < 4; ++k) {
+    // The descriptors' start address (16-byte units) advances by 2 per
+    // 32 bytes of K.
+    Value step = i64c(b, loc, 2 * k);
+    NVVM::Tcgen05MMABlockScaleOp::create(
+        b, loc, NVVM::MMABlockScaleKind::MXF8F6F4, NVVM::CTAGroupKind::CTA_1,
+        NVVM::Tcgen05MMABlockScale::BLOCK32,
+        NVVM::Tcgen05MMACollectorOp::DISCARD, tmemPtr(b, loc, d),
+        LLVM::AddOp::create(b, loc, descA, step),
+        LLVM::AddOp::create(b, loc, descB, step),
+        i32c(b, loc, static_cast<int64_t>(idescs[k])),
+        k == 0 ? accumulate : cst(b, loc, b.getI1Type(), 1),
+        tmemPtr(b, loc, sfa), tmemPtr(b, loc, sfb));
+  }
+}
+
 /// The first column (i32) of `op`'s accumulator within its warpgroup's
 /// range: `rangeIndex` ranges of the warpgroup's columns, plus the op's
 /// planned column (planTensorMemory).
@@ -1622,24 +1778,11 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
     int64_t n = fragmentSize(accType), cols = accType.getCols();
     // K step k (32 values) takes byte k of each scale word: the scale
     // ids of its instruction descriptor.
-    moe::desc::Tcgen05BlockScaledMma shape;
-    shape.kind = moe::desc::BlockScaledKind::MXF8F6F4;
-    shape.a = moe::desc::ElemType::E2M1;
-    shape.b = moe::desc::ElemType::E4M3;
-    shape.scale = moe::desc::ScaleType::UE8M0;
-    shape.vectorSize = 32;
-    shape.m = 128;
-    shape.n = cols;
-    SmallVector<uint32_t, 4> idescs;
-    for (unsigned k = 0; k < 4; ++k) {
-      shape.scaleIdA = shape.scaleIdB = k;
-      llvm::Expected<uint32_t> idesc =
-          moe::desc::encodeTcgen05BlockScaledInstrDescriptor(shape);
-      if (!idesc)
-        return op.emitOpError() << "has no block-scaled tcgen05.mma: "
-                                << llvm::toString(idesc.takeError());
-      idescs.push_back(*idesc);
-    }
+    auto idescs = mxf8f6f4Descriptors(moe::desc::ElemType::E2M1,
+                                      moe::desc::ElemType::E4M3, cols);
+    if (!idescs)
+      return op.emitOpError() << "has no block-scaled tcgen05.mma: "
+                              << llvm::toString(idescs.takeError());
     RingType type = op.getRing().getType();
     RingParts p =
         unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
@@ -1654,36 +1797,15 @@ struct Tcgen05MmaBlockScaledLowering : OpConversionPattern<MmaBlockScaledOp> {
     };
     Value sfa = at(cols), sfb = at(cols + 4);
     issueTcgen05(rewriter, loc, tm, [&] {
-      // The scale blocks (32 rows of 16 bytes, no swizzle: 8-row groups
-      // 128 bytes apart) into all four lane quadrants.
-      static const uint64_t sfConstant = [] {
-        moe::desc::SmemMatrix m;
-        m.strideByteOffset = 128;
-        return llvm::cantFail(moe::desc::encodeTcgen05SmemDescriptor(m));
-      }();
+      // Both operands' scale blocks into all four lane quadrants.
       for (auto [dst, offset] : {std::pair{sfa, 0}, std::pair{sfb, 512}})
-        NVVM::Tcgen05CpOp::create(
-            rewriter, loc, NVVM::Tcgen05CpShape::SHAPE_32x128b,
-            NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05CpMulticast::WARPX4,
-            NVVM::Tcgen05CpSrcFormatAttr(), tmemPtr(rewriter, loc, dst),
-            descriptorAt(rewriter, loc,
-                         gepBytes(rewriter, loc, adaptor.getSf(),
-                                  i64c(rewriter, loc, offset)),
-                         sfConstant));
-      Value descA = tcgen05SmemDescriptor(rewriter, loc, aBase);
-      Value descB = tcgen05SmemDescriptor(rewriter, loc, bBase);
-      for (int64_t k = 0; k < 4; ++k) {
-        Value step = i64c(rewriter, loc, 2 * k);
-        NVVM::Tcgen05MMABlockScaleOp::create(
-            rewriter, loc, NVVM::MMABlockScaleKind::MXF8F6F4,
-            NVVM::CTAGroupKind::CTA_1, NVVM::Tcgen05MMABlockScale::BLOCK32,
-            NVVM::Tcgen05MMACollectorOp::DISCARD, tmemPtr(rewriter, loc, taddr),
-            LLVM::AddOp::create(rewriter, loc, descA, step),
-            LLVM::AddOp::create(rewriter, loc, descB, step),
-            i32c(rewriter, loc, static_cast<int64_t>(idescs[k])),
-            cst(rewriter, loc, rewriter.getI1Type(), k != 0),
-            tmemPtr(rewriter, loc, sfa), tmemPtr(rewriter, loc, sfb));
-      }
+        copyScaleBlock(rewriter, loc, dst,
+                       gepBytes(rewriter, loc, adaptor.getSf(),
+                                i64c(rewriter, loc, offset)));
+      blockScaledMmas(rewriter, loc, taddr,
+                      tcgen05SmemDescriptor(rewriter, loc, aBase),
+                      tcgen05SmemDescriptor(rewriter, loc, bBase), *idescs,
+                      cst(rewriter, loc, rewriter.getI1Type(), 0), sfa, sfb);
     });
     auto structTy = cast<LLVM::LLVMStructType>(
         getTypeConverter()->convertType(accType));
@@ -1881,6 +2003,8 @@ struct MmaTmemLowering : OpConversionPattern<MmaTmemOp> {
     Location loc = op.getLoc();
     RingType ringType = op.getRing().getType();
     AccRingType accType = op.getAccs().getType();
+    if (op.getAScalesAttr())
+      return blockScaled(op, adaptor, rewriter);
     MemRefType aTile = ringType.getTile(op.getAAttr().getInt());
     bool fp8 = isa<Float8E4M3FNType>(aTile.getElementType());
     moe::desc::Tcgen05Mma shape;
@@ -1923,6 +2047,75 @@ struct MmaTmemLowering : OpConversionPattern<MmaTmemOp> {
           LLVM::AddOp::create(rewriter, loc, descB, step), idescV,
           k == 0 ? adaptor.getAccumulate() : on, Value(), Value());
     }
+    rewriter.eraseOp(op);
+    return success();
+  }
+
+  /// MXFP8 rows by e2m1 weights with UE8M0 scales (a_scales, b_scales):
+  /// the stage's scale blocks into its tensor-memory columns (planAccRing:
+  /// `scale_columns` + stage x `scale_stride`), then four block-scaled
+  /// MMAs.
+  LogicalResult blockScaled(MmaTmemOp op, OpAdaptor adaptor,
+                            ConversionPatternRewriter &rewriter) const {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    RingType ringType = op.getRing().getType();
+    AccRingType accType = op.getAccs().getType();
+    int64_t n = accType.getCols();
+    auto idescs = mxf8f6f4Descriptors(moe::desc::ElemType::E4M3,
+                                      moe::desc::ElemType::E2M1, n);
+    if (!idescs)
+      return op.emitOpError() << "has no block-scaled tcgen05.mma: "
+                              << llvm::toString(idescs.takeError());
+    auto func = op->getParentOfType<LLVM::LLVMFuncOp>();
+    auto info = func->getAttrOfType<DictionaryAttr>(kTmemAttr);
+    auto first = info ? info.getAs<IntegerAttr>("scale_columns") : nullptr;
+    auto stride = info ? info.getAs<IntegerAttr>("scale_stride") : nullptr;
+    if (!first || !stride)
+      return rewriter.notifyMatchFailure(op, "scale columns not planned");
+    RingParts p = unpackRing(rewriter, loc, adaptor.getRing(), ringType,
+                             adaptor.getIter());
+    Value base = LLVM::LoadOp::create(
+        rewriter, loc, rewriter.getI32Type(),
+        LLVM::AddressOfOp::create(
+            rewriter, loc, ptrTy(ctx, 3),
+            cast<FlatSymbolRefAttr>(info.get("slot")).getValue()),
+        4);
+    Value stage = LLVM::TruncOp::create(rewriter, loc, rewriter.getI32Type(),
+                                        p.stage);
+    Value sfa = LLVM::AddOp::create(
+        rewriter, loc, base,
+        LLVM::AddOp::create(
+            rewriter, loc,
+            LLVM::MulOp::create(rewriter, loc, stage,
+                                i32c(rewriter, loc, stride.getInt())),
+            i32c(rewriter, loc, first.getInt())));
+    Value sfb = LLVM::AddOp::create(rewriter, loc, sfa, i32c(rewriter, loc, 4));
+    // The scales came by cp.async (generic proxy), tcgen05.cp reads them
+    // through the async proxy; the stage's full barrier, waited for
+    // before, ordered the copies before this fence.
+    NVVM::FenceProxyOp::create(
+        rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    copyScaleBlock(rewriter, loc, sfa,
+                   tileAddress(rewriter, loc, p, ringType,
+                               op.getAScalesAttr().getInt()));
+    Value bScales =
+        tileAddress(rewriter, loc, p, ringType, op.getBScalesAttr().getInt());
+    for (int64_t block = 0; block < n / 128; ++block)
+      copyScaleBlock(
+          rewriter, loc,
+          LLVM::AddOp::create(rewriter, loc, sfb, i32c(rewriter, loc, 4 * block)),
+          gepBytes(rewriter, loc, bScales, i64c(rewriter, loc, 512 * block)));
+    blockScaledMmas(
+        rewriter, loc, accColumns(rewriter, loc, op, accType, adaptor.getIndex()),
+        tcgen05SmemDescriptor(
+            rewriter, loc,
+            tileAddress(rewriter, loc, p, ringType, op.getAAttr().getInt())),
+        tcgen05SmemDescriptor(
+            rewriter, loc,
+            tileAddress(rewriter, loc, p, ringType, op.getBAttr().getInt())),
+        *idescs, adaptor.getAccumulate(), sfa, sfb);
     rewriter.eraseOp(op);
     return success();
   }
@@ -2574,11 +2767,36 @@ struct FetchAddLowering : OpConversionPattern<FetchAddOp> {
   matchAndRewrite(FetchAddOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value old = LLVM::AtomicRMWOp::create(
-        rewriter, loc, LLVM::AtomicBinOp::add,
-        elementAddress(rewriter, loc, adaptor.getCounters(),
-                       rewriter.getI32Type(), adaptor.getIndex()),
-        i32c(rewriter, loc, 1), LLVM::AtomicOrdering::monotonic);
+    Value addr = elementAddress(rewriter, loc, adaptor.getCounters(),
+                                rewriter.getI32Type(), adaptor.getIndex());
+    auto add = [&](OpBuilder &b) -> Value {
+      return LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, addr,
+                                       i32c(b, loc, 1),
+                                       LLVM::AtomicOrdering::monotonic);
+    };
+    Value old;
+    if (op.getWarp()) {
+      // Lane 0 increments; shfl.sync hands its result to the warp.
+      Value lane = LLVM::URemOp::create(rewriter, loc, threadIdX(rewriter, loc),
+                                        i32c(rewriter, loc, 32));
+      Value first = LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq,
+                                         lane, i32c(rewriter, loc, 0));
+      auto ifOp = scf::IfOp::create(rewriter, loc, rewriter.getI32Type(),
+                                    first, true);
+      {
+        OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+        scf::YieldOp::create(tb, loc, add(tb));
+        OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+        scf::YieldOp::create(eb, loc, i32c(eb, loc, 0));
+      }
+      old = NVVM::ShflOp::create(rewriter, loc, rewriter.getI32Type(),
+                                 i32c(rewriter, loc, -1), ifOp.getResult(0),
+                                 i32c(rewriter, loc, 0),
+                                 i32c(rewriter, loc, 0x1f),
+                                 NVVM::ShflKind::idx, UnitAttr());
+    } else {
+      old = add(rewriter);
+    }
     rewriter.replaceOp(
         op, arith::IndexCastUIOp::create(rewriter, loc,
                                          rewriter.getIndexType(), old));
@@ -5946,16 +6164,43 @@ LogicalResult planAccRing(LLVM::LLVMFuncOp func, AccRingAllocOp alloc) {
               "lowering gives tensor memory to one accumulator ring";
   AccRingType type = alloc.getAccs().getType();
   int64_t stages = type.getStages();
-  int64_t columns = static_cast<int64_t>(
-      llvm::bit_ceil(static_cast<uint64_t>(stages * type.getCols())));
+  int64_t used = stages * type.getCols();
+  MLIRContext *ctx = func.getContext();
+  SmallVector<NamedAttribute, 3> extra;
+  // Block-scaled MMAs: each ring stage's scales get columns of their own
+  // after the accumulators (A's 4, B's 4 per 128 columns), so a stage's
+  // tcgen05.cp never overwrites scales that an earlier stage's MMAs still
+  // read.
+  MmaTmemOp scaled;
+  func.walk([&](MmaTmemOp op) {
+    if (op.getAScalesAttr() && !scaled)
+      scaled = op;
+  });
+  if (scaled) {
+    int64_t stride = 4 + 4 * (type.getCols() / 128);
+    int64_t ringStages = scaled.getRing().getType().getStages();
+    extra.push_back(NamedAttribute(StringAttr::get(ctx, "scale_columns"),
+                                   IntegerAttr::get(IntegerType::get(ctx, 64),
+                                                    used)));
+    extra.push_back(NamedAttribute(StringAttr::get(ctx, "scale_stride"),
+                                   IntegerAttr::get(IntegerType::get(ctx, 64),
+                                                    stride)));
+    used += ringStages * stride;
+  }
+  if (used > 512)
+    return alloc.emitOpError()
+           << "needs " << used
+           << " tensor-memory columns (accumulators and the stages' block "
+              "scales); a CTA has 512";
+  int64_t columns =
+      static_cast<int64_t>(llvm::bit_ceil(static_cast<uint64_t>(used)));
   std::string barsName = (func.getSymName() + "_moek_acc_bars").str();
   // A pair: both CTAs' epilogues release the even CTA's accumulators.
   bool pair = alloc.getCtaPair();
   int64_t consumers = alloc.getConsumersAttr().getInt() * (pair ? 2 : 1);
-  SmallVector<NamedAttribute, 1> extra;
   if (pair)
-    extra.push_back(NamedAttribute(StringAttr::get(func.getContext(), "cta_pair"),
-                                   UnitAttr::get(func.getContext())));
+    extra.push_back(NamedAttribute(StringAttr::get(ctx, "cta_pair"),
+                                   UnitAttr::get(ctx)));
   allocateTensorMemory(func, columns, barsName, 3 * stages,
                        [&](int64_t i) -> int64_t {
                          return i < stages       ? 2
@@ -5963,8 +6208,7 @@ LogicalResult planAccRing(LLVM::LLVMFuncOp func, AccRingAllocOp alloc) {
                                                  : 0;
                        },
                        extra, pair);
-  alloc->setAttr(kAccBarsAttr, FlatSymbolRefAttr::get(func.getContext(),
-                                                      barsName));
+  alloc->setAttr(kAccBarsAttr, FlatSymbolRefAttr::get(ctx, barsName));
   return success();
 }
 
@@ -6173,6 +6417,7 @@ struct ConvertMoEKernelToNVVMPass
                  StoreAccRemoteLowering, EpDispatchLowering,
                  ReturnRowsLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
+                 InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
                  DispatchLowering,
                  CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,

@@ -92,6 +92,17 @@ bool isMxfp8(ExpertMatmulOp op) {
          isa<Float8E4M3FNType>(op.getWeight().getType().getElementType());
 }
 
+/// True if `op` multiplies MXFP8 rows by MXFP4 weights (e4m3 and e2m1
+/// values, a UE8M0 scale per 1x32 block on both sides: DeepGEMM's formats
+/// on Blackwell), which only sm_100a's block-scaled MMA takes
+/// (buildBlockScaledKernel).
+bool isMxfp8Mxfp4(ExpertMatmulOp op) {
+  return isBlockQuant(op.getXQuantAttr(), QuantScheme::mxfp8, 1, 32) &&
+         isBlockQuant(op.getWQuantAttr(), QuantScheme::mxfp4, 1, 32) &&
+         isa<Float8E4M3FNType>(op.getX().getType().getElementType()) &&
+         isa<Float4E2M1FNType>(op.getWeight().getType().getElementType());
+}
+
 /// NVFP4: multiplies each accumulator of `accs` by the f32 scale of expert
 /// `expert` in `globalScales` ([E] f32), once per tile; nothing without.
 void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
@@ -165,6 +176,22 @@ std::string expandedOperandsReason(ExpertMatmulOp op, StringRef what) {
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
+  if (isMxfp8Mxfp4(op)) {
+    if (op.getXGlobalScale() || op.getWGlobalScale())
+      return "MXFP8 rows and MXFP4 weights take no global scale";
+    if (!w.hasStaticShape())
+      return "the weight shape must be static";
+    if (w.getDimSize(1) % 128 != 0 || w.getDimSize(2) % 128 != 0)
+      return "with MXFP8 rows by MXFP4 weights, N (" +
+             std::to_string(w.getDimSize(1)) + ") and K (" +
+             std::to_string(w.getDimSize(2)) +
+             ") must be multiples of 128 (the block-scaled tile; TMA's "
+             "padded 4-bit rows)";
+    if (!op.getOut().getType().getElementType().isBF16())
+      return "with MXFP8 rows by MXFP4 weights, the generated kernel writes "
+             "bf16";
+    return "";
+  }
   if (isMxfp8(op)) {
     if (op.getXGlobalScale() || op.getWGlobalScale())
       return "MXFP8 operands take no global scale";
@@ -179,8 +206,9 @@ std::string unsupportedReason(ExpertMatmulOp op) {
     if (!isFp8Block(op) || op.getXGlobalScale() || op.getWGlobalScale())
       return "the generated kernel takes bf16 operands, fp8_block rows "
              "(block [1, 128]) by fp8_block weights (block [128, 128]), "
-             "mxfp8 rows by mxfp8 weights (block [1, 32]), or bf16 rows by "
-             "mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights";
+             "mxfp8 rows by mxfp8 weights (block [1, 32]), bf16 rows by "
+             "mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights, or "
+             "(sm_100a) mxfp8 rows by mxfp4 weights";
     if (!w.hasStaticShape())
       return "the weight shape must be static";
     if (w.getDimSize(1) % 128 != 0 || w.getDimSize(2) % 128 != 0)
@@ -251,7 +279,8 @@ LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
 /// `scaled` the row and weight block scales, the output and the workspace.
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
                    int64_t sliceK, bool scaled, bool fp4 = false,
-                   bool globalScale = false, bool mxfp8 = false) {
+                   bool globalScale = false, bool mxfp8 = false,
+                   bool blockScaledFp4 = false) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -262,8 +291,11 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
              b.getNamedAttr("view", b.getStringAttr("[M, K]")),
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
              b.getNamedAttr("box", i64s({sliceK, kXBoxRows})),
-             // MXFP8 rows: 64 bytes a slice, copied unswizzled.
-             b.getNamedAttr("swizzle", b.getI64IntegerAttr(mxfp8 ? 0 : 128))}),
+             // MXFP8 rows expanded in shared memory: 64 bytes a slice,
+             // copied unswizzled (for block-scaled MMAs, 128 bytes in the
+             // MMA's swizzle).
+             b.getNamedAttr("swizzle", b.getI64IntegerAttr(
+                                           mxfp8 && !blockScaledFp4 ? 0 : 128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(1)),
              b.getNamedAttr("view", b.getStringAttr("[E*N, K]")),
@@ -271,13 +303,21 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
              b.getNamedAttr("inner", b.getI64IntegerAttr(k)),
              b.getNamedAttr("box", i64s({sliceK, kWBoxRows})),
              // Packed e2m1 rows are 32 bytes a slice, MXFP8 ones 64:
-             // copied unswizzled.
+             // copied unswizzled. For block-scaled MMAs, e2m1 rows in
+             // tcgen05's padded form (128 bytes a 128-value slice), 128B
+             // swizzle.
              b.getNamedAttr("swizzle",
-                            b.getI64IntegerAttr(fp4 || mxfp8 ? 0 : 128))}),
+                            b.getI64IntegerAttr(
+                                (fp4 || mxfp8) && !blockScaledFp4 ? 0 : 128))}),
       entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
              b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
   });
   SmallVector<Attribute> entries(abi.begin(), abi.end());
+  if (blockScaledFp4) {
+    NamedAttrList w(cast<DictionaryAttr>(entries[1]));
+    w.set("fp4_padded", b.getUnitAttr());
+    entries[1] = w.getDictionary(b.getContext());
+  }
   auto ptrTo = [&](StringRef what, int64_t i) {
     entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
                              b.getNamedAttr(what, b.getI64IntegerAttr(i))}));
@@ -332,6 +372,12 @@ void disableUnroll(scf::ForOp loop) {
           /*startLoc=*/nullptr, /*endLoc=*/nullptr, /*parallelAccesses=*/{}));
 }
 
+/// Work on a stage, given the ring iteration and the K slice: what an MMA
+/// warpgroup does with a full stage before its MMAs (moek.dequant_fp4 of
+/// FP4 weights), or what a producer warp adds to a stage it fills (the
+/// block scales); null for nothing.
+using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
+
 /// The producer's copies of one tile, K slice by K slice, into the ring
 /// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`) from row
 /// `aRow` that hold rows below `rowEnd` (at most tileM / 64 of them), and
@@ -340,8 +386,10 @@ void disableUnroll(scf::ForOp loop) {
 /// tile 1 + b); with `tag`, each stage is tagged with it (the tile index,
 /// for consumers of a dynamic scheduler). `sliceK`: elements per slice.
 /// B's boxes go to tile `bTile`, `bRowBytes` a row; `bPacked`: B is packed
-/// FP4, whose descriptor's innermost coordinate counts bytes.
-/// Returns the iteration after the last.
+/// FP4, whose descriptor's innermost coordinate counts bytes. A producer
+/// warp (`leader`: its one thread that sets the tag, expects the bytes and
+/// issues the copies) runs `stageHook` on every lane after each stage's
+/// copies. Returns the iteration after the last.
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
                      ArrayRef<Value> bRows, Value cKSlices, Value i0,
@@ -349,7 +397,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      int64_t sliceK = kTileK, bool boxPerTile = false,
                      int64_t bTile = 1, int64_t bRowBytes = kSliceBytes,
                      bool bPacked = false, int64_t aTile = 0,
-                     int64_t aRowBytes = kSliceBytes) {
+                     int64_t aRowBytes = kSliceBytes, Value leader = Value(),
+                     StageHook stageHook = nullptr) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -366,10 +415,16 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
       idx(ob, int64_t(bRows.size()) * kWBoxRows * bRowBytes));
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
-      [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
+      [&](OpBuilder &wb, Location il, Value ks, ValueRange iit) {
         Value i = iit[0];
+        mk::RingAcquireOp::create(wb, il, ring, i);
+        // A producer warp: the copies from its leader only.
+        OpBuilder ib = wb;
+        if (leader) {
+          auto only = scf::IfOp::create(wb, il, leader, false);
+          ib = OpBuilder::atBlockTerminator(only.thenBlock());
+        }
         Value kx = arith::MulIOp::create(ib, il, ks, idx(ib, sliceK));
-        mk::RingAcquireOp::create(ib, il, ring, i);
         if (tag)
           mk::RingSetTagOp::create(ib, il, ring, i, tag);
         mk::RingExpectOp::create(ib, il, ring, i, bytes);
@@ -403,9 +458,11 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
               ib.getI64IntegerAttr(boxPerTile ? bTile + int64_t(box) : bTile),
               ib.getI64IntegerAttr(boxPerTile ? 0 : int64_t(box) * kWBoxRows),
               streamWeights ? ib.getStringAttr("evict_first") : StringAttr());
-        scf::YieldOp::create(ib, il,
-                             ValueRange{arith::AddIOp::create(ib, il, i,
-                                                              idx(ib, 1))});
+        if (stageHook)
+          stageHook(wb, il, i, ks);
+        scf::YieldOp::create(wb, il,
+                             ValueRange{arith::AddIOp::create(wb, il, i,
+                                                              idx(wb, 1))});
       });
   disableUnroll(inner);
   return inner.getResult(0);
@@ -453,7 +510,8 @@ Value buildTileIndexLoop(
 /// after the last tile.
 Value buildScheduledTiles(
     OpBuilder &ob, Location l, Value ring, Value nextTile, Value total,
-    bool producer, function_ref<Value(OpBuilder &, Value, Value)> body) {
+    bool producer, function_ref<Value(OpBuilder &, Value, Value)> body,
+    bool producerWarp = false) {
   Type indexTy = ob.getIndexType();
   return buildTileIndexLoop(
       ob, l, total,
@@ -461,7 +519,8 @@ Value buildScheduledTiles(
         if (producer)
           return mk::FetchAddOp::create(
               bb, l, indexTy, nextTile,
-              arith::ConstantIndexOp::create(bb, l, 0));
+              arith::ConstantIndexOp::create(bb, l, 0),
+              producerWarp ? bb.getUnitAttr() : UnitAttr());
         mk::RingWaitOp::create(bb, l, ring, i);
         return mk::RingTagOp::create(bb, l, indexTy, ring, i);
       },
@@ -498,11 +557,6 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
   mk::RingReleaseOp::create(tb, loc, ring,
                             arith::SubIOp::create(tb, loc, i, c1));
 }
-
-/// What an MMA warpgroup does with a stage once it is full, before its
-/// MMAs (moek.dequant_fp4 of FP4 weights), given the ring iteration and the
-/// K slice; null for nothing.
-using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 
 /// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
 /// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
@@ -926,11 +980,12 @@ constexpr int64_t kTmemAccs = 2;
 /// complete (moek.mma_release: no wait), then commits the accumulator with
 /// the tile index `tile` (moek.acc_commit). With `perStage`, each stage's
 /// product goes into an accumulator of its own (j, j + 1, ...: the K blocks
-/// of a block-scaled tile, promoted by the epilogue). Returns the iteration
-/// after the tile.
+/// of a block-scaled tile, promoted by the epilogue). With `blockScales`,
+/// the MMAs take the UE8M0 scales of tiles 2 (rows) and 3 (weights).
+/// Returns the iteration after the tile.
 Value buildTileMmasTmem(OpBuilder &ob, Location loc, Value ring, Value accs,
                         Value i0, Value j, Value tile, Value slices,
-                        bool perStage = false) {
+                        bool perStage = false, bool blockScales = false) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -949,8 +1004,11 @@ Value buildTileMmasTmem(OpBuilder &ob, Location loc, Value ring, Value accs,
                      : arith::CmpIOp::create(ib, il, arith::CmpIPredicate::ugt,
                                              ks, idx(ib, 0))
                            .getResult();
-        mk::MmaTmemOp::create(ib, il, ring, i, ib.getI64IntegerAttr(0),
-                              ib.getI64IntegerAttr(1), accs, acc, accumulate);
+        mk::MmaTmemOp::create(
+            ib, il, ring, i, ib.getI64IntegerAttr(0), ib.getI64IntegerAttr(1),
+            accs, acc, accumulate,
+            blockScales ? ib.getI64IntegerAttr(2) : IntegerAttr(),
+            blockScales ? ib.getI64IntegerAttr(3) : IntegerAttr());
         mk::MmaReleaseOp::create(ib, il, ring, i);
         if (perStage)
           mk::AccCommitOp::create(ib, il, accs, acc, tile);
@@ -1165,7 +1223,7 @@ void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
 void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
                      Value total,
                      function_ref<Value(OpBuilder &, Value)> slicesOf,
-                     bool perStage = false) {
+                     bool perStage = false, bool blockScales = false) {
   OpBuilder::InsertionGuard g(b);
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
@@ -1202,7 +1260,7 @@ void buildTmemIssuer(OpBuilder &b, Location loc, Value ring, Value accs,
     Value j = after->getArgument(1), t = after->getArgument(2);
     Value slices = slicesOf(ab, t);
     Value next = buildTileMmasTmem(ab, loc, ring, accs, after->getArgument(0),
-                                   j, t, slices, perStage);
+                                   j, t, slices, perStage, blockScales);
     scf::YieldOp::create(
         ab, loc,
         ValueRange{next, arith::AddIOp::create(ab, loc, j,
@@ -1238,19 +1296,21 @@ void buildTmemEpilogue(OpBuilder &b, Location loc, Value accs, Value total,
 /// (buildTmemIssuer: 128 x tileN MMAs, `cKSlices` stages a tile) and the
 /// epilogue, warpgroups 1 and 2, half of the tile's columns each
 /// (moek.acc_store_rows: thread r stores row r), while the next tile's
-/// MMAs run.
+/// MMAs run. `blockScales`: the MMAs take the scales of tiles 2 and 3.
 template <typename DecodeFn>
 void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
                             Value numTiles, Value cKSlices, int64_t tileN,
                             Value out, Type outElem, int64_t n,
-                            DecodeFn decode) {
+                            DecodeFn decode, bool blockScales = false) {
   MLIRContext *ctx = b.getContext();
   auto accsType =
       mk::AccRingType::get(ctx, kTmemAccs, 128, tileN, b.getF32Type());
   Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
                                           b.getI64IntegerAttr(256));
-  buildTmemIssuer(b, loc, ring, accs, numTiles,
-                  [&](OpBuilder &, Value) { return cKSlices; });
+  buildTmemIssuer(
+      b, loc, ring, accs, numTiles,
+      [&](OpBuilder &, Value) { return cKSlices; }, /*perStage=*/false,
+      blockScales);
   OpBuilder::InsertionGuard g(b);
   beginRole(b, loc, "epilogue", 1, 2, 232);
   Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
@@ -1354,8 +1414,142 @@ int64_t autoRowGroup(ExpertMatmulOp op, int64_t tileRows) {
   return std::clamp<int64_t>(fit, 1, 8);
 }
 
+/// The grouped matmul of MXFP8 rows by MXFP4 weights on sm_100a
+/// (DeepGEMM's Blackwell formats; isMxfp8Mxfp4), in the single-issuer
+/// shape with the tensor cores applying both operands' UE8M0 scales:
+/// 128 x 128 tiles, one 128-wide K block a stage of [rows 128 x 128 e4m3
+/// (128B swizzle), weights 128 x 128 i8 (e2m1 in tcgen05's padded form:
+/// TMA's 16U4_ALIGN16B, fp4_padded), the rows' scales, the weights'
+/// scales (512 bytes each, tcgen05.cp's layout)].
+///  * producer warp (warp 0 of warpgroup 0, all lanes): tiles from the
+///    dynamic scheduler (moek.fetch_add {warp}); per stage lane 0 tags it,
+///    expects its bytes and issues the TMA copies, then every lane copies
+///    its share of the rows' and the weights' scales (moek.stage_scales,
+///    cp.async) and arrives once they land (moek.ring_arrive_copies): the
+///    full barrier counts 1 + 32 arrivals;
+///  * MMA issuer (lane 0 of warp 1): per stage, both scale blocks into the
+///    stage's tensor-memory columns and four block-scaled MMAs (moek.mma_tmem
+///    {a_scales, b_scales}) into one of two 128 x 128 accumulators;
+///  * epilogue (warpgroups 1 and 2): 64 columns each, as the bf16 kernel.
+/// No promotion: the accumulator holds the product of the dequantized
+/// operands.
+LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
+                                        StringRef name, ExpertMatmulOp op,
+                                        const KernelConfig &config) {
+  MLIRContext *ctx = b.getContext();
+  constexpr int64_t kTile = 128;
+  RankedTensorType w = op.getWeight().getType();
+  int64_t e = w.getDimSize(0), n = w.getDimSize(1), k = w.getDimSize(2);
+  Type outElem = op.getOut().getType().getElementType();
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  // TMA descriptors of the rows and weights, offsets, the rows' and the
+  // weights' scales, output, workspace (the tile counter).
+  SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr, gptr, gptr};
+  auto func = createKernelFunc(
+      b, loc, name, params, /*numTma=*/2,
+      buildAbi(b, e, n, k, kTileKFp8, /*scaled=*/false, /*fp4=*/false,
+               /*globalScale=*/false, /*mxfp8=*/true,
+               /*blockScaledFp4=*/true),
+      {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
+       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
+  Block *entry = func.addEntryBlock(b);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
+  Value offsets = entry->getArgument(2), xs = entry->getArgument(3),
+        ws = entry->getArgument(4), out = entry->getArgument(5),
+        nextTile = entry->getArgument(6);
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  auto i8 = b.getIntegerType(8);
+  auto tile = [&](int64_t cols, Type elem) {
+    return MemRefType::get({kTile, cols}, elem, AffineMap(),
+                           b.getI64IntegerAttr(3));
+  };
+  auto ringType = mk::RingType::get(
+      ctx, config.stages,
+      {tile(kTileKFp8, b.getType<Float8E4M3FNType>()), tile(kTileKFp8, i8),
+       tile(4, i8), tile(4, i8)});
+  // Full barriers: moek.ring_expect's arrival and the 32 lanes' copies;
+  // empty: the MMAs' commit.
+  auto alloc = mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
+  alloc.setProducers(33);
+  Value ring = alloc;
+  IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTile),
+              colTiles = b.getI64IntegerAttr(n / kTile);
+  Value numTiles = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
+                                                  offsets, numE, tileRows,
+                                                  colTiles);
+  auto decode = [&](OpBuilder &ob, Value t) {
+    SmallVector<Type> types(4, ob.getIndexType());
+    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                     tileRows, colTiles,
+                                     ob.getI64IntegerAttr(config.rowGroup));
+  };
+  Value cKBlocks = idx(b, k / kTileKFp8);
+  int64_t scaleCols = k / 32;
+
+  // Producer warp.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "producer", 0, 1, 56);
+    Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
+    auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
+    b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
+    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, numTiles, /*producer=*/true,
+        [&](OpBuilder &ob, Value t, Value iter) {
+          auto d = decode(ob, t);
+          Value wRow = arith::AddIOp::create(
+              ob, loc, arith::MulIOp::create(ob, loc, d.getExpert(), idx(ob, n)),
+              arith::MulIOp::create(ob, loc, d.getColTile(), idx(ob, kTile)));
+          Value lastRow = arith::SubIOp::create(ob, loc, d.getRowEnd(), idx(ob, 1));
+          auto scales = [&](OpBuilder &hb, Location hl, Value i, Value ks) {
+            mk::StageScalesOp::create(hb, hl, ring, i, hb.getI64IntegerAttr(2),
+                                      xs, d.getRow(), ks, lastRow,
+                                      hb.getI64IntegerAttr(scaleCols));
+            mk::StageScalesOp::create(
+                hb, hl, ring, i, hb.getI64IntegerAttr(3), ws, wRow, ks,
+                arith::ConstantIndexOp::create(hb, hl, e * n - 1),
+                hb.getI64IntegerAttr(scaleCols));
+            mk::RingArriveCopiesOp::create(hb, hl, ring, i);
+          };
+          // The weights' copy writes 128 bytes a row but counts the 64
+          // packed bytes it reads (DeepGEMM's sm100 FP8 x FP4 kernels
+          // expect half the padded tile).
+          return buildTileLoads(ob, loc, ring, tmapX, d.getRow(), d.getRowEnd(),
+                                kTile, tmapW, {wRow}, cKBlocks, iter,
+                                config.streamWeights, t, kTileKFp8,
+                                /*boxPerTile=*/false, /*bTile=*/1,
+                                /*bRowBytes=*/kTileKFp8 / 2,
+                                /*bPacked=*/false, /*aTile=*/0,
+                                /*aRowBytes=*/kSliceBytes, leader, scales);
+        },
+        /*producerWarp=*/true);
+    // The stop mark: lane 0's expectation of no bytes and every lane's
+    // arrival (no copies pending).
+    mk::RingAcquireOp::create(b, loc, ring, last);
+    auto stopIf = scf::IfOp::create(b, loc, leader, false);
+    {
+      OpBuilder sb = OpBuilder::atBlockTerminator(stopIf.thenBlock());
+      mk::RingSetTagOp::create(sb, loc, ring, last, numTiles);
+      mk::RingExpectOp::create(sb, loc, ring, last, idx(sb, 0));
+    }
+    mk::RingArriveCopiesOp::create(b, loc, ring, last);
+  }
+  buildSingleIssuerRoles(b, loc, ring, numTiles, cKBlocks, kTile, out,
+                         outElem, n, decode, /*blockScales=*/true);
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+  return func;
+}
+
 LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                              ExpertMatmulOp op, const KernelConfig &config) {
+  if (isMxfp8Mxfp4(op))
+    return buildBlockScaledKernel(b, loc, name, op, config);
   int64_t stages = config.stages, kTileN = config.tileN,
           kTileM = config.tileM;
   MLIRContext *ctx = b.getContext();
@@ -3442,6 +3636,26 @@ struct ConvertMoEToMoEKernelPass
         continue;
       }
       bool scaled = isFp8Block(op);
+      bool mx = isMxfp8Mxfp4(op);
+      if (mx && (chip != "sm_100a" || !singleIssuer)) {
+        op.emitRemark() << "convert-moe-to-moek: not lowered: MXFP8 rows by "
+                           "MXFP4 weights are multiplied by sm_100a's "
+                           "block-scaled tcgen05.mma only (chip = sm_100a "
+                           "with single-issuer; chip = "
+                        << chip << " given); sm_90a takes them in the fused "
+                                   "layer, expanded to bf16";
+        continue;
+      }
+      if (mx && (tileM == 256 || tileN == 256 || schedule == "pingpong" ||
+                 ctaPair)) {
+        op.emitError() << "convert-moe-to-moek: the MXFP8 x MXFP4 kernel uses "
+                          "128 x 128 tiles, its own schedule and no CTA pairs "
+                          "(tile-m = "
+                       << static_cast<int64_t>(tileM)
+                       << ", tile-n = " << static_cast<int64_t>(tileN)
+                       << ", schedule = " << schedule << " given)";
+        return signalPassFailure();
+      }
       if (scaled && (tileM == 256 || tileN == 256 || schedule == "pingpong")) {
         // A block-scaled tile holds a main and a partial accumulator per
         // warpgroup (128 registers for 64 x 128).
@@ -3473,7 +3687,8 @@ struct ConvertMoEToMoEKernelPass
       // sm_100a, bf16: Blackwell's shape (one MMA issuer, tensor-memory
       // accumulators drained by epilogue warpgroups), 128-row tiles.
       bool single = chip == "sm_100a" && singleIssuer && !fp4 && !mxfp8 &&
-                    (scaled || (!op.getXQuantAttr() && !op.getWQuantAttr()));
+                    (scaled || mx ||
+                     (!op.getXQuantAttr() && !op.getWQuantAttr()));
       if (single && (tileM == 256 || schedule == "pingpong")) {
         op.emitError() << "convert-moe-to-moek: the sm_100a single-issuer "
                           "kernel uses 128-row tiles and its own schedule "
@@ -3505,7 +3720,8 @@ struct ConvertMoEToMoEKernelPass
         KernelConfig c = config;
         c.tileM = m;
         c.tileN = tileN ? tileN
-                        : (scaled || fp4 || mxfp8 || c.pingpong || m == 256 ||
+                        : (scaled || mx || fp4 || mxfp8 || c.pingpong ||
+                                   m == 256 ||
                                    n % 256 != 0
                                ? 128
                                : 256);
@@ -3545,7 +3761,7 @@ struct ConvertMoEToMoEKernelPass
                                 b.getI64IntegerAttr(192 * e))})}));
       }
       SmallVector<Value> args{op.getX(), op.getWeight(), op.getOffsets()};
-      if (scaled || mxfp8)
+      if (scaled || mxfp8 || mx)
         args.append({op.getXScales(), op.getWScales()});
       if (fp4)
         args.push_back(op.getWScales());

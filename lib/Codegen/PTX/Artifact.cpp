@@ -175,6 +175,9 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
                 {"swizzle", swizzle.getInt() ? std::to_string(swizzle.getInt()) + "B"
                                            : std::string("none")},
                 {"l2_promotion", "256B"}};
+      // Packed e2m1 copied into tcgen05's padded 4-bit form.
+      if (entry.get("fp4_padded"))
+        desc["fp4_padded"] = true;
       std::string name;
       if (overWorkspace) {
         name = scratch.getValue().str() + "_desc";

@@ -83,7 +83,7 @@ func.func @negative_lower_mxfp8(%x: tensor<?x96xf8E4M3FN>, %w: tensor<8x256x96xf
 // CHECK-LABEL: func.func @negative_lower_fp8_rows_bf16_weights
 // CHECK:         moe.expert_matmul
 func.func @negative_lower_fp8_rows_bf16_weights(%x: tensor<?x256xf8E4M3FN>, %w: tensor<8x256x256xbf16>, %offsets: tensor<9xi32>, %xs: tensor<?x2xf32>) -> tensor<?x256xbf16> {
-  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated kernel takes bf16 operands, fp8_block rows (block [1, 128]) by fp8_block weights (block [128, 128]), mxfp8 rows by mxfp8 weights (block [1, 32]), or bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights}}
+  // expected-remark @+1 {{convert-moe-to-moek: not lowered: the generated kernel takes bf16 operands, fp8_block rows (block [1, 128]) by fp8_block weights (block [128, 128]), mxfp8 rows by mxfp8 weights (block [1, 32]), bf16 rows by mxfp4 (block [1, 32]) or nvfp4 (block [1, 16]) weights, or (sm_100a) mxfp8 rows by mxfp4 weights}}
   %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) {x_quant = #moe.quant<fp8_block, block = [1, 128]>} : (tensor<?x256xf8E4M3FN>, tensor<8x256x256xbf16>, tensor<9xi32>, tensor<?x2xf32>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
 }

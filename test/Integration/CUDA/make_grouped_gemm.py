@@ -14,14 +14,17 @@ block, w_scales [E, N, K/32]), with --nvfp4 gg_nvfp4_e<E>_n<N>_k<K> (bf16
 x, NVFP4 w: e2m1 with an e4m3 scale per 1x16 block, w_scales [E, N, K/16],
 and an f32 global scale per expert, w_global_scale [E]), with --mxfp8
 gg_mxfp8_e<E>_n<N>_k<K> (MXFP8 x and w: e4m3 with a UE8M0 scale per 1x32
-block, x_scales [T, K/32], w_scales [E, N, K/32]), or with --fp8
+block, x_scales [T, K/32], w_scales [E, N, K/32]), with --mxfp8-mxfp4
+gg_mxfp8_mxfp4_e<E>_n<N>_k<K> (MXFP8 x by MXFP4 w, both scales UE8M0 per
+1x32 block; sm_100a only), or with --fp8
 gg_fp8_e<E>_n<N>_k<K>: DeepSeek-V3's FP8 block-scaled recipe, e4m3 x with
 f32 scales per 1x128 block (x_scales [T, K/128]) and e4m3 w with f32 scales
 per 128x128 block (w_scales [E, N/128, K/128]), bf16 out; N and K must be
 multiples of 128.
 
 usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8]
-                            [--mxfp4 | --nvfp4 | --mxfp8] [--chip C]
+                            [--mxfp4 | --nvfp4 | --mxfp8 | --mxfp8-mxfp4]
+                            [--chip C]
                             [E,N,K ...]
 """
 
@@ -77,6 +80,16 @@ MLIR_MXFP8 = """func.func @gg(%x: tensor<?x{K}xf8E4M3FN>, %w: tensor<{E}x{N}x{K}
 }}
 """
 
+# MXFP8 rows by MXFP4 weights (DeepGEMM's Blackwell formats; sm_100a only):
+# KS = K/32.
+MLIR_MXFP8_MXFP4 = """func.func @gg(%x: tensor<?x{K}xf8E4M3FN>, %w: tensor<{E}x{N}x{K}xf4E2M1FN>,
+              %offsets: tensor<{E1}xi32>, %xs: tensor<?x{KS}xf8E8M0FNU>,
+              %ws: tensor<{E}x{N}x{KS}xf8E8M0FNU>) -> tensor<?x{N}xbf16> {{
+  %y = moe.expert_matmul %x, %w, %offsets x_scales(%xs) w_scales(%ws) {{x_quant = #moe.quant<mxfp8, block = [1, 32]>, w_quant = #moe.quant<mxfp4, block = [1, 32]>}} : (tensor<?x{K}xf8E4M3FN>, tensor<{E}x{N}x{K}xf4E2M1FN>, tensor<{E1}xi32>, tensor<?x{KS}xf8E8M0FNU>, tensor<{E}x{N}x{KS}xf8E8M0FNU>) -> tensor<?x{N}xbf16>
+  return %y : tensor<?x{N}xbf16>
+}}
+"""
+
 DEFAULT_SHAPES = ["1,128,64", "8,256,512", "256,4096,7168", "256,7168,2048"]
 DEFAULT_SHAPES_FP8 = ["1,128,128", "8,256,512", "256,4096,7168",
                       "256,7168,2048"]
@@ -90,10 +103,12 @@ def run(cmd, **kw):
 
 
 def artifact_name(e, n, k, fp8=False, mxfp4=False, nvfp4=False,
-                  mxfp8=False):
+                  mxfp8=False, mxfp8_mxfp4=False):
     return "gg_%se%d_n%d_k%d" % ("fp8_" if fp8 else "mxfp4_" if mxfp4 else
                                  "nvfp4_" if nvfp4 else
-                                 "mxfp8_" if mxfp8 else "", e, n, k)
+                                 "mxfp8_" if mxfp8 else
+                                 "mxfp8_mxfp4_" if mxfp8_mxfp4 else "",
+                                 e, n, k)
 
 
 # The shared memory a CTA may have (dynamic + static) on sm_90a and sm_100a.
@@ -102,8 +117,8 @@ SMEM_LIMIT = 232448
 
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
          translate_options="", fp8=False, chip="sm_90a", mxfp4=False,
-         nvfp4=False, mxfp8=False):
-    name = artifact_name(e, n, k, fp8, mxfp4, nvfp4, mxfp8)
+         nvfp4=False, mxfp8=False, mxfp8_mxfp4=False):
+    name = artifact_name(e, n, k, fp8, mxfp4, nvfp4, mxfp8, mxfp8_mxfp4)
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
     src = os.path.join(d, "layer.mlir")
@@ -117,6 +132,9 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
             f.write(MLIR_NVFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 16))
         elif mxfp8:
             f.write(MLIR_MXFP8.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32))
+        elif mxfp8_mxfp4:
+            f.write(MLIR_MXFP8_MXFP4.format(E=e, N=n, K=k, E1=e + 1,
+                                            KS=k // 32))
         else:
             f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
@@ -191,6 +209,9 @@ def main():
                    help="bf16 rows by NVFP4 weights (K a multiple of 64)")
     p.add_argument("--mxfp8", action="store_true",
                    help="MXFP8 rows by MXFP8 weights (K a multiple of 64)")
+    p.add_argument("--mxfp8-mxfp4", action="store_true",
+                   help="MXFP8 rows by MXFP4 weights (sm_100a's block-scaled "
+                        "kernel; N and K multiples of 128)")
     p.add_argument("--chip", default="sm_90a",
                    help="the SM to compile for (sm_90a, sm_100a)")
     a = p.parse_args()
@@ -206,7 +227,7 @@ def main():
     for e, n, k in shapes:
         clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
                       a.translate_options, a.fp8, a.chip, a.mxfp4, a.nvfp4,
-                      a.mxfp8)
+                      a.mxfp8, a.mxfp8_mxfp4)
     if a.strict and not clean:
         sys.exit("make_grouped_gemm: a kernel spills or has serialized "
                  "wgmmas (see above)")

@@ -46,7 +46,34 @@ LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << stages;
   if (tiles.empty())
     return emitError() << "!moek.ring expects at least one tile per stage";
+  // UE8M0 scale blocks (moek.stage_scales): i8 tiles of 4 columns, 128
+  // rows (512 bytes) each, after every other tile and 1024 bytes in all,
+  // so that each stage's swizzled tiles stay 1024-byte aligned.
+  auto isScaleTile = [](MemRefType tile) {
+    return tile && tile.getRank() == 2 && tile.hasStaticShape() &&
+           tile.getElementType().isInteger(8) && tile.getDimSize(1) == 4 &&
+           tile.getDimSize(0) % 128 == 0;
+  };
+  int64_t scaleBytes = 0;
   for (Type t : tiles) {
+    auto tile = dyn_cast<MemRefType>(t);
+    if (isScaleTile(tile)) {
+      scaleBytes += tile.getNumElements();
+      continue;
+    }
+    if (scaleBytes)
+      return emitError() << "!moek.ring expects its scale tiles (i8, 4 "
+                            "columns) after every other tile, got "
+                         << t << " after one";
+  }
+  if (scaleBytes % 1024 != 0)
+    return emitError() << "!moek.ring expects its scale tiles to take a "
+                          "multiple of 1024 bytes a stage (the swizzled "
+                          "tiles' alignment), got "
+                       << scaleBytes;
+  for (Type t : tiles) {
+    if (isScaleTile(dyn_cast<MemRefType>(t)))
+      continue;
     auto tile = dyn_cast<MemRefType>(t);
     // The memory space may be any attribute: check its kind before reading it
     // as an integer (getMemorySpaceAsInt would assert or read garbage).
@@ -283,6 +310,9 @@ LogicalResult RingAllocOp::verify() {
   if (cluster < 1 || cluster > 16)
     return emitOpError() << "expects a cluster of 1 to 16 CTAs, got "
                          << cluster;
+  if (getProducers() < 1)
+    return emitOpError() << "expects at least one producer arrival, got "
+                         << getProducers();
   if (cluster > 1 && getConsumersAttr().getInt() % 128 != 0)
     return emitOpError() << "with cluster = " << cluster
                          << " expects consumers to be whole warpgroups (a "
@@ -488,12 +518,63 @@ LogicalResult AccRingAllocOp::verify() {
   return success();
 }
 
+/// Tile `index` of `ring` if it is an i8 tile of `rows` x 4 (a multiple
+/// of 128 rows: moek.stage_scales' 512-byte blocks), else an error of `op`
+/// naming `what`.
+static LogicalResult verifyScaleTile(Operation *op, RingType ring,
+                                     int64_t index, int64_t rows,
+                                     StringRef what) {
+  int64_t numTiles = ring.getTiles().size();
+  if (index < 0 || index >= numTiles)
+    return op->emitOpError() << "expects " << what << " a tile index in [0, "
+                             << numTiles << "), got " << index;
+  MemRefType tile = ring.getTile(index);
+  if (!tile.getElementType().isInteger(8) || tile.getDimSize(1) != 4 ||
+      tile.getDimSize(0) % 128 != 0 || (rows && tile.getDimSize(0) < rows))
+    return op->emitOpError()
+           << "expects " << what << " an i8 tile of 4 columns and "
+           << (rows ? "at least " + std::to_string(rows) + " rows"
+                    : std::string("a multiple of 128 rows"))
+           << " (UE8M0 scales), got " << tile;
+  return success();
+}
+
 LogicalResult MmaTmemOp::verify() {
   FailureOr<std::pair<MemRefType, MemRefType>> tiles = mmaTiles(*this);
   if (failed(tiles))
     return failure();
   auto [a, b] = *tiles;
   AccRingType accs = getAccs().getType();
+  if (getAScalesAttr() || getBScalesAttr()) {
+    if (!getAScalesAttr() || !getBScalesAttr())
+      return emitOpError() << "expects both a_scales and b_scales, or neither";
+    auto alloc = getAccs().getDefiningOp<AccRingAllocOp>();
+    if (alloc && alloc.getCtaPair())
+      return emitOpError() << "has no block-scaled form for CTA pairs";
+    if (!isa<Float8E4M3FNType>(a.getElementType()) || a.getDimSize(0) != 128 ||
+        a.getDimSize(1) != 128)
+      return emitOpError() << "block-scaled: expects tile a of 128 x 128 "
+                              "f8E4M3FN, got "
+                           << a;
+    int64_t n = accs.getCols();
+    if (!b.getElementType().isInteger(8) || b.getDimSize(1) != 128 ||
+        b.getDimSize(0) < n)
+      return emitOpError() << "block-scaled: expects tile b of i8 (e2m1 in "
+                              "tcgen05's padded form), 128 columns and at "
+                              "least "
+                           << n << " rows, got " << b;
+    if (accs.getRows() != 128 || n % 128 != 0 || n > 256)
+      return emitOpError() << "block-scaled: expects accumulators of 128 rows "
+                              "and 128 or 256 columns, got "
+                           << accs;
+    RingType ring = getRing().getType();
+    if (failed(verifyScaleTile(*this, ring, getAScalesAttr().getInt(), 128,
+                               "a_scales")) ||
+        failed(verifyScaleTile(*this, ring, getBScalesAttr().getInt(), n,
+                               "b_scales")))
+      return failure();
+    return success();
+  }
   if (a.getElementType() != b.getElementType() ||
       (!a.getElementType().isBF16() &&
        !isa<Float8E4M3FNType>(a.getElementType())))
@@ -512,6 +593,36 @@ LogicalResult MmaTmemOp::verify() {
     return emitOpError() << "expects tile a of the accumulators' "
                          << accs.getRows() << " rows and tile b of at least "
                          << bRows << " rows, got " << a << " and " << b;
+  return success();
+}
+
+LogicalResult InWarpOp::verify() {
+  int64_t warp = getWarpAttr().getInt();
+  if (warp < 0 || warp > 3)
+    return emitOpError() << "expects a warp of the warpgroup (0 to 3), got "
+                         << warp;
+  return success();
+}
+
+LogicalResult StageScalesOp::verify() {
+  if (failed(verifyScaleTile(*this, getRing().getType(),
+                             getTileAttr().getInt(), 0, "tile")))
+    return failure();
+  int64_t cols = getScaleColsAttr().getInt();
+  if (cols < 4 || cols % 4 != 0)
+    return emitOpError() << "expects scale_cols a positive multiple of 4 "
+                            "(whole 128-wide K blocks, 4-byte copies), got "
+                         << cols;
+  return success();
+}
+
+LogicalResult RingArriveCopiesOp::verify() {
+  auto alloc = getRing().getDefiningOp<RingAllocOp>();
+  if (alloc && alloc.getProducers() < 2)
+    return emitOpError() << "expects a ring whose full barriers count more "
+                            "than moek.ring_expect's arrival (producers >= 2), "
+                            "got producers = "
+                         << alloc.getProducers();
   return success();
 }
 

@@ -179,6 +179,24 @@ def MoEK_ElectOneOp : MoEK_Op<"elect_one", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_InWarpOp : MoEK_Op<"in_warp", []> {
+  let summary = "True on every lane of one warp of the executing warpgroup";
+  let description = [{
+    True on the 32 lanes of warp `warp` (0 to 3) of the executing
+    warpgroup: a role for a whole warp beside single-thread ones (e.g. the
+    producer warp of a block-scaled kernel, whose lanes stage the scale
+    factors while lane 0 issues the TMA copies).
+
+    ```mlir
+    %w0 = moek.in_warp {warp = 0 : i64}
+    ```
+  }];
+  let arguments = (ins DefaultValuedAttr<I64Attr, "0">:$warp);
+  let results = (outs I1:$inside);
+  let assemblyFormat = "attr-dict";
+  let hasVerifier = 1;
+}
+
 def MoEK_BlockIdOp : MoEK_Op<"block_id", [Pure]> {
   let summary = "The CTA's index in the (one-dimensional) grid";
   let results = (outs Index:$index);
@@ -393,13 +411,16 @@ def MoEK_FetchAddOp : MoEK_Op<"fetch_add", []> {
     A relaxed atomic increment of `counters[index]` at GPU scope by the
     executing thread; the result is the value before it. Increments by one
     thread at a time hand out 0, 1, 2, ... in order, e.g. the tiles of a
-    dynamic tile scheduler.
+    dynamic tile scheduler. With `warp`, the 32 lanes of a warp run it
+    together (converged): lane 0 increments once and every lane gets its
+    result (`shfl.sync`).
 
     ```mlir
     %t = moek.fetch_add %next[%c0]
+    %u = moek.fetch_add %next[%c0] {warp}
     ```
   }];
-  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index);
+  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index, UnitAttr:$warp);
   let results = (outs Index:$old);
   let assemblyFormat = "$counters `[` $index `]` attr-dict";
 }
@@ -669,8 +690,11 @@ def MoEK_RingAllocOp : MoEK_Op<"ring_alloc", []> {
   let summary = "Allocate and initialize a shared-memory pipeline";
   let description = [{
     Reserves the ring's stages in dynamic shared memory and initializes its
-    barriers (full: 1 arrival; empty: `consumers` arrivals) before any role
-    runs. Must be at the top level of the kernel, outside every role.
+    barriers (full: `producers` arrivals, 1 by default: moek.ring_expect's;
+    empty: `consumers` arrivals) before any role runs. Must be at the top
+    level of the kernel, outside every role. A ring whose stages are also
+    filled by copies of other threads (moek.stage_scales) counts their
+    moek.ring_arrive_copies in `producers`.
 
     With `cluster = C` (> 1; the kernel then runs as clusters of C CTAs),
     the ring is shared by the C CTAs of a cluster: a `multicast`
@@ -688,7 +712,8 @@ def MoEK_RingAllocOp : MoEK_Op<"ring_alloc", []> {
     ```
   }];
   let arguments = (ins I64Attr:$consumers,
-                       DefaultValuedAttr<I64Attr, "1">:$cluster);
+                       DefaultValuedAttr<I64Attr, "1">:$cluster,
+                       DefaultValuedAttr<I64Attr, "1">:$producers);
   let results = (outs MoEK_RingType:$ring);
   let assemblyFormat = "`consumers` `(` $consumers `)` attr-dict `:` qualified(type($ring))";
   let hasVerifier = 1;
@@ -726,6 +751,54 @@ def MoEK_RingWaitOp : MoEK_RingStageOp<"ring_wait",
     "Consumer: wait until stage iter mod S is full">;
 def MoEK_RingReleaseOp : MoEK_RingStageOp<"ring_release",
     "Consumer: arrive on the stage's empty barrier">;
+
+def MoEK_RingArriveCopiesOp : MoEK_Op<"ring_arrive_copies", []> {
+  let summary = "Arrive on a stage's full barrier once this thread's copies complete";
+  let description = [{
+    The executing thread's arrival on the full barrier of stage
+    `iter mod S`, made when every `cp.async` copy it issued so far
+    (moek.stage_scales) has completed (`cp.async.mbarrier.arrive.noinc`):
+    the stage is full once these arrivals, moek.ring_expect's and its bytes
+    are in. The ring's `producers` counts them.
+
+    ```mlir
+    moek.ring_arrive_copies %ring[%i] : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter);
+  let assemblyFormat = "$ring `[` $iter `]` attr-dict `:` qualified(type($ring))";
+  let hasVerifier = 1;
+}
+
+def MoEK_StageScalesOp : MoEK_Op<"stage_scales", []> {
+  let summary = "A warp copies UE8M0 block scales into a stage in tcgen05.cp's layout";
+  let description = [{
+    For a block-scaled moek.mma_tmem (sm_100a). The 32 lanes of the
+    executing warp copy, for each row `r` of tile `tile` of stage
+    `iter mod S` (an i8 tile of R x 4, R a multiple of 128), the four
+    UE8M0 scales of K block `kb` (128 values: bytes `4 kb .. 4 kb + 3`) of
+    row `min(row + r, last)` of `scales` (global memory, `scale_cols` bytes
+    a row) to byte `512 (r / 128) + 16 (r % 32) + 4 ((r % 128) / 32)` of
+    the tile: each 128-row block in the layout that
+    `tcgen05.cp .32x128b.warpx4` copies into tensor memory (row r's scales
+    in lane r % 32 of every lane quadrant, column (r % 128) / 32, byte j
+    for K step j). Lane l copies rows `32 j + l`, 4 bytes each with
+    `cp.async` (asynchronous: moek.ring_arrive_copies makes the stage wait
+    for them). `last` keeps rows past an expert's end inside `scales`.
+
+    ```mlir
+    moek.stage_scales %ring[%i] tile 2 scales(%xs[%row, %kb]) last(%last) {scale_cols = 224 : i64} : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
+                       MoEK_GlobalPtr:$scales, Index:$row, Index:$kb,
+                       Index:$last, I64Attr:$scale_cols);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `tile` $tile `scales` `(` $scales `[` $row `,` $kb `]`
+    `)` `last` `(` $last `)` attr-dict `:` qualified(type($ring))
+  }];
+  let hasVerifier = 1;
+}
 
 def MoEK_RingSetTagOp : MoEK_Op<"ring_set_tag", []> {
   let summary = "Producer: attach a word to a stage (e.g. its tile index)";
@@ -1359,13 +1432,29 @@ def MoEK_MmaTmemOp : MoEK_Op<"mma_tmem", []> {
     C / 2 of B's rows in each CTA (the even CTA the first half), and the
     issuer must be in the even CTA. sm_100a only.
 
+    Block-scaled (`a_scales` and `b_scales`, tile indices, both or
+    neither): tile `a` is f8E4M3FN [128, 128] (MXFP8 rows), tile `b` i8
+    [N, 128] holding e2m1 values in tcgen05's 4-bit operand form (each 16
+    values' 8 packed bytes followed by 8 bytes of padding, as TMA's
+    `16U4_ALIGN16B` type writes them; 128B swizzle), and tiles `a_scales`
+    ([128, 4] i8) and `b_scales` ([N, 4] i8) their UE8M0 scales per 32
+    values in moek.stage_scales' layout. The issuer copies both into the
+    stage's tensor-memory columns (`tcgen05.cp .32x128b.warpx4`, after a
+    proxy fence: the scales were written by `cp.async`), then issues four
+    `tcgen05.mma.cta_group::1.kind::mxf8f6f4.block_scale.block32`
+    (K = 32 each, scale ids = the K step): the product of the dequantized
+    operands, `sum over k of a[r][k] 2^(sa(r, k/32) - 127) b[c][k]
+    2^(sb(c, k/32) - 127)`, accumulated in f32 with no promotion.
+
     ```mlir
     moek.mma_tmem %ring[%i] a(0) b(1), %accs[%j] accumulate(%acc) : !moek.ring<...>, !moek.acc_ring<2, 128x256xf32>
+    moek.mma_tmem %ring[%i] a(0) b(1), %accs[%j] accumulate(%acc) {a_scales = 2 : i64, b_scales = 3 : i64} : !moek.ring<...>, !moek.acc_ring<2, 128x128xf32>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$a,
                        I64Attr:$b, MoEK_AccRingType:$accs, Index:$index,
-                       I1:$accumulate);
+                       I1:$accumulate, OptionalAttr<I64Attr>:$a_scales,
+                       OptionalAttr<I64Attr>:$b_scales);
   let assemblyFormat = [{
     $ring `[` $iter `]` `a` `(` $a `)` `b` `(` $b `)` `,` $accs `[` $index `]`
     `accumulate` `(` $accumulate `)` attr-dict `:` qualified(type($ring)) `,`
