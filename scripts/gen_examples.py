@@ -18,6 +18,10 @@ moe-fuse-experts turns into one moe.fused_moe):
          NVFP4 weights, the router weight before the down projection (FP8
          activations by FP4 weights that the Hopper kernel multiplies
          exactly); DeepSeek-V3 only.
+  mxfp8-mxfp4  MXFP8 activations with MXFP4 weights, UE8M0 scales per 1x32
+         block on both sides (DeepGEMM's Mega MoE formats on Blackwell,
+         whose tensor cores apply both scales), the router weight before
+         the down projection; DeepSeek-V3 only.
 
 Run from the repository root: python3 scripts/gen_examples.py
 """
@@ -83,6 +87,12 @@ def quant_for(m, variant):
         return dict(vt="f4E2M1FN", st="f8E8M0FNU", aq=None,
                     wq="#moe.quant<mxfp4, block = [1, 32]>",
                     ab=None, wb=(1, 32))
+    if variant == "mxfp8-mxfp4":
+        return dict(vt="f8E4M3FN", st="f8E8M0FNU", wvt="f4E2M1FN",
+                    wst="f8E8M0FNU",
+                    aq="#moe.quant<mxfp8, block = [1, 32]>",
+                    wq="#moe.quant<mxfp4, block = [1, 32]>",
+                    ab=(1, 32), wb=(1, 32))
     if variant == "mxfp8-nvfp4":
         return dict(vt="f8E4M3FN", st="f8E8M0FNU", wvt="f4E2M1FN",
                     wst="f8E4M3FN",
@@ -126,6 +136,7 @@ def generate(name, m, variant):
                    + "); the router weight is applied before the down projection, as DeepGEMM does.",
             "fp8-mxfp4": "FP8 e4m3 activations with 1x128 FP32 block scales and MXFP4 weights (e2m1, 1x32 UE8M0 scales), as in DeepGEMM's Mega MoE; the router weight is applied before the down projection.",
             "nvfp4": "NVFP4 weights (e2m1, 1x16 e4m3 scales under an f32 scale per expert) with BF16 activations; the router weight is applied in the combine.",
+            "mxfp8-mxfp4": "FP8 e4m3 activations with 1x32 UE8M0 block scales (MXFP8) and MXFP4 weights (e2m1, 1x32 UE8M0 scales), the formats of DeepGEMM's Mega MoE on Blackwell; the router weight is applied before the down projection.",
             "mxfp8-nvfp4": "FP8 e4m3 activations with 1x32 UE8M0 block scales (MXFP8) and NVFP4 weights (e2m1, 1x16 e4m3 scales under an f32 scale per expert); the router weight is applied before the down projection.",
             "mxfp4": "MXFP4 weights (e2m1, 1x32 UE8M0 scales) with BF16 activations; the router weight is applied in the combine."}[variant]
     lines.append(f"// {desc}")
@@ -149,7 +160,7 @@ def generate(name, m, variant):
                  f"{t(['?', H], 'bf16')}, {t(['?', K], 'i32')}, {t(['?', K], 'f32')} -> "
                  f"{t(['?', H], 'bf16')}, {t([E + 1], 'i32')}, {t(['?', K], 'i32')}, {t(['?'], 'f32')}")
     offs = t([E + 1], "i32")
-    if variant in ("fp8", "fp8-mxfp4", "mxfp8-nvfp4"):
+    if variant in ("fp8", "fp8-mxfp4", "mxfp8-nvfp4", "mxfp8-mxfp4"):
         ab = q["ab"]
         gs = q.get("global_scale")
         g1 = " w_global_scale(%w13_global)" if gs else ""
@@ -199,10 +210,10 @@ def main():
     os.makedirs(root, exist_ok=True)
     for name, m in MODELS.items():
         for variant in ("bf16", "fp8", "mxfp4", "nvfp4", "fp8-mxfp4",
-                        "mxfp8-nvfp4"):
+                        "mxfp8-nvfp4", "mxfp8-mxfp4"):
             if variant == "fp8-mxfp4" and (m["H"] % 128 or m["I"] % 128):
                 continue
-            if variant == "mxfp8-nvfp4" and name != "deepseek-v3":
+            if variant.startswith("mxfp8-") and name != "deepseek-v3":
                 continue
             path = os.path.join(root, f"{name}-{variant}.mlir")
             with open(path, "w") as f:

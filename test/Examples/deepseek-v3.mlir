@@ -51,6 +51,16 @@
 // RUN: grep '^result' %t.nvfp4.after > %t.nvfp4.after.results
 // RUN: diff %t.nvfp4.before.results %t.nvfp4.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/deepseek-v3-mxfp8-mxfp4.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/deepseek-v3-mxfp8-mxfp4.mlir -o %t.mx8mx.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.mx8mx.fused.mlir
+// RUN: moe-run %examples/deepseek-v3-mxfp8-mxfp4.mlir --tokens=3 --seed=7 --print-hash > %t.mx8mx.before
+// RUN: moe-run %t.mx8mx.fused.mlir --tokens=3 --seed=7 --print-hash > %t.mx8mx.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.mx8mx.after
+// RUN: grep '^result' %t.mx8mx.before > %t.mx8mx.before.results
+// RUN: grep '^result' %t.mx8mx.after > %t.mx8mx.after.results
+// RUN: diff %t.mx8mx.before.results %t.mx8mx.after.results
+
 // RUN: moe-opt --verify-roundtrip %examples/deepseek-v3-mxfp8-nvfp4.mlir -o /dev/null
 // RUN: moe-opt --moe-graph-optimization-pipeline %examples/deepseek-v3-mxfp8-nvfp4.mlir -o %t.mx8nv.fused.mlir
 // RUN: FileCheck %s --check-prefix=IR < %t.mx8nv.fused.mlir

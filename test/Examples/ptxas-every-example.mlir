@@ -17,6 +17,7 @@
 // SM100-NEXT: deepseek-v3-fp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-fp8: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
+// SM100-NEXT: deepseek-v3-mxfp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-mxfp8-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
@@ -38,6 +39,7 @@
 // SM90-NEXT: deepseek-v3-fp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-fp8: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
+// SM90-NEXT: deepseek-v3-mxfp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-mxfp8-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma

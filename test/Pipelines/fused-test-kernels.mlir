@@ -73,6 +73,16 @@
 // RUN: rm -rf %t.mx8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.mx8 --ptxas %ptxas --strict 8,512,256,2,mx8nv 8,256,192,2,before_down,bf16,clamped_swiglu,interleaved,mx8nv 256,7168,2048,8,mx8nv 128,2880,2880,4,mx8nv 8,512,256,2,mx8mx 8,256,192,2,in_combine,bf16,gelu_mul,interleaved,mx8mx 128,2048,768,8,mx8mx 8,512,256,2,mx8 256,7168,2048,8,mx8 128,2880,2880,4,before_down,bf16,clamped_swiglu,interleaved,mx8 | FileCheck %s --check-prefix=MX8
 // MX8-COUNT-10: fm_mx8{{(nv|mx)?}}_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
 // RUN: rm -rf %t.sm100.mx8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.mx8 --ptxas %ptxas --strict --chip sm_100a 8,512,256,2,mx8nv 8,256,192,2,before_down,bf16,clamped_swiglu,interleaved,mx8nv 256,7168,2048,8,mx8nv 128,2880,2880,4,mx8nv 8,512,256,2,mx8mx 8,256,192,2,in_combine,bf16,gelu_mul,interleaved,mx8mx 128,2048,768,8,mx8mx 8,512,256,2,mx8 256,7168,2048,8,mx8 128,2880,2880,4,before_down,bf16,clamped_swiglu,interleaved,mx8 | FileCheck %s --check-prefix=MX8
+// MXFP8 x MXFP4 on sm_100a: layers whose H and I are multiples of 128 take
+// the block-scaled single-issuer kernel (both operands' UE8M0 scales
+// applied by tcgen05.mma .kind::mxf8f6f4.block_scale, the activation
+// quantized to MXFP8 in the epilogue); I = 192 keeps the bf16 kernel.
+// RUN: rm -rf %t.sm100.mx8mx && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.mx8mx --ptxas %ptxas --strict --chip sm_100a --mxfp8-mxfp4 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu,interleaved 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 1,128,128,1 256,7168,2048,8 128,2048,768,8 8,4096,14336,2 8,256,192,2,in_combine,bf16,gelu_mul,interleaved | FileCheck %s --check-prefix=SM100-MX8MX
+// SM100-MX8MX-COUNT-10: fm_mx8mx_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: grep -l "tcgen05.mma.cta_group::1.kind::mxf8f6f4.block_scale.block32" %t.sm100.mx8mx/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-MX8MX-BS
+// SM100-MX8MX-BS: 9
+// RUN: grep -c "tcgen05.mma.cta_group::1.kind::f16" %t.sm100.mx8mx/fm_mx8mx_e8_h256_i192_k2_gelu_interleaved/*.ptx | FileCheck %s --check-prefix=SM100-MX8MX-F16
+// SM100-MX8MX-F16: {{[1-9][0-9]*}}
 
 // The same layers for sm_100a (tcgen05, accumulators in tensor memory), and
 // expert-parallel ones (2 ranks, bf16 and FP8): ptxas -arch=sm_100a accepts

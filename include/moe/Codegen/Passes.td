@@ -121,7 +121,16 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     and GEMM1 epilogue round each 1x32 block to its MXFP8 value, kept in
     bf16 (exact; `moek.dispatch` and `moek.store_act` {mx_round}); and with
     MXFP8 weights (e4m3, UE8M0 scales per 1x32 block) the same kernel with
-    an e4m3 weight tile per stage expanded by `moek.dequant_mxfp8`.
+    an e4m3 weight tile per stage expanded by `moek.dequant_mxfp8`. On
+    sm_100a (`single-issuer`) a layer of MXFP8 rows and activations by
+    MXFP4 weights with H and I multiples of 128 (one GPU) gets the
+    block-scaled single-issuer kernel instead: the rows quantized to e4m3
+    and UE8M0 scales by the dispatch (`moek.dispatch {mx_round}` with
+    `row_scales`), both GEMMs' scales staged by the producer warp and
+    applied by `tcgen05.mma .kind::mxf8f6f4.block_scale`, the activation
+    quantized to MXFP8 row by row in GEMM1's epilogue
+    (`moek.acc_store_act_rows` with `out_scales`; docs/FusedKernel.md,
+    "MXFP8 x MXFP4 in the single-issuer shape").
 
     The kernel's parameter ABI is recorded on it as `moek.abi`: TMA
     descriptors for the rows (`[M, K]`, box `[tile-k, tile-m]`) and for the
@@ -203,8 +212,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "moek.mma_block_scaled, .kind::mxf8f6f4); false: expanded to e4m3 "
            "in shared memory (moek.dequant_fp4_fp8, .kind::f8f6f4)">,
     Option<"singleIssuer", "single-issuer", "bool", "true",
-           "bf16, fp8_block and MXFP8 x MXFP4 grouped matmuls and bf16 "
-           "fused layers (bf16 weights, one GPU) on sm_100a: one thread "
+           "bf16, fp8_block and MXFP8 x MXFP4 grouped matmuls, bf16 fused "
+           "layers (bf16 weights, one GPU) and MXFP8 x MXFP4 fused layers "
+           "(H and I multiples of 128, one GPU) on sm_100a: one thread "
            "issues every MMA into "
            "tensor-memory accumulators that epilogue warpgroups drain "
            "(moek.acc_ring_alloc, moek.mma_tmem; 128-row tiles); false: the "

@@ -995,11 +995,16 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
         i64c(rewriter, loc, 4));
     Value laneBytes =
         LLVM::MulOp::create(rewriter, loc, lane, i64c(rewriter, loc, 16));
+    Value upper = adaptor.getUpper() ? toI64(rewriter, loc, adaptor.getUpper())
+                                     : Value();
     for (int64_t j = 0; j < rows / 32; ++j) {
+      // With `upper`, the second half of the tile's rows from there.
+      bool high = upper && 32 * j >= rows / 2;
       Value r = LLVM::AddOp::create(
-          rewriter, loc, row,
-          LLVM::AddOp::create(rewriter, loc, lane,
-                              i64c(rewriter, loc, 32 * j)));
+          rewriter, loc, high ? upper : row,
+          LLVM::AddOp::create(
+              rewriter, loc, lane,
+              i64c(rewriter, loc, 32 * j - (high ? rows / 2 : 0))));
       Value srcRow = LLVM::UMinOp::create(rewriter, loc, r, last);
       Value src = gepBytes(
           rewriter, loc, adaptor.getScales(),
@@ -2920,16 +2925,20 @@ Value e4m3PairTimesScale(OpBuilder &b, Location loc, Value pair, Value scale) {
                               LLVM::FMulOp::create(b, loc, wide, scales)));
 }
 
-/// The MXFP8 values of a 1x32 block that `width` lanes of each group hold,
-/// `vals` (8 f32 a lane, the lanes of a group in one row), as moe.quantize
-/// mxfp8 then moe.dequantize compute them: e = ceil(log2(amax / 448)) over
-/// the block's finite |v| (the f32 quotient; -127 for a zero block; in
-/// [-127, 127]: computeUE8M0Exponent), each value times 2^-e rounded to
-/// e4m3 with saturation (NaN stays NaN), times 2^e. Returns them as four
-/// bf16 pairs (i32; exact but for bf16 subnormals). Every lane of the warp
-/// must run it (shuffles).
-SmallVector<Value> mxfp8RoundPairs(OpBuilder &b, Location loc,
-                                   ArrayRef<Value> vals, int64_t width) {
+/// MXFP8 quantization of one 1x32 block held as `vals` (f32, an even
+/// count) by each of `width` consecutive lanes, as moe.quantize with mxfp8
+/// computes it: the block's shared exponent e (i32) = ceil(log2(amax /
+/// 448)) over the block's finite |v| (the f32 quotient; -127 for a zero
+/// block; in [-127, 127]: computeUE8M0Exponent), 2^e (f32), and each
+/// value times 2^-e rounded to e4m3 with saturation (NaN stays NaN), as
+/// e4m3 pairs (i16 each). With width > 1 every lane of the warp must run
+/// it (shuffles).
+struct Mxfp8Block {
+  Value exponent, scale;
+  SmallVector<Value> pairs;
+};
+Mxfp8Block mxfp8Quantize(OpBuilder &b, Location loc, ArrayRef<Value> vals,
+                         int64_t width) {
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   auto c = [&](int64_t v) { return i32c(b, loc, v); };
   Value amax = LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f));
@@ -2967,15 +2976,26 @@ SmallVector<Value> mxfp8RoundPairs(OpBuilder &b, Location loc,
         LLVM::SelectOp::create(b, loc, cmp(LLVM::ICmpPredicate::eq, x, c(-127)),
                                c(0x00400000), field));
   };
-  Value scale = powerOfTwo(e);
+  Mxfp8Block block;
+  block.exponent = e;
+  block.scale = powerOfTwo(e);
   Value inv = powerOfTwo(LLVM::SubOp::create(b, loc, c(0), e));
-  SmallVector<Value> pairs;
   for (size_t i = 0; i + 1 < vals.size(); i += 2)
-    pairs.push_back(e4m3PairTimesScale(
-        b, loc,
+    block.pairs.push_back(
         toE4m3x2(b, loc, LLVM::FMulOp::create(b, loc, vals[i], inv),
-                 LLVM::FMulOp::create(b, loc, vals[i + 1], inv)),
-        scale));
+                 LLVM::FMulOp::create(b, loc, vals[i + 1], inv)));
+  return block;
+}
+
+/// Each 1x32 block rounded to its MXFP8 value, as moe.quantize with mxfp8
+/// then moe.dequantize compute it (mxfp8Quantize, each e4m3 pair times
+/// 2^e), as bf16 pairs (i32; exact but for bf16 subnormals).
+SmallVector<Value> mxfp8RoundPairs(OpBuilder &b, Location loc,
+                                   ArrayRef<Value> vals, int64_t width) {
+  Mxfp8Block block = mxfp8Quantize(b, loc, vals, width);
+  SmallVector<Value> pairs;
+  for (Value pair : block.pairs)
+    pairs.push_back(e4m3PairTimesScale(b, loc, pair, block.scale));
   return pairs;
 }
 
@@ -3104,10 +3124,13 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
 /// the row end loads the row's last piece again and is not stored.
 /// With `mxRound` (h a multiple of 32), each 1x32 block (a group of four
 /// lanes' pieces) rounded to its MXFP8 value (mxfp8RoundPairs); pieces past
-/// the row end take part in the shuffles and are not stored.
+/// the row end take part in the shuffles and are not stored. With
+/// `mxScales` too, quantized instead: `dst` is the row's e4m3 bytes (8 a
+/// piece) and the block's first lane stores its UE8M0 scale, e + 127, at
+/// `mxScales[c / 32]`.
 void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
                  int64_t h, const std::map<int64_t, Value> &constants,
-                 bool mxRound = false) {
+                 bool mxRound = false, Value mxScales = Value()) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   auto vec = VectorType::get({4}, b.getI32Type());
   // With mxRound every lane runs every step (the shuffles need the whole
@@ -3142,6 +3165,35 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
                   pb, pl, pb.getF32Type(),
                   LLVM::ExtractElementOp::create(pb, pl, halves,
                                                  i32c(pb, pl, i))));
+            if (mxScales) {
+              Mxfp8Block block = mxfp8Quantize(pb, pl, wide, 4);
+              auto vec4 = VectorType::get({4}, pb.getI16Type());
+              Value bytes = LLVM::UndefOp::create(pb, pl, vec4);
+              for (auto [i, pair] : llvm::enumerate(block.pairs))
+                bytes = LLVM::InsertElementOp::create(pb, pl, bytes, pair,
+                                                      i32c(pb, pl, i));
+              auto st = scf::IfOp::create(pb, pl, inRow[u], false);
+              OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+              LLVM::StoreOp::create(
+                  sb, pl, bytes,
+                  elementAddress(sb, pl, dst, sb.getI8Type(), at[u]), 8);
+              Value firstLane = arith::CmpIOp::create(
+                  sb, pl, arith::CmpIPredicate::eq,
+                  arith::RemUIOp::create(sb, pl, lane, idx(4)), idx(0));
+              auto sc = scf::IfOp::create(sb, pl, firstLane, false);
+              OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
+              LLVM::StoreOp::create(
+                  scb, pl,
+                  LLVM::TruncOp::create(
+                      scb, pl, scb.getI8Type(),
+                      LLVM::AddOp::create(scb, pl, block.exponent,
+                                          i32c(scb, pl, 127))),
+                  elementAddress(scb, pl, mxScales, scb.getI8Type(),
+                                 arith::DivUIOp::create(scb, pl, at[u],
+                                                        idx(32))),
+                  1);
+              continue;
+            }
             piece = LLVM::UndefOp::create(pb, pl, vec);
             for (auto [i, pair] : llvm::enumerate(mxfp8RoundPairs(pb, pl, wide, 4)))
               piece = LLVM::InsertElementOp::create(pb, pl, piece, pair,
@@ -3305,9 +3357,9 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     // Every constant up front: ops that `b` creates while a nested builder
     // fills a loop would land after that loop.
     std::map<int64_t, Value> constants;
-    for (int64_t v : {int64_t(0), int64_t(1), int64_t(8), int64_t(16),
-                      int64_t(32), int64_t(128), int64_t(256), k, h, e, h - 8,
-                      h / 128})
+    for (int64_t v : {int64_t(0), int64_t(1), int64_t(4), int64_t(8),
+                      int64_t(16), int64_t(32), int64_t(128), int64_t(256), k,
+                      h, e, h - 8, h / 128, h / 32})
       constants[v] = arith::ConstantIndexOp::create(b, loc, v);
     for (int64_t u = 1; u <= kCopyUnroll; ++u)
       constants.try_emplace(256 * u, arith::ConstantIndexOp::create(b, loc, 256 * u));
@@ -3374,7 +3426,20 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
           Value dst = elementAddress(
               cb, l, rows, cb.getBF16Type(),
               arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
-          if (Value scales = a.getRowScales()) {
+          Value scales = a.getRowScales();
+          if (scales && op.getMxRound()) {
+            // MXFP8: e4m3 rows, a UE8M0 byte per 1x32 block.
+            Value r = toIndex(cb, l, row);
+            copyRowWarp(
+                cb, l, src,
+                elementAddress(cb, l, rows, cb.getI8Type(),
+                               arith::MulIOp::create(cb, l, r, idx(h))),
+                lane, h, constants, /*mxRound=*/true,
+                elementAddress(cb, l, scales, cb.getI8Type(),
+                               arith::MulIOp::create(cb, l, r, idx(h / 32))));
+            return;
+          }
+          if (scales) {
             copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
                           h, constants, op.getPermuteK());
             return;
@@ -4171,7 +4236,9 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
     auto [r, base] = threadRowLane(b, loc, op, op.getAccs().getType(),
                                    a.getIndex(),
                                    arith::ConstantIndexOp::create(b, loc, 0));
-    auto [rowBase, inside] = threadRowBase(b, loc, a.getOut(), elem, a.getRow(),
+    // MXFP8 rows are bytes.
+    Type rowElem = isa<Float8E4M3FNType>(elem) ? b.getI8Type() : elem;
+    auto [rowBase, inside] = threadRowBase(b, loc, a.getOut(), rowElem, a.getRow(),
                                            r, a.getRowLimit(), ld);
     Value row = arith::AddIOp::create(b, loc, a.getRow(), toIndex(b, loc, r));
     Value first = toI32(b, loc, a.getFirstCol());
@@ -4185,11 +4252,13 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       return LLVM::FPExtOp::create(
           b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
     };
-    for (int64_t chunk = 0; chunk < cols / kChunk; ++chunk) {
-      // Output columns first + kChunk chunk ...: their gate and up values
-      // (interleaved: one load of their pairs; lo and hi the same).
+    // The up values of output column c: c + C / 2 (concat).
+    int64_t upOffset = op.getAccs().getType().getCols() / 2;
+    // Output columns first + chunk `width` ...: their gate and up values
+    // (interleaved: one load of their pairs; lo and hi the same).
+    auto load = [&](int64_t chunk, int64_t width) -> std::pair<Value, Value> {
       Value out0 = LLVM::AddOp::create(b, loc, first,
-                                       i32c(b, loc, kChunk * chunk));
+                                       i32c(b, loc, width * chunk));
       Value lo, hi;
       if (interleaved) {
         lo = hi = loadLaneColumns(
@@ -4197,35 +4266,91 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
             LLVM::AddOp::create(
                 b, loc, base,
                 LLVM::MulOp::create(b, loc, out0, i32c(b, loc, 2))),
-            2 * kChunk);
+            2 * width);
       } else {
         lo = loadLaneColumns(b, loc, LLVM::AddOp::create(b, loc, base, out0),
-                             kChunk);
+                             width);
         hi = loadLaneColumns(
             b, loc,
             LLVM::AddOp::create(
                 b, loc, base,
-                LLVM::AddOp::create(b, loc, out0, i32c(b, loc, 128))),
-            kChunk);
+                LLVM::AddOp::create(b, loc, out0, i32c(b, loc, upOffset))),
+            width);
       }
       waitLaneLoads(b, loc);
+      return {lo, hi};
+    };
+    auto output = [&](Value lo, Value hi, Value rw, int64_t c) -> Value {
+      Value g = value(lo, interleaved ? 2 * c : c);
+      Value u = value(hi, interleaved ? 2 * c + 1 : c);
+      Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g, u);
+      return rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult() : o;
+    };
+    auto rowWeight = [&]() -> Value {
+      if (!a.getRowWeights())
+        return Value();
+      return LLVM::LoadOp::create(
+          b, loc, f32, elementAddress(b, loc, a.getRowWeights(), f32, row));
+    };
+    if (Value scales = a.getOutScales()) {
+      // MXFP8: a 1x32 block per step, rounded to bf16, quantized in the
+      // thread (the block is its own), 32 e4m3 bytes and the scale byte.
+      // No column mask: ld is a multiple of 32, the block inside or out.
+      Value scaleRow = elementAddress(
+          b, loc, scales, b.getI8Type(),
+          arith::MulIOp::create(b, loc, row,
+                                arith::ConstantIndexOp::create(b, loc, ld / 32)));
+      for (int64_t chunk = 0; chunk < cols / 32; ++chunk) {
+        auto [lo, hi] = load(chunk, 32);
+        auto ifOp = scf::IfOp::create(b, loc, inside, false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value rw = rowWeight();
+        SmallVector<Value> vals;
+        for (int64_t c = 0; c < 32; ++c)
+          vals.push_back(LLVM::FPExtOp::create(
+              b, loc, f32,
+              LLVM::FPTruncOp::create(b, loc, b.getBF16Type(),
+                                      output(lo, hi, rw, c))));
+        Mxfp8Block block = mxfp8Quantize(b, loc, vals, 1);
+        Value colAt = LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 32 * chunk));
+        auto vec8 = VectorType::get({8}, b.getI16Type());
+        for (int64_t half = 0; half < 2; ++half) {
+          Value piece = LLVM::UndefOp::create(b, loc, vec8);
+          for (int64_t p = 0; p < 8; ++p)
+            piece = LLVM::InsertElementOp::create(
+                b, loc, piece, block.pairs[8 * half + p], i32c(b, loc, p));
+          LLVM::StoreOp::create(
+              b, loc, piece,
+              gepBytes(b, loc, rowBase,
+                       LLVM::AddOp::create(b, loc, colAt,
+                                           i64c(b, loc, 16 * half))),
+              16);
+        }
+        LLVM::StoreOp::create(
+            b, loc,
+            LLVM::TruncOp::create(
+                b, loc, b.getI8Type(),
+                LLVM::AddOp::create(b, loc, block.exponent,
+                                    i32c(b, loc, 127))),
+            gepBytes(b, loc, scaleRow,
+                     LLVM::UDivOp::create(b, loc, colAt, i64c(b, loc, 32))),
+            1);
+      }
+      rewriter.eraseOp(op);
+      return success();
+    }
+    for (int64_t chunk = 0; chunk < cols / kChunk; ++chunk) {
+      auto [lo, hi] = load(chunk, kChunk);
       auto ifOp = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      Value rw;
-      if (a.getRowWeights())
-        rw = LLVM::LoadOp::create(
-            b, loc, f32, elementAddress(b, loc, a.getRowWeights(), f32, row));
+      Value rw = rowWeight();
       storeRowValues(
           b, loc, elem, rowBase,
           LLVM::AddOp::create(b, loc, col0, i64c(b, loc, kChunk * chunk)),
-          kChunk, ld, /*maskCols=*/true, [&](int64_t c) -> Value {
-            Value g = value(lo, interleaved ? 2 * c : c);
-            Value u = value(hi, interleaved ? 2 * c + 1 : c);
-            Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g,
-                                   u);
-            return rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult() : o;
-          });
+          kChunk, ld, /*maskCols=*/true,
+          [&](int64_t c) -> Value { return output(lo, hi, rw, c); });
     }
     rewriter.eraseOp(op);
     return success();

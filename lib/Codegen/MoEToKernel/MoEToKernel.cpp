@@ -386,7 +386,8 @@ using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 /// tile 1 + b); with `tag`, each stage is tagged with it (the tile index,
 /// for consumers of a dynamic scheduler). `sliceK`: elements per slice.
 /// B's boxes go to tile `bTile`, `bRowBytes` a row; `bPacked`: B is packed
-/// FP4, whose descriptor's innermost coordinate counts bytes. A producer
+/// FP4, whose descriptor's innermost coordinate counts bytes; B's boxes
+/// are `bBoxRows` rows (128 by default). A producer
 /// warp (`leader`: its one thread that sets the tag, expects the bytes and
 /// issues the copies) runs `stageHook` on every lane after each stage's
 /// copies. Returns the iteration after the last.
@@ -398,7 +399,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      int64_t bTile = 1, int64_t bRowBytes = kSliceBytes,
                      bool bPacked = false, int64_t aTile = 0,
                      int64_t aRowBytes = kSliceBytes, Value leader = Value(),
-                     StageHook stageHook = nullptr) {
+                     StageHook stageHook = nullptr,
+                     int64_t bBoxRows = kWBoxRows) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -412,7 +414,7 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
       idx(ob, tileM / kXBoxRows));
   Value bytes = arith::AddIOp::create(
       ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * aRowBytes)),
-      idx(ob, int64_t(bRows.size()) * kWBoxRows * bRowBytes));
+      idx(ob, int64_t(bRows.size()) * bBoxRows * bRowBytes));
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
       [&](OpBuilder &wb, Location il, Value ks, ValueRange iit) {
@@ -456,7 +458,7 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
           mk::TmaLoadOp::create(
               ib, il, tmapB, ValueRange{kxB, bRow}, ring, i,
               ib.getI64IntegerAttr(boxPerTile ? bTile + int64_t(box) : bTile),
-              ib.getI64IntegerAttr(boxPerTile ? 0 : int64_t(box) * kWBoxRows),
+              ib.getI64IntegerAttr(boxPerTile ? 0 : int64_t(box) * bBoxRows),
               streamWeights ? ib.getStringAttr("evict_first") : StringAttr());
         if (stageHook)
           stageHook(wb, il, i, ks);
@@ -1509,11 +1511,11 @@ LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
           Value lastRow = arith::SubIOp::create(ob, loc, d.getRowEnd(), idx(ob, 1));
           auto scales = [&](OpBuilder &hb, Location hl, Value i, Value ks) {
             mk::StageScalesOp::create(hb, hl, ring, i, hb.getI64IntegerAttr(2),
-                                      xs, d.getRow(), ks, lastRow,
+                                      xs, d.getRow(), ks, Value(), lastRow,
                                       hb.getI64IntegerAttr(scaleCols));
             mk::StageScalesOp::create(
                 hb, hl, ring, i, hb.getI64IntegerAttr(3), ws, wRow, ks,
-                arith::ConstantIndexOp::create(hb, hl, e * n - 1),
+                Value(), arith::ConstantIndexOp::create(hb, hl, e * n - 1),
                 hb.getI64IntegerAttr(scaleCols));
             mk::RingArriveCopiesOp::create(hb, hl, ring, i);
           };
@@ -2080,7 +2082,8 @@ Value buildPerGemm(OpBuilder &ob, Location l, Value t, Value n1,
 /// after the tensors.
 ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                         int64_t maxRows, const FusedWorkspace &ws, bool fp8,
-                        bool fp4 = false, int64_t globalScales = 0) {
+                        bool fp4 = false, int64_t globalScales = 0,
+                        bool paddedFp4 = false) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -2091,6 +2094,13 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
   auto i64s = [&](ArrayRef<int64_t> v) { return b.getI64ArrayAttr(v); };
   auto weights = [&](int64_t operand, StringRef view, int64_t rows,
                      int64_t inner) {
+    // Block-scaled MMAs (sm_100a): e2m1 in tcgen05's padded form, 64-row
+    // boxes (a gate and an up half of a tile), 128B swizzle.
+    if (paddedFp4)
+      return entry({na("kind", s("tma")), na("operand", n(operand)),
+                    na("view", s(view)), na("rows", n(rows)),
+                    na("inner", n(inner)), na("box", i64s({sliceK, 64})),
+                    na("swizzle", n(128)), na("fp4_padded", b.getUnitAttr())});
     return entry({na("kind", s("tma")), na("operand", n(operand)),
                   na("view", s(view)), na("rows", n(rows)),
                   na("inner", n(inner)), na("box", i64s({sliceK, kWBoxRows})),
@@ -2618,7 +2628,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 tb, loc,
                 arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, 128)),
                 first),
-            d.getRowEnd(), rw,
+            d.getRowEnd(), rw, /*out_scales=*/Value(),
             tb.getStringAttr(stringifyActivationKind(op.getActivation())),
             tb.getStringAttr(interleaved ? "interleaved" : "concat"),
             TypeAttr::get(op.getGemm1Type()), TypeAttr::get(tb.getBF16Type()),
@@ -2855,6 +2865,296 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     combine(b);
     stamp(b, 5, firstWg);
   }
+  LLVM::ReturnOp::create(b, loc, ValueRange{});
+  return func;
+}
+
+/// True if `op` has MXFP8 rows and activations and MXFP4 weights (a UE8M0
+/// scale per 1x32 block everywhere: DeepGEMM's Blackwell formats).
+bool isMxfp8Mxfp4Layer(FusedMoEOp op) {
+  auto is = [](QuantAttr q, QuantScheme scheme) {
+    return isBlockQuant(q, scheme, 1, 32);
+  };
+  return is(op.getXQuantAttr(), QuantScheme::mxfp8) &&
+         is(op.getActQuantAttr(), QuantScheme::mxfp8) &&
+         is(op.getW13QuantAttr(), QuantScheme::mxfp4) &&
+         is(op.getW2QuantAttr(), QuantScheme::mxfp4);
+}
+
+/// The MXFP8 x MXFP4 fused layer on sm_100a (isMxfp8Mxfp4Layer, one GPU, H
+/// and I multiples of 128) in the single-issuer shape, every product
+/// block-scaled by the tensor cores (the grouped matmul's
+/// buildBlockScaledKernel, over GEMM1 and GEMM2 tiles):
+///  * dispatch (all threads): each routed row quantized to MXFP8, e4m3
+///    values and UE8M0 scales into the workspace (moek.dispatch {mx_round}
+///    with row_scales);
+///  * tiles of 128 rows; GEMM1: 64 output columns, the gate's 64 weight
+///    rows and the up's (or 64 interleaved pairs) as one 128-row B tile;
+///    GEMM2: 128 output columns; one 128-wide K block a stage;
+///  * producer warp: the TMA copies from lane 0, the stage's scales from
+///    every lane (moek.stage_scales, `upper` for the up rows), a GEMM2
+///    tile after its row block's GEMM1 tiles (every lane waits: its copies
+///    read the activation's scales);
+///  * MMA issuer: moek.mma_tmem {a_scales, b_scales} into two 128 x 128
+///    accumulators;
+///  * epilogue (warpgroups 1, 2): GEMM1: 32 output columns each, the
+///    activation rounded to bf16 and quantized to MXFP8 (one 1x32 block a
+///    thread: moek.acc_store_act_rows {out_scales}), then a signal; GEMM2:
+///    64 columns of y each; then the combine.
+LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
+                                    FusedMoEOp op, int64_t stages,
+                                    int64_t maxTokens, bool streamWeights) {
+  MLIRContext *ctx = b.getContext();
+  constexpr int64_t kTile = 128, kHalf = 64;
+  RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
+  int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
+  int64_t k = op.getIds().getType().getDimSize(1);
+  int64_t maxRows = maxTokens * k;
+  Type yElem = op.getGemm2Type();
+  Type outElem = op.getOut().getType().getElementType();
+  // The FP8 layout: e4m3 rows and activations, and scale arrays of h / 32
+  // and i / 32 bytes a row (its 1x128 f32 scales' sizes).
+  FusedWorkspace ws(e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
+                    /*withTimers=*/false, /*fp8=*/true);
+  int64_t cols1 = i / kHalf, cols2 = h / kTile;
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
+  SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr, gptr,
+                           gptr, gptr, gptr, gptr, gptr, b.getI32Type()};
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true,
+                                /*fp4=*/true, 0, /*paddedFp4=*/true);
+  auto func = createKernelFunc(
+      b, loc, name, params, /*numTma=*/4, abi,
+      {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
+       b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
+  Block *entry = func.addEntryBlock(b);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
+        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
+  Value x = entry->getArgument(4), ids = entry->getArgument(5),
+        weights = entry->getArgument(6), w13Scales = entry->getArgument(7),
+        w2Scales = entry->getArgument(8), out = entry->getArgument(9),
+        wsBase = entry->getArgument(10);
+  auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, loc, v);
+  };
+  Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
+                                              entry->getArgument(11));
+  auto at = [&](int64_t offset) {
+    return workspacePart(b, loc, wsBase, offset);
+  };
+  Value nextTile = at(ws.nextTile), barrier = at(ws.barrier),
+        ready = at(ws.ready), offsets = at(ws.offsets),
+        slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
+        rows = at(ws.rows), act = at(ws.act), y = at(ws.y),
+        rowScales = at(ws.rowScales), actScales = at(ws.actScales);
+
+  // Phase 1: the routed rows, quantized to MXFP8 (grid barriers 1, 2).
+  auto dispatch = mk::DispatchOp::create(
+      b, loc, x, ids, weights, tokens, at(ws.counts), at(ws.cursor), offsets,
+      slotRows, rowWeights, rows, barrier, rowScales, b.getI64IntegerAttr(e),
+      b.getI64IntegerAttr(k), b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+  dispatch.setMxRound(true);
+
+  auto i8 = b.getIntegerType(8);
+  auto tile = [&](int64_t cols, Type elem) {
+    return MemRefType::get({kTile, cols}, elem, AffineMap(),
+                           b.getI64IntegerAttr(3));
+  };
+  auto ringType = mk::RingType::get(
+      ctx, stages,
+      {tile(kTileKFp8, b.getType<Float8E4M3FNType>()), tile(kTileKFp8, i8),
+       tile(4, i8), tile(4, i8)});
+  auto alloc = mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
+  alloc.setProducers(33);
+  Value ring = alloc;
+
+  // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
+  IntegerAttr numE = b.getI64IntegerAttr(e),
+              tileRows = b.getI64IntegerAttr(kTile);
+  Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
+                                            numE, tileRows,
+                                            b.getI64IntegerAttr(cols1));
+  Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
+                                            numE, tileRows,
+                                            b.getI64IntegerAttr(cols2));
+  Value total = arith::AddIOp::create(b, loc, n1, n2);
+  int64_t rowGroup = std::clamp<int64_t>(
+      (int64_t(16) << 20) / std::max<int64_t>(1, kTile * h), 1, 8);
+  auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
+    SmallVector<Type> types(4, ob.getIndexType());
+    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                     tileRows, ob.getI64IntegerAttr(cols),
+                                     ob.getI64IntegerAttr(rowGroup));
+  };
+  auto readyIndex = [&](OpBuilder &ob, mk::GroupedTileOp d) -> Value {
+    return arith::AddIOp::create(
+        ob, loc, arith::DivUIOp::create(ob, loc, d.getRow(), idx(ob, kTile)),
+        d.getExpert());
+  };
+  bool interleaved = op.getGateUpLayout() == GateUpLayout::interleaved;
+  Value slices1 = idx(b, h / kTileKFp8), slices2 = idx(b, i / kTileKFp8);
+
+  // Producer warp.
+  {
+    OpBuilder::InsertionGuard g(b);
+    beginRole(b, loc, "producer", 0, 1, 80);
+    Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
+    auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
+    b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
+    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    // One GEMM's tile: A from `tmapA` with its scales `aScales`, B's two
+    // 64-row boxes from `first` and `second` of `tmapB` with their scales
+    // (`upper`: the second box's scale rows are not after the first's).
+    auto gemmTile = [&](OpBuilder &tb, Value t, Value iter,
+                        mk::GroupedTileOp d, Value tmapA, Value aScales,
+                        Value tmapB, Value bScales, Value first, Value second,
+                        bool upper, int64_t kDim, int64_t bRowsTotal,
+                        Value slices) -> Value {
+      Value lastRow = arith::SubIOp::create(tb, loc, d.getRowEnd(), idx(tb, 1));
+      auto scales = [&](OpBuilder &hb, Location hl, Value it, Value ks) {
+        mk::StageScalesOp::create(hb, hl, ring, it, hb.getI64IntegerAttr(2),
+                                  aScales, d.getRow(), ks, Value(), lastRow,
+                                  hb.getI64IntegerAttr(kDim / 32));
+        mk::StageScalesOp::create(
+            hb, hl, ring, it, hb.getI64IntegerAttr(3), bScales, first, ks,
+            upper ? second : Value(),
+            arith::ConstantIndexOp::create(hb, hl, bRowsTotal - 1),
+            hb.getI64IntegerAttr(kDim / 32));
+        mk::RingArriveCopiesOp::create(hb, hl, ring, it);
+      };
+      // The weights' copies count the packed bytes they read (see
+      // buildBlockScaledKernel).
+      return buildTileLoads(tb, loc, ring, tmapA, d.getRow(), d.getRowEnd(),
+                            kTile, tmapB, {first, second}, slices, iter,
+                            streamWeights, t, kTileKFp8, /*boxPerTile=*/false,
+                            /*bTile=*/1, /*bRowBytes=*/kTileKFp8 / 2,
+                            /*bPacked=*/false, /*aTile=*/0,
+                            /*aRowBytes=*/kSliceBytes, leader, scales,
+                            /*bBoxRows=*/kHalf);
+    };
+    Value last = buildScheduledTiles(
+        b, loc, ring, nextTile, total, /*producer=*/true,
+        [&](OpBuilder &ob, Value t, Value iter) -> Value {
+          return buildPerGemm(
+              ob, loc, t, n1,
+              [&](OpBuilder &tb, Value t1) -> Value {
+                auto d = decode(tb, t1, cols1);
+                // Concatenated: the gate's 64 rows of the column block and
+                // the up's, I further; interleaved: 64 pairs.
+                Value base = arith::AddIOp::create(
+                    tb, loc,
+                    arith::MulIOp::create(tb, loc, d.getExpert(),
+                                          idx(tb, 2 * i)),
+                    arith::MulIOp::create(tb, loc, d.getColTile(),
+                                          idx(tb, interleaved ? kTile : kHalf)));
+                Value second = arith::AddIOp::create(
+                    tb, loc, base, idx(tb, interleaved ? kHalf : i));
+                return gemmTile(tb, t, iter, d, tmapRows, rowScales, tmapW13,
+                                w13Scales, base, second, !interleaved, h,
+                                e * 2 * i, slices1);
+              },
+              [&](OpBuilder &eb, Value t2) -> Value {
+                auto d = decode(eb, t2, cols2);
+                // Every lane: its copies read the activation's scales.
+                mk::WaitCounterOp::create(eb, loc, ready, readyIndex(eb, d),
+                                          idx(eb, 2 * cols1));
+                Value base = arith::AddIOp::create(
+                    eb, loc,
+                    arith::MulIOp::create(eb, loc, d.getExpert(), idx(eb, h)),
+                    arith::MulIOp::create(eb, loc, d.getColTile(),
+                                          idx(eb, kTile)));
+                return gemmTile(eb, t, iter, d, tmapAct, actScales, tmapW2,
+                                w2Scales, base,
+                                arith::AddIOp::create(eb, loc, base,
+                                                      idx(eb, kHalf)),
+                                /*upper=*/false, i, e * h, slices2);
+              });
+        },
+        /*producerWarp=*/true);
+    // The stop mark: lane 0 expects no bytes, every lane arrives.
+    mk::RingAcquireOp::create(b, loc, ring, last);
+    auto stopIf = scf::IfOp::create(b, loc, leader, false);
+    {
+      OpBuilder sb = OpBuilder::atBlockTerminator(stopIf.thenBlock());
+      mk::RingSetTagOp::create(sb, loc, ring, last, total);
+      mk::RingExpectOp::create(sb, loc, ring, last, idx(sb, 0));
+    }
+    mk::RingArriveCopiesOp::create(b, loc, ring, last);
+  }
+
+  // MMA issuer and epilogue.
+  auto accsType = mk::AccRingType::get(ctx, kTmemAccs, kTile, kTile,
+                                       b.getF32Type());
+  Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
+                                          b.getI64IntegerAttr(256));
+  buildTmemIssuer(
+      b, loc, ring, accs, total,
+      [&](OpBuilder &ob, Value t) {
+        return arith::SelectOp::create(
+            ob, loc,
+            arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1),
+            slices1, slices2);
+      },
+      /*perStage=*/false, /*blockScales=*/true);
+  OpBuilder::InsertionGuard g(b);
+  beginRole(b, loc, "epilogue", 1, 2, 216);
+  Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+  Value rw =
+      op.getRouterWeight() == RouterWeight::before_down ? rowWeights : Value();
+  buildTmemEpilogue(b, loc, accs, total, [&](OpBuilder &ob, Value t, Value j) {
+    Value isGemm1 =
+        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1);
+    auto branch = scf::IfOp::create(ob, loc, isGemm1, true);
+    {
+      OpBuilder tb = OpBuilder::atBlockTerminator(branch.thenBlock());
+      auto d = decode(tb, t, cols1);
+      Value first = arith::MulIOp::create(tb, loc, wg, idx(tb, kHalf / 2));
+      auto store = mk::AccStoreActRowsOp::create(
+          tb, loc, accs, j, first, tb.getI64IntegerAttr(kHalf / 2), act,
+          d.getRow(),
+          arith::AddIOp::create(
+              tb, loc,
+              arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, kHalf)),
+              first),
+          d.getRowEnd(), rw, actScales,
+          tb.getStringAttr(stringifyActivationKind(op.getActivation())),
+          tb.getStringAttr(interleaved ? "interleaved" : "concat"),
+          TypeAttr::get(op.getGemm1Type()),
+          TypeAttr::get(tb.getType<Float8E4M3FNType>()),
+          tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+      if (FloatAttr alpha = op.getAlphaAttr())
+        store.setAlphaAttr(alpha);
+      if (FloatAttr limit = op.getLimitAttr())
+        store.setLimitAttr(limit);
+      mk::SignalOp::create(tb, loc, ready, readyIndex(tb, d));
+    }
+    {
+      OpBuilder eb = OpBuilder::atBlockTerminator(branch.elseBlock());
+      auto d = decode(eb, arith::SubIOp::create(eb, loc, t, n1), cols2);
+      Value first = arith::MulIOp::create(eb, loc, wg, idx(eb, kHalf));
+      mk::AccStoreRowsOp::create(
+          eb, loc, accs, j, first, eb.getI64IntegerAttr(kHalf), y, d.getRow(),
+          arith::AddIOp::create(
+              eb, loc,
+              arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, kTile)),
+              first),
+          d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+    }
+  });
+  // Phase 3: every row of y is stored (grid barrier 3, epilogue only);
+  // phase 4: each token's rows of y summed.
+  mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+                            b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+  mk::CombineOp::create(
+      b, loc, y, slotRows,
+      op.getRouterWeight() == RouterWeight::in_combine ? weights : Value(),
+      out, tokens, b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+      TypeAttr::get(yElem), TypeAttr::get(outElem), b.getI64IntegerAttr(128),
+      b.getI64IntegerAttr(256));
+  b.setInsertionPointAfter(b.getInsertionBlock()->getParentOp());
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
 }
@@ -3606,6 +3906,15 @@ struct ConvertMoEToMoEKernelPass
                                      fp4StepsPerFence,
                                      /*blockScaled=*/chip == "sm_100a" &&
                                          blockScaled);
+        args.append({op.getW13Scales(), op.getW2Scales()});
+      } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&
+                 !op.isPerRank() && !phaseTimers &&
+                 op.getW13().getType().getDimSize(2) % 128 == 0 &&
+                 op.getW2().getType().getDimSize(2) % 128 == 0) {
+        // MXFP8 x MXFP4 with H and I multiples of 128 (the 128-wide K
+        // blocks): every product block-scaled by the tensor cores.
+        kernel = buildFusedMxKernel(b, op.getLoc(), name, op, stages,
+                                    maxTokens, streamWeights);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
         kernel = buildFusedKernel(

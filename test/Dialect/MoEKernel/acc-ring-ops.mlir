@@ -161,18 +161,50 @@ func.func @leader_multicast(%desc: !llvm.ptr, %i: index) {
 
 // CHECK-LABEL: func.func @act_rows
 // CHECK:         moek.acc_store_act_rows %{{.+}}[%{{.+}}] cols(%{{.+}}, 64), %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) row_weights(%{{.+}}) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = f32, layout = "interleaved", ld = 2880 : i64, limit = 7.000000e+00 : f32} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+// CHECK:         moek.acc_store_act_rows %{{.+}}[%{{.+}}] cols(%{{.+}}, 32), %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) row_weights(%{{.+}}) out_scales(%{{.+}}) {activation = "swiglu", element_type = f8E4M3FN, gemm1_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
 func.func @act_rows(%out: !llvm.ptr<1>, %rw: !llvm.ptr<1>, %i: index) {
   %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x256xf32>
   moek.acc_store_act_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) row_weights(%rw) {activation = "clamped_swiglu", alpha = 1.702 : f32, limit = 7.0 : f32, layout = "interleaved", gemm1_type = f32, element_type = bf16, ld = 2880 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+  // MXFP8 activations (e4m3 and UE8M0 scales) from a 128-column accumulator.
+  %mx = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+  moek.acc_store_act_rows %mx[%i] cols(%i, 32), %out[%i, %i] row_limit(%i) row_weights(%rw) out_scales(%rw) {activation = "swiglu", gemm1_type = bf16, element_type = f8E4M3FN, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
   return
 }
 
 // -----
 
 func.func @act_rows_narrow(%out: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x64xf32>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op expects accumulators of 256 or 128 columns (a gate and an up block of 128 or 64), got '!moek.acc_ring<2, 128x64xf32>'}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 32), %out[%i, %i] row_limit(%i) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x64xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+// 64 output columns in a 128-column accumulator.
+func.func @act_rows_half_cols(%out: !llvm.ptr<1>, %i: index) {
   %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
-  // expected-error @+1 {{'moek.acc_store_act_rows' op expects accumulators of 256 columns (a gate and an up block of 128), got '!moek.acc_ring<2, 128x128xf32>'}}
-  moek.acc_store_act_rows %accs[%i] cols(%i, 64), %out[%i, %i] row_limit(%i) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op expects cols a multiple of 32 up to the 64 output columns, got 96}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 96), %out[%i, %i] row_limit(%i) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @act_rows_mx_bf16(%out: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op expects f8E4M3FN elements and ld a multiple of 32 (1x32 blocks) with out_scales, got 'bf16' and 2048}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 32), %out[%i, %i] row_limit(%i) out_scales(%out) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @act_rows_e4m3_no_scales(%out: !llvm.ptr<1>, %i: index) {
+  %accs = moek.acc_ring_alloc {consumers = 256 : i64} : !moek.acc_ring<2, 128x128xf32>
+  // expected-error @+1 {{'moek.acc_store_act_rows' op stores f8E4M3FN only with out_scales (MXFP8)}}
+  moek.acc_store_act_rows %accs[%i] cols(%i, 32), %out[%i, %i] row_limit(%i) {activation = "swiglu", gemm1_type = bf16, element_type = f8E4M3FN, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
   return
 }
 

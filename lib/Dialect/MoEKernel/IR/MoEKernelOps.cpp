@@ -960,7 +960,7 @@ LogicalResult GridBarrierOp::verify() {
 
 /// The row copy and the phases of moek.dispatch and moek.ep_dispatch.
 template <typename Op>
-static LogicalResult verifyDispatchRows(Op op) {
+static LogicalResult verifyDispatchRows(Op op, bool mxScales = false) {
   int64_t hidden = op.getHiddenAttr().getInt();
   if (hidden < 8 || hidden % 8 != 0)
     return op.emitOpError() << "expects hidden a positive multiple of 8 "
@@ -969,7 +969,7 @@ static LogicalResult verifyDispatchRows(Op op) {
   if (op.getPhaseAttr().getInt() < 1)
     return op.emitOpError() << "expects a phase >= 1, got "
                             << op.getPhaseAttr().getInt();
-  if (op.getRowScales() && hidden % 128 != 0)
+  if (op.getRowScales() && !mxScales && hidden % 128 != 0)
     return op.emitOpError() << "expects hidden a multiple of 128 (1x128 "
                                "blocks) with row_scales, got "
                             << hidden;
@@ -979,14 +979,14 @@ static LogicalResult verifyDispatchRows(Op op) {
 LogicalResult DispatchOp::verify() {
   if (getNumExpertsAttr().getInt() < 1 || getTopKAttr().getInt() < 1)
     return emitOpError() << "expects num_experts and top_k >= 1";
-  if (getMxRound() && getRowScales())
-    return emitOpError() << "expects mx_round (bf16 rows rounded to MXFP8) "
-                            "or row_scales (e4m3 rows), not both";
+  if (getMxRound() && getPermuteK())
+    return emitOpError() << "expects permute_k with the 1x128 FP8 rows only, "
+                            "not with mx_round";
   if (getMxRound() && getHiddenAttr().getInt() % 32 != 0)
     return emitOpError() << "expects hidden a multiple of 32 (1x32 blocks) "
                             "with mx_round, got "
                          << getHiddenAttr().getInt();
-  return verifyDispatchRows(*this);
+  return verifyDispatchRows(*this, getMxRound());
 }
 
 LogicalResult EpDispatchOp::verify() {
@@ -1021,6 +1021,13 @@ LogicalResult CombineOp::verify() {
 /// The activation, layout and rounding types of moek.store_act and
 /// moek.acc_store_act_rows.
 template <typename Op>
+static bool isMxfp8Store(Op op) {
+  if constexpr (std::is_same_v<Op, AccStoreActRowsOp>)
+    return bool(op.getOutScales());
+  return false;
+}
+
+template <typename Op>
 static LogicalResult verifyActivationStore(Op op) {
   StringRef act = op.getActivation();
   if (act != "swiglu" && act != "clamped_swiglu" && act != "gelu_mul" &&
@@ -1033,9 +1040,12 @@ static LogicalResult verifyActivationStore(Op op) {
     return op.emitOpError() << "expects layout 'concat' or 'interleaved', "
                                "got '"
                             << op.getLayout() << "'";
-  for (Type t : {op.getGemm1Type(), op.getElementType()})
-    if (!t.isBF16() && !t.isF32())
-      return op.emitOpError() << "expects bf16 or f32 rounding, got " << t;
+  if (!op.getGemm1Type().isBF16() && !op.getGemm1Type().isF32())
+    return op.emitOpError() << "expects bf16 or f32 rounding, got "
+                            << op.getGemm1Type();
+  Type elem = op.getElementType();
+  if (!elem.isBF16() && !elem.isF32() && !isMxfp8Store(op))
+    return op.emitOpError() << "expects bf16 or f32 rounding, got " << elem;
   if (op.getLdAttr().getInt() < 8 || op.getLdAttr().getInt() % 8 != 0)
     return op.emitOpError() << "expects ld a positive multiple of 8, got "
                             << op.getLdAttr().getInt();
@@ -1044,15 +1054,22 @@ static LogicalResult verifyActivationStore(Op op) {
 
 LogicalResult AccStoreActRowsOp::verify() {
   AccRingType accs = getAccs().getType();
-  if (accs.getCols() != 256)
-    return emitOpError() << "expects accumulators of 256 columns (a gate and "
-                            "an up block of 128), got "
+  int64_t outputs = accs.getCols() / 2;
+  if (accs.getCols() != 256 && accs.getCols() != 128)
+    return emitOpError() << "expects accumulators of 256 or 128 columns (a "
+                            "gate and an up block of 128 or 64), got "
                          << accs;
   int64_t cols = getColsAttr().getInt();
-  if (cols < 32 || cols > 128 || cols % 32 != 0)
-    return emitOpError() << "expects cols a multiple of 32 up to the 128 "
-                            "output columns, got "
-                         << cols;
+  if (cols < 32 || cols > outputs || cols % 32 != 0)
+    return emitOpError() << "expects cols a multiple of 32 up to the "
+                         << outputs << " output columns, got " << cols;
+  if (getOutScales() && (!isa<Float8E4M3FNType>(getElementType()) ||
+                         getLdAttr().getInt() % 32 != 0))
+    return emitOpError() << "expects f8E4M3FN elements and ld a multiple of "
+                            "32 (1x32 blocks) with out_scales, got "
+                         << getElementType() << " and " << getLdAttr().getInt();
+  if (!getOutScales() && isa<Float8E4M3FNType>(getElementType()))
+    return emitOpError() << "stores f8E4M3FN only with out_scales (MXFP8)";
   return verifyActivationStore(*this);
 }
 

@@ -319,8 +319,9 @@ def MoEK_WaitCounterOp : MoEK_Op<"wait_counter", []> {
   let description = [{
     Spins until the u32 `counters[index]` is at least `target` (acquire at
     GPU scope), then fences the async proxy, so that TMA loads issued after
-    it read what the signalling warpgroups stored. Run by a single thread
-    (e.g. the TMA producer's).
+    it read what the signalling warpgroups stored. Run by each thread that
+    reads what the counter publishes (the TMA producer's thread; every lane
+    of a producer warp that also copies scales).
 
     ```mlir
     moek.wait_counter %ready[%i] geq(%target)
@@ -482,6 +483,10 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
     quotient; -127 for a zero block; clamped to [-127, 127]), each value
     times `2^-e` rounded to e4m3 with saturation (NaN stays NaN), times
     `2^e`: exact in bf16 unless that is a bf16 subnormal (below 2^-126).
+    With `mx_round` and `row_scales` the row is quantized to MXFP8
+    instead, as `moe.quantize` with `mxfp8` does: the e4m3 values to `rows`
+    (one byte each) and each block's UE8M0 scale `e + 127` to
+    `row_scales[r, block]` (one byte, row stride `hidden / 32`).
 
     ```mlir
     moek.dispatch %x, %ids, %weights tokens(%T) counts(%c) cursor(%cur) offsets(%off) slot_rows(%sr) row_weights(%rw) rows(%rows) barrier(%bar) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
@@ -785,17 +790,22 @@ def MoEK_StageScalesOp : MoEK_Op<"stage_scales", []> {
     for K step j). Lane l copies rows `32 j + l`, 4 bytes each with
     `cp.async` (asynchronous: moek.ring_arrive_copies makes the stage wait
     for them). `last` keeps rows past an expert's end inside `scales`.
+    With `upper`, the tile's rows `[R / 2, R)` come from rows `upper ..`
+    of `scales` instead (a gate block and its up block, concatenated).
 
     ```mlir
     moek.stage_scales %ring[%i] tile 2 scales(%xs[%row, %kb]) last(%last) {scale_cols = 224 : i64} : !moek.ring<...>
+    moek.stage_scales %ring[%i] tile 3 scales(%ws[%gate, %kb]) upper(%up) last(%last) {scale_cols = 224 : i64} : !moek.ring<...>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
                        MoEK_GlobalPtr:$scales, Index:$row, Index:$kb,
-                       Index:$last, I64Attr:$scale_cols);
+                       Optional<Index>:$upper, Index:$last,
+                       I64Attr:$scale_cols);
   let assemblyFormat = [{
     $ring `[` $iter `]` `tile` $tile `scales` `(` $scales `[` $row `,` $kb `]`
-    `)` `last` `(` $last `)` attr-dict `:` qualified(type($ring))
+    `)` (`upper` `(` $upper^ `)`)? `last` `(` $last `)` attr-dict `:`
+    qualified(type($ring))
   }];
   let hasVerifier = 1;
 }
@@ -1545,29 +1555,37 @@ def MoEK_AccStoreRowsOp : MoEK_Op<"acc_store_rows", []> {
   let hasVerifier = 1;
 }
 
-def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows", []> {
+def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows",
+    [AttrSizedOperandSegments]> {
   let summary = "Epilogue: each thread applies the gated activation to its accumulator row and stores it";
   let description = [{
-    moek.store_act for a tensor-memory accumulator of 128 x 256 (the gate
-    and the up projection of 128 output columns, `layout` "concat" or
-    "interleaved" as there), one row per thread: thread `t` of the
-    executing warpgroup makes output columns `[first_col, first_col +
+    moek.store_act for a tensor-memory accumulator of 128 x C (C = 256 or
+    128: the gate and the up projection of C / 2 output columns, `layout`
+    "concat" or "interleaved" as there), one row per thread: thread `t` of
+    the executing warpgroup makes output columns `[first_col, first_col +
     cols)` of row `r = t mod 128` (`first_col` a multiple of 32, dynamic:
     warpgroups split the columns; `cols` a multiple of 32), reading the
-    gate and up values 32 outputs at a time (`tcgen05.ld .32x32b`), with
-    the rounding points, activations, `alpha`, `limit` and `row_weights` of
-    moek.store_act, and stores them at `out[row + r, col + c]` (row stride
-    `ld`) in 16-byte pieces, for rows below `row_limit` and columns below
-    `ld`. sm_100a only.
+    gate and up values (`tcgen05.ld .32x32b`), with the rounding points,
+    activations, `alpha`, `limit` and `row_weights` of moek.store_act, and
+    stores them at `out[row + r, col + c]` (row stride `ld`) in 16-byte
+    pieces, for rows below `row_limit` and columns below `ld`. With
+    `out_scales` (`element_type` f8E4M3FN, `ld` a multiple of 32), each
+    1x32 block of outputs, rounded to bf16, is quantized to MXFP8 as
+    `moe.quantize` with `mxfp8` does it (moek.dispatch {mx_round}'s
+    arithmetic, in one thread): its e4m3 values to `out` and its UE8M0
+    scale `e + 127` to `out_scales[row + r, (col + c) / 32]` (row stride
+    `ld / 32`). sm_100a only.
 
     ```mlir
     moek.acc_store_act_rows %accs[%j] cols(%c64, 64), %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+    moek.acc_store_act_rows %accs[%j] cols(%c32, 32), %act[%row, %col] row_limit(%end) out_scales(%as) {activation = "swiglu", gemm1_type = bf16, element_type = f8E4M3FN, ld = 2048 : i64} : !moek.acc_ring<2, 128x128xf32>, !llvm.ptr<1>
     ```
   }];
   let arguments = (ins MoEK_AccRingType:$accs, Index:$index, Index:$first_col,
                        I64Attr:$cols, LLVM_AnyPointer:$out, Index:$row,
                        Index:$col, Index:$row_limit,
                        Optional<MoEK_GlobalPtr>:$row_weights,
+                       Optional<MoEK_GlobalPtr>:$out_scales,
                        StrAttr:$activation,
                        DefaultValuedStrAttr<StrAttr, "concat">:$layout,
                        TypeAttr:$gemm1_type,
@@ -1578,6 +1596,7 @@ def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows", []> {
     $accs `[` $index `]` `cols` `(` $first_col `,` $cols `)` `,` $out `[`
     $row `,` $col `]` `row_limit` `(` $row_limit `)`
     (`row_weights` `(` $row_weights^ `)`)?
+    (`out_scales` `(` $out_scales^ `)`)?
     attr-dict `:` qualified(type($accs)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;
