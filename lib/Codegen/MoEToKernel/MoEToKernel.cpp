@@ -531,13 +531,22 @@ Value buildScheduledTiles(
 
 /// The producer's stop mark after its last tile: one more stage, tagged
 /// `total`, with no loads (an arrival expecting 0 bytes completes it). The
-/// MMA warpgroups release it after their loop.
+/// MMA warpgroups release it after their loop. A producer warp (`leader`:
+/// its lane that tags and expects) also makes every lane's copy arrival
+/// (moek.ring_arrive_copies: none pending for this stage).
 void buildStopMark(OpBuilder &b, Location l, Value ring, Value last,
-                   Value total) {
+                   Value total, Value leader = Value()) {
   mk::RingAcquireOp::create(b, l, ring, last);
-  mk::RingSetTagOp::create(b, l, ring, last, total);
-  mk::RingExpectOp::create(b, l, ring, last,
-                           arith::ConstantIndexOp::create(b, l, 0));
+  OpBuilder tb = b;
+  if (leader) {
+    auto only = scf::IfOp::create(b, l, leader, false);
+    tb = OpBuilder::atBlockTerminator(only.thenBlock());
+  }
+  mk::RingSetTagOp::create(tb, l, ring, last, total);
+  mk::RingExpectOp::create(tb, l, ring, last,
+                           arith::ConstantIndexOp::create(tb, l, 0));
+  if (leader)
+    mk::RingArriveCopiesOp::create(b, l, ring, last);
 }
 
 /// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
@@ -1531,16 +1540,7 @@ LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
                                 /*aRowBytes=*/kSliceBytes, leader, scales);
         },
         /*producerWarp=*/true);
-    // The stop mark: lane 0's expectation of no bytes and every lane's
-    // arrival (no copies pending).
-    mk::RingAcquireOp::create(b, loc, ring, last);
-    auto stopIf = scf::IfOp::create(b, loc, leader, false);
-    {
-      OpBuilder sb = OpBuilder::atBlockTerminator(stopIf.thenBlock());
-      mk::RingSetTagOp::create(sb, loc, ring, last, numTiles);
-      mk::RingExpectOp::create(sb, loc, ring, last, idx(sb, 0));
-    }
-    mk::RingArriveCopiesOp::create(b, loc, ring, last);
+    buildStopMark(b, loc, ring, last, numTiles, leader);
   }
   buildSingleIssuerRoles(b, loc, ring, numTiles, cKBlocks, kTile, out,
                          outElem, n, decode, /*blockScales=*/true);
@@ -2325,6 +2325,53 @@ Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
   return acc;
 }
 
+/// The MMA issuer and the epilogue of a single-issuer fused kernel
+/// (sm_100a): two 128 x `cols` tensor-memory accumulators (`blockScales`:
+/// the MMAs take the scales of ring tiles 2 and 3); tile t < n1 is a GEMM1
+/// tile of `slices1` stages, else GEMM2 tile t - n1 of `slices2`. The
+/// epilogue warpgroups (1 and 2, 216 registers) run `gemm1(builder, t,
+/// accs, j, warpgroup)` or `gemm2(builder, t - n1, accs, j, warpgroup)` on
+/// accumulator j of `accs`,
+/// then, after every CTA's last tile, grid barrier 3 on `barrier` and
+/// `finish` (the combine). Leaves `b` after the epilogue role.
+using FusedTileEpilogue =
+    function_ref<void(OpBuilder &, Value, Value, Value, Value)>;
+void buildFusedTmemRoles(OpBuilder &b, Location loc, Value ring, Value total,
+                         Value n1, Value slices1, Value slices2, int64_t cols,
+                         bool blockScales, Value barrier,
+                         FusedTileEpilogue gemm1, FusedTileEpilogue gemm2,
+                         function_ref<void(OpBuilder &)> finish) {
+  auto accsType = mk::AccRingType::get(b.getContext(), kTmemAccs, 128, cols,
+                                       b.getF32Type());
+  Value accs =
+      mk::AccRingAllocOp::create(b, loc, accsType, b.getI64IntegerAttr(256));
+  buildTmemIssuer(
+      b, loc, ring, accs, total,
+      [&](OpBuilder &ob, Value t) {
+        return arith::SelectOp::create(
+            ob, loc,
+            arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1),
+            slices1, slices2);
+      },
+      /*perStage=*/false, blockScales);
+  OpBuilder::InsertionGuard g(b);
+  beginRole(b, loc, "epilogue", 1, 2, 216);
+  Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
+  buildTmemEpilogue(b, loc, accs, total, [&](OpBuilder &ob, Value t, Value j) {
+    Value isGemm1 =
+        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1);
+    auto branch = scf::IfOp::create(ob, loc, isGemm1, true);
+    OpBuilder tb = OpBuilder::atBlockTerminator(branch.thenBlock());
+    gemm1(tb, t, accs, j, wg);
+    OpBuilder eb = OpBuilder::atBlockTerminator(branch.elseBlock());
+    gemm2(eb, arith::SubIOp::create(eb, loc, t, n1), accs, j, wg);
+  });
+  // Phase 3: every row of y is stored (grid barrier 3, epilogue only).
+  mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+                            b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
+  finish(b);
+}
+
 LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   FusedMoEOp op, int64_t stages,
                                   int64_t maxTokens, bool streamWeights,
@@ -2597,66 +2644,46 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     // GEMM1 tiles end with the activation (64 of the 128 output columns a
     // warpgroup) and a signal, GEMM2 tiles store rows of y (128 columns a
     // warpgroup). Then, after every CTA's last tile, the combine.
-    auto accsType =
-        mk::AccRingType::get(ctx, kTmemAccs, 128, 256, b.getF32Type());
-    Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
-                                            b.getI64IntegerAttr(256));
-    buildTmemIssuer(b, loc, ring, accs, total, [&](OpBuilder &ob, Value t) {
-      return arith::SelectOp::create(
-          ob, loc,
-          arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1),
-          slices1, slices2);
-    });
-    OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "epilogue", 1, 2, 216);
-    Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
                                                                  : Value();
-    buildTmemEpilogue(b, loc, accs, total, [&](OpBuilder &ob, Value t,
-                                               Value j) {
-      Value isGemm1 =
-          arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1);
-      auto branch = scf::IfOp::create(ob, loc, isGemm1, true);
-      {
-        OpBuilder tb = OpBuilder::atBlockTerminator(branch.thenBlock());
-        auto d = decode(tb, t, cols1);
-        Value first = arith::MulIOp::create(tb, loc, wg, idx(tb, 64));
-        auto store = mk::AccStoreActRowsOp::create(
-            tb, loc, accs, j, first, tb.getI64IntegerAttr(64), act,
-            d.getRow(),
-            arith::AddIOp::create(
-                tb, loc,
-                arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, 128)),
-                first),
-            d.getRowEnd(), rw, /*out_scales=*/Value(),
-            tb.getStringAttr(stringifyActivationKind(op.getActivation())),
-            tb.getStringAttr(interleaved ? "interleaved" : "concat"),
-            TypeAttr::get(op.getGemm1Type()), TypeAttr::get(tb.getBF16Type()),
-            tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
-        if (FloatAttr alpha = op.getAlphaAttr())
-          store.setAlphaAttr(alpha);
-        if (FloatAttr limit = op.getLimitAttr())
-          store.setLimitAttr(limit);
-        mk::SignalOp::create(tb, loc, ready, readyIndex(tb, d));
-      }
-      {
-        OpBuilder eb = OpBuilder::atBlockTerminator(branch.elseBlock());
-        auto d = decode(eb, arith::SubIOp::create(eb, loc, t, n1), cols2);
-        Value first = arith::MulIOp::create(eb, loc, wg, idx(eb, 128));
-        mk::AccStoreRowsOp::create(
-            eb, loc, accs, j, first, eb.getI64IntegerAttr(128), y, d.getRow(),
-            arith::AddIOp::create(
-                eb, loc,
-                arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, 256)),
-                first),
-            d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
-      }
-    });
-    // Phase 3: every row of y is stored (grid barrier 3, epilogue only).
-    mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
-                              b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
-    combine(b);
-    b.setInsertionPointAfter(b.getInsertionBlock()->getParentOp());
+    buildFusedTmemRoles(
+        b, loc, ring, total, n1, slices1, slices2, 256, /*blockScales=*/false,
+        barrier,
+        [&](OpBuilder &tb, Value t, Value accs, Value j, Value wg) {
+          auto d = decode(tb, t, cols1);
+          Value first = arith::MulIOp::create(tb, loc, wg, idx(tb, 64));
+          auto store = mk::AccStoreActRowsOp::create(
+              tb, loc, accs, j, first, tb.getI64IntegerAttr(64), act,
+              d.getRow(),
+              arith::AddIOp::create(
+                  tb, loc,
+                  arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, 128)),
+                  first),
+              d.getRowEnd(), rw, /*out_scales=*/Value(),
+              tb.getStringAttr(stringifyActivationKind(op.getActivation())),
+              tb.getStringAttr(interleaved ? "interleaved" : "concat"),
+              TypeAttr::get(op.getGemm1Type()),
+              TypeAttr::get(tb.getBF16Type()), tb.getI64IntegerAttr(i),
+              FloatAttr(), FloatAttr());
+          if (FloatAttr alpha = op.getAlphaAttr())
+            store.setAlphaAttr(alpha);
+          if (FloatAttr limit = op.getLimitAttr())
+            store.setLimitAttr(limit);
+          mk::SignalOp::create(tb, loc, ready, readyIndex(tb, d));
+        },
+        [&](OpBuilder &eb, Value t2, Value accs, Value j, Value wg) {
+          auto d = decode(eb, t2, cols2);
+          Value first = arith::MulIOp::create(eb, loc, wg, idx(eb, 128));
+          mk::AccStoreRowsOp::create(
+              eb, loc, accs, j, first, eb.getI64IntegerAttr(128), y,
+              d.getRow(),
+              arith::AddIOp::create(
+                  eb, loc,
+                  arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, 256)),
+                  first),
+              d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+        },
+        combine);
     LLVM::ReturnOp::create(b, loc, ValueRange{});
     return func;
   }
@@ -2869,6 +2896,62 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   return func;
 }
 
+/// The entry of a fused kernel with the FP8 parameter layout (four TMA
+/// descriptors: w13, w2, the routed rows, the activation; x, topk_ids,
+/// topk_weights; w13_scales, w2_scales; out; the workspace; T), and the
+/// parts of its workspace `ws` it reads; `b` is left at the start of the
+/// entry block (the caller's insertion guard restores it).
+struct FusedFp8Entry {
+  LLVM::LLVMFuncOp func;
+  Value tmapW13, tmapW2, tmapRows, tmapAct, x, ids, weights, w13Scales,
+      w2Scales, out, wsBase, tokens;
+  Value nextTile, barrier, counts, cursor, ready, offsets, slotRows,
+      rowWeights, rows, rowScales, act, actScales, y;
+};
+FusedFp8Entry beginFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
+                                  ArrayRef<Type> params, ArrayAttr abi,
+                                  const FusedWorkspace &ws,
+                                  int64_t maxTokens) {
+  FusedFp8Entry k;
+  k.func = createKernelFunc(
+      b, loc, name, params, /*numTma=*/4, abi,
+      {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
+       b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
+  Block *entry = k.func.addEntryBlock(b);
+  b.setInsertionPointToStart(entry);
+  auto arg = [&](unsigned i) { return entry->getArgument(i); };
+  k.tmapW13 = arg(0);
+  k.tmapW2 = arg(1);
+  k.tmapRows = arg(2);
+  k.tmapAct = arg(3);
+  k.x = arg(4);
+  k.ids = arg(5);
+  k.weights = arg(6);
+  k.w13Scales = arg(7);
+  k.w2Scales = arg(8);
+  k.out = arg(9);
+  k.wsBase = arg(10);
+  k.tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(), arg(11));
+  auto at = [&](int64_t offset) {
+    return workspacePart(b, loc, k.wsBase, offset);
+  };
+  k.nextTile = at(ws.nextTile);
+  k.barrier = at(ws.barrier);
+  k.counts = at(ws.counts);
+  k.cursor = at(ws.cursor);
+  k.ready = at(ws.ready);
+  k.offsets = at(ws.offsets);
+  k.slotRows = at(ws.slotRows);
+  k.rowWeights = at(ws.rowWeights);
+  k.rows = at(ws.rows);
+  k.rowScales = at(ws.rowScales);
+  k.act = at(ws.act);
+  k.actScales = at(ws.actScales);
+  k.y = at(ws.y);
+  return k;
+}
+
 /// True if `op` has MXFP8 rows and activations and MXFP4 weights (a UE8M0
 /// scale per 1x32 block everywhere: DeepGEMM's Blackwell formats).
 bool isMxfp8Mxfp4Layer(FusedMoEOp op) {
@@ -2923,38 +3006,18 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
                            gptr, gptr, gptr, gptr, gptr, b.getI32Type()};
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true,
                                 /*fp4=*/true, 0, /*paddedFp4=*/true);
-  auto func = createKernelFunc(
-      b, loc, name, params, /*numTma=*/4, abi,
-      {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
-       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
-       b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
-  Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(entry);
-  Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
-        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
-  Value x = entry->getArgument(4), ids = entry->getArgument(5),
-        weights = entry->getArgument(6), w13Scales = entry->getArgument(7),
-        w2Scales = entry->getArgument(8), out = entry->getArgument(9),
-        wsBase = entry->getArgument(10);
+  FusedFp8Entry kern =
+      beginFusedFp8Kernel(b, loc, name, params, abi, ws, maxTokens);
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
-  Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
-                                              entry->getArgument(11));
-  auto at = [&](int64_t offset) {
-    return workspacePart(b, loc, wsBase, offset);
-  };
-  Value nextTile = at(ws.nextTile), barrier = at(ws.barrier),
-        ready = at(ws.ready), offsets = at(ws.offsets),
-        slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
-        rows = at(ws.rows), act = at(ws.act), y = at(ws.y),
-        rowScales = at(ws.rowScales), actScales = at(ws.actScales);
 
   // Phase 1: the routed rows, quantized to MXFP8 (grid barriers 1, 2).
   auto dispatch = mk::DispatchOp::create(
-      b, loc, x, ids, weights, tokens, at(ws.counts), at(ws.cursor), offsets,
-      slotRows, rowWeights, rows, barrier, rowScales, b.getI64IntegerAttr(e),
+      b, loc, kern.x, kern.ids, kern.weights, kern.tokens, kern.counts,
+      kern.cursor, kern.offsets, kern.slotRows, kern.rowWeights, kern.rows,
+      kern.barrier, kern.rowScales, b.getI64IntegerAttr(e),
       b.getI64IntegerAttr(k), b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
   dispatch.setMxRound(true);
 
@@ -2963,29 +3026,30 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
     return MemRefType::get({kTile, cols}, elem, AffineMap(),
                            b.getI64IntegerAttr(3));
   };
-  auto ringType = mk::RingType::get(
-      ctx, stages,
-      {tile(kTileKFp8, b.getType<Float8E4M3FNType>()), tile(kTileKFp8, i8),
-       tile(4, i8), tile(4, i8)});
-  auto alloc = mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
+  auto ringType =
+      mk::RingType::get(ctx, stages,
+                        {tile(kTileKFp8, b.getType<Float8E4M3FNType>()),
+                         tile(kTileKFp8, i8), tile(4, i8), tile(4, i8)});
+  auto alloc =
+      mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
   alloc.setProducers(33);
   Value ring = alloc;
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
   IntegerAttr numE = b.getI64IntegerAttr(e),
               tileRows = b.getI64IntegerAttr(kTile);
-  Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
-                                            numE, tileRows,
+  Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
+                                            kern.offsets, numE, tileRows,
                                             b.getI64IntegerAttr(cols1));
-  Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
-                                            numE, tileRows,
+  Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
+                                            kern.offsets, numE, tileRows,
                                             b.getI64IntegerAttr(cols2));
   Value total = arith::AddIOp::create(b, loc, n1, n2);
   int64_t rowGroup = std::clamp<int64_t>(
       (int64_t(16) << 20) / std::max<int64_t>(1, kTile * h), 1, 8);
   auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
     SmallVector<Type> types(4, ob.getIndexType());
-    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+    return mk::GroupedTileOp::create(ob, loc, types, kern.offsets, t, numE,
                                      tileRows, ob.getI64IntegerAttr(cols),
                                      ob.getI64IntegerAttr(rowGroup));
   };
@@ -3008,11 +3072,10 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
     // One GEMM's tile: A from `tmapA` with its scales `aScales`, B's two
     // 64-row boxes from `first` and `second` of `tmapB` with their scales
     // (`upper`: the second box's scale rows are not after the first's).
-    auto gemmTile = [&](OpBuilder &tb, Value t, Value iter,
-                        mk::GroupedTileOp d, Value tmapA, Value aScales,
-                        Value tmapB, Value bScales, Value first, Value second,
-                        bool upper, int64_t kDim, int64_t bRowsTotal,
-                        Value slices) -> Value {
+    auto gemmTile = [&](OpBuilder &tb, Value t, Value iter, mk::GroupedTileOp d,
+                        Value tmapA, Value aScales, Value tmapB, Value bScales,
+                        Value first, Value second, bool upper, int64_t kDim,
+                        int64_t bRowsTotal, Value slices) -> Value {
       Value lastRow = arith::SubIOp::create(tb, loc, d.getRowEnd(), idx(tb, 1));
       auto scales = [&](OpBuilder &hb, Location hl, Value it, Value ks) {
         mk::StageScalesOp::create(hb, hl, ring, it, hb.getI64IntegerAttr(2),
@@ -3036,7 +3099,7 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
                             /*bBoxRows=*/kHalf);
     };
     Value last = buildScheduledTiles(
-        b, loc, ring, nextTile, total, /*producer=*/true,
+        b, loc, ring, kern.nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           return buildPerGemm(
               ob, loc, t, n1,
@@ -3048,115 +3111,89 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
                     tb, loc,
                     arith::MulIOp::create(tb, loc, d.getExpert(),
                                           idx(tb, 2 * i)),
-                    arith::MulIOp::create(tb, loc, d.getColTile(),
-                                          idx(tb, interleaved ? kTile : kHalf)));
+                    arith::MulIOp::create(
+                        tb, loc, d.getColTile(),
+                        idx(tb, interleaved ? kTile : kHalf)));
                 Value second = arith::AddIOp::create(
                     tb, loc, base, idx(tb, interleaved ? kHalf : i));
-                return gemmTile(tb, t, iter, d, tmapRows, rowScales, tmapW13,
-                                w13Scales, base, second, !interleaved, h,
-                                e * 2 * i, slices1);
+                return gemmTile(tb, t, iter, d, kern.tmapRows, kern.rowScales,
+                                kern.tmapW13, kern.w13Scales, base, second,
+                                !interleaved, h, e * 2 * i, slices1);
               },
               [&](OpBuilder &eb, Value t2) -> Value {
                 auto d = decode(eb, t2, cols2);
                 // Every lane: its copies read the activation's scales.
-                mk::WaitCounterOp::create(eb, loc, ready, readyIndex(eb, d),
-                                          idx(eb, 2 * cols1));
+                mk::WaitCounterOp::create(
+                    eb, loc, kern.ready, readyIndex(eb, d), idx(eb, 2 * cols1));
                 Value base = arith::AddIOp::create(
                     eb, loc,
                     arith::MulIOp::create(eb, loc, d.getExpert(), idx(eb, h)),
                     arith::MulIOp::create(eb, loc, d.getColTile(),
                                           idx(eb, kTile)));
-                return gemmTile(eb, t, iter, d, tmapAct, actScales, tmapW2,
-                                w2Scales, base,
-                                arith::AddIOp::create(eb, loc, base,
-                                                      idx(eb, kHalf)),
-                                /*upper=*/false, i, e * h, slices2);
+                return gemmTile(
+                    eb, t, iter, d, kern.tmapAct, kern.actScales, kern.tmapW2,
+                    kern.w2Scales, base,
+                    arith::AddIOp::create(eb, loc, base, idx(eb, kHalf)),
+                    /*upper=*/false, i, e * h, slices2);
               });
         },
         /*producerWarp=*/true);
-    // The stop mark: lane 0 expects no bytes, every lane arrives.
-    mk::RingAcquireOp::create(b, loc, ring, last);
-    auto stopIf = scf::IfOp::create(b, loc, leader, false);
-    {
-      OpBuilder sb = OpBuilder::atBlockTerminator(stopIf.thenBlock());
-      mk::RingSetTagOp::create(sb, loc, ring, last, total);
-      mk::RingExpectOp::create(sb, loc, ring, last, idx(sb, 0));
-    }
-    mk::RingArriveCopiesOp::create(b, loc, ring, last);
+    buildStopMark(b, loc, ring, last, total, leader);
   }
 
-  // MMA issuer and epilogue.
-  auto accsType = mk::AccRingType::get(ctx, kTmemAccs, kTile, kTile,
-                                       b.getF32Type());
-  Value accs = mk::AccRingAllocOp::create(b, loc, accsType,
-                                          b.getI64IntegerAttr(256));
-  buildTmemIssuer(
-      b, loc, ring, accs, total,
-      [&](OpBuilder &ob, Value t) {
-        return arith::SelectOp::create(
-            ob, loc,
-            arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1),
-            slices1, slices2);
+  // MMA issuer and epilogue; then phase 4: each token's rows of y summed.
+  Value rw = op.getRouterWeight() == RouterWeight::before_down
+                 ? kern.rowWeights
+                 : Value();
+  buildFusedTmemRoles(
+      b, loc, ring, total, n1, slices1, slices2, kTile, /*blockScales=*/true,
+      kern.barrier,
+      [&](OpBuilder &tb, Value t, Value accs, Value j, Value wg) {
+        auto d = decode(tb, t, cols1);
+        Value first = arith::MulIOp::create(tb, loc, wg, idx(tb, kHalf / 2));
+        auto store = mk::AccStoreActRowsOp::create(
+            tb, loc, accs, j, first, tb.getI64IntegerAttr(kHalf / 2), kern.act,
+            d.getRow(),
+            arith::AddIOp::create(
+                tb, loc,
+                arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, kHalf)),
+                first),
+            d.getRowEnd(), rw, kern.actScales,
+            tb.getStringAttr(stringifyActivationKind(op.getActivation())),
+            tb.getStringAttr(interleaved ? "interleaved" : "concat"),
+            TypeAttr::get(op.getGemm1Type()),
+            TypeAttr::get(tb.getType<Float8E4M3FNType>()),
+            tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+        if (FloatAttr alpha = op.getAlphaAttr())
+          store.setAlphaAttr(alpha);
+        if (FloatAttr limit = op.getLimitAttr())
+          store.setLimitAttr(limit);
+        mk::SignalOp::create(tb, loc, kern.ready, readyIndex(tb, d));
       },
-      /*perStage=*/false, /*blockScales=*/true);
-  OpBuilder::InsertionGuard g(b);
-  beginRole(b, loc, "epilogue", 1, 2, 216);
-  Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
-  Value rw =
-      op.getRouterWeight() == RouterWeight::before_down ? rowWeights : Value();
-  buildTmemEpilogue(b, loc, accs, total, [&](OpBuilder &ob, Value t, Value j) {
-    Value isGemm1 =
-        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, t, n1);
-    auto branch = scf::IfOp::create(ob, loc, isGemm1, true);
-    {
-      OpBuilder tb = OpBuilder::atBlockTerminator(branch.thenBlock());
-      auto d = decode(tb, t, cols1);
-      Value first = arith::MulIOp::create(tb, loc, wg, idx(tb, kHalf / 2));
-      auto store = mk::AccStoreActRowsOp::create(
-          tb, loc, accs, j, first, tb.getI64IntegerAttr(kHalf / 2), act,
-          d.getRow(),
-          arith::AddIOp::create(
-              tb, loc,
-              arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, kHalf)),
-              first),
-          d.getRowEnd(), rw, actScales,
-          tb.getStringAttr(stringifyActivationKind(op.getActivation())),
-          tb.getStringAttr(interleaved ? "interleaved" : "concat"),
-          TypeAttr::get(op.getGemm1Type()),
-          TypeAttr::get(tb.getType<Float8E4M3FNType>()),
-          tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
-      if (FloatAttr alpha = op.getAlphaAttr())
-        store.setAlphaAttr(alpha);
-      if (FloatAttr limit = op.getLimitAttr())
-        store.setLimitAttr(limit);
-      mk::SignalOp::create(tb, loc, ready, readyIndex(tb, d));
-    }
-    {
-      OpBuilder eb = OpBuilder::atBlockTerminator(branch.elseBlock());
-      auto d = decode(eb, arith::SubIOp::create(eb, loc, t, n1), cols2);
-      Value first = arith::MulIOp::create(eb, loc, wg, idx(eb, kHalf));
-      mk::AccStoreRowsOp::create(
-          eb, loc, accs, j, first, eb.getI64IntegerAttr(kHalf), y, d.getRow(),
-          arith::AddIOp::create(
-              eb, loc,
-              arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, kTile)),
-              first),
-          d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
-    }
-  });
-  // Phase 3: every row of y is stored (grid barrier 3, epilogue only);
-  // phase 4: each token's rows of y summed.
-  mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
-                            b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
-  mk::CombineOp::create(
-      b, loc, y, slotRows,
-      op.getRouterWeight() == RouterWeight::in_combine ? weights : Value(),
-      out, tokens, b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
-      TypeAttr::get(yElem), TypeAttr::get(outElem), b.getI64IntegerAttr(128),
-      b.getI64IntegerAttr(256));
-  b.setInsertionPointAfter(b.getInsertionBlock()->getParentOp());
+      [&](OpBuilder &eb, Value t2, Value accs, Value j, Value wg) {
+        auto d = decode(eb, t2, cols2);
+        Value first = arith::MulIOp::create(eb, loc, wg, idx(eb, kHalf));
+        mk::AccStoreRowsOp::create(
+            eb, loc, accs, j, first, eb.getI64IntegerAttr(kHalf), kern.y,
+            d.getRow(),
+            arith::AddIOp::create(
+                eb, loc,
+                arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, kTile)),
+                first),
+            d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+      },
+      [&](OpBuilder &ob) {
+        mk::CombineOp::create(
+            ob, loc, kern.y, kern.slotRows,
+            op.getRouterWeight() == RouterWeight::in_combine ? kern.weights
+                                                             : Value(),
+            kern.out, kern.tokens, ob.getI64IntegerAttr(k),
+            ob.getI64IntegerAttr(h), TypeAttr::get(yElem),
+            TypeAttr::get(outElem), ob.getI64IntegerAttr(128),
+            ob.getI64IntegerAttr(256));
+      });
   LLVM::ReturnOp::create(b, loc, ValueRange{});
-  return func;
+  return kern.func;
 }
 
 /// The fused layer with DeepSeek-V3's FP8 recipe (docs/FusedKernel.md):
@@ -3211,35 +3248,27 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                            gptr, gptr, gptr, gptr, gptr, b.getI32Type()};
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4);
   ep.extend(b, params, abi);
-  auto func = createKernelFunc(
-      b, loc, name, params, /*numTma=*/4, abi,
-      {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
-       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
-       b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
-
-  Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(entry);
-  Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
-        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
-  Value x = entry->getArgument(4), ids = entry->getArgument(5),
-        weights = entry->getArgument(6), w13Scales = entry->getArgument(7),
-        w2Scales = entry->getArgument(8), out = entry->getArgument(9),
-        wsBase = entry->getArgument(10);
+  FusedFp8Entry kernel =
+      beginFusedFp8Kernel(b, loc, name, params, abi, ws, maxTokens);
+  LLVM::LLVMFuncOp func = kernel.func;
+  Value tmapW13 = kernel.tmapW13, tmapW2 = kernel.tmapW2,
+        tmapRows = kernel.tmapRows, tmapAct = kernel.tmapAct;
+  Value x = kernel.x, ids = kernel.ids, weights = kernel.weights,
+        w13Scales = kernel.w13Scales, w2Scales = kernel.w2Scales,
+        out = kernel.out, tokens = kernel.tokens;
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
-  Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
-                                              entry->getArgument(11));
   auto at = [&](int64_t offset) {
-    return workspacePart(b, loc, wsBase, offset);
+    return workspacePart(b, loc, kernel.wsBase, offset);
   };
-  Value nextTile = at(ws.nextTile);
-  Value barrier = at(ws.barrier), counts = at(ws.counts),
-        cursor = at(ws.cursor), ready = at(ws.ready), offsets = at(ws.offsets),
-        slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
-        rows = at(ws.rows), rowScales = at(ws.rowScales), act = at(ws.act),
-        actScales = at(ws.actScales), y = at(ws.y);
+  Value nextTile = kernel.nextTile;
+  Value barrier = kernel.barrier, counts = kernel.counts,
+        cursor = kernel.cursor, ready = kernel.ready, offsets = kernel.offsets,
+        slotRows = kernel.slotRows, rowWeights = kernel.rowWeights,
+        rows = kernel.rows, rowScales = kernel.rowScales, act = kernel.act,
+        actScales = kernel.actScales, y = kernel.y;
   ep.bind(b, loc, func, /*firstArg=*/12, ws, at);
 
   auto tile = [&](int64_t r) {
