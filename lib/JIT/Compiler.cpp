@@ -236,6 +236,20 @@ llvm::Error compileInto(ModuleOp module, MLIRContext &ctx,
       return e;
     LogicalResult added = addArtifactImage(module.getLoc(), dir, other);
     llvm::sys::fs::remove_directories(other);
+    // Blackwell's own shape may take other parameters than the first
+    // chip's build (the MXFP8 x MXFP4 layers' block-scaled kernels): then
+    // the warpgroup shape (single-issuer=false), which shares them, unless
+    // the request chose the shape.
+    if (failed(added) && chip == "sm_100a" &&
+        !StringRef(request.kernelOptions).contains("single-issuer")) {
+      jit::CompileRequest portable = request;
+      portable.kernelOptions += " single-issuer=false";
+      OwningOpRef<ModuleOp> again(module.clone());
+      if (llvm::Error e = compileFor(*again, ctx, portable, chip, other))
+        return e;
+      added = addArtifactImage(module.getLoc(), dir, other);
+      llvm::sys::fs::remove_directories(other);
+    }
     if (failed(added))
       return jitError("moe-jit: the " + chip.str() +
                       " build could not be added:\n" + diags.text);

@@ -235,8 +235,8 @@ static moeRtStatus checkParamAbi(const CudaDriver &d, const Manifest &m,
 }
 
 /// Finds k's device and the first build in the manifest (the top-level
-/// one, then "images") that it runs; makes that build the manifest's arch
-/// and cubin. Idempotent.
+/// one, then "images") that it runs; makes that build the manifest's arch,
+/// cubin and (if the image has its own) dynamic shared memory. Idempotent.
 static moeRtStatus selectImage(moeRtKernel_ &k) {
   Manifest &m = k.manifest;
   std::string error;
@@ -274,6 +274,8 @@ static moeRtStatus selectImage(moeRtKernel_ &k) {
     m.archMinor = image.archMinor;
     m.archSpecific = image.archSpecific;
     m.cubin = image.cubin;
+    if (image.dynamicSmemBytes)
+      m.dynamicSmemBytes = *image.dynamicSmemBytes;
     return MOE_RT_SUCCESS;
   }
   char devName[256] = {0};

@@ -371,8 +371,9 @@ static bool parseArch(Reader &r, const std::string &path,
   return true;
 }
 
-/// "images": builds of the kernel for other chips, each {arch, cubin}, at
-/// most one per arch (the top-level one included).
+/// "images": builds of the kernel for other chips, each {arch, cubin,
+/// dynamic_smem_bytes (optional)}, at most one per arch (the top-level one
+/// included).
 static bool parseImages(Reader &r, const json &root, Manifest &m) {
   const json *list;
   if (!r.member(root, "images", "", false, list))
@@ -393,6 +394,16 @@ static bool parseImages(Reader &r, const json &root, Manifest &m) {
       return false;
     if (image.cubin.empty())
       return r.fail(path + ".cubin", "must not be empty");
+    const json *smem;
+    if (!r.member(v, "dynamic_smem_bytes", path, false, smem))
+      return false;
+    if (smem) {
+      int64_t bytes = 0;
+      if (!r.integer(*smem, path + ".dynamic_smem_bytes", 0,
+                     std::numeric_limits<int32_t>::max(), bytes))
+        return false;
+      image.dynamicSmemBytes = static_cast<uint32_t>(bytes);
+    }
     if (image.arch == m.arch)
       return r.fail(path + ".arch", "\"" + image.arch +
                                         "\" is already the top-level arch");

@@ -659,6 +659,17 @@ TEST(ManifestTest, ImagesForOtherChips) {
   EXPECT_TRUE(images[1].runsOn(10, 0));
   EXPECT_FALSE(images[1].runsOn(10, 3)); // sm_100a is exactly 10.0
   EXPECT_FALSE(images[1].runsOn(12, 0));
+  EXPECT_FALSE(images[0].dynamicSmemBytes);
+  EXPECT_FALSE(images[1].dynamicSmemBytes);
+
+  // An image with its own dynamic shared memory for `kernel`.
+  j["images"][0]["dynamic_smem_bytes"] = 173056;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  images = kernelImages(m);
+  ASSERT_EQ(images.size(), 2u);
+  EXPECT_FALSE(images[0].dynamicSmemBytes);
+  ASSERT_TRUE(images[1].dynamicSmemBytes);
+  EXPECT_EQ(*images[1].dynamicSmemBytes, 173056u);
 
   auto broken = [&](const char *images) {
     json k = json::parse(kValidManifest);
@@ -683,6 +694,10 @@ TEST(ManifestTest, ImagesForOtherChips) {
   EXPECT_EQ(broken(R"([{"arch": "sm_100a", "cubin": "a.cubin"},
                        {"arch": "sm_100a", "cubin": "b.cubin"}])"),
             "manifest: images[1].arch: duplicate image for \"sm_100a\"");
+  EXPECT_EQ(broken(R"([{"arch": "sm_100a", "cubin": "k.cubin",
+                        "dynamic_smem_bytes": -1}])"),
+            "manifest: images[0].dynamic_smem_bytes: expected an integer in "
+            "[0, 2147483647], got -1");
 }
 
 TEST(ManifestTest, VariantsAreSelectedByTokenCount) {

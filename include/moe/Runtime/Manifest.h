@@ -24,6 +24,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,10 @@ struct KernelImage {
   unsigned archMajor = 0, archMinor = 0;
   bool archSpecific = false; ///< "a"/"f" suffix: this exact compute capability
   std::string cubin;
+  /// Its own dynamic shared memory for `kernel` (images only; the kernels of
+  /// the chips may lay their shared memory out differently), else the
+  /// launch's.
+  std::optional<uint32_t> dynamicSmemBytes;
 
   /// Whether a device of compute capability major.minor runs it.
   bool runsOn(unsigned major, unsigned minor) const {

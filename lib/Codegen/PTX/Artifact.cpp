@@ -370,11 +370,19 @@ LogicalResult moe::addArtifactImage(Location loc, StringRef dir,
     return failure();
   std::string kernel = (*primary)["kernel"].get<std::string>();
   std::string arch = (*other)["arch"].get<std::string>();
-  // The same kernel, parameters and launch: only the build differs.
+  // The same kernel, parameters and launch: only the build, and the
+  // kernel's dynamic shared memory, may differ.
   auto comparable = [](json m) {
     for (const char *key : {"arch", "cubin", "content_hash", "images"})
       m.erase(key);
+    if (m.contains("launch") && m["launch"].is_object())
+      m["launch"].erase("dynamic_smem_bytes");
     return m;
+  };
+  auto smemOf = [](const json &m) -> json {
+    if (!m.contains("launch") || !m["launch"].is_object())
+      return json();
+    return m["launch"].value("dynamic_smem_bytes", json());
   };
   if (comparable(*primary) != comparable(*other))
     return emitError(loc) << "the " << arch << " build of '" << kernel
@@ -396,7 +404,10 @@ LogicalResult moe::addArtifactImage(Location loc, StringRef dir,
       return emitError(loc) << "cannot move " << from << " to " << to << ": "
                             << ec.message();
   }
-  images.push_back({{"arch", arch}, {"cubin", kernel + "." + arch + ".cubin"}});
+  json image{{"arch", arch}, {"cubin", kernel + "." + arch + ".cubin"}};
+  if (smemOf(*other) != smemOf(*primary))
+    image["dynamic_smem_bytes"] = smemOf(*other);
+  images.push_back(image);
   (*primary)["images"] = images;
   return success(succeeded(
       writeFile(loc, dir, "manifest.json", primary->dump(2) + "\n")));
