@@ -2936,6 +2936,12 @@ Value e4m3PairTimesScale(OpBuilder &b, Location loc, Value pair, Value scale) {
 struct Mxfp8Block {
   Value exponent, scale;
   SmallVector<Value> pairs;
+  /// The block's UE8M0 scale byte, e + 127 (i8).
+  Value scaleByte(OpBuilder &b, Location loc) const {
+    return LLVM::TruncOp::create(
+        b, loc, b.getI8Type(),
+        LLVM::AddOp::create(b, loc, exponent, i32c(b, loc, 127)));
+  }
 };
 Mxfp8Block mxfp8Quantize(OpBuilder &b, Location loc, ArrayRef<Value> vals,
                          int64_t width) {
@@ -3183,11 +3189,7 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
               auto sc = scf::IfOp::create(sb, pl, firstLane, false);
               OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
               LLVM::StoreOp::create(
-                  scb, pl,
-                  LLVM::TruncOp::create(
-                      scb, pl, scb.getI8Type(),
-                      LLVM::AddOp::create(scb, pl, block.exponent,
-                                          i32c(scb, pl, 127))),
+                  scb, pl, block.scaleByte(scb, pl),
                   elementAddress(scb, pl, mxScales, scb.getI8Type(),
                                  arith::DivUIOp::create(scb, pl, at[u],
                                                         idx(32))),
@@ -4233,9 +4235,10 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
           limit = op.getLimit().convertToFloat();
     // Outputs per step: 16 (32 loaded values live at a time).
     constexpr int64_t kChunk = 16;
-    auto [r, base] = threadRowLane(b, loc, op, op.getAccs().getType(),
-                                   a.getIndex(),
-                                   arith::ConstantIndexOp::create(b, loc, 0));
+    Value r, base; // captured by the lambdas below: no structured binding
+    std::tie(r, base) =
+        threadRowLane(b, loc, op, op.getAccs().getType(), a.getIndex(),
+                      arith::ConstantIndexOp::create(b, loc, 0));
     // MXFP8 rows are bytes.
     Type rowElem = isa<Float8E4M3FNType>(elem) ? b.getI8Type() : elem;
     auto [rowBase, inside] = threadRowBase(b, loc, a.getOut(), rowElem, a.getRow(),
@@ -4328,11 +4331,7 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
               16);
         }
         LLVM::StoreOp::create(
-            b, loc,
-            LLVM::TruncOp::create(
-                b, loc, b.getI8Type(),
-                LLVM::AddOp::create(b, loc, block.exponent,
-                                    i32c(b, loc, 127))),
+            b, loc, block.scaleByte(b, loc),
             gepBytes(b, loc, scaleRow,
                      LLVM::UDivOp::create(b, loc, colAt, i64c(b, loc, 32))),
             1);
@@ -4341,7 +4340,8 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       return success();
     }
     for (int64_t chunk = 0; chunk < cols / kChunk; ++chunk) {
-      auto [lo, hi] = load(chunk, kChunk);
+      Value lo, hi;
+      std::tie(lo, hi) = load(chunk, kChunk);
       auto ifOp = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());

@@ -1425,6 +1425,45 @@ int64_t autoRowGroup(ExpertMatmulOp op, int64_t tileRows) {
   return std::clamp<int64_t>(fit, 1, 8);
 }
 
+/// A producer warp's copies of one tile of a block-scaled (MXFP8 x MXFP4)
+/// ring, from ring iteration `iter` (tagged `tile`): per 128-wide K block,
+/// lane `leader` copies rows [row, rowEnd) of `tmapA` (e4m3) into tile 0
+/// and the `bBoxRows`-row boxes at `bRows` of `tmapB` (e2m1, TMA's padded
+/// form) into tile 1, counting the 64 packed bytes a weight row reads
+/// (DeepGEMM's sm100 FP8 x FP4 kernels expect half the padded tile), and
+/// every lane stages the K block's UE8M0 scales: the rows' from `aScales`
+/// (rows past rowEnd clamped to its last) into tile 2, the weights' from
+/// `bScales` at bRows[0] (with `bUpper`, the second half from bRows[1];
+/// `bScaleRows` rows in all) into tile 3, `kDim / 32` bytes a row, then
+/// arrives once its copies land. Returns the iteration after the tile.
+Value buildBlockScaledTileLoads(OpBuilder &ob, Location loc, Value ring,
+                                Value leader, Value tile, Value iter,
+                                Value tmapA, Value aScales, Value row,
+                                Value rowEnd, Value tmapB, Value bScales,
+                                ArrayRef<Value> bRows, int64_t bBoxRows,
+                                bool bUpper, int64_t bScaleRows, int64_t kDim,
+                                Value slices, bool streamWeights) {
+  Value lastRow = arith::SubIOp::create(
+      ob, loc, rowEnd, arith::ConstantIndexOp::create(ob, loc, 1));
+  auto scales = [&](OpBuilder &hb, Location hl, Value i, Value ks) {
+    mk::StageScalesOp::create(hb, hl, ring, i, hb.getI64IntegerAttr(2),
+                              aScales, row, ks, Value(), lastRow,
+                              hb.getI64IntegerAttr(kDim / 32));
+    mk::StageScalesOp::create(
+        hb, hl, ring, i, hb.getI64IntegerAttr(3), bScales, bRows[0], ks,
+        bUpper ? bRows[1] : Value(),
+        arith::ConstantIndexOp::create(hb, hl, bScaleRows - 1),
+        hb.getI64IntegerAttr(kDim / 32));
+    mk::RingArriveCopiesOp::create(hb, hl, ring, i);
+  };
+  return buildTileLoads(ob, loc, ring, tmapA, row, rowEnd, 128, tmapB, bRows,
+                        slices, iter, streamWeights, tile, kTileKFp8,
+                        /*boxPerTile=*/false, /*bTile=*/1,
+                        /*bRowBytes=*/kTileKFp8 / 2, /*bPacked=*/false,
+                        /*aTile=*/0, /*aRowBytes=*/kSliceBytes, leader, scales,
+                        bBoxRows);
+}
+
 /// The grouped matmul of MXFP8 rows by MXFP4 weights on sm_100a
 /// (DeepGEMM's Blackwell formats; isMxfp8Mxfp4), in the single-issuer
 /// shape with the tensor cores applying both operands' UE8M0 scales:
@@ -1500,7 +1539,6 @@ LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
                                      ob.getI64IntegerAttr(config.rowGroup));
   };
   Value cKBlocks = idx(b, k / kTileKFp8);
-  int64_t scaleCols = k / 32;
 
   // Producer warp.
   {
@@ -1517,27 +1555,10 @@ LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
           Value wRow = arith::AddIOp::create(
               ob, loc, arith::MulIOp::create(ob, loc, d.getExpert(), idx(ob, n)),
               arith::MulIOp::create(ob, loc, d.getColTile(), idx(ob, kTile)));
-          Value lastRow = arith::SubIOp::create(ob, loc, d.getRowEnd(), idx(ob, 1));
-          auto scales = [&](OpBuilder &hb, Location hl, Value i, Value ks) {
-            mk::StageScalesOp::create(hb, hl, ring, i, hb.getI64IntegerAttr(2),
-                                      xs, d.getRow(), ks, Value(), lastRow,
-                                      hb.getI64IntegerAttr(scaleCols));
-            mk::StageScalesOp::create(
-                hb, hl, ring, i, hb.getI64IntegerAttr(3), ws, wRow, ks,
-                Value(), arith::ConstantIndexOp::create(hb, hl, e * n - 1),
-                hb.getI64IntegerAttr(scaleCols));
-            mk::RingArriveCopiesOp::create(hb, hl, ring, i);
-          };
-          // The weights' copy writes 128 bytes a row but counts the 64
-          // packed bytes it reads (DeepGEMM's sm100 FP8 x FP4 kernels
-          // expect half the padded tile).
-          return buildTileLoads(ob, loc, ring, tmapX, d.getRow(), d.getRowEnd(),
-                                kTile, tmapW, {wRow}, cKBlocks, iter,
-                                config.streamWeights, t, kTileKFp8,
-                                /*boxPerTile=*/false, /*bTile=*/1,
-                                /*bRowBytes=*/kTileKFp8 / 2,
-                                /*bPacked=*/false, /*aTile=*/0,
-                                /*aRowBytes=*/kSliceBytes, leader, scales);
+          return buildBlockScaledTileLoads(
+              ob, loc, ring, leader, t, iter, tmapX, xs, d.getRow(),
+              d.getRowEnd(), tmapW, ws, {wRow}, kWBoxRows, /*bUpper=*/false,
+              e * n, k, cKBlocks, config.streamWeights);
         },
         /*producerWarp=*/true);
     buildStopMark(b, loc, ring, last, numTiles, leader);
@@ -3076,27 +3097,10 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
                         Value tmapA, Value aScales, Value tmapB, Value bScales,
                         Value first, Value second, bool upper, int64_t kDim,
                         int64_t bRowsTotal, Value slices) -> Value {
-      Value lastRow = arith::SubIOp::create(tb, loc, d.getRowEnd(), idx(tb, 1));
-      auto scales = [&](OpBuilder &hb, Location hl, Value it, Value ks) {
-        mk::StageScalesOp::create(hb, hl, ring, it, hb.getI64IntegerAttr(2),
-                                  aScales, d.getRow(), ks, Value(), lastRow,
-                                  hb.getI64IntegerAttr(kDim / 32));
-        mk::StageScalesOp::create(
-            hb, hl, ring, it, hb.getI64IntegerAttr(3), bScales, first, ks,
-            upper ? second : Value(),
-            arith::ConstantIndexOp::create(hb, hl, bRowsTotal - 1),
-            hb.getI64IntegerAttr(kDim / 32));
-        mk::RingArriveCopiesOp::create(hb, hl, ring, it);
-      };
-      // The weights' copies count the packed bytes they read (see
-      // buildBlockScaledKernel).
-      return buildTileLoads(tb, loc, ring, tmapA, d.getRow(), d.getRowEnd(),
-                            kTile, tmapB, {first, second}, slices, iter,
-                            streamWeights, t, kTileKFp8, /*boxPerTile=*/false,
-                            /*bTile=*/1, /*bRowBytes=*/kTileKFp8 / 2,
-                            /*bPacked=*/false, /*aTile=*/0,
-                            /*aRowBytes=*/kSliceBytes, leader, scales,
-                            /*bBoxRows=*/kHalf);
+      return buildBlockScaledTileLoads(
+          tb, loc, ring, leader, t, iter, tmapA, aScales, d.getRow(),
+          d.getRowEnd(), tmapB, bScales, {first, second}, kHalf, upper,
+          bRowsTotal, kDim, slices, streamWeights);
     };
     Value last = buildScheduledTiles(
         b, loc, ring, kern.nextTile, total, /*producer=*/true,
