@@ -181,7 +181,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
                            "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::NVVM::NVVMDialect"];
   let options = [
-    Option<"stages", "stages", "int64_t", "4", "Pipeline stages of the ring">,
+    Option<"stages", "stages", "int64_t", "0",
+           "Pipeline stages of the ring, or 0: each kernel's default (4; "
+           "FP8 x MXFP4 fused layers on sm_90a 6, whose stages hold the "
+           "packed weights only; at most 6 there, 2 block-scaled)">,
     Option<"tileM", "tile-m", "int64_t", "0",
            "Rows per tile: 128 (64 per MMA warpgroup), 256 (two 64-row "
            "accumulators per MMA warpgroup, with tile-n = 128), or 0: 128">,

@@ -266,16 +266,19 @@ Value barrierOf(OpBuilder &b, Location loc, RingParts &p, RingType type,
                              p.barriers, ValueRange{index});
 }
 
-/// Byte address of tile `tile` of the current stage.
+/// Byte address of tile `tile` of the current stage (an unstaged tile's,
+/// after the stages, whatever the stage).
 Value tileAddress(OpBuilder &b, Location loc, RingParts &p, RingType type,
                   unsigned tile) {
+  if (type.isUnstaged(tile))
+    return gepBytes(b, loc, p.tiles,
+                    i64c(b, loc,
+                         type.getStages() * type.getStageBytes() +
+                             type.getTileOffset(tile)));
   Value stageBytes = LLVM::MulOp::create(
       b, loc, p.stage, i64c(b, loc, type.getStageBytes()));
-  int64_t tileOffset = 0;
-  for (unsigned i = 0; i < tile; ++i)
-    tileOffset += type.getTileBytes(i);
-  Value offset =
-      LLVM::AddOp::create(b, loc, stageBytes, i64c(b, loc, tileOffset));
+  Value offset = LLVM::AddOp::create(b, loc, stageBytes,
+                                     i64c(b, loc, type.getTileOffset(tile)));
   return gepBytes(b, loc, p.tiles, offset);
 }
 
@@ -4402,7 +4405,7 @@ LogicalResult planSharedMemory(ModuleOp module) {
           /*alignment=*/8, /*addrSpace=*/3);
       ring->setAttr(kSmemOffsetAttr, b.getI64IntegerAttr(offset));
       ring->setAttr(kBarriersAttr, FlatSymbolRefAttr::get(b.getContext(), name));
-      offset += llvm::alignTo(type.getStages() * type.getStageBytes(), 1024);
+      offset += llvm::alignTo(type.getRingBytes(), 1024);
       return WalkResult::advance();
     });
     if (r.wasInterrupted())

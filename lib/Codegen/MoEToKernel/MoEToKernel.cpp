@@ -3239,10 +3239,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   bool fp4 = isFp8Mxfp4Layer(op);
   bool scaled = fp4 && blockScaled;
-  // Stages of 56 KB with the packed tiles: 3 fit beside the exchange; 2
-  // beside the block-scaled kernel's 64 KB of transposition buffers.
-  if (fp4)
-    stages = std::min<int64_t>(stages, scaled ? 2 : 3);
+  constexpr int64_t kFp4Stages = 6;
+  // `stages` 0: the default (4). Stages of 56 KB with the block-scaled
+  // kernel's packed and byte tiles: 2 fit beside its 64 KB of
+  // transposition buffers. MXFP4 expanded in shared memory (sm_90a): the
+  // expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
+  if (scaled)
+    stages = std::min<int64_t>(stages ? stages : 4, 2);
+  else if (fp4)
+    stages = stages ? std::min<int64_t>(stages, kFp4Stages) : kFp4Stages;
+  else if (!stages)
+    stages = 4;
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
@@ -3291,7 +3298,13 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     tiles.append(2, MemRefType::get({128, kTileKFp8},
                                     b.getType<Float4E2M1FNType>(), AffineMap(),
                                     b.getI64IntegerAttr(3)));
-  auto ringType = mk::RingType::get(ctx, stages, tiles);
+  // MXFP4 expanded in shared memory (sm_90a): each warpgroup expands into
+  // its own tile between a stage's arrival and its MMAs' end, so tiles 1
+  // and 2 are held once, not per stage (24 KB stages).
+  SmallVector<int64_t> unstaged;
+  if (fp4 && !scaled)
+    unstaged = {1, 2};
+  auto ringType = mk::RingType::get(ctx, stages, tiles, unstaged);
   auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
@@ -3314,14 +3327,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // MXFP4 on sm_90a: tiles of at most kSmallRows rows are multiplied
   // transposed (weights x tokens, moek.mma_fp4, weights expanded in
   // registers), and each warpgroup turns its product back through its own
-  // 8 KB here (acc_store_transposed / acc_load_smem {rows}).
+  // 8 KB (acc_store_transposed / acc_load_smem {rows}): the first
+  // warpgroup's here, the second's the start of the exchange, which it
+  // alone writes (the first reads it between barriers 5 and 6 of the same
+  // tile, and the second passes 6 before its next tile).
   constexpr int64_t kSmallRows = 16;
   // (Single GPU: the expert-parallel dispatch stores rows in K order.)
   bool smallTiles = fp4 && transposedSmallTiles && ep.ranks == 1;
   Value transposeBuf =
       smallTiles
           ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-                                    b.getI64IntegerAttr(2 * kSmallRows * 128 * 4))
+                                    b.getI64IntegerAttr(kSmallRows * 128 * 4))
           : Value();
   // Block-scaled (sm_100a): each warpgroup's 64 x 128 product transposed
   // back through its own 32 KB, and its 1 KB of staged scale factors
@@ -3538,9 +3554,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       disableUnroll(loop);
       // The products transposed back through warpgroup w's buffer, each
       // column's scale applied.
-      Value buf = LLVM::GEPOp::create(
-          bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
-          ArrayRef<LLVM::GEPArg>{int32_t(w * kSmallRows * 128)});
+      Value buf = w == 0 ? transposeBuf : exchange;
       Value acc = transposeBack(bb, l, {loop.getResult(0), loop.getResult(1)},
                                 m, buf, buf, kExpandBarrier + w, 128, accType);
       return {acc, loop.getResult(7)};
@@ -3842,11 +3856,14 @@ struct ConvertMoEToMoEKernelPass
   ///    replace it by a moek.launch; remark on the others.
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (stages < 2) {
-      module.emitError() << "convert-moe-to-moek: stages must be >= 2, got "
+    if (stages != 0 && stages < 2) {
+      module.emitError() << "convert-moe-to-moek: stages must be >= 2 (or 0, "
+                            "each kernel's default), got "
                          << static_cast<int64_t>(stages);
       return signalPassFailure();
     }
+    // Each kernel's default, for 0.
+    int64_t ringStages = stages ? int64_t(stages) : 4;
     if (schedule != "cooperative" && schedule != "pingpong") {
       module.emitError() << "convert-moe-to-moek: schedule must be "
                             "'cooperative' or 'pingpong', got '"
@@ -3946,12 +3963,12 @@ struct ConvertMoEToMoEKernelPass
                  op.getW2().getType().getDimSize(2) % 128 == 0) {
         // MXFP8 x MXFP4 with H and I multiples of 128 (the 128-wide K
         // blocks): every product block-scaled by the tensor cores.
-        kernel = buildFusedMxKernel(b, op.getLoc(), name, op, stages,
+        kernel = buildFusedMxKernel(b, op.getLoc(), name, op, ringStages,
                                     maxTokens, streamWeights);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else {
         kernel = buildFusedKernel(
-            b, op.getLoc(), name, op, stages, maxTokens, streamWeights,
+            b, op.getLoc(), name, op, ringStages, maxTokens, streamWeights,
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer);
@@ -4053,7 +4070,7 @@ struct ConvertMoEToMoEKernelPass
       KernelConfig config;
       config.singleIssuer = single;
       config.ctaPair = ctaPair;
-      config.stages = stages;
+      config.stages = ringStages;
       config.pipelineMma = pipelineMma;
       config.pingpong = schedule == "pingpong";
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on

@@ -137,6 +137,20 @@
 // CHECK-DAG:   %[[C16:.+]] = llvm.mlir.constant(16 : i32) : i32
 // CHECK-DAG:   %[[C7:.+]] = llvm.mlir.constant(7 : i32) : i32
 // CHECK-DAG:   %[[C4:.+]] = llvm.mlir.constant(4 : i32) : i32
+// With the expanded tile 1 unstaged (held once, after the stages: the FP8 x
+// MXFP4 fused kernel's layout), the stages hold tiles 0 and 2 only (16 KB
+// a stage), tile 2 is 8 KB into its stage, tile 1 is at 32 KB whatever the
+// stage, and the column scales come after the ring's 48 KB.
+// RUN: sed 's/memref<128x128xf4E2M1FN, 3>\]>/memref<128x128xf4E2M1FN, 3>], unstaged [1]>/' %s | moe-opt --moek-to-nvvm-pipeline=chip=sm_90a -o %t.unstaged.mlir
+// RUN: FileCheck %s --check-prefix=UNSTAGED --input-file=%t.unstaged.mlir
+// RUN: moe-translate --moe-to-ptx %t.unstaged.mlir -o %t.unstaged.ptx
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.unstaged.ptx -o /dev/null 2>&1 | FileCheck %s --check-prefix=PTXAS90 --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
+// UNSTAGED-DAG: %[[STAGE:.+]] = llvm.mlir.constant(16384 : i64) : i64
+// UNSTAGED-DAG: %[[TILE2:.+]] = llvm.mlir.constant(8192 : i64) : i64
+// UNSTAGED-DAG: %[[RING:.+]] = llvm.mlir.constant(49152 : i64) : i64
+// UNSTAGED:     llvm.add %{{.+}}, %[[RING]] : i64
+// UNSTAGED:     llvm.getelementptr %{{.+}}[32768] : (!llvm.ptr<3>) -> !llvm.ptr<3>, i8
+// UNSTAGED-NOT: llvm.mlir.constant(65536 : i64)
 // CHECK-DAG:   %[[C3:.+]] = llvm.mlir.constant(3 : i32) : i32
 // CHECK-DAG:   %[[C2:.+]] = llvm.mlir.constant(2 : i32) : i32
 // CHECK-DAG:   %[[C1:.+]] = llvm.mlir.constant(1 : i32) : i32

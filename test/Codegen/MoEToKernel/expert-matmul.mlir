@@ -179,7 +179,7 @@
 // ROW1:        moek.grouped_tile {{.*}}{col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // ROWERR: error: convert-moe-to-moek: row-group must be >= 0 (0: auto), got -1
 // TILEERR: error: convert-moe-to-moek: tile-n must be 0 (auto), 128 or 256, got 96
-// STAGEERR: error: convert-moe-to-moek: stages must be >= 2, got 1
+// STAGEERR: error: convert-moe-to-moek: stages must be >= 2 (or 0, each kernel's default), got 1
 // CHIPERR: error: convert-moe-to-moek: chip 'sm_80' is not supported (supported: sm_90a, sm_100a)
 // FENCEERR: error: convert-moe-to-moek: fp4-steps-per-fence must be 1, 2 or 4, got 3
 func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x256xbf16> {

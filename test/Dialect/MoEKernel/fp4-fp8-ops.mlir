@@ -7,7 +7,7 @@
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | moe-opt -split-input-file | FileCheck %s
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged [1, 2]>
 
 // One MXFP4 tile of the FP8 kernel: the rows' largest scales and the
 // column scales (tile prologue), one K block's four block scales, the
@@ -15,10 +15,10 @@
 // promotion by the row scales only, and the column scales applied once
 // after the K loop.
 // CHECK-LABEL: func.func @roundtrip
-// CHECK:         %[[RING:.+]] = moek.ring_alloc consumers(256) : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+// CHECK:         %[[RING:.+]] = moek.ring_alloc consumers(256) : !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 // CHECK:         %[[M:.+]] = moek.fp4_row_scale %[[WS:.+]][%[[ROW:.+]]] col_scales(%[[CS:.+]]) {barrier = 8 : i64, first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 2048 : i64, threads = 128 : i64} : !llvm.ptr<1>, !llvm.ptr<3> -> i32
 // CHECK:         %[[W:.+]] = moek.load_fp4_scales %[[WS]][%[[ROW]], %{{.+}}] {first_thread = 128 : i64, scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> i32
-// CHECK:         moek.dequant_fp4_fp8 %[[RING]][%{{.+}}] from 3 to 1 scales(%[[W]]) row_max(%[[M]]) {barrier = 8 : i64, first_thread = 128 : i64} : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>{{$}}
+// CHECK:         moek.dequant_fp4_fp8 %[[RING]][%{{.+}}] from 3 to 1 scales(%[[W]]) row_max(%[[M]]) {barrier = 8 : i64, first_thread = 128 : i64} : !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>{{$}}
 // CHECK:         %[[A:.+]] = moek.mma_promote %{{.+}}, %{{.+}} scales(%{{.+}}, %{{.+}}) : !moek.acc<64x128xf32>, !moek.rows<64xf32>{{$}}
 // CHECK:         %[[B:.+]] = moek.acc_scale_cols %[[A]] col_scales(%[[CS]]) : !moek.acc<64x128xf32>, !llvm.ptr<3>{{$}}
 // CHECK:         return %[[B]] : !moek.acc<64x128xf32>
@@ -219,7 +219,7 @@ func.func @row_scale_result(%ws: !llvm.ptr<1>, %cs: !llvm.ptr<3>, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @same_tile(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects two tile indices in [0, 5), got from = 3, to = 3}}
@@ -229,7 +229,7 @@ func.func @same_tile(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @tile_out_of_range(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects two tile indices in [0, 5), got from = 5, to = 1}}
@@ -239,7 +239,7 @@ func.func @tile_out_of_range(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @tile_negative(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects two tile indices in [0, 5), got from = 3, to = -1}}
@@ -249,7 +249,7 @@ func.func @tile_negative(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @wrong_source(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expands an f4E2M1FN tile into an f8E4M3FN tile, got 'f8E4M3FN' into 'f8E4M3FN'}}
@@ -269,7 +269,7 @@ func.func @bf16_target(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @shapes(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects tiles of one shape R x 128, got 128x128 and 64x128}}
@@ -300,7 +300,7 @@ func.func @rows(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @first_thread(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects first_thread a multiple of 32, got 136}}
@@ -310,7 +310,7 @@ func.func @first_thread(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @first_thread_negative(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects first_thread a multiple of 32, got -32}}
@@ -320,7 +320,7 @@ func.func @first_thread_negative(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @barrier_zero(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects a named barrier in [1, 15], got 0}}
@@ -330,7 +330,7 @@ func.func @barrier_zero(%w: i32, %m: i32, %i: index) {
 
 // -----
 
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @barrier_high(%w: i32, %m: i32, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op expects a named barrier in [1, 15], got 16}}
@@ -342,7 +342,7 @@ func.func @barrier_high(%w: i32, %m: i32, %i: index) {
 
 // row_max is an i32 (moek.fp4_row_scale's result); the custom form gives it
 // no type, so the generic form.
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @row_max_type(%w: i32, %m: i64, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{'moek.dequant_fp4_fp8' op operand #3 must be 32-bit signless integer, but got 'i64'}}
@@ -353,7 +353,7 @@ func.func @row_max_type(%w: i32, %m: i64, %i: index) {
 // -----
 
 // The column scales are moek.fp4_row_scale's now: no col_scales operand.
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @dequant_col_scales(%w: i32, %cs: !llvm.ptr<3>, %i: index) {
   %ring = moek.ring_alloc consumers(256) : !ring
   // expected-error @+1 {{expected 'row_max'}}
@@ -406,13 +406,13 @@ func.func @scale_cols_result_type(%acc: !moek.acc<64x128xf32>, %cs: !llvm.ptr<3>
 // CHECK:         %[[M:.+]] = moek.fp4_fragment_row_max %{{.+}}[%{{.+}}] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
 // CHECK:         %[[W:.+]] = moek.load_fp4_fragment_scales %{{.+}}[%{{.+}}, %{{.+}}] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>
 // CHECK:         %[[T:.+]] = moek.fp4_fragment_tables %[[W]], %[[M]] : vector<4xi32>
-// CHECK:         %[[P:.+]]:2 = moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) tables(%[[T]], %[[T]]) {steps_per_fence = 2 : i64} : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
-// CHECK:         moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) tables(%[[T]]) : !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>, !moek.acc<64x16xf32>
+// CHECK:         %[[P:.+]]:2 = moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) tables(%[[T]], %[[T]]) {steps_per_fence = 2 : i64} : !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>, !moek.acc<64x16xf32>, !moek.acc<64x16xf32>
+// CHECK:         moek.mma_fp4 %{{.+}}[%{{.+}}] packed(3, %{{.+}}) b(0) tables(%[[T]]) : !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>, !moek.acc<64x16xf32>
 // CHECK:         %[[S:.+]] = moek.load_col_scales %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) {acc = !moek.acc<64x16xf32>, ld = 56 : i64} : !llvm.ptr<1> -> vector<4xf32>
 // CHECK:         %[[A:.+]] = moek.mma_promote_cols %{{.+}}, %[[P]]#1 scales(%[[S]]) : !moek.acc<64x16xf32>, vector<4xf32>
 // CHECK:         moek.acc_store_transposed %[[A]], %{{.+}} row_max(%[[M]] : vector<2xi32>) {col = 64 : i64, cols = 128 : i64} : !moek.acc<64x16xf32>, !llvm.ptr<3>
 // CHECK:         moek.acc_load_smem %{{.+}} {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
-!ring = !moek.ring<3, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>]>
+!ring = !moek.ring<6, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>, memref<128x128xf4E2M1FN, 3>, memref<128x128xf4E2M1FN, 3>], unstaged[1, 2]>
 func.func @small_tile(%ws: !llvm.ptr<1>, %xs: !llvm.ptr<1>, %buf: !llvm.ptr<3>, %i: index, %row: index, %acc: !moek.acc<64x16xf32>) -> !moek.acc<64x128xf32> {
   %ring = moek.ring_alloc consumers(256) : !ring
   %m = moek.fp4_fragment_row_max %ws[%row] {scale_cols = 224 : i64, scale_rows = 2048 : i64} : !llvm.ptr<1> -> vector<2xi32>

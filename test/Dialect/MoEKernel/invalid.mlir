@@ -82,6 +82,27 @@ func.func @negative_tma_load_tile_index(%tmap: !llvm.ptr, %i: index, %x: index) 
 
 // -----
 
+// expected-error @+1 {{!moek.ring expects unstaged tile indices below its 2 tiles, got 2}}
+func.func @negative_ring_unstaged_index(%r: !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>], unstaged [2]>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{!moek.ring expects its unstaged tile indices strictly increasing, got 0 after 1}}
+func.func @negative_ring_unstaged_order(%r: !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>, memref<128x64xbf16, 3>], unstaged [1, 0]>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{!moek.ring expects at least one staged tile}}
+func.func @negative_ring_all_unstaged(%r: !moek.ring<4, [memref<128x64xbf16, 3>], unstaged [0]>) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{!moek.ring expects tile rows of 128 bytes}}
 func.func @negative_ring_row_bytes(%r: !moek.ring<4, [memref<128x32xbf16, 3>]>) {
   return

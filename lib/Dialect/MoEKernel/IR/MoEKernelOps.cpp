@@ -40,12 +40,25 @@ void MoEKernelDialect::initialize() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult RingType::verify(function_ref<InFlightDiagnostic()> emitError,
-                               int64_t stages, ArrayRef<Type> tiles) {
+                               int64_t stages, ArrayRef<Type> tiles,
+                               ArrayRef<int64_t> unstaged) {
   if (stages < 1)
     return emitError() << "!moek.ring expects at least one stage, got "
                        << stages;
   if (tiles.empty())
     return emitError() << "!moek.ring expects at least one tile per stage";
+  for (size_t j = 0; j < unstaged.size(); ++j) {
+    if (unstaged[j] < 0 || unstaged[j] >= int64_t(tiles.size()))
+      return emitError() << "!moek.ring expects unstaged tile indices below "
+                            "its "
+                         << tiles.size() << " tiles, got " << unstaged[j];
+    if (j && unstaged[j] <= unstaged[j - 1])
+      return emitError() << "!moek.ring expects its unstaged tile indices "
+                            "strictly increasing, got "
+                         << unstaged[j] << " after " << unstaged[j - 1];
+  }
+  if (unstaged.size() == tiles.size())
+    return emitError() << "!moek.ring expects at least one staged tile";
   // UE8M0 scale blocks (moek.stage_scales): i8 tiles of 4 columns, 128
   // rows (512 bytes) each, after every other tile and 1024 bytes in all,
   // so that each stage's swizzled tiles stay 1024-byte aligned.
@@ -116,8 +129,24 @@ int64_t RingType::getTileBytes(unsigned i) const {
 int64_t RingType::getStageBytes() const {
   int64_t bytes = 0;
   for (unsigned i = 0, e = getTiles().size(); i < e; ++i)
+    if (!isUnstaged(i))
+      bytes += getTileBytes(i);
+  return bytes;
+}
+
+int64_t RingType::getUnstagedBytes() const {
+  int64_t bytes = 0;
+  for (int64_t i : getUnstaged())
     bytes += getTileBytes(i);
   return bytes;
+}
+
+int64_t RingType::getTileOffset(unsigned i) const {
+  int64_t offset = 0;
+  for (unsigned j = 0; j < i; ++j)
+    if (isUnstaged(j) == isUnstaged(i))
+      offset += getTileBytes(j);
+  return offset;
 }
 
 /// `!moek.acc<64x128xf32>`, spelled like a shaped type.

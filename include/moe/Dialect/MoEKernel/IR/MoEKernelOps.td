@@ -66,17 +66,42 @@ def MoEK_RingType : MoEK_Type<"Ring", "ring"> {
     swizzle span), every tile 1024-byte aligned. Each stage has a full
     barrier (one producer arrival plus the copies' bytes) and an empty
     barrier (`consumers` arrivals).
+
+    `unstaged [1, 2]` lists tiles held once, after the stages, instead of
+    once per stage: a consumer's working tile that no copy fills (the FP8 x
+    MXFP4 kernel's expanded weights, written and read by one warpgroup
+    between a stage's arrival and its release), so that the stages hold
+    only what the copies bring and more of them fit.
   }];
-  let parameters = (ins "int64_t":$stages, ArrayRefParameter<"::mlir::Type">:$tiles);
-  let assemblyFormat = "`<` $stages `,` `[` $tiles `]` `>`";
+  let parameters = (ins "int64_t":$stages, ArrayRefParameter<"::mlir::Type">:$tiles,
+                        OptionalArrayRefParameter<"int64_t">:$unstaged);
+  let assemblyFormat = [{
+    `<` $stages `,` `[` $tiles `]` (`,` `unstaged` `[` $unstaged^ `]`)? `>`
+  }];
+  let builders = [
+    TypeBuilder<(ins "int64_t":$stages, "::llvm::ArrayRef<::mlir::Type>":$tiles), [{
+      return $_get($_ctxt, stages, tiles, ::llvm::ArrayRef<int64_t>{});
+    }]>
+  ];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     ::mlir::MemRefType getTile(unsigned i) const {
       return ::llvm::cast<::mlir::MemRefType>(getTiles()[i]);
     }
-    /// Bytes of tile `i`, and of one stage (all tiles).
+    /// Bytes of tile `i`; of one stage (its staged tiles); of the unstaged
+    /// tiles; of the whole ring.
     int64_t getTileBytes(unsigned i) const;
     int64_t getStageBytes() const;
+    int64_t getUnstagedBytes() const;
+    int64_t getRingBytes() const {
+      return getStages() * getStageBytes() + getUnstagedBytes();
+    }
+    bool isUnstaged(unsigned i) const {
+      return ::llvm::is_contained(getUnstaged(), int64_t(i));
+    }
+    /// Tile `i`'s offset in its stage (or, unstaged, from the end of the
+    /// stages).
+    int64_t getTileOffset(unsigned i) const;
   }];
 }
 
