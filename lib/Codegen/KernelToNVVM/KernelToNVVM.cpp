@@ -3916,9 +3916,24 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
     Value half = mul(f32c(0.5f), g);
     return mul(mul(half, add(f32c(1.0f), tanh(inner))), u);
   }
-  // swiglu: g / (1 + exp(-g)) * u.
-  return mul(LLVM::FDivOp::create(b, loc, g, add(f32c(1.0f), exp(g, -1.0f))),
-             u);
+  // swiglu: g / (1 + exp(-g)) * u. A zero g (the zero rows past a tile's
+  // end, many at decode) takes the IEEE division's slow path, a subroutine
+  // of ~40 instructions that a warp runs when any lane needs it: a zero g
+  // divides 1 instead and keeps its own value, the quotient's (+-0 / d,
+  // d = 2), so the result is the division's, bit for bit. (The dividend
+  // passes through an asm move: LLVM folds the selects back into g / d.)
+  Value zero = LLVM::FCmpOp::create(b, loc, LLVM::FCmpPredicate::oeq, g,
+                                    f32c(0.0f));
+  Value safe =
+      LLVM::InlineAsmOp::create(
+          b, loc, TypeRange{f32},
+          ValueRange{LLVM::SelectOp::create(b, loc, zero, f32c(1.0f), g)},
+          "mov.b32 $0, $1;", "=f,f", /*has_side_effects=*/false,
+          /*is_align_stack=*/false, LLVM::TailCallKind::None,
+          LLVM::AsmDialectAttr(), ArrayAttr())
+          .getResult(0);
+  Value q = LLVM::FDivOp::create(b, loc, safe, add(f32c(1.0f), exp(g, -1.0f)));
+  return mul(LLVM::SelectOp::create(b, loc, zero, g, q), u);
 }
 
 /// Row `row0 + 8 * half` of an epilogue that every lane runs (its quad's
