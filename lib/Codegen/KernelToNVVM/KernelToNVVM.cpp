@@ -30,6 +30,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOEKERNELTONVVMPASS
@@ -3164,7 +3165,13 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
               16));
         }
         for (int64_t u = 0; u < kCopyUnroll; ++u) {
+          // What this lane stores: the 8 bf16 values as loaded, rounded to
+          // MXFP8 (bf16 pairs), or quantized (e4m3 pairs and the block's
+          // UE8M0 byte, stored by the block's first lane).
           Value piece = vals[u];
+          Type elem = pb.getBF16Type();
+          int64_t align = 16;
+          std::optional<Mxfp8Block> block;
           if (mxRound) {
             Value halves = LLVM::BitcastOp::create(
                 pb, pl, VectorType::get({8}, pb.getBF16Type()), piece);
@@ -3174,41 +3181,39 @@ void copyRowWarp(OpBuilder &b, Location l, Value src, Value dst, Value lane,
                   pb, pl, pb.getF32Type(),
                   LLVM::ExtractElementOp::create(pb, pl, halves,
                                                  i32c(pb, pl, i))));
+            SmallVector<Value> pairs;
             if (mxScales) {
-              Mxfp8Block block = mxfp8Quantize(pb, pl, wide, 4);
-              auto vec4 = VectorType::get({4}, pb.getI16Type());
-              Value bytes = LLVM::UndefOp::create(pb, pl, vec4);
-              for (auto [i, pair] : llvm::enumerate(block.pairs))
-                bytes = LLVM::InsertElementOp::create(pb, pl, bytes, pair,
-                                                      i32c(pb, pl, i));
-              auto st = scf::IfOp::create(pb, pl, inRow[u], false);
-              OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
-              LLVM::StoreOp::create(
-                  sb, pl, bytes,
-                  elementAddress(sb, pl, dst, sb.getI8Type(), at[u]), 8);
-              Value firstLane = arith::CmpIOp::create(
-                  sb, pl, arith::CmpIPredicate::eq,
-                  arith::RemUIOp::create(sb, pl, lane, idx(4)), idx(0));
-              auto sc = scf::IfOp::create(sb, pl, firstLane, false);
-              OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
-              LLVM::StoreOp::create(
-                  scb, pl, block.scaleByte(scb, pl),
-                  elementAddress(scb, pl, mxScales, scb.getI8Type(),
-                                 arith::DivUIOp::create(scb, pl, at[u],
-                                                        idx(32))),
-                  1);
-              continue;
+              block = mxfp8Quantize(pb, pl, wide, 4);
+              pairs = block->pairs;
+              piece = LLVM::UndefOp::create(
+                  pb, pl, VectorType::get({4}, pb.getI16Type()));
+              elem = pb.getI8Type();
+              align = 8;
+            } else {
+              pairs = mxfp8RoundPairs(pb, pl, wide, 4);
+              piece = LLVM::UndefOp::create(pb, pl, vec);
             }
-            piece = LLVM::UndefOp::create(pb, pl, vec);
-            for (auto [i, pair] : llvm::enumerate(mxfp8RoundPairs(pb, pl, wide, 4)))
+            for (auto [i, pair] : llvm::enumerate(pairs))
               piece = LLVM::InsertElementOp::create(pb, pl, piece, pair,
                                                     i32c(pb, pl, i));
           }
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
           OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+          LLVM::StoreOp::create(sb, pl, piece,
+                                elementAddress(sb, pl, dst, elem, at[u]),
+                                align);
+          if (!block)
+            continue;
+          Value firstLane = arith::CmpIOp::create(
+              sb, pl, arith::CmpIPredicate::eq,
+              arith::RemUIOp::create(sb, pl, lane, idx(4)), idx(0));
+          auto sc = scf::IfOp::create(sb, pl, firstLane, false);
+          OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
           LLVM::StoreOp::create(
-              sb, pl, piece,
-              elementAddress(sb, pl, dst, sb.getBF16Type(), at[u]), 16);
+              scb, pl, block->scaleByte(scb, pl),
+              elementAddress(scb, pl, mxScales, scb.getI8Type(),
+                             arith::DivUIOp::create(scb, pl, at[u], idx(32))),
+              1);
         }
         scf::YieldOp::create(pb, pl);
       });

@@ -664,6 +664,9 @@ struct TileScales {
   int64_t kBlocks;
 };
 
+/// Ring stages when convert-moe-to-moek's `stages` is 0.
+constexpr int64_t kDefaultStages = 4;
+
 /// The column scales of one warpgroup's 128 MXFP4 weight rows, in the
 /// layout of moek.fp4_row_scale.
 constexpr int64_t kColScaleFloats = 4 * (128 / 4 + 4);
@@ -3239,17 +3242,15 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   bool fp4 = isFp8Mxfp4Layer(op);
   bool scaled = fp4 && blockScaled;
+  // `stages` 0: the default. MXFP4 expanded in shared memory (sm_90a):
+  // the expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
+  // Block-scaled: stages of 56 KB with the packed and byte tiles, 2 fit
+  // beside its 64 KB of transposition buffers.
   constexpr int64_t kFp4Stages = 6;
-  // `stages` 0: the default (4). Stages of 56 KB with the block-scaled
-  // kernel's packed and byte tiles: 2 fit beside its 64 KB of
-  // transposition buffers. MXFP4 expanded in shared memory (sm_90a): the
-  // expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
-  if (scaled)
-    stages = std::min<int64_t>(stages ? stages : 4, 2);
-  else if (fp4)
-    stages = stages ? std::min<int64_t>(stages, kFp4Stages) : kFp4Stages;
-  else if (!stages)
-    stages = 4;
+  if (!stages)
+    stages = fp4 && !scaled ? kFp4Stages : kDefaultStages;
+  if (fp4)
+    stages = std::min<int64_t>(stages, scaled ? 2 : kFp4Stages);
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
@@ -3862,8 +3863,8 @@ struct ConvertMoEToMoEKernelPass
                          << static_cast<int64_t>(stages);
       return signalPassFailure();
     }
-    // Each kernel's default, for 0.
-    int64_t ringStages = stages ? int64_t(stages) : 4;
+    // Each kernel's default, for 0 (the FP8 fused kernel picks its own).
+    int64_t ringStages = stages ? int64_t(stages) : kDefaultStages;
     if (schedule != "cooperative" && schedule != "pingpong") {
       module.emitError() << "convert-moe-to-moek: schedule must be "
                             "'cooperative' or 'pingpong', got '"
