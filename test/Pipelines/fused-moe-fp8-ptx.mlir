@@ -16,10 +16,10 @@
 // CHECK-DAG: fma.rn.f32
 // The up projection's accumulator handed over (named barriers 5 and 6),
 // and the warpgroups' turns (11 and 12).
-// CHECK-DAG: bar.sync 5, 256;
-// CHECK-DAG: bar.sync 6, 256;
-// CHECK-DAG: bar.arrive 11, 256;
-// CHECK-DAG: bar.sync 12, 256;
+// CHECK-DAG: barrier.sync 5, 256;
+// CHECK-DAG: barrier.sync 6, 256;
+// CHECK-DAG: barrier.arrive 11, 256;
+// CHECK-DAG: barrier.sync 12, 256;
 // The activation's row amax over a quad.
 // CHECK-DAG: shfl.sync.bfly.b32 {{.*}}, 2, 31, -1;
 

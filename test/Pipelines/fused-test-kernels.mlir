@@ -33,6 +33,15 @@
 // FP8MX-SMALL: {{^32$}}
 // RUN: grep -c "prmt.b32" %t.fp8mx/fm_fp8mx_e256_h7168_i2048_k8/*.ptx | FileCheck %s --check-prefix=FP8MX-PRMT
 // FP8MX-PRMT: {{[1-9][0-9]*}}
+// Named barriers without .aligned (barrier.sync / barrier.arrive): their
+// warpgroups reach them at different instructions while other warps are at
+// other barriers, which the aligned form (bar.sync) rules out
+// (compute-sanitizer's synccheck reported it on FP8 x MXFP4 layers). The
+// exchange's barriers 5 and 6 in the FP8 x MXFP4 kernel, no aligned named
+// barrier in any fused kernel of any format.
+// RUN: grep -c "barrier.sync[[:space:]]*[56], 256;" %t.fp8mx/fm_fp8mx_e256_h7168_i2048_k8/*.ptx | FileCheck %s --check-prefix=FP8MX-NAMED
+// FP8MX-NAMED: {{^[1-9][0-9]*$}}
+// RUN: not grep -qE "^[[:space:]]*bar[.](sync|arrive)[[:space:]]+[^;]*," %t/*/*.ptx %t.fp8/*/*.ptx %t.fp8mx/*/*.ptx
 // small-tiles=false: the large tiles only.
 // RUN: rm -rf %t.fp8mx.large && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8mx.large --ptxas %ptxas --strict --fp8-mxfp4 --kernel-options small-tiles=false 256,7168,2048,8 | FileCheck %s --check-prefix=FP8MX-LARGE
 // FP8MX-LARGE: fm_fp8mx_e256_h7168_i2048_k8 registers {{[0-9]+}}, spill stores 0 B

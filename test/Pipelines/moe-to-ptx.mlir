@@ -45,10 +45,10 @@
 // RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.pp.nvvm.mlir -o %t.pp.ptx
 // RUN: FileCheck %s --check-prefix=PP < %t.pp.ptx
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.pp.ptx -o %t.pp.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not=warning --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
-// PP-DAG: bar.sync {{.*}}1, 256;
-// PP-DAG: bar.sync {{.*}}2, 256;
-// PP-DAG: bar.arrive 1, 256;
-// PP-DAG: bar.arrive 2, 256;
+// PP-DAG: barrier.sync {{.*}}1, 256;
+// PP-DAG: barrier.sync {{.*}}2, 256;
+// PP-DAG: barrier.arrive 1, 256;
+// PP-DAG: barrier.arrive 2, 256;
 // PP-DAG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 
 // A short K loop (qwen3's down GEMM: K = 768, 12 slices) with two

@@ -121,6 +121,22 @@ void ptxVoid(OpBuilder &b, Location loc, StringRef text, StringRef constraints,
                             ArrayAttr());
 }
 
+/// Named barrier `id` of `threads` threads: barrier.sync (`wait`) or
+/// barrier.arrive, without .aligned. A named barrier's warps run different
+/// code (one warpgroup's epilogue, the other's MMAs) and reach it at
+/// different instructions while the CTA's other warps are at other
+/// barriers; .aligned (bar.sync, nvvm.barrier) promises that every thread
+/// of the CTA executes the same barrier instruction, and
+/// compute-sanitizer's synccheck reports the aligned form there.
+void namedBarrier(OpBuilder &b, Location loc, Value id, Value threads,
+                  bool wait) {
+  LLVM::CallIntrinsicOp::create(
+      b, loc,
+      b.getStringAttr(wait ? "llvm.nvvm.barrier.cta.sync.count"
+                           : "llvm.nvvm.barrier.cta.arrive.count"),
+      ValueRange{id, threads});
+}
+
 /// A loop annotation that keeps LLVM from unrolling the loop.
 LLVM::LoopAnnotationAttr noUnrollAnnotation(MLIRContext *ctx) {
   return LLVM::LoopAnnotationAttr::get(
@@ -378,8 +394,8 @@ struct WarpRoleLowering : OpConversionPattern<WarpRoleOp> {
   }
 };
 
-/// moek.barrier_arrive / moek.barrier_sync: bar.arrive / bar.sync with an
-/// id and a thread count.
+/// moek.barrier_arrive / moek.barrier_sync: barrier.arrive / barrier.sync
+/// with an id and a thread count (namedBarrier).
 template <typename OpTy, bool Wait>
 struct NamedBarrierLowering : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
@@ -389,11 +405,7 @@ struct NamedBarrierLowering : OpConversionPattern<OpTy> {
     Location loc = op.getLoc();
     Value id = i32c(rewriter, loc, op.getIdAttr().getInt());
     Value threads = i32c(rewriter, loc, op.getThreadsAttr().getInt());
-    if constexpr (Wait)
-      NVVM::BarrierOp::create(rewriter, loc, TypeRange{}, id, threads,
-                              NVVM::BarrierReductionAttr{}, Value{});
-    else
-      NVVM::BarrierArriveOp::create(rewriter, loc, id, threads);
+    namedBarrier(rewriter, loc, id, threads, Wait);
     rewriter.eraseOp(op);
     return success();
   }
@@ -1759,12 +1771,10 @@ struct Tcgen05MmaWaitLowering : OpConversionPattern<MmaWaitOp> {
     tcgen05Fence(rewriter, loc, NVVM::Tcgen05FenceKind::BEFORE_THREAD_SYNC);
     // Named barrier 13 + r over the warpgroup: no thread's next MMA before
     // every thread has read the columns.
-    NVVM::BarrierOp::create(
-        rewriter, loc, TypeRange{},
-        LLVM::AddOp::create(rewriter, loc, tm.rel,
-                            i32c(rewriter, loc, kMmaSyncBarrier0)),
-        i32c(rewriter, loc, kWarpgroupThreads), NVVM::BarrierReductionAttr{},
-        Value{});
+    namedBarrier(rewriter, loc,
+                 LLVM::AddOp::create(rewriter, loc, tm.rel,
+                                     i32c(rewriter, loc, kMmaSyncBarrier0)),
+                 i32c(rewriter, loc, kWarpgroupThreads), /*wait=*/true);
     rewriter.replaceOp(op, acc);
     return success();
   }
@@ -2527,15 +2537,15 @@ void spinUntilAtLeast(OpBuilder &b, Location loc, Value ptr, Value target) {
   }
 }
 
-/// bar.sync 0 (every thread of the CTA) or named barrier `id` of `threads`.
+/// bar.sync 0 (every thread of the CTA) or named barrier `id` of `threads`
+/// (namedBarrier).
 void ctaBarrier(OpBuilder &b, Location loc, int64_t id, int64_t threads) {
   if (id == 0) {
     NVVM::Barrier0Op::create(b, loc);
     return;
   }
-  NVVM::BarrierOp::create(b, loc, TypeRange{}, i32c(b, loc, id),
-                          i32c(b, loc, threads), NVVM::BarrierReductionAttr{},
-                          Value{});
+  namedBarrier(b, loc, i32c(b, loc, id), i32c(b, loc, threads),
+               /*wait=*/true);
 }
 
 /// The grid barrier: see moek.grid_barrier. The participating threads are
@@ -2607,11 +2617,9 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     Value tid = threadIdX(rewriter, loc);
     Value wg = LLVM::UDivOp::create(rewriter, loc, tid,
                                     i32c(rewriter, loc, kWarpgroupThreads));
-    NVVM::BarrierOp::create(
-        rewriter, loc, TypeRange{},
-        LLVM::AddOp::create(rewriter, loc, wg, i32c(rewriter, loc, 8)),
-        i32c(rewriter, loc, kWarpgroupThreads), NVVM::BarrierReductionAttr{},
-        Value{});
+    namedBarrier(rewriter, loc,
+                 LLVM::AddOp::create(rewriter, loc, wg, i32c(rewriter, loc, 8)),
+                 i32c(rewriter, loc, kWarpgroupThreads), /*wait=*/true);
     Value first = LLVM::ICmpOp::create(
         rewriter, loc, LLVM::ICmpPredicate::eq,
         LLVM::URemOp::create(rewriter, loc, tid,

@@ -50,8 +50,8 @@
 // after the expansion), 1 + 1 + 8 16-byte shared loads (the packed blocks
 // as the table loads, acc_scale_cols), 1 + 64 mul (the column scale,
 // acc_scale_cols) and 64 fma (mma_promote).
-// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]shared[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]nc[.]b32/ {c++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /bar[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "table-copy", c+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
-// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]shared[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]nc[.]b32/ {c++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /bar[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "table-copy", c+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.100.ptx | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]shared[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]nc[.]b32/ {c++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /barrier[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "table-copy", c+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.90.ptx | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/ld[.]global[.]v4[.]b32/ {q++} /max[.]u32/ {x++} /ld[.]shared[.](v2[.]b32|b64)/ {t++} /ld[.]global[.]nc[.]b32/ {c++} /prmt[.]b32/ {p++} /prmt[.]b32.*, 0xd9c8U;/ {lo++} /prmt[.]b32.*, 0xfbeaU;/ {hi++} /st[.]shared[.]v4[.]b32/ {st++} /barrier[.]sync[ \t]+8, 128;/ {b++} /ld[.]shared[.](v4[.]b32|v2[.]b64)/ {ls++} /mul[.]rn[.]f32/ {m++} /fma[.]rn[.]f32/ {f++} END {print "scale-loads", q+0; print "byte-max", x+0; print "table-copy", c+0; print "tables", t+0; print "prmt", p+0; print "sign-lo", lo+0; print "sign-hi", hi+0; print "e4m3-stores", st+0; print "barriers-8", b+0; print "shared-quads", ls+0; print "mul", m+0; print "fma", f+0}' %t.100.ptx | FileCheck %s --check-prefix=COUNTS
 // COUNTS:      scale-loads 8{{$}}
 // COUNTS-NEXT: byte-max 128{{$}}
 // COUNTS-NEXT: table-copy 1{{$}}
@@ -108,7 +108,7 @@
 // WORDS:       %[[J0_NEXT:.+]] = llvm.add %[[J0]], %[[PER_ITER]] : i64
 // WORDS-NEXT:  llvm.br ^[[HEAD]](%[[J0_NEXT]], %{{.+}} : i64, i32) {loop_annotation = #{{.+}}}
 // WORDS-NEXT:  ^{{bb[0-9]+}}:
-// WORDS-NEXT:  nvvm.barrier id = %{{.+}} number_of_threads = %{{.+}}
+// WORDS-NEXT:  llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"(%{{.+}}, %{{.+}}) : (i32, i32) -> ()
 
 // The table: entry d (8 bytes) is e4m3(m * 2^(6 - d)) for the e2m1
 // magnitudes m = 0, 0.5, 1, 1.5, 2, 3, 4, 6 (entry 0: 0, 32, ..., 384;
@@ -211,7 +211,7 @@
 // CHECK-NEXT:  ^[[MAX_EXIT]]:
 // The barrier (no thread still reads the last tile's column scales), then
 // the column scale of column t.
-// CHECK-NEXT:  nvvm.barrier id = %[[C8]] number_of_threads = %[[C128]]
+// CHECK-NEXT:  llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"(%[[C8]], %[[C128]]) : (i32, i32) -> ()
 // CHECK-NEXT:  %[[BITS:.+]] = llvm.shl %[[M]], %[[EXP_SHIFT]] : i32
 // CHECK-NEXT:  %[[IS_ZERO:.+]] = llvm.icmp "eq" %[[M]], %[[C0]] : i32
 // CHECK-NEXT:  %[[BITS0:.+]] = llvm.select %[[IS_ZERO]], %[[TWO_M127]], %[[BITS]] : i1, i32
@@ -339,7 +339,7 @@
 // The fence and barrier after the loop, then the MMAs on tile 1.
 // CHECK-NEXT:  ^[[X_EXIT]]:
 // CHECK-NEXT:  nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
-// CHECK-NEXT:  nvvm.barrier id = %[[C8]] number_of_threads = %[[C128]]
+// CHECK-NEXT:  llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"(%[[C8]], %[[C128]]) : (i32, i32) -> ()
 // CHECK-NOT:   llvm.store
 // CHECK:       llvm.ptrtoint %[[DST]] : !llvm.ptr<3> to i64
 // CHECK:       nvvm.wgmma.fence.aligned
@@ -441,7 +441,7 @@
 // PTX:         ld.global.v4.b32 {{.*}}, [[[SCALES]]+16];
 // PTX:         ld.global.v4.b32 {{.*}}, [[[SCALES]]+80];
 // PTX:         @%p{{[0-9]+}} bra $L__BB0_{{[0-9]+}};
-// PTX-NEXT:    bar.sync 8, 128;
+// PTX-NEXT:    barrier.sync 8, 128;
 // PTX-NEXT:    shl.b32 [[BITS:%r[0-9]+]], [[M:%r[0-9]+]], 23;
 // PTX-NEXT:    setp.eq.b32 [[IS_ZERO:%p[0-9]+]], [[M]], 0;
 // PTX-NEXT:    selp.b32 [[BITS0:%r[0-9]+]], 4194304, [[BITS]], [[IS_ZERO]];
@@ -510,7 +510,7 @@
 // PTX-NEXT:    add.s64 [[CHUNK1:%rd[0-9]+]], %rd{{[0-9]+}}, [[OUT1_AT]];
 // PTX-NEXT:    st.shared.v4.b32 [[[CHUNK1]]+8192],
 // PTX:         fence.proxy.async.shared::cta;
-// PTX-NEXT:    bar.sync 8, 128;
+// PTX-NEXT:    barrier.sync 8, 128;
 // PTX90:       wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3
 // PTX90:       wgmma.wait_group.sync.aligned 0;
 // PTX90:       fma.rn.f32 %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}};

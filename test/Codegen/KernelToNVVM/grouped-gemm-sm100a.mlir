@@ -39,7 +39,7 @@
 // CHECK-COUNT-16: nvvm.tcgen05.ld %{{.+}} {shape = #nvvm.tcgen05_ldst_shape<shape_16x256b>} : vector<4xi32>
 // CHECK:         nvvm.tcgen05.wait <load>
 // CHECK-NEXT:    nvvm.tcgen05.fence <before>
-// CHECK:         nvvm.barrier id = %{{.+}} number_of_threads = %{{.+}}
+// CHECK:         llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"(%{{.+}}, %{{.+}}) : (i32, i32) -> ()
 // CHECK:         llvm.fptrunc %{{.+}} : vector<2xf32> to vector<2xbf16>
 // At the return: everyone done, then warp 0 frees the columns.
 // CHECK:         nvvm.tcgen05.fence <before>
@@ -61,7 +61,7 @@
 // PTX-DAG:     tcgen05.commit.cta_group::1.mbarrier::arrive::one.shared::cluster.b64
 // PTX-DAG:     tcgen05.ld.sync.aligned.16x256b.x1.b32
 // PTX-DAG:     tcgen05.wait::ld.sync.aligned;
-// PTX-DAG:     bar.sync {{%r[0-9]+}}, 128;
+// PTX-DAG:     barrier.sync {{%r[0-9]+}}, 128;
 // PTX-DAG:     tcgen05.dealloc.cta_group::1.sync.aligned.b32
 // Four MMA steps and sixteen loads (the blocks' order in the PTX varies).
 // RUN: grep -c "tcgen05.mma.cta_group::1.kind::f16" %t.ptx | FileCheck %s --check-prefix=MMAS

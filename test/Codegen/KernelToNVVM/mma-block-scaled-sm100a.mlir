@@ -51,7 +51,7 @@
 // CHECK:       st.shared.v2.b64 {{.*}}, {{[{]}}%rd{{[0-9]+}}, [[ZERO]]};
 // CHECK:       st.shared.{{u|b}}32 {{.*}}, 2139062143;
 // CHECK:       fence.proxy.async.shared::cta;
-// CHECK:       bar.sync 8, 128;
+// CHECK:       barrier.sync 8, 128;
 // The issue: the scales into tensor memory, then the K steps, ids 0..3.
 // CHECK:       tcgen05.cp.cta_group::1.32x128b.warpx4 [[[BASE:%r[0-9]+]]+64], {{%rd[0-9]+}};
 // CHECK-NEXT:  tcgen05.cp.cta_group::1.32x128b.warpx4 [[[BASE]]+68], {{%rd[0-9]+}};

@@ -55,8 +55,8 @@
 // CHECK-NEXT:  wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {{[{](%r[0-9]+, ){7}%r[0-9]+}}}, {{[{]}}%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1, 0;
 // CHECK:       wgmma.commit_group.sync.aligned;
 // CHECK:       wgmma.wait_group.sync.aligned 0;
-// CHECK:       bar.sync 10, 128;
-// CHECK:       bar.sync 10, 128;
+// CHECK:       barrier.sync 10, 128;
+// CHECK:       barrier.sync 10, 128;
 // (The loop's first block comes after its MMAs in the PTX's block order.)
 // LOOP-DAG:    ld.shared.v4.b32 {{.*}}+16384];
 // LOOP-DAG:    ld.shared.v4.b32 {{.*}}+16400];

@@ -67,8 +67,8 @@
 // CHECK-NEXT:  wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 {{[{](%r[0-9]+, ){7}%r[0-9]+}}}, {{[{]}}%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, %rd{{[0-9]+}}, p, 1, 1;
 // CHECK:       wgmma.commit_group.sync.aligned;
 // CHECK:       wgmma.wait_group.sync.aligned 0;
-// CHECK:       bar.sync 8, 128;
-// CHECK:       bar.sync 8, 128;
+// CHECK:       barrier.sync 8, 128;
+// CHECK:       barrier.sync 8, 128;
 // PTXAS: Compiling entry function 'mma_fp4' for 'sm_90a'
 // SM100: error: 'moek.mma_fp4' op takes its A operand from registers (wgmma): sm_90a only
 

@@ -54,7 +54,7 @@
 // PTX-NEXT: mul.rn.bf16x2 [[T:%r[0-9]+]], {{%r[0-9]+}}, [[TWO126]];
 // PTX-NEXT: mul.rn.bf16x2 {{%r[0-9]+}}, [[T]], {{%r[0-9]+}};
 // PTX:     fence.proxy.async.shared::cta
-// PTX:     bar.sync 7, 256
+// PTX:     barrier.sync 7, 256
 
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads
 func.func @mxfp4(%x: tensor<?x256xbf16>, %w: tensor<8x256x256xf4E2M1FN>, %offsets: tensor<9xi32>, %ws: tensor<8x256x8xf8E8M0FNU>) -> tensor<?x256xbf16> {

@@ -60,9 +60,9 @@
 // PTX:     cvt.rn.bf16x2.f32
 // PTX:     st.shared.v4.b32
 // PTX:     fence.proxy.async.shared::cta
-// PTX-NEXT: bar.sync 7, 256
+// PTX-NEXT: barrier.sync 7, 256
 // PTX:     fence.proxy.async.shared::cta
-// PTX-NEXT: bar.sync 7, 256
+// PTX-NEXT: barrier.sync 7, 256
 // PTX:     wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // PTX100:  cvt.rn.f16x2.e4m3x2
 // PTX100:  tcgen05.mma.cta_group::1.kind::f16

@@ -40,7 +40,7 @@
 // PTX:     mov.b32 [[TWO120:%r[0-9]+]], 2072017792;
 // PTX:     mul.rn.bf16x2 {{%r[0-9]+}}, {{%r[0-9]+}}, [[TWO120]];
 // PTX:     fence.proxy.async.shared::cta
-// PTX:     bar.sync 7, 256
+// PTX:     barrier.sync 7, 256
 // PTX:     wgmma.mma_async
 
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads

@@ -60,7 +60,7 @@
 // times 2^126 and the scale, the proxy fence and barrier 7.
 // PTX:     mul.rn.bf16x2
 // PTX:     fence.proxy.async.shared::cta
-// PTX-NEXT: bar.sync 7, 256
+// PTX-NEXT: barrier.sync 7, 256
 // PTX:     wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
 
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads

@@ -27,7 +27,7 @@
 // and named barrier 7 before the bf16 wgmmas.
 // PTX:      cvt.rn.f16x2.e4m3x2
 // PTX:      fence.proxy.async.shared::cta
-// PTX-NEXT: bar.sync 7, 256
+// PTX-NEXT: barrier.sync 7, 256
 // PTX:      wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
 
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads

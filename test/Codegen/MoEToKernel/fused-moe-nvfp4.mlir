@@ -63,7 +63,7 @@
 // PTX:     ld.global.b16
 // PTX:     mul.rn.bf16x2
 // PTX:     fence.proxy.async.shared::cta
-// PTX-NEXT: bar.sync 7, 256
+// PTX-NEXT: barrier.sync 7, 256
 // PTX:     wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
 // PTX100:  tcgen05.mma.cta_group::1.kind::f16
 // PTX100-NOT: wgmma

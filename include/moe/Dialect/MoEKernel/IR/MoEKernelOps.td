@@ -279,6 +279,8 @@ def MoEK_BarrierSyncOp : MoEK_Op<"barrier_sync", []> {
   let description = [{
     The executing threads (whole warps) arrive at hardware barrier `id` and
     wait until `threads` threads have arrived (see `moek.barrier_arrive`).
+    The participants may reach it at different instructions (PTX
+    `barrier.sync id, threads`, not the `.aligned` `bar.sync`).
 
     ```mlir
     moek.barrier_sync id(1) threads(256)
