@@ -8,9 +8,13 @@ the last grid barrier, combine done). This runs each case of
 bench/fused_moe.py once (after a warm-up) and prints, in microseconds from
 the earliest start: when the dispatch ended (slowest CTA), when the first
 and the last CTA finished their tiles, the end of the last grid barrier and
-of the combine.
+of the combine. `--dtype fp8` or `fp8-mxfp4` times those layers
+(make_fused_moe.py's `--fp8` / `--fp8-mxfp4` builds; weights quantized as
+bench/fp4_vs_fp8.py does); `--cases` may name bench/fused_moe.py's decode
+cases too.
 
 usage: fused_phases.py --lib libmoe_cuda_runtime.so --art DIR [--cases ...]
+           [--dtype bf16|fp8|fp8-mxfp4]
 """
 
 import argparse
@@ -26,7 +30,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import CASES  # noqa: E402
-from fused_moe import make_case  # noqa: E402
+from fused_moe import (DECODE_CASES, artifact, fp8_weights,  # noqa: E402
+                       make_case, mxfp4_weights)
 
 
 def main():
@@ -34,25 +39,33 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--art", required=True)
     ap.add_argument("--cases", default="")
+    ap.add_argument("--dtype", default="bf16",
+                    choices=["bf16", "fp8", "fp8-mxfp4"])
     a = ap.parse_args()
     moe_runtime.load_library(a.lib)
     print("%-18s %9s %9s %9s %9s %9s %9s" % (
         "case (us)", "dispatch", "tiles 1st", "tiles all", "producer",
         "barrier", "combine"))
-    for name, T, H, I, E, K in CASES:
+    cases = CASES + DECODE_CASES if a.cases else CASES
+    for name, T, H, I, E, K in cases:
         if a.cases and name not in a.cases.split(","):
             continue
-        d = os.path.join(a.art, "fm_e%d_h%d_i%d_k%d" % (E, H, I, K))
+        d = artifact(a.art, E, H, I, K, a.dtype)
         manifest = json.load(open(os.path.join(d, "manifest.json")))
         off = manifest["workspace_timers_offset"]
         kernel = moe_runtime.Kernel.load(d)
         ws = torch.zeros(manifest["workspace_bytes"], dtype=torch.uint8,
                          device="cuda")
         x, w13, w2, ids, w = make_case(T, H, I, E, K)
+        weights = (w13, w2)
+        if a.dtype == "fp8":
+            weights = tuple(fp8_weights(w13, w2)[0])
+        elif a.dtype == "fp8-mxfp4":
+            weights = tuple(mxfp4_weights(w13, w2))
         out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
         for _ in range(2):
             ws[off:].zero_()
-            kernel.launch(x, ids, w, w13, w2, out, workspace=ws)
+            kernel.launch(x, ids, w, *weights, out, workspace=ws)
         torch.cuda.synchronize()
         t = ws[off:off + 8 * 8 * 1024].view(torch.int64).view(1024, 8)
         t = t[t[:, 0] > 0].double()
@@ -61,7 +74,7 @@ def main():
         print("%-18s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f" % (
             name, us[:, 1].max(), us[:, 3].min(), us[:, 3].max(),
             us[:, 2].max(), us[:, 4].max(), us[:, 5].max()), flush=True)
-        del kernel, ws, x, w13, w2, ids, w, out
+        del kernel, ws, x, w13, w2, ids, w, out, weights
         torch.cuda.empty_cache()
 
 

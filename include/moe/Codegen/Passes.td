@@ -174,7 +174,7 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     128) get a kernel of 64-row tiles whose columns the two MMA warpgroups
     split, block-scaled MMAs, a dispatch that quantizes the routed rows and
     a GEMM1 epilogue (`moek.store_act_fp8`) that requantizes the activation
-    (docs/FusedKernel.md, "FP8"); `phase-timers` is not supported there.
+    (docs/FusedKernel.md, "FP8").
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",

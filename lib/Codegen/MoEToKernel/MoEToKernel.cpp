@@ -2078,6 +2078,48 @@ private:
   int64_t end = 0;
 };
 
+/// A fused kernel's workspace attributes (moek.workspace of its entry): its
+/// bytes, the bytes zeroed before each launch, the token bound and, with
+/// phase timers, their offset.
+SmallVector<NamedAttribute> fusedWorkspaceAttrs(OpBuilder &b,
+                                                const FusedWorkspace &ws,
+                                                int64_t maxTokens) {
+  SmallVector<NamedAttribute> attrs = {
+      b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
+      b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
+      b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))};
+  if (ws.timers >= 0)
+    attrs.push_back(b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
+  return attrs;
+}
+
+/// A fused kernel's phase timers (pass option phase-timers): slot `slot`
+/// of this CTA, written by one lane of each warp that runs stamp() (where
+/// `extra` holds): 0 start, 1 dispatch done, 2 producer done, 3 MMA tiles
+/// done, 4 past the last grid barrier, 5 combine done. No timers: stamp()
+/// builds nothing.
+struct PhaseTimers {
+  Value timers, ctaId;
+  void stamp(OpBuilder &ob, Location loc, int64_t slot,
+             Value extra = Value()) const {
+    if (!timers)
+      return;
+    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
+    if (extra)
+      cond = arith::AndIOp::create(ob, loc, cond, extra);
+    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    Value index = arith::AddIOp::create(
+        tb, loc,
+        arith::MulIOp::create(
+            tb, loc, ctaId,
+            arith::ConstantIndexOp::create(tb, loc,
+                                           FusedWorkspace::kTimerSlots)),
+        arith::ConstantIndexOp::create(tb, loc, slot));
+    mk::TimestampOp::create(tb, loc, timers, index);
+  }
+};
+
 /// A fused kernel's tile `t` of the one list: GEMM1's tile `t` if
 /// t < n1, else GEMM2's tile t - n1, built by `gemm1` or `gemm2` in the
 /// branches of an scf.if that yields the ring iteration they return.
@@ -2436,13 +2478,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
-  SmallVector<NamedAttribute> wsAttrs = {
-      b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
-      b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
-      b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))};
-  if (phaseTimers)
-    wsAttrs.push_back(
-        b.getNamedAttr("timers", b.getI64IntegerAttr(ws.timers)));
+  SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
   SmallVector<Type> params{ptr, ptr, ptr, ptr, gptr, gptr, gptr};
   if (packed)
     params.append({gptr, gptr}); // w13_scales, w2_scales
@@ -2481,25 +2517,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         cursor = at(ws.cursor), ready = at(ws.ready), offsets = at(ws.offsets),
         slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
         rows = at(ws.rows), act = at(ws.act), y = at(ws.y);
-  // Phase timers: slot `slot` of this CTA, written by lane 0 of the first
-  // warpgroup that runs it (0 start, 1 dispatch done, 2 producer done,
-  // 3 MMA tiles done, 4 past the last grid barrier, 5 combine done).
-  Value timers = phaseTimers ? at(ws.timers) : Value();
   Value ctaId = mk::BlockIdOp::create(b, loc, b.getIndexType());
+  PhaseTimers timers{phaseTimers ? at(ws.timers) : Value(), ctaId};
   auto stamp = [&](OpBuilder &ob, int64_t slot, Value extra = Value()) {
-    if (!timers)
-      return;
-    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
-    if (extra)
-      cond = arith::AndIOp::create(ob, loc, cond, extra);
-    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
-    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-    Value index = arith::AddIOp::create(
-        tb, loc,
-        arith::MulIOp::create(tb, loc, ctaId,
-                              idx(tb, FusedWorkspace::kTimerSlots)),
-        idx(tb, slot));
-    mk::TimestampOp::create(tb, loc, timers, index);
+    timers.stamp(ob, loc, slot, extra);
   };
 
   auto tile = [&](int64_t r) {
@@ -2937,11 +2958,8 @@ FusedFp8Entry beginFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                   const FusedWorkspace &ws,
                                   int64_t maxTokens) {
   FusedFp8Entry k;
-  k.func = createKernelFunc(
-      b, loc, name, params, /*numTma=*/4, abi,
-      {b.getNamedAttr("bytes", b.getI64IntegerAttr(ws.bytes)),
-       b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(ws.zeroBytes)),
-       b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens))});
+  k.func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
+                            fusedWorkspaceAttrs(b, ws, maxTokens));
   Block *entry = k.func.addEntryBlock(b);
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
@@ -3227,7 +3245,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      int64_t maxTokens, bool streamWeights,
                                      bool transposedSmallTiles,
                                      int64_t fp4StepsPerFence,
-                                     bool blockScaled) {
+                                     bool blockScaled, bool phaseTimers) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -3238,7 +3256,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
   FusedWorkspace ws(ep.ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
-                    /*withTimers=*/false, /*fp8=*/true, ep.ranks, e);
+                    phaseTimers, /*fp8=*/true, ep.ranks, e);
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   bool fp4 = isFp8Mxfp4Layer(op);
   bool scaled = fp4 && blockScaled;
@@ -3311,7 +3329,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                        b.getI64IntegerAttr(256));
   // The up projection's accumulator, from the second MMA warpgroup to the
   // first: stored, both wait on named barrier 5 ("full"), loaded, both wait
-  // on 6 ("empty": the buffer may be written again). bar.sync on both
+  // on 6 ("empty": the buffer may be written again). A sync on both
   // sides, not arrive/sync, so that racecheck sees the order.
   Value exchange = mk::SmemAllocOp::create(
       b, loc, LLVM::LLVMPointerType::get(ctx, 3),
@@ -3352,11 +3370,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         b, loc, LLVM::LLVMPointerType::get(ctx, 3), b.getI64IntegerAttr(2048));
   }
 
+  PhaseTimers timers{
+      phaseTimers ? at(ws.timers) : Value(),
+      phaseTimers ? mk::BlockIdOp::create(b, loc, b.getIndexType()) : Value()};
+
   // Phase 1: the routed rows, quantized, expert by expert (with expert
   // parallelism, to the experts' owners).
+  timers.stamp(b, loc, 0);
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, rowScales, k, h,
               /*permuteK=*/smallTiles);
+  timers.stamp(b, loc, 1);
 
   // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 rows each.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(64);
@@ -3432,6 +3456,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               });
         });
     buildStopMark(b, loc, ring, last, total);
+    timers.stamp(b, loc, 2);
   }
 
   // Consumers: warpgroups 1 and 2 (MMA warpgroups 0 and 1), each 128
@@ -3810,16 +3835,19 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
     endTurns(b, loc, second);
+    timers.stamp(b, loc, 3, isFirst);
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     ep.awaitResults(b, loc, mk::BlockIdOp::create(b, loc, b.getIndexType()));
+    timers.stamp(b, loc, 4, isFirst);
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
     mk::CombineOp::create(b, loc, y, slotRows, combineWeights, out, tokens,
                           b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
                           TypeAttr::get(yElem), TypeAttr::get(outElem),
                           b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
+    timers.stamp(b, loc, 5, isFirst);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
@@ -3945,18 +3973,14 @@ struct ConvertMoEToMoEKernelPass
                               op.getW13(), op.getW2()};
       LLVM::LLVMFuncOp kernel;
       if (isFp8BlockLayer(op) || isFp8Mxfp4Layer(op)) {
-        if (phaseTimers) {
-          op.emitError() << "convert-moe-to-moek: phase-timers is not "
-                            "supported by the FP8 fused kernel yet";
-          return signalPassFailure();
-        }
         kernel = buildFusedFp8Kernel(b, op.getLoc(), name, op, stages,
                                      maxTokens, streamWeights,
                                      /*transposedSmallTiles=*/chip == "sm_90a" &&
                                          smallTiles,
                                      fp4StepsPerFence,
                                      /*blockScaled=*/chip == "sm_100a" &&
-                                         blockScaled);
+                                         blockScaled,
+                                     phaseTimers);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&
                  !op.isPerRank() && !phaseTimers &&
