@@ -327,6 +327,10 @@ def _check(lib, status):
 
 
 def _device_ordinal(t):
+    # A CUDA torch tensor answers get_device() without building a
+    # torch.device (a launch describes every tensor argument).
+    if getattr(t, "is_cuda", None) is True:
+        return t.get_device()
     dev = getattr(t, "device", None)
     if dev is not None and getattr(dev, "type", None) == "cuda":
         return dev.index if dev.index is not None else 0
@@ -426,6 +430,8 @@ class Kernel(_Closing):
                 "role": ("input", "output", "inout")[ti.role],
             })
         self._index = {t["name"]: i for i, t in enumerate(self.tensors)}
+        # The last launch's tensor arguments: (key, TensorArg array).
+        self._described = (None, None)
 
     # -- construction ----------------------------------------------------
 
@@ -509,9 +515,17 @@ class Kernel(_Closing):
             raise MoeArgumentError(
                 10, "kernel '%s': missing tensor arguments: %s"
                 % (self.name, ", ".join(missing)))
-        array = (TensorArg * max(1, len(ordered)))()
-        for i, t in enumerate(ordered):
-            array[i] = describe_tensor(t, self.tensors[i]["dtype_id"])
+        # What describe_tensor() reads of each tensor: the same key, the
+        # same TensorArgs (a decode loop passes the same tensors each step;
+        # describing them is most of the launch's host time).
+        key = tuple((t.data_ptr(), tuple(t.shape), tuple(t.stride()),
+                     t.dtype, _device_ordinal(t)) for t in ordered)
+        last_key, array = self._described
+        if key != last_key:
+            array = (TensorArg * max(1, len(ordered)))()
+            for i, t in enumerate(ordered):
+                array[i] = describe_tensor(t, self.tensors[i]["dtype_id"])
+            self._described = (key, array)
         return array, len(ordered), ordered
 
     def _config(self, num_tokens, workspace, scalars, max_sms, flags):
