@@ -571,7 +571,12 @@ class Kernel(_Closing):
 
         If the kernel needs a workspace and none is given, one is allocated
         on first use (torch.zeros) and reused by every launch of this Kernel:
-        pass your own for concurrent launches on several streams."""
+        pass your own for concurrent launches on several streams.
+
+        The tensors' descriptions for the runtime are kept from the last
+        launch and reused while every tensor has the same pointer, shape,
+        strides, dtype and device (a decode loop over the same buffers
+        pays the description once)."""
         if self._handle is None:
             raise MoeRuntimeError(1, "kernel '%s' is closed" % self.name)
         array, n, ordered = self._args(tensors, named)
