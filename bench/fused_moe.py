@@ -282,6 +282,19 @@ def mxfp4_weights(w13, w2):
     return p13, p2, s13, s2
 
 
+def layer_weights(dtype, w13, w2):
+    """Our kernel's weight arguments for `dtype` from the bf16 weights:
+    (w13, w2) for bf16, FP8 with 128x128 block scales for fp8, MXFP4 for
+    fp8-mxfp4 (the kernel's parameter order: w13, w2, then the scales)."""
+    if dtype == "fp8":
+        return tuple(fp8_weights(w13, w2)[0])
+    if dtype == "fp8-mxfp4":
+        return tuple(mxfp4_weights(w13, w2))
+    if dtype != "bf16":
+        raise ValueError("layer_weights: no weights for dtype %r" % dtype)
+    return (w13, w2)
+
+
 def artifact(art, E, H, I, K, dtype):
     prefix = {"fp8": "fp8_", "fp8-mxfp4": "fp8mx_",
               "bf16-mxfp4": "mx_", "bf16-nvfp4": "nv_",

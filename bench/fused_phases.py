@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import CASES  # noqa: E402
-from fused_moe import (DECODE_CASES, artifact, fp8_weights,  # noqa: E402
-                       make_case, mxfp4_weights)
+from fused_moe import (DECODE_CASES, artifact, layer_weights,  # noqa: E402
+                       make_case)
 
 
 def main():
@@ -57,11 +57,7 @@ def main():
         ws = torch.zeros(manifest["workspace_bytes"], dtype=torch.uint8,
                          device="cuda")
         x, w13, w2, ids, w = make_case(T, H, I, E, K)
-        weights = (w13, w2)
-        if a.dtype == "fp8":
-            weights = tuple(fp8_weights(w13, w2)[0])
-        elif a.dtype == "fp8-mxfp4":
-            weights = tuple(mxfp4_weights(w13, w2))
+        weights = layer_weights(a.dtype, w13, w2)
         out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
         for _ in range(2):
             ws[off:].zero_()

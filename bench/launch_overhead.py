@@ -40,8 +40,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
-from fused_moe import (DECODE_CASES, artifact, fp8_weights,  # noqa: E402
-                       make_case, mxfp4_weights)
+from fused_moe import (DECODE_CASES, artifact, layer_weights,  # noqa: E402
+                       make_case)
 from grouped_gemm import CASES  # noqa: E402
 
 
@@ -77,11 +77,7 @@ def main():
         T, H, I, E, K = shapes[name]
         x, w13, w2, ids, w = make_case(T, H, I, E, K)
         for dtype in a.dtypes.split(","):
-            weights = (w13, w2)
-            if dtype == "fp8":
-                weights = tuple(fp8_weights(w13, w2)[0])
-            elif dtype == "fp8-mxfp4":
-                weights = tuple(mxfp4_weights(w13, w2))
+            weights = layer_weights(dtype, w13, w2)
             kernel = moe_runtime.Kernel.load(
                 artifact(a.art, E, H, I, K, dtype))
             out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
