@@ -2120,6 +2120,25 @@ struct PhaseTimers {
   }
 };
 
+/// The first rows, in w13 viewed as [E * 2I, H], of the two weight boxes
+/// of `rows` rows each of GEMM1's column tile `colTile` of `expert`:
+/// concatenated, the gate's rows of the column block, then the up's (I
+/// further); interleaved, 2 * rows consecutive rows (`rows` gate/up pairs).
+std::pair<Value, Value> gemm1WeightBoxes(OpBuilder &b, Location loc,
+                                         Value expert, Value colTile,
+                                         int64_t i, int64_t rows,
+                                         bool interleaved) {
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value base = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, expert, idx(2 * i)),
+      arith::MulIOp::create(b, loc, colTile,
+                            idx(interleaved ? 2 * rows : rows)));
+  return {base,
+          arith::AddIOp::create(b, loc, base, idx(interleaved ? rows : i))};
+}
+
 /// A fused kernel's tile `t` of the one list: GEMM1's tile `t` if
 /// t < n1, else GEMM2's tile t - n1, built by `gemm1` or `gemm2` in the
 /// branches of an scf.if that yields the ring iteration they return.
@@ -2594,20 +2613,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         ob, loc, arith::DivUIOp::create(ob, loc, d.getRow(), idx(ob, 128)),
         d.getExpert());
   };
-  Value cH = idx(b, h), cI = idx(b, i);
+  Value cH = idx(b, h);
   bool interleaved = op.getGateUpLayout() == GateUpLayout::interleaved;
   Value slices1 = idx(b, h / kTileK), slices2 = idx(b, i / kTileK);
   // The first weight rows of a GEMM1 tile's two 128-row boxes.
-  // Concatenated: the gate's 128 rows of the column block, then the up's;
-  // interleaved: 256 consecutive rows (128 gate/up pairs).
   auto gemm1Boxes = [&](OpBuilder &ob,
                         mk::GroupedTileOp d) -> std::pair<Value, Value> {
-    Value base = arith::AddIOp::create(
-        ob, loc, arith::MulIOp::create(ob, loc, d.getExpert(), idx(ob, 2 * i)),
-        arith::MulIOp::create(ob, loc, d.getColTile(),
-                              idx(ob, interleaved ? 256 : 128)));
-    return {base, arith::AddIOp::create(ob, loc, base,
-                                        interleaved ? idx(ob, 128) : cI)};
+    return gemm1WeightBoxes(ob, loc, d.getExpert(), d.getColTile(), i, 128,
+                            interleaved);
   };
   // The first weight rows of a GEMM2 tile's two 128-row boxes: 256
   // consecutive rows of w2.
@@ -3130,17 +3143,10 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
               ob, loc, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
-                // Concatenated: the gate's 64 rows of the column block and
-                // the up's, I further; interleaved: 64 pairs.
-                Value base = arith::AddIOp::create(
-                    tb, loc,
-                    arith::MulIOp::create(tb, loc, d.getExpert(),
-                                          idx(tb, 2 * i)),
-                    arith::MulIOp::create(
-                        tb, loc, d.getColTile(),
-                        idx(tb, interleaved ? kTile : kHalf)));
-                Value second = arith::AddIOp::create(
-                    tb, loc, base, idx(tb, interleaved ? kHalf : i));
+                // Two boxes of 64 rows (gate and up, or 64 pairs).
+                auto [base, second] =
+                    gemm1WeightBoxes(tb, loc, d.getExpert(), d.getColTile(),
+                                     i, kHalf, interleaved);
                 return gemmTile(tb, t, iter, d, kern.tmapRows, kern.rowScales,
                                 kern.tmapW13, kern.w13Scales, base, second,
                                 !interleaved, h, e * 2 * i, slices1);
@@ -3429,11 +3435,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
                 // The gate's 128 rows of the column block, then the up's.
-                Value gate = arith::AddIOp::create(
-                    tb, l,
-                    arith::MulIOp::create(tb, l, d.getExpert(), idx(tb, 2 * i)),
-                    arith::MulIOp::create(tb, l, d.getColTile(), c128));
-                Value up = arith::AddIOp::create(tb, l, gate, cI);
+                auto [gate, up] =
+                    gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
+                                     128, /*interleaved=*/false);
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 64,
                     tmapW13, {gate, up}, slices1, iter, streamWeights, t,
@@ -3748,11 +3752,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                 Fp4Rows fr;
                 if (fp4)
                   fr = {w13Scales,
-                        arith::AddIOp::create(
-                            tb, l,
-                            arith::MulIOp::create(tb, l, d.getExpert(),
-                                                  idx(tb, 2 * i)),
-                            arith::MulIOp::create(tb, l, d.getColTile(), c128)),
+                        gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(),
+                                         i, 128, /*interleaved=*/false)
+                            .first,
                         cI, e * 2 * i, h / 32};
                 auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
                 // The up's accumulator to the first warpgroup, which applies
