@@ -2538,9 +2538,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         rows = at(ws.rows), act = at(ws.act), y = at(ws.y);
   Value ctaId = mk::BlockIdOp::create(b, loc, b.getIndexType());
   PhaseTimers timers{phaseTimers ? at(ws.timers) : Value(), ctaId};
-  auto stamp = [&](OpBuilder &ob, int64_t slot, Value extra = Value()) {
-    timers.stamp(ob, loc, slot, extra);
-  };
 
   auto tile = [&](int64_t r) {
     return MemRefType::get({r, kTileK}, b.getBF16Type(), AffineMap(),
@@ -2578,13 +2575,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
   // expert parallelism, to the ranks that own the experts.
-  stamp(b, 0);
+  timers.stamp(b, loc, 0);
   // MXFP8 rows (x_quant): each 1x32 block rounded to its MXFP8 value in
   // bf16 (exact).
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, Value(), k, h,
               /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()));
-  stamp(b, 1);
+  timers.stamp(b, loc, 1);
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(128);
@@ -2683,7 +2680,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               });
         });
     buildStopMark(b, loc, ring, last, total);
-    stamp(b, 2);
+    timers.stamp(b, loc, 2);
   }
 
   // Phase 4: each token's rows of y summed (the threads of warpgroups 1
@@ -2936,7 +2933,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     mk::RingReleaseOp::create(b, loc, ring, last);
     Value firstWg =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(b, 0));
-    stamp(b, 3, firstWg);
+    timers.stamp(b, loc, 3, firstWg);
     if (commOnly)
       mk::ReturnRowsOp::create(
           b, loc, rows, offsets, ep.rowSlots, ep.rowRanks, ep.bases, ep.rank,
@@ -2946,9 +2943,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     ep.awaitResults(b, loc, ctaId);
-    stamp(b, 4, firstWg);
+    timers.stamp(b, loc, 4, firstWg);
     combine(b);
-    stamp(b, 5, firstWg);
+    timers.stamp(b, loc, 5, firstWg);
   }
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
