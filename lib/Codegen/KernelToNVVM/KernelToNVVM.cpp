@@ -2602,6 +2602,9 @@ struct GridBarrierLowering : OpConversionPattern<GridBarrierOp> {
   }
 };
 
+/// moek.signal's named barriers (warpgroup 1 of the CTA, the others).
+constexpr int64_t kSignalBarrier1 = 3, kSignalBarrier2 = 15;
+
 struct SignalLowering : OpConversionPattern<SignalOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2614,12 +2617,21 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     NVVM::FenceProxyOp::create(
         rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
         NVVM::SharedSpaceAttr());
+    // Named barrier 3 for warpgroup 1 of the CTA, 15 for the others (2):
+    // ids no other op uses. (8 + the warpgroup's index, as before, was also
+    // the FP8 x MXFP4 kernel's second MMA warpgroup's expansion barrier 9:
+    // warps of the first warpgroup waiting here completed that barrier for
+    // it.)
     Value tid = threadIdX(rewriter, loc);
     Value wg = LLVM::UDivOp::create(rewriter, loc, tid,
                                     i32c(rewriter, loc, kWarpgroupThreads));
-    namedBarrier(rewriter, loc,
-                 LLVM::AddOp::create(rewriter, loc, wg, i32c(rewriter, loc, 8)),
-                 i32c(rewriter, loc, kWarpgroupThreads), /*wait=*/true);
+    Value id = LLVM::SelectOp::create(
+        rewriter, loc,
+        LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, wg,
+                             i32c(rewriter, loc, 1)),
+        i32c(rewriter, loc, kSignalBarrier1), i32c(rewriter, loc, kSignalBarrier2));
+    namedBarrier(rewriter, loc, id, i32c(rewriter, loc, kWarpgroupThreads),
+                 /*wait=*/true);
     Value first = LLVM::ICmpOp::create(
         rewriter, loc, LLVM::ICmpPredicate::eq,
         LLVM::URemOp::create(rewriter, loc, tid,

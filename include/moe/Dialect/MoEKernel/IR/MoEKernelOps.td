@@ -331,7 +331,8 @@ def MoEK_SignalOp : MoEK_Op<"signal", []> {
     u32 `counters[index]` with release semantics at GPU scope. A
     `moek.wait_counter` that sees the new value then sees the stores, also
     through the TMA engine (the stores are fenced to the async proxy).
-    Uses named barrier 8 + the warpgroup's index in the CTA.
+    Uses named barrier 3 (the CTA's warpgroup 1) or 15 (its other
+    warpgroups), which no other op uses.
 
     ```mlir
     moek.signal %ready[%i]
