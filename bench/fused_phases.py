@@ -8,7 +8,9 @@ the last grid barrier, combine done). This runs each case of
 bench/fused_moe.py once (after a warm-up) and prints, in microseconds from
 the earliest start: when the dispatch ended (slowest CTA), when the first
 and the last CTA finished their tiles, the end of the last grid barrier and
-of the combine. `--dtype fp8` or `fp8-mxfp4` times those layers
+of the combine. The FP8 kernels also sum their first MMA warpgroup's tile
+parts (waiting for a tile's first stage, the prologue, the K loop, the
+epilogue), printed per tile after the table. `--dtype fp8` or `fp8-mxfp4` times those layers
 (make_fused_moe.py's `--fp8` / `--fp8-mxfp4` builds; weights quantized as
 bench/fp4_vs_fp8.py does); `--cases` may name bench/fused_moe.py's decode
 cases too.
@@ -33,6 +35,9 @@ from grouped_gemm import CASES  # noqa: E402
 from fused_moe import (DECODE_CASES, artifact, layer_weights,  # noqa: E402
                        make_case)
 
+# Timer slots per CTA (FusedWorkspace::kTimerSlots).
+SLOTS = 16
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -47,6 +52,7 @@ def main():
         "case (us)", "dispatch", "tiles 1st", "tiles all", "producer",
         "barrier", "combine"))
     cases = CASES + DECODE_CASES if a.cases else CASES
+    parts = []
     for name, T, H, I, E, K in cases:
         if a.cases and name not in a.cases.split(","):
             continue
@@ -63,15 +69,35 @@ def main():
             ws[off:].zero_()
             kernel.launch(x, ids, w, *weights, out, workspace=ws)
         torch.cuda.synchronize()
-        t = ws[off:off + 8 * 8 * 1024].view(torch.int64).view(1024, 8)
+        t = ws[off:off + 8 * SLOTS * 1024].view(torch.int64).view(1024, SLOTS)
         t = t[t[:, 0] > 0].double()
         t0 = t[:, 0].min()
-        us = (t - t0) / 1e3
+        us = (t[:, :6] - t0) / 1e3
         print("%-18s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f" % (
             name, us[:, 1].max(), us[:, 3].min(), us[:, 3].max(),
             us[:, 2].max(), us[:, 4].max(), us[:, 5].max()), flush=True)
+        tiles = t[:, 10].sum()
+        if tiles > 0:
+            # The FP8 kernels' first MMA warpgroup: its tiles' parts, summed
+            # over the CTAs, per tile.
+            per = t[:, 6:10].sum(0) / tiles / 1e3
+            g1 = t[:, 11].sum()
+            # GEMM1's tiles: the whole tile (from its decode), the exchange
+            # (barriers 5 and 6), the activation's store, the signal.
+            per1 = t[:, 12:16].sum(0) / max(g1, 1) / 1e3
+            parts.append((name, tiles / len(t), g1 / len(t), per, per1))
         del kernel, ws, x, w13, w2, ids, w, out, weights
         torch.cuda.empty_cache()
+    if parts:
+        print("\nper tile of the first MMA warpgroup (us): waiting for its "
+              "first stage, prologue, K loop, epilogue")
+        print("%-18s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+            "case", "tiles/CTA", "wait", "prologue", "K loop", "epilogue",
+            "GEMM1/CTA", "G1 tile", "exchange", "act", "signal"))
+        for name, n, n1, per, per1 in parts:
+            print("%-18s %9.1f %9.2f %9.2f %9.2f %9.2f %9.1f %9.2f %9.2f "
+                  "%9.2f %9.2f" % (name, n, *per.tolist(), n1,
+                                   *per1.tolist()))
 
 
 if __name__ == "__main__":

@@ -2839,12 +2839,21 @@ struct TimestampLowering : OpConversionPattern<TimestampOp> {
   matchAndRewrite(TimestampOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value now = NVVM::GlobalTimerOp::create(rewriter, loc, rewriter.getI64Type());
-    LLVM::StoreOp::create(rewriter, loc, now,
-                          elementAddress(rewriter, loc, adaptor.getBuffer(),
-                                         rewriter.getI64Type(),
-                                         adaptor.getIndex()),
-                          8, /*isVolatile=*/true);
+    Type i64 = rewriter.getI64Type();
+    Value slot = elementAddress(rewriter, loc, adaptor.getBuffer(), i64,
+                                adaptor.getIndex());
+    StringRef mode = op.getMode();
+    Value value = mode == "count"
+                      ? i64c(rewriter, loc, 1)
+                      : NVVM::GlobalTimerOp::create(rewriter, loc, i64);
+    if (mode != "store") {
+      Value old = LLVM::LoadOp::create(rewriter, loc, i64, slot, 8,
+                                       /*isVolatile=*/true);
+      value = mode == "sub"
+                  ? LLVM::SubOp::create(rewriter, loc, old, value).getResult()
+                  : LLVM::AddOp::create(rewriter, loc, old, value).getResult();
+    }
+    LLVM::StoreOp::create(rewriter, loc, value, slot, 8, /*isVolatile=*/true);
     rewriter.eraseOp(op);
     return success();
   }

@@ -2071,7 +2071,7 @@ struct FusedWorkspace {
   }
   /// Phase timers (pass option phase-timers): u64 nanoseconds at
   /// timers[cta * kTimerSlots + slot]; see buildFusedKernel.
-  static constexpr int64_t kTimerSlots = 8, kMaxTimedCtas = 1024;
+  static constexpr int64_t kTimerSlots = 16, kMaxTimedCtas = 1024;
   int64_t timers = -1;
 
 private:
@@ -2096,12 +2096,18 @@ SmallVector<NamedAttribute> fusedWorkspaceAttrs(OpBuilder &b,
 /// A fused kernel's phase timers (pass option phase-timers): slot `slot`
 /// of this CTA, written by one lane of each warp that runs stamp() (where
 /// `extra` holds): 0 start, 1 dispatch done, 2 producer done, 3 MMA tiles
-/// done, 4 past the last grid barrier, 5 combine done. No timers: stamp()
+/// done, 4 past the last grid barrier, 5 combine done. The FP8 kernel's
+/// first MMA warpgroup also sums its tiles' parts (`mode` "sub" at a
+/// part's start, "add" at its end, moek.timestamp): 6 waiting for a tile's
+/// first stage, 7 the tile's prologue (decode, scales), 8 its K loop, 9
+/// its epilogue; 10 counts its tiles; of GEMM1's tiles, 11 counts them, 12
+/// sums their whole time, 13 the up accumulator's exchange, 14 the
+/// activation's store and 15 the readiness signal. No timers: stamp()
 /// builds nothing.
 struct PhaseTimers {
   Value timers, ctaId;
   void stamp(OpBuilder &ob, Location loc, int64_t slot,
-             Value extra = Value()) const {
+             Value extra = Value(), StringRef mode = "store") const {
     if (!timers)
       return;
     Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
@@ -2116,7 +2122,13 @@ struct PhaseTimers {
             arith::ConstantIndexOp::create(tb, loc,
                                            FusedWorkspace::kTimerSlots)),
         arith::ConstantIndexOp::create(tb, loc, slot));
-    mk::TimestampOp::create(tb, loc, timers, index);
+    mk::TimestampOp::create(tb, loc, timers, index, mode);
+  }
+  /// The end of part `from` and the start of part `to` (slots 6 to 9).
+  void turn(OpBuilder &ob, Location loc, int64_t from, int64_t to,
+            Value extra) const {
+    stamp(ob, loc, from, extra, "add");
+    stamp(ob, loc, to, extra, "sub");
   }
 };
 
@@ -3548,6 +3560,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       llvm::append_range(init, secondWords);
       init.push_back(firstCols);
       init.push_back(iter);
+      if (w == 0)
+        timers.turn(bb, l, 7, 8, isFirst);
       auto loop = scf::ForOp::create(
           bb, l, c0, slices, c1, init,
           [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
@@ -3579,6 +3593,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
             scf::YieldOp::create(ib, il, results);
           });
       disableUnroll(loop);
+      if (w == 0)
+        timers.turn(bb, l, 8, 9, isFirst);
       // The products transposed back through warpgroup w's buffer, each
       // column's scale applied.
       Value buf = w == 0 ? transposeBuf : exchange;
@@ -3711,9 +3727,13 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
           ft.barrier = kExpandBarrier + w;
           ft.permuteK = smallTiles;
         }
+        if (w == 0)
+          timers.turn(bb, l, 7, 8, isFirst);
         auto [acc, next] = buildScaledMmaLoop(
             bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), ts, slices,
             iter, /*bTile=*/1 + w, turnsOf(w), fp4 ? &ft : nullptr);
+        if (w == 0)
+          timers.turn(bb, l, 8, 9, isFirst);
         if (fp4)
           acc = mk::AccScaleColsOp::create(bb, l, acc, cs);
         scf::YieldOp::create(bb, l, ValueRange{acc, next});
@@ -3722,13 +3742,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       }
       return {branch.getResult(0), branch.getResult(1)};
     };
+    timers.stamp(b, loc, 6, isFirst, "sub");
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
-          return buildPerGemm(
+          timers.turn(ob, l, 6, 7, isFirst);
+          Value tileEnd = buildPerGemm(
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
+                timers.stamp(tb, l, 12, isFirst, "sub");
+                timers.stamp(tb, l, 11, isFirst, "count");
                 auto d = decode(tb, t1, cols1);
                 // w13_scales[e][nb][0]: the gate's block is the column tile,
                 // the up's I / 128 further.
@@ -3759,12 +3783,14 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                 auto who = scf::IfOp::create(tb, l, isFirst, true);
                 {
                   OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
+                  timers.stamp(fb, l, 13, isFirst, "sub");
                   mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
                                             fb.getI64IntegerAttr(256));
                   Value up =
                       mk::AccLoadSmemOp::create(fb, l, accType, exchange);
                   mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
                                             fb.getI64IntegerAttr(256));
+                  timers.turn(fb, l, 13, 14, isFirst);
                   auto store = mk::StoreActFp8Op::create(
                       fb, l, acc, up, act, d.getRow(),
                       arith::MulIOp::create(fb, l, d.getColTile(), c128),
@@ -3776,7 +3802,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                   if (limit)
                     store.setLimitAttr(limit);
                   store.setPermuteK(smallTiles);
+                  timers.turn(fb, l, 14, 15, isFirst);
                   mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
+                  timers.stamp(fb, l, 15, isFirst, "add");
                 }
                 {
                   OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
@@ -3786,6 +3814,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                   mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
                                             sb.getI64IntegerAttr(256));
                 }
+                timers.stamp(tb, l, 12, isFirst, "add");
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -3830,7 +3859,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                              d.getRowEnd(), yElem, h);
                 return next;
               });
+          timers.turn(ob, l, 9, 6, isFirst);
+          timers.stamp(ob, l, 10, isFirst, "count");
+          return tileEnd;
         });
+    timers.stamp(b, loc, 6, isFirst, "add");
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
     endTurns(b, loc, second);

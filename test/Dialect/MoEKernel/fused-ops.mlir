@@ -13,6 +13,7 @@
 // CHECK:   moek.wait_counter %arg3[%arg4] geq(%arg4)
 // CHECK:   %{{.+}} = moek.fetch_add %arg3[%arg4]
 // CHECK:   moek.timestamp %arg3[%arg4]
+// CHECK:   moek.timestamp %arg3[%arg4] {mode = "sub"}
 // CHECK:   moek.ring_set_tag %{{.+}}[%arg4], %arg4 : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:   %{{.+}} = moek.ring_tag %{{.+}}[%arg4] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:   moek.store_act %{{.+}}, %arg3[%arg4, %arg4] row_limit(%arg4) row_weights(%arg3) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = bf16, layout = "interleaved", ld = 256 : i64, limit = 7.000000e+00 : f32} : !moek.acc<64x256xf32>, !llvm.ptr<1>
@@ -25,6 +26,7 @@ func.func @fused_ops(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   moek.wait_counter %ws[%t] geq(%t)
   %n = moek.fetch_add %ws[%t]
   moek.timestamp %ws[%t]
+  moek.timestamp %ws[%t] {mode = "sub"}
   moek.ring_set_tag %ring[%t], %t : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
   %tag = moek.ring_tag %ring[%t] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
   %acc = moek.mma_zero : !moek.acc<64x256xf32>

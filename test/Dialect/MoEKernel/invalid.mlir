@@ -315,3 +315,11 @@ func.func @negative_smem_alloc() {
   %b = moek.smem_alloc {bytes = 0 : i64} : !llvm.ptr<3>
   return
 }
+
+// -----
+
+func.func @negative_timestamp_mode(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.timestamp' op expects mode "store", "add", "sub" or "count", got "max"}}
+  moek.timestamp %p[%t] {mode = "max"}
+  return
+}

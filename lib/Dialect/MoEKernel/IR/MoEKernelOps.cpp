@@ -625,6 +625,15 @@ LogicalResult MmaTmemOp::verify() {
   return success();
 }
 
+LogicalResult TimestampOp::verify() {
+  StringRef mode = getMode();
+  if (mode != "store" && mode != "add" && mode != "sub" && mode != "count")
+    return emitOpError() << "expects mode \"store\", \"add\", \"sub\" or "
+                            "\"count\", got \""
+                         << mode << "\"";
+  return success();
+}
+
 LogicalResult InWarpOp::verify() {
   int64_t warp = getWarpAttr().getInt();
   if (warp < 0 || warp > 3)

@@ -459,14 +459,21 @@ def MoEK_TimestampOp : MoEK_Op<"timestamp", []> {
   let description = [{
     The thread that runs it stores `%globaltimer` (u64, nanoseconds, one
     clock for the whole GPU) into `buffer[index]`. For phase timers: guard
-    it so that one thread per CTA runs it.
+    it so that one thread per CTA runs it. `mode` "add" adds the clock to
+    `buffer[index]` and "sub" subtracts it (a "sub" at a region's start and
+    an "add" at its end sum the region's nanoseconds over its runs);
+    "count" adds 1. Those read, modify and write the word: one thread per
+    word.
 
     ```mlir
     moek.timestamp %timers[%i]
+    moek.timestamp %timers[%j] {mode = "sub"}
     ```
   }];
-  let arguments = (ins MoEK_GlobalPtr:$buffer, Index:$index);
+  let arguments = (ins MoEK_GlobalPtr:$buffer, Index:$index,
+                   DefaultValuedAttr<StrAttr, "\"store\"">:$mode);
   let assemblyFormat = "$buffer `[` $index `]` attr-dict";
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
