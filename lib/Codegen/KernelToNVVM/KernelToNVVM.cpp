@@ -3890,14 +3890,66 @@ Value ex2(OpBuilder &b, Location loc, Value x) {
       .getResult(0);
 }
 
-/// The gated activation `kind` of the f32 values `g` and `u`, with the
-/// reference's formulas in its order (lib/Reference/Kernels.cpp; exp as
-/// ex2.approx, erf by a polynomial of absolute error below 1.5e-7).
-Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
-                   float limit, Value g, Value u) {
+/// n / d in f32 for d >= 1 (or NaN), without a branch: the reciprocal's
+/// approximation refined by one Newton step, the quotient corrected by its
+/// remainder (the fast path of the IEEE division that nvcc and LLVM emit,
+/// whose FCHK and branch to a slow path serialize a sequence of
+/// divisions). Rounded as the IEEE division wherever `ok` holds: d <=
+/// 2^100 and, unless n is a constant (`constantN`, 1 or 2), |n| <= 2^100
+/// and |n / d| >= 2^-100, so that no step under- or overflows. Elsewhere
+/// (a zero quotient, NaN, infinities, extreme ranges) the caller divides
+/// again.
+std::pair<Value, Value> divideInRange(OpBuilder &b, Location loc, Value n,
+                                      Value d, bool constantN) {
   Type f32 = b.getF32Type();
   auto f32c = [&](float v) -> Value {
     return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+  auto fma = [&](Value x, Value y, Value z) -> Value {
+    return LLVM::FMAOp::create(b, loc, x, y, z);
+  };
+  Value negD = LLVM::FNegOp::create(b, loc, d);
+  Value r0 = NVVM::RcpApproxFtzF32Op::create(b, loc, f32, d);
+  Value r1 = fma(r0, fma(negD, r0, f32c(1.0f)), r0);
+  Value q0 = LLVM::FMulOp::create(b, loc, n, r1);
+  Value q = fma(fma(negD, q0, n), r1, q0);
+  auto compare = [&](LLVM::FCmpPredicate p, Value x, float bound) -> Value {
+    return LLVM::FCmpOp::create(b, loc, p, x, f32c(bound));
+  };
+  Value ok = compare(LLVM::FCmpPredicate::ole, d, 0x1p100f);
+  if (!constantN) {
+    ok = LLVM::AndOp::create(
+        b, loc, ok,
+        compare(LLVM::FCmpPredicate::ole, LLVM::FAbsOp::create(b, loc, n),
+                0x1p100f));
+    ok = LLVM::AndOp::create(
+        b, loc, ok,
+        compare(LLVM::FCmpPredicate::oge, LLVM::FAbsOp::create(b, loc, q),
+                0x1p-100f));
+  }
+  return {q, ok};
+}
+
+/// The gated activation `kind` of the f32 values `g` and `u`, with the
+/// reference's formulas in its order (lib/Reference/Kernels.cpp; exp as
+/// ex2.approx, erf by a polynomial of absolute error below 1.5e-7). With
+/// `inRange`, its divisions are divideInRange's, and their `ok` is and-ed
+/// into *inRange (true at first): where it ends false, the caller computes
+/// the activation again without.
+Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
+                   float limit, Value g, Value u, Value *inRange = nullptr) {
+  Type f32 = b.getF32Type();
+  auto f32c = [&](float v) -> Value {
+    return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  };
+  // Every divisor below is 1 plus a non-negative value.
+  auto divide = [&](Value n, Value d) -> Value {
+    if (!inRange)
+      return LLVM::FDivOp::create(b, loc, n, d);
+    auto [q, ok] =
+        divideInRange(b, loc, n, d, n.getDefiningOp<LLVM::ConstantOp>());
+    *inRange = LLVM::AndOp::create(b, loc, *inRange, ok);
+    return q;
   };
   auto mul = [&](Value x, Value y) -> Value {
     return LLVM::FMulOp::create(b, loc, x, y);
@@ -3911,14 +3963,13 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
   };
   // 1 / (1 + exp(-s * x)).
   auto sigmoid = [&](Value x, float s) -> Value {
-    return LLVM::FDivOp::create(b, loc, f32c(1.0f),
-                                add(f32c(1.0f), exp(x, -s)));
+    return divide(f32c(1.0f), add(f32c(1.0f), exp(x, -s)));
   };
   // erf (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
   auto erf = [&](Value x) -> Value {
     Value ax = LLVM::FAbsOp::create(b, loc, x);
-    Value tt = LLVM::FDivOp::create(
-        b, loc, f32c(1.0f), add(f32c(1.0f), mul(f32c(0.3275911f), ax)));
+    Value tt =
+        divide(f32c(1.0f), add(f32c(1.0f), mul(f32c(0.3275911f), ax)));
     Value poly = f32c(1.061405429f);
     for (float c : {-1.453152027f, 1.421413741f, -0.284496736f,
                     0.254829592f})
@@ -3932,7 +3983,7 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
   auto tanh = [&](Value x) -> Value {
     return LLVM::FSubOp::create(
         b, loc, f32c(1.0f),
-        LLVM::FDivOp::create(b, loc, f32c(2.0f), add(exp(x, 2.0f), f32c(1.0f))));
+        divide(f32c(2.0f), add(exp(x, 2.0f), f32c(1.0f))));
   };
   if (kind == "clamped_swiglu") {
     g = LLVM::MinNumOp::create(b, loc, g, f32c(limit));
@@ -3966,7 +4017,7 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
           /*is_align_stack=*/false, LLVM::TailCallKind::None,
           LLVM::AsmDialectAttr(), ArrayAttr())
           .getResult(0);
-  Value q = LLVM::FDivOp::create(b, loc, safe, add(f32c(1.0f), exp(g, -1.0f)));
+  Value q = divide(safe, add(f32c(1.0f), exp(g, -1.0f)));
   return mul(LLVM::SelectOp::create(b, loc, zero, g, q), u);
 }
 
@@ -4007,9 +4058,9 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
     int64_t ld = op.getLdAttr().getInt();
     float alpha = op.getAlpha().convertToFloat(),
           limit = op.getLimit().convertToFloat();
-    auto toBF16 = [&](Value x) -> Value {
+    auto toBF16 = [&](OpBuilder &ob, Value x) -> Value {
       return LLVM::FPExtOp::create(
-          b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
+          ob, loc, f32, LLVM::FPTruncOp::create(ob, loc, ob.getBF16Type(), x));
     };
     Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
                                       i32c(b, loc, 32));
@@ -4024,28 +4075,76 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
     Value lastRow = arith::SubIOp::create(
         b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
     Value zero = LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f));
+    // The warp's first row of each half (rows warp * 16 + 8 * half + 0..7).
+    Value warpRow0 = arith::AddIOp::create(
+        b, loc, a.getRow(),
+        toIndex(b, loc,
+                LLVM::MulOp::create(
+                    b, loc,
+                    LLVM::UDivOp::create(
+                        b, loc,
+                        LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                             i32c(b, loc, kWarpgroupThreads)),
+                        i32c(b, loc, 32)),
+                    i32c(b, loc, 16))));
     for (int half = 0; half < 2; ++half) {
-      // Every lane computes (the quad's shuffles need all of them); rows
-      // past the limit read the last row's weight and store nothing.
+      // A warp whose eight rows of this half all lie past the limit skips
+      // it (at decode most do: a 64-row tile holds a few rows).
+      OpBuilder::InsertionGuard guard(b);
+      auto warpHasRows = scf::IfOp::create(
+          b, loc,
+          arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt,
+              arith::AddIOp::create(
+                  b, loc, warpRow0,
+                  arith::ConstantIndexOp::create(b, loc, 8 * half)),
+              a.getRowLimit()),
+          /*withElseRegion=*/false);
+      b.setInsertionPoint(warpHasRows.thenBlock()->getTerminator());
+      // Every lane of the warp computes (the quad's shuffles need all of
+      // them); rows past the limit read the last row's weight and store
+      // nothing.
       auto [row, inside, rw] = epilogueRow(b, loc, row0, half, a.getRowLimit(),
                                            lastRow, a.getRowWeights());
-      SmallVector<Value> vals;
-      Value amax = zero;
-      for (int64_t j = 0; j < 16; ++j)
-        for (int64_t e = 0; e < 2; ++e) {
+      // The half's 32 activations, kChunk at a time with divideInRange (no
+      // branch between them); if any of a chunk's divisions fell outside
+      // its range, the chunk again with the IEEE division (a branch the
+      // warp takes only where a lane needs it). Larger chunks spill.
+      constexpr int64_t kChunk = 8;
+      auto activations = [&](OpBuilder &ab, int64_t first, Value *inRange) {
+        SmallVector<Value> vals;
+        for (int64_t v = first; v < first + kChunk; ++v) {
+          int64_t j = v / 2, e = v % 2;
           auto field = [&](Value acc) -> Value {
             Value x = LLVM::ExtractValueOp::create(
-                b, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
-            return g1.isBF16() ? toBF16(x) : x;
+                ab, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
+            return g1.isBF16() ? toBF16(ab, x) : x;
           };
-          Value v = activationOf(b, loc, op.getActivation(), alpha, limit,
-                                 field(a.getGate()), field(a.getUp()));
+          Value act = activationOf(ab, loc, op.getActivation(), alpha, limit,
+                                   field(a.getGate()), field(a.getUp()),
+                                   inRange);
           if (rw)
-            v = LLVM::FMulOp::create(b, loc, v, rw);
-          v = toBF16(v);
-          vals.push_back(v);
-          amax = LLVM::MaxNumOp::create(b, loc, amax, finiteAbs(b, loc, v));
+            act = LLVM::FMulOp::create(ab, loc, act, rw);
+          vals.push_back(toBF16(ab, act));
         }
+        return vals;
+      };
+      SmallVector<Value> vals;
+      for (int64_t first = 0; first < 32; first += kChunk) {
+        Value inRange = LLVM::ConstantOp::create(b, loc, b.getI1Type(),
+                                                 b.getBoolAttr(true));
+        SmallVector<Value> fast = activations(b, first, &inRange);
+        auto again = scf::IfOp::create(b, loc, TypeRange(ValueRange(fast)),
+                                       inRange, /*withElseRegion=*/true);
+        OpBuilder tb = OpBuilder::atBlockEnd(again.thenBlock());
+        scf::YieldOp::create(tb, loc, fast);
+        OpBuilder eb = OpBuilder::atBlockEnd(again.elseBlock());
+        scf::YieldOp::create(eb, loc, activations(eb, first, nullptr));
+        llvm::append_range(vals, again.getResults());
+      }
+      Value amax = zero;
+      for (Value v : vals)
+        amax = LLVM::MaxNumOp::create(b, loc, amax, finiteAbs(b, loc, v));
       amax = maxOverLanes(b, loc, amax, 4);
       auto [scale, inv] = fp8BlockScale(b, loc, amax);
       SmallVector<Value> packed;
