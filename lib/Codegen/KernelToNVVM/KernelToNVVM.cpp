@@ -3892,13 +3892,17 @@ Value ex2(OpBuilder &b, Location loc, Value x) {
 
 /// n / d in f32 for d >= 1 (or NaN), without a branch: the reciprocal's
 /// approximation refined by one Newton step, the quotient corrected by its
-/// remainder (the fast path of the IEEE division that nvcc and LLVM emit,
-/// whose FCHK and branch to a slow path serialize a sequence of
-/// divisions). Rounded as the IEEE division wherever `ok` holds: d <=
-/// 2^100 and, unless n is a constant (`constantN`, 1 or 2), |n| <= 2^100
-/// and |n / d| >= 2^-100, so that no step under- or overflows. Elsewhere
-/// (a zero quotient, NaN, infinities, extreme ranges) the caller divides
-/// again.
+/// remainder (Markstein's sequence, as the fast path of the IEEE division
+/// that nvcc and LLVM emit, whose FCHK and branch to a slow path
+/// serialize a sequence of divisions). `ok` holds where the result is the
+/// IEEE division's: d <= 2^100 and, unless n is a constant (`constantN`, 1
+/// or 2), |n| <= 2^100 and |n / d| >= 2^-100, so that no step under- or
+/// overflows; and d's significand not all ones, the one case where the
+/// Newton step may miss the correctly rounded reciprocal (then the
+/// quotient can land on the other side of a tie; the host model in
+/// unittests/Codegen/DivisionTest.cpp finds no other case with the
+/// approximation up to 2 ulps off). Elsewhere (a zero quotient, NaN,
+/// infinities, extreme ranges, those divisors) the caller divides again.
 std::pair<Value, Value> divideInRange(OpBuilder &b, Location loc, Value n,
                                       Value d, bool constantN) {
   Type f32 = b.getF32Type();
@@ -3917,6 +3921,13 @@ std::pair<Value, Value> divideInRange(OpBuilder &b, Location loc, Value n,
     return LLVM::FCmpOp::create(b, loc, p, x, f32c(bound));
   };
   Value ok = compare(LLVM::FCmpPredicate::ole, d, 0x1p100f);
+  Type i32 = b.getI32Type();
+  Value significand = LLVM::AndOp::create(
+      b, loc, LLVM::BitcastOp::create(b, loc, i32, d), i32c(b, loc, 0x7fffff));
+  ok = LLVM::AndOp::create(
+      b, loc, ok,
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, significand,
+                           i32c(b, loc, 0x7fffff)));
   if (!constantN) {
     ok = LLVM::AndOp::create(
         b, loc, ok,
@@ -4103,9 +4114,10 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
       b.setInsertionPoint(warpHasRows.thenBlock()->getTerminator());
       // Every lane of the warp computes (the quad's shuffles need all of
       // them); rows past the limit read the last row's weight and store
-      // nothing.
-      auto [row, inside, rw] = epilogueRow(b, loc, row0, half, a.getRowLimit(),
-                                           lastRow, a.getRowWeights());
+      // nothing. (No structured binding: `rw` is captured below.)
+      Value row, inside, rw;
+      std::tie(row, inside, rw) = epilogueRow(
+          b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
       // The half's 32 activations, kChunk at a time with divideInRange (no
       // branch between them); if any of a chunk's divisions fell outside
       // its range, the chunk again with the IEEE division (a branch the
