@@ -10,8 +10,9 @@ the earliest start: when the dispatch ended (slowest CTA), when the first
 and the last CTA finished their tiles, the end of the last grid barrier and
 of the combine. The FP8 kernels also sum their first MMA warpgroup's tile
 parts (waiting for a tile's first stage, the prologue, the K loop, the
-epilogue), printed per tile after the table. `--dtype fp8` or `fp8-mxfp4` times those layers
-(make_fused_moe.py's `--fp8` / `--fp8-mxfp4` builds; weights quantized as
+epilogue; of GEMM1's tiles the exchange, the activation's store, the
+signal), printed per tile after the table. `--dtype fp8` or `fp8-mxfp4`
+times those layers (make_fused_moe.py's `--fp8` / `--fp8-mxfp4` builds; weights quantized as
 bench/fp4_vs_fp8.py does); `--cases` may name bench/fused_moe.py's decode
 cases too.
 

@@ -211,15 +211,23 @@ LLVM::LLVMStructType rowsStructType(RowsType rows) {
       ctx, {Float32Type::get(ctx), Float32Type::get(ctx)});
 }
 
+/// The first of the 16 rows of a 64-row wgmma fragment that this thread's
+/// warp holds (i32): 16 * its warp within the warpgroup.
+Value fragmentWarpRow(OpBuilder &b, Location loc) {
+  Value t = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                 i32c(b, loc, kWarpgroupThreads));
+  return LLVM::MulOp::create(
+      b, loc, LLVM::UDivOp::create(b, loc, t, i32c(b, loc, 32)),
+      i32c(b, loc, 16));
+}
+
 /// The first row of a 64-row wgmma fragment that this thread holds (i32):
 /// 16 * warp + lane / 4 within its warpgroup; it also holds that row + 8.
 Value fragmentRow(OpBuilder &b, Location loc) {
-  Value t = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
-                                 i32c(b, loc, kWarpgroupThreads));
-  Value warp = LLVM::UDivOp::create(b, loc, t, i32c(b, loc, 32));
-  Value lane = LLVM::URemOp::create(b, loc, t, i32c(b, loc, 32));
+  Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                                    i32c(b, loc, 32));
   return LLVM::AddOp::create(
-      b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 16)),
+      b, loc, fragmentWarpRow(b, loc),
       LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 4)));
 }
 
@@ -4088,16 +4096,7 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
     Value zero = LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0.0f));
     // The warp's first row of each half (rows warp * 16 + 8 * half + 0..7).
     Value warpRow0 = arith::AddIOp::create(
-        b, loc, a.getRow(),
-        toIndex(b, loc,
-                LLVM::MulOp::create(
-                    b, loc,
-                    LLVM::UDivOp::create(
-                        b, loc,
-                        LLVM::URemOp::create(b, loc, threadIdX(b, loc),
-                                             i32c(b, loc, kWarpgroupThreads)),
-                        i32c(b, loc, 32)),
-                    i32c(b, loc, 16))));
+        b, loc, a.getRow(), toIndex(b, loc, fragmentWarpRow(b, loc)));
     for (int half = 0; half < 2; ++half) {
       // A warp whose eight rows of this half all lie past the limit skips
       // it (at decode most do: a 64-row tile holds a few rows).

@@ -2124,7 +2124,8 @@ struct PhaseTimers {
         arith::ConstantIndexOp::create(tb, loc, slot));
     mk::TimestampOp::create(tb, loc, timers, index, mode);
   }
-  /// The end of part `from` and the start of part `to` (slots 6 to 9).
+  /// The end of part `from` and the start of part `to` (summed slots:
+  /// "add" to `from`, "sub" from `to`).
   void turn(OpBuilder &ob, Location loc, int64_t from, int64_t to,
             Value extra) const {
     stamp(ob, loc, from, extra, "add");
