@@ -8,10 +8,11 @@ the last grid barrier, combine done). This runs each case of
 bench/fused_moe.py once (after a warm-up) and prints, in microseconds from
 the earliest start: when the dispatch ended (slowest CTA), when the first
 and the last CTA finished their tiles, the end of the last grid barrier and
-of the combine. The FP8 kernels also sum their first MMA warpgroup's tile
-parts (waiting for a tile's first stage, the prologue, the K loop, the
+of the combine. The sm_90a kernels also sum their first MMA warpgroup's
+tile parts (waiting for a tile's first stage, the prologue, the K loop, the
 epilogue; of GEMM1's tiles the exchange, the activation's store, the
-signal), printed per tile after the table. `--dtype fp8` or `fp8-mxfp4`
+signal; bf16 kernels have no prologue and no exchange), printed per tile
+after the table. `--dtype fp8` or `fp8-mxfp4`
 times those layers (make_fused_moe.py's `--fp8` / `--fp8-mxfp4` builds; weights quantized as
 bench/fp4_vs_fp8.py does); `--cases` may name bench/fused_moe.py's decode
 cases too.
@@ -79,7 +80,7 @@ def main():
             us[:, 2].max(), us[:, 4].max(), us[:, 5].max()), flush=True)
         tiles = t[:, 10].sum()
         if tiles > 0:
-            # The FP8 kernels' first MMA warpgroup: its tiles' parts, summed
+            # The first MMA warpgroup (sm_90a): its tiles' parts, summed
             # over the CTAs, per tile.
             per = t[:, 6:10].sum(0) / tiles / 1e3
             g1 = t[:, 11].sum()

@@ -7,10 +7,13 @@
 // RUN: moe-translate --moe-to-manifest %t.nvvm.mlir | FileCheck %s --check-prefix=MANIFEST
 // A workspace of gigabytes: its parts' byte offsets must survive (a GEP's
 // constant indices hold only 29 bits; GEMM2's rows once wrapped to a
-// negative offset and were stored before the workspace).
-// RUN: moe-opt --convert-moe-to-moek=max-tokens=16384 --moek-to-nvvm-pipeline=chip=sm_90a %s | FileCheck %s --check-prefix=BIG --implicit-check-not="getelementptr %arg8[-"
+// negative offset and were stored before the workspace). The workspace is
+// %arg9 (the fifth descriptor, over y, is %arg4), whose y offset is also
+// the descriptor's.
+// RUN: moe-opt --convert-moe-to-moek=max-tokens=16384 --moek-to-nvvm-pipeline=chip=sm_90a %s | FileCheck %s --check-prefix=BIG --implicit-check-not="getelementptr %arg9[-"
+// BIG:     workspace = "y", workspace_offset = 739253248 : i64
 // BIG:     %[[Y:.+]] = llvm.mlir.constant(739253248 : i64) : i64
-// BIG:     llvm.getelementptr %arg8[%[[Y]]]
+// BIG:     llvm.getelementptr %arg9[%[[Y]]]
 
 // CHECK:     .target sm_90a
 // CHECK:     .entry qwen3_fused_moe_0(
@@ -30,6 +33,12 @@
 // CHECK-DAG: wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16
 // SwiGLU: exp as ex2.
 // CHECK-DAG: ex2.approx.f32
+// GEMM2's rows: stmatrix into the staging, TMA stores (moek.store_acc_tma),
+// all complete before the last grid barrier.
+// CHECK-DAG: stmatrix.sync.aligned.m8n8.x4.shared.b16
+// CHECK-DAG: cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group
+// CHECK-DAG: cp.async.bulk.wait_group.read 0;
+// CHECK-DAG: cp.async.bulk.wait_group 0;
 
 // ptxas accepts it with no spills and no serialized wgmma.
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}

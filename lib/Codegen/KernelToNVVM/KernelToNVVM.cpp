@@ -2451,6 +2451,178 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
   }
 };
 
+/// Whether this thread is its warpgroup's first (the one that issues and
+/// waits for moek.store_acc_tma's bulk stores).
+Value isWarpgroupLeader(OpBuilder &b, Location loc) {
+  return LLVM::ICmpOp::create(
+      b, loc, LLVM::ICmpPredicate::eq,
+      LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+                           i32c(b, loc, kWarpgroupThreads)),
+      i32c(b, loc, 0));
+}
+
+/// moek.store_acc_tma: thread l of warp w (of the warpgroup) holds, of
+/// 8-column group j, the bf16 pair at row 16w + l/4 + 8h, columns
+/// 8j + 2(l%4) (+1): exactly its part of the 8x8 matrix (j, h) in
+/// stmatrix's layout. One stmatrix.x4 stores the matrices (j, 0), (j, 1),
+/// (j + 1, 0), (j + 1, 1), each lane giving a row address of matrix l/8:
+/// row 16w + 8h + l%8 of the box, 16-byte chunk j%8 of it, which the
+/// 128-byte swizzle moves to chunk (j%8) ^ (row%8) = (j%8) ^ (l%8).
+/// Two halves: block b writes half b%2, whose last store (block b - 2, or
+/// the previous op's) the first thread waited for before block b - 1's
+/// barrier; one half: it waits before each block's first barrier.
+struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreAccTmaOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    AccType accType = op.getAcc().getType();
+    int64_t ld = op.getLdAttr().getInt();
+    Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
+    Value full = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ule,
+        arith::AddIOp::create(b, loc, a.getRow(),
+                              arith::ConstantIndexOp::create(b, loc, 64)),
+        a.getRowLimit());
+    auto ifOp = scf::IfOp::create(b, loc, full, /*withElseRegion=*/true);
+    {
+      // A tile's last rows: moek.store_acc's stores.
+      OpBuilder eb = OpBuilder::atBlockTerminator(ifOp.elseBlock());
+      Value out = a.getOut();
+      storeAccFragment(eb, loc, a.getAcc(), accType, bf16, ld, a.getRow(),
+                       a.getCol(), a.getRowLimit(),
+                       [&](OpBuilder &ob, Value row) -> std::pair<Value, Value> {
+                         return {out, LLVM::MulOp::create(
+                                          ob, loc, toI64(ob, loc, row),
+                                          i64c(ob, loc, ld))};
+                       });
+    }
+    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    Value tid = threadIdX(tb, loc);
+    Value lane = LLVM::URemOp::create(tb, loc, tid, i32c(tb, loc, 32));
+    Value warp = LLVM::URemOp::create(
+        tb, loc, LLVM::UDivOp::create(tb, loc, tid, i32c(tb, loc, 32)),
+        i32c(tb, loc, 4));
+    Value first = isWarpgroupLeader(tb, loc);
+    Value matrix = LLVM::UDivOp::create(tb, loc, lane, i32c(tb, loc, 8));
+    Value r8 = LLVM::URemOp::create(tb, loc, lane, i32c(tb, loc, 8));
+    // The lane's row of the box: 16w + 8 (matrix % 2) + l % 8, in bytes.
+    Value boxRow = LLVM::AddOp::create(
+        tb, loc,
+        LLVM::MulOp::create(tb, loc, warp, i32c(tb, loc, 16)),
+        LLVM::AddOp::create(
+            tb, loc,
+            LLVM::MulOp::create(
+                tb, loc, LLVM::URemOp::create(tb, loc, matrix, i32c(tb, loc, 2)),
+                i32c(tb, loc, 8)),
+            r8));
+    Value rowBytes = LLVM::MulOp::create(tb, loc, boxRow, i32c(tb, loc, 128));
+    // Group j + matrix / 2 of the lane's address.
+    Value groupOfMatrix =
+        LLVM::UDivOp::create(tb, loc, matrix, i32c(tb, loc, 2));
+    Value barrier = LLVM::TruncOp::create(tb, loc, i32,
+                                          toI64(tb, loc, a.getBarrier()));
+    Value threads = i32c(tb, loc, kWarpgroupThreads);
+    Value rowI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getRow()));
+    Value colI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getCol()));
+    auto vec2f32 = VectorType::get({2}, tb.getF32Type());
+    auto vec2bf16 = VectorType::get({2}, bf16);
+    // The bf16 pair of group j, row half h, as an i32.
+    auto pair = [&](int64_t j, int64_t h) -> Value {
+      Value v = LLVM::UndefOp::create(tb, loc, vec2f32);
+      for (int64_t e = 0; e < 2; ++e)
+        v = LLVM::InsertElementOp::create(
+            tb, loc, v,
+            LLVM::ExtractValueOp::create(tb, loc, a.getAcc(),
+                                         ArrayRef<int64_t>{4 * j + 2 * h + e}),
+            i32c(tb, loc, e));
+      return LLVM::BitcastOp::create(
+          tb, loc, i32, LLVM::FPTruncOp::create(tb, loc, vec2bf16, v));
+    };
+    auto onFirst = [&](function_ref<void(OpBuilder &)> body) {
+      auto firstIf = scf::IfOp::create(tb, loc, first, false);
+      OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
+      body(fb);
+    };
+    int64_t halves = op.getHalvesAttr().getInt();
+    for (int64_t box = 0; box < accType.getCols() / 64; ++box) {
+      Value half = LLVM::GEPOp::create(
+          tb, loc, a.getStaging().getType(), tb.getI8Type(), a.getStaging(),
+          ArrayRef<LLVM::GEPArg>{int32_t(8192 * (box % halves))});
+      if (halves == 1) {
+        onFirst([&](OpBuilder &fb) {
+          NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+        });
+        namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+      }
+      for (int64_t q = 0; q < 4; ++q) {
+        int64_t j = 8 * box + 2 * q;
+        Value chunk = LLVM::XOrOp::create(
+            tb, loc,
+            LLVM::AddOp::create(tb, loc, groupOfMatrix, i32c(tb, loc, 2 * q)),
+            r8);
+        Value addr = LLVM::GEPOp::create(
+            tb, loc, half.getType(), tb.getI8Type(), half,
+            ValueRange{LLVM::AddOp::create(
+                tb, loc, rowBytes,
+                LLVM::ShlOp::create(tb, loc, chunk, i32c(tb, loc, 4)))});
+        NVVM::StMatrixOp::create(
+            tb, loc, addr,
+            ValueRange{pair(j, 0), pair(j, 1), pair(j + 1, 0), pair(j + 1, 1)},
+            NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+            NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
+            NVVM::LdStMatrixEltTypeAttr::get(ctx,
+                                             NVVM::LdStMatrixEltType::B16));
+      }
+      // The box's writes, visible to the TMA (async proxy); with two
+      // halves, the previous box's store has read the other half, which
+      // the next box writes.
+      NVVM::FenceProxyOp::create(
+          tb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+          NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+      if (halves == 2)
+        onFirst([&](OpBuilder &fb) {
+          NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+        });
+      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+      onFirst([&](OpBuilder &fb) {
+        NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
+            fb, loc, a.getTmap(), half,
+            ValueRange{LLVM::AddOp::create(fb, loc, colI32,
+                                           i32c(fb, loc, 64 * box)),
+                       rowI32},
+            Value(), NVVM::TMAStoreMode::TILE, Value());
+        NVVM::CpAsyncBulkCommitGroupOp::create(fb, loc);
+      });
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// moek.store_acc_tma_wait: the warpgroup's first thread.
+struct StoreAccTmaWaitLowering : OpConversionPattern<StoreAccTmaWaitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StoreAccTmaWaitOp op, OpAdaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto ifOp = scf::IfOp::create(b, loc, isWarpgroupLeader(b, loc), false);
+    OpBuilder fb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, UnitAttr());
+    NVVM::FenceProxyOp::create(
+        fb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+        NVVM::SharedSpaceAttr());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// bases[rank] - bases[self]: how far rank `rank`'s symmetric buffer is from
 /// this rank's, in bytes (i64).
 Value peerShift(OpBuilder &b, Location loc, Value rank, Value bases,
@@ -4040,6 +4212,50 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
   return mul(LLVM::SelectOp::create(b, loc, zero, g, q), u);
 }
 
+/// The activations a chunk of chunkedActivations in the bf16 kernels, whose
+/// 168 registers a thread hold the 128 accumulator values and, with FP4
+/// weights, their expansion's: larger chunks spill. GELU-mul (erf's
+/// polynomial) in the bf16 x MXFP4 kernel spilled 60 bytes at 8 and 20 at
+/// 4, in the bf16 x NVFP4 one 8 at 2; clamped SwiGLU in gpt-oss-120b's
+/// bf16 x MXFP4 and x NVFP4 layers 64 and 72 bytes at 8. So the GELU forms
+/// take one at a time, the SwiGLU forms 4. (The FP8 kernel's store takes 8
+/// of every form: 32 spilled 216 bytes, 16 up to 28.)
+int64_t activationChunk(StringRef kind) {
+  return kind.starts_with("gelu") ? 1 : 4;
+}
+
+/// value(b, 0) ... value(b, count - 1), the activations of an epilogue,
+/// `chunkSize` at a time with divideInRange's divisions (`inRange`, for
+/// activationOf): no branch between them, where the IEEE division's FCHK
+/// and branch would serialize them. A chunk with any division outside its
+/// range is computed again with `inRange` null, the IEEE division (a
+/// branch a warp takes only where one of its lanes needs it).
+SmallVector<Value> chunkedActivations(
+    OpBuilder &b, Location loc, int64_t chunkSize, int64_t count,
+    function_ref<Value(OpBuilder &, int64_t, Value *)> value) {
+  SmallVector<Value> vals;
+  for (int64_t first = 0; first < count; first += chunkSize) {
+    int64_t end = std::min(count, first + chunkSize);
+    auto compute = [&](OpBuilder &ob, Value *inRange) {
+      SmallVector<Value> chunk;
+      for (int64_t v = first; v < end; ++v)
+        chunk.push_back(value(ob, v, inRange));
+      return chunk;
+    };
+    Value inRange = LLVM::ConstantOp::create(b, loc, b.getI1Type(),
+                                             b.getBoolAttr(true));
+    SmallVector<Value> fast = compute(b, &inRange);
+    auto again = scf::IfOp::create(b, loc, TypeRange(ValueRange(fast)),
+                                   inRange, /*withElseRegion=*/true);
+    OpBuilder tb = OpBuilder::atBlockEnd(again.thenBlock());
+    scf::YieldOp::create(tb, loc, fast);
+    OpBuilder eb = OpBuilder::atBlockEnd(again.elseBlock());
+    scf::YieldOp::create(eb, loc, compute(eb, nullptr));
+    llvm::append_range(vals, again.getResults());
+  }
+  return vals;
+}
+
 /// Row `row0 + 8 * half` of an epilogue that every lane runs (its quad's
 /// shuffles need all of them): the row, whether it lies below `rowLimit`,
 /// and its router weight from `rowWeights` (null without), read at
@@ -4117,42 +4333,23 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
       Value row, inside, rw;
       std::tie(row, inside, rw) = epilogueRow(
           b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
-      // The half's 32 activations, kChunk at a time with divideInRange (no
-      // branch between them); if any of a chunk's divisions fell outside
-      // its range, the chunk again with the IEEE division (a branch the
-      // warp takes only where a lane needs it). Larger chunks spill.
-      constexpr int64_t kChunk = 8;
-      auto activations = [&](OpBuilder &ab, int64_t first, Value *inRange) {
-        SmallVector<Value> vals;
-        for (int64_t v = first; v < first + kChunk; ++v) {
-          int64_t j = v / 2, e = v % 2;
-          auto field = [&](Value acc) -> Value {
-            Value x = LLVM::ExtractValueOp::create(
-                ab, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
-            return g1.isBF16() ? toBF16(ab, x) : x;
-          };
-          Value act = activationOf(ab, loc, op.getActivation(), alpha, limit,
-                                   field(a.getGate()), field(a.getUp()),
-                                   inRange);
-          if (rw)
-            act = LLVM::FMulOp::create(ab, loc, act, rw);
-          vals.push_back(toBF16(ab, act));
-        }
-        return vals;
-      };
-      SmallVector<Value> vals;
-      for (int64_t first = 0; first < 32; first += kChunk) {
-        Value inRange = LLVM::ConstantOp::create(b, loc, b.getI1Type(),
-                                                 b.getBoolAttr(true));
-        SmallVector<Value> fast = activations(b, first, &inRange);
-        auto again = scf::IfOp::create(b, loc, TypeRange(ValueRange(fast)),
-                                       inRange, /*withElseRegion=*/true);
-        OpBuilder tb = OpBuilder::atBlockEnd(again.thenBlock());
-        scf::YieldOp::create(tb, loc, fast);
-        OpBuilder eb = OpBuilder::atBlockEnd(again.elseBlock());
-        scf::YieldOp::create(eb, loc, activations(eb, first, nullptr));
-        llvm::append_range(vals, again.getResults());
-      }
+      // The half's 32 activations (chunkedActivations).
+      SmallVector<Value> vals = chunkedActivations(
+          b, loc, /*chunkSize=*/8, 32,
+          [&](OpBuilder &ab, int64_t v, Value *inRange) {
+            int64_t j = v / 2, e = v % 2;
+            auto field = [&](Value acc) -> Value {
+              Value x = LLVM::ExtractValueOp::create(
+                  ab, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
+              return g1.isBF16() ? toBF16(ab, x) : x;
+            };
+            Value act = activationOf(ab, loc, op.getActivation(), alpha,
+                                     limit, field(a.getGate()),
+                                     field(a.getUp()), inRange);
+            if (rw)
+              act = LLVM::FMulOp::create(ab, loc, act, rw);
+            return toBF16(ab, act);
+          });
       Value amax = zero;
       for (Value v : vals)
         amax = LLVM::MaxNumOp::create(b, loc, amax, finiteAbs(b, loc, v));
@@ -4254,38 +4451,42 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     Value col0 = toI64(b, loc,
                        arith::AddIOp::create(b, loc, a.getCol(),
                                              toIndex(b, loc, colInTile)));
-    auto round = [&](Value x) -> Value {
+    auto round = [&](OpBuilder &ob, Value x) -> Value {
       if (!g1.isBF16())
         return x;
       return LLVM::FPExtOp::create(
-          b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
-    };
-    auto mul = [&](Value x, Value y) -> Value {
-      return LLVM::FMulOp::create(b, loc, x, y);
-    };
-    auto activate = [&](Value g, Value u) -> Value {
-      return activationOf(b, loc, kind, alpha, limit, g, u);
+          ob, loc, f32, LLVM::FPTruncOp::create(ob, loc, ob.getBF16Type(), x));
     };
     Value acc = a.getAcc();
-    auto field = [&](int64_t i) -> Value {
+    auto field = [&](OpBuilder &ob, int64_t i) -> Value {
       return round(
-          LLVM::ExtractValueOp::create(b, loc, acc, ArrayRef<int64_t>{i}));
+          ob, LLVM::ExtractValueOp::create(ob, loc, acc, ArrayRef<int64_t>{i}));
     };
     // Per output group: (fragment index of each gate value, of its up
     // value, column offset of the group): concatenated, pairs of columns;
     // interleaved, single columns.
     int64_t perGroup = interleaved ? 1 : 2;
+    int64_t groups = interleaved ? 32 : 16;
     auto vecOut = VectorType::get({perGroup}, elem);
     auto vecF32 = VectorType::get({perGroup}, f32);
     // Element e of output group j in row half `half`: the activation of its
-    // gate and up values, times the router weight `rw` if given.
-    auto groupValue = [&](int half, int64_t j, int64_t e, Value rw) {
-      Value gate = interleaved ? field(4 * j + 2 * half)
-                               : field(4 * j + 2 * half + e);
-      Value up = interleaved ? field(4 * j + 2 * half + 1)
-                             : field(4 * (j + 16) + 2 * half + e);
-      Value out = activate(gate, up);
-      return rw ? mul(out, rw) : out;
+    // gate and up values, times the router weight `rw` if given; a half's
+    // 32 values (group v / perGroup, element v % perGroup) kChunk at a time
+    // (chunkedActivations).
+    auto halfValues = [&](int half, Value rw) {
+      return chunkedActivations(
+          b, loc, activationChunk(kind), 32,
+          [&](OpBuilder &ob, int64_t v, Value *inRange) {
+            int64_t j = v / perGroup, e = v % perGroup;
+            Value gate = interleaved ? field(ob, 4 * j + 2 * half)
+                                     : field(ob, 4 * j + 2 * half + e);
+            Value up = interleaved ? field(ob, 4 * j + 2 * half + 1)
+                                   : field(ob, 4 * (j + 16) + 2 * half + e);
+            Value out = activationOf(ob, loc, kind, alpha, limit, gate, up,
+                                     inRange);
+            return rw ? LLVM::FMulOp::create(ob, loc, out, rw).getResult()
+                      : out;
+          });
     };
     // Output group j's value (or pair) `stored` of the row at `rowOffset`
     // (elements), unless its column lies past `ld`.
@@ -4311,27 +4512,39 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       auto bf16Pair = VectorType::get({2}, b.getBF16Type());
       Value lastRow = arith::SubIOp::create(
           b, loc, a.getRowLimit(), arith::ConstantIndexOp::create(b, loc, 1));
+      Value warpRow0 = arith::AddIOp::create(
+          b, loc, a.getRow(), toIndex(b, loc, fragmentWarpRow(b, loc)));
       for (int half = 0; half < 2; ++half) {
+        // A warp whose eight rows of this half all lie past the limit skips
+        // it.
+        OpBuilder::InsertionGuard guard(b);
+        auto warpHasRows = scf::IfOp::create(
+            b, loc,
+            arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::slt,
+                arith::AddIOp::create(
+                    b, loc, warpRow0,
+                    arith::ConstantIndexOp::create(b, loc, 8 * half)),
+                a.getRowLimit()),
+            /*withElseRegion=*/false);
+        b.setInsertionPoint(warpHasRows.thenBlock()->getTerminator());
         auto [row, inside, rw] = epilogueRow(
             b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
         SmallVector<Value> outs;
-        for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j)
-          for (int64_t e = 0; e < perGroup; ++e)
-            outs.push_back(LLVM::FPExtOp::create(
-                b, loc, f32,
-                LLVM::FPTruncOp::create(b, loc, b.getBF16Type(),
-                                        groupValue(half, j, e, rw))));
+        for (Value v : halfValues(half, rw))
+          outs.push_back(LLVM::FPExtOp::create(
+              b, loc, f32,
+              LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), v)));
         SmallVector<Value> pairs;
         for (int64_t blk = 0; blk < 4; ++blk)
           llvm::append_range(pairs, mxfp8RoundPairs(
                                         b, loc, ArrayRef(outs).slice(8 * blk, 8),
                                         4));
         auto ifOp = scf::IfOp::create(b, loc, inside, false);
-        OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         Value rowOffset = LLVM::MulOp::create(b, loc, toI64(b, loc, row),
                                               i64c(b, loc, ld));
-        for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j) {
+        for (int64_t j = 0; j < groups; ++j) {
           Value stored = LLVM::BitcastOp::create(
               b, loc, bf16Pair, pairs[interleaved ? j / 2 : j]);
           if (interleaved)
@@ -4357,11 +4570,12 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
             b, loc, f32, elementAddress(b, loc, a.getRowWeights(), f32, row));
       Value rowOffset = LLVM::MulOp::create(b, loc, toI64(b, loc, row),
                                             i64c(b, loc, ld));
-      for (int64_t j = 0, groups = interleaved ? 32 : 16; j < groups; ++j) {
+      SmallVector<Value> vals = halfValues(half, rw);
+      for (int64_t j = 0; j < groups; ++j) {
         Value v = LLVM::UndefOp::create(b, loc, vecF32);
         for (int64_t e = 0; e < perGroup; ++e)
           v = LLVM::InsertElementOp::create(
-              b, loc, v, groupValue(half, j, e, rw), i32c(b, loc, e));
+              b, loc, v, vals[perGroup * j + e], i32c(b, loc, e));
         Value stored = v;
         if (!elem.isF32())
           stored = LLVM::FPTruncOp::create(b, loc, vecOut, v);
@@ -4408,14 +4622,14 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
     Value row = arith::AddIOp::create(b, loc, a.getRow(), toIndex(b, loc, r));
     Value first = toI32(b, loc, a.getFirstCol());
     Value col0 = toI64(b, loc, a.getCol());
-    auto value = [&](Value v, int64_t c) -> Value {
+    auto value = [&](OpBuilder &ob, Value v, int64_t c) -> Value {
       Value x = LLVM::BitcastOp::create(
-          b, loc, f32,
-          LLVM::ExtractElementOp::create(b, loc, v, i32c(b, loc, c)));
+          ob, loc, f32,
+          LLVM::ExtractElementOp::create(ob, loc, v, i32c(ob, loc, c)));
       if (!g1.isBF16())
         return x;
       return LLVM::FPExtOp::create(
-          b, loc, f32, LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), x));
+          ob, loc, f32, LLVM::FPTruncOp::create(ob, loc, ob.getBF16Type(), x));
     };
     // The up values of output column c: c + C / 2 (concat).
     int64_t upOffset = op.getAccs().getType().getCols() / 2;
@@ -4445,11 +4659,19 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       waitLaneLoads(b, loc);
       return {lo, hi};
     };
-    auto output = [&](Value lo, Value hi, Value rw, int64_t c) -> Value {
-      Value g = value(lo, interleaved ? 2 * c : c);
-      Value u = value(hi, interleaved ? 2 * c + 1 : c);
-      Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g, u);
-      return rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult() : o;
+    // Outputs 0 .. count - 1 of the loaded chunk, with the IEEE division
+    // (chunkedActivations is measured on the H200 only; no Blackwell GPU
+    // has run these kernels).
+    auto outputs = [&](Value lo, Value hi, Value rw, int64_t count) {
+      SmallVector<Value> outs;
+      for (int64_t c = 0; c < count; ++c) {
+        Value g = value(b, lo, interleaved ? 2 * c : c);
+        Value u = value(b, hi, interleaved ? 2 * c + 1 : c);
+        Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g, u);
+        outs.push_back(rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult()
+                          : o);
+      }
+      return outs;
     };
     auto rowWeight = [&]() -> Value {
       if (!a.getRowWeights())
@@ -4472,11 +4694,10 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         Value rw = rowWeight();
         SmallVector<Value> vals;
-        for (int64_t c = 0; c < 32; ++c)
+        for (Value o : outputs(lo, hi, rw, 32))
           vals.push_back(LLVM::FPExtOp::create(
               b, loc, f32,
-              LLVM::FPTruncOp::create(b, loc, b.getBF16Type(),
-                                      output(lo, hi, rw, c))));
+              LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), o)));
         Mxfp8Block block = mxfp8Quantize(b, loc, vals, 1);
         Value colAt = LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 32 * chunk));
         auto vec8 = VectorType::get({8}, b.getI16Type());
@@ -4507,12 +4728,12 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       auto ifOp = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      Value rw = rowWeight();
+      SmallVector<Value> vals = outputs(lo, hi, rowWeight(), kChunk);
       storeRowValues(
           b, loc, elem, rowBase,
           LLVM::AddOp::create(b, loc, col0, i64c(b, loc, kChunk * chunk)),
           kChunk, ld, /*maskCols=*/true,
-          [&](int64_t c) -> Value { return output(lo, hi, rw, c); });
+          [&](int64_t c) -> Value { return vals[c]; });
     }
     rewriter.eraseOp(op);
     return success();
@@ -6695,7 +6916,8 @@ struct ConvertMoEKernelToNVVMPass
                  MmaZeroLowering,
                  LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
-                 StoreAccLowering, StoreActLowering, GridBarrierLowering,
+                 StoreAccLowering, StoreAccTmaLowering,
+                 StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
                  DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
                  LoadFp4ScalesLowering, Fp4RowScaleLowering,
                  AccScaleColsLowering, AccScaleLowering,

@@ -2096,14 +2096,14 @@ SmallVector<NamedAttribute> fusedWorkspaceAttrs(OpBuilder &b,
 /// A fused kernel's phase timers (pass option phase-timers): slot `slot`
 /// of this CTA, written by one lane of each warp that runs stamp() (where
 /// `extra` holds): 0 start, 1 dispatch done, 2 producer done, 3 MMA tiles
-/// done, 4 past the last grid barrier, 5 combine done. The FP8 kernel's
-/// first MMA warpgroup also sums its tiles' parts (`mode` "sub" at a
-/// part's start, "add" at its end, moek.timestamp): 6 waiting for a tile's
-/// first stage, 7 the tile's prologue (decode, scales), 8 its K loop, 9
-/// its epilogue; 10 counts its tiles; of GEMM1's tiles, 11 counts them, 12
-/// sums their whole time, 13 the up accumulator's exchange, 14 the
-/// activation's store and 15 the readiness signal. No timers: stamp()
-/// builds nothing.
+/// done, 4 past the last grid barrier, 5 combine done. The sm_90a
+/// kernels' first MMA warpgroup also sums its tiles' parts (`mode` "sub" at
+/// a part's start, "add" at its end, moek.timestamp): 6 waiting for a
+/// tile's first stage, 7 the tile's prologue (FP8: decode, scales), 8 its
+/// K loop, 9 its epilogue; 10 counts its tiles; of GEMM1's tiles, 11 counts
+/// them, 12 sums their whole time, 13 the up accumulator's exchange (FP8),
+/// 14 the activation's store and 15 the readiness signal. No timers:
+/// stamp() builds nothing.
 struct PhaseTimers {
   Value timers, ctaId;
   void stamp(OpBuilder &ob, Location loc, int64_t slot,
@@ -2177,11 +2177,11 @@ Value buildPerGemm(OpBuilder &ob, Location l, Value t, Value n1,
 /// The fused kernel's parameter ABI (see the pass description). `fp8`: the
 /// FP8 kernel's, with e4m3 boxes 128 elements (128 bytes) wide, the routed
 /// rows and activations in e4m3, and the weight scales (operands 5 and 6)
-/// after the tensors.
+/// after the tensors. `yTma`: a fifth descriptor, over y (64 x 64 boxes).
 ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                         int64_t maxRows, const FusedWorkspace &ws, bool fp8,
                         bool fp4 = false, int64_t globalScales = 0,
-                        bool paddedFp4 = false) {
+                        bool paddedFp4 = false, bool yTma = false) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -2221,10 +2221,14 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
       weights(3, "[E*2I, H]", e * 2 * i, h),
       weights(4, "[E*H, I]", e * h, i),
       scratch("rows", ws.rows, h),
-      scratch("act", ws.act, i),
+      scratch("act", ws.act, i)};
+  // GEMM2's rows stored by TMA (the bf16 kernel's moek.store_acc_tma).
+  if (yTma)
+    abi.push_back(scratch("y", ws.y, h));
+  abi.append({
       ptr("operand", 0),
       ptr("operand", 1),
-      ptr("operand", 2)};
+      ptr("operand", 2)});
   if (fp8 || fp4)
     abi.append({ptr("operand", 5), ptr("operand", 6)});
   // NVFP4: the w13 and w2 global scales ([E] f32) present, in that order.
@@ -2508,39 +2512,56 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // rows); GEMM2 tiles: 256 columns.
   int64_t cols1 = llvm::divideCeil(i, 128), cols2 = llvm::divideCeil(h, 256);
 
+  // sm_100a's single-issuer shape (buildFusedSingleIssuerRoles) for bf16
+  // weights on one GPU: the MMAs' commits free the stages (1 arrival).
+  bool single = singleIssuer && !packed && ranks == 1 && !commOnly &&
+                !phaseTimers && !op.getActQuantAttr();
+  // GEMM2's bf16 rows go into y by TMA, through shared memory next to the
+  // ring (moek.store_acc_tma; its descriptor is parameter 4): with bf16
+  // weights on one GPU, whose four 48 KB stages (and 1 KB of alignment)
+  // leave 33 KB of the 227 KB less the static shared memory, about 12
+  // bytes an expert (three prefix sums) and a few hundred more: two 8 KB
+  // halves a warpgroup up to about 150 experts, one beyond.
+  int64_t smemLeft = 232448 - (stages * 48 * 1024 + 1024) - (12 * (e + 1) + 256);
+  int64_t yHalves = smemLeft >= 32 * 1024 ? 2 : 1;
+  bool yTma = !packed && ranks == 1 && !commOnly && !single &&
+              yElem.isBF16() && smemLeft >= 16 * 1024;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
-  SmallVector<Type> params{ptr, ptr, ptr, ptr, gptr, gptr, gptr};
+  SmallVector<Type> params{ptr, ptr, ptr, ptr};
+  if (yTma)
+    params.push_back(ptr);
+  params.append({gptr, gptr, gptr});
   if (packed)
     params.append({gptr, gptr}); // w13_scales, w2_scales
   params.append(int64_t(g13) + g2, gptr); // NVFP4: w13, w2 global scales
   params.append({gptr, gptr, b.getI32Type()});
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, packed,
-                                int64_t(g13) + g2);
+                                int64_t(g13) + g2, /*paddedFp4=*/false, yTma);
   ep.extend(b, params, abi);
-  auto func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
-                               wsAttrs);
+  unsigned numTma = yTma ? 5 : 4;
+  auto func = createKernelFunc(b, loc, name, params, numTma, abi, wsAttrs);
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(entry);
+  // Argument n of the parameters after the descriptors (x is 0).
+  auto arg = [&](unsigned n) { return entry->getArgument(numTma + n); };
   Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
-        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3);
+        tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3),
+        tmapY = yTma ? entry->getArgument(4) : Value();
   unsigned scaleArgs = (packed ? 2 : 0) + g13 + g2;
-  Value x = entry->getArgument(4), ids = entry->getArgument(5),
-        weights = entry->getArgument(6),
-        out = entry->getArgument(7 + scaleArgs),
-        wsBase = entry->getArgument(8 + scaleArgs);
-  Value w13Scales = packed ? entry->getArgument(7) : Value(),
-        w2Scales = packed ? entry->getArgument(8) : Value();
-  Value w13Global = g13 ? entry->getArgument(9) : Value(),
-        w2Global = g2 ? entry->getArgument(9 + g13) : Value();
+  Value x = arg(0), ids = arg(1), weights = arg(2), out = arg(3 + scaleArgs),
+        wsBase = arg(4 + scaleArgs);
+  Value w13Scales = packed ? arg(3) : Value(),
+        w2Scales = packed ? arg(4) : Value();
+  Value w13Global = g13 ? arg(5) : Value(), w2Global = g2 ? arg(5 + g13) : Value();
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
-                                              entry->getArgument(9 + scaleArgs));
+                                              arg(5 + scaleArgs));
   auto at = [&](int64_t offset) {
     return workspacePart(b, loc, wsBase, offset);
   };
@@ -2565,10 +2586,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         AffineMap(), b.getI64IntegerAttr(3)));
   auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
-  // sm_100a's single-issuer shape (buildFusedSingleIssuerRoles) for bf16
-  // weights on one GPU: the MMAs' commits free the stages (1 arrival).
-  bool single = singleIssuer && !packed && ranks == 1 && !commOnly &&
-                !phaseTimers && !op.getActQuantAttr();
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(single ? 1 : 256));
   // FP4 weights on sm_90a: a tile of at most kSmallRows rows is multiplied
@@ -2584,7 +2601,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                     b.getI64IntegerAttr(kSmallRows * 256 * 4))
           : Value();
 
-  ep.bind(b, loc, func, /*firstArg=*/10 + scaleArgs, ws, at);
+  // moek.store_acc_tma's staging: yHalves 64 x 64 bf16 halves a warpgroup.
+  Value yStaging =
+      yTma ? mk::SmemAllocOp::create(
+                 b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                 b.getI64IntegerAttr(2 * yHalves * 64 * 64 * 2))
+           : Value();
+
+  ep.bind(b, loc, func, /*firstArg=*/numTma + 6 + scaleArgs, ws, at);
 
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
   // expert parallelism, to the ranks that own the experts.
@@ -2766,6 +2790,18 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(b, 64));
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
                                                                  : Value();
+    // moek.store_acc_tma: this warpgroup's 16 KB of the staging and its
+    // named barrier (13 or 14: no other op of the kernel uses them).
+    Value wgStaging, storeBarrier;
+    if (yTma) {
+      wgStaging = LLVM::GEPOp::create(
+          b, loc, yStaging.getType(), b.getI8Type(), yStaging,
+          ValueRange{arith::IndexCastUIOp::create(
+              b, loc, b.getI64Type(),
+              arith::MulIOp::create(b, loc, wg,
+                                    idx(b, yHalves * 64 * 64 * 2)))});
+      storeBarrier = arith::AddIOp::create(b, loc, wg, idx(b, 13));
+    }
     Type g1 = op.getGemm1Type();
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
@@ -2883,13 +2919,21 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
       }
       return {{ifOp.getResult(0)}, ifOp.getResult(1)};
     };
+    // The first MMA warpgroup's tile parts (PhaseTimers; no prologue, no
+    // exchange: slots 7 and 13 stay zero).
+    Value firstWg =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(b, 0));
+    timers.stamp(b, loc, 6, firstWg, "sub");
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
-          return buildPerGemm(
+          timers.turn(ob, l, 6, 8, firstWg);
+          Value tileEnd = buildPerGemm(
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
+                timers.stamp(tb, l, 12, firstWg, "sub");
+                timers.stamp(tb, l, 11, firstWg, "count");
                 auto d = decode(tb, t1, cols1);
                 Value row = arith::AddIOp::create(tb, l, d.getRow(), aRow);
                 // MXFP4: the scales of the rows the producer loaded (named
@@ -2904,7 +2948,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto [accs, next] =
                     tileMmas(tb, d, row, slices1, iter, dequant, w13Scales,
                              boxes, e * 2 * i, h);
+                timers.turn(tb, l, 8, 9, firstWg);
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
+                timers.stamp(tb, l, 14, firstWg, "sub");
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
                     arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
@@ -2918,7 +2964,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   store.setLimitAttr(limit);
                 // MXFP8 activations (act_quant): rounded per 1x32 block.
                 store.setMxRound(bool(op.getActQuantAttr()));
+                timers.turn(tb, l, 14, 15, firstWg);
                 mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
+                timers.stamp(tb, l, 15, firstWg, "add");
+                timers.stamp(tb, l, 12, firstWg, "add");
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -2934,18 +2983,31 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 auto [accs, next] =
                     tileMmas(eb, d, row, slices2, iter, dequant, w2Scales,
                              boxes, e * h, i);
+                timers.turn(eb, l, 8, 9, firstWg);
                 scaleByExpert(eb, l, accs, w2Global, d.getExpert());
-                ep.storeRows(
-                    eb, l, accs, y, row,
-                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256)),
-                    d.getRowEnd(), yElem, h);
+                Value col =
+                    arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
+                if (yTma)
+                  mk::StoreAccTmaOp::create(eb, l, accs[0], tmapY, wgStaging,
+                                            y, row, col, d.getRowEnd(),
+                                            storeBarrier,
+                                            eb.getI64IntegerAttr(yHalves),
+                                            eb.getI64IntegerAttr(h));
+                else
+                  ep.storeRows(eb, l, accs, y, row, col, d.getRowEnd(), yElem,
+                               h);
                 return next;
               });
+          timers.turn(ob, l, 9, 6, firstWg);
+          timers.stamp(ob, l, 10, firstWg, "count");
+          return tileEnd;
         });
+    timers.stamp(b, loc, 6, firstWg, "add");
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
-    Value firstWg =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(b, 0));
+    // y's rows stored by TMA are complete before grid barrier 3.
+    if (yTma)
+      mk::StoreAccTmaWaitOp::create(b, loc);
     timers.stamp(b, loc, 3, firstWg);
     if (commOnly)
       mk::ReturnRowsOp::create(

@@ -1,6 +1,47 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=16" -verify-diagnostics | FileCheck %s --check-prefix=SMALL
 // RUN: not moe-opt %s --convert-moe-to-moek="max-tokens=0" 2>&1 | FileCheck %s --check-prefix=MAXERR
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" -verify-diagnostics | FileCheck %s --check-prefix=TIMERS
+
+// phase-timers: the phases (two stamps in the dispatch, one when the
+// producer is done) and the first MMA warpgroup's tile parts, summed: the
+// wait for a tile's first stage (6), its K loop (8), its epilogue (9), the
+// tile count (10); of a GEMM1 tile its whole time (12), its count (11),
+// the activation's store (14) and the signal (15).
+// TIMERS-LABEL: llvm.func @layer_fused_moe_0(
+// TIMERS-SAME:    timers = {{[0-9]+}} : i64
+// TIMERS:         moek.dispatch
+// TIMERS:         moek.warp_role "consumer"
+// TIMERS:         moek.timestamp %[[T:.+]][%{{.+}}] {mode = "sub"}
+// TIMERS:         scf.while
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// GEMM1:
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "count"}
+// TIMERS:         moek.mma
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// TIMERS:         moek.store_act
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// TIMERS:         moek.signal
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// GEMM2:
+// TIMERS:         moek.mma
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// TIMERS:         moek.store_acc
+// The tile's end:
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "sub"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "count"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}] {mode = "add"}
+// TIMERS:         moek.timestamp %[[T]][%{{.+}}]{{$}}
+// TIMERS-NEXT:    }
+// TIMERS:         moek.grid_barrier %{{.+}} phase(3)
 
 // A bf16 layer becomes one launch of one persistent kernel: dispatch (two
 // grid barriers), the tiles of GEMM1 then GEMM2 in one list, GEMM1 tiles
@@ -10,24 +51,28 @@
 // CHECK:         %[[OUT:.+]] = moek.launch @moe_kernels::@layer_fused_moe_0(%arg0, %arg1, %arg2, %arg3, %arg4) : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x384x256xbf16>, tensor<4x256x192xbf16>) -> tensor<?x256xbf16>
 // CHECK:         return %[[OUT]]
 // CHECK:       llvm.func @layer_fused_moe_0(
-// The weights' descriptors, two over the workspace (routed rows and
-// activations, sized for max-tokens * top_k = 8192 rows), the pointers, the
-// workspace and T.
-// CHECK-SAME:    moek.abi = [{box = [64, 128], inner = 256 : i64, kind = "tma", operand = 3 : i64, rows = 1536 : i64, swizzle = 128 : i64, view = "[E*2I, H]"}, {box = [64, 128], inner = 192 : i64, kind = "tma", operand = 4 : i64, rows = 1024 : i64, swizzle = 128 : i64, view = "[E*H, I]"}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 256], swizzle = 128 : i64, workspace = "rows", workspace_offset = [[ROWSOFF:[0-9]+]] : i64}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 192], swizzle = 128 : i64, workspace = "act", workspace_offset = {{[0-9]+}} : i64}, {kind = "ptr", operand = 0 : i64}, {kind = "ptr", operand = 1 : i64}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}, {kind = "workspace"}, {kind = "token_count"}]
+// The weights' descriptors, three over the workspace (routed rows,
+// activations and GEMM2's rows y, sized for max-tokens * top_k = 8192
+// rows), the pointers, the workspace and T.
+// CHECK-SAME:    moek.abi = [{box = [64, 128], inner = 256 : i64, kind = "tma", operand = 3 : i64, rows = 1536 : i64, swizzle = 128 : i64, view = "[E*2I, H]"}, {box = [64, 128], inner = 192 : i64, kind = "tma", operand = 4 : i64, rows = 1024 : i64, swizzle = 128 : i64, view = "[E*H, I]"}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 256], swizzle = 128 : i64, workspace = "rows", workspace_offset = [[ROWSOFF:[0-9]+]] : i64}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 192], swizzle = 128 : i64, workspace = "act", workspace_offset = {{[0-9]+}} : i64}, {box = [64, 64], dtype = "bf16", kind = "tma", shape = [8192, 256], swizzle = 128 : i64, workspace = "y", workspace_offset = [[YOFF:[0-9]+]] : i64}, {kind = "ptr", operand = 0 : i64}, {kind = "ptr", operand = 1 : i64}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}, {kind = "workspace"}, {kind = "token_count"}]
 // CHECK-SAME:    moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 4096 : i64, zero_bytes = 384 : i64}
 // Workspace parts at i64 offsets (a GEP's constant indices hold 29 bits).
 // CHECK:         %[[C32:.+]] = llvm.mlir.constant(32 : i64) : i64
-// CHECK-NEXT:    %[[NEXT:.+]] = llvm.getelementptr %arg8[%[[C32]]]
+// CHECK-NEXT:    %[[NEXT:.+]] = llvm.getelementptr %arg9[%[[C32]]]
 // CHECK:         %[[C0:.+]] = llvm.mlir.constant(0 : i64) : i64
-// CHECK-NEXT:    %[[BAR:.+]] = llvm.getelementptr %arg8[%[[C0]]]
+// CHECK-NEXT:    %[[BAR:.+]] = llvm.getelementptr %arg9[%[[C0]]]
 // CHECK:         %[[C96:.+]] = llvm.mlir.constant(96 : i64) : i64
-// CHECK-NEXT:    %[[READY:.+]] = llvm.getelementptr %arg8[%[[C96]]]
+// CHECK-NEXT:    %[[READY:.+]] = llvm.getelementptr %arg9[%[[C96]]]
 // CHECK:         %[[C384:.+]] = llvm.mlir.constant(384 : i64) : i64
-// CHECK-NEXT:    %[[OFFS:.+]] = llvm.getelementptr %arg8[%[[C384]]]
+// CHECK-NEXT:    %[[OFFS:.+]] = llvm.getelementptr %arg9[%[[C384]]]
 // CHECK:         %[[CROWS:.+]] = llvm.mlir.constant([[ROWSOFF]] : i64) : i64
-// CHECK-NEXT:    %[[ROWS:.+]] = llvm.getelementptr %arg8[%[[CROWS]]]
+// CHECK-NEXT:    %[[ROWS:.+]] = llvm.getelementptr %arg9[%[[CROWS]]]
+// CHECK:         %[[CY:.+]] = llvm.mlir.constant([[YOFF]] : i64) : i64
+// CHECK-NEXT:    %[[Y:.+]] = llvm.getelementptr %arg9[%[[CY]]]
 // CHECK:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
-// CHECK:         moek.dispatch %arg4, %arg5, %arg6 tokens(%{{.+}}) counts(%{{.+}}) cursor(%{{.+}}) offsets(%[[OFFS]]) slot_rows(%{{.+}}) row_weights(%{{.+}}) rows(%[[ROWS]]) barrier(%[[BAR]]) {hidden = 256 : i64, num_experts = 4 : i64, phase = 1 : i64, top_k = 2 : i64}
+// GEMM2's TMA epilogue: two 8 KB staging halves a warpgroup.
+// CHECK-NEXT:    %[[STAGING:.+]] = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
+// CHECK:         moek.dispatch %arg5, %arg6, %arg7 tokens(%{{.+}}) counts(%{{.+}}) cursor(%{{.+}}) offsets(%[[OFFS]]) slot_rows(%{{.+}}) row_weights(%{{.+}}) rows(%[[ROWS]]) barrier(%[[BAR]]) {hidden = 256 : i64, num_experts = 4 : i64, phase = 1 : i64, top_k = 2 : i64}
 // I = 192: two GEMM1 column blocks of 128 (the second half masked); H =
 // 256: one GEMM2 column block of 256.
 // CHECK:         %[[N1:.+]] = moek.grouped_tile_count %[[OFFS]] {col_tiles = 2 : i64, num_experts = 4 : i64, tile_rows = 128 : i64}
@@ -62,10 +107,11 @@
 // CHECK-NEXT:        arith.cmpi ult, %[[TILE]], %[[TOTAL]]
 // CHECK:           moek.store_act %{{.+}}, %{{.+}} row_limit(%{{.+}}) {activation = "swiglu", element_type = bf16, gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
 // CHECK:           moek.signal %[[READY]][%{{.+}}]
-// CHECK:           moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>
+// CHECK:           moek.store_acc_tma %{{.+}}, %arg4, %{{.+}}, %[[Y]][%{{.+}}, %{{.+}}] row_limit(%{{.+}}) barrier(%{{.+}}) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
 // CHECK:         moek.ring_release %{{.+}}[%[[END]]#0]
+// CHECK-NEXT:    moek.store_acc_tma_wait
 // CHECK:         moek.grid_barrier %[[BAR]] phase(3) id(4) threads(256)
-// CHECK-NEXT:    moek.combine %{{.+}}, %{{.+}} weights(%arg6) out(%arg7) tokens(%{{.+}}) {element_type = bf16, first_thread = 128 : i64, hidden = 256 : i64, threads = 256 : i64, top_k = 2 : i64, y_type = bf16}
+// CHECK-NEXT:    moek.combine %[[Y]], %{{.+}} weights(%arg7) out(%arg8) tokens(%{{.+}}) {element_type = bf16, first_thread = 128 : i64, hidden = 256 : i64, threads = 256 : i64, top_k = 2 : i64, y_type = bf16}
 // SMALL:         moek.workspace = {bytes = {{[0-9]+}} : i64, max_tokens = 16 : i64
 // MAXERR: error: convert-moe-to-moek: max-tokens must be >= 1, got 0
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x384x256xbf16>, %w2: tensor<4x256x192xbf16>) -> tensor<?x256xbf16> {
@@ -112,6 +158,18 @@ func.func @interleaved(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor
 // CHECK:         moek.store_act {{.*}} {activation = "gelu_tanh_mul", element_type = bf16, gemm1_type = bf16, ld = 128 : i64}
 func.func @gelu_tanh(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_tanh_mul>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
+// 256 experts: the static shared memory (three prefix sums of 4 bytes an
+// expert) leaves one 8 KB staging half a warpgroup for GEMM2's TMA stores.
+// CHECK-LABEL: func.func @many_experts
+// CHECK:         moek.smem_alloc {bytes = 16384 : i64} : !llvm.ptr<3>
+// CHECK:         moek.store_acc_tma {{.*}} {halves = 1 : i64, ld = 256 : i64}
+func.func @many_experts(%x: tensor<?x256xbf16>, %ids: tensor<?x8xi32>, %w: tensor<?x8xf32>, %w13: tensor<256x256x256xbf16>, %w2: tensor<256x256x128xbf16>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x8xi32>, tensor<?x8xf32>, tensor<256x256x256xbf16>, tensor<256x256x128xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }
 

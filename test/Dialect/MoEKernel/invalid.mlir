@@ -323,3 +323,31 @@ func.func @negative_timestamp_mode(%p: !llvm.ptr<1>, %t: index) {
   moek.timestamp %p[%t] {mode = "max"}
   return
 }
+
+// -----
+
+func.func @negative_store_acc_tma_width(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x64xf32>
+  // expected-error @+1 {{'moek.store_acc_tma' op stores a warpgroup's 64 x C f32 accumulator (C a multiple of 128: pairs of 64-column boxes, one a staging half), got '!moek.acc<64x64xf32>'}}
+  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @negative_store_acc_tma_halves(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x256xf32>
+  // expected-error @+1 {{'moek.store_acc_tma' op expects 1 or 2 staging halves, got 4}}
+  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {halves = 4 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
+  return
+}
+
+// -----
+
+func.func @negative_store_acc_tma_barrier(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x256xf32>
+  %b = arith.constant 16 : index
+  // expected-error @+1 {{'moek.store_acc_tma' op expects a named barrier in [1, 15], got 16}}
+  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%b) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
+  return
+}

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -945,6 +946,30 @@ static LogicalResult verifyAccStore(Op op) {
 }
 
 LogicalResult StoreAccOp::verify() { return verifyAccStore(*this); }
+
+LogicalResult StoreAccTmaOp::verify() {
+  AccType acc = getAcc().getType();
+  if (acc.getRows() != 64 || acc.getCols() % 128 != 0 ||
+      !acc.getElementType().isF32())
+    return emitOpError() << "stores a warpgroup's 64 x C f32 accumulator "
+                            "(C a multiple of 128: pairs of 64-column "
+                            "boxes, one a staging half), got "
+                         << acc;
+  int64_t ld = getLdAttr().getInt();
+  if (ld < 8 || ld % 8 != 0)
+    return emitOpError() << "expects ld a positive multiple of 8 (column "
+                            "pairs of 8-column groups), got "
+                         << ld;
+  int64_t halves = getHalvesAttr().getInt();
+  if (halves != 1 && halves != 2)
+    return emitOpError() << "expects 1 or 2 staging halves, got " << halves;
+  APInt id;
+  if (matchPattern(getBarrier(), m_ConstantInt(&id)))
+    if (id.getSExtValue() < 1 || id.getSExtValue() > 15)
+      return emitOpError() << "expects a named barrier in [1, 15], got "
+                           << id.getSExtValue();
+  return success();
+}
 
 LogicalResult AccStoreRowsOp::verify() {
   if (failed(verifyAccStore(*this)))

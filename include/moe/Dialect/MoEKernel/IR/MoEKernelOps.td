@@ -1879,6 +1879,60 @@ def MoEK_StoreAccOp : MoEK_Op<"store_acc", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_StoreAccTmaOp : MoEK_Op<"store_acc_tma", []> {
+  let summary = "Store a warpgroup's accumulator by TMA through shared memory";
+  let description = [{
+    moek.store_acc of a warpgroup's 64 x C accumulator (C a multiple of
+    128) in bf16, asynchronously: when its rows `[row, row + 64)` all lie below
+    `row_limit`, each 64-column block goes by `stmatrix` into one of the
+    `halves` (1 or 2) 8 KB halves of `staging` (1024-byte aligned; the
+    128-byte swizzled layout of a 64 x 64 box of descriptor `tmap`), and
+    the warpgroup's first thread stores it with `cp.async.bulk.tensor` to
+    columns `col + 64 b`, rows `row` of the matrix `tmap` describes (its
+    width clips the columns). Named barrier `barrier` (an index: each
+    warpgroup its own; the warpgroup's 128 threads) orders a block's
+    writes before its store, and the first thread waits
+    (`cp.async.bulk.wait_group.read`) for the store that read a half
+    before the warpgroup writes it again: with two halves while the other
+    half is written, with one before each block. The stores complete after
+    the op: moek.store_acc_tma_wait, by the same warpgroup, before anyone
+    reads them. A tile's last rows (some at or past `row_limit`) are
+    stored as moek.store_acc does, into `out` (row stride `ld`).
+
+    ```mlir
+    moek.store_acc_tma %acc, %tmap, %staging, %y[%row, %col] row_limit(%end) barrier(%id) {halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<0>:$tmap,
+                       LLVM_PointerInAddressSpace<3>:$staging,
+                       MoEK_GlobalPtr:$out, Index:$row, Index:$col,
+                       Index:$row_limit, Index:$barrier, I64Attr:$halves,
+                       I64Attr:$ld);
+  let assemblyFormat = [{
+    $acc `,` $tmap `,` $staging `,` $out `[` $row `,` $col `]` `row_limit`
+    `(` $row_limit `)` `barrier` `(` $barrier `)` attr-dict `:`
+    qualified(type($acc))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_StoreAccTmaWaitOp : MoEK_Op<"store_acc_tma_wait", []> {
+  let summary = "Wait until a warpgroup's moek.store_acc_tma stores are done";
+  let description = [{
+    The warpgroup's first thread (the one that issued its
+    moek.store_acc_tma stores) waits until they have completed
+    (`cp.async.bulk.wait_group 0`) and orders them before its later
+    generic memory operations (`fence.proxy.async.global`); a barrier after
+    this op (a grid barrier) then publishes the stored rows to every
+    thread behind it.
+
+    ```mlir
+    moek.store_acc_tma_wait
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
 def MoEK_StoreAccRemoteOp : MoEK_Op<"store_acc_remote", []> {
   let summary = "Store an accumulator's rows into the ranks and rows they came from";
   let description = [{
