@@ -97,7 +97,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import (CASES, calc_diff, ceilings,  # noqa: E402
-                          fp8_text, timed)
+                          fp8_text, timed, timed_interleaved)
 from run_fused_moe import (dequant_mxfp4, dequant_mxfp8,  # noqa: E402
                            dequant_nvfp4, is_fp8, is_mxfp4, is_nvfp4,
                            reference, rel_fro, to_e4m3)
@@ -301,32 +301,6 @@ def artifact(art, E, H, I, K, dtype):
               "mxfp8-mxfp4": "mx8mx_", "mxfp8-nvfp4": "mx8nv_",
               "mxfp8": "mx8_"}.get(dtype, "")
     return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
-
-
-def timed_interleaved(fns, rounds=5, reps=4, warm=3):
-    """The median ms of each of `fns` (name -> callable), over `rounds`
-    rounds of `reps` timings (CUDA events) each, the callables taken in a
-    rotated order each round, after `warm` calls of each; one callable is
-    timed as timed() does."""
-    names = list(fns)
-    if len(names) == 1:
-        return {names[0]: timed(fns[names[0]])}
-    for n in names:
-        for _ in range(warm):
-            fns[n]()
-    torch.cuda.synchronize()
-    samples = {n: [] for n in names}
-    for r in range(rounds):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            for _ in range(reps):
-                s, e = (torch.cuda.Event(enable_timing=True)
-                        for _ in range(2))
-                s.record()
-                fns[n]()
-                e.record()
-                torch.cuda.synchronize()
-                samples[n].append(s.elapsed_time(e))
-    return {n: sorted(v)[len(v) // 2] for n, v in samples.items()}
 
 
 def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):

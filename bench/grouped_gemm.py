@@ -42,7 +42,10 @@ usage: grouped_gemm.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
 --compare times other builds of the same kernels (e.g. made with other
 --kernel-options) on the same inputs in the same run, for before/after
 measurements of an optimization: each is checked like the main one and gets
-a column "NAME ms" in the table.
+a column "NAME ms" in the table. Ours, the compared builds and torch are
+timed in interleaved rounds (5 rounds of 4 launches, the order rotated each
+round; the median of each's 20), so that no column gains from being timed
+first.
 """
 
 import argparse
@@ -88,6 +91,32 @@ def timed(fn, reps=20, warm=3, after_warm_up=None):
         ts.append(s.elapsed_time(e))
     ts.sort()
     return ts[len(ts) // 2]
+
+
+def timed_interleaved(fns, rounds=5, reps=4, warm=3):
+    """The median ms of each of `fns` (name -> callable), over `rounds`
+    rounds of `reps` timings (CUDA events) each, the callables taken in a
+    rotated order each round, after `warm` calls of each; one callable is
+    timed as timed() does."""
+    names = list(fns)
+    if len(names) == 1:
+        return {names[0]: timed(fns[names[0]])}
+    for n in names:
+        for _ in range(warm):
+            fns[n]()
+    torch.cuda.synchronize()
+    samples = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            for _ in range(reps):
+                s, e = (torch.cuda.Event(enable_timing=True)
+                        for _ in range(2))
+                s.record()
+                fns[n]()
+                e.record()
+                torch.cuda.synchronize()
+                samples[n].append(s.elapsed_time(e))
+    return {n: sorted(v)[len(v) // 2] for n, v in samples.items()}
 
 
 def fp8_peak(a):
@@ -229,18 +258,27 @@ def measure(a, compare, ceil, name, gemm, dtype, e, n, kk, offsets, m,
     fro_peer = rel(peer, peer_ref) if peer is not None else None
     cd = calc_diff(out, ref)
     ok = correct(out)
-    ours_ms = timed(lambda: kernel.launch(*args, out))
-    compare_ms = {}
+    # Ours, each compared build (checked first) and torch, timed in
+    # interleaved rounds: no column gains from its place in the order.
+    fns = {"ours": lambda: kernel.launch(*args, out)}
+    others = []
     for cname, cdir in compare:
         other = moe_runtime.Kernel.load(
             os.path.join(cdir, os.path.basename(art)))
+        others.append(other)
         out.fill_(float("nan"))
         other.launch(*args, out)
         torch.cuda.synchronize()
         ok = ok and correct(out)
-        compare_ms[cname] = timed(lambda: other.launch(*args, out))
+        fns[cname] = lambda other=other: other.launch(*args, out)
+    if peer is not None:
+        fns["torch"] = peer_fn
+    ms = timed_interleaved(fns)
+    for other in others:
         other.close()
-    peer_ms = timed(peer_fn) if peer is not None else None
+    ours_ms = ms["ours"]
+    compare_ms = {cname: ms[cname] for cname, _ in compare}
+    peer_ms = ms.get("torch")
     flops = 2.0 * m * n * kk
     if fp8:
         kb, nb = kk // FP8_BLOCK, n // FP8_BLOCK

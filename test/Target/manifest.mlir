@@ -13,19 +13,20 @@
 // CHECK-DAG: "arch": "sm_90a"
 // CHECK-DAG: "kernel": "deepseek_v3_gate_up_expert_matmul_0"
 // CHECK-DAG: "cubin": "deepseek_v3_gate_up_expert_matmul_0.cubin"
-// CHECK-DAG: "dynamic_smem_bytes": 197632
+// CHECK-DAG: "dynamic_smem_bytes": 230400
 // CHECK-DAG: "grid": "persistent"
 // CHECK-DAG: "content_hash": "sha256:{{[0-9a-f]+}}"
 // CHECK-DAG: "swizzle": "128B"
 
 // The 256-row-tile variant, for T with 64 to 192 rows per expert on
 // average (E = 256), shares the parameters and the TMA descriptors (64-row
-// boxes of the rows, 128-row boxes of the weights).
+// boxes of the rows, 128-row boxes of the weights, 64 x 64 boxes of the
+// output).
 // RUN: %python -c "import json, sys; m = json.load(open(sys.argv[1])); print([t['box'] for t in m['tma']]); print(json.dumps(m['variants'], sort_keys=True))" %t.json | FileCheck %s --check-prefix=VAR
-// VAR: {{\[}}[64, 64], [128, 64]]
-// VAR-NEXT: [{"dynamic_smem_bytes": 197632, "kernel": "deepseek_v3_gate_up_expert_matmul_0_m256", "max_tokens": 49152, "min_tokens": 16384}]
+// VAR: {{\[}}[64, 64], [128, 64], [64, 64]]
+// VAR-NEXT: [{"dynamic_smem_bytes": 230400, "kernel": "deepseek_v3_gate_up_expert_matmul_0_m256", "max_tokens": 49152, "min_tokens": 16384}]
 
-// RT: kernel deepseek_v3_gate_up_expert_matmul_0: 5 params, 3 tensors in, 1 out
+// RT: kernel deepseek_v3_gate_up_expert_matmul_0: 6 params, 3 tensors in, 1 out
 // RT-NEXT: T = 16383 runs deepseek_v3_gate_up_expert_matmul_0
 // RT-NEXT: T = 16384 runs deepseek_v3_gate_up_expert_matmul_0_m256
 // RT-NEXT: T = 49151 runs deepseek_v3_gate_up_expert_matmul_0_m256

@@ -274,6 +274,19 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       `moek.mma_promote` is one `fma.rn.f32` per fragment value.
     * `moek.store_acc` rounds pairs of columns (`cvt.rn.bf16x2.f32`) and
       stores them, masking rows at or past the limit.
+    * `moek.store_acc_tma` (the bf16 grouped matmul's cooperative 128 x 256
+      and 256 x 128 kernels and the bf16 fused kernel's GEMM2, when the
+      shared memory next to four 48 KB stages holds the staging): a
+      warpgroup's 64 full rows go by `stmatrix.x4` into an 8 KB
+      128B-swizzled staging half, `fence.proxy.async`, a named barrier of
+      the warpgroup (13 or 14), and one thread's `cp.async.bulk.tensor`
+      store per 64 x 64 box of the output's descriptor (its width clips the
+      columns), with `cp.async.bulk.wait_group.read` before a half is
+      written again; partial rows as `moek.store_acc`.
+      `moek.store_acc_tma_wait` (`wait_group 0` and
+      `fence.proxy.async.global`) before anyone reads the rows. The grouped
+      matmul's bf16 kernels take the output's descriptor as their third
+      parameter (the variants share it).
     * `moek.grouped_tile*` scan the device-side expert offsets.
     * sm_100a: everything above but the MMAs is the same code. Each MMA
       warpgroup's accumulator lives in tensor memory: warp 0 allocates the

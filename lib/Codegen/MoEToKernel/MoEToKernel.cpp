@@ -1595,31 +1595,66 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // (moek.dequant_mxfp8) before their MMAs.
   bool mxfp8 = isMxfp8(op);
   int64_t sliceK = scaled ? kTileKFp8 : kTileK;
-  // TMA descriptors of the rows and weights, offsets, [row scales, weight
-  // scales | FP4 weight scales[, NVFP4 global scales],] output, workspace.
-  SmallVector<Type> params{ptr, ptr, gptr, gptr, gptr};
+  // The bf16 cooperative kernels (128 x 256 and 256 x 128 tiles, four 48
+  // KB stages) store their rows by TMA through 32 KB of shared memory
+  // (moek.store_acc_tma, over a third descriptor, the output's): the 227
+  // KB less the stages and 1 KB of alignment leave 33 KB, less the static
+  // shared memory (a prefix sum of 4 bytes an expert and the barriers).
+  // Every bf16 kernel of the family takes the descriptor (a kernel's
+  // variants share one parameter ABI); the others ignore it.
+  bool outTma = !scaled && !fp4 && !mxfp8 && outElem.isBF16() && n % 8 == 0;
+  int64_t stageBytes = (kTileM + kTileN) * sliceK * 2;
+  int64_t smemLeft =
+      232448 - (stages * stageBytes + 1024) - (4 * (e + 1) + 256);
+  bool storeTma = outTma && !config.pingpong && !config.singleIssuer &&
+                  !config.ctaPair && kTileN % 128 == 0 &&
+                  smemLeft >= 32 * 1024;
+  // TMA descriptors of the rows and weights[, of the output], offsets,
+  // [row scales, weight scales | FP4 weight scales[, NVFP4 global
+  // scales],] output, workspace.
+  SmallVector<Type> params{ptr, ptr};
+  if (outTma)
+    params.push_back(ptr);
+  params.append({gptr, gptr, gptr});
   if (scaled || mxfp8)
     params.append({gptr, gptr});
   if (fp4)
     params.push_back(gptr);
   if (globalScale)
     params.push_back(gptr);
+  ArrayAttr abi = buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale, mxfp8);
+  if (outTma) {
+    SmallVector<Attribute> entries(abi.begin(), abi.end());
+    entries.insert(
+        entries.begin() + 2,
+        b.getDictionaryAttr(
+            {b.getNamedAttr("kind", b.getStringAttr("tma")),
+             b.getNamedAttr("result", b.getI64IntegerAttr(0)),
+             b.getNamedAttr("view", b.getStringAttr("[M, N]")),
+             b.getNamedAttr("inner", b.getI64IntegerAttr(n)),
+             b.getNamedAttr("box", b.getI64ArrayAttr({64, 64})),
+             b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}));
+    abi = b.getArrayAttr(entries);
+  }
+  unsigned numTma = outTma ? 3 : 2;
   // Workspace: the tile counter in its first 16 bytes, zeroed before each
   // launch.
   auto func = createKernelFunc(
-      b, loc, name, params, /*numTma=*/2,
-      buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale, mxfp8),
+      b, loc, name, params, numTma, abi,
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(entry);
-  Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1);
-  Value offsets = entry->getArgument(2);
-  unsigned outArg = scaled || mxfp8 || globalScale ? 5 : fp4 ? 4 : 3;
-  Value out = entry->getArgument(outArg);
-  Value nextTile = entry->getArgument(outArg + 1);
+  Value tmapX = entry->getArgument(0), tmapW = entry->getArgument(1),
+        tmapOut = outTma ? entry->getArgument(2) : Value();
+  // Argument n after the descriptors (the offsets are 0).
+  auto arg = [&](unsigned i) { return entry->getArgument(numTma + i); };
+  Value offsets = arg(0);
+  unsigned outArg = scaled || mxfp8 || globalScale ? 3 : fp4 ? 2 : 1;
+  Value out = arg(outArg);
+  Value nextTile = arg(outArg + 1);
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -1662,6 +1697,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       b.getI64IntegerAttr(config.singleIssuer ? 1
                           : config.pingpong   ? 128
                                               : 256));
+  // moek.store_acc_tma's staging: two 64 x 64 bf16 halves a warpgroup.
+  Value outStaging =
+      storeTma ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                                       b.getI64IntegerAttr(2 * 2 * 64 * 64 * 2))
+               : Value();
 
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
               colTiles = b.getI64IntegerAttr(llvm::divideCeil(n, kTileN));
@@ -1757,6 +1797,17 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     unsigned numAccs = kTileM / 128;
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(kTileM / 2));
+    // moek.store_acc_tma: this warpgroup's 16 KB of the staging and its
+    // named barrier (13 or 14: no other op of the kernel uses them).
+    Value wgStaging, storeBarrier;
+    if (storeTma) {
+      wgStaging = LLVM::GEPOp::create(
+          b, loc, outStaging.getType(), b.getI8Type(), outStaging,
+          ValueRange{arith::IndexCastUIOp::create(
+              b, loc, b.getI64Type(),
+              arith::MulIOp::create(b, loc, wg, idx(2 * 64 * 64 * 2)))});
+      storeBarrier = arith::AddIOp::create(b, loc, wg, idx(13));
+    }
     Value second =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(1));
     if (scaled)
@@ -1864,11 +1915,27 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
                                                  : Value(),
                         d.getExpert());
-          storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
+          if (storeTma)
+            for (auto [a, acc] : llvm::enumerate(accs))
+              mk::StoreAccTmaOp::create(
+                  ob, l, acc, tmapOut, wgStaging, out,
+                  a == 0 ? row
+                         : arith::AddIOp::create(
+                               ob, l, row,
+                               arith::ConstantIndexOp::create(ob, l, 64 * a)),
+                  col,
+                  d.getRowEnd(), storeBarrier, ob.getI64IntegerAttr(2),
+                  ob.getI64IntegerAttr(n));
+          else
+            storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
           return next;
         });
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
+    // The TMA stores complete before the kernel ends (their shared memory
+    // read, their writes performed).
+    if (storeTma)
+      mk::StoreAccTmaWaitOp::create(b, loc);
     if (scaled)
       endTurns(b, loc, second);
   }

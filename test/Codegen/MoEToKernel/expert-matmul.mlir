@@ -25,16 +25,19 @@
 // CHECK:         return %[[Y]]
 // CHECK:       gpu.module @moe_kernels
 // CHECK:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0
-// CHECK-SAME:      moek.abi = [{{.*}}kind = "tma"{{.*}}kind = "tma"{{.*}}kind = "ptr"{{.*}}kind = "ptr"
+// The rows' and weights' descriptors, the output's (64 x 64 boxes, for the
+// epilogue's TMA stores), the offsets, the output, the workspace.
+// CHECK-SAME:      moek.abi = [{{.*}}kind = "tma"{{.*}}kind = "tma"{{.*}}{box = [64, 64], inner = 256 : i64, kind = "tma", result = 0 : i64, swizzle = 128 : i64, view = "[M, N]"}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}
 // CHECK-SAME:      moek.launch = {block = 384 : i64, grid = "persistent"}
 // CHECK-SAME:      moek.variants = [{kernel = @lower_bf16_expert_matmul_expert_matmul_0_m256, max_tokens = 1536 : i64, min_tokens = 512 : i64}]
 // CHECK-SAME:      nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>
 // CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
+// CHECK-NEXT:      %[[STAGING:.+]] = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
 // CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // CHECK:           moek.warp_role "producer" warpgroups(0, 1) max_regs(40)
 // The producer takes tiles from a device counter in the workspace (the
 // dynamic tile scheduler) and tags their stages with them.
-// CHECK:             moek.fetch_add %arg4[
+// CHECK:             moek.fetch_add %arg5[
 // CHECK:             moek.grouped_tile {{.*}}row_group = 8 : i64
 // The rows come in 64-row boxes; the second only if the tile has rows
 // there, and the stage expects the bytes of the boxes loaded.
@@ -73,7 +76,12 @@
 // CHECK-NOT:           moek.mma
 // CHECK:               moek.ring_wait
 // CHECK-NEXT:          moek.ring_release
-// CHECK:             moek.store_acc {{.*}} {element_type = bf16, ld = 256 : i64}
+// The epilogue: stmatrix into this warpgroup's half of the staging, TMA
+// stores through the output's descriptor (moek.store_acc_tma; a tile's
+// last, partial 64 rows as moek.store_acc), complete before the end.
+// CHECK:             moek.store_acc_tma %{{.+}}, %arg2, %{{.+}}, %arg4[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) barrier(%{{.+}}) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
+// CHECK:           moek.ring_release %{{.+}}[%[[END]]#0]
+// CHECK-NEXT:      moek.store_acc_tma_wait
 // tile-m = 256: each MMA warpgroup owns 128 rows as two 64-row accumulators
 // by 128 columns; per tile it runs the loop for both, for the first only (the
 // second's rows past the end), or none.
@@ -94,7 +102,13 @@
 // M256:           } else {
 // M256-NOT:         moek.mma
 // M256:             moek.ring_release
-// M256-COUNT-2:   moek.store_acc
+// Both accumulators go by TMA through the warpgroup's staging, the
+// second 64 rows below the first.
+// M256:           moek.store_acc_tma %[[A:.+]]#0, %arg2, %[[S:.+]], %arg4[%[[R:.+]], %[[C:.+]]] row_limit(%[[END:.+]]) barrier(%[[B:.+]]) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>
+// M256-NEXT:      %[[C64:.+]] = arith.constant 64 : index
+// M256-NEXT:      %[[R2:.+]] = arith.addi %[[R]], %[[C64]] : index
+// M256-NEXT:      moek.store_acc_tma %[[A]]#1, %arg2, %[[S]], %arg4[%[[R2]], %[[C]]] row_limit(%[[END]]) barrier(%[[B]])
+// M256:         moek.store_acc_tma_wait
 // M256ERR: error: convert-moe-to-moek: tile-m = 256 holds two 64-row accumulators per warpgroup, so it takes tile-n = 128 and the cooperative schedule
 // Auto tile-m: a second kernel of 256-row tiles with the same ABI, which
 // the runtime launches for 64 to 192 rows per expert on average (8 experts:
@@ -190,11 +204,15 @@ func.func @lower_bf16_expert_matmul(%x: tensor<?x512xbf16>, %w: tensor<8x256x512
 // -----
 
 // N = 200 is not a multiple of the 128-wide tile: two column blocks, the
-// second one masked at column 200 by the epilogue (ld = 200).
+// second one clipped at column 200 by the epilogue: the TMA stores by the
+// output's descriptor, 200 columns wide; a tile's partial rows masked
+// (ld = 200).
 // CHECK-LABEL: func.func @lower_partial_column_block
 // CHECK:         moek.launch
+// CHECK:         llvm.func
+// CHECK-SAME:      {box = [64, 64], inner = 200 : i64, kind = "tma", result = 0 : i64, swizzle = 128 : i64, view = "[M, N]"}
 // CHECK:         moek.grouped_tile_count {{.*}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
-// CHECK:         moek.store_acc {{.*}} {element_type = bf16, ld = 200 : i64}
+// CHECK:         moek.store_acc_tma {{.*}} {halves = 2 : i64, ld = 200 : i64} : !moek.acc<64x128xf32>
 func.func @lower_partial_column_block(%x: tensor<?x512xbf16>, %w: tensor<8x200x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x200xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x200x512xbf16>, tensor<9xi32>) -> tensor<?x200xbf16>
   return %y : tensor<?x200xbf16>
