@@ -231,6 +231,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"streamWeights", "stream-weights", "bool", "false",
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,
+    Option<"wideCluster", "wide-cluster", "bool", "false",
+           "bf16 grouped matmuls: the 256-row-tile variant runs in clusters "
+           "of two CTAs that take two column tiles of the same rows, each "
+           "copying half of the row boxes into both (TMA multicast), in a "
+           "static tile order; correct on the H200 but not faster there, so "
+           "off by default (bench/results/)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

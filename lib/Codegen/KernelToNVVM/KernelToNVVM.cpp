@@ -937,7 +937,12 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
         // warpgroup's reads of the stage. A predicated arrive, not a
         // branch: a branch made the warp diverge around the mbarrier waits
         // that follow (each a bra.uni spin loop), the suspected cause of a
-        // hang on the H200 (bench/results/, cluster multicast).
+        // hang on the H200 (bench/results/, cluster multicast). The
+        // arrive's semantics are the default (release at CTA scope), as in
+        // CUTLASS's cluster barriers: the stage's reads were by this
+        // warpgroup's wgmmas, complete at its wait; `.release.cluster`
+        // fenced every release and made the clustered grouped matmul 1.7x
+        // slower (2026-12-04-grouped-gemm-l2-h200.md).
         Value lane = LLVM::URemOp::create(
             rewriter, loc, threadIdX(rewriter, loc),
             i32c(rewriter, loc, kWarpgroupThreads));
@@ -950,7 +955,7 @@ struct RingStageLowering : OpConversionPattern<OpTy> {
         Value remote = inClusterCta(rewriter, loc, bar, target);
         ptxVoid(rewriter, loc,
                 "{\n.reg .pred p;\nsetp.ne.b32 p, $1, 0;\n"
-                "@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, "
+                "@p mbarrier.arrive.shared::cluster.b64 _, "
                 "[$0];\n}",
                 "l,r",
                 ValueRange{LLVM::PtrToIntOp::create(

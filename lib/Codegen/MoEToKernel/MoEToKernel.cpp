@@ -390,7 +390,10 @@ using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 /// are `bBoxRows` rows (128 by default). A producer
 /// warp (`leader`: its one thread that sets the tag, expects the bytes and
 /// issues the copies) runs `stageHook` on every lane after each stage's
-/// copies. Returns the iteration after the last.
+/// copies. With `shareRank` (the CTA's rank in a cluster of two sharing the
+/// ring), A's boxes are shared: CTA r copies boxes r, r + 2, ... into both
+/// CTAs' stages (multicast), and each stage still expects all of them.
+/// Returns the iteration after the last.
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
                      ArrayRef<Value> bRows, Value cKSlices, Value i0,
@@ -400,7 +403,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      bool bPacked = false, int64_t aTile = 0,
                      int64_t aRowBytes = kSliceBytes, Value leader = Value(),
                      StageHook stageHook = nullptr,
-                     int64_t bBoxRows = kWBoxRows) {
+                     int64_t bBoxRows = kWBoxRows,
+                     Value shareRank = Value()) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -434,18 +438,34 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
           auto load = [&](OpBuilder &lb) {
             Value row = arith::AddIOp::create(lb, il, aRow,
                                               idx(lb, box * kXBoxRows));
-            mk::TmaLoadOp::create(
+            auto copy = mk::TmaLoadOp::create(
                 lb, il, tmapA, ValueRange{kx, row}, ring, i,
                 lb.getI64IntegerAttr(aTile),
                 lb.getI64IntegerAttr(box * kXBoxRows),
                 streamWeights ? lb.getStringAttr("evict_last") : StringAttr());
+            if (shareRank)
+              copy.setMulticast(true);
           };
+          // Shared boxes: this CTA's share only.
+          Value mine =
+              shareRank ? arith::CmpIOp::create(ib, il,
+                                                arith::CmpIPredicate::eq,
+                                                shareRank, idx(ib, box % 2))
+                        : Value();
           if (box == 0) { // every tile has rows in its first box
-            load(ib);
+            if (!mine) {
+              load(ib);
+              continue;
+            }
+            auto ifOp = scf::IfOp::create(ib, il, mine, false);
+            OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+            load(tb);
             continue;
           }
           Value has = arith::CmpIOp::create(ib, il, arith::CmpIPredicate::ugt,
                                             boxes, idx(ib, box));
+          if (mine)
+            has = arith::AndIOp::create(ib, il, has, mine);
           auto ifOp = scf::IfOp::create(ib, il, has, false);
           OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
           load(tb);
@@ -981,6 +1001,10 @@ struct KernelConfig {
   /// With singleIssuer: clusters of two CTAs share each 256 x 256 tile
   /// (buildCtaPairRoles).
   bool ctaPair = false;
+  /// Cooperative bf16: clusters of two CTAs take two column tiles of the
+  /// same rows, each copying half of the row boxes into both CTAs' rings
+  /// (TMA multicast), in a static tile order.
+  bool clusterCols = false;
 };
 
 /// Tensor-memory accumulators of the single-issuer kernel: two, so that the
@@ -1644,6 +1668,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
+  if (config.clusterCols) {
+    NamedAttrList launch(func->getAttrOfType<DictionaryAttr>("moek.launch"));
+    launch.set("cluster", b.getI64IntegerAttr(2));
+    func->setAttr("moek.launch", launch.getDictionary(ctx));
+  }
   Block *entry = func.addEntryBlock(b);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(entry);
@@ -1692,24 +1721,53 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // One ring. Cooperative: both MMA warpgroups read and release every
   // stage (256 arrivals); pingpong: the warpgroup of the stage's tile (128).
   // Single issuer: the MMAs' commit frees each stage (1).
-  Value ring = mk::RingAllocOp::create(
+  auto ringAlloc = mk::RingAllocOp::create(
       b, loc, ringType,
       b.getI64IntegerAttr(config.singleIssuer ? 1
                           : config.pingpong   ? 128
                                               : 256));
+  if (config.clusterCols)
+    ringAlloc.setCluster(2);
+  Value ring = ringAlloc;
   // moek.store_acc_tma's staging: two 64 x 64 bf16 halves a warpgroup.
   Value outStaging =
       storeTma ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
                                        b.getI64IntegerAttr(2 * 2 * 64 * 64 * 2))
                : Value();
 
+  // Clusters of two CTAs on column tiles: the scheduler's tiles are pairs
+  // of column tiles, CTA r of the cluster taking column tile 2 c + r of
+  // pair c. With an odd number of column tiles, the last pair's second is
+  // the last column tile again: both CTAs compute it and store the same
+  // values (a branch or a select on the rank around the stores instead
+  // makes ptxas serialize the wgmmas).
+  bool clusterCols = config.clusterCols;
+  int64_t nColTiles = llvm::divideCeil(n, kTileN);
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(kTileM),
-              colTiles = b.getI64IntegerAttr(llvm::divideCeil(n, kTileN));
+              colTiles = b.getI64IntegerAttr(
+                  clusterCols ? llvm::divideCeil(nColTiles, 2) : nColTiles);
   Value numTiles = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(),
                                                   offsets, numE, tileRows,
                                                   colTiles);
   Value bid = mk::BlockIdOp::create(b, loc, b.getIndexType());
   Value grid = mk::GridSizeOp::create(b, loc, b.getIndexType());
+  Value rank = clusterCols
+                   ? mk::ClusterRankOp::create(b, loc, b.getIndexType())
+                   : Value();
+  // The tile's column tile.
+  auto colTileOf = [&](OpBuilder &ob, mk::GroupedTileOp d) -> Value {
+    if (!clusterCols)
+      return d.getColTile();
+    Value c = arith::AddIOp::create(
+        ob, loc,
+        arith::MulIOp::create(ob, loc, d.getColTile(),
+                              arith::ConstantIndexOp::create(ob, loc, 2)),
+        rank);
+    if (nColTiles % 2)
+      c = arith::MinUIOp::create(
+          ob, loc, c, arith::ConstantIndexOp::create(ob, loc, nColTiles - 1));
+    return c;
+  };
   auto decode = [&](OpBuilder &ob, Value t) {
     SmallVector<Type> types(4, ob.getIndexType());
     return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
@@ -1734,7 +1792,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                         mk::GroupedTileOp d, Value tag) -> Value {
       Value wrow = arith::AddIOp::create(
           ob, l, arith::MulIOp::create(ob, l, d.getExpert(), cN),
-          arith::MulIOp::create(ob, l, d.getColTile(), cTileN));
+          arith::MulIOp::create(ob, l, colTileOf(ob, d), cTileN));
       // The weights in boxes of 128 rows (two for 256-wide tiles), so that
       // every tile shape uses the same TMA descriptors.
       SmallVector<Value> wRows;
@@ -1747,9 +1805,23 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                             /*boxPerTile=*/false, fp4 || mxfp8 ? 2 : 1,
                             fp4 ? sliceK / 2 : mxfp8 ? sliceK : kSliceBytes,
                             fp4, /*aTile=*/mxfp8 ? 3 : 0,
-                            /*aRowBytes=*/mxfp8 ? sliceK : kSliceBytes);
+                            /*aRowBytes=*/mxfp8 ? sliceK : kSliceBytes,
+                            /*leader=*/Value(), /*stageHook=*/nullptr,
+                            kWBoxRows, /*shareRank=*/rank);
     };
-    if (config.pingpong) {
+    if (clusterCols) {
+      // The cluster's pairs in a static order (both CTAs take the same
+      // ones), each stage tagged with its pair; then the stop mark.
+      Value cluster = arith::DivUIOp::create(b, loc, bid, idx(2));
+      Value clusters = arith::DivUIOp::create(b, loc, grid, idx(2));
+      auto loop = scf::ForOp::create(
+          b, loc, cluster, numTiles, clusters, ValueRange{c0},
+          [&](OpBuilder &ob, Location l, Value t, ValueRange it) {
+            Value end = loadTile(ob, l, it[0], decode(ob, t), t);
+            scf::YieldOp::create(ob, l, ValueRange{end});
+          });
+      buildStopMark(b, loc, ring, loop.getResult(0), numTiles);
+    } else if (config.pingpong) {
       // Every tile's K slices, in the CTA's static tile order (the MMA
       // warpgroups alternate tiles), into the one ring.
       scf::ForOp::create(
@@ -1818,7 +1890,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           Location l = loc;
           auto d = decode(ob, t);
           Value row = arith::AddIOp::create(ob, l, d.getRow(), aRow);
-          Value col = arith::MulIOp::create(ob, l, d.getColTile(), cTileN);
+          Value col = arith::MulIOp::create(ob, l, colTileOf(ob, d), cTileN);
           if (scaled) {
             // One 64-row accumulator per warpgroup (128 x 128 tiles); a
             // warpgroup without rows only passes the stages.
@@ -1915,19 +1987,20 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
                                                  : Value(),
                         d.getExpert());
+          OpBuilder &sb = ob;
+          Value rowLimit = d.getRowEnd();
           if (storeTma)
             for (auto [a, acc] : llvm::enumerate(accs))
               mk::StoreAccTmaOp::create(
-                  ob, l, acc, tmapOut, wgStaging, out,
+                  sb, l, acc, tmapOut, wgStaging, out,
                   a == 0 ? row
                          : arith::AddIOp::create(
-                               ob, l, row,
-                               arith::ConstantIndexOp::create(ob, l, 64 * a)),
-                  col,
-                  d.getRowEnd(), storeBarrier, ob.getI64IntegerAttr(2),
-                  ob.getI64IntegerAttr(n));
+                               sb, l, row,
+                               arith::ConstantIndexOp::create(sb, l, 64 * a)),
+                  col, rowLimit, storeBarrier, sb.getI64IntegerAttr(2),
+                  sb.getI64IntegerAttr(n));
           else
-            storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
+            storeAccs(sb, l, accs, out, row, col, rowLimit, outElem, n);
           return next;
         });
     // The stop mark's stage.
@@ -1939,6 +2012,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     if (scaled)
       endTurns(b, loc, second);
   }
+  // No CTA leaves while its peer may still copy into its ring or release
+  // its stages.
+  if (clusterCols)
+    mk::ClusterSyncOp::create(b, loc);
   LLVM::ReturnOp::create(b, loc, ValueRange{});
   return func;
 }
@@ -4294,6 +4371,11 @@ struct ConvertMoEToMoEKernelPass
         wideConfig.streamWeights = true;
         // Its 48 KB stages: at most 4 within a CTA's 227 KB.
         wideConfig.stages = std::min<int64_t>(wideConfig.stages, 4);
+        // wide-cluster (bf16): in clusters of two CTAs sharing each tile's
+        // row boxes, which are then read from L2 once for two column
+        // tiles. L2 reads 17% fewer bytes at DeepSeek-V3 prefill, the
+        // kernel no faster (bench/results/2026-12-04-grouped-gemm-l2-h200.md).
+        wideConfig.clusterCols = wideCluster && !fp4;
         LLVM::LLVMFuncOp wide = buildKernel(b, op.getLoc(), name + "_m256",
                                             op, wideConfig);
         SymbolTable(kernels).insert(wide);

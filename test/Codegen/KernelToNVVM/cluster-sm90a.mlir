@@ -31,7 +31,7 @@
 // CHECK-NEXT:    %[[TARGET:.+]] = llvm.urem %[[LANE]]
 // CHECK-NEXT:    %[[REMOTE:.+]] = nvvm.mapa %{{.+}}, %[[TARGET]] : !llvm.ptr<3> -> !llvm.ptr<7>
 // CHECK-NEXT:    %[[ADDR:.+]] = llvm.ptrtoint %[[REMOTE]]
-// CHECK-NEXT:    llvm.inline_asm has_side_effects "{{.*}}@p mbarrier.arrive.release.cluster.shared::cluster.b64 _, [$0];{{.*}}", "l,r" %[[ADDR]], %[[FLAG]]
+// CHECK-NEXT:    llvm.inline_asm has_side_effects "{{.*}}@p mbarrier.arrive.shared::cluster.b64 _, [$0];{{.*}}", "l,r" %[[ADDR]], %[[FLAG]]
 // CHECK:         nvvm.bar.warp.sync
 // CHECK-NEXT:    nvvm.cluster.arrive{{$}}
 // CHECK-NEXT:    nvvm.cluster.wait{{$}}

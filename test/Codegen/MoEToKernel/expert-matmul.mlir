@@ -15,6 +15,8 @@
 // RUN: not moe-opt %s --convert-moe-to-moek="chip=sm_100a tile-m=256" 2>&1 | FileCheck %s --check-prefix=SM100ERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 stages=6" | FileCheck %s --check-prefix=STAGES6
 // RUN: not moe-opt %s -split-input-file --convert-moe-to-moek="stages=6" --moek-to-nvvm-pipeline=chip=sm_90a -o /dev/null 2>&1 | FileCheck %s --check-prefix=SMEMERR
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="wide-cluster=true" -verify-diagnostics | FileCheck %s --check-prefix=WIDECL
+// RUN: moe-opt %examples/deepseek-v3-expert-matmul.mlir --convert-moe-to-moek="wide-cluster=true" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx | FileCheck %s --check-prefix=WIDECL-PTX
 
 // A bf16 grouped matmul becomes a launch of a generated warp-specialized
 // kernel: one producer warpgroup (TMA into a 4-stage ring), two MMA
@@ -188,6 +190,51 @@
 // STAGES6:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256
 // STAGES6:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // SMEMERR: error: kernel 'lower_bf16_expert_matmul_expert_matmul_0' needs 295936 bytes of dynamic shared memory (its rings and buffers); a CTA may have 232448 (227 KB): fewer stages or smaller tiles
+// wide-cluster: the 256-row variant runs in clusters of two CTAs that
+// share a ring; the primary kernel does not. The cluster takes pairs of
+// column tiles in a static order (pair c from the cluster's index, by the
+// number of clusters), CTA r taking column tile 2 c + r; each CTA copies
+// the row boxes r, r + 2 of every stage into both CTAs' rings (multicast)
+// and its own weights; the kernel ends with a cluster barrier.
+// WIDECL-LABEL: func.func @lower_bf16_expert_matmul
+// WIDECL:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0(
+// WIDECL-SAME:      moek.launch = {block = 384 : i64, grid = "persistent"}
+// WIDECL-NOT:     cluster
+// WIDECL:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256(
+// WIDECL-SAME:      moek.launch = {block = 384 : i64, cluster = 2 : i64, grid = "persistent"}
+// WIDECL:           moek.ring_alloc consumers(256) {cluster = 2 : i64} : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// WIDECL:           %[[PAIRS:.+]] = moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 256 : i64}
+// WIDECL:           %[[BID:.+]] = moek.block_id
+// WIDECL-NEXT:      %[[GRID:.+]] = moek.grid_size
+// WIDECL-NEXT:      %[[RANK:.+]] = moek.cluster_rank
+// WIDECL:             %[[CL:.+]] = arith.divui %[[BID]], %{{.+}} : index
+// WIDECL:             %[[NCL:.+]] = arith.divui %[[GRID]], %{{.+}} : index
+// WIDECL-NEXT:        scf.for %[[T:.+]] = %[[CL]] to %[[PAIRS]] step %[[NCL]]
+// WIDECL:               %[[TWICE:.+]] = arith.muli %col_tile, %{{.+}} : index
+// WIDECL-NEXT:          arith.addi %[[TWICE]], %[[RANK]] : index
+// WIDECL:               moek.ring_set_tag %{{.+}}, %[[T]]
+// WIDECL:               %[[MINE0:.+]] = arith.cmpi eq, %[[RANK]], %c0
+// WIDECL-NEXT:          scf.if %[[MINE0]] {
+// WIDECL:                 moek.tma_load {{.*}} tile 0 {l2_hint = "evict_last", multicast}
+// WIDECL:               %[[MINE1:.+]] = arith.cmpi eq, %[[RANK]], %c1
+// WIDECL:               arith.andi %{{.+}}, %[[MINE1]] : i1
+// WIDECL:                 moek.tma_load {{.*}} tile 0 {l2_hint = "evict_last", multicast, row_offset = 64 : i64}
+// WIDECL:               moek.tma_load {{.*}} tile 1 {l2_hint = "evict_first"}
+// WIDECL:           moek.warp_role "consumer"
+// WIDECL:             arith.addi %{{.+}}, %[[RANK]] : index
+// WIDECL:             moek.store_acc_tma
+// WIDECL:           moek.store_acc_tma_wait
+// WIDECL:         }
+// WIDECL-NEXT:    moek.cluster_sync
+// WIDECL-NEXT:    llvm.return
+// The PTX: row boxes multicast to both CTAs (mask 3), stages released on
+// both CTAs' empty barriers by a predicated remote arrive without a
+// cluster-scope release (which fenced every release: 1.7x slower).
+// WIDECL-PTX: .entry deepseek_v3_gate_up_expert_matmul_0_m256(
+// WIDECL-PTX:   cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster.L2::cache_hint
+// WIDECL-PTX:   @p mbarrier.arrive.shared::cluster.b64 _,
+// WIDECL-PTX:   barrier.cluster.arrive
+// WIDECL-PTX-NEXT: barrier.cluster.wait
 // ROW1-LABEL:  func.func @lower_bf16_expert_matmul
 // ROW1-NOT:    row_group
 // ROW1:        moek.grouped_tile {{.*}}{col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
