@@ -20,8 +20,8 @@
 // CHECK-DAG: wgmma.commit_group.sync.aligned
 // CHECK-DAG: wgmma.wait_group.sync.aligned 0
 // CHECK-DAG: cvt.rn.bf16x2.f32
-// The 256-row-tile variant's loads carry L2 eviction hints.
-// CHECK-DAG: .entry deepseek_v3_gate_up_expert_matmul_0_m256(
+// The 192-row-tile variant's loads carry L2 eviction hints.
+// CHECK-DAG: .entry deepseek_v3_gate_up_expert_matmul_0_m192(
 // CHECK-DAG: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint
 
 // ptxas accepts the kernel with no spills and keeps the wgmmas asynchronous

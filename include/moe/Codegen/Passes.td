@@ -232,7 +232,7 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "Fused layers: L2 hints on the tile loads, weights evict-first "
            "and token rows evict-last">,
     Option<"wideCluster", "wide-cluster", "bool", "false",
-           "bf16 grouped matmuls: the 256-row-tile variant runs in clusters "
+           "bf16 grouped matmuls: the 192-row-tile variant runs in clusters "
            "of two CTAs that take two column tiles of the same rows, each "
            "copying half of the row boxes into both (TMA multicast), in a "
            "static tile order; correct on the H200 but not faster there, so "
@@ -280,9 +280,10 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
       `moek.mma_promote` is one `fma.rn.f32` per fragment value.
     * `moek.store_acc` rounds pairs of columns (`cvt.rn.bf16x2.f32`) and
       stores them, masking rows at or past the limit.
-    * `moek.store_acc_tma` (the bf16 grouped matmul's cooperative 128 x 256
-      and 256 x 128 kernels and the bf16 fused kernel's GEMM2, when the
-      shared memory next to four 48 KB stages holds the staging): a
+    * `moek.store_acc_tma` (the bf16 grouped matmul's cooperative kernels
+      and the bf16 fused kernel's GEMM2, with two staging halves a
+      warpgroup where the shared memory next to the stages holds 32 KB, one
+      where it holds 16 KB, as next to the 192-row variant's five stages): a
       warpgroup's 64 full rows go by `stmatrix.x4` into an 8 KB
       128B-swizzled staging half, `fence.proxy.async`, a named barrier of
       the warpgroup (13 or 14), and one thread's `cp.async.bulk.tensor`

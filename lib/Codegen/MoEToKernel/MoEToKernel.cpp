@@ -882,6 +882,24 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
 
 /// Stores 64-row accumulators `accs` at rows `row`, `row` + 64, ... and
 /// column `col` of the n-column output, rows at or past `rowEnd` masked.
+/// moek.store_acc_tma's operands for MMA warpgroup `wg` (index, 0 or 1):
+/// its part of `staging` (`halves` 8 KB halves a warpgroup) and its named
+/// barrier (13 or 14: no other op of the kernels uses them).
+std::pair<Value, Value> warpgroupStaging(OpBuilder &b, Location loc,
+                                         Value staging, Value wg,
+                                         int64_t halves) {
+  Value part = LLVM::GEPOp::create(
+      b, loc, staging.getType(), b.getI8Type(), staging,
+      ValueRange{arith::IndexCastUIOp::create(
+          b, loc, b.getI64Type(),
+          arith::MulIOp::create(
+              b, loc, wg,
+              arith::ConstantIndexOp::create(b, loc, halves * 64 * 64 * 2)))});
+  Value barrier = arith::AddIOp::create(
+      b, loc, wg, arith::ConstantIndexOp::create(b, loc, 13));
+  return {part, barrier};
+}
+
 void storeAccs(OpBuilder &b, Location loc, ArrayRef<Value> accs, Value out,
                Value row, Value col, Value rowEnd, Type outElem, int64_t n) {
   for (auto [a, acc] : llvm::enumerate(accs))
@@ -1630,9 +1648,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   int64_t stageBytes = (kTileM + kTileN) * sliceK * 2;
   int64_t smemLeft =
       232448 - (stages * stageBytes + 1024) - (4 * (e + 1) + 256);
-  bool storeTma = outTma && !config.pingpong && !config.singleIssuer &&
-                  !config.ctaPair && kTileN % 128 == 0 &&
-                  smemLeft >= 32 * 1024;
+  bool storeTmaOk = outTma && !config.pingpong && !config.singleIssuer &&
+                    !config.ctaPair && kTileN % 128 == 0;
+  // Two 8 KB staging halves a warpgroup where 32 KB are left, else one.
+  int64_t stagingHalves = smemLeft >= 32 * 1024 ? 2 : 1;
+  bool storeTma = storeTmaOk && smemLeft >= 16 * 1024;
   // TMA descriptors of the rows and weights[, of the output], offsets,
   // [row scales, weight scales | FP4 weight scales[, NVFP4 global
   // scales],] output, workspace.
@@ -1731,8 +1751,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   Value ring = ringAlloc;
   // moek.store_acc_tma's staging: two 64 x 64 bf16 halves a warpgroup.
   Value outStaging =
-      storeTma ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-                                       b.getI64IntegerAttr(2 * 2 * 64 * 64 * 2))
+      storeTma ? mk::SmemAllocOp::create(
+                     b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                     b.getI64IntegerAttr(2 * stagingHalves * 64 * 64 * 2))
                : Value();
 
   // Clusters of two CTAs on column tiles: the scheduler's tiles are pairs
@@ -1867,19 +1888,16 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "consumer", 1, 2, 232);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
-    unsigned numAccs = kTileM / 128;
-    Value aRow = arith::MulIOp::create(b, loc, wg, idx(kTileM / 2));
-    // moek.store_acc_tma: this warpgroup's 16 KB of the staging and its
-    // named barrier (13 or 14: no other op of the kernel uses them).
+    // 192-row tiles: two 64-row accumulators a warpgroup too, the second
+    // warpgroup's second past the tile (never active: the tile's row
+    // limit below ends at its 192nd row).
+    unsigned numAccs = kTileM == 192 ? 2 : kTileM / 128;
+    Value aRow = arith::MulIOp::create(b, loc, wg,
+                                       idx(kTileM == 192 ? 128 : kTileM / 2));
     Value wgStaging, storeBarrier;
-    if (storeTma) {
-      wgStaging = LLVM::GEPOp::create(
-          b, loc, outStaging.getType(), b.getI8Type(), outStaging,
-          ValueRange{arith::IndexCastUIOp::create(
-              b, loc, b.getI64Type(),
-              arith::MulIOp::create(b, loc, wg, idx(2 * 64 * 64 * 2)))});
-      storeBarrier = arith::AddIOp::create(b, loc, wg, idx(13));
-    }
+    if (storeTma)
+      std::tie(wgStaging, storeBarrier) =
+          warpgroupStaging(b, loc, outStaging, wg, stagingHalves);
     Value second =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(1));
     if (scaled)
@@ -1980,15 +1998,23 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           // 64-row accumulators past the expert's last row issue no MMAs
           // (in the last row block of an expert), so the other warpgroup
           // gets the tensor cores to itself.
+          Value tileEnd =
+              kTileM == 192
+                  ? arith::MinUIOp::create(
+                        ob, l, rowEnd,
+                        arith::AddIOp::create(
+                            ob, l, d.getRow(),
+                            arith::ConstantIndexOp::create(ob, l, kTileM)))
+                  : rowEnd;
           auto [accs, next] = buildTileMmas(
-              ob, l, ring, accType, aRow, row, d.getRowEnd(), numAccs,
+              ob, l, ring, accType, aRow, row, tileEnd, numAccs,
               cKSlices, iter, config.pipelineMma, hook);
           // NVFP4: the expert's global scale, once per tile.
           scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
                                                  : Value(),
                         d.getExpert());
           OpBuilder &sb = ob;
-          Value rowLimit = d.getRowEnd();
+          Value rowLimit = tileEnd;
           if (storeTma)
             for (auto [a, acc] : llvm::enumerate(accs))
               mk::StoreAccTmaOp::create(
@@ -1997,7 +2023,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                          : arith::AddIOp::create(
                                sb, l, row,
                                arith::ConstantIndexOp::create(sb, l, 64 * a)),
-                  col, rowLimit, storeBarrier, sb.getI64IntegerAttr(2),
+                  col, rowLimit, storeBarrier,
+                  sb.getI64IntegerAttr(stagingHalves),
                   sb.getI64IntegerAttr(n));
           else
             storeAccs(sb, l, accs, out, row, col, rowLimit, outElem, n);
@@ -2934,18 +2961,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(b, 64));
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
                                                                  : Value();
-    // moek.store_acc_tma: this warpgroup's 16 KB of the staging and its
-    // named barrier (13 or 14: no other op of the kernel uses them).
     Value wgStaging, storeBarrier;
-    if (yTma) {
-      wgStaging = LLVM::GEPOp::create(
-          b, loc, yStaging.getType(), b.getI8Type(), yStaging,
-          ValueRange{arith::IndexCastUIOp::create(
-              b, loc, b.getI64Type(),
-              arith::MulIOp::create(b, loc, wg,
-                                    idx(b, yHalves * 64 * 64 * 2)))});
-      storeBarrier = arith::AddIOp::create(b, loc, wg, idx(b, 13));
-    }
+    if (yTma)
+      std::tie(wgStaging, storeBarrier) =
+          warpgroupStaging(b, loc, yStaging, wg, yHalves);
     Type g1 = op.getGemm1Type();
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
@@ -4344,7 +4363,7 @@ struct ConvertMoEToMoEKernelPass
         c.tileM = m;
         c.tileN = tileN ? tileN
                         : (scaled || mx || fp4 || mxfp8 || c.pingpong ||
-                                   m == 256 ||
+                                   m >= 192 ||
                                    n % 256 != 0
                                ? 128
                                : 256);
@@ -4357,27 +4376,43 @@ struct ConvertMoEToMoEKernelPass
       LLVM::LLVMFuncOp kernel = buildKernel(b, op.getLoc(), name, op,
                                             configure(tileM ? tileM : 128));
       SymbolTable(kernels).insert(kernel);
-      // Auto tile-m with the cooperative schedule: a second kernel of 256-row
-      // tiles, which the runtime launches instead when T gives 64 to 192 rows
-      // per expert on average (one tile then covers most experts, whose
-      // weights are read once: 16-21% faster on DeepSeek-V3 prefill's GEMMs,
-      // 0-9% slower with 4, 256 or 1024 rows per expert; bench/results/).
+      // Auto tile-m with the cooperative schedule: a second kernel of 192-
+      // (bf16) or 256-row tiles, which the runtime launches instead when T
+      // gives 64 to 192 rows per expert on average (one tile then covers
+      // most experts, whose weights are read once: 256-row tiles were
+      // 16-21% faster on DeepSeek-V3 prefill's GEMMs, 0-9% slower with 4,
+      // 256 or 1024 rows per expert; bench/results/).
       // (Not for MXFP8: two e4m3 tiles beside the bf16 ones make a 256-row
       // stage 72 KB, four of which do not fit.)
       if (!tileM && !config.pingpong && tileN != 256 && !scaled && !mxfp8 &&
           !single) {
         int64_t e = op.getWeight().getType().getDimSize(0);
-        KernelConfig wideConfig = configure(256);
+        // bf16: 192-row tiles in five 40 KB stages (the weights' DRAM
+        // stream is bound by the bytes in flight: 2, 3 and 4 stages of 256
+        // rows took 9.3, 6.2 and 4.7 ms at DeepSeek-V3 prefill's gate/up
+        // GEMM, five of 192 rows 7% less than four of 256; bench/results/
+        // 2026-12-04-grouped-gemm-l2-h200.md), which also fit the 128-160
+        // rows of its experts better; MXFP4 weights: 256-row tiles in four
+        // 48 KB stages (their stage also holds the packed weights). With a
+        // single K slice (K = 64) ptxas serializes the 192-row kernel's
+        // wgmmas (C7520: its epilogue's one staging half waits in a
+        // divergent path), so such a toy K keeps 256-row tiles too.
+        int64_t kDim = op.getWeight().getType().getDimSize(2);
+        int64_t wideRows = fp4 || kDim <= 64 ? 256 : 192;
+        KernelConfig wideConfig = configure(wideRows);
         wideConfig.streamWeights = true;
-        // Its 48 KB stages: at most 4 within a CTA's 227 KB.
-        wideConfig.stages = std::min<int64_t>(wideConfig.stages, 4);
+        wideConfig.stages = std::min<int64_t>(wideConfig.stages,
+                                              wideRows == 192 ? 5 : 4);
+        if (wideRows == 192 && !stages)
+          wideConfig.stages = 5;
         // wide-cluster (bf16): in clusters of two CTAs sharing each tile's
         // row boxes, which are then read from L2 once for two column
         // tiles. L2 reads 17% fewer bytes at DeepSeek-V3 prefill, the
         // kernel no faster (bench/results/2026-12-04-grouped-gemm-l2-h200.md).
         wideConfig.clusterCols = wideCluster && !fp4;
-        LLVM::LLVMFuncOp wide = buildKernel(b, op.getLoc(), name + "_m256",
-                                            op, wideConfig);
+        LLVM::LLVMFuncOp wide =
+            buildKernel(b, op.getLoc(), name + "_m" + std::to_string(wideRows),
+                        op, wideConfig);
         SymbolTable(kernels).insert(wide);
         kernel->setAttr(
             "moek.variants",

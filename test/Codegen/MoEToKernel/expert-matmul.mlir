@@ -31,7 +31,7 @@
 // epilogue's TMA stores), the offsets, the output, the workspace.
 // CHECK-SAME:      moek.abi = [{{.*}}kind = "tma"{{.*}}kind = "tma"{{.*}}{box = [64, 64], inner = 256 : i64, kind = "tma", result = 0 : i64, swizzle = 128 : i64, view = "[M, N]"}, {kind = "ptr", operand = 2 : i64}, {kind = "ptr", result = 0 : i64}
 // CHECK-SAME:      moek.launch = {block = 384 : i64, grid = "persistent"}
-// CHECK-SAME:      moek.variants = [{kernel = @lower_bf16_expert_matmul_expert_matmul_0_m256, max_tokens = 1536 : i64, min_tokens = 512 : i64}]
+// CHECK-SAME:      moek.variants = [{kernel = @lower_bf16_expert_matmul_expert_matmul_0_m192, max_tokens = 1536 : i64, min_tokens = 512 : i64}]
 // CHECK-SAME:      nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>
 // CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK-NEXT:      %[[STAGING:.+]] = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
@@ -112,15 +112,26 @@
 // M256-NEXT:      moek.store_acc_tma %[[A]]#1, %arg2, %[[S]], %arg4[%[[R2]], %[[C]]] row_limit(%[[END]]) barrier(%[[B]])
 // M256:         moek.store_acc_tma_wait
 // M256ERR: error: convert-moe-to-moek: tile-m = 256 holds two 64-row accumulators per warpgroup, so it takes tile-n = 128 and the cooperative schedule
-// Auto tile-m: a second kernel of 256-row tiles with the same ABI, which
-// the runtime launches for 64 to 192 rows per expert on average (8 experts:
-// T in [512, 1536)).
+// Auto tile-m: a second kernel of 192-row tiles (five 40 KB stages) with
+// the same ABI, which the runtime launches for 64 to 192 rows per expert
+// on average (8 experts: T in [512, 1536)).
 // Its experts' rows fit one tile, so each weight panel is read once: the
-// weights are loaded evict-first and the rows evict-last in L2.
-// CHECK:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256
-// CHECK:           moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// weights are loaded evict-first and the rows evict-last in L2. Each MMA
+// warpgroup holds two 64-row accumulators (rows 0-127 and 128-255 of the
+// tile), the tile's row limit ending at its 192nd row, so the second
+// warpgroup's second accumulator never runs; one staging half a warpgroup.
+// CHECK:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m192
+// CHECK:           moek.ring_alloc consumers(256) : !moek.ring<5, [memref<192x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// CHECK-NEXT:      moek.smem_alloc {bytes = 16384 : i64}
+// CHECK:           moek.grouped_tile_count {{.*}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 192 : i64}
 // CHECK:             moek.tma_load {{.*}} tile 0 {l2_hint = "evict_last"}
+// CHECK:             moek.tma_load {{.*}} tile 0 {l2_hint = "evict_last", row_offset = 128 : i64}
 // CHECK:             moek.tma_load {{.*}} tile 1 {l2_hint = "evict_first"}
+// CHECK:           moek.warp_role "consumer"
+// CHECK:             %[[C192:.+]] = arith.constant 192 : index
+// CHECK-NEXT:        %[[TEND:.+]] = arith.addi %{{.+}}, %[[C192]] : index
+// CHECK-NEXT:        %[[LIMIT:.+]] = arith.minui %row_end, %[[TEND]] : index
+// CHECK:             moek.store_acc_tma {{.*}} row_limit(%[[LIMIT]]) {{.*}} {halves = 1 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>
 // NOPIPE-LABEL: func.func @lower_bf16_expert_matmul
 // NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // NOPIPE:         moek.mma_wait {{.*}} pending(0)
@@ -182,13 +193,13 @@
 // SM100-WG-NOT:   moek.acc_ring_alloc
 // SM100-WG:       moek.mma {{.*}}acc(
 // SM100ERR: error: convert-moe-to-moek: the sm_100a single-issuer kernel uses 128-row tiles and its own schedule (tile-m = 256, schedule = cooperative given; single-issuer=false keeps the sm_90a shape)
-// Six 32 KB stages of 128 x 128 tiles fit; the 256-row variant's 48 KB
-// stages only four times (227 KB a CTA). Six 48 KB stages of 128 x 256
+// Six 32 KB stages of 128 x 128 tiles fit; the 192-row variant's 40 KB
+// stages only five times (227 KB a CTA). Six 48 KB stages of 128 x 256
 // tiles do not fit: an error, not a kernel that cannot launch.
 // STAGES6-LABEL: func.func @lower_bf16_expert_matmul
 // STAGES6:         moek.ring_alloc consumers(256) : !moek.ring<6, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
-// STAGES6:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256
-// STAGES6:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// STAGES6:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m192
+// STAGES6:         moek.ring_alloc consumers(256) : !moek.ring<5, [memref<192x64xbf16, 3>, memref<128x64xbf16, 3>]>
 // SMEMERR: error: kernel 'lower_bf16_expert_matmul_expert_matmul_0' needs 295936 bytes of dynamic shared memory (its rings and buffers); a CTA may have 232448 (227 KB): fewer stages or smaller tiles
 // wide-cluster: the 256-row variant runs in clusters of two CTAs that
 // share a ring; the primary kernel does not. The cluster takes pairs of
@@ -200,10 +211,10 @@
 // WIDECL:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0(
 // WIDECL-SAME:      moek.launch = {block = 384 : i64, grid = "persistent"}
 // WIDECL-NOT:     cluster
-// WIDECL:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m256(
+// WIDECL:         llvm.func @lower_bf16_expert_matmul_expert_matmul_0_m192(
 // WIDECL-SAME:      moek.launch = {block = 384 : i64, cluster = 2 : i64, grid = "persistent"}
-// WIDECL:           moek.ring_alloc consumers(256) {cluster = 2 : i64} : !moek.ring<4, [memref<256x64xbf16, 3>, memref<128x64xbf16, 3>]>
-// WIDECL:           %[[PAIRS:.+]] = moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 256 : i64}
+// WIDECL:           moek.ring_alloc consumers(256) {cluster = 2 : i64} : !moek.ring<5, [memref<192x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// WIDECL:           %[[PAIRS:.+]] = moek.grouped_tile_count {{.*}} {col_tiles = 1 : i64, num_experts = 8 : i64, tile_rows = 192 : i64}
 // WIDECL:           %[[BID:.+]] = moek.block_id
 // WIDECL-NEXT:      %[[GRID:.+]] = moek.grid_size
 // WIDECL-NEXT:      %[[RANK:.+]] = moek.cluster_rank
@@ -230,7 +241,7 @@
 // The PTX: row boxes multicast to both CTAs (mask 3), stages released on
 // both CTAs' empty barriers by a predicated remote arrive without a
 // cluster-scope release (which fenced every release: 1.7x slower).
-// WIDECL-PTX: .entry deepseek_v3_gate_up_expert_matmul_0_m256(
+// WIDECL-PTX: .entry deepseek_v3_gate_up_expert_matmul_0_m192(
 // WIDECL-PTX:   cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster.L2::cache_hint
 // WIDECL-PTX:   @p mbarrier.arrive.shared::cluster.b64 _,
 // WIDECL-PTX:   barrier.cluster.arrive
