@@ -275,12 +275,14 @@ LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
 }
 
 /// The parameter ABI of the generated kernel, for the artifact writer: the
-/// two TMA descriptors (`sliceK` elements wide boxes), the offsets, with
-/// `scaled` the row and weight block scales, the output and the workspace.
+/// two TMA descriptors (`sliceK` elements wide boxes), with `outTma` a third
+/// over the output (64 x 64 boxes, for moek.store_acc_tma), the offsets,
+/// with `scaled` the row and weight block scales, the output and the
+/// workspace.
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
                    int64_t sliceK, bool scaled, bool fp4 = false,
                    bool globalScale = false, bool mxfp8 = false,
-                   bool blockScaledFp4 = false) {
+                   bool blockScaledFp4 = false, bool outTma = false) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -309,10 +311,18 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
              b.getNamedAttr("swizzle",
                             b.getI64IntegerAttr(
                                 (fp4 || mxfp8) && !blockScaledFp4 ? 0 : 128))}),
-      entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
-             b.getNamedAttr("operand", b.getI64IntegerAttr(2))}),
   });
   SmallVector<Attribute> entries(abi.begin(), abi.end());
+  if (outTma)
+    entries.push_back(
+        entry({b.getNamedAttr("kind", b.getStringAttr("tma")),
+               b.getNamedAttr("result", b.getI64IntegerAttr(0)),
+               b.getNamedAttr("view", b.getStringAttr("[M, N]")),
+               b.getNamedAttr("inner", b.getI64IntegerAttr(n)),
+               b.getNamedAttr("box", i64s({64, 64})),
+               b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}));
+  entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("ptr")),
+                           b.getNamedAttr("operand", b.getI64IntegerAttr(2))}));
   if (blockScaledFp4) {
     NamedAttrList w(cast<DictionaryAttr>(entries[1]));
     w.set("fp4_padded", b.getUnitAttr());
@@ -880,8 +890,6 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   return build(b, 0);
 }
 
-/// Stores 64-row accumulators `accs` at rows `row`, `row` + 64, ... and
-/// column `col` of the n-column output, rows at or past `rowEnd` masked.
 /// moek.store_acc_tma's operands for MMA warpgroup `wg` (index, 0 or 1):
 /// its part of `staging` (`halves` 8 KB halves a warpgroup) and its named
 /// barrier (13 or 14: no other op of the kernels uses them).
@@ -900,6 +908,8 @@ std::pair<Value, Value> warpgroupStaging(OpBuilder &b, Location loc,
   return {part, barrier};
 }
 
+/// Stores 64-row accumulators `accs` at rows `row`, `row` + 64, ... and
+/// column `col` of the n-column output, rows at or past `rowEnd` masked.
 void storeAccs(OpBuilder &b, Location loc, ArrayRef<Value> accs, Value out,
                Value row, Value col, Value rowEnd, Type outElem, int64_t n) {
   for (auto [a, acc] : llvm::enumerate(accs))
@@ -1637,11 +1647,12 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // (moek.dequant_mxfp8) before their MMAs.
   bool mxfp8 = isMxfp8(op);
   int64_t sliceK = scaled ? kTileKFp8 : kTileK;
-  // The bf16 cooperative kernels (128 x 256 and 256 x 128 tiles, four 48
-  // KB stages) store their rows by TMA through 32 KB of shared memory
-  // (moek.store_acc_tma, over a third descriptor, the output's): the 227
-  // KB less the stages and 1 KB of alignment leave 33 KB, less the static
-  // shared memory (a prefix sum of 4 bytes an expert and the barriers).
+  // The bf16 cooperative kernels store their rows by TMA through shared
+  // memory (moek.store_acc_tma, over a third descriptor, the output's):
+  // what the 227 KB leave after the stages, 1 KB of alignment and the
+  // static shared memory (a prefix sum of 4 bytes an expert and the
+  // barriers) holds two 8 KB staging halves a warpgroup (32 KB: four 48 KB
+  // stages) or one (16 KB: the 192-row variant's five 40 KB stages).
   // Every bf16 kernel of the family takes the descriptor (a kernel's
   // variants share one parameter ABI); the others ignore it.
   bool outTma = !scaled && !fp4 && !mxfp8 && outElem.isBF16() && n % 8 == 0;
@@ -1650,7 +1661,6 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       232448 - (stages * stageBytes + 1024) - (4 * (e + 1) + 256);
   bool storeTmaOk = outTma && !config.pingpong && !config.singleIssuer &&
                     !config.ctaPair && kTileN % 128 == 0;
-  // Two 8 KB staging halves a warpgroup where 32 KB are left, else one.
   int64_t stagingHalves = smemLeft >= 32 * 1024 ? 2 : 1;
   bool storeTma = storeTmaOk && smemLeft >= 16 * 1024;
   // TMA descriptors of the rows and weights[, of the output], offsets,
@@ -1666,20 +1676,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     params.push_back(gptr);
   if (globalScale)
     params.push_back(gptr);
-  ArrayAttr abi = buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale, mxfp8);
-  if (outTma) {
-    SmallVector<Attribute> entries(abi.begin(), abi.end());
-    entries.insert(
-        entries.begin() + 2,
-        b.getDictionaryAttr(
-            {b.getNamedAttr("kind", b.getStringAttr("tma")),
-             b.getNamedAttr("result", b.getI64IntegerAttr(0)),
-             b.getNamedAttr("view", b.getStringAttr("[M, N]")),
-             b.getNamedAttr("inner", b.getI64IntegerAttr(n)),
-             b.getNamedAttr("box", b.getI64ArrayAttr({64, 64})),
-             b.getNamedAttr("swizzle", b.getI64IntegerAttr(128))}));
-    abi = b.getArrayAttr(entries);
-  }
+  ArrayAttr abi = buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale,
+                           mxfp8, /*blockScaledFp4=*/false, outTma);
   unsigned numTma = outTma ? 3 : 2;
   // Workspace: the tile counter in its first 16 bytes, zeroed before each
   // launch.
@@ -1688,7 +1686,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       {b.getNamedAttr("bytes", b.getI64IntegerAttr(256)),
        b.getNamedAttr("zero_bytes", b.getI64IntegerAttr(16))});
 
-  if (config.clusterCols) {
+  // CTA pairs and shared rings run in clusters of two.
+  if (config.ctaPair || config.clusterCols) {
     NamedAttrList launch(func->getAttrOfType<DictionaryAttr>("moek.launch"));
     launch.set("cluster", b.getI64IntegerAttr(2));
     func->setAttr("moek.launch", launch.getDictionary(ctx));
@@ -1713,9 +1712,6 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   Value cNBlocks = idx(n / 128), cKBlocks = idx(k / 128);
 
   if (config.ctaPair) {
-    NamedAttrList launch(func->getAttrOfType<DictionaryAttr>("moek.launch"));
-    launch.set("cluster", b.getI64IntegerAttr(2));
-    func->setAttr("moek.launch", launch.getDictionary(ctx));
     buildCtaPairRoles(b, loc, tmapX, tmapW, offsets, out, outElem, e, n, k,
                       stages, config.rowGroup, config.streamWeights);
     LLVM::ReturnOp::create(b, loc, ValueRange{});
@@ -1749,7 +1745,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   if (config.clusterCols)
     ringAlloc.setCluster(2);
   Value ring = ringAlloc;
-  // moek.store_acc_tma's staging: two 64 x 64 bf16 halves a warpgroup.
+  // moek.store_acc_tma's staging: `stagingHalves` 64 x 64 bf16 halves a
+  // warpgroup.
   Value outStaging =
       storeTma ? mk::SmemAllocOp::create(
                      b, loc, LLVM::LLVMPointerType::get(ctx, 3),
@@ -2013,21 +2010,19 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
                                                  : Value(),
                         d.getExpert());
-          OpBuilder &sb = ob;
-          Value rowLimit = tileEnd;
           if (storeTma)
             for (auto [a, acc] : llvm::enumerate(accs))
               mk::StoreAccTmaOp::create(
-                  sb, l, acc, tmapOut, wgStaging, out,
+                  ob, l, acc, tmapOut, wgStaging, out,
                   a == 0 ? row
                          : arith::AddIOp::create(
-                               sb, l, row,
-                               arith::ConstantIndexOp::create(sb, l, 64 * a)),
-                  col, rowLimit, storeBarrier,
-                  sb.getI64IntegerAttr(stagingHalves),
-                  sb.getI64IntegerAttr(n));
+                               ob, l, row,
+                               arith::ConstantIndexOp::create(ob, l, 64 * a)),
+                  col, tileEnd, storeBarrier,
+                  ob.getI64IntegerAttr(stagingHalves),
+                  ob.getI64IntegerAttr(n));
           else
-            storeAccs(sb, l, accs, out, row, col, rowLimit, outElem, n);
+            storeAccs(ob, l, accs, out, row, col, tileEnd, outElem, n);
           return next;
         });
     // The stop mark's stage.
@@ -4401,10 +4396,10 @@ struct ConvertMoEToMoEKernelPass
         int64_t wideRows = fp4 || kDim <= 64 ? 256 : 192;
         KernelConfig wideConfig = configure(wideRows);
         wideConfig.streamWeights = true;
-        wideConfig.stages = std::min<int64_t>(wideConfig.stages,
-                                              wideRows == 192 ? 5 : 4);
-        if (wideRows == 192 && !stages)
-          wideConfig.stages = 5;
+        // At most (and by default) as many stages as fit in 227 KB.
+        int64_t wideStages = wideRows == 192 ? 5 : 4;
+        wideConfig.stages =
+            stages ? std::min<int64_t>(stages, wideStages) : wideStages;
         // wide-cluster (bf16): in clusters of two CTAs sharing each tile's
         // row boxes, which are then read from L2 once for two column
         // tiles. L2 reads 17% fewer bytes at DeepSeek-V3 prefill, the
