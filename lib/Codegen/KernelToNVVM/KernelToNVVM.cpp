@@ -3044,11 +3044,10 @@ struct TimestampLowering : OpConversionPattern<TimestampOp> {
   }
 };
 
-/// Lane 0's i32 `v`, broadcast to the warp.
-Value broadcastLane0(OpBuilder &b, Location loc, Value v) {
+/// Lane `from`'s i32 `v` (`from` an i32), broadcast to the warp.
+Value shuffleFrom(OpBuilder &b, Location loc, Value v, Value from) {
   return NVVM::ShflOp::create(
-      b, loc, b.getI32Type(), i32c(b, loc, -1), v, i32c(b, loc, 0),
-      i32c(b, loc, 0x1f),
+      b, loc, b.getI32Type(), i32c(b, loc, -1), v, from, i32c(b, loc, 0x1f),
       NVVM::ShflKindAttr::get(b.getContext(), NVVM::ShflKind::idx), UnitAttr());
 }
 
@@ -3061,7 +3060,7 @@ Value loadI32Volatile(OpBuilder &b, Location loc, Value ptr) {
 
 /// 16-byte pieces each lane of a warp loads before it stores them, when a
 /// dispatch copies a token row.
-constexpr int64_t kCopyUnroll = 4;
+constexpr int64_t kCopyUnroll = 8;
 
 /// The maximum of f32 `v` over the lanes of each group of `width` lanes
 /// (a power of two up to 32) of the warp.
@@ -3504,11 +3503,16 @@ struct SlotWalk {
     return ntid32;
   }
 
-  /// One slot per warp: lane 0 runs `place` for a slot of an expert (it
-  /// returns `numPlaced` i32 values, then broadcast to the warp), or stores
-  /// -1 into `slotRows[s]` for a masked slot; then, for a routed slot,
-  /// every lane runs `copy` with the token's bf16 row in `x` and the placed
-  /// values.
+  /// Warp w takes slots w, w + W, w + 2W, ... (W warps in the grid), 32
+  /// at a time: lane l runs `place` for the batch's slot l if it is routed
+  /// to an expert (it returns `numPlaced` i32 values), or stores -1 into
+  /// `slotRows[s]` for a masked slot, so the warp's placements (a load of
+  /// the slot's expert, an atomic on its cursor, the row's metadata) are in
+  /// flight together; then, one routed slot after the other, every lane
+  /// runs `copy` with the token's bf16 row in `x` and that slot's placed
+  /// values (shuffled from its lane). (One slot at a time, lane 0 placing
+  /// it, spent two or three dependent round trips to memory on each row
+  /// before its copy.)
   void eachSlot(
       OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k,
       int64_t h, const std::map<int64_t, Value> &constants, unsigned numPlaced,
@@ -3521,15 +3525,30 @@ struct SlotWalk {
     Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
     Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
     Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
-    Value isLane0 =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
+    Value batch = arith::MulIOp::create(b, loc, nwarps, idx(32));
+    Value laneSlot = arith::MulIOp::create(b, loc, lane, nwarps);
     SmallVector<Type> types(numPlaced, i32);
     scf::ForOp::create(
-        b, loc, gwarp, slots, nwarps, ValueRange{},
-        [&](OpBuilder &fb, Location l, Value s, ValueRange) {
-          auto [id, valid] = expertOf(fb, l, s);
-          Value take = arith::AndIOp::create(fb, l, isLane0, valid);
-          auto ifOp = scf::IfOp::create(fb, l, types, take, true);
+        b, loc, gwarp, slots, batch, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value s0, ValueRange) {
+          Value s = arith::AddIOp::create(fb, l, s0, laneSlot);
+          Value inRange =
+              arith::CmpIOp::create(fb, l, arith::CmpIPredicate::ult, s, slots);
+          auto load = scf::IfOp::create(fb, l, TypeRange{i32, fb.getI1Type()},
+                                        inRange, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(load.thenBlock());
+            auto [id, valid] = expertOf(tb, l, s);
+            scf::YieldOp::create(tb, l, ValueRange{id, valid});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(load.elseBlock());
+            scf::YieldOp::create(
+                eb, l, ValueRange{i32c(eb, l, -1),
+                                  arith::ConstantIntOp::create(eb, l, 0, 1)});
+          }
+          Value id = load.getResult(0), valid = load.getResult(1);
+          auto ifOp = scf::IfOp::create(fb, l, types, valid, true);
           {
             OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
             scf::YieldOp::create(tb, l, place(tb, l, s, id));
@@ -3537,10 +3556,7 @@ struct SlotWalk {
           {
             OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
             Value masked = i32c(eb, l, -1);
-            auto m = scf::IfOp::create(
-                eb, l, arith::CmpIOp::create(eb, l, arith::CmpIPredicate::eq,
-                                             lane, idx(0)),
-                false);
+            auto m = scf::IfOp::create(eb, l, inRange, false);
             OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
             LLVM::StoreOp::create(mb, l, masked,
                                   elementAddress(mb, l, slotRows, i32, s));
@@ -3549,16 +3565,33 @@ struct SlotWalk {
               none.push_back(i32c(eb, l, 0));
             scf::YieldOp::create(eb, l, none);
           }
-          SmallVector<Value> placed;
-          for (Value v : ifOp.getResults())
-            placed.push_back(broadcastLane0(fb, l, v));
-          auto copyIf = scf::IfOp::create(fb, l, valid, false);
-          OpBuilder cb = OpBuilder::atBlockTerminator(copyIf.thenBlock());
-          Value token = arith::DivUIOp::create(cb, l, s, idx(k));
-          Value src = elementAddress(
-              cb, l, x, cb.getBF16Type(),
-              arith::MulIOp::create(cb, l, token, idx(h)));
-          copy(cb, l, lane, src, placed);
+          // The batch's slots: up to 32, s0 + j W below `slots`.
+          Value validI32 = arith::ExtUIOp::create(fb, l, i32, valid);
+          Value count = arith::MinUIOp::create(
+              fb, l, idx(32),
+              arith::CeilDivUIOp::create(
+                  fb, l, arith::SubIOp::create(fb, l, slots, s0), nwarps));
+          scf::ForOp::create(
+              fb, l, idx(0), count, idx(1), ValueRange{},
+              [&](OpBuilder &jb, Location jl, Value j, ValueRange) {
+                Value from = toI32(jb, jl, j);
+                Value routed = arith::CmpIOp::create(
+                    jb, jl, arith::CmpIPredicate::ne,
+                    shuffleFrom(jb, jl, validI32, from), i32c(jb, jl, 0));
+                SmallVector<Value> placed;
+                for (Value v : ifOp.getResults())
+                  placed.push_back(shuffleFrom(jb, jl, v, from));
+                auto copyIf = scf::IfOp::create(jb, jl, routed, false);
+                OpBuilder cb = OpBuilder::atBlockTerminator(copyIf.thenBlock());
+                Value slot = arith::AddIOp::create(
+                    cb, jl, s0, arith::MulIOp::create(cb, jl, j, nwarps));
+                Value token = arith::DivUIOp::create(cb, jl, slot, idx(k));
+                Value src = elementAddress(
+                    cb, jl, x, cb.getBF16Type(),
+                    arith::MulIOp::create(cb, jl, token, idx(h)));
+                copy(cb, jl, lane, src, placed);
+                scf::YieldOp::create(jb, jl);
+              });
           scf::YieldOp::create(fb, l);
         });
   }
