@@ -281,7 +281,7 @@ def ConvertMoEKernelToNVVMPass : Pass<"convert-moek-to-nvvm", "::mlir::ModuleOp"
     * `moek.store_acc` rounds pairs of columns (`cvt.rn.bf16x2.f32`) and
       stores them, masking rows at or past the limit.
     * `moek.store_acc_tma` (the bf16 grouped matmul's cooperative kernels
-      and the bf16 fused kernel's GEMM2, with two staging halves a
+      and the bf16 and FP8 fused kernels' GEMM2, with two staging halves a
       warpgroup where the shared memory next to the stages holds 32 KB, one
       where it holds 16 KB, as next to the 192-row variant's five stages): a
       warpgroup's 64 full rows go by `stmatrix.x4` into an 8 KB

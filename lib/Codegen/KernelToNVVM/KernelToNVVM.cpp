@@ -779,14 +779,23 @@ Value fragmentSlot(OpBuilder &b, Location loc, Value ptr, int64_t v) {
                              ValueRange{index});
 }
 
+/// The fragment values [first, end) that `values` ([b, e], optional)
+/// selects of an accumulator of type `acc`.
+std::pair<int64_t, int64_t>
+fragmentValues(std::optional<ArrayRef<int64_t>> values, AccType acc) {
+  if (values)
+    return {(*values)[0], (*values)[1]};
+  return {0, fragmentSize(acc)};
+}
+
 struct AccStoreSmemLowering : OpConversionPattern<AccStoreSmemOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(AccStoreSmemOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    int64_t n = fragmentSize(op.getAcc().getType());
-    for (int64_t v = 0; v < n; ++v)
+    auto [first, end] = fragmentValues(op.getValues(), op.getAcc().getType());
+    for (int64_t v = first; v < end; ++v)
       LLVM::StoreOp::create(
           rewriter, loc,
           LLVM::ExtractValueOp::create(rewriter, loc, adaptor.getAcc(),
@@ -819,9 +828,13 @@ struct AccLoadSmemLowering : OpConversionPattern<AccLoadSmemOp> {
                                     i32c(rewriter, loc, 2 * rows - 1));
     Value zero = LLVM::ConstantOp::create(rewriter, loc, f32,
                                           rewriter.getF32FloatAttr(0.0f));
+    int64_t first, end;
+    std::tie(first, end) = fragmentValues(op.getValues(), op.getAcc().getType());
     Value acc = buildAcc(
         rewriter, loc, structTy, fragmentSize(op.getAcc().getType()),
         [&](int64_t v) -> Value {
+          if (v < first || v >= end)
+            return zero;
           Value index = LLVM::AddOp::create(rewriter, loc, tt,
                                             i32c(rewriter, loc, v * 2 * rows));
           Value x = LLVM::LoadOp::create(
@@ -3658,8 +3671,9 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     }
     NVVM::Barrier0Op::create(b, loc);
 
-    // 3. One slot per warp: lane 0 takes a row of the expert, every lane
-    // copies 16-byte pieces of the token's row into it.
+    // 3. Slots in batches of 32 per warp (SlotWalk::eachSlot): a lane takes
+    // a row of its slot's expert, the warp copies 16-byte pieces of each
+    // token's row into it.
     walk.eachSlot(
         b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1,
         [&](OpBuilder &tb, Location l, Value s,
@@ -3868,9 +3882,9 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
     }
     NVVM::Barrier0Op::create(b, loc);
 
-    // 4. One slot per warp: lane 0 places the slot on its owner and writes
-    // its row's weight, slot and source rank there; every lane copies
-    // 16-byte pieces of the token's row.
+    // 4. Slots in batches of 32 per warp (SlotWalk::eachSlot): a lane places
+    // its slot on the owner and writes its row's weight, slot and source
+    // rank there; the warp copies 16-byte pieces of each token's row.
     walk.eachSlot(
         b, loc, a.getSlotRows(), a.getX(), k, h, constants, 2,
         [&](OpBuilder &tb, Location l, Value s,
@@ -4351,54 +4365,57 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
     // The warp's first row of each half (rows warp * 16 + 8 * half + 0..7).
     Value warpRow0 = arith::AddIOp::create(
         b, loc, a.getRow(), toIndex(b, loc, fragmentWarpRow(b, loc)));
-    for (int half = 0; half < 2; ++half) {
-      // A warp whose eight rows of this half all lie past the limit skips
-      // it (at decode most do: a 64-row tile holds a few rows).
-      OpBuilder::InsertionGuard guard(b);
-      auto warpHasRows = scf::IfOp::create(
-          b, loc,
-          arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::slt,
-              arith::AddIOp::create(
-                  b, loc, warpRow0,
-                  arith::ConstantIndexOp::create(b, loc, 8 * half)),
-              a.getRowLimit()),
-          /*withElseRegion=*/false);
-      b.setInsertionPoint(warpHasRows.thenBlock()->getTerminator());
-      // Every lane of the warp computes (the quad's shuffles need all of
-      // them); rows past the limit read the last row's weight and store
-      // nothing. (No structured binding: `rw` is captured below.)
-      Value row, inside, rw;
-      std::tie(row, inside, rw) = epilogueRow(
-          b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
-      // The half's 32 activations (chunkedActivations).
-      SmallVector<Value> vals = chunkedActivations(
-          b, loc, /*chunkSize=*/8, 32,
+    auto warpHasRows = [&](int half) -> Value {
+      return arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::slt,
+          arith::AddIOp::create(
+              b, loc, warpRow0,
+              arith::ConstantIndexOp::create(b, loc, 8 * half)),
+          a.getRowLimit());
+    };
+    // With `half`, columns 64 h to 64 h + 63: groups j of 8 h to 8 h + 7.
+    std::optional<int64_t> colHalf = op.getHalf();
+    int64_t jBegin = colHalf ? 8 * *colHalf : 0, jEnd = colHalf ? jBegin + 8 : 16;
+    int64_t numVals = 2 * (jEnd - jBegin);
+    // Row half `half`'s activations of groups [jBegin, jEnd)
+    // (chunkedActivations), rounded to bf16; `rw` its router weight.
+    auto activations = [&](OpBuilder &ob, int half, Value rw) {
+      return chunkedActivations(
+          ob, loc, /*chunkSize=*/8, numVals,
           [&](OpBuilder &ab, int64_t v, Value *inRange) {
-            int64_t j = v / 2, e = v % 2;
+            int64_t j = jBegin + v / 2, e = v % 2;
             auto field = [&](Value acc) -> Value {
               Value x = LLVM::ExtractValueOp::create(
                   ab, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
               return g1.isBF16() ? toBF16(ab, x) : x;
             };
-            Value act = activationOf(ab, loc, op.getActivation(), alpha,
-                                     limit, field(a.getGate()),
-                                     field(a.getUp()), inRange);
+            Value act = activationOf(ab, loc, op.getActivation(), alpha, limit,
+                                     field(a.getGate()), field(a.getUp()),
+                                     inRange);
             if (rw)
               act = LLVM::FMulOp::create(ab, loc, act, rw);
             return toBF16(ab, act);
           });
+    };
+    // The quad's amax of `vals` (every lane of the warp runs it).
+    auto quadAmax = [&](OpBuilder &ob, ArrayRef<Value> vals) {
       Value amax = zero;
       for (Value v : vals)
-        amax = LLVM::MaxNumOp::create(b, loc, amax, finiteAbs(b, loc, v));
-      amax = maxOverLanes(b, loc, amax, 4);
-      auto [scale, inv] = fp8BlockScale(b, loc, amax);
+        amax = LLVM::MaxNumOp::create(ob, loc, amax, finiteAbs(ob, loc, v));
+      return maxOverLanes(ob, loc, amax, 4);
+    };
+    // Quantizes `vals` (groups [jBegin, jEnd) of row `row`) with the block's
+    // `amax` and stores them, and the scale if `storeScale`, where `inside`.
+    auto quantizeAndStore = [&](OpBuilder &ob, ArrayRef<Value> vals,
+                                Value amax, Value row, Value inside,
+                                bool storeScale) {
+      auto [scale, inv] = fp8BlockScale(ob, loc, amax);
       SmallVector<Value> packed;
-      for (int64_t j = 0; j < 16; ++j)
+      for (int64_t p = 0; p < numVals / 2; ++p)
         packed.push_back(toE4m3x2(
-            b, loc, LLVM::FMulOp::create(b, loc, vals[2 * j], inv),
-            LLVM::FMulOp::create(b, loc, vals[2 * j + 1], inv)));
-      auto ifOp = scf::IfOp::create(b, loc, inside, false);
+            ob, loc, LLVM::FMulOp::create(ob, loc, vals[2 * p], inv),
+            LLVM::FMulOp::create(ob, loc, vals[2 * p + 1], inv)));
+      auto ifOp = scf::IfOp::create(ob, loc, inside, false);
       OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
       Value rowOffset =
           LLVM::MulOp::create(tb, loc, toI64(tb, loc, row), i64c(tb, loc, ld));
@@ -4421,7 +4438,7 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
                         tb, loc,
                         LLVM::AndOp::create(tb, loc, quad, i32c(tb, loc, 1)),
                         i32c(tb, loc, 1)))));
-      for (int64_t j = 0; j < 16; ++j) {
+      for (int64_t j = jBegin; j < jEnd; ++j) {
         Value colJ =
             permutedCol
                 ? LLVM::AddOp::create(
@@ -4432,8 +4449,10 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
         Value addr = LLVM::GEPOp::create(tb, loc, a.getOut().getType(),
                                          tb.getI8Type(), a.getOut(),
                                          ValueRange{index});
-        LLVM::StoreOp::create(tb, loc, packed[j], addr, 2);
+        LLVM::StoreOp::create(tb, loc, packed[j - jBegin], addr, 2);
       }
+      if (!storeScale)
+        return;
       // The scale, once per row (lane 0 of the quad).
       Value first = LLVM::ICmpOp::create(tb, loc, LLVM::ICmpPredicate::eq,
                                          quad, i32c(tb, loc, 0));
@@ -4450,6 +4469,73 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
           LLVM::GEPOp::create(sb, loc, a.getScales().getType(), f32,
                               a.getScales(), ValueRange{sIndex}),
           4);
+    };
+    if (!colHalf) {
+      for (int half = 0; half < 2; ++half) {
+        // A warp whose eight rows of this half all lie past the limit skips
+        // it (at decode most do: a 64-row tile holds a few rows).
+        OpBuilder::InsertionGuard guard(b);
+        auto skip = scf::IfOp::create(b, loc, warpHasRows(half),
+                                      /*withElseRegion=*/false);
+        b.setInsertionPoint(skip.thenBlock()->getTerminator());
+        // Every lane of the warp computes (the quad's shuffles need all of
+        // them); rows past the limit read the last row's weight and store
+        // nothing.
+        auto [row, inside, rw] = epilogueRow(
+            b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
+        SmallVector<Value> vals = activations(b, half, rw);
+        quantizeAndStore(b, vals, quadAmax(b, vals), row, inside,
+                         /*storeScale=*/true);
+      }
+      rewriter.eraseOp(op);
+      return success();
+    }
+    // Half h of the columns: each row half's activations and the quad's
+    // amax over them (a warp without rows in a row half skips its work and
+    // yields zeros), the amax into this half's 64 floats of `amax` (row r
+    // of the tile at 64 h + r), named barrier with the other half's
+    // warpgroup, the row's amax the larger of the two.
+    Value rowInTile = fragmentRow(b, loc);
+    Value quad0 =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, quad, i32c(b, loc, 0));
+    auto amaxSlot = [&](int64_t h, int half) {
+      Value r = LLVM::AddOp::create(
+          b, loc, rowInTile, i32c(b, loc, 64 * h + 8 * half));
+      return LLVM::GEPOp::create(b, loc, a.getAmax().getType(), f32,
+                                 a.getAmax(), ValueRange{r});
+    };
+    for (int half = 0; half < 2; ++half) {
+      auto [row, inside, rw] = epilogueRow(
+          b, loc, row0, half, a.getRowLimit(), lastRow, a.getRowWeights());
+      SmallVector<Type> types(numVals + 1, f32);
+      auto ifOp = scf::IfOp::create(b, loc, types, warpHasRows(half),
+                                    /*withElseRegion=*/true);
+      {
+        OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+        SmallVector<Value> v = activations(tb, half, rw);
+        v.push_back(quadAmax(tb, v));
+        scf::YieldOp::create(tb, loc, v);
+      }
+      {
+        OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+        Value z = LLVM::ConstantOp::create(eb, loc, f32, eb.getF32FloatAttr(0.0f));
+        scf::YieldOp::create(eb, loc, SmallVector<Value>(numVals + 1, z));
+      }
+      SmallVector<Value> vals(ifOp.getResults().begin(),
+                              ifOp.getResults().begin() + numVals);
+      Value amax = ifOp.getResult(numVals);
+      {
+        auto wIf = scf::IfOp::create(b, loc, quad0, false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(wIf.thenBlock()->getTerminator());
+        LLVM::StoreOp::create(b, loc, amax, amaxSlot(*colHalf, half), 4);
+      }
+      namedBarrier(b, loc, i32c(b, loc, op.getBarrierAttr().getInt()),
+                   i32c(b, loc, 2 * kWarpgroupThreads), /*wait=*/true);
+      Value other =
+          LLVM::LoadOp::create(b, loc, f32, amaxSlot(1 - *colHalf, half), 4);
+      quantizeAndStore(b, vals, LLVM::MaxNumOp::create(b, loc, amax, other),
+                       row, inside, /*storeScale=*/*colHalf == 0);
     }
     rewriter.eraseOp(op);
     return success();

@@ -2373,12 +2373,16 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                   // unswizzled.
                   na("swizzle", n(fp4 ? (fp8 ? 64 : 0) : 128))});
   };
-  auto scratch = [&](StringRef name, int64_t offset, int64_t inner) {
+  // `bf16`: bf16 64 x 64 boxes in the FP8 kernels too (y by TMA).
+  auto scratch = [&](StringRef name, int64_t offset, int64_t inner,
+                     bool bf16 = false) {
+    bool e4m3 = fp8 && !bf16;
     return entry({na("kind", s("tma")), na("workspace", s(name)),
                   na("workspace_offset", n(offset)),
-                  na("dtype", s(fp8 ? "f8E4M3FN" : "bf16")),
+                  na("dtype", s(e4m3 ? "f8E4M3FN" : "bf16")),
                   na("shape", i64s({maxRows, inner})),
-                  na("box", i64s({sliceK, kXBoxRows})), na("swizzle", n(128))});
+                  na("box", i64s({e4m3 ? sliceK : kTileK, kXBoxRows})),
+                  na("swizzle", n(128))});
   };
   auto ptr = [&](StringRef key, int64_t index) {
     return entry({na("kind", s("ptr")), na(key, n(index))});
@@ -2388,9 +2392,9 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
       weights(4, "[E*H, I]", e * h, i),
       scratch("rows", ws.rows, h),
       scratch("act", ws.act, i)};
-  // GEMM2's rows stored by TMA (the bf16 kernel's moek.store_acc_tma).
+  // GEMM2's rows stored by TMA (moek.store_acc_tma).
   if (yTma)
-    abi.push_back(scratch("y", ws.y, h));
+    abi.push_back(scratch("y", ws.y, h, /*bf16=*/true));
   abi.append({
       ptr("operand", 0),
       ptr("operand", 1),
@@ -2587,7 +2591,8 @@ Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
   mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(barrier),
                             b.getI64IntegerAttr(threads));
   Value acc = mk::AccLoadSmemOp::create(b, loc, accType, loadBuf,
-                                        b.getI64IntegerAttr(rows));
+                                        b.getI64IntegerAttr(rows),
+                                        DenseI64ArrayAttr());
   mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(barrier),
                             b.getI64IntegerAttr(threads));
   return acc;
@@ -3191,7 +3196,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 /// entry block (the caller's insertion guard restores it).
 struct FusedFp8Entry {
   LLVM::LLVMFuncOp func;
-  Value tmapW13, tmapW2, tmapRows, tmapAct, x, ids, weights, w13Scales,
+  Value tmapW13, tmapW2, tmapRows, tmapAct, tmapY, x, ids, weights, w13Scales,
       w2Scales, out, wsBase, tokens;
   Value nextTile, barrier, counts, cursor, ready, offsets, slotRows,
       rowWeights, rows, rowScales, act, actScales, y;
@@ -3199,9 +3204,10 @@ struct FusedFp8Entry {
 FusedFp8Entry beginFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                   ArrayRef<Type> params, ArrayAttr abi,
                                   const FusedWorkspace &ws,
-                                  int64_t maxTokens) {
+                                  int64_t maxTokens, bool yTma = false) {
   FusedFp8Entry k;
-  k.func = createKernelFunc(b, loc, name, params, /*numTma=*/4, abi,
+  unsigned numTma = yTma ? 5 : 4;
+  k.func = createKernelFunc(b, loc, name, params, numTma, abi,
                             fusedWorkspaceAttrs(b, ws, maxTokens));
   Block *entry = k.func.addEntryBlock(b);
   b.setInsertionPointToStart(entry);
@@ -3210,14 +3216,18 @@ FusedFp8Entry beginFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   k.tmapW2 = arg(1);
   k.tmapRows = arg(2);
   k.tmapAct = arg(3);
-  k.x = arg(4);
-  k.ids = arg(5);
-  k.weights = arg(6);
-  k.w13Scales = arg(7);
-  k.w2Scales = arg(8);
-  k.out = arg(9);
-  k.wsBase = arg(10);
-  k.tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(), arg(11));
+  if (yTma)
+    k.tmapY = arg(4);
+  // The parameters after the descriptors.
+  auto after = [&](unsigned i) { return arg(numTma + i); };
+  k.x = after(0);
+  k.ids = after(1);
+  k.weights = after(2);
+  k.w13Scales = after(3);
+  k.w2Scales = after(4);
+  k.out = after(5);
+  k.wsBase = after(6);
+  k.tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(), after(7));
   auto at = [&](int64_t offset) {
     return workspacePart(b, loc, k.wsBase, offset);
   };
@@ -3481,7 +3491,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      int64_t maxTokens, bool streamWeights,
                                      bool transposedSmallTiles,
                                      int64_t fp4StepsPerFence,
-                                     bool blockScaled, bool phaseTimers) {
+                                     bool blockScaled, bool phaseTimers,
+                                     bool storeTma) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -3508,18 +3519,32 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
+  // GEMM2's bf16 rows go into y by TMA (moek.store_acc_tma, as in the bf16
+  // kernel; its descriptor is parameter 4) on one GPU with FP8 weights
+  // (`storeTma`: sm_90a): the four 40 KB stages, their 1 KB of alignment, the 32.5 KB
+  // exchange and the static shared memory (about 12 bytes an expert) leave
+  // one 8 KB staging half a warpgroup (two from 32 KB).
+  int64_t smemLeft = 232448 - (stages * (64 + 256) * kTileKFp8 + 1024) -
+                     (64 * 128 * 4 + 2 * 64 * 4) - (12 * (e + 1) + 256);
+  int64_t yHalves = smemLeft >= 32 * 1024 ? 2 : 1;
+  bool yTma = storeTma && !fp4 && ep.ranks == 1 && yElem.isBF16() &&
+              smemLeft >= 16 * 1024;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
-  SmallVector<Type> params{ptr,  ptr,  ptr,  ptr,  gptr, gptr,
-                           gptr, gptr, gptr, gptr, gptr, b.getI32Type()};
-  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4);
+  SmallVector<Type> params{ptr, ptr, ptr, ptr};
+  if (yTma)
+    params.push_back(ptr);
+  params.append({gptr, gptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()});
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4,
+                                0, /*paddedFp4=*/false, yTma);
   ep.extend(b, params, abi);
   OpBuilder::InsertionGuard guard(b);
   FusedFp8Entry kernel =
-      beginFusedFp8Kernel(b, loc, name, params, abi, ws, maxTokens);
+      beginFusedFp8Kernel(b, loc, name, params, abi, ws, maxTokens, yTma);
   LLVM::LLVMFuncOp func = kernel.func;
   Value tmapW13 = kernel.tmapW13, tmapW2 = kernel.tmapW2,
-        tmapRows = kernel.tmapRows, tmapAct = kernel.tmapAct;
+        tmapRows = kernel.tmapRows, tmapAct = kernel.tmapAct,
+        tmapY = kernel.tmapY;
   Value x = kernel.x, ids = kernel.ids, weights = kernel.weights,
         w13Scales = kernel.w13Scales, w2Scales = kernel.w2Scales,
         out = kernel.out, tokens = kernel.tokens;
@@ -3535,7 +3560,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         slotRows = kernel.slotRows, rowWeights = kernel.rowWeights,
         rows = kernel.rows, rowScales = kernel.rowScales, act = kernel.act,
         actScales = kernel.actScales, y = kernel.y;
-  ep.bind(b, loc, func, /*firstArg=*/12, ws, at);
+  ep.bind(b, loc, func, /*firstArg=*/yTma ? 13 : 12, ws, at);
 
   auto tile = [&](int64_t r) {
     return MemRefType::get({r, kTileKFp8}, b.getType<Float8E4M3FNType>(),
@@ -3567,10 +3592,25 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // first: stored, both wait on named barrier 5 ("full"), loaded, both wait
   // on 6 ("empty": the buffer may be written again). A sync on both
   // sides, not arrive/sync, so that racecheck sees the order.
+  // After it, 512 bytes for the activation's rows' amax over each
+  // warpgroup's 64 columns (store_act_fp8 {half}), the two meeting at named
+  // barrier 7. (One allocation: a second pointer, live through the kernel,
+  // cost the FP8 x MXFP4 kernel a spilled register.)
+  // FP4 weights keep the first warpgroup's whole-row activation (the
+  // split spilled 4 bytes in the FP8 x MXFP4 kernel at E = 1, H = 128).
+  bool splitAct = !fp4;
+  constexpr int64_t kExchangeBytes = 64 * 128 * 4;
   Value exchange = mk::SmemAllocOp::create(
       b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-      b.getI64IntegerAttr(64 * 128 * 4));
+      b.getI64IntegerAttr(kExchangeBytes + (splitAct ? 2 * 64 * 4 : 0)));
   constexpr int64_t kFull = 5, kEmpty = 6;
+  constexpr int64_t kAmaxBarrier = 7;
+  // moek.store_acc_tma's staging: yHalves 64 x 64 bf16 halves a warpgroup.
+  Value yStaging =
+      yTma ? mk::SmemAllocOp::create(
+                 b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                 b.getI64IntegerAttr(2 * yHalves * 64 * 64 * 2))
+           : Value();
   // MXFP4: each warpgroup's column scales and its named barrier for the
   // expansion (8 + warpgroup).
   Value colScales =
@@ -3676,8 +3716,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               },
               [&](OpBuilder &eb, Value t2) -> Value {
                 auto d = decode(eb, t2, cols2);
-                mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
-                                          idx(eb, cols1));
+                // With splitAct both MMA warpgroups signal each GEMM1 tile
+                // of the block, else the first.
+                mk::WaitCounterOp::create(
+                    eb, l, ready, readyIndex(eb, d),
+                    idx(eb, splitAct ? 2 * cols1 : cols1));
                 Value first = arith::AddIOp::create(
                     eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
                     arith::MulIOp::create(eb, l, d.getColTile(), c256));
@@ -3704,6 +3747,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     Value second =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
     beginTurns(b, loc, second);
+    Value wgStaging, storeBarrier;
+    if (yTma)
+      std::tie(wgStaging, storeBarrier) =
+          warpgroupStaging(b, loc, yStaging, wg, yHalves);
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
                                                                  : Value();
     Type g1 = op.getGemm1Type();
@@ -3999,42 +4046,102 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                             .first,
                         cI, e * 2 * i, h / 32};
                 auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
-                // The up's accumulator to the first warpgroup, which applies
-                // the activation, quantizes and signals the block.
-                auto who = scf::IfOp::create(tb, l, isFirst, true);
-                {
-                  OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
-                  timers.stamp(fb, l, 13, isFirst, "sub");
-                  mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
-                                            fb.getI64IntegerAttr(256));
-                  Value up =
-                      mk::AccLoadSmemOp::create(fb, l, accType, exchange);
-                  mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
-                                            fb.getI64IntegerAttr(256));
-                  timers.turn(fb, l, 13, 14, isFirst);
+                if (!splitAct) {
+                  // The up's accumulator to the first warpgroup, which applies
+                  // the activation, quantizes and signals the block.
+                  auto who = scf::IfOp::create(tb, l, isFirst, true);
+                  {
+                    OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
+                    timers.stamp(fb, l, 13, isFirst, "sub");
+                    mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
+                                              fb.getI64IntegerAttr(256));
+                    Value up =
+                        mk::AccLoadSmemOp::create(fb, l, accType, exchange);
+                    mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
+                                              fb.getI64IntegerAttr(256));
+                    timers.turn(fb, l, 13, 14, isFirst);
+                    auto store = mk::StoreActFp8Op::create(
+                        fb, l, acc, up, act, d.getRow(),
+                        arith::MulIOp::create(fb, l, d.getColTile(), c128),
+                        actScales, d.getRowEnd(), rw, Value(),
+                        fb.getStringAttr(actName), TypeAttr::get(g1),
+                        fb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
+                        UnitAttr(), IntegerAttr(), IntegerAttr());
+                    if (alpha)
+                      store.setAlphaAttr(alpha);
+                    if (limit)
+                      store.setLimitAttr(limit);
+                    store.setPermuteK(smallTiles);
+                    timers.turn(fb, l, 14, 15, isFirst);
+                    mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
+                    timers.stamp(fb, l, 15, isFirst, "add");
+                  }
+                  {
+                    OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
+                    mk::AccStoreSmemOp::create(sb, l, acc, exchange,
+                                               DenseI64ArrayAttr());
+                    mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
+                                              sb.getI64IntegerAttr(256));
+                    mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
+                                              sb.getI64IntegerAttr(256));
+                  }
+                  timers.stamp(tb, l, 12, isFirst, "add");
+                  return next;
+                }
+                // Each warpgroup takes 64 of the 128 activation columns: the
+                // first the gate's and up's columns 0-63, the second 64-127.
+                // Each hands the other the half of its accumulator it
+                // lacks (fragment values 32-63 of the gate, 0-31 of the
+                // up) through the exchange buffer, both between named
+                // barriers 5 and 6; the two meet once more inside
+                // store_act_fp8 (barrier 7) for the rows' amax over all 128
+                // columns, and each signals the block.
+                auto halves = scf::IfOp::create(tb, l, isFirst, true);
+                for (int64_t half = 0; half < 2; ++half) {
+                  OpBuilder hb = OpBuilder::atBlockTerminator(
+                      half == 0 ? halves.thenBlock() : halves.elseBlock());
+                  // The first warpgroup (the gate) gives values 32-63, the
+                  // second (the up) 0-31, and takes the other's.
+                  auto range = [&](bool given) {
+                    return hb.getDenseI64ArrayAttr(
+                        (half == 0) == given ? ArrayRef<int64_t>{32, 64}
+                                             : ArrayRef<int64_t>{0, 32});
+                  };
+                  if (half == 0)
+                    timers.stamp(hb, l, 13, isFirst, "sub");
+                  mk::AccStoreSmemOp::create(hb, l, acc, exchange,
+                                             range(/*given=*/true));
+                  mk::BarrierSyncOp::create(hb, l, hb.getI64IntegerAttr(kFull),
+                                            hb.getI64IntegerAttr(256));
+                  Value other = mk::AccLoadSmemOp::create(
+                      hb, l, accType, exchange, hb.getI64IntegerAttr(64),
+                      range(/*given=*/false));
+                  if (half == 0)
+                    timers.turn(hb, l, 13, 14, isFirst);
+                  Value amaxBuf = LLVM::GEPOp::create(
+                      hb, l, exchange.getType(), hb.getI8Type(), exchange,
+                      ArrayRef<LLVM::GEPArg>{int32_t(kExchangeBytes)});
                   auto store = mk::StoreActFp8Op::create(
-                      fb, l, acc, up, act, d.getRow(),
-                      arith::MulIOp::create(fb, l, d.getColTile(), c128),
-                      actScales, d.getRowEnd(), rw, fb.getStringAttr(actName),
-                      TypeAttr::get(g1), fb.getI64IntegerAttr(i), FloatAttr(),
-                      FloatAttr());
+                      hb, l, half == 0 ? acc : other, half == 0 ? other : acc,
+                      act, d.getRow(),
+                      arith::MulIOp::create(hb, l, d.getColTile(), c128),
+                      actScales, d.getRowEnd(), rw, amaxBuf,
+                      hb.getStringAttr(actName), TypeAttr::get(g1),
+                      hb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
+                      UnitAttr(), hb.getI64IntegerAttr(half),
+                      hb.getI64IntegerAttr(kAmaxBarrier));
                   if (alpha)
                     store.setAlphaAttr(alpha);
                   if (limit)
                     store.setLimitAttr(limit);
                   store.setPermuteK(smallTiles);
-                  timers.turn(fb, l, 14, 15, isFirst);
-                  mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
-                  timers.stamp(fb, l, 15, isFirst, "add");
                 }
-                {
-                  OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
-                  mk::AccStoreSmemOp::create(sb, l, acc, exchange);
-                  mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
-                                            sb.getI64IntegerAttr(256));
-                  mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
-                                            sb.getI64IntegerAttr(256));
-                }
+                timers.turn(tb, l, 14, 15, isFirst);
+                // The exchange and the amax buffer may be written again.
+                mk::BarrierSyncOp::create(tb, l, tb.getI64IntegerAttr(kEmpty),
+                                          tb.getI64IntegerAttr(256));
+                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
+                timers.stamp(tb, l, 15, isFirst, "add");
                 timers.stamp(tb, l, 12, isFirst, "add");
                 return next;
               },
@@ -4076,8 +4183,14 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                           cH),
                     false);
                 OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
-                ep.storeRows(ib, l, {acc}, y, d.getRow(), col,
-                             d.getRowEnd(), yElem, h);
+                if (yTma)
+                  mk::StoreAccTmaOp::create(
+                      ib, l, acc, tmapY, wgStaging, y, d.getRow(), col,
+                      d.getRowEnd(), storeBarrier,
+                      ib.getI64IntegerAttr(yHalves), ib.getI64IntegerAttr(h));
+                else
+                  ep.storeRows(ib, l, {acc}, y, d.getRow(), col,
+                               d.getRowEnd(), yElem, h);
                 return next;
               });
           timers.turn(ob, l, 9, 6, isFirst);
@@ -4088,6 +4201,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
     endTurns(b, loc, second);
+    // y's rows stored by TMA are complete before grid barrier 3.
+    if (yTma)
+      mk::StoreAccTmaWaitOp::create(b, loc);
     timers.stamp(b, loc, 3, isFirst);
     // Phase 3: every row of y is stored (grid barrier 3, consumers only).
     mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
@@ -4233,7 +4349,8 @@ struct ConvertMoEToMoEKernelPass
                                      fp4StepsPerFence,
                                      /*blockScaled=*/chip == "sm_100a" &&
                                          blockScaled,
-                                     phaseTimers);
+                                     phaseTimers,
+                                     /*storeTma=*/chip == "sm_90a");
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&
                  !op.isPerRank() && !phaseTimers &&

@@ -34,3 +34,17 @@ func.func @fp8_layer_ops(%p: !llvm.ptr<1>, %t: index, %gate: !moek.acc<64x128xf3
   moek.store_act_fp8 %gate, %u, %p[%t, %t] scales(%p) row_limit(%t) row_weights(%p) {activation = "swiglu", gemm1_type = bf16, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
   return
 }
+
+// The split activation: each warpgroup hands over half of its accumulator
+// (values [b, e] of its fragment) and takes the other's, then computes one
+// half of the columns, the two halves' amax met in shared memory.
+// CHECK-LABEL: func.func @fp8_split_activation
+// CHECK:         moek.acc_store_smem %{{.+}}, %[[BUF:.+]] {values = array<i64: 32, 64>} : !moek.acc<64x128xf32>, !llvm.ptr<3>
+// CHECK:         %[[UP:.+]] = moek.acc_load_smem %[[BUF]] {values = array<i64: 0, 32>} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+// CHECK:         moek.store_act_fp8 %{{.+}}, %[[UP]], %{{.+}}[%{{.+}}, %{{.+}}] scales(%{{.+}}) row_limit(%{{.+}}) amax(%{{.+}}) {activation = "swiglu", barrier = 9 : i64, gemm1_type = bf16, half = 0 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+func.func @fp8_split_activation(%p: !llvm.ptr<1>, %t: index, %gate: !moek.acc<64x128xf32>, %buf: !llvm.ptr<3>, %amax: !llvm.ptr<3>) {
+  moek.acc_store_smem %gate, %buf {values = array<i64: 32, 64>} : !moek.acc<64x128xf32>, !llvm.ptr<3>
+  %u = moek.acc_load_smem %buf {values = array<i64: 0, 32>} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+  moek.store_act_fp8 %gate, %u, %p[%t, %t] scales(%p) row_limit(%t) amax(%amax) {activation = "swiglu", barrier = 9 : i64, gemm1_type = bf16, half = 0 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+  return
+}

@@ -294,6 +294,38 @@ func.func @negative_store_act_fp8_ld(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<
 
 // -----
 
+func.func @negative_store_act_fp8_half_without_amax(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<64x128xf32>) {
+  // expected-error @+1 {{'moek.store_act_fp8' op expects half and amax together}}
+  moek.store_act_fp8 %g, %g, %p[%t, %t] scales(%p) row_limit(%t) {activation = "swiglu", gemm1_type = bf16, half = 1 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @negative_store_act_fp8_half(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<64x128xf32>, %a: !llvm.ptr<3>) {
+  // expected-error @+1 {{'moek.store_act_fp8' op expects half 0 or 1, got 2}}
+  moek.store_act_fp8 %g, %g, %p[%t, %t] scales(%p) row_limit(%t) amax(%a) {activation = "swiglu", gemm1_type = bf16, half = 2 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+  return
+}
+
+// -----
+
+func.func @negative_acc_store_smem_values(%g: !moek.acc<64x128xf32>, %b: !llvm.ptr<3>) {
+  // expected-error @+1 {{'moek.acc_store_smem' op expects values [b, e] with 0 <= b < e <= 64 (the fragment's values a thread)}}
+  moek.acc_store_smem %g, %b {values = array<i64: 32, 96>} : !moek.acc<64x128xf32>, !llvm.ptr<3>
+  return
+}
+
+// -----
+
+func.func @negative_acc_load_smem_values_rows(%b: !llvm.ptr<3>) {
+  // expected-error @+1 {{'moek.acc_load_smem' op expects values only with 64 rows, got 16}}
+  %a = moek.acc_load_smem %b {rows = 16 : i64, values = array<i64: 0, 32>} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+  return
+}
+
+// -----
+
 func.func @negative_store_act_fp8_width(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<64x256xf32>) {
   // expected-error @+1 {{'moek.store_act_fp8' op expects 64x128 gate and up accumulators}}
   moek.store_act_fp8 %g, %g, %p[%t, %t] scales(%p) row_limit(%t) {activation = "swiglu", gemm1_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>

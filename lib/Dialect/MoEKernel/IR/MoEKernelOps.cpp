@@ -915,11 +915,32 @@ LogicalResult AccStoreTransposedOp::verify() {
   return success();
 }
 
+/// `values = [b, e]` of moek.acc_store_smem and acc_load_smem: a range of
+/// the fragment's rows * cols / 128 values a thread.
+template <typename Op>
+static LogicalResult verifyFragmentValues(Op op, AccType acc) {
+  std::optional<ArrayRef<int64_t>> values = op.getValues();
+  if (!values)
+    return success();
+  int64_t n = acc.getRows() * acc.getCols() / 128;
+  if (values->size() != 2 || (*values)[0] < 0 || (*values)[0] >= (*values)[1] ||
+      (*values)[1] > n)
+    return op.emitOpError() << "expects values [b, e] with 0 <= b < e <= " << n
+                            << " (the fragment's values a thread)";
+  return success();
+}
+
+LogicalResult AccStoreSmemOp::verify() {
+  return verifyFragmentValues(*this, getAcc().getType());
+}
+
 LogicalResult AccLoadSmemOp::verify() {
   int64_t rows = getRowsAttr().getInt();
   if (rows < 16 || rows > 64 || rows % 16 != 0)
     return emitOpError() << "expects rows 16, 32, 48 or 64, got " << rows;
-  return success();
+  if (getValues() && rows != 64)
+    return emitOpError() << "expects values only with 64 rows, got " << rows;
+  return verifyFragmentValues(*this, getAcc().getType());
 }
 
 LogicalResult MmaPromoteOp::verify() {
@@ -1172,6 +1193,15 @@ LogicalResult StoreActFp8Op::verify() {
     return emitOpError() << "expects ld a positive multiple of 128 (whole "
                             "1x128 blocks), got "
                          << getLdAttr().getInt();
+  std::optional<int64_t> half = getHalf();
+  if (half.has_value() != bool(getAmax()))
+    return emitOpError() << "expects half and amax together";
+  if (half && *half != 0 && *half != 1)
+    return emitOpError() << "expects half 0 or 1, got " << *half;
+  int64_t barrier = getBarrierAttr().getInt();
+  if (half && (barrier < 1 || barrier > 15))
+    return emitOpError() << "expects a named barrier in [1, 15], got "
+                         << barrier;
   return success();
 }
 

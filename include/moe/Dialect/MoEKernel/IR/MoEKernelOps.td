@@ -571,8 +571,9 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
        on the owner (expert by expert, source rank by source rank, in
        ascending order), and CTA 0 writes the local experts' offsets
        `offsets [experts_per_rank + 1]` (i32) for the tile scheduler;
-    4. one slot per warp: the slot gets a row of its expert on the owner
-       rank (`cursor [E]`, u32, zero at entry), the token's bf16 row is
+    4. slot by slot (a warp places 32 at once, then copies their rows):
+       the slot gets a row of its expert on the owner rank (`cursor [E]`,
+       u32, zero at entry), the token's bf16 row is
        stored there (`rows [*, hidden]`), with the slot's router weight
        (`row_weights`, f32), its index `t * top_k + k` (`row_slots`, i32)
        and this rank (`row_ranks`, i32); locally `slot_rows[s] = s`, or -1
@@ -2002,7 +2003,7 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
 }
 
 def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
-    [AllTypesMatch<["gate", "up"]>]> {
+    [AllTypesMatch<["gate", "up"]>, AttrSizedOperandSegments]> {
   let summary = "Gated activation of two accumulators, quantized to e4m3";
   let description = [{
     `gate` and `up` (64 x 128 each, held in the same fragment layout) hold
@@ -2019,21 +2020,35 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
     With `permute_k` each 128-value K block is stored in moek.mma_fp4's
     K order (see moek.dequant_fp4_fp8).
 
+    With `half = h` (0 or 1) and `amax(%buf)`, the op computes and stores
+    only columns `[64 h, 64 h + 64)` (fragment values `32 h` to `32 h +
+    31`; the other values of `gate` and `up` are not read), and two
+    warpgroups, one with each half, run it together on the same rows:
+    each writes its rows' amax over its 64 columns into its half of `buf`
+    (2 x 64 f32 in shared memory), both meet at named barrier `barrier`
+    (their 256 threads), and each takes the larger of the two as the row's
+    amax, so both quantize with the block's scale, which half 0 stores.
+
     ```mlir
     moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) {activation = "swiglu", gemm1_type = bf16, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
+    moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) amax(%buf) {activation = "swiglu", barrier = 7 : i64, gemm1_type = bf16, half = 1 : i64, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
     ```
   }];
   let arguments = (ins MoEK_AccType:$gate, MoEK_AccType:$up,
                        MoEK_GlobalPtr:$out, Index:$row, Index:$col,
                        MoEK_GlobalPtr:$scales, Index:$row_limit,
                        Optional<MoEK_GlobalPtr>:$row_weights,
+                       Optional<LLVM_PointerInAddressSpace<3>>:$amax,
                        StrAttr:$activation, TypeAttr:$gemm1_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
                        DefaultValuedAttr<F32Attr, "0.0f">:$limit,
-                       UnitAttr:$permute_k);
+                       UnitAttr:$permute_k,
+                       OptionalAttr<I64Attr>:$half,
+                       DefaultValuedAttr<I64Attr, "7">:$barrier);
   let assemblyFormat = [{
     $gate `,` $up `,` $out `[` $row `,` $col `]` `scales` `(` $scales `)`
     `row_limit` `(` $row_limit `)` (`row_weights` `(` $row_weights^ `)`)?
+    (`amax` `(` $amax^ `)`)?
     attr-dict `:` qualified(type($gate)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;
@@ -2061,17 +2076,21 @@ def MoEK_AccStoreSmemOp : MoEK_Op<"acc_store_smem", []> {
     Each thread of the warpgroup stores its fragment at `ptr` (value `v` of
     thread `t` at float `v * 128 + t`), so that `moek.acc_load_smem` in
     another warpgroup gives its thread `t` the same fragment. `ptr` holds
-    `rows * cols * 4` bytes. Ordering with the reader is the caller's
-    (named barriers).
+    `rows * cols * 4` bytes. With `values = [b, e]` only values `b <= v <
+    e` are stored. Ordering with the reader is the caller's (named
+    barriers).
 
     ```mlir
     moek.acc_store_smem %acc, %buf : !moek.acc<64x128xf32>, !llvm.ptr<3>
+    moek.acc_store_smem %acc, %buf {values = array<i64: 32, 64>} : !moek.acc<64x128xf32>, !llvm.ptr<3>
     ```
   }];
-  let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<3>:$ptr);
+  let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<3>:$ptr,
+                       OptionalAttr<DenseI64ArrayAttr>:$values);
   let assemblyFormat = [{
     $acc `,` $ptr attr-dict `:` qualified(type($acc)) `,` qualified(type($ptr))
   }];
+  let hasVerifier = 1;
 }
 
 def MoEK_AccStoreTransposedOp : MoEK_Op<"acc_store_transposed", []> {
@@ -2107,14 +2126,17 @@ def MoEK_AccLoadSmemOp : MoEK_Op<"acc_load_smem", []> {
     `v * 128 + t` of `ptr` (moek.acc_store_smem). With `rows` = R below 64
     only the first R rows are loaded, from the compact layout of
     moek.acc_store_transposed (value `v` of thread `t` at float
-    `v * 2R + t`, `R / 16` warps); the other rows are 0.
+    `v * 2R + t`, `R / 16` warps); the other rows are 0. With `values =
+    [b, e]` only values `b <= v < e` are loaded (64 rows), the others are 0.
 
     ```mlir
     %acc = moek.acc_load_smem %buf {rows = 16 : i64} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
+    %up = moek.acc_load_smem %buf {values = array<i64: 0, 32>} : !llvm.ptr<3> -> !moek.acc<64x128xf32>
     ```
   }];
   let arguments = (ins LLVM_PointerInAddressSpace<3>:$ptr,
-                       DefaultValuedAttr<I64Attr, "64">:$rows);
+                       DefaultValuedAttr<I64Attr, "64">:$rows,
+                       OptionalAttr<DenseI64ArrayAttr>:$values);
   let results = (outs MoEK_AccType:$acc);
   let assemblyFormat = [{
     $ptr attr-dict `:` qualified(type($ptr)) `->` qualified(type($acc))
