@@ -4046,6 +4046,24 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                             .first,
                         cI, e * 2 * i, h / 32};
                 auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
+                // moek.store_act_fp8 of the tile's 128 activation columns,
+                // or of column half `half` with the amax buffer `amax`.
+                auto storeAct = [&](OpBuilder &sb, Value gate, Value up,
+                                    Value amax, IntegerAttr half) {
+                  auto store = mk::StoreActFp8Op::create(
+                      sb, l, gate, up, act, d.getRow(),
+                      arith::MulIOp::create(sb, l, d.getColTile(), c128),
+                      actScales, d.getRowEnd(), rw, amax,
+                      sb.getStringAttr(actName), TypeAttr::get(g1),
+                      sb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
+                      UnitAttr(), half,
+                      half ? sb.getI64IntegerAttr(kAmaxBarrier) : IntegerAttr());
+                  if (alpha)
+                    store.setAlphaAttr(alpha);
+                  if (limit)
+                    store.setLimitAttr(limit);
+                  store.setPermuteK(smallTiles);
+                };
                 if (!splitAct) {
                   // The up's accumulator to the first warpgroup, which applies
                   // the activation, quantizes and signals the block.
@@ -4060,18 +4078,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                     mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
                                               fb.getI64IntegerAttr(256));
                     timers.turn(fb, l, 13, 14, isFirst);
-                    auto store = mk::StoreActFp8Op::create(
-                        fb, l, acc, up, act, d.getRow(),
-                        arith::MulIOp::create(fb, l, d.getColTile(), c128),
-                        actScales, d.getRowEnd(), rw, Value(),
-                        fb.getStringAttr(actName), TypeAttr::get(g1),
-                        fb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
-                        UnitAttr(), IntegerAttr(), IntegerAttr());
-                    if (alpha)
-                      store.setAlphaAttr(alpha);
-                    if (limit)
-                      store.setLimitAttr(limit);
-                    store.setPermuteK(smallTiles);
+                    storeAct(fb, acc, up, Value(), IntegerAttr());
                     timers.turn(fb, l, 14, 15, isFirst);
                     mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
                     timers.stamp(fb, l, 15, isFirst, "add");
@@ -4121,20 +4128,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                   Value amaxBuf = LLVM::GEPOp::create(
                       hb, l, exchange.getType(), hb.getI8Type(), exchange,
                       ArrayRef<LLVM::GEPArg>{int32_t(kExchangeBytes)});
-                  auto store = mk::StoreActFp8Op::create(
-                      hb, l, half == 0 ? acc : other, half == 0 ? other : acc,
-                      act, d.getRow(),
-                      arith::MulIOp::create(hb, l, d.getColTile(), c128),
-                      actScales, d.getRowEnd(), rw, amaxBuf,
-                      hb.getStringAttr(actName), TypeAttr::get(g1),
-                      hb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
-                      UnitAttr(), hb.getI64IntegerAttr(half),
-                      hb.getI64IntegerAttr(kAmaxBarrier));
-                  if (alpha)
-                    store.setAlphaAttr(alpha);
-                  if (limit)
-                    store.setLimitAttr(limit);
-                  store.setPermuteK(smallTiles);
+                  storeAct(hb, half == 0 ? acc : other,
+                           half == 0 ? other : acc, amaxBuf,
+                           hb.getI64IntegerAttr(half));
                 }
                 timers.turn(tb, l, 14, 15, isFirst);
                 // The exchange and the amax buffer may be written again.
