@@ -43,8 +43,6 @@ using namespace mlir::moe::kernel;
 namespace {
 
 constexpr int64_t kWarpgroupThreads = 128;
-/// The shared memory a CTA may have on sm_90a and sm_100a (227 KB).
-constexpr int64_t kMaxSharedMemory = 232448;
 constexpr StringLiteral kDynamicSmem = "moek_dynamic_smem";
 constexpr StringLiteral kSmemOffsetAttr = "moek.smem_offset";
 constexpr StringLiteral kBarriersAttr = "moek.barriers";
@@ -4516,11 +4514,8 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
         v.push_back(quadAmax(tb, v));
         scf::YieldOp::create(tb, loc, v);
       }
-      {
-        OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-        Value z = LLVM::ConstantOp::create(eb, loc, f32, eb.getF32FloatAttr(0.0f));
-        scf::YieldOp::create(eb, loc, SmallVector<Value>(numVals + 1, z));
-      }
+      OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+      scf::YieldOp::create(eb, loc, SmallVector<Value>(numVals + 1, zero));
       SmallVector<Value> vals(ifOp.getResults().begin(),
                               ifOp.getResults().begin() + numVals);
       Value amax = ifOp.getResult(numVals);

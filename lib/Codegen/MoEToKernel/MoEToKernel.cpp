@@ -890,6 +890,15 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   return build(b, 0);
 }
 
+/// The 8 KB staging halves a warpgroup (two MMA warpgroups) of
+/// moek.store_acc_tma that the shared memory a CTA may have holds beside
+/// `usedBytes` (the ring's stages and their 1 KB of alignment, the other
+/// buffers, the static part): 2, 1 or 0 (no TMA stores).
+int64_t stagingHalvesBeside(int64_t usedBytes) {
+  int64_t left = mk::kMaxSharedMemory - usedBytes;
+  return left >= 32 * 1024 ? 2 : left >= 16 * 1024 ? 1 : 0;
+}
+
 /// moek.store_acc_tma's operands for MMA warpgroup `wg` (index, 0 or 1):
 /// its part of `staging` (`halves` 8 KB halves a warpgroup) and its named
 /// barrier (13 or 14: no other op of the kernels uses them).
@@ -1657,12 +1666,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   // variants share one parameter ABI); the others ignore it.
   bool outTma = !scaled && !fp4 && !mxfp8 && outElem.isBF16() && n % 8 == 0;
   int64_t stageBytes = (kTileM + kTileN) * sliceK * 2;
-  int64_t smemLeft =
-      232448 - (stages * stageBytes + 1024) - (4 * (e + 1) + 256);
-  bool storeTmaOk = outTma && !config.pingpong && !config.singleIssuer &&
-                    !config.ctaPair && kTileN % 128 == 0;
-  int64_t stagingHalves = smemLeft >= 32 * 1024 ? 2 : 1;
-  bool storeTma = storeTmaOk && smemLeft >= 16 * 1024;
+  int64_t stagingHalves =
+      stagingHalvesBeside(stages * stageBytes + 1024 + 4 * (e + 1) + 256);
+  bool storeTma = outTma && !config.pingpong && !config.singleIssuer &&
+                  !config.ctaPair && kTileN % 128 == 0 && stagingHalves > 0;
   // TMA descriptors of the rows and weights[, of the output], offsets,
   // [row scales, weight scales | FP4 weight scales[, NVFP4 global
   // scales],] output, workspace.
@@ -2693,10 +2700,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // leave 33 KB of the 227 KB less the static shared memory, about 12
   // bytes an expert (three prefix sums) and a few hundred more: two 8 KB
   // halves a warpgroup up to about 150 experts, one beyond.
-  int64_t smemLeft = 232448 - (stages * 48 * 1024 + 1024) - (12 * (e + 1) + 256);
-  int64_t yHalves = smemLeft >= 32 * 1024 ? 2 : 1;
+  int64_t yHalves =
+      stagingHalvesBeside(stages * 48 * 1024 + 1024 + 12 * (e + 1) + 256);
   bool yTma = !packed && ranks == 1 && !commOnly && !single &&
-              yElem.isBF16() && smemLeft >= 16 * 1024;
+              yElem.isBF16() && yHalves > 0;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
@@ -3519,16 +3526,25 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // GEMM1 tiles: 128 activation columns; GEMM2 tiles: 256 output columns.
   int64_t cols1 = iBlocks, cols2 = llvm::divideCeil(h, 256);
 
+  // The up projection's accumulator (or, with splitAct, each warpgroup's
+  // half of its own) goes to the other MMA warpgroup through the exchange
+  // buffer; with splitAct the 512 bytes after it hold the activation's
+  // rows' amax over each warpgroup's 64 columns (store_act_fp8 {half}).
+  // FP4 weights keep the first warpgroup's whole-row activation (the
+  // split spilled 4 bytes in the FP8 x MXFP4 kernel at E = 1, H = 128).
+  bool splitAct = !fp4;
+  constexpr int64_t kExchangeBytes = 64 * 128 * 4;
+  int64_t exchangeBytes = kExchangeBytes + (splitAct ? 2 * 64 * 4 : 0);
   // GEMM2's bf16 rows go into y by TMA (moek.store_acc_tma, as in the bf16
   // kernel; its descriptor is parameter 4) on one GPU with FP8 weights
-  // (`storeTma`: sm_90a): the four 40 KB stages, their 1 KB of alignment, the 32.5 KB
-  // exchange and the static shared memory (about 12 bytes an expert) leave
-  // one 8 KB staging half a warpgroup (two from 32 KB).
-  int64_t smemLeft = 232448 - (stages * (64 + 256) * kTileKFp8 + 1024) -
-                     (64 * 128 * 4 + 2 * 64 * 4) - (12 * (e + 1) + 256);
-  int64_t yHalves = smemLeft >= 32 * 1024 ? 2 : 1;
+  // (`storeTma`: sm_90a): the four 40 KB stages, their 1 KB of alignment,
+  // the exchange and the static shared memory (about 12 bytes an expert)
+  // leave one 8 KB staging half a warpgroup (two from 32 KB).
+  int64_t yHalves = stagingHalvesBeside(
+      stages * (64 + 256) * kTileKFp8 + 1024 + exchangeBytes + 12 * (e + 1) +
+      256);
   bool yTma = storeTma && !fp4 && ep.ranks == 1 && yElem.isBF16() &&
-              smemLeft >= 16 * 1024;
+              yHalves > 0;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<Type> params{ptr, ptr, ptr, ptr};
@@ -3588,21 +3604,14 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
   Value ring = mk::RingAllocOp::create(b, loc, ringType,
                                        b.getI64IntegerAttr(256));
-  // The up projection's accumulator, from the second MMA warpgroup to the
-  // first: stored, both wait on named barrier 5 ("full"), loaded, both wait
-  // on 6 ("empty": the buffer may be written again). A sync on both
-  // sides, not arrive/sync, so that racecheck sees the order.
-  // After it, 512 bytes for the activation's rows' amax over each
-  // warpgroup's 64 columns (store_act_fp8 {half}), the two meeting at named
-  // barrier 7. (One allocation: a second pointer, live through the kernel,
-  // cost the FP8 x MXFP4 kernel a spilled register.)
-  // FP4 weights keep the first warpgroup's whole-row activation (the
-  // split spilled 4 bytes in the FP8 x MXFP4 kernel at E = 1, H = 128).
-  bool splitAct = !fp4;
-  constexpr int64_t kExchangeBytes = 64 * 128 * 4;
+  // The exchange (splitAct above): stored, both wait on named barrier 5
+  // ("full"), loaded, both wait on 6 ("empty": the buffer may be written
+  // again). A sync on both sides, not arrive/sync, so that racecheck sees
+  // the order. With splitAct the two also meet at named barrier 7 for the
+  // amax.
   Value exchange = mk::SmemAllocOp::create(
       b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-      b.getI64IntegerAttr(kExchangeBytes + (splitAct ? 2 * 64 * 4 : 0)));
+      b.getI64IntegerAttr(exchangeBytes));
   constexpr int64_t kFull = 5, kEmpty = 6;
   constexpr int64_t kAmaxBarrier = 7;
   // moek.store_acc_tma's staging: yHalves 64 x 64 bf16 halves a warpgroup.

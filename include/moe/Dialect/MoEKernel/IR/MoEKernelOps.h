@@ -24,4 +24,11 @@
 #define GET_OP_CLASSES
 #include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h.inc"
 
+namespace mlir::moe::kernel {
+/// The shared memory a CTA may have on sm_90a and sm_100a (227 KB): the
+/// bound convert-moek-to-nvvm's planner enforces, and the one the kernel
+/// builders size their buffers against.
+constexpr int64_t kMaxSharedMemory = 232448;
+} // namespace mlir::moe::kernel
+
 #endif // MOE_DIALECT_MOEKERNEL_IR_MOEKERNELOPS_H
