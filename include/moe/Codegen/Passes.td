@@ -191,8 +191,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     Option<"tileN", "tile-n", "int64_t", "0",
            "Output columns per tile: 128, 256 (wgmma m64n256k16), or 0: 256 "
            "when it divides N and tile-m is 128, else 128">,
-    Option<"pipelineMma", "pipeline-mma", "bool", "true",
-           "Keep one wgmma group in flight and release the previous stage">,
+    Option<"pipelineMma", "pipeline-mma", "std::string", "\"auto\"",
+           "Grouped matmuls on sm_90a: true keeps one wgmma group in flight "
+           "and releases the previous stage after issuing the next stage's "
+           "MMAs; false releases each stage once its MMAs are done; auto "
+           "(default): false for bf16 operands, true for kernels that "
+           "expand FP4 or FP8 operands in shared memory (the expansion of "
+           "a stage then overlaps the previous stage's MMAs)">,
     Option<"rowGroup", "row-group", "int64_t", "0",
            "Tile order: row blocks of one expert that take each column block "
            "in turn (moek.grouped_tile row_group); 0: up to 8, as many as "

@@ -4279,6 +4279,13 @@ struct ConvertMoEToMoEKernelPass
                             "so it takes tile-n = 128";
       return signalPassFailure();
     }
+    if (pipelineMma != "auto" && pipelineMma != "true" &&
+        pipelineMma != "false") {
+      module.emitError() << "convert-moe-to-moek: pipeline-mma must be "
+                            "'auto', 'true' or 'false', got '"
+                         << pipelineMma << "'";
+      return signalPassFailure();
+    }
     if (rowGroup < 0) {
       module.emitError() << "convert-moe-to-moek: row-group must be >= 0 "
                             "(0: auto), got "
@@ -4471,7 +4478,18 @@ struct ConvertMoEToMoEKernelPass
       config.singleIssuer = single;
       config.ctaPair = ctaPair;
       config.stages = ringStages;
-      config.pipelineMma = pipelineMma;
+      // Auto: with bf16 operands each stage is released once its MMAs are
+      // done (wait_group 0): keeping a group in flight held the previous
+      // stage until the next one was full, a stage fewer in flight while
+      // the MMA warpgroups wait on memory; 2-8% slower on the six cases'
+      // prefill GEMMs (bench/results/2026-12-04-grouped-gemm-release-h200.md).
+      // Kernels that expand FP4 or FP8 operands keep the group in flight
+      // (the next stage's expansion overlaps it), and so does the pingpong
+      // schedule (not measured without).
+      config.pipelineMma =
+          pipelineMma == "auto"
+              ? fp4 || mxfp8 || isNvfp4Weights(op) || schedule == "pingpong"
+              : pipelineMma == "true";
       config.pingpong = schedule == "pingpong";
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on
       // the six cases' GEMMs, bench/results/), else 128 (less masked waste).

@@ -1,5 +1,6 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 pipeline-mma=false" -verify-diagnostics | FileCheck %s --check-prefix=NOPIPE
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 pipeline-mma=true" -verify-diagnostics | FileCheck %s --check-prefix=PIPE
+// RUN: not moe-opt %s --convert-moe-to-moek="pipeline-mma=yes" 2>&1 | FileCheck %s --check-prefix=PIPEERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="schedule=pingpong" -verify-diagnostics | FileCheck %s --check-prefix=PING
 // RUN: not moe-opt %s --convert-moe-to-moek="schedule=pingpong tile-n=256" 2>&1 | FileCheck %s --check-prefix=PINGERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="row-group=1" -verify-diagnostics | FileCheck %s --check-prefix=ROW1
@@ -66,14 +67,14 @@
 // only passes the stages on.
 // CHECK:             %[[ACTIVE:.+]] = arith.cmpi ult, %{{.+}}, %{{.+}} : index
 // CHECK:             scf.if %[[ACTIVE]] -> (!moek.acc<64x256xf32>, index)
+// bf16 operands (pipeline-mma=auto): each stage is released as soon as its
+// MMAs are done.
 // CHECK:             moek.mma_zero : !moek.acc<64x256xf32>
 // CHECK:             moek.ring_wait
-// CHECK:             moek.mma
-// CHECK:             moek.mma_wait {{.*}} pending(1)
-// CHECK:             scf.if
-// CHECK:               moek.ring_release
-// CHECK:             moek.mma_wait {{.*}} pending(0)
-// CHECK:             moek.ring_release
+// CHECK:             moek.mma %
+// CHECK-NEXT:        moek.mma_wait {{.*}} pending(0)
+// CHECK-NEXT:        moek.ring_release
+// CHECK-NOT:         moek.mma_wait
 // CHECK:             } else {
 // CHECK-NOT:           moek.mma
 // CHECK:               moek.ring_wait
@@ -96,11 +97,12 @@
 // M256:             scf.if {{.*}} -> (!moek.acc<64x128xf32>, !moek.acc<64x128xf32>, index)
 // M256:               moek.mma {{.*}} a(0, %{{.+}}) b(1)
 // M256-NEXT:          moek.mma {{.*}} a(0, %{{.+}}) b(1)
-// M256-NEXT:          moek.mma_wait {{.*}} pending(2)
+// M256-NEXT:          moek.mma_wait {{.*}} pending(0)
+// M256-NEXT:          moek.mma_wait {{.*}} pending(0)
 // M256:             } else {
 // M256:               moek.mma {{.*}} a(0, %{{.+}}) b(1)
 // M256-NOT:           moek.mma
-// M256:               moek.mma_wait {{.*}} pending(1)
+// M256:               moek.mma_wait {{.*}} pending(0)
 // M256:           } else {
 // M256-NOT:         moek.mma
 // M256:             moek.ring_release
@@ -132,10 +134,19 @@
 // CHECK-NEXT:        %[[TEND:.+]] = arith.addi %{{.+}}, %[[C192]] : index
 // CHECK-NEXT:        %[[LIMIT:.+]] = arith.minui %row_end, %[[TEND]] : index
 // CHECK:             moek.store_acc_tma {{.*}} row_limit(%[[LIMIT]]) {{.*}} {halves = 1 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>
-// NOPIPE-LABEL: func.func @lower_bf16_expert_matmul
-// NOPIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
-// NOPIPE:         moek.mma_wait {{.*}} pending(0)
-// NOPIPE-NEXT:    moek.ring_release
+// pipeline-mma=true: one wgmma group stays in flight; stage i-1 is
+// released after stage i's MMAs are issued (none after the first), the
+// last after the loop drains.
+// PIPE-LABEL: func.func @lower_bf16_expert_matmul
+// PIPE:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>
+// PIPE:           moek.mma %
+// PIPE-NEXT:      moek.mma_wait {{.*}} pending(1)
+// PIPE:           scf.if
+// PIPE:             moek.ring_release
+// PIPE:           moek.mma_wait {{.*}} pending(0)
+// PIPE-NEXT:      arith.subi
+// PIPE-NEXT:      moek.ring_release
+// PIPEERR: error: convert-moe-to-moek: pipeline-mma must be 'auto', 'true' or 'false', got 'yes'
 // Pingpong: one ring whose stages each MMA warpgroup releases for its own
 // tiles (128 arrivals); each warpgroup computes whole tiles with two 64-row
 // accumulators, and named barriers 1 and 2 order the two warpgroups' turns.
