@@ -192,7 +192,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "Output columns per tile: 128, 256 (wgmma m64n256k16), or 0: 256 "
            "when it divides N and tile-m is 128, else 128">,
     Option<"pipelineMma", "pipeline-mma", "std::string", "\"auto\"",
-           "Grouped matmuls on sm_90a: true keeps one wgmma group in flight "
+           "Grouped matmuls of MMA warpgroups (sm_90a; sm_100a with "
+           "single-issuer=false): true keeps one wgmma group in flight "
            "and releases the previous stage after issuing the next stage's "
            "MMAs; false releases each stage once its MMAs are done; auto "
            "(default): false for bf16 operands, true for kernels that "
