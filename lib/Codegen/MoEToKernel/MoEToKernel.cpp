@@ -828,6 +828,15 @@ Value buildPassLoop(OpBuilder &b, Location loc, Value ring, Value cKSlices,
   return pass.getResult(0);
 }
 
+/// The first row of 64-row accumulator `a` of a warpgroup whose first
+/// accumulator starts at `row` (its accumulators 64 rows apart).
+Value accRowOf(OpBuilder &b, Location loc, Value row, unsigned a) {
+  if (a == 0)
+    return row;
+  return arith::AddIOp::create(b, loc, row,
+                               arith::ConstantIndexOp::create(b, loc, 64 * a));
+}
+
 /// One MMA warpgroup's work on one tile whose rows from `row`
 /// (its first accumulator's) end at `rowEnd`: accumulators whose 64 rows all
 /// lie past the end issue no MMAs (the active ones are a prefix, so this is
@@ -846,7 +855,7 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   auto mmaLoop = [&](OpBuilder &ib, unsigned count) {
     SmallVector<Value> aRows;
     for (unsigned a = 0; a < count; ++a)
-      aRows.push_back(arith::AddIOp::create(ib, loc, aRow, idx(ib, 64 * a)));
+      aRows.push_back(accRowOf(ib, loc, aRow, a));
     return buildMmaLoop(ib, loc, ring, accType, aRows, cKSlices, i0,
                         pipelined, onFull);
   };
@@ -855,7 +864,7 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   std::function<std::pair<SmallVector<Value>, Value>(OpBuilder &, unsigned)>
       build = [&](OpBuilder &ob, unsigned first)
       -> std::pair<SmallVector<Value>, Value> {
-    Value firstRow = arith::AddIOp::create(ob, loc, row, idx(ob, 64 * first));
+    Value firstRow = accRowOf(ob, loc, row, first);
     Value active = arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult,
                                          firstRow, rowEnd);
     SmallVector<Type> types(numAccs, accType);
@@ -922,11 +931,9 @@ std::pair<Value, Value> warpgroupStaging(OpBuilder &b, Location loc,
 void storeAccs(OpBuilder &b, Location loc, ArrayRef<Value> accs, Value out,
                Value row, Value col, Value rowEnd, Type outElem, int64_t n) {
   for (auto [a, acc] : llvm::enumerate(accs))
-    mk::StoreAccOp::create(
-        b, loc, acc, out,
-        arith::AddIOp::create(b, loc, row,
-                              arith::ConstantIndexOp::create(b, loc, 64 * a)),
-        col, rowEnd, TypeAttr::get(outElem), b.getI64IntegerAttr(n));
+    mk::StoreAccOp::create(b, loc, acc, out, accRowOf(b, loc, row, a), col,
+                           rowEnd, TypeAttr::get(outElem),
+                           b.getI64IntegerAttr(n));
 }
 
 /// The MMA warpgroups of the pingpong schedule: warpgroup w takes the
@@ -2020,11 +2027,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           if (storeTma)
             for (auto [a, acc] : llvm::enumerate(accs))
               mk::StoreAccTmaOp::create(
-                  ob, l, acc, tmapOut, wgStaging, out,
-                  a == 0 ? row
-                         : arith::AddIOp::create(
-                               ob, l, row,
-                               arith::ConstantIndexOp::create(ob, l, 64 * a)),
+                  ob, l, acc, tmapOut, wgStaging, out, accRowOf(ob, l, row, a),
                   col, tileEnd, storeBarrier,
                   ob.getI64IntegerAttr(stagingHalves),
                   ob.getI64IntegerAttr(n));
@@ -2532,10 +2535,7 @@ struct ExpertParallel {
     }
     for (auto [a, acc] : llvm::enumerate(accs))
       mk::StoreAccRemoteOp::create(
-          b, loc, acc, y,
-          arith::AddIOp::create(b, loc, row,
-                                arith::ConstantIndexOp::create(b, loc, 64 * a)),
-          col, rowEnd, rowSlots, rowRanks, bases, rank, TypeAttr::get(yElem),
+          b, loc, acc, y, accRowOf(b, loc, row, a), col, rowEnd, rowSlots, rowRanks, bases, rank, TypeAttr::get(yElem),
           b.getI64IntegerAttr(h));
   }
 
