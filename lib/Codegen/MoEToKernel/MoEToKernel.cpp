@@ -848,9 +848,6 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
               Value aRow, Value row, Value rowEnd, unsigned numAccs,
               Value cKSlices, Value i0, bool pipelined,
               StageHook onFull = nullptr) {
-  auto idx = [&](OpBuilder &ib, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ib, loc, v);
-  };
   // The MMA loop of the first `count` accumulators.
   auto mmaLoop = [&](OpBuilder &ib, unsigned count) {
     SmallVector<Value> aRows;
@@ -2535,8 +2532,8 @@ struct ExpertParallel {
     }
     for (auto [a, acc] : llvm::enumerate(accs))
       mk::StoreAccRemoteOp::create(
-          b, loc, acc, y, accRowOf(b, loc, row, a), col, rowEnd, rowSlots, rowRanks, bases, rank, TypeAttr::get(yElem),
-          b.getI64IntegerAttr(h));
+          b, loc, acc, y, accRowOf(b, loc, row, a), col, rowEnd, rowSlots,
+          rowRanks, bases, rank, TypeAttr::get(yElem), b.getI64IntegerAttr(h));
   }
 
   /// After the MMA warpgroups' grid barrier: every row this rank computed
@@ -4483,13 +4480,12 @@ struct ConvertMoEToMoEKernelPass
       // stage until the next one was full, a stage fewer in flight while
       // the MMA warpgroups wait on memory; 2-8% slower on the six cases'
       // prefill GEMMs (bench/results/2026-12-04-grouped-gemm-release-h200.md).
-      // Kernels that expand FP4 or FP8 operands keep the group in flight
-      // (the next stage's expansion overlaps it), and so does the pingpong
-      // schedule (not measured without).
-      config.pipelineMma =
-          pipelineMma == "auto"
-              ? fp4 || mxfp8 || isNvfp4Weights(op) || schedule == "pingpong"
-              : pipelineMma == "true";
+      // Kernels that expand FP4 (MXFP4, NVFP4) or FP8 (MXFP8) operands
+      // keep the group in flight (the next stage's expansion overlaps it),
+      // and so does the pingpong schedule (not measured without).
+      config.pipelineMma = pipelineMma == "auto"
+                               ? fp4 || mxfp8 || schedule == "pingpong"
+                               : pipelineMma == "true";
       config.pingpong = schedule == "pingpong";
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on
       // the six cases' GEMMs, bench/results/), else 128 (less masked waste).
