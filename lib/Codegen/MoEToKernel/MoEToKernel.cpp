@@ -896,13 +896,26 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   return build(b, 0);
 }
 
+/// One staging half of moek.store_acc_tma: a 64 x 64 bf16 box (8 KB).
+constexpr int64_t kStagingHalfBytes = 64 * 64 * 2;
+
 /// The 8 KB staging halves a warpgroup (two MMA warpgroups) of
 /// moek.store_acc_tma that the shared memory a CTA may have holds beside
 /// `usedBytes` (the ring's stages and their 1 KB of alignment, the other
 /// buffers, the static part): 2, 1 or 0 (no TMA stores).
 int64_t stagingHalvesBeside(int64_t usedBytes) {
   int64_t left = mk::kMaxSharedMemory - usedBytes;
-  return left >= 32 * 1024 ? 2 : left >= 16 * 1024 ? 1 : 0;
+  return left >= 2 * 2 * kStagingHalfBytes ? 2
+         : left >= 2 * kStagingHalfBytes   ? 1
+                                           : 0;
+}
+
+/// moek.store_acc_tma's staging for both MMA warpgroups, `halves` 8 KB
+/// halves each (warpgroupStaging gives each its part).
+Value allocStaging(OpBuilder &b, Location loc, int64_t halves) {
+  return mk::SmemAllocOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3),
+      b.getI64IntegerAttr(2 * halves * kStagingHalfBytes));
 }
 
 /// moek.store_acc_tma's operands for MMA warpgroup `wg` (index, 0 or 1):
@@ -917,7 +930,8 @@ std::pair<Value, Value> warpgroupStaging(OpBuilder &b, Location loc,
           b, loc, b.getI64Type(),
           arith::MulIOp::create(
               b, loc, wg,
-              arith::ConstantIndexOp::create(b, loc, halves * 64 * 64 * 2)))});
+              arith::ConstantIndexOp::create(b, loc,
+                                             halves * kStagingHalfBytes)))});
   Value barrier = arith::AddIOp::create(
       b, loc, wg, arith::ConstantIndexOp::create(b, loc, 13));
   return {part, barrier};
@@ -1756,13 +1770,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   if (config.clusterCols)
     ringAlloc.setCluster(2);
   Value ring = ringAlloc;
-  // moek.store_acc_tma's staging: `stagingHalves` 64 x 64 bf16 halves a
-  // warpgroup.
-  Value outStaging =
-      storeTma ? mk::SmemAllocOp::create(
-                     b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-                     b.getI64IntegerAttr(2 * stagingHalves * 64 * 64 * 2))
-               : Value();
+  Value outStaging = storeTma ? allocStaging(b, loc, stagingHalves) : Value();
 
   // Clusters of two CTAs on column tiles: the scheduler's tiles are pairs
   // of column tiles, CTA r of the cluster taking column tile 2 c + r of
@@ -2776,12 +2784,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                     b.getI64IntegerAttr(kSmallRows * 256 * 4))
           : Value();
 
-  // moek.store_acc_tma's staging: yHalves 64 x 64 bf16 halves a warpgroup.
-  Value yStaging =
-      yTma ? mk::SmemAllocOp::create(
-                 b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-                 b.getI64IntegerAttr(2 * yHalves * 64 * 64 * 2))
-           : Value();
+  Value yStaging = yTma ? allocStaging(b, loc, yHalves) : Value();
 
   ep.bind(b, loc, func, /*firstArg=*/numTma + 6 + scaleArgs, ws, at);
 
@@ -3611,12 +3614,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       b.getI64IntegerAttr(exchangeBytes));
   constexpr int64_t kFull = 5, kEmpty = 6;
   constexpr int64_t kAmaxBarrier = 7;
-  // moek.store_acc_tma's staging: yHalves 64 x 64 bf16 halves a warpgroup.
-  Value yStaging =
-      yTma ? mk::SmemAllocOp::create(
-                 b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-                 b.getI64IntegerAttr(2 * yHalves * 64 * 64 * 2))
-           : Value();
+  Value yStaging = yTma ? allocStaging(b, loc, yHalves) : Value();
   // MXFP4: each warpgroup's column scales and its named barrier for the
   // expansion (8 + warpgroup).
   Value colScales =
