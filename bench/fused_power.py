@@ -2,10 +2,11 @@
 """Sustained timing of the fused MoE layers, with the board's power and clock.
 
 bench/fused_moe.py times one launch at a time (a synchronization after
-each), which leaves the GPU short idle gaps. This launches each bf16 layer
-of bench/fused_moe.py's cases back to back for --seconds (five launches
-between synchronizations), then torch's _grouped_mm pipeline of the same
-case, while `nvidia-smi` samples power.draw and clocks.sm every 50 ms; it
+each), which leaves the GPU short idle gaps. This launches each layer of
+bench/fused_moe.py's cases (bf16, or with --dtype fp8 DeepSeek-V3's FP8
+recipe) back to back for --seconds (five launches between
+synchronizations), then torch's pipeline of the same case and dtype
+(_grouped_mm, or _scaled_grouped_mm with rowwise scales), while `nvidia-smi` samples power.draw and clocks.sm every 50 ms; it
 prints the time per launch and the median power and SM clock (past the
 first quarter of the samples) and the clock event reasons seen
 (`clocks_event_reasons.active`, OR-ed: 0x4 SW power cap, 0x8 HW slowdown,
@@ -13,8 +14,9 @@ first quarter of the samples) and the clock event reasons seen
 board's state.
 
 usage: fused_power.py --lib libmoe_cuda_runtime.so --art DIR [--cases ...]
-           [--seconds 2]
-(DIR holds make_fused_moe.py's bf16 folders fm_e<E>_h<H>_i<I>_k<K>.)
+           [--seconds 2] [--dtype bf16|fp8]
+(DIR holds make_fused_moe.py's folders fm_e<E>_h<H>_i<I>_k<K>, with --fp8
+fm_fp8_e<E>_...)
 """
 
 import argparse
@@ -31,7 +33,8 @@ sys.path.insert(0, HERE)
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import CASES  # noqa: E402
-from fused_moe import artifact, make_case, torch_pipeline  # noqa: E402
+from fused_moe import (artifact, fp8_weights, make_case,  # noqa: E402
+                       torch_pipeline, torch_pipeline_fp8)
 
 
 def sustained(fn, seconds):
@@ -75,6 +78,7 @@ def main():
     ap.add_argument("--art", required=True)
     ap.add_argument("--cases", default="")
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp8"])
     a = ap.parse_args()
     moe_runtime.load_library(a.lib)
     print("| case | ours ms | W | SM MHz | reasons | torch ms | W | SM MHz "
@@ -84,12 +88,24 @@ def main():
         if a.cases and name not in a.cases.split(","):
             continue
         x, w13, w2, ids, w = make_case(T, H, I, E, K)
-        kernel = moe_runtime.Kernel.load(artifact(a.art, E, H, I, K, "bf16"))
+        if a.dtype == "fp8":
+            if H % 128 or I % 128:  # the FP8 recipe's 128-wide blocks
+                continue
+            ours_w, peer_w = fp8_weights(w13, w2)
+            del w13, w2
+
+            def peer_fn():
+                return torch_pipeline_fp8(x, peer_w, ids, w)
+        else:
+            ours_w = (w13, w2)
+
+            def peer_fn():
+                return torch_pipeline(x, w13, w2, ids, w)
+        kernel = moe_runtime.Kernel.load(artifact(a.art, E, H, I, K, a.dtype))
         out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
-        ours = sustained(lambda: kernel.launch(x, ids, w, w13, w2, out),
+        ours = sustained(lambda: kernel.launch(x, ids, w, *ours_w, out),
                          a.seconds)
-        peer = sustained(lambda: torch_pipeline(x, w13, w2, ids, w),
-                         a.seconds)
+        peer = sustained(peer_fn, a.seconds)
         print("| %s | %.3f | %.0f | %.0f | %#x | %.3f | %.0f | %.0f | %#x "
               "| %.2fx |" % (name, *ours, *peer, peer[0] / ours[0]),
               flush=True)
