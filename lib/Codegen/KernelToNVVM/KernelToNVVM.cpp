@@ -2567,7 +2567,7 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
     for (int64_t box = 0; box < accType.getCols() / 64; ++box) {
       Value half = LLVM::GEPOp::create(
           tb, loc, a.getStaging().getType(), tb.getI8Type(), a.getStaging(),
-          ArrayRef<LLVM::GEPArg>{int32_t(8192 * (box % halves))});
+          ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
       if (halves == 1) {
         onFirst([&](OpBuilder &fb) {
           NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());

@@ -896,17 +896,14 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
   return build(b, 0);
 }
 
-/// One staging half of moek.store_acc_tma: a 64 x 64 bf16 box (8 KB).
-constexpr int64_t kStagingHalfBytes = 64 * 64 * 2;
-
 /// The 8 KB staging halves a warpgroup (two MMA warpgroups) of
 /// moek.store_acc_tma that the shared memory a CTA may have holds beside
 /// `usedBytes` (the ring's stages and their 1 KB of alignment, the other
 /// buffers, the static part): 2, 1 or 0 (no TMA stores).
 int64_t stagingHalvesBeside(int64_t usedBytes) {
   int64_t left = mk::kMaxSharedMemory - usedBytes;
-  return left >= 2 * 2 * kStagingHalfBytes ? 2
-         : left >= 2 * kStagingHalfBytes   ? 1
+  return left >= 2 * 2 * mk::kStagingHalfBytes ? 2
+         : left >= 2 * mk::kStagingHalfBytes   ? 1
                                            : 0;
 }
 
@@ -915,7 +912,7 @@ int64_t stagingHalvesBeside(int64_t usedBytes) {
 Value allocStaging(OpBuilder &b, Location loc, int64_t halves) {
   return mk::SmemAllocOp::create(
       b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3),
-      b.getI64IntegerAttr(2 * halves * kStagingHalfBytes));
+      b.getI64IntegerAttr(2 * halves * mk::kStagingHalfBytes));
 }
 
 /// moek.store_acc_tma's operands for MMA warpgroup `wg` (index, 0 or 1):
@@ -931,7 +928,7 @@ std::pair<Value, Value> warpgroupStaging(OpBuilder &b, Location loc,
           arith::MulIOp::create(
               b, loc, wg,
               arith::ConstantIndexOp::create(b, loc,
-                                             halves * kStagingHalfBytes)))});
+                                             halves * mk::kStagingHalfBytes)))});
   Value barrier = arith::AddIOp::create(
       b, loc, wg, arith::ConstantIndexOp::create(b, loc, 13));
   return {part, barrier};

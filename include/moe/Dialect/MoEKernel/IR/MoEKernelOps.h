@@ -29,6 +29,10 @@ namespace mlir::moe::kernel {
 /// bound convert-moek-to-nvvm's planner enforces, and the one the kernel
 /// builders size their buffers against.
 constexpr int64_t kMaxSharedMemory = 232448;
+/// One staging half of moek.store_acc_tma: a 64 x 64 bf16 box (8 KB). The
+/// kernel builders size the staging in halves; the lowering places box b in
+/// half b mod halves.
+constexpr int64_t kStagingHalfBytes = 64 * 64 * 2;
 } // namespace mlir::moe::kernel
 
 #endif // MOE_DIALECT_MOEKERNEL_IR_MOEKERNELOPS_H
