@@ -243,6 +243,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "copying half of the row boxes into both (TMA multicast), in a "
            "static tile order; correct on the H200 but not faster there, so "
            "off by default (bench/results/)">,
+    Option<"narrowTiles", "narrow-tiles", "bool", "false",
+           "Grouped matmuls (MMA warpgroups) and bf16 fused layers: the last "
+           "column tile of an output whose width is not a multiple of the "
+           "tile's multiplies only its valid columns (moek.mma {cols}, "
+           "wgmma m64nN); off by default until it has run on a GPU "
+           "(FileCheck and ptxas only so far)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

@@ -1272,7 +1272,10 @@ struct MmaLowering : OpConversionPattern<MmaOp> {
     // One wgmma step covers 32 bytes of K (k16 of bf16, k32 of e4m3).
     bool fp8 = isFp8Mma(op);
     int64_t stepK = fp8 ? 32 : 16;
-    auto shape = NVVM::MMAShapeAttr::get(ctx, 64, accType.getCols(), stepK);
+    // {cols = n}: m64nN over the fragment's first n / 2 values (a 64 x n
+    // fragment's registers, in the same order), the rest passed through.
+    int64_t cols = op.getCols().value_or(accType.getCols());
+    auto shape = NVVM::MMAShapeAttr::get(ctx, 64, cols, stepK);
     auto in = NVVM::WGMMATypesAttr::get(
         ctx, fp8 ? NVVM::WGMMATypes::e4m3 : NVVM::WGMMATypes::bf16);
     auto f32 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32);
@@ -1288,6 +1291,16 @@ struct MmaLowering : OpConversionPattern<MmaOp> {
                     ? Value(LLVM::UndefOp::create(rewriter, loc,
                                                   adaptor.getAcc().getType()))
                     : adaptor.getAcc();
+    Value whole = acc;
+    int64_t narrow = cols < accType.getCols() ? cols / 2 : 0;
+    if (narrow) {
+      SmallVector<Type> fields(narrow, rewriter.getF32Type());
+      auto part = LLVM::LLVMStructType::getLiteral(ctx, fields);
+      acc = buildAcc(rewriter, loc, part, narrow, [&](int64_t v) -> Value {
+        return LLVM::ExtractValueOp::create(rewriter, loc, whole,
+                                            ArrayRef<int64_t>{v});
+      });
+    }
     // Each step advances 32 bytes inside the swizzled rows: +2 on the
     // descriptor's address field.
     for (int64_t k = 0, steps = aTile.getDimSize(1) / stepK; k < steps; ++k) {
@@ -1304,6 +1317,14 @@ struct MmaLowering : OpConversionPattern<MmaOp> {
                                           NVVM::MMAIntOverflowAttr());
     }
     NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+    for (int64_t v = 0; v < narrow; ++v)
+      whole = LLVM::InsertValueOp::create(
+          rewriter, loc, whole,
+          LLVM::ExtractValueOp::create(rewriter, loc, acc,
+                                       ArrayRef<int64_t>{v}),
+          ArrayRef<int64_t>{v});
+    if (narrow)
+      acc = whole;
     rewriter.replaceOp(op, acc);
     return success();
   }
@@ -1639,7 +1660,8 @@ struct Tcgen05MmaLowering : OpConversionPattern<MmaOp> {
     shape.a = shape.b =
         fp8 ? moe::desc::ElemType::E4M3 : moe::desc::ElemType::BF16;
     shape.m = accType.getRows();
-    shape.n = accType.getCols();
+    // {cols = n}: tensor memory's first n columns of the accumulator.
+    shape.n = op.getCols().value_or(accType.getCols());
     llvm::Expected<uint32_t> idesc =
         moe::desc::encodeTcgen05InstrDescriptor(shape);
     if (!idesc)

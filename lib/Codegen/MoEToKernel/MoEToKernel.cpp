@@ -602,11 +602,12 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
 /// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
 /// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
 /// iterations from `i0`. Returns the finished accumulators and the ring
-/// iteration after the tile.
+/// iteration after the tile. `cols` (0: all): the MMAs compute only the
+/// accumulators' first `cols` columns (moek.mma {cols}).
 std::pair<SmallVector<Value>, Value>
 buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
              ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined,
-             StageHook onFull = nullptr) {
+             StageHook onFull = nullptr, int64_t cols = 0) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   SmallVector<Value> init(aRows.size(), mk::MmaZeroOp::create(b, loc, accType));
@@ -621,10 +622,12 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
         if (onFull)
           onFull(ib, il, i, ks);
         SmallVector<Value> next;
-        for (auto [acc, aRow] : llvm::zip(iit.drop_back(), aRows))
-          next.push_back(mk::MmaOp::create(ib, il, ring, i,
-                                           ib.getI64IntegerAttr(0), aRow,
-                                           ib.getI64IntegerAttr(1), acc));
+        for (auto [acc, aRow] : llvm::zip(iit.drop_back(), aRows)) {
+          next.push_back(mk::MmaOp::create(
+              ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
+              ib.getI64IntegerAttr(1), acc, /*zero_init=*/UnitAttr(),
+              cols ? ib.getI64IntegerAttr(cols) : IntegerAttr()));
+        }
         for (Value &acc : next)
           acc = mk::MmaWaitOp::create(ib, il, acc,
                                       ib.getI64IntegerAttr(pending));
@@ -778,7 +781,7 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
         Value partial = mk::MmaOp::create(
             ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
             ib.getI64IntegerAttr(bTile), it[1],
-            /*zero_init=*/ib.getUnitAttr());
+            /*zero_init=*/ib.getUnitAttr(), /*cols=*/IntegerAttr());
         passTurn(ib, il, turns);
         // The next block's scales (the last block's again after it).
         auto [nextRows, nextW] = loadScales(
@@ -842,19 +845,44 @@ Value accRowOf(OpBuilder &b, Location loc, Value row, unsigned a) {
 /// lie past the end issue no MMAs (the active ones are a prefix, so this is
 /// one loop per count, chosen per tile: a branch inside the K loop would
 /// serialize the wgmmas). Returns the accumulators (zero when skipped) and
-/// the next ring iteration.
+/// the next ring iteration. A narrow tile (`narrow`, an i1, set): the MMAs
+/// compute only the accumulators' first `narrowCols` columns (the last
+/// column tile of an output narrower than the tiles), again one loop per
+/// choice.
+struct NarrowTile {
+  Value narrow;
+  int64_t cols = 0;
+  explicit operator bool() const { return bool(narrow); }
+};
 std::pair<SmallVector<Value>, Value>
 buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
               Value aRow, Value row, Value rowEnd, unsigned numAccs,
               Value cKSlices, Value i0, bool pipelined,
-              StageHook onFull = nullptr) {
+              StageHook onFull = nullptr, NarrowTile narrow = {}) {
   // The MMA loop of the first `count` accumulators.
-  auto mmaLoop = [&](OpBuilder &ib, unsigned count) {
+  auto mmaLoop = [&](OpBuilder &ib, unsigned count)
+      -> std::pair<SmallVector<Value>, Value> {
     SmallVector<Value> aRows;
     for (unsigned a = 0; a < count; ++a)
       aRows.push_back(accRowOf(ib, loc, aRow, a));
-    return buildMmaLoop(ib, loc, ring, accType, aRows, cKSlices, i0,
-                        pipelined, onFull);
+    if (!narrow)
+      return buildMmaLoop(ib, loc, ring, accType, aRows, cKSlices, i0,
+                          pipelined, onFull);
+    SmallVector<Type> types(count, accType);
+    types.push_back(ib.getIndexType());
+    auto ifOp = scf::IfOp::create(ib, loc, types, narrow.narrow,
+                                  /*withElseRegion=*/true);
+    for (auto [block, cols] :
+         {std::pair(ifOp.thenBlock(), narrow.cols),
+          std::pair(ifOp.elseBlock(), int64_t(0))}) {
+      OpBuilder bb = OpBuilder::atBlockEnd(block);
+      auto [accs, next] = buildMmaLoop(bb, loc, ring, accType, aRows,
+                                       cKSlices, i0, pipelined, onFull, cols);
+      accs.push_back(next);
+      scf::YieldOp::create(bb, loc, accs);
+    }
+    return {SmallVector<Value>(ifOp.getResults().drop_back()),
+            ifOp.getResults().back()};
   };
   // Builds the choice for accumulators [first, numAccs) when the ones
   // before are active.
@@ -1057,6 +1085,9 @@ struct KernelConfig {
   /// same rows, each copying half of the row boxes into both CTAs' rings
   /// (TMA multicast), in a static tile order.
   bool clusterCols = false;
+  /// Cooperative: the last column tile of an N that is not a multiple of
+  /// tileN multiplies only its valid columns (NarrowTile).
+  bool narrowTiles = false;
 };
 
 /// Tensor-memory accumulators of the single-issuer kernel: two, so that the
@@ -2019,9 +2050,18 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                             ob, l, d.getRow(),
                             arith::ConstantIndexOp::create(ob, l, kTileM)))
                   : rowEnd;
+          // The last column tile of an output narrower than the column
+          // tiles: MMAs only over its first columns.
+          NarrowTile narrow;
+          if (int64_t rest = config.narrowTiles ? n % kTileN : 0) {
+            narrow.cols = llvm::alignTo(rest, 8);
+            narrow.narrow = arith::CmpIOp::create(
+                ob, l, arith::CmpIPredicate::eq, colTileOf(ob, d),
+                arith::ConstantIndexOp::create(ob, l, nColTiles - 1));
+          }
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, tileEnd, numAccs,
-              cKSlices, iter, config.pipelineMma, hook);
+              cKSlices, iter, config.pipelineMma, hook, narrow);
           // NVFP4: the expert's global scale, once per tile.
           scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
                                                  : Value(),
@@ -2659,7 +2699,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   int64_t maxTokens, bool streamWeights,
                                   bool phaseTimers, bool commOnly = false,
                                   bool transposedSmallTiles = false,
-                                  bool singleIssuer = false) {
+                                  bool singleIssuer = false,
+                                  bool narrowTiles = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3050,16 +3091,30 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
     // product when the tile has at most kSmallRows rows. `boxes` are the
     // first weight rows of tile 2's two 128-row halves.
+    // A GEMM's last column tile narrower than the tile (`validRows` of
+    // tile 1's rows, the output's columns left; 0: none) takes narrower
+    // MMAs.
+    auto narrowLast = [&](OpBuilder &tb, mk::GroupedTileOp d, int64_t tiles,
+                          int64_t validRows) {
+      NarrowTile narrow;
+      if (narrowTiles && validRows) {
+        narrow.cols = llvm::alignTo(validRows, 8);
+        narrow.narrow = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq,
+                                              d.getColTile(),
+                                              idx(tb, tiles - 1));
+      }
+      return narrow;
+    };
     auto tileMmas = [&](OpBuilder &tb, mk::GroupedTileOp d, Value row,
                         Value slices, Value iter, StageHook dequant,
                         Value scales, std::pair<Value, Value> boxes,
-                        int64_t scaleRows,
-                        int64_t kDim) -> std::pair<SmallVector<Value>, Value> {
+                        int64_t scaleRows, int64_t kDim,
+                        NarrowTile narrow) -> std::pair<SmallVector<Value>, Value> {
       Location l = loc;
       auto big = [&](OpBuilder &ob) {
         return buildTileMmas(ob, l, ring, accType, aRow, row, d.getRowEnd(), 1,
                              slices, iter, /*pipelined=*/true,
-                             packed ? dequant : StageHook());
+                             packed ? dequant : StageHook(), narrow);
       };
       if (!smallTiles)
         return big(tb);
@@ -3112,9 +3167,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   expandWeights(hb, hl, ring, st, ks, w13Scales, base, up,
                                 e * 2 * i, h, nvfp4, mxfp8W);
                 };
-                auto [accs, next] =
-                    tileMmas(tb, d, row, slices1, iter, dequant, w13Scales,
-                             boxes, e * 2 * i, h);
+                // Interleaved gate/up: the last tile's valid weight rows
+                // are the first ones (concatenated, its gate and up boxes
+                // both run past their halves: all MMAs).
+                auto [accs, next] = tileMmas(
+                    tb, d, row, slices1, iter, dequant, w13Scales, boxes,
+                    e * 2 * i, h,
+                    narrowLast(tb, d, cols1, interleaved ? (2 * i) % 256 : 0));
                 timers.turn(tb, l, 8, 9, firstWg);
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 timers.stamp(tb, l, 14, firstWg, "sub");
@@ -3149,7 +3208,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 };
                 auto [accs, next] =
                     tileMmas(eb, d, row, slices2, iter, dequant, w2Scales,
-                             boxes, e * h, i);
+                             boxes, e * h, i, narrowLast(eb, d, cols2, h % 256));
                 timers.turn(eb, l, 8, 9, firstWg);
                 scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 Value col =
@@ -4370,7 +4429,7 @@ struct ConvertMoEToMoEKernelPass
             b, op.getLoc(), name, op, ringStages, maxTokens, streamWeights,
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
-            /*singleIssuer=*/chip == "sm_100a" && singleIssuer);
+            /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});
@@ -4482,6 +4541,7 @@ struct ConvertMoEToMoEKernelPass
                                ? fp4 || mxfp8 || schedule == "pingpong"
                                : pipelineMma == "true";
       config.pingpong = schedule == "pingpong";
+      config.narrowTiles = narrowTiles;
       // Auto: 256-wide tiles when they divide N (measured 0-10% faster on
       // the six cases' GEMMs, bench/results/), else 128 (less masked waste).
       auto configure = [&](int64_t m) {

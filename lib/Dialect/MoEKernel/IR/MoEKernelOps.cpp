@@ -537,6 +537,14 @@ LogicalResult MmaOp::verify() {
     return emitOpError() << "expects tile a's rows (" << a.getDimSize(0)
                          << ") to be a multiple of the accumulator's ("
                          << acc.getRows() << ")";
+  if (std::optional<int64_t> cols = getCols()) {
+    int64_t step = acc.getRows() == 128 ? 16 : 8;
+    if (*cols < step || *cols >= acc.getCols() || *cols % step != 0)
+      return emitOpError() << "expects cols (" << *cols
+                           << ") to be a multiple of " << step
+                           << " below the accumulator's columns ("
+                           << acc.getCols() << ")";
+  }
   return success();
 }
 

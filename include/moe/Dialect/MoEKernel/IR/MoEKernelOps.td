@@ -1187,12 +1187,21 @@ def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
     accumulation either way). Issued by the whole warpgroup; asynchronous
     until `moek.mma_wait`.
 
+    With `cols = n` (a multiple of 8 below the accumulator's columns; 16
+    for a 128-row tcgen05 accumulator), only the accumulator's first `n`
+    columns are computed, from tile `b`'s first `n` rows: a narrower MMA
+    (`wgmma` m64nN, tcgen05's N) for the last column tile of a matrix whose
+    width is not a multiple of the tile's, whose other columns nobody
+    stores. Those columns keep `acc`'s values (undefined with `zero_init`).
+
     ```mlir
     %acc1 = moek.mma %ring[%i] a(0, %row) b(1) acc(%acc0) : !moek.ring<...>, !moek.acc<64x128xf32>
+    %acc2 = moek.mma %ring[%i] a(0, %row) b(1) acc(%acc1) {cols = 64 : i64} : !moek.ring<...>, !moek.acc<64x128xf32>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$a, Index:$a_row,
-                       I64Attr:$b, MoEK_AccType:$acc, UnitAttr:$zero_init);
+                       I64Attr:$b, MoEK_AccType:$acc, UnitAttr:$zero_init,
+                       OptionalAttr<I64Attr>:$cols);
   let results = (outs MoEK_AccType:$result);
   let assemblyFormat = [{
     $ring `[` $iter `]` `a` `(` $a `,` $a_row `)` `b` `(` $b `)` `acc` `(` $acc `)`
