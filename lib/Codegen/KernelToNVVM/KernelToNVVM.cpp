@@ -3545,14 +3545,18 @@ struct SlotWalk {
   /// runs `copy` with the token's bf16 row in `x` and that slot's placed
   /// values (shuffled from its lane). (One slot at a time, lane 0 placing
   /// it, spent two or three dependent round trips to memory on each row
-  /// before its copy.)
+  /// before its copy.) `afterBatch`, if given, runs on every lane after the
+  /// batch's copies, with whether the lane's slot was routed, its expert
+  /// and its placed values.
   void eachSlot(
       OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k,
       int64_t h, const std::map<int64_t, Value> &constants, unsigned numPlaced,
       function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value)>
           place,
       function_ref<void(OpBuilder &, Location, Value, Value, ArrayRef<Value>)>
-          copy) const {
+          copy,
+      function_ref<void(OpBuilder &, Location, Value, Value, ValueRange)>
+          afterBatch = nullptr) const {
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Type i32 = b.getI32Type();
     Value lane = arith::RemUIOp::create(b, loc, tid, idx(32));
@@ -3625,6 +3629,8 @@ struct SlotWalk {
                 copy(cb, jl, lane, src, placed);
                 scf::YieldOp::create(jb, jl);
               });
+          if (afterBatch)
+            afterBatch(fb, l, valid, id, ifOp.getResults());
           scf::YieldOp::create(fb, l);
         });
   }
@@ -3688,8 +3694,38 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                                                  toIndex(fb, l, count))});
           });
       writeBoth(tb, idx(e), scan.getResult(0));
+      // Block-wise readiness: CTA 0 publishes `offsets` (release).
+      if (Value flag = a.getOffsetsReady()) {
+        auto w = scf::IfOp::create(tb, loc, isCta0, false);
+        OpBuilder gb = OpBuilder::atBlockTerminator(w.thenBlock());
+        releaseAdd(gb, loc, flag);
+      }
     }
     NVVM::Barrier0Op::create(b, loc);
+
+    // Block-wise readiness, after each batch: every lane's copies fenced to
+    // the async proxy, the warp synchronized, then each lane whose slot
+    // was routed adds 1 (release) to its row's 128-row block:
+    // offsets[e] / 128 + (r - offsets[e]) / 128 + e.
+    auto signalRows = [&](OpBuilder &fb, Location l, Value routed, Value id,
+                          ValueRange placed) {
+      NVVM::FenceProxyOp::create(
+          fb, l, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+          NVVM::SharedSpaceAttr());
+      NVVM::SyncWarpOp::create(fb, l, i32c(fb, l, -1));
+      auto w = scf::IfOp::create(fb, l, routed, false);
+      OpBuilder rb = OpBuilder::atBlockTerminator(w.thenBlock());
+      Value begin = loadTable(rb, l, table, toIndex(rb, l, id));
+      Value n = arith::SubIOp::create(rb, l, toIndex(rb, l, placed[0]), begin);
+      Value block = arith::AddIOp::create(
+          rb, l,
+          arith::AddIOp::create(
+              rb, l, arith::DivUIOp::create(rb, l, begin, idx(128)),
+              arith::DivUIOp::create(rb, l, n, idx(128))),
+          toIndex(rb, l, id));
+      releaseAdd(rb, l,
+                 elementAddress(rb, l, a.getRowsReady(), i32, block));
+    };
 
     // 3. Slots in batches of 32 per warp (SlotWalk::eachSlot): a lane takes
     // a row of its slot's expert, the warp copies 16-byte pieces of each
@@ -3736,8 +3772,25 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
             return;
           }
           copyRowWarp(cb, l, src, dst, lane, h, constants, op.getMxRound());
-        });
-    gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
+        },
+        a.getRowsReady() ? function_ref<void(OpBuilder &, Location, Value,
+                                             Value, ValueRange)>(signalRows)
+                         : nullptr);
+    if (Value flag = a.getOffsetsReady()) {
+      // 4. No second grid barrier: thread 0 waits for CTA 0's `offsets`
+      // (acquire), then the CTA.
+      Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            tid, idx(0));
+      auto ifOp = scf::IfOp::create(b, loc, isFirst, false);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        spinUntilAtLeast(b, loc, flag, i32c(b, loc, 1));
+      }
+      NVVM::Barrier0Op::create(b, loc);
+    } else {
+      gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
+    }
     rewriter.eraseOp(op);
     return success();
   }

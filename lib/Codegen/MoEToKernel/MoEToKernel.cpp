@@ -2243,11 +2243,15 @@ struct FusedWorkspace {
   /// every rank's buffer) on is the rank's share of the symmetric buffer,
   /// which the runtime never zeroes:
   /// the other ranks write its counters, count matrix and rows.
-  int64_t bases = -1, counted = -1, rowsDone = -1, combined = -1,
-          countMatrix = -1, rowSlots = -1, rowRanks = -1;
+  int64_t bases = -1, counted = -1, rowsReady = -1, rowsDone = -1,
+          combined = -1, countMatrix = -1, rowSlots = -1, rowRanks = -1;
+  /// The dispatch's block-wise readiness (moek.dispatch rows_ready,
+  /// offsets_ready): a counter per row block like `ready`, and a flag.
+  int64_t offsetsReady = -1;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
                  int64_t yBytes, bool withTimers, bool fp8 = false,
-                 int64_t ranks = 1, int64_t localExperts = 0) {
+                 int64_t ranks = 1, int64_t localExperts = 0,
+                 bool blockReadiness = false) {
     auto take = [&](int64_t &at, int64_t size, int64_t align) {
       at = llvm::alignTo(end, align);
       end = at + size;
@@ -2262,6 +2266,10 @@ struct FusedWorkspace {
     // stays below this.
     readyCount = maxRows / (fp8 ? 64 : 128) + el + 1;
     take(ready, 4 * readyCount, 16);
+    if (blockReadiness) {
+      take(rowsReady, 4 * readyCount, 16);
+      take(offsetsReady, 4, 16);
+    }
     zeroBytes = llvm::alignTo(end, 16);
     take(offsets, 4 * (el + 1), 16);
     take(slotRows, 4 * slots, 16);
@@ -2539,16 +2547,19 @@ struct ExpertParallel {
   }
 
   /// The dispatch (grid barriers 1 and 2): to the experts' owners, or the
-  /// single-GPU one. `rowScales`: quantize the rows (FP8).
+  /// single-GPU one. `rowScales`: quantize the rows (FP8). `rowsReady` and
+  /// `offsetsReady` (single GPU, bf16 rows): no grid barrier 2, the rows
+  /// published block by block (moek.dispatch).
   void dispatch(OpBuilder &b, Location loc, Value x, Value ids, Value weights,
                 Value tokens, Value counts, Value cursor, Value offsets,
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
                 Value rowScales, int64_t k, int64_t h,
-                bool permuteK = false, bool mxRound = false) const {
+                bool permuteK = false, bool mxRound = false,
+                Value rowsReady = {}, Value offsetsReady = {}) const {
     if (!enabled()) {
       auto op = mk::DispatchOp::create(
           b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
-          rowWeights, rows, barrier, rowScales,
+          rowWeights, rows, barrier, rowScales, rowsReady, offsetsReady,
           b.getI64IntegerAttr(localExperts), b.getI64IntegerAttr(k),
           b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
       op.setPermuteK(permuteK);
@@ -2700,7 +2711,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   bool phaseTimers, bool commOnly = false,
                                   bool transposedSmallTiles = false,
                                   bool singleIssuer = false,
-                                  bool narrowTiles = false) {
+                                  bool narrowTiles = false,
+                                  bool dispatchReadiness = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -2727,16 +2739,21 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   int64_t maxRows = maxTokens * k * ranks;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
+  // sm_100a's single-issuer shape (buildFusedSingleIssuerRoles) for bf16
+  // weights on one GPU: the MMAs' commits free the stages (1 arrival).
+  bool single = singleIssuer && !expanded && ranks == 1 && !commOnly &&
+                !phaseTimers && !op.getActQuantAttr();
+  // The dispatch's rows published block by block, GEMM1's producer waiting
+  // for its tile's block instead of grid barrier 2 (bf16 rows, one GPU,
+  // MMA warpgroups).
+  bool blockReady = dispatchReadiness && ranks == 1 && !commOnly && !single &&
+                    !op.getXQuantAttr();
   FusedWorkspace ws(ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
-                    phaseTimers, /*fp8=*/false, ranks, e);
+                    phaseTimers, /*fp8=*/false, ranks, e, blockReady);
   // GEMM1 tiles: 128 output columns (a gate and an up box of 128 weight
   // rows); GEMM2 tiles: 256 columns.
   int64_t cols1 = llvm::divideCeil(i, 128), cols2 = llvm::divideCeil(h, 256);
 
-  // sm_100a's single-issuer shape (buildFusedSingleIssuerRoles) for bf16
-  // weights on one GPU: the MMAs' commits free the stages (1 arrival).
-  bool single = singleIssuer && !packed && ranks == 1 && !commOnly &&
-                !phaseTimers && !op.getActQuantAttr();
   // GEMM2's bf16 rows go into y by TMA, through shared memory next to the
   // ring (moek.store_acc_tma; its descriptor is parameter 4): with bf16
   // weights on one GPU, whose four 48 KB stages (and 1 KB of alignment)
@@ -2831,10 +2848,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   timers.stamp(b, loc, 0);
   // MXFP8 rows (x_quant): each 1x32 block rounded to its MXFP8 value in
   // bf16 (exact).
+  Value rowsReady = blockReady ? at(ws.rowsReady) : Value();
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, Value(), k, h,
-              /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()));
+              /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()),
+              rowsReady, blockReady ? at(ws.offsetsReady) : Value());
   timers.stamp(b, loc, 1);
+  // The grid barrier before the combine: the third, or the second when the
+  // dispatch has none of its own at its end.
+  int64_t lastBarrier = blockReady ? 2 : 3;
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(128);
@@ -2913,6 +2935,17 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
+                // Block-wise readiness: the tile's rows are all copied.
+                if (blockReady)
+                  mk::WaitCounterOp::create(
+                      tb, l, rowsReady, readyIndex(tb, d),
+                      arith::SubIOp::create(
+                          tb, l,
+                          arith::MinUIOp::create(
+                              tb, l, d.getRowEnd(),
+                              arith::AddIOp::create(tb, l, d.getRow(),
+                                                    idx(tb, 128))),
+                          d.getRow()));
                 auto [base, up] = gemm1Boxes(tb, d);
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
@@ -3240,8 +3273,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
           b, loc, rows, offsets, ep.rowSlots, ep.rowRanks, ep.bases, ep.rank,
           y, b.getI64IntegerAttr(e), b.getI64IntegerAttr(h),
           b.getI64IntegerAttr(128), b.getI64IntegerAttr(256));
-    // Phase 3: every row of y is stored (grid barrier 3, consumers only).
-    mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+    // Phase 3: every row of y is stored (grid barrier 3, or 2, consumers
+    // only).
+    mk::GridBarrierOp::create(b, loc, barrier,
+                              b.getI64IntegerAttr(lastBarrier),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     ep.awaitResults(b, loc, ctaId);
     timers.stamp(b, loc, 4, firstWg);
@@ -3375,7 +3410,8 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
   auto dispatch = mk::DispatchOp::create(
       b, loc, kern.x, kern.ids, kern.weights, kern.tokens, kern.counts,
       kern.cursor, kern.offsets, kern.slotRows, kern.rowWeights, kern.rows,
-      kern.barrier, kern.rowScales, b.getI64IntegerAttr(e),
+      kern.barrier, kern.rowScales, /*rows_ready=*/Value(),
+      /*offsets_ready=*/Value(), b.getI64IntegerAttr(e),
       b.getI64IntegerAttr(k), b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
   dispatch.setMxRound(true);
 
@@ -4429,7 +4465,8 @@ struct ConvertMoEToMoEKernelPass
             b, op.getLoc(), name, op, ringStages, maxTokens, streamWeights,
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
-            /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles);
+            /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
+            dispatchReadiness);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

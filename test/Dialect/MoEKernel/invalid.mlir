@@ -286,6 +286,22 @@ func.func @negative_mma_f16(%ring: !moek.ring<4, [memref<128x64xf16, 3>, memref<
 
 // -----
 
+func.func @negative_dispatch_ready_fp8(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.dispatch' op expects rows_ready with bf16 rows (no row_scales): its blocks are the bf16 kernels' 128-row tiles}}
+  moek.dispatch %p, %p, %p tokens(%t) counts(%p) cursor(%p) offsets(%p) slot_rows(%p) row_weights(%p) rows(%p) row_scales(%p) rows_ready(%p) offsets_ready(%p) barrier(%p) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
+  return
+}
+
+// -----
+
+func.func @negative_dispatch_ready_alone(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.dispatch' op expects rows_ready and offsets_ready together}}
+  "moek.dispatch"(%p, %p, %p, %t, %p, %p, %p, %p, %p, %p, %p, %p) <{hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0>}> : (!llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, index, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>) -> ()
+  return
+}
+
+// -----
+
 func.func @negative_mma_cols_step(%ring: !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>, %i: index, %acc: !moek.acc<64x128xf32>) -> !moek.acc<64x128xf32> {
   // expected-error @+1 {{'moek.mma' op expects cols (60) to be a multiple of 8 below the accumulator's columns (128)}}
   %a = moek.mma %ring[%i] a(0, %i) b(1) acc(%acc) {cols = 60 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>, !moek.acc<64x128xf32>

@@ -1078,6 +1078,12 @@ LogicalResult DispatchOp::verify() {
     return emitOpError() << "expects hidden a multiple of 32 (1x32 blocks) "
                             "with mx_round, got "
                          << getHiddenAttr().getInt();
+  if (bool(getRowsReady()) != bool(getOffsetsReady()))
+    return emitOpError() << "expects rows_ready and offsets_ready together";
+  if (getRowsReady() && getRowScales())
+    return emitOpError() << "expects rows_ready with bf16 rows (no "
+                            "row_scales): its blocks are the bf16 kernels' "
+                            "128-row tiles";
   return verifyDispatchRows(*this, getMxRound());
 }
 

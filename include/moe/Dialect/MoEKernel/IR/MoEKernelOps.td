@@ -480,7 +480,7 @@ def MoEK_TimestampOp : MoEK_Op<"timestamp", []> {
 // MoE phases run by the whole grid
 //===----------------------------------------------------------------------===//
 
-def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
+def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
   let summary = "Gather each expert's token rows into an expert-contiguous buffer";
   let description = [{
     Run by every thread of every CTA (it contains two `moek.grid_barrier`s,
@@ -506,6 +506,19 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
        values `v * (448 / a)`, rounded to e4m3 with saturation, to `rows`
        (one byte each);
     4. ends with a grid barrier, after which all of it is visible.
+
+    With `rows_ready` and `offsets_ready` (u32 counters, zero at entry) there
+    is no second grid barrier: the rows are published block by block, so
+    that GEMM tiles start while other rows are still being copied. CTA 0
+    adds 1 to `offsets_ready` (release, GPU scope) once `offsets` is
+    written, and the op ends in each CTA when its thread 0 has seen it
+    (acquire) and a CTA barrier: `offsets` is then visible to the CTA.
+    Each copied row `r` of expert `e` adds 1 to `rows_ready[b]` for its
+    128-row block, `b = offsets[e] / 128 + (r - offsets[e]) / 128 + e` (the
+    fused kernels' readiness index of the block's first row), after the
+    warp's copies were fenced to the async proxy and its metadata
+    (`slot_rows`, `row_weights`) written: a `moek.wait_counter` on `b` for
+    the block's row count then sees the block's rows, also through TMA.
 
     With `permute_k` the e4m3 rows (`row_scales` given) are stored with
     each 128-value K block in moek.mma_fp4's K order (see
@@ -534,6 +547,8 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
                        MoEK_GlobalPtr:$row_weights, MoEK_GlobalPtr:$rows,
                        MoEK_GlobalPtr:$barrier,
                        Optional<MoEK_GlobalPtr>:$row_scales,
+                       Optional<MoEK_GlobalPtr>:$rows_ready,
+                       Optional<MoEK_GlobalPtr>:$offsets_ready,
                        I64Attr:$num_experts,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase,
                        UnitAttr:$permute_k, UnitAttr:$mx_round);
@@ -542,6 +557,7 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", []> {
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
     `slot_rows` `(` $slot_rows `)` `row_weights` `(` $row_weights `)`
     `rows` `(` $rows `)` (`row_scales` `(` $row_scales^ `)`)?
+    (`rows_ready` `(` $rows_ready^ `)` `offsets_ready` `(` $offsets_ready `)`)?
     `barrier` `(` $barrier `)` attr-dict
   }];
   let hasVerifier = 1;
