@@ -38,8 +38,10 @@ __all__ = ["ExpertParallelLayer", "PHASES", "check_agreement", "config", "symmet
            "disagreements", "workspace_bytes"]
 
 # The phases of the kernel's bounded waits (moek.ep_dispatch: 1, 2; the
-# combine: 3).
-PHASES = ("", "dispatch: counts", "dispatch: rows", "combine: results")
+# combine: 3; with convert-moe-to-moek{dispatch-readiness}, GEMM1's producer
+# waiting for a source rank's rows of an expert: 4).
+PHASES = ("", "dispatch: counts", "dispatch: rows", "combine: results",
+          "GEMM1: a source's rows")
 
 _ALIGN = 2 << 20  # each rank's share: whole 2 MiB pages
 

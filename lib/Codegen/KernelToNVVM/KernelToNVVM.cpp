@@ -3952,8 +3952,37 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
                                arith::AddIOp::create(tb, l, local, idx(1))));
             scf::YieldOp::create(fb, l, ValueRange{next});
           });
+      // Segment readiness: CTA 0 publishes the local `offsets` (release).
+      if (Value flag = a.getOffsetsReady()) {
+        auto wr = scf::IfOp::create(b, loc, isCta0, false);
+        OpBuilder tb = OpBuilder::atBlockTerminator(wr.thenBlock());
+        releaseAdd(tb, loc, flag);
+      }
     }
     NVVM::Barrier0Op::create(b, loc);
+
+    // Segment readiness, after each batch: every lane's copies fenced to
+    // the async proxy, the warp synchronized, then each lane whose slot
+    // was routed adds 1 (release, system scope) to seg_ready[e_l, self] on
+    // the slot's owner.
+    auto signalRows = [&](OpBuilder &fb, Location l, Value routed, Value id,
+                          ValueRange placed) {
+      NVVM::FenceProxyOp::create(
+          fb, l, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+          NVVM::SharedSpaceAttr());
+      NVVM::SyncWarpOp::create(fb, l, i32c(fb, l, -1));
+      auto w = scf::IfOp::create(fb, l, routed, false);
+      OpBuilder rb = OpBuilder::atBlockTerminator(w.thenBlock());
+      Value localExpert = arith::RemUIOp::create(rb, l, toIndex(rb, l, id),
+                                                 idx(el));
+      Value counter = elementAddress(
+          rb, l, a.getSegReady(), rb.getI64Type(),
+          arith::AddIOp::create(
+              rb, l, arith::MulIOp::create(rb, l, localExpert, idx(ranks)),
+              selfIdx));
+      remoteAdd(rb, l, mapPeer(rb, l, counter, placed[1], bases, self),
+                one64);
+    };
 
     // 4. Slots in batches of 32 per warp (SlotWalk::eachSlot): a lane places
     // its slot on the owner and writes its row's weight, slot and source
@@ -3998,8 +4027,24 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
                   arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h))),
               shift);
           copyRowWarp(cb, l, src, dst, lane, h, constants);
-        });
+        },
+        a.getSegReady() ? function_ref<void(OpBuilder &, Location, Value,
+                                            Value, ValueRange)>(signalRows)
+                        : nullptr);
 
+    if (Value flag = a.getOffsetsReady()) {
+      // No step 5: thread 0 waits for CTA 0's `offsets` (acquire), then
+      // the CTA; the rows are awaited segment by segment.
+      auto w = scf::IfOp::create(b, loc, isThread0, false);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(w.thenBlock()->getTerminator());
+        spinUntilAtLeast(b, loc, flag, i32c(b, loc, 1));
+      }
+      NVVM::Barrier0Op::create(b, loc);
+      rewriter.eraseOp(op);
+      return success();
+    }
     // 5. Every CTA's rows are out: `rows_done` on every rank, then wait for
     // every rank's rows.
     gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);

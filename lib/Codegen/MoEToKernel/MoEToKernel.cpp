@@ -2246,8 +2246,12 @@ struct FusedWorkspace {
   int64_t bases = -1, counted = -1, rowsReady = -1, rowsDone = -1,
           combined = -1, countMatrix = -1, rowSlots = -1, rowRanks = -1;
   /// The dispatch's block-wise readiness (moek.dispatch rows_ready,
-  /// offsets_ready): a counter per row block like `ready`, and a flag.
-  int64_t offsetsReady = -1;
+  /// offsets_ready): a counter per row block like `ready`, and a flag;
+  /// with expert parallelism (moek.ep_dispatch seg_ready) the flag, and in
+  /// the symmetric part a u64 counter per (local expert, source rank) that
+  /// the sources add to, and what it had reached before this launch
+  /// (`segBase`, written by this rank only).
+  int64_t offsetsReady = -1, segReady = -1, segBase = -1;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
                  int64_t yBytes, bool withTimers, bool fp8 = false,
                  int64_t ranks = 1, int64_t localExperts = 0,
@@ -2267,7 +2271,8 @@ struct FusedWorkspace {
     readyCount = maxRows / (fp8 ? 64 : 128) + el + 1;
     take(ready, 4 * readyCount, 16);
     if (blockReadiness) {
-      take(rowsReady, 4 * readyCount, 16);
+      if (!ep)
+        take(rowsReady, 4 * readyCount, 16);
       take(offsetsReady, 4, 16);
     }
     zeroBytes = llvm::alignTo(end, 16);
@@ -2279,6 +2284,10 @@ struct FusedWorkspace {
       rowsDone = counted + 8;
       combined = counted + 16;
       take(countMatrix, 4 * ranks * e, 16);
+      if (blockReadiness) {
+        take(segReady, 8 * el * ranks, 64);
+        take(segBase, 8 * el * ranks, 64);
+      }
       take(rowSlots, 4 * maxRows, 16);
       take(rowRanks, 4 * maxRows, 16);
     }
@@ -2488,6 +2497,8 @@ struct ExpertParallel {
   int64_t ranks = 1, localExperts = 0;
   Value rank, epoch, timeoutNs, record, bases, combined, rowSlots, rowRanks,
       countMatrix, counted, rowsDone;
+  /// Segment readiness (FusedWorkspace::segReady; null without).
+  Value segReady, segBase;
 
   explicit ExpertParallel(FusedMoEOp op)
       : ranks(op.isPerRank() ? op.getPlacementAttr().getRanks() : 1),
@@ -2544,6 +2555,10 @@ struct ExpertParallel {
     countMatrix = at(ws.countMatrix);
     rowSlots = at(ws.rowSlots);
     rowRanks = at(ws.rowRanks);
+    if (ws.segReady >= 0) {
+      segReady = at(ws.segReady);
+      segBase = at(ws.segBase);
+    }
   }
 
   /// The dispatch (grid barriers 1 and 2): to the experts' owners, or the
@@ -2572,9 +2587,131 @@ struct ExpertParallel {
         b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
         barrier, countMatrix, counted, rowsDone, rows, rowWeights, rowSlots,
         rowRanks, bases, rank, epoch, timeoutNs, record, rowScales,
+        segReady ? segReady : Value(), segReady ? offsetsReady : Value(),
         b.getI64IntegerAttr(ranks), b.getI64IntegerAttr(localExperts),
         b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
         b.getI64IntegerAttr(1));
+  }
+
+  /// Segment readiness, by the producer before a GEMM1 tile of local
+  /// expert `expert` whose rows are [row, rowEnd) of `offsets`' numbering:
+  /// for each source rank whose segment of the expert's rows (source 0's
+  /// first, then 1's, ...) overlaps them, wait (phase 4) until its
+  /// seg_ready counter has grown by the segment's rows in this launch.
+  void awaitRows(OpBuilder &b, Location loc, Value offsets, Value expert,
+                 Value row, Value rowEnd) const {
+    // Every constant up front: `b` would put one made while a nested
+    // builder fills a loop after that loop.
+    std::map<int64_t, Value> constants;
+    for (int64_t v : {int64_t(0), int64_t(1), int64_t(128), ranks,
+                      localExperts, ranks * localExperts})
+      constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Type i32 = b.getI32Type(), i64 = b.getI64Type();
+    auto gptr = LLVM::LLVMPointerType::get(b.getContext(), 1);
+    auto element = [&](OpBuilder &ob, Value base, Type elem, Value i) {
+      return LLVM::GEPOp::create(
+          ob, loc, gptr, elem, base,
+          ValueRange{arith::IndexCastUIOp::create(ob, loc, i64, i)});
+    };
+    auto loadIndex = [&](OpBuilder &ob, Value base, Value i) -> Value {
+      return arith::IndexCastUIOp::create(
+          ob, loc, ob.getIndexType(),
+          LLVM::LoadOp::create(ob, loc, i32, element(ob, base, i32, i)));
+    };
+    Value first = loadIndex(b, offsets, expert);
+    Value a = arith::SubIOp::create(b, loc, row, first);
+    Value end = arith::SubIOp::create(
+        b, loc,
+        arith::MinUIOp::create(b, loc, rowEnd,
+                               arith::AddIOp::create(b, loc, row, idx(128))),
+        first);
+    // The expert's column in the count matrix: this rank's experts after
+    // the ranks before it.
+    Value column = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(
+            b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), rank),
+            idx(localExperts)),
+        expert);
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), idx(ranks), idx(1), ValueRange{idx(0)},
+        [&](OpBuilder &fb, Location l, Value s, ValueRange it) {
+          Value count = loadIndex(
+              fb, countMatrix,
+              arith::AddIOp::create(
+                  fb, l,
+                  arith::MulIOp::create(fb, l, s,
+                                        idx(ranks * localExperts)),
+                  column));
+          Value segEnd = arith::AddIOp::create(fb, l, it[0], count);
+          Value overlaps = arith::AndIOp::create(
+              fb, l,
+              arith::CmpIOp::create(fb, l, arith::CmpIPredicate::ult, it[0],
+                                    end),
+              arith::CmpIOp::create(fb, l, arith::CmpIPredicate::ugt, segEnd,
+                                    a));
+          auto w = scf::IfOp::create(fb, l, overlaps, false);
+          {
+            OpBuilder wb = OpBuilder::atBlockTerminator(w.thenBlock());
+            Value slot = arith::AddIOp::create(
+                wb, l, arith::MulIOp::create(wb, l, expert, idx(ranks)), s);
+            Value base = LLVM::LoadOp::create(wb, l, i64,
+                                              element(wb, segBase, i64, slot));
+            Value target = arith::AddIOp::create(
+                wb, l, base, arith::IndexCastUIOp::create(wb, l, i64, count));
+            mk::RemoteWaitOp::create(wb, l, element(wb, segReady, i64, slot),
+                                     target, timeoutNs, record, rank,
+                                     wb.getI64IntegerAttr(4));
+          }
+          scf::YieldOp::create(fb, l, ValueRange{segEnd});
+        });
+    // Unrolled, the loop's loads and pointers overflowed the producer's
+    // registers at four ranks.
+    disableUnroll(loop);
+  }
+
+  /// Segment readiness, after the launch's last wait on seg_ready (one
+  /// thread): each counter's base grows by its segment's rows of this
+  /// launch, the next launch's starting point.
+  void advanceBase(OpBuilder &b, Location loc) const {
+    std::map<int64_t, Value> constants;
+    for (int64_t v : {int64_t(0), int64_t(1), ranks, localExperts,
+                      localExperts * ranks})
+      constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Type i32 = b.getI32Type(), i64 = b.getI64Type();
+    auto gptr = LLVM::LLVMPointerType::get(b.getContext(), 1);
+    auto element = [&](OpBuilder &ob, Value base, Type elem, Value i) {
+      return LLVM::GEPOp::create(
+          ob, loc, gptr, elem, base,
+          ValueRange{arith::IndexCastUIOp::create(ob, loc, i64, i)});
+    };
+    Value firstColumn = arith::MulIOp::create(
+        b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), rank),
+        idx(localExperts));
+    scf::ForOp::create(
+        b, loc, idx(0), idx(localExperts * ranks), idx(1), ValueRange{},
+        [&](OpBuilder &fb, Location l, Value slot, ValueRange) {
+          Value expert = arith::DivUIOp::create(fb, l, slot, idx(ranks));
+          Value s = arith::RemUIOp::create(fb, l, slot, idx(ranks));
+          Value count = LLVM::LoadOp::create(
+              fb, l, i32,
+              element(fb, countMatrix, i32,
+                      arith::AddIOp::create(
+                          fb, l,
+                          arith::MulIOp::create(fb, l, s,
+                                                idx(ranks * localExperts)),
+                          arith::AddIOp::create(fb, l, firstColumn, expert))));
+          Value at = element(fb, segBase, i64, slot);
+          Value base = LLVM::LoadOp::create(fb, l, i64, at);
+          LLVM::StoreOp::create(
+              fb, l,
+              arith::AddIOp::create(fb, l, base,
+                                    arith::ExtUIOp::create(fb, l, i64, count)),
+              at);
+          scf::YieldOp::create(fb, l);
+        });
   }
 
   /// GEMM2 rows of `accs` at `row`, `col`: into y, or back to their
@@ -2743,13 +2880,17 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // weights on one GPU: the MMAs' commits free the stages (1 arrival).
   bool single = singleIssuer && !expanded && ranks == 1 && !commOnly &&
                 !phaseTimers && !op.getActQuantAttr();
-  // The dispatch's rows published block by block, GEMM1's producer waiting
-  // for its tile's block instead of grid barrier 2 (bf16 rows, one GPU,
-  // MMA warpgroups).
-  bool blockReady = dispatchReadiness && ranks == 1 && !commOnly && !single &&
+  // The dispatch's rows published block by block (one GPU) or segment by
+  // segment (expert parallelism), GEMM1's producer waiting for its tile's
+  // rows instead of grid barrier 2 (bf16 rows, MMA warpgroups).
+  bool blockReady = dispatchReadiness && !commOnly && !single &&
                     !op.getXQuantAttr();
   FusedWorkspace ws(ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
                     phaseTimers, /*fp8=*/false, ranks, e, blockReady);
+  // The producer's registers (the MMA warpgroups get the rest): the waits
+  // on the source ranks' segments (ExpertParallel::awaitRows) spilled 8
+  // bytes in 40 at four ranks (E = 16, H = 1024); 48 and 224 spill nowhere.
+  int64_t producerRegs = blockReady && ranks > 1 ? 48 : 40;
   // GEMM1 tiles: 128 output columns (a gate and an up box of 128 weight
   // rows); GEMM2 tiles: 256 columns.
   int64_t cols1 = llvm::divideCeil(i, 128), cols2 = llvm::divideCeil(h, 256);
@@ -2848,7 +2989,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   timers.stamp(b, loc, 0);
   // MXFP8 rows (x_quant): each 1x32 block rounded to its MXFP8 value in
   // bf16 (exact).
-  Value rowsReady = blockReady ? at(ws.rowsReady) : Value();
+  Value rowsReady = blockReady && ranks == 1 ? at(ws.rowsReady) : Value();
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, Value(), k, h,
               /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()),
@@ -2923,7 +3064,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // the epilogue fit (128 x 56 + 256 x 216 <= 64K).
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "producer", 0, 1, single ? 56 : 40);
+    beginRole(b, loc, "producer", 0, 1, single ? 56 : producerRegs);
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -2935,8 +3076,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
-                // Block-wise readiness: the tile's rows are all copied.
-                if (blockReady)
+                // Readiness: the tile's rows are all copied (one GPU), or
+                // the sources' segments it overlaps have all arrived.
+                if (blockReady && ep.enabled())
+                  ep.awaitRows(tb, l, offsets, d.getExpert(), d.getRow(),
+                               d.getRowEnd());
+                else if (blockReady)
                   mk::WaitCounterOp::create(
                       tb, l, rowsReady, readyIndex(tb, d),
                       arith::SubIOp::create(
@@ -3034,7 +3179,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // y. Then, after every CTA's last tile, the combine.
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "consumer", 1, 2, 232);
+    beginRole(b, loc, "consumer", 1, 2, producerRegs == 40 ? 232 : 224);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value aRow = arith::MulIOp::create(b, loc, wg, idx(b, 64));
     Value rw = op.getRouterWeight() == RouterWeight::before_down ? rowWeights
@@ -3279,6 +3424,22 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                               b.getI64IntegerAttr(lastBarrier),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     ep.awaitResults(b, loc, ctaId);
+    // Segment readiness: every wait of this launch on seg_ready is over
+    // (the producers' waits came before their tiles); one thread of CTA 0
+    // moves the bases on.
+    if (blockReady && ep.enabled()) {
+      Value lead = arith::AndIOp::create(
+          b, loc,
+          arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::eq,
+              NVVM::ThreadIdXOp::create(b, loc, b.getI32Type()),
+              arith::ConstantIntOp::create(b, loc, kThreads / 3, 32)),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, ctaId,
+                                idx(b, 0)));
+      auto ifOp = scf::IfOp::create(b, loc, lead, false);
+      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      ep.advanceBase(tb, loc);
+    }
     timers.stamp(b, loc, 4, firstWg);
     combine(b);
     timers.stamp(b, loc, 5, firstWg);

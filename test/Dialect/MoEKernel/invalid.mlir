@@ -302,6 +302,14 @@ func.func @negative_dispatch_ready_alone(%p: !llvm.ptr<1>, %t: index) {
 
 // -----
 
+func.func @negative_ep_dispatch_ready_alone(%p: !llvm.ptr<1>, %t: index, %r: i32, %n: i64) {
+  // expected-error @+1 {{'moek.ep_dispatch' op expects seg_ready and offsets_ready together}}
+  "moek.ep_dispatch"(%p, %p, %p, %t, %p, %p, %p, %p, %p, %p, %p, %p, %p, %p, %p, %p, %p, %r, %n, %n, %p, %p) <{ranks = 2 : i64, experts_per_rank = 4 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0>}> : (!llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, index, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, i32, i64, i64, !llvm.ptr<1>, !llvm.ptr<1>) -> ()
+  return
+}
+
+// -----
+
 func.func @negative_mma_cols_step(%ring: !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>, %i: index, %acc: !moek.acc<64x128xf32>) -> !moek.acc<64x128xf32> {
   // expected-error @+1 {{'moek.mma' op expects cols (60) to be a multiple of 8 below the accumulator's columns (128)}}
   %a = moek.mma %ring[%i] a(0, %i) b(1) acc(%acc) {cols = 60 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<128x64xbf16, 3>]>, !moek.acc<64x128xf32>

@@ -1091,6 +1091,8 @@ LogicalResult EpDispatchOp::verify() {
   if (getRanksAttr().getInt() < 1 || getExpertsPerRankAttr().getInt() < 1 ||
       getTopKAttr().getInt() < 1)
     return emitOpError() << "expects ranks, experts_per_rank and top_k >= 1";
+  if (bool(getSegReady()) != bool(getOffsetsReady()))
+    return emitOpError() << "expects seg_ready and offsets_ready together";
   return verifyDispatchRows(*this);
 }
 

@@ -563,7 +563,7 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
-def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
+def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", [AttrSizedOperandSegments]> {
   let summary = "Send each routed token row to the rank that owns its expert";
   let description = [{
     The dispatch of an expert-parallel layer: `ranks` ranks, rank `r` owning
@@ -601,6 +601,19 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
        `rows_done`; every CTA waits until its own reaches `epoch * ranks`
        (wait phase 2). Then every row this rank's experts get is in `rows`.
 
+    With `seg_ready` and `offsets_ready` there is no step 5: the rows are
+    published per (local expert, source rank) segment, so that the owner's
+    GEMMs start on the segments that are complete. `seg_ready
+    [experts_per_rank, ranks]` (u64, in the symmetric buffer, only growing)
+    gets, on the owner, 1 added for each row this rank has written there
+    (after the warp's copies were fenced to the async proxy and the row's
+    metadata written; release at system scope), at `[e_l, self]`; CTA 0 adds
+    1 to the local `offsets_ready` (u32, zero at entry) once it has written
+    `offsets`, and the op ends in each CTA when its thread 0 has seen it and
+    a CTA barrier. A consumer of the rows of local expert `e_l` from source
+    `s` waits until `seg_ready[e_l, s]` has grown by
+    `count_matrix[s, self * experts_per_rank + e_l]` in this launch.
+
     Waits give up after `timeout_ns` and record in `record` (moek.remote_wait).
 
     ```mlir
@@ -618,6 +631,8 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
                        MoEK_GlobalPtr:$bases, I32:$self, I64:$epoch,
                        I64:$timeout_ns, MoEK_GlobalPtr:$record,
                        Optional<MoEK_GlobalPtr>:$row_scales,
+                       Optional<MoEK_GlobalPtr>:$seg_ready,
+                       Optional<MoEK_GlobalPtr>:$offsets_ready,
                        I64Attr:$ranks, I64Attr:$experts_per_rank,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase);
   let assemblyFormat = [{
@@ -629,7 +644,9 @@ def MoEK_EpDispatchOp : MoEK_Op<"ep_dispatch", []> {
     `row_weights` `(` $row_weights `)` `row_slots` `(` $row_slots `)`
     `row_ranks` `(` $row_ranks `)` `bases` `(` $bases `)` `self` `(` $self `)`
     `epoch` `(` $epoch `)` `timeout_ns` `(` $timeout_ns `)`
-    `record` `(` $record `)` (`row_scales` `(` $row_scales^ `)`)? attr-dict
+    `record` `(` $record `)` (`row_scales` `(` $row_scales^ `)`)?
+    (`seg_ready` `(` $seg_ready^ `)` `offsets_ready` `(` $offsets_ready `)`)?
+    attr-dict
   }];
   let hasVerifier = 1;
 }
