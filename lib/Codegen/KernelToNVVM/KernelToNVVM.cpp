@@ -3545,9 +3545,10 @@ struct SlotWalk {
   /// runs `copy` with the token's bf16 row in `x` and that slot's placed
   /// values (shuffled from its lane). (One slot at a time, lane 0 placing
   /// it, spent two or three dependent round trips to memory on each row
-  /// before its copy.) `afterBatch`, if given, runs on every lane after the
-  /// batch's copies, with whether the lane's slot was routed, its expert
-  /// and its placed values.
+  /// before its copy.) `afterBatch`, if given, publishes the batch: every
+  /// lane's copies are fenced to the async proxy, the warp synchronizes,
+  /// then it runs on each lane whose slot was routed, with the slot's
+  /// expert and placed values (a release there covers the warp's rows).
   void eachSlot(
       OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k,
       int64_t h, const std::map<int64_t, Value> &constants, unsigned numPlaced,
@@ -3555,7 +3556,7 @@ struct SlotWalk {
           place,
       function_ref<void(OpBuilder &, Location, Value, Value, ArrayRef<Value>)>
           copy,
-      function_ref<void(OpBuilder &, Location, Value, Value, ValueRange)>
+      function_ref<void(OpBuilder &, Location, Value, ValueRange)>
           afterBatch = nullptr) const {
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Type i32 = b.getI32Type();
@@ -3629,8 +3630,17 @@ struct SlotWalk {
                 copy(cb, jl, lane, src, placed);
                 scf::YieldOp::create(jb, jl);
               });
-          if (afterBatch)
-            afterBatch(fb, l, valid, id, ifOp.getResults());
+          if (afterBatch) {
+            NVVM::FenceProxyOp::create(
+                fb, l,
+                NVVM::ProxyKindAttr::get(fb.getContext(),
+                                         NVVM::ProxyKind::async_global),
+                NVVM::SharedSpaceAttr());
+            NVVM::SyncWarpOp::create(fb, l, i32c(fb, l, -1));
+            auto w = scf::IfOp::create(fb, l, valid, false);
+            OpBuilder rb = OpBuilder::atBlockTerminator(w.thenBlock());
+            afterBatch(rb, l, id, ifOp.getResults());
+          }
           scf::YieldOp::create(fb, l);
         });
   }
@@ -3703,18 +3713,11 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     }
     NVVM::Barrier0Op::create(b, loc);
 
-    // Block-wise readiness, after each batch: every lane's copies fenced to
-    // the async proxy, the warp synchronized, then each lane whose slot
-    // was routed adds 1 (release) to its row's 128-row block:
-    // offsets[e] / 128 + (r - offsets[e]) / 128 + e.
-    auto signalRows = [&](OpBuilder &fb, Location l, Value routed, Value id,
+    // Block-wise readiness, after each batch (SlotWalk::eachSlot's
+    // afterBatch): each lane whose slot was routed adds 1 (release) to its
+    // row's 128-row block: offsets[e] / 128 + (r - offsets[e]) / 128 + e.
+    auto signalRows = [&](OpBuilder &rb, Location l, Value id,
                           ValueRange placed) {
-      NVVM::FenceProxyOp::create(
-          fb, l, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
-          NVVM::SharedSpaceAttr());
-      NVVM::SyncWarpOp::create(fb, l, i32c(fb, l, -1));
-      auto w = scf::IfOp::create(fb, l, routed, false);
-      OpBuilder rb = OpBuilder::atBlockTerminator(w.thenBlock());
       Value begin = loadTable(rb, l, table, toIndex(rb, l, id));
       Value n = arith::SubIOp::create(rb, l, toIndex(rb, l, placed[0]), begin);
       Value block = arith::AddIOp::create(
@@ -3773,9 +3776,10 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
           }
           copyRowWarp(cb, l, src, dst, lane, h, constants, op.getMxRound());
         },
-        a.getRowsReady() ? function_ref<void(OpBuilder &, Location, Value,
-                                             Value, ValueRange)>(signalRows)
-                         : nullptr);
+        a.getRowsReady()
+            ? function_ref<void(OpBuilder &, Location, Value, ValueRange)>(
+                  signalRows)
+            : nullptr);
     if (Value flag = a.getOffsetsReady()) {
       // 4. No second grid barrier: thread 0 waits for CTA 0's `offsets`
       // (acquire), then the CTA.
@@ -3961,18 +3965,11 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
     }
     NVVM::Barrier0Op::create(b, loc);
 
-    // Segment readiness, after each batch: every lane's copies fenced to
-    // the async proxy, the warp synchronized, then each lane whose slot
-    // was routed adds 1 (release, system scope) to seg_ready[e_l, self] on
-    // the slot's owner.
-    auto signalRows = [&](OpBuilder &fb, Location l, Value routed, Value id,
+    // Segment readiness, after each batch (SlotWalk::eachSlot's
+    // afterBatch): each lane whose slot was routed adds 1 (release, system
+    // scope) to seg_ready[e_l, self] on the slot's owner.
+    auto signalRows = [&](OpBuilder &rb, Location l, Value id,
                           ValueRange placed) {
-      NVVM::FenceProxyOp::create(
-          fb, l, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
-          NVVM::SharedSpaceAttr());
-      NVVM::SyncWarpOp::create(fb, l, i32c(fb, l, -1));
-      auto w = scf::IfOp::create(fb, l, routed, false);
-      OpBuilder rb = OpBuilder::atBlockTerminator(w.thenBlock());
       Value localExpert = arith::RemUIOp::create(rb, l, toIndex(rb, l, id),
                                                  idx(el));
       Value counter = elementAddress(
@@ -4028,9 +4025,10 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
               shift);
           copyRowWarp(cb, l, src, dst, lane, h, constants);
         },
-        a.getSegReady() ? function_ref<void(OpBuilder &, Location, Value,
-                                            Value, ValueRange)>(signalRows)
-                        : nullptr);
+        a.getSegReady()
+            ? function_ref<void(OpBuilder &, Location, Value, ValueRange)>(
+                  signalRows)
+            : nullptr);
 
     if (Value flag = a.getOffsetsReady()) {
       // No step 5: thread 0 waits for CTA 0's `offsets` (acquire), then

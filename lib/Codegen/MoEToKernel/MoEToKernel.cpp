@@ -2487,6 +2487,25 @@ Value workspacePart(OpBuilder &b, Location loc, Value base, int64_t offset) {
                              ValueRange{bytes});
 }
 
+/// Index constants made up front, where `b` is: `b` would put one made
+/// while a nested builder fills a loop after that loop.
+std::map<int64_t, Value> indexConstants(OpBuilder &b, Location loc,
+                                        ArrayRef<int64_t> values) {
+  std::map<int64_t, Value> constants;
+  for (int64_t v : values)
+    constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+  return constants;
+}
+
+/// The address of element `i` (index) of the `elem` array at `base`
+/// (global memory).
+Value globalElement(OpBuilder &b, Location loc, Value base, Type elem,
+                    Value i) {
+  return LLVM::GEPOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext(), 1), elem, base,
+      ValueRange{arith::IndexCastUIOp::create(b, loc, b.getI64Type(), i)});
+}
+
 /// What expert parallelism adds to a fused kernel (docs/ExpertParallel.md):
 /// four scalar parameters after the single-GPU ones (this rank, the epoch,
 /// the waits' timeout and the wait record), the symmetric part of the
@@ -2593,6 +2612,14 @@ struct ExpertParallel {
         b.getI64IntegerAttr(1));
   }
 
+  /// This rank's first column in the count matrix [ranks, ranks * E_l]
+  /// (its experts after those of the ranks before it).
+  Value countColumn(OpBuilder &b, Location loc) const {
+    return arith::MulIOp::create(
+        b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), rank),
+        arith::ConstantIndexOp::create(b, loc, localExperts));
+  }
+
   /// Segment readiness, by the producer before a GEMM1 tile of local
   /// expert `expert` whose rows are [row, rowEnd) of `offsets`' numbering:
   /// for each source rank whose segment of the expert's rows (source 0's
@@ -2600,19 +2627,12 @@ struct ExpertParallel {
   /// seg_ready counter has grown by the segment's rows in this launch.
   void awaitRows(OpBuilder &b, Location loc, Value offsets, Value expert,
                  Value row, Value rowEnd) const {
-    // Every constant up front: `b` would put one made while a nested
-    // builder fills a loop after that loop.
-    std::map<int64_t, Value> constants;
-    for (int64_t v : {int64_t(0), int64_t(1), int64_t(128), ranks,
-                      localExperts, ranks * localExperts})
-      constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+    std::map<int64_t, Value> constants = indexConstants(
+        b, loc, {0, 1, 128, ranks, ranks * localExperts});
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Type i32 = b.getI32Type(), i64 = b.getI64Type();
-    auto gptr = LLVM::LLVMPointerType::get(b.getContext(), 1);
     auto element = [&](OpBuilder &ob, Value base, Type elem, Value i) {
-      return LLVM::GEPOp::create(
-          ob, loc, gptr, elem, base,
-          ValueRange{arith::IndexCastUIOp::create(ob, loc, i64, i)});
+      return globalElement(ob, loc, base, elem, i);
     };
     auto loadIndex = [&](OpBuilder &ob, Value base, Value i) -> Value {
       return arith::IndexCastUIOp::create(
@@ -2626,14 +2646,7 @@ struct ExpertParallel {
         arith::MinUIOp::create(b, loc, rowEnd,
                                arith::AddIOp::create(b, loc, row, idx(128))),
         first);
-    // The expert's column in the count matrix: this rank's experts after
-    // the ranks before it.
-    Value column = arith::AddIOp::create(
-        b, loc,
-        arith::MulIOp::create(
-            b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), rank),
-            idx(localExperts)),
-        expert);
+    Value column = arith::AddIOp::create(b, loc, countColumn(b, loc), expert);
     auto loop = scf::ForOp::create(
         b, loc, idx(0), idx(ranks), idx(1), ValueRange{idx(0)},
         [&](OpBuilder &fb, Location l, Value s, ValueRange it) {
@@ -2675,21 +2688,14 @@ struct ExpertParallel {
   /// thread): each counter's base grows by its segment's rows of this
   /// launch, the next launch's starting point.
   void advanceBase(OpBuilder &b, Location loc) const {
-    std::map<int64_t, Value> constants;
-    for (int64_t v : {int64_t(0), int64_t(1), ranks, localExperts,
-                      localExperts * ranks})
-      constants.try_emplace(v, arith::ConstantIndexOp::create(b, loc, v));
+    std::map<int64_t, Value> constants =
+        indexConstants(b, loc, {0, 1, ranks, localExperts * ranks});
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Type i32 = b.getI32Type(), i64 = b.getI64Type();
-    auto gptr = LLVM::LLVMPointerType::get(b.getContext(), 1);
     auto element = [&](OpBuilder &ob, Value base, Type elem, Value i) {
-      return LLVM::GEPOp::create(
-          ob, loc, gptr, elem, base,
-          ValueRange{arith::IndexCastUIOp::create(ob, loc, i64, i)});
+      return globalElement(ob, loc, base, elem, i);
     };
-    Value firstColumn = arith::MulIOp::create(
-        b, loc, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), rank),
-        idx(localExperts));
+    Value firstColumn = countColumn(b, loc);
     scf::ForOp::create(
         b, loc, idx(0), idx(localExperts * ranks), idx(1), ValueRange{},
         [&](OpBuilder &fb, Location l, Value slot, ValueRange) {
