@@ -250,9 +250,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "wgmma m64nN); off by default until it has run on a GPU "
            "(FileCheck and ptxas only so far)">,
     Option<"dispatchReadiness", "dispatch-readiness", "bool", "false",
-           "bf16 fused layers (MMA warpgroups): no grid barrier after the "
-           "dispatch; its rows are published per 128-row block (one GPU, "
-           "moek.dispatch rows_ready) or per local expert and source rank "
+           "bf16 and FP8 fused layers (MMA warpgroups): no grid barrier "
+           "after the dispatch; its rows are published per tile-row block "
+           "(one GPU, moek.dispatch rows_ready) or per local expert and "
+           "source rank "
            "(expert parallelism, moek.ep_dispatch seg_ready), and GEMM1's "
            "producer waits for its tile's rows, so GEMM1 starts while rows "
            "are still arriving; off by default until it has run on a GPU "

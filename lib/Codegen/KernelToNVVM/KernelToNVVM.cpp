@@ -3663,9 +3663,10 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
     // Every constant up front: ops that `b` creates while a nested builder
     // fills a loop would land after that loop.
     std::map<int64_t, Value> constants;
+    int64_t blockRows = op.getBlockRowsAttr().getInt();
     for (int64_t v : {int64_t(0), int64_t(1), int64_t(4), int64_t(8),
                       int64_t(16), int64_t(32), int64_t(128), int64_t(256), k,
-                      h, e, h - 8, h / 128, h / 32})
+                      h, e, h - 8, h / 128, h / 32, blockRows})
       constants[v] = arith::ConstantIndexOp::create(b, loc, v);
     for (int64_t u = 1; u <= kCopyUnroll; ++u)
       constants.try_emplace(256 * u, arith::ConstantIndexOp::create(b, loc, 256 * u));
@@ -3715,7 +3716,8 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
 
     // Block-wise readiness, after each batch (SlotWalk::eachSlot's
     // afterBatch): each lane whose slot was routed adds 1 (release) to its
-    // row's 128-row block: offsets[e] / 128 + (r - offsets[e]) / 128 + e.
+    // row's block of B = block_rows rows: offsets[e] / B + (r - offsets[e])
+    // / B + e.
     auto signalRows = [&](OpBuilder &rb, Location l, Value id,
                           ValueRange placed) {
       Value begin = loadTable(rb, l, table, toIndex(rb, l, id));
@@ -3723,8 +3725,8 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
       Value block = arith::AddIOp::create(
           rb, l,
           arith::AddIOp::create(
-              rb, l, arith::DivUIOp::create(rb, l, begin, idx(128)),
-              arith::DivUIOp::create(rb, l, n, idx(128))),
+              rb, l, arith::DivUIOp::create(rb, l, begin, idx(blockRows)),
+              arith::DivUIOp::create(rb, l, n, idx(blockRows))),
           toIndex(rb, l, id));
       releaseAdd(rb, l,
                  elementAddress(rb, l, a.getRowsReady(), i32, block));

@@ -2589,7 +2589,8 @@ struct ExpertParallel {
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
                 Value rowScales, int64_t k, int64_t h,
                 bool permuteK = false, bool mxRound = false,
-                Value rowsReady = {}, Value offsetsReady = {}) const {
+                Value rowsReady = {}, Value offsetsReady = {},
+                int64_t blockRows = 128) const {
     if (!enabled()) {
       auto op = mk::DispatchOp::create(
           b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
@@ -2598,6 +2599,8 @@ struct ExpertParallel {
           b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
       op.setPermuteK(permuteK);
       op.setMxRound(mxRound);
+      if (rowsReady)
+        op.setBlockRows(blockRows);
       return;
     }
     assert(!mxRound && "the expert-parallel dispatch copies bf16 rows");
@@ -2621,14 +2624,15 @@ struct ExpertParallel {
   }
 
   /// Segment readiness, by the producer before a GEMM1 tile of local
-  /// expert `expert` whose rows are [row, rowEnd) of `offsets`' numbering:
+  /// expert `expert` whose rows are [row, min(rowEnd, row + tileRows)) of
+  /// `offsets`' numbering:
   /// for each source rank whose segment of the expert's rows (source 0's
   /// first, then 1's, ...) overlaps them, wait (phase 4) until its
   /// seg_ready counter has grown by the segment's rows in this launch.
   void awaitRows(OpBuilder &b, Location loc, Value offsets, Value expert,
-                 Value row, Value rowEnd) const {
+                 Value row, Value rowEnd, int64_t tileRows) const {
     std::map<int64_t, Value> constants = indexConstants(
-        b, loc, {0, 1, 128, ranks, ranks * localExperts});
+        b, loc, {0, 1, tileRows, ranks, ranks * localExperts});
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Type i32 = b.getI32Type(), i64 = b.getI64Type();
     auto element = [&](OpBuilder &ob, Value base, Type elem, Value i) {
@@ -2643,8 +2647,8 @@ struct ExpertParallel {
     Value a = arith::SubIOp::create(b, loc, row, first);
     Value end = arith::SubIOp::create(
         b, loc,
-        arith::MinUIOp::create(b, loc, rowEnd,
-                               arith::AddIOp::create(b, loc, row, idx(128))),
+        arith::MinUIOp::create(
+            b, loc, rowEnd, arith::AddIOp::create(b, loc, row, idx(tileRows))),
         first);
     Value column = arith::AddIOp::create(b, loc, countColumn(b, loc), expert);
     auto loop = scf::ForOp::create(
@@ -2684,10 +2688,24 @@ struct ExpertParallel {
     disableUnroll(loop);
   }
 
-  /// Segment readiness, after the launch's last wait on seg_ready (one
-  /// thread): each counter's base grows by its segment's rows of this
-  /// launch, the next launch's starting point.
-  void advanceBase(OpBuilder &b, Location loc) const {
+  /// Segment readiness (if bound), by the MMA warpgroups after the
+  /// launch's last wait on seg_ready (after awaitResults: every producer's
+  /// wait came before its tiles): the first MMA thread of CTA 0 (`cta`)
+  /// moves each counter's base on by its segment's rows of this launch,
+  /// the next launch's starting point.
+  void advanceBase(OpBuilder &ob, Location loc, Value cta) const {
+    if (!segReady)
+      return;
+    Value lead = arith::AndIOp::create(
+        ob, loc,
+        arith::CmpIOp::create(
+            ob, loc, arith::CmpIPredicate::eq,
+            NVVM::ThreadIdXOp::create(ob, loc, ob.getI32Type()),
+            arith::ConstantIntOp::create(ob, loc, kThreads / 3, 32)),
+        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::eq, cta,
+                              arith::ConstantIndexOp::create(ob, loc, 0)));
+    auto ifOp = scf::IfOp::create(ob, loc, lead, false);
+    OpBuilder b = OpBuilder::atBlockTerminator(ifOp.thenBlock());
     std::map<int64_t, Value> constants =
         indexConstants(b, loc, {0, 1, ranks, localExperts * ranks});
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
@@ -3086,7 +3104,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 // the sources' segments it overlaps have all arrived.
                 if (blockReady && ep.enabled())
                   ep.awaitRows(tb, l, offsets, d.getExpert(), d.getRow(),
-                               d.getRowEnd());
+                               d.getRowEnd(), 128);
                 else if (blockReady)
                   mk::WaitCounterOp::create(
                       tb, l, rowsReady, readyIndex(tb, d),
@@ -3430,22 +3448,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                               b.getI64IntegerAttr(lastBarrier),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     ep.awaitResults(b, loc, ctaId);
-    // Segment readiness: every wait of this launch on seg_ready is over
-    // (the producers' waits came before their tiles); one thread of CTA 0
-    // moves the bases on.
-    if (blockReady && ep.enabled()) {
-      Value lead = arith::AndIOp::create(
-          b, loc,
-          arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::eq,
-              NVVM::ThreadIdXOp::create(b, loc, b.getI32Type()),
-              arith::ConstantIntOp::create(b, loc, kThreads / 3, 32)),
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, ctaId,
-                                idx(b, 0)));
-      auto ifOp = scf::IfOp::create(b, loc, lead, false);
-      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-      ep.advanceBase(tb, loc);
-    }
+    ep.advanceBase(b, loc, ctaId);
     timers.stamp(b, loc, 4, firstWg);
     combine(b);
     timers.stamp(b, loc, 5, firstWg);
@@ -3758,7 +3761,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      bool transposedSmallTiles,
                                      int64_t fp4StepsPerFence,
                                      bool blockScaled, bool phaseTimers,
-                                     bool storeTma) {
+                                     bool storeTma,
+                                     bool dispatchReadiness = false) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -3768,8 +3772,12 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   int64_t maxRows = maxTokens * k * ep.ranks;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
+  // Readiness instead of grid barrier 2, as in buildFusedKernel (64-row
+  // blocks on one GPU: the tiles').
+  bool blockReady = dispatchReadiness;
   FusedWorkspace ws(ep.ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
-                    phaseTimers, /*fp8=*/true, ep.ranks, e);
+                    phaseTimers, /*fp8=*/true, ep.ranks, e, blockReady);
+  int64_t producerRegs = blockReady && ep.enabled() ? 48 : 40;
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   bool fp4 = isFp8Mxfp4Layer(op);
   bool scaled = fp4 && blockScaled;
@@ -3916,10 +3924,14 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // Phase 1: the routed rows, quantized, expert by expert (with expert
   // parallelism, to the experts' owners).
   timers.stamp(b, loc, 0);
+  Value rowsReady =
+      blockReady && !ep.enabled() ? at(ws.rowsReady) : Value();
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, rowScales, k, h,
-              /*permuteK=*/smallTiles);
+              /*permuteK=*/smallTiles, /*mxRound=*/false, rowsReady,
+              blockReady ? at(ws.offsetsReady) : Value(), /*blockRows=*/64);
   timers.stamp(b, loc, 1);
+  int64_t lastBarrier = blockReady ? 2 : 3;
 
   // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 rows each.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(64);
@@ -3955,7 +3967,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   int64_t bTile = fp4 ? 3 : 1, bRowBytes = fp4 ? kTileKFp8 / 2 : kSliceBytes;
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "producer", 0, 1, 40);
+    beginRole(b, loc, "producer", 0, 1, producerRegs);
     Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
     auto ifOp = scf::IfOp::create(b, loc, leader, false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -3967,6 +3979,20 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
+                // Readiness: the tile's rows (and scales) are all there.
+                if (blockReady && ep.enabled())
+                  ep.awaitRows(tb, l, offsets, d.getExpert(), d.getRow(),
+                               d.getRowEnd(), 64);
+                else if (blockReady)
+                  mk::WaitCounterOp::create(
+                      tb, l, rowsReady, readyIndex(tb, d),
+                      arith::SubIOp::create(
+                          tb, l,
+                          arith::MinUIOp::create(
+                              tb, l, d.getRowEnd(),
+                              arith::AddIOp::create(tb, l, d.getRow(),
+                                                    idx(tb, 64))),
+                          d.getRow()));
                 // The gate's 128 rows of the column block, then the up's.
                 auto [gate, up] =
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
@@ -4003,7 +4029,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // columns of every tile.
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "consumer", 1, 2, 232);
+    beginRole(b, loc, "consumer", 1, 2, producerRegs == 40 ? 232 : 224);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value isFirst =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
@@ -4464,10 +4490,14 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     if (yTma)
       mk::StoreAccTmaWaitOp::create(b, loc);
     timers.stamp(b, loc, 3, isFirst);
-    // Phase 3: every row of y is stored (grid barrier 3, consumers only).
-    mk::GridBarrierOp::create(b, loc, barrier, b.getI64IntegerAttr(3),
+    // Phase 3: every row of y is stored (grid barrier 3, or 2, consumers
+    // only).
+    mk::GridBarrierOp::create(b, loc, barrier,
+                              b.getI64IntegerAttr(lastBarrier),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
-    ep.awaitResults(b, loc, mk::BlockIdOp::create(b, loc, b.getIndexType()));
+    Value cta = mk::BlockIdOp::create(b, loc, b.getIndexType());
+    ep.awaitResults(b, loc, cta);
+    ep.advanceBase(b, loc, cta);
     timers.stamp(b, loc, 4, isFirst);
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();
@@ -4616,7 +4646,8 @@ struct ConvertMoEToMoEKernelPass
                                      /*blockScaled=*/chip == "sm_100a" &&
                                          blockScaled,
                                      phaseTimers,
-                                     /*storeTma=*/chip == "sm_90a");
+                                     /*storeTma=*/chip == "sm_90a",
+                                     dispatchReadiness);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&
                  !op.isPerRank() && !phaseTimers &&

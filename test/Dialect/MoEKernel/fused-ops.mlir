@@ -9,6 +9,7 @@
 // CHECK-LABEL: func.func @fused_ops
 // CHECK:   moek.dispatch %arg0, %arg1, %arg2 tokens(%arg4) counts(%arg3) cursor(%arg3) offsets(%arg3) slot_rows(%arg3) row_weights(%arg3) rows(%arg3) barrier(%arg3) {hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64}
 // CHECK:   moek.dispatch %arg0, %arg1, %arg2 tokens(%arg4) counts(%arg3) cursor(%arg3) offsets(%arg3) slot_rows(%arg3) row_weights(%arg3) rows(%arg3) rows_ready(%arg3) offsets_ready(%arg3) barrier(%arg3) {hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64}
+// CHECK:   moek.dispatch %arg0, %arg1, %arg2 tokens(%arg4) counts(%arg3) cursor(%arg3) offsets(%arg3) slot_rows(%arg3) row_weights(%arg3) rows(%arg3) row_scales(%arg3) rows_ready(%arg3) offsets_ready(%arg3) barrier(%arg3) {block_rows = 64 : i64, hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64}
 // CHECK:   moek.grid_barrier %arg3 phase(3) id(4) threads(256)
 // CHECK:   moek.signal %arg3[%arg4]
 // CHECK:   moek.wait_counter %arg3[%arg4] geq(%arg4)
@@ -25,6 +26,7 @@ func.func @fused_ops(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   %ring = moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
   moek.dispatch %x, %ids, %w tokens(%t) counts(%ws) cursor(%ws) offsets(%ws) slot_rows(%ws) row_weights(%ws) rows(%ws) barrier(%ws) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
   moek.dispatch %x, %ids, %w tokens(%t) counts(%ws) cursor(%ws) offsets(%ws) slot_rows(%ws) row_weights(%ws) rows(%ws) rows_ready(%ws) offsets_ready(%ws) barrier(%ws) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
+  moek.dispatch %x, %ids, %w tokens(%t) counts(%ws) cursor(%ws) offsets(%ws) slot_rows(%ws) row_weights(%ws) rows(%ws) row_scales(%ws) rows_ready(%ws) offsets_ready(%ws) barrier(%ws) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64, block_rows = 64 : i64}
   moek.grid_barrier %ws phase(3) id(4) threads(256)
   moek.signal %ws[%t]
   moek.wait_counter %ws[%t] geq(%t)

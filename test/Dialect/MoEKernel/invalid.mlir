@@ -286,9 +286,9 @@ func.func @negative_mma_f16(%ring: !moek.ring<4, [memref<128x64xf16, 3>, memref<
 
 // -----
 
-func.func @negative_dispatch_ready_fp8(%p: !llvm.ptr<1>, %t: index) {
-  // expected-error @+1 {{'moek.dispatch' op expects rows_ready with bf16 rows (no row_scales): its blocks are the bf16 kernels' 128-row tiles}}
-  moek.dispatch %p, %p, %p tokens(%t) counts(%p) cursor(%p) offsets(%p) slot_rows(%p) row_weights(%p) rows(%p) row_scales(%p) rows_ready(%p) offsets_ready(%p) barrier(%p) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
+func.func @negative_dispatch_block_rows(%p: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.dispatch' op expects block_rows 64 or 128 (the fused kernels' tile rows), got 96}}
+  moek.dispatch %p, %p, %p tokens(%t) counts(%p) cursor(%p) offsets(%p) slot_rows(%p) row_weights(%p) rows(%p) row_scales(%p) rows_ready(%p) offsets_ready(%p) barrier(%p) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64, block_rows = 96 : i64}
   return
 }
 

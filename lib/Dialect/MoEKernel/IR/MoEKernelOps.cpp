@@ -1080,10 +1080,11 @@ LogicalResult DispatchOp::verify() {
                          << getHiddenAttr().getInt();
   if (bool(getRowsReady()) != bool(getOffsetsReady()))
     return emitOpError() << "expects rows_ready and offsets_ready together";
-  if (getRowsReady() && getRowScales())
-    return emitOpError() << "expects rows_ready with bf16 rows (no "
-                            "row_scales): its blocks are the bf16 kernels' "
-                            "128-row tiles";
+  int64_t blockRows = getBlockRowsAttr().getInt();
+  if (blockRows != 64 && blockRows != 128)
+    return emitOpError() << "expects block_rows 64 or 128 (the fused "
+                            "kernels' tile rows), got "
+                         << blockRows;
   return verifyDispatchRows(*this, getMxRound());
 }
 

@@ -514,8 +514,9 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
     written, and the op ends in each CTA when its thread 0 has seen it
     (acquire) and a CTA barrier: `offsets` is then visible to the CTA.
     Each copied row `r` of expert `e` adds 1 to `rows_ready[b]` for its
-    128-row block, `b = offsets[e] / 128 + (r - offsets[e]) / 128 + e` (the
-    fused kernels' readiness index of the block's first row), after the
+    block of `block_rows` rows (B, 128 or 64: the kernel's tile rows),
+    `b = offsets[e] / B + (r - offsets[e]) / B + e` (the fused kernels'
+    readiness index of the block's first row), after the
     warp's copies were fenced to the async proxy and its metadata
     (`slot_rows`, `row_weights`) written: a `moek.wait_counter` on `b` for
     the block's row count then sees the block's rows, also through TMA.
@@ -551,7 +552,8 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
                        Optional<MoEK_GlobalPtr>:$offsets_ready,
                        I64Attr:$num_experts,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase,
-                       UnitAttr:$permute_k, UnitAttr:$mx_round);
+                       UnitAttr:$permute_k, UnitAttr:$mx_round,
+                       DefaultValuedAttr<I64Attr, "128">:$block_rows);
   let assemblyFormat = [{
     $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
