@@ -2615,6 +2615,29 @@ struct ExpertParallel {
         b.getI64IntegerAttr(1));
   }
 
+  /// Readiness, by the producer before GEMM1 tile `d` of `tileRows` rows:
+  /// with expert parallelism the source segments it overlaps (awaitRows),
+  /// else its block's counter in `rowsReady` (index `blockIndex()`) until
+  /// it holds the tile's rows, min(tileRows, end - row).
+  void awaitTileRows(OpBuilder &b, Location loc, Value offsets,
+                     Value rowsReady, mk::GroupedTileOp d, int64_t tileRows,
+                     function_ref<Value()> blockIndex) const {
+    if (enabled()) {
+      awaitRows(b, loc, offsets, d.getExpert(), d.getRow(), d.getRowEnd(),
+                tileRows);
+      return;
+    }
+    Value rowsInTile = arith::SubIOp::create(
+        b, loc,
+        arith::MinUIOp::create(
+            b, loc, d.getRowEnd(),
+            arith::AddIOp::create(
+                b, loc, d.getRow(),
+                arith::ConstantIndexOp::create(b, loc, tileRows))),
+        d.getRow());
+    mk::WaitCounterOp::create(b, loc, rowsReady, blockIndex(), rowsInTile);
+  }
+
   /// This rank's first column in the count matrix [ranks, ranks * E_l]
   /// (its experts after those of the ranks before it).
   Value countColumn(OpBuilder &b, Location loc) const {
@@ -3100,21 +3123,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
-                // Readiness: the tile's rows are all copied (one GPU), or
-                // the sources' segments it overlaps have all arrived.
-                if (blockReady && ep.enabled())
-                  ep.awaitRows(tb, l, offsets, d.getExpert(), d.getRow(),
-                               d.getRowEnd(), 128);
-                else if (blockReady)
-                  mk::WaitCounterOp::create(
-                      tb, l, rowsReady, readyIndex(tb, d),
-                      arith::SubIOp::create(
-                          tb, l,
-                          arith::MinUIOp::create(
-                              tb, l, d.getRowEnd(),
-                              arith::AddIOp::create(tb, l, d.getRow(),
-                                                    idx(tb, 128))),
-                          d.getRow()));
+                if (blockReady)
+                  ep.awaitTileRows(tb, l, offsets, rowsReady, d, 128,
+                                   [&] { return readyIndex(tb, d); });
                 auto [base, up] = gemm1Boxes(tb, d);
                 Value next = buildTileLoads(
                     tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
@@ -3980,19 +3991,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &tb, Value t1) -> Value {
                 auto d = decode(tb, t1, cols1);
                 // Readiness: the tile's rows (and scales) are all there.
-                if (blockReady && ep.enabled())
-                  ep.awaitRows(tb, l, offsets, d.getExpert(), d.getRow(),
-                               d.getRowEnd(), 64);
-                else if (blockReady)
-                  mk::WaitCounterOp::create(
-                      tb, l, rowsReady, readyIndex(tb, d),
-                      arith::SubIOp::create(
-                          tb, l,
-                          arith::MinUIOp::create(
-                              tb, l, d.getRowEnd(),
-                              arith::AddIOp::create(tb, l, d.getRow(),
-                                                    idx(tb, 64))),
-                          d.getRow()));
+                if (blockReady)
+                  ep.awaitTileRows(tb, l, offsets, rowsReady, d, 64,
+                                   [&] { return readyIndex(tb, d); });
                 // The gate's 128 rows of the column block, then the up's.
                 auto [gate, up] =
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
