@@ -2711,11 +2711,13 @@ struct ExpertParallel {
     disableUnroll(loop);
   }
 
-  /// Segment readiness (if bound), by the MMA warpgroups after the
-  /// launch's last wait on seg_ready (after awaitResults: every producer's
-  /// wait came before its tiles): the first MMA thread of CTA 0 (`cta`)
-  /// moves each counter's base on by its segment's rows of this launch,
-  /// the next launch's starting point.
+  /// Segment readiness (if bound), by the MMA warpgroups between the last
+  /// grid barrier (every producer's wait on seg_ready came before its
+  /// tiles) and awaitResults: the first MMA thread of CTA 0 (`cta`) moves
+  /// each counter's base on by its segment's rows of this launch, the next
+  /// launch's starting point. It reads the count matrix before the same
+  /// thread tells the other ranks `combined`, after which they may start
+  /// their next launch and write the matrix again.
   void advanceBase(OpBuilder &ob, Location loc, Value cta) const {
     if (!segReady)
       return;
@@ -3458,8 +3460,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     mk::GridBarrierOp::create(b, loc, barrier,
                               b.getI64IntegerAttr(lastBarrier),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
-    ep.awaitResults(b, loc, ctaId);
     ep.advanceBase(b, loc, ctaId);
+    ep.awaitResults(b, loc, ctaId);
     timers.stamp(b, loc, 4, firstWg);
     combine(b);
     timers.stamp(b, loc, 5, firstWg);
@@ -4497,8 +4499,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                               b.getI64IntegerAttr(lastBarrier),
                               b.getI64IntegerAttr(4), b.getI64IntegerAttr(256));
     Value cta = mk::BlockIdOp::create(b, loc, b.getIndexType());
-    ep.awaitResults(b, loc, cta);
     ep.advanceBase(b, loc, cta);
+    ep.awaitResults(b, loc, cta);
     timers.stamp(b, loc, 4, isFirst);
     Value combineWeights =
         op.getRouterWeight() == RouterWeight::in_combine ? weights : Value();

@@ -4,8 +4,10 @@
 // to seg_ready[local expert, source] on the owner (release, system scope);
 // GEMM1's producer waits, for each source whose segment of the expert's
 // rows its tile overlaps, until that counter has grown by the segment's
-// rows in this launch (moek.remote_wait phase 4, bounded); after the
-// launch's last wait one thread of CTA 0 moves the bases on. The producer
+// rows in this launch (moek.remote_wait phase 4, bounded); after the last
+// grid barrier one thread of CTA 0 moves the bases on, reading the count
+// matrix before it tells the other ranks `combined` (they may then write
+// the matrix for their next launch). The producer
 // takes 48 registers (the MMA warpgroups 224): in 40 the waits spilled at
 // four ranks. The FP8 kernel the same, with its 64-row tiles. Off by
 // default: not yet run on a GPU.
@@ -27,11 +29,13 @@
 // CHECK:           moek.tma_load
 // CHECK:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(224)
 // CHECK:           moek.grid_barrier %{{.+}} phase(2) id(4) threads(256)
-// CHECK:           moek.remote_wait %{{.+}} phase(3)
-// The bases move on: 16 counters (4 local experts x 4 sources).
+// The bases move on (16 counters: 4 local experts x 4 sources), then
+// `combined` is told and awaited.
 // CHECK:           scf.for %{{.+}} = %{{.+}} to %c16{{.*}} step
-// CHECK:             llvm.load %[[MATRIX_AT:.+]] : !llvm.ptr<1> -> i32
+// CHECK:             llvm.load %{{.+}} : !llvm.ptr<1> -> i32
 // CHECK:             llvm.store %{{.+}} : i64, !llvm.ptr<1>
+// CHECK:           moek.remote_add
+// CHECK:           moek.remote_wait %{{.+}} phase(3)
 // CHECK:           moek.combine
 
 // CHECK-LABEL: llvm.func @fp8_fused_moe_1(
@@ -41,9 +45,10 @@
 // CHECK-NEXT:      moek.remote_wait %[[FP8_COUNTER]] geq(%{{.+}}) {{.*}} phase(4)
 // CHECK:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(224)
 // CHECK:           moek.grid_barrier %{{.+}} phase(2) id(4) threads(256)
-// CHECK:           moek.remote_wait %{{.+}} phase(3)
 // CHECK:           scf.for %{{.+}} = %{{.+}} to %c16{{.*}} step
 // CHECK:             llvm.store %{{.+}} : i64, !llvm.ptr<1>
+// CHECK:           moek.remote_add
+// CHECK:           moek.remote_wait %{{.+}} phase(3)
 // CHECK:           moek.combine
 
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<16x512x256xbf16>, %w2: tensor<16x256x256xbf16>) -> tensor<?x256xbf16> {
