@@ -1317,14 +1317,11 @@ struct MmaLowering : OpConversionPattern<MmaOp> {
                                           NVVM::MMAIntOverflowAttr());
     }
     NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
-    for (int64_t v = 0; v < narrow; ++v)
-      whole = LLVM::InsertValueOp::create(
-          rewriter, loc, whole,
-          LLVM::ExtractValueOp::create(rewriter, loc, acc,
-                                       ArrayRef<int64_t>{v}),
-          ArrayRef<int64_t>{v});
     if (narrow)
-      acc = whole;
+      acc = mapFragment(rewriter, loc, whole, narrow, [&](int64_t v, Value) {
+        return LLVM::ExtractValueOp::create(rewriter, loc, acc,
+                                            ArrayRef<int64_t>{v});
+      });
     rewriter.replaceOp(op, acc);
     return success();
   }
@@ -3482,6 +3479,19 @@ Value takeRow(OpBuilder &b, Location loc, Value cursor, Value table,
   return LLVM::AddOp::create(b, loc, begin, n);
 }
 
+/// The end of a dispatch with readiness instead of its last grid barrier:
+/// thread 0 (`isThread0`) waits until CTA 0 has published `offsets` by the
+/// u32 `flag` (acquire), then the CTA barrier makes them visible to all.
+void awaitOffsets(OpBuilder &b, Location loc, Value isThread0, Value flag) {
+  auto ifOp = scf::IfOp::create(b, loc, isThread0, false);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    spinUntilAtLeast(b, loc, flag, i32c(b, loc, 1));
+  }
+  NVVM::Barrier0Op::create(b, loc);
+}
+
 /// The start both dispatches share: each thread's place in the grid, the
 /// slots (T * top_k), and step 1, counting each expert's slots.
 struct SlotWalk {
@@ -3783,17 +3793,11 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                   signalRows)
             : nullptr);
     if (Value flag = a.getOffsetsReady()) {
-      // 4. No second grid barrier: thread 0 waits for CTA 0's `offsets`
-      // (acquire), then the CTA.
-      Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                            tid, idx(0));
-      auto ifOp = scf::IfOp::create(b, loc, isFirst, false);
-      {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-        spinUntilAtLeast(b, loc, flag, i32c(b, loc, 1));
-      }
-      NVVM::Barrier0Op::create(b, loc);
+      // 4. No second grid barrier: CTA 0's `offsets` (the flag).
+      awaitOffsets(b, loc,
+                   arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         tid, idx(0)),
+                   flag);
     } else {
       gridBarrier(b, loc, a.getBarrier(), phase + 1, 0, ntid32, 0);
     }
@@ -4033,15 +4037,9 @@ struct EpDispatchLowering : OpConversionPattern<EpDispatchOp> {
             : nullptr);
 
     if (Value flag = a.getOffsetsReady()) {
-      // No step 5: thread 0 waits for CTA 0's `offsets` (acquire), then
-      // the CTA; the rows are awaited segment by segment.
-      auto w = scf::IfOp::create(b, loc, isThread0, false);
-      {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(w.thenBlock()->getTerminator());
-        spinUntilAtLeast(b, loc, flag, i32c(b, loc, 1));
-      }
-      NVVM::Barrier0Op::create(b, loc);
+      // No step 5: CTA 0's `offsets` (the flag); the rows are awaited
+      // segment by segment.
+      awaitOffsets(b, loc, isThread0, flag);
       rewriter.eraseOp(op);
       return success();
     }

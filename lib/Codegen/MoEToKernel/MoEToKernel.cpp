@@ -854,6 +854,21 @@ struct NarrowTile {
   int64_t cols = 0;
   explicit operator bool() const { return bool(narrow); }
 };
+/// The NarrowTile of a GEMM's tiles whose column tile is `colTile` (index)
+/// of `colTiles`: the last one takes MMAs over its first `validCols`
+/// columns (0: none narrower), a multiple of 8 (wgmma's N step).
+NarrowTile narrowLastTile(OpBuilder &b, Location loc, Value colTile,
+                          int64_t colTiles, int64_t validCols) {
+  NarrowTile narrow;
+  if (validCols) {
+    narrow.cols = llvm::alignTo(validCols, 8);
+    narrow.narrow = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, colTile,
+        arith::ConstantIndexOp::create(b, loc, colTiles - 1));
+  }
+  return narrow;
+}
+
 std::pair<SmallVector<Value>, Value>
 buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
               Value aRow, Value row, Value rowEnd, unsigned numAccs,
@@ -2052,13 +2067,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                   : rowEnd;
           // The last column tile of an output narrower than the column
           // tiles: MMAs only over its first columns.
-          NarrowTile narrow;
-          if (int64_t rest = config.narrowTiles ? n % kTileN : 0) {
-            narrow.cols = llvm::alignTo(rest, 8);
-            narrow.narrow = arith::CmpIOp::create(
-                ob, l, arith::CmpIPredicate::eq, colTileOf(ob, d),
-                arith::ConstantIndexOp::create(ob, l, nColTiles - 1));
-          }
+          NarrowTile narrow = narrowLastTile(
+              ob, l, colTileOf(ob, d), nColTiles,
+              config.narrowTiles ? n % kTileN : 0);
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, tileEnd, numAccs,
               cKSlices, iter, config.pipelineMma, hook, narrow);
@@ -2243,15 +2254,15 @@ struct FusedWorkspace {
   /// every rank's buffer) on is the rank's share of the symmetric buffer,
   /// which the runtime never zeroes:
   /// the other ranks write its counters, count matrix and rows.
-  int64_t bases = -1, counted = -1, rowsReady = -1, rowsDone = -1,
-          combined = -1, countMatrix = -1, rowSlots = -1, rowRanks = -1;
+  int64_t bases = -1, counted = -1, rowsDone = -1, combined = -1,
+          countMatrix = -1, rowSlots = -1, rowRanks = -1;
   /// The dispatch's block-wise readiness (moek.dispatch rows_ready,
   /// offsets_ready): a counter per row block like `ready`, and a flag;
   /// with expert parallelism (moek.ep_dispatch seg_ready) the flag, and in
   /// the symmetric part a u64 counter per (local expert, source rank) that
   /// the sources add to, and what it had reached before this launch
   /// (`segBase`, written by this rank only).
-  int64_t offsetsReady = -1, segReady = -1, segBase = -1;
+  int64_t rowsReady = -1, offsetsReady = -1, segReady = -1, segBase = -1;
   FusedWorkspace(int64_t e, int64_t h, int64_t i, int64_t maxRows,
                  int64_t yBytes, bool withTimers, bool fp8 = false,
                  int64_t ranks = 1, int64_t localExperts = 0,
@@ -2609,7 +2620,7 @@ struct ExpertParallel {
         b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
         barrier, countMatrix, counted, rowsDone, rows, rowWeights, rowSlots,
         rowRanks, bases, rank, epoch, timeoutNs, record, rowScales,
-        segReady ? segReady : Value(), segReady ? offsetsReady : Value(),
+        segReady, segReady ? offsetsReady : Value(),
         b.getI64IntegerAttr(ranks), b.getI64IntegerAttr(localExperts),
         b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
         b.getI64IntegerAttr(1));
@@ -3311,14 +3322,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     // MMAs.
     auto narrowLast = [&](OpBuilder &tb, mk::GroupedTileOp d, int64_t tiles,
                           int64_t validRows) {
-      NarrowTile narrow;
-      if (narrowTiles && validRows) {
-        narrow.cols = llvm::alignTo(validRows, 8);
-        narrow.narrow = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq,
-                                              d.getColTile(),
-                                              idx(tb, tiles - 1));
-      }
-      return narrow;
+      return narrowLastTile(tb, loc, d.getColTile(), tiles,
+                            narrowTiles ? validRows : 0);
     };
     auto tileMmas = [&](OpBuilder &tb, mk::GroupedTileOp d, Value row,
                         Value slices, Value iter, StageHook dequant,
