@@ -72,7 +72,12 @@ usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
                     [--cases NAME,...]
                     [--dtypes bf16,fp8,fp8-mxfp4,bf16-mxfp4,bf16-nvfp4,
                               mxfp8-mxfp4,mxfp8-nvfp4,mxfp8]
-                    [--compare NAME=DIR ...]
+                    [--compare NAME=DIR ...] [--peers DIR]
+
+--peers DIR adds vLLM's Triton fused_moe kernel (fetched into DIR, a
+git-ignored folder: bench/triton_peers.py says what it holds) to the bf16
+rows, timed in the same interleaved rounds as ours, checked against the
+same reference (rel. Frobenius error <= 1e-2), column "vLLM Triton ms".
 
 --compare times other builds of the same layers (e.g. made with other
 --kernel-options) on the same inputs in the same run, for before/after
@@ -303,10 +308,12 @@ def artifact(art, E, H, I, K, dtype):
     return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
 
 
-def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
+def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
+            peers=""):
     """Checks and times one layer in one dtype: ours, each --compare build,
     the torch pipeline of that dtype (and for fp8 the bf16 one, whose time
-    bf16_ms caches per case). Returns its row."""
+    bf16_ms caches per case), and for bf16 with peers the Triton peers of
+    bench/triton_peers.py. Returns its row."""
     x, w13, w2, ids, w = data
     T, H = x.shape
     E, I2, _ = w13.shape
@@ -445,8 +452,23 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
         torch.cuda.synchronize()
         row[cname + "_correct"] = correct(o)
         fns[cname] = (lambda k, o: lambda: k.launch(*args, o))(other, o)
+    if peers and dtype == "bf16":
+        # vLLM's Triton fused_moe (bench/triton_peers.py), timed in the same
+        # interleaved rounds as ours.
+        from triton_peers import VllmFusedMoE
+        vllm = VllmFusedMoE(peers, x, w13, w2, ids, w)
+        o = vllm().float()
+        torch.cuda.synchronize()
+        row["vllm_config"] = vllm.config_source
+        row["vllm_rel_fro"] = rel_fro(o, ref.float())
+        row["vllm_calc_diff"] = calc_diff(o, ref.float())
+        row["vllm_correct"] = bool(torch.isfinite(o).all()) and \
+            row["vllm_rel_fro"] <= 1e-2
+        del o
+        fns["vllm"] = vllm
     for fname, ms in timed_interleaved(fns).items():
         row[fname + "_ms"] = ms
+    fns.pop("vllm", None)
     for other in loaded:
         other.close()
     row["torch_op"] = peer_op
@@ -500,6 +522,19 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms):
     return row
 
 
+def vllm_provenance(peers):
+    """The commit line of the fetched vLLM kernel (bench/triton_peers.py)."""
+    path = os.path.join(peers, "vllm", "fused_moe_kernel.py")
+    if not os.path.exists(path):
+        sys.exit("--peers %s: no %s (bench/triton_peers.py says how to "
+                 "fetch it)" % (peers, path))
+    with open(path) as f:
+        for line in f:
+            if "commit:" in line:
+                return "vLLM " + line.split("commit:", 1)[1].strip()[:12]
+    return "vLLM, commit unknown"
+
+
 def geomean(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -525,6 +560,10 @@ def main():
                          "default bf16")
     ap.add_argument("--compare", action="append", default=[],
                     metavar="NAME=DIR")
+    ap.add_argument("--peers", default="",
+                    help="folder of the fetched Triton peers "
+                         "(bench/triton_peers.py): bf16 rows get vLLM's "
+                         "Triton fused_moe beside ours")
     a = ap.parse_args()
     others = [tuple(c.split("=", 1)) for c in a.compare]
     if any(len(c) != 2 or not c[0] for c in others):
@@ -542,6 +581,8 @@ def main():
            "ceilings": ceilings(fp8=any(d in ("fp8", "fp8-mxfp4")
                                         for d in dtypes)),
            "cases": [], "skipped": []}
+    if a.peers:
+        res["vllm_kernel"] = vllm_provenance(a.peers)
     c = res["ceilings"]
     print("ceilings", json.dumps(c), flush=True)
     only = [n for n in a.cases.split(",") if n]
@@ -577,7 +618,7 @@ def main():
         bf16_ms = {}
         for dtype, d in todo:
             row = measure(others, c, name, d, dtype, data, ref_bf16,
-                          bf16_ms)
+                          bf16_ms, a.peers)
             res["cases"].append(row)
             print(json.dumps(row), flush=True)
             torch.cuda.empty_cache()
@@ -598,7 +639,9 @@ def main():
     def num(v, fmt):
         return "n/a" if v is None else fmt % v
 
-    extra = "".join(" %s ms |" % n for n, _ in others)
+    peer = any("vllm_ms" in r for r in rows)
+    extra = "".join(" %s ms |" % n for n, _ in others) + (
+        " vLLM Triton ms |" if peer else "")
     lines = ["Ceilings measured in this run: read %.0f GB/s, bf16 matmul "
              "%.0f TFLOP/s%s (%s, torch %s)." % (
                  c["read_GBps"], c["bf16_TFLOPs"], fp8_text(c), res["gpu"],
@@ -613,12 +656,17 @@ def main():
              " torch ms | torch bf16 ms | floor ms | vs torch |"
              " vs torch bf16 | vs floor | rel. err | calc_diff |"
              " error vs bf16 | correct |",
-             "|---|---|---|---|---|---|---|---|" + "---|" * len(others) +
+             "|---|---|---|---|---|---|---|---|" +
+             "---|" * (len(others) + peer) +
              "---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cols = "".join(" %.3f%s |" % (r[n + "_ms"],
                                       "" if r[n + "_correct"] else " (WRONG)")
                        for n, _ in others)
+        if peer:
+            cols += (" %.3f%s |" % (r["vllm_ms"], "" if r["vllm_correct"]
+                                    else " (WRONG)") if "vllm_ms" in r
+                     else " |")
         lines.append(
             "| %s | %s | %d | %d | %d | %d | %d | %.3f |%s %s | %s | "
             "%.3f | %s | %s | %.2fx | %.1e | %.1e | %.1e / %s | %s |" % (
@@ -637,6 +685,18 @@ def main():
                                                   s["why"]))
     if rows:
         lines.append("")
+    if peer:
+        vr = [r for r in rows if "vllm_ms" in r]
+        lines.append(
+            "vLLM Triton (%s; configs: %s): ours faster on %d of %d bf16 "
+            "cases; geometric-mean speedup over it %s. Its alignment is "
+            "made before the timing, so its times leave out that kernel "
+            "(bench/triton_peers.py)." % (
+                res["vllm_kernel"], ", ".join(
+                    "%s %s" % (r["case"], r["vllm_config"]) for r in vr),
+                sum(r["ours_ms"] < r["vllm_ms"] for r in vr), len(vr),
+                num(geomean([r["vllm_ms"] / r["ours_ms"] for r in vr]),
+                    "%.2fx")))
     for dt in dtypes:
         g = res["geomean_speedup_by_dtype"][dt]
         gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]
@@ -680,6 +740,8 @@ def plot(rows, others, gpu, path):
     series = [("ours", "ours_ms")] + [(n, n + "_ms") for n, _ in others] + \
         [("torch pipeline (the layer's dtype)" if quantized else
           "torch _grouped_mm pipeline", "torch_ms")]
+    if any("vllm_ms" in r for r in rows):
+        series.append(("vLLM Triton fused_moe", "vllm_ms"))
     if quantized:
         series.append(("torch bf16 pipeline, bf16 weights (quantized "
                        "layers)", "torch_bf16_ms"))

@@ -1,0 +1,165 @@
+"""The Triton peers of DESIGN.md section 9, run from sources fetched into a
+git-ignored folder (never committed): bench/fused_moe.py --peers DIR.
+
+DIR/vllm/fused_moe_kernel.py holds vLLM's `fused_moe_kernel` (and the
+`write_zeros_to_output` it calls) copied verbatim from
+vllm/model_executor/layers/fused_moe/fused_moe.py, with `import triton` and
+`import triton.language as tl` as its only imports; DIR/vllm/configs/ holds
+vLLM's tuned config files under their own names
+(`E=<E>,N=<I>,device_name=NVIDIA_H200.json`). bench/fetch_peers.py writes
+both from a vLLM source tree (the kernel file's header names the commit).
+
+The layer runs as vLLM's fused_experts_impl runs it for bf16 (one chunk:
+T <= 16384): moe_align_block_size, the kernel on x and w13 (top_k = K, no
+router weight), silu_and_mul (gate = the first I columns), the kernel on
+the activation and w2 (top_k = 1, router weight multiplied in f32), the sum
+over the K slots. The config: vLLM's tuned file for (E, I) on the H200 if
+there is one, the key nearest to T; else vLLM's get_default_config for bf16
+(T <= E: 16/32/64 blocks, group 1; else 64/64/32, group 8; Triton's 4 warps
+and 3 stages).
+
+What is ours, not vLLM's: moe_align_block_size, silu_and_mul and moe_sum are
+vLLM CUDA ops; here the alignment is torch code run once per routing outside
+the timing (so the peer's time leaves out vLLM's alignment kernel: it can
+only look faster than vLLM is), silu_and_mul is the small Triton kernel
+below (silu in f32, rounded to bf16, times the up value, as vLLM's CUDA
+kernel), and the sum over the slots is torch's sum over dim 1.
+"""
+
+import importlib.util
+import json
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+_MODULES = {}
+
+
+def _load(peers_dir):
+    path = os.path.join(peers_dir, "vllm", "fused_moe_kernel.py")
+    if path not in _MODULES:
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                "%s: no vLLM kernel (fetch it as bench/triton_peers.py "
+                "says)" % path)
+        spec = importlib.util.spec_from_file_location("vllm_fused_moe_kernel",
+                                                      path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _MODULES[path] = mod
+    return _MODULES[path]
+
+
+@triton.jit
+def silu_and_mul(h_ptr, out_ptr, I, BLOCK: tl.constexpr):
+    """out[r, :] = bf16(silu(h[r, :I])) * h[r, I:] (h: [rows, 2I] bf16)."""
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < I
+    g = tl.load(h_ptr + row * 2 * I + cols, mask=mask).to(tl.float32)
+    u = tl.load(h_ptr + row * 2 * I + I + cols, mask=mask)
+    s = (g / (1.0 + tl.exp(-g))).to(tl.bfloat16)
+    tl.store(out_ptr + row * I + cols,
+             (s.to(tl.float32) * u.to(tl.float32)).to(tl.bfloat16),
+             mask=mask)
+
+
+def vllm_config(peers_dir, E, I, T):
+    """(config dict, where it came from) as vLLM picks it on an H200 for a
+    bf16 layer of E experts, intermediate size I and T tokens."""
+    name = "E=%d,N=%d,device_name=NVIDIA_H200.json" % (E, I)
+    path = os.path.join(peers_dir, "vllm", "configs", name)
+    if os.path.exists(path):
+        with open(path) as f:
+            table = json.load(f)
+        table.pop("triton_version", None)
+        table = {int(k): v for k, v in table.items()}
+        key = min(table, key=lambda m: abs(m - T))
+        return dict(table[key]), "%s[%d]" % (name, key)
+    if T <= E:
+        cfg = dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64,
+                   GROUP_SIZE_M=1)
+    else:
+        cfg = dict(BLOCK_SIZE_M=64, BLOCK_SIZE_N=64, BLOCK_SIZE_K=32,
+                   GROUP_SIZE_M=8)
+    return cfg, "vLLM's default config"
+
+
+def align_block_size(topi, E, block_m):
+    """moe_align_block_size in torch: (sorted_token_ids, expert_ids,
+    num_tokens_post_padded). Expert e's slots (flat indices into topi, in
+    ascending order) start at a multiple of block_m; the padding holds
+    numel = T * K; expert_ids names each block's expert."""
+    flat = topi.flatten().long()
+    numel = flat.numel()
+    counts = torch.bincount(flat, minlength=E)
+    padded = (counts + block_m - 1) // block_m * block_m
+    starts = torch.cumsum(padded, 0) - padded
+    total = int(padded.sum())
+    order = torch.argsort(flat, stable=True)
+    first = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(numel, device=flat.device) - first[flat[order]]
+    sorted_ids = torch.full((max(total, block_m),), numel, dtype=torch.int32,
+                            device=flat.device)
+    sorted_ids[starts[flat[order]] + rank] = order.to(torch.int32)
+    blocks = max(total, block_m) // block_m
+    expert_ids = torch.repeat_interleave(
+        torch.arange(E, device=flat.device, dtype=torch.int32),
+        padded // block_m)
+    expert_ids = torch.cat([expert_ids, torch.zeros(
+        blocks - expert_ids.numel(), dtype=torch.int32, device=flat.device)])
+    post = torch.tensor([total], dtype=torch.int32, device=flat.device)
+    return sorted_ids, expert_ids, post
+
+
+class VllmFusedMoE:
+    """vLLM's Triton fused MoE on one bf16 layer's tensors: call() runs the
+    layer (the alignment made once in the constructor)."""
+
+    def __init__(self, peers_dir, x, w13, w2, topi, topw):
+        self.kernel = _load(peers_dir).fused_moe_kernel
+        self.x, self.w13, self.w2 = x, w13, w2
+        self.topw = topw.float().contiguous()
+        T, H = x.shape
+        E, I2, _ = w13.shape
+        self.T, self.H, self.E, self.I, self.K = T, H, E, I2 // 2, topi.shape[1]
+        self.config, self.config_source = vllm_config(peers_dir, E, self.I, T)
+        self.align = align_block_size(topi, E, self.config["BLOCK_SIZE_M"])
+        dev = x.device
+        self.h = torch.empty(T, self.K, I2, device=dev, dtype=torch.bfloat16)
+        self.a = torch.empty(T * self.K, self.I, device=dev,
+                             dtype=torch.bfloat16)
+        self.y = torch.empty(T, self.K, H, device=dev, dtype=torch.bfloat16)
+
+    def _gemm(self, A, B, C, mul_routed_weight, top_k):
+        cfg = dict(self.config)
+        sorted_ids, expert_ids, post = self.align
+        M = A.size(0)
+        EM = sorted_ids.size(0)
+        if M < cfg["BLOCK_SIZE_M"]:
+            EM = min(EM, M * top_k * cfg["BLOCK_SIZE_M"])
+        cdiv = triton.cdiv
+        grid = (cdiv(EM, cfg["BLOCK_SIZE_M"]) *
+                cdiv(B.size(1), cfg["BLOCK_SIZE_N"]),)
+        bk = cfg.pop("BLOCK_SIZE_K")
+        cfg["SPLIT_K"] = 1
+        self.kernel[grid](
+            A, B, C, None, None, None, self.topw, sorted_ids, expert_ids,
+            post, B.size(1), B.size(2), EM, M * top_k,
+            A.stride(0), A.stride(1), B.stride(0), B.stride(2), B.stride(1),
+            C.stride(1), C.stride(2), 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            MUL_ROUTED_WEIGHT=mul_routed_weight, top_k=top_k,
+            compute_type=tl.bfloat16, use_fp8_w8a8=False,
+            use_int8_w8a8=False, use_int8_w8a16=False,
+            per_channel_quant=False, HAS_BIAS=False, BLOCK_SIZE_K=bk, **cfg)
+
+    def __call__(self):
+        self._gemm(self.x, self.w13, self.h, False, self.K)
+        rows = self.T * self.K
+        block = 1024
+        silu_and_mul[(rows, triton.cdiv(self.I, block))](
+            self.h, self.a, self.I, BLOCK=block)
+        self._gemm(self.a, self.w2, self.y, True, 1)
+        return self.y.sum(dim=1)
