@@ -258,6 +258,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "producer waits for its tile's rows, so GEMM1 starts while rows "
            "are still arriving; off by default until it has run on a GPU "
            "(FileCheck and ptxas only so far)">,
+    Option<"actTma", "act-tma", "bool", "false",
+           "bf16 fused layers whose y leaves by TMA (bf16 weights, one GPU): "
+           "GEMM1's activation rows leave by TMA stores too (stmatrix into "
+           "the same staging halves, moek.store_act tma), the tile's "
+           "readiness signalled once the stores are complete; concatenated "
+           "gate/up only; off by default until it has run on a GPU "
+           "(FileCheck and ptxas only so far)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

@@ -2496,8 +2496,9 @@ Value isWarpgroupLeader(OpBuilder &b, Location loc) {
       i32c(b, loc, 0));
 }
 
-/// moek.store_acc_tma: thread l of warp w (of the warpgroup) holds, of
-/// 8-column group j, the bf16 pair at row 16w + l/4 + 8h, columns
+/// The bulk stores of moek.store_acc_tma (and moek.store_act with tma):
+/// thread l of warp w (of the warpgroup) holds, of 8-column group j, the
+/// bf16 pair `pair(j, h)` (an i32) at row 16w + l/4 + 8h, columns
 /// 8j + 2(l%4) (+1): exactly its part of the 8x8 matrix (j, h) in
 /// stmatrix's layout. One stmatrix.x4 stores the matrices (j, 0), (j, 1),
 /// (j + 1, 0), (j + 1, 1), each lane giving a row address of matrix l/8:
@@ -2505,7 +2506,94 @@ Value isWarpgroupLeader(OpBuilder &b, Location loc) {
 /// 128-byte swizzle moves to chunk (j%8) ^ (row%8) = (j%8) ^ (l%8).
 /// Two halves: block b writes half b%2, whose last store (block b - 2, or
 /// the previous op's) the first thread waited for before block b - 1's
-/// barrier; one half: it waits before each block's first barrier.
+/// barrier; one half: it waits before each block's first barrier. `boxes`
+/// 64 x 64 boxes, box b at columns col + 64 b, rows row (i32) of `tmap`.
+void stageAndStoreBoxes(OpBuilder &tb, Location loc, int64_t boxes,
+                        function_ref<Value(int64_t, int64_t)> pair,
+                        Value tmap, Value staging, Value barrierIndex,
+                        int64_t halves, Value rowI32, Value colI32) {
+  MLIRContext *ctx = tb.getContext();
+  Type i32 = tb.getI32Type();
+  Value tid = threadIdX(tb, loc);
+  Value lane = LLVM::URemOp::create(tb, loc, tid, i32c(tb, loc, 32));
+  Value warp = LLVM::URemOp::create(
+      tb, loc, LLVM::UDivOp::create(tb, loc, tid, i32c(tb, loc, 32)),
+      i32c(tb, loc, 4));
+  Value first = isWarpgroupLeader(tb, loc);
+  Value matrix = LLVM::UDivOp::create(tb, loc, lane, i32c(tb, loc, 8));
+  Value r8 = LLVM::URemOp::create(tb, loc, lane, i32c(tb, loc, 8));
+  // The lane's row of the box: 16w + 8 (matrix % 2) + l % 8, in bytes.
+  Value boxRow = LLVM::AddOp::create(
+      tb, loc, LLVM::MulOp::create(tb, loc, warp, i32c(tb, loc, 16)),
+      LLVM::AddOp::create(
+          tb, loc,
+          LLVM::MulOp::create(
+              tb, loc, LLVM::URemOp::create(tb, loc, matrix, i32c(tb, loc, 2)),
+              i32c(tb, loc, 8)),
+          r8));
+  Value rowBytes = LLVM::MulOp::create(tb, loc, boxRow, i32c(tb, loc, 128));
+  // Group j + matrix / 2 of the lane's address.
+  Value groupOfMatrix = LLVM::UDivOp::create(tb, loc, matrix, i32c(tb, loc, 2));
+  Value barrier =
+      LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, barrierIndex));
+  Value threads = i32c(tb, loc, kWarpgroupThreads);
+  auto onFirst = [&](function_ref<void(OpBuilder &)> body) {
+    auto firstIf = scf::IfOp::create(tb, loc, first, false);
+    OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
+    body(fb);
+  };
+  for (int64_t box = 0; box < boxes; ++box) {
+    Value half = LLVM::GEPOp::create(
+        tb, loc, staging.getType(), tb.getI8Type(), staging,
+        ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
+    if (halves == 1) {
+      onFirst([&](OpBuilder &fb) {
+        NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+      });
+      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+    }
+    for (int64_t q = 0; q < 4; ++q) {
+      int64_t j = 8 * box + 2 * q;
+      Value chunk = LLVM::XOrOp::create(
+          tb, loc,
+          LLVM::AddOp::create(tb, loc, groupOfMatrix, i32c(tb, loc, 2 * q)),
+          r8);
+      Value addr = LLVM::GEPOp::create(
+          tb, loc, half.getType(), tb.getI8Type(), half,
+          ValueRange{LLVM::AddOp::create(
+              tb, loc, rowBytes,
+              LLVM::ShlOp::create(tb, loc, chunk, i32c(tb, loc, 4)))});
+      NVVM::StMatrixOp::create(
+          tb, loc, addr,
+          ValueRange{pair(j, 0), pair(j, 1), pair(j + 1, 0), pair(j + 1, 1)},
+          NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+          NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
+          NVVM::LdStMatrixEltTypeAttr::get(ctx, NVVM::LdStMatrixEltType::B16));
+    }
+    // The box's writes, visible to the TMA (async proxy); with two
+    // halves, the previous box's store has read the other half, which
+    // the next box writes.
+    NVVM::FenceProxyOp::create(
+        tb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    if (halves == 2)
+      onFirst([&](OpBuilder &fb) {
+        NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+      });
+    namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+    onFirst([&](OpBuilder &fb) {
+      NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
+          fb, loc, tmap, half,
+          ValueRange{
+              LLVM::AddOp::create(fb, loc, colI32, i32c(fb, loc, 64 * box)),
+              rowI32},
+          Value(), NVVM::TMAStoreMode::TILE, Value());
+      NVVM::CpAsyncBulkCommitGroupOp::create(fb, loc);
+    });
+  }
+}
+
+/// moek.store_acc_tma: stageAndStoreBoxes on the accumulator's bf16 pairs.
 struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2513,7 +2601,6 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
                   ConversionPatternRewriter &rewriter) const override {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    MLIRContext *ctx = b.getContext();
     AccType accType = op.getAcc().getType();
     int64_t ld = op.getLdAttr().getInt();
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
@@ -2536,31 +2623,6 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
                        });
     }
     OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-    Value tid = threadIdX(tb, loc);
-    Value lane = LLVM::URemOp::create(tb, loc, tid, i32c(tb, loc, 32));
-    Value warp = LLVM::URemOp::create(
-        tb, loc, LLVM::UDivOp::create(tb, loc, tid, i32c(tb, loc, 32)),
-        i32c(tb, loc, 4));
-    Value first = isWarpgroupLeader(tb, loc);
-    Value matrix = LLVM::UDivOp::create(tb, loc, lane, i32c(tb, loc, 8));
-    Value r8 = LLVM::URemOp::create(tb, loc, lane, i32c(tb, loc, 8));
-    // The lane's row of the box: 16w + 8 (matrix % 2) + l % 8, in bytes.
-    Value boxRow = LLVM::AddOp::create(
-        tb, loc,
-        LLVM::MulOp::create(tb, loc, warp, i32c(tb, loc, 16)),
-        LLVM::AddOp::create(
-            tb, loc,
-            LLVM::MulOp::create(
-                tb, loc, LLVM::URemOp::create(tb, loc, matrix, i32c(tb, loc, 2)),
-                i32c(tb, loc, 8)),
-            r8));
-    Value rowBytes = LLVM::MulOp::create(tb, loc, boxRow, i32c(tb, loc, 128));
-    // Group j + matrix / 2 of the lane's address.
-    Value groupOfMatrix =
-        LLVM::UDivOp::create(tb, loc, matrix, i32c(tb, loc, 2));
-    Value barrier = LLVM::TruncOp::create(tb, loc, i32,
-                                          toI64(tb, loc, a.getBarrier()));
-    Value threads = i32c(tb, loc, kWarpgroupThreads);
     Value rowI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getRow()));
     Value colI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getCol()));
     auto vec2f32 = VectorType::get({2}, tb.getF32Type());
@@ -2577,62 +2639,9 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
       return LLVM::BitcastOp::create(
           tb, loc, i32, LLVM::FPTruncOp::create(tb, loc, vec2bf16, v));
     };
-    auto onFirst = [&](function_ref<void(OpBuilder &)> body) {
-      auto firstIf = scf::IfOp::create(tb, loc, first, false);
-      OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
-      body(fb);
-    };
-    int64_t halves = op.getHalvesAttr().getInt();
-    for (int64_t box = 0; box < accType.getCols() / 64; ++box) {
-      Value half = LLVM::GEPOp::create(
-          tb, loc, a.getStaging().getType(), tb.getI8Type(), a.getStaging(),
-          ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
-      if (halves == 1) {
-        onFirst([&](OpBuilder &fb) {
-          NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
-        });
-        namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
-      }
-      for (int64_t q = 0; q < 4; ++q) {
-        int64_t j = 8 * box + 2 * q;
-        Value chunk = LLVM::XOrOp::create(
-            tb, loc,
-            LLVM::AddOp::create(tb, loc, groupOfMatrix, i32c(tb, loc, 2 * q)),
-            r8);
-        Value addr = LLVM::GEPOp::create(
-            tb, loc, half.getType(), tb.getI8Type(), half,
-            ValueRange{LLVM::AddOp::create(
-                tb, loc, rowBytes,
-                LLVM::ShlOp::create(tb, loc, chunk, i32c(tb, loc, 4)))});
-        NVVM::StMatrixOp::create(
-            tb, loc, addr,
-            ValueRange{pair(j, 0), pair(j, 1), pair(j + 1, 0), pair(j + 1, 1)},
-            NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
-            NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
-            NVVM::LdStMatrixEltTypeAttr::get(ctx,
-                                             NVVM::LdStMatrixEltType::B16));
-      }
-      // The box's writes, visible to the TMA (async proxy); with two
-      // halves, the previous box's store has read the other half, which
-      // the next box writes.
-      NVVM::FenceProxyOp::create(
-          tb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-          NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-      if (halves == 2)
-        onFirst([&](OpBuilder &fb) {
-          NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
-        });
-      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
-      onFirst([&](OpBuilder &fb) {
-        NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
-            fb, loc, a.getTmap(), half,
-            ValueRange{LLVM::AddOp::create(fb, loc, colI32,
-                                           i32c(fb, loc, 64 * box)),
-                       rowI32},
-            Value(), NVVM::TMAStoreMode::TILE, Value());
-        NVVM::CpAsyncBulkCommitGroupOp::create(fb, loc);
-      });
-    }
+    stageAndStoreBoxes(tb, loc, accType.getCols() / 64, pair, a.getTmap(),
+                       a.getStaging(), a.getBarrier(),
+                       op.getHalvesAttr().getInt(), rowI32, colI32);
     rewriter.eraseOp(op);
     return success();
   }
@@ -2855,6 +2864,15 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     auto ifOp = scf::IfOp::create(rewriter, loc, first, false);
     OpBuilder::InsertionGuard g(rewriter);
     rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    if (op.getBulkStores()) {
+      // The TMA stores this thread issued are complete, and ordered before
+      // the release below.
+      NVVM::CpAsyncBulkWaitGroupOp::create(rewriter, loc, 0, UnitAttr());
+      NVVM::FenceProxyOp::create(
+          rewriter, loc,
+          NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
+          NVVM::SharedSpaceAttr());
+    }
     releaseAdd(rewriter, loc,
                elementAddress(rewriter, loc, adaptor.getCounters(),
                               rewriter.getI32Type(), adaptor.getIndex()));
@@ -4792,6 +4810,53 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       }
       rewriter.eraseOp(op);
       return success();
+    }
+    if (a.getTmap()) {
+      // Every row of the warpgroup below the limit: the outputs' bf16 pairs
+      // (group j of row half h: output columns 8j + 2(l%4), +1, as an
+      // accumulator's) leave by TMA (stageAndStoreBoxes); otherwise the
+      // stores below, in the else branch.
+      Value full = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ule,
+          arith::AddIOp::create(b, loc, a.getRow(),
+                                arith::ConstantIndexOp::create(b, loc, 64)),
+          a.getRowLimit());
+      auto tmaIf = scf::IfOp::create(b, loc, full, /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(tmaIf.thenBlock()->getTerminator());
+        auto vec2bf16 = VectorType::get({2}, b.getBF16Type());
+        SmallVector<Value> pairs[2];
+        for (int half = 0; half < 2; ++half) {
+          Value rw;
+          if (a.getRowWeights())
+            rw = LLVM::LoadOp::create(
+                b, loc, f32,
+                elementAddress(b, loc, a.getRowWeights(), f32,
+                               arith::AddIOp::create(
+                                   b, loc, row0,
+                                   arith::ConstantIndexOp::create(b, loc,
+                                                                  8 * half))));
+          SmallVector<Value> vals = halfValues(half, rw);
+          for (int64_t j = 0; j < 16; ++j) {
+            Value v = LLVM::UndefOp::create(b, loc, vecF32);
+            for (int64_t e = 0; e < 2; ++e)
+              v = LLVM::InsertElementOp::create(b, loc, v, vals[2 * j + e],
+                                                i32c(b, loc, e));
+            pairs[half].push_back(LLVM::BitcastOp::create(
+                b, loc, b.getI32Type(),
+                LLVM::FPTruncOp::create(b, loc, vec2bf16, v)));
+          }
+        }
+        Type i32 = b.getI32Type();
+        stageAndStoreBoxes(
+            b, loc, /*boxes=*/2,
+            [&](int64_t j, int64_t h) { return pairs[h][j]; }, a.getTmap(),
+            a.getStaging(), a.getBarrier(), *op.getHalves(),
+            LLVM::TruncOp::create(b, loc, i32, toI64(b, loc, a.getRow())),
+            LLVM::TruncOp::create(b, loc, i32, toI64(b, loc, a.getCol())));
+      }
+      b.setInsertionPoint(tmaIf.elseBlock()->getTerminator());
     }
     for (int half = 0; half < 2; ++half) {
       Value row = arith::AddIOp::create(
