@@ -211,7 +211,11 @@ def unsupported(requires, gpus):
 
 
 def run(a):
-    with open(os.path.join(a.dir, "plan.json")) as f:
+    path = os.path.join(a.dir, "plan.json")
+    if not os.path.exists(path):
+        sys.exit("%s: no plan (run `gpu_tests.py prepare --out %s` where the "
+                 "compiler is, and carry the folder here)" % (path, a.dir))
+    with open(path) as f:
         plan = json.load(f)
     lib = os.path.abspath(a.lib)
     # The runtime library is at {obj}/lib/libmoe_cuda_runtime.so in the RUN
