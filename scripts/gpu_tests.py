@@ -16,14 +16,15 @@ LLVM, so this script reads the same RUN lines and runs them in two places:
       runs those commands test by test, writes each test's output into
       --logs, and prints a table: PASS, FAIL, or UNSUPPORTED with the reason
       (too few GPUs for its REQUIRES, or a command that needs the compiler
-      at run time). The exit status is 1 if any test failed.
+      at run time), or NOT RUN past --budget. The exit status is 1 if any
+      test failed or did not run.
 
 usage: gpu_tests.py prepare --bin BUILD/bin --out DIR [--ptxas PTXAS]
                             [--kernel-options OPTS] [--filter NAME,...]
                             [--tests DIR]
        gpu_tests.py run --dir DIR --lib libmoe_cuda_runtime.so
                         [--filter NAME,...] [--logs DIR] [--timeout S]
-                        [--gpus N]
+                        [--budget S] [--gpus N]
 --filter keeps the tests whose file name (without .test) contains one of
 the words.
 """
@@ -225,6 +226,7 @@ def run(a):
     os.makedirs(logs, exist_ok=True)
     gpus = gpu_count() if a.gpus < 0 else a.gpus
     rows, failed = [], 0
+    start = time.time()
     if plan.get("kernel_options"):
         print("kernels built with --kernel-options %r" % plan["kernel_options"])
     for test in plan["tests"]:
@@ -245,6 +247,11 @@ def run(a):
         if why:
             rows.append((name, "UNSUPPORTED", 0.0, why))
             continue
+        left = a.budget - (time.time() - start) if a.budget > 0 else None
+        if left is not None and left <= 0:
+            rows.append((name, "NOT RUN", 0.0,
+                         "past --budget %d s" % a.budget))
+            continue
         t0 = time.time()
         status, detail = "PASS", ""
         with open(os.path.join(logs, name + ".log"), "w") as log:
@@ -252,15 +259,20 @@ def run(a):
                 log.write("$ %s\n" % shlex.join(argv))
                 log.flush()
                 try:
+                    limit = a.timeout if left is None else max(
+                        1, min(a.timeout,
+                               int(a.budget - (time.time() - start))))
                     r = subprocess.run(argv, cwd=ROOT, stdout=log,
                                        stderr=subprocess.STDOUT,
-                                       timeout=a.timeout)
+                                       timeout=limit)
                     rc = r.returncode
                 except subprocess.TimeoutExpired:
-                    rc = "timeout after %d s" % a.timeout
+                    rc = "timeout after %d s" % limit
                 if rc != 0:
                     status = "FAIL"
-                    detail = "%s: exit %s" % (script_of(argv) or argv[0], rc)
+                    detail = "%s: %s" % (script_of(argv) or argv[0],
+                                         rc if isinstance(rc, str)
+                                         else "exit %d" % rc)
                     break
         if status == "FAIL":
             failed += 1
@@ -270,7 +282,7 @@ def run(a):
     for r in rows:
         print("| %s | %s | %.1f | %s |" % r)
     print("\nlogs: %s" % logs)
-    return 1 if failed else 0
+    return 1 if failed or any(r[1] == "NOT RUN" for r in rows) else 0
 
 
 def main():
@@ -292,6 +304,10 @@ def main():
     r.add_argument("--logs", default="")
     r.add_argument("--timeout", type=int, default=900,
                    help="seconds per command")
+    r.add_argument("--budget", type=int, default=0,
+                   help="seconds for the whole run: tests not started by "
+                        "then are NOT RUN, a command still running is "
+                        "stopped (0: no limit)")
     r.add_argument("--gpus", type=int, default=-1,
                    help="GPUs to assume (default: torch.cuda.device_count())")
     a = ap.parse_args()
