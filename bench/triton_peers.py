@@ -42,8 +42,7 @@ def _load(peers_dir):
     if path not in _MODULES:
         if not os.path.exists(path):
             raise FileNotFoundError(
-                "%s: no vLLM kernel (fetch it as bench/triton_peers.py "
-                "says)" % path)
+                "%s: no vLLM kernel (bench/fetch_peers.py writes it)" % path)
         spec = importlib.util.spec_from_file_location("vllm_fused_moe_kernel",
                                                       path)
         mod = importlib.util.module_from_spec(spec)
@@ -52,9 +51,10 @@ def _load(peers_dir):
     return _MODULES[path]
 
 
+# out[r, :] = bf16(silu(h[r, :I])) * h[r, I:] (h: [rows, 2I] bf16), as
+# vLLM's silu_and_mul CUDA kernel rounds it.
 @triton.jit
 def silu_and_mul(h_ptr, out_ptr, I, BLOCK: tl.constexpr):
-    """out[r, :] = bf16(silu(h[r, :I])) * h[r, I:] (h: [rows, 2I] bf16)."""
     row = tl.program_id(0).to(tl.int64)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = cols < I
