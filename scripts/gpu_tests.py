@@ -15,8 +15,9 @@ LLVM, so this script reads the same RUN lines and runs them in two places:
   run (on the GPU machine, from the repository root, --out carried there):
       runs those commands test by test, writes each test's output into
       --logs, and prints a table: PASS, FAIL, or UNSUPPORTED with the reason
-      (too few GPUs for its REQUIRES, or a command that needs the compiler
-      at run time), or NOT RUN past --budget. The exit status is 1 if any
+      (too few GPUs for its REQUIRES, or a command that needs a compiler
+      tool at run time that --tools does not hold: scripts/build-static.sh
+      builds them for machines without LLVM), or NOT RUN past --budget. The exit status is 1 if any
       test failed or did not run.
 
 usage: gpu_tests.py prepare --bin BUILD/bin --out DIR [--ptxas PTXAS]
@@ -24,7 +25,7 @@ usage: gpu_tests.py prepare --bin BUILD/bin --out DIR [--ptxas PTXAS]
                             [--tests DIR]
        gpu_tests.py run --dir DIR --lib libmoe_cuda_runtime.so
                         [--filter NAME,...] [--logs DIR] [--timeout S]
-                        [--budget S] [--gpus N]
+                        [--budget S] [--gpus N] [--tools DIR]
 --filter keeps the tests whose file name (without .test) contains one of
 the words.
 """
@@ -238,6 +239,12 @@ def run(a):
         for argv in test["commands"]:
             argv = [x.replace("{obj}/lib/libmoe_cuda_runtime.so", lib)
                     for x in argv]
+            if a.tools:
+                # The compiler's tools built for this machine (static).
+                argv = [os.path.join(a.tools, x[len("{obj}/bin/"):])
+                        if x.startswith("{obj}/bin/") and os.path.exists(
+                            os.path.join(a.tools, x[len("{obj}/bin/"):]))
+                        else x for x in argv]
             if any("{obj}" in x for x in argv):
                 why = why or "a command needs the compiler (%s)" % next(
                     x for x in argv if "{obj}" in x)
@@ -304,6 +311,10 @@ def main():
     r.add_argument("--logs", default="")
     r.add_argument("--timeout", type=int, default=900,
                    help="seconds per command")
+    r.add_argument("--tools", default="",
+                   help="a folder with the compiler's tools built for this "
+                        "machine (scripts/build-static.sh moe-jit): "
+                        "commands that need one of them run with it")
     r.add_argument("--budget", type=int, default=0,
                    help="seconds for the whole run: tests not started by "
                         "then are NOT RUN, a command still running is "
