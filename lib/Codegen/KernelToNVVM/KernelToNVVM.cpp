@@ -2525,6 +2525,39 @@ Value isWarpgroupLeader(OpBuilder &b, Location loc) {
       i32c(b, loc, 0));
 }
 
+/// Whether all 64 rows of the warpgroup's part from `row` lie below
+/// `rowLimit` (its outputs may leave by TMA boxes).
+Value warpgroupRowsBelow(OpBuilder &b, Location loc, Value row,
+                         Value rowLimit) {
+  return arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ule,
+      arith::AddIOp::create(b, loc, row,
+                            arith::ConstantIndexOp::create(b, loc, 64)),
+      rowLimit);
+}
+
+/// Two f32 values rounded to a bf16 pair, as the i32 stmatrix takes.
+Value bf16PairBits(OpBuilder &b, Location loc, Value lo, Value hi) {
+  Value v = LLVM::UndefOp::create(b, loc, VectorType::get({2}, b.getF32Type()));
+  v = LLVM::InsertElementOp::create(b, loc, v, lo, i32c(b, loc, 0));
+  v = LLVM::InsertElementOp::create(b, loc, v, hi, i32c(b, loc, 1));
+  return LLVM::BitcastOp::create(
+      b, loc, b.getI32Type(),
+      LLVM::FPTruncOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
+                              v));
+}
+
+/// The warpgroup's first thread, which issued its bulk (TMA) stores: waits
+/// until they have completed and orders them before its later generic
+/// memory operations (a release, a barrier).
+void awaitBulkStores(OpBuilder &b, Location loc) {
+  NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, UnitAttr());
+  NVVM::FenceProxyOp::create(
+      b, loc,
+      NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_global),
+      NVVM::SharedSpaceAttr());
+}
+
 /// The bulk stores of moek.store_acc_tma (and moek.store_act with tma):
 /// thread l of warp w (of the warpgroup) holds, of 8-column group j, the
 /// bf16 pair `pair(j, h)` (an i32) at row 16w + l/4 + 8h, columns
@@ -2633,11 +2666,7 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
     AccType accType = op.getAcc().getType();
     int64_t ld = op.getLdAttr().getInt();
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
-    Value full = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ule,
-        arith::AddIOp::create(b, loc, a.getRow(),
-                              arith::ConstantIndexOp::create(b, loc, 64)),
-        a.getRowLimit());
+    Value full = warpgroupRowsBelow(b, loc, a.getRow(), a.getRowLimit());
     auto ifOp = scf::IfOp::create(b, loc, full, /*withElseRegion=*/true);
     {
       // A tile's last rows: moek.store_acc's stores.
@@ -2654,19 +2683,13 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
     OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
     Value rowI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getRow()));
     Value colI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getCol()));
-    auto vec2f32 = VectorType::get({2}, tb.getF32Type());
-    auto vec2bf16 = VectorType::get({2}, bf16);
     // The bf16 pair of group j, row half h, as an i32.
     auto pair = [&](int64_t j, int64_t h) -> Value {
-      Value v = LLVM::UndefOp::create(tb, loc, vec2f32);
-      for (int64_t e = 0; e < 2; ++e)
-        v = LLVM::InsertElementOp::create(
-            tb, loc, v,
-            LLVM::ExtractValueOp::create(tb, loc, a.getAcc(),
-                                         ArrayRef<int64_t>{4 * j + 2 * h + e}),
-            i32c(tb, loc, e));
-      return LLVM::BitcastOp::create(
-          tb, loc, i32, LLVM::FPTruncOp::create(tb, loc, vec2bf16, v));
+      auto field = [&](int64_t e) -> Value {
+        return LLVM::ExtractValueOp::create(
+            tb, loc, a.getAcc(), ArrayRef<int64_t>{4 * j + 2 * h + e});
+      };
+      return bf16PairBits(tb, loc, field(0), field(1));
     };
     stageAndStoreBoxes(tb, loc, accType.getCols() / 64, pair, a.getTmap(),
                        a.getStaging(), a.getBarrier(),
@@ -2684,13 +2707,9 @@ struct StoreAccTmaWaitLowering : OpConversionPattern<StoreAccTmaWaitOp> {
                   ConversionPatternRewriter &rewriter) const override {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    MLIRContext *ctx = b.getContext();
     auto ifOp = scf::IfOp::create(b, loc, isWarpgroupLeader(b, loc), false);
     OpBuilder fb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-    NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, UnitAttr());
-    NVVM::FenceProxyOp::create(
-        fb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
-        NVVM::SharedSpaceAttr());
+    awaitBulkStores(fb, loc);
     rewriter.eraseOp(op);
     return success();
   }
@@ -2907,11 +2926,7 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
         i32c(rewriter, loc, kSignalBarrier1), i32c(rewriter, loc, kSignalBarrier2));
     namedBarrier(rewriter, loc, id, i32c(rewriter, loc, kWarpgroupThreads),
                  /*wait=*/true);
-    Value first = LLVM::ICmpOp::create(
-        rewriter, loc, LLVM::ICmpPredicate::eq,
-        LLVM::URemOp::create(rewriter, loc, tid,
-                             i32c(rewriter, loc, kWarpgroupThreads)),
-        i32c(rewriter, loc, 0));
+    Value first = isWarpgroupLeader(rewriter, loc);
     Value slot = op.getDeferred() ? pendingSignalSlot(rewriter, loc, op)
                                   : Value();
     auto ifOp = scf::IfOp::create(rewriter, loc, first, false);
@@ -2927,15 +2942,9 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
       rewriter.eraseOp(op);
       return success();
     }
-    if (op.getBulkStores()) {
-      // The TMA stores this thread issued are complete, and ordered before
-      // the release below.
-      NVVM::CpAsyncBulkWaitGroupOp::create(rewriter, loc, 0, UnitAttr());
-      NVVM::FenceProxyOp::create(
-          rewriter, loc,
-          NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
-          NVVM::SharedSpaceAttr());
-    }
+    // The TMA stores this thread issued, complete before the release.
+    if (op.getBulkStores())
+      awaitBulkStores(rewriter, loc);
     releaseAdd(rewriter, loc,
                elementAddress(rewriter, loc, adaptor.getCounters(),
                               rewriter.getI32Type(), adaptor.getIndex()));
@@ -2952,7 +2961,6 @@ struct SignalFlushLowering : OpConversionPattern<SignalFlushOp> {
   matchAndRewrite(SignalFlushOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     Value slot = pendingSignalSlot(rewriter, loc, op);
     Type i32 = rewriter.getI32Type();
     Value first = isWarpgroupLeader(rewriter, loc);
@@ -2964,11 +2972,7 @@ struct SignalFlushLowering : OpConversionPattern<SignalFlushOp> {
     auto ifOp = scf::IfOp::create(rewriter, loc, act, false);
     OpBuilder::InsertionGuard g(rewriter);
     rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    NVVM::CpAsyncBulkWaitGroupOp::create(rewriter, loc, 0, UnitAttr());
-    NVVM::FenceProxyOp::create(
-        rewriter, loc,
-        NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
-        NVVM::SharedSpaceAttr());
+    awaitBulkStores(rewriter, loc);
     Value counters = adaptor.getCounters();
     releaseAdd(rewriter, loc,
                LLVM::GEPOp::create(
@@ -4916,16 +4920,11 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       // (group j of row half h: output columns 8j + 2(l%4), +1, as an
       // accumulator's) leave by TMA (stageAndStoreBoxes); otherwise the
       // stores below, in the else branch.
-      Value full = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::ule,
-          arith::AddIOp::create(b, loc, a.getRow(),
-                                arith::ConstantIndexOp::create(b, loc, 64)),
-          a.getRowLimit());
+      Value full = warpgroupRowsBelow(b, loc, a.getRow(), a.getRowLimit());
       auto tmaIf = scf::IfOp::create(b, loc, full, /*withElseRegion=*/true);
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(tmaIf.thenBlock()->getTerminator());
-        auto vec2bf16 = VectorType::get({2}, b.getBF16Type());
         SmallVector<Value> pairs[2];
         for (int half = 0; half < 2; ++half) {
           Value rw;
@@ -4938,15 +4937,9 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
                                    arith::ConstantIndexOp::create(b, loc,
                                                                   8 * half))));
           SmallVector<Value> vals = halfValues(half, rw);
-          for (int64_t j = 0; j < 16; ++j) {
-            Value v = LLVM::UndefOp::create(b, loc, vecF32);
-            for (int64_t e = 0; e < 2; ++e)
-              v = LLVM::InsertElementOp::create(b, loc, v, vals[2 * j + e],
-                                                i32c(b, loc, e));
-            pairs[half].push_back(LLVM::BitcastOp::create(
-                b, loc, b.getI32Type(),
-                LLVM::FPTruncOp::create(b, loc, vec2bf16, v)));
-          }
+          for (int64_t j = 0; j < 16; ++j)
+            pairs[half].push_back(
+                bf16PairBits(b, loc, vals[2 * j], vals[2 * j + 1]));
         }
         Type i32 = b.getI32Type();
         stageAndStoreBoxes(

@@ -2660,6 +2660,19 @@ struct ExpertParallel {
         arith::ConstantIndexOp::create(b, loc, localExperts));
   }
 
+  /// Source rank `source`'s rows (an i32) in count-matrix column `column`
+  /// (countColumn + a local expert); `stride` is ranks * E_l (an index).
+  Value countAt(OpBuilder &b, Location loc, Value source, Value column,
+                Value stride) const {
+    Type i32 = b.getI32Type();
+    return LLVM::LoadOp::create(
+        b, loc, i32,
+        globalElement(b, loc, countMatrix, i32,
+                      arith::AddIOp::create(
+                          b, loc, arith::MulIOp::create(b, loc, source, stride),
+                          column)));
+  }
+
   /// Segment readiness, by the producer before a GEMM1 tile of local
   /// expert `expert` whose rows are [row, min(rowEnd, row + tileRows)) of
   /// `offsets`' numbering:
@@ -2691,13 +2704,9 @@ struct ExpertParallel {
     auto loop = scf::ForOp::create(
         b, loc, idx(0), idx(ranks), idx(1), ValueRange{idx(0)},
         [&](OpBuilder &fb, Location l, Value s, ValueRange it) {
-          Value count = loadIndex(
-              fb, countMatrix,
-              arith::AddIOp::create(
-                  fb, l,
-                  arith::MulIOp::create(fb, l, s,
-                                        idx(ranks * localExperts)),
-                  column));
+          Value count = arith::IndexCastUIOp::create(
+              fb, l, fb.getIndexType(),
+              countAt(fb, l, s, column, idx(ranks * localExperts)));
           Value segEnd = arith::AddIOp::create(fb, l, it[0], count);
           Value overlaps = arith::AndIOp::create(
               fb, l,
@@ -2748,7 +2757,7 @@ struct ExpertParallel {
     std::map<int64_t, Value> constants =
         indexConstants(b, loc, {0, 1, ranks, localExperts * ranks});
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
-    Type i32 = b.getI32Type(), i64 = b.getI64Type();
+    Type i64 = b.getI64Type();
     auto element = [&](OpBuilder &ob, Value base, Type elem, Value i) {
       return globalElement(ob, loc, base, elem, i);
     };
@@ -2758,14 +2767,9 @@ struct ExpertParallel {
         [&](OpBuilder &fb, Location l, Value slot, ValueRange) {
           Value expert = arith::DivUIOp::create(fb, l, slot, idx(ranks));
           Value s = arith::RemUIOp::create(fb, l, slot, idx(ranks));
-          Value count = LLVM::LoadOp::create(
-              fb, l, i32,
-              element(fb, countMatrix, i32,
-                      arith::AddIOp::create(
-                          fb, l,
-                          arith::MulIOp::create(fb, l, s,
-                                                idx(ranks * localExperts)),
-                          arith::AddIOp::create(fb, l, firstColumn, expert))));
+          Value count =
+              countAt(fb, l, s, arith::AddIOp::create(fb, l, firstColumn, expert),
+                      idx(ranks * localExperts));
           Value at = element(fb, segBase, i64, slot);
           Value base = LLVM::LoadOp::create(fb, l, i64, at);
           LLVM::StoreOp::create(
