@@ -265,13 +265,6 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "readiness signalled once the stores are complete; concatenated "
            "gate/up only; off by default until it has run on a GPU "
            "(FileCheck and ptxas only so far)">,
-    Option<"deferSignals", "defer-signals", "bool", "false",
-           "With act-tma: a GEMM1 tile's readiness is added only once the "
-           "warpgroup has started its next tile (moek.signal {deferred}, "
-           "moek.signal_flush), so that the wait for its TMA stores finds "
-           "them complete; flushed before a GEMM2 tile, before waiting for "
-           "a stage that is not full, and after the tile loop; off by "
-           "default until it has run on a GPU">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

@@ -1105,35 +1105,6 @@ struct RingTagLowering : OpConversionPattern<RingTagOp> {
   }
 };
 
-/// moek.ring_ready: mbarrier.test_wait.parity on the stage's full barrier
-/// (no waiting), as a 0/1 i32 turned into the i1.
-struct RingReadyLowering : OpConversionPattern<RingReadyOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(RingReadyOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    RingType type = op.getRing().getType();
-    RingParts p =
-        unpackRing(rewriter, loc, adaptor.getRing(), type, adaptor.getIter());
-    Value bar = barrierOf(rewriter, loc, p, type, false);
-    auto asmOp = LLVM::InlineAsmOp::create(
-        rewriter, loc, TypeRange{rewriter.getI32Type()},
-        ValueRange{LLVM::PtrToIntOp::create(rewriter, loc,
-                                            rewriter.getI32Type(), bar),
-                   p.parity},
-        "{\n.reg .pred P1;\n"
-        "mbarrier.test_wait.parity.shared::cta.b64 P1, [$1], $2;\n"
-        "selp.u32 $0, 1, 0, P1;\n}",
-        "=r,r,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
-        LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
-    rewriter.replaceOp(
-        op, LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::ne,
-                                 asmOp.getResult(0), i32c(rewriter, loc, 0)));
-    return success();
-  }
-};
-
 struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2877,28 +2848,6 @@ struct GridBarrierLowering : OpConversionPattern<GridBarrierOp> {
 /// moek.signal's named barriers (warpgroup 1 of the CTA, the others).
 constexpr int64_t kSignalBarrier1 = 3, kSignalBarrier2 = 15;
 
-/// The i32 slot, at the entry of `op`'s function, in which a warpgroup's
-/// first thread keeps the counter index of its deferred moek.signal (-1:
-/// none). An alloca that LLVM promotes to a register.
-constexpr StringLiteral kPendingSignalAttr = "moek.pending_signal";
-Value pendingSignalSlot(ConversionPatternRewriter &rewriter, Location loc,
-                        Operation *op) {
-  auto func = op->getParentOfType<LLVM::LLVMFuncOp>();
-  Block &entry = func.getBody().front();
-  for (Operation &o : entry)
-    if (o.hasAttr(kPendingSignalAttr))
-      return o.getResult(0);
-  OpBuilder::InsertionGuard guard(rewriter);
-  rewriter.setInsertionPointToStart(&entry);
-  MLIRContext *ctx = rewriter.getContext();
-  auto slot = LLVM::AllocaOp::create(rewriter, loc, ptrTy(ctx),
-                                     rewriter.getI32Type(),
-                                     i32c(rewriter, loc, 1), 4);
-  slot->setAttr(kPendingSignalAttr, UnitAttr::get(ctx));
-  LLVM::StoreOp::create(rewriter, loc, i32c(rewriter, loc, -1), slot, 4);
-  return slot;
-}
-
 struct SignalLowering : OpConversionPattern<SignalOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2927,59 +2876,15 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     namedBarrier(rewriter, loc, id, i32c(rewriter, loc, kWarpgroupThreads),
                  /*wait=*/true);
     Value first = isWarpgroupLeader(rewriter, loc);
-    Value slot = op.getDeferred() ? pendingSignalSlot(rewriter, loc, op)
-                                  : Value();
     auto ifOp = scf::IfOp::create(rewriter, loc, first, false);
     OpBuilder::InsertionGuard g(rewriter);
     rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    if (slot) {
-      // The add waits for the warpgroup's moek.signal_flush.
-      LLVM::StoreOp::create(
-          rewriter, loc,
-          LLVM::TruncOp::create(rewriter, loc, rewriter.getI32Type(),
-                                toI64(rewriter, loc, adaptor.getIndex())),
-          slot, 4);
-      rewriter.eraseOp(op);
-      return success();
-    }
     // The TMA stores this thread issued, complete before the release.
     if (op.getBulkStores())
       awaitBulkStores(rewriter, loc);
     releaseAdd(rewriter, loc,
                elementAddress(rewriter, loc, adaptor.getCounters(),
                               rewriter.getI32Type(), adaptor.getIndex()));
-    rewriter.eraseOp(op);
-    return success();
-  }
-};
-
-/// moek.signal_flush: the warpgroup's first thread adds for its pending
-/// deferred signal, once its bulk stores are complete.
-struct SignalFlushLowering : OpConversionPattern<SignalFlushOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(SignalFlushOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value slot = pendingSignalSlot(rewriter, loc, op);
-    Type i32 = rewriter.getI32Type();
-    Value first = isWarpgroupLeader(rewriter, loc);
-    Value pending = LLVM::LoadOp::create(rewriter, loc, i32, slot, 4);
-    Value act = LLVM::AndOp::create(
-        rewriter, loc, first,
-        LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::sge, pending,
-                             i32c(rewriter, loc, 0)));
-    auto ifOp = scf::IfOp::create(rewriter, loc, act, false);
-    OpBuilder::InsertionGuard g(rewriter);
-    rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    awaitBulkStores(rewriter, loc);
-    Value counters = adaptor.getCounters();
-    releaseAdd(rewriter, loc,
-               LLVM::GEPOp::create(
-                   rewriter, loc, counters.getType(), i32, counters,
-                   ValueRange{LLVM::ZExtOp::create(
-                       rewriter, loc, rewriter.getI64Type(), pending)}));
-    LLVM::StoreOp::create(rewriter, loc, i32c(rewriter, loc, -1), slot, 4);
     rewriter.eraseOp(op);
     return success();
   }
@@ -7311,8 +7216,7 @@ struct ConvertMoEKernelToNVVMPass
                  MmaZeroLowering,
                  LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
                  AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
-                 StoreAccLowering, StoreAccTmaLowering, RingReadyLowering,
-                 SignalFlushLowering,
+                 StoreAccLowering, StoreAccTmaLowering,
                  StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
                  DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
                  LoadFp4ScalesLowering, Fp4RowScaleLowering,

@@ -543,8 +543,7 @@ Value buildTileIndexLoop(
 Value buildScheduledTiles(
     OpBuilder &ob, Location l, Value ring, Value nextTile, Value total,
     bool producer, function_ref<Value(OpBuilder &, Value, Value)> body,
-    bool producerWarp = false,
-    function_ref<void(OpBuilder &, Value)> beforeWait = {}) {
+    bool producerWarp = false) {
   Type indexTy = ob.getIndexType();
   return buildTileIndexLoop(
       ob, l, total,
@@ -554,8 +553,6 @@ Value buildScheduledTiles(
               bb, l, indexTy, nextTile,
               arith::ConstantIndexOp::create(bb, l, 0),
               producerWarp ? bb.getUnitAttr() : UnitAttr());
-        if (beforeWait)
-          beforeWait(bb, i);
         mk::RingWaitOp::create(bb, l, ring, i);
         return mk::RingTagOp::create(bb, l, indexTy, ring, i);
       },
@@ -2917,8 +2914,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   bool singleIssuer = false,
                                   bool narrowTiles = false,
                                   bool dispatchReadiness = false,
-                                  bool actTma = false,
-                                  bool deferSignals = false) {
+                                  bool actTma = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -2978,12 +2974,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // (concatenated gate/up: the outputs' fragment is an accumulator's).
   bool actViaTma = actTma && yTma && !op.getActQuantAttr() &&
                    op.getGateUpLayout() != GateUpLayout::interleaved;
-  // defer-signals: a GEMM1 tile's readiness is added once its TMA stores
-  // have had the next tile's MMAs to complete (moek.signal {deferred},
-  // moek.signal_flush): at the next GEMM1 tile's epilogue, before a GEMM2
-  // tile (whose producer may wait for that very counter), before the loop
-  // would wait for a stage that is not full yet, and after the loop.
-  bool deferred = actViaTma && deferSignals;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
@@ -3385,20 +3375,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
     Value firstWg =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, idx(b, 0));
     timers.stamp(b, loc, 6, firstWg, "sub");
-    // Deferred signals: before waiting for a stage that is not full yet
-    // (its producer may wait for a counter this warpgroup still owes), the
-    // pending add.
-    auto flushIfBlocked = [&](OpBuilder &wb, Value i) {
-      Value full = mk::RingReadyOp::create(wb, loc, wb.getI1Type(), ring, i);
-      auto notFull = scf::IfOp::create(
-          wb, loc,
-          arith::XOrIOp::create(
-              wb, loc, full,
-              arith::ConstantIntOp::create(wb, loc, 1, 1)),
-          false);
-      OpBuilder fb = OpBuilder::atBlockTerminator(notFull.thenBlock());
-      mk::SignalFlushOp::create(fb, loc, ready);
-    };
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/false,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
@@ -3430,8 +3406,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 timers.turn(tb, l, 8, 9, firstWg);
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 timers.stamp(tb, l, 14, firstWg, "sub");
-                if (deferred)
-                  mk::SignalFlushOp::create(tb, l, ready);
                 // With act-tma, a warpgroup's whole rows leave by TMA
                 // through y's staging (the act descriptor's boxes are 64 x
                 // 64, 128B swizzle: the staging's layout).
@@ -3454,15 +3428,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 store.setMxRound(bool(op.getActQuantAttr()));
                 timers.turn(tb, l, 14, 15, firstWg);
                 mk::SignalOp::create(tb, l, ready, readyIndex(tb, d),
-                                     /*bulk_stores=*/actViaTma,
-                                     /*deferred=*/deferred);
+                                     /*bulk_stores=*/actViaTma);
                 timers.stamp(tb, l, 15, firstWg, "add");
                 timers.stamp(tb, l, 12, firstWg, "add");
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
-                if (deferred)
-                  mk::SignalFlushOp::create(eb, l, ready);
                 auto d = decode(eb, t2, cols2);
                 Value row = arith::AddIOp::create(eb, l, d.getRow(), aRow);
                 std::pair<Value, Value> boxes = gemm2Boxes(eb, d);
@@ -3493,15 +3464,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
           timers.turn(ob, l, 9, 6, firstWg);
           timers.stamp(ob, l, 10, firstWg, "count");
           return tileEnd;
-        },
-        /*producerWarp=*/false,
-        deferred ? function_ref<void(OpBuilder &, Value)>(flushIfBlocked)
-                 : function_ref<void(OpBuilder &, Value)>());
+        });
     timers.stamp(b, loc, 6, firstWg, "add");
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
-    if (deferred)
-      mk::SignalFlushOp::create(b, loc, ready);
     // y's rows stored by TMA are complete before grid barrier 3.
     if (yTma)
       mk::StoreAccTmaWaitOp::create(b, loc);
@@ -4723,7 +4689,7 @@ struct ConvertMoEToMoEKernelPass
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
-            dispatchReadiness, actTma, deferSignals);
+            dispatchReadiness, actTma);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

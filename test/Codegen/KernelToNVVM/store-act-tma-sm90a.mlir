@@ -13,24 +13,12 @@
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.mlir
 // RUN: moe-translate --moe-to-ptx %t.mlir -o %t.ptx
 // RUN: FileCheck %s --input-file=%t.ptx
-// RUN: awk '/[.]entry/ {n = $NF} /stmatrix[.]sync[.]aligned[.]m8n8[.]x4[.]shared[.]b16/ {m[n]++} /cp[.]async[.]bulk[.]tensor[.]2d[.]global[.]shared::cta[.]tile[.]bulk_group/ {t[n]++} /cp[.]async[.]bulk[.]commit_group/ {c[n]++} /cp[.]async[.]bulk[.]wait_group[.]read/ {r[n]++} /cp[.]async[.]bulk[.]wait_group[ \t]+0/ {w[n]++} /barrier[.]sync/ {b[n]++} /st[.]global[.]b32/ {s[n]++} /red[.]release/ {a[n]++} END {for (k in m) print k, "stmatrix", m[k]+0, "tma", t[k]+0, "commit", c[k]+0, "read", r[k]+0, "wait", w[k]+0, "bar", b[k]+0, "st", s[k]+0, "release", a[k]+0}' %t.ptx | sort | FileCheck %s --check-prefix=COUNTS
+// RUN: awk '/[.]entry/ {n = $NF} /stmatrix[.]sync[.]aligned[.]m8n8[.]x4[.]shared[.]b16/ {m[n]++} /cp[.]async[.]bulk[.]tensor[.]2d[.]global[.]shared::cta[.]tile[.]bulk_group/ {t[n]++} /cp[.]async[.]bulk[.]commit_group/ {c[n]++} /cp[.]async[.]bulk[.]wait_group[.]read/ {r[n]++} /cp[.]async[.]bulk[.]wait_group[ \t]+0/ {w[n]++} /barrier[.]sync/ {b[n]++} /st[.]global[.]b32/ {s[n]++} END {for (k in m) print k, "stmatrix", m[k]+0, "tma", t[k]+0, "commit", c[k]+0, "read", r[k]+0, "wait", w[k]+0, "bar", b[k]+0, "st", s[k]+0}' %t.ptx | sort | FileCheck %s --check-prefix=COUNTS
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
-// COUNTS: deferred( stmatrix 8 tma 2 commit 2 read 2 wait 1 bar 3 st 32 release 1
-// COUNTS: one( stmatrix 8 tma 2 commit 2 read 2 wait 1 bar 5 st 32 release 1
-// COUNTS: two( stmatrix 8 tma 2 commit 2 read 2 wait 1 bar 3 st 32 release 1
+// COUNTS: one( stmatrix 8 tma 2 commit 2 read 2 wait 1 bar 5 st 32
+// COUNTS: two( stmatrix 8 tma 2 commit 2 read 2 wait 1 bar 3 st 32
 
-// moek.signal {deferred}: the first thread only notes the index (in a
-// register: no local memory); moek.signal_flush makes the add, after the
-// wait for the bulk stores.
-// CHECK-LABEL: .entry deferred(
-// CHECK:       cp.async.bulk.commit_group;
-// CHECK:       barrier.sync
-// CHECK-NOT:   red.release
-// CHECK:       cp.async.bulk.wait_group 0;
-// CHECK-NEXT:  fence.proxy.async.global;
-// CHECK:       red.release.gpu.global.add.u32
-// CHECK-NOT:   .local
 // CHECK-LABEL: .entry two(
 // CHECK:       ex2.approx
 // CHECK:       stmatrix.sync.aligned.m8n8.x4.shared.b16
@@ -45,27 +33,10 @@
 // CHECK-NEXT:  fence.proxy.async.global;
 // CHECK:       red.release.gpu.global.add.u32
 
-
-// PTXAS-DAG: Compiling entry function 'deferred' for 'sm_90a'
 // PTXAS-DAG: Compiling entry function 'one' for 'sm_90a'
 // PTXAS-DAG: Compiling entry function 'two' for 'sm_90a'
 
 gpu.module @kernels {
-  llvm.func @deferred(%tmap: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %act: !llvm.ptr<1>, %ready: !llvm.ptr<1>, %rows: i32)
-      attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32} {
-    %c0 = arith.constant 0 : index
-    %c13 = arith.constant 13 : index
-    %limit = arith.index_cast %rows : i32 to index
-    %buf = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
-    %staging = moek.smem_alloc {bytes = 32768 : i64} : !llvm.ptr<3>
-    moek.warp_role "consumer" warpgroups(1, 1) max_regs(232) {
-      %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x256xf32>
-      moek.store_act %acc, %act[%c0, %c0] row_limit(%limit) tma(%tmap, %staging, %c13) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, halves = 2 : i64, ld = 768 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
-      moek.signal %ready[%limit] {bulk_stores, deferred}
-      moek.signal_flush %ready
-    }
-    llvm.return
-  }
   llvm.func @two(%tmap: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %act: !llvm.ptr<1>, %rw: !llvm.ptr<1>, %ready: !llvm.ptr<1>, %rows: i32)
       attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32} {
     %c0 = arith.constant 0 : index

@@ -13,15 +13,12 @@
 // CHECK:   moek.grid_barrier %arg3 phase(3) id(4) threads(256)
 // CHECK:   moek.signal %arg3[%arg4]
 // CHECK:   moek.signal %arg3[%arg4] {bulk_stores}
-// CHECK:   moek.signal %arg3[%arg4] {bulk_stores, deferred}
-// CHECK:   moek.signal_flush %arg3
 // CHECK:   moek.wait_counter %arg3[%arg4] geq(%arg4)
 // CHECK:   %{{.+}} = moek.fetch_add %arg3[%arg4]
 // CHECK:   moek.timestamp %arg3[%arg4]
 // CHECK:   moek.timestamp %arg3[%arg4] {mode = "sub"}
 // CHECK:   moek.ring_set_tag %{{.+}}[%arg4], %arg4 : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:   %{{.+}} = moek.ring_tag %{{.+}}[%arg4] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
-// CHECK:   %{{.+}} = moek.ring_ready %{{.+}}[%arg4] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:   moek.store_act %{{.+}}, %arg3[%arg4, %arg4] row_limit(%arg4) row_weights(%arg3) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = bf16, layout = "interleaved", ld = 256 : i64, limit = 7.000000e+00 : f32} : !moek.acc<64x256xf32>, !llvm.ptr<1>
 // CHECK:   moek.store_act %{{.+}}, %arg3[%arg4, %arg4] row_limit(%arg4) row_weights(%arg3) tma(%arg5, %arg6, %arg4) {activation = "swiglu", element_type = bf16, gemm1_type = bf16, halves = 1 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
 // CHECK:   moek.store_acc_tma %{{.+}}, %arg5, %arg6, %arg3[%arg4, %arg4] row_limit(%arg4) barrier(%arg4) {halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
@@ -35,15 +32,12 @@ func.func @fused_ops(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   moek.grid_barrier %ws phase(3) id(4) threads(256)
   moek.signal %ws[%t]
   moek.signal %ws[%t] {bulk_stores}
-  moek.signal %ws[%t] {bulk_stores, deferred}
-  moek.signal_flush %ws
   moek.wait_counter %ws[%t] geq(%t)
   %n = moek.fetch_add %ws[%t]
   moek.timestamp %ws[%t]
   moek.timestamp %ws[%t] {mode = "sub"}
   moek.ring_set_tag %ring[%t], %t : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
   %tag = moek.ring_tag %ring[%t] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
-  %full = moek.ring_ready %ring[%t] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
   %acc = moek.mma_zero : !moek.acc<64x256xf32>
   moek.store_act %acc, %ws[%t, %t] row_limit(%t) row_weights(%ws) {activation = "clamped_swiglu", layout = "interleaved", alpha = 1.702 : f32, limit = 7.0 : f32, gemm1_type = bf16, element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
   moek.store_act %acc, %ws[%t, %t] row_limit(%t) row_weights(%ws) tma(%tmap, %staging, %t) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, halves = 1 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>

@@ -339,40 +339,14 @@ def MoEK_SignalOp : MoEK_Op<"signal", []> {
     waits until they have completed (`cp.async.bulk.wait_group 0`) and
     fences them to the generic proxy.
 
-    With `deferred`, that thread only notes `index` (in a register of its
-    own); the add (and with `bulk_stores` the wait) happens at the
-    warpgroup's next `moek.signal_flush`, which must come before the next
-    deferred signal and before anything that may wait for the counter.
-
     ```mlir
     moek.signal %ready[%i]
     moek.signal %ready[%i] {bulk_stores}
-    moek.signal %ready[%i] {bulk_stores, deferred}
     ```
   }];
   let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index,
-                       UnitAttr:$bulk_stores, UnitAttr:$deferred);
+                       UnitAttr:$bulk_stores);
   let assemblyFormat = "$counters `[` $index `]` attr-dict";
-}
-
-def MoEK_SignalFlushOp : MoEK_Op<"signal_flush", []> {
-  let summary = "A warpgroup's deferred moek.signal: wait for its bulk stores, then add";
-  let description = [{
-    Run by all 128 threads of a warpgroup (only its first thread acts): if
-    a `moek.signal {deferred}` of the warpgroup is pending, waits until the
-    warpgroup's TMA stores have completed (`cp.async.bulk.wait_group 0`),
-    fences them to the generic proxy and adds 1 to `counters[index]`
-    (release, GPU scope) for the index that signal noted; then nothing is
-    pending. Issued where the stores are likely complete already (after
-    the next tile's MMAs) and before the warpgroup may block on anything
-    the counter gates.
-
-    ```mlir
-    moek.signal_flush %ready
-    ```
-  }];
-  let arguments = (ins MoEK_GlobalPtr:$counters);
-  let assemblyFormat = "$counters attr-dict";
 }
 
 def MoEK_WaitCounterOp : MoEK_Op<"wait_counter", []> {
@@ -947,23 +921,6 @@ def MoEK_RingTagOp : MoEK_Op<"ring_tag", []> {
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter);
   let results = (outs Index:$value);
-  let assemblyFormat = "$ring `[` $iter `]` attr-dict `:` qualified(type($ring))";
-}
-
-def MoEK_RingReadyOp : MoEK_Op<"ring_ready", []> {
-  let summary = "Consumer: whether a stage is full, without waiting";
-  let description = [{
-    True when stage `iter mod S` holds iteration `iter`'s data (its full
-    barrier has completed that phase), as `moek.ring_wait` would find it,
-    but without waiting (`mbarrier.test_wait.parity`). A consumer that must
-    publish something before it may block (`moek.signal_flush`) asks first.
-
-    ```mlir
-    %full = moek.ring_ready %ring[%i] : !moek.ring<...>
-    ```
-  }];
-  let arguments = (ins MoEK_RingType:$ring, Index:$iter);
-  let results = (outs I1:$full);
   let assemblyFormat = "$ring `[` $iter `]` attr-dict `:` qualified(type($ring))";
 }
 
