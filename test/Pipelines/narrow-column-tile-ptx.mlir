@@ -1,14 +1,14 @@
-// convert-moe-to-moek{narrow-tiles}: the last column tile of an output
-// narrower than the tiles takes narrower MMAs (moek.mma {cols}): wgmma
-// m64nN over the tile's valid columns, the other N - n columns (which nobody
-// stores) not computed. The full-width loop is kept for the other tiles;
-// ptxas keeps both asynchronous. Off by default: not yet run on a GPU.
+// convert-moe-to-moek{narrow-tiles} (the default): the last column tile of
+// an output narrower than the tiles takes narrower MMAs (moek.mma {cols}):
+// wgmma m64nN over the tile's valid columns, the other N - n columns (which
+// nobody stores) not computed. The full-width loop is kept for the other
+// tiles; ptxas keeps both asynchronous.
 //
 // A fused layer of H = I = 320 with interleaved gate/up: GEMM1's tiles of
 // 128 output columns (256 weight rows), the third one's first 128 rows
 // valid (m64n128k16); GEMM2's tiles of 256 columns of y, the second one 64
 // wide (m64n64k16).
-// RUN: moe-opt --convert-moe-to-moek="chip=sm_90a narrow-tiles=true" --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.nvvm.mlir
+// RUN: moe-opt --convert-moe-to-moek="chip=sm_90a" --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.nvvm.mlir
 // RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.nvvm.mlir -o %t.ptx
 // RUN: FileCheck %s < %t.ptx
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
@@ -29,9 +29,9 @@
 // CHECK-DAG:   wgmma.mma_async.sync.aligned.m64n72k16.f32.bf16.bf16
 
 // Where the width is a multiple of the tiles (DeepSeek-V3's N = 4096), only
-// full-width MMAs; and without the option, none narrower either.
+// full-width MMAs; and with narrow-tiles=false, none narrower either.
 // RUN: moe-opt --convert-moe-to-moek="chip=sm_90a narrow-tiles=true" --moek-to-nvvm-pipeline=chip=sm_90a %examples/deepseek-v3-expert-matmul.mlir | moe-translate --moe-to-ptx --chip=sm_90a | grep -o "m64n[0-9]*k16" | sort -u | FileCheck %s --check-prefix=WHOLE
-// RUN: moe-opt --convert-moe-to-moek="chip=sm_90a" %s | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt --convert-moe-to-moek="chip=sm_90a narrow-tiles=false" %s | FileCheck %s --check-prefix=OFF
 // OFF-NOT: cols =
 // WHOLE:     m64n256k16
 // WHOLE-NOT: k16

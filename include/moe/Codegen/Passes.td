@@ -243,12 +243,11 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "copying half of the row boxes into both (TMA multicast), in a "
            "static tile order; correct on the H200 but not faster there, so "
            "off by default (bench/results/)">,
-    Option<"narrowTiles", "narrow-tiles", "bool", "false",
+    Option<"narrowTiles", "narrow-tiles", "bool", "true",
            "Grouped matmuls (MMA warpgroups) and bf16 fused layers: the last "
            "column tile of an output whose width is not a multiple of the "
            "tile's multiplies only its valid columns (moek.mma {cols}, "
-           "wgmma m64nN); off by default until it has run on a GPU "
-           "(FileCheck and ptxas only so far)">,
+           "wgmma m64nN); false: the whole tile's columns">,
     Option<"dispatchReadiness", "dispatch-readiness", "bool", "false",
            "bf16 and FP8 fused layers (MMA warpgroups): no grid barrier "
            "after the dispatch; its rows are published per tile-row block "
@@ -256,15 +255,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "source rank "
            "(expert parallelism, moek.ep_dispatch seg_ready), and GEMM1's "
            "producer waits for its tile's rows, so GEMM1 starts while rows "
-           "are still arriving; off by default until it has run on a GPU "
-           "(FileCheck and ptxas only so far)">,
-    Option<"actTma", "act-tma", "bool", "false",
-           "bf16 fused layers whose y leaves by TMA (bf16 weights, one GPU): "
-           "GEMM1's activation rows leave by TMA stores too (stmatrix into "
-           "the same staging halves, moek.store_act tma), the tile's "
-           "readiness signalled once the stores are complete; concatenated "
-           "gate/up only; off by default until it has run on a GPU "
-           "(FileCheck and ptxas only so far)">,
+           "are still arriving; correct on the H200 but not faster there "
+           "(bench/results/2026-12-05-kernel-options-h200.md), so off by "
+           "default">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

@@ -2529,7 +2529,7 @@ void awaitBulkStores(OpBuilder &b, Location loc) {
       NVVM::SharedSpaceAttr());
 }
 
-/// The bulk stores of moek.store_acc_tma (and moek.store_act with tma):
+/// The bulk stores of moek.store_acc_tma:
 /// thread l of warp w (of the warpgroup) holds, of 8-column group j, the
 /// bf16 pair `pair(j, h)` (an i32) at row 16w + l/4 + 8h, columns
 /// 8j + 2(l%4) (+1): exactly its part of the 8x8 matrix (j, h) in
@@ -2539,94 +2539,7 @@ void awaitBulkStores(OpBuilder &b, Location loc) {
 /// 128-byte swizzle moves to chunk (j%8) ^ (row%8) = (j%8) ^ (l%8).
 /// Two halves: block b writes half b%2, whose last store (block b - 2, or
 /// the previous op's) the first thread waited for before block b - 1's
-/// barrier; one half: it waits before each block's first barrier. `boxes`
-/// 64 x 64 boxes, box b at columns col + 64 b, rows row (i32) of `tmap`.
-void stageAndStoreBoxes(OpBuilder &tb, Location loc, int64_t boxes,
-                        function_ref<Value(int64_t, int64_t)> pair,
-                        Value tmap, Value staging, Value barrierIndex,
-                        int64_t halves, Value rowI32, Value colI32) {
-  MLIRContext *ctx = tb.getContext();
-  Type i32 = tb.getI32Type();
-  Value tid = threadIdX(tb, loc);
-  Value lane = LLVM::URemOp::create(tb, loc, tid, i32c(tb, loc, 32));
-  Value warp = LLVM::URemOp::create(
-      tb, loc, LLVM::UDivOp::create(tb, loc, tid, i32c(tb, loc, 32)),
-      i32c(tb, loc, 4));
-  Value first = isWarpgroupLeader(tb, loc);
-  Value matrix = LLVM::UDivOp::create(tb, loc, lane, i32c(tb, loc, 8));
-  Value r8 = LLVM::URemOp::create(tb, loc, lane, i32c(tb, loc, 8));
-  // The lane's row of the box: 16w + 8 (matrix % 2) + l % 8, in bytes.
-  Value boxRow = LLVM::AddOp::create(
-      tb, loc, LLVM::MulOp::create(tb, loc, warp, i32c(tb, loc, 16)),
-      LLVM::AddOp::create(
-          tb, loc,
-          LLVM::MulOp::create(
-              tb, loc, LLVM::URemOp::create(tb, loc, matrix, i32c(tb, loc, 2)),
-              i32c(tb, loc, 8)),
-          r8));
-  Value rowBytes = LLVM::MulOp::create(tb, loc, boxRow, i32c(tb, loc, 128));
-  // Group j + matrix / 2 of the lane's address.
-  Value groupOfMatrix = LLVM::UDivOp::create(tb, loc, matrix, i32c(tb, loc, 2));
-  Value barrier =
-      LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, barrierIndex));
-  Value threads = i32c(tb, loc, kWarpgroupThreads);
-  auto onFirst = [&](function_ref<void(OpBuilder &)> body) {
-    auto firstIf = scf::IfOp::create(tb, loc, first, false);
-    OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
-    body(fb);
-  };
-  for (int64_t box = 0; box < boxes; ++box) {
-    Value half = LLVM::GEPOp::create(
-        tb, loc, staging.getType(), tb.getI8Type(), staging,
-        ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
-    if (halves == 1) {
-      onFirst([&](OpBuilder &fb) {
-        NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
-      });
-      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
-    }
-    for (int64_t q = 0; q < 4; ++q) {
-      int64_t j = 8 * box + 2 * q;
-      Value chunk = LLVM::XOrOp::create(
-          tb, loc,
-          LLVM::AddOp::create(tb, loc, groupOfMatrix, i32c(tb, loc, 2 * q)),
-          r8);
-      Value addr = LLVM::GEPOp::create(
-          tb, loc, half.getType(), tb.getI8Type(), half,
-          ValueRange{LLVM::AddOp::create(
-              tb, loc, rowBytes,
-              LLVM::ShlOp::create(tb, loc, chunk, i32c(tb, loc, 4)))});
-      NVVM::StMatrixOp::create(
-          tb, loc, addr,
-          ValueRange{pair(j, 0), pair(j, 1), pair(j + 1, 0), pair(j + 1, 1)},
-          NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
-          NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
-          NVVM::LdStMatrixEltTypeAttr::get(ctx, NVVM::LdStMatrixEltType::B16));
-    }
-    // The box's writes, visible to the TMA (async proxy); with two
-    // halves, the previous box's store has read the other half, which
-    // the next box writes.
-    NVVM::FenceProxyOp::create(
-        tb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-    if (halves == 2)
-      onFirst([&](OpBuilder &fb) {
-        NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
-      });
-    namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
-    onFirst([&](OpBuilder &fb) {
-      NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
-          fb, loc, tmap, half,
-          ValueRange{
-              LLVM::AddOp::create(fb, loc, colI32, i32c(fb, loc, 64 * box)),
-              rowI32},
-          Value(), NVVM::TMAStoreMode::TILE, Value());
-      NVVM::CpAsyncBulkCommitGroupOp::create(fb, loc);
-    });
-  }
-}
-
-/// moek.store_acc_tma: stageAndStoreBoxes on the accumulator's bf16 pairs.
+/// barrier; one half: it waits before each block's first barrier.
 struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2634,6 +2547,7 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
                   ConversionPatternRewriter &rewriter) const override {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
     AccType accType = op.getAcc().getType();
     int64_t ld = op.getLdAttr().getInt();
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
@@ -2652,6 +2566,31 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
                        });
     }
     OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    Value tid = threadIdX(tb, loc);
+    Value lane = LLVM::URemOp::create(tb, loc, tid, i32c(tb, loc, 32));
+    Value warp = LLVM::URemOp::create(
+        tb, loc, LLVM::UDivOp::create(tb, loc, tid, i32c(tb, loc, 32)),
+        i32c(tb, loc, 4));
+    Value first = isWarpgroupLeader(tb, loc);
+    Value matrix = LLVM::UDivOp::create(tb, loc, lane, i32c(tb, loc, 8));
+    Value r8 = LLVM::URemOp::create(tb, loc, lane, i32c(tb, loc, 8));
+    // The lane's row of the box: 16w + 8 (matrix % 2) + l % 8, in bytes.
+    Value boxRow = LLVM::AddOp::create(
+        tb, loc,
+        LLVM::MulOp::create(tb, loc, warp, i32c(tb, loc, 16)),
+        LLVM::AddOp::create(
+            tb, loc,
+            LLVM::MulOp::create(
+                tb, loc, LLVM::URemOp::create(tb, loc, matrix, i32c(tb, loc, 2)),
+                i32c(tb, loc, 8)),
+            r8));
+    Value rowBytes = LLVM::MulOp::create(tb, loc, boxRow, i32c(tb, loc, 128));
+    // Group j + matrix / 2 of the lane's address.
+    Value groupOfMatrix =
+        LLVM::UDivOp::create(tb, loc, matrix, i32c(tb, loc, 2));
+    Value barrier = LLVM::TruncOp::create(tb, loc, i32,
+                                          toI64(tb, loc, a.getBarrier()));
+    Value threads = i32c(tb, loc, kWarpgroupThreads);
     Value rowI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getRow()));
     Value colI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getCol()));
     // The bf16 pair of group j, row half h, as an i32.
@@ -2662,9 +2601,62 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
       };
       return bf16PairBits(tb, loc, field(0), field(1));
     };
-    stageAndStoreBoxes(tb, loc, accType.getCols() / 64, pair, a.getTmap(),
-                       a.getStaging(), a.getBarrier(),
-                       op.getHalvesAttr().getInt(), rowI32, colI32);
+    auto onFirst = [&](function_ref<void(OpBuilder &)> body) {
+      auto firstIf = scf::IfOp::create(tb, loc, first, false);
+      OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
+      body(fb);
+    };
+    int64_t halves = op.getHalvesAttr().getInt();
+    for (int64_t box = 0; box < accType.getCols() / 64; ++box) {
+      Value half = LLVM::GEPOp::create(
+          tb, loc, a.getStaging().getType(), tb.getI8Type(), a.getStaging(),
+          ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
+      if (halves == 1) {
+        onFirst([&](OpBuilder &fb) {
+          NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+        });
+        namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+      }
+      for (int64_t q = 0; q < 4; ++q) {
+        int64_t j = 8 * box + 2 * q;
+        Value chunk = LLVM::XOrOp::create(
+            tb, loc,
+            LLVM::AddOp::create(tb, loc, groupOfMatrix, i32c(tb, loc, 2 * q)),
+            r8);
+        Value addr = LLVM::GEPOp::create(
+            tb, loc, half.getType(), tb.getI8Type(), half,
+            ValueRange{LLVM::AddOp::create(
+                tb, loc, rowBytes,
+                LLVM::ShlOp::create(tb, loc, chunk, i32c(tb, loc, 4)))});
+        NVVM::StMatrixOp::create(
+            tb, loc, addr,
+            ValueRange{pair(j, 0), pair(j, 1), pair(j + 1, 0), pair(j + 1, 1)},
+            NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+            NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
+            NVVM::LdStMatrixEltTypeAttr::get(ctx,
+                                             NVVM::LdStMatrixEltType::B16));
+      }
+      // The box's writes, visible to the TMA (async proxy); with two
+      // halves, the previous box's store has read the other half, which
+      // the next box writes.
+      NVVM::FenceProxyOp::create(
+          tb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+          NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+      if (halves == 2)
+        onFirst([&](OpBuilder &fb) {
+          NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+        });
+      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+      onFirst([&](OpBuilder &fb) {
+        NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
+            fb, loc, a.getTmap(), half,
+            ValueRange{LLVM::AddOp::create(fb, loc, colI32,
+                                           i32c(fb, loc, 64 * box)),
+                       rowI32},
+            Value(), NVVM::TMAStoreMode::TILE, Value());
+        NVVM::CpAsyncBulkCommitGroupOp::create(fb, loc);
+      });
+    }
     rewriter.eraseOp(op);
     return success();
   }
@@ -2879,9 +2871,6 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     auto ifOp = scf::IfOp::create(rewriter, loc, first, false);
     OpBuilder::InsertionGuard g(rewriter);
     rewriter.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    // The TMA stores this thread issued, complete before the release.
-    if (op.getBulkStores())
-      awaitBulkStores(rewriter, loc);
     releaseAdd(rewriter, loc,
                elementAddress(rewriter, loc, adaptor.getCounters(),
                               rewriter.getI32Type(), adaptor.getIndex()));
@@ -4819,42 +4808,6 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
       }
       rewriter.eraseOp(op);
       return success();
-    }
-    if (a.getTmap()) {
-      // Every row of the warpgroup below the limit: the outputs' bf16 pairs
-      // (group j of row half h: output columns 8j + 2(l%4), +1, as an
-      // accumulator's) leave by TMA (stageAndStoreBoxes); otherwise the
-      // stores below, in the else branch.
-      Value full = warpgroupRowsBelow(b, loc, a.getRow(), a.getRowLimit());
-      auto tmaIf = scf::IfOp::create(b, loc, full, /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(tmaIf.thenBlock()->getTerminator());
-        SmallVector<Value> pairs[2];
-        for (int half = 0; half < 2; ++half) {
-          Value rw;
-          if (a.getRowWeights())
-            rw = LLVM::LoadOp::create(
-                b, loc, f32,
-                elementAddress(b, loc, a.getRowWeights(), f32,
-                               arith::AddIOp::create(
-                                   b, loc, row0,
-                                   arith::ConstantIndexOp::create(b, loc,
-                                                                  8 * half))));
-          SmallVector<Value> vals = halfValues(half, rw);
-          for (int64_t j = 0; j < 16; ++j)
-            pairs[half].push_back(
-                bf16PairBits(b, loc, vals[2 * j], vals[2 * j + 1]));
-        }
-        Type i32 = b.getI32Type();
-        stageAndStoreBoxes(
-            b, loc, /*boxes=*/2,
-            [&](int64_t j, int64_t h) { return pairs[h][j]; }, a.getTmap(),
-            a.getStaging(), a.getBarrier(), *op.getHalves(),
-            LLVM::TruncOp::create(b, loc, i32, toI64(b, loc, a.getRow())),
-            LLVM::TruncOp::create(b, loc, i32, toI64(b, loc, a.getCol())));
-      }
-      b.setInsertionPoint(tmaIf.elseBlock()->getTerminator());
     }
     for (int half = 0; half < 2; ++half) {
       Value row = arith::AddIOp::create(

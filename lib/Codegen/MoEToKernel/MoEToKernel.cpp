@@ -1102,7 +1102,7 @@ struct KernelConfig {
   bool clusterCols = false;
   /// Cooperative: the last column tile of an N that is not a multiple of
   /// tileN multiplies only its valid columns (NarrowTile).
-  bool narrowTiles = false;
+  bool narrowTiles = true;
 };
 
 /// Tensor-memory accumulators of the single-issuer kernel: two, so that the
@@ -2912,9 +2912,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   bool phaseTimers, bool commOnly = false,
                                   bool transposedSmallTiles = false,
                                   bool singleIssuer = false,
-                                  bool narrowTiles = false,
-                                  bool dispatchReadiness = false,
-                                  bool actTma = false) {
+                                  bool narrowTiles = true,
+                                  bool dispatchReadiness = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -2970,10 +2969,6 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
       stagingHalvesBeside(stages * 48 * 1024 + 1024 + 12 * (e + 1) + 256);
   bool yTma = !packed && ranks == 1 && !commOnly && !single &&
               yElem.isBF16() && yHalves > 0;
-  // act-tma: GEMM1's activation rows leave through the same staging
-  // (concatenated gate/up: the outputs' fragment is an accumulator's).
-  bool actViaTma = actTma && yTma && !op.getActQuantAttr() &&
-                   op.getGateUpLayout() != GateUpLayout::interleaved;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
@@ -3406,20 +3401,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 timers.turn(tb, l, 8, 9, firstWg);
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 timers.stamp(tb, l, 14, firstWg, "sub");
-                // With act-tma, a warpgroup's whole rows leave by TMA
-                // through y's staging (the act descriptor's boxes are 64 x
-                // 64, 128B swizzle: the staging's layout).
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
                     arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
                     d.getRowEnd(), rw, tb.getStringAttr(actName),
                     tb.getStringAttr(interleaved ? "interleaved" : "concat"),
                     TypeAttr::get(g1), TypeAttr::get(tb.getBF16Type()),
-                    tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
-                    UnitAttr(), actViaTma ? tmapAct : Value(),
-                    actViaTma ? wgStaging : Value(),
-                    actViaTma ? storeBarrier : Value(),
-                    actViaTma ? tb.getI64IntegerAttr(yHalves) : IntegerAttr());
+                    tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
                 if (alpha)
                   store.setAlphaAttr(alpha);
                 if (limit)
@@ -3427,8 +3415,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 // MXFP8 activations (act_quant): rounded per 1x32 block.
                 store.setMxRound(bool(op.getActQuantAttr()));
                 timers.turn(tb, l, 14, 15, firstWg);
-                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d),
-                                     /*bulk_stores=*/actViaTma);
+                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
                 timers.stamp(tb, l, 15, firstWg, "add");
                 timers.stamp(tb, l, 12, firstWg, "add");
                 return next;
@@ -4689,7 +4676,7 @@ struct ConvertMoEToMoEKernelPass
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
-            dispatchReadiness, actTma);
+            dispatchReadiness);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

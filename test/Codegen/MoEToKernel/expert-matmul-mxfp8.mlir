@@ -35,7 +35,10 @@
 // CHECK:           moek.dequant_mxfp8 %[[RING]][%{{.+}}] from 3 to 0 scales(%arg3[%[[ROW]], %{{.+}}]) row_limit(%[[ROW_END]]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, threads = 256 : i64}
 // CHECK-NEXT:      %[[WROWS:.+]] = arith.constant 2880 : index
 // CHECK-NEXT:      moek.dequant_mxfp8 %[[RING]][%{{.+}}] from 2 to 1 scales(%arg4[%{{.+}}, %{{.+}}]) row_limit(%[[WROWS]]) {barrier = 7 : i64, first_thread = 128 : i64, scale_cols = 8 : i64, threads = 256 : i64}
-// CHECK:           moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(1)
+// The last column tile (N = 360: 104 columns) multiplies only those
+// (narrow-tiles), the others the whole 128.
+// CHECK:           moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(1) acc(%{{.+}}) {cols = 104 : i64}
+// CHECK:           moek.mma %[[RING]][%{{.+}}] a(0, %{{.+}}) b(1) acc(%{{[^)]+}}) :
 // The pass loop of a warpgroup without rows expands its share too.
 // CHECK:           moek.ring_wait %[[RING]]
 // CHECK-NEXT:      arith.constant 2 : index

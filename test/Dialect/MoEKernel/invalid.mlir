@@ -251,33 +251,6 @@ func.func @negative_store_act_kind(%p: !llvm.ptr<1>, %t: index) {
 
 // -----
 
-func.func @negative_store_act_tma_interleaved(%p: !llvm.ptr<1>, %t: index, %tmap: !llvm.ptr, %s: !llvm.ptr<3>) {
-  %acc = moek.mma_zero : !moek.acc<64x256xf32>
-  // expected-error @+1 {{'moek.store_act' op expects the concatenated layout, bf16 elements and no mx_round with tma, got 'interleaved', 'bf16'}}
-  moek.store_act %acc, %p[%t, %t] row_limit(%t) tma(%tmap, %s, %t) {activation = "swiglu", layout = "interleaved", gemm1_type = bf16, element_type = bf16, halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
-  return
-}
-
-// -----
-
-func.func @negative_store_act_tma_halves(%p: !llvm.ptr<1>, %t: index, %tmap: !llvm.ptr, %s: !llvm.ptr<3>) {
-  %acc = moek.mma_zero : !moek.acc<64x256xf32>
-  // expected-error @+1 {{'moek.store_act' op expects halves 1 or 2 with tma}}
-  moek.store_act %acc, %p[%t, %t] row_limit(%t) tma(%tmap, %s, %t) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, halves = 3 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
-  return
-}
-
-// -----
-
-func.func @negative_store_act_halves_alone(%p: !llvm.ptr<1>, %t: index) {
-  %acc = moek.mma_zero : !moek.acc<64x256xf32>
-  // expected-error @+1 {{'moek.store_act' op expects halves only with tma}}
-  moek.store_act %acc, %p[%t, %t] row_limit(%t) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
-  return
-}
-
-// -----
-
 func.func @negative_store_act_layout(%p: !llvm.ptr<1>, %t: index) {
   %acc = moek.mma_zero : !moek.acc<64x256xf32>
   // expected-error @+1 {{'moek.store_act' op expects layout 'concat' or 'interleaved', got 'blocked'}}

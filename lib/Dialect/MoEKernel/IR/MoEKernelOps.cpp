@@ -1188,19 +1188,6 @@ LogicalResult StoreActOp::verify() {
                             "(1x32 blocks) with mx_round, got "
                          << getElementType() << " and "
                          << getLdAttr().getInt();
-  if (getTmap()) {
-    if (getLayout() != "concat" || !getElementType().isBF16() ||
-        getMxRound())
-      return emitOpError() << "expects the concatenated layout, bf16 "
-                              "elements and no mx_round with tma, got '"
-                           << getLayout() << "', " << getElementType()
-                           << (getMxRound() ? " and mx_round" : "");
-    std::optional<int64_t> halves = getHalves();
-    if (!halves || (*halves != 1 && *halves != 2))
-      return emitOpError() << "expects halves 1 or 2 with tma";
-  } else if (getHalves()) {
-    return emitOpError() << "expects halves only with tma";
-  }
   return success();
 }
 

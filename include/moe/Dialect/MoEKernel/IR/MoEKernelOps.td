@@ -334,18 +334,11 @@ def MoEK_SignalOp : MoEK_Op<"signal", []> {
     Uses named barrier 3 (the CTA's warpgroup 1) or 15 (its other
     warpgroups), which no other op uses.
 
-    With `bulk_stores`, the stores include the TMA stores the warpgroup's
-    first thread issued (moek.store_act with `tma`): that thread first
-    waits until they have completed (`cp.async.bulk.wait_group 0`) and
-    fences them to the generic proxy.
-
     ```mlir
     moek.signal %ready[%i]
-    moek.signal %ready[%i] {bulk_stores}
     ```
   }];
-  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index,
-                       UnitAttr:$bulk_stores);
+  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index);
   let assemblyFormat = "$counters `[` $index `]` attr-dict";
 }
 
@@ -2011,7 +2004,7 @@ def MoEK_StoreAccRemoteOp : MoEK_Op<"store_acc_remote", []> {
   let hasVerifier = 1;
 }
 
-def MoEK_StoreActOp : MoEK_Op<"store_act", [AttrSizedOperandSegments]> {
+def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
   let summary = "Apply a gated activation to an accumulator and store it";
   let description = [{
     `acc` (64 x 256) holds the gate `g` and the up projection `u` of 128
@@ -2031,18 +2024,8 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", [AttrSizedOperandSegments]> {
     rounding each 1x32 block of a row (`col` a multiple of 32) is rounded to
     its MXFP8 value as `moek.dispatch {mx_round}` rounds rows, kept in bf16.
 
-    With `tma(%tmap, %staging, %barrier)` (concatenated layout, bf16
-    elements, no `mx_round`), a warpgroup whose 64 rows all lie below
-    `row_limit` stores its 64 x 128 outputs as moek.store_acc_tma stores an
-    accumulator: `stmatrix` into the `halves` 8 KB halves of `staging`, one
-    thread's TMA stores of the two 64 x 64 boxes of descriptor `tmap` (the
-    matrix at `out`), asynchronously; the stores are complete only after a
-    `moek.signal {bulk_stores}` (or moek.store_acc_tma_wait) of the same
-    warpgroup. Other warpgroups store as without it.
-
     ```mlir
     moek.store_act %acc, %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
-    moek.store_act %acc, %act[%row, %col] row_limit(%end) tma(%tmap, %staging, %id) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, LLVM_AnyPointer:$out, Index:$row,
@@ -2054,15 +2037,10 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", [AttrSizedOperandSegments]> {
                        TypeAttr:$element_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
                        DefaultValuedAttr<F32Attr, "0.0f">:$limit,
-                       UnitAttr:$mx_round,
-                       Optional<LLVM_PointerInAddressSpace<0>>:$tmap,
-                       Optional<LLVM_PointerInAddressSpace<3>>:$staging,
-                       Optional<Index>:$barrier,
-                       OptionalAttr<I64Attr>:$halves);
+                       UnitAttr:$mx_round);
   let assemblyFormat = [{
     $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
     (`row_weights` `(` $row_weights^ `)`)?
-    (`tma` `(` $tmap^ `,` $staging `,` $barrier `)`)?
     attr-dict `:` qualified(type($acc)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;
