@@ -4310,15 +4310,26 @@ std::pair<Value, Value> divideInRange(OpBuilder &b, Location loc, Value n,
 /// ex2.approx, erf by a polynomial of absolute error below 1.5e-7). With
 /// `inRange`, its divisions are divideInRange's, and their `ok` is and-ed
 /// into *inRange (true at first): where it ends false, the caller computes
-/// the activation again without.
+/// the activation again without. With `approx` (moek.store_act {approx}),
+/// n / d is n * rcp.approx(d), within 2 ulps of f32 (no fallback: every
+/// divisor is at least 1, and 0, NaN and infinities give the division's
+/// result).
 Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
-                   float limit, Value g, Value u, Value *inRange = nullptr) {
+                   float limit, Value g, Value u, Value *inRange = nullptr,
+                   bool approx = false) {
   Type f32 = b.getF32Type();
   auto f32c = [&](float v) -> Value {
     return LLVM::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
   };
   // Every divisor below is 1 plus a non-negative value.
   auto divide = [&](Value n, Value d) -> Value {
+    if (approx) {
+      Value r = NVVM::RcpApproxFtzF32Op::create(b, loc, f32, d);
+      auto c = n.getDefiningOp<LLVM::ConstantOp>();
+      if (c && cast<FloatAttr>(c.getValue()).getValueAsDouble() == 1.0)
+        return r;
+      return LLVM::FMulOp::create(b, loc, n, r);
+    }
     if (!inRange)
       return LLVM::FDivOp::create(b, loc, n, d);
     auto [q, ok] =
@@ -4376,6 +4387,8 @@ Value activationOf(OpBuilder &b, Location loc, StringRef kind, float alpha,
     Value half = mul(f32c(0.5f), g);
     return mul(mul(half, add(f32c(1.0f), tanh(inner))), u);
   }
+  if (approx)
+    return mul(divide(g, add(f32c(1.0f), exp(g, -1.0f))), u);
   // swiglu: g / (1 + exp(-g)) * u. A zero g (the zero rows past a tile's
   // end, many at decode) takes the IEEE division's slow path, a subroutine
   // of ~40 instructions that a warp runs when any lane needs it: a zero g
@@ -4726,20 +4739,26 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     // gate and up values, times the router weight `rw` if given; a half's
     // 32 values (group v / perGroup, element v % perGroup) kChunk at a time
     // (chunkedActivations).
+    // With `approx`, no division needs a fallback: one sequence, no chunks.
+    bool approx = op.getApprox();
     auto halfValues = [&](int half, Value rw) {
-      return chunkedActivations(
-          b, loc, activationChunk(kind), 32,
-          [&](OpBuilder &ob, int64_t v, Value *inRange) {
-            int64_t j = v / perGroup, e = v % perGroup;
-            Value gate = interleaved ? field(ob, 4 * j + 2 * half)
-                                     : field(ob, 4 * j + 2 * half + e);
-            Value up = interleaved ? field(ob, 4 * j + 2 * half + 1)
-                                   : field(ob, 4 * (j + 16) + 2 * half + e);
-            Value out = activationOf(ob, loc, kind, alpha, limit, gate, up,
-                                     inRange);
-            return rw ? LLVM::FMulOp::create(ob, loc, out, rw).getResult()
-                      : out;
-          });
+      auto value = [&](OpBuilder &ob, int64_t v, Value *inRange) {
+        int64_t j = v / perGroup, e = v % perGroup;
+        Value gate = interleaved ? field(ob, 4 * j + 2 * half)
+                                 : field(ob, 4 * j + 2 * half + e);
+        Value up = interleaved ? field(ob, 4 * j + 2 * half + 1)
+                               : field(ob, 4 * (j + 16) + 2 * half + e);
+        Value out = activationOf(ob, loc, kind, alpha, limit, gate, up,
+                                 inRange, approx);
+        return rw ? LLVM::FMulOp::create(ob, loc, out, rw).getResult() : out;
+      };
+      if (approx) {
+        SmallVector<Value> vals;
+        for (int64_t v = 0; v < 32; ++v)
+          vals.push_back(value(b, v, nullptr));
+        return vals;
+      }
+      return chunkedActivations(b, loc, activationChunk(kind), 32, value);
     };
     // Output group j's value (or pair) `stored` of the row at `rowOffset`
     // (elements), unless its column lies past `ld`.

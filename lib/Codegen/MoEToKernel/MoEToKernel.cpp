@@ -4865,6 +4865,10 @@ struct ConvertMoEToMoEKernelPass
         args.push_back(op.getWGlobalScale());
       replaceByLaunch(op, op.getOut(), kernel, args);
     }
+    if (approxActivation)
+      module.walk([&](mk::StoreActOp op) {
+        op.setApproxAttr(UnitAttr::get(&getContext()));
+      });
   }
 };
 

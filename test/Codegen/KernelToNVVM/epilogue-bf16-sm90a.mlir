@@ -9,7 +9,9 @@
 // significand, 64 IEEE divisions (the fallbacks) and 64 ex2.approx. With
 // mx_round (MXFP8 activations; its 1x32 blocks' scales divide with div.rn,
 // 8 more) every lane computes (the block's shuffles), under a test that
-// skips a half whose eight rows all lie past the limit.
+// skips a half whose eight rows all lie past the limit. With approx, each
+// division is a multiplication by rcp.approx: 64 of them and nothing else
+// (no IEEE division, no range test, no fallback).
 
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.mlir
 // RUN: moe-translate --moe-to-ptx %t.mlir -o %t.ptx
@@ -17,12 +19,16 @@
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
 // COUNTS: gelu( rcp 64 div 64 ex2 64 ones 64
+// COUNTS: gelu_approx( rcp 64 div 0 ex2 64 ones 0
 // COUNTS: mx( rcp 64 div 72 ex2 64 ones 64
 // COUNTS: swiglu( rcp 64 div 64 ex2 64 ones 64
+// COUNTS: swiglu_approx( rcp 64 div 0 ex2 64 ones 0
 
 // PTXAS-DAG: Compiling entry function 'swiglu' for 'sm_90a'
 // PTXAS-DAG: Compiling entry function 'gelu' for 'sm_90a'
 // PTXAS-DAG: Compiling entry function 'mx' for 'sm_90a'
+// PTXAS-DAG: Compiling entry function 'swiglu_approx' for 'sm_90a'
+// PTXAS-DAG: Compiling entry function 'gelu_approx' for 'sm_90a'
 
 gpu.module @kernels {
   llvm.func @swiglu(%act: !llvm.ptr<1>, %rows: i32)
@@ -55,6 +61,28 @@ gpu.module @kernels {
     moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
       %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x256xf32>
       moek.store_act %acc, %act[%c0, %c0] row_limit(%limit) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 768 : i64, mx_round} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+    }
+    llvm.return
+  }
+  llvm.func @swiglu_approx(%act: !llvm.ptr<1>, %rows: i32)
+      attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32} {
+    %c0 = arith.constant 0 : index
+    %limit = arith.index_cast %rows : i32 to index
+    %buf = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
+    moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+      %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x256xf32>
+      moek.store_act %acc, %act[%c0, %c0] row_limit(%limit) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 768 : i64, approx} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+    }
+    llvm.return
+  }
+  llvm.func @gelu_approx(%act: !llvm.ptr<1>, %rw: !llvm.ptr<1>, %rows: i32)
+      attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32} {
+    %c0 = arith.constant 0 : index
+    %limit = arith.index_cast %rows : i32 to index
+    %buf = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
+    moek.warp_role "consumer" warpgroups(1, 2) max_regs(232) {
+      %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x256xf32>
+      moek.store_act %acc, %act[%c0, %c0] row_limit(%limit) row_weights(%rw) {activation = "gelu_mul", layout = "interleaved", gemm1_type = bf16, element_type = bf16, ld = 768 : i64, approx} : !moek.acc<64x256xf32>, !llvm.ptr<1>
     }
     llvm.return
   }

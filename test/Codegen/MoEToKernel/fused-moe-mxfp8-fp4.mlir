@@ -23,7 +23,7 @@
 // CHECK:         moek.warp_role "consumer"
 // CHECK:           moek.dequant_fp4 {{.*}} nvfp4
 // CHECK:           moek.acc_scale
-// CHECK:           moek.store_act {{.*}} {activation = "swiglu", element_type = bf16, gemm1_type = bf16, ld = 256 : i64, mx_round}
+// CHECK:           moek.store_act {{.*}} {activation = "swiglu", approx, element_type = bf16, gemm1_type = bf16, ld = 256 : i64, mx_round}
 // CHECK:           moek.dequant_fp4 {{.*}} nvfp4
 // CHECK:           moek.store_acc
 

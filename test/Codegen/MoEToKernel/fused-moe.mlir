@@ -2,6 +2,14 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=16" -verify-diagnostics | FileCheck %s --check-prefix=SMALL
 // RUN: not moe-opt %s --convert-moe-to-moek="max-tokens=0" 2>&1 | FileCheck %s --check-prefix=MAXERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" -verify-diagnostics | FileCheck %s --check-prefix=TIMERS
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s --check-prefix=APPROX
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="approx-activation=false" -verify-diagnostics | FileCheck %s --check-prefix=EXACT
+
+// approx-activation (the default): the bf16 GEMM1 epilogue's divisions by
+// rcp.approx (moek.store_act {approx}); the IEEE division with it false.
+// APPROX-LABEL: llvm.func @layer_fused_moe_0(
+// APPROX:         moek.store_act {{.*}}approx
+// EXACT-NOT:      approx
 
 // phase-timers: the phases (two stamps in the dispatch, one when the
 // producer is done) and the first MMA warpgroup's tile parts, summed: the
@@ -105,7 +113,7 @@
 // CHECK:             moek.ring_wait
 // CHECK-NEXT:        %[[TILE:.+]] = moek.ring_tag
 // CHECK-NEXT:        arith.cmpi ult, %[[TILE]], %[[TOTAL]]
-// CHECK:           moek.store_act %{{.+}}, %{{.+}} row_limit(%{{.+}}) {activation = "swiglu", element_type = bf16, gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+// CHECK:           moek.store_act %{{.+}}, %{{.+}} row_limit(%{{.+}}) {activation = "swiglu", approx, element_type = bf16, gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
 // CHECK:           moek.signal %[[READY]][%{{.+}}]
 // CHECK:           moek.store_acc_tma %{{.+}}, %arg4, %{{.+}}, %[[Y]][%{{.+}}, %{{.+}}] row_limit(%{{.+}}) barrier(%{{.+}}) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
 // CHECK:         moek.ring_release %{{.+}}[%[[END]]#0]
@@ -125,7 +133,7 @@ func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf
 // rows (row_weights, from the dispatch), not in the combine. Clamped SwiGLU
 // keeps its alpha and limit; GEMM1 rounded to f32, GEMM2 to f32.
 // CHECK-LABEL: func.func @before_down
-// CHECK:         moek.store_act {{.*}} row_weights(%{{.+}}) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = f32, ld = 128 : i64, limit = 7.000000e+00 : f32}
+// CHECK:         moek.store_act {{.*}} row_weights(%{{.+}}) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, approx, element_type = bf16, gemm1_type = f32, ld = 128 : i64, limit = 7.000000e+00 : f32}
 // CHECK:         moek.store_acc {{.*}} {element_type = f32, ld = 256 : i64}
 // CHECK:         moek.combine %{{.+}}, %{{.+}} out(%arg7)
 // CHECK-SAME:      y_type = f32
@@ -146,7 +154,7 @@ func.func @before_down(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor
 // CHECK-NEXT:      %[[SECOND:.+]] = arith.addi %[[BASE]], %c128
 // CHECK:           moek.tma_load %arg0[%{{.+}}, %[[BASE]]]
 // CHECK:           moek.tma_load %arg0[%{{.+}}, %[[SECOND]]]
-// CHECK:         moek.store_act {{.*}} {activation = "gelu_mul", element_type = bf16, gemm1_type = bf16, layout = "interleaved", ld = 128 : i64}
+// CHECK:         moek.store_act {{.*}} {activation = "gelu_mul", approx, element_type = bf16, gemm1_type = bf16, layout = "interleaved", ld = 128 : i64}
 func.func @interleaved(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_mul>, gate_up_layout = #moe<gate_up_layout interleaved>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
@@ -155,7 +163,7 @@ func.func @interleaved(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor
 // -----
 
 // CHECK-LABEL: func.func @gelu_tanh
-// CHECK:         moek.store_act {{.*}} {activation = "gelu_tanh_mul", element_type = bf16, gemm1_type = bf16, ld = 128 : i64}
+// CHECK:         moek.store_act {{.*}} {activation = "gelu_tanh_mul", approx, element_type = bf16, gemm1_type = bf16, ld = 128 : i64}
 func.func @gelu_tanh(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation gelu_tanh_mul>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>

@@ -2023,6 +2023,9 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
     `mx_round` (`element_type` bf16, `ld` a multiple of 32), after that
     rounding each 1x32 block of a row (`col` a multiple of 32) is rounded to
     its MXFP8 value as `moek.dispatch {mx_round}` rounds rows, kept in bf16.
+    With `approx`, each division `n / d` of the formulas (every `d` is at
+    least 1) is `n * rcp.approx(d)`, within 2 ulps of the f32 quotient,
+    before the rounding to `element_type`; without, the IEEE division.
 
     ```mlir
     moek.store_act %acc, %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
@@ -2037,7 +2040,7 @@ def MoEK_StoreActOp : MoEK_Op<"store_act", []> {
                        TypeAttr:$element_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
                        DefaultValuedAttr<F32Attr, "0.0f">:$limit,
-                       UnitAttr:$mx_round);
+                       UnitAttr:$mx_round, UnitAttr:$approx);
   let assemblyFormat = [{
     $acc `,` $out `[` $row `,` $col `]` `row_limit` `(` $row_limit `)`
     (`row_weights` `(` $row_weights^ `)`)?
