@@ -2913,7 +2913,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                                   bool transposedSmallTiles = false,
                                   bool singleIssuer = false,
                                   bool narrowTiles = true,
-                                  bool dispatchReadiness = false) {
+                                  bool dispatchReadiness = false,
+                                  bool approxActivation = true) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3414,6 +3415,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   store.setLimitAttr(limit);
                 // MXFP8 activations (act_quant): rounded per 1x32 block.
                 store.setMxRound(bool(op.getActQuantAttr()));
+                store.setApprox(approxActivation);
                 timers.turn(tb, l, 14, 15, firstWg);
                 mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
                 timers.stamp(tb, l, 15, firstWg, "add");
@@ -4676,7 +4678,7 @@ struct ConvertMoEToMoEKernelPass
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
-            dispatchReadiness);
+            dispatchReadiness, approxActivation);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});
@@ -4865,10 +4867,6 @@ struct ConvertMoEToMoEKernelPass
         args.push_back(op.getWGlobalScale());
       replaceByLaunch(op, op.getOut(), kernel, args);
     }
-    if (approxActivation)
-      module.walk([&](mk::StoreActOp op) {
-        op.setApproxAttr(UnitAttr::get(&getContext()));
-      });
   }
 };
 
