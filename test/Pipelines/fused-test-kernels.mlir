@@ -15,11 +15,20 @@
 // five layers of section 9 that FP8 blocks fit.
 // RUN: rm -rf %t.fp8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8 --ptxas %ptxas --strict --fp8 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,512,256,2,in_combine,bf16,gelu_mul 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 8,256,384,2,in_combine,bf16/f32 4,384,256,2 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8
 // FP8-COUNT-13: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
-// SwiGLU's 64 divisions a thread (two rows of 32 values): a zero dividend
+// SwiGLU's 64 divisions a thread (two rows of 32 values) are, with
+// approx-activation (the default), multiplications by rcp.approx: 64, with
+// 64 ex2.approx, and no select of a zero dividend (the IEEE division's
+// guard against its slow path, below).
+// RUN: grep -c "rcp.approx.ftz.f32" %t.fp8/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx | FileCheck %s --check-prefix=FP8-RCP
+// FP8-RCP: {{^}}64{{$}}
+// RUN: not grep -q "selp.f32 .*, 0f3F800000, %r" %t.fp8/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx
+// With approx-activation=false the divisions are IEEE, and a zero dividend
 // (the zero rows past a tile's end) divides 1 instead, through an asm move
 // that LLVM cannot fold back, so no division of a zero takes the IEEE
 // division's slow path.
-// RUN: grep -c "selp.f32 .*, 0f3F800000, %r" %t.fp8/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx | FileCheck %s --check-prefix=FP8-DIVIDEND
+// RUN: rm -rf %t.fp8exact && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8exact --ptxas %ptxas --strict --fp8 --kernel-options approx-activation=false 256,7168,2048,8 | FileCheck %s --check-prefix=FP8EXACT
+// FP8EXACT: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: grep -c "selp.f32 .*, 0f3F800000, %r" %t.fp8exact/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx | FileCheck %s --check-prefix=FP8-DIVIDEND
 // FP8-DIVIDEND: {{^}}64{{$}}
 
 // The FP8 x MXFP4 layers (the FP8 ones with e2m1 weights and UE8M0 scales

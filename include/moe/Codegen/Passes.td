@@ -263,9 +263,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "GEMMs: each received row goes back as its result), to time the "
            "transfers alone; bf16 layers with bf16 GEMM2 output">,
     Option<"approxActivation", "approx-activation", "bool", "true",
-           "bf16 fused layers (moek.store_act): the activation's divisions "
-           "as a multiplication by rcp.approx (within 2 ulps of f32, before "
-           "the rounding to bf16); false: the IEEE division">,
+           "Fused layers (moek.store_act, moek.store_act_fp8): the "
+           "activation's divisions as a multiplication by rcp.approx (within "
+           "2 ulps of f32, before the rounding to bf16); false: the IEEE "
+           "division">,
     Option<"phaseTimers", "phase-timers", "bool", "false",
            "Fused layers: record each CTA's nanosecond clock at the phase "
            "boundaries into the workspace (manifest "

@@ -4453,6 +4453,20 @@ SmallVector<Value> chunkedActivations(
   return vals;
 }
 
+/// value(b, 0) ... value(b, count - 1): with `approx` (every division
+/// n * rcp.approx(d), nothing to fall back from) in one sequence, without
+/// it chunkedActivations'.
+SmallVector<Value> activationValues(
+    OpBuilder &b, Location loc, bool approx, int64_t chunkSize, int64_t count,
+    function_ref<Value(OpBuilder &, int64_t, Value *)> value) {
+  if (!approx)
+    return chunkedActivations(b, loc, chunkSize, count, value);
+  SmallVector<Value> vals;
+  for (int64_t v = 0; v < count; ++v)
+    vals.push_back(value(b, v, nullptr));
+  return vals;
+}
+
 /// Row `row0 + 8 * half` of an epilogue that every lane runs (its quad's
 /// shuffles need all of them): the row, whether it lies below `rowLimit`,
 /// and its router weight from `rowWeights` (null without), read at
@@ -4523,24 +4537,25 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
     int64_t jBegin = colHalf ? 8 * *colHalf : 0, jEnd = colHalf ? jBegin + 8 : 16;
     int64_t numVals = 2 * (jEnd - jBegin);
     // Row half `half`'s activations of groups [jBegin, jEnd)
-    // (chunkedActivations), rounded to bf16; `rw` its router weight.
+    // (activationValues), rounded to bf16; `rw` its router weight.
+    bool approx = op.getApprox();
     auto activations = [&](OpBuilder &ob, int half, Value rw) {
-      return chunkedActivations(
-          ob, loc, /*chunkSize=*/8, numVals,
-          [&](OpBuilder &ab, int64_t v, Value *inRange) {
-            int64_t j = jBegin + v / 2, e = v % 2;
-            auto field = [&](Value acc) -> Value {
-              Value x = LLVM::ExtractValueOp::create(
-                  ab, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
-              return g1.isBF16() ? toBF16(ab, x) : x;
-            };
-            Value act = activationOf(ab, loc, op.getActivation(), alpha, limit,
-                                     field(a.getGate()), field(a.getUp()),
-                                     inRange);
-            if (rw)
-              act = LLVM::FMulOp::create(ab, loc, act, rw);
-            return toBF16(ab, act);
-          });
+      auto value = [&](OpBuilder &ab, int64_t v, Value *inRange) {
+        int64_t j = jBegin + v / 2, e = v % 2;
+        auto field = [&](Value acc) -> Value {
+          Value x = LLVM::ExtractValueOp::create(
+              ab, loc, acc, ArrayRef<int64_t>{4 * j + 2 * half + e});
+          return g1.isBF16() ? toBF16(ab, x) : x;
+        };
+        Value act =
+            activationOf(ab, loc, op.getActivation(), alpha, limit,
+                         field(a.getGate()), field(a.getUp()), inRange, approx);
+        if (rw)
+          act = LLVM::FMulOp::create(ab, loc, act, rw);
+        return toBF16(ab, act);
+      };
+      return activationValues(ob, loc, approx, /*chunkSize=*/8, numVals,
+                              value);
     };
     // The quad's amax of `vals` (every lane of the warp runs it).
     auto quadAmax = [&](OpBuilder &ob, ArrayRef<Value> vals) {
@@ -4739,7 +4754,7 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     // gate and up values, times the router weight `rw` if given; a half's
     // 32 values (group v / perGroup, element v % perGroup) kChunk at a time
     // (chunkedActivations).
-    // With `approx`, no division needs a fallback: one sequence, no chunks.
+    // With `approx`, one sequence with no fallback (activationValues).
     bool approx = op.getApprox();
     auto halfValues = [&](int half, Value rw) {
       auto value = [&](OpBuilder &ob, int64_t v, Value *inRange) {
@@ -4752,13 +4767,8 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
                                  inRange, approx);
         return rw ? LLVM::FMulOp::create(ob, loc, out, rw).getResult() : out;
       };
-      if (approx) {
-        SmallVector<Value> vals;
-        for (int64_t v = 0; v < 32; ++v)
-          vals.push_back(value(b, v, nullptr));
-        return vals;
-      }
-      return chunkedActivations(b, loc, activationChunk(kind), 32, value);
+      return activationValues(b, loc, approx, activationChunk(kind), 32,
+                              value);
     };
     // Output group j's value (or pair) `stored` of the row at `rowOffset`
     // (elements), unless its column lies past `ld`.

@@ -3786,7 +3786,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                      int64_t fp4StepsPerFence,
                                      bool blockScaled, bool phaseTimers,
                                      bool storeTma,
-                                     bool dispatchReadiness = false) {
+                                     bool dispatchReadiness = false,
+                                     bool approxActivation = true) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -4366,6 +4367,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                   if (limit)
                     store.setLimitAttr(limit);
                   store.setPermuteK(smallTiles);
+                  store.setApprox(approxActivation);
                 };
                 if (!splitAct) {
                   // The up's accumulator to the first warpgroup, which applies
@@ -4661,7 +4663,7 @@ struct ConvertMoEToMoEKernelPass
                                          blockScaled,
                                      phaseTimers,
                                      /*storeTma=*/chip == "sm_90a",
-                                     dispatchReadiness);
+                                     dispatchReadiness, approxActivation);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&
                  !op.isPerRank() && !phaseTimers &&

@@ -1,5 +1,6 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" | FileCheck %s --check-prefix=TIMERS
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="approx-activation=false" | FileCheck %s --check-prefix=EXACT
 
 // A layer with DeepSeek-V3's FP8 recipe becomes one launch of the FP8 fused
 // kernel: the dispatch quantizes the routed rows; 64-row tiles whose columns
@@ -42,11 +43,15 @@
 // CHECK-NEXT:      moek.barrier_sync id(5) threads(256)
 // CHECK-NEXT:      %[[UP:.+]] = moek.acc_load_smem %[[BUF]] {values = array<i64: 0, 32>}
 // CHECK-NEXT:      %[[AMAX:.+]] = llvm.getelementptr %[[BUF]][32768]
-// CHECK:           moek.store_act_fp8 %[[GATE]], %[[UP]], %{{.+}} scales(%{{.+}}) row_limit(%{{.+}}) row_weights(%{{.+}}) amax(%[[AMAX]]) {activation = "swiglu", gemm1_type = bf16, half = 0 : i64, ld = 256 : i64}
+// approx-activation (the default) divides by rcp.approx in store_act_fp8
+// as in store_act; with it false, the IEEE division (no `approx`).
+// EXACT:           moek.store_act_fp8 {{.*}} {activation = "swiglu", gemm1_type = bf16, half = 0 : i64, ld = 256 : i64}
+// EXACT:           moek.store_act_fp8 {{.*}} {activation = "swiglu", gemm1_type = bf16, half = 1 : i64, ld = 256 : i64}
+// CHECK:           moek.store_act_fp8 %[[GATE]], %[[UP]], %{{.+}} scales(%{{.+}}) row_limit(%{{.+}}) row_weights(%{{.+}}) amax(%[[AMAX]]) {activation = "swiglu", approx, gemm1_type = bf16, half = 0 : i64, ld = 256 : i64}
 // CHECK:           moek.acc_store_smem %[[UP2:.+]], %[[BUF]] {values = array<i64: 0, 32>}
 // CHECK-NEXT:      moek.barrier_sync id(5) threads(256)
 // CHECK-NEXT:      %[[GATE2:.+]] = moek.acc_load_smem %[[BUF]] {values = array<i64: 32, 64>}
-// CHECK:           moek.store_act_fp8 %[[GATE2]], %[[UP2]], {{.*}} {activation = "swiglu", gemm1_type = bf16, half = 1 : i64, ld = 256 : i64}
+// CHECK:           moek.store_act_fp8 %[[GATE2]], %[[UP2]], {{.*}} {activation = "swiglu", approx, gemm1_type = bf16, half = 1 : i64, ld = 256 : i64}
 // CHECK:           moek.barrier_sync id(6) threads(256)
 // CHECK:           moek.signal
 // CHECK:           moek.store_acc_tma %{{.+}}, %arg4, %{{.+}}, %{{.+}}[%{{.+}}, %{{.+}}] row_limit(%{{.+}}) barrier(%{{.+}}) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>

@@ -2076,6 +2076,10 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
     (their 256 threads), and each takes the larger of the two as the row's
     amax, so both quantize with the block's scale, which half 0 stores.
 
+    With `approx`, the activation's divisions are `moek.store_act
+    {approx}`'s (`n * rcp.approx(d)`, within 2 ulps of the f32 quotient,
+    before the rounding to bf16); without, the IEEE division.
+
     ```mlir
     moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) {activation = "swiglu", gemm1_type = bf16, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
     moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) amax(%buf) {activation = "swiglu", barrier = 7 : i64, gemm1_type = bf16, half = 1 : i64, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
@@ -2091,7 +2095,8 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
                        DefaultValuedAttr<F32Attr, "0.0f">:$limit,
                        UnitAttr:$permute_k,
                        OptionalAttr<I64Attr>:$half,
-                       DefaultValuedAttr<I64Attr, "7">:$barrier);
+                       DefaultValuedAttr<I64Attr, "7">:$barrier,
+                       UnitAttr:$approx);
   let assemblyFormat = [{
     $gate `,` $up `,` $out `[` $row `,` $col `]` `scales` `(` $scales `)`
     `row_limit` `(` $row_limit `)` (`row_weights` `(` $row_weights^ `)`)?
