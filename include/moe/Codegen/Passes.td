@@ -267,6 +267,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "activation's divisions as a multiplication by rcp.approx (within "
            "2 ulps of f32, before the rounding to bf16); false: the IEEE "
            "division">,
+    Option<"fp8TileRows", "fp8-tile-rows", "int64_t", "64",
+           "FP8 fused layers (fp8_block weights) on sm_90a on one GPU "
+           "without dispatch-readiness: rows per tile, 64 (the two MMA "
+           "warpgroups split each tile's 256 columns) or 128 (each takes 64 "
+           "rows and all 256 columns in two promoted halves, so a stage's "
+           "weights serve twice the rows); the other FP8 layers keep 64">,
     Option<"phaseTimers", "phase-timers", "bool", "false",
            "Fused layers: record each CTA's nanosecond clock at the phase "
            "boundaries into the workspace (manifest "

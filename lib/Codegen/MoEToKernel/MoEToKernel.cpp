@@ -805,6 +805,84 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
   return {loop.getResult(0), loop.getResult(4)};
 }
 
+/// The K loop of one MMA warpgroup over one block-scaled tile of 64 rows
+/// and two 128-column halves (weight tiles 1 and 2 of the ring), one K
+/// block per stage: each half's product goes into the one partial
+/// accumulator (zero_init), is waited for and promoted into the half's
+/// main accumulator (buildScaledMmaLoop's promotion) before the other
+/// half's MMAs reuse it. No turns: the two warpgroups issue as they go,
+/// one's MMAs running while the other promotes (with turns, each half a
+/// turn, the FP8 layers were 2.4-5.8% slower at prefill:
+/// bench/results/2026-12-05-fused-moe-fp8-tile-rows-h200.md). `aRow`: the
+/// accumulator's first row in tile 0; `row`, `rowEnd`: its first row and the
+/// expert's end in the rows; `wsBase`: each half's first weight scale (one per
+/// K block). Returns the two main accumulators and the ring iteration after the
+/// tile.
+std::tuple<Value, Value, Value>
+buildScaledHalvesLoop(OpBuilder &b, Location loc, Value ring,
+                      mk::AccType accType, Value aRow, Value row, Value rowEnd,
+                      Value xs, Value ws, std::array<Value, 2> wsBase,
+                      int64_t kBlocks, Value cKSlices, Value i0) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value lastBlock = arith::ConstantIndexOp::create(b, loc, kBlocks - 1);
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  auto rowsType = mk::RowsType::get(b.getContext(), 64, f32);
+  // The row scales and the two halves' weight scales of K block `kb`.
+  auto loadScales = [&](OpBuilder &ib, Value kb) -> SmallVector<Value> {
+    SmallVector<Value> v{mk::LoadRowsOp::create(
+        ib, loc, rowsType, xs, row, kb, rowEnd, ib.getI64IntegerAttr(kBlocks))};
+    for (Value base : wsBase) {
+      Value index = arith::IndexCastOp::create(
+          ib, loc, i64, arith::AddIOp::create(ib, loc, base, kb));
+      v.push_back(
+          LLVM::LoadOp::create(ib, loc, f32,
+                               LLVM::GEPOp::create(ib, loc, ws.getType(), f32,
+                                                   ws, ValueRange{index}),
+                               4));
+    }
+    return v;
+  };
+  Value zero = mk::MmaZeroOp::create(b, loc, accType);
+  SmallVector<Value> init{zero, zero, zero};
+  llvm::append_range(init, loadScales(b, c0));
+  init.push_back(i0);
+  auto loop = scf::ForOp::create(
+      b, loc, c0, cKSlices, c1, init,
+      [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
+        Value i = it[6];
+        mk::RingWaitOp::create(ib, il, ring, i);
+        SmallVector<Value> next;
+        Value partial = it[2];
+        Value main[2] = {it[0], it[1]};
+        for (int64_t half = 0; half < 2; ++half) {
+          partial = mk::MmaOp::create(
+              ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
+              ib.getI64IntegerAttr(1 + half), partial,
+              /*zero_init=*/ib.getUnitAttr(), /*cols=*/IntegerAttr());
+          // The next block's scales (the last block's again after it),
+          // while the first half's MMAs run.
+          if (half == 0)
+            next = loadScales(
+                ib,
+                arith::MinUIOp::create(
+                    ib, il, arith::AddIOp::create(ib, il, kb, c1), lastBlock));
+          partial =
+              mk::MmaWaitOp::create(ib, il, partial, ib.getI64IntegerAttr(0));
+          if (half == 1)
+            mk::RingReleaseOp::create(ib, il, ring, i);
+          main[half] = mk::MmaPromoteOp::create(ib, il, main[half], partial,
+                                                it[3], it[4 + half]);
+        }
+        SmallVector<Value> results{main[0], main[1], partial};
+        llvm::append_range(results, next);
+        results.push_back(arith::AddIOp::create(ib, il, i, c1));
+        scf::YieldOp::create(ib, il, results);
+      });
+  disableUnroll(loop);
+  return {loop.getResult(0), loop.getResult(1), loop.getResult(6)};
+}
+
 /// The stages of one tile, for a warpgroup without rows in it: waited for
 /// (so that each release ends the right phase) and released; with `turns`,
 /// its turns taken and passed on.
@@ -3778,16 +3856,16 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
 /// block scales (moek.unpack_fp4) for tcgen05's block-scaled MMA, the
 /// weights as A (M = 128) and the 64 rows as B (moek.mma_block_scaled),
 /// promotes each K block's product by the rows' scales per column and
-/// turns the product back through shared memory after the K loop.
-LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
-                                     FusedMoEOp op, int64_t stages,
-                                     int64_t maxTokens, bool streamWeights,
-                                     bool transposedSmallTiles,
-                                     int64_t fp4StepsPerFence,
-                                     bool blockScaled, bool phaseTimers,
-                                     bool storeTma,
-                                     bool dispatchReadiness = false,
-                                     bool approxActivation = true) {
+/// turns the product back through shared memory after the K loop. With
+/// `fp8TileRows` 128 (FP8 weights, sm_90a, one GPU, no dispatch
+/// readiness), tiles of 128 rows: see `wide` below.
+LLVM::LLVMFuncOp
+buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
+                    int64_t stages, int64_t maxTokens, bool streamWeights,
+                    bool transposedSmallTiles, int64_t fp4StepsPerFence,
+                    bool blockScaled, bool phaseTimers, bool storeTma,
+                    bool dispatchReadiness = false,
+                    bool approxActivation = true, int64_t fp8TileRows = 64) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -3806,6 +3884,16 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   int64_t hBlocks = h / 128, iBlocks = i / 128;
   bool fp4 = isFp8Mxfp4Layer(op);
   bool scaled = fp4 && blockScaled;
+  // 128-row tiles (fp8-tile-rows=128; FP8 weights on sm_90a, one GPU,
+  // without dispatch-readiness): MMA warpgroup w takes the tile's rows 64 w
+  // to 64 w + 63 and all 256 columns, in two halves through one partial
+  // accumulator (buildScaledHalvesLoop), so a stage's weights serve 128
+  // rows; GEMM1's warpgroup holds its rows' gate and up columns and
+  // computes their activation alone (no exchange), and signals its own
+  // 64-row block.
+  bool wide =
+      fp8TileRows == 128 && !fp4 && storeTma && !blockReady && !ep.enabled();
+  int64_t tileM = wide ? 128 : 64;
   // `stages` 0: the default. MXFP4 expanded in shared memory (sm_90a):
   // the expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
   // Block-scaled: stages of 56 KB with the packed and byte tiles, 2 fit
@@ -3824,17 +3912,19 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // rows' amax over each warpgroup's 64 columns (store_act_fp8 {half}).
   // FP4 weights keep the first warpgroup's whole-row activation (the
   // split spilled 4 bytes in the FP8 x MXFP4 kernel at E = 1, H = 128).
-  bool splitAct = !fp4;
+  bool splitAct = !fp4 && !wide;
   constexpr int64_t kExchangeBytes = 64 * 128 * 4;
-  int64_t exchangeBytes = kExchangeBytes + (splitAct ? 2 * 64 * 4 : 0);
+  int64_t exchangeBytes =
+      wide ? 0 : kExchangeBytes + (splitAct ? 2 * 64 * 4 : 0);
   // GEMM2's bf16 rows go into y by TMA (moek.store_acc_tma, as in the bf16
   // kernel; its descriptor is parameter 4) on one GPU with FP8 weights
   // (`storeTma`: sm_90a): the four 40 KB stages, their 1 KB of alignment,
   // the exchange and the static shared memory (about 12 bytes an expert)
-  // leave one 8 KB staging half a warpgroup (two from 32 KB).
-  int64_t yHalves = stagingHalvesBeside(
-      stages * (64 + 256) * kTileKFp8 + 1024 + exchangeBytes + 12 * (e + 1) +
-      256);
+  // leave one 8 KB staging half a warpgroup (two from 32 KB); wide: four
+  // 48 KB stages and no exchange.
+  int64_t yHalves =
+      stagingHalvesBeside(stages * (tileM + 256) * kTileKFp8 + 1024 +
+                          exchangeBytes + 12 * (e + 1) + 256);
   bool yTma = storeTma && !fp4 && ep.ranks == 1 && yElem.isBF16() &&
               yHalves > 0;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
@@ -3874,9 +3964,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
     return MemRefType::get({r, kTileKFp8}, b.getType<Float8E4M3FNType>(),
                            AffineMap(), b.getI64IntegerAttr(3));
   };
-  // Tile 0: the 64 rows; tiles 1 and 2: the two warpgroups' 128 weight
-  // rows (MXFP4: expanded from packed tiles 3 and 4).
-  SmallVector<Type> tiles{tile(64), tile(128), tile(128)};
+  // Tile 0: the 64 (wide: 128) rows; tiles 1 and 2: the two warpgroups'
+  // (wide: the two halves') 128 weight rows (MXFP4: expanded from packed
+  // tiles 3 and 4).
+  SmallVector<Type> tiles{tile(tileM), tile(128), tile(128)};
   // Block-scaled: tiles 1 and 2 hold the e2m1 values in byte containers.
   if (scaled)
     tiles[1] = tiles[2] =
@@ -3901,9 +3992,11 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   // again). A sync on both sides, not arrive/sync, so that racecheck sees
   // the order. With splitAct the two also meet at named barrier 7 for the
   // amax.
-  Value exchange = mk::SmemAllocOp::create(
-      b, loc, LLVM::LLVMPointerType::get(ctx, 3),
-      b.getI64IntegerAttr(exchangeBytes));
+  Value exchange =
+      exchangeBytes
+          ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
+                                    b.getI64IntegerAttr(exchangeBytes))
+          : Value();
   constexpr int64_t kFull = 5, kEmpty = 6;
   constexpr int64_t kAmaxBarrier = 7;
   Value yStaging = yTma ? allocStaging(b, loc, yHalves) : Value();
@@ -3958,8 +4051,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   timers.stamp(b, loc, 1);
   int64_t lastBarrier = blockReady ? 2 : 3;
 
-  // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 rows each.
-  IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(64);
+  // Phase 2: GEMM1 tiles then GEMM2 tiles, 64 (wide: 128) rows each.
+  IntegerAttr numE = b.getI64IntegerAttr(e),
+              tileRows = b.getI64IntegerAttr(tileM);
   Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
                                             numE, tileRows,
                                             b.getI64IntegerAttr(cols1));
@@ -3968,7 +4062,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                                             b.getI64IntegerAttr(cols2));
   Value total = arith::AddIOp::create(b, loc, n1, n2);
   int64_t rowGroup = std::clamp<int64_t>(
-      (int64_t(16) << 20) / std::max<int64_t>(1, 64 * h), 1, 8);
+      (int64_t(16) << 20) / std::max<int64_t>(1, tileM * h), 1, 8);
   auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
     SmallVector<Type> types(4, ob.getIndexType());
     return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
@@ -3986,6 +4080,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
   Value cHBlocks = idx(b, hBlocks), cIBlocks = idx(b, iBlocks);
   Value c2IBlocks = idx(b, 2 * iBlocks), cLastHBlock = idx(b, hBlocks - 1);
   Value slices1 = cHBlocks, slices2 = cIBlocks;
+  // The first of a tile's weight scales (one per K block): w13_scales[e][nb]
+  // or w2_scales[e][nb], `perExpert` blocks nb an expert, `kBlocks` K
+  // blocks each.
+  auto scaleBase = [&](OpBuilder &ob, Value expert, Value perExpert, Value nb,
+                       Value kBlocks) -> Value {
+    return arith::MulIOp::create(
+        ob, loc,
+        arith::AddIOp::create(
+            ob, loc, arith::MulIOp::create(ob, loc, expert, perExpert), nb),
+        kBlocks);
+  };
 
   // Producer: warpgroup 0, one thread issues every copy (MXFP4: the packed
   // weights into tiles 3 and 4, 64 bytes a row).
@@ -4013,7 +4118,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
                                      128, /*interleaved=*/false);
                 Value next = buildTileLoads(
-                    tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 64,
+                    tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), tileM,
                     tmapW13, {gate, up}, slices1, iter, streamWeights, t,
                     kTileKFp8, /*boxPerTile=*/true, bTile, bRowBytes, fp4);
                 return next;
@@ -4021,17 +4126,34 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
               [&](OpBuilder &eb, Value t2) -> Value {
                 auto d = decode(eb, t2, cols2);
                 // With splitAct both MMA warpgroups signal each GEMM1 tile
-                // of the block, else the first.
+                // of the block, else the first; wide: the tile's two 64-row
+                // blocks (the second where the tile has rows in it), each
+                // signalled by its warpgroup.
                 mk::WaitCounterOp::create(
                     eb, l, ready, readyIndex(eb, d),
                     idx(eb, splitAct ? 2 * cols1 : cols1));
+                if (wide) {
+                  auto more = scf::IfOp::create(
+                      eb, l,
+                      arith::CmpIOp::create(
+                          eb, l, arith::CmpIPredicate::ult,
+                          arith::AddIOp::create(eb, l, d.getRow(), idx(eb, 64)),
+                          d.getRowEnd()),
+                      false);
+                  OpBuilder mb = OpBuilder::atBlockTerminator(more.thenBlock());
+                  mk::WaitCounterOp::create(
+                      mb, l, ready,
+                      arith::AddIOp::create(mb, l, readyIndex(mb, d), c1),
+                      idx(mb, cols1));
+                }
                 Value first = arith::AddIOp::create(
                     eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
                     arith::MulIOp::create(eb, l, d.getColTile(), c256));
                 Value second = arith::AddIOp::create(eb, l, first, c128);
                 Value next = buildTileLoads(
-                    eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 64, tmapW2,
-                    {first, second}, slices2, iter, streamWeights, t, kTileKFp8,
+                    eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), tileM,
+                    tmapW2, {first, second}, slices2, iter, streamWeights, t,
+                    kTileKFp8,
                     /*boxPerTile=*/true, bTile, bRowBytes, fp4);
                 return next;
               });
@@ -4050,7 +4172,9 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
     Value second =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c1);
-    beginTurns(b, loc, second);
+    // (Wide tiles take no turns: buildScaledHalvesLoop.)
+    if (!wide)
+      beginTurns(b, loc, second);
     Value wgStaging, storeBarrier;
     if (yTma)
       std::tie(wgStaging, storeBarrier) =
@@ -4314,194 +4438,318 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name,
       }
       return {branch.getResult(0), branch.getResult(1)};
     };
-    timers.stamp(b, loc, 6, isFirst, "sub");
-    Value last = buildScheduledTiles(
-        b, loc, ring, nextTile, total, /*producer=*/false,
-        [&](OpBuilder &ob, Value t, Value iter) -> Value {
-          Location l = loc;
-          timers.turn(ob, l, 6, 7, isFirst);
-          Value tileEnd = buildPerGemm(
-              ob, l, t, n1,
-              [&](OpBuilder &tb, Value t1) -> Value {
-                timers.stamp(tb, l, 12, isFirst, "sub");
-                timers.stamp(tb, l, 11, isFirst, "count");
-                auto d = decode(tb, t1, cols1);
-                // w13_scales[e][nb][0]: the gate's block is the column tile,
-                // the up's I / 128 further.
-                Value nb = arith::AddIOp::create(
-                    tb, l, d.getColTile(),
-                    arith::SelectOp::create(tb, l, isFirst, c0, cIBlocks));
-                TileScales ts{rowScales, w13Scales,
-                              arith::MulIOp::create(
-                                  tb, l,
-                                  arith::AddIOp::create(
-                                      tb, l,
-                                      arith::MulIOp::create(
-                                          tb, l, d.getExpert(), c2IBlocks),
-                                      nb),
-                                  cHBlocks),
-                              hBlocks};
-                // MXFP4: the gate's weight rows, then the up's (I further).
-                Fp4Rows fr;
-                if (fp4)
-                  fr = {w13Scales,
-                        gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(),
-                                         i, 128, /*interleaved=*/false)
-                            .first,
-                        cI, e * 2 * i, h / 32};
-                auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
-                // moek.store_act_fp8 of the tile's 128 activation columns,
-                // or of column half `half` with the amax buffer `amax`.
-                auto storeAct = [&](OpBuilder &sb, Value gate, Value up,
-                                    Value amax, IntegerAttr half) {
-                  auto store = mk::StoreActFp8Op::create(
-                      sb, l, gate, up, act, d.getRow(),
-                      arith::MulIOp::create(sb, l, d.getColTile(), c128),
-                      actScales, d.getRowEnd(), rw, amax,
-                      sb.getStringAttr(actName), TypeAttr::get(g1),
-                      sb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
-                      UnitAttr(), half,
-                      half ? sb.getI64IntegerAttr(kAmaxBarrier) : IntegerAttr());
-                  if (alpha)
-                    store.setAlphaAttr(alpha);
-                  if (limit)
-                    store.setLimitAttr(limit);
-                  store.setPermuteK(smallTiles);
-                  store.setApprox(approxActivation);
-                };
-                if (!splitAct) {
-                  // The up's accumulator to the first warpgroup, which applies
-                  // the activation, quantizes and signals the block.
-                  auto who = scf::IfOp::create(tb, l, isFirst, true);
-                  {
-                    OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
-                    timers.stamp(fb, l, 13, isFirst, "sub");
-                    mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
-                                              fb.getI64IntegerAttr(256));
-                    Value up =
-                        mk::AccLoadSmemOp::create(fb, l, accType, exchange);
-                    mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
-                                              fb.getI64IntegerAttr(256));
-                    timers.turn(fb, l, 13, 14, isFirst);
-                    storeAct(fb, acc, up, Value(), IntegerAttr());
-                    timers.turn(fb, l, 14, 15, isFirst);
-                    mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
-                    timers.stamp(fb, l, 15, isFirst, "add");
-                  }
-                  {
-                    OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
-                    mk::AccStoreSmemOp::create(sb, l, acc, exchange,
-                                               DenseI64ArrayAttr());
-                    mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
-                                              sb.getI64IntegerAttr(256));
-                    mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
-                                              sb.getI64IntegerAttr(256));
-                  }
-                  timers.stamp(tb, l, 12, isFirst, "add");
+    // Wide tiles: warpgroup w's two main accumulators (columns 0-127 and
+    // 128-255 of the tile) over rows 64 w to 64 w + 63, and the next ring
+    // iteration. The second warpgroup, where the tile has no rows of its
+    // own, passes the stages. (With the
+    // epilogues inside these branches instead, each twice, ptxas spilled
+    // 2-3 times more.)
+    auto wideMmas = [&](OpBuilder &ob, mk::GroupedTileOp d, Value xs, Value ws,
+                        std::array<Value, 2> wsBase, int64_t kBlocks,
+                        Value slices, Value iter) -> SmallVector<Value> {
+      Location l = loc;
+      SmallVector<Type> types{accType, accType, ob.getIndexType()};
+      auto branch = scf::IfOp::create(ob, l, types, isFirst, true);
+      {
+        OpBuilder bb = OpBuilder::atBlockEnd(branch.thenBlock());
+        timers.turn(bb, l, 7, 8, isFirst);
+        auto [m0, m1, next] = buildScaledHalvesLoop(
+            bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), xs, ws, wsBase,
+            kBlocks, slices, iter);
+        timers.turn(bb, l, 8, 9, isFirst);
+        scf::YieldOp::create(bb, l, ValueRange{m0, m1, next});
+      }
+      OpBuilder bb = OpBuilder::atBlockEnd(branch.elseBlock());
+      Value row = arith::AddIOp::create(bb, l, d.getRow(), idx(bb, 64));
+      auto has = scf::IfOp::create(
+          bb, l, types,
+          arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, row,
+                                d.getRowEnd()),
+          true);
+      {
+        OpBuilder hb = OpBuilder::atBlockEnd(has.thenBlock());
+        auto [m0, m1, next] = buildScaledHalvesLoop(
+            hb, l, ring, accType, idx(hb, 64), row, d.getRowEnd(), xs, ws,
+            wsBase, kBlocks, slices, iter);
+        scf::YieldOp::create(hb, l, ValueRange{m0, m1, next});
+      }
+      {
+        OpBuilder nb = OpBuilder::atBlockEnd(has.elseBlock());
+        Value next = buildPassLoop(nb, l, ring, slices, iter);
+        Value zero = mk::MmaZeroOp::create(nb, l, accType);
+        scf::YieldOp::create(nb, l, ValueRange{zero, zero, next});
+      }
+      scf::YieldOp::create(bb, l, has.getResults());
+      return SmallVector<Value>(branch.getResults());
+    };
+    // Wide tiles: this warpgroup's first row, and whether the tile has rows
+    // there (always for the first).
+    auto wideRows = [&](OpBuilder &ob,
+                        mk::GroupedTileOp d) -> std::pair<Value, Value> {
+      Value row = arith::AddIOp::create(
+          ob, loc, d.getRow(), arith::MulIOp::create(ob, loc, wg, idx(ob, 64)));
+      return {row, arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult,
+                                         row, d.getRowEnd())};
+    };
+    // The MMA warpgroups' tile loop: `gemm1` or `gemm2` builds a tile's
+    // work from the decoded tile and the ring iteration and returns the next
+    // (the phase timers' slots around them).
+    using TileWork = function_ref<Value(OpBuilder &, mk::GroupedTileOp, Value)>;
+    auto consumerTiles = [&](TileWork gemm1, TileWork gemm2) -> Value {
+      return buildScheduledTiles(
+          b, loc, ring, nextTile, total, /*producer=*/false,
+          [&](OpBuilder &ob, Value t, Value iter) -> Value {
+            timers.turn(ob, loc, 6, 7, isFirst);
+            Value tileEnd = buildPerGemm(
+                ob, loc, t, n1,
+                [&](OpBuilder &tb, Value t1) -> Value {
+                  timers.stamp(tb, loc, 12, isFirst, "sub");
+                  timers.stamp(tb, loc, 11, isFirst, "count");
+                  Value next = gemm1(tb, decode(tb, t1, cols1), iter);
+                  timers.stamp(tb, loc, 12, isFirst, "add");
                   return next;
-                }
-                // Each warpgroup takes 64 of the 128 activation columns: the
-                // first the gate's and up's columns 0-63, the second 64-127.
-                // Each hands the other the half of its accumulator it
-                // lacks (fragment values 32-63 of the gate, 0-31 of the
-                // up) through the exchange buffer, both between named
-                // barriers 5 and 6; the two meet once more inside
-                // store_act_fp8 (barrier 7) for the rows' amax over all 128
-                // columns, and each signals the block.
-                auto halves = scf::IfOp::create(tb, l, isFirst, true);
-                for (int64_t half = 0; half < 2; ++half) {
-                  OpBuilder hb = OpBuilder::atBlockTerminator(
-                      half == 0 ? halves.thenBlock() : halves.elseBlock());
-                  // The first warpgroup (the gate) gives values 32-63, the
-                  // second (the up) 0-31, and takes the other's.
-                  auto range = [&](bool given) {
-                    return hb.getDenseI64ArrayAttr(
-                        (half == 0) == given ? ArrayRef<int64_t>{32, 64}
+                },
+                [&](OpBuilder &eb, Value t2) -> Value {
+                  return gemm2(eb, decode(eb, t2, cols2), iter);
+                });
+            timers.turn(ob, loc, 9, 6, isFirst);
+            timers.stamp(ob, loc, 10, isFirst, "count");
+            return tileEnd;
+          });
+    };
+    auto wideGemm1Tile = [&](OpBuilder &tb, mk::GroupedTileOp d,
+                             Value iter) -> Value {
+      Location l = loc;
+      // w13_scales[e][nb][kb]: the gate's block nb is the
+      // column tile, the up's I / 128 further.
+      std::array<Value, 2> wsBase{
+          scaleBase(tb, d.getExpert(), c2IBlocks, d.getColTile(), cHBlocks),
+          scaleBase(tb, d.getExpert(), c2IBlocks,
+                    arith::AddIOp::create(tb, l, d.getColTile(), cIBlocks),
+                    cHBlocks)};
+      SmallVector<Value> r =
+          wideMmas(tb, d, rowScales, w13Scales, wsBase, hBlocks, slices1, iter);
+      auto [row, has] = wideRows(tb, d);
+      auto ifOp = scf::IfOp::create(tb, l, has, false);
+      OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      timers.stamp(sb, l, 14, isFirst, "sub");
+      auto store = mk::StoreActFp8Op::create(
+          sb, l, r[0], r[1], act, row,
+          arith::MulIOp::create(sb, l, d.getColTile(), c128), actScales,
+          d.getRowEnd(), rw, Value(), sb.getStringAttr(actName),
+          TypeAttr::get(g1), sb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
+          UnitAttr(), IntegerAttr(), IntegerAttr());
+      if (alpha)
+        store.setAlphaAttr(alpha);
+      if (limit)
+        store.setLimitAttr(limit);
+      store.setApprox(approxActivation);
+      timers.turn(sb, l, 14, 15, isFirst);
+      // This warpgroup's 64-row block.
+      mk::SignalOp::create(sb, l, ready,
+                           arith::AddIOp::create(sb, l, readyIndex(sb, d), wg));
+      timers.stamp(sb, l, 15, isFirst, "add");
+      return r[2];
+    };
+    auto wideGemm2Tile = [&](OpBuilder &eb, mk::GroupedTileOp d,
+                             Value iter) -> Value {
+      Location l = loc;
+      // Columns colTile * 256 + 128 h; a half past H (H an odd
+      // multiple of 128) reads the last block's scales and
+      // stores nothing.
+      Value col0 = arith::MulIOp::create(eb, l, d.getColTile(), c256);
+      Value cols[2] = {col0, arith::AddIOp::create(eb, l, col0, c128)};
+      std::array<Value, 2> wsBase;
+      for (int64_t half = 0; half < 2; ++half) {
+        Value nb = arith::MinUIOp::create(
+            eb, l, arith::DivUIOp::create(eb, l, cols[half], c128),
+            cLastHBlock);
+        wsBase[half] = scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks);
+      }
+      SmallVector<Value> r =
+          wideMmas(eb, d, actScales, w2Scales, wsBase, iBlocks, slices2, iter);
+      auto [row, has] = wideRows(eb, d);
+      auto ifOp = scf::IfOp::create(eb, l, has, false);
+      OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      for (int64_t half = 0; half < 2; ++half) {
+        // (The first half's columns are always below H.)
+        OpBuilder ib = sb;
+        if (half == 1) {
+          auto inside = scf::IfOp::create(
+              sb, l,
+              arith::CmpIOp::create(sb, l, arith::CmpIPredicate::ult, cols[1],
+                                    cH),
+              false);
+          ib = OpBuilder::atBlockTerminator(inside.thenBlock());
+        }
+        if (yTma)
+          mk::StoreAccTmaOp::create(ib, l, r[half], tmapY, wgStaging, y, row,
+                                    cols[half], d.getRowEnd(), storeBarrier,
+                                    ib.getI64IntegerAttr(yHalves),
+                                    ib.getI64IntegerAttr(h));
+        else
+          ep.storeRows(ib, l, {r[half]}, y, row, cols[half], d.getRowEnd(),
+                       yElem, h);
+      }
+      return r[2];
+    };
+    // The 64-row tiles' work: GEMM1's and GEMM2's, from the decoded tile
+    // and the ring iteration; each returns the next iteration.
+    auto gemm1Tile = [&](OpBuilder &tb, mk::GroupedTileOp d,
+                         Value iter) -> Value {
+      Location l = loc;
+      // w13_scales[e][nb][0]: the gate's block is the column tile,
+      // the up's I / 128 further.
+      Value nb = arith::AddIOp::create(
+          tb, l, d.getColTile(),
+          arith::SelectOp::create(tb, l, isFirst, c0, cIBlocks));
+      TileScales ts{rowScales, w13Scales,
+                    scaleBase(tb, d.getExpert(), c2IBlocks, nb, cHBlocks),
+                    hBlocks};
+      // MXFP4: the gate's weight rows, then the up's (I further).
+      Fp4Rows fr;
+      if (fp4)
+        fr = {w13Scales,
+              gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i, 128,
+                               /*interleaved=*/false)
+                  .first,
+              cI, e * 2 * i, h / 32};
+      auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
+      // moek.store_act_fp8 of the tile's 128 activation columns,
+      // or of column half `half` with the amax buffer `amax`.
+      auto storeAct = [&](OpBuilder &sb, Value gate, Value up, Value amax,
+                          IntegerAttr half) {
+        auto store = mk::StoreActFp8Op::create(
+            sb, l, gate, up, act, d.getRow(),
+            arith::MulIOp::create(sb, l, d.getColTile(), c128), actScales,
+            d.getRowEnd(), rw, amax, sb.getStringAttr(actName),
+            TypeAttr::get(g1), sb.getI64IntegerAttr(i), FloatAttr(),
+            FloatAttr(), UnitAttr(), half,
+            half ? sb.getI64IntegerAttr(kAmaxBarrier) : IntegerAttr());
+        if (alpha)
+          store.setAlphaAttr(alpha);
+        if (limit)
+          store.setLimitAttr(limit);
+        store.setPermuteK(smallTiles);
+        store.setApprox(approxActivation);
+      };
+      if (!splitAct) {
+        // The up's accumulator to the first warpgroup, which applies
+        // the activation, quantizes and signals the block.
+        auto who = scf::IfOp::create(tb, l, isFirst, true);
+        {
+          OpBuilder fb = OpBuilder::atBlockTerminator(who.thenBlock());
+          timers.stamp(fb, l, 13, isFirst, "sub");
+          mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kFull),
+                                    fb.getI64IntegerAttr(256));
+          Value up = mk::AccLoadSmemOp::create(fb, l, accType, exchange);
+          mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
+                                    fb.getI64IntegerAttr(256));
+          timers.turn(fb, l, 13, 14, isFirst);
+          storeAct(fb, acc, up, Value(), IntegerAttr());
+          timers.turn(fb, l, 14, 15, isFirst);
+          mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
+          timers.stamp(fb, l, 15, isFirst, "add");
+        }
+        {
+          OpBuilder sb = OpBuilder::atBlockTerminator(who.elseBlock());
+          mk::AccStoreSmemOp::create(sb, l, acc, exchange, DenseI64ArrayAttr());
+          mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kFull),
+                                    sb.getI64IntegerAttr(256));
+          mk::BarrierSyncOp::create(sb, l, sb.getI64IntegerAttr(kEmpty),
+                                    sb.getI64IntegerAttr(256));
+        }
+        return next;
+      }
+      // Each warpgroup takes 64 of the 128 activation columns: the
+      // first the gate's and up's columns 0-63, the second 64-127.
+      // Each hands the other the half of its accumulator it
+      // lacks (fragment values 32-63 of the gate, 0-31 of the
+      // up) through the exchange buffer, both between named
+      // barriers 5 and 6; the two meet once more inside
+      // store_act_fp8 (barrier 7) for the rows' amax over all 128
+      // columns, and each signals the block.
+      auto halves = scf::IfOp::create(tb, l, isFirst, true);
+      for (int64_t half = 0; half < 2; ++half) {
+        OpBuilder hb = OpBuilder::atBlockTerminator(
+            half == 0 ? halves.thenBlock() : halves.elseBlock());
+        // The first warpgroup (the gate) gives values 32-63, the
+        // second (the up) 0-31, and takes the other's.
+        auto range = [&](bool given) {
+          return hb.getDenseI64ArrayAttr((half == 0) == given
+                                             ? ArrayRef<int64_t>{32, 64}
                                              : ArrayRef<int64_t>{0, 32});
-                  };
-                  if (half == 0)
-                    timers.stamp(hb, l, 13, isFirst, "sub");
-                  mk::AccStoreSmemOp::create(hb, l, acc, exchange,
-                                             range(/*given=*/true));
-                  mk::BarrierSyncOp::create(hb, l, hb.getI64IntegerAttr(kFull),
-                                            hb.getI64IntegerAttr(256));
-                  Value other = mk::AccLoadSmemOp::create(
-                      hb, l, accType, exchange, hb.getI64IntegerAttr(64),
-                      range(/*given=*/false));
-                  if (half == 0)
-                    timers.turn(hb, l, 13, 14, isFirst);
-                  Value amaxBuf = LLVM::GEPOp::create(
-                      hb, l, exchange.getType(), hb.getI8Type(), exchange,
-                      ArrayRef<LLVM::GEPArg>{int32_t(kExchangeBytes)});
-                  storeAct(hb, half == 0 ? acc : other,
-                           half == 0 ? other : acc, amaxBuf,
-                           hb.getI64IntegerAttr(half));
-                }
-                timers.turn(tb, l, 14, 15, isFirst);
-                // The exchange and the amax buffer may be written again.
-                mk::BarrierSyncOp::create(tb, l, tb.getI64IntegerAttr(kEmpty),
-                                          tb.getI64IntegerAttr(256));
-                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
-                timers.stamp(tb, l, 15, isFirst, "add");
-                timers.stamp(tb, l, 12, isFirst, "add");
-                return next;
-              },
-              [&](OpBuilder &eb, Value t2) -> Value {
-                auto d = decode(eb, t2, cols2);
-                // Columns colTile * 256 + 128 * wg; a block past H (H an odd
-                // multiple of 128) reads the last block's scale and stores
-                // nothing.
-                Value col = arith::AddIOp::create(
-                    eb, l, arith::MulIOp::create(eb, l, d.getColTile(), c256),
-                    arith::MulIOp::create(eb, l, wg, c128));
-                Value nb = arith::MinUIOp::create(
-                    eb, l, arith::DivUIOp::create(eb, l, col, c128),
-                    cLastHBlock);
-                TileScales ts{actScales, w2Scales,
-                              arith::MulIOp::create(
-                                  eb, l,
-                                  arith::AddIOp::create(
-                                      eb, l,
-                                      arith::MulIOp::create(
-                                          eb, l, d.getExpert(), cHBlocks),
-                                      nb),
-                                  cIBlocks),
-                              iBlocks};
-                Fp4Rows fr;
-                if (fp4)
-                  fr = {w2Scales,
-                        arith::AddIOp::create(
-                            eb, l,
-                            arith::MulIOp::create(eb, l, d.getExpert(), cH),
-                            arith::MulIOp::create(eb, l, d.getColTile(), c256)),
-                        c128, e * h, i / 32};
-                auto [acc, next] = mmas(eb, d, ts, slices2, iter, fr);
-                // (moek.store_acc masks no column when ld is a multiple of the
-                // accumulator's width.)
-                auto inside = scf::IfOp::create(
-                    eb, l,
-                    arith::CmpIOp::create(eb, l, arith::CmpIPredicate::ult, col,
-                                          cH),
-                    false);
-                OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
-                if (yTma)
-                  mk::StoreAccTmaOp::create(
-                      ib, l, acc, tmapY, wgStaging, y, d.getRow(), col,
-                      d.getRowEnd(), storeBarrier,
-                      ib.getI64IntegerAttr(yHalves), ib.getI64IntegerAttr(h));
-                else
-                  ep.storeRows(ib, l, {acc}, y, d.getRow(), col,
-                               d.getRowEnd(), yElem, h);
-                return next;
-              });
-          timers.turn(ob, l, 9, 6, isFirst);
-          timers.stamp(ob, l, 10, isFirst, "count");
-          return tileEnd;
-        });
+        };
+        if (half == 0)
+          timers.stamp(hb, l, 13, isFirst, "sub");
+        mk::AccStoreSmemOp::create(hb, l, acc, exchange, range(/*given=*/true));
+        mk::BarrierSyncOp::create(hb, l, hb.getI64IntegerAttr(kFull),
+                                  hb.getI64IntegerAttr(256));
+        Value other = mk::AccLoadSmemOp::create(hb, l, accType, exchange,
+                                                hb.getI64IntegerAttr(64),
+                                                range(/*given=*/false));
+        if (half == 0)
+          timers.turn(hb, l, 13, 14, isFirst);
+        Value amaxBuf = LLVM::GEPOp::create(
+            hb, l, exchange.getType(), hb.getI8Type(), exchange,
+            ArrayRef<LLVM::GEPArg>{int32_t(kExchangeBytes)});
+        storeAct(hb, half == 0 ? acc : other, half == 0 ? other : acc, amaxBuf,
+                 hb.getI64IntegerAttr(half));
+      }
+      timers.turn(tb, l, 14, 15, isFirst);
+      // The exchange and the amax buffer may be written again.
+      mk::BarrierSyncOp::create(tb, l, tb.getI64IntegerAttr(kEmpty),
+                                tb.getI64IntegerAttr(256));
+      mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
+      timers.stamp(tb, l, 15, isFirst, "add");
+      return next;
+    };
+    auto gemm2Tile = [&](OpBuilder &eb, mk::GroupedTileOp d,
+                         Value iter) -> Value {
+      Location l = loc;
+      // Columns colTile * 256 + 128 * wg; a block past H (H an odd
+      // multiple of 128) reads the last block's scale and stores
+      // nothing.
+      Value col = arith::AddIOp::create(
+          eb, l, arith::MulIOp::create(eb, l, d.getColTile(), c256),
+          arith::MulIOp::create(eb, l, wg, c128));
+      Value nb = arith::MinUIOp::create(
+          eb, l, arith::DivUIOp::create(eb, l, col, c128), cLastHBlock);
+      TileScales ts{actScales, w2Scales,
+                    scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks),
+                    iBlocks};
+      Fp4Rows fr;
+      if (fp4)
+        fr = {w2Scales,
+              arith::AddIOp::create(
+                  eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
+                  arith::MulIOp::create(eb, l, d.getColTile(), c256)),
+              c128, e * h, i / 32};
+      auto [acc, next] = mmas(eb, d, ts, slices2, iter, fr);
+      // (moek.store_acc masks no column when ld is a multiple of the
+      // accumulator's width.)
+      auto inside = scf::IfOp::create(
+          eb, l,
+          arith::CmpIOp::create(eb, l, arith::CmpIPredicate::ult, col, cH),
+          false);
+      OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
+      if (yTma)
+        mk::StoreAccTmaOp::create(ib, l, acc, tmapY, wgStaging, y, d.getRow(),
+                                  col, d.getRowEnd(), storeBarrier,
+                                  ib.getI64IntegerAttr(yHalves),
+                                  ib.getI64IntegerAttr(h));
+      else
+        ep.storeRows(ib, l, {acc}, y, d.getRow(), col, d.getRowEnd(), yElem, h);
+      return next;
+    };
+    timers.stamp(b, loc, 6, isFirst, "sub");
+    Value last = wide ? consumerTiles(wideGemm1Tile, wideGemm2Tile)
+                      : consumerTiles(gemm1Tile, gemm2Tile);
     timers.stamp(b, loc, 6, isFirst, "add");
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
-    endTurns(b, loc, second);
+    if (!wide)
+      endTurns(b, loc, second);
     // y's rows stored by TMA are complete before grid barrier 3.
     if (yTma)
       mk::StoreAccTmaWaitOp::create(b, loc);
@@ -4604,6 +4852,12 @@ struct ConvertMoEToMoEKernelPass
                             "tile-n = 128 and the cooperative schedule";
       return signalPassFailure();
     }
+    if (fp8TileRows != 64 && fp8TileRows != 128) {
+      module.emitError() << "convert-moe-to-moek: fp8-tile-rows must be 64 "
+                            "or 128, got "
+                         << static_cast<int64_t>(fp8TileRows);
+      return signalPassFailure();
+    }
     if (tileN != 0 && tileN != 128 && tileN != 256) {
       module.emitError() << "convert-moe-to-moek: tile-n must be 0 (auto), "
                             "128 or 256, got "
@@ -4654,16 +4908,20 @@ struct ConvertMoEToMoEKernelPass
                               op.getW13(), op.getW2()};
       LLVM::LLVMFuncOp kernel;
       if (isFp8BlockLayer(op) || isFp8Mxfp4Layer(op)) {
-        kernel = buildFusedFp8Kernel(b, op.getLoc(), name, op, stages,
-                                     maxTokens, streamWeights,
-                                     /*transposedSmallTiles=*/chip == "sm_90a" &&
-                                         smallTiles,
-                                     fp4StepsPerFence,
-                                     /*blockScaled=*/chip == "sm_100a" &&
-                                         blockScaled,
-                                     phaseTimers,
-                                     /*storeTma=*/chip == "sm_90a",
-                                     dispatchReadiness, approxActivation);
+        if (fp8TileRows == 128 &&
+            (isFp8Mxfp4Layer(op) || chip != "sm_90a" || dispatchReadiness ||
+             (op.isPerRank() && op.getPlacementAttr().getRanks() > 1)))
+          op.emitRemark()
+              << "convert-moe-to-moek: fp8-tile-rows=128 not applied (it "
+                 "takes FP8 weights on sm_90a, one GPU, without "
+                 "dispatch-readiness): 64-row tiles";
+        kernel = buildFusedFp8Kernel(
+            b, op.getLoc(), name, op, stages, maxTokens, streamWeights,
+            /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
+            fp4StepsPerFence,
+            /*blockScaled=*/chip == "sm_100a" && blockScaled, phaseTimers,
+            /*storeTma=*/chip == "sm_90a", dispatchReadiness, approxActivation,
+            fp8TileRows);
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&
                  !op.isPerRank() && !phaseTimers &&
