@@ -272,7 +272,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "without dispatch-readiness: rows per tile, 64 (the two MMA "
            "warpgroups split each tile's 256 columns) or 128 (each takes 64 "
            "rows and all 256 columns in two promoted halves, so a stage's "
-           "weights serve twice the rows); the other FP8 layers keep 64">,
+           "weights serve twice the rows), or 0 (auto: the 64-row kernel "
+           "and the 128-row one as a variant the runtime launches from 64 "
+           "rows an expert on average, T * K >= 64 E); the other FP8 "
+           "layers keep 64">,
     Option<"phaseTimers", "phase-timers", "bool", "false",
            "Fused layers: record each CTA's nanosecond clock at the phase "
            "boundaries into the workspace (manifest "

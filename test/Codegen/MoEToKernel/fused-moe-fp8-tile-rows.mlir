@@ -1,5 +1,6 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fp8-tile-rows=128" -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fp8-tile-rows=128 dispatch-readiness=true" 2>&1 | FileCheck %s --check-prefix=READY
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fp8-tile-rows=0" -verify-diagnostics | FileCheck %s --check-prefix=AUTO
 // RUN: not moe-opt %s --convert-moe-to-moek="fp8-tile-rows=96" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // fp8-tile-rows=128: the FP8 fused kernel's tiles have 128 rows, and MMA
@@ -66,4 +67,12 @@ func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor
 // READY: remark: convert-moe-to-moek: fp8-tile-rows=128 not applied (it takes FP8 weights on sm_90a, one GPU, without dispatch-readiness): 64-row tiles
 // READY: moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 64 : i64}
 
-// BAD: convert-moe-to-moek: fp8-tile-rows must be 64 or 128, got 96
+// fp8-tile-rows=0 (auto): the 64-row kernel, and the 128-row one as its
+// variant from T = 64 E / K = 256 tokens (64 rows an expert on average).
+// AUTO:       llvm.func @layer_fused_moe_0(
+// AUTO-SAME:    moek.variants = [{kernel = @layer_fused_moe_0_m128, min_tokens = 256 : i64}]
+// AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 64 : i64}
+// AUTO:       llvm.func @layer_fused_moe_0_m128(
+// AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
+
+// BAD: convert-moe-to-moek: fp8-tile-rows must be 0 (auto), 64 or 128, got 96
