@@ -37,6 +37,13 @@
 // not the default (docs/FusedKernel.md); on sm_100a it does not apply.
 // RUN: rm -rf %t.fp8wide && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8wide --ptxas %ptxas --fp8 --kernel-options fp8-tile-rows=128 8,512,256,2 8,256,256,2,in_combine,bf16,clamped_swiglu 16,1024,384,4,none,f32 256,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8WIDE
 // FP8WIDE-COUNT-6: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores {{([0-9]|[1-5][0-9]|6[0-4])}} B, workspace
+// fp8-tile-rows=0 (auto): one artifact with both kernels; its manifest
+// names the 128-row one as the variant from T = 64 E / K = 256.
+// RUN: rm -rf %t.fp8auto && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8auto --ptxas %ptxas --fp8 --kernel-options fp8-tile-rows=0 8,512,256,2
+// RUN: grep -o '"min_tokens": *[0-9]*\|"kernel": *"[a-z0-9_]*"' %t.fp8auto/fm_fp8_e8_h512_i256_k2/manifest.json | FileCheck %s --check-prefix=FP8AUTO
+// FP8AUTO: "kernel": "fm_fused_moe_0"
+// FP8AUTO-NEXT: "kernel": "fm_fused_moe_0_m128"
+// FP8AUTO-NEXT: "min_tokens": 256
 
 // The FP8 x MXFP4 layers (the FP8 ones with e2m1 weights and UE8M0 scales
 // per 1x32 block, expanded to e4m3 in shared memory, or in registers for
