@@ -717,6 +717,18 @@ struct Fp4Tile {
   bool permuteK = false; // the expanded tile in moek.mma_fp4's K order
 };
 
+/// The weight scale of K block `kb` of a block-scaled tile whose first is
+/// element `base` of `ws` (f32).
+Value loadBlockScale(OpBuilder &b, Location loc, Value ws, Value base,
+                     Value kb) {
+  Type f32 = b.getF32Type();
+  Value index = arith::IndexCastOp::create(
+      b, loc, b.getI64Type(), arith::AddIOp::create(b, loc, base, kb));
+  return LLVM::LoadOp::create(
+      b, loc, f32,
+      LLVM::GEPOp::create(b, loc, ws.getType(), f32, ws, ValueRange{index}), 4);
+}
+
 /// The K loop of one MMA warpgroup over one block-scaled tile, one K block
 /// (128) per stage. Each block's product goes into a fresh partial
 /// accumulator (zero_init), is waited for, and is added to the main one
@@ -741,7 +753,7 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastBlock = arith::ConstantIndexOp::create(b, loc, scales.kBlocks - 1);
-  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  Type f32 = b.getF32Type();
   auto rowsType = mk::RowsType::get(b.getContext(), 64, f32);
   // The row scales and the weight scale of K block `kb` (MXFP4: 1, and
   // the row's four block scales).
@@ -755,11 +767,7 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
                              kb, ib.getI64IntegerAttr(fp4->scaleRows),
                              ib.getI64IntegerAttr(fp4->scaleCols),
                              ib.getI64IntegerAttr(fp4->firstThread))};
-    Value wsIndex = arith::IndexCastOp::create(
-        ib, loc, i64, arith::AddIOp::create(ib, loc, scales.wsBase, kb));
-    Value wsAddr = LLVM::GEPOp::create(ib, loc, scales.ws.getType(), f32,
-                                       scales.ws, ValueRange{wsIndex});
-    return {rowScales, LLVM::LoadOp::create(ib, loc, f32, wsAddr, 4)};
+    return {rowScales, loadBlockScale(ib, loc, scales.ws, scales.wsBase, kb)};
   };
   Value zero = mk::MmaZeroOp::create(b, loc, accType);
   auto [rows0, w0] = loadScales(b, c0);
@@ -826,21 +834,14 @@ buildScaledHalvesLoop(OpBuilder &b, Location loc, Value ring,
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastBlock = arith::ConstantIndexOp::create(b, loc, kBlocks - 1);
-  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  Type f32 = b.getF32Type();
   auto rowsType = mk::RowsType::get(b.getContext(), 64, f32);
   // The row scales and the two halves' weight scales of K block `kb`.
   auto loadScales = [&](OpBuilder &ib, Value kb) -> SmallVector<Value> {
     SmallVector<Value> v{mk::LoadRowsOp::create(
         ib, loc, rowsType, xs, row, kb, rowEnd, ib.getI64IntegerAttr(kBlocks))};
-    for (Value base : wsBase) {
-      Value index = arith::IndexCastOp::create(
-          ib, loc, i64, arith::AddIOp::create(ib, loc, base, kb));
-      v.push_back(
-          LLVM::LoadOp::create(ib, loc, f32,
-                               LLVM::GEPOp::create(ib, loc, ws.getType(), f32,
-                                                   ws, ValueRange{index}),
-                               4));
-    }
+    for (Value base : wsBase)
+      v.push_back(loadBlockScale(ib, loc, ws, base, kb));
     return v;
   };
   Value zero = mk::MmaZeroOp::create(b, loc, accType);
@@ -2208,6 +2209,13 @@ bool isFp8Mxfp4Layer(FusedMoEOp op) {
          is(op.getActQuantAttr(), QuantScheme::fp8_block, 128) &&
          is(op.getW13QuantAttr(), QuantScheme::mxfp4, 32) &&
          is(op.getW2QuantAttr(), QuantScheme::mxfp4, 32);
+}
+
+/// Whether an FP8 fused layer can take 128-row tiles (fp8-tile-rows): FP8
+/// (not MXFP4) weights, sm_90a, no dispatch readiness, one GPU.
+bool fp8WideTilesApply(FusedMoEOp op, bool sm90a, bool dispatchReadiness) {
+  return !isFp8Mxfp4Layer(op) && sm90a && !dispatchReadiness &&
+         !(op.isPerRank() && op.getPlacementAttr().getRanks() > 1);
 }
 
 /// True if rows or activations quantized as `q` keep their exact values in
@@ -3891,8 +3899,8 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // rows; GEMM1's warpgroup holds its rows' gate and up columns and
   // computes their activation alone (no exchange), and signals its own
   // 64-row block.
-  bool wide =
-      fp8TileRows == 128 && !fp4 && storeTma && !blockReady && !ep.enabled();
+  bool wide = fp8TileRows == 128 &&
+              fp8WideTilesApply(op, /*sm90a=*/storeTma, blockReady);
   int64_t tileM = wide ? 128 : 64;
   // `stages` 0: the default. MXFP4 expanded in shared memory (sm_90a):
   // the expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
@@ -4438,6 +4446,44 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       }
       return {branch.getResult(0), branch.getResult(1)};
     };
+    // moek.store_act_fp8 of tile `d`'s 128 activation columns for the 64
+    // rows from `row`, or of column half `half` with the amax buffer
+    // `amax`.
+    auto storeActFp8 = [&](OpBuilder &sb, mk::GroupedTileOp d, Value gate,
+                           Value up, Value row, Value amax, IntegerAttr half) {
+      auto store = mk::StoreActFp8Op::create(
+          sb, loc, gate, up, act, row,
+          arith::MulIOp::create(sb, loc, d.getColTile(), c128), actScales,
+          d.getRowEnd(), rw, amax, sb.getStringAttr(actName), TypeAttr::get(g1),
+          sb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(), UnitAttr(), half,
+          half ? sb.getI64IntegerAttr(kAmaxBarrier) : IntegerAttr());
+      if (alpha)
+        store.setAlphaAttr(alpha);
+      if (limit)
+        store.setLimitAttr(limit);
+      store.setPermuteK(smallTiles);
+      store.setApprox(approxActivation);
+    };
+    // GEMM2: the first weight scale of the 128 columns from `col` (a block
+    // past H, H an odd multiple of 128, reads the last block's), and the
+    // 64 x 128 accumulator's rows from `row` into y there (by TMA where y
+    // leaves so).
+    auto w2ScaleBase = [&](OpBuilder &eb, mk::GroupedTileOp d,
+                           Value col) -> Value {
+      Value nb = arith::MinUIOp::create(
+          eb, loc, arith::DivUIOp::create(eb, loc, col, c128), cLastHBlock);
+      return scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks);
+    };
+    auto storeY = [&](OpBuilder &ib, mk::GroupedTileOp d, Value acc, Value row,
+                      Value col) {
+      if (yTma)
+        mk::StoreAccTmaOp::create(ib, loc, acc, tmapY, wgStaging, y, row, col,
+                                  d.getRowEnd(), storeBarrier,
+                                  ib.getI64IntegerAttr(yHalves),
+                                  ib.getI64IntegerAttr(h));
+      else
+        ep.storeRows(ib, loc, {acc}, y, row, col, d.getRowEnd(), yElem, h);
+    };
     // Wide tiles: warpgroup w's two main accumulators (columns 0-127 and
     // 128-255 of the tile) over rows 64 w to 64 w + 63, and the next ring
     // iteration. The second warpgroup, where the tile has no rows of its
@@ -4533,17 +4579,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       auto ifOp = scf::IfOp::create(tb, l, has, false);
       OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
       timers.stamp(sb, l, 14, isFirst, "sub");
-      auto store = mk::StoreActFp8Op::create(
-          sb, l, r[0], r[1], act, row,
-          arith::MulIOp::create(sb, l, d.getColTile(), c128), actScales,
-          d.getRowEnd(), rw, Value(), sb.getStringAttr(actName),
-          TypeAttr::get(g1), sb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(),
-          UnitAttr(), IntegerAttr(), IntegerAttr());
-      if (alpha)
-        store.setAlphaAttr(alpha);
-      if (limit)
-        store.setLimitAttr(limit);
-      store.setApprox(approxActivation);
+      storeActFp8(sb, d, r[0], r[1], row, Value(), IntegerAttr());
       timers.turn(sb, l, 14, 15, isFirst);
       // This warpgroup's 64-row block.
       mk::SignalOp::create(sb, l, ready,
@@ -4559,13 +4595,8 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       // stores nothing.
       Value col0 = arith::MulIOp::create(eb, l, d.getColTile(), c256);
       Value cols[2] = {col0, arith::AddIOp::create(eb, l, col0, c128)};
-      std::array<Value, 2> wsBase;
-      for (int64_t half = 0; half < 2; ++half) {
-        Value nb = arith::MinUIOp::create(
-            eb, l, arith::DivUIOp::create(eb, l, cols[half], c128),
-            cLastHBlock);
-        wsBase[half] = scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks);
-      }
+      std::array<Value, 2> wsBase{w2ScaleBase(eb, d, cols[0]),
+                                  w2ScaleBase(eb, d, cols[1])};
       SmallVector<Value> r =
           wideMmas(eb, d, actScales, w2Scales, wsBase, iBlocks, slices2, iter);
       auto [row, has] = wideRows(eb, d);
@@ -4582,14 +4613,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
               false);
           ib = OpBuilder::atBlockTerminator(inside.thenBlock());
         }
-        if (yTma)
-          mk::StoreAccTmaOp::create(ib, l, r[half], tmapY, wgStaging, y, row,
-                                    cols[half], d.getRowEnd(), storeBarrier,
-                                    ib.getI64IntegerAttr(yHalves),
-                                    ib.getI64IntegerAttr(h));
-        else
-          ep.storeRows(ib, l, {r[half]}, y, row, cols[half], d.getRowEnd(),
-                       yElem, h);
+        storeY(ib, d, r[half], row, cols[half]);
       }
       return r[2];
     };
@@ -4615,24 +4639,6 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                   .first,
               cI, e * 2 * i, h / 32};
       auto [acc, next] = mmas(tb, d, ts, slices1, iter, fr);
-      // moek.store_act_fp8 of the tile's 128 activation columns,
-      // or of column half `half` with the amax buffer `amax`.
-      auto storeAct = [&](OpBuilder &sb, Value gate, Value up, Value amax,
-                          IntegerAttr half) {
-        auto store = mk::StoreActFp8Op::create(
-            sb, l, gate, up, act, d.getRow(),
-            arith::MulIOp::create(sb, l, d.getColTile(), c128), actScales,
-            d.getRowEnd(), rw, amax, sb.getStringAttr(actName),
-            TypeAttr::get(g1), sb.getI64IntegerAttr(i), FloatAttr(),
-            FloatAttr(), UnitAttr(), half,
-            half ? sb.getI64IntegerAttr(kAmaxBarrier) : IntegerAttr());
-        if (alpha)
-          store.setAlphaAttr(alpha);
-        if (limit)
-          store.setLimitAttr(limit);
-        store.setPermuteK(smallTiles);
-        store.setApprox(approxActivation);
-      };
       if (!splitAct) {
         // The up's accumulator to the first warpgroup, which applies
         // the activation, quantizes and signals the block.
@@ -4646,7 +4652,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
           mk::BarrierSyncOp::create(fb, l, fb.getI64IntegerAttr(kEmpty),
                                     fb.getI64IntegerAttr(256));
           timers.turn(fb, l, 13, 14, isFirst);
-          storeAct(fb, acc, up, Value(), IntegerAttr());
+          storeActFp8(fb, d, acc, up, d.getRow(), Value(), IntegerAttr());
           timers.turn(fb, l, 14, 15, isFirst);
           mk::SignalOp::create(fb, l, ready, readyIndex(fb, d));
           timers.stamp(fb, l, 15, isFirst, "add");
@@ -4693,8 +4699,8 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         Value amaxBuf = LLVM::GEPOp::create(
             hb, l, exchange.getType(), hb.getI8Type(), exchange,
             ArrayRef<LLVM::GEPArg>{int32_t(kExchangeBytes)});
-        storeAct(hb, half == 0 ? acc : other, half == 0 ? other : acc, amaxBuf,
-                 hb.getI64IntegerAttr(half));
+        storeActFp8(hb, d, half == 0 ? acc : other, half == 0 ? other : acc,
+                    d.getRow(), amaxBuf, hb.getI64IntegerAttr(half));
       }
       timers.turn(tb, l, 14, 15, isFirst);
       // The exchange and the amax buffer may be written again.
@@ -4713,11 +4719,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       Value col = arith::AddIOp::create(
           eb, l, arith::MulIOp::create(eb, l, d.getColTile(), c256),
           arith::MulIOp::create(eb, l, wg, c128));
-      Value nb = arith::MinUIOp::create(
-          eb, l, arith::DivUIOp::create(eb, l, col, c128), cLastHBlock);
-      TileScales ts{actScales, w2Scales,
-                    scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks),
-                    iBlocks};
+      TileScales ts{actScales, w2Scales, w2ScaleBase(eb, d, col), iBlocks};
       Fp4Rows fr;
       if (fp4)
         fr = {w2Scales,
@@ -4733,13 +4735,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
           arith::CmpIOp::create(eb, l, arith::CmpIPredicate::ult, col, cH),
           false);
       OpBuilder ib = OpBuilder::atBlockTerminator(inside.thenBlock());
-      if (yTma)
-        mk::StoreAccTmaOp::create(ib, l, acc, tmapY, wgStaging, y, d.getRow(),
-                                  col, d.getRowEnd(), storeBarrier,
-                                  ib.getI64IntegerAttr(yHalves),
-                                  ib.getI64IntegerAttr(h));
-      else
-        ep.storeRows(ib, l, {acc}, y, d.getRow(), col, d.getRowEnd(), yElem, h);
+      storeY(ib, d, acc, d.getRow(), col);
       return next;
     };
     timers.stamp(b, loc, 6, isFirst, "sub");
@@ -4909,8 +4905,7 @@ struct ConvertMoEToMoEKernelPass
       LLVM::LLVMFuncOp kernel;
       if (isFp8BlockLayer(op) || isFp8Mxfp4Layer(op)) {
         bool wideApplies =
-            !isFp8Mxfp4Layer(op) && chip == "sm_90a" && !dispatchReadiness &&
-            !(op.isPerRank() && op.getPlacementAttr().getRanks() > 1);
+            fp8WideTilesApply(op, chip == "sm_90a", dispatchReadiness);
         if (fp8TileRows == 128 && !wideApplies)
           op.emitRemark()
               << "convert-moe-to-moek: fp8-tile-rows=128 not applied (it "
