@@ -253,8 +253,8 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   auto op = FusedMoEOp::create(
       b, loc, out, args[0], args[1], args[2], args[3], args[4],
       scale ? args[5] : Value(), scale ? args[6] : Value(),
-      global ? args[7] : Value(), global ? args[8] : Value(),
-      *activation, *layout, alpha, limit, *router, gemm1, bf16, gemm2, rows,
+      global ? args[7] : Value(), global ? args[8] : Value(), Value(),
+      Value(), *activation, *layout, alpha, limit, *router, gemm1, bf16, gemm2, rows,
       blocks, rows, blocks, PlacementAttr());
   func::ReturnOp::create(b, loc, op.getResult());
 

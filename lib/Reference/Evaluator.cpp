@@ -141,6 +141,12 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg, int64_t tokens) {
     return scaleAround(
         2.0 / (maxOf(w) * std::sqrt(double(std::max<int64_t>(fanIn, 1)))));
   };
+  // Per-expert biases: small beside the products (about 1) they shift.
+  auto bias = [] {
+    RandomSpec s;
+    s.scale = 0.25f;
+    return s;
+  };
   auto dimOf = [](Value v, unsigned i) {
     return cast<RankedTensorType>(v.getType()).getDimSize(i);
   };
@@ -187,6 +193,8 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg, int64_t tokens) {
                 return scaleAround(1.0 / maxOf(op.getX()));
               if (v == op.getXGlobalScale() || v == op.getWGlobalScale())
                 return scaleAround(1.0);
+              if (v == op.getBias())
+                return bias();
               if (v == op.getX())
                 return activation;
               if (v == op.getOffsets())
@@ -209,6 +217,8 @@ Expected<RandomSpec> inferRandomSpec(BlockArgument arg, int64_t tokens) {
                 return weightScale(op.getW2(), i);
               if (v == op.getW13GlobalScale() || v == op.getW2GlobalScale())
                 return scaleAround(1.0);
+              if (v == op.getW13Bias() || v == op.getW2Bias())
+                return bias();
               return activation;
             })
             .Case([&](ActivationOp op) -> std::optional<RandomSpec> {
@@ -312,7 +322,8 @@ Error Interpreter::fusedMoE(mlir::moe::FusedMoEOp op) {
   Operand w13{&get(op.getW13()), getOrNull(op.getW13Scales()),
               getOrNull(op.getW13GlobalScale()), toSpec(op.getW13QuantAttr())};
   Expected<Tensor> h =
-      expertMatmul(a, w13, d->offsets, kindOf(op.getGemm1Type()));
+      expertMatmul(a, w13, d->offsets, kindOf(op.getGemm1Type()),
+                   getOrNull(op.getW13Bias()));
   if (!h)
     return withContext(h.takeError());
 
@@ -343,7 +354,8 @@ Error Interpreter::fusedMoE(mlir::moe::FusedMoEOp op) {
   Operand w2{&get(op.getW2()), getOrNull(op.getW2Scales()),
              getOrNull(op.getW2GlobalScale()), toSpec(op.getW2QuantAttr())};
   Expected<Tensor> y =
-      expertMatmul(b, w2, d->offsets, kindOf(op.getGemm2Type()));
+      expertMatmul(b, w2, d->offsets, kindOf(op.getGemm2Type()),
+                   getOrNull(op.getW2Bias()));
   if (!y)
     return withContext(y.takeError());
 
@@ -414,7 +426,8 @@ Error Interpreter::step(Operation *op) {
         Operand w{&get(m.getWeight()), getOrNull(m.getWScales()),
                   getOrNull(m.getWGlobalScale()), toSpec(m.getWQuantAttr())};
         return check(
-            expertMatmul(x, w, get(m.getOffsets()), kindOf(m.getOut())),
+            expertMatmul(x, w, get(m.getOffsets()), kindOf(m.getOut()),
+                         getOrNull(m.getBias())),
             [&](Tensor &t) { return set(m.getOut(), std::move(t), op); });
       })
       .Case([&](ActivationOp a) {

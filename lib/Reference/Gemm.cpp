@@ -295,6 +295,7 @@ struct GemmJob {
   const float *gw = nullptr; // per expert (gwPerExpert) or a single value
   bool gwPerExpert = false;
   const float *gx = nullptr;
+  const float *bias = nullptr; // [E, N]; null without
 
   ElemKind outKind = ElemKind::F32;
   float *y = nullptr; // [M, N]
@@ -365,8 +366,8 @@ void packPanel(const float *raw, int64_t nb, int64_t Kd, float *packed) {
       packed[k * kPanel + jj] = 0.0f;
 }
 
-/// Applies the global scales, rounds, and stores y[r][n] if expert e owns
-/// row r.
+/// Applies the global scales and the bias, rounds, and stores y[r][n] if
+/// expert e owns row r.
 inline void storeResult(const GemmJob &job, int64_t e, int64_t r, int64_t n,
                         float v) {
   if (job.owner[r] != e)
@@ -375,6 +376,8 @@ inline void storeResult(const GemmJob &job, int64_t e, int64_t r, int64_t n,
     v = v * job.gw[job.gwPerExpert ? e : 0];
   if (job.gx)
     v = v * *job.gx;
+  if (job.bias)
+    v = v + job.bias[e * job.N + n];
   job.y[r * job.N + n] = roundTo(job.outKind, v);
 }
 
@@ -722,7 +725,8 @@ llvm::Expected<Tensor> moe::ref::gate(const Tensor &x, const Tensor &w,
 llvm::Expected<Tensor> moe::ref::expertMatmul(const Operand &x,
                                               const Operand &w,
                                               const Tensor &offsets,
-                                              ElemKind outKind) {
+                                              ElemKind outKind,
+                                              const Tensor *bias) {
   if (!x.values)
     return makeError("expert_matmul: x is missing");
   if (!w.values)
@@ -813,6 +817,19 @@ llvm::Expected<Tensor> moe::ref::expertMatmul(const Operand &x,
     gxStorage.resize(1);
     x.globalScale->readFloat(0, 1, gxStorage.data());
     job.gx = gxStorage.data();
+  }
+
+  // Bias.
+  std::vector<float> biasStorage;
+  if (bias) {
+    if (bias->getRank() != 2 || bias->getDim(0) != E || bias->getDim(1) != N)
+      return makeError("expert_matmul: bias has shape " +
+                       shapeStr(bias->getShape()) + ", expected [" +
+                       llvm::Twine(E) + ", " + llvm::Twine(N) + "] ([E, N])");
+    if (!bias->isFloat())
+      return makeError(llvm::Twine("expert_matmul: bias has kind ") +
+                       getName(bias->getKind()) + ", expected a float kind");
+    job.bias = floatsOf(*bias, biasStorage);
   }
 
   // Scales.

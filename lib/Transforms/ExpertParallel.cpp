@@ -44,12 +44,14 @@ struct MoEExpertParallelPass
     });
     for (FusedMoEOp op : layers) {
       int64_t perRank = op.getPlacementAttr().getExpertsPerRank();
-      // The weights and their scales, block scales [E, ...] and global
-      // scales per expert [E] (a per-tensor global scale [] stays whole):
+      // The weights and their scales, block scales [E, ...], global
+      // scales per expert [E] (a per-tensor global scale [] stays whole)
+      // and biases [E, N]:
       // function arguments of this op only.
       SmallVector<Value> shards = {op.getW13(), op.getW2()};
       for (Value v : {op.getW13Scales(), op.getW2Scales(),
-                      op.getW13GlobalScale(), op.getW2GlobalScale()})
+                      op.getW13GlobalScale(), op.getW2GlobalScale(),
+                      op.getW13Bias(), op.getW2Bias()})
         if (v && cast<RankedTensorType>(v.getType()).getRank() > 0)
           shards.push_back(v);
       std::string why;

@@ -198,7 +198,7 @@ FusedMoEOp buildFused(OpBuilder &b, Chain c) {
       c.dispatch.getIds(), c.dispatch.getWeights(), c.matmul1.getWeight(),
       c.matmul2.getWeight(), c.matmul1.getWScales(), c.matmul2.getWScales(),
       c.matmul1.getWGlobalScale(), c.matmul2.getWGlobalScale(),
-      c.activation.getKindAttr(), c.activation.getLayoutAttr(),
+      c.matmul1.getBias(), c.matmul2.getBias(), c.activation.getKindAttr(), c.activation.getLayoutAttr(),
       c.activation.getAlphaAttr(), c.activation.getLimitAttr(),
       RouterWeightAttr::get(ctx, c.routerWeight), typeOf(c.matmul1.getOut()),
       typeOf(c.activation.getOut()), typeOf(c.matmul2.getOut()),

@@ -413,6 +413,32 @@ TEST(ExpertMatmulTest, Bf16HandComputed) {
   expectFloats(y0, {1, 6, 10, 0.5f, 1, 1.5f, 0, 0, 0, 0, 0, 0, 0, 0, 0});
 }
 
+TEST(ExpertMatmulTest, BiasAddedBeforeRounding) {
+  // M = 3, E = 2 with counts 2, 1; N = 2, K = 1. Expert 0's bias [0.25,
+  // -1], expert 1's [3, 2^-9]: 1 + 2^-9 rounds to 1 in bf16, so the bias
+  // is added to the f32 product before the single rounding.
+  Tensor x = makeF(ElemKind::F32, {3, 1}, {1, 2, 1});
+  Tensor w = makeF(ElemKind::F32, {2, 2, 1}, {1, 3, /**/ 5, 1});
+  Tensor bias = makeF(ElemKind::BF16, {2, 2}, {0.25f, -1, 3, 0.001953125f});
+  Tensor off = makeI(ElemKind::I32, {3}, {0, 2, 3});
+  Tensor y = unwrap(
+      expertMatmul(plainOp(&x), plainOp(&w), off, ElemKind::F32, &bias));
+  expectFloats(y, {1.25f, 2, /**/ 2.25f, 5, /**/ 8, 1.001953125f});
+  Tensor yb = unwrap(
+      expertMatmul(plainOp(&x), plainOp(&w), off, ElemKind::BF16, &bias));
+  expectFloats(yb, {1.25f, 2, /**/ 2.25f, 5, /**/ 8, 1});
+  // Rows outside every range stay zero, without the bias.
+  Tensor off1 = makeI(ElemKind::I32, {3}, {0, 1, 1});
+  Tensor y1 = unwrap(
+      expertMatmul(plainOp(&x), plainOp(&w), off1, ElemKind::F32, &bias));
+  expectFloats(y1, {1.25f, 2, 0, 0, 0, 0});
+  Tensor wrong = makeF(ElemKind::F32, {2, 3}, {0, 0, 0, 0, 0, 0});
+  EXPECT_NE(errorOf(expertMatmul(plainOp(&x), plainOp(&w), off, ElemKind::F32,
+                                 &wrong))
+                .find("bias has shape [2, 3], expected [2, 2] ([E, N])"),
+            std::string::npos);
+}
+
 TEST(ExpertMatmulTest, OffsetsClampedAndOverlapping) {
   Tensor x = makeF(ElemKind::F32, {3, 1}, {1, 2, 3});
   Tensor w = makeF(ElemKind::F32, {3, 1, 1}, {10, 100, 1000});

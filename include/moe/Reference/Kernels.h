@@ -139,12 +139,14 @@ llvm::Expected<Dispatched> dispatch(const Tensor &x, const Tensor &ids,
 ///                                  and of w at (e, n, k); 1.0 if plain;
 ///                                  if neither operand has scales, acc = p)
 ///   acc = acc * gw[e] (if w has a global scale), acc = acc * gx (if x has one)
+///   acc = acc + bias[e][n] (if a bias [E, N] is given)
 ///   y[r][n] = roundTo(outKind, acc)
 /// Rows outside every expert's range are zero. A UE8M0 scale decodes to its
 /// power of two (NaN for 0xFF). Scale tensors: for blocks 1xB, [.., rows,
 /// Kd/B]; for blocks BxB, [.., rows/B, Kd/B]; weight scales lead with E.
 llvm::Expected<Tensor> expertMatmul(const Operand &x, const Operand &w,
-                                    const Tensor &offsets, ElemKind outKind);
+                                    const Tensor &offsets, ElemKind outKind,
+                                    const Tensor *bias = nullptr);
 
 enum class Activation : uint8_t { SwiGLU, ClampedSwiGLU, GeluMul, GeluTanhMul };
 enum class GateUpLayout : uint8_t { Concat, Interleaved };

@@ -5871,6 +5871,177 @@ struct AccScaleLowering : OpConversionPattern<AccScaleOp> {
   }
 };
 
+/// The bias pairs moek.acc_add_cols loads between two warp barriers.
+constexpr int64_t kBiasPairsAtOnce = 8;
+
+struct AccAddColsLowering : OpConversionPattern<AccAddColsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AccAddColsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Value 4j + 2h + e is at column 8j + 2q + e (q = lane % 4): one load
+    // of the pair (8j + 2q, + 1) per j, both values of it in the row or
+    // neither (ld and the columns even), added to the four values of j
+    // right after its load (all loads first held 32-64 registers beside the
+    // accumulator: ptxas spilled hundreds of bytes in the bf16 kernels).
+    //  * A tile whose columns all lie in the row (every tile but a last,
+    //    partial one; always with `in_row`): the pairs from one address
+    //    (two with `upper`) at immediate offsets.
+    //  * Otherwise the same with each pair past the row 0 instead of
+    //    loaded: a predicated load, its flag computed beside it (no
+    //    out-of-bounds load; the sums of columns past the row are never
+    //    stored).
+    // Eight pairs between two warp barriers. (Measured with ptxas: a
+    // branch around each load, clamped addresses, or predicated loads for
+    // every tile spilled up to 290 bytes in the FP4-weight kernels.)
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type(),
+         i64 = rewriter.getI64Type();
+    int64_t ld = op.getLdAttr().getInt();
+    int64_t cols = op.getAcc().getType().getCols();
+    bool bf16 = op.getElementType().isBF16();
+    Type elem = bf16 ? Type(rewriter.getBF16Type()) : f32;
+    Value vec = adaptor.getVec();
+    int64_t n = fragmentSize(op.getAcc().getType());
+    bool twoHalves = bool(adaptor.getUpper());
+    int64_t half = cols / 16; // the j of column C / 2
+    Value pairLane = LLVM::ZExtOp::create(
+        rewriter, loc, i64,
+        LLVM::ShlOp::create(rewriter, loc,
+                            LLVM::AndOp::create(rewriter, loc,
+                                                threadIdX(rewriter, loc),
+                                                i32c(rewriter, loc, 3)),
+                            i32c(rewriter, loc, 1)));
+    Value col = toI64(rewriter, loc, adaptor.getCol());
+    Value upper = twoHalves ? toI64(rewriter, loc, adaptor.getUpper()) : col;
+    Value rowBase = LLVM::MulOp::create(
+        rewriter, loc, toI64(rewriter, loc, adaptor.getRow()),
+        i64c(rewriter, loc, ld));
+    // Pair j is at column 8 (j - j0(j)) of its half (the first j of it).
+    auto j0 = [&](int64_t j) { return twoHalves && j >= half ? half : 0; };
+    // The two values of a loaded pair as f32: bf16's are the high halves
+    // of theirs (`word` one 32-bit load), f32's one 64-bit load.
+    auto widen = [&](OpBuilder &b, Value word) -> std::pair<Value, Value> {
+      if (bf16)
+        return {LLVM::BitcastOp::create(
+                    b, loc, f32,
+                    LLVM::ShlOp::create(b, loc, word, i32c(b, loc, 16))),
+                LLVM::BitcastOp::create(
+                    b, loc, f32,
+                    LLVM::AndOp::create(b, loc, word, i32c(b, loc, -65536)))};
+      return {LLVM::BitcastOp::create(b, loc, f32,
+                                      LLVM::TruncOp::create(b, loc, i32, word)),
+              LLVM::BitcastOp::create(
+                  b, loc, f32,
+                  LLVM::TruncOp::create(
+                      b, loc, i32,
+                      LLVM::LShrOp::create(b, loc, word, i64c(b, loc, 32))))};
+    };
+    Type wordTy = bf16 ? i32 : i64;
+    auto loadPair = [&](OpBuilder &b, Value ptr) {
+      return widen(b, LLVM::LoadOp::create(b, loc, wordTy, ptr, bf16 ? 4 : 8));
+    };
+    // The pair at `ptr` where `in` (i32) is not 0, else (0, 0).
+    auto loadPairIf = [&](OpBuilder &b, Value ptr, Value in) {
+      std::string text = std::string("{\n.reg .pred p;\nsetp.ne.b32 p, $2, "
+                                     "0;\n") +
+                         (bf16 ? "mov.b32 $0, 0;\n@p ld.global.b32 $0, [$1];"
+                               : "mov.b64 $0, 0;\n@p ld.global.b64 $0, [$1];") +
+                         "\n}";
+      return widen(b, LLVM::InlineAsmOp::create(
+                          b, loc, TypeRange{wordTy}, ValueRange{ptr, in}, text,
+                          bf16 ? "=r,l,r" : "=l,l,r",
+                          /*has_side_effects=*/false, /*is_align_stack=*/false,
+                          LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                          ArrayAttr())
+                          .getResult(0));
+    };
+    // The four values of pair j plus (lo, hi).
+    auto addPair = [&](OpBuilder &b, Value acc, int64_t j,
+                       std::pair<Value, Value> v) {
+      for (int64_t i = 4 * j; i < 4 * j + 4; ++i) {
+        Value old =
+            LLVM::ExtractValueOp::create(b, loc, acc, ArrayRef<int64_t>{i});
+        acc = LLVM::InsertValueOp::create(
+            b, loc, acc,
+            LLVM::FAddOp::create(b, loc, old, i % 2 ? v.second : v.first),
+            ArrayRef<int64_t>{i});
+      }
+      return acc;
+    };
+    // Every pair of the tile from one address per half, at immediate
+    // offsets; `guarded`: each load predicated on its pair's column.
+    auto addAll = [&](OpBuilder &b, bool guarded) {
+      Value base = LLVM::AddOp::create(b, loc, col, pairLane);
+      Value upperBase =
+          twoHalves ? LLVM::AddOp::create(b, loc, upper, pairLane) : base;
+      auto at = [&](Value first) {
+        return LLVM::GEPOp::create(
+            b, loc, vec.getType(), elem, vec,
+            ValueRange{LLVM::AddOp::create(b, loc, rowBase, first)});
+      };
+      Value p0 = at(base), p1 = twoHalves ? at(upperBase) : p0;
+      Value acc = adaptor.getAcc();
+      for (int64_t j = 0; j < n / 4; ++j) {
+        // Eight pairs at a time: ptxas moves no load across the warp's
+        // barrier, so at most eight are in flight beside the accumulator
+        // (it issued all 32 of a 64 x 256 accumulator at once and spilled
+        // up to 290 bytes in the NVFP4 kernels).
+        if (j && j % kBiasPairsAtOnce == 0)
+          NVVM::SyncWarpOp::create(b, loc, i32c(b, loc, -1));
+        bool second = twoHalves && j >= half;
+        int64_t offset = 8 * (j - j0(j));
+        Value ptr =
+            LLVM::GEPOp::create(b, loc, vec.getType(), elem, second ? p1 : p0,
+                                ArrayRef<LLVM::GEPArg>{int32_t(offset)});
+        if (!guarded) {
+          acc = addPair(b, acc, j, loadPair(b, ptr));
+          continue;
+        }
+        Value in = LLVM::ZExtOp::create(
+            b, loc, i32,
+            LLVM::ICmpOp::create(
+                b, loc, LLVM::ICmpPredicate::slt,
+                LLVM::AddOp::create(b, loc, second ? upperBase : base,
+                                    i64c(b, loc, offset)),
+                i64c(b, loc, ld)));
+        acc = addPair(b, acc, j, loadPairIf(b, ptr, in));
+      }
+      return acc;
+    };
+    if (op.getInRow()) {
+      rewriter.replaceOp(op, addAll(rewriter, /*guarded=*/false));
+      return success();
+    }
+    // Whether every column of the tile lies in the row.
+    auto below = [&](Value first, int64_t span) -> Value {
+      return LLVM::ICmpOp::create(
+          rewriter, loc, LLVM::ICmpPredicate::sle,
+          LLVM::AddOp::create(rewriter, loc, first, i64c(rewriter, loc, span)),
+          i64c(rewriter, loc, ld));
+    };
+    Value full = twoHalves ? LLVM::AndOp::create(rewriter, loc,
+                                                 below(col, cols / 2),
+                                                 below(upper, cols / 2))
+                           : below(col, cols);
+    auto ifOp = scf::IfOp::create(rewriter, loc,
+                                  TypeRange{adaptor.getAcc().getType()}, full,
+                                  /*withElseRegion=*/true);
+    // Each branch ends with a warp barrier, which LLVM may not move below
+    // the join: nor the additions before it (sunk there, their 32 loaded
+    // values were live at the join).
+    for (bool guarded : {false, true}) {
+      OpBuilder bb = OpBuilder::atBlockEnd(guarded ? ifOp.elseBlock()
+                                                   : ifOp.thenBlock());
+      Value acc = addAll(bb, guarded);
+      NVVM::SyncWarpOp::create(bb, loc, i32c(bb, loc, -1));
+      scf::YieldOp::create(bb, loc, acc);
+    }
+    rewriter.replaceOp(op, ifOp.getResult(0));
+    return success();
+  }
+};
+
 struct AccScaleColsLowering : OpConversionPattern<AccScaleColsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -7202,7 +7373,7 @@ struct ConvertMoEKernelToNVVMPass
                  StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
                  DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
                  LoadFp4ScalesLowering, Fp4RowScaleLowering,
-                 AccScaleColsLowering, AccScaleLowering,
+                 AccScaleColsLowering, AccScaleLowering, AccAddColsLowering,
                  SignalLowering, WaitCounterLowering, TimestampLowering,
                  MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
                  StoreAccRemoteLowering, EpDispatchLowering,

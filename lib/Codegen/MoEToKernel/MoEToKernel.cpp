@@ -120,6 +120,25 @@ void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
     acc = mk::AccScaleOp::create(b, loc, acc, g);
 }
 
+/// Per-expert biases (gpt-oss): adds row `expert` of `bias` ([E, ld], f32
+/// or bf16) to each accumulator of `accs` from column `col` of the row
+/// (with `upper`, the second half of the columns from there); nothing
+/// without a bias. `inRow`: the caller knows that every column of every
+/// tile lies in the row (moek.acc_add_cols {in_row}).
+void addBias(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
+             Value bias, Value biasTensor, Value expert, Value col,
+             Value upper = Value(), bool inRow = false) {
+  if (!bias)
+    return;
+  auto type = cast<RankedTensorType>(biasTensor.getType());
+  for (Value &acc : accs)
+    acc = mk::AccAddColsOp::create(b, loc, acc.getType(), acc, bias, expert,
+                                   col, upper,
+                                   b.getI64IntegerAttr(type.getDimSize(1)),
+                                   TypeAttr::get(type.getElementType()),
+                                   inRow ? b.getUnitAttr() : UnitAttr());
+}
+
 /// Both MMA warpgroups (threads 128-383) expand stage `iter`'s packed FP4
 /// weights (tile 2) into its bf16 weight tile (tile 1), K slice `slice` of
 /// 64 values; the scales ([scaleRows, k / 32] UE8M0, NVFP4 [scaleRows,
@@ -282,7 +301,8 @@ LLVM::LLVMFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
 ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
                    int64_t sliceK, bool scaled, bool fp4 = false,
                    bool globalScale = false, bool mxfp8 = false,
-                   bool blockScaledFp4 = false, bool outTma = false) {
+                   bool blockScaledFp4 = false, bool outTma = false,
+                   int64_t biasOperand = -1) {
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
   };
@@ -344,6 +364,8 @@ ArrayAttr buildAbi(OpBuilder &b, int64_t e, int64_t n, int64_t k,
     ptrTo("operand", 3); // w_scales [E, N, K/32] UE8M0 or [E, N, K/16] e4m3
   if (globalScale)
     ptrTo("operand", 4); // NVFP4: w_global_scale [E], f32
+  if (biasOperand >= 0)
+    ptrTo("operand", biasOperand); // bias [E, N], f32 or bf16
   ptrTo("result", 0);
   // The dynamic tile scheduler's counter (zeroed by the runtime).
   entries.push_back(entry({b.getNamedAttr("kind", b.getStringAttr("workspace"))}));
@@ -1823,8 +1845,14 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     params.push_back(gptr);
   if (globalScale)
     params.push_back(gptr);
+  // A per-expert bias: the launch's operand after the scales.
+  bool bias = bool(op.getBias());
+  int64_t biasOperand = 3 + (scaled || mxfp8 ? 2 : 0) + fp4 + globalScale;
+  if (bias)
+    params.push_back(gptr);
   ArrayAttr abi = buildAbi(b, e, n, k, sliceK, scaled, fp4, globalScale,
-                           mxfp8, /*blockScaledFp4=*/false, outTma);
+                           mxfp8, /*blockScaledFp4=*/false, outTma,
+                           bias ? biasOperand : -1);
   unsigned numTma = outTma ? 3 : 2;
   // Workspace: the tile counter in its first 16 bytes, zeroed before each
   // launch.
@@ -1848,6 +1876,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
   auto arg = [&](unsigned i) { return entry->getArgument(numTma + i); };
   Value offsets = arg(0);
   unsigned outArg = scaled || mxfp8 || globalScale ? 3 : fp4 ? 2 : 1;
+  Value biasArg = bias ? arg(outArg) : Value();
+  outArg += bias;
   Value out = arg(outArg);
   Value nextTile = arg(outArg + 1);
   auto idx = [&](int64_t v) -> Value {
@@ -2088,8 +2118,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
               }
               scf::YieldOp::create(wb, l, ifOp.getResults());
             }
-            storeAccs(ob, l, {perWg.getResult(0)}, out, row, col,
-                      d.getRowEnd(), outElem, n);
+            SmallVector<Value> accs{perWg.getResult(0)};
+            addBias(ob, l, accs, biasArg, op.getBias(), d.getExpert(), col,
+                    Value(), n % kTileN == 0);
+            storeAccs(ob, l, accs, out, row, col, d.getRowEnd(), outElem, n);
             return perWg.getResult(1);
           }
           // FP4: both warpgroups expand each stage's weights (tile 2 into
@@ -2156,6 +2188,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
                                                  : Value(),
                         d.getExpert());
+          addBias(ob, l, accs, biasArg, op.getBias(), d.getExpert(), col,
+                  Value(), n % kTileN == 0);
           if (storeTma)
             for (auto [a, acc] : llvm::enumerate(accs))
               mk::StoreAccTmaOp::create(
@@ -2513,7 +2547,8 @@ Value buildPerGemm(OpBuilder &ob, Location l, Value t, Value n1,
 ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                         int64_t maxRows, const FusedWorkspace &ws, bool fp8,
                         bool fp4 = false, int64_t globalScales = 0,
-                        bool paddedFp4 = false, bool yTma = false) {
+                        bool paddedFp4 = false, bool yTma = false,
+                        ArrayRef<int64_t> biasOperands = {}) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -2570,6 +2605,9 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
   // NVFP4: the w13 and w2 global scales ([E] f32) present, in that order.
   for (int64_t g = 0; g < globalScales; ++g)
     abi.push_back(ptr("operand", 7 + g));
+  // Per-expert biases: w13's, then w2's, those present.
+  for (int64_t operand : biasOperands)
+    abi.push_back(ptr("operand", operand));
   abi.append({ptr("result", 0), entry({na("kind", s("workspace"))}),
               entry({na("kind", s("token_count"))})});
   return b.getArrayAttr(abi);
@@ -3066,9 +3104,17 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   if (packed)
     params.append({gptr, gptr}); // w13_scales, w2_scales
   params.append(int64_t(g13) + g2, gptr); // NVFP4: w13, w2 global scales
+  // Per-expert biases: the launch's operands after the scales.
+  SmallVector<int64_t> biasOperands;
+  for (Value bias : {op.getW13Bias(), op.getW2Bias()})
+    if (bias)
+      biasOperands.push_back(5 + (packed ? 2 : 0) + g13 + g2 +
+                             int64_t(biasOperands.size()));
+  params.append(biasOperands.size(), gptr);
   params.append({gptr, gptr, b.getI32Type()});
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, packed,
-                                int64_t(g13) + g2, /*paddedFp4=*/false, yTma);
+                                int64_t(g13) + g2, /*paddedFp4=*/false, yTma,
+                                biasOperands);
   ep.extend(b, params, abi);
   unsigned numTma = yTma ? 5 : 4;
   auto func = createKernelFunc(b, loc, name, params, numTma, abi, wsAttrs);
@@ -3082,16 +3128,20 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3),
         tmapY = yTma ? entry->getArgument(4) : Value();
   unsigned scaleArgs = (packed ? 2 : 0) + g13 + g2;
-  Value x = arg(0), ids = arg(1), weights = arg(2), out = arg(3 + scaleArgs),
-        wsBase = arg(4 + scaleArgs);
+  unsigned biasArgs = biasOperands.size();
+  Value x = arg(0), ids = arg(1), weights = arg(2),
+        out = arg(3 + scaleArgs + biasArgs),
+        wsBase = arg(4 + scaleArgs + biasArgs);
   Value w13Scales = packed ? arg(3) : Value(),
         w2Scales = packed ? arg(4) : Value();
   Value w13Global = g13 ? arg(5) : Value(), w2Global = g2 ? arg(5 + g13) : Value();
+  Value w13Bias = op.getW13Bias() ? arg(3 + scaleArgs) : Value(),
+        w2Bias = op.getW2Bias() ? arg(3 + scaleArgs + bool(w13Bias)) : Value();
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
   Value tokens = arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
-                                              arg(5 + scaleArgs));
+                                              arg(5 + scaleArgs + biasArgs));
   auto at = [&](int64_t offset) {
     return workspacePart(b, loc, wsBase, offset);
   };
@@ -3487,6 +3537,19 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                     narrowLast(tb, d, cols1, interleaved ? (2 * i) % 256 : 0));
                 timers.turn(tb, l, 8, 9, firstWg);
                 scaleByExpert(tb, l, accs, w13Global, d.getExpert());
+                // The bias of the tile's gate and up rows (interleaved:
+                // 256 consecutive rows).
+                if (w13Bias) {
+                  Value first = arith::MulIOp::create(
+                      tb, l, d.getColTile(),
+                      idx(tb, interleaved ? 256 : 128));
+                  // I a multiple of 128: every tile's rows lie in the row.
+                  addBias(tb, l, accs, w13Bias, op.getW13Bias(),
+                          d.getExpert(), first,
+                          arith::AddIOp::create(
+                              tb, l, first, idx(tb, interleaved ? 128 : i)),
+                          i % 128 == 0);
+                }
                 timers.stamp(tb, l, 14, firstWg, "sub");
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
@@ -3525,6 +3588,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 Value col =
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
+                addBias(eb, l, accs, w2Bias, op.getW2Bias(), d.getExpert(),
+                        col, Value(), h % 256 == 0);
                 if (yTma)
                   mk::StoreAccTmaOp::create(eb, l, accs[0], tmapY, wgStaging,
                                             y, row, col, d.getRowEnd(),
@@ -4888,6 +4953,33 @@ struct ConvertMoEToMoEKernelPass
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
       }
+      if (op.getW13Bias() || op.getW2Bias()) {
+        // Per-expert biases: added to the register accumulators of the
+        // sm_90a kernels of bf16 rows (bf16, FP4 or MXFP8 weights).
+        StringRef why;
+        if (isFp8BlockLayer(op) || isFp8Mxfp4Layer(op))
+          why = "per-expert biases (w13_bias, w2_bias) are not supported by "
+                "the FP8-row kernels yet (bf16 rows only)";
+        else if (chip != "sm_90a")
+          why = "per-expert biases (w13_bias, w2_bias) are lowered for "
+                "sm_90a only (the sm_100a kernels' tensor-memory epilogues "
+                "do not add them yet)";
+        else if (commOnly)
+          why = "comm-only kernels multiply nothing, so they take no "
+                "per-expert biases";
+        else if (expandedWeights(op) == QuantScheme::nvfp4 &&
+                 (op.getW2().getType().getDimSize(2) % 128 ||
+                  op.getW2().getType().getDimSize(1) % 256))
+          // Measured: 150-290 bytes of spill in every form of the partial
+          // tile's predicated bias loads tried (moek.acc_add_cols).
+          why = "per-expert biases with NVFP4 weights take I a multiple of "
+                "128 and H a multiple of 256 (the bias loads of a partial "
+                "last tile spill in this kernel)";
+        if (!why.empty()) {
+          op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
+          continue;
+        }
+      }
       if (commOnly && (!op.isPerRank() || isFp8BlockLayer(op) ||
                        isFp8Mxfp4Layer(op) ||
                        !op.getGemm2Type().isBF16())) {
@@ -4965,6 +5057,9 @@ struct ConvertMoEToMoEKernelPass
           if (Value g = op.getW2GlobalScale())
             args.push_back(g);
         }
+        for (Value bias : {op.getW13Bias(), op.getW2Bias()})
+          if (bias)
+            args.push_back(bias);
       }
       SymbolTable(kernels).insert(kernel);
       replaceByLaunch(op, op.getOut(), kernel, args);
@@ -5049,6 +5144,13 @@ struct ConvertMoEToMoEKernelPass
                           "multiple of 256 (256 x 256 tiles; chip = "
                        << chip << ", N = " << n << ")";
         return signalPassFailure();
+      }
+      if (op.getBias() && (chip != "sm_90a" || schedule == "pingpong")) {
+        op.emitRemark() << "convert-moe-to-moek: not lowered: a per-expert "
+                           "bias is added by the cooperative sm_90a kernels "
+                           "only (chip = "
+                        << chip << ", schedule = " << schedule << ")";
+        continue;
       }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
       KernelConfig config;
@@ -5142,6 +5244,8 @@ struct ConvertMoEToMoEKernelPass
         args.push_back(op.getWScales());
       if (isNvfp4Weights(op) && op.getWGlobalScale())
         args.push_back(op.getWGlobalScale());
+      if (Value bias = op.getBias())
+        args.push_back(bias);
       replaceByLaunch(op, op.getOut(), kernel, args);
     }
   }

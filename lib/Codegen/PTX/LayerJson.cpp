@@ -62,6 +62,15 @@ LogicalResult moe::translateToLayerJson(ModuleOp module, raw_ostream &os) {
         {"act_quant", quantJson(op.getActQuantAttr())},
         {"w2_quant", quantJson(op.getW2QuantAttr())},
     };
+    // Per-expert biases (gpt-oss): their element types, or null.
+    auto biasType = [](Value bias) -> json {
+      if (!bias)
+        return nullptr;
+      return llvm::to_string(
+          cast<RankedTensorType>(bias.getType()).getElementType());
+    };
+    layer["w13_bias_type"] = biasType(op.getW13Bias());
+    layer["w2_bias_type"] = biasType(op.getW2Bias());
     if (op.getAlpha())
       layer["alpha"] = op.getAlpha()->convertToFloat();
     if (op.getLimit())

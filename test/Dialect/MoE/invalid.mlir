@@ -1198,3 +1198,46 @@ func.func @negative_placement_overflow(%x: tensor<?x256xbf16>, %ids: tensor<?x2x
   %rows, %offsets, %slots, %rw = moe.dispatch %x, %ids, %w {num_experts = 8 : i64, placement = #moe.placement<ranks = 2, experts_per_rank = 4611686018427387908>} : tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x256xbf16>, tensor<9xi32>, tensor<?x2xi32>, tensor<?xf32>
   return
 }
+
+// -----
+
+// A bias is one row per expert, [E, N].
+func.func @negative_matmul_bias_shape(%x: tensor<?x256xbf16>, %w: tensor<8x128x256xbf16>, %offsets: tensor<9xi32>, %bias: tensor<8x256xbf16>) {
+  // expected-error @+1 {{'moe.expert_matmul' op expects bias of shape [E, N] = [8, 128], got [8, 256]}}
+  %h = moe.expert_matmul %x, %w, %offsets bias(%bias) : (tensor<?x256xbf16>, tensor<8x128x256xbf16>, tensor<9xi32>, tensor<8x256xbf16>) -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_matmul_bias_rank(%x: tensor<?x256xbf16>, %w: tensor<8x128x256xbf16>, %offsets: tensor<9xi32>, %bias: tensor<128xbf16>) {
+  // expected-error @+1 {{'moe.expert_matmul' op expects bias of rank 2 [E, N], got 'tensor<128xbf16>'}}
+  %h = moe.expert_matmul %x, %w, %offsets bias(%bias) : (tensor<?x256xbf16>, tensor<8x128x256xbf16>, tensor<9xi32>, tensor<128xbf16>) -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+// A bias of quantized values: biases are f32 or bf16.
+func.func @negative_matmul_bias_type(%x: tensor<?x256xbf16>, %w: tensor<8x128x256xbf16>, %offsets: tensor<9xi32>, %bias: tensor<8x128xf8E4M3FN>) {
+  // expected-error @+1 {{'moe.expert_matmul' op operand #3 must be ranked tensor of 32-bit float or bfloat16 type values, but got 'tensor<8x128xf8E4M3FN>'}}
+  %h = moe.expert_matmul %x, %w, %offsets bias(%bias) : (tensor<?x256xbf16>, tensor<8x128x256xbf16>, tensor<9xi32>, tensor<8x128xf8E4M3FN>) -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
+// w13_bias follows w13's rows, [E, 2*I].
+func.func @negative_fused_w13_bias_shape(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>, %b13: tensor<8x128xbf16>) {
+  // expected-error @+1 {{'moe.fused_moe' op expects w13_bias of shape [E, 2*I] = [8, 256], got [8, 128]}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_bias(%b13) {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>, tensor<8x128xbf16>) -> tensor<?x256xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_fused_w2_bias_experts(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>, %b2: tensor<4x256xf32>) {
+  // expected-error @+1 {{'moe.fused_moe' op expects w2_bias of shape [E, H] = [8, 256], got [4, 256]}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w2_bias(%b2) {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>, tensor<4x256xf32>) -> tensor<?x256xbf16>
+  return
+}

@@ -212,6 +212,20 @@ func.func @expert_matmul_nvfp4(%xq: tensor<?x256xf4E2M1FN>, %xs: tensor<?x16xf8E
   return %h : tensor<?x256xf32>
 }
 
+// A per-expert bias [E, N] after the global scale.
+// CHECK-LABEL: func.func @expert_matmul_bias(
+// CHECK:         moe.expert_matmul %{{[^ ,)]+}}, %{{[^ ,)]+}}, %{{[^ ,)]+}} w_scales(%{{[^ ,)]+}}) w_global_scale(%{{[^ ,)]+}}) bias(%{{[^ ,)]+}}) {w_quant = #moe.quant<nvfp4, block = [1, 16]>} : (tensor<?x256xbf16>, tensor<8x256x256xf4E2M1FN>, tensor<9xi32>, tensor<8x256x16xf8E4M3FN>, tensor<8xf32>, tensor<8x256xf32>) -> tensor<?x256xbf16>
+// CHECK-LABEL: func.func @expert_matmul_bias_bf16(
+// CHECK:         moe.expert_matmul %{{[^ ,)]+}}, %{{[^ ,)]+}}, %{{[^ ,)]+}} bias(%{{[^ ,)]+}}) : (tensor<?x256xbf16>, tensor<8x128x256xbf16>, tensor<9xi32>, tensor<8x128xbf16>) -> tensor<?x128xbf16>
+func.func @expert_matmul_bias(%x: tensor<?x256xbf16>, %w: tensor<8x256x256xf4E2M1FN>, %ws: tensor<8x256x16xf8E4M3FN>, %wg: tensor<8xf32>, %offsets: tensor<9xi32>, %bias: tensor<8x256xf32>) -> tensor<?x256xbf16> {
+  %h = moe.expert_matmul %x, %w, %offsets w_scales(%ws) w_global_scale(%wg) bias(%bias) {w_quant = #moe.quant<nvfp4, block = [1, 16]>} : (tensor<?x256xbf16>, tensor<8x256x256xf4E2M1FN>, tensor<9xi32>, tensor<8x256x16xf8E4M3FN>, tensor<8xf32>, tensor<8x256xf32>) -> tensor<?x256xbf16>
+  return %h : tensor<?x256xbf16>
+}
+func.func @expert_matmul_bias_bf16(%x: tensor<?x256xbf16>, %w: tensor<8x128x256xbf16>, %offsets: tensor<9xi32>, %bias: tensor<8x128xbf16>) -> tensor<?x128xbf16> {
+  %h = moe.expert_matmul %x, %w, %offsets bias(%bias) : (tensor<?x256xbf16>, tensor<8x128x256xbf16>, tensor<9xi32>, tensor<8x128xbf16>) -> tensor<?x128xbf16>
+  return %h : tensor<?x128xbf16>
+}
+
 // NVFP4 weights only (bf16 activations): only w_global_scale.
 // CHECK-LABEL: func.func @expert_matmul_nvfp4_weights_only(
 // CHECK:         moe.expert_matmul %{{[^ ,)]+}}, %{{[^ ,)]+}}, %{{[^ ,)]+}} w_scales(%{{[^ ,)]+}}) w_global_scale(%{{[^ ,)]+}}) {w_quant = #moe.quant<nvfp4, block = [1, 16]>} : (tensor<?x256xbf16>, tensor<8x256x256xf4E2M1FN>, tensor<9xi32>, tensor<8x256x16xf8E4M3FN>, tensor<8xf32>) -> tensor<?x256xbf16>
@@ -417,6 +431,15 @@ func.func @dequantize_nvfp4_global(%q: tensor<?x256xf4E2M1FN>, %s: tensor<?x16xf
 // CHECK:         return %[[OUT]]
 func.func @fused_moe_bf16(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// gpt-oss's per-expert biases: w13_bias (bf16, in w13's interleaved row
+// order) and w2_bias (f32).
+// CHECK-LABEL: func.func @fused_moe_biases(
+// CHECK:         moe.fused_moe %{{[^ ,)]+}}, %{{[^ ,)]+}}, %{{[^ ,)]+}}, %{{[^ ,)]+}}, %{{[^ ,)]+}} w13_bias(%{{[^ ,)]+}}) w2_bias(%{{[^ ,)]+}}) {{{.*}}} : (tensor<?x256xbf16>, tensor<?x4xi32>, tensor<?x4xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>, tensor<8x256xbf16>, tensor<8x256xf32>) -> tensor<?x256xbf16>
+func.func @fused_moe_biases(%x: tensor<?x256xbf16>, %ids: tensor<?x4xi32>, %w: tensor<?x4xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>, %b13: tensor<8x256xbf16>, %b2: tensor<8x256xf32>) -> tensor<?x256xbf16> {
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 w13_bias(%b13) w2_bias(%b2) {activation = #moe<activation clamped_swiglu>, gate_up_layout = #moe<gate_up_layout interleaved>, alpha = 1.702 : f32, limit = 7.0 : f32, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x4xi32>, tensor<?x4xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>, tensor<8x256xbf16>, tensor<8x256xf32>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }
 

@@ -18,6 +18,9 @@ compiler is built (no GPU needed).
   act:    swiglu (default), clamped_swiglu (alpha 1.702, limit 7),
           gelu_mul or gelu_tanh_mul
   layout: concat (default) or interleaved: gate/up rows of w13
+  bias:   a field "bias" after K (anywhere): gpt-oss's per-expert biases,
+          w13_bias [E, 2I] bf16 and w2_bias [E, H] f32, launched after the
+          weights' scales (folder suffix _bias).
   epR:    a last field "ep2", "ep4", ...: the layer's E experts spread over
           R ranks (#moe.placement; E a multiple of R), compiled in its
           per-rank form (moe-opt --moe-expert-parallel): the kernel of every
@@ -163,6 +166,8 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
     """E,H,I,K[,router[,gemm[,act[,layout]]]][,fp8|fp8mx|mx|nv|mx8mx|mx8nv|
     mx8] -> the case's dict; raises ValueError on a bad spec."""
     parts = spec.split(",")
+    bias = "bias" in parts[4:]
+    parts = parts[:4] + [p for p in parts[4:] if p != "bias"]
     ranks = 1
     if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
         ranks = int(parts[-1][2:])
@@ -228,6 +233,8 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
                             i))
     if ranks > 1:
         c["ranks"] = ranks
+    if bias:
+        c["bias"] = True
     return c
 
 
@@ -249,13 +256,37 @@ def case_name(c):
         name += "_" + ACTS[c["act"]]
     if c["layout"] != "concat":
         name += "_" + c["layout"]
+    if c.get("bias"):
+        name += "_bias"
     if c.get("ranks", 1) > 1:
         name += "_ep%d" % c["ranks"]
     return name
 
 
+def with_biases(ir, c):
+    """`ir` with gpt-oss's per-expert biases added to @fm and its op:
+    w13_bias [E, 2I] bf16 and w2_bias [E, H] f32, after the other
+    operands."""
+    b13 = "tensor<%dx%dxbf16>" % (c["E"], 2 * c["I"])
+    b2 = "tensor<%dx%dxf32>" % (c["E"], c["H"])
+    out = "tensor<?x%dxbf16>" % c["H"]
+    sig = ") -> %s {" % out
+    assert ir.count(sig) == 1 and ir.count(" {activation") == 1
+    ir = ir.replace(sig, ",\n              %%b13: %s, %%b2: %s%s" % (b13, b2, sig))
+    ir = ir.replace(" {activation", " w13_bias(%b13) w2_bias(%b2) {activation")
+    typed = ") -> %s\n" % out
+    assert ir.count(typed) == 1
+    return ir.replace(typed, ", %s, %s%s" % (b13, b2, typed))
+
+
 def layer_ir(c):
     """The moe.fused_moe function @fm of case c."""
+    ir = layer_ir_unbiased(c)
+    return with_biases(ir, c) if c.get("bias") else ir
+
+
+def layer_ir_unbiased(c):
+    """The moe.fused_moe function @fm of case c, without biases."""
     extra = ""
     if c["act"] == "clamped_swiglu":
         c["alpha"], c["limit"] = 1.702, 7.0

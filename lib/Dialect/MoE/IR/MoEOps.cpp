@@ -464,6 +464,10 @@ LogicalResult ExpertMatmulOp::verify() {
                                 getWGlobalScale(), "w_global_scale", {e},
                                 /*rowsAreTokens=*/false)))
     return failure();
+  if (getBias() &&
+      (failed(checkRank(op, "bias", getBias(), 2, "[E, N]")) ||
+       failed(checkShape(op, "bias", getBias(), "[E, N]", {e, n}))))
+    return failure();
   return checkComputeType(op, "out", getOut().getType().getElementType());
 }
 
@@ -607,6 +611,14 @@ LogicalResult FusedMoEOp::verify() {
                                 "w2_quant", getW2Scales(), "w2_scales",
                                 getW2GlobalScale(), "w2_global_scale", {e},
                                 /*rowsAreTokens=*/false)))
+    return failure();
+  if ((getW13Bias() &&
+       (failed(checkRank(op, "w13_bias", getW13Bias(), 2, "[E, 2*I]")) ||
+        failed(checkShape(op, "w13_bias", getW13Bias(), "[E, 2*I]",
+                          {e, mul(i, 2)})))) ||
+      (getW2Bias() &&
+       (failed(checkRank(op, "w2_bias", getW2Bias(), 2, "[E, H]")) ||
+        failed(checkShape(op, "w2_bias", getW2Bias(), "[E, H]", {e, h})))))
     return failure();
   if (getXQuantAttr() && getXQuantAttr().hasGlobalScale())
     return emitOpError() << "does not support x_quant = " << getXQuantAttr()

@@ -897,6 +897,26 @@ LogicalResult LoadColScalesOp::verify() {
   return success();
 }
 
+LogicalResult AccAddColsOp::verify() {
+  int64_t ld = getLdAttr().getInt();
+  if (ld < 2 || ld % 2 != 0)
+    return emitOpError() << "expects a positive even ld (the columns are "
+                            "loaded in pairs), got "
+                         << ld;
+  Type elem = getElementType();
+  if (!elem.isF32() && !elem.isBF16())
+    return emitOpError() << "expects element_type f32 or bf16, got " << elem;
+  if (getAcc().getType().getRows() != 64 || getAcc().getType().getCols() % 8)
+    return emitOpError() << "expects a 64-row accumulator whose columns are "
+                            "a multiple of 8 (a wgmma fragment), got "
+                         << getAcc().getType();
+  if (getUpper() && getAcc().getType().getCols() % 16)
+    return emitOpError() << "expects an accumulator whose columns are a "
+                            "multiple of 16 with `upper` (two halves), got "
+                         << getAcc().getType();
+  return success();
+}
+
 LogicalResult MmaPromoteColsOp::verify() {
   int64_t n = getColScales().getType().getNumElements();
   if (n * 4 != getAcc().getType().getCols())

@@ -169,6 +169,10 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     Each K-group's partial sum is multiplied by the product of its two block
     scales before it is added to the accumulator (DeepGEMM's promotion).
 
+    With a `bias [E, N]` (f32 or bf16; gpt-oss's per-expert biases), each
+    result is `acc + bias[e][n]` in FP32 (after the scales) before the
+    rounding.
+
     Shapes: `x [M, K]`, `weight [E, N, K]` (K-major), `offsets [E+1] i32`
     -> `out [M, N]`. Scales: `x_scales [M, K/bk]`; `w_scales [E, N/bn, K/bk]`
     for a `[bn, bk]` block; `x_global_scale []`, `w_global_scale [E]`, f32.
@@ -183,6 +187,7 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
                        Optional<MoE_FloatTensor>:$w_scales,
                        Optional<RankedTensorOf<[F32]>>:$x_global_scale,
                        Optional<RankedTensorOf<[F32]>>:$w_global_scale,
+                       Optional<RankedTensorOf<[F32, BF16]>>:$bias,
                        OptionalAttr<MoE_QuantAttr>:$x_quant,
                        OptionalAttr<MoE_QuantAttr>:$w_quant);
   let results = (outs MoE_FloatTensor:$out);
@@ -191,6 +196,7 @@ def MoE_ExpertMatmulOp : MoE_Op<"expert_matmul", [Pure, AttrSizedOperandSegments
     (`w_scales` `(` $w_scales^ `)`)?
     (`x_global_scale` `(` $x_global_scale^ `)`)?
     (`w_global_scale` `(` $w_global_scale^ `)`)?
+    (`bias` `(` $bias^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -303,7 +309,12 @@ def MoE_FusedMoEOp : MoE_Op<"fused_moe", [Pure, AttrSizedOperandSegments]> {
     * `gemm2_type`: element type the second matmul's output is rounded to;
     * the result element type is the precision of the combine's output;
     * `router_weight`: `before_down` (on the activation output, DeepGEMM),
-      `in_combine`, or `none`.
+      `in_combine`, or `none`;
+    * `w13_bias [E, 2*I]`, `w2_bias [E, H]` (optional, f32 or bf16; gpt-oss):
+      added in FP32 to each matmul's result before its rounding, as
+      `moe.expert_matmul`'s `bias` (`w13_bias` in the rows' order of `w13`,
+      so interleaved with it). With `before_down` the down projection's bias
+      is not weighted (the router weight is applied before that matmul).
 
     Its value is, by definition, the value of that chain (the reference
     evaluator computes it so), which is what makes the fusion checkable.
@@ -331,6 +342,8 @@ def MoE_FusedMoEOp : MoE_Op<"fused_moe", [Pure, AttrSizedOperandSegments]> {
                        Optional<MoE_FloatTensor>:$w2_scales,
                        Optional<RankedTensorOf<[F32]>>:$w13_global_scale,
                        Optional<RankedTensorOf<[F32]>>:$w2_global_scale,
+                       Optional<RankedTensorOf<[F32, BF16]>>:$w13_bias,
+                       Optional<RankedTensorOf<[F32, BF16]>>:$w2_bias,
                        MoE_ActivationKindAttr:$activation,
                        MoE_GateUpLayoutAttr:$gate_up_layout,
                        OptionalAttr<F32Attr>:$alpha,
@@ -349,6 +362,7 @@ def MoE_FusedMoEOp : MoE_Op<"fused_moe", [Pure, AttrSizedOperandSegments]> {
     (`w13_scales` `(` $w13_scales^ `)`)? (`w2_scales` `(` $w2_scales^ `)`)?
     (`w13_global_scale` `(` $w13_global_scale^ `)`)?
     (`w2_global_scale` `(` $w2_global_scale^ `)`)?
+    (`w13_bias` `(` $w13_bias^ `)`)? (`w2_bias` `(` $w2_bias^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

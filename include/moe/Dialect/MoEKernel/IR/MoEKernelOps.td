@@ -1896,6 +1896,41 @@ def MoEK_AccScaleColsOp : MoEK_Op<"acc_scale_cols",
   }];
 }
 
+def MoEK_AccAddColsOp : MoEK_Op<"acc_add_cols",
+    [AllTypesMatch<["acc", "result"]>]> {
+  let summary = "acc[r][c] + vec[row][col + c]: a per-column bias";
+  let description = [{
+    Adds to each accumulator value at column `c` the value
+    `vec[row * ld + col + c]` (`element_type` f32 or bf16, widened to f32;
+    one rounding, the f32 addition), for the columns with `col + c < ld`;
+    the others keep their values (nobody stores them). So a tile's row of a
+    per-expert bias `[E, ld]`: `row` the expert, `col` the tile's first
+    column. With `upper`, the accumulator's second half of columns (from
+    C / 2) reads from `upper` on instead (`vec[row * ld + upper + c - C /
+    2]`): a GEMM1 tile of concatenated gate/up weights, whose up half is
+    `I` rows further. The thread's columns come in pairs (`8j + 2 (lane %
+    4)` and the next), each one load of two values: `ld`, `col` and `upper`
+    must be even. The loads are clamped into the row and selected away past
+    it; with `in_row` (the caller knows every column lies in the row: a
+    width that is a multiple of the tiles') that path is not generated. A
+    register accumulator (sm_90a's wgmma fragment).
+
+    ```mlir
+    %acc1 = moek.acc_add_cols %acc0, %bias[%expert, %col] {element_type = bf16, ld = 5760 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+    %acc2 = moek.acc_add_cols %acc0, %bias[%expert, %col] upper(%up) {element_type = f32, ld = 4096 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
+    ```
+  }];
+  let arguments = (ins MoEK_AccType:$acc, MoEK_GlobalPtr:$vec, Index:$row,
+                       Index:$col, Optional<Index>:$upper, I64Attr:$ld,
+                       TypeAttr:$element_type, UnitAttr:$in_row);
+  let results = (outs MoEK_AccType:$result);
+  let assemblyFormat = [{
+    $acc `,` $vec `[` $row `,` $col `]` (`upper` `(` $upper^ `)`)? attr-dict
+    `:` qualified(type($acc)) `,` qualified(type($vec))
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Epilogue
 //===----------------------------------------------------------------------===//
