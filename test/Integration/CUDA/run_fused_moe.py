@@ -179,12 +179,19 @@ def gemm_fp8(xq, xs, wq, ws):
     return reference_fp8(xq, xs, wq.unsqueeze(0), ws.unsqueeze(0), offsets)
 
 
-def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None,
-              w13_global=None, w2_global=None):
+def reference(c, x, ids, w, w13, w2, *rest):
     """The chain dispatch -> GEMM1 -> activation -> GEMM2 -> combine, in
     float32 with the IR's rounding points; with weight scales (an FP8
     layer), the rows and the activation are quantized per 1x128 block
-    before each GEMM and both GEMMs are block-scaled."""
+    before each GEMM and both GEMMs are block-scaled. `rest`: the weights'
+    scales and NVFP4 global scales, then (c["bias"]) the per-expert biases
+    w13_bias [E, 2I] and w2_bias [E, H], in launch order: each bias added
+    in f32 to its GEMM's result before the rounding."""
+    b13 = b2 = None
+    if c.get("bias"):
+        rest, (b13, b2) = rest[:-2], rest[-2:]
+    w13_scales, w2_scales, w13_global, w2_global = \
+        (list(rest) + [None] * 4)[:4]
     T, K = ids.shape
     H, I = c["H"], c["I"]
     fp8 = c.get("fp8", w13_scales is not None)
@@ -214,6 +221,8 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None,
                          w13_scales[e])
         else:
             h = x[tok].float() @ w13[e].float().t()
+        if b13 is not None:
+            h = h + b13[e].float()
         h = rnd(h, c["gemm1"])
         if c.get("layout", "concat") == "interleaved":
             g, u = h[:, 0::2], h[:, 1::2]
@@ -250,6 +259,8 @@ def reference(c, x, ids, w, w13, w2, w13_scales=None, w2_scales=None,
             y = gemm_fp8(*quant_rows_fp8(a), w2[e], w2_scales[e])
         else:
             y = a @ w2[e].float().t()
+        if b2 is not None:
+            y = y + b2[e].float()
         ys[tok, slot] = rnd(y, c.get("gemm2", "bf16"))
     for k in range(K):
         valid = (ids[:, k] >= 0) & (ids[:, k] < c["E"])
@@ -354,7 +365,20 @@ def dequant_unit(packed, scales):
 def weights(c, gen, dev, spread=7):
     """The layer's weight tensors in launch order: (w13, w2), and for an
     FP8 layer (w13, w2, w13_scales, w2_scales); MXFP4 scales from
-    `spread` powers of two."""
+    `spread` powers of two; then (c["bias"]) the per-expert biases,
+    w13_bias [E, 2I] bf16 and w2_bias [E, H] f32, N(0, 1/4)."""
+    wts = unbiased_weights(c, gen, dev, spread)
+    if not c.get("bias"):
+        return wts
+    E, H, I = c["E"], c["H"], c["I"]
+    b13 = (torch.randn(E, 2 * I, generator=gen, device=dev) / 2).to(
+        torch.bfloat16)
+    b2 = torch.randn(E, H, generator=gen, device=dev) / 2
+    return (*wts, b13, b2)
+
+
+def unbiased_weights(c, gen, dev, spread=7):
+    """weights() without the biases."""
     E, H, I = c["E"], c["H"], c["I"]
     if c.get("mxfp8"):
         w13, w13s = mxfp8_weight(E, 2 * I, H, gen, dev)
