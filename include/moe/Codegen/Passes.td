@@ -175,6 +175,16 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     split, block-scaled MMAs, a dispatch that quantizes the routed rows and
     a GEMM1 epilogue (`moek.store_act_fp8`) that requantizes the activation
     (docs/FusedKernel.md, "FP8").
+
+    Per-expert biases (`moe.expert_matmul`'s `bias`, `moe.fused_moe`'s
+    `w13_bias` and `w2_bias`: gpt-oss) become one more pointer each, the
+    launch's operands after the weights' scales, and `moek.acc_add_cols`
+    adds the tile's expert's row to the accumulators after the MMAs, before
+    the epilogue rounds them (docs/FusedKernel.md, "Per-expert biases"): on
+    sm_90a, in the fused kernels of bf16 rows (bf16, MXFP4, NVFP4 and MXFP8
+    weights; NVFP4 with I a multiple of 128 and H of 256) and the
+    cooperative grouped matmuls. The FP8-row fused kernels, sm_100a and
+    the pingpong schedule leave such an op with a remark.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",

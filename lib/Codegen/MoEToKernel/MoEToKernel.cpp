@@ -3183,7 +3183,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
 
   Value yStaging = yTma ? allocStaging(b, loc, yHalves) : Value();
 
-  ep.bind(b, loc, func, /*firstArg=*/numTma + 6 + scaleArgs, ws, at);
+  ep.bind(b, loc, func, /*firstArg=*/numTma + 6 + scaleArgs + biasArgs, ws,
+          at);
 
   // Phase 1: the routed rows, expert by expert (grid barriers 1 and 2); with
   // expert parallelism, to the ranks that own the experts.
