@@ -92,11 +92,12 @@ Expected<jit::FusedMoeLayer> jit::parseFusedMoeLayer(StringRef spec) {
                             .Case("router", &layer.routerWeight)
                             .Case("gemm1", &layer.gemm1Type)
                             .Case("gemm2", &layer.gemm2Type)
+                            .Case("bias", &layer.bias)
                             .Default(nullptr);
     if (!text)
       return layerError("unknown field '" + name +
                         "' (expected E, H, I, K, precision, activation, "
-                        "alpha, limit, layout, router, gemm1, gemm2)");
+                        "alpha, limit, layout, router, gemm1, gemm2, bias)");
     *text = value.str();
   }
   for (const Size &size : sizes)
@@ -116,6 +117,8 @@ std::string jit::formatFusedMoeLayer(const FusedMoeLayer &layer) {
     os << ",alpha=" << layer.alpha << ",limit=" << layer.limit;
   os << ",layout=" << layer.gateUpLayout << ",router=" << layer.routerWeight
      << ",gemm1=" << layer.gemm1Type << ",gemm2=" << layer.gemm2Type;
+  if (layer.bias != "none")
+    os << ",bias=" << layer.bias;
   return text;
 }
 
@@ -229,6 +232,17 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
     inputs.push_back(RankedTensorType::get({E}, f32));
     inputs.push_back(RankedTensorType::get({E}, f32));
   }
+  // Per-expert biases: w13_bias [E, 2I], w2_bias [E, H].
+  Type biasType;
+  if (layer.bias != "none") {
+    biasType = floatType(ctx, layer.bias);
+    if (!biasType)
+      return layerError("unknown bias '" + layer.bias +
+                        "' (expected none, bf16 or f32: the element type of "
+                        "w13_bias and w2_bias)");
+    inputs.push_back(RankedTensorType::get({E, 2 * I}, biasType));
+    inputs.push_back(RankedTensorType::get({E, H}, biasType));
+  }
   Type out = RankedTensorType::get({dyn, H}, bf16);
 
   OpBuilder b(&ctx);
@@ -253,8 +267,9 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   auto op = FusedMoEOp::create(
       b, loc, out, args[0], args[1], args[2], args[3], args[4],
       scale ? args[5] : Value(), scale ? args[6] : Value(),
-      global ? args[7] : Value(), global ? args[8] : Value(), Value(),
-      Value(), *activation, *layout, alpha, limit, *router, gemm1, bf16, gemm2, rows,
+      global ? args[7] : Value(), global ? args[8] : Value(),
+      biasType ? args[args.size() - 2] : Value(),
+      biasType ? args[args.size() - 1] : Value(), *activation, *layout, alpha, limit, *router, gemm1, bf16, gemm2, rows,
       blocks, rows, blocks, PlacementAttr());
   func::ReturnOp::create(b, loc, op.getResult());
 

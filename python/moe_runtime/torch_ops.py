@@ -21,6 +21,10 @@ Arguments (docs/TorchOp.md has the whole contract):
                 1.702, limit 7, gate/up interleaved)
   gate_up_layout  "" (the activation's), "concat" or "interleaved"
   router_weight   "in_combine" (vLLM's default), "before_down" or "none"
+  w1_bias, w2_bias  per-expert biases (gpt-oss), both or neither: [E, 2I]
+                and [E, H], both bfloat16 or both float32, added to each
+                matmul's f32 result before its rounding (bf16 weights and
+                the FP4/MXFP8 kernels; not with FP8 weights)
 returns [T, H] bf16. With FP8 weights the layer quantizes hidden_states
 and the activation per 1x128 block itself (vLLM's use_fp8_w8a8 with
 block_shape [128, 128] and dynamic activation scales).
@@ -78,7 +82,8 @@ def _shape(t):
 
 
 def layer_spec(w1, w2, top_k, activation="silu", w1_scale=None,
-               w2_scale=None, gate_up_layout="", router_weight="in_combine"):
+               w2_scale=None, gate_up_layout="", router_weight="in_combine",
+               w1_bias=None, w2_bias=None):
     """The layer's numbers (moe_runtime.jit.compile_layer's syntax) from its
     weights, checked; a bad argument raises ValueError naming it. Works on
     fake tensors (only shapes and dtypes are read)."""
@@ -136,11 +141,36 @@ def layer_spec(w1, w2, top_k, activation="silu", w1_scale=None,
     elif w1_scale is not None or w2_scale is not None:
         raise ValueError("fused_experts: w1_scale/w2_scale are for "
                          "float8_e4m3fn weights; w1 is %s" % w1.dtype)
+    bias = None
+    if (w1_bias is None) != (w2_bias is None):
+        raise ValueError("fused_experts: w1_bias and w2_bias come together "
+                         "(gpt-oss has both); got only %s"
+                         % ("w1_bias" if w2_bias is None else "w2_bias"))
+    if w1_bias is not None:
+        if fp8:
+            raise NotImplementedError(
+                "fused_experts: per-expert biases with float8_e4m3fn "
+                "weights are not supported yet (bf16 weights take them)")
+        for name, b, want in (("w1_bias", w1_bias, (E, I2)),
+                              ("w2_bias", w2_bias, (E, H))):
+            if b.dtype not in (torch.bfloat16, torch.float32) or \
+                    _shape(b) != want:
+                raise ValueError("fused_experts: %s must be bfloat16 or "
+                                 "float32 %s; got %s %s"
+                                 % (name, list(want), b.dtype,
+                                    list(b.shape)))
+        if w1_bias.dtype != w2_bias.dtype:
+            raise ValueError("fused_experts: w1_bias and w2_bias must have "
+                             "one dtype; got %s and %s"
+                             % (w1_bias.dtype, w2_bias.dtype))
+        bias = "bf16" if w1_bias.dtype == torch.bfloat16 else "f32"
     spec = "E=%d,H=%d,I=%d,K=%d,precision=%s,activation=%s,layout=%s," \
            "router=%s" % (E, H, I, int(top_k), "fp8" if fp8 else "bf16",
                           act, layout, router_weight)
     if act == "clamped_swiglu":
         spec += ",alpha=1.702,limit=7"
+    if bias:
+        spec += ",bias=" + bias
     return spec
 
 
@@ -237,9 +267,12 @@ def _fused_experts(hidden_states: torch.Tensor, w1: torch.Tensor,
                    topk_ids: torch.Tensor, activation: str = "silu",
                    gate_up_layout: str = "", router_weight: str = "in_combine",
                    w1_scale: Optional[torch.Tensor] = None,
-                   w2_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+                   w2_scale: Optional[torch.Tensor] = None,
+                   w1_bias: Optional[torch.Tensor] = None,
+                   w2_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     spec = _check(hidden_states, w1, w2, topk_weights, topk_ids, activation,
-                  gate_up_layout, router_weight, w1_scale, w2_scale)
+                  gate_up_layout, router_weight, w1_scale, w2_scale, w1_bias,
+                  w2_bias)
     T, H = _shape(hidden_states)
     out = torch.empty(T, H, dtype=torch.bfloat16, device=hidden_states.device)
     if T == 0:
@@ -253,13 +286,16 @@ def _fused_experts(hidden_states: torch.Tensor, w1: torch.Tensor,
     weights = topk_weights if topk_weights.dtype == torch.float32 else \
         topk_weights.float()
     scales = (w1_scale, w2_scale) if w1_scale is not None else ()
+    biases = (w1_bias.contiguous(), w2_bias.contiguous()) \
+        if w1_bias is not None else ()
     kernel.launch(hidden_states, ids.contiguous(), weights.contiguous(), w1,
-                  w2, *scales, out)
+                  w2, *scales, *biases, out)
     return out
 
 
 def _check(hidden_states, w1, w2, topk_weights, topk_ids, activation,
-           gate_up_layout, router_weight, w1_scale, w2_scale):
+           gate_up_layout, router_weight, w1_scale, w2_scale, w1_bias=None,
+           w2_bias=None):
     """The arguments' checks shared by the op and its fake; returns the
     layer spec."""
     if hidden_states.dim() != 2:
@@ -282,7 +318,8 @@ def _check(hidden_states, w1, w2, topk_weights, topk_ids, activation,
         raise ValueError("fused_experts: topk_weights must be floating "
                          "point; got %s" % topk_weights.dtype)
     spec = layer_spec(w1, w2, topk_ids.shape[1], activation, w1_scale,
-                      w2_scale, gate_up_layout, router_weight)
+                      w2_scale, gate_up_layout, router_weight, w1_bias,
+                      w2_bias)
     if int(hidden_states.shape[1]) != int(w1.shape[2]):
         raise ValueError("fused_experts: hidden_states [T, H] has H = %d but "
                          "w1 [E, 2I, H] has H = %d"
@@ -293,9 +330,10 @@ def _check(hidden_states, w1, w2, topk_weights, topk_ids, activation,
 @_fused_experts.register_fake
 def _(hidden_states, w1, w2, topk_weights, topk_ids, activation="silu",
       gate_up_layout="", router_weight="in_combine", w1_scale=None,
-      w2_scale=None):
+      w2_scale=None, w1_bias=None, w2_bias=None):
     _check(hidden_states, w1, w2, topk_weights, topk_ids, activation,
-           gate_up_layout, router_weight, w1_scale, w2_scale)
+           gate_up_layout, router_weight, w1_scale, w2_scale, w1_bias,
+           w2_bias)
     return hidden_states.new_empty(hidden_states.shape,
                                    dtype=torch.bfloat16)
 
@@ -304,14 +342,16 @@ def fused_experts(hidden_states, w1, w2, topk_weights, topk_ids,
                   inplace=False, activation="silu",
                   apply_router_weight_on_input=False, use_fp8_w8a8=False,
                   w1_scale=None, w2_scale=None, block_shape=None,
-                  gate_up_layout="", router_weight="in_combine", **unused):
+                  gate_up_layout="", router_weight="in_combine",
+                  w1_bias=None, w2_bias=None, **unused):
     """vLLM's fused_experts signature on moe_compiler::fused_experts.
     Supported: use_fp8_w8a8 with block_shape [128, 128] (or None) and
-    dynamic per-token-group activation scales; `inplace` writes the result
+    dynamic per-token-group activation scales; per-expert biases w1_bias
+    and w2_bias with bf16 weights (gpt-oss); `inplace` writes the result
     into hidden_states. Options this kernel does not have (per-tensor or
     channel-wise scales, INT8/INT4 weights, expert maps, router weight on
-    the input, biases) raise NotImplementedError instead of being
-    ignored."""
+    the input, biases with FP8 weights) raise NotImplementedError instead
+    of being ignored."""
     if apply_router_weight_on_input:
         raise NotImplementedError(
             "fused_experts: apply_router_weight_on_input=True (the router "
@@ -334,7 +374,7 @@ def fused_experts(hidden_states, w1, w2, topk_weights, topk_ids,
                                                                     value))
     out = torch.ops.moe_compiler.fused_experts(
         hidden_states, w1, w2, topk_weights, topk_ids, activation,
-        gate_up_layout, router_weight, w1_scale, w2_scale)
+        gate_up_layout, router_weight, w1_scale, w2_scale, w1_bias, w2_bias)
     if inplace:
         hidden_states.copy_(out)
         return hidden_states

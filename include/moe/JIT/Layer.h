@@ -54,14 +54,19 @@ struct FusedMoeLayer {
   std::string routerWeight = "in_combine";
   /// bf16 or f32: where GEMM1's and GEMM2's outputs are rounded.
   std::string gemm1Type = "bf16", gemm2Type = "bf16";
+  /// none, bf16 or f32: per-expert biases (gpt-oss), w13_bias [E, 2I] and
+  /// w2_bias [E, H] of this element type, the function's arguments after
+  /// the weights' scales.
+  std::string bias = "none";
 };
 
 /// Reads "E=..,H=..,I=..,K=..[,precision=..][,activation=..][,alpha=..]
-/// [,limit=..][,layout=..][,router=..][,gemm1=..][,gemm2=..]". Errors name
-/// the field and the value.
+/// [,limit=..][,layout=..][,router=..][,gemm1=..][,gemm2=..][,bias=..]".
+/// Errors name the field and the value.
 llvm::Expected<FusedMoeLayer> parseFusedMoeLayer(llvm::StringRef spec);
 
-/// The layer in parseFusedMoeLayer's syntax (every field written).
+/// The layer in parseFusedMoeLayer's syntax (every field written, `bias`
+/// only when the layer has biases).
 std::string formatFusedMoeLayer(const FusedMoeLayer &layer);
 
 /// The layer as `moe` dialect text: a module with `func.func @fused_moe`

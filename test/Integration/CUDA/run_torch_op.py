@@ -24,6 +24,10 @@ With a fresh compiler cache ($MOE_CACHE_DIR = --cache-dir):
     both succeed, one cache entry.
  6. $MOE_COMPILER_CHIPS=sm_90a,sm_100a: small BF16 and FP8 layers compiled
     into artifacts with both builds; the sm_90a one is loaded and right.
+ 7. gpt-oss's per-expert biases (w1_bias, w2_bias: bf16, then float32) on
+    a small swigluoai layer with I and H not multiples of the tiles, on
+    T = 1, 37, 300, against the same reference; one bias alone, biases
+    with FP8 weights and a bias of the wrong shape raise.
 Prints a PASS/FAIL table and the times; writes them as JSON with --out.
 
 usage: run_torch_op.py --lib libmoe_cuda_runtime.so --moe-jit moe-jit
@@ -380,6 +384,57 @@ def check_two_processes(spec, root):
            % entries)
 
 
+def check_bias(ops, gen, dev):
+    """Part 7: gpt-oss's per-expert biases through fused_experts."""
+    c = dict(E=8, H=320, I=192, K=4, fp8=False, act="clamped_swiglu",
+             alpha=1.702, limit=7.0, router="in_combine", gemm1="bf16",
+             gemm2="bf16", layout="interleaved", bias=True)
+    w13, w2, b13, b2 = weights(c, gen, dev)
+    for dt in (torch.bfloat16, torch.float32):
+        b1, bb2 = b13.to(dt), b2.to(dt)
+        for T in (1, 37, 300):
+            x = tokens(c, T, gen, dev)
+            ids, w = routing("random", T, c["E"], c["K"], gen, dev)
+            label = "biases %s T=%d" % (str(dt).replace("torch.", ""), T)
+            try:
+                out = ops.fused_experts(x, w13, w2, w, ids,
+                                        activation="swigluoai", w1_bias=b1,
+                                        w2_bias=bb2)
+                torch.cuda.synchronize()
+                compare(label, out, reference(c, x, ids, w, w13, w2, b1, bb2),
+                        False)
+            except Exception as e:  # noqa: BLE001 - a failure is a row
+                record(label, False, "%s: %s" % (type(e).__name__, e))
+    x = tokens(c, 4, gen, dev)
+    ids, w = routing("random", 4, c["E"], c["K"], gen, dev)
+    # An FP8 layer (H = I = 256) with biases.
+    E, H8, I8 = c["E"], 256, 256
+    fp8 = dict(
+        w1=torch.zeros(E, 2 * I8, H8, device=dev).to(torch.float8_e4m3fn),
+        w2=torch.zeros(E, H8, I8, device=dev).to(torch.float8_e4m3fn),
+        use_fp8_w8a8=True,
+        w1_scale=torch.ones(E, 2 * I8 // 128, H8 // 128, device=dev),
+        w2_scale=torch.ones(E, H8 // 128, I8 // 128, device=dev),
+        w1_bias=torch.zeros(E, 2 * I8, device=dev, dtype=torch.bfloat16),
+        w2_bias=torch.zeros(E, H8, device=dev, dtype=torch.bfloat16))
+    x8 = tokens(dict(c, H=H8), 4, gen, dev)
+    bad = [("one bias", ValueError, x, dict(w1=w13, w2=w2, w1_bias=b13)),
+           ("wrong shape", ValueError, x,
+            dict(w1=w13, w2=w2, w1_bias=b13, w2_bias=b13)),
+           ("fp8 weights", NotImplementedError, x8, fp8)]
+    for what, error, xin, kw in bad:
+        w1_, w2_ = kw.pop("w1"), kw.pop("w2")
+        try:
+            ops.fused_experts(xin, w1_, w2_, w, ids, activation="silu", **kw)
+            record("biases: %s raises" % what, False, "no error")
+        except error as e:
+            record("biases: %s raises" % what, True,
+                   "%s: %s" % (type(e).__name__, str(e)[:60]))
+        except Exception as e:  # noqa: BLE001 - the wrong kind is a row
+            record("biases: %s raises" % what, False,
+                   "%s: %s" % (type(e).__name__, e))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", required=True)
@@ -416,6 +471,7 @@ def main():
     check_multi_chip(ops, gen, dev)
     check_parallel_warm_up(ops)
     check_capture_without_warm_up(ops, gen, dev)
+    check_bias(ops, gen, dev)
     print("\ntimes:")
     for k, v in TIMES.items():
         print("  %-70s %9.3f ms" % (k, v * 1e3))
