@@ -4961,10 +4961,18 @@ struct ConvertMoEToMoEKernelPass
         if (isFp8BlockLayer(op) || isFp8Mxfp4Layer(op))
           why = "per-expert biases (w13_bias, w2_bias) are not supported by "
                 "the FP8-row kernels yet (bf16 rows only)";
-        else if (chip != "sm_90a")
-          why = "per-expert biases (w13_bias, w2_bias) are lowered for "
-                "sm_90a only (the sm_100a kernels' tensor-memory epilogues "
-                "do not add them yet)";
+        else if (chip == "sm_100a" && singleIssuer &&
+                 ((!expandedWeights(op) && !op.isPerRank() && !commOnly &&
+                   !phaseTimers && !op.getActQuantAttr()) ||
+                  (isMxfp8Mxfp4Layer(op) && !op.isPerRank() &&
+                   !phaseTimers &&
+                   op.getW13().getType().getDimSize(2) % 128 == 0 &&
+                   op.getW2().getType().getDimSize(2) % 128 == 0)))
+          // The kernels of register accumulators (sm_90a, and sm_100a's
+          // FP4/MXFP8-weight kernels in that shape) add them.
+          why = "per-expert biases (w13_bias, w2_bias) are not added by "
+                "sm_100a's single-issuer kernels yet (their tensor-memory "
+                "epilogue; single-issuer=false takes them)";
         else if (commOnly)
           why = "comm-only kernels multiply nothing, so they take no "
                 "per-expert biases";
@@ -5146,11 +5154,22 @@ struct ConvertMoEToMoEKernelPass
                        << chip << ", N = " << n << ")";
         return signalPassFailure();
       }
-      if (op.getBias() && (chip != "sm_90a" || schedule == "pingpong")) {
+      // Per-expert biases: added to register accumulators (the cooperative
+      // kernels; on sm_100a those of FP4 and MXFP8 weights, or with
+      // single-issuer=false).
+      bool fp4Or8 = isMxfp4Weights(op) || isMxfp8(op);
+      if (op.getBias() &&
+          (schedule == "pingpong" ||
+           (chip == "sm_100a" && singleIssuer && (mx || !fp4Or8)))) {
         op.emitRemark() << "convert-moe-to-moek: not lowered: a per-expert "
-                           "bias is added by the cooperative sm_90a kernels "
-                           "only (chip = "
-                        << chip << ", schedule = " << schedule << ")";
+                           "bias is added by the cooperative kernels of "
+                           "register accumulators only (chip = "
+                        << chip << ", schedule = " << schedule
+                        << (chip == "sm_100a" && singleIssuer
+                                ? ", single-issuer: its tensor-memory "
+                                  "epilogue does not add it yet"
+                                : "")
+                        << ")";
         continue;
       }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);
