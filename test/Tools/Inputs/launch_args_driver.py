@@ -4,7 +4,13 @@ GPU: the TensorArg array of the last call is reused while every tensor
 reads the same (pointer, shape, strides, dtype, device) and described
 again when one changes.
 
+With more arguments NAME=DTYPE or NAME=D0xD1x... (a tensor of the
+manifest, e.g. arg6=torch.bfloat16 or arg6=4x512), each replaces that
+tensor's dtype or shape in a call of its own and prints what validate()
+says.
+
 usage: launch_args_driver.py <libmoe_cuda_runtime.so> <manifest.json>
+           [NAME=DTYPE | NAME=SHAPE ...]
 """
 import json
 import os
@@ -90,4 +96,17 @@ try:
 except moe_runtime.MoeRuntimeError as e:
     print("wrong dtype:", e)
 print("T", kernel.validate(*tensors(5)), "after the error")
+for change in sys.argv[3:]:
+    name, value = change.split("=")
+    args = tensors(5)
+    i = next(i for i, t in enumerate(spec) if t["name"] == name)
+    if value.startswith("torch."):
+        args[i].dtype = DType(value)
+    else:
+        args[i].shape = tuple(int(d) for d in value.split("x"))
+    try:
+        kernel.validate(*args)
+        print(change, "accepted")
+    except moe_runtime.MoeRuntimeError as e:
+        print(change + ":", e)
 kernel.close()
