@@ -20,11 +20,13 @@ gg_mxfp8_mxfp4_e<E>_n<N>_k<K> (MXFP8 x by MXFP4 w, both scales UE8M0 per
 gg_fp8_e<E>_n<N>_k<K>: DeepSeek-V3's FP8 block-scaled recipe, e4m3 x with
 f32 scales per 1x128 block (x_scales [T, K/128]) and e4m3 w with f32 scales
 per 128x128 block (w_scales [E, N/128, K/128]), bf16 out; N and K must be
-multiples of 128.
+multiples of 128. With --bias bf16|f32 each matmul also adds a
+per-expert bias [E, N] of that type (gpt-oss), the launch's argument
+after the scales (folder suffix _bias).
 
 usage: make_grouped_gemm.py --bin build/bin --out DIR [--strict] [--fp8]
                             [--mxfp4 | --nvfp4 | --mxfp8 | --mxfp8-mxfp4]
-                            [--chip C]
+                            [--chip C] [--bias bf16|f32]
                             [E,N,K ...]
 """
 
@@ -115,28 +117,45 @@ def artifact_name(e, n, k, fp8=False, mxfp4=False, nvfp4=False,
 SMEM_LIMIT = 232448
 
 
+def with_bias(ir, e, n, dtype):
+    """`ir` (one moe.expert_matmul function) with a per-expert bias
+    [E, N] of `dtype` as its last argument and operand."""
+    ty = "tensor<%dx%dx%s>" % (e, n, dtype)
+    out = ") -> tensor<?x%dxbf16>" % n
+    assert ir.count(out + " {") == 1 and ir.count(out + "\n") == 1
+    ir = ir.replace(out + " {", ", %%bias: %s%s {" % (ty, out))
+    ir = ir.replace(out + "\n", ", %s%s\n" % (ty, out))
+    op = ir[ir.index("moe.expert_matmul"):]
+    at = op.index(" {") if " {" in op.split(" : ")[0] else op.index(" : ")
+    return ir.replace(op, op[:at] + " bias(%bias)" + op[at:])
+
+
 def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
          translate_options="", fp8=False, chip="sm_90a", mxfp4=False,
-         nvfp4=False, mxfp8=False, mxfp8_mxfp4=False):
+         nvfp4=False, mxfp8=False, mxfp8_mxfp4=False, bias=None):
     name = artifact_name(e, n, k, fp8, mxfp4, nvfp4, mxfp8, mxfp8_mxfp4)
+    if bias:
+        name += "_bias"
     d = os.path.join(out_dir, name)
     os.makedirs(d, exist_ok=True)
     src = os.path.join(d, "layer.mlir")
+    if fp8:
+        text = MLIR_FP8.format(E=e, N=n, K=k, E1=e + 1, NB=n // FP8_BLOCK,
+                               KB=k // FP8_BLOCK)
+    elif mxfp4:
+        text = MLIR_MXFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32)
+    elif nvfp4:
+        text = MLIR_NVFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 16)
+    elif mxfp8:
+        text = MLIR_MXFP8.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32)
+    elif mxfp8_mxfp4:
+        text = MLIR_MXFP8_MXFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32)
+    else:
+        text = MLIR.format(E=e, N=n, K=k, E1=e + 1)
+    if bias:
+        text = with_bias(text, e, n, bias)
     with open(src, "w") as f:
-        if fp8:
-            f.write(MLIR_FP8.format(E=e, N=n, K=k, E1=e + 1,
-                                    NB=n // FP8_BLOCK, KB=k // FP8_BLOCK))
-        elif mxfp4:
-            f.write(MLIR_MXFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32))
-        elif nvfp4:
-            f.write(MLIR_NVFP4.format(E=e, N=n, K=k, E1=e + 1, KS=k // 16))
-        elif mxfp8:
-            f.write(MLIR_MXFP8.format(E=e, N=n, K=k, E1=e + 1, KS=k // 32))
-        elif mxfp8_mxfp4:
-            f.write(MLIR_MXFP8_MXFP4.format(E=e, N=n, K=k, E1=e + 1,
-                                            KS=k // 32))
-        else:
-            f.write(MLIR.format(E=e, N=n, K=k, E1=e + 1))
+        f.write(text)
     nvvm_path = os.path.join(d, "kernel.nvvm.mlir")
     if kernel_options:
         passes = ["--convert-moe-to-moek=" + kernel_options,
@@ -214,6 +233,8 @@ def main():
                         "kernel; N and K multiples of 128)")
     p.add_argument("--chip", default="sm_90a",
                    help="the SM to compile for (sm_90a, sm_100a)")
+    p.add_argument("--bias", choices=("bf16", "f32"),
+                   help="a per-expert bias [E, N] of this type")
     a = p.parse_args()
     shapes = [[int(v) for v in s.split(",")] for s in (
         a.shapes or (DEFAULT_SHAPES_FP8 if a.fp8 else DEFAULT_SHAPES))]
@@ -227,7 +248,7 @@ def main():
     for e, n, k in shapes:
         clean &= make(a.bin, a.out, e, n, k, a.ptxas, a.kernel_options,
                       a.translate_options, a.fp8, a.chip, a.mxfp4, a.nvfp4,
-                      a.mxfp8, a.mxfp8_mxfp4)
+                      a.mxfp8, a.mxfp8_mxfp4, a.bias)
     if a.strict and not clean:
         sys.exit("make_grouped_gemm: a kernel spills or has serialized "
                  "wgmmas (see above)")

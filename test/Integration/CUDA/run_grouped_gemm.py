@@ -275,7 +275,10 @@ def is_fp8(kernel):
 
 
 def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
-          nvfp4=False, mxfp8=False, wide=False):
+          nvfp4=False, mxfp8=False, wide=False, bias=None):
+    """One launch on rows grouped by `counts`, against the float32
+    reference; `bias` (a torch dtype): a per-expert bias [E, N] of it,
+    launched after the scales, added to each row's f32 result."""
     dev = torch.device("cuda")
     m = sum(counts)
     tail = 17  # rows past offsets[E]: must stay poisoned
@@ -297,14 +300,17 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
     offsets = offsets.to(dev)
     out = torch.full((rows, n), float("nan"), dtype=torch.bfloat16,
                      device=dev)
+    b = (torch.randn(e, n, generator=gen, device=dev) / 2).to(bias) \
+        if bias is not None else None
+    extra = (b,) if b is not None else ()
     if fp8 or mxfp8:
-        kernel.launch(xq, wq, offsets, xs, ws, out)
+        kernel.launch(xq, wq, offsets, xs, ws, *extra, out)
     elif nvfp4:
-        kernel.launch(x, wp, offsets, wsc, g, out)
+        kernel.launch(x, wp, offsets, wsc, g, *extra, out)
     elif mxfp4:
-        kernel.launch(x, wp, offsets, wsc, out)
+        kernel.launch(x, wp, offsets, wsc, *extra, out)
     else:
-        kernel.launch(x, w, offsets, out)
+        kernel.launch(x, w, offsets, *extra, out)
     torch.cuda.synchronize()
     if fp8:
         ref = reference_fp8(xq, xs, wq, ws, offsets)[:m]
@@ -321,6 +327,12 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
         ref = reference(x, wf, offsets)[:m]
     else:
         ref = reference(x, w, offsets)[:m]
+    if b is not None and m:
+        # Row r of expert j gets bias[j] (f32, before the output's rounding).
+        expert = torch.repeat_interleave(
+            torch.arange(e, device=dev),
+            torch.tensor(counts, device=dev))
+        ref = ref + b.float()[expert]
     got = out[:m].float()
     finite = bool(torch.isfinite(got).all()) if m else True
     poison = bool(torch.isnan(out[m:].float()).all())
@@ -461,12 +473,19 @@ def main():
         if prefixes and not any(name.startswith(f) for f in prefixes):
             continue
         shape = re.match(
-            r"gg_(?:fp8_|mxfp4_|nvfp4_|mxfp8_)?e(\d+)_n(\d+)_k(\d+)$",
+            r"gg_(?:fp8_|mxfp4_|nvfp4_|mxfp8_)?e(\d+)_n(\d+)_k(\d+)(_bias)?$",
                          name)
         if not shape:
             continue
-        e, n, k = (int(v) for v in shape.groups())
+        e, n, k = (int(v) for v in shape.groups()[:3])
         kernel = moe_runtime.Kernel.load(d)
+        # A per-expert bias: the last input tensor (make_grouped_gemm.py
+        # --bias), its dtype the manifest's.
+        bias = None
+        if shape.group(4):
+            inputs = [t for t in kernel.tensors if t["role"] == "input"]
+            bias = {"bf16": torch.bfloat16,
+                    "f32": torch.float32}[inputs[-1]["dtype"]]
         mxfp8 = is_mxfp8(kernel)
         fp8 = is_fp8(kernel) and not mxfp8
         nvfp4 = is_nvfp4(kernel)
@@ -509,7 +528,8 @@ def main():
             try:
                 all_ok &= check(kernel, e, n, k, counts, label, gen, fp8,
                                 mxfp4, nvfp4, mxfp8,
-                                wide=label.startswith("scales 2^"))
+                                wide=label.startswith("scales 2^"),
+                                bias=bias)
             except Exception as ex:  # a failed launch is a failed row
                 ROWS.append(("E=%d N=%d K=%d %s" % (e, n, k, label),
                              dtype, sum(counts),
@@ -517,7 +537,7 @@ def main():
                 print("error:", ex)
                 all_ok = False
         # (MXFP8: gpt-oss-120b's 128 experts too.)
-        if (e >= 256 or (mxfp8 and e >= 128 and k >= 2048)) and \
+        if (e >= 256 or (mxfp8 and e >= 128 and k >= 2048)) and not bias and \
                 not a.no_bench:
             res, flops, peer = bench(kernel, e, n, k, 2048, gen, fp8, mxfp4,
                                      nvfp4, mxfp8)
