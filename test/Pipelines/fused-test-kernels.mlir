@@ -157,17 +157,18 @@
 // RUN: not grep -q "block_scale" %t.sm100.fp8mx.exp/fm_fp8mx_e256_h7168_i2048_k8/fm_fused_moe_0.ptx
 
 // Per-expert biases (gpt-oss): the GPU suite's bias set (fused-moe.test,
-// %t.bias) for sm_90a, and for sm_100a its layers whose kernels keep
-// register accumulators (FP4 and MXFP8 weights; the bf16 ones with
-// single-issuer=false), all with no spill. The bf16 layer on sm_100a's
-// single-issuer kernel is not lowered, and says so.
+// %t.bias) for sm_90a and for sm_100a (the bf16 layers there in the
+// single-issuer kernel, its tensor-memory epilogue adding the biases, and
+// again with single-issuer=false), all with no spill.
 // RUN: rm -rf %t.bias && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict 8,512,256,2,bias 4,256,256,2,before_down,bias 16,1024,384,4,none,f32/f32,bias 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias 1,128,128,1,bias 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias 8,320,192,2,in_combine,bf16,swiglu,concat,bias,mx 8,512,256,2,before_down,bias,nv 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias,mx8 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias,mx | FileCheck %s --check-prefix=BIAS
 // BIAS-COUNT-10: _bias{{ +}}registers {{[0-9]+}}, spill stores 0 B, workspace
-// RUN: rm -rf %t.sm100.bias && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.bias --ptxas %ptxas --strict --chip sm_100a 8,320,192,2,in_combine,bf16,swiglu,concat,bias,mx 8,512,256,2,before_down,bias,nv 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias,mx8 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias,mx | FileCheck %s --check-prefix=SM100-BIAS
-// RUN: %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.bias --ptxas %ptxas --strict --chip sm_100a --kernel-options single-issuer=false 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias | FileCheck %s --check-prefix=SM100-BIAS2
-// SM100-BIAS-COUNT-4: _bias{{ +}}registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: rm -rf %t.sm100.bias && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.bias --ptxas %ptxas --strict --chip sm_100a 8,512,256,2,bias 4,256,256,2,before_down,bias 16,1024,384,4,none,f32/f32,bias 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias 8,320,192,2,in_combine,bf16,swiglu,concat,bias,mx 8,512,256,2,before_down,bias,nv 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias,mx8 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias,mx | FileCheck %s --check-prefix=SM100-BIAS
+// SM100-BIAS-COUNT-9: _bias{{ +}}registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: rm -rf %t.sm100.bias2 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.bias2 --ptxas %ptxas --strict --chip sm_100a --kernel-options single-issuer=false 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias 128,2880,2880,4,in_combine,bf16,clamped_swiglu,interleaved,bias | FileCheck %s --check-prefix=SM100-BIAS2
 // SM100-BIAS2-COUNT-2: _bias{{ +}}registers {{[0-9]+}}, spill stores 0 B, workspace
-// RUN: grep -l "tcgen05.mma" %t.sm100.bias/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-BIAS-TC
-// SM100-BIAS-TC: 6
-// RUN: not %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.sm100.bias1 --ptxas %ptxas --chip sm_100a 8,512,256,2,bias 2>&1 | FileCheck %s --check-prefix=SM100-BIAS-NO
-// SM100-BIAS-NO: remark: convert-moe-to-moek: not lowered: per-expert biases (w13_bias, w2_bias) are not added by sm_100a's single-issuer kernels yet (their tensor-memory epilogue; single-issuer=false takes them)
+// RUN: grep -l "tcgen05.mma" %t.sm100.bias/*/*.ptx %t.sm100.bias2/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-BIAS-TC
+// SM100-BIAS-TC: 11
+// The single-issuer kernels (the five bf16 layers) read their rows from
+// tensor memory with tcgen05.ld .32x32b.
+// RUN: grep -l "tcgen05.ld.sync.aligned.32x32b" %t.sm100.bias/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-BIAS-SINGLE
+// SM100-BIAS-SINGLE: 5

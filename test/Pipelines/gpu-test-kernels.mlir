@@ -65,3 +65,11 @@
 // RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias f32 --mxfp4 8,200,512 | FileCheck %s --check-prefix=BIAS1
 // RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias f32 --mxfp8 128,2880,2880 | FileCheck %s --check-prefix=BIAS1
 // BIAS1: _bias: kernel {{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// sm_100a: the bf16 ones in the single-issuer kernel (its tensor-memory
+// epilogue adds the bias: tcgen05.ld .32x32b), MXFP4 weights in the
+// register-accumulator shape.
+// RUN: rm -rf %t.sm100.bias && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.sm100.bias --ptxas %ptxas --strict --chip sm_100a --bias bf16 1,128,64 8,200,512 128,2880,2880 | FileCheck %s --check-prefix=SM100-BIAS
+// SM100-BIAS-COUNT-3: _bias: kernel {{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
+// RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.sm100.bias --ptxas %ptxas --strict --chip sm_100a --bias f32 --mxfp4 8,200,512 | FileCheck %s --check-prefix=BIAS1
+// RUN: grep -l "tcgen05.ld.sync.aligned.32x32b" %t.sm100.bias/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-BIAS-SINGLE
+// SM100-BIAS-SINGLE: 3

@@ -181,12 +181,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     launch's operands after the weights' scales, and `moek.acc_add_cols`
     adds the tile's expert's row to the accumulators after the MMAs, before
     the epilogue rounds them (docs/FusedKernel.md, "Per-expert biases"): in
-    the kernels of register accumulators, the fused ones of bf16 rows
-    (bf16, MXFP4, NVFP4 and MXFP8 weights; NVFP4 with I a multiple of 128
-    and H of 256) and the cooperative grouped matmuls, on sm_90a, and on
-    sm_100a those of FP4 and MXFP8 weights (all with single-issuer=false).
-    The FP8-row fused kernels, sm_100a's single-issuer kernels and the
-    pingpong schedule leave such an op with a remark.
+    the fused kernels of bf16 rows (bf16, MXFP4, NVFP4 and MXFP8 weights;
+    NVFP4 with I a multiple of 128 and H of 256) and the cooperative
+    grouped matmuls, on sm_90a and sm_100a; sm_100a's bf16 single-issuer
+    kernels add them in their tensor-memory epilogue
+    (`moek.acc_store_rows`, `moek.acc_store_act_rows` {bias}). The FP8-row
+    fused kernels, sm_100a's FP8 and block-scaled single-issuer kernels,
+    CTA pairs and the pingpong schedule leave such an op with a remark.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",

@@ -2284,6 +2284,38 @@ std::pair<Value, Value> threadRowBase(OpBuilder &b, Location loc, Value out,
 
 /// Each thread's row of an accumulator, 32 columns per tcgen05.ld (thread
 /// t's 32 registers are lane t's columns), stored in 16-byte pieces.
+/// The per-expert bias of the tensor-memory epilogues (moek.acc_store_rows,
+/// moek.acc_store_act_rows `bias`): columns `first + c * stride` (c <
+/// count; `first` an i64 column of the row) of row `row` of `vec` ([*, ld]
+/// of `type`: f32 or bf16) as f32, every lane loading the same addresses;
+/// each column clamped to the row's last (those past it are never stored).
+SmallVector<Value> loadBiasColumns(OpBuilder &b, Location loc, Value vec,
+                                   Value row, Type type, int64_t ld,
+                                   Value first, int64_t count,
+                                   int64_t stride = 1) {
+  Value rowBase =
+      LLVM::MulOp::create(b, loc, toI64(b, loc, row), i64c(b, loc, ld));
+  SmallVector<Value> values;
+  for (int64_t c = 0; c < count; ++c) {
+    Value col = LLVM::AddOp::create(b, loc, first, i64c(b, loc, c * stride));
+    Value clamped = LLVM::SelectOp::create(
+        b, loc,
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt, col,
+                             i64c(b, loc, ld)),
+        col, i64c(b, loc, ld - 1));
+    Value v = LLVM::LoadOp::create(
+        b, loc, type,
+        LLVM::GEPOp::create(b, loc, vec.getType(), type, vec,
+                            ValueRange{LLVM::AddOp::create(b, loc, rowBase,
+                                                           clamped)}));
+    values.push_back(type.isF32() ? v
+                                  : LLVM::FPExtOp::create(b, loc,
+                                                          b.getF32Type(), v)
+                                        .getResult());
+  }
+  return values;
+}
+
 struct AccStoreRowsLowering : OpConversionPattern<AccStoreRowsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2305,17 +2337,27 @@ struct AccStoreRowsLowering : OpConversionPattern<AccStoreRowsOp> {
       Value v = loadLaneColumns(
           b, loc, LLVM::AddOp::create(b, loc, taddr, i32c(b, loc, 32 * chunk)),
           32);
+      Value chunkCol =
+          LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 32 * chunk));
+      // The bias of the chunk's columns (the same for every row).
+      SmallVector<Value> bias;
+      if (adaptor.getBias())
+        bias = loadBiasColumns(b, loc, adaptor.getBias(), adaptor.getBiasRow(),
+                               op.getBiasTypeAttr().getValue(),
+                               op.getBiasLdAttr().getInt(), chunkCol, 32);
       waitLaneLoads(b, loc);
       auto ifOp = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       storeRowValues(
-          b, loc, elem, rowBase,
-          LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 32 * chunk)), 32, ld,
+          b, loc, elem, rowBase, chunkCol, 32, ld,
           ld % accType.getCols() != 0, [&](int64_t c) -> Value {
-            return LLVM::BitcastOp::create(
+            Value x = LLVM::BitcastOp::create(
                 b, loc, b.getF32Type(),
                 LLVM::ExtractElementOp::create(b, loc, v, i32c(b, loc, c)));
+            return bias.empty() ? x
+                                : LLVM::FAddOp::create(b, loc, x, bias[c])
+                                      .getResult();
           });
     }
     rewriter.eraseOp(op);
@@ -4904,10 +4946,15 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
     Value row = arith::AddIOp::create(b, loc, a.getRow(), toIndex(b, loc, r));
     Value first = toI32(b, loc, a.getFirstCol());
     Value col0 = toI64(b, loc, a.getCol());
-    auto value = [&](OpBuilder &ob, Value v, int64_t c) -> Value {
+    // Accumulator value c of v (plus `bias`, before the rounding), rounded
+    // to gemm1_type.
+    auto value = [&](OpBuilder &ob, Value v, int64_t c,
+                     Value bias = Value()) -> Value {
       Value x = LLVM::BitcastOp::create(
           ob, loc, f32,
           LLVM::ExtractElementOp::create(ob, loc, v, i32c(ob, loc, c)));
+      if (bias)
+        x = LLVM::FAddOp::create(ob, loc, x, bias);
       if (!g1.isBF16())
         return x;
       return LLVM::FPExtOp::create(
@@ -4941,14 +4988,38 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       waitLaneLoads(b, loc);
       return {lo, hi};
     };
-    // Outputs 0 .. count - 1 of the loaded chunk, with the IEEE division
-    // (chunkedActivations is measured on the H200 only; no Blackwell GPU
-    // has run these kernels).
-    auto outputs = [&](Value lo, Value hi, Value rw, int64_t count) {
+    // The per-expert bias of output columns o = `out0` + c (c < count): of
+    // w13's rows o and o + I (concatenated) or 2o and 2o + 1 (interleaved).
+    auto biases = [&](Value out0,
+                      int64_t count) -> std::pair<SmallVector<Value>,
+                                                  SmallVector<Value>> {
+      if (!a.getBias())
+        return {};
+      Type type = op.getBiasTypeAttr().getValue();
+      int64_t bld = op.getBiasLdAttr().getInt();
+      Value gate0 = interleaved ? LLVM::MulOp::create(b, loc, out0,
+                                                      i64c(b, loc, 2))
+                                : out0;
+      Value up0 = LLVM::AddOp::create(b, loc, gate0,
+                                      i64c(b, loc, interleaved ? 1 : bld / 2));
+      int64_t stride = interleaved ? 2 : 1;
+      return {loadBiasColumns(b, loc, a.getBias(), a.getBiasRow(), type, bld,
+                              gate0, count, stride),
+              loadBiasColumns(b, loc, a.getBias(), a.getBiasRow(), type, bld,
+                              up0, count, stride)};
+    };
+    // Outputs 0 .. count - 1 of the loaded chunk (its first output column
+    // `out0`), with the IEEE division (chunkedActivations is measured on
+    // the H200 only; no Blackwell GPU has run these kernels).
+    auto outputs = [&](Value lo, Value hi, Value rw, int64_t count,
+                       Value out0) {
+      auto [gb, ub] = biases(out0, count);
       SmallVector<Value> outs;
       for (int64_t c = 0; c < count; ++c) {
-        Value g = value(b, lo, interleaved ? 2 * c : c);
-        Value u = value(b, hi, interleaved ? 2 * c + 1 : c);
+        Value g = value(b, lo, interleaved ? 2 * c : c,
+                        gb.empty() ? Value() : gb[c]);
+        Value u = value(b, hi, interleaved ? 2 * c + 1 : c,
+                        ub.empty() ? Value() : ub[c]);
         Value o = activationOf(b, loc, op.getActivation(), alpha, limit, g, u);
         outs.push_back(rw ? LLVM::FMulOp::create(b, loc, o, rw).getResult()
                           : o);
@@ -4976,7 +5047,9 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         Value rw = rowWeight();
         SmallVector<Value> vals;
-        for (Value o : outputs(lo, hi, rw, 32))
+        for (Value o : outputs(
+                 lo, hi, rw, 32,
+                 LLVM::AddOp::create(b, loc, col0, i64c(b, loc, 32 * chunk))))
           vals.push_back(LLVM::FPExtOp::create(
               b, loc, f32,
               LLVM::FPTruncOp::create(b, loc, b.getBF16Type(), o)));
@@ -5010,7 +5083,9 @@ struct AccStoreActRowsLowering : OpConversionPattern<AccStoreActRowsOp> {
       auto ifOp = scf::IfOp::create(b, loc, inside, false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      SmallVector<Value> vals = outputs(lo, hi, rowWeight(), kChunk);
+      SmallVector<Value> vals = outputs(
+          lo, hi, rowWeight(), kChunk,
+          LLVM::AddOp::create(b, loc, col0, i64c(b, loc, kChunk * chunk)));
       storeRowValues(
           b, loc, elem, rowBase,
           LLVM::AddOp::create(b, loc, col0, i64c(b, loc, kChunk * chunk)),

@@ -1441,8 +1441,10 @@ void buildCtaPairRoles(OpBuilder &b, Location loc, Value tmapX, Value tmapW,
           firstCol);
       mk::AccStoreRowsOp::create(ob, loc, accs, j, firstCol,
                                  ob.getI64IntegerAttr(kPairCols / 2), out, row,
-                                 col, d.getRowEnd(), TypeAttr::get(outElem),
-                                 ob.getI64IntegerAttr(n));
+                                 col, d.getRowEnd(), /*bias=*/Value(),
+                                 /*bias_row=*/Value(), TypeAttr::get(outElem),
+                                 ob.getI64IntegerAttr(n), TypeAttr(),
+                                 IntegerAttr());
       mk::AccReleaseOp::create(ob, loc, accs, j);
       return SmallVector<Value>{arith::AddIOp::create(ob, loc, j, idx(ob, 1))};
     });
@@ -1538,7 +1540,8 @@ template <typename DecodeFn>
 void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
                             Value numTiles, Value cKSlices, int64_t tileN,
                             Value out, Type outElem, int64_t n,
-                            DecodeFn decode, bool blockScales = false) {
+                            DecodeFn decode, bool blockScales = false,
+                            Value bias = Value(), Type biasType = Type()) {
   MLIRContext *ctx = b.getContext();
   auto accsType =
       mk::AccRingType::get(ctx, kTmemAccs, 128, tileN, b.getF32Type());
@@ -1561,10 +1564,13 @@ void buildSingleIssuerRoles(OpBuilder &b, Location loc, Value ring,
         arith::MulIOp::create(ob, loc, d.getColTile(),
                               arith::ConstantIndexOp::create(ob, loc, tileN)),
         firstCol);
-    mk::AccStoreRowsOp::create(ob, loc, accs, j, firstCol,
-                               ob.getI64IntegerAttr(tileN / 2), out,
-                               d.getRow(), col, d.getRowEnd(),
-                               TypeAttr::get(outElem), ob.getI64IntegerAttr(n));
+    // A per-expert bias: the tile's expert's row.
+    mk::AccStoreRowsOp::create(
+        ob, loc, accs, j, firstCol, ob.getI64IntegerAttr(tileN / 2), out,
+        d.getRow(), col, d.getRowEnd(), bias,
+        bias ? d.getExpert() : Value(), TypeAttr::get(outElem),
+        ob.getI64IntegerAttr(n), bias ? TypeAttr::get(biasType) : TypeAttr(),
+        bias ? ob.getI64IntegerAttr(n) : IntegerAttr());
   });
 }
 
@@ -2039,8 +2045,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     return func;
   }
   if (config.singleIssuer) {
-    buildSingleIssuerRoles(b, loc, ring, numTiles, cKSlices, kTileN, out,
-                           outElem, n, decode);
+    buildSingleIssuerRoles(
+        b, loc, ring, numTiles, cKSlices, kTileN, out, outElem, n, decode,
+        /*blockScales=*/false, biasArg,
+        bias ? cast<RankedTensorType>(op.getBias().getType()).getElementType()
+             : Type());
     LLVM::ReturnOp::create(b, loc, ValueRange{});
     return func;
   }
@@ -3335,12 +3344,18 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   tb, loc,
                   arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, 128)),
                   first),
-              d.getRowEnd(), rw, /*out_scales=*/Value(),
+              d.getRowEnd(), rw, /*out_scales=*/Value(), w13Bias,
+              w13Bias ? d.getExpert() : Value(),
               tb.getStringAttr(stringifyActivationKind(op.getActivation())),
               tb.getStringAttr(interleaved ? "interleaved" : "concat"),
               TypeAttr::get(op.getGemm1Type()),
               TypeAttr::get(tb.getBF16Type()), tb.getI64IntegerAttr(i),
-              FloatAttr(), FloatAttr());
+              FloatAttr(), FloatAttr(),
+              w13Bias ? TypeAttr::get(cast<RankedTensorType>(
+                                          op.getW13Bias().getType())
+                                          .getElementType())
+                      : TypeAttr(),
+              w13Bias ? tb.getI64IntegerAttr(2 * i) : IntegerAttr());
           if (FloatAttr alpha = op.getAlphaAttr())
             store.setAlphaAttr(alpha);
           if (FloatAttr limit = op.getLimitAttr())
@@ -3357,7 +3372,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   eb, loc,
                   arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, 256)),
                   first),
-              d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+              d.getRowEnd(), w2Bias, w2Bias ? d.getExpert() : Value(),
+              TypeAttr::get(yElem), eb.getI64IntegerAttr(h),
+              w2Bias ? TypeAttr::get(cast<RankedTensorType>(
+                                         op.getW2Bias().getType())
+                                         .getElementType())
+                     : TypeAttr(),
+              w2Bias ? eb.getI64IntegerAttr(h) : IntegerAttr());
         },
         combine);
     LLVM::ReturnOp::create(b, loc, ValueRange{});
@@ -3874,12 +3895,14 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
                 tb, loc,
                 arith::MulIOp::create(tb, loc, d.getColTile(), idx(tb, kHalf)),
                 first),
-            d.getRowEnd(), rw, kern.actScales,
+            d.getRowEnd(), rw, kern.actScales, /*bias=*/Value(),
+            /*bias_row=*/Value(),
             tb.getStringAttr(stringifyActivationKind(op.getActivation())),
             tb.getStringAttr(interleaved ? "interleaved" : "concat"),
             TypeAttr::get(op.getGemm1Type()),
             TypeAttr::get(tb.getType<Float8E4M3FNType>()),
-            tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+            tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr(), TypeAttr(),
+            IntegerAttr());
         if (FloatAttr alpha = op.getAlphaAttr())
           store.setAlphaAttr(alpha);
         if (FloatAttr limit = op.getLimitAttr())
@@ -3896,7 +3919,9 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
                 eb, loc,
                 arith::MulIOp::create(eb, loc, d.getColTile(), idx(eb, kTile)),
                 first),
-            d.getRowEnd(), TypeAttr::get(yElem), eb.getI64IntegerAttr(h));
+            d.getRowEnd(), /*bias=*/Value(), /*bias_row=*/Value(),
+            TypeAttr::get(yElem), eb.getI64IntegerAttr(h), TypeAttr(),
+            IntegerAttr());
       },
       [&](OpBuilder &ob) {
         mk::CombineOp::create(
@@ -4962,17 +4987,15 @@ struct ConvertMoEToMoEKernelPass
           why = "per-expert biases (w13_bias, w2_bias) are not supported by "
                 "the FP8-row kernels yet (bf16 rows only)";
         else if (chip == "sm_100a" && singleIssuer &&
-                 ((!expandedWeights(op) && !op.isPerRank() && !commOnly &&
-                   !phaseTimers && !op.getActQuantAttr()) ||
-                  (isMxfp8Mxfp4Layer(op) && !op.isPerRank() &&
-                   !phaseTimers &&
-                   op.getW13().getType().getDimSize(2) % 128 == 0 &&
-                   op.getW2().getType().getDimSize(2) % 128 == 0)))
-          // The kernels of register accumulators (sm_90a, and sm_100a's
-          // FP4/MXFP8-weight kernels in that shape) add them.
+                 isMxfp8Mxfp4Layer(op) && !op.isPerRank() && !phaseTimers &&
+                 op.getW13().getType().getDimSize(2) % 128 == 0 &&
+                 op.getW2().getType().getDimSize(2) % 128 == 0)
+          // The bf16 single-issuer kernel's tensor-memory epilogue adds
+          // them (moek.acc_store_act_rows and acc_store_rows {bias}); the
+          // block-scaled MXFP8 x MXFP4 one does not yet.
           why = "per-expert biases (w13_bias, w2_bias) are not added by "
-                "sm_100a's single-issuer kernels yet (their tensor-memory "
-                "epilogue; single-issuer=false takes them)";
+                "sm_100a's block-scaled MXFP8 x MXFP4 kernel yet "
+                "(single-issuer=false takes them)";
         else if (commOnly)
           why = "comm-only kernels multiply nothing, so they take no "
                 "per-expert biases";
@@ -5157,19 +5180,20 @@ struct ConvertMoEToMoEKernelPass
       // Per-expert biases: added to register accumulators (the cooperative
       // kernels; on sm_100a those of FP4 and MXFP8 weights, or with
       // single-issuer=false).
+      // (sm_100a's single-issuer bf16 kernel adds it in its tensor-memory
+      // epilogue; not yet the FP8 and block-scaled ones, whose epilogues
+      // promote or scale.)
       bool fp4Or8 = isMxfp4Weights(op) || isMxfp8(op);
-      if (op.getBias() &&
-          (schedule == "pingpong" ||
-           (chip == "sm_100a" && singleIssuer && (mx || !fp4Or8)))) {
+      bool singleScaled = chip == "sm_100a" && singleIssuer && !fp4Or8 &&
+                          (isFp8Block(op) || mx);
+      if (op.getBias() && (schedule == "pingpong" || singleScaled || ctaPair)) {
         op.emitRemark() << "convert-moe-to-moek: not lowered: a per-expert "
-                           "bias is added by the cooperative kernels of "
-                           "register accumulators only (chip = "
+                           "bias is not added by this kernel yet (chip = "
                         << chip << ", schedule = " << schedule
-                        << (chip == "sm_100a" && singleIssuer
-                                ? ", single-issuer: its tensor-memory "
-                                  "epilogue does not add it yet"
-                                : "")
-                        << ")";
+                        << (singleScaled ? ", the single-issuer FP8 or "
+                                           "block-scaled kernel"
+                                         : "")
+                        << (ctaPair ? ", cta-pair" : "") << ")";
         continue;
       }
       std::string name = kernelNameFor(op, "expert_matmul", counter++);

@@ -12,7 +12,7 @@
 // barriers (bar.warp.sync: 3 for 32 pairs, 1 for 16), and one more at the
 // end of each form. Each value adds in f32 (one add.rn.f32 a value: 128
 // and 64). No spill.
-// The verifier's checks: test/Dialect/MoEKernel/acc-add-cols-invalid.mlir.
+// The verifier's checks: test/Dialect/MoEKernel/bias-invalid.mlir.
 
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.mlir
 // RUN: moe-translate --moe-to-ptx %t.mlir -o %t.ptx

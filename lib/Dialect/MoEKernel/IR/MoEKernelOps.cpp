@@ -1020,8 +1020,22 @@ LogicalResult StoreAccTmaOp::verify() {
   return success();
 }
 
+/// The per-expert bias of moek.acc_store_rows and moek.acc_store_act_rows:
+/// with `bias`, an f32 or bf16 `bias_type` and a positive `bias_ld`.
+template <typename Op> static LogicalResult verifyRowsBias(Op op) {
+  if (!op.getBias())
+    return success();
+  TypeAttr type = op.getBiasTypeAttr();
+  if (!type || !(type.getValue().isF32() || type.getValue().isBF16()))
+    return op.emitOpError() << "expects bias_type f32 or bf16 with a bias, got "
+                            << (type ? type.getValue() : Type());
+  if (!op.getBiasLdAttr() || op.getBiasLdAttr().getInt() < 1)
+    return op.emitOpError() << "expects a positive bias_ld with a bias";
+  return success();
+}
+
 LogicalResult AccStoreRowsOp::verify() {
-  if (failed(verifyAccStore(*this)))
+  if (failed(verifyAccStore(*this)) || failed(verifyRowsBias(*this)))
     return failure();
   int64_t cols = getColsAttr().getInt();
   int64_t accCols = getAccs().getType().getCols();
@@ -1191,6 +1205,8 @@ LogicalResult AccStoreActRowsOp::verify() {
                          << getElementType() << " and " << getLdAttr().getInt();
   if (!getOutScales() && isa<Float8E4M3FNType>(getElementType()))
     return emitOpError() << "stores f8E4M3FN only with out_scales (MXFP8)";
+  if (failed(verifyRowsBias(*this)))
+    return failure();
   return verifyActivationStore(*this);
 }
 

@@ -1606,7 +1606,8 @@ def MoEK_AccWaitOp : MoEK_Op<"acc_wait", []> {
   let assemblyFormat = "$accs `[` $index `]` attr-dict `:` qualified(type($accs))";
 }
 
-def MoEK_AccStoreRowsOp : MoEK_Op<"acc_store_rows", []> {
+def MoEK_AccStoreRowsOp : MoEK_Op<"acc_store_rows",
+    [AttrSizedOperandSegments]> {
   let summary = "Epilogue: each thread stores its row of a tensor-memory accumulator";
   let description = [{
     Thread `t` of the executing warpgroup reads row `r = t mod 128` of
@@ -1617,19 +1618,28 @@ def MoEK_AccStoreRowsOp : MoEK_Op<"acc_store_rows", []> {
     (row stride `ld` elements) at row `row + r`, columns from `col`, in
     16-byte pieces. Rows at or past `row_limit` are not written, nor
     columns at or past `ld`. `first_col` is a multiple of 32 (a dynamic
-    value: warpgroups split the columns). sm_100a only.
+    value: warpgroups split the columns). With `bias(%vec[%r])` (a
+    per-expert bias, `bias_type` f32 or bf16, rows of `bias_ld` values),
+    output column `col + c` first gets `vec[r * bias_ld + col + c]` added
+    in f32 (loads clamped into the row: columns past it are not stored).
+    sm_100a only.
 
     ```mlir
     moek.acc_store_rows %accs[%j] cols(%c0, 128), %out[%row, %col] row_limit(%end) {element_type = bf16, ld = 4096 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
+    moek.acc_store_rows %accs[%j] cols(%c0, 128), %out[%row, %col] row_limit(%end) bias(%b[%e]) {bias_ld = 4096 : i64, bias_type = bf16, element_type = bf16, ld = 4096 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
     ```
   }];
   let arguments = (ins MoEK_AccRingType:$accs, Index:$index, Index:$first_col,
                        I64Attr:$cols, LLVM_AnyPointer:$out, Index:$row,
-                       Index:$col, Index:$row_limit, TypeAttr:$element_type,
-                       I64Attr:$ld);
+                       Index:$col, Index:$row_limit,
+                       Optional<MoEK_GlobalPtr>:$bias,
+                       Optional<Index>:$bias_row, TypeAttr:$element_type,
+                       I64Attr:$ld, OptionalAttr<TypeAttr>:$bias_type,
+                       OptionalAttr<I64Attr>:$bias_ld);
   let assemblyFormat = [{
     $accs `[` $index `]` `cols` `(` $first_col `,` $cols `)` `,` $out `[`
-    $row `,` $col `]` `row_limit` `(` $row_limit `)` attr-dict `:`
+    $row `,` $col `]` `row_limit` `(` $row_limit `)`
+    (`bias` `(` $bias^ `[` $bias_row `]` `)`)? attr-dict `:`
     qualified(type($accs)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;
@@ -1654,7 +1664,11 @@ def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows",
     `moe.quantize` with `mxfp8` does it (moek.dispatch {mx_round}'s
     arithmetic, in one thread): its e4m3 values to `out` and its UE8M0
     scale `e + 127` to `out_scales[row + r, (col + c) / 32]` (row stride
-    `ld / 32`). sm_100a only.
+    `ld / 32`). With `bias(%vec[%r])` (a per-expert bias of w13's rows,
+    `bias_type` f32 or bf16, `bias_ld` = 2I values a row), the gate and up
+    values of output column `o = col + c` first get their rows' biases
+    added in f32 (rows `o` and `o + bias_ld / 2` concatenated, `2o` and
+    `2o + 1` interleaved; loads clamped into the row). sm_100a only.
 
     ```mlir
     moek.acc_store_act_rows %accs[%j] cols(%c64, 64), %act[%row, %col] row_limit(%end) {activation = "swiglu", gemm1_type = bf16, element_type = bf16, ld = 2048 : i64} : !moek.acc_ring<2, 128x256xf32>, !llvm.ptr<1>
@@ -1666,17 +1680,22 @@ def MoEK_AccStoreActRowsOp : MoEK_Op<"acc_store_act_rows",
                        Index:$col, Index:$row_limit,
                        Optional<MoEK_GlobalPtr>:$row_weights,
                        Optional<MoEK_GlobalPtr>:$out_scales,
+                       Optional<MoEK_GlobalPtr>:$bias,
+                       Optional<Index>:$bias_row,
                        StrAttr:$activation,
                        DefaultValuedStrAttr<StrAttr, "concat">:$layout,
                        TypeAttr:$gemm1_type,
                        TypeAttr:$element_type, I64Attr:$ld,
                        DefaultValuedAttr<F32Attr, "1.0f">:$alpha,
-                       DefaultValuedAttr<F32Attr, "0.0f">:$limit);
+                       DefaultValuedAttr<F32Attr, "0.0f">:$limit,
+                       OptionalAttr<TypeAttr>:$bias_type,
+                       OptionalAttr<I64Attr>:$bias_ld);
   let assemblyFormat = [{
     $accs `[` $index `]` `cols` `(` $first_col `,` $cols `)` `,` $out `[`
     $row `,` $col `]` `row_limit` `(` $row_limit `)`
     (`row_weights` `(` $row_weights^ `)`)?
     (`out_scales` `(` $out_scales^ `)`)?
+    (`bias` `(` $bias^ `[` $bias_row `]` `)`)?
     attr-dict `:` qualified(type($accs)) `,` qualified(type($out))
   }];
   let hasVerifier = 1;
