@@ -8,9 +8,7 @@
 // sm_100a and wgmma on sm_90a, and every example is one fused kernel (gpt-oss-120b-fp8's MXFP8
 // rows, activation and weights included: the bf16 kernel with the rows and
 // the activation rounded to MXFP8 values and the e4m3 weights expanded,
-// moek.dequant_mxfp8), but gpt-oss's NVFP4 layer with its expert biases
-// (I = H = 2880, partial last tiles): two grouped matmuls with their
-// 256-row variants (the fused NVFP4 kernel spills with such a bias).
+// moek.dequant_mxfp8; gpt-oss's layers with their expert biases).
 // REQUIRES: ptxas
 // RUN: %python %S/compile_examples.py --bin %moe_obj_root/bin --ptxas %ptxas --chip sm_100a --examples %examples --out %t.sm100 | FileCheck %s --check-prefix=SM100 --match-full-lines
 // RUN: %python %S/compile_examples.py --bin %moe_obj_root/bin --ptxas %ptxas --chip sm_90a --examples %examples --out %t.sm90 | FileCheck %s --check-prefix=SM90 --match-full-lines
@@ -25,7 +23,7 @@
 // SM100-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-fp8: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
-// SM100-NEXT: gpt-oss-120b-nvfp4: unfused, kernels=4, 0 B spilled, tcgen05
+// SM100-NEXT: gpt-oss-120b-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: mixtral-8x7b-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: mixtral-8x7b-fp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: mixtral-8x7b-fp8: graph-optimized, kernels=1, 0 B spilled, tcgen05
@@ -47,7 +45,7 @@
 // SM90-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-fp8: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
-// SM90-NEXT: gpt-oss-120b-nvfp4: unfused, kernels=4, 0 B spilled, wgmma
+// SM90-NEXT: gpt-oss-120b-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: mixtral-8x7b-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: mixtral-8x7b-fp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: mixtral-8x7b-fp8: graph-optimized, kernels=1, 0 B spilled, wgmma

@@ -182,7 +182,7 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     adds the tile's expert's row to the accumulators after the MMAs, before
     the epilogue rounds them (docs/FusedKernel.md, "Per-expert biases"): in
     the fused kernels of bf16 rows (bf16, MXFP4, NVFP4 and MXFP8 weights;
-    NVFP4 with I a multiple of 128 and H of 256) and the cooperative
+    NVFP4's global scale in the same op) and the cooperative
     grouped matmuls, on sm_90a and sm_100a; sm_100a's bf16 single-issuer
     kernels add them in their tensor-memory epilogue
     (`moek.acc_store_rows`, `moek.acc_store_act_rows` {bias}). The FP8-row

@@ -6031,12 +6031,14 @@ struct AccAddColsLowering : OpConversionPattern<AccAddColsOp> {
                           ArrayAttr())
                           .getResult(0));
     };
-    // The four values of pair j plus (lo, hi).
+    // The four values of pair j (times `scale`, if given) plus (lo, hi).
     auto addPair = [&](OpBuilder &b, Value acc, int64_t j,
                        std::pair<Value, Value> v) {
       for (int64_t i = 4 * j; i < 4 * j + 4; ++i) {
         Value old =
             LLVM::ExtractValueOp::create(b, loc, acc, ArrayRef<int64_t>{i});
+        if (adaptor.getScale())
+          old = LLVM::FMulOp::create(b, loc, old, adaptor.getScale());
         acc = LLVM::InsertValueOp::create(
             b, loc, acc,
             LLVM::FAddOp::create(b, loc, old, i % 2 ? v.second : v.first),

@@ -103,19 +103,25 @@ bool isMxfp8Mxfp4(ExpertMatmulOp op) {
          isa<Float4E2M1FNType>(op.getWeight().getType().getElementType());
 }
 
-/// NVFP4: multiplies each accumulator of `accs` by the f32 scale of expert
-/// `expert` in `globalScales` ([E] f32), once per tile; nothing without.
-void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
-                   Value globalScales, Value expert) {
-  if (!globalScales)
-    return;
-  Value g = LLVM::LoadOp::create(
+/// NVFP4: the f32 scale of expert `expert` in `globalScales` ([E] f32).
+Value expertScale(OpBuilder &b, Location loc, Value globalScales,
+                  Value expert) {
+  return LLVM::LoadOp::create(
       b, loc, b.getF32Type(),
       LLVM::GEPOp::create(b, loc, globalScales.getType(), b.getF32Type(),
                           globalScales,
                           ValueRange{arith::IndexCastOp::create(
                               b, loc, b.getI64Type(), expert)}),
       4);
+}
+
+/// NVFP4: multiplies each accumulator of `accs` by the f32 scale of expert
+/// `expert` in `globalScales` ([E] f32), once per tile; nothing without.
+void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
+                   Value globalScales, Value expert) {
+  if (!globalScales)
+    return;
+  Value g = expertScale(b, loc, globalScales, expert);
   for (Value &acc : accs)
     acc = mk::AccScaleOp::create(b, loc, acc, g);
 }
@@ -124,16 +130,18 @@ void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
 /// or bf16) to each accumulator of `accs` from column `col` of the row
 /// (with `upper`, the second half of the columns from there); nothing
 /// without a bias. `inRow`: the caller knows that every column of every
-/// tile lies in the row (moek.acc_add_cols {in_row}).
+/// tile lies in the row (moek.acc_add_cols {in_row}). `scale`: each value
+/// first times it (NVFP4's global scale, in the same op).
 void addBias(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
              Value bias, Value biasTensor, Value expert, Value col,
-             Value upper = Value(), bool inRow = false) {
+             Value upper = Value(), bool inRow = false,
+             Value scale = Value()) {
   if (!bias)
     return;
   auto type = cast<RankedTensorType>(biasTensor.getType());
   for (Value &acc : accs)
     acc = mk::AccAddColsOp::create(b, loc, acc.getType(), acc, bias, expert,
-                                   col, upper,
+                                   col, upper, scale,
                                    b.getI64IntegerAttr(type.getDimSize(1)),
                                    TypeAttr::get(type.getElementType()),
                                    inRow ? b.getUnitAttr() : UnitAttr());
@@ -3558,9 +3566,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                     e * 2 * i, h,
                     narrowLast(tb, d, cols1, interleaved ? (2 * i) % 256 : 0));
                 timers.turn(tb, l, 8, 9, firstWg);
-                scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 // The bias of the tile's gate and up rows (interleaved:
-                // 256 consecutive rows).
+                // 256 consecutive rows), after NVFP4's global scale (in
+                // the same op: a separate moek.acc_scale before it made
+                // ptxas spill with a partial last tile).
                 if (w13Bias) {
                   Value first = arith::MulIOp::create(
                       tb, l, d.getColTile(),
@@ -3570,7 +3579,12 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                           d.getExpert(), first,
                           arith::AddIOp::create(
                               tb, l, first, idx(tb, interleaved ? 128 : i)),
-                          i % 128 == 0);
+                          i % 128 == 0,
+                          w13Global ? expertScale(tb, l, w13Global,
+                                                  d.getExpert())
+                                    : Value());
+                } else {
+                  scaleByExpert(tb, l, accs, w13Global, d.getExpert());
                 }
                 timers.stamp(tb, l, 14, firstWg, "sub");
                 auto store = mk::StoreActOp::create(
@@ -3607,11 +3621,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                     tileMmas(eb, d, row, slices2, iter, dequant, w2Scales,
                              boxes, e * h, i, narrowLast(eb, d, cols2, h % 256));
                 timers.turn(eb, l, 8, 9, firstWg);
-                scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 Value col =
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
-                addBias(eb, l, accs, w2Bias, op.getW2Bias(), d.getExpert(),
-                        col, Value(), h % 256 == 0);
+                if (w2Bias)
+                  addBias(eb, l, accs, w2Bias, op.getW2Bias(), d.getExpert(),
+                          col, Value(), h % 256 == 0,
+                          w2Global ? expertScale(eb, l, w2Global, d.getExpert())
+                                   : Value());
+                else
+                  scaleByExpert(eb, l, accs, w2Global, d.getExpert());
                 if (yTma)
                   mk::StoreAccTmaOp::create(eb, l, accs[0], tmapY, wgStaging,
                                             y, row, col, d.getRowEnd(),
@@ -4999,14 +5017,6 @@ struct ConvertMoEToMoEKernelPass
         else if (commOnly)
           why = "comm-only kernels multiply nothing, so they take no "
                 "per-expert biases";
-        else if (expandedWeights(op) == QuantScheme::nvfp4 &&
-                 (op.getW2().getType().getDimSize(2) % 128 ||
-                  op.getW2().getType().getDimSize(1) % 256))
-          // Measured: 150-290 bytes of spill in every form of the partial
-          // tile's predicated bias loads tried (moek.acc_add_cols).
-          why = "per-expert biases with NVFP4 weights take I a multiple of "
-                "128 and H a multiple of 256 (the bias loads of a partial "
-                "last tile spill in this kernel)";
         if (!why.empty()) {
           op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
           continue;

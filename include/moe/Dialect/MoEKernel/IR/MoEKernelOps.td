@@ -1916,7 +1916,7 @@ def MoEK_AccScaleColsOp : MoEK_Op<"acc_scale_cols",
 }
 
 def MoEK_AccAddColsOp : MoEK_Op<"acc_add_cols",
-    [AllTypesMatch<["acc", "result"]>]> {
+    [AllTypesMatch<["acc", "result"]>, AttrSizedOperandSegments]> {
   let summary = "acc[r][c] + vec[row][col + c]: a per-column bias";
   let description = [{
     Adds to each accumulator value at column `c` the value
@@ -1931,8 +1931,11 @@ def MoEK_AccAddColsOp : MoEK_Op<"acc_add_cols",
     4)` and the next), each one load of two values: `ld`, `col` and `upper`
     must be even. The loads are clamped into the row and selected away past
     it; with `in_row` (the caller knows every column lies in the row: a
-    width that is a multiple of the tiles') that path is not generated. A
-    register accumulator (sm_90a's wgmma fragment).
+    width that is a multiple of the tiles') that path is not generated.
+    With `scale(%g)`, each value is first multiplied by `g` (NVFP4's
+    per-expert global scale, rounded, then the bias added: moek.acc_scale
+    then this op, in one). A register accumulator (sm_90a's wgmma
+    fragment).
 
     ```mlir
     %acc1 = moek.acc_add_cols %acc0, %bias[%expert, %col] {element_type = bf16, ld = 5760 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
@@ -1940,11 +1943,13 @@ def MoEK_AccAddColsOp : MoEK_Op<"acc_add_cols",
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, MoEK_GlobalPtr:$vec, Index:$row,
-                       Index:$col, Optional<Index>:$upper, I64Attr:$ld,
+                       Index:$col, Optional<Index>:$upper,
+                       Optional<F32>:$scale, I64Attr:$ld,
                        TypeAttr:$element_type, UnitAttr:$in_row);
   let results = (outs MoEK_AccType:$result);
   let assemblyFormat = [{
-    $acc `,` $vec `[` $row `,` $col `]` (`upper` `(` $upper^ `)`)? attr-dict
+    $acc `,` $vec `[` $row `,` $col `]` (`upper` `(` $upper^ `)`)?
+    (`scale` `(` $scale^ `)`)? attr-dict
     `:` qualified(type($acc)) `,` qualified(type($vec))
   }];
   let hasVerifier = 1;
