@@ -5965,7 +5965,8 @@ struct AccAddColsLowering : OpConversionPattern<AccAddColsOp> {
     //  * Otherwise the same with each pair past the row 0 instead of
     //    loaded: a predicated load, its flag computed beside it (no
     //    out-of-bounds load; the sums of columns past the row are never
-    //    stored).
+    //    stored). (LLVM sinks the two forms' identical additions below
+    //    their join; a warp barrier ending each form did not keep them.)
     // Eight pairs between two warp barriers. (Measured with ptxas: a
     // branch around each load, clamped addresses, or predicated loads for
     // every tile spilled up to 290 bytes in the FP4-weight kernels.)
@@ -6104,15 +6105,10 @@ struct AccAddColsLowering : OpConversionPattern<AccAddColsOp> {
     auto ifOp = scf::IfOp::create(rewriter, loc,
                                   TypeRange{adaptor.getAcc().getType()}, full,
                                   /*withElseRegion=*/true);
-    // Each branch ends with a warp barrier, which LLVM may not move below
-    // the join: nor the additions before it (sunk there, their 32 loaded
-    // values were live at the join).
     for (bool guarded : {false, true}) {
       OpBuilder bb = OpBuilder::atBlockEnd(guarded ? ifOp.elseBlock()
                                                    : ifOp.thenBlock());
-      Value acc = addAll(bb, guarded);
-      NVVM::SyncWarpOp::create(bb, loc, i32c(bb, loc, -1));
-      scf::YieldOp::create(bb, loc, acc);
+      scf::YieldOp::create(bb, loc, addAll(bb, guarded));
     }
     rewriter.replaceOp(op, ifOp.getResult(0));
     return success();

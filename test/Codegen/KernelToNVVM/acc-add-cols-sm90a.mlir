@@ -9,8 +9,7 @@
 // loads unpredicated where they all lie in the row, each predicated on its
 // pair's column otherwise (`@p ld.global`: 0 past the row, no out-of-bounds
 // load); with `in_row` only the first. Eight pairs between two warp
-// barriers (bar.warp.sync: 3 for 32 pairs, 1 for 16), and one more at the
-// end of each form. Each value adds in f32 (one add.rn.f32 a value: 128
+// barriers (bar.warp.sync: 3 for 32 pairs, 1 for 16, in each form). Each value adds in f32 (one add.rn.f32 a value: 128
 // and 64); with `scale`, a mul.rn.f32 a value first (f32_scaled). No
 // spill.
 // The verifier's checks: test/Dialect/MoEKernel/bias-invalid.mlir.
@@ -22,8 +21,8 @@
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
 // COUNTS: bf16_in_row( b32 32 b64 0 predicated 0 add 128 mul 0 mask 32 sync 3
-// COUNTS: bf16_upper( b32 32 b64 0 predicated 32 add 128 mul 0 mask 32 sync 8
-// COUNTS: f32_cols( b32 0 b64 16 predicated 16 add 64 mul 0 mask 0 sync 4
+// COUNTS: bf16_upper( b32 32 b64 0 predicated 32 add 128 mul 0 mask 32 sync 6
+// COUNTS: f32_cols( b32 0 b64 16 predicated 16 add 64 mul 0 mask 0 sync 2
 // COUNTS: f32_scaled( b32 0 b64 16 predicated 0 add 64 mul 64 mask 0 sync 1
 
 // bf16_upper: row `expert` of a [E, 768] bias, the first half from column
