@@ -57,12 +57,13 @@
 // RUN: not grep -l wgmma %t.mx/*/*.ptx
 
 // Per-expert biases: the grouped-gemm.test bias set (bf16 biases on bf16
-// weights with partial last column tiles; f32 on FP8, MXFP4 and MXFP8
-// weights), with no spill.
+// weights with partial last column tiles; f32 on FP8, MXFP4, NVFP4 (its
+// global scale in the bias op) and MXFP8 weights), with no spill.
 // RUN: rm -rf %t.bias && %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias bf16 1,128,64 8,200,512 128,2880,2880 | FileCheck %s --check-prefix=BIAS
 // BIAS-COUNT-3: _bias: kernel {{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
 // RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias f32 --fp8 8,256,512 | FileCheck %s --check-prefix=BIAS1
 // RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias f32 --mxfp4 8,200,512 | FileCheck %s --check-prefix=BIAS1
+// RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias f32 --nvfp4 8,200,512 | FileCheck %s --check-prefix=BIAS1
 // RUN: %python %moe_src_root/test/Integration/CUDA/make_grouped_gemm.py --bin %moe_obj_root/bin --out %t.bias --ptxas %ptxas --strict --bias f32 --mxfp8 128,2880,2880 | FileCheck %s --check-prefix=BIAS1
 // BIAS1: _bias: kernel {{.*}} registers, 0 bytes spilled, smem {{[0-9]+$}}
 // sm_100a: the bf16 ones in the single-issuer kernel (its tensor-memory

@@ -126,6 +126,11 @@ void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
     acc = mk::AccScaleOp::create(b, loc, acc, g);
 }
 
+/// The element type of a per-expert bias tensor.
+Type biasElementType(Value biasTensor) {
+  return cast<RankedTensorType>(biasTensor.getType()).getElementType();
+}
+
 /// Per-expert biases (gpt-oss): adds row `expert` of `bias` ([E, ld], f32
 /// or bf16) to each accumulator of `accs` from column `col` of the row
 /// (with `upper`, the second half of the columns from there); nothing
@@ -143,8 +148,24 @@ void addBias(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
     acc = mk::AccAddColsOp::create(b, loc, acc.getType(), acc, bias, expert,
                                    col, upper, scale,
                                    b.getI64IntegerAttr(type.getDimSize(1)),
-                                   TypeAttr::get(type.getElementType()),
+                                   TypeAttr::get(biasElementType(biasTensor)),
                                    inRow ? b.getUnitAttr() : UnitAttr());
+}
+
+/// After a tile's MMAs: NVFP4's per-expert global scale (`globalScales`,
+/// [E] f32, or none) and the per-expert bias (`bias`, or none; as
+/// addBias). With a bias, the scale goes into its op (each value times it,
+/// then the bias: a separate moek.acc_scale before moek.acc_add_cols made
+/// ptxas spill 150-290 bytes in the NVFP4 fused kernel with a partial last
+/// tile); without, moek.acc_scale.
+void scaleAndAddBias(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
+                     Value globalScales, Value bias, Value biasTensor,
+                     Value expert, Value col, Value upper = Value(),
+                     bool inRow = false) {
+  if (!bias)
+    return scaleByExpert(b, loc, accs, globalScales, expert);
+  addBias(b, loc, accs, bias, biasTensor, expert, col, upper, inRow,
+          globalScales ? expertScale(b, loc, globalScales, expert) : Value());
 }
 
 /// Both MMA warpgroups (threads 128-383) expand stage `iter`'s packed FP4
@@ -2056,8 +2077,7 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
     buildSingleIssuerRoles(
         b, loc, ring, numTiles, cKSlices, kTileN, out, outElem, n, decode,
         /*blockScales=*/false, biasArg,
-        bias ? cast<RankedTensorType>(op.getBias().getType()).getElementType()
-             : Type());
+        bias ? biasElementType(op.getBias()) : Type());
     LLVM::ReturnOp::create(b, loc, ValueRange{});
     return func;
   }
@@ -2201,12 +2221,11 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
           auto [accs, next] = buildTileMmas(
               ob, l, ring, accType, aRow, row, tileEnd, numAccs,
               cKSlices, iter, config.pipelineMma, hook, narrow);
-          // NVFP4: the expert's global scale, once per tile.
-          scaleByExpert(ob, l, accs, globalScale ? entry->getArgument(4)
-                                                 : Value(),
-                        d.getExpert());
-          addBias(ob, l, accs, biasArg, op.getBias(), d.getExpert(), col,
-                  Value(), n % kTileN == 0);
+          // NVFP4: the expert's global scale, once per tile; the bias.
+          scaleAndAddBias(ob, l, accs,
+                          globalScale ? entry->getArgument(4) : Value(),
+                          biasArg, op.getBias(), d.getExpert(), col, Value(),
+                          n % kTileN == 0);
           if (storeTma)
             for (auto [a, acc] : llvm::enumerate(accs))
               mk::StoreAccTmaOp::create(
@@ -3359,9 +3378,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
               TypeAttr::get(op.getGemm1Type()),
               TypeAttr::get(tb.getBF16Type()), tb.getI64IntegerAttr(i),
               FloatAttr(), FloatAttr(),
-              w13Bias ? TypeAttr::get(cast<RankedTensorType>(
-                                          op.getW13Bias().getType())
-                                          .getElementType())
+              w13Bias ? TypeAttr::get(biasElementType(op.getW13Bias()))
                       : TypeAttr(),
               w13Bias ? tb.getI64IntegerAttr(2 * i) : IntegerAttr());
           if (FloatAttr alpha = op.getAlphaAttr())
@@ -3382,9 +3399,7 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   first),
               d.getRowEnd(), w2Bias, w2Bias ? d.getExpert() : Value(),
               TypeAttr::get(yElem), eb.getI64IntegerAttr(h),
-              w2Bias ? TypeAttr::get(cast<RankedTensorType>(
-                                         op.getW2Bias().getType())
-                                         .getElementType())
+              w2Bias ? TypeAttr::get(biasElementType(op.getW2Bias()))
                      : TypeAttr(),
               w2Bias ? eb.getI64IntegerAttr(h) : IntegerAttr());
         },
@@ -3566,26 +3581,20 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                     e * 2 * i, h,
                     narrowLast(tb, d, cols1, interleaved ? (2 * i) % 256 : 0));
                 timers.turn(tb, l, 8, 9, firstWg);
-                // The bias of the tile's gate and up rows (interleaved:
-                // 256 consecutive rows), after NVFP4's global scale (in
-                // the same op: a separate moek.acc_scale before it made
-                // ptxas spill with a partial last tile).
+                // NVFP4's global scale; the bias of the tile's gate and
+                // up rows (interleaved: 256 consecutive rows; I a multiple
+                // of 128: every tile's rows lie in the row).
+                Value first, upper;
                 if (w13Bias) {
-                  Value first = arith::MulIOp::create(
+                  first = arith::MulIOp::create(
                       tb, l, d.getColTile(),
                       idx(tb, interleaved ? 256 : 128));
-                  // I a multiple of 128: every tile's rows lie in the row.
-                  addBias(tb, l, accs, w13Bias, op.getW13Bias(),
-                          d.getExpert(), first,
-                          arith::AddIOp::create(
-                              tb, l, first, idx(tb, interleaved ? 128 : i)),
-                          i % 128 == 0,
-                          w13Global ? expertScale(tb, l, w13Global,
-                                                  d.getExpert())
-                                    : Value());
-                } else {
-                  scaleByExpert(tb, l, accs, w13Global, d.getExpert());
+                  upper = arith::AddIOp::create(
+                      tb, l, first, idx(tb, interleaved ? 128 : i));
                 }
+                scaleAndAddBias(tb, l, accs, w13Global, w13Bias,
+                                op.getW13Bias(), d.getExpert(), first, upper,
+                                i % 128 == 0);
                 timers.stamp(tb, l, 14, firstWg, "sub");
                 auto store = mk::StoreActOp::create(
                     tb, l, accs[0], act, row,
@@ -3623,13 +3632,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 timers.turn(eb, l, 8, 9, firstWg);
                 Value col =
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
-                if (w2Bias)
-                  addBias(eb, l, accs, w2Bias, op.getW2Bias(), d.getExpert(),
-                          col, Value(), h % 256 == 0,
-                          w2Global ? expertScale(eb, l, w2Global, d.getExpert())
-                                   : Value());
-                else
-                  scaleByExpert(eb, l, accs, w2Global, d.getExpert());
+                scaleAndAddBias(eb, l, accs, w2Global, w2Bias,
+                                op.getW2Bias(), d.getExpert(), col, Value(),
+                                h % 256 == 0);
                 if (yTma)
                   mk::StoreAccTmaOp::create(eb, l, accs[0], tmapY, wgStaging,
                                             y, row, col, d.getRowEnd(),
