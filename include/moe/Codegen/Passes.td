@@ -289,6 +289,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "and the 128-row one as a variant the runtime launches from 64 "
            "rows an expert on average, T * K >= 64 E); the other FP8 "
            "layers keep 64">,
+    Option<"fuseRoutingOpt", "fuse-routing", "bool", "true",
+           "Fused layers: when a moe.route computes the layer's ids and "
+           "weights and nothing else reads them, route inside the kernel "
+           "(moek.route, one warp per token, then a grid barrier): the "
+           "kernel takes the router logits (and the route's bias) instead "
+           "of the ids and weights">,
     Option<"phaseTimers", "phase-timers", "bool", "false",
            "Fused layers: record each CTA's nanosecond clock at the phase "
            "boundaries into the workspace (manifest "

@@ -4885,6 +4885,124 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   return func;
 }
 
+/// The moe.route that computes `op`'s ids and weights and that nothing else
+/// reads, if its routing can run inside `op`'s kernel (moek.route: one GPU,
+/// i32 ids, at most 1024 experts, top_k and num_groups at most 32, groups
+/// of equal size, f32, bf16 or f16 logits and an f32 bias); else null and
+/// `why` says what stops it (empty when no moe.route feeds `op`).
+RouteOp fusableRoute(FusedMoEOp op, std::string &why) {
+  auto route = op.getIds().getDefiningOp<RouteOp>();
+  if (!route || op.getWeights().getDefiningOp<RouteOp>() != route)
+    return {};
+  auto stop = [&](const Twine &reason) -> RouteOp {
+    why = reason.str();
+    return {};
+  };
+  if (!route.getIds().hasOneUse() || !route.getWeights().hasOneUse())
+    return stop("its ids or weights have other uses");
+  if (op.getPlacementAttr())
+    return stop("expert-parallel layers route before the exchange");
+  int64_t e = route.getLogits().getType().getDimSize(1),
+          k = route.getTopK(), g = route.getNumGroups();
+  if (ShapedType::isDynamic(e) || e > 1024 || k > 32 || g > 32 || e % g)
+    return stop("it needs at most 1024 experts, top_k and num_groups at most "
+                "32 and groups of equal size");
+  Type lt = route.getLogits().getType().getElementType();
+  if (!lt.isF32() && !lt.isBF16() && !lt.isF16())
+    return stop("its logits are not f32, bf16 or f16");
+  return route;
+}
+
+/// Moves `route` into the fused kernel `kernel`, whose launch operands 1
+/// and 2 were the ids and weights: operand 1 becomes the router logits,
+/// operand 2 the route's bias (or is dropped, the operands after it moving
+/// down by one). At the kernel's start every warp routes its tokens into
+/// two buffers appended to the workspace (moek.route), then a grid barrier
+/// (its own counter, in the zeroed first 64 bytes of the workspace, which
+/// only the kernel's main counter at 0 and the tile counter at 32 use);
+/// the kernel reads those buffers where it read its ids and weights.
+void fuseRouting(LLVM::LLVMFuncOp kernel, RouteOp route) {
+  MLIRContext *ctx = kernel.getContext();
+  OpBuilder b(ctx);
+  Location loc = route.getLoc();
+  auto abi = kernel->getAttrOfType<ArrayAttr>("moek.abi");
+  auto paramOf = [&](function_ref<bool(DictionaryAttr)> is) -> unsigned {
+    for (auto [n, entry] : llvm::enumerate(abi))
+      if (is(cast<DictionaryAttr>(entry)))
+        return n;
+    llvm_unreachable("a fused kernel's parameter is missing");
+  };
+  auto operandIs = [](int64_t n) {
+    return [n](DictionaryAttr d) {
+      auto o = d.getAs<IntegerAttr>("operand");
+      auto kind = d.getAs<StringAttr>("kind");
+      return o && o.getInt() == n && kind && kind.getValue() == "ptr";
+    };
+  };
+  auto kindIs = [](StringRef k) {
+    return [k](DictionaryAttr d) {
+      auto kind = d.getAs<StringAttr>("kind");
+      return kind && kind.getValue() == k;
+    };
+  };
+  unsigned idsParam = paramOf(operandIs(1)),
+           weightsParam = paramOf(operandIs(2)),
+           wsParam = paramOf(kindIs("workspace")),
+           tokensParam = paramOf(kindIs("token_count"));
+  NamedAttrList ws(kernel->getAttrOfType<DictionaryAttr>("moek.workspace"));
+  int64_t maxTokens = cast<IntegerAttr>(ws.get("max_tokens")).getInt();
+  int64_t k = route.getTopK();
+  int64_t idsAt = llvm::alignTo(cast<IntegerAttr>(ws.get("bytes")).getInt(),
+                                16),
+          weightsAt = idsAt + llvm::alignTo(4 * maxTokens * k, 16);
+  ws.set("bytes", b.getI64IntegerAttr(weightsAt + 4 * maxTokens * k));
+  kernel->setAttr("moek.workspace", ws.getDictionary(ctx));
+
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  Value wsBase = entry.getArgument(wsParam);
+  Value ids = workspacePart(b, loc, wsBase, idsAt),
+        weights = workspacePart(b, loc, wsBase, weightsAt);
+  Value logits = entry.getArgument(idsParam),
+        bias = entry.getArgument(weightsParam);
+  logits.replaceAllUsesWith(ids);
+  bias.replaceAllUsesWith(weights);
+  Value tokens = arith::IndexCastUIOp::create(
+      b, loc, b.getIndexType(), entry.getArgument(tokensParam));
+  mk::RouteOp::create(
+      b, loc, logits, route.getBias() ? bias : Value(), ids, weights, tokens,
+      b.getI64IntegerAttr(route.getLogits().getType().getDimSize(1)),
+      b.getI64IntegerAttr(k), b.getI64IntegerAttr(route.getNumGroups()),
+      b.getI64IntegerAttr(route.getTopkGroups()),
+      b.getStringAttr(stringifyScoring(route.getScoring())),
+      route.getRenormalize() ? b.getUnitAttr() : UnitAttr(),
+      route.getRoutedScalingFactorAttr(),
+      TypeAttr::get(route.getLogits().getType().getElementType()));
+  int64_t threads = cast<IntegerAttr>(
+                        kernel->getAttrOfType<DictionaryAttr>("moek.launch")
+                            .get("block"))
+                        .getInt();
+  mk::GridBarrierOp::create(b, loc, workspacePart(b, loc, wsBase, 16),
+                            b.getI64IntegerAttr(1), b.getI64IntegerAttr(0),
+                            b.getI64IntegerAttr(threads));
+
+  // The parameters: operand 2 is the bias, or gone.
+  bool hasBias = bool(route.getBias());
+  SmallVector<Attribute> entries;
+  for (auto [n, entry] : llvm::enumerate(abi)) {
+    if (n == weightsParam && !hasBias)
+      continue;
+    NamedAttrList d(cast<DictionaryAttr>(entry));
+    auto o = dyn_cast_or_null<IntegerAttr>(d.get("operand"));
+    if (o && o.getInt() > 2 && !hasBias)
+      d.set("operand", b.getI64IntegerAttr(o.getInt() - 1));
+    entries.push_back(d.getDictionary(ctx));
+  }
+  kernel->setAttr("moek.abi", b.getArrayAttr(entries));
+  if (!hasBias)
+    (void)kernel.eraseArgument(weightsParam);
+}
+
 /// The kernel name for the `index`-th op of its kind: the enclosing
 /// function's name (or "moe"), `what`, and the index.
 std::string kernelNameFor(Operation *op, StringRef what, unsigned index) {
@@ -5035,6 +5153,17 @@ struct ConvertMoEToMoEKernelPass
                           "GEMM2 output (its rows go back as the results)";
         return signalPassFailure();
       }
+      // The routing (moe.route) runs inside the kernel, which then takes
+      // the router logits instead of the ids and weights.
+      RouteOp route;
+      if (fuseRoutingOpt) {
+        std::string whyNot;
+        route = fusableRoute(op, whyNot);
+        if (!whyNot.empty())
+          op.emitRemark() << "convert-moe-to-moek: the routing stays "
+                             "outside the kernel: "
+                          << whyNot;
+      }
       std::string name = kernelNameFor(op, "fused_moe", fusedCounter++);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
       OpBuilder b(kernels.getBodyRegion());
@@ -5109,7 +5238,24 @@ struct ConvertMoEToMoEKernelPass
             args.push_back(bias);
       }
       SymbolTable(kernels).insert(kernel);
+      if (route) {
+        fuseRouting(kernel, route);
+        if (auto variants = kernel->getAttrOfType<ArrayAttr>("moek.variants"))
+          for (Attribute v : variants)
+            fuseRouting(SymbolTable(kernels).lookup<LLVM::LLVMFuncOp>(
+                            cast<FlatSymbolRefAttr>(
+                                cast<DictionaryAttr>(v).get("kernel"))
+                                .getValue()),
+                        route);
+        args[1] = route.getLogits();
+        if (Value bias = route.getBias())
+          args[2] = bias;
+        else
+          args.erase(args.begin() + 2);
+      }
       replaceByLaunch(op, op.getOut(), kernel, args);
+      if (route)
+        route.erase();
     }
     SmallVector<ExpertMatmulOp> matmuls;
     module.walk([&](ExpertMatmulOp op) { matmuls.push_back(op); });

@@ -21,6 +21,15 @@ compiler is built (no GPU needed).
   bias:   a field "bias" after K (anywhere): gpt-oss's per-expert biases,
           w13_bias [E, 2I] bf16 and w2_bias [E, H] f32, launched after the
           weights' scales (folder suffix _bias).
+  route:  a field "softmax" or "sigmoid" after K (anywhere): the ids and
+          weights come from a moe.route of router logits [T, E] f32 in the
+          layer, which convert-moe-to-moek fuses into the kernel (moek.route);
+          the kernel takes the logits instead of the ids and weights.
+          softmax: Qwen3's (renormalize); sigmoid: DeepSeek-V3's (a
+          selection bias [E] f32, launched right after the logits; 8 groups
+          of which the best 4 are kept when E is a multiple of 8 and at
+          least 16, renormalize, routed_scaling_factor 2.5). Folder suffix
+          _route or _routesig.
   epR:    a last field "ep2", "ep4", ...: the layer's E experts spread over
           R ranks (#moe.placement; E a multiple of R), compiled in its
           per-rank form (moe-opt --moe-expert-parallel): the kernel of every
@@ -150,6 +159,7 @@ GEMM_TYPES = ("bf16", "f32")
 ACTS = {"swiglu": None, "clamped_swiglu": "clamped", "gelu_mul": "gelu",
         "gelu_tanh_mul": "gelutanh"}
 LAYOUTS = ("concat", "interleaved")
+ROUTES = ("softmax", "sigmoid")
 
 
 def run(cmd, note=""):
@@ -167,7 +177,9 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
     mx8] -> the case's dict; raises ValueError on a bad spec."""
     parts = spec.split(",")
     bias = "bias" in parts[4:]
-    parts = parts[:4] + [p for p in parts[4:] if p != "bias"]
+    route = [p for p in parts[4:] if p in ROUTES]
+    parts = parts[:4] + [p for p in parts[4:]
+                         if p != "bias" and p not in ROUTES]
     ranks = 1
     if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
         ranks = int(parts[-1][2:])
@@ -235,6 +247,22 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
         c["ranks"] = ranks
     if bias:
         c["bias"] = True
+    if route:
+        if len(route) > 1:
+            raise ValueError("one route field (softmax or sigmoid)")
+        if ranks > 1:
+            raise ValueError("route: expert-parallel layers route outside "
+                             "the kernel")
+        c["route"] = route[0]
+        if route[0] == "sigmoid":
+            c["groups"] = 8 if e % 8 == 0 and e >= 16 else 1
+            c["topk_groups"] = max(1, c["groups"] // 2)
+            c["scaling"] = 2.5
+            if c["topk_groups"] * (e // c["groups"]) < k:
+                raise ValueError("route: the kept groups hold fewer than K "
+                                 "experts")
+        else:
+            c["groups"], c["topk_groups"], c["scaling"] = 1, 1, 1.0
     return c
 
 
@@ -258,9 +286,40 @@ def case_name(c):
         name += "_" + c["layout"]
     if c.get("bias"):
         name += "_bias"
+    if c.get("route"):
+        name += "_route" if c["route"] == "softmax" else "_routesig"
     if c.get("ranks", 1) > 1:
         name += "_ep%d" % c["ranks"]
     return name
+
+
+def with_route(ir, c):
+    """`ir` with @fm's ids and weights made by a moe.route of its router
+    logits (and, sigmoid, a selection bias) instead of being arguments."""
+    E, K = c["E"], c["K"]
+    args = "%%ids: tensor<?x%dxi32>,\n              %%w: tensor<?x%dxf32>" % (
+        K, K)
+    assert ir.count(args) == 1
+    logits = "%%logits: tensor<?x%dxf32>" % E
+    if c["route"] == "sigmoid":
+        logits += ", %%rb: tensor<%dxf32>" % E
+    ir = ir.replace(args, logits)
+    attrs = "top_k = %d : i64, renormalize" % K
+    if c["groups"] > 1:
+        attrs += ", num_groups = %d : i64, topk_groups = %d : i64" % (
+            c["groups"], c["topk_groups"])
+    if c["scaling"] != 1.0:
+        attrs += ", routed_scaling_factor = %s : f32" % c["scaling"]
+    if c["route"] == "sigmoid":
+        op = ("  %%ids, %%w = moe.route sigmoid %%logits bias(%%rb) {%s} : "
+              "(tensor<?x%dxf32>, tensor<%dxf32>) -> (tensor<?x%dxi32>, "
+              "tensor<?x%dxf32>)\n" % (attrs, E, E, K, K))
+    else:
+        op = ("  %%ids, %%w = moe.route softmax %%logits {%s} : "
+              "(tensor<?x%dxf32>) -> (tensor<?x%dxi32>, tensor<?x%dxf32>)\n"
+              % (attrs, E, K, K))
+    assert ir.count("  %out = moe.fused_moe") == 1
+    return ir.replace("  %out = moe.fused_moe", op + "  %out = moe.fused_moe")
 
 
 def with_biases(ir, c):
@@ -282,7 +341,9 @@ def with_biases(ir, c):
 def layer_ir(c):
     """The moe.fused_moe function @fm of case c."""
     ir = layer_ir_unbiased(c)
-    return with_biases(ir, c) if c.get("bias") else ir
+    if c.get("bias"):
+        ir = with_biases(ir, c)
+    return with_route(ir, c) if c.get("route") else ir
 
 
 def layer_ir_unbiased(c):

@@ -58,6 +58,18 @@ calc_diff. A NaN token must not reach other tokens.
         1 / (200 sqrt(fan-in)); the reference multiplies by the exactly
         dequantized weights; the FP8 bar.
 
+Routed layers (make_fused_moe.py's softmax and sigmoid fields; case.json's
+route): the kernel routes (moek.route) from router logits [T, E] f32,
+N(0, 4) (every token's first K experts 20 higher for "one expert", the
+second half of the experts 20 lower for "half the experts"; no masked
+slots: a route masks none), and, sigmoid, a selection bias [E] uniform in
+[0, 0.2]; launched as (x, logits[, bias], w13, ...). The reference routes
+by moe.route's rules in float64 and runs the layer on those ids and
+weights; a token whose choice is not clear (its last chosen and first
+unchosen selection scores, or kept and dropped group scores, within 1e-5:
+the kernel's f32 scores with ex2.approx may rank them otherwise) is left
+out of the comparison, and the count is printed.
+
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
 (torch's warm-up before a capture) with torch's sync debug mode set to
@@ -99,20 +111,29 @@ def rnd(t, name):
     return t.to(torch.bfloat16).float() if name == "bf16" else t
 
 
+def w13_arg(kernel):
+    """The manifest's index of w13: 3 (x, ids, weights, w13), or 2 for a
+    routed kernel without a route bias (x, logits, w13)."""
+    t = kernel.tensors
+    return 2 if len(t[2]["shape"]) == 3 else 3
+
+
 def is_fp8(kernel):
-    """An FP8 layer: its manifest's arg3 (w13) is e4m3 (or e2m1: FP8 x
-    MXFP4, whose x is quantized as FP8's)."""
-    return kernel.tensors[3]["dtype"] in ("f8E4M3FN", "f4E2M1FN")
+    """An FP8 layer: its manifest's w13 is e4m3 (or e2m1: FP8 x MXFP4,
+    whose x is quantized as FP8's)."""
+    return kernel.tensors[w13_arg(kernel)]["dtype"] in ("f8E4M3FN",
+                                                        "f4E2M1FN")
 
 
 def is_mxfp4(kernel):
-    """An FP8 x MXFP4 layer: its manifest's arg3 (w13) is e2m1."""
-    return kernel.tensors[3]["dtype"] == "f4E2M1FN"
+    """An FP8 x MXFP4 layer: its manifest's w13 is e2m1."""
+    return kernel.tensors[w13_arg(kernel)]["dtype"] == "f4E2M1FN"
 
 
 def is_nvfp4(kernel):
-    """A bf16 x NVFP4 layer: e2m1 w13 (arg3) with e4m3 scales (arg5)."""
-    return is_mxfp4(kernel) and kernel.tensors[5]["dtype"] == "f8E4M3FN"
+    """A bf16 x NVFP4 layer: e2m1 w13 with e4m3 scales (two after it)."""
+    return is_mxfp4(kernel) and \
+        kernel.tensors[w13_arg(kernel) + 2]["dtype"] == "f8E4M3FN"
 
 
 def dtype_of(c):
@@ -291,6 +312,56 @@ def routing(kind, T, E, K, gen, dev):
     return ids.contiguous(), w.contiguous()
 
 
+def route_inputs(c, T, kind, gen, dev):
+    """A routed case's kernel routing operands: logits [T, E] f32 and,
+    sigmoid, the selection bias [E] f32 (see the docstring)."""
+    E, K = c["E"], c["K"]
+    logits = torch.randn(T, E, generator=gen, device=dev) * 2
+    if kind == "one_expert":
+        logits[:, :K] += 20
+    elif kind == "half_experts" and E >= 2 * K:
+        logits[:, E // 2:] -= 20
+    ops = [logits.contiguous()]
+    if c["route"] == "sigmoid":
+        ops.append((torch.rand(E, generator=gen, device=dev) * 0.2).float())
+    return ops
+
+
+def route_reference(c, logits, bias=None, clear_margin=1e-5):
+    """moe.route in float64 (lib/Reference/Kernels.cpp's rules): ids
+    [T, K] i32 and weights [T, K] f32, and a bool [T]: the token's choice
+    is clear (no near tie at the boundaries of its groups and experts)."""
+    E, K = c["E"], c["K"]
+    G, KG = c.get("groups", 1), c.get("topk_groups", 1)
+    l = logits.double()
+    s = torch.softmax(l, 1) if c["route"] == "softmax" else torch.sigmoid(l)
+    sel = s + bias.double() if bias is not None else s
+    T = l.shape[0]
+    clear = torch.ones(T, dtype=torch.bool, device=l.device)
+    eligible = sel
+    if G > 1:
+        groups = sel.view(T, G, E // G)
+        score = groups.topk(min(2, E // G), dim=2).values.sum(2)
+        order = score.sort(1, descending=True)
+        if KG < G:
+            clear &= (order.values[:, KG - 1] - order.values[:, KG]) >= \
+                clear_margin
+        kept = torch.zeros(T, G, dtype=torch.bool, device=l.device)
+        kept.scatter_(1, order.indices[:, :KG], True)
+        eligible = sel.masked_fill(~kept.repeat_interleave(E // G, 1),
+                                   float("-inf"))
+    top = eligible.topk(min(K + 1, E), dim=1)
+    if K < E:
+        nxt = top.values[:, K]
+        clear &= ~torch.isfinite(nxt) | \
+            ((top.values[:, K - 1] - nxt) >= clear_margin)
+    ids = top.indices[:, :K]
+    w = s.gather(1, ids)
+    w = w / w.sum(1, keepdim=True)  # every routed case renormalizes
+    w = w * c.get("scaling", 1.0)
+    return ids.to(torch.int32).contiguous(), w.float().contiguous(), clear
+
+
 def fp8_weight(e, n, k, gen, dev):
     """e4m3 [E, N, K] and its float32 scales [E, N/128, K/128]: values
     uniform in [-1, 1] / sqrt(K) in float32, cast per 128x128 block, one
@@ -433,15 +504,24 @@ def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
     E, H, K = c["E"], c["H"], c["K"]
     x = tokens(c, T, gen, dev)
     wts = weights(c, gen, dev, spread)
-    ids, w = routing(kind, T, E, K, gen, dev)
+    keep = torch.ones(T, dtype=torch.bool, device=dev)
+    note = ""
+    if c.get("route"):
+        ops = route_inputs(c, T, kind, gen, dev)
+        ids, w, keep = route_reference(c, *ops)
+        if not keep.all():
+            note = " (%d of %d tokens with no clear choice left out)" % (
+                int((~keep).sum()), T)
+    else:
+        ids, w = routing(kind, T, E, K, gen, dev)
+        ops = [ids, w]
     if nan_token is not None:
         x[nan_token, 3] = float("nan")
     out = torch.full((T, H), float("nan"), dtype=torch.bfloat16, device=dev)
-    kernel.launch(x, ids, w, *wts, out)
+    kernel.launch(x, *ops, *wts, out)
     torch.cuda.synchronize()
     ref = reference(c, x, ids, w, *wts)
     label = "%s T=%d %s" % (c["name"], T, kind)
-    keep = torch.ones(T, dtype=torch.bool, device=dev)
     if nan_token is not None:
         keep[nan_token] = False
         label += " nan@%d" % nan_token
@@ -454,7 +534,7 @@ def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
         # turn a NaN into the limit, in the reference too.)
         nan_ok = bool(torch.isnan(out[nan_token].float()).any())
     return compare(label, out[keep].float(), ref[keep].float(), nan_ok,
-                   fp8=c.get("fp8", False) or c.get("mx8", False),
+                   note=note, fp8=c.get("fp8", False) or c.get("mx8", False),
                    dtype=dtype_of(c))
 
 
@@ -486,23 +566,40 @@ def check_graph(kernel, c, T, gen,
     x = torch.empty(T, H, dtype=torch.bfloat16, device=dev)
     ids = torch.empty(T, K, dtype=torch.int32, device=dev)
     w = torch.empty(T, K, dtype=torch.float32, device=dev)
+    # The kernel's routing operands: ids and weights, or (a routed layer)
+    # the logits and the route's bias, with the reference's ids and weights
+    # in `ids` and `w`.
+    ops = [torch.empty_like(o) for o in route_inputs(c, T, "random", gen,
+                                                       dev)] \
+        if c.get("route") else [ids, w]
+    keep = torch.ones(T, dtype=torch.bool, device=dev)
     out = torch.empty(T, H, dtype=torch.bfloat16, device=dev)
     ws = torch.zeros(kernel.workspace_bytes, dtype=torch.uint8, device=dev)
 
     def refill(kind):
-        new_ids, new_w = routing(kind, T, E, K, gen, dev)
+        if c.get("route"):
+            new_ops = route_inputs(c, T, kind, gen, dev)
+            for o, n in zip(ops, new_ops):
+                o.copy_(n)
+            new_ids, new_w, clear = route_reference(c, *new_ops)
+            keep.copy_(clear)
+        else:
+            new_ids, new_w = routing(kind, T, E, K, gen, dev)
         ids.copy_(new_ids)
         w.copy_(new_w)
         x.copy_(tokens(c, T, gen, dev))
         out.fill_(float("nan"))
 
     def launch():
-        kernel.launch(x, ids, w, *wts, out, workspace=ws)
+        kernel.launch(x, *ops, *wts, out, workspace=ws)
 
     def compare_now(label, extra_ok=True, note=""):
         ref = reference(c, x, ids, w, *wts)
-        return compare(label, out.float(), ref.float(), extra_ok, note,
-                       fp8=c.get("fp8", False) or c.get("mx8", False),
+        if not keep.all():
+            note += " (%d of %d tokens with no clear choice left out)" % (
+                int((~keep).sum()), T)
+        return compare(label, out[keep].float(), ref[keep].float(), extra_ok,
+                       note, fp8=c.get("fp8", False) or c.get("mx8", False),
                        dtype=dtype_of(c))
 
     base = "%s T=%d graph" % (c["name"], T)

@@ -1133,6 +1133,31 @@ LogicalResult EpDispatchOp::verify() {
 
 LogicalResult StoreAccRemoteOp::verify() { return verifyAccStore(*this); }
 
+LogicalResult RouteOp::verify() {
+  int64_t e = getNumExpertsAttr().getInt(), k = getTopKAttr().getInt(),
+          g = getNumGroupsAttr().getInt(), kg = getTopkGroupsAttr().getInt();
+  if (e < 1 || e > 1024)
+    return emitOpError() << "expects 1 <= num_experts <= 1024, got " << e;
+  if (k < 1 || k > std::min<int64_t>(e, 32))
+    return emitOpError() << "expects 1 <= top_k <= min(num_experts, 32), got "
+                         << k;
+  if (g < 1 || g > 32 || e % g != 0)
+    return emitOpError() << "expects num_groups in [1, 32] dividing "
+                            "num_experts ("
+                         << e << "), got " << g;
+  if (kg < 1 || kg > g || kg * (e / g) < k)
+    return emitOpError() << "expects 1 <= topk_groups <= num_groups with at "
+                            "least top_k experts in the kept groups, got "
+                         << kg;
+  if (getScoring() != "softmax" && getScoring() != "sigmoid")
+    return emitOpError() << "expects scoring 'softmax' or 'sigmoid', got '"
+                         << getScoring() << "'";
+  Type t = getLogitsType();
+  if (!t.isF32() && !t.isBF16() && !t.isF16())
+    return emitOpError() << "expects f32, bf16 or f16 logits, got " << t;
+  return success();
+}
+
 LogicalResult CombineOp::verify() {
   if (getTopKAttr().getInt() < 1)
     return emitOpError() << "expects top_k >= 1";

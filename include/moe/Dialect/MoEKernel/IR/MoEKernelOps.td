@@ -679,6 +679,56 @@ def MoEK_ReturnRowsOp : MoEK_Op<"return_rows", []> {
   }];
 }
 
+def MoEK_RouteOp : MoEK_Op<"route", []> {
+  let summary = "Top-k routing of every token from its router logits";
+  let description = [{
+    `moe.route` inside a fused kernel: for every token `t < tokens`, from
+    `logits [T, num_experts]` (`logits_type`: f32, bf16 or f16) and the
+    optional selection `bias [num_experts]` (f32), writes the `top_k`
+    chosen experts to `ids [T, top_k]` (i32, slot 0 the best) and their
+    weights to `weights [T, top_k]` (f32), by moe.route's rules:
+
+    1. scores `s`: `softmax` (the maximum over the non-NaN logits
+       subtracted) or `sigmoid`, in f32;
+    2. selection scores `c = s + bias[e]` (or `s`); NaN ranks below every
+       number, ties go to the lower expert;
+    3. with `num_groups = G > 1` (a divisor of `num_experts`): a group
+       scores the sum of its two best `c` (its best if it has one expert),
+       and only the experts of its `topk_groups` best groups are eligible;
+    4. the `top_k` eligible experts of largest `c`, best first;
+    5. weights: the unbiased scores, divided by their sum (ascending slot
+       order) with `renormalize` unless it is 0, times
+       `routed_scaling_factor`.
+
+    The ids are the reference's wherever no two scores are within the
+    exponential's rounding of each other: the scores use the hardware's
+    `ex2.approx` (relative error about 2^-22) and a tree-ordered softmax
+    sum, not the reference's `std::exp` and ascending sum.
+
+    Run by every thread of every CTA, one token per warp (lane `l` holds
+    experts `l, l + 32, ...`); `num_experts` at most 1024, `top_k` and
+    `num_groups` at most 32. It writes only `ids` and `weights`; a
+    `moek.grid_barrier` after it makes them visible to the grid.
+
+    ```mlir
+    moek.route %logits bias(%b) ids(%ids) weights(%w) tokens(%T) {num_experts = 256 : i64, top_k = 8 : i64, num_groups = 8 : i64, topk_groups = 4 : i64, scoring = "sigmoid", renormalize, routed_scaling_factor = 2.5 : f32, logits_type = f32}
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$logits, Optional<MoEK_GlobalPtr>:$bias,
+                       MoEK_GlobalPtr:$ids, MoEK_GlobalPtr:$weights,
+                       Index:$tokens, I64Attr:$num_experts, I64Attr:$top_k,
+                       DefaultValuedAttr<I64Attr, "1">:$num_groups,
+                       DefaultValuedAttr<I64Attr, "1">:$topk_groups,
+                       StrAttr:$scoring, UnitAttr:$renormalize,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$routed_scaling_factor,
+                       TypeAttr:$logits_type);
+  let assemblyFormat = [{
+    $logits (`bias` `(` $bias^ `)`)? `ids` `(` $ids `)`
+    `weights` `(` $weights `)` `tokens` `(` $tokens `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
 def MoEK_CombineOp : MoEK_Op<"combine", []> {
   let summary = "Sum each token's expert rows in slot order";
   let description = [{
