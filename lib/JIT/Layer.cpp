@@ -79,10 +79,25 @@ Expected<jit::FusedMoeLayer> jit::parseFusedMoeLayer(StringRef spec) {
       size->seen = true;
       continue;
     }
-    if (name == "alpha" || name == "limit") {
-      double &v = name == "alpha" ? layer.alpha : layer.limit;
+    if (name == "alpha" || name == "limit" || name == "scale") {
+      double &v = name == "alpha"   ? layer.alpha
+                  : name == "limit" ? layer.limit
+                                    : layer.scale;
       if (value.getAsDouble(v))
         return layerError(name + " = '" + value + "' is not a number");
+      continue;
+    }
+    if (name == "groups" || name == "topk_groups") {
+      int64_t &v = name == "groups" ? layer.groups : layer.topkGroups;
+      if (value.getAsInteger(10, v) || v <= 0)
+        return layerError(name + " = '" + value +
+                          "' is not a positive integer");
+      continue;
+    }
+    if (name == "renormalize") {
+      if (value != "0" && value != "1")
+        return layerError("renormalize = '" + value + "' (expected 0 or 1)");
+      layer.renormalize = value == "1";
       continue;
     }
     std::string *text = llvm::StringSwitch<std::string *>(name)
@@ -93,11 +108,16 @@ Expected<jit::FusedMoeLayer> jit::parseFusedMoeLayer(StringRef spec) {
                             .Case("gemm1", &layer.gemm1Type)
                             .Case("gemm2", &layer.gemm2Type)
                             .Case("bias", &layer.bias)
+                            .Case("route", &layer.route)
+                            .Case("logits", &layer.logits)
+                            .Case("route_bias", &layer.routeBias)
                             .Default(nullptr);
     if (!text)
       return layerError("unknown field '" + name +
                         "' (expected E, H, I, K, precision, activation, "
-                        "alpha, limit, layout, router, gemm1, gemm2, bias)");
+                        "alpha, limit, layout, router, gemm1, gemm2, bias, "
+                        "route, logits, route_bias, groups, topk_groups, "
+                        "renormalize, scale)");
     *text = value.str();
   }
   for (const Size &size : sizes)
@@ -119,6 +139,14 @@ std::string jit::formatFusedMoeLayer(const FusedMoeLayer &layer) {
      << ",gemm1=" << layer.gemm1Type << ",gemm2=" << layer.gemm2Type;
   if (layer.bias != "none")
     os << ",bias=" << layer.bias;
+  if (layer.route != "none") {
+    os << ",route=" << layer.route << ",logits=" << layer.logits;
+    if (layer.routeBias != "none")
+      os << ",route_bias=" << layer.routeBias;
+    os << ",groups=" << layer.groups << ",topk_groups=" << layer.topkGroups
+       << ",renormalize=" << (layer.renormalize ? 1 : 0)
+       << ",scale=" << layer.scale;
+  }
   return text;
 }
 
@@ -215,12 +243,44 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
                       "blocks (" + llvm::Twine(blockCols) + "): H = " +
                       llvm::Twine(layer.hidden) + ", I = " +
                       llvm::Twine(layer.intermediate));
-  SmallVector<Type> inputs = {
-      RankedTensorType::get({dyn, H}, bf16),
-      RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)),
-      RankedTensorType::get({dyn, K}, f32),
-      RankedTensorType::get({E, 2 * I, H}, weight),
-      RankedTensorType::get({E, H, I}, weight)};
+  // The routing: ids and weights, or (route) the router logits and the
+  // selection bias that a moe.route turns into them.
+  std::optional<Scoring> scoring;
+  Type logitsType, routeBiasType;
+  if (layer.route != "none") {
+    scoring = symbolizeScoring(layer.route);
+    if (!scoring)
+      return layerError("unknown route '" + layer.route +
+                        "' (expected none, softmax or sigmoid)");
+    logitsType = floatType(ctx, layer.logits);
+    if (!logitsType)
+      return layerError("unknown logits '" + layer.logits +
+                        "' (expected f32 or bf16: the router logits' "
+                        "element type)");
+    if (layer.routeBias != "none" && layer.routeBias != "f32")
+      return layerError("unknown route_bias '" + layer.routeBias +
+                        "' (expected none or f32)");
+    if (layer.routeBias == "f32")
+      routeBiasType = f32;
+  } else if (layer.routeBias != "none" || layer.groups != 1 ||
+             layer.topkGroups != 1 || layer.renormalize ||
+             layer.scale != 1.0) {
+    return layerError("route_bias, groups, topk_groups, renormalize and "
+                      "scale describe a route (route=softmax or sigmoid)");
+  }
+  SmallVector<Type> inputs = {RankedTensorType::get({dyn, H}, bf16)};
+  if (scoring) {
+    inputs.push_back(RankedTensorType::get({dyn, E}, logitsType));
+    if (routeBiasType)
+      inputs.push_back(RankedTensorType::get({E}, f32));
+  } else {
+    inputs.push_back(
+        RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)));
+    inputs.push_back(RankedTensorType::get({dyn, K}, f32));
+  }
+  unsigned w13At = inputs.size();
+  inputs.push_back(RankedTensorType::get({E, 2 * I, H}, weight));
+  inputs.push_back(RankedTensorType::get({E, H, I}, weight));
   if (scale) {
     inputs.push_back(RankedTensorType::get(
         {E, 2 * I / blockRows, H / blockCols}, scale));
@@ -264,10 +324,24 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
     alpha = b.getF32FloatAttr(layer.alpha);
     limit = b.getF32FloatAttr(layer.limit);
   }
+  Value ids, weights;
+  if (scoring) {
+    auto route = RouteOp::create(
+        b, loc, RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)),
+        RankedTensorType::get({dyn, K}, f32), *scoring, args[1],
+        routeBiasType ? args[2] : Value(), K, layer.groups, layer.topkGroups,
+        layer.renormalize, APFloat(float(layer.scale)));
+    ids = route.getIds();
+    weights = route.getWeights();
+  } else {
+    ids = args[1];
+    weights = args[2];
+  }
+  auto arg = [&](unsigned n) { return args[w13At + n]; };
   auto op = FusedMoEOp::create(
-      b, loc, out, args[0], args[1], args[2], args[3], args[4],
-      scale ? args[5] : Value(), scale ? args[6] : Value(),
-      global ? args[7] : Value(), global ? args[8] : Value(),
+      b, loc, out, args[0], ids, weights, arg(0), arg(1),
+      scale ? arg(2) : Value(), scale ? arg(3) : Value(),
+      global ? arg(4) : Value(), global ? arg(5) : Value(),
       biasType ? args[args.size() - 2] : Value(),
       biasType ? args[args.size() - 1] : Value(), *activation, *layout, alpha, limit, *router, gemm1, bf16, gemm2, rows,
       blocks, rows, blocks, PlacementAttr());

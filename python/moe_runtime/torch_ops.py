@@ -56,8 +56,8 @@ import torch
 
 from . import Kernel, jit
 
-__all__ = ["fused_experts", "layer_spec", "warm_up", "loaded_kernels", "chips_for",
-           "MIN_MAX_TOKENS"]
+__all__ = ["fused_experts", "fused_moe", "layer_spec", "route_spec", "warm_up",
+           "loaded_kernels", "chips_for", "MIN_MAX_TOKENS"]
 
 FP8_BLOCK = 128
 MIN_MAX_TOKENS = 256
@@ -172,6 +172,42 @@ def layer_spec(w1, w2, top_k, activation="silu", w1_scale=None,
     if bias:
         spec += ",bias=" + bias
     return spec
+
+
+SCORINGS = ("softmax", "sigmoid")
+MAX_ROUTED_EXPERTS, MAX_TOPK_GROUPS = 1024, 32
+
+
+def route_spec(E, top_k, renormalize, scoring_func="softmax",
+               num_expert_group=1, topk_group=1, e_score_correction_bias=None,
+               routed_scaling_factor=1.0, logits_dtype=torch.float32):
+    """The routing's fields of a layer spec (moe.route in the kernel), for E
+    experts, checked; a bad argument raises ValueError naming it."""
+    if scoring_func not in SCORINGS:
+        raise ValueError("fused_moe: scoring_func %r is not one of %s"
+                         % (scoring_func, ", ".join(SCORINGS)))
+    K, G, KG = int(top_k), int(num_expert_group), int(topk_group)
+    if E > MAX_ROUTED_EXPERTS or not 1 <= K <= min(E, MAX_TOPK_GROUPS):
+        raise ValueError("fused_moe: the kernel routes at most %d experts "
+                         "and top-%d; got E = %d, topk = %d"
+                         % (MAX_ROUTED_EXPERTS, MAX_TOPK_GROUPS, E, K))
+    if not 1 <= G <= MAX_TOPK_GROUPS or E % G or not 1 <= KG <= G or \
+            KG * (E // G) < K:
+        raise ValueError("fused_moe: num_expert_group must divide E = %d "
+                         "(at most %d groups) and topk_group's groups must "
+                         "hold topk = %d experts; got num_expert_group = %d, "
+                         "topk_group = %d" % (E, MAX_TOPK_GROUPS, K, G, KG))
+    spec = ",route=%s,logits=%s" % (
+        scoring_func, "bf16" if logits_dtype == torch.bfloat16 else "f32")
+    if e_score_correction_bias is not None:
+        b = e_score_correction_bias
+        if b.dtype != torch.float32 or _shape(b) != (E,):
+            raise ValueError("fused_moe: e_score_correction_bias must be "
+                             "float32 [%d]; got %s %s"
+                             % (E, b.dtype, list(b.shape)))
+        spec += ",route_bias=f32"
+    return spec + ",groups=%d,topk_groups=%d,renormalize=%d,scale=%r" % (
+        G, KG, 1 if renormalize else 0, float(routed_scaling_factor))
 
 
 def _bucket(T):
@@ -336,6 +372,137 @@ def _(hidden_states, w1, w2, topk_weights, topk_ids, activation="silu",
            w2_bias)
     return hidden_states.new_empty(hidden_states.shape,
                                    dtype=torch.bfloat16)
+
+
+@torch.library.custom_op("moe_compiler::fused_moe", mutates_args=(),
+                         device_types="cuda")
+def _fused_moe(hidden_states: torch.Tensor, w1: torch.Tensor,
+               w2: torch.Tensor, gating_output: torch.Tensor, topk: int,
+               renormalize: bool, activation: str = "silu",
+               gate_up_layout: str = "", router_weight: str = "in_combine",
+               w1_scale: Optional[torch.Tensor] = None,
+               w2_scale: Optional[torch.Tensor] = None,
+               w1_bias: Optional[torch.Tensor] = None,
+               w2_bias: Optional[torch.Tensor] = None,
+               scoring_func: str = "softmax", num_expert_group: int = 1,
+               topk_group: int = 1,
+               e_score_correction_bias: Optional[torch.Tensor] = None,
+               routed_scaling_factor: float = 1.0) -> torch.Tensor:
+    spec = _check_routed(hidden_states, w1, w2, gating_output, topk,
+                         renormalize, activation, gate_up_layout,
+                         router_weight, w1_scale, w2_scale, w1_bias, w2_bias,
+                         scoring_func, num_expert_group, topk_group,
+                         e_score_correction_bias, routed_scaling_factor)
+    T, H = _shape(hidden_states)
+    out = torch.empty(T, H, dtype=torch.bfloat16, device=hidden_states.device)
+    if T == 0:
+        return out
+    device = hidden_states.device.index
+    if device is None:
+        device = torch.cuda.current_device()
+    kernel = _kernel_for(spec, device, T)
+    logits = gating_output if gating_output.dtype in (
+        torch.float32, torch.bfloat16) else gating_output.float()
+    route_bias = (e_score_correction_bias.contiguous(),) \
+        if e_score_correction_bias is not None else ()
+    scales = (w1_scale, w2_scale) if w1_scale is not None else ()
+    biases = (w1_bias.contiguous(), w2_bias.contiguous()) \
+        if w1_bias is not None else ()
+    kernel.launch(hidden_states, logits.contiguous(), *route_bias, w1, w2,
+                  *scales, *biases, out)
+    return out
+
+
+def _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
+                  activation, gate_up_layout, router_weight, w1_scale,
+                  w2_scale, w1_bias, w2_bias, scoring_func, num_expert_group,
+                  topk_group, e_score_correction_bias, routed_scaling_factor):
+    """fused_moe's checks, shared by the op and its fake; returns the layer
+    spec (layer_spec's and route_spec's fields)."""
+    if hidden_states.dim() != 2 or hidden_states.dtype != torch.bfloat16:
+        raise ValueError("fused_moe: hidden_states must be bfloat16 [T, H]; "
+                         "got %s %s" % (hidden_states.dtype,
+                                        list(hidden_states.shape)))
+    if w1.dim() != 3:
+        raise ValueError("fused_moe: w1 must be [E, 2I, H]; got %s"
+                         % list(w1.shape))
+    E = int(w1.shape[0])
+    if gating_output.dim() != 2 or \
+            _shape(gating_output) != (int(hidden_states.shape[0]), E) or \
+            not gating_output.dtype.is_floating_point:
+        raise ValueError("fused_moe: gating_output must be floating point "
+                         "[T, E] = [%d, %d]; got %s %s"
+                         % (hidden_states.shape[0], E, gating_output.dtype,
+                            list(gating_output.shape)))
+    spec = layer_spec(w1, w2, topk, activation, w1_scale, w2_scale,
+                      gate_up_layout, router_weight, w1_bias, w2_bias)
+    if int(hidden_states.shape[1]) != int(w1.shape[2]):
+        raise ValueError("fused_moe: hidden_states [T, H] has H = %d but "
+                         "w1 [E, 2I, H] has H = %d"
+                         % (hidden_states.shape[1], w1.shape[2]))
+    return spec + route_spec(
+        E, topk, renormalize, scoring_func, num_expert_group, topk_group,
+        e_score_correction_bias, routed_scaling_factor,
+        torch.bfloat16 if gating_output.dtype == torch.bfloat16
+        else torch.float32)
+
+
+@_fused_moe.register_fake
+def _(hidden_states, w1, w2, gating_output, topk, renormalize,
+      activation="silu", gate_up_layout="", router_weight="in_combine",
+      w1_scale=None, w2_scale=None, w1_bias=None, w2_bias=None,
+      scoring_func="softmax", num_expert_group=1, topk_group=1,
+      e_score_correction_bias=None, routed_scaling_factor=1.0):
+    _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
+                  activation, gate_up_layout, router_weight, w1_scale,
+                  w2_scale, w1_bias, w2_bias, scoring_func, num_expert_group,
+                  topk_group, e_score_correction_bias, routed_scaling_factor)
+    return hidden_states.new_empty(hidden_states.shape,
+                                   dtype=torch.bfloat16)
+
+
+def fused_moe(hidden_states, w1, w2, gating_output, topk, renormalize,
+              inplace=False, activation="silu", use_grouped_topk=False,
+              num_expert_group=None, topk_group=None, scoring_func="softmax",
+              e_score_correction_bias=None, routed_scaling_factor=1.0,
+              use_fp8_w8a8=False, w1_scale=None, w2_scale=None,
+              block_shape=None, gate_up_layout="",
+              router_weight="in_combine", w1_bias=None, w2_bias=None,
+              **unused):
+    """vLLM's fused_moe signature (the routing from the router logits
+    `gating_output` [T, E], then the layer) on moe_compiler::fused_moe: one
+    kernel routes and runs the layer (moek.route). Routing: softmax or
+    sigmoid scores, DeepSeek-V3's grouped top-k (use_grouped_topk with
+    num_expert_group and topk_group) and e_score_correction_bias,
+    renormalize, routed_scaling_factor; the rest as fused_experts. Options
+    the kernel does not have raise NotImplementedError."""
+    if use_fp8_w8a8 != (w1.dtype == torch.float8_e4m3fn):
+        raise ValueError("fused_moe: use_fp8_w8a8=%s but w1 is %s"
+                         % (use_fp8_w8a8, w1.dtype))
+    if block_shape is not None and list(block_shape) != [FP8_BLOCK,
+                                                          FP8_BLOCK]:
+        raise NotImplementedError("fused_moe: block_shape %s: only "
+                                  "[128, 128] weight blocks are supported"
+                                  % (list(block_shape),))
+    if use_grouped_topk != (num_expert_group is not None and
+                            topk_group is not None):
+        raise ValueError("fused_moe: use_grouped_topk=True goes with "
+                         "num_expert_group and topk_group (and only then)")
+    for name, value in unused.items():
+        if value is not None and value is not False:
+            raise NotImplementedError(
+                "fused_moe: argument %s=%r is not supported" % (name, value))
+    out = torch.ops.moe_compiler.fused_moe(
+        hidden_states, w1, w2, gating_output, int(topk), bool(renormalize),
+        activation, gate_up_layout, router_weight, w1_scale, w2_scale,
+        w1_bias, w2_bias, scoring_func,
+        int(num_expert_group) if use_grouped_topk else 1,
+        int(topk_group) if use_grouped_topk else 1,
+        e_score_correction_bias, float(routed_scaling_factor))
+    if inplace:
+        hidden_states.copy_(out)
+        return hidden_states
+    return out
 
 
 def fused_experts(hidden_states, w1, w2, topk_weights, topk_ids,

@@ -58,15 +58,27 @@ struct FusedMoeLayer {
   /// w2_bias [E, H] of this element type, the function's arguments after
   /// the weights' scales.
   std::string bias = "none";
+  /// Routing in the layer (moe.route, fused into the kernel): none, softmax
+  /// or sigmoid. With one, the function takes the router logits [T, E]
+  /// (`logits`: f32 or bf16) and, with `route_bias` f32, DeepSeek-V3's
+  /// selection bias [E], in place of ids and weights; `groups`,
+  /// `topk_groups`, `renormalize` and `scale` (routed_scaling_factor) are
+  /// moe.route's.
+  std::string route = "none", logits = "f32", routeBias = "none";
+  int64_t groups = 1, topkGroups = 1;
+  bool renormalize = false;
+  double scale = 1.0;
 };
 
 /// Reads "E=..,H=..,I=..,K=..[,precision=..][,activation=..][,alpha=..]
-/// [,limit=..][,layout=..][,router=..][,gemm1=..][,gemm2=..][,bias=..]".
+/// [,limit=..][,layout=..][,router=..][,gemm1=..][,gemm2=..][,bias=..]
+/// [,route=..][,logits=..][,route_bias=..][,groups=..][,topk_groups=..]
+/// [,renormalize=0|1][,scale=..]".
 /// Errors name the field and the value.
 llvm::Expected<FusedMoeLayer> parseFusedMoeLayer(llvm::StringRef spec);
 
 /// The layer in parseFusedMoeLayer's syntax (every field written, `bias`
-/// only when the layer has biases).
+/// only when the layer has biases, the routing's only with a route).
 std::string formatFusedMoeLayer(const FusedMoeLayer &layer);
 
 /// The layer as `moe` dialect text: a module with `func.func @fused_moe`

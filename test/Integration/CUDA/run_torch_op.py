@@ -28,6 +28,14 @@ With a fresh compiler cache ($MOE_CACHE_DIR = --cache-dir):
     a small swigluoai layer with I and H not multiples of the tiles, on
     T = 1, 37, 300, against the same reference; one bias alone, biases
     with FP8 weights and a bias of the wrong shape raise.
+ 8. moe_compiler::fused_moe (vLLM's fused_moe: the routing from the
+    router logits inside the kernel): Qwen3's softmax routing (f32 and
+    bf16 logits) and DeepSeek-V3's (sigmoid, e_score_correction_bias,
+    grouped top-k, routed_scaling_factor 2.5) on small BF16 and FP8
+    layers, T = 1, 37, 300, against run_fused_moe.py's float64 routing and
+    float32 layer (tokens without a clear choice left out); torch.library.
+    opcheck on it; groups that do not divide E and a bias of the wrong
+    shape raise.
 Prints a PASS/FAIL table and the times; writes them as JSON with --out.
 
 usage: run_torch_op.py --lib libmoe_cuda_runtime.so --moe-jit moe-jit
@@ -49,8 +57,9 @@ sys.path.insert(0, PYTHON)
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from moe_runtime import jit  # noqa: E402
-from run_fused_moe import (calc_diff, reference, rel_fro, routing,  # noqa: E402
-                           tokens, weights)
+from run_fused_moe import (calc_diff, reference, rel_fro,  # noqa: E402
+                           route_inputs, route_reference, routing, tokens,
+                           weights)
 
 ROWS = []
 TIMES = {}
@@ -435,6 +444,71 @@ def check_bias(ops, gen, dev):
                    "%s: %s" % (type(e).__name__, e))
 
 
+def check_routed(ops, gen, dev):
+    """Part 8: the routing in the kernel through fused_moe."""
+    base = dict(E=16, H=256, I=256, K=4, act="swiglu", router="in_combine",
+                gemm1="bf16", gemm2="bf16", layout="concat")
+    cases = [("softmax f32", dict(route="softmax"), {}, torch.float32),
+             ("softmax bf16 logits", dict(route="softmax"), {},
+              torch.bfloat16),
+             ("sigmoid grouped", dict(route="sigmoid", groups=8,
+                                      topk_groups=4, scaling=2.5),
+              dict(scoring_func="sigmoid", use_grouped_topk=True,
+                   num_expert_group=8, topk_group=4,
+                   routed_scaling_factor=2.5), torch.float32)]
+    for fp8 in (False, True):
+        c0 = dict(base, fp8=fp8)
+        wts = weights(c0, gen, dev)
+        kw8 = dict(use_fp8_w8a8=True, w1_scale=wts[2], w2_scale=wts[3]) \
+            if fp8 else {}
+        for what, route, kw, ldt in cases:
+            c = dict(c0, **route)
+            for T in (1, 37, 300):
+                label = "fused_moe %s %s T=%d" % ("fp8" if fp8 else "bf16",
+                                                  what, T)
+                try:
+                    x = tokens(c, T, gen, dev)
+                    ops_in = route_inputs(c, T, "random", gen, dev)
+                    logits = ops_in[0].to(ldt)
+                    rb = ops_in[1] if len(ops_in) > 1 else None
+                    ids, w, clear = route_reference(c, logits.float(), rb)
+                    out = ops.fused_moe(x, wts[0], wts[1], logits, c["K"],
+                                        True, e_score_correction_bias=rb,
+                                        **kw, **kw8)
+                    torch.cuda.synchronize()
+                    ref = reference(c, x, ids, w, *wts)
+                    compare(label, out[clear], ref[clear], fp8)
+                except Exception as e:  # noqa: BLE001 - a failure is a row
+                    record(label, False, "%s: %s" % (type(e).__name__, e))
+    c = dict(base, fp8=False, route="sigmoid", groups=8, topk_groups=4)
+    wts = weights(c, gen, dev)
+    x = tokens(c, 8, gen, dev)
+    logits, rb = route_inputs(c, 8, "random", gen, dev)
+    try:
+        torch.library.opcheck(
+            torch.ops.moe_compiler.fused_moe,
+            (x, wts[0], wts[1], logits, 4, True),
+            dict(scoring_func="sigmoid", num_expert_group=8, topk_group=4,
+                 e_score_correction_bias=rb, routed_scaling_factor=2.5))
+        record("fused_moe opcheck", True)
+    except Exception as e:  # noqa: BLE001
+        record("fused_moe opcheck", False, "%s: %s" % (type(e).__name__, e))
+    for what, kw in (("groups not dividing E",
+                      dict(use_grouped_topk=True, num_expert_group=3,
+                           topk_group=2)),
+                     ("bias of the wrong shape",
+                      dict(scoring_func="sigmoid",
+                           e_score_correction_bias=rb[:8].contiguous()))):
+        try:
+            ops.fused_moe(x, wts[0], wts[1], logits, 4, True, **kw)
+            record("fused_moe: %s raises" % what, False, "no error")
+        except ValueError as e:
+            record("fused_moe: %s raises" % what, True, str(e)[:70])
+        except Exception as e:  # noqa: BLE001
+            record("fused_moe: %s raises" % what, False,
+                   "%s: %s" % (type(e).__name__, e))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", required=True)
@@ -472,6 +546,7 @@ def main():
     check_parallel_warm_up(ops)
     check_capture_without_warm_up(ops, gen, dev)
     check_bias(ops, gen, dev)
+    check_routed(ops, gen, dev)
     print("\ntimes:")
     for k, v in TIMES.items():
         print("  %-70s %9.3f ms" % (k, v * 1e3))
