@@ -309,6 +309,20 @@ def _fused_experts(hidden_states: torch.Tensor, w1: torch.Tensor,
     spec = _check(hidden_states, w1, w2, topk_weights, topk_ids, activation,
                   gate_up_layout, router_weight, w1_scale, w2_scale, w1_bias,
                   w2_bias)
+    ids = topk_ids if topk_ids.dtype == torch.int32 else topk_ids.to(
+        torch.int32)
+    weights = topk_weights if topk_weights.dtype == torch.float32 else \
+        topk_weights.float()
+    return _launch_layer(spec, hidden_states,
+                         (ids.contiguous(), weights.contiguous()), w1, w2,
+                         w1_scale, w2_scale, w1_bias, w2_bias)
+
+
+def _launch_layer(spec, hidden_states, routing, w1, w2, w1_scale, w2_scale,
+                  w1_bias, w2_bias):
+    """Launches the kernel of `spec` (compiled and loaded if needed) on
+    (hidden_states, *routing, w1, w2[, scales][, biases], out); returns
+    out, a new [T, H] bf16 tensor."""
     T, H = _shape(hidden_states)
     out = torch.empty(T, H, dtype=torch.bfloat16, device=hidden_states.device)
     if T == 0:
@@ -317,15 +331,10 @@ def _fused_experts(hidden_states: torch.Tensor, w1: torch.Tensor,
     if device is None:
         device = torch.cuda.current_device()
     kernel = _kernel_for(spec, device, T)
-    ids = topk_ids if topk_ids.dtype == torch.int32 else topk_ids.to(
-        torch.int32)
-    weights = topk_weights if topk_weights.dtype == torch.float32 else \
-        topk_weights.float()
     scales = (w1_scale, w2_scale) if w1_scale is not None else ()
     biases = (w1_bias.contiguous(), w2_bias.contiguous()) \
         if w1_bias is not None else ()
-    kernel.launch(hidden_states, ids.contiguous(), weights.contiguous(), w1,
-                  w2, *scales, *biases, out)
+    kernel.launch(hidden_states, *routing, w1, w2, *scales, *biases, out)
     return out
 
 
@@ -393,24 +402,13 @@ def _fused_moe(hidden_states: torch.Tensor, w1: torch.Tensor,
                          router_weight, w1_scale, w2_scale, w1_bias, w2_bias,
                          scoring_func, num_expert_group, topk_group,
                          e_score_correction_bias, routed_scaling_factor)
-    T, H = _shape(hidden_states)
-    out = torch.empty(T, H, dtype=torch.bfloat16, device=hidden_states.device)
-    if T == 0:
-        return out
-    device = hidden_states.device.index
-    if device is None:
-        device = torch.cuda.current_device()
-    kernel = _kernel_for(spec, device, T)
     logits = gating_output if gating_output.dtype in (
         torch.float32, torch.bfloat16) else gating_output.float()
     route_bias = (e_score_correction_bias.contiguous(),) \
         if e_score_correction_bias is not None else ()
-    scales = (w1_scale, w2_scale) if w1_scale is not None else ()
-    biases = (w1_bias.contiguous(), w2_bias.contiguous()) \
-        if w1_bias is not None else ()
-    kernel.launch(hidden_states, logits.contiguous(), *route_bias, w1, w2,
-                  *scales, *biases, out)
-    return out
+    return _launch_layer(spec, hidden_states,
+                         (logits.contiguous(),) + route_bias, w1, w2,
+                         w1_scale, w2_scale, w1_bias, w2_bias)
 
 
 def _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
