@@ -78,7 +78,8 @@ def driver(a):
     import torch
     import moe_runtime
     from run_fused_moe import (calc_diff, is_fp8, reference, rel_fro,
-                               routing, tokens, weights)
+                               route_inputs, route_reference, routing,
+                               tokens, weights)
 
     moe_runtime.load_library(a.lib)
     gen = torch.Generator(device="cuda").manual_seed(4321)
@@ -103,16 +104,25 @@ def driver(a):
             grid = "grid <= %d" % max_sms if max_sms else "full grid"
             for T, kind in CASES:
                 x = tokens(c, T, gen, dev)
-                ids, w = routing(kind, T, E, K, gen, dev)
+                # A routed layer (case.json's route) routes in the kernel:
+                # it takes the logits; tokens without a clear choice are
+                # left out of the comparison (run_fused_moe.py).
+                clear = torch.ones(T, dtype=torch.bool, device=dev)
+                if c.get("route"):
+                    ops = route_inputs(c, T, kind, gen, dev)
+                    ids, w, clear = route_reference(c, *ops)
+                else:
+                    ids, w = routing(kind, T, E, K, gen, dev)
+                    ops = [ids, w]
                 out = torch.full((T, H), float("nan"), dtype=torch.bfloat16,
                                  device=dev)
                 t0 = time.time()
-                kernel.launch(x, ids, w, *wts, out, workspace=ws,
+                kernel.launch(x, *ops, *wts, out, workspace=ws,
                               max_sms=max_sms)
                 torch.cuda.synchronize()
                 dt = time.time() - t0
                 ref = reference(c, x, ids, w, *wts)
-                o, r = out.float(), ref.float()
+                o, r = out[clear].float(), ref[clear].float()
                 finite = bool(torch.isfinite(o).all())
                 rel, cd = rel_fro(o, r), calc_diff(o, r)
                 # run_fused_moe.py's bars.
