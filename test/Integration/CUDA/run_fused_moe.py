@@ -362,6 +362,21 @@ def route_reference(c, logits, bias=None, clear_margin=1e-5):
     return ids.to(torch.int32).contiguous(), w.float().contiguous(), clear
 
 
+def routed_ids_note(kernel, ws, ids, clear):
+    """How many tokens the kernel routed to other experts than the
+    reference (as sets; the ids it wrote at the end of the workspace
+    `ws`: ids [max_tokens, K] i32, then the weights, docs/FusedKernel.md),
+    among the tokens with a clear choice; "" if none."""
+    T, K = ids.shape
+    n = kernel.max_tokens * K * 4
+    w_at = kernel.workspace_bytes - n
+    ids_at = w_at - (n + 15) // 16 * 16
+    got = ws[ids_at:ids_at + T * K * 4].view(torch.int32).view(T, K)
+    differ = (got.sort(1).values != ids.sort(1).values).any(1) & clear
+    return " (ids differ on %d tokens)" % int(differ.sum()) \
+        if differ.any() else ""
+
+
 def fp8_weight(e, n, k, gen, dev):
     """e4m3 [E, N, K] and its float32 scales [E, N/128, K/128]: values
     uniform in [-1, 1] / sqrt(K) in float32, cast per 128x128 block, one
@@ -518,10 +533,14 @@ def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
     if nan_token is not None:
         x[nan_token, 3] = float("nan")
     out = torch.full((T, H), float("nan"), dtype=torch.bfloat16, device=dev)
-    kernel.launch(x, *ops, *wts, out)
+    ws = torch.zeros(kernel.workspace_bytes, dtype=torch.uint8,
+                     device=dev) if c.get("route") else None
+    kernel.launch(x, *ops, *wts, out, workspace=ws)
     torch.cuda.synchronize()
     ref = reference(c, x, ids, w, *wts)
     label = "%s T=%d %s" % (c["name"], T, kind)
+    if c.get("route"):
+        note += routed_ids_note(kernel, ws, ids, keep)
     if nan_token is not None:
         keep[nan_token] = False
         label += " nan@%d" % nan_token
