@@ -2317,7 +2317,9 @@ std::optional<QuantScheme> expandedWeights(FusedMoEOp op) {
 }
 
 /// Why `op` cannot use the generated fused kernel, or "" if it can.
-std::string unsupportedReason(FusedMoEOp op) {
+/// `idsInKernel`: the kernel routes (fuse-routing), so the ids' element type
+/// is its own business (i32 in its workspace).
+std::string unsupportedReason(FusedMoEOp op, bool idsInKernel) {
   if (PlacementAttr p = op.getPlacementAttr()) {
     if (p.getRanks() > 1 && !op.isPerRank())
       return "an expert-parallel layer is lowered in its per-rank form (run "
@@ -2354,7 +2356,7 @@ std::string unsupportedReason(FusedMoEOp op) {
              "generated fused kernel";
     if (!x.getElementType().isBF16())
       return "the generated fused kernel takes bf16 tokens";
-    if (!op.getIds().getType().getElementType().isInteger(32))
+    if (!idsInKernel && !op.getIds().getType().getElementType().isInteger(32))
       return "the generated fused kernel takes i32 topk_ids";
     if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
         ShapedType::isDynamic(op.getIds().getType().getDimSize(1)))
@@ -2374,7 +2376,7 @@ std::string unsupportedReason(FusedMoEOp op) {
                       !w2.getElementType().isBF16())))
     return "the generated fused kernel takes bf16 tokens and weights (or "
            "mxfp4, nvfp4 or mxfp8 weights)";
-  if (!op.getIds().getType().getElementType().isInteger(32))
+  if (!idsInKernel && !op.getIds().getType().getElementType().isInteger(32))
     return "the generated fused kernel takes i32 topk_ids";
   if (!w13.hasStaticShape() || !w2.hasStaticShape() ||
       ShapedType::isDynamic(op.getIds().getType().getDimSize(1)))
@@ -4887,9 +4889,10 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
 
 /// The moe.route that computes `op`'s ids and weights and that nothing else
 /// reads, if its routing can run inside `op`'s kernel (moek.route: one GPU,
-/// i32 ids, at most 1024 experts, top_k and num_groups at most 32, groups
-/// of equal size, f32, bf16 or f16 logits and an f32 bias); else null and
-/// `why` says what stops it (empty when no moe.route feeds `op`).
+/// at most 1024 experts, top_k and num_groups at most 32, groups of equal
+/// size, f32, bf16 or f16 logits and an f32 bias; ids of any integer type,
+/// the kernel keeping its own in i32); else null and `why` says what stops
+/// it (empty when no moe.route feeds `op`).
 RouteOp fusableRoute(FusedMoEOp op, std::string &why) {
   auto route = op.getIds().getDefiningOp<RouteOp>();
   if (!route || op.getWeights().getDefiningOp<RouteOp>() != route)
@@ -5115,11 +5118,21 @@ struct ConvertMoEToMoEKernelPass
     module.walk([&](FusedMoEOp op) { layers.push_back(op); });
     unsigned fusedCounter = 0;
     for (FusedMoEOp op : layers) {
-      std::string why = unsupportedReason(op);
+      // The routing (moe.route) runs inside the kernel, which then takes
+      // the router logits instead of the ids and weights.
+      RouteOp route;
+      std::string whyNotRouted;
+      if (fuseRoutingOpt)
+        route = fusableRoute(op, whyNotRouted);
+      std::string why = unsupportedReason(op, /*idsInKernel=*/bool(route));
       if (!why.empty()) {
         op.emitRemark() << "convert-moe-to-moek: not lowered: " << why;
         continue;
       }
+      if (!whyNotRouted.empty())
+        op.emitRemark() << "convert-moe-to-moek: the routing stays outside "
+                           "the kernel: "
+                        << whyNotRouted;
       if (op.getW13Bias() || op.getW2Bias()) {
         // Per-expert biases: added to the register accumulators of the
         // sm_90a kernels of bf16 rows (bf16, FP4 or MXFP8 weights).
@@ -5152,17 +5165,6 @@ struct ConvertMoEToMoEKernelPass
                           "form of a bf16 expert-parallel layer with bf16 "
                           "GEMM2 output (its rows go back as the results)";
         return signalPassFailure();
-      }
-      // The routing (moe.route) runs inside the kernel, which then takes
-      // the router logits instead of the ids and weights.
-      RouteOp route;
-      if (fuseRoutingOpt) {
-        std::string whyNot;
-        route = fusableRoute(op, whyNot);
-        if (!whyNot.empty())
-          op.emitRemark() << "convert-moe-to-moek: the routing stays "
-                             "outside the kernel: "
-                          << whyNot;
       }
       std::string name = kernelNameFor(op, "fused_moe", fusedCounter++);
       gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);

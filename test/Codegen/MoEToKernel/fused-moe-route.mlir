@@ -87,3 +87,18 @@ func.func @per_rank(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tens
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16, placement = #moe.placement<ranks = 2, experts_per_rank = 4>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }
+
+// -----
+
+// i64 ids (vLLM's): the kernel takes i32 topk_ids, but with the routing
+// inside it the ids are its own (i32 in its workspace), so the layer is
+// lowered; with fuse-routing=false it is not.
+// CHECK-LABEL: func.func @i64_ids
+// CHECK:         moek.launch @moe_kernels::@i64_ids_fused_moe_0(%arg0, %arg1, %arg2, %arg3)
+// OFF-LABEL: func.func @i64_ids
+// OFF:         moe.fused_moe
+func.func @i64_ids(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>) -> tensor<?x256xbf16> {
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64} : (tensor<?x8xf32>) -> (tensor<?x2xi64>, tensor<?x2xf32>)
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
