@@ -190,13 +190,14 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     CTA pairs and the pingpong schedule leave such an op with a remark.
 
     Routing (`fuse-routing`, on by default): a `moe.route` whose ids and
-    weights only a one-GPU fused layer reads moves into that layer's
-    kernel, which then takes the router logits (launch operand 1) and the
+    weights only a fused layer reads (one GPU, or a rank's per-rank form,
+    which routes its own tokens before the exchange) moves into that
+    layer's kernel, which then takes the router logits (launch operand 1) and the
     route's bias (operand 2, if any) instead; `moek.route` routes every
     token at the kernel's start (one token a warp) into two buffers at the
     end of the workspace, behind a grid barrier (docs/FusedKernel.md,
-    "Routing in the kernel"). Other uses of the ids or weights and
-    expert-parallel layers keep the routing outside, with a remark.
+    "Routing in the kernel"). Other uses of the ids or weights keep the
+    routing outside, with a remark.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",

@@ -4888,8 +4888,9 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
 }
 
 /// The moe.route that computes `op`'s ids and weights and that nothing else
-/// reads, if its routing can run inside `op`'s kernel (moek.route: one GPU,
-/// at most 1024 experts, top_k and num_groups at most 32, groups of equal
+/// reads, if its routing can run inside `op`'s kernel (moek.route: one GPU
+/// or a rank of an expert-parallel layer, which routes its own tokens over
+/// every rank's experts before the exchange; at most 1024 experts, top_k and num_groups at most 32, groups of equal
 /// size, f32, bf16 or f16 logits and an f32 bias; ids of any integer type,
 /// the kernel keeping its own in i32); else null and `why` says what stops
 /// it (empty when no moe.route feeds `op`).
@@ -4903,8 +4904,6 @@ RouteOp fusableRoute(FusedMoEOp op, std::string &why) {
   };
   if (!route.getIds().hasOneUse() || !route.getWeights().hasOneUse())
     return stop("its ids or weights have other uses");
-  if (op.getPlacementAttr())
-    return stop("expert-parallel layers route before the exchange");
   int64_t e = route.getLogits().getType().getDimSize(1),
           k = route.getTopK(), g = route.getNumGroups();
   if (ShapedType::isDynamic(e) || e > 1024 || k > 32 || g > 32 || e % g)

@@ -5,9 +5,10 @@
 // operands after it move down by one) instead. At its start every warp
 // routes its tokens (moek.route) into two buffers appended to the
 // workspace, then a grid barrier on its own counter (byte 16 of the zeroed
-// first 64); the dispatch and the combine read those buffers. Routing that
-// cannot move stays outside with a remark: other uses of its ids or weights,
-// an expert-parallel layer. fuse-routing=false keeps it outside.
+// first 64); the dispatch and the combine read those buffers (an
+// expert-parallel rank's too: it routes its own tokens before the
+// exchange). Routing whose ids or weights have other uses stays outside
+// with a remark; fuse-routing=false keeps it outside.
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fuse-routing=false" 2>/dev/null | FileCheck %s --check-prefix=OFF
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a" 2>/dev/null | FileCheck %s --check-prefix=SM100
@@ -77,13 +78,17 @@ func.func @ids_returned(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: 
 // -----
 
 // An expert-parallel layer (the per-rank form): each rank routes its own
-// tokens before the exchange, outside the kernel.
+// tokens over every rank's experts (the logits' 8 columns; this rank holds
+// 4) in its kernel, before the exchange (moek.ep_dispatch reads the ids it
+// wrote).
 // CHECK-LABEL: func.func @per_rank
-// CHECK:         moe.route softmax
-// CHECK:         moek.launch @moe_kernels::@per_rank_fused_moe_0(%arg0, %ids, %weights,
+// CHECK-NOT:     moe.route
+// CHECK:         moek.launch @moe_kernels::@per_rank_fused_moe_0(%arg0, %arg1, %arg2, %arg3)
+// CHECK:         moek.route %arg{{[0-9]+}} ids(%[[IDS:.+]]) weights(%[[W:.+]]) tokens(%{{.+}}) {logits_type = f32, num_experts = 8 : i64, scoring = "softmax", top_k = 2 : i64}
+// CHECK:         moek.grid_barrier %{{.+}} phase(1) id(0) threads(384)
+// CHECK:         moek.ep_dispatch %arg{{[0-9]+}}, %[[IDS]], %[[W]] tokens
 func.func @per_rank(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tensor<4x256x256xbf16>, %w2: tensor<4x256x128xbf16>) -> tensor<?x256xbf16> {
   %ids, %w = moe.route softmax %logits {top_k = 2 : i64} : (tensor<?x8xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>)
-  // expected-remark @+1 {{convert-moe-to-moek: the routing stays outside the kernel: expert-parallel layers route before the exchange}}
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16, placement = #moe.placement<ranks = 2, experts_per_rank = 4>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<4x256x256xbf16>, tensor<4x256x128xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }

@@ -29,7 +29,8 @@ compiler is built (no GPU needed).
           selection bias [E] f32, launched right after the logits; 8 groups
           of which the best 4 are kept when E is a multiple of 8 and at
           least 16, renormalize, routed_scaling_factor 2.5). Folder suffix
-          _route or _routesig.
+          _route or _routesig. With epR each rank routes its own tokens
+          (logits over all E experts) in its kernel.
   epR:    a last field "ep2", "ep4", ...: the layer's E experts spread over
           R ranks (#moe.placement; E a multiple of R), compiled in its
           per-rank form (moe-opt --moe-expert-parallel): the kernel of every
@@ -250,9 +251,6 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
     if route:
         if len(route) > 1:
             raise ValueError("one route field (softmax or sigmoid)")
-        if ranks > 1:
-            raise ValueError("route: expert-parallel layers route outside "
-                             "the kernel")
         c["route"] = route[0]
         if route[0] == "sigmoid":
             c["groups"] = 8 if e % 8 == 0 and e >= 16 else 1

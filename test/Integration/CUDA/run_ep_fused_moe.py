@@ -22,7 +22,11 @@ timeout): the launch fails with the wait record naming rank 0 and its
 phase, instead of hanging. --comm-only: the artifacts only communicate
 (each received row comes back as its result); the reference is then each
 token's row summed over its valid slots (times the router weights if
-in_combine).
+in_combine). A routed layer (case.json's route: make_fused_moe.py's
+softmax or sigmoid field) routes in each rank's kernel from that rank's
+router logits over all E experts (run_fused_moe.py's route_inputs; the
+reference routes them in float64 and leaves out tokens without a clear
+choice).
 
 usage: run_ep_fused_moe.py --lib libmoe_cuda_runtime.so --art DIR
                            [--same-device] [--filter S]
@@ -41,7 +45,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from run_fused_moe import (calc_diff, reference, rel_fro,  # noqa: E402
-                           routing, tokens, weights)
+                           route_inputs, route_reference, routing, tokens,
+                           weights)
 from moe_runtime.ep import ExpertParallelLayer  # noqa: E402
 
 ROWS = []
@@ -74,12 +79,13 @@ class Ranks:
         for d in set(self.devices):
             torch.cuda.synchronize(d)
 
-    def launch(self, xs, ids, ws, outs, timeout_s=30.0, only=None):
-        """Every rank (or those in `only`) once; then waits for them."""
+    def launch(self, xs, ops, outs, timeout_s=30.0, only=None):
+        """Every rank (or those in `only`) once, each on its x, its
+        routing operands `ops[r]` and its output; then waits for them."""
         for d in set(self.devices):
             torch.cuda.synchronize(d)
         self.layer.timeout_s = timeout_s
-        per_rank = [(xs[r], ids[r], ws[r]) + self.shards[r] + (outs[r],)
+        per_rank = [(xs[r],) + ops[r] + self.shards[r] + (outs[r],)
                     for r in range(self.R)]
         self.layer.launch(per_rank, only=only)
         for d in set(self.devices):
@@ -87,18 +93,27 @@ class Ranks:
 
 
 def inputs(rk, counts, kind, gen):
+    """Per rank: x; the kernel's routing operands (ids and weights, or a
+    routed layer's logits and route bias); the reference's ids, weights
+    and tokens with a clear choice (on cuda:0); the poisoned output."""
     c = rk.c
-    xs, ids, ws, outs = [], [], [], []
+    xs, ops, refs, outs = [], [], [], []
     for r, d in enumerate(rk.devices):
         dev = "cuda:%d" % d
         T = counts[r]
         xs.append(tokens(c, T, gen, "cuda:0").to(dev))
-        i, w = routing(kind, T, rk.E, c["K"], gen, "cuda:0")
-        ids.append(i.to(dev))
-        ws.append(w.to(dev))
+        if c.get("route"):
+            o = route_inputs(c, T, kind, gen, "cuda:0")
+            i, w, clear = route_reference(c, *o)
+        else:
+            i, w = routing(kind, T, rk.E, c["K"], gen, "cuda:0")
+            o = (i, w)
+            clear = torch.ones(T, dtype=torch.bool, device="cuda:0")
+        ops.append(tuple(t.to(dev) for t in o))
+        refs.append((i, w, clear))
         outs.append(torch.full((T, c["H"]), float("nan"),
                                dtype=torch.bfloat16, device=dev))
-    return xs, ids, ws, outs
+    return xs, ops, refs, outs
 
 
 def comm_reference(c, x, ids, w):
@@ -112,20 +127,20 @@ def comm_reference(c, x, ids, w):
 
 
 def check(rk, name, tokens, kind, gen, comm_only=False):
-    xs, ids, ws, outs = inputs(rk, tokens, kind, gen)
-    rk.launch(xs, ids, ws, outs)
+    xs, ops, refs, outs = inputs(rk, tokens, kind, gen)
+    rk.launch(xs, ops, outs)
     ok = True
     notes = []
     for r in range(rk.R):
         if tokens[r] == 0:
             continue
+        ids, w, clear = refs[r]
         if comm_only:
-            ref = comm_reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
-                                 ws[r].to("cuda:0"))
+            ref = comm_reference(rk.c, xs[r].to("cuda:0"), ids, w)
         else:
-            ref = reference(rk.c, xs[r].to("cuda:0"), ids[r].to("cuda:0"),
-                            ws[r].to("cuda:0"), *rk.weights)
-        o = outs[r].to("cuda:0").float()
+            ref = reference(rk.c, xs[r].to("cuda:0"), ids, w, *rk.weights)
+        ref = ref[clear]
+        o = outs[r].to("cuda:0")[clear].float()
         finite = bool(torch.isfinite(o).all())
         rel, cd = rel_fro(o, ref.float()), calc_diff(o, ref.float())
         if rk.c.get("fp8"):
@@ -143,11 +158,11 @@ def dead_peer(args, name):
     c = json.load(open(os.path.join(args.art, name, "case.json")))
     gen = torch.Generator(device="cuda").manual_seed(7)
     rk = Ranks(os.path.join(args.art, name), c, args.same_device, gen)
-    xs, ids, ws, outs = inputs(rk, [16] * rk.R, "random", gen)
+    xs, ops, _, outs = inputs(rk, [16] * rk.R, "random", gen)
     t0 = time.time()
     result = dict(failed=False)
     try:
-        rk.launch(xs, ids, ws, outs, timeout_s=1.0, only=[0])
+        rk.launch(xs, ops, outs, timeout_s=1.0, only=[0])
     except Exception as e:  # noqa: BLE001 - the expected failure
         result = dict(failed=True, error=str(e).splitlines()[0][:200])
     result["seconds"] = time.time() - t0
@@ -198,14 +213,14 @@ def main():
                   co)
             check(rk, label, [0] + [64] * (R - 1), "random", gen, co)
             # 20 launches of the same inputs: bitwise identical outputs.
-            xs, ids, ws, outs = inputs(rk, [129] * R, "random", gen)
-            rk.launch(xs, ids, ws, outs)
+            xs, ops, _, outs = inputs(rk, [129] * R, "random", gen)
+            rk.launch(xs, ops, outs)
             first = [o.clone() for o in outs]
             same = True
             for _ in range(19):
                 for o in outs:
                     o.fill_(float("nan"))
-                rk.launch(xs, ids, ws, outs)
+                rk.launch(xs, ops, outs)
                 same &= all(torch.equal(a.view(torch.int16),
                                         b.view(torch.int16))
                             for a, b in zip(outs, first))
