@@ -4890,10 +4890,10 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
 /// The moe.route that computes `op`'s ids and weights and that nothing else
 /// reads, if its routing can run inside `op`'s kernel (moek.route: one GPU
 /// or a rank of an expert-parallel layer, which routes its own tokens over
-/// every rank's experts before the exchange; at most 1024 experts, top_k and num_groups at most 32, groups of equal
-/// size, f32, bf16 or f16 logits and an f32 bias; ids of any integer type,
-/// the kernel keeping its own in i32); else null and `why` says what stops
-/// it (empty when no moe.route feeds `op`).
+/// every rank's experts before the exchange; at most 1024 experts, top_k
+/// and num_groups at most 32, f32, bf16 or f16 logits and an f32 bias; ids
+/// of any integer type, the kernel keeping its own in i32); else null and
+/// `why` says what stops it (empty when no moe.route feeds `op`).
 RouteOp fusableRoute(FusedMoEOp op, std::string &why) {
   auto route = op.getIds().getDefiningOp<RouteOp>();
   if (!route || op.getWeights().getDefiningOp<RouteOp>() != route)
@@ -4906,9 +4906,11 @@ RouteOp fusableRoute(FusedMoEOp op, std::string &why) {
     return stop("its ids or weights have other uses");
   int64_t e = route.getLogits().getType().getDimSize(1),
           k = route.getTopK(), g = route.getNumGroups();
-  if (ShapedType::isDynamic(e) || e > 1024 || k > 32 || g > 32 || e % g)
-    return stop("it needs at most 1024 experts, top_k and num_groups at most "
-                "32 and groups of equal size");
+  // (moe.route's verifier has made the groups equal.)
+  if (ShapedType::isDynamic(e) || e > 1024 || k > 32 || g > 32)
+    return stop("moek.route takes at most 1024 experts and top_k and "
+                "num_groups of at most 32; this route has " +
+                Twine(e) + ", " + Twine(k) + " and " + Twine(g));
   Type lt = route.getLogits().getType().getElementType();
   if (!lt.isF32() && !lt.isBF16() && !lt.isF16())
     return stop("its logits are not f32, bf16 or f16");

@@ -107,3 +107,16 @@ func.func @i64_ids(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tenso
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>) -> tensor<?x256xbf16>
   return %out : tensor<?x256xbf16>
 }
+
+// -----
+
+// More experts than moek.route takes (1024): the routing stays outside.
+// CHECK-LABEL: func.func @many_experts
+// CHECK:         moe.route softmax
+// CHECK:         moek.launch @moe_kernels::@many_experts_fused_moe_0(%arg0, %ids, %weights, %arg2, %arg3)
+func.func @many_experts(%x: tensor<?x128xbf16>, %logits: tensor<?x2048xf32>, %w13: tensor<2048x256x128xbf16>, %w2: tensor<2048x128x128xbf16>) -> tensor<?x128xbf16> {
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64} : (tensor<?x2048xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>)
+  // expected-remark @+1 {{convert-moe-to-moek: the routing stays outside the kernel: moek.route takes at most 1024 experts and top_k and num_groups of at most 32; this route has 2048, 2 and 1}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x128xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<2048x256x128xbf16>, tensor<2048x128x128xbf16>) -> tensor<?x128xbf16>
+  return %out : tensor<?x128xbf16>
+}
