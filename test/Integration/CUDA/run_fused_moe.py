@@ -498,14 +498,19 @@ def tokens(c, T, gen, dev):
     return x.to(torch.bfloat16)
 
 
-def compare(label, o, r, extra_ok=True, note="", fp8=False, dtype=None):
-    """Records and prints one check: output o against reference r."""
+def within_bars(o, r, fp8):
+    """Output o (float) against reference r by this script's bars: (ok,
+    finite, rel. Frobenius error, calc_diff)."""
     finite = bool(torch.isfinite(o).all())
     rel, cd = rel_fro(o, r), calc_diff(o, r)
-    if fp8:
-        ok = finite and cd <= 1e-3 and extra_ok
-    else:
-        ok = finite and rel <= 1e-2 and cd <= 1e-4 and extra_ok
+    ok = finite and (cd <= 1e-3 if fp8 else rel <= 1e-2 and cd <= 1e-4)
+    return ok, finite, rel, cd
+
+
+def compare(label, o, r, extra_ok=True, note="", fp8=False, dtype=None):
+    """Records and prints one check: output o against reference r."""
+    ok, finite, rel, cd = within_bars(o, r, fp8)
+    ok = ok and extra_ok
     ROWS.append(dict(case=label, dtype=dtype or ("fp8" if fp8 else "bf16"),
                      ok=ok, finite=finite, rel_fro=rel, calc_diff=cd))
     print("%-4s %-60s rel %.2e calc_diff %.2e%s%s" % (

@@ -77,9 +77,9 @@ RACE_SUMMARY = re.compile(r"RACECHECK SUMMARY: (\d+) hazards? displayed "
 def driver(a):
     import torch
     import moe_runtime
-    from run_fused_moe import (calc_diff, is_fp8, reference, rel_fro,
-                               route_inputs, route_reference, routing,
-                               tokens, weights)
+    from run_fused_moe import (is_fp8, reference, route_inputs,
+                               route_reference, routing, tokens, weights,
+                               within_bars)
 
     moe_runtime.load_library(a.lib)
     gen = torch.Generator(device="cuda").manual_seed(4321)
@@ -122,12 +122,8 @@ def driver(a):
                 torch.cuda.synchronize()
                 dt = time.time() - t0
                 ref = reference(c, x, ids, w, *wts)
-                o, r = out[clear].float(), ref[clear].float()
-                finite = bool(torch.isfinite(o).all())
-                rel, cd = rel_fro(o, r), calc_diff(o, r)
-                # run_fused_moe.py's bars.
-                ok = finite and (cd <= 1e-3 if c["fp8"] else
-                                 rel <= 1e-2 and cd <= 1e-4)
+                ok, _, rel, cd = within_bars(out[clear].float(),
+                                             ref[clear].float(), c["fp8"])
                 matched += ok
                 total += 1
                 print("%-8s %s round %d (%s) T=%d %s: rel %.2e calc_diff "
