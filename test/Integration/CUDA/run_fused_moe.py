@@ -90,6 +90,7 @@ usage: run_fused_moe.py --lib libmoe_cuda_runtime.so --art DIR [--filter S]
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -697,13 +698,45 @@ def check_graph(kernel, c, T, gen,
     return ok
 
 
+def check_with_moe_run(a, tokens=300):
+    """--moe-run: each artifact against the C++ reference evaluator
+    (`moe-run layer.mlir --gpu=DIR`: its seeded inputs, the layer's value at
+    the IR's rounding points, moe.route with std::exp); 0 if every one
+    prints an ok line."""
+    ok = total = 0
+    for name in sorted(os.listdir(a.art)):
+        d = os.path.join(a.art, name)
+        if not os.path.exists(os.path.join(d, "layer.mlir")) or (
+                a.filter and not any(f in name for f in a.filter.split(","))):
+            continue
+        p = subprocess.run([a.moe_run, os.path.join(d, "layer.mlir"),
+                            "--tokens=%d" % tokens, "--gpu=" + d],
+                           capture_output=True, text=True, timeout=600)
+        lines = [l for l in p.stdout.splitlines() if l.startswith("gpu: ")]
+        good = p.returncode == 0 and any(l.endswith("-> ok") for l in lines)
+        ok += good
+        total += 1
+        print("%-4s %-50s moe-run T=%d: %s" % (
+            "PASS" if good else "FAIL", name, tokens,
+            lines[-1] if lines else p.stderr.strip()[-200:]), flush=True)
+    print("\n%d of %d checks passed" % (ok, total))
+    return 0 if total and ok == total else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lib", required=True)
     ap.add_argument("--art", required=True)
     ap.add_argument("--filter", default="")
     ap.add_argument("--out", default="")
+    ap.add_argument("--moe-run", default="",
+                    help="instead of the checks above: run each folder's "
+                         "layer.mlir through this moe-run with --gpu (the "
+                         "C++ reference evaluator's seeded inputs and "
+                         "result, T = 300) and pass if it says ok")
     a = ap.parse_args()
+    if a.moe_run:
+        sys.exit(check_with_moe_run(a))
     moe_runtime.load_library(a.lib)
     gen = torch.Generator(device="cuda").manual_seed(1234)
     for name in sorted(os.listdir(a.art)):
