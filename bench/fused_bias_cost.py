@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
-from grouped_gemm import timed_interleaved  # noqa: E402
+from grouped_gemm import finish, timed_interleaved  # noqa: E402
 from run_fused_moe import (reference, routing, tokens,  # noqa: E402
                            weights, within_bars)
 
@@ -79,13 +79,7 @@ def main():
               "(rel %.1e, calc_diff %.1e)" % (
                   "PASS" if ok else "FAIL", base, T, row["bias_ms"],
                   row["none_ms"], 100 * row["change"], rel, cd), flush=True)
-    if not rows:
-        sys.exit("no layer in %s with and without _bias" % a.art)
-    if a.out:
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), rows=rows), f,
-                      indent=1)
-    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+    finish(rows, a.out, "no layer in %s with and without _bias" % a.art)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
-from grouped_gemm import timed_interleaved  # noqa: E402
+from grouped_gemm import finish, timed_interleaved  # noqa: E402
 from run_fused_moe import (reference, route_inputs,  # noqa: E402
                            route_reference, tokens, weights, within_bars)
 
@@ -119,13 +119,7 @@ def main():
                       "PASS" if ok else "FAIL", base, c["route"], T,
                       ms["fused"], ms["ids"], ms["torch+ids"], rel, cd),
                   flush=True)
-    if not rows:
-        sys.exit("no layer in %s with and without a route" % a.art)
-    if a.out:
-        with open(a.out, "w") as f:
-            json.dump(dict(gpu=torch.cuda.get_device_name(), rows=rows), f,
-                      indent=1)
-    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+    finish(rows, a.out, "no layer in %s with and without a route" % a.art)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,19 @@ def timed(fn, reps=20, warm=3, after_warm_up=None):
     return ts[len(ts) // 2]
 
 
+def finish(rows, out, none_found):
+    """A cost bench's end: exits with `none_found` if there are no rows,
+    writes them (with the GPU's name) as JSON to `out` if given, and exits
+    0 only if every row is ok."""
+    if not rows:
+        sys.exit(none_found)
+    if out:
+        with open(out, "w") as f:
+            json.dump(dict(gpu=torch.cuda.get_device_name(), rows=rows), f,
+                      indent=1)
+    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+
+
 def timed_interleaved(fns, rounds=5, reps=4, warm=3):
     """The median ms of each of `fns` (name -> callable), over `rounds`
     rounds of `reps` timings (CUDA events) each, the callables taken in a
