@@ -5003,8 +5003,21 @@ void fuseRouting(LLVM::LLVMFuncOp kernel, RouteOp route) {
     entries.push_back(d.getDictionary(ctx));
   }
   kernel->setAttr("moek.abi", b.getArrayAttr(entries));
-  if (!hasBias)
-    (void)kernel.eraseArgument(weightsParam);
+  if (hasBias)
+    return;
+  // Drop the parameter: from the function type, the entry block and the
+  // argument attributes (the TMA descriptors' byval and alignment).
+  LLVM::LLVMFunctionType type = kernel.getFunctionType();
+  SmallVector<Type> params(type.getParams());
+  params.erase(params.begin() + weightsParam);
+  kernel.setFunctionType(LLVM::LLVMFunctionType::get(
+      type.getReturnType(), params, type.isVarArg()));
+  entry.eraseArgument(weightsParam);
+  if (ArrayAttr argAttrs = kernel.getArgAttrsAttr()) {
+    SmallVector<Attribute> attrs(argAttrs.getValue());
+    attrs.erase(attrs.begin() + weightsParam);
+    kernel.setArgAttrsAttr(b.getArrayAttr(attrs));
+  }
 }
 
 /// The kernel name for the `index`-th op of its kind: the enclosing

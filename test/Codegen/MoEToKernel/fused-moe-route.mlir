@@ -51,7 +51,10 @@ func.func @dsv3(%x: tensor<?x256xbf16>, %logits: tensor<?x16xf32>, %rb: tensor<1
 // down by one operand, and the kernel has one parameter fewer.
 // CHECK-LABEL: func.func @qwen3_fp8
 // CHECK:         moek.launch @moe_kernels::@qwen3_fp8_fused_moe_0(%arg0, %arg1, %arg2, %arg3, %arg4, %arg5) : (tensor<?x256xbf16>, tensor<?x8xbf16>, tensor<8x256x256xf8E4M3FN>, tensor<8x256x128xf8E4M3FN>, tensor<8x2x2xf32>, tensor<8x2x1xf32>)
+// The kernel's parameters: 5 TMA descriptors, x, the logits, the two
+// weight scales, out, the workspace, T (12: the weights' pointer is gone).
 // CHECK:       llvm.func @qwen3_fp8_fused_moe_0(
+// CHECK-SAME:    %arg10: !llvm.ptr<1>, %arg11: i32)
 // CHECK-SAME:    kind = "tma", operand = 2 : i64
 // CHECK-SAME:    {kind = "ptr", operand = 0 : i64}, {kind = "ptr", operand = 1 : i64}, {kind = "ptr", operand = 4 : i64}, {kind = "ptr", operand = 5 : i64}, {kind = "ptr", result = 0 : i64}, {kind = "workspace"}, {kind = "token_count"}
 // CHECK:         moek.route %arg{{[0-9]+}} ids(%{{.+}}) weights(%{{.+}}) tokens(%{{.+}}) {logits_type = bf16, num_experts = 8 : i64, renormalize, scoring = "softmax", top_k = 2 : i64}
@@ -100,6 +103,7 @@ func.func @per_rank(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tens
 // lowered; with fuse-routing=false it is not.
 // CHECK-LABEL: func.func @i64_ids
 // CHECK:         moek.launch @moe_kernels::@i64_ids_fused_moe_0(%arg0, %arg1, %arg2, %arg3)
+// CHECK:       llvm.func @i64_ids_fused_moe_0({{.*}}, %arg8: !llvm.ptr<1>, %arg9: i32)
 // OFF-LABEL: func.func @i64_ids
 // OFF:         moe.fused_moe
 func.func @i64_ids(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>) -> tensor<?x256xbf16> {
