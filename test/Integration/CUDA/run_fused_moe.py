@@ -746,7 +746,11 @@ def main():
         if a.filter and not any(f in name for f in a.filter.split(",")):
             continue
         c = json.load(open(os.path.join(d, "case.json")))
-        kernel = moe_runtime.Kernel.load(d)
+        try:
+            kernel = moe_runtime.Kernel.load(d)
+        except Exception as e:  # noqa: BLE001 - a kernel that does not load
+            fail_row("%s load" % name, "%s: %s" % (type(e).__name__, e))
+            continue
         # (bf16 x MXFP4: e2m1 weights too, but bf16 rows; case.json says.)
         c["fp8"] = is_fp8(kernel) and c.get("fp8", True)
         c["mxfp4"] = is_mxfp4(kernel)
