@@ -4273,13 +4273,9 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
                 sel(LLVM::XOrOp::create(tb, l, nanX, nanY), nanY,
                     sel(nanX, lower, byValue));
             Value held = icmp(LLVM::ICmpPredicate::ne, i, c32(tb, kNone));
-            Value otherHeld = icmp(LLVM::ICmpPredicate::ne, j, c32(tb, kNone));
-            return band(held, bor(LLVM::XOrOp::create(
-                                      tb, l, otherHeld,
-                                      LLVM::ConstantOp::create(
-                                          tb, l, tb.getI1Type(),
-                                          tb.getBoolAttr(true))),
-                                  ranked));
+            Value otherUnheld =
+                icmp(LLVM::ICmpPredicate::eq, j, c32(tb, kNone));
+            return band(held, bor(otherUnheld, ranked));
           };
           // The best (c, expert[, s]) of the lane's experts where `alive`,
           // then of the warp.
