@@ -79,10 +79,12 @@ Expected<jit::FusedMoeLayer> jit::parseFusedMoeLayer(StringRef spec) {
       size->seen = true;
       continue;
     }
-    if (name == "alpha" || name == "limit" || name == "scale") {
+    if (name == "alpha" || name == "limit" || name == "scale" ||
+        name == "shared_weight") {
       double &v = name == "alpha"   ? layer.alpha
                   : name == "limit" ? layer.limit
-                                    : layer.scale;
+                  : name == "scale" ? layer.scale
+                                    : layer.sharedWeight;
       if (value.getAsDouble(v))
         return layerError(name + " = '" + value + "' is not a number");
       continue;
@@ -92,6 +94,12 @@ Expected<jit::FusedMoeLayer> jit::parseFusedMoeLayer(StringRef spec) {
       if (value.getAsInteger(10, v) || v <= 0)
         return layerError(name + " = '" + value +
                           "' is not a positive integer");
+      continue;
+    }
+    if (name == "shared") {
+      if (value.getAsInteger(10, layer.shared) || layer.shared < 0)
+        return layerError("shared = '" + value +
+                          "' is not a non-negative integer");
       continue;
     }
     if (name == "renormalize") {
@@ -117,7 +125,7 @@ Expected<jit::FusedMoeLayer> jit::parseFusedMoeLayer(StringRef spec) {
                         "' (expected E, H, I, K, precision, activation, "
                         "alpha, limit, layout, router, gemm1, gemm2, bias, "
                         "route, logits, route_bias, groups, topk_groups, "
-                        "renormalize, scale)");
+                        "renormalize, scale, shared, shared_weight)");
     *text = value.str();
   }
   for (const Size &size : sizes)
@@ -146,6 +154,9 @@ std::string jit::formatFusedMoeLayer(const FusedMoeLayer &layer) {
     os << ",groups=" << layer.groups << ",topk_groups=" << layer.topkGroups
        << ",renormalize=" << (layer.renormalize ? 1 : 0)
        << ",scale=" << layer.scale;
+    if (layer.shared)
+      os << ",shared=" << layer.shared
+         << ",shared_weight=" << layer.sharedWeight;
   }
   return text;
 }
@@ -213,8 +224,11 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
                       "): H = " + llvm::Twine(layer.hidden) +
                       ", I = " + llvm::Twine(layer.intermediate));
 
-  int64_t E = layer.experts, H = layer.hidden, I = layer.intermediate,
-          K = layer.topK, dyn = ShapedType::kDynamic;
+  // E: the weights' experts, the routed ones and the shared ones (which
+  // only a route names: slots K .. K+shared-1).
+  int64_t routed = layer.experts, E = routed + layer.shared,
+          H = layer.hidden, I = layer.intermediate, K = layer.topK,
+          slots = K + layer.shared, dyn = ShapedType::kDynamic;
   Type bf16 = BFloat16Type::get(&ctx), f32 = Float32Type::get(&ctx);
   Type e2m1 = Float4E2M1FNType::get(&ctx), e4m3 = Float8E4M3FNType::get(&ctx),
        ue8m0 = Float8E8M0FNUType::get(&ctx);
@@ -264,15 +278,17 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
       routeBiasType = f32;
   } else if (layer.routeBias != "none" || layer.groups != 1 ||
              layer.topkGroups != 1 || layer.renormalize ||
-             layer.scale != 1.0) {
-    return layerError("route_bias, groups, topk_groups, renormalize and "
-                      "scale describe a route (route=softmax or sigmoid)");
+             layer.scale != 1.0 || layer.shared != 0 ||
+             layer.sharedWeight != 1.0) {
+    return layerError("route_bias, groups, topk_groups, renormalize, scale, "
+                      "shared and shared_weight describe a route "
+                      "(route=softmax or sigmoid)");
   }
   SmallVector<Type> inputs = {RankedTensorType::get({dyn, H}, bf16)};
   if (scoring) {
-    inputs.push_back(RankedTensorType::get({dyn, E}, logitsType));
+    inputs.push_back(RankedTensorType::get({dyn, routed}, logitsType));
     if (routeBiasType)
-      inputs.push_back(RankedTensorType::get({E}, f32));
+      inputs.push_back(RankedTensorType::get({routed}, f32));
   } else {
     inputs.push_back(
         RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)));
@@ -327,10 +343,12 @@ Expected<std::string> jit::fusedMoeLayerSource(const FusedMoeLayer &layer) {
   Value ids, weights;
   if (scoring) {
     auto route = RouteOp::create(
-        b, loc, RankedTensorType::get({dyn, K}, IntegerType::get(&ctx, 32)),
-        RankedTensorType::get({dyn, K}, f32), *scoring, args[1],
+        b, loc,
+        RankedTensorType::get({dyn, slots}, IntegerType::get(&ctx, 32)),
+        RankedTensorType::get({dyn, slots}, f32), *scoring, args[1],
         routeBiasType ? args[2] : Value(), K, layer.groups, layer.topkGroups,
-        layer.renormalize, APFloat(float(layer.scale)));
+        layer.renormalize, APFloat(float(layer.scale)), layer.shared,
+        APFloat(float(layer.sharedWeight)));
     ids = route.getIds();
     weights = route.getWeights();
   } else {

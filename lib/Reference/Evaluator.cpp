@@ -397,6 +397,8 @@ Error Interpreter::step(Operation *op) {
         p.topkGroups = r.getTopkGroups();
         p.renormalize = r.getRenormalize();
         p.routedScalingFactor = r.getRoutedScalingFactor().convertToFloat();
+        p.sharedExperts = r.getSharedExperts();
+        p.sharedWeight = r.getSharedWeight().convertToFloat();
         return check(
             route(get(r.getLogits()), getOrNull(r.getBias()), p,
                   kindOf(r.getIds())),

@@ -216,7 +216,12 @@ llvm::Expected<Routing> moe::ref::route(const Tensor &logits,
   const float *l = floatsOf(logits, logitStorage);
   const float *b = bias ? floatsOf(*bias, biasStorage) : nullptr;
 
-  Routing result{Tensor(idKind, {T, K}), Tensor(ElemKind::F32, {T, K})};
+  const int64_t S = params.sharedExperts, slots = K + S;
+  if (S < 0)
+    return makeError("route: shared_experts is " + llvm::Twine(S) +
+                     ", expected >= 0");
+  Routing result{Tensor(idKind, {T, slots}),
+                 Tensor(ElemKind::F32, {T, slots})};
   int64_t *ids = result.ids.ints().data();
   float *weights = result.weights.floats().data();
 
@@ -287,8 +292,8 @@ llvm::Expected<Routing> moe::ref::route(const Tensor &logits,
         order.push_back(e);
     std::partial_sort(order.begin(), order.begin() + K, order.end(), before);
     // 5-6. Weights.
-    int64_t *idRow = ids + t * K;
-    float *wRow = weights + t * K;
+    int64_t *idRow = ids + t * slots;
+    float *wRow = weights + t * slots;
     for (int64_t k = 0; k < K; ++k) {
       idRow[k] = order[k];
       wRow[k] = s[order[k]];
@@ -303,6 +308,11 @@ llvm::Expected<Routing> moe::ref::route(const Tensor &logits,
     }
     for (int64_t k = 0; k < K; ++k)
       wRow[k] = wRow[k] * params.routedScalingFactor;
+    // The shared experts, after the routed slots.
+    for (int64_t j = 0; j < S; ++j) {
+      idRow[K + j] = E + j;
+      wRow[K + j] = params.sharedWeight;
+    }
   }
   return result;
 }

@@ -180,9 +180,11 @@ MAX_ROUTED_EXPERTS, MAX_TOPK_GROUPS = 1024, 32
 
 def route_spec(E, top_k, renormalize, scoring_func="softmax",
                num_expert_group=1, topk_group=1, e_score_correction_bias=None,
-               routed_scaling_factor=1.0, logits_dtype=torch.float32):
+               routed_scaling_factor=1.0, logits_dtype=torch.float32,
+               num_fused_shared_experts=0, shared_experts_weight=1.0):
     """The routing's fields of a layer spec (moe.route in the kernel), for E
-    experts, checked; a bad argument raises ValueError naming it."""
+    routed experts and num_fused_shared_experts shared ones after them,
+    checked; a bad argument raises ValueError naming it."""
     if scoring_func not in SCORINGS:
         raise ValueError("fused_moe: scoring_func %r is not one of %s"
                          % (scoring_func, ", ".join(SCORINGS)))
@@ -206,8 +208,16 @@ def route_spec(E, top_k, renormalize, scoring_func="softmax",
                              "float32 [%d]; got %s %s"
                              % (E, b.dtype, list(b.shape)))
         spec += ",route_bias=f32"
-    return spec + ",groups=%d,topk_groups=%d,renormalize=%d,scale=%r" % (
+    spec += ",groups=%d,topk_groups=%d,renormalize=%d,scale=%r" % (
         G, KG, 1 if renormalize else 0, float(routed_scaling_factor))
+    S = int(num_fused_shared_experts)
+    if S < 0:
+        raise ValueError("fused_moe: num_fused_shared_experts must be >= 0; "
+                         "got %d" % S)
+    if S:
+        spec += ",shared=%d,shared_weight=%r" % (S,
+                                                 float(shared_experts_weight))
+    return spec
 
 
 def _bucket(T):
@@ -396,12 +406,15 @@ def _fused_moe(hidden_states: torch.Tensor, w1: torch.Tensor,
                scoring_func: str = "softmax", num_expert_group: int = 1,
                topk_group: int = 1,
                e_score_correction_bias: Optional[torch.Tensor] = None,
-               routed_scaling_factor: float = 1.0) -> torch.Tensor:
+               routed_scaling_factor: float = 1.0,
+               num_fused_shared_experts: int = 0,
+               shared_experts_weight: float = 1.0) -> torch.Tensor:
     spec = _check_routed(hidden_states, w1, w2, gating_output, topk,
                          renormalize, activation, gate_up_layout,
                          router_weight, w1_scale, w2_scale, w1_bias, w2_bias,
                          scoring_func, num_expert_group, topk_group,
-                         e_score_correction_bias, routed_scaling_factor)
+                         e_score_correction_bias, routed_scaling_factor,
+                         num_fused_shared_experts, shared_experts_weight)
     logits = gating_output if gating_output.dtype in (
         torch.float32, torch.bfloat16) else gating_output.float()
     route_bias = (e_score_correction_bias.contiguous(),) \
@@ -414,9 +427,12 @@ def _fused_moe(hidden_states: torch.Tensor, w1: torch.Tensor,
 def _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
                   activation, gate_up_layout, router_weight, w1_scale,
                   w2_scale, w1_bias, w2_bias, scoring_func, num_expert_group,
-                  topk_group, e_score_correction_bias, routed_scaling_factor):
+                  topk_group, e_score_correction_bias, routed_scaling_factor,
+                  num_fused_shared_experts, shared_experts_weight):
     """fused_moe's checks, shared by the op and its fake; returns the layer
-    spec (layer_spec's and route_spec's fields)."""
+    spec (layer_spec's and route_spec's fields). With shared experts, w1's
+    last num_fused_shared_experts experts are the shared ones and the
+    router logits cover the others."""
     if hidden_states.dim() != 2 or hidden_states.dtype != torch.bfloat16:
         raise ValueError("fused_moe: hidden_states must be bfloat16 [T, H]; "
                          "got %s %s" % (hidden_states.dtype,
@@ -424,7 +440,12 @@ def _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
     if w1.dim() != 3:
         raise ValueError("fused_moe: w1 must be [E, 2I, H]; got %s"
                          % list(w1.shape))
-    E = int(w1.shape[0])
+    S = int(num_fused_shared_experts)
+    if not 0 <= S < int(w1.shape[0]):
+        raise ValueError("fused_moe: num_fused_shared_experts must be in "
+                         "[0, E) with w1's E = %d experts; got %d"
+                         % (w1.shape[0], S))
+    E = int(w1.shape[0]) - S  # the routed experts
     if gating_output.dim() != 2 or \
             _shape(gating_output) != (int(hidden_states.shape[0]), E) or \
             not gating_output.dtype.is_floating_point:
@@ -442,7 +463,7 @@ def _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
         E, topk, renormalize, scoring_func, num_expert_group, topk_group,
         e_score_correction_bias, routed_scaling_factor,
         torch.bfloat16 if gating_output.dtype == torch.bfloat16
-        else torch.float32)
+        else torch.float32, S, shared_experts_weight)
 
 
 @_fused_moe.register_fake
@@ -450,11 +471,13 @@ def _(hidden_states, w1, w2, gating_output, topk, renormalize,
       activation="silu", gate_up_layout="", router_weight="in_combine",
       w1_scale=None, w2_scale=None, w1_bias=None, w2_bias=None,
       scoring_func="softmax", num_expert_group=1, topk_group=1,
-      e_score_correction_bias=None, routed_scaling_factor=1.0):
+      e_score_correction_bias=None, routed_scaling_factor=1.0,
+      num_fused_shared_experts=0, shared_experts_weight=1.0):
     _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
                   activation, gate_up_layout, router_weight, w1_scale,
                   w2_scale, w1_bias, w2_bias, scoring_func, num_expert_group,
-                  topk_group, e_score_correction_bias, routed_scaling_factor)
+                  topk_group, e_score_correction_bias, routed_scaling_factor,
+                  num_fused_shared_experts, shared_experts_weight)
     return hidden_states.new_empty(hidden_states.shape,
                                    dtype=torch.bfloat16)
 
@@ -466,14 +489,18 @@ def fused_moe(hidden_states, w1, w2, gating_output, topk, renormalize,
               use_fp8_w8a8=False, w1_scale=None, w2_scale=None,
               block_shape=None, gate_up_layout="",
               router_weight="in_combine", w1_bias=None, w2_bias=None,
+              num_fused_shared_experts=0, shared_experts_weight=1.0,
               **unused):
     """vLLM's fused_moe signature (the routing from the router logits
     `gating_output` [T, E], then the layer) on moe_compiler::fused_moe: one
     kernel routes and runs the layer (moek.route). Routing: softmax or
     sigmoid scores, DeepSeek-V3's grouped top-k (use_grouped_topk with
     num_expert_group and topk_group) and e_score_correction_bias,
-    renormalize, routed_scaling_factor; the rest as fused_experts. Options
-    the kernel does not have raise NotImplementedError."""
+    renormalize, routed_scaling_factor; shared experts folded into the
+    layer (num_fused_shared_experts = S: w1 and w2 hold E + S experts, the
+    last S on every token with the weight shared_experts_weight, the
+    logits [T, E]); the rest as fused_experts. Options the kernel does not
+    have raise NotImplementedError."""
     if use_fp8_w8a8 != (w1.dtype == torch.float8_e4m3fn):
         raise ValueError("fused_moe: use_fp8_w8a8=%s but w1 is %s"
                          % (use_fp8_w8a8, w1.dtype))
@@ -496,7 +523,8 @@ def fused_moe(hidden_states, w1, w2, gating_output, topk, renormalize,
         w1_bias, w2_bias, scoring_func,
         int(num_expert_group) if use_grouped_topk else 1,
         int(topk_group) if use_grouped_topk else 1,
-        e_score_correction_bias, float(routed_scaling_factor))
+        e_score_correction_bias, float(routed_scaling_factor),
+        int(num_fused_shared_experts), float(shared_experts_weight))
     if inplace:
         hidden_states.copy_(out)
         return hidden_states

@@ -27,6 +27,19 @@
 // sum is 0: renormalize leaves them 0 (Kernels.h: "if d == 0 the weights
 // stay"), no division by zero.
 // SGW: <f4 6x2 nan nan 1.3661227226257324 1.1338772773742676 0.0 2.5 1.25 1.25 1.25 1.25 0.0 0.0
+// Shared experts (shared_experts = 2, shared_weight = 0.5): after each
+// token's two routed slots, experts 4 and 5 with the weight 0.5, whatever
+// the logits (NaN rows included); the routed slots are the softmax ones.
+// RUN: moe-run %s --entry=shared --input=0=%t/logits.npy --output-dir=%t/sh
+// RUN: %python %S/Inputs/npy.py print %t/sh/result0.npy | FileCheck %s --check-prefix=SHIDS
+// RUN: %python %S/Inputs/npy.py print %t/sh/result1.npy | FileCheck %s --check-prefix=SHW
+// SHIDS: <i8 6x4 0 1 4 5 0 1 4 5 2 1 4 5 0 1 4 5 0 1 4 5 0 1 4 5
+// SHW: <f4 6x4 nan nan 0.5 0.5 nan nan 0.5 0.5 0.8807970881462097 0.11920292675495148 0.5 0.5 0.5 0.5 0.5 0.5 nan nan 0.5 0.5 nan nan 0.5 0.5
+
+func.func @shared(%logits: tensor<?x4xf32>) -> (tensor<?x4xi64>, tensor<?x4xf32>) {
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, renormalize, shared_experts = 2 : i64, shared_weight = 0.5 : f32} : (tensor<?x4xf32>) -> (tensor<?x4xi64>, tensor<?x4xf32>)
+  return %ids, %w : tensor<?x4xi64>, tensor<?x4xf32>
+}
 
 func.func @softmax(%logits: tensor<?x4xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>) {
   %ids, %w = moe.route softmax %logits {top_k = 2 : i64, renormalize} : (tensor<?x4xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>)

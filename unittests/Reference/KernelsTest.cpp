@@ -275,6 +275,33 @@ TEST(RouteTest, NaNLogits) {
   EXPECT_TRUE(std::isnan(s.weights.floats()[0]));
 }
 
+TEST(RouteTest, SharedExpertsAfterTheRoutedSlots) {
+  // logits ln(1..4): s = [0.1, 0.2, 0.3, 0.4]; two shared experts (4, 5)
+  // follow the two routed ones with their own weight, neither renormalized
+  // nor scaled.
+  Tensor logits = makeF(ElemKind::F32, {2, 4},
+                        {0.0f, 0.69314718f, 1.09861229f, 1.38629436f,
+                         /**/ 1.38629436f, 1.09861229f, 0.69314718f, 0.0f});
+  RouteParams p;
+  p.topK = 2;
+  p.renormalize = true;
+  p.routedScalingFactor = 2.5f;
+  p.sharedExperts = 2;
+  p.sharedWeight = 0.75f;
+  Routing r = unwrap(route(logits, nullptr, p, ElemKind::I64));
+  EXPECT_EQ(r.ids.getShape().vec(), std::vector<int64_t>({2, 4}));
+  EXPECT_EQ(r.ids.ints(), std::vector<int64_t>({3, 2, 4, 5, 0, 1, 4, 5}));
+  EXPECT_NEAR(r.weights.floats()[0], 10.0 / 7.0, 1e-6);
+  EXPECT_NEAR(r.weights.floats()[1], 7.5 / 7.0, 1e-6);
+  EXPECT_EQ(r.weights.floats()[2], 0.75f);
+  EXPECT_EQ(r.weights.floats()[3], 0.75f);
+  EXPECT_EQ(r.weights.floats()[6], 0.75f);
+  p.sharedExperts = -1;
+  EXPECT_NE(errorOf(route(logits, nullptr, p, ElemKind::I32))
+                .find("shared_experts"),
+            std::string::npos);
+}
+
 TEST(RouteTest, Errors) {
   Tensor logits(ElemKind::F32, {2, 8});
   RouteParams p;

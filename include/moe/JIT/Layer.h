@@ -68,12 +68,18 @@ struct FusedMoeLayer {
   int64_t groups = 1, topkGroups = 1;
   bool renormalize = false;
   double scale = 1.0;
+  /// Shared experts (with a route): `shared` always-active experts after
+  /// the E routed ones (the weights, their scales and biases then hold
+  /// E + shared experts), each token's slots K .. K+shared-1 with the
+  /// weight `shared_weight`.
+  int64_t shared = 0;
+  double sharedWeight = 1.0;
 };
 
 /// Reads "E=..,H=..,I=..,K=..[,precision=..][,activation=..][,alpha=..]
 /// [,limit=..][,layout=..][,router=..][,gemm1=..][,gemm2=..][,bias=..]
 /// [,route=..][,logits=..][,route_bias=..][,groups=..][,topk_groups=..]
-/// [,renormalize=0|1][,scale=..]".
+/// [,renormalize=0|1][,scale=..][,shared=..][,shared_weight=..]".
 /// Errors name the field and the value.
 llvm::Expected<FusedMoeLayer> parseFusedMoeLayer(llvm::StringRef spec);
 

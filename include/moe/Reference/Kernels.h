@@ -88,11 +88,13 @@ struct RouteParams {
   int64_t topkGroups = 1; ///< groups kept before the expert top-k
   bool renormalize = false;
   float routedScalingFactor = 1.0f;
+  int64_t sharedExperts = 0; ///< S: slots K..K+S-1 name experts E..E+S-1
+  float sharedWeight = 1.0f; ///< the shared slots' weight
 };
 
 struct Routing {
-  Tensor ids;     ///< [T, K], I32 or I64 as requested
-  Tensor weights; ///< [T, K], F32
+  Tensor ids;     ///< [T, K+S], I32 or I64 as requested
+  Tensor weights; ///< [T, K+S], F32
 };
 
 /// moe.route. logits [T, E] (any float kind), bias [E] F32 or null.

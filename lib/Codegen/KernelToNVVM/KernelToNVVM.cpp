@@ -4210,6 +4210,8 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
     bool softmax = op.getScoring() == "softmax";
     Type logitsType = op.getLogitsType();
     float scale = op.getRoutedScalingFactorAttr().getValueAsDouble();
+    int64_t shared = op.getSharedExpertsAttr().getInt();
+    float sharedWeight = op.getSharedWeightAttr().getValueAsDouble();
     // An expert index no lane holds: a pair with it never wins against one
     // that is held.
     constexpr int64_t kNone = 0x7fffffff;
@@ -4440,20 +4442,26 @@ struct RouteLowering : OpConversionPattern<RouteOp> {
             for (Value &w : weights)
               w = sel(divide, LLVM::FDivOp::create(tb, l, w, d), w);
           }
-          // 6. The scaling factor; lane 0 writes the token's slots.
+          // 6. The scaling factor; lane 0 writes the token's slots, the
+          // shared experts' after the routed ones.
           auto leader = scf::IfOp::create(
               tb, l, icmp(LLVM::ICmpPredicate::eq, lane, c32(tb, 0)), false);
           OpBuilder wb = OpBuilder::atBlockTerminator(leader.thenBlock());
+          for (int64_t r = 0; r < k; ++r)
+            weights[r] = LLVM::FMulOp::create(wb, l, weights[r], f32c(wb, scale));
+          for (int64_t j = 0; j < shared; ++j) {
+            ids.push_back(c32(wb, e + j));
+            weights.push_back(f32c(wb, sharedWeight));
+          }
           Value slot0 = arith::MulIOp::create(
-              wb, l, t, arith::ConstantIndexOp::create(wb, l, k));
-          for (int64_t r = 0; r < k; ++r) {
+              wb, l, t, arith::ConstantIndexOp::create(wb, l, k + shared));
+          for (auto [r, pair] : llvm::enumerate(llvm::zip(ids, weights))) {
             Value slot = arith::AddIOp::create(
                 wb, l, slot0, arith::ConstantIndexOp::create(wb, l, r));
+            LLVM::StoreOp::create(wb, l, std::get<0>(pair),
+                                  elementAddress(wb, l, a.getIds(), i32, slot));
             LLVM::StoreOp::create(
-                wb, l, ids[r], elementAddress(wb, l, a.getIds(), i32, slot));
-            LLVM::StoreOp::create(
-                wb, l,
-                LLVM::FMulOp::create(wb, l, weights[r], f32c(wb, scale)),
+                wb, l, std::get<1>(pair),
                 elementAddress(wb, l, a.getWeights(), f32, slot));
           }
           scf::YieldOp::create(tb, l);

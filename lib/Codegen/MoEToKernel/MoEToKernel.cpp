@@ -4955,7 +4955,8 @@ void fuseRouting(LLVM::LLVMFuncOp kernel, RouteOp route) {
            tokensParam = paramOf(kindIs("token_count"));
   NamedAttrList ws(kernel->getAttrOfType<DictionaryAttr>("moek.workspace"));
   int64_t maxTokens = cast<IntegerAttr>(ws.get("max_tokens")).getInt();
-  int64_t k = route.getTopK();
+  // Each token's slots: its top_k experts and the shared ones.
+  int64_t k = route.getTopK() + route.getSharedExperts();
   int64_t idsAt = llvm::alignTo(cast<IntegerAttr>(ws.get("bytes")).getInt(),
                                 16),
           weightsAt = idsAt + llvm::alignTo(4 * maxTokens * k, 16);
@@ -4976,12 +4977,15 @@ void fuseRouting(LLVM::LLVMFuncOp kernel, RouteOp route) {
   mk::RouteOp::create(
       b, loc, logits, route.getBias() ? bias : Value(), ids, weights, tokens,
       b.getI64IntegerAttr(route.getLogits().getType().getDimSize(1)),
-      b.getI64IntegerAttr(k), b.getI64IntegerAttr(route.getNumGroups()),
+      b.getI64IntegerAttr(route.getTopK()),
+      b.getI64IntegerAttr(route.getNumGroups()),
       b.getI64IntegerAttr(route.getTopkGroups()),
       b.getStringAttr(stringifyScoring(route.getScoring())),
       route.getRenormalize() ? b.getUnitAttr() : UnitAttr(),
       route.getRoutedScalingFactorAttr(),
-      TypeAttr::get(route.getLogits().getType().getElementType()));
+      TypeAttr::get(route.getLogits().getType().getElementType()),
+      b.getI64IntegerAttr(route.getSharedExperts()),
+      route.getSharedWeightAttr());
   int64_t threads = cast<IntegerAttr>(
                         kernel->getAttrOfType<DictionaryAttr>("moek.launch")
                             .get("block"))

@@ -124,3 +124,26 @@ func.func @many_experts(%x: tensor<?x128xbf16>, %logits: tensor<?x2048xf32>, %w1
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x128xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<2048x256x128xbf16>, tensor<2048x128x128xbf16>) -> tensor<?x128xbf16>
   return %out : tensor<?x128xbf16>
 }
+
+// -----
+
+// A shared expert (moe.route shared_experts = 1): every token has 2 routed
+// slots and a third naming expert 8 with the weight 0.5; the kernel's
+// route writes all three, and its dispatch and combine take 3 slots a token
+// over the 9 experts. The workspace grows by 2 x 4096 x 3 x 4 bytes (15827968
+// without the route in it).
+// CHECK-LABEL: func.func @shared_expert
+// CHECK:         moek.launch @moe_kernels::@shared_expert_fused_moe_0(%arg0, %arg1, %arg2, %arg3) : (tensor<?x256xbf16>, tensor<?x8xf32>, tensor<9x256x256xbf16>, tensor<9x256x128xbf16>)
+// CHECK:       llvm.func @shared_expert_fused_moe_0(
+// CHECK-SAME:    moek.workspace = {bytes = 15926272 : i64
+// CHECK:         moek.route %arg6 ids(%[[IDS:.+]]) weights(%[[W:.+]]) tokens(%{{.+}}) {logits_type = f32, num_experts = 8 : i64, renormalize, scoring = "softmax", shared_experts = 1 : i64, shared_weight = 5.000000e-01 : f32, top_k = 2 : i64}
+// CHECK:         moek.dispatch %arg5, %[[IDS]], %[[W]] {{.*}} {hidden = 256 : i64, num_experts = 9 : i64, phase = 1 : i64, top_k = 3 : i64}
+// CHECK:         moek.combine {{.*}} top_k = 3 : i64
+// OFF-LABEL: func.func @shared_expert
+// OFF:         moe.route softmax %arg1 {renormalize, shared_experts = 1 : i64
+// OFF:         moek.workspace = {bytes = 15827968 : i64
+func.func @shared_expert(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tensor<9x256x256xbf16>, %w2: tensor<9x256x128xbf16>) -> tensor<?x256xbf16> {
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, renormalize, shared_experts = 1 : i64, shared_weight = 0.5 : f32} : (tensor<?x8xf32>) -> (tensor<?x3xi32>, tensor<?x3xf32>)
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x3xi32>, tensor<?x3xf32>, tensor<9x256x256xbf16>, tensor<9x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}

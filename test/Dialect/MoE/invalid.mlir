@@ -152,6 +152,44 @@ func.func @negative_route_topk_gt_kept_experts(%logits: tensor<?x8xf32>) {
 
 // -----
 
+// Shared experts: the ids hold K + S slots.
+func.func @negative_route_shared_slots(%logits: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op expects ids of shape [T, K+S] = [?, 3], got [?, 2]}}
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, shared_experts = 1 : i64} : (tensor<?x8xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
+// A negative number of shared experts.
+func.func @negative_route_shared_count(%logits: tensor<?x8xf32>) {
+  // expected-error @+1 {{attribute 'shared_experts' failed to satisfy constraint}}
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, shared_experts = -1 : i64} : (tensor<?x8xf32>) -> (tensor<?x2xi32>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
+// An infinite shared weight.
+func.func @negative_route_shared_weight(%logits: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op expects a finite shared_weight, got INF}}
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, shared_experts = 1 : i64, shared_weight = 0x7F800000 : f32} : (tensor<?x8xf32>) -> (tensor<?x3xi32>, tensor<?x3xf32>)
+  return
+}
+
+// -----
+
+// The shared expert (id 8) is not among the layer's 8 experts: its slot
+// would be masked.
+func.func @negative_fused_moe_missing_shared_expert(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>, %w13: tensor<8x256x256xbf16>, %w2: tensor<8x256x128xbf16>) -> tensor<?x256xbf16> {
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, shared_experts = 1 : i64} : (tensor<?x8xf32>) -> (tensor<?x3xi32>, tensor<?x3xf32>)
+  // expected-error @+1 {{'moe.fused_moe' op expects its experts (8) to include every expert that its moe.route picks: 8 routed + 1 shared}}
+  %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x3xi32>, tensor<?x3xf32>, tensor<8x256x256xbf16>, tensor<8x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+
+// -----
+
 // Nonpositive routed_scaling_factor (zero).
 func.func @negative_route_zero_scaling_factor(%logits: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op expects a finite routed_scaling_factor > 0, got 0}}

@@ -81,6 +81,23 @@ func.func @route_description_example(%logits: tensor<?x256xf32>, %bias: tensor<2
   return %ids, %weights : tensor<?x8xi32>, tensor<?x8xf32>
 }
 
+// DeepSeek-V3's layer with its shared expert: ids [T, 8 + 1], the ninth slot
+// naming expert 256 of the fused layer's 257.
+// CHECK-LABEL: func.func @route_shared_expert(
+// CHECK:         moe.route sigmoid %{{[^ ,)]+}} bias(%{{[^ ,)]+}}) {num_groups = 8 : i64, renormalize, routed_scaling_factor = 2.500000e+00 : f32, shared_experts = 1 : i64, top_k = 8 : i64, topk_groups = 4 : i64} : (tensor<?x256xf32>, tensor<256xf32>) -> (tensor<?x9xi32>, tensor<?x9xf32>)
+// CHECK:         moe.fused_moe
+// CHECK-LABEL: func.func @route_shared_weight(
+// CHECK:         moe.route softmax %{{[^ ,)]+}} {shared_experts = 2 : i64, shared_weight = 5.000000e-01 : f32, top_k = 2 : i64} : (tensor<?x8xf32>) -> (tensor<?x4xi64>, tensor<?x4xf32>)
+func.func @route_shared_expert(%x: tensor<?x256xbf16>, %logits: tensor<?x256xf32>, %bias: tensor<256xf32>, %w13: tensor<257x256x256xbf16>, %w2: tensor<257x256x128xbf16>) -> tensor<?x256xbf16> {
+  %ids, %weights = moe.route sigmoid %logits bias(%bias) {top_k = 8 : i64, num_groups = 8 : i64, topk_groups = 4 : i64, renormalize, routed_scaling_factor = 2.5 : f32, shared_experts = 1 : i64} : (tensor<?x256xf32>, tensor<256xf32>) -> (tensor<?x9xi32>, tensor<?x9xf32>)
+  %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight in_combine>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x256xbf16>, tensor<?x9xi32>, tensor<?x9xf32>, tensor<257x256x256xbf16>, tensor<257x256x128xbf16>) -> tensor<?x256xbf16>
+  return %out : tensor<?x256xbf16>
+}
+func.func @route_shared_weight(%logits: tensor<?x8xf32>) -> (tensor<?x4xi64>, tensor<?x4xf32>) {
+  %ids, %weights = moe.route softmax %logits {top_k = 2 : i64, shared_experts = 2 : i64, shared_weight = 0.5 : f32} : (tensor<?x8xf32>) -> (tensor<?x4xi64>, tensor<?x4xf32>)
+  return %ids, %weights : tensor<?x4xi64>, tensor<?x4xf32>
+}
+
 //===----------------------------------------------------------------------===//
 // moe.dispatch
 //===----------------------------------------------------------------------===//

@@ -3,12 +3,20 @@
 // moek.route (routing inside a fused kernel) round-trips; its verifier
 // rejects what its lowering cannot do: more than 1024 experts (32 a lane),
 // top_k or num_groups above 32, groups of unequal size, kept groups that
-// hold fewer than top_k experts, an unknown scoring, f64 logits.
+// hold fewer than top_k experts, an unknown scoring, f64 logits, a
+// negative number of shared experts.
 
 // CHECK-LABEL: func.func @deepseek
 // CHECK: moek.route %arg0 bias(%arg1) ids(%arg2) weights(%arg3) tokens(%arg4) {logits_type = f32, num_experts = 256 : i64, num_groups = 8 : i64, renormalize, routed_scaling_factor = 2.500000e+00 : f32, scoring = "sigmoid", top_k = 8 : i64, topk_groups = 4 : i64}
 func.func @deepseek(%logits: !llvm.ptr<1>, %bias: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %t: index) {
   moek.route %logits bias(%bias) ids(%ids) weights(%w) tokens(%t) {num_experts = 256 : i64, top_k = 8 : i64, num_groups = 8 : i64, topk_groups = 4 : i64, scoring = "sigmoid", renormalize, routed_scaling_factor = 2.5 : f32, logits_type = f32}
+  return
+}
+
+// CHECK-LABEL: func.func @shared
+// CHECK: moek.route %arg0 ids(%arg1) weights(%arg2) tokens(%arg3) {logits_type = f32, num_experts = 256 : i64, scoring = "sigmoid", shared_experts = 1 : i64, shared_weight = 5.000000e-01 : f32, top_k = 8 : i64}
+func.func @shared(%logits: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %t: index) {
+  moek.route %logits ids(%ids) weights(%w) tokens(%t) {num_experts = 256 : i64, top_k = 8 : i64, scoring = "sigmoid", logits_type = f32, shared_experts = 1 : i64, shared_weight = 0.5 : f32}
   return
 }
 
@@ -64,5 +72,13 @@ func.func @scoring(%l: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %t: i
 func.func @f64_logits(%l: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %t: index) {
   // expected-error @+1 {{'moek.route' op expects f32, bf16 or f16 logits, got 'f64'}}
   moek.route %l ids(%ids) weights(%w) tokens(%t) {num_experts = 8 : i64, top_k = 2 : i64, scoring = "softmax", logits_type = f64}
+  return
+}
+
+// -----
+
+func.func @negative_shared(%l: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %t: index) {
+  // expected-error @+1 {{'moek.route' op expects shared_experts >= 0, got -1}}
+  moek.route %l ids(%ids) weights(%w) tokens(%t) {num_experts = 8 : i64, top_k = 2 : i64, scoring = "softmax", logits_type = f32, shared_experts = -1 : i64}
   return
 }

@@ -31,6 +31,10 @@ compiler is built (no GPU needed).
           least 16, renormalize, routed_scaling_factor 2.5). Folder suffix
           _route or _routesig. With epR each rank routes its own tokens
           (logits over all E experts) in its kernel.
+  shared: a field "sharedS" (S = 1, 2, ...) with a route: S shared experts
+          (moe.route shared_experts = S, shared_weight 0.75) after the E
+          routed ones: the weights hold E + S experts, every token K + S
+          slots (the logits stay [T, E]). Folder suffix _shS.
   epR:    a last field "ep2", "ep4", ...: the layer's E experts spread over
           R ranks (#moe.placement; E a multiple of R), compiled in its
           per-rank form (moe-opt --moe-expert-parallel): the kernel of every
@@ -179,8 +183,10 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
     parts = spec.split(",")
     bias = "bias" in parts[4:]
     route = [p for p in parts[4:] if p in ROUTES]
+    shared = [p for p in parts[4:] if re.fullmatch(r"shared\d+", p)]
     parts = parts[:4] + [p for p in parts[4:]
-                         if p != "bias" and p not in ROUTES]
+                         if p != "bias" and p not in ROUTES and
+                         p not in shared]
     ranks = 1
     if len(parts) > 4 and re.fullmatch(r"ep\d+", parts[-1]):
         ranks = int(parts[-1][2:])
@@ -261,6 +267,13 @@ def parse_case(spec, fp8=False, mxfp4=False, bf16_mxfp4=False,
                                  "experts")
         else:
             c["groups"], c["topk_groups"], c["scaling"] = 1, 1, 1.0
+    if shared:
+        n = int(shared[0][6:])
+        if len(shared) > 1 or n < 1 or not route or ranks > 1:
+            raise ValueError("sharedS: one field, S >= 1, with a route, on "
+                             "one GPU")
+        # The layer's experts and slots: the routed ones and the shared.
+        c.update(shared=n, shared_weight=0.75, E=e + n, K=k + n)
     return c
 
 
@@ -286,6 +299,8 @@ def case_name(c):
         name += "_bias"
     if c.get("route"):
         name += "_route" if c["route"] == "softmax" else "_routesig"
+    if c.get("shared"):
+        name += "_sh%d" % c["shared"]
     if c.get("ranks", 1) > 1:
         name += "_ep%d" % c["ranks"]
     return name
@@ -293,10 +308,13 @@ def case_name(c):
 
 def with_route(ir, c):
     """`ir` with @fm's ids and weights made by a moe.route of its router
-    logits (and, sigmoid, a selection bias) instead of being arguments."""
-    E, K = c["E"], c["K"]
+    logits (and, sigmoid, a selection bias) instead of being arguments;
+    with shared experts the route's ids hold K + S slots over E + S
+    experts."""
+    S = c.get("shared", 0)
     args = "%%ids: tensor<?x%dxi32>,\n              %%w: tensor<?x%dxf32>" % (
-        K, K)
+        c["K"], c["K"])
+    E, K = c["E"] - S, c["K"] - S  # the routed experts, the route's top_k
     assert ir.count(args) == 1
     logits = "%%logits: tensor<?x%dxf32>" % E
     if c["route"] == "sigmoid":
@@ -308,14 +326,17 @@ def with_route(ir, c):
             c["groups"], c["topk_groups"])
     if c["scaling"] != 1.0:
         attrs += ", routed_scaling_factor = %s : f32" % c["scaling"]
+    if S:
+        attrs += ", shared_experts = %d : i64, shared_weight = %s : f32" % (
+            S, c["shared_weight"])
     if c["route"] == "sigmoid":
         op = ("  %%ids, %%w = moe.route sigmoid %%logits bias(%%rb) {%s} : "
               "(tensor<?x%dxf32>, tensor<%dxf32>) -> (tensor<?x%dxi32>, "
-              "tensor<?x%dxf32>)\n" % (attrs, E, E, K, K))
+              "tensor<?x%dxf32>)\n" % (attrs, E, E, K + S, K + S))
     else:
         op = ("  %%ids, %%w = moe.route softmax %%logits {%s} : "
               "(tensor<?x%dxf32>) -> (tensor<?x%dxi32>, tensor<?x%dxf32>)\n"
-              % (attrs, E, K, K))
+              % (attrs, E, K + S, K + S))
     assert ir.count("  %out = moe.fused_moe") == 1
     return ir.replace("  %out = moe.fused_moe", op + "  %out = moe.fused_moe")
 

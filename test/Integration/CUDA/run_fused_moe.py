@@ -68,7 +68,10 @@ by moe.route's rules in float64 and runs the layer on those ids and
 weights; a token whose choice is not clear (its last chosen and first
 unchosen selection scores, or kept and dropped group scores, within 1e-5:
 the kernel's f32 scores with ex2.approx may rank them otherwise) is left
-out of the comparison, and the count is printed.
+out of the comparison, and the count is printed. With shared experts
+(make_fused_moe.py's sharedS) the logits are over the routed experts and
+every token's last S slots name the shared ones (weight 0.75), so each
+shared expert gets every token.
 
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
@@ -315,8 +318,9 @@ def routing(kind, T, E, K, gen, dev):
 
 def route_inputs(c, T, kind, gen, dev):
     """A routed case's kernel routing operands: logits [T, E] f32 and,
-    sigmoid, the selection bias [E] f32 (see the docstring)."""
-    E, K = c["E"], c["K"]
+    sigmoid, the selection bias [E] f32 (see the docstring); E and K
+    the route's (without the shared experts)."""
+    E, K = c["E"] - c.get("shared", 0), c["K"] - c.get("shared", 0)
     logits = torch.randn(T, E, generator=gen, device=dev) * 2
     if kind == "one_expert":
         logits[:, :K] += 20
@@ -331,8 +335,11 @@ def route_inputs(c, T, kind, gen, dev):
 def route_reference(c, logits, bias=None, clear_margin=1e-5):
     """moe.route in float64 (lib/Reference/Kernels.cpp's rules): ids
     [T, K] i32 and weights [T, K] f32, and a bool [T]: the token's choice
-    is clear (no near tie at the boundaries of its groups and experts)."""
-    E, K = c["E"], c["K"]
+    is clear (no near tie at the boundaries of its groups and experts).
+    Shared experts (S): slots K .. K+S-1 name experts E .. E+S-1, with
+    the weight shared_weight."""
+    S = c.get("shared", 0)
+    E, K = c["E"] - S, c["K"] - S
     G, KG = c.get("groups", 1), c.get("topk_groups", 1)
     l = logits.double()
     s = torch.softmax(l, 1) if c["route"] == "softmax" else torch.sigmoid(l)
@@ -360,6 +367,11 @@ def route_reference(c, logits, bias=None, clear_margin=1e-5):
     w = s.gather(1, ids)
     w = w / w.sum(1, keepdim=True)  # every routed case renormalizes
     w = w * c.get("scaling", 1.0)
+    if S:
+        ids = torch.cat([ids, torch.arange(E, E + S, device=l.device)
+                         .expand(T, S)], 1)
+        w = torch.cat([w, torch.full((T, S), c["shared_weight"],
+                                     dtype=w.dtype, device=l.device)], 1)
     return ids.to(torch.int32).contiguous(), w.float().contiguous(), clear
 
 

@@ -33,9 +33,11 @@ With a fresh compiler cache ($MOE_CACHE_DIR = --cache-dir):
     bf16 logits) and DeepSeek-V3's (sigmoid, e_score_correction_bias,
     grouped top-k, routed_scaling_factor 2.5) on small BF16 and FP8
     layers, T = 1, 37, 300, against run_fused_moe.py's float64 routing and
-    float32 layer (tokens without a clear choice left out); torch.library.
-    opcheck on it; groups that do not divide E and a bias of the wrong
-    shape raise.
+    float32 layer (tokens without a clear choice left out); a shared
+    expert folded into the layer (num_fused_shared_experts = 1, weight
+    0.75: 16 routed experts + 1); torch.library.opcheck on it; groups that
+    do not divide E, a bias of the wrong shape, a negative number of
+    shared experts and logits that cover the shared expert raise.
 Prints a PASS/FAIL table and the times; writes them as JSON with --out.
 
 usage: run_torch_op.py --lib libmoe_cuda_runtime.so --moe-jit moe-jit
@@ -480,6 +482,25 @@ def check_routed(ops, gen, dev):
                     compare(label, out[clear], ref[clear], fp8)
                 except Exception as e:  # noqa: BLE001 - a failure is a row
                     record(label, False, "%s: %s" % (type(e).__name__, e))
+    # A shared expert folded into the layer: w1 and w2 hold 16 + 1
+    # experts, the logits 16; every token's fifth slot is expert 16.
+    c = dict(base, E=17, K=5, fp8=False, route="softmax", groups=1,
+             topk_groups=1, scaling=1.0, shared=1, shared_weight=0.75)
+    wts = weights(c, gen, dev)
+    for T in (1, 37, 300):
+        label = "fused_moe bf16 shared expert T=%d" % T
+        try:
+            x = tokens(c, T, gen, dev)
+            logits = route_inputs(c, T, "random", gen, dev)[0]
+            ids, w, clear = route_reference(c, logits)
+            out = ops.fused_moe(x, wts[0], wts[1], logits, 4, True,
+                                num_fused_shared_experts=1,
+                                shared_experts_weight=0.75)
+            torch.cuda.synchronize()
+            compare(label, out[clear], reference(c, x, ids, w, *wts)[clear],
+                    False)
+        except Exception as e:  # noqa: BLE001 - a failure is a row
+            record(label, False, "%s: %s" % (type(e).__name__, e))
     c = dict(base, fp8=False, route="sigmoid", groups=8, topk_groups=4)
     wts = weights(c, gen, dev)
     x = tokens(c, 8, gen, dev)
@@ -498,7 +519,11 @@ def check_routed(ops, gen, dev):
                            topk_group=2)),
                      ("bias of the wrong shape",
                       dict(scoring_func="sigmoid",
-                           e_score_correction_bias=rb[:8].contiguous()))):
+                           e_score_correction_bias=rb[:8].contiguous())),
+                     ("a negative number of shared experts",
+                      dict(num_fused_shared_experts=-1)),
+                     ("logits over the shared expert too",
+                      dict(num_fused_shared_experts=1))):
         try:
             ops.fused_moe(x, wts[0], wts[1], logits, 4, True, **kw)
             record("fused_moe: %s raises" % what, False, "no error")

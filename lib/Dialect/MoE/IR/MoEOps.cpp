@@ -338,11 +338,12 @@ LogicalResult RouteOp::verify() {
   if (failed(checkUnquantized(op, "logits", getLogits())))
     return failure();
   int64_t t = dim(getLogits(), 0), e = dim(getLogits(), 1);
-  int64_t k = getTopK();
+  int64_t k = getTopK(), slots = k + getSharedExperts();
   if (getBias() && failed(checkShape(op, "bias", getBias(), "[E]", {e})))
     return failure();
-  if (failed(checkShape(op, "ids", getIds(), "[T, K]", {t, k})) ||
-      failed(checkShape(op, "weights", getWeights(), "[T, K]", {t, k})))
+  StringRef idsShape = getSharedExperts() ? "[T, K+S]" : "[T, K]";
+  if (failed(checkShape(op, "ids", getIds(), idsShape, {t, slots})) ||
+      failed(checkShape(op, "weights", getWeights(), idsShape, {t, slots})))
     return failure();
   int64_t groups = getNumGroups(), keep = getTopkGroups();
   if (keep > groups)
@@ -366,6 +367,9 @@ LogicalResult RouteOp::verify() {
   if (!(scale > 0.0f) || !std::isfinite(scale))
     return emitOpError() << "expects a finite routed_scaling_factor > 0, got "
                          << scale;
+  float shared = getSharedWeight().convertToFloat();
+  if (!std::isfinite(shared))
+    return emitOpError() << "expects a finite shared_weight, got " << shared;
   return success();
 }
 
@@ -639,6 +643,22 @@ LogicalResult FusedMoEOp::verify() {
     limit = getLimitAttr().getValueAsDouble();
   if (failed(verifyActivationAttrs(op, getActivation(), alpha, limit)))
     return failure();
+  // Ids from a moe.route name its E experts and its S shared ones: the
+  // layer must hold them all (an id past the layer's experts would mask
+  // its slot, silently).
+  if (auto route = getIds().getDefiningOp<RouteOp>()) {
+    int64_t routed = dim(route.getLogits(), 1);
+    int64_t global = e;
+    if (auto p = getPlacementAttr(); p && isPerRank())
+      global = p.getRanks() * p.getExpertsPerRank();
+    if (routed != kDyn && global != kDyn &&
+        routed + route.getSharedExperts() > global)
+      return emitOpError()
+             << "expects its experts (" << global
+             << ") to include every expert that its moe.route picks: "
+             << routed << " routed + " << route.getSharedExperts()
+             << " shared";
+  }
   return verifyPlacement(op, getPlacementAttr(), e, /*perRankForm=*/true);
 }
 

@@ -1155,6 +1155,9 @@ LogicalResult RouteOp::verify() {
   Type t = getLogitsType();
   if (!t.isF32() && !t.isBF16() && !t.isF16())
     return emitOpError() << "expects f32, bf16 or f16 logits, got " << t;
+  if (getSharedExpertsAttr().getInt() < 0)
+    return emitOpError() << "expects shared_experts >= 0, got "
+                         << getSharedExpertsAttr().getInt();
   return success();
 }
 

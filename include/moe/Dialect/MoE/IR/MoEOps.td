@@ -61,11 +61,17 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
        scores, and only the `topk_groups` best groups stay eligible.
     4. `renormalize` divides the `K` weights by their sum; then they are
        multiplied by `routed_scaling_factor` (applied here and nowhere else).
+    5. Shared experts (`shared_experts = S`, DeepSeek's and Llama 4's
+       always-active experts): slots `K .. K+S-1` of every token name experts
+       `E .. E+S-1` with the weight `shared_weight` (neither renormalized
+       nor scaled), so that the layer that reads the ids (its weights
+       holding `E + S` experts) computes the shared experts with the routed
+       ones and sums them in its combine, after the routed slots.
 
     NaN scores lose to every number; ties go to the lower index.
 
-    Shapes: `logits [T, E]`, `bias [E]` -> `ids [T, K]` (i32 or i64),
-    `weights [T, K]` (f32).
+    Shapes: `logits [T, E]`, `bias [E]` -> `ids [T, K+S]` (i32 or i64),
+    `weights [T, K+S]` (f32).
 
     ```mlir
     %ids, %weights = moe.route sigmoid %logits bias(%bias) {top_k = 8 : i64, num_groups = 8 : i64, topk_groups = 4 : i64, renormalize, routed_scaling_factor = 2.5 : f32} : (tensor<?x256xf32>, tensor<256xf32>) -> (tensor<?x8xi32>, tensor<?x8xf32>)
@@ -77,7 +83,9 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
                        DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$num_groups,
                        DefaultValuedAttr<ConfinedAttr<I64Attr, [IntPositive]>, "1">:$topk_groups,
                        UnitAttr:$renormalize,
-                       DefaultValuedAttr<F32Attr, "1.0f">:$routed_scaling_factor);
+                       DefaultValuedAttr<F32Attr, "1.0f">:$routed_scaling_factor,
+                       DefaultValuedAttr<ConfinedAttr<I64Attr, [IntNonNegative]>, "0">:$shared_experts,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$shared_weight);
   let results = (outs MoE_IndexTensor:$ids, RankedTensorOf<[F32]>:$weights);
   let assemblyFormat = [{
     $scoring $logits (`bias` `(` $bias^ `)`)? attr-dict `:`

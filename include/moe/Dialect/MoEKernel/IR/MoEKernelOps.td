@@ -698,7 +698,10 @@ def MoEK_RouteOp : MoEK_Op<"route", []> {
     4. the `top_k` eligible experts of largest `c`, best first;
     5. weights: the unbiased scores, divided by their sum (ascending slot
        order) with `renormalize` unless it is 0, times
-       `routed_scaling_factor`.
+       `routed_scaling_factor`;
+    6. with `shared_experts = S`, the rows are `top_k + S` slots long and
+       slots `top_k + j` hold expert `num_experts + j` with the weight
+       `shared_weight`.
 
     The ids are the reference's wherever no two scores are within the
     exponential's rounding of each other: the scores use the hardware's
@@ -721,7 +724,9 @@ def MoEK_RouteOp : MoEK_Op<"route", []> {
                        DefaultValuedAttr<I64Attr, "1">:$topk_groups,
                        StrAttr:$scoring, UnitAttr:$renormalize,
                        DefaultValuedAttr<F32Attr, "1.0f">:$routed_scaling_factor,
-                       TypeAttr:$logits_type);
+                       TypeAttr:$logits_type,
+                       DefaultValuedAttr<I64Attr, "0">:$shared_experts,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$shared_weight);
   let assemblyFormat = [{
     $logits (`bias` `(` $bias^ `)`)? `ids` `(` $ids `)`
     `weights` `(` $weights `)` `tokens` `(` $tokens `)` attr-dict
