@@ -71,6 +71,26 @@
 // RUN: grep '^result' %t.mx8nv.after > %t.mx8nv.after.results
 // RUN: diff %t.mx8nv.before.results %t.mx8nv.after.results
 
+// RUN: moe-opt --verify-roundtrip %examples/deepseek-v3-shared-bf16.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/deepseek-v3-shared-bf16.mlir -o %t.shared_bf16.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.shared_bf16.fused.mlir
+// RUN: moe-run %examples/deepseek-v3-shared-bf16.mlir --tokens=3 --seed=7 --print-hash > %t.shared_bf16.before
+// RUN: moe-run %t.shared_bf16.fused.mlir --tokens=3 --seed=7 --print-hash > %t.shared_bf16.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.shared_bf16.after
+// RUN: grep '^result' %t.shared_bf16.before > %t.shared_bf16.before.results
+// RUN: grep '^result' %t.shared_bf16.after > %t.shared_bf16.after.results
+// RUN: diff %t.shared_bf16.before.results %t.shared_bf16.after.results
+
+// RUN: moe-opt --verify-roundtrip %examples/deepseek-v3-shared-fp8.mlir -o /dev/null
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/deepseek-v3-shared-fp8.mlir -o %t.shared_fp8.fused.mlir
+// RUN: FileCheck %s --check-prefix=IR < %t.shared_fp8.fused.mlir
+// RUN: moe-run %examples/deepseek-v3-shared-fp8.mlir --tokens=3 --seed=7 --print-hash > %t.shared_fp8.before
+// RUN: moe-run %t.shared_fp8.fused.mlir --tokens=3 --seed=7 --print-hash > %t.shared_fp8.after
+// RUN: FileCheck %s --check-prefix=OUT < %t.shared_fp8.after
+// RUN: grep '^result' %t.shared_fp8.before > %t.shared_fp8.before.results
+// RUN: grep '^result' %t.shared_fp8.after > %t.shared_fp8.after.results
+// RUN: diff %t.shared_fp8.before.results %t.shared_fp8.after.results
+
 // IR:      moe.route
 // IR:      moe.fused_moe
 // IR-NOT:  moe.dispatch

@@ -20,6 +20,8 @@
 // SM100-NEXT: deepseek-v3-mxfp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-mxfp8-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: deepseek-v3-nvfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
+// SM100-NEXT: deepseek-v3-shared-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
+// SM100-NEXT: deepseek-v3-shared-fp8: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-fp8: graph-optimized, kernels=1, 0 B spilled, tcgen05
 // SM100-NEXT: gpt-oss-120b-mxfp4: graph-optimized, kernels=1, 0 B spilled, tcgen05
@@ -42,6 +44,8 @@
 // SM90-NEXT: deepseek-v3-mxfp8-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-mxfp8-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: deepseek-v3-nvfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
+// SM90-NEXT: deepseek-v3-shared-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma
+// SM90-NEXT: deepseek-v3-shared-fp8: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-bf16: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-fp8: graph-optimized, kernels=1, 0 B spilled, wgmma
 // SM90-NEXT: gpt-oss-120b-mxfp4: graph-optimized, kernels=1, 0 B spilled, wgmma
