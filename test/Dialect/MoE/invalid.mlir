@@ -190,6 +190,17 @@ func.func @negative_fused_moe_missing_shared_expert(%x: tensor<?x256xbf16>, %log
 
 // -----
 
+// The same for an unfused dispatch: 8 routed + 1 shared experts, 8 in the
+// dispatch.
+func.func @negative_dispatch_missing_shared_expert(%x: tensor<?x256xbf16>, %logits: tensor<?x8xf32>) {
+  %ids, %w = moe.route softmax %logits {top_k = 2 : i64, shared_experts = 1 : i64} : (tensor<?x8xf32>) -> (tensor<?x3xi32>, tensor<?x3xf32>)
+  // expected-error @+1 {{'moe.dispatch' op expects its experts (8) to include every expert that its moe.route picks: 8 routed + 1 shared}}
+  %rows, %offsets, %slot_map, %row_weights = moe.dispatch %x, %ids, %w {num_experts = 8 : i64} : tensor<?x256xbf16>, tensor<?x3xi32>, tensor<?x3xf32> -> tensor<?x256xbf16>, tensor<9xi32>, tensor<?x3xi32>, tensor<?xf32>
+  return
+}
+
+// -----
+
 // Nonpositive routed_scaling_factor (zero).
 func.func @negative_route_zero_scaling_factor(%logits: tensor<?x8xf32>) {
   // expected-error @+1 {{'moe.route' op expects a finite routed_scaling_factor > 0, got 0}}

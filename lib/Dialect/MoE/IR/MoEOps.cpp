@@ -119,6 +119,23 @@ LogicalResult checkShape(Operation *op, StringRef name, Value v,
   return success();
 }
 
+/// Ids from a moe.route name its E routed experts and its S shared ones:
+/// `op`'s `experts` must hold them all (an id past them would mask its
+/// slot, silently).
+LogicalResult checkRoutedExperts(Operation *op, Value ids, int64_t experts) {
+  auto route = ids.getDefiningOp<RouteOp>();
+  if (!route)
+    return success();
+  int64_t routed = dim(route.getLogits(), 1);
+  if (routed == kDyn || experts == kDyn ||
+      routed + route.getSharedExperts() <= experts)
+    return success();
+  return op->emitOpError()
+         << "expects its experts (" << experts
+         << ") to include every expert that its moe.route picks: " << routed
+         << " routed + " << route.getSharedExperts() << " shared";
+}
+
 LogicalResult checkRank(Operation *op, StringRef name, Value v, int64_t rank,
                         StringRef symbolic) {
   if (tensorOf(v).getRank() == rank)
@@ -409,6 +426,8 @@ LogicalResult DispatchOp::verify() {
     return emitOpError() << "expects rows of the element type of x ("
                          << getX().getType().getElementType() << "), got "
                          << getRows().getType().getElementType();
+  if (failed(checkRoutedExperts(op, getIds(), e)))
+    return failure();
   return verifyPlacement(op, getPlacementAttr(), e);
 }
 
@@ -643,22 +662,11 @@ LogicalResult FusedMoEOp::verify() {
     limit = getLimitAttr().getValueAsDouble();
   if (failed(verifyActivationAttrs(op, getActivation(), alpha, limit)))
     return failure();
-  // Ids from a moe.route name its E experts and its S shared ones: the
-  // layer must hold them all (an id past the layer's experts would mask
-  // its slot, silently).
-  if (auto route = getIds().getDefiningOp<RouteOp>()) {
-    int64_t routed = dim(route.getLogits(), 1);
-    int64_t global = e;
-    if (auto p = getPlacementAttr(); p && isPerRank())
-      global = p.getRanks() * p.getExpertsPerRank();
-    if (routed != kDyn && global != kDyn &&
-        routed + route.getSharedExperts() > global)
-      return emitOpError()
-             << "expects its experts (" << global
-             << ") to include every expert that its moe.route picks: "
-             << routed << " routed + " << route.getSharedExperts()
-             << " shared";
-  }
+  int64_t global = e;
+  if (auto p = getPlacementAttr(); p && isPerRank())
+    global = p.getRanks() * p.getExpertsPerRank();
+  if (failed(checkRoutedExperts(op, getIds(), global)))
+    return failure();
   return verifyPlacement(op, getPlacementAttr(), e, /*perRankForm=*/true);
 }
 
