@@ -73,6 +73,11 @@ out of the comparison, and the count is printed. With shared experts
 every token's last S slots name the shared ones (weight 0.75), so each
 shared expert gets every token.
 
+Per artifact, batch invariance: the first 7 tokens of a batch of 300,
+launched alone (T = 7: the artifact's kernel for small T if it has
+variants) and among 293 other tokens with other values and routings, must
+give bitwise the outputs they get in the first batch.
+
 Then, per artifact, a CUDA graph: the inputs are allocated once (workspace
 included, passed explicitly); one launch runs eagerly on a side stream
 (torch's warm-up before a capture) with torch's sync debug mode set to
@@ -575,6 +580,56 @@ def check(kernel, c, T, kind, gen, nan_token=None, spread=7):
                    dtype=dtype_of(c))
 
 
+def check_batch_invariance(kernel, c, gen, T=300, t=7):
+    """A token's output does not depend on the rest of its batch
+    (reinforcement-learning users' ask): the first `t` tokens of a batch
+    of T, alone (a batch of t, a launch of its own kernel variant if the
+    artifact has one for small T) and among T - t other tokens with other
+    values and routings, give bitwise the same outputs."""
+    dev = "cuda"
+    wts = weights(c, gen, dev)
+    routed = bool(c.get("route"))
+
+    def batch(n):
+        x = tokens(c, n, gen, dev)
+        if routed:
+            ops = route_inputs(c, n, "random", gen, dev)
+        else:
+            ops = list(routing("random", n, c["E"], c["K"], gen, dev))
+        return x, ops
+
+    x, ops = batch(T)
+    x2, ops2 = batch(T)
+    # The second batch: the same first t tokens (rows of x and of the
+    # per-token routing operands; a route's bias is the layer's), the rest
+    # new.
+    x2[:t] = x[:t]
+    for o, o2 in zip(ops, ops2):
+        if o.dim() == 2 and o.shape[0] == T:
+            o2[:t] = o[:t]
+        else:
+            o2.copy_(o)
+    runs = [(x, ops), (x[:t].contiguous(),
+                       [o[:t].contiguous() if o.dim() == 2 and
+                        o.shape[0] == T else o for o in ops]), (x2, ops2)]
+    outs = []
+    for xi, oi in runs:
+        out = torch.full((xi.shape[0], c["H"]), float("nan"),
+                         dtype=torch.bfloat16, device=dev)
+        kernel.launch(xi, *oi, *wts, out)
+        outs.append(out[:t])
+    torch.cuda.synchronize()
+    alone, mixed = torch.equal(outs[0], outs[1]), torch.equal(outs[0], outs[2])
+    ok = alone and mixed and bool(torch.isfinite(outs[0].float()).all())
+    label = "%s batch invariance: %d of T=%d" % (c["name"], t, T)
+    ROWS.append(dict(case=label, dtype=dtype_of(c), ok=ok, finite=ok,
+                     rel_fro=None, calc_diff=None))
+    print("%-4s %-60s alone %s, among other tokens %s" % (
+        "PASS" if ok else "FAIL", label, "same" if alone else "DIFFERENT",
+        "same" if mixed else "DIFFERENT"), flush=True)
+    return ok
+
+
 # GPU cycles of the sleep kernel queued before the eager launch of
 # check_graph (about 0.1 s at the H200's 1.98 GHz): far longer than a
 # launch call takes on the host.
@@ -789,6 +844,11 @@ def main():
                     "" if nan_token is None else " nan@%d" % nan_token),
                          "%s: %s" % (type(e).__name__, e), c["fp8"],
                          dtype_of(c))
+        try:
+            check_batch_invariance(kernel, c, gen)
+        except Exception as e:  # noqa: BLE001 - a failed launch is a row
+            fail_row("%s batch invariance" % c["name"],
+                     "%s: %s" % (type(e).__name__, e), c["fp8"], dtype_of(c))
         # No host synchronization; captured once, replayed on new routings.
         check_graph(kernel, c, 300, gen)
         print("     %s: %.1f s" % (name, time.time() - t0), flush=True)
