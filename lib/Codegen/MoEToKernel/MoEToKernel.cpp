@@ -4049,20 +4049,23 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   int64_t yHalves =
       stagingHalvesBeside(stages * (tileM + 256) * kTileKFp8 + 1024 +
                           exchangeBytes + 12 * (e + 1) + 256);
-  bool yTma = storeTma && !fp4 && ep.ranks == 1 && yElem.isBF16() &&
-              yHalves > 0;
+  // y's descriptor is a parameter on every chip (one artifact may hold an
+  // sm_90a and an sm_100a build of a layer, which must have one ABI:
+  // Artifact.cpp), used where the stores are TMA's.
+  bool yParam = !fp4 && ep.ranks == 1 && yElem.isBF16() && yHalves > 0;
+  bool yTma = yParam && storeTma;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<Type> params{ptr, ptr, ptr, ptr};
-  if (yTma)
+  if (yParam)
     params.push_back(ptr);
   params.append({gptr, gptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()});
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4,
-                                0, /*paddedFp4=*/false, yTma);
+                                0, /*paddedFp4=*/false, yParam);
   ep.extend(b, params, abi);
   OpBuilder::InsertionGuard guard(b);
   FusedFp8Entry kernel =
-      beginFusedFp8Kernel(b, loc, name, params, abi, ws, maxTokens, yTma);
+      beginFusedFp8Kernel(b, loc, name, params, abi, ws, maxTokens, yParam);
   LLVM::LLVMFuncOp func = kernel.func;
   Value tmapW13 = kernel.tmapW13, tmapW2 = kernel.tmapW2,
         tmapRows = kernel.tmapRows, tmapAct = kernel.tmapAct,
@@ -4082,7 +4085,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         slotRows = kernel.slotRows, rowWeights = kernel.rowWeights,
         rows = kernel.rows, rowScales = kernel.rowScales, act = kernel.act,
         actScales = kernel.actScales, y = kernel.y;
-  ep.bind(b, loc, func, /*firstArg=*/yTma ? 13 : 12, ws, at);
+  ep.bind(b, loc, func, /*firstArg=*/yParam ? 13 : 12, ws, at);
 
   auto tile = [&](int64_t r) {
     return MemRefType::get({r, kTileKFp8}, b.getType<Float8E4M3FNType>(),
