@@ -196,8 +196,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
     route's bias (operand 2, if any) instead; `moek.route` routes every
     token at the kernel's start (one token a warp) into two buffers at the
     end of the workspace, behind a grid barrier (docs/FusedKernel.md,
-    "Routing in the kernel"). Other uses of the ids or weights keep the
-    routing outside, with a remark.
+    "Routing in the kernel"), a route's shared experts (`shared_experts`)
+    as constant slots after the routed ones. Other uses of the ids or
+    weights keep the routing outside, with a remark.
   }];
   let dependentDialects = ["::mlir::moe::kernel::MoEKernelDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect",
