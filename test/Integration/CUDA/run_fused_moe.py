@@ -321,11 +321,18 @@ def routing(kind, T, E, K, gen, dev):
     return ids.contiguous(), w.contiguous()
 
 
+def routed_shape(c):
+    """A routed case's route: (E, K, S), its routed experts and top_k
+    without the S shared experts that case.json's E and K include."""
+    S = c.get("shared", 0)
+    return c["E"] - S, c["K"] - S, S
+
+
 def route_inputs(c, T, kind, gen, dev):
     """A routed case's kernel routing operands: logits [T, E] f32 and,
     sigmoid, the selection bias [E] f32 (see the docstring); E and K
     the route's (without the shared experts)."""
-    E, K = c["E"] - c.get("shared", 0), c["K"] - c.get("shared", 0)
+    E, K, _ = routed_shape(c)
     logits = torch.randn(T, E, generator=gen, device=dev) * 2
     if kind == "one_expert":
         logits[:, :K] += 20
@@ -343,8 +350,7 @@ def route_reference(c, logits, bias=None, clear_margin=1e-5):
     is clear (no near tie at the boundaries of its groups and experts).
     Shared experts (S): slots K .. K+S-1 name experts E .. E+S-1, with
     the weight shared_weight."""
-    S = c.get("shared", 0)
-    E, K = c["E"] - S, c["K"] - S
+    E, K, S = routed_shape(c)
     G, KG = c.get("groups", 1), c.get("topk_groups", 1)
     l = logits.double()
     s = torch.softmax(l, 1) if c["route"] == "softmax" else torch.sigmoid(l)
@@ -603,15 +609,18 @@ def check_batch_invariance(kernel, c, gen, T=300, t=7):
     # The second batch: the same first t tokens (rows of x and of the
     # per-token routing operands; a route's bias is the layer's), the rest
     # new.
+    def per_token(o):
+        return o.dim() == 2 and o.shape[0] == T
+
     x2[:t] = x[:t]
     for o, o2 in zip(ops, ops2):
-        if o.dim() == 2 and o.shape[0] == T:
+        if per_token(o):
             o2[:t] = o[:t]
         else:
             o2.copy_(o)
     runs = [(x, ops), (x[:t].contiguous(),
-                       [o[:t].contiguous() if o.dim() == 2 and
-                        o.shape[0] == T else o for o in ops]), (x2, ops2)]
+                       [o[:t].contiguous() if per_token(o) else o
+                        for o in ops]), (x2, ops2)]
     outs = []
     for xi, oi in runs:
         out = torch.full((xi.shape[0], c["H"]), float("nan"),
