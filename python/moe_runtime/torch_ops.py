@@ -83,10 +83,13 @@ def _shape(t):
 
 def layer_spec(w1, w2, top_k, activation="silu", w1_scale=None,
                w2_scale=None, gate_up_layout="", router_weight="in_combine",
-               w1_bias=None, w2_bias=None):
+               w1_bias=None, w2_bias=None, shared_experts=0):
     """The layer's numbers (moe_runtime.jit.compile_layer's syntax) from its
     weights, checked; a bad argument raises ValueError naming it. Works on
-    fake tensors (only shapes and dtypes are read)."""
+    fake tensors (only shapes and dtypes are read). With `shared_experts`
+    S, the last S of w1's experts are shared ones (route_spec's shared
+    field): the spec's E counts the routed experts, w1's E - S, as
+    moe-jit's E does."""
     if w1.dim() != 3 or w2.dim() != 3:
         raise ValueError("fused_experts: w1 must be [E, 2I, H] and w2 "
                          "[E, H, I]; got w1 %s, w2 %s"
@@ -165,8 +168,9 @@ def layer_spec(w1, w2, top_k, activation="silu", w1_scale=None,
                              % (w1_bias.dtype, w2_bias.dtype))
         bias = "bf16" if w1_bias.dtype == torch.bfloat16 else "f32"
     spec = "E=%d,H=%d,I=%d,K=%d,precision=%s,activation=%s,layout=%s," \
-           "router=%s" % (E, H, I, int(top_k), "fp8" if fp8 else "bf16",
-                          act, layout, router_weight)
+           "router=%s" % (E - int(shared_experts), H, I, int(top_k),
+                          "fp8" if fp8 else "bf16", act, layout,
+                          router_weight)
     if act == "clamped_swiglu":
         spec += ",alpha=1.702,limit=7"
     if bias:
@@ -454,7 +458,7 @@ def _check_routed(hidden_states, w1, w2, gating_output, topk, renormalize,
                          % (hidden_states.shape[0], E, gating_output.dtype,
                             list(gating_output.shape)))
     spec = layer_spec(w1, w2, topk, activation, w1_scale, w2_scale,
-                      gate_up_layout, router_weight, w1_bias, w2_bias)
+                      gate_up_layout, router_weight, w1_bias, w2_bias, S)
     if int(hidden_states.shape[1]) != int(w1.shape[2]):
         raise ValueError("fused_moe: hidden_states [T, H] has H = %d but "
                          "w1 [E, 2I, H] has H = %d"
