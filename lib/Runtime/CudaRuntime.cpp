@@ -236,7 +236,8 @@ static moeRtStatus checkParamAbi(const CudaDriver &d, const Manifest &m,
 
 /// Finds k's device and the first build in the manifest (the top-level
 /// one, then "images") that it runs; makes that build the manifest's arch,
-/// cubin and (if the image has its own) dynamic shared memory. Idempotent.
+/// cubin, (if the image has its own) dynamic shared memory and (an image)
+/// variants: useImage. Idempotent.
 static moeRtStatus selectImage(moeRtKernel_ &k) {
   Manifest &m = k.manifest;
   std::string error;
@@ -265,17 +266,11 @@ static moeRtStatus selectImage(moeRtKernel_ &k) {
                            k.cuDevice),
       MOE_RT_ERROR_CUDA, "");
   std::vector<KernelImage> images = kernelImages(m);
-  for (const KernelImage &image : images) {
-    if (!image.runsOn(static_cast<unsigned>(major),
-                      static_cast<unsigned>(minor)))
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (!images[i].runsOn(static_cast<unsigned>(major),
+                          static_cast<unsigned>(minor)))
       continue;
-    m.arch = image.arch;
-    m.archMajor = image.archMajor;
-    m.archMinor = image.archMinor;
-    m.archSpecific = image.archSpecific;
-    m.cubin = image.cubin;
-    if (image.dynamicSmemBytes)
-      m.dynamicSmemBytes = *image.dynamicSmemBytes;
+    useImage(m, i);
     return MOE_RT_SUCCESS;
   }
   char devName[256] = {0};

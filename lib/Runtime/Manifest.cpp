@@ -423,9 +423,24 @@ std::vector<KernelImage> kernelImages(const Manifest &m) {
   top.archMinor = m.archMinor;
   top.archSpecific = m.archSpecific;
   top.cubin = m.cubin;
+  top.variants = m.variants;
   std::vector<KernelImage> all{top};
   all.insert(all.end(), m.images.begin(), m.images.end());
   return all;
+}
+
+void useImage(Manifest &m, size_t index) {
+  if (index == 0)
+    return;
+  const KernelImage &image = m.images.at(index - 1);
+  m.arch = image.arch;
+  m.archMajor = image.archMajor;
+  m.archMinor = image.archMinor;
+  m.archSpecific = image.archSpecific;
+  m.cubin = image.cubin;
+  if (image.dynamicSmemBytes)
+    m.dynamicSmemBytes = *image.dynamicSmemBytes;
+  m.variants = image.variants;
 }
 
 /// The rules of a cluster (`launch.cluster` or `variants[i].cluster`, at
@@ -884,25 +899,31 @@ parseParams(Reader &r, const json &root, Manifest &m,
   return true;
 }
 
-static bool parseVariants(Reader &r, const json &root, Manifest &m) {
+/// The "variants" of `owner` (the manifest, or images[i] at `where`), whose
+/// kernel's dynamic shared memory is `smemDefault`, into `out`.
+static bool parseVariantList(Reader &r, const json &owner,
+                             const std::string &where, const Manifest &m,
+                             uint32_t smemDefault,
+                             std::vector<KernelVariant> &out) {
   const json *list;
-  if (!r.member(root, "variants", "", false, list))
+  std::string listPath = where.empty() ? "variants" : where + ".variants";
+  if (!r.member(owner, "variants", where, false, list))
     return false;
   if (!list)
     return true;
   if (!list->is_array())
-    return r.fail("variants", "expected an array, got " +
-                                  Reader::describe(*list));
+    return r.fail(listPath, "expected an array, got " +
+                                Reader::describe(*list));
   if (list->size() > 8)
-    return r.fail("variants", "at most 8 variants, got " +
-                                  std::to_string(list->size()));
+    return r.fail(listPath, "at most 8 variants, got " +
+                                std::to_string(list->size()));
   for (size_t i = 0; i < list->size(); ++i) {
     const json &v = (*list)[i];
-    std::string path = "variants[" + std::to_string(i) + "]";
+    std::string path = listPath + "[" + std::to_string(i) + "]";
     if (!r.expectObject(v, path))
       return false;
     KernelVariant variant;
-    int64_t smem = m.dynamicSmemBytes;
+    int64_t smem = smemDefault;
     if (!r.string(v, "kernel", path, true, variant.kernel) ||
         !r.integer(v, "min_tokens", path, true, 0,
                    std::numeric_limits<int64_t>::max(), variant.minTokens) ||
@@ -913,7 +934,7 @@ static bool parseVariants(Reader &r, const json &root, Manifest &m) {
       return r.fail(path + ".kernel",
                     "must name another kernel than \"kernel\", got \"" +
                         variant.kernel + "\"");
-    for (const KernelVariant &other : m.variants)
+    for (const KernelVariant &other : out)
       if (other.kernel == variant.kernel)
         return r.fail(path + ".kernel",
                       "duplicate variant \"" + variant.kernel + "\"");
@@ -935,7 +956,25 @@ static bool parseVariants(Reader &r, const json &root, Manifest &m) {
     if (!r.dim3(v, "cluster", path, false, variant.cluster) ||
         !checkCluster(r, m, variant.cluster, clusterPath, clusterPath))
       return false;
-    m.variants.push_back(std::move(variant));
+    out.push_back(std::move(variant));
+  }
+  return true;
+}
+
+/// The top-level build's variants, then each image's own.
+static bool parseVariants(Reader &r, const json &root, Manifest &m) {
+  if (!parseVariantList(r, root, "", m, m.dynamicSmemBytes, m.variants))
+    return false;
+  const json *images;
+  if (!r.member(root, "images", "", false, images))
+    return false;
+  for (size_t i = 0; images && i < m.images.size(); ++i) {
+    KernelImage &image = m.images[i];
+    if (!parseVariantList(r, (*images)[i],
+                          "images[" + std::to_string(i) + "]", m,
+                          image.dynamicSmemBytes.value_or(m.dynamicSmemBytes),
+                          image.variants))
+      return false;
   }
   return true;
 }

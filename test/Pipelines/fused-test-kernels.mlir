@@ -15,12 +15,29 @@
 // five layers of section 9 that FP8 blocks fit.
 // RUN: rm -rf %t.fp8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8 --ptxas %ptxas --strict --fp8 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,512,256,2,in_combine,bf16,gelu_mul 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 8,256,384,2,in_combine,bf16/f32 4,384,256,2 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8
 // FP8-COUNT-13: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
+// With fp8-tile-rows=0 (the default) each artifact names the 128-row kernel
+// as its variant where ptxas compiles it without a spill, and leaves it out
+// elsewhere (make_fused_moe.py counts the kernels that a launch may run):
+// the four section-9 layers and most small ones keep it; some small ones
+// whose 128-row kernel spills (8 experts with H = 512, f32 GEMM2 output,
+// H = 384) do not.
+// RUN: cd %t.fp8 && grep -l '_m128' */manifest.json | FileCheck %s --check-prefix=FP8-VARIANT
+// FP8-VARIANT:      fm_fp8_e128_h2048_i768_k8/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e1_h128_i128_k1/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e256_h7168_i2048_k8/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e32_h7168_i2048_k8/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e4_h256_i256_k2_before_down/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e8_h256_i256_k2_clamped/manifest.json
+// FP8-VARIANT-NEXT: fm_fp8_e8_h4096_i14336_k2/manifest.json
+// FP8-VARIANT-NOT:  manifest.json
 // SwiGLU's 64 divisions a thread (two rows of 32 values) are, with
-// approx-activation (the default), multiplications by rcp.approx: 64, with
-// 64 ex2.approx, and no select of a zero dividend (the IEEE division's
-// guard against its slow path, below).
+// approx-activation (the default), multiplications by rcp.approx: 64 in
+// each of the module's two kernels (the 64-row one and its 128-row
+// variant), with 64 ex2.approx, and no select of a zero dividend (the IEEE
+// division's guard against its slow path, below).
 // RUN: grep -c "rcp.approx.ftz.f32" %t.fp8/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx | FileCheck %s --check-prefix=FP8-RCP
-// FP8-RCP: {{^}}64{{$}}
+// FP8-RCP: {{^}}128{{$}}
 // RUN: not grep -q "selp.f32 .*, 0f3F800000, %r" %t.fp8/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx
 // With approx-activation=false the divisions are IEEE, and a zero dividend
 // (the zero rows past a tile's end) divides 1 instead, through an asm move
@@ -29,21 +46,25 @@
 // RUN: rm -rf %t.fp8exact && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8exact --ptxas %ptxas --strict --fp8 --kernel-options approx-activation=false 256,7168,2048,8 | FileCheck %s --check-prefix=FP8EXACT
 // FP8EXACT: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
 // RUN: grep -c "selp.f32 .*, 0f3F800000, %r" %t.fp8exact/fm_fp8_e256_h7168_i2048_k8/fm_fused_moe_0.ptx | FileCheck %s --check-prefix=FP8-DIVIDEND
-// FP8-DIVIDEND: {{^}}64{{$}}
+// FP8-DIVIDEND: {{^}}128{{$}}
 // fp8-tile-rows=128 (128-row tiles, each MMA warpgroup 64 rows x 256
-// columns in two promoted halves): ptxas accepts them for sm_90a, with a
-// spill of at most 64 bytes (the two main accumulators and the partial one
-// take 192 of a consumer thread's 232 registers), one reason the option is
-// not the default (docs/FusedKernel.md); on sm_100a it does not apply.
+// columns in two promoted halves) alone: ptxas accepts them for sm_90a,
+// with a spill of at most 64 bytes in some (the two main accumulators and
+// the partial one take 192 of a consumer thread's 232 registers: where it
+// spills, the default leaves the variant out); on sm_100a it does not
+// apply.
 // RUN: rm -rf %t.fp8wide && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8wide --ptxas %ptxas --fp8 --kernel-options fp8-tile-rows=128 8,512,256,2 8,256,256,2,in_combine,bf16,clamped_swiglu 16,1024,384,4,none,f32 256,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8WIDE
 // FP8WIDE-COUNT-6: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores {{([0-9]|[1-5][0-9]|6[0-4])}} B, workspace
-// fp8-tile-rows=0 (auto): one artifact with both kernels; its manifest
-// names the 128-row one as the variant from T = 64 E / K = 256.
-// RUN: rm -rf %t.fp8auto && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8auto --ptxas %ptxas --fp8 --kernel-options fp8-tile-rows=0 8,512,256,2
-// RUN: grep -o '"min_tokens": *[0-9]*\|"kernel": *"[a-z0-9_]*"' %t.fp8auto/fm_fp8_e8_h512_i256_k2/manifest.json | FileCheck %s --check-prefix=FP8AUTO
+// fp8-tile-rows=0 (auto, the default): one artifact with both kernels; its
+// manifest names the 128-row one as the variant from T = 64 E / K = 256.
+// RUN: grep -o '"min_tokens": *[0-9]*\|"kernel": *"[a-z0-9_]*"' %t.fp8/fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json | FileCheck %s --check-prefix=FP8AUTO
 // FP8AUTO: "kernel": "fm_fused_moe_0"
 // FP8AUTO-NEXT: "kernel": "fm_fused_moe_0_m128"
 // FP8AUTO-NEXT: "min_tokens": 256
+// moe-translate leaves out a variant that spills, with a remark.
+// RUN: moe-translate --moe-to-manifest --artifact-dir=%t.fp8drop %t.fp8/fm_fp8_e8_h512_i256_k2/kernel.nvvm.mlir -o %t.fp8drop.json 2>&1 | FileCheck %s --check-prefix=FP8DROP
+// RUN: not grep -q variants %t.fp8drop.json
+// FP8DROP: remark: moe-to-manifest: variant 'fm_fused_moe_0_m128' left out: ptxas spills {{[1-9][0-9]*}} bytes (stores and loads) in it; 'fm_fused_moe_0' runs for every token count
 
 // The FP8 x MXFP4 layers (the FP8 ones with e2m1 weights and UE8M0 scales
 // per 1x32 block, expanded to e4m3 in shared memory, or in registers for

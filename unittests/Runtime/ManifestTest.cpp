@@ -700,6 +700,62 @@ TEST(ManifestTest, ImagesForOtherChips) {
             "[0, 2147483647], got -1");
 }
 
+// Each build has its own variants: the top-level ones are the top-level
+// build's, an image lists its own (a chip's lowering may have a variant the
+// other's has not: sm_90a's 128-row FP8 kernel), and one that lists none
+// runs `kernel` for every T.
+TEST(ManifestTest, ImagesHaveTheirOwnVariants) {
+  json j = json::parse(kValidManifest);
+  j["variants"] = json::parse(R"([{"kernel": "k_m128", "min_tokens": 256}])");
+  j["images"] = json::parse(R"([
+    {"arch": "sm_100a", "cubin": "k.sm_100a.cubin"},
+    {"arch": "sm_120a", "cubin": "k.sm_120a.cubin",
+     "dynamic_smem_bytes": 100000,
+     "variants": [{"kernel": "k_wide", "min_tokens": 64}]}
+  ])");
+  Manifest m;
+  std::string error;
+  ASSERT_TRUE(parseManifest(j.dump(), m, error)) << error;
+  ASSERT_EQ(m.variants.size(), 1u);
+  EXPECT_EQ(kernelImages(m)[0].variants.size(), 1u);
+  ASSERT_EQ(m.images.size(), 2u);
+  EXPECT_TRUE(m.images[0].variants.empty());
+  ASSERT_EQ(m.images[1].variants.size(), 1u);
+  // Its dynamic shared memory by default is the image's kernel's.
+  EXPECT_EQ(m.images[1].variants[0].dynamicSmemBytes, 100000u);
+
+  Manifest top = m, plain = m, own = m;
+  useImage(top, 0);
+  EXPECT_EQ(top.arch, "sm_90a");
+  ASSERT_EQ(top.variants.size(), 1u);
+  EXPECT_EQ(kernelName(top, selectKernel(top, 256)), "k_m128");
+  useImage(plain, 1);
+  EXPECT_EQ(plain.arch, "sm_100a");
+  EXPECT_EQ(plain.cubin, "k.sm_100a.cubin");
+  EXPECT_TRUE(plain.variants.empty());
+  EXPECT_EQ(kernelName(plain, selectKernel(plain, 100000)), plain.kernel);
+  useImage(own, 2);
+  EXPECT_EQ(own.arch, "sm_120a");
+  EXPECT_EQ(own.dynamicSmemBytes, 100000u);
+  EXPECT_EQ(kernelName(own, selectKernel(own, 63)), own.kernel);
+  EXPECT_EQ(kernelName(own, selectKernel(own, 64)), "k_wide");
+
+  auto broken = [&](const char *variants) {
+    json k = j;
+    k["images"][1]["variants"] = json::parse(variants);
+    return parseError(k.dump());
+  };
+  EXPECT_EQ(broken(R"([{"min_tokens": 0}])"),
+            "manifest: images[1].variants[0].kernel: missing required field");
+  EXPECT_EQ(broken(R"({"kernel": "k_wide"})"),
+            "manifest: images[1].variants: expected an array, got object "
+            "{\"kernel\":\"k_wide\"}");
+  EXPECT_EQ(broken(R"([{"kernel": "k_wide", "min_tokens": 1},
+                       {"kernel": "k_wide", "min_tokens": 2}])"),
+            "manifest: images[1].variants[1].kernel: duplicate variant "
+            "\"k_wide\"");
+}
+
 TEST(ManifestTest, VariantsAreSelectedByTokenCount) {
   json j = json::parse(kValidManifest);
   j["variants"] = json::parse(R"([

@@ -68,9 +68,16 @@ FailureOr<std::string> emitPTX(ModuleOp module, const PTXOptions &options);
 /// Assembles `ptx` into a cubin for `options.chip` (empty: the PTX's
 /// `.target`) with ptxas run as a subprocess. ptxas's messages become
 /// diagnostics at `loc`: an error on failure, a warning when it succeeds with
-/// messages, a remark with its report under PTXOptions::ptxasVerbose.
+/// messages, a remark with its report under PTXOptions::ptxasVerbose. With
+/// `report`, ptxas runs with -v and its report (every kernel's registers and
+/// spills) is returned there; its informational lines are then no warning.
 FailureOr<std::string> assembleCubin(StringRef ptx, const PTXOptions &options,
-                                     Location loc);
+                                     Location loc,
+                                     std::string *report = nullptr);
+
+/// The bytes that kernel `name` spills (stores plus loads) in a ptxas -v
+/// report, or std::nullopt if the report does not describe it.
+std::optional<int64_t> spilledBytes(StringRef report, StringRef name);
 
 /// emitPTX, then assembleCubin.
 FailureOr<std::string> emitCubin(ModuleOp module, const PTXOptions &options);

@@ -291,15 +291,16 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "activation's divisions as a multiplication by rcp.approx (within "
            "2 ulps of f32, before the rounding to bf16); false: the IEEE "
            "division">,
-    Option<"fp8TileRows", "fp8-tile-rows", "int64_t", "64",
+    Option<"fp8TileRows", "fp8-tile-rows", "int64_t", "0",
            "FP8 fused layers (fp8_block weights) on sm_90a on one GPU "
            "without dispatch-readiness: rows per tile, 64 (the two MMA "
            "warpgroups split each tile's 256 columns) or 128 (each takes 64 "
            "rows and all 256 columns in two promoted halves, so a stage's "
-           "weights serve twice the rows), or 0 (auto: the 64-row kernel "
-           "and the 128-row one as a variant the runtime launches from 64 "
-           "rows an expert on average, T * K >= 64 E); the other FP8 "
-           "layers keep 64">,
+           "weights serve twice the rows), or 0 (auto, the default: the "
+           "64-row kernel and the 128-row one as a variant the runtime "
+           "launches from 64 rows an expert on average, T * K >= 64 E; an "
+           "artifact leaves the variant out where ptxas spills in it); the "
+           "other FP8 layers keep 64">,
     Option<"fuseRoutingOpt", "fuse-routing", "bool", "true",
            "Fused layers: when a moe.route computes the layer's ids and "
            "weights and nothing else reads them, route inside the kernel "

@@ -138,6 +138,10 @@ struct KernelImage {
   /// the chips may lay their shared memory out differently), else the
   /// launch's.
   std::optional<uint32_t> dynamicSmemBytes;
+  /// Its own variants (images only: a chip's lowering may have variants
+  /// another's has not, e.g. sm_90a's 128-row FP8 kernel); an image that
+  /// lists none runs `kernel` for every token count.
+  std::vector<KernelVariant> variants;
 
   /// Whether a device of compute capability major.minor runs it.
   bool runsOn(unsigned major, unsigned minor) const {
@@ -199,6 +203,11 @@ const TensorSpec &tensorMapSource(const Manifest &manifest,
 
 /// The builds of the kernel, the top-level one first.
 std::vector<KernelImage> kernelImages(const Manifest &manifest);
+
+/// Makes build `index` of kernelImages(manifest) the manifest's: its arch
+/// and cubin, its dynamic shared memory if it has its own, and, for an
+/// image, its variants in place of the top-level build's.
+void useImage(Manifest &manifest, size_t index);
 
 /// The kernel to launch for `numTokens`: 0 for Manifest::kernel, i + 1 for
 /// variants[i].

@@ -2608,7 +2608,10 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
                        });
     }
     OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-    Value tid = threadIdX(tb, loc);
+    // A %tid.x read of its own: the staging addresses derived from the
+    // kernel's first one were hoisted out of the tile loop, 64-bit values
+    // live across the K loops (spilled in the 128-row FP8 kernel, SASS).
+    Value tid = freshThreadIdX(tb, loc);
     Value lane = LLVM::URemOp::create(tb, loc, tid, i32c(tb, loc, 32));
     Value warp = LLVM::URemOp::create(
         tb, loc, LLVM::UDivOp::create(tb, loc, tid, i32c(tb, loc, 32)),
@@ -2712,9 +2715,11 @@ struct StoreAccTmaWaitLowering : OpConversionPattern<StoreAccTmaWaitOp> {
                   ConversionPatternRewriter &rewriter) const override {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    auto ifOp = scf::IfOp::create(b, loc, isWarpgroupLeader(b, loc), false);
-    OpBuilder fb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-    awaitBulkStores(fb, loc);
+    // Every thread of the warpgroup: a thread's wait_group waits for its
+    // own bulk groups, none but the first thread's, so no leader predicate
+    // (one kept from the kernel's start was the one value ptxas spilled
+    // across the 128-row FP8 kernel's tiles, in SASS).
+    awaitBulkStores(b, loc);
     rewriter.eraseOp(op);
     return success();
   }
@@ -2899,7 +2904,8 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     // the FP8 x MXFP4 kernel's second MMA warpgroup's expansion barrier 9:
     // warps of the first warpgroup waiting here completed that barrier for
     // it.)
-    Value tid = threadIdX(rewriter, loc);
+    Value tid = op.getFreshThreadId() ? freshThreadIdX(rewriter, loc)
+                                      : threadIdX(rewriter, loc);
     Value wg = LLVM::UDivOp::create(rewriter, loc, tid,
                                     i32c(rewriter, loc, kWarpgroupThreads));
     Value id = LLVM::SelectOp::create(

@@ -4694,6 +4694,11 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                     cHBlocks)};
       SmallVector<Value> r =
           wideMmas(tb, d, rowScales, w13Scales, wsBase, hBlocks, slices1, iter);
+      // The tile decoded again for the epilogue: its values kept across the
+      // K loops, where the 192 accumulator registers leave 40, were what
+      // ptxas spilled (SASS; grouped_tile is not pure, so nothing merges
+      // the two decodes).
+      d = cast<mk::GroupedTileOp>(tb.clone(*d.getOperation()));
       auto [row, has] = wideRows(tb, d);
       auto ifOp = scf::IfOp::create(tb, l, has, false);
       OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
@@ -4702,7 +4707,8 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       timers.turn(sb, l, 14, 15, isFirst);
       // This warpgroup's 64-row block.
       mk::SignalOp::create(sb, l, ready,
-                           arith::AddIOp::create(sb, l, readyIndex(sb, d), wg));
+                           arith::AddIOp::create(sb, l, readyIndex(sb, d), wg),
+                           /*fresh_thread_id=*/true);
       timers.stamp(sb, l, 15, isFirst, "add");
       return r[2];
     };
@@ -4718,6 +4724,11 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                                   w2ScaleBase(eb, d, cols[1])};
       SmallVector<Value> r =
           wideMmas(eb, d, actScales, w2Scales, wsBase, iBlocks, slices2, iter);
+      // Decoded again, as in GEMM1's tiles.
+      d = cast<mk::GroupedTileOp>(eb.clone(*d.getOperation()));
+      Value col0b = arith::MulIOp::create(eb, l, d.getColTile(), c256);
+      cols[0] = col0b;
+      cols[1] = arith::AddIOp::create(eb, l, col0b, c128);
       auto [row, has] = wideRows(eb, d);
       auto ifOp = scf::IfOp::create(eb, l, has, false);
       OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());

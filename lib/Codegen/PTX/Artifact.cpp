@@ -320,10 +320,6 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
         jep[a.getName().str()] = v.getInt();
     manifest["expert_parallel"] = jep;
   }
-  if (!variants.empty())
-    manifest["variants"] = variants;
-  std::string text = manifest.dump(2) + "\n";
-
   if (!artifactDir.empty()) {
     if (std::error_code ec = llvm::sys::fs::create_directories(artifactDir))
       return module.emitError() << "cannot create " << artifactDir << ": "
@@ -333,13 +329,46 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     FailureOr<std::string> ptx = emitPTX(module, options);
     if (failed(ptx))
       return failure();
-    FailureOr<std::string> cubin = assembleCubin(*ptx, options, func.getLoc());
+    // A variant is an optimization of some token counts: one that ptxas
+    // spills in is left out of the manifest (the primary kernel runs for
+    // every T; its code stays in the cubin, unused). ptxas's register
+    // allocation of the largest kernels moves with small changes, so this
+    // is decided on each build's own report.
+    std::string report;
+    FailureOr<std::string> cubin = assembleCubin(
+        *ptx, options, func.getLoc(), variants.empty() ? nullptr : &report);
     if (failed(cubin))
       return failure();
     Location loc = func.getLoc();
     if (failed(writeFile(loc, artifactDir, kernelName + ".ptx", *ptx)) ||
-        failed(writeFile(loc, artifactDir, kernelName + ".cubin", *cubin)) ||
-        failed(writeFile(loc, artifactDir, "manifest.json", text)))
+        failed(writeFile(loc, artifactDir, kernelName + ".cubin", *cubin)))
+      return failure();
+    json kept = json::array();
+    for (json &v : variants) {
+      std::string name = v["kernel"].get<std::string>();
+      std::optional<int64_t> spilled = spilledBytes(report, name);
+      if (!spilled) {
+        return func.emitError()
+               << "moe-to-manifest: ptxas's report does not describe variant '"
+               << name << "'";
+      }
+      if (*spilled > 0) {
+        emitRemark(module.getLoc())
+            << "moe-to-manifest: variant '" << name << "' left out: ptxas "
+            << "spills " << *spilled << " bytes (stores and loads) in it; '"
+            << kernelName << "' runs for every token count";
+        continue;
+      }
+      kept.push_back(v);
+    }
+    variants = kept;
+  }
+  if (!variants.empty())
+    manifest["variants"] = variants;
+  std::string text = manifest.dump(2) + "\n";
+  if (!artifactDir.empty()) {
+    Location loc = func.getLoc();
+    if (failed(writeFile(loc, artifactDir, "manifest.json", text)))
       return failure();
   }
   os << text;
@@ -370,10 +399,12 @@ LogicalResult moe::addArtifactImage(Location loc, StringRef dir,
     return failure();
   std::string kernel = (*primary)["kernel"].get<std::string>();
   std::string arch = (*other)["arch"].get<std::string>();
-  // The same kernel, parameters and launch: only the build, and the
-  // kernel's dynamic shared memory, may differ.
+  // The same kernel, parameters and launch: only the build, the kernel's
+  // dynamic shared memory and the variants (a chip's lowering may have some
+  // the other's has not) may differ.
   auto comparable = [](json m) {
-    for (const char *key : {"arch", "cubin", "content_hash", "images"})
+    for (const char *key :
+         {"arch", "cubin", "content_hash", "images", "variants"})
       m.erase(key);
     if (m.contains("launch") && m["launch"].is_object())
       m["launch"].erase("dynamic_smem_bytes");
@@ -407,6 +438,10 @@ LogicalResult moe::addArtifactImage(Location loc, StringRef dir,
   json image{{"arch", arch}, {"cubin", kernel + "." + arch + ".cubin"}};
   if (smemOf(*other) != smemOf(*primary))
     image["dynamic_smem_bytes"] = smemOf(*other);
+  // Its own variants: an image without them runs `kernel` for every T
+  // (docs/Manifest.md).
+  if (other->contains("variants"))
+    image["variants"] = (*other)["variants"];
   images.push_back(image);
   (*primary)["images"] = images;
   return success(succeeded(

@@ -515,7 +515,8 @@ static std::string readFileOrEmpty(StringRef path) {
 }
 
 FailureOr<std::string>
-moe::assembleCubin(StringRef ptx, const PTXOptions &options, Location loc) {
+moe::assembleCubin(StringRef ptx, const PTXOptions &options, Location loc,
+                   std::string *report) {
   std::string ptxas = options.ptxas;
   if (ptxas.empty()) {
     ptxas = findPtxas();
@@ -562,7 +563,7 @@ moe::assembleCubin(StringRef ptx, const PTXOptions &options, Location loc) {
   llvm::cl::TokenizeGNUCommandLine(options.ptxasOptions, saver, extra);
   std::string arch = "-arch=" + chip;
   SmallVector<StringRef> args = {ptxas, arch};
-  if (options.ptxasVerbose)
+  if (options.ptxasVerbose || report)
     args.push_back("-v");
   for (const char *arg : extra)
     args.push_back(arg);
@@ -591,10 +592,21 @@ moe::assembleCubin(StringRef ptx, const PTXOptions &options, Location loc) {
       diag << " with exit code " << rc;
     return diag << (messages.empty() ? "" : ":\n") << messages;
   }
-  if (options.ptxasVerbose)
+  if (report)
+    *report = messages;
+  if (options.ptxasVerbose) {
     emitRemark(loc) << "ptxas -v:\n" << messages;
-  else if (!messages.empty())
-    emitWarning(loc) << "ptxas:\n" << messages;
+  } else {
+    // Without -v asked for, what is more than -v's report is a warning.
+    std::string rest;
+    for (StringRef line : llvm::split(messages, '\n'))
+      if (!line.trim().empty() &&
+          !(report && (line.starts_with("ptxas info") ||
+                       line.contains("bytes stack frame"))))
+        rest += line.str() + "\n";
+    if (!rest.empty())
+      emitWarning(loc) << "ptxas:\n" << StringRef(rest).rtrim();
+  }
 
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> cubin =
       llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false,
@@ -602,6 +614,34 @@ moe::assembleCubin(StringRef ptx, const PTXOptions &options, Location loc) {
   if (!cubin || (*cubin)->getBufferSize() == 0)
     return emitError(loc) << "ptxas wrote no cubin";
   return (*cubin)->getBuffer().str();
+}
+
+std::optional<int64_t> moe::spilledBytes(StringRef report, StringRef name) {
+  // ptxas info    : Function properties for NAME
+  //     S bytes stack frame, T bytes spill stores, U bytes spill loads
+  std::string head = ("Function properties for " + name).str();
+  for (size_t at = report.find(head); at != StringRef::npos;
+       at = report.find(head, at + 1)) {
+    StringRef rest = report.drop_front(at + head.size());
+    // The name must end there (not a prefix of another kernel's).
+    if (rest.empty() || (rest.front() != '\n' && rest.front() != '\r'))
+      continue;
+    StringRef line = rest.ltrim().split('\n').first;
+    int64_t total = 0;
+    for (StringRef what : {" bytes spill stores", " bytes spill loads"}) {
+      size_t end = line.find(what);
+      if (end == StringRef::npos)
+        return std::nullopt;
+      StringRef digits = line.take_front(end);
+      digits = digits.drop_front(digits.find_last_not_of("0123456789") + 1);
+      int64_t n;
+      if (digits.getAsInteger(10, n))
+        return std::nullopt;
+      total += n;
+    }
+    return total;
+  }
+  return std::nullopt;
 }
 
 FailureOr<std::string> moe::emitCubin(ModuleOp module,

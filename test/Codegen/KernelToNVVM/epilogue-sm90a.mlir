@@ -7,7 +7,8 @@
 //    two 1x128 block scales of each half divide with div.rn (4);
 //  * moek.signal: the proxy fence and named barrier 3 for the CTA's
 //    warpgroup 1, 15 for warpgroup 2 (no other op uses them: 8 + the
-//    warpgroup was also the FP8 x MXFP4 kernel's expansion barrier 9);
+//    warpgroup was also the FP8 x MXFP4 kernel's expansion barrier 9),
+//    chosen with {fresh_thread_id} from a %tid.x read of its own;
 //  * moek.timestamp: "sub" and "add" read the word, subtract or add
 //    %globaltimer and write it back; "count" adds 1; the default stores it.
 
@@ -35,6 +36,15 @@
 // CHECK-NEXT:  st.volatile.global.b64 {{\[}}[[SLOT]]+16{{\]}}, [[T3]];
 // CHECK:       fence.proxy.async.global;
 // CHECK-NEXT:  barrier.sync 15, 128;
+// With fresh_thread_id, the barrier chosen from a %tid.x read of its own.
+// CHECK:       fence.proxy.async.global;
+// CHECK-NEXT:  // begin inline asm
+// CHECK-NEXT:  mov.u32 [[TID:%r[0-9]+]], %tid.x;
+// CHECK-NEXT:  // end inline asm
+// CHECK-NEXT:  and.b32 [[WG:%r[0-9]+]], [[TID]], -128;
+// CHECK-NEXT:  setp.eq.b32 [[IS1:%p[0-9]+]], [[WG]], 128;
+// CHECK-NEXT:  selp.b32 [[ID:%r[0-9]+]], 3, 15, [[IS1]];
+// CHECK-NEXT:  barrier.sync [[ID]], 128;
 
 // COUNTS: rcp 64
 // COUNTS: div 68
@@ -62,6 +72,7 @@ gpu.module @kernels {
     }
     moek.warp_role "other" warpgroups(2, 1) max_regs(232) {
       moek.signal %ready[%c1]
+      moek.signal %ready[%c2] {fresh_thread_id}
     }
     llvm.return
   }

@@ -1,6 +1,7 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fp8-tile-rows=128" -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fp8-tile-rows=128 dispatch-readiness=true" 2>&1 | FileCheck %s --check-prefix=READY
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="fp8-tile-rows=0" -verify-diagnostics | FileCheck %s --check-prefix=AUTO
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s --check-prefix=AUTO
 // RUN: not moe-opt %s --convert-moe-to-moek="fp8-tile-rows=96" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // fp8-tile-rows=128: the FP8 fused kernel's tiles have 128 rows, and MMA
@@ -49,13 +50,20 @@
 // CHECK:           moek.mma %[[RING]][%{{.+}}] a(0, %c64{{.*}}) b(2) acc(%{{.+}}) {zero_init}
 // CHECK:           moek.ring_wait
 // CHECK-NEXT:      moek.ring_release
-// GEMM1's epilogue: the warpgroup's rows, the whole-row activation, its
+// GEMM1's epilogue: the tile decoded again (its values are not kept
+// across the K loops, where 192 accumulator registers leave too few: ptxas
+// spilled them), the warpgroup's rows, the whole-row activation, its
 // block's signal.
-// CHECK:           moek.store_act_fp8 %[[ACC:.+]]#0, %[[ACC]]#1, {{.*}} {activation = "swiglu", approx, gemm1_type = bf16, ld = 256 : i64}
+// CHECK:           %{{[^,]+}}, %{{[^,]+}}, %[[END1:[^,]+]], %{{[^,]+}} = moek.grouped_tile
+// CHECK:           moek.store_act_fp8 %[[ACC:.+]]#0, %[[ACC]]#1, {{.*}} row_limit(%[[END1]]) {{.*}} {activation = "swiglu", approx, gemm1_type = bf16, ld = 256 : i64}
 // CHECK:           moek.signal
-// GEMM2: each half of the warpgroup's 64 x 256 by TMA.
-// CHECK:           moek.store_acc_tma
-// CHECK:           moek.store_acc_tma
+// GEMM2: after its K loops the tile decoded again, each half of the
+// warpgroup's 64 x 256 by TMA.
+// CHECK:           moek.grouped_tile %{{.+}} {col_tiles = 1
+// CHECK:           moek.mma_promote
+// CHECK:           %{{[^,]+}}, %{{[^,]+}}, %[[END2:[^,]+]], %{{[^,]+}} = moek.grouped_tile
+// CHECK:           moek.store_acc_tma {{.*}} row_limit(%[[END2]])
+// CHECK:           moek.store_acc_tma {{.*}} row_limit(%[[END2]])
 // CHECK:           moek.combine
 func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor<?x2xf32>, %w13: tensor<8x512x256xf8E4M3FN>, %w2: tensor<8x256x256xf8E4M3FN>, %w13s: tensor<8x4x2xf32>, %w2s: tensor<8x2x2xf32>) -> tensor<?x256xbf16> {
   %out = moe.fused_moe %x, %ids, %weights, %w13, %w2 w13_scales(%w13s) w2_scales(%w2s) {act_quant = #moe.quant<fp8_block, block = [1, 128]>, act_type = bf16, activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, gemm1_type = bf16, gemm2_type = bf16, router_weight = #moe<router_weight before_down>, w13_quant = #moe.quant<fp8_block, block = [128, 128]>, w2_quant = #moe.quant<fp8_block, block = [128, 128]>, x_quant = #moe.quant<fp8_block, block = [1, 128]>} : (tensor<?x256xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x512x256xf8E4M3FN>, tensor<8x256x256xf8E4M3FN>, tensor<8x4x2xf32>, tensor<8x2x2xf32>) -> tensor<?x256xbf16>
@@ -67,8 +75,9 @@ func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor
 // READY: remark: convert-moe-to-moek: fp8-tile-rows=128 not applied (it takes FP8 weights on sm_90a, one GPU, without dispatch-readiness): 64-row tiles
 // READY: moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 64 : i64}
 
-// fp8-tile-rows=0 (auto): the 64-row kernel, and the 128-row one as its
-// variant from T = 64 E / K = 256 tokens (64 rows an expert on average).
+// fp8-tile-rows=0 (auto, the default): the 64-row kernel, and the 128-row
+// one as its variant from T = 64 E / K = 256 tokens (64 rows an expert on
+// average).
 // AUTO:       llvm.func @layer_fused_moe_0(
 // AUTO-SAME:    moek.variants = [{kernel = @layer_fused_moe_0_m128, min_tokens = 256 : i64}]
 // AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 64 : i64}

@@ -1,5 +1,5 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" | FileCheck %s --check-prefix=TIMERS
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true fp8-tile-rows=64" | FileCheck %s --check-prefix=TIMERS
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="approx-activation=false" | FileCheck %s --check-prefix=EXACT
 
 // A layer with DeepSeek-V3's FP8 recipe becomes one launch of the FP8 fused

@@ -439,15 +439,19 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
                              os.devnull], capture_output=True, text=True)
     if report.returncode != 0:
         sys.exit("ptxas failed on %s:\n%s" % (name, report.stderr))
-    # Every kernel of the module (the kernel and its variants): the most
-    # registers and spill bytes of any.
-    regs = re.findall(r"Used (\d+) registers", report.stderr)
-    spills = re.findall(r"(\d+) bytes spill stores", report.stderr)
-    loads = re.findall(r"(\d+) bytes spill loads", report.stderr)
-    c["registers"] = max(map(int, regs)) if regs else None
-    c["spill_bytes"] = max(map(int, spills)) if spills else None
+    # The kernels the manifest launches (the kernel and its variants): the
+    # most registers and spill bytes of any. (moe-translate leaves a variant
+    # that spills out of the manifest; its code stays in the module.)
+    launched = {kernel} | {v["kernel"] for v in manifest.get("variants", [])}
+    props = [(f, int(st), int(ld), int(r)) for f, st, ld, r in re.findall(
+        r"Function properties for (\w+)\n.*?(\d+) bytes spill stores, "
+        r"(\d+) bytes spill loads.*?Used (\d+) registers", report.stderr,
+        re.S) if f in launched]
+    c["registers"] = max(p[3] for p in props) if props else None
+    c["spill_bytes"] = max(p[1] for p in props) if props else None
     # (ptxas may report spill loads without stores: a spill all the same.)
-    c["spill_load_bytes"] = max(map(int, loads)) if loads else None
+    c["spill_load_bytes"] = max(p[2] for p in props) if props else None
+    c["variants"] = sorted(launched - {kernel})
     # Shared memory: the launch's dynamic bytes and the most static bytes
     # of any of the module's kernels.
     static = re.findall(r"(\d+) bytes smem", report.stderr)
@@ -496,9 +500,10 @@ def main():
             print("%-40s %s: verified by moe-opt" % (
                 c["name"], os.path.join(a.out, c["name"], "layer.mlir")))
             continue
-        print("%-40s registers %s, spill stores %s B, workspace %.1f MB" % (
+        print("%-40s registers %s, spill stores %s B, workspace %.1f MB%s" % (
             c["name"], c["registers"], c["spill_bytes"],
-            (c["workspace_bytes"] or 0) / 1e6))
+            (c["workspace_bytes"] or 0) / 1e6,
+            "".join(", variant " + v for v in c["variants"])))
         if c["spill_bytes"] or c["spill_load_bytes"]:
             bad.append(c["name"])
         if c["smem_bytes"] > SMEM_LIMIT:

@@ -332,13 +332,19 @@ def MoEK_SignalOp : MoEK_Op<"signal", []> {
     `moek.wait_counter` that sees the new value then sees the stores, also
     through the TMA engine (the stores are fenced to the async proxy).
     Uses named barrier 3 (the CTA's warpgroup 1) or 15 (its other
-    warpgroups), which no other op uses.
+    warpgroups), which no other op uses. With `fresh_thread_id` the choice
+    reads `%tid.x` anew instead of sharing the kernel's first read (which
+    is then a value live across the GEMMs: the 128-row FP8 kernel has no
+    register to spare for it there, other kernels spilled with the fresh
+    read).
 
     ```mlir
     moek.signal %ready[%i]
+    moek.signal %ready[%i] {fresh_thread_id}
     ```
   }];
-  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index);
+  let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index,
+                       UnitAttr:$fresh_thread_id);
   let assemblyFormat = "$counters `[` $index `]` attr-dict";
 }
 
@@ -2083,7 +2089,10 @@ def MoEK_StoreAccTmaWaitOp : MoEK_Op<"store_acc_tma_wait", []> {
     (`cp.async.bulk.wait_group 0`) and orders them before its later
     generic memory operations (`fence.proxy.async.global`); a barrier after
     this op (a grid barrier) then publishes the stored rows to every
-    thread behind it.
+    thread behind it. Every thread of the warpgroup runs the two
+    instructions (a thread's wait is for its own bulk stores: the others
+    have none), so no thread index is read: one kept from the kernel's
+    start to choose the first thread was a value live across every tile.
 
     ```mlir
     moek.store_acc_tma_wait
