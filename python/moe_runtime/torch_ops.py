@@ -30,9 +30,9 @@ and the activation per 1x128 block itself (vLLM's use_fp8_w8a8 with
 block_shape [128, 128] and dynamic activation scales).
 
 The kernel for a layer's shape is compiled on first use (moe_runtime.jit:
-one to three seconds, once per machine thanks to the cache) and loaded
-once per device. A kernel accepts up to `max_tokens` tokens (its workspace is sized
-for them); a call with more tokens than any loaded kernel of its layer
+one to three seconds, once per machine thanks to the cache) and loaded once
+per device. A kernel accepts up to `max_tokens` tokens (its workspace is
+sized for them); a call with more tokens than any loaded kernel of its layer
 takes compiles one for the next power of two (at least 256).
 
 Chips: a kernel is compiled for the chip of the device it runs on (sm_90a
