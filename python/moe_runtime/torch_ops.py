@@ -33,7 +33,7 @@ The kernel for a layer's shape is compiled on first use (moe_runtime.jit:
 one to three seconds, once per machine thanks to the cache) and loaded once
 per device. A kernel accepts up to `max_tokens` tokens (its workspace is
 sized for them); a call with more tokens than any loaded kernel of its layer
-takes compiles one for the next power of two (at least 256).
+compiles one for the next power of two (at least 256).
 
 Chips: a kernel is compiled for the chip of the device it runs on (sm_90a
 on Hopper, sm_100a on Blackwell), or, with $MOE_COMPILER_CHIPS set (e.g.
