@@ -4718,17 +4718,18 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       // Columns colTile * 256 + 128 h; a half past H (H an odd
       // multiple of 128) reads the last block's scales and
       // stores nothing.
-      Value col0 = arith::MulIOp::create(eb, l, d.getColTile(), c256);
-      Value cols[2] = {col0, arith::AddIOp::create(eb, l, col0, c128)};
+      auto colsOf = [&](mk::GroupedTileOp t) -> std::array<Value, 2> {
+        Value col0 = arith::MulIOp::create(eb, l, t.getColTile(), c256);
+        return {col0, arith::AddIOp::create(eb, l, col0, c128)};
+      };
+      std::array<Value, 2> cols = colsOf(d);
       std::array<Value, 2> wsBase{w2ScaleBase(eb, d, cols[0]),
                                   w2ScaleBase(eb, d, cols[1])};
       SmallVector<Value> r =
           wideMmas(eb, d, actScales, w2Scales, wsBase, iBlocks, slices2, iter);
       // Decoded again, as in GEMM1's tiles.
       d = cast<mk::GroupedTileOp>(eb.clone(*d.getOperation()));
-      Value col0b = arith::MulIOp::create(eb, l, d.getColTile(), c256);
-      cols[0] = col0b;
-      cols[1] = arith::AddIOp::create(eb, l, col0b, c128);
+      cols = colsOf(d);
       auto [row, has] = wideRows(eb, d);
       auto ifOp = scf::IfOp::create(eb, l, has, false);
       OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());

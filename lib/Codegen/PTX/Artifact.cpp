@@ -366,11 +366,9 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
   if (!variants.empty())
     manifest["variants"] = variants;
   std::string text = manifest.dump(2) + "\n";
-  if (!artifactDir.empty()) {
-    Location loc = func.getLoc();
-    if (failed(writeFile(loc, artifactDir, "manifest.json", text)))
-      return failure();
-  }
+  if (!artifactDir.empty() &&
+      failed(writeFile(func.getLoc(), artifactDir, "manifest.json", text)))
+    return failure();
   os << text;
   return success();
 }
