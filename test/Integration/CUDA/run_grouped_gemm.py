@@ -74,7 +74,9 @@ def rel_fro(out, ref):
     return float((out.double() - ref.double()).norm() / n) if n > 0 else 0.0
 
 
-def reference(x, w, offsets):
+def reference(x, w, offsets, scale=None):
+    """x [rows, K] by each expert's w [N, K] in float32; `scale` ([E]
+    float32): each expert's products times its value, after the sum."""
     ref = torch.zeros(x.shape[0], w.shape[1], dtype=torch.float32,
                       device=x.device)
     off = offsets.tolist()
@@ -82,6 +84,8 @@ def reference(x, w, offsets):
         a, b = off[e], off[e + 1]
         if b > a:
             ref[a:b] = x[a:b].float() @ w[e].float().t()
+            if scale is not None:
+                ref[a:b] *= scale[e]
     return ref
 
 
@@ -103,6 +107,18 @@ def quant_rowwise(t):
     amax = t.abs().amax(dim=-1, keepdim=True).float().clamp(min=1e-12)
     s = amax / FP8_MAX
     return (t.float() / s).to(torch.float8_e4m3fn), s.squeeze(-1)
+
+
+def bf16_weights(e, n, k, gen, dev):
+    """Random bf16 weights [E, N, K], uniform in [-1, 1] / sqrt(K), made one
+    expert at a time: the float32 values of all at once (30 GB at
+    DeepSeek-V3's gate/up shape) do not fit beside the rest on an 80 GB
+    GPU."""
+    w = torch.empty(e, n, k, dtype=torch.bfloat16, device=dev)
+    for i in range(e):
+        w[i] = ((torch.rand(n, k, generator=gen, device=dev) * 2 - 1) /
+                k ** 0.5).bfloat16()
+    return w
 
 
 def fp8_inputs(rows, e, n, k, gen, dev, rowwise=False):
@@ -170,14 +186,28 @@ def random_e2m1(e, n, k, gen, dev):
     return codes, (codes[..., 0::2] | (codes[..., 1::2] << 4)).contiguous()
 
 
+def dequant_e2m1(codes, scale_of, block):
+    """The e2m1 `codes` (uint8 [E, N, K]) times their block scales
+    (`scale_of(i)`: expert i's in float32, [N, K / block]) in bf16, exact
+    (a 2-bit by an at most 4-bit mantissa), one expert at a time: the
+    float32 values of all at once (30 GB at DeepSeek-V3's gate/up shape)
+    do not fit beside the rest on an 80 GB GPU."""
+    table = torch.tensor(E2M1, device=codes.device)
+    w = torch.empty(codes.shape, dtype=torch.bfloat16, device=codes.device)
+    for i in range(codes.shape[0]):
+        w[i] = (table[codes[i].long()] *
+                scale_of(i).repeat_interleave(block, dim=1)).bfloat16()
+    return w
+
+
 def mxfp4_inputs(rows, e, n, k, gen, dev, wide=False):
     """Random MXFP4 weights: every e2m1 code (packed two a byte, the first
     in the low nibble) with UE8M0 scales 2^-9 .. 2^-5 (bytes 118..122), or
     with `wide` each weight row's from three powers of two at random in
     2^-119 .. 2^13 (bytes 8..140: both of the kernel's expansions, scales
     above 2 and below); x uniform in [-1, 1] as bf16. Returns (x, w packed
-    uint8 [E, N, K/2], scales float8_e8m0fnu [E, N, K/32], w dequantized
-    in float32)."""
+    uint8 [E, N, K/2], scales float8_e8m0fnu [E, N, K/32], w dequantized,
+    exact in bf16)."""
     x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
     codes, packed = random_e2m1(e, n, k, gen, dev)
     if wide:
@@ -187,9 +217,8 @@ def mxfp4_inputs(rows, e, n, k, gen, dev, wide=False):
     else:
         sbytes = torch.randint(118, 123, (e, n, k // 32), generator=gen,
                                device=dev, dtype=torch.uint8)
-    table = torch.tensor(E2M1, device=dev)
-    wf = table[codes.long()] * torch.pow(
-        2.0, sbytes.float() - 127).repeat_interleave(32, dim=2)
+    wf = dequant_e2m1(codes, lambda i: torch.pow(2.0, sbytes[i].float() - 127),
+                      32)
     return x, packed, sbytes.view(torch.float8_e8m0fnu), wf
 
 
@@ -210,13 +239,12 @@ def nvfp4_weights(e, n, k, gen, dev):
 def nvfp4_inputs(rows, e, n, k, gen, dev):
     """x uniform in [-1, 1] as bf16 and NVFP4 weights (nvfp4_weights).
     Returns (x, w packed uint8 [E, N, K/2], scales float8_e4m3fn
-    [E, N, K/16], global scales float32 [E], w dequantized (times the
-    global scale) in float32)."""
+    [E, N, K/16], global scales float32 [E], w dequantized without the
+    global scale, exact in bf16)."""
     x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
     codes, packed, scales, g = nvfp4_weights(e, n, k, gen, dev)
-    table = torch.tensor(E2M1, device=dev)
-    wf = table[codes.long()] * scales.float().repeat_interleave(16, dim=2)
-    return x, packed, scales, g.float(), wf * g[:, None, None]
+    wf = dequant_e2m1(codes, lambda i: scales[i].float(), 16)
+    return x, packed, scales, g.float(), wf
 
 
 def random_e4m3(shape, gen, dev):
@@ -231,15 +259,23 @@ def mxfp8_inputs(rows, e, n, k, gen, dev):
     """Random MXFP8 rows and weights: every e4m3 code but NaN, UE8M0 scales
     per 1x32 block (x: bytes 120..124, w: 117..121). Returns (x e4m3,
     x scales float8_e8m0fnu [rows, K/32], w e4m3, w scales [E, N, K/32],
-    x and w dequantized in float32)."""
+    x dequantized in float32, w dequantized in bf16: exact, and made one
+    expert at a time, as dequant_e2m1's)."""
     x = random_e4m3((rows, k), gen, dev)
-    w = random_e4m3((e, n, k), gen, dev)
+    # One expert at a time: randint's int32 codes of all at once (30 GB at
+    # DeepSeek-V3's gate/up shape) do not fit on an 80 GB GPU.
+    w = torch.empty(e, n, k, dtype=torch.float8_e4m3fn, device=dev)
+    for i in range(e):
+        w[i] = random_e4m3((n, k), gen, dev)
     xb = torch.randint(120, 125, (rows, k // 32), generator=gen, device=dev,
                        dtype=torch.uint8)
     wb = torch.randint(117, 122, (e, n, k // 32), generator=gen, device=dev,
                        dtype=torch.uint8)
     xf = x.float() * torch.pow(2.0, xb.float() - 127).repeat_interleave(32, -1)
-    wf = w.float() * torch.pow(2.0, wb.float() - 127).repeat_interleave(32, -1)
+    wf = torch.empty(e, n, k, dtype=torch.bfloat16, device=dev)
+    for i in range(e):
+        wf[i] = (w[i].float() * torch.pow(2.0, wb[i].float() - 127)
+                 .repeat_interleave(32, -1)).bfloat16()
     return (x, xb.view(torch.float8_e8m0fnu), w,
             wb.view(torch.float8_e8m0fnu), xf, wf)
 
@@ -293,8 +329,7 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
         x, wp, wsc, wf = mxfp4_inputs(rows, e, n, k, gen, dev, wide)
     else:
         x = (torch.rand(rows, k, generator=gen, device=dev) * 2 - 1).bfloat16()
-        w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
-             k ** 0.5).bfloat16()
+        w = bf16_weights(e, n, k, gen, dev)
     offsets = torch.zeros(e + 1, dtype=torch.int32)
     offsets[1:] = torch.tensor(counts, dtype=torch.int32).cumsum(0)
     offsets = offsets.to(dev)
@@ -318,9 +353,9 @@ def check(kernel, e, n, k, counts, label, gen, fp8=False, mxfp4=False,
         # Both operands' dequantized values are exact in bf16 (and f32).
         ref = reference(xf, wf, offsets)[:m]
     elif nvfp4:
-        # e2m1 times e4m3 is exact; the kernel applies the global scale
-        # after the sum, the reference before it: a rounding apart.
-        ref = reference(x, wf, offsets)[:m]
+        # e2m1 times e4m3 is exact; the global scale after the sum, as
+        # the kernel applies it.
+        ref = reference(x, wf, offsets, scale=g)[:m]
     elif mxfp4:
         # The dequantized weights are exact in bf16 (and f32): the products
         # are the bf16 kernel's.
@@ -373,21 +408,19 @@ def bench(kernel, e, n, k, m, gen, fp8=False, mxfp4=False, nvfp4=False,
         xq, xs, wq, ws, (pxq, pxs, pwq, pws) = fp8_inputs(
             m, e, n, k, gen, dev, rowwise=True)
     elif nvfp4:
-        x, wp, wsc, g, wf = nvfp4_inputs(m, e, n, k, gen, dev)
-        w = wf.bfloat16()
-        del wf
+        x, wp, wsc, g, w = nvfp4_inputs(m, e, n, k, gen, dev)
+        # The peer's weights: times the global scale, rounded to bf16.
+        for i in range(e):
+            w[i] = (w[i].float() * g[i]).bfloat16()
     elif mxfp4:
-        x, wp, wsc, wf = mxfp4_inputs(m, e, n, k, gen, dev)
-        w = wf.bfloat16()
-        del wf
+        x, wp, wsc, w = mxfp4_inputs(m, e, n, k, gen, dev)
     elif mxfp8:
         xq, xs, wq, ws, xf, wf = mxfp8_inputs(m, e, n, k, gen, dev)
-        x, w = xf.bfloat16(), wf.bfloat16()
-        del xf, wf
+        x, w = xf.bfloat16(), wf
+        del xf
     else:
         x = (torch.rand(m, k, generator=gen, device=dev) * 2 - 1).bfloat16()
-        w = ((torch.rand(e, n, k, generator=gen, device=dev) * 2 - 1) /
-             k ** 0.5).bfloat16()
+        w = bf16_weights(e, n, k, gen, dev)
     offsets = torch.zeros(e + 1, dtype=torch.int32)
     offsets[1:] = counts.cumsum(0)
     offsets = offsets.to(dev)
