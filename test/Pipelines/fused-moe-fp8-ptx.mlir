@@ -23,6 +23,13 @@
 // The activation's row amax over a quad.
 // CHECK-DAG: shfl.sync.bfly.b32 {{.*}}, 2, 31, -1;
 
+// The dispatch takes a token at a time (top_k = 8): each quantized piece
+// of its row (two e4m3 words) is stored into all 8 of its rows, so the
+// same register pair is stored 8 times, in both kernels.
+// RUN: awk '/[.]entry/ {n = $NF} /st[.]global[.]v2[.]b32/ {i = index($0, "{"); c[n " " substr($0, i)]++; if (c[n " " substr($0, i)] > m[n]) m[n] = c[n " " substr($0, i)]} END {for (k in m) print k, "most stores of one pair:", m[k]}' %t.ptx | sort | FileCheck %s --check-prefix=TOKENS
+// TOKENS: deepseek_v3_fp8_fused_moe_0( most stores of one pair: 8
+// TOKENS: deepseek_v3_fp8_fused_moe_0_m128( most stores of one pair: 8
+
 // MANIFEST: "kernel": "deepseek_v3_fp8_fused_moe_0"
 // MANIFEST: "dtype": "f8E4M3FN"
 

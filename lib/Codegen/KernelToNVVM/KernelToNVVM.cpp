@@ -3155,6 +3155,10 @@ Value loadI32Volatile(OpBuilder &b, Location loc, Value ptr) {
 /// 16-byte pieces each lane of a warp loads before it stores them, when a
 /// dispatch copies a token row.
 constexpr int64_t kCopyUnroll = 8;
+/// The pieces a lane loads per step when a row goes to several
+/// destinations (moek.dispatch by tokens): each piece is stored k times,
+/// and eight pieces' k addresses spilled at h = 7168.
+constexpr int64_t kMultiCopyUnroll = 2;
 
 /// The maximum of f32 `v` over the lanes of each group of `width` lanes
 /// (a power of two up to 32) of the warp.
@@ -3334,33 +3338,39 @@ Value permutedKWord(OpBuilder &b, Location loc, Value l) {
 }
 
 /// moek.dispatch's quantizing copy of one token row `src` (bf16, `h`
-/// values, a multiple of 128) into row `row` of `rows` (e4m3) and
-/// `scales` (f32, h / 128 per row), by one warp: each lane takes 8 values
-/// (16 bytes) of a 256-value step (two 1x128 blocks, one per half-warp),
-/// kCopyUnroll steps at a time. The trip count is the same for every lane
-/// (the block amax is a shuffle over the half-warp); a block past the row
-/// end (h an odd multiple of 128) reads the row's last 8 values and stores
-/// nothing.
+/// values, a multiple of 128) into rows `dstRows` (indices) of `rows`
+/// (e4m3) and `scales` (f32, h / 128 per row), by one warp: each lane
+/// takes 8 values (16 bytes) of a 256-value step (two 1x128 blocks, one per
+/// half-warp), kCopyUnroll steps at a time, quantizes them once and stores
+/// them into each destination row (with `routed`, only those whose flag is
+/// set). The trip count is the same for every lane (the block amax is a
+/// shuffle over the half-warp); a block past the row end (h an odd
+/// multiple of 128) reads the row's last 8 values and stores nothing.
 void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
-                   Value scales, Value row, Value lane, int64_t h,
-                   const std::map<int64_t, Value> &constants, bool permuteK) {
+                   Value scales, ArrayRef<Value> dstRows, Value lane, int64_t h,
+                   const std::map<int64_t, Value> &constants, bool permuteK,
+                   ArrayRef<Value> routed = {}) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
   auto vec8 = VectorType::get({8}, bf16);
-  Value dstRow = elementAddress(b, loc, rows, b.getI8Type(),
-                                arith::MulIOp::create(b, loc, row, idx(h)));
-  Value scaleRow =
-      elementAddress(b, loc, scales, f32,
-                     arith::MulIOp::create(b, loc, row, idx(h / 128)));
+  SmallVector<Value> dstRow, scaleRow;
+  for (Value row : dstRows) {
+    dstRow.push_back(elementAddress(b, loc, rows, b.getI8Type(),
+                                    arith::MulIOp::create(b, loc, row, idx(h))));
+    scaleRow.push_back(
+        elementAddress(b, loc, scales, f32,
+                       arith::MulIOp::create(b, loc, row, idx(h / 128))));
+  }
   Value laneCol = arith::MulIOp::create(b, loc, lane, idx(8));
   Value firstOfBlock = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::eq,
       arith::RemUIOp::create(b, loc, lane, constants.at(16)), idx(0));
-  scf::ForOp::create(
-      b, loc, idx(0), idx(h), constants.at(256 * kCopyUnroll), ValueRange{},
+  int64_t unroll = dstRows.size() > 1 ? kMultiCopyUnroll : kCopyUnroll;
+  auto loop = scf::ForOp::create(
+      b, loc, idx(0), idx(h), constants.at(256 * unroll), ValueRange{},
       [&](OpBuilder &pb, Location pl, Value c0, ValueRange) {
         SmallVector<Value> cols, vals, inRow;
-        for (int64_t u = 0; u < kCopyUnroll; ++u) {
+        for (int64_t u = 0; u < unroll; ++u) {
           Value c = arith::AddIOp::create(
               pb, pl, arith::AddIOp::create(pb, pl, c0, idx(256 * u)), laneCol);
           cols.push_back(c);
@@ -3370,7 +3380,7 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
           vals.push_back(LLVM::LoadOp::create(
               pb, pl, vec8, elementAddress(pb, pl, src, bf16, safe), 16));
         }
-        for (int64_t u = 0; u < kCopyUnroll; ++u) {
+        for (int64_t u = 0; u < unroll; ++u) {
           SmallVector<Value> v;
           Value amax =
               LLVM::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0f));
@@ -3392,11 +3402,16 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                          LLVM::FMulOp::create(pb, pl, v[2 * i + 1], inv)),
                 i32c(pb, pl, i));
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
+          for (auto [d, row] : llvm::enumerate(dstRow)) {
           OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+          if (!routed.empty()) {
+            auto r = scf::IfOp::create(sb, pl, routed[d], false);
+            sb = OpBuilder::atBlockTerminator(r.thenBlock());
+          }
           if (!permuteK) {
             LLVM::StoreOp::create(
                 sb, pl, packed,
-                elementAddress(sb, pl, dstRow, sb.getI8Type(), cols[u]), 8);
+                elementAddress(sb, pl, row, sb.getI8Type(), cols[u]), 8);
           } else {
             // Logical words 2p and 2p + 1 of the 128-value block, p =
             // (c % 128) / 8: stored words permutedKWord(2p), + 4.
@@ -3418,7 +3433,7 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
               LLVM::StoreOp::create(
                   sb, pl,
                   LLVM::ExtractElementOp::create(sb, pl, pair, i32c(sb, pl, e)),
-                  gepBytes(sb, pl, dstRow,
+                  gepBytes(sb, pl, row,
                            LLVM::ZExtOp::create(sb, pl, sb.getI64Type(), off)),
                   4);
             }
@@ -3427,12 +3442,17 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
           OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
           LLVM::StoreOp::create(
               scb, pl, scale,
-              elementAddress(scb, pl, scaleRow, f32,
+              elementAddress(scb, pl, scaleRow[d], f32,
                              arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
               4);
+          }
         }
         scf::YieldOp::create(pb, pl);
       });
+  // Several destinations: a rolled loop (an unrolled one, its loads
+  // hoisted over the previous steps' stores, spilled at h = 7168).
+  if (dstRows.size() > 1)
+    loop->setAttr("loop_annotation", noUnrollAnnotation(b.getContext()));
 }
 
 /// Copies the bf16 row `src` (h elements) to `dst` with the warp: 16-byte
@@ -3559,12 +3579,12 @@ void awaitOffsets(OpBuilder &b, Location loc, Value isThread0, Value flag) {
 /// The start both dispatches share: each thread's place in the grid, the
 /// slots (T * top_k), and step 1, counting each expert's slots.
 struct SlotWalk {
-  Value tid, ntid, bid, grid, slots, gtid, gthreads, ids;
+  Value tid, ntid, bid, grid, tokens, slots, gtid, gthreads, ids;
   int64_t experts;
 
   SlotWalk(OpBuilder &b, Location loc, Value tokens, Value topK, Value ids,
            int64_t experts)
-      : ids(ids), experts(experts) {
+      : tokens(tokens), ids(ids), experts(experts) {
     Type i32 = b.getI32Type();
     tid = toIndex(b, loc, threadIdX(b, loc));
     ntid = toIndex(b, loc, NVVM::BlockDimXOp::create(b, loc, i32));
@@ -3608,6 +3628,85 @@ struct SlotWalk {
     Value ntid32 = NVVM::BlockDimXOp::create(b, loc, i32);
     gridBarrier(b, loc, barrier, phase, 0, ntid32, 0);
     return ntid32;
+  }
+
+  /// eachSlot's walk by tokens (top_k `k` at most 32): warp w takes tokens
+  /// w, w + W, ... (W warps in the grid); lane l < k places the token's
+  /// slot l as eachSlot's lanes do (`place`, or -1 into `slotRows` for a
+  /// masked slot); then `copy` copies the token's bf16 row in `x` once into
+  /// the rows of all its routed slots: it gets, for each of the k slots,
+  /// whether it was routed and its placed row (shuffled from its lane). A
+  /// token's row is read and quantized once instead of k times. (Batches
+  /// of 32 / k tokens a warp, as eachSlot's 32 slots, changed the kernel's
+  /// code enough that ptxas spilled 8 bytes in the 128-row FP8 kernel at
+  /// E = 32, H = 7168.)
+  void eachToken(
+      OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k,
+      int64_t h, const std::map<int64_t, Value> &constants,
+      function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value)>
+          place,
+      function_ref<void(OpBuilder &, Location, Value, Value, ArrayRef<Value>,
+                        ArrayRef<Value>)>
+          copy) const {
+    auto idx = [&](int64_t v) -> Value { return constants.at(v); };
+    Type i32 = b.getI32Type();
+    // A %tid.x read of its own: a lane index shared with the later phases
+    // stayed live across the 128-row FP8 kernel's K loops (a spill).
+    Value lane = arith::RemUIOp::create(
+        b, loc, toIndex(b, loc, freshThreadIdX(b, loc)), idx(32));
+    Value gwarp = arith::DivUIOp::create(b, loc, gtid, idx(32));
+    Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
+    scf::ForOp::create(
+        b, loc, gwarp, tokens, nwarps, ValueRange{},
+        [&](OpBuilder &fb, Location l, Value token, ValueRange) {
+          Value s = arith::AddIOp::create(
+              fb, l, arith::MulIOp::create(fb, l, token, idx(k)), lane);
+          Value inRange = arith::CmpIOp::create(
+              fb, l, arith::CmpIPredicate::ult, lane, idx(k));
+          auto load = scf::IfOp::create(fb, l, TypeRange{i32, fb.getI1Type()},
+                                        inRange, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(load.thenBlock());
+            auto [id, valid] = expertOf(tb, l, s);
+            scf::YieldOp::create(tb, l, ValueRange{id, valid});
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(load.elseBlock());
+            scf::YieldOp::create(
+                eb, l, ValueRange{i32c(eb, l, -1),
+                                  arith::ConstantIntOp::create(eb, l, 0, 1)});
+          }
+          Value id = load.getResult(0), valid = load.getResult(1);
+          auto ifOp = scf::IfOp::create(fb, l, TypeRange{i32}, valid, true);
+          {
+            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+            scf::YieldOp::create(tb, l, place(tb, l, s, id)[0]);
+          }
+          {
+            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+            Value masked = i32c(eb, l, -1);
+            auto m = scf::IfOp::create(eb, l, inRange, false);
+            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
+            LLVM::StoreOp::create(mb, l, masked,
+                                  elementAddress(mb, l, slotRows, i32, s));
+            scf::YieldOp::create(eb, l, masked);
+          }
+          Value validI32 = arith::ExtUIOp::create(fb, l, i32, valid);
+          Value placed = ifOp.getResult(0);
+          SmallVector<Value> routed, rows;
+          for (int64_t i = 0; i < k; ++i) {
+            Value from = i32c(fb, l, i);
+            routed.push_back(arith::CmpIOp::create(
+                fb, l, arith::CmpIPredicate::ne,
+                shuffleFrom(fb, l, validI32, from), i32c(fb, l, 0)));
+            rows.push_back(shuffleFrom(fb, l, placed, from));
+          }
+          Value src = elementAddress(
+              fb, l, x, fb.getBF16Type(),
+              arith::MulIOp::create(fb, l, token, idx(h)));
+          copy(fb, l, lane, src, routed, rows);
+          scf::YieldOp::create(fb, l);
+        });
   }
 
   /// Warp w takes slots w, w + W, w + 2W, ... (W warps in the grid), 32
@@ -3806,25 +3905,44 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                  elementAddress(rb, l, a.getRowsReady(), i32, block));
     };
 
-    // 3. Slots in batches of 32 per warp (SlotWalk::eachSlot): a lane takes
-    // a row of its slot's expert, the warp copies 16-byte pieces of each
-    // token's row into it.
+    // 3. A lane takes a row of its slot's expert, the warp copies 16-byte
+    // pieces of each token's row into it.
+    auto place = [&](OpBuilder &tb, Location l, Value s,
+                     Value id) -> SmallVector<Value> {
+      Value row = takeRow(tb, l, a.getCursor(), table, id);
+      LLVM::StoreOp::create(tb, l, row,
+                            elementAddress(tb, l, a.getSlotRows(), i32, s));
+      Value w = LLVM::LoadOp::create(
+          tb, l, tb.getF32Type(),
+          elementAddress(tb, l, a.getWeights(), tb.getF32Type(), s));
+      LLVM::StoreOp::create(
+          tb, l, w,
+          elementAddress(tb, l, a.getRowWeights(), tb.getF32Type(),
+                         toIndex(tb, l, row)));
+      return {row};
+    };
+    if (a.getRowScales() && !a.getRowsReady() && !op.getMxRound() &&
+        k >= 4 && k <= 32) {
+      // FP8 rows by tokens (SlotWalk::eachToken): each token's row read
+      // and quantized once, stored into its k rows. Measured on an H100
+      // against the slot walk: the FP8 layers with k = 8 1.1-5.6% faster;
+      // with k = 2 (Mixtral) 2.3% slower and the bf16 copies (no
+      // quantization to save) up to 0.9% slower, so those keep the slot
+      // walk (bench/results/2026-12-05-session22-h100.md).
+      walk.eachToken(
+          b, loc, a.getSlotRows(), a.getX(), k, h, constants, place,
+          [&](OpBuilder &cb, Location l, Value lane, Value src,
+              ArrayRef<Value> routed, ArrayRef<Value> placed) {
+            SmallVector<Value> rows;
+            for (Value row : placed)
+              rows.push_back(toIndex(cb, l, row));
+            copyQuantized(cb, l, src, a.getRows(), a.getRowScales(), rows,
+                          lane, h, constants, op.getPermuteK(), routed);
+          });
+    } else {
+    // Slots in batches of 32 per warp (SlotWalk::eachSlot).
     walk.eachSlot(
-        b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1,
-        [&](OpBuilder &tb, Location l, Value s,
-            Value id) -> SmallVector<Value> {
-          Value row = takeRow(tb, l, a.getCursor(), table, id);
-          LLVM::StoreOp::create(tb, l, row,
-                                elementAddress(tb, l, a.getSlotRows(), i32, s));
-          Value w = LLVM::LoadOp::create(
-              tb, l, tb.getF32Type(),
-              elementAddress(tb, l, a.getWeights(), tb.getF32Type(), s));
-          LLVM::StoreOp::create(
-              tb, l, w,
-              elementAddress(tb, l, a.getRowWeights(), tb.getF32Type(),
-                             toIndex(tb, l, row)));
-          return {row};
-        },
+        b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1, place,
         [&](OpBuilder &cb, Location l, Value lane, Value src,
             ArrayRef<Value> placed) {
           Value row = placed[0];
@@ -3856,6 +3974,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
             ? function_ref<void(OpBuilder &, Location, Value, ValueRange)>(
                   signalRows)
             : nullptr);
+    }
     if (Value flag = a.getOffsetsReady()) {
       // 4. No second grid barrier: CTA 0's `offsets` (the flag).
       awaitOffsets(b, loc,

@@ -510,7 +510,10 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
        the finite `|v|`, `a = max(amax, 1e-4)`, the scale `a / 448` (f32)
        goes to `row_scales[r, block]` (row stride `hidden / 128`) and the
        values `v * (448 / a)`, rounded to e4m3 with saturation, to `rows`
-       (one byte each);
+       (one byte each); with `top_k` from 4 to 32 (and neither `rows_ready`
+       nor `mx_round`) a warp takes one token at a time, quantizes its row
+       once and stores it into the rows of all its routed slots (the slot
+       walk otherwise: 32 slots a warp, each row copied on its own);
     4. ends with a grid barrier, after which all of it is visible.
 
     With `rows_ready` and `offsets_ready` (u32 counters, zero at entry) there
