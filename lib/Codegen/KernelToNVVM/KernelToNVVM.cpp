@@ -3403,54 +3403,54 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                 i32c(pb, pl, i));
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
           for (auto [d, row] : llvm::enumerate(dstRow)) {
-          OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
-          if (!routed.empty()) {
-            auto r = scf::IfOp::create(sb, pl, routed[d], false);
-            sb = OpBuilder::atBlockTerminator(r.thenBlock());
-          }
-          if (!permuteK) {
-            LLVM::StoreOp::create(
-                sb, pl, packed,
-                elementAddress(sb, pl, row, sb.getI8Type(), cols[u]), 8);
-          } else {
-            // Logical words 2p and 2p + 1 of the 128-value block, p =
-            // (c % 128) / 8: stored words permutedKWord(2p), + 4.
-            Value pair = LLVM::BitcastOp::create(
-                sb, pl, VectorType::get({2}, sb.getI32Type()), packed);
-            Value c = toI32(sb, pl, cols[u]);
-            Value base = LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, ~127));
-            Value word = permutedKWord(
-                sb, pl, LLVM::LShrOp::create(
-                            sb, pl, LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, 127)),
-                            i32c(sb, pl, 2)));
-            for (int64_t e = 0; e < 2; ++e) {
-              Value off = LLVM::AddOp::create(
-                  sb, pl, base,
-                  LLVM::ShlOp::create(
-                      sb, pl,
-                      LLVM::AddOp::create(sb, pl, word, i32c(sb, pl, 4 * e)),
-                      i32c(sb, pl, 2)));
-              LLVM::StoreOp::create(
-                  sb, pl,
-                  LLVM::ExtractElementOp::create(sb, pl, pair, i32c(sb, pl, e)),
-                  gepBytes(sb, pl, row,
-                           LLVM::ZExtOp::create(sb, pl, sb.getI64Type(), off)),
-                  4);
+            OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+            if (!routed.empty()) {
+              auto r = scf::IfOp::create(sb, pl, routed[d], false);
+              sb = OpBuilder::atBlockTerminator(r.thenBlock());
             }
-          }
-          auto sc = scf::IfOp::create(sb, pl, firstOfBlock, false);
-          OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
-          LLVM::StoreOp::create(
-              scb, pl, scale,
-              elementAddress(scb, pl, scaleRow[d], f32,
-                             arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
-              4);
+            if (!permuteK) {
+              LLVM::StoreOp::create(
+                  sb, pl, packed,
+                  elementAddress(sb, pl, row, sb.getI8Type(), cols[u]), 8);
+            } else {
+              // Logical words 2p and 2p + 1 of the 128-value block, p =
+              // (c % 128) / 8: stored words permutedKWord(2p), + 4.
+              Value pair = LLVM::BitcastOp::create(
+                  sb, pl, VectorType::get({2}, sb.getI32Type()), packed);
+              Value c = toI32(sb, pl, cols[u]);
+              Value base = LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, ~127));
+              Value word = permutedKWord(
+                  sb, pl, LLVM::LShrOp::create(
+                              sb, pl, LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, 127)),
+                              i32c(sb, pl, 2)));
+              for (int64_t e = 0; e < 2; ++e) {
+                Value off = LLVM::AddOp::create(
+                    sb, pl, base,
+                    LLVM::ShlOp::create(
+                        sb, pl,
+                        LLVM::AddOp::create(sb, pl, word, i32c(sb, pl, 4 * e)),
+                        i32c(sb, pl, 2)));
+                LLVM::StoreOp::create(
+                    sb, pl,
+                    LLVM::ExtractElementOp::create(sb, pl, pair, i32c(sb, pl, e)),
+                    gepBytes(sb, pl, row,
+                             LLVM::ZExtOp::create(sb, pl, sb.getI64Type(), off)),
+                    4);
+              }
+            }
+            auto sc = scf::IfOp::create(sb, pl, firstOfBlock, false);
+            OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
+            LLVM::StoreOp::create(
+                scb, pl, scale,
+                elementAddress(scb, pl, scaleRow[d], f32,
+                               arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
+                4);
           }
         }
         scf::YieldOp::create(pb, pl);
       });
-  // Several destinations: a rolled loop (an unrolled one, its loads
-  // hoisted over the previous steps' stores, spilled at h = 7168).
+  // Several destinations: a rolled loop (each step already holds k
+  // stores a piece).
   if (dstRows.size() > 1)
     loop->setAttr("loop_annotation", noUnrollAnnotation(b.getContext()));
 }
