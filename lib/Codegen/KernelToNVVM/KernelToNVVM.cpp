@@ -3630,6 +3630,52 @@ struct SlotWalk {
     return ntid32;
   }
 
+  /// Slot `s` (valid where `inRange`), placed by its lane: the slot's
+  /// expert loaded; if it names one, `place` (its `numPlaced` i32 results),
+  /// else -1 (and zeros) and, in range, -1 into `slotRows[s]` (a masked
+  /// slot). Returns the slot's expert (i32), whether it was routed (i1)
+  /// and the placed values.
+  std::tuple<Value, Value, SmallVector<Value>> placeSlot(
+      OpBuilder &fb, Location l, Value s, Value inRange, Value slotRows,
+      unsigned numPlaced,
+      function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value)>
+          place) const {
+    Type i32 = fb.getI32Type();
+    auto load = scf::IfOp::create(fb, l, TypeRange{i32, fb.getI1Type()},
+                                  inRange, true);
+    {
+      OpBuilder tb = OpBuilder::atBlockEnd(load.thenBlock());
+      auto [id, valid] = expertOf(tb, l, s);
+      scf::YieldOp::create(tb, l, ValueRange{id, valid});
+    }
+    {
+      OpBuilder eb = OpBuilder::atBlockEnd(load.elseBlock());
+      scf::YieldOp::create(
+          eb, l, ValueRange{i32c(eb, l, -1),
+                            arith::ConstantIntOp::create(eb, l, 0, 1)});
+    }
+    Value id = load.getResult(0), valid = load.getResult(1);
+    SmallVector<Type> types(numPlaced, i32);
+    auto ifOp = scf::IfOp::create(fb, l, types, valid, true);
+    {
+      OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+      scf::YieldOp::create(tb, l, place(tb, l, s, id));
+    }
+    {
+      OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+      Value masked = i32c(eb, l, -1);
+      auto m = scf::IfOp::create(eb, l, inRange, false);
+      OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
+      LLVM::StoreOp::create(mb, l, masked,
+                            elementAddress(mb, l, slotRows, i32, s));
+      SmallVector<Value> none{masked};
+      for (unsigned i = 1; i < numPlaced; ++i)
+        none.push_back(i32c(eb, l, 0));
+      scf::YieldOp::create(eb, l, none);
+    }
+    return {id, valid, SmallVector<Value>(ifOp.getResults())};
+  }
+
   /// eachSlot's walk by tokens (top_k `k` at most 32): warp w takes tokens
   /// w, w + W, ... (W warps in the grid); lane l < k places the token's
   /// slot l as eachSlot's lanes do (`place`, or -1 into `slotRows` for a
@@ -3663,36 +3709,11 @@ struct SlotWalk {
               fb, l, arith::MulIOp::create(fb, l, token, idx(k)), lane);
           Value inRange = arith::CmpIOp::create(
               fb, l, arith::CmpIPredicate::ult, lane, idx(k));
-          auto load = scf::IfOp::create(fb, l, TypeRange{i32, fb.getI1Type()},
-                                        inRange, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(load.thenBlock());
-            auto [id, valid] = expertOf(tb, l, s);
-            scf::YieldOp::create(tb, l, ValueRange{id, valid});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(load.elseBlock());
-            scf::YieldOp::create(
-                eb, l, ValueRange{i32c(eb, l, -1),
-                                  arith::ConstantIntOp::create(eb, l, 0, 1)});
-          }
-          Value id = load.getResult(0), valid = load.getResult(1);
-          auto ifOp = scf::IfOp::create(fb, l, TypeRange{i32}, valid, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-            scf::YieldOp::create(tb, l, place(tb, l, s, id)[0]);
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-            Value masked = i32c(eb, l, -1);
-            auto m = scf::IfOp::create(eb, l, inRange, false);
-            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
-            LLVM::StoreOp::create(mb, l, masked,
-                                  elementAddress(mb, l, slotRows, i32, s));
-            scf::YieldOp::create(eb, l, masked);
-          }
+          auto [id, valid, placedValues] =
+              placeSlot(fb, l, s, inRange, slotRows, 1, place);
+          (void)id;
           Value validI32 = arith::ExtUIOp::create(fb, l, i32, valid);
-          Value placed = ifOp.getResult(0);
+          Value placed = placedValues[0];
           SmallVector<Value> routed, rows;
           for (int64_t i = 0; i < k; ++i) {
             Value from = i32c(fb, l, i);
@@ -3738,44 +3759,16 @@ struct SlotWalk {
     Value nwarps = arith::DivUIOp::create(b, loc, gthreads, idx(32));
     Value batch = arith::MulIOp::create(b, loc, nwarps, idx(32));
     Value laneSlot = arith::MulIOp::create(b, loc, lane, nwarps);
-    SmallVector<Type> types(numPlaced, i32);
     scf::ForOp::create(
         b, loc, gwarp, slots, batch, ValueRange{},
         [&](OpBuilder &fb, Location l, Value s0, ValueRange) {
           Value s = arith::AddIOp::create(fb, l, s0, laneSlot);
           Value inRange =
               arith::CmpIOp::create(fb, l, arith::CmpIPredicate::ult, s, slots);
-          auto load = scf::IfOp::create(fb, l, TypeRange{i32, fb.getI1Type()},
-                                        inRange, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(load.thenBlock());
-            auto [id, valid] = expertOf(tb, l, s);
-            scf::YieldOp::create(tb, l, ValueRange{id, valid});
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(load.elseBlock());
-            scf::YieldOp::create(
-                eb, l, ValueRange{i32c(eb, l, -1),
-                                  arith::ConstantIntOp::create(eb, l, 0, 1)});
-          }
-          Value id = load.getResult(0), valid = load.getResult(1);
-          auto ifOp = scf::IfOp::create(fb, l, types, valid, true);
-          {
-            OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-            scf::YieldOp::create(tb, l, place(tb, l, s, id));
-          }
-          {
-            OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
-            Value masked = i32c(eb, l, -1);
-            auto m = scf::IfOp::create(eb, l, inRange, false);
-            OpBuilder mb = OpBuilder::atBlockTerminator(m.thenBlock());
-            LLVM::StoreOp::create(mb, l, masked,
-                                  elementAddress(mb, l, slotRows, i32, s));
-            SmallVector<Value> none{masked};
-            for (unsigned i = 1; i < numPlaced; ++i)
-              none.push_back(i32c(eb, l, 0));
-            scf::YieldOp::create(eb, l, none);
-          }
+          Value id, valid;
+          SmallVector<Value> placedValues;
+          std::tie(id, valid, placedValues) =
+              placeSlot(fb, l, s, inRange, slotRows, numPlaced, place);
           // The batch's slots: up to 32, s0 + j W below `slots`.
           Value validI32 = arith::ExtUIOp::create(fb, l, i32, valid);
           Value count = arith::MinUIOp::create(
@@ -3790,7 +3783,7 @@ struct SlotWalk {
                     jb, jl, arith::CmpIPredicate::ne,
                     shuffleFrom(jb, jl, validI32, from), i32c(jb, jl, 0));
                 SmallVector<Value> placed;
-                for (Value v : ifOp.getResults())
+                for (Value v : placedValues)
                   placed.push_back(shuffleFrom(jb, jl, v, from));
                 auto copyIf = scf::IfOp::create(jb, jl, routed, false);
                 OpBuilder cb = OpBuilder::atBlockTerminator(copyIf.thenBlock());
@@ -3812,7 +3805,7 @@ struct SlotWalk {
             NVVM::SyncWarpOp::create(fb, l, i32c(fb, l, -1));
             auto w = scf::IfOp::create(fb, l, valid, false);
             OpBuilder rb = OpBuilder::atBlockTerminator(w.thenBlock());
-            afterBatch(rb, l, id, ifOp.getResults());
+            afterBatch(rb, l, id, placedValues);
           }
           scf::YieldOp::create(fb, l);
         });
