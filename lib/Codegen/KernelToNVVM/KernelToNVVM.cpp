@@ -3341,9 +3341,9 @@ Value permutedKWord(OpBuilder &b, Location loc, Value l) {
 /// values, a multiple of 128) into rows `dstRows` (indices) of `rows`
 /// (e4m3) and `scales` (f32, h / 128 per row), by one warp: each lane
 /// takes 8 values (16 bytes) of a 256-value step (two 1x128 blocks, one per
-/// half-warp), kCopyUnroll steps at a time, quantizes them once and stores
-/// them into each destination row (with `routed`, only those whose flag is
-/// set). The trip count is the same for every lane (the block amax is a
+/// half-warp), kCopyUnroll steps at a time (kMultiCopyUnroll with several
+/// destinations), quantizes them once and stores them into each
+/// destination row (with `routed`, only those whose flag is set). The trip count is the same for every lane (the block amax is a
 /// shuffle over the half-warp); a block past the row end (h an odd
 /// multiple of 128) reads the row's last 8 values and stores nothing.
 void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
