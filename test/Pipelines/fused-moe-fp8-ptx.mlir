@@ -29,6 +29,14 @@
 // RUN: awk '/[.]entry/ {n = $NF} /st[.]global[.]v2[.]b32/ {i = index($0, "{"); c[n " " substr($0, i)]++; if (c[n " " substr($0, i)] > m[n]) m[n] = c[n " " substr($0, i)]} END {for (k in m) print k, "most stores of one pair:", m[k]}' %t.ptx | sort | FileCheck %s --check-prefix=TOKENS
 // TOKENS: deepseek_v3_fp8_fused_moe_0( most stores of one pair: 8
 // TOKENS: deepseek_v3_fp8_fused_moe_0_m128( most stores of one pair: 8
+// Mixtral's FP8 layer (top_k = 2) keeps the slot walk: each slot's row
+// quantized and stored on its own, eight 8-byte pieces a lane a step
+// (st.global.v4.b16), none stored twice.
+// RUN: moe-opt --moe-graph-optimization-pipeline %examples/mixtral-8x7b-fp8.mlir | moe-opt --moe-to-nvvm-pipeline=chip=sm_90a -o %t.mixtral.nvvm.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.mixtral.nvvm.mlir -o %t.mixtral.ptx
+// RUN: awk '/[.]entry/ {n = $NF} /st[.]global[.]v4[.]b16/ {s[n]++} /st[.]global[.]v2[.]b32/ {p[n]++} END {for (k in s) print k, "piece stores", s[k], "pair stores", p[k] + 0}' %t.mixtral.ptx | sort | FileCheck %s --check-prefix=SLOTS
+// SLOTS: mixtral_8x7b_fp8_fused_moe_0( piece stores 8 pair stores 0
+// SLOTS: mixtral_8x7b_fp8_fused_moe_0_m128( piece stores 8 pair stores 0
 
 // MANIFEST: "kernel": "deepseek_v3_fp8_fused_moe_0"
 // MANIFEST: "dtype": "f8E4M3FN"
