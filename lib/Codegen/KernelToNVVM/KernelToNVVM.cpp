@@ -3933,40 +3933,40 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                           lane, h, constants, op.getPermuteK(), routed);
           });
     } else {
-    // Slots in batches of 32 per warp (SlotWalk::eachSlot).
-    walk.eachSlot(
-        b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1, place,
-        [&](OpBuilder &cb, Location l, Value lane, Value src,
-            ArrayRef<Value> placed) {
-          Value row = placed[0];
-          Value rows = a.getRows();
-          Value dst = elementAddress(
-              cb, l, rows, cb.getBF16Type(),
-              arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
-          Value scales = a.getRowScales();
-          if (scales && op.getMxRound()) {
-            // MXFP8: e4m3 rows, a UE8M0 byte per 1x32 block.
-            Value r = toIndex(cb, l, row);
-            copyRowWarp(
-                cb, l, src,
-                elementAddress(cb, l, rows, cb.getI8Type(),
-                               arith::MulIOp::create(cb, l, r, idx(h))),
-                lane, h, constants, /*mxRound=*/true,
-                elementAddress(cb, l, scales, cb.getI8Type(),
-                               arith::MulIOp::create(cb, l, r, idx(h / 32))));
-            return;
-          }
-          if (scales) {
-            copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
-                          h, constants, op.getPermuteK());
-            return;
-          }
-          copyRowWarp(cb, l, src, dst, lane, h, constants, op.getMxRound());
-        },
-        a.getRowsReady()
-            ? function_ref<void(OpBuilder &, Location, Value, ValueRange)>(
-                  signalRows)
-            : nullptr);
+      // Slots in batches of 32 per warp (SlotWalk::eachSlot).
+      walk.eachSlot(
+          b, loc, a.getSlotRows(), a.getX(), k, h, constants, 1, place,
+          [&](OpBuilder &cb, Location l, Value lane, Value src,
+              ArrayRef<Value> placed) {
+            Value row = placed[0];
+            Value rows = a.getRows();
+            Value dst = elementAddress(
+                cb, l, rows, cb.getBF16Type(),
+                arith::MulIOp::create(cb, l, toIndex(cb, l, row), idx(h)));
+            Value scales = a.getRowScales();
+            if (scales && op.getMxRound()) {
+              // MXFP8: e4m3 rows, a UE8M0 byte per 1x32 block.
+              Value r = toIndex(cb, l, row);
+              copyRowWarp(
+                  cb, l, src,
+                  elementAddress(cb, l, rows, cb.getI8Type(),
+                                 arith::MulIOp::create(cb, l, r, idx(h))),
+                  lane, h, constants, /*mxRound=*/true,
+                  elementAddress(cb, l, scales, cb.getI8Type(),
+                                 arith::MulIOp::create(cb, l, r, idx(h / 32))));
+              return;
+            }
+            if (scales) {
+              copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
+                            h, constants, op.getPermuteK());
+              return;
+            }
+            copyRowWarp(cb, l, src, dst, lane, h, constants, op.getMxRound());
+          },
+          a.getRowsReady()
+              ? function_ref<void(OpBuilder &, Location, Value, ValueRange)>(
+                    signalRows)
+              : nullptr);
     }
     if (Value flag = a.getOffsetsReady()) {
       // 4. No second grid barrier: CTA 0's `offsets` (the flag).
