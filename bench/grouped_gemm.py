@@ -335,6 +335,17 @@ def fp8_text(ceil):
     return ", fp8 matmul %.0f TFLOP/s" % ceil["fp8_TFLOPs"]
 
 
+def routed_offsets(t, e, k):
+    """The routing of the benchmark: each of t tokens picks the top k of e
+    uniformly random scores. Returns the expert offsets [e + 1] (i32, on
+    the GPU) and the per-expert row counts."""
+    ids = torch.rand(t, e, device="cuda").topk(k, dim=1).indices.flatten()
+    counts = torch.bincount(ids, minlength=e).to(torch.int32)
+    offsets = torch.zeros(e + 1, dtype=torch.int32, device="cuda")
+    offsets[1:] = counts.cumsum(0)
+    return offsets, counts
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--lib", required=True)
@@ -367,12 +378,8 @@ def main():
     for name, t, h, i, e, k in CASES:
         if only and name not in only:
             continue
-        scores = torch.rand(t, e, device="cuda")
-        ids = scores.topk(k, dim=1).indices.flatten()
-        counts = torch.bincount(ids, minlength=e).to(torch.int32)
+        offsets, counts = routed_offsets(t, e, k)
         m = int(counts.sum())
-        offsets = torch.zeros(e + 1, dtype=torch.int32, device="cuda")
-        offsets[1:] = counts.cumsum(0)
         active = int((counts > 0).sum())
         for gemm, n, kk in (("gate/up", 2 * i, h), ("down", h, i)):
             for dtype in dtypes:

@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
+from grouped_gemm import routed_offsets  # noqa: E402
 
 
 def main():
@@ -30,11 +31,8 @@ def main():
     t, e, k, n, kk = map(int, sys.argv[3:8])
     moe_runtime.load_library(lib)
     torch.manual_seed(0)
-    ids = torch.rand(t, e, device="cuda").topk(k, dim=1).indices.flatten()
-    counts = torch.bincount(ids, minlength=e).to(torch.int32)
+    offsets, counts = routed_offsets(t, e, k)
     m = int(counts.sum())
-    offsets = torch.zeros(e + 1, dtype=torch.int32, device="cuda")
-    offsets[1:] = counts.cumsum(0)
     x = (torch.rand(m, kk, device="cuda") * 2 - 1).bfloat16()
     w = ((torch.rand(e, n, kk, device="cuda") * 2 - 1) / kk ** 0.5).bfloat16()
     out = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")

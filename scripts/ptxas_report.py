@@ -21,19 +21,17 @@ import sys
 SMEM_LIMIT = 227 * 1024  # bytes of shared memory a block may use
 
 
-def report(ptxas, d):
-    with open(os.path.join(d, "manifest.json")) as f:
-        m = json.load(f)
-    ptx = os.path.join(d, m["kernel"] + ".ptx")
-    r = subprocess.run([ptxas, "-arch=" + m["arch"], "-v", ptx, "-o",
-                        os.devnull], capture_output=True, text=True)
+def ptxas_resources(ptxas, arch, ptx):
+    """Runs `ptxas -arch=ARCH -v` on the file `ptx`. Returns ptxas's report
+    (its stderr) and, in the report's order, one dict a function: name,
+    registers, spill_stores, spill_loads (bytes; ptxas may report loads
+    without stores) and static_smem (bytes); a number the report lacks is
+    None (static_smem: 0). Raises RuntimeError if ptxas fails."""
+    r = subprocess.run([ptxas, "-arch=" + arch, "-v", ptx, "-o", os.devnull],
+                       capture_output=True, text=True)
     if r.returncode:
-        sys.exit("ptxas failed on %s:\n%s" % (d, r.stderr))
-    dyn = {m["kernel"]: m["launch"]["dynamic_smem_bytes"]}
-    for v in m.get("variants", []):
-        dyn[v["kernel"]] = v.get("dynamic_smem_bytes",
-                                 m["launch"]["dynamic_smem_bytes"])
-    rows = []
+        raise RuntimeError("ptxas failed on %s:\n%s" % (ptx, r.stderr))
+    functions = []
     for name, body in re.findall(
             r"Function properties for (\w+)\n(.*?)(?=Function properties|\Z)",
             r.stderr, re.S):
@@ -41,12 +39,37 @@ def report(ptxas, d):
                           body)
         regs = re.search(r"Used (\d+) registers", body)
         smem = re.search(r"(\d+) bytes smem", body)
-        static = int(smem.group(1)) if smem else 0
-        total = static + dyn.get(name, 0)
+        functions.append({
+            "name": name,
+            "registers": int(regs.group(1)) if regs else None,
+            "spill_stores": int(spill.group(1)) if spill else None,
+            "spill_loads": int(spill.group(2)) if spill else None,
+            "static_smem": int(smem.group(1)) if smem else 0})
+    return r.stderr, functions
+
+
+def report(ptxas, d):
+    with open(os.path.join(d, "manifest.json")) as f:
+        m = json.load(f)
+    try:
+        _, functions = ptxas_resources(
+            ptxas, m["arch"], os.path.join(d, m["kernel"] + ".ptx"))
+    except RuntimeError as e:
+        sys.exit("%s: %s" % (d, e))
+    dyn = {m["kernel"]: m["launch"]["dynamic_smem_bytes"]}
+    for v in m.get("variants", []):
+        dyn[v["kernel"]] = v.get("dynamic_smem_bytes",
+                                 m["launch"]["dynamic_smem_bytes"])
+    rows = []
+    for f in functions:
+        name = f["name"]
+        total = f["static_smem"] + dyn.get(name, 0)
+        spill = ("%d / %d" % (f["spill_stores"], f["spill_loads"])
+                 if f["spill_stores"] is not None else "?")
         rows.append((os.path.basename(os.path.normpath(d)), name, m["arch"],
-                     regs.group(1) if regs else "?",
-                     "%s / %s" % spill.groups() if spill else "?",
-                     static, dyn.get(name, 0), total, total <= SMEM_LIMIT))
+                     f["registers"] if f["registers"] is not None else "?",
+                     spill, f["static_smem"], dyn.get(name, 0), total,
+                     total <= SMEM_LIMIT))
     return rows
 
 

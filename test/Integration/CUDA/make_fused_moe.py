@@ -95,9 +95,11 @@ import re
 import subprocess
 import sys
 
-# The most shared memory a CTA may have (dynamic and static), sm_90a and
-# sm_100a alike.
-SMEM_LIMIT = 232448
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "scripts"))
+# SMEM_LIMIT: the most shared memory a CTA may have (dynamic and static),
+# sm_90a and sm_100a alike.
+from ptxas_report import SMEM_LIMIT, ptxas_resources  # noqa: E402
 
 MLIR = """func.func @fm(%x: tensor<?x{H}xbf16>, %ids: tensor<?x{K}xi32>,
               %w: tensor<?x{K}xf32>, %w13: tensor<{E}x{I2}x{H}xbf16>,
@@ -434,29 +436,26 @@ def make(bin_dir, out_dir, c, ptxas, kernel_options="", ir_only=False,
         "".join("moe-opt: %s\n" % r for r in remarks))
     manifest = json.load(open(os.path.join(d, "manifest.json")))
     kernel = manifest["kernel"]
-    report = subprocess.run([ptxas, "-arch=" + chip, "-v",
-                             os.path.join(d, kernel + ".ptx"), "-o",
-                             os.devnull], capture_output=True, text=True)
-    if report.returncode != 0:
-        sys.exit("ptxas failed on %s:\n%s" % (name, report.stderr))
+    try:
+        _, functions = ptxas_resources(ptxas, chip,
+                                       os.path.join(d, kernel + ".ptx"))
+    except RuntimeError as e:
+        sys.exit("%s: %s" % (name, e))
     # The kernels the manifest launches (the kernel and its variants): the
     # most registers and spill bytes of any. (moe-translate leaves a variant
     # that spills out of the manifest; its code stays in the module.)
     launched = {kernel} | {v["kernel"] for v in manifest.get("variants", [])}
-    props = [(f, int(st), int(ld), int(r)) for f, st, ld, r in re.findall(
-        r"Function properties for (\w+)\n.*?(\d+) bytes spill stores, "
-        r"(\d+) bytes spill loads.*?Used (\d+) registers", report.stderr,
-        re.S) if f in launched]
-    c["registers"] = max(p[3] for p in props) if props else None
-    c["spill_bytes"] = max(p[1] for p in props) if props else None
+    props = [f for f in functions if f["name"] in launched]
+    c["registers"] = max(f["registers"] for f in props) if props else None
+    c["spill_bytes"] = max(f["spill_stores"] for f in props) if props else None
     # (ptxas may report spill loads without stores: a spill all the same.)
-    c["spill_load_bytes"] = max(p[2] for p in props) if props else None
+    c["spill_load_bytes"] = (max(f["spill_loads"] for f in props)
+                             if props else None)
     c["variants"] = sorted(launched - {kernel})
     # Shared memory: the launch's dynamic bytes and the most static bytes
     # of any of the module's kernels.
-    static = re.findall(r"(\d+) bytes smem", report.stderr)
-    c["smem_bytes"] = manifest["launch"]["dynamic_smem_bytes"] + (
-        max(map(int, static)) if static else 0)
+    c["smem_bytes"] = manifest["launch"]["dynamic_smem_bytes"] + max(
+        [f["static_smem"] for f in functions] + [0])
     c["workspace_bytes"] = manifest.get("workspace_bytes")
     c["max_tokens"] = manifest.get("max_tokens")
     with open(os.path.join(d, "case.json"), "w") as f:

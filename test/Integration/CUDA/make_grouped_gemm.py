@@ -37,6 +37,10 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "scripts"))
+from ptxas_report import SMEM_LIMIT, ptxas_resources  # noqa: E402
+
 MLIR = """func.func @gg(%x: tensor<?x{K}xbf16>, %w: tensor<{E}x{N}x{K}xbf16>,
               %offsets: tensor<{E1}xi32>) -> tensor<?x{N}xbf16> {{
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x{K}xbf16>, tensor<{E}x{N}x{K}xbf16>, tensor<{E1}xi32>) -> tensor<?x{N}xbf16>
@@ -113,10 +117,6 @@ def artifact_name(e, n, k, fp8=False, mxfp4=False, nvfp4=False,
                                  e, n, k)
 
 
-# The shared memory a CTA may have (dynamic + static) on sm_90a and sm_100a.
-SMEM_LIMIT = 232448
-
-
 def with_bias(ir, e, n, dtype):
     """`ir` (one moe.expert_matmul function) with a per-expert bias
     [E, N] of `dtype` as its last argument and operand."""
@@ -173,30 +173,27 @@ def make(bin_dir, out_dir, e, n, k, ptxas, kernel_options="",
     dynamic = {kernel: smem}
     for v in manifest.get("variants", []):
         dynamic[v["kernel"]] = v.get("dynamic_smem_bytes", smem)
-    report = subprocess.run([ptxas, "-arch=" + chip, "-v",
-                             os.path.join(d, kernel + ".ptx"), "-o", os.devnull],
-                            capture_output=True, text=True)
     # One entry per kernel of the module (the 128-row kernel and its
     # variants): its registers and spill bytes (stores and loads: ptxas may
     # report loads alone). ptxas reports serialized wgmmas as "info", not as
     # a warning.
-    kernels = re.findall(
-        r"Function properties for (\w+)\n.*?(\d+) bytes spill stores, "
-        r"(\d+) bytes spill loads.*?Used (\d+) registers", report.stderr,
-        re.S)
+    try:
+        stderr, kernels = ptxas_resources(ptxas, chip,
+                                          os.path.join(d, kernel + ".ptx"))
+    except RuntimeError as e:
+        print("%s: %s" % (name, e))
+        return False
     loss = sorted(set(re.findall(r"\((C\d+)\) Potential Performance Loss",
-                                 report.stderr)))
-    spilled = [(f, int(st) + int(ld)) for f, st, ld, _ in kernels
-               if int(st) + int(ld)]
+                                 stderr)))
+    spilled = [(f["name"], f["spill_stores"] + f["spill_loads"])
+               for f in kernels if f["spill_stores"] or f["spill_loads"]]
     # Dynamic + static shared memory within the 227 KB a CTA may have.
-    static = dict(re.findall(
-        r"Compiling entry function '(\w+)'.*?(\d+) bytes smem",
-        report.stderr, re.S))
+    static = {f["name"]: f["static_smem"] for f in kernels}
     over = ["%s: %d + %s B" % (k, v, static.get(k, "?"))
             for k, v in sorted(dynamic.items())
             if v + int(static.get(k, 0)) > SMEM_LIMIT]
     print("%s: kernel %s, %s registers, %s bytes spilled, smem %d%s%s" % (
-        name, kernel, "/".join(r for _, _, _, r in kernels) or "?",
+        name, kernel, "/".join(str(f["registers"]) for f in kernels) or "?",
         " ".join("%s: %d" % fb for fb in spilled) if spilled else "0", smem,
         ", wgmma SERIALIZED (%s)" % " ".join(loss) if loss else "",
         ", shared memory over %d B: %s" % (SMEM_LIMIT, ", ".join(over))
