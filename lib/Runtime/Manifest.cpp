@@ -341,8 +341,7 @@ private:
 // Sections
 //===----------------------------------------------------------------------===//
 
-static bool parseArch(Reader &r, const std::string &path,
-                      KernelImage &image) {
+static bool parseArch(Reader &r, const std::string &path, ChipBuild &image) {
   // sm_<major><minor>[a|f]: sm_90a, sm_100a, sm_120f.
   const std::string &arch = image.arch;
   std::string_view s = arch;
@@ -418,11 +417,7 @@ static bool parseImages(Reader &r, const json &root, Manifest &m) {
 
 std::vector<KernelImage> kernelImages(const Manifest &m) {
   KernelImage top;
-  top.arch = m.arch;
-  top.archMajor = m.archMajor;
-  top.archMinor = m.archMinor;
-  top.archSpecific = m.archSpecific;
-  top.cubin = m.cubin;
+  static_cast<ChipBuild &>(top) = m;
   top.variants = m.variants;
   std::vector<KernelImage> all{top};
   all.insert(all.end(), m.images.begin(), m.images.end());
@@ -433,11 +428,7 @@ void useImage(Manifest &m, size_t index) {
   if (index == 0)
     return;
   const KernelImage &image = m.images.at(index - 1);
-  m.arch = image.arch;
-  m.archMajor = image.archMajor;
-  m.archMinor = image.archMinor;
-  m.archSpecific = image.archSpecific;
-  m.cubin = image.cubin;
+  static_cast<ChipBuild &>(m) = image;
   if (image.dynamicSmemBytes)
     m.dynamicSmemBytes = *image.dynamicSmemBytes;
   m.variants = image.variants;
@@ -1039,13 +1030,8 @@ bool parseManifest(std::string_view text, Manifest &m, std::string &error) {
     return r.fail("kernel", "must not be empty");
   if (m.cubin.empty())
     return r.fail("cubin", "must not be empty");
-  KernelImage top;
-  top.arch = m.arch;
-  if (!parseArch(r, "arch", top))
+  if (!parseArch(r, "arch", m))
     return false;
-  m.archMajor = top.archMajor;
-  m.archMinor = top.archMinor;
-  m.archSpecific = top.archSpecific;
   if (!parseImages(r, root, m) || !parseLaunch(r, root, m) ||
       !parseVariants(r, root, m))
     return false;

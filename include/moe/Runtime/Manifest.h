@@ -126,22 +126,14 @@ struct KernelVariant {
   std::array<uint32_t, 3> cluster{1, 1, 1};
 };
 
-/// A build of the kernel for one chip: the top-level "arch" and "cubin", or
-/// an entry of "images" (the same kernel, parameters and launch for
-/// another chip).
-struct KernelImage {
+/// What makes a build of the kernel one chip's: its arch and its cubin. The
+/// manifest's top level is one (`Manifest` derives from it), each entry of
+/// "images" another.
+struct ChipBuild {
   std::string arch;
   unsigned archMajor = 0, archMinor = 0;
   bool archSpecific = false; ///< "a"/"f" suffix: this exact compute capability
   std::string cubin;
-  /// Its own dynamic shared memory for `kernel` (images only; the kernels of
-  /// the chips may lay their shared memory out differently), else the
-  /// launch's.
-  std::optional<uint32_t> dynamicSmemBytes;
-  /// Its own variants (images only: a chip's lowering may have variants
-  /// another's has not, e.g. sm_90a's 128-row FP8 kernel); an image that
-  /// lists none runs `kernel` for every token count.
-  std::vector<KernelVariant> variants;
 
   /// Whether a device of compute capability major.minor runs it.
   bool runsOn(unsigned major, unsigned minor) const {
@@ -150,16 +142,27 @@ struct KernelImage {
   }
 };
 
+/// A build of the kernel for one chip: the top-level "arch" and "cubin", or
+/// an entry of "images" (the same kernel, parameters and launch for
+/// another chip).
+struct KernelImage : ChipBuild {
+  /// Its own dynamic shared memory for `kernel` (images only; the kernels of
+  /// the chips may lay their shared memory out differently), else the
+  /// launch's.
+  std::optional<uint32_t> dynamicSmemBytes;
+  /// Its own variants (images only: a chip's lowering may have variants
+  /// another's has not, e.g. sm_90a's 128-row FP8 kernel); an image that
+  /// lists none runs `kernel` for every token count.
+  std::vector<KernelVariant> variants;
+};
+
 /// The largest workspace_zero_bytes: moeRtKernelInfo reports it in 32 bits.
 inline constexpr uint64_t kMaxWorkspaceZeroBytes = 0xFFFFFFFCull;
 
-struct Manifest {
+/// The top-level build's arch and cubin are its ChipBuild part.
+struct Manifest : ChipBuild {
   int64_t version = 0;
   std::string kernel;
-  std::string arch;
-  unsigned archMajor = 0, archMinor = 0;
-  bool archSpecific = false; ///< "a" suffix: this exact compute capability
-  std::string cubin;
   /// Builds for other chips ("images"); the runtime loads the first build,
   /// the top-level one included, that the device runs.
   std::vector<KernelImage> images;
