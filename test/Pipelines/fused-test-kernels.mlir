@@ -193,3 +193,13 @@
 // tensor memory with tcgen05.ld .32x32b.
 // RUN: grep -l "tcgen05.ld.sync.aligned.32x32b" %t.sm100.bias/*/*.ptx | wc -l | FileCheck %s --check-prefix=SM100-BIAS-SINGLE
 // SM100-BIAS-SINGLE: 5
+
+// Gathered rows (gather-rows=true: no copy of the routed rows, GEMM1's
+// producer warp copying them from x into each stage; docs/FusedKernel.md):
+// the GPU suite's gather set (fused-moe.test, %t.gather) and the section-9
+// bf16 layers, with no spill in the producer warp's 40 registers or the
+// MMA warpgroups', every bf16 kernel gathering (32 copies a lane a stage).
+// RUN: rm -rf %t.gather && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.gather --ptxas %ptxas --strict --kernel-options gather-rows=true 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,192,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,320,320,2,in_combine,bf16,swiglu,interleaved 8,320,192,2,in_combine,bf16,clamped_swiglu,interleaved,bias 8,512,256,2,softmax,shared1 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 128,2880,2880,4 | FileCheck %s --check-prefix=GATHER
+// GATHER-COUNT-13: registers {{[0-9]+}}, spill stores 0 B, workspace
+// RUN: grep -c "cp.async.cg.shared.global" %t.gather/*/*.ptx | FileCheck %s --check-prefix=GATHER-COPIES
+// GATHER-COPIES-COUNT-13: :32{{$}}

@@ -282,6 +282,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "are still arriving; correct on the H200 but not faster there "
            "(bench/results/2026-12-05-kernel-options-h200.md), so off by "
            "default">,
+    Option<"gatherRows", "gather-rows", "bool", "false",
+           "bf16 fused layers on sm_90a on one GPU (MMA warpgroups, bf16 "
+           "weights and rows): no copy of the routed rows; the dispatch "
+           "records each row's token (moek.dispatch row_tokens) and a "
+           "producer warp copies GEMM1's rows from x into each stage "
+           "(moek.gather_rows, cp.async) beside lane 0's weight boxes; not "
+           "yet run on a GPU, so off by default (docs/FusedKernel.md)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

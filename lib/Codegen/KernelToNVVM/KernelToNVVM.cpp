@@ -1070,6 +1070,108 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
   }
 };
 
+/// Lane l copies piece c = l % 8 (16 bytes) of tile rows q = 32 (l / 8)
+/// + j (R / 4 of them; R / 4 a multiple of 8, so q % 8 = j % 8) to byte
+/// 128 q + 16 (c ^ (j % 8)) of the tile: TMA's 128-byte swizzle, which
+/// XORs address bits 4-6 with bits 7-9 (the tile is 1024-byte aligned).
+/// Eight rows at a time: their tokens loaded, then their copies (a row
+/// past row_end reads the first row's token and copies 0 bytes: zeros).
+struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatherRowsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    RingType type = op.getRing().getType();
+    int64_t index = op.getTileAttr().getInt();
+    int64_t rows = type.getTile(index).getDimSize(0);
+    int64_t rowBytes = 2 * op.getHiddenAttr().getInt();
+    Type i32 = b.getI32Type(), i64 = b.getI64Type();
+    RingParts p =
+        unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
+    Value tile = tileAddress(b, loc, p, type, index);
+    // A %tid.x read of its own: with the kernel's, LLVM hoisted the 32
+    // rows' token addresses and sizes out of the K loop, and the producer
+    // warp's registers spilled them (268 bytes).
+    Value lane =
+        LLVM::URemOp::create(b, loc, freshThreadIdX(b, loc), i32c(b, loc, 32));
+    Value piece = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 8));
+    Value group = LLVM::ZExtOp::create(
+        b, loc, i64, LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 8)));
+    int64_t perLane = rows / 4;
+    // The lane's first tile row, and its first source row.
+    Value q0 = LLVM::MulOp::create(b, loc, group, i64c(b, loc, perLane));
+    Value row = toI64(b, loc, adaptor.getRow());
+    Value first = LLVM::AddOp::create(b, loc, row, q0);
+    Value rowEnd = toI64(b, loc, adaptor.getRowEnd());
+    // The piece's bytes in a token row: the K slice's, then the piece's.
+    Value column = LLVM::AddOp::create(
+        b, loc,
+        LLVM::MulOp::create(b, loc, toI64(b, loc, adaptor.getK()),
+                            i64c(b, loc, 2)),
+        LLVM::ZExtOp::create(
+            b, loc, i64, LLVM::ShlOp::create(b, loc, piece, i32c(b, loc, 4))));
+    Value src0 = gepBytes(b, loc, adaptor.getX(), column);
+    Value dst0 = gepBytes(b, loc, tile,
+                          LLVM::MulOp::create(b, loc, q0, i64c(b, loc, 128)));
+    auto cg = NVVM::LoadCacheModifierKindAttr::get(
+        b.getContext(), NVVM::LoadCacheModifierKind::CG);
+    constexpr int64_t kAhead = 8;
+    for (int64_t j0 = 0; j0 < perLane; j0 += kAhead) {
+      SmallVector<Value> tokens, valid;
+      for (int64_t j = j0; j < j0 + kAhead; ++j) {
+        Value r = LLVM::AddOp::create(b, loc, first, i64c(b, loc, j));
+        Value inside =
+            LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, r, rowEnd);
+        Value from = LLVM::SelectOp::create(b, loc, inside, r, row);
+        tokens.push_back(LLVM::LoadOp::create(
+            b, loc, i32,
+            LLVM::GEPOp::create(b, loc, adaptor.getRowTokens().getType(), i32,
+                                adaptor.getRowTokens(), ValueRange{from}),
+            4));
+        valid.push_back(inside);
+      }
+      for (int64_t j = j0; j < j0 + kAhead; ++j) {
+        Value token = LLVM::ZExtOp::create(b, loc, i64, tokens[j - j0]);
+        Value src = gepBytes(
+            b, loc, src0,
+            LLVM::MulOp::create(b, loc, token, i64c(b, loc, rowBytes)));
+        Value swizzled = LLVM::ShlOp::create(
+            b, loc, LLVM::XOrOp::create(b, loc, piece, i32c(b, loc, j % 8)),
+            i32c(b, loc, 4));
+        Value dst = gepBytes(
+            b, loc, dst0,
+            LLVM::AddOp::create(b, loc, i64c(b, loc, 128 * j),
+                                LLVM::ZExtOp::create(b, loc, i64, swizzled)));
+        Value size = LLVM::SelectOp::create(b, loc, valid[j - j0],
+                                            i32c(b, loc, 16), i32c(b, loc, 0));
+        NVVM::CpAsyncOp::create(b, loc, dst, src, b.getI32IntegerAttr(16), cg,
+                                size);
+      }
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// fence.proxy.async.shared::cta: the stage's cp.async copies (generic
+/// proxy), seen through the full barrier, made visible to the wgmmas.
+struct FenceCopiesLowering : OpConversionPattern<FenceCopiesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FenceCopiesOp op, OpAdaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    MLIRContext *ctx = rewriter.getContext();
+    NVVM::FenceProxyOp::create(
+        rewriter, op.getLoc(),
+        NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct RingSetTagLowering : OpConversionPattern<RingSetTagOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3914,8 +4016,30 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                          toIndex(tb, l, row)));
       return {row};
     };
-    if (a.getRowScales() && !a.getRowsReady() && !op.getMxRound() &&
-        k >= 4 && k <= 32) {
+    if (Value rowTokens = a.getRowTokens()) {
+      // The rows gathered by GEMM1 (moek.gather_rows): a thread places a
+      // slot and records its row's token; nothing is copied.
+      Value always = arith::ConstantIntOp::create(b, loc, 1, 1);
+      scf::ForOp::create(
+          b, loc, walk.gtid, walk.slots, walk.gthreads, ValueRange{},
+          [&](OpBuilder &fb, Location l, Value s, ValueRange) {
+            walk.placeSlot(fb, l, s, always, a.getSlotRows(), 1,
+                           [&](OpBuilder &tb, Location pl, Value slot,
+                               Value id) -> SmallVector<Value> {
+                             SmallVector<Value> row = place(tb, pl, slot, id);
+                             Value token = toI32(
+                                 tb, pl,
+                                 arith::DivUIOp::create(tb, pl, slot, idx(k)));
+                             LLVM::StoreOp::create(
+                                 tb, pl, token,
+                                 elementAddress(tb, pl, rowTokens, i32,
+                                                toIndex(tb, pl, row[0])));
+                             return row;
+                           });
+            scf::YieldOp::create(fb, l);
+          });
+    } else if (a.getRowScales() && !a.getRowsReady() && !op.getMxRound() &&
+               k >= 4 && k <= 32) {
       // FP8 rows by tokens (SlotWalk::eachToken): each token's row read
       // and quantized once, stored into its k rows. Measured on an H100
       // against the slot walk: the FP8 layers with k = 8 1.1-5.6% faster;
@@ -7853,6 +7977,7 @@ struct ConvertMoEKernelToNVVMPass
                  ReturnRowsLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
+                 GatherRowsLowering, FenceCopiesLowering,
                  DispatchLowering, RouteLowering,
                  CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,

@@ -440,7 +440,8 @@ void disableUnroll(scf::ForOp loop) {
 using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 
 /// The producer's copies of one tile, K slice by K slice, into the ring
-/// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`) from row
+/// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`; none
+/// without it, `stageHook` then fills A) from row
 /// `aRow` that hold rows below `rowEnd` (at most tileM / 64 of them), and
 /// one 128-row box of B (`tmapB`) at each row of `bRows`, all at the
 /// slice's column, one after the other in tile 1 (`boxPerTile`: box b in
@@ -473,13 +474,20 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
   // only the boxes that hold rows of the expert are loaded (the MMAs of the
   // others are skipped): an expert with 4 rows costs one 8 KB box per
   // stage, not a whole tile.
-  Value rowsLeft = arith::SubIOp::create(ob, l, rowEnd, aRow);
-  Value boxes = arith::MinUIOp::create(
-      ob, l, arith::CeilDivUIOp::create(ob, l, rowsLeft, idx(ob, kXBoxRows)),
-      idx(ob, tileM / kXBoxRows));
-  Value bytes = arith::AddIOp::create(
-      ob, l, arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * aRowBytes)),
-      idx(ob, int64_t(bRows.size()) * bBoxRows * bRowBytes));
+  // Without `tmapA` the stage hook fills A (moek.gather_rows): only B's
+  // bytes are expected.
+  Value bytes = idx(ob, int64_t(bRows.size()) * bBoxRows * bRowBytes);
+  Value boxes;
+  if (tmapA) {
+    Value rowsLeft = arith::SubIOp::create(ob, l, rowEnd, aRow);
+    boxes = arith::MinUIOp::create(
+        ob, l, arith::CeilDivUIOp::create(ob, l, rowsLeft, idx(ob, kXBoxRows)),
+        idx(ob, tileM / kXBoxRows));
+    bytes = arith::AddIOp::create(
+        ob, l,
+        arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * aRowBytes)),
+        bytes);
+  }
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
       [&](OpBuilder &wb, Location il, Value ks, ValueRange iit) {
@@ -495,7 +503,7 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
         if (tag)
           mk::RingSetTagOp::create(ib, il, ring, i, tag);
         mk::RingExpectOp::create(ib, il, ring, i, bytes);
-        for (int64_t box = 0; box < tileM / kXBoxRows; ++box) {
+        for (int64_t box = 0; tmapA && box < tileM / kXBoxRows; ++box) {
           auto load = [&](OpBuilder &lb) {
             Value row = arith::AddIOp::create(lb, il, aRow,
                                               idx(lb, box * kXBoxRows));
@@ -2756,20 +2764,22 @@ struct ExpertParallel {
   /// The dispatch (grid barriers 1 and 2): to the experts' owners, or the
   /// single-GPU one. `rowScales`: quantize the rows (FP8). `rowsReady` and
   /// `offsetsReady` (single GPU, bf16 rows): no grid barrier 2, the rows
-  /// published block by block (moek.dispatch).
+  /// published block by block (moek.dispatch). `rowTokens` (single GPU,
+  /// bf16 rows): each row's token recorded there instead of `rows` copied.
   void dispatch(OpBuilder &b, Location loc, Value x, Value ids, Value weights,
                 Value tokens, Value counts, Value cursor, Value offsets,
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
-                Value rowScales, int64_t k, int64_t h,
-                bool permuteK = false, bool mxRound = false,
-                Value rowsReady = {}, Value offsetsReady = {},
-                int64_t blockRows = 128) const {
+                Value rowScales, int64_t k, int64_t h, bool permuteK = false,
+                bool mxRound = false, Value rowsReady = {},
+                Value offsetsReady = {}, int64_t blockRows = 128,
+                Value rowTokens = {}) const {
     if (!enabled()) {
       auto op = mk::DispatchOp::create(
           b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
-          rowWeights, rows, barrier, rowScales, rowsReady, offsetsReady,
-          b.getI64IntegerAttr(localExperts), b.getI64IntegerAttr(k),
-          b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+          rowWeights, rowTokens ? Value() : rows, rowTokens, barrier, rowScales,
+          rowsReady, offsetsReady, b.getI64IntegerAttr(localExperts),
+          b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
+          b.getI64IntegerAttr(1));
       op.setPermuteK(permuteK);
       op.setMxRound(mxRound);
       if (rowsReady)
@@ -3068,15 +3078,13 @@ void buildFusedTmemRoles(OpBuilder &b, Location loc, Value ring, Value total,
   finish(b);
 }
 
-LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
-                                  FusedMoEOp op, int64_t stages,
-                                  int64_t maxTokens, bool streamWeights,
-                                  bool phaseTimers, bool commOnly = false,
-                                  bool transposedSmallTiles = false,
-                                  bool singleIssuer = false,
-                                  bool narrowTiles = true,
-                                  bool dispatchReadiness = false,
-                                  bool approxActivation = true) {
+LLVM::LLVMFuncOp
+buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
+                 int64_t stages, int64_t maxTokens, bool streamWeights,
+                 bool phaseTimers, bool commOnly = false,
+                 bool transposedSmallTiles = false, bool singleIssuer = false,
+                 bool narrowTiles = true, bool dispatchReadiness = false,
+                 bool approxActivation = true, bool gatherRows = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3110,8 +3118,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // The dispatch's rows published block by block (one GPU) or segment by
   // segment (expert parallelism), GEMM1's producer waiting for its tile's
   // rows instead of grid barrier 2 (bf16 rows, MMA warpgroups).
+  // GEMM1's rows gathered from x by the producer warp (moek.gather_rows)
+  // instead of copied by the dispatch (bf16 rows and weights, one GPU, MMA
+  // warpgroups): the dispatch records each row's token where the rows
+  // would be (the workspace keeps its layout), GEMM2 is unchanged.
+  bool gather = gatherRows && !packed && ranks == 1 && !commOnly && !single &&
+                !op.getXQuantAttr();
   bool blockReady = dispatchReadiness && !commOnly && !single &&
-                    !op.getXQuantAttr();
+                    !op.getXQuantAttr() && !gather;
   FusedWorkspace ws(ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
                     phaseTimers, /*fp8=*/false, ranks, e, blockReady);
   // The producer's registers (the MMA warpgroups get the rest): the waits
@@ -3204,8 +3218,13 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
         AffineMap(), b.getI64IntegerAttr(3)));
   auto ringType = mk::RingType::get(ctx, stages, tiles);
   auto accType = mk::AccType::get(ctx, 64, 256, b.getF32Type());
-  Value ring = mk::RingAllocOp::create(b, loc, ringType,
-                                       b.getI64IntegerAttr(single ? 1 : 256));
+  auto ringAlloc = mk::RingAllocOp::create(
+      b, loc, ringType, b.getI64IntegerAttr(single ? 1 : 256));
+  // Gathered rows: every stage's full barrier also counts the 32 lanes'
+  // copy arrivals (moek.ring_arrive_copies).
+  if (gather)
+    ringAlloc.setProducers(33);
+  Value ring = ringAlloc;
   // FP4 weights on sm_90a: a tile of at most kSmallRows rows is multiplied
   // transposed (moek.mma_fp4_bf16: each MMA warpgroup's 128 weight rows,
   // expanded in registers, times the tile's first kSmallRows token rows),
@@ -3233,7 +3252,8 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, Value(), k, h,
               /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()),
-              rowsReady, blockReady ? at(ws.offsetsReady) : Value());
+              rowsReady, blockReady ? at(ws.offsetsReady) : Value(),
+              /*blockRows=*/128, gather ? rows : Value());
   timers.stamp(b, loc, 1);
   // The grid barrier before the combine: the third, or the second when the
   // dispatch has none of its own at its end.
@@ -3302,12 +3322,27 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
   // Single issuer: the MMA issuer shares the producer's warpgroup, whose
   // 40 registers made ptxas spill (DeepSeek-V3: 156 bytes); 56 and 216 for
   // the epilogue fit (128 x 56 + 256 x 216 <= 64K).
+  // Gathered rows: warp 0 of the producer warpgroup, lane 0 tagging the
+  // stages, expecting the weights' bytes and issuing their copies, every
+  // lane then copying its share of a GEMM1 stage's rows and arriving once
+  // its copies land (a GEMM2 or stop stage: at once).
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, single ? 56 : producerRegs);
-    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
-    auto ifOp = scf::IfOp::create(b, loc, leader, false);
-    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value leader;
+    if (gather) {
+      Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
+      auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
+      b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
+      leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    } else {
+      Value elected = mk::ElectOneOp::create(b, loc, b.getI1Type());
+      auto ifOp = scf::IfOp::create(b, loc, elected, false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    }
+    auto arrive = [&](OpBuilder &hb, Location hl, Value st, Value) {
+      mk::RingArriveCopiesOp::create(hb, hl, ring, st);
+    };
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
@@ -3320,10 +3355,21 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   ep.awaitTileRows(tb, l, offsets, rowsReady, d, 128,
                                    [&] { return readyIndex(tb, d); });
                 auto [base, up] = gemm1Boxes(tb, d);
+                auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
+                                      Value ks) {
+                  mk::GatherRowsOp::create(
+                      hb, hl, ring, st, hb.getI64IntegerAttr(0), x, rows,
+                      d.getRow(), d.getRowEnd(),
+                      arith::MulIOp::create(hb, hl, ks, idx(hb, kTileK)),
+                      hb.getI64IntegerAttr(h));
+                  arrive(hb, hl, st, ks);
+                };
                 Value next = buildTileLoads(
-                    tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), 128,
-                    tmapW13, {base, up}, slices1, iter, streamWeights, t,
-                    kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked);
+                    tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
+                    d.getRowEnd(), 128, tmapW13, {base, up}, slices1, iter,
+                    streamWeights, t, kTileK, /*boxPerTile=*/false, bTile,
+                    bRowBytes, bPacked, /*aTile=*/0, kSliceBytes, leader,
+                    gather ? StageHook(gatherHook) : StageHook());
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -3334,11 +3380,14 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
-                    kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked);
+                    kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked,
+                    /*aTile=*/0, kSliceBytes, leader,
+                    gather ? StageHook(arrive) : StageHook());
                 return next;
               });
-        });
-    buildStopMark(b, loc, ring, last, total);
+        },
+        /*producerWarp=*/gather);
+    buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
   }
 
@@ -3503,7 +3552,9 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
       return {acc, loop.getResult(3)};
     };
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
-    // product when the tile has at most kSmallRows rows. `boxes` are the
+    // product when the tile has at most kSmallRows rows. `onFull`: what a
+    // warpgroup does with each full stage before its MMAs (the expansion
+    // of packed weights, the fence of gathered rows). `boxes` are the
     // first weight rows of tile 2's two 128-row halves.
     // A GEMM's last column tile narrower than the tile (`validRows` of
     // tile 1's rows, the output's columns left; 0: none) takes narrower
@@ -3513,16 +3564,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
       return narrowLastTile(tb, loc, d.getColTile(), tiles,
                             narrowTiles ? validRows : 0);
     };
-    auto tileMmas = [&](OpBuilder &tb, mk::GroupedTileOp d, Value row,
-                        Value slices, Value iter, StageHook dequant,
-                        Value scales, std::pair<Value, Value> boxes,
-                        int64_t scaleRows, int64_t kDim,
-                        NarrowTile narrow) -> std::pair<SmallVector<Value>, Value> {
+    auto tileMmas =
+        [&](OpBuilder &tb, mk::GroupedTileOp d, Value row, Value slices,
+            Value iter, StageHook onFull, Value scales,
+            std::pair<Value, Value> boxes, int64_t scaleRows, int64_t kDim,
+            NarrowTile narrow) -> std::pair<SmallVector<Value>, Value> {
       Location l = loc;
       auto big = [&](OpBuilder &ob) {
         return buildTileMmas(ob, l, ring, accType, aRow, row, d.getRowEnd(), 1,
-                             slices, iter, /*pipelined=*/true,
-                             packed ? dequant : StageHook(), narrow);
+                             slices, iter, /*pipelined=*/true, onFull, narrow);
       };
       if (!smallTiles)
         return big(tb);
@@ -3578,8 +3628,15 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                 // Interleaved gate/up: the last tile's valid weight rows
                 // are the first ones (concatenated, its gate and up boxes
                 // both run past their halves: all MMAs).
+                // Gathered rows: cp.async's copies fenced to the MMAs.
+                auto fence = [&](OpBuilder &hb, Location hl, Value, Value) {
+                  mk::FenceCopiesOp::create(hb, hl);
+                };
+                StageHook onFull = packed   ? StageHook(dequant)
+                                   : gather ? StageHook(fence)
+                                            : StageHook();
                 auto [accs, next] = tileMmas(
-                    tb, d, row, slices1, iter, dequant, w13Scales, boxes,
+                    tb, d, row, slices1, iter, onFull, w13Scales, boxes,
                     e * 2 * i, h,
                     narrowLast(tb, d, cols1, interleaved ? (2 * i) % 256 : 0));
                 timers.turn(tb, l, 8, 9, firstWg);
@@ -3628,9 +3685,10 @@ LLVM::LLVMFuncOp buildFusedKernel(OpBuilder &b, Location loc, StringRef name,
                   expandWeights(hb, hl, ring, st, ks, w2Scales, base, second,
                                 e * h, i, nvfp4, mxfp8W);
                 };
-                auto [accs, next] =
-                    tileMmas(eb, d, row, slices2, iter, dequant, w2Scales,
-                             boxes, e * h, i, narrowLast(eb, d, cols2, h % 256));
+                auto [accs, next] = tileMmas(
+                    eb, d, row, slices2, iter,
+                    packed ? StageHook(dequant) : StageHook(), w2Scales, boxes,
+                    e * h, i, narrowLast(eb, d, cols2, h % 256));
                 timers.turn(eb, l, 8, 9, firstWg);
                 Value col =
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
@@ -3802,9 +3860,10 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
   auto dispatch = mk::DispatchOp::create(
       b, loc, kern.x, kern.ids, kern.weights, kern.tokens, kern.counts,
       kern.cursor, kern.offsets, kern.slotRows, kern.rowWeights, kern.rows,
-      kern.barrier, kern.rowScales, /*rows_ready=*/Value(),
-      /*offsets_ready=*/Value(), b.getI64IntegerAttr(e),
-      b.getI64IntegerAttr(k), b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
+      /*row_tokens=*/Value(), kern.barrier, kern.rowScales,
+      /*rows_ready=*/Value(),
+      /*offsets_ready=*/Value(), b.getI64IntegerAttr(e), b.getI64IntegerAttr(k),
+      b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
   dispatch.setMxRound(true);
 
   auto i8 = b.getIntegerType(8);
@@ -5258,7 +5317,8 @@ struct ConvertMoEToMoEKernelPass
             phaseTimers, commOnly,
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
-            dispatchReadiness, approxActivation);
+            dispatchReadiness, approxActivation,
+            /*gatherRows=*/chip == "sm_90a" && gatherRows);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

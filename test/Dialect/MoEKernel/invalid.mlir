@@ -296,7 +296,7 @@ func.func @negative_dispatch_block_rows(%p: !llvm.ptr<1>, %t: index) {
 
 func.func @negative_dispatch_ready_alone(%p: !llvm.ptr<1>, %t: index) {
   // expected-error @+1 {{'moek.dispatch' op expects rows_ready and offsets_ready together}}
-  "moek.dispatch"(%p, %p, %p, %t, %p, %p, %p, %p, %p, %p, %p, %p) <{hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0>}> : (!llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, index, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>) -> ()
+  "moek.dispatch"(%p, %p, %p, %t, %p, %p, %p, %p, %p, %p, %p, %p) <{hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0>}> : (!llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, index, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>, !llvm.ptr<1>) -> ()
   return
 }
 

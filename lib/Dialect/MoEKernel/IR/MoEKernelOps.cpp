@@ -673,6 +673,27 @@ LogicalResult RingArriveCopiesOp::verify() {
   return success();
 }
 
+LogicalResult GatherRowsOp::verify() {
+  RingType ring = getRing().getType();
+  int64_t index = getTileAttr().getInt(),
+          numTiles = static_cast<int64_t>(ring.getTiles().size());
+  if (index < 0 || index >= numTiles)
+    return emitOpError() << "expects a tile index in [0, " << numTiles
+                         << "), got " << index;
+  MemRefType tile = ring.getTile(index);
+  if (!tile.getElementType().isBF16() || tile.getDimSize(1) != 64 ||
+      tile.getDimSize(0) < 32 || tile.getDimSize(0) % 32 != 0)
+    return emitOpError() << "expects a bf16 tile of 64 columns (128-byte "
+                            "rows) and a multiple of 32 rows, got "
+                         << tile;
+  int64_t hidden = getHiddenAttr().getInt();
+  if (hidden < 64 || hidden % 64 != 0)
+    return emitOpError() << "expects hidden a positive multiple of 64 (whole "
+                            "K slices), got "
+                         << hidden;
+  return success();
+}
+
 LogicalResult ElectOneOp::verify() {
   int64_t warp = getWarpAttr().getInt();
   if (warp < 0 || warp > 3)
@@ -1114,6 +1135,13 @@ LogicalResult DispatchOp::verify() {
                          << getHiddenAttr().getInt();
   if (bool(getRowsReady()) != bool(getOffsetsReady()))
     return emitOpError() << "expects rows_ready and offsets_ready together";
+  if (bool(getRows()) == bool(getRowTokens()))
+    return emitOpError() << "expects either rows (the rows copied) or "
+                            "row_tokens (each row's token recorded)";
+  if (getRowTokens() &&
+      (getRowScales() || getRowsReady() || getMxRound() || getPermuteK()))
+    return emitOpError() << "expects row_tokens with bf16 rows only (no "
+                            "row_scales, rows_ready, mx_round or permute_k)";
   int64_t blockRows = getBlockRowsAttr().getInt();
   if (blockRows != 64 && blockRows != 128)
     return emitOpError() << "expects block_rows 64 or 128 (the fused "

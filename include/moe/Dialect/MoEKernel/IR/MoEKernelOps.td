@@ -516,6 +516,12 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
        walk otherwise: 32 slots a warp, each row copied on its own);
     4. ends with a grid barrier, after which all of it is visible.
 
+    With `row_tokens` (u32 `[max rows]`, in place of `rows`; bf16 rows:
+    no `row_scales`, `rows_ready` or `mx_round`) no row is copied: each
+    placed row `r` records its token, `row_tokens[r] = t`, and GEMM1 reads
+    the token rows from `x` itself (moek.gather_rows). One thread places a
+    slot (a grid-stride loop over the slots), with nothing to copy.
+
     With `rows_ready` and `offsets_ready` (u32 counters, zero at entry) there
     is no second grid barrier: the rows are published block by block, so
     that GEMM tiles start while other rows are still being copied. CTA 0
@@ -554,7 +560,9 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
                        MoEK_GlobalPtr:$weights, Index:$tokens,
                        MoEK_GlobalPtr:$counts, MoEK_GlobalPtr:$cursor,
                        MoEK_GlobalPtr:$offsets, MoEK_GlobalPtr:$slot_rows,
-                       MoEK_GlobalPtr:$row_weights, MoEK_GlobalPtr:$rows,
+                       MoEK_GlobalPtr:$row_weights,
+                       Optional<MoEK_GlobalPtr>:$rows,
+                       Optional<MoEK_GlobalPtr>:$row_tokens,
                        MoEK_GlobalPtr:$barrier,
                        Optional<MoEK_GlobalPtr>:$row_scales,
                        Optional<MoEK_GlobalPtr>:$rows_ready,
@@ -567,7 +575,8 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
     $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
     `slot_rows` `(` $slot_rows `)` `row_weights` `(` $row_weights `)`
-    `rows` `(` $rows `)` (`row_scales` `(` $row_scales^ `)`)?
+    (`rows` `(` $rows^ `)`)? (`row_tokens` `(` $row_tokens^ `)`)?
+    (`row_scales` `(` $row_scales^ `)`)?
     (`rows_ready` `(` $rows_ready^ `)` `offsets_ready` `(` $offsets_ready `)`)?
     `barrier` `(` $barrier `)` attr-dict
   }];
@@ -943,6 +952,53 @@ def MoEK_StageScalesOp : MoEK_Op<"stage_scales", []> {
     qualified(type($ring))
   }];
   let hasVerifier = 1;
+}
+
+def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
+  let summary = "A warp copies token rows into a stage's row tile (cp.async)";
+  let description = [{
+    GEMM1's rows gathered from the tokens instead of a dispatched copy
+    (moek.dispatch with `row_tokens`). The 32 lanes of the executing warp
+    fill tile `tile` of stage `iter mod S` (bf16, R x 64: 128-byte rows,
+    R a multiple of 32): tile row `q` gets the 64 values of `x` (bf16,
+    `hidden` a row) at row `row_tokens[row + q]` (u32), columns `k ..
+    k + 63`, where `row + q < row_end`, and zeros past it, laid out in the
+    128-byte swizzle a TMA box of the tile would have (16-byte piece `c`
+    of row `q` at byte `128 q + 16 (c ^ (q % 8))`; the tile is 1024-byte
+    aligned). Lane `l` copies piece `l % 8` of rows `32 (l / 8) + j`, one
+    16-byte `cp.async` each, eight rows' tokens loaded ahead of their
+    copies. Asynchronous: moek.ring_arrive_copies makes the stage wait for
+    them, and an MMA warpgroup reads them after moek.fence_copies.
+
+    ```mlir
+    moek.gather_rows %ring[%i] tile 0 x(%x) row_tokens(%rt) row(%row) row_end(%end) k(%kx) {hidden = 7168 : i64} : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
+                       MoEK_GlobalPtr:$x, MoEK_GlobalPtr:$row_tokens,
+                       Index:$row, Index:$row_end, Index:$k,
+                       I64Attr:$hidden);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `tile` $tile `x` `(` $x `)` `row_tokens` `(`
+    $row_tokens `)` `row` `(` $row `)` `row_end` `(` $row_end `)` `k` `(` $k
+    `)` attr-dict `:` qualified(type($ring))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_FenceCopiesOp : MoEK_Op<"fence_copies", []> {
+  let summary = "MMA warpgroup: make a full stage's cp.async copies visible to its MMAs";
+  let description = [{
+    After moek.ring_wait of a stage filled in part by `cp.async` copies
+    (moek.gather_rows: generic-proxy writes), before the MMAs that read it
+    (wgmma reads shared memory through the async proxy):
+    `fence.proxy.async.shared::cta`, by every thread of the warpgroup.
+
+    ```mlir
+    moek.fence_copies
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
 }
 
 def MoEK_RingSetTagOp : MoEK_Op<"ring_set_tag", []> {
