@@ -283,10 +283,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "(bench/results/2026-12-05-kernel-options-h200.md), so off by "
            "default">,
     Option<"gatherRows", "gather-rows", "bool", "false",
-           "bf16 fused layers on sm_90a on one GPU (MMA warpgroups, bf16 "
-           "weights and rows): no copy of the routed rows; the dispatch "
-           "records each row's token (moek.dispatch row_tokens) and a "
-           "producer warp copies GEMM1's rows from x into each stage "
+           "bf16 and FP8 fused layers on sm_90a on one GPU (MMA "
+           "warpgroups; bf16 rows and weights, or FP8 rows and weights with "
+           "top_k 2 to 32): no copy of the routed rows; the dispatch "
+           "records each row's token (moek.dispatch row_tokens; FP8: each "
+           "token's row quantized once) and a producer warp copies GEMM1's "
+           "rows from x (FP8: the token rows) into each stage "
            "(moek.gather_rows, cp.async) beside lane 0's weight boxes; not "
            "yet run on a GPU, so off by default (docs/FusedKernel.md)">,
     Option<"commOnly", "comm-only", "bool", "false",

@@ -1085,8 +1085,10 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
     Location loc = op.getLoc();
     RingType type = op.getRing().getType();
     int64_t index = op.getTileAttr().getInt();
-    int64_t rows = type.getTile(index).getDimSize(0);
-    int64_t rowBytes = 2 * op.getHiddenAttr().getInt();
+    MemRefType tileType = type.getTile(index);
+    int64_t rows = tileType.getDimSize(0);
+    int64_t elemBytes = tileType.getElementTypeBitWidth() / 8;
+    int64_t rowBytes = elemBytes * op.getHiddenAttr().getInt();
     Type i32 = b.getI32Type(), i64 = b.getI64Type();
     RingParts p =
         unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
@@ -1109,7 +1111,7 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
     Value column = LLVM::AddOp::create(
         b, loc,
         LLVM::MulOp::create(b, loc, toI64(b, loc, adaptor.getK()),
-                            i64c(b, loc, 2)),
+                            i64c(b, loc, elemBytes)),
         LLVM::ZExtOp::create(
             b, loc, i64, LLVM::ShlOp::create(b, loc, piece, i32c(b, loc, 4))));
     Value src0 = gepBytes(b, loc, adaptor.getX(), column);
@@ -1150,23 +1152,6 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
                                 size);
       }
     }
-    rewriter.eraseOp(op);
-    return success();
-  }
-};
-
-/// fence.proxy.async.shared::cta: the stage's cp.async copies (generic
-/// proxy), seen through the full barrier, made visible to the wgmmas.
-struct FenceCopiesLowering : OpConversionPattern<FenceCopiesOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(FenceCopiesOp op, OpAdaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    MLIRContext *ctx = rewriter.getContext();
-    NVVM::FenceProxyOp::create(
-        rewriter, op.getLoc(),
-        NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
     rewriter.eraseOp(op);
     return success();
   }
@@ -3445,24 +3430,34 @@ Value permutedKWord(OpBuilder &b, Location loc, Value l) {
 /// takes 8 values (16 bytes) of a 256-value step (two 1x128 blocks, one per
 /// half-warp), kCopyUnroll steps at a time (kMultiCopyUnroll with several
 /// destinations), quantizes them once and stores them into each
-/// destination row (with `routed`, only those whose flag is set). The trip count is the same for every lane (the block amax is a
+/// destination row (with `routed`, only those whose flag is set). With
+/// `tokenRow` the values go once into that row of `rows` (a row per token,
+/// for moek.gather_rows) and only the scales into each destination row.
+/// The trip count is the same for every lane (the block amax is a
 /// shuffle over the half-warp); a block past the row end (h an odd
 /// multiple of 128) reads the row's last 8 values and stores nothing.
 void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                    Value scales, ArrayRef<Value> dstRows, Value lane, int64_t h,
                    const std::map<int64_t, Value> &constants, bool permuteK,
-                   ArrayRef<Value> routed = {}) {
+                   ArrayRef<Value> routed = {}, Value tokenRow = {}) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
   auto vec8 = VectorType::get({8}, bf16);
   SmallVector<Value> dstRow, scaleRow;
   for (Value row : dstRows) {
-    dstRow.push_back(elementAddress(b, loc, rows, b.getI8Type(),
-                                    arith::MulIOp::create(b, loc, row, idx(h))));
+    if (!tokenRow)
+      dstRow.push_back(
+          elementAddress(b, loc, rows, b.getI8Type(),
+                         arith::MulIOp::create(b, loc, row, idx(h))));
     scaleRow.push_back(
         elementAddress(b, loc, scales, f32,
                        arith::MulIOp::create(b, loc, row, idx(h / 128))));
   }
+  // The values once, into the token's row.
+  Value tokenDst =
+      tokenRow ? elementAddress(b, loc, rows, b.getI8Type(),
+                                arith::MulIOp::create(b, loc, tokenRow, idx(h)))
+               : Value();
   Value laneCol = arith::MulIOp::create(b, loc, lane, idx(8));
   Value firstOfBlock = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::eq,
@@ -3504,17 +3499,26 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                          LLVM::FMulOp::create(pb, pl, v[2 * i + 1], inv)),
                 i32c(pb, pl, i));
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
-          for (auto [d, row] : llvm::enumerate(dstRow)) {
+          if (tokenDst) {
+            OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
+            LLVM::StoreOp::create(
+                sb, pl, packed,
+                elementAddress(sb, pl, tokenDst, sb.getI8Type(), cols[u]), 8);
+          }
+          for (auto [d, scaleDst] : llvm::enumerate(scaleRow)) {
             OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
             if (!routed.empty()) {
               auto r = scf::IfOp::create(sb, pl, routed[d], false);
               sb = OpBuilder::atBlockTerminator(r.thenBlock());
             }
-            if (!permuteK) {
+            // (With the token's row: only the scales per row.)
+            if (!tokenDst && !permuteK) {
               LLVM::StoreOp::create(
                   sb, pl, packed,
-                  elementAddress(sb, pl, row, sb.getI8Type(), cols[u]), 8);
-            } else {
+                  elementAddress(sb, pl, dstRow[d], sb.getI8Type(), cols[u]),
+                  8);
+            } else if (!tokenDst) {
+              Value row = dstRow[d];
               // Logical words 2p and 2p + 1 of the 128-value block, p =
               // (c % 128) / 8: stored words permutedKWord(2p), + 4.
               Value pair = LLVM::BitcastOp::create(
@@ -3544,8 +3548,9 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
             OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
             LLVM::StoreOp::create(
                 scb, pl, scale,
-                elementAddress(scb, pl, scaleRow[d], f32,
-                               arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
+                elementAddress(
+                    scb, pl, scaleDst, f32,
+                    arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
                 4);
           }
         }
@@ -3782,19 +3787,20 @@ struct SlotWalk {
   /// w, w + W, ... (W warps in the grid); lane l < k places the token's
   /// slot l as eachSlot's lanes do (`place`, or -1 into `slotRows` for a
   /// masked slot); then `copy` copies the token's bf16 row in `x` once into
-  /// the rows of all its routed slots: it gets, for each of the k slots,
-  /// whether it was routed and its placed row (shuffled from its lane). A
-  /// token's row is read and quantized once instead of k times. (Batches
+  /// the rows of all its routed slots: it gets the token, and for each of
+  /// the k slots whether it was routed and its placed row (shuffled from
+  /// its lane). A token's row is read and quantized once instead of k
+  /// times. (Batches
   /// of 32 / k tokens a warp, as eachSlot's 32 slots, changed the kernel's
   /// code enough that ptxas spilled 8 bytes in the 128-row FP8 kernel at
   /// E = 32, H = 7168.)
   void eachToken(
-      OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k,
-      int64_t h, const std::map<int64_t, Value> &constants,
+      OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k, int64_t h,
+      const std::map<int64_t, Value> &constants,
       function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value)>
           place,
-      function_ref<void(OpBuilder &, Location, Value, Value, ArrayRef<Value>,
-                        ArrayRef<Value>)>
+      function_ref<void(OpBuilder &, Location, Value, Value, Value,
+                        ArrayRef<Value>, ArrayRef<Value>)>
           copy) const {
     auto idx = [&](int64_t v) -> Value { return constants.at(v); };
     Type i32 = b.getI32Type();
@@ -3827,7 +3833,7 @@ struct SlotWalk {
           Value src = elementAddress(
               fb, l, x, fb.getBF16Type(),
               arith::MulIOp::create(fb, l, token, idx(h)));
-          copy(fb, l, lane, src, routed, rows);
+          copy(fb, l, lane, token, src, routed, rows);
           scf::YieldOp::create(fb, l);
         });
   }
@@ -4016,26 +4022,39 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                          toIndex(tb, l, row)));
       return {row};
     };
-    if (Value rowTokens = a.getRowTokens()) {
-      // The rows gathered by GEMM1 (moek.gather_rows): a thread places a
-      // slot and records its row's token; nothing is copied.
+    // Rows gathered by GEMM1 (moek.gather_rows): each placed row records
+    // its token.
+    auto placeToken = [&](OpBuilder &tb, Location pl, Value slot,
+                          Value id) -> SmallVector<Value> {
+      SmallVector<Value> row = place(tb, pl, slot, id);
+      Value token = toI32(tb, pl, arith::DivUIOp::create(tb, pl, slot, idx(k)));
+      LLVM::StoreOp::create(tb, pl, token,
+                            elementAddress(tb, pl, a.getRowTokens(), i32,
+                                           toIndex(tb, pl, row[0])));
+      return row;
+    };
+    if (a.getRowTokens() && a.getRowScales()) {
+      // FP8: a warp takes a token (SlotWalk::eachToken), quantizes its row
+      // once into the token's row of `rows`, and stores the scales into
+      // each routed row's.
+      walk.eachToken(
+          b, loc, a.getSlotRows(), a.getX(), k, h, constants, placeToken,
+          [&](OpBuilder &cb, Location l, Value lane, Value token, Value src,
+              ArrayRef<Value> routed, ArrayRef<Value> placed) {
+            SmallVector<Value> rows;
+            for (Value row : placed)
+              rows.push_back(toIndex(cb, l, row));
+            copyQuantized(cb, l, src, a.getRows(), a.getRowScales(), rows, lane,
+                          h, constants, /*permuteK=*/false, routed, token);
+          });
+    } else if (a.getRowTokens()) {
+      // bf16: a thread places a slot and records its row's token; nothing
+      // is copied.
       Value always = arith::ConstantIntOp::create(b, loc, 1, 1);
       scf::ForOp::create(
           b, loc, walk.gtid, walk.slots, walk.gthreads, ValueRange{},
           [&](OpBuilder &fb, Location l, Value s, ValueRange) {
-            walk.placeSlot(fb, l, s, always, a.getSlotRows(), 1,
-                           [&](OpBuilder &tb, Location pl, Value slot,
-                               Value id) -> SmallVector<Value> {
-                             SmallVector<Value> row = place(tb, pl, slot, id);
-                             Value token = toI32(
-                                 tb, pl,
-                                 arith::DivUIOp::create(tb, pl, slot, idx(k)));
-                             LLVM::StoreOp::create(
-                                 tb, pl, token,
-                                 elementAddress(tb, pl, rowTokens, i32,
-                                                toIndex(tb, pl, row[0])));
-                             return row;
-                           });
+            walk.placeSlot(fb, l, s, always, a.getSlotRows(), 1, placeToken);
             scf::YieldOp::create(fb, l);
           });
     } else if (a.getRowScales() && !a.getRowsReady() && !op.getMxRound() &&
@@ -4048,7 +4067,7 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
       // walk (bench/results/2026-12-05-session22-h100.md).
       walk.eachToken(
           b, loc, a.getSlotRows(), a.getX(), k, h, constants, place,
-          [&](OpBuilder &cb, Location l, Value lane, Value src,
+          [&](OpBuilder &cb, Location l, Value lane, Value, Value src,
               ArrayRef<Value> routed, ArrayRef<Value> placed) {
             SmallVector<Value> rows;
             for (Value row : placed)
@@ -7950,36 +7969,29 @@ struct ConvertMoEKernelToNVVMPass
     RewritePatternSet patterns(ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
-    patterns.add<WarpRoleLowering, ElectOneLowering,
-                 SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
-                 SregLowering<GridSizeOp, NVVM::GridDimXOp>,
-                 SregLowering<ClusterRankOp, NVVM::ClusterId>,
-                 ClusterSyncLowering,
-                 GroupedTileCountLowering, GroupedTileLowering,
-                 NamedBarrierLowering<BarrierArriveOp, false>,
-                 NamedBarrierLowering<BarrierSyncOp, true>,
-                 RingAllocLowering,
-                 RingStageLowering<RingAcquireOp>,
-                 RingStageLowering<RingExpectOp>,
-                 RingStageLowering<RingWaitOp>,
-                 RingStageLowering<RingReleaseOp>, TmaLoadLowering,
-                 MmaZeroLowering,
-                 LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
-                 AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
-                 StoreAccLowering, StoreAccTmaLowering,
-                 StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
-                 DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
-                 LoadFp4ScalesLowering, Fp4RowScaleLowering,
-                 AccScaleColsLowering, AccScaleLowering, AccAddColsLowering,
-                 SignalLowering, WaitCounterLowering, TimestampLowering,
-                 MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
-                 StoreAccRemoteLowering, EpDispatchLowering,
-                 ReturnRowsLowering,
-                 FetchAddLowering, RingSetTagLowering, RingTagLowering,
-                 InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
-                 GatherRowsLowering, FenceCopiesLowering,
-                 DispatchLowering, RouteLowering,
-                 CombineLowering>(converter, ctx);
+    patterns.add<
+        WarpRoleLowering, ElectOneLowering,
+        SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
+        SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+        SregLowering<ClusterRankOp, NVVM::ClusterId>, ClusterSyncLowering,
+        GroupedTileCountLowering, GroupedTileLowering,
+        NamedBarrierLowering<BarrierArriveOp, false>,
+        NamedBarrierLowering<BarrierSyncOp, true>, RingAllocLowering,
+        RingStageLowering<RingAcquireOp>, RingStageLowering<RingExpectOp>,
+        RingStageLowering<RingWaitOp>, RingStageLowering<RingReleaseOp>,
+        TmaLoadLowering, MmaZeroLowering, LoadRowsLowering, MmaPromoteLowering,
+        SmemAllocLowering, AccStoreSmemLowering, AccLoadSmemLowering,
+        StoreActFp8Lowering, StoreAccLowering, StoreAccTmaLowering,
+        StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
+        DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
+        LoadFp4ScalesLowering, Fp4RowScaleLowering, AccScaleColsLowering,
+        AccScaleLowering, AccAddColsLowering, SignalLowering,
+        WaitCounterLowering, TimestampLowering, MapPeerLowering,
+        RemoteAddLowering, RemoteWaitLowering, StoreAccRemoteLowering,
+        EpDispatchLowering, ReturnRowsLowering, FetchAddLowering,
+        RingSetTagLowering, RingTagLowering, InWarpLowering,
+        RingArriveCopiesLowering, StageScalesLowering, GatherRowsLowering,
+        DispatchLowering, RouteLowering, CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,

@@ -2764,8 +2764,9 @@ struct ExpertParallel {
   /// The dispatch (grid barriers 1 and 2): to the experts' owners, or the
   /// single-GPU one. `rowScales`: quantize the rows (FP8). `rowsReady` and
   /// `offsetsReady` (single GPU, bf16 rows): no grid barrier 2, the rows
-  /// published block by block (moek.dispatch). `rowTokens` (single GPU,
-  /// bf16 rows): each row's token recorded there instead of `rows` copied.
+  /// published block by block (moek.dispatch). `rowTokens` (single GPU):
+  /// each row's token recorded there for moek.gather_rows; `rows` then
+  /// null (bf16: nothing copied) or a row per token (FP8).
   void dispatch(OpBuilder &b, Location loc, Value x, Value ids, Value weights,
                 Value tokens, Value counts, Value cursor, Value offsets,
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
@@ -2776,8 +2777,8 @@ struct ExpertParallel {
     if (!enabled()) {
       auto op = mk::DispatchOp::create(
           b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
-          rowWeights, rowTokens ? Value() : rows, rowTokens, barrier, rowScales,
-          rowsReady, offsetsReady, b.getI64IntegerAttr(localExperts),
+          rowWeights, rows, rowTokens, barrier, rowScales, rowsReady,
+          offsetsReady, b.getI64IntegerAttr(localExperts),
           b.getI64IntegerAttr(k), b.getI64IntegerAttr(h),
           b.getI64IntegerAttr(1));
       op.setPermuteK(permuteK);
@@ -3250,8 +3251,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // bf16 (exact).
   Value rowsReady = blockReady && ranks == 1 ? at(ws.rowsReady) : Value();
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
-              slotRows, rowWeights, rows, barrier, Value(), k, h,
-              /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()),
+              slotRows, rowWeights, gather ? Value() : rows, barrier, Value(),
+              k, h, /*permuteK=*/false, /*mxRound=*/bool(op.getXQuantAttr()),
               rowsReady, blockReady ? at(ws.offsetsReady) : Value(),
               /*blockRows=*/128, gather ? rows : Value());
   timers.stamp(b, loc, 1);
@@ -3554,8 +3555,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
     // product when the tile has at most kSmallRows rows. `onFull`: what a
     // warpgroup does with each full stage before its MMAs (the expansion
-    // of packed weights, the fence of gathered rows). `boxes` are the
-    // first weight rows of tile 2's two 128-row halves.
+    // of packed weights). `boxes` are the first weight rows of tile 2's two
+    // 128-row halves.
     // A GEMM's last column tile narrower than the tile (`validRows` of
     // tile 1's rows, the output's columns left; 0: none) takes narrower
     // MMAs.
@@ -3628,15 +3629,9 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 // Interleaved gate/up: the last tile's valid weight rows
                 // are the first ones (concatenated, its gate and up boxes
                 // both run past their halves: all MMAs).
-                // Gathered rows: cp.async's copies fenced to the MMAs.
-                auto fence = [&](OpBuilder &hb, Location hl, Value, Value) {
-                  mk::FenceCopiesOp::create(hb, hl);
-                };
-                StageHook onFull = packed   ? StageHook(dequant)
-                                   : gather ? StageHook(fence)
-                                            : StageHook();
                 auto [accs, next] = tileMmas(
-                    tb, d, row, slices1, iter, onFull, w13Scales, boxes,
+                    tb, d, row, slices1, iter,
+                    packed ? StageHook(dequant) : StageHook(), w13Scales, boxes,
                     e * 2 * i, h,
                     narrowLast(tb, d, cols1, interleaved ? (2 * i) % 256 : 0));
                 timers.turn(tb, l, 8, 9, firstWg);
@@ -4042,13 +4037,12 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
 /// turns the product back through shared memory after the K loop. With
 /// `fp8TileRows` 128 (FP8 weights, sm_90a, one GPU, no dispatch
 /// readiness), tiles of 128 rows: see `wide` below.
-LLVM::LLVMFuncOp
-buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
-                    int64_t stages, int64_t maxTokens, bool streamWeights,
-                    bool transposedSmallTiles, int64_t fp4StepsPerFence,
-                    bool blockScaled, bool phaseTimers, bool storeTma,
-                    bool dispatchReadiness = false,
-                    bool approxActivation = true, int64_t fp8TileRows = 64) {
+LLVM::LLVMFuncOp buildFusedFp8Kernel(
+    OpBuilder &b, Location loc, StringRef name, FusedMoEOp op, int64_t stages,
+    int64_t maxTokens, bool streamWeights, bool transposedSmallTiles,
+    int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
+    bool dispatchReadiness = false, bool approxActivation = true,
+    int64_t fp8TileRows = 64, bool gatherRows = false) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -4058,9 +4052,17 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   int64_t maxRows = maxTokens * k * ep.ranks;
   Type yElem = op.getGemm2Type();
   Type outElem = op.getOut().getType().getElementType();
+  // GEMM1's rows gathered by the producer warp (moek.gather_rows), as in
+  // buildFusedKernel: FP8 weights on one GPU, top_k 2 to 32. The dispatch
+  // quantizes each token's row once into row t of the rows part of the
+  // workspace (T H bytes of its T K H) and each routed row's scales as
+  // before; each row's token follows the token rows (4 T K bytes: they
+  // fit, (K - 1) H >= 4 K).
+  bool gather =
+      gatherRows && !isFp8Mxfp4Layer(op) && ep.ranks == 1 && k >= 2 && k <= 32;
   // Readiness instead of grid barrier 2, as in buildFusedKernel (64-row
   // blocks on one GPU: the tiles').
-  bool blockReady = dispatchReadiness;
+  bool blockReady = dispatchReadiness && !gather;
   FusedWorkspace ws(ep.ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
                     phaseTimers, /*fp8=*/true, ep.ranks, e, blockReady);
   int64_t producerRegs = blockReady && ep.enabled() ? 48 : 40;
@@ -4171,8 +4173,11 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     unstaged = {1, 2};
   auto ringType = mk::RingType::get(ctx, stages, tiles, unstaged);
   auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
-  Value ring = mk::RingAllocOp::create(b, loc, ringType,
-                                       b.getI64IntegerAttr(256));
+  auto ringAlloc =
+      mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(256));
+  if (gather)
+    ringAlloc.setProducers(33);
+  Value ring = ringAlloc;
   // The exchange (splitAct above): stored, both wait on named barrier 5
   // ("full"), loaded, both wait on 6 ("empty": the buffer may be written
   // again). A sync on both sides, not arrive/sync, so that racecheck sees
@@ -4230,10 +4235,13 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   timers.stamp(b, loc, 0);
   Value rowsReady =
       blockReady && !ep.enabled() ? at(ws.rowsReady) : Value();
+  Value rowTokens =
+      gather ? at(ws.rows + llvm::alignTo(maxTokens * h, 16)) : Value();
   ep.dispatch(b, loc, x, ids, weights, tokens, counts, cursor, offsets,
               slotRows, rowWeights, rows, barrier, rowScales, k, h,
               /*permuteK=*/smallTiles, /*mxRound=*/false, rowsReady,
-              blockReady ? at(ws.offsetsReady) : Value(), /*blockRows=*/64);
+              blockReady ? at(ws.offsetsReady) : Value(), /*blockRows=*/64,
+              rowTokens);
   timers.stamp(b, loc, 1);
   int64_t lastBarrier = blockReady ? 2 : 3;
 
@@ -4279,14 +4287,26 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   };
 
   // Producer: warpgroup 0, one thread issues every copy (MXFP4: the packed
-  // weights into tiles 3 and 4, 64 bytes a row).
+  // weights into tiles 3 and 4, 64 bytes a row); with gathered rows warp 0,
+  // as in buildFusedKernel.
   int64_t bTile = fp4 ? 3 : 1, bRowBytes = fp4 ? kTileKFp8 / 2 : kSliceBytes;
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, producerRegs);
-    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
-    auto ifOp = scf::IfOp::create(b, loc, leader, false);
-    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value leader;
+    if (gather) {
+      Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
+      auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
+      b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
+      leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    } else {
+      Value elected = mk::ElectOneOp::create(b, loc, b.getI1Type());
+      auto ifOp = scf::IfOp::create(b, loc, elected, false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    }
+    auto arrive = [&](OpBuilder &hb, Location hl, Value st, Value) {
+      mk::RingArriveCopiesOp::create(hb, hl, ring, st);
+    };
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
@@ -4303,10 +4323,21 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 auto [gate, up] =
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
                                      128, /*interleaved=*/false);
+                auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
+                                      Value ks) {
+                  mk::GatherRowsOp::create(
+                      hb, hl, ring, st, hb.getI64IntegerAttr(0), rows,
+                      rowTokens, d.getRow(), d.getRowEnd(),
+                      arith::MulIOp::create(hb, hl, ks, idx(hb, kTileKFp8)),
+                      hb.getI64IntegerAttr(h));
+                  arrive(hb, hl, st, ks);
+                };
                 Value next = buildTileLoads(
-                    tb, l, ring, tmapRows, d.getRow(), d.getRowEnd(), tileM,
-                    tmapW13, {gate, up}, slices1, iter, streamWeights, t,
-                    kTileKFp8, /*boxPerTile=*/true, bTile, bRowBytes, fp4);
+                    tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
+                    d.getRowEnd(), tileM, tmapW13, {gate, up}, slices1, iter,
+                    streamWeights, t, kTileKFp8, /*boxPerTile=*/true, bTile,
+                    bRowBytes, fp4, /*aTile=*/0, kSliceBytes, leader,
+                    gather ? StageHook(gatherHook) : StageHook());
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -4340,11 +4371,14 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), tileM,
                     tmapW2, {first, second}, slices2, iter, streamWeights, t,
                     kTileKFp8,
-                    /*boxPerTile=*/true, bTile, bRowBytes, fp4);
+                    /*boxPerTile=*/true, bTile, bRowBytes, fp4, /*aTile=*/0,
+                    kSliceBytes, leader,
+                    gather ? StageHook(arrive) : StageHook());
                 return next;
               });
-        });
-    buildStopMark(b, loc, ring, last, total);
+        },
+        /*producerWarp=*/gather);
+    buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
   }
 
@@ -5280,7 +5314,8 @@ struct ConvertMoEToMoEKernelPass
               fp4StepsPerFence,
               /*blockScaled=*/chip == "sm_100a" && blockScaled, phaseTimers,
               /*storeTma=*/chip == "sm_90a", dispatchReadiness,
-              approxActivation, tileRows);
+              approxActivation, tileRows,
+              /*gatherRows=*/chip == "sm_90a" && gatherRows);
         };
         kernel = build(name, fp8TileRows == 128 ? 128 : 64);
         // Auto (0): the 128-row kernel as a variant that the runtime

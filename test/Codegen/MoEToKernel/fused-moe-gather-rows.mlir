@@ -1,22 +1,23 @@
-// convert-moe-to-moek{gather-rows}: the bf16 fused kernel without a copy of
-// the routed rows. moek.dispatch records each row's token (row_tokens, in
-// the workspace's rows part) instead of copying the row; warp 0 of the
-// producer warpgroup runs the tile loop (moek.fetch_add {warp}), lane 0
-// expecting only the weight boxes' bytes and issuing their TMA copies, and
-// every lane then gathers its share of a GEMM1 stage's 128 token rows from
-// x (moek.gather_rows, cp.async) and arrives when they land: the ring's
-// full barriers count 1 + 32 arrivals (a GEMM2 stage's and the stop
-// mark's lanes arrive at once). The MMA warpgroups fence a GEMM1 stage's
-// copies to the async proxy before their wgmmas read it. GEMM2 is
-// unchanged. The FP8 kernel keeps its quantizing dispatch. Off by default:
-// not yet run on a GPU.
+// convert-moe-to-moek{gather-rows}: the fused kernels without a copy of
+// the routed rows. bf16: moek.dispatch records each row's token
+// (row_tokens, in the workspace's rows part) instead of copying the row.
+// FP8: it quantizes each token's row once into row t of the rows part and
+// stores the scales per routed row, the row tokens after the token rows.
+// Warp 0 of the producer warpgroup runs the tile loop (moek.fetch_add
+// {warp}), lane 0 expecting only the weight boxes' bytes and issuing their
+// TMA copies, and every lane then gathers its share of a GEMM1 stage's
+// token rows (moek.gather_rows, cp.async) and arrives when they land: the
+// ring's full barriers count 1 + 32 arrivals (a GEMM2 stage's and the
+// stop mark's lanes arrive at once). The MMA warpgroups and GEMM2 are
+// unchanged; the FP8 layer keeps its 128-row variant. Off by default: not
+// yet run on a GPU.
 // RUN: moe-opt --convert-moe-to-moek="gather-rows=true" %s | FileCheck %s
 // RUN: moe-opt --convert-moe-to-moek %s | FileCheck %s --check-prefix=OFF
 // RUN: moe-opt --convert-moe-to-moek="gather-rows=true" --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.nvvm.mlir
 // RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.nvvm.mlir -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
-// PTXAS-COUNT-2: 0 bytes spill stores, 0 bytes spill loads
+// PTXAS-COUNT-3: 0 bytes spill stores, 0 bytes spill loads
 
 // CHECK-LABEL: llvm.func @fm_fused_moe_0(
 // CHECK:         %[[RING:.+]] = moek.ring_alloc consumers(256) {producers = 33 : i64}
@@ -43,34 +44,42 @@
 // CHECK:         moek.warp_role "consumer"
 // CHECK:           moek.ring_tag
 // CHECK:           moek.ring_wait
-// CHECK-NEXT:      moek.fence_copies
 // CHECK-NEXT:      moek.mma
 // CHECK:           moek.grid_barrier %{{.+}} phase(3)
 // CHECK:           moek.combine
 
 // CHECK-LABEL: llvm.func @fp8_fused_moe_1(
-// CHECK:         moek.dispatch {{.*}} rows(%{{.+}}) row_scales(
-// CHECK-NOT:     moek.gather_rows
-// CHECK-NOT:     moek.fence_copies
-// CHECK:         llvm.return
+// CHECK:         %[[FP8_RING:.+]] = moek.ring_alloc consumers(256) {producers = 33 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>
+// CHECK:         moek.dispatch {{.*}} rows(%[[TOKEN_ROWS:[^)]+]]) row_tokens(%[[FP8_TOKENS:[^)]+]]) row_scales(
+// CHECK:         moek.warp_role "producer"
+// CHECK:           moek.in_warp
+// CHECK:           moek.fetch_add %{{.+}} {warp}
+// CHECK:           moek.ring_expect %[[FP8_RING]][%{{.+}}] bytes(%c32768)
+// CHECK-NOT:       tile 0
+// CHECK:           moek.gather_rows %[[FP8_RING]][%{{.+}}] tile 0 x(%[[TOKEN_ROWS]]) row_tokens(%[[FP8_TOKENS]]) {{.*}} {hidden = 256 : i64}
+// CHECK:           moek.ring_arrive_copies %[[FP8_RING]]
+// CHECK-LABEL: llvm.func @fp8_fused_moe_1_m128(
+// CHECK:         moek.ring_alloc consumers(256) {producers = 33 : i64} : !moek.ring<4, [memref<128x128xf8E4M3FN, 3>
+// CHECK:         moek.gather_rows {{.*}} tile 0
 
 // OFF-NOT: row_tokens
 // OFF-NOT: moek.gather_rows
 
-// The dispatch places slots without copying rows: no warp copies
-// (ld.global.v4 / st.global.v4 pairs), a token index stored per row. The
-// producer warp's copies: 32 a lane per GEMM1 stage, 16 bytes each, a row
-// past the expert's end copying 0 bytes (zeros), then the arrival; the MMA
-// warpgroups' fence after each wait.
+// The producer warp's copies: per GEMM1 stage a lane copies 16 bytes of
+// each of its rows (32 of a 128-row tile, 16 of the FP8 kernel's 64-row
+// one), a row past the expert's end 0 bytes (zeros), then arrives.
 // PTX-LABEL: .entry fm_fused_moe_0(
-// PTX:       mbarrier.init.shared.b64 {{.*}}, %[[COUNT:r[0-9]+]];
-// PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}], 16, %r{{[0-9]+}};
+// PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
 // PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
-// PTX:       mbarrier.try_wait.parity
-// PTX:       fence.proxy.async.shared::cta;
-// PTX:       wgmma.fence.sync.aligned;
-// RUN: grep -B2 "mbarrier.init.shared.b64" %t.ptx | FileCheck %s --check-prefix=INIT
-// INIT: mov.b32 {{.*}}, 33;
+// PTX-LABEL: .entry fp8_fused_moe_1(
+// PTX-COUNT-16: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
+// PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
+// PTX-LABEL: .entry fp8_fused_moe_1_m128(
+// PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
+// PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
+// Each kernel's full barriers count 33 arrivals.
+// RUN: grep -B2 "mbarrier.init.shared.b64" %t.ptx | grep -c "mov.b32.*, 33;" | FileCheck %s --check-prefix=INIT
+// INIT: 3
 
 func.func @fm(%x: tensor<?x512xbf16>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>, %w13: tensor<8x512x512xbf16>, %w2: tensor<8x512x256xbf16>) -> tensor<?x512xbf16> {
   %out = moe.fused_moe %x, %ids, %w, %w13, %w2 {activation = #moe<activation swiglu>, gate_up_layout = #moe<gate_up_layout concat>, router_weight = #moe<router_weight before_down>, gemm1_type = bf16, act_type = bf16, gemm2_type = bf16} : (tensor<?x512xbf16>, tensor<?x2xi32>, tensor<?x2xf32>, tensor<8x512x512xbf16>, tensor<8x512x256xbf16>) -> tensor<?x512xbf16>

@@ -672,7 +672,6 @@ LogicalResult RingArriveCopiesOp::verify() {
                          << alloc.getProducers();
   return success();
 }
-
 LogicalResult GatherRowsOp::verify() {
   RingType ring = getRing().getType();
   int64_t index = getTileAttr().getInt(),
@@ -681,16 +680,18 @@ LogicalResult GatherRowsOp::verify() {
     return emitOpError() << "expects a tile index in [0, " << numTiles
                          << "), got " << index;
   MemRefType tile = ring.getTile(index);
-  if (!tile.getElementType().isBF16() || tile.getDimSize(1) != 64 ||
+  Type elem = tile.getElementType();
+  int64_t cols = tile.getDimSize(1);
+  if (!((elem.isBF16() && cols == 64) ||
+        (isa<Float8E4M3FNType>(elem) && cols == 128)) ||
       tile.getDimSize(0) < 32 || tile.getDimSize(0) % 32 != 0)
-    return emitOpError() << "expects a bf16 tile of 64 columns (128-byte "
-                            "rows) and a multiple of 32 rows, got "
+    return emitOpError() << "expects a tile of 128-byte rows (bf16 x 64 or "
+                            "e4m3 x 128) and a multiple of 32 rows, got "
                          << tile;
   int64_t hidden = getHiddenAttr().getInt();
-  if (hidden < 64 || hidden % 64 != 0)
-    return emitOpError() << "expects hidden a positive multiple of 64 (whole "
-                            "K slices), got "
-                         << hidden;
+  if (hidden < cols || hidden % cols != 0)
+    return emitOpError() << "expects hidden a positive multiple of the tile's "
+                         << cols << " columns (whole K slices), got " << hidden;
   return success();
 }
 
@@ -1135,13 +1136,22 @@ LogicalResult DispatchOp::verify() {
                          << getHiddenAttr().getInt();
   if (bool(getRowsReady()) != bool(getOffsetsReady()))
     return emitOpError() << "expects rows_ready and offsets_ready together";
-  if (bool(getRows()) == bool(getRowTokens()))
-    return emitOpError() << "expects either rows (the rows copied) or "
-                            "row_tokens (each row's token recorded)";
-  if (getRowTokens() &&
-      (getRowScales() || getRowsReady() || getMxRound() || getPermuteK()))
-    return emitOpError() << "expects row_tokens with bf16 rows only (no "
-                            "row_scales, rows_ready, mx_round or permute_k)";
+  if (!getRows() && !getRowTokens())
+    return emitOpError() << "expects rows (the rows copied) or row_tokens "
+                            "(each row's token recorded), or both (FP8 rows "
+                            "stored once per token)";
+  if (getRowTokens() && bool(getRows()) != bool(getRowScales()))
+    return emitOpError() << "expects row_tokens either alone (bf16 rows, not "
+                            "copied) or with rows and row_scales (FP8 rows "
+                            "quantized once per token)";
+  if (getRowTokens() && (getRowsReady() || getMxRound() || getPermuteK()))
+    return emitOpError() << "expects row_tokens without rows_ready, "
+                            "mx_round or permute_k";
+  if (getRowTokens() && getRows() && getTopKAttr().getInt() > 32)
+    return emitOpError() << "expects top_k at most 32 with FP8 rows stored "
+                            "once per token (a warp's lanes place a token's "
+                            "slots), got "
+                         << getTopKAttr().getInt();
   int64_t blockRows = getBlockRowsAttr().getInt();
   if (blockRows != 64 && blockRows != 128)
     return emitOpError() << "expects block_rows 64 or 128 (the fused "

@@ -516,11 +516,14 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
        walk otherwise: 32 slots a warp, each row copied on its own);
     4. ends with a grid barrier, after which all of it is visible.
 
-    With `row_tokens` (u32 `[max rows]`, in place of `rows`; bf16 rows:
-    no `row_scales`, `rows_ready` or `mx_round`) no row is copied: each
-    placed row `r` records its token, `row_tokens[r] = t`, and GEMM1 reads
-    the token rows from `x` itself (moek.gather_rows). One thread places a
-    slot (a grid-stride loop over the slots), with nothing to copy.
+    With `row_tokens` (u32 `[max rows]`; no `rows_ready`, `mx_round` or
+    `permute_k`) each placed row `r` records its token, `row_tokens[r] =
+    t`, and GEMM1 gathers the token rows itself (moek.gather_rows): bf16
+    rows (no `rows`, no `row_scales`) are not copied at all, a thread
+    placing a slot (a grid-stride loop over the slots); FP8 rows (`rows`
+    and `row_scales`) are quantized once per token into `rows[t]`, each
+    routed row getting the scales (`row_scales[r]`), a warp taking a token
+    as in the walk by tokens above (`top_k` at most 32).
 
     With `rows_ready` and `offsets_ready` (u32 counters, zero at entry) there
     is no second grid barrier: the rows are published block by block, so
@@ -906,9 +909,10 @@ def MoEK_RingArriveCopiesOp : MoEK_Op<"ring_arrive_copies", []> {
   let description = [{
     The executing thread's arrival on the full barrier of stage
     `iter mod S`, made when every `cp.async` copy it issued so far
-    (moek.stage_scales) has completed (`cp.async.mbarrier.arrive.noinc`):
-    the stage is full once these arrivals, moek.ring_expect's and its bytes
-    are in. The ring's `producers` counts them.
+    (moek.stage_scales, moek.gather_rows) has completed
+    (`cp.async.mbarrier.arrive.noinc`): the stage is full once these
+    arrivals, moek.ring_expect's and its bytes are in. The ring's
+    `producers` counts them.
 
     ```mlir
     moek.ring_arrive_copies %ring[%i] : !moek.ring<...>
@@ -959,16 +963,19 @@ def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
   let description = [{
     GEMM1's rows gathered from the tokens instead of a dispatched copy
     (moek.dispatch with `row_tokens`). The 32 lanes of the executing warp
-    fill tile `tile` of stage `iter mod S` (bf16, R x 64: 128-byte rows,
-    R a multiple of 32): tile row `q` gets the 64 values of `x` (bf16,
-    `hidden` a row) at row `row_tokens[row + q]` (u32), columns `k ..
-    k + 63`, where `row + q < row_end`, and zeros past it, laid out in the
+    fill tile `tile` of stage `iter mod S` (128-byte rows: bf16 R x 64 or
+    e4m3 R x 128, R a multiple of 32): tile row `q` gets the C values of
+    `x` (the tile's element type, `hidden` a row) at row
+    `row_tokens[row + q]` (u32), columns `k .. k + C - 1`, where
+    `row + q < row_end`, and zeros past it, laid out in the
     128-byte swizzle a TMA box of the tile would have (16-byte piece `c`
     of row `q` at byte `128 q + 16 (c ^ (q % 8))`; the tile is 1024-byte
     aligned). Lane `l` copies piece `l % 8` of rows `32 (l / 8) + j`, one
     16-byte `cp.async` each, eight rows' tokens loaded ahead of their
     copies. Asynchronous: moek.ring_arrive_copies makes the stage wait for
-    them, and an MMA warpgroup reads them after moek.fence_copies.
+    them. (The MMA warpgroups read the stage after its full barrier with no
+    proxy fence, as the cp.async-fed wgmma pipelines of FlashAttention-3's
+    paged KV cache and Triton's Hopper matmuls do: docs/FusedKernel.md.)
 
     ```mlir
     moek.gather_rows %ring[%i] tile 0 x(%x) row_tokens(%rt) row(%row) row_end(%end) k(%kx) {hidden = 7168 : i64} : !moek.ring<...>
@@ -984,21 +991,6 @@ def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
     `)` attr-dict `:` qualified(type($ring))
   }];
   let hasVerifier = 1;
-}
-
-def MoEK_FenceCopiesOp : MoEK_Op<"fence_copies", []> {
-  let summary = "MMA warpgroup: make a full stage's cp.async copies visible to its MMAs";
-  let description = [{
-    After moek.ring_wait of a stage filled in part by `cp.async` copies
-    (moek.gather_rows: generic-proxy writes), before the MMAs that read it
-    (wgmma reads shared memory through the async proxy):
-    `fence.proxy.async.shared::cta`, by every thread of the warpgroup.
-
-    ```mlir
-    moek.fence_copies
-    ```
-  }];
-  let assemblyFormat = "attr-dict";
 }
 
 def MoEK_RingSetTagOp : MoEK_Op<"ring_set_tag", []> {
