@@ -1073,7 +1073,8 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
 /// Lane l copies piece c = l % 8 (16 bytes) of tile rows q = 32 (l / 8)
 /// + j (R / 4 of them; R / 4 a multiple of 8, so q % 8 = j % 8) to byte
 /// 128 q + 16 (c ^ (j % 8)) of the tile: TMA's 128-byte swizzle, which
-/// XORs address bits 4-6 with bits 7-9 (the tile is 1024-byte aligned).
+/// XORs address bits 4-6 with bits 7-9 (the tile is 1024-byte aligned);
+/// bf16SwizzledChunk's layout, which the FP4 expansions write for wgmma.
 /// Eight rows at a time: their tokens loaded, then their copies (a row
 /// past row_end reads the first row's token and copies 0 bytes: zeros).
 struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
