@@ -411,6 +411,21 @@ void beginRole(OpBuilder &b, Location loc, StringRef name, int64_t first,
   b.setInsertionPointToStart(&role.getBody().emplaceBlock());
 }
 
+/// Inside a producer role: moves `b` into the threads that issue its
+/// copies. One elected thread (returns null), or with `warp` the 32 lanes
+/// of the warpgroup's warp 0 (returns the lane, a predicate, that tags the
+/// stages and issues the TMA copies while every lane copies with cp.async:
+/// buildTileLoads' `leader`).
+Value beginProducerThreads(OpBuilder &b, Location loc, bool warp) {
+  Value inside =
+      warp ? mk::InWarpOp::create(b, loc, b.getI1Type()).getResult()
+           : mk::ElectOneOp::create(b, loc, b.getI1Type()).getResult();
+  auto ifOp = scf::IfOp::create(b, loc, inside, false);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  return warp ? mk::ElectOneOp::create(b, loc, b.getI1Type()).getResult()
+              : Value();
+}
+
 /// Marks `loop` not to be unrolled by LLVM. MMA K loops: with two
 /// accumulators and a short K loop (e.g. 12 slices), an unrolled copy made
 /// ptxas serialize the wgmmas (C7520). Producer and pass loops: a fully
@@ -1813,10 +1828,7 @@ LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, 56);
-    Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
-    auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
-    b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
-    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    Value leader = beginProducerThreads(b, loc, /*warp=*/true);
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, numTiles, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) {
@@ -3330,17 +3342,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, single ? 56 : producerRegs);
-    Value leader;
-    if (gather) {
-      Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
-      auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
-      b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
-      leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
-    } else {
-      Value elected = mk::ElectOneOp::create(b, loc, b.getI1Type());
-      auto ifOp = scf::IfOp::create(b, loc, elected, false);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    }
+    Value leader = beginProducerThreads(b, loc, gather);
     auto arrive = [&](OpBuilder &hb, Location hl, Value st, Value) {
       mk::RingArriveCopiesOp::create(hb, hl, ring, st);
     };
@@ -3905,10 +3907,7 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, 80);
-    Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
-    auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
-    b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
-    Value leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
+    Value leader = beginProducerThreads(b, loc, /*warp=*/true);
     // One GEMM's tile: A from `tmapA` with its scales `aScales`, B's two
     // 64-row boxes from `first` and `second` of `tmapB` with their scales
     // (`upper`: the second box's scale rows are not after the first's).
@@ -4293,17 +4292,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, producerRegs);
-    Value leader;
-    if (gather) {
-      Value inWarp = mk::InWarpOp::create(b, loc, b.getI1Type());
-      auto warpIf = scf::IfOp::create(b, loc, inWarp, false);
-      b.setInsertionPoint(warpIf.thenBlock()->getTerminator());
-      leader = mk::ElectOneOp::create(b, loc, b.getI1Type());
-    } else {
-      Value elected = mk::ElectOneOp::create(b, loc, b.getI1Type());
-      auto ifOp = scf::IfOp::create(b, loc, elected, false);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    }
+    Value leader = beginProducerThreads(b, loc, gather);
     auto arrive = [&](OpBuilder &hb, Location hl, Value st, Value) {
       mk::RingArriveCopiesOp::create(hb, hl, ring, st);
     };
