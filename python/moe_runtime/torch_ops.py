@@ -40,6 +40,11 @@ on Hopper, sm_100a on Blackwell), or, with $MOE_COMPILER_CHIPS set (e.g.
 "sm_90a,sm_100a"), for each listed chip into one artifact whose build for
 the device the runtime loads (a cache shared by both kinds of machine).
 
+Kernel options: max-tokens, then $MOE_COMPILER_OPTIONS if set (more
+convert-moe-to-moek options, e.g. "gather-rows=true" to try an option that
+is off by default; docs/CodegenPasses.md lists them). They are part of the
+JIT cache's key, so kernels built with other options are not reused.
+
 CUDA graphs: the op never synchronizes the host, and a capture neither
 compiles, loads nor allocates a workspace: call warm_up() for every layer
 and the largest T a capture will use first; a capture that would need a
@@ -249,11 +254,19 @@ def chips_for(device):
     return "sm_%d%da" % (major, minor)
 
 
+def kernel_options(max_tokens):
+    """The kernel options of the op's kernels for `max_tokens` tokens:
+    max-tokens, then $MOE_COMPILER_OPTIONS (more convert-moe-to-moek
+    options, space-separated) if set."""
+    extra = os.environ.get("MOE_COMPILER_OPTIONS", "").strip()
+    return ("max-tokens=%d %s" % (max_tokens, extra)).strip()
+
+
 def _load(spec, device, max_tokens, progress=None):
     """Compiles (through the cache), loads and gives a workspace to the
     kernel of `spec` for `max_tokens` on `device`; returns it."""
     art = jit.compile_layer(spec, chip=chips_for(device),
-                            kernel_options="max-tokens=%d" % max_tokens,
+                            kernel_options=kernel_options(max_tokens),
                             progress=progress)
     kernel = Kernel.load(art.directory, device=device)
     with torch.cuda.device(device):
@@ -292,7 +305,7 @@ def warm_up(specs, max_tokens=4096, device=None, progress=True, jobs=None):
         device = None if device is None else torch.device(device).index
         if device is None:
             device = torch.cuda.current_device()
-    options = "max-tokens=%d" % max_tokens
+    options = kernel_options(max_tokens)
     missing = []
     with _LOCK:
         for spec in specs:

@@ -2,7 +2,7 @@
 """moe_runtime.torch_ops' layer specs and argument checks on stand-in
 tensors (Inputs/torch_stub: no torch, no GPU): prints the spec that the
 fused_moe op compiles for each layer below, one per line, and the
-ValueError of each bad call."""
+ValueError of each bad call; then the op's kernel options."""
 import os
 import sys
 
@@ -39,3 +39,10 @@ routed("shared", 16, 1)
 routed("shared-fp8", 16, 2, fp8=True, scoring="sigmoid")
 routed("shared-logits-over-all", 16, 1, logits_e=17)
 routed("shared-all", 0, 4)
+
+
+# The kernel options: max-tokens, and $MOE_COMPILER_OPTIONS after it.
+os.environ.pop("MOE_COMPILER_OPTIONS", None)
+print("options: %s" % ops.kernel_options(4096))
+os.environ["MOE_COMPILER_OPTIONS"] = " gather-rows=true "
+print("options-env: %s" % ops.kernel_options(256))
