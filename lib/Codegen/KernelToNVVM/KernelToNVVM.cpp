@@ -1070,13 +1070,17 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
   }
 };
 
-/// Lane l copies piece c = l % 8 (16 bytes) of tile rows q = 32 (l / 8)
-/// + j (R / 4 of them; R / 4 a multiple of 8, so q % 8 = j % 8) to byte
-/// 128 q + 16 (c ^ (j % 8)) of the tile: TMA's 128-byte swizzle, which
-/// XORs address bits 4-6 with bits 7-9 (the tile is 1024-byte aligned);
-/// bf16SwizzledChunk's layout, which the FP4 expansions write for wgmma.
-/// Eight rows at a time: their tokens loaded, then their copies (a row
-/// past row_end reads the first row's token and copies 0 bytes: zeros).
+/// Lanes 2p and 2p + 1 take tile rows q = p + 16 j (R / 16 of them, so
+/// q % 8 = p % 8), lane h of the pair the 16-byte pieces c = 2 m + h, m <
+/// 4, of each: every copy instruction of the warp reads 32 contiguous bytes
+/// (a sector) of 16 rows. Piece c of row q goes to byte 128 q + 16 (c ^ (q
+/// % 8)) of the tile: TMA's 128-byte swizzle, which XORs address bits 4-6
+/// with bits 7-9 (the tile is 1024-byte aligned); bf16SwizzledChunk's
+/// layout, which the FP4 expansions write for wgmma. So a lane's four
+/// destinations in a row are fixed offsets from its row's start, and its
+/// rows 2048 bytes apart; its four sources 32 bytes apart from the row's
+/// first: a token load and one address a row, then four copies. A row past
+/// row_end reads the first row's token and copies 0 bytes (zeros).
 struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1094,64 +1098,68 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
     RingParts p =
         unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
     Value tile = tileAddress(b, loc, p, type, index);
-    // A %tid.x read of its own: with the kernel's, LLVM hoisted the 32
-    // rows' token addresses and sizes out of the K loop, and the producer
-    // warp's registers spilled them (268 bytes).
+    // A %tid.x read of its own: with the kernel's, LLVM hoisted the rows'
+    // token addresses and sizes out of the K loop, and the producer warp's
+    // registers spilled them (268 bytes).
     Value lane =
         LLVM::URemOp::create(b, loc, freshThreadIdX(b, loc), i32c(b, loc, 32));
-    Value piece = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 8));
-    Value group = LLVM::ZExtOp::create(
-        b, loc, i64, LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 8)));
-    int64_t perLane = rows / 4;
-    // The lane's first tile row, and its first source row.
-    Value q0 = LLVM::MulOp::create(b, loc, group, i64c(b, loc, perLane));
-    Value row = toI64(b, loc, adaptor.getRow());
-    Value first = LLVM::AddOp::create(b, loc, row, q0);
-    Value rowEnd = toI64(b, loc, adaptor.getRowEnd());
-    // The piece's bytes in a token row: the K slice's, then the piece's.
+    Value pair = LLVM::LShrOp::create(b, loc, lane, i32c(b, loc, 1));
+    Value half = LLVM::AndOp::create(b, loc, lane, i32c(b, loc, 1));
+    // The lane's first tile row p, and its row's start in the tile.
+    Value pairRow = LLVM::ZExtOp::create(b, loc, i64, pair);
+    Value rowStart = gepBytes(
+        b, loc, tile, LLVM::MulOp::create(b, loc, pairRow, i64c(b, loc, 128)));
+    // Its four pieces' swizzled places: 16 ((2 m + h) ^ (p % 8)).
+    Value rowPhase = LLVM::AndOp::create(b, loc, pair, i32c(b, loc, 7));
+    SmallVector<Value> dst;
+    for (int64_t m = 0; m < 4; ++m) {
+      Value c = LLVM::OrOp::create(b, loc, half, i32c(b, loc, 2 * m));
+      Value swizzled = LLVM::ShlOp::create(
+          b, loc, LLVM::XOrOp::create(b, loc, c, rowPhase), i32c(b, loc, 4));
+      dst.push_back(gepBytes(b, loc, rowStart,
+                             LLVM::ZExtOp::create(b, loc, i64, swizzled)));
+    }
+    // The lane's first source byte in a token row: the K slice's, then its
+    // first piece's (16 h).
     Value column = LLVM::AddOp::create(
         b, loc,
         LLVM::MulOp::create(b, loc, toI64(b, loc, adaptor.getK()),
                             i64c(b, loc, elemBytes)),
         LLVM::ZExtOp::create(
-            b, loc, i64, LLVM::ShlOp::create(b, loc, piece, i32c(b, loc, 4))));
+            b, loc, i64, LLVM::ShlOp::create(b, loc, half, i32c(b, loc, 4))));
     Value src0 = gepBytes(b, loc, adaptor.getX(), column);
-    Value dst0 = gepBytes(b, loc, tile,
-                          LLVM::MulOp::create(b, loc, q0, i64c(b, loc, 128)));
+    Value row = toI64(b, loc, adaptor.getRow());
+    Value first = LLVM::AddOp::create(b, loc, row, pairRow);
+    Value rowEnd = toI64(b, loc, adaptor.getRowEnd());
     auto cg = NVVM::LoadCacheModifierKindAttr::get(
         b.getContext(), NVVM::LoadCacheModifierKind::CG);
-    constexpr int64_t kAhead = 8;
-    for (int64_t j0 = 0; j0 < perLane; j0 += kAhead) {
-      SmallVector<Value> tokens, valid;
-      for (int64_t j = j0; j < j0 + kAhead; ++j) {
-        Value r = LLVM::AddOp::create(b, loc, first, i64c(b, loc, j));
-        Value inside =
-            LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, r, rowEnd);
-        Value from = LLVM::SelectOp::create(b, loc, inside, r, row);
-        tokens.push_back(LLVM::LoadOp::create(
-            b, loc, i32,
-            LLVM::GEPOp::create(b, loc, adaptor.getRowTokens().getType(), i32,
-                                adaptor.getRowTokens(), ValueRange{from}),
-            4));
-        valid.push_back(inside);
-      }
-      for (int64_t j = j0; j < j0 + kAhead; ++j) {
-        Value token = LLVM::ZExtOp::create(b, loc, i64, tokens[j - j0]);
-        Value src = gepBytes(
-            b, loc, src0,
-            LLVM::MulOp::create(b, loc, token, i64c(b, loc, rowBytes)));
-        Value swizzled = LLVM::ShlOp::create(
-            b, loc, LLVM::XOrOp::create(b, loc, piece, i32c(b, loc, j % 8)),
-            i32c(b, loc, 4));
-        Value dst = gepBytes(
-            b, loc, dst0,
-            LLVM::AddOp::create(b, loc, i64c(b, loc, 128 * j),
-                                LLVM::ZExtOp::create(b, loc, i64, swizzled)));
-        Value size = LLVM::SelectOp::create(b, loc, valid[j - j0],
-                                            i32c(b, loc, 16), i32c(b, loc, 0));
-        NVVM::CpAsyncOp::create(b, loc, dst, src, b.getI32IntegerAttr(16), cg,
-                                size);
-      }
+    // Every row's token loaded first, then the copies.
+    int64_t perLane = rows / 16;
+    SmallVector<Value> tokens, valid;
+    for (int64_t j = 0; j < perLane; ++j) {
+      Value r = LLVM::AddOp::create(b, loc, first, i64c(b, loc, 16 * j));
+      Value inside =
+          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, r, rowEnd);
+      Value from = LLVM::SelectOp::create(b, loc, inside, r, row);
+      tokens.push_back(LLVM::LoadOp::create(
+          b, loc, i32,
+          LLVM::GEPOp::create(b, loc, adaptor.getRowTokens().getType(), i32,
+                              adaptor.getRowTokens(), ValueRange{from}),
+          4));
+      valid.push_back(inside);
+    }
+    for (int64_t j = 0; j < perLane; ++j) {
+      Value token = LLVM::ZExtOp::create(b, loc, i64, tokens[j]);
+      Value src =
+          gepBytes(b, loc, src0,
+                   LLVM::MulOp::create(b, loc, token, i64c(b, loc, rowBytes)));
+      Value size = LLVM::SelectOp::create(b, loc, valid[j], i32c(b, loc, 16),
+                                          i32c(b, loc, 0));
+      for (int64_t m = 0; m < 4; ++m)
+        NVVM::CpAsyncOp::create(
+            b, loc, gepBytes(b, loc, dst[m], i64c(b, loc, 2048 * j)),
+            gepBytes(b, loc, src, i64c(b, loc, 32 * m)),
+            b.getI32IntegerAttr(16), cg, size);
     }
     rewriter.eraseOp(op);
     return success();

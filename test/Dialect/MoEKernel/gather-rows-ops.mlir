@@ -78,17 +78,17 @@ func.func @gather_tile_index(%x: !llvm.ptr<1>, %i: index) {
 !ring = !moek.ring<4, [memref<128x64xf8E4M3FN, 3>, memref<256x128xf8E4M3FN, 3>]>
 func.func @gather_fp8_tile(%x: !llvm.ptr<1>, %i: index) {
   %ring = moek.ring_alloc consumers(256) {producers = 33 : i64} : !ring
-  // expected-error @+1 {{'moek.gather_rows' op expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and a multiple of 32 rows, got 'memref<128x64xf8E4M3FN, 3>'}}
+  // expected-error @+1 {{'moek.gather_rows' op expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and a multiple of 16 rows, got 'memref<128x64xf8E4M3FN, 3>'}}
   moek.gather_rows %ring[%i] tile 0 x(%x) row_tokens(%x) row(%i) row_end(%i) k(%i) {hidden = 512 : i64} : !ring
   return
 }
 
 // -----
 
-!ring = !moek.ring<4, [memref<16x64xbf16, 3>, memref<256x64xbf16, 3>]>
+!ring = !moek.ring<4, [memref<24x64xbf16, 3>, memref<256x64xbf16, 3>]>
 func.func @gather_few_rows(%x: !llvm.ptr<1>, %i: index) {
   %ring = moek.ring_alloc consumers(256) {producers = 33 : i64} : !ring
-  // expected-error @+1 {{'moek.gather_rows' op expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and a multiple of 32 rows, got 'memref<16x64xbf16, 3>'}}
+  // expected-error @+1 {{'moek.gather_rows' op expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and a multiple of 16 rows, got 'memref<24x64xbf16, 3>'}}
   moek.gather_rows %ring[%i] tile 0 x(%x) row_tokens(%x) row(%i) row_end(%i) k(%i) {hidden = 512 : i64} : !ring
   return
 }

@@ -684,9 +684,9 @@ LogicalResult GatherRowsOp::verify() {
   int64_t cols = tile.getDimSize(1);
   if (!((elem.isBF16() && cols == 64) ||
         (isa<Float8E4M3FNType>(elem) && cols == 128)) ||
-      tile.getDimSize(0) < 32 || tile.getDimSize(0) % 32 != 0)
+      tile.getDimSize(0) < 16 || tile.getDimSize(0) % 16 != 0)
     return emitOpError() << "expects a tile of 128-byte rows (bf16 x 64 or "
-                            "e4m3 x 128) and a multiple of 32 rows, got "
+                            "e4m3 x 128) and a multiple of 16 rows, got "
                          << tile;
   int64_t hidden = getHiddenAttr().getInt();
   if (hidden < cols || hidden % cols != 0)

@@ -964,18 +964,20 @@ def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
     GEMM1's rows gathered from the tokens instead of a dispatched copy
     (moek.dispatch with `row_tokens`). The 32 lanes of the executing warp
     fill tile `tile` of stage `iter mod S` (128-byte rows: bf16 R x 64 or
-    e4m3 R x 128, R a multiple of 32): tile row `q` gets the C values of
+    e4m3 R x 128, R a multiple of 16): tile row `q` gets the C values of
     `x` (the tile's element type, `hidden` a row) at row
     `row_tokens[row + q]` (u32), columns `k .. k + C - 1`, where
     `row + q < row_end`, and zeros past it, laid out in the
     128-byte swizzle a TMA box of the tile would have (16-byte piece `c`
     of row `q` at byte `128 q + 16 (c ^ (q % 8))`; the tile is 1024-byte
-    aligned). Lane `l` copies piece `l % 8` of rows `32 (l / 8) + j`, one
-    16-byte `cp.async` each, eight rows' tokens loaded ahead of their
-    copies. Asynchronous: moek.ring_arrive_copies makes the stage wait for
-    them. (The MMA warpgroups read the stage after its full barrier with no
-    proxy fence, as the cp.async-fed wgmma pipelines of FlashAttention-3's
-    paged KV cache and Triton's Hopper matmuls do: docs/FusedKernel.md.)
+    aligned). Lanes `2p` and `2p + 1` take rows `p + 16 j`, lane `h` of
+    the pair pieces `2m + h` (m < 4) of each, one 16-byte `cp.async` each
+    (each copy instruction of the warp reads a whole 32-byte sector of 16
+    rows), the rows' tokens loaded ahead of their copies. Asynchronous:
+    moek.ring_arrive_copies makes the stage wait for them. (The MMA
+    warpgroups read the stage after its full barrier with no proxy fence,
+    as the cp.async-fed wgmma pipelines of FlashAttention-3's paged KV
+    cache and Triton's Hopper matmuls do: docs/FusedKernel.md.)
 
     ```mlir
     moek.gather_rows %ring[%i] tile 0 x(%x) row_tokens(%rt) row(%row) row_end(%end) k(%kx) {hidden = 7168 : i64} : !moek.ring<...>
