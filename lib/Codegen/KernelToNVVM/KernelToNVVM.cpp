@@ -3508,11 +3508,44 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                          LLVM::FMulOp::create(pb, pl, v[2 * i + 1], inv)),
                 i32c(pb, pl, i));
           auto st = scf::IfOp::create(pb, pl, inRow[u], false);
+          // The 8 values into row `row` (an address), in K order or, with
+          // `permuteK`, in moek.mma_fp4's.
+          auto storeValues = [&](OpBuilder &sb, Value row) {
+            if (!permuteK) {
+              LLVM::StoreOp::create(
+                  sb, pl, packed,
+                  elementAddress(sb, pl, row, sb.getI8Type(), cols[u]), 8);
+              return;
+            }
+            // Logical words 2p and 2p + 1 of the 128-value block, p =
+            // (c % 128) / 8: stored words permutedKWord(2p), + 4.
+            Value pair = LLVM::BitcastOp::create(
+                sb, pl, VectorType::get({2}, sb.getI32Type()), packed);
+            Value c = toI32(sb, pl, cols[u]);
+            Value base = LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, ~127));
+            Value word = permutedKWord(
+                sb, pl,
+                LLVM::LShrOp::create(
+                    sb, pl, LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, 127)),
+                    i32c(sb, pl, 2)));
+            for (int64_t e = 0; e < 2; ++e) {
+              Value off = LLVM::AddOp::create(
+                  sb, pl, base,
+                  LLVM::ShlOp::create(
+                      sb, pl,
+                      LLVM::AddOp::create(sb, pl, word, i32c(sb, pl, 4 * e)),
+                      i32c(sb, pl, 2)));
+              LLVM::StoreOp::create(
+                  sb, pl,
+                  LLVM::ExtractElementOp::create(sb, pl, pair, i32c(sb, pl, e)),
+                  gepBytes(sb, pl, row,
+                           LLVM::ZExtOp::create(sb, pl, sb.getI64Type(), off)),
+                  4);
+            }
+          };
           if (tokenDst) {
             OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
-            LLVM::StoreOp::create(
-                sb, pl, packed,
-                elementAddress(sb, pl, tokenDst, sb.getI8Type(), cols[u]), 8);
+            storeValues(sb, tokenDst);
           }
           for (auto [d, scaleDst] : llvm::enumerate(scaleRow)) {
             OpBuilder sb = OpBuilder::atBlockTerminator(st.thenBlock());
@@ -3521,38 +3554,8 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
               sb = OpBuilder::atBlockTerminator(r.thenBlock());
             }
             // (With the token's row: only the scales per row.)
-            if (!tokenDst && !permuteK) {
-              LLVM::StoreOp::create(
-                  sb, pl, packed,
-                  elementAddress(sb, pl, dstRow[d], sb.getI8Type(), cols[u]),
-                  8);
-            } else if (!tokenDst) {
-              Value row = dstRow[d];
-              // Logical words 2p and 2p + 1 of the 128-value block, p =
-              // (c % 128) / 8: stored words permutedKWord(2p), + 4.
-              Value pair = LLVM::BitcastOp::create(
-                  sb, pl, VectorType::get({2}, sb.getI32Type()), packed);
-              Value c = toI32(sb, pl, cols[u]);
-              Value base = LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, ~127));
-              Value word = permutedKWord(
-                  sb, pl, LLVM::LShrOp::create(
-                              sb, pl, LLVM::AndOp::create(sb, pl, c, i32c(sb, pl, 127)),
-                              i32c(sb, pl, 2)));
-              for (int64_t e = 0; e < 2; ++e) {
-                Value off = LLVM::AddOp::create(
-                    sb, pl, base,
-                    LLVM::ShlOp::create(
-                        sb, pl,
-                        LLVM::AddOp::create(sb, pl, word, i32c(sb, pl, 4 * e)),
-                        i32c(sb, pl, 2)));
-                LLVM::StoreOp::create(
-                    sb, pl,
-                    LLVM::ExtractElementOp::create(sb, pl, pair, i32c(sb, pl, e)),
-                    gepBytes(sb, pl, row,
-                             LLVM::ZExtOp::create(sb, pl, sb.getI64Type(), off)),
-                    4);
-              }
-            }
+            if (!tokenDst)
+              storeValues(sb, dstRow[d]);
             auto sc = scf::IfOp::create(sb, pl, firstOfBlock, false);
             OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
             LLVM::StoreOp::create(
@@ -3799,10 +3802,9 @@ struct SlotWalk {
   /// the rows of all its routed slots: it gets the token, and for each of
   /// the k slots whether it was routed and its placed row (shuffled from
   /// its lane). A token's row is read and quantized once instead of k
-  /// times. (Batches
-  /// of 32 / k tokens a warp, as eachSlot's 32 slots, changed the kernel's
-  /// code enough that ptxas spilled 8 bytes in the 128-row FP8 kernel at
-  /// E = 32, H = 7168.)
+  /// times. (Batches of 32 / k tokens a warp, as eachSlot's 32 slots,
+  /// changed the kernel's code enough that ptxas spilled 8 bytes in the
+  /// 128-row FP8 kernel at E = 32, H = 7168.)
   void eachToken(
       OpBuilder &b, Location loc, Value slotRows, Value x, int64_t k, int64_t h,
       const std::map<int64_t, Value> &constants,
@@ -4031,6 +4033,8 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                          toIndex(tb, l, row)));
       return {row};
     };
+    using PlaceFn =
+        function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value)>;
     // Rows gathered by GEMM1 (moek.gather_rows): each placed row records
     // its token.
     auto placeToken = [&](OpBuilder &tb, Location pl, Value slot,
@@ -4042,23 +4046,10 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                                            toIndex(tb, pl, row[0])));
       return row;
     };
-    if (a.getRowTokens() && a.getRowScales()) {
-      // FP8: a warp takes a token (SlotWalk::eachToken), quantizes its row
-      // once into the token's row of `rows`, and stores the scales into
-      // each routed row's.
-      walk.eachToken(
-          b, loc, a.getSlotRows(), a.getX(), k, h, constants, placeToken,
-          [&](OpBuilder &cb, Location l, Value lane, Value token, Value src,
-              ArrayRef<Value> routed, ArrayRef<Value> placed) {
-            SmallVector<Value> rows;
-            for (Value row : placed)
-              rows.push_back(toIndex(cb, l, row));
-            copyQuantized(cb, l, src, a.getRows(), a.getRowScales(), rows, lane,
-                          h, constants, /*permuteK=*/false, routed, token);
-          });
-    } else if (a.getRowTokens()) {
-      // bf16: a thread places a slot and records its row's token; nothing
-      // is copied.
+    Value rowTokens = a.getRowTokens();
+    if (rowTokens && !a.getRowScales()) {
+      // bf16 gathered: a thread places a slot and records its row's token;
+      // nothing is copied.
       Value always = arith::ConstantIntOp::create(b, loc, 1, 1);
       scf::ForOp::create(
           b, loc, walk.gtid, walk.slots, walk.gthreads, ValueRange{},
@@ -4066,24 +4057,28 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
             walk.placeSlot(fb, l, s, always, a.getSlotRows(), 1, placeToken);
             scf::YieldOp::create(fb, l);
           });
-    } else if (a.getRowScales() && !a.getRowsReady() && !op.getMxRound() &&
-               k >= 4 && k <= 32) {
+    } else if (rowTokens || (a.getRowScales() && !a.getRowsReady() &&
+                             !op.getMxRound() && k >= 4 && k <= 32)) {
       // FP8 rows by tokens (SlotWalk::eachToken): each token's row read
-      // and quantized once, stored into its k rows. Measured on an H100
-      // against the slot walk: the FP8 layers with k = 8 1.1-5.6% faster;
-      // with k = 2 (Mixtral) 2.3% slower and the bf16 copies (no
-      // quantization to save) up to 0.9% slower, so those keep the slot
-      // walk (bench/results/2026-12-05-session22-h100.md).
-      walk.eachToken(
-          b, loc, a.getSlotRows(), a.getX(), k, h, constants, place,
-          [&](OpBuilder &cb, Location l, Value lane, Value, Value src,
-              ArrayRef<Value> routed, ArrayRef<Value> placed) {
-            SmallVector<Value> rows;
-            for (Value row : placed)
-              rows.push_back(toIndex(cb, l, row));
-            copyQuantized(cb, l, src, a.getRows(), a.getRowScales(), rows,
-                          lane, h, constants, op.getPermuteK(), routed);
-          });
+      // and quantized once, stored into its k rows, or, gathered, into the
+      // token's row of `rows` with the scales into each routed row's.
+      // Measured on an H100 against the slot walk: the FP8 layers with
+      // k = 8 1.1-5.6% faster; with k = 2 (Mixtral) 2.3% slower and the
+      // bf16 copies (no quantization to save) up to 0.9% slower, so those
+      // keep the slot walk unless gathered
+      // (bench/results/2026-12-05-session22-h100.md).
+      walk.eachToken(b, loc, a.getSlotRows(), a.getX(), k, h, constants,
+                     rowTokens ? PlaceFn(placeToken) : PlaceFn(place),
+                     [&](OpBuilder &cb, Location l, Value lane, Value token,
+                         Value src, ArrayRef<Value> routed,
+                         ArrayRef<Value> placed) {
+                       SmallVector<Value> rows;
+                       for (Value row : placed)
+                         rows.push_back(toIndex(cb, l, row));
+                       copyQuantized(cb, l, src, a.getRows(), a.getRowScales(),
+                                     rows, lane, h, constants, op.getPermuteK(),
+                                     routed, rowTokens ? token : Value());
+                     });
     } else {
       // Slots in batches of 32 per warp (SlotWalk::eachSlot).
       walk.eachSlot(
@@ -7978,29 +7973,36 @@ struct ConvertMoEKernelToNVVMPass
     RewritePatternSet patterns(ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
-    patterns.add<
-        WarpRoleLowering, ElectOneLowering,
-        SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
-        SregLowering<GridSizeOp, NVVM::GridDimXOp>,
-        SregLowering<ClusterRankOp, NVVM::ClusterId>, ClusterSyncLowering,
-        GroupedTileCountLowering, GroupedTileLowering,
-        NamedBarrierLowering<BarrierArriveOp, false>,
-        NamedBarrierLowering<BarrierSyncOp, true>, RingAllocLowering,
-        RingStageLowering<RingAcquireOp>, RingStageLowering<RingExpectOp>,
-        RingStageLowering<RingWaitOp>, RingStageLowering<RingReleaseOp>,
-        TmaLoadLowering, MmaZeroLowering, LoadRowsLowering, MmaPromoteLowering,
-        SmemAllocLowering, AccStoreSmemLowering, AccLoadSmemLowering,
-        StoreActFp8Lowering, StoreAccLowering, StoreAccTmaLowering,
-        StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
-        DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
-        LoadFp4ScalesLowering, Fp4RowScaleLowering, AccScaleColsLowering,
-        AccScaleLowering, AccAddColsLowering, SignalLowering,
-        WaitCounterLowering, TimestampLowering, MapPeerLowering,
-        RemoteAddLowering, RemoteWaitLowering, StoreAccRemoteLowering,
-        EpDispatchLowering, ReturnRowsLowering, FetchAddLowering,
-        RingSetTagLowering, RingTagLowering, InWarpLowering,
-        RingArriveCopiesLowering, StageScalesLowering, GatherRowsLowering,
-        DispatchLowering, RouteLowering, CombineLowering>(converter, ctx);
+    patterns.add<WarpRoleLowering, ElectOneLowering,
+                 SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
+                 SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+                 SregLowering<ClusterRankOp, NVVM::ClusterId>,
+                 ClusterSyncLowering,
+                 GroupedTileCountLowering, GroupedTileLowering,
+                 NamedBarrierLowering<BarrierArriveOp, false>,
+                 NamedBarrierLowering<BarrierSyncOp, true>,
+                 RingAllocLowering,
+                 RingStageLowering<RingAcquireOp>,
+                 RingStageLowering<RingExpectOp>,
+                 RingStageLowering<RingWaitOp>,
+                 RingStageLowering<RingReleaseOp>, TmaLoadLowering,
+                 MmaZeroLowering,
+                 LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
+                 AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
+                 StoreAccLowering, StoreAccTmaLowering,
+                 StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
+                 DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
+                 LoadFp4ScalesLowering, Fp4RowScaleLowering,
+                 AccScaleColsLowering, AccScaleLowering, AccAddColsLowering,
+                 SignalLowering, WaitCounterLowering, TimestampLowering,
+                 MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
+                 StoreAccRemoteLowering, EpDispatchLowering,
+                 ReturnRowsLowering,
+                 FetchAddLowering, RingSetTagLowering, RingTagLowering,
+                 InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
+                 GatherRowsLowering,
+                 DispatchLowering, RouteLowering,
+                 CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,

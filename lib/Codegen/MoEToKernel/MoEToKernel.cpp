@@ -426,6 +426,22 @@ Value beginProducerThreads(OpBuilder &b, Location loc, bool warp) {
               : Value();
 }
 
+/// A producer warp's work on a GEMM1 stage of gathered rows (iteration
+/// `stage`, K slice `ks` of `sliceK` values): its share of tile `d`'s token
+/// rows of `x` (`hidden` values a row; moek.gather_rows into tile 0), then
+/// its copy arrival.
+void gatherStageRows(OpBuilder &b, Location loc, Value ring, Value stage,
+                     Value ks, Value x, Value rowTokens, mk::GroupedTileOp d,
+                     int64_t sliceK, int64_t hidden) {
+  mk::GatherRowsOp::create(
+      b, loc, ring, stage, b.getI64IntegerAttr(0), x, rowTokens, d.getRow(),
+      d.getRowEnd(),
+      arith::MulIOp::create(b, loc, ks,
+                            arith::ConstantIndexOp::create(b, loc, sliceK)),
+      b.getI64IntegerAttr(hidden));
+  mk::RingArriveCopiesOp::create(b, loc, ring, stage);
+}
+
 /// Marks `loop` not to be unrolled by LLVM. MMA K loops: with two
 /// accumulators and a short K loop (e.g. 12 slices), an unrolled copy made
 /// ptxas serialize the wgmmas (C7520). Producer and pass loops: a fully
@@ -3360,12 +3376,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 auto [base, up] = gemm1Boxes(tb, d);
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  mk::GatherRowsOp::create(
-                      hb, hl, ring, st, hb.getI64IntegerAttr(0), x, rows,
-                      d.getRow(), d.getRowEnd(),
-                      arith::MulIOp::create(hb, hl, ks, idx(hb, kTileK)),
-                      hb.getI64IntegerAttr(h));
-                  arrive(hb, hl, st, ks);
+                  gatherStageRows(hb, hl, ring, st, ks, x, rows, d, kTileK, h);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
@@ -4314,12 +4325,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
                                      128, /*interleaved=*/false);
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  mk::GatherRowsOp::create(
-                      hb, hl, ring, st, hb.getI64IntegerAttr(0), rows,
-                      rowTokens, d.getRow(), d.getRowEnd(),
-                      arith::MulIOp::create(hb, hl, ks, idx(hb, kTileKFp8)),
-                      hb.getI64IntegerAttr(h));
-                  arrive(hb, hl, st, ks);
+                  gatherStageRows(hb, hl, ring, st, ks, rows, rowTokens, d,
+                                  kTileKFp8, h);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
