@@ -289,8 +289,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "records each row's token (moek.dispatch row_tokens; FP8: each "
            "token's row quantized once) and a producer warp copies GEMM1's "
            "rows from x (FP8: the token rows) into each stage "
-           "(moek.gather_rows, cp.async) beside lane 0's weight boxes; not "
-           "yet run on a GPU, so off by default (docs/FusedKernel.md)">,
+           "(moek.load_row_tokens once a tile, moek.gather_rows a stage, "
+           "cp.async) beside lane 0's weight boxes; correct on the GPU but "
+           "3-12% slower at prefill in its first form (tokens loaded each "
+           "stage), so off by default (docs/FusedKernel.md)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

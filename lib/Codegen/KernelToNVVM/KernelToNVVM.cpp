@@ -1070,6 +1070,46 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
   }
 };
 
+/// Lane 2p + h loads the tokens of tile rows p + 16 j, j < N (a vector
+/// of N), 0xFFFFFFFF past row_end.
+struct LoadRowTokensLowering : OpConversionPattern<LoadRowTokensOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LoadRowTokensOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Type i32 = b.getI32Type(), i64 = b.getI64Type();
+    VectorType type = op.getTokens().getType();
+    Value lane =
+        LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32));
+    Value pairRow = LLVM::ZExtOp::create(
+        b, loc, i64, LLVM::LShrOp::create(b, loc, lane, i32c(b, loc, 1)));
+    Value row = toI64(b, loc, adaptor.getRow());
+    Value first = LLVM::AddOp::create(b, loc, row, pairRow);
+    Value rowEnd = toI64(b, loc, adaptor.getRowEnd());
+    Value tokens = LLVM::PoisonOp::create(b, loc, type);
+    for (int64_t j = 0; j < type.getDimSize(0); ++j) {
+      Value r = LLVM::AddOp::create(b, loc, first, i64c(b, loc, 16 * j));
+      Value inside =
+          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, r, rowEnd);
+      // Rows past the end load the tile's first row's token (every tile
+      // has one) and report none.
+      Value from = LLVM::SelectOp::create(b, loc, inside, r, row);
+      Value token = LLVM::LoadOp::create(
+          b, loc, i32,
+          LLVM::GEPOp::create(b, loc, adaptor.getRowTokens().getType(), i32,
+                              adaptor.getRowTokens(), ValueRange{from}),
+          4);
+      token = LLVM::SelectOp::create(b, loc, inside, token, i32c(b, loc, -1));
+      tokens =
+          LLVM::InsertElementOp::create(b, loc, tokens, token, i32c(b, loc, j));
+    }
+    rewriter.replaceOp(op, tokens);
+    return success();
+  }
+};
+
 /// Lanes 2p and 2p + 1 take tile rows q = p + 16 j (R / 16 of them, so
 /// q % 8 = p % 8), lane h of the pair the 16-byte pieces c = 2 m + h, m <
 /// 4, of each: every copy instruction of the warp reads 32 contiguous bytes
@@ -1079,8 +1119,9 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
 /// layout, which the FP4 expansions write for wgmma. So a lane's four
 /// destinations in a row are fixed offsets from its row's start, and its
 /// rows 2048 bytes apart; its four sources 32 bytes apart from the row's
-/// first: a token load and one address a row, then four copies. A row past
-/// row_end reads the first row's token and copies 0 bytes (zeros).
+/// first: one address a row from its token (loaded once a tile by
+/// moek.load_row_tokens), then four copies. A row without a token
+/// (0xFFFFFFFF) reads row 0 of x and copies 0 bytes (zeros).
 struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1099,7 +1140,7 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
         unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
     Value tile = tileAddress(b, loc, p, type, index);
     // A %tid.x read of its own: with the kernel's, LLVM hoisted the rows'
-    // token addresses and sizes out of the K loop, and the producer warp's
+    // addresses and sizes out of the K loop, and the producer warp's
     // registers spilled them (268 bytes).
     Value lane =
         LLVM::URemOp::create(b, loc, freshThreadIdX(b, loc), i32c(b, loc, 32));
@@ -1128,32 +1169,29 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
         LLVM::ZExtOp::create(
             b, loc, i64, LLVM::ShlOp::create(b, loc, half, i32c(b, loc, 4))));
     Value src0 = gepBytes(b, loc, adaptor.getX(), column);
-    Value row = toI64(b, loc, adaptor.getRow());
-    Value first = LLVM::AddOp::create(b, loc, row, pairRow);
-    Value rowEnd = toI64(b, loc, adaptor.getRowEnd());
     auto cg = NVVM::LoadCacheModifierKindAttr::get(
         b.getContext(), NVVM::LoadCacheModifierKind::CG);
-    // Every row's token loaded first, then the copies.
-    int64_t perLane = rows / 16;
-    SmallVector<Value> tokens, valid;
-    for (int64_t j = 0; j < perLane; ++j) {
-      Value r = LLVM::AddOp::create(b, loc, first, i64c(b, loc, 16 * j));
-      Value inside =
-          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, r, rowEnd);
-      Value from = LLVM::SelectOp::create(b, loc, inside, r, row);
-      tokens.push_back(LLVM::LoadOp::create(
-          b, loc, i32,
-          LLVM::GEPOp::create(b, loc, adaptor.getRowTokens().getType(), i32,
-                              adaptor.getRowTokens(), ValueRange{from}),
-          4));
-      valid.push_back(inside);
-    }
-    for (int64_t j = 0; j < perLane; ++j) {
-      Value token = LLVM::ZExtOp::create(b, loc, i64, tokens[j]);
-      Value src =
-          gepBytes(b, loc, src0,
-                   LLVM::MulOp::create(b, loc, token, i64c(b, loc, rowBytes)));
-      Value size = LLVM::SelectOp::create(b, loc, valid[j], i32c(b, loc, 16),
+    for (int64_t j = 0; j < rows / 16; ++j) {
+      // Each stage takes the token through an asm of its own: the tokens
+      // are the same in every stage of the tile, and LLVM would otherwise
+      // hoist the rows' 64-bit addresses out of the K loop, more registers
+      // than the producer warp has.
+      Value token = LLVM::ExtractElementOp::create(b, loc, adaptor.getTokens(),
+                                                   i32c(b, loc, j));
+      token = LLVM::InlineAsmOp::create(
+                  b, loc, i32, ValueRange{token}, "mov.b32 $0, $1;", "=r,r",
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+                  .getResult(0);
+      Value valid = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, token,
+                                         i32c(b, loc, -1));
+      Value from =
+          LLVM::SelectOp::create(b, loc, valid, token, i32c(b, loc, 0));
+      Value src = gepBytes(
+          b, loc, src0,
+          LLVM::MulOp::create(b, loc, LLVM::ZExtOp::create(b, loc, i64, from),
+                              i64c(b, loc, rowBytes)));
+      Value size = LLVM::SelectOp::create(b, loc, valid, i32c(b, loc, 16),
                                           i32c(b, loc, 0));
       for (int64_t m = 0; m < 4; ++m)
         NVVM::CpAsyncOp::create(
@@ -5097,8 +5135,8 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
       return LLVM::FPExtOp::create(
           ob, loc, f32, LLVM::FPTruncOp::create(ob, loc, ob.getBF16Type(), x));
     };
-    Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
-                                      i32c(b, loc, 32));
+    Value lane =
+        LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32));
     Value quad = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4));
     Value row0 = arith::AddIOp::create(b, loc, a.getRow(),
                                        toIndex(b, loc, fragmentRow(b, loc)));
@@ -5310,8 +5348,8 @@ struct StoreActLowering : OpConversionPattern<StoreActOp> {
     bool interleaved = op.getLayout() == "interleaved";
     float alpha = op.getAlpha().convertToFloat(),
           limit = op.getLimit().convertToFloat();
-    Value lane = LLVM::URemOp::create(b, loc, threadIdX(b, loc),
-                                      i32c(b, loc, 32));
+    Value lane =
+        LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32));
     Value quad = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 4));
     Value rowInTile = fragmentRow(b, loc);
     Value colInTile =
@@ -8000,7 +8038,7 @@ struct ConvertMoEKernelToNVVMPass
                  ReturnRowsLowering,
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
-                 GatherRowsLowering,
+                 GatherRowsLowering, LoadRowTokensLowering,
                  DispatchLowering, RouteLowering,
                  CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,

@@ -426,16 +426,27 @@ Value beginProducerThreads(OpBuilder &b, Location loc, bool warp) {
               : Value();
 }
 
+/// A producer warp's lanes' shares of tile `d`'s row tokens (`tileRows`
+/// rows), loaded once a GEMM1 tile for gatherStageRows; null without
+/// `rowTokens`.
+Value loadTileTokens(OpBuilder &b, Location loc, Value rowTokens,
+                     mk::GroupedTileOp d, int64_t tileRows) {
+  if (!rowTokens)
+    return Value();
+  return mk::LoadRowTokensOp::create(
+      b, loc, VectorType::get({tileRows / 16}, b.getI32Type()), rowTokens,
+      d.getRow(), d.getRowEnd());
+}
+
 /// A producer warp's work on a GEMM1 stage of gathered rows (iteration
-/// `stage`, K slice `ks` of `sliceK` values): its share of tile `d`'s token
-/// rows of `x` (`hidden` values a row; moek.gather_rows into tile 0), then
-/// its copy arrival.
+/// `stage`, K slice `ks` of `sliceK` values): its share of its tile's
+/// token rows of `x` (`tokens` from loadTileTokens; `hidden` values a row;
+/// moek.gather_rows into tile 0), then its copy arrival.
 void gatherStageRows(OpBuilder &b, Location loc, Value ring, Value stage,
-                     Value ks, Value x, Value rowTokens, mk::GroupedTileOp d,
-                     int64_t sliceK, int64_t hidden) {
+                     Value ks, Value x, Value tokens, int64_t sliceK,
+                     int64_t hidden) {
   mk::GatherRowsOp::create(
-      b, loc, ring, stage, b.getI64IntegerAttr(0), x, rowTokens, d.getRow(),
-      d.getRowEnd(),
+      b, loc, ring, stage, b.getI64IntegerAttr(0), x, tokens,
       arith::MulIOp::create(b, loc, ks,
                             arith::ConstantIndexOp::create(b, loc, sliceK)),
       b.getI64IntegerAttr(hidden));
@@ -3374,9 +3385,11 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                   ep.awaitTileRows(tb, l, offsets, rowsReady, d, 128,
                                    [&] { return readyIndex(tb, d); });
                 auto [base, up] = gemm1Boxes(tb, d);
+                Value tokens =
+                    loadTileTokens(tb, l, gather ? rows : Value(), d, 128);
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  gatherStageRows(hb, hl, ring, st, ks, x, rows, d, kTileK, h);
+                  gatherStageRows(hb, hl, ring, st, ks, x, tokens, kTileK, h);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
@@ -4323,10 +4336,12 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
                 auto [gate, up] =
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
                                      128, /*interleaved=*/false);
+                Value tokens = loadTileTokens(
+                    tb, l, gather ? rowTokens : Value(), d, tileM);
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  gatherStageRows(hb, hl, ring, st, ks, rows, rowTokens, d,
-                                  kTileKFp8, h);
+                  gatherStageRows(hb, hl, ring, st, ks, rows, tokens, kTileKFp8,
+                                  h);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),

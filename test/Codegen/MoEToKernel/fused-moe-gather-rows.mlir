@@ -5,12 +5,14 @@
 // stores the scales per routed row, the row tokens after the token rows.
 // Warp 0 of the producer warpgroup runs the tile loop (moek.fetch_add
 // {warp}), lane 0 expecting only the weight boxes' bytes and issuing their
-// TMA copies, and every lane then gathers its share of a GEMM1 stage's
-// token rows (moek.gather_rows, cp.async) and arrives when they land: the
+// TMA copies, and every lane loads its share of each GEMM1 tile's row
+// tokens once (moek.load_row_tokens), then gathers its share of each
+// stage's token rows (moek.gather_rows, cp.async) and arrives when they
+// land: the
 // ring's full barriers count 1 + 32 arrivals (a GEMM2 stage's and the
 // stop mark's lanes arrive at once). The MMA warpgroups and GEMM2 are
-// unchanged; the FP8 layer keeps its 128-row variant. Off by default: not
-// yet run on a GPU.
+// unchanged; the FP8 layer keeps its 128-row variant. Off by default:
+// correct on the GPU but slower so far (docs/FusedKernel.md).
 // RUN: moe-opt --convert-moe-to-moek="gather-rows=true" %s | FileCheck %s
 // RUN: moe-opt --convert-moe-to-moek %s | FileCheck %s --check-prefix=OFF
 // RUN: moe-opt --convert-moe-to-moek="gather-rows=true" --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.nvvm.mlir
@@ -27,12 +29,14 @@
 // CHECK:           %[[LEADER:.+]] = moek.elect_one
 // CHECK:           moek.fetch_add %{{.+}} {warp}
 // CHECK:           %{{.+}}, %[[ROW:.+]], %[[END:.+]], %{{.+}} = moek.grouped_tile
+// CHECK:           %[[TOK:.+]] = moek.load_row_tokens row_tokens(%[[TOKENS]]) row(%[[ROW]]) row_end(%[[END]]) : vector<8xi32>
+// CHECK:           scf.for
 // CHECK:           scf.if %[[LEADER]]
 // CHECK:             moek.ring_expect %[[RING]][%{{.+}}] bytes(%c32768)
 // CHECK-NOT:         tile 0
 // CHECK:             moek.tma_load {{.*}} tile 1
 // CHECK:             moek.tma_load {{.*}} tile 1 {row_offset = 128 : i64}
-// CHECK:           moek.gather_rows %[[RING]][%{{.+}}] tile 0 x(%[[X]]) row_tokens(%[[TOKENS]]) row(%[[ROW]]) row_end(%[[END]]) k(%{{.+}}) {hidden = 512 : i64}
+// CHECK:           moek.gather_rows %[[RING]][%{{.+}}] tile 0 x(%[[X]]) tokens(%[[TOK]]) k(%{{.+}}) {hidden = 512 : i64}
 // CHECK:           moek.ring_arrive_copies %[[RING]]
 // GEMM2's stages: the activation rows by TMA, every lane arriving.
 // CHECK:           moek.wait_counter
@@ -54,12 +58,14 @@
 // CHECK:         moek.warp_role "producer"
 // CHECK:           moek.in_warp
 // CHECK:           moek.fetch_add %{{.+}} {warp}
+// CHECK:           %[[FP8_TOK:.+]] = moek.load_row_tokens row_tokens(%[[FP8_TOKENS]]) {{.*}} : vector<4xi32>
 // CHECK:           moek.ring_expect %[[FP8_RING]][%{{.+}}] bytes(%c32768)
 // CHECK-NOT:       tile 0
-// CHECK:           moek.gather_rows %[[FP8_RING]][%{{.+}}] tile 0 x(%[[TOKEN_ROWS]]) row_tokens(%[[FP8_TOKENS]]) {{.*}} {hidden = 256 : i64}
+// CHECK:           moek.gather_rows %[[FP8_RING]][%{{.+}}] tile 0 x(%[[TOKEN_ROWS]]) tokens(%[[FP8_TOK]]) {{.*}} {hidden = 256 : i64}
 // CHECK:           moek.ring_arrive_copies %[[FP8_RING]]
 // CHECK-LABEL: llvm.func @fp8_fused_moe_1_m128(
 // CHECK:         moek.ring_alloc consumers(256) {producers = 33 : i64} : !moek.ring<4, [memref<128x128xf8E4M3FN, 3>
+// CHECK:         moek.load_row_tokens {{.*}} : vector<8xi32>
 // CHECK:         moek.gather_rows {{.*}} tile 0
 
 // OFF-NOT: row_tokens
@@ -67,8 +73,11 @@
 
 // The producer warp's copies: per GEMM1 stage a lane copies 16 bytes of
 // each of its rows (32 of a 128-row tile, 16 of the FP8 kernel's 64-row
-// one), a row past the expert's end 0 bytes (zeros), then arrives.
+// one), a row past the expert's end 0 bytes (zeros), then arrives. The
+// tokens come from registers (loaded once a tile): no load in the stage.
 // PTX-LABEL: .entry fm_fused_moe_0(
+// PTX:       mov.b32 %r{{[0-9]+}}, %r{{[0-9]+}};
+// PTX-NOT:   ld.global
 // PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
 // PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
 // PTX-LABEL: .entry fp8_fused_moe_1(

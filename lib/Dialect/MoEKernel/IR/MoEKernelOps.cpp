@@ -692,6 +692,11 @@ LogicalResult GatherRowsOp::verify() {
   if (hidden < cols || hidden % cols != 0)
     return emitOpError() << "expects hidden a positive multiple of the tile's "
                          << cols << " columns (whole K slices), got " << hidden;
+  int64_t perLane = tile.getDimSize(0) / 16;
+  if (getTokens().getType().getDimSize(0) != perLane)
+    return emitOpError() << "expects " << perLane
+                         << " tokens a lane (the tile's rows / 16), got "
+                         << getTokens().getType();
   return success();
 }
 

@@ -958,39 +958,61 @@ def MoEK_StageScalesOp : MoEK_Op<"stage_scales", []> {
   let hasVerifier = 1;
 }
 
+def MoEK_LoadRowTokensOp : MoEK_Op<"load_row_tokens", []> {
+  let summary = "A warp loads its lanes' shares of a tile's row tokens";
+  let description = [{
+    The tokens moek.gather_rows copies, loaded once a tile so that no
+    stage waits for them: lane `2p + h` of the executing warp gets, as
+    element `j` of its N-vector (N = the tile's rows / 16), the u32 token
+    `row_tokens[row + p + 16 j]` of tile row `p + 16 j` where
+    `row + p + 16 j < row_end`, and 0xFFFFFFFF (no row) past it.
+
+    ```mlir
+    %tok = moek.load_row_tokens row_tokens(%rt) row(%row) row_end(%end) : vector<8xi32>
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$row_tokens, Index:$row,
+                       Index:$row_end);
+  let results = (outs VectorOfRankAndType<[1], [I32]>:$tokens);
+  let assemblyFormat = [{
+    `row_tokens` `(` $row_tokens `)` `row` `(` $row `)` `row_end` `(`
+    $row_end `)` attr-dict `:` type($tokens)
+  }];
+}
+
 def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
   let summary = "A warp copies token rows into a stage's row tile (cp.async)";
   let description = [{
     GEMM1's rows gathered from the tokens instead of a dispatched copy
     (moek.dispatch with `row_tokens`). The 32 lanes of the executing warp
     fill tile `tile` of stage `iter mod S` (128-byte rows: bf16 R x 64 or
-    e4m3 R x 128, R a multiple of 16): tile row `q` gets the C values of
-    `x` (the tile's element type, `hidden` a row) at row
-    `row_tokens[row + q]` (u32), columns `k .. k + C - 1`, where
-    `row + q < row_end`, and zeros past it, laid out in the
+    e4m3 R x 128, R a multiple of 16) from their `tokens`
+    (moek.load_row_tokens of the tile's rows: R / 16 a lane): tile row
+    `q = p + 16 j` gets the C values of `x` (the tile's element type,
+    `hidden` a row) at row `tokens[j]` of lanes `2p` and `2p + 1`, columns
+    `k .. k + C - 1`, or zeros where that token is 0xFFFFFFFF (no row),
+    laid out in the
     128-byte swizzle a TMA box of the tile would have (16-byte piece `c`
     of row `q` at byte `128 q + 16 (c ^ (q % 8))`; the tile is 1024-byte
-    aligned). Lanes `2p` and `2p + 1` take rows `p + 16 j`, lane `h` of
-    the pair pieces `2m + h` (m < 4) of each, one 16-byte `cp.async` each
-    (each copy instruction of the warp reads a whole 32-byte sector of 16
-    rows), the rows' tokens loaded ahead of their copies. Asynchronous:
+    aligned). Lane `h` of the pair copies pieces `2m + h` (m < 4) of each
+    of its rows, one 16-byte `cp.async` each (each copy instruction of the
+    warp reads a whole 32-byte sector of 16 rows). Asynchronous:
     moek.ring_arrive_copies makes the stage wait for them. (The MMA
     warpgroups read the stage after its full barrier with no proxy fence,
     as the cp.async-fed wgmma pipelines of FlashAttention-3's paged KV
     cache and Triton's Hopper matmuls do: docs/FusedKernel.md.)
 
     ```mlir
-    moek.gather_rows %ring[%i] tile 0 x(%x) row_tokens(%rt) row(%row) row_end(%end) k(%kx) {hidden = 7168 : i64} : !moek.ring<...>
+    moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%tok) k(%kx) {hidden = 7168 : i64} : !moek.ring<...>, vector<8xi32>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
-                       MoEK_GlobalPtr:$x, MoEK_GlobalPtr:$row_tokens,
-                       Index:$row, Index:$row_end, Index:$k,
+                       MoEK_GlobalPtr:$x,
+                       VectorOfRankAndType<[1], [I32]>:$tokens, Index:$k,
                        I64Attr:$hidden);
   let assemblyFormat = [{
-    $ring `[` $iter `]` `tile` $tile `x` `(` $x `)` `row_tokens` `(`
-    $row_tokens `)` `row` `(` $row `)` `row_end` `(` $row_end `)` `k` `(` $k
-    `)` attr-dict `:` qualified(type($ring))
+    $ring `[` $iter `]` `tile` $tile `x` `(` $x `)` `tokens` `(` $tokens `)`
+    `k` `(` $k `)` attr-dict `:` qualified(type($ring)) `,` type($tokens)
   }];
   let hasVerifier = 1;
 }
