@@ -4336,8 +4336,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
                 auto [gate, up] =
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
                                      128, /*interleaved=*/false);
-                Value tokens = loadTileTokens(
-                    tb, l, gather ? rowTokens : Value(), d, tileM);
+                Value tokens = loadTileTokens(tb, l, rowTokens, d, tileM);
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
                   gatherStageRows(hb, hl, ring, st, ks, rows, tokens, kTileKFp8,
