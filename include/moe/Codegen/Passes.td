@@ -291,14 +291,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "rows from x (FP8: the token rows) into each stage "
            "(moek.load_row_tokens once a tile, moek.gather_rows a stage, "
            "cp.async) beside lane 0's weight boxes; correct on the GPU but "
-           "3-12% slower at prefill in its first form (tokens loaded each "
-           "stage), so off by default (docs/FusedKernel.md)">,
-    Option<"gatherTma", "gather-tma", "bool", "false",
-           "With gather-rows: the producer warp's lanes copy GEMM1's rows "
-           "by TMA, one 128-byte box of the token rows a row "
-           "(moek.tma_gather_rows; a descriptor over x, or over the FP8 "
-           "kernel's quantized token rows) instead of cp.async, completing "
-           "on the stage's full barrier like the weights' boxes">,
+           "slower at prefill (H100: bf16 1-20%, FP8 2-6%), so off by "
+           "default (docs/FusedKernel.md)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

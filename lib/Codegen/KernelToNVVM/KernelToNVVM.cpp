@@ -1204,61 +1204,6 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
   }
 };
 
-/// Lane 2p + h copies tile rows q = p + 16 j with j % 2 == h (its token of
-/// the pair's), each one TMA box of one row at byte 128 q of the tile,
-/// predicated on q < live.
-struct TmaGatherRowsLowering : OpConversionPattern<TmaGatherRowsOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(TmaGatherRowsOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    OpBuilder &b = rewriter;
-    Location loc = op.getLoc();
-    MLIRContext *ctx = b.getContext();
-    RingType type = op.getRing().getType();
-    int64_t index = op.getTileAttr().getInt();
-    int64_t rows = type.getTile(index).getDimSize(0);
-    Type i64 = b.getI64Type();
-    RingParts p =
-        unpackRing(b, loc, adaptor.getRing(), type, adaptor.getIter());
-    Value tile = tileAddress(b, loc, p, type, index);
-    Value bar = barrierOf(b, loc, p, type, false);
-    Value lane =
-        LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32));
-    Value half = LLVM::AndOp::create(b, loc, lane, i32c(b, loc, 1));
-    Value odd = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, half,
-                                     i32c(b, loc, 0));
-    // The lane's first row: p + 16 h.
-    Value first = LLVM::AddOp::create(
-        b, loc, LLVM::LShrOp::create(b, loc, lane, i32c(b, loc, 1)),
-        LLVM::ShlOp::create(b, loc, half, i32c(b, loc, 4)));
-    Value live = toI32(b, loc, adaptor.getLive());
-    Value k = toI32(b, loc, adaptor.getK());
-    for (int64_t jj = 0; jj < rows / 32; ++jj) {
-      auto element = [&](int64_t j) {
-        return LLVM::ExtractElementOp::create(b, loc, adaptor.getTokens(),
-                                              i32c(b, loc, j));
-      };
-      Value token = LLVM::SelectOp::create(b, loc, odd, element(2 * jj + 1),
-                                           element(2 * jj));
-      Value q = LLVM::AddOp::create(b, loc, first, i32c(b, loc, 32 * jj));
-      Value inside =
-          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult, q, live);
-      Value dst = gepBytes(
-          b, loc, tile,
-          LLVM::ZExtOp::create(
-              b, loc, i64, LLVM::ShlOp::create(b, loc, q, i32c(b, loc, 7))));
-      NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
-          b, loc, LLVM::AddrSpaceCastOp::create(b, loc, ptrTy(ctx, 7), dst),
-          adaptor.getDesc(), ValueRange{k, token}, bar, ValueRange{}, Value(),
-          Value(), NVVM::TMALoadModeAttr::get(ctx, NVVM::TMALoadMode::TILE),
-          BoolAttr(), NVVM::CTAGroupKindAttr(), inside);
-    }
-    rewriter.eraseOp(op);
-    return success();
-  }
-};
-
 struct RingSetTagLowering : OpConversionPattern<RingSetTagOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -8094,7 +8039,7 @@ struct ConvertMoEKernelToNVVMPass
                  FetchAddLowering, RingSetTagLowering, RingTagLowering,
                  InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
                  GatherRowsLowering, LoadRowTokensLowering,
-                 TmaGatherRowsLowering, DispatchLowering, RouteLowering,
+                 DispatchLowering, RouteLowering,
                  CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,

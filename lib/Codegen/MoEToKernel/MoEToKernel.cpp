@@ -453,34 +453,6 @@ void gatherStageRows(OpBuilder &b, Location loc, Value ring, Value stage,
   mk::RingArriveCopiesOp::create(b, loc, ring, stage);
 }
 
-/// A producer warp's TMA copies of a GEMM1 stage's gathered rows (iteration
-/// `stage`, K slice `ks` of `sliceK` values) into tile 0: one box a row of
-/// `tmap` (moek.tma_gather_rows), the rows below `live`.
-void gatherStageRowsTma(OpBuilder &b, Location loc, Value ring, Value stage,
-                        Value ks, Value tmap, Value tokens, Value live,
-                        int64_t sliceK) {
-  mk::TmaGatherRowsOp::create(
-      b, loc, tmap,
-      arith::MulIOp::create(b, loc, ks,
-                            arith::ConstantIndexOp::create(b, loc, sliceK)),
-      ring, stage, b.getI64IntegerAttr(0), tokens, live);
-}
-
-/// The rows of a tile of `tileM` rows from `row` that its 64-row boxes
-/// holding rows below `rowEnd` cover: what moek.tma_gather_rows copies.
-Value liveBoxRows(OpBuilder &b, Location loc, Value row, Value rowEnd,
-                  int64_t tileM) {
-  auto idx = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  Value boxes = arith::MinUIOp::create(
-      b, loc,
-      arith::CeilDivUIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, rowEnd, row), idx(kXBoxRows)),
-      idx(tileM / kXBoxRows));
-  return arith::MulIOp::create(b, loc, boxes, idx(kXBoxRows));
-}
-
 /// Marks `loop` not to be unrolled by LLVM. MMA K loops: with two
 /// accumulators and a short K loop (e.g. 12 slices), an unrolled copy made
 /// ptxas serialize the wgmmas (C7520). Producer and pass loops: a fully
@@ -535,8 +507,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      bool bPacked = false, int64_t aTile = 0,
                      int64_t aRowBytes = kSliceBytes, Value leader = Value(),
                      StageHook stageHook = nullptr,
-                     int64_t bBoxRows = kWBoxRows, Value shareRank = Value(),
-                     Value hookBytes = Value()) {
+                     int64_t bBoxRows = kWBoxRows,
+                     Value shareRank = Value()) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -545,11 +517,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
   // others are skipped): an expert with 4 rows costs one 8 KB box per
   // stage, not a whole tile.
   // Without `tmapA` the stage hook fills A (moek.gather_rows): only B's
-  // bytes are expected, and `hookBytes`, what its copies bring by TMA
-  // (moek.tma_gather_rows).
+  // bytes are expected.
   Value bytes = idx(ob, int64_t(bRows.size()) * bBoxRows * bRowBytes);
-  if (hookBytes)
-    bytes = arith::AddIOp::create(ob, l, bytes, hookBytes);
   Value boxes;
   if (tmapA) {
     Value rowsLeft = arith::SubIOp::create(ob, l, rowEnd, aRow);
@@ -695,11 +664,9 @@ Value buildScheduledTiles(
 /// `total`, with no loads (an arrival expecting 0 bytes completes it). The
 /// MMA warpgroups release it after their loop. A producer warp (`leader`:
 /// its lane that tags and expects) also makes every lane's copy arrival
-/// (moek.ring_arrive_copies: none pending for this stage) unless
-/// `arriveCopies` is false (its lanes copy by TMA).
+/// (moek.ring_arrive_copies: none pending for this stage).
 void buildStopMark(OpBuilder &b, Location l, Value ring, Value last,
-                   Value total, Value leader = Value(),
-                   bool arriveCopies = true) {
+                   Value total, Value leader = Value()) {
   mk::RingAcquireOp::create(b, l, ring, last);
   OpBuilder tb = b;
   if (leader) {
@@ -709,7 +676,7 @@ void buildStopMark(OpBuilder &b, Location l, Value ring, Value last,
   mk::RingSetTagOp::create(tb, l, ring, last, total);
   mk::RingExpectOp::create(tb, l, ring, last,
                            arith::ConstantIndexOp::create(tb, l, 0));
-  if (leader && arriveCopies)
+  if (leader)
     mk::RingArriveCopiesOp::create(b, l, ring, last);
 }
 
@@ -2666,8 +2633,7 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                         int64_t maxRows, const FusedWorkspace &ws, bool fp8,
                         bool fp4 = false, int64_t globalScales = 0,
                         bool paddedFp4 = false, bool yTma = false,
-                        ArrayRef<int64_t> biasOperands = {},
-                        bool gatherTma = false) {
+                        ArrayRef<int64_t> biasOperands = {}) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -2707,22 +2673,11 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
   auto ptr = [&](StringRef key, int64_t index) {
     return entry({na("kind", s("ptr")), na(key, n(index))});
   };
-  // Gathered rows by TMA (moek.tma_gather_rows): boxes of one row of the
-  // token rows, x's (bf16) or the FP8 kernel's quantized ones in the rows
-  // part of the workspace.
-  Attribute rows = scratch("rows", ws.rows, h);
-  if (gatherTma)
-    rows = fp8 ? entry({na("kind", s("tma")), na("workspace", s("rows")),
-                        na("workspace_offset", n(ws.rows)),
-                        na("dtype", s("f8E4M3FN")),
-                        na("shape", i64s({maxRows, h})),
-                        na("box", i64s({sliceK, 1})), na("swizzle", n(128))})
-               : entry({na("kind", s("tma")), na("operand", n(0)),
-                        na("view", s("[T, H]")), na("inner", n(h)),
-                        na("box", i64s({kTileK, 1})), na("swizzle", n(128))});
-  SmallVector<Attribute> abi{weights(3, "[E*2I, H]", e * 2 * i, h),
-                             weights(4, "[E*H, I]", e * h, i), rows,
-                             scratch("act", ws.act, i)};
+  SmallVector<Attribute> abi{
+      weights(3, "[E*2I, H]", e * 2 * i, h),
+      weights(4, "[E*H, I]", e * h, i),
+      scratch("rows", ws.rows, h),
+      scratch("act", ws.act, i)};
   // GEMM2's rows stored by TMA (moek.store_acc_tma).
   if (yTma)
     abi.push_back(scratch("y", ws.y, h, /*bf16=*/true));
@@ -3169,8 +3124,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                  bool phaseTimers, bool commOnly = false,
                  bool transposedSmallTiles = false, bool singleIssuer = false,
                  bool narrowTiles = true, bool dispatchReadiness = false,
-                 bool approxActivation = true, bool gatherRows = false,
-                 bool gatherTma = false) {
+                 bool approxActivation = true, bool gatherRows = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3210,9 +3164,6 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // would be (the workspace keeps its layout), GEMM2 is unchanged.
   bool gather = gatherRows && !packed && ranks == 1 && !commOnly && !single &&
                 !op.getXQuantAttr();
-  // The gathered rows by TMA (moek.tma_gather_rows, one box a row) instead
-  // of cp.async: no copy arrivals.
-  bool copyArrivals = gather && !gatherTma;
   bool blockReady = dispatchReadiness && !commOnly && !single &&
                     !op.getXQuantAttr() && !gather;
   FusedWorkspace ws(ranks * e, h, i, maxRows, yElem.isBF16() ? 2 : 4,
@@ -3255,7 +3206,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   params.append({gptr, gptr, b.getI32Type()});
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, packed,
                                 int64_t(g13) + g2, /*paddedFp4=*/false, yTma,
-                                biasOperands, gather && gatherTma);
+                                biasOperands);
   ep.extend(b, params, abi);
   unsigned numTma = yTma ? 5 : 4;
   auto func = createKernelFunc(b, loc, name, params, numTma, abi, wsAttrs);
@@ -3311,7 +3262,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       b, loc, ringType, b.getI64IntegerAttr(single ? 1 : 256));
   // Gathered rows: every stage's full barrier also counts the 32 lanes'
   // copy arrivals (moek.ring_arrive_copies).
-  if (copyArrivals)
+  if (gather)
     ringAlloc.setProducers(33);
   Value ring = ringAlloc;
   // FP4 weights on sm_90a: a tile of at most kSmallRows rows is multiplied
@@ -3436,28 +3387,16 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 auto [base, up] = gemm1Boxes(tb, d);
                 Value tokens =
                     loadTileTokens(tb, l, gather ? rows : Value(), d, 128);
-                Value live =
-                    gather && !copyArrivals
-                        ? liveBoxRows(tb, l, d.getRow(), d.getRowEnd(), 128)
-                        : Value();
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  if (live)
-                    gatherStageRowsTma(hb, hl, ring, st, ks, tmapRows, tokens,
-                                       live, kTileK);
-                  else
-                    gatherStageRows(hb, hl, ring, st, ks, x, tokens, kTileK, h);
+                  gatherStageRows(hb, hl, ring, st, ks, x, tokens, kTileK, h);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
                     d.getRowEnd(), 128, tmapW13, {base, up}, slices1, iter,
                     streamWeights, t, kTileK, /*boxPerTile=*/false, bTile,
                     bRowBytes, bPacked, /*aTile=*/0, kSliceBytes, leader,
-                    gather ? StageHook(gatherHook) : StageHook(), kWBoxRows,
-                    Value(),
-                    live ? arith::MulIOp::create(tb, l, live,
-                                                 idx(tb, kSliceBytes))
-                         : Value());
+                    gather ? StageHook(gatherHook) : StageHook());
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -3470,12 +3409,12 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
                     kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked,
                     /*aTile=*/0, kSliceBytes, leader,
-                    copyArrivals ? StageHook(arrive) : StageHook());
+                    gather ? StageHook(arrive) : StageHook());
                 return next;
               });
         },
         /*producerWarp=*/gather);
-    buildStopMark(b, loc, ring, last, total, leader, copyArrivals);
+    buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
   }
 
@@ -4126,7 +4065,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
     int64_t maxTokens, bool streamWeights, bool transposedSmallTiles,
     int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
     bool dispatchReadiness = false, bool approxActivation = true,
-    int64_t fp8TileRows = 64, bool gatherRows = false, bool gatherTma = false) {
+    int64_t fp8TileRows = 64, bool gatherRows = false) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -4144,8 +4083,6 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   // fit, (K - 1) H >= 4 K).
   bool gather =
       gatherRows && !isFp8Mxfp4Layer(op) && ep.ranks == 1 && k >= 2 && k <= 32;
-  // By TMA, as in buildFusedKernel.
-  bool copyArrivals = gather && !gatherTma;
   // Readiness instead of grid barrier 2, as in buildFusedKernel (64-row
   // blocks on one GPU: the tiles').
   bool blockReady = dispatchReadiness && !gather;
@@ -4207,9 +4144,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   if (yParam)
     params.push_back(ptr);
   params.append({gptr, gptr, gptr, gptr, gptr, gptr, gptr, b.getI32Type()});
-  ArrayAttr abi =
-      buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4, 0,
-                    /*paddedFp4=*/false, yParam, {}, gather && gatherTma);
+  ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/true, fp4,
+                                0, /*paddedFp4=*/false, yParam);
   ep.extend(b, params, abi);
   OpBuilder::InsertionGuard guard(b);
   FusedFp8Entry kernel =
@@ -4262,7 +4198,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
   auto ringAlloc =
       mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(256));
-  if (copyArrivals)
+  if (gather)
     ringAlloc.setProducers(33);
   Value ring = ringAlloc;
   // The exchange (splitAct above): stored, both wait on named barrier 5
@@ -4401,29 +4337,17 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
                                      128, /*interleaved=*/false);
                 Value tokens = loadTileTokens(tb, l, rowTokens, d, tileM);
-                Value live =
-                    gather && !copyArrivals
-                        ? liveBoxRows(tb, l, d.getRow(), d.getRowEnd(), tileM)
-                        : Value();
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  if (live)
-                    gatherStageRowsTma(hb, hl, ring, st, ks, tmapRows, tokens,
-                                       live, kTileKFp8);
-                  else
-                    gatherStageRows(hb, hl, ring, st, ks, rows, tokens,
-                                    kTileKFp8, h);
+                  gatherStageRows(hb, hl, ring, st, ks, rows, tokens, kTileKFp8,
+                                  h);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
                     d.getRowEnd(), tileM, tmapW13, {gate, up}, slices1, iter,
                     streamWeights, t, kTileKFp8, /*boxPerTile=*/true, bTile,
                     bRowBytes, fp4, /*aTile=*/0, kSliceBytes, leader,
-                    gather ? StageHook(gatherHook) : StageHook(), kWBoxRows,
-                    Value(),
-                    live ? arith::MulIOp::create(tb, l, live,
-                                                 idx(tb, kSliceBytes))
-                         : Value());
+                    gather ? StageHook(gatherHook) : StageHook());
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -4459,12 +4383,12 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
                     kTileKFp8,
                     /*boxPerTile=*/true, bTile, bRowBytes, fp4, /*aTile=*/0,
                     kSliceBytes, leader,
-                    copyArrivals ? StageHook(arrive) : StageHook());
+                    gather ? StageHook(arrive) : StageHook());
                 return next;
               });
         },
         /*producerWarp=*/gather);
-    buildStopMark(b, loc, ring, last, total, leader, copyArrivals);
+    buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
   }
 
@@ -5401,7 +5325,7 @@ struct ConvertMoEToMoEKernelPass
               /*blockScaled=*/chip == "sm_100a" && blockScaled, phaseTimers,
               /*storeTma=*/chip == "sm_90a", dispatchReadiness,
               approxActivation, tileRows,
-              /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherTma);
+              /*gatherRows=*/chip == "sm_90a" && gatherRows);
         };
         kernel = build(name, fp8TileRows == 128 ? 128 : 64);
         // Auto (0): the 128-row kernel as a variant that the runtime
@@ -5439,7 +5363,7 @@ struct ConvertMoEToMoEKernelPass
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
             dispatchReadiness, approxActivation,
-            /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherTma);
+            /*gatherRows=*/chip == "sm_90a" && gatherRows);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

@@ -1,9 +1,8 @@
 // The ops of the fused kernels' gathered rows (convert-moe-to-moek's
 // gather-rows): moek.dispatch with row_tokens (no copy), moek.load_row_tokens
 // (a producer warp's lanes' tokens of a tile, once a tile) and
-// moek.gather_rows (their cp.async copies of the token rows into a stage)
-// or moek.tma_gather_rows (the same rows by TMA, one box a row). Round trip
-// and every verifier error.
+// moek.gather_rows (their cp.async copies of the token rows into a stage).
+// Round trip and every verifier error.
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file -verify-diagnostics | moe-opt -split-input-file | FileCheck %s
 
@@ -15,10 +14,8 @@
 // CHECK:         moek.ring_arrive_copies %{{.+}}[%arg4]
 // CHECK:         %[[TOK4:.+]] = moek.load_row_tokens row_tokens(%arg3) row(%arg4) row_end(%arg5) : vector<4xi32>
 // CHECK:         moek.gather_rows %{{.+}}[%arg4] tile 0 x(%arg0) tokens(%[[TOK4]]) k(%arg6) {hidden = 256 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>, vector<4xi32>
-// CHECK:         moek.tma_gather_rows %arg7[%arg6] -> %{{.+}}[%arg4] tile 0 tokens(%[[TOK]]) live(%arg5) : !llvm.ptr, !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>, vector<8xi32>
-// CHECK:         moek.tma_gather_rows %arg7[%arg6] -> %{{.+}}[%arg4] tile 0 tokens(%[[TOK4]]) live(%arg5) : !llvm.ptr, !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>, vector<4xi32>
 !ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
-func.func @roundtrip(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws: !llvm.ptr<1>, %i: index, %end: index, %k: index, %desc: !llvm.ptr) {
+func.func @roundtrip(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws: !llvm.ptr<1>, %i: index, %end: index, %k: index) {
   %ring = moek.ring_alloc consumers(256) {producers = 33 : i64} : !ring
   moek.dispatch %x, %ids, %w tokens(%i) counts(%ws) cursor(%ws) offsets(%ws) slot_rows(%ws) row_weights(%ws) row_tokens(%ws) barrier(%ws) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
   moek.dispatch %x, %ids, %w tokens(%i) counts(%ws) cursor(%ws) offsets(%ws) slot_rows(%ws) row_weights(%ws) rows(%ws) row_tokens(%ws) row_scales(%ws) barrier(%ws) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
@@ -28,8 +25,6 @@ func.func @roundtrip(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   %fp8 = moek.ring_alloc consumers(256) {producers = 33 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>
   %tok4 = moek.load_row_tokens row_tokens(%ws) row(%i) row_end(%end) : vector<4xi32>
   moek.gather_rows %fp8[%i] tile 0 x(%x) tokens(%tok4) k(%k) {hidden = 256 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>, vector<4xi32>
-  moek.tma_gather_rows %desc[%k] -> %ring[%i] tile 0 tokens(%tok) live(%end) : !llvm.ptr, !ring, vector<8xi32>
-  moek.tma_gather_rows %desc[%k] -> %fp8[%i] tile 0 tokens(%tok4) live(%end) : !llvm.ptr, !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>, vector<4xi32>
   return
 }
 
@@ -120,45 +115,5 @@ func.func @gather_token_count(%x: !llvm.ptr<1>, %i: index, %t: vector<8xi32>) {
   %ring = moek.ring_alloc consumers(256) {producers = 33 : i64} : !ring
   // expected-error @+1 {{'moek.gather_rows' op expects 4 tokens a lane (the tile's rows / 16), got 'vector<8xi32>'}}
   moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%t) k(%i) {hidden = 512 : i64} : !ring, vector<8xi32>
-  return
-}
-
-// -----
-
-!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
-func.func @tma_gather_tile_index(%d: !llvm.ptr, %i: index, %t: vector<8xi32>) {
-  %ring = moek.ring_alloc consumers(256) : !ring
-  // expected-error @+1 {{'moek.tma_gather_rows' op expects a tile index in [0, 2), got 5}}
-  moek.tma_gather_rows %d[%i] -> %ring[%i] tile 5 tokens(%t) live(%i) : !llvm.ptr, !ring, vector<8xi32>
-  return
-}
-
-// -----
-
-!ring = !moek.ring<4, [memref<48x64xbf16, 3>, memref<256x64xbf16, 3>]>
-func.func @tma_gather_rows_odd(%d: !llvm.ptr, %i: index, %t: vector<3xi32>) {
-  %ring = moek.ring_alloc consumers(256) : !ring
-  // expected-error @+1 {{'moek.tma_gather_rows' op expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and a multiple of 32 rows, got 'memref<48x64xbf16, 3>'}}
-  moek.tma_gather_rows %d[%i] -> %ring[%i] tile 0 tokens(%t) live(%i) : !llvm.ptr, !ring, vector<3xi32>
-  return
-}
-
-// -----
-
-!ring = !moek.ring<4, [memref<128x32xf32, 3>, memref<256x64xbf16, 3>]>
-func.func @tma_gather_f32(%d: !llvm.ptr, %i: index, %t: vector<8xi32>) {
-  %ring = moek.ring_alloc consumers(256) : !ring
-  // expected-error @+1 {{'moek.tma_gather_rows' op expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and a multiple of 32 rows, got 'memref<128x32xf32, 3>'}}
-  moek.tma_gather_rows %d[%i] -> %ring[%i] tile 0 tokens(%t) live(%i) : !llvm.ptr, !ring, vector<8xi32>
-  return
-}
-
-// -----
-
-!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
-func.func @tma_gather_token_count(%d: !llvm.ptr, %i: index, %t: vector<4xi32>) {
-  %ring = moek.ring_alloc consumers(256) : !ring
-  // expected-error @+1 {{'moek.tma_gather_rows' op expects 8 tokens a lane (the tile's rows / 16), got 'vector<4xi32>'}}
-  moek.tma_gather_rows %d[%i] -> %ring[%i] tile 0 tokens(%t) live(%i) : !llvm.ptr, !ring, vector<4xi32>
   return
 }

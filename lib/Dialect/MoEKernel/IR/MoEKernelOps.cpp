@@ -672,52 +672,32 @@ LogicalResult RingArriveCopiesOp::verify() {
                          << alloc.getProducers();
   return success();
 }
-/// The row tile of moek.gather_rows and moek.tma_gather_rows: tile `index`
-/// of `ring` of 128-byte rows (bf16 x 64 or e4m3 x 128), a multiple of
-/// `rowMultiple` rows, and `tokens` the tile's rows / 16; its columns in
-/// `cols`.
-static LogicalResult verifyGatherTile(Operation *op, RingType ring,
-                                      int64_t index, VectorType tokens,
-                                      int64_t rowMultiple, int64_t &cols) {
-  int64_t numTiles = static_cast<int64_t>(ring.getTiles().size());
+LogicalResult GatherRowsOp::verify() {
+  RingType ring = getRing().getType();
+  int64_t index = getTileAttr().getInt(),
+          numTiles = static_cast<int64_t>(ring.getTiles().size());
   if (index < 0 || index >= numTiles)
-    return op->emitOpError()
-           << "expects a tile index in [0, " << numTiles << "), got " << index;
+    return emitOpError() << "expects a tile index in [0, " << numTiles
+                         << "), got " << index;
   MemRefType tile = ring.getTile(index);
   Type elem = tile.getElementType();
-  cols = tile.getDimSize(1);
+  int64_t cols = tile.getDimSize(1);
   if (!((elem.isBF16() && cols == 64) ||
         (isa<Float8E4M3FNType>(elem) && cols == 128)) ||
-      tile.getDimSize(0) < rowMultiple || tile.getDimSize(0) % rowMultiple != 0)
-    return op->emitOpError()
-           << "expects a tile of 128-byte rows (bf16 x 64 or e4m3 x 128) and "
-              "a multiple of "
-           << rowMultiple << " rows, got " << tile;
-  int64_t perLane = tile.getDimSize(0) / 16;
-  if (tokens.getDimSize(0) != perLane)
-    return op->emitOpError()
-           << "expects " << perLane
-           << " tokens a lane (the tile's rows / 16), got " << tokens;
-  return success();
-}
-
-LogicalResult GatherRowsOp::verify() {
-  int64_t cols;
-  if (failed(verifyGatherTile(*this, getRing().getType(),
-                              getTileAttr().getInt(), getTokens().getType(), 16,
-                              cols)))
-    return failure();
+      tile.getDimSize(0) < 16 || tile.getDimSize(0) % 16 != 0)
+    return emitOpError() << "expects a tile of 128-byte rows (bf16 x 64 or "
+                            "e4m3 x 128) and a multiple of 16 rows, got "
+                         << tile;
   int64_t hidden = getHiddenAttr().getInt();
   if (hidden < cols || hidden % cols != 0)
     return emitOpError() << "expects hidden a positive multiple of the tile's "
                          << cols << " columns (whole K slices), got " << hidden;
+  int64_t perLane = tile.getDimSize(0) / 16;
+  if (getTokens().getType().getDimSize(0) != perLane)
+    return emitOpError() << "expects " << perLane
+                         << " tokens a lane (the tile's rows / 16), got "
+                         << getTokens().getType();
   return success();
-}
-
-LogicalResult TmaGatherRowsOp::verify() {
-  int64_t cols;
-  return verifyGatherTile(*this, getRing().getType(), getTileAttr().getInt(),
-                          getTokens().getType(), 32, cols);
 }
 
 LogicalResult ElectOneOp::verify() {

@@ -1017,38 +1017,6 @@ def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
   let hasVerifier = 1;
 }
 
-def MoEK_TmaGatherRowsOp : MoEK_Op<"tma_gather_rows", []> {
-  let summary = "A warp copies token rows into a stage's row tile (TMA, one box a row)";
-  let description = [{
-    moek.gather_rows' rows by TMA: `desc` describes the token rows (bf16 x
-    or the FP8 kernel's quantized token rows: boxes of one 128-byte row,
-    C = 64 bf16 or 128 e4m3 values, 128-byte swizzle). Lane `2p + h` of the
-    executing warp takes its `tokens` (moek.load_row_tokens: R / 16 a lane,
-    those of tile rows `p + 16 j`) with `j % 2 == h` and, for each tile row
-    `q = p + 16 j` below `live`, copies the box at `(k, tokens[j])` into
-    row `q` of tile `tile` of stage `iter mod S` (128 bytes at `128 q`,
-    which TMA swizzles as it would a whole box: the tile is 1024-byte
-    aligned), completing on that stage's full barrier. A token 0xFFFFFFFF
-    (no row) is coordinate -1, outside the tensor: TMA writes zeros and
-    still counts the box's bytes, so the stage expects `128 live` bytes
-    for the rows (moek.ring_expect). R is a multiple of 32 and `live` of
-    16; rows from `live` on are not written.
-
-    ```mlir
-    moek.tma_gather_rows %desc[%kx] -> %ring[%i] tile 0 tokens(%tok) live(%live) : !llvm.ptr, !moek.ring<...>, vector<8xi32>
-    ```
-  }];
-  let arguments = (ins LLVM_AnyPointer:$desc, Index:$k, MoEK_RingType:$ring,
-                       Index:$iter, I64Attr:$tile,
-                       VectorOfRankAndType<[1], [I32]>:$tokens, Index:$live);
-  let assemblyFormat = [{
-    $desc `[` $k `]` `->` $ring `[` $iter `]` `tile` $tile `tokens` `(`
-    $tokens `)` `live` `(` $live `)` attr-dict `:` qualified(type($desc)) `,`
-    qualified(type($ring)) `,` type($tokens)
-  }];
-  let hasVerifier = 1;
-}
-
 def MoEK_RingSetTagOp : MoEK_Op<"ring_set_tag", []> {
   let summary = "Producer: attach a word to a stage (e.g. its tile index)";
   let description = [{
