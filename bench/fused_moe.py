@@ -308,6 +308,22 @@ def artifact(art, E, H, I, K, dtype):
     return os.path.join(art, "fm_%se%d_h%d_i%d_k%d" % (prefix, E, H, I, K))
 
 
+def layer_launch(art, T, H, I, E, K, dtype):
+    """A case's layer ready to launch, for the profiling scripts
+    (bench/fused_phases.py, bench/launch_fused.py): its artifact's manifest
+    and kernel, a zeroed workspace, and the launch's tensors (x, ids,
+    weights, the weight arguments of `dtype`, out) made as here."""
+    d = artifact(art, E, H, I, K, dtype)
+    manifest = json.load(open(os.path.join(d, "manifest.json")))
+    kernel = moe_runtime.Kernel.load(d)
+    ws = torch.zeros(manifest["workspace_bytes"], dtype=torch.uint8,
+                     device="cuda")
+    x, w13, w2, ids, w = make_case(T, H, I, E, K)
+    out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
+    return manifest, kernel, ws, (x, ids, w, *layer_weights(dtype, w13, w2),
+                                  out)
+
+
 def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
             peers=""):
     """Checks and times one layer in one dtype: ours, each --compare build,

@@ -22,7 +22,6 @@ usage: fused_phases.py --lib libmoe_cuda_runtime.so --art DIR [--cases ...]
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -34,8 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import CASES  # noqa: E402
-from fused_moe import (DECODE_CASES, artifact, layer_weights,  # noqa: E402
-                       make_case)
+from fused_moe import DECODE_CASES, layer_launch  # noqa: E402
 
 # Timer slots per CTA (FusedWorkspace::kTimerSlots).
 SLOTS = 16
@@ -58,18 +56,12 @@ def main():
     for name, T, H, I, E, K in cases:
         if a.cases and name not in a.cases.split(","):
             continue
-        d = artifact(a.art, E, H, I, K, a.dtype)
-        manifest = json.load(open(os.path.join(d, "manifest.json")))
+        manifest, kernel, ws, args = layer_launch(a.art, T, H, I, E, K,
+                                                  a.dtype)
         off = manifest["workspace_timers_offset"]
-        kernel = moe_runtime.Kernel.load(d)
-        ws = torch.zeros(manifest["workspace_bytes"], dtype=torch.uint8,
-                         device="cuda")
-        x, w13, w2, ids, w = make_case(T, H, I, E, K)
-        weights = layer_weights(a.dtype, w13, w2)
-        out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
         for _ in range(2):
             ws[off:].zero_()
-            kernel.launch(x, ids, w, *weights, out, workspace=ws)
+            kernel.launch(*args, workspace=ws)
         torch.cuda.synchronize()
         t = ws[off:off + 8 * SLOTS * 1024].view(torch.int64).view(1024, SLOTS)
         t = t[t[:, 0] > 0].double()
@@ -88,7 +80,7 @@ def main():
             # (barriers 5 and 6), the activation's store, the signal.
             per1 = t[:, 12:16].sum(0) / max(g1, 1) / 1e3
             parts.append((name, tiles / len(t), g1 / len(t), per, per1))
-        del kernel, ws, x, w13, w2, ids, w, out, weights
+        del kernel, ws, args
         torch.cuda.empty_cache()
     if parts:
         print("\nper tile of the first MMA warpgroup (us): waiting for its "

@@ -16,7 +16,6 @@ usage: launch_fused.py --lib libmoe_cuda_runtime.so --art DIR --case NAME
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -28,8 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "Integration", "CUDA"))
 import torch  # noqa: E402
 import moe_runtime  # noqa: E402
 from grouped_gemm import CASES  # noqa: E402
-from fused_moe import (DECODE_CASES, artifact, layer_weights,  # noqa: E402
-                       make_case)
+from fused_moe import DECODE_CASES, layer_launch  # noqa: E402
 
 
 def main():
@@ -42,20 +40,12 @@ def main():
     p.add_argument("--launches", type=int, default=3)
     a = p.parse_args()
     moe_runtime.load_library(a.lib)
-    T, H, I, E, K = cases[a.case]
-    d = artifact(a.art, E, H, I, K, a.dtype)
-    manifest = json.load(open(os.path.join(d, "manifest.json")))
-    kernel = moe_runtime.Kernel.load(d)
-    ws = torch.zeros(manifest["workspace_bytes"], dtype=torch.uint8,
-                     device="cuda")
-    x, w13, w2, ids, w = make_case(T, H, I, E, K)
-    weights = layer_weights(a.dtype, w13, w2)
-    out = torch.empty(T, H, device="cuda", dtype=torch.bfloat16)
+    _, kernel, ws, args = layer_launch(a.art, *cases[a.case], a.dtype)
     for _ in range(a.launches):
-        kernel.launch(x, ids, w, *weights, out, workspace=ws)
+        kernel.launch(*args, workspace=ws)
     torch.cuda.synchronize()
     kernel.close()
-    print("launched %s %s %d times (%s)" % (a.case, a.dtype, a.launches, d))
+    print("launched %s %s %d times" % (a.case, a.dtype, a.launches))
     return 0
 
 
