@@ -293,6 +293,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "cp.async) beside lane 0's weight boxes; correct on the GPU but "
            "slower at prefill (H100: bf16 1-20%, FP8 2-6%), so off by "
            "default (docs/FusedKernel.md)">,
+    Option<"gatherL2Hint", "gather-l2-hint", "std::string",
+           "\"evict_last\"",
+           "With gather-rows: the L2 eviction priority of the gathered "
+           "rows' copies (moek.gather_rows l2_hint): 'evict_last' (a "
+           "token's row is read by each of its top_k experts' tiles while "
+           "the weights stream through L2), 'evict_first' or 'none'; "
+           "on an H100 within 2% of 'none' (docs/FusedKernel.md)">,
     Option<"commOnly", "comm-only", "bool", "false",
            "Expert-parallel layers: a kernel that only communicates (no "
            "GEMMs: each received row goes back as its result), to time the "

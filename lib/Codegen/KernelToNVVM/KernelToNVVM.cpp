@@ -1110,6 +1110,15 @@ struct LoadRowTokensLowering : OpConversionPattern<LoadRowTokensOp> {
   }
 };
 
+/// The L2 cache policy of an `l2_hint` (the encodings of createpolicy's
+/// fractional evict_first / evict_last policies with fraction 1.0), the
+/// operand of a copy's `.L2::cache_hint`.
+Value l2Policy(OpBuilder &b, Location loc, StringRef hint) {
+  return i64c(b, loc,
+              int64_t(hint == "evict_first" ? 0x12F0000000000000ull
+                                            : 0x14F0000000000000ull));
+}
+
 /// Lanes 2p and 2p + 1 take tile rows q = p + 16 j (R / 16 of them, so
 /// q % 8 = p % 8), lane h of the pair the 16-byte pieces c = 2 m + h, m <
 /// 4, of each: every copy instruction of the warp reads 32 contiguous bytes
@@ -1121,7 +1130,9 @@ struct LoadRowTokensLowering : OpConversionPattern<LoadRowTokensOp> {
 /// rows 2048 bytes apart; its four sources 32 bytes apart from the row's
 /// first: one address a row from its token (loaded once a tile by
 /// moek.load_row_tokens), then four copies. A row without a token
-/// (0xFFFFFFFF) reads row 0 of x and copies 0 bytes (zeros).
+/// (0xFFFFFFFF) reads row 0 of x and copies 0 bytes (zeros). With
+/// `l2_hint` each copy carries its policy (`.L2::cache_hint`, which
+/// NVVM's cp.async op does not take: an asm a copy).
 struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1171,6 +1182,9 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
     Value src0 = gepBytes(b, loc, adaptor.getX(), column);
     auto cg = NVVM::LoadCacheModifierKindAttr::get(
         b.getContext(), NVVM::LoadCacheModifierKind::CG);
+    Value policy;
+    if (std::optional<StringRef> hint = op.getL2Hint())
+      policy = l2Policy(b, loc, *hint);
     for (int64_t j = 0; j < rows / 16; ++j) {
       // Each stage takes the token through an asm of its own: the tokens
       // are the same in every stage of the tile, and LLVM would otherwise
@@ -1193,11 +1207,24 @@ struct GatherRowsLowering : OpConversionPattern<GatherRowsOp> {
                               i64c(b, loc, rowBytes)));
       Value size = LLVM::SelectOp::create(b, loc, valid, i32c(b, loc, 16),
                                           i32c(b, loc, 0));
-      for (int64_t m = 0; m < 4; ++m)
-        NVVM::CpAsyncOp::create(
-            b, loc, gepBytes(b, loc, dst[m], i64c(b, loc, 2048 * j)),
-            gepBytes(b, loc, src, i64c(b, loc, 32 * m)),
-            b.getI32IntegerAttr(16), cg, size);
+      for (int64_t m = 0; m < 4; ++m) {
+        Value to = gepBytes(b, loc, dst[m], i64c(b, loc, 2048 * j));
+        Value from = gepBytes(b, loc, src, i64c(b, loc, 32 * m));
+        if (!policy) {
+          NVVM::CpAsyncOp::create(b, loc, to, from, b.getI32IntegerAttr(16), cg,
+                                  size);
+          continue;
+        }
+        LLVM::InlineAsmOp::create(
+            b, loc, LLVM::LLVMVoidType::get(b.getContext()),
+            ValueRange{LLVM::PtrToIntOp::create(b, loc, i32, to),
+                       LLVM::PtrToIntOp::create(b, loc, i64, from), size,
+                       policy},
+            "cp.async.cg.shared.global.L2::cache_hint [$0], [$1], 16, $2, "
+            "$3;",
+            "r,l,r,l", /*has_side_effects=*/true, /*is_align_stack=*/false,
+            LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
+      }
     }
     rewriter.eraseOp(op);
     return success();
@@ -1262,13 +1289,9 @@ struct TmaLoadLowering : OpConversionPattern<TmaLoadOp> {
     SmallVector<Value> coords;
     for (Value c : adaptor.getCoords())
       coords.push_back(toI32(rewriter, loc, c));
-    // L2 cache policies of the hint (the encodings of createpolicy's
-    // fractional evict_first / evict_last policies with fraction 1.0).
     Value policy;
     if (std::optional<StringRef> hint = op.getL2Hint())
-      policy = i64c(rewriter, loc,
-                    int64_t(*hint == "evict_first" ? 0x12F0000000000000ull
-                                                   : 0x14F0000000000000ull));
+      policy = l2Policy(rewriter, loc, *hint);
     if (op.getLeaderBarrier()) {
       // A CTA pair: this CTA's copy completes on the even CTA's barrier
       // (a shared::cluster address, which NVVM's op does not take).

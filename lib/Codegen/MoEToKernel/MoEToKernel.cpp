@@ -441,15 +441,17 @@ Value loadTileTokens(OpBuilder &b, Location loc, Value rowTokens,
 /// A producer warp's work on a GEMM1 stage of gathered rows (iteration
 /// `stage`, K slice `ks` of `sliceK` values): its share of its tile's
 /// token rows of `x` (`tokens` from loadTileTokens; `hidden` values a row;
-/// moek.gather_rows into tile 0), then its copy arrival.
+/// moek.gather_rows into tile 0, with L2 hint `hint` unless empty), then
+/// its copy arrival.
 void gatherStageRows(OpBuilder &b, Location loc, Value ring, Value stage,
                      Value ks, Value x, Value tokens, int64_t sliceK,
-                     int64_t hidden) {
+                     int64_t hidden, StringRef hint) {
   mk::GatherRowsOp::create(
       b, loc, ring, stage, b.getI64IntegerAttr(0), x, tokens,
       arith::MulIOp::create(b, loc, ks,
                             arith::ConstantIndexOp::create(b, loc, sliceK)),
-      b.getI64IntegerAttr(hidden));
+      b.getI64IntegerAttr(hidden),
+      hint.empty() ? StringAttr() : b.getStringAttr(hint));
   mk::RingArriveCopiesOp::create(b, loc, ring, stage);
 }
 
@@ -3124,7 +3126,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                  bool phaseTimers, bool commOnly = false,
                  bool transposedSmallTiles = false, bool singleIssuer = false,
                  bool narrowTiles = true, bool dispatchReadiness = false,
-                 bool approxActivation = true, bool gatherRows = false) {
+                 bool approxActivation = true, bool gatherRows = false,
+                 StringRef gatherHint = "") {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3389,7 +3392,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                     loadTileTokens(tb, l, gather ? rows : Value(), d, 128);
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
-                  gatherStageRows(hb, hl, ring, st, ks, x, tokens, kTileK, h);
+                  gatherStageRows(hb, hl, ring, st, ks, x, tokens, kTileK, h,
+                                  gatherHint);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
@@ -4060,12 +4064,14 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
 /// turns the product back through shared memory after the K loop. With
 /// `fp8TileRows` 128 (FP8 weights, sm_90a, one GPU, no dispatch
 /// readiness), tiles of 128 rows: see `wide` below.
-LLVM::LLVMFuncOp buildFusedFp8Kernel(
-    OpBuilder &b, Location loc, StringRef name, FusedMoEOp op, int64_t stages,
-    int64_t maxTokens, bool streamWeights, bool transposedSmallTiles,
-    int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
-    bool dispatchReadiness = false, bool approxActivation = true,
-    int64_t fp8TileRows = 64, bool gatherRows = false) {
+LLVM::LLVMFuncOp
+buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
+                    int64_t stages, int64_t maxTokens, bool streamWeights,
+                    bool transposedSmallTiles, int64_t fp4StepsPerFence,
+                    bool blockScaled, bool phaseTimers, bool storeTma,
+                    bool dispatchReadiness = false,
+                    bool approxActivation = true, int64_t fp8TileRows = 64,
+                    bool gatherRows = false, StringRef gatherHint = "") {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -4340,7 +4346,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
                 auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
                                       Value ks) {
                   gatherStageRows(hb, hl, ring, st, ks, rows, tokens, kTileKFp8,
-                                  h);
+                                  h, gatherHint);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
@@ -5243,6 +5249,15 @@ struct ConvertMoEToMoEKernelPass
                          << static_cast<int64_t>(fp4StepsPerFence);
       return signalPassFailure();
     }
+    if (gatherL2Hint != "evict_last" && gatherL2Hint != "evict_first" &&
+        gatherL2Hint != "none") {
+      module.emitError() << "convert-moe-to-moek: gather-l2-hint must be "
+                            "'evict_last', 'evict_first' or 'none', got '"
+                         << gatherL2Hint << "'";
+      return signalPassFailure();
+    }
+    StringRef gatherHint =
+        gatherL2Hint == "none" ? StringRef() : StringRef(gatherL2Hint);
     if (maxTokens < 1) {
       module.emitError() << "convert-moe-to-moek: max-tokens must be >= 1, "
                             "got "
@@ -5325,7 +5340,7 @@ struct ConvertMoEToMoEKernelPass
               /*blockScaled=*/chip == "sm_100a" && blockScaled, phaseTimers,
               /*storeTma=*/chip == "sm_90a", dispatchReadiness,
               approxActivation, tileRows,
-              /*gatherRows=*/chip == "sm_90a" && gatherRows);
+              /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint);
         };
         kernel = build(name, fp8TileRows == 128 ? 128 : 64);
         // Auto (0): the 128-row kernel as a variant that the runtime
@@ -5363,7 +5378,7 @@ struct ConvertMoEToMoEKernelPass
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
             dispatchReadiness, approxActivation,
-            /*gatherRows=*/chip == "sm_90a" && gatherRows);
+            /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

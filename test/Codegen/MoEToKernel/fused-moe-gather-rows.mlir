@@ -12,9 +12,23 @@
 // ring's full barriers count 1 + 32 arrivals (a GEMM2 stage's and the
 // stop mark's lanes arrive at once). The MMA warpgroups and GEMM2 are
 // unchanged; the FP8 layer keeps its 128-row variant. Off by default:
-// correct on the GPU but slower so far (docs/FusedKernel.md).
+// correct on the GPU but slower so far (docs/FusedKernel.md). The copies
+// carry gather-l2-hint's L2 priority (evict_last by default; none: no
+// hint, plain cp.async).
 // RUN: moe-opt --convert-moe-to-moek="gather-rows=true" %s | FileCheck %s
 // RUN: moe-opt --convert-moe-to-moek %s | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt --convert-moe-to-moek="gather-rows=true gather-l2-hint=evict_first" %s | FileCheck %s --check-prefix=FIRST
+// RUN: moe-opt --convert-moe-to-moek="gather-rows=true gather-l2-hint=none" --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.none.mlir
+// RUN: FileCheck %s --check-prefix=NONE < %t.none.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.none.mlir | FileCheck %s --check-prefix=NONE-PTX
+// RUN: not moe-opt --convert-moe-to-moek="gather-rows=true gather-l2-hint=evict_normal" %s 2>&1 | FileCheck %s --check-prefix=BADHINT
+// BADHINT: convert-moe-to-moek: gather-l2-hint must be 'evict_last', 'evict_first' or 'none', got 'evict_normal'
+// FIRST-COUNT-3: moek.gather_rows {{.*}}l2_hint = "evict_first"
+// NONE-NOT: L2::cache_hint
+// NONE-PTX-LABEL: .entry fm_fused_moe_0(
+// NONE-PTX-NOT: L2::cache_hint
+// NONE-PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
+// NONE-PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
 // RUN: moe-opt --convert-moe-to-moek="gather-rows=true" --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.nvvm.mlir
 // RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.nvvm.mlir -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
@@ -36,7 +50,7 @@
 // CHECK-NOT:         tile 0
 // CHECK:             moek.tma_load {{.*}} tile 1
 // CHECK:             moek.tma_load {{.*}} tile 1 {row_offset = 128 : i64}
-// CHECK:           moek.gather_rows %[[RING]][%{{.+}}] tile 0 x(%[[X]]) tokens(%[[TOK]]) k(%{{.+}}) {hidden = 512 : i64}
+// CHECK:           moek.gather_rows %[[RING]][%{{.+}}] tile 0 x(%[[X]]) tokens(%[[TOK]]) k(%{{.+}}) {hidden = 512 : i64, l2_hint = "evict_last"}
 // CHECK:           moek.ring_arrive_copies %[[RING]]
 // GEMM2's stages: the activation rows by TMA, every lane arriving.
 // CHECK:           moek.wait_counter
@@ -61,12 +75,12 @@
 // CHECK:           %[[FP8_TOK:.+]] = moek.load_row_tokens row_tokens(%[[FP8_TOKENS]]) {{.*}} : vector<4xi32>
 // CHECK:           moek.ring_expect %[[FP8_RING]][%{{.+}}] bytes(%c32768)
 // CHECK-NOT:       tile 0
-// CHECK:           moek.gather_rows %[[FP8_RING]][%{{.+}}] tile 0 x(%[[TOKEN_ROWS]]) tokens(%[[FP8_TOK]]) {{.*}} {hidden = 256 : i64}
+// CHECK:           moek.gather_rows %[[FP8_RING]][%{{.+}}] tile 0 x(%[[TOKEN_ROWS]]) tokens(%[[FP8_TOK]]) {{.*}} {hidden = 256 : i64, l2_hint = "evict_last"}
 // CHECK:           moek.ring_arrive_copies %[[FP8_RING]]
 // CHECK-LABEL: llvm.func @fp8_fused_moe_1_m128(
 // CHECK:         moek.ring_alloc consumers(256) {producers = 33 : i64} : !moek.ring<4, [memref<128x128xf8E4M3FN, 3>
 // CHECK:         moek.load_row_tokens {{.*}} : vector<8xi32>
-// CHECK:         moek.gather_rows {{.*}} tile 0
+// CHECK:         moek.gather_rows {{.*}} tile 0 {{.*}}l2_hint = "evict_last"
 
 // OFF-NOT: row_tokens
 // OFF-NOT: moek.gather_rows
@@ -75,16 +89,23 @@
 // each of its rows (32 of a 128-row tile, 16 of the FP8 kernel's 64-row
 // one), a row past the expert's end 0 bytes (zeros), then arrives. The
 // tokens come from registers (loaded once a tile): no load in the stage.
+// Each copy carries the evict_last policy (createpolicy's encoding,
+// 0x14F0000000000000 = 1508705875169116160) in a register of its own.
+// RUN: grep -c "mov.b64.*, 1508705875169116160;" %t.ptx | FileCheck %s --check-prefix=POLICY
+// POLICY: {{^[1-9]}}
 // PTX-LABEL: .entry fm_fused_moe_0(
 // PTX:       mov.b32 %r{{[0-9]+}}, %r{{[0-9]+}};
 // PTX-NOT:   ld.global
-// PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
+// PTX-COUNT-32: cp.async.cg.shared.global.L2::cache_hint [%r{{[0-9]+}}], [%rd{{[0-9]+}}], 16, %r{{[0-9]+}}, %rd{{[0-9]+}};
+// PTX-NEXT:  // end inline asm
 // PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
 // PTX-LABEL: .entry fp8_fused_moe_1(
-// PTX-COUNT-16: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
+// PTX-COUNT-16: cp.async.cg.shared.global.L2::cache_hint [%r{{[0-9]+}}], [%rd{{[0-9]+}}], 16, %r{{[0-9]+}}, %rd{{[0-9]+}};
+// PTX-NEXT:  // end inline asm
 // PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
 // PTX-LABEL: .entry fp8_fused_moe_1_m128(
-// PTX-COUNT-32: cp.async.cg.shared.global [%rd{{[0-9]+}}{{.*}}], [%rd{{[0-9]+}}{{.*}}], 16, %r{{[0-9]+}};
+// PTX-COUNT-32: cp.async.cg.shared.global.L2::cache_hint [%r{{[0-9]+}}], [%rd{{[0-9]+}}], 16, %r{{[0-9]+}}, %rd{{[0-9]+}};
+// PTX-NEXT:  // end inline asm
 // PTX-NEXT:  cp.async.mbarrier.arrive.noinc.shared.b64
 // Each kernel's full barriers count 33 arrivals.
 // RUN: grep -B2 "mbarrier.init.shared.b64" %t.ptx | grep -c "mov.b32.*, 33;" | FileCheck %s --check-prefix=INIT

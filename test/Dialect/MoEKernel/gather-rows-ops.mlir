@@ -12,6 +12,7 @@
 // CHECK:         %[[TOK:.+]] = moek.load_row_tokens row_tokens(%arg3) row(%arg4) row_end(%arg5) : vector<8xi32>
 // CHECK:         moek.gather_rows %{{.+}}[%arg4] tile 0 x(%arg0) tokens(%[[TOK]]) k(%arg6) {hidden = 512 : i64} : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>, vector<8xi32>
 // CHECK:         moek.ring_arrive_copies %{{.+}}[%arg4]
+// CHECK:         moek.gather_rows %{{.+}}[%arg4] tile 0 x(%arg0) tokens(%[[TOK]]) k(%arg6) {hidden = 512 : i64, l2_hint = "evict_last"}
 // CHECK:         %[[TOK4:.+]] = moek.load_row_tokens row_tokens(%arg3) row(%arg4) row_end(%arg5) : vector<4xi32>
 // CHECK:         moek.gather_rows %{{.+}}[%arg4] tile 0 x(%arg0) tokens(%[[TOK4]]) k(%arg6) {hidden = 256 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>, vector<4xi32>
 !ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
@@ -22,6 +23,7 @@ func.func @roundtrip(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   %tok = moek.load_row_tokens row_tokens(%ws) row(%i) row_end(%end) : vector<8xi32>
   moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%tok) k(%k) {hidden = 512 : i64} : !ring, vector<8xi32>
   moek.ring_arrive_copies %ring[%i] : !ring
+  moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%tok) k(%k) {hidden = 512 : i64, l2_hint = "evict_last"} : !ring, vector<8xi32>
   %fp8 = moek.ring_alloc consumers(256) {producers = 33 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>
   %tok4 = moek.load_row_tokens row_tokens(%ws) row(%i) row_end(%end) : vector<4xi32>
   moek.gather_rows %fp8[%i] tile 0 x(%x) tokens(%tok4) k(%k) {hidden = 256 : i64} : !moek.ring<4, [memref<64x128xf8E4M3FN, 3>, memref<128x128xf8E4M3FN, 3>]>, vector<4xi32>
@@ -115,5 +117,15 @@ func.func @gather_token_count(%x: !llvm.ptr<1>, %i: index, %t: vector<8xi32>) {
   %ring = moek.ring_alloc consumers(256) {producers = 33 : i64} : !ring
   // expected-error @+1 {{'moek.gather_rows' op expects 4 tokens a lane (the tile's rows / 16), got 'vector<8xi32>'}}
   moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%t) k(%i) {hidden = 512 : i64} : !ring, vector<8xi32>
+  return
+}
+
+// -----
+
+!ring = !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
+func.func @gather_hint(%x: !llvm.ptr<1>, %i: index, %t: vector<8xi32>) {
+  %ring = moek.ring_alloc consumers(256) {producers = 33 : i64} : !ring
+  // expected-error @+1 {{'moek.gather_rows' op expects l2_hint "evict_first" or "evict_last", got "evict_normal"}}
+  moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%t) k(%i) {hidden = 512 : i64, l2_hint = "evict_normal"} : !ring, vector<8xi32>
   return
 }

@@ -697,6 +697,11 @@ LogicalResult GatherRowsOp::verify() {
     return emitOpError() << "expects " << perLane
                          << " tokens a lane (the tile's rows / 16), got "
                          << getTokens().getType();
+  if (std::optional<StringRef> hint = getL2Hint();
+      hint && *hint != "evict_first" && *hint != "evict_last")
+    return emitOpError() << "expects l2_hint \"evict_first\" or "
+                            "\"evict_last\", got \""
+                         << *hint << "\"";
   return success();
 }
 

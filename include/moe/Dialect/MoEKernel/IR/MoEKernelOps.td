@@ -1000,16 +1000,21 @@ def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
     moek.ring_arrive_copies makes the stage wait for them. (The MMA
     warpgroups read the stage after its full barrier with no proxy fence,
     as the cp.async-fed wgmma pipelines of FlashAttention-3's paged KV
-    cache and Triton's Hopper matmuls do: docs/FusedKernel.md.)
+    cache and Triton's Hopper matmuls do: docs/FusedKernel.md.) `l2_hint`
+    ("evict_last" or "evict_first", as moek.tma_load's) sets the L2
+    eviction priority of the lines the copies read (`cp.async ...
+    .L2::cache_hint`): a token's row is read again by each of its top_k
+    experts' tiles, while the weights stream through L2.
 
     ```mlir
     moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%tok) k(%kx) {hidden = 7168 : i64} : !moek.ring<...>, vector<8xi32>
+    moek.gather_rows %ring[%i] tile 0 x(%x) tokens(%tok) k(%kx) {hidden = 7168 : i64, l2_hint = "evict_last"} : !moek.ring<...>, vector<8xi32>
     ```
   }];
   let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
                        MoEK_GlobalPtr:$x,
                        VectorOfRankAndType<[1], [I32]>:$tokens, Index:$k,
-                       I64Attr:$hidden);
+                       I64Attr:$hidden, OptionalAttr<StrAttr>:$l2_hint);
   let assemblyFormat = [{
     $ring `[` $iter `]` `tile` $tile `x` `(` $x `)` `tokens` `(` $tokens `)`
     `k` `(` $k `)` attr-dict `:` qualified(type($ring)) `,` type($tokens)
