@@ -2738,9 +2738,7 @@ void awaitBulkStores(OpBuilder &b, Location loc) {
 /// 128-byte swizzle moves to chunk (j%8) ^ (row%8) = (j%8) ^ (l%8).
 /// Two halves: block b writes half b%2, whose last store (block b - 2, or
 /// the previous op's) the first thread waited for before block b - 1's
-/// barrier; one half: it waits before each block's first barrier. Four:
-/// block b writes half first_box + b, all of which the first thread's one
-/// wait before block 0 (at most first_box stores still reading) freed.
+/// barrier; one half: it waits before each block's first barrier.
 struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -2810,19 +2808,11 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
       OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
       body(fb);
     };
-    int64_t halves = op.getHalvesAttr().getInt(), firstBox = op.getFirstBox();
-    if (halves == 4) {
-      onFirst([&](OpBuilder &fb) {
-        NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, firstBox,
-                                             fb.getUnitAttr());
-      });
-      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
-    }
+    int64_t halves = op.getHalvesAttr().getInt();
     for (int64_t box = 0; box < accType.getCols() / 64; ++box) {
-      int64_t slot = halves == 4 ? firstBox + box : box % halves;
       Value half = LLVM::GEPOp::create(
           tb, loc, a.getStaging().getType(), tb.getI8Type(), a.getStaging(),
-          ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * slot)});
+          ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
       if (halves == 1) {
         onFirst([&](OpBuilder &fb) {
           NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());

@@ -1124,15 +1124,12 @@ buildTileMmas(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
 /// The 8 KB staging halves a warpgroup (two MMA warpgroups) of
 /// moek.store_acc_tma that the shared memory a CTA may have holds beside
 /// `usedBytes` (the ring's stages and their 1 KB of alignment, the other
-/// buffers, the static part): 4 (with `four`: a block of its own for each
-/// of a 64 x 256 tile's four, as fewer stages leave room), 2, 1 or 0 (no
-/// TMA stores).
-int64_t stagingHalvesBeside(int64_t usedBytes, bool four = false) {
+/// buffers, the static part): 2, 1 or 0 (no TMA stores).
+int64_t stagingHalvesBeside(int64_t usedBytes) {
   int64_t left = mk::kMaxSharedMemory - usedBytes;
-  return four && left >= 2 * 4 * mk::kStagingHalfBytes ? 4
-         : left >= 2 * 2 * mk::kStagingHalfBytes       ? 2
-         : left >= 2 * mk::kStagingHalfBytes           ? 1
-                                                       : 0;
+  return left >= 2 * 2 * mk::kStagingHalfBytes ? 2
+         : left >= 2 * mk::kStagingHalfBytes   ? 1
+                                           : 0;
 }
 
 /// moek.store_acc_tma's staging for both MMA warpgroups, `halves` 8 KB
@@ -3188,8 +3185,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // leave 33 KB of the 227 KB less the static shared memory, about 12
   // bytes an expert (three prefix sums) and a few hundred more: two 8 KB
   // halves a warpgroup up to about 150 experts, one beyond.
-  int64_t yHalves = stagingHalvesBeside(
-      stages * 48 * 1024 + 1024 + 12 * (e + 1) + 256, /*four=*/true);
+  int64_t yHalves =
+      stagingHalvesBeside(stages * 48 * 1024 + 1024 + 12 * (e + 1) + 256);
   bool yTma = !packed && ranks == 1 && !commOnly && !single &&
               yElem.isBF16() && yHalves > 0;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
@@ -4141,8 +4138,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // 48 KB stages and no exchange.
   int64_t yHalves =
       stagingHalvesBeside(stages * (tileM + 256) * kTileKFp8 + 1024 +
-                              exchangeBytes + 12 * (e + 1) + 256,
-                          /*four=*/true);
+                          exchangeBytes + 12 * (e + 1) + 256);
   // y's descriptor is a parameter on every chip (one artifact may hold an
   // sm_90a and an sm_100a build of a layer, which must have one ABI:
   // Artifact.cpp), used where the stores are TMA's.
@@ -4706,16 +4702,13 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
           eb, loc, arith::DivUIOp::create(eb, loc, col, c128), cLastHBlock);
       return scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks);
     };
-    // `firstBox`: with four staging halves, a wide tile's second 64 x 128
-    // half takes halves 2 and 3.
     auto storeY = [&](OpBuilder &ib, mk::GroupedTileOp d, Value acc, Value row,
-                      Value col, int64_t firstBox = 0) {
+                      Value col) {
       if (yTma)
-        mk::StoreAccTmaOp::create(
-            ib, loc, acc, tmapY, wgStaging, y, row, col, d.getRowEnd(),
-            storeBarrier, ib.getI64IntegerAttr(yHalves),
-            ib.getI64IntegerAttr(h),
-            ib.getI64IntegerAttr(yHalves == 4 ? firstBox : 0));
+        mk::StoreAccTmaOp::create(ib, loc, acc, tmapY, wgStaging, y, row, col,
+                                  d.getRowEnd(), storeBarrier,
+                                  ib.getI64IntegerAttr(yHalves),
+                                  ib.getI64IntegerAttr(h));
       else
         ep.storeRows(ib, loc, {acc}, y, row, col, d.getRowEnd(), yElem, h);
     };
@@ -4860,7 +4853,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
               false);
           ib = OpBuilder::atBlockTerminator(inside.thenBlock());
         }
-        storeY(ib, d, r[half], row, cols[half], /*firstBox=*/2 * half);
+        storeY(ib, d, r[half], row, cols[half]);
       }
       return r[2];
     };

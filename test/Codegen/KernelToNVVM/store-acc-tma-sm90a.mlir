@@ -5,13 +5,9 @@
 // TMA store and bulk group. Two halves: the first thread waits for the
 // previous box's store to have read its half before the box's barrier
 // (four waits, four barriers); one half: before each box's writes too
-// (eight barriers). Four halves: each box a half of its own, one wait
-// before the first box (at most first_box stores still reading: 0, or 2
-// for a tile's second 64 x 128 op, whose boxes take halves 2 and 3, 8 KB
-// apart from 16 KB) and one barrier after it, then a barrier a box. Rows
-// past the limit: the plain stores (64 of st.global.b32 a thread).
-// moek.store_acc_tma_wait: wait_group 0 and the async-to-generic proxy
-// fence.
+// (eight barriers). Rows past the limit: the plain stores (64 of
+// st.global.b32 a thread). moek.store_acc_tma_wait: wait_group 0 and the
+// async-to-generic proxy fence.
 
 // RUN: moe-opt --moek-to-nvvm-pipeline=chip=sm_90a %s -o %t.mlir
 // RUN: moe-translate --moe-to-ptx %t.mlir -o %t.ptx
@@ -19,9 +15,7 @@
 // RUN: awk '/[.]entry/ {n = $NF} /stmatrix[.]sync[.]aligned[.]m8n8[.]x4[.]shared[.]b16/ {m[n]++} /cp[.]async[.]bulk[.]tensor[.]2d[.]global[.]shared::cta[.]tile[.]bulk_group/ {t[n]++} /cp[.]async[.]bulk[.]commit_group/ {c[n]++} /cp[.]async[.]bulk[.]wait_group[.]read/ {r[n]++} /barrier[.]sync/ {b[n]++} /st[.]global[.]b32/ {s[n]++} END {for (k in m) print k, "stmatrix", m[k]+0, "tma", t[k]+0, "commit", c[k]+0, "read", r[k]+0, "bar", b[k]+0, "st", s[k]+0}' %t.ptx | sort | FileCheck %s --check-prefix=COUNTS
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 
-// COUNTS: four( stmatrix 16 tma 4 commit 4 read 1 bar 5 st 64
 // COUNTS: one( stmatrix 16 tma 4 commit 4 read 4 bar 8 st 64
-// COUNTS: pair( stmatrix 16 tma 4 commit 4 read 2 bar 6 st 64
 // COUNTS: two( stmatrix 16 tma 4 commit 4 read 4 bar 4 st 64
 
 // CHECK-LABEL: .entry two(
@@ -34,26 +28,8 @@
 // CHECK:       cp.async.bulk.wait_group 0;
 // CHECK-NEXT:  fence.proxy.async.global;
 
-// CHECK-LABEL: .entry four(
-// CHECK:       cp.async.bulk.wait_group.read 0;
-// CHECK:       barrier.sync
-// CHECK:       stmatrix.sync.aligned.m8n8.x4.shared.b16
-// CHECK-NOT:   cp.async.bulk.wait_group.read
-// CHECK:       cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group
-// CHECK-NOT:   cp.async.bulk.wait_group.read
-// CHECK:       cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group
-// CHECK-NOT:   cp.async.bulk.wait_group.read
-// CHECK:       cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group
-// CHECK-NOT:   cp.async.bulk.wait_group.read
-// CHECK:       cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group
-// CHECK-LABEL: .entry pair(
-// CHECK:       cp.async.bulk.wait_group.read 0;
-// CHECK:       cp.async.bulk.wait_group.read 2;
-
 // PTXAS-DAG: Compiling entry function 'one' for 'sm_90a'
 // PTXAS-DAG: Compiling entry function 'two' for 'sm_90a'
-// PTXAS-DAG: Compiling entry function 'four' for 'sm_90a'
-// PTXAS-DAG: Compiling entry function 'pair' for 'sm_90a'
 
 gpu.module @kernels {
   llvm.func @two(%tmap: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %y: !llvm.ptr<1>, %rows: i32)
@@ -80,36 +56,6 @@ gpu.module @kernels {
     moek.warp_role "consumer" warpgroups(1, 1) max_regs(232) {
       %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x256xf32>
       moek.store_acc_tma %acc, %tmap, %staging, %y[%c0, %c0] row_limit(%limit) barrier(%c13) {halves = 1 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
-      moek.store_acc_tma_wait
-    }
-    llvm.return
-  }
-  llvm.func @four(%tmap: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %y: !llvm.ptr<1>, %rows: i32)
-      attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32} {
-    %c0 = arith.constant 0 : index
-    %c13 = arith.constant 13 : index
-    %limit = arith.index_cast %rows : i32 to index
-    %buf = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
-    %staging = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
-    moek.warp_role "consumer" warpgroups(1, 1) max_regs(232) {
-      %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x256xf32>
-      moek.store_acc_tma %acc, %tmap, %staging, %y[%c0, %c0] row_limit(%limit) barrier(%c13) {halves = 4 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
-      moek.store_acc_tma_wait
-    }
-    llvm.return
-  }
-  llvm.func @pair(%tmap: !llvm.ptr {llvm.align = 64 : i64, llvm.byval = !llvm.array<128 x i8>, nvvm.grid_constant}, %y: !llvm.ptr<1>, %rows: i32)
-      attributes {nvvm.kernel, nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32} {
-    %c0 = arith.constant 0 : index
-    %c13 = arith.constant 13 : index
-    %c128 = arith.constant 128 : index
-    %limit = arith.index_cast %rows : i32 to index
-    %buf = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
-    %staging = moek.smem_alloc {bytes = 65536 : i64} : !llvm.ptr<3>
-    moek.warp_role "consumer" warpgroups(1, 1) max_regs(232) {
-      %acc = moek.acc_load_smem %buf : !llvm.ptr<3> -> !moek.acc<64x128xf32>
-      moek.store_acc_tma %acc, %tmap, %staging, %y[%c0, %c0] row_limit(%limit) barrier(%c13) {halves = 4 : i64, ld = 2048 : i64} : !moek.acc<64x128xf32>
-      moek.store_acc_tma %acc, %tmap, %staging, %y[%c0, %c128] row_limit(%limit) barrier(%c13) {first_box = 2 : i64, halves = 4 : i64, ld = 2048 : i64} : !moek.acc<64x128xf32>
       moek.store_acc_tma_wait
     }
     llvm.return

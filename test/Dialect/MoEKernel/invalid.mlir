@@ -409,26 +409,8 @@ func.func @negative_store_acc_tma_width(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: 
 
 func.func @negative_store_acc_tma_halves(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
   %acc = moek.mma_zero : !moek.acc<64x256xf32>
-  // expected-error @+1 {{'moek.store_acc_tma' op expects 1, 2 or 4 staging halves, got 3}}
-  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {halves = 3 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
-  return
-}
-
-// -----
-
-func.func @negative_store_acc_tma_first_box(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
-  %acc = moek.mma_zero : !moek.acc<64x256xf32>
-  // expected-error @+1 {{'moek.store_acc_tma' op expects first_box + 4 boxes within the 4 staging halves, got first_box 2}}
-  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {first_box = 2 : i64, halves = 4 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
-  return
-}
-
-// -----
-
-func.func @negative_store_acc_tma_first_box_halves(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
-  %acc = moek.mma_zero : !moek.acc<64x128xf32>
-  // expected-error @+1 {{'moek.store_acc_tma' op expects first_box 0 with 2 staging halves (a box of its own only with 4), got 1}}
-  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {first_box = 1 : i64, halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x128xf32>
+  // expected-error @+1 {{'moek.store_acc_tma' op expects 1 or 2 staging halves, got 4}}
+  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {halves = 4 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
   return
 }
 

@@ -1042,19 +1042,8 @@ LogicalResult StoreAccTmaOp::verify() {
                             "pairs of 8-column groups), got "
                          << ld;
   int64_t halves = getHalvesAttr().getInt();
-  if (halves != 1 && halves != 2 && halves != 4)
-    return emitOpError() << "expects 1, 2 or 4 staging halves, got " << halves;
-  int64_t firstBox = getFirstBox(), boxes = acc.getCols() / 64;
-  if (firstBox != 0 && halves != 4)
-    return emitOpError() << "expects first_box 0 with " << halves
-                         << " staging halves (a box of its own only with "
-                            "4), got "
-                         << firstBox;
-  if (halves == 4 && (firstBox < 0 || firstBox + boxes > halves))
-    return emitOpError() << "expects first_box + " << boxes
-                         << " boxes within the 4 staging halves, got "
-                            "first_box "
-                         << firstBox;
+  if (halves != 1 && halves != 2)
+    return emitOpError() << "expects 1 or 2 staging halves, got " << halves;
   APInt id;
   if (matchPattern(getBarrier(), m_ConstantInt(&id)))
     if (id.getSExtValue() < 1 || id.getSExtValue() > 15)

@@ -2130,7 +2130,7 @@ def MoEK_StoreAccTmaOp : MoEK_Op<"store_acc_tma", []> {
     moek.store_acc of a warpgroup's 64 x C accumulator (C a multiple of
     128) in bf16, asynchronously: when its rows `[row, row + 64)` all lie below
     `row_limit`, each 64-column block goes by `stmatrix` into one of the
-    `halves` (1, 2 or 4) 8 KB halves of `staging` (1024-byte aligned; the
+    `halves` (1 or 2) 8 KB halves of `staging` (1024-byte aligned; the
     128-byte swizzled layout of a 64 x 64 box of descriptor `tmap`), and
     the warpgroup's first thread stores it with `cp.async.bulk.tensor` to
     columns `col + 64 b`, rows `row` of the matrix `tmap` describes (its
@@ -2139,29 +2139,20 @@ def MoEK_StoreAccTmaOp : MoEK_Op<"store_acc_tma", []> {
     writes before its store, and the first thread waits
     (`cp.async.bulk.wait_group.read`) for the store that read a half
     before the warpgroup writes it again: with two halves while the other
-    half is written, with one before each block. With four halves every
-    block of the op has a half of its own, halves `first_box` to
-    `first_box + C / 64 - 1` (`first_box` 0 or, for a second op of a
-    tile's 64 x 128 halves, 2): the first thread waits once, before the
-    first block, until at most `first_box` bulk stores are still reading
-    (those of the tile's first op; the stores of earlier tiles, issued a K
-    loop before, are done), so no block waits for the one before it. The
-    stores complete after
+    half is written, with one before each block. The stores complete after
     the op: moek.store_acc_tma_wait, by the same warpgroup, before anyone
     reads them. A tile's last rows (some at or past `row_limit`) are
     stored as moek.store_acc does, into `out` (row stride `ld`).
 
     ```mlir
     moek.store_acc_tma %acc, %tmap, %staging, %y[%row, %col] row_limit(%end) barrier(%id) {halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
-    moek.store_acc_tma %acc, %tmap, %staging, %y[%row, %col] row_limit(%end) barrier(%id) {first_box = 2 : i64, halves = 4 : i64, ld = 2048 : i64} : !moek.acc<64x128xf32>
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<0>:$tmap,
                        LLVM_PointerInAddressSpace<3>:$staging,
                        MoEK_GlobalPtr:$out, Index:$row, Index:$col,
                        Index:$row_limit, Index:$barrier, I64Attr:$halves,
-                       I64Attr:$ld,
-                       DefaultValuedAttr<I64Attr, "0">:$first_box);
+                       I64Attr:$ld);
   let assemblyFormat = [{
     $acc `,` $tmap `,` $staging `,` $out `[` $row `,` $col `]` `row_limit`
     `(` $row_limit `)` `barrier` `(` $barrier `)` attr-dict `:`
