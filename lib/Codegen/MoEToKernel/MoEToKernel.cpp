@@ -2518,14 +2518,19 @@ struct FusedWorkspace {
       take(actScales, 4 * maxRows * (i / 128), 16);
     }
     take(y, yBytes * slots * h, 1024);
-    if (withTimers)
+    if (withTimers) {
       take(timers, 8 * kTimerSlots * kMaxTimedCtas, 1024);
+      take(trace, 8 * kTraceWords * kMaxTracedTiles, 1024);
+    }
     bytes = llvm::alignTo(end, 1024);
   }
   /// Phase timers (pass option phase-timers): u64 nanoseconds at
-  /// timers[cta * kTimerSlots + slot]; see buildFusedKernel.
-  static constexpr int64_t kTimerSlots = 16, kMaxTimedCtas = 1024;
-  int64_t timers = -1;
+  /// timers[cta * kTimerSlots + slot]; see buildFusedKernel. Right after
+  /// them (at a 1024-byte boundary: 128 KB on) the per-tile trace,
+  /// trace[tile * kTraceWords + word] (PhaseTimers::traceTile).
+  static constexpr int64_t kTimerSlots = 16, kMaxTimedCtas = 1024,
+                           kTraceWords = 4, kMaxTracedTiles = 65536;
+  int64_t timers = -1, trace = -1;
 
 private:
   int64_t end = 0;
@@ -2546,6 +2551,15 @@ SmallVector<NamedAttribute> fusedWorkspaceAttrs(OpBuilder &b,
   return attrs;
 }
 
+/// 1 (index) if tile `t` is one of GEMM1's (below `n1`), else 0: the tag
+/// of PhaseTimers::traceTile.
+Value isGemm1Tag(OpBuilder &b, Location loc, Value t, Value n1) {
+  return arith::SelectOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, n1),
+      arith::ConstantIndexOp::create(b, loc, 1),
+      arith::ConstantIndexOp::create(b, loc, 0));
+}
+
 /// A fused kernel's phase timers (pass option phase-timers): slot `slot`
 /// of this CTA, written by one lane of each warp that runs stamp() (where
 /// `extra` holds): 0 start, 1 dispatch done, 2 producer done, 3 MMA tiles
@@ -2558,7 +2572,7 @@ SmallVector<NamedAttribute> fusedWorkspaceAttrs(OpBuilder &b,
 /// 14 the activation's store and 15 the readiness signal. No timers:
 /// stamp() builds nothing.
 struct PhaseTimers {
-  Value timers, ctaId;
+  Value timers, ctaId, trace;
   void stamp(OpBuilder &ob, Location loc, int64_t slot,
              Value extra = Value(), StringRef mode = "store") const {
     if (!timers)
@@ -2576,6 +2590,46 @@ struct PhaseTimers {
                                            FusedWorkspace::kTimerSlots)),
         arith::ConstantIndexOp::create(tb, loc, slot));
     mk::TimestampOp::create(tb, loc, timers, index, mode);
+  }
+  /// The per-tile trace, for tile indices below kMaxTracedTiles: word
+  /// `word` of tile `tile` gets the clock (where `extra` holds): 0 when the
+  /// producer starts the tile's loads, 1 when the first MMA warpgroup has
+  /// the tile's first stage (its wait done), 2 when it is done with the
+  /// tile; with `tag` (the first MMA warpgroup, word 1), word 3 gets 2 x
+  /// the CTA's index + `tag` (1 for a GEMM1 tile), so that each wait can
+  /// be set against the same warpgroup's previous tile.
+  void traceTile(OpBuilder &ob, Location loc, Value tile, int64_t word,
+                 Value extra = Value(), Value tag = Value()) const {
+    if (!trace)
+      return;
+    auto idx = [&](OpBuilder &b, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
+    if (extra)
+      cond = arith::AndIOp::create(ob, loc, cond, extra);
+    cond = arith::AndIOp::create(
+        ob, loc, cond,
+        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, tile,
+                              idx(ob, FusedWorkspace::kMaxTracedTiles)));
+    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    Value base = arith::MulIOp::create(tb, loc, tile,
+                                       idx(tb, FusedWorkspace::kTraceWords));
+    mk::TimestampOp::create(tb, loc, trace,
+                            arith::AddIOp::create(tb, loc, base, idx(tb, word)),
+                            "store");
+    if (!tag)
+      return;
+    Value value = arith::AddIOp::create(
+        tb, loc, arith::MulIOp::create(tb, loc, ctaId, idx(tb, 2)), tag);
+    Value at = arith::IndexCastUIOp::create(
+        tb, loc, tb.getI64Type(),
+        arith::AddIOp::create(tb, loc, base, idx(tb, 3)));
+    LLVM::StoreOp::create(
+        tb, loc, arith::IndexCastUIOp::create(tb, loc, tb.getI64Type(), value),
+        LLVM::GEPOp::create(tb, loc, trace.getType(), tb.getI64Type(), trace,
+                            ValueRange{at}));
   }
   /// The end of part `from` and the start of part `to` (summed slots:
   /// "add" to `from`, "sub" from `to`).
@@ -3246,7 +3300,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         slotRows = at(ws.slotRows), rowWeights = at(ws.rowWeights),
         rows = at(ws.rows), act = at(ws.act), y = at(ws.y);
   Value ctaId = mk::BlockIdOp::create(b, loc, b.getIndexType());
-  PhaseTimers timers{phaseTimers ? at(ws.timers) : Value(), ctaId};
+  PhaseTimers timers{phaseTimers ? at(ws.timers) : Value(), ctaId,
+                     phaseTimers ? at(ws.trace) : Value()};
 
   auto tile = [&](int64_t r) {
     return MemRefType::get({r, kTileK}, b.getBF16Type(), AffineMap(),
@@ -3380,6 +3435,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
+          timers.traceTile(ob, l, t, 0);
           return buildPerGemm(
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
@@ -3640,6 +3696,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
           timers.turn(ob, l, 6, 8, firstWg);
+          timers.traceTile(ob, l, t, 1, firstWg, isGemm1Tag(ob, l, t, n1));
           Value tileEnd = buildPerGemm(
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
@@ -3731,6 +3788,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                                h);
                 return next;
               });
+          timers.traceTile(ob, l, t, 2, firstWg);
           timers.turn(ob, l, 9, 6, firstWg);
           timers.stamp(ob, l, 10, firstWg, "count");
           return tileEnd;
@@ -4257,7 +4315,8 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
 
   PhaseTimers timers{
       phaseTimers ? at(ws.timers) : Value(),
-      phaseTimers ? mk::BlockIdOp::create(b, loc, b.getIndexType()) : Value()};
+      phaseTimers ? mk::BlockIdOp::create(b, loc, b.getIndexType()) : Value(),
+      phaseTimers ? at(ws.trace) : Value()};
 
   // Phase 1: the routed rows, quantized, expert by expert (with expert
   // parallelism, to the experts' owners).
@@ -4330,6 +4389,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
           Location l = loc;
+          timers.traceTile(ob, l, t, 0);
           return buildPerGemm(
               ob, l, t, n1,
               [&](OpBuilder &tb, Value t1) -> Value {
@@ -4774,6 +4834,8 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
           b, loc, ring, nextTile, total, /*producer=*/false,
           [&](OpBuilder &ob, Value t, Value iter) -> Value {
             timers.turn(ob, loc, 6, 7, isFirst);
+            timers.traceTile(ob, loc, t, 1, isFirst,
+                             isGemm1Tag(ob, loc, t, n1));
             Value tileEnd = buildPerGemm(
                 ob, loc, t, n1,
                 [&](OpBuilder &tb, Value t1) -> Value {
@@ -4786,6 +4848,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 [&](OpBuilder &eb, Value t2) -> Value {
                   return gemm2(eb, decode(eb, t2, cols2), iter);
                 });
+            timers.traceTile(ob, loc, t, 2, isFirst);
             timers.turn(ob, loc, 9, 6, isFirst);
             timers.stamp(ob, loc, 10, isFirst, "count");
             return tileEnd;

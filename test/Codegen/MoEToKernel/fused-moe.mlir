@@ -2,6 +2,7 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=16" -verify-diagnostics | FileCheck %s --check-prefix=SMALL
 // RUN: not moe-opt %s --convert-moe-to-moek="max-tokens=0" 2>&1 | FileCheck %s --check-prefix=MAXERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" -verify-diagnostics | FileCheck %s --check-prefix=TIMERS
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" -verify-diagnostics | FileCheck %s --check-prefix=TRACE
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s --check-prefix=APPROX
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="approx-activation=false" -verify-diagnostics | FileCheck %s --check-prefix=EXACT
 
@@ -50,6 +51,23 @@
 // TIMERS:         moek.timestamp %[[T]][%{{.+}}]{{$}}
 // TIMERS-NEXT:    }
 // TIMERS:         moek.grid_barrier %{{.+}} phase(3)
+
+// The per-tile trace (a region after the timers): the producer stamps a
+// tile's start (word 0 of tile t), the first MMA warpgroup the arrival of
+// its first stage (word 1, with its CTA and GEMM in word 3) and its end
+// (word 2); plain stores of the clock, not sums.
+// TRACE-LABEL: llvm.func @layer_fused_moe_0(
+// TRACE-SAME:    timers = {{[0-9]+}} : i64
+// TRACE:         moek.warp_role "producer"
+// TRACE:           moek.fetch_add
+// TRACE:           %[[C4:.+]] = arith.constant 4 : index
+// TRACE-NEXT:      %[[W0:.+]] = arith.muli %{{.+}}, %[[C4]] : index
+// TRACE:           moek.timestamp %[[TR:[0-9]+]][%{{.+}}]{{$}}
+// TRACE:         moek.warp_role "consumer"
+// TRACE:           moek.timestamp %[[TR]][%{{.+}}]{{$}}
+// TRACE:           llvm.store %{{.+}}, %{{.+}} : i64, !llvm.ptr<1>
+// TRACE:           moek.timestamp %[[TR]][%{{.+}}]{{$}}
+// TRACE:         moek.grid_barrier %{{.+}} phase(3)
 
 // A bf16 layer becomes one launch of one persistent kernel: dispatch (two
 // grid barriers), the tiles of GEMM1 then GEMM2 in one list, GEMM1 tiles
