@@ -2573,15 +2573,22 @@ Value isGemm1Tag(OpBuilder &b, Location loc, Value t, Value n1) {
 /// stamp() builds nothing.
 struct PhaseTimers {
   Value timers, ctaId, trace;
+  /// A builder inside `if (elect_one && extra && more)` (`extra` and
+  /// `more` where given): the one thread of the warpgroup that stamps.
+  static OpBuilder onStampingThread(OpBuilder &ob, Location loc, Value extra,
+                                    Value more = Value()) {
+    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
+    for (Value c : {extra, more})
+      if (c)
+        cond = arith::AndIOp::create(ob, loc, cond, c);
+    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
+    return OpBuilder::atBlockTerminator(ifOp.thenBlock());
+  }
   void stamp(OpBuilder &ob, Location loc, int64_t slot,
              Value extra = Value(), StringRef mode = "store") const {
     if (!timers)
       return;
-    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
-    if (extra)
-      cond = arith::AndIOp::create(ob, loc, cond, extra);
-    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
-    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    OpBuilder tb = onStampingThread(ob, loc, extra);
     Value index = arith::AddIOp::create(
         tb, loc,
         arith::MulIOp::create(
@@ -2605,15 +2612,10 @@ struct PhaseTimers {
     auto idx = [&](OpBuilder &b, int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
-    Value cond = mk::ElectOneOp::create(ob, loc, ob.getI1Type());
-    if (extra)
-      cond = arith::AndIOp::create(ob, loc, cond, extra);
-    cond = arith::AndIOp::create(
-        ob, loc, cond,
+    OpBuilder tb = onStampingThread(
+        ob, loc, extra,
         arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, tile,
                               idx(ob, FusedWorkspace::kMaxTracedTiles)));
-    auto ifOp = scf::IfOp::create(ob, loc, cond, false);
-    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
     Value base = arith::MulIOp::create(tb, loc, tile,
                                        idx(tb, FusedWorkspace::kTraceWords));
     mk::TimestampOp::create(tb, loc, trace,

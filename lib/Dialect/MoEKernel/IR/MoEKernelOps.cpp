@@ -358,6 +358,17 @@ LogicalResult ClusterSyncOp::verify() {
   return success();
 }
 
+/// An `l2_hint` (moek.tma_load, moek.gather_rows): "evict_first" or
+/// "evict_last" when present.
+static LogicalResult verifyL2Hint(Operation *op,
+                                  std::optional<StringRef> hint) {
+  if (hint && *hint != "evict_first" && *hint != "evict_last")
+    return op->emitOpError() << "expects l2_hint \"evict_first\" or "
+                                "\"evict_last\", got \""
+                             << *hint << "\"";
+  return success();
+}
+
 LogicalResult TmaLoadOp::verify() {
   RingType ring = getRing().getType();
   int64_t tile = getTileAttr().getInt();
@@ -367,11 +378,8 @@ LogicalResult TmaLoadOp::verify() {
   if (getCoords().empty() || getCoords().size() > 5)
     return emitOpError() << "expects 1 to 5 coordinates, got "
                          << getCoords().size();
-  if (std::optional<StringRef> hint = getL2Hint();
-      hint && *hint != "evict_first" && *hint != "evict_last")
-    return emitOpError() << "expects l2_hint \"evict_first\" or "
-                            "\"evict_last\", got \""
-                         << *hint << "\"";
+  if (failed(verifyL2Hint(*this, getL2Hint())))
+    return failure();
   if (getMulticast()) {
     auto alloc = getRing().getDefiningOp<RingAllocOp>();
     if (alloc && alloc.getCluster() < 2)
@@ -697,11 +705,8 @@ LogicalResult GatherRowsOp::verify() {
     return emitOpError() << "expects " << perLane
                          << " tokens a lane (the tile's rows / 16), got "
                          << getTokens().getType();
-  if (std::optional<StringRef> hint = getL2Hint();
-      hint && *hint != "evict_first" && *hint != "evict_last")
-    return emitOpError() << "expects l2_hint \"evict_first\" or "
-                            "\"evict_last\", got \""
-                         << *hint << "\"";
+  if (failed(verifyL2Hint(*this, getL2Hint())))
+    return failure();
   return success();
 }
 
