@@ -5235,6 +5235,24 @@ void replaceByLaunch(Operation *op, Value out, LLVM::LLVMFuncOp kernel,
   op->erase();
 }
 
+/// Whether the string option `option` holds one of `choices`; if not, an
+/// error on `module` that names them ("... must be 'a', 'b' or 'c', got
+/// 'd'").
+bool isOneOf(ModuleOp module, StringRef option, StringRef value,
+             ArrayRef<StringRef> choices) {
+  if (llvm::is_contained(choices, value))
+    return true;
+  InFlightDiagnostic diag = module.emitError();
+  diag << "convert-moe-to-moek: " << option << " must be ";
+  for (size_t i = 0; i < choices.size(); ++i)
+    diag << (i == 0                    ? ""
+             : i + 1 == choices.size() ? " or "
+                                       : ", ")
+         << "'" << choices[i] << "'";
+  diag << ", got '" << value << "'";
+  return false;
+}
+
 struct ConvertMoEToMoEKernelPass
     : public mlir::moe::impl::ConvertMoEToMoEKernelPassBase<
           ConvertMoEToMoEKernelPass> {
@@ -5253,25 +5271,17 @@ struct ConvertMoEToMoEKernelPass
     }
     // Each kernel's default, for 0 (the FP8 fused kernel picks its own).
     int64_t ringStages = stages ? int64_t(stages) : kDefaultStages;
-    if (schedule != "cooperative" && schedule != "pingpong") {
-      module.emitError() << "convert-moe-to-moek: schedule must be "
-                            "'cooperative' or 'pingpong', got '"
-                         << schedule << "'";
+    if (!isOneOf(module, "schedule", schedule, {"cooperative", "pingpong"}))
       return signalPassFailure();
-    }
     if (schedule == "pingpong" && tileN == 256) {
       module.emitError() << "convert-moe-to-moek: the pingpong schedule "
                             "holds two 64-row accumulators per warpgroup, "
                             "so it takes tile-n = 128";
       return signalPassFailure();
     }
-    if (pipelineMma != "auto" && pipelineMma != "true" &&
-        pipelineMma != "false") {
-      module.emitError() << "convert-moe-to-moek: pipeline-mma must be "
-                            "'auto', 'true' or 'false', got '"
-                         << pipelineMma << "'";
+    if (!isOneOf(module, "pipeline-mma", pipelineMma,
+                 {"auto", "true", "false"}))
       return signalPassFailure();
-    }
     if (rowGroup < 0) {
       module.emitError() << "convert-moe-to-moek: row-group must be >= 0 "
                             "(0: auto), got "
@@ -5314,13 +5324,9 @@ struct ConvertMoEToMoEKernelPass
                          << static_cast<int64_t>(fp4StepsPerFence);
       return signalPassFailure();
     }
-    if (gatherL2Hint != "evict_last" && gatherL2Hint != "evict_first" &&
-        gatherL2Hint != "none") {
-      module.emitError() << "convert-moe-to-moek: gather-l2-hint must be "
-                            "'evict_last', 'evict_first' or 'none', got '"
-                         << gatherL2Hint << "'";
+    if (!isOneOf(module, "gather-l2-hint", gatherL2Hint,
+                 {"evict_last", "evict_first", "none"}))
       return signalPassFailure();
-    }
     StringRef gatherHint =
         gatherL2Hint == "none" ? StringRef() : StringRef(gatherL2Hint);
     if (maxTokens < 1) {

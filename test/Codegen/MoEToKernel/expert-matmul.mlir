@@ -1,6 +1,7 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="tile-n=128 pipeline-mma=true" -verify-diagnostics | FileCheck %s --check-prefix=PIPE
 // RUN: not moe-opt %s --convert-moe-to-moek="pipeline-mma=yes" 2>&1 | FileCheck %s --check-prefix=PIPEERR
+// RUN: not moe-opt %s --convert-moe-to-moek="schedule=roundrobin" 2>&1 | FileCheck %s --check-prefix=SCHEDERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="schedule=pingpong" -verify-diagnostics | FileCheck %s --check-prefix=PING
 // RUN: not moe-opt %s --convert-moe-to-moek="schedule=pingpong tile-n=256" 2>&1 | FileCheck %s --check-prefix=PINGERR
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="row-group=1" -verify-diagnostics | FileCheck %s --check-prefix=ROW1
@@ -147,6 +148,7 @@
 // PIPE-NEXT:      arith.subi
 // PIPE-NEXT:      moek.ring_release
 // PIPEERR: error: convert-moe-to-moek: pipeline-mma must be 'auto', 'true' or 'false', got 'yes'
+// SCHEDERR: error: convert-moe-to-moek: schedule must be 'cooperative' or 'pingpong', got 'roundrobin'
 // Pingpong: one ring whose stages each MMA warpgroup releases for its own
 // tiles (128 arrivals); each warpgroup computes whole tiles with two 64-row
 // accumulators, and named barriers 1 and 2 order the two warpgroups' turns.
