@@ -319,6 +319,17 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "launches from 64 rows an expert on average, T * K >= 64 E; an "
            "artifact leaves the variant out where ptxas spills in it); the "
            "other FP8 layers keep 64">,
+    Option<"fp8StagedScales", "fp8-staged-scales", "bool", "true",
+           "The 128-row FP8 fused kernel (fp8-tile-rows): the producer warp "
+           "copies each stage's row and weight block scales into the stage "
+           "(moek.stage_block_scales; the row scales stored block-major by "
+           "the dispatch and GEMM1's epilogue, moek.dispatch and "
+           "moek.store_act_fp8 scales_stride) and the MMA warpgroups read "
+           "them there (moek.load_staged_scales) instead of loading them "
+           "from global memory in the K loop. With fp8-tile-rows=0 the "
+           "artifact keeps the plain 128-row kernel as the next variant, "
+           "which runs where ptxas spills in the staged one; false: the "
+           "plain kernel only">,
     Option<"fuseRoutingOpt", "fuse-routing", "bool", "true",
            "Fused layers: when a moe.route computes the layer's ids and "
            "weights and nothing else reads them, route inside the kernel "

@@ -102,6 +102,11 @@ Value gepBytes(OpBuilder &b, Location loc, Value base, Value bytes) {
   return LLVM::GEPOp::create(b, loc, base.getType(), b.getI8Type(), base,
                              ValueRange{bytes});
 }
+/// `base` plus the i32 byte offset `off`.
+Value gepBytesU32(OpBuilder &b, Location loc, Value base, Value off) {
+  return gepBytes(b, loc, base,
+                  LLVM::ZExtOp::create(b, loc, b.getI64Type(), off));
+}
 
 /// `base + index * elemBytes` for a pointer and an index value.
 Value elementAddress(OpBuilder &b, Location loc, Value base, Type elem,
@@ -1066,6 +1071,143 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
                               Value());
     }
     rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// 4-byte cp.async of `src` (global) to `dst` (shared).
+void copyWordAsync(OpBuilder &b, Location loc, Value dst, Value src) {
+  NVVM::CpAsyncOp::create(b, loc, dst, src, b.getI32IntegerAttr(4),
+                          NVVM::LoadCacheModifierKindAttr::get(
+                              b.getContext(), NVVM::LoadCacheModifierKind::CA),
+                          Value());
+}
+
+/// Lane l copies the scales of rows 32 j + l to word 32 j + l of the
+/// tile; lanes 0 and 1 the weight scales w0 and w1 to words rows and
+/// rows + 1. Indices in 32 bits, for the producer warp's 40 registers
+/// (each lane's row indices are held across its K loop; the fused
+/// kernels' scale arrays hold far fewer than 2^31 words).
+struct StageBlockScalesLowering : OpConversionPattern<StageBlockScalesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StageBlockScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    int64_t rows = op.getRowsAttr().getInt(), ld = op.getLdAttr().getInt();
+    RingParts p = unpackRing(b, loc, adaptor.getRing(), op.getRing().getType(),
+                             adaptor.getIter());
+    Value slot = tileAddress(b, loc, p, op.getRing().getType(),
+                             op.getTileAttr().getInt());
+    Value lane =
+        LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32));
+    Value row = toI32(b, loc, adaptor.getRow());
+    Value last = toI32(b, loc, adaptor.getLast());
+    Value kb = LLVM::MulOp::create(b, loc, toI32(b, loc, adaptor.getKb()),
+                                   i32c(b, loc, op.getKbStride()));
+    Value four = i32c(b, loc, 4);
+    // Element min(row + l + 32 j, last) * ld + kb as
+    // min((row + l) * ld + kb + 32 j ld, last * ld + kb): two values a lane
+    // for all j (ld > 0).
+    auto elementOf = [&](Value r) {
+      return LLVM::AddOp::create(
+          b, loc, LLVM::MulOp::create(b, loc, r, i32c(b, loc, ld)), kb);
+    };
+    Value first = elementOf(LLVM::AddOp::create(b, loc, row, lane));
+    Value limit = elementOf(last);
+    Value laneBytes = LLVM::MulOp::create(b, loc, lane, four);
+    for (int64_t j = 0; j < rows / 32; ++j) {
+      Value element = LLVM::UMinOp::create(
+          b, loc, LLVM::AddOp::create(b, loc, first, i32c(b, loc, 32 * j * ld)),
+          limit);
+      copyWordAsync(b, loc,
+                    gepBytesU32(b, loc, slot,
+                                LLVM::AddOp::create(b, loc, laneBytes,
+                                                    i32c(b, loc, 128 * j))),
+                    gepBytesU32(b, loc, adaptor.getRowsPtr(),
+                                LLVM::MulOp::create(b, loc, element, four)));
+    }
+    auto ifOp =
+        scf::IfOp::create(b, loc,
+                          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ult,
+                                               lane, i32c(b, loc, 2)),
+                          /*withElseRegion=*/false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    Value w = LLVM::SelectOp::create(
+        tb, loc,
+        LLVM::ICmpOp::create(tb, loc, LLVM::ICmpPredicate::eq, lane,
+                             i32c(tb, loc, 0)),
+        toI32(tb, loc, adaptor.getW0()), toI32(tb, loc, adaptor.getW1()));
+    copyWordAsync(
+        tb, loc,
+        gepBytesU32(tb, loc, slot,
+                    LLVM::MulOp::create(
+                        tb, loc,
+                        LLVM::AddOp::create(tb, loc, lane, i32c(tb, loc, rows)),
+                        four)),
+        gepBytesU32(tb, loc, adaptor.getWeights(),
+                    LLVM::MulOp::create(tb, loc, w, four)));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// The thread's rows fragmentRow and + 8 of the accumulator from word
+/// `row` of the tile, and the two weight scales: ld.shared at 32-bit
+/// shared addresses (inline PTX, kept where the op is: after the stage's
+/// wait). With LLVM's 64-bit shared pointers the kernel held 64-bit
+/// addresses across the K loop, where the 192 accumulator registers leave
+/// 40, and ptxas spilled more.
+struct LoadStagedScalesLowering : OpConversionPattern<LoadStagedScalesOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LoadStagedScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    int64_t rows = op.getRowsAttr().getInt();
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    RingParts p = unpackRing(b, loc, adaptor.getRing(), op.getRing().getType(),
+                             adaptor.getIter());
+    Value slot = LLVM::TruncOp::create(
+        b, loc, i32,
+        LLVM::PtrToIntOp::create(b, loc, b.getI64Type(),
+                                 tileAddress(b, loc, p, op.getRing().getType(),
+                                             op.getTileAttr().getInt())));
+    Value rowAddr = LLVM::AddOp::create(
+        b, loc, slot,
+        LLVM::MulOp::create(b, loc,
+                            LLVM::AddOp::create(b, loc,
+                                                toI32(b, loc, adaptor.getRow()),
+                                                fragmentRow(b, loc)),
+                            i32c(b, loc, 4)));
+    auto load = [&](TypeRange types, StringRef text, StringRef constraints,
+                    Value addr) {
+      return LLVM::InlineAsmOp::create(
+          b, loc, types, ValueRange{addr}, text, constraints,
+          /*has_side_effects=*/true, /*is_align_stack=*/false,
+          LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
+    };
+    Value rowPair =
+        load(LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32}),
+             "ld.shared.f32 $0, [$2];\n\tld.shared.f32 $1, [$2+32];", "=f,=f,r",
+             rowAddr)
+            .getResult(0);
+    Value weights =
+        load(LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32}),
+             "ld.shared.v2.f32 {$0, $1}, [$2];", "=f,=f,r",
+             LLVM::AddOp::create(b, loc, slot, i32c(b, loc, 4 * rows)))
+            .getResult(0);
+    auto field = [&](Value pair, int64_t k) -> Value {
+      return LLVM::ExtractValueOp::create(b, loc, pair, ArrayRef<int64_t>{k});
+    };
+    Value result = LLVM::UndefOp::create(
+        b, loc, rowsStructType(op.getRowScales().getType()));
+    for (int64_t half = 0; half < 2; ++half)
+      result = LLVM::InsertValueOp::create(b, loc, result, field(rowPair, half),
+                                           ArrayRef<int64_t>{half});
+    rewriter.replaceOp(op, {result, field(weights, 0), field(weights, 1)});
     return success();
   }
 };
@@ -3506,10 +3648,13 @@ Value permutedKWord(OpBuilder &b, Location loc, Value l) {
 /// The trip count is the same for every lane (the block amax is a
 /// shuffle over the half-warp); a block past the row end (h an odd
 /// multiple of 128) reads the row's last 8 values and stores nothing.
+/// `scalesStride` (non-zero): the scales block-major, row r's of block b
+/// at scales[b * scalesStride + r] (moek.dispatch {scales_stride}).
 void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
                    Value scales, ArrayRef<Value> dstRows, Value lane, int64_t h,
                    const std::map<int64_t, Value> &constants, bool permuteK,
-                   ArrayRef<Value> routed = {}, Value tokenRow = {}) {
+                   ArrayRef<Value> routed = {}, Value tokenRow = {},
+                   int64_t scalesStride = 0) {
   auto idx = [&](int64_t v) -> Value { return constants.at(v); };
   Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
   auto vec8 = VectorType::get({8}, bf16);
@@ -3519,9 +3664,9 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
       dstRow.push_back(
           elementAddress(b, loc, rows, b.getI8Type(),
                          arith::MulIOp::create(b, loc, row, idx(h))));
-    scaleRow.push_back(
-        elementAddress(b, loc, scales, f32,
-                       arith::MulIOp::create(b, loc, row, idx(h / 128))));
+    scaleRow.push_back(elementAddress(
+        b, loc, scales, f32,
+        scalesStride ? row : arith::MulIOp::create(b, loc, row, idx(h / 128))));
   }
   // The values once, into the token's row.
   Value tokenDst =
@@ -3619,12 +3764,14 @@ void copyQuantized(OpBuilder &b, Location loc, Value src, Value rows,
               storeValues(sb, dstRow[d]);
             auto sc = scf::IfOp::create(sb, pl, firstOfBlock, false);
             OpBuilder scb = OpBuilder::atBlockTerminator(sc.thenBlock());
-            LLVM::StoreOp::create(
-                scb, pl, scale,
-                elementAddress(
-                    scb, pl, scaleDst, f32,
-                    arith::DivUIOp::create(scb, pl, cols[u], idx(128))),
-                4);
+            Value block = arith::DivUIOp::create(scb, pl, cols[u], idx(128));
+            if (scalesStride)
+              block = arith::MulIOp::create(
+                  scb, pl, block,
+                  arith::ConstantIndexOp::create(scb, pl, scalesStride));
+            LLVM::StoreOp::create(scb, pl, scale,
+                                  elementAddress(scb, pl, scaleDst, f32, block),
+                                  4);
           }
         }
         scf::YieldOp::create(pb, pl);
@@ -4138,7 +4285,8 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
                          rows.push_back(toIndex(cb, l, row));
                        copyQuantized(cb, l, src, a.getRows(), a.getRowScales(),
                                      rows, lane, h, constants, op.getPermuteK(),
-                                     routed, rowTokens ? token : Value());
+                                     routed, rowTokens ? token : Value(),
+                                     op.getScalesStrideAttr().getInt());
                      });
     } else {
       // Slots in batches of 32 per warp (SlotWalk::eachSlot).
@@ -4166,7 +4314,9 @@ struct DispatchLowering : OpConversionPattern<DispatchOp> {
             }
             if (scales) {
               copyQuantized(cb, l, src, rows, scales, toIndex(cb, l, row), lane,
-                            h, constants, op.getPermuteK());
+                            h, constants, op.getPermuteK(), /*routed=*/{},
+                            /*tokenRow=*/Value(),
+                            op.getScalesStrideAttr().getInt());
               return;
             }
             copyRowWarp(cb, l, src, dst, lane, h, constants, op.getMxRound());
@@ -5268,12 +5418,21 @@ struct StoreActFp8Lowering : OpConversionPattern<StoreActFp8Op> {
                                          quad, i32c(tb, loc, 0));
       auto sIf = scf::IfOp::create(tb, loc, first, false);
       OpBuilder sb = OpBuilder::atBlockTerminator(sIf.thenBlock());
-      Value sIndex = LLVM::AddOp::create(
-          sb, loc,
-          LLVM::MulOp::create(sb, loc, toI64(sb, loc, row),
-                              i64c(sb, loc, ld / 128)),
-          LLVM::UDivOp::create(sb, loc, toI64(sb, loc, a.getCol()),
-                               i64c(sb, loc, 128)));
+      // Row-major (ld / 128 a row) or, with scales_stride, block-major.
+      int64_t stride = op.getScalesStrideAttr().getInt();
+      Value block = LLVM::UDivOp::create(sb, loc, toI64(sb, loc, a.getCol()),
+                                         i64c(sb, loc, 128));
+      Value sIndex =
+          stride
+              ? LLVM::AddOp::create(
+                    sb, loc,
+                    LLVM::MulOp::create(sb, loc, block, i64c(sb, loc, stride)),
+                    toI64(sb, loc, row))
+              : LLVM::AddOp::create(
+                    sb, loc,
+                    LLVM::MulOp::create(sb, loc, toI64(sb, loc, row),
+                                        i64c(sb, loc, ld / 128)),
+                    block);
       LLVM::StoreOp::create(
           sb, loc, scale,
           LLVM::GEPOp::create(sb, loc, a.getScales().getType(), f32,
@@ -5894,12 +6053,6 @@ Value ue8m0ScalePair(OpBuilder &b, Location loc, Value byte) {
       b, loc, bits, LLVM::ShlOp::create(b, loc, bits, i32c(b, loc, 16)));
   return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
                                  pair);
-}
-
-/// `base` plus the i32 byte offset `off`.
-Value gepBytesU32(OpBuilder &b, Location loc, Value base, Value off) {
-  return gepBytes(b, loc, base,
-                  LLVM::ZExtOp::create(b, loc, b.getI64Type(), off));
 }
 
 /// The byte offset (i32) of 16-byte chunk `kc` of row `r` of a bf16 tile
@@ -8034,36 +8187,30 @@ struct ConvertMoEKernelToNVVMPass
     RewritePatternSet patterns(ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
-    patterns.add<WarpRoleLowering, ElectOneLowering,
-                 SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
-                 SregLowering<GridSizeOp, NVVM::GridDimXOp>,
-                 SregLowering<ClusterRankOp, NVVM::ClusterId>,
-                 ClusterSyncLowering,
-                 GroupedTileCountLowering, GroupedTileLowering,
-                 NamedBarrierLowering<BarrierArriveOp, false>,
-                 NamedBarrierLowering<BarrierSyncOp, true>,
-                 RingAllocLowering,
-                 RingStageLowering<RingAcquireOp>,
-                 RingStageLowering<RingExpectOp>,
-                 RingStageLowering<RingWaitOp>,
-                 RingStageLowering<RingReleaseOp>, TmaLoadLowering,
-                 MmaZeroLowering,
-                 LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
-                 AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
-                 StoreAccLowering, StoreAccTmaLowering,
-                 StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
-                 DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
-                 LoadFp4ScalesLowering, Fp4RowScaleLowering,
-                 AccScaleColsLowering, AccScaleLowering, AccAddColsLowering,
-                 SignalLowering, WaitCounterLowering, TimestampLowering,
-                 MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
-                 StoreAccRemoteLowering, EpDispatchLowering,
-                 ReturnRowsLowering,
-                 FetchAddLowering, RingSetTagLowering, RingTagLowering,
-                 InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
-                 GatherRowsLowering, LoadRowTokensLowering,
-                 DispatchLowering, RouteLowering,
-                 CombineLowering>(converter, ctx);
+    patterns.add<
+        WarpRoleLowering, ElectOneLowering,
+        SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
+        SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+        SregLowering<ClusterRankOp, NVVM::ClusterId>, ClusterSyncLowering,
+        GroupedTileCountLowering, GroupedTileLowering,
+        NamedBarrierLowering<BarrierArriveOp, false>,
+        NamedBarrierLowering<BarrierSyncOp, true>, RingAllocLowering,
+        RingStageLowering<RingAcquireOp>, RingStageLowering<RingExpectOp>,
+        RingStageLowering<RingWaitOp>, RingStageLowering<RingReleaseOp>,
+        TmaLoadLowering, MmaZeroLowering, LoadRowsLowering, MmaPromoteLowering,
+        SmemAllocLowering, AccStoreSmemLowering, AccLoadSmemLowering,
+        StoreActFp8Lowering, StoreAccLowering, StoreAccTmaLowering,
+        StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
+        DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
+        LoadFp4ScalesLowering, Fp4RowScaleLowering, AccScaleColsLowering,
+        AccScaleLowering, AccAddColsLowering, SignalLowering,
+        WaitCounterLowering, TimestampLowering, MapPeerLowering,
+        RemoteAddLowering, RemoteWaitLowering, StoreAccRemoteLowering,
+        EpDispatchLowering, ReturnRowsLowering, FetchAddLowering,
+        RingSetTagLowering, RingTagLowering, InWarpLowering,
+        RingArriveCopiesLowering, StageScalesLowering, StageBlockScalesLowering,
+        LoadStagedScalesLowering, GatherRowsLowering, LoadRowTokensLowering,
+        DispatchLowering, RouteLowering, CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,

@@ -606,11 +606,14 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
 /// A loop over tile indices: from a counter 0, `fetch(counter)` gives the
 /// next tile index; while it is below `total`, `body(tile, counter)` builds
 /// the tile and returns the next counter. Returns the counter at the index
-/// that stopped it.
-Value buildTileIndexLoop(
-    OpBuilder &ob, Location l, Value total,
-    function_ref<Value(OpBuilder &, Value)> fetch,
-    function_ref<Value(OpBuilder &, Value, Value)> body) {
+/// that stopped it. `narrow`: the comparison in 32 bits (tile counts are
+/// far below 2^31): in the FP8 kernel with staged scales, a 64-bit `total`
+/// held from the kernel's top into the producer's 40 registers had its
+/// high word spilled.
+Value buildTileIndexLoop(OpBuilder &ob, Location l, Value total,
+                         function_ref<Value(OpBuilder &, Value)> fetch,
+                         function_ref<Value(OpBuilder &, Value, Value)> body,
+                         bool narrow = false) {
   OpBuilder::InsertionGuard guard(ob);
   Type indexTy = ob.getIndexType();
   Value zero = arith::ConstantIndexOp::create(ob, l, 0);
@@ -622,7 +625,12 @@ Value buildTileIndexLoop(
     Value i = before->getArgument(0);
     Value t = fetch(bb, i);
     Value more =
-        arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, t, total);
+        narrow
+            ? arith::CmpIOp::create(
+                  bb, l, arith::CmpIPredicate::ult,
+                  arith::IndexCastUIOp::create(bb, l, bb.getI32Type(), t),
+                  arith::IndexCastUIOp::create(bb, l, bb.getI32Type(), total))
+            : arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, t, total);
     scf::ConditionOp::create(bb, l, more, ValueRange{i, t});
   }
   {
@@ -642,11 +650,11 @@ Value buildTileIndexLoop(
 /// next stage and read its tag. Both stop at the first index >= `total`
 /// (buildStopMark). `body(tile, iter)` builds one tile from ring iteration
 /// `iter` and returns the iteration after it. Returns the ring iteration
-/// after the last tile.
-Value buildScheduledTiles(
-    OpBuilder &ob, Location l, Value ring, Value nextTile, Value total,
-    bool producer, function_ref<Value(OpBuilder &, Value, Value)> body,
-    bool producerWarp = false) {
+/// after the last tile. `narrow`: buildTileIndexLoop's.
+Value buildScheduledTiles(OpBuilder &ob, Location l, Value ring, Value nextTile,
+                          Value total, bool producer,
+                          function_ref<Value(OpBuilder &, Value, Value)> body,
+                          bool producerWarp = false, bool narrow = false) {
   Type indexTy = ob.getIndexType();
   return buildTileIndexLoop(
       ob, l, total,
@@ -659,7 +667,7 @@ Value buildScheduledTiles(
         mk::RingWaitOp::create(bb, l, ring, i);
         return mk::RingTagOp::create(bb, l, indexTy, ring, i);
       },
-      body);
+      body, narrow);
 }
 
 /// The producer's stop mark after its last tile: one more stage, tagged
@@ -927,13 +935,17 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
 /// bench/results/2026-12-05-fused-moe-fp8-tile-rows-h200.md). `aRow`: the
 /// accumulator's first row in tile 0; `row`, `rowEnd`: its first row and the
 /// expert's end in the rows; `wsBase`: each half's first weight scale (one per
-/// K block). Returns the two main accumulators and the ring iteration after the
-/// tile.
-std::tuple<Value, Value, Value>
-buildScaledHalvesLoop(OpBuilder &b, Location loc, Value ring,
-                      mk::AccType accType, Value aRow, Value row, Value rowEnd,
-                      Value xs, Value ws, std::array<Value, 2> wsBase,
-                      int64_t kBlocks, Value cKSlices, Value i0) {
+/// K block). With `scaleTile` (>= 0: the ring's tile that the producer
+/// fills with each stage's scales, moek.stage_block_scales of 128 rows),
+/// the block's scales are read from the stage while the first half's MMAs
+/// run;
+/// otherwise they are global loads, those of block kb + 1 issued while
+/// block kb's first half runs and carried to the next iteration. Returns
+/// the two main accumulators and the ring iteration after the tile.
+std::tuple<Value, Value, Value> buildScaledHalvesLoop(
+    OpBuilder &b, Location loc, Value ring, mk::AccType accType, Value aRow,
+    Value row, Value rowEnd, Value xs, Value ws, std::array<Value, 2> wsBase,
+    int64_t kBlocks, Value cKSlices, Value i0, int64_t scaleTile = -1) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   Value lastBlock = arith::ConstantIndexOp::create(b, loc, kBlocks - 1);
@@ -948,15 +960,19 @@ buildScaledHalvesLoop(OpBuilder &b, Location loc, Value ring,
     return v;
   };
   Value zero = mk::MmaZeroOp::create(b, loc, accType);
+  bool staged = scaleTile >= 0;
   SmallVector<Value> init{zero, zero, zero};
-  llvm::append_range(init, loadScales(b, c0));
+  if (!staged)
+    llvm::append_range(init, loadScales(b, c0));
   init.push_back(i0);
   auto loop = scf::ForOp::create(
       b, loc, c0, cKSlices, c1, init,
       [&](OpBuilder &ib, Location il, Value kb, ValueRange it) {
-        Value i = it[6];
+        Value i = it.back();
         mk::RingWaitOp::create(ib, il, ring, i);
-        SmallVector<Value> next;
+        SmallVector<Value> scales, next;
+        if (!staged)
+          scales.assign(it.begin() + 3, it.begin() + 6);
         Value partial = it[2];
         Value main[2] = {it[0], it[1]};
         for (int64_t half = 0; half < 2; ++half) {
@@ -964,19 +980,25 @@ buildScaledHalvesLoop(OpBuilder &b, Location loc, Value ring,
               ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
               ib.getI64IntegerAttr(1 + half), partial,
               /*zero_init=*/ib.getUnitAttr(), /*cols=*/IntegerAttr());
-          // The next block's scales (the last block's again after it),
-          // while the first half's MMAs run.
-          if (half == 0)
+          // While the first half's MMAs run: this block's staged scales,
+          // or the next block's (the last block's again after it).
+          if (half == 0 && staged) {
+            auto read = mk::LoadStagedScalesOp::create(
+                ib, il, rowsType, f32, f32, ring, i, scaleTile, aRow,
+                /*rows=*/128);
+            scales.assign(read->result_begin(), read->result_end());
+          } else if (half == 0) {
             next = loadScales(
                 ib,
                 arith::MinUIOp::create(
                     ib, il, arith::AddIOp::create(ib, il, kb, c1), lastBlock));
+          }
           partial =
               mk::MmaWaitOp::create(ib, il, partial, ib.getI64IntegerAttr(0));
           if (half == 1)
             mk::RingReleaseOp::create(ib, il, ring, i);
           main[half] = mk::MmaPromoteOp::create(ib, il, main[half], partial,
-                                                it[3], it[4 + half]);
+                                                scales[0], scales[1 + half]);
         }
         SmallVector<Value> results{main[0], main[1], partial};
         llvm::append_range(results, next);
@@ -984,7 +1006,7 @@ buildScaledHalvesLoop(OpBuilder &b, Location loc, Value ring,
         scf::YieldOp::create(ib, il, results);
       });
   disableUnroll(loop);
-  return {loop.getResult(0), loop.getResult(1), loop.getResult(6)};
+  return {loop.getResult(0), loop.getResult(1), loop.getResults().back()};
 }
 
 /// The stages of one tile, for a warpgroup without rows in it: waited for
@@ -2863,14 +2885,16 @@ struct ExpertParallel {
   /// `offsetsReady` (single GPU, bf16 rows): no grid barrier 2, the rows
   /// published block by block (moek.dispatch). `rowTokens` (single GPU):
   /// each row's token recorded there for moek.gather_rows; `rows` then
-  /// null (bf16: nothing copied) or a row per token (FP8).
+  /// null (bf16: nothing copied) or a row per token (FP8). `scalesStride`
+  /// (single GPU, FP8): the scales block-major (moek.dispatch
+  /// {scales_stride}).
   void dispatch(OpBuilder &b, Location loc, Value x, Value ids, Value weights,
                 Value tokens, Value counts, Value cursor, Value offsets,
                 Value slotRows, Value rowWeights, Value rows, Value barrier,
                 Value rowScales, int64_t k, int64_t h, bool permuteK = false,
                 bool mxRound = false, Value rowsReady = {},
                 Value offsetsReady = {}, int64_t blockRows = 128,
-                Value rowTokens = {}) const {
+                Value rowTokens = {}, int64_t scalesStride = 0) const {
     if (!enabled()) {
       auto op = mk::DispatchOp::create(
           b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
@@ -2882,9 +2906,13 @@ struct ExpertParallel {
       op.setMxRound(mxRound);
       if (rowsReady)
         op.setBlockRows(blockRows);
+      if (scalesStride)
+        op.setScalesStride(scalesStride);
       return;
     }
     assert(!mxRound && "the expert-parallel dispatch copies bf16 rows");
+    assert(!scalesStride && "the expert-parallel dispatch's scales are "
+                            "row-major");
     assert(!permuteK && "the expert-parallel dispatch keeps the K order");
     mk::EpDispatchOp::create(
         b, loc, x, ids, weights, tokens, counts, cursor, offsets, slotRows,
@@ -4124,14 +4152,13 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
 /// turns the product back through shared memory after the K loop. With
 /// `fp8TileRows` 128 (FP8 weights, sm_90a, one GPU, no dispatch
 /// readiness), tiles of 128 rows: see `wide` below.
-LLVM::LLVMFuncOp
-buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
-                    int64_t stages, int64_t maxTokens, bool streamWeights,
-                    bool transposedSmallTiles, int64_t fp4StepsPerFence,
-                    bool blockScaled, bool phaseTimers, bool storeTma,
-                    bool dispatchReadiness = false,
-                    bool approxActivation = true, int64_t fp8TileRows = 64,
-                    bool gatherRows = false, StringRef gatherHint = "") {
+LLVM::LLVMFuncOp buildFusedFp8Kernel(
+    OpBuilder &b, Location loc, StringRef name, FusedMoEOp op, int64_t stages,
+    int64_t maxTokens, bool streamWeights, bool transposedSmallTiles,
+    int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
+    bool dispatchReadiness = false, bool approxActivation = true,
+    int64_t fp8TileRows = 64, bool gatherRows = false,
+    StringRef gatherHint = "", bool stagedScales = false) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -4168,6 +4195,20 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   bool wide = fp8TileRows == 128 &&
               fp8WideTilesApply(op, /*sm90a=*/storeTma, blockReady);
   int64_t tileM = wide ? 128 : 64;
+  // Wide tiles with `stagedScales`: the producer warp copies each stage's
+  // row and weight scales into the stage's tile 3 (moek.stage_block_scales;
+  // 520 bytes in a 1 KB scale tile, which keeps the stages' tiles 1024-byte
+  // aligned) and the MMA warpgroups read them there
+  // (moek.load_staged_scales), not from global memory in the K loop. (In a
+  // buffer of their own, the address held across the K loop made ptxas
+  // spill.)
+  bool staged = wide && stagedScales;
+  // With staged scales the dispatch and GEMM1's epilogue store the row
+  // scales block-major (`scalesStride` rows a K block), so that a stage's
+  // 128 rows' scales are 512 contiguous bytes: read row-major, they were
+  // 128 lines a stage, and copying them cost as much as loading them
+  // (bench/results/2026-12-06-fp8-staged-scales-h100.md).
+  int64_t scalesStride = staged ? maxRows : 0;
   // `stages` 0: the default. MXFP4 expanded in shared memory (sm_90a):
   // the expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
   // Block-scaled: stages of 56 KB with the packed and byte tiles, 2 fit
@@ -4196,9 +4237,11 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // the exchange and the static shared memory (about 12 bytes an expert)
   // leave one 8 KB staging half a warpgroup (two from 32 KB); wide: four
   // 48 KB stages and no exchange.
+  constexpr int64_t kScaleTileBytes = 1024;
+  int64_t scaleBytes = staged ? stages * kScaleTileBytes : 0;
   int64_t yHalves =
       stagingHalvesBeside(stages * (tileM + 256) * kTileKFp8 + 1024 +
-                          exchangeBytes + 12 * (e + 1) + 256);
+                          exchangeBytes + scaleBytes + 12 * (e + 1) + 256);
   // y's descriptor is a parameter on every chip (one artifact may hold an
   // sm_90a and an sm_100a build of a layer, which must have one ABI:
   // Artifact.cpp), used where the stores are TMA's.
@@ -4254,6 +4297,11 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     tiles.append(2, MemRefType::get({128, kTileKFp8},
                                     b.getType<Float4E2M1FNType>(), AffineMap(),
                                     b.getI64IntegerAttr(3)));
+  // Staged scales: tile 3, bytes (moek.stage_block_scales).
+  constexpr int64_t kScaleTile = 3;
+  if (staged)
+    tiles.push_back(MemRefType::get({kScaleTileBytes / 4, 4}, b.getI8Type(),
+                                    AffineMap(), b.getI64IntegerAttr(3)));
   // MXFP4 expanded in shared memory (sm_90a): each warpgroup expands into
   // its own tile between a stage's arrival and its MMAs' end, so tiles 1
   // and 2 are held once, not per stage (24 KB stages).
@@ -4264,7 +4312,9 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   auto accType = mk::AccType::get(ctx, 64, 128, b.getF32Type());
   auto ringAlloc =
       mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(256));
-  if (gather)
+  // A producer warp's lanes each arrive once their copies are in.
+  bool producerWarp = gather || staged;
+  if (producerWarp)
     ringAlloc.setProducers(33);
   Value ring = ringAlloc;
   // The exchange (splitAct above): stored, both wait on named barrier 5
@@ -4331,7 +4381,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
               slotRows, rowWeights, rows, barrier, rowScales, k, h,
               /*permuteK=*/smallTiles, /*mxRound=*/false, rowsReady,
               blockReady ? at(ws.offsetsReady) : Value(), /*blockRows=*/64,
-              rowTokens);
+              rowTokens, scalesStride);
   timers.stamp(b, loc, 1);
   int64_t lastBarrier = blockReady ? 2 : 3;
 
@@ -4375,18 +4425,60 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
             ob, loc, arith::MulIOp::create(ob, loc, expert, perExpert), nb),
         kBlocks);
   };
+  // GEMM2: the first weight scale of the 128 columns from `col` (a block
+  // past H, H an odd multiple of 128, reads the last block's).
+  auto w2ScaleBase = [&](OpBuilder &eb, mk::GroupedTileOp d,
+                         Value col) -> Value {
+    Value nb = arith::MinUIOp::create(
+        eb, loc, arith::DivUIOp::create(eb, loc, col, c128), cLastHBlock);
+    return scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks);
+  };
+  // Wide tiles: the first weight scales of the tile's two 128-column
+  // halves. GEMM1: w13_scales[e][nb][kb], the gate's block nb the column
+  // tile, the up's I / 128 further. GEMM2: columns colTile * 256 + 128 h.
+  auto wideScaleBases = [&](OpBuilder &ob, mk::GroupedTileOp d,
+                            bool gemm1) -> std::array<Value, 2> {
+    if (gemm1)
+      return {
+          scaleBase(ob, d.getExpert(), c2IBlocks, d.getColTile(), cHBlocks),
+          scaleBase(ob, d.getExpert(), c2IBlocks,
+                    arith::AddIOp::create(ob, loc, d.getColTile(), cIBlocks),
+                    cHBlocks)};
+    Value col0 = arith::MulIOp::create(ob, loc, d.getColTile(), c256);
+    Value col1 = arith::AddIOp::create(ob, loc, col0, c128);
+    return {w2ScaleBase(ob, d, col0), w2ScaleBase(ob, d, col1)};
+  };
+  // A producer warp's work on a stage of tile `d` (iteration `st`, K block
+  // `ks`) beside its leader's TMA copies: the block's scales (staged), the
+  // gathered rows (GEMM1 with `gather`: `tokens`), then its lanes' copy
+  // arrivals.
+  auto stageCopies = [&](OpBuilder &hb, Location hl, Value st, Value ks,
+                         mk::GroupedTileOp d, bool gemm1, Value tokens) {
+    if (staged) {
+      std::array<Value, 2> bases = wideScaleBases(hb, d, gemm1);
+      mk::StageBlockScalesOp::create(
+          hb, hl, ring, st, kScaleTile, gemm1 ? rowScales : actScales,
+          d.getRow(), ks, arith::SubIOp::create(hb, hl, d.getRowEnd(), c1),
+          gemm1 ? w13Scales : w2Scales,
+          arith::AddIOp::create(hb, hl, bases[0], ks),
+          arith::AddIOp::create(hb, hl, bases[1], ks), /*ld=*/1, tileM,
+          scalesStride);
+    }
+    if (gemm1 && gather)
+      gatherStageRows(hb, hl, ring, st, ks, rows, tokens, kTileKFp8, h,
+                      gatherHint);
+    else
+      mk::RingArriveCopiesOp::create(hb, hl, ring, st);
+  };
 
   // Producer: warpgroup 0, one thread issues every copy (MXFP4: the packed
-  // weights into tiles 3 and 4, 64 bytes a row); with gathered rows warp 0,
-  // as in buildFusedKernel.
+  // weights into tiles 3 and 4, 64 bytes a row); with gathered rows or
+  // staged scales warp 0, as in buildFusedKernel.
   int64_t bTile = fp4 ? 3 : 1, bRowBytes = fp4 ? kTileKFp8 / 2 : kSliceBytes;
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, producerRegs);
-    Value leader = beginProducerThreads(b, loc, gather);
-    auto arrive = [&](OpBuilder &hb, Location hl, Value st, Value) {
-      mk::RingArriveCopiesOp::create(hb, hl, ring, st);
-    };
+    Value leader = beginProducerThreads(b, loc, producerWarp);
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/true,
         [&](OpBuilder &ob, Value t, Value iter) -> Value {
@@ -4405,17 +4497,16 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                     gemm1WeightBoxes(tb, l, d.getExpert(), d.getColTile(), i,
                                      128, /*interleaved=*/false);
                 Value tokens = loadTileTokens(tb, l, rowTokens, d, tileM);
-                auto gatherHook = [&](OpBuilder &hb, Location hl, Value st,
-                                      Value ks) {
-                  gatherStageRows(hb, hl, ring, st, ks, rows, tokens, kTileKFp8,
-                                  h, gatherHint);
+                auto hook = [&](OpBuilder &hb, Location hl, Value st,
+                                Value ks) {
+                  stageCopies(hb, hl, st, ks, d, /*gemm1=*/true, tokens);
                 };
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
                     d.getRowEnd(), tileM, tmapW13, {gate, up}, slices1, iter,
                     streamWeights, t, kTileKFp8, /*boxPerTile=*/true, bTile,
                     bRowBytes, fp4, /*aTile=*/0, kSliceBytes, leader,
-                    gather ? StageHook(gatherHook) : StageHook());
+                    producerWarp ? StageHook(hook) : StageHook());
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -4445,17 +4536,21 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                     eb, l, arith::MulIOp::create(eb, l, d.getExpert(), cH),
                     arith::MulIOp::create(eb, l, d.getColTile(), c256));
                 Value second = arith::AddIOp::create(eb, l, first, c128);
+                auto hook = [&](OpBuilder &hb, Location hl, Value st,
+                                Value ks) {
+                  stageCopies(hb, hl, st, ks, d, /*gemm1=*/false, Value());
+                };
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), tileM,
                     tmapW2, {first, second}, slices2, iter, streamWeights, t,
                     kTileKFp8,
                     /*boxPerTile=*/true, bTile, bRowBytes, fp4, /*aTile=*/0,
                     kSliceBytes, leader,
-                    gather ? StageHook(arrive) : StageHook());
+                    producerWarp ? StageHook(hook) : StageHook());
                 return next;
               });
         },
-        /*producerWarp=*/gather);
+        producerWarp, /*narrow=*/staged);
     buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
   }
@@ -4464,7 +4559,10 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // columns of every tile.
   {
     OpBuilder::InsertionGuard g(b);
-    beginRole(b, loc, "consumer", 1, 2, producerRegs == 40 ? 232 : 224);
+    // (Staged scales: 224 registers, with which ptxas spilled less in the
+    // 128-row kernels than with 232.)
+    beginRole(b, loc, "consumer", 1, 2,
+              producerRegs == 40 && !staged ? 232 : 224);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value isFirst =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);
@@ -4753,17 +4851,11 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         store.setLimitAttr(limit);
       store.setPermuteK(smallTiles);
       store.setApprox(approxActivation);
+      if (scalesStride)
+        store.setScalesStride(scalesStride);
     };
-    // GEMM2: the first weight scale of the 128 columns from `col` (a block
-    // past H, H an odd multiple of 128, reads the last block's), and the
-    // 64 x 128 accumulator's rows from `row` into y there (by TMA where y
-    // leaves so).
-    auto w2ScaleBase = [&](OpBuilder &eb, mk::GroupedTileOp d,
-                           Value col) -> Value {
-      Value nb = arith::MinUIOp::create(
-          eb, loc, arith::DivUIOp::create(eb, loc, col, c128), cLastHBlock);
-      return scaleBase(eb, d.getExpert(), cHBlocks, nb, cIBlocks);
-    };
+    // GEMM2: the 64 x 128 accumulator's rows from `row` into y at `col`
+    // (by TMA where y leaves so).
     auto storeY = [&](OpBuilder &ib, mk::GroupedTileOp d, Value acc, Value row,
                       Value col) {
       if (yTma)
@@ -4791,7 +4883,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         timers.turn(bb, l, 7, 8, isFirst);
         auto [m0, m1, next] = buildScaledHalvesLoop(
             bb, l, ring, accType, c0, d.getRow(), d.getRowEnd(), xs, ws, wsBase,
-            kBlocks, slices, iter);
+            kBlocks, slices, iter, staged ? kScaleTile : -1);
         timers.turn(bb, l, 8, 9, isFirst);
         scf::YieldOp::create(bb, l, ValueRange{m0, m1, next});
       }
@@ -4806,7 +4898,7 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         OpBuilder hb = OpBuilder::atBlockEnd(has.thenBlock());
         auto [m0, m1, next] = buildScaledHalvesLoop(
             hb, l, ring, accType, idx(hb, 64), row, d.getRowEnd(), xs, ws,
-            wsBase, kBlocks, slices, iter);
+            wsBase, kBlocks, slices, iter, staged ? kScaleTile : -1);
         scf::YieldOp::create(hb, l, ValueRange{m0, m1, next});
       }
       {
@@ -4854,20 +4946,15 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
             timers.turn(ob, loc, 9, 6, isFirst);
             timers.stamp(ob, loc, 10, isFirst, "count");
             return tileEnd;
-          });
+          },
+          /*producerWarp=*/false, /*narrow=*/staged);
     };
     auto wideGemm1Tile = [&](OpBuilder &tb, mk::GroupedTileOp d,
                              Value iter) -> Value {
       Location l = loc;
-      // w13_scales[e][nb][kb]: the gate's block nb is the
-      // column tile, the up's I / 128 further.
-      std::array<Value, 2> wsBase{
-          scaleBase(tb, d.getExpert(), c2IBlocks, d.getColTile(), cHBlocks),
-          scaleBase(tb, d.getExpert(), c2IBlocks,
-                    arith::AddIOp::create(tb, l, d.getColTile(), cIBlocks),
-                    cHBlocks)};
-      SmallVector<Value> r =
-          wideMmas(tb, d, rowScales, w13Scales, wsBase, hBlocks, slices1, iter);
+      SmallVector<Value> r = wideMmas(tb, d, rowScales, w13Scales,
+                                      wideScaleBases(tb, d, /*gemm1=*/true),
+                                      hBlocks, slices1, iter);
       // The tile decoded again for the epilogue: its values kept across the
       // K loops, where the 192 accumulator registers leave 40, were what
       // ptxas spilled (SASS; grouped_tile is not pure, so nothing merges
@@ -4896,14 +4983,12 @@ buildFusedFp8Kernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         Value col0 = arith::MulIOp::create(eb, l, t.getColTile(), c256);
         return {col0, arith::AddIOp::create(eb, l, col0, c128)};
       };
-      std::array<Value, 2> cols = colsOf(d);
-      std::array<Value, 2> wsBase{w2ScaleBase(eb, d, cols[0]),
-                                  w2ScaleBase(eb, d, cols[1])};
-      SmallVector<Value> r =
-          wideMmas(eb, d, actScales, w2Scales, wsBase, iBlocks, slices2, iter);
+      SmallVector<Value> r = wideMmas(eb, d, actScales, w2Scales,
+                                      wideScaleBases(eb, d, /*gemm1=*/false),
+                                      iBlocks, slices2, iter);
       // Decoded again, as in GEMM1's tiles.
       d = cast<mk::GroupedTileOp>(eb.clone(*d.getOperation()));
-      cols = colsOf(d);
+      std::array<Value, 2> cols = colsOf(d);
       auto [row, has] = wideRows(eb, d);
       auto ifOp = scf::IfOp::create(eb, l, has, false);
       OpBuilder sb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
@@ -5403,7 +5488,8 @@ struct ConvertMoEToMoEKernelPass
               << "convert-moe-to-moek: fp8-tile-rows=128 not applied (it "
                  "takes FP8 weights on sm_90a, one GPU, without "
                  "dispatch-readiness): 64-row tiles";
-        auto build = [&](const std::string &kernelName, int64_t tileRows) {
+        auto build = [&](const std::string &kernelName, int64_t tileRows,
+                         bool staged) {
           return buildFusedFp8Kernel(
               b, op.getLoc(), kernelName, op, stages, maxTokens, streamWeights,
               /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
@@ -5411,26 +5497,36 @@ struct ConvertMoEToMoEKernelPass
               /*blockScaled=*/chip == "sm_100a" && blockScaled, phaseTimers,
               /*storeTma=*/chip == "sm_90a", dispatchReadiness,
               approxActivation, tileRows,
-              /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint);
+              /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint,
+              staged);
         };
-        kernel = build(name, fp8TileRows == 128 ? 128 : 64);
+        kernel = build(name, fp8TileRows == 128 ? 128 : 64, fp8StagedScales);
         // Auto (0): the 128-row kernel as a variant that the runtime
         // launches instead from 64 rows an expert on average (T * K >= 64
         // E), where its tiles are full: measured 4-11% faster at prefill,
-        // 6-7% slower at decode (bench/results/).
+        // 6-7% slower at decode (bench/results/). With staged scales, that
+        // kernel first and the plain 128-row kernel after it, for the same
+        // token counts: an artifact leaves a variant that ptxas spills in
+        // out, and the runtime runs the first variant left whose range
+        // holds T.
         if (fp8TileRows == 0 && wideApplies) {
-          LLVM::LLVMFuncOp wide = build(name + "_m128", 128);
-          SymbolTable(kernels).insert(wide);
           int64_t e = op.getW13().getType().getDimSize(0);
           int64_t k = op.getIds().getType().getDimSize(1);
-          kernel->setAttr(
-              "moek.variants",
-              b.getArrayAttr({b.getDictionaryAttr(
-                  {b.getNamedAttr(
-                       "kernel", FlatSymbolRefAttr::get(wide.getSymNameAttr())),
-                   b.getNamedAttr(
-                       "min_tokens",
-                       b.getI64IntegerAttr(llvm::divideCeil(64 * e, k)))})}));
+          SmallVector<Attribute> variants;
+          auto addVariant = [&](StringRef suffix, bool staged) {
+            LLVM::LLVMFuncOp wide = build(name + suffix.str(), 128, staged);
+            SymbolTable(kernels).insert(wide);
+            variants.push_back(b.getDictionaryAttr(
+                {b.getNamedAttr("kernel",
+                                FlatSymbolRefAttr::get(wide.getSymNameAttr())),
+                 b.getNamedAttr(
+                     "min_tokens",
+                     b.getI64IntegerAttr(llvm::divideCeil(64 * e, k)))}));
+          };
+          if (fp8StagedScales)
+            addVariant("_m128s", true);
+          addVariant("_m128", false);
+          kernel->setAttr("moek.variants", b.getArrayAttr(variants));
         }
         args.append({op.getW13Scales(), op.getW2Scales()});
       } else if (chip == "sm_100a" && singleIssuer && isMxfp8Mxfp4Layer(op) &&

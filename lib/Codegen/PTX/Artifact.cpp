@@ -330,8 +330,9 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     if (failed(ptx))
       return failure();
     // A variant is an optimization of some token counts: one that ptxas
-    // spills in is left out of the manifest (the primary kernel runs for
-    // every T; its code stays in the cubin, unused). ptxas's register
+    // spills in is left out of the manifest (the next variant whose range
+    // holds T runs instead, or the primary kernel; its code stays in the
+    // cubin, unused). ptxas's register
     // allocation of the largest kernels moves with small changes, so this
     // is decided on each build's own report.
     std::string report;
@@ -355,8 +356,9 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
       if (*spilled > 0) {
         emitRemark(module.getLoc())
             << "moe-to-manifest: variant '" << name << "' left out: ptxas "
-            << "spills " << *spilled << " bytes (stores and loads) in it; '"
-            << kernelName << "' runs for every token count";
+            << "spills " << *spilled << " bytes (stores and loads) in it; "
+            << "its token counts run the next variant that holds them, or '"
+            << kernelName << "'";
         continue;
       }
       kept.push_back(v);

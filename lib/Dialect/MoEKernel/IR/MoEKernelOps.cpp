@@ -718,6 +718,40 @@ LogicalResult ElectOneOp::verify() {
   return success();
 }
 
+/// moek.stage_block_scales' and moek.load_staged_scales' `rows` (a
+/// positive multiple of 32, whole lanes of the staging warp, and at least
+/// a 64-row accumulator's) and `tile`: one of the ring's byte scale tiles
+/// (i8, 4 columns), large enough for `rows` + 2 words.
+template <typename Op> LogicalResult verifyStagedScales(Op op) {
+  int64_t rows = op.getRowsAttr().getInt();
+  if (rows < 64 || rows % 32 != 0)
+    return op.emitOpError() << "expects rows a multiple of 32 and at least "
+                               "64 (a 64-row accumulator's), got "
+                            << rows;
+  RingType ring = op.getRing().getType();
+  int64_t index = op.getTileAttr().getInt(),
+          numTiles = static_cast<int64_t>(ring.getTiles().size());
+  if (index < 0 || index >= numTiles)
+    return op.emitOpError()
+           << "expects a tile index in [0, " << numTiles << "), got " << index;
+  MemRefType tile = ring.getTile(index);
+  if (!tile.getElementType().isInteger(8) || tile.getDimSize(1) != 4 ||
+      ring.isUnstaged(index) || tile.getNumElements() < 4 * (rows + 2))
+    return op.emitOpError() << "expects a staged scale tile (i8, 4 columns) "
+                               "of at least "
+                            << 4 * (rows + 2) << " bytes, got " << tile;
+  return success();
+}
+
+LogicalResult StageBlockScalesOp::verify() {
+  if (getLdAttr().getInt() < 1 || getKbStride() < 1)
+    return emitOpError() << "expects a positive ld and kb_stride, got "
+                         << getLdAttr().getInt() << " and " << getKbStride();
+  return verifyStagedScales(*this);
+}
+
+LogicalResult LoadStagedScalesOp::verify() { return verifyStagedScales(*this); }
+
 LogicalResult LoadRowsOp::verify() {
   if (getLdAttr().getInt() < 1)
     return emitOpError() << "expects a positive ld, got "
@@ -1151,6 +1185,14 @@ LogicalResult DispatchOp::verify() {
                          << getHiddenAttr().getInt();
   if (bool(getRowsReady()) != bool(getOffsetsReady()))
     return emitOpError() << "expects rows_ready and offsets_ready together";
+  if (int64_t stride = getScalesStrideAttr().getInt()) {
+    if (!getRowScales() || getMxRound())
+      return emitOpError() << "expects scales_stride with the 1x128 FP8 "
+                              "rows' f32 row_scales only";
+    if (stride < 0)
+      return emitOpError() << "expects a non-negative scales_stride, got "
+                           << stride;
+  }
   if (!getRows() && !getRowTokens())
     return emitOpError() << "expects rows (the rows copied) or row_tokens "
                             "(each row's token recorded), or both (FP8 rows "
@@ -1309,6 +1351,9 @@ LogicalResult StoreActOp::verify() {
 }
 
 LogicalResult StoreActFp8Op::verify() {
+  if (getScalesStrideAttr().getInt() < 0)
+    return emitOpError() << "expects a non-negative scales_stride, got "
+                         << getScalesStrideAttr().getInt();
   if (getGate().getType() != getUp().getType() ||
       getGate().getType().getCols() != 128)
     return emitOpError() << "expects 64x128 gate and up accumulators, got "

@@ -555,6 +555,12 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
     (one byte each) and each block's UE8M0 scale `e + 127` to
     `row_scales[r, block]` (one byte, row stride `hidden / 32`).
 
+    With `scales_stride = N` (non-zero; f32 scales, no `mx_round`) the
+    scales are stored block-major instead: the scale of row `r` and block `b` at
+    `row_scales[b * N + r]`, N at least the rows there may be, so that a
+    K block's scales of consecutive rows are contiguous
+    (moek.stage_block_scales copies a stage's in a few lines).
+
     ```mlir
     moek.dispatch %x, %ids, %weights tokens(%T) counts(%c) cursor(%cur) offsets(%off) slot_rows(%sr) row_weights(%rw) rows(%rows) barrier(%bar) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64}
     ```
@@ -573,7 +579,8 @@ def MoEK_DispatchOp : MoEK_Op<"dispatch", [AttrSizedOperandSegments]> {
                        I64Attr:$num_experts,
                        I64Attr:$top_k, I64Attr:$hidden, I64Attr:$phase,
                        UnitAttr:$permute_k, UnitAttr:$mx_round,
-                       DefaultValuedAttr<I64Attr, "128">:$block_rows);
+                       DefaultValuedAttr<I64Attr, "128">:$block_rows,
+                       DefaultValuedAttr<I64Attr, "0">:$scales_stride);
   let assemblyFormat = [{
     $x `,` $ids `,` $weights `tokens` `(` $tokens `)` `counts` `(` $counts `)`
     `cursor` `(` $cursor `)` `offsets` `(` $offsets `)`
@@ -1018,6 +1025,68 @@ def MoEK_GatherRowsOp : MoEK_Op<"gather_rows", []> {
   let assemblyFormat = [{
     $ring `[` $iter `]` `tile` $tile `x` `(` $x `)` `tokens` `(` $tokens `)`
     `k` `(` $k `)` attr-dict `:` qualified(type($ring)) `,` type($tokens)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_StageBlockScalesOp : MoEK_Op<"stage_block_scales", []> {
+  let summary = "A warp copies a stage's f32 row and weight block scales into the stage (cp.async)";
+  let description = [{
+    For the block-scaled FP8 K loops of sm_90a (DeepSeek-V3's recipe: one
+    f32 scale per row and 128-wide K block, one per 128 x 128 weight
+    block): the scales of K block `kb` staged with the stage's tiles, so
+    that the MMA warpgroups read them from shared memory
+    (moek.load_staged_scales) instead of waiting for global loads. The 32
+    lanes of the executing warp fill tile `tile` of stage `iter mod S`, a
+    byte tile among the ring's scale tiles (i8, 4 columns) of at least
+    `4 (rows + 2)` bytes, as f32: word `r` (r < `rows`) gets
+    `rows_ptr[min(row + r, last) * ld + kb * kb_stride]`, words `rows` and
+    `rows + 1` get `weights[w0]` and `weights[w1]`. Lane l copies rows
+    `32 j + l`, lanes 0 and 1 the weight scales, 4 bytes each with
+    `cp.async`: asynchronous, moek.ring_arrive_copies makes the stage wait
+    for them. `last` keeps the rows past an expert's end inside `rows_ptr`
+    (their products are never stored). `ld = 1` with `kb_stride = N`
+    reads block-major scales (moek.dispatch and moek.store_act_fp8 with
+    `scales_stride = N`): each copy instruction of the warp then reads 128
+    contiguous bytes instead of 32 lines. Indices are computed in 32 bits.
+
+    ```mlir
+    moek.stage_block_scales %ring[%i] tile 3 rows(%xs[%row, %kb]) last(%last) weights(%ws[%w0, %w1]) {ld = 56 : i64, rows = 128 : i64} : !moek.ring<...>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
+                       MoEK_GlobalPtr:$rows_ptr, Index:$row, Index:$kb,
+                       Index:$last, MoEK_GlobalPtr:$weights, Index:$w0,
+                       Index:$w1, I64Attr:$ld, I64Attr:$rows,
+                       DefaultValuedAttr<I64Attr, "1">:$kb_stride);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `tile` $tile `rows` `(` $rows_ptr `[` $row `,` $kb `]`
+    `)` `last` `(` $last `)` `weights` `(` $weights `[` $w0 `,` $w1 `]` `)`
+    attr-dict `:` qualified(type($ring))
+  }];
+  let hasVerifier = 1;
+}
+
+def MoEK_LoadStagedScalesOp : MoEK_Op<"load_staged_scales", []> {
+  let summary = "An MMA warpgroup reads a stage's block scales (moek.stage_block_scales)";
+  let description = [{
+    Reads tile `tile` of stage `iter mod S` as moek.stage_block_scales with
+    the same `rows` filled it: into the threads that hold each row of the
+    64-row accumulator whose first row is word `row` of the tile, that
+    row's scale (a `!moek.rows<64xf32>`, for moek.mma_promote), and the two
+    weight scales. Only between the stage's moek.ring_wait and its
+    moek.ring_release (the producer may refill it after).
+
+    ```mlir
+    %rs, %w0, %w1 = moek.load_staged_scales %ring[%i] tile 3 row(%r) {rows = 128 : i64} : !moek.ring<...> -> !moek.rows<64xf32>
+    ```
+  }];
+  let arguments = (ins MoEK_RingType:$ring, Index:$iter, I64Attr:$tile,
+                       Index:$row, I64Attr:$rows);
+  let results = (outs MoEK_RowsType:$row_scales, F32:$w0, F32:$w1);
+  let assemblyFormat = [{
+    $ring `[` $iter `]` `tile` $tile `row` `(` $row `)` attr-dict `:`
+    qualified(type($ring)) `->` qualified(type($row_scales))
   }];
   let hasVerifier = 1;
 }
@@ -2283,6 +2352,9 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
     {approx}`'s (`n * rcp.approx(d)`, within 2 ulps of the f32 quotient,
     before the rounding to bf16); without, the IEEE division.
 
+    With `scales_stride = N` (non-zero) the scales are stored block-major, as
+    moek.dispatch's with it: row `r`'s at `scales[(col / 128) * N + r]`.
+
     ```mlir
     moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) {activation = "swiglu", gemm1_type = bf16, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
     moek.store_act_fp8 %g, %u, %act[%row, %col] scales(%s) row_limit(%end) amax(%buf) {activation = "swiglu", barrier = 7 : i64, gemm1_type = bf16, half = 1 : i64, ld = 2048 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>
@@ -2299,7 +2371,8 @@ def MoEK_StoreActFp8Op : MoEK_Op<"store_act_fp8",
                        UnitAttr:$permute_k,
                        OptionalAttr<I64Attr>:$half,
                        DefaultValuedAttr<I64Attr, "7">:$barrier,
-                       UnitAttr:$approx);
+                       UnitAttr:$approx,
+                       DefaultValuedAttr<I64Attr, "0">:$scales_stride);
   let assemblyFormat = [{
     $gate `,` $up `,` $out `[` $row `,` $col `]` `scales` `(` $scales `)`
     `row_limit` `(` $row_limit `)` (`row_weights` `(` $row_weights^ `)`)?
