@@ -1012,6 +1012,14 @@ struct RingArriveCopiesLowering : OpConversionPattern<RingArriveCopiesOp> {
   }
 };
 
+/// 4-byte cp.async of `src` (global) to `dst` (shared).
+void copyWordAsync(OpBuilder &b, Location loc, Value dst, Value src) {
+  NVVM::CpAsyncOp::create(b, loc, dst, src, b.getI32IntegerAttr(4),
+                          NVVM::LoadCacheModifierKindAttr::get(
+                              b.getContext(), NVVM::LoadCacheModifierKind::CA),
+                          Value());
+}
+
 /// Lane l of the warp copies rows 32 j + l of the tile's scale words, one
 /// 4-byte cp.async each, to byte 512 (j / 4) + 16 l + 4 (j % 4): the
 /// 512-byte blocks of tcgen05.cp .32x128b (rows r % 32 = l in bytes
@@ -1063,25 +1071,12 @@ struct StageScalesLowering : OpConversionPattern<StageScalesOp> {
           LLVM::AddOp::create(
               rewriter, loc, laneBytes,
               i64c(rewriter, loc, 512 * (j / 4) + 4 * (j % 4))));
-      NVVM::CpAsyncOp::create(rewriter, loc, dst, src,
-                              rewriter.getI32IntegerAttr(4),
-                              NVVM::LoadCacheModifierKindAttr::get(
-                                  rewriter.getContext(),
-                                  NVVM::LoadCacheModifierKind::CA),
-                              Value());
+      copyWordAsync(rewriter, loc, dst, src);
     }
     rewriter.eraseOp(op);
     return success();
   }
 };
-
-/// 4-byte cp.async of `src` (global) to `dst` (shared).
-void copyWordAsync(OpBuilder &b, Location loc, Value dst, Value src) {
-  NVVM::CpAsyncOp::create(b, loc, dst, src, b.getI32IntegerAttr(4),
-                          NVVM::LoadCacheModifierKindAttr::get(
-                              b.getContext(), NVVM::LoadCacheModifierKind::CA),
-                          Value());
-}
 
 /// Lane l copies the scales of rows 32 j + l to word 32 j + l of the
 /// tile; lanes 0 and 1 the weight scales w0 and w1 to words rows and
@@ -8187,30 +8182,37 @@ struct ConvertMoEKernelToNVVMPass
     RewritePatternSet patterns(ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
-    patterns.add<
-        WarpRoleLowering, ElectOneLowering,
-        SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
-        SregLowering<GridSizeOp, NVVM::GridDimXOp>,
-        SregLowering<ClusterRankOp, NVVM::ClusterId>, ClusterSyncLowering,
-        GroupedTileCountLowering, GroupedTileLowering,
-        NamedBarrierLowering<BarrierArriveOp, false>,
-        NamedBarrierLowering<BarrierSyncOp, true>, RingAllocLowering,
-        RingStageLowering<RingAcquireOp>, RingStageLowering<RingExpectOp>,
-        RingStageLowering<RingWaitOp>, RingStageLowering<RingReleaseOp>,
-        TmaLoadLowering, MmaZeroLowering, LoadRowsLowering, MmaPromoteLowering,
-        SmemAllocLowering, AccStoreSmemLowering, AccLoadSmemLowering,
-        StoreActFp8Lowering, StoreAccLowering, StoreAccTmaLowering,
-        StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
-        DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
-        LoadFp4ScalesLowering, Fp4RowScaleLowering, AccScaleColsLowering,
-        AccScaleLowering, AccAddColsLowering, SignalLowering,
-        WaitCounterLowering, TimestampLowering, MapPeerLowering,
-        RemoteAddLowering, RemoteWaitLowering, StoreAccRemoteLowering,
-        EpDispatchLowering, ReturnRowsLowering, FetchAddLowering,
-        RingSetTagLowering, RingTagLowering, InWarpLowering,
-        RingArriveCopiesLowering, StageScalesLowering, StageBlockScalesLowering,
-        LoadStagedScalesLowering, GatherRowsLowering, LoadRowTokensLowering,
-        DispatchLowering, RouteLowering, CombineLowering>(converter, ctx);
+    patterns.add<WarpRoleLowering, ElectOneLowering,
+                 SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
+                 SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+                 SregLowering<ClusterRankOp, NVVM::ClusterId>,
+                 ClusterSyncLowering,
+                 GroupedTileCountLowering, GroupedTileLowering,
+                 NamedBarrierLowering<BarrierArriveOp, false>,
+                 NamedBarrierLowering<BarrierSyncOp, true>,
+                 RingAllocLowering,
+                 RingStageLowering<RingAcquireOp>,
+                 RingStageLowering<RingExpectOp>,
+                 RingStageLowering<RingWaitOp>,
+                 RingStageLowering<RingReleaseOp>, TmaLoadLowering,
+                 MmaZeroLowering,
+                 LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
+                 AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
+                 StoreAccLowering, StoreAccTmaLowering,
+                 StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
+                 DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
+                 LoadFp4ScalesLowering, Fp4RowScaleLowering,
+                 AccScaleColsLowering, AccScaleLowering, AccAddColsLowering,
+                 SignalLowering, WaitCounterLowering, TimestampLowering,
+                 MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
+                 StoreAccRemoteLowering, EpDispatchLowering,
+                 ReturnRowsLowering,
+                 FetchAddLowering, RingSetTagLowering, RingTagLowering,
+                 InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
+                 StageBlockScalesLowering, LoadStagedScalesLowering,
+                 GatherRowsLowering, LoadRowTokensLowering,
+                 DispatchLowering, RouteLowering,
+                 CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,

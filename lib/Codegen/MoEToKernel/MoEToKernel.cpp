@@ -938,10 +938,10 @@ std::pair<Value, Value> buildScaledMmaLoop(OpBuilder &b, Location loc,
 /// K block). With `scaleTile` (>= 0: the ring's tile that the producer
 /// fills with each stage's scales, moek.stage_block_scales of 128 rows),
 /// the block's scales are read from the stage while the first half's MMAs
-/// run;
-/// otherwise they are global loads, those of block kb + 1 issued while
-/// block kb's first half runs and carried to the next iteration. Returns
-/// the two main accumulators and the ring iteration after the tile.
+/// run; otherwise they are global loads, those of block kb + 1 issued
+/// while block kb's first half runs and carried to the next iteration.
+/// Returns the two main accumulators and the ring iteration after the
+/// tile.
 std::tuple<Value, Value, Value> buildScaledHalvesLoop(
     OpBuilder &b, Location loc, Value ring, mk::AccType accType, Value aRow,
     Value row, Value rowEnd, Value xs, Value ws, std::array<Value, 2> wsBase,
@@ -4207,7 +4207,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   // scales block-major (`scalesStride` rows a K block), so that a stage's
   // 128 rows' scales are 512 contiguous bytes: read row-major, they were
   // 128 lines a stage, and copying them cost as much as loading them
-  // (bench/results/2026-12-06-fp8-staged-scales-h100.md).
+  // (bench/results/2026-12-06-fp8-staged-scales.md).
   int64_t scalesStride = staged ? maxRows : 0;
   // `stages` 0: the default. MXFP4 expanded in shared memory (sm_90a):
   // the expanded tiles are unstaged (below), and 24 KB stages: 6 fit.
