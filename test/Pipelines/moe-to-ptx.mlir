@@ -29,6 +29,22 @@
 // RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.ptx -o %t.v.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
 // PTXAS: 0 bytes spill stores, 0 bytes spill loads
 
+// The transposed 192-row variant (transposed-wide=true): wgmma's N is the
+// tile's tokens, 16 to 192; the accumulator goes by stmatrix.trans into the
+// staging, out by TMA stores or, for a block's last rows, 16-byte stores.
+// ptxas: no spill, no serialized wgmma.
+// RUN: moe-opt --convert-moe-to-moek=transposed-wide=true --moek-to-nvvm-pipeline=chip=sm_90a %examples/deepseek-v3-expert-matmul.mlir -o %t.tw.nvvm.mlir
+// RUN: moe-translate --moe-to-ptx --chip=sm_90a %t.tw.nvvm.mlir -o %t.tw.ptx
+// RUN: FileCheck %s --check-prefix=TRANS < %t.tw.ptx
+// RUN: %if ptxas %{ %ptxas -arch=sm_90a -v %t.tw.ptx -o %t.tw.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS --implicit-check-not=warning --implicit-check-not="Performance Loss" --implicit-check-not="{{[1-9][0-9]*}} bytes spill" %}
+// TRANS:     .entry deepseek_v3_gate_up_expert_matmul_0_m192(
+// TRANS-DAG: wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16
+// TRANS-DAG: wgmma.mma_async.sync.aligned.m64n96k16.f32.bf16.bf16
+// TRANS-DAG: wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16
+// TRANS-DAG: stmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// TRANS-DAG: cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group
+// TRANS-DAG: st.global.v4.b32
+
 // The 256-row tile (two 64x128 accumulators per MMA warpgroup, MMAs skipped
 // per accumulator): m64n128k16 wgmmas, and ptxas keeps them asynchronous
 // (no serialization warning) with no spills.

@@ -267,6 +267,12 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "copying half of the row boxes into both (TMA multicast), in a "
            "static tile order; correct on the H200 but not faster there, so "
            "off by default (bench/results/)">,
+    Option<"transposedWide", "transposed-wide", "bool", "false",
+           "bf16 grouped matmuls' wide (192-row) variant, without a bias: "
+           "each MMA warpgroup multiplies its 64 of the tile's 128 weight "
+           "rows by the tile's tokens (wgmma N = the tokens rounded up to "
+           "16), and stores the transposed product by TMA, so an expert's "
+           "last rows cost MMAs in steps of 16 tokens, not 64">,
     Option<"narrowTiles", "narrow-tiles", "bool", "true",
            "Grouped matmuls (MMA warpgroups) and bf16 fused layers: the last "
            "column tile of an output whose width is not a multiple of the "

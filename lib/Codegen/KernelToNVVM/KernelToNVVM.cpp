@@ -2865,6 +2865,175 @@ void awaitBulkStores(OpBuilder &b, Location loc) {
       NVVM::SharedSpaceAttr());
 }
 
+/// moek.store_acc_tma {transposed}: thread l of warp w holds, of token
+/// group j (accumulator columns 8j..8j+7), the bf16 pair `pair(j, h)` at
+/// weight row (output column) 16w + l/4 + 8h, tokens 8j + 2(l%4) (+1):
+/// its part of the 8x8 matrix (j, h), which stmatrix.trans stores
+/// transposed: the row that lane r of the matrix addresses receives token
+/// 8j + r's eight columns 16w + 8h .. + 7, one 16-byte chunk. One x4
+/// stores the matrices (j, 0), (j, 1), (j + 1, 0), (j + 1, 1); the lane's
+/// address: row 8 (j % 8 + l / 16) + l % 8 of the 64-token box, chunk
+/// (2w + (l / 8) % 2) ^ (l % 8) (the 128-byte swizzle). Blocks with no
+/// token below the limit are skipped (they are a suffix); a full block
+/// leaves by TMA; a partial one by 16-byte copies from the staging.
+void lowerStoreAccTmaTransposed(OpBuilder &b, Location loc, StoreAccTmaOp op,
+                                StoreAccTmaOp::Adaptor a) {
+  MLIRContext *ctx = b.getContext();
+  AccType accType = op.getAcc().getType();
+  int64_t ld = op.getLdAttr().getInt();
+  int64_t halves = op.getHalvesAttr().getInt();
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  Value tid = freshThreadIdX(b, loc);
+  Value lane = LLVM::URemOp::create(b, loc, tid, i32c(b, loc, 32));
+  Value wgThread =
+      LLVM::URemOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads));
+  Value warp = LLVM::UDivOp::create(b, loc, wgThread, i32c(b, loc, 32));
+  Value first = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, wgThread,
+                                     i32c(b, loc, 0));
+  Value r8 = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 8));
+  // The lane's box row (before the group's 8 (j % 8)) and chunk, in bytes.
+  Value laneRow = LLVM::AddOp::create(
+      b, loc,
+      LLVM::MulOp::create(b, loc,
+                          LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 16)),
+                          i32c(b, loc, 8)),
+      r8);
+  Value chunk = LLVM::XOrOp::create(
+      b, loc,
+      LLVM::AddOp::create(
+          b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 2)),
+          LLVM::URemOp::create(
+              b, loc, LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 8)),
+              i32c(b, loc, 2))),
+      r8);
+  Value laneBytes = LLVM::AddOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, laneRow, i32c(b, loc, 128)),
+      LLVM::ShlOp::create(b, loc, chunk, i32c(b, loc, 4)));
+  Value barrier =
+      LLVM::TruncOp::create(b, loc, i32, toI64(b, loc, a.getBarrier()));
+  Value threads = i32c(b, loc, kWarpgroupThreads);
+  Value row = toI64(b, loc, a.getRow()), col = toI64(b, loc, a.getCol());
+  Value limit = toI64(b, loc, a.getRowLimit());
+  auto pair = [&](OpBuilder &ob, int64_t j, int64_t h) -> Value {
+    auto field = [&](int64_t e) -> Value {
+      return LLVM::ExtractValueOp::create(ob, loc, a.getAcc(),
+                                          ArrayRef<int64_t>{4 * j + 2 * h + e});
+    };
+    return bf16PairBits(ob, loc, field(0), field(1));
+  };
+  auto onFirst = [&](OpBuilder &ob, function_ref<void(OpBuilder &)> body) {
+    auto firstIf = scf::IfOp::create(ob, loc, first, false);
+    OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
+    body(fb);
+  };
+  auto waitReads = [&](OpBuilder &ob) {
+    onFirst(ob, [&](OpBuilder &fb) {
+      NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
+    });
+  };
+  // Two halves: the blocks of an op vary in number, so the previous op's
+  // stores must have read both before this one writes (one half: each
+  // block waits below).
+  if (halves == 2) {
+    waitReads(b);
+    namedBarrier(b, loc, barrier, threads, /*wait=*/true);
+  }
+  for (int64_t box = 0; box < accType.getCols() / 64; ++box) {
+    Value boxRow = LLVM::AddOp::create(b, loc, row, i64c(b, loc, 64 * box));
+    Value has =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::slt, boxRow, limit);
+    auto hasIf = scf::IfOp::create(b, loc, has, false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(hasIf.thenBlock());
+    Value half = LLVM::GEPOp::create(
+        tb, loc, a.getStaging().getType(), tb.getI8Type(), a.getStaging(),
+        ArrayRef<LLVM::GEPArg>{int32_t(kStagingHalfBytes * (box % halves))});
+    if (halves == 1) {
+      waitReads(tb);
+      namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+    }
+    for (int64_t q = 0; q < 4; ++q) {
+      int64_t j = 8 * box + 2 * q;
+      Value addr = LLVM::GEPOp::create(
+          tb, loc, half.getType(), tb.getI8Type(), half,
+          ValueRange{LLVM::AddOp::create(tb, loc, laneBytes,
+                                         i32c(tb, loc, 16 * 128 * q))});
+      NVVM::StMatrixOp::create(
+          tb, loc, addr,
+          ValueRange{pair(tb, j, 0), pair(tb, j, 1), pair(tb, j + 1, 0),
+                     pair(tb, j + 1, 1)},
+          NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col),
+          NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
+          NVVM::LdStMatrixEltTypeAttr::get(ctx, NVVM::LdStMatrixEltType::B16));
+    }
+    NVVM::FenceProxyOp::create(
+        tb, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+    if (halves == 2)
+      waitReads(tb);
+    namedBarrier(tb, loc, barrier, threads, /*wait=*/true);
+    Value full = LLVM::ICmpOp::create(
+        tb, loc, LLVM::ICmpPredicate::sle,
+        LLVM::AddOp::create(tb, loc, boxRow, i64c(tb, loc, 64)), limit);
+    auto fullIf = scf::IfOp::create(tb, loc, full, /*withElseRegion=*/true);
+    {
+      OpBuilder fb = OpBuilder::atBlockTerminator(fullIf.thenBlock());
+      onFirst(fb, [&](OpBuilder &lb) {
+        NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
+            lb, loc, a.getTmap(), half,
+            ValueRange{LLVM::TruncOp::create(lb, loc, i32, col),
+                       LLVM::TruncOp::create(lb, loc, i32, boxRow)},
+            Value(), NVVM::TMAStoreMode::TILE, Value());
+        NVVM::CpAsyncBulkCommitGroupOp::create(lb, loc);
+      });
+    }
+    {
+      // The block's rows below the limit: thread t copies chunks t + 128 q
+      // (row / 8, chunk % 8) of the box, a warp four whole rows at a time.
+      OpBuilder eb = OpBuilder::atBlockTerminator(fullIf.elseBlock());
+      auto vec = VectorType::get({4}, i32);
+      for (int64_t q = 0; q < 4; ++q) {
+        Value index = LLVM::AddOp::create(eb, loc, wgThread,
+                                          i32c(eb, loc, kWarpgroupThreads * q));
+        Value r = LLVM::UDivOp::create(eb, loc, index, i32c(eb, loc, 8));
+        Value c = LLVM::URemOp::create(eb, loc, index, i32c(eb, loc, 8));
+        Value outRow = LLVM::AddOp::create(
+            eb, loc, boxRow, LLVM::ZExtOp::create(eb, loc, i64, r));
+        Value outCol = LLVM::AddOp::create(
+            eb, loc, col,
+            LLVM::ZExtOp::create(
+                eb, loc, i64,
+                LLVM::MulOp::create(eb, loc, c, i32c(eb, loc, 8))));
+        Value inside = LLVM::AndOp::create(
+            eb, loc,
+            LLVM::ICmpOp::create(eb, loc, LLVM::ICmpPredicate::slt, outRow,
+                                 limit),
+            LLVM::ICmpOp::create(eb, loc, LLVM::ICmpPredicate::slt, outCol,
+                                 i64c(eb, loc, ld)));
+        auto copyIf = scf::IfOp::create(eb, loc, inside, false);
+        OpBuilder cb = OpBuilder::atBlockTerminator(copyIf.thenBlock());
+        Value from = LLVM::GEPOp::create(
+            cb, loc, half.getType(), cb.getI8Type(), half,
+            ValueRange{LLVM::AddOp::create(
+                cb, loc, LLVM::MulOp::create(cb, loc, r, i32c(cb, loc, 128)),
+                LLVM::ShlOp::create(
+                    cb, loc,
+                    LLVM::XOrOp::create(
+                        cb, loc, c,
+                        LLVM::URemOp::create(cb, loc, r, i32c(cb, loc, 8))),
+                    i32c(cb, loc, 4)))});
+        Value v = LLVM::LoadOp::create(cb, loc, vec, from, 16);
+        Value to = LLVM::GEPOp::create(
+            cb, loc, a.getOut().getType(), cb.getBF16Type(), a.getOut(),
+            ValueRange{LLVM::AddOp::create(
+                cb, loc,
+                LLVM::MulOp::create(cb, loc, outRow, i64c(cb, loc, ld)),
+                outCol)});
+        LLVM::StoreOp::create(cb, loc, v, to, 16);
+      }
+    }
+  }
+}
+
 /// The bulk stores of moek.store_acc_tma:
 /// thread l of warp w (of the warpgroup) holds, of 8-column group j, the
 /// bf16 pair `pair(j, h)` (an i32) at row 16w + l/4 + 8h, columns
@@ -2884,6 +3053,11 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
+    if (op.getTransposed()) {
+      lowerStoreAccTmaTransposed(b, loc, op, a);
+      rewriter.eraseOp(op);
+      return success();
+    }
     AccType accType = op.getAcc().getType();
     int64_t ld = op.getLdAttr().getInt();
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();

@@ -714,11 +714,13 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
 /// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
 /// iterations from `i0`. Returns the finished accumulators and the ring
 /// iteration after the tile. `cols` (0: all): the MMAs compute only the
-/// accumulators' first `cols` columns (moek.mma {cols}).
+/// accumulators' first `cols` columns (moek.mma {cols}). `aTile`, `bTile`:
+/// the tiles the MMAs read (the transposed product: 1 and 0).
 std::pair<SmallVector<Value>, Value>
 buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
              ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined,
-             StageHook onFull = nullptr, int64_t cols = 0) {
+             StageHook onFull = nullptr, int64_t cols = 0, int64_t aTile = 0,
+             int64_t bTile = 1) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
   SmallVector<Value> init(aRows.size(), mk::MmaZeroOp::create(b, loc, accType));
@@ -735,8 +737,8 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
         SmallVector<Value> next;
         for (auto [acc, aRow] : llvm::zip(iit.drop_back(), aRows)) {
           next.push_back(mk::MmaOp::create(
-              ib, il, ring, i, ib.getI64IntegerAttr(0), aRow,
-              ib.getI64IntegerAttr(1), acc, /*zero_init=*/UnitAttr(),
+              ib, il, ring, i, ib.getI64IntegerAttr(aTile), aRow,
+              ib.getI64IntegerAttr(bTile), acc, /*zero_init=*/UnitAttr(),
               cols ? ib.getI64IntegerAttr(cols) : IntegerAttr()));
         }
         for (Value &acc : next)
@@ -1307,7 +1309,15 @@ struct KernelConfig {
   /// Cooperative: the last column tile of an N that is not a multiple of
   /// tileN multiplies only its valid columns (NarrowTile).
   bool narrowTiles = true;
+  /// Cooperative bf16 with TMA stores: each MMA warpgroup multiplies its 64
+  /// of the tile's weight rows by the tile's tokens (wgmma's N: the tokens,
+  /// rounded up to kTransposedStep), so the MMAs of rows past an expert's
+  /// end are at most a step's, not a 64-row accumulator's.
+  bool transposed = false;
 };
+
+/// The token granularity of the transposed product's MMAs (wgmma N).
+constexpr int64_t kTransposedStep = 16;
 
 /// Tensor-memory accumulators of the single-issuer kernel: two, so that the
 /// MMAs of one tile run while the epilogue stores the previous one.
@@ -1938,6 +1948,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
       stagingHalvesBeside(stages * stageBytes + 1024 + 4 * (e + 1) + 256);
   bool storeTma = outTma && !config.pingpong && !config.singleIssuer &&
                   !config.ctaPair && kTileN % 128 == 0 && stagingHalves > 0;
+  // The transposed product: bf16 operands and output, no bias (per
+  // weight row there), stored by TMA; 64 weight rows a warpgroup.
+  bool transposed = config.transposed && storeTma && !op.getBias() &&
+                    !config.clusterCols && kTileN == 128 && kTileM == 192;
   // TMA descriptors of the rows and weights[, of the output], offsets,
   // [row scales, weight scales | FP4 weight scales[, NVFP4 global
   // scales],] output, workspace.
@@ -2016,7 +2030,10 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                                       b.getType<Float8E4M3FNType>(),
                                       AffineMap(), b.getI64IntegerAttr(3)));
   auto ringType = mk::RingType::get(ctx, stages, tiles);
-  auto accType = mk::AccType::get(ctx, 64, kTileN, b.getF32Type());
+  // The transposed product's accumulators: 64 weight rows by the tile's
+  // tokens.
+  auto accType =
+      mk::AccType::get(ctx, 64, transposed ? kTileM : kTileN, b.getF32Type());
   // One ring. Cooperative: both MMA warpgroups read and release every
   // stage (256 arrivals); pingpong: the warpgroup of the stage's tile (128).
   // Single issuer: the MMAs' commit frees each stage (1).
@@ -2284,6 +2301,50 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                             ob, l, d.getRow(),
                             arith::ConstantIndexOp::create(ob, l, kTileM)))
                   : rowEnd;
+          if (transposed) {
+            // The transposed product: warpgroup w's 64 weight rows (tile 1
+            // from row 64 w) by the tile's tokens (tile 0), over the first
+            // N of them, N the tokens rounded up to kTransposedStep (one K
+            // loop per N, chosen per tile); stored transposed.
+            Value rows = arith::SubIOp::create(ob, l, tileEnd, d.getRow());
+            Value wRow = arith::MulIOp::create(ob, l, wg, idx(64));
+            std::function<std::pair<Value, Value>(OpBuilder &, int64_t)>
+                chooseN = [&](OpBuilder &cb,
+                              int64_t cols) -> std::pair<Value, Value> {
+              if (cols >= kTileM) {
+                auto [accs, next] = buildMmaLoop(
+                    cb, l, ring, accType, {wRow}, cKSlices, iter,
+                    config.pipelineMma, nullptr, 0, /*aTile=*/1, /*bTile=*/0);
+                return {accs[0], next};
+              }
+              Value fits = arith::CmpIOp::create(
+                  cb, l, arith::CmpIPredicate::ule, rows,
+                  arith::ConstantIndexOp::create(cb, l, cols));
+              auto ifOp = scf::IfOp::create(
+                  cb, l, TypeRange{accType, cb.getIndexType()}, fits, true);
+              {
+                OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+                auto [accs, next] =
+                    buildMmaLoop(tb, l, ring, accType, {wRow}, cKSlices, iter,
+                                 config.pipelineMma, nullptr, cols, /*aTile=*/1,
+                                 /*bTile=*/0);
+                scf::YieldOp::create(tb, l, ValueRange{accs[0], next});
+              }
+              {
+                OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+                auto [acc, next] = chooseN(eb, cols + kTransposedStep);
+                scf::YieldOp::create(eb, l, ValueRange{acc, next});
+              }
+              return {ifOp.getResult(0), ifOp.getResult(1)};
+            };
+            auto [acc, next] = chooseN(ob, kTransposedStep);
+            mk::StoreAccTmaOp::create(
+                ob, l, acc, tmapOut, wgStaging, out, d.getRow(),
+                arith::AddIOp::create(ob, l, col, wRow), tileEnd, storeBarrier,
+                ob.getI64IntegerAttr(stagingHalves), ob.getI64IntegerAttr(n),
+                /*transposed=*/ob.getUnitAttr());
+            return next;
+          }
           // The last column tile of an output narrower than the column
           // tiles: MMAs only over its first columns.
           NarrowTile narrow = narrowLastTile(
@@ -5742,6 +5803,7 @@ struct ConvertMoEToMoEKernelPass
         int64_t wideRows = fp4 || kDim <= 64 ? 256 : 192;
         KernelConfig wideConfig = configure(wideRows);
         wideConfig.streamWeights = true;
+        wideConfig.transposed = transposedWide;
         // At most (and by default) as many stages as fit in 227 KB.
         int64_t wideStages = wideRows == 192 ? 5 : 4;
         wideConfig.stages =

@@ -20,6 +20,7 @@
 // CHECK:   %{{.+}} = moek.ring_tag %{{.+}}[%arg4] : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>]>
 // CHECK:   moek.store_act %{{.+}}, %arg3[%arg4, %arg4] row_limit(%arg4) row_weights(%arg3) {activation = "clamped_swiglu", alpha = 1.702000e+00 : f32, element_type = bf16, gemm1_type = bf16, layout = "interleaved", ld = 256 : i64, limit = 7.000000e+00 : f32} : !moek.acc<64x256xf32>, !llvm.ptr<1>
 // CHECK:   moek.store_acc_tma %{{.+}}, %arg5, %arg6, %arg3[%arg4, %arg4] row_limit(%arg4) barrier(%arg4) {halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
+// CHECK:   moek.store_acc_tma %{{.+}}, %arg5, %arg6, %arg3[%arg4, %arg4] row_limit(%arg4) barrier(%arg4) {halves = 1 : i64, ld = 5760 : i64, transposed} : !moek.acc<64x192xf32>
 // CHECK:   moek.store_acc_tma_wait
 // CHECK:   moek.combine %arg3, %arg3 weights(%arg2) out(%arg3) tokens(%arg4) {element_type = bf16, first_thread = 128 : i64, hidden = 512 : i64, threads = 256 : i64, top_k = 2 : i64, y_type = f32}
 func.func @fused_ops(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws: !llvm.ptr<1>, %t: index, %tmap: !llvm.ptr, %staging: !llvm.ptr<3>) {
@@ -38,6 +39,8 @@ func.func @fused_ops(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   %acc = moek.mma_zero : !moek.acc<64x256xf32>
   moek.store_act %acc, %ws[%t, %t] row_limit(%t) row_weights(%ws) {activation = "clamped_swiglu", layout = "interleaved", alpha = 1.702 : f32, limit = 7.0 : f32, gemm1_type = bf16, element_type = bf16, ld = 256 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
   moek.store_acc_tma %acc, %tmap, %staging, %ws[%t, %t] row_limit(%t) barrier(%t) {halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
+  %acct = moek.mma_zero : !moek.acc<64x192xf32>
+  moek.store_acc_tma %acct, %tmap, %staging, %ws[%t, %t] row_limit(%t) barrier(%t) {halves = 1 : i64, ld = 5760 : i64, transposed} : !moek.acc<64x192xf32>
   moek.store_acc_tma_wait
   moek.combine %ws, %ws weights(%w) out(%ws) tokens(%t) {top_k = 2 : i64, hidden = 512 : i64, y_type = f32, element_type = bf16, first_thread = 128 : i64, threads = 256 : i64}
   return

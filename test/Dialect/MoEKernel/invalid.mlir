@@ -407,6 +407,15 @@ func.func @negative_store_acc_tma_width(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: 
 
 // -----
 
+func.func @negative_store_acc_tma_transposed_width(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
+  %acc = moek.mma_zero : !moek.acc<64x96xf32>
+  // expected-error @+1 {{'moek.store_acc_tma' op stores a transposed 64 x C f32 accumulator (C a multiple of 64: 64-token blocks, one a staging half), got '!moek.acc<64x96xf32>'}}
+  moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%t) {halves = 1 : i64, ld = 256 : i64, transposed} : !moek.acc<64x96xf32>
+  return
+}
+
+// -----
+
 func.func @negative_store_acc_tma_halves(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p: !llvm.ptr<1>, %t: index) {
   %acc = moek.mma_zero : !moek.acc<64x256xf32>
   // expected-error @+1 {{'moek.store_acc_tma' op expects 1 or 2 staging halves, got 4}}

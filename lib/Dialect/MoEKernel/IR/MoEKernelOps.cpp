@@ -1069,12 +1069,20 @@ LogicalResult StoreAccOp::verify() { return verifyAccStore(*this); }
 
 LogicalResult StoreAccTmaOp::verify() {
   AccType acc = getAcc().getType();
-  if (acc.getRows() != 64 || acc.getCols() % 128 != 0 ||
-      !acc.getElementType().isF32())
+  if (getTransposed()) {
+    if (acc.getRows() != 64 || acc.getCols() % 64 != 0 ||
+        !acc.getElementType().isF32())
+      return emitOpError() << "stores a transposed 64 x C f32 accumulator "
+                              "(C a multiple of 64: 64-token blocks, one a "
+                              "staging half), got "
+                           << acc;
+  } else if (acc.getRows() != 64 || acc.getCols() % 128 != 0 ||
+             !acc.getElementType().isF32()) {
     return emitOpError() << "stores a warpgroup's 64 x C f32 accumulator "
                             "(C a multiple of 128: pairs of 64-column "
                             "boxes, one a staging half), got "
                          << acc;
+  }
   int64_t ld = getLdAttr().getInt();
   if (ld < 8 || ld % 8 != 0)
     return emitOpError() << "expects ld a positive multiple of 8 (column "

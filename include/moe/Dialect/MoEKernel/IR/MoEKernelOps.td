@@ -2213,15 +2213,25 @@ def MoEK_StoreAccTmaOp : MoEK_Op<"store_acc_tma", []> {
     reads them. A tile's last rows (some at or past `row_limit`) are
     stored as moek.store_acc does, into `out` (row stride `ld`).
 
+    With `transposed`, the accumulator is the transposed product (a 64 x C
+    accumulator of weight rows by tokens, C a multiple of 64; moek.mma
+    with the weights as tile a): its column c, rows r, is element
+    `[row + c][col + r]` of the output. Each 64-token block goes by
+    `stmatrix.trans` into a staging half in the same box layout; a block
+    whose rows all lie below `row_limit` leaves by one TMA store, a
+    block with some does by 16-byte copies of those rows from the half
+    (columns at or past `ld` skipped), and a block with none is skipped.
+
     ```mlir
     moek.store_acc_tma %acc, %tmap, %staging, %y[%row, %col] row_limit(%end) barrier(%id) {halves = 2 : i64, ld = 2048 : i64} : !moek.acc<64x256xf32>
+    moek.store_acc_tma %acc, %tmap, %staging, %y[%row, %col] row_limit(%end) barrier(%id) {halves = 1 : i64, ld = 5760 : i64, transposed} : !moek.acc<64x192xf32>
     ```
   }];
   let arguments = (ins MoEK_AccType:$acc, LLVM_PointerInAddressSpace<0>:$tmap,
                        LLVM_PointerInAddressSpace<3>:$staging,
                        MoEK_GlobalPtr:$out, Index:$row, Index:$col,
                        Index:$row_limit, Index:$barrier, I64Attr:$halves,
-                       I64Attr:$ld);
+                       I64Attr:$ld, UnitAttr:$transposed);
   let assemblyFormat = [{
     $acc `,` $tmap `,` $staging `,` $out `[` $row `,` $col `]` `row_limit`
     `(` $row_limit `)` `barrier` `(` $barrier `)` attr-dict `:`
