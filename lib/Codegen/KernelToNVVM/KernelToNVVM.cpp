@@ -2854,6 +2854,24 @@ Value bf16PairBits(OpBuilder &b, Location loc, Value lo, Value hi) {
                               v));
 }
 
+/// The bf16 pair (an i32) of a wgmma accumulator fragment's 8-column group
+/// j, row half h: values 4j + 2h and 4j + 2h + 1.
+Value accPairBits(OpBuilder &b, Location loc, Value acc, int64_t j, int64_t h) {
+  auto field = [&](int64_t e) -> Value {
+    return LLVM::ExtractValueOp::create(b, loc, acc,
+                                        ArrayRef<int64_t>{4 * j + 2 * h + e});
+  };
+  return bf16PairBits(b, loc, field(0), field(1));
+}
+
+/// `body` in an scf.if on `first` (the warpgroup's first thread).
+void onFirstThread(OpBuilder &b, Location loc, Value first,
+                   function_ref<void(OpBuilder &)> body) {
+  auto firstIf = scf::IfOp::create(b, loc, first, false);
+  OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
+  body(fb);
+}
+
 /// The warpgroup's first thread, which issued its bulk (TMA) stores: waits
 /// until they have completed and orders them before its later generic
 /// memory operations (a release, a barrier).
@@ -2914,20 +2932,11 @@ void lowerStoreAccTmaTransposed(OpBuilder &b, Location loc, StoreAccTmaOp op,
   Value threads = i32c(b, loc, kWarpgroupThreads);
   Value row = toI64(b, loc, a.getRow()), col = toI64(b, loc, a.getCol());
   Value limit = toI64(b, loc, a.getRowLimit());
-  auto pair = [&](OpBuilder &ob, int64_t j, int64_t h) -> Value {
-    auto field = [&](int64_t e) -> Value {
-      return LLVM::ExtractValueOp::create(ob, loc, a.getAcc(),
-                                          ArrayRef<int64_t>{4 * j + 2 * h + e});
-    };
-    return bf16PairBits(ob, loc, field(0), field(1));
-  };
-  auto onFirst = [&](OpBuilder &ob, function_ref<void(OpBuilder &)> body) {
-    auto firstIf = scf::IfOp::create(ob, loc, first, false);
-    OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
-    body(fb);
+  auto pair = [&](OpBuilder &ob, int64_t j, int64_t h) {
+    return accPairBits(ob, loc, a.getAcc(), j, h);
   };
   auto waitReads = [&](OpBuilder &ob) {
-    onFirst(ob, [&](OpBuilder &fb) {
+    onFirstThread(ob, loc, first, [&](OpBuilder &fb) {
       NVVM::CpAsyncBulkWaitGroupOp::create(fb, loc, 0, fb.getUnitAttr());
     });
   };
@@ -2977,7 +2986,7 @@ void lowerStoreAccTmaTransposed(OpBuilder &b, Location loc, StoreAccTmaOp op,
     auto fullIf = scf::IfOp::create(tb, loc, full, /*withElseRegion=*/true);
     {
       OpBuilder fb = OpBuilder::atBlockTerminator(fullIf.thenBlock());
-      onFirst(fb, [&](OpBuilder &lb) {
+      onFirstThread(fb, loc, first, [&](OpBuilder &lb) {
         NVVM::CpAsyncBulkTensorSharedCTAToGlobalOp::create(
             lb, loc, a.getTmap(), half,
             ValueRange{LLVM::TruncOp::create(lb, loc, i32, col),
@@ -3107,17 +3116,11 @@ struct StoreAccTmaLowering : OpConversionPattern<StoreAccTmaOp> {
     Value rowI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getRow()));
     Value colI32 = LLVM::TruncOp::create(tb, loc, i32, toI64(tb, loc, a.getCol()));
     // The bf16 pair of group j, row half h, as an i32.
-    auto pair = [&](int64_t j, int64_t h) -> Value {
-      auto field = [&](int64_t e) -> Value {
-        return LLVM::ExtractValueOp::create(
-            tb, loc, a.getAcc(), ArrayRef<int64_t>{4 * j + 2 * h + e});
-      };
-      return bf16PairBits(tb, loc, field(0), field(1));
+    auto pair = [&](int64_t j, int64_t h) {
+      return accPairBits(tb, loc, a.getAcc(), j, h);
     };
     auto onFirst = [&](function_ref<void(OpBuilder &)> body) {
-      auto firstIf = scf::IfOp::create(tb, loc, first, false);
-      OpBuilder fb = OpBuilder::atBlockTerminator(firstIf.thenBlock());
-      body(fb);
+      onFirstThread(tb, loc, first, body);
     };
     int64_t halves = op.getHalvesAttr().getInt();
     for (int64_t box = 0; box < accType.getCols() / 64; ++box) {

@@ -2308,15 +2308,20 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             // loop per N, chosen per tile); stored transposed.
             Value rows = arith::SubIOp::create(ob, l, tileEnd, d.getRow());
             Value wRow = arith::MulIOp::create(ob, l, wg, idx(64));
+            // The K loop over the first `cols` tokens (all: no cols).
+            auto loopOver = [&](OpBuilder &cb,
+                                int64_t cols) -> std::pair<Value, Value> {
+              auto [accs, next] = buildMmaLoop(
+                  cb, l, ring, accType, {wRow}, cKSlices, iter,
+                  config.pipelineMma, nullptr, cols < kTileM ? cols : 0,
+                  /*aTile=*/1, /*bTile=*/0);
+              return {accs[0], next};
+            };
             std::function<std::pair<Value, Value>(OpBuilder &, int64_t)>
                 chooseN = [&](OpBuilder &cb,
                               int64_t cols) -> std::pair<Value, Value> {
-              if (cols >= kTileM) {
-                auto [accs, next] = buildMmaLoop(
-                    cb, l, ring, accType, {wRow}, cKSlices, iter,
-                    config.pipelineMma, nullptr, 0, /*aTile=*/1, /*bTile=*/0);
-                return {accs[0], next};
-              }
+              if (cols >= kTileM)
+                return loopOver(cb, cols);
               Value fits = arith::CmpIOp::create(
                   cb, l, arith::CmpIPredicate::ule, rows,
                   arith::ConstantIndexOp::create(cb, l, cols));
@@ -2324,11 +2329,8 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
                   cb, l, TypeRange{accType, cb.getIndexType()}, fits, true);
               {
                 OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
-                auto [accs, next] =
-                    buildMmaLoop(tb, l, ring, accType, {wRow}, cKSlices, iter,
-                                 config.pipelineMma, nullptr, cols, /*aTile=*/1,
-                                 /*bTile=*/0);
-                scf::YieldOp::create(tb, l, ValueRange{accs[0], next});
+                auto [acc, next] = loopOver(tb, cols);
+                scf::YieldOp::create(tb, l, ValueRange{acc, next});
               }
               {
                 OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
