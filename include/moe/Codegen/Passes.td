@@ -268,7 +268,8 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "static tile order; correct on the H200 but not faster there, so "
            "off by default (bench/results/)">,
     Option<"transposedWide", "transposed-wide", "bool", "false",
-           "bf16 grouped matmuls' wide (192-row) variant, without a bias: "
+           "bf16 grouped matmuls' wide (192-row) variant on sm_90a, without "
+           "a bias: "
            "each MMA warpgroup multiplies its 64 of the tile's 128 weight "
            "rows by the tile's tokens (wgmma N = the tokens rounded up to "
            "16), and stores the transposed product by TMA, so an expert's "

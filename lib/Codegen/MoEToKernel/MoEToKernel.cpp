@@ -2339,13 +2339,36 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
               }
               return {ifOp.getResult(0), ifOp.getResult(1)};
             };
-            auto [acc, next] = chooseN(ob, kTransposedStep);
-            mk::StoreAccTmaOp::create(
-                ob, l, acc, tmapOut, wgStaging, out, d.getRow(),
-                arith::AddIOp::create(ob, l, col, wRow), tileEnd, storeBarrier,
-                ob.getI64IntegerAttr(stagingHalves), ob.getI64IntegerAttr(n),
-                /*transposed=*/ob.getUnitAttr());
-            return next;
+            auto mmasAndStore = [&](OpBuilder &cb) -> Value {
+              auto [acc, next] = chooseN(cb, kTransposedStep);
+              mk::StoreAccTmaOp::create(
+                  cb, l, acc, tmapOut, wgStaging, out, d.getRow(),
+                  arith::AddIOp::create(cb, l, col, wRow), tileEnd,
+                  storeBarrier, cb.getI64IntegerAttr(stagingHalves),
+                  cb.getI64IntegerAttr(n), /*transposed=*/cb.getUnitAttr());
+              return next;
+            };
+            // Where the last column tile holds at most 64 weight rows (N =
+            // 2880: 64 of 128), the second warpgroup's are all past N: it
+            // only passes the stages and stores nothing.
+            if (n % kTileN == 0 || n % kTileN > 64)
+              return mmasAndStore(ob);
+            Value active = arith::CmpIOp::create(
+                ob, l, arith::CmpIPredicate::ult,
+                arith::AddIOp::create(ob, l, col, wRow), idx(n));
+            auto ifOp =
+                scf::IfOp::create(ob, l, TypeRange{ob.getIndexType()}, active,
+                                  /*withElseRegion=*/true);
+            {
+              OpBuilder tb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+              scf::YieldOp::create(tb, l, mmasAndStore(tb));
+            }
+            {
+              OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+              scf::YieldOp::create(eb, l,
+                                   buildPassLoop(eb, l, ring, cKSlices, iter));
+            }
+            return ifOp.getResult(0);
           }
           // The last column tile of an output narrower than the column
           // tiles: MMAs only over its first columns.
@@ -5805,7 +5828,9 @@ struct ConvertMoEToMoEKernelPass
         int64_t wideRows = fp4 || kDim <= 64 ? 256 : 192;
         KernelConfig wideConfig = configure(wideRows);
         wideConfig.streamWeights = true;
-        wideConfig.transposed = transposedWide;
+        // The transposed product: wgmma's (sm_90a) only; sm_100a's MMA
+        // warpgroups keep the usual one (not run on a Blackwell yet).
+        wideConfig.transposed = transposedWide && chip == "sm_90a";
         // At most (and by default) as many stages as fit in 227 KB.
         int64_t wideStages = wideRows == 192 ? 5 : 4;
         wideConfig.stages =

@@ -7,6 +7,13 @@
 // accumulator (64 weight rows x 192 tokens) is stored transposed.
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="transposed-wide=true" -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek | FileCheck %s --check-prefix=OFF
+// sm_100a's MMA warpgroups (single-issuer=false) keep the usual product.
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a single-issuer=false transposed-wide=true" | FileCheck %s --check-prefix=SM100
+// SM100-LABEL: func.func @transposed
+// SM100:         llvm.func @transposed_expert_matmul_0_m192(
+// SM100-NOT:       transposed}
+// SM100-NOT:       b(0)
+// SM100:           moek.mma {{.*}} a(0, %{{.+}}) b(1)
 
 // CHECK-LABEL: func.func @transposed
 // The 128-row kernel is the usual one.
@@ -51,4 +58,33 @@ func.func @transposed(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offse
 func.func @with_bias(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offsets: tensor<9xi32>, %bias: tensor<8x256xbf16>) -> tensor<?x256xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets bias(%bias) : (tensor<?x512xbf16>, tensor<8x256x512xbf16>, tensor<9xi32>, tensor<8x256xbf16>) -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
+}
+
+// -----
+
+// N = 320: the last column tile holds 64 weight rows, all the first
+// warpgroup's; the second one's are past N, so there it only waits for
+// and releases the stages (no MMA) and stores nothing.
+// CHECK-LABEL: func.func @last_tile_half
+// CHECK:         llvm.func @last_tile_half_expert_matmul_0_m192(
+// CHECK:           moek.warp_role "consumer"
+// CHECK:             %[[WROW:.+]] = arith.muli %{{.+}}, %c64 : index
+// CHECK:             %[[FIRST:.+]] = arith.addi %{{.+}}, %[[WROW]] : index
+// CHECK-NEXT:        %[[N:.+]] = arith.constant 320 : index
+// CHECK-NEXT:        %[[ACTIVE:.+]] = arith.cmpi ult, %[[FIRST]], %[[N]] : index
+// CHECK-NEXT:        scf.if %[[ACTIVE]] -> (index) {
+// CHECK:               moek.mma {{.*}} a(1, %[[WROW]]) b(0)
+// CHECK:               moek.store_acc_tma {{.*}} transposed}
+// CHECK:             } else {
+// CHECK-NEXT:          %{{.+}} = arith.constant 0 : index
+// CHECK-NEXT:          %{{.+}} = arith.constant 1 : index
+// CHECK-NEXT:          scf.for
+// CHECK-NEXT:            moek.ring_wait
+// CHECK-NEXT:            moek.ring_release
+// CHECK-NOT:           moek.mma
+// CHECK-NOT:           moek.store_acc_tma {{.*}} transposed}
+// CHECK:           moek.store_acc_tma_wait
+func.func @last_tile_half(%x: tensor<?x512xbf16>, %w: tensor<8x320x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x320xbf16> {
+  %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x320x512xbf16>, tensor<9xi32>) -> tensor<?x320xbf16>
+  return %y : tensor<?x320xbf16>
 }
