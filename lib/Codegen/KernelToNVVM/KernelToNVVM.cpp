@@ -2854,6 +2854,17 @@ Value bf16PairBits(OpBuilder &b, Location loc, Value lo, Value hi) {
                               v));
 }
 
+/// The byte offset (i32) of 16-byte chunk `kc` of row `r` of a bf16 tile
+/// of 64-value rows in the 128B swizzle that moek.mma reads: 128 bytes a
+/// row, the chunk at kc ^ (r % 8).
+Value bf16SwizzledChunk(OpBuilder &b, Location loc, Value r, Value kc) {
+  Value swz = LLVM::XOrOp::create(
+      b, loc, kc, LLVM::AndOp::create(b, loc, r, i32c(b, loc, 7)));
+  return LLVM::AddOp::create(
+      b, loc, LLVM::MulOp::create(b, loc, r, i32c(b, loc, 128)),
+      LLVM::MulOp::create(b, loc, swz, i32c(b, loc, 16)));
+}
+
 /// The bf16 pair (an i32) of a wgmma accumulator fragment's 8-column group
 /// j, row half h: values 4j + 2h and 4j + 2h + 1.
 Value accPairBits(OpBuilder &b, Location loc, Value acc, int64_t j, int64_t h) {
@@ -2908,25 +2919,20 @@ void lowerStoreAccTmaTransposed(OpBuilder &b, Location loc, StoreAccTmaOp op,
   Value warp = LLVM::UDivOp::create(b, loc, wgThread, i32c(b, loc, 32));
   Value first = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, wgThread,
                                      i32c(b, loc, 0));
-  Value r8 = LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 8));
   // The lane's box row (before the group's 8 (j % 8)) and chunk, in bytes.
   Value laneRow = LLVM::AddOp::create(
       b, loc,
       LLVM::MulOp::create(b, loc,
                           LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 16)),
                           i32c(b, loc, 8)),
-      r8);
-  Value chunk = LLVM::XOrOp::create(
-      b, loc,
+      LLVM::URemOp::create(b, loc, lane, i32c(b, loc, 8)));
+  Value laneBytes = bf16SwizzledChunk(
+      b, loc, laneRow,
       LLVM::AddOp::create(
           b, loc, LLVM::MulOp::create(b, loc, warp, i32c(b, loc, 2)),
           LLVM::URemOp::create(
               b, loc, LLVM::UDivOp::create(b, loc, lane, i32c(b, loc, 8)),
-              i32c(b, loc, 2))),
-      r8);
-  Value laneBytes = LLVM::AddOp::create(
-      b, loc, LLVM::MulOp::create(b, loc, laneRow, i32c(b, loc, 128)),
-      LLVM::ShlOp::create(b, loc, chunk, i32c(b, loc, 4)));
+              i32c(b, loc, 2))));
   Value barrier =
       LLVM::TruncOp::create(b, loc, i32, toI64(b, loc, a.getBarrier()));
   Value threads = i32c(b, loc, kWarpgroupThreads);
@@ -3020,16 +3026,9 @@ void lowerStoreAccTmaTransposed(OpBuilder &b, Location loc, StoreAccTmaOp op,
                                  i64c(eb, loc, ld)));
         auto copyIf = scf::IfOp::create(eb, loc, inside, false);
         OpBuilder cb = OpBuilder::atBlockTerminator(copyIf.thenBlock());
-        Value from = LLVM::GEPOp::create(
-            cb, loc, half.getType(), cb.getI8Type(), half,
-            ValueRange{LLVM::AddOp::create(
-                cb, loc, LLVM::MulOp::create(cb, loc, r, i32c(cb, loc, 128)),
-                LLVM::ShlOp::create(
-                    cb, loc,
-                    LLVM::XOrOp::create(
-                        cb, loc, c,
-                        LLVM::URemOp::create(cb, loc, r, i32c(cb, loc, 8))),
-                    i32c(cb, loc, 4)))});
+        Value from =
+            LLVM::GEPOp::create(cb, loc, half.getType(), cb.getI8Type(), half,
+                                ValueRange{bf16SwizzledChunk(cb, loc, r, c)});
         Value v = LLVM::LoadOp::create(cb, loc, vec, from, 16);
         Value to = LLVM::GEPOp::create(
             cb, loc, a.getOut().getType(), cb.getBF16Type(), a.getOut(),
@@ -6225,17 +6224,6 @@ Value ue8m0ScalePair(OpBuilder &b, Location loc, Value byte) {
       b, loc, bits, LLVM::ShlOp::create(b, loc, bits, i32c(b, loc, 16)));
   return LLVM::BitcastOp::create(b, loc, VectorType::get({2}, b.getBF16Type()),
                                  pair);
-}
-
-/// The byte offset (i32) of 16-byte chunk `kc` of row `r` of a bf16 tile
-/// of 64-value rows in the 128B swizzle that moek.mma reads: 128 bytes a
-/// row, the chunk at kc ^ (r % 8).
-Value bf16SwizzledChunk(OpBuilder &b, Location loc, Value r, Value kc) {
-  Value swz = LLVM::XOrOp::create(
-      b, loc, kc, LLVM::AndOp::create(b, loc, r, i32c(b, loc, 7)));
-  return LLVM::AddOp::create(
-      b, loc, LLVM::MulOp::create(b, loc, r, i32c(b, loc, 128)),
-      LLVM::MulOp::create(b, loc, swz, i32c(b, loc, 16)));
 }
 
 /// The thread's index among the expansion's threads from `firstThread`,
