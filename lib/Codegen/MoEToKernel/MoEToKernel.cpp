@@ -2350,8 +2350,9 @@ LLVM::LLVMFuncOp buildKernel(OpBuilder &b, Location loc, StringRef name,
             };
             // Where the last column tile holds at most 64 weight rows (N =
             // 2880: 64 of 128), the second warpgroup's are all past N: it
-            // only passes the stages and stores nothing.
-            if (n % kTileN == 0 || n % kTileN > 64)
+            // only passes the stages and stores nothing (the transposed
+            // product's form of narrow-tiles, off with it).
+            if (!config.narrowTiles || n % kTileN == 0 || n % kTileN > 64)
               return mmasAndStore(ob);
             Value active = arith::CmpIOp::create(
                 ob, l, arith::CmpIPredicate::ult,

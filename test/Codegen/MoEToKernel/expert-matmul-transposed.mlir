@@ -84,6 +84,16 @@ func.func @with_bias(%x: tensor<?x512xbf16>, %w: tensor<8x256x512xbf16>, %offset
 // CHECK-NOT:           moek.mma
 // CHECK-NOT:           moek.store_acc_tma {{.*}} transposed}
 // CHECK:           moek.store_acc_tma_wait
+// With narrow-tiles=false the second warpgroup multiplies the weight rows
+// past N as well (its skip is the transposed product's form of narrow-tiles).
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="transposed-wide=true narrow-tiles=false" | FileCheck %s --check-prefix=WHOLE
+// WHOLE-LABEL: func.func @last_tile_half
+// WHOLE:         llvm.func @last_tile_half_expert_matmul_0_m192(
+// WHOLE:           moek.warp_role "consumer"
+// WHOLE:             %[[WROW:.+]] = arith.muli %{{.+}}, %c64 : index
+// WHOLE-NOT:         arith.cmpi ult
+// WHOLE:             moek.mma {{.*}} a(1, %[[WROW]]) b(0)
+// WHOLE:             moek.store_acc_tma {{.*}} transposed}
 func.func @last_tile_half(%x: tensor<?x512xbf16>, %w: tensor<8x320x512xbf16>, %offsets: tensor<9xi32>) -> tensor<?x320xbf16> {
   %y = moe.expert_matmul %x, %w, %offsets : (tensor<?x512xbf16>, tensor<8x320x512xbf16>, tensor<9xi32>) -> tensor<?x320xbf16>
   return %y : tensor<?x320xbf16>
