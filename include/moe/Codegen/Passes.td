@@ -234,11 +234,13 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "FP8 x MXFP4 fused layers on sm_90a: the K steps of a small "
            "tile's moek.mma_fp4 expanded before each wgmma.fence (1, 2 or 4)">,
     Option<"smallTiles", "small-tiles", "bool", "true",
-           "Fused layers with FP4 weights on sm_90a (FP8 x MXFP4, bf16 or "
-           "MXFP8 rows by MXFP4 or NVFP4): a tile of at most 16 rows "
-           "multiplies transposed, the weights wgmma's A operand expanded in "
-           "registers (moek.mma_fp4, moek.mma_fp4_bf16); false: every tile "
-           "the large way, for comparisons">,
+           "Fused layers on sm_90a with FP4 weights (FP8 x MXFP4, bf16 or "
+           "MXFP8 rows by MXFP4 or NVFP4) or bf16 weights (one GPU, y "
+           "stored by TMA): a tile of at most 16 rows multiplies "
+           "transposed, the weights wgmma's A operand (FP4: expanded in "
+           "registers, moek.mma_fp4, moek.mma_fp4_bf16; bf16: moek.mma on "
+           "64 x 16 accumulators); false: every tile the large way, for "
+           "comparisons">,
     Option<"blockScaled", "block-scaled", "bool", "true",
            "FP8 x MXFP4 fused layers on sm_100a: the packed weights "
            "multiplied as tcgen05's block-scaled A operand (moek.unpack_fp4, "

@@ -3445,15 +3445,21 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // expanded in registers, times the tile's first kSmallRows token rows),
   // and the two products go back through this 16 KB buffer into the first
   // warpgroup's accumulator (acc_store_transposed / acc_load_smem {rows}).
+  // bf16 weights: the same with moek.mma (m64n16k16, each warpgroup's 128
+  // weight rows of tile 1 by tile 0's first kSmallRows rows); the products
+  // go back through y's staging (16 KB or more), once both warpgroups' TMA
+  // stores of y have read it.
   constexpr int64_t kSmallRows = 16, kTransposeBarrier = 10;
-  bool smallTiles = transposedSmallTiles && packed && !mxfp8W;
+  bool bf16Small =
+      transposedSmallTiles && !packed && yTma && !op.getXQuantAttr();
+  bool smallTiles = (transposedSmallTiles && packed && !mxfp8W) || bf16Small;
+  Value yStaging = yTma ? allocStaging(b, loc, yHalves) : Value();
   Value transposeBuf =
-      smallTiles
+      bf16Small ? yStaging
+      : smallTiles
           ? mk::SmemAllocOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 3),
                                     b.getI64IntegerAttr(kSmallRows * 256 * 4))
           : Value();
-
-  Value yStaging = yTma ? allocStaging(b, loc, yHalves) : Value();
 
   ep.bind(b, loc, func, /*firstArg=*/numTma + 6 + scaleArgs + biasArgs, ws,
           at);
@@ -3755,6 +3761,34 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                                 kTransposeBarrier, 256, accType);
       return {acc, loop.getResult(3)};
     };
+    // A small tile with bf16 weights: this warpgroup's 128 weight rows
+    // (tile 1 from row 128 wg, two 64-row A blocks) by the tile's first
+    // kSmallRows token rows (tile 0), then back through y's staging into
+    // a 64 x 256 accumulator as above.
+    auto bf16SmallTileMmas = [&](OpBuilder &bb, Value slices,
+                                 Value iter) -> std::pair<Value, Value> {
+      Location l = loc;
+      auto small = mk::AccType::get(ctx, 64, kSmallRows, bb.getF32Type());
+      Value first = arith::MulIOp::create(bb, l, wg, idx(bb, 128));
+      Value second = arith::AddIOp::create(bb, l, first, idx(bb, 64));
+      auto [products, next] =
+          buildMmaLoop(bb, l, ring, small, {first, second}, slices, iter,
+                       /*pipelined=*/true, nullptr, /*cols=*/0, /*aTile=*/1,
+                       /*bTile=*/0);
+      // Both warpgroups' stores of y have read the staging before either
+      // writes its products there.
+      mk::StoreAccTmaWaitOp::create(bb, l);
+      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
+                                bb.getI64IntegerAttr(256));
+      Value buf = LLVM::GEPOp::create(
+          bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
+          ValueRange{arith::IndexCastUIOp::create(
+              bb, l, bb.getI64Type(),
+              arith::MulIOp::create(bb, l, wg, idx(bb, 64 * 2 * kSmallRows)))});
+      Value acc = transposeBack(bb, l, products, {}, buf, transposeBuf,
+                                kTransposeBarrier, 256, accType);
+      return {acc, next};
+    };
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
     // product when the tile has at most kSmallRows rows. `onFull`: what a
     // warpgroup does with each full stage before its MMAs (the expansion
@@ -3785,7 +3819,11 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
           arith::AddIOp::create(tb, l, d.getRow(), idx(tb, kSmallRows)));
       auto ifOp = scf::IfOp::create(
           tb, l, TypeRange{accType, tb.getIndexType()}, few, true);
-      {
+      if (bf16Small) {
+        OpBuilder sb = OpBuilder::atBlockEnd(ifOp.thenBlock());
+        auto [acc, next] = bf16SmallTileMmas(sb, slices, iter);
+        scf::YieldOp::create(sb, l, ValueRange{acc, next});
+      } else {
         OpBuilder sb = OpBuilder::atBlockEnd(ifOp.thenBlock());
         Value firstRow = arith::SelectOp::create(
             sb, l,

@@ -5,6 +5,35 @@
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="phase-timers=true" -verify-diagnostics | FileCheck %s --check-prefix=TRACE
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s --check-prefix=APPROX
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="approx-activation=false" -verify-diagnostics | FileCheck %s --check-prefix=EXACT
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek -verify-diagnostics | FileCheck %s --check-prefix=SMALLT
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="small-tiles=false" -verify-diagnostics | FileCheck %s --check-prefix=LARGET
+
+// small-tiles (the default, sm_90a): a tile whose expert has at most 16
+// rows left multiplies each MMA warpgroup's 128 weight rows (tile 1, two
+// 64-row A blocks) by the tile's first 16 token rows (tile 0, m64n16k16);
+// the products go back through y's staging, once both warpgroups' TMA
+// stores of y have read it, into a 64 x 256 accumulator; the epilogue is
+// the large tiles'. small-tiles=false: the large tiles only.
+// SMALLT-LABEL: llvm.func @layer_fused_moe_0(
+// SMALLT:         %[[STAGING:.+]] = moek.smem_alloc {bytes = 32768 : i64}
+// SMALLT:         moek.warp_role "consumer"
+// SMALLT:           %[[FEW:.+]] = arith.cmpi ule, %row_end, %{{.+}} : index
+// SMALLT-NEXT:      scf.if %[[FEW]] -> (!moek.acc<64x256xf32>, index) {
+// SMALLT:             moek.mma %{{.+}} a(1, %{{.+}}) b(0) acc(%{{.+}}) : {{.*}}, !moek.acc<64x16xf32>
+// SMALLT-NEXT:        moek.mma %{{.+}} a(1, %{{.+}}) b(0) acc(%{{.+}}) : {{.*}}, !moek.acc<64x16xf32>
+// SMALLT:             moek.store_acc_tma_wait
+// SMALLT-NEXT:        moek.barrier_sync id(10) threads(256)
+// SMALLT:             moek.acc_store_transposed %{{.+}}, %{{.+}} {col = 0 : i64, cols = 128 : i64}
+// SMALLT-NEXT:        moek.acc_store_transposed %{{.+}}, %{{.+}} {col = 64 : i64, cols = 128 : i64}
+// SMALLT-NEXT:        moek.barrier_sync id(10) threads(256)
+// SMALLT-NEXT:        moek.acc_load_smem %[[STAGING]] {rows = 16 : i64}
+// SMALLT:           } else {
+// SMALLT:           moek.store_act
+// LARGET-LABEL: llvm.func @layer_fused_moe_0(
+// LARGET-NOT:     acc<64x16xf32>
+// LARGET:         moek.store_act
+// LARGET-NOT:     acc<64x16xf32>
+// LARGET-LABEL: func.func @before_down
 
 // approx-activation (the default): the bf16 GEMM1 epilogue's divisions by
 // rcp.approx (moek.store_act {approx}); the IEEE division with it false.

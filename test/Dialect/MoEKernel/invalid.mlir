@@ -326,6 +326,15 @@ func.func @negative_mma_cols_whole(%ring: !moek.ring<4, [memref<128x64xbf16, 3>,
 
 // -----
 
+// An accumulator wider than tile b's rows.
+func.func @negative_mma_acc_wider(%ring: !moek.ring<4, [memref<128x64xbf16, 3>, memref<64x64xbf16, 3>]>, %i: index, %acc: !moek.acc<64x128xf32>) -> !moek.acc<64x128xf32> {
+  // expected-error @+1 {{'moek.mma' op expects the accumulator's columns (128) to be at most tile b's rows (64)}}
+  %a = moek.mma %ring[%i] a(0, %i) b(1) acc(%acc) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<64x64xbf16, 3>]>, !moek.acc<64x128xf32>
+  return %a : !moek.acc<64x128xf32>
+}
+
+// -----
+
 func.func @negative_store_act_fp8_ld(%p: !llvm.ptr<1>, %t: index, %g: !moek.acc<64x128xf32>) {
   // expected-error @+1 {{'moek.store_act_fp8' op expects ld a positive multiple of 128 (whole 1x128 blocks), got 192}}
   moek.store_act_fp8 %g, %g, %p[%t, %t] scales(%p) row_limit(%t) {activation = "swiglu", gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x128xf32>, !llvm.ptr<1>

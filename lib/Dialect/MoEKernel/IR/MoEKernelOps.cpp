@@ -537,10 +537,11 @@ LogicalResult MmaOp::verify() {
   if (a.getDimSize(1) != b.getDimSize(1))
     return emitOpError() << "expects tiles a and b of one K extent, got "
                          << a.getDimSize(1) << " and " << b.getDimSize(1);
-  if (b.getDimSize(0) != acc.getCols())
-    return emitOpError() << "expects tile b to have as many rows ("
-                         << b.getDimSize(0) << ") as the accumulator has "
-                         << "columns (" << acc.getCols() << ")";
+  // An accumulator narrower than tile b multiplies its first rows.
+  if (b.getDimSize(0) < acc.getCols())
+    return emitOpError() << "expects the accumulator's columns ("
+                         << acc.getCols() << ") to be at most tile b's rows ("
+                         << b.getDimSize(0) << ")";
   if (a.getDimSize(0) % acc.getRows() != 0)
     return emitOpError() << "expects tile a's rows (" << a.getDimSize(0)
                          << ") to be a multiple of the accumulator's ("

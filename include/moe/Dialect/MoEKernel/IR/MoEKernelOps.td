@@ -1425,8 +1425,10 @@ def MoEK_MmaOp : MoEK_Op<"mma", [AllTypesMatch<["acc", "result"]>]> {
   let summary = "acc += A * B^T over one ring stage (asynchronous)";
   let description = [{
     Multiplies rows `[a_row, a_row + R)` of tile `a` of stage `iter mod S`
-    (R = the accumulator's rows) by all rows of tile `b` (its rows are the
-    accumulator's columns), both K-major, over the tiles' whole K extent,
+    (R = the accumulator's rows) by the first C rows of tile `b` (C = the
+    accumulator's columns, at most tile `b`'s rows: an accumulator narrower
+    than tile `b` multiplies its first rows), both K-major, over the tiles'
+    whole K extent,
     and adds into `acc`; with `zero_init`, the result is the product alone
     (`acc` only gives the registers). Tiles are bf16 or f8E4M3FN (FP32
     accumulation either way). Issued by the whole warpgroup; asynchronous
