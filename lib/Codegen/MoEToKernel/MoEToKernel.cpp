@@ -3686,6 +3686,21 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     Type g1 = op.getGemm1Type();
     StringRef actName = stringifyActivationKind(op.getActivation());
     FloatAttr alpha = op.getAlphaAttr(), limit = op.getLimitAttr();
+    // A small tile's two products (64 weight rows by kSmallRows tokens
+    // each) into the 64 x 256 accumulator through transposeBuf: warpgroup
+    // w's products are columns 128 w + 64 f, 64 values a thread of the
+    // target fragment further (2048 floats); both warpgroups store, then
+    // the first one's rows are loaded.
+    auto backFromSmall = [&](OpBuilder &bb, ArrayRef<Value> products) -> Value {
+      Value buf = LLVM::GEPOp::create(
+          bb, loc, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
+          ValueRange{arith::IndexCastUIOp::create(
+              bb, loc, bb.getI64Type(),
+              arith::MulIOp::create(bb, loc, wg,
+                                    idx(bb, 64 * 2 * kSmallRows)))});
+      return transposeBack(bb, loc, products, {}, buf, transposeBuf,
+                           kTransposeBarrier, 256, accType);
+    };
     // A small tile (smallTiles): this warpgroup's 128 weight rows (tile 2
     // rows from 128 wg, the box from `firstRow` in the scales' rows) times
     // the tile's first kSmallRows token rows, accumulated over the K
@@ -3749,17 +3764,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         for (Value &p : products)
           p = mk::AccScaleOp::create(bb, l, p, twoTo9);
       }
-      // Warpgroup w's products are columns 128 w + 64 f: 64 values a
-      // thread of the target fragment further (2048 floats).
-      Value buf = LLVM::GEPOp::create(
-          bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
-          ValueRange{arith::IndexCastUIOp::create(
-              bb, l, bb.getI64Type(),
-              arith::MulIOp::create(bb, l, wg, idx(bb, 64 * 2 * kSmallRows)))});
-      // Both warpgroups store, then the first one's rows are loaded.
-      Value acc = transposeBack(bb, l, products, {}, buf, transposeBuf,
-                                kTransposeBarrier, 256, accType);
-      return {acc, loop.getResult(3)};
+      return {backFromSmall(bb, products), loop.getResult(3)};
     };
     // A small tile with bf16 weights: this warpgroup's 128 weight rows
     // (tile 1 from row 128 wg, two 64-row A blocks) by the tile's first
@@ -3780,14 +3785,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       mk::StoreAccTmaWaitOp::create(bb, l);
       mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
                                 bb.getI64IntegerAttr(256));
-      Value buf = LLVM::GEPOp::create(
-          bb, l, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
-          ValueRange{arith::IndexCastUIOp::create(
-              bb, l, bb.getI64Type(),
-              arith::MulIOp::create(bb, l, wg, idx(bb, 64 * 2 * kSmallRows)))});
-      Value acc = transposeBack(bb, l, products, {}, buf, transposeBuf,
-                                kTransposeBarrier, 256, accType);
-      return {acc, next};
+      return {backFromSmall(bb, products), next};
     };
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
     // product when the tile has at most kSmallRows rows. `onFull`: what a
