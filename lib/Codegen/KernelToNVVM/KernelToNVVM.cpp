@@ -498,12 +498,25 @@ Value loadOffset(OpBuilder &b, Location loc, Value offsets, Value e) {
   return toIndex(b, loc, v);
 }
 
-/// Row blocks of expert e: ceil(max(end - begin, 0) / tileRows).
+/// Row blocks of expert e: ceil(max(end - begin, 0) / tileRows), or with
+/// `tailRows` (moek.grouped_tile_count's tail_rows) ceil(max(rows -
+/// tailRows, 1) / tileRows) for rows > 0: a last block of at most tailRows
+/// rows past a full one joins the block before.
 Value rowBlocks(OpBuilder &b, Location loc, Value begin, Value end,
-                int64_t tileRows) {
+                int64_t tileRows, int64_t tailRows = 0) {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value rows = arith::SubIOp::create(b, loc, end, begin);
   rows = arith::MaxSIOp::create(b, loc, rows, zero);
+  if (tailRows > 0) {
+    // rows > tailRows ? rows - tailRows : min(rows, 1)
+    Value tail = arith::ConstantIndexOp::create(b, loc, tailRows);
+    Value over =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows, tail);
+    rows = arith::SelectOp::create(
+        b, loc, over, arith::SubIOp::create(b, loc, rows, tail),
+        arith::MinUIOp::create(b, loc, rows,
+                               arith::ConstantIndexOp::create(b, loc, 1)));
+  }
   return arith::CeilDivUIOp::create(
       b, loc, rows, arith::ConstantIndexOp::create(b, loc, tileRows));
 }
@@ -525,7 +538,8 @@ Value loadTable(OpBuilder &b, Location loc, Value table, Value i) {
 /// rows are [begin, end): see moek.grouped_tile for the order.
 std::pair<Value, Value> decodeInExpert(OpBuilder &b, Location l, Value rem,
                                        Value begin, Value end, int64_t tileRows,
-                                       Value colTiles, int64_t rowGroup) {
+                                       Value colTiles, int64_t rowGroup,
+                                       int64_t tailRows) {
   Value tileRowsV = arith::ConstantIndexOp::create(b, l, tileRows);
   Value mBlock, col;
   if (rowGroup == 1) {
@@ -540,7 +554,7 @@ std::pair<Value, Value> decodeInExpert(OpBuilder &b, Location l, Value rem,
     Value local = arith::RemUIOp::create(b, l, rem, span);
     Value first = arith::MulIOp::create(b, l, g, groupV);
     Value left = arith::SubIOp::create(
-        b, l, rowBlocks(b, l, begin, end, tileRows), first);
+        b, l, rowBlocks(b, l, begin, end, tileRows, tailRows), first);
     // At least 1, so that decoding for an expert without rows (done, and
     // discarded, by the scan without a tile table) never divides by zero.
     Value rows = arith::MaxUIOp::create(
@@ -596,6 +610,7 @@ struct GroupedTileCountLowering : OpConversionPattern<GroupedTileCountOp> {
     Value colTiles = arith::ConstantIndexOp::create(
         rewriter, loc, op.getColTilesAttr().getInt());
     int64_t tileRows = op.getTileRowsAttr().getInt();
+    int64_t tailRows = op.getTailRows();
     Value offsets = adaptor.getOffsets();
     auto table = op->getAttrOfType<FlatSymbolRefAttr>(kTileTableAttr);
     // With a table: thread 0 writes the prefix sums of the experts' tile
@@ -615,7 +630,8 @@ struct GroupedTileCountLowering : OpConversionPattern<GroupedTileCountOp> {
             Value next = arith::AddIOp::create(fb, fl, e, one);
             Value end = loadOffset(fb, fl, offsets, next);
             Value tiles = arith::MulIOp::create(
-                fb, fl, rowBlocks(fb, fl, begin, end, tileRows), colTiles);
+                fb, fl, rowBlocks(fb, fl, begin, end, tileRows, tailRows),
+                colTiles);
             scf::YieldOp::create(
                 fb, fl, ValueRange{arith::AddIOp::create(fb, fl, acc[0], tiles)});
           });
@@ -653,6 +669,7 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
     Value numE = arith::ConstantIndexOp::create(
         rewriter, loc, op.getNumExpertsAttr().getInt());
     int64_t tileRows = op.getTileRowsAttr().getInt();
+    int64_t tailRows = op.getTailRows();
     Value colTiles = arith::ConstantIndexOp::create(
         rewriter, loc, op.getColTilesAttr().getInt());
     int64_t rowGroup = op.getRowGroup();
@@ -695,8 +712,8 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
       Value begin = loadOffset(rewriter, loc, offsets, expert);
       Value end = loadOffset(rewriter, loc, offsets,
                              arith::AddIOp::create(rewriter, loc, expert, one));
-      auto [row, col] = decodeInExpert(rewriter, loc, rem, begin, end,
-                                       tileRows, colTiles, rowGroup);
+      auto [row, col] = decodeInExpert(rewriter, loc, rem, begin, end, tileRows,
+                                       colTiles, rowGroup, tailRows);
       rewriter.replaceOp(op, {expert, row, end, col});
       return success();
     }
@@ -711,7 +728,7 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
           Value end =
               loadOffset(b, l, offsets, arith::AddIOp::create(b, l, e, one));
           Value n = arith::MulIOp::create(
-              b, l, rowBlocks(b, l, begin, end, tileRows), colTiles);
+              b, l, rowBlocks(b, l, begin, end, tileRows, tailRows), colTiles);
           Value inside = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
                                                rem, n);
           Value notFound = arith::XOrIOp::create(
@@ -720,7 +737,7 @@ struct GroupedTileLowering : OpConversionPattern<GroupedTileOp> {
           // Decoded whether or not the tile is in this expert (selected
           // below).
           auto [row, col] = decodeInExpert(b, l, rem, begin, end, tileRows,
-                                           colTiles, rowGroup);
+                                           colTiles, rowGroup, tailRows);
           Value newRem = arith::SelectOp::create(
               b, l, notFound,
               arith::SelectOp::create(b, l, inside, rem,
@@ -3189,7 +3206,10 @@ struct StoreAccTmaWaitLowering : OpConversionPattern<StoreAccTmaWaitOp> {
     // own bulk groups, none but the first thread's, so no leader predicate
     // (one kept from the kernel's start was the one value ptxas spilled
     // across the 128-row FP8 kernel's tiles, in SASS).
-    awaitBulkStores(b, loc);
+    if (op.getRead())
+      NVVM::CpAsyncBulkWaitGroupOp::create(b, loc, 0, b.getUnitAttr());
+    else
+      awaitBulkStores(b, loc);
     rewriter.eraseOp(op);
     return success();
   }
@@ -6113,7 +6133,8 @@ LogicalResult planSharedMemory(ModuleOp module) {
         if (tile.getOffsets() == count.getOffsets() &&
             tile.getNumExpertsAttr() == count.getNumExpertsAttr() &&
             tile.getTileRowsAttr() == count.getTileRowsAttr() &&
-            tile.getColTilesAttr() == count.getColTilesAttr())
+            tile.getColTilesAttr() == count.getColTilesAttr() &&
+            tile.getTailRows() == count.getTailRows())
           tile->setAttr(kTileTableAttr, sym);
       });
     });

@@ -483,6 +483,13 @@ void disableUnroll(scf::ForOp loop) {
 /// block scales); null for nothing.
 using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 
+/// A box of rows past a tile's own (buildTileLoads' `tail`).
+struct TailBox {
+  Value tmap, has;
+  int64_t tile = 0, rows = 0;
+  explicit operator bool() const { return bool(tmap); }
+};
+
 /// The producer's copies of one tile, K slice by K slice, into the ring
 /// from iteration `i0`: the 64-row boxes of A (descriptor `tmapA`; none
 /// without it, `stageHook` then fills A) from row
@@ -499,6 +506,9 @@ using StageHook = function_ref<void(OpBuilder &, Location, Value, Value)>;
 /// copies. With `shareRank` (the CTA's rank in a cluster of two sharing the
 /// ring), A's boxes are shared: CTA r copies boxes r, r + 2, ... into both
 /// CTAs' stages (multicast), and each stage still expects all of them.
+/// `tail` (set): a box of `tail.rows` rows of A from row aRow + tileM
+/// (descriptor `tail.tmap`) into tile `tail.tile` of each stage, when
+/// `tail.has` (the tile's rows run past tileM: an absorbed last block).
 /// Returns the iteration after the last.
 Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      Value aRow, Value rowEnd, int64_t tileM, Value tmapB,
@@ -509,8 +519,8 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
                      bool bPacked = false, int64_t aTile = 0,
                      int64_t aRowBytes = kSliceBytes, Value leader = Value(),
                      StageHook stageHook = nullptr,
-                     int64_t bBoxRows = kWBoxRows,
-                     Value shareRank = Value()) {
+                     int64_t bBoxRows = kWBoxRows, Value shareRank = Value(),
+                     TailBox tail = {}) {
   auto idx = [&](OpBuilder &b, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, l, v);
   };
@@ -532,6 +542,11 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
         arith::MulIOp::create(ob, l, boxes, idx(ob, kXBoxRows * aRowBytes)),
         bytes);
   }
+  if (tail)
+    bytes = arith::AddIOp::create(
+        ob, l, bytes,
+        arith::SelectOp::create(ob, l, tail.has, idx(ob, tail.rows * aRowBytes),
+                                idx(ob, 0)));
   auto inner = scf::ForOp::create(
       ob, l, idx(ob, 0), cKSlices, idx(ob, 1), ValueRange{i0},
       [&](OpBuilder &wb, Location il, Value ks, ValueRange iit) {
@@ -582,6 +597,16 @@ Value buildTileLoads(OpBuilder &ob, Location l, Value ring, Value tmapA,
           auto ifOp = scf::IfOp::create(ib, il, has, false);
           OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
           load(tb);
+        }
+        if (tail) {
+          auto ifOp = scf::IfOp::create(ib, il, tail.has, false);
+          OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          mk::TmaLoadOp::create(
+              tb, il, tail.tmap,
+              ValueRange{kx,
+                         arith::AddIOp::create(tb, il, aRow, idx(tb, tileM))},
+              ring, i, tb.getI64IntegerAttr(tail.tile), tb.getI64IntegerAttr(0),
+              streamWeights ? tb.getStringAttr("evict_last") : StringAttr());
         }
         // Packed FP4 weights: their descriptor counts bytes (two values).
         Value kxB = bPacked ? arith::MulIOp::create(ib, il, ks,
@@ -710,23 +735,32 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
                             arith::SubIOp::create(tb, loc, i, c1));
 }
 
-/// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
-/// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
-/// iterations from `i0`. Returns the finished accumulators and the ring
-/// iteration after the tile. `cols` (0: all): the MMAs compute only the
-/// accumulators' first `cols` columns (moek.mma {cols}). `aTile`, `bTile`:
-/// the tiles the MMAs read (the transposed product: 1 and 0).
+/// One MMA of a K loop's stage (buildMmaSpecLoop): the accumulator's type,
+/// tile `aTile` from row `aRow` (wgmma's A) by tile `bTile` (B), `cols`
+/// (0: all) the accumulator columns it computes (moek.mma {cols}).
+struct MmaSpec {
+  mk::AccType type;
+  int64_t aTile;
+  Value aRow;
+  int64_t bTile;
+  int64_t cols = 0;
+};
+
+/// The K loop of one MMA warpgroup over one tile: one accumulator per
+/// spec, each stage's MMAs in spec order, ring iterations from `i0`.
+/// Returns the finished accumulators and the ring iteration after the tile.
 std::pair<SmallVector<Value>, Value>
-buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
-             ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined,
-             StageHook onFull = nullptr, int64_t cols = 0, int64_t aTile = 0,
-             int64_t bTile = 1) {
+buildMmaSpecLoop(OpBuilder &b, Location loc, Value ring,
+                 ArrayRef<MmaSpec> specs, Value cKSlices, Value i0,
+                 bool pipelined, StageHook onFull = nullptr) {
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  SmallVector<Value> init(aRows.size(), mk::MmaZeroOp::create(b, loc, accType));
+  SmallVector<Value> init;
+  for (const MmaSpec &spec : specs)
+    init.push_back(mk::MmaZeroOp::create(b, loc, spec.type));
   init.push_back(i0);
   // One commit group per accumulator and stage.
-  int64_t pending = pipelined ? aRows.size() : 0;
+  int64_t pending = pipelined ? specs.size() : 0;
   auto inner = scf::ForOp::create(
       b, loc, c0, cKSlices, c1, init,
       [&](OpBuilder &ib, Location il, Value ks, ValueRange iit) {
@@ -735,11 +769,11 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
         if (onFull)
           onFull(ib, il, i, ks);
         SmallVector<Value> next;
-        for (auto [acc, aRow] : llvm::zip(iit.drop_back(), aRows)) {
+        for (auto [acc, spec] : llvm::zip(iit.drop_back(), specs)) {
           next.push_back(mk::MmaOp::create(
-              ib, il, ring, i, ib.getI64IntegerAttr(aTile), aRow,
-              ib.getI64IntegerAttr(bTile), acc, /*zero_init=*/UnitAttr(),
-              cols ? ib.getI64IntegerAttr(cols) : IntegerAttr()));
+              ib, il, ring, i, ib.getI64IntegerAttr(spec.aTile), spec.aRow,
+              ib.getI64IntegerAttr(spec.bTile), acc, /*zero_init=*/UnitAttr(),
+              spec.cols ? ib.getI64IntegerAttr(spec.cols) : IntegerAttr()));
         }
         for (Value &acc : next)
           acc = mk::MmaWaitOp::create(ib, il, acc,
@@ -759,6 +793,23 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
                               arith::SubIOp::create(b, loc, next, c1));
   }
   return {accs, next};
+}
+
+/// The K loop of one cooperative MMA warpgroup over one tile: one 64-row
+/// accumulator per row offset in `aRows` (rows of tile 0) by tile 1, ring
+/// iterations from `i0`. Returns the finished accumulators and the ring
+/// iteration after the tile. `cols` (0: all): the MMAs compute only the
+/// accumulators' first `cols` columns (moek.mma {cols}). `aTile`, `bTile`:
+/// the tiles the MMAs read (the transposed product: 1 and 0).
+std::pair<SmallVector<Value>, Value>
+buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
+             ArrayRef<Value> aRows, Value cKSlices, Value i0, bool pipelined,
+             StageHook onFull = nullptr, int64_t cols = 0, int64_t aTile = 0,
+             int64_t bTile = 1) {
+  SmallVector<MmaSpec> specs;
+  for (Value aRow : aRows)
+    specs.push_back({accType, aTile, aRow, bTile, cols});
+  return buildMmaSpecLoop(b, loc, ring, specs, cKSlices, i0, pipelined, onFull);
 }
 
 /// Turns of the two MMA warpgroups of a block-scaled kernel: before
@@ -2800,7 +2851,8 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                         int64_t maxRows, const FusedWorkspace &ws, bool fp8,
                         bool fp4 = false, int64_t globalScales = 0,
                         bool paddedFp4 = false, bool yTma = false,
-                        ArrayRef<int64_t> biasOperands = {}) {
+                        ArrayRef<int64_t> biasOperands = {},
+                        int64_t tailRows = 0) {
   int64_t sliceK = fp8 ? kTileKFp8 : kTileK;
   auto entry = [&](ArrayRef<NamedAttribute> attrs) {
     return b.getDictionaryAttr(attrs);
@@ -2827,15 +2879,23 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
                   na("swizzle", n(fp4 ? (fp8 ? 64 : 0) : 128))});
   };
   // `bf16`: bf16 64 x 64 boxes in the FP8 kernels too (y by TMA).
+  // `descName`: the descriptor's name where it is not the part's (a second
+  // descriptor over the same part).
   auto scratch = [&](StringRef name, int64_t offset, int64_t inner,
-                     bool bf16 = false) {
+                     bool bf16 = false, int64_t boxRows = kXBoxRows,
+                     StringRef descName = "") {
     bool e4m3 = fp8 && !bf16;
-    return entry({na("kind", s("tma")), na("workspace", s(name)),
-                  na("workspace_offset", n(offset)),
-                  na("dtype", s(e4m3 ? "f8E4M3FN" : "bf16")),
-                  na("shape", i64s({maxRows, inner})),
-                  na("box", i64s({e4m3 ? sliceK : kTileK, kXBoxRows})),
-                  na("swizzle", n(128))});
+    SmallVector<NamedAttribute> attrs{
+        na("kind", s("tma")),
+        na("workspace", s(name)),
+        na("workspace_offset", n(offset)),
+        na("dtype", s(e4m3 ? "f8E4M3FN" : "bf16")),
+        na("shape", i64s({maxRows, inner})),
+        na("box", i64s({e4m3 ? sliceK : kTileK, boxRows})),
+        na("swizzle", n(128))};
+    if (!descName.empty())
+      attrs.push_back(na("name", s(descName)));
+    return entry(attrs);
   };
   auto ptr = [&](StringRef key, int64_t index) {
     return entry({na("kind", s("ptr")), na(key, n(index))});
@@ -2848,6 +2908,11 @@ ArrayAttr buildFusedAbi(OpBuilder &b, int64_t e, int64_t h, int64_t i,
   // GEMM2's rows stored by TMA (moek.store_acc_tma).
   if (yTma)
     abi.push_back(scratch("y", ws.y, h, /*bf16=*/true));
+  // Absorbed tails: the rows and the activation in boxes of tailRows rows.
+  if (tailRows) {
+    abi.push_back(scratch("rows", ws.rows, h, false, tailRows, "rows_tail"));
+    abi.push_back(scratch("act", ws.act, i, false, tailRows, "act_tail"));
+  }
   abi.append({
       ptr("operand", 0),
       ptr("operand", 1),
@@ -3226,14 +3291,18 @@ struct ExpertParallel {
 /// of an `accType` accumulator loaded from `loadBuf` (moek.acc_load_smem
 /// {rows = R}), and the barrier again so that the buffer may be written by
 /// the next small tile.
-Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
-                    ArrayRef<Value> rowMax, Value storeBuf, Value loadBuf,
-                    int64_t barrier, int64_t threads, mk::AccType accType) {
-  int64_t rows = cast<mk::AccType>(products.front().getType()).getCols();
+/// transposeBack's first half: the products stored transposed.
+void storeTransposed(OpBuilder &b, Location loc, ArrayRef<Value> products,
+                     ArrayRef<Value> rowMax, Value storeBuf) {
   for (auto [f, product] : llvm::enumerate(products))
     mk::AccStoreTransposedOp::create(
         b, loc, product, storeBuf, rowMax.empty() ? Value() : rowMax[f],
         b.getI64IntegerAttr(64 * int64_t(f)), b.getI64IntegerAttr(128));
+}
+/// transposeBack's second half: the barrier, the first `rows` rows loaded,
+/// the barrier again.
+Value loadTransposed(OpBuilder &b, Location loc, int64_t rows, Value loadBuf,
+                     int64_t barrier, int64_t threads, mk::AccType accType) {
   mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(barrier),
                             b.getI64IntegerAttr(threads));
   Value acc = mk::AccLoadSmemOp::create(b, loc, accType, loadBuf,
@@ -3242,6 +3311,14 @@ Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
   mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(barrier),
                             b.getI64IntegerAttr(threads));
   return acc;
+}
+Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
+                    ArrayRef<Value> rowMax, Value storeBuf, Value loadBuf,
+                    int64_t barrier, int64_t threads, mk::AccType accType) {
+  storeTransposed(b, loc, products, rowMax, storeBuf);
+  return loadTransposed(b, loc,
+                        cast<mk::AccType>(products.front().getType()).getCols(),
+                        loadBuf, barrier, threads, accType);
 }
 
 /// The MMA issuer and the epilogue of a single-issuer fused kernel
@@ -3298,7 +3375,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                  bool transposedSmallTiles = false, bool singleIssuer = false,
                  bool narrowTiles = true, bool dispatchReadiness = false,
                  bool approxActivation = true, bool gatherRows = false,
-                 StringRef gatherHint = "") {
+                 StringRef gatherHint = "", bool absorbTails = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3356,16 +3433,41 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // leave 33 KB of the 227 KB less the static shared memory, about 12
   // bytes an expert (three prefix sums) and a few hundred more: two 8 KB
   // halves a warpgroup up to about 150 experts, one beyond.
-  int64_t yHalves =
-      stagingHalvesBeside(stages * 48 * 1024 + 1024 + 12 * (e + 1) + 256);
+  // Absorbed tails (absorbTails): each stage also holds a 2 KB tile of 16
+  // rows (tile 2), and the staging a half a warpgroup less where four
+  // 50 KB stages leave no room for two.
+  constexpr int64_t kTailRows = 16;
+  // (With per-expert biases ptxas spilled 64-164 bytes: not taken.)
+  bool absorb = absorbTails && transposedSmallTiles && !packed && ranks == 1 &&
+                !commOnly && !single && yElem.isBF16() && !op.getXQuantAttr() &&
+                !gather && !blockReady && !op.getW13Bias() && !op.getW2Bias();
+  auto halvesFor = [&](bool withTail) {
+    return stagingHalvesBeside(
+        stages * (48 * 1024 + (withTail ? kTailRows * kSliceBytes : 0)) + 1024 +
+        12 * (e + 1) + 256);
+  };
+  int64_t yHalves = halvesFor(absorb);
+  if (absorb && yHalves == 0) {
+    absorb = false;
+    yHalves = halvesFor(false);
+  }
   bool yTma = !packed && ranks == 1 && !commOnly && !single &&
               yElem.isBF16() && yHalves > 0;
+  absorb = absorb && yTma;
+  if (absorbTails && !absorb && !packed)
+    op.emitRemark() << "convert-moe-to-moek: absorb-tails not applied (it "
+                       "takes bf16 weights and rows on sm_90a, one GPU, "
+                       "small-tiles, bf16 y stored by TMA, without "
+                       "gather-rows, dispatch-readiness or biases)";
+  int64_t tailRows = absorb ? kTailRows : 0;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
   SmallVector<Type> params{ptr, ptr, ptr, ptr};
   if (yTma)
     params.push_back(ptr);
+  if (absorb)
+    params.append({ptr, ptr}); // the rows and the activation, 16-row boxes
   params.append({gptr, gptr, gptr});
   if (packed)
     params.append({gptr, gptr}); // w13_scales, w2_scales
@@ -3380,9 +3482,9 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   params.append({gptr, gptr, b.getI32Type()});
   ArrayAttr abi = buildFusedAbi(b, e, h, i, maxRows, ws, /*fp8=*/false, packed,
                                 int64_t(g13) + g2, /*paddedFp4=*/false, yTma,
-                                biasOperands);
+                                biasOperands, tailRows);
   ep.extend(b, params, abi);
-  unsigned numTma = yTma ? 5 : 4;
+  unsigned numTma = (yTma ? 5 : 4) + (absorb ? 2 : 0);
   auto func = createKernelFunc(b, loc, name, params, numTma, abi, wsAttrs);
 
   Block *entry = func.addEntryBlock(b);
@@ -3393,6 +3495,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   Value tmapW13 = entry->getArgument(0), tmapW2 = entry->getArgument(1),
         tmapRows = entry->getArgument(2), tmapAct = entry->getArgument(3),
         tmapY = yTma ? entry->getArgument(4) : Value();
+  Value tmapRowsTail = absorb ? entry->getArgument(5) : Value(),
+        tmapActTail = absorb ? entry->getArgument(6) : Value();
   unsigned scaleArgs = (packed ? 2 : 0) + g13 + g2;
   unsigned biasArgs = biasOperands.size();
   Value x = arg(0), ids = arg(1), weights = arg(2),
@@ -3425,6 +3529,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                            b.getI64IntegerAttr(3));
   };
   SmallVector<Type> tiles{tile(128), tile(256)};
+  if (absorb)
+    tiles.push_back(tile(kTailRows));
   if (packed)
     tiles.push_back(MemRefType::get(
         {256, kTileK},
@@ -3450,6 +3556,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // go back through y's staging (16 KB or more), once both warpgroups' TMA
   // stores of y have read it.
   constexpr int64_t kSmallRows = 16, kTransposeBarrier = 10;
+  static_assert(kSmallRows == kTailRows, "a tail goes back as a small tile");
+  auto tailAcc = mk::AccType::get(ctx, 64, kSmallRows, b.getF32Type());
   bool bf16Small =
       transposedSmallTiles && !packed && yTma && !op.getXQuantAttr();
   bool smallTiles = (transposedSmallTiles && packed && !mxfp8W) || bf16Small;
@@ -3482,12 +3590,15 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
   IntegerAttr numE = b.getI64IntegerAttr(e), tileRows = b.getI64IntegerAttr(128);
-  Value n1 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
-                                            numE, tileRows,
-                                            b.getI64IntegerAttr(cols1));
-  Value n2 = mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets,
-                                            numE, tileRows,
-                                            b.getI64IntegerAttr(cols2));
+  auto count = [&](int64_t cols) -> Value {
+    auto op =
+        mk::GroupedTileCountOp::create(b, loc, b.getIndexType(), offsets, numE,
+                                       tileRows, b.getI64IntegerAttr(cols));
+    if (tailRows)
+      op.setTailRowsAttr(b.getI64IntegerAttr(tailRows));
+    return op;
+  };
+  Value n1 = count(cols1), n2 = count(cols2);
   // comm-only (expert parallelism, to time the transfers): no tiles; the
   // MMA warpgroups send the received rows back instead.
   Value total = commOnly ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
@@ -3496,9 +3607,24 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       (int64_t(16) << 20) / std::max<int64_t>(1, 128 * h * 2), 1, 8);
   auto decode = [&](OpBuilder &ob, Value t, int64_t cols) {
     SmallVector<Type> types(4, ob.getIndexType());
-    return mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
-                                     tileRows, ob.getI64IntegerAttr(cols),
-                                     ob.getI64IntegerAttr(rowGroup));
+    auto d = mk::GroupedTileOp::create(ob, loc, types, offsets, t, numE,
+                                       tileRows, ob.getI64IntegerAttr(cols),
+                                       ob.getI64IntegerAttr(rowGroup));
+    if (tailRows)
+      d.setTailRowsAttr(ob.getI64IntegerAttr(tailRows));
+    return d;
+  };
+  // An absorbed tail: the expert's rows end 1 to kTailRows rows past the
+  // tile's 128 (then this is its last block; a block before the last has
+  // more than 128 + kTailRows rows after its first).
+  auto hasTail = [&](OpBuilder &ob, mk::GroupedTileOp d) -> Value {
+    Value left = arith::SubIOp::create(ob, loc, d.getRowEnd(), d.getRow());
+    return arith::AndIOp::create(
+        ob, loc,
+        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ugt, left,
+                              idx(ob, 128)),
+        arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ule, left,
+                              idx(ob, 128 + kTailRows)));
   };
   // The readiness counter of a tile's row block (see FusedWorkspace), and
   // its target: every GEMM1 tile of the block, once per MMA warpgroup.
@@ -3574,12 +3700,16 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                   gatherStageRows(hb, hl, ring, st, ks, x, tokens, kTileK, h,
                                   gatherHint);
                 };
+                TailBox tail;
+                if (absorb)
+                  tail = {tmapRowsTail, hasTail(tb, d), 2, kTailRows};
                 Value next = buildTileLoads(
                     tb, l, ring, gather ? Value() : tmapRows, d.getRow(),
                     d.getRowEnd(), 128, tmapW13, {base, up}, slices1, iter,
                     streamWeights, t, kTileK, /*boxPerTile=*/false, bTile,
                     bRowBytes, bPacked, /*aTile=*/0, kSliceBytes, leader,
-                    gather ? StageHook(gatherHook) : StageHook());
+                    gather ? StageHook(gatherHook) : StageHook(), kWBoxRows,
+                    Value(), tail);
                 return next;
               },
               [&](OpBuilder &eb, Value t2) -> Value {
@@ -3587,12 +3717,16 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 mk::WaitCounterOp::create(eb, l, ready, readyIndex(eb, d),
                                           idx(eb, 2 * cols1));
                 auto [base, second] = gemm2Boxes(eb, d);
+                TailBox tail;
+                if (absorb)
+                  tail = {tmapActTail, hasTail(eb, d), 2, kTailRows};
                 Value next = buildTileLoads(
                     eb, l, ring, tmapAct, d.getRow(), d.getRowEnd(), 128,
                     tmapW2, {base, second}, slices2, iter, streamWeights, t,
                     kTileK, /*boxPerTile=*/false, bTile, bRowBytes, bPacked,
                     /*aTile=*/0, kSliceBytes, leader,
-                    gather ? StageHook(arrive) : StageHook());
+                    gather ? StageHook(arrive) : StageHook(), kWBoxRows,
+                    Value(), tail);
                 return next;
               });
         },
@@ -3691,14 +3825,16 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     // w's products are columns 128 w + 64 f, 64 values a thread of the
     // target fragment further (2048 floats); both warpgroups store, then
     // the first one's rows are loaded.
-    auto backFromSmall = [&](OpBuilder &bb, ArrayRef<Value> products) -> Value {
-      Value buf = LLVM::GEPOp::create(
+    auto smallBuf = [&](OpBuilder &bb) -> Value {
+      return LLVM::GEPOp::create(
           bb, loc, transposeBuf.getType(), bb.getF32Type(), transposeBuf,
           ValueRange{arith::IndexCastUIOp::create(
               bb, loc, bb.getI64Type(),
               arith::MulIOp::create(bb, loc, wg,
                                     idx(bb, 64 * 2 * kSmallRows)))});
-      return transposeBack(bb, loc, products, {}, buf, transposeBuf,
+    };
+    auto backFromSmall = [&](OpBuilder &bb, ArrayRef<Value> products) -> Value {
+      return transposeBack(bb, loc, products, {}, smallBuf(bb), transposeBuf,
                            kTransposeBarrier, 256, accType);
     };
     // A small tile (smallTiles): this warpgroup's 128 weight rows (tile 2
@@ -3782,7 +3918,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                        /*bTile=*/0);
       // Both warpgroups' stores of y have read the staging before either
       // writes its products there.
-      mk::StoreAccTmaWaitOp::create(bb, l);
+      mk::StoreAccTmaWaitOp::create(bb, l, /*read=*/true);
       mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
                                 bb.getI64IntegerAttr(256));
       return {backFromSmall(bb, products), next};
@@ -3815,12 +3951,25 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       Value few = arith::CmpIOp::create(
           tb, l, arith::CmpIPredicate::ule, d.getRowEnd(),
           arith::AddIOp::create(tb, l, d.getRow(), idx(tb, kSmallRows)));
-      auto ifOp = scf::IfOp::create(
-          tb, l, TypeRange{accType, tb.getIndexType()}, few, true);
+      // With absorbed tails, the tile's accumulator and the tail's two
+      // transposed products (zero where the tile has no tail).
+      SmallVector<Type> types{accType};
+      if (absorb)
+        types.append(2, tailAcc);
+      types.push_back(tb.getIndexType());
+      auto ifOp = scf::IfOp::create(tb, l, types, few, true);
+      auto yieldWithTail = [&](OpBuilder &yb, ArrayRef<Value> accs,
+                               Value next) {
+        SmallVector<Value> yield(accs);
+        if (absorb && accs.size() == 1)
+          yield.append(2, mk::MmaZeroOp::create(yb, l, tailAcc));
+        yield.push_back(next);
+        scf::YieldOp::create(yb, l, yield);
+      };
       if (bf16Small) {
         OpBuilder sb = OpBuilder::atBlockEnd(ifOp.thenBlock());
         auto [acc, next] = bf16SmallTileMmas(sb, slices, iter);
-        scf::YieldOp::create(sb, l, ValueRange{acc, next});
+        yieldWithTail(sb, {acc}, next);
       } else {
         OpBuilder sb = OpBuilder::atBlockEnd(ifOp.thenBlock());
         Value firstRow = arith::SelectOp::create(
@@ -3832,13 +3981,72 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                                          slices, iter);
         scf::YieldOp::create(sb, l, ValueRange{acc, next});
       }
-      {
-        OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+      OpBuilder eb = OpBuilder::atBlockEnd(ifOp.elseBlock());
+      if (absorb) {
+        // A tile with a tail: its 128 rows as above and, in the same
+        // stages, this warpgroup's 128 weight rows by the tail's rows
+        // (tile 2), two 64 x kSmallRows products.
+        auto tailIf = scf::IfOp::create(eb, l, types, hasTail(eb, d), true);
+        {
+          OpBuilder wb = OpBuilder::atBlockEnd(tailIf.thenBlock());
+          Value first = arith::MulIOp::create(wb, l, wg, idx(wb, 128));
+          Value second = arith::AddIOp::create(wb, l, first, idx(wb, 64));
+          auto [accs, next] = buildMmaSpecLoop(
+              wb, l, ring,
+              {MmaSpec{accType, 0, aRow, 1}, MmaSpec{tailAcc, 1, first, 2},
+               MmaSpec{tailAcc, 1, second, 2}},
+              slices, iter, /*pipelined=*/true, onFull);
+          yieldWithTail(wb, accs, next);
+        }
+        {
+          OpBuilder nb = OpBuilder::atBlockEnd(tailIf.elseBlock());
+          auto [accs, next] = big(nb);
+          yieldWithTail(nb, {accs[0]}, next);
+        }
+        scf::YieldOp::create(eb, l, tailIf.getResults());
+      } else {
         auto [accs, next] = big(eb);
         scf::YieldOp::create(eb, l, ValueRange{accs[0], next});
       }
-      return {{ifOp.getResult(0)}, ifOp.getResult(1)};
+      return {SmallVector<Value>(ifOp.getResults().drop_back()),
+              ifOp.getResults().back()};
     };
+    // An absorbed tail's end, in two parts: its two products stored
+    // transposed into y's staging (once both warpgroups' TMA stores of y
+    // have read it; GEMM1 before its own rows' epilogue, which leaves the
+    // staging alone, so that the products' registers are free for it),
+    // then back into a 64 x 256 accumulator, `finish`ed by the first
+    // warpgroup (the tail's rows from the tile's row + 128).
+    auto tailStash = [&](OpBuilder &tb, mk::GroupedTileOp d,
+                         ArrayRef<Value> accs) {
+      if (!absorb)
+        return;
+      auto ifOp = scf::IfOp::create(tb, loc, hasTail(tb, d), false);
+      OpBuilder bb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      mk::StoreAccTmaWaitOp::create(bb, loc, /*read=*/true);
+      mk::BarrierSyncOp::create(bb, loc,
+                                bb.getI64IntegerAttr(kTransposeBarrier),
+                                bb.getI64IntegerAttr(256));
+      storeTransposed(bb, loc, {accs[1], accs[2]}, {}, smallBuf(bb));
+    };
+    auto tailFinish =
+        [&](OpBuilder &tb, mk::GroupedTileOp d,
+            function_ref<void(OpBuilder &, Value, Value)> finish) {
+          if (!absorb)
+            return;
+          auto ifOp = scf::IfOp::create(tb, loc, hasTail(tb, d), false);
+          OpBuilder bb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+          Value acc = loadTransposed(bb, loc, kSmallRows, transposeBuf,
+                                     kTransposeBarrier, 256, accType);
+          auto only = scf::IfOp::create(
+              bb, loc,
+              arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::eq, wg,
+                                    idx(bb, 0)),
+              false);
+          OpBuilder ob = OpBuilder::atBlockTerminator(only.thenBlock());
+          finish(ob, acc,
+                 arith::AddIOp::create(ob, loc, d.getRow(), idx(ob, 128)));
+        };
     // The first MMA warpgroup's tile parts (PhaseTimers; no prologue, no
     // exchange: slots 7 and 13 stay zero).
     Value firstWg =
@@ -3886,24 +4094,34 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                   upper = arith::AddIOp::create(
                       tb, l, first, idx(tb, interleaved ? 128 : i));
                 }
-                scaleAndAddBias(tb, l, accs, w13Global, w13Bias,
-                                op.getW13Bias(), d.getExpert(), first, upper,
-                                i % 128 == 0);
+                // The bias, then the activation of rows from `at`.
+                auto storeAct = [&](OpBuilder &sb, Value acc, Value at) {
+                  SmallVector<Value> one{acc};
+                  scaleAndAddBias(sb, l, one, w13Global, w13Bias,
+                                  op.getW13Bias(), d.getExpert(), first, upper,
+                                  i % 128 == 0);
+                  auto store = mk::StoreActOp::create(
+                      sb, l, one[0], act, at,
+                      arith::MulIOp::create(sb, l, d.getColTile(),
+                                            idx(sb, 128)),
+                      d.getRowEnd(), rw, sb.getStringAttr(actName),
+                      sb.getStringAttr(interleaved ? "interleaved" : "concat"),
+                      TypeAttr::get(g1), TypeAttr::get(sb.getBF16Type()),
+                      sb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
+                  if (alpha)
+                    store.setAlphaAttr(alpha);
+                  if (limit)
+                    store.setLimitAttr(limit);
+                  // MXFP8 activations (act_quant): rounded per 1x32 block.
+                  store.setMxRound(bool(op.getActQuantAttr()));
+                  store.setApprox(approxActivation);
+                };
                 timers.stamp(tb, l, 14, firstWg, "sub");
-                auto store = mk::StoreActOp::create(
-                    tb, l, accs[0], act, row,
-                    arith::MulIOp::create(tb, l, d.getColTile(), idx(tb, 128)),
-                    d.getRowEnd(), rw, tb.getStringAttr(actName),
-                    tb.getStringAttr(interleaved ? "interleaved" : "concat"),
-                    TypeAttr::get(g1), TypeAttr::get(tb.getBF16Type()),
-                    tb.getI64IntegerAttr(i), FloatAttr(), FloatAttr());
-                if (alpha)
-                  store.setAlphaAttr(alpha);
-                if (limit)
-                  store.setLimitAttr(limit);
-                // MXFP8 activations (act_quant): rounded per 1x32 block.
-                store.setMxRound(bool(op.getActQuantAttr()));
-                store.setApprox(approxActivation);
+                tailStash(tb, d, accs);
+                storeAct(tb, accs[0], row);
+                tailFinish(tb, d, [&](OpBuilder &sb, Value acc, Value at) {
+                  storeAct(sb, acc, at);
+                });
                 timers.turn(tb, l, 14, 15, firstWg);
                 mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
                 timers.stamp(tb, l, 15, firstWg, "add");
@@ -3927,18 +4145,23 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                 timers.turn(eb, l, 8, 9, firstWg);
                 Value col =
                     arith::MulIOp::create(eb, l, d.getColTile(), idx(eb, 256));
-                scaleAndAddBias(eb, l, accs, w2Global, w2Bias,
-                                op.getW2Bias(), d.getExpert(), col, Value(),
-                                h % 256 == 0);
-                if (yTma)
-                  mk::StoreAccTmaOp::create(eb, l, accs[0], tmapY, wgStaging,
-                                            y, row, col, d.getRowEnd(),
-                                            storeBarrier,
-                                            eb.getI64IntegerAttr(yHalves),
-                                            eb.getI64IntegerAttr(h));
-                else
-                  ep.storeRows(eb, l, accs, y, row, col, d.getRowEnd(), yElem,
-                               h);
+                // The bias, then the rows of y from `at`.
+                auto storeY = [&](OpBuilder &sb, Value acc, Value at) {
+                  SmallVector<Value> one{acc};
+                  scaleAndAddBias(sb, l, one, w2Global, w2Bias, op.getW2Bias(),
+                                  d.getExpert(), col, Value(), h % 256 == 0);
+                  if (yTma)
+                    mk::StoreAccTmaOp::create(
+                        sb, l, one[0], tmapY, wgStaging, y, at, col,
+                        d.getRowEnd(), storeBarrier,
+                        sb.getI64IntegerAttr(yHalves), sb.getI64IntegerAttr(h));
+                  else
+                    ep.storeRows(sb, l, one, y, at, col, d.getRowEnd(), yElem,
+                                 h);
+                };
+                storeY(eb, accs[0], row);
+                tailStash(eb, d, accs);
+                tailFinish(eb, d, storeY);
                 return next;
               });
           timers.traceTile(ob, l, t, 2, firstWg);
@@ -5668,7 +5891,8 @@ struct ConvertMoEToMoEKernelPass
             /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
             /*singleIssuer=*/chip == "sm_100a" && singleIssuer, narrowTiles,
             dispatchReadiness, approxActivation,
-            /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint);
+            /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint,
+            /*absorbTails=*/chip == "sm_90a" && smallTiles && absorbTails);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

@@ -180,7 +180,9 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
         desc["fp4_padded"] = true;
       std::string name;
       if (overWorkspace) {
-        name = scratch.getValue().str() + "_desc";
+        // `name`: a second descriptor over the same part (another box).
+        auto named = entry.getAs<StringAttr>("name");
+        name = (named ? named : scratch).getValue().str() + "_desc";
         json jshape = json::array();
         for (Attribute d : shape)
           jshape.push_back(cast<IntegerAttr>(d).getInt());

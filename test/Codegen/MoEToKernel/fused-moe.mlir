@@ -21,7 +21,7 @@
 // SMALLT-NEXT:      scf.if %[[FEW]] -> (!moek.acc<64x256xf32>, index) {
 // SMALLT:             moek.mma %{{.+}} a(1, %{{.+}}) b(0) acc(%{{.+}}) : {{.*}}, !moek.acc<64x16xf32>
 // SMALLT-NEXT:        moek.mma %{{.+}} a(1, %{{.+}}) b(0) acc(%{{.+}}) : {{.*}}, !moek.acc<64x16xf32>
-// SMALLT:             moek.store_acc_tma_wait
+// SMALLT:             moek.store_acc_tma_wait {read}
 // SMALLT-NEXT:        moek.barrier_sync id(10) threads(256)
 // SMALLT:             moek.acc_store_transposed %{{.+}}, %{{.+}} {col = 0 : i64, cols = 128 : i64}
 // SMALLT-NEXT:        moek.acc_store_transposed %{{.+}}, %{{.+}} {col = 64 : i64, cols = 128 : i64}

@@ -21,6 +21,22 @@ func.func @negative_grouped_tile_row_group(%offsets: !llvm.ptr<1>, %t: index) ->
 
 // -----
 
+func.func @negative_grouped_tile_tail_rows(%offsets: !llvm.ptr<1>, %t: index) -> index {
+  // expected-error @+1 {{'moek.grouped_tile' op expects tail_rows in [0, tile_rows), got 128}}
+  %e, %row, %end, %ct = moek.grouped_tile %offsets[%t] {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 2 : i64, tail_rows = 128 : i64} : !llvm.ptr<1>
+  return %row : index
+}
+
+// -----
+
+func.func @negative_grouped_tile_count_tail_rows(%offsets: !llvm.ptr<1>) -> index {
+  // expected-error @+1 {{'moek.grouped_tile_count' op expects tail_rows in [0, tile_rows), got -1}}
+  %n = moek.grouped_tile_count %offsets {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 2 : i64, tail_rows = -1 : i64} : !llvm.ptr<1>
+  return %n : index
+}
+
+// -----
+
 func.func @negative_grouped_tile_no_experts(%offsets: !llvm.ptr<1>, %t: index) -> index {
   // expected-error @+1 {{'moek.grouped_tile' op expects num_experts, tile_rows and col_tiles >= 1}}
   %e, %row, %end, %ct = moek.grouped_tile %offsets[%t] {num_experts = 0 : i64, tile_rows = 128 : i64, col_tiles = 2 : i64} : !llvm.ptr<1>

@@ -4,7 +4,9 @@
 For each artifact folder made by make_fused_moe.py, launches the kernel
 through python/moe_runtime on fresh random inputs and routings (T = 1,
 T not a multiple of anything, every token on expert 0, half the experts
-without tokens, masked (-1) slots, a NaN in one token's row), with the
+without tokens, masked (-1) slots, a NaN in one token's row, "tails":
+experts of 129, 144, 145, 128, 16, 17, 1, 0, 136, 272, 273 and 257 rows in
+turn, whose last 128-row blocks hold 1 to 17 rows), with the
 output poisoned (NaN) first, and compares it with a float32 torch reference
 that rounds where the IR says (GEMM1 output, activation, GEMM2 output,
 combine in ascending slot order): relative Frobenius error and DeepGEMM's
@@ -301,7 +303,26 @@ def reference(c, x, ids, w, w13, w2, *rest):
     return out.to(torch.bfloat16)
 
 
+# Rows an expert for the "tails" routing, in turn: 128-row blocks with a
+# last block of 1 and 16 rows (absorbed by the block before with
+# absorb-tails), 17 (a block of its own), exactly full, small and empty.
+TAIL_COUNTS = (129, 144, 145, 128, 16, 17, 1, 0, 136, 272, 273, 257)
+
+
 def routing(kind, T, E, K, gen, dev):
+    if kind == "tails":
+        # Expert e takes TAIL_COUNTS[e % 12] slots (fewer once the T K
+        # slots run out), slot k of token t being position k T + t: an
+        # expert's positions (at most T) never hold two slots of a token.
+        ids = torch.full((K * T,), -1, dtype=torch.int32)
+        pos = 0
+        for e in range(E):
+            n = min(TAIL_COUNTS[e % len(TAIL_COUNTS)], T, K * T - pos)
+            ids[pos:pos + n] = e
+            pos += n
+        ids = ids.view(K, T).t().contiguous().to(dev)
+        w = torch.rand(T, K, generator=gen, device=dev) + 0.1
+        return ids, (w / w.sum(1, keepdim=True)).float().contiguous()
     if kind == "one_expert":
         ids = torch.zeros(T, K, dtype=torch.int32, device=dev)
         ids[:, 1:] = -1  # only slot 0 routes, to expert 0
@@ -836,6 +857,7 @@ def main():
                 (1, "random", None), (37, "random", None),
                 (300, "masked", None), (300, "one_expert", None),
                 (257, "half_experts", None), (1000, "random", None),
+                (300, "tails", None),
                 (64, "random", 5),
                 # MXFP4: scales over 25 powers of two (blocks that the
                 # kernel rounds to e4m3 subnormals or zero).

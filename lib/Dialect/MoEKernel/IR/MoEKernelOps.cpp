@@ -319,6 +319,10 @@ static LogicalResult verifyGroupedTiling(OpTy op) {
       op.getTileRowsAttr().getInt() < 1 || op.getColTilesAttr().getInt() < 1)
     return op.emitOpError() << "expects num_experts, tile_rows and col_tiles "
                                ">= 1";
+  int64_t tail = op.getTailRows();
+  if (tail < 0 || tail >= op.getTileRowsAttr().getInt())
+    return op.emitOpError()
+           << "expects tail_rows in [0, tile_rows), got " << tail;
   return success();
 }
 

@@ -800,14 +800,18 @@ def MoEK_GroupedTileCountOp : MoEK_Op<"grouped_tile_count", []> {
     `[offsets[e], offsets[e+1])`), counts the tiles of `tile_rows` rows by
     one of `col_tiles` column blocks over all experts:
     `sum_e ceil(rows_e / tile_rows) * col_tiles`. Experts with no rows
-    count nothing.
+    count nothing. With `tail_rows = R` (> 0), an expert's last row block
+    of at most R rows past a full block is not a block of its own: the
+    block before takes it (`ceil(max(rows_e - R, 1) / tile_rows)` blocks
+    for `rows_e > 0`), so that block holds up to `tile_rows + R` rows.
 
     ```mlir
     %n = moek.grouped_tile_count %offsets {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 4 : i64} : !llvm.ptr<1>
     ```
   }];
   let arguments = (ins LLVM_AnyPointer:$offsets, I64Attr:$num_experts,
-                       I64Attr:$tile_rows, I64Attr:$col_tiles);
+                       I64Attr:$tile_rows, I64Attr:$col_tiles,
+                       DefaultValuedAttr<I64Attr, "0">:$tail_rows);
   let results = (outs Index:$count);
   let assemblyFormat = "$offsets attr-dict `:` qualified(type($offsets))";
   let hasVerifier = 1;
@@ -826,6 +830,9 @@ def MoEK_GroupedTileOp : MoEK_Op<"grouped_tile", []> {
     a persistent grid, then read the same weight column panel, so it comes
     from DRAM once per group and from L2 for the other row blocks.
     `row_group = 1` (the default) is plain row-block-major order.
+    `tail_rows` as moek.grouped_tile_count's (the same value for both): a
+    tile of an expert's last block then has `row_end - row` up to
+    `tile_rows + tail_rows`.
 
     ```mlir
     %e, %row, %end, %col = moek.grouped_tile %offsets[%t] {num_experts = 8 : i64, tile_rows = 128 : i64, col_tiles = 4 : i64, row_group = 8 : i64} : !llvm.ptr<1>
@@ -834,7 +841,8 @@ def MoEK_GroupedTileOp : MoEK_Op<"grouped_tile", []> {
   let arguments = (ins LLVM_AnyPointer:$offsets, Index:$tile,
                        I64Attr:$num_experts, I64Attr:$tile_rows,
                        I64Attr:$col_tiles,
-                       DefaultValuedAttr<I64Attr, "1">:$row_group);
+                       DefaultValuedAttr<I64Attr, "1">:$row_group,
+                       DefaultValuedAttr<I64Attr, "0">:$tail_rows);
   let results = (outs Index:$expert, Index:$row, Index:$row_end,
                       Index:$col_tile);
   let assemblyFormat = "$offsets `[` $tile `]` attr-dict `:` qualified(type($offsets))";
@@ -2254,11 +2262,16 @@ def MoEK_StoreAccTmaWaitOp : MoEK_Op<"store_acc_tma_wait", []> {
     instructions (a thread's wait is for its own bulk stores: the others
     have none), so no thread index is read: one kept from the kernel's
     start to choose the first thread was a value live across every tile.
+    With `read`, it waits only until the stores have read their staging
+    (`cp.async.bulk.wait_group.read 0`, no fence): enough before the
+    staging is written again, not to publish the rows.
 
     ```mlir
     moek.store_acc_tma_wait
+    moek.store_acc_tma_wait {read}
     ```
   }];
+  let arguments = (ins UnitAttr:$read);
   let assemblyFormat = "attr-dict";
 }
 
