@@ -241,12 +241,16 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "registers, moek.mma_fp4, moek.mma_fp4_bf16; bf16: moek.mma on "
            "64 x 16 accumulators); false: every tile the large way, for "
            "comparisons">,
-    Option<"absorbTails", "absorb-tails", "bool", "false",
-           "Fused bf16 layers on sm_90a (bf16 weights, one GPU, y stored by "
-           "TMA, with small-tiles): an expert's last row block of at most 16 "
-           "rows past a full block joins the block before (moek.grouped_tile "
-           "tail_rows = 16), whose tile multiplies those rows transposed "
-           "(tile 2 of each stage, a 16-row box) beside its 128 rows">,
+    Option<"absorbTails", "absorb-tails", "std::string", "\"auto\"",
+           "Fused bf16 layers on sm_90a (bf16 weights and rows, one GPU, y "
+           "stored by TMA, small-tiles, no biases): an expert's last row "
+           "block of at most 16 rows past a full block joins the block "
+           "before (moek.grouped_tile tail_rows = 16), whose tile multiplies "
+           "those rows transposed (tile 2 of each stage, a 16-row box) "
+           "beside its 128 rows. 'auto': where max-tokens * top_k / E <= "
+           "512 (H100: DeepSeek-V3 prefill and gpt-oss-120b 3-4% faster, "
+           "Qwen3-30B-A3B 0-2%; not kept at 1024 rows an expert); 'true', "
+           "'false'">,
     Option<"blockScaled", "block-scaled", "bool", "true",
            "FP8 x MXFP4 fused layers on sm_100a: the packed weights "
            "multiplied as tcgen05's block-scaled A operand (moek.unpack_fp4, "

@@ -1,6 +1,6 @@
-// absorb-tails (sm_90a, bf16 weights, one GPU, y by TMA): an expert's last
-// row block of at most 16 rows past a full 128-row block joins the block
-// before (moek.grouped_tile{_count} tail_rows = 16). The producer copies
+// absorb-tails (sm_90a, bf16 weights and rows, one GPU, y by TMA, no
+// biases): an expert's last row block of at most 16 rows past a full
+// 128-row block joins the block before (moek.grouped_tile{_count} tail_rows = 16). The producer copies
 // those rows into tile 2 of each stage (a second descriptor over the rows,
 // and over the activation for GEMM2, in 16-row boxes); the tile's MMA
 // warpgroups multiply them transposed in the same stages (each its 128
@@ -9,7 +9,13 @@
 // through y's staging (one 8 KB half a warpgroup: four 50 KB stages leave
 // no room for two), from the tile's row + 128.
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=true" | FileCheck %s
+// The default ('auto'): absorbed where an expert has at most 512 rows on
+// average at max-tokens (this layer, E = 8, top_k 2: max-tokens 2048, not
+// the default 4096).
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=false max-tokens=2048" | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=2048" | FileCheck %s --check-prefix=AUTO
+// RUN: not moe-opt %s --convert-moe-to-moek="absorb-tails=yes" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=true" 2>&1 | FileCheck %s --check-prefix=REMARK
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a absorb-tails=true" | FileCheck %s --check-prefix=OFF
 // RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a absorb-tails=true" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx --chip=sm_90a -o %t.ptx
@@ -67,6 +73,12 @@
 // CHECK:           %[[BACK2:.+]] = moek.acc_load_smem %[[STAGING]] {rows = 16 : i64}
 // CHECK:             %[[ROW2:.+]] = arith.addi %row, %c128{{.*}} : index
 // CHECK:             moek.store_acc_tma %[[BACK2]], {{.*}}[%[[ROW2]], %{{.+}}] row_limit(%row_end)
+
+// AUTO-LABEL: llvm.func @layer_fused_moe_0(
+// AUTO:         moek.ring_alloc consumers(256) : !moek.ring<4, [memref<128x64xbf16, 3>, memref<256x64xbf16, 3>, memref<16x64xbf16, 3>]>
+// AUTO:         moek.grouped_tile_count {{.*}}tail_rows = 16 : i64
+
+// BAD: error: convert-moe-to-moek: absorb-tails must be 'auto', 'true' or 'false', got 'yes'
 
 // OFF-LABEL: llvm.func @layer_fused_moe_0(
 // OFF-NOT:     tail_rows
