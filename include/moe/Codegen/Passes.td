@@ -248,9 +248,9 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "before (moek.grouped_tile tail_rows = 16), whose tile multiplies "
            "those rows transposed (tile 2 of each stage, a 16-row box) "
            "beside its 128 rows. 'auto': where max-tokens * top_k / E <= "
-           "512 (H100: DeepSeek-V3 prefill and gpt-oss-120b 3-4% faster, "
-           "Qwen3-30B-A3B 0-2%; not kept at 1024 rows an expert); 'true', "
-           "'false'">,
+           "192 (H100: DeepSeek-V3 prefill and gpt-oss-120b 2-4% faster; "
+           "no gain at Qwen3-30B-A3B's 256 or at 1024 rows an expert); "
+           "'true', 'false'">,
     Option<"blockScaled", "block-scaled", "bool", "true",
            "FP8 x MXFP4 fused layers on sm_100a: the packed weights "
            "multiplied as tcgen05's block-scaled A operand (moek.unpack_fp4, "

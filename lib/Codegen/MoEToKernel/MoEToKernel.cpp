@@ -3437,13 +3437,13 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   // rows (tile 2), and the staging a half a warpgroup less where four
   // 50 KB stages leave no room for two.
   constexpr int64_t kTailRows = 16;
-  // 'auto': where an expert has at most 512 rows on average at max-tokens
-  // (measured on an H100: 3-4% faster at 128 rows an expert, 0-2% at 256,
-  // -1.1..+1.7% and -0.8..+5.3% at 1024; docs/FusedKernel.md).
+  // 'auto': where an expert has at most 192 rows on average at max-tokens
+  // (three H100 runs: 2-4% faster at 128 rows an expert; at 256 (Qwen3)
+  // -0.1, -1.6, +4.1%; at 1024 no gain either; docs/FusedKernel.md).
   // (With per-expert biases ptxas spilled 64-164 bytes: not taken.)
   bool absorbAsked = absorbTails == "true";
   bool absorb =
-      (absorbAsked || (absorbTails == "auto" && maxTokens * k <= 512 * e)) &&
+      (absorbAsked || (absorbTails == "auto" && maxTokens * k <= 192 * e)) &&
       transposedSmallTiles && !packed && ranks == 1 && !commOnly && !single &&
       yElem.isBF16() && !op.getXQuantAttr() && !gather && !blockReady &&
       !op.getW13Bias() && !op.getW2Bias();

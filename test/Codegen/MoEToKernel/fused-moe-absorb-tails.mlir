@@ -9,12 +9,13 @@
 // through y's staging (one 8 KB half a warpgroup: four 50 KB stages leave
 // no room for two), from the tile's row + 128.
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=true" | FileCheck %s
-// The default ('auto'): absorbed where an expert has at most 512 rows on
-// average at max-tokens (this layer, E = 8, top_k 2: max-tokens 2048, not
-// the default 4096).
+// The default ('auto'): absorbed where an expert has at most 192 rows on
+// average at max-tokens (this layer, E = 8, top_k 2: max-tokens 768, not
+// the default 4096 or 769).
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek | FileCheck %s --check-prefix=OFF
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=false max-tokens=2048" | FileCheck %s --check-prefix=OFF
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=2048" | FileCheck %s --check-prefix=AUTO
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=769" | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=false max-tokens=768" | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="max-tokens=768" | FileCheck %s --check-prefix=AUTO
 // RUN: not moe-opt %s --convert-moe-to-moek="absorb-tails=yes" 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="absorb-tails=true" 2>&1 | FileCheck %s --check-prefix=REMARK
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a absorb-tails=true" | FileCheck %s --check-prefix=OFF
