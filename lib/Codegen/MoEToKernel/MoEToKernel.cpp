@@ -3284,13 +3284,6 @@ struct ExpertParallel {
   }
 };
 
-/// The end of a small tile: its two transposed 64 x R products (weight
-/// rows x tokens) stored at columns 0 and 64 of `storeBuf`
-/// (moek.acc_store_transposed, each row's column scale from `rowMax` if
-/// given), named barrier `barrier` over `threads` threads, the first R rows
-/// of an `accType` accumulator loaded from `loadBuf` (moek.acc_load_smem
-/// {rows = R}), and the barrier again so that the buffer may be written by
-/// the next small tile.
 /// transposeBack's first half: the products stored transposed.
 void storeTransposed(OpBuilder &b, Location loc, ArrayRef<Value> products,
                      ArrayRef<Value> rowMax, Value storeBuf) {
@@ -3312,6 +3305,13 @@ Value loadTransposed(OpBuilder &b, Location loc, int64_t rows, Value loadBuf,
                             b.getI64IntegerAttr(threads));
   return acc;
 }
+/// The end of a small tile: its two transposed 64 x R products (weight
+/// rows x tokens) stored at columns 0 and 64 of `storeBuf`
+/// (moek.acc_store_transposed, each row's column scale from `rowMax` if
+/// given), named barrier `barrier` over `threads` threads, the first R rows
+/// of an `accType` accumulator loaded from `loadBuf` (moek.acc_load_smem
+/// {rows = R}), and the barrier again so that the buffer may be written by
+/// the next small tile.
 Value transposeBack(OpBuilder &b, Location loc, ArrayRef<Value> products,
                     ArrayRef<Value> rowMax, Value storeBuf, Value loadBuf,
                     int64_t barrier, int64_t threads, mk::AccType accType) {
