@@ -3843,6 +3843,21 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
       return transposeBack(bb, loc, products, {}, smallBuf(bb), transposeBuf,
                            kTransposeBarrier, 256, accType);
     };
+    // With bf16 weights the buffer is y's staging: both warpgroups' stores
+    // of y have read it before either writes its products there.
+    auto stashInStaging = [&](OpBuilder &bb, ArrayRef<Value> products) {
+      mk::StoreAccTmaWaitOp::create(bb, loc, /*read=*/true);
+      mk::BarrierSyncOp::create(bb, loc,
+                                bb.getI64IntegerAttr(kTransposeBarrier),
+                                bb.getI64IntegerAttr(256));
+      storeTransposed(bb, loc, products, {}, smallBuf(bb));
+    };
+    // This warpgroup's two 64-row blocks of tile 1's weight rows (wgmma's A
+    // in the transposed products).
+    auto weightBlocks = [&](OpBuilder &bb) -> SmallVector<Value> {
+      Value first = arith::MulIOp::create(bb, loc, wg, idx(bb, 128));
+      return {first, arith::AddIOp::create(bb, loc, first, idx(bb, 64))};
+    };
     // A small tile (smallTiles): this warpgroup's 128 weight rows (tile 2
     // rows from 128 wg, the box from `firstRow` in the scales' rows) times
     // the tile's first kSmallRows token rows, accumulated over the K
@@ -3914,20 +3929,14 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     // a 64 x 256 accumulator as above.
     auto bf16SmallTileMmas = [&](OpBuilder &bb, Value slices,
                                  Value iter) -> std::pair<Value, Value> {
-      Location l = loc;
-      auto small = mk::AccType::get(ctx, 64, kSmallRows, bb.getF32Type());
-      Value first = arith::MulIOp::create(bb, l, wg, idx(bb, 128));
-      Value second = arith::AddIOp::create(bb, l, first, idx(bb, 64));
       auto [products, next] =
-          buildMmaLoop(bb, l, ring, small, {first, second}, slices, iter,
+          buildMmaLoop(bb, loc, ring, tailAcc, weightBlocks(bb), slices, iter,
                        /*pipelined=*/true, nullptr, /*cols=*/0, /*aTile=*/1,
                        /*bTile=*/0);
-      // Both warpgroups' stores of y have read the staging before either
-      // writes its products there.
-      mk::StoreAccTmaWaitOp::create(bb, l, /*read=*/true);
-      mk::BarrierSyncOp::create(bb, l, bb.getI64IntegerAttr(kTransposeBarrier),
-                                bb.getI64IntegerAttr(256));
-      return {backFromSmall(bb, products), next};
+      stashInStaging(bb, products);
+      return {loadTransposed(bb, loc, kSmallRows, transposeBuf,
+                             kTransposeBarrier, 256, accType),
+              next};
     };
     // The MMAs of a tile: buildTileMmas, or with smallTiles the transposed
     // product when the tile has at most kSmallRows rows. `onFull`: what a
@@ -3995,12 +4004,11 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         auto tailIf = scf::IfOp::create(eb, l, types, hasTail(eb, d), true);
         {
           OpBuilder wb = OpBuilder::atBlockEnd(tailIf.thenBlock());
-          Value first = arith::MulIOp::create(wb, l, wg, idx(wb, 128));
-          Value second = arith::AddIOp::create(wb, l, first, idx(wb, 64));
+          SmallVector<Value> blocks = weightBlocks(wb);
           auto [accs, next] = buildMmaSpecLoop(
               wb, l, ring,
-              {MmaSpec{accType, 0, aRow, 1}, MmaSpec{tailAcc, 1, first, 2},
-               MmaSpec{tailAcc, 1, second, 2}},
+              {MmaSpec{accType, 0, aRow, 1}, MmaSpec{tailAcc, 1, blocks[0], 2},
+               MmaSpec{tailAcc, 1, blocks[1], 2}},
               slices, iter, /*pipelined=*/true, onFull);
           yieldWithTail(wb, accs, next);
         }
@@ -4023,24 +4031,20 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     // staging alone, so that the products' registers are free for it),
     // then back into a 64 x 256 accumulator, `finish`ed by the first
     // warpgroup (the tail's rows from the tile's row + 128).
-    auto tailStash = [&](OpBuilder &tb, mk::GroupedTileOp d,
-                         ArrayRef<Value> accs) {
-      if (!absorb)
+    // `tail`: hasTail of the tile (null without absorbed tails).
+    auto tailStash = [&](OpBuilder &tb, Value tail, ArrayRef<Value> accs) {
+      if (!tail)
         return;
-      auto ifOp = scf::IfOp::create(tb, loc, hasTail(tb, d), false);
+      auto ifOp = scf::IfOp::create(tb, loc, tail, false);
       OpBuilder bb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-      mk::StoreAccTmaWaitOp::create(bb, loc, /*read=*/true);
-      mk::BarrierSyncOp::create(bb, loc,
-                                bb.getI64IntegerAttr(kTransposeBarrier),
-                                bb.getI64IntegerAttr(256));
-      storeTransposed(bb, loc, {accs[1], accs[2]}, {}, smallBuf(bb));
+      stashInStaging(bb, {accs[1], accs[2]});
     };
     auto tailFinish =
-        [&](OpBuilder &tb, mk::GroupedTileOp d,
+        [&](OpBuilder &tb, mk::GroupedTileOp d, Value tail,
             function_ref<void(OpBuilder &, Value, Value)> finish) {
-          if (!absorb)
+          if (!tail)
             return;
-          auto ifOp = scf::IfOp::create(tb, loc, hasTail(tb, d), false);
+          auto ifOp = scf::IfOp::create(tb, loc, tail, false);
           OpBuilder bb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
           Value acc = loadTransposed(bb, loc, kSmallRows, transposeBuf,
                                      kTransposeBarrier, 256, accType);
@@ -4123,11 +4127,13 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                   store.setApprox(approxActivation);
                 };
                 timers.stamp(tb, l, 14, firstWg, "sub");
-                tailStash(tb, d, accs);
+                Value tail = absorb ? hasTail(tb, d) : Value();
+                tailStash(tb, tail, accs);
                 storeAct(tb, accs[0], row);
-                tailFinish(tb, d, [&](OpBuilder &sb, Value acc, Value at) {
-                  storeAct(sb, acc, at);
-                });
+                tailFinish(tb, d, tail,
+                           [&](OpBuilder &sb, Value acc, Value at) {
+                             storeAct(sb, acc, at);
+                           });
                 timers.turn(tb, l, 14, 15, firstWg);
                 mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
                 timers.stamp(tb, l, 15, firstWg, "add");
@@ -4166,8 +4172,9 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                                  h);
                 };
                 storeY(eb, accs[0], row);
-                tailStash(eb, d, accs);
-                tailFinish(eb, d, storeY);
+                Value tail = absorb ? hasTail(eb, d) : Value();
+                tailStash(eb, tail, accs);
+                tailFinish(eb, d, tail, storeY);
                 return next;
               });
           timers.traceTile(ob, l, t, 2, firstWg);
