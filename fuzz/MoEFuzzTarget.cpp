@@ -17,11 +17,13 @@
 // that runs the same entry point on files (the lit smoke test uses it).
 //
 // Excluded inputs (upstream MLIR aborts we cannot fix here) are listed in
-// docs/Robustness.md; each is rejected by isExcluded() below.
+// docs/Robustness.md; each is refused by mlir::moe::findParserTrap (the
+// same check the tools and the JIT make) before parsing.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/InitAllDialects.h"
+#include "moe/ParserGuard.h"
 #include "moe/Reference/Evaluator.h"
 #include "moe/Transforms/Passes.h"
 
@@ -70,21 +72,6 @@ struct Choices {
   }
   uint64_t below(uint64_t n) { return n ? next() % n : 0; }
 };
-
-/// Inputs that reach known crashes outside the front end this target
-/// hardens (docs/Robustness.md, "Not ours"). U2: upstream MLIR's parser
-/// segfaults on a dense array attribute of `index` elements
-/// (`array<index...`: parseDenseArrayAttr takes the non-integer type for a
-/// float type). (K1, !moek.ring with a non-integer memory space, is fixed in
-/// RingType::verify and is a lit regression test,
-/// test/Fuzz/verifier-overflow.mlir.)
-bool isExcluded(llvm::StringRef text) {
-  for (size_t at = text.find("array<"); at != llvm::StringRef::npos;
-       at = text.find("array<", at + 1))
-    if (text.drop_front(at + 6).ltrim().starts_with("index"))
-      return true;
-  return false;
-}
 
 bool shapeFits(Type type, int64_t tokens, int64_t &total) {
   auto shaped = dyn_cast<RankedTensorType>(type);
@@ -200,7 +187,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // one; libFuzzer's data does not): upstream issue U1 of docs/Robustness.md.
   std::string owned(reinterpret_cast<const char *>(data), size);
   llvm::StringRef text(owned.c_str(), size);
-  if (isExcluded(text))
+  // Inputs upstream's parser crashes on are refused before parsing, as the
+  // tools and the JIT refuse them (moe/ParserGuard.h; U2 of
+  // docs/Robustness.md). (K1, !moek.ring with a non-integer memory space, is
+  // fixed in RingType::verify: test/Fuzz/verifier-overflow.mlir.)
+  if (mlir::moe::findParserTrap(text))
     return -1; // not added to the corpus
 
   static DialectRegistry *registry = [] {

@@ -18,6 +18,7 @@
 #include "moe/Dialect/MoEKernel/IR/MoEKernelOps.h"
 #include "moe/InitAllDialects.h"
 #include "moe/InitAllPasses.h"
+#include "moe/ParserGuard.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -28,6 +29,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
@@ -116,6 +118,12 @@ const std::string &ptxasVersion() {
 /// Parses the request's source into `ctx`.
 Expected<OwningOpRef<ModuleOp>> parse(const jit::CompileRequest &request,
                                       MLIRContext &ctx) {
+  if (std::optional<ParserTrap> trap = findParserTrap(request.source))
+    return jitError(llvm::formatv("moe-jit: the layer does not parse:\n"
+                                  "loc(\"{0}\":{1}:{2}): {3}",
+                                  request.sourceName, trap->line, trap->column,
+                                  trap->message)
+                        .str());
   CollectedDiagnostics diags(ctx);
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(request.source, ParserConfig(&ctx),

@@ -20,6 +20,7 @@
 
 #include "GpuCheck.h"
 #include "moe/InitAllDialects.h"
+#include "moe/ParserGuard.h"
 #include "moe/Reference/Evaluator.h"
 #include "moe/Reference/Npy.h"
 
@@ -168,6 +169,8 @@ int main(int argc, char **argv) {
   auto file = openInputFile(inputFilename, &errorMessage);
   if (!file)
     return fail(errorMessage);
+  if (mlir::moe::reportParserTrap(*file, llvm::errs()))
+    return 1;
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);

@@ -1,0 +1,53 @@
+//===- ParserGuard.h - Inputs upstream's parser crashes on -------*- C++
+//-*-===//
+//
+// Part of the MoE compiler project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// MLIR 22's parser crashes (SEGV) on some inputs instead of diagnosing them
+// (docs/Robustness.md, "Not ours"). The tools and the JIT look for those
+// inputs before they parse and report an error instead.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PARSERGUARD_H
+#define MOE_PARSERGUARD_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <string>
+
+namespace llvm {
+class MemoryBuffer;
+class raw_ostream;
+} // namespace llvm
+
+namespace mlir {
+namespace moe {
+
+/// An input that upstream's parser would crash on: where it starts (an
+/// offset into the source) and why it is refused.
+struct ParserTrap {
+  size_t offset;
+  unsigned line, column; // 1-based
+  std::string message;
+};
+
+/// Returns the first trap in `source`, skipping comments and string
+/// literals. Known traps: U2, a dense array attribute of `index` elements
+/// (`array<index>`, `array<index: 1>`), which `Parser::parseDenseArrayAttr`
+/// takes for a float type.
+std::optional<ParserTrap> findParserTrap(llvm::StringRef source);
+
+/// Prints "<name>:<line>:<col>: error: ..." with the source line for the
+/// first trap of `buffer` to `os` and returns true; returns false when there
+/// is none.
+bool reportParserTrap(const llvm::MemoryBuffer &buffer, llvm::raw_ostream &os);
+
+} // namespace moe
+} // namespace mlir
+
+#endif // MOE_PARSERGUARD_H
