@@ -13,13 +13,18 @@
 #include "moe/Codegen/PTXEmitter.h"
 #include "moe/Codegen/Translations.h"
 #include "moe/InitAllDialects.h"
+#include "moe/ParserGuard.h"
 
+#include "mlir/IR/Verifier.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Tools/ParseUtilities.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
 
 using namespace mlir;
 
@@ -78,6 +83,44 @@ struct PTXTranslationOptions {
 };
 } // namespace
 
+/// The dialects and LLVM IR translation interfaces every translation here
+/// reads (emitPTX adds the interfaces to the context as well, for API
+/// callers).
+static void registerDialects(DialectRegistry &registry) {
+  moe::registerAllDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+}
+
+/// What TranslateFromMLIRRegistration does (parse the input into an op, with
+/// an implicit module, verify it, translate it), with the input first checked
+/// for what upstream's parser crashes on (moe/ParserGuard.h): that gets an
+/// error at its place instead.
+static TranslateFunction
+fromMLIR(std::function<LogicalResult(Operation *, raw_ostream &)> translate) {
+  return [translate](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+                     raw_ostream &os, MLIRContext *context) -> LogicalResult {
+    const llvm::MemoryBuffer *buffer =
+        sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
+    if (std::optional<moe::ParserTrap> trap =
+            moe::findParserTrap(buffer->getBuffer()))
+      return emitError(FileLineColLoc::get(context,
+                                           buffer->getBufferIdentifier(),
+                                           trap->line, trap->column))
+             << trap->message;
+    DialectRegistry registry;
+    registerDialects(registry);
+    context->appendDialectRegistry(registry);
+    OwningOpRef<Operation *> op = parseSourceFileForTool(
+        sourceMgr, context, /*insertImplicitModule=*/true);
+    if (!op || failed(verify(*op)))
+      return failure();
+    return translate(op.get(), os);
+  };
+}
+
 static FailureOr<ModuleOp> expectModule(Operation *op, StringRef flag) {
   auto module = dyn_cast<ModuleOp>(op);
   if (!module)
@@ -86,30 +129,20 @@ static FailureOr<ModuleOp> expectModule(Operation *op, StringRef flag) {
 }
 
 void moe::registerMoETranslations() {
-  // The kernel translations also need the LLVM IR translation interfaces
-  // (emitPTX adds them to the context as well, for API callers).
-  auto registerDialects = [](DialectRegistry &registry) {
-    registerAllDialects(registry);
-    registerBuiltinDialectTranslation(registry);
-    registerLLVMDialectTranslation(registry);
-    registerNVVMDialectTranslation(registry);
-    registerGPUDialectTranslation(registry);
-  };
-  static TranslateFromMLIRRegistration layerJson(
+  static TranslateRegistration layerJson(
       "moe-to-layer-json",
       "describe every moe.fused_moe (sizes, formats, rounding points) as JSON",
-      [](Operation *op, raw_ostream &os) -> LogicalResult {
+      fromMLIR([](Operation *op, raw_ostream &os) -> LogicalResult {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)
           return op->emitError("expects a builtin.module");
         return translateToLayerJson(module, os);
-      },
-      registerDialects);
+      }));
 
   static PTXTranslationOptions ptxOptions;
-  static TranslateFromMLIRRegistration toPTX(
+  static TranslateRegistration toPTX(
       "moe-to-ptx", "compile LLVM+NVVM kernels (in a gpu.module or not) to PTX",
-      [](Operation *op, raw_ostream &os) -> LogicalResult {
+      fromMLIR([](Operation *op, raw_ostream &os) -> LogicalResult {
         FailureOr<ModuleOp> module = expectModule(op, "moe-to-ptx");
         if (failed(module))
           return failure();
@@ -118,24 +151,22 @@ void moe::registerMoETranslations() {
           return failure();
         os << *ptx;
         return success();
-      },
-      registerDialects);
-  static TranslateFromMLIRRegistration toManifest(
+      }));
+  static TranslateRegistration toManifest(
       "moe-to-manifest",
       "write the artifact manifest of the kernel a moek.launch runs "
       "(--artifact-dir: with its PTX and cubin)",
-      [](Operation *op, raw_ostream &os) -> LogicalResult {
+      fromMLIR([](Operation *op, raw_ostream &os) -> LogicalResult {
         FailureOr<ModuleOp> module = expectModule(op, "moe-to-manifest");
         if (failed(module))
           return failure();
         return translateToManifest(*module, os, ptxOptions.get(),
                                    ptxOptions.artifactDir);
-      },
-      registerDialects);
-  static TranslateFromMLIRRegistration toCubin(
+      }));
+  static TranslateRegistration toCubin(
       "moe-to-cubin",
       "compile LLVM+NVVM kernels to PTX and assemble it with ptxas",
-      [](Operation *op, raw_ostream &os) -> LogicalResult {
+      fromMLIR([](Operation *op, raw_ostream &os) -> LogicalResult {
         FailureOr<ModuleOp> module = expectModule(op, "moe-to-cubin");
         if (failed(module))
           return failure();
@@ -144,6 +175,5 @@ void moe::registerMoETranslations() {
           return failure();
         os << *cubin;
         return success();
-      },
-      registerDialects);
+      }));
 }
