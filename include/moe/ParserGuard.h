@@ -15,6 +15,7 @@
 #ifndef MOE_PARSERGUARD_H
 #define MOE_PARSERGUARD_H
 
+#include "mlir/Support/LLVM.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <optional>
@@ -26,6 +27,7 @@ class raw_ostream;
 } // namespace llvm
 
 namespace mlir {
+class MLIRContext;
 namespace moe {
 
 /// An input that upstream's parser would crash on: where it starts (an
@@ -42,9 +44,16 @@ struct ParserTrap {
 /// takes for a float type.
 std::optional<ParserTrap> findParserTrap(llvm::StringRef source);
 
+/// Emits the first trap of `source` (a buffer named `name`) as an error
+/// through `context`'s diagnostics, at its line and column, and fails; succeeds
+/// when there is none. For callers with a diagnostic handler (the JIT,
+/// moe-translate).
+LogicalResult emitParserTrap(llvm::StringRef source, llvm::StringRef name,
+                             MLIRContext *context);
+
 /// Prints "<name>:<line>:<col>: error: ..." with the source line for the
 /// first trap of `buffer` to `os` and returns true; returns false when there
-/// is none.
+/// is none. For callers with no context yet (moe-opt, moe-run).
 bool reportParserTrap(const llvm::MemoryBuffer &buffer, llvm::raw_ostream &os);
 
 } // namespace moe

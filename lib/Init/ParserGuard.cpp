@@ -7,6 +7,9 @@
 
 #include "moe/ParserGuard.h"
 
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Location.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -94,6 +97,16 @@ std::optional<ParserTrap> mlir::moe::findParserTrap(llvm::StringRef source) {
     ++at;
   }
   return std::nullopt;
+}
+
+mlir::LogicalResult mlir::moe::emitParserTrap(llvm::StringRef source,
+                                              llvm::StringRef name,
+                                              MLIRContext *context) {
+  std::optional<ParserTrap> trap = findParserTrap(source);
+  if (!trap)
+    return success();
+  return emitError(FileLineColLoc::get(context, name, trap->line, trap->column))
+         << trap->message;
 }
 
 bool mlir::moe::reportParserTrap(const llvm::MemoryBuffer &buffer,

@@ -29,7 +29,6 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
@@ -118,16 +117,11 @@ const std::string &ptxasVersion() {
 /// Parses the request's source into `ctx`.
 Expected<OwningOpRef<ModuleOp>> parse(const jit::CompileRequest &request,
                                       MLIRContext &ctx) {
-  if (std::optional<ParserTrap> trap = findParserTrap(request.source))
-    return jitError(llvm::formatv("moe-jit: the layer does not parse:\n"
-                                  "loc(\"{0}\":{1}:{2}): {3}",
-                                  request.sourceName, trap->line, trap->column,
-                                  trap->message)
-                        .str());
   CollectedDiagnostics diags(ctx);
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(request.source, ParserConfig(&ctx),
-                                  request.sourceName);
+  OwningOpRef<ModuleOp> module;
+  if (succeeded(emitParserTrap(request.source, request.sourceName, &ctx)))
+    module = parseSourceString<ModuleOp>(request.source, ParserConfig(&ctx),
+                                         request.sourceName);
   if (!module)
     return jitError("moe-jit: the layer does not parse:\n" + diags.text);
   return std::move(module);

@@ -104,12 +104,9 @@ fromMLIR(std::function<LogicalResult(Operation *, raw_ostream &)> translate) {
                      raw_ostream &os, MLIRContext *context) -> LogicalResult {
     const llvm::MemoryBuffer *buffer =
         sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
-    if (std::optional<moe::ParserTrap> trap =
-            moe::findParserTrap(buffer->getBuffer()))
-      return emitError(FileLineColLoc::get(context,
-                                           buffer->getBufferIdentifier(),
-                                           trap->line, trap->column))
-             << trap->message;
+    if (failed(moe::emitParserTrap(buffer->getBuffer(),
+                                   buffer->getBufferIdentifier(), context)))
+      return failure();
     DialectRegistry registry;
     registerDialects(registry);
     context->appendDialectRegistry(registry);
