@@ -1,8 +1,8 @@
 // A dense array attribute of index elements crashes MLIR 22's parser (U2 of
 // docs/Robustness.md): moe-opt (a file or standard input), moe-run,
 // moe-translate and moe-jit refuse it with an error at its place before
-// parsing. Comments, strings and longer names that only
-// contain `array<index` are not refused (the second file parses).
+// parsing. Comments, strings and longer names that only contain
+// `array<index` are not refused (the second file parses).
 // RUN: not moe-opt %s 2>&1 | FileCheck %s
 // RUN: not moe-opt < %s 2>&1 | FileCheck %s --check-prefix=STDIN
 // STDIN: <stdin>:[[# @LINE + 13]]:47: error: a dense array attribute of 'index' elements

@@ -1,8 +1,9 @@
 // absorb-tails (sm_90a, bf16 weights and rows, one GPU, y by TMA, no
 // biases): an expert's last row block of at most 16 rows past a full
-// 128-row block joins the block before (moek.grouped_tile{_count} tail_rows = 16). The producer copies
-// those rows into tile 2 of each stage (a second descriptor over the rows,
-// and over the activation for GEMM2, in 16-row boxes); the tile's MMA
+// 128-row block joins the block before (moek.grouped_tile{_count}
+// tail_rows = 16). The producer copies those rows into tile 2 of each
+// stage (a second descriptor over the rows, and over the activation for
+// GEMM2, in 16-row boxes); the tile's MMA
 // warpgroups multiply them transposed in the same stages (each its 128
 // weight rows of tile 1 by tile 2, m64n16k16) beside the tile's 128 rows,
 // and after the tile's own epilogue the first warpgroup stores them,
