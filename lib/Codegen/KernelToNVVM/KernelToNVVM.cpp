@@ -869,6 +869,34 @@ struct AccLoadSmemLowering : OpConversionPattern<AccLoadSmemOp> {
   }
 };
 
+/// moek.signal {relayed}: warpgroup w (1 or 2) hands counter indices to the
+/// warp running moek.signal_relay for it through a word of shared memory
+/// and two mbarriers, all in the kernel's relay global (planSharedMemory,
+/// initialized with the ring's barriers): i64 word 0 holds the two
+/// warpgroups' words (i32), words 1 and 2 their `posted` barriers (128
+/// arrivals: the warpgroup's threads, once the leader has written the word;
+/// the relay waits on it), words 3 and 4 their `taken` barriers (129: the
+/// warpgroup's threads and the relay, which arrives once at its start and
+/// once after reading each word; the warpgroup waits on the phase it
+/// arrived in before the leader writes the next word).
+constexpr StringLiteral kRelayAttr = "moek.relay";
+constexpr int64_t kRelayWords = 5, kRelayPosted = 1, kRelayTaken = 3;
+/// The index a warpgroup posts last (moek.signal_end): no more signals.
+constexpr uint32_t kRelayEnd = 0xffffffffu;
+
+/// Word `word` (i64) of the relay global named on `op`, plus `plus` (i64).
+Value relayWord(OpBuilder &b, Location loc, Operation *op, int64_t word,
+                Value plus = Value()) {
+  auto sym = op->getAttrOfType<FlatSymbolRefAttr>(kRelayAttr);
+  Value base = LLVM::AddressOfOp::create(b, loc, ptrTy(b.getContext(), 3),
+                                         sym.getValue());
+  Value at = i64c(b, loc, word);
+  if (plus)
+    at = LLVM::AddOp::create(b, loc, at, plus);
+  return LLVM::GEPOp::create(b, loc, ptrTy(b.getContext(), 3), b.getI64Type(),
+                             base, ValueRange{at});
+}
+
 struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -910,6 +938,14 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
         NVVM::MBarrierInitOp::create(rewriter, loc, bar,
                                      i32c(rewriter, loc, count), Value());
       }
+      // The signal relay's barriers (see postToRelay).
+      if (op->hasAttr(kRelayAttr))
+        for (int64_t w = 0; w < 4; ++w)
+          NVVM::MBarrierInitOp::create(
+              rewriter, loc, relayWord(rewriter, loc, op, kRelayPosted + w),
+              i32c(rewriter, loc,
+                   kWarpgroupThreads + (w >= kRelayTaken - kRelayPosted)),
+              Value());
       NVVM::FenceMbarrierInitOp::create(rewriter, loc);
       NVVM::FenceProxyOp::create(
           rewriter, loc,
@@ -3374,6 +3410,54 @@ struct GridBarrierLowering : OpConversionPattern<GridBarrierOp> {
   }
 };
 
+/// Warpgroup `wg`'s (1 or 2, i32) word, an i32 in word 0.
+Value relaySlot(OpBuilder &b, Location loc, Operation *op, Value wg) {
+  Value base = relayWord(b, loc, op, 0);
+  return LLVM::GEPOp::create(
+      b, loc, ptrTy(b.getContext(), 3), b.getI32Type(), base,
+      ValueRange{LLVM::SubOp::create(b, loc, wg, i32c(b, loc, 1))});
+}
+
+/// The warpgroup's side (thread `tid`, in warpgroup 1 or 2): arrive at
+/// `taken` and wait for that phase (the relay has read the previous word),
+/// the leader writes `value`, every thread arrives at `posted`.
+void postToRelay(OpBuilder &b, Location loc, Operation *op, Value tid,
+                 Value value) {
+  Value wg = LLVM::UDivOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads));
+  Value wg0 = LLVM::ZExtOp::create(
+      b, loc, b.getI64Type(), LLVM::SubOp::create(b, loc, wg, i32c(b, loc, 1)));
+  Value taken = relayWord(b, loc, op, kRelayTaken, wg0);
+  Value state =
+      LLVM::InlineAsmOp::create(
+          b, loc, b.getI64Type(),
+          ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI32Type(), taken)},
+          "mbarrier.arrive.shared::cta.b64 $0, [$1];", "=l,r",
+          /*has_side_effects=*/true, /*is_align_stack=*/false,
+          LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+          .getResult(0);
+  ptxVoid(b, loc,
+          "{\n.reg .pred P1;\nLAB_WAIT:\n"
+          "mbarrier.try_wait.shared::cta.b64 P1, [$0], $1, 10000000;\n"
+          "@P1 bra.uni DONE;\nbra.uni LAB_WAIT;\nDONE:\n}",
+          "r,l",
+          ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI32Type(), taken),
+                     state});
+  Value leader = LLVM::ICmpOp::create(
+      b, loc, LLVM::ICmpPredicate::eq,
+      LLVM::URemOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads)),
+      i32c(b, loc, 0));
+  auto ifOp = scf::IfOp::create(b, loc, leader, false);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    LLVM::StoreOp::create(b, loc, value, relaySlot(b, loc, op, wg),
+                          /*alignment=*/4);
+  }
+  NVVM::MBarrierArriveOp::create(b, loc, Type(),
+                                 relayWord(b, loc, op, kRelayPosted, wg0),
+                                 Value(), NVVM::MemScopeKindAttr());
+}
+
 /// moek.signal's named barriers (warpgroup 1 of the CTA, the others).
 constexpr int64_t kSignalBarrier1 = 3, kSignalBarrier2 = 15;
 
@@ -3403,6 +3487,14 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
         LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, wg,
                              i32c(rewriter, loc, 1)),
         i32c(rewriter, loc, kSignalBarrier1), i32c(rewriter, loc, kSignalBarrier2));
+    if (op.getRelayed()) {
+      if (!op->hasAttr(kRelayAttr))
+        return rewriter.notifyMatchFailure(op, "relay not planned");
+      postToRelay(rewriter, loc, op, tid,
+                  toI32(rewriter, loc, adaptor.getIndex()));
+      rewriter.eraseOp(op);
+      return success();
+    }
     namedBarrier(rewriter, loc, id, i32c(rewriter, loc, kWarpgroupThreads),
                  /*wait=*/true);
     Value first = isWarpgroupLeader(rewriter, loc);
@@ -3412,6 +3504,88 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
     releaseAdd(rewriter, loc,
                elementAddress(rewriter, loc, adaptor.getCounters(),
                               rewriter.getI32Type(), adaptor.getIndex()));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct SignalEndLowering : OpConversionPattern<SignalEndOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SignalEndOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    if (!op->hasAttr(kRelayAttr))
+      return rewriter.notifyMatchFailure(op, "relay not planned");
+    postToRelay(rewriter, loc, op, freshThreadIdX(rewriter, loc),
+                i32c(rewriter, loc, static_cast<int32_t>(kRelayEnd)));
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// moek.signal_relay: arrive at `taken` once, then per posted index: wait
+/// for `posted`'s next phase, read the word, stop at kRelayEnd, else arrive
+/// at `taken` and lane 0 adds (releaseAdd: its GPU-scope fence orders the
+/// warpgroup's stores, which its arrivals at `posted` released).
+struct SignalRelayLowering : OpConversionPattern<SignalRelayOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SignalRelayOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    if (!op->hasAttr(kRelayAttr))
+      return rewriter.notifyMatchFailure(op, "relay not planned");
+    OpBuilder &b = rewriter;
+    int64_t wg = op.getWarpgroupAttr().getInt();
+    Value slot = relaySlot(b, loc, op, i32c(b, loc, wg));
+    Value posted = relayWord(b, loc, op, kRelayPosted + wg - 1),
+          taken = relayWord(b, loc, op, kRelayTaken + wg - 1);
+    Value lane0 = LLVM::ICmpOp::create(
+        b, loc, LLVM::ICmpPredicate::eq,
+        LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32)),
+        i32c(b, loc, 0));
+    auto arriveTaken = [&](OpBuilder &ob) {
+      auto ifOp = scf::IfOp::create(ob, loc, lane0, false);
+      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+      NVVM::MBarrierArriveOp::create(tb, loc, Type(), taken, Value(),
+                                     NVVM::MemScopeKindAttr());
+    };
+    arriveTaken(b);
+    Value counters = adaptor.getCounters();
+    Type i32 = b.getI32Type();
+    auto loop = scf::WhileOp::create(b, loc, TypeRange{i32, i32},
+                                     ValueRange{i32c(b, loc, 0)});
+    {
+      OpBuilder::InsertionGuard g(b);
+      Block *before = b.createBlock(&loop.getBefore(), {}, {i32}, {loc});
+      b.setInsertionPointToStart(before);
+      Value parity = before->getArgument(0);
+      waitParity(b, loc, posted, parity);
+      Value index = LLVM::LoadOp::create(b, loc, i32, slot, /*alignment=*/4);
+      Value more =
+          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, index,
+                               i32c(b, loc, static_cast<int32_t>(kRelayEnd)));
+      scf::ConditionOp::create(b, loc, more, ValueRange{index, parity});
+      Block *after =
+          b.createBlock(&loop.getAfter(), {}, {i32, i32}, {loc, loc});
+      b.setInsertionPointToStart(after);
+      arriveTaken(b);
+      auto ifOp = scf::IfOp::create(b, loc, lane0, false);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        releaseAdd(b, loc,
+                   LLVM::GEPOp::create(
+                       b, loc, counters.getType(), i32, counters,
+                       ValueRange{LLVM::ZExtOp::create(
+                           b, loc, b.getI64Type(), after->getArgument(0))}));
+      }
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{LLVM::XOrOp::create(b, loc, after->getArgument(1),
+                                         i32c(b, loc, 1))});
+    }
     rewriter.eraseOp(op);
     return success();
   }
@@ -6105,6 +6279,43 @@ LogicalResult planSharedMemory(ModuleOp module) {
     });
     if (r.wasInterrupted())
       return WalkResult::interrupt();
+    // The signal relay (moek.signal {relayed}, moek.signal_end,
+    // moek.signal_relay): its global, named on those ops and on the ring
+    // whose lowering initializes its barriers.
+    SmallVector<Operation *> relayOps, rings;
+    bool relayed = false;
+    func.walk([&](Operation *op) {
+      if (auto signal = dyn_cast<SignalOp>(op)) {
+        if (signal.getRelayed())
+          relayOps.push_back(op);
+      } else if (isa<SignalEndOp>(op)) {
+        relayOps.push_back(op);
+      } else if (isa<SignalRelayOp>(op)) {
+        relayOps.push_back(op);
+        relayed = true;
+      } else if (isa<RingAllocOp>(op)) {
+        rings.push_back(op);
+      }
+    });
+    if (!relayOps.empty()) {
+      if (!relayed || rings.empty()) {
+        relayOps.front()->emitOpError()
+            << "needs a moek.signal_relay and a moek.ring_alloc (whose "
+               "barriers' initialization covers the relay's) in its kernel";
+        return WalkResult::interrupt();
+      }
+      std::string name = (func.getSymName() + "_moek_relay").str();
+      b.setInsertionPointToStart(&body.front());
+      LLVM::GlobalOp::create(
+          b, func.getLoc(),
+          LLVM::LLVMArrayType::get(b.getI64Type(), kRelayWords),
+          /*isConstant=*/false, LLVM::Linkage::Internal, name, Attribute(),
+          /*alignment=*/8, /*addrSpace=*/3);
+      auto sym = FlatSymbolRefAttr::get(b.getContext(), name);
+      for (Operation *op : relayOps)
+        op->setAttr(kRelayAttr, sym);
+      rings.front()->setAttr(kRelayAttr, sym);
+    }
     // Blocks handed between warpgroups, after the rings.
     func.walk([&](SmemAllocOp alloc) {
       ensureDynamic();
@@ -8368,37 +8579,31 @@ struct ConvertMoEKernelToNVVMPass
     RewritePatternSet patterns(ctx);
     scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
                                                          target);
-    patterns.add<WarpRoleLowering, ElectOneLowering,
-                 SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
-                 SregLowering<GridSizeOp, NVVM::GridDimXOp>,
-                 SregLowering<ClusterRankOp, NVVM::ClusterId>,
-                 ClusterSyncLowering,
-                 GroupedTileCountLowering, GroupedTileLowering,
-                 NamedBarrierLowering<BarrierArriveOp, false>,
-                 NamedBarrierLowering<BarrierSyncOp, true>,
-                 RingAllocLowering,
-                 RingStageLowering<RingAcquireOp>,
-                 RingStageLowering<RingExpectOp>,
-                 RingStageLowering<RingWaitOp>,
-                 RingStageLowering<RingReleaseOp>, TmaLoadLowering,
-                 MmaZeroLowering,
-                 LoadRowsLowering, MmaPromoteLowering, SmemAllocLowering,
-                 AccStoreSmemLowering, AccLoadSmemLowering, StoreActFp8Lowering,
-                 StoreAccLowering, StoreAccTmaLowering,
-                 StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
-                 DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
-                 LoadFp4ScalesLowering, Fp4RowScaleLowering,
-                 AccScaleColsLowering, AccScaleLowering, AccAddColsLowering,
-                 SignalLowering, WaitCounterLowering, TimestampLowering,
-                 MapPeerLowering, RemoteAddLowering, RemoteWaitLowering,
-                 StoreAccRemoteLowering, EpDispatchLowering,
-                 ReturnRowsLowering,
-                 FetchAddLowering, RingSetTagLowering, RingTagLowering,
-                 InWarpLowering, RingArriveCopiesLowering, StageScalesLowering,
-                 StageBlockScalesLowering, LoadStagedScalesLowering,
-                 GatherRowsLowering, LoadRowTokensLowering,
-                 DispatchLowering, RouteLowering,
-                 CombineLowering>(converter, ctx);
+    patterns.add<
+        WarpRoleLowering, ElectOneLowering,
+        SregLowering<BlockIdOp, NVVM::BlockIdXOp>,
+        SregLowering<GridSizeOp, NVVM::GridDimXOp>,
+        SregLowering<ClusterRankOp, NVVM::ClusterId>, ClusterSyncLowering,
+        GroupedTileCountLowering, GroupedTileLowering,
+        NamedBarrierLowering<BarrierArriveOp, false>,
+        NamedBarrierLowering<BarrierSyncOp, true>, RingAllocLowering,
+        RingStageLowering<RingAcquireOp>, RingStageLowering<RingExpectOp>,
+        RingStageLowering<RingWaitOp>, RingStageLowering<RingReleaseOp>,
+        TmaLoadLowering, MmaZeroLowering, LoadRowsLowering, MmaPromoteLowering,
+        SmemAllocLowering, AccStoreSmemLowering, AccLoadSmemLowering,
+        StoreActFp8Lowering, StoreAccLowering, StoreAccTmaLowering,
+        StoreAccTmaWaitLowering, StoreActLowering, GridBarrierLowering,
+        DequantFp4Lowering, DequantFp4Fp8Lowering, DequantMxfp8Lowering,
+        LoadFp4ScalesLowering, Fp4RowScaleLowering, AccScaleColsLowering,
+        AccScaleLowering, AccAddColsLowering, SignalLowering,
+        SignalRelayLowering, SignalEndLowering, WaitCounterLowering,
+        TimestampLowering, MapPeerLowering, RemoteAddLowering,
+        RemoteWaitLowering, StoreAccRemoteLowering, EpDispatchLowering,
+        ReturnRowsLowering, FetchAddLowering, RingSetTagLowering,
+        RingTagLowering, InWarpLowering, RingArriveCopiesLowering,
+        StageScalesLowering, StageBlockScalesLowering, LoadStagedScalesLowering,
+        GatherRowsLowering, LoadRowTokensLowering, DispatchLowering,
+        RouteLowering, CombineLowering>(converter, ctx);
     patterns.add<Fp4FragmentRowMaxLowering, LoadFp4FragmentScalesLowering,
                  Fp4FragmentTablesLowering, LoadColScalesLowering,
                  MmaPromoteColsLowering, AccStoreTransposedLowering,

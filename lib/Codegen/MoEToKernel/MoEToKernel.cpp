@@ -3375,7 +3375,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                  bool transposedSmallTiles = false, bool singleIssuer = false,
                  bool narrowTiles = true, bool dispatchReadiness = false,
                  bool approxActivation = true, bool gatherRows = false,
-                 StringRef gatherHint = "", StringRef absorbTails = "false") {
+                 StringRef gatherHint = "", StringRef absorbTails = "false",
+                 bool asyncSignals = false) {
   // MXFP4 or NVFP4 weights: copied packed into tile 2 of each stage,
   // expanded into tile 1 by both MMA warpgroups (moek.dequant_fp4) before
   // their MMAs; NVFP4's global scales multiply the accumulators.
@@ -3466,6 +3467,14 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                        "small-tiles, bf16 y stored by TMA, without "
                        "gather-rows, dispatch-readiness or biases)";
   int64_t tailRows = absorb ? kTailRows : 0;
+  // GEMM1's readiness signals relayed to warps 1 and 2 of the producer
+  // warpgroup (moek.signal_relay), which are idle otherwise.
+  bool relay =
+      asyncSignals && !packed && ranks == 1 && !commOnly && !single && !gather;
+  if (asyncSignals && !relay)
+    op.emitRemark() << "convert-moe-to-moek: async-signals not applied (it "
+                       "takes bf16 weights on sm_90a, one GPU, MMA "
+                       "warpgroups, without gather-rows)";
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);
@@ -3682,6 +3691,7 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, single ? 56 : producerRegs);
+    Block *producerRole = b.getInsertionBlock();
     Value leader = beginProducerThreads(b, loc, gather);
     auto arrive = [&](OpBuilder &hb, Location hl, Value st, Value) {
       mk::RingArriveCopiesOp::create(hb, hl, ring, st);
@@ -3739,6 +3749,17 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
         /*producerWarp=*/gather);
     buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
+    // Warps 1 and 2: the relays of MMA warpgroups 1 and 2's signals.
+    if (relay) {
+      OpBuilder rb = OpBuilder::atBlockEnd(producerRole);
+      for (int64_t w = 1; w <= 2; ++w) {
+        Value inWarp = mk::InWarpOp::create(rb, loc, rb.getI1Type(),
+                                            rb.getI64IntegerAttr(w));
+        auto ifOp = scf::IfOp::create(rb, loc, inWarp, false);
+        OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+        mk::SignalRelayOp::create(tb, loc, ready, tb.getI64IntegerAttr(w));
+      }
+    }
   }
 
   // Phase 4: each token's rows of y summed (the threads of warpgroups 1
@@ -4135,7 +4156,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                              storeAct(sb, acc, at);
                            });
                 timers.turn(tb, l, 14, 15, firstWg);
-                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d));
+                mk::SignalOp::create(tb, l, ready, readyIndex(tb, d))
+                    .setRelayed(relay);
                 timers.stamp(tb, l, 15, firstWg, "add");
                 timers.stamp(tb, l, 12, firstWg, "add");
                 return next;
@@ -4185,6 +4207,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     timers.stamp(b, loc, 6, firstWg, "add");
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
+    if (relay)
+      mk::SignalEndOp::create(b, loc);
     // y's rows stored by TMA are complete before grid barrier 3.
     if (yTma)
       mk::StoreAccTmaWaitOp::create(b, loc);
@@ -5909,7 +5933,8 @@ struct ConvertMoEToMoEKernelPass
             /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint,
             /*absorbTails=*/chip == "sm_90a" && smallTiles
                 ? StringRef(absorbTails)
-                : StringRef("false"));
+                : StringRef("false"),
+            /*asyncSignals=*/chip == "sm_90a" && asyncSignals);
         std::optional<QuantScheme> expanded = expandedWeights(op);
         if (expanded)
           args.append({op.getW13Scales(), op.getW2Scales()});

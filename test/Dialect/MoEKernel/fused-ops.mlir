@@ -12,6 +12,9 @@
 // CHECK:   moek.dispatch %arg0, %arg1, %arg2 tokens(%arg4) counts(%arg3) cursor(%arg3) offsets(%arg3) slot_rows(%arg3) row_weights(%arg3) rows(%arg3) row_scales(%arg3) rows_ready(%arg3) offsets_ready(%arg3) barrier(%arg3) {block_rows = 64 : i64, hidden = 512 : i64, num_experts = 8 : i64, phase = 1 : i64, top_k = 2 : i64}
 // CHECK:   moek.grid_barrier %arg3 phase(3) id(4) threads(256)
 // CHECK:   moek.signal %arg3[%arg4]
+// CHECK:   moek.signal %arg3[%arg4] {relayed}
+// CHECK:   moek.signal_relay %arg3 warpgroup(2)
+// CHECK:   moek.signal_end
 // CHECK:   moek.wait_counter %arg3[%arg4] geq(%arg4)
 // CHECK:   %{{.+}} = moek.fetch_add %arg3[%arg4]
 // CHECK:   moek.timestamp %arg3[%arg4]
@@ -30,6 +33,9 @@ func.func @fused_ops(%x: !llvm.ptr<1>, %ids: !llvm.ptr<1>, %w: !llvm.ptr<1>, %ws
   moek.dispatch %x, %ids, %w tokens(%t) counts(%ws) cursor(%ws) offsets(%ws) slot_rows(%ws) row_weights(%ws) rows(%ws) row_scales(%ws) rows_ready(%ws) offsets_ready(%ws) barrier(%ws) {num_experts = 8 : i64, top_k = 2 : i64, hidden = 512 : i64, phase = 1 : i64, block_rows = 64 : i64}
   moek.grid_barrier %ws phase(3) id(4) threads(256)
   moek.signal %ws[%t]
+  moek.signal %ws[%t] {relayed}
+  moek.signal_relay %ws warpgroup(2)
+  moek.signal_end
   moek.wait_counter %ws[%t] geq(%t)
   %n = moek.fetch_add %ws[%t]
   moek.timestamp %ws[%t]

@@ -457,3 +457,11 @@ func.func @negative_store_acc_tma_barrier(%tmap: !llvm.ptr, %s: !llvm.ptr<3>, %p
   moek.store_acc_tma %acc, %tmap, %s, %p[%t, %t] row_limit(%t) barrier(%b) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
   return
 }
+
+// -----
+
+func.func @signal_relay_warpgroup(%p: !llvm.ptr<1>) {
+  // expected-error @+1 {{'moek.signal_relay' op expects the warpgroup whose signals it relays to be 1 or 2, got 0}}
+  moek.signal_relay %p warpgroup(0)
+  return
+}

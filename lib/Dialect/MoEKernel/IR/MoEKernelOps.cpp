@@ -723,6 +723,15 @@ LogicalResult ElectOneOp::verify() {
   return success();
 }
 
+LogicalResult SignalRelayOp::verify() {
+  int64_t wg = getWarpgroupAttr().getInt();
+  if (wg != 1 && wg != 2)
+    return emitOpError() << "expects the warpgroup whose signals it relays "
+                            "to be 1 or 2, got "
+                         << wg;
+  return success();
+}
+
 /// moek.stage_block_scales' and moek.load_staged_scales' `rows` (a
 /// positive multiple of 32, whole lanes of the staging warp, and at least
 /// a 64-row accumulator's) and `tile`: one of the ring's byte scale tiles

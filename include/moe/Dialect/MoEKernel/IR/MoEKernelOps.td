@@ -338,14 +338,61 @@ def MoEK_SignalOp : MoEK_Op<"signal", []> {
     register to spare for it there, other kernels spilled with the fresh
     read).
 
+    With `relayed` the warpgroup does not add: its leader posts `index` to
+    the warp that runs `moek.signal_relay` for it (a word of shared memory
+    and two mbarriers of the kernel's relay global: every thread arrives
+    at `posted` with release semantics, the relay waits on it), and the
+    warpgroup goes on without waiting for the add's fence; each relayed
+    signal first waits until the relay has taken the previous one (the
+    `taken` barrier). The kernel needs a `moek.signal_relay` for the
+    warpgroup and a `moek.ring_alloc`, whose setup initializes the relay's
+    barriers.
+
     ```mlir
     moek.signal %ready[%i]
     moek.signal %ready[%i] {fresh_thread_id}
+    moek.signal %ready[%i] {relayed}
     ```
   }];
   let arguments = (ins MoEK_GlobalPtr:$counters, Index:$index,
-                       UnitAttr:$fresh_thread_id);
+                       UnitAttr:$fresh_thread_id, UnitAttr:$relayed);
   let assemblyFormat = "$counters `[` $index `]` attr-dict";
+}
+
+def MoEK_SignalRelayOp : MoEK_Op<"signal_relay", []> {
+  let summary = "A warp adds 1 to the counters another warpgroup's relayed signals name";
+  let description = [{
+    Run by the 32 lanes of one warp of a warpgroup other than `warpgroup`
+    (1 or 2), whose `moek.signal {relayed}` ops post counter indices to it:
+    for each posted index, lane 0 adds 1 to the u32 `counters[index]` with
+    release semantics at GPU scope (a GPU-scope fence first, which orders
+    the stores the posting warpgroup made before its signal: they happen
+    before the named barrier that hands the index over). It returns when
+    that warpgroup runs `moek.signal_end`. So the fence's wait for the
+    stores to reach the GPU's scope is this warp's, not the posting
+    warpgroup's.
+
+    ```mlir
+    moek.signal_relay %ready warpgroup(1)
+    ```
+  }];
+  let arguments = (ins MoEK_GlobalPtr:$counters, I64Attr:$warpgroup);
+  let assemblyFormat = "$counters `warpgroup` `(` $warpgroup `)` attr-dict";
+  let hasVerifier = 1;
+}
+
+def MoEK_SignalEndOp : MoEK_Op<"signal_end", []> {
+  let summary = "A warpgroup tells its signal relay that no signal follows";
+  let description = [{
+    Run by the 128 threads of warpgroup 1 or 2 after their last
+    `moek.signal {relayed}` (also when there was none): the warp running
+    `moek.signal_relay` for this warpgroup returns.
+
+    ```mlir
+    moek.signal_end
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
 }
 
 def MoEK_WaitCounterOp : MoEK_Op<"wait_counter", []> {
