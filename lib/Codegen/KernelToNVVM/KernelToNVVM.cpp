@@ -3524,10 +3524,13 @@ struct SignalEndLowering : OpConversionPattern<SignalEndOp> {
   }
 };
 
-/// moek.signal_relay: arrive at `taken` once, then per posted index: wait
-/// for `posted`'s next phase, read the word, stop at kRelayEnd, else arrive
-/// at `taken` and lane 0 adds (releaseAdd: its GPU-scope fence orders the
-/// warpgroup's stores, which its arrivals at `posted` released).
+/// moek.signal_relay, on lane 0 of the warp (the other lanes go on): arrive
+/// at `taken` once, then per posted index: wait for `posted`'s next phase,
+/// read the word, stop at kRelayEnd, else arrive at `taken` and add
+/// (releaseAdd: its GPU-scope fence orders the warpgroup's stores, which
+/// their arrivals at `posted` released). One thread reads the word, so
+/// every read of it is released to the warpgroup's next write by the
+/// arrival at `taken` that follows it.
 struct SignalRelayLowering : OpConversionPattern<SignalRelayOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -3537,55 +3540,46 @@ struct SignalRelayLowering : OpConversionPattern<SignalRelayOp> {
     if (!op->hasAttr(kRelayAttr))
       return rewriter.notifyMatchFailure(op, "relay not planned");
     OpBuilder &b = rewriter;
-    int64_t wg = op.getWarpgroupAttr().getInt();
-    Value slot = relaySlot(b, loc, op, i32c(b, loc, wg));
-    Value posted = relayWord(b, loc, op, kRelayPosted + wg - 1),
-          taken = relayWord(b, loc, op, kRelayTaken + wg - 1);
+    OpBuilder::InsertionGuard g(b);
     Value lane0 = LLVM::ICmpOp::create(
         b, loc, LLVM::ICmpPredicate::eq,
         LLVM::URemOp::create(b, loc, threadIdX(b, loc), i32c(b, loc, 32)),
         i32c(b, loc, 0));
-    auto arriveTaken = [&](OpBuilder &ob) {
-      auto ifOp = scf::IfOp::create(ob, loc, lane0, false);
-      OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-      NVVM::MBarrierArriveOp::create(tb, loc, Type(), taken, Value(),
+    auto lead = scf::IfOp::create(b, loc, lane0, false);
+    b.setInsertionPoint(lead.thenBlock()->getTerminator());
+    int64_t wg = op.getWarpgroupAttr().getInt();
+    Value slot = relaySlot(b, loc, op, i32c(b, loc, wg));
+    Value posted = relayWord(b, loc, op, kRelayPosted + wg - 1),
+          taken = relayWord(b, loc, op, kRelayTaken + wg - 1);
+    auto arriveTaken = [&] {
+      NVVM::MBarrierArriveOp::create(b, loc, Type(), taken, Value(),
                                      NVVM::MemScopeKindAttr());
     };
-    arriveTaken(b);
+    arriveTaken();
     Value counters = adaptor.getCounters();
     Type i32 = b.getI32Type();
     auto loop = scf::WhileOp::create(b, loc, TypeRange{i32, i32},
                                      ValueRange{i32c(b, loc, 0)});
-    {
-      OpBuilder::InsertionGuard g(b);
-      Block *before = b.createBlock(&loop.getBefore(), {}, {i32}, {loc});
-      b.setInsertionPointToStart(before);
-      Value parity = before->getArgument(0);
-      waitParity(b, loc, posted, parity);
-      Value index = LLVM::LoadOp::create(b, loc, i32, slot, /*alignment=*/4);
-      Value more =
-          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, index,
-                               i32c(b, loc, static_cast<int32_t>(kRelayEnd)));
-      scf::ConditionOp::create(b, loc, more, ValueRange{index, parity});
-      Block *after =
-          b.createBlock(&loop.getAfter(), {}, {i32, i32}, {loc, loc});
-      b.setInsertionPointToStart(after);
-      arriveTaken(b);
-      auto ifOp = scf::IfOp::create(b, loc, lane0, false);
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-        releaseAdd(b, loc,
-                   LLVM::GEPOp::create(
-                       b, loc, counters.getType(), i32, counters,
-                       ValueRange{LLVM::ZExtOp::create(
-                           b, loc, b.getI64Type(), after->getArgument(0))}));
-      }
-      scf::YieldOp::create(
-          b, loc,
-          ValueRange{LLVM::XOrOp::create(b, loc, after->getArgument(1),
-                                         i32c(b, loc, 1))});
-    }
+    Block *before = b.createBlock(&loop.getBefore(), {}, {i32}, {loc});
+    b.setInsertionPointToStart(before);
+    Value parity = before->getArgument(0);
+    waitParity(b, loc, posted, parity);
+    Value index = LLVM::LoadOp::create(b, loc, i32, slot, /*alignment=*/4);
+    Value more =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, index,
+                             i32c(b, loc, static_cast<int32_t>(kRelayEnd)));
+    scf::ConditionOp::create(b, loc, more, ValueRange{index, parity});
+    Block *after = b.createBlock(&loop.getAfter(), {}, {i32, i32}, {loc, loc});
+    b.setInsertionPointToStart(after);
+    arriveTaken();
+    releaseAdd(b, loc,
+               LLVM::GEPOp::create(
+                   b, loc, counters.getType(), i32, counters,
+                   ValueRange{LLVM::ZExtOp::create(b, loc, b.getI64Type(),
+                                                   after->getArgument(0))}));
+    scf::YieldOp::create(b, loc,
+                         ValueRange{LLVM::XOrOp::create(
+                             b, loc, after->getArgument(1), i32c(b, loc, 1))});
     rewriter.eraseOp(op);
     return success();
   }

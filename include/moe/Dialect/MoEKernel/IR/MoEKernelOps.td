@@ -363,14 +363,14 @@ def MoEK_SignalRelayOp : MoEK_Op<"signal_relay", []> {
   let summary = "A warp adds 1 to the counters another warpgroup's relayed signals name";
   let description = [{
     Run by the 32 lanes of one warp of a warpgroup other than `warpgroup`
-    (1 or 2), whose `moek.signal {relayed}` ops post counter indices to it:
-    for each posted index, lane 0 adds 1 to the u32 `counters[index]` with
-    release semantics at GPU scope (a GPU-scope fence first, which orders
-    the stores the posting warpgroup made before its signal: they happen
-    before the named barrier that hands the index over). It returns when
-    that warpgroup runs `moek.signal_end`. So the fence's wait for the
-    stores to reach the GPU's scope is this warp's, not the posting
-    warpgroup's.
+    (1 or 2), whose `moek.signal {relayed}` ops post counter indices to
+    it; lane 0 does the work, the other lanes go on. For each posted index
+    it adds 1 to the u32 `counters[index]` with release semantics at GPU
+    scope (a GPU-scope fence first, which orders the stores the posting
+    warpgroup made before its signal: they happen before the mbarrier
+    phase that hands the index over). It returns when that warpgroup runs
+    `moek.signal_end`. So the fence's wait for the stores to reach the
+    GPU's scope is this warp's, not the posting warpgroup's.
 
     ```mlir
     moek.signal_relay %ready warpgroup(1)
