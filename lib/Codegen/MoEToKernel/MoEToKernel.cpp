@@ -3468,13 +3468,11 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                        "gather-rows, dispatch-readiness or biases)";
   int64_t tailRows = absorb ? kTailRows : 0;
   // GEMM1's readiness signals relayed to warps 1 and 2 of the producer
-  // warpgroup (moek.signal_relay), which are idle otherwise.
-  bool relay =
-      asyncSignals && !packed && ranks == 1 && !commOnly && !single && !gather;
-  if (asyncSignals && !relay)
-    op.emitRemark() << "convert-moe-to-moek: async-signals not applied (it "
-                       "takes bf16 weights on sm_90a, one GPU, MMA "
-                       "warpgroups, without gather-rows)";
+  // warpgroup (moek.signal_relay), which are idle otherwise; where the
+  // option does not apply (FP4 or MXFP8 weights, expert parallelism,
+  // gather-rows, sm_100a's single issuer) each warpgroup adds its own.
+  bool relay = asyncSignals && !packed && ranks == 1 && !commOnly && !single &&
+               !gather;
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto gptr = LLVM::LLVMPointerType::get(ctx, 1);
   SmallVector<NamedAttribute> wsAttrs = fusedWorkspaceAttrs(b, ws, maxTokens);

@@ -1,14 +1,14 @@
-// async-signals (sm_90a, bf16 weights, MMA warpgroups, one GPU): GEMM1's
-// readiness signals are relayed. Each MMA warpgroup's moek.signal {relayed}
-// hands the counter index to warp 1 (warpgroup 1's) or warp 2 (warpgroup
-// 2's) of the producer warpgroup, which run moek.signal_relay and make the
-// release add; after its tile loop each MMA warpgroup runs
-// moek.signal_end, so its relay returns.
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="async-signals=true" | FileCheck %s
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek | FileCheck %s --check-prefix=OFF
+// async-signals (on by default; sm_90a, bf16 weights, MMA warpgroups, one
+// GPU, not with gather-rows): GEMM1's readiness signals are relayed. Each
+// MMA warpgroup's moek.signal {relayed} hands the counter index to warp 1
+// (warpgroup 1's) or warp 2 (warpgroup 2's) of the producer warpgroup,
+// which run moek.signal_relay and make the release add; after its tile
+// loop each MMA warpgroup runs moek.signal_end, so its relay returns.
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek | FileCheck %s
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="async-signals=false" | FileCheck %s --check-prefix=OFF
 // RUN: moe-opt %s -split-input-file --convert-moe-to-moek="chip=sm_100a async-signals=true" | FileCheck %s --check-prefix=OFF
-// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="async-signals=true gather-rows=true" 2>&1 | FileCheck %s --check-prefix=REMARK
-// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a async-signals=true" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx --chip=sm_90a -o %t.ptx
+// RUN: moe-opt %s -split-input-file --convert-moe-to-moek="async-signals=true gather-rows=true" | FileCheck %s --check-prefix=OFF
+// RUN: moe-opt %s --convert-moe-to-moek="chip=sm_90a" --moek-to-nvvm-pipeline=chip=sm_90a | moe-translate --moe-to-ptx --chip=sm_90a -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=RELAY < %t.ptx
 // RUN: FileCheck %s --check-prefix=SIGNAL < %t.ptx
@@ -40,8 +40,6 @@
 // OFF-NOT:     relayed
 // OFF-NOT:     signal_end
 // OFF:         llvm.return
-
-// REMARK: remark: convert-moe-to-moek: async-signals not applied (it takes bf16 weights on sm_90a, one GPU, MMA warpgroups, without gather-rows)
 
 // The relay's global: a word for each warpgroup's index, then its two
 // barriers (posted: 128 arrivals, taken: 129), set up with the ring's.

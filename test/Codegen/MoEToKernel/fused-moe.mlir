@@ -161,9 +161,10 @@
 // CHECK-NEXT:        %[[TILE:.+]] = moek.ring_tag
 // CHECK-NEXT:        arith.cmpi ult, %[[TILE]], %[[TOTAL]]
 // CHECK:           moek.store_act %{{.+}}, %{{.+}} row_limit(%{{.+}}) {activation = "swiglu", approx, element_type = bf16, gemm1_type = bf16, ld = 192 : i64} : !moek.acc<64x256xf32>, !llvm.ptr<1>
-// CHECK:           moek.signal %[[READY]][%{{.+}}]
+// CHECK:           moek.signal %[[READY]][%{{.+}}] {relayed}
 // CHECK:           moek.store_acc_tma %{{.+}}, %arg4, %{{.+}}, %[[Y]][%{{.+}}, %{{.+}}] row_limit(%{{.+}}) barrier(%{{.+}}) {halves = 2 : i64, ld = 256 : i64} : !moek.acc<64x256xf32>
 // CHECK:         moek.ring_release %{{.+}}[%[[END]]#0]
+// CHECK-NEXT:    moek.signal_end
 // CHECK-NEXT:    moek.store_acc_tma_wait
 // CHECK:         moek.grid_barrier %[[BAR]] phase(3) id(4) threads(256)
 // CHECK-NEXT:    moek.combine %[[Y]], %{{.+}} weights(%arg7) out(%arg8) tokens(%{{.+}}) {element_type = bf16, first_thread = 128 : i64, hidden = 256 : i64, threads = 256 : i64, top_k = 2 : i64, y_type = bf16}
