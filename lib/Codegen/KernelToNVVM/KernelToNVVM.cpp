@@ -938,13 +938,15 @@ struct RingAllocLowering : OpConversionPattern<RingAllocOp> {
         NVVM::MBarrierInitOp::create(rewriter, loc, bar,
                                      i32c(rewriter, loc, count), Value());
       }
-      // The signal relay's barriers (see postToRelay).
+      // The signal relay's barriers (see postToRelay): `posted` of the
+      // warpgroup's threads, `taken` of those and the relay's.
       if (op->hasAttr(kRelayAttr))
-        for (int64_t w = 0; w < 4; ++w)
+        for (int64_t word = kRelayPosted; word < kRelayWords; ++word)
           NVVM::MBarrierInitOp::create(
-              rewriter, loc, relayWord(rewriter, loc, op, kRelayPosted + w),
+              rewriter, loc, relayWord(rewriter, loc, op, word),
               i32c(rewriter, loc,
-                   kWarpgroupThreads + (w >= kRelayTaken - kRelayPosted)),
+                   word < kRelayTaken ? kWarpgroupThreads
+                                      : kWarpgroupThreads + 1),
               Value());
       NVVM::FenceMbarrierInitOp::create(rewriter, loc);
       NVVM::FenceProxyOp::create(
@@ -2875,12 +2877,13 @@ struct StoreAccLowering : OpConversionPattern<StoreAccOp> {
   }
 };
 
-/// Whether this thread is its warpgroup's first (the one that issues and
-/// waits for moek.store_acc_tma's bulk stores).
-Value isWarpgroupLeader(OpBuilder &b, Location loc) {
+/// Whether this thread (`tid`, by default a %tid.x read) is its
+/// warpgroup's first (the one that issues and waits for
+/// moek.store_acc_tma's bulk stores).
+Value isWarpgroupLeader(OpBuilder &b, Location loc, Value tid = Value()) {
   return LLVM::ICmpOp::create(
       b, loc, LLVM::ICmpPredicate::eq,
-      LLVM::URemOp::create(b, loc, threadIdX(b, loc),
+      LLVM::URemOp::create(b, loc, tid ? tid : threadIdX(b, loc),
                            i32c(b, loc, kWarpgroupThreads)),
       i32c(b, loc, 0));
 }
@@ -3426,11 +3429,11 @@ void postToRelay(OpBuilder &b, Location loc, Operation *op, Value tid,
   Value wg = LLVM::UDivOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads));
   Value wg0 = LLVM::ZExtOp::create(
       b, loc, b.getI64Type(), LLVM::SubOp::create(b, loc, wg, i32c(b, loc, 1)));
-  Value taken = relayWord(b, loc, op, kRelayTaken, wg0);
+  Value taken = LLVM::PtrToIntOp::create(
+      b, loc, b.getI32Type(), relayWord(b, loc, op, kRelayTaken, wg0));
   Value state =
       LLVM::InlineAsmOp::create(
-          b, loc, b.getI64Type(),
-          ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI32Type(), taken)},
+          b, loc, b.getI64Type(), ValueRange{taken},
           "mbarrier.arrive.shared::cta.b64 $0, [$1];", "=l,r",
           /*has_side_effects=*/true, /*is_align_stack=*/false,
           LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
@@ -3439,14 +3442,8 @@ void postToRelay(OpBuilder &b, Location loc, Operation *op, Value tid,
           "{\n.reg .pred P1;\nLAB_WAIT:\n"
           "mbarrier.try_wait.shared::cta.b64 P1, [$0], $1, 10000000;\n"
           "@P1 bra.uni DONE;\nbra.uni LAB_WAIT;\nDONE:\n}",
-          "r,l",
-          ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI32Type(), taken),
-                     state});
-  Value leader = LLVM::ICmpOp::create(
-      b, loc, LLVM::ICmpPredicate::eq,
-      LLVM::URemOp::create(b, loc, tid, i32c(b, loc, kWarpgroupThreads)),
-      i32c(b, loc, 0));
-  auto ifOp = scf::IfOp::create(b, loc, leader, false);
+          "r,l", ValueRange{taken, state});
+  auto ifOp = scf::IfOp::create(b, loc, isWarpgroupLeader(b, loc, tid), false);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -3468,33 +3465,34 @@ struct SignalLowering : OpConversionPattern<SignalOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
+    if (op.getRelayed() && !op->hasAttr(kRelayAttr))
+      return rewriter.notifyMatchFailure(op, "relay not planned");
     // Each thread's generic-proxy stores, ordered before later async-proxy
     // (TMA) reads of them.
     NVVM::FenceProxyOp::create(
         rewriter, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_global),
         NVVM::SharedSpaceAttr());
+    Value tid = op.getFreshThreadId() ? freshThreadIdX(rewriter, loc)
+                                      : threadIdX(rewriter, loc);
+    if (op.getRelayed()) {
+      postToRelay(rewriter, loc, op, tid,
+                  toI32(rewriter, loc, adaptor.getIndex()));
+      rewriter.eraseOp(op);
+      return success();
+    }
     // Named barrier 3 for warpgroup 1 of the CTA, 15 for the others (2):
     // ids no other op uses. (8 + the warpgroup's index, as before, was also
     // the FP8 x MXFP4 kernel's second MMA warpgroup's expansion barrier 9:
     // warps of the first warpgroup waiting here completed that barrier for
     // it.)
-    Value tid = op.getFreshThreadId() ? freshThreadIdX(rewriter, loc)
-                                      : threadIdX(rewriter, loc);
     Value wg = LLVM::UDivOp::create(rewriter, loc, tid,
                                     i32c(rewriter, loc, kWarpgroupThreads));
     Value id = LLVM::SelectOp::create(
         rewriter, loc,
         LLVM::ICmpOp::create(rewriter, loc, LLVM::ICmpPredicate::eq, wg,
                              i32c(rewriter, loc, 1)),
-        i32c(rewriter, loc, kSignalBarrier1), i32c(rewriter, loc, kSignalBarrier2));
-    if (op.getRelayed()) {
-      if (!op->hasAttr(kRelayAttr))
-        return rewriter.notifyMatchFailure(op, "relay not planned");
-      postToRelay(rewriter, loc, op, tid,
-                  toI32(rewriter, loc, adaptor.getIndex()));
-      rewriter.eraseOp(op);
-      return success();
-    }
+        i32c(rewriter, loc, kSignalBarrier1),
+        i32c(rewriter, loc, kSignalBarrier2));
     namedBarrier(rewriter, loc, id, i32c(rewriter, loc, kWarpgroupThreads),
                  /*wait=*/true);
     Value first = isWarpgroupLeader(rewriter, loc);
@@ -6277,7 +6275,7 @@ LogicalResult planSharedMemory(ModuleOp module) {
     // moek.signal_relay): its global, named on those ops and on the ring
     // whose lowering initializes its barriers.
     SmallVector<Operation *> relayOps, rings;
-    bool relayed = false;
+    bool hasRelay = false;
     func.walk([&](Operation *op) {
       if (auto signal = dyn_cast<SignalOp>(op)) {
         if (signal.getRelayed())
@@ -6286,13 +6284,13 @@ LogicalResult planSharedMemory(ModuleOp module) {
         relayOps.push_back(op);
       } else if (isa<SignalRelayOp>(op)) {
         relayOps.push_back(op);
-        relayed = true;
+        hasRelay = true;
       } else if (isa<RingAllocOp>(op)) {
         rings.push_back(op);
       }
     });
     if (!relayOps.empty()) {
-      if (!relayed || rings.empty()) {
+      if (!hasRelay || rings.empty()) {
         relayOps.front()->emitOpError()
             << "needs a moek.signal_relay and a moek.ring_alloc (whose "
                "barriers' initialization covers the relay's) in its kernel";
