@@ -1,6 +1,6 @@
 //===- DivisionTest.cpp - The fused epilogue's branch-free division -------===//
 //
-// A host model of divideInRange (lib/Codegen/KernelToNVVM/KernelToNVVM.cpp):
+// A host model of divideInRange (lib/Codegen/KernelToNVVM/Activation.cpp):
 // r1 = r0 + r0 (1 - d r0), q0 = n r1, q = q0 + r1 (n - d q0), each step one
 // IEEE f32 operation (fma where the kernel has fma.rn.f32), with r0 the
 // hardware's reciprocal approximation (rcp.approx: at most 1 ulp off; here
