@@ -1,5 +1,4 @@
-//===- RouteAndCombine.cpp - Lower moek routing, returned rows and combine ---*-
-//C++ -*-===//
+//===- RouteAndCombine.cpp - Lower moek routing and combine -----*- C++ -*-===//
 //
 // Part of the MoE compiler project, under the Apache License v2.0 with LLVM
 // Exceptions.

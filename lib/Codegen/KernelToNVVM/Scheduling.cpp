@@ -1,5 +1,4 @@
-//===- Scheduling.cpp - Lower moek roles, indices and tile scheduling ---*- C++
-//-*-===//
+//===- Scheduling.cpp - Lower moek roles and tile scheduling ----*- C++ -*-===//
 //
 // Part of the MoE compiler project, under the Apache License v2.0 with LLVM
 // Exceptions.

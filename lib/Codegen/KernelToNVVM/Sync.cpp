@@ -1,5 +1,4 @@
-//===- Sync.cpp - Lower moek grid barriers, counters and signals ---*- C++
-//-*-===//
+//===- Sync.cpp - Lower moek barriers, counters and signals -----*- C++ -*-===//
 //
 // Part of the MoE compiler project, under the Apache License v2.0 with LLVM
 // Exceptions.

@@ -1,5 +1,4 @@
-//===- Tcgen05.cpp - Lower moek MMAs to tcgen05 and tensor memory (sm_100a)
-//---*- C++ -*-===//
+//===- Tcgen05.cpp - Lower moek MMAs to tcgen05 (sm_100a) -------*- C++ -*-===//
 //
 // Part of the MoE compiler project, under the Apache License v2.0 with LLVM
 // Exceptions.

@@ -682,6 +682,10 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
                  StringRef gatherHint = "", StringRef absorbTails = "false",
                  bool asyncSignals = false);
 
+//===----------------------------------------------------------------------===//
+// FusedQuantized.cpp
+//===----------------------------------------------------------------------===//
+
 /// True if `op` has MXFP8 rows and activations and MXFP4 weights (a UE8M0
 /// scale per 1x32 block everywhere: DeepGEMM's Blackwell formats).
 bool isMxfp8Mxfp4Layer(FusedMoEOp op);
