@@ -56,6 +56,9 @@ bool isMxfp8Mxfp4(ExpertMatmulOp op) {
          isa<Float4E2M1FNType>(op.getWeight().getType().getElementType());
 }
 
+namespace {
+
+/// NVFP4: the f32 scale of expert `expert` in `globalScales` ([E] f32).
 Value expertScale(OpBuilder &b, Location loc, Value globalScales,
                   Value expert) {
   return LLVM::LoadOp::create(
@@ -67,6 +70,8 @@ Value expertScale(OpBuilder &b, Location loc, Value globalScales,
       4);
 }
 
+/// NVFP4: multiplies each accumulator of `accs` by the f32 scale of expert
+/// `expert` in `globalScales` ([E] f32), once per tile; nothing without.
 void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
                    Value globalScales, Value expert) {
   if (!globalScales)
@@ -75,6 +80,8 @@ void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
   for (Value &acc : accs)
     acc = mk::AccScaleOp::create(b, loc, acc, g);
 }
+
+} // namespace
 
 Type biasElementType(Value biasTensor) {
   return cast<RankedTensorType>(biasTensor.getType()).getElementType();
@@ -133,6 +140,11 @@ void expandWeights(OpBuilder &b, Location loc, Value ring, Value iter,
       b.getI64IntegerAttr(7));
 }
 
+namespace {
+
+/// Why `op`, whose block-scaled operands (`what`: MXFP4 or NVFP4 weights,
+/// MXFP8 operands) the kernel expands to bf16 in shared memory, cannot use
+/// the generated kernel, or "" if it can.
 std::string expandedOperandsReason(ExpertMatmulOp op, StringRef what) {
   RankedTensorType w = op.getWeight().getType();
   if (!w.hasStaticShape())
@@ -145,6 +157,8 @@ std::string expandedOperandsReason(ExpertMatmulOp op, StringRef what) {
     return "with " + what.str() + ", the generated kernel writes bf16";
   return "";
 }
+
+} // namespace
 
 std::string unsupportedReason(ExpertMatmulOp op) {
   RankedTensorType w = op.getWeight().getType();
@@ -556,6 +570,12 @@ void buildStopMark(OpBuilder &b, Location l, Value ring, Value last,
     mk::RingArriveCopiesOp::create(b, l, ring, last);
 }
 
+namespace {
+
+/// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
+/// the stage that is no longer read. Pipelined: stage i-1 (its MMAs are done
+/// once at most one slice's groups are pending), none for the first slice;
+/// otherwise stage i itself (its MMAs were waited for).
 void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
                        Value ks, bool pipelined) {
   if (!pipelined) {
@@ -571,6 +591,8 @@ void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
   mk::RingReleaseOp::create(tb, loc, ring,
                             arith::SubIOp::create(tb, loc, i, c1));
 }
+
+} // namespace
 
 std::pair<SmallVector<Value>, Value>
 buildMmaSpecLoop(OpBuilder &b, Location loc, Value ring,
@@ -627,31 +649,46 @@ buildMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,
     specs.push_back({accType, aTile, aRow, bTile, cols});
   return buildMmaSpecLoop(b, loc, ring, specs, cKSlices, i0, pipelined, onFull);
 }
-Turns turnsOf(int64_t warpgroup) {
-  return warpgroup == 0 ? Turns{kTurnBarrier0, kTurnBarrier1}
-                        : Turns{kTurnBarrier1, kTurnBarrier0};
-}
+
+namespace {
+
+constexpr int64_t kTurnBarrier0 = 11, kTurnBarrier1 = 12;
+
 void waitTurn(OpBuilder &b, Location loc, Turns turns) {
   if (turns)
     mk::BarrierSyncOp::create(b, loc, b.getI64IntegerAttr(turns.wait),
                               b.getI64IntegerAttr(256));
 }
+
 void passTurn(OpBuilder &b, Location loc, Turns turns) {
   if (turns)
     mk::BarrierArriveOp::create(b, loc, b.getI64IntegerAttr(turns.signal),
                                 b.getI64IntegerAttr(256));
 }
+
+} // namespace
+
+Turns turnsOf(int64_t warpgroup) {
+  return warpgroup == 0 ? Turns{kTurnBarrier0, kTurnBarrier1}
+                        : Turns{kTurnBarrier1, kTurnBarrier0};
+}
+
 void beginTurns(OpBuilder &b, Location loc, Value second) {
   auto ifOp = scf::IfOp::create(b, loc, second, false);
   OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
   passTurn(tb, loc, turnsOf(1));
 }
+
 void endTurns(OpBuilder &b, Location loc, Value second) {
   auto ifOp = scf::IfOp::create(b, loc, second, true);
   OpBuilder eb = OpBuilder::atBlockTerminator(ifOp.elseBlock());
   waitTurn(eb, loc, turnsOf(0));
 }
 
+namespace {
+
+/// The weight scale of K block `kb` of a block-scaled tile whose first is
+/// element `base` of `ws` (f32).
 Value loadBlockScale(OpBuilder &b, Location loc, Value ws, Value base,
                      Value kb) {
   Type f32 = b.getF32Type();
@@ -661,6 +698,8 @@ Value loadBlockScale(OpBuilder &b, Location loc, Value ws, Value base,
       b, loc, f32,
       LLVM::GEPOp::create(b, loc, ws.getType(), f32, ws, ValueRange{index}), 4);
 }
+
+} // namespace
 
 std::pair<Value, Value>
 buildScaledMmaLoop(OpBuilder &b, Location loc, Value ring, mk::AccType accType,

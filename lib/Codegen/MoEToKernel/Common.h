@@ -74,14 +74,6 @@ bool isMxfp8(ExpertMatmulOp op);
 /// (buildBlockScaledKernel).
 bool isMxfp8Mxfp4(ExpertMatmulOp op);
 
-/// NVFP4: the f32 scale of expert `expert` in `globalScales` ([E] f32).
-Value expertScale(OpBuilder &b, Location loc, Value globalScales, Value expert);
-
-/// NVFP4: multiplies each accumulator of `accs` by the f32 scale of expert
-/// `expert` in `globalScales` ([E] f32), once per tile; nothing without.
-void scaleByExpert(OpBuilder &b, Location loc, SmallVectorImpl<Value> &accs,
-                   Value globalScales, Value expert);
-
 /// The element type of a per-expert bias tensor.
 Type biasElementType(Value biasTensor);
 
@@ -121,11 +113,6 @@ void expandFp4Weights(OpBuilder &b, Location loc, Value ring, Value iter,
 void expandWeights(OpBuilder &b, Location loc, Value ring, Value iter,
                    Value slice, Value scales, Value row, Value upper,
                    int64_t scaleRows, int64_t k, bool nvfp4, bool mxfp8);
-
-/// Why `op`, whose block-scaled operands (`what`: MXFP4 or NVFP4 weights,
-/// MXFP8 operands) the kernel expands to bf16 in shared memory, cannot use
-/// the generated kernel, or "" if it can.
-std::string expandedOperandsReason(ExpertMatmulOp op, StringRef what);
 
 /// Why `op` cannot use the generated kernel, or "" if it can.
 std::string unsupportedReason(ExpertMatmulOp op);
@@ -263,13 +250,6 @@ Value buildScheduledTiles(OpBuilder &ob, Location l, Value ring, Value nextTile,
 void buildStopMark(OpBuilder &b, Location l, Value ring, Value last,
                    Value total, Value leader = Value());
 
-/// After the MMAs of K slice `ks` (ring iteration `i`) were issued: release
-/// the stage that is no longer read. Pipelined: stage i-1 (its MMAs are done
-/// once at most one slice's groups are pending), none for the first slice;
-/// otherwise stage i itself (its MMAs were waited for).
-void releaseAfterIssue(OpBuilder &b, Location loc, Value ring, Value i,
-                       Value ks, bool pipelined);
-
 /// One MMA of a K loop's stage (buildMmaSpecLoop): the accumulator's type,
 /// tile `aTile` from row `aRow` (wgmma's A) by tile `bTile` (B), `cols`
 /// (0: all) the accumulator columns it computes (moek.mma {cols}).
@@ -313,13 +293,8 @@ struct Turns {
   int64_t wait = -1, signal = -1;
   explicit operator bool() const { return wait >= 0; }
 };
-constexpr int64_t kTurnBarrier0 = 11, kTurnBarrier1 = 12;
 
 Turns turnsOf(int64_t warpgroup);
-
-void waitTurn(OpBuilder &b, Location loc, Turns turns);
-
-void passTurn(OpBuilder &b, Location loc, Turns turns);
 
 /// Before the MMA warpgroups' tile loop (`second`: the warpgroup index is
 /// 1): the second warpgroup gives the first its first turn.
@@ -355,11 +330,6 @@ struct Fp4Tile {
           barrier = 0;
   bool permuteK = false; // the expanded tile in moek.mma_fp4's K order
 };
-
-/// The weight scale of K block `kb` of a block-scaled tile whose first is
-/// element `base` of `ws` (f32).
-Value loadBlockScale(OpBuilder &b, Location loc, Value ws, Value base,
-                     Value kb);
 
 /// The K loop of one MMA warpgroup over one block-scaled tile, one K block
 /// (128) per stage. Each block's product goes into a fresh partial
