@@ -13,9 +13,10 @@ and LLVM IR the lit suite writes can be compared anywhere:
 `save` copies each Output folder below BUILD/test into SNAPSHOT (the same
 relative paths). `compare` checks every .ptx, .mlir and .ll file of the
 snapshot against the file at the same path, and the PTX inside
-content-addressed cache folders (a path component of 64 hex digits, as the
-JIT's caches name them) as a multiset of contents, since their folder names
-may differ. Cubins are not compared: ptxas writes different bytes for the
+content-addressed cache folders (below a path component of 64 hex digits, as
+the JIT's caches name them) as a multiset of contents per cache, since their
+folder names may differ. Files and caches that only the second tree has (a
+new test's) are not differences. Cubins are not compared: ptxas writes different bytes for the
 same PTX from run to run. Exits 0 when nothing differs, 1 otherwise, listing
 each difference.
 """
@@ -47,8 +48,18 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def cache_of(rel):
+    """The cache folder holding `rel` (the path up to its first component of
+    64 hex digits), or None outside a cache."""
+    parts = rel.split(os.sep)
+    for i, part in enumerate(parts):
+        if HASHED.fullmatch(part):
+            return os.sep.join(parts[:i])
+    return None
+
+
 def in_cache(rel):
-    return any(HASHED.fullmatch(part) for part in rel.split(os.sep))
+    return cache_of(rel) is not None
 
 
 def save(tests, snapshot):
@@ -67,11 +78,13 @@ def save(tests, snapshot):
 def compare(snapshot, tests):
     before, after = files(snapshot), files(tests)
     problems = []
-    cached = {"before": collections.Counter(), "after": collections.Counter()}
+    # Per cache folder, the multiset of its PTX contents.
+    cached = {"before": collections.defaultdict(collections.Counter),
+              "after": collections.defaultdict(collections.Counter)}
     for tag, tree in (("before", before), ("after", after)):
         for rel, path in tree.items():
             if rel.endswith(".ptx") and in_cache(rel):
-                cached[tag][digest(path)] += 1
+                cached[tag][cache_of(rel)][digest(path)] += 1
     compared = 0
     for rel, path in sorted(before.items()):
         if not rel.endswith(COMPARED) or in_cache(rel):
@@ -81,15 +94,19 @@ def compare(snapshot, tests):
             problems.append("missing: " + rel)
         elif digest(path) != digest(after[rel]):
             problems.append("differs: " + rel)
-    gone = cached["before"] - cached["after"]
-    new = cached["after"] - cached["before"]
-    if gone or new:
-        problems.append("cached PTX: %d file(s) only before, %d only after" %
-                        (sum(gone.values()), sum(new.values())))
+    # As by path, only what was there before counts: a cache folder that a
+    # new test wrote is not a difference.
+    for cache, files_before in sorted(cached["before"].items()):
+        files_after = cached["after"].get(cache, collections.Counter())
+        gone, new = files_before - files_after, files_after - files_before
+        if gone or new:
+            problems.append("cached PTX in %s: %d file(s) only before, %d only "
+                            "after" % (cache, sum(gone.values()),
+                                       sum(new.values())))
     for p in problems:
         print(p)
     print("%d files compared by path, %d cached PTX files by content: %s" %
-          (compared, sum(cached["before"].values()),
+          (compared, sum(sum(c.values()) for c in cached["before"].values()),
            "%d differences" % len(problems) if problems else "no difference"))
     return 1 if problems else 0
 

@@ -585,6 +585,13 @@ void buildTmemEpilogue(OpBuilder &b, Location loc, Value accs, Value total,
 /// rows would take more than 16 MiB of the 50 MiB L2.
 int64_t autoRowGroup(ExpertMatmulOp op, int64_t tileRows);
 
+/// The ring of the block-scaled (MXFP8 x MXFP4) kernels, `stages` stages of
+/// [128 x 128 e4m3 rows, 128 x 128 i8 weights (e2m1, TMA's padded form),
+/// the rows' scales and the weights' (128 x 4 bytes each)]; its full
+/// barriers count moek.ring_expect's arrival and the producer warp's 32
+/// lanes' (buildBlockScaledTileLoads), its empty ones the MMAs' commit.
+Value allocBlockScaledRing(OpBuilder &b, Location loc, int64_t stages);
+
 /// A producer warp's copies of one tile of a block-scaled (MXFP8 x MXFP4)
 /// ring, from ring iteration `iter` (tagged `tile`): per 128-wide K block,
 /// lane `leader` copies rows [row, rowEnd) of `tmapA` (e4m3) into tile 0

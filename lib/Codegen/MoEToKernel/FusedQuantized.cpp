@@ -127,19 +127,7 @@ LLVM::LLVMFuncOp buildFusedMxKernel(OpBuilder &b, Location loc, StringRef name,
       b.getI64IntegerAttr(h), b.getI64IntegerAttr(1));
   dispatch.setMxRound(true);
 
-  auto i8 = b.getIntegerType(8);
-  auto tile = [&](int64_t cols, Type elem) {
-    return MemRefType::get({kTile, cols}, elem, AffineMap(),
-                           b.getI64IntegerAttr(3));
-  };
-  auto ringType =
-      mk::RingType::get(ctx, stages,
-                        {tile(kTileKFp8, b.getType<Float8E4M3FNType>()),
-                         tile(kTileKFp8, i8), tile(4, i8), tile(4, i8)});
-  auto alloc =
-      mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
-  alloc.setProducers(33);
-  Value ring = alloc;
+  Value ring = allocBlockScaledRing(b, loc, stages);
 
   // Phase 2: the tiles of GEMM1 then those of GEMM2, one list.
   IntegerAttr numE = b.getI64IntegerAttr(e),

@@ -474,6 +474,22 @@ int64_t autoRowGroup(ExpertMatmulOp op, int64_t tileRows) {
   return std::clamp<int64_t>(fit, 1, 8);
 }
 
+Value allocBlockScaledRing(OpBuilder &b, Location loc, int64_t stages) {
+  auto i8 = b.getIntegerType(8);
+  auto tile = [&](int64_t cols, Type elem) {
+    return MemRefType::get({128, cols}, elem, AffineMap(),
+                           b.getI64IntegerAttr(3));
+  };
+  auto ringType =
+      mk::RingType::get(b.getContext(), stages,
+                        {tile(kTileKFp8, b.getType<Float8E4M3FNType>()),
+                         tile(kTileKFp8, i8), tile(4, i8), tile(4, i8)});
+  auto alloc =
+      mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
+  alloc.setProducers(33);
+  return alloc;
+}
+
 Value buildBlockScaledTileLoads(OpBuilder &ob, Location loc, Value ring,
                                 Value leader, Value tile, Value iter,
                                 Value tmapA, Value aScales, Value row,
@@ -553,21 +569,7 @@ LLVM::LLVMFuncOp buildBlockScaledKernel(OpBuilder &b, Location loc,
   auto idx = [&](OpBuilder &ob, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, loc, v);
   };
-  auto i8 = b.getIntegerType(8);
-  auto tile = [&](int64_t cols, Type elem) {
-    return MemRefType::get({kTile, cols}, elem, AffineMap(),
-                           b.getI64IntegerAttr(3));
-  };
-  auto ringType =
-      mk::RingType::get(ctx, config.stages,
-                        {tile(kTileKFp8, b.getType<Float8E4M3FNType>()),
-                         tile(kTileKFp8, i8), tile(4, i8), tile(4, i8)});
-  // Full barriers: moek.ring_expect's arrival and the 32 lanes' copies;
-  // empty: the MMAs' commit.
-  auto alloc =
-      mk::RingAllocOp::create(b, loc, ringType, b.getI64IntegerAttr(1));
-  alloc.setProducers(33);
-  Value ring = alloc;
+  Value ring = allocBlockScaledRing(b, loc, config.stages);
   IntegerAttr numE = b.getI64IntegerAttr(e),
               tileRows = b.getI64IntegerAttr(kTile),
               colTiles = b.getI64IntegerAttr(n / kTile);
