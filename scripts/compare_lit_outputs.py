@@ -16,9 +16,9 @@ snapshot against the file at the same path, and the PTX inside
 content-addressed cache folders (below a path component of 64 hex digits, as
 the JIT's caches name them) as a multiset of contents per cache, since their
 folder names may differ. Files and caches that only the second tree has (a
-new test's) are not differences. Cubins are not compared: ptxas writes different bytes for the
-same PTX from run to run. Exits 0 when nothing differs, 1 otherwise, listing
-each difference.
+new test's) are not differences. Cubins are not compared: ptxas writes
+different bytes for the same PTX from run to run. Exits 0 when nothing
+differs, 1 otherwise, listing each difference.
 """
 
 import argparse
@@ -58,10 +58,6 @@ def cache_of(rel):
     return None
 
 
-def in_cache(rel):
-    return cache_of(rel) is not None
-
-
 def save(tests, snapshot):
     count = 0
     for folder, dirs, _ in os.walk(tests):
@@ -83,11 +79,12 @@ def compare(snapshot, tests):
               "after": collections.defaultdict(collections.Counter)}
     for tag, tree in (("before", before), ("after", after)):
         for rel, path in tree.items():
-            if rel.endswith(".ptx") and in_cache(rel):
-                cached[tag][cache_of(rel)][digest(path)] += 1
+            cache = cache_of(rel)
+            if cache is not None and rel.endswith(".ptx"):
+                cached[tag][cache][digest(path)] += 1
     compared = 0
     for rel, path in sorted(before.items()):
-        if not rel.endswith(COMPARED) or in_cache(rel):
+        if not rel.endswith(COMPARED) or cache_of(rel) is not None:
             continue
         compared += 1
         if rel not in after:
