@@ -3,7 +3,7 @@
 // EXIT: [[N:[0-9]+]] cases, [[N]] rejected cleanly
 
 // The compile-time items of the bad-input checklist
-// (/work/shared/research/users.md §3.1-§3.3) that the verifiers answer: each
+// (the research notes' users.md, §3.1-§3.3) that the verifiers answer: each
 // case is named after its item and shows the diagnostic. docs/Robustness.md
 // has the table (item -> test -> behaviour). Shapes: E = 8, H = 256,
 // I = 128, K = 2.
