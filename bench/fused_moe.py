@@ -74,10 +74,15 @@ usage: fused_moe.py --lib libmoe_cuda_runtime.so --art DIR --out DIR
                               mxfp8-mxfp4,mxfp8-nvfp4,mxfp8]
                     [--compare NAME=DIR ...] [--peers DIR]
 
---peers DIR adds vLLM's Triton fused_moe kernel (fetched into DIR, a
-git-ignored folder: bench/triton_peers.py says what it holds) to the bf16
-rows, timed in the same interleaved rounds as ours, checked against the
-same reference (rel. Frobenius error <= 1e-2), column "vLLM Triton ms".
+--peers DIR adds the Triton peers fetched into DIR (a git-ignored folder:
+bench/fetch_peers.py writes it, bench/triton_peers.py says what it holds)
+to the bf16 rows, each where DIR has it: vLLM's Triton fused_moe kernel
+(DIR/vllm, column "vLLM Triton ms") and triton_kernels' matmul_ogs MoE MLP
+(DIR/triton_kernels, column "triton_kernels ms"), timed in the same
+interleaved rounds as ours, checked against the same reference (rel.
+Frobenius error <= 1e-2). A triton_kernels that fails (e.g. a package
+that does not match the machine's triton) is n/a, with its error in the
+JSON (triton_kernels_error), and the run goes on.
 
 --compare times other builds of the same layers (e.g. made with other
 --kernel-options) on the same inputs in the same run, for before/after
@@ -468,7 +473,8 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
         torch.cuda.synchronize()
         row[cname + "_correct"] = correct(o)
         fns[cname] = (lambda k, o: lambda: k.launch(*args, o))(other, o)
-    if peers and dtype == "bf16":
+    has_vllm, has_tk = peer_kinds(peers)
+    if has_vllm and dtype == "bf16":
         # vLLM's Triton fused_moe (bench/triton_peers.py), timed in the same
         # interleaved rounds as ours.
         from triton_peers import VllmFusedMoE
@@ -482,9 +488,38 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
             row["vllm_rel_fro"] <= 1e-2
         del o
         fns["vllm"] = vllm
-    for fname, ms in timed_interleaved(fns).items():
+    if has_tk and dtype == "bf16":
+        # triton_kernels' matmul_ogs MoE MLP (bench/triton_peers.py), timed
+        # in the same rounds; n/a, with its error, where it fails.
+        try:
+            from triton_peers import TritonKernelsMoE
+            tk = TritonKernelsMoE(peers, x, w13, w2, ids, w)
+            o = tk().float()
+            torch.cuda.synchronize()
+            row["triton_kernels_rel_fro"] = rel_fro(o, ref.float())
+            row["triton_kernels_calc_diff"] = calc_diff(o, ref.float())
+            row["triton_kernels_correct"] = bool(
+                torch.isfinite(o).all()) and \
+                row["triton_kernels_rel_fro"] <= 1e-2
+            del o
+            fns["triton_kernels"] = tk
+        except Exception as ex:  # noqa: BLE001
+            tk = None
+            tk_failed(row, name, dtype, ex)
+    try:
+        times = timed_interleaved(fns)
+    except Exception as ex:  # noqa: BLE001
+        if "triton_kernels" not in fns:
+            raise
+        # Timed again without it: a failing peer never stops the run.
+        fns.pop("triton_kernels")
+        tk_failed(row, name, dtype, ex)
+        times = timed_interleaved(fns)
+    for fname, ms in times.items():
         row[fname + "_ms"] = ms
     fns.pop("vllm", None)
+    fns.pop("triton_kernels", None)
+    tk = None
     for other in loaded:
         other.close()
     row["torch_op"] = peer_op
@@ -538,12 +573,34 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
     return row
 
 
+def tk_failed(row, name, dtype, ex):
+    """Marks the row's triton_kernels n/a, with the exception's text."""
+    row["triton_kernels_ms"] = None
+    row["triton_kernels_error"] = "%s: %s" % (
+        type(ex).__name__, " ".join(str(ex).split())[:1000])
+    for key in ("triton_kernels_rel_fro", "triton_kernels_calc_diff",
+                "triton_kernels_correct"):
+        row.pop(key, None)
+    print("%-17s %-4s triton_kernels: n/a: %s" % (
+        name, dtype, row["triton_kernels_error"][:300]), flush=True)
+    try:
+        torch.cuda.synchronize()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def peer_kinds(peers):
+    """(vLLM kernel there, triton_kernels there) in the --peers folder."""
+    if not peers:
+        return False, False
+    return (os.path.exists(os.path.join(peers, "vllm", "fused_moe_kernel.py")),
+            os.path.isdir(os.path.join(peers, "triton_kernels",
+                                       "triton_kernels")))
+
+
 def vllm_provenance(peers):
     """The commit line of the fetched vLLM kernel (bench/triton_peers.py)."""
     path = os.path.join(peers, "vllm", "fused_moe_kernel.py")
-    if not os.path.exists(path):
-        sys.exit("--peers %s: no %s (bench/triton_peers.py says how to "
-                 "fetch it)" % (peers, path))
     with open(path) as f:
         for line in f:
             if "commit:" in line:
@@ -579,7 +636,8 @@ def main():
     ap.add_argument("--peers", default="",
                     help="folder of the fetched Triton peers "
                          "(bench/triton_peers.py): bf16 rows get vLLM's "
-                         "Triton fused_moe beside ours")
+                         "Triton fused_moe and triton_kernels' matmul_ogs "
+                         "beside ours, each where the folder has it")
     a = ap.parse_args()
     others = [tuple(c.split("=", 1)) for c in a.compare]
     if any(len(c) != 2 or not c[0] for c in others):
@@ -598,7 +656,18 @@ def main():
                                         for d in dtypes)),
            "cases": [], "skipped": []}
     if a.peers:
-        res["vllm_kernel"] = vllm_provenance(a.peers)
+        has_vllm, has_tk = peer_kinds(a.peers)
+        if not (has_vllm or has_tk):
+            sys.exit("--peers %s: neither vllm/fused_moe_kernel.py nor "
+                     "triton_kernels/triton_kernels/ (bench/fetch_peers.py "
+                     "writes them)" % a.peers)
+        if has_vllm:
+            res["vllm_kernel"] = vllm_provenance(a.peers)
+        if has_tk:
+            from triton_peers import triton_kernels_source
+            commit, ref = triton_kernels_source(a.peers)
+            res["triton_kernels"] = "triton %s%s" % (
+                commit[:12], "" if commit.startswith(ref) else " = " + ref)
     c = res["ceilings"]
     print("ceilings", json.dumps(c), flush=True)
     only = [n for n in a.cases.split(",") if n]
@@ -656,8 +725,10 @@ def main():
         return "n/a" if v is None else fmt % v
 
     peer = any("vllm_ms" in r for r in rows)
+    tkp = any("triton_kernels_ms" in r for r in rows)
     extra = "".join(" %s ms |" % n for n, _ in others) + (
-        " vLLM Triton ms |" if peer else "")
+        " vLLM Triton ms |" if peer else "") + (
+        " triton_kernels ms |" if tkp else "")
     lines = ["Ceilings measured in this run: read %.0f GB/s, bf16 matmul "
              "%.0f TFLOP/s%s (%s, torch %s)." % (
                  c["read_GBps"], c["bf16_TFLOPs"], fp8_text(c), res["gpu"],
@@ -673,7 +744,7 @@ def main():
              " vs torch bf16 | vs floor | rel. err | calc_diff |"
              " error vs bf16 | correct |",
              "|---|---|---|---|---|---|---|---|" +
-             "---|" * (len(others) + peer) +
+             "---|" * (len(others) + peer + tkp) +
              "---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cols = "".join(" %.3f%s |" % (r[n + "_ms"],
@@ -683,6 +754,11 @@ def main():
             cols += (" %.3f%s |" % (r["vllm_ms"], "" if r["vllm_correct"]
                                     else " (WRONG)") if "vllm_ms" in r
                      else " |")
+        if tkp:
+            tms = r.get("triton_kernels_ms")
+            cols += (" %.3f%s |" % (tms, "" if r["triton_kernels_correct"]
+                                    else " (WRONG)") if tms is not None
+                     else " n/a |" if "triton_kernels_ms" in r else " |")
         lines.append(
             "| %s | %s | %d | %d | %d | %d | %d | %.3f |%s %s | %s | "
             "%.3f | %s | %s | %.2fx | %.1e | %.1e | %.1e / %s | %s |" % (
@@ -713,6 +789,23 @@ def main():
                 sum(r["ours_ms"] < r["vllm_ms"] for r in vr), len(vr),
                 num(geomean([r["vllm_ms"] / r["ours_ms"] for r in vr]),
                     "%.2fx")))
+    if tkp:
+        tr = [r for r in rows if r.get("triton_kernels_ms") is not None]
+        failed = [r for r in rows if "triton_kernels_error" in r]
+        lines.append(
+            "triton_kernels matmul_ogs (%s): ours faster on %d of %d bf16 "
+            "cases; geometric-mean speedup over it %s. Its routing "
+            "structures (from our top-K) are built inside the timing, its "
+            "w13 interleaved for the fused swiglu before it "
+            "(bench/triton_peers.py).%s" % (
+                res.get("triton_kernels", "commit unknown"),
+                sum(r["ours_ms"] < r["triton_kernels_ms"] for r in tr),
+                len(tr),
+                num(geomean([r["triton_kernels_ms"] / r["ours_ms"]
+                             for r in tr]), "%.2fx"),
+                "".join(" n/a at %s: %s." % (
+                    r["case"], r["triton_kernels_error"][:200])
+                        for r in failed)))
     for dt in dtypes:
         g = res["geomean_speedup_by_dtype"][dt]
         gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]
@@ -758,6 +851,8 @@ def plot(rows, others, gpu, path):
           "torch _grouped_mm pipeline", "torch_ms")]
     if any("vllm_ms" in r for r in rows):
         series.append(("vLLM Triton fused_moe", "vllm_ms"))
+    if any(r.get("triton_kernels_ms") is not None for r in rows):
+        series.append(("triton_kernels matmul_ogs", "triton_kernels_ms"))
     if quantized:
         series.append(("torch bf16 pipeline, bf16 weights (quantized "
                        "layers)", "torch_bf16_ms"))

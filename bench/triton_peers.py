@@ -1,7 +1,9 @@
 """The Triton peers of DESIGN.md section 9, run from sources fetched into a
-git-ignored folder (never committed): bench/fused_moe.py --peers DIR.
+git-ignored folder (never committed): bench/fused_moe.py --peers DIR, with
+DIR/vllm (vLLM's fused_moe kernel, VllmFusedMoE) and DIR/triton_kernels
+(triton_kernels' matmul_ogs, TritonKernelsMoE), each run where it is there.
 
-DIR/vllm/fused_moe_kernel.py holds vLLM's `fused_moe_kernel` (and the
+vLLM. DIR/vllm/fused_moe_kernel.py holds vLLM's `fused_moe_kernel` (and the
 `write_zeros_to_output` it calls) copied verbatim from
 vllm/model_executor/layers/fused_moe/fused_moe.py, with `import triton` and
 `import triton.language as tl` as its only imports; DIR/vllm/configs/ holds
@@ -24,11 +26,47 @@ the timing (so the peer's time leaves out vLLM's alignment kernel: it can
 only look faster than vLLM is), silu_and_mul is the small Triton kernel
 below (silu in f32, rounded to bf16, times the up value, as vLLM's CUDA
 kernel), and the sum over the slots is torch's sum over dim 1.
+
+triton_kernels. DIR/triton_kernels/triton_kernels/ is the `triton_kernels`
+package of triton-lang/triton (python/triton_kernels/triton_kernels/) at
+one commit, as bench/fetch_peers.py --triton writes it (DIR/triton_kernels/
+SOURCE names the commit); it is imported with DIR/triton_kernels first on
+sys.path, never installed. The layer runs as the package's
+bench/bench_mlp.py runs an MoE MLP on one GPU with bf16 weights: per call
+the routing structures (topk, then the bitmatrix metadata,
+make_ragged_tensor_metadata, RoutingData, GatherIndx and ScatterIndx, as
+bench/distributed.py's single-GPU routing builds them), matmul_ogs on x and
+w13 with the gather and the fused swiglu (FnSpecs "swiglu",
+reduction_n=2), matmul_ogs on the activation and w2 with the scatter, and
+the package's reduce over the K slots (in f32, each slot's row rounded to
+bf16 before).
+
+What is ours, not bench_mlp.py's: the top-K is ours: topk gets our ids as
+y_indx (its own selection skipped, softmax off) and reads the weights from
+a [T, E] f32 tensor that holds them at those ids and 0 elsewhere (made once
+per routing from topk_ids/topk_weights, as a router's output would be
+given), and the router weights go into the second matmul_ogs as gammas
+(bench_mlp.py passes none; each row is scaled in f32 before its rounding).
+The weights are in bench_mlp.py's bf16 layout (w [E, K, N] column-major:
+our w13 and w2 transposed, as views) but with w13's gate and up rows
+interleaved (gate j and up j at 2j and 2j + 1: the fused swiglu reads
+them in pairs), a copy made once per weights. The package's swiglu is
+gpt-oss's, silu_alpha(g) * (u + 1) with clamps at `limit`: alpha = 1.0,
+limit = None (no clamp) and a bias of -1 on the up columns (0 on the gate
+ones, made once per weights; bench_mlp.py's biases are random) give
+silu(g) * u, in f32 from the f32 accumulator, rounded to bf16 once.
+
+Timed: the routing structures and the two matmul_ogs calls (with the
+package's own allocations and its reduce over the slots). Not timed: the
+[T, E] weight tensor, the interleaved copy of w13 and the bias.
 """
 
+import importlib
 import importlib.util
 import json
 import os
+import sys
+import types
 
 import torch
 import triton
@@ -163,3 +201,103 @@ class VllmFusedMoE:
             self.h, self.a, self.I, BLOCK=block)
         self._gemm(self.a, self.w2, self.y, True, 1)
         return self.y.sum(dim=1)
+
+
+def _load_triton_kernels(peers_dir):
+    """The modules of the fetched triton_kernels package
+    (peers_dir/triton_kernels/triton_kernels), imported from there: a
+    namespace with matmul_ogs, swiglu, topk and tensor."""
+    root = os.path.abspath(os.path.join(peers_dir, "triton_kernels"))
+    if root in _MODULES:
+        return _MODULES[root]
+    pkg = os.path.join(root, "triton_kernels")
+    if not os.path.exists(os.path.join(pkg, "matmul_ogs.py")):
+        raise FileNotFoundError(
+            "%s: no triton_kernels.matmul_ogs (bench/fetch_peers.py --triton "
+            "writes it)" % pkg)
+    loaded = sys.modules.get("triton_kernels")
+    where = getattr(loaded, "__file__", None) if loaded is not None else None
+    if loaded is not None and (
+            where is None or os.path.dirname(os.path.abspath(where)) != pkg):
+        raise ImportError("another triton_kernels is already imported (%s)"
+                          % where)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    mods = {n: importlib.import_module("triton_kernels." + n)
+            for n in ("matmul_ogs", "swiglu", "topk", "tensor")}
+    where = os.path.dirname(os.path.abspath(mods["matmul_ogs"].__file__))
+    if where != pkg:
+        raise ImportError("triton_kernels came from %s, not %s" % (where, pkg))
+    _MODULES[root] = types.SimpleNamespace(**mods)
+    return _MODULES[root]
+
+
+def triton_kernels_source(peers_dir):
+    """(commit, ref) of the fetched triton_kernels, from the SOURCE file
+    bench/fetch_peers.py writes; ("unknown", "unknown") without one."""
+    found = {"commit": "unknown", "ref": "unknown"}
+    path = os.path.join(peers_dir, "triton_kernels", "SOURCE")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.strip().partition(":")
+                if key in found and value.strip():
+                    found[key] = value.strip()
+    return found["commit"], found["ref"]
+
+
+class TritonKernelsMoE:
+    """triton_kernels' matmul_ogs MoE MLP on one bf16 layer's tensors (the
+    module docstring says how): call() builds the routing structures from
+    our top-K and runs the two matmul_ogs; the weights' relayout is made
+    once in the constructor."""
+
+    def __init__(self, peers_dir, x, w13, w2, topi, topw):
+        self.tk = tk = _load_triton_kernels(peers_dir)
+        mo = tk.matmul_ogs
+        T, H = x.shape
+        E, I2, _ = w13.shape
+        I = I2 // 2
+        self.x, self.E, self.K = x, E, topi.shape[1]
+        dev = x.device
+        # Once per weights: gate and up rows interleaved, then [E, H, 2I]
+        # and [E, I, H] column-major views (bench_mlp.py's bf16 layout).
+        self.w1 = torch.stack((w13[:, :I], w13[:, I:]), dim=2).reshape(
+            E, I2, H).transpose(1, 2)
+        self.w2 = w2.transpose(1, 2)
+        # swiglu_fn computes silu(g) * (u + 1): -1 on the up columns.
+        self.b1 = torch.zeros(E, I2, device=dev, dtype=torch.float32)
+        self.b1[:, 1::2] = -1.0
+        self.act = mo.FusedActivation(
+            mo.FnSpecs("swiglu", tk.swiglu.swiglu_fn, ("alpha", "limit"),
+                       reduction_n=2), (1.0, None))
+        # Once per routing: the router's output as topk reads it.
+        self.probs = torch.zeros(T, E, device=dev, dtype=torch.float32)
+        self.probs.scatter_(1, topi.long(), topw.float())
+        self.topi = topi.to(torch.int16).contiguous()
+
+    def routing(self):
+        """(RoutingData, GatherIndx, ScatterIndx) of our top-K, built as
+        the package's bench/distributed.py builds them on one GPU."""
+        mo = self.tk.matmul_ogs
+        sparse = self.tk.topk.topk(self.probs, self.K, apply_softmax=False,
+                                   y_indx=self.topi)
+        dispatch = sparse.mask_metadata.row_sorted_indx
+        combine = sparse.mask_metadata.col_sorted_indx
+        ragged = self.tk.tensor.make_ragged_tensor_metadata(
+            sparse.mask_metadata.col_sum, dispatch.shape[0])
+        rdata = mo.RoutingData(sparse.vals.flatten()[combine],
+                               ragged.slice_sizes, self.E, self.K, ragged)
+        return rdata, mo.GatherIndx(combine, dispatch), \
+            mo.ScatterIndx(dispatch, combine)
+
+    def __call__(self):
+        mo = self.tk.matmul_ogs
+        rdata, gather, scatter = self.routing()
+        a = mo.matmul_ogs(self.x, self.w1, self.b1, rdata,
+                          gather_indx=gather,
+                          precision_config=mo.PrecisionConfig(),
+                          fused_activation=self.act)
+        return mo.matmul_ogs(a, self.w2, None, rdata, scatter_indx=scatter,
+                             precision_config=mo.PrecisionConfig(),
+                             gammas=rdata.gate_scal)
