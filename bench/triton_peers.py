@@ -56,6 +56,20 @@ limit = None (no clamp) and a bias of -1 on the up columns (0 on the gate
 ones, made once per weights; bench_mlp.py's biases are random) give
 silu(g) * u, in f32 from the f32 accumulator, rounded to bf16 once.
 
+Which commit: the tag v3.6.0 where the Triton repository at hand has
+it. The snapshot this was first fetched from had no tags, and
+e4e68d1b9c7d (main, 2025-11-23) was taken: the last commit before #8765
+renamed matmul_ogs to matmul and changed its API. Evidence that 3.6.0
+was cut before that rename, none of it conclusive: TensorRT-LLM's
+vendored copy of 3.6.0's triton_kernels has a reduce.py of exactly the
+size of main's from 2025-10-29 to 11-23 (13,465 characters without
+TensorRT-LLM's header; 25,200 after the rename); an sglang
+change for 3.6.0 imports GatherIndx, RoutingData and ScatterIndx from
+triton_kernels.matmul_ogs and gives FnSpecs reduction_n, as this commit
+has them; 3.6's version bump (main, 11-25) was cherry-picked onto the
+release branch. Commits of main between the cut and 11-23 that the tag
+may lack, and the branch's own cherry-picks, are not known.
+
 Timed: the routing structures and the two matmul_ogs calls (with the
 package's own allocations and its reduce over the slots). Not timed: the
 [T, E] weight tensor, the interleaved copy of w13 and the bias.
