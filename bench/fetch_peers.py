@@ -113,14 +113,12 @@ def fetch_triton_kernels(triton, out_dir, ref):
     from the Triton repository `triton` at `ref` (None: a checkout's files
     on disk)."""
     tree = os.path.join(triton, TK_PATH)
-    git_dir = os.path.join(triton, ".git") \
-        if os.path.exists(os.path.join(triton, ".git")) else triton
+    checkout = os.path.exists(os.path.join(triton, ".git"))
+    git_dir = os.path.join(triton, ".git") if checkout else triton
     out = os.path.join(out_dir, "triton_kernels")
     pkg = os.path.join(out, "triton_kernels")
     if ref is None and os.path.isdir(tree):
-        commit = (git(git_dir, "rev-parse", "HEAD")
-                  if os.path.exists(os.path.join(triton, ".git"))
-                  else "unknown")
+        commit = git(git_dir, "rev-parse", "HEAD") if checkout else "unknown"
         shutil.rmtree(pkg, ignore_errors=True)
         shutil.copytree(tree, pkg, ignore=shutil.ignore_patterns(
             "__pycache__", "*.pyc"))

@@ -479,14 +479,8 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
         # interleaved rounds as ours.
         from triton_peers import VllmFusedMoE
         vllm = VllmFusedMoE(peers, x, w13, w2, ids, w)
-        o = vllm().float()
-        torch.cuda.synchronize()
         row["vllm_config"] = vllm.config_source
-        row["vllm_rel_fro"] = rel_fro(o, ref.float())
-        row["vllm_calc_diff"] = calc_diff(o, ref.float())
-        row["vllm_correct"] = bool(torch.isfinite(o).all()) and \
-            row["vllm_rel_fro"] <= 1e-2
-        del o
+        check_peer(row, "vllm", vllm, ref)
         fns["vllm"] = vllm
     if has_tk and dtype == "bf16":
         # triton_kernels' matmul_ogs MoE MLP (bench/triton_peers.py), timed
@@ -494,17 +488,9 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
         try:
             from triton_peers import TritonKernelsMoE
             tk = TritonKernelsMoE(peers, x, w13, w2, ids, w)
-            o = tk().float()
-            torch.cuda.synchronize()
-            row["triton_kernels_rel_fro"] = rel_fro(o, ref.float())
-            row["triton_kernels_calc_diff"] = calc_diff(o, ref.float())
-            row["triton_kernels_correct"] = bool(
-                torch.isfinite(o).all()) and \
-                row["triton_kernels_rel_fro"] <= 1e-2
-            del o
+            check_peer(row, "triton_kernels", tk, ref)
             fns["triton_kernels"] = tk
         except Exception as ex:  # noqa: BLE001
-            tk = None
             tk_failed(row, name, dtype, ex)
     try:
         times = timed_interleaved(fns)
@@ -573,6 +559,18 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
     return row
 
 
+def check_peer(row, key, fn, ref):
+    """Runs a Triton peer once and records its error against the reference
+    (key_rel_fro, key_calc_diff) and key_correct: finite and rel. Frobenius
+    error <= 1e-2."""
+    o = fn().float()
+    torch.cuda.synchronize()
+    row[key + "_rel_fro"] = rel_fro(o, ref.float())
+    row[key + "_calc_diff"] = calc_diff(o, ref.float())
+    row[key + "_correct"] = bool(torch.isfinite(o).all()) and \
+        row[key + "_rel_fro"] <= 1e-2
+
+
 def tk_failed(row, name, dtype, ex):
     """Marks the row's triton_kernels n/a, with the exception's text."""
     row["triton_kernels_ms"] = None
@@ -587,6 +585,17 @@ def tk_failed(row, name, dtype, ex):
         torch.cuda.synchronize()
     except Exception:  # noqa: BLE001
         pass
+
+
+def peer_cell(r, key):
+    """A Triton peer's table cell: its time (WRONG where it is not
+    correct), n/a where it failed, empty where it did not run."""
+    if key + "_ms" not in r:
+        return " |"
+    if r[key + "_ms"] is None:
+        return " n/a |"
+    return " %.3f%s |" % (r[key + "_ms"],
+                          "" if r[key + "_correct"] else " (WRONG)")
 
 
 def peer_kinds(peers):
@@ -751,14 +760,9 @@ def main():
                                       "" if r[n + "_correct"] else " (WRONG)")
                        for n, _ in others)
         if peer:
-            cols += (" %.3f%s |" % (r["vllm_ms"], "" if r["vllm_correct"]
-                                    else " (WRONG)") if "vllm_ms" in r
-                     else " |")
+            cols += peer_cell(r, "vllm")
         if tkp:
-            tms = r.get("triton_kernels_ms")
-            cols += (" %.3f%s |" % (tms, "" if r["triton_kernels_correct"]
-                                    else " (WRONG)") if tms is not None
-                     else " n/a |" if "triton_kernels_ms" in r else " |")
+            cols += peer_cell(r, "triton_kernels")
         lines.append(
             "| %s | %s | %d | %d | %d | %d | %d | %.3f |%s %s | %s | "
             "%.3f | %s | %s | %.2fx | %.1e | %.1e | %.1e / %s | %s |" % (
