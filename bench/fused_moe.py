@@ -81,8 +81,10 @@ to the bf16 rows, each where DIR has it: vLLM's Triton fused_moe kernel
 (DIR/triton_kernels, column "triton_kernels ms"), timed in the same
 interleaved rounds as ours, checked against the same reference (rel.
 Frobenius error <= 1e-2). A triton_kernels that fails (e.g. a package
-that does not match the machine's triton) is n/a, with its error in the
-JSON (triton_kernels_error), and the run goes on.
+that does not match the machine's triton) or gives a wrong result is n/a
+and not timed, with its error in the JSON (triton_kernels_error), and the
+run goes on (a fault inside it, which poisons the CUDA context, still ends
+the run).
 
 --compare times other builds of the same layers (e.g. made with other
 --kernel-options) on the same inputs in the same run, for before/after
@@ -489,6 +491,11 @@ def measure(others, ceil, name, d, dtype, data, ref_bf16, bf16_ms,
             from triton_peers import TritonKernelsMoE
             tk = TritonKernelsMoE(peers, x, w13, w2, ids, w)
             check_peer(row, "triton_kernels", tk, ref)
+            if not row["triton_kernels_correct"]:
+                # A wrong result is not timed: it may be reading out of
+                # bounds, and a fault would end the whole run.
+                raise RuntimeError("wrong result (rel. Frobenius error %.3g)"
+                                   % row["triton_kernels_rel_fro"])
             fns["triton_kernels"] = tk
         except Exception as ex:  # noqa: BLE001
             tk_failed(row, name, dtype, ex)
