@@ -42,7 +42,13 @@ the package's reduce over the K slots (in f32, each slot's row rounded to
 bf16 before).
 
 What is ours, not bench_mlp.py's: the top-K is ours: topk gets our ids as
-y_indx (its own selection skipped, softmax off) and reads the weights from
+y_indx (its own selection skipped, softmax off), as int32: with int16 ids
+(the dtype of topk's own output) its bitmatrix kernel computes 1 << (id %
+32) in 16 bits, by our reading of _topk_forward, which is wrong for ids
+15-31 of each 32-bit word; measured on an H100: the expert sizes were
+wrong wherever E >= 32 and right at E = 8, matmul_ogs faulted at
+DeepSeek-V3 prefill and gave garbage at decode, and with int32 ids every
+shape tried matched matmul_ogs_torch). topk reads the weights from
 a [T, E] f32 tensor that holds them at those ids and 0 elsewhere (made once
 per routing from topk_ids/topk_weights, as a router's output would be
 given), and the router weights go into the second matmul_ogs as gammas
@@ -288,7 +294,7 @@ class TritonKernelsMoE:
         # Once per routing: the router's output as topk reads it.
         self.probs = torch.zeros(T, E, device=dev, dtype=torch.float32)
         self.probs.scatter_(1, topi.long(), topw.float())
-        self.topi = topi.to(torch.int16).contiguous()
+        self.topi = topi.to(torch.int32).contiguous()
 
     def routing(self):
         """(RoutingData, GatherIndx, ScatterIndx) of our top-K, built as
