@@ -605,6 +605,16 @@ def peer_cell(r, key):
                           "" if r[key + "_correct"] else " (WRONG)")
 
 
+def versus_peer(rows, key):
+    """'ours faster on N of M bf16 cases; geometric-mean speedup over it
+    X' over the rows where the peer `key` was timed."""
+    timed = [r for r in rows if r.get(key + "_ms") is not None]
+    g = geomean([r[key + "_ms"] / r["ours_ms"] for r in timed])
+    return ("ours faster on %d of %d bf16 cases; geometric-mean speedup "
+            "over it %s" % (sum(r["ours_ms"] < r[key + "_ms"] for r in timed),
+                            len(timed), "n/a" if g is None else "%.2fx" % g))
+
+
 def peer_kinds(peers):
     """(vLLM kernel there, triton_kernels there) in the --peers folder."""
     if not peers:
@@ -789,34 +799,25 @@ def main():
     if rows:
         lines.append("")
     if peer:
-        vr = [r for r in rows if "vllm_ms" in r]
         lines.append(
-            "vLLM Triton (%s; configs: %s): ours faster on %d of %d bf16 "
-            "cases; geometric-mean speedup over it %s. Its alignment is "
+            "vLLM Triton (%s; configs: %s): %s. Its alignment is "
             "made before the timing, so its times leave out that kernel "
             "(bench/triton_peers.py)." % (
                 res["vllm_kernel"], ", ".join(
-                    "%s %s" % (r["case"], r["vllm_config"]) for r in vr),
-                sum(r["ours_ms"] < r["vllm_ms"] for r in vr), len(vr),
-                num(geomean([r["vllm_ms"] / r["ours_ms"] for r in vr]),
-                    "%.2fx")))
+                    "%s %s" % (r["case"], r["vllm_config"])
+                    for r in rows if "vllm_ms" in r),
+                versus_peer(rows, "vllm")))
     if tkp:
-        tr = [r for r in rows if r.get("triton_kernels_ms") is not None]
-        failed = [r for r in rows if "triton_kernels_error" in r]
         lines.append(
-            "triton_kernels matmul_ogs (%s): ours faster on %d of %d bf16 "
-            "cases; geometric-mean speedup over it %s. Its routing "
+            "triton_kernels matmul_ogs (%s): %s. Its routing "
             "structures (from our top-K) are built inside the timing, its "
             "w13 interleaved for the fused swiglu before it "
             "(bench/triton_peers.py).%s" % (
                 res.get("triton_kernels", "commit unknown"),
-                sum(r["ours_ms"] < r["triton_kernels_ms"] for r in tr),
-                len(tr),
-                num(geomean([r["triton_kernels_ms"] / r["ours_ms"]
-                             for r in tr]), "%.2fx"),
+                versus_peer(rows, "triton_kernels"),
                 "".join(" n/a at %s: %s." % (
                     r["case"], r["triton_kernels_error"][:200])
-                        for r in failed)))
+                        for r in rows if "triton_kernels_error" in r)))
     for dt in dtypes:
         g = res["geomean_speedup_by_dtype"][dt]
         gb = res["geomean_speedup_vs_torch_bf16_by_dtype"][dt]

@@ -42,8 +42,8 @@ the package's reduce over the K slots (in f32, each slot's row rounded to
 bf16 before).
 
 What is ours, not bench_mlp.py's: the top-K is ours: topk gets our ids as
-y_indx (its own selection skipped, softmax off), as int32: with int16 ids
-(the dtype of topk's own output) its bitmatrix kernel computes 1 << (id %
+y_indx (its own selection skipped, softmax off), as int32 (with int16 ids,
+the dtype of topk's own output, its bitmatrix kernel computes 1 << (id %
 32) in 16 bits, by our reading of _topk_forward, which is wrong for ids
 15-31 of each 32-bit word; measured on an H100: the expert sizes were
 wrong wherever E >= 32 and right at E = 8, matmul_ogs faulted at
