@@ -54,10 +54,10 @@ fi
 ls -l "$work/artifact" | awk 'NR > 1 { printf "   %8d  %s\n", $5, $9 }'
 grep -oE '"(kernel|arch|dynamic_smem_bytes)": [^,]*' "$work/artifact/manifest.json" | paste -sd' ' | sed 's/^/   /'
 
-echo "== code generation: the fused layer's experts (dispatch, GEMM1, activation, GEMM2, combine) -> one sm_90a kernel (with FP8 a second one, in 128-row tiles, that the runtime launches from 64 rows an expert), through the JIT cache (moe-jit)"
+echo "== code generation: the fused layer's experts (dispatch, GEMM1, activation, GEMM2, combine) -> one sm_90a kernel (with FP8 128-row variants, which the runtime launches from 64 rows an expert: the first that ptxas compiled without a spill), through the JIT cache (moe-jit)"
 if "$bin/moe-jit" "$work/fused.mlir" --cache-dir="$work/cache" > "$work/jit.txt" 2>&1; then
   grep -E '^(kernel|cache|warning):' "$work/jit.txt" | sed 's/^/   /'
-  grep -ohE '"kernel": "[a-z0-9_]*_m128"' "$work"/cache/*/manifest.json 2>/dev/null | sed 's/^/   variant: /'
+  grep -ohE '"kernel": "[a-z0-9_]*_m128[a-z0-9]*"' "$work"/cache/*/manifest.json 2>/dev/null | sed 's/^/   variant: /'
   "$bin/moe-jit" "$work/fused.mlir" --cache-dir="$work/cache" | grep '^cache:' | sed 's/^/   again: /'
 else
   sed 's/^/   not compiled: /' "$work/jit.txt" | head -3

@@ -117,8 +117,9 @@ def main():
         spills = {f: int(st) + int(ld) for f, st, ld in re.findall(
             r"Function properties for (\w+)\n.*?(\d+) bytes spill stores, "
             r"(\d+) bytes spill loads", res.stderr, re.S)}
-        variants = set(re.findall(r"moek\.variants = \[\{kernel = @(\w+)",
-                                  lowered.stdout))
+        variants = {v for attr in re.findall(r"moek\.variants = \[([^\]]*)\]",
+                                             lowered.stdout)
+                    for v in re.findall(r"kernel = @(\w+)", attr)}
         left = sorted(v for v in variants if spills.get(v, 0))
         kernels -= len(left)
         spilled = sum(b for f, b in spills.items() if f not in left)

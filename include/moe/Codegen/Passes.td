@@ -353,9 +353,10 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "moek.store_act_fp8 scales_stride) and the MMA warpgroups read "
            "them there (moek.load_staged_scales) instead of loading them "
            "from global memory in the K loop. With fp8-tile-rows=0 the "
-           "artifact keeps the plain 128-row kernel as the next variant, "
-           "which runs where ptxas spills in the staged one; false: the "
-           "plain kernel only">,
+           "variants are the staged kernel with 224 consumer registers, "
+           "the same with 216, and the plain 128-row kernel, in that "
+           "order: the first that ptxas compiles without a spill runs; "
+           "false: the plain kernel only">,
     Option<"fuseRoutingOpt", "fuse-routing", "bool", "true",
            "Fused layers: when a moe.route computes the layer's ids and "
            "weights and nothing else reads them, route inside the kernel "

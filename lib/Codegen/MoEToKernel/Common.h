@@ -718,7 +718,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
     int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
     bool dispatchReadiness = false, bool approxActivation = true,
     int64_t fp8TileRows = 64, bool gatherRows = false,
-    StringRef gatherHint = "", bool stagedScales = false);
+    StringRef gatherHint = "", bool stagedScales = false,
+    int64_t consumerRegs = 0);
 
 } // namespace mlir::moe::kernelgen
 

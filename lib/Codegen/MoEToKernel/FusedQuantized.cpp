@@ -271,7 +271,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
     int64_t maxTokens, bool streamWeights, bool transposedSmallTiles,
     int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
     bool dispatchReadiness, bool approxActivation, int64_t fp8TileRows,
-    bool gatherRows, StringRef gatherHint, bool stagedScales) {
+    bool gatherRows, StringRef gatherHint, bool stagedScales,
+    int64_t consumerRegs) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -671,9 +672,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   {
     OpBuilder::InsertionGuard g(b);
     // (Staged scales: 224 registers, with which ptxas spilled less in the
-    // 128-row kernels than with 232.)
-    beginRole(b, loc, "consumer", 1, 2,
-              producerRegs == 40 && !staged ? 232 : 224);
+    // 128-row kernels than with 232; `consumerRegs` sets another count.)
+    if (!consumerRegs)
+      consumerRegs = producerRegs == 40 && !staged ? 232 : 224;
+    beginRole(b, loc, "consumer", 1, 2, consumerRegs);
     Value wg = mk::WarpgroupIndexOp::create(b, loc, b.getIndexType());
     Value isFirst =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wg, c0);

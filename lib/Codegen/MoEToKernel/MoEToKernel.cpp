@@ -354,7 +354,7 @@ struct ConvertMoEToMoEKernelPass
                  "takes FP8 weights on sm_90a, one GPU, without "
                  "dispatch-readiness): 64-row tiles";
         auto build = [&](const std::string &kernelName, int64_t tileRows,
-                         bool staged) {
+                         bool staged, int64_t consumerRegs = 0) {
           return buildFusedFp8Kernel(
               b, op.getLoc(), kernelName, op, stages, maxTokens, streamWeights,
               /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
@@ -363,23 +363,28 @@ struct ConvertMoEToMoEKernelPass
               /*storeTma=*/chip == "sm_90a", dispatchReadiness,
               approxActivation, tileRows,
               /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint,
-              staged);
+              staged, consumerRegs);
         };
         kernel = build(name, fp8TileRows == 128 ? 128 : 64, fp8StagedScales);
         // Auto (0): the 128-row kernel as a variant that the runtime
         // launches instead from 64 rows an expert on average (T * K >= 64
         // E), where its tiles are full: measured 4-11% faster at prefill,
         // 6-7% slower at decode (bench/results/). With staged scales, that
-        // kernel first and the plain 128-row kernel after it, for the same
-        // token counts: an artifact leaves a variant that ptxas spills in
-        // out, and the runtime runs the first variant left whose range
-        // holds T.
+        // kernel first, then the same with 216 consumer registers, then the
+        // plain 128-row kernel, all for the same token counts: an artifact
+        // leaves a variant that ptxas spills in out, and the runtime runs
+        // the first variant left whose range holds T. (ptxas's allocation
+        // of the staged kernel is erratic: at 224 registers it spills 4
+        // bytes where top_k < 4, at 216 it spills in some layers that 224
+        // compiles cleanly.)
         if (fp8TileRows == 0 && wideApplies) {
           int64_t e = op.getW13().getType().getDimSize(0);
           int64_t k = op.getIds().getType().getDimSize(1);
           SmallVector<Attribute> variants;
-          auto addVariant = [&](StringRef suffix, bool staged) {
-            LLVM::LLVMFuncOp wide = build(name + suffix.str(), 128, staged);
+          auto addVariant = [&](StringRef suffix, bool staged,
+                                int64_t consumerRegs = 0) {
+            LLVM::LLVMFuncOp wide =
+                build(name + suffix.str(), 128, staged, consumerRegs);
             SymbolTable(kernels).insert(wide);
             variants.push_back(b.getDictionaryAttr(
                 {b.getNamedAttr("kernel",
@@ -388,8 +393,10 @@ struct ConvertMoEToMoEKernelPass
                      "min_tokens",
                      b.getI64IntegerAttr(llvm::divideCeil(64 * e, k)))}));
           };
-          if (fp8StagedScales)
+          if (fp8StagedScales) {
             addVariant("_m128s", true);
+            addVariant("_m128s216", true, 216);
+          }
           addVariant("_m128", false);
           kernel->setAttr("moek.variants", b.getArrayAttr(variants));
         }

@@ -82,15 +82,21 @@ func.func @layer(%x: tensor<?x256xbf16>, %ids: tensor<?x2xi32>, %weights: tensor
 
 // fp8-tile-rows=0 (auto, the default): the 64-row kernel, and the 128-row
 // ones as its variants from T = 64 E / K = 256 tokens (64 rows an expert on
-// average): the one with staged scales first, the plain one after it, for
-// the same token counts (where ptxas spills in the first, an artifact leaves
-// it out and the second runs).
+// average): the one with staged scales first (224 consumer registers), the
+// same with 216 after it, then the plain one, all for the same token counts
+// (where ptxas spills in one, an artifact leaves it out and the next runs).
 // AUTO:       llvm.func @layer_fused_moe_0(
-// AUTO-SAME:    moek.variants = [{kernel = @layer_fused_moe_0_m128s, min_tokens = 256 : i64}, {kernel = @layer_fused_moe_0_m128, min_tokens = 256 : i64}]
+// AUTO-SAME:    moek.variants = [{kernel = @layer_fused_moe_0_m128s, min_tokens = 256 : i64}, {kernel = @layer_fused_moe_0_m128s216, min_tokens = 256 : i64}, {kernel = @layer_fused_moe_0_m128, min_tokens = 256 : i64}]
 // AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 64 : i64}
+// AUTO:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(232)
 // AUTO:       llvm.func @layer_fused_moe_0_m128s(
 // AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // AUTO:         moek.stage_block_scales
+// AUTO:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(224)
+// AUTO:       llvm.func @layer_fused_moe_0_m128s216(
+// AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
+// AUTO:         moek.stage_block_scales
+// AUTO:         moek.warp_role "consumer" warpgroups(1, 2) max_regs(216)
 // AUTO:       llvm.func @layer_fused_moe_0_m128(
 // AUTO:         moek.grouped_tile_count %{{.+}} {col_tiles = 2 : i64, num_experts = 8 : i64, tile_rows = 128 : i64}
 // AUTO-NOT:     moek.stage_block_scales
