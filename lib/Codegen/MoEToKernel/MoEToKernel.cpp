@@ -394,8 +394,10 @@ struct ConvertMoEToMoEKernelPass
                      b.getI64IntegerAttr(llvm::divideCeil(64 * e, k)))}));
           };
           if (fp8StagedScales) {
+            constexpr int64_t kFallbackRegs = 216;
             addVariant("_m128s", true);
-            addVariant("_m128s216", true, 216);
+            addVariant("_m128s" + std::to_string(kFallbackRegs), true,
+                       kFallbackRegs);
           }
           addVariant("_m128", false);
           kernel->setAttr("moek.variants", b.getArrayAttr(variants));
