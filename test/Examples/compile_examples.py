@@ -13,9 +13,12 @@ an example:
                                   (MMA: tcgen05 or wgmma)
   NAME: not lowered: REASON                          (no kernel either way)
 
-As an artifact (moe-translate --moe-to-manifest --artifact-dir) does, a
-variant kernel (moek.variants) that ptxas spills in is left out: it is
-neither counted in N nor in S, and the line names it.
+As an artifact (moe-translate --moe-to-manifest --artifact-dir) does, the
+variant kernels (moek.variants, alternatives in order) count only where
+some T would run them: a variant that ptxas spills in is left out (the line
+names it) and the next that holds its token counts counts instead; one
+whose token counts the variants before it hold counts neither in N nor in
+S.
 
 and exits 1 if a step fails (other than "no kernel") or a kernel's shared
 memory (its dynamic bytes and ptxas's static ones) exceeds the 227 KB a
@@ -40,6 +43,17 @@ SMEM_LIMIT = 232448
 
 def run(cmd, stdin=None):
     return subprocess.run(cmd, input=stdin, capture_output=True, text=True)
+
+
+def covered(held, lo, hi):
+    """Whether the token ranges [a, b) of `held` together hold [lo, hi)."""
+    moved = True
+    while moved and lo < hi:
+        moved = False
+        for a, b in held:
+            if a <= lo < b:
+                lo, moved = b, True
+    return lo >= hi
 
 
 def kernels_of(nvvm):
@@ -117,12 +131,24 @@ def main():
         spills = {f: int(st) + int(ld) for f, st, ld in re.findall(
             r"Function properties for (\w+)\n.*?(\d+) bytes spill stores, "
             r"(\d+) bytes spill loads", res.stderr, re.S)}
-        variants = {v for attr in re.findall(r"moek\.variants = \[([^\]]*)\]",
-                                             lowered.stdout)
-                    for v in re.findall(r"kernel = @(\w+)", attr)}
-        left = sorted(v for v in variants if spills.get(v, 0))
-        kernels -= len(left)
-        spilled = sum(b for f, b in spills.items() if f not in left)
+        left, unused = [], set()
+        for attr in re.findall(r"moek\.variants = \[([^\]]*)\]",
+                               lowered.stdout):
+            held = []
+            for entry in re.findall(r"\{([^}]*)\}", attr):
+                v = re.search(r"kernel = @(\w+)", entry).group(1)
+                lo = int(re.search(r"min_tokens = (\d+)", entry).group(1))
+                hi = re.search(r"max_tokens = (\d+)", entry)
+                hi = int(hi.group(1)) if hi else float("inf")
+                if covered(held, lo, hi):
+                    unused.add(v)
+                elif spills.get(v, 0):
+                    left.append(v)
+                    unused.add(v)
+                else:
+                    held.append((lo, hi))
+        kernels -= len(unused)
+        spilled = sum(b for f, b in spills.items() if f not in unused)
         with open(ptx) as f:
             text = f.read()
         mma = ("tcgen05" if "tcgen05.mma" in text else

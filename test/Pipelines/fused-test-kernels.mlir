@@ -15,16 +15,17 @@
 // five layers of section 9 that FP8 blocks fit.
 // RUN: rm -rf %t.fp8 && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8 --ptxas %ptxas --strict --fp8 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,512,256,2,in_combine,bf16,gelu_mul 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 8,256,384,2,in_combine,bf16/f32 4,384,256,2 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8
 // FP8-COUNT-13: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
-// With fp8-tile-rows=0 (the default) each artifact names the 128-row
-// kernels as its variants, the one with staged scales (_m128s) first, the
-// same with 216 consumer registers (_m128s216) second and the plain one
-// (_m128) last, each where ptxas compiles it without a spill, and leaves
-// them out elsewhere (make_fused_moe.py counts the kernels that a launch
-// may run). ptxas's allocation of the staged kernel is erratic: at 224
-// registers it spills in the layers with top_k < 4 (Mixtral-8x7B of
-// section 9 among them), at 216 in DeepSeek-V3's and Qwen3-30B-A3B's, so
-// every layer of this set keeps a staged kernel but two (4 and 8 experts
-// with H = 256), which keep the plain one.
+// With fp8-tile-rows=0 (the default) each module holds the 128-row
+// kernels as alternative variants for the same token counts, the one with
+// staged scales (_m128s) first, the same with 216 consumer registers
+// (_m128s216) second and the plain one (_m128) last; an artifact names
+// the first that ptxas compiles without a spill and compiles none after it
+// (make_fused_moe.py counts the kernels that a launch may run). ptxas's
+// allocation of the staged kernel is erratic: at 224 registers it spills
+// in the layers with top_k < 4 (Mixtral-8x7B of section 9 among them), at
+// 216 in DeepSeek-V3's and Qwen3-30B-A3B's, so every layer of this set
+// runs a staged kernel but two (4 and 8 experts with H = 256), which run
+// the plain one.
 // RUN: cd %t.fp8 && grep -l '_m128s"' */manifest.json | FileCheck %s --check-prefix=FP8-STAGED
 // FP8-STAGED:      fm_fp8_e128_h2048_i768_k8/manifest.json
 // FP8-STAGED-NEXT: fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json
@@ -35,26 +36,19 @@
 // FP8-STAGED-NEXT: fm_fp8_e8_h512_i256_k2_before_down_gf32_yf32_gelutanh/manifest.json
 // FP8-STAGED-NOT:  manifest.json
 // RUN: cd %t.fp8 && grep -l '_m128s216"' */manifest.json | FileCheck %s --check-prefix=FP8-STAGED216
-// FP8-STAGED216:      fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json
-// FP8-STAGED216-NEXT: fm_fp8_e1_h128_i128_k1/manifest.json
-// FP8-STAGED216-NEXT: fm_fp8_e32_h7168_i2048_k8/manifest.json
-// FP8-STAGED216-NEXT: fm_fp8_e4_h384_i256_k2/manifest.json
-// FP8-STAGED216-NEXT: fm_fp8_e8_h256_i384_k2_yf32/manifest.json
+// FP8-STAGED216:      fm_fp8_e4_h384_i256_k2/manifest.json
 // FP8-STAGED216-NEXT: fm_fp8_e8_h4096_i14336_k2/manifest.json
 // FP8-STAGED216-NEXT: fm_fp8_e8_h512_i256_k2/manifest.json
-// FP8-STAGED216-NEXT: fm_fp8_e8_h512_i256_k2_before_down_gf32_yf32_gelutanh/manifest.json
 // FP8-STAGED216-NEXT: fm_fp8_e8_h512_i256_k2_gelu/manifest.json
 // FP8-STAGED216-NOT:  manifest.json
 // RUN: cd %t.fp8 && grep -l '_m128"' */manifest.json | FileCheck %s --check-prefix=FP8-VARIANT
-// FP8-VARIANT:      fm_fp8_e128_h2048_i768_k8/manifest.json
-// FP8-VARIANT-NEXT: fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json
-// FP8-VARIANT-NEXT: fm_fp8_e1_h128_i128_k1/manifest.json
-// FP8-VARIANT-NEXT: fm_fp8_e256_h7168_i2048_k8/manifest.json
-// FP8-VARIANT-NEXT: fm_fp8_e32_h7168_i2048_k8/manifest.json
-// FP8-VARIANT-NEXT: fm_fp8_e4_h256_i256_k2_before_down/manifest.json
+// FP8-VARIANT:      fm_fp8_e4_h256_i256_k2_before_down/manifest.json
 // FP8-VARIANT-NEXT: fm_fp8_e8_h256_i256_k2_clamped/manifest.json
-// FP8-VARIANT-NEXT: fm_fp8_e8_h4096_i14336_k2/manifest.json
 // FP8-VARIANT-NOT:  manifest.json
+// Each manifest names one 128-row variant.
+// RUN: cd %t.fp8 && grep -c '"kernel": "fm_fused_moe_0_m128' */manifest.json | FileCheck %s --check-prefix=FP8-ONE
+// FP8-ONE-COUNT-13: manifest.json:1{{$}}
+// FP8-ONE-NOT:      manifest.json
 // SwiGLU's 64 divisions a thread (two rows of 32 values) are, with
 // approx-activation (the default), multiplications by rcp.approx: 64 in
 // each of the module's four kernels (the 64-row one and its three 128-row
@@ -79,27 +73,44 @@
 // out); on sm_100a it does not apply.
 // RUN: rm -rf %t.fp8wide && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8wide --ptxas %ptxas --fp8 --kernel-options fp8-tile-rows=128 8,512,256,2 8,256,256,2,in_combine,bf16,clamped_swiglu 16,1024,384,4,none,f32 256,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8WIDE
 // FP8WIDE-COUNT-6: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores {{([0-9]|[1-5][0-9]|6[0-4])}} B, workspace
-// fp8-tile-rows=0 (auto, the default): one artifact with the four
-// kernels; its manifest names the 128-row ones as the variants from T =
-// 64 E / K = 256, the staged ones first.
+// fp8-tile-rows=0 (auto, the default): one module with the four kernels;
+// the manifest names the first 128-row one that compiles without a spill
+// as the variant from T = 64 E / K = 256, and the cubin holds that one and
+// the 64-row kernel, no other (ptxas -e).
 // RUN: grep -o '"min_tokens": *[0-9]*\|"kernel": *"[a-z0-9_]*"' %t.fp8/fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json | FileCheck %s --check-prefix=FP8AUTO
 // FP8AUTO: "kernel": "fm_fused_moe_0"
 // FP8AUTO-NEXT: "kernel": "fm_fused_moe_0_m128s"
 // FP8AUTO-NEXT: "min_tokens": 256
-// FP8AUTO-NEXT: "kernel": "fm_fused_moe_0_m128s216"
-// FP8AUTO-NEXT: "min_tokens": 256
-// FP8AUTO-NEXT: "kernel": "fm_fused_moe_0_m128"
-// FP8AUTO-NEXT: "min_tokens": 256
-// moe-translate leaves out a variant that spills, with a remark: here the
-// staged kernel at 224 registers and the plain one, and keeps the staged
-// one at 216.
+// FP8AUTO-NOT: "kernel"
+// RUN: grep -ao 'fm_fused_moe_0[a-z0-9_]*' %t.fp8/fm_fp8_e16_h1024_i384_k4_none_gf32/fm_fused_moe_0.cubin | env LC_ALL=C sort -u | tr '\n' ' ' | FileCheck %s --check-prefix=FP8AUTO-CUBIN
+// FP8AUTO-CUBIN: {{^}}fm_fused_moe_0 fm_fused_moe_0_m128s {{$}}
+// moe-translate leaves out a variant that spills, with a remark, and
+// assembles the cubin again with the next: here the staged kernel at 224
+// registers spills, and the one at 216 does not; the plain one after it is
+// not compiled.
 // RUN: moe-translate --moe-to-manifest --artifact-dir=%t.fp8drop %t.fp8/fm_fp8_e8_h512_i256_k2/kernel.nvvm.mlir -o %t.fp8drop.json 2>&1 | FileCheck %s --check-prefix=FP8DROP
 // RUN: grep -o '"kernel": *"[a-z0-9_]*"' %t.fp8drop.json | FileCheck %s --check-prefix=FP8KEPT
 // FP8KEPT: "kernel": "fm_fused_moe_0"
 // FP8KEPT-NEXT: "kernel": "fm_fused_moe_0_m128s216"
 // FP8KEPT-NOT: "kernel"
 // FP8DROP: remark: moe-to-manifest: variant 'fm_fused_moe_0_m128s' left out: ptxas spills {{[1-9][0-9]*}} bytes (stores and loads) in it; its token counts run the next variant that holds them, or 'fm_fused_moe_0'
-// FP8DROP: remark: moe-to-manifest: variant 'fm_fused_moe_0_m128' left out: ptxas spills {{[1-9][0-9]*}} bytes (stores and loads) in it; its token counts run the next variant that holds them, or 'fm_fused_moe_0'
+// FP8DROP-NOT: remark
+// RUN: grep -ao 'fm_fused_moe_0[a-z0-9_]*' %t.fp8drop/fm_fused_moe_0.cubin | env LC_ALL=C sort -u | tr '\n' ' ' | FileCheck %s --check-prefix=FP8DROP-CUBIN
+// FP8DROP-CUBIN: {{^}}fm_fused_moe_0 fm_fused_moe_0_m128s216 {{$}}
+// A variant whose token counts the ones before it hold only in part is
+// compiled and named: here the plain kernel from T = 100 (the staged one
+// holds T >= 256), while the one at 216 registers, whose T >= 256 the
+// staged one holds, is not.
+// RUN: sed 's/{kernel = @fm_fused_moe_0_m128, min_tokens = 256 : i64}/{kernel = @fm_fused_moe_0_m128, min_tokens = 100 : i64}/' %t.fp8/fm_fp8_e16_h1024_i384_k4_none_gf32/kernel.nvvm.mlir | moe-translate --moe-to-manifest --artifact-dir=%t.fp8part -o %t.fp8part.json
+// RUN: grep -o '"min_tokens": *[0-9]*\|"kernel": *"[a-z0-9_]*"' %t.fp8part.json | FileCheck %s --check-prefix=FP8PART
+// FP8PART: "kernel": "fm_fused_moe_0"
+// FP8PART-NEXT: "kernel": "fm_fused_moe_0_m128s"
+// FP8PART-NEXT: "min_tokens": 256
+// FP8PART-NEXT: "kernel": "fm_fused_moe_0_m128"
+// FP8PART-NEXT: "min_tokens": 100
+// FP8PART-NOT: "kernel"
+// RUN: grep -ao 'fm_fused_moe_0[a-z0-9_]*' %t.fp8part/fm_fused_moe_0.cubin | env LC_ALL=C sort -u | tr '\n' ' ' | FileCheck %s --check-prefix=FP8PART-CUBIN
+// FP8PART-CUBIN: {{^}}fm_fused_moe_0 fm_fused_moe_0_m128 fm_fused_moe_0_m128s {{$}}
 
 // The FP8 x MXFP4 layers (the FP8 ones with e2m1 weights and UE8M0 scales
 // per 1x32 block, expanded to e4m3 in shared memory, or in registers for
@@ -239,13 +250,19 @@
 // RUN: grep -c "cp.async.cg.shared.global" %t.gather/*/*.ptx | FileCheck %s --check-prefix=GATHER-COPIES
 // GATHER-COPIES-COUNT-13: :32{{$}}
 // The FP8 set (top_k >= 2 gathers, E = 1 with top_k 1 keeps the copy):
-// the layers that keep their plain 128-row variant are the default
-// build's (FP8-VARIANT above), and the staged one is kept in more of them
-// than without gathering (Mixtral-8x7B's too); 16 copies a lane a stage in
-// the 64-row kernel and 32 in each of the three 128-row ones.
+// the staged 128-row kernel at 224 registers compiles without a spill in
+// more layers than without gathering (Mixtral-8x7B's too), the one at 216
+// runs in the others, and no layer falls back to the plain one; 16 copies
+// a lane a stage in the 64-row kernel and 32 in each of the three 128-row
+// ones (the PTX holds all four).
 // RUN: rm -rf %t.fp8gather && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8gather --ptxas %ptxas --strict --fp8 --kernel-options gather-rows=true 8,512,256,2 4,256,256,2,before_down 16,1024,384,4,none,f32 8,256,256,2,in_combine,bf16,clamped_swiglu 1,128,128,1 8,512,256,2,in_combine,bf16,gelu_mul 8,512,256,2,before_down,f32/f32,gelu_tanh_mul 8,256,384,2,in_combine,bf16/f32 4,384,256,2 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8GATHER
 // FP8GATHER-COUNT-13: fm_fp8_{{.*}} registers {{[0-9]+}}, spill stores 0 B, workspace
-// RUN: cd %t.fp8gather && grep -l '_m128"' */manifest.json | FileCheck %s --check-prefix=FP8-VARIANT
+// RUN: cd %t.fp8gather && not grep -l '_m128"' */manifest.json
+// RUN: cd %t.fp8gather && grep -l '_m128s216"' */manifest.json | FileCheck %s --check-prefix=FP8GATHER-STAGED216
+// FP8GATHER-STAGED216:      fm_fp8_e4_h384_i256_k2/manifest.json
+// FP8GATHER-STAGED216-NEXT: fm_fp8_e8_h512_i256_k2/manifest.json
+// FP8GATHER-STAGED216-NEXT: fm_fp8_e8_h512_i256_k2_gelu/manifest.json
+// FP8GATHER-STAGED216-NOT:  manifest.json
 // RUN: cd %t.fp8gather && grep -l '_m128s"' */manifest.json | FileCheck %s --check-prefix=FP8GATHER-STAGED
 // FP8GATHER-STAGED:      fm_fp8_e128_h2048_i768_k8/manifest.json
 // FP8GATHER-STAGED-NEXT: fm_fp8_e16_h1024_i384_k4_none_gf32/manifest.json

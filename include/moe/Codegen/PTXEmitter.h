@@ -57,6 +57,9 @@ struct PTXOptions {
   std::string ptxasOptions;
   /// Run ptxas with -v and report its output as a remark.
   bool ptxasVerbose = false;
+  /// The kernels ptxas compiles (its -e): the cubin holds only these.
+  /// Empty: every kernel of the PTX.
+  SmallVector<std::string> entries;
 };
 
 /// Lowers the kernels in `module` to PTX text. Checks every NVVM op against

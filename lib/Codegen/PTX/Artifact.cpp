@@ -19,6 +19,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -29,6 +30,8 @@
 #include "llvm/Support/ScopedPrinter.h"
 
 #include <nlohmann/json.hpp>
+
+#include <limits>
 
 using namespace mlir;
 using json = nlohmann::json;
@@ -99,6 +102,20 @@ static FailureOr<std::string> writeFile(Location loc, StringRef dir,
     return emitError(loc) << "cannot write " << path << ": " << ec.message();
   os << data;
   return path.str().str();
+}
+
+/// Whether the token ranges [from, to) of `held` together hold [lo, hi).
+static bool holds(ArrayRef<std::pair<int64_t, int64_t>> held, int64_t lo,
+                  int64_t hi) {
+  for (bool moved = true; moved && lo < hi;) {
+    moved = false;
+    for (auto [from, to] : held)
+      if (from <= lo && lo < to) {
+        lo = to;
+        moved = true;
+      }
+  }
+  return lo >= hi;
 }
 
 LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
@@ -331,40 +348,60 @@ LogicalResult moe::translateToManifest(ModuleOp module, raw_ostream &os,
     FailureOr<std::string> ptx = emitPTX(module, options);
     if (failed(ptx))
       return failure();
-    // A variant is an optimization of some token counts: one that ptxas
-    // spills in is left out of the manifest (the next variant whose range
-    // holds T runs instead, or the primary kernel; its code stays in the
-    // cubin, unused). ptxas's register
+    // Variants are alternatives in order (the runtime runs the first whose
+    // range holds T), and each is an optimization of some token counts.
+    // ptxas compiles the primary kernel and the variants that some T would
+    // run: not one whose range the variants before it hold. One that ptxas
+    // spills in is left out of the manifest and the cubin, and the build
+    // is assembled again with the variants it shadowed. ptxas's register
     // allocation of the largest kernels moves with small changes, so this
     // is decided on each build's own report.
-    std::string report;
-    FailureOr<std::string> cubin = assembleCubin(
-        *ptx, options, func.getLoc(), variants.empty() ? nullptr : &report);
-    if (failed(cubin))
-      return failure();
     Location loc = func.getLoc();
-    if (failed(writeFile(loc, artifactDir, kernelName + ".ptx", *ptx)) ||
-        failed(writeFile(loc, artifactDir, kernelName + ".cubin", *cubin)))
-      return failure();
-    json kept = json::array();
-    for (json &v : variants) {
-      std::string name = v["kernel"].get<std::string>();
-      std::optional<int64_t> spilled = spilledBytes(report, name);
-      if (!spilled) {
-        return func.emitError()
-               << "moe-to-manifest: ptxas's report does not describe variant '"
-               << name << "'";
+    llvm::StringSet<> spilledOut;
+    std::string report;
+    FailureOr<std::string> cubin = failure();
+    json kept;
+    for (bool again = true; again;) {
+      kept = json::array();
+      SmallVector<std::pair<int64_t, int64_t>> held;
+      for (json &v : variants) {
+        std::string name = v["kernel"].get<std::string>();
+        int64_t lo = v["min_tokens"].get<int64_t>();
+        int64_t hi = v.value("max_tokens", std::numeric_limits<int64_t>::max());
+        if (spilledOut.contains(name) || holds(held, lo, hi))
+          continue;
+        held.push_back({lo, hi});
+        kept.push_back(v);
       }
-      if (*spilled > 0) {
+      options.entries = {kernelName};
+      for (json &v : kept)
+        options.entries.push_back(v["kernel"].get<std::string>());
+      cubin = assembleCubin(*ptx, options, loc,
+                            kept.empty() ? nullptr : &report);
+      if (failed(cubin))
+        return failure();
+      again = false;
+      for (json &v : kept) {
+        std::string name = v["kernel"].get<std::string>();
+        std::optional<int64_t> spilled = spilledBytes(report, name);
+        if (!spilled)
+          return func.emitError() << "moe-to-manifest: ptxas's report does "
+                                     "not describe variant '"
+                                  << name << "'";
+        if (*spilled == 0)
+          continue;
         emitRemark(module.getLoc())
             << "moe-to-manifest: variant '" << name << "' left out: ptxas "
             << "spills " << *spilled << " bytes (stores and loads) in it; "
             << "its token counts run the next variant that holds them, or '"
             << kernelName << "'";
-        continue;
+        spilledOut.insert(name);
+        again = true;
       }
-      kept.push_back(v);
     }
+    if (failed(writeFile(loc, artifactDir, kernelName + ".ptx", *ptx)) ||
+        failed(writeFile(loc, artifactDir, kernelName + ".cubin", *cubin)))
+      return failure();
     variants = kept;
   }
   if (!variants.empty())

@@ -48,6 +48,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/DiagnosticPrinter.h"
@@ -567,6 +568,8 @@ moe::assembleCubin(StringRef ptx, const PTXOptions &options, Location loc,
     args.push_back("-v");
   for (const char *arg : extra)
     args.push_back(arg);
+  if (!options.entries.empty())
+    args.append({"-e", saver.save(llvm::join(options.entries, ","))});
   args.append({ptxPath, "-o", cubinPath});
 
   std::optional<StringRef> redirects[] = {StringRef(""), StringRef(outPath),
