@@ -111,6 +111,17 @@
 // FP8PART-NOT: "kernel"
 // RUN: grep -ao 'fm_fused_moe_0[a-z0-9_]*' %t.fp8part/fm_fused_moe_0.cubin | env LC_ALL=C sort -u | tr '\n' ' ' | FileCheck %s --check-prefix=FP8PART-CUBIN
 // FP8PART-CUBIN: {{^}}fm_fused_moe_0 fm_fused_moe_0_m128 fm_fused_moe_0_m128s {{$}}
+// fp8-async-signals=true puts the staged kernels with relayed readiness
+// signals first among the variants: DeepSeek-V3 prefill's spill at 224 and
+// 216 registers, so it keeps the staged kernel without the relay; EP8's and
+// Mixtral-8x7B's compile at 216, Qwen3-30B-A3B's at 224.
+// RUN: rm -rf %t.fp8relay && %python %moe_src_root/test/Integration/CUDA/make_fused_moe.py --bin %moe_obj_root/bin --out %t.fp8relay --ptxas %ptxas --strict --fp8 --kernel-options fp8-async-signals=true 256,7168,2048,8 32,7168,2048,8 128,2048,768,8 8,4096,14336,2 | FileCheck %s --check-prefix=FP8RELAY
+// FP8RELAY:      fm_fp8_e256_h7168_i2048_k8 {{.*}} spill stores 0 B, {{.*}}, variant fm_fused_moe_0_m128s{{$}}
+// FP8RELAY-NEXT: fm_fp8_e32_h7168_i2048_k8 {{.*}} spill stores 0 B, {{.*}}, variant fm_fused_moe_0_m128sr216{{$}}
+// FP8RELAY-NEXT: fm_fp8_e128_h2048_i768_k8 {{.*}} spill stores 0 B, {{.*}}, variant fm_fused_moe_0_m128sr{{$}}
+// FP8RELAY-NEXT: fm_fp8_e8_h4096_i14336_k2 {{.*}} spill stores 0 B, {{.*}}, variant fm_fused_moe_0_m128sr216{{$}}
+// The default builds no relay into an FP8 kernel.
+// RUN: not grep -l _moek_relay %t.fp8/*/fm_fused_moe_0.ptx
 
 // The FP8 x MXFP4 layers (the FP8 ones with e2m1 weights and UE8M0 scales
 // per 1x32 block, expanded to e4m3 in shared memory, or in registers for

@@ -357,6 +357,15 @@ def ConvertMoEToMoEKernelPass : Pass<"convert-moe-to-moek", "::mlir::ModuleOp"> 
            "the same with 216, and the plain 128-row kernel, in that "
            "order: the first that ptxas compiles without a spill runs; "
            "false: the plain kernel only">,
+    Option<"fp8AsyncSignals", "fp8-async-signals", "bool", "false",
+           "The 128-row FP8 fused kernels on sm_90a (one GPU, FP8 weights, "
+           "without gather-rows): GEMM1's readiness signals relayed to "
+           "warps 1 and 2 of the producer warpgroup, as async-signals does "
+           "for bf16 weights (moek.signal relayed, moek.signal_relay). With "
+           "fp8-tile-rows=0 and staged scales, the staged kernels with the "
+           "relay at 224 and 216 consumer registers come first among the "
+           "variants, before those without it; with fp8-tile-rows=128 the "
+           "kernel has it. Not yet run on a GPU: off by default">,
     Option<"fuseRoutingOpt", "fuse-routing", "bool", "true",
            "Fused layers: when a moe.route computes the layer's ids and "
            "weights and nothing else reads them, route inside the kernel "

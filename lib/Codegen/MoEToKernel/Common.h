@@ -719,7 +719,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
     bool dispatchReadiness = false, bool approxActivation = true,
     int64_t fp8TileRows = 64, bool gatherRows = false,
     StringRef gatherHint = "", bool stagedScales = false,
-    int64_t consumerRegs = 0);
+    int64_t consumerRegs = 0, bool relaySignals = false);
 
 } // namespace mlir::moe::kernelgen
 

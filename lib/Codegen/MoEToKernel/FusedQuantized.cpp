@@ -272,7 +272,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
     int64_t fp4StepsPerFence, bool blockScaled, bool phaseTimers, bool storeTma,
     bool dispatchReadiness, bool approxActivation, int64_t fp8TileRows,
     bool gatherRows, StringRef gatherHint, bool stagedScales,
-    int64_t consumerRegs) {
+    int64_t consumerRegs, bool relaySignals) {
   MLIRContext *ctx = b.getContext();
   RankedTensorType w13 = op.getW13().getType(), w2 = op.getW2().getType();
   int64_t e = w13.getDimSize(0), h = w13.getDimSize(2), i = w2.getDimSize(2);
@@ -317,6 +317,10 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   // buffer of their own, the address held across the K loop made ptxas
   // spill.)
   bool staged = wide && stagedScales;
+  // Wide tiles with `relaySignals`: GEMM1's readiness signals relayed to
+  // warps 1 and 2 of the producer warpgroup (moek.signal_relay), as
+  // buildFusedKernel's async-signals (not with gathered rows, as there).
+  bool relay = wide && relaySignals && !gather && !fp4;
   // With staged scales the dispatch and GEMM1's epilogue store the row
   // scales block-major (`scalesStride` rows a K block), so that a stage's
   // 128 rows' scales are 512 contiguous bytes: read row-major, they were
@@ -590,6 +594,7 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
   {
     OpBuilder::InsertionGuard g(b);
     beginRole(b, loc, "producer", 0, 1, producerRegs);
+    Block *producerRole = b.getInsertionBlock();
     Value leader = beginProducerThreads(b, loc, producerWarp);
     Value last = buildScheduledTiles(
         b, loc, ring, nextTile, total, /*producer=*/true,
@@ -665,6 +670,16 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
         producerWarp, /*narrow=*/staged);
     buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
+    if (relay) {
+      OpBuilder rb = OpBuilder::atBlockEnd(producerRole);
+      for (int64_t w = 1; w <= 2; ++w) {
+        Value inWarp = mk::InWarpOp::create(rb, loc, rb.getI1Type(),
+                                            rb.getI64IntegerAttr(w));
+        auto ifOp = scf::IfOp::create(rb, loc, inWarp, false);
+        OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+        mk::SignalRelayOp::create(tb, loc, ready, tb.getI64IntegerAttr(w));
+      }
+    }
   }
 
   // Consumers: warpgroups 1 and 2 (MMA warpgroups 0 and 1), each 128
@@ -1082,7 +1097,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
       // This warpgroup's 64-row block.
       mk::SignalOp::create(sb, l, ready,
                            arith::AddIOp::create(sb, l, readyIndex(sb, d), wg),
-                           /*fresh_thread_id=*/true);
+                           /*fresh_thread_id=*/true)
+          .setRelayed(relay);
       timers.stamp(sb, l, 15, isFirst, "add");
       return r[2];
     };
@@ -1247,6 +1263,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
     timers.stamp(b, loc, 6, isFirst, "add");
     // The stop mark's stage.
     mk::RingReleaseOp::create(b, loc, ring, last);
+    if (relay)
+      mk::SignalEndOp::create(b, loc);
     if (!wide)
       endTurns(b, loc, second);
     // y's rows stored by TMA are complete before grid barrier 3.

@@ -354,7 +354,8 @@ struct ConvertMoEToMoEKernelPass
                  "takes FP8 weights on sm_90a, one GPU, without "
                  "dispatch-readiness): 64-row tiles";
         auto build = [&](const std::string &kernelName, int64_t tileRows,
-                         bool staged, int64_t consumerRegs = 0) {
+                         bool staged, int64_t consumerRegs = 0,
+                         bool relay = false) {
           return buildFusedFp8Kernel(
               b, op.getLoc(), kernelName, op, stages, maxTokens, streamWeights,
               /*transposedSmallTiles=*/chip == "sm_90a" && smallTiles,
@@ -363,9 +364,10 @@ struct ConvertMoEToMoEKernelPass
               /*storeTma=*/chip == "sm_90a", dispatchReadiness,
               approxActivation, tileRows,
               /*gatherRows=*/chip == "sm_90a" && gatherRows, gatherHint,
-              staged, consumerRegs);
+              staged, consumerRegs, relay);
         };
-        kernel = build(name, fp8TileRows == 128 ? 128 : 64, fp8StagedScales);
+        kernel = build(name, fp8TileRows == 128 ? 128 : 64, fp8StagedScales,
+                       0, fp8TileRows == 128 && fp8AsyncSignals);
         // Auto (0): the 128-row kernel as a variant that the runtime
         // launches instead from 64 rows an expert on average (T * K >= 64
         // E), where its tiles are full: measured 4-11% faster at prefill,
@@ -382,9 +384,9 @@ struct ConvertMoEToMoEKernelPass
           int64_t k = op.getIds().getType().getDimSize(1);
           SmallVector<Attribute> variants;
           auto addVariant = [&](StringRef suffix, bool staged,
-                                int64_t consumerRegs = 0) {
+                                int64_t consumerRegs = 0, bool relay = false) {
             LLVM::LLVMFuncOp wide =
-                build(name + suffix.str(), 128, staged, consumerRegs);
+                build(name + suffix.str(), 128, staged, consumerRegs, relay);
             SymbolTable(kernels).insert(wide);
             variants.push_back(b.getDictionaryAttr(
                 {b.getNamedAttr("kernel",
@@ -395,6 +397,15 @@ struct ConvertMoEToMoEKernelPass
           };
           if (fp8StagedScales) {
             constexpr int64_t kFallbackRegs = 216;
+            // fp8-async-signals: the staged kernels with relayed readiness
+            // signals first (ptxas spills in some shapes' of them, where
+            // the ones without the relay run); not with gathered rows,
+            // as for bf16 weights.
+            if (fp8AsyncSignals && !gatherRows) {
+              addVariant("_m128sr", true, 0, /*relay=*/true);
+              addVariant("_m128sr" + std::to_string(kFallbackRegs), true,
+                         kFallbackRegs, /*relay=*/true);
+            }
             addVariant("_m128s", true);
             addVariant("_m128s" + std::to_string(kFallbackRegs), true,
                        kFallbackRegs);
