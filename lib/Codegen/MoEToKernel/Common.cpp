@@ -350,6 +350,17 @@ Value beginProducerThreads(OpBuilder &b, Location loc, bool warp) {
               : Value();
 }
 
+void buildSignalRelays(Location loc, Block *producerRole, Value ready) {
+  OpBuilder b = OpBuilder::atBlockEnd(producerRole);
+  for (int64_t w = 1; w <= 2; ++w) {
+    Value inWarp =
+        mk::InWarpOp::create(b, loc, b.getI1Type(), b.getI64IntegerAttr(w));
+    auto ifOp = scf::IfOp::create(b, loc, inWarp, false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
+    mk::SignalRelayOp::create(tb, loc, ready, tb.getI64IntegerAttr(w));
+  }
+}
+
 Value loadTileTokens(OpBuilder &b, Location loc, Value rowTokens,
                      mk::GroupedTileOp d, int64_t tileRows) {
   if (!rowTokens)

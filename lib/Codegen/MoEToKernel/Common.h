@@ -151,6 +151,12 @@ void beginRole(OpBuilder &b, Location loc, StringRef name, int64_t first,
 /// buildTileLoads' `leader`).
 Value beginProducerThreads(OpBuilder &b, Location loc, bool warp);
 
+/// At the end of the producer role's block `producerRole`: warps 1 and 2 of
+/// the warpgroup relay MMA warpgroups 1 and 2's readiness signals to the
+/// counters `ready` (moek.signal_relay), until each warpgroup's
+/// moek.signal_end.
+void buildSignalRelays(Location loc, Block *producerRole, Value ready);
+
 /// A producer warp's lanes' shares of tile `d`'s row tokens (`tileRows`
 /// rows), loaded once a GEMM1 tile for gatherStageRows; null without
 /// `rowTokens`.

@@ -740,16 +740,8 @@ buildFusedKernel(OpBuilder &b, Location loc, StringRef name, FusedMoEOp op,
     buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
     // Warps 1 and 2: the relays of MMA warpgroups 1 and 2's signals.
-    if (relay) {
-      OpBuilder rb = OpBuilder::atBlockEnd(producerRole);
-      for (int64_t w = 1; w <= 2; ++w) {
-        Value inWarp = mk::InWarpOp::create(rb, loc, rb.getI1Type(),
-                                            rb.getI64IntegerAttr(w));
-        auto ifOp = scf::IfOp::create(rb, loc, inWarp, false);
-        OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-        mk::SignalRelayOp::create(tb, loc, ready, tb.getI64IntegerAttr(w));
-      }
-    }
+    if (relay)
+      buildSignalRelays(loc, producerRole, ready);
   }
 
   // Phase 4: each token's rows of y summed (the threads of warpgroups 1

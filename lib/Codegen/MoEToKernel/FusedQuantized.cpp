@@ -670,16 +670,8 @@ LLVM::LLVMFuncOp buildFusedFp8Kernel(
         producerWarp, /*narrow=*/staged);
     buildStopMark(b, loc, ring, last, total, leader);
     timers.stamp(b, loc, 2);
-    if (relay) {
-      OpBuilder rb = OpBuilder::atBlockEnd(producerRole);
-      for (int64_t w = 1; w <= 2; ++w) {
-        Value inWarp = mk::InWarpOp::create(rb, loc, rb.getI1Type(),
-                                            rb.getI64IntegerAttr(w));
-        auto ifOp = scf::IfOp::create(rb, loc, inWarp, false);
-        OpBuilder tb = OpBuilder::atBlockTerminator(ifOp.thenBlock());
-        mk::SignalRelayOp::create(tb, loc, ready, tb.getI64IntegerAttr(w));
-      }
-    }
+    if (relay)
+      buildSignalRelays(loc, producerRole, ready);
   }
 
   // Consumers: warpgroups 1 and 2 (MMA warpgroups 0 and 1), each 128
