@@ -396,19 +396,23 @@ struct ConvertMoEToMoEKernelPass
                      b.getI64IntegerAttr(llvm::divideCeil(64 * e, k)))}));
           };
           if (fp8StagedScales) {
+            // The staged kernel at the default consumer registers, then at
+            // kFallbackRegs (suffix "_m128s", "r" with the relay, then the
+            // register count of the fallback).
             constexpr int64_t kFallbackRegs = 216;
+            auto addStaged = [&](bool relay) {
+              std::string suffix = relay ? "_m128sr" : "_m128s";
+              addVariant(suffix, true, 0, relay);
+              addVariant(suffix + std::to_string(kFallbackRegs), true,
+                         kFallbackRegs, relay);
+            };
             // fp8-async-signals: the staged kernels with relayed readiness
             // signals first (ptxas spills in some shapes' of them, where
             // the ones without the relay run); not with gathered rows,
             // as for bf16 weights.
-            if (fp8AsyncSignals && !gatherRows) {
-              addVariant("_m128sr", true, 0, /*relay=*/true);
-              addVariant("_m128sr" + std::to_string(kFallbackRegs), true,
-                         kFallbackRegs, /*relay=*/true);
-            }
-            addVariant("_m128s", true);
-            addVariant("_m128s" + std::to_string(kFallbackRegs), true,
-                       kFallbackRegs);
+            if (fp8AsyncSignals && !gatherRows)
+              addStaged(/*relay=*/true);
+            addStaged(/*relay=*/false);
           }
           addVariant("_m128", false);
           kernel->setAttr("moek.variants", b.getArrayAttr(variants));
